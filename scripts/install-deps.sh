@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what Kiln needs to build, test and benchmark, from Debian packages.
+# Idempotent and non-interactive: it installs only what is missing.
+# Usage: scripts/install-deps.sh [--check]   (--check: exit 1 if something is missing)
+set -euo pipefail
+
+PKGS=(
+    build-essential pkg-config git curl ca-certificates
+    wabt tcc libtcc-dev                      # engine: wasm2c + the fast tier
+    libh2o-evloop-dev libssl-dev zlib1g-dev  # HTTP server
+    libsqlite3-dev                           # embedded state
+    clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev  # guests (C) + sanitizers/fuzzing
+    clang-format
+    python3 nodejs                                   # benchmark baseline (V8's WASI)
+    wrk nginx-light hyperfine                # benchmarks
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+
+if [ "${1:-}" = "--check" ]; then
+    [ ${#missing[@]} -eq 0 ] && exit 0
+    echo "missing packages: ${missing[*]}" >&2
+    exit 1
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+echo "installing: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,133 @@
+/* engine.h — Kiln's engine: a .wasm file in, native code and instances out.
+ *
+ * Layers (one file each): wasm_reader.c decodes and checks the module's structure;
+ * linker.c matches its imports against what the host provides (refused before any
+ * compiling, one line per missing import); codegen.c runs wasm2c and adds Kiln's glue;
+ * compiler.c builds a shared object with libtcc (fast tier) or cc -O2 (opt tier);
+ * cache.c keeps the results on disk, content-addressed; module.c loads them with dlopen;
+ * instance.c creates instances and calls exports; runtime.c is the wasm-rt.h runtime.
+ *
+ * Errors: functions return 0 / NULL on failure and write one human-readable line into
+ * a kiln_err (the file name first, then the problem). */
+#ifndef KILN_ENGINE_ENGINE_H
+#define KILN_ENGINE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <wasm-rt.h>
+
+#include "engine/host.h"
+#include "engine/runtime.h"
+
+typedef struct kiln_err {
+    char msg[1024];
+} kiln_err;
+void kiln_err_set(kiln_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+typedef enum kiln_tier { KILN_TIER_AUTO = 0, KILN_TIER_FAST, KILN_TIER_OPT } kiln_tier;
+const char *kiln_tier_name(kiln_tier t);
+int kiln_tier_parse(const char *s, kiln_tier *out);
+
+/* A value crossing the host/guest boundary (arguments and results of exports). */
+typedef union kiln_val {
+    uint32_t i32;
+    uint64_t i64;
+    float f32;
+    double f64;
+    wasm_rt_funcref_t funcref;
+    wasm_rt_externref_t externref;
+} kiln_val;
+
+/* What an import resolves to: a function (or accessor) and the import module's context
+ * pointer is given later, at instantiation, per import module. */
+typedef struct kiln_import {
+    const char *module, *name;
+    kiln_extern_kind kind;
+    const char *type; /* functions: "iiii:i"; globals: "i" / "mut i"; memory/table: limits */
+} kiln_import;
+
+/* Resolves one import: returns the function/accessor, or NULL when the host has none
+ * (the engine then lists it as missing). `type` must be checked by the resolver. */
+typedef kiln_fnptr (*kiln_resolve_fn)(void *resolver_ctx, const kiln_import *imp);
+
+typedef struct kiln_linker {
+    kiln_resolve_fn resolve;
+    void *ctx;
+} kiln_linker;
+
+/* A linker over a list of host modules: functions only, signatures checked. */
+typedef struct kiln_host_linker {
+    const kiln_host_module *const *modules;
+    size_t nmodules;
+} kiln_host_linker;
+kiln_fnptr kiln_host_linker_resolve(void *host_linker, const kiln_import *imp);
+
+typedef struct kiln_compile_opts {
+    kiln_tier tier;        /* AUTO: an opt build if cached, else fast */
+    const char *cache_dir; /* NULL: $KILN_CACHE_DIR, $XDG_CACHE_HOME/kiln, ~/.cache/kiln */
+    int verbose;           /* log compile steps and timings to stderr */
+} kiln_compile_opts;
+
+typedef struct kiln_module kiln_module;
+typedef struct kiln_instance kiln_instance;
+
+/* Reads, validates, links, compiles (or finds in the cache) and loads a module.
+ * The module is shared and immutable after load; it is thread-safe to instantiate. */
+kiln_module *kiln_module_load_file(const char *path, const kiln_compile_opts *opts,
+                                   const kiln_linker *linker, kiln_err *err);
+kiln_module *kiln_module_load_bytes(const char *name, const uint8_t *bytes, size_t len,
+                                    const kiln_compile_opts *opts, const kiln_linker *linker,
+                                    kiln_err *err);
+void kiln_module_free(kiln_module *m);
+
+kiln_tier kiln_module_tier(const kiln_module *m);   /* the tier actually loaded */
+int kiln_module_was_cached(const kiln_module *m);   /* 1 if no compile was needed */
+double kiln_module_compile_seconds(const kiln_module *m);
+
+/* The module's distinct import module names, in the order that kiln_instance_new's
+ * `import_ctxs` uses. */
+size_t kiln_module_import_module_count(const kiln_module *m);
+const char *kiln_module_import_module_name(const kiln_module *m, size_t i);
+
+/* Exports. */
+typedef struct kiln_export_info {
+    const char *name;
+    kiln_extern_kind kind;
+    const char *type; /* functions: "ij:f"; globals: "i" or "mut i"; others: "" */
+} kiln_export_info;
+size_t kiln_module_export_count(const kiln_module *m);
+const kiln_export_info *kiln_module_export(const kiln_module *m, size_t i);
+/* Index of an export by name, or -1. */
+long kiln_module_export_index(const kiln_module *m, const char *name);
+
+/* Creating an instance is two steps so that host contexts can learn the instance's
+ * memory before its start function runs:
+ *  1. kiln_instance_alloc: zeroed instance, nothing run; exports of memories/tables/
+ *     globals can be located already (their storage is inside the instance);
+ *  2. kiln_instance_init: binds the import contexts (one per import module name, in
+ *     kiln_module_import_module_name order), runs data/elem initialization and the start
+ *     function, under trap protection. Returns 0, or -1 with *trap filled. */
+kiln_instance *kiln_instance_alloc(kiln_module *m);
+int kiln_instance_init(kiln_instance *inst, void *const *import_ctxs, kiln_trap *trap);
+void kiln_instance_free(kiln_instance *inst);
+
+kiln_module *kiln_instance_module(kiln_instance *inst);
+/* The native instance struct (what generated functions take as their first argument). */
+void *kiln_instance_native(kiln_instance *inst);
+
+/* Calls an exported function. `vals` holds the arguments on entry and the results on
+ * return (size: max(params, results)). Returns 0, or -1 with *trap filled. */
+int kiln_instance_call(kiln_instance *inst, long export_index, kiln_val *vals, kiln_trap *trap);
+
+/* Accessors for exported memories, tables and globals (NULL if not such an export). */
+wasm_rt_memory_t *kiln_instance_memory(kiln_instance *inst, const char *name);
+void *kiln_instance_export_ptr(kiln_instance *inst, long export_index);
+
+/* The function an export resolves to, for linking one instance's exports into another
+ * module's imports (what the spec tests' `register` does). */
+kiln_fnptr kiln_module_export_fn(const kiln_module *m, long export_index);
+
+/* Cache location actually used for these options (for messages and tests). */
+int kiln_cache_dir(const kiln_compile_opts *opts, char *out, size_t outlen);
+
+#endif

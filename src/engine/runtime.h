@@ -1,0 +1,91 @@
+/* runtime.h — Kiln's implementation of the wasm2c runtime (wasm-rt.h), Kiln side.
+ *
+ * Generated code calls the wasm_rt_* functions declared in <wasm-rt.h>; Kiln implements
+ * them in runtime.c (wabt's sample wasm-rt-impl.c is not used: it keeps global state and
+ * leaks address space). This header is what the rest of Kiln uses:
+ *
+ *  - kiln_rt_call() runs guest code with a per-thread unwind target: a trap (explicit
+ *    from generated code, or a SIGSEGV on a memory guard page or on the stack guard)
+ *    unwinds back to it and is reported as a kiln_trap, never a crash.
+ *  - kiln_rt_exit() is how WASI's proc_exit leaves the guest: it unwinds like a trap
+ *    with kind KILN_TRAP_EXIT and the exit code.
+ *  - Linear memories are 8 GiB+ virtual reservations with guard pages (so generated code
+ *    needs no bounds checks), pooled and reused: the address space never runs out.
+ *
+ * Invariants: a thread runs at most one guest call at a time (no re-entry from host
+ * functions into guest code); memories are only touched by the thread running the
+ * instance that owns them. */
+#ifndef KILN_ENGINE_RUNTIME_H
+#define KILN_ENGINE_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <wasm-rt.h>
+
+typedef enum kiln_trap_kind {
+    KILN_TRAP_NONE = 0,
+    KILN_TRAP_UNREACHABLE,
+    KILN_TRAP_MEMORY_OOB,
+    KILN_TRAP_TABLE_OOB,
+    KILN_TRAP_DIV_BY_ZERO,
+    KILN_TRAP_INT_OVERFLOW,
+    KILN_TRAP_INVALID_CONVERSION,
+    KILN_TRAP_INDIRECT_CALL_TYPE,
+    KILN_TRAP_NULL_ELEMENT,
+    KILN_TRAP_STACK_EXHAUSTED,
+    KILN_TRAP_UNCAUGHT_EXCEPTION,
+    KILN_TRAP_INTERRUPTED, /* stopped from outside: timeout */
+    KILN_TRAP_HOST,        /* a host function gave up (message in kiln_trap.message) */
+    KILN_TRAP_EXIT,        /* not a fault: proc_exit(code) */
+} kiln_trap_kind;
+
+typedef struct kiln_trap {
+    kiln_trap_kind kind;
+    int exit_code;       /* for KILN_TRAP_EXIT */
+    char message[160];   /* for KILN_TRAP_HOST; truncated */
+} kiln_trap;
+
+/* One line naming the trap: "unreachable executed", "out of bounds memory access", ... */
+const char *kiln_trap_message(const kiln_trap *t);
+/* A short stable identifier for the trap kind ("unreachable", "memory-oob", ...). */
+const char *kiln_trap_kind_name(kiln_trap_kind k);
+
+/* Initializes the runtime once per process (signal handlers). Idempotent, thread-safe. */
+int kiln_rt_init(void);
+
+/* Prepares the calling thread for guest code: an alternate signal stack and the
+ * thread's stack bounds (for stack-exhaustion detection). Called by kiln_rt_call
+ * lazily; worker threads may call it at start. Returns 0 or -1. */
+int kiln_rt_thread_init(void);
+
+/* Runs fn(arg) as guest code. Returns 0 when it returned normally; otherwise fills *trap
+ * and returns -1 (also for proc_exit: trap->kind == KILN_TRAP_EXIT). */
+int kiln_rt_call(void (*fn)(void *), void *arg, kiln_trap *trap);
+
+/* Leaves guest code from a host function: unwinds to kiln_rt_call. */
+_Noreturn void kiln_rt_exit(int code);
+_Noreturn void kiln_rt_trap_host(const char *message);
+_Noreturn void kiln_rt_trap(kiln_trap_kind kind);
+
+/* Interrupt: another thread may ask a thread's running guest to stop (timeouts). */
+typedef struct kiln_rt_thread kiln_rt_thread;
+kiln_rt_thread *kiln_rt_self(void);
+
+/* Per-thread limit on linear-memory pages for memories created from now on by this
+ * thread (0 = only the module's own maximum). memory.grow beyond it returns -1. */
+void kiln_rt_set_memory_limit_pages(uint32_t pages);
+
+/* Bounds check for host functions: 1 if [offset, offset+len) lies inside memory. */
+static inline int kiln_mem_ok(const wasm_rt_memory_t *m, uint64_t offset, uint64_t len)
+{
+    return offset <= m->size && len <= (uint64_t)m->size - offset;
+}
+
+/* Statistics of the memory pool (for tests and metrics). */
+typedef struct kiln_rt_pool_stats {
+    size_t reservations; /* reservations ever created */
+    size_t free;         /* reservations waiting for reuse */
+} kiln_rt_pool_stats;
+void kiln_rt_pool_stats_get(kiln_rt_pool_stats *out);
+
+#endif
