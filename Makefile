@@ -25,7 +25,9 @@ endif
 CC ?= cc
 OPT ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla
-CPPFLAGS += -D_GNU_SOURCE -Isrc -MMD -MP
+CPPFLAGS += -D_GNU_SOURCE -Isrc -MMD -MP \
+  -DKILN_TCC_VERSION=\"$(shell dpkg-query -W -f='$${Version}' libtcc-dev 2>/dev/null)\" \
+  -DKILN_WABT_VERSION=\"$(shell dpkg-query -W -f='$${Version}' wabt 2>/dev/null)\"
 CFLAGS += -std=c11 $(OPT) $(WARN) $(SANFLAGS) -pthread
 LDFLAGS += $(SANFLAGS) -pthread -rdynamic
 LDLIBS += -lh2o-evloop -lssl -lcrypto -lz -lsqlite3 -ltcc -ldl -lm
@@ -56,6 +58,9 @@ $(BUILD)/kiln: $(BUILD)/obj/src/cli/main.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/toml-decoder: $(BUILD)/obj/src/tools/toml_decoder.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/spec-runner: $(BUILD)/obj/src/tools/spec_runner.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/src/%.o $(LIB_OBJ)

@@ -67,10 +67,6 @@ _Noreturn void kiln_rt_exit(int code);
 _Noreturn void kiln_rt_trap_host(const char *message);
 _Noreturn void kiln_rt_trap(kiln_trap_kind kind);
 
-/* Interrupt: another thread may ask a thread's running guest to stop (timeouts). */
-typedef struct kiln_rt_thread kiln_rt_thread;
-kiln_rt_thread *kiln_rt_self(void);
-
 /* Per-thread limit on linear-memory pages for memories created from now on by this
  * thread (0 = only the module's own maximum). memory.grow beyond it returns -1. */
 void kiln_rt_set_memory_limit_pages(uint32_t pages);

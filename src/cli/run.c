@@ -1,0 +1,220 @@
+/* run.c — `kiln run`: run a WASI command module, like `wasmtime run`.
+ *
+ *   kiln run [--dir HOST[::GUEST][:ro]]... [--env K[=V]]... [--tier T] [-v] FILE.wasm [ARGS]...
+ *
+ * Exit status: the guest's proc_exit code (0 when _start returns); a trap prints
+ * "error: trap: <message>" on stderr and exits 134; a module that cannot be loaded
+ * prints the reason and exits 1. */
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "host/wasi.h"
+#include "util/alloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void run_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: kiln run [OPTIONS] FILE.wasm [ARGS]...\n\n"
+            "  --dir HOST[::GUEST][:ro]  preopen directory HOST as GUEST (default: HOST);\n"
+            "                            :ro mounts it read-only\n"
+            "  --env K=V                 set a guest environment variable (--env K: copy the\n"
+            "                            host's K); the guest sees no other variable\n"
+            "  --tier fast|opt|auto      compiler tier (default auto: opt if cached)\n"
+            "  --max-memory SIZE         cap on the guest's linear memory (e.g. 256M)\n"
+            "  --cache-dir DIR           compiled-module cache (default $KILN_CACHE_DIR,\n"
+            "                            $XDG_CACHE_HOME/kiln, ~/.cache/kiln)\n"
+            "  -v, --verbose             log compile steps and timings\n");
+}
+
+/* Splits HOST[::GUEST][:ro] in place. */
+static int parse_dir(char *spec, kiln_wasi_preopen *p)
+{
+    size_t n = strlen(spec);
+    p->readonly = 0;
+    if (n > 3 && strcmp(spec + n - 3, ":ro") == 0) {
+        spec[n - 3] = '\0';
+        p->readonly = 1;
+    } else if (n > 3 && strcmp(spec + n - 3, ":rw") == 0) {
+        spec[n - 3] = '\0';
+    }
+    char *sep = strstr(spec, "::");
+    p->host_path = spec;
+    p->guest_path = spec;
+    if (sep) {
+        *sep = '\0';
+        p->guest_path = sep + 2;
+    }
+    return *p->host_path && *p->guest_path ? 0 : -1;
+}
+
+typedef struct run_state {
+    kiln_wasi_preopen *dirs;
+    size_t ndirs;
+    const char **env;
+    size_t nenv;
+    char **owned; /* strings built here (env copies) */
+    size_t nowned;
+} run_state;
+
+static void run_state_free(run_state *s)
+{
+    for (size_t i = 0; i < s->nowned; i++) kiln_free(s->owned[i]);
+    kiln_free(s->owned);
+    kiln_free(s->dirs);
+    kiln_free(s->env);
+}
+
+static int push(void **arr, size_t *n, size_t elem, const void *v)
+{
+    void *p = kiln_realloc(*arr, (*n + 1) * elem);
+    if (!p) return -1;
+    memcpy((char *)p + *n * elem, v, elem);
+    *arr = p;
+    (*n)++;
+    return 0;
+}
+
+int kiln_cmd_run(int argc, char **argv)
+{
+    kiln_compile_opts opts = {.tier = KILN_TIER_AUTO};
+    run_state st = {0};
+    unsigned long long max_memory = 0;
+    int i = 1, rc = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        } else if (strcmp(a, "--dir") == 0 && val) {
+            kiln_wasi_preopen p;
+            if (parse_dir(argv[++i], &p) < 0) {
+                fprintf(stderr, "error: bad --dir '%s' (HOST[::GUEST][:ro])\n", val);
+                goto out;
+            }
+            if (push((void **)&st.dirs, &st.ndirs, sizeof p, &p) < 0) goto oom;
+        } else if (strcmp(a, "--env") == 0 && val) {
+            i++;
+            const char *kv = val;
+            if (!strchr(val, '=')) {
+                const char *hv = getenv(val);
+                if (!hv) continue;
+                size_t n = strlen(val) + strlen(hv) + 2;
+                char *s = kiln_malloc(n);
+                if (!s || push((void **)&st.owned, &st.nowned, sizeof s, &s) < 0) {
+                    kiln_free(s);
+                    goto oom;
+                }
+                snprintf(s, n, "%s=%s", val, hv);
+                kv = s;
+            }
+            if (push((void **)&st.env, &st.nenv, sizeof kv, &kv) < 0) goto oom;
+        } else if (strcmp(a, "--tier") == 0 && val) {
+            if (kiln_tier_parse(argv[++i], &opts.tier) < 0) {
+                fprintf(stderr, "error: unknown tier '%s' (fast, opt or auto)\n", val);
+                goto out;
+            }
+        } else if (strcmp(a, "--max-memory") == 0 && val) {
+            if (kiln_parse_size(argv[++i], &max_memory) < 0) {
+                fprintf(stderr, "error: bad size '%s'\n", val);
+                goto out;
+            }
+        } else if (strcmp(a, "--cache-dir") == 0 && val) {
+            opts.cache_dir = argv[++i];
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            opts.verbose = 1;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            run_usage(stdout);
+            rc = 0;
+            goto out;
+        } else {
+            fprintf(stderr, "error: unknown option '%s'\n", a);
+            run_usage(stderr);
+            rc = 2;
+            goto out;
+        }
+    }
+    if (i >= argc) {
+        run_usage(stderr);
+        rc = 2;
+        goto out;
+    }
+    const char *path = argv[i];
+    const kiln_host_module *mods[] = {&kiln_wasi_module};
+    kiln_host_linker hl = {mods, 1};
+    kiln_linker linker = {kiln_host_linker_resolve, &hl};
+    kiln_err err;
+    kiln_module *m = kiln_module_load_file(path, &opts, &linker, &err);
+    if (!m) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        goto out;
+    }
+    long start = kiln_module_export_index(m, "_start");
+    if (start < 0 || strcmp(kiln_module_export(m, (size_t)start)->type, ":") != 0) {
+        fprintf(stderr, "error: %s: not a WASI command (no exported _start function)\n", path);
+        kiln_module_free(m);
+        goto out;
+    }
+    kiln_wasi_config cfg = {
+        .argc = argc - i,
+        .argv = (const char *const *)(argv + i),
+        .nenv = st.nenv,
+        .env = st.env,
+        .npreopens = st.ndirs,
+        .preopens = st.dirs,
+        .stdio = {{.fd = 0}, {.fd = 1}, {.fd = 2}},
+    };
+    char *werr = NULL;
+    kiln_wasi *w = kiln_wasi_new(&cfg, &werr);
+    if (!w) {
+        fprintf(stderr, "error: %s\n", werr ? werr : "cannot set up WASI");
+        kiln_free(werr);
+        kiln_module_free(m);
+        goto out;
+    }
+    if (max_memory) kiln_rt_set_memory_limit_pages((uint32_t)((max_memory + 65535) / 65536));
+    kiln_instance *inst = kiln_instance_alloc(m);
+    if (!inst) {
+        kiln_wasi_free(w);
+        kiln_module_free(m);
+        goto oom;
+    }
+    kiln_wasi_set_memory(w, kiln_instance_memory(inst, "memory"));
+    size_t nctx = kiln_module_import_module_count(m);
+    void **ctxs = kiln_calloc(nctx ? nctx : 1, sizeof(void *));
+    if (!ctxs) {
+        kiln_instance_free(inst);
+        kiln_wasi_free(w);
+        kiln_module_free(m);
+        goto oom;
+    }
+    for (size_t k = 0; k < nctx; k++) ctxs[k] = w; /* only WASI is linked */
+    kiln_trap trap;
+    kiln_val vals[1];
+    int r = kiln_instance_init(inst, ctxs, &trap);
+    if (r == 0) r = kiln_instance_call(inst, start, vals, &trap);
+    kiln_wasi_flush(w);
+    if (r == 0)
+        rc = 0;
+    else if (trap.kind == KILN_TRAP_EXIT)
+        rc = trap.exit_code;
+    else {
+        fflush(stdout);
+        fprintf(stderr, "error: trap: %s\n", kiln_trap_message(&trap));
+        rc = 134;
+    }
+    kiln_free(ctxs);
+    kiln_instance_free(inst);
+    kiln_wasi_free(w);
+    kiln_module_free(m);
+    goto out;
+oom:
+    fprintf(stderr, "error: out of memory\n");
+    rc = 1;
+out:
+    run_state_free(&st);
+    return rc;
+}

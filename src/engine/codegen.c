@@ -1,0 +1,404 @@
+/* codegen.c — wasm2c output + Kiln glue = one C file (see codegen.h). */
+#include "engine/codegen.h"
+#include "engine/runtime.h"
+#include "util/alloc.h"
+#include "util/proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int kiln_codegen_mangle(kiln_buf *out, const char *name)
+{
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        unsigned char c = *p;
+        int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z' && c != 'Z') ||
+                   (c >= '0' && c <= '9') || c == '_';
+        if (keep ? kiln_buf_putc(out, (char)c) : kiln_buf_printf(out, "Z%02X", c)) return -1;
+    }
+    return 0;
+}
+
+static const char *ctype(char letter)
+{
+    switch (letter) {
+    case 'i': return "u32";
+    case 'j': return "u64";
+    case 'f': return "f32";
+    case 'd': return "f64";
+    case 'r': return "wasm_rt_funcref_t";
+    case 'e': return "wasm_rt_externref_t";
+    default: return NULL;
+    }
+}
+
+static const char *val_member(char letter)
+{
+    switch (letter) {
+    case 'i': return "i32";
+    case 'j': return "i64";
+    case 'f': return "f32";
+    case 'd': return "f64";
+    case 'r': return "funcref";
+    default: return "externref";
+    }
+}
+
+/* The C return type of a signature's results: void, a scalar, or wasm2c's
+ * struct wasm_multi_<letters>. */
+static void result_type(kiln_buf *b, const char *results)
+{
+    size_t n = strlen(results);
+    if (n == 0)
+        kiln_buf_puts(b, "void");
+    else if (n == 1)
+        kiln_buf_puts(b, ctype(results[0]));
+    else
+        kiln_buf_printf(b, "struct wasm_multi_%s", results);
+}
+
+static int read_file(const char *path, kiln_buf *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char chunk[65536];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            close(fd);
+            return -1;
+        }
+        if (n == 0) break;
+        if (kiln_buf_append(out, chunk, (size_t)n) < 0) {
+            close(fd);
+            return -1;
+        }
+    }
+    close(fd);
+    return 0;
+}
+
+/* Replaces the first occurrence of `from` in *text by `to`; -1 if absent. */
+static int replace_once(kiln_buf *text, const char *from, const char *to)
+{
+    char *at = strstr(text->data, from);
+    if (!at) return -1;
+    size_t pre = (size_t)(at - text->data), flen = strlen(from);
+    kiln_buf out = KILN_BUF_INIT;
+    if (kiln_buf_append(&out, text->data, pre) < 0 || kiln_buf_puts(&out, to) < 0 ||
+        kiln_buf_puts(&out, at + flen) < 0) {
+        kiln_buf_free(&out);
+        return -1;
+    }
+    kiln_buf_free(text);
+    *text = out;
+    return 0;
+}
+
+/* Trap-precision overrides, inserted after wasm2c's own macro definitions. */
+static int trap_overrides(kiln_buf *b)
+{
+    return kiln_buf_printf(
+        b,
+        "/* Kiln: precise trap kinds (see src/engine/codegen.c). */\n"
+        "#define WASM_RT_TRAP_MEMORY_OOB ((wasm_rt_trap_t)(100 + %d))\n"
+        "#define WASM_RT_TRAP_TABLE_OOB ((wasm_rt_trap_t)(100 + %d))\n"
+        "#define WASM_RT_TRAP_NULL_ELEM ((wasm_rt_trap_t)(100 + %d))\n"
+        "#define WASM_RT_TRAP_TYPE_MISMATCH ((wasm_rt_trap_t)(100 + %d))\n"
+        "#undef RANGE_CHECK\n"
+        "#define RANGE_CHECK(mem, offset, len) \\\n"
+        "  if (UNLIKELY(offset + (uint64_t)len > mem->size)) TRAP(MEMORY_OOB);\n"
+        "#undef CALL_INDIRECT\n"
+        "#define CALL_INDIRECT(table, t, ft, x, ...) \\\n"
+        "  ((LIKELY((x) < table.size) || TRAP(TABLE_OOB)), \\\n"
+        "   (LIKELY(table.data[x].func != 0) || TRAP(NULL_ELEM)), \\\n"
+        "   (LIKELY(table.data[x].func_type == func_types[ft]) || TRAP(TYPE_MISMATCH)), \\\n"
+        "   ((t)table.data[x].func)(__VA_ARGS__))\n",
+        KILN_TRAP_MEMORY_OOB, KILN_TRAP_TABLE_OOB, KILN_TRAP_NULL_ELEMENT,
+        KILN_TRAP_INDIRECT_CALL_TYPE);
+}
+
+/* For tcc: DEFINE_LOAD(name, t1, t2, t3) / DEFINE_STORE(name, t1, t2) lines become macros
+ * that access memory directly. */
+static int direct_memory_rewrite(kiln_buf *text)
+{
+    kiln_buf out = KILN_BUF_INIT;
+    const char *p = text->data;
+    int rc = 0;
+    while (*p && rc == 0) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) + 1 : strlen(p);
+        char name[64], t1[16], t2[16], t3[16];
+        if (strncmp(p, "DEFINE_LOAD(", 12) == 0 &&
+            sscanf(p, "DEFINE_LOAD(%63[^,], %15[^,], %15[^,], %15[^)])", name, t1, t2, t3) == 4) {
+            rc = kiln_buf_printf(&out,
+                                 "#define %s(mem, addr) ((%s)(%s)(*(%s *)((mem)->data + (addr))))\n",
+                                 name, t3, t2, t1);
+        } else if (strncmp(p, "DEFINE_STORE(", 13) == 0 &&
+                   sscanf(p, "DEFINE_STORE(%63[^,], %15[^,], %15[^)])", name, t1, t2) == 3) {
+            rc = kiln_buf_printf(&out,
+                                 "#define %s(mem, addr, value) "
+                                 "((void)(*(%s *)((mem)->data + (addr)) = (%s)(value)))\n",
+                                 name, t1, t1);
+        } else {
+            rc = kiln_buf_append(&out, p, len);
+        }
+        p += len;
+    }
+    if (rc == 0) {
+        kiln_buf_free(text);
+        *text = out;
+    } else {
+        kiln_buf_free(&out);
+    }
+    return rc;
+}
+
+/* Parses "void Z_kmod_instantiate(Z_kmod_instance_t*, struct Z_A_instance_t*, ...);" in
+ * the header into the mangled import module names, then maps them back to real names. */
+static int instantiate_order(const char *header, const kiln_wasm *w, char ***names_out,
+                             size_t *n_out, kiln_buf *err)
+{
+    const char *proto = strstr(header, "void Z_" KILN_CODEGEN_MODULE "_instantiate(");
+    if (!proto) {
+        kiln_buf_puts(err, "internal error: wasm2c output lacks the instantiate function");
+        return -1;
+    }
+    const char *end = strchr(proto, ')');
+    size_t cap = w->nimports + 1, n = 0;
+    char **names = kiln_calloc(cap, sizeof *names);
+    if (!names) return -1;
+    const char *p = proto;
+    while ((p = strstr(p, "struct Z_")) && p < end) {
+        p += strlen("struct Z_");
+        const char *q = strstr(p, "_instance_t*");
+        if (!q || q > end) break;
+        size_t mlen = (size_t)(q - p);
+        /* Find the import module whose mangled name matches. */
+        const char *found = NULL;
+        for (uint32_t i = 0; i < w->nimports && !found; i++) {
+            kiln_buf m = KILN_BUF_INIT;
+            kiln_codegen_mangle(&m, w->imports[i].module);
+            if (m.data && m.len == mlen && memcmp(m.data, p, mlen) == 0)
+                found = w->imports[i].module;
+            kiln_buf_free(&m);
+        }
+        if (!found || n + 1 >= cap) {
+            kiln_buf_printf(err, "internal error: cannot map wasm2c import module %.*s",
+                            (int)mlen, p);
+            goto fail;
+        }
+        names[n] = kiln_strdup(found);
+        if (!names[n]) goto fail;
+        n++;
+        p = q;
+    }
+    *names_out = names;
+    *n_out = n;
+    return 0;
+fail:
+    for (size_t i = 0; i < n; i++) kiln_free(names[i]);
+    kiln_free(names);
+    return -1;
+}
+
+static size_t module_index(char **names, size_t n, const char *module)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], module) == 0) return i;
+    return n;
+}
+
+/* The glue appended to wasm2c's output. */
+static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, size_t nmods)
+{
+    const char *M = KILN_CODEGEN_MODULE;
+    kiln_buf_printf(b,
+                    "\n/* ---- Kiln glue (src/engine/codegen.c) ---- */\n"
+                    "typedef union { u32 i32; u64 i64; f32 f32; f64 f64; "
+                    "wasm_rt_funcref_t funcref; wasm_rt_externref_t externref; } kiln_glue_val;\n"
+                    "const unsigned kiln_glue_abi = %d;\n"
+                    "const size_t kiln_glue_instance_size = sizeof(Z_%s_instance_t);\n"
+                    "void *kiln_glue_imports[%u];\n",
+                    KILN_ABI_VERSION, M, w->nimports ? w->nimports : 1);
+    /* Import trampolines. */
+    for (uint32_t k = 0; k < w->nimports; k++) {
+        const kiln_wasm_import *im = &w->imports[k];
+        kiln_buf sym = KILN_BUF_INIT, ctx = KILN_BUF_INIT, ret = KILN_BUF_INIT;
+        kiln_buf_puts(&sym, "Z_");
+        kiln_codegen_mangle(&sym, im->module);
+        kiln_buf_puts(&sym, "Z_");
+        kiln_codegen_mangle(&sym, im->name);
+        kiln_buf_puts(&ctx, "struct Z_");
+        kiln_codegen_mangle(&ctx, im->module);
+        kiln_buf_puts(&ctx, "_instance_t*");
+        if (!sym.data || !ctx.data) return -1;
+        if (im->kind == KILN_EXTERN_FUNC) {
+            const char *sig = w->types[im->type_index];
+            const char *colon = strchr(sig, ':');
+            result_type(&ret, colon + 1);
+            kiln_buf_printf(b, "%s %s(%s ctx", ret.data, sym.data, ctx.data);
+            for (const char *a = sig; a < colon; a++)
+                kiln_buf_printf(b, ", %s a%d", ctype(*a), (int)(a - sig));
+            kiln_buf_printf(b, ") {\n  %s((%s (*)(%s", strlen(colon + 1) ? "return " : "", ret.data,
+                            ctx.data);
+            for (const char *a = sig; a < colon; a++) kiln_buf_printf(b, ", %s", ctype(*a));
+            kiln_buf_printf(b, "))kiln_glue_imports[%u])(ctx", k);
+            for (const char *a = sig; a < colon; a++) kiln_buf_printf(b, ", a%d", (int)(a - sig));
+            kiln_buf_puts(b, ");\n}\n");
+        } else {
+            const char *t = im->kind == KILN_EXTERN_MEMORY ? "wasm_rt_memory_t"
+                            : im->kind == KILN_EXTERN_TABLE
+                                ? (im->reftype == 'r' ? "wasm_rt_funcref_table_t"
+                                                      : "wasm_rt_externref_table_t")
+                                : ctype(im->valtype);
+            kiln_buf_printf(b,
+                            "%s* %s(%s ctx) {\n  return ((%s* (*)(%s))kiln_glue_imports[%u])(ctx);\n}\n",
+                            t, sym.data, ctx.data, t, ctx.data, k);
+        }
+        kiln_buf_free(&sym);
+        kiln_buf_free(&ctx);
+        kiln_buf_free(&ret);
+    }
+    /* Life cycle. */
+    kiln_buf_printf(b,
+                    "void kiln_glue_init_module(void) { Z_%s_init_module(); }\n"
+                    "void kiln_glue_free(void *inst) { Z_%s_free((Z_%s_instance_t*)inst); }\n"
+                    "void kiln_glue_instantiate(void *inst, void **ctxs) {\n"
+                    "  Z_%s_instantiate((Z_%s_instance_t*)inst",
+                    M, M, M, M, M);
+    for (size_t i = 0; i < nmods; i++) {
+        kiln_buf_puts(b, ", (struct Z_");
+        kiln_codegen_mangle(b, mods[i]);
+        kiln_buf_printf(b, "_instance_t*)ctxs[%zu]", i);
+    }
+    kiln_buf_puts(b, ");\n}\n");
+    /* The import module order of kiln_glue_instantiate, for loads from the cache. */
+    kiln_buf_printf(b, "const unsigned kiln_glue_nimport_modules = %zu;\n"
+                       "const char *const kiln_glue_import_modules[%zu] = {",
+                    nmods, nmods ? nmods : 1);
+    for (size_t i = 0; i < nmods; i++) {
+        kiln_buf_putc(b, '"');
+        for (const unsigned char *c = (const unsigned char *)mods[i]; *c; c++)
+            if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                *c == '_')
+                kiln_buf_putc(b, (char)*c);
+            else
+                kiln_buf_printf(b, "\\%03o", *c);
+        kiln_buf_puts(b, "\", ");
+    }
+    kiln_buf_puts(b, nmods ? "};\n" : "0};\n");
+    /* Exports. */
+    for (uint32_t i = 0; i < w->nexports; i++) {
+        const kiln_wasm_export *e = &w->exports[i];
+        if (e->kind != KILN_EXTERN_FUNC) continue;
+        const char *sig = e->type, *colon = strchr(sig, ':');
+        const char *res = colon + 1;
+        size_t nres = strlen(res);
+        kiln_buf_printf(b, "static void kiln_call_%u(void *inst, kiln_glue_val *v) {\n  ", i);
+        if (nres) {
+            kiln_buf ret = KILN_BUF_INIT;
+            result_type(&ret, res);
+            kiln_buf_printf(b, "%s r = ", ret.data);
+            kiln_buf_free(&ret);
+        }
+        kiln_buf_printf(b, "Z_%sZ_", M);
+        kiln_codegen_mangle(b, e->name);
+        kiln_buf_printf(b, "((Z_%s_instance_t*)inst", M);
+        for (const char *a = sig; a < colon; a++)
+            kiln_buf_printf(b, ", v[%d].%s", (int)(a - sig), val_member(*a));
+        kiln_buf_puts(b, ");\n");
+        if (nres == 1) kiln_buf_printf(b, "  v[0].%s = r;\n", val_member(res[0]));
+        for (size_t r = 0; nres > 1 && r < nres; r++)
+            kiln_buf_printf(b, "  v[%zu].%s = r.%c%zu;\n", r, val_member(res[r]), res[r], r);
+        kiln_buf_puts(b, "}\n");
+    }
+    kiln_buf_printf(b, "void (*const kiln_glue_calls[%u])(void *, kiln_glue_val *) = {\n",
+                    w->nexports ? w->nexports : 1);
+    for (uint32_t i = 0; i < w->nexports; i++)
+        if (w->exports[i].kind == KILN_EXTERN_FUNC)
+            kiln_buf_printf(b, "  kiln_call_%u,\n", i);
+        else
+            kiln_buf_puts(b, "  0,\n");
+    kiln_buf_printf(b, "};\nvoid (*const kiln_glue_export_fns[%u])(void) = {\n",
+                    w->nexports ? w->nexports : 1);
+    for (uint32_t i = 0; i < w->nexports; i++) {
+        kiln_buf_printf(b, "  (void (*)(void))Z_%sZ_", M);
+        kiln_codegen_mangle(b, w->exports[i].name);
+        kiln_buf_puts(b, ",\n");
+    }
+    kiln_buf_puts(b, "};\n");
+    (void)module_index;
+    return b->data ? 0 : -1;
+}
+
+int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, kiln_buf *out,
+                 char ***import_modules, size_t *nimport_modules, kiln_buf *err)
+{
+    char dir[] = "/tmp/kiln-wasm2c.XXXXXX";
+    if (!mkdtemp(dir)) {
+        kiln_buf_printf(err, "cannot create a temporary directory: %s", strerror(errno));
+        return -1;
+    }
+    char cpath[sizeof dir + 16], hpath[sizeof dir + 16];
+    snprintf(cpath, sizeof cpath, "%s/%s.c", dir, KILN_CODEGEN_MODULE);
+    snprintf(hpath, sizeof hpath, "%s/%s.h", dir, KILN_CODEGEN_MODULE);
+    int rc = -1;
+    kiln_buf log = KILN_BUF_INIT, header = KILN_BUF_INIT;
+    if (w->uses_simd_types) {
+        kiln_buf_puts(err, "module uses SIMD (v128 values), which Kiln does not support yet");
+        goto out;
+    }
+    const char *argv[] = {"wasm2c", "--no-debug-names", "-n", KILN_CODEGEN_MODULE,
+                          "-o",     cpath,              wasm_path, NULL};
+    int st = kiln_proc_run(argv, &log, 0);
+    if (st != 0) {
+        /* wasm2c names the file and offset; strip trailing newlines. */
+        while (log.len && (log.data[log.len - 1] == '\n')) log.data[--log.len] = '\0';
+        if (st < 0)
+            kiln_buf_printf(err, "cannot run wasm2c (is wabt installed?): %s",
+                            log.data ? log.data : "");
+        else
+            kiln_buf_printf(err, "invalid module: %s", log.data ? log.data : "wasm2c failed");
+        goto out;
+    }
+    if (read_file(cpath, out) < 0 || read_file(hpath, &header) < 0) {
+        kiln_buf_printf(err, "cannot read wasm2c output: %s", strerror(errno));
+        goto out;
+    }
+    if (instantiate_order(header.data, w, import_modules, nimport_modules, err) < 0) goto out;
+    /* Inline the header so that the C file stands alone. */
+    if (replace_once(out, "#include \"" KILN_CODEGEN_MODULE ".h\"\n", header.data) < 0) {
+        kiln_buf_puts(err, "internal error: unexpected wasm2c output (no header include)");
+        goto out;
+    }
+    kiln_buf ov = KILN_BUF_INIT;
+    trap_overrides(&ov);
+    if (!ov.data || kiln_buf_puts(&ov, "#if WABT_BIG_ENDIAN\n") < 0 ||
+        replace_once(out, "#if WABT_BIG_ENDIAN\n", ov.data) < 0 ||
+        replace_once(out, "    TRAP(OOB);\n  LOAD_DATA((*dest)",
+                     "    TRAP(MEMORY_OOB);\n  LOAD_DATA((*dest)") < 0) {
+        kiln_buf_free(&ov);
+        kiln_buf_puts(err, "internal error: unexpected wasm2c output (runtime macros)");
+        goto out;
+    }
+    kiln_buf_free(&ov);
+    if (direct_memory && direct_memory_rewrite(out) < 0) goto oom;
+    if (append_glue(out, w, *import_modules, *nimport_modules) < 0) goto oom;
+    rc = 0;
+    goto out;
+oom:
+    kiln_buf_puts(err, "out of memory generating C");
+out:
+    unlink(cpath);
+    unlink(hpath);
+    rmdir(dir);
+    kiln_buf_free(&log);
+    kiln_buf_free(&header);
+    return rc;
+}

@@ -1,0 +1,131 @@
+/* compiler.c — the fast (libtcc) and optimized (cc -O2) tiers (see compiler.h). */
+#include "engine/compiler.h"
+#include "util/alloc.h"
+#include "util/proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libtcc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef KILN_TCC_VERSION
+#define KILN_TCC_VERSION "unknown"
+#endif
+#define OPT_CC_FLAGS "-O2 -fPIC -shared -fno-strict-aliasing -w"
+
+static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void tcc_error(void *opaque, const char *msg)
+{
+    kiln_buf *err = opaque;
+    if (err->len) kiln_buf_putc(err, '\n');
+    kiln_buf_puts(err, msg);
+}
+
+/* The C compiler of the opt tier: $KILN_CC, else cc. */
+static const char *opt_cc(void)
+{
+    const char *cc = getenv("KILN_CC");
+    return cc && *cc ? cc : "cc";
+}
+
+static int compile_tcc(const char *src, const char *so_path, kiln_buf *err)
+{
+    pthread_mutex_lock(&tcc_lock);
+    int rc = -1;
+    TCCState *s = tcc_new();
+    if (!s) {
+        kiln_buf_puts(err, "cannot create a tcc state");
+        goto out;
+    }
+    kiln_buf msgs = KILN_BUF_INIT;
+    tcc_set_error_func(s, &msgs, tcc_error);
+    tcc_set_options(s, "-w");
+    if (tcc_set_output_type(s, TCC_OUTPUT_DLL) < 0 || tcc_compile_string(s, src) < 0 ||
+        tcc_add_library(s, "m") < 0 || tcc_output_file(s, so_path) < 0) {
+        kiln_buf_printf(err, "fast tier (tcc) failed: %s", msgs.data ? msgs.data : "");
+    } else {
+        rc = 0;
+    }
+    kiln_buf_free(&msgs);
+    tcc_delete(s);
+out:
+    pthread_mutex_unlock(&tcc_lock);
+    return rc;
+}
+
+static int compile_cc(const char *src, size_t len, const char *so_path, kiln_buf *err)
+{
+    /* The C goes to a temp file next to the output (same filesystem, cleaned up). */
+    size_t n = strlen(so_path) + 8;
+    char *cpath = kiln_malloc(n);
+    if (!cpath) return -1;
+    snprintf(cpath, n, "%s.c", so_path);
+    int rc = -1;
+    int fd = open(cpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        kiln_buf_printf(err, "cannot write %s: %s", cpath, strerror(errno));
+        kiln_free(cpath);
+        return -1;
+    }
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, src + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            kiln_buf_printf(err, "cannot write %s: %s", cpath, strerror(errno));
+            close(fd);
+            goto out;
+        }
+        off += (size_t)w;
+    }
+    if (close(fd) < 0) goto out;
+    kiln_buf log = KILN_BUF_INIT;
+    const char *argv[] = {opt_cc(), "-O2", "-fPIC", "-shared", "-fno-strict-aliasing", "-w",
+                          "-o", so_path, cpath, "-lm", NULL}; /* = OPT_CC_FLAGS */
+    int st = kiln_proc_run(argv, &log, 10);
+    if (st != 0)
+        kiln_buf_printf(err, "opt tier (%s -O2) failed with status %d: %.2000s", opt_cc(), st,
+                        log.data ? log.data : "");
+    else
+        rc = 0;
+    kiln_buf_free(&log);
+out:
+    unlink(cpath);
+    kiln_free(cpath);
+    return rc;
+}
+
+int kiln_compile_c(kiln_tier tier, const char *c_source, size_t c_len, const char *so_path,
+                   kiln_buf *err)
+{
+    if (tier == KILN_TIER_OPT) return compile_cc(c_source, c_len, so_path, err);
+    return compile_tcc(c_source, so_path, err);
+}
+
+static pthread_once_t cc_once = PTHREAD_ONCE_INIT;
+static char cc_id[512];
+
+/* `cc --version`'s first line plus our flags, computed once per process. */
+static void init_cc_id(void)
+{
+    kiln_buf out = KILN_BUF_INIT;
+    const char *argv[] = {opt_cc(), "--version", NULL};
+    int st = kiln_proc_run(argv, &out, 0);
+    const char *v = st == 0 && out.data ? out.data : "unknown";
+    size_t n = strcspn(v, "\n");
+    snprintf(cc_id, sizeof cc_id, "%s: %.*s " OPT_CC_FLAGS, opt_cc(), (int)(n > 400 ? 400 : n),
+             v);
+    kiln_buf_free(&out);
+}
+
+const char *kiln_compiler_identity(kiln_tier tier)
+{
+    if (tier != KILN_TIER_OPT) return "libtcc " KILN_TCC_VERSION " -w direct-memory";
+    pthread_once(&cc_once, init_cc_id);
+    return cc_id;
+}

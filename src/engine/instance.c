@@ -1,0 +1,96 @@
+/* instance.c — instances of a loaded module: create, call exports, free (engine.h). */
+#include "engine/engine.h"
+#include "engine/module_internal.h"
+#include "util/alloc.h"
+
+#include <string.h>
+
+struct kiln_instance {
+    kiln_module *module;
+    int initialized;
+    void *native; /* the wasm2c instance struct, right after this header */
+};
+
+kiln_instance *kiln_instance_alloc(kiln_module *m)
+{
+    size_t head = (sizeof(kiln_instance) + 15) & ~(size_t)15;
+    kiln_instance *inst = kiln_calloc(1, head + m->instance_size);
+    if (!inst) return NULL;
+    inst->module = m;
+    inst->native = (char *)inst + head;
+    return inst;
+}
+
+typedef struct instantiate_args {
+    kiln_instance *inst;
+    void **ctxs;
+} instantiate_args;
+
+static void instantiate_tramp(void *arg)
+{
+    instantiate_args *a = arg;
+    a->inst->module->g_instantiate(a->inst->native, a->ctxs);
+}
+
+int kiln_instance_init(kiln_instance *inst, void *const *import_ctxs, kiln_trap *trap)
+{
+    instantiate_args a = {inst, (void **)import_ctxs};
+    inst->initialized = 1; /* even a failed init may hold memories to free */
+    return kiln_rt_call(instantiate_tramp, &a, trap);
+}
+
+void kiln_instance_free(kiln_instance *inst)
+{
+    if (!inst) return;
+    if (inst->initialized) inst->module->g_free(inst->native);
+    kiln_free(inst);
+}
+
+kiln_module *kiln_instance_module(kiln_instance *inst)
+{
+    return inst->module;
+}
+
+void *kiln_instance_native(kiln_instance *inst)
+{
+    return inst->native;
+}
+
+typedef struct call_args {
+    kiln_glue_call fn;
+    void *native;
+    kiln_val *vals;
+} call_args;
+
+static void call_tramp(void *arg)
+{
+    call_args *a = arg;
+    a->fn(a->native, a->vals);
+}
+
+int kiln_instance_call(kiln_instance *inst, long idx, kiln_val *vals, kiln_trap *trap)
+{
+    kiln_module *m = inst->module;
+    if (idx < 0 || (size_t)idx >= m->nexports || !m->g_calls[idx]) {
+        trap->kind = KILN_TRAP_HOST;
+        strcpy(trap->message, "no such exported function");
+        return -1;
+    }
+    call_args a = {m->g_calls[idx], inst->native, vals};
+    return kiln_rt_call(call_tramp, &a, trap);
+}
+
+void *kiln_instance_export_ptr(kiln_instance *inst, long idx)
+{
+    kiln_module *m = inst->module;
+    if (idx < 0 || (size_t)idx >= m->nexports || m->exports[idx].kind == KILN_EXTERN_FUNC)
+        return NULL;
+    return ((void *(*)(void *))m->g_export_fns[idx])(inst->native);
+}
+
+wasm_rt_memory_t *kiln_instance_memory(kiln_instance *inst, const char *name)
+{
+    long idx = kiln_module_export_index(inst->module, name);
+    if (idx < 0 || inst->module->exports[idx].kind != KILN_EXTERN_MEMORY) return NULL;
+    return kiln_instance_export_ptr(inst, idx);
+}

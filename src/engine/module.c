@@ -1,0 +1,421 @@
+/* module.c — the load pipeline: read → validate → link → (cache | wasm2c → compile →
+ * cache) → dlopen → bind imports. See engine.h. */
+#include "engine/cache.h"
+#include "engine/codegen.h"
+#include "engine/compiler.h"
+#include "engine/engine.h"
+#include "engine/module_internal.h"
+#include "engine/wasm_reader.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void kiln_err_set(kiln_err *e, const char *fmt, ...)
+{
+    if (!e) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+}
+
+const char *kiln_tier_name(kiln_tier t)
+{
+    return t == KILN_TIER_FAST ? "fast" : t == KILN_TIER_OPT ? "opt" : "auto";
+}
+
+int kiln_tier_parse(const char *s, kiln_tier *out)
+{
+    if (strcmp(s, "fast") == 0) *out = KILN_TIER_FAST;
+    else if (strcmp(s, "opt") == 0) *out = KILN_TIER_OPT;
+    else if (strcmp(s, "auto") == 0) *out = KILN_TIER_AUTO;
+    else return -1;
+    return 0;
+}
+
+const kiln_host_func *kiln_host_find(const kiln_host_module *m, const char *name)
+{
+    for (size_t i = 0; i < m->nfuncs; i++)
+        if (strcmp(m->funcs[i].name, name) == 0) return &m->funcs[i];
+    return NULL;
+}
+
+kiln_fnptr kiln_host_linker_resolve(void *host_linker, const kiln_import *imp)
+{
+    const kiln_host_linker *l = host_linker;
+    if (imp->kind != KILN_EXTERN_FUNC) return NULL;
+    for (size_t i = 0; i < l->nmodules; i++) {
+        if (strcmp(l->modules[i]->name, imp->module) != 0) continue;
+        const kiln_host_func *f = kiln_host_find(l->modules[i], imp->name);
+        if (f && strcmp(f->signature, imp->type) == 0) return f->fn;
+    }
+    return NULL;
+}
+
+static const char *kind_name(kiln_extern_kind k)
+{
+    switch (k) {
+    case KILN_EXTERN_FUNC: return "func";
+    case KILN_EXTERN_TABLE: return "table";
+    case KILN_EXTERN_MEMORY: return "memory";
+    default: return "global";
+    }
+}
+
+/* Writes a signature "ij:f" as "(i32, i64) -> f32". */
+static void describe_sig(kiln_buf *b, const char *sig)
+{
+    static const char *names[128] = {['i'] = "i32", ['j'] = "i64", ['f'] = "f32", ['d'] = "f64",
+                                     ['r'] = "funcref", ['e'] = "externref", ['o'] = "v128"};
+    kiln_buf_putc(b, '(');
+    const char *p = sig;
+    for (; *p && *p != ':'; p++)
+        kiln_buf_printf(b, "%s%s", p == sig ? "" : ", ", names[(unsigned char)*p & 127]);
+    kiln_buf_puts(b, ") -> (");
+    if (*p == ':') p++;
+    for (const char *r = p; *r; r++)
+        kiln_buf_printf(b, "%s%s", r == p ? "" : ", ", names[(unsigned char)*r & 127]);
+    kiln_buf_putc(b, ')');
+}
+
+/* Checks every import against the linker; lists all missing ones in one message. */
+static int link_imports(kiln_module *m, const kiln_wasm *w, const kiln_linker *linker,
+                        kiln_buf *msg)
+{
+    int missing = 0;
+    m->import_fns = kiln_calloc(w->nimports ? w->nimports : 1, sizeof(kiln_fnptr));
+    if (!m->import_fns) return -1;
+    for (uint32_t i = 0; i < w->nimports; i++) {
+        const kiln_wasm_import *im = &w->imports[i];
+        kiln_import imp = {im->module, im->name, im->kind, im->type};
+        kiln_fnptr fn = linker && linker->resolve ? linker->resolve(linker->ctx, &imp) : NULL;
+        if (fn) {
+            m->import_fns[i] = fn;
+            continue;
+        }
+        missing++;
+        kiln_buf_printf(msg, "\n  unknown import: \"%s\" \"%s\" %s ", im->module, im->name,
+                        kind_name(im->kind));
+        if (im->kind == KILN_EXTERN_FUNC)
+            describe_sig(msg, im->type);
+        else
+            kiln_buf_puts(msg, im->type);
+    }
+    return missing ? -1 : 0;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Writes bytes to a temporary .wasm for wasm2c (when the module did not come from a
+ * file). Returns the path (caller unlinks and frees) or NULL. */
+static char *temp_wasm(const uint8_t *bytes, size_t len)
+{
+    char tmpl[] = "/tmp/kiln-module.XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd < 0) return NULL;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, bytes + off, len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            close(fd);
+            unlink(tmpl);
+            return NULL;
+        }
+        off += (size_t)n;
+    }
+    close(fd);
+    return kiln_strdup(tmpl);
+}
+
+/* Builds the entry for (bytes, tier) into the cache. Returns 0 or -1 with *err. */
+static int build_entry(const char *name, const char *wasm_path, const uint8_t *bytes, size_t len,
+                       const kiln_wasm *w, kiln_tier tier, const char *dir, const char *key,
+                       int verbose, kiln_buf *err)
+{
+    char *tmp_wasm = NULL;
+    if (!wasm_path) {
+        tmp_wasm = temp_wasm(bytes, len);
+        if (!tmp_wasm) {
+            kiln_buf_printf(err, "cannot write a temporary file: %s", strerror(errno));
+            return -1;
+        }
+        wasm_path = tmp_wasm;
+    }
+    kiln_buf c = KILN_BUF_INIT;
+    char **mods = NULL;
+    size_t nmods = 0;
+    int rc = -1;
+    double t0 = now_seconds();
+    if (kiln_codegen(wasm_path, w, tier == KILN_TIER_FAST, &c, &mods, &nmods, err) < 0) goto out;
+    double t1 = now_seconds();
+    char *tmp = kiln_cache_temp_path(dir, key);
+    if (!tmp) goto out;
+    if (kiln_compile_c(tier, c.data, c.len, tmp, err) == 0 &&
+        kiln_cache_commit(dir, key, tmp, err) == 0)
+        rc = 0;
+    else
+        unlink(tmp);
+    kiln_free(tmp);
+    if (verbose && rc == 0)
+        fprintf(stderr, "kiln: %s: wasm2c %.3fs (%zu KB of C), %s tier %.3fs\n", name, t1 - t0,
+                c.len / 1024, kiln_tier_name(tier), now_seconds() - t1);
+out:
+    for (size_t i = 0; i < nmods; i++) kiln_free(mods[i]);
+    kiln_free(mods);
+    kiln_buf_free(&c);
+    if (tmp_wasm) {
+        unlink(tmp_wasm);
+        kiln_free(tmp_wasm);
+    }
+    return rc;
+}
+
+/* dlopens the verified entry fd and binds the glue. */
+static int bind_glue(kiln_module *m, int fd, const kiln_wasm *w, kiln_buf *err)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!m->dl) {
+        kiln_buf_printf(err, "cannot load compiled module: %s", dlerror());
+        return -1;
+    }
+    const unsigned *abi = dlsym(m->dl, "kiln_glue_abi");
+    const size_t *isize = dlsym(m->dl, "kiln_glue_instance_size");
+    void **imports = dlsym(m->dl, "kiln_glue_imports");
+    const unsigned *nmods = dlsym(m->dl, "kiln_glue_nimport_modules");
+    m->import_modules = dlsym(m->dl, "kiln_glue_import_modules");
+    m->g_init_module = (void (*)(void))dlsym(m->dl, "kiln_glue_init_module");
+    m->g_instantiate = (void (*)(void *, void **))dlsym(m->dl, "kiln_glue_instantiate");
+    m->g_free = (void (*)(void *))dlsym(m->dl, "kiln_glue_free");
+    m->g_calls = dlsym(m->dl, "kiln_glue_calls");
+    m->g_export_fns = dlsym(m->dl, "kiln_glue_export_fns");
+    if (!abi || *abi != KILN_ABI_VERSION || !isize || !imports || !nmods ||
+        !m->import_modules || !m->g_init_module || !m->g_instantiate || !m->g_free ||
+        !m->g_calls || !m->g_export_fns) {
+        kiln_buf_puts(err, "compiled module lacks Kiln's glue or has another ABI version");
+        return -1;
+    }
+    m->instance_size = *isize;
+    m->nimport_modules = *nmods;
+    for (uint32_t i = 0; i < w->nimports; i++) imports[i] = (void *)m->import_fns[i];
+    return 0;
+}
+
+static void init_module_tramp(void *arg)
+{
+    ((void (*)(void))arg)();
+}
+
+/* Copies what outlives the kiln_wasm: export descriptions. */
+static int copy_exports(kiln_module *m, const kiln_wasm *w)
+{
+    m->nexports = w->nexports;
+    m->exports = kiln_calloc(w->nexports ? w->nexports : 1, sizeof *m->exports);
+    if (!m->exports) return -1;
+    for (uint32_t i = 0; i < w->nexports; i++) {
+        m->exports[i].name = kiln_strdup(w->exports[i].name);
+        m->exports[i].type = kiln_strdup(w->exports[i].type);
+        m->exports[i].kind = w->exports[i].kind;
+        if (!m->exports[i].name || !m->exports[i].type) return -1;
+    }
+    return 0;
+}
+
+static kiln_module *load(const char *name, const char *path, const uint8_t *bytes, size_t len,
+                         const kiln_compile_opts *opts, const kiln_linker *linker, kiln_err *e)
+{
+    kiln_compile_opts defaults = {0};
+    if (!opts) opts = &defaults;
+    if (kiln_rt_init() < 0) {
+        kiln_err_set(e, "%s: cannot initialize the runtime", name);
+        return NULL;
+    }
+    char rerr[512];
+    kiln_wasm *w = kiln_wasm_read(bytes, len, rerr, sizeof rerr);
+    if (!w) {
+        kiln_err_set(e, "%s: %s", name, rerr);
+        return NULL;
+    }
+    kiln_module *m = kiln_calloc(1, sizeof *m);
+    kiln_buf err = KILN_BUF_INIT;
+    int fd = -1;
+    if (!m) {
+        kiln_buf_puts(&err, "out of memory");
+        goto fail;
+    }
+    if (link_imports(m, w, linker, &err) < 0) {
+        kiln_err_set(e, "%s: the module needs imports that Kiln does not provide:%s", name,
+                     err.data ? err.data : " (out of memory)");
+        kiln_buf_free(&err);
+        kiln_module_free(m);
+        kiln_wasm_free(w);
+        return NULL;
+    }
+    if (copy_exports(m, w) < 0) {
+        kiln_buf_puts(&err, "out of memory");
+        goto fail;
+    }
+    char dir[4096];
+    if (kiln_cache_prepare(opts, dir, sizeof dir, &err) < 0) goto fail;
+    kiln_tier tier = opts->tier;
+    char key[KILN_CACHE_KEY_HEX];
+    kiln_buf note = KILN_BUF_INIT;
+    if (tier == KILN_TIER_AUTO) {
+        kiln_cache_key(bytes, len, KILN_TIER_OPT, key);
+        fd = kiln_cache_open(dir, key, &note);
+        tier = fd >= 0 ? KILN_TIER_OPT : KILN_TIER_FAST;
+    }
+    if (fd < 0) {
+        kiln_cache_key(bytes, len, tier, key);
+        fd = kiln_cache_open(dir, key, &note);
+    }
+    if (note.len && opts->verbose) fprintf(stderr, "kiln: %s\n", note.data);
+    kiln_buf_free(&note);
+    m->tier = tier;
+    m->cached = fd >= 0;
+    if (fd < 0) {
+        double t0 = now_seconds();
+        if (build_entry(name, path, bytes, len, w, tier, dir, key, opts->verbose, &err) < 0)
+            goto fail;
+        m->compile_seconds = now_seconds() - t0;
+        fd = kiln_cache_open(dir, key, NULL);
+        if (fd < 0) {
+            kiln_buf_puts(&err, "the cache entry just written cannot be read back");
+            goto fail;
+        }
+    }
+    if (bind_glue(m, fd, w, &err) < 0) goto fail;
+    close(fd);
+    fd = -1;
+    kiln_trap trap;
+    if (kiln_rt_call(init_module_tramp, (void *)m->g_init_module, &trap) < 0) {
+        kiln_buf_printf(&err, "module initialization failed: %s", kiln_trap_message(&trap));
+        goto fail;
+    }
+    kiln_wasm_free(w);
+    return m;
+fail:
+    kiln_err_set(e, "%s: %s", name, err.data ? err.data : "out of memory");
+    kiln_buf_free(&err);
+    if (fd >= 0) close(fd);
+    kiln_module_free(m);
+    kiln_wasm_free(w);
+    return NULL;
+}
+
+kiln_module *kiln_module_load_bytes(const char *name, const uint8_t *bytes, size_t len,
+                                    const kiln_compile_opts *opts, const kiln_linker *linker,
+                                    kiln_err *err)
+{
+    return load(name, NULL, bytes, len, opts, linker, err);
+}
+
+kiln_module *kiln_module_load_file(const char *path, const kiln_compile_opts *opts,
+                                   const kiln_linker *linker, kiln_err *e)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        kiln_err_set(e, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        kiln_err_set(e, "%s: not a regular file", path);
+        close(fd);
+        return NULL;
+    }
+    size_t len = (size_t)st.st_size;
+    uint8_t *bytes = kiln_malloc(len ? len : 1);
+    if (!bytes) {
+        kiln_err_set(e, "%s: out of memory reading %zu bytes", path, len);
+        close(fd);
+        return NULL;
+    }
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = read(fd, bytes + off, len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        off += (size_t)n;
+    }
+    close(fd);
+    kiln_module *m = load(path, path, bytes, off, opts, linker, e);
+    kiln_free(bytes);
+    return m;
+}
+
+void kiln_module_free(kiln_module *m)
+{
+    if (!m) return;
+    if (m->dl) dlclose(m->dl);
+    for (size_t i = 0; i < m->nexports && m->exports; i++) {
+        kiln_free((char *)m->exports[i].name);
+        kiln_free((char *)m->exports[i].type);
+    }
+    kiln_free(m->exports);
+    kiln_free(m->import_fns);
+    kiln_free(m);
+}
+
+kiln_tier kiln_module_tier(const kiln_module *m)
+{
+    return m->tier;
+}
+
+int kiln_module_was_cached(const kiln_module *m)
+{
+    return m->cached;
+}
+
+double kiln_module_compile_seconds(const kiln_module *m)
+{
+    return m->compile_seconds;
+}
+
+size_t kiln_module_import_module_count(const kiln_module *m)
+{
+    return m->nimport_modules;
+}
+
+const char *kiln_module_import_module_name(const kiln_module *m, size_t i)
+{
+    return i < m->nimport_modules ? m->import_modules[i] : NULL;
+}
+
+size_t kiln_module_export_count(const kiln_module *m)
+{
+    return m->nexports;
+}
+
+const kiln_export_info *kiln_module_export(const kiln_module *m, size_t i)
+{
+    return i < m->nexports ? &m->exports[i] : NULL;
+}
+
+long kiln_module_export_index(const kiln_module *m, const char *name)
+{
+    for (size_t i = 0; i < m->nexports; i++)
+        if (strcmp(m->exports[i].name, name) == 0) return (long)i;
+    return -1;
+}
+
+kiln_fnptr kiln_module_export_fn(const kiln_module *m, long i)
+{
+    return i >= 0 && (size_t)i < m->nexports ? m->g_export_fns[i] : NULL;
+}

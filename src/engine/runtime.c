@@ -1,0 +1,563 @@
+/* runtime.c — Kiln's implementation of the wasm2c runtime interface (<wasm-rt.h>).
+ *
+ * Traps: generated code calls wasm_rt_trap(); faults on guard pages raise SIGSEGV. Both
+ * end in a siglongjmp to the target that kiln_rt_call() set for the calling thread, so
+ * a trap costs its request, never the process. A fault that is not a guest fault (not on
+ * a linear-memory reservation, not on the stack guard while guest code runs) is a host
+ * bug: the handler restores the default action and the process crashes as it should.
+ *
+ * Memories: each linear memory is a reservation of one metadata page + 8 GiB + 64 KiB of
+ * address space, PROT_NONE except the accessible pages. A wasm address is a u32 plus a
+ * u32 offset (< 8 GiB), so no access from generated code can leave the reservation: the
+ * MMU does the bounds checks. Reservations are never unmapped: a freed memory's pages
+ * are dropped (MADV_DONTNEED) and protected again, and the reservation goes to a free
+ * list for the next instance. The list of all reservations is append-only and lock-free
+ * to read, which is what the signal handler needs.
+ *
+ * Thread state (unwind target, alternate signal stack, stack bounds, memory limit) is
+ * thread-local; the function-type registry is global and mutex-protected. */
+#include "engine/runtime.h"
+#include "util/alloc.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PAGE_SIZE_WASM 65536u
+#define META_SIZE 4096u
+#define RESERVATION_DATA ((size_t)8 << 30) + PAGE_SIZE_WASM
+#define RESERVATION_SIZE (META_SIZE + RESERVATION_DATA)
+#define MAX_PAGES 65535u /* wasm_rt_memory_t.size is a u32: 4 GiB itself does not fit */
+#define MAX_TABLE_ELEMS 10000000u
+#define ALT_STACK_SIZE (64 * 1024)
+/* Codes above this in wasm_rt_trap() are Kiln trap kinds (see codegen.c). */
+#define KILN_TRAP_CODE_BASE 100
+
+/* ---- thread state ---- */
+
+typedef struct thread_state {
+    int initialized;
+    sigjmp_buf *jmp;       /* where a trap unwinds to; NULL outside guest code */
+    int from_signal;       /* the unwind came from a signal handler */
+    kiln_trap trap;        /* what happened */
+    uintptr_t stack_lo;    /* lowest usable address of this thread's stack */
+    void *alt_stack;
+    uint32_t mem_limit_pages;
+    WASM_RT_UNWIND_TARGET *unwind_target; /* exceptions proposal */
+    uint32_t exc_tag, exc_size;
+    void *exc_data;
+} thread_state;
+
+static _Thread_local thread_state tls;
+
+/* ---- reservations ---- */
+
+typedef struct reservation {
+    uint8_t *base;                 /* metadata page; data starts at base + META_SIZE */
+    struct reservation *next_all;  /* the append-only list of all reservations */
+    struct reservation *next_free; /* the free list (under pool_lock) */
+} reservation;
+
+/* The metadata page at the start of each reservation (before the guest's byte 0). */
+typedef struct memory_meta {
+    reservation *res;
+    uint32_t limit_pages; /* hard cap: min(module max, per-thread limit) */
+    uint32_t mapped_pages;
+} memory_meta;
+
+static _Atomic(reservation *) all_reservations;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static reservation *free_reservations;
+static size_t n_reservations, n_free;
+
+static atomic_int rt_initialized;
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Is addr inside the data part of some reservation? Async-signal-safe. */
+static int addr_in_reservation(uintptr_t addr)
+{
+    for (reservation *r = atomic_load_explicit(&all_reservations, memory_order_acquire); r;
+         r = r->next_all) {
+        uintptr_t lo = (uintptr_t)r->base + META_SIZE;
+        if (addr >= lo && addr < lo + RESERVATION_DATA) return 1;
+    }
+    return 0;
+}
+
+static void unwind(kiln_trap_kind kind, int from_signal) __attribute__((noreturn));
+static void unwind(kiln_trap_kind kind, int from_signal)
+{
+    tls.trap.kind = kind;
+    tls.from_signal = from_signal;
+    siglongjmp(*tls.jmp, 1);
+}
+
+static struct sigaction old_segv, old_bus;
+
+static void on_fault(int sig, siginfo_t *si, void *uctx)
+{
+    (void)uctx;
+    uintptr_t addr = (uintptr_t)si->si_addr;
+    if (tls.jmp) {
+        if (addr_in_reservation(addr)) unwind(KILN_TRAP_MEMORY_OOB, 1);
+        if (tls.stack_lo && addr < tls.stack_lo + 65536 && addr + (64u << 20) > tls.stack_lo)
+            unwind(KILN_TRAP_STACK_EXHAUSTED, 1);
+    }
+    /* Not a guest fault: crash with the default action (or the previous handler). */
+    struct sigaction *old = sig == SIGBUS ? &old_bus : &old_segv;
+    sigaction(sig, old, NULL);
+}
+
+int kiln_rt_init(void)
+{
+    if (atomic_load(&rt_initialized)) return 0;
+    pthread_mutex_lock(&init_lock);
+    int rc = 0;
+    if (!atomic_load(&rt_initialized)) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_fault;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGSEGV, &sa, &old_segv) < 0 || sigaction(SIGBUS, &sa, &old_bus) < 0)
+            rc = -1;
+        else
+            atomic_store(&rt_initialized, 1);
+    }
+    pthread_mutex_unlock(&init_lock);
+    return rc;
+}
+
+int kiln_rt_thread_init(void)
+{
+    if (tls.initialized) return 0;
+    if (kiln_rt_init() < 0) return -1;
+    /* Alternate signal stack, so that stack overflow can still be handled. */
+    stack_t ss;
+    if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_DISABLE)) {
+        void *alt = mmap(NULL, ALT_STACK_SIZE, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (alt == MAP_FAILED) return -1;
+        ss.ss_sp = alt;
+        ss.ss_size = ALT_STACK_SIZE;
+        ss.ss_flags = 0;
+        if (sigaltstack(&ss, NULL) < 0) {
+            munmap(alt, ALT_STACK_SIZE);
+            return -1;
+        }
+        tls.alt_stack = alt;
+    }
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *lo;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &lo, &size) == 0) tls.stack_lo = (uintptr_t)lo;
+        pthread_attr_destroy(&attr);
+    }
+    tls.initialized = 1;
+    return 0;
+}
+
+int kiln_rt_call(void (*fn)(void *), void *arg, kiln_trap *trap)
+{
+    if (kiln_rt_thread_init() < 0) {
+        trap->kind = KILN_TRAP_HOST;
+        snprintf(trap->message, sizeof trap->message, "cannot prepare thread for guest code");
+        return -1;
+    }
+    sigjmp_buf jb;
+    sigjmp_buf *volatile prev = tls.jmp;
+    tls.jmp = &jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        fn(arg);
+        tls.jmp = prev;
+        trap->kind = KILN_TRAP_NONE;
+        return 0;
+    }
+    tls.jmp = prev;
+    if (tls.from_signal) {
+        /* The handler ran with SIGSEGV/SIGBUS blocked and we left it by longjmp. */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGSEGV);
+        sigaddset(&set, SIGBUS);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        tls.from_signal = 0;
+    }
+    *trap = tls.trap;
+    memset(&tls.trap, 0, sizeof tls.trap);
+    return -1;
+}
+
+_Noreturn void kiln_rt_exit(int code)
+{
+    tls.trap.exit_code = code;
+    unwind(KILN_TRAP_EXIT, 0);
+}
+
+_Noreturn void kiln_rt_trap_host(const char *message)
+{
+    snprintf(tls.trap.message, sizeof tls.trap.message, "%s", message);
+    unwind(KILN_TRAP_HOST, 0);
+}
+
+_Noreturn void kiln_rt_trap(kiln_trap_kind kind)
+{
+    unwind(kind, 0);
+}
+
+void kiln_rt_set_memory_limit_pages(uint32_t pages)
+{
+    tls.mem_limit_pages = pages;
+}
+
+static const struct {
+    const char *name, *message;
+} trap_text[] = {
+    [KILN_TRAP_NONE] = {"none", "no trap"},
+    [KILN_TRAP_UNREACHABLE] = {"unreachable", "unreachable executed"},
+    [KILN_TRAP_MEMORY_OOB] = {"memory-oob", "out of bounds memory access"},
+    [KILN_TRAP_TABLE_OOB] = {"table-oob", "out of bounds table access (undefined element)"},
+    [KILN_TRAP_DIV_BY_ZERO] = {"div-by-zero", "integer divide by zero"},
+    [KILN_TRAP_INT_OVERFLOW] = {"int-overflow", "integer overflow"},
+    [KILN_TRAP_INVALID_CONVERSION] = {"invalid-conversion", "invalid conversion to integer"},
+    [KILN_TRAP_INDIRECT_CALL_TYPE] = {"indirect-call-type", "indirect call type mismatch"},
+    [KILN_TRAP_NULL_ELEMENT] = {"null-element", "uninitialized element (null reference)"},
+    [KILN_TRAP_STACK_EXHAUSTED] = {"stack-exhausted", "call stack exhausted"},
+    [KILN_TRAP_UNCAUGHT_EXCEPTION] = {"uncaught-exception", "uncaught exception"},
+    [KILN_TRAP_INTERRUPTED] = {"interrupted", "interrupted: time limit exceeded"},
+    [KILN_TRAP_HOST] = {"host", "host error"},
+    [KILN_TRAP_EXIT] = {"exit", "exit"},
+};
+
+const char *kiln_trap_kind_name(kiln_trap_kind k)
+{
+    if ((unsigned)k >= sizeof trap_text / sizeof trap_text[0]) return "unknown";
+    return trap_text[k].name;
+}
+
+const char *kiln_trap_message(const kiln_trap *t)
+{
+    if (t->kind == KILN_TRAP_HOST && t->message[0]) return t->message;
+    if ((unsigned)t->kind >= sizeof trap_text / sizeof trap_text[0]) return "unknown trap";
+    return trap_text[t->kind].message;
+}
+
+/* ---- the wasm-rt.h interface ---- */
+
+void wasm_rt_init(void)
+{
+    kiln_rt_init();
+}
+
+bool wasm_rt_is_initialized(void)
+{
+    return atomic_load(&rt_initialized) != 0;
+}
+
+void wasm_rt_free(void)
+{
+}
+
+void wasm_rt_trap(wasm_rt_trap_t code)
+{
+    kiln_trap_kind k;
+    switch ((int)code) {
+    case WASM_RT_TRAP_OOB: k = KILN_TRAP_TABLE_OOB; break; /* memory OOB is remapped */
+    case WASM_RT_TRAP_INT_OVERFLOW: k = KILN_TRAP_INT_OVERFLOW; break;
+    case WASM_RT_TRAP_DIV_BY_ZERO: k = KILN_TRAP_DIV_BY_ZERO; break;
+    case WASM_RT_TRAP_INVALID_CONVERSION: k = KILN_TRAP_INVALID_CONVERSION; break;
+    case WASM_RT_TRAP_UNREACHABLE: k = KILN_TRAP_UNREACHABLE; break;
+    case WASM_RT_TRAP_CALL_INDIRECT: k = KILN_TRAP_INDIRECT_CALL_TYPE; break;
+    case WASM_RT_TRAP_UNCAUGHT_EXCEPTION: k = KILN_TRAP_UNCAUGHT_EXCEPTION; break;
+    case WASM_RT_TRAP_EXHAUSTION: k = KILN_TRAP_STACK_EXHAUSTED; break;
+    default:
+        k = (int)code > KILN_TRAP_CODE_BASE ? (kiln_trap_kind)((int)code - KILN_TRAP_CODE_BASE)
+                                            : KILN_TRAP_UNREACHABLE;
+    }
+    if (!tls.jmp) {
+        fprintf(stderr, "kiln: trap outside guest code: %s\n", trap_text[k].message);
+        abort();
+    }
+    unwind(k, 0);
+}
+
+const char *wasm_rt_strerror(wasm_rt_trap_t trap)
+{
+    kiln_trap t = {.kind = KILN_TRAP_NONE};
+    switch (trap) {
+    case WASM_RT_TRAP_NONE: return "no error";
+    case WASM_RT_TRAP_OOB: t.kind = KILN_TRAP_MEMORY_OOB; break;
+    case WASM_RT_TRAP_INT_OVERFLOW: t.kind = KILN_TRAP_INT_OVERFLOW; break;
+    case WASM_RT_TRAP_DIV_BY_ZERO: t.kind = KILN_TRAP_DIV_BY_ZERO; break;
+    case WASM_RT_TRAP_INVALID_CONVERSION: t.kind = KILN_TRAP_INVALID_CONVERSION; break;
+    case WASM_RT_TRAP_UNREACHABLE: t.kind = KILN_TRAP_UNREACHABLE; break;
+    case WASM_RT_TRAP_CALL_INDIRECT: t.kind = KILN_TRAP_INDIRECT_CALL_TYPE; break;
+    case WASM_RT_TRAP_UNCAUGHT_EXCEPTION: t.kind = KILN_TRAP_UNCAUGHT_EXCEPTION; break;
+    case WASM_RT_TRAP_EXHAUSTION: t.kind = KILN_TRAP_STACK_EXHAUSTED; break;
+    }
+    return kiln_trap_message(&t);
+}
+
+/* Function types: a global registry mapping each distinct signature to one index, so
+ * that call_indirect can compare types across modules with an integer compare. */
+static pthread_mutex_t types_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **type_sigs;
+static uint32_t ntype_sigs, cap_type_sigs;
+
+uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...)
+{
+    static const char letters[] = {'i', 'j', 'f', 'd', 'r', 'e'};
+    size_t n = (size_t)params + results + 2;
+    char *sig = kiln_malloc(n);
+    if (!sig) kiln_rt_trap_host("out of memory registering a function type");
+    va_list ap;
+    va_start(ap, results);
+    size_t k = 0;
+    for (uint32_t i = 0; i < params + results; i++) {
+        if (i == params) sig[k++] = ':';
+        int t = va_arg(ap, int);
+        sig[k++] = (t >= 0 && t < 6) ? letters[t] : '?';
+    }
+    if (params + results == params) sig[k++] = ':';
+    sig[k] = '\0';
+    va_end(ap);
+    pthread_mutex_lock(&types_lock);
+    uint32_t idx = UINT32_MAX;
+    for (uint32_t i = 0; i < ntype_sigs; i++)
+        if (strcmp(type_sigs[i], sig) == 0) idx = i;
+    if (idx == UINT32_MAX) {
+        if (ntype_sigs == cap_type_sigs) {
+            uint32_t cap = cap_type_sigs ? cap_type_sigs * 2 : 64;
+            char **p = kiln_realloc(type_sigs, cap * sizeof *p);
+            if (!p) {
+                pthread_mutex_unlock(&types_lock);
+                kiln_free(sig);
+                kiln_rt_trap_host("out of memory registering a function type");
+            }
+            type_sigs = p;
+            cap_type_sigs = cap;
+        }
+        type_sigs[ntype_sigs] = sig;
+        idx = ntype_sigs++;
+        sig = NULL;
+    }
+    pthread_mutex_unlock(&types_lock);
+    kiln_free(sig);
+    /* Index 0 is never used, so that a zeroed funcref never matches a real type. */
+    return idx + 1;
+}
+
+/* Exceptions (not enabled in translation, but part of the interface). */
+static atomic_uint next_tag;
+
+uint32_t wasm_rt_register_tag(uint32_t size)
+{
+    (void)size;
+    return atomic_fetch_add(&next_tag, 1);
+}
+
+void wasm_rt_load_exception(uint32_t tag, uint32_t size, const void *values)
+{
+    void *p = kiln_realloc(tls.exc_data, size);
+    if (!p && size) kiln_rt_trap_host("out of memory loading an exception");
+    tls.exc_data = p;
+    tls.exc_tag = tag;
+    tls.exc_size = size;
+    if (size) memcpy(p, values, size);
+}
+
+void wasm_rt_throw(void)
+{
+    if (tls.unwind_target) longjmp(*tls.unwind_target, 1);
+    wasm_rt_trap(WASM_RT_TRAP_UNCAUGHT_EXCEPTION);
+}
+
+WASM_RT_UNWIND_TARGET *wasm_rt_get_unwind_target(void)
+{
+    return tls.unwind_target;
+}
+
+void wasm_rt_set_unwind_target(WASM_RT_UNWIND_TARGET *target)
+{
+    tls.unwind_target = target;
+}
+
+uint32_t wasm_rt_exception_tag(void)
+{
+    return tls.exc_tag;
+}
+
+uint32_t wasm_rt_exception_size(void)
+{
+    return tls.exc_size;
+}
+
+void *wasm_rt_exception(void)
+{
+    return tls.exc_data;
+}
+
+/* ---- memories ---- */
+
+static reservation *reservation_get(void)
+{
+    pthread_mutex_lock(&pool_lock);
+    reservation *r = free_reservations;
+    if (r) {
+        free_reservations = r->next_free;
+        n_free--;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    if (r) return r;
+    r = kiln_calloc(1, sizeof *r);
+    if (!r) return NULL;
+    void *base = mmap(NULL, RESERVATION_SIZE, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) {
+        kiln_free(r);
+        return NULL;
+    }
+    if (mprotect(base, META_SIZE, PROT_READ | PROT_WRITE) < 0) {
+        munmap(base, RESERVATION_SIZE);
+        kiln_free(r);
+        return NULL;
+    }
+    r->base = base;
+    /* Publish on the append-only list read by the signal handler. */
+    reservation *head = atomic_load(&all_reservations);
+    do {
+        r->next_all = head;
+    } while (!atomic_compare_exchange_weak(&all_reservations, &head, r));
+    pthread_mutex_lock(&pool_lock);
+    n_reservations++;
+    pthread_mutex_unlock(&pool_lock);
+    return r;
+}
+
+static void reservation_put(reservation *r)
+{
+    pthread_mutex_lock(&pool_lock);
+    r->next_free = free_reservations;
+    free_reservations = r;
+    n_free++;
+    pthread_mutex_unlock(&pool_lock);
+}
+
+void kiln_rt_pool_stats_get(kiln_rt_pool_stats *out)
+{
+    pthread_mutex_lock(&pool_lock);
+    out->reservations = n_reservations;
+    out->free = n_free;
+    pthread_mutex_unlock(&pool_lock);
+}
+
+static memory_meta *meta_of(const wasm_rt_memory_t *m)
+{
+    return (memory_meta *)(m->data - META_SIZE);
+}
+
+void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial_pages, uint32_t max_pages)
+{
+    uint32_t limit = max_pages > MAX_PAGES ? MAX_PAGES : max_pages;
+    if (tls.mem_limit_pages && tls.mem_limit_pages < limit) limit = tls.mem_limit_pages;
+    if (initial_pages > limit) kiln_rt_trap_host("memory limit exceeded: initial memory too large");
+    reservation *r = reservation_get();
+    if (!r) kiln_rt_trap_host("out of memory: cannot reserve linear memory");
+    uint8_t *data = r->base + META_SIZE;
+    size_t bytes = (size_t)initial_pages * PAGE_SIZE_WASM;
+    if (bytes && mprotect(data, bytes, PROT_READ | PROT_WRITE) < 0) {
+        reservation_put(r);
+        kiln_rt_trap_host("out of memory: cannot map linear memory");
+    }
+    memory_meta *meta = (memory_meta *)r->base;
+    meta->res = r;
+    meta->limit_pages = limit;
+    meta->mapped_pages = initial_pages;
+    mem->data = data;
+    mem->pages = initial_pages;
+    mem->max_pages = max_pages;
+    mem->size = (uint32_t)bytes;
+}
+
+uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *mem, uint32_t delta)
+{
+    memory_meta *meta = meta_of(mem);
+    uint32_t old = mem->pages;
+    uint64_t want = (uint64_t)old + delta;
+    if (want > meta->limit_pages) return UINT32_MAX;
+    if (delta == 0) return old;
+    if (want > meta->mapped_pages) {
+        uint8_t *from = mem->data + (size_t)meta->mapped_pages * PAGE_SIZE_WASM;
+        size_t len = (size_t)(want - meta->mapped_pages) * PAGE_SIZE_WASM;
+        if (mprotect(from, len, PROT_READ | PROT_WRITE) < 0) return UINT32_MAX;
+        meta->mapped_pages = (uint32_t)want;
+    }
+    mem->pages = (uint32_t)want;
+    mem->size = (uint32_t)(want * PAGE_SIZE_WASM);
+    return old;
+}
+
+void wasm_rt_free_memory(wasm_rt_memory_t *mem)
+{
+    if (!mem->data) return;
+    memory_meta *meta = meta_of(mem);
+    reservation *r = meta->res;
+    size_t mapped = (size_t)meta->mapped_pages * PAGE_SIZE_WASM;
+    if (mapped) {
+        /* Drop the pages (they read as zero next time) and close them again. If either
+         * call fails the reservation is leaked rather than reused in an unknown state. */
+        if (madvise(mem->data, mapped, MADV_DONTNEED) < 0 ||
+            mprotect(mem->data, mapped, PROT_NONE) < 0) {
+            mem->data = NULL;
+            return;
+        }
+    }
+    meta->mapped_pages = 0;
+    mem->data = NULL;
+    mem->size = 0;
+    mem->pages = 0;
+    reservation_put(r);
+}
+
+/* ---- tables ---- */
+
+#define DEFINE_TABLE(type, elem_t)                                                          \
+    void wasm_rt_allocate_##type##_table(wasm_rt_##type##_table_t *t, uint32_t elements,   \
+                                         uint32_t max_elements)                            \
+    {                                                                                      \
+        if (elements > MAX_TABLE_ELEMS) kiln_rt_trap_host("table limit exceeded");         \
+        t->size = elements;                                                                \
+        t->max_size = max_elements;                                                        \
+        t->data = kiln_calloc(elements ? elements : 1, sizeof(elem_t));                    \
+        if (!t->data) kiln_rt_trap_host("out of memory allocating a table");               \
+    }                                                                                      \
+    void wasm_rt_free_##type##_table(wasm_rt_##type##_table_t *t)                          \
+    {                                                                                      \
+        kiln_free(t->data);                                                                \
+        t->data = NULL;                                                                    \
+        t->size = 0;                                                                       \
+    }                                                                                      \
+    uint32_t wasm_rt_grow_##type##_table(wasm_rt_##type##_table_t *t, uint32_t delta,       \
+                                         elem_t init)                                      \
+    {                                                                                      \
+        uint32_t old = t->size;                                                            \
+        uint64_t want = (uint64_t)old + delta;                                             \
+        if (want > t->max_size || want > MAX_TABLE_ELEMS) return UINT32_MAX;               \
+        if (delta == 0) return old;                                                        \
+        elem_t *p = kiln_realloc(t->data, (size_t)want * sizeof(elem_t));                  \
+        if (!p) return UINT32_MAX;                                                         \
+        for (uint64_t i = old; i < want; i++) p[i] = init;                                 \
+        t->data = p;                                                                       \
+        t->size = (uint32_t)want;                                                          \
+        return old;                                                                        \
+    }
+
+DEFINE_TABLE(funcref, wasm_rt_funcref_t)
+DEFINE_TABLE(externref, wasm_rt_externref_t)
