@@ -21,8 +21,9 @@ static const command commands[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "kiln %s — a WebAssembly serverless platform\n\nusage: kiln COMMAND [OPTIONS]\n\n"
-               "commands:\n",
+    fprintf(f,
+            "kiln %s — a WebAssembly serverless platform\n\nusage: kiln COMMAND [OPTIONS]\n\n"
+            "commands:\n",
             KILN_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);

@@ -16,17 +16,16 @@
 
 static void run_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: kiln run [OPTIONS] FILE.wasm [ARGS]...\n\n"
-            "  --dir HOST[::GUEST][:ro]  preopen directory HOST as GUEST (default: HOST);\n"
-            "                            :ro mounts it read-only\n"
-            "  --env K=V                 set a guest environment variable (--env K: copy the\n"
-            "                            host's K); the guest sees no other variable\n"
-            "  --tier fast|opt|auto      compiler tier (default auto: opt if cached)\n"
-            "  --max-memory SIZE         cap on the guest's linear memory (e.g. 256M)\n"
-            "  --cache-dir DIR           compiled-module cache (default $KILN_CACHE_DIR,\n"
-            "                            $XDG_CACHE_HOME/kiln, ~/.cache/kiln)\n"
-            "  -v, --verbose             log compile steps and timings\n");
+    fprintf(f, "usage: kiln run [OPTIONS] FILE.wasm [ARGS]...\n\n"
+               "  --dir HOST[::GUEST][:ro]  preopen directory HOST as GUEST (default: HOST);\n"
+               "                            :ro mounts it read-only\n"
+               "  --env K=V                 set a guest environment variable (--env K: copy the\n"
+               "                            host's K); the guest sees no other variable\n"
+               "  --tier fast|opt|auto      compiler tier (default auto: opt if cached)\n"
+               "  --max-memory SIZE         cap on the guest's linear memory (e.g. 256M)\n"
+               "  --cache-dir DIR           compiled-module cache (default $KILN_CACHE_DIR,\n"
+               "                            $XDG_CACHE_HOME/kiln, ~/.cache/kiln)\n"
+               "  -v, --verbose             log compile steps and timings\n");
 }
 
 /* Splits HOST[::GUEST][:ro] in place. */
@@ -61,7 +60,8 @@ typedef struct run_state {
 
 static void run_state_free(run_state *s)
 {
-    for (size_t i = 0; i < s->nowned; i++) kiln_free(s->owned[i]);
+    for (size_t i = 0; i < s->nowned; i++)
+        kiln_free(s->owned[i]);
     kiln_free(s->owned);
     kiln_free(s->dirs);
     kiln_free(s->env);
@@ -191,7 +191,8 @@ int kiln_cmd_run(int argc, char **argv)
         kiln_module_free(m);
         goto oom;
     }
-    for (size_t k = 0; k < nctx; k++) ctxs[k] = w; /* only WASI is linked */
+    for (size_t k = 0; k < nctx; k++)
+        ctxs[k] = w; /* only WASI is linked */
     kiln_trap trap;
     kiln_val vals[1];
     int r = kiln_instance_init(inst, ctxs, &trap);

@@ -26,25 +26,38 @@ int kiln_codegen_mangle(kiln_buf *out, const char *name)
 static const char *ctype(char letter)
 {
     switch (letter) {
-    case 'i': return "u32";
-    case 'j': return "u64";
-    case 'f': return "f32";
-    case 'd': return "f64";
-    case 'r': return "wasm_rt_funcref_t";
-    case 'e': return "wasm_rt_externref_t";
-    default: return NULL;
+    case 'i':
+        return "u32";
+    case 'j':
+        return "u64";
+    case 'f':
+        return "f32";
+    case 'd':
+        return "f64";
+    case 'r':
+        return "wasm_rt_funcref_t";
+    case 'e':
+        return "wasm_rt_externref_t";
+    default:
+        return NULL;
     }
 }
 
 static const char *val_member(char letter)
 {
     switch (letter) {
-    case 'i': return "i32";
-    case 'j': return "i64";
-    case 'f': return "f32";
-    case 'd': return "f64";
-    case 'r': return "funcref";
-    default: return "externref";
+    case 'i':
+        return "i32";
+    case 'j':
+        return "i64";
+    case 'f':
+        return "f32";
+    case 'd':
+        return "f64";
+    case 'r':
+        return "funcref";
+    default:
+        return "externref";
     }
 }
 
@@ -136,9 +149,9 @@ static int direct_memory_rewrite(kiln_buf *text)
         char name[64], t1[16], t2[16], t3[16];
         if (strncmp(p, "DEFINE_LOAD(", 12) == 0 &&
             sscanf(p, "DEFINE_LOAD(%63[^,], %15[^,], %15[^,], %15[^)])", name, t1, t2, t3) == 4) {
-            rc = kiln_buf_printf(&out,
-                                 "#define %s(mem, addr) ((%s)(%s)(*(%s *)((mem)->data + (addr))))\n",
-                                 name, t3, t2, t1);
+            rc = kiln_buf_printf(
+                &out, "#define %s(mem, addr) ((%s)(%s)(*(%s *)((mem)->data + (addr))))\n", name, t3,
+                t2, t1);
         } else if (strncmp(p, "DEFINE_STORE(", 13) == 0 &&
                    sscanf(p, "DEFINE_STORE(%63[^,], %15[^,], %15[^)])", name, t1, t2) == 3) {
             rc = kiln_buf_printf(&out,
@@ -189,8 +202,8 @@ static int instantiate_order(const char *header, const kiln_wasm *w, char ***nam
             kiln_buf_free(&m);
         }
         if (!found || n + 1 >= cap) {
-            kiln_buf_printf(err, "internal error: cannot map wasm2c import module %.*s",
-                            (int)mlen, p);
+            kiln_buf_printf(err, "internal error: cannot map wasm2c import module %.*s", (int)mlen,
+                            p);
             goto fail;
         }
         names[n] = kiln_strdup(found);
@@ -202,7 +215,8 @@ static int instantiate_order(const char *header, const kiln_wasm *w, char ***nam
     *n_out = n;
     return 0;
 fail:
-    for (size_t i = 0; i < n; i++) kiln_free(names[i]);
+    for (size_t i = 0; i < n; i++)
+        kiln_free(names[i]);
     kiln_free(names);
     return -1;
 }
@@ -247,19 +261,21 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, size_t nmod
                 kiln_buf_printf(b, ", %s a%d", ctype(*a), (int)(a - sig));
             kiln_buf_printf(b, ") {\n  %s((%s (*)(%s", strlen(colon + 1) ? "return " : "", ret.data,
                             ctx.data);
-            for (const char *a = sig; a < colon; a++) kiln_buf_printf(b, ", %s", ctype(*a));
+            for (const char *a = sig; a < colon; a++)
+                kiln_buf_printf(b, ", %s", ctype(*a));
             kiln_buf_printf(b, "))kiln_glue_imports[%u])(ctx", k);
-            for (const char *a = sig; a < colon; a++) kiln_buf_printf(b, ", a%d", (int)(a - sig));
+            for (const char *a = sig; a < colon; a++)
+                kiln_buf_printf(b, ", a%d", (int)(a - sig));
             kiln_buf_puts(b, ");\n}\n");
         } else {
-            const char *t = im->kind == KILN_EXTERN_MEMORY ? "wasm_rt_memory_t"
-                            : im->kind == KILN_EXTERN_TABLE
-                                ? (im->reftype == 'r' ? "wasm_rt_funcref_table_t"
-                                                      : "wasm_rt_externref_table_t")
-                                : ctype(im->valtype);
-            kiln_buf_printf(b,
-                            "%s* %s(%s ctx) {\n  return ((%s* (*)(%s))kiln_glue_imports[%u])(ctx);\n}\n",
-                            t, sym.data, ctx.data, t, ctx.data, k);
+            const char *t =
+                im->kind == KILN_EXTERN_MEMORY ? "wasm_rt_memory_t"
+                : im->kind == KILN_EXTERN_TABLE
+                    ? (im->reftype == 'r' ? "wasm_rt_funcref_table_t" : "wasm_rt_externref_table_t")
+                    : ctype(im->valtype);
+            kiln_buf_printf(
+                b, "%s* %s(%s ctx) {\n  return ((%s* (*)(%s))kiln_glue_imports[%u])(ctx);\n}\n", t,
+                sym.data, ctx.data, t, ctx.data, k);
         }
         kiln_buf_free(&sym);
         kiln_buf_free(&ctx);
@@ -279,8 +295,9 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, size_t nmod
     }
     kiln_buf_puts(b, ");\n}\n");
     /* The import module order of kiln_glue_instantiate, for loads from the cache. */
-    kiln_buf_printf(b, "const unsigned kiln_glue_nimport_modules = %zu;\n"
-                       "const char *const kiln_glue_import_modules[%zu] = {",
+    kiln_buf_printf(b,
+                    "const unsigned kiln_glue_nimport_modules = %zu;\n"
+                    "const char *const kiln_glue_import_modules[%zu] = {",
                     nmods, nmods ? nmods : 1);
     for (size_t i = 0; i < nmods; i++) {
         kiln_buf_putc(b, '"');
@@ -354,12 +371,13 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
         kiln_buf_puts(err, "module uses SIMD (v128 values), which Kiln does not support yet");
         goto out;
     }
-    const char *argv[] = {"wasm2c", "--no-debug-names", "-n", KILN_CODEGEN_MODULE,
-                          "-o",     cpath,              wasm_path, NULL};
+    const char *argv[] = {"wasm2c", "--no-debug-names", "-n", KILN_CODEGEN_MODULE, "-o",
+                          cpath,    wasm_path,          NULL};
     int st = kiln_proc_run(argv, &log, 0);
     if (st != 0) {
         /* wasm2c names the file and offset; strip trailing newlines. */
-        while (log.len && (log.data[log.len - 1] == '\n')) log.data[--log.len] = '\0';
+        while (log.len && (log.data[log.len - 1] == '\n'))
+            log.data[--log.len] = '\0';
         if (st < 0)
             kiln_buf_printf(err, "cannot run wasm2c (is wabt installed?): %s",
                             log.data ? log.data : "");

@@ -15,7 +15,7 @@
 #ifndef KILN_TCC_VERSION
 #define KILN_TCC_VERSION "unknown"
 #endif
-#define OPT_CC_FLAGS "-O2 -fPIC -shared -fno-strict-aliasing -w"
+#define OPT_CC_FLAGS "-O2 -fPIC -shared -fno-strict-aliasing -fno-optimize-sibling-calls -w"
 
 static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -85,8 +85,18 @@ static int compile_cc(const char *src, size_t len, const char *so_path, kiln_buf
     }
     if (close(fd) < 0) goto out;
     kiln_buf log = KILN_BUF_INIT;
-    const char *argv[] = {opt_cc(), "-O2", "-fPIC", "-shared", "-fno-strict-aliasing", "-w",
-                          "-o", so_path, cpath, "-lm", NULL}; /* = OPT_CC_FLAGS */
+    const char *argv[] = {opt_cc(),
+                          "-O2",
+                          "-fPIC",
+                          "-shared",
+                          "-fno-strict-aliasing",
+                          "-fno-optimize-sibling-calls",
+                          "-w",
+                          "-o",
+                          so_path,
+                          cpath,
+                          "-lm",
+                          NULL}; /* = OPT_CC_FLAGS */
     int st = kiln_proc_run(argv, &log, 10);
     if (st != 0)
         kiln_buf_printf(err, "opt tier (%s -O2) failed with status %d: %.2000s", opt_cc(), st,
@@ -118,8 +128,7 @@ static void init_cc_id(void)
     int st = kiln_proc_run(argv, &out, 0);
     const char *v = st == 0 && out.data ? out.data : "unknown";
     size_t n = strcspn(v, "\n");
-    snprintf(cc_id, sizeof cc_id, "%s: %.*s " OPT_CC_FLAGS, opt_cc(), (int)(n > 400 ? 400 : n),
-             v);
+    snprintf(cc_id, sizeof cc_id, "%s: %.*s " OPT_CC_FLAGS, opt_cc(), (int)(n > 400 ? 400 : n), v);
     kiln_buf_free(&out);
 }
 

@@ -35,10 +35,14 @@ const char *kiln_tier_name(kiln_tier t)
 
 int kiln_tier_parse(const char *s, kiln_tier *out)
 {
-    if (strcmp(s, "fast") == 0) *out = KILN_TIER_FAST;
-    else if (strcmp(s, "opt") == 0) *out = KILN_TIER_OPT;
-    else if (strcmp(s, "auto") == 0) *out = KILN_TIER_AUTO;
-    else return -1;
+    if (strcmp(s, "fast") == 0)
+        *out = KILN_TIER_FAST;
+    else if (strcmp(s, "opt") == 0)
+        *out = KILN_TIER_OPT;
+    else if (strcmp(s, "auto") == 0)
+        *out = KILN_TIER_AUTO;
+    else
+        return -1;
     return 0;
 }
 
@@ -64,18 +68,23 @@ kiln_fnptr kiln_host_linker_resolve(void *host_linker, const kiln_import *imp)
 static const char *kind_name(kiln_extern_kind k)
 {
     switch (k) {
-    case KILN_EXTERN_FUNC: return "func";
-    case KILN_EXTERN_TABLE: return "table";
-    case KILN_EXTERN_MEMORY: return "memory";
-    default: return "global";
+    case KILN_EXTERN_FUNC:
+        return "func";
+    case KILN_EXTERN_TABLE:
+        return "table";
+    case KILN_EXTERN_MEMORY:
+        return "memory";
+    default:
+        return "global";
     }
 }
 
 /* Writes a signature "ij:f" as "(i32, i64) -> f32". */
 static void describe_sig(kiln_buf *b, const char *sig)
 {
-    static const char *names[128] = {['i'] = "i32", ['j'] = "i64", ['f'] = "f32", ['d'] = "f64",
-                                     ['r'] = "funcref", ['e'] = "externref", ['o'] = "v128"};
+    static const char *names[128] = {
+        ['i'] = "i32",     ['j'] = "i64",       ['f'] = "f32", ['d'] = "f64",
+        ['r'] = "funcref", ['e'] = "externref", ['o'] = "v128"};
     kiln_buf_putc(b, '(');
     const char *p = sig;
     for (; *p && *p != ':'; p++)
@@ -175,7 +184,8 @@ static int build_entry(const char *name, const char *wasm_path, const uint8_t *b
         fprintf(stderr, "kiln: %s: wasm2c %.3fs (%zu KB of C), %s tier %.3fs\n", name, t1 - t0,
                 c.len / 1024, kiln_tier_name(tier), now_seconds() - t1);
 out:
-    for (size_t i = 0; i < nmods; i++) kiln_free(mods[i]);
+    for (size_t i = 0; i < nmods; i++)
+        kiln_free(mods[i]);
     kiln_free(mods);
     kiln_buf_free(&c);
     if (tmp_wasm) {
@@ -205,15 +215,15 @@ static int bind_glue(kiln_module *m, int fd, const kiln_wasm *w, kiln_buf *err)
     m->g_free = (void (*)(void *))dlsym(m->dl, "kiln_glue_free");
     m->g_calls = dlsym(m->dl, "kiln_glue_calls");
     m->g_export_fns = dlsym(m->dl, "kiln_glue_export_fns");
-    if (!abi || *abi != KILN_ABI_VERSION || !isize || !imports || !nmods ||
-        !m->import_modules || !m->g_init_module || !m->g_instantiate || !m->g_free ||
-        !m->g_calls || !m->g_export_fns) {
+    if (!abi || *abi != KILN_ABI_VERSION || !isize || !imports || !nmods || !m->import_modules ||
+        !m->g_init_module || !m->g_instantiate || !m->g_free || !m->g_calls || !m->g_export_fns) {
         kiln_buf_puts(err, "compiled module lacks Kiln's glue or has another ABI version");
         return -1;
     }
     m->instance_size = *isize;
     m->nimport_modules = *nmods;
-    for (uint32_t i = 0; i < w->nimports; i++) imports[i] = (void *)m->import_fns[i];
+    for (uint32_t i = 0; i < w->nimports; i++)
+        imports[i] = (void *)m->import_fns[i];
     return 0;
 }
 

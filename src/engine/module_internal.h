@@ -7,21 +7,21 @@
 typedef void (*kiln_glue_call)(void *native, kiln_val *vals);
 
 struct kiln_module {
-    void *dl;                     /* dlopen handle of the compiled entry */
+    void *dl; /* dlopen handle of the compiled entry */
     kiln_tier tier;
     int cached;
     double compile_seconds;
-    size_t instance_size;         /* sizeof the wasm2c instance struct */
+    size_t instance_size; /* sizeof the wasm2c instance struct */
     size_t nimport_modules;
     const char *const *import_modules; /* inside the shared object */
-    kiln_fnptr *import_fns;       /* per import, from the linker */
+    kiln_fnptr *import_fns;            /* per import, from the linker */
     size_t nexports;
     kiln_export_info *exports;
     void (*g_init_module)(void);
     void (*g_instantiate)(void *native, void **ctxs);
     void (*g_free)(void *native);
-    const kiln_glue_call *g_calls;     /* per export; NULL for non-functions */
-    const kiln_fnptr *g_export_fns;    /* per export: function or accessor */
+    const kiln_glue_call *g_calls;  /* per export; NULL for non-functions */
+    const kiln_fnptr *g_export_fns; /* per export: function or accessor */
 };
 
 #endif

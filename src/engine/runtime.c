@@ -43,10 +43,10 @@
 
 typedef struct thread_state {
     int initialized;
-    sigjmp_buf *jmp;       /* where a trap unwinds to; NULL outside guest code */
-    int from_signal;       /* the unwind came from a signal handler */
-    kiln_trap trap;        /* what happened */
-    uintptr_t stack_lo;    /* lowest usable address of this thread's stack */
+    sigjmp_buf *jmp;    /* where a trap unwinds to; NULL outside guest code */
+    int from_signal;    /* the unwind came from a signal handler */
+    kiln_trap trap;     /* what happened */
+    uintptr_t stack_lo; /* lowest usable address of this thread's stack */
     void *alt_stack;
     uint32_t mem_limit_pages;
     WASM_RT_UNWIND_TARGET *unwind_target; /* exceptions proposal */
@@ -141,8 +141,8 @@ int kiln_rt_thread_init(void)
     /* Alternate signal stack, so that stack overflow can still be handled. */
     stack_t ss;
     if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_DISABLE)) {
-        void *alt = mmap(NULL, ALT_STACK_SIZE, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void *alt =
+            mmap(NULL, ALT_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (alt == MAP_FAILED) return -1;
         ss.ss_sp = alt;
         ss.ss_size = ALT_STACK_SIZE;
@@ -261,22 +261,36 @@ bool wasm_rt_is_initialized(void)
     return atomic_load(&rt_initialized) != 0;
 }
 
-void wasm_rt_free(void)
-{
-}
+void wasm_rt_free(void) {}
 
 void wasm_rt_trap(wasm_rt_trap_t code)
 {
     kiln_trap_kind k;
     switch ((int)code) {
-    case WASM_RT_TRAP_OOB: k = KILN_TRAP_TABLE_OOB; break; /* memory OOB is remapped */
-    case WASM_RT_TRAP_INT_OVERFLOW: k = KILN_TRAP_INT_OVERFLOW; break;
-    case WASM_RT_TRAP_DIV_BY_ZERO: k = KILN_TRAP_DIV_BY_ZERO; break;
-    case WASM_RT_TRAP_INVALID_CONVERSION: k = KILN_TRAP_INVALID_CONVERSION; break;
-    case WASM_RT_TRAP_UNREACHABLE: k = KILN_TRAP_UNREACHABLE; break;
-    case WASM_RT_TRAP_CALL_INDIRECT: k = KILN_TRAP_INDIRECT_CALL_TYPE; break;
-    case WASM_RT_TRAP_UNCAUGHT_EXCEPTION: k = KILN_TRAP_UNCAUGHT_EXCEPTION; break;
-    case WASM_RT_TRAP_EXHAUSTION: k = KILN_TRAP_STACK_EXHAUSTED; break;
+    case WASM_RT_TRAP_OOB:
+        k = KILN_TRAP_TABLE_OOB;
+        break; /* memory OOB is remapped */
+    case WASM_RT_TRAP_INT_OVERFLOW:
+        k = KILN_TRAP_INT_OVERFLOW;
+        break;
+    case WASM_RT_TRAP_DIV_BY_ZERO:
+        k = KILN_TRAP_DIV_BY_ZERO;
+        break;
+    case WASM_RT_TRAP_INVALID_CONVERSION:
+        k = KILN_TRAP_INVALID_CONVERSION;
+        break;
+    case WASM_RT_TRAP_UNREACHABLE:
+        k = KILN_TRAP_UNREACHABLE;
+        break;
+    case WASM_RT_TRAP_CALL_INDIRECT:
+        k = KILN_TRAP_INDIRECT_CALL_TYPE;
+        break;
+    case WASM_RT_TRAP_UNCAUGHT_EXCEPTION:
+        k = KILN_TRAP_UNCAUGHT_EXCEPTION;
+        break;
+    case WASM_RT_TRAP_EXHAUSTION:
+        k = KILN_TRAP_STACK_EXHAUSTED;
+        break;
     default:
         k = (int)code > KILN_TRAP_CODE_BASE ? (kiln_trap_kind)((int)code - KILN_TRAP_CODE_BASE)
                                             : KILN_TRAP_UNREACHABLE;
@@ -292,15 +306,32 @@ const char *wasm_rt_strerror(wasm_rt_trap_t trap)
 {
     kiln_trap t = {.kind = KILN_TRAP_NONE};
     switch (trap) {
-    case WASM_RT_TRAP_NONE: return "no error";
-    case WASM_RT_TRAP_OOB: t.kind = KILN_TRAP_MEMORY_OOB; break;
-    case WASM_RT_TRAP_INT_OVERFLOW: t.kind = KILN_TRAP_INT_OVERFLOW; break;
-    case WASM_RT_TRAP_DIV_BY_ZERO: t.kind = KILN_TRAP_DIV_BY_ZERO; break;
-    case WASM_RT_TRAP_INVALID_CONVERSION: t.kind = KILN_TRAP_INVALID_CONVERSION; break;
-    case WASM_RT_TRAP_UNREACHABLE: t.kind = KILN_TRAP_UNREACHABLE; break;
-    case WASM_RT_TRAP_CALL_INDIRECT: t.kind = KILN_TRAP_INDIRECT_CALL_TYPE; break;
-    case WASM_RT_TRAP_UNCAUGHT_EXCEPTION: t.kind = KILN_TRAP_UNCAUGHT_EXCEPTION; break;
-    case WASM_RT_TRAP_EXHAUSTION: t.kind = KILN_TRAP_STACK_EXHAUSTED; break;
+    case WASM_RT_TRAP_NONE:
+        return "no error";
+    case WASM_RT_TRAP_OOB:
+        t.kind = KILN_TRAP_MEMORY_OOB;
+        break;
+    case WASM_RT_TRAP_INT_OVERFLOW:
+        t.kind = KILN_TRAP_INT_OVERFLOW;
+        break;
+    case WASM_RT_TRAP_DIV_BY_ZERO:
+        t.kind = KILN_TRAP_DIV_BY_ZERO;
+        break;
+    case WASM_RT_TRAP_INVALID_CONVERSION:
+        t.kind = KILN_TRAP_INVALID_CONVERSION;
+        break;
+    case WASM_RT_TRAP_UNREACHABLE:
+        t.kind = KILN_TRAP_UNREACHABLE;
+        break;
+    case WASM_RT_TRAP_CALL_INDIRECT:
+        t.kind = KILN_TRAP_INDIRECT_CALL_TYPE;
+        break;
+    case WASM_RT_TRAP_UNCAUGHT_EXCEPTION:
+        t.kind = KILN_TRAP_UNCAUGHT_EXCEPTION;
+        break;
+    case WASM_RT_TRAP_EXHAUSTION:
+        t.kind = KILN_TRAP_STACK_EXHAUSTED;
+        break;
     }
     return kiln_trap_message(&t);
 }
@@ -418,8 +449,8 @@ static reservation *reservation_get(void)
     if (r) return r;
     r = kiln_calloc(1, sizeof *r);
     if (!r) return NULL;
-    void *base = mmap(NULL, RESERVATION_SIZE, PROT_NONE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *base =
+        mmap(NULL, RESERVATION_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) {
         kiln_free(r);
         return NULL;
@@ -528,35 +559,35 @@ void wasm_rt_free_memory(wasm_rt_memory_t *mem)
 
 /* ---- tables ---- */
 
-#define DEFINE_TABLE(type, elem_t)                                                          \
-    void wasm_rt_allocate_##type##_table(wasm_rt_##type##_table_t *t, uint32_t elements,   \
-                                         uint32_t max_elements)                            \
-    {                                                                                      \
-        if (elements > MAX_TABLE_ELEMS) kiln_rt_trap_host("table limit exceeded");         \
-        t->size = elements;                                                                \
-        t->max_size = max_elements;                                                        \
-        t->data = kiln_calloc(elements ? elements : 1, sizeof(elem_t));                    \
-        if (!t->data) kiln_rt_trap_host("out of memory allocating a table");               \
-    }                                                                                      \
-    void wasm_rt_free_##type##_table(wasm_rt_##type##_table_t *t)                          \
-    {                                                                                      \
-        kiln_free(t->data);                                                                \
-        t->data = NULL;                                                                    \
-        t->size = 0;                                                                       \
-    }                                                                                      \
-    uint32_t wasm_rt_grow_##type##_table(wasm_rt_##type##_table_t *t, uint32_t delta,       \
-                                         elem_t init)                                      \
-    {                                                                                      \
-        uint32_t old = t->size;                                                            \
-        uint64_t want = (uint64_t)old + delta;                                             \
-        if (want > t->max_size || want > MAX_TABLE_ELEMS) return UINT32_MAX;               \
-        if (delta == 0) return old;                                                        \
-        elem_t *p = kiln_realloc(t->data, (size_t)want * sizeof(elem_t));                  \
-        if (!p) return UINT32_MAX;                                                         \
-        for (uint64_t i = old; i < want; i++) p[i] = init;                                 \
-        t->data = p;                                                                       \
-        t->size = (uint32_t)want;                                                          \
-        return old;                                                                        \
+#define DEFINE_TABLE(type, elem_t)                                                                 \
+    void wasm_rt_allocate_##type##_table(wasm_rt_##type##_table_t *t, uint32_t elements,           \
+                                         uint32_t max_elements)                                    \
+    {                                                                                              \
+        if (elements > MAX_TABLE_ELEMS) kiln_rt_trap_host("table limit exceeded");                 \
+        t->size = elements;                                                                        \
+        t->max_size = max_elements;                                                                \
+        t->data = kiln_calloc(elements ? elements : 1, sizeof(elem_t));                            \
+        if (!t->data) kiln_rt_trap_host("out of memory allocating a table");                       \
+    }                                                                                              \
+    void wasm_rt_free_##type##_table(wasm_rt_##type##_table_t *t)                                  \
+    {                                                                                              \
+        kiln_free(t->data);                                                                        \
+        t->data = NULL;                                                                            \
+        t->size = 0;                                                                               \
+    }                                                                                              \
+    uint32_t wasm_rt_grow_##type##_table(wasm_rt_##type##_table_t *t, uint32_t delta, elem_t init) \
+    {                                                                                              \
+        uint32_t old = t->size;                                                                    \
+        uint64_t want = (uint64_t)old + delta;                                                     \
+        if (want > t->max_size || want > MAX_TABLE_ELEMS) return UINT32_MAX;                       \
+        if (delta == 0) return old;                                                                \
+        elem_t *p = kiln_realloc(t->data, (size_t)want * sizeof(elem_t));                          \
+        if (!p) return UINT32_MAX;                                                                 \
+        for (uint64_t i = old; i < want; i++)                                                      \
+            p[i] = init;                                                                           \
+        t->data = p;                                                                               \
+        t->size = (uint32_t)want;                                                                  \
+        return old;                                                                                \
     }
 
 DEFINE_TABLE(funcref, wasm_rt_funcref_t)

@@ -41,8 +41,8 @@ typedef enum kiln_trap_kind {
 
 typedef struct kiln_trap {
     kiln_trap_kind kind;
-    int exit_code;       /* for KILN_TRAP_EXIT */
-    char message[160];   /* for KILN_TRAP_HOST; truncated */
+    int exit_code;     /* for KILN_TRAP_EXIT */
+    char message[160]; /* for KILN_TRAP_HOST; truncated */
 } kiln_trap;
 
 /* One line naming the trap: "unreachable executed", "out of bounds memory access", ... */

@@ -112,9 +112,11 @@ static char *read_name(cursor *c)
     /* UTF-8 validation: the spec requires names to be valid UTF-8. */
     for (uint32_t i = 0; i < n;) {
         uint8_t b = s[i];
-        uint32_t len = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3
-                                  : (b & 0xf8) == 0xf0   ? 4
-                                                         : 0;
+        uint32_t len = b < 0x80             ? 1
+                       : (b & 0xe0) == 0xc0 ? 2
+                       : (b & 0xf0) == 0xe0 ? 3
+                       : (b & 0xf8) == 0xf0 ? 4
+                                            : 0;
         if (!len || i + len > n) {
             fail(c, "malformed UTF-8 encoding in a name");
             return NULL;
@@ -146,14 +148,22 @@ static char *read_name(cursor *c)
 char kiln_wasm_valtype_letter(uint8_t code)
 {
     switch (code) {
-    case 0x7f: return 'i';
-    case 0x7e: return 'j';
-    case 0x7d: return 'f';
-    case 0x7c: return 'd';
-    case 0x7b: return 'o';
-    case 0x70: return 'r';
-    case 0x6f: return 'e';
-    default: return 0;
+    case 0x7f:
+        return 'i';
+    case 0x7e:
+        return 'j';
+    case 0x7d:
+        return 'f';
+    case 0x7c:
+        return 'd';
+    case 0x7b:
+        return 'o';
+    case 0x70:
+        return 'r';
+    case 0x6f:
+        return 'e';
+    default:
+        return 0;
     }
 }
 
@@ -178,8 +188,9 @@ static int read_limits(cursor *c, kiln_wasm_limits *l, int is_memory)
     if (read_byte(c, &flags) < 0) return -1;
     if (flags > 1) {
         /* 2/3: shared memory (threads), 4+: memory64; not supported. */
-        fail(c, is_memory ? "unsupported memory flags 0x%02x (shared or 64-bit memory)"
-                          : "malformed table limits flags 0x%02x",
+        fail(c,
+             is_memory ? "unsupported memory flags 0x%02x (shared or 64-bit memory)"
+                       : "malformed table limits flags 0x%02x",
              flags);
         return -1;
     }
@@ -201,19 +212,36 @@ static int skip_const_expr(cursor *c)
         uint8_t op;
         if (read_byte(c, &op) < 0) return -1;
         switch (op) {
-        case 0x0b: return 0;
-        case 0x41: skip_sleb(c, 32); break;
-        case 0x42: skip_sleb(c, 64); break;
-        case 0x43: skip_bytes(c, 4); break;
-        case 0x44: skip_bytes(c, 8); break;
+        case 0x0b:
+            return 0;
+        case 0x41:
+            skip_sleb(c, 32);
+            break;
+        case 0x42:
+            skip_sleb(c, 64);
+            break;
+        case 0x43:
+            skip_bytes(c, 4);
+            break;
+        case 0x44:
+            skip_bytes(c, 8);
+            break;
         case 0x23:
         case 0xd2: {
             uint32_t x;
             read_u32(c, &x);
             break;
         }
-        case 0xd0: skip_bytes(c, 1); break;
-        case 0x6a: case 0x6b: case 0x6c: case 0x7c: case 0x7d: case 0x7e: break; /* extended const */
+        case 0xd0:
+            skip_bytes(c, 1);
+            break;
+        case 0x6a:
+        case 0x6b:
+        case 0x6c:
+        case 0x7c:
+        case 0x7d:
+        case 0x7e:
+            break; /* extended const */
         case 0xfd: {
             uint32_t sub;
             if (read_u32(c, &sub) < 0) return -1;
@@ -224,7 +252,10 @@ static int skip_const_expr(cursor *c)
             skip_bytes(c, 16);
             break;
         }
-        default: c->pos--; fail(c, "constant expression required (opcode 0x%02x)", op); return -1;
+        default:
+            c->pos--;
+            fail(c, "constant expression required (opcode 0x%02x)", op);
+            return -1;
         }
         if (c->failed) return -1;
     }
@@ -326,7 +357,8 @@ static void read_import_section(cursor *c, kiln_wasm *w)
             uint8_t rt;
             if (read_byte(c, &rt) < 0) return;
             im->reftype = kiln_wasm_valtype_letter(rt);
-            if (im->reftype != 'r' && im->reftype != 'e') return fail(c, "malformed reference type");
+            if (im->reftype != 'r' && im->reftype != 'e')
+                return fail(c, "malformed reference type");
             if (read_limits(c, &im->limits, 0) < 0) return;
             im->type = limits_type(&im->limits, im->reftype);
             w->ntables++;
@@ -353,7 +385,9 @@ static void read_import_section(cursor *c, kiln_wasm *w)
             im->type = global_type(im->valtype, m);
             break;
         }
-        default: c->pos--; return fail(c, "malformed import kind 0x%02x", kind);
+        default:
+            c->pos--;
+            return fail(c, "malformed import kind 0x%02x", kind);
         }
         if (!im->type && !c->failed) return fail(c, "out of memory");
     }
@@ -546,13 +580,27 @@ kiln_wasm *kiln_wasm_read(const uint8_t *bytes, size_t len, char *err, size_t er
             if (!s.failed) s.pos = s.end; /* the payload is not ours to check */
             break;
         }
-        case 1: read_type_section(&s, w); break;
-        case 2: read_import_section(&s, w); break;
-        case 3: read_function_section(&s, w); break;
-        case 4: read_table_section(&s, w); break;
-        case 5: read_memory_section(&s, w); break;
-        case 6: read_global_section(&s, w); break;
-        case 7: read_export_section(&s, w); break;
+        case 1:
+            read_type_section(&s, w);
+            break;
+        case 2:
+            read_import_section(&s, w);
+            break;
+        case 3:
+            read_function_section(&s, w);
+            break;
+        case 4:
+            read_table_section(&s, w);
+            break;
+        case 5:
+            read_memory_section(&s, w);
+            break;
+        case 6:
+            read_global_section(&s, w);
+            break;
+        case 7:
+            read_export_section(&s, w);
+            break;
         case 8:
             w->has_start = 1;
             read_u32(&s, &w->start);
@@ -562,7 +610,9 @@ kiln_wasm *kiln_wasm_read(const uint8_t *bytes, size_t len, char *err, size_t er
             read_u32(&s, &ncode);
             s.pos = s.end; /* bodies are validated by wasm2c */
             break;
-        default: s.pos = s.end; break; /* element, data, data count: checked by wasm2c */
+        default:
+            s.pos = s.end;
+            break; /* element, data, data count: checked by wasm2c */
         }
         if (s.failed) {
             c.failed = 1;
@@ -601,7 +651,8 @@ const char *kiln_wasm_func_sig(const kiln_wasm *w, uint32_t func_index)
 void kiln_wasm_free(kiln_wasm *w)
 {
     if (!w) return;
-    for (uint32_t i = 0; i < w->ntypes; i++) kiln_free(w->types[i]);
+    for (uint32_t i = 0; i < w->ntypes; i++)
+        kiln_free(w->types[i]);
     kiln_free(w->types);
     for (uint32_t i = 0; i < w->nimports; i++) {
         kiln_free(w->imports[i].module);

@@ -14,7 +14,10 @@ typedef struct kiln_buf {
     size_t cap;
 } kiln_buf;
 
-#define KILN_BUF_INIT {NULL, 0, 0}
+#define KILN_BUF_INIT                                                                              \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 int kiln_buf_reserve(kiln_buf *b, size_t extra);
 int kiln_buf_append(kiln_buf *b, const void *p, size_t n);

@@ -1,0 +1,72 @@
+/* Unit tests of the compile cache: keys separate tiers and bytes, entries are verified,
+ * a corrupt entry is removed, and codegen's name mangling matches wasm2c's. */
+#include "engine/cache.h"
+#include "engine/codegen.h"
+#include "util/test.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void write_file(const char *path, const char *s)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return;
+    if (write(fd, s, strlen(s)) < 0) test_failed++;
+    close(fd);
+}
+
+int main(void)
+{
+    char k1[KILN_CACHE_KEY_HEX], k2[KILN_CACHE_KEY_HEX], k3[KILN_CACHE_KEY_HEX],
+        k4[KILN_CACHE_KEY_HEX];
+    kiln_cache_key((const uint8_t *)"abc", 3, KILN_TIER_FAST, k1);
+    kiln_cache_key((const uint8_t *)"abc", 3, KILN_TIER_FAST, k2);
+    kiln_cache_key((const uint8_t *)"abc", 3, KILN_TIER_OPT, k3);
+    kiln_cache_key((const uint8_t *)"abd", 3, KILN_TIER_FAST, k4);
+    CHECK_INT(strlen(k1), 64);
+    CHECK(strcmp(k1, k2) == 0);
+    CHECK(strcmp(k1, k3) != 0);
+    CHECK(strcmp(k1, k4) != 0);
+
+    char dir[] = "/tmp/kiln-cache-test.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK_INT(kiln_cache_open(dir, k1, NULL), -1); /* absent */
+    char *tmp = kiln_cache_temp_path(dir, k1);
+    write_file(tmp, "pretend shared object");
+    kiln_buf err = KILN_BUF_INIT;
+    CHECK_INT(kiln_cache_commit(dir, k1, tmp, &err), 0);
+    int fd = kiln_cache_open(dir, k1, NULL);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+    /* Corrupt it: flip a byte of the object. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s.so", dir, k1);
+    int wfd = open(path, O_WRONLY);
+    CHECK(wfd >= 0 && pwrite(wfd, "X", 1, 0) == 1);
+    if (wfd >= 0) close(wfd);
+    kiln_buf note = KILN_BUF_INIT;
+    CHECK_INT(kiln_cache_open(dir, k1, &note), -1);
+    CHECK(note.data && strstr(note.data, "corrupt cache entry"));
+    CHECK(access(path, F_OK) != 0); /* removed */
+    /* A truncated entry (no trailer) is corrupt too. */
+    write_file(path, "short");
+    CHECK_INT(kiln_cache_open(dir, k1, NULL), -1);
+    free(tmp);
+    kiln_buf_free(&err);
+    kiln_buf_free(&note);
+    rmdir(dir);
+
+    kiln_buf m = KILN_BUF_INIT;
+    kiln_codegen_mangle(&m, "f Z_a");
+    CHECK_STR(m.data, "fZ20Z5A_a");
+    kiln_buf_reset(&m);
+    kiln_codegen_mangle(&m, "M-x.y");
+    CHECK_STR(m.data, "MZ2DxZ2Ey");
+    kiln_buf_reset(&m);
+    kiln_codegen_mangle(&m, "wasi_snapshot_preview1");
+    CHECK_STR(m.data, "wasi_snapshot_preview1");
+    kiln_buf_free(&m);
+    return test_finish("cache");
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# End-to-end tests of the engine through the real binary: kiln run / kiln compile,
+# traps on both tiers, import checking, bad modules, and the compile cache.
+source "$(dirname "$0")/../lib.sh"
+W="$ROOT/tests/e2e/wat"
+wat2wasm "$W/traps.wat" -o "$TMP/traps.wasm"
+wat2wasm "$W/needs_imports.wat" -o "$TMP/needs_imports.wasm"
+clang --target=wasm32-wasi --sysroot=/usr -O2 "$ROOT/tests/e2e/guests/hello.c" -o "$TMP/hello.wasm"
+
+# --- traps: one line naming the kind, exit status 134, on both tiers
+declare -A traps=([u]="unreachable executed" [m]="out of bounds memory access"
+    [d]="integer divide by zero" [o]="integer overflow" [c]="invalid conversion to integer"
+    [t]="out of bounds table access" [n]="uninitialized element" [i]="indirect call type mismatch"
+    [s]="call stack exhausted")
+for tier in fast opt; do
+    for k in "${!traps[@]}"; do
+        out=$(timeout 60 "$KILN" run --tier $tier "$TMP/traps.wasm" "$k" 2>&1)
+        rc=$?
+        expect_eq "trap $k ($tier): exit 134" 134 "$rc"
+        expect_contains "trap $k ($tier): message" "error: trap: ${traps[$k]}" "$out"
+    done
+    "$KILN" run --tier $tier "$TMP/traps.wasm" g
+    expect_eq "memory.grow past the maximum returns -1 ($tier)" 9 "$?"
+    "$KILN" run --tier $tier "$TMP/traps.wasm" e
+    expect_eq "proc_exit code is the exit status ($tier)" 42 "$?"
+    out=$("$KILN" run --tier $tier "$TMP/hello.wasm" a "b c" 2>&1)
+    expect_eq "hello runs ($tier)" 0 "$?"
+    expect_contains "argv reaches the guest ($tier)" $'arg[1]=a\narg[2]=b c' "$out"
+    expect_contains "fresh instance: static counter is 1 ($tier)" "counter=1" "$out"
+done
+
+# --- environment: only what --env gives
+out=$(FOO=host "$KILN" run "$TMP/hello.wasm")
+expect_contains "host environment is not visible" "FOO=(unset)" "$out"
+out=$("$KILN" run --env FOO=given "$TMP/hello.wasm")
+expect_contains "--env K=V is visible" "FOO=given" "$out"
+
+# --- output is not lost at exit
+out=$("$KILN" run "$TMP/hello.wasm" exit3)
+rc=$?
+expect_eq "exit(3) is the exit status" 3 "$rc"
+expect_contains "buffered output is flushed at exit" "unflushed line without newline" "$out"
+
+# --- imports are checked before compiling: every missing one listed, nothing compiled
+export KILN_CACHE_DIR="$TMP/cache-imports"
+out=$("$KILN" compile "$TMP/needs_imports.wasm" 2>&1)
+expect_eq "unknown imports: exit 1" 1 "$?"
+expect_contains "unknown import env.magic named with its signature" \
+    'unknown import: "env" "magic" func (i64) -> (f32)' "$out"
+expect_contains "unknown WASI function named" '"wasi_snapshot_preview1" "no_such_call"' "$out"
+expect_contains "wrong signature for a known function named" \
+    '"wasi_snapshot_preview1" "proc_exit" func (i64) -> ()' "$out"
+expect_not_contains "a provided import is not listed" '"fd_write"' "$out"
+expect_eq "nothing compiled for a module with unknown imports" "" "$(ls "$KILN_CACHE_DIR" 2>/dev/null)"
+
+# --- bad input: a clear error naming the file, exit 1, no crash
+printf 'hello, not wasm' >"$TMP/text.wasm"
+out=$("$KILN" run "$TMP/text.wasm" 2>&1)
+expect_eq "not wasm: exit 1" 1 "$?"
+expect_contains "not wasm: named" "$TMP/text.wasm: not a WebAssembly binary" "$out"
+printf '(module)' >"$TMP/mod.wat"
+out=$("$KILN" run "$TMP/mod.wat" 2>&1)
+expect_contains "text format: hint to convert" "text format" "$out"
+head -c 100 "$TMP/hello.wasm" >"$TMP/truncated.wasm"
+out=$("$KILN" run "$TMP/truncated.wasm" 2>&1)
+expect_eq "truncated: exit 1" 1 "$?"
+expect_contains "truncated: says so" "truncated" "$out"
+printf '\0asm\1\0\0\0\1\5\1\x60\0\1\x7f\3\2\1\0\n\4\1\2\0\x0b' >"$TMP/invalid.wasm"
+out=$("$KILN" run "$TMP/invalid.wasm" 2>&1)
+expect_eq "invalid body: exit 1" 1 "$?"
+expect_contains "invalid body: named as invalid" "$TMP/invalid.wasm: invalid module" "$out"
+out=$("$KILN" run "$TMP/does-not-exist.wasm" 2>&1)
+expect_eq "missing file: exit 1" 1 "$?"
+expect_contains "missing file: named" "does-not-exist.wasm: cannot open" "$out"
+out=$("$KILN" run "$TMP/traps.wasm" --tier 2>&1)
+expect_eq "options after FILE are the guest's arguments" 0 "$?"
+
+# --- the cache: reuse, tiers, corruption, concurrency
+export KILN_CACHE_DIR="$TMP/cache"
+out=$("$KILN" compile "$TMP/hello.wasm")
+expect_contains "first compile compiles (fast)" "fast tier, compiled" "$out"
+out=$("$KILN" compile "$TMP/hello.wasm")
+expect_contains "second compile is cached" "fast tier, cached" "$out"
+out=$("$KILN" compile --tier auto "$TMP/hello.wasm")
+expect_contains "auto without an opt build uses fast" "fast tier, cached" "$out"
+"$KILN" compile --tier opt "$TMP/hello.wasm" >/dev/null
+out=$("$KILN" compile --tier auto "$TMP/hello.wasm")
+expect_contains "auto prefers a cached opt build" "opt tier, cached" "$out"
+for f in "$KILN_CACHE_DIR"/*.so; do
+    printf 'garbage' | dd of="$f" bs=1 seek=200 conv=notrunc status=none
+done
+out=$("$KILN" compile --tier fast "$TMP/hello.wasm")
+expect_contains "a corrupt entry is rebuilt" "fast tier, compiled" "$out"
+out=$("$KILN" run --tier fast "$TMP/hello.wasm")
+expect_contains "the rebuilt entry runs" "counter=1" "$out"
+export KILN_CACHE_DIR="$TMP/cache-race"
+pids=()
+for i in 1 2 3 4; do
+    "$KILN" compile --tier fast "$TMP/traps.wasm" >"$TMP/race$i.out" 2>&1 &
+    pids+=($!)
+done
+ok=0
+for p in "${pids[@]}"; do wait "$p" && ok=$((ok + 1)); done
+expect_eq "4 processes compiling one module at once all succeed" 4 "$ok"
+expect_eq "one entry, no temp files left" 1 "$(ls -A "$KILN_CACHE_DIR" | wc -l)"
+out=$("$KILN" run "$TMP/traps.wasm" e)
+expect_eq "the raced entry runs" 42 "$?"
+finish
