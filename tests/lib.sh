@@ -1,13 +1,13 @@
 # Shared helpers for Kiln's shell tests. Source it; then call check/expect_* and
 # finally `finish`, which prints "NAME: N passed, N failed" and sets the exit status.
 # Environment: KILN_BUILD (default build), KILN (the binary), ROOT (repo root),
-# SHARED (../shared), TMP (a private temp dir removed at exit).
+# SHARED (../shared/testsuites), TMP (a private temp dir removed at exit).
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KILN_BUILD=${KILN_BUILD:-build}
 case "$KILN_BUILD" in /*) ;; *) KILN_BUILD="$ROOT/$KILN_BUILD" ;; esac
 KILN="$KILN_BUILD/kiln"
-SHARED=${KILN_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
+SHARED=${KILN_SHARED:-$(cd "$ROOT/.." && pwd)/shared/testsuites}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kiln-test.XXXXXX")
 export KILN_CACHE_DIR=${KILN_CACHE_DIR:-$KILN_BUILD/test-cache}
 mkdir -p "$KILN_CACHE_DIR"

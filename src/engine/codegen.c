@@ -172,6 +172,35 @@ static int direct_memory_rewrite(kiln_buf *text)
     return rc;
 }
 
+/* tcc has no __builtin_clz & co.: wasm2c's bit-count macros get portable versions. */
+static int tcc_builtins(kiln_buf *text)
+{
+    static const char *const from[] = {
+        "#define I32_CLZ(x) ((x) ? __builtin_clz(x) : 32)\n",
+        "#define I64_CLZ(x) ((x) ? __builtin_clzll(x) : 64)\n",
+        "#define I32_CTZ(x) ((x) ? __builtin_ctz(x) : 32)\n",
+        "#define I64_CTZ(x) ((x) ? __builtin_ctzll(x) : 64)\n",
+        "#define I32_POPCNT(x) (__builtin_popcount(x))\n",
+        "#define I64_POPCNT(x) (__builtin_popcountll(x))\n",
+    };
+    static const char *const to[] = {
+        "static u32 kiln_clz64(u64 x) { u32 n = 0; if (!x) return 64; "
+        "while (!(x & 0x8000000000000000ull)) { x <<= 1; n++; } return n; }\n"
+        "#define I32_CLZ(x) (kiln_clz64((u64)(u32)(x)) - 32)\n",
+        "#define I64_CLZ(x) kiln_clz64(x)\n",
+        "static u32 kiln_ctz64(u64 x) { u32 n = 0; if (!x) return 64; "
+        "while (!(x & 1)) { x >>= 1; n++; } return n; }\n"
+        "#define I32_CTZ(x) ((u32)(x) ? kiln_ctz64((u32)(x)) : 32)\n",
+        "#define I64_CTZ(x) kiln_ctz64(x)\n",
+        "static u32 kiln_popcnt64(u64 x) { u32 n = 0; while (x) { x &= x - 1; n++; } return n; }\n"
+        "#define I32_POPCNT(x) kiln_popcnt64((u32)(x))\n",
+        "#define I64_POPCNT(x) kiln_popcnt64(x)\n",
+    };
+    for (size_t i = 0; i < sizeof from / sizeof from[0]; i++)
+        if (replace_once(text, from[i], to[i]) < 0) return -1;
+    return 0;
+}
+
 /* Parses "void Z_kmod_instantiate(Z_kmod_instance_t*, struct Z_A_instance_t*, ...);" in
  * the header into the mangled import module names, then maps them back to real names. */
 static int instantiate_order(const char *header, const kiln_wasm *w, char ***names_out,
@@ -406,7 +435,7 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
         goto out;
     }
     kiln_buf_free(&ov);
-    if (direct_memory && direct_memory_rewrite(out) < 0) goto oom;
+    if (direct_memory && (direct_memory_rewrite(out) < 0 || tcc_builtins(out) < 0)) goto oom;
     if (append_glue(out, w, *import_modules, *nimport_modules) < 0) goto oom;
     rc = 0;
     goto out;

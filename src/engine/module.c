@@ -247,7 +247,7 @@ static int copy_exports(kiln_module *m, const kiln_wasm *w)
     return 0;
 }
 
-static kiln_module *load(const char *name, const char *path, const uint8_t *bytes, size_t len,
+static kiln_module *load(const char *name, const char *path_arg, const uint8_t *bytes, size_t len,
                          const kiln_compile_opts *opts, const kiln_linker *linker, kiln_err *e)
 {
     kiln_compile_opts defaults = {0};
@@ -301,7 +301,7 @@ static kiln_module *load(const char *name, const char *path, const uint8_t *byte
     m->cached = fd >= 0;
     if (fd < 0) {
         double t0 = now_seconds();
-        if (build_entry(name, path, bytes, len, w, tier, dir, key, opts->verbose, &err) < 0)
+        if (build_entry(name, path_arg, bytes, len, w, tier, dir, key, opts->verbose, &err) < 0)
             goto fail;
         m->compile_seconds = now_seconds() - t0;
         fd = kiln_cache_open(dir, key, NULL);
@@ -310,7 +310,29 @@ static kiln_module *load(const char *name, const char *path, const uint8_t *byte
             goto fail;
         }
     }
-    if (bind_glue(m, fd, w, &err) < 0) goto fail;
+    if (bind_glue(m, fd, w, &err) < 0) {
+        if (!m->cached) goto fail;
+        /* A cached entry that does not load (made by an older Kiln, or damaged in a way
+         * the checksum cannot see): drop it and build it again, once. */
+        if (opts->verbose) fprintf(stderr, "kiln: %s: cached build does not load (%s); rebuilding\n", name, err.data);
+        kiln_buf_reset(&err);
+        close(fd);
+        fd = -1;
+        if (m->dl) dlclose(m->dl);
+        m->dl = NULL;
+        m->cached = 0;
+        char *path = NULL;
+        kiln_buf p = KILN_BUF_INIT;
+        if (kiln_buf_printf(&p, "%s/%s.so", dir, key) == 0) path = p.data;
+        if (path) unlink(path);
+        kiln_buf_free(&p);
+        double t0 = now_seconds();
+        if (build_entry(name, path_arg, bytes, len, w, tier, dir, key, opts->verbose, &err) < 0)
+            goto fail;
+        m->compile_seconds = now_seconds() - t0;
+        fd = kiln_cache_open(dir, key, NULL);
+        if (fd < 0 || bind_glue(m, fd, w, &err) < 0) goto fail;
+    }
     close(fd);
     fd = -1;
     kiln_trap trap;
