@@ -5,6 +5,8 @@
 
 int kiln_cmd_run(int argc, char **argv);
 int kiln_cmd_compile(int argc, char **argv);
+int kiln_cmd_check(int argc, char **argv);
+int kiln_cmd_up(int argc, char **argv);
 
 /* Parses "128M", "10k", "1G", "4096" into bytes. Returns 0 or -1. */
 int kiln_parse_size(const char *s, unsigned long long *out);

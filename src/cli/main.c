@@ -1,6 +1,7 @@
 /* main.c — the kiln command: dispatches to one file per subcommand. */
 #include "cli/cli.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,8 @@ typedef struct command {
 
 static const command commands[] = {
     {"run", kiln_cmd_run, "run a WASI command module (like `wasmtime run`)"},
+    {"up", kiln_cmd_up, "serve an application (kiln.toml or spin.toml) over HTTP"},
+    {"check", kiln_cmd_check, "validate a manifest and show what each component is granted"},
     {"compile", kiln_cmd_compile, "translate and compile a module into the cache"},
 };
 
@@ -37,6 +40,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* A closed pipe or socket is an error to report where it happens, not a reason to die. */
+    signal(SIGPIPE, SIG_IGN);
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);

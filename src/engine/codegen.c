@@ -272,6 +272,12 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, size_t nmod
     /* Import trampolines. */
     for (uint32_t k = 0; k < w->nimports; k++) {
         const kiln_wasm_import *im = &w->imports[k];
+        /* The same (module, name) imported twice is one C symbol: define it once. */
+        int dup = 0;
+        for (uint32_t j = 0; j < k && !dup; j++)
+            dup = strcmp(w->imports[j].module, im->module) == 0 &&
+                  strcmp(w->imports[j].name, im->name) == 0;
+        if (dup) continue;
         kiln_buf sym = KILN_BUF_INIT, ctx = KILN_BUF_INIT, ret = KILN_BUF_INIT;
         kiln_buf_puts(&sym, "Z_");
         kiln_codegen_mangle(&sym, im->module);
