@@ -92,3 +92,8 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# The README's first command: install, build, and serve the bundled example app.
+.PHONY: serve
+serve: all
+	$(BUILD)/kiln up -f examples/hello --build
