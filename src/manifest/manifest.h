@@ -1,0 +1,181 @@
+/* manifest.h — the application model: a Spin manifest (version 2) loaded into C structs.
+ *
+ * Kiln reads the same manifest as Spin (`spin_manifest_version = 2`, see
+ * ../shared/reference/spin-and-wagi.md). kiln_manifest_load() reads the TOML, checks it
+ * and fills a kiln_manifest; every problem is collected (not only the first) into a
+ * kiln_diags as "FILE:LINE:COL: message" lines, warnings as "FILE:LINE:COL: warning: ...".
+ *
+ * The model is what the rest of Kiln (the HTTP server, `kiln check`) consumes:
+ *   manifest ── application metadata, app variables, base path
+ *            ── triggers[]   one per [[trigger.http]] (duplicate routes already removed:
+ *                            the later one wins), each naming components[component]
+ *            ── components[] one per [component.ID] plus one per inline component
+ * Paths are absolute (relative ones are resolved against the manifest's directory).
+ * Every string is owned by the manifest and freed by kiln_manifest_free. Each trigger,
+ * component and variable remembers the line:col where it was written. */
+#ifndef KILN_MANIFEST_MANIFEST_H
+#define KILN_MANIFEST_MANIFEST_H
+
+#include <stddef.h>
+
+/* A list of strings. */
+typedef struct kiln_strlist {
+    char **items;
+    size_t len;
+} kiln_strlist;
+
+/* A list of key = value string pairs, in manifest order. */
+typedef struct kiln_kv {
+    char *key;
+    char *value;
+} kiln_kv;
+
+typedef struct kiln_kvlist {
+    kiln_kv *items;
+    size_t len;
+} kiln_kvlist;
+
+/* One entry of a component's `files`: a glob pattern relative to the manifest directory
+ * (with * and ** wildcards), or a {source, destination} mapping of a file or directory. */
+typedef struct kiln_file_spec {
+    char *pattern;     /* glob, or NULL for a mapping */
+    char *source;      /* mapping: absolute host path */
+    char *destination; /* mapping: absolute guest path */
+    int line, col;
+} kiln_file_spec;
+
+/* A component: a Wasm module plus what it is granted. */
+typedef struct kiln_component {
+    char *id; /* kebab-case; "inline-component-N" for inline components */
+    int line, col;
+    char *description;
+    char *source;        /* absolute path of the .wasm, or NULL when source_url is set */
+    char *source_url;    /* { url, digest } source */
+    char *source_digest; /* "sha256:..." */
+    kiln_file_spec *files;
+    size_t files_len;
+    kiln_strlist exclude_files;          /* glob patterns, relative to the manifest dir */
+    kiln_kvlist environment;             /* NAME = value */
+    kiln_strlist allowed_outbound_hosts; /* "scheme://host[:port]"; legacy hosts converted */
+    kiln_strlist key_value_stores;       /* store labels */
+    kiln_strlist sqlite_databases;       /* database labels */
+    kiln_kvlist variables;               /* name = template ("{{ app_var }}/v1") */
+    kiln_strlist build_command;          /* argv-less: each item one shell command */
+    char *build_workdir;                 /* absolute, or NULL */
+    kiln_strlist build_watch;
+} kiln_component;
+
+typedef enum kiln_executor_type {
+    KILN_EXECUTOR_DEFAULT, /* not given: Spin, or WAGI for core WASI commands */
+    KILN_EXECUTOR_SPIN,
+    KILN_EXECUTOR_WAGI,
+} kiln_executor_type;
+
+/* One [[trigger.http]]. */
+typedef struct kiln_trigger {
+    char *id;    /* `id` if given, else "trigger-N" */
+    char *route; /* starts with '/'; NULL when is_private */
+    int is_private;
+    int line, col;
+    long component; /* index into manifest.components, -1 for a static response */
+    kiln_executor_type executor;
+    char *wagi_argv;       /* WAGI: `argv` template, default "${SCRIPT_NAME} ${ARGS}" */
+    char *wagi_entrypoint; /* WAGI: default "_start" */
+    int has_static_response;
+    int status_code; /* static_response: default 200 */
+    kiln_kvlist static_headers;
+    char *static_body; /* may be NULL */
+    size_t static_body_len;
+} kiln_trigger;
+
+/* An application variable ([variables]). */
+typedef struct kiln_variable {
+    char *name;
+    char *default_value; /* NULL when none */
+    int required, secret;
+    int line, col;
+} kiln_variable;
+
+typedef struct kiln_manifest {
+    char *path; /* the manifest file as given */
+    char *dir;  /* absolute directory of the manifest */
+    char *name, *version, *description;
+    kiln_strlist authors;
+    char *base; /* [application.trigger.http] base, default "/" */
+    kiln_variable *variables;
+    size_t variables_len;
+    kiln_trigger *triggers;
+    size_t triggers_len;
+    kiln_component *components;
+    size_t components_len;
+} kiln_manifest;
+
+/* Errors and warnings found while loading, in the order found. */
+typedef struct kiln_diag {
+    int is_warning;
+    int line, col; /* where it points (diagnostics are sorted by position) */
+    char *message; /* "FILE:LINE:COL: message" or "FILE:LINE:COL: warning: message" */
+} kiln_diag;
+
+typedef struct kiln_diags {
+    kiln_diag *items;
+    size_t len, cap;
+    size_t errors, warnings;
+} kiln_diags;
+
+#define KILN_DIAGS_INIT                                                                            \
+    {                                                                                              \
+        NULL, 0, 0, 0, 0                                                                           \
+    }
+
+/* Reads and validates the manifest at `path`. Returns the model, or NULL when there was
+ * at least one error; in both cases every error and warning is appended to *diags
+ * (which the caller frees with kiln_diags_free). */
+kiln_manifest *kiln_manifest_load(const char *path, kiln_diags *diags);
+
+/* The same from text in memory: `path` names the file in messages and its directory is
+ * the base of relative paths. */
+kiln_manifest *kiln_manifest_load_text(const char *text, size_t len, const char *path,
+                                       kiln_diags *diags);
+
+void kiln_manifest_free(kiln_manifest *m);
+void kiln_diags_free(kiln_diags *d);
+
+/* Spin's manifest discovery. f_arg is the -f argument or NULL: a file is used as is; a
+ * directory is searched for kiln.toml, then spin.toml; without -f the current directory
+ * is searched the same way. On success returns 0 and sets *path_out (allocated); on
+ * failure returns -1 and sets *err (allocated message). */
+int kiln_manifest_find(const char *f_arg, char **path_out, char **err);
+
+/* The component with this id, or NULL. */
+const kiln_component *kiln_manifest_component(const kiln_manifest *m, const char *id);
+
+/* Checks one allowed_outbound_hosts entry: "scheme://host[:port]" where scheme, host
+ * (or a leading "*." label) and port may be "*", the port may be a range "a..b", and
+ * "{{ var }}" templates are allowed. Returns 1 when valid; else 0 and, when why is not
+ * NULL, a static explanation. */
+int kiln_outbound_host_valid(const char *entry, const char **why);
+
+/* A read-only mount the server gives a component: host_path appears at guest_path. */
+typedef struct kiln_mount {
+    char *host_path;  /* absolute */
+    char *guest_path; /* absolute, '/'-separated */
+    int is_dir;
+} kiln_mount;
+
+/* Resolves a component's `files` into mounts. A {source, destination} mapping becomes
+ * one mount (a directory or a file). A glob is matched against the files below the
+ * manifest directory ("*" within one path segment, "**" across segments, "?" and [...]
+ * as in fnmatch), and every match not excluded by exclude_files becomes a file mount at
+ * the same relative path under "/". Returns 0 and an allocated array (free with
+ * kiln_mounts_free), or -1 with *err set (allocated) when a mapping's source is missing,
+ * a directory cannot be read or memory runs out. */
+int kiln_component_mounts(const kiln_manifest *m, const kiln_component *c, kiln_mount **out,
+                          size_t *n_out, char **err);
+void kiln_mounts_free(kiln_mount *mounts, size_t n);
+
+/* Glob matching used by kiln_component_mounts: 1 when the '/'-separated relative path
+ * matches pattern. */
+int kiln_glob_match(const char *pattern, const char *path);
+
+#endif

@@ -1,0 +1,566 @@
+/* manifest_load.c — the [component.*] and [[trigger.http]] parts of the manifest loader
+ * (see manifest.c for the driver and the typed getters it uses). */
+#include "manifest/manifest_internal.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* `tool` (settings of external tools, e.g. [component.x.tool.spin-test]) is accepted and
+ * ignored, as Spin does. */
+static const char *const component_keys[] = {"description",
+                                             "source",
+                                             "files",
+                                             "exclude_files",
+                                             "environment",
+                                             "allowed_outbound_hosts",
+                                             "allowed_http_hosts",
+                                             "key_value_stores",
+                                             "sqlite_databases",
+                                             "variables",
+                                             "build",
+                                             "tool",
+                                             NULL};
+static const char *const build_keys[] = {"command", "workdir", "watch", NULL};
+static const char *const source_keys[] = {"url", "digest", NULL};
+static const char *const file_keys[] = {"source", "destination", NULL};
+static const char *const trigger_keys[] = {"id",       "route",           "component",
+                                           "executor", "static_response", NULL};
+static const char *const route_keys[] = {"private", NULL};
+static const char *const static_keys[] = {"status_code", "headers", "body", NULL};
+static const char *const executor_types[] = {"spin", "wagi", NULL};
+
+/* Spin's component ids: lowercase words of letters and digits joined by single dashes,
+ * starting with a letter ("my-api", "api2"). */
+static int is_kebab(const char *s)
+{
+    if (!(*s >= 'a' && *s <= 'z')) return 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '-') {
+            if (p[1] == '\0' || p[1] == '-') return 0;
+        } else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Does the file or directory at path exist? is_dir: 1 dir, 0 file, -1 either. */
+static int path_exists(const char *path, int is_dir)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) return 0;
+    if (is_dir == 1) return S_ISDIR(st.st_mode);
+    if (is_dir == 0) return S_ISREG(st.st_mode);
+    return 1;
+}
+
+/* Is `name` an application variable? */
+static int app_var_exists(const kiln_manifest *m, const char *name, size_t len)
+{
+    for (size_t i = 0; i < m->variables_len; i++)
+        if (strlen(m->variables[i].name) == len && memcmp(m->variables[i].name, name, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Checks the "{{ name }}" references of a component variable's template. */
+static void check_template(loader *L, const char *tmpl, const kiln_toml_value *at, const char *comp)
+{
+    const char *p = tmpl;
+    while ((p = strstr(p, "{{")) != NULL) {
+        const char *end = strstr(p + 2, "}}");
+        if (!end) {
+            man_error(L, at->line, at->col, "unclosed \"{{\" in a variable template");
+            return;
+        }
+        const char *a = p + 2, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        if (!app_var_exists(L->m, a, (size_t)(b - a)))
+            man_error(L, at->line, at->col,
+                      "component `%s` uses variable `%.*s`, which is not defined in "
+                      "[variables]",
+                      comp, (int)(b - a), a);
+        p = end + 2;
+    }
+}
+
+/* Converts one legacy allowed_http_hosts entry to allowed_outbound_hosts form. */
+static int add_legacy_host(loader *L, kiln_component *c, const char *h)
+{
+    if (strcmp(h, "insecure:allow-all") == 0)
+        return man_strlist_add(L, &c->allowed_outbound_hosts, "*://*:*");
+    if (strstr(h, "://")) return man_strlist_add(L, &c->allowed_outbound_hosts, h);
+    kiln_buf b = KILN_BUF_INIT;
+    int rc = -1;
+    if (kiln_buf_printf(&b, "https://%s", h) == 0 &&
+        man_strlist_add(L, &c->allowed_outbound_hosts, b.data) == 0) {
+        kiln_buf_reset(&b);
+        if (kiln_buf_printf(&b, "http://%s", h) == 0)
+            rc = man_strlist_add(L, &c->allowed_outbound_hosts, b.data);
+    }
+    kiln_buf_free(&b);
+    return rc;
+}
+
+/* Reads `source`: a path relative to the manifest, or { url, digest }. */
+static void load_source(loader *L, kiln_component *c, const kiln_toml_value *t)
+{
+    const kiln_toml_value *v = kiln_toml_get(t, "source");
+    if (!v) {
+        man_error(L, c->line, c->col, "component `%s` needs a `source` (the .wasm file)", c->id);
+        return;
+    }
+    if (v->type == KILN_TOML_STRING) {
+        c->source = man_abs_path(L, v->u.str.ptr);
+        if (c->source && !path_exists(c->source, 0))
+            man_error(L, v->line, v->col, "component `%s`: source file \"%s\" does not exist",
+                      c->id, c->source);
+        return;
+    }
+    if (v->type != KILN_TOML_TABLE) {
+        man_error(L, v->line, v->col,
+                  "`source` of component `%s` must be a path or { url, digest }, not %s", c->id,
+                  man_a_type(v));
+        return;
+    }
+    man_check_keys(L, v, source_keys, "a component source");
+    man_get_string(L, v, "url", "a component source", &c->source_url);
+    man_get_string(L, v, "digest", "a component source", &c->source_digest);
+    if (!kiln_toml_get(v, "url") || !kiln_toml_get(v, "digest"))
+        man_error(L, v->line, v->col, "a `source` table needs both `url` and `digest`");
+    else if (c->source_digest && strncmp(c->source_digest, "sha256:", 7) != 0) {
+        const kiln_toml_value *d = kiln_toml_get(v, "digest");
+        man_error(L, d->line, d->col, "digest must look like \"sha256:<hex>\"");
+    }
+}
+
+/* Reads `files`: glob strings and { source, destination } tables. */
+static void load_files(loader *L, kiln_component *c, const kiln_toml_value *t)
+{
+    const kiln_toml_value *v = kiln_toml_get(t, "files");
+    if (!v) return;
+    if (v->type != KILN_TOML_ARRAY) {
+        man_error(L, v->line, v->col, "`files` must be an array, not %s", man_a_type(v));
+        return;
+    }
+    size_t n = kiln_toml_array_len(v);
+    c->files = kiln_calloc(n ? n : 1, sizeof *c->files);
+    if (!c->files) {
+        man_oom(L);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const kiln_toml_value *it = kiln_toml_array_at(v, i);
+        kiln_file_spec *f = &c->files[c->files_len];
+        f->line = it->line;
+        f->col = it->col;
+        if (it->type == KILN_TOML_STRING) {
+            c->files_len++;
+            f->pattern = kiln_strdup(it->u.str.ptr);
+            if (!f->pattern) man_oom(L);
+            continue;
+        }
+        if (it->type != KILN_TOML_TABLE) {
+            man_error(L, it->line, it->col,
+                      "`files` entries must be glob strings or { source, destination }, not %s",
+                      man_a_type(it));
+            continue;
+        }
+        c->files_len++;
+        man_check_keys(L, it, file_keys, "a `files` entry");
+        char *src = NULL;
+        man_get_string(L, it, "source", "a `files` entry", &src);
+        man_get_string(L, it, "destination", "a `files` entry", &f->destination);
+        if (!kiln_toml_get(it, "source") || !kiln_toml_get(it, "destination")) {
+            man_error(L, it->line, it->col,
+                      "a `files` table needs both `source` and `destination`");
+        }
+        if (f->destination && f->destination[0] != '/') {
+            const kiln_toml_value *d = kiln_toml_get(it, "destination");
+            man_error(L, d->line, d->col, "destination \"%s\" must be an absolute path",
+                      f->destination);
+        }
+        if (src) {
+            f->source = man_abs_path(L, src);
+            if (f->source && !path_exists(f->source, -1)) {
+                const kiln_toml_value *s = kiln_toml_get(it, "source");
+                man_error(L, s->line, s->col, "files source \"%s\" does not exist", f->source);
+            }
+            kiln_free(src);
+        }
+    }
+}
+
+/* Reads allowed_outbound_hosts (checking each entry) and legacy allowed_http_hosts. */
+static void load_hosts(loader *L, kiln_component *c, const kiln_toml_value *t)
+{
+    const kiln_toml_value *v = kiln_toml_get(t, "allowed_outbound_hosts");
+    if (v && v->type != KILN_TOML_ARRAY) {
+        man_error(L, v->line, v->col, "`allowed_outbound_hosts` must be an array, not %s",
+                  man_a_type(v));
+    } else if (v) {
+        for (size_t i = 0; i < kiln_toml_array_len(v); i++) {
+            const kiln_toml_value *it = kiln_toml_array_at(v, i);
+            const char *why = NULL;
+            if (it->type != KILN_TOML_STRING) {
+                man_error(L, it->line, it->col,
+                          "`allowed_outbound_hosts` entries must be strings, not %s",
+                          man_a_type(it));
+            } else if (!kiln_outbound_host_valid(it->u.str.ptr, &why)) {
+                man_error(L, it->line, it->col, "invalid allowed_outbound_hosts entry \"%s\": %s",
+                          it->u.str.ptr, why);
+            } else if (man_strlist_add(L, &c->allowed_outbound_hosts, it->u.str.ptr)) {
+                return;
+            }
+        }
+    }
+    const kiln_toml_value *legacy = kiln_toml_get(t, "allowed_http_hosts");
+    if (!legacy) return;
+    kiln_strlist hosts = {0};
+    if (man_get_strlist(L, t, "allowed_http_hosts", "a component", 0, &hosts) == 0) {
+        man_warning(L, legacy->line, legacy->col,
+                    "`allowed_http_hosts` is deprecated; use `allowed_outbound_hosts`");
+        for (size_t i = 0; i < hosts.len; i++)
+            if (add_legacy_host(L, c, hosts.items[i])) break;
+    }
+    man_strlist_free(&hosts);
+}
+
+/* Reads [component.ID.build]. */
+static void load_build(loader *L, kiln_component *c, const kiln_toml_value *t)
+{
+    const kiln_toml_value *b = kiln_toml_get(t, "build");
+    if (!b) return;
+    if (b->type != KILN_TOML_TABLE) {
+        man_error(L, b->line, b->col, "`build` must be a table, not %s", man_a_type(b));
+        return;
+    }
+    man_check_keys(L, b, build_keys, "[component.build]");
+    man_get_strlist(L, b, "command", "[component.build]", 1, &c->build_command);
+    if (!kiln_toml_get(b, "command"))
+        man_error(L, b->line, b->col, "[component.%s.build] needs a `command`", c->id);
+    char *wd = NULL;
+    man_get_string(L, b, "workdir", "[component.build]", &wd);
+    if (wd) {
+        c->build_workdir = man_abs_path(L, wd);
+        kiln_free(wd);
+    }
+    man_get_strlist(L, b, "watch", "[component.build]", 0, &c->build_watch);
+}
+
+/* Adds a component loaded from table t; returns its index or -1. */
+static long load_component(loader *L, const char *id, const kiln_toml_value *t, int line, int col)
+{
+    kiln_manifest *m = L->m;
+    kiln_component *n = kiln_realloc(m->components, (m->components_len + 1) * sizeof *n);
+    if (!n) {
+        man_oom(L);
+        return -1;
+    }
+    m->components = n;
+    long idx = (long)m->components_len++;
+    kiln_component *c = &m->components[idx];
+    memset(c, 0, sizeof *c);
+    c->line = line;
+    c->col = col;
+    c->id = kiln_strdup(id);
+    if (!c->id) {
+        man_oom(L);
+        return -1;
+    }
+    char where[64];
+    snprintf(where, sizeof where, "component `%.40s`", id);
+    man_check_keys(L, t, component_keys, where);
+    man_get_string(L, t, "description", where, &c->description);
+    load_source(L, c, t);
+    load_files(L, c, t);
+    man_get_strlist(L, t, "exclude_files", where, 0, &c->exclude_files);
+    man_get_kvlist(L, t, "environment", where, &c->environment);
+    load_hosts(L, c, t);
+    man_get_strlist(L, t, "key_value_stores", where, 0, &c->key_value_stores);
+    man_get_strlist(L, t, "sqlite_databases", where, 0, &c->sqlite_databases);
+    if (man_get_kvlist(L, t, "variables", where, &c->variables) == 0) {
+        const kiln_toml_value *vt = kiln_toml_get(t, "variables");
+        for (size_t i = 0; i < c->variables.len; i++) {
+            const kiln_toml_entry *e = kiln_toml_get_entry(vt, c->variables.items[i].key);
+            check_template(L, c->variables.items[i].value, e->value, id);
+        }
+    }
+    load_build(L, c, t);
+    return idx;
+}
+
+void man_load_components(loader *L, const kiln_toml_value *root)
+{
+    const kiln_toml_value *comps = kiln_toml_get(root, "component");
+    if (!comps) return;
+    if (comps->type != KILN_TOML_TABLE) {
+        man_error(L, comps->line, comps->col, "`component` must be a table of components");
+        return;
+    }
+    for (size_t i = 0; i < kiln_toml_table_len(comps); i++) {
+        const kiln_toml_entry *e = kiln_toml_table_at(comps, i);
+        if (!is_kebab(e->key))
+            man_error(L, e->line, e->col,
+                      "component id `%s` must be kebab-case (lowercase letters and digits "
+                      "separated by '-', starting with a letter)",
+                      e->key);
+        if (e->value->type != KILN_TOML_TABLE) {
+            man_error(L, e->value->line, e->value->col, "component `%s` must be a table, not %s",
+                      e->key, man_a_type(e->value));
+            continue;
+        }
+        if (load_component(L, e->key, e->value, e->value->line, e->value->col) < 0 && L->oom)
+            return;
+    }
+}
+
+/* Reads `route`: "/path" or { private = true }. */
+static void load_route(loader *L, kiln_trigger *t, const kiln_toml_value *tt)
+{
+    const kiln_toml_value *r = kiln_toml_get(tt, "route");
+    if (!r) {
+        man_error(L, tt->line, tt->col, "[[trigger.http]] needs a `route`");
+        return;
+    }
+    t->line = r->line;
+    t->col = r->col;
+    if (r->type == KILN_TOML_STRING) {
+        if (r->u.str.ptr[0] != '/') {
+            man_error(L, r->line, r->col, "route \"%s\" must start with '/'", r->u.str.ptr);
+            return;
+        }
+        t->route = kiln_strdup(r->u.str.ptr);
+        if (!t->route) man_oom(L);
+        return;
+    }
+    if (r->type == KILN_TOML_TABLE) {
+        man_check_keys(L, r, route_keys, "a route");
+        const kiln_toml_value *p = kiln_toml_get(r, "private");
+        if (p && p->type == KILN_TOML_BOOL && p->u.boolean) {
+            t->is_private = 1;
+            return;
+        }
+        man_error(L, p ? p->line : r->line, p ? p->col : r->col,
+                  "a route table must be { private = true }");
+        return;
+    }
+    man_error(L, r->line, r->col,
+              "route must be a string like \"/api/...\" or { private = true }, "
+              "not %s",
+              man_a_type(r));
+}
+
+/* Reads `executor`. */
+static void load_executor(loader *L, kiln_trigger *t, const kiln_toml_value *tt)
+{
+    const kiln_toml_value *x = kiln_toml_get(tt, "executor");
+    if (!x) return;
+    if (x->type != KILN_TOML_TABLE) {
+        man_error(L, x->line, x->col, "`executor` must be a table like { type = \"wagi\" }, not %s",
+                  man_a_type(x));
+        return;
+    }
+    char *type = NULL;
+    if (man_get_string(L, x, "type", "`executor`", &type)) return;
+    if (!type) {
+        man_error(L, x->line, x->col, "`executor` needs a `type` (\"spin\" or \"wagi\")");
+        return;
+    }
+    const kiln_toml_value *tv = kiln_toml_get(x, "type");
+    if (strcmp(type, "spin") == 0) {
+        static const char *const spin_keys[] = {"type", NULL};
+        t->executor = KILN_EXECUTOR_SPIN;
+        man_check_keys(L, x, spin_keys, "a spin executor");
+    } else if (strcmp(type, "wagi") == 0) {
+        static const char *const wagi_keys[] = {"type", "argv", "entrypoint", NULL};
+        t->executor = KILN_EXECUTOR_WAGI;
+        man_check_keys(L, x, wagi_keys, "a wagi executor");
+        man_get_string(L, x, "argv", "a wagi executor", &t->wagi_argv);
+        man_get_string(L, x, "entrypoint", "a wagi executor", &t->wagi_entrypoint);
+        if (!t->wagi_argv) t->wagi_argv = kiln_strdup("${SCRIPT_NAME} ${ARGS}");
+        if (!t->wagi_entrypoint) t->wagi_entrypoint = kiln_strdup("_start");
+        if (!t->wagi_argv || !t->wagi_entrypoint) man_oom(L);
+    } else {
+        const char *s = man_suggest(type, executor_types);
+        man_error(L, tv->line, tv->col,
+                  "unknown executor type \"%s\"; expected \"spin\" or \"wagi\"%s%s%s", type,
+                  s ? " (did you mean \"" : "", s ? s : "", s ? "\"?)" : "");
+    }
+    kiln_free(type);
+}
+
+/* Reads `static_response`. */
+static void load_static(loader *L, kiln_trigger *t, const kiln_toml_value *tt)
+{
+    const kiln_toml_value *s = kiln_toml_get(tt, "static_response");
+    if (!s) return;
+    if (s->type != KILN_TOML_TABLE) {
+        man_error(L, s->line, s->col, "`static_response` must be a table, not %s", man_a_type(s));
+        return;
+    }
+    t->has_static_response = 1;
+    t->status_code = 200;
+    man_check_keys(L, s, static_keys, "a static_response");
+    const kiln_toml_value *sc = kiln_toml_get(s, "status_code");
+    if (sc && (sc->type != KILN_TOML_INTEGER || sc->u.integer < 100 || sc->u.integer > 599))
+        man_error(L, sc->line, sc->col, "status_code must be an integer from 100 to 599");
+    else if (sc)
+        t->status_code = (int)sc->u.integer;
+    man_get_kvlist(L, s, "headers", "a static_response", &t->static_headers);
+    const kiln_toml_value *body = kiln_toml_get(s, "body");
+    if (body && body->type != KILN_TOML_STRING) {
+        man_error(L, body->line, body->col, "`body` must be a string, not %s", man_a_type(body));
+    } else if (body) {
+        t->static_body = kiln_strndup(body->u.str.ptr, body->u.str.len);
+        t->static_body_len = body->u.str.len;
+        if (!t->static_body) man_oom(L);
+    }
+}
+
+/* Reads `component`: an id of a [component.ID], or an inline component table. */
+static void load_trigger_component(loader *L, kiln_trigger *t, const kiln_toml_value *tt,
+                                   size_t index)
+{
+    const kiln_toml_value *c = kiln_toml_get(tt, "component");
+    if (!c) {
+        if (!t->has_static_response)
+            man_error(L, tt->line, tt->col,
+                      "[[trigger.http]] needs a `component` (or a `static_response`)");
+        return;
+    }
+    if (t->has_static_response) {
+        man_error(L, c->line, c->col, "give either `component` or `static_response`, not both");
+        return;
+    }
+    if (c->type == KILN_TOML_STRING) {
+        const kiln_component *found = kiln_manifest_component(L->m, c->u.str.ptr);
+        if (found) {
+            t->component = (long)(found - L->m->components);
+            return;
+        }
+        size_t n = L->m->components_len;
+        const char **ids = kiln_calloc(n + 1, sizeof *ids);
+        const char *s = NULL;
+        if (ids) {
+            for (size_t i = 0; i < n; i++)
+                ids[i] = L->m->components[i].id;
+            s = man_suggest(c->u.str.ptr, ids);
+        }
+        man_error(L, c->line, c->col, "trigger names component `%s`, which is not defined%s%s%s",
+                  c->u.str.ptr, s ? "; did you mean `" : "", s ? s : "", s ? "`?" : "");
+        kiln_free(ids);
+        return;
+    }
+    if (c->type == KILN_TOML_TABLE) {
+        char id[48];
+        snprintf(id, sizeof id, "inline-component-%zu", index + 1);
+        t->component = load_component(L, id, c, c->line, c->col);
+        return;
+    }
+    man_error(L, c->line, c->col, "`component` must be a component id or a table, not %s",
+              man_a_type(c));
+}
+
+void man_load_triggers(loader *L, const kiln_toml_value *root)
+{
+    kiln_manifest *m = L->m;
+    const kiln_toml_value *trig = kiln_toml_get(root, "trigger");
+    if (!trig) return;
+    if (trig->type != KILN_TOML_TABLE) {
+        man_error(L, trig->line, trig->col, "`trigger` must be a table like [[trigger.http]]");
+        return;
+    }
+    for (size_t i = 0; i < kiln_toml_table_len(trig); i++) {
+        const kiln_toml_entry *e = kiln_toml_table_at(trig, i);
+        if (strcmp(e->key, "http") != 0)
+            man_error(L, e->line, e->col,
+                      "trigger type `%s` is not supported by Kiln (only [[trigger.http]])", e->key);
+    }
+    const kiln_toml_value *http = kiln_toml_get(trig, "http");
+    if (!http) return;
+    if (http->type != KILN_TOML_ARRAY) {
+        man_error(L, http->line, http->col,
+                  "`trigger.http` must be an array of tables ([[trigger.http]]), not %s",
+                  man_a_type(http));
+        return;
+    }
+    size_t n = kiln_toml_array_len(http);
+    m->triggers = kiln_calloc(n ? n : 1, sizeof *m->triggers);
+    if (!m->triggers) {
+        man_oom(L);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const kiln_toml_value *tt = kiln_toml_array_at(http, i);
+        if (tt->type != KILN_TOML_TABLE) {
+            man_error(L, tt->line, tt->col, "each trigger.http entry must be a table, not %s",
+                      man_a_type(tt));
+            continue;
+        }
+        kiln_trigger *t = &m->triggers[m->triggers_len++];
+        t->component = -1;
+        t->line = tt->line;
+        t->col = tt->col;
+        man_check_keys(L, tt, trigger_keys, "[[trigger.http]]");
+        man_get_string(L, tt, "id", "[[trigger.http]]", &t->id);
+        if (!t->id) {
+            char id[32];
+            snprintf(id, sizeof id, "trigger-%zu", i + 1);
+            t->id = kiln_strdup(id);
+            if (!t->id) {
+                man_oom(L);
+                return;
+            }
+        }
+        load_route(L, t, tt);
+        load_executor(L, t, tt);
+        load_static(L, t, tt);
+        load_trigger_component(L, t, tt, i);
+        if (L->oom) return;
+    }
+}
+
+/* Number of wildcard characters at the end of a route: a trailing star 1, "/..." 3, else 0. */
+static size_t wildcard_len(const char *r, size_t len)
+{
+    if (len >= 2 && strcmp(r + len - 2, "/*") == 0) return 1;
+    if (len >= 4 && strcmp(r + len - 4, "/...") == 0) return 3;
+    return 0;
+}
+
+/* Route equality as the router sees it: a trailing "/" plus star is the same as "/...". */
+static int same_route(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t wa = wildcard_len(a, la), wb = wildcard_len(b, lb);
+    return (wa > 0) == (wb > 0) && la - wa == lb - wb && memcmp(a, b, la - wa) == 0;
+}
+
+void man_cross_check(loader *L)
+{
+    kiln_manifest *m = L->m;
+    /* duplicate routes: warn, and drop the earlier trigger (the later one wins) */
+    for (size_t j = 1; j < m->triggers_len; j++) {
+        kiln_trigger *b = &m->triggers[j];
+        if (!b->route) continue;
+        for (size_t i = 0; i < j; i++) {
+            kiln_trigger *a = &m->triggers[i];
+            if (!a->route || !same_route(a->route, b->route)) continue;
+            man_warning(L, b->line, b->col,
+                        "duplicate route \"%s\" (also at line %d); the later one wins", b->route,
+                        a->line);
+            man_trigger_free(a);
+            memmove(a, a + 1, (m->triggers_len - i - 1) * sizeof *a);
+            m->triggers_len--;
+            j--;
+            break;
+        }
+    }
+}

@@ -1,0 +1,410 @@
+/* manifest_test.c — unit tests of the manifest loader: the app model of a full manifest,
+ * every validation error with its file:line:col, discovery, outbound host syntax,
+ * globs and file mounts, and out-of-memory handling. Works in a private temp dir. */
+#include "manifest/manifest.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/test.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmpdir[] = "/tmp/kiln-manifest-test.XXXXXX";
+static char path_buf[4096];
+
+/* tmpdir/rel */
+static const char *at(const char *rel)
+{
+    snprintf(path_buf, sizeof path_buf, "%s/%s", tmpdir, rel);
+    return path_buf;
+}
+
+/* Creates file tmpdir/rel with content (and its parent directories). */
+static void write_file(const char *rel, const char *content)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", at(rel));
+    for (char *p = dir + strlen(tmpdir) + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        mkdir(dir, 0755);
+        *p = '/';
+    }
+    FILE *f = fopen(at(rel), "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs(content, f);
+    fclose(f);
+}
+
+/* Loads text as tmpdir/kiln.toml; returns the model and all diagnostics joined by '\n'
+ * in *msgs (static buffer). */
+static kiln_manifest *load(const char *text, const char **msgs, size_t *errors)
+{
+    static char out[8192];
+    kiln_diags d = KILN_DIAGS_INIT;
+    kiln_manifest *m = kiln_manifest_load_text(text, strlen(text), "kiln.toml", &d);
+    out[0] = '\0';
+    size_t n = 0;
+    for (size_t i = 0; i < d.len; i++)
+        n += (size_t)snprintf(out + n, sizeof out - n, "%s%s", i ? "\n" : "", d.items[i].message);
+    *msgs = out;
+    if (errors) *errors = d.errors;
+    kiln_diags_free(&d);
+    return m;
+}
+
+/* The diagnostics of loading `text` (model discarded). */
+static const char *diags_of(const char *text)
+{
+    const char *msgs;
+    kiln_manifest_free(load(text, &msgs, NULL));
+    return msgs;
+}
+
+#define HEAD "spin_manifest_version = 2\n[application]\nname = \"t\"\n"
+
+static void test_full(void)
+{
+    const char *text =
+        HEAD "version = \"1.2.3\"\nauthors = [\"a\", \"b\"]\n"
+             "[application.trigger.http]\nbase = \"/base\"\n"
+             "[variables]\napi_base = { default = \"https://x\" }\n"
+             "token = { required = true, secret = true }\n"
+             "[[trigger.http]]\nroute = \"/api/...\"\ncomponent = \"api\"\n"
+             "executor = { type = \"wagi\", argv = \"${SCRIPT_NAME} x\" }\n"
+             "[[trigger.http]]\nroute = { private = true }\ncomponent = { source = \"api.wasm\" }\n"
+             "[[trigger.http]]\nid = \"s\"\nroute = \"/s\"\n"
+             "static_response = { status_code = 404, headers = { a = \"b\" }, body = \"no\" }\n"
+             "[component.api]\nsource = \"api.wasm\"\ndescription = \"d\"\n"
+             "files = [\"static/**/*\", { source = \"assets\", destination = \"/data\" }]\n"
+             "exclude_files = [\"**/*.tmp\"]\nenvironment = { LOG = \"info\" }\n"
+             "allowed_outbound_hosts = [\"https://api.example.com\", \"redis://*:6379\"]\n"
+             "allowed_http_hosts = [\"insecure:allow-all\", \"x.com\"]\n"
+             "key_value_stores = [\"default\"]\nsqlite_databases = [\"db\"]\n"
+             "variables = { url = \"{{ api_base }}/v1\" }\n"
+             "[component.api.build]\ncommand = [\"make\", \"make x\"]\nworkdir = \"w\"\n"
+             "watch = [\"src/*.c\"]\n";
+    const char *msgs;
+    size_t errors;
+    kiln_manifest *m = load(text, &msgs, &errors);
+    CHECK(m != NULL);
+    CHECK_INT(errors, 0);
+    CHECK_STR(msgs, "kiln.toml:29:22: warning: `allowed_http_hosts` is deprecated; use "
+                    "`allowed_outbound_hosts`");
+    if (!m) return;
+    CHECK_STR(m->name, "t");
+    CHECK_STR(m->version, "1.2.3");
+    CHECK_INT(m->authors.len, 2);
+    CHECK_STR(m->base, "/base");
+    CHECK_STR(m->dir, tmpdir);
+    CHECK_INT(m->variables_len, 2);
+    CHECK_STR(m->variables[0].default_value, "https://x");
+    CHECK(m->variables[1].required && m->variables[1].secret);
+    CHECK_INT(m->triggers_len, 3);
+    CHECK_STR(m->triggers[0].route, "/api/...");
+    CHECK_INT(m->triggers[0].line, 12);
+    CHECK_INT(m->triggers[0].col, 9);
+    CHECK_INT(m->triggers[0].executor, KILN_EXECUTOR_WAGI);
+    CHECK_STR(m->triggers[0].wagi_argv, "${SCRIPT_NAME} x");
+    CHECK_STR(m->triggers[0].wagi_entrypoint, "_start");
+    CHECK_STR(m->components[m->triggers[0].component].id, "api");
+    CHECK(m->triggers[1].is_private && m->triggers[1].route == NULL);
+    CHECK_STR(m->components[m->triggers[1].component].id, "inline-component-2");
+    CHECK_STR(m->triggers[1].id, "trigger-2");
+    CHECK_STR(m->triggers[2].id, "s");
+    CHECK_INT(m->triggers[2].component, -1);
+    CHECK_INT(m->triggers[2].status_code, 404);
+    CHECK_STR(m->triggers[2].static_body, "no");
+    CHECK_STR(m->triggers[2].static_headers.items[0].value, "b");
+    const kiln_component *c = kiln_manifest_component(m, "api");
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_STR(c->source, at("api.wasm"));
+        CHECK_STR(c->description, "d");
+        CHECK_INT(c->files_len, 2);
+        CHECK_STR(c->files[0].pattern, "static/**/*");
+        CHECK_STR(c->files[1].source, at("assets"));
+        CHECK_STR(c->files[1].destination, "/data");
+        CHECK_STR(c->environment.items[0].key, "LOG");
+        CHECK_INT(c->allowed_outbound_hosts.len, 5);
+        CHECK_STR(c->allowed_outbound_hosts.items[2], "*://*:*");
+        CHECK_STR(c->allowed_outbound_hosts.items[3], "https://x.com");
+        CHECK_STR(c->key_value_stores.items[0], "default");
+        CHECK_STR(c->sqlite_databases.items[0], "db");
+        CHECK_STR(c->variables.items[0].value, "{{ api_base }}/v1");
+        CHECK_INT(c->build_command.len, 2);
+        CHECK_STR(c->build_workdir, at("w"));
+        CHECK_STR(c->build_watch.items[0], "src/*.c");
+    }
+    CHECK(kiln_manifest_component(m, "nope") == NULL);
+
+    /* mounts: the glob, minus excluded files, plus the directory mapping */
+    kiln_mount *mounts = NULL;
+    size_t n = 0;
+    char *err = NULL;
+    CHECK_INT(kiln_component_mounts(m, c, &mounts, &n, &err), 0);
+    CHECK_INT(n, 3);
+    int saw_index = 0, saw_css = 0, saw_data = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(mounts[i].guest_path, "/static/index.html") == 0) saw_index = !mounts[i].is_dir;
+        if (strcmp(mounts[i].guest_path, "/static/css/a.css") == 0) saw_css = 1;
+        if (strcmp(mounts[i].guest_path, "/data") == 0) saw_data = mounts[i].is_dir;
+    }
+    CHECK(saw_index && saw_css && saw_data);
+    kiln_mounts_free(mounts, n);
+    kiln_manifest_free(m);
+}
+
+static void test_errors(void)
+{
+    CHECK_STR(diags_of("[application]\nname = \"x\"\n"),
+              "kiln.toml:1:1: missing `spin_manifest_version = 2` (Kiln reads Spin manifests, "
+              "version 2)");
+    CHECK_STR(diags_of("spin_manifest_version = \"1\"\nname = \"x\"\n"),
+              "kiln.toml:1:25: manifest version 1 is not supported; convert it to version 2 with "
+              "`spin doctor` (see https://developer.fermyon.com/spin/v2/manifest-reference)");
+    CHECK_STR(diags_of("spin_manifest_version = 3\n"),
+              "kiln.toml:1:25: unsupported spin_manifest_version 3; Kiln supports version 2");
+    CHECK_STR(diags_of("spin_manifest_version = 2\n[application]\nname = \"x\"\nrout = 1\n"),
+              "kiln.toml:4:1: unknown key `rout` in [application]");
+    CHECK_STR(diags_of(HEAD "[[trigger.http]]\nroute = \"/a\"\ncomponnt = \"x\"\n"),
+              "kiln.toml:4:1: [[trigger.http]] needs a `component` (or a `static_response`)\n"
+              "kiln.toml:6:1: unknown key `componnt` in [[trigger.http]]; did you mean "
+              "`component`?");
+    CHECK_STR(diags_of(HEAD "[[trigger.http]]\nroute = \"a\"\ncomponent = \"api\"\n"
+                            "[component.api]\nsource = \"api.wasm\"\n"),
+              "kiln.toml:5:9: route \"a\" must start with '/'");
+    CHECK_STR(diags_of(HEAD "[[trigger.http]]\nroute = \"/a\"\ncomponent = \"apx\"\n"
+                            "[component.api]\nsource = \"api.wasm\"\n"),
+              "kiln.toml:6:13: trigger names component `apx`, which is not defined; did you mean "
+              "`api`?");
+    CHECK_STR(diags_of(HEAD "[component.My_Api]\nsource = \"api.wasm\"\n"),
+              "kiln.toml:4:12: component id `My_Api` must be kebab-case (lowercase letters and "
+              "digits separated by '-', starting with a letter)");
+    const char *m = diags_of(HEAD "[component.api]\nsource = \"gone.wasm\"\n");
+    CHECK(strstr(m, "kiln.toml:5:10: component `api`: source file \"") == m);
+    CHECK(strstr(m, "/gone.wasm\" does not exist") != NULL);
+    CHECK_STR(diags_of(HEAD "[component.api]\nsource = \"api.wasm\"\n"
+                            "allowed_outbound_hosts = [\"example.com\", 5, \"https://a:0\"]\n"),
+              "kiln.toml:6:27: invalid allowed_outbound_hosts entry \"example.com\": expected "
+              "scheme://host[:port], for example \"https://example.com\" or \"*://*:*\"\n"
+              "kiln.toml:6:42: `allowed_outbound_hosts` entries must be strings, not an integer\n"
+              "kiln.toml:6:45: invalid allowed_outbound_hosts entry \"https://a:0\": invalid port "
+              "(use a number, a range like 8000..8080, or \"*\")");
+    CHECK_STR(diags_of(HEAD "[component.api]\nsource = 5\nenvironment = [\"A\"]\n"
+                            "key_value_stores = \"default\"\nbuild = { workdir = \"x\" }\n"),
+              "kiln.toml:5:10: `source` of component `api` must be a path or { url, digest }, not "
+              "an integer\n"
+              "kiln.toml:6:15: `environment` in component `api` must be a table of strings, not an "
+              "array\n"
+              "kiln.toml:7:20: `key_value_stores` in component `api` must be an array of strings, "
+              "not a string\n"
+              "kiln.toml:8:9: [component.api.build] needs a `command`");
+    CHECK_STR(
+        diags_of(HEAD
+                 "[[trigger.http]]\nroute = \"/a\"\nstatic_response = { body = \"x\" }\n"
+                 "[[trigger.http]]\nroute = \"/a\"\nstatic_response = { status_code = 700 }\n"),
+        "kiln.toml:8:9: warning: duplicate route \"/a\" (also at line 5); the later one "
+        "wins\nkiln.toml:9:35: status_code must be an integer from 100 to 599");
+    CHECK_STR(diags_of(HEAD "[variables]\nTok = { required = true, default = \"x\" }\n"),
+              "kiln.toml:5:1: variable name `Tok` must be lowercase letters, digits and '_', "
+              "starting with a letter\n"
+              "kiln.toml:5:1: variable `Tok` cannot be both required and have a default");
+    CHECK_STR(diags_of(HEAD "[[trigger.http]]\nroute = \"/a\"\ncomponent = \"api\"\n"
+                            "executor = { type = \"wagii\" }\n"
+                            "[component.api]\nsource = \"api.wasm\"\n"
+                            "variables = { u = \"{{ nope }}\" }\n"),
+              "kiln.toml:7:21: unknown executor type \"wagii\"; expected \"spin\" or \"wagi\" (did "
+              "you mean \"wagi\"?)\n"
+              "kiln.toml:10:19: component `api` uses variable `nope`, which is not defined in "
+              "[variables]");
+    CHECK_STR(diags_of(HEAD "[trigger.redis]\nx = 1\n"),
+              "kiln.toml:4:10: trigger type `redis` is not supported by Kiln (only "
+              "[[trigger.http]])");
+    m = diags_of(HEAD "[component.api]\nsource = \"api.wasm\"\n"
+                      "files = [{ source = \"nowhere\", destination = \"data\" }]\n");
+    CHECK(strstr(m, "kiln.toml:6:21: files source \"/") == m);
+    CHECK(strstr(m, "/nowhere\" does not exist\nkiln.toml:6:46: destination \"data\" must be an "
+                    "absolute path") != NULL);
+    /* a TOML error is reported as is */
+    CHECK_STR(diags_of("spin_manifest_version = 2\n[application\n"),
+              "kiln.toml:2:13: expected ']' to close the header of table \"application\", found "
+              "end of line");
+    /* all errors are collected */
+    size_t errors = 0;
+    const char *msgs;
+    kiln_manifest *mm =
+        load(HEAD "[[trigger.http]]\nroute = \"x\"\ncomponent = \"a\"\n[[trigger.http]]\n"
+                  "route = \"y\"\ncomponent = \"b\"\n",
+             &msgs, &errors);
+    CHECK(mm == NULL);
+    CHECK_INT(errors, 4);
+}
+
+static void test_duplicates(void)
+{
+    const char *msgs;
+    size_t errors;
+    kiln_manifest *m = load(HEAD "[[trigger.http]]\nroute = \"/a/...\"\ncomponent = \"x\"\n"
+                                 "[[trigger.http]]\nroute = \"/b\"\ncomponent = \"x\"\n"
+                                 "[[trigger.http]]\nroute = \"/a/*\"\ncomponent = \"y\"\n"
+                                 "[component.x]\nsource = \"api.wasm\"\n"
+                                 "[component.y]\nsource = \"api.wasm\"\n",
+                            &msgs, &errors);
+    CHECK(m != NULL);
+    CHECK_INT(errors, 0);
+    CHECK_STR(msgs, "kiln.toml:11:9: warning: duplicate route \"/a/*\" (also at line 5); the "
+                    "later one wins");
+    if (!m) return;
+    CHECK_INT(m->triggers_len, 2);
+    CHECK_STR(m->triggers[0].route, "/b");
+    CHECK_STR(m->triggers[1].route, "/a/*");
+    CHECK_STR(m->components[m->triggers[1].component].id, "y");
+    kiln_manifest_free(m);
+}
+
+static void test_hosts(void)
+{
+    static const char *const good[] = {"https://example.com",
+                                       "http://example.com:8080",
+                                       "*://*:*",
+                                       "redis://*:6379",
+                                       "http://*.spin.internal",
+                                       "https://x.com/",
+                                       "mysql://db:3306..3310",
+                                       "http://[::1]:80",
+                                       "https://{{ host }}",
+                                       "http://127.0.0.1:3000",
+                                       NULL};
+    static const char *const bad[] = {
+        "example.com", "://x",       "https://", "https://a.*.b", "http://x:0",    "http://x:99999",
+        "http://x:a",  "http://x/p", "HTTP://x", "http://x..y",   "http://x:9..1", NULL};
+    for (const char *const *g = good; *g; g++) {
+        const char *why = NULL;
+        int ok = kiln_outbound_host_valid(*g, &why);
+        if (!ok) fprintf(stderr, "  should be valid: %s (%s)\n", *g, why);
+        CHECK(ok);
+    }
+    for (const char *const *b = bad; *b; b++) {
+        const char *why = NULL;
+        int ok = kiln_outbound_host_valid(*b, &why);
+        if (ok) fprintf(stderr, "  should be invalid: %s\n", *b);
+        CHECK(!ok && why != NULL);
+    }
+}
+
+static void test_glob(void)
+{
+    CHECK(kiln_glob_match("static/**/*", "static/a.html"));
+    CHECK(kiln_glob_match("static/**/*", "static/css/a.css"));
+    CHECK(!kiln_glob_match("static/**/*", "other/a.css"));
+    CHECK(kiln_glob_match("**/*.tmp", "x.tmp"));
+    CHECK(kiln_glob_match("**/*.tmp", "a/b/x.tmp"));
+    CHECK(!kiln_glob_match("*.tmp", "a/x.tmp"));
+    CHECK(kiln_glob_match("./a?c.txt", "abc.txt"));
+    CHECK(kiln_glob_match("[ab].txt", "b.txt"));
+    CHECK(!kiln_glob_match("*", ".hidden"));
+}
+
+static void test_find(void)
+{
+    char *path = NULL, *err = NULL;
+    char cwd[4096];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    write_file("d1/spin.toml", "");
+    CHECK_INT(kiln_manifest_find(at("d1"), &path, &err), 0);
+    CHECK_STR(path, at("d1/spin.toml"));
+    kiln_free(path);
+    write_file("d1/kiln.toml", "");
+    CHECK_INT(kiln_manifest_find(at("d1"), &path, &err), 0);
+    CHECK_STR(path, at("d1/kiln.toml"));
+    kiln_free(path);
+    CHECK_INT(kiln_manifest_find(at("d1/spin.toml"), &path, &err), 0);
+    CHECK_STR(path, at("d1/spin.toml"));
+    kiln_free(path);
+    CHECK(chdir(at("d1")) == 0);
+    CHECK_INT(kiln_manifest_find(NULL, &path, &err), 0);
+    CHECK_STR(path, "kiln.toml");
+    kiln_free(path);
+    CHECK(chdir(at("static")) == 0);
+    CHECK_INT(kiln_manifest_find(NULL, &path, &err), -1);
+    CHECK_STR(err, "no kiln.toml or spin.toml in the current directory (use -f to name the "
+                   "manifest)");
+    kiln_free(err);
+    CHECK(chdir(cwd) == 0);
+    CHECK_INT(kiln_manifest_find(at("static"), &path, &err), -1);
+    CHECK(err && strstr(err, "no kiln.toml or spin.toml in directory") == err);
+    kiln_free(err);
+    CHECK_INT(kiln_manifest_find(at("nope"), &path, &err), -1);
+    CHECK(err && strstr(err, "No such file or directory"));
+    kiln_free(err);
+
+    /* kiln_manifest_load reads the file */
+    write_file("d2/kiln.toml", HEAD "[component.a]\nsource = \"a.wasm\"\n");
+    write_file("d2/a.wasm", "");
+    kiln_diags d = KILN_DIAGS_INIT;
+    kiln_manifest *m = kiln_manifest_load(at("d2/kiln.toml"), &d);
+    CHECK(m != NULL);
+    CHECK_INT(d.len, 0);
+    kiln_manifest_free(m);
+    m = kiln_manifest_load(at("d2/none.toml"), &d);
+    CHECK(m == NULL);
+    CHECK_INT(d.errors, 1);
+    kiln_diags_free(&d);
+}
+
+static void test_oom(void)
+{
+    const char *text = HEAD "[variables]\nv = { default = \"x\" }\n"
+                            "[[trigger.http]]\nroute = \"/a\"\ncomponent = \"api\"\n"
+                            "executor = { type = \"wagi\" }\n"
+                            "[component.api]\nsource = \"api.wasm\"\nfiles = [\"static/*\"]\n"
+                            "environment = { A = \"b\" }\nallowed_http_hosts = [\"x.com\"]\n";
+    int ok = 0;
+    for (long n = 0; n < 400 && !ok; n++) {
+        kiln_diags d = KILN_DIAGS_INIT;
+        kiln_alloc_fail_after(n);
+        kiln_manifest *m = kiln_manifest_load_text(text, strlen(text), "kiln.toml", &d);
+        kiln_alloc_fail_after(-1);
+        ok = m != NULL;
+        kiln_manifest_free(m);
+        kiln_diags_free(&d);
+    }
+    CHECK(ok);
+}
+
+int main(void)
+{
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    char *real = realpath(tmpdir, NULL);
+    if (real) {
+        snprintf(tmpdir, sizeof tmpdir, "%s", real);
+        free(real);
+    }
+    write_file("api.wasm", "");
+    write_file("static/index.html", "x");
+    write_file("static/css/a.css", "x");
+    write_file("static/junk.tmp", "x");
+    write_file("assets/x", "x");
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd) || chdir(tmpdir) != 0) return 1;
+    test_full();
+    test_errors();
+    test_duplicates();
+    test_glob();
+    test_hosts();
+    test_find();
+    test_oom();
+    if (chdir(cwd) != 0) return 1;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    return test_finish("manifest_test");
+}

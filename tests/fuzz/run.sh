@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# run.sh [SECONDS] — builds every libFuzzer target (tests/fuzz/fuzz.mk) and runs each for
+# SECONDS (default 10), seeded with the toml-test files. The corpus lives in a temp dir
+# (never in the repo); crash inputs are copied to BUILD/fuzz/artifacts/.
+# Environment: BUILD (default build-fuzz), KILN_SHARED (default ../shared).
+set -u
+cd "$(dirname "$0")/../.."
+SECS=${1:-10}
+BUILD=${BUILD:-build-fuzz}
+SHARED=${KILN_SHARED:-$(cd .. && pwd)/shared}
+SEEDS="$SHARED/testsuites/toml-test/tests"
+[ -d "$SEEDS" ] || SEEDS="$SHARED/toml-test/tests"
+
+make -s -f tests/fuzz/fuzz.mk BUILD="$BUILD" -j2 || exit 1
+work=$(mktemp -d "${TMPDIR:-/tmp}/kiln-fuzz.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$BUILD/fuzz/artifacts"
+
+rc=0
+for bin in "$BUILD"/fuzz/fuzz_*; do
+    [ -x "$bin" ] && [ -f "$bin" ] || continue
+    name=$(basename "$bin")
+    corpus="$work/$name"
+    mkdir -p "$corpus"
+    i=0
+    while IFS= read -r f; do
+        cp "$f" "$corpus/seed-$i.toml"
+        i=$((i + 1))
+    done < <(find "$SEEDS" -name '*.toml' 2>/dev/null | sort)
+    "$bin" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+        -artifact_prefix="$work/$name-" "$corpus" >"$work/$name.log" 2>&1
+    status=$?
+    runs=$(grep -Eo 'stat::number_of_executed_runs: *[0-9]+|#[0-9]+' "$work/$name.log" | tail -1 | tr -dc '0-9')
+    if [ "$status" -ne 0 ]; then
+        rc=1
+        echo "$name: FAILED (exit $status)"
+        grep -E 'ERROR|SUMMARY|runtime error' "$work/$name.log" | head -20
+        cp "$work/$name"-* "$BUILD/fuzz/artifacts/" 2>/dev/null &&
+            echo "  crash inputs saved in $BUILD/fuzz/artifacts/"
+    else
+        echo "$name: ok (${runs:-?} runs in ${SECS}s)"
+    fi
+done
+exit $rc
