@@ -97,3 +97,6 @@ clean:
 .PHONY: serve
 serve: all
 	$(BUILD)/kiln up -f examples/hello --build
+
+$(BUILD)/instantiate-bench: $(BUILD)/obj/src/tools/instantiate_bench.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

@@ -258,6 +258,55 @@ static size_t module_index(char **names, size_t n, const char *module)
 }
 
 /* The glue appended to wasm2c's output. */
+/* Appends, for each field of the instance struct declared as `decl <name>;` (not a
+ * pointer: imported memories/tables are pointers and belong to their exporter),
+ * "  out[k++] = &in->NAME;" to b. Returns the count. */
+static size_t struct_fields(kiln_buf *b, const char *header, const char *decl)
+{
+    const char *start = strstr(header, "typedef struct Z_" KILN_CODEGEN_MODULE "_instance_t {");
+    const char *end = start ? strstr(start, "} Z_" KILN_CODEGEN_MODULE "_instance_t;") : NULL;
+    size_t n = 0, dlen = strlen(decl);
+    for (const char *p = start; p && p < end; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, decl, dlen) != 0 || p[dlen] != ' ' || p[dlen + 1] == '*') continue;
+        const char *name = p + dlen + 1, *semi = strchr(name, ';');
+        if (!semi) break;
+        kiln_buf_printf(b, "  out[%zu] = &in->%.*s;\n", n++, (int)(semi - name), name);
+    }
+    return n;
+}
+
+/* Glue for instances made from an image (image.c): the instance's own memories and
+ * tables, and rebinding of import contexts. */
+static int append_image_glue(kiln_buf *b, const kiln_wasm *w, const char *header, size_t nmods)
+{
+    const char *M = KILN_CODEGEN_MODULE;
+    static const char *const kinds[][2] = {{"memories", "wasm_rt_memory_t"},
+                                           {"funcref_tables", "wasm_rt_funcref_table_t"},
+                                           {"externref_tables", "wasm_rt_externref_table_t"}};
+    for (size_t k = 0; k < 3; k++) {
+        kiln_buf body = KILN_BUF_INIT;
+        size_t n = struct_fields(&body, header, kinds[k][1]);
+        kiln_buf_printf(
+            b,
+            "const unsigned kiln_glue_n%s = %zu;\n"
+            "void kiln_glue_%s(void *inst, %s **out) {\n"
+            "  Z_%s_instance_t *in = (Z_%s_instance_t*)inst; (void)in; (void)out;\n%s}\n",
+            kinds[k][0], n, kinds[k][0], kinds[k][1], M, M, body.data ? body.data : "");
+        kiln_buf_free(&body);
+    }
+    kiln_buf_puts(b, "void kiln_glue_rebind(void *inst, void **ctxs) {\n  (void)ctxs;\n");
+    if (w->nimports) {
+        kiln_buf_printf(b, "  init_instance_import((Z_%s_instance_t*)inst", M);
+        for (size_t i = 0; i < nmods; i++)
+            kiln_buf_printf(b, ", ctxs[%zu]", i);
+        kiln_buf_puts(b, ");\n");
+    }
+    kiln_buf_puts(b, "}\n");
+    return b->data ? 0 : -1;
+}
+
 static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, size_t nmods)
 {
     const char *M = KILN_CODEGEN_MODULE;
@@ -442,7 +491,9 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
     }
     kiln_buf_free(&ov);
     if (direct_memory && (direct_memory_rewrite(out) < 0 || tcc_builtins(out) < 0)) goto oom;
-    if (append_glue(out, w, *import_modules, *nimport_modules) < 0) goto oom;
+    if (append_glue(out, w, *import_modules, *nimport_modules) < 0 ||
+        append_image_glue(out, w, header.data, *nimport_modules) < 0)
+        goto oom;
     rc = 0;
     goto out;
 oom:

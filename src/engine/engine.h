@@ -127,6 +127,18 @@ void *kiln_instance_export_ptr(kiln_instance *inst, long export_index);
  * module's imports (what the spec tests' `register` does). */
 kiln_fnptr kiln_module_export_fn(const kiln_module *m, long export_index);
 
+/* Images: a component instantiated once (data, elements, start function) and kept, so
+ * that each request's instance is a copy made in microseconds (see image.c).
+ * kiln_image_new runs the initialization with import_ctxs (as kiln_instance_init); NULL
+ * with *trap / *err filled on failure. kiln_image_instantiate makes a fresh instance bound
+ * to import_ctxs (no guest code runs); free it with kiln_instance_free. Thread-safe.
+ * kiln_image_free requires all its instances to be freed first. */
+typedef struct kiln_image kiln_image;
+kiln_image *kiln_image_new(kiln_module *m, void *const *import_ctxs, kiln_trap *trap,
+                           kiln_err *err);
+kiln_instance *kiln_image_instantiate(kiln_image *img, void *const *import_ctxs);
+void kiln_image_free(kiln_image *img);
+
 /* Cache location actually used for these options (for messages and tests). */
 int kiln_cache_dir(const kiln_compile_opts *opts, char *out, size_t outlen);
 

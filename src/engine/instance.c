@@ -5,19 +5,24 @@
 
 #include <string.h>
 
-struct kiln_instance {
-    kiln_module *module;
-    int initialized;
-    void *native; /* the wasm2c instance struct, right after this header */
-};
+#define INSTANCE_HEAD ((sizeof(kiln_instance) + 15) & ~(size_t)15)
 
 kiln_instance *kiln_instance_alloc(kiln_module *m)
 {
-    size_t head = (sizeof(kiln_instance) + 15) & ~(size_t)15;
-    kiln_instance *inst = kiln_calloc(1, head + m->instance_size);
+    kiln_instance *inst = kiln_calloc(1, INSTANCE_HEAD + m->instance_size);
     if (!inst) return NULL;
     inst->module = m;
-    inst->native = (char *)inst + head;
+    inst->native = (char *)inst + INSTANCE_HEAD;
+    return inst;
+}
+
+kiln_instance *kiln_instance_alloc_raw(kiln_module *m)
+{
+    kiln_instance *inst = kiln_malloc(INSTANCE_HEAD + m->instance_size);
+    if (!inst) return NULL;
+    inst->module = m;
+    inst->initialized = 0;
+    inst->native = (char *)inst + INSTANCE_HEAD;
     return inst;
 }
 

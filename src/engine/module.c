@@ -220,6 +220,23 @@ static int bind_glue(kiln_module *m, int fd, const kiln_wasm *w, kiln_buf *err)
         kiln_buf_puts(err, "compiled module lacks Kiln's glue or has another ABI version");
         return -1;
     }
+    const unsigned *nmem = dlsym(m->dl, "kiln_glue_nmemories");
+    const unsigned *nft = dlsym(m->dl, "kiln_glue_nfuncref_tables");
+    const unsigned *net = dlsym(m->dl, "kiln_glue_nexternref_tables");
+    m->g_memories = (void (*)(void *, wasm_rt_memory_t **))dlsym(m->dl, "kiln_glue_memories");
+    m->g_funcref_tables =
+        (void (*)(void *, wasm_rt_funcref_table_t **))dlsym(m->dl, "kiln_glue_funcref_tables");
+    m->g_externref_tables =
+        (void (*)(void *, wasm_rt_externref_table_t **))dlsym(m->dl, "kiln_glue_externref_tables");
+    m->g_rebind = (void (*)(void *, void **))dlsym(m->dl, "kiln_glue_rebind");
+    if (!nmem || !nft || !net || !m->g_memories || !m->g_funcref_tables || !m->g_externref_tables ||
+        !m->g_rebind) {
+        kiln_buf_puts(err, "compiled module lacks Kiln's image glue");
+        return -1;
+    }
+    m->nmemories = *nmem;
+    m->nfuncref_tables = *nft;
+    m->nexternref_tables = *net;
     m->instance_size = *isize;
     m->nimport_modules = *nmods;
     for (uint32_t i = 0; i < w->nimports; i++)
@@ -314,7 +331,9 @@ static kiln_module *load(const char *name, const char *path_arg, const uint8_t *
         if (!m->cached) goto fail;
         /* A cached entry that does not load (made by an older Kiln, or damaged in a way
          * the checksum cannot see): drop it and build it again, once. */
-        if (opts->verbose) fprintf(stderr, "kiln: %s: cached build does not load (%s); rebuilding\n", name, err.data);
+        if (opts->verbose)
+            fprintf(stderr, "kiln: %s: cached build does not load (%s); rebuilding\n", name,
+                    err.data);
         kiln_buf_reset(&err);
         close(fd);
         fd = -1;

@@ -22,6 +22,21 @@ struct kiln_module {
     void (*g_free)(void *native);
     const kiln_glue_call *g_calls;  /* per export; NULL for non-functions */
     const kiln_fnptr *g_export_fns; /* per export: function or accessor */
+    /* image support (image.c) */
+    unsigned nmemories, nfuncref_tables, nexternref_tables;
+    void (*g_memories)(void *native, wasm_rt_memory_t **out);
+    void (*g_funcref_tables)(void *native, wasm_rt_funcref_table_t **out);
+    void (*g_externref_tables)(void *native, wasm_rt_externref_table_t **out);
+    void (*g_rebind)(void *native, void **ctxs);
 };
+
+struct kiln_instance {
+    kiln_module *module;
+    int initialized;
+    void *native; /* the wasm2c instance struct, right after this header */
+};
+
+/* Allocates an instance without zeroing the native struct (the caller fills it). */
+kiln_instance *kiln_instance_alloc_raw(kiln_module *m);
 
 #endif

@@ -19,6 +19,9 @@
 #include "engine/runtime.h"
 #include "util/alloc.h"
 
+#include <errno.h>
+#include <fcntl.h>
+
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -31,7 +34,7 @@
 
 #define PAGE_SIZE_WASM 65536u
 #define META_SIZE 4096u
-#define RESERVATION_DATA ((size_t)8 << 30) + PAGE_SIZE_WASM
+#define RESERVATION_DATA (((size_t)8 << 30) + PAGE_SIZE_WASM)
 #define RESERVATION_SIZE (META_SIZE + RESERVATION_DATA)
 #define MAX_PAGES 65535u /* wasm_rt_memory_t.size is a u32: 4 GiB itself does not fit */
 #define MAX_TABLE_ELEMS 10000000u
@@ -69,7 +72,20 @@ typedef struct memory_meta {
     reservation *res;
     uint32_t limit_pages; /* hard cap: min(module max, per-thread limit) */
     uint32_t mapped_pages;
+    kiln_rt_mem_image *image; /* set when the first image_pages come from an image */
 } memory_meta;
+
+/* A memory image: the bytes of a memory after initialization, in a memfd that slots map
+ * copy-on-write. Slots are reservations that keep that mapping between instances: a
+ * released slot is reset with one madvise (private copies dropped, so the pages read as
+ * the image again) and goes back to the image's free list. */
+struct kiln_rt_mem_image {
+    int fd;
+    uint32_t pages; /* image size */
+    pthread_mutex_t lock;
+    reservation *free_slots;
+    size_t nslots; /* slots ever made for this image */
+};
 
 static _Atomic(reservation *) all_reservations;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -511,6 +527,7 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial_pages, uint
     meta->res = r;
     meta->limit_pages = limit;
     meta->mapped_pages = initial_pages;
+    meta->image = NULL;
     mem->data = data;
     mem->pages = initial_pages;
     mem->max_pages = max_pages;
@@ -535,10 +552,135 @@ uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *mem, uint32_t delta)
     return old;
 }
 
+/* Resets an image slot to the image's contents and returns it to the image. */
+static void image_slot_release(wasm_rt_memory_t *mem, memory_meta *meta)
+{
+    kiln_rt_mem_image *img = meta->image;
+    reservation *r = meta->res;
+    size_t image_bytes = (size_t)img->pages * PAGE_SIZE_WASM;
+    size_t mapped = (size_t)meta->mapped_pages * PAGE_SIZE_WASM;
+    if (madvise(mem->data, mapped, MADV_DONTNEED) < 0 ||
+        (mapped > image_bytes &&
+         mprotect(mem->data + image_bytes, mapped - image_bytes, PROT_NONE) < 0)) {
+        mem->data = NULL; /* leak the slot rather than reuse it in an unknown state */
+        return;
+    }
+    meta->mapped_pages = img->pages;
+    mem->data = NULL;
+    mem->size = 0;
+    mem->pages = 0;
+    pthread_mutex_lock(&img->lock);
+    r->next_free = img->free_slots;
+    img->free_slots = r;
+    pthread_mutex_unlock(&img->lock);
+}
+
+kiln_rt_mem_image *kiln_rt_mem_image_new(const uint8_t *data, uint32_t pages)
+{
+    kiln_rt_mem_image *img = kiln_calloc(1, sizeof *img);
+    if (!img) return NULL;
+    img->fd = -1;
+    img->pages = pages;
+    pthread_mutex_init(&img->lock, NULL);
+    size_t bytes = (size_t)pages * PAGE_SIZE_WASM;
+    if (bytes) {
+        img->fd = memfd_create("kiln-image", MFD_CLOEXEC);
+        if (img->fd < 0 || ftruncate(img->fd, (off_t)bytes) < 0) goto fail;
+        /* Write only non-zero 4 KiB pages: the rest of the file stays sparse. */
+        for (size_t off = 0; off < bytes; off += 4096) {
+            const uint8_t *pg = data + off;
+            int zero = 1;
+            for (size_t i = 0; i < 4096 && zero; i += 8) {
+                uint64_t v;
+                memcpy(&v, pg + i, 8);
+                zero = v == 0;
+            }
+            if (zero) continue;
+            size_t done = 0;
+            while (done < 4096) {
+                ssize_t n = pwrite(img->fd, pg + done, 4096 - done, (off_t)(off + done));
+                if (n < 0 && errno == EINTR) continue;
+                if (n <= 0) goto fail;
+                done += (size_t)n;
+            }
+        }
+    }
+    return img;
+fail:
+    if (img->fd >= 0) close(img->fd);
+    pthread_mutex_destroy(&img->lock);
+    kiln_free(img);
+    return NULL;
+}
+
+int kiln_rt_mem_image_attach(kiln_rt_mem_image *img, wasm_rt_memory_t *mem, uint32_t max_pages)
+{
+    pthread_mutex_lock(&img->lock);
+    reservation *r = img->free_slots;
+    if (r) img->free_slots = r->next_free;
+    pthread_mutex_unlock(&img->lock);
+    if (!r) {
+        /* A new slot: a fresh reservation with the image mapped at its start. */
+        r = reservation_get();
+        if (!r) return -1;
+        size_t bytes = (size_t)img->pages * PAGE_SIZE_WASM;
+        if (bytes && mmap(r->base + META_SIZE, bytes, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_FIXED, img->fd, 0) == MAP_FAILED) {
+            reservation_put(r);
+            return -1;
+        }
+        pthread_mutex_lock(&img->lock);
+        img->nslots++;
+        pthread_mutex_unlock(&img->lock);
+    }
+    uint32_t limit = max_pages > MAX_PAGES ? MAX_PAGES : max_pages;
+    if (tls.mem_limit_pages && tls.mem_limit_pages < limit) limit = tls.mem_limit_pages;
+    if (limit < img->pages) limit = img->pages;
+    memory_meta *meta = (memory_meta *)r->base;
+    meta->res = r;
+    meta->limit_pages = limit;
+    meta->mapped_pages = img->pages;
+    meta->image = img;
+    mem->data = r->base + META_SIZE;
+    mem->pages = img->pages;
+    mem->max_pages = max_pages;
+    mem->size = (uint32_t)((size_t)img->pages * PAGE_SIZE_WASM);
+    return 0;
+}
+
+void kiln_rt_mem_image_free(kiln_rt_mem_image *img)
+{
+    if (!img) return;
+    /* Slots go back to the common pool as plain PROT_NONE anonymous reservations. */
+    for (reservation *r = img->free_slots, *next; r; r = next) {
+        next = r->next_free;
+        if (mmap(r->base + META_SIZE, RESERVATION_DATA, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
+            continue; /* leaked rather than reused with the image mapped */
+        ((memory_meta *)r->base)->image = NULL;
+        reservation_put(r);
+    }
+    if (img->fd >= 0) close(img->fd);
+    pthread_mutex_destroy(&img->lock);
+    kiln_free(img);
+}
+
+size_t kiln_rt_mem_image_slots(kiln_rt_mem_image *img)
+{
+    pthread_mutex_lock(&img->lock);
+    size_t n = img->nslots;
+    pthread_mutex_unlock(&img->lock);
+    return n;
+}
+
 void wasm_rt_free_memory(wasm_rt_memory_t *mem)
 {
     if (!mem->data) return;
     memory_meta *meta = meta_of(mem);
+    if (meta->image) {
+        image_slot_release(mem, meta);
+        return;
+    }
     reservation *r = meta->res;
     size_t mapped = (size_t)meta->mapped_pages * PAGE_SIZE_WASM;
     if (mapped) {

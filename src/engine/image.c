@@ -1,0 +1,183 @@
+/* image.c — instance images: a component instantiated once, kept as a snapshot, and
+ * copied for every request.
+ *
+ * The snapshot is the native instance struct (globals, data-segment state, ...) plus each
+ * of the instance's own memories as a copy-on-write memfd image (runtime.c) and each
+ * table's elements. A new instance is: memcpy of the struct, rebinding of the import
+ * contexts, one CoW slot per memory (reused slots are reset with madvise, so no mmap on
+ * the request path), a copy of each table with its self-references moved to the new
+ * instance. No guest code runs: data segments, element segments and the start function
+ * ran once, when the image was made.
+ *
+ * Not covered: funcref *globals* that point into the instance (their module_instance is
+ * not rebased); no module Kiln serves today has one. */
+#include "engine/engine.h"
+#include "engine/module_internal.h"
+#include "util/alloc.h"
+
+#include <string.h>
+
+typedef struct table_snapshot {
+    uint32_t size, max_size;
+    void *data; /* size elements */
+} table_snapshot;
+
+struct kiln_image {
+    kiln_module *module;
+    void *native;               /* the struct after initialization */
+    uintptr_t orig_lo, orig_hi; /* where that struct lived (for rebasing funcrefs) */
+    kiln_rt_mem_image **mems;
+    uint32_t *mem_max;
+    table_snapshot *ftabs, *etabs;
+};
+
+void kiln_image_free(kiln_image *img)
+{
+    if (!img) return;
+    kiln_module *m = img->module;
+    for (unsigned i = 0; img->mems && i < m->nmemories; i++)
+        kiln_rt_mem_image_free(img->mems[i]);
+    for (unsigned i = 0; img->ftabs && i < m->nfuncref_tables; i++)
+        kiln_free(img->ftabs[i].data);
+    for (unsigned i = 0; img->etabs && i < m->nexternref_tables; i++)
+        kiln_free(img->etabs[i].data);
+    kiln_free(img->mems);
+    kiln_free(img->mem_max);
+    kiln_free(img->ftabs);
+    kiln_free(img->etabs);
+    kiln_free(img->native);
+    kiln_free(img);
+}
+
+/* Copies `count` elements of `size` bytes (NULL on failure; a 1-byte block for 0). */
+static void *dup_elems(const void *src, size_t count, size_t size)
+{
+    void *p = kiln_malloc(count ? count * size : 1);
+    if (p && count) memcpy(p, src, count * size);
+    return p;
+}
+
+kiln_image *kiln_image_new(kiln_module *m, void *const *import_ctxs, kiln_trap *trap, kiln_err *err)
+{
+    kiln_image *img = kiln_calloc(1, sizeof *img);
+    kiln_instance *inst = kiln_instance_alloc(m);
+    wasm_rt_memory_t **mems = kiln_calloc(m->nmemories + 1, sizeof *mems);
+    wasm_rt_funcref_table_t **ft = kiln_calloc(m->nfuncref_tables + 1, sizeof *ft);
+    wasm_rt_externref_table_t **et = kiln_calloc(m->nexternref_tables + 1, sizeof *et);
+    if (!img || !inst || !mems || !ft || !et) goto oom;
+    img->module = m;
+    if (kiln_instance_init(inst, import_ctxs, trap) < 0) {
+        kiln_err_set(err, "instantiation failed: %s", kiln_trap_message(trap));
+        goto fail;
+    }
+    img->native = dup_elems(inst->native, 1, m->instance_size);
+    img->mems = kiln_calloc(m->nmemories + 1, sizeof *img->mems);
+    img->mem_max = kiln_calloc(m->nmemories + 1, sizeof *img->mem_max);
+    img->ftabs = kiln_calloc(m->nfuncref_tables + 1, sizeof *img->ftabs);
+    img->etabs = kiln_calloc(m->nexternref_tables + 1, sizeof *img->etabs);
+    if (!img->native || !img->mems || !img->mem_max || !img->ftabs || !img->etabs) goto oom;
+    img->orig_lo = (uintptr_t)inst->native;
+    img->orig_hi = img->orig_lo + m->instance_size;
+    m->g_memories(inst->native, mems);
+    for (unsigned i = 0; i < m->nmemories; i++) {
+        img->mems[i] = kiln_rt_mem_image_new(mems[i]->data, mems[i]->pages);
+        img->mem_max[i] = mems[i]->max_pages;
+        if (!img->mems[i]) {
+            kiln_err_set(err, "cannot create a memory image");
+            goto fail;
+        }
+    }
+    m->g_funcref_tables(inst->native, ft);
+    for (unsigned i = 0; i < m->nfuncref_tables; i++) {
+        img->ftabs[i] =
+            (table_snapshot){ft[i]->size, ft[i]->max_size,
+                             dup_elems(ft[i]->data, ft[i]->size, sizeof(wasm_rt_funcref_t))};
+        if (!img->ftabs[i].data) goto oom;
+    }
+    m->g_externref_tables(inst->native, et);
+    for (unsigned i = 0; i < m->nexternref_tables; i++) {
+        img->etabs[i] =
+            (table_snapshot){et[i]->size, et[i]->max_size,
+                             dup_elems(et[i]->data, et[i]->size, sizeof(wasm_rt_externref_t))};
+        if (!img->etabs[i].data) goto oom;
+    }
+    kiln_instance_free(inst);
+    kiln_free(mems);
+    kiln_free(ft);
+    kiln_free(et);
+    return img;
+oom:
+    kiln_err_set(err, "out of memory creating an image");
+fail:
+    kiln_instance_free(inst);
+    kiln_free(mems);
+    kiln_free(ft);
+    kiln_free(et);
+    kiln_image_free(img);
+    return NULL;
+}
+
+kiln_instance *kiln_image_instantiate(kiln_image *img, void *const *import_ctxs)
+{
+    kiln_module *m = img->module;
+    kiln_instance *inst = kiln_instance_alloc_raw(m);
+    if (!inst) return NULL;
+    memcpy(inst->native, img->native, m->instance_size);
+    m->g_rebind(inst->native, (void **)import_ctxs);
+    /* Small fixed arrays cover every module seen in practice; larger counts allocate. */
+    wasm_rt_memory_t *mem_local[4], **mems = mem_local;
+    wasm_rt_funcref_table_t *ft_local[4], **ft = ft_local;
+    wasm_rt_externref_table_t *et_local[4], **et = et_local;
+    unsigned nmem = m->nmemories, nft = m->nfuncref_tables, net = m->nexternref_tables;
+    if (nmem > 4) mems = kiln_malloc(nmem * sizeof *mems);
+    if (nft > 4) ft = kiln_malloc(nft * sizeof *ft);
+    if (net > 4) et = kiln_malloc(net * sizeof *et);
+    int ok = mems && ft && et;
+    if (ok) {
+        m->g_memories(inst->native, mems);
+        m->g_funcref_tables(inst->native, ft);
+        m->g_externref_tables(inst->native, et);
+        /* Until each is set up, point every memory/table at nothing, so that a failure
+         * midway frees only what this instance owns. */
+        for (unsigned i = 0; i < nmem; i++)
+            mems[i]->data = NULL;
+        for (unsigned i = 0; i < nft; i++)
+            ft[i]->data = NULL;
+        for (unsigned i = 0; i < net; i++)
+            et[i]->data = NULL;
+        inst->initialized = 1;
+        for (unsigned i = 0; i < nmem && ok; i++)
+            ok = kiln_rt_mem_image_attach(img->mems[i], mems[i], img->mem_max[i]) == 0;
+        for (unsigned i = 0; i < nft && ok; i++) {
+            table_snapshot *s = &img->ftabs[i];
+            wasm_rt_funcref_t *d = dup_elems(s->data, s->size, sizeof *d);
+            ok = d != NULL;
+            for (uint32_t k = 0; ok && k < s->size; k++) {
+                uintptr_t mi = (uintptr_t)d[k].module_instance;
+                if (mi >= img->orig_lo && mi < img->orig_hi)
+                    d[k].module_instance = (char *)inst->native + (mi - img->orig_lo);
+            }
+            ft[i]->data = d;
+            ft[i]->size = s->size;
+            ft[i]->max_size = s->max_size;
+        }
+        for (unsigned i = 0; i < net && ok; i++) {
+            table_snapshot *s = &img->etabs[i];
+            et[i]->data = dup_elems(s->data, s->size, sizeof(wasm_rt_externref_t));
+            ok = et[i]->data != NULL;
+            et[i]->size = s->size;
+            et[i]->max_size = s->max_size;
+        }
+    }
+    if (mems != mem_local) kiln_free(mems);
+    if (ft != ft_local) kiln_free(ft);
+    if (et != et_local) kiln_free(et);
+    if (!ok) {
+        if (inst->initialized)
+            kiln_instance_free(inst);
+        else
+            kiln_free(inst);
+        return NULL;
+    }
+    return inst;
+}

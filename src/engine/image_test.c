@@ -1,0 +1,130 @@
+/* Unit tests of images: every instance made from an image starts from the image's state
+ * (memory, globals, tables), is independent of the others, and reuses released slots. */
+#include "engine/engine.h"
+#include "util/test.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static const char *wat =
+    "(module\n"
+    "  (memory (export \"memory\") 1 4)\n"
+    "  (global $g (mut i32) (i32.const 10))\n"
+    "  (data (i32.const 0) \"abc\")\n"
+    "  (table 2 funcref) (elem (i32.const 1) $seven)\n"
+    "  (type $r (func (result i32)))\n"
+    "  (func $seven (result i32) (i32.add (global.get $g) (i32.const 7)))\n"
+    "  (func (export \"bump\") (result i32)\n"
+    "    (global.set $g (i32.add (global.get $g) (i32.const 1)))\n"
+    "    (i32.store8 (i32.const 0) (i32.add (i32.load8_u (i32.const 0)) (i32.const 1)))\n"
+    "    (i32.add (i32.mul (global.get $g) (i32.const 1000)) (i32.load8_u (i32.const 0))))\n"
+    "  (func (export \"indirect\") (result i32) (call_indirect (type $r) (i32.const 1)))\n"
+    "  (func (export \"grow\") (result i32) (memory.grow (i32.const 1)))\n"
+    "  (func (export \"touch_page1\") (i32.store (i32.const 65536) (i32.const 5)))\n"
+    "  (func (export \"size\") (result i32) (memory.size)))\n";
+
+static kiln_module *load(const char *dir)
+{
+    char path[256], cmd[600];
+    snprintf(path, sizeof path, "%s/m.wat", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return NULL;
+    fputs(wat, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "wat2wasm %s/m.wat -o %s/m.wasm", dir, dir);
+    if (system(cmd) != 0) return NULL;
+    snprintf(path, sizeof path, "%s/m.wasm", dir);
+    kiln_compile_opts o = {.tier = KILN_TIER_FAST, .cache_dir = dir};
+    kiln_err err;
+    kiln_module *m = kiln_module_load_file(path, &o, NULL, &err);
+    if (!m) fprintf(stderr, "%s\n", err.msg);
+    return m;
+}
+
+static int call(kiln_instance *inst, const char *name)
+{
+    kiln_val v[2] = {{0}};
+    kiln_trap t;
+    long i = kiln_module_export_index(kiln_instance_module(inst), name);
+    if (kiln_instance_call(inst, i, v, &t) < 0) return -1000 - (int)t.kind;
+    return (int)v[0].i32;
+}
+
+static kiln_image *image;
+
+static void *worker(void *arg)
+{
+    int *ok = arg;
+    for (int i = 0; i < 500; i++) {
+        kiln_instance *inst = kiln_image_instantiate(image, NULL);
+        if (!inst || call(inst, "bump") != 11098 || call(inst, "indirect") != 18) return NULL;
+        kiln_instance_free(inst);
+    }
+    *ok = 1;
+    return NULL;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/kiln-image-test.XXXXXX";
+    if (!mkdtemp(dir)) return 1;
+    kiln_module *m = load(dir);
+    CHECK(m != NULL);
+    if (!m) return test_finish("image");
+    kiln_trap trap;
+    kiln_err err;
+    image = kiln_image_new(m, NULL, &trap, &err);
+    CHECK(image != NULL);
+    if (!image) return test_finish("image");
+
+    /* 'a' is 97: bump makes g 11 and byte 98 -> 11098, every time in a fresh instance. */
+    kiln_instance *a = kiln_image_instantiate(image, NULL);
+    kiln_instance *b = kiln_image_instantiate(image, NULL);
+    CHECK_INT(call(a, "bump"), 11098);
+    CHECK_INT(call(a, "bump"), 12099);
+    CHECK_INT(call(b, "bump"), 11098);  /* b does not see a's changes */
+    CHECK_INT(call(a, "indirect"), 19); /* the table points at a's own function and globals */
+    CHECK_INT(call(b, "indirect"), 18);
+    CHECK_INT(call(a, "grow"), 1);
+    CHECK_INT(call(a, "size"), 2);
+    CHECK_INT(call(b, "size"), 1);
+    CHECK_INT(call(b, "touch_page1"), -1000 - KILN_TRAP_MEMORY_OOB); /* b did not grow */
+    CHECK_INT(call(a, "touch_page1"), 0);
+    kiln_instance_free(a);
+    kiln_instance_free(b);
+
+    /* Released slots come back reset: the grown page is gone, the data is the image's. */
+    for (int i = 0; i < 3; i++) {
+        kiln_instance *c = kiln_image_instantiate(image, NULL);
+        CHECK_INT(call(c, "size"), 1);
+        CHECK_INT(call(c, "bump"), 11098);
+        CHECK_INT(call(c, "touch_page1"), -1000 - KILN_TRAP_MEMORY_OOB);
+        kiln_instance_free(c);
+    }
+
+    /* Four threads, 2000 instances, each from the image. */
+    pthread_t th[4];
+    int ok[4] = {0};
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, worker, &ok[i]);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++)
+        CHECK_INT(ok[i], 1);
+
+    kiln_rt_pool_stats before, after;
+    kiln_rt_pool_stats_get(&before);
+    for (int i = 0; i < 1000; i++)
+        kiln_instance_free(kiln_image_instantiate(image, NULL));
+    kiln_rt_pool_stats_get(&after);
+    CHECK_INT(after.reservations, before.reservations); /* slots reused, no new mappings */
+
+    kiln_image_free(image);
+    kiln_module_free(m);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) return 1;
+    return test_finish("image");
+}
