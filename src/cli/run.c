@@ -23,6 +23,7 @@ static void run_usage(FILE *f)
                "                            host's K); the guest sees no other variable\n"
                "  --tier fast|opt|auto      compiler tier (default auto: opt if cached)\n"
                "  --max-memory SIZE         cap on the guest's linear memory (e.g. 256M)\n"
+               "  --timeout DURATION        stop the guest after DURATION (e.g. 10s, 500ms)\n"
                "  --cache-dir DIR           compiled-module cache (default $KILN_CACHE_DIR,\n"
                "                            $XDG_CACHE_HOME/kiln, ~/.cache/kiln)\n"
                "  -v, --verbose             log compile steps and timings\n");
@@ -81,7 +82,7 @@ int kiln_cmd_run(int argc, char **argv)
 {
     kiln_compile_opts opts = {.tier = KILN_TIER_AUTO};
     run_state st = {0};
-    unsigned long long max_memory = 0;
+    unsigned long long max_memory = 0, timeout_ms = 0;
     int i = 1, rc = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
@@ -120,6 +121,11 @@ int kiln_cmd_run(int argc, char **argv)
         } else if (strcmp(a, "--max-memory") == 0 && val) {
             if (kiln_parse_size(argv[++i], &max_memory) < 0) {
                 fprintf(stderr, "error: bad size '%s'\n", val);
+                goto out;
+            }
+        } else if (strcmp(a, "--timeout") == 0 && val) {
+            if (kiln_parse_duration_ms(argv[++i], &timeout_ms) < 0) {
+                fprintf(stderr, "error: bad duration '%s' (e.g. 10s, 500ms)\n", val);
                 goto out;
             }
         } else if (strcmp(a, "--cache-dir") == 0 && val) {
@@ -196,7 +202,7 @@ int kiln_cmd_run(int argc, char **argv)
     kiln_trap trap;
     kiln_val vals[1];
     int r = kiln_instance_init(inst, ctxs, &trap);
-    if (r == 0) r = kiln_instance_call(inst, start, vals, &trap);
+    if (r == 0) r = kiln_instance_call_timeout(inst, start, vals, &trap, timeout_ms * 1000000ull);
     kiln_wasi_flush(w);
     if (r == 0)
         rc = 0;

@@ -316,7 +316,8 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, size_t nmod
                     "wasm_rt_funcref_t funcref; wasm_rt_externref_t externref; } kiln_glue_val;\n"
                     "const unsigned kiln_glue_abi = %d;\n"
                     "const size_t kiln_glue_instance_size = sizeof(Z_%s_instance_t);\n"
-                    "void *kiln_glue_imports[%u];\n",
+                    "void *kiln_glue_imports[%u];\n"
+                    "void kiln_rt_host_enter(void);\nvoid kiln_rt_host_leave(void);\n",
                     KILN_ABI_VERSION, M, w->nimports ? w->nimports : 1);
     /* Import trampolines. */
     for (uint32_t k = 0; k < w->nimports; k++) {
@@ -343,14 +344,18 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, size_t nmod
             kiln_buf_printf(b, "%s %s(%s ctx", ret.data, sym.data, ctx.data);
             for (const char *a = sig; a < colon; a++)
                 kiln_buf_printf(b, ", %s a%d", ctype(*a), (int)(a - sig));
-            kiln_buf_printf(b, ") {\n  %s((%s (*)(%s", strlen(colon + 1) ? "return " : "", ret.data,
-                            ctx.data);
+            /* A host section: interrupts wait for the host function to return. */
+            int has_result = strlen(colon + 1) > 0;
+            kiln_buf_puts(b, ") {\n  kiln_rt_host_enter();\n  ");
+            if (has_result) kiln_buf_printf(b, "%s r = ", ret.data);
+            kiln_buf_printf(b, "((%s (*)(%s", ret.data, ctx.data);
             for (const char *a = sig; a < colon; a++)
                 kiln_buf_printf(b, ", %s", ctype(*a));
             kiln_buf_printf(b, "))kiln_glue_imports[%u])(ctx", k);
             for (const char *a = sig; a < colon; a++)
                 kiln_buf_printf(b, ", a%d", (int)(a - sig));
-            kiln_buf_puts(b, ");\n}\n");
+            kiln_buf_printf(b, ");\n  kiln_rt_host_leave();\n%s}\n",
+                            has_result ? "  return r;\n" : "");
         } else {
             const char *t =
                 im->kind == KILN_EXTERN_MEMORY ? "wasm_rt_memory_t"

@@ -118,6 +118,10 @@ void *kiln_instance_native(kiln_instance *inst);
 /* Calls an exported function. `vals` holds the arguments on entry and the results on
  * return (size: max(params, results)). Returns 0, or -1 with *trap filled. */
 int kiln_instance_call(kiln_instance *inst, long export_index, kiln_val *vals, kiln_trap *trap);
+/* The same with a time limit (0: none): past it the guest stops with
+ * KILN_TRAP_INTERRUPTED, also when it waits in a host function such as poll_oneoff. */
+int kiln_instance_call_timeout(kiln_instance *inst, long export_index, kiln_val *vals,
+                               kiln_trap *trap, uint64_t timeout_ns);
 
 /* Accessors for exported memories, tables and globals (NULL if not such an export). */
 wasm_rt_memory_t *kiln_instance_memory(kiln_instance *inst, const char *name);

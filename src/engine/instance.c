@@ -75,6 +75,12 @@ static void call_tramp(void *arg)
 
 int kiln_instance_call(kiln_instance *inst, long idx, kiln_val *vals, kiln_trap *trap)
 {
+    return kiln_instance_call_timeout(inst, idx, vals, trap, 0);
+}
+
+int kiln_instance_call_timeout(kiln_instance *inst, long idx, kiln_val *vals, kiln_trap *trap,
+                               uint64_t timeout_ns)
+{
     kiln_module *m = inst->module;
     if (idx < 0 || (size_t)idx >= m->nexports || !m->g_calls[idx]) {
         trap->kind = KILN_TRAP_HOST;
@@ -82,7 +88,7 @@ int kiln_instance_call(kiln_instance *inst, long idx, kiln_val *vals, kiln_trap 
         return -1;
     }
     call_args a = {m->g_calls[idx], inst->native, vals};
-    return kiln_rt_call(call_tramp, &a, trap);
+    return kiln_rt_call_timeout(call_tramp, &a, trap, timeout_ns);
 }
 
 void *kiln_instance_export_ptr(kiln_instance *inst, long idx)

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE_SIZE_WASM 65536u
@@ -53,6 +54,10 @@ typedef struct thread_state {
     void *alt_stack;
     uint32_t mem_limit_pages;
     WASM_RT_UNWIND_TARGET *unwind_target; /* exceptions proposal */
+    volatile int in_host;                 /* > 0 while a host function runs for the guest */
+    volatile int interrupt_pending;       /* an interrupt arrived during a host function */
+    volatile unsigned long call_id;       /* which kiln_rt_call is running (for interrupts) */
+    struct watch_rec *watch;              /* this thread's watchdog record */
     uint32_t exc_tag, exc_size;
     void *exc_data;
 } thread_state;
@@ -130,6 +135,146 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
     sigaction(sig, old, NULL);
 }
 
+/* ---- interrupts (time limits) ----
+ *
+ * A watchdog thread scans one record per thread that runs guests with a deadline. When a
+ * deadline passes it sends KILN_SIG_INTERRUPT to that thread, naming the call it means
+ * (call ids tell one request from the next on the same thread). The handler unwinds at
+ * once when the thread is in guest code; inside a host function (counted by
+ * kiln_rt_host_enter/leave, which the import trampolines call) it only marks the
+ * interrupt, and the host function's return unwinds: host code is never cut midway. The
+ * request path pays two atomic stores per call and nothing else. */
+
+#define KILN_SIG_INTERRUPT (SIGRTMIN + 2)
+#define WATCHDOG_TICK_NS 2000000 /* 2 ms */
+
+typedef struct watch_rec {
+    pthread_t thread;
+    atomic_ulong deadline_ns;  /* CLOCK_MONOTONIC; 0: none */
+    atomic_ulong call_id;      /* the call the deadline belongs to */
+    atomic_ulong interrupt_id; /* set by the watchdog before signalling */
+    atomic_int in_use;
+    struct watch_rec *next;
+} watch_rec;
+
+static _Atomic(watch_rec *) watch_list;
+static pthread_once_t watchdog_once = PTHREAD_ONCE_INIT;
+static pthread_key_t watch_key;
+static int watchdog_ok;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void on_interrupt(int sig, siginfo_t *si, void *uctx)
+{
+    (void)sig, (void)si, (void)uctx;
+    watch_rec *r = tls.watch;
+    if (!tls.jmp || !r || atomic_load(&r->interrupt_id) != tls.call_id) return;
+    if (tls.in_host)
+        tls.interrupt_pending = 1;
+    else
+        unwind(KILN_TRAP_INTERRUPTED, 1);
+}
+
+static void *watchdog_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct timespec tick = {0, WATCHDOG_TICK_NS};
+        nanosleep(&tick, NULL);
+        uint64_t now = mono_ns();
+        for (watch_rec *r = atomic_load(&watch_list); r; r = r->next) {
+            uint64_t d = atomic_load(&r->deadline_ns);
+            if (!d || now < d || !atomic_load(&r->in_use)) continue;
+            unsigned long id = atomic_load(&r->call_id);
+            /* Fire once per call: clear the deadline if it is still this call's. */
+            if (!atomic_compare_exchange_strong(&r->deadline_ns, &d, 0)) continue;
+            atomic_store(&r->interrupt_id, id);
+            pthread_kill(r->thread, KILN_SIG_INTERRUPT);
+        }
+    }
+    return NULL;
+}
+
+/* Thread exit: the record is free for the next thread. */
+static void watch_release(void *p)
+{
+    watch_rec *r = p;
+    atomic_store(&r->deadline_ns, 0);
+    atomic_store(&r->in_use, 0);
+}
+
+static void watchdog_start(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_interrupt;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK; /* no SA_RESTART: blocking calls see EINTR */
+    sigemptyset(&sa.sa_mask);
+    pthread_t th;
+    pthread_attr_t attr;
+    if (sigaction(KILN_SIG_INTERRUPT, &sa, NULL) < 0 ||
+        pthread_key_create(&watch_key, watch_release) != 0 || pthread_attr_init(&attr) != 0)
+        return;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* The watchdog must not take the interrupt signal itself. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&th, &attr, watchdog_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    watchdog_ok = rc == 0;
+}
+
+/* The calling thread's record, made (or reused) on first need. */
+static watch_rec *watch_self(void)
+{
+    if (tls.watch) return tls.watch;
+    pthread_once(&watchdog_once, watchdog_start);
+    if (!watchdog_ok) return NULL;
+    watch_rec *r = NULL;
+    for (watch_rec *q = atomic_load(&watch_list); q && !r; q = q->next) {
+        int expect = 0;
+        if (atomic_compare_exchange_strong(&q->in_use, &expect, 1)) r = q;
+    }
+    if (!r) {
+        r = kiln_calloc(1, sizeof *r);
+        if (!r) return NULL;
+        atomic_store(&r->in_use, 1);
+        watch_rec *head = atomic_load(&watch_list);
+        do {
+            r->next = head;
+        } while (!atomic_compare_exchange_weak(&watch_list, &head, r));
+    }
+    r->thread = pthread_self();
+    pthread_setspecific(watch_key, r);
+    tls.watch = r;
+    return r;
+}
+
+void kiln_rt_host_enter(void)
+{
+    tls.in_host++;
+}
+
+void kiln_rt_host_leave(void)
+{
+    if (--tls.in_host == 0 && tls.interrupt_pending) {
+        tls.interrupt_pending = 0;
+        unwind(KILN_TRAP_INTERRUPTED, 0);
+    }
+}
+
+int kiln_rt_interrupt_pending(void)
+{
+    return tls.interrupt_pending;
+}
+
 int kiln_rt_init(void)
 {
     if (atomic_load(&rt_initialized)) return 0;
@@ -182,6 +327,11 @@ int kiln_rt_thread_init(void)
 
 int kiln_rt_call(void (*fn)(void *), void *arg, kiln_trap *trap)
 {
+    return kiln_rt_call_timeout(fn, arg, trap, 0);
+}
+
+int kiln_rt_call_timeout(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t timeout_ns)
+{
     if (kiln_rt_thread_init() < 0) {
         trap->kind = KILN_TRAP_HOST;
         snprintf(trap->message, sizeof trap->message, "cannot prepare thread for guest code");
@@ -189,20 +339,33 @@ int kiln_rt_call(void (*fn)(void *), void *arg, kiln_trap *trap)
     }
     sigjmp_buf jb;
     sigjmp_buf *volatile prev = tls.jmp;
+    watch_rec *volatile wr = NULL;
+    tls.call_id++;
+    tls.in_host = 0;
+    tls.interrupt_pending = 0;
+    if (timeout_ns && (wr = watch_self()) != NULL) {
+        atomic_store(&wr->call_id, tls.call_id);
+        atomic_store(&wr->deadline_ns, mono_ns() + timeout_ns);
+    }
     tls.jmp = &jb;
     if (sigsetjmp(jb, 0) == 0) {
         fn(arg);
         tls.jmp = prev;
+        if (wr) atomic_store(&wr->deadline_ns, 0);
         trap->kind = KILN_TRAP_NONE;
         return 0;
     }
     tls.jmp = prev;
+    if (wr) atomic_store(&wr->deadline_ns, 0);
+    tls.in_host = 0;
+    tls.interrupt_pending = 0;
     if (tls.from_signal) {
         /* The handler ran with SIGSEGV/SIGBUS blocked and we left it by longjmp. */
         sigset_t set;
         sigemptyset(&set);
         sigaddset(&set, SIGSEGV);
         sigaddset(&set, SIGBUS);
+        sigaddset(&set, KILN_SIG_INTERRUPT);
         pthread_sigmask(SIG_UNBLOCK, &set, NULL);
         tls.from_signal = 0;
     }
@@ -534,7 +697,19 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial_pages, uint
     mem->size = (uint32_t)bytes;
 }
 
+static uint32_t grow_memory(wasm_rt_memory_t *mem, uint32_t delta);
+
+/* Called from guest code: a host section, so an interrupt cannot cut it midway (the
+ * memory's bookkeeping must match its page protections). */
 uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *mem, uint32_t delta)
+{
+    kiln_rt_host_enter();
+    uint32_t r = grow_memory(mem, delta);
+    kiln_rt_host_leave();
+    return r;
+}
+
+static uint32_t grow_memory(wasm_rt_memory_t *mem, uint32_t delta)
 {
     memory_meta *meta = meta_of(mem);
     uint32_t old = mem->pages;
@@ -717,7 +892,7 @@ void wasm_rt_free_memory(wasm_rt_memory_t *mem)
         t->data = NULL;                                                                            \
         t->size = 0;                                                                               \
     }                                                                                              \
-    uint32_t wasm_rt_grow_##type##_table(wasm_rt_##type##_table_t *t, uint32_t delta, elem_t init) \
+    static uint32_t grow_##type##_table(wasm_rt_##type##_table_t *t, uint32_t delta, elem_t init)  \
     {                                                                                              \
         uint32_t old = t->size;                                                                    \
         uint64_t want = (uint64_t)old + delta;                                                     \
@@ -730,6 +905,13 @@ void wasm_rt_free_memory(wasm_rt_memory_t *mem)
         t->data = p;                                                                               \
         t->size = (uint32_t)want;                                                                  \
         return old;                                                                                \
+    }                                                                                              \
+    uint32_t wasm_rt_grow_##type##_table(wasm_rt_##type##_table_t *t, uint32_t delta, elem_t init) \
+    {                                                                                              \
+        kiln_rt_host_enter();                                                                      \
+        uint32_t r = grow_##type##_table(t, delta, init);                                          \
+        kiln_rt_host_leave();                                                                      \
+        return r;                                                                                  \
     }
 
 DEFINE_TABLE(funcref, wasm_rt_funcref_t)

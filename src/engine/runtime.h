@@ -62,6 +62,18 @@ int kiln_rt_thread_init(void);
  * and returns -1 (also for proc_exit: trap->kind == KILN_TRAP_EXIT). */
 int kiln_rt_call(void (*fn)(void *), void *arg, kiln_trap *trap);
 
+/* Like kiln_rt_call, with a time limit: when timeout_ns (> 0) passes, the guest is
+ * stopped (trap kind KILN_TRAP_INTERRUPTED) by a watchdog signal, at once in guest code,
+ * or when the running host function returns (see kiln_rt_interrupt_pending). */
+int kiln_rt_call_timeout(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t timeout_ns);
+
+/* Host sections: import trampolines bracket every host function call with these, so an
+ * interrupt never unwinds through host code. A host function that blocks (sleeps,
+ * waits) should return early when kiln_rt_interrupt_pending() is true after EINTR. */
+void kiln_rt_host_enter(void);
+void kiln_rt_host_leave(void);
+int kiln_rt_interrupt_pending(void);
+
 /* Leaves guest code from a host function: unwinds to kiln_rt_call. */
 _Noreturn void kiln_rt_exit(int code);
 _Noreturn void kiln_rt_trap_host(const char *message);

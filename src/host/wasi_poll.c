@@ -1,6 +1,7 @@
 /* wasi_poll.c — poll_oneoff of WASI preview1: clock subscriptions (relative and absolute)
  * and fd read/write readiness. Memory streams and regular files are always ready; other
  * host fds are polled with ppoll. */
+#include "engine/runtime.h"
 #include "host/wasi_internal.h"
 
 #include <errno.h>
@@ -145,6 +146,10 @@ uint32_t wasi_poll_oneoff(void *ctx, uint32_t in, uint32_t out, uint32_t nsubs, 
         if (r >= 0) break;
         if (errno != EINTR) {
             e = wasi_errno(errno);
+            break;
+        }
+        if (kiln_rt_interrupt_pending()) { /* the guest's time is up: stop waiting */
+            e = wasi_errno(EINTR);
             break;
         }
         if (tsp) { /* recompute the remaining time after a signal */

@@ -29,6 +29,26 @@ for tier in fast opt; do
     expect_contains "fresh instance: static counter is 1 ($tier)" "counter=1" "$out"
 done
 
+# --- time limits: a runaway guest and a guest asleep in poll_oneoff are both stopped
+for tier in fast opt; do
+    start=$(date +%s%N)
+    out=$(timeout 20 "$KILN" run --tier $tier --timeout 300ms "$TMP/traps.wasm" l 2>&1)
+    rc=$?
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    expect_eq "runaway loop stopped: exit 134 ($tier)" 134 "$rc"
+    expect_contains "runaway loop: says why ($tier)" "time limit exceeded" "$out"
+    check "runaway loop stopped within 5 s of a 300 ms limit ($tier, took ${ms} ms)" test "$ms" -lt 5000
+done
+start=$(date +%s%N)
+out=$(timeout 20 "$KILN" run --timeout 200ms "$TMP/traps.wasm" z 2>&1)
+rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+expect_eq "sleep in poll_oneoff stopped: exit 134" 134 "$rc"
+expect_contains "sleep in poll_oneoff: says why" "time limit exceeded" "$out"
+check "sleep stopped within 5 s of a 200 ms limit (took ${ms} ms)" test "$ms" -lt 5000
+"$KILN" run --timeout 10s "$TMP/traps.wasm" e
+expect_eq "a guest within its time limit is unaffected" 42 "$?"
+
 # --- environment: only what --env gives
 out=$(FOO=host "$KILN" run "$TMP/hello.wasm")
 expect_contains "host environment is not visible" "FOO=(unset)" "$out"

@@ -4,6 +4,7 @@
   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
   (import "wasi_snapshot_preview1" "args_sizes_get" (func $args_sizes (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "args_get" (func $args_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1 2)
   (table 4 funcref)
   (type $v (func))
@@ -33,5 +34,17 @@
     (if (i32.eq (local.get $m) (i32.const 103)) ;; g: grow past the maximum returns -1
       (then (call $exit (i32.add (i32.const 10) (memory.grow (i32.const 5))))))
     (if (i32.eq (local.get $m) (i32.const 101)) (then (call $exit (i32.const 42)))) ;; e
+    (if (i32.eq (local.get $m) (i32.const 108)) (then (loop $l (br $l))))            ;; l: runaway
+    (if (i32.eq (local.get $m) (i32.const 122)) ;; z: sleep 100 s in poll_oneoff
+      (then
+        ;; subscription at 2048: userdata 0, tag 0 (clock), clock id 1 (monotonic),
+        ;; timeout 100e9 ns, precision 0, flags 0 (relative)
+        (i64.store (i32.const 2048) (i64.const 0))
+        (i32.store8 (i32.const 2056) (i32.const 0))
+        (i32.store (i32.const 2064) (i32.const 1))
+        (i64.store (i32.const 2072) (i64.const 100000000000))
+        (i64.store (i32.const 2080) (i64.const 0))
+        (i32.store16 (i32.const 2088) (i32.const 0))
+        (drop (call $poll (i32.const 2048) (i32.const 3072) (i32.const 1) (i32.const 4000)))))
   )
 )

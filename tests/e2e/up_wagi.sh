@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# kiln up: WAGI handlers end to end — CGI variables, argv, body, environment (granted
+# only), files (read-only), named segments, static responses, reserved paths, a fresh
+# instance per request, the access log.
+source "$(dirname "$0")/../lib.sh"
+GUESTS="$ROOT/tests/e2e/guests"
+PORT=$(free_port)
+URL="http://127.0.0.1:$PORT"
+
+build_guest() { clang --target=wasm32-wasi --sysroot=/usr -O2 "$GUESTS/$1.c" -o "$TMP/app/$1.wasm"; }
+
+# start_up ARGS...: runs kiln up in the background and waits until it answers.
+start_up() {
+    "$KILN" up -f "$TMP/app" --listen "127.0.0.1:$PORT" "$@" >"$TMP/up.out" 2>"$TMP/up.err" &
+    UP_PID=$!
+    on_exit "kill $UP_PID 2>/dev/null"
+    for _ in $(seq 1 600); do
+        curl -sf "$URL/.well-known/kiln/health" >/dev/null 2>&1 && return 0
+        kill -0 "$UP_PID" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+mkdir -p "$TMP/app/data" "$TMP/app/static/sub"
+build_guest wagi_hello && build_guest wagi_edge || { fail "guests build (clang wasm32-wasi)"; finish; exit; }
+echo "granted file" >"$TMP/app/data/hello.txt"
+echo "static a" >"$TMP/app/static/a.txt"
+echo "static b" >"$TMP/app/static/sub/b.txt"
+echo "not granted" >"$TMP/app/static/c.md"
+cat >"$TMP/app/kiln.toml" <<'EOF'
+spin_manifest_version = 2
+
+[application]
+name = "e2e-app"
+version = "0.9.1"
+
+[[trigger.http]]
+route = "/hello"
+component = "hello"
+executor = { type = "wagi" }
+
+[[trigger.http]]
+route = "/edge/..."
+component = "edge"
+executor = { type = "wagi" }
+
+[[trigger.http]]
+route = "/users/:id/posts/:post_id"
+component = "dump"
+
+[[trigger.http]]
+route = "/argv/..."
+component = "dump"
+executor = { type = "wagi", argv = "prog ${SCRIPT_NAME} ${ARGS}" }
+
+[[trigger.http]]
+route = "/static"
+static_response = { status_code = 201, headers = { x-static = "yes" }, body = "static body" }
+
+[component.hello]
+source = "wagi_hello.wasm"
+
+[component.edge]
+source = "wagi_edge.wasm"
+environment = { GREETING = "from-manifest", OVERRIDE = "manifest" }
+files = [{ source = "data", destination = "/data" }, "static/**/*.txt"]
+
+[component.dump]
+source = "wagi_edge.wasm"
+environment = { DUMP_ENV = "1" }
+EOF
+
+export KILN_TEST_HOST_SECRET=leaked
+if ! start_up -e FROM_CLI=yes -e OVERRIDE=cli --workers 2; then
+    fail "kiln up starts" "$(cat "$TMP/up.err")"
+    finish
+    exit
+fi
+pass "kiln up starts"
+out=$(cat "$TMP/up.out")
+expect_contains "prints the URL" "Serving $URL" "$out"
+expect_contains "prints the routes" "hello: $URL/hello" "$out"
+expect_contains "prints wildcard routes" "edge: $URL/edge/..." "$out"
+expect_contains "notes the default executor" "running it as WAGI" "$(cat "$TMP/up.err")"
+
+# a fresh instance per request: the static counter is 1 every time
+for i in 1 2 3 4 5; do
+    expect_eq "hello counter is 1 (request $i)" "hello 1" "$(curl -s "$URL/hello")"
+done
+expect_eq "edge counter is 1" "1" "$(curl -s "$URL/edge/count")"
+expect_eq "edge counter is 1 again" "1" "$(curl -s "$URL/edge/count")"
+
+# reserved paths, 404s, static responses
+expect_eq "spin health" "OK" "$(curl -s "$URL/.well-known/spin/health")"
+expect_eq "kiln health" "OK" "$(curl -s "$URL/.well-known/kiln/health")"
+info=$(curl -s "$URL/.well-known/spin/info")
+expect_contains "info has the app name" '"name":"e2e-app"' "$info"
+expect_contains "info has the version" '"version":"0.9.1"' "$info"
+expect_eq "other spin well-known is 404" "404" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/.well-known/spin/other")"
+expect_eq "unrouted path is 404" "404" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/nothing/here")"
+expect_eq "exact route does not match below it" "404" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/hello/x")"
+st=$(curl -s -i "$URL/static")
+expect_contains "static status" "HTTP/1.1 201" "$st"
+expect_contains "static header" "x-static: yes" "$st"
+expect_contains "static body" "static body" "$st"
+
+# CGI variables, argv, granted environment only
+env=$(curl -s -H 'X-Test: hi' -H 'Authorization: Bearer secret' "$URL/edge/env?a=1&b=x%20y")
+expect_contains "REQUEST_METHOD" $'\nREQUEST_METHOD=GET\n' "$env"
+expect_contains "SCRIPT_NAME" $'\nSCRIPT_NAME=/edge\n' "$env"
+expect_contains "PATH_INFO" $'\nPATH_INFO=/env\n' "$env"
+expect_contains "QUERY_STRING" $'\nQUERY_STRING=a=1&b=x%20y\n' "$env"
+expect_contains "GATEWAY_INTERFACE" $'\nGATEWAY_INTERFACE=CGI/1.1\n' "$env"
+expect_contains "SERVER_NAME" $'\nSERVER_NAME=127.0.0.1\n' "$env"
+expect_contains "SERVER_PORT" $'\nSERVER_PORT='"$PORT"$'\n' "$env"
+expect_contains "SERVER_PROTOCOL" $'\nSERVER_PROTOCOL=HTTP/1.1\n' "$env"
+expect_contains "REMOTE_ADDR" $'\nREMOTE_ADDR=127.0.0.1\n' "$env"
+expect_contains "X_FULL_URL" $'\nX_FULL_URL='"$URL"$'/edge/env?a=1&b=x%20y\n' "$env"
+expect_contains "X_MATCHED_ROUTE" $'\nX_MATCHED_ROUTE=/edge/...\n' "$env"
+expect_contains "X_COMPONENT_ROUTE" $'\nX_COMPONENT_ROUTE=/edge\n' "$env"
+expect_contains "X_RAW_PATH_INFO" $'\nX_RAW_PATH_INFO=/env\n' "$env"
+expect_contains "X_CLIENT_ADDR" $'\nX_CLIENT_ADDR=127.0.0.1:' "$env"
+expect_contains "HTTP_ header" $'\nHTTP_X_TEST=hi\n' "$env"
+expect_contains "HTTP_HOST" $'\nHTTP_HOST=127.0.0.1:'"$PORT"$'\n' "$env"
+expect_not_contains "no HTTP_AUTHORIZATION" "HTTP_AUTHORIZATION" "$env"
+expect_contains "component environment" $'\nGREETING=from-manifest\n' "$env"
+expect_contains "-e environment" $'\nFROM_CLI=yes\n' "$env"
+expect_contains "-e overrides the manifest" $'\nOVERRIDE=cli\n' "$env"
+expect_not_contains "host environment invisible" "KILN_TEST_HOST_SECRET" "$env"
+expect_not_contains "host PATH invisible" $'\nPATH=' "$env"
+expect_contains "argv[0] is SCRIPT_NAME" $'\nargv[0]=/edge\n' "$env"
+expect_contains "argv from the query" $'\nargv[1]=a=1\nargv[2]=b=x y\n' "$env"
+env=$(curl -s "$URL/argv/deep?q=1")
+expect_contains "manifest argv template" $'\nargv[0]=prog\nargv[1]=/argv\nargv[2]=q=1\n' "$env"
+env=$(curl -s "$URL/users/42/posts/a%20b")
+expect_contains "named segment id" $'\nX_PATH_MATCH_ID=42\n' "$env"
+expect_contains "named segment post_id (decoded)" $'\nX_PATH_MATCH_POST_ID=a b\n' "$env"
+expect_contains "route with segments" $'\nX_MATCHED_ROUTE=/users/:id/posts/:post_id\n' "$env"
+env=$(curl -s -X POST --data-binary 'abc' -H 'Content-Type: text/x-test' "$URL/argv/")
+expect_contains "CONTENT_LENGTH" $'\nCONTENT_LENGTH=3\n' "$env"
+expect_contains "CONTENT_TYPE" $'\nCONTENT_TYPE=text/x-test\n' "$env"
+expect_contains "REQUEST_METHOD POST" $'\nREQUEST_METHOD=POST\n' "$env"
+
+# body on stdin
+head -c 200000 /dev/urandom >"$TMP/body.bin"
+curl -s -X POST --data-binary @"$TMP/body.bin" "$URL/edge/echo" -o "$TMP/echo.bin"
+check "request body echoed byte for byte" cmp "$TMP/body.bin" "$TMP/echo.bin"
+curl -s -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/body.bin" "$URL/edge/echo" -o "$TMP/echo2.bin"
+check "chunked request body echoed" cmp "$TMP/body.bin" "$TMP/echo2.bin"
+
+# files: read-only, only what is granted
+f=$(curl -s "$URL/edge/file?/data/hello.txt")
+expect_contains "mounted directory readable" "granted file" "$f"
+expect_contains "mounted directory read-only" "read-only" "$f"
+expect_contains "glob file readable" "static a" "$(curl -s "$URL/edge/file?/static/a.txt")"
+expect_contains "glob file below readable" "static b" "$(curl -s "$URL/edge/file?/static/sub/b.txt")"
+expect_eq "file outside the glob absent" "404" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/edge/file?/static/c.md")"
+expect_eq "host files absent" "404" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/edge/file?/etc/passwd")"
+expect_eq "no escape with .." "404" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/edge/file?/data/../../../etc/passwd")"
+
+# access log: one line per request with method, path, status, bytes, duration, component
+sleep 0.2
+log=$(cat "$TMP/up.out")
+expect_contains "access log line" "GET /hello 200 8 " "$log"
+expect_contains "access log component and start time" " hello start=" "$log"
+expect_contains "access log 404" "GET /nothing/here 404 " "$log"
+n=$(grep -c ' GET /hello 200 ' "$TMP/up.out")
+expect_eq "one access log line per request" "5" "$n"
+
+kill -TERM "$UP_PID"
+wait "$UP_PID"
+expect_eq "SIGTERM exits 0" "0" "$?"
+
+# --quiet: no access log
+PORT=$(free_port)
+URL="http://127.0.0.1:$PORT"
+if start_up --quiet; then
+    curl -s "$URL/hello" >/dev/null
+    kill -TERM "$UP_PID"
+    wait "$UP_PID"
+    expect_not_contains "--quiet: no access log" "GET /hello" "$(cat "$TMP/up.out")"
+else
+    fail "kiln up --quiet starts" "$(cat "$TMP/up.err")"
+fi
+finish
