@@ -4,6 +4,7 @@
 #include "util/alloc.h"
 #include "util/proc.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -149,20 +150,89 @@ static int direct_memory_rewrite(kiln_buf *text)
         char name[64], t1[16], t2[16], t3[16];
         if (strncmp(p, "DEFINE_LOAD(", 12) == 0 &&
             sscanf(p, "DEFINE_LOAD(%63[^,], %15[^,], %15[^,], %15[^)])", name, t1, t2, t3) == 4) {
-            rc = kiln_buf_printf(
-                &out, "#define %s(mem, addr) ((%s)(%s)(*(%s *)((mem)->data + (addr))))\n", name, t3,
-                t2, t1);
+            rc = kiln_buf_printf(&out,
+                                 "#define %s(mem, addr) ((%s)(%s)(*(%s *)((mem)->data + (addr))))\n"
+                                 "#define %s_b(base, addr) ((%s)(%s)(*(%s *)((base) + (addr))))\n",
+                                 name, t3, t2, t1, name, t3, t2, t1);
         } else if (strncmp(p, "DEFINE_STORE(", 13) == 0 &&
                    sscanf(p, "DEFINE_STORE(%63[^,], %15[^,], %15[^)])", name, t1, t2) == 3) {
             rc = kiln_buf_printf(&out,
                                  "#define %s(mem, addr, value) "
-                                 "((void)(*(%s *)((mem)->data + (addr)) = (%s)(value)))\n",
-                                 name, t1, t1);
+                                 "((void)(*(%s *)((mem)->data + (addr)) = (%s)(value)))\n"
+                                 "#define %s_b(base, addr, value) "
+                                 "((void)(*(%s *)((base) + (addr)) = (%s)(value)))\n",
+                                 name, t1, t1, name, t1, t1);
         } else {
             rc = kiln_buf_append(&out, p, len);
         }
         p += len;
     }
+    if (rc == 0) {
+        kiln_buf_free(text);
+        *text = out;
+    } else {
+        kiln_buf_free(&out);
+    }
+    return rc;
+}
+
+/* For tcc: a linear memory never moves in Kiln (its reservation is fixed for the
+ * instance's life, growth included), so each function can load the base of the
+ * instance's own memories once: every `i32_load(&instance->w2c_M, a)` becomes
+ * `i32_load_b(kiln_mb_w2c_M, a)` with `u8 *const kiln_mb_w2c_M` declared after the
+ * function's FUNC_PROLOGUE. tcc keeps no values in registers across statements, so
+ * this saves two dependent loads per access. */
+static int cache_memory_bases(kiln_buf *text, const char *header)
+{
+    kiln_buf decls = KILN_BUF_INIT;
+    const char *start = strstr(header, "typedef struct Z_" KILN_CODEGEN_MODULE "_instance_t {");
+    const char *end = start ? strstr(start, "} Z_" KILN_CODEGEN_MODULE "_instance_t;") : NULL;
+    for (const char *p = start; p && p < end; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, "wasm_rt_memory_t w2c_", 21) != 0) continue;
+        const char *name = p + 17, *semi = strchr(name, ';');
+        if (!semi) break;
+        kiln_buf_printf(&decls, "  u8 *const kiln_mb_%.*s = instance->%.*s.data;\n",
+                        (int)(semi - name), name, (int)(semi - name), name);
+    }
+    if (!decls.data) return 0; /* no memory of its own */
+    kiln_buf out = KILN_BUF_INIT;
+    const char *p = text->data;
+    const char *const prologue = "  FUNC_PROLOGUE;\n", *const needle = "(&instance->w2c_";
+    int rc = 0;
+    while (*p && rc == 0) {
+        const char *pro = strstr(p, prologue), *use = strstr(p, needle);
+        const char *next = pro && (!use || pro < use) ? pro : use;
+        if (!next) {
+            rc = kiln_buf_puts(&out, p);
+            break;
+        }
+        if (next == pro) {
+            rc = kiln_buf_append(&out, p, (size_t)(pro - p) + strlen(prologue));
+            if (rc == 0) rc = kiln_buf_puts(&out, decls.data);
+            p = pro + strlen(prologue);
+            continue;
+        }
+        /* Is it the first argument of a load/store? Look at the identifier before it. */
+        const char *id = use;
+        while (id > text->data && (isalnum((unsigned char)id[-1]) || id[-1] == '_'))
+            id--;
+        size_t idlen = (size_t)(use - id);
+        int is_access = idlen > 6 && (id[0] == 'i' || id[0] == 'f') &&
+                        (strncmp(id + 3, "_load", 5) == 0 || strncmp(id + 3, "_store", 6) == 0);
+        const char *field = use + strlen("(&instance->");
+        const char *comma = strchr(field, ',');
+        if (!is_access || !comma) {
+            rc = kiln_buf_append(&out, p, (size_t)(use - p) + 1);
+            p = use + 1;
+            continue;
+        }
+        rc = kiln_buf_append(&out, p, (size_t)(use - p));
+        if (rc == 0) rc = kiln_buf_printf(&out, "_b(kiln_mb_%.*s", (int)(comma - field), field);
+        p = comma;
+    }
+    kiln_buf_free(&decls);
     if (rc == 0) {
         kiln_buf_free(text);
         *text = out;
@@ -495,7 +565,9 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
         goto out;
     }
     kiln_buf_free(&ov);
-    if (direct_memory && (direct_memory_rewrite(out) < 0 || tcc_builtins(out) < 0)) goto oom;
+    if (direct_memory && (direct_memory_rewrite(out) < 0 || tcc_builtins(out) < 0 ||
+                          cache_memory_bases(out, header.data) < 0))
+        goto oom;
     if (append_glue(out, w, *import_modules, *nimport_modules) < 0 ||
         append_image_glue(out, w, header.data, *nimport_modules) < 0)
         goto oom;
