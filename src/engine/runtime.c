@@ -150,7 +150,7 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 
 typedef struct watch_rec {
     pthread_t thread;
-    atomic_ulong deadline_ns;  /* CLOCK_MONOTONIC; 0: none */
+    atomic_ulong deadline_ns;  /* CLOCK_MONOTONIC_COARSE; 0: none */
     atomic_ulong call_id;      /* the call the deadline belongs to */
     atomic_ulong interrupt_id; /* set by the watchdog before signalling */
     atomic_int in_use;
@@ -162,10 +162,12 @@ static pthread_once_t watchdog_once = PTHREAD_ONCE_INIT;
 static pthread_key_t watch_key;
 static int watchdog_ok;
 
+/* The coarse clock (a few ms of resolution, no syscall and ~10 ns): deadlines are
+ * checked every tick anyway. */
 static uint64_t mono_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -344,14 +346,14 @@ int kiln_rt_call_timeout(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_
     tls.in_host = 0;
     tls.interrupt_pending = 0;
     if (timeout_ns && (wr = watch_self()) != NULL) {
-        atomic_store(&wr->call_id, tls.call_id);
-        atomic_store(&wr->deadline_ns, mono_ns() + timeout_ns);
+        atomic_store_explicit(&wr->call_id, tls.call_id, memory_order_relaxed);
+        atomic_store_explicit(&wr->deadline_ns, mono_ns() + timeout_ns, memory_order_release);
     }
     tls.jmp = &jb;
     if (sigsetjmp(jb, 0) == 0) {
         fn(arg);
         tls.jmp = prev;
-        if (wr) atomic_store(&wr->deadline_ns, 0);
+        if (wr) atomic_store_explicit(&wr->deadline_ns, 0, memory_order_release);
         trap->kind = KILN_TRAP_NONE;
         return 0;
     }

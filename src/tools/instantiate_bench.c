@@ -1,11 +1,13 @@
 /* instantiate_bench.c — in-process instantiation latency (make bench, issue "cold starts").
  *
- *   instantiate-bench [--tier T] [--iterations N] [--export NAME] FILE.wasm
+ *   instantiate-bench [--tier T] [--iterations N] [--export NAME] [--live N] FILE.wasm
  *
  * Measures, per iteration: a fresh WASI context + an instance from the component's image
  * + a call of the empty export NAME (default "noop") + release of both. Prints P50, P99,
  * mean in microseconds, and the same for plain instantiation without an image (what a
- * runtime without images pays: fresh memory + data segments) for comparison. */
+ * runtime without images pays: fresh memory + data segments) for comparison, and with a
+ * time limit armed (the watchdog's cost on the request path). --live N also keeps N
+ * instances alive at once and reports the host memory (RSS) each one costs. */
 #include "engine/engine.h"
 #include "host/wasi.h"
 #include "util/alloc.h"
@@ -14,12 +16,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* Resident set size of this process in KiB. */
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (!f) return -1;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = -1;
+    fclose(f);
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -41,13 +55,15 @@ static void report(const char *what, double *t, int n)
 int main(int argc, char **argv)
 {
     kiln_compile_opts opts = {.tier = KILN_TIER_AUTO};
-    int iters = 20000;
+    int iters = 20000, live = 0;
     const char *export_name = "noop", *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--tier") == 0 && i + 1 < argc)
             kiln_tier_parse(argv[++i], &opts.tier);
         else if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc)
             iters = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--live") == 0 && i + 1 < argc)
+            live = atoi(argv[++i]);
         else if (strcmp(argv[i], "--export") == 0 && i + 1 < argc)
             export_name = argv[++i];
         else
@@ -90,14 +106,14 @@ int main(int argc, char **argv)
     double *t = kiln_malloc((size_t)iters * sizeof *t);
     if (!t) return 1;
     printf("%s (%s tier)\n", path, kiln_tier_name(kiln_module_tier(m)));
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < 3; pass++) {
         for (int i = 0; i < iters; i++) {
             double t0 = now_us();
             kiln_wasi *w = kiln_wasi_new(&cfg, &werr);
             for (size_t k = 0; k < nctx; k++)
                 ctxs[k] = w;
             kiln_instance *inst;
-            if (pass == 0) {
+            if (pass != 1) {
                 inst = kiln_image_instantiate(img, ctxs);
             } else {
                 inst = kiln_instance_alloc(m);
@@ -112,7 +128,9 @@ int main(int argc, char **argv)
             }
             kiln_wasi_set_memory(w, kiln_instance_memory(inst, "memory"));
             kiln_val vals[4];
-            if (kiln_instance_call(inst, ex, vals, &trap) < 0 && trap.kind != KILN_TRAP_EXIT) {
+            uint64_t limit = pass == 2 ? 30000000000ull : 0; /* 30 s, armed, never reached */
+            if (kiln_instance_call_timeout(inst, ex, vals, &trap, limit) < 0 &&
+                trap.kind != KILN_TRAP_EXIT) {
                 fprintf(stderr, "error: %s trapped: %s\n", export_name, kiln_trap_message(&trap));
                 return 1;
             }
@@ -120,8 +138,38 @@ int main(int argc, char **argv)
             kiln_wasi_free(w);
             t[i] = now_us() - t0;
         }
-        report(pass == 0 ? "image instance + call + release" : "no image (alloc + init) + call", t,
-               iters);
+        report(pass == 0   ? "image instance + call + release"
+               : pass == 1 ? "no image (alloc + init) + call"
+                           : "image + call with a time limit armed",
+               t, iters);
+    }
+    if (live > 0) {
+        kiln_instance **insts = kiln_calloc((size_t)live, sizeof *insts);
+        kiln_wasi **ws = kiln_calloc((size_t)live, sizeof *ws);
+        if (!insts || !ws) return 1;
+        long before = rss_kib();
+        for (int i = 0; i < live; i++) {
+            ws[i] = kiln_wasi_new(&cfg, &werr);
+            for (size_t k = 0; k < nctx; k++)
+                ctxs[k] = ws[i];
+            insts[i] = ws[i] ? kiln_image_instantiate(img, ctxs) : NULL;
+            if (!insts[i]) {
+                fprintf(stderr, "error: instance %d failed\n", i);
+                return 1;
+            }
+            kiln_wasi_set_memory(ws[i], kiln_instance_memory(insts[i], "memory"));
+            kiln_val vals[4];
+            kiln_instance_call(insts[i], ex, vals, &trap);
+        }
+        long after = rss_kib();
+        printf("%-34s %.1f KiB of host memory per live instance (%d alive, RSS +%ld KiB)\n",
+               "live instances", (double)(after - before) / live, live, after - before);
+        for (int i = 0; i < live; i++) {
+            kiln_instance_free(insts[i]);
+            kiln_wasi_free(ws[i]);
+        }
+        kiln_free(insts);
+        kiln_free(ws);
     }
     kiln_free(t);
     kiln_image_free(img);
