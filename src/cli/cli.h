@@ -6,8 +6,6 @@
 #include <stddef.h>
 #include <stdio.h>
 
-struct kiln_manifest;
-
 int kiln_cmd_run(int argc, char **argv);
 int kiln_cmd_compile(int argc, char **argv);
 int kiln_cmd_check(int argc, char **argv);
@@ -16,13 +14,14 @@ int kiln_cmd_build(int argc, char **argv);
 int kiln_cmd_new(int argc, char **argv);
 int kiln_cmd_templates(int argc, char **argv);
 
-/* Runs the build commands of the manifest's components (build.c): every component, or
- * only the n_only ids in `only` (NULL/0: all). Each command runs with /bin/sh -c in the
- * component's workdir; its output is streamed to `out`, every line prefixed "[ID] ".
- * Stops at the first failing command. Returns 0, or -1 after printing to stderr which
- * component failed and its exit status. */
-int kiln_build_app(const struct kiln_manifest *m, const char *const *only, size_t n_only,
-                   FILE *out);
+/* Runs the build commands of the components of the manifest at manifest_path (build.c):
+ * every component, or only the n_only ids in `only` (NULL/0: all). Each command runs
+ * with /bin/sh -c in the component's workdir; its output is streamed to `out`, every
+ * line prefixed "[ID] ". Stops at the first failing command. Returns 0, or -1 after
+ * printing to stderr which component failed and its exit status. It reads only the
+ * [component.ID.build] tables, so it works before the sources exist: call it before
+ * kiln_manifest_load (which insists that every source file exists). */
+int kiln_build_app(const char *manifest_path, const char *const *only, size_t n_only, FILE *out);
 
 /* Parses "128M", "10k", "1G", "4096" into bytes. Returns 0 or -1. */
 int kiln_parse_size(const char *s, unsigned long long *out);

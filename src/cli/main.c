@@ -20,6 +20,9 @@ static const command commands[] = {
     {"up", kiln_cmd_up, "serve an application (kiln.toml or spin.toml) over HTTP"},
     {"check", kiln_cmd_check, "validate a manifest and show what each component is granted"},
     {"compile", kiln_cmd_compile, "translate and compile a module into the cache"},
+    {"new", kiln_cmd_new, "create a project from a template (kiln new http-c NAME)"},
+    {"build", kiln_cmd_build, "run each component's build command"},
+    {"templates", kiln_cmd_templates, "list the templates of `kiln new`"},
 };
 
 static void usage(FILE *f)

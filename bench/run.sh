@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# make bench: Kiln's benchmarks, each against a baseline measured in the same run.
+# Prints a table and writes bench/results.md (machine, commands, numbers).
+#   1. instantiation latency (in process): hello handler and a module with 1 MiB of data
+#   2. HTTP: wrk against `kiln up` (WAGI hello, fresh instance per request) and nginx
+#   3. memory per live instance (1,000 alive)
+#   4. compute: CoreMark and the wasm3 programs on both tiers vs Node.js (V8) WASI
+# Not part of `make test`: targets live here, never in timed tests.
+set -u
+source "$(dirname "$0")/../tests/lib.sh"
+OUT="$ROOT/bench/results.md"
+P="$SHARED/programs/wasm3"
+export KILN_CACHE_DIR="$KILN_BUILD/bench-cache"
+mkdir -p "$KILN_CACHE_DIR"
+make -s -C "$ROOT" "$KILN_BUILD/instantiate-bench" BUILD="$(basename "$KILN_BUILD")" >/dev/null
+BENCH="$KILN_BUILD/instantiate-bench"
+report=$(mktemp)
+say() { printf '%s\n' "$*" | tee -a "$report"; }
+
+say "# Kiln benchmarks"
+say ""
+say "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`make bench\`. Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r)."
+say "Compilers: $(cc --version | head -1); libtcc $(dpkg-query -W -f='${Version}' libtcc-dev); wasm2c $(wasm2c --version); Node.js $(node --version 2>/dev/null || echo none)."
+say ""
+
+# ---- 1 + 3: instantiation and live-instance memory
+clang --target=wasm32-wasi --sysroot=/usr -O2 "$ROOT/bench/guests/hello_handler.c" -o "$TMP/hello.wasm"
+python3 "$ROOT/bench/guests/data_1mb.py" >"$TMP/data1mb.wat" && wat2wasm "$TMP/data1mb.wat" -o "$TMP/data1mb.wasm"
+say "## 1. Instantiation (in process: fresh WASI context + instance + empty export call + release)"
+say ""
+say "Command: \`build/instantiate-bench --tier T [--live 1000] FILE.wasm\` (20,000 iterations)."
+say ""
+say '```'
+for tier in fast opt; do
+    "$BENCH" --tier $tier --live 1000 "$TMP/hello.wasm" | tee -a "$report"
+done
+"$BENCH" --tier fast --iterations 5000 "$TMP/data1mb.wasm" | tee -a "$report"
+say '```'
+say "Targets: hello p50 <= 5 us, p99 <= 25 us; <= 64 KiB of host memory per live instance."
+say ""
+
+# ---- 2: HTTP
+say "## 2. HTTP: WAGI hello with a fresh instance per request vs nginx \`return 200\`"
+say ""
+port=$(free_port)
+mkdir -p "$TMP/app"
+cp "$TMP/hello.wasm" "$TMP/app/hello.wasm"
+cat >"$TMP/app/kiln.toml" <<TOML
+spin_manifest_version = 2
+[application]
+name = "bench"
+[[trigger.http]]
+route = "/..."
+component = "hello"
+executor = { type = "wagi" }
+[component.hello]
+source = "hello.wasm"
+TOML
+"$KILN" compile --tier opt "$TMP/app/hello.wasm" >/dev/null
+"$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" --quiet >"$TMP/up.log" 2>&1 &
+kiln_pid=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+nport=$(free_port)
+mkdir -p "$TMP/nginx"
+cat >"$TMP/nginx/nginx.conf" <<NGX
+worker_processes 2;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $TMP/nginx; proxy_temp_path $TMP/nginx; fastcgi_temp_path $TMP/nginx;
+  uwsgi_temp_path $TMP/nginx; scgi_temp_path $TMP/nginx;
+  server { listen 127.0.0.1:$nport; location / { return 200 "Hello, world!\n"; } }
+}
+NGX
+nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" 2>>"$TMP/nginx/error.log"
+sleep 0.3
+wrk_run() { wrk -t2 -c32 -d10s --latency "$1" 2>&1; }
+k=$(wrk_run "http://127.0.0.1:$port/")
+n=$(wrk_run "http://127.0.0.1:$nport/")
+kill "$kiln_pid" 2>/dev/null; wait "$kiln_pid" 2>/dev/null
+kill "$(cat "$TMP/nginx/nginx.pid")" 2>/dev/null
+rps() { awk '/Requests\/sec/{print $2}' <<<"$1"; }
+p99() { awk '/ 99%/{print $2}' <<<"$1"; }
+say "Command: \`wrk -t2 -c32 -d10s --latency URL\`, kiln up (opt tier, 2 workers) and nginx (2 workers) on the same machine, one after the other."
+say ""
+say "| server | requests/s | p99 latency |"
+say "|---|---|---|"
+say "| kiln up, WAGI hello, fresh instance per request | $(rps "$k") | $(p99 "$k") |"
+say "| nginx return 200 | $(rps "$n") | $(p99 "$n") |"
+ratio=$(python3 -c "print(f'{float(\"$(rps "$k")\")/float(\"$(rps "$n")\"):.2f}')" 2>/dev/null || echo "?")
+say ""
+say "kiln / nginx requests/s: **$ratio** (target >= 0.60; p99 target <= 2 ms)."
+say ""
+
+# ---- 4: compute
+say "## 4. Compute: CoreMark and the wasm3 programs, kiln (both tiers) vs Node.js WASI"
+say ""
+coremark() { # prints iterations/s
+    awk -F: '/Iterations\/Sec/{gsub(/ /,"",$2); print $2}'
+}
+cm_fast=$(cd "$P" && "$KILN" run --tier fast wasi/coremark/coremark.wasm | coremark)
+cm_opt=$(cd "$P" && "$KILN" run --tier opt wasi/coremark/coremark.wasm | coremark)
+cm_node=$(cd "$P" && node --no-warnings "$ROOT/bench/node-wasi.mjs" wasi/coremark/coremark.wasm | coremark)
+say "| CoreMark | iterations/s | vs Node.js |"
+say "|---|---|---|"
+for row in "kiln fast tier (tcc):$cm_fast" "kiln opt tier (cc -O2):$cm_opt" "Node.js $(node --version) WASI:$cm_node"; do
+    v=${row##*:}
+    say "| ${row%:*} | $v | $(python3 -c "print(f'{$v/$cm_node:.2f}')" 2>/dev/null) |"
+done
+say ""
+times="$TMP/times.tsv"
+: >"$times"
+KILN_PROGRAMS=all KILN_PROGRAMS_TIMES="$times" bash "$ROOT/tests/suites/programs.sh" >/dev/null 2>&1
+say "| program | kiln fast (s) | kiln opt (s) | Node.js (s) |"
+say "|---|---|---|---|"
+python3 - "$P/programs.json" "$times" "$ROOT/bench/node-wasi.mjs" <<'PY' | tee -a "$report"
+import json, subprocess, sys, time, os
+progs = json.load(open(sys.argv[1]))
+times = {}
+for line in open(sys.argv[2]):
+    name, tier, secs = line.rstrip("\n").split("\t")
+    times[(name, tier)] = secs
+base = os.path.dirname(sys.argv[1])
+for p in progs:
+    stdin = open(os.path.join(base, p["stdin"])) if p.get("stdin") else subprocess.DEVNULL
+    t0 = time.time()
+    subprocess.run(["node", "--no-warnings", sys.argv[3], p["wasm"]] + p.get("args", []), cwd=base,
+                   stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    node = time.time() - t0
+    f = times.get((p["name"], "fast"), "?"); o = times.get((p["name"], "opt"), "?")
+    fmt = lambda s: s if s == "?" else "%.2f" % float(s)
+    print("| %s | %s | %s | %.2f |" % (p["name"], fmt(f), fmt(o), node))
+PY
+say ""
+say "Times include compiling on a cold cache for the first run of each module (fast tier: tens of ms; opt tier: seconds)."
+cp "$report" "$OUT"
+echo
+echo "wrote $OUT"

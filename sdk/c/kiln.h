@@ -1,0 +1,149 @@
+/* kiln.h — the Kiln C guest SDK: write WAGI HTTP handlers for Kiln (and Spin/WAGI) in C.
+ *
+ * A handler is an ordinary WASI command (`main`). Kiln runs one fresh instance per
+ * request: the request arrives as CGI environment variables plus the body on stdin,
+ * and whatever the handler prints on stdout (a header block, a blank line, the body)
+ * becomes the response. This SDK hides that protocol:
+ *
+ *     #include "kiln.h"
+ *
+ *     int main(void)
+ *     {
+ *         if (strcmp(kiln_method(), "GET") != 0) {
+ *             kiln_add_header("Allow", "GET");
+ *             return kiln_respond_error(405, "only GET is allowed");
+ *         }
+ *         const char *who = kiln_query("name");
+ *         kiln_set_header("Content-Type", "text/plain; charset=utf-8");
+ *         kiln_printf("Hello, %s!\n", who ? who : "world");
+ *         return kiln_send();
+ *     }
+ *
+ * Build (Debian's clang and wasi-libc, nothing else):
+ *     clang --target=wasm32-wasi --sysroot=/usr -O2 -o app.wasm main.c kiln.c
+ *
+ * Requests
+ *   kiln_method()      REQUEST_METHOD ("GET", "POST", ...)
+ *   kiln_path()        the request path as sent (percent-encoded, without the query)
+ *   kiln_path_info()   the part of the path below the route's "/..." (decoded)
+ *   kiln_param(name)   a route segment `:name` (from X_PATH_MATCH_<NAME>)
+ *   kiln_query(name)   a query parameter, decoded ('+' is a space, %XX escapes)
+ *   kiln_header(name)  a request header by its HTTP name ("User-Agent"), from HTTP_*
+ *   kiln_body(&len)    the body, read from stdin once (CONTENT_LENGTH bytes)
+ * Every string returned stays valid until the program exits; NULL means "absent".
+ *
+ * Responses are buffered until kiln_send() (or kiln_respond_error()) writes them, so a
+ * handler can still change its mind (e.g. turn a half-built answer into an error).
+ *
+ * Errors: kiln_respond_error(status, fmt, ...) discards the body built so far and
+ * answers `{"error": "<message>", "status": <status>}` as application/json, keeping the
+ * headers already added (e.g. `Allow` for a 405).
+ *
+ * JSON: kiln_write_json_string() writes an escaped JSON string into the body;
+ * kiln_jv_parse() is a small strict RFC 8259 reader (objects, arrays, strings with all
+ * escapes and UTF-8 validation, numbers, true/false/null; no comments, no trailing
+ * commas, no duplicate keys, depth at most KILN_JV_MAX_DEPTH).
+ *
+ * Memory: when an allocation fails the SDK writes nothing and exits with status 70,
+ * which Kiln answers with a 500 and logs. */
+#ifndef KILN_SDK_H
+#define KILN_SDK_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- the request ---- */
+
+/* The HTTP method ("GET" when the variable is missing, e.g. when run by hand). */
+const char *kiln_method(void);
+/* The raw request path ("/users/a%20b"), without the query string. */
+const char *kiln_path(void);
+/* The path below the matched route, percent-decoded ("" for an exact route). */
+const char *kiln_path_info(void);
+/* The value of route segment `:name` (case-insensitive name), or NULL. */
+const char *kiln_param(const char *name);
+/* The first query parameter called `name`, decoded; "" for `?flag`; NULL if absent. */
+const char *kiln_query(const char *name);
+/* The number of query parameters and the i-th one (decoded), for iterating. */
+size_t kiln_query_count(void);
+int kiln_query_at(size_t i, const char **name, const char **value);
+/* A request header by name ("Content-Type", "x-api-key"), or NULL. Kiln, like WAGI,
+ * does not give handlers the Authorization and Connection headers. */
+const char *kiln_header(const char *name);
+/* The request body (NUL-terminated for convenience; *len is the exact length, the body
+ * may contain NUL bytes). Returns NULL (and *len = 0) if stdin could not be read or the
+ * body is larger than KILN_MAX_BODY. */
+#ifndef KILN_MAX_BODY
+#define KILN_MAX_BODY (64u << 20)
+#endif
+const char *kiln_body(size_t *len);
+
+/* ---- the response ---- */
+
+/* Sets the status (default 200). */
+void kiln_status(int status);
+/* Adds a header (repeatable, e.g. Set-Cookie). Returns -1, adding nothing, when the name
+ * is not an HTTP token or the value contains CR, LF or other control characters. */
+int kiln_add_header(const char *name, const char *value);
+/* Sets a header, replacing every earlier one of the same name (case-insensitive). */
+int kiln_set_header(const char *name, const char *value);
+/* Appends to the body. */
+void kiln_write(const void *data, size_t len);
+void kiln_puts(const char *s);
+void kiln_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Appends `s` (len bytes, may contain NUL) as a quoted, escaped JSON string. Invalid
+ * UTF-8 bytes are replaced by U+FFFD so the output is always valid JSON. */
+void kiln_write_json_string(const char *s, size_t len);
+/* Writes the response (status, headers, blank line, body) to stdout. Without a
+ * Content-Type, "text/plain; charset=utf-8" is used. Returns 0, or 1 if stdout failed:
+ * meant for `return kiln_send();` in main. A second call does nothing. */
+int kiln_send(void);
+/* Shortcut: status, Content-Type and a NUL-terminated body, then kiln_send(). */
+int kiln_respond(int status, const char *content_type, const char *body);
+/* Discards the body and Content-Type built so far and sends
+ * {"error": "<message>", "status": N} as application/json with the given status.
+ * Returns kiln_send()'s result. */
+int kiln_respond_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- JSON reader ---- */
+
+#define KILN_JV_MAX_DEPTH 64
+
+typedef enum kiln_jv_type {
+    KILN_JV_NULL,
+    KILN_JV_BOOL,
+    KILN_JV_NUMBER,
+    KILN_JV_STRING,
+    KILN_JV_ARRAY,
+    KILN_JV_OBJECT,
+} kiln_jv_type;
+
+typedef struct kiln_jv kiln_jv;
+struct kiln_jv {
+    kiln_jv_type type;
+    int boolean;   /* BOOL */
+    double number; /* NUMBER */
+    char *string;  /* STRING: NUL-terminated; string_len counts bytes (may include NUL) */
+    size_t string_len;
+    size_t len;     /* ARRAY, OBJECT: number of items */
+    kiln_jv *items; /* ARRAY, OBJECT: the values */
+    char **keys;    /* OBJECT: the keys (NUL-terminated, no NUL inside) */
+};
+
+/* Parses `len` bytes of JSON. Returns the value (free with kiln_jv_free) or NULL with a
+ * message like "expected ':' at offset 12" in err (errlen bytes; may be NULL). */
+kiln_jv *kiln_jv_parse(const char *text, size_t len, char *err, size_t errlen);
+/* The member `key` of an object, or NULL (also when v is not an object). */
+const kiln_jv *kiln_jv_get(const kiln_jv *v, const char *key);
+/* The string of a STRING value without NUL bytes inside, else NULL. */
+const char *kiln_jv_string(const kiln_jv *v);
+void kiln_jv_free(kiln_jv *v);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
