@@ -100,3 +100,10 @@ serve: all
 
 $(BUILD)/instantiate-bench: $(BUILD)/obj/src/tools/instantiate_bench.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# Installs the kiln binary (PREFIX=/usr/local by default).
+PREFIX ?= /usr/local
+.PHONY: install
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/kiln $(DESTDIR)$(PREFIX)/bin/kiln

@@ -81,6 +81,7 @@ typedef struct kiln_trigger {
     kiln_executor_type executor;
     char *wagi_argv;       /* WAGI: `argv` template, default "${SCRIPT_NAME} ${ARGS}" */
     char *wagi_entrypoint; /* WAGI: default "_start" */
+    int wagi_pass_authorization; /* WAGI: Kiln extension, pass HTTP_AUTHORIZATION */
     int has_static_response;
     int status_code; /* static_response: default 200 */
     kiln_kvlist static_headers;

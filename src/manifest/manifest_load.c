@@ -379,9 +379,18 @@ static void load_executor(loader *L, kiln_trigger *t, const kiln_toml_value *tt)
         t->executor = KILN_EXECUTOR_SPIN;
         man_check_keys(L, x, spin_keys, "a spin executor");
     } else if (strcmp(type, "wagi") == 0) {
-        static const char *const wagi_keys[] = {"type", "argv", "entrypoint", NULL};
+        static const char *const wagi_keys[] = {"type", "argv", "entrypoint",
+                                                "pass_authorization", NULL};
         t->executor = KILN_EXECUTOR_WAGI;
         man_check_keys(L, x, wagi_keys, "a wagi executor");
+        /* Kiln's extension: CGI withholds Authorization from handlers (RFC 3875 4.1.18);
+         * a handler that verifies tokens itself opts in, like Apache's CGIPassAuth. */
+        const kiln_toml_value *pa = kiln_toml_get(x, "pass_authorization");
+        if (pa && pa->type != KILN_TOML_BOOL)
+            man_error(L, pa->line, pa->col, "`pass_authorization` must be true or false, not %s",
+                      man_a_type(pa));
+        else if (pa)
+            t->wagi_pass_authorization = pa->u.boolean;
         man_get_string(L, x, "argv", "a wagi executor", &t->wagi_argv);
         man_get_string(L, x, "entrypoint", "a wagi executor", &t->wagi_entrypoint);
         if (!t->wagi_argv) t->wagi_argv = kiln_strdup("${SCRIPT_NAME} ${ARGS}");
