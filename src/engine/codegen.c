@@ -15,7 +15,13 @@
 
 int kiln_codegen_mangle(kiln_buf *out, const char *name)
 {
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+    return kiln_codegen_mangle_n(out, name, strlen(name));
+}
+
+int kiln_codegen_mangle_n(kiln_buf *out, const char *name, size_t len)
+{
+    for (const unsigned char *p = (const unsigned char *)name;
+         p < (const unsigned char *)name + len; p++) {
         unsigned char c = *p;
         int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z' && c != 'Z') ||
                    (c >= '0' && c <= '9') || c == '_';
@@ -97,6 +103,23 @@ static int read_file(const char *path, kiln_buf *out)
     return 0;
 }
 
+static int write_file(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, (const char *)data + off, len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            close(fd);
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    return close(fd);
+}
+
 /* Replaces the first occurrence of `from` in *text by `to`; -1 if absent. */
 static int replace_once(kiln_buf *text, const char *from, const char *to)
 {
@@ -124,6 +147,10 @@ static int trap_overrides(kiln_buf *b)
         "#define WASM_RT_TRAP_TABLE_OOB ((wasm_rt_trap_t)(100 + %d))\n"
         "#define WASM_RT_TRAP_NULL_ELEM ((wasm_rt_trap_t)(100 + %d))\n"
         "#define WASM_RT_TRAP_TYPE_MISMATCH ((wasm_rt_trap_t)(100 + %d))\n"
+        "static f32 kiln_negf(f32 x) { union { f32 f; u32 u; } v; v.f = x; v.u ^= 0x80000000u; "
+        "return v.f; }\n"
+        "static f64 kiln_neg(f64 x) { union { f64 f; u64 u; } v; v.f = x; "
+        "v.u ^= 0x8000000000000000ull; return v.f; }\n"
         "#undef RANGE_CHECK\n"
         "#define RANGE_CHECK(mem, offset, len) \\\n"
         "  if (UNLIKELY(offset + (uint64_t)len > mem->size)) TRAP(MEMORY_OOB);\n"
@@ -166,6 +193,34 @@ static int direct_memory_rewrite(kiln_buf *text)
             rc = kiln_buf_append(&out, p, len);
         }
         p += len;
+    }
+    if (rc == 0) {
+        kiln_buf_free(text);
+        *text = out;
+    } else {
+        kiln_buf_free(&out);
+    }
+    return rc;
+}
+
+/* For tcc: `-x` on a float does not flip a NaN's sign bit (tcc computes it as 0 - x), but
+ * wasm's f32.neg / f64.neg must. wasm2c emits negation as `w2c_fN = -(w2c_fN);` and
+ * `w2c_dN = -(w2c_dN);`; those become sign-bit flips. */
+static int tcc_float_neg(kiln_buf *text)
+{
+    kiln_buf out = KILN_BUF_INIT;
+    const char *p = text->data;
+    int rc = 0;
+    while (*p && rc == 0) {
+        const char *f = strstr(p, "= -(w2c_f"), *d = strstr(p, "= -(w2c_d");
+        const char *next = f && (!d || f < d) ? f : d;
+        if (!next) {
+            rc = kiln_buf_puts(&out, p);
+            break;
+        }
+        rc = kiln_buf_append(&out, p, (size_t)(next - p));
+        if (rc == 0) rc = kiln_buf_puts(&out, next == f ? "= kiln_negf(w2c_f" : "= kiln_neg(w2c_d");
+        p = next + strlen("= -(w2c_f");
     }
     if (rc == 0) {
         kiln_buf_free(text);
@@ -271,10 +326,157 @@ static int tcc_builtins(kiln_buf *text)
     return 0;
 }
 
+/* ---- names given to wasm2c ----
+ *
+ * wasm2c copies import and export names into C comments and symbols, and does not
+ * escape them in comments: a module could end a comment with an export named "*\/ ..."
+ * and have C of its choosing compiled into Kiln's process. So wasm2c never sees a
+ * guest's names: Kiln gives it a copy of the module whose import modules are "m<j>"
+ * (j: distinct module, in order of appearance), import fields "f<k>" (k: import index)
+ * and exports "e<i>" (i: export index). The glue maps them back by index. */
+
+/* mod_of[k] = distinct module index of import k; returns the number of distinct ones. */
+static uint32_t distinct_modules(const kiln_wasm *w, uint32_t *mod_of)
+{
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < w->nimports; k++) {
+        const kiln_wasm_import *im = &w->imports[k];
+        uint32_t j = 0;
+        for (; j < k; j++)
+            if (w->imports[j].module_len == im->module_len &&
+                memcmp(w->imports[j].module, im->module, im->module_len) == 0)
+                break;
+        mod_of[k] = j < k ? mod_of[j] : n++;
+    }
+    return n;
+}
+
+static int put_uleb(kiln_buf *b, uint64_t v)
+{
+    do {
+        uint8_t byte = v & 0x7f;
+        v >>= 7;
+        if (v) byte |= 0x80;
+        if (kiln_buf_append(b, &byte, 1) < 0) return -1;
+    } while (v);
+    return 0;
+}
+
+static int get_uleb(const uint8_t *p, size_t end, size_t *pos, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*pos >= end) return -1;
+        uint8_t b = p[(*pos)++];
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int put_name(kiln_buf *b, char prefix, uint32_t index)
+{
+    char name[16];
+    int n = snprintf(name, sizeof name, "%c%u", prefix, index);
+    return put_uleb(b, (uint64_t)n) < 0 ? -1 : kiln_buf_append(b, name, (size_t)n);
+}
+
+/* Skips a name (length + bytes). */
+static int skip_name(const uint8_t *p, size_t end, size_t *pos)
+{
+    uint64_t n;
+    if (get_uleb(p, end, pos, &n) < 0 || n > end - *pos) return -1;
+    *pos += n;
+    return 0;
+}
+
+/* Skips an import descriptor (kind + payload). */
+static int skip_import_desc(const uint8_t *p, size_t end, size_t *pos)
+{
+    uint64_t v;
+    if (*pos >= end) return -1;
+    uint8_t kind = p[(*pos)++];
+    switch (kind) {
+    case 0:
+        return get_uleb(p, end, pos, &v);
+    case 1:
+    case 2: {
+        if (kind == 1 && (*pos)++ >= end) return -1; /* a table's reftype, then limits */
+        if (*pos >= end) return -1;
+        uint8_t flags = p[(*pos)++];
+        if (get_uleb(p, end, pos, &v) < 0) return -1;
+        return (flags & 1) ? get_uleb(p, end, pos, &v) : 0;
+    }
+    case 3:
+        if (end - *pos < 2) return -1;
+        *pos += 2;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* Writes bytes with the import and export names replaced (see above) to out. */
+static int rename_module(const uint8_t *bytes, size_t len, const kiln_wasm *w, kiln_buf *out)
+{
+    uint32_t *mod_of = kiln_calloc(w->nimports + 1, sizeof *mod_of);
+    if (!mod_of) return -1;
+    distinct_modules(w, mod_of);
+    int rc = -1;
+    size_t pos = 8;
+    if (len < 8 || kiln_buf_append(out, bytes, 8) < 0) goto out;
+    while (pos < len) {
+        size_t start = pos;
+        uint8_t id = bytes[pos++];
+        uint64_t size;
+        if (get_uleb(bytes, len, &pos, &size) < 0 || size > len - pos) goto out;
+        size_t body = pos, end = pos + size;
+        if (id != 2 && id != 7) {
+            if (kiln_buf_append(out, bytes + start, end - start) < 0) goto out;
+            pos = end;
+            continue;
+        }
+        kiln_buf sec = KILN_BUF_INIT;
+        uint64_t count;
+        int ok = get_uleb(bytes, end, &pos, &count) == 0 && put_uleb(&sec, count) == 0;
+        for (uint64_t i = 0; ok && i < count; i++) {
+            if (id == 2) {
+                size_t desc;
+                ok = i < w->nimports && skip_name(bytes, end, &pos) == 0 &&
+                     skip_name(bytes, end, &pos) == 0;
+                desc = pos;
+                ok = ok && skip_import_desc(bytes, end, &pos) == 0 &&
+                     put_name(&sec, 'm', mod_of[i]) == 0 && put_name(&sec, 'f', (uint32_t)i) == 0 &&
+                     kiln_buf_append(&sec, bytes + desc, pos - desc) == 0;
+            } else {
+                size_t desc;
+                ok = skip_name(bytes, end, &pos) == 0;
+                desc = pos;
+                uint64_t idx;
+                ok = ok && pos < end && (pos++, get_uleb(bytes, end, &pos, &idx) == 0) &&
+                     put_name(&sec, 'e', (uint32_t)i) == 0 &&
+                     kiln_buf_append(&sec, bytes + desc, pos - desc) == 0;
+            }
+        }
+        ok = ok && pos == end && kiln_buf_append(out, &id, 1) == 0 && put_uleb(out, sec.len) == 0 &&
+             kiln_buf_append(out, sec.data, sec.len) == 0;
+        kiln_buf_free(&sec);
+        if (!ok) goto out;
+        (void)body;
+    }
+    rc = 0;
+out:
+    kiln_free(mod_of);
+    return rc;
+}
+
 /* Parses "void Z_kmod_instantiate(Z_kmod_instance_t*, struct Z_A_instance_t*, ...);" in
  * the header into the mangled import module names, then maps them back to real names. */
 static int instantiate_order(const char *header, const kiln_wasm *w, char ***names_out,
-                             size_t *n_out, kiln_buf *err)
+                             uint32_t **order_out, size_t *n_out, kiln_buf *err)
 {
     const char *proto = strstr(header, "void Z_" KILN_CODEGEN_MODULE "_instantiate(");
     if (!proto) {
@@ -284,47 +486,43 @@ static int instantiate_order(const char *header, const kiln_wasm *w, char ***nam
     const char *end = strchr(proto, ')');
     size_t cap = w->nimports + 1, n = 0;
     char **names = kiln_calloc(cap, sizeof *names);
-    if (!names) return -1;
+    uint32_t *order = kiln_calloc(cap, sizeof *order);
+    uint32_t *mod_of = kiln_calloc(cap, sizeof *mod_of);
+    if (!names || !order || !mod_of) goto fail;
+    distinct_modules(w, mod_of);
     const char *p = proto;
-    while ((p = strstr(p, "struct Z_")) && p < end) {
-        p += strlen("struct Z_");
-        const char *q = strstr(p, "_instance_t*");
-        if (!q || q > end) break;
-        size_t mlen = (size_t)(q - p);
-        /* Find the import module whose mangled name matches. */
-        const char *found = NULL;
-        for (uint32_t i = 0; i < w->nimports && !found; i++) {
-            kiln_buf m = KILN_BUF_INIT;
-            kiln_codegen_mangle(&m, w->imports[i].module);
-            if (m.data && m.len == mlen && memcmp(m.data, p, mlen) == 0)
-                found = w->imports[i].module;
-            kiln_buf_free(&m);
-        }
-        if (!found || n + 1 >= cap) {
-            kiln_buf_printf(err, "internal error: cannot map wasm2c import module %.*s", (int)mlen,
-                            p);
+    while ((p = strstr(p, "struct Z_m")) && p < end) {
+        p += strlen("struct Z_m");
+        char *q;
+        unsigned long j = strtoul(p, &q, 10);
+        if (strncmp(q, "_instance_t*", 12) != 0 || n + 1 >= cap) {
+            kiln_buf_puts(err, "internal error: unexpected wasm2c instantiate parameters");
             goto fail;
         }
-        names[n] = kiln_strdup(found);
+        const kiln_wasm_import *im = NULL;
+        for (uint32_t k = 0; k < w->nimports && !im; k++)
+            if (mod_of[k] == j) im = &w->imports[k];
+        if (!im) {
+            kiln_buf_printf(err, "internal error: no import module %lu", j);
+            goto fail;
+        }
+        names[n] = kiln_strndup(im->module, im->module_len);
         if (!names[n]) goto fail;
-        n++;
+        order[n++] = (uint32_t)j;
         p = q;
     }
+    kiln_free(mod_of);
     *names_out = names;
+    *order_out = order;
     *n_out = n;
     return 0;
 fail:
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; names && i < n; i++)
         kiln_free(names[i]);
     kiln_free(names);
+    kiln_free(order);
+    kiln_free(mod_of);
     return -1;
-}
-
-static size_t module_index(char **names, size_t n, const char *module)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(names[i], module) == 0) return i;
-    return n;
 }
 
 /* The glue appended to wasm2c's output. */
@@ -377,9 +575,13 @@ static int append_image_glue(kiln_buf *b, const kiln_wasm *w, const char *header
     return b->data ? 0 : -1;
 }
 
-static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, size_t nmods)
+static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, const uint32_t *order,
+                       size_t nmods)
 {
     const char *M = KILN_CODEGEN_MODULE;
+    uint32_t *mod_of = kiln_calloc(w->nimports + 1, sizeof *mod_of);
+    if (!mod_of) return -1;
+    distinct_modules(w, mod_of);
     kiln_buf_printf(b,
                     "\n/* ---- Kiln glue (src/engine/codegen.c) ---- */\n"
                     "typedef union { u32 i32; u64 i64; f32 f32; f64 f64; "
@@ -392,20 +594,10 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, size_t nmod
     /* Import trampolines. */
     for (uint32_t k = 0; k < w->nimports; k++) {
         const kiln_wasm_import *im = &w->imports[k];
-        /* The same (module, name) imported twice is one C symbol: define it once. */
-        int dup = 0;
-        for (uint32_t j = 0; j < k && !dup; j++)
-            dup = strcmp(w->imports[j].module, im->module) == 0 &&
-                  strcmp(w->imports[j].name, im->name) == 0;
-        if (dup) continue;
+        /* Names as wasm2c saw them (see rename_module): Z_m<j>Z_f<k>. */
         kiln_buf sym = KILN_BUF_INIT, ctx = KILN_BUF_INIT, ret = KILN_BUF_INIT;
-        kiln_buf_puts(&sym, "Z_");
-        kiln_codegen_mangle(&sym, im->module);
-        kiln_buf_puts(&sym, "Z_");
-        kiln_codegen_mangle(&sym, im->name);
-        kiln_buf_puts(&ctx, "struct Z_");
-        kiln_codegen_mangle(&ctx, im->module);
-        kiln_buf_puts(&ctx, "_instance_t*");
+        kiln_buf_printf(&sym, "Z_m%uZ_f%u", mod_of[k], k);
+        kiln_buf_printf(&ctx, "struct Z_m%u_instance_t*", mod_of[k]);
         if (!sym.data || !ctx.data) return -1;
         if (im->kind == KILN_EXTERN_FUNC) {
             const char *sig = w->types[im->type_index];
@@ -447,11 +639,9 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, size_t nmod
                     "void kiln_glue_instantiate(void *inst, void **ctxs) {\n"
                     "  Z_%s_instantiate((Z_%s_instance_t*)inst",
                     M, M, M, M, M);
-    for (size_t i = 0; i < nmods; i++) {
-        kiln_buf_puts(b, ", (struct Z_");
-        kiln_codegen_mangle(b, mods[i]);
-        kiln_buf_printf(b, "_instance_t*)ctxs[%zu]", i);
-    }
+    for (size_t i = 0; i < nmods; i++)
+        kiln_buf_printf(b, ", (struct Z_m%u_instance_t*)ctxs[%zu]", order[i], i);
+    kiln_free(mod_of);
     kiln_buf_puts(b, ");\n}\n");
     /* The import module order of kiln_glue_instantiate, for loads from the cache. */
     kiln_buf_printf(b,
@@ -483,9 +673,7 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, size_t nmod
             kiln_buf_printf(b, "%s r = ", ret.data);
             kiln_buf_free(&ret);
         }
-        kiln_buf_printf(b, "Z_%sZ_", M);
-        kiln_codegen_mangle(b, e->name);
-        kiln_buf_printf(b, "((Z_%s_instance_t*)inst", M);
+        kiln_buf_printf(b, "Z_%sZ_e%u((Z_%s_instance_t*)inst", M, i, M);
         for (const char *a = sig; a < colon; a++)
             kiln_buf_printf(b, ", v[%d].%s", (int)(a - sig), val_member(*a));
         kiln_buf_puts(b, ");\n");
@@ -504,12 +692,9 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, size_t nmod
     kiln_buf_printf(b, "};\nvoid (*const kiln_glue_export_fns[%u])(void) = {\n",
                     w->nexports ? w->nexports : 1);
     for (uint32_t i = 0; i < w->nexports; i++) {
-        kiln_buf_printf(b, "  (void (*)(void))Z_%sZ_", M);
-        kiln_codegen_mangle(b, w->exports[i].name);
-        kiln_buf_puts(b, ",\n");
+        kiln_buf_printf(b, "  (void (*)(void))Z_%sZ_e%u,\n", M, i);
     }
     kiln_buf_puts(b, "};\n");
-    (void)module_index;
     return b->data ? 0 : -1;
 }
 
@@ -524,14 +709,29 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
     char cpath[sizeof dir + 16], hpath[sizeof dir + 16];
     snprintf(cpath, sizeof cpath, "%s/%s.c", dir, KILN_CODEGEN_MODULE);
     snprintf(hpath, sizeof hpath, "%s/%s.h", dir, KILN_CODEGEN_MODULE);
+    char wpath[sizeof dir + 16];
+    snprintf(wpath, sizeof wpath, "%s/in.wasm", dir);
     int rc = -1;
+    uint32_t *order = NULL;
     kiln_buf log = KILN_BUF_INIT, header = KILN_BUF_INIT;
     if (w->uses_simd_types) {
         kiln_buf_puts(err, "module uses SIMD (v128 values), which Kiln does not support yet");
         goto out;
     }
-    const char *argv[] = {"wasm2c", "--no-debug-names", "-n", KILN_CODEGEN_MODULE, "-o",
-                          cpath,    wasm_path,          NULL};
+    /* wasm2c gets a copy with Kiln's own names (see rename_module). */
+    kiln_buf orig = KILN_BUF_INIT, renamed = KILN_BUF_INIT;
+    int wrc = read_file(wasm_path, &orig) == 0 && orig.data &&
+                      rename_module((const uint8_t *)orig.data, orig.len, w, &renamed) == 0
+                  ? write_file(wpath, renamed.data, renamed.len)
+                  : -1;
+    kiln_buf_free(&orig);
+    kiln_buf_free(&renamed);
+    if (wrc < 0) {
+        kiln_buf_printf(err, "cannot prepare the module for wasm2c: %s", strerror(errno));
+        goto out;
+    }
+    const char *argv[] = {
+        "wasm2c", "--no-debug-names", "-n", KILN_CODEGEN_MODULE, "-o", cpath, wpath, NULL};
     int st = kiln_proc_run(argv, &log, 0);
     if (st != 0) {
         /* wasm2c names the file and offset; strip trailing newlines. */
@@ -540,15 +740,21 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
         if (st < 0)
             kiln_buf_printf(err, "cannot run wasm2c (is wabt installed?): %s",
                             log.data ? log.data : "");
-        else
-            kiln_buf_printf(err, "invalid module: %s", log.data ? log.data : "wasm2c failed");
+        else {
+            /* wasm2c names its input (our temp copy): keep only "offset: error: ...". */
+            const char *msg = log.data ? log.data : "wasm2c failed";
+            size_t wl = strlen(wpath);
+            if (strncmp(msg, wpath, wl) == 0 && msg[wl] == ':') msg += wl + 1;
+            kiln_buf_printf(err, "invalid module: %s", msg);
+        }
         goto out;
     }
     if (read_file(cpath, out) < 0 || read_file(hpath, &header) < 0) {
         kiln_buf_printf(err, "cannot read wasm2c output: %s", strerror(errno));
         goto out;
     }
-    if (instantiate_order(header.data, w, import_modules, nimport_modules, err) < 0) goto out;
+    if (instantiate_order(header.data, w, import_modules, &order, nimport_modules, err) < 0)
+        goto out;
     /* Inline the header so that the C file stands alone. */
     if (replace_once(out, "#include \"" KILN_CODEGEN_MODULE ".h\"\n", header.data) < 0) {
         kiln_buf_puts(err, "internal error: unexpected wasm2c output (no header include)");
@@ -566,9 +772,9 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
     }
     kiln_buf_free(&ov);
     if (direct_memory && (direct_memory_rewrite(out) < 0 || tcc_builtins(out) < 0 ||
-                          cache_memory_bases(out, header.data) < 0))
+                          cache_memory_bases(out, header.data) < 0 || tcc_float_neg(out) < 0))
         goto oom;
-    if (append_glue(out, w, *import_modules, *nimport_modules) < 0 ||
+    if (append_glue(out, w, *import_modules, order, *nimport_modules) < 0 ||
         append_image_glue(out, w, header.data, *nimport_modules) < 0)
         goto oom;
     rc = 0;
@@ -576,8 +782,10 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
 oom:
     kiln_buf_puts(err, "out of memory generating C");
 out:
+    kiln_free(order);
     unlink(cpath);
     unlink(hpath);
+    unlink(wpath);
     rmdir(dir);
     kiln_buf_free(&log);
     kiln_buf_free(&header);

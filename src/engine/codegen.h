@@ -19,7 +19,7 @@
 #include "util/buf.h"
 
 /* Bumped whenever the glue or runtime ABI changes: part of every cache key. */
-#define KILN_ABI_VERSION 9
+#define KILN_ABI_VERSION 12
 
 /* The wasm2c module name used for every module (symbols Z_<name>...). */
 #define KILN_CODEGEN_MODULE "kmod"
@@ -33,5 +33,6 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
 
 /* wasm2c's name mangling: [A-Za-z0-9_] except 'Z' kept, other bytes as Z%02X. */
 int kiln_codegen_mangle(kiln_buf *out, const char *name);
+int kiln_codegen_mangle_n(kiln_buf *out, const char *name, size_t len);
 
 #endif

@@ -15,7 +15,8 @@
 #ifndef KILN_TCC_VERSION
 #define KILN_TCC_VERSION "unknown"
 #endif
-#define OPT_CC_FLAGS "-O2 -fPIC -shared -fno-strict-aliasing -fno-optimize-sibling-calls -w"
+#define OPT_CC_FLAGS                                                                               \
+    "-O2 -fPIC -shared -fno-strict-aliasing -fno-optimize-sibling-calls -fsignaling-nans -w"
 
 static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -91,6 +92,7 @@ static int compile_cc(const char *src, size_t len, const char *so_path, kiln_buf
                           "-shared",
                           "-fno-strict-aliasing",
                           "-fno-optimize-sibling-calls",
+                          "-fsignaling-nans",
                           "-w",
                           "-o",
                           so_path,

@@ -91,14 +91,17 @@ const char *kiln_module_import_module_name(const kiln_module *m, size_t i);
 
 /* Exports. */
 typedef struct kiln_export_info {
-    const char *name;
+    const char *name; /* may contain NUL: name_len is authoritative */
+    size_t name_len;
     kiln_extern_kind kind;
-    const char *type; /* functions: "ij:f"; globals: "i" or "mut i"; others: "" */
+    const char *type; /* functions: "ij:f"; globals: "i" or "mut i"; tables: "r 1 -"
+                       * (element type, min, max or -); memories: "1 2" */
 } kiln_export_info;
 size_t kiln_module_export_count(const kiln_module *m);
 const kiln_export_info *kiln_module_export(const kiln_module *m, size_t i);
-/* Index of an export by name, or -1. */
+/* Index of an export by name, or -1 (the _n form for names that contain NUL). */
 long kiln_module_export_index(const kiln_module *m, const char *name);
+long kiln_module_export_index_n(const kiln_module *m, const char *name, size_t len);
 
 /* Creating an instance is two steps so that host contexts can learn the instance's
  * memory before its start function runs:

@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -195,14 +196,103 @@ out:
     return rc;
 }
 
-/* dlopens the verified entry fd and binds the glue. */
-static int bind_glue(kiln_module *m, int fd, const kiln_wasm *w, kiln_buf *err)
+/* Shared objects in use, with the import bindings written into their glue. dlopen
+ * returns the same handle for the same entry, so two modules with the same bytes share
+ * one object; that is fine while they bind the same imports, and a module that binds
+ * other ones (the spec tests' `register`) gets a private copy instead. */
+typedef struct loaded_so {
+    void *dl;
+    const kiln_fnptr *fns;
+    uint32_t nfns;
+    int refs;
+    struct loaded_so *next;
+} loaded_so;
+
+static pthread_mutex_t dl_lock = PTHREAD_MUTEX_INITIALIZER;
+static loaded_so *loaded_list;
+
+static loaded_so *loaded_find(void *dl)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    for (loaded_so *l = loaded_list; l; l = l->next)
+        if (l->dl == dl) return l;
+    return NULL;
+}
+
+/* Copies the verified entry (fd) to a private temp file in dir and dlopens that. */
+static void *dlopen_private(int fd, const char *dir)
+{
+    kiln_buf path = KILN_BUF_INIT;
+    static unsigned counter;
+    if (kiln_buf_printf(&path, "%s/.private-%d-%u.so", dir, (int)getpid(), counter++) < 0)
+        return NULL;
+    void *dl = NULL;
+    int out = open(path.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+    if (out >= 0) {
+        char buf[65536];
+        off_t off = 0;
+        ssize_t n;
+        int ok = 1;
+        while ((n = pread(fd, buf, sizeof buf, off)) > 0 && ok) {
+            ok = write(out, buf, (size_t)n) == n;
+            off += n;
+        }
+        if (close(out) == 0 && ok && n == 0) dl = dlopen(path.data, RTLD_NOW | RTLD_LOCAL);
+        unlink(path.data);
+    }
+    kiln_buf_free(&path);
+    return dl;
+}
+
+/* Drops one reference to a shared object (and its registry entry with the last). */
+static void unload(void *dl)
+{
+    pthread_mutex_lock(&dl_lock);
+    for (loaded_so **pp = &loaded_list; *pp; pp = &(*pp)->next) {
+        loaded_so *l = *pp;
+        if (l->dl != dl) continue;
+        if (--l->refs == 0) {
+            *pp = l->next;
+            kiln_free(l);
+        }
+        break;
+    }
+    dlclose(dl);
+    pthread_mutex_unlock(&dl_lock);
+}
+
+/* dlopens the verified entry (fd, at entry_path) and binds the glue. */
+static int bind_glue(kiln_module *m, int fd, const char *entry_path, const char *dir,
+                     const kiln_wasm *w, kiln_buf *err)
+{
+    pthread_mutex_lock(&dl_lock);
+    void *dl = dlopen(entry_path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+    loaded_so *l = dl ? loaded_find(dl) : NULL;
+    if (dl && l &&
+        (l->nfns != w->nimports ||
+         memcmp(l->fns, m->import_fns, w->nimports * sizeof(kiln_fnptr)) != 0)) {
+        dlclose(dl);
+        dl = dlopen_private(fd, dir);
+        l = NULL;
+    } else if (!dl) {
+        dl = dlopen(entry_path, RTLD_NOW | RTLD_LOCAL);
+    }
+    if (dl && l) {
+        l->refs++;
+    } else if (dl) {
+        l = kiln_calloc(1, sizeof *l);
+        if (!l) {
+            dlclose(dl);
+            dl = NULL;
+        } else {
+            *l = (loaded_so){dl, m->import_fns, w->nimports, 1, loaded_list};
+            loaded_list = l;
+        }
+    }
+    pthread_mutex_unlock(&dl_lock);
+    m->dl = dl;
     if (!m->dl) {
-        kiln_buf_printf(err, "cannot load compiled module: %s", dlerror());
+        const char *e = dlerror();
+        kiln_buf_printf(err, "cannot load compiled module: %s", e ? e : "out of memory");
         return -1;
     }
     const unsigned *abi = dlsym(m->dl, "kiln_glue_abi");
@@ -256,7 +346,8 @@ static int copy_exports(kiln_module *m, const kiln_wasm *w)
     m->exports = kiln_calloc(w->nexports ? w->nexports : 1, sizeof *m->exports);
     if (!m->exports) return -1;
     for (uint32_t i = 0; i < w->nexports; i++) {
-        m->exports[i].name = kiln_strdup(w->exports[i].name);
+        m->exports[i].name = kiln_strndup(w->exports[i].name, w->exports[i].name_len);
+        m->exports[i].name_len = w->exports[i].name_len;
         m->exports[i].type = kiln_strdup(w->exports[i].type);
         m->exports[i].kind = w->exports[i].kind;
         if (!m->exports[i].name || !m->exports[i].type) return -1;
@@ -327,7 +418,9 @@ static kiln_module *load(const char *name, const char *path_arg, const uint8_t *
             goto fail;
         }
     }
-    if (bind_glue(m, fd, w, &err) < 0) {
+    char entry[4200];
+    snprintf(entry, sizeof entry, "%s/%s.so", dir, key);
+    if (bind_glue(m, fd, entry, dir, w, &err) < 0) {
         if (!m->cached) goto fail;
         /* A cached entry that does not load (made by an older Kiln, or damaged in a way
          * the checksum cannot see): drop it and build it again, once. */
@@ -337,7 +430,7 @@ static kiln_module *load(const char *name, const char *path_arg, const uint8_t *
         kiln_buf_reset(&err);
         close(fd);
         fd = -1;
-        if (m->dl) dlclose(m->dl);
+        if (m->dl) unload(m->dl);
         m->dl = NULL;
         m->cached = 0;
         char *path = NULL;
@@ -350,7 +443,7 @@ static kiln_module *load(const char *name, const char *path_arg, const uint8_t *
             goto fail;
         m->compile_seconds = now_seconds() - t0;
         fd = kiln_cache_open(dir, key, NULL);
-        if (fd < 0 || bind_glue(m, fd, w, &err) < 0) goto fail;
+        if (fd < 0 || bind_glue(m, fd, entry, dir, w, &err) < 0) goto fail;
     }
     close(fd);
     fd = -1;
@@ -414,7 +507,7 @@ kiln_module *kiln_module_load_file(const char *path, const kiln_compile_opts *op
 void kiln_module_free(kiln_module *m)
 {
     if (!m) return;
-    if (m->dl) dlclose(m->dl);
+    if (m->dl) unload(m->dl);
     for (size_t i = 0; i < m->nexports && m->exports; i++) {
         kiln_free((char *)m->exports[i].name);
         kiln_free((char *)m->exports[i].type);
@@ -459,11 +552,17 @@ const kiln_export_info *kiln_module_export(const kiln_module *m, size_t i)
     return i < m->nexports ? &m->exports[i] : NULL;
 }
 
-long kiln_module_export_index(const kiln_module *m, const char *name)
+long kiln_module_export_index_n(const kiln_module *m, const char *name, size_t len)
 {
     for (size_t i = 0; i < m->nexports; i++)
-        if (strcmp(m->exports[i].name, name) == 0) return (long)i;
+        if (m->exports[i].name_len == len && memcmp(m->exports[i].name, name, len) == 0)
+            return (long)i;
     return -1;
+}
+
+long kiln_module_export_index(const kiln_module *m, const char *name)
+{
+    return kiln_module_export_index_n(m, name, strlen(name));
 }
 
 kiln_fnptr kiln_module_export_fn(const kiln_module *m, long i)

@@ -99,8 +99,9 @@ static int skip_bytes(cursor *c, size_t n)
     return 0;
 }
 
-/* A name: length-prefixed UTF-8. Returns a NUL-terminated copy. */
-static char *read_name(cursor *c)
+/* A name: length-prefixed UTF-8 (which may contain NUL). Returns a NUL-terminated copy
+ * and its length in *len_out (when not NULL). */
+static char *read_name_n(cursor *c, size_t *len_out)
 {
     uint32_t n;
     if (read_u32(c, &n) < 0) return NULL;
@@ -142,7 +143,13 @@ static char *read_name(cursor *c)
         return NULL;
     }
     c->pos += n;
+    if (len_out) *len_out = n;
     return r;
+}
+
+static char *read_name(cursor *c)
+{
+    return read_name_n(c, NULL);
 }
 
 char kiln_wasm_valtype_letter(uint8_t code)
@@ -273,6 +280,18 @@ static char *limits_type(const kiln_wasm_limits *l, char reftype)
     return kiln_buf_steal(&b);
 }
 
+/* Appends a table's or memory's type string ("r 1 -", "1 2") to the per-index list. */
+static int add_limits_type(char ***list, uint32_t *count, const kiln_wasm_limits *l, char reftype)
+{
+    char **p = kiln_realloc(*list, (*count + 1) * sizeof *p);
+    if (!p) return -1;
+    *list = p;
+    p[*count] = limits_type(l, reftype);
+    if (!p[*count]) return -1;
+    (*count)++;
+    return 0;
+}
+
 static char *global_type(char valtype, int mut)
 {
     char s[8];
@@ -335,9 +354,9 @@ static void read_import_section(cursor *c, kiln_wasm *w)
     for (uint32_t i = 0; i < n && !c->failed; i++) {
         kiln_wasm_import *im = &w->imports[i];
         w->nimports = i + 1;
-        im->module = read_name(c);
+        im->module = read_name_n(c, &im->module_len);
         if (!im->module) return;
-        im->name = read_name(c);
+        im->name = read_name_n(c, &im->name_len);
         if (!im->name) return;
         uint8_t kind;
         if (read_byte(c, &kind) < 0) return;
@@ -361,14 +380,16 @@ static void read_import_section(cursor *c, kiln_wasm *w)
                 return fail(c, "malformed reference type");
             if (read_limits(c, &im->limits, 0) < 0) return;
             im->type = limits_type(&im->limits, im->reftype);
-            w->ntables++;
+            if (add_limits_type(&w->table_types, &w->ntables, &im->limits, im->reftype) < 0)
+                return fail(c, "out of memory");
             break;
         }
         case 2:
             im->kind = KILN_EXTERN_MEMORY;
             if (read_limits(c, &im->limits, 1) < 0) return;
             im->type = limits_type(&im->limits, 0);
-            w->nmemories++;
+            if (add_limits_type(&w->memory_types, &w->nmemories, &im->limits, 0) < 0)
+                return fail(c, "out of memory");
             break;
         case 3: {
             im->kind = KILN_EXTERN_GLOBAL;
@@ -420,7 +441,8 @@ static void read_table_section(cursor *c, kiln_wasm *w)
         char r = kiln_wasm_valtype_letter(rt);
         if (r != 'r' && r != 'e') return fail(c, "malformed reference type");
         if (read_limits(c, &l, 0) < 0) return;
-        w->ntables++;
+        if (add_limits_type(&w->table_types, &w->ntables, &l, r) < 0)
+            return fail(c, "out of memory");
     }
 }
 
@@ -431,7 +453,8 @@ static void read_memory_section(cursor *c, kiln_wasm *w)
     for (uint32_t i = 0; i < n && !c->failed; i++) {
         kiln_wasm_limits l;
         if (read_limits(c, &l, 1) < 0) return;
-        w->nmemories++;
+        if (add_limits_type(&w->memory_types, &w->nmemories, &l, 0) < 0)
+            return fail(c, "out of memory");
     }
 }
 
@@ -464,7 +487,7 @@ static void read_export_section(cursor *c, kiln_wasm *w)
     for (uint32_t i = 0; i < n && !c->failed; i++) {
         kiln_wasm_export *e = &w->exports[i];
         w->nexports = i + 1;
-        e->name = read_name(c);
+        e->name = read_name_n(c, &e->name_len);
         if (!e->name) return;
         uint8_t kind;
         if (read_byte(c, &kind) < 0) return;
@@ -480,7 +503,8 @@ static void type_exports(cursor *c, kiln_wasm *w)
     for (uint32_t i = 0; i < w->nexports && !c->failed; i++) {
         kiln_wasm_export *e = &w->exports[i];
         for (uint32_t j = 0; j < i; j++)
-            if (strcmp(w->exports[j].name, e->name) == 0)
+            if (w->exports[j].name_len == e->name_len &&
+                memcmp(w->exports[j].name, e->name, e->name_len) == 0)
                 return fail(c, "duplicate export name \"%s\"", e->name);
         switch (e->kind) {
         case KILN_EXTERN_FUNC:
@@ -493,11 +517,11 @@ static void type_exports(cursor *c, kiln_wasm *w)
             break;
         case KILN_EXTERN_MEMORY:
             if (e->index >= w->nmemories) return fail(c, "unknown memory %u in export", e->index);
-            e->type = kiln_strdup("");
+            e->type = kiln_strdup(w->memory_types[e->index]);
             break;
         case KILN_EXTERN_TABLE:
             if (e->index >= w->ntables) return fail(c, "unknown table %u in export", e->index);
-            e->type = kiln_strdup("");
+            e->type = kiln_strdup(w->table_types[e->index]);
             break;
         }
         if (!e->type) return fail(c, "out of memory");
@@ -665,6 +689,12 @@ void kiln_wasm_free(kiln_wasm *w)
         kiln_free(w->exports[i].type);
     }
     kiln_free(w->exports);
+    for (uint32_t i = 0; i < w->ntables && w->table_types; i++)
+        kiln_free(w->table_types[i]);
+    for (uint32_t i = 0; i < w->nmemories && w->memory_types; i++)
+        kiln_free(w->memory_types[i]);
+    kiln_free(w->table_types);
+    kiln_free(w->memory_types);
     kiln_free(w->func_types);
     kiln_free(w->global_types);
     kiln_free(w->global_mut);

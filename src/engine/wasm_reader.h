@@ -23,7 +23,8 @@ typedef struct kiln_wasm_limits {
 } kiln_wasm_limits;
 
 typedef struct kiln_wasm_import {
-    char *module, *name;
+    char *module, *name; /* NUL-terminated copies; names may contain NUL (see *_len) */
+    size_t module_len, name_len;
     kiln_extern_kind kind;
     uint32_t type_index;     /* functions */
     char reftype;            /* tables: 'r' or 'e' */
@@ -34,10 +35,11 @@ typedef struct kiln_wasm_import {
 } kiln_wasm_import;
 
 typedef struct kiln_wasm_export {
-    char *name;
+    char *name; /* may contain NUL: name_len is authoritative */
+    size_t name_len;
     kiln_extern_kind kind;
     uint32_t index;
-    char *type;
+    char *type; /* functions "ij:f"; globals "mut i"; tables "r 1 -"; memories "1 2" */
 } kiln_wasm_export;
 
 typedef struct kiln_wasm {
@@ -50,6 +52,8 @@ typedef struct kiln_wasm {
     uint32_t nfunc_imports;
     uint32_t ntables, nmemories, nglobals; /* imported + defined */
     char *global_types;                    /* per global: value letter */
+    char **table_types;                    /* per table: "r 1 -" (reftype, min, max) */
+    char **memory_types;                   /* per memory: "1 2" (min, max or -) */
     uint8_t *global_mut;
     uint32_t nexports;
     kiln_wasm_export *exports;

@@ -73,6 +73,13 @@ expect_contains "wrong signature for a known function named" \
 expect_not_contains "a provided import is not listed" '"fd_write"' "$out"
 expect_eq "nothing compiled for a module with unknown imports" "" "$(ls "$KILN_CACHE_DIR" 2>/dev/null)"
 
+# --- hostile export names do not reach the C compiler
+wat2wasm "$W/hostile_names.wat" -o "$TMP/hostile.wasm"
+for tier in fast opt; do
+    "$KILN" run --tier $tier "$TMP/hostile.wasm"
+    expect_eq "exports named like C comments and directives compile and run ($tier)" 5 "$?"
+done
+
 # --- bad input: a clear error naming the file, exit 1, no crash
 printf 'hello, not wasm' >"$TMP/text.wasm"
 out=$("$KILN" run "$TMP/text.wasm" 2>&1)
