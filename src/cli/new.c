@@ -35,10 +35,14 @@ static const kiln_template *find_template(const char *name)
     return NULL;
 }
 
+/* One line per template, names padded to the longest. */
 static void list_templates(FILE *f)
 {
+    int width = 0;
     for (size_t i = 0; i < kiln_templates_len; i++)
-        fprintf(f, "  %-12s %s\n", kiln_templates[i].name, kiln_templates[i].description);
+        if ((int)strlen(kiln_templates[i].name) > width) width = (int)strlen(kiln_templates[i].name);
+    for (size_t i = 0; i < kiln_templates_len; i++)
+        fprintf(f, "  %-*s %s\n", width, kiln_templates[i].name, kiln_templates[i].description);
 }
 
 /* 1 if s is a kebab-case id: lowercase words of letters and digits joined by single
