@@ -1,0 +1,177 @@
+/* executor.c — guest threads with a bounded, timed queue (see executor.h).
+ *
+ * One mutex guards the FIFO and the counters; executor threads sleep on `work`. A reaper
+ * thread wakes every 50 ms and expires jobs that waited past the queue timeout, so that
+ * a queue behind stuck guests still gets its 503s in time. */
+#include "server/executor.h"
+#include "engine/runtime.h"
+#include "util/alloc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+struct kiln_executor {
+    pthread_mutex_t lock;
+    pthread_cond_t work;
+    kiln_job *head, *tail;
+    size_t queued, max_queue, running;
+    unsigned queue_timeout_ms;
+    int stopping;
+    unsigned nthreads;
+    pthread_t *threads;
+    pthread_t reaper;
+    int reaper_started;
+    unsigned long completed, expired, rejected;
+};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void *executor_main(void *arg)
+{
+    kiln_executor *e = arg;
+    kiln_rt_thread_init();
+    pthread_mutex_lock(&e->lock);
+    for (;;) {
+        while (!e->head && !e->stopping)
+            pthread_cond_wait(&e->work, &e->lock);
+        kiln_job *j = e->head;
+        if (!j) break; /* stopping and nothing left */
+        e->head = j->next;
+        if (!e->head) e->tail = NULL;
+        e->queued--;
+        int late = e->queue_timeout_ms && now_ms() - j->queued_at_ms > e->queue_timeout_ms;
+        if (late)
+            e->expired++;
+        else
+            e->running++;
+        pthread_mutex_unlock(&e->lock);
+        if (late) {
+            j->expired(j);
+        } else {
+            j->run(j);
+            j->complete(j);
+        }
+        pthread_mutex_lock(&e->lock);
+        if (!late) {
+            e->running--;
+            e->completed++;
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    return NULL;
+}
+
+/* Expires jobs that waited too long while every executor thread was busy. */
+static void *reaper_main(void *arg)
+{
+    kiln_executor *e = arg;
+    pthread_mutex_lock(&e->lock);
+    while (!e->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 50 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&e->work, &e->lock, &until);
+        double now = now_ms();
+        /* The queue is FIFO: expired jobs are at its head. */
+        while (e->head && now - e->head->queued_at_ms > e->queue_timeout_ms) {
+            kiln_job *j = e->head;
+            e->head = j->next;
+            if (!e->head) e->tail = NULL;
+            e->queued--;
+            e->expired++;
+            pthread_mutex_unlock(&e->lock);
+            j->expired(j);
+            pthread_mutex_lock(&e->lock);
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    return NULL;
+}
+
+kiln_executor *kiln_executor_new(unsigned threads, size_t max_queue, unsigned queue_timeout_ms,
+                                 size_t stack_size)
+{
+    if (threads == 0) threads = 1;
+    kiln_executor *e = kiln_calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->threads = kiln_calloc(threads, sizeof *e->threads);
+    if (!e->threads || pthread_mutex_init(&e->lock, NULL) != 0) {
+        kiln_free(e->threads);
+        kiln_free(e);
+        return NULL;
+    }
+    pthread_cond_init(&e->work, NULL);
+    e->max_queue = max_queue;
+    e->queue_timeout_ms = queue_timeout_ms;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, stack_size ? stack_size : (size_t)8 << 20);
+    pthread_attr_setguardsize(&attr, 64 * 1024);
+    for (unsigned i = 0; i < threads; i++) {
+        if (pthread_create(&e->threads[i], &attr, executor_main, e) != 0) break;
+        e->nthreads++;
+    }
+    pthread_attr_destroy(&attr);
+    if (e->nthreads && queue_timeout_ms && pthread_create(&e->reaper, NULL, reaper_main, e) == 0)
+        e->reaper_started = 1;
+    if (e->nthreads != threads || (queue_timeout_ms && !e->reaper_started)) {
+        kiln_executor_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+int kiln_executor_submit(kiln_executor *e, kiln_job *job)
+{
+    pthread_mutex_lock(&e->lock);
+    if (e->stopping || e->queued >= e->max_queue) {
+        e->rejected++;
+        pthread_mutex_unlock(&e->lock);
+        return -1;
+    }
+    job->next = NULL;
+    job->queued_at_ms = now_ms();
+    if (e->tail)
+        e->tail->next = job;
+    else
+        e->head = job;
+    e->tail = job;
+    e->queued++;
+    pthread_cond_signal(&e->work);
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
+void kiln_executor_stats_get(kiln_executor *e, kiln_executor_stats *out)
+{
+    pthread_mutex_lock(&e->lock);
+    *out = (kiln_executor_stats){e->nthreads,  e->running, e->queued,
+                                 e->completed, e->expired, e->rejected};
+    pthread_mutex_unlock(&e->lock);
+}
+
+void kiln_executor_free(kiln_executor *e)
+{
+    if (!e) return;
+    pthread_mutex_lock(&e->lock);
+    e->stopping = 1;
+    pthread_cond_broadcast(&e->work);
+    pthread_mutex_unlock(&e->lock);
+    for (unsigned i = 0; i < e->nthreads; i++)
+        pthread_join(e->threads[i], NULL);
+    if (e->reaper_started) pthread_join(e->reaper, NULL);
+    pthread_cond_destroy(&e->work);
+    pthread_mutex_destroy(&e->lock);
+    kiln_free(e->threads);
+    kiln_free(e);
+}
