@@ -52,7 +52,7 @@ component = "dump"
 [[trigger.http]]
 route = "/argv/..."
 component = "dump"
-executor = { type = "wagi", argv = "prog ${SCRIPT_NAME} ${ARGS}" }
+executor = { type = "wagi", argv = "prog ${SCRIPT_NAME} ${ARGS}", pass_authorization = true }
 
 [[trigger.http]]
 route = "/static"
@@ -106,7 +106,8 @@ expect_contains "static header" "x-static: yes" "$st"
 expect_contains "static body" "static body" "$st"
 
 # CGI variables, argv, granted environment only
-env=$(curl -s -H 'X-Test: hi' -H 'Authorization: Bearer secret' "$URL/edge/env?a=1&b=x%20y")
+# (a newline on both sides, so that every variable can be matched as a whole line)
+env=$'\n'$(curl -s -H 'X-Test: hi' -H 'Authorization: Bearer secret' "$URL/edge/env?a=1&b=x%20y")$'\n'
 expect_contains "REQUEST_METHOD" $'\nREQUEST_METHOD=GET\n' "$env"
 expect_contains "SCRIPT_NAME" $'\nSCRIPT_NAME=/edge\n' "$env"
 expect_contains "PATH_INFO" $'\nPATH_INFO=/env\n' "$env"
@@ -131,13 +132,14 @@ expect_not_contains "host environment invisible" "KILN_TEST_HOST_SECRET" "$env"
 expect_not_contains "host PATH invisible" $'\nPATH=' "$env"
 expect_contains "argv[0] is SCRIPT_NAME" $'\nargv[0]=/edge\n' "$env"
 expect_contains "argv from the query" $'\nargv[1]=a=1\nargv[2]=b=x y\n' "$env"
-env=$(curl -s "$URL/argv/deep?q=1")
+env=$'\n'$(curl -s -H 'Authorization: Basic eDp5' "$URL/argv/deep?q=1")$'\n'
+expect_contains "pass_authorization opts in" $'\nHTTP_AUTHORIZATION=Basic eDp5\n' "$env"
 expect_contains "manifest argv template" $'\nargv[0]=prog\nargv[1]=/argv\nargv[2]=q=1\n' "$env"
-env=$(curl -s "$URL/users/42/posts/a%20b")
+env=$'\n'$(curl -s "$URL/users/42/posts/a%20b")$'\n'
 expect_contains "named segment id" $'\nX_PATH_MATCH_ID=42\n' "$env"
 expect_contains "named segment post_id (decoded)" $'\nX_PATH_MATCH_POST_ID=a b\n' "$env"
 expect_contains "route with segments" $'\nX_MATCHED_ROUTE=/users/:id/posts/:post_id\n' "$env"
-env=$(curl -s -X POST --data-binary 'abc' -H 'Content-Type: text/x-test' "$URL/argv/")
+env=$'\n'$(curl -s -X POST --data-binary 'abc' -H 'Content-Type: text/x-test' "$URL/argv/")$'\n'
 expect_contains "CONTENT_LENGTH" $'\nCONTENT_LENGTH=3\n' "$env"
 expect_contains "CONTENT_TYPE" $'\nCONTENT_TYPE=text/x-test\n' "$env"
 expect_contains "REQUEST_METHOD POST" $'\nREQUEST_METHOD=POST\n' "$env"

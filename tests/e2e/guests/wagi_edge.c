@@ -10,6 +10,7 @@
  *   /file       the contents of a granted file (argument: its path after ?)
  *   /stderr     writes to stderr, then answers
  *   /big        a 1 MiB body
+ *   otherwise   "hello N" with N a static counter (1 in a fresh instance)
  * With DUMP_ENV set in its environment it always answers like /env. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +27,16 @@ int main(int argc, char **argv)
     counter++;
     if (strcmp(p, "/env") == 0) {
         printf("Content-Type: text/plain\n\n");
-        for (char **e = environ; *e; e++) printf("%s\n", *e);
-        for (int i = 0; i < argc; i++) printf("argv[%d]=%s\n", i, argv[i]);
+        for (char **e = environ; *e; e++)
+            printf("%s\n", *e);
+        for (int i = 0; i < argc; i++)
+            printf("argv[%d]=%s\n", i, argv[i]);
     } else if (strcmp(p, "/echo") == 0) {
         printf("Content-Type: application/octet-stream\n\n");
         char buf[4096];
         size_t n;
-        while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) fwrite(buf, 1, n, stdout);
+        while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
+            fwrite(buf, 1, n, stdout);
     } else if (strcmp(p, "/count") == 0) {
         printf("Content-Type: text/plain\n\n%d\n", counter);
     } else if (strcmp(p, "/trap") == 0) {
@@ -65,7 +69,8 @@ int main(int argc, char **argv)
         printf("Content-Type: text/plain\n\n");
         char buf[4096];
         size_t n;
-        while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, stdout);
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+            fwrite(buf, 1, n, stdout);
         fclose(f);
         FILE *w = fopen(q, "w");
         printf("%s\n", w ? "WRITABLE" : "read-only");
@@ -78,7 +83,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < 1024 * 1024 / 64; i++)
             printf("%063d\n", i);
     } else {
-        printf("Content-Type: text/plain\n\nedge %s\n", p);
+        printf("Content-Type: text/plain\n\nhello %d\n", counter);
     }
     return 0;
 }

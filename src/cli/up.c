@@ -1,0 +1,508 @@
+/* up.c — `kiln up`: load an application's manifest and serve its HTTP triggers.
+ *
+ *   kiln up [-f PATH] [--listen ADDR] [-e K=V]... [--workers N] [--build] [--quiet]
+ *           [--tls-cert F --tls-key F] [--max-request-size SIZE] [--tier fast|opt|auto]
+ *
+ * Every component is loaded (compiled or found in the cache) once at startup; each
+ * request then runs in a fresh instance (host/wagi.c). Files granted to a component are
+ * mounted read-only: directories directly, single files through a private staging
+ * directory that is removed at exit. */
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "host/wagi.h"
+#include "manifest/manifest.h"
+#include "server/http.h"
+#include "server/router.h"
+#include "util/alloc.h"
+#include "util/proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+
+typedef struct up_opts {
+    const char *from, *listen, *tls_cert, *tls_key;
+    int workers, build, quiet;
+    unsigned long long max_request_size;
+    unsigned read_timeout_ms;
+    kiln_compile_opts compile;
+    kiln_strv env; /* -e K=V */
+} up_opts;
+
+/* Everything `kiln up` builds from the manifest; freed by app_free. */
+typedef struct up_app {
+    kiln_manifest *manifest;
+    kiln_router *router;
+    kiln_server_target *targets; /* one per trigger */
+    size_t ntargets;
+    kiln_wagi_component **wagi; /* one per trigger (NULL for static ones) */
+    size_t nwagi;
+    kiln_wagi_component **loaded; /* one per component: the module's owner */
+    char **staging;               /* staging directories to remove at exit */
+    size_t nstaging;
+    kiln_buf routes; /* the "Available Routes" text */
+} up_app;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: kiln up [options]\n"
+               "  -f, --from PATH            manifest file or directory (default: ./kiln.toml, "
+               "./spin.toml)\n"
+               "      --listen ADDR          address to serve on (default 127.0.0.1:3000)\n"
+               "  -e, --env K=V              environment variable for every component\n"
+               "      --workers N            worker threads (default: number of CPUs)\n"
+               "      --build                run each component's build command first\n"
+               "      --quiet                no access log\n"
+               "      --tls-cert FILE        PEM certificate chain: serve HTTPS (HTTP/2 via ALPN)\n"
+               "      --tls-key FILE         PEM private key of the certificate\n"
+               "      --max-request-size N   largest request body (default 10M)\n"
+               "      --read-timeout SECS    time a request may take to arrive (default 10)\n"
+               "      --tier fast|opt|auto   compiler tier (default auto)\n"
+               "      --cache-dir DIR        compiled-module cache\n");
+}
+
+/* Parses the command line; returns 0, 1 for --help, -1 on a usage error. */
+static int parse_args(int argc, char **argv, up_opts *o)
+{
+    o->max_request_size = 10ull << 20;
+    o->read_timeout_ms = 10000;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+#define TAKES(s) (strcmp(a, s) == 0 && val && ++i)
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 1;
+        } else if (TAKES("-f") || TAKES("--from") || TAKES("--file")) {
+            o->from = val;
+        } else if (TAKES("--listen")) {
+            o->listen = val;
+        } else if (TAKES("-e") || TAKES("--env")) {
+            if (!strchr(val, '=') || val[0] == '=') {
+                fprintf(stderr, "error: -e %s: expected KEY=VALUE\n", val);
+                return -1;
+            }
+            if (kiln_strv_push(&o->env, val) < 0) return -1;
+        } else if (TAKES("--workers")) {
+            char *end;
+            long n = strtol(val, &end, 10);
+            if (*end || n < 1 || n > 1024) {
+                fprintf(stderr, "error: --workers %s: expected a number from 1 to 1024\n", val);
+                return -1;
+            }
+            o->workers = (int)n;
+        } else if (strcmp(a, "--build") == 0) {
+            o->build = 1;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            o->quiet = 1;
+        } else if (TAKES("--tls-cert")) {
+            o->tls_cert = val;
+        } else if (TAKES("--tls-key")) {
+            o->tls_key = val;
+        } else if (TAKES("--max-request-size")) {
+            if (kiln_parse_size(val, &o->max_request_size) < 0) {
+                fprintf(stderr, "error: --max-request-size %s: expected a size like 10M\n", val);
+                return -1;
+            }
+        } else if (TAKES("--read-timeout")) {
+            char *end;
+            double s = strtod(val, &end);
+            if (*end || !(s > 0 && s < 86400)) {
+                fprintf(stderr, "error: --read-timeout %s: expected seconds\n", val);
+                return -1;
+            }
+            o->read_timeout_ms = (unsigned)(s * 1000);
+        } else if (TAKES("--tier")) {
+            if (kiln_tier_parse(val, &o->compile.tier) < 0) {
+                fprintf(stderr, "error: unknown tier '%s' (fast, opt or auto)\n", val);
+                return -1;
+            }
+        } else if (TAKES("--cache-dir")) {
+            o->compile.cache_dir = val;
+        } else {
+            fprintf(stderr, "error: kiln up: unknown or incomplete option '%s'\n", a);
+            usage(stderr);
+            return -1;
+        }
+#undef TAKES
+    }
+    return 0;
+}
+
+/* Runs each component's build commands in its workdir (the manifest's directory when
+ * none is given), stopping at the first failure. */
+static int run_builds(const kiln_manifest *m)
+{
+    for (size_t i = 0; i < m->components_len; i++) {
+        const kiln_component *c = &m->components[i];
+        const char *dir = c->build_workdir ? c->build_workdir : m->dir;
+        for (size_t k = 0; k < c->build_command.len; k++) {
+            const char *cmd = c->build_command.items[k];
+            fprintf(stderr, "Building component %s with `%s`\n", c->id, cmd);
+            const char *av[] = {"sh", "-c", "cd -- \"$1\" && eval \"$2\"", "sh", dir, cmd, NULL};
+            int st = kiln_proc_run(av, NULL, 0);
+            if (st != 0) {
+                fprintf(stderr, "error: the build command of component %s failed (status %d)\n",
+                        c->id, st);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Creates the directories above `path` (mkdir -p of its parent). */
+static int mkdir_parents(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        int rc = mkdir(path, 0755);
+        *p = '/';
+        if (rc < 0 && errno != EEXIST) return -1;
+    }
+    return 0;
+}
+
+/* Copies one file (regular files only; symlinks are not followed). */
+static int copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (in < 0) return -1;
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        close(in);
+        return -1;
+    }
+    char buf[65536];
+    int rc = 0;
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            rc = n < 0 ? -1 : 0;
+            break;
+        }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) {
+                rc = -1;
+                break;
+            }
+            off += w;
+        }
+        if (rc) break;
+    }
+    if (close(out) < 0) rc = -1;
+    close(in);
+    return rc;
+}
+
+/* Grants a component its files: directory mounts are preopened read-only where they
+ * belong; single files are copied into a staging directory preopened read-only at "/". */
+static int grant_files(up_app *app, const kiln_component *comp, kiln_wagi_component *w)
+{
+    kiln_mount *mounts = NULL;
+    size_t n = 0;
+    char *err = NULL;
+    if (kiln_component_mounts(app->manifest, comp, &mounts, &n, &err) < 0) {
+        fprintf(stderr, "error: component %s: files: %s\n", comp->id, err ? err : "failed");
+        kiln_free(err);
+        return -1;
+    }
+    int rc = 0;
+    char *staging = NULL;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (mounts[i].is_dir) {
+            rc = kiln_wagi_component_preopen(w, mounts[i].host_path, mounts[i].guest_path);
+            continue;
+        }
+        if (!staging) {
+            const char *tmp = getenv("TMPDIR");
+            kiln_buf t = KILN_BUF_INIT;
+            if (kiln_buf_printf(&t, "%s/kiln-files-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0 ||
+                !mkdtemp(t.data)) {
+                fprintf(stderr, "error: component %s: cannot create a staging directory: %s\n",
+                        comp->id, strerror(errno));
+                kiln_buf_free(&t);
+                rc = -1;
+                break;
+            }
+            staging = kiln_buf_steal(&t);
+            char **s = kiln_realloc(app->staging, (app->nstaging + 1) * sizeof *s);
+            if (!s) {
+                rmdir(staging);
+                kiln_free(staging);
+                rc = -1;
+                break;
+            }
+            app->staging = s;
+            s[app->nstaging++] = staging;
+        }
+        kiln_buf dst = KILN_BUF_INIT;
+        rc = kiln_buf_printf(&dst, "%s%s", staging, mounts[i].guest_path);
+        if (rc == 0 &&
+            (mkdir_parents(dst.data) < 0 || copy_file(mounts[i].host_path, dst.data) < 0)) {
+            fprintf(stderr, "error: component %s: cannot stage %s: %s\n", comp->id,
+                    mounts[i].host_path, strerror(errno));
+            rc = -1;
+        }
+        kiln_buf_free(&dst);
+    }
+    if (rc == 0 && staging) rc = kiln_wagi_component_preopen(w, staging, "/");
+    kiln_mounts_free(mounts, n);
+    return rc;
+}
+
+/* Loads a component once (the first trigger that needs it). */
+static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t ci,
+                                           const kiln_trigger *t)
+{
+    if (app->loaded[ci]) return app->loaded[ci];
+    const kiln_component *comp = &app->manifest->components[ci];
+    if (!comp->source) {
+        fprintf(stderr, "error: component %s: a source URL is not supported yet by kiln up\n",
+                comp->id);
+        return NULL;
+    }
+    kiln_err err = {{0}};
+    kiln_wagi_component *w =
+        kiln_wagi_component_new(comp->id, comp->source, &o->compile, t->wagi_entrypoint, &err);
+    if (!w) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        return NULL;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < comp->environment.len && rc == 0; i++)
+        rc = kiln_strv_setenv(
+            &w->env, comp->environment.items[i].key, strlen(comp->environment.items[i].key),
+            comp->environment.items[i].value, strlen(comp->environment.items[i].value));
+    for (size_t i = 0; i < o->env.n && rc == 0; i++)
+        rc = kiln_strv_putenv(&w->env, o->env.v[i]);
+    if (rc == 0) rc = grant_files(app, comp, w);
+    if (rc < 0) {
+        kiln_wagi_component_free(w);
+        return NULL;
+    }
+    app->loaded[ci] = w;
+    return w;
+}
+
+/* The executor of one trigger: the component's loaded module with the trigger's argv. */
+static kiln_wagi_component *trigger_executor(up_app *app, const up_opts *o, const kiln_trigger *t)
+{
+    size_t ci = (size_t)t->component;
+    const kiln_component *comp = &app->manifest->components[ci];
+    kiln_wagi_component *base = load_component(app, o, ci, t);
+    if (!base) return NULL;
+    if (t->executor == KILN_EXECUTOR_SPIN) {
+        fprintf(stderr,
+                "error: trigger %s: component %s needs the Spin executor (wasi:http), which "
+                "kiln does not support yet; set executor = { type = \"wagi\" } for a WASI "
+                "command module\n",
+                t->id, comp->id);
+        return NULL;
+    }
+    if (t->executor == KILN_EXECUTOR_DEFAULT) {
+        if (!kiln_wagi_is_command(base->module)) {
+            fprintf(stderr,
+                    "error: trigger %s: component %s exports no _start and no "
+                    "executor is given\n",
+                    t->id, comp->id);
+            return NULL;
+        }
+        fprintf(stderr,
+                "note: trigger %s: component %s is a WASI command module and no "
+                "executor is given: running it as WAGI\n",
+                t->id, comp->id);
+    }
+    kiln_wagi_component *w = kiln_wagi_component_share(base, t->wagi_argv);
+    if (!w) return NULL;
+    app->wagi[app->nwagi++] = w;
+    w->pass_authorization = t->wagi_pass_authorization;
+    if (t->wagi_entrypoint) {
+        long ix = kiln_module_export_index(w->module, t->wagi_entrypoint);
+        if (ix < 0) {
+            fprintf(stderr, "error: trigger %s: component %s has no export %s\n", t->id, comp->id,
+                    t->wagi_entrypoint);
+            return NULL;
+        }
+        w->entry_index = ix;
+    }
+    return w;
+}
+
+/* Builds the router and targets from the manifest. */
+static int app_build(up_app *app, const up_opts *o)
+{
+    const kiln_manifest *m = app->manifest;
+    app->router = kiln_router_new();
+    app->targets = kiln_calloc(m->triggers_len + 1, sizeof *app->targets);
+    app->loaded = kiln_calloc(m->components_len + 1, sizeof *app->loaded);
+    app->wagi = kiln_calloc(m->triggers_len + 1, sizeof *app->wagi);
+    if (!app->router || !app->targets || !app->loaded || !app->wagi) return -1;
+    const char *base = m->base && strcmp(m->base, "/") != 0 ? m->base : "";
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/')
+        bl--;
+    for (size_t i = 0; i < m->triggers_len; i++) {
+        const kiln_trigger *t = &m->triggers[i];
+        kiln_server_target *tg = &app->targets[app->ntargets];
+        if (t->is_private || !t->route) continue;
+        if (t->has_static_response) {
+            tg->component = "static";
+            tg->status = t->status_code ? t->status_code : 200;
+            tg->body = t->static_body ? t->static_body : "";
+            tg->body_len = t->static_body ? t->static_body_len : 0;
+            tg->headers = kiln_calloc(t->static_headers.len + 1, sizeof *tg->headers);
+            if (!tg->headers) return -1;
+            for (size_t k = 0; k < t->static_headers.len; k++) {
+                const kiln_kv *kv = &t->static_headers.items[k];
+                tg->headers[k] =
+                    (kiln_cgi_header){kv->key, strlen(kv->key), kv->value, strlen(kv->value)};
+            }
+            tg->nheaders = t->static_headers.len;
+        } else {
+            if (t->component < 0 || (size_t)t->component >= m->components_len) continue;
+            tg->wagi = trigger_executor(app, o, t);
+            if (!tg->wagi) return -1;
+            tg->component = m->components[t->component].id;
+        }
+        app->ntargets++;
+        kiln_buf route = KILN_BUF_INIT;
+        if (kiln_buf_append(&route, base, bl) < 0 || kiln_buf_puts(&route, t->route) < 0) {
+            kiln_buf_free(&route);
+            return -1;
+        }
+        const char *err = NULL;
+        int rc = kiln_router_add(app->router, route.data, tg, &err);
+        if (rc < 0) {
+            fprintf(stderr, "error: trigger %s: route %s: %s\n", t->id, route.data, err);
+            kiln_buf_free(&route);
+            return -1;
+        }
+        if (rc == 1)
+            fprintf(stderr, "warning: route %s is given twice; the later one wins\n", route.data);
+        rc = kiln_buf_printf(&app->routes, "  %s: %%s%s%s\n", tg->component, route.data,
+                             tg->wagi ? "" : " (static)");
+        kiln_buf_free(&route);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+/* Removes a staging directory tree. */
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0;
+}
+
+static void app_free(up_app *app)
+{
+    for (size_t i = 0; i < app->nwagi; i++)
+        kiln_wagi_component_free(app->wagi[i]);
+    kiln_free(app->wagi);
+    for (size_t i = 0; app->loaded && i < app->manifest->components_len; i++)
+        kiln_wagi_component_free(app->loaded[i]);
+    kiln_free(app->loaded);
+    for (size_t i = 0; i < app->ntargets; i++)
+        kiln_free(app->targets[i].headers);
+    kiln_free(app->targets);
+    kiln_router_free(app->router);
+    for (size_t i = 0; i < app->nstaging; i++) {
+        nftw(app->staging[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        kiln_free(app->staging[i]);
+    }
+    kiln_free(app->staging);
+    kiln_buf_free(&app->routes);
+    kiln_manifest_free(app->manifest);
+}
+
+/* Prints the URL and routes once every socket listens. */
+static void on_ready(void *ctx, const char *url)
+{
+    up_app *app = ctx;
+    printf("Serving %s\nAvailable Routes:\n", url);
+    const char *p = app->routes.data ? app->routes.data : "";
+    /* each line holds one %s for the URL */
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        const char *mark = strstr(p, "%s");
+        if (mark && mark < p + len) {
+            printf("%.*s%s%.*s\n", (int)(mark - p), p, url, (int)(len - (size_t)(mark - p) - 2),
+                   mark + 2);
+        }
+        p += len + (nl ? 1 : 0);
+    }
+    fflush(stdout);
+}
+
+int kiln_cmd_up(int argc, char **argv)
+{
+    up_opts o = {0};
+    o.compile.tier = KILN_TIER_AUTO;
+    int prc = parse_args(argc, argv, &o);
+    if (prc != 0) {
+        kiln_strv_free(&o.env);
+        return prc > 0 ? 0 : 2;
+    }
+    int status = 1;
+    char *path = NULL, *err = NULL;
+    up_app app = {0};
+    kiln_diags diags = KILN_DIAGS_INIT;
+    if (kiln_manifest_find(o.from, &path, &err) < 0) {
+        fprintf(stderr, "error: %s\n", err ? err : "no manifest found");
+        goto out;
+    }
+    app.manifest = kiln_manifest_load(path, &diags);
+    for (size_t i = 0; i < diags.len; i++)
+        fprintf(stderr, "%s\n", diags.items[i].message);
+    if (!app.manifest) goto out;
+    if (o.build && run_builds(app.manifest) < 0) goto out;
+    if (kiln_rt_init() < 0) {
+        fprintf(stderr, "error: cannot initialize the Wasm runtime\n");
+        goto out;
+    }
+    if (app_build(&app, &o) < 0) {
+        fprintf(stderr, "error: cannot start the application\n");
+        goto out;
+    }
+    kiln_server_config cfg = {
+        .listen = o.listen ? o.listen : "127.0.0.1:3000",
+        .workers = o.workers,
+        .quiet = o.quiet,
+        .max_request_size = (size_t)o.max_request_size,
+        .max_header_size = 32 * 1024,
+        .read_timeout_ms = o.read_timeout_ms,
+        .shutdown_timeout_ms = 5000,
+        .tls_cert = o.tls_cert,
+        .tls_key = o.tls_key,
+        .router = app.router,
+        .app_name = app.manifest->name,
+        .app_version = app.manifest->version,
+        .on_ready = on_ready,
+        .on_ready_ctx = &app,
+    };
+    status = kiln_server_run(&cfg) == 0 ? 0 : 1;
+out:
+    if (app.manifest || app.router) app_free(&app);
+    kiln_diags_free(&diags);
+    kiln_free(path);
+    kiln_free(err);
+    kiln_strv_free(&o.env);
+    return status;
+}

@@ -1,0 +1,260 @@
+/* wagi.c — the WAGI executor: one fresh instance per request (see wagi.h). */
+#include "host/wagi.h"
+#include "util/alloc.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const kiln_host_module *const wagi_host_modules[] = {&kiln_wasi_module};
+static kiln_host_linker wagi_host_linker = {wagi_host_modules, 1};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+kiln_wagi_component *kiln_wagi_component_new(const char *id, const char *wasm_path,
+                                             const kiln_compile_opts *opts, const char *entry,
+                                             kiln_err *err)
+{
+    if (!entry) entry = "_start";
+    kiln_wagi_component *c = kiln_calloc(1, sizeof *c);
+    if (!c || !(c->id = kiln_strdup(id))) {
+        kiln_free(c);
+        kiln_err_set(err, "%s: out of memory", wasm_path);
+        return NULL;
+    }
+    c->stdout_limit = 64u << 20;
+    c->stderr_limit = 64u << 10;
+    kiln_linker linker = {kiln_host_linker_resolve, &wagi_host_linker};
+    c->module = kiln_module_load_file(wasm_path, opts, &linker, err);
+    if (!c->module) {
+        kiln_wagi_component_free(c);
+        return NULL;
+    }
+    c->owns_module = 1;
+    c->entry_index = kiln_module_export_index(c->module, entry);
+    const kiln_export_info *ex =
+        c->entry_index >= 0 ? kiln_module_export(c->module, (size_t)c->entry_index) : NULL;
+    if (!ex || ex->kind != KILN_EXTERN_FUNC || strcmp(ex->type, ":") != 0) {
+        kiln_err_set(err, "%s: component '%s' has no exported function %s() to run as WAGI",
+                     wasm_path, id, entry);
+        kiln_wagi_component_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int kiln_wagi_component_preopen(kiln_wagi_component *c, const char *host_path,
+                                const char *guest_path)
+{
+    kiln_wasi_preopen *p = kiln_realloc(c->preopens, (c->npreopens + 1) * sizeof *p);
+    if (!p) return -1;
+    c->preopens = p;
+    char *h = kiln_strdup(host_path), *g = kiln_strdup(guest_path);
+    if (!h || !g) {
+        kiln_free(h);
+        kiln_free(g);
+        return -1;
+    }
+    p[c->npreopens++] = (kiln_wasi_preopen){h, g, 1};
+    return 0;
+}
+
+kiln_wagi_component *kiln_wagi_component_share(const kiln_wagi_component *base,
+                                               const char *argv_tmpl)
+{
+    kiln_wagi_component *c = kiln_calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->module = base->module;
+    c->entry_index = base->entry_index;
+    c->stdout_limit = base->stdout_limit;
+    c->stderr_limit = base->stderr_limit;
+    int rc = (c->id = kiln_strdup(base->id)) ? 0 : -1;
+    if (rc == 0 && argv_tmpl && !(c->argv_tmpl = kiln_strdup(argv_tmpl))) rc = -1;
+    for (size_t i = 0; i < base->env.n && rc == 0; i++)
+        rc = kiln_strv_push(&c->env, base->env.v[i]);
+    for (size_t i = 0; i < base->npreopens && rc == 0; i++)
+        rc = kiln_wagi_component_preopen(c, base->preopens[i].host_path,
+                                         base->preopens[i].guest_path);
+    if (rc < 0) {
+        kiln_wagi_component_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void kiln_wagi_component_free(kiln_wagi_component *c)
+{
+    if (!c) return;
+    if (c->module && c->owns_module) kiln_module_free(c->module);
+    for (size_t i = 0; i < c->npreopens; i++) {
+        kiln_free((char *)c->preopens[i].host_path);
+        kiln_free((char *)c->preopens[i].guest_path);
+    }
+    kiln_free(c->preopens);
+    kiln_strv_free(&c->env);
+    kiln_free(c->argv_tmpl);
+    kiln_free(c->id);
+    kiln_free(c);
+}
+
+int kiln_wagi_is_command(const kiln_module *m)
+{
+    long i = kiln_module_export_index(m, "_start");
+    if (i < 0) return 0;
+    const kiln_export_info *ex = kiln_module_export(m, (size_t)i);
+    return ex && ex->kind == KILN_EXTERN_FUNC;
+}
+
+/* Writes the guest's stderr to the server's stderr, each line prefixed with the
+ * component's name (non-printable bytes escaped: the guest must not forge log lines). */
+static void log_guest_stderr(const kiln_wagi_component *c, const kiln_buf *err)
+{
+    if (!err->len) return;
+    kiln_buf line = KILN_BUF_INIT;
+    int rc = kiln_buf_printf(&line, "[%s] ", c->id);
+    for (size_t i = 0; i < err->len && rc == 0; i++) {
+        unsigned char ch = (unsigned char)err->data[i];
+        if (ch == '\n') {
+            rc = kiln_buf_putc(&line, '\n');
+            if (rc == 0 && i + 1 < err->len) rc = kiln_buf_printf(&line, "[%s] ", c->id);
+        } else if (ch == '\t' || (ch >= 0x20 && ch != 0x7f)) {
+            rc = kiln_buf_putc(&line, (char)ch);
+        } else {
+            rc = kiln_buf_printf(&line, "\\x%02x", ch);
+        }
+    }
+    if (rc == 0 && line.data[line.len - 1] != '\n') rc = kiln_buf_putc(&line, '\n');
+    if (rc == 0) {
+        size_t off = 0;
+        while (off < line.len) {
+            ssize_t n = write(2, line.data + off, line.len - off);
+            if (n <= 0) break; /* stderr gone: nothing better to do with guest output */
+            off += (size_t)n;
+        }
+    }
+    kiln_buf_free(&line);
+}
+
+/* Builds the WASI configuration and runs the instance; the executor's one blocking call
+ * (a later change moves it to executor threads with timeouts). Returns 0 on exit(0). */
+static int run_instance(const kiln_wagi_component *c, const kiln_strv *argv, const kiln_strv *env,
+                        const uint8_t *body, size_t body_len, kiln_buf *err_out,
+                        kiln_wagi_result *r)
+{
+    kiln_wasi_config cfg = {0};
+    cfg.argc = (int)argv->n;
+    cfg.argv = (const char *const *)argv->v;
+    cfg.nenv = env->n;
+    cfg.env = (const char *const *)env->v;
+    cfg.npreopens = c->npreopens;
+    cfg.preopens = c->preopens;
+    cfg.stdio[0] = (kiln_wasi_stdio){.fd = -1, .in_data = body, .in_len = body_len};
+    cfg.stdio[1] = (kiln_wasi_stdio){.fd = -1, .out = &r->out, .limit = c->stdout_limit};
+    cfg.stdio[2] = (kiln_wasi_stdio){.fd = -1, .out = err_out, .limit = c->stderr_limit};
+    char *werr = NULL;
+    double t0 = now_ms();
+    kiln_wasi *w = kiln_wasi_new(&cfg, &werr);
+    if (!w) {
+        kiln_buf_printf(&r->log, "component '%s': cannot set up WASI: %s", c->id,
+                        werr ? werr : "out of memory");
+        kiln_free(werr);
+        return -1;
+    }
+    kiln_instance *inst = kiln_instance_alloc(c->module);
+    if (!inst) {
+        kiln_buf_printf(&r->log, "component '%s': cannot create an instance (out of memory)",
+                        c->id);
+        kiln_wasi_free(w);
+        return -1;
+    }
+    kiln_wasi_set_memory(w, kiln_instance_memory(inst, "memory"));
+    size_t nimp = kiln_module_import_module_count(c->module);
+    void **ctxs = kiln_calloc(nimp ? nimp : 1, sizeof *ctxs);
+    int rc = -1;
+    kiln_trap trap = {0};
+    if (!ctxs) {
+        kiln_buf_printf(&r->log, "component '%s': out of memory", c->id);
+        goto out;
+    }
+    for (size_t i = 0; i < nimp; i++)
+        if (strcmp(kiln_module_import_module_name(c->module, i), "wasi_snapshot_preview1") == 0)
+            ctxs[i] = w;
+    if (kiln_instance_init(inst, (void *const *)ctxs, &trap) < 0 &&
+        !(trap.kind == KILN_TRAP_EXIT && trap.exit_code == 0)) {
+        r->instantiate_ms = now_ms() - t0;
+        kiln_buf_printf(&r->log, "component '%s': initialization failed: %s", c->id,
+                        kiln_trap_message(&trap));
+        goto out;
+    }
+    double t1 = now_ms();
+    r->instantiate_ms = t1 - t0;
+    kiln_val vals[1] = {{0}};
+    if (kiln_instance_call(inst, c->entry_index, vals, &trap) == 0 ||
+        (trap.kind == KILN_TRAP_EXIT && trap.exit_code == 0)) {
+        rc = 0;
+    } else if (trap.kind == KILN_TRAP_EXIT) {
+        kiln_buf_printf(&r->log, "component '%s' exited with status %d", c->id, trap.exit_code);
+    } else {
+        kiln_buf_printf(&r->log, "component '%s' trapped: %s", c->id, kiln_trap_message(&trap));
+    }
+    r->run_ms = now_ms() - t1;
+out:
+    kiln_wasi_flush(w);
+    kiln_free(ctxs);
+    kiln_instance_free(inst);
+    kiln_wasi_free(w);
+    return rc;
+}
+
+int kiln_wagi_run(const kiln_wagi_component *c, const kiln_cgi_request *req, const uint8_t *body,
+                  size_t body_len, kiln_wagi_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->res.status = 500;
+    kiln_strv argv = {0}, env = {0};
+    kiln_buf err = KILN_BUF_INIT;
+    int rc = -1;
+    /* component environment first; the request's CGI variables win over it */
+    for (size_t i = 0; i < c->env.n; i++)
+        if (kiln_strv_putenv(&env, c->env.v[i]) < 0) goto oom;
+    kiln_cgi_request creq = *req;
+    creq.pass_authorization = c->pass_authorization;
+    if (kiln_cgi_env(&creq, &env) < 0 || kiln_cgi_argv(req, c->argv_tmpl, &argv) < 0) goto oom;
+    if (argv.n == 0 && kiln_strv_push(&argv, c->id) < 0) goto oom;
+    int ok = run_instance(c, &argv, &env, body, body_len, &err, r) == 0;
+    log_guest_stderr(c, &err);
+    rc = 0;
+    if (!ok) {
+        r->res.status = 500;
+        r->res.failed = 1;
+    } else if (kiln_cgi_parse_response(r->out.data ? r->out.data : "", r->out.len, &r->res) < 0) {
+        kiln_cgi_response_free(&r->res);
+        r->res.status = 500;
+        r->res.failed = 1;
+        kiln_buf_printf(&r->log, "component '%s': out of memory parsing its output", c->id);
+    } else if (r->res.notes.len) {
+        kiln_buf_printf(&r->log, "component '%s': %s", c->id, r->res.notes.data);
+    }
+    goto out;
+oom:
+    kiln_buf_printf(&r->log, "component '%s': out of memory preparing the request", c->id);
+    r->res.failed = 1;
+out:
+    kiln_strv_free(&argv);
+    kiln_strv_free(&env);
+    kiln_buf_free(&err);
+    return rc;
+}
+
+void kiln_wagi_result_free(kiln_wagi_result *r)
+{
+    kiln_cgi_response_free(&r->res);
+    kiln_buf_free(&r->out);
+    kiln_buf_free(&r->log);
+}

@@ -1,0 +1,308 @@
+/* cgi_test.c — unit tests of the CGI mapping: environment, argv, response parsing. */
+#include "server/cgi.h"
+#include "util/alloc.h"
+#include "util/test.h"
+
+#include <string.h>
+
+/* The value of KEY in an environment vector, or NULL. */
+static const char *getv(const kiln_strv *env, const char *key)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; i < env->n; i++)
+        if (strncmp(env->v[i], key, kl) == 0 && env->v[i][kl] == '=') return env->v[i] + kl + 1;
+    return NULL;
+}
+
+static int count_key(const kiln_strv *env, const char *key)
+{
+    size_t kl = strlen(key);
+    int n = 0;
+    for (size_t i = 0; i < env->n; i++)
+        n += strncmp(env->v[i], key, kl) == 0 && env->v[i][kl] == '=';
+    return n;
+}
+
+#define S(x) x, sizeof(x) - 1
+
+static void test_env(void)
+{
+    kiln_router *r = kiln_router_new();
+    kiln_router_add(r, "/api/...", NULL, NULL);
+    kiln_router_add(r, "/u/:user_id/x", NULL, NULL);
+    kiln_route_match m;
+    const char *path = "/api/a%20b/c";
+    CHECK_INT(kiln_router_lookup(r, path, strlen(path), &m), 1);
+    kiln_cgi_header hdrs[] = {
+        {S("User-Agent"), S("curl/8")},
+        {S("Authorization"), S("secret")},
+        {S("Connection"), S("keep-alive")},
+        {S("X-Multi"), S("a")},
+        {S("content-type"), S("text/plain")},
+        {S("x-multi"), S("b")},
+        {S("Proxy"), S("http://evil")},
+        {S("Bad Name"), S("v")},
+        {S("x-nul"), "a\0b", 3},
+    };
+    kiln_cgi_request req = {
+        .method = S("POST"),
+        .path = path,
+        .path_len = strlen(path),
+        .query = S("a=1&b=two%21"),
+        .authority = S("example.com:8080"),
+        .scheme = "http",
+        .protocol = "HTTP/1.1",
+        .client_ip = "10.0.0.7",
+        .client_port = 5555,
+        .content_length = 12,
+        .headers = hdrs,
+        .nheaders = sizeof hdrs / sizeof *hdrs,
+        .match = &m,
+    };
+    kiln_strv env = {0};
+    CHECK_INT(kiln_strv_push(&env, "SCRIPT_NAME=overridden"), 0);
+    CHECK_INT(kiln_cgi_env(&req, &env), 0);
+    CHECK_STR(getv(&env, "AUTH_TYPE"), "");
+    CHECK_STR(getv(&env, "CONTENT_LENGTH"), "12");
+    CHECK_STR(getv(&env, "CONTENT_TYPE"), "text/plain");
+    CHECK_STR(getv(&env, "GATEWAY_INTERFACE"), "CGI/1.1");
+    CHECK_STR(getv(&env, "QUERY_STRING"), "a=1&b=two%21");
+    CHECK_STR(getv(&env, "REMOTE_ADDR"), "10.0.0.7");
+    CHECK_STR(getv(&env, "REMOTE_HOST"), "10.0.0.7");
+    CHECK_STR(getv(&env, "REMOTE_USER"), "");
+    CHECK_STR(getv(&env, "REQUEST_METHOD"), "POST");
+    CHECK_STR(getv(&env, "SCRIPT_NAME"), "/api");
+    CHECK_INT(count_key(&env, "SCRIPT_NAME"), 1);
+    CHECK_STR(getv(&env, "PATH_INFO"), "/a b/c");
+    CHECK_STR(getv(&env, "PATH_TRANSLATED"), "/a b/c");
+    CHECK_STR(getv(&env, "X_RAW_PATH_INFO"), "/a%20b/c");
+    CHECK_STR(getv(&env, "SERVER_NAME"), "example.com");
+    CHECK_STR(getv(&env, "SERVER_PORT"), "8080");
+    CHECK_STR(getv(&env, "SERVER_PROTOCOL"), "HTTP/1.1");
+    CHECK_STR(getv(&env, "SERVER_SOFTWARE"), "WAGI/1");
+    CHECK_STR(getv(&env, "X_MATCHED_ROUTE"), "/api/...");
+    CHECK_STR(getv(&env, "X_RAW_COMPONENT_ROUTE"), "/api/...");
+    CHECK_STR(getv(&env, "X_COMPONENT_ROUTE"), "/api");
+    CHECK_STR(getv(&env, "X_BASE_PATH"), "/");
+    CHECK_STR(getv(&env, "X_CLIENT_ADDR"), "10.0.0.7:5555");
+    CHECK_STR(getv(&env, "X_FULL_URL"), "http://example.com:8080/api/a%20b/c?a=1&b=two%21");
+    CHECK_STR(getv(&env, "HTTP_USER_AGENT"), "curl/8");
+    CHECK_STR(getv(&env, "HTTP_X_MULTI"), "a, b");
+    CHECK_INT(count_key(&env, "HTTP_X_MULTI"), 1);
+    CHECK_STR(getv(&env, "HTTP_HOST"), "example.com:8080");
+    CHECK_STR(getv(&env, "HTTP_CONTENT_TYPE"), "text/plain");
+    CHECK(getv(&env, "HTTP_AUTHORIZATION") == NULL);
+    kiln_strv env2 = {0};
+    req.pass_authorization = 1;
+    CHECK_INT(kiln_cgi_env(&req, &env2), 0);
+    CHECK_STR(getv(&env2, "HTTP_AUTHORIZATION"), "secret");
+    req.pass_authorization = 0;
+    kiln_strv_free(&env2);
+    CHECK(getv(&env, "HTTP_CONNECTION") == NULL);
+    CHECK(getv(&env, "HTTP_PROXY") == NULL);
+    CHECK(getv(&env, "HTTP_BAD_NAME") == NULL);
+    CHECK(getv(&env, "HTTP_X_NUL") == NULL);
+    kiln_strv argv = {0};
+    CHECK_INT(kiln_cgi_argv(&req, NULL, &argv), 0);
+    CHECK_INT(argv.n, 3);
+    if (argv.n == 3) {
+        CHECK_STR(argv.v[0], "/api");
+        CHECK_STR(argv.v[1], "a=1");
+        CHECK_STR(argv.v[2], "b=two!");
+        CHECK(argv.v[3] == NULL);
+    }
+    kiln_strv_free(&argv);
+    CHECK_INT(kiln_cgi_argv(&req, "prog --name=${SCRIPT_NAME} [${ARGS}]", &argv), 0);
+    CHECK_INT(argv.n, 3);
+    if (argv.n == 3) {
+        CHECK_STR(argv.v[0], "prog");
+        CHECK_STR(argv.v[1], "--name=/api");
+        CHECK_STR(argv.v[2], "[a=1 b=two!]");
+    }
+    kiln_strv_free(&argv);
+    kiln_strv_free(&env);
+    kiln_route_match_free(&m);
+
+    /* named segments, no port in the authority, https, no query */
+    path = "/u/al%2Fice/x";
+    CHECK_INT(kiln_router_lookup(r, path, strlen(path), &m), 1);
+    kiln_cgi_request req2 = {.method = S("GET"),
+                             .path = path,
+                             .path_len = strlen(path),
+                             .authority = S("[::1]"),
+                             .scheme = "https",
+                             .protocol = "HTTP/2.0",
+                             .client_ip = "::1",
+                             .match = &m};
+    CHECK_INT(kiln_cgi_env(&req2, &env), 0);
+    CHECK_STR(getv(&env, "X_PATH_MATCH_USER_ID"), "al/ice");
+    CHECK_STR(getv(&env, "SERVER_NAME"), "[::1]");
+    CHECK_STR(getv(&env, "SERVER_PORT"), "443");
+    CHECK_STR(getv(&env, "QUERY_STRING"), "");
+    CHECK_STR(getv(&env, "PATH_INFO"), "");
+    CHECK_STR(getv(&env, "SCRIPT_NAME"), path);
+    CHECK_STR(getv(&env, "CONTENT_LENGTH"), "0");
+    CHECK_INT(kiln_cgi_argv(&req2, NULL, &argv), 0);
+    CHECK_INT(argv.n, 1);
+    kiln_strv_free(&argv);
+    kiln_strv_free(&env);
+    kiln_route_match_free(&m);
+    kiln_router_free(r);
+}
+
+static void test_url_decode(void)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    CHECK_INT(kiln_cgi_url_decode(S("a%20b%zz%4"), &b), 0);
+    CHECK_STR(b.data, "a b%zz%4");
+    kiln_buf_reset(&b);
+    CHECK_INT(kiln_cgi_url_decode(S("%00%41%"), &b), 0);
+    CHECK_STR(b.data, "%00A%");
+    CHECK_INT(b.len, 5);
+    kiln_buf_free(&b);
+}
+
+/* Parses `out` and returns the status; *body gets a copy of the body. */
+static int parse(const char *out, kiln_cgi_response *res)
+{
+    CHECK_INT(kiln_cgi_parse_response(out, strlen(out), res), 0);
+    return res->status;
+}
+
+static const char *hdr(const kiln_cgi_response *res, const char *name, char *buf, size_t n)
+{
+    for (size_t i = 0; i < res->nheaders; i++) {
+        if (res->headers[i].name_len == strlen(name) &&
+            strncasecmp(res->headers[i].name, name, strlen(name)) == 0) {
+            snprintf(buf, n, "%.*s", (int)res->headers[i].value_len, res->headers[i].value);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+static void test_response(void)
+{
+    kiln_cgi_response res;
+    char b[256];
+    CHECK_INT(parse("Content-Type: text/plain\n\nhello\n", &res), 200);
+    CHECK_STR(hdr(&res, "content-type", b, sizeof b), "text/plain");
+    CHECK_INT(res.body_len, 6);
+    CHECK(memcmp(res.body, "hello\n", 6) == 0);
+    CHECK_INT(res.failed, 0);
+    kiln_cgi_response_free(&res);
+
+    CHECK_INT(parse("Content-Type: text/html\r\nX-A:  b \r\n\r\n<p>\r\n", &res), 200);
+    CHECK_STR(hdr(&res, "x-a", b, sizeof b), "b");
+    CHECK_INT(res.body_len, 5);
+    kiln_cgi_response_free(&res);
+
+    CHECK_INT(parse("Status: 404 Not Found\nContent-Type: text/plain\n\nnope", &res), 404);
+    CHECK(hdr(&res, "status", b, sizeof b) == NULL);
+    kiln_cgi_response_free(&res);
+
+    CHECK_INT(parse("Location: /elsewhere\n\n", &res), 302);
+    CHECK_STR(hdr(&res, "location", b, sizeof b), "/elsewhere");
+    kiln_cgi_response_free(&res);
+
+    CHECK_INT(parse("Location: /x\nStatus: 301\n\n", &res), 301);
+    kiln_cgi_response_free(&res);
+
+    CHECK_INT(parse("Status: 204\n\n", &res), 204);
+    kiln_cgi_response_free(&res);
+
+    CHECK_INT(parse("Status: abc\nContent-Type: text/plain\n\nx", &res), 502);
+    CHECK_INT(res.failed, 1);
+    CHECK(strstr(res.notes.data, "Status") != NULL);
+    kiln_cgi_response_free(&res);
+    CHECK_INT(parse("Status: 2000\n\n", &res), 502);
+    kiln_cgi_response_free(&res);
+    CHECK_INT(parse("Status: 99\n\n", &res), 502);
+    kiln_cgi_response_free(&res);
+
+    CHECK_INT(parse("X-Only: 1\n\nbody", &res), 500);
+    CHECK_INT(res.failed, 1);
+    CHECK(strstr(res.notes.data, "Content-Type") != NULL);
+    kiln_cgi_response_free(&res);
+
+    CHECK_INT(parse("just some text without headers", &res), 500);
+    CHECK_INT(res.failed, 1);
+    kiln_cgi_response_free(&res);
+
+    CHECK_INT(kiln_cgi_parse_response("", 0, &res), 0);
+    CHECK_INT(res.status, 500);
+    CHECK(strstr(res.notes.data, "executor") != NULL);
+    kiln_cgi_response_free(&res);
+
+    /* hostile headers are dropped and noted */
+    CHECK_INT(parse("Content-Type: a\nBad Name: x\nX-Ctl: a\x01"
+                    "b\nX-Cr: a\rb\nContent-Length: 99\nTransfer-Encoding: chunked\n"
+                    ": empty\nX-Ok: fine\n\nB",
+                    &res),
+              200);
+    CHECK_INT(res.nheaders, 2);
+    CHECK_STR(hdr(&res, "x-ok", b, sizeof b), "fine");
+    CHECK(hdr(&res, "content-length", b, sizeof b) == NULL);
+    CHECK(strstr(res.notes.data, "invalid name") != NULL);
+    CHECK(strstr(res.notes.data, "control characters") != NULL);
+    CHECK(strstr(res.notes.data, "\\x01") != NULL);
+    CHECK_INT(res.body_len, 1);
+    kiln_cgi_response_free(&res);
+
+    /* body may contain anything, including NUL and blank lines */
+    const char bin[] = "Content-Type: x\n\n\0\n\nz";
+    CHECK_INT(kiln_cgi_parse_response(bin, sizeof bin - 1, &res), 0);
+    CHECK_INT(res.status, 200);
+    CHECK_INT(res.body_len, 4);
+    kiln_cgi_response_free(&res);
+
+    CHECK_STR(kiln_http_reason(404), "Not Found");
+    CHECK_STR(kiln_http_reason(799), "Unknown");
+}
+
+static void test_oom(void)
+{
+    kiln_router *r = kiln_router_new();
+    kiln_router_add(r, "/a/:b/...", NULL, NULL);
+    kiln_route_match m;
+    CHECK_INT(kiln_router_lookup(r, S("/a/b/c"), &m), 1);
+    kiln_cgi_header hdrs[] = {{S("A"), S("b")}};
+    kiln_cgi_request req = {.method = S("GET"),
+                            .path = S("/a/b/c"),
+                            .query = S("x&y"),
+                            .scheme = "http",
+                            .client_ip = "1.2.3.4",
+                            .headers = hdrs,
+                            .nheaders = 1,
+                            .match = &m};
+    int failures = 0, successes = 0;
+    for (long n = 0; n < 200; n++) {
+        kiln_strv env = {0}, argv = {0};
+        kiln_cgi_response res;
+        kiln_alloc_fail_after(n);
+        int a = kiln_cgi_env(&req, &env);
+        int b = kiln_cgi_argv(&req, NULL, &argv);
+        int c = kiln_cgi_parse_response(S("Content-Type: a\nX: y\n\nz"), &res);
+        kiln_alloc_fail_after(-1);
+        if (a == 0 && b == 0 && c == 0)
+            successes++;
+        else
+            failures++;
+        kiln_strv_free(&env);
+        kiln_strv_free(&argv);
+        kiln_cgi_response_free(&res);
+    }
+    CHECK(failures > 0);
+    CHECK(successes > 0);
+    kiln_route_match_free(&m);
+    kiln_router_free(r);
+}
+
+int main(void)
+{
+    test_env();
+    test_url_decode();
+    test_response();
+    test_oom();
+    return test_finish("cgi_test");
+}

@@ -1,0 +1,577 @@
+/* http.c — the HTTP server on h2o: workers, limits, dispatch, access log (see http.h). */
+#include "server/http.h"
+#include "server/head.h"
+#include "util/alloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+#include <h2o/http1.h>
+#include <h2o/http2.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+/* Our handler: h2o's handler plus the server configuration. */
+typedef struct kiln_handler {
+    h2o_handler_t super;
+    const kiln_server_config *cfg;
+} kiln_handler;
+
+typedef struct worker {
+    const kiln_server_config *cfg;
+    h2o_globalconf_t *config;
+    SSL_CTX *ssl;
+    int fd;
+    h2o_evloop_t *loop;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    pthread_t thread;
+    int started;
+} worker;
+
+static atomic_int stop_requested;
+
+#ifdef __SANITIZE_ADDRESS__
+/* LeakSanitizer: h2o 2.2.5 keeps its per-thread recycling allocators and each context's
+ * message queue after h2o_context_dispose; those blocks are the library's, not ours. If
+ * another file needs suppressions too, merge them here (the symbol is process-wide). */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libh2o-evloop.so\n";
+}
+#endif
+
+static double ms_between(struct timeval a, struct timeval b)
+{
+    return (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_usec - a.tv_usec) / 1e3;
+}
+
+/* Appends s (n bytes) with non-printable bytes, spaces and quotes escaped: guest- and
+ * client-controlled text never forges log lines. At most `max` bytes are shown. */
+static int put_escaped(kiln_buf *b, const char *s, size_t n, size_t max)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && i < max && rc == 0; i++) {
+        unsigned char c = (unsigned char)s[i];
+        rc = c > 0x20 && c < 0x7f && c != '"' && c != '\\' ? kiln_buf_putc(b, (char)c)
+                                                           : kiln_buf_printf(b, "\\x%02x", c);
+    }
+    if (rc == 0 && n > max) rc = kiln_buf_puts(b, "...");
+    return rc;
+}
+
+/* One access-log line: time, method, path, status, bytes, total duration, component,
+ * instance start time. Written with one write(2) so that workers' lines do not mix. */
+static void access_log(const kiln_server_config *cfg, h2o_req_t *req, int status, size_t bytes,
+                       const char *component, double inst_ms)
+{
+    if (cfg->quiet) return;
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    struct timeval begin = req->timestamps.request_begin_at;
+    if (begin.tv_sec == 0) begin = req->processed_at.at;
+    struct tm tm;
+    time_t secs = now.tv_sec;
+    gmtime_r(&secs, &tm);
+    char ts[40];
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    kiln_buf b = KILN_BUF_INIT;
+    int rc = kiln_buf_printf(&b, "%s.%03dZ ", ts, (int)(now.tv_usec / 1000));
+    rc |= put_escaped(&b, req->method.base, req->method.len, 32);
+    rc |= kiln_buf_putc(&b, ' ');
+    rc |= put_escaped(&b, req->path.base, req->path.len, 2048);
+    rc |= kiln_buf_printf(&b, " %d %zu %.3fms %s", status, bytes, ms_between(begin, now),
+                          component ? component : "-");
+    if (inst_ms >= 0)
+        rc |= kiln_buf_printf(&b, " start=%.3fms\n", inst_ms);
+    else
+        rc |= kiln_buf_puts(&b, " start=-\n");
+    if (rc == 0) {
+        ssize_t n = write(1, b.data, b.len);
+        (void)n; /* a full or closed stdout must not stop the server */
+    }
+    kiln_buf_free(&b);
+}
+
+/* Logs a server-side problem of one request to stderr (one line, escaped). */
+static void error_log(const char *msg, size_t len)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    int rc = kiln_buf_puts(&b, "kiln: ");
+    for (size_t i = 0; i < len && rc == 0; i++) {
+        unsigned char c = (unsigned char)msg[i];
+        rc =
+            c >= 0x20 && c != 0x7f ? kiln_buf_putc(&b, (char)c) : kiln_buf_printf(&b, "\\x%02x", c);
+    }
+    if (rc == 0 && kiln_buf_putc(&b, '\n') == 0) {
+        ssize_t n = write(2, b.data, b.len);
+        (void)n;
+    }
+    kiln_buf_free(&b);
+}
+
+/* Sends a complete response with a known length (never chunked). */
+static int respond(const kiln_server_config *cfg, h2o_req_t *req, int status, const char *ctype,
+                   const char *body, size_t len, const char *component, double inst_ms)
+{
+    req->res.status = status;
+    req->res.reason = kiln_http_reason(status);
+    if (ctype)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
+                       strlen(ctype));
+    if (status == 204 || status == 304) len = 0;
+    req->res.content_length = len;
+    access_log(cfg, req, status, len, component, inst_ms);
+    h2o_send_inline(req, body ? body : "", len);
+    return 0;
+}
+
+static int respond_error(const kiln_server_config *cfg, h2o_req_t *req, int status,
+                         const char *component)
+{
+    char body[96];
+    int n = snprintf(body, sizeof body, "%d %s\n", status, kiln_http_reason(status));
+    return respond(cfg, req, status, "text/plain; charset=utf-8", body, (size_t)n, component, -1);
+}
+
+/* Adds a header with a lowercased copy of its name (HTTP/2 requires lowercase). */
+static void add_header(h2o_req_t *req, const char *name, size_t nlen, const char *val, size_t vlen)
+{
+    char *lc = h2o_mem_alloc_pool(&req->pool, nlen + 1);
+    for (size_t i = 0; i < nlen; i++)
+        lc[i] = (char)tolower((unsigned char)name[i]);
+    lc[nlen] = '\0';
+    char *v = h2o_mem_alloc_pool(&req->pool, vlen + 1);
+    memcpy(v, val, vlen);
+    v[vlen] = '\0';
+    h2o_add_header_by_str(&req->pool, &req->res.headers, lc, nlen, 1, NULL, v, vlen);
+}
+
+/* Appends s as a JSON string. */
+static int json_str(kiln_buf *b, const char *s)
+{
+    int rc = kiln_buf_putc(b, '"');
+    for (; s && *s && rc == 0; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            rc = kiln_buf_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            rc = kiln_buf_printf(b, "\\u%04x", c);
+        else
+            rc = kiln_buf_putc(b, (char)c);
+    }
+    return rc ? rc : kiln_buf_putc(b, '"');
+}
+
+/* Answers the reserved /.well-known paths; returns 1 when the path was one of them. */
+static int well_known(const kiln_server_config *cfg, h2o_req_t *req, const char *p, size_t len)
+{
+#define IS(lit) (len == sizeof(lit) - 1 && memcmp(p, lit, len) == 0)
+    if (IS("/.well-known/spin/health") || IS("/.well-known/kiln/health")) {
+        respond(cfg, req, 200, "text/plain", "OK", 2, "health", -1);
+        return 1;
+    }
+    if (IS("/.well-known/spin/info")) {
+        kiln_buf b = KILN_BUF_INIT;
+        int rc = kiln_buf_puts(&b, "{\"name\":");
+        rc |= json_str(&b, cfg->app_name ? cfg->app_name : "");
+        rc |= kiln_buf_puts(&b, ",\"version\":");
+        rc |= json_str(&b, cfg->app_version ? cfg->app_version : "");
+        rc |= kiln_buf_puts(&b, ",\"server\":\"kiln\"}\n");
+        if (rc)
+            respond_error(cfg, req, 500, "info");
+        else
+            respond(cfg, req, 200, "application/json", b.data, b.len, "info", -1);
+        kiln_buf_free(&b);
+        return 1;
+    }
+    if (len >= 18 && memcmp(p, "/.well-known/spin/", 18) == 0) {
+        respond_error(cfg, req, 404, "-");
+        return 1;
+    }
+    return 0;
+#undef IS
+}
+
+/* Fills the CGI view of an h2o request (strings borrowed from req or its pool). */
+static void cgi_request_of(h2o_req_t *req, size_t path_len, const kiln_route_match *m, char *ip,
+                           size_t iplen, kiln_cgi_request *cr)
+{
+    memset(cr, 0, sizeof *cr);
+    cr->method = req->method.base;
+    cr->method_len = req->method.len;
+    cr->path = req->path.base;
+    cr->path_len = path_len;
+    if (req->query_at != SIZE_MAX && req->query_at + 1 <= req->path.len) {
+        cr->query = req->path.base + req->query_at + 1;
+        cr->query_len = req->path.len - req->query_at - 1;
+    }
+    if (req->input.authority.len) {
+        cr->authority = req->input.authority.base;
+        cr->authority_len = req->input.authority.len;
+    }
+    cr->scheme = req->input.scheme == &H2O_URL_SCHEME_HTTPS ? "https" : "http";
+    cr->protocol = req->version >= 0x200   ? "HTTP/2.0"
+                   : req->version == 0x100 ? "HTTP/1.0"
+                                           : "HTTP/1.1";
+    struct sockaddr_storage ss;
+    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    ip[0] = '\0';
+    if (sl > 0 && iplen >= NI_MAXHOST &&
+        h2o_socket_getnumerichost((struct sockaddr *)&ss, sl, ip) != SIZE_MAX) {
+        cr->client_port = h2o_socket_getport((struct sockaddr *)&ss);
+    } else {
+        ip[0] = '\0';
+    }
+    cr->client_ip = ip;
+    sl = req->conn->callbacks->get_sockname(req->conn, (struct sockaddr *)&ss);
+    if (sl > 0) cr->server_port = h2o_socket_getport((struct sockaddr *)&ss);
+    cr->content_length = req->entity.base ? req->entity.len : 0;
+    kiln_cgi_header *hs = h2o_mem_alloc_pool(&req->pool, (req->headers.size + 1) * sizeof *hs);
+    for (size_t i = 0; i < req->headers.size; i++) {
+        const h2o_header_t *h = &req->headers.entries[i];
+        hs[i] = (kiln_cgi_header){h->name->base, h->name->len, h->value.base, h->value.len};
+    }
+    cr->headers = hs;
+    cr->nheaders = req->headers.size;
+    cr->match = m;
+}
+
+/* Runs a WAGI component for the request and sends what it answered. */
+static int serve_wagi(const kiln_server_config *cfg, h2o_req_t *req, size_t path_len,
+                      const kiln_server_target *t, const kiln_route_match *m)
+{
+    char ip[NI_MAXHOST];
+    kiln_cgi_request cr;
+    cgi_request_of(req, path_len, m, ip, sizeof ip, &cr);
+    kiln_wagi_result r;
+    const uint8_t *body = (const uint8_t *)(req->entity.base ? req->entity.base : "");
+    kiln_wagi_run(t->wagi, &cr, body, cr.content_length, &r);
+    int status = r.res.status;
+    if (!r.res.failed && (status < 200 || status > 999)) {
+        kiln_buf_printf(&r.log,
+                        "%scomponent '%s' answered the status %d, which is not a final "
+                        "response",
+                        r.log.len ? "; " : "", t->component, status);
+        status = 502;
+        r.res.failed = 1;
+    }
+    if (r.log.len) error_log(r.log.data, r.log.len);
+    if (r.res.failed) {
+        respond_error(cfg, req, status, t->component);
+    } else {
+        for (size_t i = 0; i < r.res.nheaders; i++) {
+            const kiln_cgi_header *h = &r.res.headers[i];
+            add_header(req, h->name, h->name_len, h->value, h->value_len);
+        }
+        respond(cfg, req, status, NULL, r.res.body, r.res.body_len, t->component, r.instantiate_ms);
+    }
+    kiln_wagi_result_free(&r);
+    return 0;
+}
+
+/* h2o's request callback: limits, reserved paths, routing, dispatch. */
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    const kiln_server_config *cfg = ((kiln_handler *)self)->cfg;
+    if (req->version < 0x200) {
+        /* the raw head is still at the start of the connection's input buffer */
+        h2o_socket_t *sock =
+            req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+        if (sock && sock->input && sock->input->size) {
+            int st =
+                kiln_http1_head_check(sock->input->bytes, sock->input->size, cfg->max_header_size);
+            if (st) {
+                req->http1_is_persistent = 0;
+                return respond_error(cfg, req, st, "-");
+            }
+        }
+    }
+    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    const char *p = req->path.base;
+    if (plen == 0 || p[0] != '/' || memchr(p, '\0', req->path.len))
+        return respond_error(cfg, req, 400, "-");
+    if (plen >= 12 && memcmp(p, "/.well-known", 12) == 0 && well_known(cfg, req, p, plen)) return 0;
+    kiln_route_match m;
+    int found = kiln_router_lookup(cfg->router, p, plen, &m);
+    if (found < 0) return respond_error(cfg, req, 500, "-");
+    if (found == 0) return respond_error(cfg, req, 404, "-");
+    const kiln_server_target *t = m.target;
+    if (t->wagi) {
+        serve_wagi(cfg, req, plen, t, &m);
+    } else {
+        for (size_t i = 0; i < t->nheaders; i++)
+            add_header(req, t->headers[i].name, t->headers[i].name_len, t->headers[i].value,
+                       t->headers[i].value_len);
+        respond(cfg, req, t->status, NULL, t->body, t->body_len, t->component, -1);
+    }
+    kiln_route_match_free(&m);
+    return 0;
+}
+
+/* Accepts pending connections on a worker's listening socket. */
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    worker *w = listener->data;
+    if (err) return;
+    for (int i = 0; i < 16; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (!sock) return;
+        h2o_accept(&w->accept_ctx, sock);
+    }
+}
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A worker: its own event loop until a stop is requested, then a graceful drain. */
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    kiln_rt_thread_init();
+    w->loop = h2o_evloop_create();
+    h2o_context_init(&w->ctx, w->loop, w->config);
+    w->accept_ctx.ctx = &w->ctx;
+    w->accept_ctx.hosts = w->config->hosts;
+    w->accept_ctx.ssl_ctx = w->ssl;
+    w->listener = h2o_evloop_socket_create(w->loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
+    w->listener->data = w;
+    h2o_socket_read_start(w->listener, on_accept);
+    while (!atomic_load(&stop_requested))
+        h2o_evloop_run(w->loop, 100);
+    /* stop accepting; h2 connections get GOAWAY; HTTP/1 ones close after their request */
+    h2o_socket_read_stop(w->listener);
+    h2o_socket_close(w->listener);
+    h2o_context_request_shutdown(&w->ctx);
+    double deadline = mono_ms() + w->cfg->shutdown_timeout_ms;
+    while (mono_ms() < deadline && (!h2o_linklist_is_empty(&w->ctx.http1._conns) ||
+                                    !h2o_linklist_is_empty(&w->ctx.http2._conns)))
+        h2o_evloop_run(w->loop, 50);
+    /* the HTTP/2 graceful-shutdown timer would trip h2o's dispose assertion */
+    if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
+    h2o_context_dispose(&w->ctx);
+    h2o_evloop_destroy(w->loop);
+    return NULL;
+}
+
+int kiln_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *len, char *err,
+                      size_t errlen)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || !colon[1]) {
+        snprintf(err, errlen, "--listen '%s': expected HOST:PORT", s);
+        return -1;
+    }
+    char *host = kiln_strndup(s, (size_t)(colon - s));
+    if (!host) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    char *h = host;
+    size_t hl = strlen(h);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h[hl - 1] = '\0';
+        h++;
+    }
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+    int rc = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &res);
+    kiln_free(host);
+    if (rc != 0 || !res) {
+        snprintf(err, errlen, "--listen '%s': %s", s, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = (unsigned)res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* Creates one non-blocking SO_REUSEPORT listening socket. Returns the fd or -1. */
+static int listen_socket(struct sockaddr_storage *ss, unsigned len, char *err, size_t errlen)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+        bind(fd, (struct sockaddr *)ss, len) < 0 || listen(fd, SOMAXCONN) < 0) {
+        snprintf(err, errlen, "cannot listen: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    /* with port 0 the first socket picks the port and the others share it */
+    struct sockaddr_storage bound;
+    socklen_t bl = sizeof bound;
+    if (getsockname(fd, (struct sockaddr *)&bound, &bl) == 0) {
+        if (ss->ss_family == AF_INET)
+            ((struct sockaddr_in *)ss)->sin_port = ((struct sockaddr_in *)&bound)->sin_port;
+        else if (ss->ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)ss)->sin6_port = ((struct sockaddr_in6 *)&bound)->sin6_port;
+    }
+    return fd;
+}
+
+/* The TLS context: certificate chain, key, ALPN h2 + http/1.1. NULL on failure. */
+static SSL_CTX *tls_context(const kiln_server_config *cfg)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+        fprintf(stderr, "kiln: --tls-cert %s: cannot load the certificate\n", cfg->tls_cert);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        fprintf(stderr,
+                "kiln: --tls-key %s: cannot load the key (or it does not match the "
+                "certificate)\n",
+                cfg->tls_key);
+        goto fail;
+    }
+    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+    return ctx;
+fail:
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+int kiln_server_run(const kiln_server_config *cfg)
+{
+    int nworkers = cfg->workers;
+    if (nworkers <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        nworkers = n > 0 && n < 1024 ? (int)n : 1;
+    }
+    char err[512];
+    struct sockaddr_storage ss;
+    unsigned sslen = 0;
+    if (kiln_parse_listen(cfg->listen ? cfg->listen : "127.0.0.1:3000", &ss, &sslen, err,
+                          sizeof err) < 0) {
+        fprintf(stderr, "kiln: %s\n", err);
+        return -1;
+    }
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        fprintf(stderr, "kiln: cannot ignore SIGPIPE\n");
+        return -1;
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
+        fprintf(stderr, "kiln: cannot block signals\n");
+        return -1;
+    }
+    h2o_globalconf_t config;
+    h2o_config_init(&config);
+    config.server_name = h2o_iovec_init(H2O_STRLIT("kiln"));
+    config.max_request_entity_size = cfg->max_request_size;
+    config.http1.req_timeout = cfg->read_timeout_ms;
+    config.http2.idle_timeout = cfg->read_timeout_ms;
+    config.http2.graceful_shutdown_timeout = cfg->shutdown_timeout_ms;
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    kiln_handler *handler = (kiln_handler *)h2o_create_handler(path, sizeof *handler);
+    handler->super.on_req = on_req;
+    handler->cfg = cfg;
+
+    SSL_CTX *ssl = NULL;
+    if (cfg->tls_cert || cfg->tls_key) {
+        if (!cfg->tls_cert || !cfg->tls_key) {
+            fprintf(stderr, "kiln: --tls-cert and --tls-key go together\n");
+            h2o_config_dispose(&config);
+            return -1;
+        }
+        if (!(ssl = tls_context(cfg))) {
+            h2o_config_dispose(&config);
+            return -1;
+        }
+    }
+    int rc = -1;
+    worker *ws = kiln_calloc((size_t)nworkers, sizeof *ws);
+    if (!ws) {
+        fprintf(stderr, "kiln: out of memory\n");
+        goto out;
+    }
+    for (int i = 0; i < nworkers; i++)
+        ws[i].fd = -1;
+    for (int i = 0; i < nworkers; i++) {
+        if ((ws[i].fd = listen_socket(&ss, sslen, err, sizeof err)) < 0) {
+            fprintf(stderr, "kiln: %s (%s)\n", err, cfg->listen ? cfg->listen : "127.0.0.1:3000");
+            goto out;
+        }
+        ws[i].cfg = cfg;
+        ws[i].config = &config;
+        ws[i].ssl = ssl;
+    }
+    if (cfg->on_ready) {
+        char host_s[NI_MAXHOST], port_s[16], url[NI_MAXHOST + 40];
+        if (getnameinfo((struct sockaddr *)&ss, sslen, host_s, sizeof host_s, port_s, sizeof port_s,
+                        NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+            snprintf(host_s, sizeof host_s, "?");
+        snprintf(url, sizeof url, "%s://%s%s%s:%s", ssl ? "https" : "http",
+                 ss.ss_family == AF_INET6 ? "[" : "", host_s, ss.ss_family == AF_INET6 ? "]" : "",
+                 port_s);
+        cfg->on_ready(cfg->on_ready_ctx, url);
+    }
+    atomic_store(&stop_requested, 0);
+    for (int i = 0; i < nworkers; i++) {
+        if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0) {
+            fprintf(stderr, "kiln: cannot start worker %d\n", i);
+            atomic_store(&stop_requested, 1);
+            break;
+        }
+        ws[i].started = 1;
+    }
+    int sig = 0;
+    if (!atomic_load(&stop_requested)) {
+        while (sigwait(&set, &sig) != 0) {
+        }
+        atomic_store(&stop_requested, 1);
+        rc = 0;
+    }
+    for (int i = 0; i < nworkers; i++) {
+        if (ws[i].started) {
+            pthread_join(ws[i].thread, NULL);
+            ws[i].fd = -1; /* closed with the listener socket */
+        }
+    }
+out:
+    for (int i = 0; ws && i < nworkers; i++)
+        if (ws[i].fd >= 0) close(ws[i].fd);
+    kiln_free(ws);
+    if (ssl) SSL_CTX_free(ssl);
+    h2o_config_dispose(&config);
+    return rc;
+}
