@@ -17,6 +17,10 @@
 #include "util/proc.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -25,12 +29,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 typedef struct up_opts {
     const char *from, *listen, *tls_cert, *tls_key;
     int workers, build, quiet;
     unsigned long long max_request_size;
     unsigned read_timeout_ms;
+    unsigned long long request_timeout_ms, max_instance_memory, max_response_size;
+    unsigned long long max_instances, max_queue, queue_timeout_ms;
+    int no_tier_up;
     kiln_compile_opts compile;
     kiln_strv env; /* -e K=V */
 } up_opts;
@@ -46,8 +52,42 @@ typedef struct up_app {
     kiln_wagi_component **loaded; /* one per component: the module's owner */
     char **staging;               /* staging directories to remove at exit */
     size_t nstaging;
-    kiln_buf routes; /* the "Available Routes" text */
+    kiln_buf routes;     /* the "Available Routes" text */
+    atomic_int stopping; /* tells the tier-up thread to stop */
 } up_app;
+
+/* Tier-up: the server starts on the fast tier; this thread builds each component's
+ * optimized tier (cc -O2 at lower priority, one at a time) and switches new requests to
+ * it when ready, logging both times. */
+static void *tier_up_main(void *arg)
+{
+    up_app *app = arg;
+    /* SIGINT/SIGTERM are for the main thread; this one only builds. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    for (size_t i = 0; i < app->manifest->components_len && !atomic_load(&app->stopping); i++) {
+        kiln_wagi_component *c = app->loaded ? app->loaded[i] : NULL;
+        if (!c || kiln_wagi_component_tier(c) == KILN_TIER_OPT) continue;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        kiln_err err = {{0}};
+        int rc = kiln_wagi_component_tier_up(c, &err);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        if (rc > 0)
+            fprintf(stderr,
+                    "kiln: component %s: optimized tier ready after %.2f s; new requests use it\n",
+                    c->id, secs);
+        else if (rc < 0)
+            fprintf(stderr,
+                    "kiln: component %s: optimized tier failed, staying on the fast tier: %s\n",
+                    c->id, err.msg);
+    }
+    return NULL;
+}
 
 static void usage(FILE *f)
 {
@@ -63,6 +103,15 @@ static void usage(FILE *f)
                "      --tls-key FILE         PEM private key of the certificate\n"
                "      --max-request-size N   largest request body (default 10M)\n"
                "      --read-timeout SECS    time a request may take to arrive (default 10)\n"
+               "      --request-timeout DUR  time a guest may run for one request (default 30s);\n"
+               "                             past it: 504\n"
+               "      --max-instance-memory SIZE  linear memory of one instance (default 128M)\n"
+               "      --max-response-size SIZE    largest guest output (default 100M)\n"
+               "      --max-instances N      guests running at once (default 16)\n"
+               "      --max-queue N          requests waiting for an instance (default 1024);\n"
+               "                             beyond: 503 with Retry-After\n"
+               "      --queue-timeout DUR    longest wait for an instance (default 10s)\n"
+               "      --no-tier-up           do not build the optimized tier in the background\n"
                "      --tier fast|opt|auto   compiler tier (default auto)\n"
                "      --cache-dir DIR        compiled-module cache\n");
 }
@@ -72,6 +121,12 @@ static int parse_args(int argc, char **argv, up_opts *o)
 {
     o->max_request_size = 10ull << 20;
     o->read_timeout_ms = 10000;
+    o->request_timeout_ms = 30000;
+    o->max_instance_memory = 128ull << 20;
+    o->max_response_size = 100ull << 20;
+    o->max_instances = 16;
+    o->max_queue = 1024;
+    o->queue_timeout_ms = 10000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -118,6 +173,31 @@ static int parse_args(int argc, char **argv, up_opts *o)
                 return -1;
             }
             o->read_timeout_ms = (unsigned)(s * 1000);
+        } else if (TAKES("--request-timeout") || TAKES("--queue-timeout")) {
+            unsigned long long *dst =
+                strcmp(a, "--request-timeout") == 0 ? &o->request_timeout_ms : &o->queue_timeout_ms;
+            if (kiln_parse_duration_ms(val, dst) < 0 || *dst == 0) {
+                fprintf(stderr, "error: %s %s: expected a duration like 30s or 500ms\n", a, val);
+                return -1;
+            }
+        } else if (TAKES("--max-instance-memory") || TAKES("--max-response-size")) {
+            unsigned long long *dst = strcmp(a, "--max-instance-memory") == 0
+                                          ? &o->max_instance_memory
+                                          : &o->max_response_size;
+            if (kiln_parse_size(val, dst) < 0 || *dst == 0) {
+                fprintf(stderr, "error: %s %s: expected a size like 128M\n", a, val);
+                return -1;
+            }
+        } else if (TAKES("--max-instances") || TAKES("--max-queue")) {
+            char *end;
+            unsigned long long n = strtoull(val, &end, 10);
+            if (*end || n == 0 || n > 100000) {
+                fprintf(stderr, "error: %s %s: expected a number from 1 to 100000\n", a, val);
+                return -1;
+            }
+            *(strcmp(a, "--max-instances") == 0 ? &o->max_instances : &o->max_queue) = n;
+        } else if (strcmp(a, "--no-tier-up") == 0) {
+            o->no_tier_up = 1;
         } else if (TAKES("--tier")) {
             if (kiln_tier_parse(val, &o->compile.tier) < 0) {
                 fprintf(stderr, "error: unknown tier '%s' (fast, opt or auto)\n", val);
@@ -131,28 +211,6 @@ static int parse_args(int argc, char **argv, up_opts *o)
             return -1;
         }
 #undef TAKES
-    }
-    return 0;
-}
-
-/* Runs each component's build commands in its workdir (the manifest's directory when
- * none is given), stopping at the first failure. */
-static int run_builds(const kiln_manifest *m)
-{
-    for (size_t i = 0; i < m->components_len; i++) {
-        const kiln_component *c = &m->components[i];
-        const char *dir = c->build_workdir ? c->build_workdir : m->dir;
-        for (size_t k = 0; k < c->build_command.len; k++) {
-            const char *cmd = c->build_command.items[k];
-            fprintf(stderr, "Building component %s with `%s`\n", c->id, cmd);
-            const char *av[] = {"sh", "-c", "cd -- \"$1\" && eval \"$2\"", "sh", dir, cmd, NULL};
-            int st = kiln_proc_run(av, NULL, 0);
-            if (st != 0) {
-                fprintf(stderr, "error: the build command of component %s failed (status %d)\n",
-                        c->id, st);
-                return -1;
-            }
-        }
     }
     return 0;
 }
@@ -279,6 +337,10 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
         fprintf(stderr, "error: %s\n", err.msg);
         return NULL;
     }
+    w->timeout_ns = o->request_timeout_ms * 1000000ull;
+    w->max_memory_pages =
+        (uint32_t)(o->max_instance_memory / 65536 ? o->max_instance_memory / 65536 : 1);
+    w->stdout_limit = (size_t)o->max_response_size;
     int rc = 0;
     for (size_t i = 0; i < comp->environment.len && rc == 0; i++)
         rc = kiln_strv_setenv(
@@ -468,11 +530,13 @@ int kiln_cmd_up(int argc, char **argv)
         fprintf(stderr, "error: %s\n", err ? err : "no manifest found");
         goto out;
     }
+    /* Build first: before a first build the components' sources do not exist yet, and
+     * loading the manifest checks them. */
+    if (o.build && kiln_build_app(path, NULL, 0, stderr) < 0) goto out;
     app.manifest = kiln_manifest_load(path, &diags);
     for (size_t i = 0; i < diags.len; i++)
         fprintf(stderr, "%s\n", diags.items[i].message);
     if (!app.manifest) goto out;
-    if (o.build && run_builds(app.manifest) < 0) goto out;
     if (kiln_rt_init() < 0) {
         fprintf(stderr, "error: cannot initialize the Wasm runtime\n");
         goto out;
@@ -497,7 +561,17 @@ int kiln_cmd_up(int argc, char **argv)
         .on_ready = on_ready,
         .on_ready_ctx = &app,
     };
+    cfg.max_instances = (unsigned)o.max_instances;
+    cfg.max_queue = (size_t)o.max_queue;
+    cfg.queue_timeout_ms = (unsigned)o.queue_timeout_ms;
+    pthread_t tier_thread;
+    int tiering = !o.no_tier_up && o.compile.tier == KILN_TIER_AUTO &&
+                  pthread_create(&tier_thread, NULL, tier_up_main, &app) == 0;
     status = kiln_server_run(&cfg) == 0 ? 0 : 1;
+    if (tiering) {
+        atomic_store(&app.stopping, 1);
+        pthread_join(tier_thread, NULL); /* ends after the build in progress, if any */
+    }
 out:
     if (app.manifest || app.router) app_free(&app);
     kiln_diags_free(&diags);

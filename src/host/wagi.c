@@ -2,6 +2,7 @@
 #include "host/wagi.h"
 #include "util/alloc.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -17,26 +18,80 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* An image-time WASI context: no arguments, no environment, stdio closed. Module
+ * initialization (data and element segments, a start function) runs with it. */
+static kiln_wasi *image_wasi(void)
+{
+    static const char *const argv0[] = {"kiln-image"};
+    kiln_wasi_config cfg = {.argc = 1, .argv = argv0};
+    for (int i = 0; i < 3; i++)
+        cfg.stdio[i].fd = -1;
+    char *err = NULL;
+    kiln_wasi *w = kiln_wasi_new(&cfg, &err);
+    kiln_free(err);
+    return w;
+}
+
+/* Loads `wasm_path` at `opts`' tier and makes its image. NULL with *err on failure; a
+ * module whose initialization traps still loads (it then fails per request, loudly). */
+static kiln_wagi_code *code_load(const char *id, const char *wasm_path,
+                                 const kiln_compile_opts *opts, kiln_err *err)
+{
+    kiln_wagi_code *code = kiln_calloc(1, sizeof *code);
+    if (!code) {
+        kiln_err_set(err, "%s: out of memory", wasm_path);
+        return NULL;
+    }
+    kiln_linker linker = {kiln_host_linker_resolve, &wagi_host_linker};
+    code->module = kiln_module_load_file(wasm_path, opts, &linker, err);
+    if (!code->module) {
+        kiln_free(code);
+        return NULL;
+    }
+    kiln_wasi *w = image_wasi();
+    size_t n = kiln_module_import_module_count(code->module);
+    void **ctxs = kiln_calloc(n ? n : 1, sizeof *ctxs);
+    if (w && ctxs) {
+        for (size_t i = 0; i < n; i++)
+            ctxs[i] = w;
+        kiln_trap trap;
+        kiln_err ierr;
+        code->image = kiln_image_new(code->module, ctxs, &trap, &ierr);
+        if (!code->image)
+            fprintf(stderr, "kiln: component '%s': no image (%s); instantiating per request\n", id,
+                    ierr.msg);
+    }
+    kiln_free(ctxs);
+    kiln_wasi_free(w);
+    return code;
+}
+
 kiln_wagi_component *kiln_wagi_component_new(const char *id, const char *wasm_path,
                                              const kiln_compile_opts *opts, const char *entry,
                                              kiln_err *err)
 {
     if (!entry) entry = "_start";
     kiln_wagi_component *c = kiln_calloc(1, sizeof *c);
-    if (!c || !(c->id = kiln_strdup(id))) {
-        kiln_free(c);
+    if (!c || !(c->id = kiln_strdup(id)) || !(c->unit = kiln_calloc(1, sizeof *c->unit)) ||
+        !(c->unit->wasm_path = kiln_strdup(wasm_path))) {
+        kiln_wagi_component_free(c);
         kiln_err_set(err, "%s: out of memory", wasm_path);
         return NULL;
     }
+    c->owns_module = 1;
+    c->unit->opts = *opts;
+    c->unit->opts.cache_dir = NULL; /* not owned: the cache dir is fixed below */
     c->stdout_limit = 64u << 20;
     c->stderr_limit = 64u << 10;
-    kiln_linker linker = {kiln_host_linker_resolve, &wagi_host_linker};
-    c->module = kiln_module_load_file(wasm_path, opts, &linker, err);
-    if (!c->module) {
+    kiln_wagi_code *code = code_load(id, wasm_path, opts, err);
+    if (!code) {
         kiln_wagi_component_free(c);
         return NULL;
     }
-    c->owns_module = 1;
+    c->unit->codes = code;
+    atomic_store(&c->unit->current, code);
+    if (opts->cache_dir) c->unit->opts.cache_dir = opts->cache_dir; /* outlives the server */
+    c->module = code->module;
     c->entry_index = kiln_module_export_index(c->module, entry);
     const kiln_export_info *ex =
         c->entry_index >= 0 ? kiln_module_export(c->module, (size_t)c->entry_index) : NULL;
@@ -47,6 +102,26 @@ kiln_wagi_component *kiln_wagi_component_new(const char *id, const char *wasm_pa
         return NULL;
     }
     return c;
+}
+
+kiln_tier kiln_wagi_component_tier(const kiln_wagi_component *c)
+{
+    return kiln_module_tier(atomic_load(&c->unit->current)->module);
+}
+
+int kiln_wagi_component_tier_up(kiln_wagi_component *c, kiln_err *err)
+{
+    kiln_wagi_unit *u = c->unit;
+    if (kiln_wagi_component_tier(c) == KILN_TIER_OPT) return 0;
+    kiln_compile_opts o = u->opts;
+    o.tier = KILN_TIER_OPT;
+    kiln_wagi_code *code = code_load(c->id, u->wasm_path, &o, err);
+    if (!code) return -1;
+    /* Only the thread doing tier-up writes the list; requests read `current` only. */
+    code->next = u->codes;
+    u->codes = code;
+    atomic_store(&u->current, code);
+    return 1;
 }
 
 int kiln_wagi_component_preopen(kiln_wagi_component *c, const char *host_path,
@@ -71,9 +146,12 @@ kiln_wagi_component *kiln_wagi_component_share(const kiln_wagi_component *base,
     kiln_wagi_component *c = kiln_calloc(1, sizeof *c);
     if (!c) return NULL;
     c->module = base->module;
+    c->unit = base->unit;
     c->entry_index = base->entry_index;
     c->stdout_limit = base->stdout_limit;
     c->stderr_limit = base->stderr_limit;
+    c->timeout_ns = base->timeout_ns;
+    c->max_memory_pages = base->max_memory_pages;
     int rc = (c->id = kiln_strdup(base->id)) ? 0 : -1;
     if (rc == 0 && argv_tmpl && !(c->argv_tmpl = kiln_strdup(argv_tmpl))) rc = -1;
     for (size_t i = 0; i < base->env.n && rc == 0; i++)
@@ -91,7 +169,16 @@ kiln_wagi_component *kiln_wagi_component_share(const kiln_wagi_component *base,
 void kiln_wagi_component_free(kiln_wagi_component *c)
 {
     if (!c) return;
-    if (c->module && c->owns_module) kiln_module_free(c->module);
+    if (c->unit && c->owns_module) {
+        for (kiln_wagi_code *code = c->unit->codes, *next; code; code = next) {
+            next = code->next;
+            kiln_image_free(code->image);
+            kiln_module_free(code->module);
+            kiln_free(code);
+        }
+        kiln_free(c->unit->wasm_path);
+        kiln_free(c->unit);
+    }
     for (size_t i = 0; i < c->npreopens; i++) {
         kiln_free((char *)c->preopens[i].host_path);
         kiln_free((char *)c->preopens[i].guest_path);
@@ -166,16 +253,10 @@ static int run_instance(const kiln_wagi_component *c, const kiln_strv *argv, con
         kiln_free(werr);
         return -1;
     }
-    kiln_instance *inst = kiln_instance_alloc(c->module);
-    if (!inst) {
-        kiln_buf_printf(&r->log, "component '%s': cannot create an instance (out of memory)",
-                        c->id);
-        kiln_wasi_free(w);
-        return -1;
-    }
-    kiln_wasi_set_memory(w, kiln_instance_memory(inst, "memory"));
-    size_t nimp = kiln_module_import_module_count(c->module);
-    void **ctxs = kiln_calloc(nimp ? nimp : 1, sizeof *ctxs);
+    kiln_wagi_code *code = atomic_load(&c->unit->current);
+    size_t nimp = kiln_module_import_module_count(code->module);
+    void *ctx_local[4], **ctxs = nimp <= 4 ? ctx_local : kiln_calloc(nimp, sizeof *ctxs);
+    kiln_instance *inst = NULL;
     int rc = -1;
     kiln_trap trap = {0};
     if (!ctxs) {
@@ -183,55 +264,96 @@ static int run_instance(const kiln_wagi_component *c, const kiln_strv *argv, con
         goto out;
     }
     for (size_t i = 0; i < nimp; i++)
-        if (strcmp(kiln_module_import_module_name(c->module, i), "wasi_snapshot_preview1") == 0)
-            ctxs[i] = w;
-    if (kiln_instance_init(inst, (void *const *)ctxs, &trap) < 0 &&
-        !(trap.kind == KILN_TRAP_EXIT && trap.exit_code == 0)) {
-        r->instantiate_ms = now_ms() - t0;
-        kiln_buf_printf(&r->log, "component '%s': initialization failed: %s", c->id,
-                        kiln_trap_message(&trap));
+        ctxs[i] =
+            strcmp(kiln_module_import_module_name(code->module, i), "wasi_snapshot_preview1") == 0
+                ? w
+                : NULL;
+    kiln_rt_set_memory_limit_pages(c->max_memory_pages);
+    if (code->image) {
+        inst = kiln_image_instantiate(code->image, (void *const *)ctxs);
+    } else {
+        inst = kiln_instance_alloc(code->module);
+        if (inst) {
+            kiln_wasi_set_memory(w, kiln_instance_memory(inst, "memory"));
+            if (kiln_instance_init(inst, (void *const *)ctxs, &trap) < 0 &&
+                !(trap.kind == KILN_TRAP_EXIT && trap.exit_code == 0)) {
+                r->instantiate_ms = now_ms() - t0;
+                kiln_buf_printf(&r->log, "component '%s': initialization failed: %s", c->id,
+                                kiln_trap_message(&trap));
+                goto out;
+            }
+        }
+    }
+    if (!inst) {
+        kiln_buf_printf(&r->log, "component '%s': cannot create an instance (out of memory)",
+                        c->id);
         goto out;
     }
+    kiln_wasi_set_memory(w, kiln_instance_memory(inst, "memory"));
     double t1 = now_ms();
     r->instantiate_ms = t1 - t0;
     kiln_val vals[1] = {{0}};
-    if (kiln_instance_call(inst, c->entry_index, vals, &trap) == 0 ||
+    if (kiln_instance_call_timeout(inst, c->entry_index, vals, &trap, c->timeout_ns) == 0 ||
         (trap.kind == KILN_TRAP_EXIT && trap.exit_code == 0)) {
         rc = 0;
     } else if (trap.kind == KILN_TRAP_EXIT) {
         kiln_buf_printf(&r->log, "component '%s' exited with status %d", c->id, trap.exit_code);
+    } else if (trap.kind == KILN_TRAP_INTERRUPTED) {
+        r->res.status = 504;
+        kiln_buf_printf(&r->log, "component '%s' stopped: ran past its request timeout (%.0f ms)",
+                        c->id, (double)c->timeout_ns / 1e6);
     } else {
         kiln_buf_printf(&r->log, "component '%s' trapped: %s", c->id, kiln_trap_message(&trap));
     }
     r->run_ms = now_ms() - t1;
+    if (rc == 0 && c->stdout_limit && r->out.len >= c->stdout_limit) {
+        rc = -1;
+        kiln_buf_printf(&r->log,
+                        "component '%s' wrote more than the response size limit (%zu bytes)", c->id,
+                        c->stdout_limit);
+    }
 out:
     kiln_wasi_flush(w);
-    kiln_free(ctxs);
+    if (ctxs != ctx_local) kiln_free(ctxs);
     kiln_instance_free(inst);
     kiln_wasi_free(w);
     return rc;
 }
 
-int kiln_wagi_run(const kiln_wagi_component *c, const kiln_cgi_request *req, const uint8_t *body,
-                  size_t body_len, kiln_wagi_result *r)
+int kiln_wagi_prepare(const kiln_wagi_component *c, const kiln_cgi_request *req,
+                      kiln_wagi_prepared *p)
+{
+    memset(p, 0, sizeof *p);
+    /* component environment first; the request's CGI variables win over it */
+    for (size_t i = 0; i < c->env.n; i++)
+        if (kiln_strv_putenv(&p->env, c->env.v[i]) < 0) goto oom;
+    kiln_cgi_request creq = *req;
+    creq.pass_authorization = c->pass_authorization;
+    if (kiln_cgi_env(&creq, &p->env) < 0 || kiln_cgi_argv(req, c->argv_tmpl, &p->argv) < 0)
+        goto oom;
+    if (p->argv.n == 0 && kiln_strv_push(&p->argv, c->id) < 0) goto oom;
+    return 0;
+oom:
+    kiln_wagi_prepared_free(p);
+    return -1;
+}
+
+void kiln_wagi_prepared_free(kiln_wagi_prepared *p)
+{
+    kiln_strv_free(&p->argv);
+    kiln_strv_free(&p->env);
+}
+
+int kiln_wagi_execute(const kiln_wagi_component *c, const kiln_wagi_prepared *p,
+                      const uint8_t *body, size_t body_len, kiln_wagi_result *r)
 {
     memset(r, 0, sizeof *r);
     r->res.status = 500;
-    kiln_strv argv = {0}, env = {0};
     kiln_buf err = KILN_BUF_INIT;
-    int rc = -1;
-    /* component environment first; the request's CGI variables win over it */
-    for (size_t i = 0; i < c->env.n; i++)
-        if (kiln_strv_putenv(&env, c->env.v[i]) < 0) goto oom;
-    kiln_cgi_request creq = *req;
-    creq.pass_authorization = c->pass_authorization;
-    if (kiln_cgi_env(&creq, &env) < 0 || kiln_cgi_argv(req, c->argv_tmpl, &argv) < 0) goto oom;
-    if (argv.n == 0 && kiln_strv_push(&argv, c->id) < 0) goto oom;
-    int ok = run_instance(c, &argv, &env, body, body_len, &err, r) == 0;
+    int ok = run_instance(c, &p->argv, &p->env, body, body_len, &err, r) == 0;
     log_guest_stderr(c, &err);
-    rc = 0;
     if (!ok) {
-        r->res.status = 500;
+        if (r->res.status != 504) r->res.status = 500;
         r->res.failed = 1;
     } else if (kiln_cgi_parse_response(r->out.data ? r->out.data : "", r->out.len, &r->res) < 0) {
         kiln_cgi_response_free(&r->res);
@@ -241,14 +363,23 @@ int kiln_wagi_run(const kiln_wagi_component *c, const kiln_cgi_request *req, con
     } else if (r->res.notes.len) {
         kiln_buf_printf(&r->log, "component '%s': %s", c->id, r->res.notes.data);
     }
-    goto out;
-oom:
-    kiln_buf_printf(&r->log, "component '%s': out of memory preparing the request", c->id);
-    r->res.failed = 1;
-out:
-    kiln_strv_free(&argv);
-    kiln_strv_free(&env);
     kiln_buf_free(&err);
+    return 0;
+}
+
+int kiln_wagi_run(const kiln_wagi_component *c, const kiln_cgi_request *req, const uint8_t *body,
+                  size_t body_len, kiln_wagi_result *r)
+{
+    kiln_wagi_prepared p;
+    if (kiln_wagi_prepare(c, req, &p) < 0) {
+        memset(r, 0, sizeof *r);
+        r->res.status = 500;
+        r->res.failed = 1;
+        kiln_buf_printf(&r->log, "component '%s': out of memory preparing the request", c->id);
+        return 0;
+    }
+    int rc = kiln_wagi_execute(c, &p, body, body_len, r);
+    kiln_wagi_prepared_free(&p);
     return rc;
 }
 

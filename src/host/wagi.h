@@ -1,11 +1,12 @@
 /* wagi.h — the WAGI executor: runs one component for one HTTP request.
  *
- * At startup each component's module is loaded once (kiln_wagi_component_new). Per
- * request, kiln_wagi_run creates a fresh WASI context (stdin = the body in memory,
- * stdout into a bounded buffer, stderr into a bounded buffer logged with the
- * component's name), a fresh instance, runs its entry point (`_start`) and parses the
- * CGI response from stdout. Nothing survives a request: a guest that counts in a static
- * variable answers 1 every time.
+ * At startup each component's module is loaded once and instantiated once into an image
+ * (kiln_wagi_component_new). Per request, kiln_wagi_run creates a fresh WASI context
+ * (stdin = the body in memory, stdout into a bounded buffer, stderr into a bounded buffer
+ * logged with the component's name), a fresh instance copied from the image (no guest
+ * code runs for that), runs its entry point (`_start`) with the request's time limit and
+ * memory cap, and parses the CGI response from stdout. Nothing survives a request: a
+ * guest that counts in a static variable answers 1 every time.
  *
  * The guest sees only what it is granted: the CGI variables of the request, the
  * component's environment (plus `kiln up -e`), and its files as read-only preopens;
@@ -20,18 +21,38 @@
 #include "host/wasi.h"
 #include "server/cgi.h"
 
+/* What a component runs: a loaded module and its image. A component starts with the tier
+ * it could load at once and may switch to the optimized one later (tier-up); codes are
+ * kept until the component is freed, so a request can use one without locking. */
+typedef struct kiln_wagi_code {
+    kiln_module *module;
+    kiln_image *image; /* NULL: instantiate from the module per request */
+    struct kiln_wagi_code *next;
+} kiln_wagi_code;
+
+/* What the triggers of one component share: the code, and how to load a better one. */
+typedef struct kiln_wagi_unit {
+    kiln_wagi_code *_Atomic current;
+    kiln_wagi_code *codes; /* every code ever current (freed with the unit) */
+    char *wasm_path;
+    kiln_compile_opts opts;
+} kiln_wagi_unit;
+
 typedef struct kiln_wagi_component {
     char *id;
-    kiln_module *module;
-    int owns_module;  /* 0 for a component made by kiln_wagi_component_share */
-    long entry_index; /* export index of the entry point */
-    char *argv_tmpl;  /* NULL: "${SCRIPT_NAME} ${ARGS}" */
-    kiln_strv env;    /* "KEY=VALUE": component environment, then -e overrides */
+    kiln_module *module;  /* the module loaded first (for startup checks) */
+    kiln_wagi_unit *unit; /* shared by the triggers of one component */
+    int owns_module;      /* 1 for the component that owns `unit` */
+    long entry_index;     /* export index of the entry point (same on every tier) */
+    char *argv_tmpl;      /* NULL: "${SCRIPT_NAME} ${ARGS}" */
+    kiln_strv env;        /* "KEY=VALUE": component environment, then -e overrides */
     kiln_wasi_preopen *preopens;
     size_t npreopens;
     int pass_authorization; /* the trigger opted in to HTTP_AUTHORIZATION */
-    size_t stdout_limit;    /* bytes; 0: unlimited */
+    size_t stdout_limit;    /* bytes; 0: unlimited. Beyond it: 500, nothing of it sent */
     size_t stderr_limit;
+    uint64_t timeout_ns;       /* per request; 0: none. Past it: 504 */
+    uint32_t max_memory_pages; /* per instance; 0: the module's own maximum */
 } kiln_wagi_component;
 
 /* Loads `wasm_path` and prepares a component. `entry` NULL means "_start". Returns NULL
@@ -47,6 +68,21 @@ int kiln_wagi_component_preopen(kiln_wagi_component *c, const char *host_path,
 kiln_wagi_component *kiln_wagi_component_share(const kiln_wagi_component *base,
                                                const char *argv_tmpl);
 void kiln_wagi_component_free(kiln_wagi_component *c);
+
+/* Tier-up: builds the optimized tier of the component's module (cc -O2, in a child
+ * process at lower priority) and an image of it, then switches new requests to it.
+ * Blocking; meant for a background thread. 1 if it switched, 0 if the component already
+ * runs the optimized tier, -1 on failure (message in err). */
+int kiln_wagi_component_tier_up(kiln_wagi_component *c, kiln_err *err);
+kiln_tier kiln_wagi_component_tier(const kiln_wagi_component *c);
+
+/* A request prepared on the I/O thread (owned copies), run later on an executor thread. */
+typedef struct kiln_wagi_prepared {
+    kiln_strv argv, env;
+} kiln_wagi_prepared;
+int kiln_wagi_prepare(const kiln_wagi_component *c, const kiln_cgi_request *req,
+                      kiln_wagi_prepared *p);
+void kiln_wagi_prepared_free(kiln_wagi_prepared *p);
 
 /* 1 if the module is a WASI command (exports `_start`): what Kiln runs as WAGI when a
  * trigger names no executor. */
@@ -64,6 +100,9 @@ typedef struct kiln_wagi_result {
  * the reason in r->log); returns -1 only when memory ran out before anything ran. */
 int kiln_wagi_run(const kiln_wagi_component *c, const kiln_cgi_request *req, const uint8_t *body,
                   size_t body_len, kiln_wagi_result *r);
+/* The second half of kiln_wagi_run: runs a prepared request (any thread). */
+int kiln_wagi_execute(const kiln_wagi_component *c, const kiln_wagi_prepared *p,
+                      const uint8_t *body, size_t body_len, kiln_wagi_result *r);
 void kiln_wagi_result_free(kiln_wagi_result *r);
 
 #endif

@@ -13,7 +13,9 @@
 
 struct kiln_executor {
     pthread_mutex_t lock;
-    pthread_cond_t work;
+    pthread_cond_t work; /* executor threads wait here for jobs */
+    pthread_cond_t tick; /* the reaper sleeps here (own condvar: a job's signal is never
+                          * spent on the reaper) */
     kiln_job *head, *tail;
     size_t queued, max_queue, running;
     unsigned queue_timeout_ms;
@@ -80,7 +82,7 @@ static void *reaper_main(void *arg)
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&e->work, &e->lock, &until);
+        pthread_cond_timedwait(&e->tick, &e->lock, &until);
         double now = now_ms();
         /* The queue is FIFO: expired jobs are at its head. */
         while (e->head && now - e->head->queued_at_ms > e->queue_timeout_ms) {
@@ -111,6 +113,7 @@ kiln_executor *kiln_executor_new(unsigned threads, size_t max_queue, unsigned qu
         return NULL;
     }
     pthread_cond_init(&e->work, NULL);
+    pthread_cond_init(&e->tick, NULL);
     e->max_queue = max_queue;
     e->queue_timeout_ms = queue_timeout_ms;
     pthread_attr_t attr;
@@ -166,11 +169,13 @@ void kiln_executor_free(kiln_executor *e)
     pthread_mutex_lock(&e->lock);
     e->stopping = 1;
     pthread_cond_broadcast(&e->work);
+    pthread_cond_broadcast(&e->tick);
     pthread_mutex_unlock(&e->lock);
     for (unsigned i = 0; i < e->nthreads; i++)
         pthread_join(e->threads[i], NULL);
     if (e->reaper_started) pthread_join(e->reaper, NULL);
     pthread_cond_destroy(&e->work);
+    pthread_cond_destroy(&e->tick);
     pthread_mutex_destroy(&e->lock);
     kiln_free(e->threads);
     kiln_free(e);

@@ -1,5 +1,6 @@
 /* http.c — the HTTP server on h2o: workers, limits, dispatch, access log (see http.h). */
 #include "server/http.h"
+#include "server/executor.h"
 #include "server/head.h"
 #include "util/alloc.h"
 
@@ -42,6 +43,10 @@ typedef struct worker {
     h2o_socket_t *listener;
     pthread_t thread;
     int started;
+    kiln_executor *executor;        /* shared by all workers */
+    h2o_multithread_queue_t *queue; /* finished guest jobs come back through it */
+    h2o_multithread_receiver_t receiver;
+    size_t inflight; /* jobs of this worker not yet answered */
 } worker;
 
 static atomic_int stop_requested;
@@ -253,36 +258,162 @@ static void cgi_request_of(h2o_req_t *req, size_t path_len, const kiln_route_mat
     cr->match = m;
 }
 
-/* Runs a WAGI component for the request and sends what it answered. */
+/* One request's trip through the executor. Everything the guest needs is copied out of
+ * the h2o request first (the client may go away while the guest runs, and h2o then frees
+ * the request): the prepared CGI environment and the body. The request pointer is
+ * cleared by a dispose hook in the request's pool if that happens; the job itself is
+ * freed on the worker's thread when its result comes back. */
+typedef struct wagi_job {
+    kiln_job job;
+    h2o_multithread_message_t msg;
+    worker *w;
+    h2o_req_t *req;        /* NULL once h2o disposed the request */
+    struct req_hook *hook; /* in req's pool: points back here while both live */
+    const kiln_server_target *t;
+    kiln_wagi_prepared prep;
+    uint8_t *body;
+    size_t body_len;
+    kiln_wagi_result r;
+    int expired;
+} wagi_job;
+
+typedef struct req_hook {
+    wagi_job *job;
+} req_hook;
+
+static __thread worker *current_worker;
+
+static void on_req_dispose(void *p)
+{
+    req_hook *h = p;
+    if (h->job) h->job->req = NULL;
+}
+
+/* Executor thread: the guest runs here. */
+static void job_run(kiln_job *j)
+{
+    wagi_job *job = (wagi_job *)j;
+    kiln_wagi_execute(job->t->wagi, &job->prep, job->body, job->body_len, &job->r);
+}
+
+/* Executor (or reaper) thread: hand the job back to its worker's event loop. */
+static void job_complete(kiln_job *j)
+{
+    wagi_job *job = (wagi_job *)j;
+    h2o_multithread_send_message(&job->w->receiver, &job->msg);
+}
+
+static void job_expired(kiln_job *j)
+{
+    wagi_job *job = (wagi_job *)j;
+    job->expired = 1;
+    h2o_multithread_send_message(&job->w->receiver, &job->msg);
+}
+
+static void job_free(wagi_job *job)
+{
+    if (job->hook) job->hook->job = NULL;
+    kiln_wagi_prepared_free(&job->prep);
+    kiln_wagi_result_free(&job->r);
+    kiln_free(job->body);
+    kiln_free(job);
+}
+
+/* 503 with Retry-After: the executor is full (or the request waited too long for it). */
+static void respond_busy(const kiln_server_config *cfg, h2o_req_t *req, const char *component)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+    respond_error(cfg, req, 503, component);
+}
+
+/* Sends what a finished job produced (on the worker's thread). */
+static void job_answer(const kiln_server_config *cfg, wagi_job *job)
+{
+    h2o_req_t *req = job->req;
+    const kiln_server_target *t = job->t;
+    kiln_wagi_result *r = &job->r;
+    if (job->expired) {
+        char msg[160];
+        int n = snprintf(msg, sizeof msg,
+                         "component '%s': request waited too long for a free instance: 503",
+                         t->component);
+        error_log(msg, (size_t)n);
+        if (req) respond_busy(cfg, req, t->component);
+        return;
+    }
+    int status = r->res.status;
+    if (!r->res.failed && (status < 200 || status > 999)) {
+        kiln_buf_printf(&r->log,
+                        "%scomponent '%s' answered the status %d, which is not a final "
+                        "response",
+                        r->log.len ? "; " : "", t->component, status);
+        status = 502;
+        r->res.failed = 1;
+    }
+    if (r->log.len) error_log(r->log.data, r->log.len);
+    if (!req) return; /* the client went away meanwhile */
+    if (r->res.failed) {
+        respond_error(cfg, req, status, t->component);
+    } else {
+        for (size_t i = 0; i < r->res.nheaders; i++) {
+            const kiln_cgi_header *h = &r->res.headers[i];
+            add_header(req, h->name, h->name_len, h->value, h->value_len);
+        }
+        /* the body lives in the job, which is freed after this call: h2o copies it */
+        respond(cfg, req, status, NULL, r->res.body, r->res.body_len, t->component,
+                r->instantiate_ms);
+    }
+}
+
+/* Worker thread: jobs that came back from the executor. */
+static void on_jobs_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    worker *w = H2O_STRUCT_FROM_MEMBER(worker, receiver, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m =
+            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&m->link);
+        wagi_job *job = H2O_STRUCT_FROM_MEMBER(wagi_job, msg, m);
+        job_answer(w->cfg, job);
+        job_free(job);
+        w->inflight--;
+    }
+}
+
+/* Hands a WAGI request to the executor; the answer is sent when the job comes back. */
 static int serve_wagi(const kiln_server_config *cfg, h2o_req_t *req, size_t path_len,
                       const kiln_server_target *t, const kiln_route_match *m)
 {
+    worker *w = current_worker;
     char ip[NI_MAXHOST];
     kiln_cgi_request cr;
     cgi_request_of(req, path_len, m, ip, sizeof ip, &cr);
-    kiln_wagi_result r;
-    const uint8_t *body = (const uint8_t *)(req->entity.base ? req->entity.base : "");
-    kiln_wagi_run(t->wagi, &cr, body, cr.content_length, &r);
-    int status = r.res.status;
-    if (!r.res.failed && (status < 200 || status > 999)) {
-        kiln_buf_printf(&r.log,
-                        "%scomponent '%s' answered the status %d, which is not a final "
-                        "response",
-                        r.log.len ? "; " : "", t->component, status);
-        status = 502;
-        r.res.failed = 1;
+    wagi_job *job = kiln_calloc(1, sizeof *job);
+    if (!job) return respond_error(cfg, req, 500, t->component);
+    job->job = (kiln_job){job_run, job_complete, job_expired, 0, NULL};
+    job->w = w;
+    job->req = req;
+    job->t = t;
+    job->body_len = cr.content_length;
+    job->body = kiln_malloc(job->body_len ? job->body_len : 1);
+    job->hook = h2o_mem_alloc_shared(&req->pool, sizeof *job->hook, on_req_dispose);
+    if (!job->body || kiln_wagi_prepare(t->wagi, &cr, &job->prep) < 0) {
+        job_free(job);
+        return respond_error(cfg, req, 500, t->component);
     }
-    if (r.log.len) error_log(r.log.data, r.log.len);
-    if (r.res.failed) {
-        respond_error(cfg, req, status, t->component);
-    } else {
-        for (size_t i = 0; i < r.res.nheaders; i++) {
-            const kiln_cgi_header *h = &r.res.headers[i];
-            add_header(req, h->name, h->name_len, h->value, h->value_len);
-        }
-        respond(cfg, req, status, NULL, r.res.body, r.res.body_len, t->component, r.instantiate_ms);
+    job->hook->job = job;
+    if (job->body_len) memcpy(job->body, req->entity.base, job->body_len);
+    if (kiln_executor_submit(w->executor, &job->job) < 0) {
+        char msg[160];
+        int n = snprintf(msg, sizeof msg,
+                         "component '%s': every instance is busy and the queue is full: 503",
+                         t->component);
+        error_log(msg, (size_t)n);
+        job_free(job);
+        respond_busy(cfg, req, t->component);
+        return 0;
     }
-    kiln_wagi_result_free(&r);
+    w->inflight++;
     return 0;
 }
 
@@ -349,7 +480,10 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     kiln_rt_thread_init();
+    current_worker = w;
     w->loop = h2o_evloop_create();
+    w->queue = h2o_multithread_create_queue(w->loop);
+    h2o_multithread_register_receiver(w->queue, &w->receiver, on_jobs_done);
     h2o_context_init(&w->ctx, w->loop, w->config);
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = w->config->hosts;
@@ -367,6 +501,12 @@ static void *worker_main(void *arg)
     while (mono_ms() < deadline && (!h2o_linklist_is_empty(&w->ctx.http1._conns) ||
                                     !h2o_linklist_is_empty(&w->ctx.http2._conns)))
         h2o_evloop_run(w->loop, 50);
+    /* Guests still running will post back here: wait for them (each ends by its request
+     * timeout at the latest) before the queue goes away. */
+    while (w->inflight)
+        h2o_evloop_run(w->loop, 50);
+    h2o_multithread_unregister_receiver(w->queue, &w->receiver);
+    h2o_multithread_destroy_queue(w->queue);
     /* the HTTP/2 graceful-shutdown timer would trip h2o's dispose assertion */
     if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
         h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
@@ -520,8 +660,13 @@ int kiln_server_run(const kiln_server_config *cfg)
     }
     int rc = -1;
     worker *ws = kiln_calloc((size_t)nworkers, sizeof *ws);
-    if (!ws) {
-        fprintf(stderr, "kiln: out of memory\n");
+    /* Guests run here, apart from the event loops (created after SIGINT/SIGTERM are
+     * blocked, so that only the main thread takes them). */
+    kiln_executor *executor = kiln_executor_new(
+        cfg->max_instances ? cfg->max_instances : 16, cfg->max_queue ? cfg->max_queue : 1024,
+        cfg->queue_timeout_ms ? cfg->queue_timeout_ms : 10000, 0);
+    if (!ws || !executor) {
+        fprintf(stderr, "kiln: out of memory (or cannot start executor threads)\n");
         goto out;
     }
     for (int i = 0; i < nworkers; i++)
@@ -534,6 +679,7 @@ int kiln_server_run(const kiln_server_config *cfg)
         ws[i].cfg = cfg;
         ws[i].config = &config;
         ws[i].ssl = ssl;
+        ws[i].executor = executor;
     }
     if (cfg->on_ready) {
         char host_s[NI_MAXHOST], port_s[16], url[NI_MAXHOST + 40];
@@ -570,6 +716,7 @@ int kiln_server_run(const kiln_server_config *cfg)
 out:
     for (int i = 0; ws && i < nworkers; i++)
         if (ws[i].fd >= 0) close(ws[i].fd);
+    kiln_executor_free(executor); /* idle: every worker waited for its jobs */
     kiln_free(ws);
     if (ssl) SSL_CTX_free(ssl);
     h2o_config_dispose(&config);

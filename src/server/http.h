@@ -7,8 +7,10 @@
  * returns 0.
  *
  * Per request: reserved /.well-known paths, then the router; a target is a static
- * response or a WAGI component (host/wagi.h), run on the worker's thread. One
- * access-log line per request goes to stdout unless quiet. */
+ * response or a WAGI component (host/wagi.h), run on an executor thread (executor.h) so
+ * that a slow or runaway guest never holds an event loop; its answer comes back to the
+ * worker through an h2o multithread queue. One access-log line per request goes to
+ * stdout unless quiet. */
 #ifndef KILN_SERVER_HTTP_H
 #define KILN_SERVER_HTTP_H
 
@@ -37,6 +39,9 @@ typedef struct kiln_server_config {
     size_t max_header_size;       /* request head limit (431) */
     unsigned read_timeout_ms;     /* a request's head and body must arrive within this */
     unsigned shutdown_timeout_ms; /* graceful stop: in-flight requests get this long */
+    unsigned max_instances;       /* executor threads = live instances at most (0: 16) */
+    size_t max_queue;             /* requests waiting for an instance (0: 1024); more: 503 */
+    unsigned queue_timeout_ms;    /* longest wait for an instance (0: 10 s); then 503 */
     const char *tls_cert, *tls_key; /* PEM files: serve HTTPS (h2 via ALPN) */
     const kiln_router *router;      /* targets are kiln_server_target* */
     const char *app_name, *app_version;
