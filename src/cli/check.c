@@ -107,6 +107,11 @@ static void print_summary(const kiln_manifest *m)
         print_list("key_value_stores:", &c->key_value_stores);
         print_list("sqlite_databases:", &c->sqlite_databases);
         print_keys("variables:", &c->variables);
+        if (c->request_timeout_ms)
+            printf("    %-24s%llu ms (tool.kiln)\n", "request_timeout:", c->request_timeout_ms);
+        if (c->max_instance_memory)
+            printf("    %-24s%llu bytes (tool.kiln)\n",
+                   "max_instance_memory:", c->max_instance_memory);
         if (c->build_command.len) {
             printf("    %-24s", "build:");
             for (size_t k = 0; k < c->build_command.len; k++)

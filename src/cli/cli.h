@@ -23,10 +23,6 @@ int kiln_cmd_templates(int argc, char **argv);
  * kiln_manifest_load (which insists that every source file exists). */
 int kiln_build_app(const char *manifest_path, const char *const *only, size_t n_only, FILE *out);
 
-/* Parses "128M", "10k", "1G", "4096" into bytes. Returns 0 or -1. */
-int kiln_parse_size(const char *s, unsigned long long *out);
-
-/* Parses "30s", "500ms", "2m", "1h", "1.5" (seconds) into milliseconds. Returns 0 or -1. */
-int kiln_parse_duration_ms(const char *s, unsigned long long *out_ms);
+#include "util/units.h" /* kiln_parse_size, kiln_parse_duration_ms */
 
 #endif

@@ -337,9 +337,18 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
         fprintf(stderr, "error: %s\n", err.msg);
         return NULL;
     }
-    w->timeout_ns = o->request_timeout_ms * 1000000ull;
-    w->max_memory_pages =
-        (uint32_t)(o->max_instance_memory / 65536 ? o->max_instance_memory / 65536 : 1);
+    fprintf(stderr, "kiln: component %s: %s tier ready (%s%.3f s)\n", comp->id,
+            kiln_tier_name(kiln_wagi_component_tier(w)),
+            kiln_module_was_cached(w->module) ? "from the cache, " : "compiled in ",
+            kiln_module_was_cached(w->module) ? 0.0 : kiln_module_compile_seconds(w->module));
+    /* The component's own limits ([component.ID.tool.kiln]) win over kiln up's. */
+    unsigned long long timeout_ms =
+        comp->request_timeout_ms ? comp->request_timeout_ms : o->request_timeout_ms;
+    unsigned long long mem =
+        comp->max_instance_memory ? comp->max_instance_memory : o->max_instance_memory;
+    w->timeout_ns = timeout_ms * 1000000ull;
+    w->max_memory_pages = (uint32_t)(mem / 65536 > 65535 ? 65535 : mem / 65536);
+
     w->stdout_limit = (size_t)o->max_response_size;
     int rc = 0;
     for (size_t i = 0; i < comp->environment.len && rc == 0; i++)

@@ -63,6 +63,9 @@ typedef struct kiln_component {
     kiln_strlist build_command;          /* argv-less: each item one shell command */
     char *build_workdir;                 /* absolute, or NULL */
     kiln_strlist build_watch;
+    /* [component.ID.tool.kiln] (0: not set; kiln up's options apply) */
+    unsigned long long request_timeout_ms;
+    unsigned long long max_instance_memory; /* bytes */
 } kiln_component;
 
 typedef enum kiln_executor_type {

@@ -1,6 +1,7 @@
 /* manifest_load.c — the [component.*] and [[trigger.http]] parts of the manifest loader
  * (see manifest.c for the driver and the typed getters it uses). */
 #include "manifest/manifest_internal.h"
+#include "util/units.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -254,6 +255,37 @@ static void load_build(loader *L, kiln_component *c, const kiln_toml_value *t)
     man_get_strlist(L, b, "watch", "[component.build]", 0, &c->build_watch);
 }
 
+/* Reads Kiln's per-component settings from [component.ID.tool.kiln] (Spin ignores
+ * `tool` tables, so the manifest stays valid for Spin):
+ *   request_timeout = "5s"        the component's time limit per request
+ *   max_instance_memory = "64M"   its linear-memory cap
+ * Other `tool` tables belong to other tools and are ignored. */
+static void load_kiln_tool(loader *L, kiln_component *c, const kiln_toml_value *t)
+{
+    static const char *const kiln_tool_keys[] = {"request_timeout", "max_instance_memory", NULL};
+    const kiln_toml_value *tool = kiln_toml_get(t, "tool");
+    const kiln_toml_value *k =
+        tool && tool->type == KILN_TOML_TABLE ? kiln_toml_get(tool, "kiln") : NULL;
+    if (!k) return;
+    if (k->type != KILN_TOML_TABLE) {
+        man_error(L, k->line, k->col, "`tool.kiln` must be a table, not %s", man_a_type(k));
+        return;
+    }
+    man_check_keys(L, k, kiln_tool_keys, "[component.tool.kiln]");
+    const kiln_toml_value *v = kiln_toml_get(k, "request_timeout");
+    if (v && (v->type != KILN_TOML_STRING ||
+              kiln_parse_duration_ms(v->u.str.ptr, &c->request_timeout_ms) < 0 ||
+              c->request_timeout_ms == 0))
+        man_error(L, v->line, v->col,
+                  "`request_timeout` must be a duration string like \"5s\" or \"500ms\"");
+    v = kiln_toml_get(k, "max_instance_memory");
+    if (v && (v->type != KILN_TOML_STRING ||
+              kiln_parse_size(v->u.str.ptr, &c->max_instance_memory) < 0 ||
+              c->max_instance_memory < 65536))
+        man_error(L, v->line, v->col,
+                  "`max_instance_memory` must be a size string of at least 64K, like \"64M\"");
+}
+
 /* Adds a component loaded from table t; returns its index or -1. */
 static long load_component(loader *L, const char *id, const kiln_toml_value *t, int line, int col)
 {
@@ -293,6 +325,7 @@ static long load_component(loader *L, const char *id, const kiln_toml_value *t, 
         }
     }
     load_build(L, c, t);
+    load_kiln_tool(L, c, t);
     return idx;
 }
 
@@ -379,8 +412,8 @@ static void load_executor(loader *L, kiln_trigger *t, const kiln_toml_value *tt)
         t->executor = KILN_EXECUTOR_SPIN;
         man_check_keys(L, x, spin_keys, "a spin executor");
     } else if (strcmp(type, "wagi") == 0) {
-        static const char *const wagi_keys[] = {"type", "argv", "entrypoint",
-                                                "pass_authorization", NULL};
+        static const char *const wagi_keys[] = {"type", "argv", "entrypoint", "pass_authorization",
+                                                NULL};
         t->executor = KILN_EXECUTOR_WAGI;
         man_check_keys(L, x, wagi_keys, "a wagi executor");
         /* Kiln's extension: CGI withholds Authorization from handlers (RFC 3875 4.1.18);

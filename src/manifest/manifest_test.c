@@ -377,6 +377,34 @@ static void test_oom(void)
     CHECK(ok);
 }
 
+/* [component.ID.tool.kiln]: Kiln's per-component limits; other tools are ignored. */
+static void test_kiln_tool(void)
+{
+    const char *msgs;
+    kiln_manifest *m = load(HEAD "[component.api]\nsource = \"api.wasm\"\n"
+                                 "[component.api.tool.kiln]\nrequest_timeout = \"1.5s\"\n"
+                                 "max_instance_memory = \"64M\"\n"
+                                 "[component.api.tool.other]\nanything = 1\n",
+                            &msgs, NULL);
+    CHECK(m != NULL);
+    if (m) {
+        CHECK_INT(m->components[0].request_timeout_ms, 1500);
+        CHECK_INT(m->components[0].max_instance_memory, 64ull << 20);
+    }
+    kiln_manifest_free(m);
+    CHECK_STR(diags_of(HEAD "[component.api]\nsource = \"api.wasm\"\n"
+                            "[component.api.tool.kiln]\nrequest_timeout = 5\n"),
+              "kiln.toml:7:19: `request_timeout` must be a duration string like \"5s\" or "
+              "\"500ms\"");
+    CHECK_STR(diags_of(HEAD "[component.api]\nsource = \"api.wasm\"\n"
+                            "[component.api.tool.kiln]\nmax_instance_memory = \"lots\"\n"),
+              "kiln.toml:7:23: `max_instance_memory` must be a size string of at least 64K, like "
+              "\"64M\"");
+    const char *d = diags_of(HEAD "[component.api]\nsource = \"api.wasm\"\n"
+                                  "[component.api.tool.kiln]\nrequest_timout = \"1s\"\n");
+    CHECK(strstr(d, "unknown key `request_timout`") && strstr(d, "did you mean"));
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -402,6 +430,7 @@ int main(void)
     test_hosts();
     test_find();
     test_oom();
+    test_kiln_tool();
     if (chdir(cwd) != 0) return 1;
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

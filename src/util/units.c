@@ -1,5 +1,5 @@
-/* size.c — parsing of human sizes for command-line options ("128M"). */
-#include "cli/cli.h"
+/* units.c — human sizes ("128M") and durations ("30s", "500ms") in options and manifests. */
+#include "util/units.h"
 
 #include <ctype.h>
 #include <errno.h>
