@@ -40,6 +40,10 @@
 #define MAX_PAGES 65535u /* wasm_rt_memory_t.size is a u32: 4 GiB itself does not fit */
 #define MAX_TABLE_ELEMS 10000000u
 #define ALT_STACK_SIZE (64 * 1024)
+/* Images up to this size are copied into their slot (memcpy) instead of mapped
+ * copy-on-write: cheaper than the page faults and TLB shootdowns of CoW for the small
+ * memories of typical handlers. */
+#define KILN_IMAGE_COPY_MAX ((size_t)256 * 1024)
 /* Codes above this in wasm_rt_trap() are Kiln trap kinds (see codegen.c). */
 #define KILN_TRAP_CODE_BASE 100
 
@@ -85,7 +89,8 @@ typedef struct memory_meta {
  * released slot is reset with one madvise (private copies dropped, so the pages read as
  * the image again) and goes back to the image's free list. */
 struct kiln_rt_mem_image {
-    int fd;
+    int fd;         /* CoW mode: the memfd slots map */
+    uint8_t *copy;  /* copy mode (small images): the bytes a slot is reset to */
     uint32_t pages; /* image size */
     pthread_mutex_t lock;
     reservation *free_slots;
@@ -736,9 +741,14 @@ static void image_slot_release(wasm_rt_memory_t *mem, memory_meta *meta)
     reservation *r = meta->res;
     size_t image_bytes = (size_t)img->pages * PAGE_SIZE_WASM;
     size_t mapped = (size_t)meta->mapped_pages * PAGE_SIZE_WASM;
-    if (madvise(mem->data, mapped, MADV_DONTNEED) < 0 ||
+    /* Copy mode resets the image part at the next attach (a memcpy, no syscall: in a
+     * threaded server every madvise/mprotect is a TLB shootdown on the other cores);
+     * CoW mode drops the private pages now. Growth beyond the image is closed again in
+     * both, so that the guard still starts at the instance's size. */
+    if ((!img->copy && madvise(mem->data, mapped, MADV_DONTNEED) < 0) ||
         (mapped > image_bytes &&
-         mprotect(mem->data + image_bytes, mapped - image_bytes, PROT_NONE) < 0)) {
+         (madvise(mem->data + image_bytes, mapped - image_bytes, MADV_DONTNEED) < 0 ||
+          mprotect(mem->data + image_bytes, mapped - image_bytes, PROT_NONE) < 0))) {
         mem->data = NULL; /* leak the slot rather than reuse it in an unknown state */
         return;
     }
@@ -760,7 +770,11 @@ kiln_rt_mem_image *kiln_rt_mem_image_new(const uint8_t *data, uint32_t pages)
     img->pages = pages;
     pthread_mutex_init(&img->lock, NULL);
     size_t bytes = (size_t)pages * PAGE_SIZE_WASM;
-    if (bytes) {
+    if (bytes && bytes <= KILN_IMAGE_COPY_MAX) {
+        img->copy = kiln_malloc(bytes);
+        if (!img->copy) goto fail;
+        memcpy(img->copy, data, bytes);
+    } else if (bytes) {
         img->fd = memfd_create("kiln-image", MFD_CLOEXEC);
         if (img->fd < 0 || ftruncate(img->fd, (off_t)bytes) < 0) goto fail;
         /* Write only non-zero 4 KiB pages: the rest of the file stays sparse. */
@@ -785,6 +799,7 @@ kiln_rt_mem_image *kiln_rt_mem_image_new(const uint8_t *data, uint32_t pages)
     return img;
 fail:
     if (img->fd >= 0) close(img->fd);
+    kiln_free(img->copy);
     pthread_mutex_destroy(&img->lock);
     kiln_free(img);
     return NULL;
@@ -801,8 +816,11 @@ int kiln_rt_mem_image_attach(kiln_rt_mem_image *img, wasm_rt_memory_t *mem, uint
         r = reservation_get();
         if (!r) return -1;
         size_t bytes = (size_t)img->pages * PAGE_SIZE_WASM;
-        if (bytes && mmap(r->base + META_SIZE, bytes, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_FIXED, img->fd, 0) == MAP_FAILED) {
+        if (bytes && (img->copy ? mprotect(r->base + META_SIZE, bytes, PROT_READ | PROT_WRITE)
+                                : (mmap(r->base + META_SIZE, bytes, PROT_READ | PROT_WRITE,
+                                        MAP_PRIVATE | MAP_FIXED, img->fd, 0) == MAP_FAILED
+                                       ? -1
+                                       : 0)) < 0) {
             reservation_put(r);
             return -1;
         }
@@ -814,6 +832,7 @@ int kiln_rt_mem_image_attach(kiln_rt_mem_image *img, wasm_rt_memory_t *mem, uint
     if (tls.mem_limit_pages && tls.mem_limit_pages < limit) limit = tls.mem_limit_pages;
     if (limit < img->pages) limit = img->pages;
     memory_meta *meta = (memory_meta *)r->base;
+    if (img->copy) memcpy(r->base + META_SIZE, img->copy, (size_t)img->pages * PAGE_SIZE_WASM);
     meta->res = r;
     meta->limit_pages = limit;
     meta->mapped_pages = img->pages;
@@ -838,6 +857,7 @@ void kiln_rt_mem_image_free(kiln_rt_mem_image *img)
         reservation_put(r);
     }
     if (img->fd >= 0) close(img->fd);
+    kiln_free(img->copy);
     pthread_mutex_destroy(&img->lock);
     kiln_free(img);
 }
