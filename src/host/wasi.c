@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -455,11 +456,14 @@ void wasi_proc_exit(void *ctx, uint32_t code)
     kiln_rt_exit((int)code);
 }
 
+/* proc_raise: a guest raising a signal ends as a trap, as in wasmtime (there is no
+ * handler to run in a WASI guest). Output written so far is flushed first. */
 uint32_t wasi_proc_raise(void *ctx, uint32_t sig)
 {
-    (void)ctx;
-    (void)sig;
-    return WE_NOTSUP;
+    char msg[64];
+    snprintf(msg, sizeof msg, "the guest raised signal %u (proc_raise)", sig);
+    kiln_wasi_flush(ctx);
+    kiln_rt_trap_host(msg);
 }
 
 uint32_t wasi_sched_yield(void *ctx)
