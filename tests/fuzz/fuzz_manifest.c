@@ -2,7 +2,7 @@
  * manifest must give a model or a list of diagnostics; never a crash or a leak.
  *
  * Built by tests/fuzz/fuzz.mk with the sources listed on the "fuzz-sources:" lines. */
-// fuzz-sources: src/manifest/manifest.c src/manifest/manifest_load.c
+// fuzz-sources: src/util/units.c src/manifest/manifest.c src/manifest/manifest_load.c
 // fuzz-sources: src/manifest/manifest_files.c src/manifest/toml.c src/manifest/toml_lex.c
 // fuzz-sources: src/util/alloc.c src/util/buf.c
 #include "manifest/manifest.h"
