@@ -12,11 +12,12 @@ PKGS=(
     clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev  # guests (C) + sanitizers/fuzzing
     clang-format
     rustc libstd-rust-dev-wasm32             # guests (Rust): /usr/bin/rustc --target wasm32-wasi
-    python3 nodejs                                   # benchmark baseline (V8's WASI)
+    python3 nodejs                           # test clients; benchmark baseline (V8 WASI)
     wrk nginx-light hyperfine                # benchmarks
 )
 # npm builds AssemblyScript guests (npm ci in the template): NodeSource's nodejs ships it,
-# Debian's nodejs needs the separate npm package (AssemblyScript 0.28 wants Node >= 20).
+# Debian's nodejs (18) needs the separate npm package (AssemblyScript is pinned to 0.27.31,
+# which supports Node >= 16).
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 
 missing=()
