@@ -35,7 +35,7 @@ typedef struct up_opts {
     unsigned long long max_request_size;
     unsigned read_timeout_ms;
     unsigned long long request_timeout_ms, max_instance_memory, max_response_size;
-    unsigned long long max_instances, max_queue, queue_timeout_ms;
+    unsigned long long max_instances, max_queue, queue_timeout_ms, inline_budget_ms;
     int no_tier_up;
     kiln_compile_opts compile;
     kiln_strv env; /* -e K=V */
@@ -111,6 +111,8 @@ static void usage(FILE *f)
                "      --max-queue N          requests waiting for an instance (default 1024);\n"
                "                             beyond: 503 with Retry-After\n"
                "      --queue-timeout DUR    longest wait for an instance (default 10s)\n"
+               "      --inline-budget DUR    run a guest on the I/O thread up to DUR first, then\n"
+               "                             again on an executor thread (default 10ms; 0: off)\n"
                "      --no-tier-up           do not build the optimized tier in the background\n"
                "      --tier fast|opt|auto   compiler tier (default auto)\n"
                "      --cache-dir DIR        compiled-module cache\n");
@@ -127,6 +129,7 @@ static int parse_args(int argc, char **argv, up_opts *o)
     o->max_instances = 16;
     o->max_queue = 1024;
     o->queue_timeout_ms = 10000;
+    o->inline_budget_ms = 10;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -178,6 +181,13 @@ static int parse_args(int argc, char **argv, up_opts *o)
                 strcmp(a, "--request-timeout") == 0 ? &o->request_timeout_ms : &o->queue_timeout_ms;
             if (kiln_parse_duration_ms(val, dst) < 0 || *dst == 0) {
                 fprintf(stderr, "error: %s %s: expected a duration like 30s or 500ms\n", a, val);
+                return -1;
+            }
+        } else if (TAKES("--inline-budget")) {
+            if (kiln_parse_duration_ms(val, &o->inline_budget_ms) < 0 ||
+                o->inline_budget_ms > 60000) {
+                fprintf(stderr,
+                        "error: --inline-budget %s: expected a duration like 10ms (0: off)\n", val);
                 return -1;
             }
         } else if (TAKES("--max-instance-memory") || TAKES("--max-response-size")) {
@@ -573,6 +583,7 @@ int kiln_cmd_up(int argc, char **argv)
     cfg.max_instances = (unsigned)o.max_instances;
     cfg.max_queue = (size_t)o.max_queue;
     cfg.queue_timeout_ms = (unsigned)o.queue_timeout_ms;
+    cfg.inline_budget_ms = (unsigned)o.inline_budget_ms;
     pthread_t tier_thread;
     int tiering = !o.no_tier_up && o.compile.tier == KILN_TIER_AUTO &&
                   pthread_create(&tier_thread, NULL, tier_up_main, &app) == 0;

@@ -231,7 +231,7 @@ static void log_guest_stderr(const kiln_wagi_component *c, const kiln_buf *err)
 /* Builds the WASI configuration and runs the instance; the executor's one blocking call
  * (a later change moves it to executor threads with timeouts). Returns 0 on exit(0). */
 static int run_instance(const kiln_wagi_component *c, const kiln_strv *argv, const kiln_strv *env,
-                        const uint8_t *body, size_t body_len, kiln_buf *err_out,
+                        const uint8_t *body, size_t body_len, kiln_buf *err_out, uint64_t budget_ns,
                         kiln_wagi_result *r)
 {
     kiln_wasi_config cfg = {0};
@@ -293,11 +293,16 @@ static int run_instance(const kiln_wagi_component *c, const kiln_strv *argv, con
     double t1 = now_ms();
     r->instantiate_ms = t1 - t0;
     kiln_val vals[1] = {{0}};
-    if (kiln_instance_call_timeout(inst, c->entry_index, vals, &trap, c->timeout_ns) == 0 ||
+    uint64_t limit = c->timeout_ns;
+    int budgeted = budget_ns && (!limit || budget_ns < limit);
+    if (budgeted) limit = budget_ns;
+    if (kiln_instance_call_timeout(inst, c->entry_index, vals, &trap, limit) == 0 ||
         (trap.kind == KILN_TRAP_EXIT && trap.exit_code == 0)) {
         rc = 0;
     } else if (trap.kind == KILN_TRAP_EXIT) {
         kiln_buf_printf(&r->log, "component '%s' exited with status %d", c->id, trap.exit_code);
+    } else if (trap.kind == KILN_TRAP_INTERRUPTED && budgeted) {
+        r->over_budget = 1;
     } else if (trap.kind == KILN_TRAP_INTERRUPTED) {
         r->res.status = 504;
         kiln_buf_printf(&r->log, "component '%s' stopped: ran past its request timeout (%.0f ms)",
@@ -344,14 +349,10 @@ void kiln_wagi_prepared_free(kiln_wagi_prepared *p)
     kiln_strv_free(&p->env);
 }
 
-int kiln_wagi_execute(const kiln_wagi_component *c, const kiln_wagi_prepared *p,
-                      const uint8_t *body, size_t body_len, kiln_wagi_result *r)
+/* Logs the guest's stderr and turns its stdout into the response (or a failure). */
+static void finish_result(const kiln_wagi_component *c, int ok, kiln_buf *err, kiln_wagi_result *r)
 {
-    memset(r, 0, sizeof *r);
-    r->res.status = 500;
-    kiln_buf err = KILN_BUF_INIT;
-    int ok = run_instance(c, &p->argv, &p->env, body, body_len, &err, r) == 0;
-    log_guest_stderr(c, &err);
+    log_guest_stderr(c, err);
     if (!ok) {
         if (r->res.status != 504) r->res.status = 500;
         r->res.failed = 1;
@@ -363,6 +364,43 @@ int kiln_wagi_execute(const kiln_wagi_component *c, const kiln_wagi_prepared *p,
     } else if (r->res.notes.len) {
         kiln_buf_printf(&r->log, "component '%s': %s", c->id, r->res.notes.data);
     }
+}
+
+int kiln_wagi_execute(const kiln_wagi_component *c, const kiln_wagi_prepared *p,
+                      const uint8_t *body, size_t body_len, kiln_wagi_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->res.status = 500;
+    kiln_buf err = KILN_BUF_INIT;
+    int ok = run_instance(c, &p->argv, &p->env, body, body_len, &err, 0, r) == 0;
+    finish_result(c, ok, &err, r);
+    kiln_buf_free(&err);
+    return 0;
+}
+
+int kiln_wagi_inline_allowed(const kiln_wagi_component *c)
+{
+    return (long long)now_ms() >= atomic_load_explicit(&c->inline_after_ms, memory_order_relaxed);
+}
+
+int kiln_wagi_execute_inline(kiln_wagi_component *c, const kiln_wagi_prepared *p,
+                             const uint8_t *body, size_t body_len, uint64_t budget_ns,
+                             kiln_wagi_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->res.status = 500;
+    kiln_buf err = KILN_BUF_INIT;
+    int ok = run_instance(c, &p->argv, &p->env, body, body_len, &err, budget_ns, r) == 0;
+    if (r->over_budget) {
+        /* Discard the attempt; keep the component off the inline path for 10 s. */
+        atomic_store_explicit(&c->inline_after_ms, (long long)now_ms() + 10000,
+                              memory_order_relaxed);
+        kiln_buf_free(&err);
+        kiln_buf_free(&r->out);
+        kiln_buf_free(&r->log);
+        return 0;
+    }
+    finish_result(c, ok, &err, r);
     kiln_buf_free(&err);
     return 0;
 }

@@ -51,8 +51,9 @@ typedef struct kiln_wagi_component {
     int pass_authorization; /* the trigger opted in to HTTP_AUTHORIZATION */
     size_t stdout_limit;    /* bytes; 0: unlimited. Beyond it: 500, nothing of it sent */
     size_t stderr_limit;
-    uint64_t timeout_ns;       /* per request; 0: none. Past it: 504 */
-    uint32_t max_memory_pages; /* per instance; 0: the module's own maximum */
+    uint64_t timeout_ns;               /* per request; 0: none. Past it: 504 */
+    uint32_t max_memory_pages;         /* per instance; 0: the module's own maximum */
+    _Atomic long long inline_after_ms; /* no inline attempts before this (monotonic ms) */
 } kiln_wagi_component;
 
 /* Loads `wasm_path` and prepares a component. `entry` NULL means "_start". Returns NULL
@@ -94,6 +95,7 @@ typedef struct kiln_wagi_result {
     double instantiate_ms; /* fresh instance ready (alloc + init) */
     double run_ms;         /* entry point */
     kiln_buf log;          /* why a request failed, for the server's log ("" if fine) */
+    int over_budget;       /* kiln_wagi_execute_inline: stopped at the inline budget */
 } kiln_wagi_result;
 
 /* Runs the component for one request. Always fills r (status 500 on any failure, with
@@ -103,6 +105,19 @@ int kiln_wagi_run(const kiln_wagi_component *c, const kiln_cgi_request *req, con
 /* The second half of kiln_wagi_run: runs a prepared request (any thread). */
 int kiln_wagi_execute(const kiln_wagi_component *c, const kiln_wagi_prepared *p,
                       const uint8_t *body, size_t body_len, kiln_wagi_result *r);
+
+/* The inline fast path (see http.c): runs a prepared request on the calling I/O thread
+ * with a short time budget instead of the request timeout. When the guest is still
+ * running at the budget it is stopped, r->over_budget is set and nothing of the attempt
+ * (output, stderr) is kept: the caller runs the request again from a fresh instance on
+ * an executor thread, and the component is kept off the inline path for a while.
+ * A re-run is invisible because a WAGI guest's only effects are its output: it has no
+ * writable files (mounts are read-only) and no outbound I/O. */
+int kiln_wagi_execute_inline(kiln_wagi_component *c, const kiln_wagi_prepared *p,
+                             const uint8_t *body, size_t body_len, uint64_t budget_ns,
+                             kiln_wagi_result *r);
+/* 1 if the component may try the inline path now. */
+int kiln_wagi_inline_allowed(const kiln_wagi_component *c);
 void kiln_wagi_result_free(kiln_wagi_result *r);
 
 #endif

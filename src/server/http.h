@@ -42,6 +42,8 @@ typedef struct kiln_server_config {
     unsigned max_instances;       /* executor threads = live instances at most (0: 16) */
     size_t max_queue;             /* requests waiting for an instance (0: 1024); more: 503 */
     unsigned queue_timeout_ms;    /* longest wait for an instance (0: 10 s); then 503 */
+    unsigned inline_budget_ms;    /* run guests on the I/O thread up to this long first
+                                   * (0: always on executor threads) */
     const char *tls_cert, *tls_key; /* PEM files: serve HTTPS (h2 via ALPN) */
     const kiln_router *router;      /* targets are kiln_server_target* */
     const char *app_name, *app_version;
