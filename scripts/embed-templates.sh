@@ -22,7 +22,8 @@ root = sys.argv[1]
 tdir = os.path.join(root, "templates")
 
 def c_string(data):
-    """C string literal(s) for bytes, one source line per text line; safe from trigraphs."""
+    """C string literal(s) for bytes, packed into source lines of about 96 columns (a
+    line ends after a text newline once it is long enough); safe from trigraphs."""
     out, cur = [], ""
     for b in data:
         c = chr(b)
@@ -30,10 +31,13 @@ def c_string(data):
         elif c == '"': cur += '\\"'
         elif c == "?": cur += "\\?"
         elif c == "\n":
-            cur += "\\n"; out.append(cur); cur = ""; continue
+            cur += "\\n"
+            if len(cur) > 60: out.append(cur); cur = ""
+            continue
         elif c == "\t": cur += "\\t"
         elif 32 <= b < 127: cur += c
         else: cur += "\\%03o" % b
+        if len(cur) >= 96: out.append(cur); cur = ""
     if cur or not out: out.append(cur)
     return "\n".join('    "%s"' % s for s in out)
 
