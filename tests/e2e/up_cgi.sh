@@ -3,21 +3,7 @@
 # non-zero exits are 500s and the server keeps serving; Location, Status, missing or
 # empty output, hostile headers; guest stderr goes to the log with the component name.
 source "$(dirname "$0")/../lib.sh"
-GUESTS="$ROOT/tests/e2e/guests"
-PORT=$(free_port)
-URL="http://127.0.0.1:$PORT"
-
-start_up() {
-    "$KILN" up -f "$TMP/app" --listen "127.0.0.1:$PORT" "$@" >"$TMP/up.out" 2>"$TMP/up.err" &
-    UP_PID=$!
-    on_exit "kill $UP_PID 2>/dev/null"
-    for _ in $(seq 1 600); do
-        curl -sf "$URL/.well-known/kiln/health" >/dev/null 2>&1 && return 0
-        kill -0 "$UP_PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
+source "$(dirname "$0")/helpers/up.sh"
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
 mkdir -p "$TMP/app"

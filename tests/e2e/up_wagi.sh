@@ -3,24 +3,8 @@
 # only), files (read-only), named segments, static responses, reserved paths, a fresh
 # instance per request, the access log.
 source "$(dirname "$0")/../lib.sh"
-GUESTS="$ROOT/tests/e2e/guests"
-PORT=$(free_port)
-URL="http://127.0.0.1:$PORT"
-
+source "$(dirname "$0")/helpers/up.sh"
 build_guest() { clang --target=wasm32-wasi --sysroot=/usr -O2 "$GUESTS/$1.c" -o "$TMP/app/$1.wasm"; }
-
-# start_up ARGS...: runs kiln up in the background and waits until it answers.
-start_up() {
-    "$KILN" up -f "$TMP/app" --listen "127.0.0.1:$PORT" "$@" >"$TMP/up.out" 2>"$TMP/up.err" &
-    UP_PID=$!
-    on_exit "kill $UP_PID 2>/dev/null"
-    for _ in $(seq 1 600); do
-        curl -sf "$URL/.well-known/kiln/health" >/dev/null 2>&1 && return 0
-        kill -0 "$UP_PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
 
 mkdir -p "$TMP/app/data" "$TMP/app/static/sub"
 build_guest wagi_hello && build_guest wagi_edge || { fail "guests build (clang wasm32-wasi)"; finish; exit; }

@@ -1,0 +1,18 @@
+# up.sh — what the kiln up tests share (sourced after tests/lib.sh): the guests' folder,
+# a free port and `start_up ARGS...`, which runs `kiln up -f $TMP/app` on it in the
+# background (stopped at exit) and waits until the health check answers.
+GUESTS="$ROOT/tests/e2e/guests"
+PORT=$(free_port)
+URL="http://127.0.0.1:$PORT"
+
+start_up() {
+    "$KILN" up -f "$TMP/app" --listen "127.0.0.1:$PORT" "$@" >"$TMP/up.out" 2>"$TMP/up.err" &
+    UP_PID=$!
+    on_exit "kill $UP_PID 2>/dev/null"
+    for _ in $(seq 1 600); do
+        curl -sf "$URL/.well-known/kiln/health" >/dev/null 2>&1 && return 0
+        kill -0 "$UP_PID" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
