@@ -366,15 +366,28 @@ static void finish_result(const kiln_wagi_component *c, int ok, kiln_buf *err, k
     }
 }
 
-int kiln_wagi_execute(const kiln_wagi_component *c, const kiln_wagi_prepared *p,
-                      const uint8_t *body, size_t body_len, kiln_wagi_result *r)
+/* Runs a prepared request with a time limit of budget_ns (0: the request timeout).
+ * Stopped at the budget, the attempt is discarded (r->over_budget set, nothing kept). */
+static void execute(const kiln_wagi_component *c, const kiln_wagi_prepared *p, const uint8_t *body,
+                    size_t body_len, uint64_t budget_ns, kiln_wagi_result *r)
 {
     memset(r, 0, sizeof *r);
     r->res.status = 500;
     kiln_buf err = KILN_BUF_INIT;
-    int ok = run_instance(c, &p->argv, &p->env, body, body_len, &err, 0, r) == 0;
-    finish_result(c, ok, &err, r);
+    int ok = run_instance(c, &p->argv, &p->env, body, body_len, &err, budget_ns, r) == 0;
+    if (r->over_budget) {
+        kiln_buf_free(&r->out);
+        kiln_buf_free(&r->log);
+    } else {
+        finish_result(c, ok, &err, r);
+    }
     kiln_buf_free(&err);
+}
+
+int kiln_wagi_execute(const kiln_wagi_component *c, const kiln_wagi_prepared *p,
+                      const uint8_t *body, size_t body_len, kiln_wagi_result *r)
+{
+    execute(c, p, body, body_len, 0, r);
     return 0;
 }
 
@@ -387,38 +400,11 @@ int kiln_wagi_execute_inline(kiln_wagi_component *c, const kiln_wagi_prepared *p
                              const uint8_t *body, size_t body_len, uint64_t budget_ns,
                              kiln_wagi_result *r)
 {
-    memset(r, 0, sizeof *r);
-    r->res.status = 500;
-    kiln_buf err = KILN_BUF_INIT;
-    int ok = run_instance(c, &p->argv, &p->env, body, body_len, &err, budget_ns, r) == 0;
-    if (r->over_budget) {
-        /* Discard the attempt; keep the component off the inline path for 10 s. */
+    execute(c, p, body, body_len, budget_ns, r);
+    if (r->over_budget) /* keep the component off the inline path for 10 s */
         atomic_store_explicit(&c->inline_after_ms, (long long)now_ms() + 10000,
                               memory_order_relaxed);
-        kiln_buf_free(&err);
-        kiln_buf_free(&r->out);
-        kiln_buf_free(&r->log);
-        return 0;
-    }
-    finish_result(c, ok, &err, r);
-    kiln_buf_free(&err);
     return 0;
-}
-
-int kiln_wagi_run(const kiln_wagi_component *c, const kiln_cgi_request *req, const uint8_t *body,
-                  size_t body_len, kiln_wagi_result *r)
-{
-    kiln_wagi_prepared p;
-    if (kiln_wagi_prepare(c, req, &p) < 0) {
-        memset(r, 0, sizeof *r);
-        r->res.status = 500;
-        r->res.failed = 1;
-        kiln_buf_printf(&r->log, "component '%s': out of memory preparing the request", c->id);
-        return 0;
-    }
-    int rc = kiln_wagi_execute(c, &p, body, body_len, r);
-    kiln_wagi_prepared_free(&p);
-    return rc;
 }
 
 void kiln_wagi_result_free(kiln_wagi_result *r)

@@ -1,7 +1,8 @@
 /* wagi.h — the WAGI executor: runs one component for one HTTP request.
  *
  * At startup each component's module is loaded once and instantiated once into an image
- * (kiln_wagi_component_new). Per request, kiln_wagi_run creates a fresh WASI context
+ * (kiln_wagi_component_new). Per request, kiln_wagi_prepare builds the CGI view on the
+ * I/O thread and kiln_wagi_execute creates a fresh WASI context
  * (stdin = the body in memory, stdout into a bounded buffer, stderr into a bounded buffer
  * logged with the component's name), a fresh instance copied from the image (no guest
  * code runs for that), runs its entry point (`_start`) with the request's time limit and
@@ -98,11 +99,8 @@ typedef struct kiln_wagi_result {
     int over_budget;       /* kiln_wagi_execute_inline: stopped at the inline budget */
 } kiln_wagi_result;
 
-/* Runs the component for one request. Always fills r (status 500 on any failure, with
- * the reason in r->log); returns -1 only when memory ran out before anything ran. */
-int kiln_wagi_run(const kiln_wagi_component *c, const kiln_cgi_request *req, const uint8_t *body,
-                  size_t body_len, kiln_wagi_result *r);
-/* The second half of kiln_wagi_run: runs a prepared request (any thread). */
+/* Runs a prepared request (any thread). Always fills r (status 500 on any failure, with
+ * the reason in r->log; 504 past the request timeout). Returns 0. */
 int kiln_wagi_execute(const kiln_wagi_component *c, const kiln_wagi_prepared *p,
                       const uint8_t *body, size_t body_len, kiln_wagi_result *r);
 
