@@ -407,20 +407,21 @@ static kiln_module *load(const char *name, const char *path_arg, const uint8_t *
     kiln_buf_free(&note);
     m->tier = tier;
     m->cached = fd >= 0;
-    if (fd < 0) {
-        double t0 = now_seconds();
-        if (build_entry(name, path_arg, bytes, len, w, tier, dir, key, opts->verbose, &err) < 0)
-            goto fail;
-        m->compile_seconds = now_seconds() - t0;
-        fd = kiln_cache_open(dir, key, NULL);
-        if (fd < 0) {
-            kiln_buf_puts(&err, "the cache entry just written cannot be read back");
-            goto fail;
-        }
-    }
-    char entry[4200];
+    char entry[4200]; /* dir (< 4096) + "/" + key + ".so" */
     snprintf(entry, sizeof entry, "%s/%s.so", dir, key);
-    if (bind_glue(m, fd, entry, dir, w, &err) < 0) {
+    for (;;) {
+        if (fd < 0) {
+            double t0 = now_seconds();
+            if (build_entry(name, path_arg, bytes, len, w, tier, dir, key, opts->verbose, &err) < 0)
+                goto fail;
+            m->compile_seconds = now_seconds() - t0;
+            fd = kiln_cache_open(dir, key, NULL);
+            if (fd < 0) {
+                kiln_buf_puts(&err, "the cache entry just written cannot be read back");
+                goto fail;
+            }
+        }
+        if (bind_glue(m, fd, entry, dir, w, &err) == 0) break;
         if (!m->cached) goto fail;
         /* A cached entry that does not load (made by an older Kiln, or damaged in a way
          * the checksum cannot see): drop it and build it again, once. */
@@ -433,17 +434,7 @@ static kiln_module *load(const char *name, const char *path_arg, const uint8_t *
         if (m->dl) unload(m->dl);
         m->dl = NULL;
         m->cached = 0;
-        char *path = NULL;
-        kiln_buf p = KILN_BUF_INIT;
-        if (kiln_buf_printf(&p, "%s/%s.so", dir, key) == 0) path = p.data;
-        if (path) unlink(path);
-        kiln_buf_free(&p);
-        double t0 = now_seconds();
-        if (build_entry(name, path_arg, bytes, len, w, tier, dir, key, opts->verbose, &err) < 0)
-            goto fail;
-        m->compile_seconds = now_seconds() - t0;
-        fd = kiln_cache_open(dir, key, NULL);
-        if (fd < 0 || bind_glue(m, fd, entry, dir, w, &err) < 0) goto fail;
+        unlink(entry);
     }
     close(fd);
     fd = -1;

@@ -120,6 +120,16 @@ out=$("$KILN" compile --tier fast "$TMP/hello.wasm")
 expect_contains "a corrupt entry is rebuilt" "fast tier, compiled" "$out"
 out=$("$KILN" run --tier fast "$TMP/hello.wasm")
 expect_contains "the rebuilt entry runs" "counter=1" "$out"
+# an entry whose checksum is right but which does not load (e.g. from an older Kiln)
+for f in "$KILN_CACHE_DIR"/*.so; do
+    python3 -c 'import hashlib, sys
+b = b"not an ELF object"
+open(sys.argv[1], "wb").write(b + hashlib.sha256(b).digest() + b"KILNSUM1")' "$f"
+done
+out=$("$KILN" compile -v --tier fast "$TMP/hello.wasm" 2>&1)
+expect_contains "an entry that does not load is rebuilt" "cached build does not load" "$out"
+out=$("$KILN" run --tier fast "$TMP/hello.wasm")
+expect_contains "the entry rebuilt after a load failure runs" "counter=1" "$out"
 export KILN_CACHE_DIR="$TMP/cache-race"
 pids=()
 for i in 1 2 3 4; do
