@@ -1,7 +1,6 @@
 /* Unit tests of the compile cache: keys separate tiers and bytes, entries are verified,
- * a corrupt entry is removed, and codegen's name mangling matches wasm2c's. */
+ * a corrupt entry is removed. */
 #include "engine/cache.h"
-#include "engine/codegen.h"
 #include "util/test.h"
 
 #include <fcntl.h>
@@ -58,15 +57,5 @@ int main(void)
     kiln_buf_free(&note);
     rmdir(dir);
 
-    kiln_buf m = KILN_BUF_INIT;
-    kiln_codegen_mangle(&m, "f Z_a");
-    CHECK_STR(m.data, "fZ20Z5A_a");
-    kiln_buf_reset(&m);
-    kiln_codegen_mangle(&m, "M-x.y");
-    CHECK_STR(m.data, "MZ2DxZ2Ey");
-    kiln_buf_reset(&m);
-    kiln_codegen_mangle(&m, "wasi_snapshot_preview1");
-    CHECK_STR(m.data, "wasi_snapshot_preview1");
-    kiln_buf_free(&m);
     return test_finish("cache");
 }

@@ -2,6 +2,7 @@
 #include "engine/codegen.h"
 #include "engine/runtime.h"
 #include "util/alloc.h"
+#include "util/file.h"
 #include "util/proc.h"
 
 #include <ctype.h>
@@ -12,23 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-int kiln_codegen_mangle(kiln_buf *out, const char *name)
-{
-    return kiln_codegen_mangle_n(out, name, strlen(name));
-}
-
-int kiln_codegen_mangle_n(kiln_buf *out, const char *name, size_t len)
-{
-    for (const unsigned char *p = (const unsigned char *)name;
-         p < (const unsigned char *)name + len; p++) {
-        unsigned char c = *p;
-        int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z' && c != 'Z') ||
-                   (c >= '0' && c <= '9') || c == '_';
-        if (keep ? kiln_buf_putc(out, (char)c) : kiln_buf_printf(out, "Z%02X", c)) return -1;
-    }
-    return 0;
-}
 
 static const char *ctype(char letter)
 {
@@ -79,45 +63,6 @@ static void result_type(kiln_buf *b, const char *results)
         kiln_buf_puts(b, ctype(results[0]));
     else
         kiln_buf_printf(b, "struct wasm_multi_%s", results);
-}
-
-static int read_file(const char *path, kiln_buf *out)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    char chunk[65536];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            close(fd);
-            return -1;
-        }
-        if (n == 0) break;
-        if (kiln_buf_append(out, chunk, (size_t)n) < 0) {
-            close(fd);
-            return -1;
-        }
-    }
-    close(fd);
-    return 0;
-}
-
-static int write_file(const char *path, const void *data, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return -1;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, (const char *)data + off, len - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            close(fd);
-            return -1;
-        }
-        off += (size_t)n;
-    }
-    return close(fd);
 }
 
 /* Replaces the first occurrence of `from` in *text by `to`; -1 if absent. */
@@ -720,9 +665,9 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
     }
     /* wasm2c gets a copy with Kiln's own names (see rename_module). */
     kiln_buf orig = KILN_BUF_INIT, renamed = KILN_BUF_INIT;
-    int wrc = read_file(wasm_path, &orig) == 0 && orig.data &&
+    int wrc = kiln_read_file(wasm_path, &orig) == 0 && orig.data &&
                       rename_module((const uint8_t *)orig.data, orig.len, w, &renamed) == 0
-                  ? write_file(wpath, renamed.data, renamed.len)
+                  ? kiln_write_file(wpath, renamed.data, renamed.len)
                   : -1;
     kiln_buf_free(&orig);
     kiln_buf_free(&renamed);
@@ -749,7 +694,7 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
         }
         goto out;
     }
-    if (read_file(cpath, out) < 0 || read_file(hpath, &header) < 0) {
+    if (kiln_read_file(cpath, out) < 0 || kiln_read_file(hpath, &header) < 0) {
         kiln_buf_printf(err, "cannot read wasm2c output: %s", strerror(errno));
         goto out;
     }

@@ -31,8 +31,5 @@
 int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, kiln_buf *out,
                  char ***import_modules, size_t *nimport_modules, kiln_buf *err);
 
-/* wasm2c's name mangling: [A-Za-z0-9_] except 'Z' kept, other bytes as Z%02X. */
-int kiln_codegen_mangle(kiln_buf *out, const char *name);
-int kiln_codegen_mangle_n(kiln_buf *out, const char *name, size_t len);
 
 #endif

@@ -1,6 +1,7 @@
 /* compiler.c — the fast (libtcc) and optimized (cc -O2) tiers (see compiler.h). */
 #include "engine/compiler.h"
 #include "util/alloc.h"
+#include "util/file.h"
 #include "util/proc.h"
 
 #include <errno.h>
@@ -67,24 +68,10 @@ static int compile_cc(const char *src, size_t len, const char *so_path, kiln_buf
     if (!cpath) return -1;
     snprintf(cpath, n, "%s.c", so_path);
     int rc = -1;
-    int fd = open(cpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
+    if (kiln_write_file(cpath, src, len) < 0) {
         kiln_buf_printf(err, "cannot write %s: %s", cpath, strerror(errno));
-        kiln_free(cpath);
-        return -1;
+        goto out;
     }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, src + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            kiln_buf_printf(err, "cannot write %s: %s", cpath, strerror(errno));
-            close(fd);
-            goto out;
-        }
-        off += (size_t)w;
-    }
-    if (close(fd) < 0) goto out;
     kiln_buf log = KILN_BUF_INIT;
     const char *argv[] = {opt_cc(),
                           "-O2",

@@ -8,6 +8,7 @@
 #include "engine/wasm_reader.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/file.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -137,18 +138,10 @@ static char *temp_wasm(const uint8_t *bytes, size_t len)
     char tmpl[] = "/tmp/kiln-module.XXXXXX";
     int fd = mkstemp(tmpl);
     if (fd < 0) return NULL;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, bytes + off, len - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            close(fd);
-            unlink(tmpl);
-            return NULL;
-        }
-        off += (size_t)n;
+    if (kiln_write_all(fd, bytes, len) < 0 || close(fd) < 0) {
+        unlink(tmpl);
+        return NULL;
     }
-    close(fd);
     return kiln_strdup(tmpl);
 }
 
