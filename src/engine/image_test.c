@@ -13,6 +13,7 @@ static const char *wat =
     "  (memory (export \"memory\") 1 4)\n"
     "  (global $g (mut i32) (i32.const 10))\n"
     "  (data (i32.const 0) \"abc\")\n"
+    "  (data (i32.const 30000) \"xyz\")\n"
     "  (table 2 funcref) (elem (i32.const 1) $seven)\n"
     "  (type $r (func (result i32)))\n"
     "  (func $seven (result i32) (i32.add (global.get $g) (i32.const 7)))\n"
@@ -23,7 +24,15 @@ static const char *wat =
     "  (func (export \"indirect\") (result i32) (call_indirect (type $r) (i32.const 1)))\n"
     "  (func (export \"grow\") (result i32) (memory.grow (i32.const 1)))\n"
     "  (func (export \"touch_page1\") (i32.store (i32.const 65536) (i32.const 5)))\n"
-    "  (func (export \"size\") (result i32) (memory.size)))\n";
+    "  (func (export \"size\") (result i32) (memory.size))\n"
+    "  (func (export \"scribble\") (param i32) (i32.store8 (local.get 0) (i32.const 255)))\n"
+    "  (func (export \"sum\") (result i32) (local $i i32) (local $s i32)\n"
+    "    (block $done (loop $next\n"
+    "      (br_if $done (i32.ge_u (local.get $i) (i32.mul (memory.size) (i32.const 65536))))\n"
+    "      (local.set $s (i32.add (local.get $s) (i32.load8_u (local.get $i))))\n"
+    "      (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "      (br $next)))\n"
+    "    (local.get $s)))\n";
 
 static kiln_module *load(const char *dir)
 {
@@ -50,6 +59,59 @@ static int call(kiln_instance *inst, const char *name)
     long i = kiln_module_export_index(kiln_instance_module(inst), name);
     if (kiln_instance_call(inst, i, v, &t) < 0) return -1000 - (int)t.kind;
     return (int)v[0].i32;
+}
+
+/* Calls export `name` with one i32 argument. */
+static int call1(kiln_instance *inst, const char *name, int32_t arg)
+{
+    kiln_val v[2] = {{.i32 = arg}};
+    kiln_trap t;
+    long i = kiln_module_export_index(kiln_instance_module(inst), name);
+    if (kiln_instance_call(inst, i, v, &t) < 0) return -1000 - (int)t.kind;
+    return 0;
+}
+
+/* The byte sum of the image's memory: "abc" + "xyz". */
+#define IMAGE_SUM (97 + 98 + 99 + 120 + 121 + 122)
+
+/* Guests write anywhere in memory (pages that are zero in the image, pages holding its
+ * data, the last byte); every later instance, in whatever slot, sees exactly the image.
+ * Run for both slot kinds: copied (the default for small images) and copy-on-write. */
+static void check_slot_reset(kiln_module *m, const char *mode)
+{
+    kiln_trap trap;
+    kiln_err err;
+    kiln_image *img = kiln_image_new(m, NULL, &trap, &err);
+    CHECK(img != NULL);
+    if (!img) return;
+    static const int32_t spots[][3] = {{5000, 30001, 65535}, {40000, 8191, 8192}, {0, 4096, 61440}};
+    for (int round = 0; round < 3; round++) {
+        kiln_instance *a = kiln_image_instantiate(img, NULL);
+        kiln_instance *b = kiln_image_instantiate(img, NULL);
+        CHECK(a && b);
+        if (!a || !b) break;
+        if (call(a, "sum") != IMAGE_SUM || call(b, "sum") != IMAGE_SUM)
+            fprintf(stderr, "image (%s): round %d starts from a dirty slot\n", mode, round);
+        CHECK_INT(call(a, "sum"), IMAGE_SUM);
+        CHECK_INT(call(b, "sum"), IMAGE_SUM);
+        for (int k = 0; k < 3; k++) {
+            CHECK_INT(call1(a, "scribble", spots[round][k]), 0);
+            CHECK_INT(call1(b, "scribble", spots[(round + 1) % 3][k]), 0);
+        }
+        CHECK(call(a, "sum") != IMAGE_SUM);
+        CHECK_INT(call(a, "grow"), 1); /* growth is dropped with the slot too */
+        CHECK_INT(call1(a, "scribble", 65536 + 100), 0);
+        kiln_instance_free(a);
+        kiln_instance_free(b);
+    }
+    kiln_instance *c = kiln_image_instantiate(img, NULL);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_INT(call(c, "size"), 1);
+        CHECK_INT(call(c, "sum"), IMAGE_SUM);
+        kiln_instance_free(c);
+    }
+    kiln_image_free(img);
 }
 
 static kiln_image *image;
@@ -122,6 +184,11 @@ int main(void)
     CHECK_INT(after.reservations, before.reservations); /* slots reused, no new mappings */
 
     kiln_image_free(image);
+
+    check_slot_reset(m, "copy");
+    setenv("KILN_IMAGE_COPY_MAX", "0", 1); /* every image copy-on-write */
+    check_slot_reset(m, "copy-on-write");
+    unsetenv("KILN_IMAGE_COPY_MAX");
     kiln_module_free(m);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

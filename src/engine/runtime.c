@@ -6,17 +6,12 @@
  * a linear-memory reservation, not on the stack guard while guest code runs) is a host
  * bug: the handler restores the default action and the process crashes as it should.
  *
- * Memories: each linear memory is a reservation of one metadata page + 8 GiB + 64 KiB of
- * address space, PROT_NONE except the accessible pages. A wasm address is a u32 plus a
- * u32 offset (< 8 GiB), so no access from generated code can leave the reservation: the
- * MMU does the bounds checks. Reservations are never unmapped: a freed memory's pages
- * are dropped (MADV_DONTNEED) and protected again, and the reservation goes to a free
- * list for the next instance. The list of all reservations is append-only and lock-free
- * to read, which is what the signal handler needs.
+ * Linear memories, their reservations and images are in linear_memory.c.
  *
  * Thread state (unwind target, alternate signal stack, stack bounds, memory limit) is
  * thread-local; the function-type registry is global and mutex-protected. */
 #include "engine/runtime.h"
+#include "engine/runtime_internal.h"
 #include "util/alloc.h"
 
 #include <errno.h>
@@ -34,19 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PAGE_SIZE_WASM 65536u
-#define META_SIZE 4096u
-#define RESERVATION_DATA (((size_t)8 << 30) + PAGE_SIZE_WASM)
-#define RESERVATION_SIZE (META_SIZE + RESERVATION_DATA)
-#define MAX_PAGES 65535u /* wasm_rt_memory_t.size is a u32: 4 GiB itself does not fit */
 #define MAX_TABLE_ELEMS 10000000u
 #define ALT_STACK_SIZE (64 * 1024)
-/* Images up to this size are copied into their slot (memcpy) instead of mapped
- * copy-on-write: cheaper than the page faults and TLB shootdowns of CoW for the small
- * memories of typical handlers (measured: WAGI hello 24k -> 48k requests/s), at the cost
- * of keeping the whole image resident per live instance (133 KiB vs 9 KiB for hello).
- * KILN_IMAGE_COPY_MAX (bytes) overrides it; 0 makes every slot copy-on-write. */
-#define KILN_IMAGE_COPY_MAX ((size_t)256 * 1024)
 /* Codes above this in wasm_rt_trap() are Kiln trap kinds (see codegen.c). */
 #define KILN_TRAP_CODE_BASE 100
 
@@ -71,53 +55,8 @@ typedef struct thread_state {
 
 static _Thread_local thread_state tls;
 
-/* ---- reservations ---- */
-
-typedef struct reservation {
-    uint8_t *base;                 /* metadata page; data starts at base + META_SIZE */
-    struct reservation *next_all;  /* the append-only list of all reservations */
-    struct reservation *next_free; /* the free list (under pool_lock) */
-} reservation;
-
-/* The metadata page at the start of each reservation (before the guest's byte 0). */
-typedef struct memory_meta {
-    reservation *res;
-    uint32_t limit_pages; /* hard cap: min(module max, per-thread limit) */
-    uint32_t mapped_pages;
-    kiln_rt_mem_image *image; /* set when the first image_pages come from an image */
-} memory_meta;
-
-/* A memory image: the bytes of a memory after initialization, in a memfd that slots map
- * copy-on-write. Slots are reservations that keep that mapping between instances: a
- * released slot is reset with one madvise (private copies dropped, so the pages read as
- * the image again) and goes back to the image's free list. */
-struct kiln_rt_mem_image {
-    int fd;         /* CoW mode: the memfd slots map */
-    uint8_t *copy;  /* copy mode (small images): the bytes a slot is reset to */
-    uint32_t pages; /* image size */
-    pthread_mutex_t lock;
-    reservation *free_slots;
-    size_t nslots; /* slots ever made for this image */
-};
-
-static _Atomic(reservation *) all_reservations;
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static reservation *free_reservations;
-static size_t n_reservations, n_free;
-
 static atomic_int rt_initialized;
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* Is addr inside the data part of some reservation? Async-signal-safe. */
-static int addr_in_reservation(uintptr_t addr)
-{
-    for (reservation *r = atomic_load_explicit(&all_reservations, memory_order_acquire); r;
-         r = r->next_all) {
-        uintptr_t lo = (uintptr_t)r->base + META_SIZE;
-        if (addr >= lo && addr < lo + RESERVATION_DATA) return 1;
-    }
-    return 0;
-}
 
 static void unwind(kiln_trap_kind kind, int from_signal) __attribute__((noreturn));
 static void unwind(kiln_trap_kind kind, int from_signal)
@@ -134,7 +73,7 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
     (void)uctx;
     uintptr_t addr = (uintptr_t)si->si_addr;
     if (tls.jmp) {
-        if (addr_in_reservation(addr)) unwind(KILN_TRAP_MEMORY_OOB, 1);
+        if (kiln_rt_addr_in_reservation(addr)) unwind(KILN_TRAP_MEMORY_OOB, 1);
         if (tls.stack_lo && addr < tls.stack_lo + 65536 && addr + (64u << 20) > tls.stack_lo)
             unwind(KILN_TRAP_STACK_EXHAUSTED, 1);
     }
@@ -406,6 +345,11 @@ void kiln_rt_set_memory_limit_pages(uint32_t pages)
     tls.mem_limit_pages = pages;
 }
 
+uint32_t kiln_rt_memory_limit_pages(void)
+{
+    return tls.mem_limit_pages;
+}
+
 static const struct {
     const char *name, *message;
 } trap_text[] = {
@@ -622,288 +566,6 @@ uint32_t wasm_rt_exception_size(void)
 void *wasm_rt_exception(void)
 {
     return tls.exc_data;
-}
-
-/* ---- memories ---- */
-
-static reservation *reservation_get(void)
-{
-    pthread_mutex_lock(&pool_lock);
-    reservation *r = free_reservations;
-    if (r) {
-        free_reservations = r->next_free;
-        n_free--;
-    }
-    pthread_mutex_unlock(&pool_lock);
-    if (r) return r;
-    r = kiln_calloc(1, sizeof *r);
-    if (!r) return NULL;
-    void *base =
-        mmap(NULL, RESERVATION_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED) {
-        kiln_free(r);
-        return NULL;
-    }
-    if (mprotect(base, META_SIZE, PROT_READ | PROT_WRITE) < 0) {
-        munmap(base, RESERVATION_SIZE);
-        kiln_free(r);
-        return NULL;
-    }
-    r->base = base;
-    /* Publish on the append-only list read by the signal handler. */
-    reservation *head = atomic_load(&all_reservations);
-    do {
-        r->next_all = head;
-    } while (!atomic_compare_exchange_weak(&all_reservations, &head, r));
-    pthread_mutex_lock(&pool_lock);
-    n_reservations++;
-    pthread_mutex_unlock(&pool_lock);
-    return r;
-}
-
-static void reservation_put(reservation *r)
-{
-    pthread_mutex_lock(&pool_lock);
-    r->next_free = free_reservations;
-    free_reservations = r;
-    n_free++;
-    pthread_mutex_unlock(&pool_lock);
-}
-
-void kiln_rt_pool_stats_get(kiln_rt_pool_stats *out)
-{
-    pthread_mutex_lock(&pool_lock);
-    out->reservations = n_reservations;
-    out->free = n_free;
-    pthread_mutex_unlock(&pool_lock);
-}
-
-static memory_meta *meta_of(const wasm_rt_memory_t *m)
-{
-    return (memory_meta *)(m->data - META_SIZE);
-}
-
-void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial_pages, uint32_t max_pages)
-{
-    uint32_t limit = max_pages > MAX_PAGES ? MAX_PAGES : max_pages;
-    if (tls.mem_limit_pages && tls.mem_limit_pages < limit) limit = tls.mem_limit_pages;
-    if (initial_pages > limit) kiln_rt_trap_host("memory limit exceeded: initial memory too large");
-    reservation *r = reservation_get();
-    if (!r) kiln_rt_trap_host("out of memory: cannot reserve linear memory");
-    uint8_t *data = r->base + META_SIZE;
-    size_t bytes = (size_t)initial_pages * PAGE_SIZE_WASM;
-    if (bytes && mprotect(data, bytes, PROT_READ | PROT_WRITE) < 0) {
-        reservation_put(r);
-        kiln_rt_trap_host("out of memory: cannot map linear memory");
-    }
-    memory_meta *meta = (memory_meta *)r->base;
-    meta->res = r;
-    meta->limit_pages = limit;
-    meta->mapped_pages = initial_pages;
-    meta->image = NULL;
-    mem->data = data;
-    mem->pages = initial_pages;
-    mem->max_pages = max_pages;
-    mem->size = (uint32_t)bytes;
-}
-
-static uint32_t grow_memory(wasm_rt_memory_t *mem, uint32_t delta);
-
-/* Called from guest code: a host section, so an interrupt cannot cut it midway (the
- * memory's bookkeeping must match its page protections). */
-uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *mem, uint32_t delta)
-{
-    kiln_rt_host_enter();
-    uint32_t r = grow_memory(mem, delta);
-    kiln_rt_host_leave();
-    return r;
-}
-
-static uint32_t grow_memory(wasm_rt_memory_t *mem, uint32_t delta)
-{
-    memory_meta *meta = meta_of(mem);
-    uint32_t old = mem->pages;
-    uint64_t want = (uint64_t)old + delta;
-    if (want > meta->limit_pages) return UINT32_MAX;
-    if (delta == 0) return old;
-    if (want > meta->mapped_pages) {
-        uint8_t *from = mem->data + (size_t)meta->mapped_pages * PAGE_SIZE_WASM;
-        size_t len = (size_t)(want - meta->mapped_pages) * PAGE_SIZE_WASM;
-        if (mprotect(from, len, PROT_READ | PROT_WRITE) < 0) return UINT32_MAX;
-        meta->mapped_pages = (uint32_t)want;
-    }
-    mem->pages = (uint32_t)want;
-    mem->size = (uint32_t)(want * PAGE_SIZE_WASM);
-    return old;
-}
-
-/* Resets an image slot to the image's contents and returns it to the image. */
-static void image_slot_release(wasm_rt_memory_t *mem, memory_meta *meta)
-{
-    kiln_rt_mem_image *img = meta->image;
-    reservation *r = meta->res;
-    size_t image_bytes = (size_t)img->pages * PAGE_SIZE_WASM;
-    size_t mapped = (size_t)meta->mapped_pages * PAGE_SIZE_WASM;
-    /* Copy mode resets the image part at the next attach (a memcpy, no syscall: in a
-     * threaded server every madvise/mprotect is a TLB shootdown on the other cores);
-     * CoW mode drops the private pages now. Growth beyond the image is closed again in
-     * both, so that the guard still starts at the instance's size. */
-    if ((!img->copy && madvise(mem->data, mapped, MADV_DONTNEED) < 0) ||
-        (mapped > image_bytes &&
-         (madvise(mem->data + image_bytes, mapped - image_bytes, MADV_DONTNEED) < 0 ||
-          mprotect(mem->data + image_bytes, mapped - image_bytes, PROT_NONE) < 0))) {
-        mem->data = NULL; /* leak the slot rather than reuse it in an unknown state */
-        return;
-    }
-    meta->mapped_pages = img->pages;
-    mem->data = NULL;
-    mem->size = 0;
-    mem->pages = 0;
-    pthread_mutex_lock(&img->lock);
-    r->next_free = img->free_slots;
-    img->free_slots = r;
-    pthread_mutex_unlock(&img->lock);
-}
-
-/* The copy-mode threshold: KILN_IMAGE_COPY_MAX (bytes) overrides the default. */
-static size_t image_copy_max(void)
-{
-    const char *e = getenv("KILN_IMAGE_COPY_MAX");
-    return e && *e ? (size_t)strtoull(e, NULL, 10) : KILN_IMAGE_COPY_MAX;
-}
-
-kiln_rt_mem_image *kiln_rt_mem_image_new(const uint8_t *data, uint32_t pages)
-{
-    kiln_rt_mem_image *img = kiln_calloc(1, sizeof *img);
-    if (!img) return NULL;
-    img->fd = -1;
-    img->pages = pages;
-    pthread_mutex_init(&img->lock, NULL);
-    size_t bytes = (size_t)pages * PAGE_SIZE_WASM;
-    if (bytes && bytes <= image_copy_max()) {
-        img->copy = kiln_malloc(bytes);
-        if (!img->copy) goto fail;
-        memcpy(img->copy, data, bytes);
-    } else if (bytes) {
-        img->fd = memfd_create("kiln-image", MFD_CLOEXEC);
-        if (img->fd < 0 || ftruncate(img->fd, (off_t)bytes) < 0) goto fail;
-        /* Write only non-zero 4 KiB pages: the rest of the file stays sparse. */
-        for (size_t off = 0; off < bytes; off += 4096) {
-            const uint8_t *pg = data + off;
-            int zero = 1;
-            for (size_t i = 0; i < 4096 && zero; i += 8) {
-                uint64_t v;
-                memcpy(&v, pg + i, 8);
-                zero = v == 0;
-            }
-            if (zero) continue;
-            size_t done = 0;
-            while (done < 4096) {
-                ssize_t n = pwrite(img->fd, pg + done, 4096 - done, (off_t)(off + done));
-                if (n < 0 && errno == EINTR) continue;
-                if (n <= 0) goto fail;
-                done += (size_t)n;
-            }
-        }
-    }
-    return img;
-fail:
-    if (img->fd >= 0) close(img->fd);
-    kiln_free(img->copy);
-    pthread_mutex_destroy(&img->lock);
-    kiln_free(img);
-    return NULL;
-}
-
-int kiln_rt_mem_image_attach(kiln_rt_mem_image *img, wasm_rt_memory_t *mem, uint32_t max_pages)
-{
-    pthread_mutex_lock(&img->lock);
-    reservation *r = img->free_slots;
-    if (r) img->free_slots = r->next_free;
-    pthread_mutex_unlock(&img->lock);
-    if (!r) {
-        /* A new slot: a fresh reservation with the image mapped at its start. */
-        r = reservation_get();
-        if (!r) return -1;
-        size_t bytes = (size_t)img->pages * PAGE_SIZE_WASM;
-        if (bytes && (img->copy ? mprotect(r->base + META_SIZE, bytes, PROT_READ | PROT_WRITE)
-                                : (mmap(r->base + META_SIZE, bytes, PROT_READ | PROT_WRITE,
-                                        MAP_PRIVATE | MAP_FIXED, img->fd, 0) == MAP_FAILED
-                                       ? -1
-                                       : 0)) < 0) {
-            reservation_put(r);
-            return -1;
-        }
-        pthread_mutex_lock(&img->lock);
-        img->nslots++;
-        pthread_mutex_unlock(&img->lock);
-    }
-    uint32_t limit = max_pages > MAX_PAGES ? MAX_PAGES : max_pages;
-    if (tls.mem_limit_pages && tls.mem_limit_pages < limit) limit = tls.mem_limit_pages;
-    if (limit < img->pages) limit = img->pages;
-    memory_meta *meta = (memory_meta *)r->base;
-    if (img->copy) memcpy(r->base + META_SIZE, img->copy, (size_t)img->pages * PAGE_SIZE_WASM);
-    meta->res = r;
-    meta->limit_pages = limit;
-    meta->mapped_pages = img->pages;
-    meta->image = img;
-    mem->data = r->base + META_SIZE;
-    mem->pages = img->pages;
-    mem->max_pages = max_pages;
-    mem->size = (uint32_t)((size_t)img->pages * PAGE_SIZE_WASM);
-    return 0;
-}
-
-void kiln_rt_mem_image_free(kiln_rt_mem_image *img)
-{
-    if (!img) return;
-    /* Slots go back to the common pool as plain PROT_NONE anonymous reservations. */
-    for (reservation *r = img->free_slots, *next; r; r = next) {
-        next = r->next_free;
-        if (mmap(r->base + META_SIZE, RESERVATION_DATA, PROT_NONE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
-            continue; /* leaked rather than reused with the image mapped */
-        ((memory_meta *)r->base)->image = NULL;
-        reservation_put(r);
-    }
-    if (img->fd >= 0) close(img->fd);
-    kiln_free(img->copy);
-    pthread_mutex_destroy(&img->lock);
-    kiln_free(img);
-}
-
-size_t kiln_rt_mem_image_slots(kiln_rt_mem_image *img)
-{
-    pthread_mutex_lock(&img->lock);
-    size_t n = img->nslots;
-    pthread_mutex_unlock(&img->lock);
-    return n;
-}
-
-void wasm_rt_free_memory(wasm_rt_memory_t *mem)
-{
-    if (!mem->data) return;
-    memory_meta *meta = meta_of(mem);
-    if (meta->image) {
-        image_slot_release(mem, meta);
-        return;
-    }
-    reservation *r = meta->res;
-    size_t mapped = (size_t)meta->mapped_pages * PAGE_SIZE_WASM;
-    if (mapped) {
-        /* Drop the pages (they read as zero next time) and close them again. If either
-         * call fails the reservation is leaked rather than reused in an unknown state. */
-        if (madvise(mem->data, mapped, MADV_DONTNEED) < 0 ||
-            mprotect(mem->data, mapped, PROT_NONE) < 0) {
-            mem->data = NULL;
-            return;
-        }
-    }
-    meta->mapped_pages = 0;
-    mem->data = NULL;
-    mem->size = 0;
-    mem->pages = 0;
-    reservation_put(r);
 }
 
 /* ---- tables ---- */

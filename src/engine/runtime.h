@@ -89,11 +89,12 @@ static inline int kiln_mem_ok(const wasm_rt_memory_t *m, uint64_t offset, uint64
     return offset <= m->size && len <= (uint64_t)m->size - offset;
 }
 
-/* Memory images (copy-on-write snapshots of an initialized memory, see image.c).
- * kiln_rt_mem_image_new copies `pages` pages from data into a memfd; attach gives `mem` a
- * slot whose contents equal the image (CoW) with growth up to max_pages (and the
- * per-thread limit); wasm_rt_free_memory on such a memory resets the slot with madvise and
- * keeps it for the next attach: no mmap/munmap on the request path once slots exist.
+/* Memory images (snapshots of an initialized memory, see linear_memory.c).
+ * kiln_rt_mem_image_new keeps `pages` pages of data (its non-zero pages, to copy, or a
+ * memfd to map copy-on-write when there are many); attach gives `mem` a slot whose
+ * contents equal the image, with growth up to max_pages (and the per-thread limit);
+ * wasm_rt_free_memory on such a memory resets the slot and keeps it for the next attach:
+ * no mmap/munmap on the request path once slots exist.
  * kiln_rt_mem_image_free requires every attached memory to be freed first. */
 typedef struct kiln_rt_mem_image kiln_rt_mem_image;
 kiln_rt_mem_image *kiln_rt_mem_image_new(const uint8_t *data, uint32_t pages);
