@@ -177,32 +177,33 @@ uint32_t wasi_errno(int e)
     }
 }
 
-/* Copies n strings into a NULL-safe array of kiln_strdup'd copies; *size gets the sum
- * of their lengths plus NULs. Returns 0 or -1 (out of memory, size overflow). */
+/* Copies n strings into one block: the pointer array, then the strings back to back
+ * (one allocation per list; args/environ_get copy the bytes out in one go). *size is
+ * what *_sizes_get reports: the bytes with their NULs. */
 static int copy_strings(char ***out, size_t *size, const char *const *src, size_t n)
 {
     *out = NULL;
     *size = 0;
     if (n == 0) return 0;
-    char **a = kiln_calloc(n, sizeof *a);
-    if (!a) return -1;
-    *out = a;
+    size_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        a[i] = kiln_strdup(src[i] ? src[i] : "");
-        if (!a[i]) return -1;
-        size_t l = strlen(a[i]) + 1;
-        if (*size > UINT32_MAX - l) return -1;
-        *size += l;
+        size_t l = strlen(src[i] ? src[i] : "") + 1;
+        if (total > UINT32_MAX - l) return -1;
+        total += l;
     }
+    char **a = kiln_malloc(n * sizeof *a + total);
+    if (!a) return -1;
+    char *p = (char *)(a + n);
+    for (size_t i = 0; i < n; i++) {
+        const char *s = src[i] ? src[i] : "";
+        size_t l = strlen(s) + 1;
+        memcpy(p, s, l);
+        a[i] = p;
+        p += l;
+    }
+    *out = a;
+    *size = total;
     return 0;
-}
-
-static void free_strings(char **a, size_t n)
-{
-    if (!a) return;
-    for (size_t i = 0; i < n; i++)
-        kiln_free(a[i]);
-    kiln_free(a);
 }
 
 /* Sets *err to a formatted message (kiln_free'd by the caller). */
@@ -337,25 +338,22 @@ void kiln_wasi_free(kiln_wasi *w)
     for (size_t i = 0; i < w->nfds; i++)
         wasi_fd_release(&w->fds[i]);
     kiln_free(w->fds);
-    free_strings(w->argv, w->argc);
-    free_strings(w->env, w->nenv);
+    kiln_free(w->argv);
+    kiln_free(w->env);
     kiln_free(w);
 }
 
-/* Writes n strings as a pointer array at ptrs and their bytes at buf (args/environ_get). */
+/* Writes n strings (a copy_strings block) as a pointer array at ptrs and their bytes at
+ * buf (args/environ_get). */
 static uint32_t put_strings(kiln_wasi *w, char **a, size_t n, size_t size, uint32_t ptrs,
                             uint32_t buf)
 {
     uint8_t *pp = wasi_mem(w, ptrs, (uint64_t)n * 4);
     uint8_t *bp = wasi_mem(w, buf, size);
     if (!pp || !bp) return WE_FAULT;
-    uint32_t off = buf;
-    for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(a[i]) + 1;
-        wasi_st32(pp + 4 * i, off);
-        memcpy(bp + (off - buf), a[i], l);
-        off += (uint32_t)l;
-    }
+    if (n) memcpy(bp, a[0], size); /* the strings are contiguous from a[0] */
+    for (size_t i = 0; i < n; i++)
+        wasi_st32(pp + 4 * i, buf + (uint32_t)(a[i] - a[0]));
     return WE_SUCCESS;
 }
 

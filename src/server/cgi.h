@@ -17,20 +17,33 @@
 #include "server/router.h"
 #include "util/buf.h"
 
-/* A growable vector of owned C strings (argv, "KEY=VALUE" environments). */
+struct kiln_strv_block; /* a block of a kiln_strv's string arena (cgi.c) */
+
+/* A growable vector of owned C strings (argv, "KEY=VALUE" environments), built once per
+ * request on the hot path, so it is cheap: the strings live in an arena of blocks owned
+ * by the vector (no allocation per string) and replaced values are simply left there
+ * until kiln_strv_free. A zero-initialized kiln_strv ({0}) is a valid empty vector.
+ *
+ * Callers read `v` (v[0..n-1], then NULL once anything was added: argv/envp style) and
+ * `n`; the other fields are private. The strings must not be freed or resized. */
 typedef struct kiln_strv {
     char **v;
     size_t n, cap;
+    /* private: v has room for cap strings and the NULL, followed (same allocation) by a
+     * small filter of the keys present and cap key lengths (offset of the first '=', or
+     * SIZE_MAX), so that setenv rarely has to compare strings */
+    struct kiln_strv_block *blocks; /* the arena; the first one is the current block */
 } kiln_strv;
 
 /* Appends a copy of s (NUL-terminated) / of the first len bytes. 0 or -1 (memory). */
 int kiln_strv_push(kiln_strv *sv, const char *s);
 int kiln_strv_pushn(kiln_strv *sv, const char *s, size_t len);
-/* Sets "KEY=VALUE" in an environment vector, replacing an existing KEY. */
+/* Sets "KEY=VALUE" in an environment vector, replacing an existing KEY. 0 or -1. */
 int kiln_strv_setenv(kiln_strv *sv, const char *key, size_t key_len, const char *val,
                      size_t val_len);
 /* Same with a "KEY=VALUE" string (a string without '=' is ignored: returns 0). */
 int kiln_strv_putenv(kiln_strv *sv, const char *kv);
+/* Frees the strings and the vector; sv is an empty vector again. */
 void kiln_strv_free(kiln_strv *sv);
 
 typedef struct kiln_cgi_header {

@@ -150,6 +150,207 @@ static void test_env(void)
     kiln_router_free(r);
 }
 
+/* Checks that sv is NULL-terminated and that entry i is "K<i>=<vals[i]>" for i < n. */
+static int strv_matches(const kiln_strv *sv, char (*vals)[32], size_t n)
+{
+    if (sv->n != n || (n && sv->v[n] != NULL)) return 0;
+    char want[64];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(want, sizeof want, "K%zu=%s", i, vals[i]);
+        if (strcmp(sv->v[i], want) != 0) return 0;
+    }
+    return 1;
+}
+
+/* The string vector itself: empty, NULL-terminated, many overrides (the duplicate-key
+ * check), values larger than an arena block, the historical rule for odd keys. */
+static void test_strv(void)
+{
+    kiln_strv sv = {0};
+    kiln_strv_free(&sv); /* a zero vector is a valid empty one */
+    CHECK(sv.v == NULL && sv.n == 0);
+    CHECK_INT(kiln_strv_push(&sv, "only"), 0);
+    CHECK_INT(sv.n, 1);
+    CHECK_STR(sv.v[0], "only");
+    CHECK(sv.v[1] == NULL);
+    kiln_strv_free(&sv);
+    CHECK(sv.v == NULL && sv.n == 0);
+
+    /* 1000 keys, then every one overridden (in reverse), then again via putenv */
+    static char vals[1000][32];
+    char key[32], kv[64];
+    int ok = 1;
+    for (size_t i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "K%zu", i);
+        snprintf(vals[i], sizeof vals[i], "first-%zu", i);
+        ok &= kiln_strv_setenv(&sv, key, strlen(key), vals[i], strlen(vals[i])) == 0;
+    }
+    CHECK(ok);
+    CHECK(strv_matches(&sv, vals, 1000));
+    for (size_t i = 1000; i-- > 0;) {
+        snprintf(key, sizeof key, "K%zu", i);
+        snprintf(vals[i], sizeof vals[i], "second-%zu", i * 7);
+        ok &= kiln_strv_setenv(&sv, key, strlen(key), vals[i], strlen(vals[i])) == 0;
+    }
+    CHECK(ok);
+    CHECK(strv_matches(&sv, vals, 1000));
+    for (size_t i = 0; i < 1000; i += 3) {
+        snprintf(vals[i], sizeof vals[i], "%s", i % 2 ? "" : "x=y");
+        snprintf(kv, sizeof kv, "K%zu=%s", i, vals[i]);
+        ok &= kiln_strv_putenv(&sv, kv) == 0;
+    }
+    CHECK(ok);
+    CHECK(strv_matches(&sv, vals, 1000));
+    CHECK_INT(count_key(&sv, "K999"), 1);
+    CHECK_INT(kiln_strv_putenv(&sv, "no equals sign"), 0);
+    CHECK_INT(kiln_strv_putenv(&sv, "=leading"), 0);
+    CHECK_INT(sv.n, 1000);
+    kiln_strv_free(&sv);
+
+    /* values bigger than the first arena block (and than any block), between small ones */
+    static char big[200000];
+    memset(big, 'b', sizeof big);
+    CHECK_INT(kiln_strv_setenv(&sv, S("SMALL1"), S("s1")), 0);
+    CHECK_INT(kiln_strv_setenv(&sv, S("BIG"), big, 5000), 0);
+    CHECK_INT(kiln_strv_setenv(&sv, S("SMALL2"), S("s2")), 0);
+    CHECK_INT(kiln_strv_pushn(&sv, big, sizeof big), 0);
+    CHECK_INT(kiln_strv_setenv(&sv, S("SMALL3"), S("s3")), 0);
+    CHECK_INT(sv.n, 5);
+    CHECK_STR(getv(&sv, "SMALL1"), "s1");
+    CHECK_STR(getv(&sv, "SMALL2"), "s2");
+    CHECK_STR(getv(&sv, "SMALL3"), "s3");
+    CHECK_INT(strlen(getv(&sv, "BIG")), 5000);
+    CHECK(memcmp(getv(&sv, "BIG"), big, 5000) == 0);
+    CHECK_INT(strlen(sv.v[3]), sizeof big);
+    CHECK(sv.v[5] == NULL);
+    CHECK_INT(kiln_strv_setenv(&sv, S("BIG"), S("now small")), 0);
+    CHECK_STR(getv(&sv, "BIG"), "now small");
+    CHECK_INT(count_key(&sv, "BIG"), 1);
+    kiln_strv_free(&sv);
+    /* an oversize string first, then small ones */
+    CHECK_INT(kiln_strv_pushn(&sv, big, 3000), 0);
+    CHECK_INT(kiln_strv_push(&sv, "after"), 0);
+    CHECK_INT(sv.n, 2);
+    CHECK_INT(strlen(sv.v[0]), 3000);
+    CHECK_STR(sv.v[1], "after");
+    CHECK(sv.v[2] == NULL);
+    kiln_strv_free(&sv);
+
+    /* pushed "KEY=VALUE" strings take part in the duplicate check; a word without '='
+     * never matches; keys that share a length and first byte are told apart */
+    CHECK_INT(kiln_strv_push(&sv, "PATH_INFO=/pushed"), 0);
+    CHECK_INT(kiln_strv_push(&sv, "PATH_INFO"), 0);
+    CHECK_INT(kiln_strv_setenv(&sv, S("PATH_INFX"), S("x")), 0);
+    CHECK_INT(kiln_strv_setenv(&sv, S("PATH_INFO"), S("/set")), 0);
+    CHECK_INT(kiln_strv_setenv(&sv, S(""), S("empty key")), 0);
+    CHECK_INT(kiln_strv_setenv(&sv, S(""), S("empty key 2")), 0);
+    CHECK_INT(sv.n, 4);
+    CHECK_STR(sv.v[0], "PATH_INFO=/set");
+    CHECK_STR(sv.v[1], "PATH_INFO");
+    CHECK_STR(sv.v[2], "PATH_INFX=x");
+    CHECK_STR(sv.v[3], "=empty key 2");
+    /* a key with '=' matches an entry that starts with it and then has '=' */
+    CHECK_INT(kiln_strv_push(&sv, "A=B=c"), 0);
+    CHECK_INT(kiln_strv_setenv(&sv, S("A=B"), S("d")), 0);
+    CHECK_INT(sv.n, 5);
+    CHECK_STR(sv.v[4], "A=B=d");
+    CHECK_INT(kiln_strv_setenv(&sv, S("A"), S("e")), 0);
+    CHECK_STR(sv.v[4], "A=e");
+    CHECK_INT(kiln_strv_setenv(&sv, S("A=X"), S("f")), 0);
+    CHECK_INT(sv.n, 6);
+    CHECK_STR(sv.v[5], "A=X=f");
+    CHECK(sv.v[6] == NULL);
+    kiln_strv_free(&sv);
+}
+
+/* Every allocation of setenv/pushn fails in turn (the arena's first, next and oversize
+ * blocks, the pointer array's first and later sizes): the call returns -1, leaves the
+ * vector as it was, and nothing leaks (ASan). */
+static void test_strv_oom(void)
+{
+    static char big[10000];
+    memset(big, 'z', sizeof big);
+    int failures = 0, completed = 0;
+    for (long n = 0; n < 400 && !completed; n++) {
+        static char vals[150][32];
+        kiln_strv sv = {0};
+        int failed = 0, consistent = 1;
+        kiln_alloc_fail_after(n);
+        for (size_t op = 0; op < 400 && !failed; op++) {
+            size_t k = op % 150;
+            char key[32], val[32];
+            snprintf(key, sizeof key, "K%zu", k);
+            const char *v = val;
+            size_t vl;
+            if (op % 37 == 36) {
+                v = big; /* an oversize value: a block of its own */
+                vl = sizeof big - op;
+            } else {
+                vl = (size_t)snprintf(val, sizeof val, "v%zu", op);
+            }
+            int rc = kiln_strv_setenv(&sv, key, strlen(key), v, vl);
+            if (rc < 0) {
+                failed = 1;
+            } else {
+                snprintf(vals[k], sizeof vals[k], "%.*s", (int)(vl < 20 ? vl : 20), v);
+            }
+            if (!failed && op % 50 == 49 && (rc = kiln_strv_pushn(&sv, big, 3000)) < 0) failed = 1;
+            if (rc != 0 && rc != -1) consistent = 0;
+        }
+        kiln_alloc_fail_after(-1);
+        /* the keys set so far are intact (compare the first 20 bytes), v NULL-terminated */
+        consistent &= sv.n == 0 || sv.v[sv.n] == NULL;
+        for (size_t i = 0, e = 0; i < sv.n && consistent; i++) {
+            if (sv.v[i][0] != 'K') continue; /* a pushed word */
+            char want[64];
+            snprintf(want, sizeof want, "K%zu=%s", e, vals[e]);
+            consistent &= strncmp(sv.v[i], want, strlen(want)) == 0;
+            e++;
+        }
+        CHECK(consistent);
+        if (failed)
+            failures++;
+        else
+            completed = 1;
+        kiln_strv_free(&sv);
+    }
+    CHECK(failures > 10);
+    CHECK(completed);
+
+    /* the same for a whole CGI environment whose headers outgrow the first block */
+    kiln_cgi_header hdrs[40];
+    char names[40][16];
+    for (size_t i = 0; i < 40; i++) {
+        snprintf(names[i], sizeof names[i], "X-Header-%zu", i);
+        hdrs[i] = (kiln_cgi_header){names[i], strlen(names[i]), big, i % 10 == 9 ? 3000 : 40};
+    }
+    kiln_cgi_request req = {.method = S("GET"),
+                            .path = S("/p"),
+                            .scheme = "http",
+                            .client_ip = "1.2.3.4",
+                            .headers = hdrs,
+                            .nheaders = 40};
+    failures = completed = 0;
+    for (long n = 0; n < 100 && !completed; n++) {
+        kiln_strv env = {0};
+        kiln_alloc_fail_after(n);
+        int rc = kiln_cgi_env(&req, &env);
+        kiln_alloc_fail_after(-1);
+        CHECK(rc == 0 || rc == -1);
+        CHECK(env.n == 0 || env.v[env.n] == NULL);
+        if (rc < 0) {
+            failures++;
+        } else {
+            completed = 1;
+            CHECK_INT(env.n, 23 + 40);
+            CHECK_INT(strlen(getv(&env, "HTTP_X_HEADER_39")), 3000);
+        }
+        kiln_strv_free(&env);
+    }
+    CHECK(failures > 3);
+    CHECK(completed);
+}
+
 static void test_url_decode(void)
 {
     kiln_buf b = KILN_BUF_INIT;
@@ -301,6 +502,8 @@ static void test_oom(void)
 int main(void)
 {
     test_env();
+    test_strv();
+    test_strv_oom();
     test_url_decode();
     test_response();
     test_oom();

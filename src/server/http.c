@@ -214,6 +214,15 @@ static int well_known(const kiln_server_config *cfg, h2o_req_t *req, const char 
 #undef IS
 }
 
+/* 1 if an authority ("host:port", "[v6]:port") names a port. */
+static int authority_has_port(const char *a, size_t len)
+{
+    const char *close = len && a[0] == '[' ? memchr(a, ']', len) : NULL;
+    if (close) return (size_t)(close - a) + 2 < len && close[1] == ':';
+    const char *colon = len ? memchr(a, ':', len) : NULL;
+    return colon && colon + 1 < a + len;
+}
+
 /* Fills the CGI view of an h2o request (strings borrowed from req or its pool). */
 static void cgi_request_of(h2o_req_t *req, size_t path_len, const kiln_route_match *m, char *ip,
                            size_t iplen, kiln_cgi_request *cr)
@@ -245,8 +254,12 @@ static void cgi_request_of(h2o_req_t *req, size_t path_len, const kiln_route_mat
         ip[0] = '\0';
     }
     cr->client_ip = ip;
-    sl = req->conn->callbacks->get_sockname(req->conn, (struct sockaddr *)&ss);
-    if (sl > 0) cr->server_port = h2o_socket_getport((struct sockaddr *)&ss);
+    /* SERVER_PORT comes from the authority; only without one is the socket asked (a
+     * system call per request otherwise). */
+    if (!authority_has_port(cr->authority, cr->authority_len)) {
+        sl = req->conn->callbacks->get_sockname(req->conn, (struct sockaddr *)&ss);
+        if (sl > 0) cr->server_port = h2o_socket_getport((struct sockaddr *)&ss);
+    }
     cr->content_length = req->entity.base ? req->entity.len : 0;
     kiln_cgi_header *hs = h2o_mem_alloc_pool(&req->pool, (req->headers.size + 1) * sizeof *hs);
     for (size_t i = 0; i < req->headers.size; i++) {
