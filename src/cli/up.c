@@ -96,7 +96,7 @@ static void usage(FILE *f)
                "./spin.toml)\n"
                "      --listen ADDR          address to serve on (default 127.0.0.1:3000)\n"
                "  -e, --env K=V              environment variable for every component\n"
-               "      --workers N            worker threads (default: number of CPUs)\n"
+               "      --workers N            event-loop threads (default: 2 per CPU)\n"
                "      --build                run each component's build command first\n"
                "      --quiet                no access log\n"
                "      --tls-cert FILE        PEM certificate chain: serve HTTPS (HTTP/2 via ALPN)\n"
