@@ -23,11 +23,14 @@
 #include <time.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define POOL_AUTO ULLONG_MAX
 
 typedef struct up_opts {
     const char *from, *listen, *tls_cert, *tls_key;
@@ -36,6 +39,7 @@ typedef struct up_opts {
     unsigned read_timeout_ms;
     unsigned long long request_timeout_ms, max_instance_memory, max_response_size;
     unsigned long long max_instances, max_queue, queue_timeout_ms, inline_budget_ms;
+    unsigned long long pool_size; /* POOL_AUTO: one slot per event loop */
     int no_tier_up;
     kiln_compile_opts compile;
     kiln_strv env; /* -e K=V */
@@ -108,6 +112,9 @@ static void usage(FILE *f)
                "      --max-instance-memory SIZE  linear memory of one instance (default 128M)\n"
                "      --max-response-size SIZE    largest guest output (default 100M)\n"
                "      --max-instances N      guests running at once (default 16)\n"
+               "      --pool-size N          instance slots made ready per component at start\n"
+               "                             (default: one per event loop; more are made on\n"
+               "                             need and kept)\n"
                "      --max-queue N          requests waiting for an instance (default 1024);\n"
                "                             beyond: 503 with Retry-After\n"
                "      --queue-timeout DUR    longest wait for an instance (default 10s)\n"
@@ -130,6 +137,7 @@ static int parse_args(int argc, char **argv, up_opts *o)
     o->max_queue = 1024;
     o->queue_timeout_ms = 10000;
     o->inline_budget_ms = 10;
+    o->pool_size = POOL_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -206,6 +214,14 @@ static int parse_args(int argc, char **argv, up_opts *o)
                 return -1;
             }
             *(strcmp(a, "--max-instances") == 0 ? &o->max_instances : &o->max_queue) = n;
+        } else if (TAKES("--pool-size")) {
+            char *end;
+            unsigned long long n = strtoull(val, &end, 10);
+            if (*end || !*val || n > 100000) {
+                fprintf(stderr, "error: --pool-size %s: expected a number from 0 to 100000\n", val);
+                return -1;
+            }
+            o->pool_size = n;
         } else if (strcmp(a, "--no-tier-up") == 0) {
             o->no_tier_up = 1;
         } else if (TAKES("--tier")) {
@@ -360,6 +376,17 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
     w->max_memory_pages = (uint32_t)(mem / 65536 > 65535 ? 65535 : mem / 65536);
 
     w->stdout_limit = (size_t)o->max_response_size;
+    size_t pool = (size_t)o->pool_size;
+    if (o->pool_size == POOL_AUTO) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        pool = o->workers ? (size_t)o->workers : ncpu > 0 && ncpu < 512 ? 2 * (size_t)ncpu : 2;
+    }
+    if (kiln_wagi_component_reserve(w, pool) < 0) {
+        fprintf(stderr, "error: component %s: cannot prepare %zu instance slots (--pool-size)\n",
+                comp->id, pool);
+        kiln_wagi_component_free(w);
+        return NULL;
+    }
     int rc = 0;
     for (size_t i = 0; i < comp->environment.len && rc == 0; i++)
         rc = kiln_strv_setenv(

@@ -145,6 +145,9 @@ kiln_image *kiln_image_new(kiln_module *m, void *const *import_ctxs, kiln_trap *
                            kiln_err *err);
 kiln_instance *kiln_image_instantiate(kiln_image *img, void *const *import_ctxs);
 void kiln_image_free(kiln_image *img);
+/* Prepares memory slots for n instances alive at once ahead of need, so that the first
+ * requests map nothing either (slots are otherwise made on first need and kept). */
+int kiln_image_reserve(kiln_image *img, size_t n);
 
 /* Cache location actually used for these options (for messages and tests). */
 int kiln_cache_dir(const kiln_compile_opts *opts, char *out, size_t outlen);

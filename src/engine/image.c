@@ -2,12 +2,12 @@
  * copied for every request.
  *
  * The snapshot is the native instance struct (globals, data-segment state, ...) plus each
- * of the instance's own memories as a copy-on-write memfd image (runtime.c) and each
- * table's elements. A new instance is: memcpy of the struct, rebinding of the import
- * contexts, one CoW slot per memory (reused slots are reset with madvise, so no mmap on
- * the request path), a copy of each table with its self-references moved to the new
- * instance. No guest code runs: data segments, element segments and the start function
- * ran once, when the image was made.
+ * of the instance's own memories as a memory image (linear_memory.c) and each table's
+ * elements. A new instance is: memcpy of the struct, rebinding of the import contexts,
+ * one slot per memory (reused slots come back reset, so no mmap on the request path), a
+ * copy of each table with its self-references moved to the new instance. No guest code
+ * runs: data segments, element segments and the start function ran once, when the image
+ * was made.
  *
  * Not covered: funcref *globals* that point into the instance (their module_instance is
  * not rebased); no module Kiln serves today has one. */
@@ -115,6 +115,13 @@ fail:
     kiln_free(et);
     kiln_image_free(img);
     return NULL;
+}
+
+int kiln_image_reserve(kiln_image *img, size_t n)
+{
+    for (unsigned i = 0; i < img->module->nmemories; i++)
+        if (kiln_rt_mem_image_reserve(img->mems[i], n) < 0) return -1;
+    return 0;
 }
 
 kiln_instance *kiln_image_instantiate(kiln_image *img, void *const *import_ctxs)

@@ -185,6 +185,27 @@ int main(void)
 
     kiln_image_free(image);
 
+    /* Reserved slots are made at once: five live instances then map nothing new. */
+    kiln_image *res = kiln_image_new(m, NULL, &trap, &err);
+    CHECK(res != NULL);
+    if (res) {
+        CHECK_INT(kiln_image_reserve(res, 5), 0);
+        kiln_rt_pool_stats_get(&before);
+        kiln_instance *live[5];
+        for (int i = 0; i < 5; i++) {
+            live[i] = kiln_image_instantiate(res, NULL);
+            CHECK(live[i] != NULL);
+            if (live[i]) CHECK_INT(call(live[i], "sum"), IMAGE_SUM);
+        }
+        kiln_rt_pool_stats_get(&after);
+        CHECK_INT(after.reservations, before.reservations);
+        CHECK_INT(after.free, before.free);
+        for (int i = 0; i < 5; i++)
+            kiln_instance_free(live[i]);
+        CHECK_INT(kiln_image_reserve(res, 3), 0); /* already has more: nothing to do */
+        kiln_image_free(res);
+    }
+
     check_slot_reset(m, "copy");
     setenv("KILN_IMAGE_COPY_MAX", "0", 1); /* every image copy-on-write */
     check_slot_reset(m, "copy-on-write");

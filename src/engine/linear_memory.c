@@ -404,6 +404,27 @@ static int slot_setup(kiln_rt_mem_image *img, reservation *r)
                : 0;
 }
 
+int kiln_rt_mem_image_reserve(kiln_rt_mem_image *img, size_t n)
+{
+    for (;;) {
+        pthread_mutex_lock(&img->lock);
+        int done = img->nslots >= n;
+        pthread_mutex_unlock(&img->lock);
+        if (done) return 0;
+        reservation *r = reservation_get();
+        if (!r) return -1;
+        if (slot_setup(img, r) < 0) {
+            reservation_put(r);
+            return -1;
+        }
+        pthread_mutex_lock(&img->lock);
+        img->nslots++;
+        r->next_free = img->free_slots;
+        img->free_slots = r;
+        pthread_mutex_unlock(&img->lock);
+    }
+}
+
 int kiln_rt_mem_image_attach(kiln_rt_mem_image *img, wasm_rt_memory_t *mem, uint32_t max_pages)
 {
     pthread_mutex_lock(&img->lock);

@@ -99,6 +99,8 @@ static inline int kiln_mem_ok(const wasm_rt_memory_t *m, uint64_t offset, uint64
 typedef struct kiln_rt_mem_image kiln_rt_mem_image;
 kiln_rt_mem_image *kiln_rt_mem_image_new(const uint8_t *data, uint32_t pages);
 int kiln_rt_mem_image_attach(kiln_rt_mem_image *img, wasm_rt_memory_t *mem, uint32_t max_pages);
+/* Makes slots ready ahead of need until the image has at least n (0 or -1). */
+int kiln_rt_mem_image_reserve(kiln_rt_mem_image *img, size_t n);
 void kiln_rt_mem_image_free(kiln_rt_mem_image *img);
 size_t kiln_rt_mem_image_slots(kiln_rt_mem_image *img);
 

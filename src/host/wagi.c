@@ -117,11 +117,21 @@ int kiln_wagi_component_tier_up(kiln_wagi_component *c, kiln_err *err)
     o.tier = KILN_TIER_OPT;
     kiln_wagi_code *code = code_load(c->id, u->wasm_path, &o, err);
     if (!code) return -1;
+    if (code->image && kiln_image_reserve(code->image, u->pool_size) < 0)
+        fprintf(stderr, "kiln: component '%s': cannot prepare %zu instance slots\n", c->id,
+                u->pool_size);
     /* Only the thread doing tier-up writes the list; requests read `current` only. */
     code->next = u->codes;
     u->codes = code;
     atomic_store(&u->current, code);
     return 1;
+}
+
+int kiln_wagi_component_reserve(kiln_wagi_component *c, size_t n)
+{
+    c->unit->pool_size = n;
+    kiln_wagi_code *code = atomic_load(&c->unit->current);
+    return code->image ? kiln_image_reserve(code->image, n) : 0;
 }
 
 int kiln_wagi_component_preopen(kiln_wagi_component *c, const char *host_path,

@@ -37,6 +37,7 @@ typedef struct kiln_wagi_unit {
     kiln_wagi_code *codes; /* every code ever current (freed with the unit) */
     char *wasm_path;
     kiln_compile_opts opts;
+    size_t pool_size; /* memory slots made ready per code (kiln_wagi_component_reserve) */
 } kiln_wagi_unit;
 
 typedef struct kiln_wagi_component {
@@ -70,6 +71,9 @@ int kiln_wagi_component_preopen(kiln_wagi_component *c, const char *host_path,
 kiln_wagi_component *kiln_wagi_component_share(const kiln_wagi_component *base,
                                                const char *argv_tmpl);
 void kiln_wagi_component_free(kiln_wagi_component *c);
+/* Makes n instance slots ready now (and for the optimized tier when it comes), so that
+ * the first n requests at once find them made. 0, or -1 when they cannot be mapped. */
+int kiln_wagi_component_reserve(kiln_wagi_component *c, size_t n);
 
 /* Tier-up: builds the optimized tier of the component's module (cc -O2, in a child
  * process at lower priority) and an image of it, then switches new requests to it.

@@ -66,7 +66,18 @@ if start_up --workers 2; then
 else
     fail "kiln up starts with default limits" "$(tail -n 5 "$TMP/up.err")"
 fi
-for opt in --max-instances --max-queue --queue-timeout; do
+# --pool-size: slots made at start (8) or only on need (0); both serve the same.
+for n in 0 8; do
+    if start_up --workers 2 --pool-size $n; then
+        python3 "$CLIENT" burst "$PORT" /hello 40 10 >"$TMP/pool.out"
+        res=$(awk '{print $1}' "$TMP/pool.out" | sort | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' ')
+        expect_eq "--pool-size $n: 40 simultaneous requests all 200" "200x40 " "$res"
+        stop_up "$UP_PID"
+    else
+        fail "kiln up starts with --pool-size $n" "$(tail -n 5 "$TMP/up.err")"
+    fi
+done
+for opt in --max-instances --max-queue --queue-timeout --pool-size; do
     expect_contains "$opt rejects nonsense" "${opt#--}" \
         "$(timeout 5 "$KILN" up -f "$TMP/app" --listen 127.0.0.1:0 "$opt" -3x 2>&1)"
 done
