@@ -40,7 +40,8 @@ static void list_templates(FILE *f)
 {
     int width = 0;
     for (size_t i = 0; i < kiln_templates_len; i++)
-        if ((int)strlen(kiln_templates[i].name) > width) width = (int)strlen(kiln_templates[i].name);
+        if ((int)strlen(kiln_templates[i].name) > width)
+            width = (int)strlen(kiln_templates[i].name);
     for (size_t i = 0; i < kiln_templates_len; i++)
         fprintf(f, "  %-*s %s\n", width, kiln_templates[i].name, kiln_templates[i].description);
 }

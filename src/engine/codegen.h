@@ -31,5 +31,4 @@
 int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, kiln_buf *out,
                  char ***import_modules, size_t *nimport_modules, kiln_buf *err);
 
-
 #endif

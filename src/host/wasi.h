@@ -39,15 +39,15 @@ typedef struct kiln_wasi_stdio {
     int fd;                 /* >= 0: use this host fd; -1: use the memory fields */
     const uint8_t *in_data; /* stdin from memory */
     size_t in_len;
-    kiln_buf *out;          /* stdout/stderr into memory; NULL and fd -1: closed (EBADF) */
+    kiln_buf *out; /* stdout/stderr into memory; NULL and fd -1: closed (EBADF) */
     size_t limit;
 } kiln_wasi_stdio;
 
 typedef struct kiln_wasi_config {
     int argc;
-    const char *const *argv;   /* argv[0] is the program name */
+    const char *const *argv; /* argv[0] is the program name */
     size_t nenv;
-    const char *const *env;    /* "KEY=VALUE" strings: the guest's whole environment */
+    const char *const *env; /* "KEY=VALUE" strings: the guest's whole environment */
     size_t npreopens;
     const kiln_wasi_preopen *preopens;
     kiln_wasi_stdio stdio[3];

@@ -82,8 +82,8 @@ typedef struct kiln_trigger {
     int line, col;
     long component; /* index into manifest.components, -1 for a static response */
     kiln_executor_type executor;
-    char *wagi_argv;       /* WAGI: `argv` template, default "${SCRIPT_NAME} ${ARGS}" */
-    char *wagi_entrypoint; /* WAGI: default "_start" */
+    char *wagi_argv;             /* WAGI: `argv` template, default "${SCRIPT_NAME} ${ARGS}" */
+    char *wagi_entrypoint;       /* WAGI: default "_start" */
     int wagi_pass_authorization; /* WAGI: Kiln extension, pass HTTP_AUTHORIZATION */
     int has_static_response;
     int status_code; /* static_response: default 200 */
