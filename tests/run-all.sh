@@ -16,6 +16,8 @@ echo "== unit tests"
 run tests/run-unit.sh "$KILN_BUILD"
 echo "== end-to-end tests"
 run tests/run-e2e.sh "$KILN_BUILD"
+echo "== style"
+run tests/style/format.sh
 echo "== external suites"
 for s in tests/suites/*.sh; do
     [ -e "$s" ] || continue
