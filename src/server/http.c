@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -451,6 +452,37 @@ static int serve_wagi(const kiln_server_config *cfg, h2o_req_t *req, size_t path
     return 0;
 }
 
+/* An absolute-form request target ("GET http://host:port/p?q HTTP/1.1", RFC 9112 3.2.2:
+ * what clients talking to a proxy send, and what a server must accept): the request
+ * continues with the URL's path and query, and the URL's authority replaces the Host
+ * header's. -1 if the target is not an http(s) URL with an authority. */
+static int absolute_form(h2o_req_t *req)
+{
+    const char *b = req->path.base;
+    size_t n = req->path.len;
+    size_t skip = n > 7 && strncasecmp(b, "http://", 7) == 0    ? 7
+                  : n > 8 && strncasecmp(b, "https://", 8) == 0 ? 8
+                                                                : 0;
+    if (!skip) return -1;
+    size_t at = skip;
+    while (at < n && b[at] != '/' && b[at] != '?' && b[at] != '#')
+        at++;
+    if (at == skip || (at < n && b[at] == '#')) return -1;
+    h2o_iovec_t path = h2o_iovec_init(b + at, n - at);
+    if (at == n || b[at] == '?') { /* "http://host" or "http://host?q": the path is "/" */
+        char *c = h2o_mem_alloc_pool(&req->pool, n - at + 1);
+        c[0] = '/';
+        memcpy(c + 1, b + at, n - at);
+        path = h2o_iovec_init(c, n - at + 1);
+    }
+    const char *q = memchr(path.base, '?', path.len);
+    req->path = path;
+    req->query_at = q ? (size_t)(q - path.base) : SIZE_MAX;
+    req->input.authority = h2o_iovec_init(b + skip, at - skip);
+    req->authority = req->input.authority;
+    return 0;
+}
+
 /* h2o's request callback: limits, reserved paths, routing, dispatch. */
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -468,6 +500,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             }
         }
     }
+    if (req->path.len && req->path.base[0] != '/' && absolute_form(req) < 0)
+        return respond_error(cfg, req, 400, "-");
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     const char *p = req->path.base;
     if (plen == 0 || p[0] != '/' || memchr(p, '\0', req->path.len))

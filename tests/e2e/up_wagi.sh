@@ -113,6 +113,7 @@ expect_contains "component environment" $'\nGREETING=from-manifest\n' "$env"
 expect_contains "-e environment" $'\nFROM_CLI=yes\n' "$env"
 expect_contains "-e overrides the manifest" $'\nOVERRIDE=cli\n' "$env"
 expect_not_contains "host environment invisible" "KILN_TEST_HOST_SECRET" "$env"
+
 expect_not_contains "host PATH invisible" $'\nPATH=' "$env"
 expect_contains "argv[0] is SCRIPT_NAME" $'\nargv[0]=/edge\n' "$env"
 expect_contains "argv from the query" $'\nargv[1]=a=1\nargv[2]=b=x y\n' "$env"
@@ -153,6 +154,23 @@ expect_contains "access log component and start time" " hello start=" "$log"
 expect_contains "access log 404" "GET /nothing/here 404 " "$log"
 n=$(grep -c ' GET /hello 200 ' "$TMP/up.out")
 expect_eq "one access log line per request" "5" "$n"
+
+# absolute-form request targets (RFC 9112 3.2.2, what a client set up for a proxy sends):
+# the URL's path and query are the request's, its authority replaces the Host header
+abs=$'\n'$(curl -s --request-target "http://Example.test:8080/edge/env?z=1" "$URL/")$'\n'
+expect_contains "absolute-form: PATH_INFO" $'\nPATH_INFO=/env\n' "$abs"
+expect_contains "absolute-form: QUERY_STRING" $'\nQUERY_STRING=z=1\n' "$abs"
+expect_contains "absolute-form: SERVER_NAME from the URL" $'\nSERVER_NAME=Example.test\n' "$abs"
+expect_contains "absolute-form: SERVER_PORT from the URL" $'\nSERVER_PORT=8080\n' "$abs"
+expect_contains "absolute-form: HTTP_HOST from the URL" $'\nHTTP_HOST=Example.test:8080\n' "$abs"
+expect_eq "absolute-form with an upper-case scheme" "hello 1" \
+    "$(curl -s --request-target "HTTP://127.0.0.1:$PORT/hello" "$URL/")"
+expect_eq "absolute-form without a path is /, which has no route" "404" \
+    "$(curl -s -o /dev/null -w '%{http_code}' --request-target "http://127.0.0.1:$PORT?x=1" "$URL/")"
+expect_eq "a non-http absolute target: 400" "400" \
+    "$(curl -s -o /dev/null -w '%{http_code}' --request-target "ftp://127.0.0.1/hello" "$URL/")"
+expect_eq "an absolute target without an authority: 400" "400" \
+    "$(curl -s -o /dev/null -w '%{http_code}' --request-target "http:///hello" "$URL/")"
 
 kill -TERM "$UP_PID"
 wait "$UP_PID"
