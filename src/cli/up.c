@@ -345,6 +345,27 @@ static int grant_files(up_app *app, const kiln_component *comp, kiln_wagi_compon
     return rc;
 }
 
+/* Says once per component which of its grants no host API serves yet: the manifest is
+ * valid Spin and loads, but a user must not think the guest can reach a key-value store
+ * or an outbound host through Kiln today. */
+static void warn_unserved_grants(const kiln_component *comp)
+{
+    const char *names[4];
+    size_t n = 0;
+    if (comp->allowed_outbound_hosts.len) names[n++] = "allowed_outbound_hosts";
+    if (comp->key_value_stores.len) names[n++] = "key_value_stores";
+    if (comp->sqlite_databases.len) names[n++] = "sqlite_databases";
+    if (comp->variables.len) names[n++] = "variables";
+    if (!n) return;
+    fprintf(stderr, "kiln: component %s: ", comp->id);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "%s%s", i ? (i + 1 == n ? " and " : ", ") : "", names[i]);
+    fprintf(stderr,
+            " %s granted, but Kiln has no host API for %s yet: the guest cannot use "
+            "%s\n",
+            n > 1 ? "are" : "is", n > 1 ? "them" : "it", n > 1 ? "them" : "it");
+}
+
 /* Loads a component once (the first trigger that needs it). */
 static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t ci,
                                            const kiln_trigger *t)
@@ -363,6 +384,7 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
         fprintf(stderr, "error: %s\n", err.msg);
         return NULL;
     }
+    warn_unserved_grants(comp);
     fprintf(stderr, "kiln: component %s: %s tier ready (%s%.3f s)\n", comp->id,
             kiln_tier_name(kiln_wagi_component_tier(w)),
             kiln_module_was_cached(w->module) ? "from the cache, " : "compiled in ",

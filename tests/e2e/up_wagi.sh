@@ -187,4 +187,40 @@ if start_up --quiet; then
 else
     fail "kiln up --quiet starts" "$(cat "$TMP/up.err")"
 fi
+
+# grants no host API serves yet load, and the log says the guest cannot use them
+cat >"$TMP/app/kiln.toml" <<'EOF'
+spin_manifest_version = 2
+[application]
+name = "grants"
+[variables]
+api_base = { default = "https://example.com" }
+[[trigger.http]]
+route = "/hello"
+component = "hello"
+executor = { type = "wagi" }
+[[trigger.http]]
+route = "/plain"
+component = "plain"
+executor = { type = "wagi" }
+[component.hello]
+source = "wagi_hello.wasm"
+key_value_stores = ["default"]
+allowed_outbound_hosts = ["https://api.example.com"]
+variables = { url = "{{ api_base }}/v1" }
+[component.plain]
+source = "wagi_hello.wasm"
+EOF
+PORT=$(free_port)
+URL="http://127.0.0.1:$PORT"
+if start_up --quiet; then
+    expect_eq "a component with unserved grants still answers" "hello 1" "$(curl -s "$URL/hello")"
+    expect_contains "unserved grants are named" \
+        "component hello: allowed_outbound_hosts, key_value_stores and variables are granted, but Kiln has no host API for them yet" \
+        "$(cat "$TMP/up.err")"
+    expect_not_contains "no warning for a component without grants" "component plain: " \
+        "$(grep -v 'tier ready' "$TMP/up.err")"
+else
+    fail "kiln up starts with unserved grants" "$(cat "$TMP/up.err")"
+fi
 finish
