@@ -103,6 +103,12 @@ const kiln_export_info *kiln_module_export(const kiln_module *m, size_t i);
 long kiln_module_export_index(const kiln_module *m, const char *name);
 long kiln_module_export_index_n(const kiln_module *m, const char *name, size_t len);
 
+/* The WASI application ABI's reactor initializer: the export index of `_initialize` (a
+ * function without parameters or results) when the module is a reactor, i.e. has no
+ * `_start`; -1 otherwise. A reactor's `_initialize` runs once, before any other export
+ * (images run it before their snapshot). */
+long kiln_module_reactor_init(const kiln_module *m);
+
 /* Creating an instance is two steps so that host contexts can learn the instance's
  * memory before its start function runs:
  *  1. kiln_instance_alloc: zeroed instance, nothing run; exports of memories/tables/

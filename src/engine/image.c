@@ -1,5 +1,7 @@
 /* image.c — instance images: a component instantiated once, kept as a snapshot, and
- * copied for every request.
+ * copied for every request. The snapshot is taken after the module's own initialization
+ * (data and element segments, its start function) and, for a WASI reactor, after
+ * `_initialize`; a command's `_start` runs per request.
  *
  * The snapshot is the native instance struct (globals, data-segment state, ...) plus each
  * of the instance's own memories as a memory image (linear_memory.c) and each table's
@@ -68,6 +70,13 @@ kiln_image *kiln_image_new(kiln_module *m, void *const *import_ctxs, kiln_trap *
     img->module = m;
     if (kiln_instance_init(inst, import_ctxs, trap) < 0) {
         kiln_err_set(err, "instantiation failed: %s", kiln_trap_message(trap));
+        goto fail;
+    }
+    long reactor_init = kiln_module_reactor_init(m);
+    kiln_val none[1];
+    if (reactor_init >= 0 && kiln_instance_call(inst, reactor_init, none, trap) < 0 &&
+        !(trap->kind == KILN_TRAP_EXIT && trap->exit_code == 0)) {
+        kiln_err_set(err, "_initialize failed: %s", kiln_trap_message(trap));
         goto fail;
     }
     img->native = dup_elems(inst->native, 1, m->instance_size);

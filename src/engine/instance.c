@@ -51,6 +51,14 @@ void kiln_instance_free(kiln_instance *inst)
     kiln_free(inst);
 }
 
+long kiln_module_reactor_init(const kiln_module *m)
+{
+    if (kiln_module_export_index(m, "_start") >= 0) return -1;
+    long i = kiln_module_export_index(m, "_initialize");
+    const kiln_export_info *ex = i >= 0 ? kiln_module_export(m, (size_t)i) : NULL;
+    return ex && ex->kind == KILN_EXTERN_FUNC && strcmp(ex->type, ":") == 0 ? i : -1;
+}
+
 kiln_module *kiln_instance_module(kiln_instance *inst)
 {
     return inst->module;

@@ -7,7 +7,9 @@ source "$(dirname "$0")/helpers/up.sh"
 build_guest() { clang --target=wasm32-wasi --sysroot=/usr -O2 "$GUESTS/$1.c" -o "$TMP/app/$1.wasm"; }
 
 mkdir -p "$TMP/app/data" "$TMP/app/static/sub"
-build_guest wagi_hello && build_guest wagi_edge || { fail "guests build (clang wasm32-wasi)"; finish; exit; }
+build_guest wagi_hello && build_guest wagi_edge &&
+    clang --target=wasm32-wasi --sysroot=/usr -O2 -mexec-model=reactor "$GUESTS/wagi_reactor.c" \
+        -o "$TMP/app/wagi_reactor.wasm" || { fail "guests build (clang wasm32-wasi)"; finish; exit; }
 echo "granted file" >"$TMP/app/data/hello.txt"
 echo "static a" >"$TMP/app/static/a.txt"
 echo "static b" >"$TMP/app/static/sub/b.txt"
@@ -39,6 +41,11 @@ component = "dump"
 executor = { type = "wagi", argv = "prog ${SCRIPT_NAME} ${ARGS}", pass_authorization = true }
 
 [[trigger.http]]
+route = "/reactor"
+component = "reactor"
+executor = { type = "wagi", entrypoint = "handler" }
+
+[[trigger.http]]
 route = "/static"
 static_response = { status_code = 201, headers = { x-static = "yes" }, body = "static body" }
 
@@ -53,6 +60,9 @@ files = [{ source = "data", destination = "/data" }, "static/**/*.txt"]
 [component.dump]
 source = "wagi_edge.wasm"
 environment = { DUMP_ENV = "1" }
+
+[component.reactor]
+source = "wagi_reactor.wasm"
 EOF
 
 export KILN_TEST_HOST_SECRET=leaked
@@ -71,6 +81,11 @@ expect_contains "notes the default executor" "running it as WAGI" "$(cat "$TMP/u
 # a fresh instance per request: the static counter is 1 every time
 for i in 1 2 3 4 5; do
     expect_eq "hello counter is 1 (request $i)" "hello 1" "$(curl -s "$URL/hello")"
+done
+# a reactor: _initialize ran once, before the image; each request calls the entrypoint
+for i in 1 2 3; do
+    expect_eq "reactor: constructor ran once, fresh instance (request $i)" \
+        "ctor=1 calls=1 query=n=$i" "$(curl -s "$URL/reactor?n=$i")"
 done
 expect_eq "edge counter is 1" "1" "$(curl -s "$URL/edge/count")"
 expect_eq "edge counter is 1 again" "1" "$(curl -s "$URL/edge/count")"
