@@ -1,15 +1,20 @@
 /* run.c — `kiln run`: run a WASI command module, like `wasmtime run`.
  *
  *   kiln run [--dir HOST[::GUEST][:ro]]... [--env K[=V]]... [--tier T] [-v] FILE.wasm [ARGS]...
+ *   kiln run --invoke NAME [OPTIONS] FILE.wasm [ARGS]...
  *
  * Exit status: the guest's proc_exit code (0 when _start returns); a trap prints
  * "error: trap: <message>" on stderr and exits 134; a module that cannot be loaded
- * prints the reason and exits 1. */
+ * prints the reason and exits 1. With --invoke, the export NAME is called instead of
+ * _start with ARGS as its numeric arguments and its results are printed one per line
+ * (as `wasmtime run --invoke`); a reactor's _initialize runs first. */
 #include "cli/cli.h"
 #include "engine/engine.h"
 #include "host/wasi.h"
 #include "util/alloc.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +31,8 @@ static void run_usage(FILE *f)
                "  --timeout DURATION        stop the guest after DURATION (e.g. 10s, 500ms)\n"
                "  --cache-dir DIR           compiled-module cache (default $KILN_CACHE_DIR,\n"
                "                            $XDG_CACHE_HOME/kiln, ~/.cache/kiln)\n"
+               "  --invoke NAME             call the exported function NAME with ARGS (numbers)\n"
+               "                            instead of _start and print its results\n"
                "  -v, --verbose             log compile steps and timings\n");
 }
 
@@ -78,11 +85,61 @@ static int push(void **arr, size_t *n, size_t elem, const void *v)
     return 0;
 }
 
+/* Parses one --invoke argument of wasm type t (i, j, f, d) into v. */
+static int parse_arg(char t, const char *s, kiln_val *v)
+{
+    char *end;
+    errno = 0;
+    if (t == 'i' || t == 'j') {
+        long long n = strtoll(s, &end, 0);
+        if (errno == ERANGE && s[0] != '-') { /* unsigned spellings: 0xffffffff */
+            errno = 0;
+            n = (long long)strtoull(s, &end, 0);
+        }
+        if (errno || *end || !*s) return -1;
+        if (t == 'i') {
+            if (n < INT32_MIN || n > (long long)UINT32_MAX) return -1;
+            v->i32 = (uint32_t)n;
+        } else {
+            v->i64 = (uint64_t)n;
+        }
+        return 0;
+    }
+    double d = strtod(s, &end);
+    if (*end || !*s) return -1;
+    if (t == 'f')
+        v->f32 = (float)d;
+    else
+        v->f64 = d;
+    return 0;
+}
+
+/* Prints one result like wasmtime: integers signed, floats in their shortest form that
+ * reads back to the same value. */
+static void print_result(char t, const kiln_val *v)
+{
+    if (t == 'i') {
+        printf("%d\n", (int32_t)v->i32);
+    } else if (t == 'j') {
+        printf("%lld\n", (long long)(int64_t)v->i64);
+    } else {
+        double d = t == 'f' ? (double)v->f32 : v->f64;
+        char buf[64];
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(buf, sizeof buf, "%.*g", prec, d);
+            if (t == 'f' ? strtof(buf, NULL) == v->f32 : strtod(buf, NULL) == d) break;
+        }
+        printf("%s\n", buf);
+    }
+}
+
 int kiln_cmd_run(int argc, char **argv)
 {
     kiln_compile_opts opts = {.tier = KILN_TIER_AUTO};
     run_state st = {0};
     unsigned long long max_memory = 0, timeout_ms = 0;
+    const char *invoke = NULL;
+    kiln_val *vals = NULL; /* --invoke's arguments, then its results */
     int i = 1, rc = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
@@ -128,6 +185,8 @@ int kiln_cmd_run(int argc, char **argv)
                 fprintf(stderr, "error: bad duration '%s' (e.g. 10s, 500ms)\n", val);
                 goto out;
             }
+        } else if (strcmp(a, "--invoke") == 0 && val) {
+            invoke = argv[++i];
         } else if (strcmp(a, "--cache-dir") == 0 && val) {
             opts.cache_dir = argv[++i];
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
@@ -158,11 +217,53 @@ int kiln_cmd_run(int argc, char **argv)
         fprintf(stderr, "error: %s\n", err.msg);
         goto out;
     }
-    long start = kiln_module_export_index(m, "_start");
-    if (start < 0 || strcmp(kiln_module_export(m, (size_t)start)->type, ":") != 0) {
-        fprintf(stderr, "error: %s: not a WASI command (no exported _start function)\n", path);
+    long start = kiln_module_export_index(m, invoke ? invoke : "_start");
+    const kiln_export_info *ex = start >= 0 ? kiln_module_export(m, (size_t)start) : NULL;
+    const char *type = ex && ex->kind == KILN_EXTERN_FUNC ? ex->type : NULL;
+    const char *colon = type ? strchr(type, ':') : NULL;
+    size_t nparams = colon ? (size_t)(colon - type) : 0, nresults = colon ? strlen(colon + 1) : 0;
+    if (!invoke && (!type || strcmp(type, ":") != 0)) {
+        fprintf(stderr, "error: %s: not a WASI command (no exported _start function)%s\n", path,
+                kiln_module_reactor_init(m) >= 0 ? "; it is a reactor: call an export with --invoke"
+                                                 : "");
         kiln_module_free(m);
         goto out;
+    }
+    if (invoke && !colon) {
+        fprintf(stderr, "error: %s: no exported function '%s'\n", path, invoke);
+        kiln_module_free(m);
+        goto out;
+    }
+    if (invoke && strpbrk(type, "re")) {
+        fprintf(stderr, "error: %s: '%s' takes or returns references, which --invoke cannot pass\n",
+                path, invoke);
+        kiln_module_free(m);
+        goto out;
+    }
+    if (invoke && (size_t)(argc - i - 1) != nparams) {
+        fprintf(stderr, "error: '%s' takes %zu argument%s, %d given\n", invoke, nparams,
+                nparams == 1 ? "" : "s", argc - i - 1);
+        kiln_module_free(m);
+        rc = 2;
+        goto out;
+    }
+    vals = kiln_calloc(nparams > nresults ? nparams + 1 : nresults + 1, sizeof *vals);
+    if (!vals) {
+        kiln_module_free(m);
+        goto oom;
+    }
+    for (size_t k = 0; k < nparams; k++) {
+        if (parse_arg(type[k], argv[i + 1 + k], &vals[k]) < 0) {
+            fprintf(stderr, "error: argument %zu of '%s': '%s' is not a valid %s\n", k + 1, invoke,
+                    argv[i + 1 + k],
+                    type[k] == 'i'   ? "i32"
+                    : type[k] == 'j' ? "i64"
+                    : type[k] == 'f' ? "f32"
+                                     : "f64");
+            kiln_module_free(m);
+            rc = 2;
+            goto out;
+        }
     }
     kiln_wasi_config cfg = {
         .argc = argc - i,
@@ -200,10 +301,19 @@ int kiln_cmd_run(int argc, char **argv)
     for (size_t k = 0; k < nctx; k++)
         ctxs[k] = w; /* only WASI is linked */
     kiln_trap trap;
-    kiln_val vals[1];
+    long reactor_init = invoke ? kiln_module_reactor_init(m) : -1;
     int r = kiln_instance_init(inst, ctxs, &trap);
+    if (r == 0 && reactor_init >= 0) {
+        kiln_val none[1];
+        r = kiln_instance_call(inst, reactor_init, none, &trap);
+    }
     if (r == 0) r = kiln_instance_call_timeout(inst, start, vals, &trap, timeout_ms * 1000000ull);
     kiln_wasi_flush(w);
+    if (r == 0 && invoke) {
+        fflush(stdout); /* the guest's own output first */
+        for (size_t k = 0; k < nresults; k++)
+            print_result(colon[1 + k], &vals[k]);
+    }
     if (r == 0)
         rc = 0;
     else if (trap.kind == KILN_TRAP_EXIT)
@@ -222,6 +332,7 @@ oom:
     fprintf(stderr, "error: out of memory\n");
     rc = 1;
 out:
+    kiln_free(vals);
     run_state_free(&st);
     return rc;
 }

@@ -142,4 +142,40 @@ expect_eq "4 processes compiling one module at once all succeed" 4 "$ok"
 expect_eq "one entry, no temp files left" 1 "$(ls -A "$KILN_CACHE_DIR" | wc -l)"
 out=$("$KILN" run "$TMP/traps.wasm" e)
 expect_eq "the raced entry runs" 42 "$?"
+
+# kiln run --invoke NAME: call an export with numeric arguments, print its results (as
+# wasmtime run --invoke); a reactor's _initialize runs first
+cat >"$TMP/invoke.wat" <<'EOF'
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $init (mut i32) (i32.const 0))
+  (data (i32.const 16) "hi\n")
+  (func (export "_initialize") (global.set $init (i32.const 42)))
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "init") (result i32) (global.get $init))
+  (func (export "mix") (param i64 f32 f64) (result i64 f32 f64) (local.get 0) (local.get 1) (local.get 2))
+  (func (export "say") (i32.store (i32.const 0) (i32.const 16)) (i32.store (i32.const 4) (i32.const 3))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+  (func (export "boom") unreachable))
+EOF
+wat2wasm "$TMP/invoke.wat" -o "$TMP/invoke.wasm"
+expect_eq "--invoke: i32 result, signed" "-3" "$("$KILN" run --invoke add "$TMP/invoke.wasm" 2 -5)"
+expect_eq "--invoke: unsigned spelling wraps" "0" "$("$KILN" run --invoke add "$TMP/invoke.wasm" 0xffffffff 1)"
+expect_eq "--invoke: a reactor's _initialize ran first" "42" "$("$KILN" run --invoke init "$TMP/invoke.wasm")"
+expect_eq "--invoke: i64 f32 f64 round trip" $'-9000000000\n1.5\n0.1' \
+    "$("$KILN" run --invoke mix "$TMP/invoke.wasm" -9000000000 1.5 0.1)"
+expect_eq "--invoke: the guest's WASI output" "hi" "$("$KILN" run --invoke say "$TMP/invoke.wasm")"
+"$KILN" run --invoke boom "$TMP/invoke.wasm" 2>"$TMP/inv.err"
+expect_eq "--invoke: a trap exits 134" 134 "$?"
+expect_contains "--invoke: the trap is named" "unreachable" "$(cat "$TMP/inv.err")"
+out=$("$KILN" run --invoke add "$TMP/invoke.wasm" 1 2>&1)
+expect_eq "--invoke: wrong argument count exits 2" 2 "$?"
+expect_contains "--invoke: says how many" "'add' takes 2 arguments, 1 given" "$out"
+out=$("$KILN" run --invoke add "$TMP/invoke.wasm" 1 x 2>&1)
+expect_contains "--invoke: a bad number is named" "argument 2 of 'add': 'x' is not a valid i32" "$out"
+out=$("$KILN" run --invoke nope "$TMP/invoke.wasm" 2>&1)
+expect_contains "--invoke: a missing export is named" "no exported function 'nope'" "$out"
+out=$("$KILN" run "$TMP/invoke.wasm" 2>&1)
+expect_contains "a reactor without --invoke: told to use it" "it is a reactor: call an export with --invoke" "$out"
 finish
