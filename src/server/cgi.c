@@ -457,27 +457,29 @@ static int header_env(const kiln_cgi_request *req, kiln_strv *env)
 }
 
 /* Splits the authority into SERVER_NAME and SERVER_PORT (IPv6 literals keep brackets). */
-static int server_env(const kiln_cgi_request *req, kiln_strv *env)
+size_t kiln_cgi_authority_split(const char *a, size_t len, const char **port, size_t *port_len)
 {
-    const char *a = req->authority ? req->authority : "";
-    size_t len = req->authority ? req->authority_len : 0;
-    size_t host_len = len;
-    const char *port = NULL;
-    size_t port_len = 0;
     const char *close = len && a[0] == '[' ? memchr(a, ']', len) : NULL;
     const char *colon = NULL;
     if (close) {
         if ((size_t)(close - a) + 1 < len && close[1] == ':') colon = close + 1;
-    } else {
+    } else if (len) {
         colon = memchr(a, ':', len);
     }
-    if (colon) {
-        host_len = (size_t)(colon - a);
-        port = colon + 1;
-        port_len = len - host_len - 1;
-    }
+    *port = colon ? colon + 1 : NULL;
+    *port_len = colon ? len - (size_t)(colon - a) - 1 : 0;
+    return colon ? (size_t)(colon - a) : len;
+}
+
+static int server_env(const kiln_cgi_request *req, kiln_strv *env)
+{
+    const char *a = req->authority ? req->authority : "";
+    size_t len = req->authority ? req->authority_len : 0;
+    const char *port;
+    size_t port_len;
+    size_t host_len = kiln_cgi_authority_split(a, len, &port, &port_len);
     if (setv(env, "SERVER_NAME", a, host_len) < 0) return -1;
-    if (port && port_len) return setv(env, "SERVER_PORT", port, port_len);
+    if (port_len) return setv(env, "SERVER_PORT", port, port_len);
     int p = req->server_port > 0 ? req->server_port
             : strcmp(req->scheme ? req->scheme : "http", "https") == 0 ? 443
                                                                        : 80;

@@ -78,6 +78,9 @@ typedef struct kiln_cgi_request {
 
 /* Appends the CGI environment of `req` to env (replacing keys already there). */
 int kiln_cgi_env(const kiln_cgi_request *req, kiln_strv *env);
+/* Splits an authority ("host:port", "[v6]:port", "host") into its host (the returned
+ * length, from a) and its port (*port, *port_len; NULL and 0 when there is none). */
+size_t kiln_cgi_authority_split(const char *a, size_t len, const char **port, size_t *port_len);
 
 /* Appends the guest's argv: `tmpl` is the manifest's argv ("${SCRIPT_NAME} ${ARGS}"
  * when NULL), split at spaces; a word that is exactly ${ARGS} becomes one argument per

@@ -499,8 +499,45 @@ static void test_oom(void)
     kiln_router_free(r);
 }
 
+/* Authorities split into host and port; IPv6 literals keep their brackets. */
+static void test_authority_split(void)
+{
+    static const struct {
+        const char *a, *host, *port; /* port NULL: none */
+    } cases[] = {
+        {"example.com:8080", "example.com", "8080"},
+        {"example.com", "example.com", NULL},
+        {"[::1]:3000", "[::1]", "3000"},
+        {"[::1]", "[::1]", NULL},
+        {"host:", "host", ""},
+        {"", "", NULL},
+        {"[::1]x", "[::1]x", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *port;
+        size_t port_len;
+        size_t host_len =
+            kiln_cgi_authority_split(cases[i].a, strlen(cases[i].a), &port, &port_len);
+        char host[64], p[64];
+        snprintf(host, sizeof host, "%.*s", (int)host_len, cases[i].a);
+        CHECK_STR(host, cases[i].host);
+        if (cases[i].port) {
+            snprintf(p, sizeof p, "%.*s", (int)port_len, port ? port : "");
+            CHECK(port != NULL);
+            CHECK_STR(p, cases[i].port);
+        } else {
+            CHECK(port == NULL && port_len == 0);
+        }
+    }
+    const char *port = "x";
+    size_t port_len = 1;
+    CHECK_INT(kiln_cgi_authority_split(NULL, 0, &port, &port_len), 0); /* no authority at all */
+    CHECK(port == NULL && port_len == 0);
+}
+
 int main(void)
 {
+    test_authority_split();
     test_env();
     test_strv();
     test_strv_oom();

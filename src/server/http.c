@@ -215,15 +215,6 @@ static int well_known(const kiln_server_config *cfg, h2o_req_t *req, const char 
 #undef IS
 }
 
-/* 1 if an authority ("host:port", "[v6]:port") names a port. */
-static int authority_has_port(const char *a, size_t len)
-{
-    const char *close = len && a[0] == '[' ? memchr(a, ']', len) : NULL;
-    if (close) return (size_t)(close - a) + 2 < len && close[1] == ':';
-    const char *colon = len ? memchr(a, ':', len) : NULL;
-    return colon && colon + 1 < a + len;
-}
-
 /* Fills the CGI view of an h2o request (strings borrowed from req or its pool). */
 static void cgi_request_of(h2o_req_t *req, size_t path_len, const kiln_route_match *m, char *ip,
                            size_t iplen, kiln_cgi_request *cr)
@@ -257,7 +248,10 @@ static void cgi_request_of(h2o_req_t *req, size_t path_len, const kiln_route_mat
     cr->client_ip = ip;
     /* SERVER_PORT comes from the authority; only without one is the socket asked (a
      * system call per request otherwise). */
-    if (!authority_has_port(cr->authority, cr->authority_len)) {
+    const char *port;
+    size_t port_len;
+    kiln_cgi_authority_split(cr->authority, cr->authority_len, &port, &port_len);
+    if (!port_len) {
         sl = req->conn->callbacks->get_sockname(req->conn, (struct sockaddr *)&ss);
         if (sl > 0) cr->server_port = h2o_socket_getport((struct sockaddr *)&ss);
     }
