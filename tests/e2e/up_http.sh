@@ -102,6 +102,19 @@ if curl -V | grep -q HTTP2; then
 else
     fail "curl lacks HTTP2"
 fi
+# Many requests on one h2c connection, concurrent and later ones (Node's http2 client:
+# curl 7.88 does not send a second request on a reused prior-knowledge connection).
+h2=$(timeout 20 node -e '
+const s = require("http2").connect(process.argv[1]);
+const out = []; let n = 0;
+const go = (i) => { const r = s.request({":path": "/"}); let d = "";
+  r.on("data", (c) => d += c); r.on("end", () => { out[i] = d.trim(); if (++n === 6) { s.close(); console.log(out.join(",")); } });
+  r.end(); };
+for (let i = 0; i < 3; i++) go(i);
+setTimeout(() => { for (let i = 3; i < 6; i++) go(i); }, 100);
+' "$URL" 2>&1)
+expect_eq "h2c: six requests on one connection (three at once, three later)" \
+    "hello 1,hello 1,hello 1,hello 1,hello 1,hello 1" "$h2"
 
 # limits
 expect_eq "body over --max-request-size is 413" "413" \
