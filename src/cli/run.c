@@ -301,12 +301,8 @@ int kiln_cmd_run(int argc, char **argv)
     for (size_t k = 0; k < nctx; k++)
         ctxs[k] = w; /* only WASI is linked */
     kiln_trap trap;
-    long reactor_init = invoke ? kiln_module_reactor_init(m) : -1;
     int r = kiln_instance_init(inst, ctxs, &trap);
-    if (r == 0 && reactor_init >= 0) {
-        kiln_val none[1];
-        r = kiln_instance_call(inst, reactor_init, none, &trap);
-    }
+    if (r == 0 && invoke) r = kiln_instance_reactor_initialize(inst, &trap);
     if (r == 0) r = kiln_instance_call_timeout(inst, start, vals, &trap, timeout_ms * 1000000ull);
     kiln_wasi_flush(w);
     if (r == 0 && invoke) {

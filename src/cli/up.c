@@ -399,10 +399,8 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
 
     w->stdout_limit = (size_t)o->max_response_size;
     size_t pool = (size_t)o->pool_size;
-    if (o->pool_size == POOL_AUTO) {
-        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        pool = o->workers ? (size_t)o->workers : ncpu > 0 && ncpu < 512 ? 2 * (size_t)ncpu : 2;
-    }
+    if (o->pool_size == POOL_AUTO)
+        pool = (size_t)(o->workers > 0 ? o->workers : kiln_server_default_workers());
     if (kiln_wagi_component_reserve(w, pool) < 0) {
         fprintf(stderr, "error: component %s: cannot prepare %zu instance slots (--pool-size)\n",
                 comp->id, pool);

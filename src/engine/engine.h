@@ -108,6 +108,9 @@ long kiln_module_export_index_n(const kiln_module *m, const char *name, size_t l
  * `_start`; -1 otherwise. A reactor's `_initialize` runs once, before any other export
  * (images run it before their snapshot). */
 long kiln_module_reactor_init(const kiln_module *m);
+/* Runs the reactor's `_initialize` on an initialized instance (nothing for a command).
+ * 0, or -1 with *trap filled (a proc_exit in it is a trap of kind EXIT, as for calls). */
+int kiln_instance_reactor_initialize(kiln_instance *inst, kiln_trap *trap);
 
 /* Creating an instance is two steps so that host contexts can learn the instance's
  * memory before its start function runs:

@@ -72,9 +72,7 @@ kiln_image *kiln_image_new(kiln_module *m, void *const *import_ctxs, kiln_trap *
         kiln_err_set(err, "instantiation failed: %s", kiln_trap_message(trap));
         goto fail;
     }
-    long reactor_init = kiln_module_reactor_init(m);
-    kiln_val none[1];
-    if (reactor_init >= 0 && kiln_instance_call(inst, reactor_init, none, trap) < 0 &&
+    if (kiln_instance_reactor_initialize(inst, trap) < 0 &&
         !(trap->kind == KILN_TRAP_EXIT && trap->exit_code == 0)) {
         kiln_err_set(err, "_initialize failed: %s", kiln_trap_message(trap));
         goto fail;

@@ -59,6 +59,13 @@ long kiln_module_reactor_init(const kiln_module *m)
     return ex && ex->kind == KILN_EXTERN_FUNC && strcmp(ex->type, ":") == 0 ? i : -1;
 }
 
+int kiln_instance_reactor_initialize(kiln_instance *inst, kiln_trap *trap)
+{
+    long i = kiln_module_reactor_init(inst->module);
+    kiln_val none[1];
+    return i >= 0 ? kiln_instance_call(inst, i, none, trap) : 0;
+}
+
 kiln_module *kiln_instance_module(kiln_instance *inst)
 {
     return inst->module;

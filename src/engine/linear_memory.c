@@ -404,25 +404,33 @@ static int slot_setup(kiln_rt_mem_image *img, reservation *r)
                : 0;
 }
 
+/* A new slot for the image (a pooled reservation set up by slot_setup), counted in
+ * nslots; NULL when none can be mapped. */
+static reservation *slot_new(kiln_rt_mem_image *img)
+{
+    reservation *r = reservation_get();
+    if (!r) return NULL;
+    if (slot_setup(img, r) < 0) {
+        reservation_put(r);
+        return NULL;
+    }
+    pthread_mutex_lock(&img->lock);
+    img->nslots++;
+    pthread_mutex_unlock(&img->lock);
+    return r;
+}
+
 int kiln_rt_mem_image_reserve(kiln_rt_mem_image *img, size_t n)
 {
-    for (;;) {
-        pthread_mutex_lock(&img->lock);
-        int done = img->nslots >= n;
-        pthread_mutex_unlock(&img->lock);
-        if (done) return 0;
-        reservation *r = reservation_get();
+    while (kiln_rt_mem_image_slots(img) < n) {
+        reservation *r = slot_new(img);
         if (!r) return -1;
-        if (slot_setup(img, r) < 0) {
-            reservation_put(r);
-            return -1;
-        }
         pthread_mutex_lock(&img->lock);
-        img->nslots++;
         r->next_free = img->free_slots;
         img->free_slots = r;
         pthread_mutex_unlock(&img->lock);
     }
+    return 0;
 }
 
 int kiln_rt_mem_image_attach(kiln_rt_mem_image *img, wasm_rt_memory_t *mem, uint32_t max_pages)
@@ -431,17 +439,7 @@ int kiln_rt_mem_image_attach(kiln_rt_mem_image *img, wasm_rt_memory_t *mem, uint
     reservation *r = img->free_slots;
     if (r) img->free_slots = r->next_free;
     pthread_mutex_unlock(&img->lock);
-    if (!r) {
-        r = reservation_get();
-        if (!r) return -1;
-        if (slot_setup(img, r) < 0) {
-            reservation_put(r);
-            return -1;
-        }
-        pthread_mutex_lock(&img->lock);
-        img->nslots++;
-        pthread_mutex_unlock(&img->lock);
-    }
+    if (!r && !(r = slot_new(img))) return -1;
     uint32_t limit = limit_for(max_pages);
     if (limit < img->pages) limit = img->pages;
     memory_meta *meta = (memory_meta *)r->base;

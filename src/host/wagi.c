@@ -285,10 +285,8 @@ static int run_instance(const kiln_wagi_component *c, const kiln_strv *argv, con
         inst = kiln_instance_alloc(code->module);
         if (inst) {
             kiln_wasi_set_memory(w, kiln_instance_memory(inst, "memory"));
-            long reactor_init = kiln_module_reactor_init(code->module);
-            kiln_val none[1];
             if ((kiln_instance_init(inst, (void *const *)ctxs, &trap) < 0 ||
-                 (reactor_init >= 0 && kiln_instance_call(inst, reactor_init, none, &trap) < 0)) &&
+                 kiln_instance_reactor_initialize(inst, &trap) < 0) &&
                 !(trap.kind == KILN_TRAP_EXIT && trap.exit_code == 0)) {
                 r->instantiate_ms = now_ms() - t0;
                 kiln_buf_printf(&r->log, "component '%s': initialization failed: %s", c->id,

@@ -667,18 +667,21 @@ fail:
     return NULL;
 }
 
+int kiln_server_default_workers(void)
+{
+    /* Two event loops per CPU: guests run inline on them, so with more loops than
+     * cores fewer connections wait behind one running guest or one descheduled
+     * loop. Measured on 2 cores (wrk -t2 -c32, WAGI hello): 2 loops p99 1.8-2.6 ms,
+     * 4 loops 1.2-1.8 ms at the same or higher requests/s; 8 loops p99 ~1.1 ms but
+     * fewer requests/s. */
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < 512 ? 2 * (int)n : 2;
+}
+
 int kiln_server_run(const kiln_server_config *cfg)
 {
     int nworkers = cfg->workers;
-    if (nworkers <= 0) {
-        /* Two event loops per CPU: guests run inline on them, so with more loops than
-         * cores fewer connections wait behind one running guest or one descheduled
-         * loop. Measured on 2 cores (wrk -t2 -c32, WAGI hello): 2 loops p99 1.8-2.6 ms,
-         * 4 loops 1.2-1.8 ms at the same or higher requests/s; 8 loops p99 ~1.1 ms but
-         * fewer requests/s. */
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        nworkers = n > 0 && n < 512 ? 2 * (int)n : 2;
-    }
+    if (nworkers <= 0) nworkers = kiln_server_default_workers();
     char err[512];
     struct sockaddr_storage ss;
     unsigned sslen = 0;

@@ -33,7 +33,7 @@ typedef struct kiln_server_target {
 
 typedef struct kiln_server_config {
     const char *listen;           /* "HOST:PORT", "[v6]:PORT" or ":PORT"; default 127.0.0.1:3000 */
-    int workers;                  /* <= 0: number of online CPUs */
+    int workers;                  /* <= 0: kiln_server_default_workers() */
     int quiet;                    /* no access log */
     size_t max_request_size;      /* body limit (413) */
     size_t max_header_size;       /* request head limit (431) */
@@ -55,6 +55,8 @@ typedef struct kiln_server_config {
 /* Serves until SIGTERM/SIGINT. Returns 0 after a graceful stop, -1 when the server could
  * not start (the reason is printed to stderr). */
 int kiln_server_run(const kiln_server_config *cfg);
+/* The event loops kiln_server_run starts when cfg->workers <= 0: two per online CPU. */
+int kiln_server_default_workers(void);
 
 /* Parses "HOST:PORT" into a socket address. 0 or -1 (message in err, errlen bytes). */
 struct sockaddr_storage;
