@@ -3,6 +3,7 @@
  * what Kiln provides. */
 #include "cli/cli.h"
 #include "engine/engine.h"
+#include "host/registry.h"
 #include "host/wasi.h"
 
 #include <stdio.h>
@@ -40,13 +41,10 @@ int kiln_cmd_compile(int argc, char **argv)
         compile_usage(stderr);
         return 2;
     }
-    const kiln_host_module *mods[] = {&kiln_wasi_module};
-    kiln_host_linker hl = {mods, 1};
-    kiln_linker linker = {kiln_host_linker_resolve, &hl};
     int rc = 0;
     for (; i < argc; i++) {
         kiln_err err;
-        kiln_module *m = kiln_module_load_file(argv[i], &opts, &linker, &err);
+        kiln_module *m = kiln_module_load_file(argv[i], &opts, kiln_hosts_linker(), &err);
         if (!m) {
             fprintf(stderr, "error: %s\n", err.msg);
             rc = 1;

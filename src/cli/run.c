@@ -10,6 +10,7 @@
  * (as `wasmtime run --invoke`); a reactor's _initialize runs first. */
 #include "cli/cli.h"
 #include "engine/engine.h"
+#include "host/registry.h"
 #include "host/wasi.h"
 #include "util/alloc.h"
 
@@ -208,11 +209,8 @@ int kiln_cmd_run(int argc, char **argv)
         goto out;
     }
     const char *path = argv[i];
-    const kiln_host_module *mods[] = {&kiln_wasi_module};
-    kiln_host_linker hl = {mods, 1};
-    kiln_linker linker = {kiln_host_linker_resolve, &hl};
     kiln_err err;
-    kiln_module *m = kiln_module_load_file(path, &opts, &linker, &err);
+    kiln_module *m = kiln_module_load_file(path, &opts, kiln_hosts_linker(), &err);
     if (!m) {
         fprintf(stderr, "error: %s\n", err.msg);
         goto out;
@@ -265,46 +263,40 @@ int kiln_cmd_run(int argc, char **argv)
             goto out;
         }
     }
-    kiln_wasi_config cfg = {
-        .argc = argc - i,
-        .argv = (const char *const *)(argv + i),
-        .nenv = st.nenv,
-        .env = st.env,
-        .npreopens = st.ndirs,
-        .preopens = st.dirs,
-        .stdio = {{.fd = 0}, {.fd = 1}, {.fd = 2}},
+    kiln_grants g = {
+        .wasi =
+            {
+                .argc = argc - i,
+                .argv = (const char *const *)(argv + i),
+                .nenv = st.nenv,
+                .env = st.env,
+                .npreopens = st.ndirs,
+                .preopens = st.dirs,
+                .stdio = {{.fd = 0}, {.fd = 1}, {.fd = 2}},
+            },
     };
-    char *werr = NULL;
-    kiln_wasi *w = kiln_wasi_new(&cfg, &werr);
-    if (!w) {
-        fprintf(stderr, "error: %s\n", werr ? werr : "cannot set up WASI");
-        kiln_free(werr);
+    char *herr = NULL;
+    kiln_host_plan *plan = kiln_host_plan_new(m, &err);
+    kiln_hosts *h = plan ? kiln_hosts_new(plan, &g, &herr) : NULL;
+    size_t nimp = kiln_module_import_count(m);
+    kiln_binding *b = h ? kiln_calloc(nimp ? nimp : 1, sizeof *b) : NULL;
+    kiln_instance *inst = b ? kiln_instance_alloc(m) : NULL;
+    if (!inst) {
+        fprintf(stderr, "error: %s\n", !plan ? err.msg : herr ? herr : "out of memory");
+        kiln_free(herr);
+        kiln_free(b);
+        kiln_hosts_free(h);
+        kiln_host_plan_free(plan);
         kiln_module_free(m);
         goto out;
     }
     if (max_memory) kiln_rt_set_memory_limit_pages((uint32_t)((max_memory + 65535) / 65536));
-    kiln_instance *inst = kiln_instance_alloc(m);
-    if (!inst) {
-        kiln_wasi_free(w);
-        kiln_module_free(m);
-        goto oom;
-    }
-    kiln_wasi_set_memory(w, kiln_instance_memory(inst, "memory"));
-    size_t nctx = kiln_module_import_module_count(m);
-    void **ctxs = kiln_calloc(nctx ? nctx : 1, sizeof(void *));
-    if (!ctxs) {
-        kiln_instance_free(inst);
-        kiln_wasi_free(w);
-        kiln_module_free(m);
-        goto oom;
-    }
-    for (size_t k = 0; k < nctx; k++)
-        ctxs[k] = w; /* only WASI is linked */
+    kiln_hosts_set_memory(h, kiln_instance_memory(inst, "memory"));
+    kiln_hosts_bind(h, b);
     kiln_trap trap;
-    int r = kiln_instance_init(inst, ctxs, &trap);
+    int r = kiln_instance_init(inst, b, &trap);
     if (r == 0 && invoke) r = kiln_instance_reactor_initialize(inst, &trap);
     if (r == 0) r = kiln_instance_call_timeout(inst, start, vals, &trap, timeout_ms * 1000000ull);
-    kiln_wasi_flush(w);
     if (r == 0 && invoke) {
         fflush(stdout); /* the guest's own output first */
         for (size_t k = 0; k < nresults; k++)
@@ -319,9 +311,10 @@ int kiln_cmd_run(int argc, char **argv)
         fprintf(stderr, "error: trap: %s\n", kiln_trap_message(&trap));
         rc = 134;
     }
-    kiln_free(ctxs);
+    kiln_free(b);
     kiln_instance_free(inst);
-    kiln_wasi_free(w);
+    kiln_hosts_free(h);
+    kiln_host_plan_free(plan);
     kiln_module_free(m);
     goto out;
 oom:

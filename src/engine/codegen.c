@@ -65,11 +65,13 @@ static void result_type(kiln_buf *b, const char *results)
         kiln_buf_printf(b, "struct wasm_multi_%s", results);
 }
 
-/* Replaces the first occurrence of `from` in *text by `to`; -1 if absent. */
+/* Replaces the first occurrence of `from` in *text by `to`. 0, REPLACE_ABSENT when
+ * `from` does not occur (wasm2c's output changed shape), -1 when out of memory. */
+#define REPLACE_ABSENT (-2)
 static int replace_once(kiln_buf *text, const char *from, const char *to)
 {
     char *at = strstr(text->data, from);
-    if (!at) return -1;
+    if (!at) return REPLACE_ABSENT;
     size_t pre = (size_t)(at - text->data), flen = strlen(from);
     kiln_buf out = KILN_BUF_INIT;
     if (kiln_buf_append(&out, text->data, pre) < 0 || kiln_buf_puts(&out, to) < 0 ||
@@ -266,9 +268,55 @@ static int tcc_builtins(kiln_buf *text)
         "#define I32_POPCNT(x) kiln_popcnt64((u32)(x))\n",
         "#define I64_POPCNT(x) kiln_popcnt64(x)\n",
     };
-    for (size_t i = 0; i < sizeof from / sizeof from[0]; i++)
-        if (replace_once(text, from[i], to[i]) < 0) return -1;
+    for (size_t i = 0; i < sizeof from / sizeof from[0]; i++) {
+        int rc = replace_once(text, from[i], to[i]);
+        if (rc < 0) return rc;
+    }
     return 0;
+}
+
+/* wasm2c 1.0.32 bug: an element segment that names an imported function records the
+ * funcref's module instance as `offsetof(Z_kmod_instance_t, Z_mJ_instance)`, so
+ * funcref_table_init computes the *address* of the instance's import pointer instead of
+ * its value (ref.func and global initializers use the value, correctly). The trampoline
+ * called through such a table entry would then read its binding from the wrong place.
+ * Fix: mark those offsets odd (+1: real offsets of pointer fields are even) and make
+ * funcref_table_init load the pointer for odd offsets. */
+static int elem_import_fix(kiln_buf *text)
+{
+    const char *needle = ", offsetof(Z_" KILN_CODEGEN_MODULE "_instance_t, Z_m";
+    if (!strstr(text->data, needle)) return 0;
+    int rc = replace_once(
+        text, "        (char*)module_instance + src_expr->module_offset};",
+        "        (src_expr->module_offset & 1)\n"
+        "            ? *(void**)((char*)module_instance + src_expr->module_offset - 1)\n"
+        "            : (char*)module_instance + src_expr->module_offset};");
+    if (rc < 0) return rc;
+    kiln_buf out = KILN_BUF_INIT;
+    const char *p = text->data;
+    while (rc == 0) {
+        const char *at = strstr(p, needle);
+        if (!at) {
+            rc = kiln_buf_puts(&out, p);
+            break;
+        }
+        const char *close = strstr(at, "_instance)}");
+        if (!close) {
+            rc = REPLACE_ABSENT;
+            break;
+        }
+        close += strlen("_instance)");
+        rc = kiln_buf_append(&out, p, (size_t)(close - p));
+        if (rc == 0) rc = kiln_buf_puts(&out, " + 1");
+        p = close;
+    }
+    if (rc == 0) {
+        kiln_buf_free(text);
+        *text = out;
+    } else {
+        kiln_buf_free(&out);
+    }
+    return rc;
 }
 
 /* ---- names given to wasm2c ----
@@ -418,10 +466,10 @@ out:
     return rc;
 }
 
-/* Parses "void Z_kmod_instantiate(Z_kmod_instance_t*, struct Z_A_instance_t*, ...);" in
- * the header into the mangled import module names, then maps them back to real names. */
-static int instantiate_order(const char *header, const kiln_wasm *w, char ***names_out,
-                             uint32_t **order_out, size_t *n_out, kiln_buf *err)
+/* Parses "void Z_kmod_instantiate(Z_kmod_instance_t*, struct Z_m<j>_instance_t*, ...);"
+ * in the header into the import module numbers j in wasm2c's parameter order. */
+static int instantiate_order(const char *header, const kiln_wasm *w, uint32_t **order_out,
+                             size_t *n_out, kiln_buf *err)
 {
     const char *proto = strstr(header, "void Z_" KILN_CODEGEN_MODULE "_instantiate(");
     if (!proto) {
@@ -430,44 +478,27 @@ static int instantiate_order(const char *header, const kiln_wasm *w, char ***nam
     }
     const char *end = strchr(proto, ')');
     size_t cap = w->nimports + 1, n = 0;
-    char **names = kiln_calloc(cap, sizeof *names);
     uint32_t *order = kiln_calloc(cap, sizeof *order);
-    uint32_t *mod_of = kiln_calloc(cap, sizeof *mod_of);
-    if (!names || !order || !mod_of) goto fail;
-    distinct_modules(w, mod_of);
+    if (!order) {
+        kiln_buf_puts(err, "out of memory");
+        return -1;
+    }
     const char *p = proto;
     while ((p = strstr(p, "struct Z_m")) && p < end) {
         p += strlen("struct Z_m");
         char *q;
         unsigned long j = strtoul(p, &q, 10);
-        if (strncmp(q, "_instance_t*", 12) != 0 || n + 1 >= cap) {
+        if (strncmp(q, "_instance_t*", 12) != 0 || n + 1 >= cap || j >= w->nimports) {
             kiln_buf_puts(err, "internal error: unexpected wasm2c instantiate parameters");
-            goto fail;
+            kiln_free(order);
+            return -1;
         }
-        const kiln_wasm_import *im = NULL;
-        for (uint32_t k = 0; k < w->nimports && !im; k++)
-            if (mod_of[k] == j) im = &w->imports[k];
-        if (!im) {
-            kiln_buf_printf(err, "internal error: no import module %lu", j);
-            goto fail;
-        }
-        names[n] = kiln_strndup(im->module, im->module_len);
-        if (!names[n]) goto fail;
         order[n++] = (uint32_t)j;
         p = q;
     }
-    kiln_free(mod_of);
-    *names_out = names;
     *order_out = order;
     *n_out = n;
     return 0;
-fail:
-    for (size_t i = 0; names && i < n; i++)
-        kiln_free(names[i]);
-    kiln_free(names);
-    kiln_free(order);
-    kiln_free(mod_of);
-    return -1;
 }
 
 /* The glue appended to wasm2c's output. */
@@ -509,60 +540,76 @@ static int append_image_glue(kiln_buf *b, const kiln_wasm *w, const char *header
             kinds[k][0], n, kinds[k][0], kinds[k][1], M, M, body.data ? body.data : "");
         kiln_buf_free(&body);
     }
-    kiln_buf_puts(b, "void kiln_glue_rebind(void *inst, void **ctxs) {\n  (void)ctxs;\n");
+    kiln_buf_puts(b, "void kiln_glue_rebind(void *inst, void *bs) {\n  (void)bs;\n");
     if (w->nimports) {
         kiln_buf_printf(b, "  init_instance_import((Z_%s_instance_t*)inst", M);
         for (size_t i = 0; i < nmods; i++)
-            kiln_buf_printf(b, ", ctxs[%zu]", i);
+            kiln_buf_puts(b, ", bs");
         kiln_buf_puts(b, ");\n");
     }
     kiln_buf_puts(b, "}\n");
     return b->data ? 0 : -1;
 }
 
-static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, const uint32_t *order,
-                       size_t nmods)
+static int append_glue(kiln_buf *b, const kiln_wasm *w, const uint32_t *order, size_t nmods)
 {
     const char *M = KILN_CODEGEN_MODULE;
     uint32_t *mod_of = kiln_calloc(w->nimports + 1, sizeof *mod_of);
     if (!mod_of) return -1;
     distinct_modules(w, mod_of);
+    /* Every import module pointer of the instance points at the instance's bindings
+     * (engine.h: kiln_binding); import k is binding k. */
     kiln_buf_printf(b,
                     "\n/* ---- Kiln glue (src/engine/codegen.c) ---- */\n"
                     "typedef union { u32 i32; u64 i64; f32 f32; f64 f64; "
                     "wasm_rt_funcref_t funcref; wasm_rt_externref_t externref; } kiln_glue_val;\n"
+                    "typedef struct { void (*fn)(void); void *ctx; uintptr_t guest; } "
+                    "kiln_glue_binding;\n"
                     "const unsigned kiln_glue_abi = %d;\n"
                     "const size_t kiln_glue_instance_size = sizeof(Z_%s_instance_t);\n"
-                    "void *kiln_glue_imports[%u];\n"
+                    "const unsigned kiln_glue_nimports = %u;\n"
                     "void kiln_rt_host_enter(void);\nvoid kiln_rt_host_leave(void);\n",
-                    KILN_ABI_VERSION, M, w->nimports ? w->nimports : 1);
-    /* Import trampolines. */
+                    KILN_ABI_VERSION, M, w->nimports);
+    /* Import trampolines: a guest-to-guest call goes straight through; a host call is a
+     * host section (interrupts wait for it to return). */
     for (uint32_t k = 0; k < w->nimports; k++) {
         const kiln_wasm_import *im = &w->imports[k];
         /* Names as wasm2c saw them (see rename_module): Z_m<j>Z_f<k>. */
-        kiln_buf sym = KILN_BUF_INIT, ctx = KILN_BUF_INIT, ret = KILN_BUF_INIT;
-        kiln_buf_printf(&sym, "Z_m%uZ_f%u", mod_of[k], k);
-        kiln_buf_printf(&ctx, "struct Z_m%u_instance_t*", mod_of[k]);
-        if (!sym.data || !ctx.data) return -1;
+        char sym[48], ctx[48];
+        snprintf(sym, sizeof sym, "Z_m%uZ_f%u", mod_of[k], k);
+        snprintf(ctx, sizeof ctx, "struct Z_m%u_instance_t*", mod_of[k]);
+        kiln_buf_printf(b, "/* import %u */\n", k);
         if (im->kind == KILN_EXTERN_FUNC) {
             const char *sig = w->types[im->type_index];
             const char *colon = strchr(sig, ':');
+            kiln_buf ret = KILN_BUF_INIT, fnt = KILN_BUF_INIT, args = KILN_BUF_INIT;
             result_type(&ret, colon + 1);
-            kiln_buf_printf(b, "%s %s(%s ctx", ret.data, sym.data, ctx.data);
+            kiln_buf_printf(&fnt, "%s (*)(void *", ret.data);
+            for (const char *a = sig; a < colon; a++) {
+                kiln_buf_printf(&fnt, ", %s", ctype(*a));
+                kiln_buf_printf(&args, ", a%d", (int)(a - sig));
+            }
+            kiln_buf_putc(&fnt, ')');
+            int has_result = colon[1] != '\0';
+            kiln_buf_printf(b, "%s %s(%s bs", ret.data, sym, ctx);
             for (const char *a = sig; a < colon; a++)
                 kiln_buf_printf(b, ", %s a%d", ctype(*a), (int)(a - sig));
-            /* A host section: interrupts wait for the host function to return. */
-            int has_result = strlen(colon + 1) > 0;
-            kiln_buf_puts(b, ") {\n  kiln_rt_host_enter();\n  ");
+            kiln_buf_printf(b,
+                            ") {\n  const kiln_glue_binding *bd = (const kiln_glue_binding *)bs + "
+                            "%u;\n  if (bd->guest) %s((%s)bd->fn)(bd->ctx%s);\n"
+                            "  kiln_rt_host_enter();\n  ",
+                            k, has_result ? "return " : "", fnt.data, args.data ? args.data : "");
             if (has_result) kiln_buf_printf(b, "%s r = ", ret.data);
-            kiln_buf_printf(b, "((%s (*)(%s", ret.data, ctx.data);
-            for (const char *a = sig; a < colon; a++)
-                kiln_buf_printf(b, ", %s", ctype(*a));
-            kiln_buf_printf(b, "))kiln_glue_imports[%u])(ctx", k);
-            for (const char *a = sig; a < colon; a++)
-                kiln_buf_printf(b, ", a%d", (int)(a - sig));
-            kiln_buf_printf(b, ");\n  kiln_rt_host_leave();\n%s}\n",
-                            has_result ? "  return r;\n" : "");
+            kiln_buf_printf(b, "((%s)bd->fn)(bd->ctx%s);\n  kiln_rt_host_leave();\n%s}\n", fnt.data,
+                            args.data ? args.data : "", has_result ? "  return r;\n" : "");
+            int oom = !ret.data || !fnt.data;
+            kiln_buf_free(&ret);
+            kiln_buf_free(&fnt);
+            kiln_buf_free(&args);
+            if (oom) {
+                kiln_free(mod_of);
+                return -1;
+            }
         } else {
             const char *t =
                 im->kind == KILN_EXTERN_MEMORY ? "wasm_rt_memory_t"
@@ -570,40 +617,23 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, const uint3
                     ? (im->reftype == 'r' ? "wasm_rt_funcref_table_t" : "wasm_rt_externref_table_t")
                     : ctype(im->valtype);
             kiln_buf_printf(
-                b, "%s* %s(%s ctx) {\n  return ((%s* (*)(%s))kiln_glue_imports[%u])(ctx);\n}\n", t,
-                sym.data, ctx.data, t, ctx.data, k);
+                b,
+                "%s* %s(%s bs) {\n  return (%s*)((const kiln_glue_binding *)bs)[%u].ctx;\n"
+                "}\n",
+                t, sym, ctx, t, k);
         }
-        kiln_buf_free(&sym);
-        kiln_buf_free(&ctx);
-        kiln_buf_free(&ret);
     }
+    kiln_free(mod_of);
     /* Life cycle. */
     kiln_buf_printf(b,
                     "void kiln_glue_init_module(void) { Z_%s_init_module(); }\n"
                     "void kiln_glue_free(void *inst) { Z_%s_free((Z_%s_instance_t*)inst); }\n"
-                    "void kiln_glue_instantiate(void *inst, void **ctxs) {\n"
-                    "  Z_%s_instantiate((Z_%s_instance_t*)inst",
+                    "void kiln_glue_instantiate(void *inst, kiln_glue_binding *bs) {\n"
+                    "  (void)bs;\n  Z_%s_instantiate((Z_%s_instance_t*)inst",
                     M, M, M, M, M);
     for (size_t i = 0; i < nmods; i++)
-        kiln_buf_printf(b, ", (struct Z_m%u_instance_t*)ctxs[%zu]", order[i], i);
-    kiln_free(mod_of);
+        kiln_buf_printf(b, ", (struct Z_m%u_instance_t*)bs", order[i]);
     kiln_buf_puts(b, ");\n}\n");
-    /* The import module order of kiln_glue_instantiate, for loads from the cache. */
-    kiln_buf_printf(b,
-                    "const unsigned kiln_glue_nimport_modules = %zu;\n"
-                    "const char *const kiln_glue_import_modules[%zu] = {",
-                    nmods, nmods ? nmods : 1);
-    for (size_t i = 0; i < nmods; i++) {
-        kiln_buf_putc(b, '"');
-        for (const unsigned char *c = (const unsigned char *)mods[i]; *c; c++)
-            if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                *c == '_')
-                kiln_buf_putc(b, (char)*c);
-            else
-                kiln_buf_printf(b, "\\%03o", *c);
-        kiln_buf_puts(b, "\", ");
-    }
-    kiln_buf_puts(b, nmods ? "};\n" : "0};\n");
     /* Exports. */
     for (uint32_t i = 0; i < w->nexports; i++) {
         const kiln_wasm_export *e = &w->exports[i];
@@ -644,7 +674,7 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, const uint3
 }
 
 int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, kiln_buf *out,
-                 char ***import_modules, size_t *nimport_modules, kiln_buf *err)
+                 kiln_buf *err)
 {
     char dir[] = "/tmp/kiln-wasm2c.XXXXXX";
     if (!mkdtemp(dir)) {
@@ -658,6 +688,7 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
     snprintf(wpath, sizeof wpath, "%s/in.wasm", dir);
     int rc = -1;
     uint32_t *order = NULL;
+    size_t norder = 0;
     kiln_buf log = KILN_BUF_INIT, header = KILN_BUF_INIT;
     if (w->uses_simd_types) {
         kiln_buf_puts(err, "module uses SIMD (v128 values), which Kiln does not support yet");
@@ -698,29 +729,33 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
         kiln_buf_printf(err, "cannot read wasm2c output: %s", strerror(errno));
         goto out;
     }
-    if (instantiate_order(header.data, w, import_modules, &order, nimport_modules, err) < 0)
-        goto out;
+    if (instantiate_order(header.data, w, &order, &norder, err) < 0) goto out;
     /* Inline the header so that the C file stands alone. */
-    if (replace_once(out, "#include \"" KILN_CODEGEN_MODULE ".h\"\n", header.data) < 0) {
+    int r = replace_once(out, "#include \"" KILN_CODEGEN_MODULE ".h\"\n", header.data);
+    if (r == REPLACE_ABSENT) {
         kiln_buf_puts(err, "internal error: unexpected wasm2c output (no header include)");
         goto out;
     }
+    if (r < 0) goto oom;
     kiln_buf ov = KILN_BUF_INIT;
-    trap_overrides(&ov);
-    if (!ov.data || kiln_buf_puts(&ov, "#if WABT_BIG_ENDIAN\n") < 0 ||
-        replace_once(out, "#if WABT_BIG_ENDIAN\n", ov.data) < 0 ||
-        replace_once(out, "    TRAP(OOB);\n  LOAD_DATA((*dest)",
-                     "    TRAP(MEMORY_OOB);\n  LOAD_DATA((*dest)") < 0) {
-        kiln_buf_free(&ov);
+    r = trap_overrides(&ov) < 0 || kiln_buf_puts(&ov, "#if WABT_BIG_ENDIAN\n") < 0 ? -1 : 0;
+    if (r == 0) r = replace_once(out, "#if WABT_BIG_ENDIAN\n", ov.data);
+    if (r == 0)
+        r = replace_once(out, "    TRAP(OOB);\n  LOAD_DATA((*dest)",
+                         "    TRAP(MEMORY_OOB);\n  LOAD_DATA((*dest)");
+    kiln_buf_free(&ov);
+    if (r == 0) r = elem_import_fix(out);
+    if (direct_memory && r == 0) r = tcc_builtins(out);
+    if (r == REPLACE_ABSENT) {
         kiln_buf_puts(err, "internal error: unexpected wasm2c output (runtime macros)");
         goto out;
     }
-    kiln_buf_free(&ov);
-    if (direct_memory && (direct_memory_rewrite(out) < 0 || tcc_builtins(out) < 0 ||
+    if (r < 0) goto oom;
+    if (direct_memory && (direct_memory_rewrite(out) < 0 ||
                           cache_memory_bases(out, header.data) < 0 || tcc_float_neg(out) < 0))
         goto oom;
-    if (append_glue(out, w, *import_modules, order, *nimport_modules) < 0 ||
-        append_image_glue(out, w, header.data, *nimport_modules) < 0)
+    if (append_glue(out, w, order, norder) < 0 ||
+        append_image_glue(out, w, header.data, norder) < 0)
         goto oom;
     rc = 0;
     goto out;

@@ -19,16 +19,16 @@
 #include "util/buf.h"
 
 /* Bumped whenever the glue or runtime ABI changes: part of every cache key. */
-#define KILN_ABI_VERSION 12
+#define KILN_ABI_VERSION 14
 
 /* The wasm2c module name used for every module (symbols Z_<name>...). */
 #define KILN_CODEGEN_MODULE "kmod"
 
 /* Translates the module at wasm_path (already decoded as w) into C. `direct_memory`
- * selects the fast-tier load/store rewrite. `import_modules` receives the distinct
- * import module names in the order kiln_glue_instantiate expects (owned strings, free
- * each and the array). Returns 0, or -1 with a message in *err. */
+ * selects the fast-tier load/store rewrite. Returns 0, or -1 with a message in *err
+ * ("out of memory ..." only when an allocation failed; "internal error: ..." when
+ * wasm2c's output does not have the shape the glue expects). */
 int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, kiln_buf *out,
-                 char ***import_modules, size_t *nimport_modules, kiln_buf *err);
+                 kiln_buf *err);
 
 #endif

@@ -1,11 +1,11 @@
 /* engine.h — Kiln's engine: a .wasm file in, native code and instances out.
  *
  * Layers (one file each): wasm_reader.c decodes and checks the module's structure;
- * linker.c matches its imports against what the host provides (refused before any
- * compiling, one line per missing import); codegen.c runs wasm2c and adds Kiln's glue;
- * compiler.c builds a shared object with libtcc (fast tier) or cc -O2 (opt tier);
- * cache.c keeps the results on disk, content-addressed; module.c loads them with dlopen;
- * instance.c creates instances and calls exports; runtime.c is the wasm-rt.h runtime.
+ * module.c matches its imports against a kiln_linker (host APIs: host/registry.h;
+ * refused before any compiling, one line per missing import); codegen.c runs wasm2c and adds Kiln's
+ * glue; compiler.c builds a shared object with libtcc (fast tier) or cc -O2 (opt tier); cache.c
+ * keeps the results on disk, content-addressed; module.c loads them with dlopen; instance.c creates
+ * instances and calls exports; runtime.c is the wasm-rt.h runtime.
  *
  * Errors: functions return 0 / NULL on failure and write one human-readable line into
  * a kiln_err (the file name first, then the problem). */
@@ -38,16 +38,18 @@ typedef union kiln_val {
     wasm_rt_externref_t externref;
 } kiln_val;
 
-/* What an import resolves to: a function (or accessor) and the import module's context
- * pointer is given later, at instantiation, per import module. */
+/* One import of a module, as declared. */
 typedef struct kiln_import {
     const char *module, *name;
     kiln_extern_kind kind;
     const char *type; /* functions: "iiii:i"; globals: "i" / "mut i"; memory/table: limits */
 } kiln_import;
 
-/* Resolves one import: returns the function/accessor, or NULL when the host has none
- * (the engine then lists it as missing). `type` must be checked by the resolver. */
+/* Checks one import at load time: returns the function that serves it (functions), any
+ * non-NULL value for a memory/table/global the resolver will provide, or NULL when it
+ * cannot be provided (the engine then lists it as missing; nothing is compiled).
+ * `type` must be checked by the resolver. What the function is called with is decided
+ * per instance, by its bindings (below). */
 typedef kiln_fnptr (*kiln_resolve_fn)(void *resolver_ctx, const kiln_import *imp);
 
 typedef struct kiln_linker {
@@ -55,12 +57,21 @@ typedef struct kiln_linker {
     void *ctx;
 } kiln_linker;
 
-/* A linker over a list of host modules: functions only, signatures checked. */
-typedef struct kiln_host_linker {
-    const kiln_host_module *const *modules;
-    size_t nmodules;
-} kiln_host_linker;
-kiln_fnptr kiln_host_linker_resolve(void *host_linker, const kiln_import *imp);
+/* What one import of one instance is bound to, chosen when the instance is made:
+ *  - a function: generated code calls fn(ctx, args...). A host function gets its
+ *    context (guest = 0: the call is a host section, see runtime.h); another
+ *    instance's exported function (kiln_module_export_fn) gets that instance's native
+ *    struct (kiln_instance_native) with guest = 1, so the watchdog can still interrupt it.
+ *  - a memory, table or global: ctx points at the wasm_rt_memory_t, the table or the
+ *    global's value; fn is unused.
+ * The engine copies an instance's bindings into the instance: the array passed in need
+ * not outlive the call. There are no process-wide import tables: two instances of one
+ * module may bind the same import to different functions and contexts. */
+typedef struct kiln_binding {
+    kiln_fnptr fn;
+    void *ctx;
+    uintptr_t guest;
+} kiln_binding;
 
 typedef struct kiln_compile_opts {
     kiln_tier tier;        /* AUTO: an opt build if cached, else fast */
@@ -84,10 +95,12 @@ kiln_tier kiln_module_tier(const kiln_module *m); /* the tier actually loaded */
 int kiln_module_was_cached(const kiln_module *m); /* 1 if no compile was needed */
 double kiln_module_compile_seconds(const kiln_module *m);
 
-/* The module's distinct import module names, in the order that kiln_instance_new's
- * `import_ctxs` uses. */
-size_t kiln_module_import_module_count(const kiln_module *m);
-const char *kiln_module_import_module_name(const kiln_module *m, size_t i);
+/* The module's imports in declaration order (the order of an instance's bindings), and
+ * what the load-time linker resolved each to (for memories, tables and globals: the
+ * resolver's own value, e.g. an accessor). */
+size_t kiln_module_import_count(const kiln_module *m);
+const kiln_import *kiln_module_import(const kiln_module *m, size_t i);
+kiln_fnptr kiln_module_import_fn(const kiln_module *m, size_t i);
 
 /* Exports. */
 typedef struct kiln_export_info {
@@ -116,11 +129,11 @@ int kiln_instance_reactor_initialize(kiln_instance *inst, kiln_trap *trap);
  * memory before its start function runs:
  *  1. kiln_instance_alloc: zeroed instance, nothing run; exports of memories/tables/
  *     globals can be located already (their storage is inside the instance);
- *  2. kiln_instance_init: binds the import contexts (one per import module name, in
- *     kiln_module_import_module_name order), runs data/elem initialization and the start
- *     function, under trap protection. Returns 0, or -1 with *trap filled. */
+ *  2. kiln_instance_init: copies the bindings (one per import, kiln_module_import order),
+ *     runs data/elem initialization and the start function, under trap protection.
+ *     Returns 0, or -1 with *trap filled. */
 kiln_instance *kiln_instance_alloc(kiln_module *m);
-int kiln_instance_init(kiln_instance *inst, void *const *import_ctxs, kiln_trap *trap);
+int kiln_instance_init(kiln_instance *inst, const kiln_binding *bindings, kiln_trap *trap);
 void kiln_instance_free(kiln_instance *inst);
 
 kiln_module *kiln_instance_module(kiln_instance *inst);
@@ -145,14 +158,14 @@ kiln_fnptr kiln_module_export_fn(const kiln_module *m, long export_index);
 
 /* Images: a component instantiated once (data, elements, start function) and kept, so
  * that each request's instance is a copy made in microseconds (see image.c).
- * kiln_image_new runs the initialization with import_ctxs (as kiln_instance_init); NULL
- * with *trap / *err filled on failure. kiln_image_instantiate makes a fresh instance bound
- * to import_ctxs (no guest code runs); free it with kiln_instance_free. Thread-safe.
+ * kiln_image_new runs the initialization with `bindings` (as kiln_instance_init); NULL
+ * with *trap / *err filled on failure. kiln_image_instantiate makes a fresh instance with
+ * its own bindings (no guest code runs); free it with kiln_instance_free. Thread-safe.
  * kiln_image_free requires all its instances to be freed first. */
 typedef struct kiln_image kiln_image;
-kiln_image *kiln_image_new(kiln_module *m, void *const *import_ctxs, kiln_trap *trap,
+kiln_image *kiln_image_new(kiln_module *m, const kiln_binding *bindings, kiln_trap *trap,
                            kiln_err *err);
-kiln_instance *kiln_image_instantiate(kiln_image *img, void *const *import_ctxs);
+kiln_instance *kiln_image_instantiate(kiln_image *img, const kiln_binding *bindings);
 void kiln_image_free(kiln_image *img);
 /* Prepares memory slots for n instances alive at once ahead of need, so that the first
  * requests map nothing either (slots are otherwise made on first need and kept). */

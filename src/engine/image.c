@@ -27,7 +27,8 @@ typedef struct table_snapshot {
 struct kiln_image {
     kiln_module *module;
     void *native;               /* the struct after initialization */
-    uintptr_t orig_lo, orig_hi; /* where that struct lived (for rebasing funcrefs) */
+    uintptr_t orig_lo, orig_hi; /* where that instance's block (struct + bindings) lived,
+                                 * for rebasing funcrefs that point into it */
     kiln_rt_mem_image **mems;
     uint32_t *mem_max;
     table_snapshot *ftabs, *etabs;
@@ -59,7 +60,8 @@ static void *dup_elems(const void *src, size_t count, size_t size)
     return p;
 }
 
-kiln_image *kiln_image_new(kiln_module *m, void *const *import_ctxs, kiln_trap *trap, kiln_err *err)
+kiln_image *kiln_image_new(kiln_module *m, const kiln_binding *bindings, kiln_trap *trap,
+                           kiln_err *err)
 {
     kiln_image *img = kiln_calloc(1, sizeof *img);
     kiln_instance *inst = kiln_instance_alloc(m);
@@ -68,7 +70,7 @@ kiln_image *kiln_image_new(kiln_module *m, void *const *import_ctxs, kiln_trap *
     wasm_rt_externref_table_t **et = kiln_calloc(m->nexternref_tables + 1, sizeof *et);
     if (!img || !inst || !mems || !ft || !et) goto oom;
     img->module = m;
-    if (kiln_instance_init(inst, import_ctxs, trap) < 0) {
+    if (kiln_instance_init(inst, bindings, trap) < 0) {
         kiln_err_set(err, "instantiation failed: %s", kiln_trap_message(trap));
         goto fail;
     }
@@ -83,8 +85,8 @@ kiln_image *kiln_image_new(kiln_module *m, void *const *import_ctxs, kiln_trap *
     img->ftabs = kiln_calloc(m->nfuncref_tables + 1, sizeof *img->ftabs);
     img->etabs = kiln_calloc(m->nexternref_tables + 1, sizeof *img->etabs);
     if (!img->native || !img->mems || !img->mem_max || !img->ftabs || !img->etabs) goto oom;
-    img->orig_lo = (uintptr_t)inst->native;
-    img->orig_hi = img->orig_lo + m->instance_size;
+    img->orig_lo = (uintptr_t)inst;
+    img->orig_hi = img->orig_lo + inst->alloc_size;
     m->g_memories(inst->native, mems);
     for (unsigned i = 0; i < m->nmemories; i++) {
         img->mems[i] = kiln_rt_mem_image_new(mems[i]->data, mems[i]->pages);
@@ -131,13 +133,15 @@ int kiln_image_reserve(kiln_image *img, size_t n)
     return 0;
 }
 
-kiln_instance *kiln_image_instantiate(kiln_image *img, void *const *import_ctxs)
+kiln_instance *kiln_image_instantiate(kiln_image *img, const kiln_binding *bindings)
 {
     kiln_module *m = img->module;
-    kiln_instance *inst = kiln_instance_alloc_raw(m);
+    char msg[8];
+    if (kiln_bindings_check(m, bindings, msg, sizeof msg) < 0) return NULL;
+    kiln_instance *inst = kiln_instance_alloc_raw(m, bindings);
     if (!inst) return NULL;
     memcpy(inst->native, img->native, m->instance_size);
-    m->g_rebind(inst->native, (void **)import_ctxs);
+    m->g_rebind(inst->native, inst->bindings);
     /* Small fixed arrays cover every module seen in practice; larger counts allocate. */
     wasm_rt_memory_t *mem_local[4], **mems = mem_local;
     wasm_rt_funcref_table_t *ft_local[4], **ft = ft_local;
@@ -169,7 +173,7 @@ kiln_instance *kiln_image_instantiate(kiln_image *img, void *const *import_ctxs)
             for (uint32_t k = 0; ok && k < s->size; k++) {
                 uintptr_t mi = (uintptr_t)d[k].module_instance;
                 if (mi >= img->orig_lo && mi < img->orig_hi)
-                    d[k].module_instance = (char *)inst->native + (mi - img->orig_lo);
+                    d[k].module_instance = (char *)inst + (mi - img->orig_lo);
             }
             ft[i]->data = d;
             ft[i]->size = s->size;

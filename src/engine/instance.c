@@ -3,45 +3,73 @@
 #include "engine/module_internal.h"
 #include "util/alloc.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define INSTANCE_HEAD ((sizeof(kiln_instance) + 15) & ~(size_t)15)
 
-kiln_instance *kiln_instance_alloc(kiln_module *m)
+/* Offset of the bindings: after the native struct, aligned for kiln_binding. */
+static size_t bindings_offset(const kiln_module *m)
 {
-    kiln_instance *inst = kiln_calloc(1, INSTANCE_HEAD + m->instance_size);
-    if (!inst) return NULL;
-    inst->module = m;
-    inst->native = (char *)inst + INSTANCE_HEAD;
-    return inst;
+    return (INSTANCE_HEAD + m->instance_size + 15) & ~(size_t)15;
 }
 
-kiln_instance *kiln_instance_alloc_raw(kiln_module *m)
+static kiln_instance *alloc_block(kiln_module *m, int zero)
 {
-    kiln_instance *inst = kiln_malloc(INSTANCE_HEAD + m->instance_size);
+    size_t size = bindings_offset(m) + m->nimports * sizeof(kiln_binding);
+    kiln_instance *inst = zero ? kiln_calloc(1, size) : kiln_malloc(size);
     if (!inst) return NULL;
     inst->module = m;
     inst->initialized = 0;
     inst->native = (char *)inst + INSTANCE_HEAD;
+    inst->bindings = (kiln_binding *)((char *)inst + bindings_offset(m));
+    inst->alloc_size = size;
     return inst;
 }
 
-typedef struct instantiate_args {
-    kiln_instance *inst;
-    void **ctxs;
-} instantiate_args;
+kiln_instance *kiln_instance_alloc(kiln_module *m)
+{
+    return alloc_block(m, 1);
+}
+
+kiln_instance *kiln_instance_alloc_raw(kiln_module *m, const kiln_binding *bindings)
+{
+    kiln_instance *inst = alloc_block(m, 0);
+    if (!inst) return NULL;
+    if (bindings)
+        memcpy(inst->bindings, bindings, m->nimports * sizeof *bindings);
+    else
+        memset(inst->bindings, 0, m->nimports * sizeof *bindings);
+    return inst;
+}
 
 static void instantiate_tramp(void *arg)
 {
-    instantiate_args *a = arg;
-    a->inst->module->g_instantiate(a->inst->native, a->ctxs);
+    kiln_instance *inst = arg;
+    inst->module->g_instantiate(inst->native, inst->bindings);
 }
 
-int kiln_instance_init(kiln_instance *inst, void *const *import_ctxs, kiln_trap *trap)
+int kiln_bindings_check(const kiln_module *m, const kiln_binding *b, char *msg, size_t len)
 {
-    instantiate_args a = {inst, (void **)import_ctxs};
+    for (size_t i = 0; i < m->nimports; i++) {
+        const kiln_import *im = &m->imports[i];
+        if (b && (im->kind == KILN_EXTERN_FUNC ? b[i].fn != NULL : b[i].ctx != NULL)) continue;
+        snprintf(msg, len, "import \"%s\" \"%s\" is not bound", im->module, im->name);
+        return -1;
+    }
+    return 0;
+}
+
+int kiln_instance_init(kiln_instance *inst, const kiln_binding *bindings, kiln_trap *trap)
+{
+    size_t n = inst->module->nimports;
+    if (kiln_bindings_check(inst->module, bindings, trap->message, sizeof trap->message) < 0) {
+        trap->kind = KILN_TRAP_HOST;
+        return -1;
+    }
+    if (n) memcpy(inst->bindings, bindings, n * sizeof *bindings);
     inst->initialized = 1; /* even a failed init may hold memories to free */
-    return kiln_rt_call(instantiate_tramp, &a, trap);
+    return kiln_rt_call(instantiate_tramp, inst, trap);
 }
 
 void kiln_instance_free(kiln_instance *inst)

@@ -13,7 +13,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,18 +54,6 @@ const kiln_host_func *kiln_host_find(const kiln_host_module *m, const char *name
     return NULL;
 }
 
-kiln_fnptr kiln_host_linker_resolve(void *host_linker, const kiln_import *imp)
-{
-    const kiln_host_linker *l = host_linker;
-    if (imp->kind != KILN_EXTERN_FUNC) return NULL;
-    for (size_t i = 0; i < l->nmodules; i++) {
-        if (strcmp(l->modules[i]->name, imp->module) != 0) continue;
-        const kiln_host_func *f = kiln_host_find(l->modules[i], imp->name);
-        if (f && strcmp(f->signature, imp->type) == 0) return f->fn;
-    }
-    return NULL;
-}
-
 static const char *kind_name(kiln_extern_kind k)
 {
     switch (k) {
@@ -98,15 +85,23 @@ static void describe_sig(kiln_buf *b, const char *sig)
     kiln_buf_putc(b, ')');
 }
 
-/* Checks every import against the linker; lists all missing ones in one message. */
+/* Copies the module's import declarations and checks each against the linker; lists
+ * all missing ones in one message. */
 static int link_imports(kiln_module *m, const kiln_wasm *w, const kiln_linker *linker,
                         kiln_buf *msg)
 {
     int missing = 0;
-    m->import_fns = kiln_calloc(w->nimports ? w->nimports : 1, sizeof(kiln_fnptr));
-    if (!m->import_fns) return -1;
+    size_t n = w->nimports ? w->nimports : 1;
+    m->import_fns = kiln_calloc(n, sizeof(kiln_fnptr));
+    m->imports = kiln_calloc(n, sizeof *m->imports);
+    if (!m->import_fns || !m->imports) return -1;
     for (uint32_t i = 0; i < w->nimports; i++) {
         const kiln_wasm_import *im = &w->imports[i];
+        kiln_import *c = &m->imports[m->nimports++];
+        c->kind = im->kind;
+        if (!(c->module = kiln_strndup(im->module, im->module_len)) ||
+            !(c->name = kiln_strndup(im->name, im->name_len)) || !(c->type = kiln_strdup(im->type)))
+            return -1;
         kiln_import imp = {im->module, im->name, im->kind, im->type};
         kiln_fnptr fn = linker && linker->resolve ? linker->resolve(linker->ctx, &imp) : NULL;
         if (fn) {
@@ -160,11 +155,9 @@ static int build_entry(const char *name, const char *wasm_path, const uint8_t *b
         wasm_path = tmp_wasm;
     }
     kiln_buf c = KILN_BUF_INIT;
-    char **mods = NULL;
-    size_t nmods = 0;
     int rc = -1;
     double t0 = now_seconds();
-    if (kiln_codegen(wasm_path, w, tier == KILN_TIER_FAST, &c, &mods, &nmods, err) < 0) goto out;
+    if (kiln_codegen(wasm_path, w, tier == KILN_TIER_FAST, &c, err) < 0) goto out;
     double t1 = now_seconds();
     char *tmp = kiln_cache_temp_path(dir, key);
     if (!tmp) goto out;
@@ -178,9 +171,6 @@ static int build_entry(const char *name, const char *wasm_path, const uint8_t *b
         fprintf(stderr, "kiln: %s: wasm2c %.3fs (%zu KB of C), %s tier %.3fs\n", name, t1 - t0,
                 c.len / 1024, kiln_tier_name(tier), now_seconds() - t1);
 out:
-    for (size_t i = 0; i < nmods; i++)
-        kiln_free(mods[i]);
-    kiln_free(mods);
     kiln_buf_free(&c);
     if (tmp_wasm) {
         unlink(tmp_wasm);
@@ -189,100 +179,12 @@ out:
     return rc;
 }
 
-/* Shared objects in use, with the import bindings written into their glue. dlopen
- * returns the same handle for the same entry, so two modules with the same bytes share
- * one object; that is fine while they bind the same imports, and a module that binds
- * other ones (the spec tests' `register`) gets a private copy instead. */
-typedef struct loaded_so {
-    void *dl;
-    const kiln_fnptr *fns;
-    uint32_t nfns;
-    int refs;
-    struct loaded_so *next;
-} loaded_so;
-
-static pthread_mutex_t dl_lock = PTHREAD_MUTEX_INITIALIZER;
-static loaded_so *loaded_list;
-
-static loaded_so *loaded_find(void *dl)
+/* dlopens the verified entry (at entry_path) and finds Kiln's glue in it. The glue has
+ * no writable state of its own (imports are bound per instance, engine.h), so every
+ * module loaded from the same entry shares one dlopen handle, refcounted by libdl. */
+static int bind_glue(kiln_module *m, const char *entry_path, const kiln_wasm *w, kiln_buf *err)
 {
-    for (loaded_so *l = loaded_list; l; l = l->next)
-        if (l->dl == dl) return l;
-    return NULL;
-}
-
-/* Copies the verified entry (fd) to a private temp file in dir and dlopens that. */
-static void *dlopen_private(int fd, const char *dir)
-{
-    kiln_buf path = KILN_BUF_INIT;
-    static unsigned counter;
-    if (kiln_buf_printf(&path, "%s/.private-%d-%u.so", dir, (int)getpid(), counter++) < 0)
-        return NULL;
-    void *dl = NULL;
-    int out = open(path.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
-    if (out >= 0) {
-        char buf[65536];
-        off_t off = 0;
-        ssize_t n;
-        int ok = 1;
-        while ((n = pread(fd, buf, sizeof buf, off)) > 0 && ok) {
-            ok = write(out, buf, (size_t)n) == n;
-            off += n;
-        }
-        if (close(out) == 0 && ok && n == 0) dl = dlopen(path.data, RTLD_NOW | RTLD_LOCAL);
-        unlink(path.data);
-    }
-    kiln_buf_free(&path);
-    return dl;
-}
-
-/* Drops one reference to a shared object (and its registry entry with the last). */
-static void unload(void *dl)
-{
-    pthread_mutex_lock(&dl_lock);
-    for (loaded_so **pp = &loaded_list; *pp; pp = &(*pp)->next) {
-        loaded_so *l = *pp;
-        if (l->dl != dl) continue;
-        if (--l->refs == 0) {
-            *pp = l->next;
-            kiln_free(l);
-        }
-        break;
-    }
-    dlclose(dl);
-    pthread_mutex_unlock(&dl_lock);
-}
-
-/* dlopens the verified entry (fd, at entry_path) and binds the glue. */
-static int bind_glue(kiln_module *m, int fd, const char *entry_path, const char *dir,
-                     const kiln_wasm *w, kiln_buf *err)
-{
-    pthread_mutex_lock(&dl_lock);
-    void *dl = dlopen(entry_path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-    loaded_so *l = dl ? loaded_find(dl) : NULL;
-    if (dl && l &&
-        (l->nfns != w->nimports ||
-         memcmp(l->fns, m->import_fns, w->nimports * sizeof(kiln_fnptr)) != 0)) {
-        dlclose(dl);
-        dl = dlopen_private(fd, dir);
-        l = NULL;
-    } else if (!dl) {
-        dl = dlopen(entry_path, RTLD_NOW | RTLD_LOCAL);
-    }
-    if (dl && l) {
-        l->refs++;
-    } else if (dl) {
-        l = kiln_calloc(1, sizeof *l);
-        if (!l) {
-            dlclose(dl);
-            dl = NULL;
-        } else {
-            *l = (loaded_so){dl, m->import_fns, w->nimports, 1, loaded_list};
-            loaded_list = l;
-        }
-    }
-    pthread_mutex_unlock(&dl_lock);
-    m->dl = dl;
+    m->dl = dlopen(entry_path, RTLD_NOW | RTLD_LOCAL);
     if (!m->dl) {
         const char *e = dlerror();
         kiln_buf_printf(err, "cannot load compiled module: %s", e ? e : "out of memory");
@@ -290,15 +192,13 @@ static int bind_glue(kiln_module *m, int fd, const char *entry_path, const char 
     }
     const unsigned *abi = dlsym(m->dl, "kiln_glue_abi");
     const size_t *isize = dlsym(m->dl, "kiln_glue_instance_size");
-    void **imports = dlsym(m->dl, "kiln_glue_imports");
-    const unsigned *nmods = dlsym(m->dl, "kiln_glue_nimport_modules");
-    m->import_modules = dlsym(m->dl, "kiln_glue_import_modules");
+    const unsigned *nimports = dlsym(m->dl, "kiln_glue_nimports");
     m->g_init_module = (void (*)(void))dlsym(m->dl, "kiln_glue_init_module");
-    m->g_instantiate = (void (*)(void *, void **))dlsym(m->dl, "kiln_glue_instantiate");
+    m->g_instantiate = (void (*)(void *, kiln_binding *))dlsym(m->dl, "kiln_glue_instantiate");
     m->g_free = (void (*)(void *))dlsym(m->dl, "kiln_glue_free");
     m->g_calls = dlsym(m->dl, "kiln_glue_calls");
     m->g_export_fns = dlsym(m->dl, "kiln_glue_export_fns");
-    if (!abi || *abi != KILN_ABI_VERSION || !isize || !imports || !nmods || !m->import_modules ||
+    if (!abi || *abi != KILN_ABI_VERSION || !isize || !nimports || *nimports != w->nimports ||
         !m->g_init_module || !m->g_instantiate || !m->g_free || !m->g_calls || !m->g_export_fns) {
         kiln_buf_puts(err, "compiled module lacks Kiln's glue or has another ABI version");
         return -1;
@@ -311,7 +211,7 @@ static int bind_glue(kiln_module *m, int fd, const char *entry_path, const char 
         (void (*)(void *, wasm_rt_funcref_table_t **))dlsym(m->dl, "kiln_glue_funcref_tables");
     m->g_externref_tables =
         (void (*)(void *, wasm_rt_externref_table_t **))dlsym(m->dl, "kiln_glue_externref_tables");
-    m->g_rebind = (void (*)(void *, void **))dlsym(m->dl, "kiln_glue_rebind");
+    m->g_rebind = (void (*)(void *, kiln_binding *))dlsym(m->dl, "kiln_glue_rebind");
     if (!nmem || !nft || !net || !m->g_memories || !m->g_funcref_tables || !m->g_externref_tables ||
         !m->g_rebind) {
         kiln_buf_puts(err, "compiled module lacks Kiln's image glue");
@@ -321,9 +221,6 @@ static int bind_glue(kiln_module *m, int fd, const char *entry_path, const char 
     m->nfuncref_tables = *nft;
     m->nexternref_tables = *net;
     m->instance_size = *isize;
-    m->nimport_modules = *nmods;
-    for (uint32_t i = 0; i < w->nimports; i++)
-        imports[i] = (void *)m->import_fns[i];
     return 0;
 }
 
@@ -414,7 +311,7 @@ static kiln_module *load(const char *name, const char *path_arg, const uint8_t *
                 goto fail;
             }
         }
-        if (bind_glue(m, fd, entry, dir, w, &err) == 0) break;
+        if (bind_glue(m, entry, w, &err) == 0) break;
         if (!m->cached) goto fail;
         /* A cached entry that does not load (made by an older Kiln, or damaged in a way
          * the checksum cannot see): drop it and build it again, once. */
@@ -424,7 +321,7 @@ static kiln_module *load(const char *name, const char *path_arg, const uint8_t *
         kiln_buf_reset(&err);
         close(fd);
         fd = -1;
-        if (m->dl) unload(m->dl);
+        if (m->dl) dlclose(m->dl);
         m->dl = NULL;
         m->cached = 0;
         unlink(entry);
@@ -491,7 +388,13 @@ kiln_module *kiln_module_load_file(const char *path, const kiln_compile_opts *op
 void kiln_module_free(kiln_module *m)
 {
     if (!m) return;
-    if (m->dl) unload(m->dl);
+    if (m->dl) dlclose(m->dl);
+    for (size_t i = 0; i < m->nimports; i++) {
+        kiln_free((char *)m->imports[i].module);
+        kiln_free((char *)m->imports[i].name);
+        kiln_free((char *)m->imports[i].type);
+    }
+    kiln_free(m->imports);
     for (size_t i = 0; i < m->nexports && m->exports; i++) {
         kiln_free((char *)m->exports[i].name);
         kiln_free((char *)m->exports[i].type);
@@ -516,14 +419,19 @@ double kiln_module_compile_seconds(const kiln_module *m)
     return m->compile_seconds;
 }
 
-size_t kiln_module_import_module_count(const kiln_module *m)
+size_t kiln_module_import_count(const kiln_module *m)
 {
-    return m->nimport_modules;
+    return m->nimports;
 }
 
-const char *kiln_module_import_module_name(const kiln_module *m, size_t i)
+const kiln_import *kiln_module_import(const kiln_module *m, size_t i)
 {
-    return i < m->nimport_modules ? m->import_modules[i] : NULL;
+    return i < m->nimports ? &m->imports[i] : NULL;
+}
+
+kiln_fnptr kiln_module_import_fn(const kiln_module *m, size_t i)
+{
+    return i < m->nimports ? m->import_fns[i] : NULL;
 }
 
 size_t kiln_module_export_count(const kiln_module *m)

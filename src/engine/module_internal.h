@@ -12,13 +12,13 @@ struct kiln_module {
     int cached;
     double compile_seconds;
     size_t instance_size; /* sizeof the wasm2c instance struct */
-    size_t nimport_modules;
-    const char *const *import_modules; /* inside the shared object */
-    kiln_fnptr *import_fns;            /* per import, from the linker */
+    size_t nimports;
+    kiln_import *imports;   /* declared imports (strings owned) */
+    kiln_fnptr *import_fns; /* per import: what the load-time linker resolved */
     size_t nexports;
     kiln_export_info *exports;
     void (*g_init_module)(void);
-    void (*g_instantiate)(void *native, void **ctxs);
+    void (*g_instantiate)(void *native, kiln_binding *bindings);
     void (*g_free)(void *native);
     const kiln_glue_call *g_calls;  /* per export; NULL for non-functions */
     const kiln_fnptr *g_export_fns; /* per export: function or accessor */
@@ -27,16 +27,26 @@ struct kiln_module {
     void (*g_memories)(void *native, wasm_rt_memory_t **out);
     void (*g_funcref_tables)(void *native, wasm_rt_funcref_table_t **out);
     void (*g_externref_tables)(void *native, wasm_rt_externref_table_t **out);
-    void (*g_rebind)(void *native, void **ctxs);
+    void (*g_rebind)(void *native, kiln_binding *bindings);
 };
 
+/* An instance is one allocation: this header, the wasm2c instance struct (`native`), then
+ * its bindings (one per import). Generated code reaches the bindings through the import
+ * module pointers in the native struct, which all point at `bindings`. */
 struct kiln_instance {
     kiln_module *module;
     int initialized;
-    void *native; /* the wasm2c instance struct, right after this header */
+    void *native;           /* the wasm2c instance struct, right after this header */
+    kiln_binding *bindings; /* m->nimports of them, after the native struct */
+    size_t alloc_size;      /* of the whole block (image.c rebases pointers into it) */
 };
 
-/* Allocates an instance without zeroing the native struct (the caller fills it). */
-kiln_instance *kiln_instance_alloc_raw(kiln_module *m);
+/* Allocates an instance without zeroing the native struct (the caller fills it). The
+ * bindings are copied in (NULL: left zero). */
+kiln_instance *kiln_instance_alloc_raw(kiln_module *m, const kiln_binding *bindings);
+
+/* 0 if every import has a binding (a function for functions, a pointer for the rest);
+ * else -1 with the first unbound import named in msg. */
+int kiln_bindings_check(const kiln_module *m, const kiln_binding *b, char *msg, size_t len);
 
 #endif

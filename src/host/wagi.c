@@ -1,5 +1,6 @@
 /* wagi.c — the WAGI executor: one fresh instance per request (see wagi.h). */
 #include "host/wagi.h"
+#include "host/registry.h"
 #include "util/alloc.h"
 
 #include <stdatomic.h>
@@ -8,9 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const kiln_host_module *const wagi_host_modules[] = {&kiln_wasi_module};
-static kiln_host_linker wagi_host_linker = {wagi_host_modules, 1};
-
 static double now_ms(void)
 {
     struct timespec ts;
@@ -18,18 +16,25 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* An image-time WASI context: no arguments, no environment, stdio closed. Module
- * initialization (data and element segments, a start function) runs with it. */
-static kiln_wasi *image_wasi(void)
+/* The grants of image time: no arguments, no environment, stdio closed. Module
+ * initialization (data and element segments, a start function, a reactor's
+ * _initialize) runs with them. */
+static void image_grants(kiln_grants *g)
 {
     static const char *const argv0[] = {"kiln-image"};
-    kiln_wasi_config cfg = {.argc = 1, .argv = argv0};
+    memset(g, 0, sizeof *g);
+    g->wasi.argc = 1;
+    g->wasi.argv = argv0;
     for (int i = 0; i < 3; i++)
-        cfg.stdio[i].fd = -1;
-    char *err = NULL;
-    kiln_wasi *w = kiln_wasi_new(&cfg, &err);
-    kiln_free(err);
-    return w;
+        g->wasi.stdio[i].fd = -1;
+}
+
+static void code_free(kiln_wagi_code *code)
+{
+    kiln_image_free(code->image);
+    kiln_host_plan_free(code->plan);
+    kiln_module_free(code->module);
+    kiln_free(code);
 }
 
 /* Loads `wasm_path` at `opts`' tier and makes its image. NULL with *err on failure; a
@@ -42,27 +47,29 @@ static kiln_wagi_code *code_load(const char *id, const char *wasm_path,
         kiln_err_set(err, "%s: out of memory", wasm_path);
         return NULL;
     }
-    kiln_linker linker = {kiln_host_linker_resolve, &wagi_host_linker};
-    code->module = kiln_module_load_file(wasm_path, opts, &linker, err);
-    if (!code->module) {
-        kiln_free(code);
+    code->module = kiln_module_load_file(wasm_path, opts, kiln_hosts_linker(), err);
+    if (!code->module || !(code->plan = kiln_host_plan_new(code->module, err))) {
+        code_free(code);
         return NULL;
     }
-    kiln_wasi *w = image_wasi();
-    size_t n = kiln_module_import_module_count(code->module);
-    void **ctxs = kiln_calloc(n ? n : 1, sizeof *ctxs);
-    if (w && ctxs) {
-        for (size_t i = 0; i < n; i++)
-            ctxs[i] = w;
+    kiln_grants g;
+    image_grants(&g);
+    char *herr = NULL;
+    kiln_hosts *h = kiln_hosts_new(code->plan, &g, &herr);
+    size_t n = kiln_module_import_count(code->module);
+    kiln_binding *b = kiln_calloc(n ? n : 1, sizeof *b);
+    if (h && b) {
+        kiln_hosts_bind(h, b);
         kiln_trap trap;
         kiln_err ierr;
-        code->image = kiln_image_new(code->module, ctxs, &trap, &ierr);
+        code->image = kiln_image_new(code->module, b, &trap, &ierr);
         if (!code->image)
             fprintf(stderr, "kiln: component '%s': no image (%s); instantiating per request\n", id,
                     ierr.msg);
     }
-    kiln_free(ctxs);
-    kiln_wasi_free(w);
+    kiln_free(herr);
+    kiln_free(b);
+    kiln_hosts_free(h);
     return code;
 }
 
@@ -182,9 +189,7 @@ void kiln_wagi_component_free(kiln_wagi_component *c)
     if (c->unit && c->owns_module) {
         for (kiln_wagi_code *code = c->unit->codes, *next; code; code = next) {
             next = code->next;
-            kiln_image_free(code->image);
-            kiln_module_free(code->module);
-            kiln_free(code);
+            code_free(code);
         }
         kiln_free(c->unit->wasm_path);
         kiln_free(c->unit);
@@ -244,48 +249,45 @@ static int run_instance(const kiln_wagi_component *c, const kiln_strv *argv, con
                         const uint8_t *body, size_t body_len, kiln_buf *err_out, uint64_t budget_ns,
                         kiln_wagi_result *r)
 {
-    kiln_wasi_config cfg = {0};
-    cfg.argc = (int)argv->n;
-    cfg.argv = (const char *const *)argv->v;
-    cfg.nenv = env->n;
-    cfg.env = (const char *const *)env->v;
-    cfg.npreopens = c->npreopens;
-    cfg.preopens = c->preopens;
-    cfg.stdio[0] = (kiln_wasi_stdio){.fd = -1, .in_data = body, .in_len = body_len};
-    cfg.stdio[1] = (kiln_wasi_stdio){.fd = -1, .out = &r->out, .limit = c->stdout_limit};
-    cfg.stdio[2] = (kiln_wasi_stdio){.fd = -1, .out = err_out, .limit = c->stderr_limit};
-    char *werr = NULL;
+    kiln_grants g = {0};
+    g.component = c->id;
+    g.wasi.argc = (int)argv->n;
+    g.wasi.argv = (const char *const *)argv->v;
+    g.wasi.nenv = env->n;
+    g.wasi.env = (const char *const *)env->v;
+    g.wasi.npreopens = c->npreopens;
+    g.wasi.preopens = c->preopens;
+    g.wasi.stdio[0] = (kiln_wasi_stdio){.fd = -1, .in_data = body, .in_len = body_len};
+    g.wasi.stdio[1] = (kiln_wasi_stdio){.fd = -1, .out = &r->out, .limit = c->stdout_limit};
+    g.wasi.stdio[2] = (kiln_wasi_stdio){.fd = -1, .out = err_out, .limit = c->stderr_limit};
+    char *herr = NULL;
     double t0 = now_ms();
-    kiln_wasi *w = kiln_wasi_new(&cfg, &werr);
-    if (!w) {
-        kiln_buf_printf(&r->log, "component '%s': cannot set up WASI: %s", c->id,
-                        werr ? werr : "out of memory");
-        kiln_free(werr);
+    kiln_wagi_code *code = atomic_load(&c->unit->current);
+    kiln_hosts *h = kiln_hosts_new(code->plan, &g, &herr);
+    if (!h) {
+        kiln_buf_printf(&r->log, "component '%s': cannot set up its host APIs: %s", c->id,
+                        herr ? herr : "out of memory");
+        kiln_free(herr);
         return -1;
     }
-    kiln_wagi_code *code = atomic_load(&c->unit->current);
-    size_t nimp = kiln_module_import_module_count(code->module);
-    void *ctx_local[4], **ctxs = nimp <= 4 ? ctx_local : kiln_calloc(nimp, sizeof *ctxs);
+    size_t nimp = kiln_module_import_count(code->module);
+    kiln_binding b_local[16], *b = nimp <= 16 ? b_local : kiln_calloc(nimp, sizeof *b);
     kiln_instance *inst = NULL;
     int rc = -1;
     kiln_trap trap = {0};
-    if (!ctxs) {
+    if (!b) {
         kiln_buf_printf(&r->log, "component '%s': out of memory", c->id);
         goto out;
     }
-    for (size_t i = 0; i < nimp; i++)
-        ctxs[i] =
-            strcmp(kiln_module_import_module_name(code->module, i), "wasi_snapshot_preview1") == 0
-                ? w
-                : NULL;
+    kiln_hosts_bind(h, b);
     kiln_rt_set_memory_limit_pages(c->max_memory_pages);
     if (code->image) {
-        inst = kiln_image_instantiate(code->image, (void *const *)ctxs);
+        inst = kiln_image_instantiate(code->image, b);
     } else {
         inst = kiln_instance_alloc(code->module);
         if (inst) {
-            kiln_wasi_set_memory(w, kiln_instance_memory(inst, "memory"));
-            if ((kiln_instance_init(inst, (void *const *)ctxs, &trap) < 0 ||
+            kiln_hosts_set_memory(h, kiln_instance_memory(inst, "memory"));
+            if ((kiln_instance_init(inst, b, &trap) < 0 ||
                  kiln_instance_reactor_initialize(inst, &trap) < 0) &&
                 !(trap.kind == KILN_TRAP_EXIT && trap.exit_code == 0)) {
                 r->instantiate_ms = now_ms() - t0;
@@ -300,7 +302,7 @@ static int run_instance(const kiln_wagi_component *c, const kiln_strv *argv, con
                         c->id);
         goto out;
     }
-    kiln_wasi_set_memory(w, kiln_instance_memory(inst, "memory"));
+    kiln_hosts_set_memory(h, kiln_instance_memory(inst, "memory"));
     double t1 = now_ms();
     r->instantiate_ms = t1 - t0;
     kiln_val vals[1] = {{0}};
@@ -329,10 +331,9 @@ static int run_instance(const kiln_wagi_component *c, const kiln_strv *argv, con
                         c->stdout_limit);
     }
 out:
-    kiln_wasi_flush(w);
-    if (ctxs != ctx_local) kiln_free(ctxs);
+    if (b != b_local) kiln_free(b);
     kiln_instance_free(inst);
-    kiln_wasi_free(w);
+    kiln_hosts_free(h);
     return rc;
 }
 

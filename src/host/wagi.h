@@ -27,7 +27,8 @@
  * kept until the component is freed, so a request can use one without locking. */
 typedef struct kiln_wagi_code {
     kiln_module *module;
-    kiln_image *image; /* NULL: instantiate from the module per request */
+    struct kiln_host_plan *plan; /* which host API serves each import */
+    kiln_image *image;           /* NULL: instantiate from the module per request */
     struct kiln_wagi_code *next;
 } kiln_wagi_code;
 

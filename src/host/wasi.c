@@ -2,6 +2,7 @@
  * random, proc_*, sched_yield, the sock_* stubs and the host module table.
  * The fd operations live in wasi_fd.c, path operations in wasi_path.c, poll_oneoff in
  * wasi_poll.c. */
+#include "host/registry.h"
 #include "host/wasi_internal.h"
 
 #include <errno.h>
@@ -325,13 +326,6 @@ void kiln_wasi_set_memory(kiln_wasi *w, wasm_rt_memory_t *mem)
     w->mem = mem;
 }
 
-/* Output is never buffered inside the context (every fd_write reaches the host fd or the
- * kiln_buf before it returns), so there is nothing to lose at exit or on a trap. */
-void kiln_wasi_flush(kiln_wasi *w)
-{
-    (void)w;
-}
-
 void kiln_wasi_free(kiln_wasi *w)
 {
     if (!w) return;
@@ -447,10 +441,12 @@ uint32_t wasi_random_get(void *ctx, uint32_t buf, uint32_t len)
     return WE_SUCCESS;
 }
 
-/* proc_exit: flushes output and unwinds the guest with the exit code. */
+/* proc_exit: unwinds the guest with the exit code. (Output is never buffered inside the
+ * context: every fd_write reaches the host fd or the kiln_buf before it returns, so
+ * nothing is lost at exit or on a trap.) */
 void wasi_proc_exit(void *ctx, uint32_t code)
 {
-    kiln_wasi_flush(ctx);
+    (void)ctx;
     kiln_rt_exit((int)code);
 }
 
@@ -460,7 +456,7 @@ uint32_t wasi_proc_raise(void *ctx, uint32_t sig)
 {
     char msg[64];
     snprintf(msg, sizeof msg, "the guest raised signal %u (proc_raise)", sig);
-    kiln_wasi_flush(ctx);
+    (void)ctx;
     kiln_rt_trap_host(msg);
 }
 
@@ -563,3 +559,22 @@ const kiln_host_module kiln_wasi_module = {
     wasi_funcs,
     sizeof wasi_funcs / sizeof wasi_funcs[0],
 };
+
+/* ---- the registry's view (host/registry.h) ---- */
+
+static void *api_ctx_new(const kiln_grants *g, char **err)
+{
+    return kiln_wasi_new(&g->wasi, err);
+}
+
+static void api_ctx_free(void *ctx)
+{
+    kiln_wasi_free(ctx);
+}
+
+static void api_set_memory(void *ctx, wasm_rt_memory_t *mem)
+{
+    kiln_wasi_set_memory(ctx, mem);
+}
+
+const kiln_host_api kiln_wasi_api = {&kiln_wasi_module, api_ctx_new, api_ctx_free, api_set_memory};

@@ -1,19 +1,14 @@
 /* wasi.h — WASI preview1 (wasi_snapshot_preview1) as a host module, one context per
  * instance, no global state.
  *
- * The context owns the instance's fd table, preopens, args, environment and stdio. Every
+ * The context owns the instance's fd table, preopens, args, environment and stdio. Output
+ * is never buffered in the context: every fd_write reaches the host fd or the memory
+ * buffer before it returns, so nothing is lost when the guest exits or traps. Every
  * guest pointer/length is checked against the instance's memory before use; a bad one is
  * answered with an errno (EFAULT-style), never a host crash. Paths never leave a preopen.
  *
- * Life cycle (what `kiln run` and the WAGI executor do):
- *   kiln_wasi *w = kiln_wasi_new(&cfg, &err);
- *   kiln_instance *inst = kiln_instance_alloc(module);
- *   kiln_wasi_set_memory(w, kiln_instance_memory(inst, "memory"));
- *   kiln_instance_init(inst, ctxs /+ w for "wasi_snapshot_preview1" +/, &trap);
- *   kiln_instance_call(inst, index_of("_start"), vals, &trap);
- *   kiln_wasi_flush(w);   // stdout/stderr not lost at exit or on a trap
- *   kiln_wasi_free(w);
- */
+ * Runners of guests do not use this API directly: the host registry (host/registry.h)
+ * makes one context per instance from its grants (kiln_wasi_api below) and binds it. */
 #ifndef KILN_HOST_WASI_H
 #define KILN_HOST_WASI_H
 
@@ -58,11 +53,12 @@ typedef struct kiln_wasi_config {
 kiln_wasi *kiln_wasi_new(const kiln_wasi_config *cfg, char **err);
 /* The memory all guest pointers refer to (the instance's exported "memory"). */
 void kiln_wasi_set_memory(kiln_wasi *w, wasm_rt_memory_t *mem);
-/* Flushes buffered guest output to host fds (stdout/stderr). */
-void kiln_wasi_flush(kiln_wasi *w);
 void kiln_wasi_free(kiln_wasi *w);
 
 /* The host module: every wasi_snapshot_preview1 function. ctx is a kiln_wasi*. */
 extern const kiln_host_module kiln_wasi_module;
+/* The same as a host API of the registry (host/registry.h): contexts from grants. */
+struct kiln_host_api;
+extern const struct kiln_host_api kiln_wasi_api;
 
 #endif

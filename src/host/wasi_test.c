@@ -344,7 +344,6 @@ int main(void)
     test_files();
     test_readonly();
     test_poll();
-    kiln_wasi_flush(w);
     kiln_wasi_free(w);
 
     /* A bad preopen is an error with a message. */

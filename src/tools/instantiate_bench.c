@@ -9,7 +9,7 @@
  * time limit armed (the watchdog's cost on the request path). --live N also keeps N
  * instances alive at once and reports the host memory (RSS) each one costs. */
 #include "engine/engine.h"
-#include "host/wasi.h"
+#include "host/registry.h"
 #include "util/alloc.h"
 
 #include <stdio.h>
@@ -74,12 +74,10 @@ int main(int argc, char **argv)
                 "usage: instantiate-bench [--tier T] [--iterations N] [--export NAME] FILE.wasm\n");
         return 2;
     }
-    const kiln_host_module *mods[] = {&kiln_wasi_module};
-    kiln_host_linker hl = {mods, 1};
-    kiln_linker linker = {kiln_host_linker_resolve, &hl};
     kiln_err err;
-    kiln_module *m = kiln_module_load_file(path, &opts, &linker, &err);
-    if (!m) {
+    kiln_module *m = kiln_module_load_file(path, &opts, kiln_hosts_linker(), &err);
+    kiln_host_plan *plan = m ? kiln_host_plan_new(m, &err) : NULL;
+    if (!plan) {
         fprintf(stderr, "error: %s\n", err.msg);
         return 1;
     }
@@ -89,16 +87,16 @@ int main(int argc, char **argv)
         return 1;
     }
     const char *args[] = {"bench"};
-    kiln_wasi_config cfg = {.argc = 1, .argv = args, .stdio = {{.fd = -1}, {.fd = -1}, {.fd = -1}}};
-    char *werr = NULL;
-    kiln_wasi *w0 = kiln_wasi_new(&cfg, &werr);
-    size_t nctx = kiln_module_import_module_count(m);
-    void *ctxs[8];
-    if (!w0 || nctx > 8) return 1;
-    for (size_t k = 0; k < nctx; k++)
-        ctxs[k] = w0;
+    kiln_grants g = {
+        .wasi = {.argc = 1, .argv = args, .stdio = {{.fd = -1}, {.fd = -1}, {.fd = -1}}}};
+    char *herr = NULL;
+    kiln_hosts *h0 = kiln_hosts_new(plan, &g, &herr);
+    size_t nimp = kiln_module_import_count(m);
+    kiln_binding b[64];
+    if (!h0 || nimp > 64) return 1;
+    kiln_hosts_bind(h0, b);
     kiln_trap trap;
-    kiln_image *img = kiln_image_new(m, ctxs, &trap, &err);
+    kiln_image *img = kiln_image_new(m, b, &trap, &err);
     if (!img) {
         fprintf(stderr, "error: %s\n", err.msg);
         return 1;
@@ -109,24 +107,27 @@ int main(int argc, char **argv)
     for (int pass = 0; pass < 3; pass++) {
         for (int i = 0; i < iters; i++) {
             double t0 = now_us();
-            kiln_wasi *w = kiln_wasi_new(&cfg, &werr);
-            for (size_t k = 0; k < nctx; k++)
-                ctxs[k] = w;
+            kiln_hosts *h = kiln_hosts_new(plan, &g, &herr);
+            if (!h) {
+                fprintf(stderr, "error: host contexts failed\n");
+                return 1;
+            }
+            kiln_hosts_bind(h, b);
             kiln_instance *inst;
             if (pass != 1) {
-                inst = kiln_image_instantiate(img, ctxs);
+                inst = kiln_image_instantiate(img, b);
             } else {
                 inst = kiln_instance_alloc(m);
                 if (inst) {
-                    kiln_wasi_set_memory(w, kiln_instance_memory(inst, "memory"));
-                    kiln_instance_init(inst, ctxs, &trap);
+                    kiln_hosts_set_memory(h, kiln_instance_memory(inst, "memory"));
+                    kiln_instance_init(inst, b, &trap);
                 }
             }
-            if (!inst || !w) {
+            if (!inst) {
                 fprintf(stderr, "error: instantiation failed\n");
                 return 1;
             }
-            kiln_wasi_set_memory(w, kiln_instance_memory(inst, "memory"));
+            kiln_hosts_set_memory(h, kiln_instance_memory(inst, "memory"));
             kiln_val vals[4];
             uint64_t limit = pass == 2 ? 30000000000ull : 0; /* 30 s, armed, never reached */
             if (kiln_instance_call_timeout(inst, ex, vals, &trap, limit) < 0 &&
@@ -135,7 +136,7 @@ int main(int argc, char **argv)
                 return 1;
             }
             kiln_instance_free(inst);
-            kiln_wasi_free(w);
+            kiln_hosts_free(h);
             t[i] = now_us() - t0;
         }
         report(pass == 0   ? "image instance + call + release"
@@ -145,19 +146,18 @@ int main(int argc, char **argv)
     }
     if (live > 0) {
         kiln_instance **insts = kiln_calloc((size_t)live, sizeof *insts);
-        kiln_wasi **ws = kiln_calloc((size_t)live, sizeof *ws);
-        if (!insts || !ws) return 1;
+        kiln_hosts **hs = kiln_calloc((size_t)live, sizeof *hs);
+        if (!insts || !hs) return 1;
         long before = rss_kib();
         for (int i = 0; i < live; i++) {
-            ws[i] = kiln_wasi_new(&cfg, &werr);
-            for (size_t k = 0; k < nctx; k++)
-                ctxs[k] = ws[i];
-            insts[i] = ws[i] ? kiln_image_instantiate(img, ctxs) : NULL;
+            hs[i] = kiln_hosts_new(plan, &g, &herr);
+            if (hs[i]) kiln_hosts_bind(hs[i], b);
+            insts[i] = hs[i] ? kiln_image_instantiate(img, b) : NULL;
             if (!insts[i]) {
                 fprintf(stderr, "error: instance %d failed\n", i);
                 return 1;
             }
-            kiln_wasi_set_memory(ws[i], kiln_instance_memory(insts[i], "memory"));
+            kiln_hosts_set_memory(hs[i], kiln_instance_memory(insts[i], "memory"));
             kiln_val vals[4];
             kiln_instance_call(insts[i], ex, vals, &trap);
         }
@@ -166,14 +166,15 @@ int main(int argc, char **argv)
                "live instances", (double)(after - before) / live, live, after - before);
         for (int i = 0; i < live; i++) {
             kiln_instance_free(insts[i]);
-            kiln_wasi_free(ws[i]);
+            kiln_hosts_free(hs[i]);
         }
         kiln_free(insts);
-        kiln_free(ws);
+        kiln_free(hs);
     }
     kiln_free(t);
     kiln_image_free(img);
-    kiln_wasi_free(w0);
+    kiln_hosts_free(h0);
+    kiln_host_plan_free(plan);
     kiln_module_free(m);
     return 0;
 }

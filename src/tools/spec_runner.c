@@ -286,6 +286,26 @@ static kiln_fnptr resolve(void *ctx, const kiln_import *imp)
     return kiln_module_export_fn(rec->mod, idx);
 }
 
+/* The binding of one import that resolve() accepted: a spectest host function with the
+ * runner as context, a spectest memory/table/global, or a registered instance's export
+ * (its functions are guest code, called with that instance). */
+static void bind_import(runner *r, const kiln_import *imp, kiln_fnptr fn, kiln_binding *out)
+{
+    *out = (kiln_binding){fn, r, 0};
+    if (strcmp(imp->module, "spectest") == 0) {
+        if (imp->kind != KILN_EXTERN_FUNC) out->ctx = ((void *(*)(void *))fn)(r);
+        return;
+    }
+    instrec *rec = find_registered(r, imp->module);
+    long idx = rec ? kiln_module_export_index(rec->mod, imp->name) : -1;
+    if (idx < 0) return;
+    if (imp->kind == KILN_EXTERN_FUNC)
+        *out = (kiln_binding){kiln_module_export_fn(rec->mod, idx), kiln_instance_native(rec->inst),
+                              1};
+    else
+        *out = (kiln_binding){NULL, kiln_instance_export_ptr(rec->inst, idx), 0};
+}
+
 /* Allocates the spectest memory and table (once per child process). */
 static void spectest_init(void)
 {
@@ -369,22 +389,19 @@ static inst_status instantiate(runner *r, const char *filename, const char *name
         if (!err->msg[0]) kiln_err_set(err, "%s: load failed (no message)", filename);
         return INST_LOAD_FAILED;
     }
-    size_t nimp = kiln_module_import_module_count(mod);
-    void **ctxs = kiln_calloc(nimp ? nimp : 1, sizeof *ctxs);
-    kiln_instance *inst = ctxs ? kiln_instance_alloc(mod) : NULL;
+    size_t nimp = kiln_module_import_count(mod);
+    kiln_binding *b = kiln_calloc(nimp ? nimp : 1, sizeof *b);
+    kiln_instance *inst = b ? kiln_instance_alloc(mod) : NULL;
     if (!inst) {
-        kiln_free(ctxs);
+        kiln_free(b);
         kiln_module_free(mod);
         kiln_err_set(err, "%s: cannot allocate an instance", filename);
         return INST_LOAD_FAILED;
     }
-    for (size_t i = 0; i < nimp; i++) {
-        const char *mn = kiln_module_import_module_name(mod, i);
-        instrec *reg = mn ? find_registered(r, mn) : NULL;
-        ctxs[i] = reg ? kiln_instance_native(reg->inst) : (void *)r;
-    }
-    int rc = kiln_instance_init(inst, (void *const *)ctxs, trap);
-    kiln_free(ctxs);
+    for (size_t i = 0; i < nimp; i++)
+        bind_import(r, kiln_module_import(mod, i), kiln_module_import_fn(mod, i), &b[i]);
+    int rc = kiln_instance_init(inst, b, trap);
+    kiln_free(b);
     instrec *rec = add_instance(r, rc == 0 ? name : NULL, mod, inst);
     if (!rec) {
         kiln_err_set(err, "%s: out of memory", filename);
