@@ -1,5 +1,6 @@
 /* codegen.c — wasm2c output + Kiln glue = one C file (see codegen.h). */
 #include "engine/codegen.h"
+#include "engine/engine.h"
 #include "engine/runtime.h"
 #include "util/alloc.h"
 #include "util/file.h"
@@ -563,7 +564,7 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, const uint32_t *order, s
                     "\n/* ---- Kiln glue (src/engine/codegen.c) ---- */\n"
                     "typedef union { u32 i32; u64 i64; f32 f32; f64 f64; "
                     "wasm_rt_funcref_t funcref; wasm_rt_externref_t externref; } kiln_glue_val;\n"
-                    "typedef struct { void (*fn)(void); void *ctx; uintptr_t guest; } "
+                    "typedef struct { void (*fn)(void); void *ctx; uintptr_t kind; } "
                     "kiln_glue_binding;\n"
                     "const unsigned kiln_glue_abi = %d;\n"
                     "const size_t kiln_glue_instance_size = sizeof(Z_%s_instance_t);\n"
@@ -590,15 +591,40 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, const uint32_t *order, s
                 kiln_buf_printf(&args, ", a%d", (int)(a - sig));
             }
             kiln_buf_putc(&fnt, ')');
-            int has_result = colon[1] != '\0';
+            const char *res = colon + 1;
+            size_t nparams = (size_t)(colon - sig), nres = strlen(res);
+            int has_result = nres > 0;
             kiln_buf_printf(b, "%s %s(%s bs", ret.data, sym, ctx);
             for (const char *a = sig; a < colon; a++)
                 kiln_buf_printf(b, ", %s a%d", ctype(*a), (int)(a - sig));
+            /* kind 1 (KILN_BIND_GUEST): straight through; 0 (KILN_BIND_HOST): a typed host
+             * call in a host section; 2 (KILN_BIND_HOST_VALS): a host call with the
+             * arguments in an array of values, results written back into it. */
             kiln_buf_printf(b,
                             ") {\n  const kiln_glue_binding *bd = (const kiln_glue_binding *)bs + "
-                            "%u;\n  if (bd->guest) %s((%s)bd->fn)(bd->ctx%s);\n"
-                            "  kiln_rt_host_enter();\n  ",
-                            k, has_result ? "return " : "", fnt.data, args.data ? args.data : "");
+                            "%u;\n  if (bd->kind == %d) %s((%s)bd->fn)(bd->ctx%s);\n"
+                            "  kiln_rt_host_enter();\n",
+                            k, KILN_BIND_GUEST, has_result ? "return " : "", fnt.data,
+                            args.data ? args.data : "");
+            kiln_buf_printf(b, "  if (bd->kind == %d) {\n    kiln_glue_val v[%zu];\n",
+                            KILN_BIND_HOST_VALS, (nparams > nres ? nparams : nres) + 1);
+            for (const char *a = sig; a < colon; a++)
+                kiln_buf_printf(b, "    v[%d].%s = a%d;\n", (int)(a - sig), val_member(*a),
+                                (int)(a - sig));
+            kiln_buf_puts(b, "    ((void (*)(void *, kiln_glue_val *))bd->fn)(bd->ctx, v);\n"
+                             "    kiln_rt_host_leave();\n");
+            if (nres == 1) {
+                kiln_buf_printf(b, "    return v[0].%s;\n", val_member(res[0]));
+            } else if (nres > 1) {
+                kiln_buf_printf(b, "    %s m;\n", ret.data);
+                for (size_t r = 0; r < nres; r++)
+                    kiln_buf_printf(b, "    m.%c%zu = v[%zu].%s;\n", res[r], r, r,
+                                    val_member(res[r]));
+                kiln_buf_puts(b, "    return m;\n");
+            } else {
+                kiln_buf_puts(b, "    return;\n");
+            }
+            kiln_buf_puts(b, "  }\n  ");
             if (has_result) kiln_buf_printf(b, "%s r = ", ret.data);
             kiln_buf_printf(b, "((%s)bd->fn)(bd->ctx%s);\n  kiln_rt_host_leave();\n%s}\n", fnt.data,
                             args.data ? args.data : "", has_result ? "  return r;\n" : "");

@@ -57,20 +57,34 @@ typedef struct kiln_linker {
     void *ctx;
 } kiln_linker;
 
+/* How a function binding is called (kiln_binding.kind). */
+enum {
+    /* A host function with the import's own C signature: fn(ctx, args...) -> result,
+     * inside a host section (the watchdog waits for it to return, runtime.h). */
+    KILN_BIND_HOST = 0,
+    /* Guest code: another instance's exported function (kiln_module_export_fn) called
+     * as fn(native, args...) with that instance's kiln_instance_native; not a host
+     * section, so the watchdog can still interrupt it. */
+    KILN_BIND_GUEST = 1,
+    /* A generic host function: fn(ctx, kiln_val *vals) gets the arguments in
+     * vals[0..nparams) and writes the results to vals[0..nresults) (the array has room
+     * for both); a host section. What the component model's canon lower and resource
+     * built-ins use, whatever the core signature. */
+    KILN_BIND_HOST_VALS = 2,
+};
+typedef void (*kiln_host_vals_fn)(void *ctx, kiln_val *vals);
+
 /* What one import of one instance is bound to, chosen when the instance is made:
- *  - a function: generated code calls fn(ctx, args...). A host function gets its
- *    context (guest = 0: the call is a host section, see runtime.h); another
- *    instance's exported function (kiln_module_export_fn) gets that instance's native
- *    struct (kiln_instance_native) with guest = 1, so the watchdog can still interrupt it.
+ *  - a function: fn and ctx, called as `kind` says (KILN_BIND_*).
  *  - a memory, table or global: ctx points at the wasm_rt_memory_t, the table or the
- *    global's value; fn is unused.
+ *    global's value; fn and kind are unused.
  * The engine copies an instance's bindings into the instance: the array passed in need
  * not outlive the call. There are no process-wide import tables: two instances of one
  * module may bind the same import to different functions and contexts. */
 typedef struct kiln_binding {
     kiln_fnptr fn;
     void *ctx;
-    uintptr_t guest;
+    uintptr_t kind; /* KILN_BIND_*: the layout matches the generated glue's */
 } kiln_binding;
 
 typedef struct kiln_compile_opts {

@@ -37,6 +37,40 @@ static const char *consumer_wat =
     "    (call_indirect (type $t) (call $get) (i32.const 2) (i32.const 0)))\n"
     "  (func (export \"spin\") (call $spin)))\n";
 
+/* A generic host function (KILN_BIND_HOST_VALS): arguments and results in one array. */
+static const char *vals_wat =
+    "(module\n"
+    "  (import \"h\" \"mix\" (func $mix (param i32 i64 f32 f64) (result i64 f64)))\n"
+    "  (import \"h\" \"one\" (func $one (param i32) (result i32)))\n"
+    "  (import \"h\" \"none\" (func $none))\n"
+    "  (func (export \"go\") (result i64) (local $f f64)\n"
+    "    (call $none)\n"
+    "    (call $mix (call $one (i32.const 41)) (i64.const 5000000000) (f32.const 2.5)\n"
+    "      (f64.const 0.25))\n"
+    "    (local.set $f) (i64.add (i64.trunc_f64_s (f64.mul (local.get $f) (f64.const 100))))))\n";
+
+static int none_calls;
+
+static void vals_mix(void *ctx, kiln_val *v)
+{
+    (void)ctx;
+    uint64_t sum = v[0].i32 + v[1].i64;
+    double f = (double)v[2].f32 + v[3].f64; /* 2.75 */
+    v[0].i64 = sum;
+    v[1].f64 = f;
+}
+
+static void vals_one(void *ctx, kiln_val *v)
+{
+    v[0].i32 = v[0].i32 + *(int *)ctx;
+}
+
+static void vals_none(void *ctx, kiln_val *v)
+{
+    (void)ctx, (void)v;
+    none_calls++;
+}
+
 static char dir[] = "/tmp/kiln-link-test.XXXXXX";
 
 static kiln_module *load(const char *name, const char *wat, const kiln_linker *linker)
@@ -76,12 +110,12 @@ static kiln_instance *prov;
 /* Bindings of the consumer for host context `value`. */
 static void bind(kiln_binding *b, int *value)
 {
-    b[0] = (kiln_binding){(kiln_fnptr)host_get, value, 0};
+    b[0] = (kiln_binding){(kiln_fnptr)host_get, value, KILN_BIND_HOST};
     b[1] = (kiln_binding){kiln_module_export_fn(prov_m, kiln_module_export_index(prov_m, "add")),
-                          kiln_instance_native(prov), 1};
+                          kiln_instance_native(prov), KILN_BIND_GUEST};
     b[2] = (kiln_binding){kiln_module_export_fn(prov_m, kiln_module_export_index(prov_m, "spin")),
-                          kiln_instance_native(prov), 1};
-    b[3] = (kiln_binding){NULL, kiln_instance_memory(prov, "mem"), 0};
+                          kiln_instance_native(prov), KILN_BIND_GUEST};
+    b[3] = (kiln_binding){NULL, kiln_instance_memory(prov, "mem"), KILN_BIND_HOST};
 }
 
 static int call(kiln_instance *inst, const char *name, kiln_trap *t)
@@ -177,6 +211,24 @@ int main(void)
     }
     kiln_instance_free(i4);
     kiln_instance_free(i7);
+
+    /* Generic host bindings: any core signature, multi-value results. */
+    kiln_module *vm = load("vals", vals_wat, &linker);
+    CHECK(vm != NULL);
+    if (vm) {
+        int one = 1;
+        kiln_binding vb[3] = {{(kiln_fnptr)vals_mix, NULL, KILN_BIND_HOST_VALS},
+                              {(kiln_fnptr)vals_one, &one, KILN_BIND_HOST_VALS},
+                              {(kiln_fnptr)vals_none, NULL, KILN_BIND_HOST_VALS}};
+        kiln_instance *vi = kiln_instance_alloc(vm);
+        CHECK(vi && kiln_instance_init(vi, vb, &t) == 0);
+        kiln_val r[1] = {{0}};
+        CHECK(kiln_instance_call(vi, kiln_module_export_index(vm, "go"), r, &t) == 0);
+        CHECK_INT(r[0].i64, 5000000042ll + 275);
+        CHECK_INT(none_calls, 1);
+        kiln_instance_free(vi);
+        kiln_module_free(vm);
+    }
 
     /* An unbound import is refused with its name, never called. */
     kiln_binding partial[4];

@@ -121,7 +121,8 @@ void kiln_hosts_bind(const kiln_hosts *h, kiln_binding *out)
 {
     const kiln_host_plan *p = h->plan;
     for (size_t i = 0; i < p->nimports; i++)
-        out[i] = (kiln_binding){kiln_module_import_fn(p->module, i), h->ctx[p->api_of[i]], 0};
+        out[i] = (kiln_binding){kiln_module_import_fn(p->module, i), h->ctx[p->api_of[i]],
+                                KILN_BIND_HOST};
 }
 
 void kiln_hosts_set_memory(kiln_hosts *h, wasm_rt_memory_t *mem)

@@ -118,7 +118,7 @@ int main(void)
         kiln_hosts_bind(hb, bb);
         CHECK(ba[0].fn == (kiln_fnptr)t_id && ba[0].ctx == kiln_hosts_ctx(ha, "kiln:test"));
         CHECK(ba[1].ctx == kiln_hosts_ctx(ha, "wasi_snapshot_preview1"));
-        CHECK(ba[0].guest == 0);
+        CHECK(ba[0].kind == KILN_BIND_HOST);
         kiln_instance *ia = kiln_instance_alloc(m), *ib = kiln_instance_alloc(m);
         kiln_trap t;
         CHECK(kiln_instance_init(ia, ba, &t) == 0 && kiln_instance_init(ib, bb, &t) == 0);

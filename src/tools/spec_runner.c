@@ -291,7 +291,7 @@ static kiln_fnptr resolve(void *ctx, const kiln_import *imp)
  * (its functions are guest code, called with that instance). */
 static void bind_import(runner *r, const kiln_import *imp, kiln_fnptr fn, kiln_binding *out)
 {
-    *out = (kiln_binding){fn, r, 0};
+    *out = (kiln_binding){fn, r, KILN_BIND_HOST};
     if (strcmp(imp->module, "spectest") == 0) {
         if (imp->kind != KILN_EXTERN_FUNC) out->ctx = ((void *(*)(void *))fn)(r);
         return;
@@ -301,9 +301,9 @@ static void bind_import(runner *r, const kiln_import *imp, kiln_fnptr fn, kiln_b
     if (idx < 0) return;
     if (imp->kind == KILN_EXTERN_FUNC)
         *out = (kiln_binding){kiln_module_export_fn(rec->mod, idx), kiln_instance_native(rec->inst),
-                              1};
+                              KILN_BIND_GUEST};
     else
-        *out = (kiln_binding){NULL, kiln_instance_export_ptr(rec->inst, idx), 0};
+        *out = (kiln_binding){NULL, kiln_instance_export_ptr(rec->inst, idx), KILN_BIND_HOST};
 }
 
 /* Allocates the spectest memory and table (once per child process). */
