@@ -158,7 +158,15 @@ static void print_ref(printer *p, const kiln_cvalref *v)
     print_val(p, v->type);
 }
 
+static void print_val_as(printer *p, const kiln_ctype *t, int use_name);
+
 static void print_val(printer *p, const kiln_ctype *t)
+{
+    print_val_as(p, t, 1);
+}
+
+/* A value type: its name when it has one (and use_name), else its structure. */
+static void print_val_as(printer *p, const kiln_ctype *t, int use_name)
 {
     static const char *const prim[] = {"bool", "s8",   "u8",     "s16",          "u16",
                                        "s32",  "u32",  "s64",    "u64",          "f32",
@@ -168,11 +176,11 @@ static void print_val(printer *p, const kiln_ctype *t)
         fputs("?", f);
         return;
     }
-    if (KILN_CT_IS_PRIMITIVE(t->kind) && !t->name) {
+    if (KILN_CT_IS_PRIMITIVE(t->kind) && (!t->name || !use_name)) {
         fputs(prim[t->kind], f);
         return;
     }
-    if (t->name && t->kind != KILN_CT_OWN && t->kind != KILN_CT_BORROW) {
+    if (use_name && t->name && t->kind != KILN_CT_OWN && t->kind != KILN_CT_BORROW) {
         fputs(t->name, f);
         return;
     }
@@ -345,7 +353,7 @@ static void print_typedef(printer *p, const kiln_citem *items, uint32_t n, const
     }
     default:
         fprintf(f, "%stype %s = ", ind, name);
-        print_val(p, t);
+        print_val_as(p, t, 0);
         fputs(";\n", f);
         return;
     }
@@ -363,6 +371,10 @@ static void print_interface(printer *p, const char *iface, const kiln_ctype *it,
             fprintf(f, "%suse %s.{%s", ind, own, e->type->name ? e->type->name : "?");
             if (e->type->name && strcmp(e->type->name, e->name) != 0) fprintf(f, " as %s", e->name);
             fputs("};\n", f);
+            continue;
+        }
+        if (own && e->type->name && strcmp(e->type->name, e->name) != 0) {
+            fprintf(f, "%stype %s = %s;\n", ind, e->name, e->type->name);
             continue;
         }
         add_owner(p, e->type, iface);
