@@ -335,7 +335,8 @@ static void test_types(void)
     EXPECT_ERR(7, "function result must not hold a borrow", 3, 0x3f, 0x7f, 0x00, 0x68, 0, 0x40, 0,
                0x00, 1);
     EXPECT_ERR(7, "'Ab' is not a valid label", 1, 0x72, 1, 2, 'A', 'b', 0x7f);
-    EXPECT_ERR(7, "label 'a' is not unique", 1, 0x72, 2, 1, 'a', 0x7f, 1, 'A', 0x7f);
+    EXPECT_ERR(7, "label 'A' conflicts with the earlier 'a'", 1, 0x72, 2, 1, 'a', 0x7f, 1, 'A',
+               0x7f);
     EXPECT_ERR(7, "value type refers to type 5: no such type (0 types)", 1, 0x70, 5);
     EXPECT_ERR(7, "invalid type opcode 0x50", 1, 0x50);
     EXPECT_ERR(7, "resource types cannot be defined in instance types", 1, 0x42, 1, 0x01, 0x3f,
@@ -382,7 +383,8 @@ static void test_errors(void)
     section(&b, 10, &s);
     c = read_buf(&b, err, sizeof err);
     CHECK(c == NULL);
-    CHECK(strstr(err, "import name 'a-b' is not unique") != NULL);
+    CHECK(strstr(err, "at offset 0x19: import name 'A-b' conflicts with the earlier 'a-b'") !=
+          NULL);
     /* [method] of an unknown resource */
     kiln_buf_reset(&b);
     preamble(&b);

@@ -35,6 +35,7 @@ typedef struct kc_scope {
     uint8_t sec;   /* for messages */
     size_t offset; /* for messages */
     kiln_citem *imports, *exports;
+    size_t *import_offs, *export_offs; /* where each was declared, for messages */
     uint32_t nimports, nexports, capimports, capexports;
 } kc_scope;
 
@@ -359,26 +360,41 @@ static int check_valtype_def(kc_scope *s, kiln_ctype *t)
 
 /* Canonicalized names of the n entries of `names` are distinct; returns -1 after an
  * error naming `what` otherwise. Uses qsort over arena copies (n is bounded by input). */
-static int cmp_str(const void *a, const void *b)
+typedef struct canon_name {
+    char *canon;
+    uint32_t index;
+} canon_name;
+
+static int cmp_canon(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    const canon_name *x = a, *y = b;
+    int r = strcmp(x->canon, y->canon);
+    return r ? r : (x->index > y->index) - (x->index < y->index);
 }
 
-static int check_unique(kc_scope *s, const char *const *names, uint32_t n, const char *what)
+/* Canonicalized names of the n entries of `names` are distinct; otherwise fails at the
+ * offset of the later duplicate (offs[i], when offs is not NULL) and returns -1. Sorts
+ * arena copies, so n (bounded by the input) costs n log n. */
+static int check_unique(kc_scope *s, const char *const *names, const size_t *offs, uint32_t n,
+                        const char *what)
 {
     if (n < 2) return 0;
-    char **canon = kc_alloc_array(s->x, n, sizeof *canon);
-    if (!canon) return -1;
+    canon_name *cn = kc_alloc_array(s->x, n, sizeof *cn);
+    if (!cn) return -1;
     for (uint32_t i = 0; i < n; i++) {
         size_t len = strlen(names[i]) + 1;
-        if (!(canon[i] = kc_alloc(s->x, len))) return -1;
-        kiln_component_canonical_name(names[i], canon[i], len);
+        if (!(cn[i].canon = kc_alloc(s->x, len))) return -1;
+        kiln_component_canonical_name(names[i], cn[i].canon, len);
+        cn[i].index = i;
     }
-    qsort(canon, n, sizeof *canon, cmp_str);
+    qsort(cn, n, sizeof *cn, cmp_canon);
     for (uint32_t i = 1; i < n; i++)
-        if (strcmp(canon[i - 1], canon[i]) == 0) {
-            sfail(s, "%s '%s' is not unique (names are compared case-insensitively)", what,
-                  canon[i]);
+        if (strcmp(cn[i - 1].canon, cn[i].canon) == 0) {
+            if (offs) s->offset = offs[cn[i].index];
+            sfail(s,
+                  "%s '%s' conflicts with the earlier '%s' (names are compared "
+                  "case-insensitively)",
+                  what, names[cn[i].index], names[cn[i - 1].index]);
             return -1;
         }
     return 0;
@@ -391,7 +407,7 @@ static int check_labels_unique(kc_scope *s, const kiln_ctype *t, const char *wha
     if (!names) return -1;
     for (uint32_t i = 0; i < t->nitems; i++)
         names[i] = t->items[i].name;
-    return check_unique(s, names, t->nitems, what);
+    return check_unique(s, names, NULL, t->nitems, what);
 }
 
 /* ---- core module types ---- */
@@ -613,7 +629,7 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
     for (uint32_t i = 0; i < in->nargs; i++)
         names[i] = in->args[i].name;
     if (in->from_exports) {
-        if (check_unique(s, names, in->nargs, "export") < 0) return -1;
+        if (check_unique(s, names, NULL, in->nargs, "export") < 0) return -1;
         t->exports = kc_alloc_array(s->x, in->nargs, sizeof *t->exports);
         if (!t->exports && in->nargs) return -1;
         for (uint32_t i = 0; i < in->nargs; i++) {
@@ -797,16 +813,20 @@ static int check_type(kc_scope *s, kiln_ctype *t)
 static int add_item(kc_scope *s, int is_import, const kiln_citem *it)
 {
     kiln_citem **arr = is_import ? &s->imports : &s->exports;
+    size_t **offs = is_import ? &s->import_offs : &s->export_offs;
     uint32_t *n = is_import ? &s->nimports : &s->nexports;
     uint32_t *cap = is_import ? &s->capimports : &s->capexports;
     if (*n == *cap) {
         uint32_t ncap = *cap ? *cap * 2 : 8;
         kiln_citem *na = kc_alloc_array(s->x, ncap, sizeof *na);
-        if (!na) return -1;
-        if (*n) memcpy(na, *arr, *n * sizeof *na);
+        size_t *no = kc_alloc_array(s->x, ncap, sizeof *no);
+        if (!na || !no) return -1;
+        if (*n) memcpy(na, *arr, *n * sizeof *na), memcpy(no, *offs, *n * sizeof *no);
         *arr = na;
+        *offs = no;
         *cap = ncap;
     }
+    (*offs)[*n] = s->offset;
     (*arr)[(*n)++] = *it;
     return 0;
 }
@@ -904,7 +924,9 @@ static int check_names_unique(kc_scope *s)
         if (!names && n) return -1;
         for (uint32_t i = 0; i < n; i++)
             names[i] = items[i].name;
-        if (check_unique(s, names, n, pass ? "export name" : "import name") < 0) return -1;
+        if (check_unique(s, names, pass ? s->export_offs : s->import_offs, n,
+                         pass ? "export name" : "import name") < 0)
+            return -1;
     }
     return 0;
 }
