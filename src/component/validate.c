@@ -924,6 +924,7 @@ static int check_names_unique(kc_scope *s)
         if (!names && n) return -1;
         for (uint32_t i = 0; i < n; i++)
             names[i] = items[i].name;
+        if (s->is_component) s->sec = pass ? 11 : 10;
         if (check_unique(s, names, pass ? s->export_offs : s->import_offs, n,
                          pass ? "export name" : "import name") < 0)
             return -1;
