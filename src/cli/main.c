@@ -23,6 +23,7 @@ static const command commands[] = {
     {"new", kiln_cmd_new, "create a project from a template (kiln new http-c NAME)"},
     {"build", kiln_cmd_build, "run each component's build command"},
     {"templates", kiln_cmd_templates, "list the templates of `kiln new`"},
+    {"inspect", kiln_cmd_inspect, "show a module's or component's imports, exports and types"},
 };
 
 static void usage(FILE *f)
