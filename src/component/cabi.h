@@ -1,0 +1,142 @@
+/* cabi.h — the Canonical ABI (component-model design/mvp/CanonicalABI.md): component
+ * values to and from core values and linear memory.
+ *
+ * This is the contract between the canonical ABI (cabi.c, resources.c) and its users:
+ * instantiation (canon lower / canon lift trampolines) and the hosts of component
+ * interfaces (WASI 0.2, wasi:http, …), which see arguments and results as kiln_cval trees.
+ *
+ * Values (kiln_cval). What a value holds depends on its type (a validated kiln_ctype, whose
+ * size/align/flat the reader computed):
+ *   bool                  u (0 or 1)
+ *   s8 s16 s32 s64        s (sign-extended)
+ *   u8 u16 u32 u64        u
+ *   f32 f64               f32 / f64 (NaNs canonicalised on lift and lower)
+ *   char                  u (a Unicode scalar value)
+ *   string                str: UTF-8 bytes (not NUL-terminated; transcoded from/to the
+ *                         guest's encoding: utf8, utf16, latin1+utf16)
+ *   list<T>, fixed list   agg: n elements
+ *   record, tuple         agg: one item per field, in order
+ *   variant               var: case index, payload (NULL when the case has none)
+ *   enum                  var.disc
+ *   option<T>             var: 0 none, 1 some(payload)
+ *   result<T, E>          var: 0 ok(payload or NULL), 1 error(payload or NULL)
+ *   flags                 flags: ceil(n/32) words, bit i of word i/32 = label i
+ *   own<R>, borrow<R>     res: the resource's representation (rep) and its type: lifting
+ *                         takes the handle out of (own) or looks it up in (borrow) the
+ *                         guest's handle table; lowering puts a new handle in
+ * All memory a lift allocates (strings, lists, payloads) comes from the kiln_cabi_cx's
+ * arena and lives until kiln_cabi_cx_reset / _free: a call's values die with the call.
+ *
+ * Errors. Every rule the specification makes a trap (invalid UTF-8 / UTF-16 / char /
+ * discriminant / bool > 1 is fine on lift (nonzero = true), out-of-bounds or misaligned
+ * pointer, realloc returning a bad pointer, a handle of the wrong type, dropping a borrowed
+ * handle, a borrow outliving its call, …) makes the function return -1 with a one-line
+ * reason in cx->err. Nothing here unwinds: the caller, running inside guest code, turns
+ * the error into a trap (kiln_rt_trap_host). That keeps this file testable without guests.
+ *
+ * Flattening (CanonicalABI.md "flatten_functype"): at most 16 flat parameters
+ * (MAX_FLAT_PARAMS) — beyond that the parameters go to memory and one i32 pointer is passed;
+ * at most 1 flat result (MAX_FLAT_RESULTS) — beyond that: for `lift` the core function
+ * returns an i32 pointer to the results; for `lower` the caller passes an i32 return
+ * pointer as the last core parameter and the results are stored there. */
+#ifndef KILN_COMPONENT_CABI_H
+#define KILN_COMPONENT_CABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <wasm-rt.h>
+
+#include "component/types.h"
+#include "engine/engine.h"
+
+#define KILN_CABI_MAX_FLAT_PARAMS 16
+#define KILN_CABI_MAX_FLAT_RESULTS 1
+
+typedef struct kiln_cval kiln_cval;
+typedef struct kiln_resource_type kiln_resource_type; /* resources.h */
+
+struct kiln_cval {
+    union {
+        uint64_t u;
+        int64_t s;
+        float f32;
+        double f64;
+        struct {
+            char *ptr;
+            size_t len;
+        } str;
+        struct {
+            kiln_cval *items;
+            uint32_t n;
+        } agg;
+        struct {
+            uint32_t disc;
+            kiln_cval *payload;
+        } var;
+        uint32_t *flags;
+        struct {
+            uint32_t rep;
+            const kiln_resource_type *type;
+        } res;
+    };
+};
+
+/* A guest's cabi_realloc (or another realloc named by the canon options): called as
+ * guest code. Returns the new pointer. */
+typedef uint32_t (*kiln_cabi_realloc_fn)(void *native, uint32_t old_ptr, uint32_t old_size,
+                                         uint32_t align, uint32_t new_size);
+
+typedef struct kiln_resources kiln_resources; /* resources.h: handle tables */
+
+/* The context of one lift or lower: the canon options in force and where values live. */
+typedef struct kiln_cabi_cx {
+    wasm_rt_memory_t *memory;      /* NULL: the options named none */
+    kiln_string_encoding enc;      /* of the guest side */
+    kiln_cabi_realloc_fn realloc;  /* NULL: none named */
+    void *realloc_ctx;             /* the realloc's instance (its native struct) */
+    kiln_resources *resources;     /* the guest's handle tables */
+    struct kiln_cabi_arena *arena; /* values lifted by this context */
+    char err[256];                 /* why the last call failed */
+} kiln_cabi_cx;
+
+/* Sets up / empties / frees a context's arena (the other fields are the caller's). */
+int kiln_cabi_cx_init(kiln_cabi_cx *cx);
+void kiln_cabi_cx_reset(kiln_cabi_cx *cx);
+void kiln_cabi_cx_free(kiln_cabi_cx *cx);
+/* Memory from the context's arena (for hosts building result values), or NULL. */
+void *kiln_cabi_alloc(kiln_cabi_cx *cx, size_t n);
+
+/* The core signature of a component function type as the engine writes signatures
+ * ("iij:i"), for `lift` (the core function a component exports) or `lower` (the core
+ * function a component imports: with the return pointer parameter when results spill).
+ * Writes into out (size cap); 0, or -1 when it does not fit. */
+int kiln_cabi_core_sig(const kiln_ctype *functype, int lower, char *out, size_t cap);
+
+/* Component-level call boundary, lower side (a guest calls a component function through
+ * `canon lower`): lifts the guest's core arguments (core[0..n) as the core signature
+ * says; with spilled params, core[0] is the pointer) into params[0..nparams). */
+int kiln_cabi_lift_args(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_val *core,
+                        kiln_cval *params);
+/* … and lowers the callee's results into the guest: with at most one flat result into
+ * core[0]; otherwise stored at the return pointer `retptr` (the last core argument). */
+int kiln_cabi_lower_results(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_cval *results,
+                            kiln_val *core, uint32_t retptr);
+
+/* Lift side (the host calls a guest's exported function through `canon lift`): lowers
+ * params into core arguments core[0..n) (spilling to memory allocated with realloc when
+ * there are more than 16 flat values), then after the call lifts the core results (one
+ * flat value in core[0], or core[0] the pointer to them) into results. */
+int kiln_cabi_lower_args(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_cval *params,
+                         kiln_val *core, size_t *ncore);
+int kiln_cabi_lift_results(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_val *core,
+                           kiln_cval *results);
+
+/* Single values, for tests and hosts: load/store a value of type t at ptr in cx->memory,
+ * and lift/lower its flat form (flat[0..t->flat)). */
+int kiln_cabi_load(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t ptr, kiln_cval *out);
+int kiln_cabi_store(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t ptr);
+int kiln_cabi_lift_flat(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_val *flat,
+                        kiln_cval *out);
+int kiln_cabi_lower_flat(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, kiln_val *flat);
+
+#endif
