@@ -36,7 +36,9 @@
  * completion. Deadlines are CLOCK_MONOTONIC nanoseconds.
  *
  * Invariants: fibers do not nest (a fiber never resumes another fiber); a fiber parks
- * only from host code (inside kiln_rt_host_enter/leave) or outside guest calls. */
+ * only from host code (inside kiln_rt_host_enter/leave) or outside guest calls. A fiber
+ * starts with the memory limit (kiln_rt_set_memory_limit_pages) of the thread that made
+ * it; set a different one inside the fiber. */
 #ifndef KILN_ENGINE_FIBER_H
 #define KILN_ENGINE_FIBER_H
 
@@ -93,7 +95,8 @@ typedef enum kiln_wait_kind { KILN_WAIT_SLEEP, KILN_WAIT_FD } kiln_wait_kind;
 typedef struct kiln_wait_req {
     kiln_wait_kind kind;
     uint64_t deadline_ns; /* CLOCK_MONOTONIC: complete with 0 then (UINT64_MAX: never) */
-    int fd;               /* KILN_WAIT_FD: complete with the revents (> 0) when ready */
+    int fd;               /* KILN_WAIT_FD: complete with the revents (> 0) when ready,
+                             or with -2 - errno if the fd cannot be watched */
     short events;         /* POLLIN / POLLOUT */
 } kiln_wait_req;
 

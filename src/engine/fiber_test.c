@@ -350,7 +350,13 @@ static const char *wat = "(module\n"
                          "  (func $rec (export \"rec\") (param i32) (result i32)\n"
                          "    (i32.add (call $rec (i32.add (local.get 0) (i32.const 1)))\n"
                          "             (local.get 0)))\n"
-                         "  (func (export \"loop\") (loop $l (br $l))))\n";
+                         "  (func (export \"loop\") (loop $l (br $l)))\n";
+
+/* Frames larger than the guard (BIG_LOCALS i64 locals: 160 KiB) must not skip it. */
+#define BIG_LOCALS 20000
+static const char *wat_big_body =
+    "    (local.set %d (i64.extend_i32_u (local.get 0)))\n"
+    "    (i64.add (call $big (i32.add (local.get 0) (i32.const 1))) (local.get %d))))\n";
 
 static kiln_module *module;
 
@@ -361,6 +367,11 @@ static kiln_module *load(const char *dir)
     FILE *f = fopen(path, "w");
     if (!f) return NULL;
     fputs(wat, f);
+    fputs("  (func $big (export \"big\") (param i32) (result i64) (local", f);
+    for (int i = 0; i < BIG_LOCALS; i++)
+        fputs(" i64", f);
+    fputs(")\n", f);
+    fprintf(f, wat_big_body, BIG_LOCALS, BIG_LOCALS);
     fclose(f);
     snprintf(cmd, sizeof cmd, "wat2wasm %s/m.wat -o %s/m.wasm", dir, dir);
     if (system(cmd) != 0) return NULL;
@@ -414,6 +425,9 @@ static void run_script(void *arg)
         case 'l':
             j->results[j->n++] = call_export(inst, "loop", 50000000); /* 50 ms */
             break;
+        case 'b':
+            j->results[j->n++] = call_export(inst, "big", 0);
+            break;
         }
     }
     kiln_instance_free(inst);
@@ -452,6 +466,14 @@ static void test_wasm_on_fibers(void)
     CHECK_INT(c.results[0], TRAPPED(KILN_TRAP_INTERRUPTED));
     CHECK_INT(c.results[1], 1);
     kiln_fiber_free(fc);
+
+    /* Frames bigger than the guard still end on it. */
+    wasm_job e = {.script = "bi"};
+    kiln_fiber *fe = kiln_fiber_new(run_script, &e);
+    CHECK_INT(kiln_fiber_resume(fe), KILN_FIBER_DONE);
+    CHECK_INT(e.results[0], TRAPPED(KILN_TRAP_STACK_EXHAUSTED));
+    CHECK_INT(e.results[1], 1);
+    kiln_fiber_free(fe);
 
     /* The thread's own stack is still guarded as before. */
     wasm_job d = {.script = "ri"};
