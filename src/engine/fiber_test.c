@@ -650,6 +650,35 @@ static void test_wait_fd(void)
     close(q[1]);
 }
 
+/* A loop that cancels every wait instead of waiting (what a server does with a guest
+ * whose client has gone away). */
+static void cancel_wait(kiln_sched *s, kiln_fiber *f, const kiln_wait_req *req)
+{
+    (void)s, (void)req;
+    kiln_sched_complete(f, KILN_WAIT_INTERRUPTED); /* wakes f through s */
+}
+
+static void test_cancel(void)
+{
+    ref_sched rs;
+    rs_init(&rs);
+    rs.base.wait = cancel_wait;
+    limited l = {.sleep_ns = 20ull * 1000000000u, .limit_ns = 20ull * 1000000000u, .wait_rc = 99};
+    fd_waiter w = {-1, UINT64_MAX, 99};
+    int p[2];
+    CHECK_INT(pipe(p), 0);
+    w.fd = p[0];
+    rs_spawn(&rs, limited_call, &l);
+    rs_spawn(&rs, do_wait_fd, &w);
+    rs_run(&rs);
+    CHECK_INT(l.wait_rc, KILN_WAIT_INTERRUPTED);
+    CHECK_INT(l.call_rc, -1);
+    CHECK_INT(l.trap.kind, KILN_TRAP_INTERRUPTED);
+    CHECK_INT(w.rc, KILN_WAIT_INTERRUPTED);
+    close(p[0]);
+    close(p[1]);
+}
+
 /* ---- measurements (KILN_FIBER_BENCH=1) ---- */
 
 static void ping(void *arg)
@@ -729,6 +758,7 @@ int main(void)
     test_sleep_deadline();
     test_offload();
     test_wait_fd();
+    test_cancel();
     if (getenv("KILN_FIBER_BENCH")) bench();
     if (module) kiln_module_free(module);
     char cmd[300];

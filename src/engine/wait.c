@@ -90,7 +90,7 @@ int kiln_wait_sleep(uint64_t ns)
         uint64_t until = bound_end(end);
         if (parking()) {
             kiln_wait_req req = {.kind = KILN_WAIT_SLEEP, .deadline_ns = until, .fd = -1};
-            park_on(&req);
+            if (park_on(&req) == KILN_WAIT_INTERRUPTED) return interrupted(); /* cancelled */
             continue;
         }
         struct timespec ts = to_ts(until);
@@ -112,6 +112,7 @@ int kiln_wait_fd(int fd, short events, uint64_t timeout_ns)
             kiln_wait_req req = {
                 .kind = KILN_WAIT_FD, .deadline_ns = until, .fd = fd, .events = events};
             r = park_on(&req);
+            if (r == KILN_WAIT_INTERRUPTED) return interrupted(); /* cancelled */
         } else {
             struct pollfd p = {.fd = fd, .events = events};
             struct timespec ts;
