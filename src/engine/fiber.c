@@ -20,7 +20,6 @@
 
 #include <assert.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -355,11 +354,8 @@ int kiln_fiber_resume(kiln_fiber *f)
 {
     assert(f->state == ST_NEW || f->state == ST_PARKED);
     kiln_fiber **slot = cur_slot();
-    assert(*slot == NULL); /* fibers do not nest */
-    if (kiln_rt_fiber_swap(&f->rt) < 0) {
-        fprintf(stderr, "kiln: cannot prepare thread for fibers\n");
-        abort();
-    }
+    assert(*slot == NULL);                         /* fibers do not nest */
+    if (kiln_rt_fiber_swap(&f->rt) < 0) return -1; /* f is as it was */
     f->sched = *bound_slot();
     f->state = ST_RUNNING;
     *slot = f;

@@ -63,7 +63,8 @@ kiln_fiber *kiln_fiber_new(void (*fn)(void *), void *arg);
 enum { KILN_FIBER_DONE = 0, KILN_FIBER_PARKED = 1 };
 
 /* Runs f (on the calling thread) until fn returns (KILN_FIBER_DONE) or the fiber parks
- * (KILN_FIBER_PARKED). f must not be running and must not be done. */
+ * (KILN_FIBER_PARKED). f must not be running and must not be done. -1 (f unchanged) when
+ * the thread cannot be prepared for guests (no memory for its signal stack). */
 int kiln_fiber_resume(kiln_fiber *f);
 
 /* On a fiber: switches back to the kiln_fiber_resume that runs it; returns when the fiber

@@ -8,8 +8,12 @@
  *
  * Linear memories, their reservations and images are in linear_memory.c.
  *
- * Thread state (unwind target, alternate signal stack, stack bounds, memory limit) is
- * thread-local; the function-type registry is global and mutex-protected. */
+ * Thread state (alternate signal stack, watchdog record, the trap being reported) is
+ * thread-local. The state of the running guest call (unwind target, stack bounds, time
+ * limit, host-section depth, memory limit, exception) is thread-local too, but belongs
+ * to whoever runs the guest: a fiber takes its own with it when it parks and brings it
+ * back when resumed, maybe on another thread (kiln_rt_fiber_swap, fiber.c). The
+ * function-type registry is global and mutex-protected. */
 #include "engine/runtime.h"
 #include "engine/runtime_internal.h"
 #include "util/alloc.h"
