@@ -575,6 +575,28 @@ static void do_offload(void *arg)
     j->rc = kiln_offload(job_work, j);
 }
 
+static void slow_job(void *arg)
+{
+    limited *l = arg;
+    struct timespec ts = {0, 100000000}; /* 100 ms, past the 20 ms limit */
+    nanosleep(&ts, NULL);
+    l->sleep_ns = 1;
+}
+
+static void offload_in_host(void *arg)
+{
+    limited *l = arg;
+    kiln_rt_host_enter();
+    l->wait_rc = kiln_offload(slow_job, l);
+    kiln_rt_host_leave();
+}
+
+static void offload_limited_call(void *arg)
+{
+    limited *l = arg;
+    l->call_rc = kiln_rt_call_timeout(offload_in_host, l, &l->trap, l->limit_ns);
+}
+
 static void test_offload(void)
 {
     ref_sched rs;
@@ -590,6 +612,16 @@ static void test_offload(void)
         ok += j[i].rc == KILN_WAIT_OK && j[i].ran_elsewhere;
     CHECK_INT(ok, 8);
     CHECK_INT(rs.max_parked, 8);
+    /* A job outliving the time limit runs in full; then the guest is interrupted. */
+    ref_sched rs2;
+    rs_init(&rs2);
+    limited l = {.limit_ns = 20000000, .wait_rc = 99};
+    rs_spawn(&rs2, offload_limited_call, &l);
+    rs_run(&rs2);
+    CHECK_INT(l.wait_rc, KILN_WAIT_INTERRUPTED);
+    CHECK_INT(l.call_rc, -1);
+    CHECK_INT(l.trap.kind, KILN_TRAP_INTERRUPTED);
+    CHECK_INT(l.sleep_ns, 1); /* the job's mark */
     /* Without a scheduler it runs right here. */
     job k = {pthread_self(), 1, 99};
     k.rc = kiln_offload(job_work, &k);
