@@ -33,10 +33,12 @@
  *      is called, then kiln_fiber_resume(f) again (from the loop, never from wake).
  * wait() is called on the loop thread from inside kiln_fiber_resume, after the fiber has
  * fully parked, so a completion can never race with the park. req stays valid until the
- * completion. Deadlines are CLOCK_MONOTONIC nanoseconds. To abandon a parked guest (the
- * client went away, shutdown), complete its wait with KILN_WAIT_INTERRUPTED and resume
- * it: the guest unwinds with KILN_TRAP_INTERRUPTED and the fiber finishes. A fiber can
- * only be freed when done (or never resumed).
+ * completion. kiln_sched_complete always goes through wake(), also on the loop thread.
+ * Deadlines are CLOCK_MONOTONIC nanoseconds. To abandon a parked guest (the client went
+ * away, shutdown), drop its timer/fd watch, complete its wait with KILN_WAIT_INTERRUPTED
+ * and resume it: the guest unwinds with KILN_TRAP_INTERRUPTED and the fiber finishes.
+ * (A fiber parked in kiln_offload has no wait() registered: it comes back by itself when
+ * the job ends.) A fiber can only be freed when done (or never resumed).
  *
  * Invariants: fibers do not nest (a fiber never resumes another fiber); a fiber parks
  * only from host code (inside kiln_rt_host_enter/leave) or outside guest calls. A fiber
