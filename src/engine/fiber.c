@@ -19,6 +19,7 @@
 #include "util/alloc.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,12 @@ static kiln_fiber *stack_get(void)
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (map == MAP_FAILED) return NULL;
     if (mprotect(map, GUARD_SIZE, PROT_NONE) < 0) {
+        munmap(map, map_size);
+        return NULL;
+    }
+    /* A huge page would make a parked fiber cost 2 MiB. Without THP in the kernel this
+     * fails with EINVAL, which is fine: there are no huge pages then either. */
+    if (madvise(map + GUARD_SIZE, map_size - GUARD_SIZE, MADV_NOHUGEPAGE) < 0 && errno != EINVAL) {
         munmap(map, map_size);
         return NULL;
     }
