@@ -9,7 +9,9 @@
  * x87 control word are pushed on the old stack, rsp is exchanged, the new ones popped);
  * elsewhere it is ucontext's swapcontext (which also saves the signal mask: one
  * sigprocmask system call per switch). Define KILN_FIBER_UCONTEXT to use ucontext on
- * x86-64 too (for measurements).
+ * x86-64 too (for measurements). The switch returns into another stack, which CET
+ * shadow stacks forbid: Kiln is not built with -fcf-protection, and must not claim
+ * shadow-stack support while this switch is used.
  *
  * Only the resumer's side of kiln_fiber_resume touches the runtime state: it exchanges
  * the thread's guest state with the fiber's before switching in and after switching
