@@ -64,6 +64,7 @@ struct kiln_fiber {
     int state;
     int result; /* of the last wait (kiln_sched_complete) */
     kiln_sched *sched;
+    kiln_fiber *sched_next; /* the scheduler's link (kiln_fiber_sched_link) */
     void (*after)(kiln_fiber *, void *);
     void *after_arg;
     kiln_rt_fiber_state rt;
@@ -434,6 +435,11 @@ int kiln_fiber_result(const kiln_fiber *f)
 }
 
 /* ---- the scheduler binding ---- */
+
+kiln_fiber **kiln_fiber_sched_link(kiln_fiber *f)
+{
+    return &f->sched_next;
+}
 
 void kiln_sched_bind(kiln_sched *s)
 {
