@@ -1,5 +1,5 @@
 /* wagi.c — the WAGI executor: one fresh instance per request (see wagi.h). */
-#include "host/wagi.h"
+#include "exec/wagi/wagi.h"
 #include "util/alloc.h"
 
 #include <stdatomic.h>
@@ -162,6 +162,7 @@ kiln_wagi_component *kiln_wagi_component_share(const kiln_wagi_component *base,
     c->stderr_limit = base->stderr_limit;
     c->timeout_ns = base->timeout_ns;
     c->max_memory_pages = base->max_memory_pages;
+    c->rerunnable = base->rerunnable;
     int rc = (c->id = kiln_strdup(base->id)) ? 0 : -1;
     if (rc == 0 && argv_tmpl && !(c->argv_tmpl = kiln_strdup(argv_tmpl))) rc = -1;
     for (size_t i = 0; i < base->env.n && rc == 0; i++)

@@ -1,5 +1,5 @@
 /* cgi.c — request → CGI environment/argv, guest stdout → response (see cgi.h). */
-#include "server/cgi.h"
+#include "exec/wagi/cgi.h"
 #include "util/alloc.h"
 
 #include <ctype.h>
@@ -657,74 +657,6 @@ int kiln_cgi_argv(const kiln_cgi_request *req, const char *tmpl, kiln_strv *argv
 }
 
 /* ---- response side ---- */
-
-const char *kiln_http_reason(int status)
-{
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 206:
-        return "Partial Content";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 303:
-        return "See Other";
-    case 304:
-        return "Not Modified";
-    case 307:
-        return "Temporary Redirect";
-    case 308:
-        return "Permanent Redirect";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 409:
-        return "Conflict";
-    case 410:
-        return "Gone";
-    case 413:
-        return "Payload Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 418:
-        return "I'm a teapot";
-    case 422:
-        return "Unprocessable Content";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return "Unknown";
-    }
-}
 
 /* Appends a note for the log, "; "-separated. */
 static int note(kiln_cgi_response *res, const char *fmt, const char *s, size_t len)

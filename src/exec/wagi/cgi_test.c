@@ -1,5 +1,6 @@
 /* cgi_test.c — unit tests of the CGI mapping: environment, argv, response parsing. */
-#include "server/cgi.h"
+#include "exec/wagi/cgi.h"
+#include "server/router.h" /* fixtures: real route matches */
 #include "util/alloc.h"
 #include "util/test.h"
 
