@@ -92,7 +92,7 @@ static void *tier_up_main(void *arg)
             fprintf(stderr,
                     "kiln: component %s: optimized tier ready after %.2f s; new requests use it\n",
                     c->id, secs);
-        else if (rc < 0)
+        else if (rc < 0 && !atomic_load(&app->stopping))
             fprintf(stderr,
                     "kiln: component %s: optimized tier failed, staying on the fast tier: %s\n",
                     c->id, err.msg);
@@ -672,8 +672,11 @@ int kiln_cmd_up(int argc, char **argv)
                   pthread_create(&tier_thread, NULL, tier_up_main, &app) == 0;
     status = kiln_server_run(&cfg) == 0 ? 0 : 1;
     if (tiering) {
+        /* Stop promptly: the optimized build in progress (cc, seconds for a big module)
+         * is killed rather than awaited; requests already drained. */
         atomic_store(&app.stopping, 1);
-        pthread_join(tier_thread, NULL); /* ends after the build in progress, if any */
+        kiln_proc_cancel_all();
+        pthread_join(tier_thread, NULL);
     }
 out:
     kiln_executor_free(app.executor); /* idle: the server waited for every request */
