@@ -126,7 +126,9 @@ static void usage(FILE *f)
                "                             beyond: 503 with Retry-After\n"
                "      --queue-timeout DUR    longest wait for an instance (default 10s)\n"
                "      --inline-budget DUR    run a guest on the I/O thread up to DUR first, then\n"
-               "                             again on an executor thread (default 10ms; 0: off)\n"
+               "                             again on an executor thread (default 10ms; 0: off;\n"
+               "                             never for components granted outbound hosts,\n"
+               "                             key-value stores or SQLite databases)\n"
                "      --no-tier-up           do not build the optimized tier in the background\n"
                "      --tier fast|opt|auto   compiler tier (default auto)\n"
                "      --cache-dir DIR        compiled-module cache\n");

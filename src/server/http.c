@@ -221,12 +221,15 @@ typedef struct exchange {
     kiln_response_cb posted;
     void *posted_arg;
     kiln_buf queued, sending; /* written, not yet given to h2o / given, not yet acked */
+    const char *direct;       /* instead of queued: the first write, copied into the arena */
+    size_t direct_len;
     size_t bytes;
     int status;
     unsigned started : 1, h2o_started : 1, in_flight : 1, finished : 1, final_sent : 1, pending : 1;
     int busy; /* inside a call that uses the exchange afterwards: do not free it */
     char ip[NI_MAXHOST];
-    _Alignas(max_align_t) char first_chunk[2048]; /* the arena's first chunk */
+    _Alignas(
+        max_align_t) char first_chunk[8192]; /* the arena's first chunk: a typical request fits */
 } exchange;
 
 typedef struct req_hook {
@@ -270,20 +273,27 @@ static void flush_out(exchange *ex)
     h2o_req_t *req = ex->req;
     if (!req || ex->in_flight || ex->final_sent) return;
     int final = ex->finished;
-    if (!ex->queued.len && !final) return;
+    if (!ex->queued.len && !ex->direct && !final) return;
     if (!ex->h2o_started) {
         /* everything is known at once: a Content-Length rather than chunks */
-        if (final && ex->res.content_length == SIZE_MAX) ex->res.content_length = ex->queued.len;
+        if (final && ex->res.content_length == SIZE_MAX)
+            ex->res.content_length = ex->direct ? ex->direct_len : ex->queued.len;
         if (ex->status == 204 || ex->status == 304) ex->res.content_length = 0;
         req->res.content_length = ex->res.content_length;
         ex->h2o_started = 1;
         h2o_start_response(req, &ex->gen);
     }
-    kiln_buf t = ex->sending;
-    ex->sending = ex->queued;
-    ex->queued = t;
-    ex->queued.len = 0;
-    h2o_iovec_t buf = h2o_iovec_init(ex->sending.data, ex->sending.len);
+    h2o_iovec_t buf;
+    if (ex->direct) { /* arena memory: valid until the exchange goes, after h2o is done */
+        buf = h2o_iovec_init(ex->direct, ex->direct_len);
+        ex->direct = NULL;
+    } else {
+        kiln_buf t = ex->sending;
+        ex->sending = ex->queued;
+        ex->queued = t;
+        ex->queued.len = 0;
+        buf = h2o_iovec_init(ex->sending.data, ex->sending.len);
+    }
     ex->in_flight = !final;
     ex->final_sent = final;
     ex->busy++;
@@ -337,8 +347,24 @@ static int res_write(kiln_response *res, const void *data, size_t len)
     exchange *ex = (exchange *)res;
     if (!ex->req || !ex->started || ex->finished) return -1;
     if (!len) return 0;
+    if (!ex->h2o_started && !ex->queued.len && !ex->direct && len <= 16384) {
+        /* the usual whole body in one write: into the arena, no buffer of its own */
+        char *p = kiln_arena_alloc(&ex->arena, len);
+        if (p) {
+            memcpy(p, data, len);
+            ex->direct = p;
+            ex->direct_len = len;
+            ex->bytes += len;
+            goto queued;
+        }
+    }
+    if (ex->direct) {
+        if (kiln_buf_append(&ex->queued, ex->direct, ex->direct_len) < 0) return -1;
+        ex->direct = NULL;
+    }
     if (kiln_buf_append(&ex->queued, data, len) < 0) return -1;
     ex->bytes += len;
+queued:
     if (!h2o_timeout_is_linked(&ex->flush_timer))
         h2o_timeout_link(ex->w->loop, &ex->w->ctx.zero_timeout, &ex->flush_timer);
     return 0;
@@ -358,7 +384,10 @@ static void res_finish(kiln_response *res, const kiln_http_header *trailers, siz
     }
     if (ex->req) {
         if (h2o_timeout_is_linked(&ex->flush_timer)) h2o_timeout_unlink(&ex->flush_timer);
-        if (ex->status == 204 || ex->status == 304) ex->queued.len = 0;
+        if (ex->status == 204 || ex->status == 304) {
+            ex->queued.len = 0;
+            ex->direct = NULL;
+        }
         if (ex->status == 204 || ex->status == 304) ex->bytes = 0;
         access_log(ex->w->cfg, ex->req, ex->status, ex->bytes, ex->t->component, ex->res.start_ms);
         flush_out(ex);

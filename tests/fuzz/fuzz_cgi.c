@@ -3,7 +3,7 @@
  * queries and headers through the router, kiln_cgi_env and kiln_cgi_argv.
  * Input layout: byte 0 selects the mode; the rest is the data. */
 // fuzz-sources: src/exec/wagi/cgi.c src/server/router.c src/server/head.c
-// fuzz-sources: src/util/alloc.c src/util/buf.c
+// fuzz-sources: src/util/alloc.c src/util/arena.c src/util/buf.c
 #include "exec/wagi/cgi.h"
 #include "server/head.h"
 #include "server/router.h"

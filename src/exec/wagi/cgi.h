@@ -33,6 +33,9 @@ typedef struct kiln_strv {
      * small filter of the keys present and cap key lengths (offset of the first '=', or
      * SIZE_MAX), so that setenv rarely has to compare strings */
     struct kiln_strv_block *blocks; /* the arena; the first one is the current block */
+    /* public, set before first use: take the vector's memory from this per-request arena
+     * (then nothing is freed one by one); NULL: from the heap */
+    kiln_arena *arena;
 } kiln_strv;
 
 /* Appends a copy of s (NUL-terminated) / of the first len bytes. 0 or -1 (memory). */

@@ -151,7 +151,7 @@ static void wagi_handle(kiln_handler *base, kiln_request *req, kiln_response *re
         return;
     }
     cr.content_length = job->body_len;
-    if (kiln_wagi_prepare(c, &cr, &job->prep) < 0) {
+    if (kiln_wagi_prepare(c, &cr, req->arena, &job->prep) < 0) {
         kiln_response_error(res, 500);
         return;
     }

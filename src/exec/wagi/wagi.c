@@ -337,10 +337,11 @@ out:
     return rc;
 }
 
-int kiln_wagi_prepare(const kiln_wagi_component *c, const kiln_cgi_request *req,
+int kiln_wagi_prepare(const kiln_wagi_component *c, const kiln_cgi_request *req, kiln_arena *arena,
                       kiln_wagi_prepared *p)
 {
     memset(p, 0, sizeof *p);
+    p->argv.arena = p->env.arena = arena;
     /* component environment first; the request's CGI variables win over it */
     for (size_t i = 0; i < c->env.n; i++)
         if (kiln_strv_putenv(&p->env, c->env.v[i]) < 0) goto oom;

@@ -88,7 +88,9 @@ kiln_tier kiln_wagi_component_tier(const kiln_wagi_component *c);
 typedef struct kiln_wagi_prepared {
     kiln_strv argv, env;
 } kiln_wagi_prepared;
-int kiln_wagi_prepare(const kiln_wagi_component *c, const kiln_cgi_request *req,
+/* Builds argv and env; their memory comes from `arena` (the request's; NULL: the heap).
+ * 0 or -1 (memory). */
+int kiln_wagi_prepare(const kiln_wagi_component *c, const kiln_cgi_request *req, kiln_arena *arena,
                       kiln_wagi_prepared *p);
 void kiln_wagi_prepared_free(kiln_wagi_prepared *p);
 
