@@ -116,7 +116,8 @@ struct kiln_response {
     kiln_arena *arena;
     /* Set by the handler for the access log: its instance start time (-1: none). */
     double start_ms;
-    /* Set by the handler before start when it knows the body's length (else SIZE_MAX). */
+    /* Set by the handler before start when it knows the body's exact length (it then
+     * writes exactly that much); SIZE_MAX: unknown. */
     size_t content_length;
 };
 

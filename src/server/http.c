@@ -228,8 +228,8 @@ typedef struct exchange {
     unsigned started : 1, h2o_started : 1, in_flight : 1, finished : 1, final_sent : 1, pending : 1;
     int busy; /* inside a call that uses the exchange afterwards: do not free it */
     char ip[NI_MAXHOST];
-    _Alignas(
-        max_align_t) char first_chunk[8192]; /* the arena's first chunk: a typical request fits */
+    /* the arena's first chunk: a typical request's memory fits (the WAGI hello's does) */
+    _Alignas(max_align_t) char first_chunk[8192];
 } exchange;
 
 typedef struct req_hook {

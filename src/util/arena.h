@@ -26,7 +26,8 @@ void kiln_arena_init(kiln_arena *a, void *first, size_t size);
 void *kiln_arena_alloc(kiln_arena *a, size_t n);
 /* A NUL-terminated copy of the first n bytes of s; NULL when memory runs out. */
 char *kiln_arena_strndup(kiln_arena *a, const char *s, size_t n);
-/* Releases every heap chunk; the arena is empty again (on its first chunk, if any). */
+/* Releases every heap chunk. The arena stays usable (later allocations take new heap
+ * chunks; the caller's first chunk is not reused), so freeing twice is harmless. */
 void kiln_arena_free(kiln_arena *a);
 
 #endif
