@@ -102,8 +102,9 @@ typedef struct kiln_response_ops {
     int (*start)(kiln_response *res, int status, const kiln_http_header *headers, size_t n);
     /* Appends len bytes of body (copied). 0 or -1 (client gone, or out of memory). */
     int (*write)(kiln_response *res, const void *data, size_t len);
-    /* Ends the response (trailers: sent on HTTP/2, dropped on HTTP/1.1 today). Starts a
-     * 500 when start was never called. res is invalid afterwards. */
+    /* Ends the response. Trailers are part of the interface for wasi:http; the h2o 2.2.5
+     * server drops them today (it has no API to send them). Starts a 500 when start
+     * was never called. res is invalid afterwards. */
     void (*finish)(kiln_response *res, const kiln_http_header *trailers, size_t n);
     /* Any thread: runs cb(res, arg) on the request's I/O thread soon. 0 or -1. */
     int (*post)(kiln_response *res, kiln_response_cb cb, void *arg);
