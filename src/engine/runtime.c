@@ -143,6 +143,21 @@ static uint64_t effective_deadline(const kiln_rt_fiber_state *g)
     return !d ? s : !s ? d : d < s ? d : s;
 }
 
+/* The calling thread's CPU time (async-signal-safe). */
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Starts a running slice of the current guest (on start and on every resume). */
+static void slice_start(kiln_rt_fiber_state *g)
+{
+    g->slice_end_ns = mono_ns() + g->slice_ns;
+    g->slice_cpu0_ns = thread_cpu_ns();
+}
+
 static void on_interrupt(int sig, siginfo_t *si, void *uctx)
 {
     (void)sig, (void)si, (void)uctx;
@@ -150,6 +165,21 @@ static void on_interrupt(int sig, siginfo_t *si, void *uctx)
     if (tls.switching || !tls.g.jmp || !d || now < d) return;
     kiln_trap_kind kind =
         tls.g.deadline_ns && now >= tls.g.deadline_ns ? KILN_TRAP_INTERRUPTED : KILN_TRAP_BUDGET;
+    if (kind == KILN_TRAP_BUDGET) {
+        /* The slice budget is CPU time: a loop thread that the OS set aside (two cores,
+         * many threads) did not spend its guest's budget. Extend the slice by what is left
+         * of it, at least one watchdog tick. */
+        uint64_t used = thread_cpu_ns() - tls.g.slice_cpu0_ns;
+        if (used < tls.g.slice_ns) {
+            uint64_t left = tls.g.slice_ns - used;
+            tls.g.slice_end_ns = now + (left > WATCHDOG_TICK_NS ? left : WATCHDOG_TICK_NS);
+            watch_rec *r = tls.watch;
+            if (r)
+                atomic_store_explicit(&r->deadline_ns, effective_deadline(&tls.g),
+                                      memory_order_release);
+            return;
+        }
+    }
     if (tls.g.in_host)
         tls.g.interrupt_pending = (int)kind;
     else
@@ -316,7 +346,7 @@ int kiln_rt_fiber_swap(kiln_rt_fiber_state *s)
     /* The watchdog follows the guest now running here; a parked guest's deadline is
      * enforced by the waiting API until it runs again. A resumed guest starts a new
      * running slice. */
-    if (t->g.slice_ns) t->g.slice_end_ns = mono_ns() + t->g.slice_ns;
+    if (t->g.slice_ns) slice_start(&t->g);
     set_deadline(t, t->g.deadline_ns);
     /* A deadline that passed while parked, found back in a host function: it unwinds as
      * soon as that returns. */
@@ -409,13 +439,14 @@ int kiln_rt_call_budget(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t
     thread_state *t = self();
     sigjmp_buf *volatile prev = t->g.jmp;
     volatile uint64_t prev_deadline = t->g.deadline_ns;
-    volatile uint64_t prev_slice = t->g.slice_ns, prev_slice_end = t->g.slice_end_ns;
+    volatile uint64_t prev_slice = t->g.slice_ns, prev_slice_end = t->g.slice_end_ns,
+                      prev_slice_cpu0 = t->g.slice_cpu0_ns;
     int limited = timeout_ns || slice_ns;
     t->g.in_host = 0;
     t->g.interrupt_pending = 0;
     if (slice_ns) {
         t->g.slice_ns = slice_ns;
-        t->g.slice_end_ns = mono_ns() + slice_ns;
+        slice_start(&t->g);
     }
     if (limited) set_deadline(t, timeout_ns ? mono_ns() + timeout_ns : prev_deadline);
     t->g.jmp = &jb;
@@ -425,6 +456,7 @@ int kiln_rt_call_budget(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t
         t->g.jmp = prev;
         t->g.slice_ns = prev_slice;
         t->g.slice_end_ns = prev_slice_end;
+        t->g.slice_cpu0_ns = prev_slice_cpu0;
         if (limited) set_deadline(t, prev_deadline);
         trap->kind = KILN_TRAP_NONE;
         return 0;
@@ -433,6 +465,7 @@ int kiln_rt_call_budget(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t
     t->g.jmp = prev;
     t->g.slice_ns = prev_slice;
     t->g.slice_end_ns = prev_slice_end;
+    t->g.slice_cpu0_ns = prev_slice_cpu0;
     if (limited) set_deadline(t, prev_deadline);
     t->g.in_host = 0;
     t->g.interrupt_pending = 0;
