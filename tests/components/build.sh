@@ -21,7 +21,7 @@ export KILN_TOOLS
 [ $# -ge 1 ] || { echo "usage: $0 OUTDIR [NAME...]" >&2; exit 2; }
 OUT=$1
 shift
-ALL=(c-cli c-http go-cli js-cli js-http py-http)
+ALL=(c-cli c-http c-types go-cli js-cli js-http py-http)
 NAMES=("$@")
 [ ${#NAMES[@]} -gt 0 ] || NAMES=("${ALL[@]}")
 
@@ -84,8 +84,8 @@ build_c_types() {
     "$WIT_BINDGEN" c "$HERE/c-types/types.wit" --world types --out-dir "$1/gen"
     "$CLANG" "${CFLAGS_WASM[@]}" -Wno-unused-parameter -mexec-model=reactor -I"$1/gen" \
         -o "$1/core.wasm" "$HERE/c-types/main.c" "$1/gen/types.c" "$1/gen/types_component_type.o"
-    # No WASI import is expected; the adapter is given in case libc pulls one in.
-    "$WASM_TOOLS" component new "$1/core.wasm" --adapt "wasi_snapshot_preview1=$ADAPTER_REACTOR" -o "$2"
+    # No WASI import (no I/O; abort is a trap), hence no adapter: a pure component.
+    "$WASM_TOOLS" component new "$1/core.wasm" -o "$2"
 }
 
 build_go_cli() {
