@@ -9,8 +9,8 @@
 #   go-cli.wasm   Go GOOS=wasip1 command (go build + preview1 command adapter)
 #   c-types.wasm  C component exporting functions over every kind of WIT type (wit-bindgen c)
 # Each is validated (wasm-tools validate) before it is kept. Results are cached by the hash of
-# their inputs (sources, this script, tool versions) under $KILN_TOOLS/corpus, so a second run
-# only copies files. Prints one line per component: name, size, build time or "cached".
+# their inputs (sources, this script, tool versions) under ${KILN_CORPUS_CACHE:-$KILN_TOOLS/corpus},
+# so a second run only copies files. Prints one line per component: name, size, build time or "cached".
 # Usage: tests/components/build.sh OUTDIR [NAME...]    (default: every component)
 set -euo pipefail
 
@@ -26,7 +26,8 @@ NAMES=("$@")
 [ ${#NAMES[@]} -gt 0 ] || NAMES=("${ALL[@]}")
 
 "$ROOT/scripts/install-tools.sh"
-mkdir -p "$OUT" "$KILN_TOOLS/corpus"
+CACHE=${KILN_CORPUS_CACHE:-$KILN_TOOLS/corpus}
+mkdir -p "$OUT" "$CACHE"
 OUT=$(cd "$OUT" && pwd)
 
 WASM_TOOLS="$KILN_TOOLS/cargo/bin/wasm-tools"
@@ -110,12 +111,16 @@ build_py_http() {
     (cd "$1" && "$KILN_TOOLS/py/bin/componentize-py" -d . -w hello componentize app -o "$2")
 }
 
+# Builds of older sources (other branches, earlier commits) go after two weeks unused.
+find "$CACHE" -maxdepth 1 -name '*.wasm' -mtime +14 -delete 2>/dev/null || true
+
 status=0
 for name in "${NAMES[@]}"; do
     [ -d "$HERE/$name" ] || { echo "build.sh: unknown component $name" >&2; exit 2; }
     key=$(input_hash "$name")
-    cached="$KILN_TOOLS/corpus/$name-$key.wasm"
+    cached="$CACHE/$name-$key.wasm"
     if [ -f "$cached" ]; then
+        touch "$cached"
         cp "$cached" "$OUT/$name.wasm"
         echo "$name: $(stat -c %s "$cached") bytes (cached)"
         continue
