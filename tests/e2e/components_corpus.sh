@@ -71,6 +71,8 @@ for c in c-cli go-cli; do
     o=$(jco_run $c exit=3)
     expect_contains "jco run $c: non-zero exit becomes 1" "rc=1" "$o"
 done
+o=$(cd "$TMP" && printf 'from stdin\n' | timeout 120 node "$JCO" run "$CORPUS/c-cli.wasm" cat 2>&1)
+expect_eq "jco run c-cli: copies stdin to stdout" "from stdin" "$(tail -1 <<<"$o")"
 o=$(jco_run js-cli one two)
 expect_contains "jco run js-cli: greeting" "hello from JavaScript" "$o"
 expect_contains "jco run js-cli: arguments" 'args=["js-cli","one","two"]' "$o"
