@@ -529,7 +529,8 @@ kiln_component_instance *kiln_component_instantiate(kiln_loaded_component *lc, c
         return NULL;
     }
     ci->lc = lc;
-    ci->name = lc->name;
+    const char *slash = strrchr(lc->name, '/');
+    ci->name = slash ? slash + 1 : lc->name; /* short: trap messages are short */
     ci->err = err;
     if (!(ci->top = frame_new(ci))) {
         kiln_err_set(err, "%s: out of memory", lc->name);

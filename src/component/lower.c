@@ -162,7 +162,7 @@ static _Noreturn void tramp_fail(ki_tramp *t, kiln_cabi_cx *cx, const kiln_trap 
         kiln_rt_exit(code);
     }
     char msg[512];
-    snprintf(msg, sizeof msg, "%s: %s: %s%s", t->ci->name, t->callee->name, what, cx->err);
+    snprintf(msg, sizeof msg, "%s: %s%s", t->callee->name, what, cx->err);
     kiln_cabi_cx_free(cx);
     kiln_rt_trap_host(msg);
 }
@@ -245,7 +245,7 @@ typedef struct ki_builtin {
 static _Noreturn void builtin_fail(ki_builtin *b, const char *op, const char *why)
 {
     char msg[400];
-    snprintf(msg, sizeof msg, "%s: %s of %s: %s", b->ci->name, op, b->type->rt.name, why);
+    snprintf(msg, sizeof msg, "%s of %s: %s", op, b->type->rt.name, why);
     kiln_rt_trap_host(msg);
 }
 
@@ -336,7 +336,11 @@ int kiln_component_call(kiln_component_instance *ci, const kiln_component_func *
     }
     trap->kind = t.kind == KILN_TRAP_NONE ? KILN_TRAP_HOST : t.kind;
     trap->exit_code = 0;
-    snprintf(trap->message, sizeof trap->message, "%.40s: %.40s: %.70s", ci->name, fn->name,
-             ci->cx.err);
+    char msg[700];
+    snprintf(msg, sizeof msg, "%s: %s: %s", ci->name, fn->name, ci->cx.err);
+    size_t n = strlen(msg);
+    if (n >= sizeof trap->message) n = sizeof trap->message - 1;
+    memcpy(trap->message, msg, n);
+    trap->message[n] = '\0';
     return -1;
 }
