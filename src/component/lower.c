@@ -334,7 +334,9 @@ int kiln_component_call(kiln_component_instance *ci, const kiln_component_func *
         *trap = t;
         return -1;
     }
-    trap->kind = t.kind == KILN_TRAP_NONE ? KILN_TRAP_HOST : t.kind;
+    /* A fault keeps its kind only when it must (a timeout); otherwise it becomes a host
+     * trap whose message names the component, the function and the fault. */
+    trap->kind = t.kind == KILN_TRAP_INTERRUPTED ? t.kind : KILN_TRAP_HOST;
     trap->exit_code = 0;
     char msg[700];
     snprintf(msg, sizeof msg, "%s: %s: %s", ci->name, fn->name, ci->cx.err);
