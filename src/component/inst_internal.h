@@ -126,6 +126,8 @@ struct kiln_component_instance {
     uint32_t nframes, capframes;
     kiln_cabi_cx cx; /* for kiln_component_call */
     int cx_ready;
+    kiln_cabi_cx **cxs; /* contexts of the calls in progress (lower.c), reused */
+    uint32_t depth, ncxs, capcxs;
     kiln_err *err; /* during instantiation */
 };
 

@@ -554,6 +554,11 @@ void kiln_component_instance_free(kiln_component_instance *ci)
     for (size_t i = ci->nprovs; i-- > 0;)
         ci->provs[i].p->ctx_free(ci->provs[i].ctx);
     if (ci->cx_ready) kiln_cabi_cx_free(&ci->cx);
+    for (uint32_t i = 0; i < ci->ncxs; i++) {
+        kiln_cabi_cx_free(ci->cxs[i]);
+        kiln_free(ci->cxs[i]);
+    }
+    kiln_free(ci->cxs);
     for (uint32_t i = 0; i < ci->nframes; i++)
         frame_free(ci->frames[i]);
     kiln_free(ci->frames);
