@@ -3,7 +3,8 @@
  * wasm-tools is absent: scripts/install-tools.sh installs it). Covered: two core modules
  * sharing a memory, a funcref table filled by another instance, canon lower of host
  * functions with strings, lists and records, canon lift called from the host, a nested
- * component, resource.new/rep/drop with a destructor, imports refused before compiling
+ * component (also passing strings between two instances' memories, with post-return),
+ * resource.new/rep/drop with a destructor, imports refused before compiling
  * (missing interface, missing function, wrong type), and hostile components (lying about
  * a string's length, returning an out-of-bounds pointer, passing a bad pointer to a
  * host, forging and double-dropping handles) trapping with a clear message. */
@@ -206,6 +207,57 @@ static const char *nested_wat =
     "  (instance $inner (instantiate $Inner (with \"f\" (func $double))))\n"
     "  (alias export $inner \"g\" (func $g))\n"
     "  (export \"nested-g\" (func $g))\n"
+    "  (core module $S\n"
+    "    (memory (export \"mem\") 1)\n"
+    "    (global $bump (mut i32) (i32.const 1024))\n"
+    "    (global $posts (mut i32) (i32.const 0))\n"
+    "    (func $realloc (export \"realloc\") (param i32 i32 i32 i32) (result i32) (local $p i32)\n"
+    "      (local.set $p (global.get $bump))\n"
+    "      (global.set $bump (i32.add (local.get $p) (local.get 3)))\n"
+    "      (local.get $p))\n"
+    "    (func (export \"shout\") (param $p i32) (param $n i32) (result i32) (local $out i32)\n"
+    "      (local.set $out (call $realloc (i32.const 0) (i32.const 0) (i32.const 1)\n"
+    "        (i32.add (local.get $n) (i32.const 1))))\n"
+    "      (memory.copy (local.get $out) (local.get $p) (local.get $n))\n"
+    "      (i32.store8 (i32.add (local.get $out) (local.get $n)) (i32.const 33))\n"
+    "      (i32.store (i32.const 16) (local.get $out))\n"
+    "      (i32.store (i32.const 20) (i32.add (local.get $n) (i32.const 1)))\n"
+    "      (i32.const 16))\n"
+    "    (func (export \"post\") (param i32)\n"
+    "      (global.set $posts (i32.add (global.get $posts) (i32.const 1))))\n"
+    "    (func (export \"posts\") (result i32) (global.get $posts)))\n"
+    "  (core instance $si (instantiate $S))\n"
+    "  (alias core export $si \"mem\" (core memory $smem))\n"
+    "  (alias core export $si \"realloc\" (core func $srealloc))\n"
+    "  (alias core export $si \"post\" (core func $spost))\n"
+    "  (func $shout (param \"s\" string) (result string) (canon lift (core func $si \"shout\")\n"
+    "    (memory $smem) (realloc $srealloc) (post-return $spost)))\n"
+    "  (func (export \"posts\") (result u32) (canon lift (core func $si \"posts\")))\n"
+    "  (component $Relay\n"
+    "    (import \"shout\" (func $shout (param \"s\" string) (result string)))\n"
+    "    (core module $RM\n"
+    "      (memory (export \"mem\") 1)\n"
+    "      (global $bump (mut i32) (i32.const 1024))\n"
+    "      (func (export \"realloc\") (param i32 i32 i32 i32) (result i32) (local $p i32)\n"
+    "        (local.set $p (global.get $bump))\n"
+    "        (global.set $bump (i32.add (local.get $p) (local.get 3)))\n"
+    "        (local.get $p)))\n"
+    "    (core instance $rm (instantiate $RM))\n"
+    "    (alias core export $rm \"mem\" (core memory $rmem))\n"
+    "    (alias core export $rm \"realloc\" (core func $rrealloc))\n"
+    "    (core func $sl (canon lower (func $shout) (memory $rmem) (realloc $rrealloc)))\n"
+    "    (core module $RC\n"
+    "      (import \"i\" \"shout\" (func $shout (param i32 i32 i32)))\n"
+    "      (func (export \"relay\") (param i32 i32) (result i32)\n"
+    "        (call $shout (local.get 0) (local.get 1) (i32.const 32))\n"
+    "        (i32.const 32)))\n"
+    "    (core instance $rc (instantiate $RC (with \"i\" (instance (export \"shout\" (func "
+    "$sl))))))\n"
+    "    (func (export \"relay\") (param \"s\" string) (result string)\n"
+    "      (canon lift (core func $rc \"relay\") (memory $rmem) (realloc $rrealloc))))\n"
+    "  (instance $relay (instantiate $Relay (with \"shout\" (func $shout))))\n"
+    "  (alias export $relay \"relay\" (func $relayf))\n"
+    "  (export \"relay\" (func $relayf))\n"
     "  (core module $D\n"
     "    (global (export \"dropped\") (mut i32) (i32.const 0))\n"
     "    (func (export \"dtor\") (param i32) (global.set 0 (local.get 0))))\n"
@@ -406,6 +458,14 @@ static void test_nested_and_resources(void)
     arg.u = 5;
     CHECK(call(ci, "nested-g", &arg, &res, &t) == 0);
     CHECK_INT(res.u, 11);
+    /* A string from the host through a nested component to another instance (canon lower
+     * of a lifted function: two memories, two reallocs) and back, with post-return. */
+    arg = str("abc");
+    CHECK(call(ci, "relay", &arg, &res, &t) == 0);
+    CHECK(str_is(&res, "abc!"));
+    CHECK(call(ci, "posts", NULL, &res, &t) == 0);
+    CHECK_INT(res.u, 1);
+    memset(&arg, 0, sizeof arg);
     arg.u = 7;
     CHECK(call(ci, "cycle", &arg, &res, &t) == 0);
     CHECK_INT(res.u, 7007); /* rep 7, and the destructor saw rep 7 */
