@@ -48,9 +48,14 @@
  * the spec asserts the host never does. Realloc is called only through cx->realloc, with
  * the spec's sizes (strings: the initial and worst-case sizes of each transcoding, then a
  * shrinking realloc); guest memory is re-read after each call (it may grow). NaNs are
- * canonicalised both ways (the spec's deterministic profile). Nothing here unwinds: the caller,
- * running inside guest code, turns the error into a trap (kiln_rt_trap_host). That keeps this file
- * testable without guests.
+ * canonicalised both ways (the spec's deterministic profile). Nothing here unwinds: the
+ * caller, running inside guest code, turns the error into a trap (kiln_rt_trap_host). That
+ * keeps this file testable without guests. The exceptions are the guest code called from
+ * here — cx->realloc, and guest resource destructors (resources.h) — which may trap and
+ * unwind through these functions: the state stays consistent (lifted values are arena
+ * memory, freed by the next reset; a dropped handle is out of its table before its
+ * destructor runs). The canon options' may_leave rule (no import calls from inside
+ * realloc) is the caller's to enforce.
  *
  * Flattening (CanonicalABI.md "flatten_functype"): at most 16 flat parameters
  * (MAX_FLAT_PARAMS) — beyond that the parameters go to memory and one i32 pointer is passed;
