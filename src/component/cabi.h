@@ -14,7 +14,8 @@
  *   char                  u (a Unicode scalar value)
  *   string                str: UTF-8 bytes (not NUL-terminated; transcoded from/to the
  *                         guest's encoding: utf8, utf16, latin1+utf16)
- *   list<T>, fixed list   agg: n elements
+ *   list<T>, fixed list   agg: n elements (list<u8>, list<s8> with cx->compact_bytes:
+ *                         str, the bytes)
  *   map<K, V>             agg: n entries, each an agg of 2 items (key, value)
  *   record, tuple         agg: one item per field, in order
  *   variant               var: case index, payload (NULL when the case has none)
@@ -37,6 +38,10 @@
  *   error-context, stream, future: not supported (async): -1
  * All memory a lift allocates (strings, lists, payloads) comes from the kiln_cabi_cx's
  * arena and lives until kiln_cabi_cx_reset / _free: a call's values die with the call.
+ * The arena is bounded (cx->max_arena, default KILN_CABI_DEFAULT_MAX_ARENA): lists whose
+ * elements alias the same guest memory (a list of 2^25 lists each pointing at the same
+ * 256 MiB) would otherwise make a small guest allocate without bound; past the limit a
+ * lift fails like a trap.
  *
  * Errors. Every rule the specification makes a trap (invalid UTF-8 / UTF-16 / char /
  * discriminant (bool > 1 is fine on lift: nonzero = true), out-of-bounds or misaligned
@@ -74,6 +79,7 @@
 
 #define KILN_CABI_MAX_FLAT_PARAMS 16
 #define KILN_CABI_MAX_FLAT_RESULTS 1
+#define KILN_CABI_DEFAULT_MAX_ARENA ((size_t)256 << 20)
 
 typedef struct kiln_cval kiln_cval;
 typedef struct kiln_resource_type kiln_resource_type; /* resources.h */
@@ -125,6 +131,8 @@ typedef struct kiln_cabi_cx {
     kiln_cabi_resource_fn resource_type; /* NULL: no own/borrow can pass */
     void *resource_ctx;                  /* resource_type's first argument */
     struct kiln_cabi_arena *arena;       /* values lifted by this context */
+    size_t max_arena;                    /* arena limit in bytes (0: the default) */
+    int compact_bytes;                   /* list<u8>/list<s8> as str (see above) */
     char err[256];                       /* why the last call failed */
 } kiln_cabi_cx;
 

@@ -939,6 +939,56 @@ static void test_handles(void)
     cx.resource_type = NULL;
 }
 
+/* list<u8> as bytes (compact_bytes) and the arena limit against aliasing lists */
+static void test_bytes_and_limits(void)
+{
+    const kiln_ctype *lu8 = elem1(KILN_CT_LIST, P(KILN_CT_U8));
+    const kiln_ctype *lls = elem1(KILN_CT_LIST, lu8);
+    reset(KILN_STRENC_UTF8);
+    cx.compact_bytes = 1;
+    kiln_cval b = {.str = {"\x00\x01\xff", 3}}, out;
+    kiln_val fl[2];
+    CHECK_INT(kiln_cabi_lower_flat(&cx, lu8, &b, fl), 0);
+    CHECK_INT(fl[1].i32, 3);
+    CHECK(memcmp(membuf + fl[0].i32, "\x00\x01\xff", 3) == 0);
+    CHECK_INT(kiln_cabi_lift_flat(&cx, lu8, fl, &out), 0);
+    CHECK(out.str.len == 3 && memcmp(out.str.ptr, "\x00\x01\xff", 3) == 0);
+    CHECK_INT(kiln_cabi_store(&cx, lu8, &b, 16), 0);
+    CHECK_INT(kiln_cabi_load(&cx, lu8, 16, &out), 0);
+    CHECK(out.str.len == 3 && out.str.ptr[2] == '\xff');
+    cx.compact_bytes = 0;
+    CHECK_INT(kiln_cabi_load(&cx, lu8, 16, &out), 0);
+    CHECK(out.agg.n == 3 && out.agg.items[2].u == 0xff);
+
+    /* 2000 lists all aliasing the same 8 KiB: 16M values; refused past the limit */
+    reset(KILN_STRENC_UTF8);
+    for (uint32_t i = 0; i < 2000; i++) {
+        uint32_t e[2] = {65536, 8192};
+        memcpy(membuf + 1024 + 8 * i, e, 8);
+    }
+    fl[0].i32 = 1024, fl[1].i32 = 2000;
+    cx.max_arena = 1 << 20;
+    CHECK_INT(kiln_cabi_lift_flat(&cx, lls, fl, &out), -1);
+    CHECK(strstr(cx.err, "limit") != NULL);
+    cx.compact_bytes = 1; /* 16 MiB of copies: still refused */
+    reset(KILN_STRENC_UTF8);
+    for (uint32_t i = 0; i < 2000; i++) {
+        uint32_t e[2] = {65536, 8192};
+        memcpy(membuf + 1024 + 8 * i, e, 8);
+    }
+    CHECK_INT(kiln_cabi_lift_flat(&cx, lls, fl, &out), -1);
+    cx.max_arena = 0; /* the default (256 MiB) admits them */
+    reset(KILN_STRENC_UTF8);
+    for (uint32_t i = 0; i < 2000; i++) {
+        uint32_t e[2] = {65536, 8192};
+        memcpy(membuf + 1024 + 8 * i, e, 8);
+    }
+    CHECK_INT(kiln_cabi_lift_flat(&cx, lls, fl, &out), 0);
+    CHECK(out.agg.n == 2000 && out.agg.items[1999].str.len == 8192);
+    cx.compact_bytes = 0;
+    reset(KILN_STRENC_UTF8);
+}
+
 /* Random guest memory and flat values: every lift returns 0 or -1, never crashes (run
  * under ASan/UBSan), and both outcomes occur. */
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -1037,6 +1087,7 @@ int main(void)
     test_functions();
     test_handles();
     test_hostile();
+    test_bytes_and_limits();
     kiln_cabi_cx_free(&cx);
     kiln_cabi_cx_free(&vcx);
     return test_finish("cabi_test");
