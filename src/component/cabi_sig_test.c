@@ -6,8 +6,9 @@
  * signatures against its own flattening). A deliberately wrong signature must fail, so the
  * check is known to bite. The types come from the same text read by kiln_component_read,
  * so their layout is validate.c's.
- * wasm-tools comes from scripts/install-tools.sh ($KILN_TOOLS/cargo/bin/wasm-tools);
- * without it this test fails. */
+ * Then the real components of $KILN_TOOLS/corpus are checked the same way (see
+ * test_corpus). wasm-tools and the corpus come from scripts/install-tools.sh
+ * ($KILN_TOOLS, default /var/cache/kiln-tools); without them this test fails. */
 #include "component/cabi.h"
 #include "component/reader.h"
 #include "util/buf.h"
@@ -15,6 +16,7 @@
 #include "util/proc.h"
 #include "util/test.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -120,10 +122,89 @@ static void check_func(const char *types, const char *want_lift, const char *wan
     kiln_buf_free(&bin);
 }
 
+/* Real components (the corpus of C/Go/JS/Python components built by scripts/install-tools.sh
+ * with wit-bindgen, TinyGo, componentize-js/-py): every sync `canon lift` must name a core
+ * function whose (toolchain-made) signature is kiln_cabi_core_sig(lift), and every `canon
+ * lower` must give the signature the core module imports it as (validate.c checks the
+ * import against the lowered func's type, which is compared here). Counts the checks. */
+static int ncorpus_lift, ncorpus_lower;
+
+static void check_component(const kiln_component *c, const char *file)
+{
+    uint32_t core_funcs = 0;
+    for (uint32_t i = 0; i < c->ndefs; i++) {
+        const kiln_cdef *d = &c->defs[i];
+        if (d->kind == KILN_CDEF_COMPONENT && d->component) check_component(d->component, file);
+        if (d->kind == KILN_CDEF_ALIAS && d->alias.sort == KILN_CSORT_CORE_FUNC) core_funcs++;
+        if (d->kind != KILN_CDEF_CANON) continue;
+        const kiln_canon *k = &d->canon;
+        char sig[64];
+        if (k->op == KILN_CANON_LIFT) {
+            const kiln_ctype *ft = c->spaces[KILN_CSORT_TYPE].types[k->type];
+            const kiln_ctype *cf = c->spaces[KILN_CSORT_CORE_FUNC].types[k->func];
+            if (!k->opts.async && cf && cf->sig) {
+                CHECK_INT(kiln_cabi_core_sig(ft, 0, sig, sizeof sig), 0);
+                if (strcmp(sig, cf->sig) != 0)
+                    fprintf(stderr, "  %s: lift of core func %u: %s, kiln says %s\n", file, k->func,
+                            cf->sig, sig);
+                CHECK_STR(sig, cf->sig);
+                ncorpus_lift++;
+            }
+            continue;
+        }
+        uint32_t idx = core_funcs++;
+        if (k->op == KILN_CANON_LOWER && !k->opts.async) {
+            const kiln_ctype *ft = c->spaces[KILN_CSORT_FUNC].types[k->func];
+            const kiln_ctype *cf = idx < c->spaces[KILN_CSORT_CORE_FUNC].n
+                                       ? c->spaces[KILN_CSORT_CORE_FUNC].types[idx]
+                                       : NULL;
+            CHECK(cf && cf->sig);
+            if (!cf || !cf->sig) continue;
+            CHECK_INT(kiln_cabi_core_sig(ft, 1, sig, sizeof sig), 0);
+            CHECK_STR(sig, cf->sig);
+            ncorpus_lower++;
+        }
+    }
+}
+
+static void test_corpus(const char *tools)
+{
+    char corpus[512];
+    snprintf(corpus, sizeof corpus, "%s/corpus", tools);
+    DIR *dp = opendir(corpus);
+    CHECK(dp != NULL);
+    if (!dp) return;
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir(dp))) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 5, ".wasm") != 0) continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", corpus, e->d_name);
+        kiln_buf bin = {0};
+        CHECK_INT(kiln_read_file(path, &bin), 0);
+        char err[512];
+        kiln_component *c =
+            kiln_component_read((const uint8_t *)bin.data, bin.len, e->d_name, err, sizeof err);
+        if (!c) fprintf(stderr, "  %s\n", err);
+        CHECK(c != NULL);
+        if (c) check_component(c, e->d_name), files++;
+        kiln_component_free(c);
+        kiln_buf_free(&bin);
+    }
+    closedir(dp);
+    CHECK(files > 0);
+    CHECK(ncorpus_lift > 0);
+    CHECK(ncorpus_lower > 0);
+    printf("corpus: %d components, %d lifts and %d lowers checked\n", files, ncorpus_lift,
+           ncorpus_lower);
+}
+
 int main(void)
 {
     const char *tools = getenv("KILN_TOOLS");
-    snprintf(wt, sizeof wt, "%s/cargo/bin/wasm-tools", tools ? tools : "/var/cache/kiln-tools");
+    if (!tools) tools = "/var/cache/kiln-tools";
+    snprintf(wt, sizeof wt, "%s/cargo/bin/wasm-tools", tools);
     if (access(wt, X_OK) != 0) {
         fprintf(stderr, "wasm-tools not found at %s (scripts/install-tools.sh installs it)\n", wt);
         CHECK(0);
@@ -177,6 +258,8 @@ int main(void)
     CHECK_INT(parse(text.data, &bin, 1), -1);
     kiln_buf_free(&text);
     kiln_buf_free(&bin);
+
+    test_corpus(tools);
 
     char path[128];
     snprintf(path, sizeof path, "%s/c.wat", dir);
