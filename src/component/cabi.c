@@ -965,14 +965,24 @@ static int store(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
     }
 }
 
+/* Sizes saturate at 2^28 in validation: such a type's real layout is unknown, and
+ * anything that large cannot be passed anyway (fails). */
+static int too_big(kiln_cabi_cx *cx, uint64_t size)
+{
+    if (size < FLAT_LIMIT) return 0;
+    return fail(cx, "value of %llu bytes or more is too large to pass", (unsigned long long)size);
+}
+
 int kiln_cabi_load(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t ptr, kiln_cval *out)
 {
+    if (too_big(cx, t->size) < 0) return -1;
     if (check_range(cx, ptr, t->size, t->align, "load") < 0) return -1;
     return load(cx, t, ptr, out);
 }
 
 int kiln_cabi_store(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t ptr)
 {
+    if (too_big(cx, t->size) < 0) return -1;
     if (check_range(cx, ptr, t->size, t->align, "store") < 0) return -1;
     return store(cx, t, v, ptr);
 }
@@ -1338,7 +1348,7 @@ static int load_params(kiln_cabi_cx *cx, const kiln_ctype *ft, uint32_t ptr, kil
     uint64_t size;
     uint32_t align;
     params_layout(ft, &size, &align);
-    if (check_range(cx, ptr, size, align, "parameters") < 0) return -1;
+    if (too_big(cx, size) < 0 || check_range(cx, ptr, size, align, "parameters") < 0) return -1;
     for (uint32_t i = 0; i < ft->nitems; i++) {
         const kiln_ctype *p = field_type(ft, i);
         ptr = (uint32_t)align_up(ptr, p->align);
@@ -1368,7 +1378,9 @@ int kiln_cabi_lower_results(kiln_cabi_cx *cx, const kiln_ctype *functype, const 
         size_t pos = 0;
         return lower_flat(cx, r, &results[0], core, &pos);
     }
-    if (check_range(cx, retptr, r->size, r->align, "return pointer") < 0) return -1;
+    if (too_big(cx, r->size) < 0 ||
+        check_range(cx, retptr, r->size, r->align, "return pointer") < 0)
+        return -1;
     return store(cx, r, &results[0], retptr);
 }
 
@@ -1379,7 +1391,7 @@ int kiln_cabi_lower_args(kiln_cabi_cx *cx, const kiln_ctype *functype, const kil
         uint64_t size;
         uint32_t align, ptr;
         params_layout(functype, &size, &align);
-        if (call_realloc(cx, 0, 0, align, size, &ptr) < 0) return -1;
+        if (too_big(cx, size) < 0 || call_realloc(cx, 0, 0, align, size, &ptr) < 0) return -1;
         uint32_t at = ptr;
         for (uint32_t i = 0; i < functype->nitems; i++) {
             const kiln_ctype *p = field_type(functype, i);
@@ -1409,6 +1421,7 @@ int kiln_cabi_lift_results(kiln_cabi_cx *cx, const kiln_ctype *functype, const k
         return lift_flat(cx, r, core, &pos, &results[0]);
     }
     uint32_t ptr = core[0].i32;
-    if (check_range(cx, ptr, r->size, r->align, "results") < 0) return -1;
+    if (too_big(cx, r->size) < 0 || check_range(cx, ptr, r->size, r->align, "results") < 0)
+        return -1;
     return load(cx, r, ptr, &results[0]);
 }

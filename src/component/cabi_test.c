@@ -776,6 +776,18 @@ static void test_traps(void)
     kiln_cval wide = S("a\xe2\x82\xac");
     CHECK_INT(kiln_cabi_lower_flat(&cx, P(KILN_CT_STRING), &wide, fl), -1);
 
+    /* a type whose size saturated in validation (two fixed lists of 2^28-1 bytes) */
+    const kiln_ctype *huge = fixed(P(KILN_CT_U8), (1u << 28) - 1);
+    const kiln_ctype *two_huge = agg(KILN_CT_RECORD, 2, huge, huge);
+    CHECK_INT(two_huge->size, 1u << 28);
+    CHECK_INT(kiln_cabi_load(&cx, two_huge, 0, &out), -1);
+    CHECK(strstr(cx.err, "too large") != NULL);
+    CHECK_INT(kiln_cabi_load(&cx, elem1(KILN_CT_OPTION, two_huge), 0, &out), -1);
+    const kiln_ctype *fh = func(two_huge, 0, NULL);
+    fl[0].i32 = 0;
+    CHECK_INT(kiln_cabi_lift_results(&cx, fh, fl, &out), -1);
+    CHECK(strstr(cx.err, "too large") != NULL);
+
     /* unsupported async types */
     const kiln_ctype *fut = elem1(KILN_CT_FUTURE, NULL);
     fl[0].i32 = 1;
