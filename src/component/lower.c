@@ -93,6 +93,7 @@ static kiln_cabi_cx *cx_push(kiln_component_instance *ci, wasm_rt_memory_t *mem,
     cx->resources = f->res;
     cx->resource_type = resolve_type;
     cx->resource_ctx = f;
+    cx->compact_bytes = 1; /* host.h: list<u8> and list<s8> travel as bytes */
     return cx;
 }
 
@@ -358,6 +359,7 @@ int kiln_component_call(kiln_component_instance *ci, const kiln_component_func *
     ci->cx.resources = ci->top->res;
     ci->cx.resource_type = resolve_type;
     ci->cx.resource_ctx = ci->top;
+    ci->cx.compact_bytes = 1;
     ci->cx.err[0] = '\0';
     kiln_trap t;
     if (ki_call_lifted(ci, fn, &ci->cx, args, results, &t) == 0) return 0;

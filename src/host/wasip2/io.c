@@ -108,12 +108,7 @@ static int do_write(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
     p2_stream *s = out_stream(ctx, cx, args);
     if (!s) return -1;
     if (s->closed) return stream_error(ctx, cx, &res[0], NULL);
-    uint32_t n = args[1].agg.n;
-    uint8_t *bytes = kiln_cabi_alloc(cx, n ? n : 1);
-    if (!bytes) return p2_fail(cx, "out of memory");
-    for (uint32_t i = 0; i < n; i++)
-        bytes[i] = (uint8_t)args[1].agg.items[i].u;
-    const char *why = stream_write_all(s, bytes, n);
+    const char *why = stream_write_all(s, (const uint8_t *)args[1].str.ptr, args[1].str.len);
     if (why) {
         s->closed = 1;
         return stream_error(ctx, cx, &res[0], why);
@@ -189,7 +184,8 @@ static int do_read(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
         s->closed = 1;
         return stream_error(ctx, cx, &res[0], NULL);
     }
-    if (p2_bytes_list(cx, list, (const uint8_t *)buf, got) < 0) return -1;
+    list->str.ptr = buf;
+    list->str.len = got;
     res[0].var.disc = 0;
     res[0].var.payload = list;
     return 0;
