@@ -300,6 +300,20 @@ static const char *missing_wat =
     "  (import \"test:host/api@2.0.0\" (instance (export \"sum\" (func))))\n"
     "  (core module $M (func (export \"x\"))))\n";
 
+/* Hostile linking: wasm-tools parse does not validate, so these reach Kiln. */
+static const char *mismatch_wat[] = {
+    "(component\n"
+    "  (core module $A (global (export \"g\") (mut i32) (i32.const 0)))\n"
+    "  (core instance $a (instantiate $A))\n"
+    "  (core module $B (import \"a\" \"g\" (global (mut i64))))\n"
+    "  (core instance (instantiate $B (with \"a\" (instance $a)))))\n",
+    "(component\n"
+    "  (core module $A (memory (export \"m\") 1))\n"
+    "  (core instance $a (instantiate $A))\n"
+    "  (core module $B (import \"a\" \"m\" (memory 2)))\n"
+    "  (core instance (instantiate $B (with \"a\" (instance $a)))))\n",
+};
+
 /* Writes wat to dir/name.wat, converts it to dir/name.wasm; the path, or NULL. */
 static const char *build(const char *name, const char *wat)
 {
@@ -479,6 +493,26 @@ static void test_nested_and_resources(void)
     kiln_component_unload(lc);
 }
 
+static void test_mismatch(void)
+{
+    for (size_t i = 0; i < sizeof mismatch_wat / sizeof mismatch_wat[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "mismatch%zu", i);
+        kiln_err err;
+        kiln_loaded_component *lc = load(name, mismatch_wat[i], &err);
+        kiln_component_instance *ci = NULL;
+        if (lc) {
+            kiln_grants g = {0};
+            ci = kiln_component_instantiate(lc, &g, &err);
+        }
+        CHECK(ci == NULL); /* refused at load (validation) or instantiation, never bound */
+        printf("%s: %s\n", name, err.msg);
+        CHECK(strstr(err.msg, "\"a\"") != NULL);
+        kiln_component_instance_free(ci);
+        kiln_component_unload(lc);
+    }
+}
+
 static int dir_empty(const char *path)
 {
     DIR *d = opendir(path);
@@ -526,6 +560,7 @@ int main(void)
     test_basic();
     test_nested_and_resources();
     test_missing();
+    test_mismatch();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;

@@ -254,6 +254,11 @@ ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, con
             return NULL;
         }
     }
+    char sig[64];
+    if (kiln_cabi_core_sig(type, 1, sig, sizeof sig) < 0 || !(c->type = ki_strdup(ci, sig))) {
+        kiln_err_set(err, "%s: the core signature of %s does not fit", ci->name, callee->name);
+        return NULL;
+    }
     c->kind = KILN_EXTERN_FUNC;
     c->b = (kiln_binding){(kiln_fnptr)tramp_call, t, KILN_BIND_HOST_VALS};
     c->idx = -1;
@@ -331,6 +336,7 @@ ki_core *ki_resource_builtin(kiln_component_instance *ci, ki_frame *f, uint8_t o
     c->kind = KILN_EXTERN_FUNC;
     c->b = (kiln_binding){(kiln_fnptr)fn, b, KILN_BIND_HOST_VALS};
     c->idx = -1;
+    c->type = op == KILN_CANON_RESOURCE_DROP ? "i:" : "i:i";
     return c;
 }
 
