@@ -301,17 +301,26 @@ static const char *missing_wat =
     "  (core module $M (func (export \"x\"))))\n";
 
 /* Hostile linking: wasm-tools parse does not validate, so these reach Kiln. */
-static const char *mismatch_wat[] = {
-    "(component\n"
-    "  (core module $A (global (export \"g\") (mut i32) (i32.const 0)))\n"
-    "  (core instance $a (instantiate $A))\n"
-    "  (core module $B (import \"a\" \"g\" (global (mut i64))))\n"
-    "  (core instance (instantiate $B (with \"a\" (instance $a)))))\n",
-    "(component\n"
-    "  (core module $A (memory (export \"m\") 1))\n"
-    "  (core instance $a (instantiate $A))\n"
-    "  (core module $B (import \"a\" \"m\" (memory 2)))\n"
-    "  (core instance (instantiate $B (with \"a\" (instance $a)))))\n",
+static const struct {
+    const char *wat, *want;
+} mismatch[] = {
+    {"(component\n"
+     "  (core module $A (global (export \"g\") (mut i32) (i32.const 0)))\n"
+     "  (core instance $a (instantiate $A))\n"
+     "  (core module $B (import \"a\" \"g\" (global (mut i64))))\n"
+     "  (core instance (instantiate $B (with \"a\" (instance $a)))))\n",
+     "\"a\" \"g\""},
+    {"(component\n"
+     "  (core module $A (memory (export \"m\") 1))\n"
+     "  (core instance $a (instantiate $A))\n"
+     "  (core module $B (import \"a\" \"m\" (memory 2)))\n"
+     "  (core instance (instantiate $B (with \"a\" (instance $a)))))\n",
+     "\"a\" \"m\""},
+    {"(component\n"
+     "  (core module $A (func (export \"f\") (param i32 i32) (result i32) (i32.const 0)))\n"
+     "  (core instance $a (instantiate $A))\n"
+     "  (func (export \"f\") (result u32) (canon lift (core func $a \"f\"))))\n",
+     "ii:i"},
 };
 
 /* Writes wat to dir/name.wat, converts it to dir/name.wasm; the path, or NULL. */
@@ -495,11 +504,11 @@ static void test_nested_and_resources(void)
 
 static void test_mismatch(void)
 {
-    for (size_t i = 0; i < sizeof mismatch_wat / sizeof mismatch_wat[0]; i++) {
+    for (size_t i = 0; i < sizeof mismatch / sizeof mismatch[0]; i++) {
         char name[32];
         snprintf(name, sizeof name, "mismatch%zu", i);
         kiln_err err;
-        kiln_loaded_component *lc = load(name, mismatch_wat[i], &err);
+        kiln_loaded_component *lc = load(name, mismatch[i].wat, &err);
         kiln_component_instance *ci = NULL;
         if (lc) {
             kiln_grants g = {0};
@@ -507,7 +516,7 @@ static void test_mismatch(void)
         }
         CHECK(ci == NULL); /* refused at load (validation) or instantiation, never bound */
         printf("%s: %s\n", name, err.msg);
-        CHECK(strstr(err.msg, "\"a\"") != NULL);
+        CHECK(strstr(err.msg, mismatch[i].want) != NULL);
         kiln_component_instance_free(ci);
         kiln_component_unload(lc);
     }

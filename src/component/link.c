@@ -347,6 +347,34 @@ static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const c
     return in;
 }
 
+/* Checks the core functions of a canon lift against the signatures the canonical ABI
+ * calls them with (the function, its realloc, its post-return): the validator checks what
+ * it can see; this is the check at the point of binding, whatever the static types. */
+static int check_lift(kiln_component_instance *ci, const kiln_cdef *d, const ki_func *fn)
+{
+    char sig[64], post[64];
+    if (kiln_cabi_core_sig(fn->type, 0, sig, sizeof sig) < 0 || !fn->core->type ||
+        strcmp(sig, fn->core->type) != 0) {
+        kiln_err_set(ci->err, "%s: offset 0x%zx: lift of a core function of type %s as %s",
+                     ci->name, d->offset, fn->core->type ? fn->core->type : "?", sig);
+        return -1;
+    }
+    if (fn->realloc &&
+        (!fn->realloc->inst || !fn->realloc->type || strcmp(fn->realloc->type, "iiii:i") != 0)) {
+        kiln_err_set(ci->err, "%s: offset 0x%zx: the realloc is not a core export of type iiii:i",
+                     ci->name, d->offset);
+        return -1;
+    }
+    snprintf(post, sizeof post, "%s:", strchr(sig, ':') + 1);
+    if (fn->post_return && (!fn->post_return->inst || !fn->post_return->type ||
+                            strcmp(fn->post_return->type, post) != 0)) {
+        kiln_err_set(ci->err, "%s: offset 0x%zx: the post-return is not a core export of type %s",
+                     ci->name, d->offset, post);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- the walk ---- */
 
 static int oom(kiln_component_instance *ci)
@@ -494,6 +522,7 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                     fn->realloc = f->sp[KILN_CSORT_CORE_FUNC].items[k->opts.realloc];
                 if (k->opts.has_post_return)
                     fn->post_return = f->sp[KILN_CSORT_CORE_FUNC].items[k->opts.post_return];
+                if (check_lift(ci, d, fn) < 0) return -1;
                 if (push(f, KILN_CSORT_FUNC, fn) < 0) return oom(ci);
             } else if (k->op == KILN_CANON_LOWER) {
                 ki_func *callee = f->sp[KILN_CSORT_FUNC].items[k->func];

@@ -248,8 +248,8 @@ ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, con
         t->memory = ((ki_core *)f->sp[KILN_CSORT_CORE_MEMORY].items[o->memory])->b.ctx;
     if (o->has_realloc) {
         t->realloc = f->sp[KILN_CSORT_CORE_FUNC].items[o->realloc];
-        if (!t->realloc->inst) {
-            kiln_err_set(err, "%s: the realloc of %s is not a core instance's export", ci->name,
+        if (!t->realloc->inst || !t->realloc->type || strcmp(t->realloc->type, "iiii:i") != 0) {
+            kiln_err_set(err, "%s: the realloc of %s is not a core export of type iiii:i", ci->name,
                          callee->name);
             return NULL;
         }
