@@ -4,10 +4,11 @@
  * sharing a memory, a funcref table filled by another instance, canon lower of host
  * functions with strings, lists and records, canon lift called from the host, a nested
  * component (also passing strings between two instances' memories, with post-return),
- * resource.new/rep/drop with a destructor, imports refused before compiling
- * (missing interface, missing function, wrong type), and hostile components (lying about
- * a string's length, returning an out-of-bounds pointer, passing a bad pointer to a
- * host, forging and double-dropping handles) trapping with a clear message. */
+ * a time limit stopping a loop reached through a nested component, resource.new/rep/drop with a
+ * destructor, imports refused before compiling (missing interface, missing function, wrong type),
+ * and hostile components (lying about a string's length, returning an out-of-bounds pointer,
+ * passing a bad pointer to a host, forging and double-dropping handles) trapping with a clear
+ * message. */
 #include "component/host.h"
 #include "component/instance.h"
 #include "util/alloc.h"
@@ -258,6 +259,19 @@ static const char *nested_wat =
     "  (instance $relay (instantiate $Relay (with \"shout\" (func $shout))))\n"
     "  (alias export $relay \"relay\" (func $relayf))\n"
     "  (export \"relay\" (func $relayf))\n"
+    "  (core module $Spin (func (export \"spin\") (loop $l (br $l))))\n"
+    "  (core instance $spini (instantiate $Spin))\n"
+    "  (func $spin (canon lift (core func $spini \"spin\")))\n"
+    "  (component $Caller\n"
+    "    (import \"spin\" (func $spin))\n"
+    "    (core func $sl (canon lower (func $spin)))\n"
+    "    (core module $C (import \"i\" \"spin\" (func $spin)) (func (export \"go\") (call "
+    "$spin)))\n"
+    "    (core instance $c (instantiate $C (with \"i\" (instance (export \"spin\" (func $sl))))))\n"
+    "    (func (export \"go\") (canon lift (core func $c \"go\"))))\n"
+    "  (instance $caller (instantiate $Caller (with \"spin\" (func $spin))))\n"
+    "  (alias export $caller \"go\" (func $gof))\n"
+    "  (export \"spin-nested\" (func $gof))\n"
     "  (core module $D\n"
     "    (global (export \"dropped\") (mut i32) (i32.const 0))\n"
     "    (func (export \"dtor\") (param i32) (global.set 0 (local.get 0))))\n"
@@ -488,6 +502,13 @@ static void test_nested_and_resources(void)
     CHECK(str_is(&res, "abc!"));
     CHECK(call(ci, "posts", NULL, &res, &t) == 0);
     CHECK_INT(res.u, 1);
+    /* A time limit stops a loop in another instance, called through a nested component. */
+    const kiln_component_func *spin = kiln_component_find_func(ci, "spin-nested");
+    CHECK(spin != NULL);
+    if (spin) {
+        CHECK(kiln_component_call_timeout(ci, spin, NULL, &res, &t, 50000000) == -1);
+        CHECK_INT(t.kind, KILN_TRAP_INTERRUPTED);
+    }
     memset(&arg, 0, sizeof arg);
     arg.u = 7;
     CHECK(call(ci, "cycle", &arg, &res, &t) == 0);

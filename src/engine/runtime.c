@@ -289,7 +289,18 @@ int kiln_rt_call_timeout(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_
     sigjmp_buf jb;
     sigjmp_buf *volatile prev = tls.jmp;
     watch_rec *volatile wr = NULL;
-    tls.call_id++;
+    /* A call nested in a host function (the component model's calls between instances)
+     * stays part of the outer call: same call id, so the outer call's deadline still
+     * interrupts it, and the host section is resumed when it returns. */
+    volatile int nested = prev != NULL && timeout_ns == 0;
+    volatile int saved_in_host = tls.in_host;
+    if (nested && tls.interrupt_pending) {
+        /* The outer call's deadline passed in the host function: do not start. */
+        trap->kind = KILN_TRAP_INTERRUPTED;
+        trap->message[0] = '\0';
+        return -1;
+    }
+    if (!nested) tls.call_id++;
     tls.in_host = 0;
     tls.interrupt_pending = 0;
     if (timeout_ns && (wr = watch_self()) != NULL) {
@@ -301,12 +312,13 @@ int kiln_rt_call_timeout(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_
         fn(arg);
         tls.jmp = prev;
         if (wr) atomic_store_explicit(&wr->deadline_ns, 0, memory_order_release);
+        if (nested) tls.in_host = saved_in_host;
         trap->kind = KILN_TRAP_NONE;
         return 0;
     }
     tls.jmp = prev;
     if (wr) atomic_store(&wr->deadline_ns, 0);
-    tls.in_host = 0;
+    tls.in_host = nested ? saved_in_host : 0;
     tls.interrupt_pending = 0;
     if (tls.from_signal) {
         /* The handler ran with SIGSEGV/SIGBUS blocked and we left it by longjmp. */
