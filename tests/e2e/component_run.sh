@@ -17,7 +17,19 @@ JCO=$TOOLS/npm/node_modules/.bin/jco
 for f in "$WT" "$ADAPTER"; do
     if [ ! -e "$f" ]; then
         fail "$f not found (scripts/install-tools.sh installs it)"
-        finish
+        # A component that is not a command.
+cat >"$TMP/reactor.wat" <<'WAT'
+(component
+  (core module $m (func (export "f") (result i32) (i32.const 1)))
+  (core instance $i (instantiate $m))
+  (func (export "f") (result u32) (canon lift (core func $i "f"))))
+WAT
+"$WT" parse "$TMP/reactor.wat" -o "$TMP/reactor.wasm"
+out=$("$KILN" run "$TMP/reactor.wasm" 2>&1)
+expect_eq "a component without wasi:cli/run exits 1" 1 $?
+expect_contains "it is said to be no command" "not a command component" "$out"
+
+finish
         exit 1
     fi
 done
@@ -114,5 +126,17 @@ expect_contains "the missing interface is named" \
 expect_contains "a wrong type is named" \
     "function 'get-arguments' has type () -> string; the host's is () -> list<string>" "$out"
 expect_eq "nothing was compiled" "" "$(ls -A "$TMP/empty-cache" 2>/dev/null)"
+
+# A component that is not a command.
+cat >"$TMP/reactor.wat" <<'WAT'
+(component
+  (core module $m (func (export "f") (result i32) (i32.const 1)))
+  (core instance $i (instantiate $m))
+  (func (export "f") (result u32) (canon lift (core func $i "f"))))
+WAT
+"$WT" parse "$TMP/reactor.wat" -o "$TMP/reactor.wasm"
+out=$("$KILN" run "$TMP/reactor.wasm" 2>&1)
+expect_eq "a component without wasi:cli/run exits 1" 1 $?
+expect_contains "it is said to be no command" "not a command component" "$out"
 
 finish
