@@ -43,6 +43,10 @@ int kiln_cmd_compile(int argc, char **argv)
     }
     int rc = 0;
     for (; i < argc; i++) {
+        if (kiln_cli_is_component_file(argv[i])) {
+            if (kiln_compile_component(argv[i], &opts) != 0) rc = 1;
+            continue;
+        }
         kiln_err err;
         kiln_module *m = kiln_module_load_file(argv[i], &opts, kiln_hosts_linker(), &err);
         if (!m) {

@@ -209,6 +209,24 @@ int kiln_cmd_run(int argc, char **argv)
         goto out;
     }
     const char *path = argv[i];
+    if (kiln_cli_is_component_file(path)) {
+        if (invoke) {
+            fprintf(stderr, "error: %s: --invoke is for core modules, not components\n", path);
+            goto out;
+        }
+        kiln_grants cg = {
+            .wasi = {.argc = argc - i,
+                     .argv = (const char *const *)(argv + i),
+                     .nenv = st.nenv,
+                     .env = st.env,
+                     .npreopens = st.ndirs,
+                     .preopens = st.dirs,
+                     .stdio = {{.fd = 0}, {.fd = 1}, {.fd = 2}}},
+        };
+        if (max_memory) kiln_rt_set_memory_limit_pages((uint32_t)((max_memory + 65535) / 65536));
+        rc = kiln_run_component(path, &opts, &cg, timeout_ms);
+        goto out;
+    }
     kiln_err err;
     kiln_module *m = kiln_module_load_file(path, &opts, kiln_hosts_linker(), &err);
     if (!m) {

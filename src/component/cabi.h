@@ -14,25 +14,53 @@
  *   char                  u (a Unicode scalar value)
  *   string                str: UTF-8 bytes (not NUL-terminated; transcoded from/to the
  *                         guest's encoding: utf8, utf16, latin1+utf16)
- *   list<T>, fixed list   agg: n elements
+ *   list<T>, fixed list   agg: n elements (list<u8>, list<s8> with cx->compact_bytes:
+ *                         str, the bytes)
+ *   map<K, V>             agg: n entries, each an agg of 2 items (key, value)
  *   record, tuple         agg: one item per field, in order
  *   variant               var: case index, payload (NULL when the case has none)
  *   enum                  var.disc
  *   option<T>             var: 0 none, 1 some(payload)
  *   result<T, E>          var: 0 ok(payload or NULL), 1 error(payload or NULL)
- *   flags                 flags: ceil(n/32) words, bit i of word i/32 = label i
+ *   flags                 flags: ceil(n/32) words, bit i of word i/32 = label i (bits
+ *                         past the labels are ignored on lower, cleared on lift). In
+ *                         memory: 1..32 labels as u8/u16/u32 by count (current spec);
+ *                         more as ceil(n/32) u32 words (earlier spec, wasm-tools'
+ *                         more-flags; the reader refuses > 32 labels)
  *   own<R>, borrow<R>     res: the resource's representation (rep) and its type: lifting
- *                         takes the handle out of (own) or looks it up in (borrow) the
- *                         guest's handle table; lowering puts a new handle in
+ *                         takes the handle out of (own) or looks it up in and lends it
+ *                         for the current call (borrow) in the guest's handle table;
+ *                         lowering puts a new handle in (borrow: one that must be dropped
+ *                         before the call ends; see resources.h for call scopes). The
+ *                         static resource type (a KILN_CT_RESOURCE kiln_ctype) is mapped to
+ *                         the instance's runtime type by cx->resource_type; a lowered
+ *                         value's res.type, when set, must be that type
+ *   error-context, stream, future: not supported (async): -1
  * All memory a lift allocates (strings, lists, payloads) comes from the kiln_cabi_cx's
  * arena and lives until kiln_cabi_cx_reset / _free: a call's values die with the call.
+ * The arena is bounded (cx->max_arena, default KILN_CABI_DEFAULT_MAX_ARENA): lists whose
+ * elements alias the same guest memory (a list of 2^25 lists each pointing at the same
+ * 256 MiB) would otherwise make a small guest allocate without bound; past the limit a
+ * lift fails like a trap.
  *
  * Errors. Every rule the specification makes a trap (invalid UTF-8 / UTF-16 / char /
- * discriminant / bool > 1 is fine on lift (nonzero = true), out-of-bounds or misaligned
- * pointer, realloc returning a bad pointer, a handle of the wrong type, dropping a borrowed
- * handle, a borrow outliving its call, …) makes the function return -1 with a one-line
- * reason in cx->err. Nothing here unwinds: the caller, running inside guest code, turns
- * the error into a trap (kiln_rt_trap_host). That keeps this file testable without guests.
+ * discriminant (bool > 1 is fine on lift: nonzero = true), out-of-bounds or misaligned
+ * pointer, string or list of more than 2^28-1 bytes, realloc returning a bad pointer, a
+ * handle of the wrong type, dropping a lent handle, a borrow outliving its call, …) makes
+ * the function return -1 with a one-line reason in cx->err. So do host values that do not
+ * match their type (invalid UTF-8 in a string, a char that is not a scalar value, a case
+ * index out of range, a missing payload, a record/fixed list of the wrong length): what
+ * the spec asserts the host never does. Realloc is called only through cx->realloc, with
+ * the spec's sizes (strings: the initial and worst-case sizes of each transcoding, then a
+ * shrinking realloc); guest memory is re-read after each call (it may grow). NaNs are
+ * canonicalised both ways (the spec's deterministic profile). Nothing here unwinds: the
+ * caller, running inside guest code, turns the error into a trap (kiln_rt_trap_host). That
+ * keeps this file testable without guests. The exceptions are the guest code called from
+ * here — cx->realloc, and guest resource destructors (resources.h) — which may trap and
+ * unwind through these functions: the state stays consistent (lifted values are arena
+ * memory, freed by the next reset; a dropped handle is out of its table before its
+ * destructor runs). The canon options' may_leave rule (no import calls from inside
+ * realloc) is the caller's to enforce.
  *
  * Flattening (CanonicalABI.md "flatten_functype"): at most 16 flat parameters
  * (MAX_FLAT_PARAMS) — beyond that the parameters go to memory and one i32 pointer is passed;
@@ -51,6 +79,7 @@
 
 #define KILN_CABI_MAX_FLAT_PARAMS 16
 #define KILN_CABI_MAX_FLAT_RESULTS 1
+#define KILN_CABI_DEFAULT_MAX_ARENA ((size_t)256 << 20)
 
 typedef struct kiln_cval kiln_cval;
 typedef struct kiln_resource_type kiln_resource_type; /* resources.h */
@@ -88,15 +117,23 @@ typedef uint32_t (*kiln_cabi_realloc_fn)(void *native, uint32_t old_ptr, uint32_
 
 typedef struct kiln_resources kiln_resources; /* resources.h: handle tables */
 
+/* Maps a static resource type (KILN_CT_RESOURCE, as own/borrow's elem.type) to this
+ * instance's runtime resource type, or NULL when unknown (then lifting/lowering fails). */
+typedef const kiln_resource_type *(*kiln_cabi_resource_fn)(void *ctx, const kiln_ctype *resource);
+
 /* The context of one lift or lower: the canon options in force and where values live. */
 typedef struct kiln_cabi_cx {
-    wasm_rt_memory_t *memory;      /* NULL: the options named none */
-    kiln_string_encoding enc;      /* of the guest side */
-    kiln_cabi_realloc_fn realloc;  /* NULL: none named */
-    void *realloc_ctx;             /* the realloc's instance (its native struct) */
-    kiln_resources *resources;     /* the guest's handle tables */
-    struct kiln_cabi_arena *arena; /* values lifted by this context */
-    char err[256];                 /* why the last call failed */
+    wasm_rt_memory_t *memory;            /* NULL: the options named none */
+    kiln_string_encoding enc;            /* of the guest side */
+    kiln_cabi_realloc_fn realloc;        /* NULL: none named */
+    void *realloc_ctx;                   /* the realloc's instance (its native struct) */
+    kiln_resources *resources;           /* the guest's handle tables */
+    kiln_cabi_resource_fn resource_type; /* NULL: no own/borrow can pass */
+    void *resource_ctx;                  /* resource_type's first argument */
+    struct kiln_cabi_arena *arena;       /* values lifted by this context */
+    size_t max_arena;                    /* arena limit in bytes (0: the default) */
+    int compact_bytes;                   /* list<u8>/list<s8> as str (see above) */
+    char err[256];                       /* why the last call failed */
 } kiln_cabi_cx;
 
 /* Sets up / empties / frees a context's arena (the other fields are the caller's). */
@@ -124,15 +161,19 @@ int kiln_cabi_lower_results(kiln_cabi_cx *cx, const kiln_ctype *functype, const 
 
 /* Lift side (the host calls a guest's exported function through `canon lift`): lowers
  * params into core arguments core[0..n) (spilling to memory allocated with realloc when
- * there are more than 16 flat values), then after the call lifts the core results (one
- * flat value in core[0], or core[0] the pointer to them) into results. */
+ * there are more than 16 flat values; core has room for KILN_CABI_MAX_FLAT_PARAMS), then
+ * after the call lifts the core results (one flat value in core[0], or core[0] the pointer
+ * to them, checked for alignment and bounds) into results.
+ * Borrows: the caller brackets the call with kiln_resources_call_begin/_end on the
+ * callee's table (lift side) or the caller's table (lower side: lends end with the call);
+ * _end fails when a borrow handle given to the guest was not dropped. */
 int kiln_cabi_lower_args(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_cval *params,
                          kiln_val *core, size_t *ncore);
 int kiln_cabi_lift_results(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_val *core,
                            kiln_cval *results);
 
-/* Single values, for tests and hosts: load/store a value of type t at ptr in cx->memory,
- * and lift/lower its flat form (flat[0..t->flat)). */
+/* Single values, for tests and hosts: load/store a value of type t at ptr in cx->memory
+ * (ptr checked: aligned, in bounds), and lift/lower its flat form (flat[0..t->flat)). */
 int kiln_cabi_load(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t ptr, kiln_cval *out);
 int kiln_cabi_store(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t ptr);
 int kiln_cabi_lift_flat(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_val *flat,

@@ -159,6 +159,17 @@ struct kiln_ctype {
     uint8_t has_borrow, has_heap, has_handle;
 };
 
+/* The static type of a primitive kind (KILN_CT_BOOL..KILN_CT_ERROR_CONTEXT), NULL for other
+ * kinds. validate.c. */
+const kiln_ctype *kiln_ctype_prim(kiln_ctype_kind k);
+
+/* Computes the Canonical ABI properties of value type t (size, align, flat, depth,
+ * has_borrow/has_heap/has_handle) from its children, whose `type` pointers must be set and
+ * whose properties must be computed (validation does this for every value type; tests and
+ * instantiation use it for types they build). Returns 0, or -1 when a child is missing,
+ * t is not a value type, or a fixed list is 2^28 bytes or more. validate.c. */
+int kiln_ctype_layout(kiln_ctype *t);
+
 /* Aliases (section 6 and declarators). */
 typedef enum kiln_calias_kind {
     KILN_CALIAS_EXPORT,      /* export of a component instance */

@@ -4,8 +4,9 @@
  * definition, or a component/instance/module type with its own initially empty spaces).
  * Every index is checked against its space at its point of use and resolved to the
  * kiln_ctype of the entry; value types get their Canonical ABI properties (size, align,
- * flat count, borrow/heap flags) from their already validated children, so nothing here
- * recurses over a type more deeply than KILN_COMPONENT_MAX_TYPE_DEPTH.
+ * flat count, borrow/heap flags) from their already validated children (kiln_ctype_layout,
+ * also used by the canonical ABI's tests), so nothing here recurses over a type more
+ * deeply than KILN_COMPONENT_MAX_TYPE_DEPTH.
  *
  * Checked: indices, alias targets (an instance exports the name with the sort), core
  * instantiation (every import module named by an argument, every imported field exported
@@ -185,9 +186,9 @@ static int resolve_val(kc_scope *s, kiln_cvalref *v, const char *what)
     return 0;
 }
 
-static uint32_t align_to(uint64_t n, uint32_t a)
+static uint64_t align_to(uint64_t n, uint32_t a)
 {
-    return (uint32_t)((n + a - 1) / a * a);
+    return (n + a - 1) / a * a;
 }
 
 static uint32_t sat(uint64_t v)
@@ -195,16 +196,22 @@ static uint32_t sat(uint64_t v)
     return v > FLAT_LIMIT ? FLAT_LIMIT : (uint32_t)v;
 }
 
-/* Size/align/flat/depth/flags of a variant-like type from its payload types. */
+const kiln_ctype *kiln_ctype_prim(kiln_ctype_kind k)
+{
+    return KILN_CT_IS_PRIMITIVE(k) ? &prims[k] : NULL;
+}
+
+/* Size/align/flat/depth/flags of a variant-like type from its payload types
+ * (CanonicalABI.md elem_size_variant, alignment_variant, flatten_variant). */
 static void variant_props(kiln_ctype *t, const kiln_ctype *const *cases, uint32_t n,
                           uint32_t ncases)
 {
     uint32_t disc = ncases <= 256 ? 1 : ncases <= 65536 ? 2 : 4;
-    uint32_t align = disc, maxsize = 0, maxflat = 0, depth = 0;
+    uint32_t case_align = 1, maxsize = 0, maxflat = 0, depth = 0;
     for (uint32_t i = 0; i < n; i++) {
         const kiln_ctype *c = cases[i];
         if (!c) continue;
-        if (c->align > align) align = c->align;
+        if (c->align > case_align) case_align = c->align;
         if (c->size > maxsize) maxsize = c->size;
         if (c->flat > maxflat) maxflat = c->flat;
         if (c->depth > depth) depth = c->depth;
@@ -212,26 +219,24 @@ static void variant_props(kiln_ctype *t, const kiln_ctype *const *cases, uint32_
         t->has_heap |= c->has_heap;
         t->has_handle |= c->has_handle;
     }
-    uint32_t payload_align = align;
-    t->size = sat((uint64_t)align_to(align_to(disc, payload_align) + (uint64_t)maxsize, align));
+    uint32_t align = disc > case_align ? disc : case_align;
+    t->size = sat(align_to(align_to(disc, case_align) + (uint64_t)maxsize, align));
     t->align = align;
     t->flat = sat((uint64_t)maxflat + 1);
     t->depth = depth + 1;
 }
 
-/* Validates a defined value type whose children are earlier types, and computes its ABI
- * properties. */
-static int check_valtype_def(kc_scope *s, kiln_ctype *t)
+int kiln_ctype_layout(kiln_ctype *t)
 {
-    const char *what = "value type refers to";
+    t->has_borrow = t->has_heap = t->has_handle = 0;
     switch (t->kind) {
     case KILN_CT_RECORD:
     case KILN_CT_TUPLE: {
         uint64_t size = 0, flat = 0;
         uint32_t align = 1, depth = 0;
         for (uint32_t i = 0; i < t->nitems; i++) {
-            if (resolve_val(s, &t->items[i].type, what) < 0) return -1;
             const kiln_ctype *c = t->items[i].type.type;
+            if (!c) return -1;
             size = align_to(size, c->align) + (uint64_t)c->size;
             if (size > FLAT_LIMIT) size = FLAT_LIMIT;
             if (c->align > align) align = c->align;
@@ -248,28 +253,44 @@ static int check_valtype_def(kc_scope *s, kiln_ctype *t)
         break;
     }
     case KILN_CT_VARIANT: {
-        const kiln_ctype **cases = kc_alloc_array(s->x, t->nitems, sizeof *cases);
-        if (!cases) return -1;
+        /* a variant is laid out as one with a single case of the largest payload size,
+         * alignment and flat count (all that elem_size/alignment/flatten_variant use) */
+        kiln_ctype big = {.kind = KILN_CT_RECORD, .align = 1};
         for (uint32_t i = 0; i < t->nitems; i++) {
             if (!t->items[i].has_type) continue;
-            if (resolve_val(s, &t->items[i].type, what) < 0) return -1;
-            cases[i] = t->items[i].type.type;
+            const kiln_ctype *c = t->items[i].type.type;
+            if (!c) return -1;
+            if (c->align > big.align) big.align = c->align;
+            if (c->size > big.size) big.size = c->size;
+            if (c->flat > big.flat) big.flat = c->flat;
+            if (c->depth > big.depth) big.depth = c->depth;
+            big.has_borrow |= c->has_borrow;
+            big.has_heap |= c->has_heap;
+            big.has_handle |= c->has_handle;
         }
-        variant_props(t, cases, t->nitems, t->nitems);
+        const kiln_ctype *cases[1] = {&big};
+        variant_props(t, cases, 1, t->nitems);
         break;
     }
     case KILN_CT_ENUM:
         variant_props(t, NULL, 0, t->nitems);
         break;
     case KILN_CT_FLAGS:
-        t->size = t->align = t->nitems <= 8 ? 1 : t->nitems <= 16 ? 2 : 4;
-        t->flat = 1;
+        /* 1..32 flags: the smallest of u8/u16/u32 (the current specification); more
+         * (earlier versions, wasm-tools' more-flags feature): ceil(n/32) u32 words */
+        if (t->nitems <= 32) {
+            t->size = t->align = t->nitems <= 8 ? 1 : t->nitems <= 16 ? 2 : 4;
+            t->flat = 1;
+        } else {
+            t->flat = (t->nitems + 31) / 32;
+            t->size = 4 * t->flat;
+            t->align = 4;
+        }
         t->depth = 1;
         break;
     case KILN_CT_LIST:
     case KILN_CT_MAP:
-        if (resolve_val(s, &t->elem, what) < 0) return -1;
-        if (t->kind == KILN_CT_MAP && resolve_val(s, &t->elem2, what) < 0) return -1;
+        if (!t->elem.type || (t->kind == KILN_CT_MAP && !t->elem2.type)) return -1;
         t->size = 8;
         t->align = 4;
         t->flat = 2;
@@ -280,13 +301,10 @@ static int check_valtype_def(kc_scope *s, kiln_ctype *t)
         if (t->has_elem2 && t->elem2.type->depth >= t->depth) t->depth = t->elem2.type->depth + 1;
         break;
     case KILN_CT_FIXED_LIST: {
-        if (resolve_val(s, &t->elem, what) < 0) return -1;
         const kiln_ctype *c = t->elem.type;
+        if (!c) return -1;
         uint64_t size = (uint64_t)c->size * t->len;
-        if (size >= FLAT_LIMIT) {
-            sfail(s, "fixed-length list of %u elements of %u bytes is too large", t->len, c->size);
-            return -1;
-        }
+        if (size >= FLAT_LIMIT) return -1;
         t->size = (uint32_t)size;
         t->align = c->align;
         t->flat = sat((uint64_t)c->flat * t->len);
@@ -297,42 +315,94 @@ static int check_valtype_def(kc_scope *s, kiln_ctype *t)
         break;
     }
     case KILN_CT_OPTION: {
-        if (resolve_val(s, &t->elem, what) < 0) return -1;
+        if (!t->elem.type) return -1;
         const kiln_ctype *cases[2] = {NULL, t->elem.type};
         variant_props(t, cases, 2, 2);
         break;
     }
     case KILN_CT_RESULT: {
-        const kiln_ctype *cases[2] = {NULL, NULL};
-        if (t->has_elem) {
-            if (resolve_val(s, &t->elem, what) < 0) return -1;
-            cases[0] = t->elem.type;
-        }
-        if (t->has_elem2) {
-            if (resolve_val(s, &t->elem2, what) < 0) return -1;
-            cases[1] = t->elem2.type;
-        }
+        const kiln_ctype *cases[2] = {t->has_elem ? t->elem.type : NULL,
+                                      t->has_elem2 ? t->elem2.type : NULL};
+        if ((t->has_elem && !cases[0]) || (t->has_elem2 && !cases[1])) return -1;
         variant_props(t, cases, 2, 2);
         break;
     }
     case KILN_CT_OWN:
-    case KILN_CT_BORROW: {
-        const kiln_ctype *r = lookup_kind(s, KILN_CSORT_TYPE, t->elem.index, KILN_CT_RESOURCE,
-                                          t->kind == KILN_CT_OWN ? "own of" : "borrow of");
-        if (!r) return -1;
-        t->elem.type = r;
+    case KILN_CT_BORROW:
         t->size = t->align = 4;
         t->flat = 1;
         t->depth = 1;
         t->has_handle = 1;
         t->has_borrow = t->kind == KILN_CT_BORROW;
         break;
-    }
     case KILN_CT_STREAM:
     case KILN_CT_FUTURE:
         t->size = t->align = 4;
         t->flat = 1;
         t->depth = 1;
+        if (t->has_elem) {
+            if (!t->elem.type) return -1;
+            t->depth = t->elem.type->depth + 1;
+        }
+        break;
+    default:
+        if (!KILN_CT_IS_PRIMITIVE(t->kind)) return -1;
+        t->size = prims[t->kind].size;
+        t->align = prims[t->kind].align;
+        t->flat = prims[t->kind].flat;
+        t->has_heap = prims[t->kind].has_heap;
+        t->depth = 1;
+        break;
+    }
+    return 0;
+}
+
+/* Validates a defined value type whose children are earlier types, and computes its ABI
+ * properties. */
+static int check_valtype_def(kc_scope *s, kiln_ctype *t)
+{
+    const char *what = "value type refers to";
+    switch (t->kind) {
+    case KILN_CT_RECORD:
+    case KILN_CT_TUPLE:
+        for (uint32_t i = 0; i < t->nitems; i++)
+            if (resolve_val(s, &t->items[i].type, what) < 0) return -1;
+        break;
+    case KILN_CT_VARIANT:
+        for (uint32_t i = 0; i < t->nitems; i++)
+            if (t->items[i].has_type && resolve_val(s, &t->items[i].type, what) < 0) return -1;
+        break;
+    case KILN_CT_LIST:
+    case KILN_CT_MAP:
+        if (resolve_val(s, &t->elem, what) < 0) return -1;
+        if (t->kind == KILN_CT_MAP && resolve_val(s, &t->elem2, what) < 0) return -1;
+        break;
+    case KILN_CT_FIXED_LIST: {
+        if (resolve_val(s, &t->elem, what) < 0) return -1;
+        const kiln_ctype *c = t->elem.type;
+        if ((uint64_t)c->size * t->len >= FLAT_LIMIT) {
+            sfail(s, "fixed-length list of %u elements of %u bytes is too large", t->len, c->size);
+            return -1;
+        }
+        break;
+    }
+    case KILN_CT_OPTION:
+        if (resolve_val(s, &t->elem, what) < 0) return -1;
+        break;
+    case KILN_CT_RESULT:
+        if (t->has_elem && resolve_val(s, &t->elem, what) < 0) return -1;
+        if (t->has_elem2 && resolve_val(s, &t->elem2, what) < 0) return -1;
+        break;
+    case KILN_CT_OWN:
+    case KILN_CT_BORROW: {
+        const kiln_ctype *r = lookup_kind(s, KILN_CSORT_TYPE, t->elem.index, KILN_CT_RESOURCE,
+                                          t->kind == KILN_CT_OWN ? "own of" : "borrow of");
+        if (!r) return -1;
+        t->elem.type = r;
+        break;
+    }
+    case KILN_CT_STREAM:
+    case KILN_CT_FUTURE:
         if (t->has_elem) {
             if (resolve_val(s, &t->elem, what) < 0) return -1;
             if (t->elem.type->has_borrow) {
@@ -340,16 +410,14 @@ static int check_valtype_def(kc_scope *s, kiln_ctype *t)
                       t->kind == KILN_CT_STREAM ? "stream" : "future");
                 return -1;
             }
-            t->depth = t->elem.type->depth + 1;
         }
         break;
     default: /* primitives as defined types */
-        t->size = prims[t->kind].size;
-        t->align = prims[t->kind].align;
-        t->flat = prims[t->kind].flat;
-        t->has_heap = prims[t->kind].has_heap;
-        t->depth = 1;
         break;
+    }
+    if (kiln_ctype_layout(t) < 0) {
+        sfail(s, "value type has no canonical ABI layout");
+        return -1;
     }
     if (t->depth > KILN_COMPONENT_MAX_TYPE_DEPTH) {
         sfail(s, "value type nested more than %d deep", KILN_COMPONENT_MAX_TYPE_DEPTH);
@@ -1054,6 +1122,10 @@ static void flatten(const kiln_ctype *t, char *out, size_t *n, size_t cap)
         *n = start + width;
         break;
     }
+    case KILN_CT_FLAGS:
+        for (uint32_t i = 0; i < (t->nitems > 32 ? (t->nitems + 31) / 32 : 1) && *n <= cap; i++)
+            PUT('i');
+        break;
     default:
         PUT('i');
         break;

@@ -602,10 +602,10 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, const uint32_t *order, s
              * arguments in an array of values, results written back into it. */
             kiln_buf_printf(b,
                             ") {\n  const kiln_glue_binding *bd = (const kiln_glue_binding *)bs + "
-                            "%u;\n  if (bd->kind == %d) %s((%s)bd->fn)(bd->ctx%s);\n"
+                            "%u;\n  if (bd->kind == %d) {\n    %s((%s)bd->fn)(bd->ctx%s);%s\n  }\n"
                             "  kiln_rt_host_enter();\n",
                             k, KILN_BIND_GUEST, has_result ? "return " : "", fnt.data,
-                            args.data ? args.data : "");
+                            args.data ? args.data : "", has_result ? "" : "\n    return;");
             kiln_buf_printf(b, "  if (bd->kind == %d) {\n    kiln_glue_val v[%zu];\n",
                             KILN_BIND_HOST_VALS, (nparams > nres ? nparams : nres) + 1);
             for (const char *a = sig; a < colon; a++)

@@ -442,6 +442,17 @@ int kiln_rt_call_budget(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t
     volatile uint64_t prev_slice = t->g.slice_ns, prev_slice_end = t->g.slice_end_ns,
                       prev_slice_cpu0 = t->g.slice_cpu0_ns;
     int limited = timeout_ns || slice_ns;
+    /* A call nested in a host function (the component model's calls between instances, a
+     * guest's realloc) stays part of the outer call: the outer call's deadline still
+     * interrupts it, and the host section is resumed when it returns. */
+    volatile int nested = prev != NULL && !limited;
+    volatile int saved_in_host = t->g.in_host;
+    if (nested && t->g.interrupt_pending) {
+        /* The outer call's limit passed in the host function: do not start. */
+        trap->kind = (kiln_trap_kind)t->g.interrupt_pending;
+        trap->message[0] = '\0';
+        return -1;
+    }
     t->g.in_host = 0;
     t->g.interrupt_pending = 0;
     if (slice_ns) {
@@ -458,6 +469,7 @@ int kiln_rt_call_budget(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t
         t->g.slice_end_ns = prev_slice_end;
         t->g.slice_cpu0_ns = prev_slice_cpu0;
         if (limited) set_deadline(t, prev_deadline);
+        if (nested) t->g.in_host = saved_in_host;
         trap->kind = KILN_TRAP_NONE;
         return 0;
     }
@@ -467,7 +479,7 @@ int kiln_rt_call_budget(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t
     t->g.slice_end_ns = prev_slice_end;
     t->g.slice_cpu0_ns = prev_slice_cpu0;
     if (limited) set_deadline(t, prev_deadline);
-    t->g.in_host = 0;
+    t->g.in_host = nested ? saved_in_host : 0;
     t->g.interrupt_pending = 0;
     if (t->from_signal) {
         /* The handler ran with SIGSEGV/SIGBUS blocked and we left it by longjmp. */

@@ -63,7 +63,9 @@ int kiln_rt_thread_init(void);
  * and returns -1 (also for proc_exit: trap->kind == KILN_TRAP_EXIT). */
 int kiln_rt_call(void (*fn)(void *), void *arg, kiln_trap *trap);
 
-/* Like kiln_rt_call, with a time limit: when timeout_ns (> 0) passes, the guest is
+/* A call made from a host function while guest code runs (timeout_ns 0) is nested: it
+ * runs within the outer call's time limit and returns to the host function's section.
+ * Like kiln_rt_call, with a time limit: when timeout_ns (> 0) passes, the guest is
  * stopped (trap kind KILN_TRAP_INTERRUPTED) by a watchdog signal, at once in guest code,
  * or when the running host function returns (see kiln_rt_interrupt_pending). */
 int kiln_rt_call_timeout(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t timeout_ns);

@@ -1,0 +1,127 @@
+/* host.h — the host side of component interfaces (WASI 0.2, wasi:http, Kiln's own APIs).
+ *
+ * Design. A component imports instances by interface name ("wasi:io/streams@0.2.3");
+ * the host serves them from a registry of *providers*. A provider (e.g. "wasi 0.2") serves
+ * several interfaces with ONE context per component instance, made from the instance's
+ * kiln_grants (host/registry.h), so that state is shared between its interfaces: a stream
+ * made by wasi:cli/stdout.get-stdout is written through wasi:io/streams.
+ *
+ *   provider  { name, ctx_new(grants), ctx_free, interfaces[] }
+ *   interface { "wasi:io/streams", version "0.2.6", resources[], functions[] }
+ *   function  { "[method]output-stream.blocking-write-and-flush", shape, fn }
+ *   resource  { "output-stream", dtor }
+ *
+ * Linking (at load, before anything is compiled: kiln_chost_check_import). An import
+ * named "ns:pkg/iface@V" links to the registered interface "ns:pkg/iface" whose version is
+ * semver-compatible with V (kiln_component_version_compatible: 0.2.0 .. 0.2.x all link to a
+ * 0.2.y host). Every function the component imports from it must exist and have the
+ * declared shape; every resource type it imports must be one of the interface's resources.
+ * Each problem is one line ("wasi:io/streams@0.2.0: function 'foo' is not provided by
+ * the host (wasi 0.2, wasi:io/streams@0.2.6)").
+ *
+ * Shapes. A function's type is written in a small WIT-like notation; the import's
+ * kiln_ctype is printed the same way (kiln_chost_shape) and the two are compared, with "*"
+ * in the pattern matching any one type:
+ *   func      (T, T) -> T         or (T, T) without a result; no parameter names
+ *   primitive bool s8 u8 s16 u16 s32 u32 s64 u64 f32 f64 char string error-context
+ *   list<T>  list<T, N> (fixed)  option<T>  tuple<A, B>  map<K, V>
+ *   result   result  result<T>  result<_, E>  result<T, E>
+ *   record{a: T, b: T}  variant{a(T), b}  enum{a, b}  flags{a, b}
+ *   own<R>  borrow<R>   (R: the resource's name, e.g. output-stream)
+ *   stream  stream<T>  future  future<T>
+ * Separators are exactly ", " and ": " as above. Example, output-stream.write:
+ *   "(borrow<output-stream>, list<u8>) -> result<_, variant{last-operation-failed(own<error>),
+ * closed}>" A NULL shape accepts any type (for functions whose check is left to the function).
+ *
+ * Calls. A host function gets the lifted arguments and writes its results as kiln_cval
+ * (component/cabi.h) — args[i] per parameter, results[0] for the result if any; byte
+ * lists (list<u8>, list<s8>) are always in the compact form, str (cx->compact_bytes is set
+ * on every call), both ways:
+ *   int fn(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *results);
+ * ctx is the provider's context of the calling component instance. Memory for result
+ * values (strings, lists, payloads) comes from kiln_cabi_alloc(cx, n) and lives until the
+ * call's results are lowered. Return 0, or -1 to trap the guest with a one-line reason in
+ * cx->err (the trap names the component and the function). A host function may leave the
+ * guest the way preview1's proc_exit does: kiln_rt_exit(code) (wasi:cli/exit).
+ *
+ * Resources. A host resource value is a 32-bit `rep` chosen by the host (e.g. an index
+ * in its context's table of streams):
+ *   - results of type own<R>: set results[k].res.rep (and nothing else): the trampoline
+ *     puts a new handle for (R, rep) into the guest's handle table;
+ *   - arguments of type borrow<R> / own<R>: args[i].res.rep is the host's rep (the handle
+ *     was checked to be of type R); for own<R> the host now owns the resource;
+ *   - when the guest drops its last own handle (canon resource.drop of the imported type,
+ *     the core import "[resource-drop]R"), the resource's dtor(ctx, rep) is called.
+ * Resources still alive when the instance is freed are the provider's to free in ctx_free.
+ * Resource names are per interface: "output-stream" of wasi:io/streams is a different type
+ * from an "output-stream" of another interface. */
+#ifndef KILN_COMPONENT_HOST_H
+#define KILN_COMPONENT_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "component/cabi.h"
+#include "component/types.h"
+#include "host/registry.h"
+
+typedef int (*kiln_chost_fn)(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args,
+                             kiln_cval *results);
+
+typedef struct kiln_chost_func {
+    const char *name;  /* the import's name: "get-environment", "[method]r.f", "[static]r.f",
+                          "[constructor]r" */
+    const char *shape; /* the function type's pattern (above), or NULL: any */
+    kiln_chost_fn fn;
+} kiln_chost_func;
+
+typedef struct kiln_chost_resource {
+    const char *name;                      /* "output-stream" */
+    void (*dtor)(void *ctx, uint32_t rep); /* may be NULL */
+} kiln_chost_resource;
+
+typedef struct kiln_chost_iface {
+    const char *name;    /* "wasi:io/streams" (no version) */
+    const char *version; /* the version implemented: "0.2.6" */
+    const kiln_chost_resource *resources;
+    size_t nresources;
+    const kiln_chost_func *funcs;
+    size_t nfuncs;
+} kiln_chost_iface;
+
+typedef struct kiln_chost_provider {
+    const char *name; /* "wasi 0.2", for messages */
+    const kiln_chost_iface *const *ifaces;
+    size_t nifaces;
+    /* The context of one component instance (called only when the component imports at
+     * least one of the provider's interfaces); NULL with *err (kiln_free'd by the caller). */
+    void *(*ctx_new)(const kiln_grants *g, char **err);
+    void (*ctx_free)(void *ctx);
+} kiln_chost_provider;
+
+/* Adds a provider (at startup, before components load; not thread-safe with loads). The
+ * built-in providers (WASI 0.2: host/wasip2/wasip2.h) are always there. 0, or -1 when an
+ * interface of the same name and a compatible version is already registered, or the
+ * registry is full. */
+int kiln_chost_register(const kiln_chost_provider *p);
+
+/* The interface serving an import name ("wasi:io/streams@0.2.3"), and its provider in
+ * *provider (may be NULL); NULL when no registered interface serves it. */
+const kiln_chost_iface *kiln_chost_find(const char *import_name,
+                                        const kiln_chost_provider **provider);
+const kiln_chost_func *kiln_chost_find_func(const kiln_chost_iface *i, const char *name);
+/* The index of a resource of the interface by name, or -1. */
+long kiln_chost_find_resource(const kiln_chost_iface *i, const char *name);
+
+/* Checks an instance import (name, its validated KILN_CT_INSTANCE type) against the
+ * registry. Appends one line per problem ("NAME: reason\n") to *msg (kiln_realloc'd; the
+ * caller frees it) and returns the number of problems (0: it links), or -1 out of memory. */
+int kiln_chost_check_import(const char *name, const kiln_ctype *instance_type, char **msg);
+
+/* Prints type t in the shape notation into out (size cap, NUL-terminated). Returns 0, or
+ * -1 when it does not fit (out then holds a truncated prefix). */
+int kiln_chost_shape(const kiln_ctype *t, char *out, size_t cap);
+/* 1 if the printed shape `have` matches the pattern `pattern` ("*" = any one type). */
+int kiln_chost_shape_match(const char *pattern, const char *have);
+
+#endif

@@ -1,0 +1,156 @@
+/* inst_internal.h — the runtime model of a component instance (instance.h), shared by
+ * load.c, link.c and lower.c.
+ *
+ * Every runtime index space holds void pointers, pushed in the order the validator pushed
+ * the static entries (so static index i is runtime index i):
+ *   core func, table, memory, global   ki_core*
+ *   core module                        kiln_module*
+ *   core instance                      ki_coreinst*
+ *   core type                          NULL
+ *   func                               ki_func*
+ *   type                               ki_rtype* for resource types, NULL otherwise
+ *   component                          ki_comp*
+ *   instance                           ki_cinst*
+ * Everything is allocated in the instance's arena and freed with it. */
+#ifndef KILN_COMPONENT_INST_INTERNAL_H
+#define KILN_COMPONENT_INST_INTERNAL_H
+
+#include "component/host.h"
+#include "component/instance.h"
+#include "component/resources.h"
+
+typedef struct ki_frame ki_frame;
+
+/* A core item: a function as a binding (guest export or host trampoline), or a memory,
+ * table or global (b.ctx = its pointer). inst/idx: the guest export it is (NULL/-1 else).
+ * Every binding is checked against the import's type at instantiation. */
+typedef struct ki_core {
+    kiln_extern_kind kind;
+    kiln_binding b;
+    kiln_instance *inst;
+    long idx;
+    const char *type; /* as the engine writes it: "ii:i", "mut i", "r 1 -", "1 2" */
+} ki_core;
+
+typedef struct ki_coreinst {
+    kiln_instance *inst; /* a module's instance, or NULL: inline exports below */
+    uint32_t n;
+    const char **names;
+    ki_core **items;
+} ki_coreinst;
+
+/* A runtime resource type (resources.h): host-defined (the provider's destructor and
+ * context) or defined by a component instance (its handle table, core destructor). */
+typedef struct ki_rtype {
+    kiln_resource_type rt;
+} ki_rtype;
+
+enum { KI_FUNC_HOST, KI_FUNC_LIFT };
+
+/* A component function. */
+typedef struct ki_func {
+    int kind;
+    const char *name; /* "wasi:io/streams@0.2.12#[method]output-stream.write", "run" */
+    const kiln_ctype *type;
+    ki_frame *frame; /* where it was defined (for resource types) */
+    /* host */
+    const kiln_chost_func *hf;
+    void *hctx;
+    /* lift */
+    ki_core *core;
+    wasm_rt_memory_t *memory;
+    ki_core *realloc, *post_return;
+    kiln_string_encoding enc;
+} ki_func;
+
+/* A component instance: named items. */
+typedef struct ki_cinst {
+    uint32_t n, cap;
+    const char **names;
+    kiln_csort *sorts;
+    void **items;
+} ki_cinst;
+
+typedef struct ki_comp {
+    const kiln_component *c;
+    ki_frame *outer;
+} ki_comp;
+
+typedef struct ki_space {
+    void **items;
+    uint32_t n, cap;
+} ki_space;
+
+/* ctype -> runtime resource type, per frame. */
+typedef struct ki_tmap {
+    const kiln_ctype *t;
+    ki_rtype *r;
+} ki_tmap;
+
+struct ki_frame {
+    ki_frame *parent; /* the enclosing component's frame (outer aliases), NULL at the top */
+    const kiln_component *c;
+    ki_space sp[KILN_CSORT_COUNT];
+    ki_cinst *exports;
+    kiln_resources *res; /* this component instance's handle table */
+    ki_tmap *tmap;
+    uint32_t ntmap, captmap;
+};
+
+typedef struct ki_provctx {
+    const kiln_chost_provider *p;
+    void *ctx;
+} ki_provctx;
+
+struct kiln_loaded_component {
+    char *name;
+    uint8_t *bytes;
+    size_t len;
+    kiln_component *model;
+    const kiln_cmodule **defs; /* module definitions … */
+    kiln_module **modules;     /* … and their compiled modules */
+    size_t nmodules;
+    double compile_seconds;
+    int cached;
+};
+
+struct kiln_component_instance {
+    kiln_loaded_component *lc;
+    const char *name;
+    void **arena; /* every allocation of the instance */
+    size_t narena, caparena;
+    kiln_instance **cores; /* in creation order */
+    size_t ncores, capcores;
+    ki_provctx provs[16];
+    size_t nprovs;
+    ki_frame *top;
+    ki_frame **frames; /* every frame (their arrays are freed with the instance) */
+    uint32_t nframes, capframes;
+    kiln_cabi_cx cx; /* for kiln_component_call */
+    int cx_ready;
+    kiln_cabi_cx **cxs; /* contexts of the calls in progress (lower.c), reused */
+    uint32_t depth, ncxs, capcxs;
+    uint64_t timeout_ns; /* of the host's call in progress (0: none) */
+    kiln_err *err;       /* during instantiation */
+};
+
+/* Arena allocation (zeroed); NULL when out of memory. */
+void *ki_alloc(kiln_component_instance *ci, size_t n);
+char *ki_strdup(kiln_component_instance *ci, const char *s);
+
+/* Runtime resource type of a static type, looking through enclosing frames; NULL if none. */
+ki_rtype *ki_rtype_of(ki_frame *f, const kiln_ctype *t);
+int ki_tmap_add(kiln_component_instance *ci, ki_frame *f, const kiln_ctype *t, ki_rtype *r);
+
+/* lower.c: the core binding of `canon lower` of callee with options o; of the resource
+ * built-ins; calling a lifted function (from the host or from a trampoline). */
+ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, const kiln_ctype *type,
+                  const kiln_canon_opts *o, kiln_err *err);
+ki_core *ki_resource_builtin(kiln_component_instance *ci, ki_frame *f, uint8_t op,
+                             const kiln_ctype *t, kiln_err *err);
+/* Calls a lifted function with component values: 0, or -1 with cx->err (and *trap when
+ * the guest trapped). */
+int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
+                   const kiln_cval *args, kiln_cval *results, kiln_trap *trap);
+
+#endif

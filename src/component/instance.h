@@ -1,0 +1,92 @@
+/* instance.h — loading, instantiating and calling WebAssembly components.
+ *
+ * Design. A component is loaded once (load.c): read and validated (reader.h), every
+ * import checked against the component host registry (host.h) — refused with one line per
+ * missing interface, function or resource before anything is compiled — then every
+ * embedded core module, at any nesting depth, compiled through the engine (both tiers, the
+ * cache) with a linker that accepts every import: what a core import is bound to is decided
+ * per instance, from the component's definitions.
+ *
+ * Instantiation (link.c) replays the definitions in binary order, building the runtime
+ * index spaces exactly as the validator built the static ones: core instances from modules
+ * (each import bound per kiln_binding: another core instance's export as guest code,
+ * memories, tables and globals by pointer — the preview1 adapter imports the main module's
+ * memory, a fixup module fills a shim's funcref table) or from inline exports; aliases
+ * (core export, export, outer); canon lift (a component function = core function +
+ * options); canon lower (lower.c: a KILN_BIND_HOST_VALS trampoline that lifts the guest's
+ * arguments, calls the host function or the other instance's lifted function, and lowers
+ * the results); canon resource.new/drop/rep (built-ins); nested components (instantiated
+ * recursively, their imports from the parent's index spaces); imports of the outermost
+ * component (host instances from the registry, one provider context per instance from the
+ * kiln_grants); exports.
+ *
+ * Guest code always runs under the engine's trap protection. A trap anywhere — in guest
+ * code, in lifting or lowering (a hostile component lying about a string's length,
+ * returning an out-of-bounds pointer, forging a handle), in a host function — comes back
+ * as an error naming the component and the function, never a crash.
+ *
+ * Threads: a loaded component may be instantiated from several threads; an instance is
+ * used by one thread at a time. */
+#ifndef KILN_COMPONENT_INSTANCE_H
+#define KILN_COMPONENT_INSTANCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "component/cabi.h"
+#include "component/types.h"
+#include "engine/engine.h"
+#include "host/registry.h"
+
+typedef struct kiln_loaded_component kiln_loaded_component;
+typedef struct kiln_component_instance kiln_component_instance;
+
+/* Reads, validates, checks the imports of and compiles a component (bytes are copied).
+ * `name` names it in messages. NULL with err filled on failure. */
+kiln_loaded_component *kiln_component_load(const char *name, const uint8_t *bytes, size_t len,
+                                           const kiln_compile_opts *opts, kiln_err *err);
+kiln_loaded_component *kiln_component_load_file(const char *path, const kiln_compile_opts *opts,
+                                                kiln_err *err);
+void kiln_component_unload(kiln_loaded_component *lc);
+
+/* The validated model, and compile facts: number of core modules, whether all came from
+ * the cache, the total compile time, the tier actually loaded (of the first module). */
+const kiln_component *kiln_component_model(const kiln_loaded_component *lc);
+size_t kiln_component_module_count(const kiln_loaded_component *lc);
+int kiln_component_was_cached(const kiln_loaded_component *lc);
+double kiln_component_compile_seconds(const kiln_loaded_component *lc);
+kiln_tier kiln_component_tier(const kiln_loaded_component *lc);
+
+/* Makes an instance: host contexts from the grants, then every definition in order (core
+ * start functions run here). NULL with err filled (a trap: "NAME: instantiating: ..."). */
+kiln_component_instance *kiln_component_instantiate(kiln_loaded_component *lc, const kiln_grants *g,
+                                                    kiln_err *err);
+void kiln_component_instance_free(kiln_component_instance *ci);
+
+/* An exported function: `name` is a function export of the component ("run"), or
+ * "IFACE#FUNC" for a function of an exported instance, where IFACE matches the export's
+ * name with a semver-compatible version ("wasi:cli/run@0.2.0#run" finds
+ * "wasi:cli/run@0.2.12"'s run). NULL if there is none. */
+typedef struct kiln_component_func kiln_component_func;
+const kiln_component_func *kiln_component_find_func(kiln_component_instance *ci, const char *name);
+/* The function's validated type (KILN_CT_FUNC). */
+const kiln_ctype *kiln_component_func_type(const kiln_component_func *f);
+
+/* Calls an exported function with arguments args[0..nparams) (as kiln_cval, cabi.h);
+ * writes its result (if any) into results[0] (byte lists as str, like host functions:
+ * host.h). Result values live in the instance until
+ * the next call. Returns 0, or -1 with *trap filled: KILN_TRAP_EXIT (wasi:cli/exit:
+ * trap->exit_code) or a trap with a message naming the component and the function. */
+int kiln_component_call(kiln_component_instance *ci, const kiln_component_func *f,
+                        const kiln_cval *args, kiln_cval *results, kiln_trap *trap);
+
+/* The same with a time limit (0: none): past it the call stops with KILN_TRAP_INTERRUPTED,
+ * wherever it is — in any of the component's core instances or in a host function. */
+int kiln_component_call_timeout(kiln_component_instance *ci, const kiln_component_func *f,
+                                const kiln_cval *args, kiln_cval *results, kiln_trap *trap,
+                                uint64_t timeout_ns);
+
+/* The provider context an instance uses for a provider (NULL if it has none). */
+void *kiln_component_host_ctx(kiln_component_instance *ci, const char *provider_name);
+
+#endif
