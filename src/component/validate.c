@@ -619,6 +619,30 @@ static int check_core_instance(kc_scope *s, const kiln_cinstance *in)
     return push(s, KILN_CSORT_CORE_INSTANCE, t);
 }
 
+/* Structural equality of two validated types, lenient where Kiln does not model the
+ * type system yet: abstract (imported) resources match any resource, since type imports
+ * are not substituted, and instance/component types are not compared. */
+static int types_match(const kiln_ctype *a, const kiln_ctype *b, unsigned depth)
+{
+    if (a == b) return 1;
+    if (!a || !b || a->kind != b->kind || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) return 0;
+    if (a->kind == KILN_CT_RESOURCE) return a->abstract || b->abstract;
+    if (a->kind == KILN_CT_INSTANCE || a->kind == KILN_CT_COMPONENT) return 1;
+    if (a->nitems != b->nitems || a->has_elem != b->has_elem || a->has_elem2 != b->has_elem2 ||
+        a->len != b->len || a->async != b->async)
+        return 0;
+    for (uint32_t i = 0; i < a->nitems; i++) {
+        const kiln_cfield *x = &a->items[i], *y = &b->items[i];
+        if ((x->name == NULL) != (y->name == NULL) || (x->name && strcmp(x->name, y->name)) ||
+            x->has_type != y->has_type ||
+            (x->has_type && !types_match(x->type.type, y->type.type, depth + 1)))
+            return 0;
+    }
+    if (a->has_elem && !types_match(a->elem.type, b->elem.type, depth + 1)) return 0;
+    if (a->has_elem2 && !types_match(a->elem2.type, b->elem2.type, depth + 1)) return 0;
+    return 1;
+}
+
 static int check_instance(kc_scope *s, const kiln_cinstance *in)
 {
     kiln_ctype *t = kc_alloc(s->x, sizeof *t);
@@ -656,9 +680,11 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
                 sfail(s, "duplicate instantiation argument named '%s'", names[i]);
                 return -1;
             }
+    const kiln_ctype **argt = kc_alloc_array(s->x, in->nargs, sizeof *argt);
+    if (!argt && in->nargs) return -1;
     for (uint32_t i = 0; i < in->nargs; i++) {
         int ok;
-        lookup(s, in->args[i].sort, in->args[i].index, "instantiation argument", &ok);
+        argt[i] = lookup(s, in->args[i].sort, in->args[i].index, "instantiation argument", &ok);
         if (!ok) return -1;
     }
     for (uint32_t i = 0; i < ct->nimports; i++) {
@@ -674,6 +700,12 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
         if (in->args[k].sort != im->sort) {
             sfail(s, "instantiation of component %u: import '%s' is a %s, given a %s", in->of,
                   im->name, kiln_csort_name(im->sort), kiln_csort_name(in->args[k].sort));
+            return -1;
+        }
+        if ((im->sort == KILN_CSORT_FUNC || im->sort == KILN_CSORT_TYPE) &&
+            !types_match(im->type, argt[k], 0)) {
+            sfail(s, "instantiation of component %u: import '%s' is given a %s of another type",
+                  in->of, im->name, kiln_csort_name(im->sort));
             return -1;
         }
     }

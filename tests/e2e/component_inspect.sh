@@ -122,6 +122,7 @@ own_not_resource|own of type 0: is a u32, not a resource type|(component (type $
 core_missing_arg|missing argument for import module 'env'|(component (core module $m (import "env" "f" (func))) (core instance (instantiate $m)))
 core_wrong_sig|import 'env' 'f' has type :, given i:|(component (core module $a (func (export "f") (param i32))) (core module $m (import "env" "f" (func))) (core instance $ai (instantiate $a)) (core instance (instantiate $m (with "env" (instance $ai)))))
 resource_new_imported|resource.new of type 0: the resource is not defined by this component|(component (import "r" (type $r (sub resource))) (core func (canon resource.new $r)))
+component_arg_type|import 'x' is given a func of another type|(component (component $c (import "x" (func))) (import "f" (func $f (param "x" u32))) (instance (instantiate $c (with "x" (func $f)))))
 component_missing_arg|instantiation of component 0: missing argument for import 'x'|(component (component $c (import "x" (func))) (instance (instantiate $c)))
 outer_alias_too_far|outer alias count 1 exceeds|(component (alias outer 1 0 (type)))
 method_no_resource|'[method]r.x' names resource 'r'|(component (import "[method]r.x" (func)))
