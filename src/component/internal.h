@@ -16,8 +16,8 @@ typedef struct kc_ctx {
     char *err;
     size_t errlen;
     int failed;
-    kc_block *arena; /* every allocation of the model */
-    void *modules;   /* validate.c: decoded embedded modules to free (kc_modlist) */
+    kc_block *arena;   /* every allocation of the model */
+    long match_budget; /* validate.c: steps of structural type comparison left */
 } kc_ctx;
 
 /* Zeroed memory from the arena, or NULL (then the context has failed "out of memory"). */

@@ -329,6 +329,7 @@ static void test_types(void)
     /* resource, own, borrow, func (sync and async), component type */
     EXPECT_OK(7, 6, 0x3f, 0x7f, 0x00, 0x69, 0, 0x68, 0, 0x40, 1, 1, 'r', 1, 0x00, 1, 0x43, 0, 0x01,
               0x00, 0x41, 2, 0x03, 0x00, 1, 'i', 0x03, 0x01, 0x04, 0x00, 1, 'g', 0x03, 0x00, 0);
+    EXPECT_OK(7, 0); /* an empty vector as the first definitions (found by fuzzing) */
     EXPECT_ERR(7, "flags type must have 1 to 32 flags", 1, 0x6e, 0);
     EXPECT_ERR(7, "fixed-length list must have a length > 0", 1, 0x67, 0x7f, 0);
     EXPECT_ERR(7, "own of type 0: is a u32, not a resource type", 2, 0x79, 0x69, 0);

@@ -157,6 +157,11 @@ struct kiln_ctype {
      * (needs memory and realloc to pass), or a resource handle. */
     uint32_t size, align, flat, depth;
     uint8_t has_borrow, has_heap, has_handle;
+    /* value types with flat <= 16: the flattened core types ("ij…", letters as in the
+     * engine's signatures); "" otherwise. Effective size (nodes of the type tree, counted
+     * through shared children; at most 1,000,000 as in wasmparser) bounds comparisons. */
+    char flat_sig[17];
+    uint32_t tsize;
 };
 
 /* Aliases (section 6 and declarators). */

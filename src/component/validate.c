@@ -39,25 +39,32 @@ typedef struct kc_scope {
     uint32_t nimports, nexports, capimports, capexports;
 } kc_scope;
 
-#define PRIM(k, s, a, f)                                                                           \
+#define PRIM(k, s, a, sig)                                                                         \
     {                                                                                              \
-        .kind = k, .size = s, .align = a, .flat = f, .depth = 1                                    \
+        .kind = k, .size = s, .align = a, .flat = 1, .depth = 1, .flat_sig = sig, .tsize = 1       \
     }
 static const kiln_ctype prims[] = {
-    PRIM(KILN_CT_BOOL, 1, 1, 1),
-    PRIM(KILN_CT_S8, 1, 1, 1),
-    PRIM(KILN_CT_U8, 1, 1, 1),
-    PRIM(KILN_CT_S16, 2, 2, 1),
-    PRIM(KILN_CT_U16, 2, 2, 1),
-    PRIM(KILN_CT_S32, 4, 4, 1),
-    PRIM(KILN_CT_U32, 4, 4, 1),
-    PRIM(KILN_CT_S64, 8, 8, 1),
-    PRIM(KILN_CT_U64, 8, 8, 1),
-    PRIM(KILN_CT_F32, 4, 4, 1),
-    PRIM(KILN_CT_F64, 8, 8, 1),
-    PRIM(KILN_CT_CHAR, 4, 4, 1),
-    {.kind = KILN_CT_STRING, .size = 8, .align = 4, .flat = 2, .depth = 1, .has_heap = 1},
-    PRIM(KILN_CT_ERROR_CONTEXT, 4, 4, 1),
+    PRIM(KILN_CT_BOOL, 1, 1, "i"),
+    PRIM(KILN_CT_S8, 1, 1, "i"),
+    PRIM(KILN_CT_U8, 1, 1, "i"),
+    PRIM(KILN_CT_S16, 2, 2, "i"),
+    PRIM(KILN_CT_U16, 2, 2, "i"),
+    PRIM(KILN_CT_S32, 4, 4, "i"),
+    PRIM(KILN_CT_U32, 4, 4, "i"),
+    PRIM(KILN_CT_S64, 8, 8, "j"),
+    PRIM(KILN_CT_U64, 8, 8, "j"),
+    PRIM(KILN_CT_F32, 4, 4, "f"),
+    PRIM(KILN_CT_F64, 8, 8, "d"),
+    PRIM(KILN_CT_CHAR, 4, 4, "i"),
+    {.kind = KILN_CT_STRING,
+     .size = 8,
+     .align = 4,
+     .flat = 2,
+     .depth = 1,
+     .has_heap = 1,
+     .flat_sig = "ii",
+     .tsize = 1},
+    PRIM(KILN_CT_ERROR_CONTEXT, 4, 4, "i"),
 };
 
 static void sfail(kc_scope *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -219,6 +226,84 @@ static void variant_props(kiln_ctype *t, const kiln_ctype *const *cases, uint32_
     t->depth = depth + 1;
 }
 
+/* Joins two flat core types (Canonical ABI `join`). */
+static char join(char a, char b)
+{
+    if (a == b) return a;
+    if ((a == 'i' && b == 'f') || (a == 'f' && b == 'i')) return 'i';
+    return 'j';
+}
+
+/* t->flat_sig from the children's (valid because a child's flat count is at most its
+ * parent's), and t->tsize; fails when the effective size exceeds 1,000,000. */
+static int finish_valtype(kc_scope *s, kiln_ctype *t)
+{
+    uint64_t tsize = 1;
+    for (uint32_t i = 0; i < t->nitems; i++)
+        if (t->items[i].has_type) tsize += t->items[i].type.type->tsize;
+    if (t->has_elem && t->elem.type) tsize += t->elem.type->tsize;
+    if (t->has_elem2 && t->elem2.type) tsize += t->elem2.type->tsize;
+    if (tsize > 1000000) {
+        sfail(s, "effective type size exceeds the limit of 1000000");
+        return -1;
+    }
+    t->tsize = (uint32_t)tsize;
+    char *o = t->flat_sig;
+    size_t n = 0;
+    o[0] = 0;
+    if (t->flat > MAX_FLAT_PARAMS) return 0;
+    switch (t->kind) {
+    case KILN_CT_RECORD:
+    case KILN_CT_TUPLE:
+        for (uint32_t i = 0; i < t->nitems; i++)
+            for (const char *q = t->items[i].type.type->flat_sig; *q; q++)
+                o[n++] = *q;
+        break;
+    case KILN_CT_FIXED_LIST:
+        for (uint32_t i = 0; i < t->len; i++)
+            for (const char *q = t->elem.type->flat_sig; *q; q++)
+                o[n++] = *q;
+        break;
+    case KILN_CT_VARIANT:
+    case KILN_CT_OPTION:
+    case KILN_CT_RESULT: {
+        o[n++] = 'i';
+        size_t width = 0;
+        uint32_t total = t->kind == KILN_CT_VARIANT ? t->nitems : t->kind == KILN_CT_OPTION ? 1 : 2;
+        for (uint32_t i = 0; i < total; i++) {
+            const kiln_ctype *c = NULL;
+            if (t->kind == KILN_CT_VARIANT)
+                c = t->items[i].has_type ? t->items[i].type.type : NULL;
+            else if (i == 0 && t->has_elem)
+                c = t->elem.type;
+            else if (i == 1 && t->has_elem2)
+                c = t->elem2.type;
+            if (!c) continue;
+            size_t k = 0;
+            for (const char *q = c->flat_sig; *q; q++, k++)
+                o[1 + k] = k < width ? join(o[1 + k], *q) : *q;
+            if (k > width) width = k;
+        }
+        n = 1 + width;
+        break;
+    }
+    case KILN_CT_LIST:
+    case KILN_CT_MAP:
+        o[n++] = 'i';
+        o[n++] = 'i';
+        break;
+    default:
+        if (KILN_CT_IS_PRIMITIVE(t->kind))
+            for (const char *q = prims[t->kind].flat_sig; *q; q++)
+                o[n++] = *q;
+        else
+            o[n++] = 'i';
+        break;
+    }
+    o[n] = 0;
+    return 0;
+}
+
 /* Validates a defined value type whose children are earlier types, and computes its ABI
  * properties. */
 static int check_valtype_def(kc_scope *s, kiln_ctype *t)
@@ -355,7 +440,7 @@ static int check_valtype_def(kc_scope *s, kiln_ctype *t)
         sfail(s, "value type nested more than %d deep", KILN_COMPONENT_MAX_TYPE_DEPTH);
         return -1;
     }
-    return 0;
+    return finish_valtype(s, t);
 }
 
 /* Canonicalized names of the n entries of `names` are distinct; returns -1 after an
@@ -622,9 +707,10 @@ static int check_core_instance(kc_scope *s, const kiln_cinstance *in)
 /* Structural equality of two validated types, lenient where Kiln does not model the
  * type system yet: abstract (imported) resources match any resource, since type imports
  * are not substituted, and instance/component types are not compared. */
-static int types_match(const kiln_ctype *a, const kiln_ctype *b, unsigned depth)
+static int types_match(kc_ctx *x_, const kiln_ctype *a, const kiln_ctype *b, unsigned depth)
 {
     if (a == b) return 1;
+    if (--x_->match_budget < 0) return 0;
     if (!a || !b || a->kind != b->kind || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) return 0;
     if (a->kind == KILN_CT_RESOURCE) return a->abstract || b->abstract;
     if (a->kind == KILN_CT_INSTANCE || a->kind == KILN_CT_COMPONENT) return 1;
@@ -635,11 +721,11 @@ static int types_match(const kiln_ctype *a, const kiln_ctype *b, unsigned depth)
         const kiln_cfield *x = &a->items[i], *y = &b->items[i];
         if ((x->name == NULL) != (y->name == NULL) || (x->name && strcmp(x->name, y->name)) ||
             x->has_type != y->has_type ||
-            (x->has_type && !types_match(x->type.type, y->type.type, depth + 1)))
+            (x->has_type && !types_match(x_, x->type.type, y->type.type, depth + 1)))
             return 0;
     }
-    if (a->has_elem && !types_match(a->elem.type, b->elem.type, depth + 1)) return 0;
-    if (a->has_elem2 && !types_match(a->elem2.type, b->elem2.type, depth + 1)) return 0;
+    if (a->has_elem && !types_match(x_, a->elem.type, b->elem.type, depth + 1)) return 0;
+    if (a->has_elem2 && !types_match(x_, a->elem2.type, b->elem2.type, depth + 1)) return 0;
     return 1;
 }
 
@@ -703,7 +789,11 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
             return -1;
         }
         if ((im->sort == KILN_CSORT_FUNC || im->sort == KILN_CSORT_TYPE) &&
-            !types_match(im->type, argt[k], 0)) {
+            !types_match(s->x, im->type, argt[k], 0)) {
+            if (s->x->match_budget < 0) {
+                sfail(s, "instantiation of component %u: types too large to compare", in->of);
+                return -1;
+            }
             sfail(s, "instantiation of component %u: import '%s' is given a %s of another type",
                   in->of, im->name, kiln_csort_name(im->sort));
             return -1;
@@ -805,7 +895,11 @@ static int check_functype(kc_scope *s, kiln_ctype *t)
             return -1;
         }
     }
-    return 0;
+    uint32_t flat = t->flat;
+    t->flat = FLAT_LIMIT; /* no flat_sig for a func type itself */
+    int r = finish_valtype(s, t);
+    t->flat = flat;
+    return r;
 }
 
 /* Validates a type definition t in scope s (resources only in component definitions). */
@@ -1010,119 +1104,34 @@ static int check_decls(kc_scope *s, kiln_ctype *t)
 
 /* ---- canon ---- */
 
-/* Joins two flat core types (Canonical ABI `join`). */
-static char join(char a, char b)
-{
-    if (a == b) return a;
-    if ((a == 'i' && b == 'f') || (a == 'f' && b == 'i')) return 'i';
-    return 'j';
-}
-
-/* Appends the flattened core types of t to out[*n..cap); stops counting at cap. */
-static void flatten(const kiln_ctype *t, char *out, size_t *n, size_t cap)
-{
-#define PUT(ch)                                                                                    \
-    do {                                                                                           \
-        if (*n < cap) out[*n] = (ch);                                                              \
-        (*n)++;                                                                                    \
-    } while (0)
-    switch (t->kind) {
-    case KILN_CT_S64:
-    case KILN_CT_U64:
-        PUT('j');
-        break;
-    case KILN_CT_F32:
-        PUT('f');
-        break;
-    case KILN_CT_F64:
-        PUT('d');
-        break;
-    case KILN_CT_STRING:
-    case KILN_CT_LIST:
-    case KILN_CT_MAP:
-        PUT('i');
-        PUT('i');
-        break;
-    case KILN_CT_RECORD:
-    case KILN_CT_TUPLE:
-        for (uint32_t i = 0; i < t->nitems && *n <= cap; i++)
-            flatten(t->items[i].type.type, out, n, cap);
-        break;
-    case KILN_CT_FIXED_LIST:
-        for (uint32_t i = 0; i < t->len && *n <= cap; i++)
-            flatten(t->elem.type, out, n, cap);
-        break;
-    case KILN_CT_VARIANT:
-    case KILN_CT_OPTION:
-    case KILN_CT_RESULT: {
-        PUT('i');
-        size_t start = *n, width = 0;
-        const kiln_ctype *cases[2] = {NULL, NULL};
-        uint32_t nc = 0;
-        if (t->kind == KILN_CT_OPTION) cases[nc++] = t->elem.type;
-        if (t->kind == KILN_CT_RESULT) {
-            cases[nc++] = t->has_elem ? t->elem.type : NULL;
-            cases[nc++] = t->has_elem2 ? t->elem2.type : NULL;
-        }
-        uint32_t total = t->kind == KILN_CT_VARIANT ? t->nitems : nc;
-        for (uint32_t i = 0; i < total; i++) {
-            const kiln_ctype *c = t->kind == KILN_CT_VARIANT
-                                      ? (t->items[i].has_type ? t->items[i].type.type : NULL)
-                                      : cases[i];
-            if (!c) continue;
-            char buf[MAX_FLAT_PARAMS + 2];
-            size_t k = 0;
-            flatten(c, buf, &k, sizeof buf);
-            for (size_t j = 0; j < k; j++) {
-                if (j < width) {
-                    if (start + j < cap && j < sizeof buf)
-                        out[start + j] = join(out[start + j], buf[j]);
-                } else {
-                    if (start + j < cap) out[start + j] = j < sizeof buf ? buf[j] : 'i';
-                }
-            }
-            if (k > width) width = k;
-        }
-        *n = start + width;
-        break;
-    }
-    default:
-        PUT('i');
-        break;
-    }
-#undef PUT
-}
-
 /* The core signature of lifting (lower=0) or lowering (lower=1) func type ft, into sig
  * (size >= 40). Returns 1 when the type needs memory, and sets *needs_realloc. */
 static int canon_sig(const kiln_ctype *ft, int lower, char *sig, int *needs_realloc)
 {
-    char p[MAX_FLAT_PARAMS + 2], r[4];
-    size_t np = 0, nr = 0;
+    uint64_t np = 0;
     int heap_params = 0, heap_results = 0;
     for (uint32_t i = 0; i < ft->nitems; i++) {
-        flatten(ft->items[i].type.type, p, &np, sizeof p);
+        np += ft->items[i].type.type->flat;
         heap_params |= ft->items[i].type.type->has_heap;
     }
-    if (ft->has_elem) {
-        flatten(ft->elem.type, r, &nr, sizeof r);
-        heap_results = ft->elem.type->has_heap;
-    }
+    uint32_t nr = ft->has_elem ? ft->elem.type->flat : 0;
+    if (ft->has_elem) heap_results = ft->elem.type->has_heap;
     int spill_params = np > MAX_FLAT_PARAMS, spill_results = nr > MAX_FLAT_RESULTS;
     size_t k = 0;
     if (spill_params)
         sig[k++] = 'i';
     else
-        for (size_t i = 0; i < np; i++)
-            sig[k++] = p[i];
+        for (uint32_t i = 0; i < ft->nitems; i++)
+            for (const char *q = ft->items[i].type.type->flat_sig; *q; q++)
+                sig[k++] = *q;
     if (lower && spill_results) sig[k++] = 'i';
     sig[k++] = ':';
     if (!(lower && spill_results)) {
         if (spill_results)
             sig[k++] = 'i';
-        else
-            for (size_t i = 0; i < nr; i++)
-                sig[k++] = r[i];
+        else if (ft->has_elem)
+            for (const char *q = ft->elem.type->flat_sig; *q; q++)
+                sig[k++] = *q;
     }
     sig[k] = 0;
     *needs_realloc = lower ? heap_results : (heap_params || spill_params);
@@ -1323,6 +1332,7 @@ static int check_canon(kc_scope *s, kiln_canon *k)
 
 int kc_validate_component(kc_ctx *x, kiln_component *c, struct kc_scope *outer)
 {
+    if (!outer) x->match_budget = 10 * 1000 * 1000;
     kc_scope s = {.outer = outer,
                   .is_component = 1,
                   .spaces = c->spaces,
