@@ -10,7 +10,43 @@ source "$(dirname "$0")/../lib.sh"
 WT=${KILN_TOOLS:-/var/cache/kiln-tools}/cargo/bin/wasm-tools
 if [ ! -x "$WT" ]; then
     fail "wasm-tools not found at $WT (scripts/install-tools.sh installs it)"
-    finish
+    # ---- a p3 (async) component: wasm-tools accepts it with all features, so must Kiln ----
+cat >"$TMP/p3.wat" <<'WAT'
+(component
+  (type $s (stream u8))
+  (type $fu (future string))
+  (core module $m
+    (memory (export "memory") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) i32.const 0)
+    (func (export "cb") (param i32 i32 i32) (result i32) i32.const 0)
+    (func (export "f") (param i32 i32) (result i32) i32.const 0))
+  (core instance $i (instantiate $m))
+  (alias core export $i "memory" (core memory $mem))
+  (alias core export $i "realloc" (core func $realloc))
+  (core func (canon task.return (result string) (memory $mem) string-encoding=utf8))
+  (core func (canon waitable-set.new))
+  (core func (canon waitable-set.wait (memory $mem)))
+  (core func (canon waitable.join))
+  (core func (canon subtask.drop))
+  (core func (canon stream.new $s))
+  (core func (canon stream.read $s (memory $mem)))
+  (core func (canon stream.write $s (memory $mem)))
+  (core func (canon stream.drop-readable $s))
+  (core func (canon future.new $fu))
+  (core func (canon future.read $fu (memory $mem) (realloc $realloc)))
+  (core func (canon backpressure.inc))
+  (core func (canon context.get i32 0))
+  (func (export "run") async (param "s" string) (result string)
+    (canon lift (core func $i "f") async (memory $mem) (realloc $realloc) (callback (core func $i "cb")))))
+WAT
+"$WT" parse "$TMP/p3.wat" -o "$TMP/p3.wasm"
+check "p3: wasm-tools accepts (all features)" "$WT" validate --features all "$TMP/p3.wasm"
+out=$("$KILN" inspect "$TMP/p3.wasm" 2>&1)
+expect_eq "p3: Kiln accepts" 0 $?
+expect_contains "p3: async export" "export run: async func(s: string) -> string;" "$out"
+expect_contains "p3: async built-ins counted" "task.return 1, context.get 1, subtask.drop 1, stream.new 1" "$out"
+
+finish
     exit 1
 fi
 
@@ -128,6 +164,9 @@ outer_alias_too_far|outer alias count 1 exceeds|(component (alias outer 1 0 (typ
 method_no_resource|'[method]r.x' names resource 'r'|(component (import "[method]r.x" (func)))
 bad_label|invalid name 'Foo-bar'|(component (import "Foo-bar" (func)))
 bad_version|version is not a valid semver|(component (import "a:b/c@1.2.3.4" (func)))
+short_version|version is not a valid semver|(component (import "a:b/c@0.2" (func)))
+async_name|unknown annotation|(component (import "[async]foo" (func)))
+dep_name|invalid name 'url=<https://x>'|(component (import "url=<https://x>" (func)))
 export_missing|export of func 3: no such func (0 funcs)|(component (export "x" (func 3)))
 type_missing|value type refers to type 9: no such type (0 types)|(component (type (list 9)))
 dtor_bad_sig|resource destructor core func 0 has type j:, want [i32] -> []|(component (core module $m (func (export "d") (param i64))) (core instance $i (instantiate $m)) (type (resource (rep i32) (dtor (core func $i "d")))))
@@ -150,21 +189,59 @@ while IFS='|' read -r name want text; do
     expect_contains "$name: Kiln's reason" "$want" "$out"
 done <<<"$cases"
 
-# ---- valid components: both accept ----
+# ---- valid components: both accept (wasm-tools with every feature: Kiln reads the gated
+# parts of the specification too, such as nested namespaces and async) ----
 valid=$(cat <<'CASES'
 empty|(component)
 nested|(component (component $c (import "x" (func))) (import "f" (func $f)) (instance (instantiate $c (with "x" (func $f)))))
 resource|(component (type $r (resource (rep i32))) (core func (canon resource.new $r)) (core func (canon resource.rep $r)) (core func (canon resource.drop $r)) (export "r" (type $r)))
 types|(component (type (tuple u8 s16 u32 s64 f32 f64 char bool string)) (type (variant (case "a") (case "b" u64))) (type (result)) (type (result string)) (type (result (error u8))) (type (option (list string))))
+nested_names|(component (import "a:b:c/d/e" (func)) (import "wasi:http/handler@0.3.0-rc-2025-09-16" (func)))
 instance_exports|(component (import "f" (func $f (param "x" u32))) (instance $i (export "g" (func $f))) (export "wasi:cli/run@0.2.0" (instance $i)))
 CASES
 )
 while IFS='|' read -r name text; do
     printf '%s\n' "$text" >"$TMP/$name.wat"
     "$WT" parse "$TMP/$name.wat" -o "$TMP/$name.wasm"
-    check "$name: wasm-tools accepts" "$WT" validate "$TMP/$name.wasm"
+    check "$name: wasm-tools accepts" "$WT" validate --features all "$TMP/$name.wasm"
     out=$("$KILN" inspect "$TMP/$name.wasm" 2>&1)
     expect_eq "$name: Kiln accepts" 0 $?
 done <<<"$valid"
+
+# ---- a p3 (async) component: wasm-tools accepts it with all features, so must Kiln ----
+cat >"$TMP/p3.wat" <<'WAT'
+(component
+  (type $s (stream u8))
+  (type $fu (future string))
+  (core module $m
+    (memory (export "memory") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) i32.const 0)
+    (func (export "cb") (param i32 i32 i32) (result i32) i32.const 0)
+    (func (export "f") (param i32 i32) (result i32) i32.const 0))
+  (core instance $i (instantiate $m))
+  (alias core export $i "memory" (core memory $mem))
+  (alias core export $i "realloc" (core func $realloc))
+  (core func (canon task.return (result string) (memory $mem) string-encoding=utf8))
+  (core func (canon waitable-set.new))
+  (core func (canon waitable-set.wait (memory $mem)))
+  (core func (canon waitable.join))
+  (core func (canon subtask.drop))
+  (core func (canon stream.new $s))
+  (core func (canon stream.read $s (memory $mem)))
+  (core func (canon stream.write $s (memory $mem)))
+  (core func (canon stream.drop-readable $s))
+  (core func (canon future.new $fu))
+  (core func (canon future.read $fu (memory $mem) (realloc $realloc)))
+  (core func (canon backpressure.inc))
+  (core func (canon context.get i32 0))
+  (func (export "run") async (param "s" string) (result string)
+    (canon lift (core func $i "f") async (memory $mem) (realloc $realloc) (callback (core func $i "cb")))))
+WAT
+"$WT" parse "$TMP/p3.wat" -o "$TMP/p3.wasm"
+check "p3: wasm-tools accepts (all features)" "$WT" validate --features all "$TMP/p3.wasm"
+out=$("$KILN" inspect "$TMP/p3.wasm" 2>&1)
+expect_eq "p3: Kiln accepts" 0 $?
+expect_contains "p3: async export" "export run: async func(s: string) -> string;" "$out"
+expect_contains "p3: async built-ins counted" "task.return 1, context.get 1, subtask.drop 1, stream.new 1" "$out"
 
 finish
