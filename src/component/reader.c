@@ -151,7 +151,7 @@ static int utf8_valid(const uint8_t *s, size_t n)
 
 /* A name (u32 length + UTF-8 bytes) copied into the arena. Names with NUL are refused so
  * that every name is a C string. */
-static const char *rd_name(cur *c)
+static const char *rd_name_ex(cur *c, int allow_nul)
 {
     size_t at = c->pos;
     uint32_t n;
@@ -167,7 +167,7 @@ static const char *rd_name(cur *c)
         fail(c, "name is not valid UTF-8");
         return NULL;
     }
-    if (memchr(s, 0, n)) {
+    if (!allow_nul && memchr(s, 0, n)) {
         c->pos = at;
         fail(c, "name contains a NUL character");
         return NULL;
@@ -175,6 +175,8 @@ static const char *rd_name(cur *c)
     c->pos += n;
     return kc_strndup(c->x, (const char *)s, n);
 }
+
+static const char *rd_name(cur *c) { return rd_name_ex(c, 0); }
 
 /* ---- sorts ---- */
 
@@ -1216,7 +1218,7 @@ static int rd_section(cur *c, kiln_component *comp, uint32_t *cap)
     switch (id) {
     case 0: /* custom: a name, then anything */
         comp->ncustom++;
-        if (!rd_name(c)) return -1;
+        if (!rd_name_ex(c, 1)) return -1; /* custom section names may hold NUL */
         c->pos = c->end;
         return 0;
     case 1: {

@@ -958,29 +958,51 @@ static int add_item(kc_scope *s, int is_import, const kiln_citem *it)
 }
 
 /* [constructor]R, [method]R.x, [static]R.x: a func of a resource R named earlier. */
-static int check_annotation(kc_scope *s, const char *name, kiln_csort sort)
+static int check_annotation(kc_scope *s, const char *name, kiln_csort sort, const kiln_ctype *ft)
 {
     const char *p = NULL;
-    if (strncmp(name, "[constructor]", 13) == 0) p = name + 13;
-    if (strncmp(name, "[method]", 8) == 0 || strncmp(name, "[static]", 8) == 0) p = name + 8;
+    int kind = 0; /* 1 constructor, 2 method, 3 static */
+    if (strncmp(name, "[constructor]", 13) == 0) p = name + 13, kind = 1;
+    if (strncmp(name, "[method]", 8) == 0) p = name + 8, kind = 2;
+    if (strncmp(name, "[static]", 8) == 0) p = name + 8, kind = 3;
     if (!p) return 0;
     if (sort != KILN_CSORT_FUNC) {
         sfail(s, "'%s' must be a func, not a %s", name, kiln_csort_name(sort));
         return -1;
     }
     size_t len = strcspn(p, ".");
-    for (int pass = 0; pass < 2; pass++) {
+    const kiln_ctype *r = NULL;
+    for (int pass = 0; pass < 2 && !r; pass++) {
         const kiln_citem *items = pass ? s->exports : s->imports;
         uint32_t n = pass ? s->nexports : s->nimports;
-        for (uint32_t i = 0; i < n; i++)
+        for (uint32_t i = 0; i < n && !r; i++)
             if (items[i].sort == KILN_CSORT_TYPE && items[i].type &&
                 items[i].type->kind == KILN_CT_RESOURCE && strlen(items[i].name) == len &&
                 strncmp(items[i].name, p, len) == 0)
-                return 0;
+                r = items[i].type;
     }
-    sfail(s, "'%s' names resource '%.*s', which is not imported or exported before it", name,
-          (int)len, p);
-    return -1;
+    if (!r) {
+        sfail(s, "'%s' names resource '%.*s', which is not imported or exported before it", name,
+              (int)len, p);
+        return -1;
+    }
+    if (!ft || ft->kind != KILN_CT_FUNC) return 0;
+    if (kind == 1) {
+        const kiln_ctype *res = ft->has_elem ? ft->elem.type : NULL;
+        if (res && res->kind == KILN_CT_RESULT && res->has_elem) res = res->elem.type;
+        if (!res || res->kind != KILN_CT_OWN || res->elem.type != r) {
+            sfail(s, "'%s' must return (own %.*s) or a result of it", name, (int)len, p);
+            return -1;
+        }
+    } else if (kind == 2) {
+        const kiln_ctype *self = ft->nitems ? ft->items[0].type.type : NULL;
+        if (!self || strcmp(ft->items[0].name, "self") != 0 || self->kind != KILN_CT_BORROW ||
+            self->elem.type != r) {
+            sfail(s, "'%s' must take (param \"self\" (borrow %.*s)) first", name, (int)len, p);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* Resolves an externtype in scope s; returns the type of the item (fresh abstract
@@ -1034,7 +1056,7 @@ static const kiln_ctype *check_externtype(kc_scope *s, kiln_cextern *e)
 static int add_extern(kc_scope *s, int is_import, const char *name, kiln_csort sort,
                       const kiln_ctype *t)
 {
-    if (check_annotation(s, name, sort) < 0) return -1;
+    if (check_annotation(s, name, sort, t) < 0) return -1;
     kiln_citem it = {.name = name, .sort = sort, .type = t};
     if (sort == KILN_CSORT_TYPE) set_name(t, name);
     if (add_item(s, is_import, &it) < 0) return -1;

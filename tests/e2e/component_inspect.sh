@@ -162,6 +162,8 @@ component_arg_type|import 'x' is given a func of another type|(component (compon
 component_missing_arg|instantiation of component 0: missing argument for import 'x'|(component (component $c (import "x" (func))) (instance (instantiate $c)))
 outer_alias_too_far|outer alias count 1 exceeds|(component (alias outer 1 0 (type)))
 method_no_resource|'[method]r.x' names resource 'r'|(component (import "[method]r.x" (func)))
+method_no_self|'[method]r.x' must take (param "self" (borrow r)) first|(component (import "r" (type $r (sub resource))) (import "[method]r.x" (func (param "this" (borrow $r)))))
+constructor_result|'[constructor]r' must return (own r)|(component (import "r" (type $r (sub resource))) (import "[constructor]r" (func (result u32))))
 bad_label|invalid name 'Foo-bar'|(component (import "Foo-bar" (func)))
 bad_version|version is not a valid semver|(component (import "a:b/c@1.2.3.4" (func)))
 short_version|version is not a valid semver|(component (import "a:b/c@0.2" (func)))
