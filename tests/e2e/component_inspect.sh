@@ -10,7 +10,61 @@ source "$(dirname "$0")/../lib.sh"
 WT=${KILN_TOOLS:-/var/cache/kiln-tools}/cargo/bin/wasm-tools
 if [ ! -x "$WT" ]; then
     fail "wasm-tools not found at $WT (scripts/install-tools.sh installs it)"
-    # ---- a p3 (async) component: wasm-tools accepts it with all features, so must Kiln ----
+    # ---- every one-byte mutation of a component: what wasm-tools rejects, Kiln rejects ----
+cat >"$TMP/mut.wat" <<'WAT'
+(component
+  (type $t (instance
+    (export "fields" (type $f (sub resource)))
+    (type $ff (own $f))
+    (export "[constructor]fields" (func (result $ff)))
+    (type $bf (borrow $f))
+    (export "[method]fields.get" (func (param "self" $bf) (param "name" string) (result (list (list u8)))))
+    (type $e (enum "a" "b"))
+    (export "e" (type $ee (eq $e)))
+    (type $r (record (field "x" u32) (field "y" (option string))))
+    (export "r" (type $rr (eq $r)))
+    (export "f" (func (param "r" $rr) (result (result $ee (error string)))))))
+  (import "wasi:http/types@0.2.3" (instance $i (type $t)))
+  (alias export $i "fields" (type $fields))
+  (alias export $i "f" (func $f))
+  (import "hook" (func $hook (param "s" u32) (result u64)))
+  (core func $h (canon lower (func $hook)))
+  (core func (canon resource.drop $fields))
+  (core instance $ci (export "h" (func $h)))
+  (component $c (import "x" (func (param "s" u32) (result u64))) (export "y" (func 0)))
+  (instance $ins (instantiate $c (with "x" (func $hook))))
+  (type $own (own $fields))
+  (export "g" (func $hook))
+  (export "wasi:cli/run@0.2.0" (instance $ins)))
+WAT
+"$WT" parse "$TMP/mut.wat" -o "$TMP/mut.wasm"
+mkdir -p "$TMP/mut"
+python3 - "$TMP/mut.wasm" "$TMP/mut" <<'PY'
+import sys
+b = open(sys.argv[1], 'rb').read()
+for i in range(8, len(b)):
+    for v in ((b[i] + 1) & 255, 0xff):
+        m = bytearray(b)
+        m[i] = v
+        if m != b:
+            open('%s/%04d-%02x.wasm' % (sys.argv[2], i, v), 'wb').write(m)
+PY
+total=0 both=0 missed=""
+for f in "$TMP"/mut/*.wasm; do
+    total=$((total + 1))
+    if ! "$WT" validate --features all "$f" >/dev/null 2>&1; then
+        if "$KILN" inspect "$f" >/dev/null 2>&1; then
+            missed="$missed $(basename "$f")"
+        else
+            both=$((both + 1))
+        fi
+    fi
+done
+expect_eq "mutants that wasm-tools rejects are rejected by Kiln too" "" "$missed"
+[ "$total" -gt 700 ] && [ "$both" -gt 100 ] && pass "mutants: $total, $both rejected by both" ||
+    fail "too few mutants ($total) or rejections ($both)"
+
+# ---- a p3 (async) component: wasm-tools accepts it with all features, so must Kiln ----
 cat >"$TMP/p3.wat" <<'WAT'
 (component
   (type $s (stream u8))
@@ -209,6 +263,60 @@ while IFS='|' read -r name text; do
     out=$("$KILN" inspect "$TMP/$name.wasm" 2>&1)
     expect_eq "$name: Kiln accepts" 0 $?
 done <<<"$valid"
+
+# ---- every one-byte mutation of a component: what wasm-tools rejects, Kiln rejects ----
+cat >"$TMP/mut.wat" <<'WAT'
+(component
+  (type $t (instance
+    (export "fields" (type $f (sub resource)))
+    (type $ff (own $f))
+    (export "[constructor]fields" (func (result $ff)))
+    (type $bf (borrow $f))
+    (export "[method]fields.get" (func (param "self" $bf) (param "name" string) (result (list (list u8)))))
+    (type $e (enum "a" "b"))
+    (export "e" (type $ee (eq $e)))
+    (type $r (record (field "x" u32) (field "y" (option string))))
+    (export "r" (type $rr (eq $r)))
+    (export "f" (func (param "r" $rr) (result (result $ee (error string)))))))
+  (import "wasi:http/types@0.2.3" (instance $i (type $t)))
+  (alias export $i "fields" (type $fields))
+  (alias export $i "f" (func $f))
+  (import "hook" (func $hook (param "s" u32) (result u64)))
+  (core func $h (canon lower (func $hook)))
+  (core func (canon resource.drop $fields))
+  (core instance $ci (export "h" (func $h)))
+  (component $c (import "x" (func (param "s" u32) (result u64))) (export "y" (func 0)))
+  (instance $ins (instantiate $c (with "x" (func $hook))))
+  (type $own (own $fields))
+  (export "g" (func $hook))
+  (export "wasi:cli/run@0.2.0" (instance $ins)))
+WAT
+"$WT" parse "$TMP/mut.wat" -o "$TMP/mut.wasm"
+mkdir -p "$TMP/mut"
+python3 - "$TMP/mut.wasm" "$TMP/mut" <<'PY'
+import sys
+b = open(sys.argv[1], 'rb').read()
+for i in range(8, len(b)):
+    for v in ((b[i] + 1) & 255, 0xff):
+        m = bytearray(b)
+        m[i] = v
+        if m != b:
+            open('%s/%04d-%02x.wasm' % (sys.argv[2], i, v), 'wb').write(m)
+PY
+total=0 both=0 missed=""
+for f in "$TMP"/mut/*.wasm; do
+    total=$((total + 1))
+    if ! "$WT" validate --features all "$f" >/dev/null 2>&1; then
+        if "$KILN" inspect "$f" >/dev/null 2>&1; then
+            missed="$missed $(basename "$f")"
+        else
+            both=$((both + 1))
+        fi
+    fi
+done
+expect_eq "mutants that wasm-tools rejects are rejected by Kiln too" "" "$missed"
+[ "$total" -gt 700 ] && [ "$both" -gt 100 ] && pass "mutants: $total, $both rejected by both" ||
+    fail "too few mutants ($total) or rejections ($both)"
 
 # ---- a p3 (async) component: wasm-tools accepts it with all features, so must Kiln ----
 cat >"$TMP/p3.wat" <<'WAT'
