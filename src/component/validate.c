@@ -729,6 +729,90 @@ static int types_match(kc_ctx *x_, const kiln_ctype *a, const kiln_ctype *b, uns
     return 1;
 }
 
+/* Type imports of an instantiated component: each abstract resource it imports (directly
+ * or as an export of an imported instance) stands for the resource the argument gives. */
+typedef struct subst {
+    const kiln_ctype **from, **to;
+    uint32_t n, cap;
+} subst;
+
+static int subst_add(kc_scope *s, subst *m, const kiln_ctype *from, const kiln_ctype *to)
+{
+    if (!from || !to || from == to || from->kind != KILN_CT_RESOURCE || !from->abstract ||
+        to->kind != KILN_CT_RESOURCE)
+        return 0;
+    if (m->n == m->cap) {
+        uint32_t ncap = m->cap ? m->cap * 2 : 8;
+        const kiln_ctype **nf = kc_alloc_array(s->x, ncap, sizeof *nf);
+        const kiln_ctype **nt = kc_alloc_array(s->x, ncap, sizeof *nt);
+        if (!nf || !nt) return -1;
+        if (m->n) memcpy(nf, m->from, m->n * sizeof *nf), memcpy(nt, m->to, m->n * sizeof *nt);
+        m->from = nf, m->to = nt, m->cap = ncap;
+    }
+    m->from[m->n] = from;
+    m->to[m->n++] = to;
+    return 0;
+}
+
+/* t with the resources of m replaced (a copy when anything changes, t itself otherwise).
+ * The work is bounded by the context's comparison budget; NULL after an error. */
+static const kiln_ctype *subst_type(kc_scope *s, const subst *m, const kiln_ctype *t,
+                                    unsigned depth)
+{
+    if (!t) return t;
+    for (uint32_t i = 0; i < m->n; i++)
+        if (m->from[i] == t) return m->to[i];
+    if (KILN_CT_IS_PRIMITIVE(t->kind) || t->kind == KILN_CT_RESOURCE ||
+        t->kind >= KILN_CT_CORE_FUNC || t->kind == KILN_CT_COMPONENT)
+        return t;
+    if (--s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) {
+        sfail(s, "types too large to instantiate");
+        return NULL;
+    }
+    kiln_ctype tmp = *t;
+    int changed = 0;
+    kiln_cfield *items = NULL;
+    for (uint32_t i = 0; i < t->nitems; i++) {
+        if (!t->items[i].has_type) continue;
+        const kiln_ctype *c = subst_type(s, m, t->items[i].type.type, depth + 1);
+        if (!c) return NULL;
+        if (c == t->items[i].type.type) continue;
+        if (!items) {
+            if (!(items = kc_alloc_array(s->x, t->nitems, sizeof *items))) return NULL;
+            memcpy(items, t->items, t->nitems * sizeof *items);
+        }
+        items[i].type.type = c;
+        changed = 1;
+    }
+    if (items) tmp.items = items;
+    if (t->has_elem && t->elem.type) {
+        if (!(tmp.elem.type = subst_type(s, m, t->elem.type, depth + 1))) return NULL;
+        changed |= tmp.elem.type != t->elem.type;
+    }
+    if (t->has_elem2 && t->elem2.type) {
+        if (!(tmp.elem2.type = subst_type(s, m, t->elem2.type, depth + 1))) return NULL;
+        changed |= tmp.elem2.type != t->elem2.type;
+    }
+    kiln_citem *ex = NULL;
+    for (uint32_t i = 0; t->kind == KILN_CT_INSTANCE && i < t->nexports; i++) {
+        const kiln_ctype *c = subst_type(s, m, t->exports[i].type, depth + 1);
+        if (!c && t->exports[i].type) return NULL;
+        if (c == t->exports[i].type) continue;
+        if (!ex) {
+            if (!(ex = kc_alloc_array(s->x, t->nexports, sizeof *ex))) return NULL;
+            memcpy(ex, t->exports, t->nexports * sizeof *ex);
+        }
+        ex[i].type = c;
+        changed = 1;
+    }
+    if (ex) tmp.exports = ex;
+    if (!changed) return t;
+    kiln_ctype *copy = kc_alloc(s->x, sizeof *copy);
+    if (!copy) return NULL;
+    *copy = tmp;
+    return copy;
+}
+
 static int check_instance(kc_scope *s, const kiln_cinstance *in)
 {
     kiln_ctype *t = kc_alloc(s->x, sizeof *t);
@@ -799,8 +883,32 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
             return -1;
         }
     }
+    /* the exports' types, with the imported resources replaced by the arguments' */
+    subst m = {0};
+    for (uint32_t i = 0; i < ct->nimports; i++) {
+        const kiln_citem *im = &ct->imports[i];
+        uint32_t k = 0;
+        while (strcmp(in->args[k].name, im->name) != 0)
+            k++; /* present: checked above */
+        if (im->sort == KILN_CSORT_TYPE && subst_add(s, &m, im->type, argt[k]) < 0) return -1;
+        if (im->sort == KILN_CSORT_INSTANCE && im->type && argt[k])
+            for (uint32_t e = 0; e < im->type->nexports; e++) {
+                const kiln_citem *want = &im->type->exports[e];
+                if (want->sort != KILN_CSORT_TYPE) continue;
+                const kiln_citem *got =
+                    find_item(argt[k]->exports, argt[k]->nexports, NULL, want->name);
+                if (got && subst_add(s, &m, want->type, got->type) < 0) return -1;
+            }
+    }
     t->exports = ct->exports;
     t->nexports = ct->nexports;
+    if (m.n) {
+        kiln_ctype tmp = *t;
+        tmp.kind = KILN_CT_INSTANCE;
+        const kiln_ctype *st = subst_type(s, &m, &tmp, 0);
+        if (!st) return -1;
+        t->exports = st->exports;
+    }
     return push(s, KILN_CSORT_INSTANCE, t);
 }
 
@@ -1053,10 +1161,52 @@ static const kiln_ctype *check_externtype(kc_scope *s, kiln_cextern *e)
 }
 
 /* An import or export declaration/definition: name checks, the item's space, the list. */
+/* 1 when t (transitively) refers to a resource defined by this component itself rather
+ * than introduced by an import or export; -1 when the walk is over budget. */
+static int refers_local_resource(kc_scope *s, const kiln_ctype *t, unsigned depth)
+{
+    if (!t) return 0;
+    if (t->kind == KILN_CT_RESOURCE) return !t->abstract;
+    if (KILN_CT_IS_PRIMITIVE(t->kind) || t->kind >= KILN_CT_CORE_FUNC) return 0;
+    if (--s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) return -1;
+    int r = 0;
+    for (uint32_t i = 0; i < t->nitems && !r; i++)
+        if (t->items[i].has_type) r = refers_local_resource(s, t->items[i].type.type, depth + 1);
+    if (!r && t->has_elem) r = refers_local_resource(s, t->elem.type, depth + 1);
+    if (!r && t->has_elem2) r = refers_local_resource(s, t->elem2.type, depth + 1);
+    for (uint32_t i = 0; i < t->nexports && !r; i++)
+        r = refers_local_resource(s, t->exports[i].type, depth + 1);
+    for (uint32_t i = 0; i < t->nimports && !r; i++)
+        r = refers_local_resource(s, t->imports[i].type, depth + 1);
+    return r;
+}
+
 static int add_extern(kc_scope *s, int is_import, const char *name, kiln_csort sort,
                       const kiln_ctype *t)
 {
     if (check_annotation(s, name, sort, t) < 0) return -1;
+    if (s->is_component && !is_import) {
+        if (sort == KILN_CSORT_TYPE && t && t->kind == KILN_CT_RESOURCE && !t->abstract) {
+            /* exporting a resource introduces a new abstract type index for it */
+            kiln_ctype *r = kc_alloc(s->x, sizeof *r);
+            if (!r) return -1;
+            *r = *t;
+            r->abstract = 1;
+            r->name = name;
+            set_name(t, name);
+            t = r;
+        } else {
+            int local = refers_local_resource(s, t, 0);
+            if (local) {
+                sfail(s,
+                      local < 0 ? "export '%s': type too large to check"
+                                : "export '%s' refers to a resource of this component that is not "
+                                  "exported before it (export the resource and ascribe the type)",
+                      name);
+                return -1;
+            }
+        }
+    }
     kiln_citem it = {.name = name, .sort = sort, .type = t};
     if (sort == KILN_CSORT_TYPE) set_name(t, name);
     if (add_item(s, is_import, &it) < 0) return -1;

@@ -10,7 +10,28 @@ source "$(dirname "$0")/../lib.sh"
 WT=${KILN_TOOLS:-/var/cache/kiln-tools}/cargo/bin/wasm-tools
 if [ ! -x "$WT" ]; then
     fail "wasm-tools not found at $WT (scripts/install-tools.sh installs it)"
-    # ---- every one-byte mutation of a component: what wasm-tools rejects, Kiln rejects ----
+    # ---- type imports of an instantiated component are replaced by the arguments ----
+cat >"$TMP/subst.wat" <<'WAT'
+(component
+  (import "r" (type $r (sub resource)))
+  (type $ro (own $r))
+  (import "mk" (func $mk (result $ro)))
+  (component $c
+    (import "t" (type $ti (sub resource)))
+    (type $o (own $ti))
+    (import "mk" (func $f (result $o)))
+    (export "get" (func $f)))
+  (instance $x (instantiate $c (with "t" (type $r)) (with "mk" (func $mk))))
+  (export "i" (instance $x)))
+WAT
+"$WT" parse "$TMP/subst.wat" -o "$TMP/subst.wasm"
+check "subst: wasm-tools accepts" "$WT" validate "$TMP/subst.wasm"
+out=$("$KILN" inspect "$TMP/subst.wasm" 2>&1)
+expect_contains "subst: the export names the argument's resource, not the import's" "export i: interface {
+    get: func() -> r;
+  }" "$out"
+
+# ---- every one-byte mutation of a component: what wasm-tools rejects, Kiln rejects ----
 cat >"$TMP/mut.wat" <<'WAT'
 (component
   (type $t (instance
@@ -218,6 +239,7 @@ outer_alias_too_far|outer alias count 1 exceeds|(component (alias outer 1 0 (typ
 method_no_resource|'[method]r.x' names resource 'r'|(component (import "[method]r.x" (func)))
 method_no_self|'[method]r.x' must take (param "self" (borrow r)) first|(component (import "r" (type $r (sub resource))) (import "[method]r.x" (func (param "this" (borrow $r)))))
 constructor_result|'[constructor]r' must return (own r)|(component (import "r" (type $r (sub resource))) (import "[constructor]r" (func (result u32))))
+export_local_resource|at offset 0xcc: export 'i' refers to a resource of this component that is not exported|(component (type $r (resource (rep i32))) (component $c (import "t" (type $ti (sub resource))) (type $o (own $ti)) (import "mk" (func $mk (result $o))) (export "get" (func $mk))) (core module $m (func (export "f") (result i32) i32.const 0)) (core instance $i (instantiate $m)) (type $ro (own $r)) (func $mk (result $ro) (canon lift (core func $i "f"))) (instance $x (instantiate $c (with "t" (type $r)) (with "mk" (func $mk)))) (export $re "r" (type $r)) (export "i" (instance $x)))
 bad_label|invalid name 'Foo-bar'|(component (import "Foo-bar" (func)))
 bad_version|version is not a valid semver|(component (import "a:b/c@1.2.3.4" (func)))
 short_version|version is not a valid semver|(component (import "a:b/c@0.2" (func)))
@@ -263,6 +285,27 @@ while IFS='|' read -r name text; do
     out=$("$KILN" inspect "$TMP/$name.wasm" 2>&1)
     expect_eq "$name: Kiln accepts" 0 $?
 done <<<"$valid"
+
+# ---- type imports of an instantiated component are replaced by the arguments ----
+cat >"$TMP/subst.wat" <<'WAT'
+(component
+  (import "r" (type $r (sub resource)))
+  (type $ro (own $r))
+  (import "mk" (func $mk (result $ro)))
+  (component $c
+    (import "t" (type $ti (sub resource)))
+    (type $o (own $ti))
+    (import "mk" (func $f (result $o)))
+    (export "get" (func $f)))
+  (instance $x (instantiate $c (with "t" (type $r)) (with "mk" (func $mk))))
+  (export "i" (instance $x)))
+WAT
+"$WT" parse "$TMP/subst.wat" -o "$TMP/subst.wasm"
+check "subst: wasm-tools accepts" "$WT" validate "$TMP/subst.wasm"
+out=$("$KILN" inspect "$TMP/subst.wasm" 2>&1)
+expect_contains "subst: the export names the argument's resource, not the import's" "export i: interface {
+    get: func() -> r;
+  }" "$out"
 
 # ---- every one-byte mutation of a component: what wasm-tools rejects, Kiln rejects ----
 cat >"$TMP/mut.wat" <<'WAT'
