@@ -124,8 +124,6 @@ const char *kiln_canon_op_name(unsigned op)
         return "task.cancel";
     case 0x06:
         return "subtask.cancel";
-    case 0x07:
-        return "resource.drop async";
     case 0x09:
         return "task.return";
     case 0x0a:

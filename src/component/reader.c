@@ -176,7 +176,10 @@ static const char *rd_name_ex(cur *c, int allow_nul)
     return kc_strndup(c->x, (const char *)s, n);
 }
 
-static const char *rd_name(cur *c) { return rd_name_ex(c, 0); }
+static const char *rd_name(cur *c)
+{
+    return rd_name_ex(c, 0);
+}
 
 /* ---- sorts ---- */
 
@@ -1034,6 +1037,23 @@ static int rd_flag(cur *c, int *flag)
     return 0;
 }
 
+/* The cancel? immediate of Binary.md: only 0x00 remains (wasmparser, like the
+ * specification after component-model#716, no longer accepts `cancellable`). */
+static int rd_cancel(cur *c)
+{
+    uint8_t b;
+    if (rd_byte(c, &b) < 0) return -1;
+    if (b != 0) {
+        c->pos--;
+        fail(c,
+             "the 'cancellable' immediate (0x%02x) is no longer supported "
+             "(component-model#716)",
+             b);
+        return -1;
+    }
+    return 0;
+}
+
 static int rd_canon(cur *c, kiln_canon *k)
 {
     uint8_t op, b;
@@ -1055,7 +1075,6 @@ static int rd_canon(cur *c, kiln_canon *k)
     case KILN_CANON_RESOURCE_NEW:
     case KILN_CANON_RESOURCE_DROP:
     case KILN_CANON_RESOURCE_REP:
-    case KILN_CANON_RESOURCE_DROP_ASYNC:
     case KILN_CANON_STREAM_NEW:
     case KILN_CANON_STREAM_DROP_READABLE:
     case KILN_CANON_STREAM_DROP_WRITABLE:
@@ -1090,21 +1109,22 @@ static int rd_canon(cur *c, kiln_canon *k)
         }
         return rd_u32(c, &k->type);
     case KILN_CANON_SUBTASK_CANCEL:
+    case KILN_CANON_THREAD_AVAILABLE_PARALLELISM:
+        return rd_flag(c, &k->flag);
     case KILN_CANON_THREAD_YIELD:
     case KILN_CANON_THREAD_SUSPEND:
     case KILN_CANON_THREAD_SUSPEND_THEN_RESUME:
     case KILN_CANON_THREAD_YIELD_THEN_RESUME:
     case KILN_CANON_THREAD_SUSPEND_THEN_PROMOTE:
     case KILN_CANON_THREAD_YIELD_THEN_PROMOTE:
-    case KILN_CANON_THREAD_AVAILABLE_PARALLELISM:
-        return rd_flag(c, &k->flag);
+        return rd_cancel(c);
     case KILN_CANON_ERROR_CONTEXT_NEW:
     case KILN_CANON_ERROR_CONTEXT_DEBUG_MESSAGE:
         k->has_opts = 1;
         return rd_opts(c, &k->opts);
     case KILN_CANON_WAITABLE_SET_WAIT:
     case KILN_CANON_WAITABLE_SET_POLL:
-        if (rd_flag(c, &k->flag) < 0) return -1;
+        if (rd_cancel(c) < 0) return -1;
         k->opts.has_memory = 1;
         return rd_u32(c, &k->opts.memory);
     case KILN_CANON_THREAD_NEW_INDIRECT:

@@ -356,6 +356,9 @@ static void test_errors(void)
                    "(0 funcs)");
     EXPECT_ERR(8, "lift to type 0: no such type", 1, 0x00, 0x00, 0, 0, 0);
     EXPECT_ERR(8, "invalid canon opcode 0x08", 1, 0x08);
+    EXPECT_ERR(8, "invalid canon opcode 0x07", 1, 0x07, 0);
+    EXPECT_ERR(8, "'cancellable' immediate (0x01) is no longer supported", 1, 0x0c, 0x01);
+    EXPECT_OK(8, 3, 0x0c, 0x00, 0x1f, 0x24); /* thread.yield, waitable-set.new, backpressure.inc */
     EXPECT_ERR(8, "conflicting or duplicate string-encoding", 1, 0x01, 0x00, 0, 2, 0x00, 0x01);
     EXPECT_ERR(8, "duplicate canon option", 1, 0x01, 0x00, 0, 2, 0x03, 0, 0x03, 0);
     EXPECT_ERR(12, "value definitions (section 12) are not supported", 0);

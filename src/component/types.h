@@ -218,7 +218,6 @@ typedef enum kiln_canon_op {
     KILN_CANON_RESOURCE_REP = 0x04,
     KILN_CANON_TASK_CANCEL = 0x05,
     KILN_CANON_SUBTASK_CANCEL = 0x06,
-    KILN_CANON_RESOURCE_DROP_ASYNC = 0x07,
     KILN_CANON_TASK_RETURN = 0x09,
     KILN_CANON_CONTEXT_GET = 0x0a,
     KILN_CANON_CONTEXT_SET = 0x0b,
@@ -284,7 +283,7 @@ typedef struct kiln_canon {
                         context.get/set: slot; thread.*: core type index */
     uint32_t table;  /* thread.new-indirect, thread.spawn-indirect */
     uint8_t valtype; /* context.get/set: core valtype byte */
-    int flag;        /* async? / cancel? / shared? immediate */
+    int flag;        /* async? / shared? immediate (cancel? must be 0) */
     int has_opts;
     kiln_canon_opts opts;
     int has_result; /* task.return */

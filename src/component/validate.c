@@ -1419,12 +1419,11 @@ static int check_canon(kc_scope *s, kiln_canon *k)
     }
     case KILN_CANON_RESOURCE_NEW:
     case KILN_CANON_RESOURCE_DROP:
-    case KILN_CANON_RESOURCE_DROP_ASYNC:
     case KILN_CANON_RESOURCE_REP: {
         snprintf(what, sizeof what, "%s of", kiln_canon_op_name(k->op));
         const kiln_ctype *rt = lookup_kind(s, KILN_CSORT_TYPE, k->type, KILN_CT_RESOURCE, what);
         if (!rt) return -1;
-        int drop = k->op == KILN_CANON_RESOURCE_DROP || k->op == KILN_CANON_RESOURCE_DROP_ASYNC;
+        int drop = k->op == KILN_CANON_RESOURCE_DROP;
         if (!drop && rt->abstract) {
             sfail(s, "%s type %u: the resource is not defined by this component", what, k->type);
             return -1;
