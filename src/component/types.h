@@ -151,6 +151,7 @@ struct kiln_ctype {
     uint32_t ndecls;
     kiln_citem *imports, *exports; /* after validation */
     uint32_t nimports, nexports;
+    const kiln_citem **exports_by_name; /* validation's lookup index (built on demand) */
     /* value types, computed by validation from the children (no recursion needed):
      * Canonical ABI size and alignment, flattened core value count (saturating at
      * 2^28), nesting depth, and whether it transitively holds a borrow, a string or list

@@ -631,24 +631,95 @@ static const kiln_citem *find_item(const kiln_citem *items, uint32_t n, const ch
     return NULL;
 }
 
+static int cmp_item_name(const void *a, const void *b)
+{
+    const kiln_citem *x = *(const kiln_citem *const *)a, *y = *(const kiln_citem *const *)b;
+    int r = strcmp(x->name, y->name);
+    return r ? r : (x > y) - (x < y); /* the first of equal names sorts first */
+}
+
+/* The first export of t named `name`, or NULL. Large export lists get a sorted index on
+ * first use, so that n aliases of an instance with n exports cost n log n, not n^2. */
+static const kiln_citem *find_export(kc_scope *s, const kiln_ctype *t, const char *name)
+{
+    if (t->nexports <= 16) return find_item(t->exports, t->nexports, NULL, name);
+    if (!t->exports_by_name) {
+        const kiln_citem **idx = kc_alloc_array(s->x, t->nexports, sizeof *idx);
+        if (!idx) return NULL;
+        for (uint32_t i = 0; i < t->nexports; i++)
+            idx[i] = &t->exports[i];
+        qsort(idx, t->nexports, sizeof *idx, cmp_item_name);
+        ((kiln_ctype *)t)->exports_by_name = idx;
+    }
+    uint32_t lo = 0, hi = t->nexports;
+    while (lo < hi) { /* the first entry >= name */
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (strcmp(t->exports_by_name[mid]->name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < t->nexports && strcmp(t->exports_by_name[lo]->name, name) == 0)
+        return t->exports_by_name[lo];
+    return NULL;
+}
+
 /* ---- instances ---- */
+
+/* Instantiation arguments (or inline exports) sorted by name: duplicates are refused and
+ * lookups cost log n, so that n imports against n arguments cost n log n. */
+typedef struct arg_index {
+    const kiln_carg **by_name;
+    uint32_t n;
+} arg_index;
+
+static int cmp_arg(const void *a, const void *b)
+{
+    const kiln_carg *x = *(const kiln_carg *const *)a, *y = *(const kiln_carg *const *)b;
+    int r = strcmp(x->name, y->name);
+    return r ? r : (x > y) - (x < y);
+}
+
+static int index_args(kc_scope *s, const kiln_cinstance *in, const char *what, arg_index *ix)
+{
+    ix->n = in->nargs;
+    ix->by_name = kc_alloc_array(s->x, in->nargs, sizeof *ix->by_name);
+    if (!ix->by_name) return -1;
+    for (uint32_t i = 0; i < in->nargs; i++)
+        ix->by_name[i] = &in->args[i];
+    qsort(ix->by_name, in->nargs, sizeof *ix->by_name, cmp_arg);
+    for (uint32_t i = 1; i < in->nargs; i++)
+        if (strcmp(ix->by_name[i - 1]->name, ix->by_name[i]->name) == 0) {
+            sfail(s, "duplicate %s named '%s'", what, ix->by_name[i]->name);
+            return -1;
+        }
+    return 0;
+}
+
+/* The position in in->args of the argument named `name`, or -1. */
+static long find_arg(const kiln_cinstance *in, const arg_index *ix, const char *name)
+{
+    uint32_t lo = 0, hi = ix->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int r = strcmp(ix->by_name[mid]->name, name);
+        if (r == 0) return (long)(ix->by_name[mid] - in->args);
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
 
 static int check_core_instance(kc_scope *s, const kiln_cinstance *in)
 {
     kiln_ctype *t = kc_alloc(s->x, sizeof *t);
     if (!t) return -1;
     t->kind = KILN_CT_CORE_INSTANCE;
-    const char **names = kc_alloc_array(s->x, in->nargs, sizeof *names);
-    if (!names && in->nargs) return -1;
-    for (uint32_t i = 0; i < in->nargs; i++)
-        names[i] = in->args[i].name;
-    for (uint32_t i = 0; i < in->nargs; i++)
-        for (uint32_t k = i + 1; k < in->nargs && in->nargs < 512; k++)
-            if (strcmp(names[i], names[k]) == 0) {
-                sfail(s, "duplicate %s named '%s'",
-                      in->from_exports ? "export" : "instantiation argument", names[i]);
-                return -1;
-            }
+    arg_index ix;
+    if (index_args(s, in, in->from_exports ? "export" : "instantiation argument", &ix) < 0)
+        return -1;
     if (in->from_exports) {
         t->exports = kc_alloc_array(s->x, in->nargs, sizeof *t->exports);
         if (!t->exports && in->nargs) return -1;
@@ -677,15 +748,14 @@ static int check_core_instance(kc_scope *s, const kiln_cinstance *in)
             return -1;
     for (uint32_t i = 0; i < mt->nimports; i++) {
         const kiln_citem *im = &mt->imports[i];
-        const kiln_ctype *arg = NULL;
-        for (uint32_t k = 0; k < in->nargs; k++)
-            if (strcmp(in->args[k].name, im->module) == 0) arg = args[k];
+        long k = find_arg(in, &ix, im->module);
+        const kiln_ctype *arg = k < 0 ? NULL : args[k];
         if (!arg) {
             sfail(s, "instantiation of core module %u: missing argument for import module '%s'",
                   in->of, im->module);
             return -1;
         }
-        const kiln_citem *ex = find_item(arg->exports, arg->nexports, NULL, im->name);
+        const kiln_citem *ex = find_export(s, arg, im->name);
         if (!ex || ex->sort != im->sort) {
             sfail(s, "instantiation of core module %u: import '%s' '%s' (%s) %s", in->of,
                   im->module, im->name, kiln_csort_name(im->sort),
@@ -805,7 +875,7 @@ static const kiln_ctype *subst_type(kc_scope *s, const subst *m, const kiln_ctyp
         ex[i].type = c;
         changed = 1;
     }
-    if (ex) tmp.exports = ex;
+    if (ex) tmp.exports = ex, tmp.exports_by_name = NULL;
     if (!changed) return t;
     kiln_ctype *copy = kc_alloc(s->x, sizeof *copy);
     if (!copy) return NULL;
@@ -844,12 +914,8 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
     const kiln_ctype *ct =
         lookup_kind(s, KILN_CSORT_COMPONENT, in->of, KILN_CT_COMPONENT, "instantiation of");
     if (!ct) return -1;
-    for (uint32_t i = 0; i < in->nargs; i++)
-        for (uint32_t k = i + 1; k < in->nargs && in->nargs < 512; k++)
-            if (strcmp(names[i], names[k]) == 0) {
-                sfail(s, "duplicate instantiation argument named '%s'", names[i]);
-                return -1;
-            }
+    arg_index ix;
+    if (index_args(s, in, "instantiation argument", &ix) < 0) return -1;
     const kiln_ctype **argt = kc_alloc_array(s->x, in->nargs, sizeof *argt);
     if (!argt && in->nargs) return -1;
     for (uint32_t i = 0; i < in->nargs; i++) {
@@ -859,10 +925,8 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
     }
     for (uint32_t i = 0; i < ct->nimports; i++) {
         const kiln_citem *im = &ct->imports[i];
-        uint32_t k = 0;
-        while (k < in->nargs && strcmp(in->args[k].name, im->name) != 0)
-            k++;
-        if (k == in->nargs) {
+        long k = find_arg(in, &ix, im->name);
+        if (k < 0) {
             sfail(s, "instantiation of component %u: missing argument for import '%s'", in->of,
                   im->name);
             return -1;
@@ -887,16 +951,13 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
     subst m = {0};
     for (uint32_t i = 0; i < ct->nimports; i++) {
         const kiln_citem *im = &ct->imports[i];
-        uint32_t k = 0;
-        while (strcmp(in->args[k].name, im->name) != 0)
-            k++; /* present: checked above */
+        long k = find_arg(in, &ix, im->name); /* present: checked above */
         if (im->sort == KILN_CSORT_TYPE && subst_add(s, &m, im->type, argt[k]) < 0) return -1;
         if (im->sort == KILN_CSORT_INSTANCE && im->type && argt[k])
             for (uint32_t e = 0; e < im->type->nexports; e++) {
                 const kiln_citem *want = &im->type->exports[e];
                 if (want->sort != KILN_CSORT_TYPE) continue;
-                const kiln_citem *got =
-                    find_item(argt[k]->exports, argt[k]->nexports, NULL, want->name);
+                const kiln_citem *got = find_export(s, argt[k], want->name);
                 if (got && subst_add(s, &m, want->type, got->type) < 0) return -1;
             }
     }
@@ -955,7 +1016,7 @@ static int check_alias(kc_scope *s, const kiln_calias *a, int in_type)
             sfail(s, "core export alias of a %s", kiln_csort_name(a->sort));
             return -1;
         }
-        const kiln_citem *ex = find_item(it->exports, it->nexports, NULL, a->name);
+        const kiln_citem *ex = find_export(s, it, a->name);
         if (!ex) {
             sfail(s, "alias of core instance %u: no export named '%s'", a->instance, a->name);
             return -1;
@@ -974,7 +1035,7 @@ static int check_alias(kc_scope *s, const kiln_calias *a, int in_type)
     const kiln_ctype *it =
         lookup_kind(s, KILN_CSORT_INSTANCE, a->instance, KILN_CT_INSTANCE, "alias of");
     if (!it) return -1;
-    const kiln_citem *ex = find_item(it->exports, it->nexports, NULL, a->name);
+    const kiln_citem *ex = find_export(s, it, a->name);
     if (!ex) {
         sfail(s, "alias of instance %u: no export named '%s'", a->instance, a->name);
         return -1;
