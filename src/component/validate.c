@@ -27,6 +27,11 @@
 #define MAX_FLAT_RESULTS 1
 #define FLAT_LIMIT (1u << 28)
 
+struct res_slot {
+    const char *name;
+    const kiln_ctype *type;
+};
+
 typedef struct kc_scope {
     struct kc_scope *outer;
     int is_component; /* a component definition (not a type) */
@@ -36,6 +41,8 @@ typedef struct kc_scope {
     size_t offset; /* for messages */
     kiln_citem *imports, *exports;
     size_t *import_offs, *export_offs; /* where each was declared, for messages */
+    struct res_slot *res;              /* resources imported/exported so far, by name */
+    uint32_t nres, capres;             /* (open addressing; capres a power of two) */
     uint32_t nimports, nexports, capimports, capexports;
 } kc_scope;
 
@@ -1126,6 +1133,47 @@ static int add_item(kc_scope *s, int is_import, const kiln_citem *it)
     return 0;
 }
 
+static uint32_t hash_name(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 16777619u;
+    return h;
+}
+
+/* The resource named p[0..len) among the scope's imports and exports, or NULL. */
+static const kiln_ctype *find_resource(const kc_scope *s, const char *p, size_t len)
+{
+    if (!s->capres) return NULL;
+    for (uint32_t i = hash_name(p, len) & (s->capres - 1);; i = (i + 1) & (s->capres - 1)) {
+        const struct res_slot *e = &s->res[i];
+        if (!e->name) return NULL;
+        if (strlen(e->name) == len && strncmp(e->name, p, len) == 0) return e->type;
+    }
+}
+
+/* Remembers resource `t` imported or exported as `name` (the first one of a name wins). */
+static int add_resource(kc_scope *s, const char *name, const kiln_ctype *t)
+{
+    if (find_resource(s, name, strlen(name))) return 0;
+    if ((s->nres + 1) * 2 > s->capres) {
+        uint32_t ncap = s->capres ? s->capres * 2 : 16;
+        struct res_slot *nr = kc_alloc_array(s->x, ncap, sizeof *nr);
+        if (!nr) return -1;
+        struct res_slot *old = s->res;
+        uint32_t oldcap = s->capres;
+        s->res = nr, s->capres = ncap, s->nres = 0;
+        for (uint32_t i = 0; i < oldcap; i++)
+            if (old[i].name && add_resource(s, old[i].name, old[i].type) < 0) return -1;
+    }
+    uint32_t i = hash_name(name, strlen(name)) & (s->capres - 1);
+    while (s->res[i].name)
+        i = (i + 1) & (s->capres - 1);
+    s->res[i] = (struct res_slot){name, t};
+    s->nres++;
+    return 0;
+}
+
 /* [constructor]R, [method]R.x, [static]R.x: a func of a resource R named earlier. */
 static int check_annotation(kc_scope *s, const char *name, kiln_csort sort, const kiln_ctype *ft)
 {
@@ -1140,16 +1188,7 @@ static int check_annotation(kc_scope *s, const char *name, kiln_csort sort, cons
         return -1;
     }
     size_t len = strcspn(p, ".");
-    const kiln_ctype *r = NULL;
-    for (int pass = 0; pass < 2 && !r; pass++) {
-        const kiln_citem *items = pass ? s->exports : s->imports;
-        uint32_t n = pass ? s->nexports : s->nimports;
-        for (uint32_t i = 0; i < n && !r; i++)
-            if (items[i].sort == KILN_CSORT_TYPE && items[i].type &&
-                items[i].type->kind == KILN_CT_RESOURCE && strlen(items[i].name) == len &&
-                strncmp(items[i].name, p, len) == 0)
-                r = items[i].type;
-    }
+    const kiln_ctype *r = find_resource(s, p, len);
     if (!r) {
         sfail(s, "'%s' names resource '%.*s', which is not imported or exported before it", name,
               (int)len, p);
@@ -1270,6 +1309,8 @@ static int add_extern(kc_scope *s, int is_import, const char *name, kiln_csort s
     }
     kiln_citem it = {.name = name, .sort = sort, .type = t};
     if (sort == KILN_CSORT_TYPE) set_name(t, name);
+    if (sort == KILN_CSORT_TYPE && t && t->kind == KILN_CT_RESOURCE && add_resource(s, name, t) < 0)
+        return -1;
     if (add_item(s, is_import, &it) < 0) return -1;
     return push(s, sort, t);
 }
