@@ -23,59 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FLAT_PARAMS 16
-#define MAX_FLAT_RESULTS 1
-#define FLAT_LIMIT (1u << 28)
-
-struct res_slot {
-    const char *name;
-    const kiln_ctype *type;
-};
-
-typedef struct kc_scope {
-    struct kc_scope *outer;
-    int is_component; /* a component definition (not a type) */
-    kiln_cspace *spaces;
-    kc_ctx *x;
-    uint8_t sec;   /* for messages */
-    size_t offset; /* for messages */
-    kiln_citem *imports, *exports;
-    size_t *import_offs, *export_offs; /* where each was declared, for messages */
-    struct res_slot *res;              /* resources imported/exported so far, by name */
-    uint32_t nres, capres;             /* (open addressing; capres a power of two) */
-    uint32_t nimports, nexports, capimports, capexports;
-} kc_scope;
-
-#define PRIM(k, s, a, sig)                                                                         \
-    {                                                                                              \
-        .kind = k, .size = s, .align = a, .flat = 1, .depth = 1, .flat_sig = sig, .tsize = 1       \
-    }
-static const kiln_ctype prims[] = {
-    PRIM(KILN_CT_BOOL, 1, 1, "i"),
-    PRIM(KILN_CT_S8, 1, 1, "i"),
-    PRIM(KILN_CT_U8, 1, 1, "i"),
-    PRIM(KILN_CT_S16, 2, 2, "i"),
-    PRIM(KILN_CT_U16, 2, 2, "i"),
-    PRIM(KILN_CT_S32, 4, 4, "i"),
-    PRIM(KILN_CT_U32, 4, 4, "i"),
-    PRIM(KILN_CT_S64, 8, 8, "j"),
-    PRIM(KILN_CT_U64, 8, 8, "j"),
-    PRIM(KILN_CT_F32, 4, 4, "f"),
-    PRIM(KILN_CT_F64, 8, 8, "d"),
-    PRIM(KILN_CT_CHAR, 4, 4, "i"),
-    {.kind = KILN_CT_STRING,
-     .size = 8,
-     .align = 4,
-     .flat = 2,
-     .depth = 1,
-     .has_heap = 1,
-     .flat_sig = "ii",
-     .tsize = 1},
-    PRIM(KILN_CT_ERROR_CONTEXT, 4, 4, "i"),
-};
-
-static void sfail(kc_scope *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sfail(kc_scope *s, const char *fmt, ...)
+void kc_sfail(kc_scope *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -83,7 +31,7 @@ static void sfail(kc_scope *s, const char *fmt, ...)
     va_end(ap);
 }
 
-static const char *kind_name(const kiln_ctype *t)
+const char *kc_kind_name(const kiln_ctype *t)
 {
     static const char *const names[] = {"bool",
                                         "s8",
@@ -125,13 +73,13 @@ static const char *kind_name(const kiln_ctype *t)
     return (unsigned)t->kind < sizeof names / sizeof names[0] ? names[t->kind] : "?";
 }
 
-static int push(kc_scope *s, kiln_csort sort, const kiln_ctype *t)
+int kc_push(kc_scope *s, kiln_csort sort, const kiln_ctype *t)
 {
     kiln_cspace *sp = &s->spaces[sort];
     if (sp->n == sp->cap) {
         uint32_t ncap = sp->cap ? sp->cap * 2 : 8;
         if (ncap < sp->cap) {
-            sfail(s, "too many %ss", kiln_csort_name(sort));
+            kc_sfail(s, "too many %ss", kiln_csort_name(sort));
             return -1;
         }
         const kiln_ctype **nt = kc_alloc_array(s->x, ncap, sizeof *nt);
@@ -146,13 +94,12 @@ static int push(kc_scope *s, kiln_csort sort, const kiln_ctype *t)
 
 /* The entry `idx` of a space, or NULL after "WHAT SORT IDX: no such SORT (N SORTs)". The
  * returned pointer itself may be NULL-typed for core tables etc.: use `ok`. */
-static const kiln_ctype *lookup(kc_scope *s, kiln_csort sort, uint32_t idx, const char *what,
-                                int *ok)
+const kiln_ctype *kc_lookup(kc_scope *s, kiln_csort sort, uint32_t idx, const char *what, int *ok)
 {
     kiln_cspace *sp = &s->spaces[sort];
     if (idx >= sp->n) {
         const char *sn = kiln_csort_name(sort);
-        sfail(s, "%s %s %u: no such %s (%u %ss)", what, sn, idx, sn, sp->n, sn);
+        kc_sfail(s, "%s %s %u: no such %s (%u %ss)", what, sn, idx, sn, sp->n, sn);
         *ok = 0;
         return NULL;
     }
@@ -160,16 +107,16 @@ static const kiln_ctype *lookup(kc_scope *s, kiln_csort sort, uint32_t idx, cons
     return sp->types[idx];
 }
 
-static const kiln_ctype *lookup_kind(kc_scope *s, kiln_csort sort, uint32_t idx,
-                                     kiln_ctype_kind kind, const char *what)
+const kiln_ctype *kc_lookup_kind(kc_scope *s, kiln_csort sort, uint32_t idx, kiln_ctype_kind kind,
+                                 const char *what)
 {
     int ok;
-    const kiln_ctype *t = lookup(s, sort, idx, what, &ok);
+    const kiln_ctype *t = kc_lookup(s, sort, idx, what, &ok);
     if (!ok) return NULL;
     if (!t || t->kind != kind) {
         kiln_ctype want = {.kind = kind};
-        sfail(s, "%s %s %u: is a %s, not a %s", what, kiln_csort_name(sort), idx, kind_name(t),
-              kind_name(&want));
+        kc_sfail(s, "%s %s %u: is a %s, not a %s", what, kiln_csort_name(sort), idx,
+                 kc_kind_name(t), kc_kind_name(&want));
         return NULL;
     }
     return t;
@@ -178,276 +125,6 @@ static const kiln_ctype *lookup_kind(kc_scope *s, kiln_csort sort, uint32_t idx,
 static void set_name(const kiln_ctype *t, const char *name)
 {
     if (t && !t->name) ((kiln_ctype *)t)->name = name;
-}
-
-/* ---- value types ---- */
-
-static int resolve_val(kc_scope *s, kiln_cvalref *v, const char *what)
-{
-    if (v->prim != KILN_CVAL_INDEX) {
-        v->type = &prims[v->prim];
-        return 0;
-    }
-    int ok;
-    const kiln_ctype *t = lookup(s, KILN_CSORT_TYPE, v->index, what, &ok);
-    if (!ok) return -1;
-    if (!t || !KILN_CT_IS_VALUE(t->kind)) {
-        sfail(s, "%s type %u: is a %s, not a value type", what, v->index, kind_name(t));
-        return -1;
-    }
-    v->type = t;
-    return 0;
-}
-
-static uint32_t align_to(uint64_t n, uint32_t a)
-{
-    return (uint32_t)((n + a - 1) / a * a);
-}
-
-static uint32_t sat(uint64_t v)
-{
-    return v > FLAT_LIMIT ? FLAT_LIMIT : (uint32_t)v;
-}
-
-/* Size/align/flat/depth/flags of a variant-like type from its payload types. */
-static void variant_props(kiln_ctype *t, const kiln_ctype *const *cases, uint32_t n,
-                          uint32_t ncases)
-{
-    uint32_t disc = ncases <= 256 ? 1 : ncases <= 65536 ? 2 : 4;
-    uint32_t align = disc, maxsize = 0, maxflat = 0, depth = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        const kiln_ctype *c = cases[i];
-        if (!c) continue;
-        if (c->align > align) align = c->align;
-        if (c->size > maxsize) maxsize = c->size;
-        if (c->flat > maxflat) maxflat = c->flat;
-        if (c->depth > depth) depth = c->depth;
-        t->has_borrow |= c->has_borrow;
-        t->has_heap |= c->has_heap;
-        t->has_handle |= c->has_handle;
-    }
-    uint32_t payload_align = align;
-    t->size = sat((uint64_t)align_to(align_to(disc, payload_align) + (uint64_t)maxsize, align));
-    t->align = align;
-    t->flat = sat((uint64_t)maxflat + 1);
-    t->depth = depth + 1;
-}
-
-/* Joins two flat core types (Canonical ABI `join`). */
-static char join(char a, char b)
-{
-    if (a == b) return a;
-    if ((a == 'i' && b == 'f') || (a == 'f' && b == 'i')) return 'i';
-    return 'j';
-}
-
-/* t->flat_sig from the children's (valid because a child's flat count is at most its
- * parent's), and t->tsize; fails when the effective size exceeds 1,000,000. */
-static int finish_valtype(kc_scope *s, kiln_ctype *t)
-{
-    uint64_t tsize = 1;
-    for (uint32_t i = 0; i < t->nitems; i++)
-        if (t->items[i].has_type) tsize += t->items[i].type.type->tsize;
-    if (t->has_elem && t->elem.type) tsize += t->elem.type->tsize;
-    if (t->has_elem2 && t->elem2.type) tsize += t->elem2.type->tsize;
-    if (tsize > 1000000) {
-        sfail(s, "effective type size exceeds the limit of 1000000");
-        return -1;
-    }
-    t->tsize = (uint32_t)tsize;
-    char *o = t->flat_sig;
-    size_t n = 0;
-    o[0] = 0;
-    if (t->flat > MAX_FLAT_PARAMS) return 0;
-    switch (t->kind) {
-    case KILN_CT_RECORD:
-    case KILN_CT_TUPLE:
-        for (uint32_t i = 0; i < t->nitems; i++)
-            for (const char *q = t->items[i].type.type->flat_sig; *q; q++)
-                o[n++] = *q;
-        break;
-    case KILN_CT_FIXED_LIST:
-        for (uint32_t i = 0; i < t->len; i++)
-            for (const char *q = t->elem.type->flat_sig; *q; q++)
-                o[n++] = *q;
-        break;
-    case KILN_CT_VARIANT:
-    case KILN_CT_OPTION:
-    case KILN_CT_RESULT: {
-        o[n++] = 'i';
-        size_t width = 0;
-        uint32_t total = t->kind == KILN_CT_VARIANT ? t->nitems : t->kind == KILN_CT_OPTION ? 1 : 2;
-        for (uint32_t i = 0; i < total; i++) {
-            const kiln_ctype *c = NULL;
-            if (t->kind == KILN_CT_VARIANT)
-                c = t->items[i].has_type ? t->items[i].type.type : NULL;
-            else if (i == 0 && t->has_elem)
-                c = t->elem.type;
-            else if (i == 1 && t->has_elem2)
-                c = t->elem2.type;
-            if (!c) continue;
-            size_t k = 0;
-            for (const char *q = c->flat_sig; *q; q++, k++)
-                o[1 + k] = k < width ? join(o[1 + k], *q) : *q;
-            if (k > width) width = k;
-        }
-        n = 1 + width;
-        break;
-    }
-    case KILN_CT_LIST:
-    case KILN_CT_MAP:
-        o[n++] = 'i';
-        o[n++] = 'i';
-        break;
-    default:
-        if (KILN_CT_IS_PRIMITIVE(t->kind))
-            for (const char *q = prims[t->kind].flat_sig; *q; q++)
-                o[n++] = *q;
-        else
-            o[n++] = 'i';
-        break;
-    }
-    o[n] = 0;
-    return 0;
-}
-
-/* Validates a defined value type whose children are earlier types, and computes its ABI
- * properties. */
-static int check_valtype_def(kc_scope *s, kiln_ctype *t)
-{
-    const char *what = "value type refers to";
-    switch (t->kind) {
-    case KILN_CT_RECORD:
-    case KILN_CT_TUPLE: {
-        uint64_t size = 0, flat = 0;
-        uint32_t align = 1, depth = 0;
-        for (uint32_t i = 0; i < t->nitems; i++) {
-            if (resolve_val(s, &t->items[i].type, what) < 0) return -1;
-            const kiln_ctype *c = t->items[i].type.type;
-            size = align_to(size, c->align) + (uint64_t)c->size;
-            if (size > FLAT_LIMIT) size = FLAT_LIMIT;
-            if (c->align > align) align = c->align;
-            flat += c->flat;
-            if (c->depth > depth) depth = c->depth;
-            t->has_borrow |= c->has_borrow;
-            t->has_heap |= c->has_heap;
-            t->has_handle |= c->has_handle;
-        }
-        t->size = sat(align_to(size, align));
-        t->align = align;
-        t->flat = sat(flat);
-        t->depth = depth + 1;
-        break;
-    }
-    case KILN_CT_VARIANT: {
-        const kiln_ctype **cases = kc_alloc_array(s->x, t->nitems, sizeof *cases);
-        if (!cases) return -1;
-        for (uint32_t i = 0; i < t->nitems; i++) {
-            if (!t->items[i].has_type) continue;
-            if (resolve_val(s, &t->items[i].type, what) < 0) return -1;
-            cases[i] = t->items[i].type.type;
-        }
-        variant_props(t, cases, t->nitems, t->nitems);
-        break;
-    }
-    case KILN_CT_ENUM:
-        variant_props(t, NULL, 0, t->nitems);
-        break;
-    case KILN_CT_FLAGS:
-        t->size = t->align = t->nitems <= 8 ? 1 : t->nitems <= 16 ? 2 : 4;
-        t->flat = 1;
-        t->depth = 1;
-        break;
-    case KILN_CT_LIST:
-    case KILN_CT_MAP:
-        if (resolve_val(s, &t->elem, what) < 0) return -1;
-        if (t->kind == KILN_CT_MAP && resolve_val(s, &t->elem2, what) < 0) return -1;
-        t->size = 8;
-        t->align = 4;
-        t->flat = 2;
-        t->has_heap = 1;
-        t->has_borrow = t->elem.type->has_borrow || (t->has_elem2 && t->elem2.type->has_borrow);
-        t->has_handle = t->elem.type->has_handle || (t->has_elem2 && t->elem2.type->has_handle);
-        t->depth = t->elem.type->depth + 1;
-        if (t->has_elem2 && t->elem2.type->depth >= t->depth) t->depth = t->elem2.type->depth + 1;
-        break;
-    case KILN_CT_FIXED_LIST: {
-        if (resolve_val(s, &t->elem, what) < 0) return -1;
-        const kiln_ctype *c = t->elem.type;
-        uint64_t size = (uint64_t)c->size * t->len;
-        if (size >= FLAT_LIMIT) {
-            sfail(s, "fixed-length list of %u elements of %u bytes is too large", t->len, c->size);
-            return -1;
-        }
-        t->size = (uint32_t)size;
-        t->align = c->align;
-        t->flat = sat((uint64_t)c->flat * t->len);
-        t->depth = c->depth + 1;
-        t->has_borrow = c->has_borrow;
-        t->has_heap = c->has_heap;
-        t->has_handle = c->has_handle;
-        break;
-    }
-    case KILN_CT_OPTION: {
-        if (resolve_val(s, &t->elem, what) < 0) return -1;
-        const kiln_ctype *cases[2] = {NULL, t->elem.type};
-        variant_props(t, cases, 2, 2);
-        break;
-    }
-    case KILN_CT_RESULT: {
-        const kiln_ctype *cases[2] = {NULL, NULL};
-        if (t->has_elem) {
-            if (resolve_val(s, &t->elem, what) < 0) return -1;
-            cases[0] = t->elem.type;
-        }
-        if (t->has_elem2) {
-            if (resolve_val(s, &t->elem2, what) < 0) return -1;
-            cases[1] = t->elem2.type;
-        }
-        variant_props(t, cases, 2, 2);
-        break;
-    }
-    case KILN_CT_OWN:
-    case KILN_CT_BORROW: {
-        const kiln_ctype *r = lookup_kind(s, KILN_CSORT_TYPE, t->elem.index, KILN_CT_RESOURCE,
-                                          t->kind == KILN_CT_OWN ? "own of" : "borrow of");
-        if (!r) return -1;
-        t->elem.type = r;
-        t->size = t->align = 4;
-        t->flat = 1;
-        t->depth = 1;
-        t->has_handle = 1;
-        t->has_borrow = t->kind == KILN_CT_BORROW;
-        break;
-    }
-    case KILN_CT_STREAM:
-    case KILN_CT_FUTURE:
-        t->size = t->align = 4;
-        t->flat = 1;
-        t->depth = 1;
-        if (t->has_elem) {
-            if (resolve_val(s, &t->elem, what) < 0) return -1;
-            if (t->elem.type->has_borrow) {
-                sfail(s, "%s element type must not hold a borrow",
-                      t->kind == KILN_CT_STREAM ? "stream" : "future");
-                return -1;
-            }
-            t->depth = t->elem.type->depth + 1;
-        }
-        break;
-    default: /* primitives as defined types */
-        t->size = prims[t->kind].size;
-        t->align = prims[t->kind].align;
-        t->flat = prims[t->kind].flat;
-        t->has_heap = prims[t->kind].has_heap;
-        t->depth = 1;
-        break;
-    }
-    if (t->depth > KILN_COMPONENT_MAX_TYPE_DEPTH) {
-        sfail(s, "value type nested more than %d deep", KILN_COMPONENT_MAX_TYPE_DEPTH);
-        return -1;
-    }
-    return finish_valtype(s, t);
 }
 
 /* Canonicalized names of the n entries of `names` are distinct; returns -1 after an
@@ -483,10 +160,10 @@ static int check_unique(kc_scope *s, const char *const *names, const size_t *off
     for (uint32_t i = 1; i < n; i++)
         if (strcmp(cn[i - 1].canon, cn[i].canon) == 0) {
             if (offs) s->offset = offs[cn[i].index];
-            sfail(s,
-                  "%s '%s' conflicts with the earlier '%s' (names are compared "
-                  "case-insensitively)",
-                  what, names[cn[i].index], names[cn[i - 1].index]);
+            kc_sfail(s,
+                     "%s '%s' conflicts with the earlier '%s' (names are compared "
+                     "case-insensitively)",
+                     what, names[cn[i].index], names[cn[i - 1].index]);
             return -1;
         }
     return 0;
@@ -524,27 +201,27 @@ static int check_core_type(kc_scope *s, kiln_ctype *t)
         sub.offset = d->offset;
         switch (d->kind) {
         case KILN_CDECL_CORE_TYPE:
-            if (push(&sub, KILN_CSORT_CORE_TYPE, d->type) < 0) return -1;
+            if (kc_push(&sub, KILN_CSORT_CORE_TYPE, d->type) < 0) return -1;
             break;
         case KILN_CDECL_ALIAS: {
             kc_scope *target = &sub;
             for (uint32_t k = 0; k < d->alias.count && target; k++)
                 target = target->outer;
             if (!target) {
-                sfail(&sub, "outer alias count %u exceeds the enclosing scopes", d->alias.count);
+                kc_sfail(&sub, "outer alias count %u exceeds the enclosing scopes", d->alias.count);
                 return -1;
             }
             if (d->alias.index >= target->spaces[KILN_CSORT_CORE_TYPE].n) {
-                sfail(&sub, "outer alias of core type %u: no such core type (%u core types)",
-                      d->alias.index, target->spaces[KILN_CSORT_CORE_TYPE].n);
+                kc_sfail(&sub, "outer alias of core type %u: no such core type (%u core types)",
+                         d->alias.index, target->spaces[KILN_CSORT_CORE_TYPE].n);
                 return -1;
             }
             const kiln_ctype *at = target->spaces[KILN_CSORT_CORE_TYPE].types[d->alias.index];
             if (at && at->kind == KILN_CT_CORE_MODULE) {
-                sfail(&sub, "module types cannot alias module types");
+                kc_sfail(&sub, "module types cannot alias module types");
                 return -1;
             }
-            if (push(&sub, KILN_CSORT_CORE_TYPE, at) < 0) return -1;
+            if (kc_push(&sub, KILN_CSORT_CORE_TYPE, at) < 0) return -1;
             break;
         }
         case KILN_CDECL_CORE_IMPORT:
@@ -555,8 +232,8 @@ static int check_core_type(kc_scope *s, kiln_ctype *t)
                                                KILN_CSORT_CORE_TAG};
             it.sort = sorts[d->core_kind];
             if (d->core_kind == 0 || d->core_kind == 4) {
-                it.type = lookup_kind(&sub, KILN_CSORT_CORE_TYPE, d->core_index, KILN_CT_CORE_FUNC,
-                                      "import or export of");
+                it.type = kc_lookup_kind(&sub, KILN_CSORT_CORE_TYPE, d->core_index,
+                                         KILN_CT_CORE_FUNC, "import or export of");
                 if (!it.type) return -1;
             }
             if (d->kind == KILN_CDECL_CORE_IMPORT)
@@ -566,7 +243,7 @@ static int check_core_type(kc_scope *s, kiln_ctype *t)
             break;
         }
         default:
-            sfail(&sub, "invalid module type declarator");
+            kc_sfail(&sub, "invalid module type declarator");
             return -1;
         }
     }
@@ -579,7 +256,7 @@ static const kiln_ctype *embedded_module_type(kc_scope *s, const kiln_cmodule *m
     char err[256];
     kiln_wasm *w = kiln_wasm_read(m->bytes, m->len, err, sizeof err);
     if (!w) {
-        sfail(s, "core module %u: %s (offset within the module)", idx, err);
+        kc_sfail(s, "core module %u: %s (offset within the module)", idx, err);
         return NULL;
     }
     kiln_ctype *t = kc_alloc(s->x, sizeof *t);
@@ -697,7 +374,7 @@ static int index_args(kc_scope *s, const kiln_cinstance *in, const char *what, a
     qsort(ix->by_name, in->nargs, sizeof *ix->by_name, cmp_arg);
     for (uint32_t i = 1; i < in->nargs; i++)
         if (strcmp(ix->by_name[i - 1]->name, ix->by_name[i]->name) == 0) {
-            sfail(s, "duplicate %s named '%s'", what, ix->by_name[i]->name);
+            kc_sfail(s, "duplicate %s named '%s'", what, ix->by_name[i]->name);
             return -1;
         }
     return 0;
@@ -732,53 +409,54 @@ static int check_core_instance(kc_scope *s, const kiln_cinstance *in)
         if (!t->exports && in->nargs) return -1;
         for (uint32_t i = 0; i < in->nargs; i++) {
             int ok;
-            const kiln_ctype *et = lookup(s, in->args[i].sort, in->args[i].index, "export of", &ok);
+            const kiln_ctype *et =
+                kc_lookup(s, in->args[i].sort, in->args[i].index, "export of", &ok);
             if (!ok) return -1;
             if (in->args[i].sort > KILN_CSORT_CORE_TAG) {
-                sfail(s, "core instance cannot export a %s", kiln_csort_name(in->args[i].sort));
+                kc_sfail(s, "core instance cannot export a %s", kiln_csort_name(in->args[i].sort));
                 return -1;
             }
             t->exports[i] =
                 (kiln_citem){.name = in->args[i].name, .sort = in->args[i].sort, .type = et};
         }
         t->nexports = in->nargs;
-        return push(s, KILN_CSORT_CORE_INSTANCE, t);
+        return kc_push(s, KILN_CSORT_CORE_INSTANCE, t);
     }
     const kiln_ctype *mt =
-        lookup_kind(s, KILN_CSORT_CORE_MODULE, in->of, KILN_CT_CORE_MODULE, "instantiation of");
+        kc_lookup_kind(s, KILN_CSORT_CORE_MODULE, in->of, KILN_CT_CORE_MODULE, "instantiation of");
     if (!mt) return -1;
     const kiln_ctype **args = kc_alloc_array(s->x, in->nargs, sizeof *args);
     if (!args && in->nargs) return -1;
     for (uint32_t i = 0; i < in->nargs; i++)
-        if (!(args[i] = lookup_kind(s, KILN_CSORT_CORE_INSTANCE, in->args[i].index,
-                                    KILN_CT_CORE_INSTANCE, "instantiation argument")))
+        if (!(args[i] = kc_lookup_kind(s, KILN_CSORT_CORE_INSTANCE, in->args[i].index,
+                                       KILN_CT_CORE_INSTANCE, "instantiation argument")))
             return -1;
     for (uint32_t i = 0; i < mt->nimports; i++) {
         const kiln_citem *im = &mt->imports[i];
         long k = find_arg(in, &ix, im->module);
         const kiln_ctype *arg = k < 0 ? NULL : args[k];
         if (!arg) {
-            sfail(s, "instantiation of core module %u: missing argument for import module '%s'",
-                  in->of, im->module);
+            kc_sfail(s, "instantiation of core module %u: missing argument for import module '%s'",
+                     in->of, im->module);
             return -1;
         }
         const kiln_citem *ex = find_export(s, arg, im->name);
         if (!ex || ex->sort != im->sort) {
-            sfail(s, "instantiation of core module %u: import '%s' '%s' (%s) %s", in->of,
-                  im->module, im->name, kiln_csort_name(im->sort),
-                  ex ? "is given something of another kind" : "is not exported by the argument");
+            kc_sfail(s, "instantiation of core module %u: import '%s' '%s' (%s) %s", in->of,
+                     im->module, im->name, kiln_csort_name(im->sort),
+                     ex ? "is given something of another kind" : "is not exported by the argument");
             return -1;
         }
         if (im->sort == KILN_CSORT_CORE_FUNC && im->type && ex->type && im->type->sig &&
             ex->type->sig && strcmp(im->type->sig, ex->type->sig) != 0) {
-            sfail(s, "instantiation of core module %u: import '%s' '%s' has type %s, given %s",
-                  in->of, im->module, im->name, im->type->sig, ex->type->sig);
+            kc_sfail(s, "instantiation of core module %u: import '%s' '%s' has type %s, given %s",
+                     in->of, im->module, im->name, im->type->sig, ex->type->sig);
             return -1;
         }
     }
     t->exports = mt->exports;
     t->nexports = mt->nexports;
-    return push(s, KILN_CSORT_CORE_INSTANCE, t);
+    return kc_push(s, KILN_CSORT_CORE_INSTANCE, t);
 }
 
 /* Structural equality of two validated types, lenient where Kiln does not model the
@@ -843,7 +521,7 @@ static const kiln_ctype *subst_type(kc_scope *s, const subst *m, const kiln_ctyp
         t->kind >= KILN_CT_CORE_FUNC || t->kind == KILN_CT_COMPONENT)
         return t;
     if (--s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) {
-        sfail(s, "types too large to instantiate");
+        kc_sfail(s, "types too large to instantiate");
         return NULL;
     }
     kiln_ctype tmp = *t;
@@ -906,20 +584,20 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
         for (uint32_t i = 0; i < in->nargs; i++) {
             kiln_csort sort = in->args[i].sort;
             if (sort < KILN_CSORT_CORE_MODULE) {
-                sfail(s, "instance cannot export a %s", kiln_csort_name(sort));
+                kc_sfail(s, "instance cannot export a %s", kiln_csort_name(sort));
                 return -1;
             }
             int ok;
-            const kiln_ctype *et = lookup(s, sort, in->args[i].index, "export of", &ok);
+            const kiln_ctype *et = kc_lookup(s, sort, in->args[i].index, "export of", &ok);
             if (!ok) return -1;
             t->exports[i] = (kiln_citem){.name = in->args[i].name, .sort = sort, .type = et};
             if (sort == KILN_CSORT_TYPE) set_name(et, in->args[i].name);
         }
         t->nexports = in->nargs;
-        return push(s, KILN_CSORT_INSTANCE, t);
+        return kc_push(s, KILN_CSORT_INSTANCE, t);
     }
     const kiln_ctype *ct =
-        lookup_kind(s, KILN_CSORT_COMPONENT, in->of, KILN_CT_COMPONENT, "instantiation of");
+        kc_lookup_kind(s, KILN_CSORT_COMPONENT, in->of, KILN_CT_COMPONENT, "instantiation of");
     if (!ct) return -1;
     arg_index ix;
     if (index_args(s, in, "instantiation argument", &ix) < 0) return -1;
@@ -927,30 +605,30 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
     if (!argt && in->nargs) return -1;
     for (uint32_t i = 0; i < in->nargs; i++) {
         int ok;
-        argt[i] = lookup(s, in->args[i].sort, in->args[i].index, "instantiation argument", &ok);
+        argt[i] = kc_lookup(s, in->args[i].sort, in->args[i].index, "instantiation argument", &ok);
         if (!ok) return -1;
     }
     for (uint32_t i = 0; i < ct->nimports; i++) {
         const kiln_citem *im = &ct->imports[i];
         long k = find_arg(in, &ix, im->name);
         if (k < 0) {
-            sfail(s, "instantiation of component %u: missing argument for import '%s'", in->of,
-                  im->name);
+            kc_sfail(s, "instantiation of component %u: missing argument for import '%s'", in->of,
+                     im->name);
             return -1;
         }
         if (in->args[k].sort != im->sort) {
-            sfail(s, "instantiation of component %u: import '%s' is a %s, given a %s", in->of,
-                  im->name, kiln_csort_name(im->sort), kiln_csort_name(in->args[k].sort));
+            kc_sfail(s, "instantiation of component %u: import '%s' is a %s, given a %s", in->of,
+                     im->name, kiln_csort_name(im->sort), kiln_csort_name(in->args[k].sort));
             return -1;
         }
         if ((im->sort == KILN_CSORT_FUNC || im->sort == KILN_CSORT_TYPE) &&
             !types_match(s->x, im->type, argt[k], 0)) {
             if (s->x->match_budget < 0) {
-                sfail(s, "instantiation of component %u: types too large to compare", in->of);
+                kc_sfail(s, "instantiation of component %u: types too large to compare", in->of);
                 return -1;
             }
-            sfail(s, "instantiation of component %u: import '%s' is given a %s of another type",
-                  in->of, im->name, kiln_csort_name(im->sort));
+            kc_sfail(s, "instantiation of component %u: import '%s' is given a %s of another type",
+                     in->of, im->name, kiln_csort_name(im->sort));
             return -1;
         }
     }
@@ -977,7 +655,7 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
         if (!st) return -1;
         t->exports = st->exports;
     }
-    return push(s, KILN_CSORT_INSTANCE, t);
+    return kc_push(s, KILN_CSORT_INSTANCE, t);
 }
 
 /* ---- aliases ---- */
@@ -986,7 +664,7 @@ static int check_alias(kc_scope *s, const kiln_calias *a, int in_type)
 {
     if (a->kind == KILN_CALIAS_OUTER) {
         if (in_type && a->sort != KILN_CSORT_TYPE && a->sort != KILN_CSORT_CORE_TYPE) {
-            sfail(s, "outer aliases in types may only alias types and core types");
+            kc_sfail(s, "outer aliases in types may only alias types and core types");
             return -1;
         }
         kc_scope *target = s;
@@ -996,63 +674,64 @@ static int check_alias(kc_scope *s, const kiln_calias *a, int in_type)
             target = target->outer;
         }
         if (!target) {
-            sfail(s, "outer alias count %u exceeds the %s enclosing scopes", a->count, "number of");
+            kc_sfail(s, "outer alias count %u exceeds the %s enclosing scopes", a->count,
+                     "number of");
             return -1;
         }
         kiln_cspace *sp = &target->spaces[a->sort];
         if (a->index >= sp->n) {
-            sfail(s, "outer alias %u of %s %u: no such %s (%u %ss)", a->count,
-                  kiln_csort_name(a->sort), a->index, kiln_csort_name(a->sort), sp->n,
-                  kiln_csort_name(a->sort));
+            kc_sfail(s, "outer alias %u of %s %u: no such %s (%u %ss)", a->count,
+                     kiln_csort_name(a->sort), a->index, kiln_csort_name(a->sort), sp->n,
+                     kiln_csort_name(a->sort));
             return -1;
         }
         const kiln_ctype *t = sp->types[a->index];
         if (crossed_component && a->sort == KILN_CSORT_TYPE && t &&
             (t->kind == KILN_CT_RESOURCE || t->has_handle)) {
-            sfail(s, "outer alias of type %u refers to a resource of an enclosing component",
-                  a->index);
+            kc_sfail(s, "outer alias of type %u refers to a resource of an enclosing component",
+                     a->index);
             return -1;
         }
-        return push(s, a->sort, t);
+        return kc_push(s, a->sort, t);
     }
     if (a->kind == KILN_CALIAS_CORE_EXPORT) {
-        const kiln_ctype *it = lookup_kind(s, KILN_CSORT_CORE_INSTANCE, a->instance,
-                                           KILN_CT_CORE_INSTANCE, "alias of");
+        const kiln_ctype *it = kc_lookup_kind(s, KILN_CSORT_CORE_INSTANCE, a->instance,
+                                              KILN_CT_CORE_INSTANCE, "alias of");
         if (!it) return -1;
         if (a->sort > KILN_CSORT_CORE_TAG) {
-            sfail(s, "core export alias of a %s", kiln_csort_name(a->sort));
+            kc_sfail(s, "core export alias of a %s", kiln_csort_name(a->sort));
             return -1;
         }
         const kiln_citem *ex = find_export(s, it, a->name);
         if (!ex) {
-            sfail(s, "alias of core instance %u: no export named '%s'", a->instance, a->name);
+            kc_sfail(s, "alias of core instance %u: no export named '%s'", a->instance, a->name);
             return -1;
         }
         if (ex->sort != a->sort) {
-            sfail(s, "alias of core instance %u export '%s': it is a %s, not a %s", a->instance,
-                  a->name, kiln_csort_name(ex->sort), kiln_csort_name(a->sort));
+            kc_sfail(s, "alias of core instance %u export '%s': it is a %s, not a %s", a->instance,
+                     a->name, kiln_csort_name(ex->sort), kiln_csort_name(a->sort));
             return -1;
         }
-        return push(s, a->sort, ex->type);
+        return kc_push(s, a->sort, ex->type);
     }
     if (in_type && a->sort != KILN_CSORT_TYPE && a->sort != KILN_CSORT_INSTANCE) {
-        sfail(s, "export aliases in types may only alias types and instances");
+        kc_sfail(s, "export aliases in types may only alias types and instances");
         return -1;
     }
     const kiln_ctype *it =
-        lookup_kind(s, KILN_CSORT_INSTANCE, a->instance, KILN_CT_INSTANCE, "alias of");
+        kc_lookup_kind(s, KILN_CSORT_INSTANCE, a->instance, KILN_CT_INSTANCE, "alias of");
     if (!it) return -1;
     const kiln_citem *ex = find_export(s, it, a->name);
     if (!ex) {
-        sfail(s, "alias of instance %u: no export named '%s'", a->instance, a->name);
+        kc_sfail(s, "alias of instance %u: no export named '%s'", a->instance, a->name);
         return -1;
     }
     if (ex->sort != a->sort) {
-        sfail(s, "alias of instance %u export '%s': it is a %s, not a %s", a->instance, a->name,
-              kiln_csort_name(ex->sort), kiln_csort_name(a->sort));
+        kc_sfail(s, "alias of instance %u export '%s': it is a %s, not a %s", a->instance, a->name,
+                 kiln_csort_name(ex->sort), kiln_csort_name(a->sort));
         return -1;
     }
-    return push(s, a->sort, ex->type);
+    return kc_push(s, a->sort, ex->type);
 }
 
 /* ---- types ---- */
@@ -1062,18 +741,18 @@ static int check_decls(kc_scope *s, kiln_ctype *t);
 static int check_functype(kc_scope *s, kiln_ctype *t)
 {
     for (uint32_t i = 0; i < t->nitems; i++)
-        if (resolve_val(s, &t->items[i].type, "parameter") < 0) return -1;
+        if (kc_resolve_val(s, &t->items[i].type, "parameter") < 0) return -1;
     if (check_labels_unique(s, t, "parameter") < 0) return -1;
     if (t->has_elem) {
-        if (resolve_val(s, &t->elem, "result") < 0) return -1;
+        if (kc_resolve_val(s, &t->elem, "result") < 0) return -1;
         if (t->elem.type->has_borrow) {
-            sfail(s, "function result must not hold a borrow");
+            kc_sfail(s, "function result must not hold a borrow");
             return -1;
         }
     }
     uint32_t flat = t->flat;
     t->flat = FLAT_LIMIT; /* no flat_sig for a func type itself */
-    int r = finish_valtype(s, t);
+    int r = kc_finish_valtype(s, t);
     t->flat = flat;
     return r;
 }
@@ -1089,22 +768,22 @@ static int check_type(kc_scope *s, kiln_ctype *t)
         return check_decls(s, t);
     case KILN_CT_RESOURCE:
         if (!s->is_component) {
-            sfail(s, "resource types can only be defined in components");
+            kc_sfail(s, "resource types can only be defined in components");
             return -1;
         }
         if (t->has_dtor) {
-            const kiln_ctype *ft = lookup_kind(s, KILN_CSORT_CORE_FUNC, t->dtor, KILN_CT_CORE_FUNC,
-                                               "resource destructor");
+            const kiln_ctype *ft = kc_lookup_kind(s, KILN_CSORT_CORE_FUNC, t->dtor,
+                                                  KILN_CT_CORE_FUNC, "resource destructor");
             if (!ft) return -1;
             if (ft->sig && strcmp(ft->sig, "i:") != 0) {
-                sfail(s, "resource destructor core func %u has type %s, want [i32] -> []", t->dtor,
-                      ft->sig);
+                kc_sfail(s, "resource destructor core func %u has type %s, want [i32] -> []",
+                         t->dtor, ft->sig);
                 return -1;
             }
         }
         return 0;
     default:
-        if (check_valtype_def(s, t) < 0) return -1;
+        if (kc_check_valtype_def(s, t) < 0) return -1;
         if (t->kind == KILN_CT_RECORD || t->kind == KILN_CT_VARIANT || t->kind == KILN_CT_FLAGS ||
             t->kind == KILN_CT_ENUM)
             return check_labels_unique(s, t, "label");
@@ -1184,14 +863,14 @@ static int check_annotation(kc_scope *s, const char *name, kiln_csort sort, cons
     if (strncmp(name, "[static]", 8) == 0) p = name + 8, kind = 3;
     if (!p) return 0;
     if (sort != KILN_CSORT_FUNC) {
-        sfail(s, "'%s' must be a func, not a %s", name, kiln_csort_name(sort));
+        kc_sfail(s, "'%s' must be a func, not a %s", name, kiln_csort_name(sort));
         return -1;
     }
     size_t len = strcspn(p, ".");
     const kiln_ctype *r = find_resource(s, p, len);
     if (!r) {
-        sfail(s, "'%s' names resource '%.*s', which is not imported or exported before it", name,
-              (int)len, p);
+        kc_sfail(s, "'%s' names resource '%.*s', which is not imported or exported before it", name,
+                 (int)len, p);
         return -1;
     }
     if (!ft || ft->kind != KILN_CT_FUNC) return 0;
@@ -1199,14 +878,14 @@ static int check_annotation(kc_scope *s, const char *name, kiln_csort sort, cons
         const kiln_ctype *res = ft->has_elem ? ft->elem.type : NULL;
         if (res && res->kind == KILN_CT_RESULT && res->has_elem) res = res->elem.type;
         if (!res || res->kind != KILN_CT_OWN || res->elem.type != r) {
-            sfail(s, "'%s' must return (own %.*s) or a result of it", name, (int)len, p);
+            kc_sfail(s, "'%s' must return (own %.*s) or a result of it", name, (int)len, p);
             return -1;
         }
     } else if (kind == 2) {
         const kiln_ctype *self = ft->nitems ? ft->items[0].type.type : NULL;
         if (!self || strcmp(ft->items[0].name, "self") != 0 || self->kind != KILN_CT_BORROW ||
             self->elem.type != r) {
-            sfail(s, "'%s' must take (param \"self\" (borrow %.*s)) first", name, (int)len, p);
+            kc_sfail(s, "'%s' must take (param \"self\" (borrow %.*s)) first", name, (int)len, p);
             return -1;
         }
     }
@@ -1220,28 +899,28 @@ static const kiln_ctype *check_externtype(kc_scope *s, kiln_cextern *e)
     const char *what = "import or export of";
     switch (e->sort) {
     case KILN_CSORT_CORE_MODULE:
-        return lookup_kind(s, KILN_CSORT_CORE_TYPE, e->index, KILN_CT_CORE_MODULE, what);
+        return kc_lookup_kind(s, KILN_CSORT_CORE_TYPE, e->index, KILN_CT_CORE_MODULE, what);
     case KILN_CSORT_FUNC:
-        return lookup_kind(s, KILN_CSORT_TYPE, e->index, KILN_CT_FUNC, what);
+        return kc_lookup_kind(s, KILN_CSORT_TYPE, e->index, KILN_CT_FUNC, what);
     case KILN_CSORT_COMPONENT:
-        return lookup_kind(s, KILN_CSORT_TYPE, e->index, KILN_CT_COMPONENT, what);
+        return kc_lookup_kind(s, KILN_CSORT_TYPE, e->index, KILN_CT_COMPONENT, what);
     case KILN_CSORT_INSTANCE:
-        return lookup_kind(s, KILN_CSORT_TYPE, e->index, KILN_CT_INSTANCE, what);
+        return kc_lookup_kind(s, KILN_CSORT_TYPE, e->index, KILN_CT_INSTANCE, what);
     case KILN_CSORT_VALUE:
         if (e->value_eq) {
             int ok;
-            const kiln_ctype *t = lookup(s, KILN_CSORT_VALUE, e->index, what, &ok);
-            return ok ? (t ? t : &prims[0]) : NULL;
+            const kiln_ctype *t = kc_lookup(s, KILN_CSORT_VALUE, e->index, what, &ok);
+            return ok ? (t ? t : &kc_prims[0]) : NULL;
         }
-        if (resolve_val(s, &e->value, what) < 0) return NULL;
+        if (kc_resolve_val(s, &e->value, what) < 0) return NULL;
         return e->value.type;
     case KILN_CSORT_TYPE: {
         if (!e->bound_sub_resource) {
             int ok;
-            const kiln_ctype *t = lookup(s, KILN_CSORT_TYPE, e->index, what, &ok);
+            const kiln_ctype *t = kc_lookup(s, KILN_CSORT_TYPE, e->index, what, &ok);
             if (!ok) return NULL;
             if (!t) {
-                sfail(s, "type %u is unknown", e->index);
+                kc_sfail(s, "type %u is unknown", e->index);
                 return NULL;
             }
             return t;
@@ -1255,7 +934,7 @@ static const kiln_ctype *check_externtype(kc_scope *s, kiln_cextern *e)
         return r;
     }
     default:
-        sfail(s, "invalid extern type");
+        kc_sfail(s, "invalid extern type");
         return NULL;
     }
 }
@@ -1298,11 +977,12 @@ static int add_extern(kc_scope *s, int is_import, const char *name, kiln_csort s
         } else {
             int local = refers_local_resource(s, t, 0);
             if (local) {
-                sfail(s,
-                      local < 0 ? "export '%s': type too large to check"
-                                : "export '%s' refers to a resource of this component that is not "
-                                  "exported before it (export the resource and ascribe the type)",
-                      name);
+                kc_sfail(s,
+                         local < 0
+                             ? "export '%s': type too large to check"
+                             : "export '%s' refers to a resource of this component that is not "
+                               "exported before it (export the resource and ascribe the type)",
+                         name);
                 return -1;
             }
         }
@@ -1312,7 +992,7 @@ static int add_extern(kc_scope *s, int is_import, const char *name, kiln_csort s
     if (sort == KILN_CSORT_TYPE && t && t->kind == KILN_CT_RESOURCE && add_resource(s, name, t) < 0)
         return -1;
     if (add_item(s, is_import, &it) < 0) return -1;
-    return push(s, sort, t);
+    return kc_push(s, sort, t);
 }
 
 static int check_names_unique(kc_scope *s)
@@ -1344,11 +1024,11 @@ static int check_decls(kc_scope *s, kiln_ctype *t)
         switch (d->kind) {
         case KILN_CDECL_CORE_TYPE:
             if (check_core_type(&sub, d->type) < 0) return -1;
-            if (push(&sub, KILN_CSORT_CORE_TYPE, d->type) < 0) return -1;
+            if (kc_push(&sub, KILN_CSORT_CORE_TYPE, d->type) < 0) return -1;
             break;
         case KILN_CDECL_TYPE:
             if (check_type(&sub, d->type) < 0) return -1;
-            if (push(&sub, KILN_CSORT_TYPE, d->type) < 0) return -1;
+            if (kc_push(&sub, KILN_CSORT_TYPE, d->type) < 0) return -1;
             break;
         case KILN_CDECL_ALIAS:
             if (check_alias(&sub, &d->alias, 1) < 0) return -1;
@@ -1363,7 +1043,7 @@ static int check_decls(kc_scope *s, kiln_ctype *t)
             break;
         }
         default:
-            sfail(&sub, "invalid declarator");
+            kc_sfail(&sub, "invalid declarator");
             return -1;
         }
     }
@@ -1376,234 +1056,9 @@ static int check_decls(kc_scope *s, kiln_ctype *t)
     return 0;
 }
 
-/* ---- canon ---- */
-
-/* The core signature of lifting (lower=0) or lowering (lower=1) func type ft, into sig
- * (size >= 40). Returns 1 when the type needs memory, and sets *needs_realloc. */
-static int canon_sig(const kiln_ctype *ft, int lower, char *sig, int *needs_realloc)
-{
-    uint64_t np = 0;
-    int heap_params = 0, heap_results = 0;
-    for (uint32_t i = 0; i < ft->nitems; i++) {
-        np += ft->items[i].type.type->flat;
-        heap_params |= ft->items[i].type.type->has_heap;
-    }
-    uint32_t nr = ft->has_elem ? ft->elem.type->flat : 0;
-    if (ft->has_elem) heap_results = ft->elem.type->has_heap;
-    int spill_params = np > MAX_FLAT_PARAMS, spill_results = nr > MAX_FLAT_RESULTS;
-    size_t k = 0;
-    if (spill_params)
-        sig[k++] = 'i';
-    else
-        for (uint32_t i = 0; i < ft->nitems; i++)
-            for (const char *q = ft->items[i].type.type->flat_sig; *q; q++)
-                sig[k++] = *q;
-    if (lower && spill_results) sig[k++] = 'i';
-    sig[k++] = ':';
-    if (!(lower && spill_results)) {
-        if (spill_results)
-            sig[k++] = 'i';
-        else if (ft->has_elem)
-            for (const char *q = ft->elem.type->flat_sig; *q; q++)
-                sig[k++] = *q;
-    }
-    sig[k] = 0;
-    *needs_realloc = lower ? heap_results : (heap_params || spill_params);
-    return heap_params || heap_results || spill_params || spill_results;
-}
-
-static const kiln_ctype *core_func_type(kc_scope *s, const char *sig)
-{
-    kiln_ctype *t = kc_alloc(s->x, sizeof *t);
-    if (!t) return NULL;
-    t->kind = KILN_CT_CORE_FUNC;
-    if (sig && !(t->sig = kc_strndup(s->x, sig, strlen(sig)))) return NULL;
-    return t;
-}
-
-static int check_core_func_sig(kc_scope *s, uint32_t idx, const char *what, const char *want)
-{
-    const kiln_ctype *ft = lookup_kind(s, KILN_CSORT_CORE_FUNC, idx, KILN_CT_CORE_FUNC, what);
-    if (!ft) return -1;
-    if (want && ft->sig && strcmp(ft->sig, want) != 0) {
-        sfail(s, "%s core func %u: has type %s, want %s", what, idx, ft->sig, want);
-        return -1;
-    }
-    return 0;
-}
-
-/* Options of a canon definition: indices, and memory/realloc when the type needs them. */
-static int check_opts(kc_scope *s, const kiln_canon *k, const char *what, int needs_memory,
-                      int needs_realloc)
-{
-    const kiln_canon_opts *o = &k->opts;
-    int ok;
-    if (o->has_memory) {
-        lookup(s, KILN_CSORT_CORE_MEMORY, o->memory, "memory option of", &ok);
-        if (!ok) return -1;
-    }
-    if (o->has_realloc && check_core_func_sig(s, o->realloc, "realloc option:", "iiii:i") < 0)
-        return -1;
-    if (needs_memory && !o->has_memory) {
-        sfail(s,
-              "%s: the type passes strings, lists or spilled values: option 'memory' is "
-              "required",
-              what);
-        return -1;
-    }
-    if (needs_realloc && !o->has_realloc) {
-        sfail(s,
-              "%s: the type allocates strings or lists in the callee: option 'realloc' is "
-              "required",
-              what);
-        return -1;
-    }
-    if (o->has_post_return && k->op != KILN_CANON_LIFT) {
-        sfail(s, "%s: option 'post-return' is only allowed on lift", what);
-        return -1;
-    }
-    if (o->has_callback && !(k->op == KILN_CANON_LIFT && o->async)) {
-        sfail(s, "%s: option 'callback' requires an async lift", what);
-        return -1;
-    }
-    if (o->has_callback && check_core_func_sig(s, o->callback, "callback option:", "iii:i") < 0)
-        return -1;
-    return 0;
-}
-
-static int check_canon(kc_scope *s, kiln_canon *k)
-{
-    char what[64], sig[64];
-    int needs_realloc = 0, needs_memory;
-    switch (k->op) {
-    case KILN_CANON_LIFT: {
-        snprintf(what, sizeof what, "lift of core func %u", k->func);
-        const kiln_ctype *ft = lookup_kind(s, KILN_CSORT_TYPE, k->type, KILN_CT_FUNC, "lift to");
-        if (!ft) return -1;
-        int fok;
-        const kiln_ctype *cf = lookup(s, KILN_CSORT_CORE_FUNC, k->func, "lift of", &fok);
-        if (!fok) return -1;
-        needs_memory = canon_sig(ft, 0, sig, &needs_realloc);
-        if (!k->opts.async && cf && cf->sig && strcmp(cf->sig, sig) != 0) {
-            sfail(s, "%s: core func has type %s, the lifted type needs %s", what, cf->sig, sig);
-            return -1;
-        }
-        if (check_opts(s, k, what, needs_memory, needs_realloc) < 0) return -1;
-        if (k->opts.has_post_return) {
-            char want[64];
-            size_t n = 0;
-            const char *colon = strchr(sig, ':');
-            for (const char *q = colon + 1; *q && n < sizeof want - 2; q++)
-                want[n++] = *q;
-            want[n++] = ':';
-            want[n] = 0;
-            if (k->opts.async) {
-                sfail(s, "%s: option 'post-return' is not allowed with async", what);
-                return -1;
-            }
-            if (check_core_func_sig(s, k->opts.post_return, "post-return option:", want) < 0)
-                return -1;
-        }
-        return push(s, KILN_CSORT_FUNC, ft);
-    }
-    case KILN_CANON_LOWER: {
-        snprintf(what, sizeof what, "lower of func %u", k->func);
-        int ok;
-        const kiln_ctype *ft = lookup(s, KILN_CSORT_FUNC, k->func, "lower of", &ok);
-        if (!ok) return -1;
-        if (!ft || ft->kind != KILN_CT_FUNC) {
-            sfail(s, "%s: not a func", what);
-            return -1;
-        }
-        needs_memory = canon_sig(ft, 1, sig, &needs_realloc);
-        if (check_opts(s, k, what, needs_memory, needs_realloc) < 0) return -1;
-        return push(s, KILN_CSORT_CORE_FUNC, core_func_type(s, k->opts.async ? NULL : sig));
-    }
-    case KILN_CANON_RESOURCE_NEW:
-    case KILN_CANON_RESOURCE_DROP:
-    case KILN_CANON_RESOURCE_REP: {
-        snprintf(what, sizeof what, "%s of", kiln_canon_op_name(k->op));
-        const kiln_ctype *rt = lookup_kind(s, KILN_CSORT_TYPE, k->type, KILN_CT_RESOURCE, what);
-        if (!rt) return -1;
-        int drop = k->op == KILN_CANON_RESOURCE_DROP;
-        if (!drop && rt->abstract) {
-            sfail(s, "%s type %u: the resource is not defined by this component", what, k->type);
-            return -1;
-        }
-        return push(s, KILN_CSORT_CORE_FUNC, core_func_type(s, drop ? "i:" : "i:i"));
-    }
-    case KILN_CANON_STREAM_NEW:
-    case KILN_CANON_STREAM_READ:
-    case KILN_CANON_STREAM_WRITE:
-    case KILN_CANON_STREAM_CANCEL_READ:
-    case KILN_CANON_STREAM_CANCEL_WRITE:
-    case KILN_CANON_STREAM_DROP_READABLE:
-    case KILN_CANON_STREAM_DROP_WRITABLE:
-    case KILN_CANON_FUTURE_NEW:
-    case KILN_CANON_FUTURE_READ:
-    case KILN_CANON_FUTURE_WRITE:
-    case KILN_CANON_FUTURE_CANCEL_READ:
-    case KILN_CANON_FUTURE_CANCEL_WRITE:
-    case KILN_CANON_FUTURE_DROP_READABLE:
-    case KILN_CANON_FUTURE_DROP_WRITABLE: {
-        int stream = k->op <= KILN_CANON_STREAM_DROP_WRITABLE;
-        snprintf(what, sizeof what, "%s of", kiln_canon_op_name(k->op));
-        const kiln_ctype *t = lookup_kind(s, KILN_CSORT_TYPE, k->type,
-                                          stream ? KILN_CT_STREAM : KILN_CT_FUTURE, what);
-        if (!t) return -1;
-        if (k->has_opts) {
-            int heap = t->has_elem && t->elem.type->has_heap;
-            if (check_opts(s, k, what, 1,
-                           heap && (k->op == KILN_CANON_STREAM_READ ||
-                                    k->op == KILN_CANON_FUTURE_READ)) < 0)
-                return -1;
-        }
-        return push(s, KILN_CSORT_CORE_FUNC, core_func_type(s, NULL));
-    }
-    case KILN_CANON_TASK_RETURN:
-        if (k->has_result && resolve_val(s, &k->result, "task.return of") < 0) return -1;
-        if (check_opts(s, k, "task.return", 0, 0) < 0) return -1;
-        return push(s, KILN_CSORT_CORE_FUNC, core_func_type(s, NULL));
-    case KILN_CANON_ERROR_CONTEXT_NEW:
-    case KILN_CANON_ERROR_CONTEXT_DEBUG_MESSAGE:
-        if (check_opts(s, k, kiln_canon_op_name(k->op), 1,
-                       k->op == KILN_CANON_ERROR_CONTEXT_DEBUG_MESSAGE) < 0)
-            return -1;
-        return push(s, KILN_CSORT_CORE_FUNC, core_func_type(s, NULL));
-    case KILN_CANON_WAITABLE_SET_WAIT:
-    case KILN_CANON_WAITABLE_SET_POLL: {
-        int ok;
-        lookup(s, KILN_CSORT_CORE_MEMORY, k->opts.memory, kiln_canon_op_name(k->op), &ok);
-        if (!ok) return -1;
-        return push(s, KILN_CSORT_CORE_FUNC, core_func_type(s, "ii:i"));
-    }
-    case KILN_CANON_THREAD_NEW_INDIRECT:
-    case KILN_CANON_THREAD_SPAWN_INDIRECT: {
-        int ok;
-        if (!lookup_kind(s, KILN_CSORT_CORE_TYPE, k->type, KILN_CT_CORE_FUNC,
-                         kiln_canon_op_name(k->op)))
-            return -1;
-        lookup(s, KILN_CSORT_CORE_TABLE, k->table, kiln_canon_op_name(k->op), &ok);
-        if (!ok) return -1;
-        return push(s, KILN_CSORT_CORE_FUNC, core_func_type(s, NULL));
-    }
-    case KILN_CANON_THREAD_SPAWN_REF:
-        if (!lookup_kind(s, KILN_CSORT_CORE_TYPE, k->type, KILN_CT_CORE_FUNC,
-                         kiln_canon_op_name(k->op)))
-            return -1;
-        return push(s, KILN_CSORT_CORE_FUNC, core_func_type(s, NULL));
-    case KILN_CANON_CONTEXT_GET:
-        return push(s, KILN_CSORT_CORE_FUNC, core_func_type(s, ":i"));
-    case KILN_CANON_CONTEXT_SET:
-        return push(s, KILN_CSORT_CORE_FUNC, core_func_type(s, "i:"));
-    default:
-        return push(s, KILN_CSORT_CORE_FUNC, core_func_type(s, NULL));
-    }
-}
-
 /* ---- components ---- */
 
-int kc_validate_component(kc_ctx *x, kiln_component *c, struct kc_scope *outer)
+int kc_validate_component(kc_ctx *x, kiln_component *c, kc_scope *outer)
 {
     if (!outer) x->match_budget = 10 * 1000 * 1000;
     kc_scope s = {.outer = outer,
@@ -1623,7 +1078,7 @@ int kc_validate_component(kc_ctx *x, kiln_component *c, struct kc_scope *outer)
                 embedded_module_type(&s, &d->module, s.spaces[KILN_CSORT_CORE_MODULE].n);
             if (!mt) return -1;
             d->module.type = mt;
-            r = push(&s, KILN_CSORT_CORE_MODULE, mt);
+            r = kc_push(&s, KILN_CSORT_CORE_MODULE, mt);
             break;
         }
         case KILN_CDEF_CORE_INSTANCE:
@@ -1631,11 +1086,11 @@ int kc_validate_component(kc_ctx *x, kiln_component *c, struct kc_scope *outer)
             break;
         case KILN_CDEF_CORE_TYPE:
             if ((r = check_core_type(&s, d->type)) == 0)
-                r = push(&s, KILN_CSORT_CORE_TYPE, d->type);
+                r = kc_push(&s, KILN_CSORT_CORE_TYPE, d->type);
             break;
         case KILN_CDEF_COMPONENT:
             if ((r = kc_validate_component(x, d->component, &s)) == 0)
-                r = push(&s, KILN_CSORT_COMPONENT, d->component->type);
+                r = kc_push(&s, KILN_CSORT_COMPONENT, d->component->type);
             break;
         case KILN_CDEF_INSTANCE:
             r = check_instance(&s, &d->instance);
@@ -1644,26 +1099,26 @@ int kc_validate_component(kc_ctx *x, kiln_component *c, struct kc_scope *outer)
             r = check_alias(&s, &d->alias, 0);
             break;
         case KILN_CDEF_TYPE:
-            if ((r = check_type(&s, d->type)) == 0) r = push(&s, KILN_CSORT_TYPE, d->type);
+            if ((r = check_type(&s, d->type)) == 0) r = kc_push(&s, KILN_CSORT_TYPE, d->type);
             break;
         case KILN_CDEF_CANON:
-            r = check_canon(&s, &d->canon);
+            r = kc_check_canon(&s, &d->canon);
             break;
         case KILN_CDEF_START: {
             const kiln_ctype *ft =
-                lookup_kind(&s, KILN_CSORT_FUNC, d->start.func, KILN_CT_FUNC, "start of");
+                kc_lookup_kind(&s, KILN_CSORT_FUNC, d->start.func, KILN_CT_FUNC, "start of");
             if (!ft) return -1;
             for (uint32_t k = 0; k < d->start.nargs; k++) {
                 int ok;
-                lookup(&s, KILN_CSORT_VALUE, d->start.args[k], "start argument", &ok);
+                kc_lookup(&s, KILN_CSORT_VALUE, d->start.args[k], "start argument", &ok);
                 if (!ok) return -1;
             }
             if (d->start.nargs != ft->nitems || d->start.nresults != (uint32_t)ft->has_elem) {
-                sfail(&s, "start of func %u: arity mismatch", d->start.func);
+                kc_sfail(&s, "start of func %u: arity mismatch", d->start.func);
                 return -1;
             }
             for (uint32_t k = 0; k < d->start.nresults; k++)
-                if ((r = push(&s, KILN_CSORT_VALUE, ft->elem.type)) < 0) break;
+                if ((r = kc_push(&s, KILN_CSORT_VALUE, ft->elem.type)) < 0) break;
             break;
         }
         case KILN_CDEF_IMPORT: {
@@ -1676,25 +1131,25 @@ int kc_validate_component(kc_ctx *x, kiln_component *c, struct kc_scope *outer)
         case KILN_CDEF_EXPORT: {
             kiln_csort sort = d->export_sort;
             if (sort < KILN_CSORT_CORE_MODULE || sort == KILN_CSORT_CORE_INSTANCE) {
-                sfail(&s, "export '%s': a %s cannot be exported", d->ext.name,
-                      kiln_csort_name(sort));
+                kc_sfail(&s, "export '%s': a %s cannot be exported", d->ext.name,
+                         kiln_csort_name(sort));
                 return -1;
             }
             int ok;
-            const kiln_ctype *et = lookup(&s, sort, d->export_index, "export of", &ok);
+            const kiln_ctype *et = kc_lookup(&s, sort, d->export_index, "export of", &ok);
             if (!ok) return -1;
             if (d->has_export_type) {
                 const kiln_ctype *asc = check_externtype(&s, &d->ext);
                 if (!asc) return -1;
                 if (d->ext.sort != sort) {
-                    sfail(&s, "export '%s': a %s ascribed the type of a %s", d->ext.name,
-                          kiln_csort_name(sort), kiln_csort_name(d->ext.sort));
+                    kc_sfail(&s, "export '%s': a %s ascribed the type of a %s", d->ext.name,
+                             kiln_csort_name(sort), kiln_csort_name(d->ext.sort));
                     return -1;
                 }
                 if (sort == KILN_CSORT_TYPE && d->ext.bound_sub_resource &&
                     (!et || et->kind != KILN_CT_RESOURCE)) {
-                    sfail(&s, "export '%s': type %u is not a resource", d->ext.name,
-                          d->export_index);
+                    kc_sfail(&s, "export '%s': type %u is not a resource", d->ext.name,
+                             d->export_index);
                     return -1;
                 }
                 if (sort != KILN_CSORT_TYPE || !d->ext.bound_sub_resource) et = asc;
