@@ -940,23 +940,48 @@ static const kiln_ctype *check_externtype(kc_scope *s, kiln_cextern *e)
 }
 
 /* An import or export declaration/definition: name checks, the item's space, the list. */
+/* Instance types being walked: a resource that one of them exports as a type is
+ * introduced by that export declaration. */
+typedef struct inst_stack {
+    const kiln_ctype *inst;
+    const struct inst_stack *up;
+} inst_stack;
+
+static int exported_by(kc_scope *s, const inst_stack *st, const kiln_ctype *r)
+{
+    for (; st; st = st->up) {
+        s->x->match_budget -= st->inst->nexports;
+        for (uint32_t i = 0; i < st->inst->nexports; i++)
+            if (st->inst->exports[i].sort == KILN_CSORT_TYPE && st->inst->exports[i].type == r)
+                return 1;
+    }
+    return 0;
+}
+
 /* 1 when t (transitively) refers to a resource defined by this component itself rather
- * than introduced by an import or export; -1 when the walk is over budget. */
-static int refers_local_resource(kc_scope *s, const kiln_ctype *t, unsigned depth)
+ * than introduced by an import or export (declaration); -1 when over budget. */
+static int refers_local_resource(kc_scope *s, const kiln_ctype *t, const inst_stack *st,
+                                 unsigned depth)
 {
     if (!t) return 0;
-    if (t->kind == KILN_CT_RESOURCE) return !t->abstract;
+    if (t->kind == KILN_CT_RESOURCE) return !t->abstract && !exported_by(s, st, t);
     if (KILN_CT_IS_PRIMITIVE(t->kind) || t->kind >= KILN_CT_CORE_FUNC) return 0;
     if (--s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) return -1;
+    inst_stack here = {t, st};
+    if (t->kind == KILN_CT_INSTANCE) st = &here;
     int r = 0;
     for (uint32_t i = 0; i < t->nitems && !r; i++)
-        if (t->items[i].has_type) r = refers_local_resource(s, t->items[i].type.type, depth + 1);
-    if (!r && t->has_elem) r = refers_local_resource(s, t->elem.type, depth + 1);
-    if (!r && t->has_elem2) r = refers_local_resource(s, t->elem2.type, depth + 1);
+        if (t->items[i].has_type)
+            r = refers_local_resource(s, t->items[i].type.type, st, depth + 1);
+    if (!r && t->has_elem) r = refers_local_resource(s, t->elem.type, st, depth + 1);
+    if (!r && t->has_elem2) r = refers_local_resource(s, t->elem2.type, st, depth + 1);
     for (uint32_t i = 0; i < t->nexports && !r; i++)
-        r = refers_local_resource(s, t->exports[i].type, depth + 1);
+        if (t->exports[i].sort != KILN_CSORT_TYPE || !t->exports[i].type ||
+            t->exports[i].type->kind != KILN_CT_RESOURCE)
+            r = refers_local_resource(s, t->exports[i].type, st, depth + 1);
     for (uint32_t i = 0; i < t->nimports && !r; i++)
-        r = refers_local_resource(s, t->imports[i].type, depth + 1);
+        r = refers_local_resource(s, t->imports[i].type, st, depth + 1);
+    if (s->x->match_budget < 0) return -1;
     return r;
 }
 
@@ -975,7 +1000,7 @@ static int add_extern(kc_scope *s, int is_import, const char *name, kiln_csort s
             set_name(t, name);
             t = r;
         } else {
-            int local = refers_local_resource(s, t, 0);
+            int local = refers_local_resource(s, t, NULL, 0);
             if (local) {
                 kc_sfail(s,
                          local < 0

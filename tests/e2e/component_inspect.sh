@@ -275,6 +275,7 @@ nested|(component (component $c (import "x" (func))) (import "f" (func $f)) (ins
 resource|(component (type $r (resource (rep i32))) (core func (canon resource.new $r)) (core func (canon resource.rep $r)) (core func (canon resource.drop $r)) (export "r" (type $r)))
 types|(component (type (tuple u8 s16 u32 s64 f32 f64 char bool string)) (type (variant (case "a") (case "b" u64))) (type (result)) (type (result string)) (type (result (error u8))) (type (option (list string))))
 nested_names|(component (import "a:b:c/d/e" (func)) (import "wasi:http/handler@0.3.0-rc-2025-09-16" (func)))
+resource_via_shim|(component (type $r (resource (rep i32))) (component $shim (import "t" (type $t (sub resource))) (type $o (own $t)) (import "mk" (func $mk (result $o))) (export $e "counter" (type $t)) (type $eo (own $e)) (export "[constructor]counter" (func $mk) (func (result $eo)))) (core module $m (func (export "f") (result i32) i32.const 0)) (core instance $i (instantiate $m)) (type $ro (own $r)) (func $mk (result $ro) (canon lift (core func $i "f"))) (instance $x (instantiate $shim (with "t" (type $r)) (with "mk" (func $mk)))) (export "kiln:x/api@0.1.0" (instance $x)))
 instance_exports|(component (import "f" (func $f (param "x" u32))) (instance $i (export "g" (func $f))) (export "wasi:cli/run@0.2.0" (instance $i)))
 CASES
 )
