@@ -8,8 +8,12 @@
  *
  * Linear memories, their reservations and images are in linear_memory.c.
  *
- * Thread state (unwind target, alternate signal stack, stack bounds, memory limit) is
- * thread-local; the function-type registry is global and mutex-protected. */
+ * Thread state (alternate signal stack, watchdog record, the trap being reported) is
+ * thread-local. The state of the running guest call (unwind target, stack bounds, time
+ * limit, host-section depth, memory limit, exception) is thread-local too, but belongs
+ * to whoever runs the guest: a fiber takes its own with it when it parks and brings it
+ * back when resumed, maybe on another thread (kiln_rt_fiber_swap, fiber.c). The
+ * function-type registry is global and mutex-protected. */
 #include "engine/runtime.h"
 #include "engine/runtime_internal.h"
 #include "util/alloc.h"
@@ -38,22 +42,25 @@
 
 typedef struct thread_state {
     int initialized;
-    sigjmp_buf *jmp;    /* where a trap unwinds to; NULL outside guest code */
-    int from_signal;    /* the unwind came from a signal handler */
-    kiln_trap trap;     /* what happened */
-    uintptr_t stack_lo; /* lowest usable address of this thread's stack */
+    volatile int switching; /* a fiber switch is exchanging g: signals leave it alone */
+    kiln_rt_fiber_state g;  /* the running guest's state (the thread's, or a fiber's) */
+    int from_signal;        /* the unwind came from a signal handler */
+    kiln_trap trap;         /* what happened */
+    uintptr_t thread_stack_lo;
     void *alt_stack;
-    uint32_t mem_limit_pages;
-    WASM_RT_UNWIND_TARGET *unwind_target; /* exceptions proposal */
-    volatile int in_host;                 /* > 0 while a host function runs for the guest */
-    volatile int interrupt_pending;       /* an interrupt arrived during a host function */
-    volatile unsigned long call_id;       /* which kiln_rt_call is running (for interrupts) */
-    struct watch_rec *watch;              /* this thread's watchdog record */
-    uint32_t exc_tag, exc_size;
-    void *exc_data;
+    struct watch_rec *watch; /* this thread's watchdog record */
 } thread_state;
 
 static _Thread_local thread_state tls;
+
+/* The calling thread's state, found anew: code that may have parked on a fiber (and
+ * moved to another thread) must not reuse a thread-local address computed before. */
+__attribute__((noinline)) static thread_state *self(void)
+{
+    thread_state *t = &tls;
+    __asm__ volatile("" : "+r"(t));
+    return t;
+}
 
 static atomic_int rt_initialized;
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -63,7 +70,7 @@ static void unwind(kiln_trap_kind kind, int from_signal)
 {
     tls.trap.kind = kind;
     tls.from_signal = from_signal;
-    siglongjmp(*tls.jmp, 1);
+    siglongjmp(*tls.g.jmp, 1);
 }
 
 static struct sigaction old_segv, old_bus;
@@ -72,9 +79,11 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 {
     (void)uctx;
     uintptr_t addr = (uintptr_t)si->si_addr;
-    if (tls.jmp) {
+    if (tls.g.jmp && !tls.switching) {
         if (kiln_rt_addr_in_reservation(addr)) unwind(KILN_TRAP_MEMORY_OOB, 1);
-        if (tls.stack_lo && addr < tls.stack_lo + 65536 && addr + (64u << 20) > tls.stack_lo)
+        /* stack_lo is the running fiber's (or the thread's): its guard lies below. */
+        uintptr_t lo = tls.g.stack_lo;
+        if (lo && addr < lo + 65536 && addr + (64u << 20) > lo)
             unwind(KILN_TRAP_STACK_EXHAUSTED, 1);
     }
     /* Not a guest fault: crash with the default action (or the previous handler). */
@@ -85,21 +94,28 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 /* ---- interrupts (time limits) ----
  *
  * A watchdog thread scans one record per thread that runs guests with a deadline. When a
- * deadline passes it sends KILN_SIG_INTERRUPT to that thread, naming the call it means
- * (call ids tell one request from the next on the same thread). The handler unwinds at
- * once when the thread is in guest code; inside a host function (counted by
- * kiln_rt_host_enter/leave, which the import trampolines call) it only marks the
- * interrupt, and the host function's return unwinds: host code is never cut midway. The
- * request path pays two atomic stores per call and nothing else. */
+ * deadline passes it sends KILN_SIG_INTERRUPT to that thread. The handler acts only when
+ * the guest running on the thread now has a deadline that has passed (so a signal meant
+ * for a guest that has since finished, or for a fiber that has parked, is ignored; a
+ * parked fiber's deadline is armed again when it resumes). It unwinds at once when the
+ * thread is in guest code; inside a host function (counted by kiln_rt_host_enter/leave,
+ * which the import trampolines call) it only marks the interrupt, and the host function's
+ * return unwinds: host code is never cut midway. The request path pays two atomic stores
+ * per call and nothing else.
+ *
+ * A record is owned by one thread at a time: the thread releases it when it exits and a
+ * later thread may take it. The watchdog signals only under the record's lock and only if
+ * the owner generation it saw is still the current one, so it never signals a thread
+ * that is gone (or a new owner for the old owner's deadline). */
 
 #define KILN_SIG_INTERRUPT (SIGRTMIN + 2)
 #define WATCHDOG_TICK_NS 2000000 /* 2 ms */
 
 typedef struct watch_rec {
+    pthread_mutex_t lock; /* held while signalling the owner and while releasing */
     pthread_t thread;
-    atomic_ulong deadline_ns;  /* CLOCK_MONOTONIC_COARSE; 0: none */
-    atomic_ulong call_id;      /* the call the deadline belongs to */
-    atomic_ulong interrupt_id; /* set by the watchdog before signalling */
+    atomic_ulong deadline_ns; /* CLOCK_MONOTONIC_COARSE; 0: none */
+    atomic_ulong gen;         /* owner generation: bumped when the owner releases it */
     atomic_int in_use;
     struct watch_rec *next;
 } watch_rec;
@@ -108,9 +124,11 @@ static _Atomic(watch_rec *) watch_list;
 static pthread_once_t watchdog_once = PTHREAD_ONCE_INIT;
 static pthread_key_t watch_key;
 static int watchdog_ok;
+static atomic_ulong watchdog_signals;
+void (*volatile kiln_rt_watchdog_test_hook)(void);
 
 /* The coarse clock (a few ms of resolution, no syscall and ~10 ns): deadlines are
- * checked every tick anyway. */
+ * checked every tick anyway. Async-signal-safe. */
 static uint64_t mono_ns(void)
 {
     struct timespec ts;
@@ -121,10 +139,10 @@ static uint64_t mono_ns(void)
 static void on_interrupt(int sig, siginfo_t *si, void *uctx)
 {
     (void)sig, (void)si, (void)uctx;
-    watch_rec *r = tls.watch;
-    if (!tls.jmp || !r || atomic_load(&r->interrupt_id) != tls.call_id) return;
-    if (tls.in_host)
-        tls.interrupt_pending = 1;
+    uint64_t d = tls.g.deadline_ns;
+    if (tls.switching || !tls.g.jmp || !d || mono_ns() < d) return;
+    if (tls.g.in_host)
+        tls.g.interrupt_pending = 1;
     else
         unwind(KILN_TRAP_INTERRUPTED, 1);
 }
@@ -139,22 +157,36 @@ static void *watchdog_main(void *arg)
         for (watch_rec *r = atomic_load(&watch_list); r; r = r->next) {
             uint64_t d = atomic_load(&r->deadline_ns);
             if (!d || now < d || !atomic_load(&r->in_use)) continue;
-            unsigned long id = atomic_load(&r->call_id);
-            /* Fire once per call: clear the deadline if it is still this call's. */
+            unsigned long gen = atomic_load(&r->gen);
+            /* Fire once per deadline: clear it if it is still the one we saw. */
             if (!atomic_compare_exchange_strong(&r->deadline_ns, &d, 0)) continue;
-            atomic_store(&r->interrupt_id, id);
-            pthread_kill(r->thread, KILN_SIG_INTERRUPT);
+            void (*hook)(void) = kiln_rt_watchdog_test_hook;
+            if (hook) hook();
+            pthread_mutex_lock(&r->lock);
+            if (atomic_load(&r->in_use) && atomic_load(&r->gen) == gen) {
+                pthread_kill(r->thread, KILN_SIG_INTERRUPT);
+                atomic_fetch_add(&watchdog_signals, 1);
+            }
+            pthread_mutex_unlock(&r->lock);
         }
     }
     return NULL;
 }
 
-/* Thread exit: the record is free for the next thread. */
+unsigned long kiln_rt_watchdog_signals(void)
+{
+    return atomic_load(&watchdog_signals);
+}
+
+/* Thread exit: the record is free for the next thread (after any signal in flight). */
 static void watch_release(void *p)
 {
     watch_rec *r = p;
+    pthread_mutex_lock(&r->lock);
     atomic_store(&r->deadline_ns, 0);
+    atomic_fetch_add(&r->gen, 1);
     atomic_store(&r->in_use, 0);
+    pthread_mutex_unlock(&r->lock);
 }
 
 static void watchdog_start(void)
@@ -191,37 +223,101 @@ static watch_rec *watch_self(void)
         int expect = 0;
         if (atomic_compare_exchange_strong(&q->in_use, &expect, 1)) r = q;
     }
-    if (!r) {
+    if (r) {
+        pthread_mutex_lock(&r->lock);
+        r->thread = pthread_self();
+        pthread_mutex_unlock(&r->lock);
+    } else {
         r = kiln_calloc(1, sizeof *r);
         if (!r) return NULL;
+        if (pthread_mutex_init(&r->lock, NULL) != 0) {
+            kiln_free(r);
+            return NULL;
+        }
+        r->thread = pthread_self();
         atomic_store(&r->in_use, 1);
         watch_rec *head = atomic_load(&watch_list);
         do {
             r->next = head;
         } while (!atomic_compare_exchange_weak(&watch_list, &head, r));
     }
-    r->thread = pthread_self();
     pthread_setspecific(watch_key, r);
     tls.watch = r;
     return r;
 }
 
+/* Makes d (0: none) the running guest's deadline and the one the watchdog watches for
+ * this thread. */
+static void set_deadline(thread_state *t, uint64_t d)
+{
+    t->g.deadline_ns = d;
+    watch_rec *r = d ? watch_self() : t->watch;
+    if (r) atomic_store_explicit(&r->deadline_ns, d, memory_order_release);
+}
+
 void kiln_rt_host_enter(void)
 {
-    tls.in_host++;
+    tls.g.in_host++;
 }
 
 void kiln_rt_host_leave(void)
 {
-    if (--tls.in_host == 0 && tls.interrupt_pending) {
-        tls.interrupt_pending = 0;
+    if (--tls.g.in_host == 0 && *(volatile int *)&tls.g.interrupt_pending) {
+        tls.g.interrupt_pending = 0;
         unwind(KILN_TRAP_INTERRUPTED, 0);
     }
 }
 
 int kiln_rt_interrupt_pending(void)
 {
-    return tls.interrupt_pending;
+    return *(volatile int *)&tls.g.interrupt_pending;
+}
+
+uint64_t kiln_rt_deadline_ns(void)
+{
+    return tls.g.deadline_ns;
+}
+
+void kiln_rt_interrupt_set(void)
+{
+    if (tls.g.in_host) tls.g.interrupt_pending = 1;
+}
+
+/* ---- fibers: the guest state moves with the fiber ---- */
+
+void kiln_rt_fiber_state_init(kiln_rt_fiber_state *s, uintptr_t stack_lo)
+{
+    memset(s, 0, sizeof *s);
+    s->stack_lo = stack_lo;
+    s->mem_limit_pages = tls.g.mem_limit_pages;
+}
+
+int kiln_rt_fiber_swap(kiln_rt_fiber_state *s)
+{
+    if (kiln_rt_thread_init() < 0) return -1;
+    thread_state *t = self();
+    t->switching = 1;
+    atomic_signal_fence(memory_order_seq_cst);
+    kiln_rt_fiber_state tmp = t->g;
+    t->g = *s;
+    *s = tmp;
+    atomic_signal_fence(memory_order_seq_cst);
+    /* The watchdog follows the guest now running here; a parked guest's deadline is
+     * enforced by the waiting API until it runs again. */
+    set_deadline(t, t->g.deadline_ns);
+    /* A deadline that passed while parked, found back in a host function: it unwinds as
+     * soon as that returns. */
+    if (t->g.deadline_ns && t->g.in_host && mono_ns() >= t->g.deadline_ns)
+        t->g.interrupt_pending = 1;
+    atomic_signal_fence(memory_order_seq_cst);
+    t->switching = 0;
+    return 0;
+}
+
+void kiln_rt_fiber_state_release(kiln_rt_fiber_state *s)
+{
+    kiln_free(s->exc_data);
+    s->exc_data = NULL;
 }
 
 int kiln_rt_init(void)
@@ -267,9 +363,11 @@ int kiln_rt_thread_init(void)
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         void *lo;
         size_t size;
-        if (pthread_attr_getstack(&attr, &lo, &size) == 0) tls.stack_lo = (uintptr_t)lo;
+        if (pthread_attr_getstack(&attr, &lo, &size) == 0) tls.thread_stack_lo = (uintptr_t)lo;
         pthread_attr_destroy(&attr);
     }
+    /* On a fiber, g is the fiber's already (with the fiber's stack). */
+    if (!tls.g.stack_lo) tls.g.stack_lo = tls.thread_stack_lo;
     tls.initialized = 1;
     return 0;
 }
@@ -279,6 +377,8 @@ int kiln_rt_call(void (*fn)(void *), void *arg, kiln_trap *trap)
     return kiln_rt_call_timeout(fn, arg, trap, 0);
 }
 
+/* fn may park (on a fiber) and come back on another thread: after it, the thread state
+ * is looked up again (self()), never reused from before. */
 int kiln_rt_call_timeout(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t timeout_ns)
 {
     if (kiln_rt_thread_init() < 0) {
@@ -287,28 +387,27 @@ int kiln_rt_call_timeout(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_
         return -1;
     }
     sigjmp_buf jb;
-    sigjmp_buf *volatile prev = tls.jmp;
-    watch_rec *volatile wr = NULL;
-    tls.call_id++;
-    tls.in_host = 0;
-    tls.interrupt_pending = 0;
-    if (timeout_ns && (wr = watch_self()) != NULL) {
-        atomic_store_explicit(&wr->call_id, tls.call_id, memory_order_relaxed);
-        atomic_store_explicit(&wr->deadline_ns, mono_ns() + timeout_ns, memory_order_release);
-    }
-    tls.jmp = &jb;
+    thread_state *t = self();
+    sigjmp_buf *volatile prev = t->g.jmp;
+    volatile uint64_t prev_deadline = t->g.deadline_ns;
+    t->g.in_host = 0;
+    t->g.interrupt_pending = 0;
+    if (timeout_ns) set_deadline(t, mono_ns() + timeout_ns);
+    t->g.jmp = &jb;
     if (sigsetjmp(jb, 0) == 0) {
         fn(arg);
-        tls.jmp = prev;
-        if (wr) atomic_store_explicit(&wr->deadline_ns, 0, memory_order_release);
+        t = self();
+        t->g.jmp = prev;
+        if (timeout_ns) set_deadline(t, prev_deadline);
         trap->kind = KILN_TRAP_NONE;
         return 0;
     }
-    tls.jmp = prev;
-    if (wr) atomic_store(&wr->deadline_ns, 0);
-    tls.in_host = 0;
-    tls.interrupt_pending = 0;
-    if (tls.from_signal) {
+    t = self();
+    t->g.jmp = prev;
+    if (timeout_ns) set_deadline(t, prev_deadline);
+    t->g.in_host = 0;
+    t->g.interrupt_pending = 0;
+    if (t->from_signal) {
         /* The handler ran with SIGSEGV/SIGBUS blocked and we left it by longjmp. */
         sigset_t set;
         sigemptyset(&set);
@@ -316,10 +415,10 @@ int kiln_rt_call_timeout(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_
         sigaddset(&set, SIGBUS);
         sigaddset(&set, KILN_SIG_INTERRUPT);
         pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-        tls.from_signal = 0;
+        t->from_signal = 0;
     }
-    *trap = tls.trap;
-    memset(&tls.trap, 0, sizeof tls.trap);
+    *trap = t->trap;
+    memset(&t->trap, 0, sizeof t->trap);
     return -1;
 }
 
@@ -342,12 +441,12 @@ _Noreturn void kiln_rt_trap(kiln_trap_kind kind)
 
 void kiln_rt_set_memory_limit_pages(uint32_t pages)
 {
-    tls.mem_limit_pages = pages;
+    tls.g.mem_limit_pages = pages;
 }
 
 uint32_t kiln_rt_memory_limit_pages(void)
 {
-    return tls.mem_limit_pages;
+    return tls.g.mem_limit_pages;
 }
 
 static const struct {
@@ -424,12 +523,21 @@ void wasm_rt_trap(wasm_rt_trap_t code)
     case WASM_RT_TRAP_EXHAUSTION:
         k = KILN_TRAP_STACK_EXHAUSTED;
         break;
-    default:
-        k = (int)code > KILN_TRAP_CODE_BASE ? (kiln_trap_kind)((int)code - KILN_TRAP_CODE_BASE)
-                                            : KILN_TRAP_UNREACHABLE;
+    default: {
+        /* Kiln's own codes (codegen.c) name a fault kind; anything else is a host error
+         * that says which code it was (never a kind outside the enum). */
+        long kind = (long)code - KILN_TRAP_CODE_BASE;
+        if (kind > KILN_TRAP_NONE && kind < KILN_TRAP_HOST) {
+            k = (kiln_trap_kind)kind;
+        } else {
+            k = KILN_TRAP_HOST;
+            snprintf(tls.trap.message, sizeof tls.trap.message, "unknown trap code %ld",
+                     (long)code);
+        }
     }
-    if (!tls.jmp) {
-        fprintf(stderr, "kiln: trap outside guest code: %s\n", trap_text[k].message);
+    }
+    if (!tls.g.jmp) {
+        fprintf(stderr, "kiln: trap outside guest code: %s\n", kiln_trap_kind_name(k));
         abort();
     }
     unwind(k, 0);
@@ -529,43 +637,43 @@ uint32_t wasm_rt_register_tag(uint32_t size)
 
 void wasm_rt_load_exception(uint32_t tag, uint32_t size, const void *values)
 {
-    void *p = kiln_realloc(tls.exc_data, size);
+    void *p = kiln_realloc(tls.g.exc_data, size);
     if (!p && size) kiln_rt_trap_host("out of memory loading an exception");
-    tls.exc_data = p;
-    tls.exc_tag = tag;
-    tls.exc_size = size;
+    tls.g.exc_data = p;
+    tls.g.exc_tag = tag;
+    tls.g.exc_size = size;
     if (size) memcpy(p, values, size);
 }
 
 void wasm_rt_throw(void)
 {
-    if (tls.unwind_target) longjmp(*tls.unwind_target, 1);
+    if (tls.g.unwind_target) longjmp(*tls.g.unwind_target, 1);
     wasm_rt_trap(WASM_RT_TRAP_UNCAUGHT_EXCEPTION);
 }
 
 WASM_RT_UNWIND_TARGET *wasm_rt_get_unwind_target(void)
 {
-    return tls.unwind_target;
+    return tls.g.unwind_target;
 }
 
 void wasm_rt_set_unwind_target(WASM_RT_UNWIND_TARGET *target)
 {
-    tls.unwind_target = target;
+    tls.g.unwind_target = target;
 }
 
 uint32_t wasm_rt_exception_tag(void)
 {
-    return tls.exc_tag;
+    return tls.g.exc_tag;
 }
 
 uint32_t wasm_rt_exception_size(void)
 {
-    return tls.exc_size;
+    return tls.g.exc_size;
 }
 
 void *wasm_rt_exception(void)
 {
-    return tls.exc_data;
+    return tls.g.exc_data;
 }
 
 /* ---- tables ---- */

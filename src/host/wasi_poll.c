@@ -1,6 +1,11 @@
 /* wasi_poll.c — poll_oneoff of WASI preview1: clock subscriptions (relative and absolute)
- * and fd read/write readiness. Memory streams and regular files are always ready; other
- * host fds are polled with ppoll. */
+ * and fd read/write readiness. Memory streams and regular files are always ready.
+ *
+ * Waits go through the waiting API (engine/fiber.h) where it can express them: clocks
+ * only (the guest's `sleep`) with kiln_wait_sleep, one host fd (with or without clocks)
+ * with kiln_wait_fd; on a fiber under an event loop these park the fiber instead of
+ * blocking the thread. Several host fds at once are polled with a blocking ppoll. */
+#include "engine/fiber.h"
 #include "engine/runtime.h"
 #include "host/wasi_internal.h"
 
@@ -106,6 +111,48 @@ static void decode(kiln_wasi *w, const uint8_t *p, poll_sub *s, struct pollfd *p
     (*npfd)++;
 }
 
+/* Clocks only: sleeps wait_ns (parks on a fiber under a loop). */
+static uint32_t wait_clock(uint64_t wait_ns)
+{
+    /* Interrupted: the guest's time is up and unwinds when poll_oneoff returns. */
+    return kiln_wait_sleep(wait_ns) == KILN_WAIT_INTERRUPTED ? wasi_errno(EINTR) : WE_SUCCESS;
+}
+
+/* One host fd, and the earliest clock (UINT64_MAX: none): fills p->revents. */
+static uint32_t wait_one_fd(struct pollfd *p, uint64_t wait_ns)
+{
+    int r = kiln_wait_fd(p->fd, p->events, wait_ns);
+    if (r == KILN_WAIT_INTERRUPTED) return wasi_errno(EINTR);
+    if (r < 0) return wasi_errno(-2 - r);
+    p->revents = (short)r;
+    return WE_SUCCESS;
+}
+
+/* Several host fds (or an immediate check: wait_ns 0): a blocking ppoll that stops
+ * early when the guest's time limit passes. */
+static uint32_t wait_ppoll(struct pollfd *pfds, int npfd, uint64_t wait_ns)
+{
+    uint64_t start = now_ns(CLOCK_MONOTONIC);
+    struct timespec ts, *tsp = NULL;
+    if (wait_ns != UINT64_MAX) {
+        ts.tv_sec = (time_t)(wait_ns / 1000000000u);
+        ts.tv_nsec = (long)(wait_ns % 1000000000u);
+        tsp = &ts;
+    }
+    for (;;) {
+        int r = ppoll(npfd ? pfds : NULL, (nfds_t)npfd, tsp, NULL);
+        if (r >= 0) return WE_SUCCESS;
+        if (errno != EINTR) return wasi_errno(errno);
+        if (kiln_rt_interrupt_pending()) return wasi_errno(EINTR); /* time is up */
+        if (tsp) { /* recompute the remaining time after a signal */
+            uint64_t el = now_ns(CLOCK_MONOTONIC) - start;
+            uint64_t left = el < wait_ns ? wait_ns - el : 0;
+            ts.tv_sec = (time_t)(left / 1000000000u);
+            ts.tv_nsec = (long)(left % 1000000000u);
+        }
+    }
+}
+
 /* poll_oneoff: waits until at least one subscription is satisfied; writes the events. */
 uint32_t wasi_poll_oneoff(void *ctx, uint32_t in, uint32_t out, uint32_t nsubs, uint32_t nevents)
 {
@@ -133,32 +180,13 @@ uint32_t wasi_poll_oneoff(void *ctx, uint32_t in, uint32_t out, uint32_t nsubs, 
         }
     }
     uint64_t start = now_ns(CLOCK_MONOTONIC);
-    struct timespec ts, *tsp = NULL;
-    if (immediate) min_wait = 0;
-    if (immediate || have_clock) {
-        ts.tv_sec = (time_t)(min_wait / 1000000000u);
-        ts.tv_nsec = (long)(min_wait % 1000000000u);
-        tsp = &ts;
-    }
     uint32_t e = WE_SUCCESS;
-    for (;;) {
-        int r = ppoll(npfd ? pfds : NULL, (nfds_t)npfd, tsp, NULL);
-        if (r >= 0) break;
-        if (errno != EINTR) {
-            e = wasi_errno(errno);
-            break;
-        }
-        if (kiln_rt_interrupt_pending()) { /* the guest's time is up: stop waiting */
-            e = wasi_errno(EINTR);
-            break;
-        }
-        if (tsp) { /* recompute the remaining time after a signal */
-            uint64_t el = now_ns(CLOCK_MONOTONIC) - start;
-            uint64_t left = el < min_wait ? min_wait - el : 0;
-            ts.tv_sec = (time_t)(left / 1000000000u);
-            ts.tv_nsec = (long)(left % 1000000000u);
-        }
-    }
+    if (!immediate && npfd == 0)
+        e = wait_clock(min_wait);
+    else if (!immediate && npfd == 1)
+        e = wait_one_fd(&pfds[0], have_clock ? min_wait : UINT64_MAX);
+    else
+        e = wait_ppoll(pfds, npfd, immediate ? 0 : have_clock ? min_wait : UINT64_MAX);
     if (e) {
         kiln_free(subs);
         kiln_free(pfds);

@@ -1,6 +1,7 @@
 /* wasi_test.c — unit tests of the WASI host with a fake linear memory: bad pointers give
  * EFAULT, args/environ layout, stdio in memory buffers, fd table, path escapes (with
  * openat2 and with the component-wise fallback), read-only preopens, poll_oneoff. */
+#include "engine/fiber.h"
 #include "host/wasi_internal.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/alloc.h"
@@ -293,6 +295,66 @@ static void test_poll(void)
     CHECK_INT(wasi_poll_oneoff(w, 5000, 6000, 0, 400), WE_INVAL);
 }
 
+/* On a fiber under an event loop, a poll_oneoff on a clock parks the fiber (the loop gets
+ * the wait) and returns once the loop completes it. */
+typedef struct poll_loop {
+    kiln_sched base;
+    kiln_fiber *waiting;
+    kiln_wait_req req;
+    int woken;
+} poll_loop;
+
+static void pl_wait(kiln_sched *s, kiln_fiber *f, const kiln_wait_req *req)
+{
+    poll_loop *l = (poll_loop *)s;
+    l->waiting = f;
+    l->req = *req;
+}
+
+static void pl_wake(kiln_sched *s, kiln_fiber *f)
+{
+    (void)f;
+    ((poll_loop *)s)->woken++;
+}
+
+static uint32_t poll_rc;
+
+static void poll_on_fiber(void *arg)
+{
+    (void)arg;
+    poll_rc = wasi_poll_oneoff(w, 5000, 6000, 1, 400);
+}
+
+static void test_poll_fiber(void)
+{
+    uint8_t *s = mem.data + 5000;
+    memset(s, 0, 48);
+    wasi_st64(s, 43);
+    wasi_st32(s + 16, 1);
+    wasi_st64(s + 24, 1000000); /* 1 ms */
+    poll_loop l = {{pl_wait, pl_wake}, NULL, {0}, 0};
+    kiln_sched_bind(&l.base);
+    kiln_fiber *f = kiln_fiber_new(poll_on_fiber, NULL);
+    CHECK(f != NULL);
+    if (!f) return;
+    poll_rc = 99;
+    CHECK_INT(kiln_fiber_resume(f), KILN_FIBER_PARKED);
+    CHECK(l.waiting == f);
+    CHECK_INT(l.req.kind, KILN_WAIT_SLEEP);
+    CHECK_INT(poll_rc, 99); /* still waiting */
+    struct timespec ts = {(time_t)(l.req.deadline_ns / 1000000000u),
+                          (long)(l.req.deadline_ns % 1000000000u)};
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL); /* the loop's timer */
+    kiln_sched_complete(f, 0);
+    CHECK_INT(l.woken, 1);
+    CHECK_INT(kiln_fiber_resume(f), KILN_FIBER_DONE);
+    CHECK_INT(poll_rc, 0);
+    CHECK_INT(ld32(400), 1);
+    CHECK_INT(wasi_ld64(mem.data + 6000), 43);
+    kiln_fiber_free(f);
+    kiln_sched_bind(NULL);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -344,6 +406,7 @@ int main(void)
     test_files();
     test_readonly();
     test_poll();
+    test_poll_fiber();
     kiln_wasi_free(w);
 
     /* A bad preopen is an error with a message. */
