@@ -562,7 +562,6 @@ static int metadata_hash(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kil
 static int read_directory(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     DIR_DESC(d, args[0].res.rep, 0);
-    if (!(d->flags & P2_DF_READ)) return fs_err(cx, &res[0], EC_BADF);
     int fd = openat(d->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return fs_errno(cx, &res[0], errno);
     DIR *dir = fdopendir(fd);
@@ -882,8 +881,11 @@ static int open_at(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
         return fs_errno(cx, &res[0], e);
     }
     int is_dir = S_ISDIR(st.st_mode);
+    /* A directory has its parent's permissions whatever the flags asked (as in wasmtime):
+     * read, and mutate-directory unless read-only. */
+    if (is_dir)
+        df = (df & ~(uint32_t)P2_DF_MUTATE_DIR) | P2_DF_READ | (d->flags & P2_DF_MUTATE_DIR);
     if (d->readonly) df &= ~(uint32_t)P2_DF_MUTATE_DIR;
-    if (is_dir && !d->readonly && (d->flags & P2_DF_MUTATE_DIR)) df |= P2_DF_MUTATE_DIR;
     uint32_t rep = desc_new(ctx, h, d->readonly, df, is_dir);
     if (!rep) return p2_fail(cx, "out of memory");
     kiln_cval *p;
