@@ -18,6 +18,17 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--stdin") == 0) { /* count stdin's bytes and lines */
+        char buf[4096];
+        size_t n, total = 0, lines = 0;
+        while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) {
+            total += n;
+            for (size_t i = 0; i < n; i++)
+                lines += buf[i] == '\n';
+        }
+        printf("stdin: %zu bytes, %zu lines\n", total, lines);
+        return 0;
+    }
     const char *dir = argc > 1 ? argv[1] : "/data";
     char path[512];
     printf("args: %d %s\n", argc, argc > 2 ? argv[2] : "-");
@@ -62,8 +73,7 @@ int main(int argc, char **argv)
         int n = 0;
         struct dirent *e;
         while ((e = readdir(d)) && n < 64)
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-                names[n++] = strdup(e->d_name);
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) names[n++] = strdup(e->d_name);
         closedir(d);
         qsort(names, (size_t)n, sizeof names[0], cmp);
         printf("ls:");
