@@ -8,6 +8,7 @@
  * resources, types and functions, the embedded core modules and counts of definitions.
  * Exit status 1 with the reader's error for a malformed file. */
 #include "cli/cli.h"
+#include "component/host.h"
 #include "component/reader.h"
 #include "engine/wasm_reader.h"
 #include "host/wasi.h"
@@ -456,13 +457,24 @@ static void print_modules(const kiln_component *c, const char *prefix)
     }
 }
 
+/* 1 if a component host (component/host.h) serves this import with this type. */
+static int host_provides(const kiln_citem *it)
+{
+    char *msg = NULL;
+    int r = it->sort == KILN_CSORT_INSTANCE ? kiln_chost_check_import(it->name, it->type, &msg) : 1;
+    kiln_free(msg);
+    return r == 0;
+}
+
 /* One world item (import or export). */
 static void print_world_item(printer *p, const kiln_citem *it, const char *dir, int is_import)
 {
     FILE *f = p->f;
     kiln_cname nm;
     int iface = kiln_component_parse_name(it->name, &nm, NULL, 0) == 0 && nm.is_interface;
-    const char *note = is_import ? "  // Kiln: not provided yet (no component interfaces)" : "";
+    const char *note = !is_import          ? ""
+                       : host_provides(it) ? "  // Kiln: provided"
+                                           : "  // Kiln: not provided yet";
     switch (it->sort) {
     case KILN_CSORT_INSTANCE:
         if (iface)
@@ -516,7 +528,10 @@ static int inspect_component(const char *path, const uint8_t *bytes, size_t len)
             if (kiln_component_parse_name(items[i].name, &nm, NULL, 0) < 0 || !nm.is_interface)
                 continue;
             printf("\n// %s%s\ninterface %s {\n", pass ? "exported" : "imported",
-                   pass ? "" : "; Kiln does not provide this interface yet", items[i].name);
+                   pass                       ? ""
+                   : host_provides(&items[i]) ? "; Kiln provides it"
+                                              : "; Kiln does not provide this interface yet",
+                   items[i].name);
             print_interface(&p, items[i].name, items[i].type, "  ");
             printf("}\n");
         }

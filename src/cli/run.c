@@ -223,6 +223,7 @@ int kiln_cmd_run(int argc, char **argv)
                      .preopens = st.dirs,
                      .stdio = {{.fd = 0}, {.fd = 1}, {.fd = 2}}},
         };
+        if (max_memory) kiln_rt_set_memory_limit_pages((uint32_t)((max_memory + 65535) / 65536));
         rc = kiln_run_component(path, &opts, &cg);
         goto out;
     }

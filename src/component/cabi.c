@@ -31,7 +31,10 @@ typedef struct arena_block {
 
 struct kiln_cabi_arena {
     arena_block *head;
+    size_t total; /* bytes handed out since the last reset */
 };
+
+#define ARENA_BLOCK 16384
 
 int kiln_cabi_cx_init(kiln_cabi_cx *cx)
 {
@@ -43,18 +46,25 @@ int kiln_cabi_cx_init(kiln_cabi_cx *cx)
 void kiln_cabi_cx_reset(kiln_cabi_cx *cx)
 {
     if (!cx->arena) return;
-    arena_block *b = cx->arena->head;
+    /* keep one standard block, so that a call's values usually cost no malloc */
+    arena_block *keep = NULL, *b = cx->arena->head;
     while (b) {
         arena_block *next = b->next;
-        kiln_free(b);
+        if (!keep && b->cap == ARENA_BLOCK)
+            keep = b;
+        else
+            kiln_free(b);
         b = next;
     }
-    cx->arena->head = NULL;
+    if (keep) keep->used = 0, keep->next = NULL;
+    cx->arena->head = keep;
+    cx->arena->total = 0;
 }
 
 void kiln_cabi_cx_free(kiln_cabi_cx *cx)
 {
     kiln_cabi_cx_reset(cx);
+    if (cx->arena) kiln_free(cx->arena->head);
     kiln_free(cx->arena);
     cx->arena = NULL;
 }
@@ -62,21 +72,31 @@ void kiln_cabi_cx_free(kiln_cabi_cx *cx)
 void *kiln_cabi_alloc(kiln_cabi_cx *cx, size_t n)
 {
     if (!cx->arena) return NULL;
+    if (n > SIZE_MAX - 32) return NULL;
     n = (n + 15) & ~(size_t)15;
     if (n == 0) n = 16;
+    size_t limit = cx->max_arena ? cx->max_arena : KILN_CABI_DEFAULT_MAX_ARENA;
+    if (n > limit - (cx->arena->total < limit ? cx->arena->total : limit)) return NULL;
     arena_block *b = cx->arena->head;
     if (!b || b->cap - b->used < n) {
-        size_t cap = n > 16384 ? n : 16384;
+        size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
         if (cap > SIZE_MAX - sizeof *b) return NULL;
         b = kiln_malloc(sizeof *b + cap);
         if (!b) return NULL;
         b->cap = cap;
         b->used = 0;
-        b->next = cx->arena->head;
-        cx->arena->head = b;
+        if (cap > ARENA_BLOCK && cx->arena->head) {
+            /* a large block goes behind the current one, which stays in use */
+            b->next = cx->arena->head->next;
+            cx->arena->head->next = b;
+        } else {
+            b->next = cx->arena->head;
+            cx->arena->head = b;
+        }
     }
     void *p = b->data + b->used;
     b->used += n;
+    cx->arena->total += n;
     memset(p, 0, n);
     return p;
 }
@@ -101,7 +121,10 @@ static void *alloc_array(kiln_cabi_cx *cx, uint64_t count, size_t size)
         return NULL;
     }
     void *p = kiln_cabi_alloc(cx, (size_t)(count * size));
-    if (!p) fail(cx, "out of memory (%llu values)", (unsigned long long)count);
+    if (!p)
+        fail(cx, "out of memory for lifted values (%llu more of %zu bytes; limit %zu bytes)",
+             (unsigned long long)count, size,
+             cx->max_arena ? cx->max_arena : (size_t)KILN_CABI_DEFAULT_MAX_ARENA);
     return p;
 }
 
@@ -680,6 +703,13 @@ static int load_elems(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t ptr, uint3
     return 0;
 }
 
+/* list<u8> / list<s8> lifted as bytes (cx->compact_bytes). */
+static int is_bytes(const kiln_cabi_cx *cx, const kiln_ctype *t)
+{
+    return cx->compact_bytes && t->kind == KILN_CT_LIST &&
+           (t->elem.type->kind == KILN_CT_U8 || t->elem.type->kind == KILN_CT_S8);
+}
+
 /* CanonicalABI.md load_list_from_range: list t (or map) of n elements at ptr. */
 static int load_list_from_range(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t ptr, uint32_t n,
                                 kiln_cval *out)
@@ -692,6 +722,12 @@ static int load_list_from_range(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t 
                     size);
     if (n > MAX_LIST_LENGTH) return fail(cx, "list of %u elements is too long", n);
     if (check_range(cx, ptr, bytes, align, "list") < 0) return -1;
+    if (is_bytes(cx, t)) {
+        if (!(out->str.ptr = alloc_array(cx, (uint64_t)n + 1, 1))) return -1;
+        memcpy(out->str.ptr, mem(cx, ptr), n);
+        out->str.len = n;
+        return 0;
+    }
     return load_elems(cx, t, ptr, n, out);
 }
 
@@ -820,6 +856,14 @@ static int store_list_into_range(kiln_cabi_cx *cx, const kiln_ctype *t, const ki
 {
     uint32_t size, align, ptr;
     list_elem(t, &size, &align);
+    if (is_bytes(cx, t)) {
+        if (v->str.len > UINT32_MAX || (v->str.len && !v->str.ptr))
+            return fail(cx, "byte list of %zu bytes", v->str.len);
+        if (call_realloc(cx, 0, 0, 1, v->str.len, &ptr) < 0) return -1;
+        if (v->str.len) memcpy(mem(cx, ptr), v->str.ptr, v->str.len);
+        *out_ptr = ptr;
+        return 0;
+    }
     if (v->agg.n && !v->agg.items) return fail(cx, "list value without items");
     uint64_t bytes = (uint64_t)v->agg.n * size;
     if (call_realloc(cx, 0, 0, align, bytes, &ptr) < 0) return -1;
@@ -870,7 +914,7 @@ static int store(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
         uint32_t p;
         if (store_list_into_range(cx, t, v, &p) < 0) return -1;
         store_int(cx, p, ptr, 4);
-        store_int(cx, v->agg.n, ptr + 4, 4);
+        store_int(cx, is_bytes(cx, t) ? (uint32_t)v->str.len : v->agg.n, ptr + 4, 4);
         return 0;
     }
     case KILN_CT_FIXED_LIST:
@@ -921,14 +965,24 @@ static int store(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
     }
 }
 
+/* Sizes saturate at 2^28 in validation: such a type's real layout is unknown, and
+ * anything that large cannot be passed anyway (fails). */
+static int too_big(kiln_cabi_cx *cx, uint64_t size)
+{
+    if (size < FLAT_LIMIT) return 0;
+    return fail(cx, "value of %llu bytes or more is too large to pass", (unsigned long long)size);
+}
+
 int kiln_cabi_load(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t ptr, kiln_cval *out)
 {
+    if (too_big(cx, t->size) < 0) return -1;
     if (check_range(cx, ptr, t->size, t->align, "load") < 0) return -1;
     return load(cx, t, ptr, out);
 }
 
 int kiln_cabi_store(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t ptr)
 {
+    if (too_big(cx, t->size) < 0) return -1;
     if (check_range(cx, ptr, t->size, t->align, "store") < 0) return -1;
     return store(cx, t, v, ptr);
 }
@@ -1129,7 +1183,7 @@ static int lower_flat(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v,
         if (store_list_into_range(cx, t, v, &p) < 0) return -1;
         o[0].i64 = o[1].i64 = 0;
         o[0].i32 = p;
-        o[1].i32 = v->agg.n;
+        o[1].i32 = is_bytes(cx, t) ? (uint32_t)v->str.len : v->agg.n;
         *pos += 2;
         return 0;
     }
@@ -1294,7 +1348,7 @@ static int load_params(kiln_cabi_cx *cx, const kiln_ctype *ft, uint32_t ptr, kil
     uint64_t size;
     uint32_t align;
     params_layout(ft, &size, &align);
-    if (check_range(cx, ptr, size, align, "parameters") < 0) return -1;
+    if (too_big(cx, size) < 0 || check_range(cx, ptr, size, align, "parameters") < 0) return -1;
     for (uint32_t i = 0; i < ft->nitems; i++) {
         const kiln_ctype *p = field_type(ft, i);
         ptr = (uint32_t)align_up(ptr, p->align);
@@ -1324,7 +1378,9 @@ int kiln_cabi_lower_results(kiln_cabi_cx *cx, const kiln_ctype *functype, const 
         size_t pos = 0;
         return lower_flat(cx, r, &results[0], core, &pos);
     }
-    if (check_range(cx, retptr, r->size, r->align, "return pointer") < 0) return -1;
+    if (too_big(cx, r->size) < 0 ||
+        check_range(cx, retptr, r->size, r->align, "return pointer") < 0)
+        return -1;
     return store(cx, r, &results[0], retptr);
 }
 
@@ -1335,7 +1391,7 @@ int kiln_cabi_lower_args(kiln_cabi_cx *cx, const kiln_ctype *functype, const kil
         uint64_t size;
         uint32_t align, ptr;
         params_layout(functype, &size, &align);
-        if (call_realloc(cx, 0, 0, align, size, &ptr) < 0) return -1;
+        if (too_big(cx, size) < 0 || call_realloc(cx, 0, 0, align, size, &ptr) < 0) return -1;
         uint32_t at = ptr;
         for (uint32_t i = 0; i < functype->nitems; i++) {
             const kiln_ctype *p = field_type(functype, i);
@@ -1365,6 +1421,7 @@ int kiln_cabi_lift_results(kiln_cabi_cx *cx, const kiln_ctype *functype, const k
         return lift_flat(cx, r, core, &pos, &results[0]);
     }
     uint32_t ptr = core[0].i32;
-    if (check_range(cx, ptr, r->size, r->align, "results") < 0) return -1;
+    if (too_big(cx, r->size) < 0 || check_range(cx, ptr, r->size, r->align, "results") < 0)
+        return -1;
     return load(cx, r, ptr, &results[0]);
 }

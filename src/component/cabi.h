@@ -14,7 +14,8 @@
  *   char                  u (a Unicode scalar value)
  *   string                str: UTF-8 bytes (not NUL-terminated; transcoded from/to the
  *                         guest's encoding: utf8, utf16, latin1+utf16)
- *   list<T>, fixed list   agg: n elements
+ *   list<T>, fixed list   agg: n elements (list<u8>, list<s8> with cx->compact_bytes:
+ *                         str, the bytes)
  *   map<K, V>             agg: n entries, each an agg of 2 items (key, value)
  *   record, tuple         agg: one item per field, in order
  *   variant               var: case index, payload (NULL when the case has none)
@@ -37,6 +38,10 @@
  *   error-context, stream, future: not supported (async): -1
  * All memory a lift allocates (strings, lists, payloads) comes from the kiln_cabi_cx's
  * arena and lives until kiln_cabi_cx_reset / _free: a call's values die with the call.
+ * The arena is bounded (cx->max_arena, default KILN_CABI_DEFAULT_MAX_ARENA): lists whose
+ * elements alias the same guest memory (a list of 2^25 lists each pointing at the same
+ * 256 MiB) would otherwise make a small guest allocate without bound; past the limit a
+ * lift fails like a trap.
  *
  * Errors. Every rule the specification makes a trap (invalid UTF-8 / UTF-16 / char /
  * discriminant (bool > 1 is fine on lift: nonzero = true), out-of-bounds or misaligned
@@ -48,9 +53,14 @@
  * the spec asserts the host never does. Realloc is called only through cx->realloc, with
  * the spec's sizes (strings: the initial and worst-case sizes of each transcoding, then a
  * shrinking realloc); guest memory is re-read after each call (it may grow). NaNs are
- * canonicalised both ways (the spec's deterministic profile). Nothing here unwinds: the caller,
- * running inside guest code, turns the error into a trap (kiln_rt_trap_host). That keeps this file
- * testable without guests.
+ * canonicalised both ways (the spec's deterministic profile). Nothing here unwinds: the
+ * caller, running inside guest code, turns the error into a trap (kiln_rt_trap_host). That
+ * keeps this file testable without guests. The exceptions are the guest code called from
+ * here — cx->realloc, and guest resource destructors (resources.h) — which may trap and
+ * unwind through these functions: the state stays consistent (lifted values are arena
+ * memory, freed by the next reset; a dropped handle is out of its table before its
+ * destructor runs). The canon options' may_leave rule (no import calls from inside
+ * realloc) is the caller's to enforce.
  *
  * Flattening (CanonicalABI.md "flatten_functype"): at most 16 flat parameters
  * (MAX_FLAT_PARAMS) — beyond that the parameters go to memory and one i32 pointer is passed;
@@ -69,6 +79,7 @@
 
 #define KILN_CABI_MAX_FLAT_PARAMS 16
 #define KILN_CABI_MAX_FLAT_RESULTS 1
+#define KILN_CABI_DEFAULT_MAX_ARENA ((size_t)256 << 20)
 
 typedef struct kiln_cval kiln_cval;
 typedef struct kiln_resource_type kiln_resource_type; /* resources.h */
@@ -120,6 +131,8 @@ typedef struct kiln_cabi_cx {
     kiln_cabi_resource_fn resource_type; /* NULL: no own/borrow can pass */
     void *resource_ctx;                  /* resource_type's first argument */
     struct kiln_cabi_arena *arena;       /* values lifted by this context */
+    size_t max_arena;                    /* arena limit in bytes (0: the default) */
+    int compact_bytes;                   /* list<u8>/list<s8> as str (see above) */
     char err[256];                       /* why the last call failed */
 } kiln_cabi_cx;
 

@@ -34,7 +34,9 @@
  * closed}>" A NULL shape accepts any type (for functions whose check is left to the function).
  *
  * Calls. A host function gets the lifted arguments and writes its results as kiln_cval
- * (component/cabi.h) — args[i] per parameter, results[0] for the result if any:
+ * (component/cabi.h) — args[i] per parameter, results[0] for the result if any; byte
+ * lists (list<u8>, list<s8>) are always in the compact form, str (cx->compact_bytes is set
+ * on every call), both ways:
  *   int fn(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *results);
  * ctx is the provider's context of the calling component instance. Memory for result
  * values (strings, lists, payloads) comes from kiln_cabi_alloc(cx, n) and lives until the

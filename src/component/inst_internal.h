@@ -22,12 +22,14 @@
 typedef struct ki_frame ki_frame;
 
 /* A core item: a function as a binding (guest export or host trampoline), or a memory,
- * table or global (b.ctx = its pointer). inst/idx: the guest export it is (NULL/-1 else). */
+ * table or global (b.ctx = its pointer). inst/idx: the guest export it is (NULL/-1 else).
+ * Every binding is checked against the import's type at instantiation. */
 typedef struct ki_core {
     kiln_extern_kind kind;
     kiln_binding b;
     kiln_instance *inst;
     long idx;
+    const char *type; /* as the engine writes it: "ii:i", "mut i", "r 1 -", "1 2" */
 } ki_core;
 
 typedef struct ki_coreinst {
@@ -126,6 +128,8 @@ struct kiln_component_instance {
     uint32_t nframes, capframes;
     kiln_cabi_cx cx; /* for kiln_component_call */
     int cx_ready;
+    kiln_cabi_cx **cxs; /* contexts of the calls in progress (lower.c), reused */
+    uint32_t depth, ncxs, capcxs;
     kiln_err *err; /* during instantiation */
 };
 

@@ -73,7 +73,8 @@ const kiln_component_func *kiln_component_find_func(kiln_component_instance *ci,
 const kiln_ctype *kiln_component_func_type(const kiln_component_func *f);
 
 /* Calls an exported function with arguments args[0..nparams) (as kiln_cval, cabi.h);
- * writes its result (if any) into results[0]. Result values live in the instance until
+ * writes its result (if any) into results[0] (byte lists as str, like host functions:
+ * host.h). Result values live in the instance until
  * the next call. Returns 0, or -1 with *trap filled: KILN_TRAP_EXIT (wasi:cli/exit:
  * trap->exit_code) or a trap with a message naming the component and the function. */
 int kiln_component_call(kiln_component_instance *ci, const kiln_component_func *f,

@@ -5,6 +5,7 @@
 #include "util/alloc.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void *ki_alloc(kiln_component_instance *ci, size_t n)
@@ -143,6 +144,7 @@ static ki_core *core_export(kiln_component_instance *ci, ki_coreinst *in, const 
     c->kind = e->kind;
     c->inst = in->inst;
     c->idx = idx;
+    c->type = e->type;
     if (e->kind == KILN_EXTERN_FUNC)
         c->b = (kiln_binding){kiln_module_export_fn(m, idx), kiln_instance_native(in->inst),
                               KILN_BIND_GUEST};
@@ -162,6 +164,42 @@ static int add_core(kiln_component_instance *ci, kiln_instance *inst)
     }
     ci->cores[ci->ncores++] = inst;
     return 0;
+}
+
+/* Limits "[r ]MIN MAX|-" of a table or memory type; 0, or -1 if malformed. */
+static int parse_limits(const char *s, char *ref, unsigned long long *min, int *has_max,
+                        unsigned long long *max)
+{
+    *ref = 0;
+    if (s[0] && s[1] == ' ' && (s[0] < '0' || s[0] > '9')) *ref = s[0], s += 2;
+    char *end;
+    *min = strtoull(s, &end, 10);
+    if (end == s || *end != ' ') return -1;
+    s = end + 1;
+    if (strcmp(s, "-") == 0) {
+        *has_max = 0;
+        return 0;
+    }
+    *has_max = 1;
+    *max = strtoull(s, &end, 10);
+    return end == s || *end ? -1 : 0;
+}
+
+/* 1 if an item of engine type `have` may be bound to import imp (core module linking:
+ * functions and globals of exactly the same type, tables and memories whose limits are
+ * within the import's). */
+static int type_fits(const kiln_import *imp, const char *have)
+{
+    if (!have || !imp->type) return 0;
+    if (imp->kind == KILN_EXTERN_FUNC || imp->kind == KILN_EXTERN_GLOBAL)
+        return strcmp(imp->type, have) == 0;
+    char ir, hr;
+    unsigned long long imin, imax = 0, hmin, hmax = 0;
+    int ihas, hhas;
+    if (parse_limits(imp->type, &ir, &imin, &ihas, &imax) < 0 ||
+        parse_limits(have, &hr, &hmin, &hhas, &hmax) < 0)
+        return 0;
+    return ir == hr && hmin >= imin && (!ihas || (hhas && hmax <= imax));
 }
 
 static kiln_module *module_of(kiln_component_instance *ci, const kiln_cmodule *cm)
@@ -199,11 +237,15 @@ static ki_coreinst *instantiate_core(kiln_component_instance *ci, ki_frame *f,
             if (strcmp(in->args[k].name, imp->module) == 0)
                 arg = f->sp[KILN_CSORT_CORE_INSTANCE].items[in->args[k].index];
         ki_core *c = arg ? core_export(ci, arg, imp->name) : NULL;
-        if (!c || c->kind != imp->kind) {
+        if (!c || c->kind != imp->kind || !type_fits(imp, c->type)) {
             kiln_err_set(err,
-                         "%s: offset 0x%zx: core module %u's import \"%s\" \"%s\" is not "
-                         "provided by the instantiation's arguments",
-                         ci->name, d->offset, in->of, imp->module, imp->name);
+                         "%s: offset 0x%zx: core module %u's import \"%s\" \"%s\" (%s) is "
+                         "given %s",
+                         ci->name, d->offset, in->of, imp->module, imp->name, imp->type,
+                         !c                     ? "nothing"
+                         : c->kind != imp->kind ? "another kind of item"
+                         : c->type              ? c->type
+                                                : "an item of unknown type");
             kiln_free(b);
             return NULL;
         }
@@ -529,7 +571,8 @@ kiln_component_instance *kiln_component_instantiate(kiln_loaded_component *lc, c
         return NULL;
     }
     ci->lc = lc;
-    ci->name = lc->name;
+    const char *slash = strrchr(lc->name, '/');
+    ci->name = slash ? slash + 1 : lc->name; /* short: trap messages are short */
     ci->err = err;
     if (!(ci->top = frame_new(ci))) {
         kiln_err_set(err, "%s: out of memory", lc->name);
@@ -553,6 +596,11 @@ void kiln_component_instance_free(kiln_component_instance *ci)
     for (size_t i = ci->nprovs; i-- > 0;)
         ci->provs[i].p->ctx_free(ci->provs[i].ctx);
     if (ci->cx_ready) kiln_cabi_cx_free(&ci->cx);
+    for (uint32_t i = 0; i < ci->ncxs; i++) {
+        kiln_cabi_cx_free(ci->cxs[i]);
+        kiln_free(ci->cxs[i]);
+    }
+    kiln_free(ci->cxs);
     for (uint32_t i = 0; i < ci->nframes; i++)
         frame_free(ci->frames[i]);
     kiln_free(ci->frames);

@@ -58,11 +58,32 @@ static const kiln_resource_type *resolve_type(void *ctx, const kiln_ctype *t)
     return r ? &r->rt : NULL;
 }
 
-static int cx_setup(kiln_cabi_cx *cx, wasm_rt_memory_t *mem, kiln_string_encoding enc,
-                    ki_core *realloc, ki_frame *f)
+/* The context of a call at the next depth of the instance's stack of contexts (reused:
+ * a trap or exit that unwinds through a call leaves nothing to free), set up for these
+ * canon options; NULL when out of memory. */
+static kiln_cabi_cx *cx_push(kiln_component_instance *ci, wasm_rt_memory_t *mem,
+                             kiln_string_encoding enc, ki_core *realloc, ki_frame *f)
 {
+    if (ci->depth == ci->ncxs) {
+        if (ci->ncxs == ci->capcxs) {
+            uint32_t cap = ci->capcxs ? ci->capcxs * 2 : 8;
+            kiln_cabi_cx **n = kiln_realloc(ci->cxs, cap * sizeof *n);
+            if (!n) return NULL;
+            ci->cxs = n;
+            ci->capcxs = cap;
+        }
+        kiln_cabi_cx *cx = kiln_calloc(1, sizeof *cx);
+        if (!cx || kiln_cabi_cx_init(cx) < 0) {
+            kiln_free(cx);
+            return NULL;
+        }
+        ci->cxs[ci->ncxs++] = cx;
+    }
+    kiln_cabi_cx *cx = ci->cxs[ci->depth++];
+    kiln_cabi_cx_reset(cx);
+    struct kiln_cabi_arena *arena = cx->arena;
     memset(cx, 0, sizeof *cx);
-    if (kiln_cabi_cx_init(cx) < 0) return -1;
+    cx->arena = arena;
     cx->memory = mem;
     cx->enc = enc;
     if (realloc) {
@@ -72,7 +93,13 @@ static int cx_setup(kiln_cabi_cx *cx, wasm_rt_memory_t *mem, kiln_string_encodin
     cx->resources = f->res;
     cx->resource_type = resolve_type;
     cx->resource_ctx = f;
-    return 0;
+    cx->compact_bytes = 1; /* host.h: list<u8> and list<s8> travel as bytes */
+    return cx;
+}
+
+static void cx_pop(kiln_component_instance *ci)
+{
+    ci->depth--;
 }
 
 /* The number of core parameters of a lowered function (without the return pointer). */
@@ -100,23 +127,23 @@ int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *calle
         kiln_rt_host_leave();
         return rc;
     }
-    kiln_cabi_cx cx;
-    if (cx_setup(&cx, fn->memory, fn->enc, fn->realloc, fn->frame) < 0) {
+    kiln_cabi_cx *cx = cx_push(ci, fn->memory, fn->enc, fn->realloc, fn->frame);
+    if (!cx) {
         snprintf(caller_cx->err, sizeof caller_cx->err, "out of memory");
         return -1;
     }
     int rc = -1;
     realloc_trap[0] = '\0';
     if (kiln_resources_call_begin(fn->frame->res, caller_cx->err, sizeof caller_cx->err) < 0) {
-        kiln_cabi_cx_free(&cx);
+        cx_pop(ci);
         return -1;
     }
     kiln_val core[MAX_CORE];
     memset(core, 0, sizeof core);
     size_t ncore = 0;
-    if (kiln_cabi_lower_args(&cx, fn->type, args, core, &ncore) < 0) {
+    if (kiln_cabi_lower_args(cx, fn->type, args, core, &ncore) < 0) {
         snprintf(caller_cx->err, sizeof caller_cx->err, "passing the arguments: %.150s%s%.80s",
-                 cx.err, realloc_trap[0] ? ": " : "", realloc_trap);
+                 cx->err, realloc_trap[0] ? ": " : "", realloc_trap);
         goto out;
     }
     if (kiln_instance_call(fn->core->inst, fn->core->idx, core, trap) < 0) {
@@ -126,12 +153,12 @@ int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *calle
     kiln_val saved[MAX_CORE];
     memcpy(saved, core, sizeof saved);
     /* The results are lifted into the caller's arena: they outlive this call. */
-    struct kiln_cabi_arena *mine = cx.arena;
-    cx.arena = caller_cx->arena;
-    int lr = fn->type->has_elem ? kiln_cabi_lift_results(&cx, fn->type, core, results) : 0;
-    cx.arena = mine;
+    struct kiln_cabi_arena *mine = cx->arena;
+    cx->arena = caller_cx->arena;
+    int lr = fn->type->has_elem ? kiln_cabi_lift_results(cx, fn->type, core, results) : 0;
+    cx->arena = mine;
     if (lr < 0) {
-        snprintf(caller_cx->err, sizeof caller_cx->err, "reading the results: %.200s", cx.err);
+        snprintf(caller_cx->err, sizeof caller_cx->err, "reading the results: %.200s", cx->err);
         goto out;
     }
     if (fn->post_return) {
@@ -148,7 +175,7 @@ out:;
         snprintf(caller_cx->err, sizeof caller_cx->err, "%s", end_err);
         rc = -1;
     }
-    kiln_cabi_cx_free(&cx);
+    cx_pop(ci);
     return rc;
 }
 
@@ -158,50 +185,49 @@ static _Noreturn void tramp_fail(ki_tramp *t, kiln_cabi_cx *cx, const kiln_trap 
 {
     if (trap && trap->kind == KILN_TRAP_EXIT) {
         int code = trap->exit_code;
-        kiln_cabi_cx_free(cx);
+        cx_pop(t->ci);
         kiln_rt_exit(code);
     }
     char msg[512];
-    snprintf(msg, sizeof msg, "%s: %s: %s%s", t->ci->name, t->callee->name, what, cx->err);
-    kiln_cabi_cx_free(cx);
+    snprintf(msg, sizeof msg, "%s: %s%s", t->callee->name, what, cx->err);
+    cx_pop(t->ci);
     kiln_rt_trap_host(msg);
 }
 
 static void tramp_call(void *ctx, kiln_val *vals)
 {
     ki_tramp *t = ctx;
-    kiln_cabi_cx cx;
-    if (cx_setup(&cx, t->memory, t->enc, t->realloc, t->frame) < 0)
-        kiln_rt_trap_host("component call: out of memory");
+    kiln_cabi_cx *cx = cx_push(t->ci, t->memory, t->enc, t->realloc, t->frame);
+    if (!cx) kiln_rt_trap_host("component call: out of memory");
     const kiln_ctype *ft = t->type;
-    kiln_cval *args = kiln_cabi_alloc(&cx, (ft->nitems + 1) * sizeof *args);
-    kiln_cval *res = kiln_cabi_alloc(&cx, sizeof *res);
+    kiln_cval *args = kiln_cabi_alloc(cx, (ft->nitems + 1) * sizeof *args);
+    kiln_cval *res = kiln_cabi_alloc(cx, sizeof *res);
     if (!args || !res) {
-        snprintf(cx.err, sizeof cx.err, "out of memory");
-        tramp_fail(t, &cx, NULL, "");
+        snprintf(cx->err, sizeof cx->err, "out of memory");
+        tramp_fail(t, cx, NULL, "");
     }
     memset(args, 0, (ft->nitems + 1) * sizeof *args);
     memset(res, 0, sizeof *res);
     uint32_t retptr = results_spill(ft) ? vals[core_params(ft)].i32 : 0;
-    if (kiln_resources_call_begin(t->frame->res, cx.err, sizeof cx.err) < 0)
-        tramp_fail(t, &cx, NULL, "");
-    if (kiln_cabi_lift_args(&cx, ft, vals, args) < 0) {
+    if (kiln_resources_call_begin(t->frame->res, cx->err, sizeof cx->err) < 0)
+        tramp_fail(t, cx, NULL, "");
+    if (kiln_cabi_lift_args(cx, ft, vals, args) < 0) {
         kiln_resources_call_end(t->frame->res, NULL, 0);
-        tramp_fail(t, &cx, NULL, "reading the arguments: ");
+        tramp_fail(t, cx, NULL, "reading the arguments: ");
     }
     kiln_trap trap;
-    int rc = ki_call_lifted(t->ci, t->callee, &cx, args, res, &trap);
+    int rc = ki_call_lifted(t->ci, t->callee, cx, args, res, &trap);
     if (rc < 0) {
         kiln_resources_call_end(t->frame->res, NULL, 0);
-        tramp_fail(t, &cx, &trap, "");
+        tramp_fail(t, cx, &trap, "");
     }
-    if (ft->has_elem && kiln_cabi_lower_results(&cx, ft, res, vals, retptr) < 0) {
+    if (ft->has_elem && kiln_cabi_lower_results(cx, ft, res, vals, retptr) < 0) {
         kiln_resources_call_end(t->frame->res, NULL, 0);
-        tramp_fail(t, &cx, NULL, "returning the results: ");
+        tramp_fail(t, cx, NULL, "returning the results: ");
     }
-    if (kiln_resources_call_end(t->frame->res, cx.err, sizeof cx.err) < 0)
-        tramp_fail(t, &cx, NULL, "");
-    kiln_cabi_cx_free(&cx);
+    if (kiln_resources_call_end(t->frame->res, cx->err, sizeof cx->err) < 0)
+        tramp_fail(t, cx, NULL, "");
+    cx_pop(t->ci);
 }
 
 ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, const kiln_ctype *type,
@@ -228,6 +254,11 @@ ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, con
             return NULL;
         }
     }
+    char sig[64];
+    if (kiln_cabi_core_sig(type, 1, sig, sizeof sig) < 0 || !(c->type = ki_strdup(ci, sig))) {
+        kiln_err_set(err, "%s: the core signature of %s does not fit", ci->name, callee->name);
+        return NULL;
+    }
     c->kind = KILN_EXTERN_FUNC;
     c->b = (kiln_binding){(kiln_fnptr)tramp_call, t, KILN_BIND_HOST_VALS};
     c->idx = -1;
@@ -245,7 +276,7 @@ typedef struct ki_builtin {
 static _Noreturn void builtin_fail(ki_builtin *b, const char *op, const char *why)
 {
     char msg[400];
-    snprintf(msg, sizeof msg, "%s: %s of %s: %s", b->ci->name, op, b->type->rt.name, why);
+    snprintf(msg, sizeof msg, "%s of %s: %s", op, b->type->rt.name, why);
     kiln_rt_trap_host(msg);
 }
 
@@ -305,6 +336,7 @@ ki_core *ki_resource_builtin(kiln_component_instance *ci, ki_frame *f, uint8_t o
     c->kind = KILN_EXTERN_FUNC;
     c->b = (kiln_binding){(kiln_fnptr)fn, b, KILN_BIND_HOST_VALS};
     c->idx = -1;
+    c->type = op == KILN_CANON_RESOURCE_DROP ? "i:" : "i:i";
     return c;
 }
 
@@ -323,10 +355,17 @@ int kiln_component_call(kiln_component_instance *ci, const kiln_component_func *
         }
         ci->cx_ready = 1;
     }
+    /* Nothing is in progress when the host calls: a trap or exit may have unwound calls
+     * without ending them. */
+    ci->depth = 0;
+    for (uint32_t i = 0; i < ci->nframes; i++)
+        while (kiln_resources_call_depth(ci->frames[i]->res) > 0)
+            kiln_resources_call_end(ci->frames[i]->res, NULL, 0);
     kiln_cabi_cx_reset(&ci->cx);
     ci->cx.resources = ci->top->res;
     ci->cx.resource_type = resolve_type;
     ci->cx.resource_ctx = ci->top;
+    ci->cx.compact_bytes = 1;
     ci->cx.err[0] = '\0';
     kiln_trap t;
     if (ki_call_lifted(ci, fn, &ci->cx, args, results, &t) == 0) return 0;
@@ -334,9 +373,15 @@ int kiln_component_call(kiln_component_instance *ci, const kiln_component_func *
         *trap = t;
         return -1;
     }
-    trap->kind = t.kind == KILN_TRAP_NONE ? KILN_TRAP_HOST : t.kind;
+    /* A fault keeps its kind only when it must (a timeout); otherwise it becomes a host
+     * trap whose message names the component, the function and the fault. */
+    trap->kind = t.kind == KILN_TRAP_INTERRUPTED ? t.kind : KILN_TRAP_HOST;
     trap->exit_code = 0;
-    snprintf(trap->message, sizeof trap->message, "%.40s: %.40s: %.70s", ci->name, fn->name,
-             ci->cx.err);
+    char msg[700];
+    snprintf(msg, sizeof msg, "%s: %s: %s", ci->name, fn->name, ci->cx.err);
+    size_t n = strlen(msg);
+    if (n >= sizeof trap->message) n = sizeof trap->message - 1;
+    memcpy(trap->message, msg, n);
+    trap->message[n] = '\0';
     return -1;
 }

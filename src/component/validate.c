@@ -4,8 +4,9 @@
  * definition, or a component/instance/module type with its own initially empty spaces).
  * Every index is checked against its space at its point of use and resolved to the
  * kiln_ctype of the entry; value types get their Canonical ABI properties (size, align,
- * flat count, borrow/heap flags) from their already validated children, so nothing here
- * recurses over a type more deeply than KILN_COMPONENT_MAX_TYPE_DEPTH.
+ * flat count, borrow/heap flags) from their already validated children (kiln_ctype_layout,
+ * also used by the canonical ABI's tests), so nothing here recurses over a type more
+ * deeply than KILN_COMPONENT_MAX_TYPE_DEPTH.
  *
  * Checked: indices, alias targets (an instance exports the name with the sort), core
  * instantiation (every import module named by an argument, every imported field exported

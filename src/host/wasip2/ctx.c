@@ -292,11 +292,10 @@ void p2_ok(kiln_cval *r)
 
 int p2_bytes_list(kiln_cabi_cx *cx, kiln_cval *v, const uint8_t *bytes, size_t n)
 {
-    kiln_cval *items = kiln_cabi_alloc(cx, (n ? n : 1) * sizeof *items);
-    if (!items) return p2_fail(cx, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        items[i].u = bytes[i];
-    v->agg.items = items;
-    v->agg.n = (uint32_t)n;
+    char *p = kiln_cabi_alloc(cx, n ? n : 1);
+    if (!p) return p2_fail(cx, "out of memory");
+    if (n) memcpy(p, bytes, n);
+    v->str.ptr = p;
+    v->str.len = n;
     return 0;
 }

@@ -489,7 +489,8 @@ static int read_(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
     if (k < 0) return fs_errno(cx, &res[0], errno);
     kiln_cval *p, *t = kiln_cabi_alloc(cx, 2 * sizeof *t);
     if (!t || fs_ok(cx, &res[0], &p) < 0) return p2_fail(cx, "out of memory");
-    if (p2_bytes_list(cx, &t[0], (const uint8_t *)buf, (size_t)k) < 0) return -1;
+    t[0].str.ptr = buf;
+    t[0].str.len = (size_t)k;
     t[1].u = k == 0 && want > 0;
     p->agg.items = t;
     p->agg.n = 2;
@@ -500,14 +501,9 @@ static int write_(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
 {
     FILE_DESC(d, args[0].res.rep, P2_DF_WRITE);
     if (args[2].u > INT64_MAX) return fs_err(cx, &res[0], EC_INVAL);
-    uint32_t n = args[1].agg.n;
-    uint8_t *b = kiln_cabi_alloc(cx, n ? n : 1);
-    if (!b) return p2_fail(cx, "out of memory");
-    for (uint32_t i = 0; i < n; i++)
-        b[i] = (uint8_t)args[1].agg.items[i].u;
-    ssize_t k;
+    ssize_t k; /* list<u8> crosses as bytes (host.h) */
     do
-        k = pwrite(d->fd, b, n, (off_t)args[2].u);
+        k = pwrite(d->fd, args[1].str.ptr, args[1].str.len, (off_t)args[2].u);
     while (k < 0 && errno == EINTR);
     if (k < 0) return fs_errno(cx, &res[0], errno);
     kiln_cval *p;

@@ -154,16 +154,6 @@ static int stream_write_all(p2_stream *s, const uint8_t *data, size_t n)
     return kiln_buf_append(s->io.out, data, n) < 0 ? ENOMEM : 0;
 }
 
-/* The bytes of a list<u8> value as a C array from the call's arena (NULL: out of memory). */
-static uint8_t *list_bytes(kiln_cabi_cx *cx, const kiln_cval *v)
-{
-    uint8_t *b = kiln_cabi_alloc(cx, v->agg.n ? v->agg.n : 1);
-    if (!b) return NULL;
-    for (uint32_t i = 0; i < v->agg.n; i++)
-        b[i] = (uint8_t)v->agg.items[i].u;
-    return b;
-}
-
 /* One write of n bytes (data NULL: zeroes). blocking: the blocking-*-and-flush form (at
  * most P2_BLOCKING_MAX, no permit needed); otherwise n must be within the permit. */
 static int write_common(kiln_wasip2 *w, kiln_cabi_cx *cx, p2_stream *s, const uint8_t *data,
@@ -200,18 +190,16 @@ static int do_write(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
 {
     p2_stream *s = out_stream(ctx, cx, args);
     if (!s) return -1;
-    uint8_t *b = list_bytes(cx, &args[1]);
-    if (!b) return p2_fail(cx, "out of memory");
-    return write_common(ctx, cx, s, b, args[1].agg.n, 0, "write", res);
+    return write_common(ctx, cx, s, (const uint8_t *)args[1].str.ptr, args[1].str.len, 0, "write",
+                        res);
 }
 
 static int blocking_write(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     p2_stream *s = out_stream(ctx, cx, args);
     if (!s) return -1;
-    uint8_t *b = list_bytes(cx, &args[1]);
-    if (!b) return p2_fail(cx, "out of memory");
-    return write_common(ctx, cx, s, b, args[1].agg.n, 1, "blocking-write-and-flush", res);
+    return write_common(ctx, cx, s, (const uint8_t *)args[1].str.ptr, args[1].str.len, 1,
+                        "blocking-write-and-flush", res);
 }
 
 static int write_zeroes(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -354,7 +342,8 @@ static int read_common(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_
     if (skip) return ok_u64(cx, &res[0], (uint64_t)got);
     kiln_cval *list = kiln_cabi_alloc(cx, sizeof *list);
     if (!list) return p2_fail(cx, "out of memory");
-    if (p2_bytes_list(cx, list, (const uint8_t *)buf, (size_t)got) < 0) return -1;
+    list->str.ptr = buf; /* list<u8> crosses as bytes (host.h) */
+    list->str.len = (size_t)got;
     res[0].var.disc = 0;
     res[0].var.payload = list;
     return 0;

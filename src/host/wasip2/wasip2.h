@@ -152,7 +152,8 @@ uint64_t p2_monotonic_now(void);
 /* Fails a host call: writes the reason into cx->err and returns -1. */
 int p2_fail(kiln_cabi_cx *cx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Sets v to a list<u8> holding bytes[0..n); 0, or -1 (out of memory) with cx->err. */
+/* Sets v to a list<u8> (compact: str) holding a copy of bytes[0..n); 0, or -1 (out of memory) with
+ * cx->err. */
 int p2_bytes_list(kiln_cabi_cx *cx, kiln_cval *v, const uint8_t *bytes, size_t n);
 
 /* Sets results[0] to a result ok with no payload / err with no payload. */
