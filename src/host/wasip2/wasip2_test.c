@@ -2,12 +2,15 @@
  * check-write protocol, poll, filesystem confinement (.., absolute paths, symlink
  * escapes; with openat2 and with the component-wise resolver), read-only grants, error
  * codes, denying sockets, and version linking. */
+#include "engine/fiber.h"
 #include "host/wasip2/wasip2.h"
 #include "util/alloc.h"
 #include "util/test.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -187,6 +190,91 @@ static void test_poll(void)
     CHECK_INT(r[0].u, 1);
     a[0] = res_(999);
     CHECK_INT(call("wasi:io/poll@0.2.0", "[method]pollable.block", a, r), -1);
+}
+
+/* On a fiber under an event loop, poll on a clock pollable and a blocking-read of a pipe
+ * (a host-fd stdin) park the fiber: the loop gets the wait, the host call returns once the
+ * loop completes it. */
+typedef struct fake_loop {
+    kiln_sched base;
+    kiln_fiber *waiting;
+    kiln_wait_req req;
+    int woken;
+} fake_loop;
+
+static void fl_wait(kiln_sched *s, kiln_fiber *f, const kiln_wait_req *req)
+{
+    fake_loop *l = (fake_loop *)s;
+    l->waiting = f;
+    l->req = *req;
+}
+
+static void fl_wake(kiln_sched *s, kiln_fiber *f)
+{
+    (void)f;
+    ((fake_loop *)s)->woken++;
+}
+
+static int fiber_rc;
+static kiln_cval fiber_args[2], fiber_res[2];
+static const char *fiber_iface, *fiber_fn;
+
+static void call_on_fiber(void *arg)
+{
+    (void)arg;
+    fiber_rc = call(fiber_iface, fiber_fn, fiber_args, fiber_res);
+}
+
+static void test_fiber(int pipe_rd, int pipe_wr, uint32_t in)
+{
+    fake_loop l = {{fl_wait, fl_wake}, NULL, {0}, 0};
+    kiln_sched_bind(&l.base);
+    /* poll on a 5 ms clock pollable */
+    kiln_cval a[1] = {0}, r[2];
+    a[0] = u64_(5 * 1000000u);
+    CHECK_INT(call("wasi:clocks/monotonic-clock@0.2.0", "subscribe-duration", a, r), 0);
+    static kiln_cval list[1];
+    list[0] = res_(r[0].res.rep);
+    fiber_args[0].agg.items = list;
+    fiber_args[0].agg.n = 1;
+    fiber_iface = "wasi:io/poll@0.2.0", fiber_fn = "poll", fiber_rc = 99;
+    kiln_fiber *f = kiln_fiber_new(call_on_fiber, NULL);
+    CHECK(f != NULL);
+    if (!f) return;
+    CHECK_INT(kiln_fiber_resume(f), KILN_FIBER_PARKED);
+    CHECK(l.waiting == f);
+    CHECK_INT(l.req.kind, KILN_WAIT_SLEEP);
+    CHECK_INT(fiber_rc, 99); /* still waiting */
+    struct timespec ts = {(time_t)(l.req.deadline_ns / 1000000000u),
+                          (long)(l.req.deadline_ns % 1000000000u)};
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL); /* the loop's timer */
+    kiln_sched_complete(f, 0);
+    CHECK_INT(l.woken, 1);
+    CHECK_INT(kiln_fiber_resume(f), KILN_FIBER_DONE);
+    CHECK_INT(fiber_rc, 0);
+    CHECK_INT(fiber_res[0].agg.n, 1);
+    kiln_fiber_free(f);
+
+    /* blocking-read of an empty pipe: parks on the fd, reads once data is there */
+    fiber_args[0] = res_(in);
+    fiber_args[1] = u64_(100);
+    fiber_iface = IO, fiber_fn = "[method]input-stream.blocking-read", fiber_rc = 99;
+    l.waiting = NULL;
+    CHECK((f = kiln_fiber_new(call_on_fiber, NULL)) != NULL);
+    if (!f) return;
+    CHECK_INT(kiln_fiber_resume(f), KILN_FIBER_PARKED);
+    CHECK(l.waiting == f);
+    CHECK_INT(l.req.kind, KILN_WAIT_FD);
+    CHECK_INT(l.req.fd, pipe_rd);
+    CHECK_INT(fiber_rc, 99);
+    CHECK(write(pipe_wr, "hey", 3) == 3);
+    kiln_sched_complete(f, POLLIN);
+    CHECK_INT(kiln_fiber_resume(f), KILN_FIBER_DONE);
+    CHECK_INT(fiber_rc, 0);
+    CHECK_INT(fiber_res[0].var.disc, 0);
+    CHECK_INT(fiber_res[0].var.payload->str.len, 3);
+    kiln_fiber_free(f);
+    kiln_sched_bind(NULL);
 }
 
 /* open-at(dir, path-flags, path, open-flags, descriptor-flags): the result's error code
@@ -423,6 +511,45 @@ int main(void)
     char rwp[600], rop[600];
     snprintf(rwp, sizeof rwp, "%s/rw", root);
     snprintf(rop, sizeof rop, "%s/ro", root);
+
+    /* stdin from a pipe (a host fd): parks fibers */
+    {
+        int pfd[2];
+        CHECK(pipe(pfd) == 0);
+        kiln_grants g;
+        memset(&g, 0, sizeof g);
+        g.wasi.stdio[0] = (kiln_wasi_stdio){pfd[0], NULL, 0, NULL, 0};
+        g.wasi.stdio[1] = (kiln_wasi_stdio){-1, NULL, 0, NULL, 0};
+        g.wasi.stdio[2] = (kiln_wasi_stdio){-1, NULL, 0, NULL, 0};
+        char *err = NULL;
+        W = kiln_wasip2_provider.ctx_new(&g, &err);
+        CHECK(W != NULL && kiln_cabi_cx_init(&CX) == 0);
+        if (!W) return 1;
+        kiln_cval a[1] = {0}, r[2];
+        CHECK_INT(call("wasi:cli/stdin@0.2.0", "get-stdin", a, r), 0);
+        uint32_t in = r[0].res.rep;
+        /* read never blocks: nothing there yet is an empty list */
+        kiln_cval ra[2] = {res_(in), u64_(10)};
+        CHECK_INT(call(IO, "[method]input-stream.read", ra, r), 0);
+        CHECK_INT(r[0].var.disc, 0);
+        CHECK_INT(r[0].var.payload->str.len, 0);
+        CHECK_INT(call(IO, "[method]input-stream.subscribe", ra, r), 0);
+        kiln_cval pa[1] = {res_(r[0].res.rep)};
+        CHECK_INT(call("wasi:io/poll@0.2.0", "[method]pollable.ready", pa, r), 0);
+        CHECK_INT(r[0].u, 0);
+        test_fiber(pfd[0], pfd[1], in);
+        CHECK_INT(call("wasi:io/poll@0.2.0", "[method]pollable.ready", pa, r), 0);
+        CHECK_INT(r[0].u, 0); /* the 3 bytes were read */
+        close(pfd[1]);
+        CHECK_INT(call("wasi:io/poll@0.2.0", "[method]pollable.ready", pa, r), 0);
+        CHECK_INT(r[0].u, 1); /* EOF is ready */
+        CHECK_INT(call(IO, "[method]input-stream.blocking-read", ra, r), 0);
+        CHECK_INT(r[0].var.disc, 1);
+        CHECK_INT(r[0].var.payload->var.disc, 1); /* closed */
+        kiln_cabi_cx_free(&CX);
+        kiln_wasip2_provider.ctx_free(W);
+        close(pfd[0]);
+    }
 
     for (int round = 0; round < 2; round++) {
         kiln_buf out = KILN_BUF_INIT;
