@@ -82,6 +82,28 @@ expect_eq "stdin from a pipe" "stdin: 14 bytes, 3 lines" "$out"
 out=$("$KILN" run "$TMP/c.wasm" --stdin </dev/null)
 expect_eq "stdin empty" "stdin: 0 bytes, 0 lines" "$out"
 
+# Every function of every interface of the wasi:cli/command world links (their shapes match
+# the host's), at 0.2.12 as jco ships it and rewritten to 0.2.0 and 0.2.3: a dummy core
+# module generated from the WIT (wasm-tools component embed --dummy) imports them all; its
+# run traps with unreachable once linked, instantiated and called.
+WASI_WIT="$TOOLS/npm/node_modules/@bytecodealliance/jco/lib/wit/builtin/0.2.12"
+for v in 0.2.12 0.2.0 0.2.3; do
+    w="$TMP/wit-$v"
+    mkdir -p "$w/deps"
+    cp -r "$WASI_WIT"/. "$w/deps/"
+    rm -f "$w/deps"/*.md
+    sed -i "s/0\.2\.12/$v/g" "$w"/deps/*/package.wit
+    printf 'package kiln:all;\nworld all {\n  include wasi:cli/command@%s;\n}\n' "$v" >"$w/world.wit"
+    if "$WT" component embed --dummy "$w" --world all -o "$w/core.wasm" 2>"$w/log" &&
+        "$WT" component new "$w/core.wasm" -o "$w/all.wasm" 2>>"$w/log"; then
+        out=$("$KILN" run "$w/all.wasm" 2>&1)
+        expect_contains "command world $v links" "run: unreachable executed" "$out"
+        expect_not_contains "command world $v: nothing missing" "not provided" "$out"
+    else
+        fail "command world $v: build" "$(head -c 600 "$w/log")"
+    fi
+done
+
 # The reference: jco run on the same component with the same directory preopened.
 if [ -x "$JCO" ] && command -v node >/dev/null; then
     cat >"$TMP/preopen.mjs" <<MJS
