@@ -104,6 +104,45 @@ for v in 0.2.12 0.2.0 0.2.3; do
     fi
 done
 
+# A component calling WASI 0.2 directly (wit-bindgen c, no preview1 adapter in the calls):
+# streams over a file with the check-write protocol, write-zeroes, skip, splice, poll,
+# confinement and the denied sockets. (Not compared with jco run: its preview2 shim's
+# input-stream.skip returns the bytes instead of their count.)
+WB="$TOOLS/cargo/bin/wit-bindgen"
+REACTOR="$TOOLS/npm/node_modules/@bytecodealliance/jco/lib/wasi_snapshot_preview1.reactor.wasm"
+D="$TMP/direct"
+mkdir -p "$D/wit/deps" "$D/data"
+cp -r "$WASI_WIT"/. "$D/wit/deps/"
+rm -f "$D/wit/deps"/*.md
+cp "$ROOT/tests/components/c-wasi2-direct/world.wit" "$D/wit/"
+if "$WB" c "$D/wit" --world p2direct --out-dir "$D/gen" >"$D/log" 2>&1 &&
+    clang --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror -Wno-unused-parameter \
+        -mexec-model=reactor -I"$D/gen" -o "$D/core.wasm" \
+        "$ROOT/tests/components/c-wasi2-direct/main.c" "$D/gen/p2direct.c" \
+        "$D/gen/p2direct_component_type.o" >>"$D/log" 2>&1 &&
+    "$WT" component new "$D/core.wasm" --adapt "wasi_snapshot_preview1=$REACTOR" \
+        -o "$D/direct.wasm" >>"$D/log" 2>&1; then
+    out=$("$KILN" run --dir "$D/data::/d" "$D/direct.wasm" 2>&1)
+    want="preopens: 1 /d
+permit: ok
+write: ok
+read: ABC
+skip: 3
+splice: tail
+spliced: 5
+end: closed
+dotdot: not-permitted
+poll: 1 ready, index 1
+tcp: access-denied
+lookup: access-denied"
+    expect_eq "direct 0.2 calls" "$want" "$out"
+    expect_eq "direct: the file's bytes" 'ABC\0\0\0tail\n' "$(od -An -c "$D/data/direct.txt" | tr -d ' \n')"
+    out=$("$KILN" run --dir "$D/data::/d:ro" "$D/direct.wasm" 2>&1)
+    expect_contains "direct: open-at create under :ro" "open-at: read-only" "$out"
+else
+    fail "build c-wasi2-direct" "$(head -c 600 "$D/log")"
+fi
+
 # The reference: jco run on the same component with the same directory preopened.
 if [ -x "$JCO" ] && command -v node >/dev/null; then
     cat >"$TMP/preopen.mjs" <<MJS
