@@ -12,11 +12,15 @@
  * Waiting. blocking-* calls and poll on clock or stdin pollables wait with p2_wait (the
  * engine's waiting API), so that a guest on a fiber parks instead of blocking its loop.
  *
- * State. The context keeps the granted arguments, environment and stdio, and tables of
- * the host resources it handed out: streams (input-stream / output-stream), I/O errors and
- * pollables. A resource's rep is its index + 1 in its table (0 is never a valid rep); a
- * freed slot is reused. Streams of stdio write to the granted fd or memory buffer exactly
- * like preview1's fd_write (host/wasi.h kiln_wasi_stdio). */
+ * State. The context keeps the granted arguments, environment, stdio and opened preopens,
+ * and tables of the host resources it handed out: streams (input-stream / output-stream,
+ * over stdio or a file), I/O errors, pollables, descriptors and directory-entry-streams.
+ * A resource's rep is its index + 1 in its table (0 is never a valid rep); a freed slot is
+ * reused; the handle tables of the guest (component/resources.h) check a handle's type
+ * before a host function sees its rep. Streams of stdio write to the granted fd or memory
+ * buffer exactly like preview1's fd_write (host/wasi.h kiln_wasi_stdio); file streams
+ * hold their own dup of the descriptor's fd, so dropping the descriptor first is harmless.
+ * Everything still open is closed by ctx_free. */
 #ifndef KILN_HOST_WASIP2_H
 #define KILN_HOST_WASIP2_H
 
