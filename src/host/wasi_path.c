@@ -10,6 +10,7 @@
  * lstat, mkdir) resolve the parent directory beneath the guest's fd and then act with a
  * *at() call on the final name, which the kernel does not follow. */
 #include "host/wasi_internal.h"
+#include "host/beneath.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,11 +21,6 @@
 #include <unistd.h>
 
 #include "util/alloc.h"
-
-/* Symlinks expanded per resolution before ELOOP (like Linux). */
-#define WASI_MAX_SYMLINKS 40
-/* Directory depth of the component-wise resolver's fd stack. */
-#define WASI_MAX_DEPTH 256
 
 /* Copies a guest path into a NUL-terminated host string; EILSEQ on an embedded NUL. */
 uint32_t wasi_path_copy(kiln_wasi *w, uint32_t ptr, uint32_t len, char **out)
@@ -43,188 +39,6 @@ static uint32_t path_errno(int e)
     return e == EXDEV ? WE_NOTCAPABLE : wasi_errno(e);
 }
 
-/* Reads a symlink into a new string; NULL with errno set on failure. */
-static char *read_link(int dirfd, const char *name)
-{
-    size_t cap = 256;
-    for (;;) {
-        char *b = kiln_malloc(cap);
-        if (!b) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        ssize_t n = readlinkat(dirfd, name, b, cap);
-        if (n < 0) {
-            int e = errno;
-            kiln_free(b);
-            errno = e;
-            return NULL;
-        }
-        if ((size_t)n < cap) {
-            b[n] = '\0';
-            return b;
-        }
-        kiln_free(b);
-        if (cap > 65536) {
-            errno = ENAMETOOLONG;
-            return NULL;
-        }
-        cap *= 2;
-    }
-}
-
-/* The component-wise resolver (no openat2): opens `path` beneath dirfd with `flags`.
- * Returns an fd or -errno. O_NOFOLLOW in flags: the last component is not followed. */
-static int walk_open(int dirfd, const char *path, int flags, mode_t mode)
-{
-    int stack[WASI_MAX_DEPTH];
-    int depth = 0, links = 0, rc = -EINVAL;
-    stack[0] = dirfd;
-    kiln_buf rest = KILN_BUF_INIT;
-    if (path[0] == '/') return -EXDEV;
-    if (kiln_buf_puts(&rest, path) < 0) return -ENOMEM;
-    size_t pos = 0;
-    for (;;) {
-        const char *s = rest.data ? rest.data : "";
-        while (s[pos] == '/')
-            pos++;
-        size_t end = pos;
-        while (s[end] && s[end] != '/')
-            end++;
-        size_t after = end;
-        while (s[after] == '/')
-            after++;
-        int last = s[after] == '\0';
-        int slash = after > end; /* a trailing slash after the last component */
-        /* An empty component is only possible for an empty path: ".". */
-        char *comp = end > pos ? kiln_strndup(s + pos, end - pos) : kiln_strdup(".");
-        if (!comp) {
-            rc = -ENOMEM;
-            break;
-        }
-        int cur = stack[depth];
-        if (strcmp(comp, "..") == 0) {
-            kiln_free(comp);
-            if (depth == 0) {
-                rc = -EXDEV;
-                break;
-            }
-            close(stack[depth--]);
-            if (last) {
-                rc = openat(stack[depth], ".", flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), mode);
-                rc = rc < 0 ? -errno : rc;
-                break;
-            }
-            pos = after;
-            continue;
-        }
-        if (strcmp(comp, ".") == 0 && !last) {
-            kiln_free(comp);
-            pos = after;
-            continue;
-        }
-        /* Is this component a symlink that we must expand? */
-        int follow = !last || slash || !(flags & O_NOFOLLOW);
-        if ((flags & O_CREAT) && (flags & O_EXCL) && last) follow = 0;
-        struct stat st;
-        int have = fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0;
-        if (!have && errno != ENOENT) {
-            rc = -errno;
-            kiln_free(comp);
-            break;
-        }
-        if (have && S_ISLNK(st.st_mode) && follow) {
-            if (++links > WASI_MAX_SYMLINKS) {
-                kiln_free(comp);
-                rc = -ELOOP;
-                break;
-            }
-            char *target = read_link(cur, comp);
-            kiln_free(comp);
-            if (!target) {
-                rc = -errno;
-                break;
-            }
-            if (target[0] == '/') {
-                kiln_free(target);
-                rc = -EXDEV;
-                break;
-            }
-            kiln_buf nb = KILN_BUF_INIT;
-            int bad = kiln_buf_puts(&nb, target) < 0;
-            if (!bad && (slash || s[after] != '\0'))
-                bad = kiln_buf_putc(&nb, '/') < 0 || kiln_buf_puts(&nb, s + after) < 0;
-            kiln_free(target);
-            if (bad) {
-                kiln_buf_free(&nb);
-                rc = -ENOMEM;
-                break;
-            }
-            kiln_buf_free(&rest);
-            rest = nb;
-            pos = 0;
-            continue;
-        }
-        if (last) {
-            int fl = flags | O_NOFOLLOW;
-            if (slash) fl |= O_DIRECTORY;
-            rc = openat(cur, comp, fl, mode);
-            rc = rc < 0 ? -errno : rc;
-            kiln_free(comp);
-            break;
-        }
-        if (!have) {
-            kiln_free(comp);
-            rc = -ENOENT;
-            break;
-        }
-        if (!S_ISDIR(st.st_mode)) {
-            kiln_free(comp);
-            rc = -ENOTDIR;
-            break;
-        }
-        if (depth + 1 >= WASI_MAX_DEPTH) {
-            kiln_free(comp);
-            rc = -ENAMETOOLONG;
-            break;
-        }
-        int nfd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        kiln_free(comp);
-        if (nfd < 0) {
-            rc = -errno;
-            break;
-        }
-        stack[++depth] = nfd;
-        pos = after;
-    }
-    while (depth > 0)
-        close(stack[depth--]);
-    kiln_buf_free(&rest);
-    return rc;
-}
-
-/* Opens path beneath dirfd (openat2 RESOLVE_BENEATH, else walk_open). fd or -errno. */
-static int beneath_open(kiln_wasi *w, int dirfd, const char *path, int flags, mode_t mode)
-{
-    if (!w->no_openat2) {
-        struct open_how how;
-        memset(&how, 0, sizeof how);
-        how.flags = (uint64_t)(unsigned)flags;
-        how.mode = (flags & O_CREAT) ? mode : 0;
-        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-        for (int tries = 0; tries < 16; tries++) {
-            long r = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-            if (r >= 0) return (int)r;
-            if (errno == EAGAIN || errno == EINTR) continue; /* a concurrent rename: retry */
-            if (errno != ENOSYS) return -errno;
-            w->no_openat2 = 1;
-            break;
-        }
-        if (!w->no_openat2) return -EAGAIN;
-    }
-    return walk_open(dirfd, path, flags, mode);
-}
-
 /* A directory fd of the guest for path operations. */
 static uint32_t dir_fd(kiln_wasi *w, uint32_t fd, int writing, wasi_fd **out)
 {
@@ -238,20 +52,16 @@ static uint32_t dir_fd(kiln_wasi *w, uint32_t fd, int writing, wasi_fd **out)
 
 /* The parent of a path's last component, resolved beneath a guest directory. */
 typedef struct wasi_parent {
-    char *path; /* the whole guest path (owned) */
-    int fd;     /* the parent directory */
-    int owned;  /* fd must be closed */
-    char *name; /* the last component, with its trailing slashes (points into path) */
-    int slash;  /* name has trailing slashes */
+    kiln_beneath_parent b;
+    int fd;     /* b.fd: the parent directory */
+    char *name; /* b.name: the last component, with its trailing slashes */
+    int slash;  /* b.slash: name has trailing slashes */
     wasi_fd *dir;
 } wasi_parent;
 
 static void parent_free(wasi_parent *p)
 {
-    if (p->owned && p->fd >= 0) close(p->fd);
-    kiln_free(p->path);
-    memset(p, 0, sizeof *p);
-    p->fd = -1;
+    kiln_beneath_parent_free(&p->b);
 }
 
 /* Resolves the parent of the last component of a guest path beneath guest dir fd. */
@@ -259,55 +69,17 @@ static uint32_t parent_get(kiln_wasi *w, uint32_t fd, uint32_t ptr, uint32_t len
                            wasi_parent *out)
 {
     memset(out, 0, sizeof *out);
-    out->fd = -1;
+    out->b.fd = -1;
     uint32_t e = dir_fd(w, fd, writing, &out->dir);
     if (e) return e;
-    if ((e = wasi_path_copy(w, ptr, len, &out->path))) return e;
-    char *p = out->path;
-    size_t n = strlen(p);
-    if (n == 0) {
-        parent_free(out);
-        return WE_NOENT;
-    }
-    if (p[0] == '/') {
-        parent_free(out);
-        return WE_NOTCAPABLE;
-    }
-    size_t end = n;
-    while (end > 0 && p[end - 1] == '/')
-        end--;
-    size_t start = end;
-    while (start > 0 && p[start - 1] != '/')
-        start--;
-    out->slash = end < n;
-    size_t blen = end - start;
-    int dots =
-        (blen == 1 && p[start] == '.') || (blen == 2 && p[start] == '.' && p[start + 1] == '.');
-    if (dots || out->slash) {
-        /* "x/.." or "dir/": make sure the whole path stays beneath the directory. */
-        int t = beneath_open(w, out->dir->hostfd, p, O_PATH | O_CLOEXEC, 0);
-        if (t >= 0)
-            close(t);
-        else if (t == -EXDEV || t == -ELOOP) {
-            parent_free(out);
-            return path_errno(-t);
-        }
-    }
-    out->name = p + start;
-    if (start == 0) {
-        out->fd = out->dir->hostfd;
-        return WE_SUCCESS;
-    }
-    char save = p[start];
-    p[start] = '\0';
-    int r = beneath_open(w, out->dir->hostfd, p, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
-    p[start] = save;
-    if (r < 0) {
-        parent_free(out);
-        return path_errno(-r);
-    }
-    out->fd = r;
-    out->owned = 1;
+    char *path;
+    if ((e = wasi_path_copy(w, ptr, len, &path))) return e;
+    int r = kiln_beneath_resolve_parent(&w->no_openat2, out->dir->hostfd, path, &out->b);
+    kiln_free(path);
+    if (r < 0) return path_errno(-r);
+    out->fd = out->b.fd;
+    out->name = out->b.name;
+    out->slash = out->b.slash;
     return WE_SUCCESS;
 }
 
@@ -319,7 +91,8 @@ static int path_fd(kiln_wasi *w, wasi_fd *d, const char *path, int follow, uint3
         *err = WE_NOENT;
         return -1;
     }
-    int r = beneath_open(w, d->hostfd, path, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW), 0);
+    int r = kiln_beneath_open(&w->no_openat2, d->hostfd, path,
+                              O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW), 0);
     if (r < 0) {
         *err = path_errno(-r);
         return -1;
@@ -390,7 +163,7 @@ uint32_t wasi_path_readlink(void *ctx, uint32_t fd, uint32_t path, uint32_t len,
     wasi_parent p;
     uint32_t e = parent_get(w, fd, path, len, 0, &p);
     if (e) return e;
-    char *t = read_link(p.fd, p.name);
+    char *t = kiln_beneath_readlink(p.fd, p.name);
     if (!t) {
         e = wasi_errno(errno);
     } else {
@@ -539,7 +312,7 @@ uint32_t wasi_path_open(void *ctx, uint32_t fd, uint32_t dirflags, uint32_t path
         kiln_free(s);
         return WE_NOENT;
     }
-    int h = beneath_open(w, d->hostfd, s, fl, 0666);
+    int h = kiln_beneath_open(&w->no_openat2, d->hostfd, s, fl, 0666);
     kiln_free(s);
     if (h < 0) return path_errno(-h);
     struct stat st;

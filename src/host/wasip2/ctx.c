@@ -2,10 +2,14 @@
 #include "host/wasip2/wasip2.h"
 #include "util/alloc.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const kiln_chost_iface *const ifaces[] = {
     &kiln_wasip2_cli_environment,
@@ -28,6 +32,13 @@ static const kiln_chost_iface *const ifaces[] = {
     &kiln_wasip2_random_insecure_seed,
     &kiln_wasip2_fs_types,
     &kiln_wasip2_fs_preopens,
+    &kiln_wasip2_sockets_network,
+    &kiln_wasip2_sockets_instance_network,
+    &kiln_wasip2_sockets_tcp,
+    &kiln_wasip2_sockets_tcp_create,
+    &kiln_wasip2_sockets_udp,
+    &kiln_wasip2_sockets_udp_create,
+    &kiln_wasip2_sockets_ip_name_lookup,
 };
 
 static void strv_free(char **v, size_t n)
@@ -63,14 +74,54 @@ static void ctx_free(void *p)
     if (!w) return;
     strv_free(w->argv, (size_t)w->argc);
     strv_free(w->env, w->nenv);
+    for (uint32_t i = 0; i < w->nstreams; i++)
+        if (w->streams[i].kind != P2_STREAM_FREE && w->streams[i].file_fd >= 0)
+            close(w->streams[i].file_fd);
     kiln_free(w->streams);
     table_free(&w->errors);
     table_free(&w->pollables);
+    for (uint32_t i = 0; i < w->descs.n; i++) {
+        p2_desc *d = w->descs.items[i];
+        if (d) close(d->fd);
+    }
+    table_free(&w->descs);
+    for (uint32_t i = 0; i < w->dirs.n; i++) {
+        p2_dirstream *d = w->dirs.items[i];
+        if (d && d->dir) closedir(d->dir);
+    }
+    table_free(&w->dirs);
+    for (size_t i = 0; i < w->npreopens; i++) {
+        if (w->preopens[i].fd >= 0) close(w->preopens[i].fd);
+        kiln_free(w->preopens[i].guest_path);
+    }
+    kiln_free(w->preopens);
     kiln_free(w);
+}
+
+/* Opens the granted preopens; 0, or -1 with *err set (NULL *err: out of memory). */
+static int open_preopens(kiln_wasip2 *w, const kiln_wasi_config *c, char **err)
+{
+    if (!c->npreopens) return 0;
+    if (!(w->preopens = kiln_calloc(c->npreopens, sizeof *w->preopens))) return -1;
+    for (size_t i = 0; i < c->npreopens; i++) {
+        const kiln_wasi_preopen *p = &c->preopens[i];
+        p2_preopen *o = &w->preopens[w->npreopens++];
+        o->readonly = p->readonly != 0;
+        o->fd = open(p->host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (o->fd < 0) {
+            size_t n = strlen(p->host_path) + 128;
+            if ((*err = kiln_malloc(n)))
+                snprintf(*err, n, "cannot open directory %s: %s", p->host_path, strerror(errno));
+            return -1;
+        }
+        if (!(o->guest_path = kiln_strdup(p->guest_path ? p->guest_path : "/"))) return -1;
+    }
+    return 0;
 }
 
 static void *ctx_new(const kiln_grants *g, char **err)
 {
+    *err = NULL;
     kiln_wasip2 *w = kiln_calloc(1, sizeof *w);
     if (!w) goto oom;
     w->argc = g->wasi.argc;
@@ -78,10 +129,17 @@ static void *ctx_new(const kiln_grants *g, char **err)
     if (!(w->argv = strv_dup(g->wasi.argv, (size_t)g->wasi.argc))) goto oom;
     if (!(w->env = strv_dup(g->wasi.env, g->wasi.nenv))) goto oom;
     memcpy(w->stdio, g->wasi.stdio, sizeof w->stdio);
+    if (open_preopens(w, &g->wasi, err) < 0) {
+        if (*err) {
+            ctx_free(w);
+            return NULL;
+        }
+        goto oom;
+    }
     return w;
 oom:
     ctx_free(w);
-    *err = kiln_strdup("wasi 0.2: out of memory");
+    *err = kiln_strdup("out of memory");
     return NULL;
 }
 
@@ -119,7 +177,8 @@ void *p2_table_take(p2_table *t, uint32_t rep)
     return p;
 }
 
-uint32_t p2_stream_new(kiln_wasip2 *w, int which)
+/* A free stream slot: its index, or UINT32_MAX when out of memory. */
+static uint32_t stream_slot(kiln_wasip2 *w)
 {
     uint32_t i = 0;
     while (i < w->nstreams && w->streams[i].kind != P2_STREAM_FREE)
@@ -128,13 +187,41 @@ uint32_t p2_stream_new(kiln_wasip2 *w, int which)
         if (w->nstreams == w->capstreams) {
             uint32_t cap = w->capstreams ? w->capstreams * 2 : 4;
             p2_stream *n = kiln_realloc(w->streams, cap * sizeof *n);
-            if (!n) return 0;
+            if (!n) return UINT32_MAX;
             w->streams = n;
             w->capstreams = cap;
         }
         w->nstreams++;
     }
-    w->streams[i] = (p2_stream){which == 0 ? P2_STREAM_IN : P2_STREAM_OUT, w->stdio[which], 0, 0};
+    return i;
+}
+
+uint32_t p2_stream_new(kiln_wasip2 *w, int which)
+{
+    uint32_t i = stream_slot(w);
+    if (i == UINT32_MAX) return 0;
+    memset(&w->streams[i], 0, sizeof w->streams[i]);
+    w->streams[i].kind = which == 0 ? P2_STREAM_IN : P2_STREAM_OUT;
+    w->streams[i].io = w->stdio[which];
+    w->streams[i].file_fd = -1;
+    return i + 1;
+}
+
+uint32_t p2_stream_new_file(kiln_wasip2 *w, int kind, int fd, uint64_t off, int append)
+{
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (d < 0) return 0;
+    uint32_t i = stream_slot(w);
+    if (i == UINT32_MAX) {
+        close(d);
+        return 0;
+    }
+    memset(&w->streams[i], 0, sizeof w->streams[i]);
+    w->streams[i].kind = kind;
+    w->streams[i].io.fd = -1;
+    w->streams[i].file_fd = d;
+    w->streams[i].off = off;
+    w->streams[i].append = append;
     return i + 1;
 }
 
@@ -146,11 +233,37 @@ p2_stream *p2_stream_get(kiln_wasip2 *w, uint32_t rep, int kind)
 
 uint32_t p2_pollable_new(kiln_wasip2 *w, uint64_t deadline)
 {
-    p2_pollable *p = kiln_malloc(sizeof *p);
+    p2_pollable *p = kiln_calloc(1, sizeof *p);
     if (!p) return 0;
+    p->kind = P2_POLL_CLOCK;
     p->deadline = deadline;
+    p->fd = -1;
     uint32_t rep = p2_table_put(&w->pollables, p);
     if (!rep) kiln_free(p);
+    return rep;
+}
+
+uint32_t p2_pollable_new_fd(kiln_wasip2 *w, int fd, short events)
+{
+    p2_pollable *p = kiln_calloc(1, sizeof *p);
+    if (!p) return 0;
+    p->kind = P2_POLL_FD;
+    p->fd = fd;
+    p->events = events;
+    uint32_t rep = p2_table_put(&w->pollables, p);
+    if (!rep) kiln_free(p);
+    return rep;
+}
+
+uint32_t p2_error_new(kiln_wasip2 *w, const char *msg, int e)
+{
+    size_t n = strlen(msg);
+    p2_error *x = kiln_malloc(sizeof *x + n + 1);
+    if (!x) return 0;
+    x->host_errno = e;
+    memcpy(x->msg, msg, n + 1);
+    uint32_t rep = p2_table_put(&w->errors, x);
+    if (!rep) kiln_free(x);
     return rep;
 }
 

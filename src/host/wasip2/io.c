@@ -1,5 +1,15 @@
-/* io.c — wasi:io 0.2: error, streams (over the granted stdio) and poll (wasip2.h). */
+/* io.c — wasi:io 0.2: error, streams (over the granted stdio or a file) and poll
+ * (wasip2.h).
+ *
+ * Output streams write synchronously: every write has reached the host fd, file or memory
+ * buffer when it returns, so flush has nothing to do and check-write always offers the
+ * full budget again. The permit protocol is still enforced as the spec says: write (and
+ * write-zeroes) of more than the last check-write allowed traps, as does a
+ * blocking-write-and-flush of more than 4096 bytes. Input streams over a host fd (real
+ * stdin under `kiln run`) never block in read (empty list when nothing is there); the
+ * blocking variants and pollables wait through p2_wait. */
 #include "host/wasip2/wasip2.h"
+#include "engine/fiber.h"
 #include "engine/runtime.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -7,12 +17,24 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define SE "variant{last-operation-failed(own<error>), closed}"
-/* How much check-write allows at once (the guest splits larger writes). */
-#define WRITE_BUDGET 65536u
+
+int p2_wait(int fd, short events, uint64_t t)
+{
+    uint64_t now = p2_monotonic_now();
+    uint64_t left = t == UINT64_MAX ? UINT64_MAX : (t > now ? t - now : 0);
+    if (fd >= 0) {
+        int r = kiln_wait_fd(fd, events, left);
+        if (r == KILN_WAIT_INTERRUPTED) return -1;
+        return r < 0 ? events : r; /* an fd that cannot be watched: try the operation */
+    }
+    if (left == UINT64_MAX) left = 1000000000u; /* never forever without an fd */
+    return kiln_wait_sleep(left) == KILN_WAIT_INTERRUPTED ? -1 : 0;
+}
 
 static void error_dtor(void *ctx, uint32_t rep)
 {
@@ -21,12 +43,12 @@ static void error_dtor(void *ctx, uint32_t rep)
 
 static int error_to_debug_string(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    const char *m = p2_table_get(&((kiln_wasip2 *)ctx)->errors, (uint32_t)args[0].res.rep);
+    const p2_error *m = p2_table_get(&((kiln_wasip2 *)ctx)->errors, (uint32_t)args[0].res.rep);
     if (!m) return p2_fail(cx, "error.to-debug-string: unknown error");
-    size_t n = strlen(m);
+    size_t n = strlen(m->msg);
     char *p = kiln_cabi_alloc(cx, n + 1);
     if (!p) return p2_fail(cx, "out of memory");
-    memcpy(p, m, n);
+    memcpy(p, m->msg, n);
     res[0].str.ptr = p;
     res[0].str.len = n;
     return 0;
@@ -43,34 +65,49 @@ const kiln_chost_iface kiln_wasip2_io_error = {
 static void stream_dtor(void *ctx, uint32_t rep)
 {
     kiln_wasip2 *w = ctx;
-    if (rep >= 1 && rep <= w->nstreams) w->streams[rep - 1].kind = P2_STREAM_FREE;
+    if (rep < 1 || rep > w->nstreams) return;
+    p2_stream *s = &w->streams[rep - 1];
+    if (s->kind != P2_STREAM_FREE && s->file_fd >= 0) close(s->file_fd);
+    s->kind = P2_STREAM_FREE;
+    s->file_fd = -1;
 }
 
-/* result<_, stream-error> / result<T, stream-error> as err(last-operation-failed(e)) or
- * err(closed). */
-static int stream_error(kiln_wasip2 *w, kiln_cabi_cx *cx, kiln_cval *r, const char *msg)
+/* Sets r to err(closed) (e < 0) or err(last-operation-failed(error)) with errno e. The
+ * error carries e for filesystem-error-code only when it came from a file (stream s). */
+static int stream_error_of(kiln_wasip2 *w, kiln_cabi_cx *cx, kiln_cval *r, int e,
+                           const p2_stream *s)
 {
     kiln_cval *se = kiln_cabi_alloc(cx, sizeof *se);
     if (!se) return p2_fail(cx, "out of memory");
     r->var.disc = 1;
     r->var.payload = se;
     se->var.payload = NULL;
-    if (!msg) {
+    if (e < 0) {
         se->var.disc = 1; /* closed */
         return 0;
     }
-    char *copy = kiln_strdup(msg);
-    uint32_t rep = copy ? p2_table_put(&w->errors, copy) : 0;
-    if (!rep) {
-        kiln_free(copy);
-        return p2_fail(cx, "out of memory");
-    }
-    kiln_cval *e = kiln_cabi_alloc(cx, sizeof *e);
-    if (!e) return p2_fail(cx, "out of memory");
-    e->res.rep = rep;
-    e->res.type = NULL;
+    uint32_t rep = p2_error_new(w, strerror(e), s && s->file_fd >= 0 ? e : 0);
+    kiln_cval *ev = kiln_cabi_alloc(cx, sizeof *ev);
+    if (!rep || !ev) return p2_fail(cx, "out of memory");
+    ev->res.rep = rep;
+    ev->res.type = NULL;
     se->var.disc = 0;
-    se->var.payload = e;
+    se->var.payload = ev;
+    return 0;
+}
+
+static int stream_error(kiln_wasip2 *w, kiln_cabi_cx *cx, kiln_cval *r, int e)
+{
+    return stream_error_of(w, cx, r, e, NULL);
+}
+
+static int ok_u64(kiln_cabi_cx *cx, kiln_cval *r, uint64_t v)
+{
+    kiln_cval *n = kiln_cabi_alloc(cx, sizeof *n);
+    if (!n) return p2_fail(cx, "out of memory");
+    n->u = v;
+    r->var.disc = 0;
+    r->var.payload = n;
     return 0;
 }
 
@@ -81,134 +118,321 @@ static p2_stream *out_stream(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args)
     return s;
 }
 
-/* Writes all of data to the stream: NULL, or why it failed. */
-static const char *stream_write_all(p2_stream *s, const uint8_t *data, size_t n)
+static p2_stream *in_stream(void *ctx, kiln_cabi_cx *cx, uint32_t rep)
 {
+    p2_stream *s = p2_stream_get(ctx, rep, P2_STREAM_IN);
+    if (!s) p2_fail(cx, "input-stream: not an input stream");
+    return s;
+}
+
+/* Writes all of data to the stream: 0, or an errno (EPIPE when the memory sink is gone,
+ * EFBIG past its limit). */
+static int stream_write_all(p2_stream *s, const uint8_t *data, size_t n)
+{
+    if (s->file_fd >= 0) {
+        if (s->append) {
+            struct stat st;
+            if (fstat(s->file_fd, &st) < 0) return errno;
+            s->off = (uint64_t)st.st_size;
+        }
+        while (n) {
+            ssize_t k = pwrite(s->file_fd, data, n, (off_t)s->off);
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) return k < 0 ? errno : EIO;
+            data += k, n -= (size_t)k, s->off += (uint64_t)k;
+        }
+        return 0;
+    }
     if (s->io.fd >= 0) {
-        kiln_rt_host_enter();
         while (n) {
             ssize_t k = write(s->io.fd, data, n);
             if (k < 0 && errno == EINTR) continue;
-            if (k <= 0) {
-                kiln_rt_host_leave();
-                return strerror(k < 0 ? errno : EIO);
+            if (k < 0 && errno == EAGAIN) {
+                if (p2_wait(s->io.fd, POLLOUT, UINT64_MAX) < 0) return EINTR;
+                continue;
             }
+            if (k <= 0) return k < 0 ? errno : EIO;
             data += k, n -= (size_t)k;
         }
-        kiln_rt_host_leave();
-        return NULL;
+        return 0;
     }
-    if (!s->io.out) return "stream closed";
-    if (s->io.limit && s->io.out->len + n > s->io.limit) return "output limit reached";
-    return kiln_buf_append(s->io.out, data, n) < 0 ? "out of memory" : NULL;
+    if (!s->io.out) return EPIPE;
+    if (s->io.limit && s->io.out->len + n > s->io.limit) return EFBIG;
+    return kiln_buf_append(s->io.out, data, n) < 0 ? ENOMEM : 0;
+}
+
+/* One write of n bytes (data NULL: zeroes). blocking: the blocking-*-and-flush form (at
+ * most P2_BLOCKING_MAX, no permit needed); otherwise n must be within the permit. */
+static int write_common(kiln_wasip2 *w, kiln_cabi_cx *cx, p2_stream *s, const uint8_t *data,
+                        uint64_t n, int blocking, const char *fn, kiln_cval *res)
+{
+    if (blocking) {
+        if (n > P2_BLOCKING_MAX)
+            return p2_fail(cx, "output-stream.%s: %llu bytes is more than %u", fn,
+                           (unsigned long long)n, P2_BLOCKING_MAX);
+    } else {
+        if (n > s->permit)
+            return p2_fail(cx,
+                           "output-stream.%s: %llu bytes is more than check-write permitted (%llu)",
+                           fn, (unsigned long long)n, (unsigned long long)s->permit);
+        s->permit -= n;
+    }
+    if (s->closed) return stream_error(w, cx, &res[0], -1);
+    if (!data) {
+        uint8_t *z = kiln_cabi_alloc(cx, n ? (size_t)n : 1);
+        if (!z) return p2_fail(cx, "out of memory");
+        memset(z, 0, (size_t)n);
+        data = z;
+    }
+    int e = stream_write_all(s, data, (size_t)n);
+    if (e) {
+        s->closed = 1;
+        return stream_error_of(w, cx, &res[0], e == EPIPE ? -1 : e, s);
+    }
+    p2_ok(&res[0]);
+    return 0;
 }
 
 static int do_write(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     p2_stream *s = out_stream(ctx, cx, args);
     if (!s) return -1;
-    if (s->closed) return stream_error(ctx, cx, &res[0], NULL);
-    const char *why = stream_write_all(s, (const uint8_t *)args[1].str.ptr, args[1].str.len);
-    if (why) {
-        s->closed = 1;
-        return stream_error(ctx, cx, &res[0], why);
-    }
-    p2_ok(&res[0]);
-    return 0;
+    return write_common(ctx, cx, s, (const uint8_t *)args[1].str.ptr, args[1].str.len, 0, "write",
+                        res);
+}
+
+static int blocking_write(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p2_stream *s = out_stream(ctx, cx, args);
+    if (!s) return -1;
+    return write_common(ctx, cx, s, (const uint8_t *)args[1].str.ptr, args[1].str.len, 1,
+                        "blocking-write-and-flush", res);
+}
+
+static int write_zeroes(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p2_stream *s = out_stream(ctx, cx, args);
+    if (!s) return -1;
+    return write_common(ctx, cx, s, NULL, args[1].u, 0, "write-zeroes", res);
+}
+
+static int blocking_write_zeroes(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p2_stream *s = out_stream(ctx, cx, args);
+    if (!s) return -1;
+    return write_common(ctx, cx, s, NULL, args[1].u, 1, "blocking-write-zeroes-and-flush", res);
 }
 
 static int check_write(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     p2_stream *s = out_stream(ctx, cx, args);
     if (!s) return -1;
-    if (s->closed) return stream_error(ctx, cx, &res[0], NULL);
-    kiln_cval *n = kiln_cabi_alloc(cx, sizeof *n);
-    if (!n) return p2_fail(cx, "out of memory");
-    n->u = WRITE_BUDGET;
-    res[0].var.disc = 0;
-    res[0].var.payload = n;
-    return 0;
+    if (s->closed) return stream_error(ctx, cx, &res[0], -1);
+    s->permit = P2_WRITE_BUDGET;
+    return ok_u64(cx, &res[0], s->permit);
 }
 
 static int flush(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     p2_stream *s = out_stream(ctx, cx, args);
     if (!s) return -1;
-    if (s->closed) return stream_error(ctx, cx, &res[0], NULL);
+    if (s->closed) return stream_error(ctx, cx, &res[0], -1);
     p2_ok(&res[0]);
     return 0;
 }
 
-static int subscribe_ready(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+static int set_pollable(kiln_cabi_cx *cx, kiln_cval *r, uint32_t rep)
 {
-    uint32_t rep = p2_pollable_new(ctx, 0);
     if (!rep) return p2_fail(cx, "out of memory");
-    res[0].res.rep = rep;
-    res[0].res.type = NULL;
+    r->res.rep = rep;
+    r->res.type = NULL;
     return 0;
 }
 
-static p2_stream *in_stream(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args)
+static int out_subscribe(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    p2_stream *s = p2_stream_get(ctx, args[0].res.rep, P2_STREAM_IN);
-    if (!s) p2_fail(cx, "input-stream: not an input stream");
-    return s;
+    if (!out_stream(ctx, cx, args)) return -1;
+    return set_pollable(cx, &res[0], p2_pollable_new(ctx, 0));
 }
 
-static int do_read(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+static int in_subscribe(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    p2_stream *s = in_stream(ctx, cx, args);
+    p2_stream *s = in_stream(ctx, cx, args[0].res.rep);
     if (!s) return -1;
-    if (s->closed) return stream_error(ctx, cx, &res[0], NULL);
-    uint64_t want = args[1].u > WRITE_BUDGET ? WRITE_BUDGET : args[1].u;
-    kiln_cval *list = kiln_cabi_alloc(cx, sizeof *list);
-    char *buf = kiln_cabi_alloc(cx, want ? want : 1);
-    if (!list || !buf) return p2_fail(cx, "out of memory");
-    size_t got = 0;
-    if (s->io.fd >= 0) {
+    if (s->file_fd < 0 && s->io.fd >= 0 && !s->closed)
+        return set_pollable(cx, &res[0], p2_pollable_new_fd(ctx, s->io.fd, POLLIN));
+    return set_pollable(cx, &res[0], p2_pollable_new(ctx, 0));
+}
+
+/* Reads at most want bytes into buf: the count (0 with *eof at the end, 0 without when
+ * nothing is there yet and !blocking), or -1 with *err (an errno, or -1 interrupted). */
+static ssize_t stream_read(p2_stream *s, char *buf, size_t want, int blocking, int *eof, int *err)
+{
+    *eof = 0;
+    if (want == 0) return 0;
+    if (s->file_fd >= 0) {
         ssize_t k;
-        kiln_rt_host_enter();
         do
-            k = read(s->io.fd, buf, want);
-        while (k < 0 && errno == EINTR && !kiln_rt_interrupt_pending());
-        kiln_rt_host_leave();
-        if (k < 0) return stream_error(ctx, cx, &res[0], strerror(errno));
-        got = (size_t)k;
-    } else if (s->io.in_data) {
-        size_t left = s->io.in_len - s->in_pos;
-        got = left < want ? left : (size_t)want;
-        memcpy(buf, s->io.in_data + s->in_pos, got);
-        s->in_pos += got;
+            k = pread(s->file_fd, buf, want, (off_t)s->off);
+        while (k < 0 && errno == EINTR);
+        if (k < 0) {
+            *err = errno;
+            return -1;
+        }
+        s->off += (uint64_t)k;
+        *eof = k == 0;
+        return k;
     }
-    if (got == 0 && want > 0) {
+    if (s->io.fd >= 0) {
+        for (;;) {
+            struct pollfd p = {s->io.fd, POLLIN, 0};
+            int r = poll(&p, 1, 0);
+            if (r == 0 && !blocking) return 0;
+            if (r == 0) {
+                if (p2_wait(s->io.fd, POLLIN, UINT64_MAX) < 0) {
+                    *err = -1;
+                    return -1;
+                }
+                continue;
+            }
+            ssize_t k = read(s->io.fd, buf, want);
+            if (k < 0 && errno == EINTR) continue;
+            if (k < 0 && errno == EAGAIN) {
+                if (!blocking) return 0;
+                if (p2_wait(s->io.fd, POLLIN, UINT64_MAX) < 0) {
+                    *err = -1;
+                    return -1;
+                }
+                continue;
+            }
+            if (k < 0) {
+                *err = errno;
+                return -1;
+            }
+            *eof = k == 0;
+            return k;
+        }
+    }
+    if (!s->io.in_data) {
+        *eof = 1;
+        return 0;
+    }
+    size_t left = s->io.in_len - s->in_pos;
+    size_t got = left < want ? left : want;
+    memcpy(buf, s->io.in_data + s->in_pos, got);
+    s->in_pos += got;
+    *eof = got == 0;
+    return (ssize_t)got;
+}
+
+/* read / blocking-read / skip / blocking-skip. */
+static int read_common(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res,
+                       int blocking, int skip)
+{
+    p2_stream *s = in_stream(ctx, cx, args[0].res.rep);
+    if (!s) return -1;
+    if (s->closed) return stream_error(ctx, cx, &res[0], -1);
+    size_t want = args[1].u > P2_WRITE_BUDGET ? P2_WRITE_BUDGET : (size_t)args[1].u;
+    char *buf = kiln_cabi_alloc(cx, want ? want : 1);
+    if (!buf) return p2_fail(cx, "out of memory");
+    int eof, err = 0;
+    ssize_t got = stream_read(s, buf, want, blocking, &eof, &err);
+    if (got < 0 && err == -1) got = 0, eof = 0; /* interrupted: the guest unwinds on return */
+    if (got < 0) {
         s->closed = 1;
-        return stream_error(ctx, cx, &res[0], NULL);
+        return stream_error_of(ctx, cx, &res[0], err, s);
     }
-    list->str.ptr = buf;
-    list->str.len = got;
+    if (eof) {
+        s->closed = 1;
+        return stream_error(ctx, cx, &res[0], -1);
+    }
+    if (skip) return ok_u64(cx, &res[0], (uint64_t)got);
+    kiln_cval *list = kiln_cabi_alloc(cx, sizeof *list);
+    if (!list) return p2_fail(cx, "out of memory");
+    list->str.ptr = buf; /* list<u8> crosses as bytes (host.h) */
+    list->str.len = (size_t)got;
     res[0].var.disc = 0;
     res[0].var.payload = list;
     return 0;
 }
 
+static int do_read(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return read_common(ctx, cx, args, res, 0, 0);
+}
+static int blocking_read(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return read_common(ctx, cx, args, res, 1, 0);
+}
+static int do_skip(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return read_common(ctx, cx, args, res, 0, 1);
+}
+static int blocking_skip(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return read_common(ctx, cx, args, res, 1, 1);
+}
+
+/* splice / blocking-splice: reads at most len bytes from src and writes them to the
+ * output stream (no permit needed: the host moves the bytes itself). */
+static int splice_common(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res,
+                         int blocking)
+{
+    p2_stream *d = out_stream(ctx, cx, args);
+    p2_stream *s = d ? in_stream(ctx, cx, args[1].res.rep) : NULL;
+    if (!s) return -1;
+    if (d->closed || s->closed) return stream_error(ctx, cx, &res[0], -1);
+    size_t want = args[2].u > P2_WRITE_BUDGET ? P2_WRITE_BUDGET : (size_t)args[2].u;
+    char *buf = kiln_cabi_alloc(cx, want ? want : 1);
+    if (!buf) return p2_fail(cx, "out of memory");
+    int eof, err = 0;
+    ssize_t got = stream_read(s, buf, want, blocking, &eof, &err);
+    if (got < 0 && err == -1) return ok_u64(cx, &res[0], 0);
+    if (got < 0 || eof) {
+        s->closed = 1;
+        return stream_error_of(ctx, cx, &res[0], got < 0 ? err : -1, s);
+    }
+    int e = stream_write_all(d, (const uint8_t *)buf, (size_t)got);
+    if (e) {
+        d->closed = 1;
+        return stream_error_of(ctx, cx, &res[0], e == EPIPE ? -1 : e, d);
+    }
+    return ok_u64(cx, &res[0], (uint64_t)got);
+}
+
+static int do_splice(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return splice_common(ctx, cx, args, res, 0);
+}
+static int blocking_splice(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return splice_common(ctx, cx, args, res, 1);
+}
+
+#define OUT "(borrow<output-stream>"
+#define IN "(borrow<input-stream>"
 static const kiln_chost_resource stream_res[] = {{"input-stream", stream_dtor},
                                                  {"output-stream", stream_dtor}};
 static const kiln_chost_func stream_funcs[] = {
-    {"[method]output-stream.check-write", "(borrow<output-stream>) -> result<u64, " SE ">",
-     check_write},
-    {"[method]output-stream.write", "(borrow<output-stream>, list<u8>) -> result<_, " SE ">",
-     do_write},
-    {"[method]output-stream.blocking-write-and-flush",
-     "(borrow<output-stream>, list<u8>) -> result<_, " SE ">", do_write},
-    {"[method]output-stream.flush", "(borrow<output-stream>) -> result<_, " SE ">", flush},
-    {"[method]output-stream.blocking-flush", "(borrow<output-stream>) -> result<_, " SE ">", flush},
-    {"[method]output-stream.subscribe", "(borrow<output-stream>) -> own<pollable>",
-     subscribe_ready},
-    {"[method]input-stream.read", "(borrow<input-stream>, u64) -> result<list<u8>, " SE ">",
-     do_read},
-    {"[method]input-stream.blocking-read",
-     "(borrow<input-stream>, u64) -> result<list<u8>, " SE ">", do_read},
-    {"[method]input-stream.subscribe", "(borrow<input-stream>) -> own<pollable>", subscribe_ready},
+    {"[method]output-stream.check-write", OUT ") -> result<u64, " SE ">", check_write},
+    {"[method]output-stream.write", OUT ", list<u8>) -> result<_, " SE ">", do_write},
+    {"[method]output-stream.blocking-write-and-flush", OUT ", list<u8>) -> result<_, " SE ">",
+     blocking_write},
+    {"[method]output-stream.flush", OUT ") -> result<_, " SE ">", flush},
+    {"[method]output-stream.blocking-flush", OUT ") -> result<_, " SE ">", flush},
+    {"[method]output-stream.subscribe", OUT ") -> own<pollable>", out_subscribe},
+    {"[method]output-stream.write-zeroes", OUT ", u64) -> result<_, " SE ">", write_zeroes},
+    {"[method]output-stream.blocking-write-zeroes-and-flush", OUT ", u64) -> result<_, " SE ">",
+     blocking_write_zeroes},
+    {"[method]output-stream.splice", OUT ", borrow<input-stream>, u64) -> result<u64, " SE ">",
+     do_splice},
+    {"[method]output-stream.blocking-splice",
+     OUT ", borrow<input-stream>, u64) -> result<u64, " SE ">", blocking_splice},
+    {"[method]input-stream.read", IN ", u64) -> result<list<u8>, " SE ">", do_read},
+    {"[method]input-stream.blocking-read", IN ", u64) -> result<list<u8>, " SE ">", blocking_read},
+    {"[method]input-stream.skip", IN ", u64) -> result<u64, " SE ">", do_skip},
+    {"[method]input-stream.blocking-skip", IN ", u64) -> result<u64, " SE ">", blocking_skip},
+    {"[method]input-stream.subscribe", IN ") -> own<pollable>", in_subscribe},
 };
 const kiln_chost_iface kiln_wasip2_io_streams = {
     "wasi:io/streams", KILN_WASIP2_VERSION,
@@ -229,23 +453,41 @@ static p2_pollable *pollable(void *ctx, kiln_cabi_cx *cx, uint32_t rep)
     return p;
 }
 
-/* Sleeps until monotonic time t (interruptible by the watchdog). */
-static void sleep_until(uint64_t t)
+/* 1 if p is ready now. */
+static int is_ready(const p2_pollable *p, uint64_t now)
 {
-    kiln_rt_host_enter();
-    for (uint64_t now; (now = p2_monotonic_now()) < t && !kiln_rt_interrupt_pending();) {
-        uint64_t d = t - now;
-        struct timespec ts = {(time_t)(d / 1000000000u), (long)(d % 1000000000u)};
-        nanosleep(&ts, NULL);
+    if (p->kind == P2_POLL_CLOCK) return p->deadline <= now;
+    struct pollfd f = {p->fd, p->events, 0};
+    int r = poll(&f, 1, 0);
+    return r != 0; /* an error counts as ready: the operation reports it */
+}
+
+/* Waits until at least one of ps[0..n) is ready. 0, or -1 when interrupted. */
+static int wait_any(p2_pollable *const *ps, uint32_t n)
+{
+    for (;;) {
+        uint64_t now = p2_monotonic_now(), first = UINT64_MAX;
+        int fd = -1, nfds = 0;
+        short ev = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            if (is_ready(ps[i], now)) return 0;
+            if (ps[i]->kind == P2_POLL_CLOCK) {
+                if (ps[i]->deadline < first) first = ps[i]->deadline;
+            } else if (fd < 0 || ps[i]->fd != fd) {
+                fd = ps[i]->fd, ev = ps[i]->events, nfds++;
+            }
+        }
+        /* Several distinct fds: watch the first and look at the others every 10 ms. */
+        if (nfds > 1 && first - now > 10000000u) first = now + 10000000u;
+        if (p2_wait(fd, ev, first) < 0) return -1;
     }
-    kiln_rt_host_leave();
 }
 
 static int pollable_ready(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     p2_pollable *p = pollable(ctx, cx, args[0].res.rep);
     if (!p) return -1;
-    res[0].u = p->deadline <= p2_monotonic_now();
+    res[0].u = (uint64_t)is_ready(p, p2_monotonic_now());
     return 0;
 }
 
@@ -253,29 +495,26 @@ static int pollable_block(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, ki
 {
     p2_pollable *p = pollable(ctx, cx, args[0].res.rep);
     if (!p) return -1;
-    sleep_until(p->deadline);
+    wait_any(&p, 1);
     return 0;
 }
 
-/* poll(list<borrow<pollable>>) -> list<u32>: waits for the earliest, returns the ready. */
+/* poll(list<borrow<pollable>>) -> list<u32>: waits until at least one is ready and
+ * returns the indices of all that are ready then. Traps on an empty list (the spec). */
 static int poll_(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     uint32_t n = args[0].agg.n;
-    if (n == 0) return p2_fail(cx, "poll: empty list");
-    uint64_t first = UINT64_MAX;
-    for (uint32_t i = 0; i < n; i++) {
-        p2_pollable *p = pollable(ctx, cx, args[0].agg.items[i].res.rep);
-        if (!p) return -1;
-        if (p->deadline < first) first = p->deadline;
-    }
-    sleep_until(first);
-    uint64_t now = p2_monotonic_now();
+    if (n == 0) return p2_fail(cx, "poll: empty list of pollables");
+    p2_pollable **ps = kiln_cabi_alloc(cx, n * sizeof *ps);
     kiln_cval *out = kiln_cabi_alloc(cx, n * sizeof *out);
-    if (!out) return p2_fail(cx, "out of memory");
+    if (!ps || !out) return p2_fail(cx, "out of memory");
+    for (uint32_t i = 0; i < n; i++)
+        if (!(ps[i] = pollable(ctx, cx, args[0].agg.items[i].res.rep))) return -1;
     uint32_t k = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        p2_pollable *p = pollable(ctx, cx, args[0].agg.items[i].res.rep);
-        if (p->deadline <= now) out[k++].u = i;
+    if (wait_any(ps, n) == 0) {
+        uint64_t now = p2_monotonic_now();
+        for (uint32_t i = 0; i < n; i++)
+            if (is_ready(ps[i], now)) out[k++].u = i;
     }
     res[0].agg.items = out;
     res[0].agg.n = k;

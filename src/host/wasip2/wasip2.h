@@ -1,12 +1,26 @@
 /* wasip2.h — the WASI 0.2 host for components (component/host.h): one provider, "wasi 0.2",
- * serving wasi:cli, wasi:io, wasi:clocks, wasi:random and wasi:filesystem (one file per
- * package) with one context per component instance made from its kiln_grants.
+ * serving wasi:cli, wasi:io, wasi:clocks, wasi:random, wasi:filesystem and wasi:sockets (one
+ * file per package) with one context per component instance made from its kiln_grants.
  *
- * State. The context keeps the granted arguments, environment and stdio, and tables of
- * the host resources it handed out: streams (input-stream / output-stream), I/O errors and
- * pollables. A resource's rep is its index + 1 in its table (0 is never a valid rep); a
- * freed slot is reused. Streams of stdio write to the granted fd or memory buffer exactly
- * like preview1's fd_write (host/wasi.h kiln_wasi_stdio). */
+ * Confinement. Files are reached only through descriptors that get-directories makes from
+ * the granted preopens (kiln_grants.wasi.preopens); every path is resolved beneath one by
+ * host/beneath.h, the same resolver as preview1's: absolute paths, ".." above the
+ * descriptor and symlinks leading out fail with not-permitted; anything that would modify
+ * the file system below a read-only preopen fails with read-only. Sockets are denied
+ * (access-denied): Kiln grants no network yet.
+ *
+ * Waiting. blocking-* calls and poll on clock or stdin pollables wait with p2_wait (the
+ * engine's waiting API), so that a guest on a fiber parks instead of blocking its loop.
+ *
+ * State. The context keeps the granted arguments, environment, stdio and opened preopens,
+ * and tables of the host resources it handed out: streams (input-stream / output-stream,
+ * over stdio or a file), I/O errors, pollables, descriptors and directory-entry-streams.
+ * A resource's rep is its index + 1 in its table (0 is never a valid rep); a freed slot is
+ * reused; the handle tables of the guest (component/resources.h) check a handle's type
+ * before a host function sees its rep. Streams of stdio write to the granted fd or memory
+ * buffer exactly like preview1's fd_write (host/wasi.h kiln_wasi_stdio); file streams
+ * hold their own dup of the descriptor's fd, so dropping the descriptor first is harmless.
+ * Everything still open is closed by ctx_free. */
 #ifndef KILN_HOST_WASIP2_H
 #define KILN_HOST_WASIP2_H
 
@@ -14,10 +28,14 @@
 #include <stdint.h>
 
 #include "component/host.h"
+#include "host/wasi.h"
 
 extern const kiln_chost_provider kiln_wasip2_provider;
 
 /* The interfaces, one object each (defined in the package's file). */
+extern const kiln_chost_iface kiln_wasip2_sockets_network, kiln_wasip2_sockets_instance_network,
+    kiln_wasip2_sockets_tcp, kiln_wasip2_sockets_tcp_create, kiln_wasip2_sockets_udp,
+    kiln_wasip2_sockets_udp_create, kiln_wasip2_sockets_ip_name_lookup;
 extern const kiln_chost_iface kiln_wasip2_cli_environment, kiln_wasip2_cli_exit,
     kiln_wasip2_cli_stdin, kiln_wasip2_cli_stdout, kiln_wasip2_cli_stderr,
     kiln_wasip2_cli_terminal_input, kiln_wasip2_cli_terminal_output, kiln_wasip2_cli_terminal_stdin,
@@ -32,17 +50,57 @@ extern const kiln_chost_iface kiln_wasip2_cli_environment, kiln_wasip2_cli_exit,
 /* Stream kinds. */
 enum { P2_STREAM_FREE = 0, P2_STREAM_IN, P2_STREAM_OUT };
 
+/* How much one check-write permits (the guest splits larger writes), and the most that
+ * blocking-write-and-flush / blocking-write-zeroes-and-flush accept (the spec's 4096:
+ * more traps, as in wasmtime). */
+#define P2_WRITE_BUDGET 65536u
+#define P2_BLOCKING_MAX 4096u
+
+/* A stream: over a granted stdio slot (io), or over a file (fd >= 0: a dup of the
+ * descriptor's fd, read/written at `off`, or at the end for append). */
 typedef struct p2_stream {
     int kind;
-    kiln_wasi_stdio io; /* a copy of the granted stdio (fd or memory) */
+    kiln_wasi_stdio io; /* a copy of the granted stdio (fd or memory); unused for files */
     size_t in_pos;      /* memory stdin: bytes read so far */
+    int file_fd;        /* >= 0: a file stream (owned) */
+    uint64_t off;       /* file streams: the next offset */
+    int append;         /* file output stream: always at the end */
     int closed;         /* reads hit EOF / writes failed for good */
+    uint64_t permit;    /* output: bytes the last check-write allows still */
 } p2_stream;
 
 typedef struct p2_table {
     void **items; /* NULL: a free slot */
     uint32_t n, cap;
 } p2_table;
+
+/* A preopened directory of the grants (opened once in ctx_new). */
+typedef struct p2_preopen {
+    int fd; /* O_DIRECTORY, owned */
+    char *guest_path;
+    int readonly;
+} p2_preopen;
+
+/* A filesystem descriptor (wasi:filesystem/types descriptor). */
+typedef struct p2_desc {
+    int fd;         /* owned */
+    int readonly;   /* below a read-only preopen */
+    uint32_t flags; /* descriptor-flags as opened (P2_DF_*) */
+    int is_dir;
+} p2_desc;
+
+/* descriptor-flags bits */
+#define P2_DF_READ 1u
+#define P2_DF_WRITE 2u
+#define P2_DF_FILE_SYNC 4u
+#define P2_DF_DATA_SYNC 8u
+#define P2_DF_REQ_SYNC 16u
+#define P2_DF_MUTATE_DIR 32u
+
+/* A directory-entry-stream: the open directory and the entries left. */
+typedef struct p2_dirstream {
+    void *dir; /* DIR* (owned) */
+} p2_dirstream;
 
 typedef struct kiln_wasip2 {
     int argc;
@@ -52,12 +110,30 @@ typedef struct kiln_wasip2 {
     kiln_wasi_stdio stdio[3];
     p2_stream *streams; /* rep = index + 1 */
     uint32_t nstreams, capstreams;
-    p2_table errors;    /* items: kiln_malloc'd messages */
+    p2_table errors;    /* items: p2_error */
     p2_table pollables; /* items: p2_pollable */
+    p2_table descs;     /* items: p2_desc */
+    p2_table dirs;      /* items: p2_dirstream */
+    p2_preopen *preopens;
+    size_t npreopens;
+    int no_openat2; /* for beneath.h: 1 resolves component-wise (tests set it) */
+    int network;    /* instance-network handed out (rep 1) */
 } kiln_wasip2;
 
+/* An I/O error (wasi:io/error): a message and, for file errors, the errno behind it. */
+typedef struct p2_error {
+    int host_errno; /* 0: not a file error */
+    char msg[];
+} p2_error;
+
+/* Pollable kinds: ready at a monotonic time (0: at once), or when a host fd is ready. */
+enum { P2_POLL_CLOCK = 0, P2_POLL_FD };
+
 typedef struct p2_pollable {
-    uint64_t deadline; /* monotonic ns; 0: ready at once */
+    int kind;
+    uint64_t deadline; /* P2_POLL_CLOCK: monotonic ns */
+    int fd;            /* P2_POLL_FD: not owned (the stdio fd of the grants) */
+    short events;      /* POLLIN / POLLOUT */
 } p2_pollable;
 
 /* Tables (ctx.c): put returns the rep (index + 1), or 0 when out of memory. */
@@ -67,8 +143,14 @@ void *p2_table_take(p2_table *t, uint32_t rep);
 /* A new stream over stdio slot `which` (0 stdin, 1 stdout, 2 stderr): its rep, 0 on OOM. */
 uint32_t p2_stream_new(kiln_wasip2 *w, int which);
 p2_stream *p2_stream_get(kiln_wasip2 *w, uint32_t rep, int kind);
+/* A new file stream over a dup of fd (kind P2_STREAM_IN / _OUT): its rep, 0 on failure. */
+uint32_t p2_stream_new_file(kiln_wasip2 *w, int kind, int fd, uint64_t off, int append);
 /* A new pollable ready at monotonic time `deadline` (0: now); its rep or 0. */
 uint32_t p2_pollable_new(kiln_wasip2 *w, uint64_t deadline);
+/* A new pollable ready when host fd is ready for events; its rep or 0. */
+uint32_t p2_pollable_new_fd(kiln_wasip2 *w, int fd, short events);
+/* A new wasi:io/error with message msg (and errno e, 0 if none); its rep or 0. */
+uint32_t p2_error_new(kiln_wasip2 *w, const char *msg, int e);
 uint64_t p2_monotonic_now(void);
 
 /* Fails a host call: writes the reason into cx->err and returns -1. */
@@ -80,5 +162,14 @@ int p2_bytes_list(kiln_cabi_cx *cx, kiln_cval *v, const uint8_t *bytes, size_t n
 
 /* Sets results[0] to a result ok with no payload / err with no payload. */
 void p2_ok(kiln_cval *r);
+
+/* Waits (engine/fiber.h: parks a fiber, else blocks) until monotonic time t, or until
+ * fd (>= 0) is ready for events; returns the revents (> 0), 0 at time t, or -1 when
+ * the guest's time limit ended the wait (the host function then just returns). One
+ * function so that the waiting mechanism can be swapped in one place (io.c). */
+int p2_wait(int fd, short events, uint64_t t);
+
+/* The filesystem's error-code (enum index) for a host errno (filesystem.c). */
+uint32_t p2_fs_error_code(int e);
 
 #endif
