@@ -82,9 +82,19 @@ static int replace_once(kiln_buf *text, const char *from, const char *to)
     return 0;
 }
 
-/* Trap-precision overrides, inserted after wasm2c's own macro definitions. */
-static int trap_overrides(kiln_buf *b)
+/* Trap-precision overrides, inserted after wasm2c's own macro definitions. The bounds
+ * variant also turns wasm2c's MEMCHECK (empty: guard pages) into RANGE_CHECK on every
+ * load and store, and allocates its memories with kiln_rt_allocate_memory_bounds. */
+static int trap_overrides(kiln_buf *b, kiln_mem_checks checks)
 {
+    if (checks == KILN_MEM_CHECKS_BOUNDS &&
+        kiln_buf_puts(b, "/* Kiln: the bounds variant (see src/engine/codegen.c). */\n"
+                         "#undef MEMCHECK\n"
+                         "#define MEMCHECK(mem, a, t) RANGE_CHECK(mem, a, sizeof(t))\n"
+                         "void kiln_rt_allocate_memory_bounds(wasm_rt_memory_t *, uint32_t, "
+                         "uint32_t);\n"
+                         "#define wasm_rt_allocate_memory kiln_rt_allocate_memory_bounds\n") < 0)
+        return -1;
     return kiln_buf_printf(
         b,
         "/* Kiln: precise trap kinds (see src/engine/codegen.c). */\n"
@@ -109,10 +119,69 @@ static int trap_overrides(kiln_buf *b)
         KILN_TRAP_INDIRECT_CALL_TYPE);
 }
 
-/* For tcc: DEFINE_LOAD(name, t1, t2, t3) / DEFINE_STORE(name, t1, t2) lines become macros
- * that access memory directly. */
-static int direct_memory_rewrite(kiln_buf *text)
+/* The bounds variant of direct_memory_rewrite: kiln_oob() traps (it "returns" a u64 so
+ * that it fits in the address expression). */
+static int direct_memory_rewrite_bounds(kiln_buf *text)
 {
+    kiln_buf out = KILN_BUF_INIT;
+    const char *p = text->data;
+    int rc = 0, first = 1;
+    while (*p && rc == 0) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) + 1 : strlen(p);
+        char name[64], t1[16], t2[16], t3[16];
+        int is_load =
+            strncmp(p, "DEFINE_LOAD(", 12) == 0 &&
+            sscanf(p, "DEFINE_LOAD(%63[^,], %15[^,], %15[^,], %15[^)])", name, t1, t2, t3) == 4;
+        int is_store = !is_load && strncmp(p, "DEFINE_STORE(", 13) == 0 &&
+                       sscanf(p, "DEFINE_STORE(%63[^,], %15[^,], %15[^)])", name, t1, t2) == 3;
+        if ((is_load || is_store) && first) {
+            first = 0;
+            rc = kiln_buf_puts(&out,
+                               "static u64 kiln_oob(void) { TRAP(MEMORY_OOB); return 0; }\n"
+                               "#define KILN_CHK(mem, addr, n) \\\n"
+                               "  ((u64)(addr) + (n) > (mem)->size ? kiln_oob() : (u64)(addr))\n");
+        }
+        if (rc) break;
+        if (is_load) {
+            rc = kiln_buf_printf(
+                &out,
+                "#define %s(mem, addr) "
+                "((%s)(%s)(*(%s *)((mem)->data + KILN_CHK(mem, addr, sizeof(%s)))))\n"
+                "#define %s_b(base, mem, addr) "
+                "((%s)(%s)(*(%s *)((base) + KILN_CHK(mem, addr, sizeof(%s)))))\n",
+                name, t3, t2, t1, t1, name, t3, t2, t1, t1);
+        } else if (is_store) {
+            rc = kiln_buf_printf(&out,
+                                 "#define %s(mem, addr, value) "
+                                 "((void)(*(%s *)((mem)->data + KILN_CHK(mem, addr, sizeof(%s))) = "
+                                 "(%s)(value)))\n"
+                                 "#define %s_b(base, mem, addr, value) "
+                                 "((void)(*(%s *)((base) + KILN_CHK(mem, addr, sizeof(%s))) = "
+                                 "(%s)(value)))\n",
+                                 name, t1, t1, t1, name, t1, t1, t1);
+        } else {
+            rc = kiln_buf_append(&out, p, len);
+        }
+        p += len;
+    }
+    if (rc == 0) {
+        kiln_buf_free(text);
+        *text = out;
+    } else {
+        kiln_buf_free(&out);
+    }
+    return rc;
+}
+
+/* For tcc: DEFINE_LOAD(name, t1, t2, t3) / DEFINE_STORE(name, t1, t2) lines become macros
+ * that access memory directly: name(mem, addr) and name_b(base, addr) (base: the cached
+ * data pointer, see cache_memory_bases). In the bounds variant the address is checked
+ * first, name_b(base, mem, addr) taking the memory for its size: `addr` is evaluated
+ * twice, which is safe because wasm2c passes a local plus a constant. */
+static int direct_memory_rewrite(kiln_buf *text, kiln_mem_checks checks)
+{
+    if (checks == KILN_MEM_CHECKS_BOUNDS) return direct_memory_rewrite_bounds(text);
     kiln_buf out = KILN_BUF_INIT;
     const char *p = text->data;
     int rc = 0;
@@ -181,8 +250,10 @@ static int tcc_float_neg(kiln_buf *text)
  * instance's own memories once: every `i32_load(&instance->w2c_M, a)` becomes
  * `i32_load_b(kiln_mb_w2c_M, a)` with `u8 *const kiln_mb_w2c_M` declared after the
  * function's FUNC_PROLOGUE. tcc keeps no values in registers across statements, so
- * this saves two dependent loads per access. */
-static int cache_memory_bases(kiln_buf *text, const char *header)
+ * this saves two dependent loads per access. In the bounds variant the access becomes
+ * `i32_load_b(kiln_mb_w2c_M, &instance->w2c_M, a)`: the size is read at each access
+ * (memory.grow changes it), the base is not. */
+static int cache_memory_bases(kiln_buf *text, const char *header, kiln_mem_checks checks)
 {
     kiln_buf decls = KILN_BUF_INIT;
     const char *start = strstr(header, "typedef struct Z_" KILN_CODEGEN_MODULE "_instance_t {");
@@ -229,7 +300,12 @@ static int cache_memory_bases(kiln_buf *text, const char *header)
             continue;
         }
         rc = kiln_buf_append(&out, p, (size_t)(use - p));
-        if (rc == 0) rc = kiln_buf_printf(&out, "_b(kiln_mb_%.*s", (int)(comma - field), field);
+        int flen = (int)(comma - field);
+        if (rc == 0)
+            rc = checks == KILN_MEM_CHECKS_BOUNDS
+                     ? kiln_buf_printf(&out, "_b(kiln_mb_%.*s, &instance->%.*s", flen, field, flen,
+                                       field)
+                     : kiln_buf_printf(&out, "_b(kiln_mb_%.*s", flen, field);
         p = comma;
     }
     kiln_buf_free(&decls);
@@ -643,8 +719,9 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, char **mods, const uint3
     return b->data ? 0 : -1;
 }
 
-int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, kiln_buf *out,
-                 char ***import_modules, size_t *nimport_modules, kiln_buf *err)
+int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory,
+                 kiln_mem_checks checks, kiln_buf *out, char ***import_modules,
+                 size_t *nimport_modules, kiln_buf *err)
 {
     char dir[] = "/tmp/kiln-wasm2c.XXXXXX";
     if (!mkdtemp(dir)) {
@@ -706,7 +783,7 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
         goto out;
     }
     kiln_buf ov = KILN_BUF_INIT;
-    trap_overrides(&ov);
+    trap_overrides(&ov, checks);
     if (!ov.data || kiln_buf_puts(&ov, "#if WABT_BIG_ENDIAN\n") < 0 ||
         replace_once(out, "#if WABT_BIG_ENDIAN\n", ov.data) < 0 ||
         replace_once(out, "    TRAP(OOB);\n  LOAD_DATA((*dest)",
@@ -716,8 +793,9 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
         goto out;
     }
     kiln_buf_free(&ov);
-    if (direct_memory && (direct_memory_rewrite(out) < 0 || tcc_builtins(out) < 0 ||
-                          cache_memory_bases(out, header.data) < 0 || tcc_float_neg(out) < 0))
+    if (direct_memory &&
+        (direct_memory_rewrite(out, checks) < 0 || tcc_builtins(out) < 0 ||
+         cache_memory_bases(out, header.data, checks) < 0 || tcc_float_neg(out) < 0))
         goto oom;
     if (append_glue(out, w, *import_modules, order, *nimport_modules) < 0 ||
         append_image_glue(out, w, header.data, *nimport_modules) < 0)
