@@ -1,13 +1,17 @@
 /* linear_memory.c — linear memories: reservations, growth, and images.
  *
- * Each linear memory is a reservation of one metadata page + data, PROT_NONE except the
- * accessible pages, of one of two kinds (the module's compile variant, kiln_mem_checks):
- *   - guard: 8 GiB + 64 KiB of data. A wasm address is a u32 plus a u32 offset (< 8 GiB),
- *     so no access from generated code can leave the reservation: the MMU does the
- *     bounds checks. 128 TiB of address space holds ~16,000 of them.
- *   - bounds: the memory's limit (module maximum capped by the thread's limit) + a 64 KiB
- *     guard. The generated code checks each access against mem->size, so the guard is
- *     only defence in depth. 100,000 memories of 128 MiB take 12.5 TiB.
+ * Each linear memory is a reservation of one metadata page + data, of one of two kinds
+ * (the module's compile variant, kiln_mem_checks):
+ *   - guard: 8 GiB + 64 KiB of data, PROT_NONE except the accessible pages. A wasm
+ *     address is a u32 plus a u32 offset (< 8 GiB), so no access from generated code can
+ *     leave the reservation: the MMU does the bounds checks. 128 TiB of address space
+ *     holds ~16,000 of them.
+ *   - bounds: the memory's limit (module maximum capped by the thread's limit), all of it
+ *     readable and writable (MAP_NORESERVE: untouched pages cost nothing). The generated
+ *     code checks each access against mem->size. No PROT_NONE guard: it would split the
+ *     mapping, and Linux allows a process 65,530 mappings (vm.max_map_count); without one,
+ *     adjacent reservations merge into one mapping. 100,000 memories of 128 MiB take
+ *     12.5 TiB of address space.
  * Memories never move (growth opens pages in place), which the fast tier relies on.
  * Reservations are never unmapped: a freed memory's pages are dropped
  * (MADV_DONTNEED) and protected again, and the reservation goes to a free list for the
@@ -46,7 +50,6 @@
 #define PAGE_SIZE_WASM 65536u
 #define META_SIZE 4096u
 #define GUARD_DATA (((size_t)8 << 30) + PAGE_SIZE_WASM) /* data part of a guard reservation */
-#define BOUNDS_GUARD ((size_t)PAGE_SIZE_WASM)           /* after a bounds memory's limit */
 #define MAX_PAGES 65535u /* wasm_rt_memory_t.size is a u32: 4 GiB itself does not fit */
 /* Images with at most this many non-zero bytes use copy mode (see above); larger ones are
  * mapped copy-on-write, where attach costs no copy at all. Measured on the WAGI hello
@@ -107,7 +110,8 @@ int kiln_rt_addr_in_reservation(uintptr_t addr)
 }
 
 /* Takes a reservation of data_size bytes of data from the pool (the first of that size on
- * its kind's free list), or maps a new one (all PROT_NONE but its metadata page).
+ * its kind's free list), or maps a new one (guard: all PROT_NONE but its metadata page;
+ * bounds: all read-write).
  * Transparent huge pages are refused for it: a slot's resident memory must stay the
  * pages its guest touched, not 2 MiB around each. */
 static reservation *reservation_get(size_t data_size)
@@ -126,12 +130,14 @@ static reservation *reservation_get(size_t data_size)
     r = kiln_calloc(1, sizeof *r);
     if (!r) return NULL;
     size_t total = META_SIZE + data_size;
-    void *base = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    int bounds = data_size != GUARD_DATA;
+    void *base = mmap(NULL, total, bounds ? PROT_READ | PROT_WRITE : PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) {
         kiln_free(r);
         return NULL;
     }
-    if (mprotect(base, META_SIZE, PROT_READ | PROT_WRITE) < 0 ||
+    if ((!bounds && mprotect(base, META_SIZE, PROT_READ | PROT_WRITE) < 0) ||
         (madvise(base, total, MADV_NOHUGEPAGE) < 0 && errno != EINVAL)) {
         munmap(base, total);
         kiln_free(r);
@@ -189,14 +195,19 @@ static uint32_t limit_for(uint32_t max_pages)
 /* The data size of a bounds reservation for a memory limited to `limit` pages. */
 static size_t bounds_data_size(uint32_t limit)
 {
-    return (size_t)limit * PAGE_SIZE_WASM + BOUNDS_GUARD;
+    return (size_t)limit * PAGE_SIZE_WASM;
+}
+
+/* 1 for a bounds reservation (all read-write: no mprotect on growth or release). */
+static int is_bounds(const reservation *r)
+{
+    return r->data_size != GUARD_DATA;
 }
 
 /* The pages a reservation can hold. */
 static uint32_t capacity_pages(const reservation *r)
 {
-    return r->data_size == GUARD_DATA ? MAX_PAGES
-                                      : (uint32_t)((r->data_size - BOUNDS_GUARD) / PAGE_SIZE_WASM);
+    return is_bounds(r) ? (uint32_t)(r->data_size / PAGE_SIZE_WASM) : MAX_PAGES;
 }
 
 /* A new memory of the given kind (bounds: reserved for its limit only). */
@@ -209,7 +220,7 @@ static void allocate_memory(wasm_rt_memory_t *mem, uint32_t initial_pages, uint3
     if (!r) kiln_rt_trap_host("out of memory: cannot reserve linear memory");
     uint8_t *data = r->base + META_SIZE;
     size_t bytes = (size_t)initial_pages * PAGE_SIZE_WASM;
-    if (bytes && mprotect(data, bytes, PROT_READ | PROT_WRITE) < 0) {
+    if (bytes && !is_bounds(r) && mprotect(data, bytes, PROT_READ | PROT_WRITE) < 0) {
         reservation_put(r);
         kiln_rt_trap_host("out of memory: cannot map linear memory");
     }
@@ -284,7 +295,8 @@ static uint32_t grow_memory(wasm_rt_memory_t *mem, uint32_t delta)
     if (want > meta->mapped_pages) {
         uint8_t *from = mem->data + (size_t)meta->mapped_pages * PAGE_SIZE_WASM;
         size_t len = (size_t)(want - meta->mapped_pages) * PAGE_SIZE_WASM;
-        if (mprotect(from, len, PROT_READ | PROT_WRITE) < 0) return UINT32_MAX;
+        if (!is_bounds(meta->res) && mprotect(from, len, PROT_READ | PROT_WRITE) < 0)
+            return UINT32_MAX;
         meta->mapped_pages = (uint32_t)want;
     }
     mem->pages = (uint32_t)want;
@@ -468,7 +480,8 @@ static void image_slot_release(wasm_rt_memory_t *mem, memory_meta *meta)
     if ((!img->copy && madvise(mem->data, image_bytes, MADV_DONTNEED) < 0) ||
         (mapped > image_bytes &&
          (madvise(mem->data + image_bytes, mapped - image_bytes, MADV_DONTNEED) < 0 ||
-          mprotect(mem->data + image_bytes, mapped - image_bytes, PROT_NONE) < 0))) {
+          (!is_bounds(r) &&
+           mprotect(mem->data + image_bytes, mapped - image_bytes, PROT_NONE) < 0)))) {
         mem->data = NULL; /* leak the slot rather than reuse it in an unknown state */
         return;
     }
@@ -488,7 +501,8 @@ static int slot_setup(kiln_rt_mem_image *img, reservation *r)
 {
     size_t bytes = (size_t)img->pages * PAGE_SIZE_WASM;
     if (!bytes) return 0;
-    if (img->copy) return mprotect(r->base + META_SIZE, bytes, PROT_READ | PROT_WRITE);
+    if (img->copy)
+        return is_bounds(r) ? 0 : mprotect(r->base + META_SIZE, bytes, PROT_READ | PROT_WRITE);
     return mmap(r->base + META_SIZE, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
                 img->fd, 0) == MAP_FAILED
                ? -1
@@ -552,10 +566,12 @@ int kiln_rt_mem_image_attach(kiln_rt_mem_image *img, wasm_rt_memory_t *mem, uint
 void kiln_rt_mem_image_free(kiln_rt_mem_image *img)
 {
     if (!img) return;
-    /* Slots go back to the common pool as plain PROT_NONE anonymous reservations. */
+    /* Slots go back to the common pool as plain anonymous reservations (PROT_NONE for
+     * guard ones). */
     for (reservation *r = img->free_slots, *next; r; r = next) {
         next = r->next_free;
-        if (mmap(r->base + META_SIZE, r->data_size, PROT_NONE,
+        if (mmap(r->base + META_SIZE, r->data_size,
+                 is_bounds(r) ? PROT_READ | PROT_WRITE : PROT_NONE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED ||
             (madvise(r->base + META_SIZE, r->data_size, MADV_NOHUGEPAGE) < 0 && errno != EINVAL))
             continue; /* leaked rather than reused with the image mapped */
@@ -591,7 +607,7 @@ void wasm_rt_free_memory(wasm_rt_memory_t *mem)
         /* Drop the pages (they read as zero next time) and close them again. If either
          * call fails the reservation is leaked rather than reused in an unknown state. */
         if (madvise(mem->data, mapped, MADV_DONTNEED) < 0 ||
-            mprotect(mem->data, mapped, PROT_NONE) < 0) {
+            (!is_bounds(r) && mprotect(mem->data, mapped, PROT_NONE) < 0)) {
             mem->data = NULL;
             return;
         }
