@@ -184,7 +184,7 @@ static void check_read_costs_nothing(kiln_module *m)
 
 /* The bounds variant: same behaviour as the guard variant (out-of-bounds accesses trap as
  * KILN_TRAP_MEMORY_OOB, growth, slot reset), in reservations of its own kind, sized to the
- * thread's memory limit (growth stops there). */
+ * instantiating thread's memory limit (growth stops there) or the module's maximum. */
 static void check_bounds_variant(const char *dir)
 {
     kiln_module *m = load_checks(dir, KILN_MEM_CHECKS_BOUNDS);
@@ -194,11 +194,10 @@ static void check_bounds_variant(const char *dir)
     kiln_rt_pool_stats_get(&before);
     kiln_trap trap;
     kiln_err err;
-    kiln_rt_set_memory_limit_pages(2);
     kiln_image *img = kiln_image_new(m, NULL, &trap, &err);
-    kiln_rt_set_memory_limit_pages(0);
     CHECK(img != NULL);
     if (img) {
+        kiln_rt_set_memory_limit_pages(2); /* as kiln up does per request */
         kiln_instance *a = kiln_image_instantiate(img, NULL);
         CHECK(a != NULL);
         if (a) {
@@ -212,6 +211,18 @@ static void check_bounds_variant(const char *dir)
             CHECK_INT(call(a, "grow"), -1); /* the limit of 2 pages, under the module's 4 */
             CHECK_INT(call(a, "size"), 2);
             kiln_instance_free(a);
+        }
+        kiln_rt_set_memory_limit_pages(0); /* now the module's maximum, 4, in a bigger slot */
+        kiln_instance *b = kiln_image_instantiate(img, NULL);
+        CHECK(b != NULL);
+        if (b) {
+            CHECK_INT(call(b, "sum"), IMAGE_SUM);
+            for (int i = 1; i < 4; i++)
+                CHECK_INT(call(b, "grow"), i);
+            CHECK_INT(call(b, "grow"), -1);
+            CHECK_INT(call1(b, "scribble", 4 * 65536 - 1), 0);
+            CHECK_INT(call1(b, "scribble", 4 * 65536), -1000 - KILN_TRAP_MEMORY_OOB);
+            kiln_instance_free(b);
         }
         kiln_image_free(img);
     }

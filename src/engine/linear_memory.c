@@ -87,8 +87,9 @@ struct kiln_rt_mem_image {
     uint8_t *copy;   /* copy mode: the non-zero runs' bytes, packed */
     image_run *runs; /* copy mode: the non-zero runs, by offset */
     size_t nruns;
-    uint32_t pages;   /* image size in wasm pages */
-    size_t data_size; /* the slots' reservation size (that of the memory imaged) */
+    uint32_t pages;        /* image size in wasm pages */
+    int bounds;            /* slots are bounds reservations (as the memory imaged) */
+    uint32_t source_limit; /* bounds: the imaged memory's limit (caps slot sizes) */
     pthread_mutex_t lock;
     reservation *free_slots;
     size_t nslots; /* slots ever made for this image */
@@ -390,7 +391,9 @@ kiln_rt_mem_image *kiln_rt_mem_image_new(const uint8_t *data, uint32_t pages)
     }
     img->fd = -1;
     img->pages = pages;
-    img->data_size = ((const memory_meta *)(data - META_SIZE))->res->data_size;
+    const memory_meta *src = (const memory_meta *)(data - META_SIZE);
+    img->bounds = is_bounds(src->res);
+    img->source_limit = src->limit_pages;
     size_t bytes = (size_t)pages * PAGE_SIZE_WASM;
     size_t nonzero = find_runs(img, data, bytes);
     if (nonzero == SIZE_MAX) goto fail;
@@ -509,11 +512,20 @@ static int slot_setup(kiln_rt_mem_image *img, reservation *r)
                : 0;
 }
 
-/* A new slot for the image (a pooled reservation set up by slot_setup), counted in
- * nslots; NULL when none can be mapped. */
-static reservation *slot_new(kiln_rt_mem_image *img)
+/* The pages a bounds slot made now must hold for a memory of max_pages: the calling
+ * thread's limit (kiln up sets it per request, not where images are made). */
+static uint32_t slot_pages(const kiln_rt_mem_image *img, uint32_t max_pages)
 {
-    reservation *r = reservation_get(img->data_size);
+    uint32_t limit = limit_for(max_pages);
+    return limit < img->pages ? img->pages : limit;
+}
+
+/* A new slot for the image (a pooled reservation set up by slot_setup) holding `pages`
+ * (bounds images; guard slots hold anything), counted in nslots; NULL when none can be
+ * mapped. */
+static reservation *slot_new(kiln_rt_mem_image *img, uint32_t pages)
+{
+    reservation *r = reservation_get(img->bounds ? bounds_data_size(pages) : GUARD_DATA);
     if (!r) return NULL;
     if (slot_setup(img, r) < 0) {
         reservation_put(r);
@@ -528,7 +540,7 @@ static reservation *slot_new(kiln_rt_mem_image *img)
 int kiln_rt_mem_image_reserve(kiln_rt_mem_image *img, size_t n)
 {
     while (kiln_rt_mem_image_slots(img) < n) {
-        reservation *r = slot_new(img);
+        reservation *r = slot_new(img, slot_pages(img, img->source_limit));
         if (!r) return -1;
         pthread_mutex_lock(&img->lock);
         r->next_free = img->free_slots;
@@ -540,14 +552,17 @@ int kiln_rt_mem_image_reserve(kiln_rt_mem_image *img, size_t n)
 
 int kiln_rt_mem_image_attach(kiln_rt_mem_image *img, wasm_rt_memory_t *mem, uint32_t max_pages)
 {
+    uint32_t limit = slot_pages(img, max_pages);
+    /* The first free slot that holds the limit (all of them, unless threads differ in
+     * their limits). */
     pthread_mutex_lock(&img->lock);
-    reservation *r = img->free_slots;
-    if (r) img->free_slots = r->next_free;
+    reservation **at = &img->free_slots;
+    while (*at && capacity_pages(*at) < limit)
+        at = &(*at)->next_free;
+    reservation *r = *at;
+    if (r) *at = r->next_free;
     pthread_mutex_unlock(&img->lock);
-    if (!r && !(r = slot_new(img))) return -1;
-    uint32_t limit = limit_for(max_pages);
-    if (limit > capacity_pages(r)) limit = capacity_pages(r);
-    if (limit < img->pages) limit = img->pages;
+    if (!r && !(r = slot_new(img, limit))) return -1;
     memory_meta *meta = (memory_meta *)r->base;
     uint8_t *data = r->base + META_SIZE;
     for (size_t i = 0; img->copy && i < img->nruns; i++)
