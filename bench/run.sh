@@ -2,10 +2,10 @@
 # make bench: Kiln's benchmarks, each against a baseline measured in the same run.
 # Prints a table and writes bench/results.md (machine, commands, numbers).
 #   1. instantiation latency (in process): hello handler and a module with 1 MiB of data
-#   2. HTTP: wrk against `kiln up` (WAGI hello, fresh instance per request) and nginx
-#   3. instances alive at once: 10,000 and 100,000 of the hello handler, for both memory
+#   2. instances alive at once: 10,000 and 100,000 of the hello handler, for both memory
 #      check variants (guard, bounds): time to create them, host memory per live instance
 #      including page tables
+#   3. HTTP: wrk against `kiln up` (WAGI hello, fresh instance per request) and nginx
 #   4. compute: CoreMark and the wasm3 programs on both tiers vs Node.js (V8) WASI, and
 #      CoreMark's cost of the bounds variant
 # Not part of `make test`: targets live here, never in timed tests.
@@ -26,7 +26,7 @@ say "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`make bench\`. Machine: $(nproc) co
 say "Compilers: $(cc --version | head -1); libtcc $(dpkg-query -W -f='${Version}' libtcc-dev); wasm2c $(wasm2c --version); Node.js $(node --version 2>/dev/null || echo none)."
 say ""
 
-# ---- 1 + 3: instantiation and live-instance memory
+# ---- 1: instantiation and live-instance memory
 clang --target=wasm32-wasi --sysroot=/usr -O2 "$ROOT/bench/guests/hello_handler.c" -o "$TMP/hello.wasm"
 python3 "$ROOT/bench/guests/data_1mb.py" >"$TMP/data1mb.wat" && wat2wasm "$TMP/data1mb.wat" -o "$TMP/data1mb.wasm"
 say "## 1. Instantiation (in process: fresh WASI context + instance + empty export call + release)"
@@ -50,8 +50,8 @@ say "zeroed), larger ones are mapped copy-on-write from a memfd; either way a li
 say "holds only the image's non-zero pages and what its guest touched."
 say ""
 
-# ---- 3: instances alive at once
-say "## 3. Instances alive at once (hello handler, opt tier)"
+# ---- 2: instances alive at once
+say "## 2. Instances alive at once (hello handler, opt tier)"
 say ""
 say "Command: \`build/instantiate-bench --tier opt --checks C --max-memory 128 --iterations 0 --live N hello.wasm\`:"
 say "N instances from the image, each with its WASI context and its \`noop\` export called, all alive"
@@ -71,8 +71,8 @@ say "Target: 100,000 alive at once, <= 16 KiB of host memory each including page
 say "variant reserves 8 GiB per memory, so 128 TiB of address space ends near 16,380."
 say ""
 
-# ---- 2: HTTP
-say "## 2. HTTP: WAGI hello with a fresh instance per request vs nginx \`return 200\`"
+# ---- 3: HTTP
+say "## 3. HTTP: WAGI hello with a fresh instance per request vs nginx \`return 200\`"
 say ""
 port=$(free_port)
 mkdir -p "$TMP/app"

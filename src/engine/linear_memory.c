@@ -14,9 +14,9 @@
  *     12.5 TiB of address space.
  * Memories never move (growth opens pages in place), which the fast tier relies on.
  * Reservations are never unmapped: a freed memory's pages are dropped
- * (MADV_DONTNEED) and protected again, and the reservation goes to a free list for the
- * next instance. The list of all reservations is append-only and lock-free to read, which
- * is what the signal handler needs (kiln_rt_addr_in_reservation).
+ * (MADV_DONTNEED) and, in guard ones, protected again, and the reservation goes to its
+ * kind's free list for the next memory of its size. The list of all reservations is append-only and
+ * lock-free to read, which is what the signal handler needs (kiln_rt_addr_in_reservation).
  *
  * Images (kiln_rt_mem_image) are the memories of an initialized instance, kept so that a
  * request's instance starts from them without running any guest code. Each image keeps
@@ -585,10 +585,11 @@ void kiln_rt_mem_image_free(kiln_rt_mem_image *img)
      * guard ones). */
     for (reservation *r = img->free_slots, *next; r; r = next) {
         next = r->next_free;
-        if (mmap(r->base + META_SIZE, r->data_size,
-                 is_bounds(r) ? PROT_READ | PROT_WRITE : PROT_NONE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED ||
-            (madvise(r->base + META_SIZE, r->data_size, MADV_NOHUGEPAGE) < 0 && errno != EINVAL))
+        int prot = is_bounds(r) ? PROT_READ | PROT_WRITE : PROT_NONE;
+        if (r->data_size &&
+            (mmap(r->base + META_SIZE, r->data_size, prot,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED ||
+             (madvise(r->base + META_SIZE, r->data_size, MADV_NOHUGEPAGE) < 0 && errno != EINVAL)))
             continue; /* leaked rather than reused with the image mapped */
         ((memory_meta *)r->base)->image = NULL;
         reservation_put(r);
