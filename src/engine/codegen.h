@@ -15,8 +15,10 @@
  *  - two variants of memory checking (kiln_mem_checks, part of the cache key): "guard"
  *    compiles no bounds checks (the 8 GiB guard reservations catch every out-of-bounds
  *    access), "bounds" checks every load and store against mem->size (wasm2c's RANGE_CHECK,
- *    and a checked form of the fast tier's direct accesses) and allocates its memories
- *    with kiln_rt_allocate_memory_bounds (reservations sized to the memory's limit). */
+ *    and a checked form of the fast tier's direct accesses; for cc, each function keeps
+ *    its memories' base and size in locals, the size re-read after calls) and allocates
+ *    its memories with kiln_rt_allocate_memory_bounds (reservations sized to the
+ *    memory's limit). */
 #ifndef KILN_ENGINE_CODEGEN_H
 #define KILN_ENGINE_CODEGEN_H
 
