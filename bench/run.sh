@@ -2,9 +2,12 @@
 # make bench: Kiln's benchmarks, each against a baseline measured in the same run.
 # Prints a table and writes bench/results.md (machine, commands, numbers).
 #   1. instantiation latency (in process): hello handler and a module with 1 MiB of data
-#   2. HTTP: wrk against `kiln up` (WAGI hello, fresh instance per request) and nginx
-#   3. memory per live instance (1,000 alive)
-#   4. compute: CoreMark and the wasm3 programs on both tiers vs Node.js (V8) WASI
+#   2. instances alive at once: 10,000 and 100,000 of the hello handler, for both memory
+#      check variants (guard, bounds): time to create them, host memory per live instance
+#      including page tables
+#   3. HTTP: wrk against `kiln up` (WAGI hello, fresh instance per request) and nginx
+#   4. compute: CoreMark and the wasm3 programs on both tiers vs Node.js (V8) WASI, and
+#      CoreMark's cost of the bounds variant
 # Not part of `make test`: targets live here, never in timed tests.
 set -u
 source "$(dirname "$0")/../tests/lib.sh"
@@ -23,7 +26,7 @@ say "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`make bench\`. Machine: $(nproc) co
 say "Compilers: $(cc --version | head -1); libtcc $(dpkg-query -W -f='${Version}' libtcc-dev); wasm2c $(wasm2c --version); Node.js $(node --version 2>/dev/null || echo none)."
 say ""
 
-# ---- 1 + 3: instantiation and live-instance memory
+# ---- 1: instantiation and live-instance memory
 clang --target=wasm32-wasi --sysroot=/usr -O2 "$ROOT/bench/guests/hello_handler.c" -o "$TMP/hello.wasm"
 python3 "$ROOT/bench/guests/data_1mb.py" >"$TMP/data1mb.wat" && wat2wasm "$TMP/data1mb.wat" -o "$TMP/data1mb.wasm"
 say "## 1. Instantiation (in process: fresh WASI context + instance + empty export call + release)"
@@ -34,6 +37,8 @@ say '```'
 for tier in fast opt; do
     "$BENCH" --tier $tier --live 1000 "$TMP/hello.wasm" | tee -a "$report"
 done
+say "# the bounds variant (explicit bounds checks, memories reserved for their limit: kiln up's 128 MiB):"
+"$BENCH" --tier opt --checks bounds --max-memory 128 --live 1000 "$TMP/hello.wasm" | tee -a "$report"
 "$BENCH" --tier fast --iterations 5000 "$TMP/data1mb.wasm" | tee -a "$report"
 say "# the same hello handler with copy-on-write slots for every image (KILN_IMAGE_COPY_MAX=0):"
 KILN_IMAGE_COPY_MAX=0 "$BENCH" --tier opt --live 1000 "$TMP/hello.wasm" | tee -a "$report"
@@ -45,8 +50,29 @@ say "zeroed), larger ones are mapped copy-on-write from a memfd; either way a li
 say "holds only the image's non-zero pages and what its guest touched."
 say ""
 
-# ---- 2: HTTP
-say "## 2. HTTP: WAGI hello with a fresh instance per request vs nginx \`return 200\`"
+# ---- 2: instances alive at once
+say "## 2. Instances alive at once (hello handler, opt tier)"
+say ""
+say "Command: \`build/instantiate-bench --tier opt --checks C --max-memory 128 --iterations 0 --live N hello.wasm\`:"
+say "N instances from the image, each with its WASI context and its \`noop\` export called, all alive"
+say "at once; memory is VmRSS + VmPTE (page tables) of /proc/self/status, after minus before."
+say "\`--max-memory 128\` is \`kiln up\`'s default --max-instance-memory."
+say ""
+say '```'
+for checks in guard bounds; do
+    for n in 10000 100000; do
+        say "# $checks variant, $n alive:"
+        "$BENCH" --tier opt --checks $checks --max-memory 128 --iterations 0 --live $n "$TMP/hello.wasm" 2>&1 |
+            grep -v '^/' | tee -a "$report"
+    done
+done
+say '```'
+say "Target: 100,000 alive at once, <= 16 KiB of host memory each including page tables. The guard"
+say "variant reserves 8 GiB per memory, so 128 TiB of address space ends near 16,380."
+say ""
+
+# ---- 3: HTTP
+say "## 3. HTTP: WAGI hello with a fresh instance per request vs nginx \`return 200\`"
 say ""
 port=$(free_port)
 mkdir -p "$TMP/app"
@@ -123,12 +149,20 @@ coremark() { # prints iterations/s
 cm_fast=$(cd "$P" && "$KILN" run --tier fast wasi/coremark/coremark.wasm | coremark)
 cm_opt=$(cd "$P" && "$KILN" run --tier opt wasi/coremark/coremark.wasm | coremark)
 cm_node=$(cd "$P" && node --no-warnings "$ROOT/bench/node-wasi.mjs" wasi/coremark/coremark.wasm | coremark)
+KILN_MEMORY_CHECKS=bounds "$KILN" compile --tier fast "$P/wasi/coremark/coremark.wasm" >/dev/null
+KILN_MEMORY_CHECKS=bounds "$KILN" compile --tier opt "$P/wasi/coremark/coremark.wasm" >/dev/null
+cmb_fast=$(cd "$P" && KILN_MEMORY_CHECKS=bounds "$KILN" run --tier fast wasi/coremark/coremark.wasm | coremark)
+cmb_opt=$(cd "$P" && KILN_MEMORY_CHECKS=bounds "$KILN" run --tier opt wasi/coremark/coremark.wasm | coremark)
 say "| CoreMark | iterations/s | vs Node.js |"
 say "|---|---|---|"
-for row in "kiln fast tier (tcc):$cm_fast" "kiln opt tier (cc -O2):$cm_opt" "Node.js $(node --version) WASI:$cm_node"; do
+for row in "kiln fast tier (tcc):$cm_fast" "kiln opt tier (cc -O2):$cm_opt" \
+    "kiln fast tier, bounds variant:$cmb_fast" "kiln opt tier, bounds variant:$cmb_opt" \
+    "Node.js $(node --version) WASI:$cm_node"; do
     v=${row##*:}
     say "| ${row%:*} | $v | $(python3 -c "print(f'{$v/$cm_node:.2f}')" 2>/dev/null) |"
 done
+say ""
+say "The bounds variant (\`KILN_MEMORY_CHECKS=bounds\`, every load and store checked) vs guard pages: fast tier $(python3 -c "print(f'{$cmb_fast/$cm_fast:.2f}')" 2>/dev/null)x, opt tier $(python3 -c "print(f'{$cmb_opt/$cm_opt:.2f}')" 2>/dev/null)x."
 say ""
 times="$TMP/times.tsv"
 : >"$times"

@@ -88,9 +88,10 @@ typedef struct kiln_binding {
 } kiln_binding;
 
 typedef struct kiln_compile_opts {
-    kiln_tier tier;        /* AUTO: an opt build if cached, else fast */
-    const char *cache_dir; /* NULL: $KILN_CACHE_DIR, $XDG_CACHE_HOME/kiln, ~/.cache/kiln */
-    int verbose;           /* log compile steps and timings to stderr */
+    kiln_tier tier;                /* AUTO: an opt build if cached, else fast */
+    const char *cache_dir;         /* NULL: $KILN_CACHE_DIR, $XDG_CACHE_HOME/kiln, ~/.cache/kiln */
+    int verbose;                   /* log compile steps and timings to stderr */
+    kiln_mem_checks memory_checks; /* the compile variant (runtime.h); AUTO: see there */
 } kiln_compile_opts;
 
 typedef struct kiln_module kiln_module;
