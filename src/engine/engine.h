@@ -106,8 +106,9 @@ kiln_module *kiln_module_load_bytes(const char *name, const uint8_t *bytes, size
                                     kiln_err *err);
 void kiln_module_free(kiln_module *m);
 
-kiln_tier kiln_module_tier(const kiln_module *m); /* the tier actually loaded */
-int kiln_module_was_cached(const kiln_module *m); /* 1 if no compile was needed */
+kiln_tier kiln_module_tier(const kiln_module *m);                /* the tier actually loaded */
+kiln_mem_checks kiln_module_memory_checks(const kiln_module *m); /* its variant */
+int kiln_module_was_cached(const kiln_module *m);                /* 1 if no compile was needed */
 double kiln_module_compile_seconds(const kiln_module *m);
 
 /* The module's imports in declaration order (the order of an instance's bindings), and

@@ -283,6 +283,7 @@ static kiln_module *load(const char *name, const char *path_arg, const uint8_t *
     if (kiln_cache_prepare(opts, dir, sizeof dir, &err) < 0) goto fail;
     kiln_tier tier = opts->tier;
     kiln_mem_checks checks = kiln_mem_checks_resolve(opts->memory_checks);
+    m->checks = checks;
     char key[KILN_CACHE_KEY_HEX];
     kiln_buf note = KILN_BUF_INIT;
     if (tier == KILN_TIER_AUTO) {
@@ -409,6 +410,11 @@ void kiln_module_free(kiln_module *m)
 kiln_tier kiln_module_tier(const kiln_module *m)
 {
     return m->tier;
+}
+
+kiln_mem_checks kiln_module_memory_checks(const kiln_module *m)
+{
+    return m->checks;
 }
 
 int kiln_module_was_cached(const kiln_module *m)
