@@ -116,6 +116,7 @@ struct kiln_loaded_component {
 
 struct kiln_component_instance {
     kiln_loaded_component *lc;
+    kiln_component_image *img; /* instantiated from this image (image.c), or NULL */
     const char *name;
     void **arena; /* every allocation of the instance */
     size_t narena, caparena;
@@ -133,6 +134,15 @@ struct kiln_component_instance {
     uint64_t timeout_ns; /* of the host's call in progress (0: none) */
     kiln_err *err;       /* during instantiation */
 };
+
+/* link.c: instantiates lc (from img's core images when img is not NULL: no guest code
+ * runs, the core instances' funcrefs are left for image.c to rebase). NULL with err. */
+kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, kiln_component_image *img,
+                                        const kiln_grants *g, kiln_err *err);
+/* image.c: the core instance number k of an instance made from img (NULL if the image has
+ * no such core instance or it is of another module). */
+kiln_instance *ki_image_core(kiln_component_image *img, size_t k, kiln_module *m,
+                             const kiln_binding *b);
 
 /* Arena allocation (zeroed); NULL when out of memory. */
 void *ki_alloc(kiln_component_instance *ci, size_t n);

@@ -260,6 +260,19 @@ static ki_coreinst *instantiate_core(kiln_component_instance *ci, ki_frame *f,
         }
         b[i] = c->b;
     }
+    if (ci->img) {
+        /* From the image: a copy of the core instance as the template left it. */
+        kiln_instance *inst = ki_image_core(ci->img, ci->ncores, m, b);
+        kiln_free(b);
+        if (!inst || add_core(ci, inst) < 0) {
+            kiln_instance_free(inst);
+            kiln_err_set(err, "%s: cannot copy core instance %zu from the image", ci->name,
+                         ci->ncores);
+            return NULL;
+        }
+        ki->inst = inst;
+        return ki;
+    }
     kiln_instance *inst = kiln_instance_alloc(m);
     if (!inst || add_core(ci, inst) < 0) {
         kiln_instance_free(inst);
@@ -607,12 +620,19 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
 kiln_component_instance *kiln_component_instantiate(kiln_loaded_component *lc, const kiln_grants *g,
                                                     kiln_err *err)
 {
+    return ki_instantiate(lc, NULL, g, err);
+}
+
+kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, kiln_component_image *img,
+                                        const kiln_grants *g, kiln_err *err)
+{
     kiln_component_instance *ci = kiln_calloc(1, sizeof *ci);
     if (!ci) {
         kiln_err_set(err, "%s: out of memory", lc->name);
         return NULL;
     }
     ci->lc = lc;
+    ci->img = img;
     const char *slash = strrchr(lc->name, '/');
     ci->name = slash ? slash + 1 : lc->name; /* short: trap messages are short */
     ci->err = err;
