@@ -37,6 +37,7 @@ typedef struct ki_coreinst {
     uint32_t n;
     const char **names;
     ki_core **items;
+    uint32_t hint; /* where the next export lookup starts (link.c) */
 } ki_coreinst;
 
 /* A runtime resource type (resources.h): host-defined (the provider's destructor and
@@ -118,8 +119,10 @@ struct kiln_component_instance {
     kiln_loaded_component *lc;
     kiln_component_image *img; /* instantiated from this image (image.c), or NULL */
     const char *name;
-    void **arena; /* every allocation of the instance */
+    void **arena; /* every chunk of the instance's arena (ki_alloc) */
     size_t narena, caparena;
+    char *bump; /* the free part of the current chunk */
+    size_t bump_left;
     kiln_instance **cores; /* in creation order */
     size_t ncores, capcores;
     ki_provctx provs[16];

@@ -8,8 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The arena is a list of chunks (ci->arena) carved from the front (ci->bump): an
+ * instance makes hundreds of small items, one malloc each would dominate a copy from an
+ * image. Items are 16-byte aligned and zeroed (chunks are calloc'd). */
+#define KI_CHUNK 16384
+
 void *ki_alloc(kiln_component_instance *ci, size_t n)
 {
+    n = (n + 15) & ~(size_t)15;
+    if (n == 0) n = 16;
+    if (n <= ci->bump_left) {
+        void *p = ci->bump;
+        ci->bump += n;
+        ci->bump_left -= n;
+        return p;
+    }
     if (ci->narena == ci->caparena) {
         size_t cap = ci->caparena ? ci->caparena * 2 : 64;
         void **a = kiln_realloc(ci->arena, cap * sizeof *a);
@@ -17,8 +30,14 @@ void *ki_alloc(kiln_component_instance *ci, size_t n)
         ci->arena = a;
         ci->caparena = cap;
     }
-    void *p = kiln_calloc(1, n ? n : 1);
-    if (p) ci->arena[ci->narena++] = p;
+    size_t size = n > KI_CHUNK / 4 ? n : KI_CHUNK;
+    char *p = kiln_calloc(1, size);
+    if (!p) return NULL;
+    ci->arena[ci->narena++] = p;
+    if (size != n) {
+        ci->bump = p + n;
+        ci->bump_left = size - n;
+    }
     return p;
 }
 
@@ -134,14 +153,28 @@ static ki_frame *frame_new(kiln_component_instance *ci)
  * up in its module; an inline instance's by name), or NULL when there is none. */
 static ki_core *core_export(kiln_component_instance *ci, ki_coreinst *in, const char *name)
 {
+    /* Lookups of one import list usually go through an instance's exports in order: the
+     * item after the last one found is tried first. */
+    uint32_t h = in->hint;
     if (!in->inst) {
+        if (h < in->n && strcmp(in->names[h], name) == 0) {
+            in->hint = h + 1;
+            return in->items[h];
+        }
         for (uint32_t i = 0; i < in->n; i++)
-            if (strcmp(in->names[i], name) == 0) return in->items[i];
+            if (strcmp(in->names[i], name) == 0) {
+                in->hint = i + 1;
+                return in->items[i];
+            }
         return NULL;
     }
     kiln_module *m = kiln_instance_module(in->inst);
-    long idx = kiln_module_export_index(m, name);
+    const kiln_export_info *hx = h < kiln_module_export_count(m) ? kiln_module_export(m, h) : NULL;
+    long idx = hx && strlen(name) == hx->name_len && memcmp(hx->name, name, hx->name_len) == 0
+                   ? (long)h
+                   : kiln_module_export_index(m, name);
     if (idx < 0) return NULL;
+    in->hint = (uint32_t)idx + 1;
     ki_core *c = ki_alloc(ci, sizeof *c);
     if (!c) return NULL;
     const kiln_export_info *e = kiln_module_export(m, (size_t)idx);
@@ -340,9 +373,13 @@ static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const c
         void *item = NULL;
         if (e->sort == KILN_CSORT_FUNC) {
             ki_func *fn = ki_alloc(ci, sizeof *fn);
-            char full[600];
-            snprintf(full, sizeof full, "%s#%s", name, e->name);
-            if (!fn || !(fn->name = ki_strdup(ci, full))) return NULL;
+            size_t nl = strlen(name), el = strlen(e->name);
+            char *full = ki_alloc(ci, nl + el + 2);
+            if (!fn || !full) return NULL;
+            memcpy(full, name, nl);
+            full[nl] = '#';
+            memcpy(full + nl + 1, e->name, el + 1);
+            fn->name = full;
             fn->kind = KI_FUNC_HOST;
             fn->type = e->type;
             fn->frame = f;
