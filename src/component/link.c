@@ -11,7 +11,7 @@
 /* The arena is a list of chunks (ci->arena) carved from the front (ci->bump): an
  * instance makes hundreds of small items, one malloc each would dominate a copy from an
  * image. Items are 16-byte aligned and zeroed (chunks are calloc'd). */
-#define KI_CHUNK 16384
+#define KI_CHUNK 4096
 
 void *ki_alloc(kiln_component_instance *ci, size_t n)
 {
@@ -30,7 +30,9 @@ void *ki_alloc(kiln_component_instance *ci, size_t n)
         ci->arena = a;
         ci->caparena = cap;
     }
-    size_t size = n > KI_CHUNK / 4 ? n : KI_CHUNK;
+    /* Chunks grow (4 KiB, 8 KiB, ... 64 KiB): small components zero little. */
+    size_t chunk = (size_t)KI_CHUNK << (ci->narena < 4 ? ci->narena : 4);
+    size_t size = n > chunk / 4 ? n : chunk;
     char *p = kiln_calloc(1, size);
     if (!p) return NULL;
     ci->arena[ci->narena++] = p;
