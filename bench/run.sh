@@ -9,6 +9,7 @@
 #      3b: 1,000 guests sleeping at once on fibers, hello p99 meanwhile
 #   4. compute: CoreMark and the wasm3 programs on both tiers vs Node.js (V8) WASI, and
 #      CoreMark's cost of the bounds variant
+#   5. components: instances from a component image, and compile times of the corpus
 # Not part of `make test`: targets live here, never in timed tests.
 set -u
 source "$(dirname "$0")/../tests/lib.sh"
@@ -237,6 +238,48 @@ for p in progs:
 PY
 say ""
 say "Kiln's times are runs of an already compiled module (\`kiln compile\` first); Node.js compiles on every run (V8's Liftoff, then TurboFan)."
+# ---- 5: components (kept in one function: other sections are edited elsewhere)
+component_section() {
+    make -s -C "$ROOT" "$KILN_BUILD/component-bench" BUILD="$(basename "$KILN_BUILD")" >/dev/null
+    local cb="$KILN_BUILD/component-bench" corpus="$TMP/corpus" wt
+    wt="${KILN_TOOLS:-/var/cache/kiln-tools}/cargo/bin/wasm-tools"
+    say "## 5. Components: instances from an image, compile times"
+    say ""
+    if ! "$ROOT/tests/components/build.sh" "$corpus" c-cli c-types c-http go-cli >/dev/null 2>&1 ||
+        ! "$wt" parse "$ROOT/bench/guests/small_component.wat" -o "$TMP/small_component.wasm"; then
+        say "(skipped: the component toolchain is missing; \`make tools\`)"
+        say ""
+        return
+    fi
+    say "Command: \`build/component-bench [--export F] FILE.wasm\` (fresh host contexts from the grants +"
+    say "a copy of every core instance from the component's image, no guest code run, + the call +"
+    say "release; \"no image\" instantiates every core instance and runs their start functions)."
+    say ""
+    say '```'
+    "$cb" --tier opt --export noop "$TMP/small_component.wasm" | tee -a "$report"
+    "$cb" --tier opt --iterations 5000 "$corpus/c-cli.wasm" | tee -a "$report"
+    "$cb" --tier opt --iterations 5000 --export 'wasi:cli/run@0.2.0#run' "$corpus/c-cli.wasm" | tee -a "$report"
+    say '```'
+    say "Target: a small component's instance from its image + an empty call + release p50 <= 5 us."
+    say ""
+    say "| component | size | core modules | fast tier compile (s) | opt tier compile (s) |"
+    say "|---|---|---|---|---|"
+    local name f fast opt mods
+    for name in c-cli c-types c-http go-cli; do
+        f="$corpus/$name.wasm"
+        fast=$(KILN_CACHE_DIR="$TMP/cc-$name-fast" "$cb" --compile-only --tier fast "$f" 2>/dev/null | sed -n 's/.*compile \([0-9.]*\) s.*/\1/p')
+        opt=$(KILN_CACHE_DIR="$TMP/cc-$name-opt" "$cb" --compile-only --tier opt "$f" 2>/dev/null | sed -n 's/.*compile \([0-9.]*\) s.*/\1/p')
+        mods=$(KILN_CACHE_DIR="$TMP/cc-$name-fast" "$cb" --compile-only "$f" 2>/dev/null | sed -n 's/.*: \([0-9]*\) core modules.*/\1/p')
+        [ -n "$fast" ] || fast="not loaded (imports this host lacks)"
+        say "| $name | $(($(stat -c %s "$f") / 1024)) KiB | ${mods:--} | $fast | ${opt:--} |"
+    done
+    say ""
+    say "Compile times are of a cold cache, all core modules of the component in sequence. js-cli"
+    say "(StarlingMonkey, 12-18 MB) is left out of the run for its length and its imports (wasi:http)."
+    say ""
+}
+component_section
+
 cp "$report" "$OUT"
 echo
 echo "wrote $OUT"
