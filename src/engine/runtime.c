@@ -151,11 +151,36 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Starts a running slice of the current guest (on start and on every resume). */
+/* Starts a running slice of the current guest (on start and on every resume). No system
+ * call: the thread's CPU time is read only if the slice's wall-clock budget runs out. */
 static void slice_start(kiln_rt_fiber_state *g)
 {
     g->slice_end_ns = mono_ns() + g->slice_ns;
-    g->slice_cpu0_ns = thread_cpu_ns();
+    g->slice_cpu0_ns = 0;
+}
+
+/* The watchdog found the running slice past its wall-clock budget. The budget is meant as
+ * CPU time: a loop thread that the OS set aside (two cores, many threads) has not spent
+ * its guest's budget. So the first time, note the thread's CPU time and give the slice
+ * half a budget more; then stop the guest only once it has used that half on the CPU
+ * (a busy guest stops after at most 1.5 budgets of CPU time; a descheduled one is not
+ * blamed). Returns 1 when the slice was extended, 0 when the guest is over budget.
+ * Async-signal-safe. */
+static int slice_extend(kiln_rt_fiber_state *g, uint64_t now)
+{
+    uint64_t cpu = thread_cpu_ns(), half = g->slice_ns / 2, more;
+    if (!g->slice_cpu0_ns) {
+        g->slice_cpu0_ns = cpu ? cpu : 1;
+        more = half;
+    } else {
+        uint64_t used = cpu > g->slice_cpu0_ns ? cpu - g->slice_cpu0_ns : 0;
+        if (used >= half) return 0;
+        more = half - used;
+    }
+    g->slice_end_ns = now + (more > WATCHDOG_TICK_NS ? more : WATCHDOG_TICK_NS);
+    watch_rec *r = tls.watch;
+    if (r) atomic_store_explicit(&r->deadline_ns, effective_deadline(g), memory_order_release);
+    return 1;
 }
 
 static void on_interrupt(int sig, siginfo_t *si, void *uctx)
@@ -165,21 +190,7 @@ static void on_interrupt(int sig, siginfo_t *si, void *uctx)
     if (tls.switching || !tls.g.jmp || !d || now < d) return;
     kiln_trap_kind kind =
         tls.g.deadline_ns && now >= tls.g.deadline_ns ? KILN_TRAP_INTERRUPTED : KILN_TRAP_BUDGET;
-    if (kind == KILN_TRAP_BUDGET) {
-        /* The slice budget is CPU time: a loop thread that the OS set aside (two cores,
-         * many threads) did not spend its guest's budget. Extend the slice by what is left
-         * of it, at least one watchdog tick. */
-        uint64_t used = thread_cpu_ns() - tls.g.slice_cpu0_ns;
-        if (used < tls.g.slice_ns) {
-            uint64_t left = tls.g.slice_ns - used;
-            tls.g.slice_end_ns = now + (left > WATCHDOG_TICK_NS ? left : WATCHDOG_TICK_NS);
-            watch_rec *r = tls.watch;
-            if (r)
-                atomic_store_explicit(&r->deadline_ns, effective_deadline(&tls.g),
-                                      memory_order_release);
-            return;
-        }
-    }
+    if (kind == KILN_TRAP_BUDGET && slice_extend(&tls.g, now)) return;
     if (tls.g.in_host)
         tls.g.interrupt_pending = (int)kind;
     else

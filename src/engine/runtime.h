@@ -75,8 +75,10 @@ int kiln_rt_call(void (*fn)(void *), void *arg, kiln_trap *trap);
 int kiln_rt_call_timeout(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t timeout_ns);
 
 /* Like kiln_rt_call_timeout, and besides each *running slice* of the guest (from a start
- * or a resume of its fiber to its next park or its end) may last at most slice_ns: past
- * it the guest stops with KILN_TRAP_BUDGET. Time parked (waiting in a host function on a
+ * or a resume of its fiber to its next park or its end) may use about slice_ns of CPU
+ * time: once its wall-clock time passes slice_ns the thread's CPU time is watched, and a
+ * guest that has used 1.5 x slice_ns stops with KILN_TRAP_BUDGET (a thread the OS set
+ * aside is not blamed). Time parked (waiting in a host function on a
  * fiber) counts against timeout_ns only. The server's inline path: a guest may hold the
  * event loop for a slice, and may sleep as long as its request timeout allows. */
 int kiln_rt_call_budget(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t timeout_ns,

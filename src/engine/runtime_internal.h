@@ -24,7 +24,8 @@ typedef struct kiln_rt_fiber_state {
     uint64_t deadline_ns;                 /* time limit (CLOCK_MONOTONIC_COARSE); 0: none */
     uint64_t slice_ns;                    /* budget of one running slice; 0: none */
     uint64_t slice_end_ns;                /* when the running slice's budget ends */
-    uint64_t slice_cpu0_ns;               /* the thread's CPU time when the slice began */
+    uint64_t slice_cpu0_ns;               /* the thread's CPU time when the slice's
+                                           * wall-clock budget first ran out (0: not yet) */
     int in_host;                          /* > 0 while a host function runs */
     int interrupt_pending;                /* a limit passed during a host function: the
                                            * kiln_trap_kind to unwind with (0: none) */
