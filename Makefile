@@ -1,6 +1,7 @@
 # Kiln — build, test, benchmark.
 #   make              build build/kiln and build/toml-decoder
-#   make test         install missing deps, build, run every test (unit, e2e, suites)
+#   make test         install missing deps and tools, build, run every test (unit, e2e, suites)
+#   make tools        install the component toolchain (scripts/install-tools.sh)
 #   make test SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make spec-full    the spec suite on both tiers, every file
 #   make bench        benchmarks (not part of make test); writes bench/results.md
@@ -43,12 +44,18 @@ TESTS := $(patsubst src/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TOOLS := $(patsubst src/tools/%.c,$(BUILD)/%,$(TOOL_SRC))
 TOOLS := $(subst _,-,$(TOOLS))
 
-.PHONY: all deps test unit e2e suites spec-full bench fuzz format clean
+.PHONY: all deps tools test unit e2e suites spec-full bench fuzz format clean
 all: deps $(BUILD)/kiln $(TOOLS)
 
 # Installs missing Debian packages (a no-op when everything is there).
 deps:
 	@scripts/install-deps.sh --check >/dev/null 2>&1 || scripts/install-deps.sh
+
+# Installs the WebAssembly component toolchain (wasm-tools, wit-bindgen, jco, componentize-py)
+# into $(KILN_TOOLS) or /var/cache/kiln-tools, outside the clone; the tests' component corpus
+# needs it. Not part of `make`: on a fresh machine its cargo builds take minutes.
+tools: deps
+	@scripts/install-tools.sh --check >/dev/null 2>&1 || scripts/install-tools.sh
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -70,10 +77,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/src/%.o $(LIB_OBJ)
 unit: all $(TESTS)
 	@tests/run-unit.sh $(BUILD)
 
-e2e: all
+e2e: all tools
 	@tests/run-e2e.sh $(BUILD)
 
-test: all $(TESTS)
+test: all tools $(TESTS)
 	@KILN_BUILD=$(BUILD) tests/run-all.sh
 
 spec-full: all

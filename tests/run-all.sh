@@ -17,7 +17,9 @@ run tests/run-unit.sh "$KILN_BUILD"
 echo "== end-to-end tests"
 run tests/run-e2e.sh "$KILN_BUILD"
 echo "== style"
-run tests/style/format.sh
+for s in tests/style/*.sh; do
+    run bash "$s"
+done
 echo "== external suites"
 for s in tests/suites/*.sh; do
     [ -e "$s" ] || continue

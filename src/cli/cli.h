@@ -25,13 +25,14 @@ int kiln_cmd_inspect(int argc, char **argv);
 int kiln_build_app(const char *manifest_path, const char *const *only, size_t n_only, FILE *out);
 
 /* Components (run_component.c): 1 if the file starts with a component's preamble; run a
- * command component (exports wasi:cli/run) with these grants and return the exit status;
+ * command component (exports wasi:cli/run) with these grants and time limit (0: none) and
+ * return the exit status;
  * compile one into the cache and print a line about it (0 or 1). */
 struct kiln_compile_opts;
 struct kiln_grants;
 int kiln_cli_is_component_file(const char *path);
 int kiln_run_component(const char *path, const struct kiln_compile_opts *opts,
-                       const struct kiln_grants *g);
+                       const struct kiln_grants *g, unsigned long long timeout_ms);
 int kiln_compile_component(const char *path, const struct kiln_compile_opts *opts);
 
 #include "util/units.h" /* kiln_parse_size, kiln_parse_duration_ms */

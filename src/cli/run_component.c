@@ -33,7 +33,8 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int kiln_run_component(const char *path, const kiln_compile_opts *opts, const kiln_grants *g)
+int kiln_run_component(const char *path, const kiln_compile_opts *opts, const kiln_grants *g,
+                       unsigned long long timeout_ms)
 {
     kiln_err err;
     double t0 = now_s();
@@ -70,7 +71,8 @@ int kiln_run_component(const char *path, const kiln_compile_opts *opts, const ki
         kiln_cval result;
         kiln_trap trap;
         memset(&result, 0, sizeof result);
-        if (kiln_component_call(ci, run, NULL, &result, &trap) == 0)
+        if (kiln_component_call_timeout(ci, run, NULL, &result, &trap, timeout_ms * 1000000ull) ==
+            0)
             rc = result.var.disc == 0 ? 0 : 1;
         else if (trap.kind == KILN_TRAP_EXIT)
             rc = trap.exit_code;

@@ -4,12 +4,16 @@
  *           [--tls-cert F --tls-key F] [--max-request-size SIZE] [--tier fast|opt|auto]
  *
  * Every component is loaded (compiled or found in the cache) once at startup; each
- * request then runs in a fresh instance (host/wagi.c). Files granted to a component are
+ * request then runs in a fresh instance (exec/wagi/: the WAGI handler behind the server's
+ * neutral handler interface). Files granted to a component are
  * mounted read-only: directories directly, single files through a private staging
  * directory that is removed at exit. */
 #include "cli/cli.h"
 #include "engine/engine.h"
-#include "host/wagi.h"
+#include "engine/runtime.h"
+#include "exec/executor.h"
+#include "exec/wagi/serve.h"
+#include "exec/wagi/wagi.h"
 #include "manifest/manifest.h"
 #include "server/http.h"
 #include "server/router.h"
@@ -39,6 +43,7 @@ typedef struct up_opts {
     unsigned read_timeout_ms;
     unsigned long long request_timeout_ms, max_instance_memory, max_response_size;
     unsigned long long max_instances, max_queue, queue_timeout_ms, inline_budget_ms;
+    unsigned long long executor_threads;
     unsigned long long pool_size; /* POOL_AUTO: one slot per event loop */
     int no_tier_up;
     kiln_compile_opts compile;
@@ -51,8 +56,12 @@ typedef struct up_app {
     kiln_router *router;
     kiln_server_target *targets; /* one per trigger */
     size_t ntargets;
-    kiln_wagi_component **wagi; /* one per trigger (NULL for static ones) */
+    kiln_wagi_component **wagi;  /* one per trigger (NULL for static ones) */
+    kiln_wagi_handler *handlers; /* one per trigger: what the server calls */
     size_t nwagi;
+    kiln_executor *executor; /* guest threads, shared by every component */
+    kiln_slots *slots;       /* guests alive at once (--max-instances) */
+    unsigned inline_budget_ms, queue_timeout_ms;
     kiln_wagi_component **loaded; /* one per component: the module's owner */
     char **staging;               /* staging directories to remove at exit */
     size_t nstaging;
@@ -85,7 +94,7 @@ static void *tier_up_main(void *arg)
             fprintf(stderr,
                     "kiln: component %s: optimized tier ready after %.2f s; new requests use it\n",
                     c->id, secs);
-        else if (rc < 0)
+        else if (rc < 0 && !atomic_load(&app->stopping))
             fprintf(stderr,
                     "kiln: component %s: optimized tier failed, staying on the fast tier: %s\n",
                     c->id, err.msg);
@@ -111,7 +120,11 @@ static void usage(FILE *f)
                "                             past it: 504\n"
                "      --max-instance-memory SIZE  linear memory of one instance (default 128M)\n"
                "      --max-response-size SIZE    largest guest output (default 100M)\n"
-               "      --max-instances N      guests running at once (default 16)\n"
+               "      --max-instances N      guests alive at once: running, or waiting in a host\n"
+               "                             call such as a sleep (default 10000); more wait\n"
+               "                             in the queue\n"
+               "      --executor-threads N   threads for guests that do not run on the event\n"
+               "                             loops (default 16)\n"
                "      --pool-size N          instance slots made ready per component at start\n"
                "                             (default: one per event loop; more are made on\n"
                "                             need and kept)\n"
@@ -119,7 +132,9 @@ static void usage(FILE *f)
                "                             beyond: 503 with Retry-After\n"
                "      --queue-timeout DUR    longest wait for an instance (default 10s)\n"
                "      --inline-budget DUR    run a guest on the I/O thread up to DUR first, then\n"
-               "                             again on an executor thread (default 10ms; 0: off)\n"
+               "                             again on an executor thread (default 10ms; 0: off;\n"
+               "                             never for components granted outbound hosts,\n"
+               "                             key-value stores or SQLite databases)\n"
                "      --no-tier-up           do not build the optimized tier in the background\n"
                "      --tier fast|opt|auto   compiler tier (default auto)\n"
                "      --cache-dir DIR        compiled-module cache\n");
@@ -133,7 +148,8 @@ static int parse_args(int argc, char **argv, up_opts *o)
     o->request_timeout_ms = 30000;
     o->max_instance_memory = 128ull << 20;
     o->max_response_size = 100ull << 20;
-    o->max_instances = 16;
+    o->max_instances = 10000;
+    o->executor_threads = 16;
     o->max_queue = 1024;
     o->queue_timeout_ms = 10000;
     o->inline_budget_ms = 10;
@@ -206,14 +222,18 @@ static int parse_args(int argc, char **argv, up_opts *o)
                 fprintf(stderr, "error: %s %s: expected a size like 128M\n", a, val);
                 return -1;
             }
-        } else if (TAKES("--max-instances") || TAKES("--max-queue")) {
+        } else if (TAKES("--max-instances") || TAKES("--max-queue") ||
+                   TAKES("--executor-threads")) {
             char *end;
             unsigned long long n = strtoull(val, &end, 10);
-            if (*end || n == 0 || n > 100000) {
-                fprintf(stderr, "error: %s %s: expected a number from 1 to 100000\n", a, val);
+            unsigned long long max = strcmp(a, "--executor-threads") == 0 ? 1024 : 100000;
+            if (*end || n == 0 || n > max) {
+                fprintf(stderr, "error: %s %s: expected a number from 1 to %llu\n", a, val, max);
                 return -1;
             }
-            *(strcmp(a, "--max-instances") == 0 ? &o->max_instances : &o->max_queue) = n;
+            *(strcmp(a, "--max-instances") == 0 ? &o->max_instances
+              : strcmp(a, "--max-queue") == 0   ? &o->max_queue
+                                                : &o->executor_threads) = n;
         } else if (TAKES("--pool-size")) {
             char *end;
             unsigned long long n = strtoull(val, &end, 10);
@@ -385,6 +405,11 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
         return NULL;
     }
     warn_unserved_grants(comp);
+    /* Host APIs with side effects (outbound requests, key-value, SQLite) arrive soon: a
+     * guest granted one must never run twice for one request, so it skips the inline
+     * path (serve.h). Read-only files and stdout alone make a re-run invisible. */
+    w->rerunnable = !(comp->allowed_outbound_hosts.len || comp->key_value_stores.len ||
+                      comp->sqlite_databases.len);
     fprintf(stderr, "kiln: component %s: %s tier ready (%s%.3f s)\n", comp->id,
             kiln_tier_name(kiln_wagi_component_tier(w)),
             kiln_module_was_cached(w->module) ? "from the cache, " : "compiled in ",
@@ -453,13 +478,26 @@ static kiln_wagi_component *trigger_executor(up_app *app, const up_opts *o, cons
     }
     kiln_wagi_component *w = kiln_wagi_component_share(base, t->wagi_argv);
     if (!w) return NULL;
-    app->wagi[app->nwagi++] = w;
+    app->wagi[app->nwagi] = w;
+    kiln_wagi_handler_init(&app->handlers[app->nwagi], w, app->executor, app->slots,
+                           app->inline_budget_ms, app->queue_timeout_ms);
+    app->nwagi++;
     w->pass_authorization = t->wagi_pass_authorization;
     if (t->wagi_entrypoint) {
+        /* every trigger's entry point, not only the first one's (which loading checked):
+         * the call passes no arguments and has room for no result */
         long ix = kiln_module_export_index(w->module, t->wagi_entrypoint);
-        if (ix < 0) {
-            fprintf(stderr, "error: trigger %s: component %s has no export %s\n", t->id, comp->id,
-                    t->wagi_entrypoint);
+        const kiln_export_info *ex = ix >= 0 ? kiln_module_export(w->module, (size_t)ix) : NULL;
+        if (!ex || ex->kind != KILN_EXTERN_FUNC) {
+            fprintf(stderr, "error: trigger %s: component %s has no exported function %s\n", t->id,
+                    comp->id, t->wagi_entrypoint);
+            return NULL;
+        }
+        if (strcmp(ex->type, ":") != 0) {
+            fprintf(stderr,
+                    "error: trigger %s: component %s: entrypoint %s must take no parameters "
+                    "and return nothing (its type is %s)\n",
+                    t->id, comp->id, t->wagi_entrypoint, ex->type);
             return NULL;
         }
         w->entry_index = ix;
@@ -475,7 +513,8 @@ static int app_build(up_app *app, const up_opts *o)
     app->targets = kiln_calloc(m->triggers_len + 1, sizeof *app->targets);
     app->loaded = kiln_calloc(m->components_len + 1, sizeof *app->loaded);
     app->wagi = kiln_calloc(m->triggers_len + 1, sizeof *app->wagi);
-    if (!app->router || !app->targets || !app->loaded || !app->wagi) return -1;
+    app->handlers = kiln_calloc(m->triggers_len + 1, sizeof *app->handlers);
+    if (!app->router || !app->targets || !app->loaded || !app->wagi || !app->handlers) return -1;
     const char *base = m->base && strcmp(m->base, "/") != 0 ? m->base : "";
     size_t bl = strlen(base);
     while (bl && base[bl - 1] == '/')
@@ -499,8 +538,8 @@ static int app_build(up_app *app, const up_opts *o)
             tg->nheaders = t->static_headers.len;
         } else {
             if (t->component < 0 || (size_t)t->component >= m->components_len) continue;
-            tg->wagi = trigger_executor(app, o, t);
-            if (!tg->wagi) return -1;
+            if (!trigger_executor(app, o, t)) return -1;
+            tg->handler = &app->handlers[app->nwagi - 1].base;
             tg->component = m->components[t->component].id;
         }
         app->ntargets++;
@@ -519,7 +558,7 @@ static int app_build(up_app *app, const up_opts *o)
         if (rc == 1)
             fprintf(stderr, "warning: route %s is given twice; the later one wins\n", route.data);
         rc = kiln_buf_printf(&app->routes, "  %s: %%s%s%s\n", tg->component, route.data,
-                             tg->wagi ? "" : " (static)");
+                             tg->handler ? "" : " (static)");
         kiln_buf_free(&route);
         if (rc < 0) return -1;
     }
@@ -543,6 +582,7 @@ static void app_free(up_app *app)
     for (size_t i = 0; i < app->nwagi; i++)
         kiln_wagi_component_free(app->wagi[i]);
     kiln_free(app->wagi);
+    kiln_free(app->handlers);
     for (size_t i = 0; app->loaded && i < app->manifest->components_len; i++)
         kiln_wagi_component_free(app->loaded[i]);
     kiln_free(app->loaded);
@@ -607,6 +647,24 @@ int kiln_cmd_up(int argc, char **argv)
         fprintf(stderr, "error: cannot initialize the Wasm runtime\n");
         goto out;
     }
+    /* Guest threads, apart from the event loops; created after SIGINT/SIGTERM are blocked
+     * (kiln_server_run blocks them too) so that only the main thread takes them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    /* More executor threads than instance slots could only wait for slots. */
+    unsigned threads =
+        (unsigned)(o.executor_threads < o.max_instances ? o.executor_threads : o.max_instances);
+    if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0 ||
+        !(app.slots = kiln_slots_new((size_t)o.max_instances)) ||
+        !(app.executor =
+              kiln_executor_new(threads, (size_t)o.max_queue, (unsigned)o.queue_timeout_ms, 0))) {
+        fprintf(stderr, "error: cannot start executor threads\n");
+        goto out;
+    }
+    app.inline_budget_ms = (unsigned)o.inline_budget_ms;
+    app.queue_timeout_ms = (unsigned)o.queue_timeout_ms;
     if (app_build(&app, &o) < 0) {
         fprintf(stderr, "error: cannot start the application\n");
         goto out;
@@ -627,19 +685,21 @@ int kiln_cmd_up(int argc, char **argv)
         .on_ready = on_ready,
         .on_ready_ctx = &app,
     };
-    cfg.max_instances = (unsigned)o.max_instances;
-    cfg.max_queue = (size_t)o.max_queue;
-    cfg.queue_timeout_ms = (unsigned)o.queue_timeout_ms;
-    cfg.inline_budget_ms = (unsigned)o.inline_budget_ms;
+    cfg.thread_init = kiln_rt_thread_init;
     pthread_t tier_thread;
     int tiering = !o.no_tier_up && o.compile.tier == KILN_TIER_AUTO &&
                   pthread_create(&tier_thread, NULL, tier_up_main, &app) == 0;
     status = kiln_server_run(&cfg) == 0 ? 0 : 1;
     if (tiering) {
+        /* Stop promptly: the optimized build in progress (cc, seconds for a big module)
+         * is killed rather than awaited; requests already drained. */
         atomic_store(&app.stopping, 1);
-        pthread_join(tier_thread, NULL); /* ends after the build in progress, if any */
+        kiln_proc_cancel_all();
+        pthread_join(tier_thread, NULL);
     }
 out:
+    kiln_executor_free(app.executor); /* idle: the server waited for every request */
+    kiln_slots_free(app.slots);
     if (app.manifest || app.router) app_free(&app);
     kiln_diags_free(&diags);
     kiln_free(path);

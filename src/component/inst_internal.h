@@ -130,7 +130,8 @@ struct kiln_component_instance {
     int cx_ready;
     kiln_cabi_cx **cxs; /* contexts of the calls in progress (lower.c), reused */
     uint32_t depth, ncxs, capcxs;
-    kiln_err *err; /* during instantiation */
+    uint64_t timeout_ns; /* of the host's call in progress (0: none) */
+    kiln_err *err;       /* during instantiation */
 };
 
 /* Arena allocation (zeroed); NULL when out of memory. */

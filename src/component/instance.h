@@ -80,6 +80,12 @@ const kiln_ctype *kiln_component_func_type(const kiln_component_func *f);
 int kiln_component_call(kiln_component_instance *ci, const kiln_component_func *f,
                         const kiln_cval *args, kiln_cval *results, kiln_trap *trap);
 
+/* The same with a time limit (0: none): past it the call stops with KILN_TRAP_INTERRUPTED,
+ * wherever it is — in any of the component's core instances or in a host function. */
+int kiln_component_call_timeout(kiln_component_instance *ci, const kiln_component_func *f,
+                                const kiln_cval *args, kiln_cval *results, kiln_trap *trap,
+                                uint64_t timeout_ns);
+
 /* The provider context an instance uses for a provider (NULL if it has none). */
 void *kiln_component_host_ctx(kiln_component_instance *ci, const char *provider_name);
 

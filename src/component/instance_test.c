@@ -4,10 +4,11 @@
  * sharing a memory, a funcref table filled by another instance, canon lower of host
  * functions with strings, lists and records, canon lift called from the host, a nested
  * component (also passing strings between two instances' memories, with post-return),
- * resource.new/rep/drop with a destructor, imports refused before compiling
- * (missing interface, missing function, wrong type), and hostile components (lying about
- * a string's length, returning an out-of-bounds pointer, passing a bad pointer to a
- * host, forging and double-dropping handles) trapping with a clear message. */
+ * a time limit stopping a loop reached through a nested component, resource.new/rep/drop with a
+ * destructor, imports refused before compiling (missing interface, missing function, wrong type),
+ * and hostile components (lying about a string's length, returning an out-of-bounds pointer,
+ * passing a bad pointer to a host, forging and double-dropping handles) trapping with a clear
+ * message. */
 #include "component/host.h"
 #include "component/instance.h"
 #include "util/alloc.h"
@@ -258,6 +259,19 @@ static const char *nested_wat =
     "  (instance $relay (instantiate $Relay (with \"shout\" (func $shout))))\n"
     "  (alias export $relay \"relay\" (func $relayf))\n"
     "  (export \"relay\" (func $relayf))\n"
+    "  (core module $Spin (func (export \"spin\") (loop $l (br $l))))\n"
+    "  (core instance $spini (instantiate $Spin))\n"
+    "  (func $spin (canon lift (core func $spini \"spin\")))\n"
+    "  (component $Caller\n"
+    "    (import \"spin\" (func $spin))\n"
+    "    (core func $sl (canon lower (func $spin)))\n"
+    "    (core module $C (import \"i\" \"spin\" (func $spin)) (func (export \"go\") (call "
+    "$spin)))\n"
+    "    (core instance $c (instantiate $C (with \"i\" (instance (export \"spin\" (func $sl))))))\n"
+    "    (func (export \"go\") (canon lift (core func $c \"go\"))))\n"
+    "  (instance $caller (instantiate $Caller (with \"spin\" (func $spin))))\n"
+    "  (alias export $caller \"go\" (func $gof))\n"
+    "  (export \"spin-nested\" (func $gof))\n"
     "  (core module $D\n"
     "    (global (export \"dropped\") (mut i32) (i32.const 0))\n"
     "    (func (export \"dtor\") (param i32) (global.set 0 (local.get 0))))\n"
@@ -301,17 +315,26 @@ static const char *missing_wat =
     "  (core module $M (func (export \"x\"))))\n";
 
 /* Hostile linking: wasm-tools parse does not validate, so these reach Kiln. */
-static const char *mismatch_wat[] = {
-    "(component\n"
-    "  (core module $A (global (export \"g\") (mut i32) (i32.const 0)))\n"
-    "  (core instance $a (instantiate $A))\n"
-    "  (core module $B (import \"a\" \"g\" (global (mut i64))))\n"
-    "  (core instance (instantiate $B (with \"a\" (instance $a)))))\n",
-    "(component\n"
-    "  (core module $A (memory (export \"m\") 1))\n"
-    "  (core instance $a (instantiate $A))\n"
-    "  (core module $B (import \"a\" \"m\" (memory 2)))\n"
-    "  (core instance (instantiate $B (with \"a\" (instance $a)))))\n",
+static const struct {
+    const char *wat, *want;
+} mismatch[] = {
+    {"(component\n"
+     "  (core module $A (global (export \"g\") (mut i32) (i32.const 0)))\n"
+     "  (core instance $a (instantiate $A))\n"
+     "  (core module $B (import \"a\" \"g\" (global (mut i64))))\n"
+     "  (core instance (instantiate $B (with \"a\" (instance $a)))))\n",
+     "\"a\" \"g\""},
+    {"(component\n"
+     "  (core module $A (memory (export \"m\") 1))\n"
+     "  (core instance $a (instantiate $A))\n"
+     "  (core module $B (import \"a\" \"m\" (memory 2)))\n"
+     "  (core instance (instantiate $B (with \"a\" (instance $a)))))\n",
+     "\"a\" \"m\""},
+    {"(component\n"
+     "  (core module $A (func (export \"f\") (param i32 i32) (result i32) (i32.const 0)))\n"
+     "  (core instance $a (instantiate $A))\n"
+     "  (func (export \"f\") (result u32) (canon lift (core func $a \"f\"))))\n",
+     "ii:i"},
 };
 
 /* Writes wat to dir/name.wat, converts it to dir/name.wasm; the path, or NULL. */
@@ -479,6 +502,13 @@ static void test_nested_and_resources(void)
     CHECK(str_is(&res, "abc!"));
     CHECK(call(ci, "posts", NULL, &res, &t) == 0);
     CHECK_INT(res.u, 1);
+    /* A time limit stops a loop in another instance, called through a nested component. */
+    const kiln_component_func *spin = kiln_component_find_func(ci, "spin-nested");
+    CHECK(spin != NULL);
+    if (spin) {
+        CHECK(kiln_component_call_timeout(ci, spin, NULL, &res, &t, 50000000) == -1);
+        CHECK_INT(t.kind, KILN_TRAP_INTERRUPTED);
+    }
     memset(&arg, 0, sizeof arg);
     arg.u = 7;
     CHECK(call(ci, "cycle", &arg, &res, &t) == 0);
@@ -495,11 +525,11 @@ static void test_nested_and_resources(void)
 
 static void test_mismatch(void)
 {
-    for (size_t i = 0; i < sizeof mismatch_wat / sizeof mismatch_wat[0]; i++) {
+    for (size_t i = 0; i < sizeof mismatch / sizeof mismatch[0]; i++) {
         char name[32];
         snprintf(name, sizeof name, "mismatch%zu", i);
         kiln_err err;
-        kiln_loaded_component *lc = load(name, mismatch_wat[i], &err);
+        kiln_loaded_component *lc = load(name, mismatch[i].wat, &err);
         kiln_component_instance *ci = NULL;
         if (lc) {
             kiln_grants g = {0};
@@ -507,7 +537,7 @@ static void test_mismatch(void)
         }
         CHECK(ci == NULL); /* refused at load (validation) or instantiation, never bound */
         printf("%s: %s\n", name, err.msg);
-        CHECK(strstr(err.msg, "\"a\"") != NULL);
+        CHECK(strstr(err.msg, mismatch[i].want) != NULL);
         kiln_component_instance_free(ci);
         kiln_component_unload(lc);
     }

@@ -49,6 +49,7 @@ static int push(ki_frame *f, kiln_csort s, void *item)
     return 0;
 }
 
+/* Appends a named item to an instance's exports (0, or -1 out of memory). */
 static int cinst_add(kiln_component_instance *ci, ki_cinst *in, const char *name, kiln_csort s,
                      void *item)
 {
@@ -71,6 +72,7 @@ static int cinst_add(kiln_component_instance *ci, ki_cinst *in, const char *name
     return 0;
 }
 
+/* The item of sort s named `name`, or NULL. */
 static void *cinst_get(const ki_cinst *in, const char *name, kiln_csort s)
 {
     for (uint32_t i = 0; i < in->n; i++)
@@ -128,6 +130,8 @@ static ki_frame *frame_new(kiln_component_instance *ci)
 
 /* ---- core instances ---- */
 
+/* The export `name` of a core instance as a core item (a module instance's export is looked
+ * up in its module; an inline instance's by name), or NULL when there is none. */
 static ki_core *core_export(kiln_component_instance *ci, ki_coreinst *in, const char *name)
 {
     if (!in->inst) {
@@ -153,6 +157,7 @@ static ki_core *core_export(kiln_component_instance *ci, ki_coreinst *in, const 
     return c;
 }
 
+/* Remembers a core instance for kiln_component_instance_free (0, or -1 out of memory). */
 static int add_core(kiln_component_instance *ci, kiln_instance *inst)
 {
     if (ci->ncores == ci->capcores) {
@@ -202,6 +207,7 @@ static int type_fits(const kiln_import *imp, const char *have)
     return ir == hr && hmin >= imin && (!ihas || (hhas && hmax <= imax));
 }
 
+/* The compiled module of an embedded module definition (load.c compiled every one). */
 static kiln_module *module_of(kiln_component_instance *ci, const kiln_cmodule *cm)
 {
     for (size_t i = 0; i < ci->lc->nmodules; i++)
@@ -209,6 +215,9 @@ static kiln_module *module_of(kiln_component_instance *ci, const kiln_cmodule *c
     return NULL;
 }
 
+/* A core instance definition: inline exports, or a module instantiated with every import
+ * bound from the arguments (kind and type checked), its start function run under trap
+ * protection. NULL with ci->err set. */
 static ki_coreinst *instantiate_core(kiln_component_instance *ci, ki_frame *f,
                                      const kiln_cinstance *in, const kiln_cdef *d)
 {
@@ -276,6 +285,7 @@ static ki_coreinst *instantiate_core(kiln_component_instance *ci, ki_frame *f,
 
 /* ---- host instances ---- */
 
+/* The context of provider p for this instance, made from the grants on first use. */
 static void *provider_ctx(kiln_component_instance *ci, const kiln_chost_provider *p,
                           const kiln_grants *g)
 {
@@ -296,6 +306,9 @@ static void *provider_ctx(kiln_component_instance *ci, const kiln_chost_provider
     return ctx;
 }
 
+/* An instance import of the outermost component: its functions bound to the host
+ * interface serving the name (with the provider's context of this instance) and its
+ * resource types to the host's (recorded in the frame's type map). NULL with ci->err. */
 static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const char *name,
                                const kiln_ctype *type, const kiln_grants *g)
 {
@@ -345,6 +358,34 @@ static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const c
         if (cinst_add(ci, in, e->name, e->sort, item) < 0) return NULL;
     }
     return in;
+}
+
+/* Checks the core functions of a canon lift against the signatures the canonical ABI
+ * calls them with (the function, its realloc, its post-return): the validator checks what
+ * it can see; this is the check at the point of binding, whatever the static types. */
+static int check_lift(kiln_component_instance *ci, const kiln_cdef *d, const ki_func *fn)
+{
+    char sig[64], post[64];
+    if (kiln_cabi_core_sig(fn->type, 0, sig, sizeof sig) < 0 || !fn->core->type ||
+        strcmp(sig, fn->core->type) != 0) {
+        kiln_err_set(ci->err, "%s: offset 0x%zx: lift of a core function of type %s as %s",
+                     ci->name, d->offset, fn->core->type ? fn->core->type : "?", sig);
+        return -1;
+    }
+    if (fn->realloc &&
+        (!fn->realloc->inst || !fn->realloc->type || strcmp(fn->realloc->type, "iiii:i") != 0)) {
+        kiln_err_set(ci->err, "%s: offset 0x%zx: the realloc is not a core export of type iiii:i",
+                     ci->name, d->offset);
+        return -1;
+    }
+    snprintf(post, sizeof post, "%s:", strchr(sig, ':') + 1);
+    if (fn->post_return && (!fn->post_return->inst || !fn->post_return->type ||
+                            strcmp(fn->post_return->type, post) != 0)) {
+        kiln_err_set(ci->err, "%s: offset 0x%zx: the post-return is not a core export of type %s",
+                     ci->name, d->offset, post);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- the walk ---- */
@@ -494,6 +535,7 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                     fn->realloc = f->sp[KILN_CSORT_CORE_FUNC].items[k->opts.realloc];
                 if (k->opts.has_post_return)
                     fn->post_return = f->sp[KILN_CSORT_CORE_FUNC].items[k->opts.post_return];
+                if (check_lift(ci, d, fn) < 0) return -1;
                 if (push(f, KILN_CSORT_FUNC, fn) < 0) return oom(ci);
             } else if (k->op == KILN_CANON_LOWER) {
                 ki_func *callee = f->sp[KILN_CSORT_FUNC].items[k->func];

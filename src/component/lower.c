@@ -33,6 +33,9 @@ typedef struct ki_tramp {
 /* ---- core guest calls ---- */
 
 static __thread char realloc_trap[160];
+/* The last realloc trap when it was a timeout or an exit (kind NONE otherwise): such a
+ * trap must leave the whole call, not only fail the lift or lower. */
+static __thread kiln_trap realloc_stop;
 
 /* A guest's realloc called by the canonical ABI (ctx: its ki_core). A trap in it returns an
  * impossible pointer, so that the lift or lower fails; the reason is kept for the message. */
@@ -44,6 +47,7 @@ static uint32_t realloc_thunk(void *ctx, uint32_t old, uint32_t old_size, uint32
     v[0].i32 = old, v[1].i32 = old_size, v[2].i32 = align, v[3].i32 = new_size;
     kiln_trap trap;
     if (kiln_instance_call(c->inst, c->idx, v, &trap) < 0) {
+        if (trap.kind == KILN_TRAP_INTERRUPTED || trap.kind == KILN_TRAP_EXIT) realloc_stop = trap;
         snprintf(realloc_trap, sizeof realloc_trap, "realloc trapped: %s",
                  kiln_trap_message(&trap));
         return UINT32_MAX;
@@ -134,6 +138,7 @@ int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *calle
     }
     int rc = -1;
     realloc_trap[0] = '\0';
+    realloc_stop.kind = KILN_TRAP_NONE;
     if (kiln_resources_call_begin(fn->frame->res, caller_cx->err, sizeof caller_cx->err) < 0) {
         cx_pop(ci);
         return -1;
@@ -144,9 +149,12 @@ int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *calle
     if (kiln_cabi_lower_args(cx, fn->type, args, core, &ncore) < 0) {
         snprintf(caller_cx->err, sizeof caller_cx->err, "passing the arguments: %.150s%s%.80s",
                  cx->err, realloc_trap[0] ? ": " : "", realloc_trap);
+        if (realloc_stop.kind != KILN_TRAP_NONE) *trap = realloc_stop;
         goto out;
     }
-    if (kiln_instance_call(fn->core->inst, fn->core->idx, core, trap) < 0) {
+    /* Only the host's own call has a time limit; calls between instances run within it. */
+    uint64_t timeout = ci->depth == 1 ? ci->timeout_ns : 0;
+    if (kiln_instance_call_timeout(fn->core->inst, fn->core->idx, core, trap, timeout) < 0) {
         snprintf(caller_cx->err, sizeof caller_cx->err, "%s", kiln_trap_message(trap));
         goto out;
     }
@@ -162,7 +170,8 @@ int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *calle
         goto out;
     }
     if (fn->post_return) {
-        if (kiln_instance_call(fn->post_return->inst, fn->post_return->idx, saved, trap) < 0) {
+        if (kiln_instance_call_timeout(fn->post_return->inst, fn->post_return->idx, saved, trap,
+                                       timeout) < 0) {
             snprintf(caller_cx->err, sizeof caller_cx->err, "post-return: %s",
                      kiln_trap_message(trap));
             goto out;
@@ -183,10 +192,15 @@ out:;
 static _Noreturn void tramp_fail(ki_tramp *t, kiln_cabi_cx *cx, const kiln_trap *trap,
                                  const char *what)
 {
+    if (!trap && realloc_stop.kind != KILN_TRAP_NONE) trap = &realloc_stop;
     if (trap && trap->kind == KILN_TRAP_EXIT) {
         int code = trap->exit_code;
         cx_pop(t->ci);
         kiln_rt_exit(code);
+    }
+    if (trap && trap->kind == KILN_TRAP_INTERRUPTED) {
+        cx_pop(t->ci);
+        kiln_rt_trap(KILN_TRAP_INTERRUPTED);
     }
     char msg[512];
     snprintf(msg, sizeof msg, "%s: %s%s", t->callee->name, what, cx->err);
@@ -197,6 +211,7 @@ static _Noreturn void tramp_fail(ki_tramp *t, kiln_cabi_cx *cx, const kiln_trap 
 static void tramp_call(void *ctx, kiln_val *vals)
 {
     ki_tramp *t = ctx;
+    realloc_stop.kind = KILN_TRAP_NONE;
     kiln_cabi_cx *cx = cx_push(t->ci, t->memory, t->enc, t->realloc, t->frame);
     if (!cx) kiln_rt_trap_host("component call: out of memory");
     const kiln_ctype *ft = t->type;
@@ -248,8 +263,8 @@ ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, con
         t->memory = ((ki_core *)f->sp[KILN_CSORT_CORE_MEMORY].items[o->memory])->b.ctx;
     if (o->has_realloc) {
         t->realloc = f->sp[KILN_CSORT_CORE_FUNC].items[o->realloc];
-        if (!t->realloc->inst) {
-            kiln_err_set(err, "%s: the realloc of %s is not a core instance's export", ci->name,
+        if (!t->realloc->inst || !t->realloc->type || strcmp(t->realloc->type, "iiii:i") != 0) {
+            kiln_err_set(err, "%s: the realloc of %s is not a core export of type iiii:i", ci->name,
                          callee->name);
             return NULL;
         }
@@ -345,6 +360,14 @@ ki_core *ki_resource_builtin(kiln_component_instance *ci, ki_frame *f, uint8_t o
 int kiln_component_call(kiln_component_instance *ci, const kiln_component_func *f,
                         const kiln_cval *args, kiln_cval *results, kiln_trap *trap)
 {
+    return kiln_component_call_timeout(ci, f, args, results, trap, 0);
+}
+
+int kiln_component_call_timeout(kiln_component_instance *ci, const kiln_component_func *f,
+                                const kiln_cval *args, kiln_cval *results, kiln_trap *trap,
+                                uint64_t timeout_ns)
+{
+    ci->timeout_ns = timeout_ns;
     ki_func *fn = (ki_func *)f;
     if (!ci->cx_ready) {
         memset(&ci->cx, 0, sizeof ci->cx);

@@ -161,6 +161,10 @@ int kiln_instance_call(kiln_instance *inst, long export_index, kiln_val *vals, k
  * KILN_TRAP_INTERRUPTED, also when it waits in a host function such as poll_oneoff. */
 int kiln_instance_call_timeout(kiln_instance *inst, long export_index, kiln_val *vals,
                                kiln_trap *trap, uint64_t timeout_ns);
+/* The same with a budget per running slice as well (kiln_rt_call_budget): past it the
+ * guest stops with KILN_TRAP_BUDGET; time parked on a fiber counts against the timeout. */
+int kiln_instance_call_budget(kiln_instance *inst, long export_index, kiln_val *vals,
+                              kiln_trap *trap, uint64_t timeout_ns, uint64_t slice_ns);
 
 /* Accessors for exported memories, tables and globals (NULL if not such an export). */
 wasm_rt_memory_t *kiln_instance_memory(kiln_instance *inst, const char *name);

@@ -9,7 +9,9 @@
  * x87 control word are pushed on the old stack, rsp is exchanged, the new ones popped);
  * elsewhere it is ucontext's swapcontext (which also saves the signal mask: one
  * sigprocmask system call per switch). Define KILN_FIBER_UCONTEXT to use ucontext on
- * x86-64 too (for measurements).
+ * x86-64 too (for measurements). The switch returns into another stack, which CET
+ * shadow stacks forbid: Kiln is not built with -fcf-protection, and must not claim
+ * shadow-stack support while this switch is used.
  *
  * Only the resumer's side of kiln_fiber_resume touches the runtime state: it exchanges
  * the thread's guest state with the fiber's before switching in and after switching
@@ -62,6 +64,7 @@ struct kiln_fiber {
     int state;
     int result; /* of the last wait (kiln_sched_complete) */
     kiln_sched *sched;
+    kiln_fiber *sched_next; /* the scheduler's link (kiln_fiber_sched_link) */
     void (*after)(kiln_fiber *, void *);
     void *after_arg;
     kiln_rt_fiber_state rt;
@@ -432,6 +435,11 @@ int kiln_fiber_result(const kiln_fiber *f)
 }
 
 /* ---- the scheduler binding ---- */
+
+kiln_fiber **kiln_fiber_sched_link(kiln_fiber *f)
+{
+    return &f->sched_next;
+}
 
 void kiln_sched_bind(kiln_sched *s)
 {

@@ -117,6 +117,10 @@ struct kiln_sched {
 void kiln_sched_bind(kiln_sched *s);
 kiln_sched *kiln_sched_current(void);
 
+/* A link field inside f that belongs to the scheduler f is parked with (for intrusive
+ * run queues: waking a fiber then never allocates). */
+kiln_fiber **kiln_fiber_sched_link(kiln_fiber *f);
+
 /* Ends f's wait with result and hands f to its scheduler's wake(). Any thread. */
 void kiln_sched_complete(kiln_fiber *f, int result);
 

@@ -556,6 +556,67 @@ static void test_sleep_deadline(void)
     CHECK_INT(b.trap.kind, KILN_TRAP_INTERRUPTED);
 }
 
+typedef struct budgeted {
+    uint64_t sleep_ns, spin_ns, timeout_ns, slice_ns;
+    int wait_rc, call_rc;
+    kiln_trap trap;
+} budgeted;
+
+static void sleep_then_spin(void *arg)
+{
+    budgeted *b = arg;
+    if (b->sleep_ns) {
+        kiln_rt_host_enter();
+        b->wait_rc = kiln_wait_sleep(b->sleep_ns);
+        kiln_rt_host_leave();
+    }
+    uint64_t end = now_ns() + b->spin_ns;
+    while (now_ns() < end) {
+    }
+}
+
+static void budgeted_call(void *arg)
+{
+    budgeted *b = arg;
+    b->call_rc = kiln_rt_call_budget(sleep_then_spin, b, &b->trap, b->timeout_ns, b->slice_ns);
+}
+
+/* A running-slice budget (the server's inline path): time parked does not count against
+ * it, a slice that runs past it stops with KILN_TRAP_BUDGET, and the time limit still
+ * counts parked time (KILN_TRAP_INTERRUPTED). */
+static void test_slice_budget(void)
+{
+    ref_sched rs;
+    rs_init(&rs);
+    budgeted napper = {
+        .sleep_ns = 300000000, .timeout_ns = 5000000000ull, .slice_ns = 20000000, .wait_rc = 99};
+    budgeted spinner = {
+        .spin_ns = 3000000000ull, .timeout_ns = 5000000000ull, .slice_ns = 20000000};
+    budgeted late = {.sleep_ns = 20000000,
+                     .spin_ns = 3000000000ull,
+                     .timeout_ns = 5000000000ull,
+                     .slice_ns = 20000000,
+                     .wait_rc = 99};
+    budgeted timed = {
+        .sleep_ns = 3000000000ull, .timeout_ns = 100000000, .slice_ns = 20000000, .wait_rc = 99};
+    rs_spawn(&rs, budgeted_call, &napper);
+    rs_spawn(&rs, budgeted_call, &spinner);
+    rs_spawn(&rs, budgeted_call, &late);
+    rs_spawn(&rs, budgeted_call, &timed);
+    uint64_t t0 = now_ns();
+    rs_run(&rs);
+    CHECK_INT(napper.wait_rc, KILN_WAIT_OK);
+    CHECK_INT(napper.call_rc, 0);
+    CHECK_INT(spinner.call_rc, -1);
+    CHECK_INT(spinner.trap.kind, KILN_TRAP_BUDGET);
+    CHECK_INT(late.wait_rc, KILN_WAIT_OK); /* the sleep was fine, the slice after it was not */
+    CHECK_INT(late.trap.kind, KILN_TRAP_BUDGET);
+    CHECK_INT(timed.wait_rc, KILN_WAIT_INTERRUPTED);
+    CHECK_INT(timed.trap.kind, KILN_TRAP_INTERRUPTED);
+    CHECK(now_ns() - t0 < 2500000000ull); /* nobody spun for its whole 3 s */
+    CHECK_STR(kiln_trap_kind_name(KILN_TRAP_BUDGET), "budget");
+}
+
 typedef struct job {
     pthread_t loop;
     int ran_elsewhere, rc;
@@ -796,6 +857,7 @@ int main(void)
     test_wasm_on_fibers();
     test_sched_sleep();
     test_sleep_deadline();
+    test_slice_budget();
     test_offload();
     test_wait_fd();
     test_cancel();

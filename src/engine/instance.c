@@ -124,6 +124,12 @@ int kiln_instance_call(kiln_instance *inst, long idx, kiln_val *vals, kiln_trap 
 int kiln_instance_call_timeout(kiln_instance *inst, long idx, kiln_val *vals, kiln_trap *trap,
                                uint64_t timeout_ns)
 {
+    return kiln_instance_call_budget(inst, idx, vals, trap, timeout_ns, 0);
+}
+
+int kiln_instance_call_budget(kiln_instance *inst, long idx, kiln_val *vals, kiln_trap *trap,
+                              uint64_t timeout_ns, uint64_t slice_ns)
+{
     kiln_module *m = inst->module;
     if (idx < 0 || (size_t)idx >= m->nexports || !m->g_calls[idx]) {
         trap->kind = KILN_TRAP_HOST;
@@ -131,7 +137,7 @@ int kiln_instance_call_timeout(kiln_instance *inst, long idx, kiln_val *vals, ki
         return -1;
     }
     call_args a = {m->g_calls[idx], inst->native, vals};
-    return kiln_rt_call_timeout(call_tramp, &a, trap, timeout_ns);
+    return kiln_rt_call_budget(call_tramp, &a, trap, timeout_ns, slice_ns);
 }
 
 void *kiln_instance_export_ptr(kiln_instance *inst, long idx)

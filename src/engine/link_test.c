@@ -230,6 +230,35 @@ int main(void)
         kiln_module_free(vm);
     }
 
+    /* A guest import without results runs once (the glue once fell through to a second,
+     * host-style call of the same function). */
+    kiln_module *bm = load("bumper",
+                           "(module (global $n (export \"n\") (mut i32) (i32.const 0))\n"
+                           "  (func (export \"bump\")\n"
+                           "    (global.set $n (i32.add (global.get $n) (i32.const 1)))))\n",
+                           NULL);
+    kiln_module *gm = load("caller",
+                           "(module (import \"p\" \"bump\" (func $bump))\n"
+                           "  (func (export \"go\") (call $bump)))\n",
+                           &linker);
+    CHECK(bm && gm);
+    if (bm && gm) {
+        kiln_instance *bi = kiln_instance_alloc(bm), *gi = kiln_instance_alloc(gm);
+        CHECK(bi && kiln_instance_init(bi, NULL, &t) == 0);
+        kiln_binding gb[1] = {{kiln_module_export_fn(bm, kiln_module_export_index(bm, "bump")),
+                               kiln_instance_native(bi), KILN_BIND_GUEST}};
+        CHECK(gi && kiln_instance_init(gi, gb, &t) == 0);
+        kiln_val r[1] = {{0}};
+        CHECK(kiln_instance_call(gi, kiln_module_export_index(gm, "go"), r, &t) == 0);
+        const uint32_t *n = kiln_instance_export_ptr(bi, kiln_module_export_index(bm, "n"));
+        CHECK(n != NULL);
+        if (n) CHECK_INT(*n, 1);
+        kiln_instance_free(gi);
+        kiln_instance_free(bi);
+    }
+    kiln_module_free(gm);
+    kiln_module_free(bm);
+
     /* An unbound import is refused with its name, never called. */
     kiln_binding partial[4];
     bind(partial, &seven);

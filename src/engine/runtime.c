@@ -136,15 +136,54 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The earlier of the time limit and the running slice's end (0: none). */
+static uint64_t effective_deadline(const kiln_rt_fiber_state *g)
+{
+    uint64_t d = g->deadline_ns, s = g->slice_ns ? g->slice_end_ns : 0;
+    return !d ? s : !s ? d : d < s ? d : s;
+}
+
+/* The calling thread's CPU time (async-signal-safe). */
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Starts a running slice of the current guest (on start and on every resume). */
+static void slice_start(kiln_rt_fiber_state *g)
+{
+    g->slice_end_ns = mono_ns() + g->slice_ns;
+    g->slice_cpu0_ns = thread_cpu_ns();
+}
+
 static void on_interrupt(int sig, siginfo_t *si, void *uctx)
 {
     (void)sig, (void)si, (void)uctx;
-    uint64_t d = tls.g.deadline_ns;
-    if (tls.switching || !tls.g.jmp || !d || mono_ns() < d) return;
+    uint64_t d = effective_deadline(&tls.g), now = mono_ns();
+    if (tls.switching || !tls.g.jmp || !d || now < d) return;
+    kiln_trap_kind kind =
+        tls.g.deadline_ns && now >= tls.g.deadline_ns ? KILN_TRAP_INTERRUPTED : KILN_TRAP_BUDGET;
+    if (kind == KILN_TRAP_BUDGET) {
+        /* The slice budget is CPU time: a loop thread that the OS set aside (two cores,
+         * many threads) did not spend its guest's budget. Extend the slice by what is left
+         * of it, at least one watchdog tick. */
+        uint64_t used = thread_cpu_ns() - tls.g.slice_cpu0_ns;
+        if (used < tls.g.slice_ns) {
+            uint64_t left = tls.g.slice_ns - used;
+            tls.g.slice_end_ns = now + (left > WATCHDOG_TICK_NS ? left : WATCHDOG_TICK_NS);
+            watch_rec *r = tls.watch;
+            if (r)
+                atomic_store_explicit(&r->deadline_ns, effective_deadline(&tls.g),
+                                      memory_order_release);
+            return;
+        }
+    }
     if (tls.g.in_host)
-        tls.g.interrupt_pending = 1;
+        tls.g.interrupt_pending = (int)kind;
     else
-        unwind(KILN_TRAP_INTERRUPTED, 1);
+        unwind(kind, 1);
 }
 
 static void *watchdog_main(void *arg)
@@ -251,8 +290,9 @@ static watch_rec *watch_self(void)
 static void set_deadline(thread_state *t, uint64_t d)
 {
     t->g.deadline_ns = d;
-    watch_rec *r = d ? watch_self() : t->watch;
-    if (r) atomic_store_explicit(&r->deadline_ns, d, memory_order_release);
+    uint64_t eff = effective_deadline(&t->g);
+    watch_rec *r = eff ? watch_self() : t->watch;
+    if (r) atomic_store_explicit(&r->deadline_ns, eff, memory_order_release);
 }
 
 void kiln_rt_host_enter(void)
@@ -262,9 +302,10 @@ void kiln_rt_host_enter(void)
 
 void kiln_rt_host_leave(void)
 {
-    if (--tls.g.in_host == 0 && *(volatile int *)&tls.g.interrupt_pending) {
+    int kind = *(volatile int *)&tls.g.interrupt_pending;
+    if (--tls.g.in_host == 0 && kind) {
         tls.g.interrupt_pending = 0;
-        unwind(KILN_TRAP_INTERRUPTED, 0);
+        unwind((kiln_trap_kind)kind, 0);
     }
 }
 
@@ -280,7 +321,7 @@ uint64_t kiln_rt_deadline_ns(void)
 
 void kiln_rt_interrupt_set(void)
 {
-    if (tls.g.in_host) tls.g.interrupt_pending = 1;
+    if (tls.g.in_host) tls.g.interrupt_pending = KILN_TRAP_INTERRUPTED;
 }
 
 /* ---- fibers: the guest state moves with the fiber ---- */
@@ -303,12 +344,14 @@ int kiln_rt_fiber_swap(kiln_rt_fiber_state *s)
     *s = tmp;
     atomic_signal_fence(memory_order_seq_cst);
     /* The watchdog follows the guest now running here; a parked guest's deadline is
-     * enforced by the waiting API until it runs again. */
+     * enforced by the waiting API until it runs again. A resumed guest starts a new
+     * running slice. */
+    if (t->g.slice_ns) slice_start(&t->g);
     set_deadline(t, t->g.deadline_ns);
     /* A deadline that passed while parked, found back in a host function: it unwinds as
      * soon as that returns. */
     if (t->g.deadline_ns && t->g.in_host && mono_ns() >= t->g.deadline_ns)
-        t->g.interrupt_pending = 1;
+        t->g.interrupt_pending = KILN_TRAP_INTERRUPTED;
     atomic_signal_fence(memory_order_seq_cst);
     t->switching = 0;
     return 0;
@@ -381,6 +424,12 @@ int kiln_rt_call(void (*fn)(void *), void *arg, kiln_trap *trap)
  * is looked up again (self()), never reused from before. */
 int kiln_rt_call_timeout(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t timeout_ns)
 {
+    return kiln_rt_call_budget(fn, arg, trap, timeout_ns, 0);
+}
+
+int kiln_rt_call_budget(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t timeout_ns,
+                        uint64_t slice_ns)
+{
     if (kiln_rt_thread_init() < 0) {
         trap->kind = KILN_TRAP_HOST;
         snprintf(trap->message, sizeof trap->message, "cannot prepare thread for guest code");
@@ -390,22 +439,47 @@ int kiln_rt_call_timeout(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_
     thread_state *t = self();
     sigjmp_buf *volatile prev = t->g.jmp;
     volatile uint64_t prev_deadline = t->g.deadline_ns;
+    volatile uint64_t prev_slice = t->g.slice_ns, prev_slice_end = t->g.slice_end_ns,
+                      prev_slice_cpu0 = t->g.slice_cpu0_ns;
+    int limited = timeout_ns || slice_ns;
+    /* A call nested in a host function (the component model's calls between instances, a
+     * guest's realloc) stays part of the outer call: the outer call's deadline still
+     * interrupts it, and the host section is resumed when it returns. */
+    volatile int nested = prev != NULL && !limited;
+    volatile int saved_in_host = t->g.in_host;
+    if (nested && t->g.interrupt_pending) {
+        /* The outer call's limit passed in the host function: do not start. */
+        trap->kind = (kiln_trap_kind)t->g.interrupt_pending;
+        trap->message[0] = '\0';
+        return -1;
+    }
     t->g.in_host = 0;
     t->g.interrupt_pending = 0;
-    if (timeout_ns) set_deadline(t, mono_ns() + timeout_ns);
+    if (slice_ns) {
+        t->g.slice_ns = slice_ns;
+        slice_start(&t->g);
+    }
+    if (limited) set_deadline(t, timeout_ns ? mono_ns() + timeout_ns : prev_deadline);
     t->g.jmp = &jb;
     if (sigsetjmp(jb, 0) == 0) {
         fn(arg);
         t = self();
         t->g.jmp = prev;
-        if (timeout_ns) set_deadline(t, prev_deadline);
+        t->g.slice_ns = prev_slice;
+        t->g.slice_end_ns = prev_slice_end;
+        t->g.slice_cpu0_ns = prev_slice_cpu0;
+        if (limited) set_deadline(t, prev_deadline);
+        if (nested) t->g.in_host = saved_in_host;
         trap->kind = KILN_TRAP_NONE;
         return 0;
     }
     t = self();
     t->g.jmp = prev;
-    if (timeout_ns) set_deadline(t, prev_deadline);
-    t->g.in_host = 0;
+    t->g.slice_ns = prev_slice;
+    t->g.slice_end_ns = prev_slice_end;
+    t->g.slice_cpu0_ns = prev_slice_cpu0;
+    if (limited) set_deadline(t, prev_deadline);
+    t->g.in_host = nested ? saved_in_host : 0;
     t->g.interrupt_pending = 0;
     if (t->from_signal) {
         /* The handler ran with SIGSEGV/SIGBUS blocked and we left it by longjmp. */
@@ -466,6 +540,7 @@ static const struct {
     [KILN_TRAP_INTERRUPTED] = {"interrupted", "interrupted: time limit exceeded"},
     [KILN_TRAP_HOST] = {"host", "host error"},
     [KILN_TRAP_EXIT] = {"exit", "exit"},
+    [KILN_TRAP_BUDGET] = {"budget", "interrupted: running slice past its budget"},
 };
 
 const char *kiln_trap_kind_name(kiln_trap_kind k)

@@ -37,6 +37,7 @@ typedef enum kiln_trap_kind {
     KILN_TRAP_INTERRUPTED, /* stopped from outside: timeout */
     KILN_TRAP_HOST,        /* a host function gave up (message in kiln_trap.message) */
     KILN_TRAP_EXIT,        /* not a fault: proc_exit(code) */
+    KILN_TRAP_BUDGET,      /* stopped from outside: one running slice past its budget */
 } kiln_trap_kind;
 
 typedef struct kiln_trap {
@@ -62,10 +63,20 @@ int kiln_rt_thread_init(void);
  * and returns -1 (also for proc_exit: trap->kind == KILN_TRAP_EXIT). */
 int kiln_rt_call(void (*fn)(void *), void *arg, kiln_trap *trap);
 
-/* Like kiln_rt_call, with a time limit: when timeout_ns (> 0) passes, the guest is
+/* A call made from a host function while guest code runs (timeout_ns 0) is nested: it
+ * runs within the outer call's time limit and returns to the host function's section.
+ * Like kiln_rt_call, with a time limit: when timeout_ns (> 0) passes, the guest is
  * stopped (trap kind KILN_TRAP_INTERRUPTED) by a watchdog signal, at once in guest code,
  * or when the running host function returns (see kiln_rt_interrupt_pending). */
 int kiln_rt_call_timeout(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t timeout_ns);
+
+/* Like kiln_rt_call_timeout, and besides each *running slice* of the guest (from a start
+ * or a resume of its fiber to its next park or its end) may last at most slice_ns: past
+ * it the guest stops with KILN_TRAP_BUDGET. Time parked (waiting in a host function on a
+ * fiber) counts against timeout_ns only. The server's inline path: a guest may hold the
+ * event loop for a slice, and may sleep as long as its request timeout allows. */
+int kiln_rt_call_budget(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t timeout_ns,
+                        uint64_t slice_ns);
 
 /* Host sections: import trampolines bracket every host function call with these, so an
  * interrupt never unwinds through host code. A host function that blocks (sleeps,

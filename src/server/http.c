@@ -1,8 +1,10 @@
 /* http.c — the HTTP server on h2o: workers, limits, dispatch, access log (see http.h). */
 #include "server/http.h"
-#include "server/executor.h"
+#include "server/loop_sched.h"
 #include "server/head.h"
 #include "util/alloc.h"
+#include "util/arena.h"
+#include "util/buf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -28,10 +31,10 @@
 #include <openssl/ssl.h>
 
 /* Our handler: h2o's handler plus the server configuration. */
-typedef struct kiln_handler {
+typedef struct server_handler {
     h2o_handler_t super;
     const kiln_server_config *cfg;
-} kiln_handler;
+} server_handler;
 
 typedef struct worker {
     const kiln_server_config *cfg;
@@ -44,13 +47,13 @@ typedef struct worker {
     h2o_socket_t *listener;
     pthread_t thread;
     int started;
-    kiln_executor *executor;        /* shared by all workers */
-    h2o_multithread_queue_t *queue; /* finished guest jobs come back through it */
+    h2o_multithread_queue_t *queue; /* handlers' posts from other threads arrive here */
     h2o_multithread_receiver_t receiver;
-    size_t inflight; /* jobs of this worker not yet answered */
+    size_t inflight;        /* exchanges of this worker whose handler has not finished */
+    kiln_loop_sched *sched; /* fibers parked on this loop */
 } worker;
 
-static atomic_int stop_requested;
+static atomic_int stop_requested, start_failed;
 
 #ifdef __SANITIZE_ADDRESS__
 /* LeakSanitizer: h2o 2.2.5 keeps its per-thread recycling allocators and each context's
@@ -111,23 +114,6 @@ static void access_log(const kiln_server_config *cfg, h2o_req_t *req, int status
     if (rc == 0) {
         ssize_t n = write(1, b.data, b.len);
         (void)n; /* a full or closed stdout must not stop the server */
-    }
-    kiln_buf_free(&b);
-}
-
-/* Logs a server-side problem of one request to stderr (one line, escaped). */
-static void error_log(const char *msg, size_t len)
-{
-    kiln_buf b = KILN_BUF_INIT;
-    int rc = kiln_buf_puts(&b, "kiln: ");
-    for (size_t i = 0; i < len && rc == 0; i++) {
-        unsigned char c = (unsigned char)msg[i];
-        rc =
-            c >= 0x20 && c != 0x7f ? kiln_buf_putc(&b, (char)c) : kiln_buf_printf(&b, "\\x%02x", c);
-    }
-    if (rc == 0 && kiln_buf_putc(&b, '\n') == 0) {
-        ssize_t n = write(2, b.data, b.len);
-        (void)n;
     }
     kiln_buf_free(&b);
 }
@@ -215,234 +201,319 @@ static int well_known(const kiln_server_config *cfg, h2o_req_t *req, const char 
 #undef IS
 }
 
-/* Fills the CGI view of an h2o request (strings borrowed from req or its pool). */
-static void cgi_request_of(h2o_req_t *req, size_t path_len, const kiln_route_match *m, char *ip,
-                           size_t iplen, kiln_cgi_request *cr)
-{
-    memset(cr, 0, sizeof *cr);
-    cr->method = req->method.base;
-    cr->method_len = req->method.len;
-    cr->path = req->path.base;
-    cr->path_len = path_len;
-    if (req->query_at != SIZE_MAX && req->query_at + 1 <= req->path.len) {
-        cr->query = req->path.base + req->query_at + 1;
-        cr->query_len = req->path.len - req->query_at - 1;
-    }
-    if (req->input.authority.len) {
-        cr->authority = req->input.authority.base;
-        cr->authority_len = req->input.authority.len;
-    }
-    cr->scheme = req->input.scheme == &H2O_URL_SCHEME_HTTPS ? "https" : "http";
-    cr->protocol = req->version >= 0x200   ? "HTTP/2.0"
-                   : req->version == 0x100 ? "HTTP/1.0"
-                                           : "HTTP/1.1";
-    struct sockaddr_storage ss;
-    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    ip[0] = '\0';
-    if (sl > 0 && iplen >= NI_MAXHOST &&
-        h2o_socket_getnumerichost((struct sockaddr *)&ss, sl, ip) != SIZE_MAX) {
-        cr->client_port = h2o_socket_getport((struct sockaddr *)&ss);
-    } else {
-        ip[0] = '\0';
-    }
-    cr->client_ip = ip;
-    /* SERVER_PORT comes from the authority; only without one is the socket asked (a
-     * system call per request otherwise). */
-    const char *port;
-    size_t port_len;
-    kiln_cgi_authority_split(cr->authority, cr->authority_len, &port, &port_len);
-    if (!port_len) {
-        sl = req->conn->callbacks->get_sockname(req->conn, (struct sockaddr *)&ss);
-        if (sl > 0) cr->server_port = h2o_socket_getport((struct sockaddr *)&ss);
-    }
-    cr->content_length = req->entity.base ? req->entity.len : 0;
-    kiln_cgi_header *hs = h2o_mem_alloc_pool(&req->pool, (req->headers.size + 1) * sizeof *hs);
-    for (size_t i = 0; i < req->headers.size; i++) {
-        const h2o_header_t *h = &req->headers.entries[i];
-        hs[i] = (kiln_cgi_header){h->name->base, h->name->len, h->value.base, h->value.len};
-    }
-    cr->headers = hs;
-    cr->nheaders = req->headers.size;
-    cr->match = m;
-}
-
-/* One request's trip through the executor. Everything the guest needs is copied out of
- * the h2o request first (the client may go away while the guest runs, and h2o then frees
- * the request): the prepared CGI environment and the body. The request pointer is
- * cleared by a dispose hook in the request's pool if that happens; the job itself is
- * freed on the worker's thread when its result comes back. */
-typedef struct wagi_job {
-    kiln_job job;
-    h2o_multithread_message_t msg;
+/* One request between the server and its handler: the neutral request and response
+ * (exec/handler.h) over an h2o request. Allocated once per request together with the
+ * first chunk of the request's arena. It outlives the h2o request when the client goes
+ * away while the handler works (a dispose hook in the request's pool clears `req`), and
+ * the h2o request outlives it while h2o still sends the final data: it is freed when both
+ * the handler finished and h2o disposed the request. Everything runs on the worker's
+ * thread, except post. */
+typedef struct exchange {
+    kiln_response res;
+    kiln_request kreq;
+    kiln_body_source body;
+    kiln_arena arena;
     worker *w;
     h2o_req_t *req;        /* NULL once h2o disposed the request */
     struct req_hook *hook; /* in req's pool: points back here while both live */
     const kiln_server_target *t;
-    kiln_wagi_prepared prep;
-    uint8_t *body;
-    size_t body_len;
-    kiln_wagi_result r;
-    int expired;
-} wagi_job;
+    h2o_generator_t gen;
+    h2o_timeout_entry_t flush_timer; /* coalesces writes until the loop runs again */
+    h2o_multithread_message_t msg;
+    kiln_response_cb posted;
+    void *posted_arg;
+    kiln_buf queued, sending; /* written, not yet given to h2o / given, not yet acked */
+    const char *direct;       /* instead of queued: the first write, copied into the arena */
+    size_t direct_len;
+    size_t bytes;
+    int status;
+    unsigned started : 1, h2o_started : 1, in_flight : 1, finished : 1, final_sent : 1, pending : 1;
+    int busy; /* inside a call that uses the exchange afterwards: do not free it */
+    char ip[NI_MAXHOST];
+    /* the arena's first chunk: a typical request's memory fits (the WAGI hello's does) */
+    _Alignas(max_align_t) char first_chunk[8192];
+} exchange;
 
 typedef struct req_hook {
-    wagi_job *job;
+    exchange *ex;
 } req_hook;
 
 static __thread worker *current_worker;
 
+static void exchange_free(exchange *ex)
+{
+    if (ex->hook) ex->hook->ex = NULL;
+    if (h2o_timeout_is_linked(&ex->flush_timer)) h2o_timeout_unlink(&ex->flush_timer);
+    kiln_buf_free(&ex->queued);
+    kiln_buf_free(&ex->sending);
+    kiln_arena_free(&ex->arena);
+    kiln_free(ex);
+}
+
+/* Frees the exchange when both sides are done with it (not inside one of our own h2o
+ * calls: `busy`). */
+static void exchange_maybe_free(exchange *ex)
+{
+    if (!ex->req && ex->finished && !ex->busy) exchange_free(ex);
+}
+
 static void on_req_dispose(void *p)
 {
     req_hook *h = p;
-    if (h->job) h->job->req = NULL;
+    exchange *ex = h->ex;
+    if (!ex) return;
+    ex->req = NULL;
+    ex->hook = NULL;
+    if (h2o_timeout_is_linked(&ex->flush_timer)) h2o_timeout_unlink(&ex->flush_timer);
+    exchange_maybe_free(ex);
 }
 
-/* Executor thread: the guest runs here. */
-static void job_run(kiln_job *j)
+/* Gives h2o what was written: all of it, final when the handler finished. At most one
+ * h2o_send is outstanding (h2o calls proceed when it may take more). */
+static void flush_out(exchange *ex)
 {
-    wagi_job *job = (wagi_job *)j;
-    kiln_wagi_execute(job->t->wagi, &job->prep, job->body, job->body_len, &job->r);
-}
-
-/* Executor (or reaper) thread: hand the job back to its worker's event loop. */
-static void job_complete(kiln_job *j)
-{
-    wagi_job *job = (wagi_job *)j;
-    h2o_multithread_send_message(&job->w->receiver, &job->msg);
-}
-
-static void job_expired(kiln_job *j)
-{
-    wagi_job *job = (wagi_job *)j;
-    job->expired = 1;
-    h2o_multithread_send_message(&job->w->receiver, &job->msg);
-}
-
-static void job_free(wagi_job *job)
-{
-    if (job->hook) job->hook->job = NULL;
-    kiln_wagi_prepared_free(&job->prep);
-    kiln_wagi_result_free(&job->r);
-    kiln_free(job->body);
-    kiln_free(job);
-}
-
-/* 503 with Retry-After: the executor is full (or the request waited too long for it). */
-static void respond_busy(const kiln_server_config *cfg, h2o_req_t *req, const char *component)
-{
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-    respond_error(cfg, req, 503, component);
-}
-
-/* Sends what a finished job produced (on the worker's thread). */
-static void job_answer(const kiln_server_config *cfg, wagi_job *job)
-{
-    h2o_req_t *req = job->req;
-    const kiln_server_target *t = job->t;
-    kiln_wagi_result *r = &job->r;
-    if (job->expired) {
-        char msg[160];
-        int n = snprintf(msg, sizeof msg,
-                         "component '%s': request waited too long for a free instance: 503",
-                         t->component);
-        error_log(msg, (size_t)n);
-        if (req) respond_busy(cfg, req, t->component);
-        return;
+    h2o_req_t *req = ex->req;
+    if (!req || ex->in_flight || ex->final_sent) return;
+    int final = ex->finished;
+    if (!ex->queued.len && !ex->direct && !final) return;
+    if (!ex->h2o_started) {
+        /* everything is known at once: a Content-Length rather than chunks */
+        if (final && ex->res.content_length == SIZE_MAX)
+            ex->res.content_length = ex->direct ? ex->direct_len : ex->queued.len;
+        if (ex->status == 204 || ex->status == 304) ex->res.content_length = 0;
+        req->res.content_length = ex->res.content_length;
+        ex->h2o_started = 1;
+        h2o_start_response(req, &ex->gen);
     }
-    int status = r->res.status;
-    if (!r->res.failed && (status < 200 || status > 999)) {
-        kiln_buf_printf(&r->log,
-                        "%scomponent '%s' answered the status %d, which is not a final "
-                        "response",
-                        r->log.len ? "; " : "", t->component, status);
-        status = 502;
-        r->res.failed = 1;
-    }
-    if (r->log.len) error_log(r->log.data, r->log.len);
-    if (!req) return; /* the client went away meanwhile */
-    if (r->res.failed) {
-        respond_error(cfg, req, status, t->component);
+    h2o_iovec_t buf;
+    if (ex->direct) { /* arena memory: valid until the exchange goes, after h2o is done */
+        buf = h2o_iovec_init(ex->direct, ex->direct_len);
+        ex->direct = NULL;
     } else {
-        for (size_t i = 0; i < r->res.nheaders; i++) {
-            const kiln_cgi_header *h = &r->res.headers[i];
-            add_header(req, h->name, h->name_len, h->value, h->value_len);
-        }
-        /* the body lives in the job, which is freed after this call: h2o copies it */
-        respond(cfg, req, status, NULL, r->res.body, r->res.body_len, t->component,
-                r->instantiate_ms);
+        kiln_buf t = ex->sending;
+        ex->sending = ex->queued;
+        ex->queued = t;
+        ex->queued.len = 0;
+        buf = h2o_iovec_init(ex->sending.data, ex->sending.len);
     }
+    ex->in_flight = !final;
+    ex->final_sent = final;
+    ex->busy++;
+    h2o_send(req, &buf, buf.len ? 1 : 0, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+    ex->busy--;
 }
 
-/* Worker thread: jobs that came back from the executor. */
-static void on_jobs_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+static void on_flush_timer(h2o_timeout_entry_t *entry)
 {
-    worker *w = H2O_STRUCT_FROM_MEMBER(worker, receiver, receiver);
+    exchange *ex = H2O_STRUCT_FROM_MEMBER(exchange, flush_timer, entry);
+    flush_out(ex);
+    exchange_maybe_free(ex);
+}
+
+/* h2o: the previous chunk is out; send what came meanwhile. */
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    exchange *ex = H2O_STRUCT_FROM_MEMBER(exchange, gen, gen);
+    (void)req;
+    ex->in_flight = 0;
+    ex->sending.len = 0;
+    flush_out(ex);
+    exchange_maybe_free(ex);
+}
+
+/* h2o: the response was aborted (the client went away). */
+static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    exchange *ex = H2O_STRUCT_FROM_MEMBER(exchange, gen, gen);
+    (void)req;
+    ex->in_flight = 0;
+}
+
+static int res_start(kiln_response *res, int status, const kiln_http_header *hs, size_t n)
+{
+    exchange *ex = (exchange *)res;
+    if (ex->started) return -1;
+    ex->started = 1;
+    ex->status = status;
+    h2o_req_t *req = ex->req;
+    if (!req) return -1;
+    req->res.status = status;
+    req->res.reason = kiln_http_reason(status);
+    for (size_t i = 0; i < n; i++)
+        add_header(req, hs[i].name, hs[i].name_len, hs[i].value, hs[i].value_len);
+    return 0;
+}
+
+static int res_write(kiln_response *res, const void *data, size_t len)
+{
+    exchange *ex = (exchange *)res;
+    if (!ex->req || !ex->started || ex->finished) return -1;
+    if (!len) return 0;
+    if (!ex->h2o_started && !ex->queued.len && !ex->direct && len <= 16384) {
+        /* the usual whole body in one write: into the arena, no buffer of its own */
+        char *p = kiln_arena_alloc(&ex->arena, len);
+        if (p) {
+            memcpy(p, data, len);
+            ex->direct = p;
+            ex->direct_len = len;
+            ex->bytes += len;
+            goto queued;
+        }
+    }
+    if (ex->direct) {
+        if (kiln_buf_append(&ex->queued, ex->direct, ex->direct_len) < 0) return -1;
+        ex->direct = NULL;
+    }
+    if (kiln_buf_append(&ex->queued, data, len) < 0) return -1;
+    ex->bytes += len;
+queued:
+    if (!h2o_timeout_is_linked(&ex->flush_timer))
+        h2o_timeout_link(ex->w->loop, &ex->w->ctx.zero_timeout, &ex->flush_timer);
+    return 0;
+}
+
+static void res_finish(kiln_response *res, const kiln_http_header *trailers, size_t n)
+{
+    exchange *ex = (exchange *)res;
+    (void)trailers; /* h2o 2.2.5 has no API for trailers: dropped */
+    (void)n;
+    if (ex->finished) return;
+    if (!ex->started) res_start(res, 500, NULL, 0);
+    ex->finished = 1;
+    if (ex->pending) {
+        ex->pending = 0;
+        ex->w->inflight--;
+    }
+    if (ex->req) {
+        if (h2o_timeout_is_linked(&ex->flush_timer)) h2o_timeout_unlink(&ex->flush_timer);
+        if (ex->status == 204 || ex->status == 304) {
+            ex->queued.len = 0;
+            ex->direct = NULL;
+        }
+        if (ex->status == 204 || ex->status == 304) ex->bytes = 0;
+        access_log(ex->w->cfg, ex->req, ex->status, ex->bytes, ex->t->component, ex->res.start_ms);
+        flush_out(ex);
+    }
+    exchange_maybe_free(ex);
+}
+
+static int res_gone(kiln_response *res)
+{
+    return ((exchange *)res)->req == NULL;
+}
+
+static int res_post(kiln_response *res, kiln_response_cb cb, void *arg)
+{
+    exchange *ex = (exchange *)res;
+    ex->posted = cb;
+    ex->posted_arg = arg;
+    h2o_multithread_send_message(&ex->w->receiver, &ex->msg);
+    return 0;
+}
+
+static const kiln_response_ops exchange_ops = {res_start, res_write, res_finish, res_post,
+                                               res_gone};
+
+/* Worker thread: callbacks that handlers posted from other threads. */
+static void on_posted(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    (void)receiver;
     while (!h2o_linklist_is_empty(messages)) {
         h2o_multithread_message_t *m =
             H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
         h2o_linklist_unlink(&m->link);
-        wagi_job *job = H2O_STRUCT_FROM_MEMBER(wagi_job, msg, m);
-        job_answer(w->cfg, job);
-        job_free(job);
-        w->inflight--;
+        exchange *ex = H2O_STRUCT_FROM_MEMBER(exchange, msg, m);
+        ex->posted(&ex->res, ex->posted_arg);
     }
 }
 
-/* Hands a WAGI request to the executor; the answer is sent when the job comes back. */
-static int serve_wagi(const kiln_server_config *cfg, h2o_req_t *req, size_t path_len,
-                      const kiln_server_target *t, const kiln_route_match *m)
+/* Fills the neutral view of an h2o request (strings borrowed from req or its pool). */
+static void request_of(h2o_req_t *req, size_t path_len, const kiln_route_match *m, exchange *ex)
+{
+    kiln_request *kr = &ex->kreq;
+    memset(kr, 0, sizeof *kr);
+    kr->method = req->method.base;
+    kr->method_len = req->method.len;
+    kr->path = req->path.base;
+    kr->path_len = path_len;
+    if (req->query_at != SIZE_MAX && req->query_at + 1 <= req->path.len) {
+        kr->query = req->path.base + req->query_at + 1;
+        kr->query_len = req->path.len - req->query_at - 1;
+    }
+    if (req->input.authority.len) {
+        kr->authority = req->input.authority.base;
+        kr->authority_len = req->input.authority.len;
+    }
+    kr->scheme = req->input.scheme == &H2O_URL_SCHEME_HTTPS ? "https" : "http";
+    kr->protocol = req->version >= 0x200   ? "HTTP/2.0"
+                   : req->version == 0x100 ? "HTTP/1.0"
+                                           : "HTTP/1.1";
+    struct sockaddr_storage ss;
+    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    ex->ip[0] = '\0';
+    if (sl > 0 && h2o_socket_getnumerichost((struct sockaddr *)&ss, sl, ex->ip) != SIZE_MAX)
+        kr->client_port = h2o_socket_getport((struct sockaddr *)&ss);
+    else
+        ex->ip[0] = '\0';
+    kr->client_ip = ex->ip;
+    /* The server port comes from the authority; only without one is the socket asked (a
+     * system call per request otherwise). */
+    const char *colon = NULL;
+    if (kr->authority_len) {
+        const char *a = kr->authority, *e = a + kr->authority_len;
+        const char *rb = a[0] == '[' ? memchr(a, ']', kr->authority_len) : NULL;
+        const char *from = rb ? rb : a;
+        colon = memchr(from, ':', (size_t)(e - from));
+        if (colon && colon + 1 == e) colon = NULL; /* "host:": no port */
+    }
+    if (!colon) {
+        sl = req->conn->callbacks->get_sockname(req->conn, (struct sockaddr *)&ss);
+        if (sl > 0) kr->server_port = h2o_socket_getport((struct sockaddr *)&ss);
+    }
+    kiln_http_header *hs = kiln_arena_alloc(&ex->arena, (req->headers.size + 1) * sizeof *hs);
+    size_t nh = 0;
+    for (size_t i = 0; hs && i < req->headers.size; i++) {
+        const h2o_header_t *h = &req->headers.entries[i];
+        hs[nh++] = (kiln_http_header){h->name->base, h->name->len, h->value.base, h->value.len};
+    }
+    kr->headers = hs;
+    kr->nheaders = nh;
+    kr->route = m;
+    kiln_body_source_buffer(&ex->body, req->entity.base, req->entity.base ? req->entity.len : 0);
+    kr->body = &ex->body;
+    kr->arena = &ex->arena;
+}
+
+/* Hands a routed request to its handler; the handler answers now or later. */
+static int serve_handler(const kiln_server_config *cfg, h2o_req_t *req, size_t path_len,
+                         const kiln_server_target *t, const kiln_route_match *m)
 {
     worker *w = current_worker;
-    char ip[NI_MAXHOST];
-    kiln_cgi_request cr;
-    cgi_request_of(req, path_len, m, ip, sizeof ip, &cr);
-    wagi_job *job = kiln_calloc(1, sizeof *job);
-    if (!job) return respond_error(cfg, req, 500, t->component);
-    job->job = (kiln_job){job_run, job_complete, job_expired, 0, NULL};
-    job->w = w;
-    job->req = req;
-    job->t = t;
-    job->body_len = cr.content_length;
-    job->body = kiln_malloc(job->body_len ? job->body_len : 1);
-    job->hook = h2o_mem_alloc_shared(&req->pool, sizeof *job->hook, on_req_dispose);
-    if (!job->body || kiln_wagi_prepare(t->wagi, &cr, &job->prep) < 0) {
-        job_free(job);
+    exchange *ex = kiln_malloc(sizeof *ex);
+    if (!ex) return respond_error(cfg, req, 500, t->component);
+    memset(ex, 0, offsetof(exchange, ip));
+    ex->hook = h2o_mem_alloc_shared(&req->pool, sizeof *ex->hook, on_req_dispose);
+    ex->hook->ex = ex;
+    ex->w = w;
+    ex->req = req;
+    ex->t = t;
+    ex->gen = (h2o_generator_t){on_proceed, on_stop};
+    ex->flush_timer.cb = on_flush_timer;
+    ex->res = (kiln_response){&exchange_ops, &ex->arena, -1, SIZE_MAX};
+    kiln_arena_init(&ex->arena, ex->first_chunk, sizeof ex->first_chunk);
+    request_of(req, path_len, m, ex);
+    if (!ex->kreq.headers) {
+        ex->finished = 1;
+        exchange_free(ex);
         return respond_error(cfg, req, 500, t->component);
     }
-    job->hook->job = job;
-    if (job->body_len) memcpy(job->body, req->entity.base, job->body_len);
-    /* The inline fast path: most handlers finish in well under a millisecond, and running
-     * them here saves the hand-off to an executor thread (two context switches; measured
-     * about 2x the requests/s). A guest still running at the budget is stopped and the
-     * request runs again from scratch on the executor (kiln_wagi_execute_inline), so the
-     * event loop is never held longer than the budget. */
-    if (cfg->inline_budget_ms && kiln_wagi_inline_allowed(t->wagi)) {
-        kiln_wagi_execute_inline(t->wagi, &job->prep, job->body, job->body_len,
-                                 (uint64_t)cfg->inline_budget_ms * 1000000u, &job->r);
-        if (!job->r.over_budget) {
-            job_answer(cfg, job);
-            job_free(job);
-            return 0;
-        }
-        char msg[200];
-        int n = snprintf(msg, sizeof msg,
-                         "component '%s' ran past the inline budget (%u ms): running it on an "
-                         "executor thread",
-                         t->component, cfg->inline_budget_ms);
-        error_log(msg, (size_t)n);
-        memset(&job->r, 0, sizeof job->r);
-    }
-    if (kiln_executor_submit(w->executor, &job->job) < 0) {
-        char msg[160];
-        int n = snprintf(msg, sizeof msg,
-                         "component '%s': every instance is busy and the queue is full: 503",
-                         t->component);
-        error_log(msg, (size_t)n);
-        job_free(job);
-        respond_busy(cfg, req, t->component);
-        return 0;
-    }
+    /* counted until finish: the worker waits for these before it stops */
+    ex->pending = 1;
     w->inflight++;
+    ex->busy++;
+    t->handler->handle(t->handler, &ex->kreq, &ex->res);
+    ex->busy--;
+    exchange_maybe_free(ex);
     return 0;
 }
 
@@ -480,7 +551,7 @@ static int absolute_form(h2o_req_t *req)
 /* h2o's request callback: limits, reserved paths, routing, dispatch. */
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
-    const kiln_server_config *cfg = ((kiln_handler *)self)->cfg;
+    const kiln_server_config *cfg = ((server_handler *)self)->cfg;
     if (req->version < 0x200) {
         /* the raw head is still at the start of the connection's input buffer */
         h2o_socket_t *sock =
@@ -506,8 +577,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (found < 0) return respond_error(cfg, req, 500, "-");
     if (found == 0) return respond_error(cfg, req, 404, "-");
     const kiln_server_target *t = m.target;
-    if (t->wagi) {
-        serve_wagi(cfg, req, plen, t, &m);
+    if (t->handler) {
+        serve_handler(cfg, req, plen, t, &m);
     } else {
         for (size_t i = 0; i < t->nheaders; i++)
             add_header(req, t->headers[i].name, t->headers[i].name_len, t->headers[i].value,
@@ -541,11 +612,28 @@ static double mono_ms(void)
 static void *worker_main(void *arg)
 {
     worker *w = arg;
-    kiln_rt_thread_init();
+    if (w->cfg->thread_init && w->cfg->thread_init() < 0) {
+        /* this loop could not run guests: stop the server (main waits in sigwait) */
+        fprintf(stderr, "kiln: cannot prepare a worker thread to run guests\n");
+        atomic_store(&start_failed, 1);
+        close(w->fd); /* no listener takes it over */
+        kill(getpid(), SIGTERM);
+        return NULL;
+    }
     current_worker = w;
     w->loop = h2o_evloop_create();
+    /* Guests run on fibers on this loop; waits park them (loop_sched.h). */
+    w->sched = kiln_loop_sched_new(w->loop);
+    if (!w->sched) {
+        fprintf(stderr, "kiln: cannot create a worker's fiber scheduler\n");
+        atomic_store(&start_failed, 1);
+        close(w->fd);
+        h2o_evloop_destroy(w->loop);
+        kill(getpid(), SIGTERM);
+        return NULL;
+    }
     w->queue = h2o_multithread_create_queue(w->loop);
-    h2o_multithread_register_receiver(w->queue, &w->receiver, on_jobs_done);
+    h2o_multithread_register_receiver(w->queue, &w->receiver, on_posted);
     h2o_context_init(&w->ctx, w->loop, w->config);
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = w->config->hosts;
@@ -563,10 +651,22 @@ static void *worker_main(void *arg)
     while (mono_ms() < deadline && (!h2o_linklist_is_empty(&w->ctx.http1._conns) ||
                                     !h2o_linklist_is_empty(&w->ctx.http2._conns)))
         h2o_evloop_run(w->loop, 50);
-    /* Guests still running will post back here: wait for them (each ends by its request
-     * timeout at the latest) before the queue goes away. */
-    while (w->inflight)
+    /* Handlers still working (guests on executor threads) will post back here: wait for
+     * them (a guest ends by its request timeout at the latest) before the queue goes away.
+     * Guests parked on this loop past the deadline are woken as if their time limit had
+     * passed, so that a sleeping guest does not hold the stop. */
+    while (w->inflight) {
+        if (mono_ms() >= deadline) kiln_loop_sched_interrupt_all(w->sched);
         h2o_evloop_run(w->loop, 50);
+    }
+    /* The last answers (of guests woken above) are still being written: let their
+     * connections finish (they close after it, the context being shut down). */
+    double tail = mono_ms() + 2000;
+    while (mono_ms() < tail && (!h2o_linklist_is_empty(&w->ctx.http1._conns) ||
+                                !h2o_linklist_is_empty(&w->ctx.http2._conns)))
+        h2o_evloop_run(w->loop, 50);
+    kiln_loop_sched_free(w->sched);
+    h2o_evloop_run(w->loop, 0); /* let the scheduler's sockets close */
     h2o_multithread_unregister_receiver(w->queue, &w->receiver);
     h2o_multithread_destroy_queue(w->queue);
     /* the HTTP/2 graceful-shutdown timer would trip h2o's dispose assertion */
@@ -712,7 +812,7 @@ int kiln_server_run(const kiln_server_config *cfg)
     h2o_hostconf_t *host =
         h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
-    kiln_handler *handler = (kiln_handler *)h2o_create_handler(path, sizeof *handler);
+    server_handler *handler = (server_handler *)h2o_create_handler(path, sizeof *handler);
     handler->super.on_req = on_req;
     handler->cfg = cfg;
 
@@ -730,13 +830,8 @@ int kiln_server_run(const kiln_server_config *cfg)
     }
     int rc = -1;
     worker *ws = kiln_calloc((size_t)nworkers, sizeof *ws);
-    /* Guests run here, apart from the event loops (created after SIGINT/SIGTERM are
-     * blocked, so that only the main thread takes them). */
-    kiln_executor *executor = kiln_executor_new(
-        cfg->max_instances ? cfg->max_instances : 16, cfg->max_queue ? cfg->max_queue : 1024,
-        cfg->queue_timeout_ms ? cfg->queue_timeout_ms : 10000, 0);
-    if (!ws || !executor) {
-        fprintf(stderr, "kiln: out of memory (or cannot start executor threads)\n");
+    if (!ws) {
+        fprintf(stderr, "kiln: out of memory\n");
         goto out;
     }
     for (int i = 0; i < nworkers; i++)
@@ -749,7 +844,6 @@ int kiln_server_run(const kiln_server_config *cfg)
         ws[i].cfg = cfg;
         ws[i].config = &config;
         ws[i].ssl = ssl;
-        ws[i].executor = executor;
     }
     if (cfg->on_ready) {
         char host_s[NI_MAXHOST], port_s[16], url[NI_MAXHOST + 40];
@@ -762,6 +856,7 @@ int kiln_server_run(const kiln_server_config *cfg)
         cfg->on_ready(cfg->on_ready_ctx, url);
     }
     atomic_store(&stop_requested, 0);
+    atomic_store(&start_failed, 0);
     /* Guests may run on the workers (inline path): big stacks with a large guard, so
      * that deep recursion lands on the guard and becomes a stack-exhaustion trap. */
     pthread_attr_t wattr;
@@ -782,7 +877,7 @@ int kiln_server_run(const kiln_server_config *cfg)
         while (sigwait(&set, &sig) != 0) {
         }
         atomic_store(&stop_requested, 1);
-        rc = 0;
+        rc = atomic_load(&start_failed) ? -1 : 0;
     }
     for (int i = 0; i < nworkers; i++) {
         if (ws[i].started) {
@@ -793,7 +888,6 @@ int kiln_server_run(const kiln_server_config *cfg)
 out:
     for (int i = 0; ws && i < nworkers; i++)
         if (ws[i].fd >= 0) close(ws[i].fd);
-    kiln_executor_free(executor); /* idle: every worker waited for its jobs */
     kiln_free(ws);
     if (ssl) SSL_CTX_free(ssl);
     h2o_config_dispose(&config);

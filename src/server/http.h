@@ -7,25 +7,24 @@
  * returns 0.
  *
  * Per request: reserved /.well-known paths, then the router; a target is a static
- * response or a WAGI component (host/wagi.h), run on an executor thread (executor.h) so
- * that a slow or runaway guest never holds an event loop; its answer comes back to the
- * worker through an h2o multithread queue. One access-log line per request goes to
- * stdout unless quiet. */
+ * response or a handler (exec/handler.h: the server knows nothing of WAGI), called on
+ * the worker's thread with a neutral request and response. A handler answers at once or
+ * later; one working on another thread posts back to the worker through an h2o
+ * multithread queue. One access-log line per request goes to stdout unless quiet. */
 #ifndef KILN_SERVER_HTTP_H
 #define KILN_SERVER_HTTP_H
 
 #include <stddef.h>
 
-#include "host/wagi.h"
-#include "server/cgi.h"
+#include "exec/handler.h"
 #include "server/router.h"
 
 /* What a route leads to (the router's target pointers point at these). */
 typedef struct kiln_server_target {
     const char *component;     /* name for the log: component id, or "static" */
-    kiln_wagi_component *wagi; /* WAGI executor, or NULL for a static response */
+    kiln_handler *handler;     /* answers the request, or NULL for a static response */
     int status;                /* static response */
-    kiln_cgi_header *headers;  /* static response headers (NUL-terminated strings) */
+    kiln_http_header *headers; /* static response headers (NUL-terminated strings) */
     size_t nheaders;
     const char *body;
     size_t body_len;
@@ -39,14 +38,12 @@ typedef struct kiln_server_config {
     size_t max_header_size;       /* request head limit (431) */
     unsigned read_timeout_ms;     /* a request's head and body must arrive within this */
     unsigned shutdown_timeout_ms; /* graceful stop: in-flight requests get this long */
-    unsigned max_instances;       /* executor threads = live instances at most (0: 16) */
-    size_t max_queue;             /* requests waiting for an instance (0: 1024); more: 503 */
-    unsigned queue_timeout_ms;    /* longest wait for an instance (0: 10 s); then 503 */
-    unsigned inline_budget_ms;    /* run guests on the I/O thread up to this long first
-                                   * (0: always on executor threads) */
     const char *tls_cert, *tls_key; /* PEM files: serve HTTPS (h2 via ALPN) */
     const kiln_router *router;      /* targets are kiln_server_target* */
     const char *app_name, *app_version;
+    /* Called first on every worker thread (handlers may run guests there), e.g. the
+     * runtime's per-thread setup; < 0 stops the server. NULL: nothing. */
+    int (*thread_init)(void);
     /* Printed once all sockets listen (before serving): the URL. */
     void (*on_ready)(void *ctx, const char *url);
     void *on_ready_ctx;

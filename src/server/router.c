@@ -344,12 +344,23 @@ int kiln_router_lookup(const kiln_router *r, const char *path, size_t len, kiln_
     for (size_t i = 0; i < len; i++)
         maxsegs += path[i] == '/';
     search s = {.r = r, .path = path};
-    s.vals = kiln_calloc(maxsegs * 2, sizeof *s.vals);
-    s.lens = kiln_calloc(maxsegs * 2, sizeof *s.lens);
-    if (!s.vals || !s.lens) {
-        kiln_free(s.vals);
-        kiln_free(s.lens);
-        return -1;
+    /* scratch for the segment values: on the stack for ordinary paths (no allocation on
+     * the request path), from the heap for paths with many segments */
+    const char *vals_local[2 * 16];
+    size_t lens_local[2 * 16];
+    if (maxsegs <= 16) {
+        memset(vals_local, 0, sizeof vals_local);
+        memset(lens_local, 0, sizeof lens_local);
+        s.vals = vals_local;
+        s.lens = lens_local;
+    } else {
+        s.vals = kiln_calloc(maxsegs * 2, sizeof *s.vals);
+        s.lens = kiln_calloc(maxsegs * 2, sizeof *s.lens);
+        if (!s.vals || !s.lens) {
+            kiln_free(s.vals);
+            kiln_free(s.lens);
+            return -1;
+        }
     }
     s.best_vals = s.vals + maxsegs;
     s.best_lens = s.lens + maxsegs;
@@ -376,8 +387,10 @@ int kiln_router_lookup(const kiln_router *r, const char *path, size_t len, kiln_
             }
         }
     }
-    kiln_free(s.vals);
-    kiln_free(s.lens);
+    if (s.vals != vals_local) {
+        kiln_free(s.vals);
+        kiln_free(s.lens);
+    }
     return rc;
 }
 

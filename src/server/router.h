@@ -18,24 +18,9 @@
 
 #include <stddef.h>
 
+#include "exec/handler.h" /* kiln_route_match */
+
 typedef struct kiln_router kiln_router;
-
-/* One named segment of a match: name from the route, value a slice of the path. */
-typedef struct kiln_route_param {
-    const char *name;
-    const char *value;
-    size_t value_len;
-} kiln_route_param;
-
-typedef struct kiln_route_match {
-    void *target;             /* what kiln_router_add was given */
-    const char *route;        /* the route as written, e.g. "/api/..." */
-    const char *base;         /* the route without its wildcard, e.g. "/api" ("" for "/...") */
-    int wildcard;             /* 1 if the route ends in a wildcard */
-    size_t prefix_len;        /* bytes of the path matched before the wildcard part */
-    kiln_route_param *params; /* nparams entries, owned by the match */
-    size_t nparams;
-} kiln_route_match;
 
 kiln_router *kiln_router_new(void);
 void kiln_router_free(kiln_router *r);

@@ -6,15 +6,24 @@
 #include <string.h>
 
 static atomic_long fail_countdown = -1;
+static atomic_ulong injected;
 
 /* Returns 1 when the injected failure point has been reached. */
 static int should_fail(void)
 {
     long n = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
     if (n < 0) return 0;
-    if (n == 0) return 1;
+    if (n == 0) {
+        atomic_fetch_add_explicit(&injected, 1, memory_order_relaxed);
+        return 1;
+    }
     atomic_fetch_sub_explicit(&fail_countdown, 1, memory_order_relaxed);
     return 0;
+}
+
+unsigned long kiln_alloc_injected_failures(void)
+{
+    return atomic_load(&injected);
 }
 
 void kiln_alloc_fail_after(long n)

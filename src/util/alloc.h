@@ -18,5 +18,8 @@ void kiln_free(void *p);
 /* Fault injection for tests: after `n` more successful allocations, every allocation
  * fails until reset with a negative n. Thread-safe (atomic). */
 void kiln_alloc_fail_after(long n);
+/* How many allocations fault injection has failed so far (process-wide): a test compares
+ * it before and after a call to know whether that call must have reported a failure. */
+unsigned long kiln_alloc_injected_failures(void);
 
 #endif

@@ -2,7 +2,7 @@
 # component_run.sh — `kiln run` and `kiln compile` on real command components: C programs
 # built with clang (wasm32-wasi) and made components with `wasm-tools component new
 # --adapt` and jco's preview1 command adapter. Checks output, arguments, environment,
-# stdin, exit codes (return and exit() — wasi:cli/exit gives 0 or 1 — and traps), and
+# stdin, exit codes (return and exit() — wasi:cli/exit gives 0 or 1 — traps, --timeout), and
 # compares with `jco run` (Node.js, preview2-shim) where jco is installed. A component
 # importing an interface Kiln lacks is refused before compiling, naming it.
 # wasm-tools and jco come from scripts/install-tools.sh; without wasm-tools or the adapter
@@ -17,7 +17,19 @@ JCO=$TOOLS/npm/node_modules/.bin/jco
 for f in "$WT" "$ADAPTER"; do
     if [ ! -e "$f" ]; then
         fail "$f not found (scripts/install-tools.sh installs it)"
-        finish
+        # A component that is not a command.
+cat >"$TMP/reactor.wat" <<'WAT'
+(component
+  (core module $m (func (export "f") (result i32) (i32.const 1)))
+  (core instance $i (instantiate $m))
+  (func (export "f") (result u32) (canon lift (core func $i "f"))))
+WAT
+"$WT" parse "$TMP/reactor.wat" -o "$TMP/reactor.wasm"
+out=$("$KILN" run "$TMP/reactor.wasm" 2>&1)
+expect_eq "a component without wasi:cli/run exits 1" 1 $?
+expect_contains "it is said to be no command" "not a command component" "$out"
+
+finish
         exit 1
     fi
 done
@@ -42,6 +54,7 @@ int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "exit7") == 0) exit(7);
   if (argc > 1 && strcmp(argv[1], "return3") == 0) return 3;
   if (argc > 1 && strcmp(argv[1], "trap") == 0) __builtin_trap();
+  if (argc > 1 && strcmp(argv[1], "spin") == 0) { volatile unsigned n = 0; for (;;) n++; }
   if (argc > 1 && strcmp(argv[1], "cat") == 0) {
     char buf[256]; size_t n;
     while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) fwrite(buf, 1, n, stdout);
@@ -72,6 +85,10 @@ out=$("$KILN" run "$TMP/hello.wasm" trap 2>&1 >/dev/null)
 expect_eq "a trap exits 134" 134 $?
 expect_contains "a trap is reported" "error: trap:" "$out"
 expect_contains "the trap names the component and the function" "hello.wasm: run" "$out"
+
+out=$("$KILN" run --timeout 300ms "$TMP/hello.wasm" spin 2>&1 >/dev/null)
+expect_eq "an endless loop is stopped by --timeout (exit 134)" 134 $?
+expect_contains "the timeout is reported" "interrupted" "$out"
 
 out=$(printf 'line one\nline two\n' | "$KILN" run "$TMP/hello.wasm" cat 2>/dev/null)
 expect_contains "stdin through wasi:io/streams" "line one
@@ -109,5 +126,17 @@ expect_contains "the missing interface is named" \
 expect_contains "a wrong type is named" \
     "function 'get-arguments' has type () -> string; the host's is () -> list<string>" "$out"
 expect_eq "nothing was compiled" "" "$(ls -A "$TMP/empty-cache" 2>/dev/null)"
+
+# A component that is not a command.
+cat >"$TMP/reactor.wat" <<'WAT'
+(component
+  (core module $m (func (export "f") (result i32) (i32.const 1)))
+  (core instance $i (instantiate $m))
+  (func (export "f") (result u32) (canon lift (core func $i "f"))))
+WAT
+"$WT" parse "$TMP/reactor.wat" -o "$TMP/reactor.wasm"
+out=$("$KILN" run "$TMP/reactor.wasm" 2>&1)
+expect_eq "a component without wasi:cli/run exits 1" 1 $?
+expect_contains "it is said to be no command" "not a command component" "$out"
 
 finish

@@ -2,9 +2,9 @@
  * guest's stdout (hostile) through kiln_cgi_parse_response, and client-controlled paths,
  * queries and headers through the router, kiln_cgi_env and kiln_cgi_argv.
  * Input layout: byte 0 selects the mode; the rest is the data. */
-// fuzz-sources: src/server/cgi.c src/server/router.c src/server/head.c
-// fuzz-sources: src/util/alloc.c src/util/buf.c
-#include "server/cgi.h"
+// fuzz-sources: src/exec/wagi/cgi.c src/server/router.c src/server/head.c
+// fuzz-sources: src/util/alloc.c src/util/arena.c src/util/buf.c
+#include "exec/wagi/cgi.h"
 #include "server/head.h"
 #include "server/router.h"
 

@@ -16,6 +16,11 @@ Everything talks to 127.0.0.1 only and is bounded in count and time.
       the response head (status line and headers, CRs shown as \\r, other controls as
       \\xNN), one per line, then "BODY <len>" and "RESPONSES <number of status lines>";
       or "closed" when nothing came back.
+  sleepers PORT PATH N PROBE_PATH [TIMEOUT]
+      N connections send one GET PATH each at once (asyncio, one thread), while one more
+      connection sends GET PROBE_PATH one after the other (keep-alive) until the N are
+      answered; prints "ok=N failed=N seconds=S" (S: from the first send to the last
+      answer of the N) and "probe n=N failed=N p50=MS p99=MS max=MS".
   slowloris PORT INTERVAL MAXSECS
       sends a request head one byte every INTERVAL seconds; prints what happened first:
       "closed SECONDS", "answered STATUS SECONDS", or "open SECONDS" after MAXSECS.
@@ -202,6 +207,79 @@ def slowloris(port, interval, maxsecs):
     print("open %.2f" % (time.monotonic() - t))
 
 
+def sleepers(port, path, n, probe_path, timeout=30.0):
+    import asyncio
+
+    async def get(reader, writer, p, close):
+        writer.write(("GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n" %
+                      (p, "Connection: close\r\n" if close else "")).encode())
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        await reader.readexactly(length)
+        return status
+
+    async def one(start):
+        try:
+            r, w = await asyncio.open_connection(HOST, port, limit=1 << 20)
+        except OSError:
+            return None
+        await start.wait()
+        try:
+            st = await asyncio.wait_for(get(r, w, path, True), timeout)
+            return time.monotonic() if st == 200 else None
+        except Exception:  # noqa: BLE001 - any failure counts as failed
+            return None
+        finally:
+            w.close()
+
+    async def probe(done, lat):
+        failed = 0
+        r, w = await asyncio.open_connection(HOST, port)
+        while not done.is_set():
+            t = time.monotonic()
+            try:
+                st = await asyncio.wait_for(get(r, w, probe_path, False), 10)
+                lat.append((time.monotonic() - t) * 1000)
+                if st != 200:
+                    failed += 1
+            except Exception:  # noqa: BLE001
+                failed += 1
+                w.close()
+                r, w = await asyncio.open_connection(HOST, port)
+        w.close()
+        return failed
+
+    async def run():
+        start = asyncio.Event()
+        done = asyncio.Event()
+        lat = []
+        tasks = [asyncio.ensure_future(one(start)) for _ in range(n)]
+        await asyncio.sleep(0.5)  # let the connections open
+        p = asyncio.ensure_future(probe(done, lat))
+        t0 = time.monotonic()
+        start.set()
+        ends = await asyncio.gather(*tasks)
+        done.set()
+        pfailed = await p
+        ok = [e for e in ends if e is not None]
+        secs = (max(ok) - t0) if ok else 0.0
+        print("ok=%d failed=%d seconds=%.3f" % (len(ok), n - len(ok), secs))
+        lat.sort()
+        if lat:
+            q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))]  # noqa: E731
+            print("probe n=%d failed=%d p50=%.2f p99=%.2f max=%.2f" %
+                  (len(lat), pfailed, q(0.5), q(0.99), lat[-1]))
+        else:
+            print("probe n=0 failed=%d p50=0 p99=0 max=0" % pfailed)
+
+    asyncio.run(run())
+
+
 def main(a):
     cmd = a[0]
     if cmd == "burst":
@@ -210,6 +288,8 @@ def main(a):
         hammer(int(a[1]), a[2], int(a[3]), int(a[4]), float(a[5]))
     elif cmd == "raw":
         raw(int(a[1]), float(a[2]) if len(a) > 2 else 5.0)
+    elif cmd == "sleepers":
+        sleepers(int(a[1]), a[2], int(a[3]), a[4], float(a[5]) if len(a) > 5 else 30.0)
     elif cmd == "slowloris":
         slowloris(int(a[1]), float(a[2]), float(a[3]))
     else:

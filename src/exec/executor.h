@@ -8,8 +8,8 @@
  *
  * Jobs are owned by the submitter; the executor calls exactly one of run+complete or
  * expired for every job it accepted, from one of its threads. */
-#ifndef KILN_SERVER_EXECUTOR_H
-#define KILN_SERVER_EXECUTOR_H
+#ifndef KILN_EXEC_EXECUTOR_H
+#define KILN_EXEC_EXECUTOR_H
 
 #include <stddef.h>
 

@@ -1,6 +1,6 @@
 /* Unit tests of the executor: jobs run off the caller's thread, the queue is bounded,
  * jobs that wait too long expire, and stopping drains what was accepted. */
-#include "server/executor.h"
+#include "exec/executor.h"
 #include "util/test.h"
 
 #include <stdatomic.h>

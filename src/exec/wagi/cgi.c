@@ -1,5 +1,5 @@
 /* cgi.c — request → CGI environment/argv, guest stdout → response (see cgi.h). */
-#include "server/cgi.h"
+#include "exec/wagi/cgi.h"
 #include "util/alloc.h"
 
 #include <ctype.h>
@@ -91,7 +91,8 @@ static char *strv_alloc(kiln_strv *sv, size_t need)
     size_t size = total - sizeof *b;
     if (need > size / 2) {
         if (need > SIZE_MAX - sizeof *b) return NULL;
-        nb = kiln_malloc(sizeof *nb + need);
+        nb = sv->arena ? kiln_arena_alloc(sv->arena, sizeof *nb + need)
+                       : kiln_malloc(sizeof *nb + need);
         if (!nb) return NULL;
         nb->size = nb->used = need;
         if (b) {
@@ -103,7 +104,7 @@ static char *strv_alloc(kiln_strv *sv, size_t need)
         }
         return nb->data;
     }
-    nb = kiln_malloc(total);
+    nb = sv->arena ? kiln_arena_alloc(sv->arena, total) : kiln_malloc(total);
     if (!nb) return NULL;
     nb->size = size;
     nb->used = need;
@@ -126,8 +127,16 @@ static int strv_grow(kiln_strv *sv)
     if (sv->n < sv->cap) return 0;
     size_t ncap = sv->cap ? sv->cap * 2 : STRV_FIRST_CAP;
     if (ncap > SIZE_MAX / 2 / (sizeof(char *) + sizeof(size_t))) return -1;
-    char **v = kiln_realloc(sv->v, (ncap + 1) * sizeof(char *) +
-                                       (STRV_FILTER_WORDS + ncap) * sizeof(size_t));
+    size_t bytes = (ncap + 1) * sizeof(char *) + (STRV_FILTER_WORDS + ncap) * sizeof(size_t);
+    char **v;
+    if (sv->arena) { /* a new array (the old one stays in the arena until it goes) */
+        v = kiln_arena_alloc(sv->arena, bytes);
+        if (v && sv->cap)
+            memcpy(v, sv->v,
+                   (sv->cap + 1) * sizeof(char *) + (STRV_FILTER_WORDS + sv->n) * sizeof(size_t));
+    } else {
+        v = kiln_realloc(sv->v, bytes);
+    }
     if (!v) return -1;
     /* the filter and the key lengths move up behind the longer pointer array */
     if (sv->cap)
@@ -264,11 +273,11 @@ int kiln_strv_putenv(kiln_strv *sv, const char *kv)
 /* Frees the arena blocks and the pointer array; sv is an empty vector again. */
 void kiln_strv_free(kiln_strv *sv)
 {
-    for (struct kiln_strv_block *b = sv->blocks, *next; b; b = next) {
+    for (struct kiln_strv_block *b = sv->blocks, *next; b && !sv->arena; b = next) {
         next = b->next;
         kiln_free(b);
     }
-    kiln_free(sv->v);
+    if (!sv->arena) kiln_free(sv->v);
     sv->v = NULL;
     sv->n = sv->cap = 0;
     sv->blocks = NULL;
@@ -657,74 +666,6 @@ int kiln_cgi_argv(const kiln_cgi_request *req, const char *tmpl, kiln_strv *argv
 }
 
 /* ---- response side ---- */
-
-const char *kiln_http_reason(int status)
-{
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 206:
-        return "Partial Content";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 303:
-        return "See Other";
-    case 304:
-        return "Not Modified";
-    case 307:
-        return "Temporary Redirect";
-    case 308:
-        return "Permanent Redirect";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 409:
-        return "Conflict";
-    case 410:
-        return "Gone";
-    case 413:
-        return "Payload Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 418:
-        return "I'm a teapot";
-    case 422:
-        return "Unprocessable Content";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return "Unknown";
-    }
-}
 
 /* Appends a note for the log, "; "-separated. */
 static int note(kiln_cgi_response *res, const char *fmt, const char *s, size_t len)

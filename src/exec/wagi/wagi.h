@@ -12,15 +12,15 @@
  * The guest sees only what it is granted: the CGI variables of the request, the
  * component's environment (plus `kiln up -e`), and its files as read-only preopens;
  * never the host's environment. */
-#ifndef KILN_HOST_WAGI_H
-#define KILN_HOST_WAGI_H
+#ifndef KILN_EXEC_WAGI_H
+#define KILN_EXEC_WAGI_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "engine/engine.h"
 #include "host/wasi.h"
-#include "server/cgi.h"
+#include "exec/wagi/cgi.h"
 
 /* What a component runs: a loaded module and its image. A component starts with the tier
  * it could load at once and may switch to the optimized one later (tier-up); codes are
@@ -57,6 +57,8 @@ typedef struct kiln_wagi_component {
     uint64_t timeout_ns;               /* per request; 0: none. Past it: 504 */
     uint32_t max_memory_pages;         /* per instance; 0: the module's own maximum */
     _Atomic long long inline_after_ms; /* no inline attempts before this (monotonic ms) */
+    int rerunnable; /* 1: the grants have no side effects, so a request may run twice (the
+                     * inline path, serve.h); set by whoever grants (kiln up) */
 } kiln_wagi_component;
 
 /* Loads `wasm_path` and prepares a component. `entry` NULL means "_start". Returns NULL
@@ -87,7 +89,9 @@ kiln_tier kiln_wagi_component_tier(const kiln_wagi_component *c);
 typedef struct kiln_wagi_prepared {
     kiln_strv argv, env;
 } kiln_wagi_prepared;
-int kiln_wagi_prepare(const kiln_wagi_component *c, const kiln_cgi_request *req,
+/* Builds argv and env; their memory comes from `arena` (the request's; NULL: the heap).
+ * 0 or -1 (memory). */
+int kiln_wagi_prepare(const kiln_wagi_component *c, const kiln_cgi_request *req, kiln_arena *arena,
                       kiln_wagi_prepared *p);
 void kiln_wagi_prepared_free(kiln_wagi_prepared *p);
 
@@ -109,7 +113,7 @@ typedef struct kiln_wagi_result {
 int kiln_wagi_execute(const kiln_wagi_component *c, const kiln_wagi_prepared *p,
                       const uint8_t *body, size_t body_len, kiln_wagi_result *r);
 
-/* The inline fast path (see http.c): runs a prepared request on the calling I/O thread
+/* The inline fast path (see serve.h): runs a prepared request on the calling I/O thread
  * with a short time budget instead of the request timeout. When the guest is still
  * running at the budget it is stopped, r->over_budget is set and nothing of the attempt
  * (output, stderr) is kept: the caller runs the request again from a fresh instance on

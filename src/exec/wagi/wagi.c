@@ -1,5 +1,5 @@
 /* wagi.c — the WAGI executor: one fresh instance per request (see wagi.h). */
-#include "host/wagi.h"
+#include "exec/wagi/wagi.h"
 #include "host/registry.h"
 #include "util/alloc.h"
 
@@ -169,6 +169,7 @@ kiln_wagi_component *kiln_wagi_component_share(const kiln_wagi_component *base,
     c->stderr_limit = base->stderr_limit;
     c->timeout_ns = base->timeout_ns;
     c->max_memory_pages = base->max_memory_pages;
+    c->rerunnable = base->rerunnable;
     int rc = (c->id = kiln_strdup(base->id)) ? 0 : -1;
     if (rc == 0 && argv_tmpl && !(c->argv_tmpl = kiln_strdup(argv_tmpl))) rc = -1;
     for (size_t i = 0; i < base->env.n && rc == 0; i++)
@@ -306,15 +307,15 @@ static int run_instance(const kiln_wagi_component *c, const kiln_strv *argv, con
     double t1 = now_ms();
     r->instantiate_ms = t1 - t0;
     kiln_val vals[1] = {{0}};
-    uint64_t limit = c->timeout_ns;
-    int budgeted = budget_ns && (!limit || budget_ns < limit);
-    if (budgeted) limit = budget_ns;
-    if (kiln_instance_call_timeout(inst, c->entry_index, vals, &trap, limit) == 0 ||
+    /* budget_ns bounds each running slice (the inline path); the request timeout bounds
+     * the whole call, time parked in waits included. */
+    if (kiln_instance_call_budget(inst, c->entry_index, vals, &trap, c->timeout_ns, budget_ns) ==
+            0 ||
         (trap.kind == KILN_TRAP_EXIT && trap.exit_code == 0)) {
         rc = 0;
     } else if (trap.kind == KILN_TRAP_EXIT) {
         kiln_buf_printf(&r->log, "component '%s' exited with status %d", c->id, trap.exit_code);
-    } else if (trap.kind == KILN_TRAP_INTERRUPTED && budgeted) {
+    } else if (trap.kind == KILN_TRAP_BUDGET) {
         r->over_budget = 1;
     } else if (trap.kind == KILN_TRAP_INTERRUPTED) {
         r->res.status = 504;
@@ -337,10 +338,11 @@ out:
     return rc;
 }
 
-int kiln_wagi_prepare(const kiln_wagi_component *c, const kiln_cgi_request *req,
+int kiln_wagi_prepare(const kiln_wagi_component *c, const kiln_cgi_request *req, kiln_arena *arena,
                       kiln_wagi_prepared *p)
 {
     memset(p, 0, sizeof *p);
+    p->argv.arena = p->env.arena = arena;
     /* component environment first; the request's CGI variables win over it */
     for (size_t i = 0; i < c->env.n; i++)
         if (kiln_strv_putenv(&p->env, c->env.v[i]) < 0) goto oom;
@@ -378,8 +380,9 @@ static void finish_result(const kiln_wagi_component *c, int ok, kiln_buf *err, k
     }
 }
 
-/* Runs a prepared request with a time limit of budget_ns (0: the request timeout).
- * Stopped at the budget, the attempt is discarded (r->over_budget set, nothing kept). */
+/* Runs a prepared request with the request timeout and, when budget_ns > 0, a budget per
+ * running slice. Stopped at the budget, the attempt is discarded (r->over_budget set,
+ * nothing kept). */
 static void execute(const kiln_wagi_component *c, const kiln_wagi_prepared *p, const uint8_t *body,
                     size_t body_len, uint64_t budget_ns, kiln_wagi_result *r)
 {

@@ -9,12 +9,12 @@
  * The guest is hostile: every header it prints is checked (a token name, a value
  * without control characters); bad or framing headers are dropped and noted in
  * kiln_cgi_response.notes for the log. */
-#ifndef KILN_SERVER_CGI_H
-#define KILN_SERVER_CGI_H
+#ifndef KILN_EXEC_WAGI_CGI_H
+#define KILN_EXEC_WAGI_CGI_H
 
 #include <stddef.h>
 
-#include "server/router.h"
+#include "exec/handler.h"
 #include "util/buf.h"
 
 struct kiln_strv_block; /* a block of a kiln_strv's string arena (cgi.c) */
@@ -33,6 +33,9 @@ typedef struct kiln_strv {
      * small filter of the keys present and cap key lengths (offset of the first '=', or
      * SIZE_MAX), so that setenv rarely has to compare strings */
     struct kiln_strv_block *blocks; /* the arena; the first one is the current block */
+    /* public, set before first use: take the vector's memory from this per-request arena
+     * (then nothing is freed one by one); NULL: from the heap */
+    kiln_arena *arena;
 } kiln_strv;
 
 /* Appends a copy of s (NUL-terminated) / of the first len bytes. 0 or -1 (memory). */
@@ -46,12 +49,7 @@ int kiln_strv_putenv(kiln_strv *sv, const char *kv);
 /* Frees the strings and the vector; sv is an empty vector again. */
 void kiln_strv_free(kiln_strv *sv);
 
-typedef struct kiln_cgi_header {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
-} kiln_cgi_header;
+typedef kiln_http_header kiln_cgi_header;
 
 /* What the executor knows about one request. Strings are not NUL-terminated unless
  * said otherwise; everything is borrowed. */
@@ -107,8 +105,5 @@ typedef struct kiln_cgi_response {
  * 500/502) or -1 when memory ran out. Release with kiln_cgi_response_free. */
 int kiln_cgi_parse_response(const char *out, size_t len, kiln_cgi_response *res);
 void kiln_cgi_response_free(kiln_cgi_response *res);
-
-/* The standard reason phrase of a status code ("OK", "Not Found"; "Unknown"). */
-const char *kiln_http_reason(int status);
 
 #endif

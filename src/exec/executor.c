@@ -3,7 +3,7 @@
  * One mutex guards the FIFO and the counters; executor threads sleep on `work`. A reaper
  * thread wakes every 50 ms and expires jobs that waited past the queue timeout, so that
  * a queue behind stuck guests still gets its 503s in time. */
-#include "server/executor.h"
+#include "exec/executor.h"
 #include "engine/runtime.h"
 #include "util/alloc.h"
 
@@ -20,6 +20,8 @@ struct kiln_executor {
     size_t queued, max_queue, running;
     unsigned queue_timeout_ms;
     int stopping;
+    unsigned inited;        /* executor threads past their runtime setup */
+    int thread_init_failed; /* one of them could not set it up */
     unsigned nthreads;
     pthread_t *threads;
     pthread_t reaper;
@@ -37,8 +39,16 @@ static double now_ms(void)
 static void *executor_main(void *arg)
 {
     kiln_executor *e = arg;
-    kiln_rt_thread_init();
+    int ok = kiln_rt_thread_init() == 0;
     pthread_mutex_lock(&e->lock);
+    /* kiln_executor_new waits for every thread's setup (on `work`) */
+    e->inited++;
+    if (!ok) e->thread_init_failed = 1;
+    pthread_cond_broadcast(&e->work);
+    if (!ok) { /* a thread that cannot run guests takes no jobs; kiln_executor_new fails */
+        pthread_mutex_unlock(&e->lock);
+        return NULL;
+    }
     for (;;) {
         while (!e->head && !e->stopping)
             pthread_cond_wait(&e->work, &e->lock);
@@ -107,27 +117,40 @@ kiln_executor *kiln_executor_new(unsigned threads, size_t max_queue, unsigned qu
     kiln_executor *e = kiln_calloc(1, sizeof *e);
     if (!e) return NULL;
     e->threads = kiln_calloc(threads, sizeof *e->threads);
-    if (!e->threads || pthread_mutex_init(&e->lock, NULL) != 0) {
+    int locks = 0; /* how many of lock, work, tick are initialized */
+    if (e->threads && pthread_mutex_init(&e->lock, NULL) == 0 && ++locks &&
+        pthread_cond_init(&e->work, NULL) == 0 && ++locks && pthread_cond_init(&e->tick, NULL) == 0)
+        ++locks;
+    if (locks < 3) {
+        if (locks > 1) pthread_cond_destroy(&e->work);
+        if (locks > 0) pthread_mutex_destroy(&e->lock);
         kiln_free(e->threads);
         kiln_free(e);
         return NULL;
     }
-    pthread_cond_init(&e->work, NULL);
-    pthread_cond_init(&e->tick, NULL);
     e->max_queue = max_queue;
     e->queue_timeout_ms = queue_timeout_ms;
     pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, stack_size ? stack_size : (size_t)8 << 20);
-    pthread_attr_setguardsize(&attr, 64 * 1024);
+    if (pthread_attr_init(&attr) != 0) {
+        kiln_executor_free(e);
+        return NULL;
+    }
+    if (pthread_attr_setstacksize(&attr, stack_size ? stack_size : (size_t)8 << 20) != 0 ||
+        pthread_attr_setguardsize(&attr, 64 * 1024) != 0)
+        threads = 0; /* fails below: no threads started */
     for (unsigned i = 0; i < threads; i++) {
         if (pthread_create(&e->threads[i], &attr, executor_main, e) != 0) break;
         e->nthreads++;
     }
     pthread_attr_destroy(&attr);
+    pthread_mutex_lock(&e->lock);
+    while (e->inited < e->nthreads)
+        pthread_cond_wait(&e->work, &e->lock);
+    pthread_mutex_unlock(&e->lock);
     if (e->nthreads && queue_timeout_ms && pthread_create(&e->reaper, NULL, reaper_main, e) == 0)
         e->reaper_started = 1;
-    if (e->nthreads != threads || (queue_timeout_ms && !e->reaper_started)) {
+    if (!threads || e->nthreads != threads || e->thread_init_failed ||
+        (queue_timeout_ms && !e->reaper_started)) {
         kiln_executor_free(e);
         return NULL;
     }

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Installs the WebAssembly component toolchain that builds Kiln's corpus of real components
+# (tests/components/build.sh) and runs the reference runtime (jco) that Kiln is compared with.
+# Everything goes under ${KILN_TOOLS:-/var/cache/kiln-tools}, outside the clone, so CI runs and
+# later sessions on the same machine reuse it:
+#   cargo/bin/wasm-tools, cargo/bin/wit-bindgen   cargo install --locked, pinned (crates.io)
+#   npm/                                          npm ci of tools/npm/package{,-lock}.json:
+#                                                 jco, componentize-js, preview2-shim (npm)
+#   npm/jco.mjs, npm/preopens.mjs                 tools/npm/*.mjs (jco with preopens set)
+#   py/                                           a venv with componentize-py, pinned (PyPI)
+# Idempotent and non-interactive; installs only what is missing or at another version, and
+# prints what it installs and how long each step took. With everything there it only compares
+# version stamps (well under a second).
+# Needs what scripts/install-deps.sh installs, plus the machine's cargo (rustup, Rust >= 1.88),
+# node + npm and python3 (with venv).
+# Usage: scripts/install-tools.sh [--check]   (--check: exit 1 if something is missing)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+KILN_TOOLS=${KILN_TOOLS:-/var/cache/kiln-tools}
+
+WASM_TOOLS_VERSION=1.263.0
+WIT_BINDGEN_VERSION=0.63.0
+COMPONENTIZE_PY_VERSION=0.25.1
+
+# One stamp per tool: the exact thing installed. A tool is current when its stamp matches.
+NPM_FILES=(package.json package-lock.json jco.mjs preopens.mjs)
+npm_stamp() { (cd "$ROOT/tools/npm" && cat "${NPM_FILES[@]}") | sha256sum | cut -d' ' -f1; }
+want_wasm_tools="wasm-tools $WASM_TOOLS_VERSION"
+want_wit_bindgen="wit-bindgen-cli $WIT_BINDGEN_VERSION (c)"
+want_py="componentize-py $COMPONENTIZE_PY_VERSION"
+
+stamp_ok() { # stamp_ok FILE WANT: the stamp file holds exactly WANT
+    [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]
+}
+
+missing=()
+stamp_ok "$KILN_TOOLS/cargo/.kiln-wasm-tools" "$want_wasm_tools" && [ -x "$KILN_TOOLS/cargo/bin/wasm-tools" ] || missing+=(wasm-tools)
+stamp_ok "$KILN_TOOLS/cargo/.kiln-wit-bindgen" "$want_wit_bindgen" && [ -x "$KILN_TOOLS/cargo/bin/wit-bindgen" ] || missing+=(wit-bindgen)
+want_npm=$(npm_stamp)
+stamp_ok "$KILN_TOOLS/npm/.kiln-stamp" "$want_npm" && [ -f "$KILN_TOOLS/npm/node_modules/@bytecodealliance/jco/dist/jco.js" ] || missing+=(npm)
+stamp_ok "$KILN_TOOLS/py/.kiln-stamp" "$want_py" && [ -x "$KILN_TOOLS/py/bin/componentize-py" ] || missing+=(componentize-py)
+
+if [ "${1:-}" = "--check" ]; then
+    [ ${#missing[@]} -eq 0 ] && exit 0
+    echo "missing component tools in $KILN_TOOLS: ${missing[*]}" >&2
+    exit 1
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+mkdir -p "$KILN_TOOLS"
+# Two concurrent runs (make -j, two worktrees) would race on the same directories.
+exec 9>"$KILN_TOOLS/.lock"
+flock 9
+
+# The machine's Rust is rustup's (~/.cargo/bin); Debian's rustc 1.63 is too old for these crates.
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TARGET_DIR="$KILN_TOOLS/cargo-target"
+
+step() { # step NAME CMD...: run CMD, report its duration
+    local name=$1 t0 t1
+    shift
+    echo "install-tools: $name ..."
+    t0=$(date +%s)
+    "$@"
+    t1=$(date +%s)
+    echo "install-tools: $name took $((t1 - t0)) s"
+}
+
+cargo_tool() { # cargo_tool CRATE VERSION STAMPFILE STAMP [CARGO-ARGS...]
+    local crate=$1 version=$2 stampfile=$3 stamp=$4
+    shift 4
+    command -v cargo >/dev/null || { echo "install-tools: cargo not found (rustup's Rust is needed)" >&2; return 1; }
+    cargo install --locked --quiet "$crate" --version "$version" --root "$KILN_TOOLS/cargo" "$@"
+    echo "$stamp" >"$stampfile"
+}
+
+install_npm() {
+    command -v npm >/dev/null || { echo "install-tools: npm not found" >&2; return 1; }
+    mkdir -p "$KILN_TOOLS/npm"
+    (cd "$ROOT/tools/npm" && cp "${NPM_FILES[@]}" "$KILN_TOOLS/npm/")
+    (cd "$KILN_TOOLS/npm" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$want_npm" >"$KILN_TOOLS/npm/.kiln-stamp"
+}
+
+install_py() {
+    rm -rf "$KILN_TOOLS/py"
+    python3 -m venv "$KILN_TOOLS/py"
+    "$KILN_TOOLS/py/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY_VERSION"
+    echo "$want_py" >"$KILN_TOOLS/py/.kiln-stamp"
+}
+
+# Re-check under the lock: another run may have installed things meanwhile.
+for t in "${missing[@]}"; do
+    case $t in
+    wasm-tools)
+        stamp_ok "$KILN_TOOLS/cargo/.kiln-wasm-tools" "$want_wasm_tools" && [ -x "$KILN_TOOLS/cargo/bin/wasm-tools" ] && continue
+        step "wasm-tools $WASM_TOOLS_VERSION (cargo install, builds from source)" \
+            cargo_tool wasm-tools "$WASM_TOOLS_VERSION" "$KILN_TOOLS/cargo/.kiln-wasm-tools" "$want_wasm_tools"
+        ;;
+    wit-bindgen)
+        stamp_ok "$KILN_TOOLS/cargo/.kiln-wit-bindgen" "$want_wit_bindgen" && [ -x "$KILN_TOOLS/cargo/bin/wit-bindgen" ] && continue
+        step "wit-bindgen-cli $WIT_BINDGEN_VERSION, C generator only (cargo install, builds from source)" \
+            cargo_tool wit-bindgen-cli "$WIT_BINDGEN_VERSION" "$KILN_TOOLS/cargo/.kiln-wit-bindgen" "$want_wit_bindgen" \
+            --no-default-features --features c
+        ;;
+    npm)
+        stamp_ok "$KILN_TOOLS/npm/.kiln-stamp" "$want_npm" && [ -f "$KILN_TOOLS/npm/node_modules/@bytecodealliance/jco/dist/jco.js" ] && continue
+        step "jco + componentize-js + preview2-shim (npm ci, tools/npm/package-lock.json)" install_npm
+        ;;
+    componentize-py)
+        stamp_ok "$KILN_TOOLS/py/.kiln-stamp" "$want_py" && [ -x "$KILN_TOOLS/py/bin/componentize-py" ] && continue
+        step "componentize-py $COMPONENTIZE_PY_VERSION (pip, venv $KILN_TOOLS/py)" install_py
+        ;;
+    esac
+done
+echo "install-tools: component tools ready in $KILN_TOOLS"

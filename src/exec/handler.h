@@ -1,0 +1,146 @@
+/* handler.h — the neutral interface between the HTTP server and what answers a request.
+ *
+ * The server (src/server/) knows only this header: it turns each routed request into a
+ * kiln_request and a kiln_response and calls handler->handle(handler, req, res) on the
+ * request's I/O (event-loop) thread. The handler answers now (start, write, finish
+ * before returning) or later: it may hand the work to another thread, and from there
+ * call res->ops->post to get a callback on the request's I/O thread, where it answers.
+ * WAGI (src/exec/wagi/) is one handler; wasi:http will be another.
+ *
+ * Lifetimes and threads:
+ *   - The request's borrowed fields (strings, headers, route, body source) are valid only
+ *     during handle(), on the I/O thread. A handler that answers later copies what it
+ *     needs, e.g. into req->arena.
+ *   - req->arena (== res->arena) lives until the response is finished (and the server is
+ *     done sending it): per-request memory, freed in one go.
+ *   - Every kiln_response op except post must run on the request's I/O thread. The
+ *     handler calls finish exactly once, also when the client went away meanwhile
+ *     (ops then do nothing and return -1; gone() says so); after finish, res is invalid.
+ *   - post is thread-safe; at most one post per response may be pending at a time.
+ *
+ * The body is a stream: a source with read-into-buffer and end-of-body. (h2o 2.2.5
+ * delivers a request's whole body before calling us, so today's source is backed by that
+ * buffer; handlers must use only the stream interface.) The response body is a sink:
+ * write chunks, then finish with optional trailers. Data written on the I/O thread is
+ * coalesced and sent when the handler returns to the event loop or finishes; a response
+ * whose whole body is written before it finishes gets a Content-Length, others are sent
+ * chunked (HTTP/1.1) or as DATA frames (HTTP/2). */
+#ifndef KILN_EXEC_HANDLER_H
+#define KILN_EXEC_HANDLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/arena.h"
+
+typedef struct kiln_http_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} kiln_http_header;
+
+/* One named segment of a route match: name from the route, value a slice of the path. */
+typedef struct kiln_route_param {
+    const char *name;
+    const char *value;
+    size_t value_len;
+} kiln_route_param;
+
+/* Which route matched a request (filled by the server's router). */
+typedef struct kiln_route_match {
+    void *target;             /* what the route was registered with */
+    const char *route;        /* the route as written, e.g. "/api/..." */
+    const char *base;         /* the route without its wildcard, e.g. "/api" ("" for "/...") */
+    int wildcard;             /* 1 if the route ends in a wildcard */
+    size_t prefix_len;        /* bytes of the path matched before the wildcard part */
+    kiln_route_param *params; /* nparams entries, owned by the match */
+    size_t nparams;
+} kiln_route_match;
+
+/* The request body as a stream. */
+typedef struct kiln_body_source kiln_body_source;
+struct kiln_body_source {
+    /* Reads up to cap bytes into buf: returns how many (> 0), 0 at the end of the body,
+     * -1 on an error (the body cannot be read any further). */
+    long (*read)(kiln_body_source *s, void *buf, size_t cap);
+    size_t length_hint; /* the body's length when known in advance, else SIZE_MAX */
+    /* private: the buffer-backed source */
+    const uint8_t *data;
+    size_t len, off;
+};
+
+/* A source that reads `len` bytes of `data` (borrowed). */
+void kiln_body_source_buffer(kiln_body_source *s, const void *data, size_t len);
+
+typedef struct kiln_request {
+    const char *method;
+    size_t method_len;
+    const char *path; /* raw (percent-encoded), without the query */
+    size_t path_len;
+    const char *query; /* without the '?'; NULL when there is none */
+    size_t query_len;
+    const char *scheme;    /* "http" or "https" (NUL-terminated) */
+    const char *authority; /* Host header or :authority; NULL when absent */
+    size_t authority_len;
+    const char *protocol; /* "HTTP/1.0", "HTTP/1.1", "HTTP/2.0" (NUL-terminated) */
+    const kiln_http_header *headers;
+    size_t nheaders;
+    const char *client_ip; /* NUL-terminated, "" when unknown */
+    int client_port;
+    int server_port; /* the listening port when the authority names none (else 0) */
+    const kiln_route_match *route;
+    kiln_body_source *body;
+    kiln_arena *arena;
+} kiln_request;
+
+typedef struct kiln_response kiln_response;
+typedef void (*kiln_response_cb)(kiln_response *res, void *arg);
+
+typedef struct kiln_response_ops {
+    /* Status and headers (copied). Once per response, before any write. 0 or -1. */
+    int (*start)(kiln_response *res, int status, const kiln_http_header *headers, size_t n);
+    /* Appends len bytes of body (copied). 0 or -1 (client gone, or out of memory). */
+    int (*write)(kiln_response *res, const void *data, size_t len);
+    /* Ends the response. Trailers are part of the interface for wasi:http; the h2o 2.2.5
+     * server drops them today (it has no API to send them). Starts a 500 when start
+     * was never called. res is invalid afterwards. */
+    void (*finish)(kiln_response *res, const kiln_http_header *trailers, size_t n);
+    /* Any thread: runs cb(res, arg) on the request's I/O thread soon. 0 or -1. */
+    int (*post)(kiln_response *res, kiln_response_cb cb, void *arg);
+    /* 1 when the client went away (nothing more will be sent). */
+    int (*gone)(kiln_response *res);
+} kiln_response_ops;
+
+struct kiln_response {
+    const kiln_response_ops *ops;
+    kiln_arena *arena;
+    /* Set by the handler for the access log: its instance start time (-1: none). */
+    double start_ms;
+    /* Set by the handler before start when it knows the body's exact length (it then
+     * writes exactly that much); SIZE_MAX: unknown. */
+    size_t content_length;
+};
+
+typedef struct kiln_handler kiln_handler;
+struct kiln_handler {
+    /* On the request's I/O thread; answers now or later (see above). */
+    void (*handle)(kiln_handler *h, kiln_request *req, kiln_response *res);
+    const char *name; /* for the access log: component id */
+};
+
+/* A complete small answer: start(status, headers + Content-Type if ctype), body, finish. */
+void kiln_response_simple(kiln_response *res, int status, const char *ctype,
+                          const kiln_http_header *headers, size_t n, const void *body, size_t len);
+/* "STATUS Reason\n" as text/plain; with Retry-After: 1 for 503. Finishes res. */
+void kiln_response_error(kiln_response *res, int status);
+
+/* The standard reason phrase of a status code ("OK", "Not Found"; "Unknown"). */
+const char *kiln_http_reason(int status);
+
+/* Logs one line about a request to stderr: "kiln: " + the formatted text, control
+ * characters escaped (guest- and client-controlled text never forges log lines), any
+ * length, one write(2). */
+void kiln_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

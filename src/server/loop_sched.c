@@ -1,0 +1,291 @@
+/* loop_sched.c — fibers parked on an h2o event loop (see loop_sched.h).
+ *
+ * Invariants: every parked fiber is in exactly one place — the timer heap (a sleep, or
+ * the time-limit bound of an fd wait), the fd-wait list, or the run queue once its wait
+ * has been completed; `parked` counts them all. A fiber is resumed only from the loop's
+ * callbacks (run queue), so resumes never nest. */
+#include "server/loop_sched.h"
+#include "util/alloc.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct timer_ent {
+    uint64_t deadline_ns;
+    kiln_fiber *f;
+} timer_ent;
+
+typedef struct fd_ent {
+    kiln_fiber *f;
+    int fd;
+    short events;
+    uint64_t deadline_ns;
+} fd_ent;
+
+struct kiln_loop_sched {
+    kiln_sched super; /* first: the engine calls wait/wake with it */
+    h2o_evloop_t *loop;
+    int tfd, efd;
+    h2o_socket_t *tsock, *esock;
+    timer_ent *heap;
+    size_t nheap, capheap;
+    fd_ent *fds;
+    size_t nfds, capfds;
+    uint64_t armed_ns; /* what the timerfd is set to (0: disarmed) */
+    size_t parked;
+    /* the run queue: fibers whose wait ended, filled from any thread, linked through
+     * kiln_fiber_sched_link (no allocation) */
+    pthread_mutex_t lock;
+    kiln_fiber *runq_head, *runq_tail;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Makes room for one more element in *arr (cap doubling). 0 or -1. */
+static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap) return 0;
+    size_t ncap = *cap ? *cap * 2 : 64;
+    void *p = kiln_realloc(*arr, ncap * elem);
+    if (!p) return -1;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* ---- the timer heap ---- */
+
+static void heap_up(timer_ent *h, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (h[p].deadline_ns <= h[i].deadline_ns) break;
+        timer_ent t = h[p];
+        h[p] = h[i];
+        h[i] = t;
+        i = p;
+    }
+}
+
+static void heap_down(timer_ent *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && h[l].deadline_ns < h[m].deadline_ns) m = l;
+        if (r < n && h[r].deadline_ns < h[m].deadline_ns) m = r;
+        if (m == i) return;
+        timer_ent t = h[m];
+        h[m] = h[i];
+        h[i] = t;
+        i = m;
+    }
+}
+
+static void heap_remove_at(kiln_loop_sched *s, size_t i)
+{
+    s->heap[i] = s->heap[--s->nheap];
+    if (i < s->nheap) {
+        heap_down(s->heap, s->nheap, i);
+        heap_up(s->heap, i);
+    }
+}
+
+/* Arms the timerfd for the earliest deadline (or the 1 ms fd tick). */
+static void rearm(kiln_loop_sched *s)
+{
+    uint64_t want = s->nheap ? s->heap[0].deadline_ns : 0;
+    if (s->nfds) {
+        uint64_t tick = now_ns() + 1000000;
+        if (!want || tick < want) want = tick;
+    }
+    if (want == s->armed_ns) return;
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    if (want) {
+        its.it_value.tv_sec = (time_t)(want / 1000000000u);
+        its.it_value.tv_nsec = (long)(want % 1000000000u);
+        if (!its.it_value.tv_sec && !its.it_value.tv_nsec) its.it_value.tv_nsec = 1;
+    }
+    if (timerfd_settime(s->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0) s->armed_ns = want;
+}
+
+/* ---- kiln_sched ---- */
+
+/* Queues f to be resumed from the loop (any thread). */
+static void wake(kiln_sched *base, kiln_fiber *f)
+{
+    kiln_loop_sched *s = (kiln_loop_sched *)base;
+    *kiln_fiber_sched_link(f) = NULL;
+    pthread_mutex_lock(&s->lock);
+    if (s->runq_tail)
+        *kiln_fiber_sched_link(s->runq_tail) = f;
+    else
+        s->runq_head = f;
+    s->runq_tail = f;
+    pthread_mutex_unlock(&s->lock);
+    uint64_t one = 1;
+    ssize_t n = write(s->efd, &one, sizeof one);
+    (void)n; /* EAGAIN: the counter is saturated, the loop is awake anyway */
+}
+
+static void wait_cb(kiln_sched *base, kiln_fiber *f, const kiln_wait_req *req)
+{
+    kiln_loop_sched *s = (kiln_loop_sched *)base;
+    s->parked++;
+    if (req->kind == KILN_WAIT_FD) {
+        if (grow((void **)&s->fds, &s->capfds, s->nfds, sizeof *s->fds) < 0) {
+            s->parked--;
+            kiln_sched_complete(f, -2 - ENOMEM);
+            return;
+        }
+        s->fds[s->nfds++] = (fd_ent){f, req->fd, req->events, req->deadline_ns};
+        rearm(s);
+        return;
+    }
+    if (grow((void **)&s->heap, &s->capheap, s->nheap, sizeof *s->heap) < 0) {
+        /* No room for the timer: end the wait now (a sleep that returns early is allowed;
+         * the guest sees its clock and may sleep again). */
+        s->parked--;
+        kiln_sched_complete(f, KILN_WAIT_OK);
+        return;
+    }
+    s->heap[s->nheap] = (timer_ent){req->deadline_ns, f};
+    heap_up(s->heap, s->nheap++);
+    rearm(s);
+}
+
+/* Completes expired timers and ready (or expired) fd waits. */
+static void fire(kiln_loop_sched *s)
+{
+    uint64_t now = now_ns();
+    while (s->nheap && s->heap[0].deadline_ns <= now) {
+        kiln_fiber *f = s->heap[0].f;
+        heap_remove_at(s, 0);
+        s->parked--;
+        kiln_sched_complete(f, KILN_WAIT_OK);
+    }
+    for (size_t i = 0; i < s->nfds;) {
+        fd_ent *e = &s->fds[i];
+        struct pollfd p = {e->fd, e->events, 0};
+        int r = poll(&p, 1, 0);
+        int result = r > 0 ? p.revents : r < 0 ? -2 - errno : e->deadline_ns <= now ? 0 : -1000;
+        if (result == -1000) {
+            i++;
+            continue;
+        }
+        kiln_fiber *f = e->f;
+        *e = s->fds[--s->nfds];
+        s->parked--;
+        kiln_sched_complete(f, result);
+    }
+    s->armed_ns = 0;
+    rearm(s);
+}
+
+static void on_timer(h2o_socket_t *sock, const char *err)
+{
+    kiln_loop_sched *s = sock->data;
+    uint64_t n;
+    ssize_t r = read(s->tfd, &n, sizeof n);
+    (void)r, (void)err;
+    fire(s);
+}
+
+/* Resumes every queued fiber (those queued while running go in the next round). */
+static void on_wake(h2o_socket_t *sock, const char *err)
+{
+    kiln_loop_sched *s = sock->data;
+    uint64_t n;
+    ssize_t r = read(s->efd, &n, sizeof n);
+    (void)r, (void)err;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        kiln_fiber *f = s->runq_head;
+        s->runq_head = s->runq_tail = NULL;
+        pthread_mutex_unlock(&s->lock);
+        if (!f) break;
+        while (f) {
+            kiln_fiber *next = *kiln_fiber_sched_link(f);
+            kiln_loop_sched_run(s, f);
+            f = next;
+        }
+    }
+}
+
+kiln_loop_sched *kiln_loop_sched_new(h2o_evloop_t *loop)
+{
+    kiln_loop_sched *s = kiln_calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->super.wait = wait_cb;
+    s->super.wake = wake;
+    s->loop = loop;
+    s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->tfd < 0 || s->efd < 0 || pthread_mutex_init(&s->lock, NULL) != 0) {
+        if (s->tfd >= 0) close(s->tfd);
+        if (s->efd >= 0) close(s->efd);
+        kiln_free(s);
+        return NULL;
+    }
+    /* h2o owns the fds from here (closed with the sockets). */
+    s->tsock = h2o_evloop_socket_create(loop, s->tfd, H2O_SOCKET_FLAG_DONT_READ);
+    s->esock = h2o_evloop_socket_create(loop, s->efd, H2O_SOCKET_FLAG_DONT_READ);
+    s->tsock->data = s->esock->data = s;
+    h2o_socket_read_start(s->tsock, on_timer);
+    h2o_socket_read_start(s->esock, on_wake);
+    kiln_sched_bind(&s->super);
+    return s;
+}
+
+void kiln_loop_sched_run(kiln_loop_sched *s, kiln_fiber *f)
+{
+    (void)s;
+    if (kiln_fiber_resume(f) == KILN_FIBER_DONE) kiln_fiber_free(f);
+}
+
+size_t kiln_loop_sched_parked(const kiln_loop_sched *s)
+{
+    return s->parked;
+}
+
+void kiln_loop_sched_interrupt_all(kiln_loop_sched *s)
+{
+    while (s->nheap) {
+        kiln_fiber *f = s->heap[s->nheap - 1].f;
+        s->nheap--;
+        s->parked--;
+        kiln_sched_complete(f, KILN_WAIT_INTERRUPTED);
+    }
+    while (s->nfds) {
+        kiln_fiber *f = s->fds[--s->nfds].f;
+        s->parked--;
+        kiln_sched_complete(f, KILN_WAIT_INTERRUPTED);
+    }
+    rearm(s);
+}
+
+void kiln_loop_sched_free(kiln_loop_sched *s)
+{
+    if (!s) return;
+    if (kiln_sched_current() == &s->super) kiln_sched_bind(NULL);
+    h2o_socket_read_stop(s->tsock);
+    h2o_socket_read_stop(s->esock);
+    h2o_socket_close(s->tsock);
+    h2o_socket_close(s->esock);
+    pthread_mutex_destroy(&s->lock);
+    kiln_free(s->heap);
+    kiln_free(s->fds);
+    kiln_free(s);
+}

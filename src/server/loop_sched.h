@@ -1,0 +1,44 @@
+/* loop_sched.h — the fiber scheduler of one h2o event loop (engine/fiber.h: kiln_sched).
+ *
+ * Guests run on fibers on the worker's own thread. When a host function waits (a WASI
+ * sleep today; outbound HTTP, key-value, SQLite next) the fiber parks and the loop goes on
+ * serving other connections; when the wait ends the fiber is resumed here, on the loop.
+ *
+ * Timers: a min-heap of deadlines behind one timerfd that the loop watches. Waits on a host
+ * fd (rare in the server: guests' stdio is in memory) are checked with poll(2) on a 1 ms
+ * tick while any exist. Wake-ups (completions from other threads, e.g. the offload pool,
+ * and completions on this thread) go through a queue and an eventfd, so a fiber is only
+ * ever resumed from the loop itself, never from inside another fiber's resume.
+ *
+ * Use (on the loop's thread):
+ *   s = kiln_loop_sched_new(loop);  (binds itself to the thread: kiln_sched_bind)
+ *   kiln_loop_sched_run(s, kiln_fiber_new(fn, arg));   // runs until done or parked
+ *   ... the loop resumes parked fibers by itself; a fiber that finishes is freed ...
+ *   kiln_loop_sched_free(s);  (after kiln_loop_sched_parked(s) == 0)
+ * A fiber's fn does its whole job, including answering its request: it runs on the loop
+ * thread, so it may call the response ops directly. */
+#ifndef KILN_SERVER_LOOP_SCHED_H
+#define KILN_SERVER_LOOP_SCHED_H
+
+#include <stddef.h>
+
+#include "engine/fiber.h"
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+
+typedef struct kiln_loop_sched kiln_loop_sched;
+
+/* Makes the scheduler of `loop` and binds it to the calling thread. NULL on failure. */
+kiln_loop_sched *kiln_loop_sched_new(h2o_evloop_t *loop);
+/* Resumes f until it finishes (then frees it) or parks (the scheduler resumes it later). */
+void kiln_loop_sched_run(kiln_loop_sched *s, kiln_fiber *f);
+/* Fibers parked or queued to run (not yet finished). */
+size_t kiln_loop_sched_parked(const kiln_loop_sched *s);
+/* Ends every parked timer/fd wait now with KILN_WAIT_INTERRUPTED (shutdown): their guests
+ * unwind as if their time limit had passed. */
+void kiln_loop_sched_interrupt_all(kiln_loop_sched *s);
+/* Unbinds and frees; every fiber must be done. */
+void kiln_loop_sched_free(kiln_loop_sched *s);
+
+#endif

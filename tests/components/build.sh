@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Builds the corpus of real WebAssembly components that Kiln's component tests use, from the
+# sources beside this script, with the toolchain of scripts/install-tools.sh:
+#   c-cli.wasm    C WASI command (clang wasm32-wasi + preview1 command adapter)
+#   c-http.wasm   C wasi:http/incoming-handler (wit-bindgen c + preview1 reactor adapter)
+#   js-http.wasm  JavaScript wasi:http handler (jco componentize / componentize-js)
+#   js-cli.wasm   JavaScript wasi:cli/run command (jco componentize / componentize-js)
+#   py-http.wasm  Python wasi:http handler (componentize-py)
+#   go-cli.wasm   Go GOOS=wasip1 command (go build + preview1 command adapter)
+#   c-types.wasm  C component exporting functions over every kind of WIT type (wit-bindgen c)
+# Each is validated (wasm-tools validate) before it is kept. Results are cached by the hash of
+# their inputs (sources, this script, tool versions) under ${KILN_CORPUS_CACHE:-$KILN_TOOLS/corpus},
+# so a second run only copies files. Prints one line per component: name, size, build time or "cached".
+# Usage: tests/components/build.sh OUTDIR [NAME...]    (default: every component)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+KILN_TOOLS=${KILN_TOOLS:-/var/cache/kiln-tools}
+export KILN_TOOLS
+[ $# -ge 1 ] || { echo "usage: $0 OUTDIR [NAME...]" >&2; exit 2; }
+OUT=$1
+shift
+ALL=(c-cli c-http c-types go-cli js-cli js-http py-http)
+NAMES=("$@")
+[ ${#NAMES[@]} -gt 0 ] || NAMES=("${ALL[@]}")
+
+"$ROOT/scripts/install-tools.sh"
+CACHE=${KILN_CORPUS_CACHE:-$KILN_TOOLS/corpus}
+mkdir -p "$OUT" "$CACHE"
+OUT=$(cd "$OUT" && pwd)
+
+WASM_TOOLS="$KILN_TOOLS/cargo/bin/wasm-tools"
+WIT_BINDGEN="$KILN_TOOLS/cargo/bin/wit-bindgen"
+NPM="$KILN_TOOLS/npm"
+JCO_LIB="$NPM/node_modules/@bytecodealliance/jco/lib"
+# The preview1 adapters come from jco's npm package (see docs/components.md).
+ADAPTER_COMMAND="$JCO_LIB/wasi_snapshot_preview1.command.wasm"
+ADAPTER_REACTOR="$JCO_LIB/wasi_snapshot_preview1.reactor.wasm"
+# WASI 0.2.12 WIT packages (cli, clocks, filesystem, http, io, random, sockets), as jco ships them.
+WASI_WIT="$JCO_LIB/wit/builtin/0.2.12"
+GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+CLANG=${CLANG:-clang}
+CFLAGS_WASM=(--target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror)
+
+# wasi_wit DIR VERSION: DIR/deps gets the WASI packages at VERSION (0.2.12 as shipped, or
+# 0.2.10 for StarlingMonkey: same text, versions rewritten, and wasi:sockets'
+# network-error-code made stable, which the 0.2.10 engine world has).
+wasi_wit() {
+    mkdir -p "$1/deps"
+    cp -r "$WASI_WIT"/. "$1/deps/"
+    rm -f "$1/deps/LICENSE.md" "$1/deps/README.md"
+    if [ "$2" != 0.2.12 ]; then
+        sed -i "s/0\.2\.12/$2/g" "$1"/deps/*/package.wit
+        sed -i '/@unstable(feature = network-error-code)/d' "$1/deps/wasi-sockets/package.wit"
+    fi
+}
+
+# The inputs of one component: its directory, this script and the tool versions.
+input_hash() {
+    {
+        (cd "$HERE/$1" && find . -type f | LC_ALL=C sort | xargs sha256sum)
+        sha256sum "$HERE/build.sh"
+        cat "$KILN_TOOLS"/cargo/.kiln-* "$NPM/.kiln-stamp" "$KILN_TOOLS/py/.kiln-stamp"
+        "$CLANG" --version | head -1
+        case $1 in go-*) "$GO" version ;; esac
+    } | sha256sum | cut -c1-16
+}
+
+build_c_cli() { # build_c_cli WORK OUT.wasm
+    "$CLANG" "${CFLAGS_WASM[@]}" -o "$1/core.wasm" "$HERE/c-cli/main.c"
+    "$WASM_TOOLS" component new "$1/core.wasm" --adapt "wasi_snapshot_preview1=$ADAPTER_COMMAND" -o "$2"
+}
+
+build_c_http() {
+    cp "$HERE/c-http/world.wit" "$1/"
+    wasi_wit "$1" 0.2.12
+    "$WIT_BINDGEN" c "$1" --world hello --out-dir "$1/gen"
+    "$CLANG" "${CFLAGS_WASM[@]}" -Wno-unused-parameter -mexec-model=reactor -I"$1/gen" \
+        -o "$1/core.wasm" "$HERE/c-http/main.c" "$1/gen/hello.c" "$1/gen/hello_component_type.o"
+    "$WASM_TOOLS" component new "$1/core.wasm" --adapt "wasi_snapshot_preview1=$ADAPTER_REACTOR" -o "$2"
+}
+
+build_c_types() {
+    "$WIT_BINDGEN" c "$HERE/c-types/types.wit" --world types --out-dir "$1/gen"
+    "$CLANG" "${CFLAGS_WASM[@]}" -Wno-unused-parameter -mexec-model=reactor -I"$1/gen" \
+        -o "$1/core.wasm" "$HERE/c-types/main.c" "$1/gen/types.c" "$1/gen/types_component_type.o"
+    # No WASI import (no I/O; abort is a trap), hence no adapter: a pure component.
+    "$WASM_TOOLS" component new "$1/core.wasm" -o "$2"
+}
+
+build_go_cli() {
+    (cd "$HERE/go-cli" && GOOS=wasip1 GOARCH=wasm GOFLAGS=-mod=mod GOTOOLCHAIN=local \
+        "$GO" build -trimpath -o "$1/core.wasm" .)
+    "$WASM_TOOLS" component new "$1/core.wasm" --adapt "wasi_snapshot_preview1=$ADAPTER_COMMAND" -o "$2"
+}
+
+build_js() { # build_js DIR WORLD WORK OUT.wasm
+    cp "$HERE/$1/world.wit" "$HERE/$1/app.js" "$3/"
+    wasi_wit "$3" 0.2.10
+    # tools/npm/jco.mjs: jco with the preview2 shim's preopens set (plain `jco componentize`
+    # fails with "failed to get path metadata (os error 44)").
+    (cd "$3" && node "$NPM/jco.mjs" componentize app.js --wit . --world-name "$2" -o "$4")
+}
+build_js_http() { build_js js-http hello "$1" "$2"; }
+build_js_cli() { build_js js-cli cli "$1" "$2"; }
+
+build_py_http() {
+    cp "$HERE/py-http/world.wit" "$HERE/py-http/app.py" "$1/"
+    wasi_wit "$1" 0.2.12
+    (cd "$1" && "$KILN_TOOLS/py/bin/componentize-py" -d . -w hello componentize app -o "$2")
+}
+
+# Builds of older sources (other branches, earlier commits) go after two weeks unused.
+find "$CACHE" -maxdepth 1 -name '*.wasm' -mtime +14 -delete 2>/dev/null || true
+
+status=0
+for name in "${NAMES[@]}"; do
+    [ -d "$HERE/$name" ] || { echo "build.sh: unknown component $name" >&2; exit 2; }
+    key=$(input_hash "$name")
+    cached="$CACHE/$name-$key.wasm"
+    if [ -f "$cached" ]; then
+        touch "$cached"
+        cp "$cached" "$OUT/$name.wasm"
+        echo "$name: $(stat -c %s "$cached") bytes (cached)"
+        continue
+    fi
+    work=$(mktemp -d "${TMPDIR:-/tmp}/kiln-component.XXXXXX")
+    t0=$(date +%s.%N)
+    if ("build_${name//-/_}" "$work" "$work/component.wasm" && "$WASM_TOOLS" validate "$work/component.wasm") >"$work/log" 2>&1; then
+        t1=$(date +%s.%N)
+        mv "$work/component.wasm" "$cached.tmp$$" && mv "$cached.tmp$$" "$cached"
+        cp "$cached" "$OUT/$name.wasm"
+        printf '%s: %s bytes (built in %.1f s)\n' "$name" "$(stat -c %s "$cached")" "$(awk "BEGIN{print $t1 - $t0}")"
+    else
+        echo "build.sh: $name failed:" >&2
+        tail -30 "$work/log" >&2
+        status=1
+    fi
+    rm -rf "$work"
+done
+exit $status

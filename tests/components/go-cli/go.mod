@@ -1,0 +1,3 @@
+module kiln.test/gocli
+
+go 1.21
