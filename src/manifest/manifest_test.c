@@ -218,7 +218,7 @@ static void test_errors(void)
                             "executor = { type = \"wagii\" }\n"
                             "[component.api]\nsource = \"api.wasm\"\n"
                             "variables = { u = \"{{ nope }}\" }\n"),
-              "kiln.toml:7:21: unknown executor type \"wagii\"; expected \"spin\" or \"wagi\" (did "
+              "kiln.toml:7:21: unknown executor type \"wagii\"; expected \"http\" or \"wagi\" (did "
               "you mean \"wagi\"?)\n"
               "kiln.toml:10:19: component `api` uses variable `nope`, which is not defined in "
               "[variables]");
