@@ -15,6 +15,7 @@
 
 #define HANDLE_FUNC "wasi:http/incoming-handler@0.2.0#handle"
 #define YIELD_EVERY (256u * 1024u)
+#define MAX_BUFFERED (1024u * 1024u)
 
 static double now_ms(void)
 {
@@ -150,13 +151,17 @@ static int sink_write(void *arg, const void *data, size_t n)
         if (n > job->content_left) return -1; /* more than the guest's Content-Length */
         job->content_left -= n;
     }
-    if (job->res->ops->write(job->res, data, n) < 0) return -1;
+    kiln_response *res = job->res;
+    if (res->ops->write(res, data, n) < 0) return -1;
     job->since_yield += n;
     if (job->since_yield >= YIELD_EVERY && kiln_fiber_current()) {
         job->since_yield = 0;
         kiln_wait_sleep(1); /* parks: the loop sends what was written */
+        /* backpressure: wait while the connection has not taken what was written */
+        while (res->ops->buffered && res->ops->buffered(res) > MAX_BUFFERED && !res->ops->gone(res))
+            if (kiln_wait_sleep(1000000) == KILN_WAIT_INTERRUPTED) return -1;
     }
-    return 0;
+    return res->ops->gone(res) ? -1 : 0;
 }
 
 static void sink_finish(void *arg, const wh_fields *trailers)
