@@ -53,6 +53,10 @@ start() {
     for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && return; sleep 0.1; done
 }
 
+out=$("$KILN" check -f "$TMP/app" 2>&1)
+expect_contains "kiln check: a component without an executor gets wasi:http" \
+    "-> hello (wasi:http: a component and no executor)" "$out"
+expect_contains "kiln check: executor http" "-> t (wasi:http: executor http)" "$out"
 start "$TMP/app"
 err=$(cat "$TMP/err.log")
 expect_contains "a component without an executor is served as wasi:http (and says so)" \
@@ -131,6 +135,8 @@ source = "c-http.wasm"
 TOML
 err=$(timeout 60 "$KILN" up -f "$TMP/bad" --listen 127.0.0.1:0 2>&1 >/dev/null)
 expect_contains "WAGI refuses a component" "WAGI cannot run it" "$err"
+expect_contains "kiln check says so" "[kiln up refuses it: a component, and WAGI runs core modules]" \
+    "$("$KILN" check -f "$TMP/bad" 2>&1)"
 wat2wasm "$ROOT/tests/e2e/wat/entry_signatures.wat" -o "$TMP/bad2/m.wasm"
 sed -e 's/c-http.wasm/m.wasm/' -e 's/"wagi"/"http"/' "$TMP/bad/spin.toml" >"$TMP/bad2/spin.toml"
 err=$(timeout 60 "$KILN" up -f "$TMP/bad2" --listen 127.0.0.1:0 2>&1 >/dev/null)
