@@ -128,6 +128,7 @@ typedef struct owner {
 
 typedef struct printer {
     FILE *f;
+    long budget; /* type nodes left to print: shared anonymous types can expand a lot */
     owner *owners;
     size_t nowners, capowners;
 } printer;
@@ -175,6 +176,10 @@ static void print_val_as(printer *p, const kiln_ctype *t, int use_name)
     FILE *f = p->f;
     if (!t) {
         fputs("?", f);
+        return;
+    }
+    if (--p->budget < 0) {
+        fputs("…", f);
         return;
     }
     if (KILN_CT_IS_PRIMITIVE(t->kind) && (!t->name || !use_name)) {
@@ -511,7 +516,7 @@ static int inspect_component(const char *path, const uint8_t *bytes, size_t len)
         fprintf(stderr, "error: %s\n", err);
         return 1;
     }
-    printer p = {.f = stdout};
+    printer p = {.f = stdout, .budget = 1000000};
     const kiln_ctype *ct = c->type;
     printf("component %s (%zu bytes)\n\npackage root:component;\n\nworld root {\n", path, len);
     for (uint32_t i = 0; i < ct->nimports; i++)

@@ -121,20 +121,6 @@ static int semver_parse(const char *s, size_t n, semver *v)
            semver_num(d2 + 1, (size_t)(core_end - d2 - 1), &v->patch);
 }
 
-/* The canonical version form of Explainer.md 🔗: "1", "0.2", "0.0.3", "0.0.0". */
-static int canonversion(const char *s, size_t n)
-{
-    const char *d1 = memchr(s, '.', n);
-    if (!d1) return n > 0 && s[0] != '0' && semver_num(s, n, NULL);
-    if (d1 - s != 1 || s[0] != '0') return 0;
-    const char *r = d1 + 1;
-    size_t rn = n - 2;
-    const char *d2 = memchr(r, '.', rn);
-    if (!d2) return rn > 0 && r[0] != '0' && semver_num(r, rn, NULL);
-    if (d2 - r != 1 || r[0] != '0') return 0;
-    return semver_num(d2 + 1, rn - 2, NULL);
-}
-
 static void copy_part(char *dst, size_t cap, const char *s, size_t n)
 {
     if (n >= cap) n = cap - 1;
@@ -183,7 +169,8 @@ static int parse_interface(const char *s, kiln_cname *out, char *why, size_t why
     if (at) {
         semver v;
         size_t vn = n - body - 1;
-        if (!semver_parse(at + 1, vn, &v) && !canonversion(at + 1, vn))
+        /* the shortened canonversion ("0.2", 🔗) is not accepted: wasmparser refuses it */
+        if (!semver_parse(at + 1, vn, &v))
             return why_fail(why, whylen, "version is not a valid semver (MAJOR.MINOR.PATCH)");
     }
     if (out) {
@@ -202,15 +189,7 @@ int kiln_component_parse_name(const char *s, kiln_cname *out, char *why, size_t 
     size_t n = strlen(s);
     if (n == 0) return why_fail(why, whylen, "empty name");
     if (strchr(s, ':')) {
-        /* dependency names (url=<…>, integrity=<…>, locked-dep=<…>, …) are accepted as is */
-        static const char *const deps[] = {"url=<", "relative-url=<", "integrity=<", "locked-dep=<",
-                                           "unlocked-dep=<"};
-        for (size_t k = 0; k < sizeof deps / sizeof deps[0]; k++)
-            if (strncmp(s, deps[k], strlen(deps[k])) == 0) {
-                if (s[n - 1] != '>') return why_fail(why, whylen, "unterminated '<…>'");
-                if (out) memset(out, 0, sizeof *out);
-                return 0;
-            }
+        /* dependency names (url=<…>, locked-dep=<…>, …) are refused, as by wasmparser */
         return parse_interface(s, out, why, whylen);
     }
     if (out) memset(out, 0, sizeof *out);

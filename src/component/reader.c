@@ -11,108 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* ---- arena and errors ---- */
-
-struct kc_block {
-    kc_block *next;
-    size_t used, cap;
-    _Alignas(16) unsigned char data[];
-};
-
-#define KC_BLOCK_SIZE (64 * 1024)
-
-void *kc_alloc(kc_ctx *x, size_t n)
-{
-    n = (n + 15) & ~(size_t)15;
-    if (n == 0) n = 16;
-    kc_block *b = x->arena;
-    if (!b || b->cap - b->used < n) {
-        size_t cap = n > KC_BLOCK_SIZE / 4 ? n : KC_BLOCK_SIZE;
-        kc_block *nb = kiln_malloc(sizeof *nb + cap);
-        if (!nb) {
-            kc_fail(x, 0xff, 0, "out of memory");
-            return NULL;
-        }
-        nb->used = 0;
-        nb->cap = cap;
-        if (b && cap != KC_BLOCK_SIZE) { /* a big block: keep the current one on top */
-            nb->next = b->next;
-            b->next = nb;
-        } else {
-            nb->next = b;
-            x->arena = nb;
-        }
-        b = nb;
-    }
-    void *p = b->data + b->used;
-    b->used += n;
-    memset(p, 0, n);
-    return p;
-}
-
-void *kc_alloc_array(kc_ctx *x, size_t count, size_t size)
-{
-    if (size && count > SIZE_MAX / size / 2) {
-        kc_fail(x, 0xff, 0, "out of memory");
-        return NULL;
-    }
-    return kc_alloc(x, count * size);
-}
-
-char *kc_strndup(kc_ctx *x, const char *s, size_t n)
-{
-    char *p = kc_alloc(x, n + 1);
-    if (p) memcpy(p, s, n);
-    return p;
-}
-
-void kc_arena_free(kc_block *b)
-{
-    while (b) {
-        kc_block *next = b->next;
-        kiln_free(b);
-        b = next;
-    }
-}
-
-const char *kc_section_name(uint8_t id)
-{
-    static const char *const names[] = {
-        "custom", "core module", "core instance", "core type", "component", "instance", "alias",
-        "type",   "canon",       "start",         "import",    "export",    "value"};
-    return id < sizeof names / sizeof names[0] ? names[id] : "unknown";
-}
-
-void kc_vfail(kc_ctx *x, uint8_t section_id, size_t offset, const char *fmt, va_list ap)
-{
-    if (x->failed) return;
-    x->failed = 1;
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    if (section_id == 0xff)
-        snprintf(x->err, x->errlen, "%s: at offset 0x%zx: %s", x->file, offset, msg);
-    else
-        snprintf(x->err, x->errlen, "%s: section '%s' (id %u) at offset 0x%zx: %s", x->file,
-                 kc_section_name(section_id), section_id, offset, msg);
-}
-
-void kc_fail(kc_ctx *x, uint8_t section_id, size_t offset, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    kc_vfail(x, section_id, offset, fmt, ap);
-    va_end(ap);
-}
-
-const char *kiln_csort_name(kiln_csort s)
-{
-    static const char *const names[] = {"core func", "core table", "core memory", "core global",
-                                        "core tag",  "core type",  "core module", "core instance",
-                                        "func",      "value",      "type",        "component",
-                                        "instance"};
-    return (unsigned)s < KILN_CSORT_COUNT ? names[s] : "?";
-}
-
 /* ---- cursor ---- */
 
 typedef struct cur {
@@ -253,7 +151,7 @@ static int utf8_valid(const uint8_t *s, size_t n)
 
 /* A name (u32 length + UTF-8 bytes) copied into the arena. Names with NUL are refused so
  * that every name is a C string. */
-static const char *rd_name(cur *c)
+static const char *rd_name_ex(cur *c, int allow_nul)
 {
     size_t at = c->pos;
     uint32_t n;
@@ -269,13 +167,18 @@ static const char *rd_name(cur *c)
         fail(c, "name is not valid UTF-8");
         return NULL;
     }
-    if (memchr(s, 0, n)) {
+    if (!allow_nul && memchr(s, 0, n)) {
         c->pos = at;
         fail(c, "name contains a NUL character");
         return NULL;
     }
     c->pos += n;
     return kc_strndup(c->x, (const char *)s, n);
+}
+
+static const char *rd_name(cur *c)
+{
+    return rd_name_ex(c, 0);
 }
 
 /* ---- sorts ---- */
@@ -427,18 +330,26 @@ static int rd_core_fieldtype(cur *c)
     return 0;
 }
 
-/* A core func type's two vectors as a signature "ii:i". */
+/* A core func type's two vectors as a signature "ii:i". The vectors are read twice (first
+ * to size the string) so that the allocation is bounded by the type, not the section. */
 static const char *rd_core_functype_body(cur *c)
 {
+    size_t start = c->pos;
     uint32_t np, nr;
+    char l;
     if (rd_count(c, 1, "parameter", &np) < 0) return NULL;
-    char *sig = kc_alloc(c->x, (size_t)np + 2 + (c->end - c->pos));
+    for (uint32_t i = 0; i < np; i++)
+        if (rd_core_valtype(c, &l) < 0) return NULL;
+    if (rd_count(c, 1, "result", &nr) < 0) return NULL;
+    char *sig = kc_alloc(c->x, (size_t)np + nr + 2);
     if (!sig) return NULL;
+    c->pos = start;
     size_t k = 0;
+    if (rd_u32(c, &np) < 0) return NULL;
     for (uint32_t i = 0; i < np; i++)
         if (rd_core_valtype(c, &sig[k++]) < 0) return NULL;
     sig[k++] = ':';
-    if (rd_count(c, 1, "result", &nr) < 0) return NULL;
+    if (rd_u32(c, &nr) < 0) return NULL;
     for (uint32_t i = 0; i < nr; i++)
         if (rd_core_valtype(c, &sig[k++]) < 0) return NULL;
     sig[k] = 0;
@@ -1058,110 +969,6 @@ static int rd_decls(cur *c, kiln_ctype *t, int component)
 
 /* ---- canon ---- */
 
-const char *kiln_canon_op_name(unsigned op)
-{
-    switch (op) {
-    case 0x00:
-        return "lift";
-    case 0x01:
-        return "lower";
-    case 0x02:
-        return "resource.new";
-    case 0x03:
-        return "resource.drop";
-    case 0x04:
-        return "resource.rep";
-    case 0x05:
-        return "task.cancel";
-    case 0x06:
-        return "subtask.cancel";
-    case 0x07:
-        return "resource.drop async";
-    case 0x09:
-        return "task.return";
-    case 0x0a:
-        return "context.get";
-    case 0x0b:
-        return "context.set";
-    case 0x0c:
-        return "thread.yield";
-    case 0x0d:
-        return "subtask.drop";
-    case 0x0e:
-        return "stream.new";
-    case 0x0f:
-        return "stream.read";
-    case 0x10:
-        return "stream.write";
-    case 0x11:
-        return "stream.cancel-read";
-    case 0x12:
-        return "stream.cancel-write";
-    case 0x13:
-        return "stream.drop-readable";
-    case 0x14:
-        return "stream.drop-writable";
-    case 0x15:
-        return "future.new";
-    case 0x16:
-        return "future.read";
-    case 0x17:
-        return "future.write";
-    case 0x18:
-        return "future.cancel-read";
-    case 0x19:
-        return "future.cancel-write";
-    case 0x1a:
-        return "future.drop-readable";
-    case 0x1b:
-        return "future.drop-writable";
-    case 0x1c:
-        return "error-context.new";
-    case 0x1d:
-        return "error-context.debug-message";
-    case 0x1e:
-        return "error-context.drop";
-    case 0x1f:
-        return "waitable-set.new";
-    case 0x20:
-        return "waitable-set.wait";
-    case 0x21:
-        return "waitable-set.poll";
-    case 0x22:
-        return "waitable-set.drop";
-    case 0x23:
-        return "waitable.join";
-    case 0x24:
-        return "backpressure.inc";
-    case 0x25:
-        return "backpressure.dec";
-    case 0x26:
-        return "thread.index";
-    case 0x27:
-        return "thread.new-indirect";
-    case 0x28:
-        return "thread.resume-later";
-    case 0x29:
-        return "thread.suspend";
-    case 0x2a:
-        return "thread.suspend-then-resume";
-    case 0x2b:
-        return "thread.yield-then-resume";
-    case 0x2c:
-        return "thread.suspend-then-promote";
-    case 0x2d:
-        return "thread.yield-then-promote";
-    case 0x40:
-        return "thread.spawn-ref";
-    case 0x41:
-        return "thread.spawn-indirect";
-    case 0x42:
-        return "thread.available-parallelism";
-    default:
-        return NULL;
-    }
-}
-
 /* opts: vec(canonopt); duplicates and conflicting string encodings are refused. */
 static int rd_opts(cur *c, kiln_canon_opts *o)
 {
@@ -1230,6 +1037,23 @@ static int rd_flag(cur *c, int *flag)
     return 0;
 }
 
+/* The cancel? immediate of Binary.md: only 0x00 remains (wasmparser, like the
+ * specification after component-model#716, no longer accepts `cancellable`). */
+static int rd_cancel(cur *c)
+{
+    uint8_t b;
+    if (rd_byte(c, &b) < 0) return -1;
+    if (b != 0) {
+        c->pos--;
+        fail(c,
+             "the 'cancellable' immediate (0x%02x) is no longer supported "
+             "(component-model#716)",
+             b);
+        return -1;
+    }
+    return 0;
+}
+
 static int rd_canon(cur *c, kiln_canon *k)
 {
     uint8_t op, b;
@@ -1251,7 +1075,6 @@ static int rd_canon(cur *c, kiln_canon *k)
     case KILN_CANON_RESOURCE_NEW:
     case KILN_CANON_RESOURCE_DROP:
     case KILN_CANON_RESOURCE_REP:
-    case KILN_CANON_RESOURCE_DROP_ASYNC:
     case KILN_CANON_STREAM_NEW:
     case KILN_CANON_STREAM_DROP_READABLE:
     case KILN_CANON_STREAM_DROP_WRITABLE:
@@ -1286,21 +1109,22 @@ static int rd_canon(cur *c, kiln_canon *k)
         }
         return rd_u32(c, &k->type);
     case KILN_CANON_SUBTASK_CANCEL:
+    case KILN_CANON_THREAD_AVAILABLE_PARALLELISM:
+        return rd_flag(c, &k->flag);
     case KILN_CANON_THREAD_YIELD:
     case KILN_CANON_THREAD_SUSPEND:
     case KILN_CANON_THREAD_SUSPEND_THEN_RESUME:
     case KILN_CANON_THREAD_YIELD_THEN_RESUME:
     case KILN_CANON_THREAD_SUSPEND_THEN_PROMOTE:
     case KILN_CANON_THREAD_YIELD_THEN_PROMOTE:
-    case KILN_CANON_THREAD_AVAILABLE_PARALLELISM:
-        return rd_flag(c, &k->flag);
+        return rd_cancel(c);
     case KILN_CANON_ERROR_CONTEXT_NEW:
     case KILN_CANON_ERROR_CONTEXT_DEBUG_MESSAGE:
         k->has_opts = 1;
         return rd_opts(c, &k->opts);
     case KILN_CANON_WAITABLE_SET_WAIT:
     case KILN_CANON_WAITABLE_SET_POLL:
-        if (rd_flag(c, &k->flag) < 0) return -1;
+        if (rd_cancel(c) < 0) return -1;
         k->opts.has_memory = 1;
         return rd_u32(c, &k->opts.memory);
     case KILN_CANON_THREAD_NEW_INDIRECT:
@@ -1414,7 +1238,7 @@ static int rd_section(cur *c, kiln_component *comp, uint32_t *cap)
     switch (id) {
     case 0: /* custom: a name, then anything */
         comp->ncustom++;
-        if (!rd_name(c)) return -1;
+        if (!rd_name_ex(c, 1)) return -1; /* custom section names may hold NUL */
         c->pos = c->end;
         return 0;
     case 1: {
@@ -1479,7 +1303,7 @@ static int rd_section(cur *c, kiln_component *comp, uint32_t *cap)
     }
     if (rd_count(c, 1, "definition", &n) < 0) return -1;
     uint32_t first = comp->ndefs;
-    if (!add_defs(c, comp, cap, n)) return -1;
+    if (n && !add_defs(c, comp, cap, n)) return -1;
     for (uint32_t i = 0; i < n; i++) {
         d = &comp->defs[first + i];
         d->section_id = id;

@@ -329,6 +329,7 @@ static void test_types(void)
     /* resource, own, borrow, func (sync and async), component type */
     EXPECT_OK(7, 6, 0x3f, 0x7f, 0x00, 0x69, 0, 0x68, 0, 0x40, 1, 1, 'r', 1, 0x00, 1, 0x43, 0, 0x01,
               0x00, 0x41, 2, 0x03, 0x00, 1, 'i', 0x03, 0x01, 0x04, 0x00, 1, 'g', 0x03, 0x00, 0);
+    EXPECT_OK(7, 0); /* an empty vector as the first definitions (found by fuzzing) */
     EXPECT_ERR(7, "flags type must have 1 to 32 flags", 1, 0x6e, 0);
     EXPECT_ERR(7, "fixed-length list must have a length > 0", 1, 0x67, 0x7f, 0);
     EXPECT_ERR(7, "own of type 0: is a u32, not a resource type", 2, 0x79, 0x69, 0);
@@ -355,6 +356,9 @@ static void test_errors(void)
                    "(0 funcs)");
     EXPECT_ERR(8, "lift to type 0: no such type", 1, 0x00, 0x00, 0, 0, 0);
     EXPECT_ERR(8, "invalid canon opcode 0x08", 1, 0x08);
+    EXPECT_ERR(8, "invalid canon opcode 0x07", 1, 0x07, 0);
+    EXPECT_ERR(8, "'cancellable' immediate (0x01) is no longer supported", 1, 0x0c, 0x01);
+    EXPECT_OK(8, 3, 0x0c, 0x00, 0x1f, 0x24); /* thread.yield, waitable-set.new, backpressure.inc */
     EXPECT_ERR(8, "conflicting or duplicate string-encoding", 1, 0x01, 0x00, 0, 2, 0x00, 0x01);
     EXPECT_ERR(8, "duplicate canon option", 1, 0x01, 0x00, 0, 2, 0x03, 0, 0x03, 0);
     EXPECT_ERR(12, "value definitions (section 12) are not supported", 0);
@@ -459,9 +463,8 @@ static void test_names(void)
                           "wasi:io/poll",
                           "a:b/c@1.0.0-rc.1+build.5",
                           "wasi:http/handler@0.3.0-rc-2025-09-16",
-                          "a:b/c@0.2",
                           "ns:p:q/x/y",
-                          "wasi:cli/run@1"};
+                          "a:b/c@1.0.0"};
     const char *bad[] = {"",
                          "1-a",
                          "a--b",
@@ -475,7 +478,10 @@ static void test_names(void)
                          "wasi:http/types@0.2.01",
                          "wasi:http/types@",
                          "wasi:/x",
-                         "wasi:http/types@0.02"};
+                         "wasi:http/types@0.02",
+                         "a:b/c@0.2",
+                         "a:b/c@1",
+                         "url=<https://x>"};
     char why[128];
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         int r = kiln_component_parse_name(good[i], NULL, why, sizeof why);

@@ -151,23 +151,29 @@ struct kiln_ctype {
     uint32_t ndecls;
     kiln_citem *imports, *exports; /* after validation */
     uint32_t nimports, nexports;
+    const kiln_citem **exports_by_name; /* validation's lookup index (built on demand) */
     /* value types, computed by validation from the children (no recursion needed):
      * Canonical ABI size and alignment, flattened core value count (saturating at
      * 2^28), nesting depth, and whether it transitively holds a borrow, a string or list
      * (needs memory and realloc to pass), or a resource handle. */
     uint32_t size, align, flat, depth;
     uint8_t has_borrow, has_heap, has_handle;
+    /* value types with flat <= 16: the flattened core types ("ij…", letters as in the
+     * engine's signatures); "" otherwise. Effective size (nodes of the type tree, counted
+     * through shared children; at most 1,000,000 as in wasmparser) bounds comparisons. */
+    char flat_sig[17];
+    uint32_t tsize;
 };
 
 /* The static type of a primitive kind (KILN_CT_BOOL..KILN_CT_ERROR_CONTEXT), NULL for other
- * kinds. validate.c. */
+ * kinds. canon.c. */
 const kiln_ctype *kiln_ctype_prim(kiln_ctype_kind k);
 
 /* Computes the Canonical ABI properties of value type t (size, align, flat, depth,
  * has_borrow/has_heap/has_handle) from its children, whose `type` pointers must be set and
  * whose properties must be computed (validation does this for every value type; tests and
  * instantiation use it for types they build). Returns 0, or -1 when a child is missing,
- * t is not a value type, or a fixed list is 2^28 bytes or more. validate.c. */
+ * t is not a value type, or a fixed list is 2^28 bytes or more. canon.c. */
 int kiln_ctype_layout(kiln_ctype *t);
 
 /* Aliases (section 6 and declarators). */
@@ -224,7 +230,6 @@ typedef enum kiln_canon_op {
     KILN_CANON_RESOURCE_REP = 0x04,
     KILN_CANON_TASK_CANCEL = 0x05,
     KILN_CANON_SUBTASK_CANCEL = 0x06,
-    KILN_CANON_RESOURCE_DROP_ASYNC = 0x07,
     KILN_CANON_TASK_RETURN = 0x09,
     KILN_CANON_CONTEXT_GET = 0x0a,
     KILN_CANON_CONTEXT_SET = 0x0b,
@@ -290,7 +295,7 @@ typedef struct kiln_canon {
                         context.get/set: slot; thread.*: core type index */
     uint32_t table;  /* thread.new-indirect, thread.spawn-indirect */
     uint8_t valtype; /* context.get/set: core valtype byte */
-    int flag;        /* async? / cancel? / shared? immediate */
+    int flag;        /* async? / shared? immediate (cancel? must be 0) */
     int has_opts;
     kiln_canon_opts opts;
     int has_result; /* task.return */

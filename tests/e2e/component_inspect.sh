@@ -10,7 +10,118 @@ source "$(dirname "$0")/../lib.sh"
 WT=${KILN_TOOLS:-/var/cache/kiln-tools}/cargo/bin/wasm-tools
 if [ ! -x "$WT" ]; then
     fail "wasm-tools not found at $WT (scripts/install-tools.sh installs it)"
-    finish
+    # ---- type imports of an instantiated component are replaced by the arguments ----
+cat >"$TMP/subst.wat" <<'WAT'
+(component
+  (import "r" (type $r (sub resource)))
+  (type $ro (own $r))
+  (import "mk" (func $mk (result $ro)))
+  (component $c
+    (import "t" (type $ti (sub resource)))
+    (type $o (own $ti))
+    (import "mk" (func $f (result $o)))
+    (export "get" (func $f)))
+  (instance $x (instantiate $c (with "t" (type $r)) (with "mk" (func $mk))))
+  (export "i" (instance $x)))
+WAT
+"$WT" parse "$TMP/subst.wat" -o "$TMP/subst.wasm"
+check "subst: wasm-tools accepts" "$WT" validate "$TMP/subst.wasm"
+out=$("$KILN" inspect "$TMP/subst.wasm" 2>&1)
+expect_contains "subst: the export names the argument's resource, not the import's" "export i: interface {
+    get: func() -> r;
+  }" "$out"
+
+# ---- every one-byte mutation of a component: what wasm-tools rejects, Kiln rejects ----
+cat >"$TMP/mut.wat" <<'WAT'
+(component
+  (type $t (instance
+    (export "fields" (type $f (sub resource)))
+    (type $ff (own $f))
+    (export "[constructor]fields" (func (result $ff)))
+    (type $bf (borrow $f))
+    (export "[method]fields.get" (func (param "self" $bf) (param "name" string) (result (list (list u8)))))
+    (type $e (enum "a" "b"))
+    (export "e" (type $ee (eq $e)))
+    (type $r (record (field "x" u32) (field "y" (option string))))
+    (export "r" (type $rr (eq $r)))
+    (export "f" (func (param "r" $rr) (result (result $ee (error string)))))))
+  (import "wasi:http/types@0.2.3" (instance $i (type $t)))
+  (alias export $i "fields" (type $fields))
+  (alias export $i "f" (func $f))
+  (import "hook" (func $hook (param "s" u32) (result u64)))
+  (core func $h (canon lower (func $hook)))
+  (core func (canon resource.drop $fields))
+  (core instance $ci (export "h" (func $h)))
+  (component $c (import "x" (func (param "s" u32) (result u64))) (export "y" (func 0)))
+  (instance $ins (instantiate $c (with "x" (func $hook))))
+  (type $own (own $fields))
+  (export "g" (func $hook))
+  (export "wasi:cli/run@0.2.0" (instance $ins)))
+WAT
+"$WT" parse "$TMP/mut.wat" -o "$TMP/mut.wasm"
+mkdir -p "$TMP/mut"
+python3 - "$TMP/mut.wasm" "$TMP/mut" <<'PY'
+import sys
+b = open(sys.argv[1], 'rb').read()
+for i in range(8, len(b)):
+    for v in ((b[i] + 1) & 255, 0xff):
+        m = bytearray(b)
+        m[i] = v
+        if m != b:
+            open('%s/%04d-%02x.wasm' % (sys.argv[2], i, v), 'wb').write(m)
+PY
+total=0 both=0 missed=""
+for f in "$TMP"/mut/*.wasm; do
+    total=$((total + 1))
+    if ! "$WT" validate --features all "$f" >/dev/null 2>&1; then
+        if "$KILN" inspect "$f" >/dev/null 2>&1; then
+            missed="$missed $(basename "$f")"
+        else
+            both=$((both + 1))
+        fi
+    fi
+done
+expect_eq "mutants that wasm-tools rejects are rejected by Kiln too" "" "$missed"
+[ "$total" -gt 700 ] && [ "$both" -gt 100 ] && pass "mutants: $total, $both rejected by both" ||
+    fail "too few mutants ($total) or rejections ($both)"
+
+# ---- a p3 (async) component: wasm-tools accepts it with all features, so must Kiln ----
+cat >"$TMP/p3.wat" <<'WAT'
+(component
+  (type $s (stream u8))
+  (type $fu (future string))
+  (core module $m
+    (memory (export "memory") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) i32.const 0)
+    (func (export "cb") (param i32 i32 i32) (result i32) i32.const 0)
+    (func (export "f") (param i32 i32) (result i32) i32.const 0))
+  (core instance $i (instantiate $m))
+  (alias core export $i "memory" (core memory $mem))
+  (alias core export $i "realloc" (core func $realloc))
+  (core func (canon task.return (result string) (memory $mem) string-encoding=utf8))
+  (core func (canon waitable-set.new))
+  (core func (canon waitable-set.wait (memory $mem)))
+  (core func (canon waitable.join))
+  (core func (canon subtask.drop))
+  (core func (canon stream.new $s))
+  (core func (canon stream.read $s (memory $mem)))
+  (core func (canon stream.write $s (memory $mem)))
+  (core func (canon stream.drop-readable $s))
+  (core func (canon future.new $fu))
+  (core func (canon future.read $fu (memory $mem) (realloc $realloc)))
+  (core func (canon backpressure.inc))
+  (core func (canon context.get i32 0))
+  (func (export "run") async (param "s" string) (result string)
+    (canon lift (core func $i "f") async (memory $mem) (realloc $realloc) (callback (core func $i "cb")))))
+WAT
+"$WT" parse "$TMP/p3.wat" -o "$TMP/p3.wasm"
+check "p3: wasm-tools accepts (all features)" "$WT" validate --features all "$TMP/p3.wasm"
+out=$("$KILN" inspect "$TMP/p3.wasm" 2>&1)
+expect_eq "p3: Kiln accepts" 0 $?
+expect_contains "p3: async export" "export run: async func(s: string) -> string;" "$out"
+expect_contains "p3: async built-ins counted" "task.return 1, context.get 1, subtask.drop 1, stream.new 1" "$out"
+
+finish
     exit 1
 fi
 
@@ -122,11 +233,18 @@ own_not_resource|own of type 0: is a u32, not a resource type|(component (type $
 core_missing_arg|missing argument for import module 'env'|(component (core module $m (import "env" "f" (func))) (core instance (instantiate $m)))
 core_wrong_sig|import 'env' 'f' has type :, given i:|(component (core module $a (func (export "f") (param i32))) (core module $m (import "env" "f" (func))) (core instance $ai (instantiate $a)) (core instance (instantiate $m (with "env" (instance $ai)))))
 resource_new_imported|resource.new of type 0: the resource is not defined by this component|(component (import "r" (type $r (sub resource))) (core func (canon resource.new $r)))
+component_arg_type|import 'x' is given a func of another type|(component (component $c (import "x" (func))) (import "f" (func $f (param "x" u32))) (instance (instantiate $c (with "x" (func $f)))))
 component_missing_arg|instantiation of component 0: missing argument for import 'x'|(component (component $c (import "x" (func))) (instance (instantiate $c)))
 outer_alias_too_far|outer alias count 1 exceeds|(component (alias outer 1 0 (type)))
 method_no_resource|'[method]r.x' names resource 'r'|(component (import "[method]r.x" (func)))
+method_no_self|'[method]r.x' must take (param "self" (borrow r)) first|(component (import "r" (type $r (sub resource))) (import "[method]r.x" (func (param "this" (borrow $r)))))
+constructor_result|'[constructor]r' must return (own r)|(component (import "r" (type $r (sub resource))) (import "[constructor]r" (func (result u32))))
+export_local_resource|at offset 0xcc: export 'i' refers to a resource of this component that is not exported|(component (type $r (resource (rep i32))) (component $c (import "t" (type $ti (sub resource))) (type $o (own $ti)) (import "mk" (func $mk (result $o))) (export "get" (func $mk))) (core module $m (func (export "f") (result i32) i32.const 0)) (core instance $i (instantiate $m)) (type $ro (own $r)) (func $mk (result $ro) (canon lift (core func $i "f"))) (instance $x (instantiate $c (with "t" (type $r)) (with "mk" (func $mk)))) (export $re "r" (type $r)) (export "i" (instance $x)))
 bad_label|invalid name 'Foo-bar'|(component (import "Foo-bar" (func)))
 bad_version|version is not a valid semver|(component (import "a:b/c@1.2.3.4" (func)))
+short_version|version is not a valid semver|(component (import "a:b/c@0.2" (func)))
+async_name|unknown annotation|(component (import "[async]foo" (func)))
+dep_name|invalid name 'url=<https://x>'|(component (import "url=<https://x>" (func)))
 export_missing|export of func 3: no such func (0 funcs)|(component (export "x" (func 3)))
 type_missing|value type refers to type 9: no such type (0 types)|(component (type (list 9)))
 dtor_bad_sig|resource destructor core func 0 has type j:, want [i32] -> []|(component (core module $m (func (export "d") (param i64))) (core instance $i (instantiate $m)) (type (resource (rep i32) (dtor (core func $i "d")))))
@@ -149,21 +267,135 @@ while IFS='|' read -r name want text; do
     expect_contains "$name: Kiln's reason" "$want" "$out"
 done <<<"$cases"
 
-# ---- valid components: both accept ----
+# ---- valid components: both accept (wasm-tools with every feature: Kiln reads the gated
+# parts of the specification too, such as nested namespaces and async) ----
 valid=$(cat <<'CASES'
 empty|(component)
 nested|(component (component $c (import "x" (func))) (import "f" (func $f)) (instance (instantiate $c (with "x" (func $f)))))
 resource|(component (type $r (resource (rep i32))) (core func (canon resource.new $r)) (core func (canon resource.rep $r)) (core func (canon resource.drop $r)) (export "r" (type $r)))
 types|(component (type (tuple u8 s16 u32 s64 f32 f64 char bool string)) (type (variant (case "a") (case "b" u64))) (type (result)) (type (result string)) (type (result (error u8))) (type (option (list string))))
+nested_names|(component (import "a:b:c/d/e" (func)) (import "wasi:http/handler@0.3.0-rc-2025-09-16" (func)))
+resource_via_shim|(component (type $r (resource (rep i32))) (component $shim (import "t" (type $t (sub resource))) (type $o (own $t)) (import "mk" (func $mk (result $o))) (export $e "counter" (type $t)) (type $eo (own $e)) (export "[constructor]counter" (func $mk) (func (result $eo)))) (core module $m (func (export "f") (result i32) i32.const 0)) (core instance $i (instantiate $m)) (type $ro (own $r)) (func $mk (result $ro) (canon lift (core func $i "f"))) (instance $x (instantiate $shim (with "t" (type $r)) (with "mk" (func $mk)))) (export "kiln:x/api@0.1.0" (instance $x)))
 instance_exports|(component (import "f" (func $f (param "x" u32))) (instance $i (export "g" (func $f))) (export "wasi:cli/run@0.2.0" (instance $i)))
 CASES
 )
 while IFS='|' read -r name text; do
     printf '%s\n' "$text" >"$TMP/$name.wat"
     "$WT" parse "$TMP/$name.wat" -o "$TMP/$name.wasm"
-    check "$name: wasm-tools accepts" "$WT" validate "$TMP/$name.wasm"
+    check "$name: wasm-tools accepts" "$WT" validate --features all "$TMP/$name.wasm"
     out=$("$KILN" inspect "$TMP/$name.wasm" 2>&1)
     expect_eq "$name: Kiln accepts" 0 $?
 done <<<"$valid"
+
+# ---- type imports of an instantiated component are replaced by the arguments ----
+cat >"$TMP/subst.wat" <<'WAT'
+(component
+  (import "r" (type $r (sub resource)))
+  (type $ro (own $r))
+  (import "mk" (func $mk (result $ro)))
+  (component $c
+    (import "t" (type $ti (sub resource)))
+    (type $o (own $ti))
+    (import "mk" (func $f (result $o)))
+    (export "get" (func $f)))
+  (instance $x (instantiate $c (with "t" (type $r)) (with "mk" (func $mk))))
+  (export "i" (instance $x)))
+WAT
+"$WT" parse "$TMP/subst.wat" -o "$TMP/subst.wasm"
+check "subst: wasm-tools accepts" "$WT" validate "$TMP/subst.wasm"
+out=$("$KILN" inspect "$TMP/subst.wasm" 2>&1)
+expect_contains "subst: the export names the argument's resource, not the import's" "export i: interface {
+    get: func() -> r;
+  }" "$out"
+
+# ---- every one-byte mutation of a component: what wasm-tools rejects, Kiln rejects ----
+cat >"$TMP/mut.wat" <<'WAT'
+(component
+  (type $t (instance
+    (export "fields" (type $f (sub resource)))
+    (type $ff (own $f))
+    (export "[constructor]fields" (func (result $ff)))
+    (type $bf (borrow $f))
+    (export "[method]fields.get" (func (param "self" $bf) (param "name" string) (result (list (list u8)))))
+    (type $e (enum "a" "b"))
+    (export "e" (type $ee (eq $e)))
+    (type $r (record (field "x" u32) (field "y" (option string))))
+    (export "r" (type $rr (eq $r)))
+    (export "f" (func (param "r" $rr) (result (result $ee (error string)))))))
+  (import "wasi:http/types@0.2.3" (instance $i (type $t)))
+  (alias export $i "fields" (type $fields))
+  (alias export $i "f" (func $f))
+  (import "hook" (func $hook (param "s" u32) (result u64)))
+  (core func $h (canon lower (func $hook)))
+  (core func (canon resource.drop $fields))
+  (core instance $ci (export "h" (func $h)))
+  (component $c (import "x" (func (param "s" u32) (result u64))) (export "y" (func 0)))
+  (instance $ins (instantiate $c (with "x" (func $hook))))
+  (type $own (own $fields))
+  (export "g" (func $hook))
+  (export "wasi:cli/run@0.2.0" (instance $ins)))
+WAT
+"$WT" parse "$TMP/mut.wat" -o "$TMP/mut.wasm"
+mkdir -p "$TMP/mut"
+python3 - "$TMP/mut.wasm" "$TMP/mut" <<'PY'
+import sys
+b = open(sys.argv[1], 'rb').read()
+for i in range(8, len(b)):
+    for v in ((b[i] + 1) & 255, 0xff):
+        m = bytearray(b)
+        m[i] = v
+        if m != b:
+            open('%s/%04d-%02x.wasm' % (sys.argv[2], i, v), 'wb').write(m)
+PY
+total=0 both=0 missed=""
+for f in "$TMP"/mut/*.wasm; do
+    total=$((total + 1))
+    if ! "$WT" validate --features all "$f" >/dev/null 2>&1; then
+        if "$KILN" inspect "$f" >/dev/null 2>&1; then
+            missed="$missed $(basename "$f")"
+        else
+            both=$((both + 1))
+        fi
+    fi
+done
+expect_eq "mutants that wasm-tools rejects are rejected by Kiln too" "" "$missed"
+[ "$total" -gt 700 ] && [ "$both" -gt 100 ] && pass "mutants: $total, $both rejected by both" ||
+    fail "too few mutants ($total) or rejections ($both)"
+
+# ---- a p3 (async) component: wasm-tools accepts it with all features, so must Kiln ----
+cat >"$TMP/p3.wat" <<'WAT'
+(component
+  (type $s (stream u8))
+  (type $fu (future string))
+  (core module $m
+    (memory (export "memory") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) i32.const 0)
+    (func (export "cb") (param i32 i32 i32) (result i32) i32.const 0)
+    (func (export "f") (param i32 i32) (result i32) i32.const 0))
+  (core instance $i (instantiate $m))
+  (alias core export $i "memory" (core memory $mem))
+  (alias core export $i "realloc" (core func $realloc))
+  (core func (canon task.return (result string) (memory $mem) string-encoding=utf8))
+  (core func (canon waitable-set.new))
+  (core func (canon waitable-set.wait (memory $mem)))
+  (core func (canon waitable.join))
+  (core func (canon subtask.drop))
+  (core func (canon stream.new $s))
+  (core func (canon stream.read $s (memory $mem)))
+  (core func (canon stream.write $s (memory $mem)))
+  (core func (canon stream.drop-readable $s))
+  (core func (canon future.new $fu))
+  (core func (canon future.read $fu (memory $mem) (realloc $realloc)))
+  (core func (canon backpressure.inc))
+  (core func (canon context.get i32 0))
+  (func (export "run") async (param "s" string) (result string)
+    (canon lift (core func $i "f") async (memory $mem) (realloc $realloc) (callback (core func $i "cb")))))
+WAT
+"$WT" parse "$TMP/p3.wat" -o "$TMP/p3.wasm"
+check "p3: wasm-tools accepts (all features)" "$WT" validate --features all "$TMP/p3.wasm"
+out=$("$KILN" inspect "$TMP/p3.wasm" 2>&1)
+expect_eq "p3: Kiln accepts" 0 $?
+expect_contains "p3: async export" "export run: async func(s: string) -> string;" "$out"
+expect_contains "p3: async built-ins counted" "task.return 1, context.get 1, subtask.drop 1, stream.new 1" "$out"
 
 finish

@@ -76,6 +76,13 @@ out=$("$KILN" run "$TMP/c.wasm" /data 2>&1)
 expect_contains "no grant: write fails" "write: " "$out"
 expect_not_contains "no grant: nothing read" "read: 12" "$out"
 
+# A directory that cannot be opened: one clear error, the guest never runs.
+out=$("$KILN" run --dir "$TMP/nonexistent::/data" "$TMP/c.wasm" /data 2>&1)
+rc=$?
+expect_eq "missing dir: exit code" 1 "$rc"
+expect_contains "missing dir: message" "wasi 0.2: cannot open directory $TMP/nonexistent: No such file" "$out"
+expect_not_contains "missing dir: guest did not run" "args:" "$out"
+
 # stdin from a pipe: a host fd read through wasi:io/streams (blocking-read / poll).
 out=$( (printf 'one\n'; sleep 0.2; printf 'two\nthree\n') | "$KILN" run "$TMP/c.wasm" --stdin)
 expect_eq "stdin from a pipe" "stdin: 14 bytes, 3 lines" "$out"

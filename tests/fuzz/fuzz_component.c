@@ -4,6 +4,7 @@
  *
  * Built by tests/fuzz/fuzz.mk with the sources listed on the "fuzz-sources:" lines. */
 // fuzz-sources: src/component/reader.c src/component/validate.c src/component/names.c
+// fuzz-sources: src/component/model.c src/component/canon.c
 // fuzz-sources: src/engine/wasm_reader.c src/util/alloc.c src/util/buf.c
 #include "component/reader.h"
 
@@ -21,8 +22,10 @@ static size_t walk(const kiln_component *c)
             const kiln_ctype *t = c->spaces[s].types[i];
             if (t) sum += (size_t)t->kind + t->size + t->nexports;
         }
-    for (uint32_t i = 0; i < c->type->nimports; i++) sum += strlen(c->type->imports[i].name);
-    for (uint32_t i = 0; i < c->type->nexports; i++) sum += strlen(c->type->exports[i].name);
+    for (uint32_t i = 0; i < c->type->nimports; i++)
+        sum += strlen(c->type->imports[i].name);
+    for (uint32_t i = 0; i < c->type->nexports; i++)
+        sum += strlen(c->type->exports[i].name);
     for (uint32_t i = 0; i < c->ndefs; i++) {
         const kiln_cdef *d = &c->defs[i];
         if (d->kind == KILN_CDEF_CORE_MODULE) sum += d->module.bytes[d->module.len - 1];

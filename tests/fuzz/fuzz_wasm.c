@@ -13,7 +13,8 @@
 static size_t walk(const kiln_wasm *w)
 {
     size_t sum = 0;
-    for (uint32_t i = 0; i < w->ntypes; i++) sum += strlen(w->types[i]);
+    for (uint32_t i = 0; i < w->ntypes; i++)
+        sum += strlen(w->types[i]);
     for (uint32_t i = 0; i < w->nimports; i++)
         sum += w->imports[i].module_len + w->imports[i].name_len +
                (w->imports[i].type ? strlen(w->imports[i].type) : 0);

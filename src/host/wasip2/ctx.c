@@ -111,8 +111,7 @@ static int open_preopens(kiln_wasip2 *w, const kiln_wasi_config *c, char **err)
         if (o->fd < 0) {
             size_t n = strlen(p->host_path) + 128;
             if ((*err = kiln_malloc(n)))
-                snprintf(*err, n, "wasi 0.2: cannot open directory %s: %s", p->host_path,
-                         strerror(errno));
+                snprintf(*err, n, "cannot open directory %s: %s", p->host_path, strerror(errno));
             return -1;
         }
         if (!(o->guest_path = kiln_strdup(p->guest_path ? p->guest_path : "/"))) return -1;
@@ -140,7 +139,7 @@ static void *ctx_new(const kiln_grants *g, char **err)
     return w;
 oom:
     ctx_free(w);
-    *err = kiln_strdup("wasi 0.2: out of memory");
+    *err = kiln_strdup("out of memory");
     return NULL;
 }
 

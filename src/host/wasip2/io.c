@@ -74,8 +74,10 @@ static void stream_dtor(void *ctx, uint32_t rep)
     s->file_fd = -1;
 }
 
-/* Sets r to err(closed) (e < 0) or err(last-operation-failed(error)) with errno e. */
-static int stream_error(kiln_wasip2 *w, kiln_cabi_cx *cx, kiln_cval *r, int e)
+/* Sets r to err(closed) (e < 0) or err(last-operation-failed(error)) with errno e. The
+ * error carries e for filesystem-error-code only when it came from a file (stream s). */
+static int stream_error_of(kiln_wasip2 *w, kiln_cabi_cx *cx, kiln_cval *r, int e,
+                           const p2_stream *s)
 {
     kiln_cval *se = kiln_cabi_alloc(cx, sizeof *se);
     if (!se) return p2_fail(cx, "out of memory");
@@ -86,7 +88,7 @@ static int stream_error(kiln_wasip2 *w, kiln_cabi_cx *cx, kiln_cval *r, int e)
         se->var.disc = 1; /* closed */
         return 0;
     }
-    uint32_t rep = p2_error_new(w, strerror(e), e);
+    uint32_t rep = p2_error_new(w, strerror(e), s && s->file_fd >= 0 ? e : 0);
     kiln_cval *ev = kiln_cabi_alloc(cx, sizeof *ev);
     if (!rep || !ev) return p2_fail(cx, "out of memory");
     ev->res.rep = rep;
@@ -94,6 +96,11 @@ static int stream_error(kiln_wasip2 *w, kiln_cabi_cx *cx, kiln_cval *r, int e)
     se->var.disc = 0;
     se->var.payload = ev;
     return 0;
+}
+
+static int stream_error(kiln_wasip2 *w, kiln_cabi_cx *cx, kiln_cval *r, int e)
+{
+    return stream_error_of(w, cx, r, e, NULL);
 }
 
 static int ok_u64(kiln_cabi_cx *cx, kiln_cval *r, uint64_t v)
@@ -183,7 +190,7 @@ static int write_common(kiln_wasip2 *w, kiln_cabi_cx *cx, p2_stream *s, const ui
     int e = stream_write_all(s, data, (size_t)n);
     if (e) {
         s->closed = 1;
-        return stream_error(w, cx, &res[0], e == EPIPE ? -1 : e);
+        return stream_error_of(w, cx, &res[0], e == EPIPE ? -1 : e, s);
     }
     p2_ok(&res[0]);
     return 0;
@@ -340,7 +347,7 @@ static int read_common(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_
     if (got < 0 && err == -1) got = 0, eof = 0; /* interrupted: the guest unwinds on return */
     if (got < 0) {
         s->closed = 1;
-        return stream_error(ctx, cx, &res[0], err);
+        return stream_error_of(ctx, cx, &res[0], err, s);
     }
     if (eof) {
         s->closed = 1;
@@ -390,12 +397,12 @@ static int splice_common(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kil
     if (got < 0 && err == -1) return ok_u64(cx, &res[0], 0);
     if (got < 0 || eof) {
         s->closed = 1;
-        return stream_error(ctx, cx, &res[0], got < 0 ? err : -1);
+        return stream_error_of(ctx, cx, &res[0], got < 0 ? err : -1, s);
     }
     int e = stream_write_all(d, (const uint8_t *)buf, (size_t)got);
     if (e) {
         d->closed = 1;
-        return stream_error(ctx, cx, &res[0], e == EPIPE ? -1 : e);
+        return stream_error_of(ctx, cx, &res[0], e == EPIPE ? -1 : e, d);
     }
     return ok_u64(cx, &res[0], (uint64_t)got);
 }

@@ -1,0 +1,28 @@
+;; Seed for fuzz_component: an interface import, a lowered and a lifted function.
+(component
+  (type $t (instance
+    (export "fields" (type $f (sub resource)))
+    (type $ff (own $f))
+    (export "[constructor]fields" (func (result $ff)))
+    (type $bf (borrow $f))
+    (export "[method]fields.get" (func (param "self" $bf) (param "name" string) (result (list (list u8)))))
+    (type $e (enum "a" "b"))
+    (export "e" (type $ee (eq $e)))
+    (type $r (record (field "x" u32) (field "y" (option string))))
+    (export "r" (type $rr (eq $r)))
+    (export "f" (func (param "r" $rr) (result (result $ee (error string)))))
+  ))
+  (import "wasi:http/types@0.2.3" (instance $i (type $t)))
+  (import "hook" (func $hook (param "s" string) (result string)))
+  (core module $m
+    (memory (export "memory") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) i32.const 0)
+    (func (export "run") (param i32 i32) (result i32) i32.const 0)
+  )
+  (core instance $ci (instantiate $m))
+  (alias core export $ci "memory" (core memory $mem))
+  (alias core export $ci "realloc" (core func $realloc))
+  (core func $lowered (canon lower (func $hook) (memory $mem) (realloc $realloc) string-encoding=utf8))
+  (func $run (param "s" string) (result string) (canon lift (core func $ci "run") (memory $mem) (realloc $realloc)))
+  (export "run" (func $run))
+)
