@@ -319,7 +319,20 @@ static int copy_file(const char *from, const char *to)
 
 /* Grants a component its files: directory mounts are preopened read-only where they
  * belong; single files are copied into a staging directory preopened read-only at "/". */
-static int grant_files(up_app *app, const kiln_component *comp, kiln_wagi_component *w)
+typedef int (*preopen_fn)(void *target, const char *host_path, const char *guest_path);
+
+static int wagi_preopen(void *w, const char *host_path, const char *guest_path)
+{
+    return kiln_wagi_component_preopen(w, host_path, guest_path);
+}
+
+static int http_preopen(void *c, const char *host_path, const char *guest_path)
+{
+    return kiln_http_component_preopen(c, host_path, guest_path);
+}
+
+/* Grants a component its files through preopen(w, host, guest) (WAGI or wasi:http). */
+static int grant_files(up_app *app, const kiln_component *comp, preopen_fn preopen, void *w)
 {
     kiln_mount *mounts = NULL;
     size_t n = 0;
@@ -333,7 +346,7 @@ static int grant_files(up_app *app, const kiln_component *comp, kiln_wagi_compon
     char *staging = NULL;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (mounts[i].is_dir) {
-            rc = kiln_wagi_component_preopen(w, mounts[i].host_path, mounts[i].guest_path);
+            rc = preopen(w, mounts[i].host_path, mounts[i].guest_path);
             continue;
         }
         if (!staging) {
@@ -368,7 +381,7 @@ static int grant_files(up_app *app, const kiln_component *comp, kiln_wagi_compon
         }
         kiln_buf_free(&dst);
     }
-    if (rc == 0 && staging) rc = kiln_wagi_component_preopen(w, staging, "/");
+    if (rc == 0 && staging) rc = preopen(w, staging, "/");
     kiln_mounts_free(mounts, n);
     return rc;
 }
@@ -447,7 +460,7 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
             comp->environment.items[i].value, strlen(comp->environment.items[i].value));
     for (size_t i = 0; i < o->env.n && rc == 0; i++)
         rc = kiln_strv_putenv(&w->env, o->env.v[i]);
-    if (rc == 0) rc = grant_files(app, comp, w);
+    if (rc == 0) rc = grant_files(app, comp, wagi_preopen, w);
     if (rc < 0) {
         kiln_wagi_component_free(w);
         return NULL;
@@ -480,11 +493,6 @@ static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trig
         }
         app->http[ci] = c;
         warn_unserved_grants(comp);
-        if (comp->files_len)
-            fprintf(stderr,
-                    "kiln: component %s: files are not granted to wasi:http components "
-                    "yet\n",
-                    comp->id);
         char desc[160];
         kiln_http_component_describe(c, desc, sizeof desc);
         fprintf(stderr, "kiln: component %s: wasi:http, %s\n", comp->id, desc);
@@ -505,6 +513,7 @@ static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trig
         kiln_buf_free(&kv);
         for (size_t i = 0; i < o->env.n && rc == 0; i++)
             rc = kiln_http_component_putenv(c, o->env.v[i]);
+        if (rc == 0) rc = grant_files(app, comp, http_preopen, c);
         if (rc < 0) return NULL;
     }
     if (t->executor == KILN_EXECUTOR_DEFAULT)

@@ -94,9 +94,30 @@ int kiln_http_component_putenv(kiln_http_component *c, const char *kv)
     return 0;
 }
 
+int kiln_http_component_preopen(kiln_http_component *c, const char *host_path,
+                                const char *guest_path)
+{
+    kiln_wasi_preopen *p = kiln_realloc(c->preopens, (c->npreopens + 1) * sizeof *p);
+    if (!p) return -1;
+    c->preopens = p;
+    char *h = kiln_strdup(host_path), *g = kiln_strdup(guest_path);
+    if (!h || !g) {
+        kiln_free(h);
+        kiln_free(g);
+        return -1;
+    }
+    p[c->npreopens++] = (kiln_wasi_preopen){h, g, 1};
+    return 0;
+}
+
 void kiln_http_component_free(kiln_http_component *c)
 {
     if (!c) return;
+    for (size_t i = 0; i < c->npreopens; i++) {
+        kiln_free((char *)c->preopens[i].host_path);
+        kiln_free((char *)c->preopens[i].guest_path);
+    }
+    kiln_free(c->preopens);
     for (size_t i = 0; i < c->nenv; i++)
         kiln_free(c->env[i]);
     kiln_free(c->env);
@@ -185,6 +206,8 @@ static void job_run(void *arg)
         .wasi = {.argc = 0,
                  .nenv = c->nenv,
                  .env = (const char *const *)c->env,
+                 .npreopens = c->npreopens,
+                 .preopens = c->preopens,
                  .stdio = {{.fd = -1}, {.fd = 2}, {.fd = 2}}},
     };
     kiln_err err;

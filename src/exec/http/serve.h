@@ -28,6 +28,7 @@
 
 #include "engine/engine.h"
 #include "exec/handler.h"
+#include "host/wasi.h"
 #include "exec/slots.h"
 
 /* (component/instance.h; not included here: its kiln_component is not the manifest's) */
@@ -39,6 +40,8 @@ typedef struct kiln_http_component {
     kiln_loaded_component *lc; /* owned */
     char **env;                /* "KEY=VALUE" (owned), nenv of them */
     size_t nenv;
+    kiln_wasi_preopen *preopens; /* read-only directories (paths owned) */
+    size_t npreopens;
     uint64_t timeout_ns;       /* per request (0: none) */
     uint32_t max_memory_pages; /* 0: the module's own maximum */
 } kiln_http_component;
@@ -49,6 +52,9 @@ kiln_http_component *kiln_http_component_load(const char *id, const char *path,
                                               const kiln_compile_opts *opts, char **err);
 /* Adds "KEY=VALUE" to the component's environment (replacing KEY). 0 or -1. */
 int kiln_http_component_putenv(kiln_http_component *c, const char *kv);
+/* Grants the host directory host_path, read-only, as guest_path. 0 or -1. */
+int kiln_http_component_preopen(kiln_http_component *c, const char *host_path,
+                                const char *guest_path);
 void kiln_http_component_free(kiln_http_component *c);
 
 /* One line for the startup log: core module count, tier, cache or compile time. */

@@ -8,6 +8,9 @@
  *   .../noset    returns without setting the response
  *   .../spin     never returns (a loop)
  *   .../error    sets the response to error-code internal-error
+ *   .../file     200: the contents of /data/hello.txt (a granted file; 404 when it cannot
+ *                be opened) and, for .../file?write, "write refused" when opening it for
+ *                writing fails (files are read-only)
  *   .../headers  200: "forbidden immutable\n" when appending connection to a new fields
  *                fails with forbidden and appending to the request's headers with immutable
  *   anything else 404 */
@@ -186,6 +189,25 @@ void exports_wasi_http_incoming_handler_handle(
         result.val.err.tag = WASI_HTTP_TYPES_ERROR_CODE_INTERNAL_ERROR;
         result.val.err.val.internal_error.is_some = false;
         wasi_http_types_static_response_outparam_set(out, &result);
+    } else if (ends_with(&path, plen, "/file")) {
+        buf b = {0};
+        FILE *f = fopen("/data/hello.txt", "r");
+        if (!f) {
+            finish(start(out, 404), "no file\n", 8, 1);
+        } else {
+            char chunk[4096];
+            size_t n;
+            while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+                put(&b, chunk, n);
+            fclose(f);
+            if (memchr(path.ptr, '?', path.len)) {
+                FILE *w = fopen("/data/hello.txt", "a");
+                puts_(&b, w ? "write allowed\n" : "write refused\n");
+                if (w) fclose(w);
+            }
+            finish(start(out, 200), b.p, b.len, 1);
+        }
+        free(b.p);
     } else if (ends_with(&path, plen, "/headers")) {
         buf b = {0};
         wasi_http_types_field_name_t n;
