@@ -265,6 +265,9 @@ static void job_run(void *arg)
         kiln_log_error("component '%s' returned without finishing the response body "
                        "(outgoing-body.finish): the response was cut short",
                        c->id);
+    } else if (job->has_length && job->content_left) {
+        kiln_log_error("component '%s' wrote %zu bytes less than its Content-Length", c->id,
+                       job->content_left);
     }
 out:
     kiln_component_instance_free(ci);
