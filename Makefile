@@ -112,6 +112,9 @@ serve: all
 $(BUILD)/instantiate-bench: $(BUILD)/obj/src/tools/instantiate_bench.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
+$(BUILD)/component-bench: $(BUILD)/obj/src/tools/component_bench.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
 # Installs the kiln binary (PREFIX=/usr/local by default).
 PREFIX ?= /usr/local
 .PHONY: install

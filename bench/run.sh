@@ -2,9 +2,14 @@
 # make bench: Kiln's benchmarks, each against a baseline measured in the same run.
 # Prints a table and writes bench/results.md (machine, commands, numbers).
 #   1. instantiation latency (in process): hello handler and a module with 1 MiB of data
-#   2. HTTP: wrk against `kiln up` (WAGI hello, fresh instance per request) and nginx
-#   3. memory per live instance (1,000 alive)
-#   4. compute: CoreMark and the wasm3 programs on both tiers vs Node.js (V8) WASI
+#   2. instances alive at once: 10,000 and 100,000 of the hello handler, for both memory
+#      check variants (guard, bounds): time to create them, host memory per live instance
+#      including page tables
+#   3. HTTP: wrk against `kiln up` (WAGI hello, fresh instance per request) and nginx;
+#      3b: 1,000 guests sleeping at once on fibers, hello p99 meanwhile
+#   4. compute: CoreMark and the wasm3 programs on both tiers vs Node.js (V8) WASI, and
+#      CoreMark's cost of the bounds variant
+#   5. components: instances from a component image, and compile times of the corpus
 # Not part of `make test`: targets live here, never in timed tests.
 set -u
 source "$(dirname "$0")/../tests/lib.sh"
@@ -23,7 +28,7 @@ say "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), \`make bench\`. Machine: $(nproc) co
 say "Compilers: $(cc --version | head -1); libtcc $(dpkg-query -W -f='${Version}' libtcc-dev); wasm2c $(wasm2c --version); Node.js $(node --version 2>/dev/null || echo none)."
 say ""
 
-# ---- 1 + 3: instantiation and live-instance memory
+# ---- 1: instantiation and live-instance memory
 clang --target=wasm32-wasi --sysroot=/usr -O2 "$ROOT/bench/guests/hello_handler.c" -o "$TMP/hello.wasm"
 python3 "$ROOT/bench/guests/data_1mb.py" >"$TMP/data1mb.wat" && wat2wasm "$TMP/data1mb.wat" -o "$TMP/data1mb.wasm"
 say "## 1. Instantiation (in process: fresh WASI context + instance + empty export call + release)"
@@ -34,6 +39,8 @@ say '```'
 for tier in fast opt; do
     "$BENCH" --tier $tier --live 1000 "$TMP/hello.wasm" | tee -a "$report"
 done
+say "# the bounds variant (explicit bounds checks, memories reserved for their limit: kiln up's 128 MiB):"
+"$BENCH" --tier opt --checks bounds --max-memory 128 --live 1000 "$TMP/hello.wasm" | tee -a "$report"
 "$BENCH" --tier fast --iterations 5000 "$TMP/data1mb.wasm" | tee -a "$report"
 say "# the same hello handler with copy-on-write slots for every image (KILN_IMAGE_COPY_MAX=0):"
 KILN_IMAGE_COPY_MAX=0 "$BENCH" --tier opt --live 1000 "$TMP/hello.wasm" | tee -a "$report"
@@ -45,8 +52,29 @@ say "zeroed), larger ones are mapped copy-on-write from a memfd; either way a li
 say "holds only the image's non-zero pages and what its guest touched."
 say ""
 
-# ---- 2: HTTP
-say "## 2. HTTP: WAGI hello with a fresh instance per request vs nginx \`return 200\`"
+# ---- 2: instances alive at once
+say "## 2. Instances alive at once (hello handler, opt tier)"
+say ""
+say "Command: \`build/instantiate-bench --tier opt --checks C --max-memory 128 --iterations 0 --live N hello.wasm\`:"
+say "N instances from the image, each with its WASI context and its \`noop\` export called, all alive"
+say "at once; memory is VmRSS + VmPTE (page tables) of /proc/self/status, after minus before."
+say "\`--max-memory 128\` is \`kiln up\`'s default --max-instance-memory."
+say ""
+say '```'
+for checks in guard bounds; do
+    for n in 10000 100000; do
+        say "# $checks variant, $n alive:"
+        "$BENCH" --tier opt --checks $checks --max-memory 128 --iterations 0 --live $n "$TMP/hello.wasm" 2>&1 |
+            grep -v '^/' | tee -a "$report"
+    done
+done
+say '```'
+say "Target: 100,000 alive at once, <= 16 KiB of host memory each including page tables. The guard"
+say "variant reserves 8 GiB per memory, so 128 TiB of address space ends near 16,380."
+say ""
+
+# ---- 3: HTTP
+say "## 3. HTTP: WAGI hello with a fresh instance per request vs nginx \`return 200\`"
 say ""
 port=$(free_port)
 mkdir -p "$TMP/app"
@@ -112,6 +140,53 @@ say ""
 say "Medians of the rounds: kiln / nginx requests/s **$median** (target >= 0.60); kiln p99 **$p99_median** (target <= 2 ms)."
 say ""
 
+# ---- 3b: guests that wait, on fibers
+say "## 3b. 1,000 guests sleeping 1 s at once (fibers), and a hello route meanwhile"
+say ""
+mkdir -p "$TMP/sleepapp"
+clang --target=wasm32-wasi --sysroot=/usr -O2 "$ROOT/tests/e2e/guests/iso_faults.c" \
+    -o "$TMP/sleepapp/iso.wasm"
+cat >"$TMP/sleepapp/kiln.toml" <<TOML
+spin_manifest_version = 2
+[application]
+name = "sleepers"
+[[trigger.http]]
+route = "/hello"
+component = "hello"
+executor = { type = "wagi" }
+[[trigger.http]]
+route = "/sleep"
+component = "sleep"
+executor = { type = "wagi" }
+[component.hello]
+source = "iso.wasm"
+environment = { MODE = "hello" }
+[component.sleep]
+source = "iso.wasm"
+environment = { MODE = "sleep" }
+TOML
+sport=$(free_port)
+"$KILN" up -f "$TMP/sleepapp" --listen "127.0.0.1:$sport" --quiet >"$TMP/sleep.log" 2>&1 &
+sleep_pid=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$sport/hello" >/dev/null && break; sleep 0.1; done
+say "Command: \`kiln up\` with default settings; \`tests/e2e/helpers/iso_client.py sleepers PORT /sleep?1000 1000 /hello\`: 1,000 connections send one request each at once to a WAGI guest that sleeps 1 s in poll_oneoff, while one more connection sends GET /hello after GET /hello until they are all answered. Three rounds."
+say ""
+say "| round | sleepers answered 200 | all answered after | hello requests during the burst | hello p50 | hello p99 |"
+say "|---|---|---|---|---|---|"
+for round in 1 2 3; do
+    out=$(python3 "$ROOT/tests/e2e/helpers/iso_client.py" sleepers "$sport" "/sleep?1000" 1000 /hello 60)
+    ok=$(sed -nE '1s/.*ok=([0-9]+).*/\1/p' <<<"$out")
+    secs=$(sed -nE '1s/.*seconds=([0-9.]+).*/\1/p' <<<"$out")
+    pn=$(sed -nE '2s/.*n=([0-9]+).*/\1/p' <<<"$out")
+    p50=$(sed -nE '2s/.*p50=([0-9.]+).*/\1/p' <<<"$out")
+    pp99=$(sed -nE '2s/.*p99=([0-9.]+).*/\1/p' <<<"$out")
+    say "| $round | $ok / 1000 | ${secs} s | $pn | ${p50} ms | ${pp99} ms |"
+done
+kill "$sleep_pid" 2>/dev/null; wait "$sleep_pid" 2>/dev/null
+say ""
+say "Target: all 1,000 within 2 s on this 2-core machine (each sleeping guest used to hold one of 16 executor threads: >= 62 s)."
+say ""
+
 # ---- 4: compute
 say "## 4. Compute: CoreMark and the wasm3 programs, kiln (both tiers) vs Node.js WASI"
 say ""
@@ -123,12 +198,20 @@ coremark() { # prints iterations/s
 cm_fast=$(cd "$P" && "$KILN" run --tier fast wasi/coremark/coremark.wasm | coremark)
 cm_opt=$(cd "$P" && "$KILN" run --tier opt wasi/coremark/coremark.wasm | coremark)
 cm_node=$(cd "$P" && node --no-warnings "$ROOT/bench/node-wasi.mjs" wasi/coremark/coremark.wasm | coremark)
+KILN_MEMORY_CHECKS=bounds "$KILN" compile --tier fast "$P/wasi/coremark/coremark.wasm" >/dev/null
+KILN_MEMORY_CHECKS=bounds "$KILN" compile --tier opt "$P/wasi/coremark/coremark.wasm" >/dev/null
+cmb_fast=$(cd "$P" && KILN_MEMORY_CHECKS=bounds "$KILN" run --tier fast wasi/coremark/coremark.wasm | coremark)
+cmb_opt=$(cd "$P" && KILN_MEMORY_CHECKS=bounds "$KILN" run --tier opt wasi/coremark/coremark.wasm | coremark)
 say "| CoreMark | iterations/s | vs Node.js |"
 say "|---|---|---|"
-for row in "kiln fast tier (tcc):$cm_fast" "kiln opt tier (cc -O2):$cm_opt" "Node.js $(node --version) WASI:$cm_node"; do
+for row in "kiln fast tier (tcc):$cm_fast" "kiln opt tier (cc -O2):$cm_opt" \
+    "kiln fast tier, bounds variant:$cmb_fast" "kiln opt tier, bounds variant:$cmb_opt" \
+    "Node.js $(node --version) WASI:$cm_node"; do
     v=${row##*:}
     say "| ${row%:*} | $v | $(python3 -c "print(f'{$v/$cm_node:.2f}')" 2>/dev/null) |"
 done
+say ""
+say "The bounds variant (\`KILN_MEMORY_CHECKS=bounds\`, every load and store checked) vs guard pages: fast tier $(python3 -c "print(f'{$cmb_fast/$cm_fast:.2f}')" 2>/dev/null)x, opt tier $(python3 -c "print(f'{$cmb_opt/$cm_opt:.2f}')" 2>/dev/null)x."
 say ""
 times="$TMP/times.tsv"
 : >"$times"
@@ -155,6 +238,48 @@ for p in progs:
 PY
 say ""
 say "Kiln's times are runs of an already compiled module (\`kiln compile\` first); Node.js compiles on every run (V8's Liftoff, then TurboFan)."
+# ---- 5: components (kept in one function: other sections are edited elsewhere)
+component_section() {
+    make -s -C "$ROOT" "$KILN_BUILD/component-bench" BUILD="$(basename "$KILN_BUILD")" >/dev/null
+    local cb="$KILN_BUILD/component-bench" corpus="$TMP/corpus" wt
+    wt="${KILN_TOOLS:-/var/cache/kiln-tools}/cargo/bin/wasm-tools"
+    say "## 5. Components: instances from an image, compile times"
+    say ""
+    if ! "$ROOT/tests/components/build.sh" "$corpus" c-cli c-types c-http go-cli >/dev/null 2>&1 ||
+        ! "$wt" parse "$ROOT/bench/guests/small_component.wat" -o "$TMP/small_component.wasm"; then
+        say "(skipped: the component toolchain is missing; \`make tools\`)"
+        say ""
+        return
+    fi
+    say "Command: \`build/component-bench [--export F] FILE.wasm\` (fresh host contexts from the grants +"
+    say "a copy of every core instance from the component's image, no guest code run, + the call +"
+    say "release; \"no image\" instantiates every core instance and runs their start functions)."
+    say ""
+    say '```'
+    "$cb" --tier opt --export noop "$TMP/small_component.wasm" | tee -a "$report"
+    "$cb" --tier opt --iterations 5000 "$corpus/c-cli.wasm" | tee -a "$report"
+    "$cb" --tier opt --iterations 5000 --export 'wasi:cli/run@0.2.0#run' "$corpus/c-cli.wasm" | tee -a "$report"
+    say '```'
+    say "Target: a small component's instance from its image + an empty call + release p50 <= 5 us."
+    say ""
+    say "| component | size | core modules | fast tier compile (s) | opt tier compile (s) |"
+    say "|---|---|---|---|---|"
+    local name f fast opt mods
+    for name in c-cli c-types c-http go-cli; do
+        f="$corpus/$name.wasm"
+        fast=$(KILN_CACHE_DIR="$TMP/cc-$name-fast" "$cb" --compile-only --tier fast "$f" 2>/dev/null | sed -n 's/.*compile \([0-9.]*\) s.*/\1/p')
+        opt=$(KILN_CACHE_DIR="$TMP/cc-$name-opt" "$cb" --compile-only --tier opt "$f" 2>/dev/null | sed -n 's/.*compile \([0-9.]*\) s.*/\1/p')
+        mods=$(KILN_CACHE_DIR="$TMP/cc-$name-fast" "$cb" --compile-only "$f" 2>/dev/null | sed -n 's/.*: \([0-9]*\) core modules.*/\1/p')
+        [ -n "$fast" ] || fast="not loaded (imports this host lacks)"
+        say "| $name | $(($(stat -c %s "$f") / 1024)) KiB | ${mods:--} | $fast | ${opt:--} |"
+    done
+    say ""
+    say "Compile times are of a cold cache, all core modules of the component in sequence. js-cli"
+    say "(StarlingMonkey, 12-18 MB) is left out of the run for its length and its imports (wasi:http)."
+    say ""
+}
+component_section
+
 cp "$report" "$OUT"
 echo
 echo "wrote $OUT"

@@ -145,6 +145,9 @@ static void usage(FILE *f)
                "                             key-value stores or SQLite databases)\n"
                "      --no-tier-up           do not build the optimized tier in the background\n"
                "      --tier fast|opt|auto   compiler tier (default auto)\n"
+               "      --memory-checks guard|bounds  compile variant (default guard, or\n"
+               "                             $KILN_MEMORY_CHECKS): guard pages, or explicit\n"
+               "                             bounds checks for many instances alive at once\n"
                "      --cache-dir DIR        compiled-module cache\n");
 }
 
@@ -255,6 +258,11 @@ static int parse_args(int argc, char **argv, up_opts *o)
         } else if (TAKES("--tier")) {
             if (kiln_tier_parse(val, &o->compile.tier) < 0) {
                 fprintf(stderr, "error: unknown tier '%s' (fast, opt or auto)\n", val);
+                return -1;
+            }
+        } else if (TAKES("--memory-checks")) {
+            if (kiln_mem_checks_parse(val, &o->compile.memory_checks) < 0) {
+                fprintf(stderr, "error: --memory-checks '%s': guard or bounds\n", val);
                 return -1;
             }
         } else if (TAKES("--cache-dir")) {
@@ -419,8 +427,14 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
         return NULL;
     }
     kiln_err err = {{0}};
+    /* The compile variant: the component's own choice, else kiln up's (--memory-checks,
+     * else $KILN_MEMORY_CHECKS, else guard pages). */
+    kiln_compile_opts copts = o->compile;
+    if (comp->memory_checks)
+        copts.memory_checks =
+            comp->memory_checks == 2 ? KILN_MEM_CHECKS_BOUNDS : KILN_MEM_CHECKS_GUARD;
     kiln_wagi_component *w =
-        kiln_wagi_component_new(comp->id, comp->source, &o->compile, t->wagi_entrypoint, &err);
+        kiln_wagi_component_new(comp->id, comp->source, &copts, t->wagi_entrypoint, &err);
     if (!w) {
         fprintf(stderr, "error: %s\n", err.msg);
         return NULL;
@@ -431,8 +445,9 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
      * path (serve.h). Read-only files and stdout alone make a re-run invisible. */
     w->rerunnable = !(comp->allowed_outbound_hosts.len || comp->key_value_stores.len ||
                       comp->sqlite_databases.len);
-    fprintf(stderr, "kiln: component %s: %s tier ready (%s%.3f s)\n", comp->id,
+    fprintf(stderr, "kiln: component %s: %s tier ready (%s memory checks; %s%.3f s)\n", comp->id,
             kiln_tier_name(kiln_wagi_component_tier(w)),
+            kiln_mem_checks_name(kiln_module_memory_checks(w->module)),
             kiln_module_was_cached(w->module) ? "from the cache, " : "compiled in ",
             kiln_module_was_cached(w->module) ? 0.0 : kiln_module_compile_seconds(w->module));
     /* The component's own limits ([component.ID.tool.kiln]) win over kiln up's. */

@@ -37,6 +37,7 @@ typedef struct ki_coreinst {
     uint32_t n;
     const char **names;
     ki_core **items;
+    uint32_t hint; /* where the next export lookup starts (link.c) */
 } ki_coreinst;
 
 /* A runtime resource type (resources.h): host-defined (the provider's destructor and
@@ -116,9 +117,12 @@ struct kiln_loaded_component {
 
 struct kiln_component_instance {
     kiln_loaded_component *lc;
+    kiln_component_image *img; /* instantiated from this image (image.c), or NULL */
     const char *name;
-    void **arena; /* every allocation of the instance */
+    void **arena; /* every chunk of the instance's arena (ki_alloc) */
     size_t narena, caparena;
+    char *bump; /* the free part of the current chunk */
+    size_t bump_left;
     kiln_instance **cores; /* in creation order */
     size_t ncores, capcores;
     ki_provctx provs[16];
@@ -133,6 +137,15 @@ struct kiln_component_instance {
     uint64_t timeout_ns; /* of the host's call in progress (0: none) */
     kiln_err *err;       /* during instantiation */
 };
+
+/* link.c: instantiates lc (from img's core images when img is not NULL: no guest code
+ * runs, the core instances' funcrefs are left for image.c to rebase). NULL with err. */
+kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, kiln_component_image *img,
+                                        const kiln_grants *g, kiln_err *err);
+/* image.c: the core instance number k of an instance made from img (NULL if the image has
+ * no such core instance or it is of another module). */
+kiln_instance *ki_image_core(kiln_component_image *img, size_t k, kiln_module *m,
+                             const kiln_binding *b);
 
 /* Arena allocation (zeroed); NULL when out of memory. */
 void *ki_alloc(kiln_component_instance *ci, size_t n);

@@ -63,6 +63,24 @@ kiln_component_instance *kiln_component_instantiate(kiln_loaded_component *lc, c
                                                     kiln_err *err);
 void kiln_component_instance_free(kiln_component_instance *ci);
 
+/* Images (image.c): a component instantiated once — every core instance initialized,
+ * start functions run, the adapter's and shims' tables filled — and kept as a snapshot of
+ * all its core instances (memories, shared ones included, globals, tables). Each
+ * instance made from it is a copy: no guest code runs; funcrefs that point into any core
+ * instance of the template are moved to the copy's; host contexts are made fresh from the
+ * grants and resource tables start empty, as for kiln_component_instantiate. Free it with
+ * kiln_component_instance_free. The image is made with grants g (the template's host
+ * contexts are freed with it). kiln_component_image_free requires its instances to be
+ * freed first. An image may be instantiated from several threads. */
+typedef struct kiln_component_image kiln_component_image;
+kiln_component_image *kiln_component_image_new(kiln_loaded_component *lc, const kiln_grants *g,
+                                               kiln_err *err);
+kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *img,
+                                                          const kiln_grants *g, kiln_err *err);
+void kiln_component_image_free(kiln_component_image *img);
+/* Memory slots for n instances alive at once, made ahead (0, or -1). */
+int kiln_component_image_reserve(kiln_component_image *img, size_t n);
+
 /* An exported function: `name` is a function export of the component ("run"), or
  * "IFACE#FUNC" for a function of an exported instance, where IFACE matches the export's
  * name with a semver-compatible version ("wasi:cli/run@0.2.0#run" finds

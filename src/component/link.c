@@ -8,8 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The arena is a list of chunks (ci->arena) carved from the front (ci->bump): an
+ * instance makes hundreds of small items, one malloc each would dominate a copy from an
+ * image. Items are 16-byte aligned and zeroed (chunks are calloc'd). */
+#define KI_CHUNK 4096
+
 void *ki_alloc(kiln_component_instance *ci, size_t n)
 {
+    n = (n + 15) & ~(size_t)15;
+    if (n == 0) n = 16;
+    if (n <= ci->bump_left) {
+        void *p = ci->bump;
+        ci->bump += n;
+        ci->bump_left -= n;
+        return p;
+    }
     if (ci->narena == ci->caparena) {
         size_t cap = ci->caparena ? ci->caparena * 2 : 64;
         void **a = kiln_realloc(ci->arena, cap * sizeof *a);
@@ -17,8 +30,16 @@ void *ki_alloc(kiln_component_instance *ci, size_t n)
         ci->arena = a;
         ci->caparena = cap;
     }
-    void *p = kiln_calloc(1, n ? n : 1);
-    if (p) ci->arena[ci->narena++] = p;
+    /* Chunks grow (4 KiB, 8 KiB, ... 64 KiB): small components zero little. */
+    size_t chunk = (size_t)KI_CHUNK << (ci->narena < 4 ? ci->narena : 4);
+    size_t size = n > chunk / 4 ? n : chunk;
+    char *p = kiln_calloc(1, size);
+    if (!p) return NULL;
+    ci->arena[ci->narena++] = p;
+    if (size != n) {
+        ci->bump = p + n;
+        ci->bump_left = size - n;
+    }
     return p;
 }
 
@@ -134,14 +155,28 @@ static ki_frame *frame_new(kiln_component_instance *ci)
  * up in its module; an inline instance's by name), or NULL when there is none. */
 static ki_core *core_export(kiln_component_instance *ci, ki_coreinst *in, const char *name)
 {
+    /* Lookups of one import list usually go through an instance's exports in order: the
+     * item after the last one found is tried first. */
+    uint32_t h = in->hint;
     if (!in->inst) {
+        if (h < in->n && strcmp(in->names[h], name) == 0) {
+            in->hint = h + 1;
+            return in->items[h];
+        }
         for (uint32_t i = 0; i < in->n; i++)
-            if (strcmp(in->names[i], name) == 0) return in->items[i];
+            if (strcmp(in->names[i], name) == 0) {
+                in->hint = i + 1;
+                return in->items[i];
+            }
         return NULL;
     }
     kiln_module *m = kiln_instance_module(in->inst);
-    long idx = kiln_module_export_index(m, name);
+    const kiln_export_info *hx = h < kiln_module_export_count(m) ? kiln_module_export(m, h) : NULL;
+    long idx = hx && strlen(name) == hx->name_len && memcmp(hx->name, name, hx->name_len) == 0
+                   ? (long)h
+                   : kiln_module_export_index(m, name);
     if (idx < 0) return NULL;
+    in->hint = (uint32_t)idx + 1;
     ki_core *c = ki_alloc(ci, sizeof *c);
     if (!c) return NULL;
     const kiln_export_info *e = kiln_module_export(m, (size_t)idx);
@@ -260,6 +295,19 @@ static ki_coreinst *instantiate_core(kiln_component_instance *ci, ki_frame *f,
         }
         b[i] = c->b;
     }
+    if (ci->img) {
+        /* From the image: a copy of the core instance as the template left it. */
+        kiln_instance *inst = ki_image_core(ci->img, ci->ncores, m, b);
+        kiln_free(b);
+        if (!inst || add_core(ci, inst) < 0) {
+            kiln_instance_free(inst);
+            kiln_err_set(err, "%s: cannot copy core instance %zu from the image", ci->name,
+                         ci->ncores);
+            return NULL;
+        }
+        ki->inst = inst;
+        return ki;
+    }
     kiln_instance *inst = kiln_instance_alloc(m);
     if (!inst || add_core(ci, inst) < 0) {
         kiln_instance_free(inst);
@@ -327,9 +375,13 @@ static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const c
         void *item = NULL;
         if (e->sort == KILN_CSORT_FUNC) {
             ki_func *fn = ki_alloc(ci, sizeof *fn);
-            char full[600];
-            snprintf(full, sizeof full, "%s#%s", name, e->name);
-            if (!fn || !(fn->name = ki_strdup(ci, full))) return NULL;
+            size_t nl = strlen(name), el = strlen(e->name);
+            char *full = ki_alloc(ci, nl + el + 2);
+            if (!fn || !full) return NULL;
+            memcpy(full, name, nl);
+            full[nl] = '#';
+            memcpy(full + nl + 1, e->name, el + 1);
+            fn->name = full;
             fn->kind = KI_FUNC_HOST;
             fn->type = e->type;
             fn->frame = f;
@@ -607,12 +659,19 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
 kiln_component_instance *kiln_component_instantiate(kiln_loaded_component *lc, const kiln_grants *g,
                                                     kiln_err *err)
 {
+    return ki_instantiate(lc, NULL, g, err);
+}
+
+kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, kiln_component_image *img,
+                                        const kiln_grants *g, kiln_err *err)
+{
     kiln_component_instance *ci = kiln_calloc(1, sizeof *ci);
     if (!ci) {
         kiln_err_set(err, "%s: out of memory", lc->name);
         return NULL;
     }
     ci->lc = lc;
+    ci->img = img;
     const char *slash = strrchr(lc->name, '/');
     ci->name = slash ? slash + 1 : lc->name; /* short: trap messages are short */
     ci->err = err;

@@ -31,14 +31,17 @@ static void hex(const unsigned char *d, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-void kiln_cache_key(const uint8_t *bytes, size_t len, kiln_tier tier, char key[KILN_CACHE_KEY_HEX])
+void kiln_cache_key(const uint8_t *bytes, size_t len, kiln_tier tier, kiln_mem_checks checks,
+                    char key[KILN_CACHE_KEY_HEX])
 {
     unsigned char md[32];
     unsigned int mdlen = 0;
     char head[1024];
-    int n = snprintf(head, sizeof head, "kiln-abi=%d\ntier=%s\ncompiler=%s\nwasm2c=%s\n",
-                     KILN_ABI_VERSION, kiln_tier_name(tier), kiln_compiler_identity(tier),
-                     KILN_WABT_VERSION);
+    int n = snprintf(
+        head, sizeof head, "kiln-abi=%d\ntier=%s\nchecks=%s\ncompiler=%s\nwasm2c=%s\n",
+        KILN_ABI_VERSION, kiln_tier_name(tier),
+        kiln_mem_checks_name(checks == KILN_MEM_CHECKS_BOUNDS ? checks : KILN_MEM_CHECKS_GUARD),
+        kiln_compiler_identity(tier), KILN_WABT_VERSION);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
         EVP_DigestUpdate(ctx, head, (size_t)n) != 1 || EVP_DigestUpdate(ctx, bytes, len) != 1 ||

@@ -1,10 +1,11 @@
 /* cache.h — the on-disk, content-addressed cache of compiled modules.
  *
- * Key: SHA-256 over Kiln's ABI version, the tier, the compiler's identity and flags,
- * wasm2c's version and the Wasm bytes. Entry: <dir>/<key>.so, a shared object followed
- * by a trailer (SHA-256 of the object + "KILNSUM1"), written to a temp file and renamed
- * into place, so readers see a complete entry or none, and two processes building the
- * same module both succeed. A corrupt entry (bad trailer) is removed and rebuilt. */
+ * Key: SHA-256 over Kiln's ABI version, the tier, the memory-check variant (guard or
+ * bounds), the compiler's identity and flags, wasm2c's version and the Wasm bytes. Entry:
+ * <dir>/<key>.so, a shared object followed by a trailer (SHA-256 of the object + "KILNSUM1"),
+ * written to a temp file and renamed into place, so readers see a complete entry or none, and two
+ * processes building the same module both succeed. A corrupt entry (bad trailer) is removed and
+ * rebuilt. */
 #ifndef KILN_ENGINE_CACHE_H
 #define KILN_ENGINE_CACHE_H
 
@@ -16,8 +17,10 @@
 
 #define KILN_CACHE_KEY_HEX 65
 
-/* Computes the hex key of (bytes, tier). */
-void kiln_cache_key(const uint8_t *bytes, size_t len, kiln_tier tier, char key[KILN_CACHE_KEY_HEX]);
+/* Computes the hex key of (bytes, tier, checks); checks AUTO is taken as GUARD (the
+ * caller resolves it first, kiln_mem_checks_resolve). */
+void kiln_cache_key(const uint8_t *bytes, size_t len, kiln_tier tier, kiln_mem_checks checks,
+                    char key[KILN_CACHE_KEY_HEX]);
 
 /* Resolves and creates the cache directory. Returns 0 or -1 with *err. */
 int kiln_cache_prepare(const kiln_compile_opts *opts, char *dir, size_t dirlen, kiln_buf *err);

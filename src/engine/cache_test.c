@@ -19,15 +19,19 @@ static void write_file(const char *path, const char *s)
 int main(void)
 {
     char k1[KILN_CACHE_KEY_HEX], k2[KILN_CACHE_KEY_HEX], k3[KILN_CACHE_KEY_HEX],
-        k4[KILN_CACHE_KEY_HEX];
-    kiln_cache_key((const uint8_t *)"abc", 3, KILN_TIER_FAST, k1);
-    kiln_cache_key((const uint8_t *)"abc", 3, KILN_TIER_FAST, k2);
-    kiln_cache_key((const uint8_t *)"abc", 3, KILN_TIER_OPT, k3);
-    kiln_cache_key((const uint8_t *)"abd", 3, KILN_TIER_FAST, k4);
+        k4[KILN_CACHE_KEY_HEX], k5[KILN_CACHE_KEY_HEX], k6[KILN_CACHE_KEY_HEX];
+    kiln_cache_key((const uint8_t *)"abc", 3, KILN_TIER_FAST, KILN_MEM_CHECKS_GUARD, k1);
+    kiln_cache_key((const uint8_t *)"abc", 3, KILN_TIER_FAST, KILN_MEM_CHECKS_GUARD, k2);
+    kiln_cache_key((const uint8_t *)"abc", 3, KILN_TIER_OPT, KILN_MEM_CHECKS_GUARD, k3);
+    kiln_cache_key((const uint8_t *)"abd", 3, KILN_TIER_FAST, KILN_MEM_CHECKS_GUARD, k4);
+    kiln_cache_key((const uint8_t *)"abc", 3, KILN_TIER_FAST, KILN_MEM_CHECKS_BOUNDS, k5);
+    kiln_cache_key((const uint8_t *)"abc", 3, KILN_TIER_FAST, KILN_MEM_CHECKS_AUTO, k6);
     CHECK_INT(strlen(k1), 64);
     CHECK(strcmp(k1, k2) == 0);
     CHECK(strcmp(k1, k3) != 0);
     CHECK(strcmp(k1, k4) != 0);
+    CHECK(strcmp(k1, k5) != 0); /* the variant is part of the key */
+    CHECK(strcmp(k1, k6) == 0); /* AUTO is taken as guard */
 
     char dir[] = "/tmp/kiln-cache-test.XXXXXX";
     CHECK(mkdtemp(dir) != NULL);

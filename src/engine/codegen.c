@@ -85,9 +85,30 @@ static int replace_once(kiln_buf *text, const char *from, const char *to)
     return 0;
 }
 
-/* Trap-precision overrides, inserted after wasm2c's own macro definitions. */
-static int trap_overrides(kiln_buf *b)
+/* Trap-precision overrides, inserted after wasm2c's own macro definitions. The bounds
+ * variant also turns wasm2c's MEMCHECK (empty: guard pages) into RANGE_CHECK on every
+ * load and store, and allocates its memories with kiln_rt_allocate_memory_bounds. */
+static int trap_overrides(kiln_buf *b, kiln_mem_checks checks)
 {
+    if (checks == KILN_MEM_CHECKS_BOUNDS &&
+        kiln_buf_puts(b,
+                      "/* Kiln: the bounds variant (see src/engine/codegen.c). */\n"
+                      "#undef MEMCHECK\n"
+                      "#define MEMCHECK(mem, a, t) RANGE_CHECK(mem, a, sizeof(t))\n"
+                      "void kiln_rt_allocate_memory_bounds(wasm_rt_memory_t *, uint32_t, "
+                      "uint32_t);\n"
+                      "#define wasm_rt_allocate_memory kiln_rt_allocate_memory_bounds\n"
+                      "#define DEFINE_LOAD_C(name, t1, t2, t3) \\\n"
+                      "  static inline t3 name##_c(u8 *base, u64 size, u64 addr) { \\\n"
+                      "    if (UNLIKELY(addr + sizeof(t1) > size)) TRAP(MEMORY_OOB); \\\n"
+                      "    t1 result; wasm_rt_memcpy(&result, base + addr, sizeof(t1)); \\\n"
+                      "    wasm_asm(\"\" ::\"r\"(result)); return (t3)(t2)result; }\n"
+                      "#define DEFINE_STORE_C(name, t1, t2) \\\n"
+                      "  static inline void name##_c(u8 *base, u64 size, u64 addr, t2 value) { \\\n"
+                      "    if (UNLIKELY(addr + sizeof(t1) > size)) TRAP(MEMORY_OOB); \\\n"
+                      "    t1 wrapped = (t1)value; \\\n"
+                      "    wasm_rt_memcpy(base + addr, &wrapped, sizeof(t1)); }\n") < 0)
+        return -1;
     return kiln_buf_printf(
         b,
         "/* Kiln: precise trap kinds (see src/engine/codegen.c). */\n"
@@ -112,10 +133,69 @@ static int trap_overrides(kiln_buf *b)
         KILN_TRAP_INDIRECT_CALL_TYPE);
 }
 
-/* For tcc: DEFINE_LOAD(name, t1, t2, t3) / DEFINE_STORE(name, t1, t2) lines become macros
- * that access memory directly. */
-static int direct_memory_rewrite(kiln_buf *text)
+/* The bounds variant of direct_memory_rewrite: kiln_oob() traps (it "returns" a u64 so
+ * that it fits in the address expression). */
+static int direct_memory_rewrite_bounds(kiln_buf *text)
 {
+    kiln_buf out = KILN_BUF_INIT;
+    const char *p = text->data;
+    int rc = 0, first = 1;
+    while (*p && rc == 0) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) + 1 : strlen(p);
+        char name[64], t1[16], t2[16], t3[16];
+        int is_load =
+            strncmp(p, "DEFINE_LOAD(", 12) == 0 &&
+            sscanf(p, "DEFINE_LOAD(%63[^,], %15[^,], %15[^,], %15[^)])", name, t1, t2, t3) == 4;
+        int is_store = !is_load && strncmp(p, "DEFINE_STORE(", 13) == 0 &&
+                       sscanf(p, "DEFINE_STORE(%63[^,], %15[^,], %15[^)])", name, t1, t2) == 3;
+        if ((is_load || is_store) && first) {
+            first = 0;
+            rc = kiln_buf_puts(&out,
+                               "static u64 kiln_oob(void) { TRAP(MEMORY_OOB); return 0; }\n"
+                               "#define KILN_CHK(mem, addr, n) \\\n"
+                               "  ((u64)(addr) + (n) > (mem)->size ? kiln_oob() : (u64)(addr))\n");
+        }
+        if (rc) break;
+        if (is_load) {
+            rc = kiln_buf_printf(
+                &out,
+                "#define %s(mem, addr) "
+                "((%s)(%s)(*(%s *)((mem)->data + KILN_CHK(mem, addr, sizeof(%s)))))\n"
+                "#define %s_b(base, mem, addr) "
+                "((%s)(%s)(*(%s *)((base) + KILN_CHK(mem, addr, sizeof(%s)))))\n",
+                name, t3, t2, t1, t1, name, t3, t2, t1, t1);
+        } else if (is_store) {
+            rc = kiln_buf_printf(&out,
+                                 "#define %s(mem, addr, value) "
+                                 "((void)(*(%s *)((mem)->data + KILN_CHK(mem, addr, sizeof(%s))) = "
+                                 "(%s)(value)))\n"
+                                 "#define %s_b(base, mem, addr, value) "
+                                 "((void)(*(%s *)((base) + KILN_CHK(mem, addr, sizeof(%s))) = "
+                                 "(%s)(value)))\n",
+                                 name, t1, t1, t1, name, t1, t1, t1);
+        } else {
+            rc = kiln_buf_append(&out, p, len);
+        }
+        p += len;
+    }
+    if (rc == 0) {
+        kiln_buf_free(text);
+        *text = out;
+    } else {
+        kiln_buf_free(&out);
+    }
+    return rc;
+}
+
+/* For tcc: DEFINE_LOAD(name, t1, t2, t3) / DEFINE_STORE(name, t1, t2) lines become macros
+ * that access memory directly: name(mem, addr) and name_b(base, addr) (base: the cached
+ * data pointer, see cache_memory_bases). In the bounds variant the address is checked
+ * first, name_b(base, mem, addr) taking the memory for its size: `addr` is evaluated
+ * twice, which is safe because wasm2c passes a local plus a constant. */
+static int direct_memory_rewrite(kiln_buf *text, kiln_mem_checks checks)
+{
+    if (checks == KILN_MEM_CHECKS_BOUNDS) return direct_memory_rewrite_bounds(text);
     kiln_buf out = KILN_BUF_INIT;
     const char *p = text->data;
     int rc = 0;
@@ -184,8 +264,10 @@ static int tcc_float_neg(kiln_buf *text)
  * instance's own memories once: every `i32_load(&instance->w2c_M, a)` becomes
  * `i32_load_b(kiln_mb_w2c_M, a)` with `u8 *const kiln_mb_w2c_M` declared after the
  * function's FUNC_PROLOGUE. tcc keeps no values in registers across statements, so
- * this saves two dependent loads per access. */
-static int cache_memory_bases(kiln_buf *text, const char *header)
+ * this saves two dependent loads per access. In the bounds variant the access becomes
+ * `i32_load_b(kiln_mb_w2c_M, &instance->w2c_M, a)`: the size is read at each access
+ * (memory.grow changes it), the base is not. */
+static int cache_memory_bases(kiln_buf *text, const char *header, kiln_mem_checks checks)
 {
     kiln_buf decls = KILN_BUF_INIT;
     const char *start = strstr(header, "typedef struct Z_" KILN_CODEGEN_MODULE "_instance_t {");
@@ -232,10 +314,146 @@ static int cache_memory_bases(kiln_buf *text, const char *header)
             continue;
         }
         rc = kiln_buf_append(&out, p, (size_t)(use - p));
-        if (rc == 0) rc = kiln_buf_printf(&out, "_b(kiln_mb_%.*s", (int)(comma - field), field);
+        int flen = (int)(comma - field);
+        if (rc == 0)
+            rc = checks == KILN_MEM_CHECKS_BOUNDS
+                     ? kiln_buf_printf(&out, "_b(kiln_mb_%.*s, &instance->%.*s", flen, field, flen,
+                                       field)
+                     : kiln_buf_printf(&out, "_b(kiln_mb_%.*s", flen, field);
         p = comma;
     }
     kiln_buf_free(&decls);
+    if (rc == 0) {
+        kiln_buf_free(text);
+        *text = out;
+    } else {
+        kiln_buf_free(&out);
+    }
+    return rc;
+}
+
+/* The own memories of the module: "w2c_M" names from the instance struct in header. */
+static size_t own_memories(const char *header, kiln_buf *names)
+{
+    const char *start = strstr(header, "typedef struct Z_" KILN_CODEGEN_MODULE "_instance_t {");
+    const char *end = start ? strstr(start, "} Z_" KILN_CODEGEN_MODULE "_instance_t;") : NULL;
+    size_t n = 0;
+    for (const char *p = start; p && p < end; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, "wasm_rt_memory_t w2c_", 21) != 0) continue;
+        const char *name = p + 17, *semi = strchr(name, ';');
+        if (!semi) break;
+        kiln_buf_append(names, name, (size_t)(semi - name));
+        kiln_buf_putc(names, '\n');
+        n++;
+    }
+    return n;
+}
+
+/* For cc, bounds variant: each function keeps its own memories' base and size in locals
+ * (`kiln_mb_w2c_M`, `kiln_ms_w2c_M`, set after FUNC_PROLOGUE), and accesses become
+ * `i32_load_c(kiln_mb_w2c_M, kiln_ms_w2c_M, a)` (DEFINE_LOAD_C / DEFINE_STORE_C forms,
+ * added next to wasm2c's DEFINE_LOAD / DEFINE_STORE lines). Without this, every check
+ * reloads mem->size, which any store to guest memory may alias. The base never changes
+ * (memories do not move); the size is re-read after every line that still mentions
+ * `instance` once the accesses are rewritten: calls (direct, indirect, imports,
+ * memory.grow) all pass it, so the size is current after anything that can grow a
+ * memory. A stale size could only be smaller than the real one (memories do not
+ * shrink): never an access outside the memory, at worst a wrong trap. */
+static int cache_memory_sizes(kiln_buf *text, const char *header)
+{
+    kiln_buf names = KILN_BUF_INIT, decls = KILN_BUF_INIT, refresh = KILN_BUF_INIT;
+    size_t nmem = own_memories(header, &names);
+    for (const char *n = names.data; nmem && n && *n;) {
+        const char *nl = strchr(n, '\n');
+        int len = (int)(nl - n);
+        kiln_buf_printf(&decls,
+                        "  u8 *const kiln_mb_%.*s = instance->%.*s.data; (void)kiln_mb_%.*s;\n"
+                        "  u64 kiln_ms_%.*s = instance->%.*s.size; (void)kiln_ms_%.*s;\n",
+                        len, n, len, n, len, n, len, n, len, n, len, n);
+        kiln_buf_printf(&refresh, "  kiln_ms_%.*s = instance->%.*s.size;\n", len, n, len, n);
+        n = nl + 1;
+    }
+    kiln_buf out = KILN_BUF_INIT;
+    int rc = 0, in_func = 0;
+    for (const char *p = text->data; *p && rc == 0;) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) + 1 : strlen(p);
+        char name[64], t1[16], t2[16], t3[16];
+        if (strncmp(p, "DEFINE_LOAD(", 12) == 0 &&
+            sscanf(p, "DEFINE_LOAD(%63[^,], %15[^,], %15[^,], %15[^)])", name, t1, t2, t3) == 4) {
+            rc = kiln_buf_append(&out, p, len);
+            if (rc == 0)
+                rc = kiln_buf_printf(&out, "DEFINE_LOAD_C(%s, %s, %s, %s)\n", name, t1, t2, t3);
+            p += len;
+            continue;
+        }
+        if (strncmp(p, "DEFINE_STORE(", 13) == 0 &&
+            sscanf(p, "DEFINE_STORE(%63[^,], %15[^,], %15[^)])", name, t1, t2) == 3) {
+            rc = kiln_buf_append(&out, p, len);
+            if (rc == 0) rc = kiln_buf_printf(&out, "DEFINE_STORE_C(%s, %s, %s)\n", name, t1, t2);
+            p += len;
+            continue;
+        }
+        if (!nmem) {
+            rc = kiln_buf_append(&out, p, len);
+            p += len;
+            continue;
+        }
+        if (len == 17 && strncmp(p, "  FUNC_PROLOGUE;\n", 17) == 0) {
+            rc = kiln_buf_append(&out, p, len);
+            if (rc == 0) rc = kiln_buf_puts(&out, decls.data);
+            in_func = 1;
+            p += len;
+            continue;
+        }
+        if (p[0] == '}') in_func = 0; /* a function's closing brace is in column 0 */
+        if (!in_func) {
+            rc = kiln_buf_append(&out, p, len);
+            p += len;
+            continue;
+        }
+        /* Rewrite the line's accesses to own memories, then refresh after it if it still
+         * mentions the instance. */
+        kiln_buf line = KILN_BUF_INIT;
+        const char *q = p, *lend = p + len;
+        while (rc == 0) {
+            const char *use = strstr(q, "(&instance->w2c_");
+            if (!use || use >= lend) {
+                rc = kiln_buf_append(&line, q, (size_t)(lend - q));
+                break;
+            }
+            const char *id = use;
+            while (id > p && (isalnum((unsigned char)id[-1]) || id[-1] == '_'))
+                id--;
+            size_t idlen = (size_t)(use - id);
+            int is_access = idlen > 6 && (id[0] == 'i' || id[0] == 'f') &&
+                            (strncmp(id + 3, "_load", 5) == 0 || strncmp(id + 3, "_store", 6) == 0);
+            const char *field = use + strlen("(&instance->");
+            const char *comma = strchr(field, ',');
+            if (!is_access || !comma || comma >= lend) {
+                rc = kiln_buf_append(&line, q, (size_t)(use - q) + 1);
+                q = use + 1;
+                continue;
+            }
+            int flen = (int)(comma - field);
+            rc = kiln_buf_append(&line, q, (size_t)(use - q));
+            if (rc == 0)
+                rc = kiln_buf_printf(&line, "_c(kiln_mb_%.*s, kiln_ms_%.*s", flen, field, flen,
+                                     field);
+            q = comma;
+        }
+        if (rc == 0 && line.data) {
+            rc = kiln_buf_append(&out, line.data, line.len);
+            if (rc == 0 && strstr(line.data, "instance")) rc = kiln_buf_puts(&out, refresh.data);
+        }
+        kiln_buf_free(&line);
+        p += len;
+    }
+    kiln_buf_free(&names);
+    kiln_buf_free(&decls);
+    kiln_buf_free(&refresh);
     if (rc == 0) {
         kiln_buf_free(text);
         *text = out;
@@ -699,8 +917,8 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, const uint32_t *order, s
     return b->data ? 0 : -1;
 }
 
-int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, kiln_buf *out,
-                 kiln_buf *err)
+int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory,
+                 kiln_mem_checks checks, kiln_buf *out, kiln_buf *err)
 {
     char dir[] = "/tmp/kiln-wasm2c.XXXXXX";
     if (!mkdtemp(dir)) {
@@ -764,7 +982,7 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
     }
     if (r < 0) goto oom;
     kiln_buf ov = KILN_BUF_INIT;
-    r = trap_overrides(&ov) < 0 || kiln_buf_puts(&ov, "#if WABT_BIG_ENDIAN\n") < 0 ? -1 : 0;
+    r = trap_overrides(&ov, checks) < 0 || kiln_buf_puts(&ov, "#if WABT_BIG_ENDIAN\n") < 0 ? -1 : 0;
     if (r == 0) r = replace_once(out, "#if WABT_BIG_ENDIAN\n", ov.data);
     if (r == 0)
         r = replace_once(out, "    TRAP(OOB);\n  LOAD_DATA((*dest)",
@@ -777,8 +995,12 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, k
         goto out;
     }
     if (r < 0) goto oom;
-    if (direct_memory && (direct_memory_rewrite(out) < 0 ||
-                          cache_memory_bases(out, header.data) < 0 || tcc_float_neg(out) < 0))
+    if (direct_memory &&
+        (direct_memory_rewrite(out, checks) < 0 ||
+         cache_memory_bases(out, header.data, checks) < 0 || tcc_float_neg(out) < 0))
+        goto oom;
+    if (!direct_memory && checks == KILN_MEM_CHECKS_BOUNDS &&
+        cache_memory_sizes(out, header.data) < 0)
         goto oom;
     if (append_glue(out, w, order, norder) < 0 ||
         append_image_glue(out, w, header.data, norder) < 0)

@@ -11,24 +11,33 @@
  *    kiln_glue_instantiate(inst, ctxs), kiln_glue_free, kiln_glue_calls[] (one trampoline
  *    per exported function taking a kiln_val array), kiln_glue_export_fns[];
  *  - for the fast tier, loads and stores as direct accesses (tcc does not inline the
- *    memcpy-based accessors; the guard pages make bounds checks unnecessary). */
+ *    memcpy-based accessors);
+ *  - two variants of memory checking (kiln_mem_checks, part of the cache key): "guard"
+ *    compiles no bounds checks (the 8 GiB guard reservations catch every out-of-bounds
+ *    access), "bounds" checks every load and store against mem->size (wasm2c's RANGE_CHECK,
+ *    and a checked form of the fast tier's direct accesses; for cc, each function keeps
+ *    its memories' base and size in locals, the size re-read after calls) and allocates
+ *    its memories with kiln_rt_allocate_memory_bounds (reservations sized to the
+ *    memory's limit). */
 #ifndef KILN_ENGINE_CODEGEN_H
 #define KILN_ENGINE_CODEGEN_H
 
+#include "engine/runtime.h"
 #include "engine/wasm_reader.h"
 #include "util/buf.h"
 
 /* Bumped whenever the glue or runtime ABI changes: part of every cache key. */
-#define KILN_ABI_VERSION 16
+#define KILN_ABI_VERSION 17
 
 /* The wasm2c module name used for every module (symbols Z_<name>...). */
 #define KILN_CODEGEN_MODULE "kmod"
 
 /* Translates the module at wasm_path (already decoded as w) into C. `direct_memory`
- * selects the fast-tier load/store rewrite. Returns 0, or -1 with a message in *err
- * ("out of memory ..." only when an allocation failed; "internal error: ..." when
- * wasm2c's output does not have the shape the glue expects). */
-int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory, kiln_buf *out,
-                 kiln_buf *err);
+ * selects the fast-tier load/store rewrite; `checks` the variant (GUARD or BOUNDS; AUTO
+ * is taken as GUARD). Returns 0, or -1 with a message in *err ("out of memory ..." only
+ * when an allocation failed; "internal error: ..." when wasm2c's output does not have
+ * the shape the glue expects). */
+int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory,
+                 kiln_mem_checks checks, kiln_buf *out, kiln_buf *err);
 
 #endif

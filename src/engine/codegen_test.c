@@ -51,9 +51,11 @@ int main(void)
     char rerr[256];
     kiln_wasm *w = kiln_wasm_read((const uint8_t *)bytes.data, bytes.len, rerr, sizeof rerr);
     CHECK(w != NULL);
-    for (int direct = 0; w && direct <= 1; direct++) {
+    for (int v = 0; w && v < 4; v++) {
+        int direct = v & 1;
+        kiln_mem_checks checks = v & 2 ? KILN_MEM_CHECKS_BOUNDS : KILN_MEM_CHECKS_GUARD;
         kiln_buf_reset(&c);
-        CHECK(kiln_codegen(wasm, w, direct, &c, &err) == 0);
+        CHECK(kiln_codegen(wasm, w, direct, checks, &c, &err) == 0);
         /* Not one byte of a guest name reaches the C given to the compiler. */
         CHECK(c.data && strstr(c.data, "evil") == NULL);
         CHECK(c.data && strstr(c.data, "#error") == NULL);

@@ -88,9 +88,10 @@ typedef struct kiln_binding {
 } kiln_binding;
 
 typedef struct kiln_compile_opts {
-    kiln_tier tier;        /* AUTO: an opt build if cached, else fast */
-    const char *cache_dir; /* NULL: $KILN_CACHE_DIR, $XDG_CACHE_HOME/kiln, ~/.cache/kiln */
-    int verbose;           /* log compile steps and timings to stderr */
+    kiln_tier tier;                /* AUTO: an opt build if cached, else fast */
+    const char *cache_dir;         /* NULL: $KILN_CACHE_DIR, $XDG_CACHE_HOME/kiln, ~/.cache/kiln */
+    int verbose;                   /* log compile steps and timings to stderr */
+    kiln_mem_checks memory_checks; /* the compile variant (runtime.h); AUTO: see there */
 } kiln_compile_opts;
 
 typedef struct kiln_module kiln_module;
@@ -105,8 +106,9 @@ kiln_module *kiln_module_load_bytes(const char *name, const uint8_t *bytes, size
                                     kiln_err *err);
 void kiln_module_free(kiln_module *m);
 
-kiln_tier kiln_module_tier(const kiln_module *m); /* the tier actually loaded */
-int kiln_module_was_cached(const kiln_module *m); /* 1 if no compile was needed */
+kiln_tier kiln_module_tier(const kiln_module *m);                /* the tier actually loaded */
+kiln_mem_checks kiln_module_memory_checks(const kiln_module *m); /* its variant */
+int kiln_module_was_cached(const kiln_module *m);                /* 1 if no compile was needed */
 double kiln_module_compile_seconds(const kiln_module *m);
 
 /* The module's imports in declaration order (the order of an instance's bindings), and

@@ -11,8 +11,13 @@
  * runs: data segments, element segments and the start function ran once, when the image
  * was made.
  *
+ * A set of instances that reference each other (a component's core instances: a table of
+ * one holds funcrefs into another's block) is copied with kiln_image_instantiate_set, then
+ * rebased at once with kiln_image_rebase and a table of old ranges -> new bases (image.h).
+ *
  * Not covered: funcref *globals* that point into the instance (their module_instance is
  * not rebased); no module Kiln serves today has one. */
+#include "engine/image.h"
 #include "engine/engine.h"
 #include "engine/module_internal.h"
 #include "util/alloc.h"
@@ -60,25 +65,15 @@ static void *dup_elems(const void *src, size_t count, size_t size)
     return p;
 }
 
-kiln_image *kiln_image_new(kiln_module *m, const kiln_binding *bindings, kiln_trap *trap,
-                           kiln_err *err)
+kiln_image *kiln_image_capture(kiln_instance *inst, kiln_err *err)
 {
+    kiln_module *m = inst->module;
     kiln_image *img = kiln_calloc(1, sizeof *img);
-    kiln_instance *inst = kiln_instance_alloc(m);
     wasm_rt_memory_t **mems = kiln_calloc(m->nmemories + 1, sizeof *mems);
     wasm_rt_funcref_table_t **ft = kiln_calloc(m->nfuncref_tables + 1, sizeof *ft);
     wasm_rt_externref_table_t **et = kiln_calloc(m->nexternref_tables + 1, sizeof *et);
-    if (!img || !inst || !mems || !ft || !et) goto oom;
+    if (!img || !mems || !ft || !et) goto oom;
     img->module = m;
-    if (kiln_instance_init(inst, bindings, trap) < 0) {
-        kiln_err_set(err, "instantiation failed: %s", kiln_trap_message(trap));
-        goto fail;
-    }
-    if (kiln_instance_reactor_initialize(inst, trap) < 0 &&
-        !(trap->kind == KILN_TRAP_EXIT && trap->exit_code == 0)) {
-        kiln_err_set(err, "_initialize failed: %s", kiln_trap_message(trap));
-        goto fail;
-    }
     img->native = dup_elems(inst->native, 1, m->instance_size);
     img->mems = kiln_calloc(m->nmemories + 1, sizeof *img->mems);
     img->mem_max = kiln_calloc(m->nmemories + 1, sizeof *img->mem_max);
@@ -110,7 +105,6 @@ kiln_image *kiln_image_new(kiln_module *m, const kiln_binding *bindings, kiln_tr
                              dup_elems(et[i]->data, et[i]->size, sizeof(wasm_rt_externref_t))};
         if (!img->etabs[i].data) goto oom;
     }
-    kiln_instance_free(inst);
     kiln_free(mems);
     kiln_free(ft);
     kiln_free(et);
@@ -118,12 +112,31 @@ kiln_image *kiln_image_new(kiln_module *m, const kiln_binding *bindings, kiln_tr
 oom:
     kiln_err_set(err, "out of memory creating an image");
 fail:
-    kiln_instance_free(inst);
     kiln_free(mems);
     kiln_free(ft);
     kiln_free(et);
     kiln_image_free(img);
     return NULL;
+}
+
+kiln_image *kiln_image_new(kiln_module *m, const kiln_binding *bindings, kiln_trap *trap,
+                           kiln_err *err)
+{
+    kiln_instance *inst = kiln_instance_alloc(m);
+    if (!inst) {
+        kiln_err_set(err, "out of memory creating an image");
+        return NULL;
+    }
+    kiln_image *img = NULL;
+    if (kiln_instance_init(inst, bindings, trap) < 0)
+        kiln_err_set(err, "instantiation failed: %s", kiln_trap_message(trap));
+    else if (kiln_instance_reactor_initialize(inst, trap) < 0 &&
+             !(trap->kind == KILN_TRAP_EXIT && trap->exit_code == 0))
+        kiln_err_set(err, "_initialize failed: %s", kiln_trap_message(trap));
+    else
+        img = kiln_image_capture(inst, err);
+    kiln_instance_free(inst);
+    return img;
 }
 
 int kiln_image_reserve(kiln_image *img, size_t n)
@@ -133,7 +146,10 @@ int kiln_image_reserve(kiln_image *img, size_t n)
     return 0;
 }
 
-kiln_instance *kiln_image_instantiate(kiln_image *img, const kiln_binding *bindings)
+/* A fresh instance from the image; with `self_rebase`, funcrefs into the image's own
+ * block are moved to the new instance, else every funcref keeps the image's addresses
+ * (kiln_image_instantiate_set: the caller rebases them). */
+static kiln_instance *instantiate(kiln_image *img, const kiln_binding *bindings, int self_rebase)
 {
     kiln_module *m = img->module;
     char msg[8];
@@ -170,7 +186,7 @@ kiln_instance *kiln_image_instantiate(kiln_image *img, const kiln_binding *bindi
             table_snapshot *s = &img->ftabs[i];
             wasm_rt_funcref_t *d = dup_elems(s->data, s->size, sizeof *d);
             ok = d != NULL;
-            for (uint32_t k = 0; ok && k < s->size; k++) {
+            for (uint32_t k = 0; ok && self_rebase && k < s->size; k++) {
                 uintptr_t mi = (uintptr_t)d[k].module_instance;
                 if (mi >= img->orig_lo && mi < img->orig_hi)
                     d[k].module_instance = (char *)inst + (mi - img->orig_lo);
@@ -198,4 +214,56 @@ kiln_instance *kiln_image_instantiate(kiln_image *img, const kiln_binding *bindi
         return NULL;
     }
     return inst;
+}
+
+kiln_instance *kiln_image_instantiate(kiln_image *img, const kiln_binding *bindings)
+{
+    return instantiate(img, bindings, 1);
+}
+
+kiln_instance *kiln_image_instantiate_set(kiln_image *img, const kiln_binding *bindings)
+{
+    return instantiate(img, bindings, 0);
+}
+
+void kiln_image_range(const kiln_image *img, uintptr_t *lo, uintptr_t *hi)
+{
+    *lo = img->orig_lo;
+    *hi = img->orig_hi;
+}
+
+uintptr_t kiln_instance_base(const kiln_instance *inst)
+{
+    return (uintptr_t)inst;
+}
+
+/* The relocation of address a (map sorted by lo, ranges disjoint), or a itself. */
+static uintptr_t relocate(uintptr_t a, const kiln_image_reloc *map, size_t n)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a < map[mid].lo)
+            hi = mid;
+        else if (a >= map[mid].hi)
+            lo = mid + 1;
+        else
+            return map[mid].to + (a - map[mid].lo);
+    }
+    return a;
+}
+
+int kiln_image_rebase(kiln_instance *inst, const kiln_image_reloc *map, size_t n)
+{
+    kiln_module *m = inst->module;
+    wasm_rt_funcref_table_t *local[8], **ft = local;
+    if (m->nfuncref_tables > 8 && !(ft = kiln_malloc(m->nfuncref_tables * sizeof *ft))) return -1;
+    m->g_funcref_tables(inst->native, ft);
+    for (unsigned i = 0; i < m->nfuncref_tables; i++)
+        for (uint32_t k = 0; k < ft[i]->size; k++) {
+            wasm_rt_funcref_t *f = &ft[i]->data[k];
+            f->module_instance = (void *)relocate((uintptr_t)f->module_instance, map, n);
+        }
+    if (ft != local) kiln_free(ft);
+    return 0;
 }

@@ -1,12 +1,28 @@
 /* Unit tests of images: every instance made from an image starts from the image's state
- * (memory, globals, tables), is independent of the others, and reuses released slots. */
+ * (memory, globals, tables), is independent of the others, and reuses released slots;
+ * the same for the bounds variant (small reservations, explicit checks); releasing a slot
+ * whose guest only read pages makes none of them resident; a failing pthread_mutex_init
+ * fails the image. */
 #include "engine/engine.h"
 #include "util/test.h"
 
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+/* pthread_mutex_init, interposed: fails while fail_mutex_init is set. */
+static int fail_mutex_init;
+int pthread_mutex_init(pthread_mutex_t *mutex, const pthread_mutexattr_t *attr)
+{
+    if (fail_mutex_init) return ENOMEM;
+    int (*real)(pthread_mutex_t *, const pthread_mutexattr_t *);
+    *(void **)&real = dlsym(RTLD_NEXT, "pthread_mutex_init");
+    return real ? real(mutex, attr) : ENOSYS;
+}
 
 static const char *wat =
     "(module\n"
@@ -34,7 +50,7 @@ static const char *wat =
     "      (br $next)))\n"
     "    (local.get $s)))\n";
 
-static kiln_module *load(const char *dir)
+static kiln_module *load_checks(const char *dir, kiln_mem_checks checks)
 {
     char path[256], cmd[600];
     snprintf(path, sizeof path, "%s/m.wat", dir);
@@ -45,11 +61,16 @@ static kiln_module *load(const char *dir)
     snprintf(cmd, sizeof cmd, "wat2wasm %s/m.wat -o %s/m.wasm", dir, dir);
     if (system(cmd) != 0) return NULL;
     snprintf(path, sizeof path, "%s/m.wasm", dir);
-    kiln_compile_opts o = {.tier = KILN_TIER_FAST, .cache_dir = dir};
+    kiln_compile_opts o = {.tier = KILN_TIER_FAST, .cache_dir = dir, .memory_checks = checks};
     kiln_err err;
     kiln_module *m = kiln_module_load_file(path, &o, NULL, &err);
     if (!m) fprintf(stderr, "%s\n", err.msg);
     return m;
+}
+
+static kiln_module *load(const char *dir)
+{
+    return load_checks(dir, KILN_MEM_CHECKS_GUARD);
 }
 
 static int call(kiln_instance *inst, const char *name)
@@ -112,6 +133,103 @@ static void check_slot_reset(kiln_module *m, const char *mode)
         kiln_instance_free(c);
     }
     kiln_image_free(img);
+}
+
+/* The number of host pages in [p, p + len) that are private pages of this process
+ * (pagemap's exclusively-mapped bit, 56), or -1 when pagemap cannot be read. */
+static long private_pages(const uint8_t *p, size_t len)
+{
+    long ps = sysconf(_SC_PAGESIZE), n = 0;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ps <= 0) return -1;
+    for (size_t off = 0; off < len; off += (size_t)ps) {
+        uint64_t e;
+        if (pread(fd, &e, sizeof e, (off_t)(((uintptr_t)p + off) / (size_t)ps * sizeof e)) !=
+            (ssize_t)sizeof e) {
+            close(fd);
+            return -1;
+        }
+        n += (e >> 56) & 1;
+    }
+    close(fd);
+    return n;
+}
+
+/* A guest that only reads the zero pages of its memory leaves none of them private after
+ * the release (they map the shared zero page; zeroing them would copy it). The image has
+ * data in two host pages (0 and 30000's), which stay; `sum` reads the other 14. */
+static void check_read_costs_nothing(kiln_module *m)
+{
+    kiln_trap trap;
+    kiln_err err;
+    kiln_image *img = kiln_image_new(m, NULL, &trap, &err);
+    CHECK(img != NULL);
+    if (!img) return;
+    kiln_instance *inst = kiln_image_instantiate(img, NULL);
+    CHECK(inst != NULL);
+    if (inst) {
+        const uint8_t *data = kiln_instance_memory(inst, "memory")->data;
+        CHECK_INT(call(inst, "sum"), IMAGE_SUM);
+        long before = private_pages(data, 65536);
+        kiln_instance_free(inst);
+        long after = private_pages(data, 65536);
+        if (after != before)
+            fprintf(stderr, "release made %ld read pages private\n", after - before);
+        CHECK(before >= 0);
+        CHECK_INT(after, before);
+        CHECK(after <= 2);
+    }
+    kiln_image_free(img);
+}
+
+/* The bounds variant: same behaviour as the guard variant (out-of-bounds accesses trap as
+ * KILN_TRAP_MEMORY_OOB, growth, slot reset), in reservations of its own kind, sized to the
+ * instantiating thread's memory limit (growth stops there) or the module's maximum. */
+static void check_bounds_variant(const char *dir)
+{
+    kiln_module *m = load_checks(dir, KILN_MEM_CHECKS_BOUNDS);
+    CHECK(m != NULL);
+    if (!m) return;
+    kiln_rt_pool_stats before, after;
+    kiln_rt_pool_stats_get(&before);
+    kiln_trap trap;
+    kiln_err err;
+    kiln_image *img = kiln_image_new(m, NULL, &trap, &err);
+    CHECK(img != NULL);
+    if (img) {
+        kiln_rt_set_memory_limit_pages(2); /* as kiln up does per request */
+        kiln_instance *a = kiln_image_instantiate(img, NULL);
+        CHECK(a != NULL);
+        if (a) {
+            CHECK_INT(call(a, "bump"), 11098);
+            CHECK_INT(call(a, "touch_page1"), -1000 - KILN_TRAP_MEMORY_OOB);
+            CHECK_INT(call1(a, "scribble", 65535), 0);
+            CHECK_INT(call1(a, "scribble", 65536), -1000 - KILN_TRAP_MEMORY_OOB);
+            CHECK_INT(call1(a, "scribble", -1), -1000 - KILN_TRAP_MEMORY_OOB);
+            CHECK_INT(call(a, "grow"), 1);
+            CHECK_INT(call(a, "touch_page1"), 0);
+            CHECK_INT(call(a, "grow"), -1); /* the limit of 2 pages, under the module's 4 */
+            CHECK_INT(call(a, "size"), 2);
+            kiln_instance_free(a);
+        }
+        kiln_rt_set_memory_limit_pages(0); /* now the module's maximum, 4, in a bigger slot */
+        kiln_instance *b = kiln_image_instantiate(img, NULL);
+        CHECK(b != NULL);
+        if (b) {
+            CHECK_INT(call(b, "sum"), IMAGE_SUM);
+            for (int i = 1; i < 4; i++)
+                CHECK_INT(call(b, "grow"), i);
+            CHECK_INT(call(b, "grow"), -1);
+            CHECK_INT(call1(b, "scribble", 4 * 65536 - 1), 0);
+            CHECK_INT(call1(b, "scribble", 4 * 65536), -1000 - KILN_TRAP_MEMORY_OOB);
+            kiln_instance_free(b);
+        }
+        kiln_image_free(img);
+    }
+    kiln_rt_pool_stats_get(&after);
+    CHECK(after.bounds > before.bounds);
+    check_slot_reset(m, "bounds");
+    kiln_module_free(m);
 }
 
 static kiln_image *image;
@@ -205,6 +323,17 @@ int main(void)
         CHECK_INT(kiln_image_reserve(res, 3), 0); /* already has more: nothing to do */
         kiln_image_free(res);
     }
+
+    check_read_costs_nothing(m);
+
+    /* A failing pthread_mutex_init fails the image instead of using the lock. */
+    fail_mutex_init = 1;
+    kiln_image *bad = kiln_image_new(m, NULL, &trap, &err);
+    fail_mutex_init = 0;
+    CHECK(bad == NULL);
+    if (bad) kiln_image_free(bad);
+
+    check_bounds_variant(dir);
 
     check_slot_reset(m, "copy");
     setenv("KILN_IMAGE_COPY_MAX", "0", 1); /* every image copy-on-write */

@@ -1,12 +1,22 @@
-/* linear_memory.c — linear memories: guard-page reservations, growth, and images.
+/* linear_memory.c — linear memories: reservations, growth, and images.
  *
- * Each linear memory is a reservation of one metadata page + 8 GiB + 64 KiB of address
- * space, PROT_NONE except the accessible pages. A wasm address is a u32 plus a u32 offset
- * (< 8 GiB), so no access from generated code can leave the reservation: the MMU does the
- * bounds checks. Reservations are never unmapped: a freed memory's pages are dropped
- * (MADV_DONTNEED) and protected again, and the reservation goes to a free list for the
- * next instance. The list of all reservations is append-only and lock-free to read, which
- * is what the signal handler needs (kiln_rt_addr_in_reservation).
+ * Each linear memory is a reservation of one metadata page + data, of one of two kinds
+ * (the module's compile variant, kiln_mem_checks):
+ *   - guard: 8 GiB + 64 KiB of data, PROT_NONE except the accessible pages. A wasm
+ *     address is a u32 plus a u32 offset (< 8 GiB), so no access from generated code can
+ *     leave the reservation: the MMU does the bounds checks. 128 TiB of address space
+ *     holds ~16,000 of them.
+ *   - bounds: the memory's limit (module maximum capped by the thread's limit), all of it
+ *     readable and writable (MAP_NORESERVE: untouched pages cost nothing). The generated
+ *     code checks each access against mem->size. No PROT_NONE guard: it would split the
+ *     mapping, and Linux allows a process 65,530 mappings (vm.max_map_count); without one,
+ *     adjacent reservations merge into one mapping. 100,000 memories of 128 MiB take
+ *     12.5 TiB of address space.
+ * Memories never move (growth opens pages in place), which the fast tier relies on.
+ * Reservations are never unmapped: a freed memory's pages are dropped
+ * (MADV_DONTNEED) and, in guard ones, protected again, and the reservation goes to its
+ * kind's free list for the next memory of its size. The list of all reservations is append-only and
+ * lock-free to read, which is what the signal handler needs (kiln_rt_addr_in_reservation).
  *
  * Images (kiln_rt_mem_image) are the memories of an initialized instance, kept so that a
  * request's instance starts from them without running any guest code. Each image keeps
@@ -39,8 +49,7 @@
 
 #define PAGE_SIZE_WASM 65536u
 #define META_SIZE 4096u
-#define RESERVATION_DATA (((size_t)8 << 30) + PAGE_SIZE_WASM)
-#define RESERVATION_SIZE (META_SIZE + RESERVATION_DATA)
+#define GUARD_DATA (((size_t)8 << 30) + PAGE_SIZE_WASM) /* data part of a guard reservation */
 #define MAX_PAGES 65535u /* wasm_rt_memory_t.size is a u32: 4 GiB itself does not fit */
 /* Images with at most this many non-zero bytes use copy mode (see above); larger ones are
  * mapped copy-on-write, where attach costs no copy at all. Measured on the WAGI hello
@@ -54,6 +63,7 @@
 
 typedef struct reservation {
     uint8_t *base;                 /* metadata page; data starts at base + META_SIZE */
+    size_t data_size;              /* bytes after the metadata page (GUARD_DATA: guard) */
     struct reservation *next_all;  /* the append-only list of all reservations */
     struct reservation *next_free; /* the free list (under pool_lock) */
 } reservation;
@@ -77,7 +87,9 @@ struct kiln_rt_mem_image {
     uint8_t *copy;   /* copy mode: the non-zero runs' bytes, packed */
     image_run *runs; /* copy mode: the non-zero runs, by offset */
     size_t nruns;
-    uint32_t pages; /* image size in wasm pages */
+    uint32_t pages;        /* image size in wasm pages */
+    int bounds;            /* slots are bounds reservations (as the memory imaged) */
+    uint32_t source_limit; /* bounds: the imaged memory's limit (caps slot sizes) */
     pthread_mutex_t lock;
     reservation *free_slots;
     size_t nslots; /* slots ever made for this image */
@@ -85,47 +97,55 @@ struct kiln_rt_mem_image {
 
 static _Atomic(reservation *) all_reservations;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static reservation *free_reservations;
-static size_t n_reservations, n_free;
+static reservation *free_guard, *free_bounds; /* free lists of the two kinds */
+static size_t n_reservations, n_free, n_bounds;
 
 int kiln_rt_addr_in_reservation(uintptr_t addr)
 {
     for (reservation *r = atomic_load_explicit(&all_reservations, memory_order_acquire); r;
          r = r->next_all) {
         uintptr_t lo = (uintptr_t)r->base + META_SIZE;
-        if (addr >= lo && addr < lo + RESERVATION_DATA) return 1;
+        if (addr >= lo && addr < lo + r->data_size) return 1;
     }
     return 0;
 }
 
-/* Takes a reservation from the pool, or maps a new one (all PROT_NONE but its metadata
- * page). Transparent huge pages are refused for it: a slot's resident memory must stay
- * the pages its guest touched, not 2 MiB around each. */
-static reservation *reservation_get(void)
+/* Takes a reservation of data_size bytes of data from the pool (the first of that size on
+ * its kind's free list), or maps a new one (guard: all PROT_NONE but its metadata page;
+ * bounds: all read-write).
+ * Transparent huge pages are refused for it: a slot's resident memory must stay the
+ * pages its guest touched, not 2 MiB around each. */
+static reservation *reservation_get(size_t data_size)
 {
     pthread_mutex_lock(&pool_lock);
-    reservation *r = free_reservations;
+    reservation **list = data_size == GUARD_DATA ? &free_guard : &free_bounds;
+    while (*list && (*list)->data_size != data_size)
+        list = &(*list)->next_free;
+    reservation *r = *list;
     if (r) {
-        free_reservations = r->next_free;
+        *list = r->next_free;
         n_free--;
     }
     pthread_mutex_unlock(&pool_lock);
     if (r) return r;
     r = kiln_calloc(1, sizeof *r);
     if (!r) return NULL;
-    void *base =
-        mmap(NULL, RESERVATION_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    size_t total = META_SIZE + data_size;
+    int bounds = data_size != GUARD_DATA;
+    void *base = mmap(NULL, total, bounds ? PROT_READ | PROT_WRITE : PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) {
         kiln_free(r);
         return NULL;
     }
-    if (mprotect(base, META_SIZE, PROT_READ | PROT_WRITE) < 0 ||
-        (madvise(base, RESERVATION_SIZE, MADV_NOHUGEPAGE) < 0 && errno != EINVAL)) {
-        munmap(base, RESERVATION_SIZE);
+    if ((!bounds && mprotect(base, META_SIZE, PROT_READ | PROT_WRITE) < 0) ||
+        (madvise(base, total, MADV_NOHUGEPAGE) < 0 && errno != EINVAL)) {
+        munmap(base, total);
         kiln_free(r);
         return NULL;
     }
     r->base = base;
+    r->data_size = data_size;
     /* Publish on the append-only list read by the signal handler. */
     reservation *head = atomic_load(&all_reservations);
     do {
@@ -133,6 +153,7 @@ static reservation *reservation_get(void)
     } while (!atomic_compare_exchange_weak(&all_reservations, &head, r));
     pthread_mutex_lock(&pool_lock);
     n_reservations++;
+    if (data_size != GUARD_DATA) n_bounds++;
     pthread_mutex_unlock(&pool_lock);
     return r;
 }
@@ -140,8 +161,9 @@ static reservation *reservation_get(void)
 static void reservation_put(reservation *r)
 {
     pthread_mutex_lock(&pool_lock);
-    r->next_free = free_reservations;
-    free_reservations = r;
+    reservation **list = r->data_size == GUARD_DATA ? &free_guard : &free_bounds;
+    r->next_free = *list;
+    *list = r;
     n_free++;
     pthread_mutex_unlock(&pool_lock);
 }
@@ -151,6 +173,7 @@ void kiln_rt_pool_stats_get(kiln_rt_pool_stats *out)
     pthread_mutex_lock(&pool_lock);
     out->reservations = n_reservations;
     out->free = n_free;
+    out->bounds = n_bounds;
     pthread_mutex_unlock(&pool_lock);
 }
 
@@ -170,15 +193,35 @@ static uint32_t limit_for(uint32_t max_pages)
     return limit;
 }
 
-void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial_pages, uint32_t max_pages)
+/* The data size of a bounds reservation for a memory limited to `limit` pages. */
+static size_t bounds_data_size(uint32_t limit)
+{
+    return (size_t)limit * PAGE_SIZE_WASM;
+}
+
+/* 1 for a bounds reservation (all read-write: no mprotect on growth or release). */
+static int is_bounds(const reservation *r)
+{
+    return r->data_size != GUARD_DATA;
+}
+
+/* The pages a reservation can hold. */
+static uint32_t capacity_pages(const reservation *r)
+{
+    return is_bounds(r) ? (uint32_t)(r->data_size / PAGE_SIZE_WASM) : MAX_PAGES;
+}
+
+/* A new memory of the given kind (bounds: reserved for its limit only). */
+static void allocate_memory(wasm_rt_memory_t *mem, uint32_t initial_pages, uint32_t max_pages,
+                            int bounds)
 {
     uint32_t limit = limit_for(max_pages);
     if (initial_pages > limit) kiln_rt_trap_host("memory limit exceeded: initial memory too large");
-    reservation *r = reservation_get();
+    reservation *r = reservation_get(bounds ? bounds_data_size(limit) : GUARD_DATA);
     if (!r) kiln_rt_trap_host("out of memory: cannot reserve linear memory");
     uint8_t *data = r->base + META_SIZE;
     size_t bytes = (size_t)initial_pages * PAGE_SIZE_WASM;
-    if (bytes && mprotect(data, bytes, PROT_READ | PROT_WRITE) < 0) {
+    if (bytes && !is_bounds(r) && mprotect(data, bytes, PROT_READ | PROT_WRITE) < 0) {
         reservation_put(r);
         kiln_rt_trap_host("out of memory: cannot map linear memory");
     }
@@ -191,6 +234,44 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial_pages, uint
     mem->pages = initial_pages;
     mem->max_pages = max_pages;
     mem->size = (uint32_t)bytes;
+}
+
+void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial_pages, uint32_t max_pages)
+{
+    allocate_memory(mem, initial_pages, max_pages, 0);
+}
+
+void kiln_rt_allocate_memory_bounds(wasm_rt_memory_t *mem, uint32_t initial_pages,
+                                    uint32_t max_pages)
+{
+    allocate_memory(mem, initial_pages, max_pages, 1);
+}
+
+const char *kiln_mem_checks_name(kiln_mem_checks c)
+{
+    return c == KILN_MEM_CHECKS_BOUNDS ? "bounds" : c == KILN_MEM_CHECKS_GUARD ? "guard" : "auto";
+}
+
+int kiln_mem_checks_parse(const char *s, kiln_mem_checks *out)
+{
+    if (strcmp(s, "guard") == 0)
+        *out = KILN_MEM_CHECKS_GUARD;
+    else if (strcmp(s, "bounds") == 0)
+        *out = KILN_MEM_CHECKS_BOUNDS;
+    else if (strcmp(s, "auto") == 0)
+        *out = KILN_MEM_CHECKS_AUTO;
+    else
+        return -1;
+    return 0;
+}
+
+kiln_mem_checks kiln_mem_checks_resolve(kiln_mem_checks c)
+{
+    if (c != KILN_MEM_CHECKS_AUTO) return c;
+    const char *e = getenv("KILN_MEMORY_CHECKS");
+    kiln_mem_checks v;
+    if (e && kiln_mem_checks_parse(e, &v) == 0 && v != KILN_MEM_CHECKS_AUTO) return v;
+    return KILN_MEM_CHECKS_GUARD;
 }
 
 static uint32_t grow_memory(wasm_rt_memory_t *mem, uint32_t delta);
@@ -215,7 +296,8 @@ static uint32_t grow_memory(wasm_rt_memory_t *mem, uint32_t delta)
     if (want > meta->mapped_pages) {
         uint8_t *from = mem->data + (size_t)meta->mapped_pages * PAGE_SIZE_WASM;
         size_t len = (size_t)(want - meta->mapped_pages) * PAGE_SIZE_WASM;
-        if (mprotect(from, len, PROT_READ | PROT_WRITE) < 0) return UINT32_MAX;
+        if (!is_bounds(meta->res) && mprotect(from, len, PROT_READ | PROT_WRITE) < 0)
+            return UINT32_MAX;
         meta->mapped_pages = (uint32_t)want;
     }
     mem->pages = (uint32_t)want;
@@ -303,9 +385,15 @@ kiln_rt_mem_image *kiln_rt_mem_image_new(const uint8_t *data, uint32_t pages)
     pthread_once(&host_once, host_init);
     kiln_rt_mem_image *img = kiln_calloc(1, sizeof *img);
     if (!img) return NULL;
+    if (pthread_mutex_init(&img->lock, NULL) != 0) {
+        kiln_free(img);
+        return NULL;
+    }
     img->fd = -1;
     img->pages = pages;
-    pthread_mutex_init(&img->lock, NULL);
+    const memory_meta *src = (const memory_meta *)(data - META_SIZE);
+    img->bounds = is_bounds(src->res);
+    img->source_limit = src->limit_pages;
     size_t bytes = (size_t)pages * PAGE_SIZE_WASM;
     size_t nonzero = find_runs(img, data, bytes);
     if (nonzero == SIZE_MAX) goto fail;
@@ -327,8 +415,25 @@ fail:
     return NULL;
 }
 
+/* pagemap bits: present, swapped, exclusively mapped (a private page of this process). */
+#define PM_PRESENT ((uint64_t)1 << 63)
+#define PM_SWAPPED ((uint64_t)1 << 62)
+#define PM_EXCLUSIVE ((uint64_t)1 << 56)
+
+/* 1 if the page at p (pagemap entry e) may hold non-zero bytes and must be zeroed. A
+ * page neither present nor swapped reads as zero. A present page that is not exclusively
+ * mapped is the shared zero page (the guest only read it), or, rarely, a page shared
+ * with a forked child or merged by KSM: it is zeroed only if it reads non-zero, so that
+ * reading a page costs no private page on release. */
+static int needs_zero(uint64_t e, const uint8_t *p)
+{
+    if (!(e & (PM_PRESENT | PM_SWAPPED))) return 0;
+    if ((e & PM_SWAPPED) || (e & PM_EXCLUSIVE)) return 1;
+    return !all_zero(p, host_page);
+}
+
 /* Zeroes the pages of [from, to) (host-page offsets into the slot's data) that pagemap
- * reports present or swapped out: the only ones a guest can have written. */
+ * reports a guest may have written (see needs_zero). */
 static void zero_backed(uint8_t *data, size_t from, size_t to)
 {
     uint64_t ent[PAGEMAP_BATCH];
@@ -341,9 +446,10 @@ static void zero_backed(uint8_t *data, size_t from, size_t to)
             memset(data + from, 0, n * host_page); /* no answer: zero all of them */
         } else {
             for (size_t i = 0; i < n; i++) {
-                if (!(ent[i] >> 62)) continue; /* bit 63 present, bit 62 swapped */
+                uint8_t *page = data + from + i * host_page;
+                if (!needs_zero(ent[i], page)) continue;
                 size_t k = i + 1;
-                while (k < n && ent[k] >> 62)
+                while (k < n && needs_zero(ent[k], data + from + k * host_page))
                     k++;
                 memset(data + from + i * host_page, 0, (k - i) * host_page);
                 i = k;
@@ -377,7 +483,8 @@ static void image_slot_release(wasm_rt_memory_t *mem, memory_meta *meta)
     if ((!img->copy && madvise(mem->data, image_bytes, MADV_DONTNEED) < 0) ||
         (mapped > image_bytes &&
          (madvise(mem->data + image_bytes, mapped - image_bytes, MADV_DONTNEED) < 0 ||
-          mprotect(mem->data + image_bytes, mapped - image_bytes, PROT_NONE) < 0))) {
+          (!is_bounds(r) &&
+           mprotect(mem->data + image_bytes, mapped - image_bytes, PROT_NONE) < 0)))) {
         mem->data = NULL; /* leak the slot rather than reuse it in an unknown state */
         return;
     }
@@ -397,18 +504,28 @@ static int slot_setup(kiln_rt_mem_image *img, reservation *r)
 {
     size_t bytes = (size_t)img->pages * PAGE_SIZE_WASM;
     if (!bytes) return 0;
-    if (img->copy) return mprotect(r->base + META_SIZE, bytes, PROT_READ | PROT_WRITE);
+    if (img->copy)
+        return is_bounds(r) ? 0 : mprotect(r->base + META_SIZE, bytes, PROT_READ | PROT_WRITE);
     return mmap(r->base + META_SIZE, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
                 img->fd, 0) == MAP_FAILED
                ? -1
                : 0;
 }
 
-/* A new slot for the image (a pooled reservation set up by slot_setup), counted in
- * nslots; NULL when none can be mapped. */
-static reservation *slot_new(kiln_rt_mem_image *img)
+/* The pages a bounds slot made now must hold for a memory of max_pages: the calling
+ * thread's limit (kiln up sets it per request, not where images are made). */
+static uint32_t slot_pages(const kiln_rt_mem_image *img, uint32_t max_pages)
 {
-    reservation *r = reservation_get();
+    uint32_t limit = limit_for(max_pages);
+    return limit < img->pages ? img->pages : limit;
+}
+
+/* A new slot for the image (a pooled reservation set up by slot_setup) holding `pages`
+ * (bounds images; guard slots hold anything), counted in nslots; NULL when none can be
+ * mapped. */
+static reservation *slot_new(kiln_rt_mem_image *img, uint32_t pages)
+{
+    reservation *r = reservation_get(img->bounds ? bounds_data_size(pages) : GUARD_DATA);
     if (!r) return NULL;
     if (slot_setup(img, r) < 0) {
         reservation_put(r);
@@ -423,7 +540,7 @@ static reservation *slot_new(kiln_rt_mem_image *img)
 int kiln_rt_mem_image_reserve(kiln_rt_mem_image *img, size_t n)
 {
     while (kiln_rt_mem_image_slots(img) < n) {
-        reservation *r = slot_new(img);
+        reservation *r = slot_new(img, slot_pages(img, img->source_limit));
         if (!r) return -1;
         pthread_mutex_lock(&img->lock);
         r->next_free = img->free_slots;
@@ -435,13 +552,17 @@ int kiln_rt_mem_image_reserve(kiln_rt_mem_image *img, size_t n)
 
 int kiln_rt_mem_image_attach(kiln_rt_mem_image *img, wasm_rt_memory_t *mem, uint32_t max_pages)
 {
+    uint32_t limit = slot_pages(img, max_pages);
+    /* The first free slot that holds the limit (all of them, unless threads differ in
+     * their limits). */
     pthread_mutex_lock(&img->lock);
-    reservation *r = img->free_slots;
-    if (r) img->free_slots = r->next_free;
+    reservation **at = &img->free_slots;
+    while (*at && capacity_pages(*at) < limit)
+        at = &(*at)->next_free;
+    reservation *r = *at;
+    if (r) *at = r->next_free;
     pthread_mutex_unlock(&img->lock);
-    if (!r && !(r = slot_new(img))) return -1;
-    uint32_t limit = limit_for(max_pages);
-    if (limit < img->pages) limit = img->pages;
+    if (!r && !(r = slot_new(img, limit))) return -1;
     memory_meta *meta = (memory_meta *)r->base;
     uint8_t *data = r->base + META_SIZE;
     for (size_t i = 0; img->copy && i < img->nruns; i++)
@@ -460,13 +581,15 @@ int kiln_rt_mem_image_attach(kiln_rt_mem_image *img, wasm_rt_memory_t *mem, uint
 void kiln_rt_mem_image_free(kiln_rt_mem_image *img)
 {
     if (!img) return;
-    /* Slots go back to the common pool as plain PROT_NONE anonymous reservations. */
+    /* Slots go back to the common pool as plain anonymous reservations (PROT_NONE for
+     * guard ones). */
     for (reservation *r = img->free_slots, *next; r; r = next) {
         next = r->next_free;
-        if (mmap(r->base + META_SIZE, RESERVATION_DATA, PROT_NONE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED ||
-            (madvise(r->base + META_SIZE, RESERVATION_DATA, MADV_NOHUGEPAGE) < 0 &&
-             errno != EINVAL))
+        int prot = is_bounds(r) ? PROT_READ | PROT_WRITE : PROT_NONE;
+        if (r->data_size &&
+            (mmap(r->base + META_SIZE, r->data_size, prot,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED ||
+             (madvise(r->base + META_SIZE, r->data_size, MADV_NOHUGEPAGE) < 0 && errno != EINVAL)))
             continue; /* leaked rather than reused with the image mapped */
         ((memory_meta *)r->base)->image = NULL;
         reservation_put(r);
@@ -500,7 +623,7 @@ void wasm_rt_free_memory(wasm_rt_memory_t *mem)
         /* Drop the pages (they read as zero next time) and close them again. If either
          * call fails the reservation is leaked rather than reused in an unknown state. */
         if (madvise(mem->data, mapped, MADV_DONTNEED) < 0 ||
-            mprotect(mem->data, mapped, PROT_NONE) < 0) {
+            (!is_bounds(r) && mprotect(mem->data, mapped, PROT_NONE) < 0)) {
             mem->data = NULL;
             return;
         }

@@ -142,8 +142,8 @@ static char *temp_wasm(const uint8_t *bytes, size_t len)
 
 /* Builds the entry for (bytes, tier) into the cache. Returns 0 or -1 with *err. */
 static int build_entry(const char *name, const char *wasm_path, const uint8_t *bytes, size_t len,
-                       const kiln_wasm *w, kiln_tier tier, const char *dir, const char *key,
-                       int verbose, kiln_buf *err)
+                       const kiln_wasm *w, kiln_tier tier, kiln_mem_checks checks, const char *dir,
+                       const char *key, int verbose, kiln_buf *err)
 {
     char *tmp_wasm = NULL;
     if (!wasm_path) {
@@ -157,7 +157,7 @@ static int build_entry(const char *name, const char *wasm_path, const uint8_t *b
     kiln_buf c = KILN_BUF_INIT;
     int rc = -1;
     double t0 = now_seconds();
-    if (kiln_codegen(wasm_path, w, tier == KILN_TIER_FAST, &c, err) < 0) goto out;
+    if (kiln_codegen(wasm_path, w, tier == KILN_TIER_FAST, checks, &c, err) < 0) goto out;
     double t1 = now_seconds();
     char *tmp = kiln_cache_temp_path(dir, key);
     if (!tmp) goto out;
@@ -282,15 +282,17 @@ static kiln_module *load(const char *name, const char *path_arg, const uint8_t *
     char dir[4096];
     if (kiln_cache_prepare(opts, dir, sizeof dir, &err) < 0) goto fail;
     kiln_tier tier = opts->tier;
+    kiln_mem_checks checks = kiln_mem_checks_resolve(opts->memory_checks);
+    m->checks = checks;
     char key[KILN_CACHE_KEY_HEX];
     kiln_buf note = KILN_BUF_INIT;
     if (tier == KILN_TIER_AUTO) {
-        kiln_cache_key(bytes, len, KILN_TIER_OPT, key);
+        kiln_cache_key(bytes, len, KILN_TIER_OPT, checks, key);
         fd = kiln_cache_open(dir, key, &note);
         tier = fd >= 0 ? KILN_TIER_OPT : KILN_TIER_FAST;
     }
     if (fd < 0) {
-        kiln_cache_key(bytes, len, tier, key);
+        kiln_cache_key(bytes, len, tier, checks, key);
         fd = kiln_cache_open(dir, key, &note);
     }
     if (note.len && opts->verbose) fprintf(stderr, "kiln: %s\n", note.data);
@@ -302,7 +304,8 @@ static kiln_module *load(const char *name, const char *path_arg, const uint8_t *
     for (;;) {
         if (fd < 0) {
             double t0 = now_seconds();
-            if (build_entry(name, path_arg, bytes, len, w, tier, dir, key, opts->verbose, &err) < 0)
+            if (build_entry(name, path_arg, bytes, len, w, tier, checks, dir, key, opts->verbose,
+                            &err) < 0)
                 goto fail;
             m->compile_seconds = now_seconds() - t0;
             fd = kiln_cache_open(dir, key, NULL);
@@ -407,6 +410,11 @@ void kiln_module_free(kiln_module *m)
 kiln_tier kiln_module_tier(const kiln_module *m)
 {
     return m->tier;
+}
+
+kiln_mem_checks kiln_module_memory_checks(const kiln_module *m)
+{
+    return m->checks;
 }
 
 int kiln_module_was_cached(const kiln_module *m)

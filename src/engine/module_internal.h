@@ -9,6 +9,7 @@ typedef void (*kiln_glue_call)(void *native, kiln_val *vals);
 struct kiln_module {
     void *dl; /* dlopen handle of the compiled entry */
     kiln_tier tier;
+    kiln_mem_checks checks; /* the compile variant loaded */
     int cached;
     double compile_seconds;
     size_t instance_size; /* sizeof the wasm2c instance struct */

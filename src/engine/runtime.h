@@ -9,8 +9,12 @@
  *    unwinds back to it and is reported as a kiln_trap, never a crash.
  *  - kiln_rt_exit() is how WASI's proc_exit leaves the guest: it unwinds like a trap
  *    with kind KILN_TRAP_EXIT and the exit code.
- *  - Linear memories are 8 GiB+ virtual reservations with guard pages (so generated code
- *    needs no bounds checks), pooled and reused: the address space never runs out.
+ *  - Linear memories are virtual reservations, pooled and reused: the address space never
+ *    runs out. Two kinds, one per compile variant of a module (kiln_mem_checks):
+ *    "guard" memories are 8 GiB+ reservations whose guard pages do the bounds checks (the
+ *    generated code has none); "bounds" memories are reserved for what they may reach
+ *    (the module's maximum, capped by kiln_rt_set_memory_limit_pages) plus a 64 KiB
+ *    guard, and the generated code checks every access against mem->size.
  *
  * Invariants: a thread runs at most one guest call at a time (no re-entry from host
  * functions into guest code); memories are only touched by the thread running the
@@ -94,6 +98,28 @@ _Noreturn void kiln_rt_trap(kiln_trap_kind kind);
  * thread (0 = only the module's own maximum). memory.grow beyond it returns -1. */
 void kiln_rt_set_memory_limit_pages(uint32_t pages);
 
+/* The two compile variants of a module (see linear_memory.c and codegen.c):
+ *  GUARD:  8 GiB reservation per memory, no checks in the code (fastest code; ~16,000
+ *          memories alive at once exhaust the 128 TiB address space);
+ *  BOUNDS: every load/store checked against mem->size, reservations sized to the memory's
+ *          limit (100,000+ memories alive at once).
+ * AUTO resolves to $KILN_MEMORY_CHECKS ("guard" or "bounds") when set, else GUARD. */
+typedef enum kiln_mem_checks {
+    KILN_MEM_CHECKS_AUTO = 0,
+    KILN_MEM_CHECKS_GUARD,
+    KILN_MEM_CHECKS_BOUNDS,
+} kiln_mem_checks;
+const char *kiln_mem_checks_name(kiln_mem_checks c);
+/* Parses "guard" / "bounds" / "auto": 0, or -1 for anything else. */
+int kiln_mem_checks_parse(const char *s, kiln_mem_checks *out);
+/* AUTO -> $KILN_MEMORY_CHECKS (when valid) or GUARD; GUARD and BOUNDS unchanged. */
+kiln_mem_checks kiln_mem_checks_resolve(kiln_mem_checks c);
+
+/* What the bounds variant's generated code calls instead of wasm_rt_allocate_memory: a
+ * memory whose reservation holds min(max_pages, the thread's limit) pages + a guard. */
+void kiln_rt_allocate_memory_bounds(wasm_rt_memory_t *mem, uint32_t initial_pages,
+                                    uint32_t max_pages);
+
 /* Bounds check for host functions: 1 if [offset, offset+len) lies inside memory. */
 static inline int kiln_mem_ok(const wasm_rt_memory_t *m, uint64_t offset, uint64_t len)
 {
@@ -101,7 +127,9 @@ static inline int kiln_mem_ok(const wasm_rt_memory_t *m, uint64_t offset, uint64
 }
 
 /* Memory images (snapshots of an initialized memory, see linear_memory.c).
- * kiln_rt_mem_image_new keeps `pages` pages of data (its non-zero pages, to copy, or a
+ * kiln_rt_mem_image_new keeps `pages` pages of data, which must be the data of a memory
+ * made by this runtime (its kind, guard or bounds, and reservation size are the slots'):
+ * its non-zero pages, to copy, or a
  * memfd to map copy-on-write when there are many); attach gives `mem` a slot whose
  * contents equal the image, with growth up to max_pages (and the per-thread limit);
  * wasm_rt_free_memory on such a memory resets the slot and keeps it for the next attach:
@@ -119,6 +147,7 @@ size_t kiln_rt_mem_image_slots(kiln_rt_mem_image *img);
 typedef struct kiln_rt_pool_stats {
     size_t reservations; /* reservations ever created */
     size_t free;         /* reservations waiting for reuse */
+    size_t bounds;       /* of the reservations, those of bounds memories */
 } kiln_rt_pool_stats;
 void kiln_rt_pool_stats_get(kiln_rt_pool_stats *out);
 

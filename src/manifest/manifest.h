@@ -66,6 +66,7 @@ typedef struct kiln_component {
     /* [component.ID.tool.kiln] (0: not set; kiln up's options apply) */
     unsigned long long request_timeout_ms;
     unsigned long long max_instance_memory; /* bytes */
+    int memory_checks;                      /* 0 not set, 1 "guard", 2 "bounds" */
 } kiln_component;
 
 typedef enum kiln_executor_type {

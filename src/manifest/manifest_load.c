@@ -259,10 +259,13 @@ static void load_build(loader *L, kiln_component *c, const kiln_toml_value *t)
  * `tool` tables, so the manifest stays valid for Spin):
  *   request_timeout = "5s"        the component's time limit per request
  *   max_instance_memory = "64M"   its linear-memory cap
+ *   memory_checks = "bounds"      the compile variant: "guard" (guard pages, fastest) or
+ *                                 "bounds" (explicit checks, many instances alive at once)
  * Other `tool` tables belong to other tools and are ignored. */
 static void load_kiln_tool(loader *L, kiln_component *c, const kiln_toml_value *t)
 {
-    static const char *const kiln_tool_keys[] = {"request_timeout", "max_instance_memory", NULL};
+    static const char *const kiln_tool_keys[] = {"request_timeout", "max_instance_memory",
+                                                 "memory_checks", NULL};
     const kiln_toml_value *tool = kiln_toml_get(t, "tool");
     const kiln_toml_value *k =
         tool && tool->type == KILN_TOML_TABLE ? kiln_toml_get(tool, "kiln") : NULL;
@@ -284,6 +287,15 @@ static void load_kiln_tool(loader *L, kiln_component *c, const kiln_toml_value *
               c->max_instance_memory < 65536))
         man_error(L, v->line, v->col,
                   "`max_instance_memory` must be a size string of at least 64K, like \"64M\"");
+    v = kiln_toml_get(k, "memory_checks");
+    if (v) {
+        const char *s = v->type == KILN_TOML_STRING ? v->u.str.ptr : "";
+        c->memory_checks = strcmp(s, "guard") == 0 ? 1 : strcmp(s, "bounds") == 0 ? 2 : 0;
+        if (!c->memory_checks)
+            man_error(L, v->line, v->col,
+                      "`memory_checks` must be \"guard\" (guard pages) or \"bounds\" "
+                      "(explicit bounds checks)");
+    }
 }
 
 /* Adds a component loaded from table t; returns its index or -1. */

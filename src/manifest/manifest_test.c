@@ -407,13 +407,14 @@ static void test_kiln_tool(void)
     const char *msgs;
     kiln_manifest *m = load(HEAD "[component.api]\nsource = \"api.wasm\"\n"
                                  "[component.api.tool.kiln]\nrequest_timeout = \"1.5s\"\n"
-                                 "max_instance_memory = \"64M\"\n"
+                                 "max_instance_memory = \"64M\"\nmemory_checks = \"bounds\"\n"
                                  "[component.api.tool.other]\nanything = 1\n",
                             &msgs, NULL);
     CHECK(m != NULL);
     if (m) {
         CHECK_INT(m->components[0].request_timeout_ms, 1500);
         CHECK_INT(m->components[0].max_instance_memory, 64ull << 20);
+        CHECK_INT(m->components[0].memory_checks, 2);
     }
     kiln_manifest_free(m);
     CHECK_STR(diags_of(HEAD "[component.api]\nsource = \"api.wasm\"\n"
@@ -424,6 +425,10 @@ static void test_kiln_tool(void)
                             "[component.api.tool.kiln]\nmax_instance_memory = \"lots\"\n"),
               "kiln.toml:7:23: `max_instance_memory` must be a size string of at least 64K, like "
               "\"64M\"");
+    CHECK_STR(diags_of(HEAD "[component.api]\nsource = \"api.wasm\"\n"
+                            "[component.api.tool.kiln]\nmemory_checks = \"fast\"\n"),
+              "kiln.toml:7:17: `memory_checks` must be \"guard\" (guard pages) or \"bounds\" "
+              "(explicit bounds checks)");
     const char *d = diags_of(HEAD "[component.api]\nsource = \"api.wasm\"\n"
                                   "[component.api.tool.kiln]\nrequest_timout = \"1s\"\n");
     CHECK(strstr(d, "unknown key `request_timout`") && strstr(d, "did you mean"));

@@ -1,13 +1,19 @@
 /* instantiate_bench.c — in-process instantiation latency (make bench, issue "cold starts").
  *
- *   instantiate-bench [--tier T] [--iterations N] [--export NAME] [--live N] FILE.wasm
+ *   instantiate-bench [--tier T] [--checks guard|bounds] [--max-memory MIB] [--iterations N]
+ *                     [--export NAME] [--live N] FILE.wasm
  *
  * Measures, per iteration: a fresh WASI context + an instance from the component's image
  * + a call of the empty export NAME (default "noop") + release of both. Prints P50, P99,
  * mean in microseconds, and the same for plain instantiation without an image (what a
  * runtime without images pays: fresh memory + data segments) for comparison, and with a
  * time limit armed (the watchdog's cost on the request path). --live N also keeps N
- * instances alive at once and reports the host memory (RSS) each one costs. */
+ * instances alive at once (each with its WASI context, its export called once) and
+ * reports the time to create them and the host memory each one costs: resident memory
+ * plus page tables (VmRSS and VmPTE of /proc/self/status). --iterations 0 skips the
+ * latency passes. --checks selects the compile variant (codegen.h); --max-memory caps
+ * each instance's linear memory as `kiln up --max-instance-memory` does (default there
+ * 128 MiB; here none unless given), which sizes the bounds variant's reservations. */
 #include "engine/engine.h"
 #include "host/registry.h"
 #include "util/alloc.h"
@@ -25,15 +31,21 @@ static double now_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-/* Resident set size of this process in KiB. */
-static long rss_kib(void)
+/* A "Name:   N kB" line of /proc/self/status, in KiB (-1 if absent). */
+static long status_kib(const char *name)
 {
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/status", "r");
     if (!f) return -1;
-    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = -1;
+    char line[256];
+    long v = -1;
+    size_t n = strlen(name);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, name, n) == 0 && line[n] == ':') {
+            v = strtol(line + n + 1, NULL, 10);
+            break;
+        }
     fclose(f);
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+    return v;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -56,6 +68,8 @@ int main(int argc, char **argv)
 {
     kiln_compile_opts opts = {.tier = KILN_TIER_AUTO};
     int iters = 20000, live = 0;
+    unsigned long max_mib = 0;
+    int live_failed = 0;
     const char *export_name = "noop", *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--tier") == 0 && i + 1 < argc)
@@ -64,16 +78,26 @@ int main(int argc, char **argv)
             iters = atoi(argv[++i]);
         else if (strcmp(argv[i], "--live") == 0 && i + 1 < argc)
             live = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--checks") == 0 && i + 1 < argc) {
+            if (kiln_mem_checks_parse(argv[++i], &opts.memory_checks) < 0) {
+                fprintf(stderr, "error: --checks: guard, bounds or auto\n");
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--max-memory") == 0 && i + 1 < argc)
+            max_mib = strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--export") == 0 && i + 1 < argc)
             export_name = argv[++i];
         else
             path = argv[i];
     }
-    if (!path || iters < 1) {
-        fprintf(stderr,
-                "usage: instantiate-bench [--tier T] [--iterations N] [--export NAME] FILE.wasm\n");
+    if (!path || iters < 0 || max_mib > 4096) {
+        fprintf(stderr, "usage: instantiate-bench [--tier T] [--checks guard|bounds] "
+                        "[--max-memory MIB] [--iterations N] [--export NAME] [--live N] "
+                        "FILE.wasm\n");
         return 2;
     }
+    /* Like kiln up's workers: the limit applies to memories made by this thread. */
+    if (max_mib) kiln_rt_set_memory_limit_pages((uint32_t)(max_mib * 16));
     kiln_err err;
     kiln_module *m = kiln_module_load_file(path, &opts, kiln_hosts_linker(), &err);
     kiln_host_plan *plan = m ? kiln_host_plan_new(m, &err) : NULL;
@@ -101,10 +125,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: %s\n", err.msg);
         return 1;
     }
-    double *t = kiln_malloc((size_t)iters * sizeof *t);
+    double *t = kiln_malloc((size_t)(iters ? iters : 1) * sizeof *t);
     if (!t) return 1;
-    printf("%s (%s tier)\n", path, kiln_tier_name(kiln_module_tier(m)));
-    for (int pass = 0; pass < 3; pass++) {
+    printf("%s (%s tier, %s variant)\n", path, kiln_tier_name(kiln_module_tier(m)),
+           kiln_mem_checks_name(kiln_mem_checks_resolve(opts.memory_checks)));
+    for (int pass = 0; pass < 3 && iters > 0; pass++) {
         for (int i = 0; i < iters; i++) {
             double t0 = now_us();
             kiln_hosts *h = kiln_hosts_new(plan, &g, &herr);
@@ -148,22 +173,33 @@ int main(int argc, char **argv)
         kiln_instance **insts = kiln_calloc((size_t)live, sizeof *insts);
         kiln_hosts **hs = kiln_calloc((size_t)live, sizeof *hs);
         if (!insts || !hs) return 1;
-        long before = rss_kib();
+        long rss0 = status_kib("VmRSS"), pte0 = status_kib("VmPTE");
+        double t0 = now_us();
         for (int i = 0; i < live; i++) {
             hs[i] = kiln_hosts_new(plan, &g, &herr);
             if (hs[i]) kiln_hosts_bind(hs[i], b);
             insts[i] = hs[i] ? kiln_image_instantiate(img, b) : NULL;
-            if (!insts[i]) {
-                fprintf(stderr, "error: instance %d failed\n", i);
-                return 1;
+            if (!insts[i]) { /* report what was reached, then fail */
+                fprintf(stderr, "error: instance %d failed (%d alive)\n", i + 1, i);
+                kiln_hosts_free(hs[i]);
+                hs[i] = NULL;
+                live = i;
+                live_failed = 1;
+                break;
             }
             kiln_hosts_set_memory(hs[i], kiln_instance_memory(insts[i], "memory"));
             kiln_val vals[4];
             kiln_instance_call(insts[i], ex, vals, &trap);
         }
-        long after = rss_kib();
-        printf("%-34s %.1f KiB of host memory per live instance (%d alive, RSS +%ld KiB)\n",
-               "live instances", (double)(after - before) / live, live, after - before);
+        double secs = (now_us() - t0) / 1e6;
+        long rss = status_kib("VmRSS") - rss0, pte = status_kib("VmPTE") - pte0;
+        if (live == 0) live = 1; /* nothing alive: avoid dividing by zero */
+        printf("%-34s %d alive at once, created in %.2f s (%.1f us each)\n", "live instances", live,
+               secs, secs * 1e6 / live);
+        printf("%-34s %.1f KiB per live instance: RSS %.1f KiB + page tables %.1f KiB "
+               "(RSS +%ld KiB, VmPTE +%ld KiB)\n",
+               "host memory", (double)(rss + pte) / live, (double)rss / live, (double)pte / live,
+               rss, pte);
         for (int i = 0; i < live; i++) {
             kiln_instance_free(insts[i]);
             kiln_hosts_free(hs[i]);
@@ -176,5 +212,5 @@ int main(int argc, char **argv)
     kiln_hosts_free(h0);
     kiln_host_plan_free(plan);
     kiln_module_free(m);
-    return 0;
+    return live_failed;
 }

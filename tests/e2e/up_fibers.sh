@@ -45,6 +45,24 @@ expect_contains "... and logged with its component" "component 'sleep' stopped" 
 expect_eq "hello still answers" "hello" "$(curl -s -m 5 "$URL/hello")"
 stop_up "$UP_PID"
 
+# The compile variant per component: [component.ID.tool.kiln] memory_checks = "bounds"
+# (many instances alive at once), else kiln up's --memory-checks, else guard pages.
+printf '[component.sleep.tool.kiln]\nmemory_checks = "bounds"\n' >>"$TMP/app/kiln.toml"
+start_up || { fail "kiln up starts with memory_checks = bounds"; finish; exit; }
+expect_contains "sleep is compiled with bounds checks" "component sleep: opt tier ready (bounds" \
+    "$(sed 's/fast tier/opt tier/' "$TMP/up.err")"
+expect_contains "hello keeps guard pages" "component hello: opt tier ready (guard" \
+    "$(sed 's/fast tier/opt tier/' "$TMP/up.err")"
+python3 "$CLIENT" sleepers "$PORT" "/sleep?500" 300 /hello 60 >"$TMP/sleepers2.out"
+expect_contains "300 sleeping guests in bounds-checked instances: all 200" "ok=300 failed=0" \
+    "$(head -n 1 "$TMP/sleepers2.out")"
+stop_up "$UP_PID"
+start_up --memory-checks bounds || { fail "kiln up --memory-checks bounds starts"; finish; exit; }
+expect_contains "--memory-checks bounds applies to every component" \
+    "component hello: opt tier ready (bounds" "$(sed 's/fast tier/opt tier/' "$TMP/up.err")"
+expect_eq "... and it answers" "hello" "$(curl -s -m 5 "$URL/hello")"
+stop_up "$UP_PID"
+
 # A stop does not wait for guests sleeping on the loop (they end as timed out).
 start_up || { fail "kiln up starts again"; finish; exit; }
 for _ in 1 2 3 4 5; do

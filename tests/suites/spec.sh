@@ -10,8 +10,12 @@
 # in $KILN_BUILD/spec-cache. Commands listed in tests/suites/spec-excluded.txt are
 # skipped (with the reason written there).
 #
-# Prints "spec-fast: N passed, N failed" and "spec-opt: N passed, N failed" (summed by
-# tests/run-all.sh), the skipped counts, the time per tier and the number of SIMD files.
+# The bounds variant (KILN_MEMORY_CHECKS=bounds: explicit bounds checks, small memory
+# reservations, see src/engine/codegen.c) runs on both tiers too: on the memory, address
+# and bounds files in `make test`, on every file in `make spec-full` (KILN_SPEC_FULL=1).
+#
+# Prints "spec-fast: N passed, N failed", "spec-opt: N passed, N failed" and the same for
+# "spec-fast-bounds" / "spec-opt-bounds" (summed by tests/run-all.sh), the skipped counts, the time per tier and the number of SIMD files.
 # Environment: KILN_SPEC_JOBS (files run in parallel, default 2), KILN_SPEC_TIMEOUT
 # (seconds one command may take, default 60).
 source "$(dirname "$0")/../lib.sh"
@@ -80,6 +84,17 @@ run_tier() {
 rc=0
 run_tier fast fast "${all[@]}" || rc=1
 run_tier opt opt "${all[@]}" || rc=1
+# The bounds variant: every file in spec-full, the files about memory accesses otherwise.
+bounds=()
+for json in "${all[@]}"; do
+    case "$(basename "$json" .json)" in
+    address | align | bounds | data | float_memory | load | store | memory | memory_* | left-to-right)
+        bounds+=("$json") ;;
+    *) [ "${KILN_SPEC_FULL:-0}" = 1 ] && bounds+=("$json") ;;
+    esac
+done
+KILN_MEMORY_CHECKS=bounds run_tier fast-bounds fast "${bounds[@]}" || rc=1
+KILN_MEMORY_CHECKS=bounds run_tier opt-bounds opt "${bounds[@]}" || rc=1
 echo "spec-simd: $simd SIMD files not run"
 [ "$_failed" -eq 0 ] || echo "spec-convert: 0 passed, $_failed failed"
 [ "$_failed" -eq 0 ] && [ "$rc" -eq 0 ]

@@ -1,0 +1,252 @@
+/* Unit tests of component images (instance.h, image.c): instances copied from an image are
+ * independent of each other and of the image — memories (one shared by two core instances
+ * of the component: shared within an instance, not across), globals (an exported global
+ * imported by another core instance), tables (one filled by another core instance's
+ * element segment, then overwritten by the guest) — a trap in one instance leaves the image
+ * intact, and the corpus C command component (tests/components/build.sh c-cli) run from
+ * copies prints what a fresh instantiation prints, each copy with its own grants. Needs
+ * wasm-tools (scripts/install-tools.sh), as instance_test does. */
+#include "component/instance.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WASM_TOOLS "/var/cache/kiln-tools/cargo/bin/wasm-tools"
+
+static char dir[] = "/tmp/kiln-image-test.XXXXXX";
+static char cache[300];
+
+/* $Mem owns the memory, a global and a table; $Main imports all three; $Fill (another
+ * core instance) puts $Main's "answer" into the table; data at 200 comes from $Main. */
+static const char *state_wat =
+    "(component\n"
+    "  (core module $Mem\n"
+    "    (type $t (func (result i32)))\n"
+    "    (memory (export \"mem\") 1)\n"
+    "    (global (export \"g\") (mut i32) (i32.const 0))\n"
+    "    (table (export \"t\") 2 funcref)\n"
+    "    (func (export \"peek\") (result i32) (i32.load8_u (i32.const 100)))\n"
+    "    (func (export \"call0\") (result i32) (call_indirect (type $t) (i32.const 0)))\n"
+    "    (func (export \"call1\") (result i32) (call_indirect (type $t) (i32.const 1))))\n"
+    "  (core instance $memi (instantiate $Mem))\n"
+    "  (core module $Main\n"
+    "    (import \"m\" \"mem\" (memory 1))\n"
+    "    (import \"m\" \"g\" (global $g (mut i32)))\n"
+    "    (import \"m\" \"t\" (table $t 2 funcref))\n"
+    "    (global $own (mut i32) (i32.const 5))\n"
+    "    (data (i32.const 200) \"hi\")\n"
+    "    (func $seven (result i32) (i32.const 7))\n"
+    "    (elem declare func $seven)\n"
+    "    (func (export \"answer\") (result i32) (i32.const 42))\n"
+    "    (func (export \"poke\") (result i32)\n"
+    "      (i32.store8 (i32.const 100) (i32.add (i32.load8_u (i32.const 100)) (i32.const 1)))\n"
+    "      (i32.load8_u (i32.const 100)))\n"
+    "    (func (export \"gbump\") (result i32)\n"
+    "      (global.set $g (i32.add (global.get $g) (i32.const 1)))\n"
+    "      (global.set $own (i32.add (global.get $own) (i32.const 1)))\n"
+    "      (i32.add (i32.mul (global.get $g) (i32.const 100)) (global.get $own)))\n"
+    "    (func (export \"tswap\") (result i32)\n"
+    "      (table.set $t (i32.const 0) (ref.func $seven))\n"
+    "      (table.set $t (i32.const 1) (ref.func $seven)) (i32.const 0))\n"
+    "    (func (export \"data\") (result i32) (i32.load8_u (i32.const 200)))\n"
+    "    (func (export \"crash\") (result i32)\n"
+    "      (i32.store8 (i32.const 200) (i32.const 0)) (unreachable)))\n"
+    "  (core instance $maini (instantiate $Main (with \"m\" (instance $memi))))\n"
+    "  (alias core export $maini \"answer\" (core func $answer))\n"
+    "  (alias core export $memi \"t\" (core table $tt))\n"
+    "  (core module $Fill\n"
+    "    (import \"x\" \"t\" (table 2 funcref))\n"
+    "    (import \"x\" \"f\" (func $f (result i32)))\n"
+    "    (elem (i32.const 0) func $f))\n"
+    "  (core instance (instantiate $Fill\n"
+    "    (with \"x\" (instance (export \"t\" (table $tt)) (export \"f\" (func $answer))))))\n"
+    "  (func (export \"peek\") (result u32) (canon lift (core func $memi \"peek\")))\n"
+    "  (func (export \"call0\") (result u32) (canon lift (core func $memi \"call0\")))\n"
+    "  (func (export \"call1\") (result u32) (canon lift (core func $memi \"call1\")))\n"
+    "  (func (export \"poke\") (result u32) (canon lift (core func $maini \"poke\")))\n"
+    "  (func (export \"gbump\") (result u32) (canon lift (core func $maini \"gbump\")))\n"
+    "  (func (export \"tswap\") (result u32) (canon lift (core func $maini \"tswap\")))\n"
+    "  (func (export \"data\") (result u32) (canon lift (core func $maini \"data\")))\n"
+    "  (func (export \"crash\") (result u32) (canon lift (core func $maini \"crash\"))))\n";
+
+/* Writes wat to dir/name.wat and converts it; the .wasm path (static), or NULL. */
+static const char *build(const char *name, const char *wat)
+{
+    static char path[400];
+    char src[400], cmd[1200];
+    snprintf(src, sizeof src, "%s/%s.wat", dir, name);
+    FILE *f = fopen(src, "w");
+    if (!f) return NULL;
+    fputs(wat, f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/%s.wasm", dir, name);
+    snprintf(cmd, sizeof cmd, WASM_TOOLS " parse %s -o %s", src, path);
+    return system(cmd) == 0 ? path : NULL;
+}
+
+/* Calls a u32-returning export without parameters: its result, or -1 on a trap. */
+static long call_u32(kiln_component_instance *ci, const char *name)
+{
+    const kiln_component_func *f = kiln_component_find_func(ci, name);
+    CHECK(f != NULL);
+    if (!f) return -2;
+    kiln_cval res[1];
+    kiln_trap t;
+    memset(res, 0, sizeof res);
+    if (kiln_component_call(ci, f, NULL, res, &t) < 0) return -1;
+    return (long)res[0].u;
+}
+
+static void test_state(void)
+{
+    const char *path = build("state", state_wat);
+    CHECK(path != NULL);
+    if (!path) return;
+    kiln_compile_opts o = {.tier = KILN_TIER_FAST, .cache_dir = cache};
+    kiln_err err;
+    kiln_loaded_component *lc = kiln_component_load_file(path, &o, &err);
+    if (!lc) fprintf(stderr, "%s\n", err.msg);
+    CHECK(lc != NULL);
+    if (!lc) return;
+    kiln_grants g = {0};
+    kiln_component_image *img = kiln_component_image_new(lc, &g, &err);
+    if (!img) fprintf(stderr, "%s\n", err.msg);
+    CHECK(img != NULL);
+    if (!img) {
+        kiln_component_unload(lc);
+        return;
+    }
+    CHECK(kiln_component_image_reserve(img, 2) == 0);
+    kiln_component_instance *a = kiln_component_image_instantiate(img, &g, &err);
+    kiln_component_instance *b = kiln_component_image_instantiate(img, &g, &err);
+    CHECK(a != NULL && b != NULL);
+    if (a && b) {
+        /* Data segments ran once, in the image. */
+        CHECK_INT(call_u32(a, "data"), 'h');
+        CHECK_INT(call_u32(b, "data"), 'h');
+        /* The memory $Main imports is $Mem's: shared within a, not with b. */
+        CHECK_INT(call_u32(a, "poke"), 1);
+        CHECK_INT(call_u32(a, "poke"), 2);
+        CHECK_INT(call_u32(a, "peek"), 2);
+        CHECK_INT(call_u32(b, "peek"), 0);
+        CHECK_INT(call_u32(b, "poke"), 1);
+        CHECK_INT(call_u32(a, "peek"), 2);
+        /* The imported global is $Mem's; $Main's own global is its own. */
+        CHECK_INT(call_u32(a, "gbump"), 106);
+        CHECK_INT(call_u32(a, "gbump"), 207);
+        CHECK_INT(call_u32(b, "gbump"), 106);
+        /* The table $Fill filled: its funcref reaches a's own $Main. */
+        CHECK_INT(call_u32(a, "call0"), 42);
+        CHECK_INT(call_u32(a, "call1"), -1); /* null entry: a trap */
+        CHECK_INT(call_u32(a, "tswap"), 0);
+        CHECK_INT(call_u32(a, "call0"), 7);
+        CHECK_INT(call_u32(a, "call1"), 7);
+        CHECK_INT(call_u32(b, "call0"), 42);
+        CHECK_INT(call_u32(b, "call1"), -1);
+        /* A trap after writing memory. */
+        CHECK_INT(call_u32(a, "crash"), -1);
+        CHECK_INT(call_u32(a, "data"), 0);
+        CHECK_INT(call_u32(b, "data"), 'h');
+    }
+    kiln_component_instance_free(a);
+    kiln_component_instance_free(b);
+    /* The next instance starts from the image, whatever the others did. */
+    for (int i = 0; i < 3; i++) {
+        kiln_component_instance *c = kiln_component_image_instantiate(img, &g, &err);
+        CHECK(c != NULL);
+        if (!c) break;
+        CHECK_INT(call_u32(c, "data"), 'h');
+        CHECK_INT(call_u32(c, "peek"), 0);
+        CHECK_INT(call_u32(c, "gbump"), 106);
+        CHECK_INT(call_u32(c, "call0"), 42);
+        CHECK_INT(call_u32(c, "call1"), -1);
+        kiln_component_instance_free(c);
+    }
+    kiln_component_image_free(img);
+    kiln_component_unload(lc);
+}
+
+/* Runs wasi:cli/run of ci; its stdout (owned by out). */
+static int run_cli(kiln_component_instance *ci)
+{
+    const kiln_component_func *run = kiln_component_find_func(ci, "wasi:cli/run@0.2.0#run");
+    CHECK(run != NULL);
+    if (!run) return -1;
+    kiln_cval res[1];
+    kiln_trap t;
+    memset(res, 0, sizeof res);
+    if (kiln_component_call(ci, run, NULL, res, &t) < 0)
+        return t.kind == KILN_TRAP_EXIT ? t.exit_code : -1;
+    return 0;
+}
+
+static void test_cli(void)
+{
+    char cmd[700], path[400];
+    snprintf(cmd, sizeof cmd, "tests/components/build.sh %s/corpus c-cli >/dev/null", dir);
+    CHECK(system(cmd) == 0);
+    snprintf(path, sizeof path, "%s/corpus/c-cli.wasm", dir);
+    kiln_compile_opts o = {.tier = KILN_TIER_FAST, .cache_dir = cache};
+    kiln_err err;
+    kiln_loaded_component *lc = kiln_component_load_file(path, &o, &err);
+    if (!lc) fprintf(stderr, "%s\n", err.msg);
+    CHECK(lc != NULL);
+    if (!lc) return;
+    const char *args0[] = {"c-cli", "template"};
+    kiln_buf out0 = KILN_BUF_INIT;
+    kiln_grants g0 = {.wasi = {.argc = 2, .argv = args0}};
+    g0.wasi.stdio[0].fd = g0.wasi.stdio[1].fd = g0.wasi.stdio[2].fd = -1;
+    g0.wasi.stdio[1].out = &out0;
+    kiln_component_image *img = kiln_component_image_new(lc, &g0, &err);
+    if (!img) fprintf(stderr, "%s\n", err.msg);
+    CHECK(img != NULL);
+    /* The image ran no main: nothing printed. */
+    CHECK_INT(out0.len, 0);
+    for (int i = 0; img && i < 3; i++) {
+        char arg[32];
+        snprintf(arg, sizeof arg, "exit=%d", i);
+        const char *args[] = {"c-cli", arg};
+        kiln_buf fresh = KILN_BUF_INIT, copy = KILN_BUF_INIT;
+        kiln_grants g = {.wasi = {.argc = 2, .argv = args}};
+        g.wasi.stdio[0].fd = g.wasi.stdio[1].fd = g.wasi.stdio[2].fd = -1;
+        g.wasi.stdio[1].out = &fresh;
+        kiln_component_instance *ci = kiln_component_instantiate(lc, &g, &err);
+        CHECK(ci != NULL);
+        if (ci) CHECK_INT(run_cli(ci), i ? 1 : 0); /* wasi:cli/exit: ok or err */
+        kiln_component_instance_free(ci);
+        g.wasi.stdio[1].out = &copy;
+        ci = kiln_component_image_instantiate(img, &g, &err);
+        CHECK(ci != NULL);
+        if (ci) CHECK_INT(run_cli(ci), i ? 1 : 0); /* wasi:cli/exit: ok or err */
+        kiln_component_instance_free(ci);
+        CHECK(fresh.len > 0 && strstr(fresh.data, "hello from C") != NULL);
+        CHECK(strstr(fresh.data, arg) != NULL);
+        CHECK(copy.len == fresh.len && memcmp(copy.data, fresh.data, fresh.len) == 0);
+        kiln_buf_free(&fresh);
+        kiln_buf_free(&copy);
+    }
+    kiln_component_image_free(img);
+    kiln_buf_free(&out0);
+    kiln_component_unload(lc);
+}
+
+int main(void)
+{
+    if (access(WASM_TOOLS, X_OK) != 0) {
+        fprintf(stderr, "FAIL: %s is missing (scripts/install-tools.sh installs it)\n", WASM_TOOLS);
+        return 1;
+    }
+    if (!mkdtemp(dir)) return 1;
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    test_state();
+    test_cli();
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) return 1;
+    return test_finish("component_image");
+}

@@ -1,0 +1,38 @@
+/* image.h — images of sets of instances (a component's core instances), on top of the
+ * per-module images of engine.h (image.c).
+ *
+ * An image of one instance rebases the funcrefs of its tables that point into its own
+ * block. In a component, a table of one core instance may hold funcrefs into another's
+ * block (a fixup module fills a shim's table with the adapter's functions), so a set of
+ * instances is copied in two steps: every instance with kiln_image_instantiate_set (the
+ * funcrefs keep the images' addresses), then kiln_image_rebase on each with the table
+ * of every image's old range -> its new instance's base. */
+#ifndef KILN_ENGINE_IMAGE_H
+#define KILN_ENGINE_IMAGE_H
+
+#include "engine/engine.h"
+
+/* A snapshot of an initialized instance as it is now (nothing runs; the instance is left
+ * unchanged and may be freed afterwards). NULL with *err filled. */
+kiln_image *kiln_image_capture(kiln_instance *inst, kiln_err *err);
+
+/* As kiln_image_instantiate, but funcrefs in the tables are left pointing where the
+ * image's instance pointed (rebase them with kiln_image_rebase before running guest code). */
+kiln_instance *kiln_image_instantiate_set(kiln_image *img, const kiln_binding *bindings);
+
+/* [lo, hi): the block of the instance the image was captured from (what its funcrefs
+ * may point into); the base of an instance's block (where those addresses move to). */
+void kiln_image_range(const kiln_image *img, uintptr_t *lo, uintptr_t *hi);
+uintptr_t kiln_instance_base(const kiln_instance *inst);
+
+/* One old range and where it moved. */
+typedef struct kiln_image_reloc {
+    uintptr_t lo, hi, to;
+} kiln_image_reloc;
+
+/* Moves every funcref of inst's tables whose module instance lies in one of the n old
+ * ranges (sorted by lo, disjoint) by that range's offset; others are left. 0, or -1 out of
+ * memory. */
+int kiln_image_rebase(kiln_instance *inst, const kiln_image_reloc *map, size_t n);
+
+#endif
