@@ -530,6 +530,15 @@ static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trig
             rc = kiln_http_component_putenv(c, o->env.v[i]);
         if (rc == 0) rc = grant_files(app, comp, http_preopen, c);
         if (rc < 0) return NULL;
+        size_t pool = (size_t)o->pool_size;
+        if (o->pool_size == POOL_AUTO)
+            pool = (size_t)(o->workers > 0 ? o->workers : kiln_server_default_workers());
+        char *perr = NULL;
+        if (kiln_http_component_prepare(c, pool, &perr) < 0) {
+            fprintf(stderr, "kiln: component %s: no image (%s): each request instantiates it\n",
+                    comp->id, perr ? perr : "failed");
+            kiln_free(perr);
+        }
     }
     if (t->executor == KILN_EXECUTOR_DEFAULT)
         fprintf(stderr,

@@ -66,6 +66,9 @@ err=$(cat "$TMP/err.log")
 expect_contains "a component without an executor is served as wasi:http (and says so)" \
     "component hello exports wasi:http/incoming-handler and no executor is given: serving it as wasi:http" "$err"
 
+expect_not_contains "c-http runs from an image" "component hello: no image" "$err"
+expect_contains "a component granted files instantiates per request (an image would lose its descriptors)" \
+    "component t: no image (files are granted" "$err"
 r=$(curl -s -m 10 -i "$URL/hello/some/path?x=1")
 expect_contains "c-http: 200" "HTTP/1.1 200" "$r"
 expect_contains "c-http: the body names the method and the path with the query" \

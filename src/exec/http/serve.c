@@ -121,9 +121,51 @@ void kiln_http_component_free(kiln_http_component *c)
     for (size_t i = 0; i < c->nenv; i++)
         kiln_free(c->env[i]);
     kiln_free(c->env);
+    kiln_component_image_free(c->image);
     kiln_component_unload(c->lc);
     kiln_free(c->id);
     kiln_free(c);
+}
+
+/* The grants of every instance of c (strings borrowed from c). */
+static void grants_of(const kiln_http_component *c, kiln_grants *g)
+{
+    memset(g, 0, sizeof *g);
+    g->component = c->id;
+    g->wasi.nenv = c->nenv;
+    g->wasi.env = (const char *const *)c->env;
+    g->wasi.npreopens = c->npreopens;
+    g->wasi.preopens = c->preopens;
+    g->wasi.stdio[0].fd = -1; /* stdin: empty */
+    g->wasi.stdio[1].fd = 2;  /* the guest's stdout and stderr go to the server's stderr */
+    g->wasi.stdio[2].fd = 2;
+}
+
+int kiln_http_component_prepare(kiln_http_component *c, size_t pool, char **err)
+{
+    /* An image's copies start with empty resource tables (component/instance.h) while the
+     * guest's memory keeps the handles its initialization took: wasi-libc's preopens
+     * (descriptors from get-directories) would dangle. Components granted files
+     * instantiate per request until images carry those handles. */
+    if (c->npreopens) {
+        *err = kiln_strdup("files are granted, and an image's copies would lose the "
+                           "descriptors its initialization opened");
+        return -1;
+    }
+    kiln_grants g;
+    grants_of(c, &g);
+    kiln_err e;
+    kiln_rt_set_memory_limit_pages(c->max_memory_pages);
+    c->image = kiln_component_image_new(c->lc, &g, &e);
+    if (!c->image) {
+        *err = kiln_strdup(e.msg);
+        return -1;
+    }
+    if (pool && kiln_component_image_reserve(c->image, pool) < 0) {
+        *err = kiln_strdup("cannot prepare the instance slots");
+        return -1;
+    }
+    return 0;
 }
 
 /* One request. Lives in the request's arena. */
@@ -201,18 +243,12 @@ static void job_run(void *arg)
     kiln_http_component *c = h->component;
     kiln_response *res = job->res;
     double t0 = now_ms();
-    kiln_grants g = {
-        .component = c->id,
-        .wasi = {.argc = 0,
-                 .nenv = c->nenv,
-                 .env = (const char *const *)c->env,
-                 .npreopens = c->npreopens,
-                 .preopens = c->preopens,
-                 .stdio = {{.fd = -1}, {.fd = 2}, {.fd = 2}}},
-    };
+    kiln_grants g;
+    grants_of(c, &g);
     kiln_err err;
     kiln_rt_set_memory_limit_pages(c->max_memory_pages);
-    kiln_component_instance *ci = kiln_component_instantiate(c->lc, &g, &err);
+    kiln_component_instance *ci = c->image ? kiln_component_image_instantiate(c->image, &g, &err)
+                                           : kiln_component_instantiate(c->lc, &g, &err);
     res->start_ms = now_ms() - t0;
     int status = 0;
     if (!ci) {

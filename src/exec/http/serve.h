@@ -6,9 +6,9 @@
  * Spin's spin-* headers added, host/wasihttp/ keeps hop-by-hop headers out) and its body
  * read from the body source (h2o 2.2.5 has it whole already). Then, when an instance slot
  * is free (slots.h; none free: 503 with Retry-After, as for a full WAGI queue), the guest
- * runs on a fiber of the I/O thread: instantiate, bind the wasi:http context to the
- * request and to the response, call handle with the request timeout and the memory
- * limit. A guest that waits (a WASI sleep, a poll) parks its fiber and the loop serves
+ * runs on a fiber of the I/O thread: instantiate (a copy of the component's image), bind the
+ * wasi:http context to the request and to the response, call handle with the request timeout and
+ * the memory limit. A guest that waits (a WASI sleep, a poll) parks its fiber and the loop serves
  * others meanwhile.
  *
  * The inline budget does not apply: a wasi:http response streams (response-outparam.set
@@ -33,12 +33,14 @@
 
 /* (component/instance.h; not included here: its kiln_component is not the manifest's) */
 typedef struct kiln_loaded_component kiln_loaded_component;
+typedef struct kiln_component_image kiln_component_image;
 
 /* A loaded wasi:http component and what each of its instances is granted. */
 typedef struct kiln_http_component {
     char *id;
-    kiln_loaded_component *lc; /* owned */
-    char **env;                /* "KEY=VALUE" (owned), nenv of them */
+    kiln_loaded_component *lc;   /* owned */
+    kiln_component_image *image; /* owned; NULL: each request instantiates from lc */
+    char **env;                  /* "KEY=VALUE" (owned), nenv of them */
     size_t nenv;
     kiln_wasi_preopen *preopens; /* read-only directories (paths owned) */
     size_t npreopens;
@@ -56,6 +58,12 @@ int kiln_http_component_putenv(kiln_http_component *c, const char *kv);
 int kiln_http_component_preopen(kiln_http_component *c, const char *host_path,
                                 const char *guest_path);
 void kiln_http_component_free(kiln_http_component *c);
+
+/* Makes the component's image (component/instance.h: each request's instance is a copy of
+ * it) with `pool` instance memories made ahead, once its environment and files are
+ * granted. 0, or -1 with *err (the component then instantiates per request; so do
+ * components granted files, see serve.c). */
+int kiln_http_component_prepare(kiln_http_component *c, size_t pool, char **err);
 
 /* One line for the startup log: core module count, tier, cache or compile time. */
 void kiln_http_component_describe(const kiln_http_component *c, char *out, size_t cap);
