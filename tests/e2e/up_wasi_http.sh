@@ -47,11 +47,13 @@ TOML
 
 # start DIR: kiln up on a free port; sets URL and PID (waits for health).
 start() {
+    local dir=$1
+    shift
     port=$(free_port)
     URL="http://127.0.0.1:$port"
     # (under ASan, a small quarantine: freed buffers would otherwise count in the RSS check)
     ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8" \
-        "$KILN" up -f "$1" --listen "127.0.0.1:$port" >"$TMP/out.log" 2>"$TMP/err.log" &
+        "$KILN" up -f "$dir" --listen "127.0.0.1:$port" "$@" >"$TMP/out.log" 2>"$TMP/err.log" &
     PID=$!
     on_exit "kill $PID 2>/dev/null"
     for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && return; sleep 0.1; done
@@ -127,6 +129,18 @@ expect_contains "the unset response is logged" "component 't' returned without s
 expect_contains "the error-code is logged" "component 't' answered with the error internal-error" "$err"
 expect_contains "the timeout is logged" "component 't' stopped: ran past its request timeout (1000 ms)" "$err"
 expect_contains "the access log has the instance start" " t start=" "$(cat "$TMP/out.log")"
+kill "$PID"
+wait "$PID" 2>/dev/null
+
+# One instance slot: a request that finds it taken waits for it (on its fiber), then runs.
+start "$TMP/app" --max-instances 1 --workers 2
+curl -s -m 10 -o "$TMP/spin.out" -w '%{http_code}' "$URL/x/spin" >"$TMP/spin.code" &
+CURL=$!
+sleep 0.3
+expect_eq "with the only slot taken, a request waits for it and runs" "forbidden immutable" \
+    "$(curl -s -m 10 "$URL/x/headers")"
+wait "$CURL"
+expect_eq "the slot's holder ran into its timeout meanwhile" 504 "$(cat "$TMP/spin.code")"
 kill "$PID"
 wait "$PID" 2>/dev/null
 

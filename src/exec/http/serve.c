@@ -8,6 +8,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -177,6 +178,7 @@ typedef struct http_job {
     size_t since_yield;  /* bytes written since the guest last let the loop run */
     size_t content_left; /* with a Content-Length: bytes still allowed */
     int has_length;
+    int waits; /* no slot was free when the request came: job_run waits for one */
 } http_job;
 
 /* ---- the sink: the guest's response to res ---- */
@@ -235,6 +237,27 @@ static void sink_finish(void *arg, const wh_fields *trailers)
 
 /* ---- the guest ---- */
 
+/* Waits for an instance slot (on the fiber: the loop serves others meanwhile) until the
+ * queue timeout. 0 with the slot, or -1 (answered 503, or the client went away). */
+static int wait_slot(http_job *job)
+{
+    kiln_http_handler *h = job->h;
+    double deadline = h->queue_timeout_ms ? now_ms() + h->queue_timeout_ms : 0;
+    int rc = 0;
+    while (!kiln_slots_try(h->slots)) {
+        if ((deadline && now_ms() >= deadline) || job->res->ops->gone(job->res)) {
+            kiln_log_error("component '%s': request waited too long for a free instance: 503",
+                           h->component->id);
+            kiln_response_error(job->res, 503);
+            rc = -1;
+            break;
+        }
+        kiln_wait_sleep(1000000);
+    }
+    atomic_fetch_sub(&h->waiting, 1);
+    return rc;
+}
+
 /* Runs the request in a fresh instance (on a fiber of the I/O thread, holding a slot). */
 static void job_run(void *arg)
 {
@@ -242,6 +265,7 @@ static void job_run(void *arg)
     kiln_http_handler *h = job->h;
     kiln_http_component *c = h->component;
     kiln_response *res = job->res;
+    if (job->waits && wait_slot(job) < 0) return;
     double t0 = now_ms();
     kiln_grants g;
     grants_of(c, &g);
@@ -451,13 +475,23 @@ static void http_handle(kiln_handler *base, kiln_request *req, kiln_response *re
         return;
     }
     if (!kiln_slots_try(h->slots)) {
-        kiln_log_error("component '%s': every instance slot is busy: 503", h->component->id);
-        kiln_response_error(res, 503);
-        return;
+        /* no free slot: the request waits on its fiber (bounded in number and time) */
+        if (atomic_fetch_add(&h->waiting, 1) >= h->max_waiting) {
+            atomic_fetch_sub(&h->waiting, 1);
+            kiln_log_error("component '%s': every instance slot is busy and %zu requests "
+                           "wait already: 503",
+                           h->component->id, h->max_waiting);
+            kiln_response_error(res, 503);
+            return;
+        }
+        job->waits = 1;
     }
     kiln_fiber *f = kiln_fiber_new(job_run, job);
     if (!f) {
-        kiln_slots_release(h->slots);
+        if (job->waits)
+            atomic_fetch_sub(&h->waiting, 1);
+        else
+            kiln_slots_release(h->slots);
         kiln_response_error(res, 503);
         return;
     }
@@ -466,11 +500,15 @@ static void http_handle(kiln_handler *base, kiln_request *req, kiln_response *re
     if (kiln_fiber_resume(f) == KILN_FIBER_DONE) kiln_fiber_free(f);
 }
 
-void kiln_http_handler_init(kiln_http_handler *h, kiln_http_component *c, kiln_slots *slots)
+void kiln_http_handler_init(kiln_http_handler *h, kiln_http_component *c, kiln_slots *slots,
+                            size_t max_waiting, unsigned queue_timeout_ms)
 {
     memset(h, 0, sizeof *h);
     h->base.handle = http_handle;
     h->base.name = c->id;
     h->component = c;
     h->slots = slots;
+    h->max_waiting = max_waiting;
+    h->queue_timeout_ms = queue_timeout_ms;
+    atomic_init(&h->waiting, 0);
 }

@@ -5,7 +5,8 @@
  * Per request, on the I/O thread: the request's parts are copied into its arena (with
  * Spin's spin-* headers added, host/wasihttp/ keeps hop-by-hop headers out) and its body
  * read from the body source (h2o 2.2.5 has it whole already). Then, when an instance slot
- * is free (slots.h; none free: 503 with Retry-After, as for a full WAGI queue), the guest
+ * is free (slots.h; none free: the request waits on its fiber, at most --max-queue of them
+ * per trigger and at most --queue-timeout, then 503 with Retry-After, as WAGI's), the guest
  * runs on a fiber of the I/O thread: instantiate (a copy of the component's image), bind the
  * wasi:http context to the request and to the response, call handle with the request timeout and
  * the memory limit. A guest that waits (a WASI sleep, a poll) parks its fiber and the loop serves
@@ -24,6 +25,7 @@
 #ifndef KILN_EXEC_HTTP_SERVE_H
 #define KILN_EXEC_HTTP_SERVE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "engine/engine.h"
@@ -72,8 +74,13 @@ typedef struct kiln_http_handler {
     kiln_handler base; /* first */
     kiln_http_component *component;
     kiln_slots *slots;
+    size_t max_waiting;        /* requests that may wait for a slot at once (--max-queue) */
+    unsigned queue_timeout_ms; /* the longest wait for a slot (0: none) */
+    atomic_size_t waiting;
 } kiln_http_handler;
 
-void kiln_http_handler_init(kiln_http_handler *h, kiln_http_component *c, kiln_slots *slots);
+/* Fills h (borrowing c and slots). */
+void kiln_http_handler_init(kiln_http_handler *h, kiln_http_component *c, kiln_slots *slots,
+                            size_t max_waiting, unsigned queue_timeout_ms);
 
 #endif
