@@ -5,6 +5,7 @@
 #   make test SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make spec-full    the spec suite on both tiers, every file
 #   make bench        benchmarks (not part of make test); writes bench/results.md
+#   make test-full    the slow end-to-end tests of tests/e2e-full (not part of make test)
 #   make fuzz         build the libFuzzer targets (clang)
 #   make format       clang-format every source file
 #
@@ -44,7 +45,7 @@ TESTS := $(patsubst src/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TOOLS := $(patsubst src/tools/%.c,$(BUILD)/%,$(TOOL_SRC))
 TOOLS := $(subst _,-,$(TOOLS))
 
-.PHONY: all deps tools test unit e2e suites spec-full bench fuzz format clean
+.PHONY: all deps tools test unit e2e suites spec-full bench fuzz format clean test-full
 all: deps $(BUILD)/kiln $(TOOLS)
 
 # Installs missing Debian packages (a no-op when everything is there).
@@ -85,6 +86,9 @@ test: all tools $(TESTS)
 
 spec-full: all
 	@KILN_BUILD=$(BUILD) KILN_SPEC_FULL=1 tests/suites/spec.sh
+
+test-full: all tools
+	@rc=0; for t in tests/e2e-full/*.sh; do KILN_BUILD=$(BUILD) bash $$t || rc=1; done; exit $$rc
 
 bench: all
 	@KILN_BUILD=$(BUILD) bench/run.sh

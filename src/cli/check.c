@@ -67,11 +67,23 @@ static void print_summary(const kiln_manifest *m)
         const kiln_trigger *t = &m->triggers[i];
         printf("  %-24s -> ", t->is_private ? "(private)" : t->route);
         if (t->component >= 0) {
-            printf("%s", m->components[t->component].id);
+            const kiln_component *c = &m->components[t->component];
+            /* which executor kiln up gives it, and why (as up.c decides) */
+            int is_comp = c->source && kiln_cli_is_component_file(c->source);
+            printf("%s", c->id);
             if (t->executor == KILN_EXECUTOR_WAGI)
-                printf(" (wagi: argv \"%s\", entrypoint %s)", t->wagi_argv, t->wagi_entrypoint);
+                printf(" (wagi: argv \"%s\", entrypoint %s)%s", t->wagi_argv, t->wagi_entrypoint,
+                       is_comp ? " [kiln up refuses it: a component, and WAGI runs core modules]"
+                               : "");
             else if (t->executor == KILN_EXECUTOR_SPIN)
-                printf(" (spin)");
+                printf(" (wasi:http: executor http)%s",
+                       c->source && !is_comp
+                           ? " [kiln up refuses it: a core module, not a component]"
+                           : "");
+            else if (is_comp)
+                printf(" (wasi:http: a component and no executor)");
+            else if (c->source)
+                printf(" (wagi: a core module and no executor)");
         } else {
             printf("static response %d", t->status_code);
         }

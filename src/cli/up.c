@@ -5,13 +5,17 @@
  *
  * Every component is loaded (compiled or found in the cache) once at startup; each
  * request then runs in a fresh instance (exec/wagi/: the WAGI handler behind the server's
- * neutral handler interface). Files granted to a component are
+ * neutral handler interface; exec/http/: wasi:http components). Which executor a trigger
+ * gets: `executor = { type = "http" }` ("spin" is an alias) or `"wagi"`; without one, a
+ * component exporting wasi:http/incoming-handler is served as wasi:http and a core WASI
+ * command as WAGI (with Spin's deprecation note, once). Files granted to a component are
  * mounted read-only: directories directly, single files through a private staging
  * directory that is removed at exit. */
 #include "cli/cli.h"
 #include "engine/engine.h"
 #include "engine/runtime.h"
 #include "exec/executor.h"
+#include "exec/http/serve.h"
 #include "exec/wagi/serve.h"
 #include "exec/wagi/wagi.h"
 #include "manifest/manifest.h"
@@ -62,8 +66,12 @@ typedef struct up_app {
     kiln_executor *executor; /* guest threads, shared by every component */
     kiln_slots *slots;       /* guests alive at once (--max-instances) */
     unsigned inline_budget_ms, queue_timeout_ms;
-    kiln_wagi_component **loaded; /* one per component: the module's owner */
-    char **staging;               /* staging directories to remove at exit */
+    kiln_wagi_component **loaded;     /* one per component: the module's owner */
+    kiln_http_component **http;       /* one per component served as wasi:http (else NULL) */
+    kiln_http_handler *http_handlers; /* one per trigger */
+    size_t nhttp;
+    int wagi_noted; /* the WAGI deprecation note was printed */
+    char **staging; /* staging directories to remove at exit */
     size_t nstaging;
     kiln_buf routes;     /* the "Available Routes" text */
     atomic_int stopping; /* tells the tier-up thread to stop */
@@ -319,7 +327,20 @@ static int copy_file(const char *from, const char *to)
 
 /* Grants a component its files: directory mounts are preopened read-only where they
  * belong; single files are copied into a staging directory preopened read-only at "/". */
-static int grant_files(up_app *app, const kiln_component *comp, kiln_wagi_component *w)
+typedef int (*preopen_fn)(void *target, const char *host_path, const char *guest_path);
+
+static int wagi_preopen(void *w, const char *host_path, const char *guest_path)
+{
+    return kiln_wagi_component_preopen(w, host_path, guest_path);
+}
+
+static int http_preopen(void *c, const char *host_path, const char *guest_path)
+{
+    return kiln_http_component_preopen(c, host_path, guest_path);
+}
+
+/* Grants a component its files through preopen(w, host, guest) (WAGI or wasi:http). */
+static int grant_files(up_app *app, const kiln_component *comp, preopen_fn preopen, void *w)
 {
     kiln_mount *mounts = NULL;
     size_t n = 0;
@@ -333,7 +354,7 @@ static int grant_files(up_app *app, const kiln_component *comp, kiln_wagi_compon
     char *staging = NULL;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (mounts[i].is_dir) {
-            rc = kiln_wagi_component_preopen(w, mounts[i].host_path, mounts[i].guest_path);
+            rc = preopen(w, mounts[i].host_path, mounts[i].guest_path);
             continue;
         }
         if (!staging) {
@@ -368,7 +389,7 @@ static int grant_files(up_app *app, const kiln_component *comp, kiln_wagi_compon
         }
         kiln_buf_free(&dst);
     }
-    if (rc == 0 && staging) rc = kiln_wagi_component_preopen(w, staging, "/");
+    if (rc == 0 && staging) rc = preopen(w, staging, "/");
     kiln_mounts_free(mounts, n);
     return rc;
 }
@@ -454,7 +475,7 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
             comp->environment.items[i].value, strlen(comp->environment.items[i].value));
     for (size_t i = 0; i < o->env.n && rc == 0; i++)
         rc = kiln_strv_putenv(&w->env, o->env.v[i]);
-    if (rc == 0) rc = grant_files(app, comp, w);
+    if (rc == 0) rc = grant_files(app, comp, wagi_preopen, w);
     if (rc < 0) {
         kiln_wagi_component_free(w);
         return NULL;
@@ -463,21 +484,87 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
     return w;
 }
 
+/* A trigger whose component is a component file: served as wasi:http (exec/http/),
+ * loaded once per component. NULL on failure (said on stderr). */
+static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trigger *t)
+{
+    size_t ci = (size_t)t->component;
+    const kiln_component *comp = &app->manifest->components[ci];
+    if (t->executor == KILN_EXECUTOR_WAGI) {
+        fprintf(stderr,
+                "error: trigger %s: component %s is a component, not a core WASI command "
+                "module: WAGI cannot run it (use executor = { type = \"http\" })\n",
+                t->id, comp->id);
+        return NULL;
+    }
+    kiln_http_component *c = app->http[ci];
+    if (!c) {
+        char *err = NULL;
+        c = kiln_http_component_load(comp->id, comp->source, &o->compile, &err);
+        if (!c) {
+            fprintf(stderr, "error: component %s: %s\n", comp->id, err ? err : "cannot load");
+            kiln_free(err);
+            return NULL;
+        }
+        app->http[ci] = c;
+        warn_unserved_grants(comp);
+        char desc[160];
+        kiln_http_component_describe(c, desc, sizeof desc);
+        fprintf(stderr, "kiln: component %s: wasi:http, %s\n", comp->id, desc);
+        unsigned long long timeout_ms =
+            comp->request_timeout_ms ? comp->request_timeout_ms : o->request_timeout_ms;
+        unsigned long long mem =
+            comp->max_instance_memory ? comp->max_instance_memory : o->max_instance_memory;
+        c->timeout_ns = timeout_ms * 1000000ull;
+        c->max_memory_pages = (uint32_t)(mem / 65536 > 65535 ? 65535 : mem / 65536);
+        int rc = 0;
+        kiln_buf kv = KILN_BUF_INIT;
+        for (size_t i = 0; i < comp->environment.len && rc == 0; i++) {
+            kv.len = 0;
+            rc = kiln_buf_printf(&kv, "%s=%s", comp->environment.items[i].key,
+                                 comp->environment.items[i].value);
+            if (rc == 0) rc = kiln_http_component_putenv(c, kv.data);
+        }
+        kiln_buf_free(&kv);
+        for (size_t i = 0; i < o->env.n && rc == 0; i++)
+            rc = kiln_http_component_putenv(c, o->env.v[i]);
+        if (rc == 0) rc = grant_files(app, comp, http_preopen, c);
+        if (rc < 0) return NULL;
+        size_t pool = (size_t)o->pool_size;
+        if (o->pool_size == POOL_AUTO)
+            pool = (size_t)(o->workers > 0 ? o->workers : kiln_server_default_workers());
+        char *perr = NULL;
+        if (kiln_http_component_prepare(c, pool, &perr) < 0) {
+            fprintf(stderr, "kiln: component %s: no image (%s): each request instantiates it\n",
+                    comp->id, perr ? perr : "failed");
+            kiln_free(perr);
+        }
+    }
+    if (t->executor == KILN_EXECUTOR_DEFAULT)
+        fprintf(stderr,
+                "note: trigger %s: component %s exports wasi:http/incoming-handler and no "
+                "executor is given: serving it as wasi:http\n",
+                t->id, comp->id);
+    kiln_http_handler *h = &app->http_handlers[app->nhttp++];
+    kiln_http_handler_init(h, c, app->slots, (size_t)o->max_queue, app->queue_timeout_ms);
+    return &h->base;
+}
+
 /* The executor of one trigger: the component's loaded module with the trigger's argv. */
 static kiln_wagi_component *trigger_executor(up_app *app, const up_opts *o, const kiln_trigger *t)
 {
     size_t ci = (size_t)t->component;
     const kiln_component *comp = &app->manifest->components[ci];
-    kiln_wagi_component *base = load_component(app, o, ci, t);
-    if (!base) return NULL;
     if (t->executor == KILN_EXECUTOR_SPIN) {
         fprintf(stderr,
-                "error: trigger %s: component %s needs the Spin executor (wasi:http), which "
-                "kiln does not support yet; set executor = { type = \"wagi\" } for a WASI "
-                "command module\n",
+                "error: trigger %s: component %s is a core module; the http executor needs a "
+                "component exporting wasi:http/incoming-handler (set executor = { type = "
+                "\"wagi\" } for a WASI command module)\n",
                 t->id, comp->id);
         return NULL;
     }
+    kiln_wagi_component *base = load_component(app, o, ci, t);
+    if (!base) return NULL;
     if (t->executor == KILN_EXECUTOR_DEFAULT) {
         if (!kiln_wagi_is_command(base->module)) {
             fprintf(stderr,
@@ -490,6 +577,11 @@ static kiln_wagi_component *trigger_executor(up_app *app, const up_opts *o, cons
                 "note: trigger %s: component %s is a WASI command module and no "
                 "executor is given: running it as WAGI\n",
                 t->id, comp->id);
+        if (!app->wagi_noted) {
+            app->wagi_noted = 1;
+            fprintf(stderr, "note: Spin deprecates the WAGI executor; prefer wasi:http "
+                            "components (the http executor)\n");
+        }
     }
     kiln_wagi_component *w = kiln_wagi_component_share(base, t->wagi_argv);
     if (!w) return NULL;
@@ -529,7 +621,11 @@ static int app_build(up_app *app, const up_opts *o)
     app->loaded = kiln_calloc(m->components_len + 1, sizeof *app->loaded);
     app->wagi = kiln_calloc(m->triggers_len + 1, sizeof *app->wagi);
     app->handlers = kiln_calloc(m->triggers_len + 1, sizeof *app->handlers);
-    if (!app->router || !app->targets || !app->loaded || !app->wagi || !app->handlers) return -1;
+    app->http = kiln_calloc(m->components_len + 1, sizeof *app->http);
+    app->http_handlers = kiln_calloc(m->triggers_len + 1, sizeof *app->http_handlers);
+    if (!app->router || !app->targets || !app->loaded || !app->wagi || !app->handlers ||
+        !app->http || !app->http_handlers)
+        return -1;
     const char *base = m->base && strcmp(m->base, "/") != 0 ? m->base : "";
     size_t bl = strlen(base);
     while (bl && base[bl - 1] == '/')
@@ -553,8 +649,13 @@ static int app_build(up_app *app, const up_opts *o)
             tg->nheaders = t->static_headers.len;
         } else {
             if (t->component < 0 || (size_t)t->component >= m->components_len) continue;
-            if (!trigger_executor(app, o, t)) return -1;
-            tg->handler = &app->handlers[app->nwagi - 1].base;
+            const char *src = m->components[t->component].source;
+            if (src && kiln_cli_is_component_file(src)) {
+                if (!(tg->handler = http_trigger(app, o, t))) return -1;
+            } else {
+                if (!trigger_executor(app, o, t)) return -1;
+                tg->handler = &app->handlers[app->nwagi - 1].base;
+            }
             tg->component = m->components[t->component].id;
         }
         app->ntargets++;
@@ -601,6 +702,10 @@ static void app_free(up_app *app)
     for (size_t i = 0; app->loaded && i < app->manifest->components_len; i++)
         kiln_wagi_component_free(app->loaded[i]);
     kiln_free(app->loaded);
+    for (size_t i = 0; app->http && i < app->manifest->components_len; i++)
+        kiln_http_component_free(app->http[i]);
+    kiln_free(app->http);
+    kiln_free(app->http_handlers);
     for (size_t i = 0; i < app->ntargets; i++)
         kiln_free(app->targets[i].headers);
     kiln_free(app->targets);

@@ -1,6 +1,7 @@
 /* host.c — the registry of component interface providers and the shape check (host.h). */
 #include "component/host.h"
 #include "component/reader.h"
+#include "host/wasihttp/wasihttp.h"
 #include "host/wasip2/wasip2.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -10,8 +11,9 @@
 
 #define MAX_PROVIDERS 32
 
-static const kiln_chost_provider *providers[MAX_PROVIDERS] = {&kiln_wasip2_provider};
-static size_t nproviders = 1;
+static const kiln_chost_provider *providers[MAX_PROVIDERS] = {&kiln_wasip2_provider,
+                                                              &kiln_wasihttp_provider};
+static size_t nproviders = 2;
 
 /* "ns:pkg/iface" and the version of an import name; 0, or -1 if not an interface name. */
 static int split_name(const char *name, char *base, size_t cap, const char **version)
@@ -324,7 +326,7 @@ int kiln_chost_check_import(const char *name, const kiln_ctype *type, char **msg
         return 1;
     }
     int problems = 0;
-    char have[1024], where[300];
+    char have[4096], where[300];
     snprintf(where, sizeof where, "%s, %s@%s", p->name, f->name, f->version);
     for (uint32_t i = 0; i < type->nexports; i++) {
         const kiln_citem *e = &type->exports[i];
@@ -355,7 +357,7 @@ int kiln_chost_check_import(const char *name, const kiln_ctype *type, char **msg
         if (!fn->shape) continue;
         int fits = kiln_chost_shape(e->type, have, sizeof have) == 0;
         if (!fits || !kiln_chost_shape_match(fn->shape, have)) {
-            char line[2400];
+            char line[4600];
             snprintf(line, sizeof line, "function '%s' has type %s%s; the host's is %s", e->name,
                      have, fits ? "" : "...", fn->shape);
             if (addf(msg, "%s: %s%s", name, line, "") < 0) return -1;

@@ -110,6 +110,9 @@ typedef struct kiln_response_ops {
     int (*post)(kiln_response *res, kiln_response_cb cb, void *arg);
     /* 1 when the client went away (nothing more will be sent). */
     int (*gone)(kiln_response *res);
+    /* Bytes written but not yet taken by the connection (may be NULL: unknown): a
+     * handler that streams waits while it is large (backpressure). */
+    size_t (*buffered)(kiln_response *res);
 } kiln_response_ops;
 
 struct kiln_response {

@@ -71,7 +71,7 @@ typedef struct kiln_component {
 
 typedef enum kiln_executor_type {
     KILN_EXECUTOR_DEFAULT, /* not given: Spin, or WAGI for core WASI commands */
-    KILN_EXECUTOR_SPIN,
+    KILN_EXECUTOR_SPIN,    /* "http" (or "spin"): wasi:http components (exec/http/) */
     KILN_EXECUTOR_WAGI,
 } kiln_executor_type;
 

@@ -31,7 +31,7 @@ static const char *const trigger_keys[] = {"id",       "route",           "compo
                                            "executor", "static_response", NULL};
 static const char *const route_keys[] = {"private", NULL};
 static const char *const static_keys[] = {"status_code", "headers", "body", NULL};
-static const char *const executor_types[] = {"spin", "wagi", NULL};
+static const char *const executor_types[] = {"http", "spin", "wagi", NULL};
 
 /* Spin's component ids: lowercase words of letters and digits joined by single dashes,
  * starting with a letter ("my-api", "api2"). */
@@ -415,14 +415,15 @@ static void load_executor(loader *L, kiln_trigger *t, const kiln_toml_value *tt)
     char *type = NULL;
     if (man_get_string(L, x, "type", "`executor`", &type)) return;
     if (!type) {
-        man_error(L, x->line, x->col, "`executor` needs a `type` (\"spin\" or \"wagi\")");
+        man_error(L, x->line, x->col, "`executor` needs a `type` (\"http\" or \"wagi\")");
         return;
     }
     const kiln_toml_value *tv = kiln_toml_get(x, "type");
-    if (strcmp(type, "spin") == 0) {
+    if (strcmp(type, "http") == 0 || strcmp(type, "spin") == 0) {
+        /* "http" is Spin's canonical name of its wasi:http executor, "spin" an alias */
         static const char *const spin_keys[] = {"type", NULL};
         t->executor = KILN_EXECUTOR_SPIN;
-        man_check_keys(L, x, spin_keys, "a spin executor");
+        man_check_keys(L, x, spin_keys, "an http executor");
     } else if (strcmp(type, "wagi") == 0) {
         static const char *const wagi_keys[] = {"type", "argv", "entrypoint", "pass_authorization",
                                                 NULL};
@@ -444,7 +445,7 @@ static void load_executor(loader *L, kiln_trigger *t, const kiln_toml_value *tt)
     } else {
         const char *s = man_suggest(type, executor_types);
         man_error(L, tv->line, tv->col,
-                  "unknown executor type \"%s\"; expected \"spin\" or \"wagi\"%s%s%s", type,
+                  "unknown executor type \"%s\"; expected \"http\" or \"wagi\"%s%s%s", type,
                   s ? " (did you mean \"" : "", s ? s : "", s ? "\"?)" : "");
     }
     kiln_free(type);

@@ -67,6 +67,30 @@ static const char *diags_of(const char *text)
 
 #define HEAD "spin_manifest_version = 2\n[application]\nname = \"t\"\n"
 
+/* executor = { type = "http" } (Spin's name) and its alias "spin" select wasi:http; an http
+ * executor takes no other keys. */
+static void test_http_executor(void)
+{
+    static const char *const types[] = {"http", "spin"};
+    for (int i = 0; i < 2; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 HEAD "[[trigger.http]]\nroute = \"/a\"\ncomponent = \"api\"\n"
+                      "executor = { type = \"%s\" }\n[component.api]\nsource = \"api.wasm\"\n",
+                 types[i]);
+        const char *msgs;
+        size_t errors;
+        kiln_manifest *m = load(text, &msgs, &errors);
+        CHECK_INT(errors, 0);
+        CHECK(m && m->triggers_len == 1 && m->triggers[0].executor == KILN_EXECUTOR_SPIN);
+        kiln_manifest_free(m);
+    }
+    CHECK(strstr(diags_of(HEAD "[[trigger.http]]\nroute = \"/a\"\ncomponent = \"api\"\n"
+                               "executor = { type = \"http\", argv = \"x\" }\n"
+                               "[component.api]\nsource = \"api.wasm\"\n"),
+                 "an http executor") != NULL);
+}
+
 static void test_full(void)
 {
     const char *text =
@@ -218,7 +242,7 @@ static void test_errors(void)
                             "executor = { type = \"wagii\" }\n"
                             "[component.api]\nsource = \"api.wasm\"\n"
                             "variables = { u = \"{{ nope }}\" }\n"),
-              "kiln.toml:7:21: unknown executor type \"wagii\"; expected \"spin\" or \"wagi\" (did "
+              "kiln.toml:7:21: unknown executor type \"wagii\"; expected \"http\" or \"wagi\" (did "
               "you mean \"wagi\"?)\n"
               "kiln.toml:10:19: component `api` uses variable `nope`, which is not defined in "
               "[variables]");
@@ -436,6 +460,7 @@ int main(void)
     test_find();
     test_oom();
     test_kiln_tool();
+    test_http_executor();
     if (chdir(cwd) != 0) return 1;
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -411,8 +411,16 @@ static int res_post(kiln_response *res, kiln_response_cb cb, void *arg)
     return 0;
 }
 
-static const kiln_response_ops exchange_ops = {res_start, res_write, res_finish, res_post,
-                                               res_gone};
+/* Written but not yet taken by h2o (queued), or handed to it and not yet sent (sending). */
+static size_t res_buffered(kiln_response *res)
+{
+    exchange *ex = (exchange *)res;
+    return ex->queued.len + (ex->in_flight ? ex->sending.len : 0) +
+           (ex->direct ? ex->direct_len : 0);
+}
+
+static const kiln_response_ops exchange_ops = {res_start, res_write, res_finish,
+                                               res_post,  res_gone,  res_buffered};
 
 /* Worker thread: callbacks that handlers posted from other threads. */
 static void on_posted(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)

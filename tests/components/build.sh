@@ -8,6 +8,7 @@
 #   py-http.wasm  Python wasi:http handler (componentize-py)
 #   go-cli.wasm   Go GOOS=wasip1 command (go build + preview1 command adapter)
 #   c-types.wasm  C component exporting functions over every kind of WIT type (wit-bindgen c)
+#   c-http-spin.wasm  the wasi:http test handler of tests/e2e/up_wasi_http.sh (only on request)
 # Each is validated (wasm-tools validate) before it is kept. Results are cached by the hash of
 # their inputs (sources, this script, tool versions) under ${KILN_CORPUS_CACHE:-$KILN_TOOLS/corpus},
 # so a second run only copies files. Prints one line per component: name, size, build time or "cached".
@@ -78,6 +79,16 @@ build_c_http() {
     "$WIT_BINDGEN" c "$1" --world hello --out-dir "$1/gen"
     "$CLANG" "${CFLAGS_WASM[@]}" -Wno-unused-parameter -mexec-model=reactor -I"$1/gen" \
         -o "$1/core.wasm" "$HERE/c-http/main.c" "$1/gen/hello.c" "$1/gen/hello_component_type.o"
+    "$WASM_TOOLS" component new "$1/core.wasm" --adapt "wasi_snapshot_preview1=$ADAPTER_REACTOR" -o "$2"
+}
+
+# The test handler of tests/e2e/up_wasi_http.sh (not in ALL: not part of the corpus test).
+build_c_http_spin() {
+    cp "$HERE/c-http-spin/world.wit" "$1/"
+    wasi_wit "$1" 0.2.12
+    "$WIT_BINDGEN" c "$1" --world hello --out-dir "$1/gen"
+    "$CLANG" "${CFLAGS_WASM[@]}" -Wno-unused-parameter -mexec-model=reactor -I"$1/gen" \
+        -o "$1/core.wasm" "$HERE/c-http-spin/main.c" "$1/gen/hello.c" "$1/gen/hello_component_type.o"
     "$WASM_TOOLS" component new "$1/core.wasm" --adapt "wasi_snapshot_preview1=$ADAPTER_REACTOR" -o "$2"
 }
 

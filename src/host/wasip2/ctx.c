@@ -225,6 +225,19 @@ uint32_t p2_stream_new_file(kiln_wasip2 *w, int kind, int fd, uint64_t off, int 
     return i + 1;
 }
 
+uint32_t p2_stream_new_ops(kiln_wasip2 *w, int kind, const p2_stream_ops *ops, void *arg)
+{
+    uint32_t i = stream_slot(w);
+    if (i == UINT32_MAX) return 0;
+    memset(&w->streams[i], 0, sizeof w->streams[i]);
+    w->streams[i].kind = kind;
+    w->streams[i].io.fd = -1;
+    w->streams[i].file_fd = -1;
+    w->streams[i].ops = ops;
+    w->streams[i].ops_arg = arg;
+    return i + 1;
+}
+
 p2_stream *p2_stream_get(kiln_wasip2 *w, uint32_t rep, int kind)
 {
     if (rep < 1 || rep > w->nstreams || w->streams[rep - 1].kind != kind) return NULL;

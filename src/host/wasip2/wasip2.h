@@ -56,10 +56,22 @@ enum { P2_STREAM_FREE = 0, P2_STREAM_IN, P2_STREAM_OUT };
 #define P2_WRITE_BUDGET 65536u
 #define P2_BLOCKING_MAX 4096u
 
+/* A stream backed by another host (wasi:http bodies): its reads and writes go to ops.
+ * read: up to cap bytes into buf; the count (> 0), 0 with *eof = 1 at the end, or -1 with
+ * an errno in *err. write: all n bytes; 0, or an errno (EPIPE: the sink is gone, the
+ * stream reports closed). close: the guest dropped the stream (may be NULL). */
+typedef struct p2_stream_ops {
+    long (*read)(void *arg, void *buf, size_t cap, int *eof, int *err);
+    int (*write)(void *arg, const void *data, size_t n);
+    void (*close)(void *arg);
+} p2_stream_ops;
+
 /* A stream: over a granted stdio slot (io), or over a file (fd >= 0: a dup of the
- * descriptor's fd, read/written at `off`, or at the end for append). */
+ * descriptor's fd, read/written at `off`, or at the end for append), or over host ops. */
 typedef struct p2_stream {
     int kind;
+    const p2_stream_ops *ops; /* non-NULL: a host-backed stream (ops_arg its argument) */
+    void *ops_arg;
     kiln_wasi_stdio io; /* a copy of the granted stdio (fd or memory); unused for files */
     size_t in_pos;      /* memory stdin: bytes read so far */
     int file_fd;        /* >= 0: a file stream (owned) */
@@ -143,6 +155,8 @@ void *p2_table_take(p2_table *t, uint32_t rep);
 /* A new stream over stdio slot `which` (0 stdin, 1 stdout, 2 stderr): its rep, 0 on OOM. */
 uint32_t p2_stream_new(kiln_wasip2 *w, int which);
 p2_stream *p2_stream_get(kiln_wasip2 *w, uint32_t rep, int kind);
+/* A new host-backed stream (kind P2_STREAM_IN / _OUT) over ops(arg): its rep, 0 on OOM. */
+uint32_t p2_stream_new_ops(kiln_wasip2 *w, int kind, const p2_stream_ops *ops, void *arg);
 /* A new file stream over a dup of fd (kind P2_STREAM_IN / _OUT): its rep, 0 on failure. */
 uint32_t p2_stream_new_file(kiln_wasip2 *w, int kind, int fd, uint64_t off, int append);
 /* A new pollable ready at monotonic time `deadline` (0: now); its rep or 0. */

@@ -1,0 +1,514 @@
+/* serve.c — the wasi:http handler: a request's trip through a fresh instance (serve.h). */
+#include "exec/http/serve.h"
+#include "component/instance.h"
+#include "component/reader.h"
+#include "engine/fiber.h"
+#include "engine/runtime.h"
+#include "host/wasihttp/wasihttp.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define HANDLE_FUNC "wasi:http/incoming-handler@0.2.0#handle"
+#define YIELD_EVERY (256u * 1024u)
+#define MAX_BUFFERED (1024u * 1024u)
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* 1 if the component exports wasi:http/incoming-handler (any 0.2.x). */
+static int is_handler(const kiln_component *model)
+{
+    const kiln_ctype *t = model ? model->type : NULL;
+    for (uint32_t i = 0; t && i < t->nexports; i++) {
+        const char *n = t->exports[i].name;
+        if (t->exports[i].sort == KILN_CSORT_INSTANCE && n &&
+            strncmp(n, "wasi:http/incoming-handler@", 27) == 0 &&
+            kiln_component_version_compatible("0.2.0", n + 27))
+            return 1;
+    }
+    return 0;
+}
+
+kiln_http_component *kiln_http_component_load(const char *id, const char *path,
+                                              const kiln_compile_opts *opts, char **err)
+{
+    kiln_err e;
+    kiln_loaded_component *lc = kiln_component_load_file(path, opts, &e);
+    if (!lc) {
+        *err = kiln_strdup(e.msg);
+        return NULL;
+    }
+    if (!is_handler(kiln_component_model(lc))) {
+        kiln_component_unload(lc);
+        *err = kiln_strdup("the component does not export wasi:http/incoming-handler@0.2.x");
+        return NULL;
+    }
+    kiln_http_component *c = kiln_calloc(1, sizeof *c);
+    if (!c || !(c->id = kiln_strdup(id))) {
+        kiln_free(c);
+        kiln_component_unload(lc);
+        *err = kiln_strdup("out of memory");
+        return NULL;
+    }
+    c->lc = lc;
+    return c;
+}
+
+void kiln_http_component_describe(const kiln_http_component *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "%zu core modules, %s tier ready (%s%.3f s)",
+             kiln_component_module_count(c->lc), kiln_tier_name(kiln_component_tier(c->lc)),
+             kiln_component_was_cached(c->lc) ? "from the cache, " : "compiled in ",
+             kiln_component_was_cached(c->lc) ? 0.0 : kiln_component_compile_seconds(c->lc));
+}
+
+int kiln_http_component_putenv(kiln_http_component *c, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq) return 0;
+    size_t kl = (size_t)(eq - kv);
+    char *copy = kiln_strdup(kv);
+    if (!copy) return -1;
+    for (size_t i = 0; i < c->nenv; i++)
+        if (strncmp(c->env[i], kv, kl + 1) == 0) {
+            kiln_free(c->env[i]);
+            c->env[i] = copy;
+            return 0;
+        }
+    char **n = kiln_realloc(c->env, (c->nenv + 1) * sizeof *n);
+    if (!n) {
+        kiln_free(copy);
+        return -1;
+    }
+    c->env = n;
+    c->env[c->nenv++] = copy;
+    return 0;
+}
+
+int kiln_http_component_preopen(kiln_http_component *c, const char *host_path,
+                                const char *guest_path)
+{
+    kiln_wasi_preopen *p = kiln_realloc(c->preopens, (c->npreopens + 1) * sizeof *p);
+    if (!p) return -1;
+    c->preopens = p;
+    char *h = kiln_strdup(host_path), *g = kiln_strdup(guest_path);
+    if (!h || !g) {
+        kiln_free(h);
+        kiln_free(g);
+        return -1;
+    }
+    p[c->npreopens++] = (kiln_wasi_preopen){h, g, 1};
+    return 0;
+}
+
+void kiln_http_component_free(kiln_http_component *c)
+{
+    if (!c) return;
+    for (size_t i = 0; i < c->npreopens; i++) {
+        kiln_free((char *)c->preopens[i].host_path);
+        kiln_free((char *)c->preopens[i].guest_path);
+    }
+    kiln_free(c->preopens);
+    for (size_t i = 0; i < c->nenv; i++)
+        kiln_free(c->env[i]);
+    kiln_free(c->env);
+    kiln_component_image_free(c->image);
+    kiln_component_unload(c->lc);
+    kiln_free(c->id);
+    kiln_free(c);
+}
+
+/* The grants of every instance of c (strings borrowed from c). */
+static void grants_of(const kiln_http_component *c, kiln_grants *g)
+{
+    memset(g, 0, sizeof *g);
+    g->component = c->id;
+    g->wasi.nenv = c->nenv;
+    g->wasi.env = (const char *const *)c->env;
+    g->wasi.npreopens = c->npreopens;
+    g->wasi.preopens = c->preopens;
+    g->wasi.stdio[0].fd = -1; /* stdin: empty */
+    g->wasi.stdio[1].fd = 2;  /* the guest's stdout and stderr go to the server's stderr */
+    g->wasi.stdio[2].fd = 2;
+}
+
+int kiln_http_component_prepare(kiln_http_component *c, size_t pool, char **err)
+{
+    /* An image's copies start with empty resource tables (component/instance.h) while the
+     * guest's memory keeps the handles its initialization took: wasi-libc's preopens
+     * (descriptors from get-directories) would dangle. Components granted files
+     * instantiate per request until images carry those handles. */
+    if (c->npreopens) {
+        *err = kiln_strdup("files are granted, and an image's copies would lose the "
+                           "descriptors its initialization opened");
+        return -1;
+    }
+    kiln_grants g;
+    grants_of(c, &g);
+    kiln_err e;
+    kiln_rt_set_memory_limit_pages(c->max_memory_pages);
+    c->image = kiln_component_image_new(c->lc, &g, &e);
+    if (!c->image) {
+        *err = kiln_strdup(e.msg);
+        return -1;
+    }
+    if (pool && kiln_component_image_reserve(c->image, pool) < 0) {
+        *err = kiln_strdup("cannot prepare the instance slots");
+        return -1;
+    }
+    return 0;
+}
+
+/* One request. Lives in the request's arena. */
+typedef struct http_job {
+    kiln_http_handler *h;
+    kiln_response *res;
+    kiln_wasihttp_request req;
+    int started;         /* res->start was called */
+    size_t since_yield;  /* bytes written since the guest last let the loop run */
+    size_t content_left; /* with a Content-Length: bytes still allowed */
+    int has_length;
+    int waits; /* no slot was free when the request came: job_run waits for one */
+} http_job;
+
+/* ---- the sink: the guest's response to res ---- */
+
+static int sink_start(void *arg, int status, const wh_fields *f)
+{
+    http_job *job = arg;
+    kiln_response *res = job->res;
+    kiln_http_header *hs = kiln_arena_alloc(res->arena, (f->n + 1) * sizeof *hs);
+    if (!hs) return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        const wh_field *e = &f->items[i];
+        if (strcmp(e->name, "content-length") == 0) {
+            /* the server writes Content-Length itself: from the guest's value when valid */
+            char *end;
+            unsigned long long v = strtoull((const char *)e->value, &end, 10);
+            if (e->value_len && *end == '\0' && !job->has_length) {
+                job->has_length = 1;
+                job->content_left = (size_t)v;
+                res->content_length = (size_t)v;
+            }
+            continue;
+        }
+        hs[n++] = (kiln_http_header){e->name, e->name_len, (const char *)e->value, e->value_len};
+    }
+    job->started = 1;
+    return res->ops->start(res, status, hs, n);
+}
+
+static int sink_write(void *arg, const void *data, size_t n)
+{
+    http_job *job = arg;
+    if (job->has_length) {
+        if (n > job->content_left) return -1; /* more than the guest's Content-Length */
+        job->content_left -= n;
+    }
+    kiln_response *res = job->res;
+    if (res->ops->write(res, data, n) < 0) return -1;
+    job->since_yield += n;
+    if (job->since_yield >= YIELD_EVERY && kiln_fiber_current()) {
+        job->since_yield = 0;
+        kiln_wait_sleep(1); /* parks: the loop sends what was written */
+        /* backpressure: wait while the connection has not taken what was written */
+        while (res->ops->buffered && res->ops->buffered(res) > MAX_BUFFERED && !res->ops->gone(res))
+            if (kiln_wait_sleep(1000000) == KILN_WAIT_INTERRUPTED) return -1;
+    }
+    return res->ops->gone(res) ? -1 : 0;
+}
+
+static void sink_finish(void *arg, const wh_fields *trailers)
+{
+    (void)arg;
+    (void)trailers; /* the h2o 2.2.5 server drops trailers (handler.h) */
+}
+
+/* ---- the guest ---- */
+
+/* Waits for an instance slot (on the fiber: the loop serves others meanwhile) until the
+ * queue timeout. 0 with the slot, or -1 (answered 503, or the client went away). */
+static int wait_slot(http_job *job)
+{
+    kiln_http_handler *h = job->h;
+    double deadline = h->queue_timeout_ms ? now_ms() + h->queue_timeout_ms : 0;
+    int rc = 0;
+    while (!kiln_slots_try(h->slots)) {
+        if ((deadline && now_ms() >= deadline) || job->res->ops->gone(job->res)) {
+            kiln_log_error("component '%s': request waited too long for a free instance: 503",
+                           h->component->id);
+            kiln_response_error(job->res, 503);
+            rc = -1;
+            break;
+        }
+        kiln_wait_sleep(1000000);
+    }
+    atomic_fetch_sub(&h->waiting, 1);
+    return rc;
+}
+
+/* Runs the request in a fresh instance (on a fiber of the I/O thread, holding a slot). */
+static void job_run(void *arg)
+{
+    http_job *job = arg;
+    kiln_http_handler *h = job->h;
+    kiln_http_component *c = h->component;
+    kiln_response *res = job->res;
+    if (job->waits && wait_slot(job) < 0) return;
+    double t0 = now_ms();
+    kiln_grants g;
+    grants_of(c, &g);
+    kiln_err err;
+    kiln_rt_set_memory_limit_pages(c->max_memory_pages);
+    kiln_component_instance *ci = c->image ? kiln_component_image_instantiate(c->image, &g, &err)
+                                           : kiln_component_instantiate(c->lc, &g, &err);
+    res->start_ms = now_ms() - t0;
+    int status = 0;
+    if (!ci) {
+        kiln_log_error("component '%s': %s", c->id, err.msg);
+        status = 500;
+        goto out;
+    }
+    kiln_wasihttp *wh = kiln_component_host_ctx(ci, "wasi:http");
+    const kiln_component_func *fn = kiln_component_find_func(ci, HANDLE_FUNC);
+    kiln_wasihttp_sink sink = {sink_start, sink_write, sink_finish, job};
+    if (!wh || !fn) {
+        kiln_log_error("component '%s': no wasi:http/incoming-handler handle to call", c->id);
+        status = 500;
+        goto out;
+    }
+    if (kiln_wasihttp_bind(wh, kiln_component_host_ctx(ci, "wasi 0.2"), &job->req, &sink) < 0) {
+        kiln_log_error("component '%s': out of memory", c->id);
+        status = 500;
+        goto out;
+    }
+    kiln_cval args[2];
+    memset(args, 0, sizeof args);
+    args[0].res.rep = kiln_wasihttp_request_rep(wh);
+    args[1].res.rep = kiln_wasihttp_outparam_rep(wh);
+    kiln_trap trap = {0};
+    int rc = kiln_component_call_timeout(ci, fn, args, NULL, &trap, c->timeout_ns);
+    int finished;
+    uint32_t ecase;
+    kiln_wasihttp_outcome oc = kiln_wasihttp_outcome_of(wh, &finished, &ecase);
+    if (rc < 0) {
+        int timeout = trap.kind == KILN_TRAP_INTERRUPTED;
+        if (timeout)
+            kiln_log_error("component '%s' stopped: ran past its request timeout (%.0f ms)%s",
+                           c->id, (double)c->timeout_ns / 1e6,
+                           job->started ? "; the response was cut short" : "");
+        else
+            kiln_log_error("component '%s' trapped: %s%s", c->id, kiln_trap_message(&trap),
+                           job->started ? "; the response was cut short" : "");
+        status = timeout ? 504 : 500;
+    } else if (oc == KILN_WASIHTTP_NOT_SET) {
+        kiln_log_error("component '%s' returned without setting the response "
+                       "(response-outparam.set)",
+                       c->id);
+        status = 500;
+    } else if (oc == KILN_WASIHTTP_ERROR) {
+        kiln_log_error("component '%s' answered with the error %s", c->id,
+                       kiln_wasihttp_error_name(ecase));
+        status = 500;
+    } else if (!finished) {
+        kiln_log_error("component '%s' returned without finishing the response body "
+                       "(outgoing-body.finish): the response was cut short",
+                       c->id);
+    } else if (job->has_length && job->content_left) {
+        kiln_log_error("component '%s' wrote %zu bytes less than its Content-Length", c->id,
+                       job->content_left);
+    }
+out:
+    kiln_component_instance_free(ci);
+    kiln_slots_release(h->slots);
+    if (job->started)
+        res->ops->finish(res, NULL, 0);
+    else
+        kiln_response_error(res, status ? status : 500);
+}
+
+/* ---- the request ---- */
+
+/* Copies len bytes into the arena (NUL-terminated); NULL when out of memory. */
+static char *dup(kiln_arena *a, const char *s, size_t len)
+{
+    char *p = kiln_arena_alloc(a, len + 1);
+    if (!p) return NULL;
+    if (len) memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+static int read_body(kiln_arena *a, kiln_body_source *src, const uint8_t **out, size_t *out_len)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    char chunk[16384];
+    for (;;) {
+        long n = src->read(src, chunk, sizeof chunk);
+        if (n < 0 || (n > 0 && kiln_buf_append(&b, chunk, (size_t)n) < 0)) {
+            kiln_buf_free(&b);
+            return -1;
+        }
+        if (n == 0) break;
+    }
+    char *p = dup(a, b.data ? b.data : "", b.len);
+    *out = (const uint8_t *)p;
+    *out_len = b.len;
+    kiln_buf_free(&b);
+    return p ? 0 : -1;
+}
+
+/* The spin-* headers (Spin's HTTP trigger), appended to hs at *n. */
+static int spin_headers(const kiln_request *r, kiln_arena *a, kiln_wasihttp_header *hs, size_t *n)
+{
+    const kiln_route_match *m = r->route;
+    kiln_buf url = KILN_BUF_INIT, addr = KILN_BUF_INIT;
+    int rc = kiln_buf_printf(
+        &url, "%s://%.*s%.*s%s%.*s", r->scheme, (int)(r->authority ? r->authority_len : 0),
+        r->authority ? r->authority : "", (int)r->path_len, r->path, r->query ? "?" : "",
+        (int)(r->query ? r->query_len : 0), r->query ? r->query : "");
+    if (rc == 0) rc = kiln_buf_printf(&addr, "%s:%d", r->client_ip, r->client_port);
+    const char *route = m && m->route ? m->route : "";
+    const char *base = m && m->base ? m->base : "";
+    size_t prefix = m ? m->prefix_len : r->path_len;
+    if (prefix > r->path_len) prefix = r->path_len;
+    const char *info = m && m->wildcard ? r->path + prefix : "";
+    size_t info_len = m && m->wildcard ? r->path_len - prefix : 0;
+    struct {
+        const char *name, *value;
+        size_t len;
+    } add[] = {
+        {"spin-full-url", url.data, url.len},
+        {"spin-path-info", info, info_len},
+        {"spin-matched-route", route, strlen(route)},
+        {"spin-raw-component-route", route, strlen(route)},
+        {"spin-component-route", base, strlen(base)},
+        {"spin-base-path", "/", 1},
+        {"spin-client-addr", addr.data, addr.len},
+    };
+    for (size_t i = 0; rc == 0 && i < sizeof add / sizeof add[0]; i++) {
+        char *v = dup(a, add[i].value ? add[i].value : "", add[i].value ? add[i].len : 0);
+        if (!v)
+            rc = -1;
+        else
+            hs[(*n)++] = (kiln_wasihttp_header){add[i].name, strlen(add[i].name), v, add[i].len};
+    }
+    for (size_t i = 0; rc == 0 && m && i < m->nparams; i++) {
+        kiln_buf name = KILN_BUF_INIT;
+        char *nm = NULL, *v = NULL;
+        if (kiln_buf_printf(&name, "spin-path-match-%s", m->params[i].name) == 0)
+            nm = dup(a, name.data, name.len);
+        v = dup(a, m->params[i].value, m->params[i].value_len);
+        if (!nm || !v)
+            rc = -1;
+        else
+            hs[(*n)++] = (kiln_wasihttp_header){nm, name.len, v, m->params[i].value_len};
+        kiln_buf_free(&name);
+    }
+    kiln_buf_free(&url);
+    kiln_buf_free(&addr);
+    return rc;
+}
+
+static void http_handle(kiln_handler *base, kiln_request *req, kiln_response *res)
+{
+    kiln_http_handler *h = (kiln_http_handler *)base;
+    kiln_arena *a = req->arena;
+    http_job *job = kiln_arena_alloc(a, sizeof *job);
+    size_t nparams = req->route ? req->route->nparams : 0;
+    kiln_wasihttp_header *hs =
+        kiln_arena_alloc(a, (req->nheaders + 8 + nparams) * sizeof(kiln_wasihttp_header));
+    if (!job || !hs) {
+        kiln_response_error(res, 500);
+        return;
+    }
+    memset(job, 0, sizeof *job);
+    job->h = h;
+    job->res = res;
+    kiln_wasihttp_request *q = &job->req;
+    size_t n = 0;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const kiln_http_header *e = &req->headers[i];
+        if (e->name_len > 5 && strncasecmp(e->name, "spin-", 5) == 0) continue; /* not forged */
+        char *nm = dup(a, e->name, e->name_len), *v = dup(a, e->value, e->value_len);
+        if (!nm || !v) {
+            kiln_response_error(res, 500);
+            return;
+        }
+        hs[n++] = (kiln_wasihttp_header){nm, e->name_len, v, e->value_len};
+    }
+    kiln_buf pq = KILN_BUF_INIT;
+    int rc =
+        kiln_buf_printf(&pq, "%.*s%s%.*s", (int)req->path_len, req->path, req->query ? "?" : "",
+                        (int)(req->query ? req->query_len : 0), req->query ? req->query : "");
+    q->path_with_query = rc == 0 ? dup(a, pq.data, pq.len) : NULL;
+    q->path_with_query_len = pq.len;
+    kiln_buf_free(&pq);
+    q->method = dup(a, req->method, req->method_len);
+    q->method_len = req->method_len;
+    q->https = strcmp(req->scheme, "https") == 0;
+    if (req->authority) {
+        q->authority = dup(a, req->authority, req->authority_len);
+        q->authority_len = req->authority_len;
+    }
+    if (!q->path_with_query || !q->method || (req->authority && !q->authority) ||
+        spin_headers(req, a, hs, &n) < 0) {
+        kiln_response_error(res, 500);
+        return;
+    }
+    q->headers = hs;
+    q->nheaders = n;
+    if (read_body(a, req->body, &q->body, &q->body_len) < 0) {
+        kiln_log_error("component '%s': cannot read the request body", h->component->id);
+        kiln_response_error(res, 500);
+        return;
+    }
+    if (!kiln_slots_try(h->slots)) {
+        /* no free slot: the request waits on its fiber (bounded in number and time) */
+        if (atomic_fetch_add(&h->waiting, 1) >= h->max_waiting) {
+            atomic_fetch_sub(&h->waiting, 1);
+            kiln_log_error("component '%s': every instance slot is busy and %zu requests "
+                           "wait already: 503",
+                           h->component->id, h->max_waiting);
+            kiln_response_error(res, 503);
+            return;
+        }
+        job->waits = 1;
+    }
+    kiln_fiber *f = kiln_fiber_new(job_run, job);
+    if (!f) {
+        if (job->waits)
+            atomic_fetch_sub(&h->waiting, 1);
+        else
+            kiln_slots_release(h->slots);
+        kiln_response_error(res, 503);
+        return;
+    }
+    /* The fiber finishes the request itself; when it parks, the loop's scheduler resumes
+     * it later and frees it when done. */
+    if (kiln_fiber_resume(f) == KILN_FIBER_DONE) kiln_fiber_free(f);
+}
+
+void kiln_http_handler_init(kiln_http_handler *h, kiln_http_component *c, kiln_slots *slots,
+                            size_t max_waiting, unsigned queue_timeout_ms)
+{
+    memset(h, 0, sizeof *h);
+    h->base.handle = http_handle;
+    h->base.name = c->id;
+    h->component = c;
+    h->slots = slots;
+    h->max_waiting = max_waiting;
+    h->queue_timeout_ms = queue_timeout_ms;
+    atomic_init(&h->waiting, 0);
+}

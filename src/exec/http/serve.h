@@ -1,0 +1,86 @@
+/* serve.h — wasi:http components (the wasi:http/proxy world) behind the handler interface
+ * (exec/handler.h), the way Spin and `wasmtime serve` run them: a fresh instance per
+ * request, whose export wasi:http/incoming-handler@0.2.x `handle` gets the request.
+ *
+ * Per request, on the I/O thread: the request's parts are copied into its arena (with
+ * Spin's spin-* headers added, host/wasihttp/ keeps hop-by-hop headers out) and its body
+ * read from the body source (h2o 2.2.5 has it whole already). Then, when an instance slot
+ * is free (slots.h; none free: the request waits on its fiber, at most --max-queue of them
+ * per trigger and at most --queue-timeout, then 503 with Retry-After, as WAGI's), the guest
+ * runs on a fiber of the I/O thread: instantiate (a copy of the component's image), bind the
+ * wasi:http context to the request and to the response, call handle with the request timeout and
+ * the memory limit. A guest that waits (a WASI sleep, a poll) parks its fiber and the loop serves
+ * others meanwhile.
+ *
+ * The inline budget does not apply: a wasi:http response streams (response-outparam.set
+ * starts it, outgoing-body writes go to the client as they are made, finish ends it), so
+ * a guest can neither be re-run elsewhere nor moved once it wrote; the request timeout
+ * bounds it (504 when nothing was sent yet; otherwise the response is ended where it
+ * stands). The guest yields its loop every 256 KiB written so that a large body is sent
+ * while it is made.
+ *
+ * Failures: the outparam never set, set with an error-code, or a trap: 500 and a log line
+ * naming the component (when the response had already started it is ended as it stands
+ * and the log says so). */
+#ifndef KILN_EXEC_HTTP_SERVE_H
+#define KILN_EXEC_HTTP_SERVE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "exec/handler.h"
+#include "host/wasi.h"
+#include "exec/slots.h"
+
+/* (component/instance.h; not included here: its kiln_component is not the manifest's) */
+typedef struct kiln_loaded_component kiln_loaded_component;
+typedef struct kiln_component_image kiln_component_image;
+
+/* A loaded wasi:http component and what each of its instances is granted. */
+typedef struct kiln_http_component {
+    char *id;
+    kiln_loaded_component *lc;   /* owned */
+    kiln_component_image *image; /* owned; NULL: each request instantiates from lc */
+    char **env;                  /* "KEY=VALUE" (owned), nenv of them */
+    size_t nenv;
+    kiln_wasi_preopen *preopens; /* read-only directories (paths owned) */
+    size_t npreopens;
+    uint64_t timeout_ns;       /* per request (0: none) */
+    uint32_t max_memory_pages; /* 0: the module's own maximum */
+} kiln_http_component;
+
+/* Loads a component file (compiled or from the cache) and checks that it exports
+ * wasi:http/incoming-handler@0.2.x handle. NULL with *err (kiln_free'd by the caller). */
+kiln_http_component *kiln_http_component_load(const char *id, const char *path,
+                                              const kiln_compile_opts *opts, char **err);
+/* Adds "KEY=VALUE" to the component's environment (replacing KEY). 0 or -1. */
+int kiln_http_component_putenv(kiln_http_component *c, const char *kv);
+/* Grants the host directory host_path, read-only, as guest_path. 0 or -1. */
+int kiln_http_component_preopen(kiln_http_component *c, const char *host_path,
+                                const char *guest_path);
+void kiln_http_component_free(kiln_http_component *c);
+
+/* Makes the component's image (component/instance.h: each request's instance is a copy of
+ * it) with `pool` instance memories made ahead, once its environment and files are
+ * granted. 0, or -1 with *err (the component then instantiates per request; so do
+ * components granted files, see serve.c). */
+int kiln_http_component_prepare(kiln_http_component *c, size_t pool, char **err);
+
+/* One line for the startup log: core module count, tier, cache or compile time. */
+void kiln_http_component_describe(const kiln_http_component *c, char *out, size_t cap);
+
+typedef struct kiln_http_handler {
+    kiln_handler base; /* first */
+    kiln_http_component *component;
+    kiln_slots *slots;
+    size_t max_waiting;        /* requests that may wait for a slot at once (--max-queue) */
+    unsigned queue_timeout_ms; /* the longest wait for a slot (0: none) */
+    atomic_size_t waiting;
+} kiln_http_handler;
+
+/* Fills h (borrowing c and slots). */
+void kiln_http_handler_init(kiln_http_handler *h, kiln_http_component *c, kiln_slots *slots,
+                            size_t max_waiting, unsigned queue_timeout_ms);
+
+#endif
