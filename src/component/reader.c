@@ -6,6 +6,7 @@
  * value types) is bounded. The first error stops the walk: every reader returns -1/NULL
  * and the context holds the message. */
 #include "component/internal.h"
+#include "util/leb.h"
 #include "util/alloc.h"
 
 #include <stdio.h>
@@ -50,21 +51,13 @@ static int peek(cur *c, uint8_t *out)
 
 static int rd_uleb(cur *c, unsigned bits, uint64_t *out)
 {
-    uint64_t v = 0;
-    unsigned shift = 0;
-    for (;;) {
-        uint8_t b;
-        if (rd_byte(c, &b) < 0) return -1;
-        if (shift >= bits || (shift + 7 > bits && (b & 0x7f) >> (bits - shift))) {
-            fail(c, "integer representation too long or too large");
-            return -1;
-        }
-        v |= (uint64_t)(b & 0x7f) << shift;
-        shift += 7;
-        if (!(b & 0x80)) break;
-    }
-    *out = v;
-    return 0;
+    if (c->x->failed) return -1;
+    int r = kiln_leb_u(c->x->bytes, c->end, &c->pos, bits, out);
+    if (r == KILN_LEB_TRUNCATED)
+        fail(c, "unexpected end of %s", c->sec == 0xff ? "file" : "section");
+    else if (r == KILN_LEB_TOO_LONG)
+        fail(c, "integer representation too long or too large");
+    return r == KILN_LEB_OK ? 0 : -1;
 }
 
 static int rd_u32(cur *c, uint32_t *out)

@@ -2,6 +2,7 @@
 #include "engine/codegen.h"
 #include "engine/engine.h"
 #include "engine/runtime.h"
+#include "util/leb.h"
 #include "util/alloc.h"
 #include "util/file.h"
 #include "util/proc.h"
@@ -576,17 +577,7 @@ static int put_uleb(kiln_buf *b, uint64_t v)
 
 static int get_uleb(const uint8_t *p, size_t end, size_t *pos, uint64_t *out)
 {
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*pos >= end) return -1;
-        uint8_t b = p[(*pos)++];
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
+    return kiln_leb_u(p, end, pos, 64, out) == KILN_LEB_OK ? 0 : -1;
 }
 
 static int put_name(kiln_buf *b, char prefix, uint32_t index)

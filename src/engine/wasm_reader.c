@@ -3,6 +3,7 @@
  * A cursor walks the bytes; every read checks the remaining length first, so truncated
  * or hostile input ends in an error message with the offset, never an overread. */
 #include "engine/wasm_reader.h"
+#include "util/leb.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -46,21 +47,13 @@ static int read_byte(cursor *c, uint8_t *out)
 /* Unsigned LEB128 of at most `bits` bits. */
 static int read_uleb(cursor *c, unsigned bits, uint64_t *out)
 {
-    uint64_t v = 0;
-    unsigned shift = 0;
-    for (;;) {
-        uint8_t b;
-        if (read_byte(c, &b) < 0) return -1;
-        if (shift >= bits || (shift + 7 > bits && (b & 0x7f) >> (bits - shift))) {
-            fail(c, "integer representation too long or too large");
-            return -1;
-        }
-        v |= (uint64_t)(b & 0x7f) << shift;
-        shift += 7;
-        if (!(b & 0x80)) break;
-    }
-    *out = v;
-    return 0;
+    if (c->failed) return -1;
+    int r = kiln_leb_u(c->base, c->end, &c->pos, bits, out);
+    if (r == KILN_LEB_TRUNCATED)
+        fail(c, "unexpected end of module");
+    else if (r == KILN_LEB_TOO_LONG)
+        fail(c, "integer representation too long or too large");
+    return r == KILN_LEB_OK ? 0 : -1;
 }
 
 static int read_u32(cursor *c, uint32_t *out)

@@ -3,7 +3,7 @@
  * be walked and freed, or fail with a message; never crash, leak or read out of bounds.
  *
  * Built by tests/fuzz/fuzz.mk with the sources listed on the "fuzz-sources:" line. */
-// fuzz-sources: src/engine/wasm_reader.c src/util/alloc.c src/util/buf.c
+// fuzz-sources: src/engine/wasm_reader.c src/util/alloc.c src/util/buf.c src/util/leb.c
 #include "engine/wasm_reader.h"
 
 #include <stdint.h>
