@@ -800,7 +800,10 @@ static int path_fd(kiln_wasip2 *w, kiln_cabi_cx *cx, p2_desc *d, const char *pat
     return r;
 }
 
-static int stat_at(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+/* stat-at and metadata-hash-at: (descriptor, path-flags, path) -> fstat of the path
+ * opened below the descriptor, answered by `put`. */
+static int fstat_at(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res,
+                    int (*put)(kiln_cabi_cx *, kiln_cval *, const struct stat *))
 {
     DIR_DESC(d, args[0].res.rep, 0);
     PATH_ARG(path, &args[2]);
@@ -809,19 +812,17 @@ static int stat_at(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
     struct stat st;
     int r = fstat(fd, &st), e = errno;
     close(fd);
-    return r < 0 ? fs_errno(cx, &res[0], e) : stat_result(cx, &res[0], &st);
+    return r < 0 ? fs_errno(cx, &res[0], e) : put(cx, &res[0], &st);
+}
+
+static int stat_at(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return fstat_at(ctx, cx, args, res, stat_result);
 }
 
 static int metadata_hash_at(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    DIR_DESC(d, args[0].res.rep, 0);
-    PATH_ARG(path, &args[2]);
-    int ans, fd = path_fd(ctx, cx, d, path, args[1].flags[0] & 1, res, &ans);
-    if (fd < 0) return ans < 0 ? -1 : 0;
-    struct stat st;
-    int r = fstat(fd, &st), e = errno;
-    close(fd);
-    return r < 0 ? fs_errno(cx, &res[0], e) : hash_result(cx, &res[0], &st);
+    return fstat_at(ctx, cx, args, res, hash_result);
 }
 
 static int set_times_at(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
