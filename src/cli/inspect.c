@@ -22,28 +22,6 @@
 
 /* ---- core modules ---- */
 
-static const char *core_type_name(char letter)
-{
-    switch (letter) {
-    case 'i':
-        return "i32";
-    case 'j':
-        return "i64";
-    case 'f':
-        return "f32";
-    case 'd':
-        return "f64";
-    case 'o':
-        return "v128";
-    case 'r':
-        return "funcref";
-    case 'e':
-        return "externref";
-    default:
-        return "ref";
-    }
-}
-
 /* "func(i32, i32) -> i32" of a signature string "ii:i". */
 static void print_sig(FILE *f, const char *sig)
 {
@@ -51,28 +29,12 @@ static void print_sig(FILE *f, const char *sig)
     if (!colon) colon = sig + strlen(sig);
     fputs("func(", f);
     for (const char *q = sig; q < colon; q++)
-        fprintf(f, "%s%s", q > sig ? ", " : "", core_type_name(*q));
+        fprintf(f, "%s%s", q > sig ? ", " : "", kiln_valtype_name(*q));
     fputs(")", f);
     if (*colon && colon[1]) {
         fputs(" -> ", f);
         for (const char *q = colon + 1; *q; q++)
-            fprintf(f, "%s%s", q > colon + 1 ? ", " : "", core_type_name(*q));
-    }
-}
-
-static const char *kind_word(kiln_extern_kind k)
-{
-    switch (k) {
-    case KILN_EXTERN_FUNC:
-        return "func";
-    case KILN_EXTERN_TABLE:
-        return "table";
-    case KILN_EXTERN_MEMORY:
-        return "memory";
-    case KILN_EXTERN_GLOBAL:
-        return "global";
-    default:
-        return "tag";
+            fprintf(f, "%s%s", q > colon + 1 ? ", " : "", kiln_valtype_name(*q));
     }
 }
 
@@ -100,7 +62,7 @@ static int inspect_module(const char *path, const uint8_t *bytes, size_t len)
                     status = "NOT provided: Kiln's has another signature";
             }
         } else {
-            printf("%s %s", kind_word(im->kind), im->type);
+            printf("%s %s", kiln_extern_kind_name(im->kind), im->type);
         }
         printf("  [%s]\n", status);
     }
@@ -112,7 +74,7 @@ static int inspect_module(const char *path, const uint8_t *bytes, size_t len)
         if (ex->kind == KILN_EXTERN_FUNC)
             print_sig(stdout, ex->type);
         else
-            printf("%s %s", kind_word(ex->kind), ex->type);
+            printf("%s %s", kiln_extern_kind_name(ex->kind), ex->type);
         putchar('\n');
     }
     kiln_wasm_free(w);

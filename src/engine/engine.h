@@ -24,6 +24,11 @@ typedef struct kiln_err {
 } kiln_err;
 void kiln_err_set(kiln_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Names for messages: a signature letter ('i' -> "i32", 'r' -> "funcref"; see host.h) and
+ * an extern kind ("func", "table", "memory", "global"; "tag" for anything else). */
+const char *kiln_valtype_name(char letter);
+const char *kiln_extern_kind_name(kiln_extern_kind k);
+
 typedef enum kiln_tier { KILN_TIER_AUTO = 0, KILN_TIER_FAST, KILN_TIER_OPT } kiln_tier;
 const char *kiln_tier_name(kiln_tier t);
 int kiln_tier_parse(const char *s, kiln_tier *out);

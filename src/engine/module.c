@@ -54,7 +54,7 @@ const kiln_host_func *kiln_host_find(const kiln_host_module *m, const char *name
     return NULL;
 }
 
-static const char *kind_name(kiln_extern_kind k)
+const char *kiln_extern_kind_name(kiln_extern_kind k)
 {
     switch (k) {
     case KILN_EXTERN_FUNC:
@@ -63,25 +63,46 @@ static const char *kind_name(kiln_extern_kind k)
         return "table";
     case KILN_EXTERN_MEMORY:
         return "memory";
-    default:
+    case KILN_EXTERN_GLOBAL:
         return "global";
+    default:
+        return "tag";
+    }
+}
+
+const char *kiln_valtype_name(char letter)
+{
+    switch (letter) {
+    case 'i':
+        return "i32";
+    case 'j':
+        return "i64";
+    case 'f':
+        return "f32";
+    case 'd':
+        return "f64";
+    case 'o':
+        return "v128";
+    case 'r':
+        return "funcref";
+    case 'e':
+        return "externref";
+    default:
+        return "ref";
     }
 }
 
 /* Writes a signature "ij:f" as "(i32, i64) -> f32". */
 static void describe_sig(kiln_buf *b, const char *sig)
 {
-    static const char *names[128] = {
-        ['i'] = "i32",     ['j'] = "i64",       ['f'] = "f32", ['d'] = "f64",
-        ['r'] = "funcref", ['e'] = "externref", ['o'] = "v128"};
     kiln_buf_putc(b, '(');
     const char *p = sig;
     for (; *p && *p != ':'; p++)
-        kiln_buf_printf(b, "%s%s", p == sig ? "" : ", ", names[(unsigned char)*p & 127]);
+        kiln_buf_printf(b, "%s%s", p == sig ? "" : ", ", kiln_valtype_name(*p));
     kiln_buf_puts(b, ") -> (");
     if (*p == ':') p++;
     for (const char *r = p; *r; r++)
-        kiln_buf_printf(b, "%s%s", r == p ? "" : ", ", names[(unsigned char)*r & 127]);
+        kiln_buf_printf(b, "%s%s", r == p ? "" : ", ", kiln_valtype_name(*r));
     kiln_buf_putc(b, ')');
 }
 
@@ -110,7 +131,7 @@ static int link_imports(kiln_module *m, const kiln_wasm *w, const kiln_linker *l
         }
         missing++;
         kiln_buf_printf(msg, "\n  unknown import: \"%s\" \"%s\" %s ", im->module, im->name,
-                        kind_name(im->kind));
+                        kiln_extern_kind_name(im->kind));
         if (im->kind == KILN_EXTERN_FUNC)
             describe_sig(msg, im->type);
         else

@@ -560,6 +560,31 @@ const kiln_host_module kiln_wasi_module = {
     sizeof wasi_funcs / sizeof wasi_funcs[0],
 };
 
+int kiln_wasi_preopens_add(kiln_wasi_preopen **list, size_t *n, const char *host_path,
+                           const char *guest_path, int readonly)
+{
+    kiln_wasi_preopen *p = kiln_realloc(*list, (*n + 1) * sizeof *p);
+    if (!p) return -1;
+    *list = p;
+    char *h = kiln_strdup(host_path), *g = kiln_strdup(guest_path);
+    if (!h || !g) {
+        kiln_free(h);
+        kiln_free(g);
+        return -1;
+    }
+    p[(*n)++] = (kiln_wasi_preopen){h, g, readonly};
+    return 0;
+}
+
+void kiln_wasi_preopens_free(kiln_wasi_preopen *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        kiln_free((char *)list[i].host_path);
+        kiln_free((char *)list[i].guest_path);
+    }
+    kiln_free(list);
+}
+
 /* ---- the registry's view (host/registry.h) ---- */
 
 static void *api_ctx_new(const kiln_grants *g, char **err)

@@ -38,6 +38,13 @@ typedef struct kiln_wasi_stdio {
     size_t limit;
 } kiln_wasi_stdio;
 
+/* Appends an owned copy of {host_path, guest_path, readonly} to the array *list of *n
+ * preopens (grown with kiln_realloc). 0, or -1 when out of memory (nothing changed). */
+int kiln_wasi_preopens_add(kiln_wasi_preopen **list, size_t *n, const char *host_path,
+                           const char *guest_path, int readonly);
+/* Frees what kiln_wasi_preopens_add made: the n entries' strings and the array. */
+void kiln_wasi_preopens_free(kiln_wasi_preopen *list, size_t n);
+
 typedef struct kiln_wasi_config {
     int argc;
     const char *const *argv; /* argv[0] is the program name */

@@ -98,27 +98,13 @@ int kiln_http_component_putenv(kiln_http_component *c, const char *kv)
 int kiln_http_component_preopen(kiln_http_component *c, const char *host_path,
                                 const char *guest_path)
 {
-    kiln_wasi_preopen *p = kiln_realloc(c->preopens, (c->npreopens + 1) * sizeof *p);
-    if (!p) return -1;
-    c->preopens = p;
-    char *h = kiln_strdup(host_path), *g = kiln_strdup(guest_path);
-    if (!h || !g) {
-        kiln_free(h);
-        kiln_free(g);
-        return -1;
-    }
-    p[c->npreopens++] = (kiln_wasi_preopen){h, g, 1};
-    return 0;
+    return kiln_wasi_preopens_add(&c->preopens, &c->npreopens, host_path, guest_path, 1);
 }
 
 void kiln_http_component_free(kiln_http_component *c)
 {
     if (!c) return;
-    for (size_t i = 0; i < c->npreopens; i++) {
-        kiln_free((char *)c->preopens[i].host_path);
-        kiln_free((char *)c->preopens[i].guest_path);
-    }
-    kiln_free(c->preopens);
+    kiln_wasi_preopens_free(c->preopens, c->npreopens);
     for (size_t i = 0; i < c->nenv; i++)
         kiln_free(c->env[i]);
     kiln_free(c->env);

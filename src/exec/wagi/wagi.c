@@ -144,17 +144,7 @@ int kiln_wagi_component_reserve(kiln_wagi_component *c, size_t n)
 int kiln_wagi_component_preopen(kiln_wagi_component *c, const char *host_path,
                                 const char *guest_path)
 {
-    kiln_wasi_preopen *p = kiln_realloc(c->preopens, (c->npreopens + 1) * sizeof *p);
-    if (!p) return -1;
-    c->preopens = p;
-    char *h = kiln_strdup(host_path), *g = kiln_strdup(guest_path);
-    if (!h || !g) {
-        kiln_free(h);
-        kiln_free(g);
-        return -1;
-    }
-    p[c->npreopens++] = (kiln_wasi_preopen){h, g, 1};
-    return 0;
+    return kiln_wasi_preopens_add(&c->preopens, &c->npreopens, host_path, guest_path, 1);
 }
 
 kiln_wagi_component *kiln_wagi_component_share(const kiln_wagi_component *base,
@@ -195,11 +185,7 @@ void kiln_wagi_component_free(kiln_wagi_component *c)
         kiln_free(c->unit->wasm_path);
         kiln_free(c->unit);
     }
-    for (size_t i = 0; i < c->npreopens; i++) {
-        kiln_free((char *)c->preopens[i].host_path);
-        kiln_free((char *)c->preopens[i].guest_path);
-    }
-    kiln_free(c->preopens);
+    kiln_wasi_preopens_free(c->preopens, c->npreopens);
     kiln_strv_free(&c->env);
     kiln_free(c->argv_tmpl);
     kiln_free(c->id);
