@@ -35,6 +35,12 @@ int kiln_run_component(const char *path, const struct kiln_compile_opts *opts,
                        const struct kiln_grants *g, unsigned long long timeout_ms);
 int kiln_compile_component(const char *path, const struct kiln_compile_opts *opts);
 
+/* The exit status of `kiln run` for a guest that ended with trap t (run.c): the guest's
+ * own exit code for proc_exit / wasi:cli/exit, else 134 after "error: trap: ..." on
+ * stderr (stdout flushed first, so the guest's output comes before it). */
+struct kiln_trap;
+int kiln_cli_trap_status(const struct kiln_trap *t);
+
 #include "util/units.h" /* kiln_parse_size, kiln_parse_duration_ms */
 
 #endif

@@ -134,6 +134,14 @@ static void print_result(char t, const kiln_val *v)
     }
 }
 
+int kiln_cli_trap_status(const kiln_trap *t)
+{
+    if (t->kind == KILN_TRAP_EXIT) return t->exit_code;
+    fflush(stdout);
+    fprintf(stderr, "error: trap: %s\n", kiln_trap_message(t));
+    return 134;
+}
+
 int kiln_cmd_run(int argc, char **argv)
 {
     kiln_compile_opts opts = {.tier = KILN_TIER_AUTO};
@@ -320,15 +328,7 @@ int kiln_cmd_run(int argc, char **argv)
         for (size_t k = 0; k < nresults; k++)
             print_result(colon[1 + k], &vals[k]);
     }
-    if (r == 0)
-        rc = 0;
-    else if (trap.kind == KILN_TRAP_EXIT)
-        rc = trap.exit_code;
-    else {
-        fflush(stdout);
-        fprintf(stderr, "error: trap: %s\n", kiln_trap_message(&trap));
-        rc = 134;
-    }
+    rc = r == 0 ? 0 : kiln_cli_trap_status(&trap);
     kiln_free(b);
     kiln_instance_free(inst);
     kiln_hosts_free(h);

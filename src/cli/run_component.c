@@ -74,13 +74,8 @@ int kiln_run_component(const char *path, const kiln_compile_opts *opts, const ki
         if (kiln_component_call_timeout(ci, run, NULL, &result, &trap, timeout_ms * 1000000ull) ==
             0)
             rc = result.var.disc == 0 ? 0 : 1;
-        else if (trap.kind == KILN_TRAP_EXIT)
-            rc = trap.exit_code;
-        else {
-            fflush(stdout);
-            fprintf(stderr, "error: trap: %s\n", kiln_trap_message(&trap));
-            rc = 134;
-        }
+        else
+            rc = kiln_cli_trap_status(&trap);
     }
     kiln_component_instance_free(ci);
     kiln_component_unload(lc);
