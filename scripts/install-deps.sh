@@ -14,6 +14,7 @@ PKGS=(
     rustc libstd-rust-dev-wasm32             # guests (Rust): /usr/bin/rustc --target wasm32-wasi
     python3 nodejs                           # test clients; benchmark baseline (V8 WASI)
     wrk nginx-light hyperfine                # benchmarks
+    prometheus                               # tests: promtool check metrics, a real scrape
 )
 # npm builds AssemblyScript guests (npm ci in the template): NodeSource's nodejs ships it,
 # Debian's nodejs (18) needs the separate npm package (AssemblyScript is pinned to 0.27.31,

@@ -1,0 +1,554 @@
+/* metrics.c — the metrics registry, its per-thread shards and the exposition (see
+ * metrics.h). */
+#include "server/metrics.h"
+#include "util/alloc.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+typedef _Atomic uint64_t counter;
+
+/* A histogram's upper bounds: in the recorded unit (ns or bytes) and as printed (le). */
+typedef struct bound {
+    uint64_t v;
+    const char *le;
+} bound;
+
+/* http.server.request.duration: OpenTelemetry's advice (5 ms .. 10 s) below which Kiln's
+ * sub-millisecond requests need their own buckets. */
+static const bound dur_bounds[] = {
+    {100000, "0.0001"},  {250000, "0.00025"}, {500000, "0.0005"},  {1000000, "0.001"},
+    {2500000, "0.0025"}, {5000000, "0.005"},  {10000000, "0.01"},  {25000000, "0.025"},
+    {50000000, "0.05"},  {75000000, "0.075"}, {100000000, "0.1"},  {250000000, "0.25"},
+    {500000000, "0.5"},  {750000000, "0.75"}, {1000000000, "1"},   {2500000000, "2.5"},
+    {5000000000, "5"},   {7500000000, "7.5"}, {10000000000, "10"},
+};
+/* Body sizes: powers of four from 64 bytes to 64 MiB, and 0 for empty bodies. */
+static const bound size_bounds[] = {
+    {0, "0"},
+    {64, "64"},
+    {256, "256"},
+    {1024, "1024"},
+    {4096, "4096"},
+    {16384, "16384"},
+    {65536, "65536"},
+    {262144, "262144"},
+    {1048576, "1048576"},
+    {4194304, "4194304"},
+    {16777216, "16777216"},
+    {67108864, "67108864"},
+};
+/* Instance start: 10 µs (an image copy) .. 1 s (a cold instantiation of a big module). */
+static const bound start_bounds[] = {
+    {10000, "1e-05"},    {25000, "2.5e-05"},  {50000, "5e-05"},    {100000, "0.0001"},
+    {250000, "0.00025"}, {500000, "0.0005"},  {1000000, "0.001"},  {2500000, "0.0025"},
+    {5000000, "0.005"},  {10000000, "0.01"},  {25000000, "0.025"}, {50000000, "0.05"},
+    {100000000, "0.1"},  {250000000, "0.25"}, {500000000, "0.5"},  {1000000000, "1"},
+};
+#define NBOUNDS(a) (sizeof(a) / sizeof(a)[0])
+#define NDUR NBOUNDS(dur_bounds)
+#define NSIZE NBOUNDS(size_bounds)
+#define NSTART NBOUNDS(start_bounds)
+/* A histogram's counters: one per bucket (not cumulative; the last one is +Inf), then
+ * the sum of the observed values. */
+#define HIST_LEN(n) ((n) + 2)
+
+/* The methods of RFC 9110 and RFC 5789 that OpenTelemetry knows; any other is _OTHER. */
+static const char *const methods[] = {"CONNECT", "DELETE", "GET", "HEAD",  "OPTIONS",
+                                      "PATCH",   "POST",   "PUT", "TRACE", "_OTHER"};
+#define NMETHODS (sizeof methods / sizeof methods[0])
+#define NCLASSES 9 /* 1xx .. 9xx (a guest may send a status up to 999) */
+#define NREASONS 2
+static const char *const reasons[NREASONS] = {"queue_full", "queue_timeout"};
+
+/* The HTTP histograms of one (route, method, status class) in one shard. */
+typedef struct series_block {
+    counter dur[HIST_LEN(NDUR)];
+    counter req[HIST_LEN(NSIZE)];
+    counter resp[HIST_LEN(NSIZE)];
+} series_block;
+
+/* A component's counters in a shard: at these offsets, then the traps by kind. */
+enum {
+    C_BEGUN = 0,
+    C_ENDED,
+    C_TIMEOUTS,
+    C_REJECTED, /* NREASONS of them */
+    C_START = C_REJECTED + NREASONS,
+    C_TRAPS = C_START + HIST_LEN(NSTART), /* nkinds + 1 ("other") */
+};
+
+typedef struct shard {
+    struct shard *next;
+    pthread_t owner;
+    _Atomic(series_block *) *series; /* nroutes * NMETHODS * NCLASSES, made on first use */
+    counter *comp;                   /* ncomp * comp_stride */
+} shard;
+
+typedef struct route_info {
+    char *route, *label;
+    int comp;
+} route_info;
+
+typedef struct comp_gauges {
+    atomic_int tier;             /* 0: not known, 1: fast, 2: opt */
+    atomic_int have[2];          /* compile seconds known (fast, opt) */
+    _Atomic double compile_s[2]; /* fast, opt */
+} comp_gauges;
+
+struct kiln_metrics {
+    uint64_t gen; /* tells registries apart in the threads' shard caches */
+    atomic_int sealed;
+    char **comps;
+    size_t ncomp;
+    route_info *routes; /* [0]: no route */
+    size_t nroutes;
+    char **kinds;
+    size_t nkinds;
+    size_t comp_stride;
+    comp_gauges *gauges;
+    size_t capacity;
+    size_t (*live)(void *ctx);
+    void *live_ctx;
+    pthread_mutex_t lock; /* the shard list */
+    shard *_Atomic shards;
+};
+
+static atomic_uint_fast64_t next_gen = 1;
+static __thread struct {
+    uint64_t gen;
+    shard *s;
+} tls_shard;
+
+/* Adds d to a counter that only this thread writes: no read-modify-write needed. */
+static inline void bump(counter *c, uint64_t d)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d,
+                          memory_order_relaxed);
+}
+
+static inline uint64_t get(counter *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+kiln_metrics *kiln_metrics_new(void)
+{
+    kiln_metrics *m = kiln_calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->routes = kiln_calloc(1, sizeof *m->routes);
+    if (!m->routes || pthread_mutex_init(&m->lock, NULL) != 0) {
+        kiln_free(m->routes);
+        kiln_free(m);
+        return NULL;
+    }
+    m->routes[0] = (route_info){NULL, NULL, -1};
+    m->nroutes = 1;
+    m->gen = atomic_fetch_add(&next_gen, 1);
+    return m;
+}
+
+void kiln_metrics_free(kiln_metrics *m)
+{
+    if (!m) return;
+    size_t nseries = m->nroutes * NMETHODS * NCLASSES;
+    for (shard *s = atomic_load(&m->shards), *next; s; s = next) {
+        next = s->next;
+        for (size_t i = 0; s->series && i < nseries; i++)
+            kiln_free(atomic_load(&s->series[i]));
+        kiln_free(s->series);
+        kiln_free(s->comp);
+        kiln_free(s);
+    }
+    for (size_t i = 0; i < m->ncomp; i++)
+        kiln_free(m->comps[i]);
+    kiln_free(m->comps);
+    for (size_t i = 1; i < m->nroutes; i++) {
+        kiln_free(m->routes[i].route);
+        kiln_free(m->routes[i].label);
+    }
+    kiln_free(m->routes);
+    for (size_t i = 0; i < m->nkinds; i++)
+        kiln_free(m->kinds[i]);
+    kiln_free(m->kinds);
+    kiln_free(m->gauges);
+    pthread_mutex_destroy(&m->lock);
+    kiln_free(m);
+}
+
+/* Appends a copy of s to a string array. The new index, or -1. */
+static int push_name(char ***v, size_t *n, const char *s)
+{
+    char *copy = kiln_strdup(s ? s : "");
+    char **nv = copy ? kiln_realloc(*v, (*n + 1) * sizeof *nv) : NULL;
+    if (!nv) {
+        kiln_free(copy);
+        return -1;
+    }
+    nv[*n] = copy;
+    *v = nv;
+    return (int)(*n)++;
+}
+
+int kiln_metrics_add_component(kiln_metrics *m, const char *name)
+{
+    if (atomic_load(&m->sealed)) return -1;
+    return push_name(&m->comps, &m->ncomp, name);
+}
+
+int kiln_metrics_add_trap_kind(kiln_metrics *m, const char *kind)
+{
+    if (atomic_load(&m->sealed)) return -1;
+    return push_name(&m->kinds, &m->nkinds, kind);
+}
+
+int kiln_metrics_add_route(kiln_metrics *m, const char *route, int comp, const char *comp_label)
+{
+    if (atomic_load(&m->sealed) || comp >= (int)m->ncomp) return -1;
+    if (comp >= 0) comp_label = m->comps[comp];
+    route_info r = {kiln_strdup(route ? route : ""), kiln_strdup(comp_label ? comp_label : ""),
+                    comp < 0 ? -1 : comp};
+    route_info *nr =
+        r.route && r.label ? kiln_realloc(m->routes, (m->nroutes + 1) * sizeof *nr) : NULL;
+    if (!nr) {
+        kiln_free(r.route);
+        kiln_free(r.label);
+        return -1;
+    }
+    nr[m->nroutes] = r;
+    m->routes = nr;
+    return (int)m->nroutes++;
+}
+
+void kiln_metrics_set_instances(kiln_metrics *m, size_t capacity, size_t (*live)(void *ctx),
+                                void *ctx)
+{
+    m->capacity = capacity;
+    m->live = live;
+    m->live_ctx = ctx;
+}
+
+void kiln_metrics_seal(kiln_metrics *m)
+{
+    m->comp_stride = C_TRAPS + m->nkinds + 1;
+    m->gauges = kiln_calloc(m->ncomp + 1, sizeof *m->gauges);
+    /* without the gauges' memory the registry records nothing (never sealed) */
+    if (m->gauges) atomic_store(&m->sealed, 1);
+}
+
+/* The calling thread's shard: its cache, else one it made before, else a new one. NULL
+ * when out of memory (the observation is dropped). */
+static shard *my_shard(kiln_metrics *m)
+{
+    if (tls_shard.gen == m->gen) return tls_shard.s;
+    pthread_t self = pthread_self();
+    shard *s;
+    pthread_mutex_lock(&m->lock);
+    for (s = atomic_load(&m->shards); s && !pthread_equal(s->owner, self); s = s->next) {
+    }
+    if (!s && (s = kiln_calloc(1, sizeof *s))) {
+        s->owner = self;
+        s->series = kiln_calloc(m->nroutes * NMETHODS * NCLASSES, sizeof *s->series);
+        s->comp = kiln_calloc(m->ncomp * m->comp_stride + 1, sizeof *s->comp);
+        if (!s->series || !s->comp) {
+            kiln_free(s->series);
+            kiln_free(s->comp);
+            kiln_free(s);
+            s = NULL;
+        } else {
+            s->next = atomic_load(&m->shards);
+            atomic_store(&m->shards, s); /* published complete (seq_cst) */
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (s) {
+        tls_shard.gen = m->gen;
+        tls_shard.s = s;
+    }
+    return s;
+}
+
+/* The method's index in methods[]. */
+static size_t method_index(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < NMETHODS; i++)
+        if (strlen(methods[i]) == n && memcmp(methods[i], p, n) == 0) return i;
+    return NMETHODS - 1;
+}
+
+static void observe(counter *h, const bound *b, size_t n, uint64_t v)
+{
+    size_t i = 0;
+    while (i < n && v > b[i].v)
+        i++;
+    bump(&h[i], 1);
+    bump(&h[n + 1], v);
+}
+
+void kiln_metrics_begin(kiln_metrics *m, size_t route)
+{
+    if (!m || !atomic_load_explicit(&m->sealed, memory_order_acquire) || route >= m->nroutes)
+        return;
+    int comp = m->routes[route].comp;
+    shard *s = comp >= 0 ? my_shard(m) : NULL;
+    if (s) bump(&s->comp[(size_t)comp * m->comp_stride + C_BEGUN], 1);
+}
+
+void kiln_metrics_record(kiln_metrics *m, const kiln_metrics_request *r)
+{
+    if (!m || !atomic_load_explicit(&m->sealed, memory_order_acquire)) return;
+    shard *s = my_shard(m);
+    if (!s) return;
+    size_t route = r->route < m->nroutes ? r->route : 0;
+    if (r->method) {
+        int st = r->status;
+        size_t cls = (size_t)(st < 100 ? 1 : st > 999 ? 9 : st / 100) - 1;
+        size_t ix = (route * NMETHODS + method_index(r->method, r->method_len)) * NCLASSES + cls;
+        series_block *b = atomic_load_explicit(&s->series[ix], memory_order_relaxed);
+        if (!b && (b = kiln_calloc(1, sizeof *b)))
+            atomic_store_explicit(&s->series[ix], b, memory_order_release);
+        if (b) {
+            observe(b->dur, dur_bounds, NDUR, r->duration_ns);
+            observe(b->req, size_bounds, NSIZE, r->req_bytes);
+            observe(b->resp, size_bounds, NSIZE, r->resp_bytes);
+        }
+    }
+    int comp = m->routes[route].comp;
+    if (comp < 0) return;
+    counter *c = &s->comp[(size_t)comp * m->comp_stride];
+    if (r->active) bump(&c[C_ENDED], 1);
+    if (r->start_ns >= 0) observe(&c[C_START], start_bounds, NSTART, (uint64_t)r->start_ns);
+    switch (r->fault) {
+    case KILN_METRICS_FAULT_TRAP: {
+        size_t k = 0;
+        while (k < m->nkinds && !(r->trap_kind && strcmp(m->kinds[k], r->trap_kind) == 0))
+            k++;
+        bump(&c[C_TRAPS + k], 1);
+        break;
+    }
+    case KILN_METRICS_FAULT_TIMEOUT:
+        bump(&c[C_TIMEOUTS], 1);
+        break;
+    case KILN_METRICS_FAULT_QUEUE_FULL:
+        bump(&c[C_REJECTED], 1);
+        break;
+    case KILN_METRICS_FAULT_QUEUE_TIMEOUT:
+        bump(&c[C_REJECTED + 1], 1);
+        break;
+    default:
+        break;
+    }
+}
+
+void kiln_metrics_set_tier(kiln_metrics *m, int comp, const char *tier, double compile_seconds)
+{
+    if (!m || !atomic_load(&m->sealed) || comp < 0 || (size_t)comp >= m->ncomp || !tier) return;
+    int t = strcmp(tier, "opt") == 0 ? 1 : 0;
+    comp_gauges *g = &m->gauges[comp];
+    atomic_store(&g->compile_s[t], compile_seconds);
+    atomic_store(&g->have[t], 1);
+    atomic_store(&g->tier, t + 1);
+}
+
+/* ---- the exposition ---- */
+
+/* Appends a label value with the format's escapes (backslash, quote, newline). */
+static int put_value(kiln_buf *b, const char *s)
+{
+    int rc = 0;
+    for (; *s && rc == 0; s++)
+        rc = *s == '\\'   ? kiln_buf_puts(b, "\\\\")
+             : *s == '"'  ? kiln_buf_puts(b, "\\\"")
+             : *s == '\n' ? kiln_buf_puts(b, "\\n")
+                          : kiln_buf_putc(b, *s);
+    return rc;
+}
+
+/* Appends `,name="value"` (without the comma when first). */
+static int put_label(kiln_buf *b, const char *name, const char *value, int first)
+{
+    int rc = kiln_buf_printf(b, "%s%s=\"", first ? "" : ",", name);
+    rc |= put_value(b, value ? value : "");
+    return rc | kiln_buf_putc(b, '"');
+}
+
+static int family(kiln_buf *b, const char *name, const char *type, const char *help)
+{
+    return kiln_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One histogram: cumulative buckets, +Inf, sum (scaled to the base unit), count. labels
+ * is the rendered label set ("" for none). */
+static int put_hist(kiln_buf *b, const char *name, const char *labels, const uint64_t *h,
+                    const bound *bd, size_t n, int seconds)
+{
+    const char *sep = *labels ? "," : "";
+    uint64_t cum = 0;
+    int rc = 0;
+    for (size_t i = 0; i <= n && rc == 0; i++) {
+        cum += h[i];
+        rc = kiln_buf_printf(b, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, labels, sep,
+                             i < n ? bd[i].le : "+Inf", (unsigned long long)cum);
+    }
+    if (seconds)
+        rc |= kiln_buf_printf(b, "%s_sum{%s} %.9f\n", name, labels, (double)h[n + 1] / 1e9);
+    else
+        rc |= kiln_buf_printf(b, "%s_sum{%s} %llu\n", name, labels, (unsigned long long)h[n + 1]);
+    return rc | kiln_buf_printf(b, "%s_count{%s} %llu\n", name, labels, (unsigned long long)cum);
+}
+
+/* Sums one component counter (offset off) over the shards. */
+static uint64_t comp_sum(kiln_metrics *m, int comp, size_t off)
+{
+    uint64_t v = 0;
+    for (shard *s = atomic_load(&m->shards); s; s = s->next)
+        v += get(&s->comp[(size_t)comp * m->comp_stride + off]);
+    return v;
+}
+
+/* The three HTTP histograms over every (route, method, class) some shard saw. */
+static int render_http(kiln_metrics *m, kiln_buf *b, kiln_buf *lb)
+{
+    static const struct {
+        const char *name, *help;
+        int which;
+    } fams[] = {
+        {"http_server_request_duration_seconds", "Duration of HTTP server requests.", 0},
+        {"http_server_request_body_size_bytes", "Size of HTTP server request bodies.", 1},
+        {"http_server_response_body_size_bytes", "Size of HTTP server response bodies.", 2},
+    };
+    size_t nseries = m->nroutes * NMETHODS * NCLASSES;
+    int rc = 0;
+    for (size_t f = 0; f < 3 && rc == 0; f++) {
+        rc = family(b, fams[f].name, "histogram", fams[f].help);
+        for (size_t ix = 0; ix < nseries && rc == 0; ix++) {
+            uint64_t h[HIST_LEN(NDUR)] = {0};
+            size_t n = fams[f].which == 0 ? NDUR : NSIZE;
+            int seen = 0;
+            for (shard *s = atomic_load(&m->shards); s; s = s->next) {
+                series_block *blk = atomic_load_explicit(&s->series[ix], memory_order_acquire);
+                if (!blk) continue;
+                seen = 1;
+                counter *c = fams[f].which == 0   ? blk->dur
+                             : fams[f].which == 1 ? blk->req
+                                                  : blk->resp;
+                for (size_t i = 0; i < HIST_LEN(n); i++)
+                    h[i] += get(&c[i]);
+            }
+            if (!seen) continue;
+            const route_info *r = &m->routes[ix / (NMETHODS * NCLASSES)];
+            char cls[4] = {(char)('1' + ix % NCLASSES), 'x', 'x', 0};
+            lb->len = 0;
+            rc = put_label(lb, "component", r->label, 1);
+            rc |= put_label(lb, "http_route", r->route, 0);
+            rc |= put_label(lb, "http_request_method", methods[ix / NCLASSES % NMETHODS], 0);
+            rc |= put_label(lb, "http_response_status_class", cls, 0);
+            if (rc == 0)
+                rc = put_hist(b, fams[f].name, lb->data, h,
+                              fams[f].which == 0 ? dur_bounds : size_bounds, n, fams[f].which == 0);
+        }
+    }
+    return rc;
+}
+
+/* Kiln's per-component metrics. */
+static int render_components(kiln_metrics *m, kiln_buf *b, kiln_buf *lb)
+{
+    int rc = family(b, "http_server_active_requests", "gauge",
+                    "Number of HTTP server requests a component is handling.");
+    for (size_t c = 0; c < m->ncomp && rc == 0; c++) {
+        uint64_t ended = comp_sum(m, (int)c, C_ENDED), begun = comp_sum(m, (int)c, C_BEGUN);
+        lb->len = 0;
+        rc = put_label(lb, "component", m->comps[c], 1);
+        rc |= kiln_buf_printf(b, "http_server_active_requests{%s} %llu\n", lb->data,
+                              (unsigned long long)(begun > ended ? begun - ended : 0));
+    }
+    rc |= family(b, "kiln_instance_start_duration_seconds", "histogram",
+                 "Time to make a fresh guest instance ready for a request.");
+    for (size_t c = 0; c < m->ncomp && rc == 0; c++) {
+        uint64_t h[HIST_LEN(NSTART)];
+        for (size_t i = 0; i < HIST_LEN(NSTART); i++)
+            h[i] = comp_sum(m, (int)c, C_START + i);
+        lb->len = 0;
+        rc = put_label(lb, "component", m->comps[c], 1);
+        rc |= put_hist(b, "kiln_instance_start_duration_seconds", lb->data, h, start_bounds, NSTART,
+                       1);
+    }
+    rc |= family(b, "kiln_traps_total", "counter", "Guest traps, by component and trap kind.");
+    for (size_t c = 0; c < m->ncomp && rc == 0; c++)
+        for (size_t k = 0; k <= m->nkinds && rc == 0; k++) {
+            lb->len = 0;
+            rc = put_label(lb, "component", m->comps[c], 1);
+            rc |= put_label(lb, "kind", k < m->nkinds ? m->kinds[k] : "other", 0);
+            rc |= kiln_buf_printf(b, "kiln_traps_total{%s} %llu\n", lb->data,
+                                  (unsigned long long)comp_sum(m, (int)c, C_TRAPS + k));
+        }
+    rc |= family(b, "kiln_request_timeouts_total", "counter",
+                 "Requests whose guest ran past the request timeout (answered 504).");
+    for (size_t c = 0; c < m->ncomp && rc == 0; c++) {
+        lb->len = 0;
+        rc = put_label(lb, "component", m->comps[c], 1);
+        rc |= kiln_buf_printf(b, "kiln_request_timeouts_total{%s} %llu\n", lb->data,
+                              (unsigned long long)comp_sum(m, (int)c, C_TIMEOUTS));
+    }
+    rc |= family(b, "kiln_queue_rejections_total", "counter",
+                 "Requests answered 503 for want of an instance slot, by reason.");
+    for (size_t c = 0; c < m->ncomp && rc == 0; c++)
+        for (size_t k = 0; k < NREASONS && rc == 0; k++) {
+            lb->len = 0;
+            rc = put_label(lb, "component", m->comps[c], 1);
+            rc |= put_label(lb, "reason", reasons[k], 0);
+            rc |= kiln_buf_printf(b, "kiln_queue_rejections_total{%s} %llu\n", lb->data,
+                                  (unsigned long long)comp_sum(m, (int)c, C_REJECTED + k));
+        }
+    return rc;
+}
+
+/* Tier and compile time per component, live instances and slots. */
+static int render_gauges(kiln_metrics *m, kiln_buf *b, kiln_buf *lb)
+{
+    static const char *const tiers[2] = {"fast", "opt"};
+    int rc = family(b, "kiln_compile_duration_seconds", "gauge",
+                    "Time this process spent compiling a component's tier (0: from the cache).");
+    for (size_t c = 0; c < m->ncomp && rc == 0; c++)
+        for (int t = 0; t < 2 && rc == 0; t++) {
+            if (!atomic_load(&m->gauges[c].have[t])) continue;
+            lb->len = 0;
+            rc = put_label(lb, "component", m->comps[c], 1);
+            rc |= put_label(lb, "tier", tiers[t], 0);
+            rc |= kiln_buf_printf(b, "kiln_compile_duration_seconds{%s} %.6f\n", lb->data,
+                                  atomic_load(&m->gauges[c].compile_s[t]));
+        }
+    rc |= family(b, "kiln_component_tier", "gauge",
+                 "The compiler tier a component's new requests run on (1: this tier).");
+    for (size_t c = 0; c < m->ncomp && rc == 0; c++) {
+        int cur = atomic_load(&m->gauges[c].tier);
+        for (int t = 0; t < 2 && rc == 0 && cur; t++) {
+            lb->len = 0;
+            rc = put_label(lb, "component", m->comps[c], 1);
+            rc |= put_label(lb, "tier", tiers[t], 0);
+            rc |= kiln_buf_printf(b, "kiln_component_tier{%s} %d\n", lb->data, cur == t + 1);
+        }
+    }
+    if (m->live) {
+        rc |= family(b, "kiln_instances_live", "gauge",
+                     "Guest instances alive now (running, or waiting in a host call).");
+        rc |= kiln_buf_printf(b, "kiln_instances_live %zu\n", m->live(m->live_ctx));
+        rc |= family(b, "kiln_instance_slots", "gauge",
+                     "Guest instances that may be alive at once (--max-instances).");
+        rc |= kiln_buf_printf(b, "kiln_instance_slots %zu\n", m->capacity);
+    }
+    return rc;
+}
+
+int kiln_metrics_render(kiln_metrics *m, kiln_buf *out)
+{
+    if (!atomic_load_explicit(&m->sealed, memory_order_acquire)) return 0;
+    kiln_buf lb = KILN_BUF_INIT;
+    int rc = render_http(m, out, &lb);
+    if (rc == 0) rc = render_components(m, out, &lb);
+    if (rc == 0) rc = render_gauges(m, out, &lb);
+    kiln_buf_free(&lb);
+    return rc ? -1 : 0;
+}

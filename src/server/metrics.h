@@ -1,0 +1,99 @@
+/* metrics.h — Kiln's Prometheus metrics: a registry with fixed label sets, per-thread
+ * shards, and the text exposition format 0.0.4.
+ *
+ * Names and units follow the OpenTelemetry HTTP semantic conventions as Prometheus
+ * spells them (http.server.request.duration -> http_server_request_duration_seconds;
+ * attribute http.route -> label http_route); Kiln's own metrics start with kiln_.
+ * docs/observability.md lists them all.
+ *
+ * Setup, once, on one thread: kiln_metrics_new, then add the components, the routes (each
+ * with its component's label) and the trap kinds, then kiln_metrics_seal. Every label
+ * value is known then: nothing a request carries becomes a label except through a
+ * bounded normalisation (the method: one of the nine standard ones or "_OTHER"; the
+ * status: its class, "1xx" to "9xx"). Route 0 always exists: requests no route served
+ * (404s, the reserved /.well-known paths), with empty component and route labels.
+ *
+ * Recording (any thread, after the seal): each thread writes only its own shard, found
+ * through a thread-local pointer (a shard is made on a thread's first record, under a
+ * mutex, once per thread and registry). A counter is a relaxed atomic load and store by
+ * its only writer: no lock and no read-modify-write on the hot path. The per-route HTTP
+ * histograms of a (route, method, status class) are allocated by the shard's thread the
+ * first time it sees that combination, so memory follows the traffic, not the product of
+ * the label sets. A scrape sums the shards (relaxed loads: a scrape may see a request's
+ * count without its sum, never a torn value).
+ *
+ * Gauges (tier, compile time, live instances) are set rarely, from any thread; live
+ * instances come from a callback read at scrape time. */
+#ifndef KILN_SERVER_METRICS_H
+#define KILN_SERVER_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+typedef struct kiln_metrics kiln_metrics;
+
+/* Why a request failed in or before its guest (kiln_metrics_request's `fault`); the same
+ * values as exec/handler.h's KILN_FAULT_*. */
+enum {
+    KILN_METRICS_FAULT_NONE = 0,
+    KILN_METRICS_FAULT_TRAP,          /* counted in kiln_traps_total{kind} */
+    KILN_METRICS_FAULT_TIMEOUT,       /* kiln_request_timeouts_total */
+    KILN_METRICS_FAULT_QUEUE_FULL,    /* kiln_queue_rejections_total{reason="queue_full"} */
+    KILN_METRICS_FAULT_QUEUE_TIMEOUT, /* kiln_queue_rejections_total{reason="queue_timeout"} */
+};
+
+/* An empty registry. NULL when out of memory. */
+kiln_metrics *kiln_metrics_new(void);
+/* Frees the registry and every shard; no thread may record into it any more. */
+void kiln_metrics_free(kiln_metrics *m);
+
+/* Registration (before the seal). Names are copied. Each returns the new index (a
+ * component from 0, a route from 1: 0 is "no route") or -1 when out of memory or sealed.
+ * comp is the route's component index, or -1 for a route with no component (a static
+ * response), whose component label is then comp_label. */
+int kiln_metrics_add_component(kiln_metrics *m, const char *name);
+int kiln_metrics_add_route(kiln_metrics *m, const char *route, int comp, const char *comp_label);
+/* The trap kinds counted by name (e.g. "unreachable"); others count as "other". */
+int kiln_metrics_add_trap_kind(kiln_metrics *m, const char *kind);
+/* The number of instance slots and a function that says how many are taken (called at
+ * every scrape, any thread; NULL: not exported). */
+void kiln_metrics_set_instances(kiln_metrics *m, size_t capacity, size_t (*live)(void *ctx),
+                                void *ctx);
+/* Ends the registration: recording and scraping may start. */
+void kiln_metrics_seal(kiln_metrics *m);
+
+/* One finished request (the thread's shard; never blocks after the thread's first call).
+ * route: the route index (0: none; out of range: 0). method: the request's method
+ * (len bytes; NULL: none, then no HTTP histograms are recorded, e.g. the client went away
+ * before the answer). duration_ns, req_bytes, resp_bytes: the HTTP histograms. start_ns:
+ * the guest instance's start (< 0: none). fault and trap_kind: see the enum above. */
+typedef struct kiln_metrics_request {
+    size_t route;
+    const char *method;
+    size_t method_len;
+    int status;
+    uint64_t duration_ns, req_bytes, resp_bytes;
+    int64_t start_ns;
+    int fault;
+    const char *trap_kind;
+    int active; /* 1: this request was counted by kiln_metrics_begin */
+} kiln_metrics_request;
+void kiln_metrics_record(kiln_metrics *m, const kiln_metrics_request *r);
+/* A request reached its component's handler (http_server_active_requests + 1); the
+ * kiln_metrics_record of its end, with active = 1, takes it back. */
+void kiln_metrics_begin(kiln_metrics *m, size_t route);
+
+/* A component's code is ready on a tier ("fast" or "opt"): compile time in seconds (0
+ * when it came from the cache) and the tier new requests use. Any thread. */
+void kiln_metrics_set_tier(kiln_metrics *m, int comp, const char *tier, double compile_seconds);
+
+/* Appends the exposition (text format 0.0.4) to out. 0, or -1 when out of memory.
+ * Before the seal, an empty exposition. */
+int kiln_metrics_render(kiln_metrics *m, kiln_buf *out);
+
+/* The content type of the exposition. */
+#define KILN_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+#endif
