@@ -2,6 +2,7 @@
  *
  *   kiln up [-f PATH] [--listen ADDR] [-e K=V]... [--workers N] [--build] [--quiet]
  *           [--tls-cert F --tls-key F] [--max-request-size SIZE] [--tier fast|opt|auto]
+ *           [--admin ADDR [--admin-public]]
  *
  * Every component is loaded (compiled or found in the cache) once at startup; each
  * request then runs in a fresh instance (exec/wagi/: the WAGI handler behind the server's
@@ -12,6 +13,7 @@
  * mounted read-only: directories directly, single files through a private staging
  * directory that is removed at exit. */
 #include "cli/cli.h"
+#include "cli/up_metrics.h"
 #include "engine/engine.h"
 #include "engine/runtime.h"
 #include "exec/executor.h"
@@ -42,7 +44,8 @@
 
 typedef struct up_opts {
     const char *from, *listen, *tls_cert, *tls_key;
-    int workers, build, quiet;
+    const char *admin; /* --admin ADDR: the admin listener (NULL: none) */
+    int workers, build, quiet, admin_public;
     unsigned long long max_request_size;
     unsigned read_timeout_ms;
     unsigned long long request_timeout_ms, max_instance_memory, max_response_size;
@@ -73,8 +76,10 @@ typedef struct up_app {
     int wagi_noted; /* the WAGI deprecation note was printed */
     char **staging; /* staging directories to remove at exit */
     size_t nstaging;
-    kiln_buf routes;     /* the "Available Routes" text */
-    atomic_int stopping; /* tells the tier-up thread to stop */
+    kiln_buf routes;       /* the "Available Routes" text */
+    atomic_int stopping;   /* tells the tier-up thread to stop */
+    kiln_metrics *metrics; /* --admin: what the admin listener serves (else NULL) */
+    kiln_admin *admin;
 } up_app;
 
 /* Tier-up: the server starts on the fast tier; this thread builds each component's
@@ -98,6 +103,7 @@ static void *tier_up_main(void *arg)
         int rc = kiln_wagi_component_tier_up(c, &err);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        if (rc > 0) kiln_metrics_set_tier(app->metrics, (int)i, "opt", secs);
         if (rc > 0)
             fprintf(stderr,
                     "kiln: component %s: optimized tier ready after %.2f s; new requests use it\n",
@@ -148,7 +154,10 @@ static void usage(FILE *f)
                "      --memory-checks guard|bounds  compile variant (default guard, or\n"
                "                             $KILN_MEMORY_CHECKS): guard pages, or explicit\n"
                "                             bounds checks for many instances alive at once\n"
-               "      --cache-dir DIR        compiled-module cache\n");
+               "      --cache-dir DIR        compiled-module cache\n"
+               "      --admin ADDR           serve /metrics, /healthz, /readyz on ADDR (off by\n"
+               "                             default; a loopback address such as 127.0.0.1:9090)\n"
+               "      --admin-public         allow a non-loopback --admin address\n");
 }
 
 /* Parses the command line; returns 0, 1 for --help, -1 on a usage error. */
@@ -265,6 +274,10 @@ static int parse_args(int argc, char **argv, up_opts *o)
                 fprintf(stderr, "error: --memory-checks '%s': guard or bounds\n", val);
                 return -1;
             }
+        } else if (TAKES("--admin")) {
+            o->admin = val;
+        } else if (strcmp(a, "--admin-public") == 0) {
+            o->admin_public = 1;
         } else if (TAKES("--cache-dir")) {
             o->compile.cache_dir = val;
         } else {
@@ -664,6 +677,11 @@ static int app_build(up_app *app, const up_opts *o)
             kiln_buf_free(&route);
             return -1;
         }
+        int mr = app->metrics
+                     ? kiln_metrics_add_route(app->metrics, route.data,
+                                              tg->handler ? t->component : -1, tg->component)
+                     : 0;
+        tg->metrics_route = mr > 0 ? (size_t)mr : 0;
         const char *err = NULL;
         int rc = kiln_router_add(app->router, route.data, tg, &err);
         if (rc < 0) {
@@ -737,6 +755,13 @@ static void on_ready(void *ctx, const char *url)
         p += len + (nl ? 1 : 0);
     }
     fflush(stdout);
+    kiln_admin_set_ready(app->admin, 1);
+}
+
+/* A stop was asked for: not ready any more (the drain begins). */
+static void on_stopping(void *ctx)
+{
+    kiln_admin_set_ready(((up_app *)ctx)->admin, 0);
 }
 
 int kiln_cmd_up(int argc, char **argv)
@@ -785,10 +810,16 @@ int kiln_cmd_up(int argc, char **argv)
     }
     app.inline_budget_ms = (unsigned)o.inline_budget_ms;
     app.queue_timeout_ms = (unsigned)o.queue_timeout_ms;
+    if (o.admin && kiln_up_admin_start(o.admin, o.admin_public, &app.metrics, &app.admin) < 0)
+        goto out;
+    for (size_t i = 0; app.metrics && i < app.manifest->components_len; i++)
+        kiln_metrics_add_component(app.metrics, app.manifest->components[i].id);
     if (app_build(&app, &o) < 0) {
         fprintf(stderr, "error: cannot start the application\n");
         goto out;
     }
+    kiln_up_metrics_seal(app.metrics, app.manifest->components_len, app.loaded, app.http, app.slots,
+                         (size_t)o.max_instances);
     kiln_server_config cfg = {
         .listen = o.listen ? o.listen : "127.0.0.1:3000",
         .workers = o.workers,
@@ -804,6 +835,8 @@ int kiln_cmd_up(int argc, char **argv)
         .app_version = app.manifest->version,
         .on_ready = on_ready,
         .on_ready_ctx = &app,
+        .on_stopping = on_stopping,
+        .metrics = app.metrics,
     };
     cfg.thread_init = kiln_rt_thread_init;
     pthread_t tier_thread;
@@ -818,6 +851,8 @@ int kiln_cmd_up(int argc, char **argv)
         pthread_join(tier_thread, NULL);
     }
 out:
+    kiln_admin_stop(app.admin);
+    kiln_metrics_free(app.metrics);
     kiln_executor_free(app.executor); /* idle: the server waited for every request */
     kiln_slots_free(app.slots);
     if (app.manifest || app.router) app_free(&app);

@@ -123,6 +123,19 @@ struct kiln_response {
     /* Set by the handler before start when it knows the body's exact length (it then
      * writes exactly that much); SIZE_MAX: unknown. */
     size_t content_length;
+    /* Set by the handler for the server's metrics when the guest failed or never ran:
+     * KILN_FAULT_* (0: none) and, for a trap, its kind's name (a static string). */
+    int fault;
+    const char *trap_kind;
+};
+
+/* Why a request failed (kiln_response.fault); server/metrics.h counts each. */
+enum {
+    KILN_FAULT_NONE = 0,
+    KILN_FAULT_TRAP,          /* the guest trapped (trap_kind says how) */
+    KILN_FAULT_TIMEOUT,       /* it ran past the request timeout: 504 */
+    KILN_FAULT_QUEUE_FULL,    /* no instance slot and the queue is full: 503 */
+    KILN_FAULT_QUEUE_TIMEOUT, /* no instance slot within the queue timeout: 503 */
 };
 
 typedef struct kiln_handler kiln_handler;

@@ -2,6 +2,7 @@
 #include "server/http.h"
 #include "server/loop_sched.h"
 #include "server/head.h"
+#include "server/observe.h"
 #include "util/alloc.h"
 #include "util/arena.h"
 #include "util/buf.h"
@@ -129,6 +130,7 @@ static int respond(const kiln_server_config *cfg, h2o_req_t *req, int status, co
                        strlen(ctype));
     if (status == 204 || status == 304) len = 0;
     req->res.content_length = len;
+    kiln_observe_end(cfg, req, NULL, status, len, NULL);
     access_log(cfg, req, status, len, component, inst_ms);
     h2o_send_inline(req, body ? body : "", len);
     return 0;
@@ -380,6 +382,8 @@ static void res_finish(kiln_response *res, const kiln_http_header *trailers, siz
     if (ex->finished) return;
     if (!ex->started) res_start(res, 500, NULL, 0);
     ex->finished = 1;
+    kiln_observe_end(ex->w->cfg, ex->req, ex->t, ex->status,
+                     ex->status == 204 || ex->status == 304 ? 0 : ex->bytes, res);
     if (ex->pending) {
         ex->pending = 0;
         ex->w->inflight--;
@@ -507,7 +511,7 @@ static int serve_handler(const kiln_server_config *cfg, h2o_req_t *req, size_t p
     ex->t = t;
     ex->gen = (h2o_generator_t){on_proceed, on_stop};
     ex->flush_timer.cb = on_flush_timer;
-    ex->res = (kiln_response){&exchange_ops, &ex->arena, -1, SIZE_MAX};
+    ex->res = (kiln_response){&exchange_ops, &ex->arena, -1, SIZE_MAX, 0, NULL};
     kiln_arena_init(&ex->arena, ex->first_chunk, sizeof ex->first_chunk);
     request_of(req, path_len, m, ex);
     if (!ex->kreq.headers) {
@@ -518,6 +522,7 @@ static int serve_handler(const kiln_server_config *cfg, h2o_req_t *req, size_t p
     /* counted until finish: the worker waits for these before it stops */
     ex->pending = 1;
     w->inflight++;
+    kiln_observe_begin(cfg, t);
     ex->busy++;
     t->handler->handle(t->handler, &ex->kreq, &ex->res);
     ex->busy--;
@@ -591,7 +596,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         for (size_t i = 0; i < t->nheaders; i++)
             add_header(req, t->headers[i].name, t->headers[i].name_len, t->headers[i].value,
                        t->headers[i].value_len);
+        kiln_observe_static(t);
         respond(cfg, req, t->status, NULL, t->body, t->body_len, t->component, -1);
+        kiln_observe_static(NULL);
     }
     kiln_route_match_free(&m);
     return 0;
@@ -885,6 +892,7 @@ int kiln_server_run(const kiln_server_config *cfg)
         while (sigwait(&set, &sig) != 0) {
         }
         atomic_store(&stop_requested, 1);
+        if (cfg->on_stopping) cfg->on_stopping(cfg->on_ready_ctx);
         rc = atomic_load(&start_failed) ? -1 : 0;
     }
     for (int i = 0; i < nworkers; i++) {

@@ -28,6 +28,7 @@ typedef struct kiln_server_target {
     size_t nheaders;
     const char *body;
     size_t body_len;
+    size_t metrics_route; /* its route in cfg->metrics (server/metrics.h); 0: none */
 } kiln_server_target;
 
 typedef struct kiln_server_config {
@@ -47,6 +48,9 @@ typedef struct kiln_server_config {
     /* Printed once all sockets listen (before serving): the URL. */
     void (*on_ready)(void *ctx, const char *url);
     void *on_ready_ctx;
+    /* Called with on_ready_ctx when a stop was asked for, before the drain. NULL: none. */
+    void (*on_stopping)(void *ctx);
+    struct kiln_metrics *metrics; /* requests are measured into it (NULL: not measured) */
 } kiln_server_config;
 
 /* Serves until SIGTERM/SIGINT. Returns 0 after a graceful stop, -1 when the server could

@@ -320,20 +320,20 @@ void kiln_metrics_record(kiln_metrics *m, const kiln_metrics_request *r)
     if (r->active) bump(&c[C_ENDED], 1);
     if (r->start_ns >= 0) observe(&c[C_START], start_bounds, NSTART, (uint64_t)r->start_ns);
     switch (r->fault) {
-    case KILN_METRICS_FAULT_TRAP: {
+    case KILN_FAULT_TRAP: {
         size_t k = 0;
         while (k < m->nkinds && !(r->trap_kind && strcmp(m->kinds[k], r->trap_kind) == 0))
             k++;
         bump(&c[C_TRAPS + k], 1);
         break;
     }
-    case KILN_METRICS_FAULT_TIMEOUT:
+    case KILN_FAULT_TIMEOUT:
         bump(&c[C_TIMEOUTS], 1);
         break;
-    case KILN_METRICS_FAULT_QUEUE_FULL:
+    case KILN_FAULT_QUEUE_FULL:
         bump(&c[C_REJECTED], 1);
         break;
-    case KILN_METRICS_FAULT_QUEUE_TIMEOUT:
+    case KILN_FAULT_QUEUE_TIMEOUT:
         bump(&c[C_REJECTED + 1], 1);
         break;
     default:

@@ -30,19 +30,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "exec/handler.h" /* KILN_FAULT_* */
 #include "util/buf.h"
 
 typedef struct kiln_metrics kiln_metrics;
-
-/* Why a request failed in or before its guest (kiln_metrics_request's `fault`); the same
- * values as exec/handler.h's KILN_FAULT_*. */
-enum {
-    KILN_METRICS_FAULT_NONE = 0,
-    KILN_METRICS_FAULT_TRAP,          /* counted in kiln_traps_total{kind} */
-    KILN_METRICS_FAULT_TIMEOUT,       /* kiln_request_timeouts_total */
-    KILN_METRICS_FAULT_QUEUE_FULL,    /* kiln_queue_rejections_total{reason="queue_full"} */
-    KILN_METRICS_FAULT_QUEUE_TIMEOUT, /* kiln_queue_rejections_total{reason="queue_timeout"} */
-};
 
 /* An empty registry. NULL when out of memory. */
 kiln_metrics *kiln_metrics_new(void);
@@ -68,7 +59,8 @@ void kiln_metrics_seal(kiln_metrics *m);
  * route: the route index (0: none; out of range: 0). method: the request's method
  * (len bytes; NULL: none, then no HTTP histograms are recorded, e.g. the client went away
  * before the answer). duration_ns, req_bytes, resp_bytes: the HTTP histograms. start_ns:
- * the guest instance's start (< 0: none). fault and trap_kind: see the enum above. */
+ * the guest instance's start (< 0: none). fault and trap_kind: exec/handler.h's
+ * KILN_FAULT_* and the trap's kind name (one not registered counts as "other"). */
 typedef struct kiln_metrics_request {
     size_t route;
     const char *method;

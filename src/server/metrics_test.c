@@ -96,21 +96,20 @@ int main(void)
     kiln_metrics_record(m, &none);
     /* faults: a named trap kind, an unknown one, a timeout, both rejections; a request
      * whose client went away (no method): faults counted, no HTTP series */
-    kiln_metrics_request f = {
-        2, NULL, 0, 500, 0, 0, 0, 300000, KILN_METRICS_FAULT_TRAP, "unreachable", 0};
+    kiln_metrics_request f = {2, NULL, 0, 500, 0, 0, 0, 300000, KILN_FAULT_TRAP, "unreachable", 0};
     kiln_metrics_record(m, &f);
     f.trap_kind = "memory-oob";
     kiln_metrics_record(m, &f);
     f.trap_kind = NULL;
     kiln_metrics_record(m, &f);
-    f.fault = KILN_METRICS_FAULT_TIMEOUT;
+    f.fault = KILN_FAULT_TIMEOUT;
     kiln_metrics_record(m, &f);
-    f.fault = KILN_METRICS_FAULT_QUEUE_FULL;
+    f.fault = KILN_FAULT_QUEUE_FULL;
     kiln_metrics_record(m, &f);
-    f.fault = KILN_METRICS_FAULT_QUEUE_TIMEOUT;
+    f.fault = KILN_FAULT_QUEUE_TIMEOUT;
     kiln_metrics_record(m, &f);
     /* a static route: its component label, no per-component counters */
-    kiln_metrics_request st = {3, "HEAD", 4, 200, 5, 0, 0, -1, KILN_METRICS_FAULT_TRAP, "x", 0};
+    kiln_metrics_request st = {3, "HEAD", 4, 200, 5, 0, 0, -1, KILN_FAULT_TRAP, "x", 0};
     kiln_metrics_record(m, &st);
 
     /* sharding: 4 threads x 1000 requests, plus one begun request still active here */

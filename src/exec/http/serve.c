@@ -234,6 +234,7 @@ static int wait_slot(http_job *job)
         if ((deadline && now_ms() >= deadline) || job->res->ops->gone(job->res)) {
             kiln_log_error("component '%s': request waited too long for a free instance: 503",
                            h->component->id);
+            job->res->fault = KILN_FAULT_QUEUE_TIMEOUT;
             kiln_response_error(job->res, 503);
             rc = -1;
             break;
@@ -298,6 +299,8 @@ static void job_run(void *arg)
             kiln_log_error("component '%s' trapped: %s%s", c->id, kiln_trap_message(&trap),
                            job->started ? "; the response was cut short" : "");
         status = timeout ? 504 : 500;
+        res->fault = timeout ? KILN_FAULT_TIMEOUT : KILN_FAULT_TRAP;
+        res->trap_kind = kiln_trap_kind_name(trap.kind);
     } else if (oc == KILN_WASIHTTP_NOT_SET) {
         kiln_log_error("component '%s' returned without setting the response "
                        "(response-outparam.set)",
@@ -467,6 +470,7 @@ static void http_handle(kiln_handler *base, kiln_request *req, kiln_response *re
             kiln_log_error("component '%s': every instance slot is busy and %zu requests "
                            "wait already: 503",
                            h->component->id, h->max_waiting);
+            res->fault = KILN_FAULT_QUEUE_FULL;
             kiln_response_error(res, 503);
             return;
         }

@@ -58,6 +58,8 @@ static void job_answer(wagi_job *job)
     kiln_response *res = job->res;
     const kiln_wagi_component *c = job->h->component;
     kiln_wagi_result *r = &job->r;
+    res->fault = job->expired ? KILN_FAULT_QUEUE_TIMEOUT : r->fault;
+    res->trap_kind = r->trap_kind;
     if (job->expired) {
         kiln_log_error("component '%s': request waited too long for a free instance: 503", c->id);
         kiln_response_error(res, 503);
@@ -130,6 +132,7 @@ static void submit(wagi_job *job)
         kiln_log_error("component '%s': every instance is busy and the queue is full: 503",
                        h->component->id);
         job_release(job);
+        job->res->fault = KILN_FAULT_QUEUE_FULL;
         kiln_response_error(job->res, 503);
     }
 }

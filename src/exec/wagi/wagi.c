@@ -278,6 +278,8 @@ static int run_instance(const kiln_wagi_component *c, const kiln_strv *argv, con
                  kiln_instance_reactor_initialize(inst, &trap) < 0) &&
                 !(trap.kind == KILN_TRAP_EXIT && trap.exit_code == 0)) {
                 r->instantiate_ms = now_ms() - t0;
+                r->fault = KILN_FAULT_TRAP;
+                r->trap_kind = kiln_trap_kind_name(trap.kind);
                 kiln_buf_printf(&r->log, "component '%s': initialization failed: %s", c->id,
                                 kiln_trap_message(&trap));
                 goto out;
@@ -305,9 +307,12 @@ static int run_instance(const kiln_wagi_component *c, const kiln_strv *argv, con
         r->over_budget = 1;
     } else if (trap.kind == KILN_TRAP_INTERRUPTED) {
         r->res.status = 504;
+        r->fault = KILN_FAULT_TIMEOUT;
         kiln_buf_printf(&r->log, "component '%s' stopped: ran past its request timeout (%.0f ms)",
                         c->id, (double)c->timeout_ns / 1e6);
     } else {
+        r->fault = KILN_FAULT_TRAP;
+        r->trap_kind = kiln_trap_kind_name(trap.kind);
         kiln_buf_printf(&r->log, "component '%s' trapped: %s", c->id, kiln_trap_message(&trap));
     }
     r->run_ms = now_ms() - t1;

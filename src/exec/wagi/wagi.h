@@ -106,6 +106,8 @@ typedef struct kiln_wagi_result {
     double run_ms;         /* entry point */
     kiln_buf log;          /* why a request failed, for the server's log ("" if fine) */
     int over_budget;       /* kiln_wagi_execute_inline: stopped at the inline budget */
+    int fault;             /* for the metrics: KILN_FAULT_TRAP or _TIMEOUT (handler.h), or 0 */
+    const char *trap_kind; /* the trap's kind name (static) */
 } kiln_wagi_result;
 
 /* Runs a prepared request (any thread). Always fills r (status 500 on any failure, with

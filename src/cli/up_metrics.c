@@ -1,0 +1,63 @@
+/* up_metrics.c — the metrics and admin listener of `kiln up` (see up_metrics.h). */
+#include "cli/up_metrics.h"
+#include "component/instance.h"
+#include "engine/runtime.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int kiln_up_admin_start(const char *addr, int allow_public, kiln_metrics **metrics,
+                        kiln_admin **admin)
+{
+    kiln_metrics *mt = kiln_metrics_new();
+    int rc = mt ? 0 : -1;
+    /* every kind the engine names; a timeout (interrupted) is counted on its own */
+    for (int k = KILN_TRAP_NONE + 1; rc == 0; k++) {
+        const char *name = kiln_trap_kind_name((kiln_trap_kind)k);
+        if (strcmp(name, "unknown") == 0) break;
+        if (k != KILN_TRAP_INTERRUPTED && k != KILN_TRAP_BUDGET)
+            rc = kiln_metrics_add_trap_kind(mt, name) < 0 ? -1 : 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "error: out of memory\n");
+        kiln_metrics_free(mt);
+        return -1;
+    }
+    char url[128];
+    kiln_admin *a = kiln_admin_start(addr, allow_public, mt, url, sizeof url);
+    if (!a) {
+        kiln_metrics_free(mt);
+        return -1;
+    }
+    printf("Admin %s (/metrics, /healthz, /readyz)\n", url);
+    fflush(stdout);
+    *metrics = mt;
+    *admin = a;
+    return 0;
+}
+
+static size_t slots_used(void *slots)
+{
+    return kiln_slots_used(slots);
+}
+
+void kiln_up_metrics_seal(kiln_metrics *mt, size_t ncomp, kiln_wagi_component **loaded,
+                          kiln_http_component **http, kiln_slots *slots, size_t capacity)
+{
+    if (!mt) return;
+    kiln_metrics_set_instances(mt, capacity, slots_used, slots);
+    kiln_metrics_seal(mt);
+    for (size_t i = 0; i < ncomp; i++) {
+        if (loaded && loaded[i]) {
+            const kiln_module *mod = loaded[i]->module;
+            kiln_metrics_set_tier(mt, (int)i, kiln_tier_name(kiln_wagi_component_tier(loaded[i])),
+                                  kiln_module_was_cached(mod) ? 0
+                                                              : kiln_module_compile_seconds(mod));
+        } else if (http && http[i]) {
+            const kiln_loaded_component *lc = http[i]->lc;
+            kiln_metrics_set_tier(
+                mt, (int)i, kiln_tier_name(kiln_component_tier(lc)),
+                kiln_component_was_cached(lc) ? 0 : kiln_component_compile_seconds(lc));
+        }
+    }
+}

@@ -1,0 +1,25 @@
+/* up_metrics.h — `kiln up --admin`: the metrics registry of an application (its
+ * components, routes, trap kinds, instance slots and tiers) and the admin listener's
+ * start, kept out of up.c. */
+#ifndef KILN_CLI_UP_METRICS_H
+#define KILN_CLI_UP_METRICS_H
+
+#include <stddef.h>
+
+#include "exec/http/serve.h"
+#include "exec/slots.h"
+#include "exec/wagi/wagi.h"
+#include "server/admin.h"
+#include "server/metrics.h"
+
+/* A registry with the engine's trap kinds (the caller adds the components, in the
+ * manifest's order), then the admin listener on addr. 0 with *metrics and *admin set, or
+ * -1 (said on stderr; nothing left to free). */
+int kiln_up_admin_start(const char *addr, int allow_public, kiln_metrics **metrics,
+                        kiln_admin **admin);
+/* Once every route is added: the instance slots, the seal, and the tier and compile time
+ * of each of the ncomp components (loaded[i] or http[i], either may be NULL). */
+void kiln_up_metrics_seal(kiln_metrics *mt, size_t ncomp, kiln_wagi_component **loaded,
+                          kiln_http_component **http, kiln_slots *slots, size_t capacity);
+
+#endif
