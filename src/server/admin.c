@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define H2O_USE_LIBUV 0
@@ -79,22 +78,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+/* Accepts every pending connection (a scraper's: few, so no batch limit). */
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
-    h2o_accept_ctx_t *actx = listener->data;
-    if (err) return;
-    for (int i = 0; i < 16; i++) {
-        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (!sock) return;
-        h2o_accept(actx, sock);
-    }
-}
-
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    h2o_socket_t *sock;
+    while (!err && (sock = h2o_evloop_socket_accept(listener)) != NULL)
+        h2o_accept(listener->data, sock);
 }
 
 /* The admin thread: its loop until stop, then up to a second for open connections. */
@@ -113,8 +102,8 @@ static void *admin_main(void *arg)
     h2o_socket_read_stop(listener);
     h2o_socket_close(listener); /* closes a->fd */
     h2o_context_request_shutdown(&ctx);
-    double deadline = mono_ms() + 1000;
-    while (mono_ms() < deadline &&
+    uint64_t deadline = h2o_now(loop) + 1000; /* the loop's clock, in ms */
+    while (h2o_now(loop) < deadline &&
            (!h2o_linklist_is_empty(&ctx.http1._conns) || !h2o_linklist_is_empty(&ctx.http2._conns)))
         h2o_evloop_run(loop, 50);
     if (h2o_timeout_is_linked(&ctx.http2._graceful_shutdown_timeout))

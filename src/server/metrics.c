@@ -149,6 +149,13 @@ kiln_metrics *kiln_metrics_new(void)
     return m;
 }
 
+static void free_names(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        kiln_free(v[i]);
+    kiln_free(v);
+}
+
 void kiln_metrics_free(kiln_metrics *m)
 {
     if (!m) return;
@@ -161,17 +168,13 @@ void kiln_metrics_free(kiln_metrics *m)
         kiln_free(s->comp);
         kiln_free(s);
     }
-    for (size_t i = 0; i < m->ncomp; i++)
-        kiln_free(m->comps[i]);
-    kiln_free(m->comps);
+    free_names(m->comps, m->ncomp);
+    free_names(m->kinds, m->nkinds);
     for (size_t i = 1; i < m->nroutes; i++) {
         kiln_free(m->routes[i].route);
         kiln_free(m->routes[i].label);
     }
     kiln_free(m->routes);
-    for (size_t i = 0; i < m->nkinds; i++)
-        kiln_free(m->kinds[i]);
-    kiln_free(m->kinds);
     kiln_free(m->gauges);
     pthread_mutex_destroy(&m->lock);
     kiln_free(m);
