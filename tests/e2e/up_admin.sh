@@ -170,4 +170,24 @@ expect_eq "the request in flight still got its answer" "200" "$(cat "$TMP/slow.c
 for _ in $(seq 1 50); do kill -0 "$UP_PID" 2>/dev/null || break; sleep 0.1; done
 check "kiln up exited after the drain" bash -c "! kill -0 $UP_PID 2>/dev/null"
 expect_eq "the admin port is closed with it" "000" "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$ADMIN/healthz")"
+
+# queue rejections: one instance slot, a queue of one; every 503 a client sees is counted
+APORT=$(free_port)
+ADMIN="http://127.0.0.1:$APORT"
+if start_up --admin "127.0.0.1:$APORT" --max-instances 1 --max-queue 1 --queue-timeout 1s --workers 2; then
+    python3 "$CLIENT" burst "$PORT" "/sleep?2000" 6 12 >"$TMP/burst.out"
+    n503=$(grep -c '^503 ' "$TMP/burst.out")
+    expect_eq "6 at once with one slot: 1 served" "1" "$(grep -c '^200 ' "$TMP/burst.out")"
+    curl -s -m 5 "$ADMIN/metrics" >"$TMP/q.txt"
+    full=$(awk '/^kiln_queue_rejections_total\{component="sleep",reason="queue_full"\}/ {print $2}' "$TMP/q.txt")
+    late=$(awk '/^kiln_queue_rejections_total\{component="sleep",reason="queue_timeout"\}/ {print $2}' "$TMP/q.txt")
+    expect_eq "queue_full + queue_timeout rejections = the 503s clients saw" "$n503" "$((full + late))"
+    check "some rejections were for a full queue" test "$full" -gt 0
+    check "some rejections were for the queue timeout" test "$late" -gt 0
+    expect_contains "the 503s in the duration histogram" \
+        "http_server_request_duration_seconds_count{component=\"sleep\",http_route=\"/sleep\",http_request_method=\"GET\",http_response_status_class=\"5xx\"} $n503" \
+        "$(cat "$TMP/q.txt")"
+else
+    fail "kiln up starts with --admin --max-instances 1 --max-queue 1" "$(tail -n 5 "$TMP/up.err")"
+fi
 finish
