@@ -190,4 +190,39 @@ if start_up --admin "127.0.0.1:$APORT" --max-instances 1 --max-queue 1 --queue-t
 else
     fail "kiln up starts with --admin --max-instances 1 --max-queue 1" "$(tail -n 5 "$TMP/up.err")"
 fi
+stop_up "$UP_PID"
+
+# a wasi:http component (tests/components/c-http-spin): its trap and timeout are counted too
+CORPUS="$KILN_BUILD/components"
+if out=$("$ROOT/tests/components/build.sh" "$CORPUS" c-http-spin 2>&1); then
+    mkdir -p "$TMP/http"
+    cp "$CORPUS/c-http-spin.wasm" "$TMP/http/"
+    printf '%s\n' 'spin_manifest_version = 2' '[application]' 'name = "h"' '[[trigger.http]]' \
+        'route = "/x/..."' 'component = "t"' '[component.t]' 'source = "c-http-spin.wasm"' >"$TMP/http/spin.toml"
+    PORT=$(free_port)
+    APORT=$(free_port)
+    "$KILN" up -f "$TMP/http" --listen "127.0.0.1:$PORT" --admin "127.0.0.1:$APORT" --request-timeout 1s \
+        >"$TMP/h.out" 2>"$TMP/h.err" &
+    HPID=$!
+    on_exit "stop_up $HPID"
+    for _ in $(seq 1 600); do
+        curl -sf -m 2 "http://127.0.0.1:$APORT/readyz" >/dev/null 2>&1 && break
+        kill -0 "$HPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    expect_eq "wasi:http: echo 200" "200" "$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/x/echo")"
+    expect_eq "wasi:http: trap 500" "500" "$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/x/trap")"
+    expect_eq "wasi:http: runaway 504" "504" "$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/x/spin")"
+    curl -s -m 5 "http://127.0.0.1:$APORT/metrics" >"$TMP/m.txt"
+    # the component runtime reports a guest's fault as a host trap naming it (component/lower.c)
+    has_line "wasi:http: the trap (kind host)" 'kiln_traps_total{component="t",kind="host"} 1'
+    has_line "wasi:http: the timeout" 'kiln_request_timeouts_total{component="t"} 1'
+    has_line "wasi:http: three instance starts" 'kiln_instance_start_duration_seconds_count{component="t"} 3'
+    has_line "wasi:http: the 5xx" \
+        'http_server_request_duration_seconds_count{component="t",http_route="/x/...",http_request_method="GET",http_response_status_class="5xx"} 2'
+    expect_contains "wasi:http: its tier" 'kiln_component_tier{component="t",tier=' "$(cat "$TMP/m.txt")"
+    stop_up "$HPID"
+else
+    fail "tests/components/build.sh builds c-http-spin" "$out"
+fi
 finish
