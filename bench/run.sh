@@ -6,7 +6,8 @@
 #      check variants (guard, bounds): time to create them, host memory per live instance
 #      including page tables
 #   3. HTTP: wrk against `kiln up` (WAGI hello, fresh instance per request) and nginx;
-#      3b: 1,000 guests sleeping at once on fibers, hello p99 meanwhile
+#      3b: 1,000 guests sleeping at once on fibers, hello p99 meanwhile; 3c: the same hello
+#      with and without --admin (the cost of metrics on the hot path)
 #   4. compute: CoreMark and the wasm3 programs on both tiers vs Node.js (V8) WASI, and
 #      CoreMark's cost of the bounds variant
 #   5. components: instances from a component image, and compile times of the corpus
@@ -138,6 +139,39 @@ v = sorted(float(x.rstrip("usm")) * u[x.lstrip("0123456789.")] for x in sys.argv
 print(f"{v[len(v) // 2]:.2f} ms")' $p99s 2>/dev/null || echo "?")
 say ""
 say "Medians of the rounds: kiln / nginx requests/s **$median** (target >= 0.60); kiln p99 **$p99_median** (target <= 2 ms)."
+say ""
+
+# ---- 3c: the cost of metrics on the hot path
+say "## 3c. Metrics on the hot path: the same hello, kiln up with and without \`--admin\`"
+say ""
+mport=$(free_port)
+aport=$(free_port)
+"$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" --quiet >"$TMP/up-off.log" 2>&1 &
+off_pid=$!
+"$KILN" up -f "$TMP/app" --listen "127.0.0.1:$mport" --quiet --admin "127.0.0.1:$aport" \
+    >"$TMP/up-on.log" 2>&1 &
+on_pid=$!
+for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$port/.well-known/kiln/health" >/dev/null &&
+        curl -fs "http://127.0.0.1:$aport/readyz" >/dev/null && break
+    sleep 0.1
+done
+say "Command: \`wrk -t2 -c32 -d10s URL\` against two \`kiln up\` of section 3's app, one with \`--admin\` (metrics recorded per request), alternating, five rounds; the median ratio is the result."
+say ""
+say "| round | metrics off requests/s | metrics on requests/s | on / off |"
+say "|---|---|---|---|"
+mratios=""
+for round in 1 2 3 4 5; do
+    a=$(wrk_run "http://127.0.0.1:$port/")
+    b=$(wrk_run "http://127.0.0.1:$mport/")
+    r=$(python3 -c "print(f'{float(\"$(rps "$b")\")/float(\"$(rps "$a")\"):.3f}')" 2>/dev/null || echo "?")
+    mratios="$mratios $r"
+    say "| $round | $(rps "$a") | $(rps "$b") | $r |"
+done
+kill "$off_pid" "$on_pid" 2>/dev/null
+wait "$off_pid" "$on_pid" 2>/dev/null
+say ""
+say "Median on / off: **$(tr ' ' '\n' <<<"$mratios" | grep . | sort -n | sed -n 3p)** (target >= 0.97)."
 say ""
 
 # ---- 3b: guests that wait, on fibers

@@ -62,11 +62,17 @@ static const char *const methods[] = {"CONNECT", "DELETE", "GET", "HEAD",  "OPTI
 #define NREASONS 2
 static const char *const reasons[NREASONS] = {"queue_full", "queue_timeout"};
 
+/* Counters (64 bytes) of padding around a thread's counters, so that no cache line holds
+ * counters of two threads (no false sharing whatever the allocator puts next to them). */
+#define PAD 8
+
 /* The HTTP histograms of one (route, method, status class) in one shard. */
 typedef struct series_block {
+    counter pad0[PAD];
     counter dur[HIST_LEN(NDUR)];
     counter req[HIST_LEN(NSIZE)];
     counter resp[HIST_LEN(NSIZE)];
+    counter pad1[PAD];
 } series_block;
 
 /* A component's counters in a shard: at these offsets, then the traps by kind. */
@@ -83,7 +89,8 @@ typedef struct shard {
     struct shard *next;
     pthread_t owner;
     _Atomic(series_block *) *series; /* nroutes * NMETHODS * NCLASSES, made on first use */
-    counter *comp;                   /* ncomp * comp_stride */
+    counter *comp;                   /* ncomp * comp_stride, PAD into comp_mem */
+    counter *comp_mem;
 } shard;
 
 typedef struct route_info {
@@ -165,7 +172,7 @@ void kiln_metrics_free(kiln_metrics *m)
         for (size_t i = 0; s->series && i < nseries; i++)
             kiln_free(atomic_load(&s->series[i]));
         kiln_free(s->series);
-        kiln_free(s->comp);
+        kiln_free(s->comp_mem);
         kiln_free(s);
     }
     free_names(m->comps, m->ncomp);
@@ -253,10 +260,11 @@ static shard *my_shard(kiln_metrics *m)
     if (!s && (s = kiln_calloc(1, sizeof *s))) {
         s->owner = self;
         s->series = kiln_calloc(m->nroutes * NMETHODS * NCLASSES, sizeof *s->series);
-        s->comp = kiln_calloc(m->ncomp * m->comp_stride + 1, sizeof *s->comp);
+        s->comp_mem = kiln_calloc(m->ncomp * m->comp_stride + 2 * PAD, sizeof *s->comp_mem);
+        s->comp = s->comp_mem ? s->comp_mem + PAD : NULL;
         if (!s->series || !s->comp) {
             kiln_free(s->series);
-            kiln_free(s->comp);
+            kiln_free(s->comp_mem);
             kiln_free(s);
             s = NULL;
         } else {
