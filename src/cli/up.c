@@ -2,6 +2,7 @@
  *
  *   kiln up [-f PATH] [--listen ADDR] [-e K=V]... [--workers N] [--build] [--quiet]
  *           [--tls-cert F --tls-key F] [--max-request-size SIZE] [--tier fast|opt|auto]
+ *           [--runtime-config-file FILE] [--state-dir DIR]
  *
  * Every component is loaded (compiled or found in the cache) once at startup; each
  * request then runs in a fresh instance (exec/wagi/: the WAGI handler behind the server's
@@ -18,6 +19,7 @@
 #include "exec/http/serve.h"
 #include "exec/wagi/serve.h"
 #include "exec/wagi/wagi.h"
+#include "host/spin/app.h"
 #include "manifest/manifest.h"
 #include "server/http.h"
 #include "server/router.h"
@@ -52,6 +54,8 @@ typedef struct up_opts {
     int no_tier_up;
     kiln_compile_opts compile;
     kiln_strv env; /* -e K=V */
+    /* Spin's key-value stores and variables (host/spin/app.h) */
+    const char *runtime_config_file, *state_dir;
 } up_opts;
 
 /* Everything `kiln up` builds from the manifest; freed by app_free. */
@@ -75,6 +79,7 @@ typedef struct up_app {
     size_t nstaging;
     kiln_buf routes;     /* the "Available Routes" text */
     atomic_int stopping; /* tells the tier-up thread to stop */
+    kiln_spin_app *spin; /* key-value stores and variables of the components */
 } up_app;
 
 /* Tier-up: the server starts on the fast tier; this thread builds each component's
@@ -148,7 +153,11 @@ static void usage(FILE *f)
                "      --memory-checks guard|bounds  compile variant (default guard, or\n"
                "                             $KILN_MEMORY_CHECKS): guard pages, or explicit\n"
                "                             bounds checks for many instances alive at once\n"
-               "      --cache-dir DIR        compiled-module cache\n");
+               "      --cache-dir DIR        compiled-module cache\n"
+               "      --runtime-config-file FILE  Spin's runtime config: key-value stores,\n"
+               "                             variable providers, state_dir\n"
+               "      --state-dir DIR        where the default key-value store lives (default:\n"
+               "                             .kiln beside the manifest; \"\": in memory)\n");
 }
 
 /* Parses the command line; returns 0, 1 for --help, -1 on a usage error. */
@@ -267,6 +276,10 @@ static int parse_args(int argc, char **argv, up_opts *o)
             }
         } else if (TAKES("--cache-dir")) {
             o->compile.cache_dir = val;
+        } else if (TAKES("--runtime-config-file")) {
+            o->runtime_config_file = val;
+        } else if (TAKES("--state-dir")) {
+            o->state_dir = val;
         } else {
             fprintf(stderr, "error: kiln up: unknown or incomplete option '%s'\n", a);
             usage(stderr);
@@ -395,16 +408,17 @@ static int grant_files(up_app *app, const kiln_component *comp, preopen_fn preop
 }
 
 /* Says once per component which of its grants no host API serves yet: the manifest is
- * valid Spin and loads, but a user must not think the guest can reach a key-value store
- * or an outbound host through Kiln today. */
-static void warn_unserved_grants(const kiln_component *comp)
+ * valid Spin and loads, but a user must not think the guest can reach an outbound host
+ * through Kiln today. Key-value stores and variables are served to components
+ * (host/spin/), not to WAGI modules, which cannot import them. */
+static void warn_unserved_grants(const kiln_component *comp, int is_component)
 {
     const char *names[4];
     size_t n = 0;
     if (comp->allowed_outbound_hosts.len) names[n++] = "allowed_outbound_hosts";
-    if (comp->key_value_stores.len) names[n++] = "key_value_stores";
+    if (comp->key_value_stores.len && !is_component) names[n++] = "key_value_stores";
     if (comp->sqlite_databases.len) names[n++] = "sqlite_databases";
-    if (comp->variables.len) names[n++] = "variables";
+    if (comp->variables.len && !is_component) names[n++] = "variables";
     if (!n) return;
     fprintf(stderr, "kiln: component %s: ", comp->id);
     for (size_t i = 0; i < n; i++)
@@ -439,7 +453,7 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
         fprintf(stderr, "error: %s\n", err.msg);
         return NULL;
     }
-    warn_unserved_grants(comp);
+    warn_unserved_grants(comp, 0);
     /* Host APIs with side effects (outbound requests, key-value, SQLite) arrive soon: a
      * guest granted one must never run twice for one request, so it skips the inline
      * path (serve.h). Read-only files and stdout alone make a re-run invisible. */
@@ -507,10 +521,12 @@ static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trig
             return NULL;
         }
         app->http[ci] = c;
-        warn_unserved_grants(comp);
+        warn_unserved_grants(comp, 1);
         char desc[160];
         kiln_http_component_describe(c, desc, sizeof desc);
         fprintf(stderr, "kiln: component %s: wasi:http, %s\n", comp->id, desc);
+        const char *stores = kiln_spin_app_describe(app->spin, comp->id);
+        if (stores) fprintf(stderr, "kiln: component %s: %s\n", comp->id, stores);
         unsigned long long timeout_ms =
             comp->request_timeout_ms ? comp->request_timeout_ms : o->request_timeout_ms;
         unsigned long long mem =
@@ -716,6 +732,7 @@ static void app_free(up_app *app)
     }
     kiln_free(app->staging);
     kiln_buf_free(&app->routes);
+    kiln_spin_app_free(app->spin); /* after the components: no instance runs any more */
     kiln_manifest_free(app->manifest);
 }
 
@@ -763,6 +780,14 @@ int kiln_cmd_up(int argc, char **argv)
     for (size_t i = 0; i < diags.len; i++)
         fprintf(stderr, "%s\n", diags.items[i].message);
     if (!app.manifest) goto out;
+    /* Key-value stores opened and variables resolved before anything loads: a required
+     * variable without a value or an unknown store label stops here, as in Spin. */
+    kiln_spin_options so = {o.state_dir, o.runtime_config_file, NULL};
+    app.spin = kiln_spin_app_new(app.manifest, &so, &err);
+    if (!app.spin || kiln_spin_app_install(app.spin) < 0) {
+        fprintf(stderr, "error: %s\n", err ? err : "cannot register the key-value host");
+        goto out;
+    }
     if (kiln_rt_init() < 0) {
         fprintf(stderr, "error: cannot initialize the Wasm runtime\n");
         goto out;
