@@ -1,6 +1,7 @@
 /* The key-value and variables test handler of tests/e2e/up_spin_kv.sh (tests/components/build.sh,
  * entry c-spin-kv), written against the bindings `wit-bindgen c` generates for world.wit. The
- * path says what to do (S a store label, K a key; the query is ignored):
+ * path below the route (Spin's spin-path-info header) says what to do (S a store label, K a
+ * key; the query is ignored):
  *   GET /kv/S/K        fermyon:spin/key-value get: 200 the value, 404 "absent"
  *   PUT /kv/S/K        set to the request body: "ok"
  *   DELETE /kv/S/K     delete: "ok"
@@ -407,9 +408,19 @@ void exports_wasi_http_incoming_handler_handle(
     exports_wasi_http_incoming_handler_own_incoming_request_t request,
     exports_wasi_http_incoming_handler_own_response_outparam_t out)
 {
-    wasi_http_types_borrow_incoming_request_t req = wasi_http_types_borrow_incoming_request(request);
+    wasi_http_types_borrow_incoming_request_t req =
+        wasi_http_types_borrow_incoming_request(request);
+    /* the path below the route: Spin's spin-path-info header */
     spinkv_string_t path = {(uint8_t *)"/", 1};
-    if (!wasi_http_types_method_incoming_request_path_with_query(req, &path)) abort();
+    wasi_http_types_own_headers_t hs = wasi_http_types_method_incoming_request_headers(req);
+    wasi_http_types_field_name_t name;
+    spinkv_string_set(&name, "spin-path-info");
+    wasi_http_types_list_field_value_t vals;
+    wasi_http_types_method_fields_get(wasi_http_types_borrow_fields(hs), &name, &vals);
+    if (vals.len) {
+        path.ptr = vals.ptr[0].ptr;
+        path.len = vals.ptr[0].len;
+    }
     size_t plen = path.len;
     for (size_t i = 0; i < path.len; i++)
         if (path.ptr[i] == '?') {
@@ -424,8 +435,7 @@ void exports_wasi_http_incoming_handler_handle(
     int status = 404;
     if (is(op, "kv") || is(op, "exists") || is(op, "keys") || is(op, "open-many"))
         status = spin_kv(op, a, k, method.tag, req, &b);
-    else if (is(op, "wkv") || is(op, "list") || is(op, "incr") || is(op, "cas") ||
-             is(op, "batch"))
+    else if (is(op, "wkv") || is(op, "list") || is(op, "incr") || is(op, "cas") || is(op, "batch"))
         status = wasi_kv(op, a, k, method.tag, req, &b);
     else if (is(op, "var") || is(op, "config") || is(op, "config-all"))
         status = variables(op, a, &b);
