@@ -2,7 +2,8 @@
  *
  *   kiln up [-f PATH] [--listen ADDR] [-e K=V]... [--workers N] [--build] [--quiet]
  *           [--tls-cert F --tls-key F] [--max-request-size SIZE] [--tier fast|opt|auto]
- *           [--runtime-config-file FILE] [--state-dir DIR]
+ *           [--runtime-config-file FILE] [--state-dir DIR] [--variable N=V]...
+ *           [--key-value K=V]...
  *
  * Every component is loaded (compiled or found in the cache) once at startup; each
  * request then runs in a fresh instance (exec/wagi/: the WAGI handler behind the server's
@@ -56,6 +57,7 @@ typedef struct up_opts {
     kiln_strv env; /* -e K=V */
     /* Spin's key-value stores and variables (host/spin/app.h) */
     const char *runtime_config_file, *state_dir;
+    kiln_strv variables, key_values; /* --variable N=V, --key-value K=V */
 } up_opts;
 
 /* Everything `kiln up` builds from the manifest; freed by app_free. */
@@ -157,7 +159,10 @@ static void usage(FILE *f)
                "      --runtime-config-file FILE  Spin's runtime config: key-value stores,\n"
                "                             variable providers, state_dir\n"
                "      --state-dir DIR        where the default key-value store lives (default:\n"
-               "                             .kiln beside the manifest; \"\": in memory)\n");
+               "                             .kiln beside the manifest; \"\": in memory)\n"
+               "      --variable NAME=VALUE  an application variable (NAME=@FILE: the file's\n"
+               "                             contents); before every other provider\n"
+               "      --key-value KEY=VALUE  set in the default key-value store at start\n");
 }
 
 /* Parses the command line; returns 0, 1 for --help, -1 on a usage error. */
@@ -280,6 +285,10 @@ static int parse_args(int argc, char **argv, up_opts *o)
             o->runtime_config_file = val;
         } else if (TAKES("--state-dir")) {
             o->state_dir = val;
+        } else if (TAKES("--variable") || TAKES("--key-value")) {
+            if (kiln_strv_push(strcmp(a, "--variable") == 0 ? &o->variables : &o->key_values, val) <
+                0)
+                return -1;
         } else {
             fprintf(stderr, "error: kiln up: unknown or incomplete option '%s'\n", a);
             usage(stderr);
@@ -763,6 +772,8 @@ int kiln_cmd_up(int argc, char **argv)
     int prc = parse_args(argc, argv, &o);
     if (prc != 0) {
         kiln_strv_free(&o.env);
+        kiln_strv_free(&o.variables);
+        kiln_strv_free(&o.key_values);
         return prc > 0 ? 0 : 2;
     }
     int status = 1;
@@ -782,7 +793,13 @@ int kiln_cmd_up(int argc, char **argv)
     if (!app.manifest) goto out;
     /* Key-value stores opened and variables resolved before anything loads: a required
      * variable without a value or an unknown store label stops here, as in Spin. */
-    kiln_spin_options so = {o.state_dir, o.runtime_config_file, NULL};
+    kiln_spin_options so = {o.state_dir,
+                            o.runtime_config_file,
+                            (const char *const *)o.variables.v,
+                            o.variables.n,
+                            (const char *const *)o.key_values.v,
+                            o.key_values.n,
+                            NULL};
     app.spin = kiln_spin_app_new(app.manifest, &so, &err);
     if (!app.spin || kiln_spin_app_install(app.spin) < 0) {
         fprintf(stderr, "error: %s\n", err ? err : "cannot register the key-value host");
@@ -850,5 +867,7 @@ out:
     kiln_free(path);
     kiln_free(err);
     kiln_strv_free(&o.env);
+    kiln_strv_free(&o.variables);
+    kiln_strv_free(&o.key_values);
     return status;
 }

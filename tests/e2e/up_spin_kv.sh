@@ -6,7 +6,8 @@
 # config file, persistence across a restart and after SIGKILL right after an acknowledged
 # set, the file in Spin's schema read by sqlite3 and a file written by sqlite3 read by the
 # guest, concurrent requests on one key, Spin's size limits, variables from defaults,
-# SPIN_VARIABLE_* and the runtime config, a missing required variable refusing to start,
+# SPIN_VARIABLE_*, the runtime config and --variable, --key-value seeding, a missing required
+# variable refusing to start,
 # and secrets kept out of the logs.
 source "$(dirname "$0")/../lib.sh"
 
@@ -144,6 +145,12 @@ codes=$(seq 50 | xargs -P 16 -I{} curl -s -m 30 -o /dev/null -w '%{http_code}\n'
 expect_eq "50 concurrent sets of one key all succeed" " 50 200" "$codes"
 expect_contains "... and one of them is the value" "v" "$(get "$URL/a/kv/default/same")"
 
+# 30 concurrent compare-and-swaps of one key: each swaps or sees a conflict, none fails.
+out=$(seq 30 | xargs -P 16 -I{} curl -s -m 30 -X POST --data-binary 'c{}' "$URL/a/cas/default/cas" |
+    sort | uniq -c | tr -s ' ')
+expect_not_contains "concurrent cas: no store error" "error" "$out"
+expect_contains "concurrent cas: swaps happen" "swapped" "$out"
+
 # variables
 expect_eq "a variable from a default through a template" "hello, world" "$(get "$URL/a/var/message")"
 expect_eq "a variable from SPIN_VARIABLE_*" "topsecret-value" "$(get "$URL/a/var/key")"
@@ -169,6 +176,10 @@ kill -9 "$PID"
 wait "$PID" 2>/dev/null
 start
 expect_eq "an acknowledged set survives SIGKILL" "durable" "$(get "$URL/a/kv/default/killed")"
+stop
+start --variable greeting=bonjour --key-value seeded=yes
+expect_eq "--variable comes before the defaults" "bonjour, world" "$(get "$URL/a/var/message")"
+expect_eq "--key-value seeds the default store" "yes" "$(get "$URL/a/kv/default/seeded")"
 stop
 
 # The file is Spin's: sqlite3 reads it, and a file sqlite3 writes in Spin's schema is read.

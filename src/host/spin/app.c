@@ -3,6 +3,7 @@
 #include "host/spin/app.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/file.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -273,6 +274,65 @@ static int add_component(kiln_spin_app *a, const kiln_manifest *m, const kiln_co
     return 0;
 }
 
+/* The --variable values as a static provider put before the runtime config's. */
+static int cli_provider(const kiln_spin_options *o, kiln_spin_runtime_config *rc, char **err)
+{
+    if (!o->nvariables) return 0;
+    kiln_spin_var_provider *ps = kiln_realloc(rc->providers, (rc->nproviders + 1) * sizeof *ps);
+    if (!ps) return fail(err, "out of memory");
+    rc->providers = ps;
+    memmove(ps + 1, ps, rc->nproviders * sizeof *ps);
+    rc->nproviders++;
+    kiln_spin_var_provider *p = &ps[0];
+    memset(p, 0, sizeof *p);
+    if (!(p->values.items = kiln_calloc(o->nvariables, sizeof *p->values.items)))
+        return fail(err, "out of memory");
+    for (size_t i = 0; i < o->nvariables; i++) {
+        const char *v = o->variables[i], *eq = strchr(v, '=');
+        if (!eq || eq == v) return fail(err, "--variable %s: expected NAME=VALUE or NAME=@FILE", v);
+        kiln_kv *kv = &p->values.items[p->values.len++];
+        kiln_buf b = KILN_BUF_INIT;
+        if (eq[1] == '@') {
+            if (kiln_read_file(eq + 2, &b) < 0) {
+                kiln_buf_free(&b);
+                return fail(err, "--variable %.*s: cannot read %s: %s", (int)(eq - v), v, eq + 2,
+                            strerror(errno));
+            }
+        } else if (kiln_buf_puts(&b, eq + 1) < 0) {
+            kiln_buf_free(&b);
+            return fail(err, "out of memory");
+        }
+        kv->value = kiln_buf_steal(&b);
+        kv->key = kiln_malloc((size_t)(eq - v) + 1);
+        if (!kv->key || !kv->value) return fail(err, "out of memory");
+        memcpy(kv->key, v, (size_t)(eq - v));
+        kv->key[eq - v] = '\0';
+    }
+    return 0;
+}
+
+/* Sets each --key-value KEY=VALUE in the default store. */
+static int seed(kiln_spin_app *a, const kiln_spin_options *o, char **err)
+{
+    spin_db *d = NULL;
+    for (size_t i = 0; i < a->ndbs && !d; i++)
+        if (strcmp(a->dbs[i].label, "default") == 0) d = &a->dbs[i];
+    if (!o->nkey_values || !d) return 0;
+    if (open_db(a, d, err) < 0) return -1;
+    for (size_t i = 0; i < o->nkey_values; i++) {
+        const char *kv = o->key_values[i], *eq = strchr(kv, '=');
+        if (!eq || eq == kv) return fail(err, "--key-value %s: expected KEY=VALUE", kv);
+        char *why = NULL;
+        if (kiln_kvs_set(d->db, "default", kv, (size_t)(eq - kv), (const uint8_t *)eq + 1,
+                         strlen(eq + 1), &why) < 0) {
+            fail(err, "--key-value %.*s: %s", (int)(eq - kv), kv, why ? why : "failed");
+            kiln_free(why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 kiln_spin_app *kiln_spin_app_new(const kiln_manifest *m, const kiln_spin_options *o, char **err)
 {
     kiln_spin_runtime_config rc = {0};
@@ -290,7 +350,7 @@ kiln_spin_app *kiln_spin_app_new(const kiln_manifest *m, const kiln_spin_options
         fail(err, "out of memory");
         goto out;
     }
-    if (add_dbs(a, &rc, sdir, err) < 0) goto out;
+    if (add_dbs(a, &rc, sdir, err) < 0 || cli_provider(o, &rc, err) < 0) goto out;
     if (kiln_spin_vars_resolve(m, &rc, o->getenv_fn, &values, err) < 0) goto out;
     if (!(a->comps = kiln_calloc(m->components_len + 1, sizeof *a->comps))) {
         fail(err, "out of memory");
@@ -299,6 +359,7 @@ kiln_spin_app *kiln_spin_app_new(const kiln_manifest *m, const kiln_spin_options
     ok = 0;
     for (size_t i = 0; i < m->components_len && ok == 0; i++, a->ncomps++)
         ok = add_component(a, m, &m->components[i], values, &a->comps[i], err);
+    if (ok == 0) ok = seed(a, o, err);
 out:
     for (size_t i = 0; values && i < m->variables_len; i++)
         kiln_free(values[i]);

@@ -52,6 +52,12 @@ typedef struct kiln_spin_options {
     const char *state_dir;           /* --state-dir; NULL: the runtime config's, else
                                         MANIFEST_DIR/.kiln */
     const char *runtime_config_file; /* NULL: none */
+    /* --variable NAME=VALUE or NAME=@FILE (the file's contents), before every provider */
+    const char *const *variables;
+    size_t nvariables;
+    /* --key-value KEY=VALUE: set in the default store at start */
+    const char *const *key_values;
+    size_t nkey_values;
     /* The environment lookup (getenv when NULL), for tests. */
     const char *(*getenv_fn)(const char *name);
 } kiln_spin_options;
@@ -59,7 +65,8 @@ typedef struct kiln_spin_options {
 typedef struct kiln_spin_app kiln_spin_app;
 
 /* Resolves what every component of m may use: opens the stores its components are granted
- * (creating the state directory), resolves every variable. NULL with *err (a required
+ * (creating the state directory), resolves every variable, seeds the default store with
+ * o->key_values. NULL with *err (a required
  * variable without a value, a granted label not configured, a file that cannot be opened,
  * a bad runtime config). */
 kiln_spin_app *kiln_spin_app_new(const kiln_manifest *m, const kiln_spin_options *o, char **err);

@@ -112,7 +112,7 @@ static void test_app(void)
     CHECK(m != NULL);
     if (!m) return;
     /* without the runtime config: the label "extra" is unknown */
-    kiln_spin_options o = {NULL, NULL, full_getenv};
+    kiln_spin_options o = {.getenv_fn = full_getenv};
     o.state_dir = dir;
     CHECK(kiln_spin_app_new(m, &o, &err) == NULL);
     CHECK(err && strstr(err, "\"extra\""));
@@ -167,6 +167,51 @@ static void test_app(void)
         kiln_spin_app_free(a);
         CHECK(spin_app_component("c") == NULL); /* uninstalled with it */
     }
+
+    /* --variable first (NAME=@FILE reads the file), --key-value seeds the default store */
+    char *vf = write_tmp("var.txt", "from a file");
+    CHECK(vf != NULL);
+    char vfarg[300];
+    snprintf(vfarg, sizeof vfarg, "from_static=@%s", vf);
+    const char *vars[] = {"both=cli-both", vfarg, "prefixed=P"};
+    const char *kvs[] = {"seeded=yes", "empty="};
+    kiln_spin_options cli = {.state_dir = dir,
+                             .runtime_config_file = rcpath,
+                             .variables = vars,
+                             .nvariables = 3,
+                             .key_values = kvs,
+                             .nkey_values = 2,
+                             .getenv_fn = fake_getenv};
+    a = kiln_spin_app_new(m, &cli, &err);
+    if (!a) fprintf(stderr, "  %s\n", err ? err : "?");
+    CHECK(a != NULL);
+    if (a) {
+        CHECK_INT(kiln_spin_app_install(a), 0);
+        size_t n = 0;
+        const spin_var *vs = spin_component_vars(spin_app_component("c"), &n);
+        CHECK(n == 3 && strcmp(vs[1].value, "cli-both") == 0);
+        CHECK(n == 3 && strcmp(vs[2].value, "Pfrom a file") == 0);
+        kiln_kvs *db = NULL;
+        const char *name = NULL;
+        CHECK_INT(spin_component_store(spin_app_component("c"), "default", 7, &db, &name), 1);
+        uint8_t *v = NULL;
+        size_t vl = 0;
+        int found = 0;
+        CHECK_INT(kiln_kvs_get(db, "default", "seeded", 6, &v, &vl, &found, &err), 0);
+        CHECK(found && vl == 3 && memcmp(v, "yes", 3) == 0);
+        kiln_free(v);
+        CHECK_INT(kiln_kvs_get(db, "default", "empty", 5, &v, &vl, &found, &err), 0);
+        CHECK(found && vl == 0);
+        kiln_free(v);
+        kiln_spin_app_free(a);
+    }
+    const char *bad[] = {"novalue"};
+    cli.variables = bad;
+    cli.nvariables = 1;
+    CHECK(kiln_spin_app_new(m, &cli, &err) == NULL);
+    CHECK(err && strstr(err, "--variable novalue"));
+    kiln_free(err);
+    err = NULL;
 
     /* a required variable without a value stops with its name */
     o.runtime_config_file = NULL;

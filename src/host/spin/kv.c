@@ -217,9 +217,17 @@ static int do_open(spin_ctx *c, kiln_cabi_cx *cx, const kiln_cval *label, kiln_c
     int found =
         c->comp ? spin_component_store(c->comp, label->str.ptr, label->str.len, &db, &name) : -1;
     if (found < 0) {
-        fprintf(stderr,
-                "kiln: component %s: key-value store \"%.*s\" is not granted: access denied\n",
-                c->comp ? spin_component_id(c->comp) : "?", (int)label->str.len, label->str.ptr);
+        /* the label is the guest's: at most 64 bytes of it, controls and quotes as '?' */
+        char shown[65];
+        size_t n = label->str.len < 64 ? label->str.len : 64;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char ch = (unsigned char)label->str.ptr[i];
+            shown[i] = ch < 0x20 || ch == 0x7f || ch == '"' ? '?' : (char)ch;
+        }
+        shown[n] = '\0';
+        fprintf(
+            stderr, "kiln: component %s: key-value store \"%s\"%s is not granted: access denied\n",
+            c->comp ? spin_component_id(c->comp) : "?", shown, label->str.len > 64 ? "..." : "");
         return err_case(cx, r, api, E_ACCESS_DENIED);
     }
     if (found == 0 || !db) return err_case(cx, r, api, E_NO_SUCH_STORE);
