@@ -5,7 +5,7 @@
 # list-keys), access-denied for labels a component is not granted, a store from a runtime
 # config file, persistence across a restart and after SIGKILL right after an acknowledged
 # set, the file in Spin's schema read by sqlite3 and a file written by sqlite3 read by the
-# guest, concurrent requests on one key, Spin's size limits, variables from defaults,
+# guest, concurrent requests on one key, SQLite waiting off the event loop, Spin's size limits, variables from defaults,
 # SPIN_VARIABLE_*, the runtime config and --variable, --key-value seeding, a missing required
 # variable refusing to start,
 # and secrets kept out of the logs.
@@ -176,6 +176,29 @@ kill -9 "$PID"
 wait "$PID" 2>/dev/null
 start
 expect_eq "an acknowledged set survives SIGKILL" "durable" "$(get "$URL/a/kv/default/killed")"
+stop
+# SQLite work runs off the event loop: with one loop, while another process holds the
+# database's write lock (a set waits for it in SQLite's busy handler), the loop still answers.
+start --workers 1
+python3 - "$APP/.kiln/sqlite_key_value.db" "$TMP/locked" <<'PY' &
+import sqlite3, sys, time, pathlib
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+pathlib.Path(sys.argv[2]).touch()
+time.sleep(3)
+db.execute("COMMIT")
+PY
+LOCKER=$!
+for _ in $(seq 100); do [ -e "$TMP/locked" ] && break; sleep 0.05; done
+curl -s -m 20 -X PUT --data-binary 'after the lock' "$URL/a/kv/default/waited" >"$TMP/put.out" &
+PUT=$!
+sleep 0.3
+expect_eq "a request on the same loop is answered while a set waits for the lock"     "hello, world" "$(get -m 2 "$URL/a/var/message")"
+check "... and the set is still waiting then" kill -0 "$PUT"
+wait "$PUT"
+wait "$LOCKER"
+expect_eq "the set completes once the lock is released" "ok" "$(cat "$TMP/put.out")"
+expect_eq "... and is stored" "after the lock" "$(get "$URL/a/kv/default/waited")"
 stop
 start --variable greeting=bonjour --key-value seeded=yes
 expect_eq "--variable comes before the defaults" "bonjour, world" "$(get "$URL/a/var/message")"
