@@ -260,13 +260,11 @@ static kv_open *job_store(spin_ctx *c, kiln_cabi_cx *cx, const kiln_cval *v, kv_
 }
 
 /* Checks a key's length; 1 when it is too long (results[0] set to the error). */
-static int key_too_long(spin_ctx *c, kiln_cabi_cx *cx, const kiln_cval *key, kiln_cval *r, int api,
-                        int *rc)
+static int key_too_long(kiln_cabi_cx *cx, const kiln_cval *key, kiln_cval *r, int api, int *rc)
 {
     if (key->str.len <= KILN_KV_MAX_KEY) return 0;
     *rc = spin_err_str(cx, r, api == API_SPIN ? 3 : 2, "the key is longer than %u bytes",
                        KILN_KV_MAX_KEY);
-    (void)c;
     return 1;
 }
 
@@ -285,7 +283,7 @@ static int do_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
     kv_job j;
     int rc = 0;
     if (!job_store(c, cx, &args[0], &j, OP_GET)) return -1;
-    if (key_too_long(c, cx, &args[1], r, api, &rc)) return rc;
+    if (key_too_long(cx, &args[1], r, api, &rc)) return rc;
     j.key = args[1].str.ptr;
     j.klen = args[1].str.len;
     run(&j);
@@ -308,7 +306,7 @@ static int do_set(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
     kv_job j;
     int rc = 0;
     if (!job_store(c, cx, &args[0], &j, OP_SET)) return -1;
-    if (key_too_long(c, cx, &args[1], r, api, &rc)) return rc;
+    if (key_too_long(cx, &args[1], r, api, &rc)) return rc;
     if (args[2].str.len > KILN_KV_MAX_VALUE)
         return spin_err_str(cx, r, api == API_SPIN ? 3 : 2, "the value is larger than %u bytes",
                             KILN_KV_MAX_VALUE);
@@ -326,7 +324,7 @@ static int do_delete(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
     kv_job j;
     int rc = 0;
     if (!job_store(c, cx, &args[0], &j, OP_DELETE)) return -1;
-    if (key_too_long(c, cx, &args[1], r, api, &rc)) return rc;
+    if (key_too_long(cx, &args[1], r, api, &rc)) return rc;
     j.key = args[1].str.ptr;
     j.klen = args[1].str.len;
     run(&j);
@@ -339,7 +337,7 @@ static int do_exists(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
     kv_job j;
     int rc = 0;
     if (!job_store(c, cx, &args[0], &j, OP_EXISTS)) return -1;
-    if (key_too_long(c, cx, &args[1], r, api, &rc)) return rc;
+    if (key_too_long(cx, &args[1], r, api, &rc)) return rc;
     j.key = args[1].str.ptr;
     j.klen = args[1].str.len;
     run(&j);
@@ -509,7 +507,7 @@ static int wasi_increment(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, ki
     kv_job j;
     int rc = 0;
     if (!job_store(c, cx, &args[0], &j, OP_INCREMENT)) return -1;
-    if (key_too_long(c, cx, &args[1], &res[0], API_WASI, &rc)) return rc;
+    if (key_too_long(cx, &args[1], &res[0], API_WASI, &rc)) return rc;
     j.key = args[1].str.ptr;
     j.klen = args[1].str.len;
     j.delta = args[2].s;
@@ -571,7 +569,7 @@ static int wasi_cas_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
     int rc = 0;
     kv_open *o = job_store(c, cx, &args[0], &j, OP_GET);
     if (!o) return -1;
-    if (key_too_long(c, cx, &args[1], &res[0], API_WASI, &rc)) return rc;
+    if (key_too_long(cx, &args[1], &res[0], API_WASI, &rc)) return rc;
     long rep = cas_new(c, o->db, o->label, args[1].str.ptr, args[1].str.len);
     if (rep < 0) return oom(cx);
     if (rep == 0) return spin_err_str(cx, &res[0], 2, "too many compare-and-swaps open");
