@@ -172,8 +172,7 @@ expect_eq "a value survives a restart" "swapped-in" "$(get "$URL/a/kv/default/k1
 expect_eq "a counter survives a restart" "202" "$(get -X POST "$URL/a/incr/default/hot")"
 expect_eq "set just before SIGKILL is acknowledged" "ok" \
     "$(get -X PUT --data-binary 'durable' "$URL/a/kv/default/killed")"
-kill -9 "$PID"
-wait "$PID" 2>/dev/null
+{ kill -9 "$PID" && wait "$PID"; } 2>/dev/null
 start
 expect_eq "an acknowledged set survives SIGKILL" "durable" "$(get "$URL/a/kv/default/killed")"
 stop
