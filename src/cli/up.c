@@ -3,6 +3,8 @@
  *   kiln up [-f PATH] [--listen ADDR] [-e K=V]... [--workers N] [--build] [--quiet]
  *           [--tls-cert F --tls-key F] [--max-request-size SIZE] [--tier fast|opt|auto]
  *           [--admin ADDR [--admin-public]]
+ *           [--runtime-config-file FILE] [--state-dir DIR] [--variable N=V]...
+ *           [--key-value K=V]...
  *
  * Every component is loaded (compiled or found in the cache) once at startup; each
  * request then runs in a fresh instance (exec/wagi/: the WAGI handler behind the server's
@@ -20,6 +22,7 @@
 #include "exec/http/serve.h"
 #include "exec/wagi/serve.h"
 #include "exec/wagi/wagi.h"
+#include "host/spin/app.h"
 #include "manifest/manifest.h"
 #include "server/http.h"
 #include "server/router.h"
@@ -55,6 +58,9 @@ typedef struct up_opts {
     int no_tier_up;
     kiln_compile_opts compile;
     kiln_strv env; /* -e K=V */
+    /* Spin's key-value stores and variables (host/spin/app.h) */
+    const char *runtime_config_file, *state_dir;
+    kiln_strv variables, key_values; /* --variable N=V, --key-value K=V */
 } up_opts;
 
 /* Everything `kiln up` builds from the manifest; freed by app_free. */
@@ -80,6 +86,7 @@ typedef struct up_app {
     atomic_int stopping;   /* tells the tier-up thread to stop */
     kiln_metrics *metrics; /* --admin: what the admin listener serves (else NULL) */
     kiln_admin *admin;
+    kiln_spin_app *spin; /* key-value stores and variables of the components */
 } up_app;
 
 /* Tier-up: the server starts on the fast tier; this thread builds each component's
@@ -157,7 +164,14 @@ static void usage(FILE *f)
                "      --cache-dir DIR        compiled-module cache\n"
                "      --admin ADDR           serve /metrics, /healthz, /readyz on ADDR (off by\n"
                "                             default; a loopback address such as 127.0.0.1:9090)\n"
-               "      --admin-public         allow a non-loopback --admin address\n");
+               "      --admin-public         allow a non-loopback --admin address\n"
+               "      --runtime-config-file FILE  Spin's runtime config: key-value stores,\n"
+               "                             variable providers, state_dir\n"
+               "      --state-dir DIR        where the default key-value store lives (default:\n"
+               "                             .kiln beside the manifest; \"\": in memory)\n"
+               "      --variable NAME=VALUE  an application variable (NAME=@FILE: the file's\n"
+               "                             contents); before every other provider\n"
+               "      --key-value KEY=VALUE  set in the default key-value store at start\n");
 }
 
 /* Parses the command line; returns 0, 1 for --help, -1 on a usage error. */
@@ -280,6 +294,14 @@ static int parse_args(int argc, char **argv, up_opts *o)
             o->admin_public = 1;
         } else if (TAKES("--cache-dir")) {
             o->compile.cache_dir = val;
+        } else if (TAKES("--runtime-config-file")) {
+            o->runtime_config_file = val;
+        } else if (TAKES("--state-dir")) {
+            o->state_dir = val;
+        } else if (TAKES("--variable") || TAKES("--key-value")) {
+            if (kiln_strv_push(strcmp(a, "--variable") == 0 ? &o->variables : &o->key_values, val) <
+                0)
+                return -1;
         } else {
             fprintf(stderr, "error: kiln up: unknown or incomplete option '%s'\n", a);
             usage(stderr);
@@ -408,16 +430,17 @@ static int grant_files(up_app *app, const kiln_component *comp, preopen_fn preop
 }
 
 /* Says once per component which of its grants no host API serves yet: the manifest is
- * valid Spin and loads, but a user must not think the guest can reach a key-value store
- * or an outbound host through Kiln today. */
-static void warn_unserved_grants(const kiln_component *comp)
+ * valid Spin and loads, but a user must not think the guest can reach an outbound host
+ * through Kiln today. Key-value stores and variables are served to components
+ * (host/spin/), not to WAGI modules, which cannot import them. */
+static void warn_unserved_grants(const kiln_component *comp, int is_component)
 {
     const char *names[4];
     size_t n = 0;
     if (comp->allowed_outbound_hosts.len) names[n++] = "allowed_outbound_hosts";
-    if (comp->key_value_stores.len) names[n++] = "key_value_stores";
+    if (comp->key_value_stores.len && !is_component) names[n++] = "key_value_stores";
     if (comp->sqlite_databases.len) names[n++] = "sqlite_databases";
-    if (comp->variables.len) names[n++] = "variables";
+    if (comp->variables.len && !is_component) names[n++] = "variables";
     if (!n) return;
     fprintf(stderr, "kiln: component %s: ", comp->id);
     for (size_t i = 0; i < n; i++)
@@ -452,7 +475,7 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
         fprintf(stderr, "error: %s\n", err.msg);
         return NULL;
     }
-    warn_unserved_grants(comp);
+    warn_unserved_grants(comp, 0);
     /* Host APIs with side effects (outbound requests, key-value, SQLite) arrive soon: a
      * guest granted one must never run twice for one request, so it skips the inline
      * path (serve.h). Read-only files and stdout alone make a re-run invisible. */
@@ -520,10 +543,12 @@ static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trig
             return NULL;
         }
         app->http[ci] = c;
-        warn_unserved_grants(comp);
+        warn_unserved_grants(comp, 1);
         char desc[160];
         kiln_http_component_describe(c, desc, sizeof desc);
         fprintf(stderr, "kiln: component %s: wasi:http, %s\n", comp->id, desc);
+        const char *stores = kiln_spin_app_describe(app->spin, comp->id);
+        if (stores) fprintf(stderr, "kiln: component %s: %s\n", comp->id, stores);
         unsigned long long timeout_ms =
             comp->request_timeout_ms ? comp->request_timeout_ms : o->request_timeout_ms;
         unsigned long long mem =
@@ -734,6 +759,7 @@ static void app_free(up_app *app)
     }
     kiln_free(app->staging);
     kiln_buf_free(&app->routes);
+    kiln_spin_app_free(app->spin); /* after the components: no instance runs any more */
     kiln_manifest_free(app->manifest);
 }
 
@@ -771,6 +797,8 @@ int kiln_cmd_up(int argc, char **argv)
     int prc = parse_args(argc, argv, &o);
     if (prc != 0) {
         kiln_strv_free(&o.env);
+        kiln_strv_free(&o.variables);
+        kiln_strv_free(&o.key_values);
         return prc > 0 ? 0 : 2;
     }
     int status = 1;
@@ -788,6 +816,20 @@ int kiln_cmd_up(int argc, char **argv)
     for (size_t i = 0; i < diags.len; i++)
         fprintf(stderr, "%s\n", diags.items[i].message);
     if (!app.manifest) goto out;
+    /* Key-value stores opened and variables resolved before anything loads: a required
+     * variable without a value or an unknown store label stops here, as in Spin. */
+    kiln_spin_options so = {o.state_dir,
+                            o.runtime_config_file,
+                            (const char *const *)o.variables.v,
+                            o.variables.n,
+                            (const char *const *)o.key_values.v,
+                            o.key_values.n,
+                            NULL};
+    app.spin = kiln_spin_app_new(app.manifest, &so, &err);
+    if (!app.spin || kiln_spin_app_install(app.spin) < 0) {
+        fprintf(stderr, "error: %s\n", err ? err : "cannot register the key-value host");
+        goto out;
+    }
     if (kiln_rt_init() < 0) {
         fprintf(stderr, "error: cannot initialize the Wasm runtime\n");
         goto out;
@@ -860,5 +902,7 @@ out:
     kiln_free(path);
     kiln_free(err);
     kiln_strv_free(&o.env);
+    kiln_strv_free(&o.variables);
+    kiln_strv_free(&o.key_values);
     return status;
 }

@@ -9,6 +9,7 @@
 #   go-cli.wasm   Go GOOS=wasip1 command (go build + preview1 command adapter)
 #   c-types.wasm  C component exporting functions over every kind of WIT type (wit-bindgen c)
 #   c-http-spin.wasm  the wasi:http test handler of tests/e2e/up_wasi_http.sh (only on request)
+#   c-spin-kv.wasm    the key-value/variables test handler of tests/e2e/up_spin_kv.sh (only on request)
 # Each is validated (wasm-tools validate) before it is kept. Results are cached by the hash of
 # their inputs (sources, this script, tool versions) under ${KILN_CORPUS_CACHE:-$KILN_TOOLS/corpus},
 # so a second run only copies files. Prints one line per component: name, size, build time or "cached".
@@ -89,6 +90,21 @@ build_c_http_spin() {
     "$WIT_BINDGEN" c "$1" --world hello --out-dir "$1/gen"
     "$CLANG" "${CFLAGS_WASM[@]}" -Wno-unused-parameter -mexec-model=reactor -I"$1/gen" \
         -o "$1/core.wasm" "$HERE/c-http-spin/main.c" "$1/gen/hello.c" "$1/gen/hello_component_type.o"
+    "$WASM_TOOLS" component new "$1/core.wasm" --adapt "wasi_snapshot_preview1=$ADAPTER_REACTOR" -o "$2"
+}
+
+# The test handler of tests/e2e/up_spin_kv.sh (not in ALL): Spin's key-value and variables
+# interfaces, wasi:keyvalue and wasi:config, from the WIT files beside its source.
+build_c_spin_kv() {
+    cp "$HERE/c-spin-kv/world.wit" "$1/"
+    wasi_wit "$1" 0.2.12
+    mkdir -p "$1/deps/spin" "$1/deps/keyvalue" "$1/deps/config"
+    cp "$HERE/c-spin-kv/spin-kv.wit" "$1/deps/spin/"
+    cp "$HERE/c-spin-kv/wasi-keyvalue.wit" "$1/deps/keyvalue/"
+    cp "$HERE/c-spin-kv/wasi-config.wit" "$1/deps/config/"
+    "$WIT_BINDGEN" c "$1" --world spinkv --out-dir "$1/gen"
+    "$CLANG" "${CFLAGS_WASM[@]}" -Wno-unused-parameter -mexec-model=reactor -I"$1/gen" \
+        -o "$1/core.wasm" "$HERE/c-spin-kv/main.c" "$1/gen/spinkv.c" "$1/gen/spinkv_component_type.o"
     "$WASM_TOOLS" component new "$1/core.wasm" --adapt "wasi_snapshot_preview1=$ADAPTER_REACTOR" -o "$2"
 }
 

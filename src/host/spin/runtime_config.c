@@ -1,0 +1,196 @@
+/* runtime_config.c — Spin's runtime config file (`--runtime-config-file`), the parts
+ * Kiln serves (spin.h):
+ *   state_dir = "DIR"                         ("" : no state directory, stores in memory)
+ *   [key_value_store.LABEL] type = "spin"     path = "FILE" (relative to the file's
+ *                                             directory; none: in memory)
+ *   [[variables_provider]] / [[config_provider]]
+ *       type = "static", values = { name = "value", ... }
+ *       type = "env", prefix = "PREFIX"       (default SPIN_VARIABLE)
+ * Other store and provider types are refused (Kiln cannot serve them yet); other top-level
+ * tables (sqlite_database, outbound_networking, ...) are ignored with a warning. */
+#include "host/spin/app.h"
+#include "manifest/toml.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/file.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Sets *err to "FILE: message"; returns -1. */
+static int fail(char **err, const char *file, const char *fmt, const char *a)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    if (kiln_buf_printf(&b, "%s: ", file) < 0 || kiln_buf_printf(&b, fmt, a ? a : "") < 0) {
+        kiln_buf_free(&b);
+        *err = kiln_strdup("out of memory");
+    } else {
+        *err = kiln_buf_steal(&b);
+    }
+    return -1;
+}
+
+/* path resolved against dir (absolute paths as they are); kiln_malloc'd or NULL. */
+static char *resolve(const char *dir, const char *path)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    int rc = path[0] == '/' ? kiln_buf_puts(&b, path) : kiln_buf_printf(&b, "%s/%s", dir, path);
+    if (rc < 0) {
+        kiln_buf_free(&b);
+        return NULL;
+    }
+    return kiln_buf_steal(&b);
+}
+
+static int load_stores(const kiln_toml_value *t, const char *file, const char *dir,
+                       kiln_spin_runtime_config *rc, char **err)
+{
+    size_t n = kiln_toml_table_len(t);
+    if (!kiln_toml_is(t, KILN_TOML_TABLE))
+        return fail(err, file, "key_value_store must be a table%s", NULL);
+    rc->stores = kiln_calloc(n ? n : 1, sizeof *rc->stores);
+    if (!rc->stores) return fail(err, file, "out of memory%s", NULL);
+    for (size_t i = 0; i < n; i++) {
+        const kiln_toml_entry *e = kiln_toml_table_at(t, i);
+        const char *type = kiln_toml_str(kiln_toml_get(e->value, "type"));
+        if (!type) return fail(err, file, "key_value_store.%s needs a type", e->key);
+        if (strcmp(type, "spin") != 0)
+            return fail(err, file,
+                        "key_value_store type \"%s\" is not supported by Kiln yet (only "
+                        "\"spin\", SQLite)",
+                        type);
+        for (size_t k = 0; k < kiln_toml_table_len(e->value); k++) {
+            const char *key = kiln_toml_table_at(e->value, k)->key;
+            if (strcmp(key, "type") != 0 && strcmp(key, "path") != 0)
+                return fail(err, file, "key_value_store: unknown key \"%s\"", key);
+        }
+        kiln_spin_kv_cfg *s = &rc->stores[rc->nstores++];
+        if (!(s->label = kiln_strdup(e->key))) return fail(err, file, "out of memory%s", NULL);
+        const kiln_toml_value *p = kiln_toml_get(e->value, "path");
+        if (p && !kiln_toml_str(p))
+            return fail(err, file, "key_value_store.%s: path must be a string", e->key);
+        if (p && !(s->path = resolve(dir, kiln_toml_str(p))))
+            return fail(err, file, "out of memory%s", NULL);
+    }
+    return 0;
+}
+
+static int load_providers(const kiln_toml_value *arr, const char *file,
+                          kiln_spin_runtime_config *rc, char **err)
+{
+    size_t n = kiln_toml_array_len(arr);
+    if (!kiln_toml_is(arr, KILN_TOML_ARRAY))
+        return fail(err, file, "variables_provider must be an array of tables%s", NULL);
+    kiln_spin_var_provider *ps = kiln_realloc(rc->providers, (rc->nproviders + n + 1) * sizeof *ps);
+    if (!ps) return fail(err, file, "out of memory%s", NULL);
+    rc->providers = ps;
+    for (size_t i = 0; i < n; i++) {
+        const kiln_toml_value *t = kiln_toml_array_at(arr, i);
+        const char *type = kiln_toml_str(kiln_toml_get(t, "type"));
+        if (!type) return fail(err, file, "a variables provider needs a type%s", NULL);
+        kiln_spin_var_provider *p = &rc->providers[rc->nproviders];
+        memset(p, 0, sizeof *p);
+        if (strcmp(type, "env") == 0) {
+            p->is_env = 1;
+            const kiln_toml_value *pre = kiln_toml_get(t, "prefix");
+            if (kiln_toml_get(t, "dotenv_path"))
+                return fail(err, file, "env provider: dotenv_path is not supported by Kiln yet%s",
+                            NULL);
+            if (pre && !kiln_toml_str(pre))
+                return fail(err, file, "env provider: prefix must be a string%s", NULL);
+            if (!(p->prefix = kiln_strdup(pre ? kiln_toml_str(pre) : "SPIN_VARIABLE")))
+                return fail(err, file, "out of memory%s", NULL);
+            rc->nproviders++;
+        } else if (strcmp(type, "static") == 0) {
+            const kiln_toml_value *vals = kiln_toml_get(t, "values");
+            size_t nv = kiln_toml_table_len(vals);
+            rc->nproviders++;
+            p->values.items = kiln_calloc(nv ? nv : 1, sizeof *p->values.items);
+            if (!p->values.items) return fail(err, file, "out of memory%s", NULL);
+            for (size_t k = 0; k < nv; k++) {
+                const kiln_toml_entry *e = kiln_toml_table_at(vals, k);
+                const char *v = kiln_toml_str(e->value);
+                if (!v)
+                    return fail(err, file, "static provider: value of %s must be a string", e->key);
+                kiln_kv *kv = &p->values.items[p->values.len++];
+                kv->key = kiln_strdup(e->key);
+                kv->value = kiln_strdup(v);
+                if (!kv->key || !kv->value) return fail(err, file, "out of memory%s", NULL);
+            }
+        } else {
+            return fail(err, file,
+                        "variables provider type \"%s\" is not supported by Kiln yet (static, "
+                        "env)",
+                        type);
+        }
+    }
+    return 0;
+}
+
+int kiln_spin_runtime_config_load(const char *path, kiln_spin_runtime_config *rc, char **err)
+{
+    memset(rc, 0, sizeof *rc);
+    kiln_buf text = KILN_BUF_INIT;
+    if (kiln_read_file(path, &text) < 0) {
+        kiln_buf_free(&text);
+        return fail(err, path, "cannot read it: %s", strerror(errno));
+    }
+    char *perr = NULL;
+    kiln_toml_value *root = kiln_toml_parse(text.data ? text.data : "", text.len, path, &perr);
+    kiln_buf_free(&text);
+    if (!root) {
+        *err = perr ? perr : kiln_strdup("cannot parse the runtime config");
+        return -1;
+    }
+    char *abs = realpath(path, NULL);
+    char *dir = abs ? kiln_strdup(abs) : NULL;
+    free(abs);
+    int ret = dir ? 0 : fail(err, path, "cannot resolve its directory%s", NULL);
+    if (dir) {
+        char *slash = strrchr(dir, '/');
+        if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
+    }
+    for (size_t i = 0; ret == 0 && i < kiln_toml_table_len(root); i++) {
+        const kiln_toml_entry *e = kiln_toml_table_at(root, i);
+        if (strcmp(e->key, "state_dir") == 0) {
+            const char *s = kiln_toml_str(e->value);
+            if (!s)
+                ret = fail(err, path, "state_dir must be a string%s", NULL);
+            else if (!(rc->state_dir = *s ? resolve(dir, s) : kiln_strdup("")))
+                ret = fail(err, path, "out of memory%s", NULL);
+        } else if (strcmp(e->key, "key_value_store") == 0) {
+            ret = load_stores(e->value, path, dir, rc, err);
+        } else if (strcmp(e->key, "variables_provider") == 0 ||
+                   strcmp(e->key, "config_provider") == 0) {
+            ret = load_providers(e->value, path, rc, err);
+        } else {
+            fprintf(stderr, "warning: %s: `%s` is not served by Kiln yet; ignored\n", path, e->key);
+        }
+    }
+    kiln_free(dir);
+    kiln_toml_free(root);
+    if (ret < 0) kiln_spin_runtime_config_free(rc);
+    return ret;
+}
+
+void kiln_spin_runtime_config_free(kiln_spin_runtime_config *rc)
+{
+    kiln_free(rc->state_dir);
+    for (size_t i = 0; i < rc->nstores; i++) {
+        kiln_free(rc->stores[i].label);
+        kiln_free(rc->stores[i].path);
+    }
+    kiln_free(rc->stores);
+    for (size_t i = 0; i < rc->nproviders; i++) {
+        kiln_free(rc->providers[i].prefix);
+        for (size_t k = 0; k < rc->providers[i].values.len; k++) {
+            kiln_free(rc->providers[i].values.items[k].key);
+            kiln_free(rc->providers[i].values.items[k].value);
+        }
+        kiln_free(rc->providers[i].values.items);
+    }
+    kiln_free(rc->providers);
+    memset(rc, 0, sizeof *rc);
+}
