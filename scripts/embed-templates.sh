@@ -7,7 +7,8 @@
 # Every directory templates/NAME/ is a template. Its file .kiln-template holds the
 # metadata ("description = ...", "sdk = c") and is not copied; every other file is
 # copied into the new project with {{project-name}} replaced (by kiln new). A template
-# with "sdk = c" also gets sdk/c/kiln.h and sdk/c/kiln.c as sdk/kiln.h and sdk/kiln.c.
+# with "sdk = c" also gets every file of sdk/c/ in sdk/ (the SDK with both backends and
+# kiln-componentize.sh).
 # Run it after changing templates/ or sdk/c/; tests/e2e/new_build.sh checks it was.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,8 +62,10 @@ for name in sorted(os.listdir(tdir)):
             if rel == ".kiln-template": continue
             files.append((rel, open(p, "rb").read()))
     if meta.get("sdk") == "c":
-        for fn in ("kiln.h", "kiln.c"):
-            files.append(("sdk/" + fn, open(os.path.join(root, "sdk", "c", fn), "rb").read()))
+        sdir = os.path.join(root, "sdk", "c")
+        for fn in sorted(os.listdir(sdir)):
+            if os.path.isfile(os.path.join(sdir, fn)):
+                files.append(("sdk/" + fn, open(os.path.join(sdir, fn), "rb").read()))
     files.sort()
     templates.append((name, meta.get("description", ""), files))
 
