@@ -3,7 +3,8 @@
 #
 #   bench/languages.sh            (KILN_BUILD=build by default; RUNS=5)
 #
-# For http-c-wagi, http-rust and http-assemblyscript (WAGI modules; http-c is a component): kiln new + kiln build in a temp dir, then
+# For http-c-wagi, http-rust and http-assemblyscript (WAGI modules; http-c is a component):
+# kiln new + kiln build in a temp dir, then
 #   size          bytes of target/NAME.wasm, and after wasm-strip
 #   cold/warm     wall ms from starting `kiln up` to the first 200 on GET / with an empty
 #                 KILN_CACHE_DIR (default tier, then --tier opt) and with the cache warm
