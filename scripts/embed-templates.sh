@@ -74,11 +74,24 @@ print(" * Do not edit: change the files there and run the script. */")
 print('#include "cli/templates.h"')
 print()
 print("// clang-format off")
+# A file that several templates share (the C SDK) is emitted once and pointed to.
+uses = {}
+for _, _, files in templates:
+    for _, data in files:
+        uses[data] = uses.get(data, 0) + 1
+shared = {}
+for _, _, files in templates:
+    for rel, data in files:
+        if uses[data] > 1 and data not in shared:
+            shared[data] = "shared%d" % len(shared)
+            print("/* %s (in %d templates) */" % (rel, uses[data]))
+            print("static const char %s[] =\n%s;" % (shared[data], c_string(data)))
+            print()
 for ti, (name, desc, files) in enumerate(templates):
     print("static const kiln_template_file template%d_files[] = {" % ti)
     for rel, data in files:
         print("    {%s, %d,\n%s},"
-              % ('"%s"' % rel, len(data), c_string(data)))
+              % ('"%s"' % rel, len(data), ("    " + shared[data]) if data in shared else c_string(data)))
     print("};")
     print()
 print("const kiln_template kiln_templates[] = {")

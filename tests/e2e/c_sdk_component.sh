@@ -15,29 +15,16 @@
 #   - `kiln new http-c-wagi` builds a WAGI module from the same sources, and the echo
 #     handler answers the same under WAGI as as a component.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/helpers/example.sh"
 
 JCO="${KILN_TOOLS:-/var/cache/kiln-tools}/npm/node_modules/.bin/jco"
 
-# up DIR: kiln up -f DIR on a free port; sets URL and UP_PID (waits for health).
+# up DIR: kiln up of DIR/kiln.toml on a free port (helpers/example.sh); sets URL, UP_PID.
 up() {
-    local port
-    port=$(free_port)
-    URL="http://127.0.0.1:$port"
-    "$KILN" up -f "$1" --listen "127.0.0.1:$port" >"$TMP/up.out" 2>"$TMP/up.err" &
-    UP_PID=$!
-    on_exit "kill $UP_PID 2>/dev/null"
-    for _ in $(seq 600); do
-        curl -sf "$URL/.well-known/kiln/health" >/dev/null 2>&1 && return 0
-        kill -0 "$UP_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    fail "kiln up -f $1" "$(tail -n 20 "$TMP/up.err")"
-    return 1
+    APP=$1 MANIFEST=kiln.toml
+    example_up
 }
-down() {
-    kill "$UP_PID" 2>/dev/null
-    wait "$UP_PID" 2>/dev/null
-}
+down() { example_down; }
 
 # norm BASE-URL REQUEST: the answer as "STATUS", the headers (names lowercased, sorted,
 # without the server's own and framing ones), a blank line and the body.
@@ -101,7 +88,7 @@ pass "kiln build of http-c"
 expect_eq "target/app.wasm is a component (layer 1)" "0061736d0d000100" "$(head -c 8 target/app.wasm | od -An -tx1 | tr -d ' \n')"
 expect_contains "kiln check: served as wasi:http" "-> app (wasi:http: a component and no executor)" "$("$KILN" check 2>&1)"
 
-if up .; then
+if up "$PWD"; then
     r=$(curl -s "$URL/")
     expect_eq "component: GET / greets" "Hello from Kiln!" "$r"
     r=$(curl -s "$URL/?name=Ada%20L")
@@ -123,7 +110,7 @@ if ! "$KILN" build >"$TMP/build.out" 2>&1; then
 fi
 pass "kiln build of the echo handler as a component"
 declare -A COMPONENT
-if up .; then
+if up "$PWD"; then
     r=$(curl -s -H 'X-Test: hello' "$URL/a/b%20c?x=1&y=two+words&flag&e=%C3%A9")
     expect_eq "component: method, path, info, query, headers" "method=GET
 path=/a/b%20c
@@ -186,7 +173,7 @@ cd wapp || exit 1
 check "kiln build of http-c-wagi" "$KILN" build
 expect_eq "target/wapp.wasm is a core module" "0061736d01000000" "$(head -c 8 target/wapp.wasm | od -An -tx1 | tr -d ' \n')"
 expect_contains "kiln check: served as WAGI" "wagi" "$("$KILN" check 2>&1)"
-if up .; then
+if up "$PWD"; then
     expect_eq "WAGI: GET / greets" "Hello from Kiln!" "$(curl -s "$URL/")"
     expect_eq "WAGI: the query" "Hello, Ada L, from Kiln!" "$(curl -s "$URL/?name=Ada%20L")"
     r=$(curl -s -i -X DELETE "$URL/")
@@ -197,7 +184,7 @@ fi
 cp "$ROOT/tests/sdk/echo_handler.c" src/main.c
 sed -i 's|^route = "/..."|route = "/users/:id/..."\ncomponent = "wapp"\nexecutor = { type = "wagi" }\n\n[[trigger.http]]\nroute = "/..."|' kiln.toml
 check "kiln build of the echo handler as WAGI" "$KILN" build
-if up .; then
+if up "$PWD"; then
     r=$(curl -s "$URL/users/42/rest/of%20it")
     expect_contains "WAGI: route parameter and path info" $'info=/rest/of it\nid=42' "$r"
     for req in "${REQS[@]}"; do
