@@ -971,10 +971,10 @@ static const kiln_template_file template0_files[] = {
 static const kiln_template_file template1_files[] = {
     {".gitignore", 8,
     shared0},
-    {"README.md", 2216,
+    {"README.md", 2238,
     "# {{project-name}}\n\nAn HTTP handler in C for Kiln, built as a **wasi:http component** (the `wa"
-    "si:http/proxy`\nworld: it exports `wasi:http/incoming-handler`), so the same `target/{{project-n"
-    "ame}}.wasm`\nalso runs on Spin, `wasmtime serve` and `jco serve`.\n"
+    "si:http/proxy`\nworld: it exports `wasi:http/incoming-handler`), the world Spin and `wasmtime se"
+    "rve`\nserve too; the same `target/{{project-name}}.wasm` runs unchanged on `jco serve`.\n"
     "\n    kiln build        # src/main.c -> target/{{project-name}}.wasm (clang + wasi-libc, then jc"
     "o)\n    kiln up           # serves it on http://127.0.0.1:3000\n"
     "    curl http://127.0.0.1:3000/\n    curl 'http://127.0.0.1:3000/\?name=Ada'\n"
