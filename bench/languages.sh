@@ -3,7 +3,8 @@
 #
 #   bench/languages.sh            (KILN_BUILD=build by default; RUNS=5)
 #
-# For http-c, http-rust and http-assemblyscript: kiln new + kiln build in a temp dir, then
+# For http-c-wagi, http-rust and http-assemblyscript (WAGI modules; http-c is a component):
+# kiln new + kiln build in a temp dir, then
 #   size          bytes of target/NAME.wasm, and after wasm-strip
 #   cold/warm     wall ms from starting `kiln up` to the first 200 on GET / with an empty
 #                 KILN_CACHE_DIR (default tier, then --tier opt) and with the cache warm
@@ -41,7 +42,7 @@ start() {
 stop() { kill $PID 2>/dev/null; wait $PID 2>/dev/null; PID=; }
 
 cd "$W" || exit 1
-for lang in c rust assemblyscript; do
+for lang in c-wagi rust assemblyscript; do
     app=hello-$lang
     "$K" new "http-$lang" "$app" >/dev/null || exit 1
     t0=$(date +%s%N)

@@ -7,7 +7,8 @@
 # Every directory templates/NAME/ is a template. Its file .kiln-template holds the
 # metadata ("description = ...", "sdk = c") and is not copied; every other file is
 # copied into the new project with {{project-name}} replaced (by kiln new). A template
-# with "sdk = c" also gets sdk/c/kiln.h and sdk/c/kiln.c as sdk/kiln.h and sdk/kiln.c.
+# with "sdk = c" also gets every file of sdk/c/ in sdk/ (the SDK with both backends and
+# kiln-componentize.sh).
 # Run it after changing templates/ or sdk/c/; tests/e2e/new_build.sh checks it was.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,8 +62,10 @@ for name in sorted(os.listdir(tdir)):
             if rel == ".kiln-template": continue
             files.append((rel, open(p, "rb").read()))
     if meta.get("sdk") == "c":
-        for fn in ("kiln.h", "kiln.c"):
-            files.append(("sdk/" + fn, open(os.path.join(root, "sdk", "c", fn), "rb").read()))
+        sdir = os.path.join(root, "sdk", "c")
+        for fn in sorted(os.listdir(sdir)):
+            if os.path.isfile(os.path.join(sdir, fn)):
+                files.append(("sdk/" + fn, open(os.path.join(sdir, fn), "rb").read()))
     files.sort()
     templates.append((name, meta.get("description", ""), files))
 
@@ -71,11 +74,24 @@ print(" * Do not edit: change the files there and run the script. */")
 print('#include "cli/templates.h"')
 print()
 print("// clang-format off")
+# A file that several templates share (the C SDK) is emitted once and pointed to.
+uses = {}
+for _, _, files in templates:
+    for _, data in files:
+        uses[data] = uses.get(data, 0) + 1
+shared = {}
+for _, _, files in templates:
+    for rel, data in files:
+        if uses[data] > 1 and data not in shared:
+            shared[data] = "shared%d" % len(shared)
+            print("/* %s (in %d templates) */" % (rel, uses[data]))
+            print("static const char %s[] =\n%s;" % (shared[data], c_string(data)))
+            print()
 for ti, (name, desc, files) in enumerate(templates):
     print("static const kiln_template_file template%d_files[] = {" % ti)
     for rel, data in files:
         print("    {%s, %d,\n%s},"
-              % ('"%s"' % rel, len(data), c_string(data)))
+              % ('"%s"' % rel, len(data), ("    " + shared[data]) if data in shared else c_string(data)))
     print("};")
     print()
 print("const kiln_template kiln_templates[] = {")

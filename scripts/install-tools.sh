@@ -13,7 +13,10 @@
 # version stamps (well under a second).
 # Needs what scripts/install-deps.sh installs, plus the machine's cargo (rustup, Rust >= 1.88),
 # node + npm and python3 (with venv).
-# Usage: scripts/install-tools.sh [--check]   (--check: exit 1 if something is missing)
+# Usage: scripts/install-tools.sh [--check] [--npm-only]
+#   --check      exit 1 if something is missing
+#   --npm-only   only the npm part (jco & co.): what `kiln build` of a C wasi:http component
+#                needs (sdk/c/kiln-componentize.sh runs it when jco is missing)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,14 +37,25 @@ stamp_ok() { # stamp_ok FILE WANT: the stamp file holds exactly WANT
     [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]
 }
 
+check=0 npm_only=0
+for a in "$@"; do
+    case $a in
+    --check) check=1 ;;
+    --npm-only) npm_only=1 ;;
+    *) echo "usage: $0 [--check] [--npm-only]" >&2; exit 2 ;;
+    esac
+done
+
 missing=()
-stamp_ok "$KILN_TOOLS/cargo/.kiln-wasm-tools" "$want_wasm_tools" && [ -x "$KILN_TOOLS/cargo/bin/wasm-tools" ] || missing+=(wasm-tools)
-stamp_ok "$KILN_TOOLS/cargo/.kiln-wit-bindgen" "$want_wit_bindgen" && [ -x "$KILN_TOOLS/cargo/bin/wit-bindgen" ] || missing+=(wit-bindgen)
 want_npm=$(npm_stamp)
 stamp_ok "$KILN_TOOLS/npm/.kiln-stamp" "$want_npm" && [ -f "$KILN_TOOLS/npm/node_modules/@bytecodealliance/jco/dist/jco.js" ] || missing+=(npm)
-stamp_ok "$KILN_TOOLS/py/.kiln-stamp" "$want_py" && [ -x "$KILN_TOOLS/py/bin/componentize-py" ] || missing+=(componentize-py)
+if [ $npm_only = 0 ]; then
+    stamp_ok "$KILN_TOOLS/cargo/.kiln-wasm-tools" "$want_wasm_tools" && [ -x "$KILN_TOOLS/cargo/bin/wasm-tools" ] || missing+=(wasm-tools)
+    stamp_ok "$KILN_TOOLS/cargo/.kiln-wit-bindgen" "$want_wit_bindgen" && [ -x "$KILN_TOOLS/cargo/bin/wit-bindgen" ] || missing+=(wit-bindgen)
+    stamp_ok "$KILN_TOOLS/py/.kiln-stamp" "$want_py" && [ -x "$KILN_TOOLS/py/bin/componentize-py" ] || missing+=(componentize-py)
+fi
 
-if [ "${1:-}" = "--check" ]; then
+if [ $check = 1 ]; then
     [ ${#missing[@]} -eq 0 ] && exit 0
     echo "missing component tools in $KILN_TOOLS: ${missing[*]}" >&2
     exit 1

@@ -1,6 +1,10 @@
-/* kiln.c — the Kiln C guest SDK (see kiln.h). Depends on the C library only (wasi-libc
- * in a guest; any libc for native unit tests). */
+/* kiln.c — the Kiln C guest SDK (see kiln.h): the part shared by both transports, i.e.
+ * memory helpers, buffers, query parameters, the body cache, the response being built and
+ * JSON. A handler links it with exactly one backend (kiln_backend.h): kiln_http.c for a
+ * wasi:http component, kiln_wagi.c for a WAGI module. Depends on the C library only
+ * (wasi-libc in a guest; any libc for native unit tests). */
 #include "kiln.h"
+#include "kiln_backend.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -14,150 +18,74 @@
 
 /* Out of memory in a guest: nothing sensible can be answered; a non-zero exit makes the
  * host answer 500 and log it. */
-static void oom(void)
+_Noreturn void kiln__oom(void)
 {
     fputs("kiln sdk: out of memory\n", stderr);
     exit(70);
 }
 
-static void *xmalloc(size_t n)
+void *kiln__xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    if (!p) oom();
+    if (!p) kiln__oom();
     return p;
 }
 
-static void *xrealloc(void *p, size_t n)
+void *kiln__xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
-    if (!q) oom();
+    if (!q) kiln__oom();
     return q;
 }
 
-static char *xstrndup(const char *s, size_t n)
+char *kiln__xstrndup(const char *s, size_t n)
 {
-    if (n == SIZE_MAX) oom();
-    char *c = xmalloc(n + 1);
-    memcpy(c, s, n);
+    if (n == SIZE_MAX) kiln__oom();
+    char *c = kiln__xmalloc(n + 1);
+    if (n) memcpy(c, s, n);
     c[n] = '\0';
     return c;
 }
 
-typedef struct sbuf {
-    char *data;
-    size_t len, cap;
-} sbuf;
-
-/* Makes room for `extra` more bytes plus a terminating NUL. */
-static void sb_reserve(sbuf *b, size_t extra)
+void kiln__sb_reserve(kiln__sbuf *b, size_t extra)
 {
-    if (extra > SIZE_MAX - b->len - 1) oom();
+    if (extra > SIZE_MAX - b->len - 1) kiln__oom();
     size_t need = b->len + extra + 1;
     if (need <= b->cap) return;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    b->data = xrealloc(b->data, cap);
+    b->data = kiln__xrealloc(b->data, cap);
     b->cap = cap;
     b->data[b->len] = '\0'; /* a fresh buffer is an empty string, not garbage */
 }
 
-static void sb_append(sbuf *b, const void *p, size_t n)
+void kiln__sb_append(kiln__sbuf *b, const void *p, size_t n)
 {
-    sb_reserve(b, n);
+    kiln__sb_reserve(b, n);
     if (n) memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = '\0';
 }
 
-static void sb_putc(sbuf *b, char c)
+void kiln__sb_putc(kiln__sbuf *b, char c)
 {
-    sb_append(b, &c, 1);
+    kiln__sb_append(b, &c, 1);
 }
 
-static void sb_vprintf(sbuf *b, const char *fmt, va_list ap)
+void kiln__sb_vprintf(kiln__sbuf *b, const char *fmt, va_list ap)
 {
     va_list ap2;
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap2);
     va_end(ap2);
     if (n < 0) return;
-    sb_reserve(b, (size_t)n);
+    kiln__sb_reserve(b, (size_t)n);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     b->len += (size_t)n;
 }
 
-/* ---- request ---- */
-
-static const char *env_or(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-    return v ? v : dflt;
-}
-
-const char *kiln_method(void)
-{
-    return env_or("REQUEST_METHOD", "GET");
-}
-
-const char *kiln_path_info(void)
-{
-    return env_or("PATH_INFO", "");
-}
-
-const char *kiln_path(void)
-{
-    static char *path;
-    if (path) return path;
-    /* X_FULL_URL is scheme://authority/path?query; without it, SCRIPT_NAME + PATH_INFO. */
-    const char *url = getenv("X_FULL_URL");
-    const char *p = url ? strstr(url, "://") : NULL;
-    if (p) {
-        p = strchr(p + 3, '/');
-        if (!p) p = "/";
-        path = xstrndup(p, strcspn(p, "?#"));
-    } else {
-        sbuf b = {0};
-        sb_append(&b, "", 0);
-        const char *s = env_or("SCRIPT_NAME", ""), *i = kiln_path_info();
-        sb_append(&b, s, strlen(s));
-        sb_append(&b, i, strlen(i));
-        if (b.len == 0) sb_putc(&b, '/');
-        path = b.data;
-    }
-    return path;
-}
-
-/* Builds PREFIX + NAME with letters uppercased and everything but letters and digits
- * turned into '_' (how CGI names headers and route parameters). */
-static char *cgi_name(const char *prefix, const char *name)
-{
-    sbuf b = {0};
-    sb_append(&b, prefix, strlen(prefix));
-    for (const char *p = name; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        sb_putc(&b, isalnum(c) ? (char)toupper(c) : '_');
-    }
-    return b.data;
-}
-
-const char *kiln_param(const char *name)
-{
-    char *var = cgi_name("X_PATH_MATCH_", name);
-    const char *v = getenv(var);
-    free(var);
-    return v;
-}
-
-const char *kiln_header(const char *name)
-{
-    if (strcasecmp(name, "content-type") == 0) return getenv("CONTENT_TYPE");
-    if (strcasecmp(name, "content-length") == 0) return getenv("CONTENT_LENGTH");
-    char *var = cgi_name("HTTP_", name);
-    const char *v = getenv(var);
-    free(var);
-    return v;
-}
+/* ---- request: query parameters and the body ---- */
 
 static int hexval(int c)
 {
@@ -167,15 +95,13 @@ static int hexval(int c)
     return -1;
 }
 
-/* Decodes one query component: '+' is a space, %XX a byte; a malformed escape and %00
- * stay as written so that the result is a proper C string. */
-static char *query_decode(const char *s, size_t len)
+char *kiln__url_decode(const char *s, size_t len, int plus)
 {
-    sbuf b = {0};
-    sb_reserve(&b, len);
+    kiln__sbuf b = {0};
+    kiln__sb_reserve(&b, len);
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        if (c == '+') {
+        if (c == '+' && plus) {
             c = ' ';
         } else if (c == '%' && i + 2 < len) {
             int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
@@ -184,7 +110,7 @@ static char *query_decode(const char *s, size_t len)
                 i += 2;
             }
         }
-        sb_putc(&b, c);
+        kiln__sb_putc(&b, c);
     }
     return b.data;
 }
@@ -195,12 +121,12 @@ static struct {
     char **names, **values;
 } query;
 
-/* Splits QUERY_STRING into decoded name/value pairs (once). */
+/* Splits the query string into decoded name/value pairs (once per request). */
 static void parse_query(void)
 {
     if (query.parsed) return;
     query.parsed = 1;
-    const char *q = env_or("QUERY_STRING", "");
+    const char *q = kiln__query_string();
     size_t cap = 0;
     while (*q) {
         size_t item = strcspn(q, "&;");
@@ -209,12 +135,13 @@ static void parse_query(void)
             size_t nlen = eq ? (size_t)(eq - q) : item;
             if (query.n == cap) {
                 cap = cap ? cap * 2 : 8;
-                if (cap > SIZE_MAX / sizeof(char *)) oom();
-                query.names = xrealloc(query.names, cap * sizeof(char *));
-                query.values = xrealloc(query.values, cap * sizeof(char *));
+                if (cap > SIZE_MAX / sizeof(char *)) kiln__oom();
+                query.names = kiln__xrealloc(query.names, cap * sizeof(char *));
+                query.values = kiln__xrealloc(query.values, cap * sizeof(char *));
             }
-            query.names[query.n] = query_decode(q, nlen);
-            query.values[query.n] = eq ? query_decode(eq + 1, item - nlen - 1) : xstrndup("", 0);
+            query.names[query.n] = kiln__url_decode(q, nlen, 1);
+            query.values[query.n] =
+                eq ? kiln__url_decode(eq + 1, item - nlen - 1, 1) : kiln__xstrndup("", 0);
             query.n++;
         }
         q += item;
@@ -245,46 +172,24 @@ int kiln_query_at(size_t i, const char **name, const char **value)
     return 0;
 }
 
+static struct {
+    int read, failed;
+    kiln__sbuf data;
+} req_body;
+
 const char *kiln_body(size_t *len)
 {
-    static int read_done, read_failed;
-    static sbuf body;
-    if (!read_done) {
-        read_done = 1;
-        const char *cl = getenv("CONTENT_LENGTH");
-        char *end = NULL;
-        unsigned long long want = cl && *cl ? strtoull(cl, &end, 10) : 0;
-        int known = cl && *cl && end && *end == '\0';
-        if (known && want > KILN_MAX_BODY) {
-            read_failed = 1;
-        } else {
-            sb_append(&body, "", 0);
-            for (;;) {
-                size_t chunk = 65536;
-                if (known) {
-                    if (body.len >= want) break;
-                    if (want - body.len < chunk) chunk = (size_t)(want - body.len);
-                } else if (body.len >= KILN_MAX_BODY) {
-                    read_failed = 1;
-                    break;
-                }
-                sb_reserve(&body, chunk);
-                size_t n = fread(body.data + body.len, 1, chunk, stdin);
-                body.len += n;
-                body.data[body.len] = '\0';
-                if (n < chunk) {
-                    if (ferror(stdin)) read_failed = 1;
-                    break;
-                }
-            }
-        }
+    if (!req_body.read) {
+        req_body.read = 1;
+        kiln__sb_append(&req_body.data, "", 0);
+        req_body.failed = kiln__read_body(&req_body.data) < 0;
     }
-    if (read_failed) {
+    if (req_body.failed) {
         if (len) *len = 0;
         return NULL;
     }
-    if (len) *len = body.len;
-    return body.data;
+    if (len) *len = req_body.data.len;
+    return req_body.data.data;
 }
 
 /* ---- response ---- */
@@ -294,7 +199,7 @@ static struct {
     int sent;
     size_t nheaders;
     char **names, **values;
-    sbuf body;
+    kiln__sbuf body;
 } resp = {200, 0, 0, NULL, NULL, {NULL, 0, 0}};
 
 void kiln_status(int status)
@@ -324,11 +229,11 @@ static int is_field_value(const char *s)
 int kiln_add_header(const char *name, const char *value)
 {
     if (!is_token(name) || !is_field_value(value)) return -1;
-    if (resp.nheaders == SIZE_MAX / sizeof(char *)) oom();
-    resp.names = xrealloc(resp.names, (resp.nheaders + 1) * sizeof(char *));
-    resp.values = xrealloc(resp.values, (resp.nheaders + 1) * sizeof(char *));
-    resp.names[resp.nheaders] = xstrndup(name, strlen(name));
-    resp.values[resp.nheaders] = xstrndup(value, strlen(value));
+    if (resp.nheaders == SIZE_MAX / sizeof(char *)) kiln__oom();
+    resp.names = kiln__xrealloc(resp.names, (resp.nheaders + 1) * sizeof(char *));
+    resp.values = kiln__xrealloc(resp.values, (resp.nheaders + 1) * sizeof(char *));
+    resp.names[resp.nheaders] = kiln__xstrndup(name, strlen(name));
+    resp.values[resp.nheaders] = kiln__xstrndup(value, strlen(value));
     resp.nheaders++;
     return 0;
 }
@@ -346,7 +251,7 @@ int kiln_set_header(const char *name, const char *value)
                 continue;
             }
             /* The first one keeps its place and its spelling, with the new value. */
-            char *v = xstrndup(value, strlen(value));
+            char *v = kiln__xstrndup(value, strlen(value));
             free(resp.values[i]);
             resp.values[i] = v;
             replaced = 1;
@@ -361,7 +266,7 @@ int kiln_set_header(const char *name, const char *value)
 
 void kiln_write(const void *data, size_t len)
 {
-    sb_append(&resp.body, data, len);
+    kiln__sb_append(&resp.body, data, len);
 }
 
 void kiln_puts(const char *s)
@@ -373,7 +278,7 @@ void kiln_printf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    sb_vprintf(&resp.body, fmt, ap);
+    kiln__sb_vprintf(&resp.body, fmt, ap);
     va_end(ap);
 }
 
@@ -404,90 +309,45 @@ static size_t utf8_len(const unsigned char *s, size_t avail)
 }
 
 /* Appends s as a JSON string literal to b. */
-static void json_quote(sbuf *b, const char *s, size_t len)
+static void json_quote(kiln__sbuf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    sb_putc(b, '"');
+    kiln__sb_putc(b, '"');
     for (size_t i = 0; i < len;) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
-            sb_append(b, e, 2);
+            kiln__sb_append(b, e, 2);
         } else if (c == '\n') {
-            sb_append(b, "\\n", 2);
+            kiln__sb_append(b, "\\n", 2);
         } else if (c == '\r') {
-            sb_append(b, "\\r", 2);
+            kiln__sb_append(b, "\\r", 2);
         } else if (c == '\t') {
-            sb_append(b, "\\t", 2);
+            kiln__sb_append(b, "\\t", 2);
         } else if (c < 0x20 || c == 0x7f) {
             char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            sb_append(b, e, 6);
+            kiln__sb_append(b, e, 6);
         } else if (c >= 0x80) {
             size_t n = utf8_len((const unsigned char *)s + i, len - i);
             if (n == 0) {
-                sb_append(b, "\xef\xbf\xbd", 3);
+                kiln__sb_append(b, "\xef\xbf\xbd", 3);
                 i++;
             } else {
-                sb_append(b, s + i, n);
+                kiln__sb_append(b, s + i, n);
                 i += n;
             }
             continue;
         } else {
-            sb_putc(b, (char)c);
+            kiln__sb_putc(b, (char)c);
         }
         i++;
     }
-    sb_putc(b, '"');
+    kiln__sb_putc(b, '"');
 }
 
 void kiln_write_json_string(const char *s, size_t len)
 {
     json_quote(&resp.body, s, len);
-}
-
-/* The reason phrase of common status codes (WAGI wants "Status: CODE REASON"). */
-static const char *reason(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 204:
-        return "No Content";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 304:
-        return "Not Modified";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 409:
-        return "Conflict";
-    case 413:
-        return "Content Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 422:
-        return "Unprocessable Content";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Status";
-    }
 }
 
 int kiln_send(void)
@@ -497,14 +357,19 @@ int kiln_send(void)
     int has_type = 0;
     for (size_t i = 0; i < resp.nheaders; i++)
         if (strcasecmp(resp.names[i], "Content-Type") == 0) has_type = 1;
+    if (!has_type) { /* the default goes first, as WAGI handlers always printed it */
+        kiln_add_header("Content-Type", "text/plain; charset=utf-8");
+        char *n = resp.names[resp.nheaders - 1], *v = resp.values[resp.nheaders - 1];
+        memmove(resp.names + 1, resp.names, (resp.nheaders - 1) * sizeof(char *));
+        memmove(resp.values + 1, resp.values, (resp.nheaders - 1) * sizeof(char *));
+        resp.names[0] = n;
+        resp.values[0] = v;
+    }
     int status = resp.status >= 100 && resp.status <= 999 ? resp.status : 500;
-    printf("Status: %d %s\n", status, reason(status));
-    if (!has_type) printf("Content-Type: text/plain; charset=utf-8\n");
-    for (size_t i = 0; i < resp.nheaders; i++)
-        printf("%s: %s\n", resp.names[i], resp.values[i]);
-    putchar('\n');
-    if (resp.body.len) fwrite(resp.body.data, 1, resp.body.len, stdout);
-    return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+    return kiln__emit(status, resp.nheaders, resp.names, resp.values,
+                      resp.body.data ? resp.body.data : "", resp.body.len) == 0
+               ? 0
+               : 1;
 }
 
 int kiln_respond(int status, const char *content_type, const char *body)
@@ -517,11 +382,11 @@ int kiln_respond(int status, const char *content_type, const char *body)
 
 int kiln_respond_error(int status, const char *fmt, ...)
 {
-    sbuf msg = {0};
+    kiln__sbuf msg = {0};
     va_list ap;
     va_start(ap, fmt);
-    sb_append(&msg, "", 0);
-    sb_vprintf(&msg, fmt, ap);
+    kiln__sb_append(&msg, "", 0);
+    kiln__sb_vprintf(&msg, fmt, ap);
     va_end(ap);
     resp.body.len = 0;
     if (resp.body.data) resp.body.data[0] = '\0';
@@ -574,7 +439,7 @@ static int jhex4(jparser *p, unsigned *out)
 }
 
 /* Appends code point cp as UTF-8. */
-static void put_utf8(sbuf *b, unsigned cp)
+static void put_utf8(kiln__sbuf *b, unsigned cp)
 {
     char u[4];
     size_t n;
@@ -589,14 +454,14 @@ static void put_utf8(sbuf *b, unsigned cp)
         u[0] = (char)(0xf0 | (cp >> 18)), u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
         u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
     }
-    sb_append(b, u, n);
+    kiln__sb_append(b, u, n);
 }
 
 /* Parses a string literal (p->s[p->pos] == '"') into out. */
-static int jstring(jparser *p, sbuf *out)
+static int jstring(jparser *p, kiln__sbuf *out)
 {
     p->pos++;
-    sb_append(out, "", 0);
+    kiln__sb_append(out, "", 0);
     for (;;) {
         if (p->pos >= p->len) return jfail(p, "unterminated string");
         unsigned char c = (unsigned char)p->s[p->pos];
@@ -608,12 +473,12 @@ static int jstring(jparser *p, sbuf *out)
         if (c >= 0x80) {
             size_t n = utf8_len((const unsigned char *)p->s + p->pos, p->len - p->pos);
             if (n == 0) return jfail(p, "invalid UTF-8");
-            sb_append(out, p->s + p->pos, n);
+            kiln__sb_append(out, p->s + p->pos, n);
             p->pos += n;
             continue;
         }
         if (c != '\\') {
-            sb_putc(out, (char)c);
+            kiln__sb_putc(out, (char)c);
             p->pos++;
             continue;
         }
@@ -622,7 +487,7 @@ static int jstring(jparser *p, sbuf *out)
         const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
         const char *k = e ? strchr(from, e) : NULL;
         if (k) {
-            sb_putc(out, to[k - from]);
+            kiln__sb_putc(out, to[k - from]);
             continue;
         }
         if (e != 'u') return jfail(p, "bad escape");
@@ -671,7 +536,7 @@ static int jnumber(jparser *p, double *out)
             p->pos++;
     }
 #undef DIGIT
-    char *tmp = xstrndup(s + start, p->pos - start);
+    char *tmp = kiln__xstrndup(s + start, p->pos - start);
     *out = strtod(tmp, NULL);
     free(tmp);
     return 0;
@@ -696,9 +561,9 @@ static int jcontainer(jparser *p, kiln_jv *v, int is_object)
     for (;;) {
         if (v->len == cap) {
             cap = cap ? cap * 2 : 4;
-            if (cap > SIZE_MAX / sizeof(kiln_jv)) oom();
-            v->items = xrealloc(v->items, cap * sizeof(kiln_jv));
-            if (is_object) v->keys = xrealloc(v->keys, cap * sizeof(char *));
+            if (cap > SIZE_MAX / sizeof(kiln_jv)) kiln__oom();
+            v->items = kiln__xrealloc(v->items, cap * sizeof(kiln_jv));
+            if (is_object) v->keys = kiln__xrealloc(v->keys, cap * sizeof(char *));
         }
         kiln_jv *item = &v->items[v->len];
         memset(item, 0, sizeof *item);
@@ -709,7 +574,7 @@ static int jcontainer(jparser *p, kiln_jv *v, int is_object)
                 v->len++;
                 return jfail(p, "expected a string key");
             }
-            sbuf key = {0};
+            kiln__sbuf key = {0};
             int rc = jstring(p, &key);
             v->keys[v->len] = key.data;
             v->len++;
@@ -746,7 +611,7 @@ static int jvalue(jparser *p, kiln_jv *v)
     char c = p->s[p->pos];
     if (c == '{' || c == '[') return jcontainer(p, v, c == '{');
     if (c == '"') {
-        sbuf b = {0};
+        kiln__sbuf b = {0};
         v->type = KILN_JV_STRING;
         int rc = jstring(p, &b);
         v->string = b.data;
@@ -792,7 +657,7 @@ kiln_jv *kiln_jv_parse(const char *text, size_t len, char *err, size_t errlen)
 {
     jparser p = {text, len, 0, 0, err, errlen};
     if (err && errlen) err[0] = '\0';
-    kiln_jv *v = xmalloc(sizeof *v);
+    kiln_jv *v = kiln__xmalloc(sizeof *v);
     memset(v, 0, sizeof *v);
     int rc = text ? jvalue(&p, v) : jfail(&p, "no input");
     if (rc == 0) {
@@ -825,4 +690,28 @@ void kiln_jv_free(kiln_jv *v)
     if (!v) return;
     jv_clear(v);
     free(v);
+}
+
+/* ---- between requests ---- */
+
+void kiln__reset(void)
+{
+    for (size_t i = 0; i < query.n; i++) {
+        free(query.names[i]);
+        free(query.values[i]);
+    }
+    free(query.names);
+    free(query.values);
+    memset(&query, 0, sizeof query);
+    free(req_body.data.data);
+    memset(&req_body, 0, sizeof req_body);
+    for (size_t i = 0; i < resp.nheaders; i++) {
+        free(resp.names[i]);
+        free(resp.values[i]);
+    }
+    free(resp.names);
+    free(resp.values);
+    free(resp.body.data);
+    memset(&resp, 0, sizeof resp);
+    resp.status = 200;
 }

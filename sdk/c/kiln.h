@@ -1,9 +1,15 @@
-/* kiln.h — the Kiln C guest SDK: write WAGI HTTP handlers for Kiln (and Spin/WAGI) in C.
+/* kiln.h — the Kiln C guest SDK: write HTTP handlers for Kiln (and Spin, wasmtime serve,
+ * jco serve) in C, as wasi:http components or as WAGI modules, from the same source.
  *
- * A handler is an ordinary WASI command (`main`). Kiln runs one fresh instance per
- * request: the request arrives as CGI environment variables plus the body on stdin,
- * and whatever the handler prints on stdout (a header block, a blank line, the body)
- * becomes the response. This SDK hides that protocol:
+ * A handler is an ordinary `int main(void)`, run once per request (Kiln gives every
+ * request a fresh instance). Linked with one of the SDK's two backends, it becomes
+ *   - a wasi:http component (kiln_http.c): the SDK exports
+ *     wasi:http/incoming-handler.handle, reads the request from the incoming-request,
+ *     calls main() and answers through the response-outparam (see kiln_http.c);
+ *   - a WAGI module (kiln_wagi.c): a WASI command whose request arrives as CGI
+ *     environment variables plus the body on stdin, and whose stdout (a header block, a
+ *     blank line, the body) becomes the response.
+ * This API hides both:
  *
  *     #include "kiln.h"
  *
@@ -19,17 +25,22 @@
  *         return kiln_send();
  *     }
  *
- * Build (Debian's clang and wasi-libc, nothing else):
- *     clang --target=wasm32-wasi --sysroot=/usr -O2 -o app.wasm main.c kiln.c
+ * Build (Debian's clang and wasi-libc; jco from npm for the component):
+ *     component: clang --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -O2 \
+ *                    -o core.wasm main.c kiln.c kiln_http.c
+ *                sh kiln-componentize.sh core.wasm app.wasm
+ *     WAGI:      clang --target=wasm32-wasi --sysroot=/usr -O2 \
+ *                    -o app.wasm main.c kiln.c kiln_wagi.c
  *
  * Requests
- *   kiln_method()      REQUEST_METHOD ("GET", "POST", ...)
+ *   kiln_method()      the method ("GET", "POST", ...)
  *   kiln_path()        the request path as sent (percent-encoded, without the query)
  *   kiln_path_info()   the part of the path below the route's "/..." (decoded)
- *   kiln_param(name)   a route segment `:name` (from X_PATH_MATCH_<NAME>)
+ *   kiln_param(name)   a route segment `:name` (WAGI: X_PATH_MATCH_<NAME>; wasi:http:
+ *                      the spin-path-match-<name> header)
  *   kiln_query(name)   a query parameter, decoded ('+' is a space, %XX escapes)
- *   kiln_header(name)  a request header by its HTTP name ("User-Agent"), from HTTP_*
- *   kiln_body(&len)    the body, read from stdin once (CONTENT_LENGTH bytes)
+ *   kiln_header(name)  a request header by its HTTP name ("User-Agent")
+ *   kiln_body(&len)    the body, read whole on first use
  * Every string returned stays valid until the program exits; NULL means "absent".
  *
  * Responses are buffered until kiln_send() (or kiln_respond_error()) writes them, so a
@@ -45,7 +56,10 @@
  * commas, no duplicate keys, depth at most KILN_JV_MAX_DEPTH).
  *
  * Memory: when an allocation fails the SDK writes nothing and exits with status 70,
- * which Kiln answers with a 500 and logs. */
+ * which Kiln answers with a 500 and logs.
+ *
+ * A wasi:http handler returns from main (exit() ends the instance: the host answers 500);
+ * one that returns without kiln_send() gets what it built (status 0) or a 500. */
 #ifndef KILN_SDK_H
 #define KILN_SDK_H
 
@@ -57,7 +71,7 @@ extern "C" {
 
 /* ---- the request ---- */
 
-/* The HTTP method ("GET" when the variable is missing, e.g. when run by hand). */
+/* The HTTP method ("GET" when unknown, e.g. a WAGI module run by hand). */
 const char *kiln_method(void);
 /* The raw request path ("/users/a%20b"), without the query string. */
 const char *kiln_path(void);
@@ -70,12 +84,13 @@ const char *kiln_query(const char *name);
 /* The number of query parameters and the i-th one (decoded), for iterating. */
 size_t kiln_query_count(void);
 int kiln_query_at(size_t i, const char **name, const char **value);
-/* A request header by name ("Content-Type", "x-api-key"), or NULL. Kiln, like WAGI,
- * does not give handlers the Authorization and Connection headers. */
+/* A request header by name ("Content-Type", "x-api-key"; any case), or NULL. Repeated
+ * headers come joined with ", ". A WAGI handler never sees Authorization and Connection
+ * (CGI withholds them); a wasi:http component sees every header the host passes. */
 const char *kiln_header(const char *name);
 /* The request body (NUL-terminated for convenience; *len is the exact length, the body
- * may contain NUL bytes). Returns NULL (and *len = 0) if stdin could not be read or the
- * body is larger than KILN_MAX_BODY. */
+ * may contain NUL bytes). Returns NULL (and *len = 0) if it could not be read or is
+ * larger than KILN_MAX_BODY. */
 #ifndef KILN_MAX_BODY
 #define KILN_MAX_BODY (64u << 20)
 #endif
@@ -97,9 +112,10 @@ void kiln_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Appends `s` (len bytes, may contain NUL) as a quoted, escaped JSON string. Invalid
  * UTF-8 bytes are replaced by U+FFFD so the output is always valid JSON. */
 void kiln_write_json_string(const char *s, size_t len);
-/* Writes the response (status, headers, blank line, body) to stdout. Without a
- * Content-Type, "text/plain; charset=utf-8" is used. Returns 0, or 1 if stdout failed:
- * meant for `return kiln_send();` in main. A second call does nothing. */
+/* Sends the response (status, headers, body): to stdout for WAGI, as the outgoing-response
+ * for wasi:http. Without a Content-Type, "text/plain; charset=utf-8" is used. Returns 0, or
+ * 1 if writing failed: meant for `return kiln_send();` in main. A second call does
+ * nothing. */
 int kiln_send(void);
 /* Shortcut: status, Content-Type and a NUL-terminated body, then kiln_send(). */
 int kiln_respond(int status, const char *content_type, const char *body);

@@ -9,7 +9,8 @@ check "templates embedded in kiln are up to date (scripts/embed-templates.sh)" \
 
 out=$("$KILN" templates list 2>&1)
 expect_contains "templates list shows http-c" "http-c" "$out"
-expect_contains "templates list describes it" "WAGI HTTP handler in C" "$out"
+expect_contains "templates list describes it" "A wasi:http component in C" "$out"
+expect_contains "templates list shows http-c-wagi" "http-c-wagi" "$out"
 
 # ---- the first minute ----
 cd "$TMP" || exit 1

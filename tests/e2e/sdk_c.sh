@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # The C guest SDK (sdk/c): its JSON reader/writer, request parsing from a CGI environment
-# and response writing, natively under ASan+UBSan (tests/sdk/kiln_sdk_test.c); and that
-# it compiles for wasm32-wasi with warnings as errors.
+# and response writing (the shared kiln.c with the WAGI backend kiln_wagi.c), natively
+# under ASan+UBSan (tests/sdk/kiln_sdk_test.c); and that every file, the wasi:http backend
+# kiln_http.c included, compiles for wasm32-wasi with warnings as errors (the wasi:http
+# backend runs in tests/e2e/c_sdk_component.sh).
 source "$(dirname "$0")/../lib.sh"
 
 T="$TMP/kiln_sdk_test"
 if ! cc -std=c11 -Wall -Wextra -Werror -Wshadow -Wvla -g -O1 -fsanitize=address,undefined \
     -fno-sanitize-recover=undefined -I"$ROOT/sdk/c" "$ROOT/tests/sdk/kiln_sdk_test.c" \
-    "$ROOT/sdk/c/kiln.c" -o "$T" 2>"$TMP/cc.err"; then
+    "$ROOT/sdk/c/kiln.c" "$ROOT/sdk/c/kiln_wagi.c" -o "$T" 2>"$TMP/cc.err"; then
     fail "the SDK test builds natively" "$(cat "$TMP/cc.err")"
     finish
     exit
 fi
 pass "the SDK test builds natively"
-check "the SDK builds for wasm32-wasi with -Werror" clang --target=wasm32-wasi --sysroot=/usr \
-    -std=c11 -Wall -Wextra -Werror -O2 -c "$ROOT/sdk/c/kiln.c" -o "$TMP/kiln.o"
+for f in kiln kiln_wagi kiln_http; do
+    check "the SDK's $f.c builds for wasm32-wasi with -Werror" clang --target=wasm32-wasi \
+        --sysroot=/usr -std=c11 -Wall -Wextra -Werror -O2 -c "$ROOT/sdk/c/$f.c" -o "$TMP/$f.o"
+done
 
 out=$("$T" json 2>&1)
 rc=$?

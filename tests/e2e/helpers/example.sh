@@ -3,20 +3,32 @@
 # example_start NAME [UP ARGS...]: copies examples/NAME and sdk/c into $TMP (so the
 # build leaves the tree untouched), builds it with `kiln build -f`, starts `kiln up` on a
 # free port and waits for /.well-known/kiln/health. Sets APP (the copy) and URL. Returns
-# non-zero (after recording a failure) when something does not work.
+# non-zero (after recording a failure) when something does not work. example_down stops it.
+#
+# MANIFEST (default kiln.toml) picks the manifest in the example: the C examples have
+# kiln.toml (a wasi:http component) and kiln-wagi.toml (the same sources as WAGI), and
+# their tests run once per form (example_forms). Failures name the form.
+
+# example_forms: the manifests of the example's forms (for `for MANIFEST in ...`).
+example_forms() { echo kiln.toml kiln-wagi.toml; }
+
+# Every failure is prefixed with the manifest it happened with.
+eval "$(declare -f fail | sed '1s/^fail/_example_lib_fail/')"
+fail() { _example_lib_fail "[${MANIFEST:-kiln.toml}] $1" "${@:2}"; }
 
 example_copy() {
     mkdir -p "$TMP/examples" "$TMP/sdk"
+    rm -rf "$TMP/examples/$1" "$TMP/sdk/c"
     cp -R "$ROOT/examples/$1" "$TMP/examples/$1" && cp -R "$ROOT/sdk/c" "$TMP/sdk/c" || return 1
     rm -rf "$TMP/examples/$1/target"
     APP="$TMP/examples/$1"
 }
 
 example_build() {
-    if "$KILN" build -f "$APP" >"$TMP/build.out" 2>&1; then
-        pass "kiln build -f examples/$1"
+    if "$KILN" build -f "$APP/${MANIFEST:-kiln.toml}" >"$TMP/build.out" 2>&1; then
+        pass "kiln build -f examples/$1/${MANIFEST:-kiln.toml}"
     else
-        fail "kiln build -f examples/$1" "$(tail -n 20 "$TMP/build.out")"
+        fail "kiln build -f examples/$1/${MANIFEST:-kiln.toml}" "$(tail -n 20 "$TMP/build.out")"
         return 1
     fi
 }
@@ -24,7 +36,7 @@ example_build() {
 example_up() {
     PORT=$(free_port)
     URL="http://127.0.0.1:$PORT"
-    "$KILN" up -f "$APP" --listen "127.0.0.1:$PORT" "$@" >"$TMP/up.out" 2>"$TMP/up.err" &
+    "$KILN" up -f "$APP/${MANIFEST:-kiln.toml}" --listen "127.0.0.1:$PORT" "$@" >"$TMP/up.out" 2>"$TMP/up.err" &
     UP_PID=$!
     on_exit "kill $UP_PID 2>/dev/null"
     for _ in $(seq 1 600); do
@@ -37,6 +49,11 @@ example_up() {
     done
     fail "kiln up serves $APP" "$(tail -n 20 "$TMP/up.err")"
     return 1
+}
+
+example_down() {
+    kill "$UP_PID" 2>/dev/null
+    wait "$UP_PID" 2>/dev/null
 }
 
 example_start() {
