@@ -3,12 +3,12 @@
 # for `make bench`, which compares Kiln's wasi:http executor with `wasmtime serve` on the same
 # component. Only the bench needs it: the build takes ~20-30 min of cargo on 2 cores, so
 # `make test` never waits for it. Pinned, built once, reused by every later run (a stamp file
-# records the exact version and features). Needs rustup's cargo (Rust >= 1.95 for 48.x).
+# records the exact version and features; `serve` in 48.x needs component-model-async). Needs rustup's cargo (Rust >= 1.95 for 48.x).
 # Usage: scripts/install-wasmtime.sh [--check]   (--check: exit 1 if it is not installed)
 set -euo pipefail
 KILN_TOOLS=${KILN_TOOLS:-/var/cache/kiln-tools}
 WASMTIME_VERSION=48.0.8
-FEATURES=run,serve,cranelift,component-model,pooling-allocator,parallel-compilation,cache,wat
+FEATURES=run,serve,cranelift,component-model,component-model-async,pooling-allocator,parallel-compilation,cache,wat
 want="wasmtime-cli $WASMTIME_VERSION ($FEATURES)"
 stamp="$KILN_TOOLS/cargo/.kiln-wasmtime"
 bin="$KILN_TOOLS/cargo/bin/wasmtime"
