@@ -78,6 +78,7 @@ printf '%s\n' "$out" | grep ' — ' | awk '{
         printf "component-spec %s — %d of %d commands passed, %d failed, %d skipped\n",
             d, pass[d], pass[d] + failed[d] + skip[d], failed[d], skip[d]
 }' | LC_ALL=C sort
+printf '%s\n' "$out" | grep 'validated, not instantiated' | sed 's/^component-spec:/component-spec/'
 echo "component-spec: $((p + _passed)) passed, $((f + _failed)) failed, $s skipped"
 echo "component-spec took $((end - start))s for ${#all[@]} files"
 [ "$f" -eq 0 ] && [ "$_failed" -eq 0 ] && [ "$p" -gt 0 ]
