@@ -543,6 +543,71 @@ static void test_mismatch(void)
     }
 }
 
+/* A resource exported by a nested component and used through its exported type index:
+ * the export makes a new (abstract) type index, which lifting own/borrow must resolve to
+ * the defining instance's runtime type (component-spec resources/borrows.wast). */
+static const char *exported_resource_wat =
+    "(component\n"
+    "  (component $C\n"
+    "    (type $R' (resource (rep i32)))\n"
+    "    (export $R \"R\" (type $R'))\n"
+    "    (core func $new (canon resource.new $R'))\n"
+    "    (core module $CM\n"
+    "      (import \"\" \"new\" (func $new (param i32) (result i32)))\n"
+    "      (func (export \"make\") (result i32) (call $new (i32.const 0x41)))\n"
+    "      (func (export \"get-rep\") (param i32) (result i32) (local.get 0)))\n"
+    "    (core instance $cm (instantiate $CM (with \"\" (instance (export \"new\" (func "
+    "$new))))))\n"
+    "    (func (export \"make\") (result (own $R)) (canon lift (core func $cm \"make\")))\n"
+    "    (func (export \"get-rep\") (param \"r\" (borrow $R)) (result u32)\n"
+    "      (canon lift (core func $cm \"get-rep\"))))\n"
+    "  (component $D\n"
+    "    (import \"c\" (instance $c\n"
+    "      (export \"R\" (type $R (sub resource)))\n"
+    "      (export \"make\" (func (result (own $R))))\n"
+    "      (export \"get-rep\" (func (param \"r\" (borrow $R)) (result u32)))))\n"
+    "    (alias export $c \"R\" (type $R))\n"
+    "    (core func $drop (canon resource.drop $R))\n"
+    "    (core func $make (canon lower (func $c \"make\")))\n"
+    "    (core func $get-rep (canon lower (func $c \"get-rep\")))\n"
+    "    (core module $DM\n"
+    "      (import \"\" \"make\" (func $make (result i32)))\n"
+    "      (import \"\" \"get-rep\" (func $get-rep (param i32) (result i32)))\n"
+    "      (import \"\" \"drop\" (func $drop (param i32)))\n"
+    "      (func (export \"run\") (result i32) (local $h i32) (local $r i32)\n"
+    "        (local.set $h (call $make))\n"
+    "        (local.set $r (call $get-rep (local.get $h)))\n"
+    "        (call $drop (local.get $h))\n"
+    "        (local.get $r)))\n"
+    "    (core instance $dm (instantiate $DM (with \"\" (instance (export \"make\" (func $make))\n"
+    "      (export \"get-rep\" (func $get-rep)) (export \"drop\" (func $drop))))))\n"
+    "    (func (export \"run\") (result u32) (canon lift (core func $dm \"run\"))))\n"
+    "  (instance $c (instantiate $C))\n"
+    "  (instance $d (instantiate $D (with \"c\" (instance $c))))\n"
+    "  (func (export \"run\") (alias export $d \"run\")))\n";
+
+static void test_exported_resource(void)
+{
+    kiln_err err;
+    kiln_loaded_component *lc = load("exported-resource", exported_resource_wat, &err);
+    CHECK(lc != NULL);
+    if (!lc) return;
+    kiln_grants g = {0};
+    kiln_component_instance *ci = kiln_component_instantiate(lc, &g, &err);
+    if (!ci) fprintf(stderr, "%s\n", err.msg);
+    CHECK(ci != NULL);
+    if (ci) {
+        kiln_trap t;
+        kiln_cval res;
+        int rc = call(ci, "run", NULL, &res, &t);
+        if (rc != 0) fprintf(stderr, "run: %s\n", t.message);
+        CHECK(rc == 0);
+        CHECK_INT(res.u, 0x41);
+    }
+    kiln_component_instance_free(ci);
+    kiln_component_unload(lc);
+}
+
 static int dir_empty(const char *path)
 {
     DIR *d = opendir(path);
@@ -589,6 +654,7 @@ int main(void)
     test_shapes();
     test_basic();
     test_nested_and_resources();
+    test_exported_resource();
     test_missing();
     test_mismatch();
     char cmd[400];

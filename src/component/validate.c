@@ -1182,6 +1182,10 @@ int kc_validate_component(kc_ctx *x, kiln_component *c, kc_scope *outer)
             d->ext.sort = sort;
             d->ext.type = et;
             r = add_extern(&s, 0, d->ext.name, sort, et);
+            /* Exporting a resource made a new abstract type index for it: that is the type
+             * later definitions see, and the one instantiation must map (link.c). */
+            if (r == 0 && sort == KILN_CSORT_TYPE)
+                d->ext.type = s.spaces[KILN_CSORT_TYPE].types[s.spaces[KILN_CSORT_TYPE].n - 1];
             break;
         }
         }
