@@ -25,7 +25,7 @@
  * crash or a hang (--timeout seconds per command, default 60) costs one file, not the run;
  * the commands it did not reach count as failed.
  *
- * Exclusions (--exclude F): lines "PATH[:LINE]  reason", PATH a file ("values/strings.wast")
+ * Exclusions (--exclude F): lines "PATH[:LINE[-LAST]]  reason", PATH a file ("values/strings.wast")
  * or a folder ending in '/' ("async/"); '#' starts a comment. Excluded commands are
  * skipped and the reason printed. Output on stdout: one line per file
  * "FILE — N passed, N failed, N skipped" (no colon: tests/run-all.sh sums only the
@@ -63,8 +63,8 @@ typedef struct file_slot {
 } file_slot;
 
 typedef struct exclusion {
-    char *path; /* "values/strings.wast" or "async/" */
-    long line;  /* 0: every command */
+    char *path;      /* "values/strings.wast" or "async/" */
+    long line, last; /* lines line..last; line 0: every command */
     char *reason;
 } exclusion;
 
@@ -824,7 +824,7 @@ static const exclusion *excluded(const options *opt, const char *wast, long line
         size_t n = strlen(e->path);
         int dir = n > 0 && e->path[n - 1] == '/';
         if (dir ? strncmp(e->path, wast, n) != 0 : strcmp(e->path, wast) != 0) continue;
-        if (e->line == 0 || e->line == line) return e;
+        if (e->line == 0 || (line >= e->line && line <= e->last)) return e;
     }
     return NULL;
 }
@@ -971,10 +971,12 @@ static int load_exclusions(options *opt, const char *path)
         reason += strspn(reason, " \t");
         ln[n] = '\0';
         char *colon = strchr(ln, ':');
-        long line = 0;
+        long line = 0, last = 0;
         if (colon) {
+            char *end;
             *colon = '\0';
-            line = strtol(colon + 1, NULL, 10);
+            line = last = strtol(colon + 1, &end, 10);
+            if (*end == '-') last = strtol(end + 1, NULL, 10);
         }
         exclusion *ne = kiln_realloc(opt->excl, (opt->nexcl + 1) * sizeof *ne);
         if (!ne) {
@@ -985,6 +987,7 @@ static int load_exclusions(options *opt, const char *path)
         ne[opt->nexcl].path = kiln_strdup(ln);
         ne[opt->nexcl].reason = kiln_strdup(*reason ? reason : "(no reason given)");
         ne[opt->nexcl].line = line;
+        ne[opt->nexcl].last = last;
         opt->nexcl++;
         if (!ne[opt->nexcl - 1].path || !ne[opt->nexcl - 1].reason) {
             rc = -1;

@@ -69,7 +69,22 @@ else
 fi
 # Per file, the skip reasons, then per folder.
 printf '%s\n' "$out" | grep ' — '
-printf '%s\n' "$out" | grep ' skipped: ' | sed 's/^/component-spec skipped /'
+# Skips: one line per file and reason ("FILE:LINE: skipped: R" and "FILE: N commands
+# skipped: R" from the runner).
+printf '%s\n' "$out" | grep ' skipped: ' | awk '{
+    i = index($0, " skipped: "); reason = substr($0, i + 10); head = substr($0, 1, i - 1)
+    n = 1
+    if (head ~ /: [0-9]+ commands$/) { split(head, h, ": "); file = h[1]; n = h[2] + 0 }
+    else { sub(/:[0-9]+:$/, "", head); file = head }
+    key = file SUBSEP reason
+    if (!(key in count)) order[++keys] = key
+    count[key] += n
+} END {
+    for (k = 1; k <= keys; k++) {
+        split(order[k], p, SUBSEP)
+        printf "component-spec skipped %d in %s: %s\n", count[order[k]], p[1], p[2]
+    }
+}'
 printf '%s\n' "$out" | grep ' — ' | awk '{
     split($1, parts, "/"); d = parts[1] "/"
     pass[d] += $3; failed[d] += $5; skip[d] += $7
