@@ -134,37 +134,36 @@ static int why_fail(char *why, size_t whylen, const char *msg)
     return -1;
 }
 
-/* ns:pkg/iface[@version], with nested namespaces and projections (🪺). */
+/* ns:pkg/iface[@version]. Nested namespaces ("a:b:c/d") and nested projections
+ * ("a:b/c/d") are gated future syntax (🪺): refused, as wasmparser refuses them by default
+ * (component-spec validation/extern-names.wast). */
 static int parse_interface(const char *s, kiln_cname *out, char *why, size_t whylen)
 {
     size_t n = strlen(s);
     const char *at = memchr(s, '@', n);
     size_t body = at ? (size_t)(at - s) : n;
-    /* namespaces: words ':' (one or more) */
-    size_t i = 0, nsl = 0, pkg_start = 0;
-    int nns = 0;
-    for (;;) {
-        size_t l = label_len(s + i, body - i, ":/", 1);
-        if (l == 0) return why_fail(why, whylen, "namespace and package must be lowercase words");
-        if (i + l < body && s[i + l] == ':') {
-            if (nns++ == 0) nsl = l;
-            i += l + 1;
-            continue;
-        }
-        pkg_start = i;
-        i += l;
-        break;
-    }
-    if (nns == 0 || i >= body || s[i] != '/')
+    size_t nsl = label_len(s, body, ":", 1);
+    if (nsl == 0 || nsl >= body || s[nsl] != ':')
+        return why_fail(why, whylen, "namespace and package must be lowercase words");
+    size_t pkg_start = nsl + 1, i = pkg_start;
+    size_t l = label_len(s + i, body - i, ":/", 1);
+    if (l == 0) return why_fail(why, whylen, "namespace and package must be lowercase words");
+    i += l;
+    if (i < body && s[i] == ':')
+        return why_fail(why, whylen,
+                        "expected '/' after the package name (nested namespaces "
+                        "are not enabled)");
+    if (i >= body || s[i] != '/')
         return why_fail(why, whylen, "interface names look like 'namespace:package/interface'");
     size_t pkg_end = i, iface_start = i + 1;
-    while (i < body && s[i] == '/') {
-        i++;
-        iface_start = i;
-        size_t l = label_len(s + i, body - i, "/", 0);
-        if (l == 0) return why_fail(why, whylen, "interface name must be a kebab-case label");
-        i += l;
-    }
+    i = iface_start;
+    l = label_len(s + i, body - i, "/", 0);
+    if (l == 0) return why_fail(why, whylen, "interface name must be a kebab-case label");
+    i += l;
+    if (i < body && s[i] == '/')
+        return why_fail(why, whylen,
+                        "trailing characters after the interface name (nested "
+                        "projections are not enabled)");
     if (i != body) return why_fail(why, whylen, "unexpected character in interface name");
     if (at) {
         semver v;
@@ -220,21 +219,48 @@ int kiln_component_parse_name(const char *s, kiln_cname *out, char *why, size_t 
     return 0;
 }
 
+/* Appends the canonical form of s[0..n) to out at *k: ASCII lowercased, and for plain
+ * names (drop_hyphens) without the hyphens. */
+static void canon_append(const char *s, size_t n, int drop_hyphens, char *out, size_t *k)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (drop_hyphens && s[i] == '-') continue;
+        out[(*k)++] = is_upper(s[i]) ? (char)(s[i] - 'A' + 'a') : s[i];
+    }
+}
+
+/* Whether a[0..na) and b[0..nb) are the same label, ignoring ASCII case and hyphens. */
+static int same_label(const char *a, size_t na, const char *b, size_t nb)
+{
+    size_t i = 0, j = 0;
+    for (;;) {
+        while (i < na && a[i] == '-')
+            i++;
+        while (j < nb && b[j] == '-')
+            j++;
+        if (i == na || j == nb) return i == na && j == nb;
+        char x = is_upper(a[i]) ? (char)(a[i] - 'A' + 'a') : a[i];
+        char y = is_upper(b[j]) ? (char)(b[j] - 'A' + 'a') : b[j];
+        if (x != y) return 0;
+        i++, j++;
+    }
+}
+
 int kiln_component_canonical_name(const char *s, char *out, size_t outlen)
 {
     size_t n = strlen(s);
     if (n >= outlen) return -1;
+    /* Interface names keep their hyphens (a version's pre-release needs them). */
+    int plain = strchr(s, ':') == NULL;
     const char *p = s;
+    size_t k = 0;
     if (strncmp(s, "[method]", 8) == 0 || strncmp(s, "[static]", 8) == 0) {
         p = s + 8;
         const char *dot = strchr(p, '.');
-        if (dot && strlen(dot + 1) == (size_t)(dot - p) &&
-            strncasecmp(p, dot + 1, (size_t)(dot - p)) == 0)
+        if (dot && same_label(p, (size_t)(dot - p), dot + 1, strlen(dot + 1)))
             p = dot + 1; /* [method]l.l is l */
     }
-    size_t k = 0;
-    for (; *p; p++)
-        out[k++] = is_upper(*p) ? (char)(*p - 'A' + 'a') : *p;
+    canon_append(p, strlen(p), plain, out, &k);
     out[k] = 0;
     return 0;
 }
