@@ -359,6 +359,11 @@ int kc_check_valtype_def(kc_scope *s, kiln_ctype *t)
                          t->kind == KILN_CT_STREAM ? "stream" : "future");
                 return -1;
             }
+            /* a temporary limitation of the specification (component-model PR 607) */
+            if (t->kind == KILN_CT_STREAM && t->elem.type->kind == KILN_CT_CHAR) {
+                kc_sfail(s, "stream<char> is not valid");
+                return -1;
+            }
         }
         break;
     default: /* primitives as defined types */

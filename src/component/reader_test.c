@@ -335,6 +335,8 @@ static void test_types(void)
     EXPECT_ERR(7, "own of type 0: is a u32, not a resource type", 2, 0x79, 0x69, 0);
     EXPECT_ERR(7, "function result must not hold a borrow", 3, 0x3f, 0x7f, 0x00, 0x68, 0, 0x40, 0,
                0x00, 1);
+    /* stream<char> (component-spec binary/binary.wast) */
+    EXPECT_ERR(7, "stream<char> is not valid", 1, 0x66, 0x01, 0x74);
     EXPECT_ERR(7, "'Ab' is not a valid label", 1, 0x72, 1, 2, 'A', 'b', 0x7f);
     EXPECT_ERR(7, "label 'A' conflicts with the earlier 'a'", 1, 0x72, 2, 1, 'a', 0x7f, 1, 'A',
                0x7f);
@@ -441,6 +443,37 @@ static void test_errors(void)
     c = read_buf(&b, err, sizeof err);
     CHECK(c == NULL);
     CHECK(strstr(err, "components nested more than 32 deep") != NULL);
+    /* a component type that exports (eq R) of a resource R may not be outer-aliased into
+     * a nested component (component-spec validation/outer-alias.wast) */
+    for (int cross = 0; cross < 2; cross++) {
+        kiln_buf_reset(&b);
+        preamble(&b);
+        static const uint8_t types[] = {2,    0x3f, 0x7f, 0x00, /* resource (rep i32) */
+                                        0x41, 2,    0x02, 0x03, 0x02, 1,    0, /* alias outer 1 0 */
+                                        0x04, 0x00, 1,    'a',  0x03, 0x00, 0}; /* export (eq) */
+        put(&s, types, sizeof types);
+        section(&b, 7, &s);
+        kiln_buf inner = KILN_BUF_INIT;
+        preamble(&inner);
+        if (cross) {
+            static const uint8_t alias[] = {1, 0x03, 0x02, 1, 1}; /* alias outer 1 1 (type) */
+            put(&s, alias, sizeof alias);
+            section(&inner, 6, &s);
+        }
+        put(&s, inner.data, inner.len);
+        kiln_buf_free(&inner);
+        section(&b, 4, &s);
+        c = read_buf(&b, err, sizeof err);
+        if (!cross) {
+            if (!c) fprintf(stderr, "  unexpected error: %s\n", err);
+            CHECK(c != NULL);
+            kiln_component_free(c);
+            continue;
+        }
+        CHECK(c == NULL);
+        if (!strstr(err, "refers to a resource")) fprintf(stderr, "  got: %s\n", err);
+        CHECK(strstr(err, "refers to a resource") != NULL);
+    }
     /* a core module is not a component */
     c = kiln_component_read((const uint8_t *)"\0asm\1\0\0\0", 8, "m.wasm", err, sizeof err);
     CHECK(c == NULL);

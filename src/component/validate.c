@@ -660,6 +660,26 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
 
 /* ---- aliases ---- */
 
+typedef struct inst_stack inst_stack;
+static int refers_local_resource(kc_scope *s, const kiln_ctype *t, const inst_stack *st,
+                                 unsigned depth);
+
+/* Whether a func, component or instance type refers to a resource this component defines:
+ * in a parameter, result or item type, or as a type export or import bound (eq) to it. */
+static int crosses_with_resource(kc_scope *s, const kiln_ctype *t)
+{
+    if (refers_local_resource(s, t, NULL, 0) != 0) return 1;
+    for (int pass = 0; pass < 2; pass++) {
+        const kiln_citem *items = pass ? t->imports : t->exports;
+        uint32_t n = pass ? t->nimports : t->nexports;
+        for (uint32_t i = 0; i < n; i++)
+            if (items[i].sort == KILN_CSORT_TYPE && items[i].type &&
+                items[i].type->kind == KILN_CT_RESOURCE && !items[i].type->abstract)
+                return 1;
+    }
+    return 0;
+}
+
 static int check_alias(kc_scope *s, const kiln_calias *a, int in_type)
 {
     if (a->kind == KILN_CALIAS_OUTER) {
@@ -686,8 +706,13 @@ static int check_alias(kc_scope *s, const kiln_calias *a, int in_type)
             return -1;
         }
         const kiln_ctype *t = sp->types[a->index];
+        /* A resource may not cross a component boundary, neither directly nor inside a
+         * func, component or instance type that refers to one (outer-alias.wast). */
         if (crossed_component && a->sort == KILN_CSORT_TYPE && t &&
-            (t->kind == KILN_CT_RESOURCE || t->has_handle)) {
+            (t->kind == KILN_CT_RESOURCE || t->has_handle ||
+             ((t->kind == KILN_CT_FUNC || t->kind == KILN_CT_COMPONENT ||
+               t->kind == KILN_CT_INSTANCE) &&
+              crosses_with_resource(s, t)))) {
             kc_sfail(s, "outer alias of type %u refers to a resource of an enclosing component",
                      a->index);
             return -1;
@@ -942,10 +967,10 @@ static const kiln_ctype *check_externtype(kc_scope *s, kiln_cextern *e)
 /* An import or export declaration/definition: name checks, the item's space, the list. */
 /* Instance types being walked: a resource that one of them exports as a type is
  * introduced by that export declaration. */
-typedef struct inst_stack {
+struct inst_stack {
     const kiln_ctype *inst;
     const struct inst_stack *up;
-} inst_stack;
+};
 
 static int exported_by(kc_scope *s, const inst_stack *st, const kiln_ctype *r)
 {
