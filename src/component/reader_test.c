@@ -335,6 +335,12 @@ static void test_types(void)
     EXPECT_ERR(7, "own of type 0: is a u32, not a resource type", 2, 0x79, 0x69, 0);
     EXPECT_ERR(7, "function result must not hold a borrow", 3, 0x3f, 0x7f, 0x00, 0x68, 0, 0x40, 0,
                0x00, 1);
+    /* sizes of 2^28 bytes or more, also with 64-bit pointers (max-value-size.wast) */
+    EXPECT_ERR(7, "exceeds the maximum byte size", 3, 0x67, 0x7d, 0xff, 0xff, 0xff, 0x7f, 0x67,
+               0x7d, 1, 0x6f, 2, 0, 1);
+    EXPECT_ERR(7, "(with 64-bit pointers)", 1, 0x67, 0x73, 0x80, 0x80, 0x80, 0x08);
+    EXPECT_OK(7, 3, 0x67, 0x7d, 0xfe, 0xff, 0xff, 0x7f, 0x67, 0x7d, 1, 0x6f, 2, 0, 1);
+    EXPECT_OK(7, 1, 0x67, 0x73, 0xff, 0xff, 0xff, 0x07);
     /* stream<char> (component-spec binary/binary.wast) */
     EXPECT_ERR(7, "stream<char> is not valid", 1, 0x66, 0x01, 0x74);
     EXPECT_ERR(7, "'Ab' is not a valid label", 1, 0x72, 1, 2, 'A', 'b', 0x7f);
