@@ -45,6 +45,7 @@ const char *kc_section_name(uint8_t id);
 struct res_slot {
     const char *name;
     const kiln_ctype *type;
+    int is_import; /* imported under name (else exported): annotations look in their own kind */
 };
 
 /* A scope of index spaces: a component definition, or a component, instance or module

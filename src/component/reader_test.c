@@ -406,7 +406,23 @@ static void test_errors(void)
     section(&b, 10, &s);
     c = read_buf(&b, err, sizeof err);
     CHECK(c == NULL);
-    CHECK(strstr(err, "names resource 'r', which is not imported or exported before it") != NULL);
+    CHECK(strstr(err, "names resource 'r', which is not imported before it") != NULL);
+    /* an export's [method] needs the resource exported under that name: importing it is not
+     * enough (component-spec annotated-names.wast), here in a component type */
+    kiln_buf_reset(&b);
+    preamble(&b);
+    static const uint8_t ctype[] = {1,    0x41, 4,    0x03, 0x00, 1,   'b', 0x03, 0x01, /* import */
+                                    0x01, 0x68, 0x00, /* borrow 0 */
+                                    0x01, 0x40, 1,    4,    's',  'e', 'l', 'f',  1,    0x01,
+                                    0x00, 0x04, 0x00, 13,   '[',  'm', 'e', 't',  'h',  'o',
+                                    'd',  ']',  'b',  '.',  'f',  'o', 'o', 0x01, 2};
+    put(&s, ctype, sizeof ctype);
+    section(&b, 7, &s);
+    c = read_buf(&b, err, sizeof err);
+    CHECK(c == NULL);
+    if (!strstr(err, "names resource 'b', which is not exported before it"))
+        fprintf(stderr, "  got: %s\n", err);
+    CHECK(strstr(err, "names resource 'b', which is not exported before it") != NULL);
     /* canon lower of a string func without memory, without realloc, bad realloc */
     for (int variant = 0; variant < 3; variant++) {
         kiln_buf_reset(&b);

@@ -845,21 +845,23 @@ static uint32_t hash_name(const char *p, size_t n)
     return h;
 }
 
-/* The resource named p[0..len) among the scope's imports and exports, or NULL. */
-static const kiln_ctype *find_resource(const kc_scope *s, const char *p, size_t len)
+/* The resource imported (is_import) or exported as p[0..len) in the scope, or NULL. */
+static const kiln_ctype *find_resource(const kc_scope *s, const char *p, size_t len, int is_import)
 {
     if (!s->capres) return NULL;
     for (uint32_t i = hash_name(p, len) & (s->capres - 1);; i = (i + 1) & (s->capres - 1)) {
         const struct res_slot *e = &s->res[i];
         if (!e->name) return NULL;
-        if (strlen(e->name) == len && strncmp(e->name, p, len) == 0) return e->type;
+        if (e->is_import == is_import && strlen(e->name) == len && strncmp(e->name, p, len) == 0)
+            return e->type;
     }
 }
 
-/* Remembers resource `t` imported or exported as `name` (the first one of a name wins). */
-static int add_resource(kc_scope *s, const char *name, const kiln_ctype *t)
+/* Remembers resource `t` imported or exported as `name` (the first one of a name and kind
+ * wins). */
+static int add_resource(kc_scope *s, const char *name, const kiln_ctype *t, int is_import)
 {
-    if (find_resource(s, name, strlen(name))) return 0;
+    if (find_resource(s, name, strlen(name), is_import)) return 0;
     if ((s->nres + 1) * 2 > s->capres) {
         uint32_t ncap = s->capres ? s->capres * 2 : 16;
         struct res_slot *nr = kc_alloc_array(s->x, ncap, sizeof *nr);
@@ -868,18 +870,22 @@ static int add_resource(kc_scope *s, const char *name, const kiln_ctype *t)
         uint32_t oldcap = s->capres;
         s->res = nr, s->capres = ncap, s->nres = 0;
         for (uint32_t i = 0; i < oldcap; i++)
-            if (old[i].name && add_resource(s, old[i].name, old[i].type) < 0) return -1;
+            if (old[i].name && add_resource(s, old[i].name, old[i].type, old[i].is_import) < 0)
+                return -1;
     }
     uint32_t i = hash_name(name, strlen(name)) & (s->capres - 1);
     while (s->res[i].name)
         i = (i + 1) & (s->capres - 1);
-    s->res[i] = (struct res_slot){name, t};
+    s->res[i] = (struct res_slot){name, t, is_import};
     s->nres++;
     return 0;
 }
 
-/* [constructor]R, [method]R.x, [static]R.x: a func of a resource R named earlier. */
-static int check_annotation(kc_scope *s, const char *name, kiln_csort sort, const kiln_ctype *ft)
+/* [constructor]R, [method]R.x, [static]R.x: a func of a resource R named earlier by an
+ * import (for an import) or an export (for an export): an import's name does not name a
+ * resource for exports (component-spec annotated-names.wast). */
+static int check_annotation(kc_scope *s, const char *name, kiln_csort sort, const kiln_ctype *ft,
+                            int is_import)
 {
     const char *p = NULL;
     int kind = 0; /* 1 constructor, 2 method, 3 static */
@@ -892,10 +898,10 @@ static int check_annotation(kc_scope *s, const char *name, kiln_csort sort, cons
         return -1;
     }
     size_t len = strcspn(p, ".");
-    const kiln_ctype *r = find_resource(s, p, len);
+    const kiln_ctype *r = find_resource(s, p, len, is_import);
     if (!r) {
-        kc_sfail(s, "'%s' names resource '%.*s', which is not imported or exported before it", name,
-                 (int)len, p);
+        kc_sfail(s, "'%s' names resource '%.*s', which is not %s before it", name, (int)len, p,
+                 is_import ? "imported" : "exported");
         return -1;
     }
     if (!ft || ft->kind != KILN_CT_FUNC) return 0;
@@ -1013,7 +1019,7 @@ static int refers_local_resource(kc_scope *s, const kiln_ctype *t, const inst_st
 static int add_extern(kc_scope *s, int is_import, const char *name, kiln_csort sort,
                       const kiln_ctype *t)
 {
-    if (check_annotation(s, name, sort, t) < 0) return -1;
+    if (check_annotation(s, name, sort, t, is_import) < 0) return -1;
     if (s->is_component && !is_import) {
         if (sort == KILN_CSORT_TYPE && t && t->kind == KILN_CT_RESOURCE && !t->abstract) {
             /* exporting a resource introduces a new abstract type index for it */
@@ -1039,7 +1045,8 @@ static int add_extern(kc_scope *s, int is_import, const char *name, kiln_csort s
     }
     kiln_citem it = {.name = name, .sort = sort, .type = t};
     if (sort == KILN_CSORT_TYPE) set_name(t, name);
-    if (sort == KILN_CSORT_TYPE && t && t->kind == KILN_CT_RESOURCE && add_resource(s, name, t) < 0)
+    if (sort == KILN_CSORT_TYPE && t && t->kind == KILN_CT_RESOURCE &&
+        add_resource(s, name, t, is_import) < 0)
         return -1;
     if (add_item(s, is_import, &it) < 0) return -1;
     return kc_push(s, sort, t);
