@@ -9,6 +9,7 @@
 #include "util/leb.h"
 #include "util/alloc.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -387,10 +388,12 @@ static int rd_core_subtype(cur *c, uint8_t op, kiln_ctype *t)
     return rd_core_comptype(c, op, t);
 }
 
-static int rd_limits(cur *c)
+/* Table or memory limits; a memory's are at most 65536 pages (2^48 for memory64), as
+ * core validation requires (component-spec core-modules.wast). */
+static int rd_limits(cur *c, int memory)
 {
     uint8_t flags;
-    uint64_t v;
+    uint64_t v[2] = {0, 0};
     if (rd_byte(c, &flags) < 0) return -1;
     if (flags > 0x07) {
         c->pos--;
@@ -398,8 +401,13 @@ static int rd_limits(cur *c)
         return -1;
     }
     unsigned bits = (flags & 4) ? 64 : 32;
-    if (rd_uleb(c, bits, &v) < 0) return -1;
-    if ((flags & 1) && rd_uleb(c, bits, &v) < 0) return -1;
+    if (rd_uleb(c, bits, &v[0]) < 0) return -1;
+    if ((flags & 1) && rd_uleb(c, bits, &v[1]) < 0) return -1;
+    uint64_t pages = bits == 64 ? (uint64_t)1 << 48 : 65536;
+    if (memory && (v[0] > pages || v[1] > pages)) {
+        fail(c, "memory size must be at most %" PRIu64 " pages", pages);
+        return -1;
+    }
     return 0;
 }
 
@@ -414,9 +422,9 @@ static int rd_core_externtype(cur *c, kiln_cdecl *d)
         return rd_u32(c, &d->core_index);
     case 0x01:
         if (rd_core_valtype(c, &l) < 0) return -1;
-        return rd_limits(c);
+        return rd_limits(c, 0);
     case 0x02:
-        return rd_limits(c);
+        return rd_limits(c, 1);
     case 0x03:
         return rd_core_fieldtype(c);
     case 0x04:

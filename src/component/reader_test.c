@@ -341,6 +341,15 @@ static void test_types(void)
     EXPECT_ERR(7, "(with 64-bit pointers)", 1, 0x67, 0x73, 0x80, 0x80, 0x80, 0x08);
     EXPECT_OK(7, 3, 0x67, 0x7d, 0xfe, 0xff, 0xff, 0x7f, 0x67, 0x7d, 1, 0x6f, 2, 0, 1);
     EXPECT_OK(7, 1, 0x67, 0x73, 0xff, 0xff, 0xff, 0x07);
+    /* core module types: unique export names and import pairs, memory limits
+     * (component-spec core-modules.wast) */
+    EXPECT_ERR(3, "export name 'a' already defined", 1, 0x50, 3, 0x01, 0x60, 0, 0, 0x03, 1, 'a',
+               0x00, 0, 0x03, 1, 'a', 0x00, 0);
+    EXPECT_ERR(3, "duplicate import name ':a'", 1, 0x50, 2, 0x00, 0, 1, 'a', 0x02, 0x00, 1, 0x00, 0,
+               1, 'a', 0x02, 0x00, 1);
+    EXPECT_OK(3, 1, 0x50, 2, 0x00, 0, 1, 'a', 0x02, 0x00, 1, 0x00, 0, 1, 'b', 0x02, 0x00, 1);
+    EXPECT_ERR(3, "memory size must be at most 65536 pages", 1, 0x50, 1, 0x00, 0, 0, 0x02, 0x00,
+               0xf0, 0xa2, 0x04);
     /* stream<char> (component-spec binary/binary.wast) */
     EXPECT_ERR(7, "stream<char> is not valid", 1, 0x66, 0x01, 0x74);
     EXPECT_ERR(7, "'Ab' is not a valid label", 1, 0x72, 1, 2, 'A', 'b', 0x7f);

@@ -179,6 +179,48 @@ static int check_labels_unique(kc_scope *s, const kiln_ctype *t, const char *wha
     return check_unique(s, names, NULL, t->nitems, what);
 }
 
+static int cmp_item_name(const void *a, const void *b)
+{
+    const kiln_citem *x = *(const kiln_citem *const *)a, *y = *(const kiln_citem *const *)b;
+    int r = strcmp(x->name, y->name);
+    return r ? r : (x > y) - (x < y); /* the first of equal names sorts first */
+}
+
+static int cmp_core_import(const void *a, const void *b)
+{
+    const kiln_citem *x = *(const kiln_citem *const *)a, *y = *(const kiln_citem *const *)b;
+    int r = strcmp(x->module ? x->module : "", y->module ? y->module : "");
+    return r ? r : strcmp(x->name, y->name);
+}
+
+/* The core module type t has no two imports of the same module and name (they would mangle
+ * to the same name) and no two exports of the same name (component-spec core-modules.wast).
+ * 0, or -1 (failed). n log n. */
+static int check_core_names(kc_scope *s, const kiln_ctype *t)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t n = pass ? t->nexports : t->nimports;
+        const kiln_citem *items = pass ? t->exports : t->imports;
+        if (n < 2) continue;
+        const kiln_citem **v = kc_alloc_array(s->x, n, sizeof *v);
+        if (!v) return -1;
+        for (uint32_t i = 0; i < n; i++)
+            v[i] = &items[i];
+        qsort(v, n, sizeof *v, pass ? cmp_item_name : cmp_core_import);
+        for (uint32_t i = 1; i < n; i++) {
+            if (pass && strcmp(v[i - 1]->name, v[i]->name) == 0) {
+                kc_sfail(s, "core module type: export name '%s' already defined", v[i]->name);
+                return -1;
+            }
+            if (!pass && cmp_core_import(&v[i - 1], &v[i]) == 0) {
+                kc_sfail(s, "core module: duplicate import name '%s:%s'", v[i]->module, v[i]->name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* ---- core module types ---- */
 
 /* Validates a core type (func types are complete; module types get imports/exports). */
@@ -247,7 +289,7 @@ static int check_core_type(kc_scope *s, kiln_ctype *t)
             return -1;
         }
     }
-    return 0;
+    return check_core_names(s, t);
 }
 
 /* The module type of an embedded module, read with the engine's core reader. */
@@ -299,7 +341,7 @@ static const kiln_ctype *embedded_module_type(kc_scope *s, const kiln_cmodule *m
         if (!it->name) goto fail;
     }
     kiln_wasm_free(w);
-    return t;
+    return check_core_names(s, t) == 0 ? t : NULL;
 fail:
     kiln_wasm_free(w);
     return NULL;
@@ -313,13 +355,6 @@ static const kiln_citem *find_item(const kiln_citem *items, uint32_t n, const ch
             (!module || (items[i].module && strcmp(items[i].module, module) == 0)))
             return &items[i];
     return NULL;
-}
-
-static int cmp_item_name(const void *a, const void *b)
-{
-    const kiln_citem *x = *(const kiln_citem *const *)a, *y = *(const kiln_citem *const *)b;
-    int r = strcmp(x->name, y->name);
-    return r ? r : (x > y) - (x < y); /* the first of equal names sorts first */
 }
 
 /* The first export of t named `name`, or NULL. Large export lists get a sorted index on
