@@ -505,6 +505,40 @@ static void test_errors(void)
         if (!strstr(err, "refers to a resource")) fprintf(stderr, "  got: %s\n", err);
         CHECK(strstr(err, "refers to a resource") != NULL);
     }
+    /* name attributes: `implements` names an interface, only on instances with plain names
+     * (component-spec attributes.wast) */
+    static const struct {
+        uint8_t functype;
+        const char *impl, *name, *want;
+    } attrs[] = {{0, "a:b/c", "a", NULL},
+                 {1, "a:b/c", "a", "only instances can have an `implements`"},
+                 {0, "x", "a", "must be an interface name"},
+                 {0, "", "a", "not a valid name"},
+                 {0, "a:b/c", "a1:b/c", "is not valid with `implements`"}};
+    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
+        kiln_buf_reset(&b);
+        preamble(&b);
+        static const uint8_t inst[] = {1, 0x42, 0}, fn[] = {1, 0x40, 0, 0x01, 0x00};
+        if (attrs[i].functype)
+            put(&s, fn, sizeof fn);
+        else
+            put(&s, inst, sizeof inst);
+        section(&b, 7, &s);
+        u32(&s, 1), u8(&s, 0x02), str(&s, attrs[i].name), u32(&s, 2);
+        u8(&s, 0x00), str(&s, attrs[i].impl), u8(&s, 0x02), str(&s, "id");
+        u8(&s, attrs[i].functype ? 0x01 : 0x05), u32(&s, 0);
+        section(&b, 10, &s);
+        c = read_buf(&b, err, sizeof err);
+        if (!attrs[i].want) {
+            if (!c) fprintf(stderr, "  unexpected error: %s\n", err);
+            CHECK(c != NULL);
+        } else {
+            CHECK(c == NULL);
+            if (!strstr(err, attrs[i].want)) fprintf(stderr, "  got: %s\n", err);
+            CHECK(strstr(err, attrs[i].want) != NULL);
+        }
+        kiln_component_free(c);
+    }
     /* a core module is not a component */
     c = kiln_component_read((const uint8_t *)"\0asm\1\0\0\0", 8, "m.wasm", err, sizeof err);
     CHECK(c == NULL);
