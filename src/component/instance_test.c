@@ -335,6 +335,28 @@ static const struct {
      "  (core instance $a (instantiate $A))\n"
      "  (func (export \"f\") (result u32) (canon lift (core func $a \"f\"))))\n",
      "ii:i"},
+    /* core subtyping at validation (component-spec validation/instantiation.wast) */
+    {"(component\n"
+     "  (core module $m1 (import \"\" \"t\" (table 2 2 funcref)))\n"
+     "  (core module $m2 (table (export \"t\") 1 funcref))\n"
+     "  (core instance $i (instantiate $m2))\n"
+     "  (core instance (instantiate $m1 (with \"\" (instance $i)))))\n",
+     "mismatch in table limits"},
+    {"(component\n"
+     "  (core module $m)\n"
+     "  (component $c (import \"m\" (core module (export \"x\" (func)))))\n"
+     "  (instance (instantiate $c (with \"m\" (core module $m)))))\n",
+     "missing expected export 'x'"},
+    {"(component\n"
+     "  (core module $m (import \"\" \"extra\" (global i32)))\n"
+     "  (component $c (import \"m\" (core module)))\n"
+     "  (instance (instantiate $c (with \"m\" (core module $m)))))\n",
+     "missing expected import '::extra'"},
+    {"(component\n"
+     "  (import \"i\" (instance $i (export \"a\" (func))))\n"
+     "  (component $c (import \"i\" (instance (export \"a\" (component)))))\n"
+     "  (instance (instantiate $c (with \"i\" (instance $i)))))\n",
+     "type mismatch in instance export 'a'"},
 };
 
 /* Writes wat to dir/name.wat, converts it to dir/name.wasm; the path, or NULL. */

@@ -293,6 +293,62 @@ static int check_core_type(kc_scope *s, kiln_ctype *t)
 }
 
 /* The module type of an embedded module, read with the engine's core reader. */
+/* The type of an embedded module's import or export from the engine's textual type: a
+ * KILN_CT_CORE_FUNC with its signature for functions; for tables, memories and globals a
+ * KILN_CT_CORE_OTHER whose `sig` is the engine's description ("r 1 -", "1 2", "mut i"),
+ * which core_extern_matches compares. NULL when out of memory. */
+static const kiln_ctype *core_extern_type(kc_scope *s, kiln_extern_kind kind, const char *text)
+{
+    kiln_ctype *t = kc_alloc(s->x, sizeof *t);
+    if (!t) return NULL;
+    t->kind = kind == KILN_EXTERN_FUNC ? KILN_CT_CORE_FUNC : KILN_CT_CORE_OTHER;
+    t->sig = kc_strndup(s->x, text, strlen(text));
+    return t->sig ? t : NULL;
+}
+
+/* Parses "[r|e ]MIN MAX|-". 0 or -1. */
+static int core_limits(const char *t, char *ref, unsigned long long *min, unsigned long long *max,
+                       int *has_max)
+{
+    *ref = 0;
+    if ((t[0] == 'r' || t[0] == 'e') && t[1] == ' ') *ref = t[0], t += 2;
+    char *end;
+    *min = strtoull(t, &end, 10);
+    if (end == t || *end != ' ') return -1;
+    t = end + 1;
+    *has_max = *t != '-';
+    *max = *has_max ? strtoull(t, &end, 10) : 0;
+    return 0;
+}
+
+/* Core subtyping of a given extern (`got`, a core instance's or module's export) against
+ * the wanted one (an import, of the same sort): functions and globals by equal types,
+ * tables by element type, and tables and memories by limits (the given range inside the
+ * wanted one). Items without a known type match. 1 or 0 (*why says what differs). */
+static int core_extern_matches(kiln_csort sort, const kiln_ctype *want, const kiln_ctype *got,
+                               const char **why)
+{
+    *why = "";
+    if (!want || !got || !want->sig || !got->sig) return 1;
+    if (sort == KILN_CSORT_CORE_FUNC || sort == KILN_CSORT_CORE_GLOBAL) {
+        *why = sort == KILN_CSORT_CORE_FUNC ? "function types differ" : "global types differ";
+        return strcmp(want->sig, got->sig) == 0;
+    }
+    if (sort != KILN_CSORT_CORE_TABLE && sort != KILN_CSORT_CORE_MEMORY) return 1;
+    char wr, gr;
+    unsigned long long wmin, wmax, gmin, gmax;
+    int whas, ghas;
+    if (core_limits(want->sig, &wr, &wmin, &wmax, &whas) < 0 ||
+        core_limits(got->sig, &gr, &gmin, &gmax, &ghas) < 0)
+        return 1;
+    if (wr != gr) {
+        *why = "table element types differ";
+        return 0;
+    }
+    *why = sort == KILN_CSORT_CORE_TABLE ? "mismatch in table limits" : "mismatch in memory limits";
+    return gmin >= wmin && (!whas || (ghas && gmax <= wmax));
+}
+
 static const kiln_ctype *embedded_module_type(kc_scope *s, const kiln_cmodule *m, uint32_t idx)
 {
     char err[256];
@@ -317,13 +373,7 @@ static const kiln_ctype *embedded_module_type(kc_scope *s, const kiln_cmodule *m
         it->module = kc_strndup(s->x, im->module, strlen(im->module));
         it->name = kc_strndup(s->x, im->name, strlen(im->name));
         it->sort = (unsigned)im->kind < 5 ? sorts[im->kind] : KILN_CSORT_CORE_TAG;
-        if (im->kind == KILN_EXTERN_FUNC) {
-            kiln_ctype *ft = kc_alloc(s->x, sizeof *ft);
-            if (!ft) goto fail;
-            ft->kind = KILN_CT_CORE_FUNC;
-            ft->sig = kc_strndup(s->x, im->type, strlen(im->type));
-            it->type = ft;
-        }
+        if (im->type && !(it->type = core_extern_type(s, im->kind, im->type))) goto fail;
         if (!it->module || !it->name) goto fail;
     }
     for (uint32_t i = 0; i < w->nexports; i++) {
@@ -331,13 +381,7 @@ static const kiln_ctype *embedded_module_type(kc_scope *s, const kiln_cmodule *m
         kiln_citem *it = &t->exports[t->nexports++];
         it->name = kc_strndup(s->x, ex->name, ex->name_len);
         it->sort = (unsigned)ex->kind < 5 ? sorts[ex->kind] : KILN_CSORT_CORE_TAG;
-        if (ex->kind == KILN_EXTERN_FUNC && ex->type) {
-            kiln_ctype *ft = kc_alloc(s->x, sizeof *ft);
-            if (!ft) goto fail;
-            ft->kind = KILN_CT_CORE_FUNC;
-            ft->sig = kc_strndup(s->x, ex->type, strlen(ex->type));
-            it->type = ft;
-        }
+        if (ex->type && !(it->type = core_extern_type(s, ex->kind, ex->type))) goto fail;
         if (!it->name) goto fail;
     }
     kiln_wasm_free(w);
@@ -482,10 +526,12 @@ static int check_core_instance(kc_scope *s, const kiln_cinstance *in)
                      ex ? "is given something of another kind" : "is not exported by the argument");
             return -1;
         }
-        if (im->sort == KILN_CSORT_CORE_FUNC && im->type && ex->type && im->type->sig &&
-            ex->type->sig && strcmp(im->type->sig, ex->type->sig) != 0) {
-            kc_sfail(s, "instantiation of core module %u: import '%s' '%s' has type %s, given %s",
-                     in->of, im->module, im->name, im->type->sig, ex->type->sig);
+        const char *why;
+        if (!core_extern_matches(im->sort, im->type, ex->type, &why)) {
+            kc_sfail(
+                s,
+                "instantiation of core module %u: import \"%s\" \"%s\" has type %s, given %s (%s)",
+                in->of, im->module, im->name, im->type->sig, ex->type->sig, why);
             return -1;
         }
     }
@@ -517,6 +563,92 @@ static int types_match(kc_ctx *x_, const kiln_ctype *a, const kiln_ctype *b, uns
     if (a->has_elem && !types_match(x_, a->elem.type, b->elem.type, depth + 1)) return 0;
     if (a->has_elem2 && !types_match(x_, a->elem2.type, b->elem2.type, depth + 1)) return 0;
     return 1;
+}
+
+/* Whether the core module type `got` can be given for an import of type `want`: each of
+ * got's imports is among want's (same names and sort, want's type a subtype of got's), and
+ * each of want's exports is among got's (got's a subtype). 1, or 0 with why filled. */
+static int core_module_matches(kc_scope *s, const kiln_ctype *want, const kiln_ctype *got,
+                               char *why, size_t cap)
+{
+    const char *d;
+    s->x->match_budget -=
+        (long)got->nimports * want->nimports + (long)want->nexports * got->nexports;
+    if (s->x->match_budget < 0) {
+        snprintf(why, cap, "module types too large to compare");
+        return 0;
+    }
+    for (uint32_t i = 0; i < got->nimports; i++) {
+        const kiln_citem *g = &got->imports[i];
+        const kiln_citem *w = find_item(want->imports, want->nimports, g->module, g->name);
+        if (!w) {
+            snprintf(why, cap, "missing expected import '%s::%s'", g->module, g->name);
+            return 0;
+        }
+        if (w->sort != g->sort || !core_extern_matches(g->sort, g->type, w->type, &d)) {
+            snprintf(why, cap, "type mismatch in import '%s::%s'", g->module, g->name);
+            return 0;
+        }
+    }
+    for (uint32_t i = 0; i < want->nexports; i++) {
+        const kiln_citem *w = &want->exports[i];
+        const kiln_citem *g = find_item(got->exports, got->nexports, NULL, w->name);
+        if (!g) {
+            snprintf(why, cap, "missing expected export '%s'", w->name);
+            return 0;
+        }
+        if (w->sort != g->sort || !core_extern_matches(w->sort, w->type, g->type, &d)) {
+            snprintf(why, cap, "type mismatch in export '%s'", w->name);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Whether an item of sort `sort` and type `got` can be given where `want` is expected (an
+ * import of an instantiated component): functions and value types structurally
+ * (types_match), instances export by export, core modules by core_module_matches;
+ * resources and component types are not compared yet. 1, or 0 with why filled. */
+static int extern_matches(kc_scope *s, kiln_csort sort, const kiln_ctype *want,
+                          const kiln_ctype *got, unsigned depth, char *why, size_t cap)
+{
+    if (!want || !got || want == got) return 1;
+    if (--s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) {
+        snprintf(why, cap, "types too large to compare");
+        return 0;
+    }
+    switch (sort) {
+    case KILN_CSORT_FUNC:
+        if (types_match(s->x, want, got, 0)) return 1;
+        snprintf(why, cap, "function types differ");
+        return 0;
+    case KILN_CSORT_TYPE:
+        if (!KILN_CT_IS_VALUE(want->kind) || types_match(s->x, want, got, 0)) return 1;
+        snprintf(why, cap, "types differ");
+        return 0;
+    case KILN_CSORT_CORE_MODULE:
+        if (want->kind != KILN_CT_CORE_MODULE || got->kind != KILN_CT_CORE_MODULE) return 1;
+        return core_module_matches(s, want, got, why, cap);
+    case KILN_CSORT_INSTANCE:
+        if (want->kind != KILN_CT_INSTANCE) return 1;
+        for (uint32_t i = 0; i < want->nexports; i++) {
+            const kiln_citem *w = &want->exports[i];
+            const kiln_citem *g = find_export(s, got, w->name);
+            if (!g) {
+                snprintf(why, cap, "missing expected export '%s'", w->name);
+                return 0;
+            }
+            if (g->sort != w->sort ||
+                !extern_matches(s, w->sort, w->type, g->type, depth + 1, why, cap)) {
+                if (g->sort != w->sort || !*why)
+                    snprintf(why, cap, "type mismatch in instance export '%s'", w->name);
+                return 0;
+            }
+        }
+        return 1;
+    default:
+        return 1;
+    }
 }
 
 /* Type imports of an instantiated component: each abstract resource it imports (directly
@@ -656,14 +788,16 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
                      im->name, kiln_csort_name(im->sort), kiln_csort_name(in->args[k].sort));
             return -1;
         }
-        if ((im->sort == KILN_CSORT_FUNC || im->sort == KILN_CSORT_TYPE) &&
-            !types_match(s->x, im->type, argt[k], 0)) {
+        char why[300] = "";
+        if (!extern_matches(s, im->sort, im->type, argt[k], 0, why, sizeof why)) {
             if (s->x->match_budget < 0) {
                 kc_sfail(s, "instantiation of component %u: types too large to compare", in->of);
                 return -1;
             }
-            kc_sfail(s, "instantiation of component %u: import '%s' is given a %s of another type",
-                     in->of, im->name, kiln_csort_name(im->sort));
+            kc_sfail(s,
+                     "instantiation of component %u: import '%s' is given a %s of another type "
+                     "(%s)",
+                     in->of, im->name, kiln_csort_name(im->sort), why);
             return -1;
         }
     }
