@@ -40,8 +40,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "component/instance.h"
@@ -52,28 +50,13 @@
 #include "util/buf.h"
 #include "util/file.h"
 #include "util/json.h"
-
-/* Per-file counters, in memory shared with the parent. */
-typedef struct file_slot {
-    long total; /* commands in the file (-1 until the JSON is parsed) */
-    long passed, failed, skipped;
-    long validated_only; /* passed modules that import what no host provides */
-    long line;           /* line of the command being run (for crash reports) */
-    char name[128];
-} file_slot;
-
-typedef struct exclusion {
-    char *path;      /* "values/strings.wast" or "async/" */
-    long line, last; /* lines line..last; line 0: every command */
-    char *reason;
-} exclusion;
+#include "util/suite.h"
 
 typedef struct options {
     kiln_compile_opts copts;
     int verbose, jobs, no_fork;
     unsigned timeout;
-    exclusion *excl;
-    size_t nexcl;
+    kiln_suite_exclusions excl;
 } options;
 
 /* A loaded component (named by module_definition or anonymous) and an instance. */
@@ -96,7 +79,7 @@ typedef struct runner {
     inst_rec *insts;
     size_t ninsts;
     kiln_component_instance *current;
-    file_slot *slot;
+    kiln_suite_slot *slot; /* aux: modules validated, not instantiated */
     long line, shown;
     kiln_arena arena; /* one command's values */
 } runner;
@@ -617,7 +600,7 @@ static outcome cmd_module(runner *r, const kiln_json *c, int instantiate)
         uint32_t nimports = 0;
         kiln_err verr;
         if (validate_only(r, file, &nimports, &verr) == 0 && nimports > 0) {
-            r->slot->validated_only++;
+            r->slot->aux++;
             if (r->opt->verbose)
                 fprintf(stderr, "%s:%ld: valid; not instantiated: %s\n", r->wast, r->line, err.msg);
             return PASS;
@@ -816,26 +799,13 @@ static outcome cmd_trap(runner *r, const kiln_json *c, int expect_trap)
 
 /* ---- files ---------------------------------------------------------------------------- */
 
-/* The exclusion that covers line (0: the whole file) of the current file, or NULL. */
-static const exclusion *excluded(const options *opt, const char *wast, long line)
-{
-    for (size_t i = 0; i < opt->nexcl; i++) {
-        const exclusion *e = &opt->excl[i];
-        size_t n = strlen(e->path);
-        int dir = n > 0 && e->path[n - 1] == '/';
-        if (dir ? strncmp(e->path, wast, n) != 0 : strcmp(e->path, wast) != 0) continue;
-        if (e->line == 0 || (line >= e->line && line <= e->last)) return e;
-    }
-    return NULL;
-}
-
 static void run_command(runner *r, const kiln_json *c)
 {
     const char *type = kiln_json_get_str(c, "type");
     const kiln_json *ln = kiln_json_get(c, "line");
     r->line = ln && ln->type == KILN_JSON_NUMBER ? (long)ln->number : 0;
     r->slot->line = r->line;
-    const exclusion *e = excluded(r->opt, r->wast, r->line);
+    const kiln_suite_exclusion *e = kiln_suite_excluded(&r->opt->excl, r->wast, r->line);
     if (e && e->line != 0) {
         printf("%s:%ld: skipped: %s\n", r->wast, r->line, e->reason);
         r->slot->skipped++;
@@ -903,9 +873,11 @@ static void free_runner(runner *r)
     kiln_free(r->wast);
 }
 
-/* Runs one JSON file, counting into slot. 0, or 1 when the file cannot be read. */
-static int run_file(const options *opt, const char *json_path, file_slot *slot)
+/* Runs one JSON file, counting into slot (kiln_suite_file_fn; ctx: the options). 0, or 1
+ * when the file cannot be read. */
+static int run_file(void *ctx, const char *json_path, kiln_suite_slot *slot)
 {
+    const options *opt = ctx;
     kiln_buf text = KILN_BUF_INIT;
     if (kiln_read_file(json_path, &text) != 0) {
         fprintf(stderr, "%s: cannot read: %s\n", json_path, strerror(errno));
@@ -936,7 +908,7 @@ static int run_file(const options *opt, const char *json_path, file_slot *slot)
     }
     snprintf(slot->name, sizeof slot->name, "%s", r.wast);
     slot->total = (long)cmds->count;
-    const exclusion *whole = excluded(opt, r.wast, 0);
+    const kiln_suite_exclusion *whole = kiln_suite_excluded(&opt->excl, r.wast, 0);
     if (whole && whole->line == 0) {
         slot->skipped = (long)cmds->count;
         printf("%s: %zu commands skipped: %s\n", r.wast, cmds->count, whole->reason);
@@ -952,74 +924,11 @@ static int run_file(const options *opt, const char *json_path, file_slot *slot)
 
 /* ---- the parent: options, children, totals --------------------------------------------- */
 
-/* Reads the exclusion list: "PATH[:LINE] reason", '#' comments, blank lines. */
-static int load_exclusions(options *opt, const char *path)
-{
-    kiln_buf b = KILN_BUF_INIT;
-    if (kiln_read_file(path, &b) != 0 || kiln_buf_putc(&b, '\0') != 0) {
-        fprintf(stderr, "component-spec-runner: %s: %s\n", path, strerror(errno));
-        kiln_buf_free(&b);
-        return -1;
-    }
-    char *save = NULL;
-    int rc = 0;
-    for (char *ln = strtok_r(b.data, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
-        ln += strspn(ln, " \t");
-        if (*ln == '#' || *ln == '\0') continue;
-        size_t n = strcspn(ln, " \t");
-        char *reason = ln + n;
-        reason += strspn(reason, " \t");
-        ln[n] = '\0';
-        char *colon = strchr(ln, ':');
-        long line = 0, last = 0;
-        if (colon) {
-            char *end;
-            *colon = '\0';
-            line = last = strtol(colon + 1, &end, 10);
-            if (*end == '-') last = strtol(end + 1, NULL, 10);
-        }
-        exclusion *ne = kiln_realloc(opt->excl, (opt->nexcl + 1) * sizeof *ne);
-        if (!ne) {
-            rc = -1;
-            break;
-        }
-        opt->excl = ne;
-        ne[opt->nexcl].path = kiln_strdup(ln);
-        ne[opt->nexcl].reason = kiln_strdup(*reason ? reason : "(no reason given)");
-        ne[opt->nexcl].line = line;
-        ne[opt->nexcl].last = last;
-        opt->nexcl++;
-        if (!ne[opt->nexcl - 1].path || !ne[opt->nexcl - 1].reason) {
-            rc = -1;
-            break;
-        }
-    }
-    kiln_buf_free(&b);
-    return rc;
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: component-spec-runner [--tier fast|opt] [--cache-dir D] "
                     "[--exclude FILE] [-j N] [--timeout SECONDS] [--no-fork] [--verbose] "
                     "FILE.json...\n");
-}
-
-/* Accounts for a finished child: commands not reached count as failed. */
-static void child_done(const char *path, file_slot *slot, int status)
-{
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
-    long done = slot->passed + slot->failed + slot->skipped;
-    long missing = slot->total > done ? slot->total - done : 1;
-    if (WIFSIGNALED(status))
-        fprintf(stderr, "%s: killed by signal %d (%s) at line %ld; %ld commands not run\n", path,
-                WTERMSIG(status),
-                WTERMSIG(status) == SIGALRM ? "timeout" : strsignal(WTERMSIG(status)), slot->line,
-                missing);
-    else
-        fprintf(stderr, "%s: exited with status %d; %ld commands not run\n", path,
-                WEXITSTATUS(status), missing);
-    slot->failed += missing;
 }
 
 int main(int argc, char **argv)
@@ -1040,7 +949,7 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--cache-dir") == 0 && i + 1 < argc) {
             opt.copts.cache_dir = argv[++i];
         } else if (strcmp(a, "--exclude") == 0 && i + 1 < argc) {
-            if (load_exclusions(&opt, argv[++i]) != 0) return 2;
+            if (kiln_suite_exclusions_load(&opt.excl, argv[++i]) != 0) return 2;
         } else if (strcmp(a, "-j") == 0 && i + 1 < argc) {
             opt.jobs = atoi(argv[++i]);
             if (opt.jobs < 1) opt.jobs = 1;
@@ -1063,77 +972,27 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-    size_t shm_len = (size_t)nfiles * sizeof(file_slot);
-    file_slot *slots =
-        mmap(NULL, shm_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    pid_t *pids = kiln_calloc((size_t)nfiles, sizeof *pids);
-    if (slots == MAP_FAILED || !pids) {
+    kiln_suite_slot *slots =
+        kiln_suite_run(argv + first, nfiles, opt.jobs, opt.no_fork, run_file, &opt);
+    if (!slots) {
         fprintf(stderr, "component-spec-runner: out of memory\n");
         return 2;
     }
-    memset(slots, 0, shm_len);
-    int next = 0, running = 0;
-    while (next < nfiles || running > 0) {
-        while (next < nfiles && running < opt.jobs) {
-            slots[next].total = -1;
-            snprintf(slots[next].name, sizeof slots[next].name, "%s", argv[first + next]);
-            fflush(NULL);
-            if (opt.no_fork) {
-                child_done(argv[first + next], &slots[next],
-                           run_file(&opt, argv[first + next], &slots[next]) << 8);
-                next++;
-                continue;
-            }
-            pids[next] = fork();
-            if (pids[next] == 0) {
-                int rc = run_file(&opt, argv[first + next], &slots[next]);
-                fflush(NULL);
-                _exit(rc);
-            }
-            if (pids[next] < 0) {
-                perror("component-spec-runner: fork");
-                slots[next].failed = 1;
-                pids[next] = 0;
-            } else {
-                running++;
-            }
-            next++;
-        }
-        if (running == 0) continue;
-        int status;
-        pid_t pid = wait(&status);
-        if (pid < 0) {
-            if (errno == EINTR) continue;
-            perror("component-spec-runner: wait");
-            break;
-        }
-        for (int i = 0; i < nfiles; i++)
-            if (pids[i] == pid) {
-                child_done(argv[first + i], &slots[i], status);
-                pids[i] = 0;
-                running--;
-            }
-    }
     long passed = 0, failed = 0, skipped = 0, validated_only = 0;
     for (int i = 0; i < nfiles; i++) {
-        file_slot *s = &slots[i];
+        kiln_suite_slot *s = &slots[i];
         printf("%s \xe2\x80\x94 %ld passed, %ld failed, %ld skipped\n", s->name, s->passed,
                s->failed, s->skipped);
         passed += s->passed;
         failed += s->failed;
         skipped += s->skipped;
-        validated_only += s->validated_only;
+        validated_only += s->aux;
     }
     printf("component-spec: %ld of the passed modules were validated, not instantiated: they "
            "import what no host provides\n",
            validated_only);
     printf("component-spec: %ld passed, %ld failed, %ld skipped\n", passed, failed, skipped);
-    munmap(slots, shm_len);
-    kiln_free(pids);
-    for (size_t i = 0; i < opt.nexcl; i++) {
-        kiln_free(opt.excl[i].path);
-        kiln_free(opt.excl[i].reason);
-    }
-    kiln_free(opt.excl);
+    kiln_suite_free(slots, nfiles);
+    kiln_suite_exclusions_free(&opt.excl);
     return failed == 0 && passed > 0 ? 0 : 1;
 }

@@ -1,0 +1,169 @@
+/* suite.c — per-file children and exclusion lists for the suite runners (suite.h). */
+#include "util/suite.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/file.h"
+
+/* Accounts for a finished child: the commands it did not reach count as failed. */
+static void child_done(const char *path, kiln_suite_slot *slot, int status)
+{
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+    long done = slot->passed + slot->failed + slot->skipped;
+    long missing = slot->total > done ? slot->total - done : 1;
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "%s: killed by signal %d (%s) at line %ld; %ld commands not run\n", path,
+                WTERMSIG(status),
+                WTERMSIG(status) == SIGALRM ? "timeout" : strsignal(WTERMSIG(status)), slot->line,
+                missing);
+    else
+        fprintf(stderr, "%s: exited with status %d; %ld commands not run\n", path,
+                WEXITSTATUS(status), missing);
+    slot->failed += missing;
+}
+
+kiln_suite_slot *kiln_suite_run(char *const *files, int nfiles, int jobs, int no_fork,
+                                kiln_suite_file_fn fn, void *ctx)
+{
+    size_t len = (size_t)nfiles * sizeof(kiln_suite_slot);
+    kiln_suite_slot *slots =
+        mmap(NULL, len ? len : 1, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pid_t *pids = kiln_calloc(nfiles ? (size_t)nfiles : 1, sizeof *pids);
+    if (slots == MAP_FAILED || !pids) {
+        if (slots != MAP_FAILED) munmap(slots, len ? len : 1);
+        kiln_free(pids);
+        return NULL;
+    }
+    memset(slots, 0, len);
+    if (jobs < 1) jobs = 1;
+    int next = 0, running = 0;
+    while (next < nfiles || running > 0) {
+        while (next < nfiles && running < jobs) {
+            kiln_suite_slot *s = &slots[next];
+            s->total = -1;
+            snprintf(s->name, sizeof s->name, "%s", files[next]);
+            fflush(NULL);
+            if (no_fork) {
+                child_done(files[next], s, fn(ctx, files[next], s) << 8);
+                next++;
+                continue;
+            }
+            pids[next] = fork();
+            if (pids[next] == 0) {
+                int rc = fn(ctx, files[next], s);
+                fflush(NULL);
+                _exit(rc);
+            }
+            if (pids[next] < 0) {
+                perror("fork");
+                s->total = 1;
+                s->failed = 1;
+                pids[next] = 0;
+            } else {
+                running++;
+            }
+            next++;
+        }
+        if (running == 0) continue;
+        int status;
+        pid_t pid = wait(&status);
+        if (pid < 0) {
+            if (errno == EINTR) continue;
+            perror("wait");
+            break;
+        }
+        for (int i = 0; i < nfiles; i++)
+            if (pids[i] == pid) {
+                child_done(files[i], &slots[i], status);
+                pids[i] = 0;
+                running--;
+            }
+    }
+    kiln_free(pids);
+    return slots;
+}
+
+void kiln_suite_free(kiln_suite_slot *slots, int nfiles)
+{
+    size_t len = (size_t)nfiles * sizeof(kiln_suite_slot);
+    if (slots) munmap(slots, len ? len : 1);
+}
+
+int kiln_suite_exclusions_load(kiln_suite_exclusions *ex, const char *path)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    if (kiln_read_file(path, &b) != 0 || kiln_buf_putc(&b, '\0') != 0) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        kiln_buf_free(&b);
+        return -1;
+    }
+    char *save = NULL;
+    int rc = 0;
+    for (char *ln = strtok_r(b.data, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
+        ln += strspn(ln, " \t");
+        if (*ln == '#' || *ln == '\0') continue;
+        size_t n = strcspn(ln, " \t");
+        char *reason = ln + n;
+        reason += strspn(reason, " \t");
+        ln[n] = '\0';
+        char *colon = strchr(ln, ':');
+        long line = 0, last = 0;
+        if (colon) {
+            char *end;
+            *colon = '\0';
+            line = last = strtol(colon + 1, &end, 10);
+            if (*end == '-') last = strtol(end + 1, NULL, 10);
+        }
+        kiln_suite_exclusion *nv = kiln_realloc(ex->v, (ex->n + 1) * sizeof *nv);
+        if (!nv) {
+            rc = -1;
+            break;
+        }
+        ex->v = nv;
+        kiln_suite_exclusion *e = &nv[ex->n++];
+        e->path = kiln_strdup(ln);
+        e->reason = kiln_strdup(*reason ? reason : "(no reason given)");
+        e->line = line;
+        e->last = last;
+        if (!e->path || !e->reason) {
+            rc = -1;
+            break;
+        }
+    }
+    if (rc != 0) fprintf(stderr, "%s: out of memory\n", path);
+    kiln_buf_free(&b);
+    return rc;
+}
+
+const kiln_suite_exclusion *kiln_suite_excluded(const kiln_suite_exclusions *ex, const char *name,
+                                                long line)
+{
+    for (size_t i = 0; i < ex->n; i++) {
+        const kiln_suite_exclusion *e = &ex->v[i];
+        size_t n = strlen(e->path);
+        int folder = n > 0 && e->path[n - 1] == '/';
+        if (folder ? strncmp(e->path, name, n) != 0 : strcmp(e->path, name) != 0) continue;
+        if (e->line == 0 || (line >= e->line && line <= e->last)) return e;
+    }
+    return NULL;
+}
+
+void kiln_suite_exclusions_free(kiln_suite_exclusions *ex)
+{
+    for (size_t i = 0; i < ex->n; i++) {
+        kiln_free(ex->v[i].path);
+        kiln_free(ex->v[i].reason);
+    }
+    kiln_free(ex->v);
+    ex->v = NULL;
+    ex->n = 0;
+}
