@@ -54,9 +54,7 @@
 
 typedef struct options {
     kiln_compile_opts copts;
-    int verbose, jobs, no_fork;
-    unsigned timeout;
-    kiln_suite_exclusions excl;
+    kiln_suite_opts s; /* verbose, jobs, no_fork, timeout, exclusions */
 } options;
 
 /* A loaded component (named by module_definition or anonymous) and an instance. */
@@ -92,7 +90,7 @@ typedef enum outcome { PASS, FAIL, SKIP } outcome;
 static void report(runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void report(runner *r, const char *fmt, ...)
 {
-    if (!r->opt->verbose && r->shown >= 10) {
+    if (!r->opt->s.verbose && r->shown >= 10) {
         if (r->shown++ == 10) fprintf(stderr, "%s: more failures not shown\n", r->wast);
         return;
     }
@@ -601,7 +599,7 @@ static outcome cmd_module(runner *r, const kiln_json *c, int instantiate)
         kiln_err verr;
         if (validate_only(r, file, &nimports, &verr) == 0 && nimports > 0) {
             r->slot->aux++;
-            if (r->opt->verbose)
+            if (r->opt->s.verbose)
                 fprintf(stderr, "%s:%ld: valid; not instantiated: %s\n", r->wast, r->line, err.msg);
             return PASS;
         }
@@ -669,7 +667,7 @@ static outcome cmd_bad(runner *r, const kiln_json *c, int uninstantiable)
             report(r, "valid, expected to be refused: %s", text ? text : "");
             return FAIL;
         }
-        if (r->opt->verbose)
+        if (r->opt->s.verbose)
             fprintf(stderr, "%s:%ld: refused as expected (%s): %s\n", r->wast, r->line,
                     text ? text : "", err.msg);
         return PASS;
@@ -790,7 +788,7 @@ static outcome cmd_trap(runner *r, const kiln_json *c, int expect_trap)
         report(r, "trapped: %s", kiln_trap_message(&res.trap));
         return FAIL;
     }
-    if (expect_trap && r->opt->verbose)
+    if (expect_trap && r->opt->s.verbose)
         fprintf(stderr, "%s:%ld: trapped as expected (%s): %s\n", r->wast, r->line,
                 kiln_json_get_str(c, "text") ? kiln_json_get_str(c, "text") : "",
                 kiln_trap_message(&res.trap));
@@ -805,14 +803,14 @@ static void run_command(runner *r, const kiln_json *c)
     const kiln_json *ln = kiln_json_get(c, "line");
     r->line = ln && ln->type == KILN_JSON_NUMBER ? (long)ln->number : 0;
     r->slot->line = r->line;
-    const kiln_suite_exclusion *e = kiln_suite_excluded(&r->opt->excl, r->wast, r->line);
+    const kiln_suite_exclusion *e = kiln_suite_excluded(&r->opt->s.excl, r->wast, r->line);
     if (e && e->line != 0) {
         printf("%s:%ld: skipped: %s\n", r->wast, r->line, e->reason);
         r->slot->skipped++;
         return;
     }
     kiln_arena_init(&r->arena, NULL, 0);
-    alarm(r->opt->timeout);
+    alarm(r->opt->s.timeout);
     outcome o = FAIL;
     if (!type)
         report(r, "command without type");
@@ -908,7 +906,7 @@ static int run_file(void *ctx, const char *json_path, kiln_suite_slot *slot)
     }
     snprintf(slot->name, sizeof slot->name, "%s", r.wast);
     slot->total = (long)cmds->count;
-    const kiln_suite_exclusion *whole = kiln_suite_excluded(&opt->excl, r.wast, 0);
+    const kiln_suite_exclusion *whole = kiln_suite_excluded(&opt->s.excl, r.wast, 0);
     if (whole && whole->line == 0) {
         slot->skipped = (long)cmds->count;
         printf("%s: %zu commands skipped: %s\n", r.wast, cmds->count, whole->reason);
@@ -935,37 +933,18 @@ int main(int argc, char **argv)
 {
     options opt;
     memset(&opt, 0, sizeof opt);
+    int first = kiln_suite_parse_args(argc, argv, &opt.s);
+    if (first < 0) {
+        usage();
+        kiln_suite_exclusions_free(&opt.s.excl);
+        return 2;
+    }
     opt.copts.tier = KILN_TIER_FAST;
-    opt.jobs = 1;
-    opt.timeout = 60;
-    int first = argc;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--tier") == 0 && i + 1 < argc) {
-            if (kiln_tier_parse(argv[++i], &opt.copts.tier) != 0) {
-                fprintf(stderr, "component-spec-runner: unknown tier %s\n", argv[i]);
-                return 2;
-            }
-        } else if (strcmp(a, "--cache-dir") == 0 && i + 1 < argc) {
-            opt.copts.cache_dir = argv[++i];
-        } else if (strcmp(a, "--exclude") == 0 && i + 1 < argc) {
-            if (kiln_suite_exclusions_load(&opt.excl, argv[++i]) != 0) return 2;
-        } else if (strcmp(a, "-j") == 0 && i + 1 < argc) {
-            opt.jobs = atoi(argv[++i]);
-            if (opt.jobs < 1) opt.jobs = 1;
-        } else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
-            opt.timeout = (unsigned)strtoul(argv[++i], NULL, 10);
-        } else if (strcmp(a, "--no-fork") == 0) {
-            opt.no_fork = 1;
-        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
-            opt.verbose = 1;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            usage();
-            return 2;
-        } else {
-            first = i;
-            break;
-        }
+    opt.copts.cache_dir = opt.s.cache_dir;
+    if (opt.s.tier && kiln_tier_parse(opt.s.tier, &opt.copts.tier) != 0) {
+        fprintf(stderr, "component-spec-runner: unknown tier %s\n", opt.s.tier);
+        kiln_suite_exclusions_free(&opt.s.excl);
+        return 2;
     }
     int nfiles = argc - first;
     if (nfiles <= 0) {
@@ -973,7 +952,7 @@ int main(int argc, char **argv)
         return 2;
     }
     kiln_suite_slot *slots =
-        kiln_suite_run(argv + first, nfiles, opt.jobs, opt.no_fork, run_file, &opt);
+        kiln_suite_run(argv + first, nfiles, opt.s.jobs, opt.s.no_fork, run_file, &opt);
     if (!slots) {
         fprintf(stderr, "component-spec-runner: out of memory\n");
         return 2;
@@ -993,6 +972,6 @@ int main(int argc, char **argv)
            validated_only);
     printf("component-spec: %ld passed, %ld failed, %ld skipped\n", passed, failed, skipped);
     kiln_suite_free(slots, nfiles);
-    kiln_suite_exclusions_free(&opt.excl);
+    kiln_suite_exclusions_free(&opt.s.excl);
     return failed == 0 && passed > 0 ? 0 : 1;
 }

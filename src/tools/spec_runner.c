@@ -33,10 +33,7 @@
 
 typedef struct options {
     kiln_compile_opts copts;
-    int verbose, jobs;
-    int no_fork; /* run files in this process (for debuggers) */
-    unsigned timeout;
-    kiln_suite_exclusions excl;
+    kiln_suite_opts s; /* verbose, jobs, no_fork, timeout, exclusions */
 } options;
 
 /* A module instance of the script (named or not). */
@@ -139,7 +136,7 @@ static const st_entry spectest[] = {
 static void report(runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void report(runner *r, const char *fmt, ...)
 {
-    if (!r->opt->verbose && r->shown >= 10 && !r->force) {
+    if (!r->opt->s.verbose && r->shown >= 10 && !r->force) {
         if (r->shown++ == 10) fprintf(stderr, "%s: more failures not shown\n", r->wast);
         return;
     }
@@ -903,8 +900,8 @@ static void run_command(runner *r, const kiln_json *c)
     const kiln_json *ln = kiln_json_get(c, "line");
     r->line = ln && ln->type == KILN_JSON_NUMBER ? (long)ln->number : 0;
     r->slot->line = r->line;
-    if (r->opt->timeout && !r->opt->no_fork) alarm(r->opt->timeout); /* per command */
-    if (kiln_suite_excluded(&r->opt->excl, r->wast, r->line)) {
+    if (r->opt->s.timeout && !r->opt->s.no_fork) alarm(r->opt->s.timeout); /* per command */
+    if (kiln_suite_excluded(&r->opt->s.excl, r->wast, r->line)) {
         /* A module that is excluded still leaves no current module behind. */
         if (type && strcmp(type, "module") == 0) r->current = NULL;
         r->slot->skipped++;
@@ -1030,40 +1027,22 @@ int main(int argc, char **argv)
 {
     options opt;
     memset(&opt, 0, sizeof opt);
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage();
+        return 0;
+    }
+    int first = kiln_suite_parse_args(argc, argv, &opt.s);
+    if (first < 0) {
+        usage();
+        kiln_suite_exclusions_free(&opt.s.excl);
+        return 2;
+    }
     opt.copts.tier = KILN_TIER_FAST;
-    opt.jobs = 1;
-    opt.timeout = 60;
-    int first = argc;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--tier") == 0 && i + 1 < argc) {
-            if (kiln_tier_parse(argv[++i], &opt.copts.tier) != 0) {
-                fprintf(stderr, "spec-runner: unknown tier %s\n", argv[i]);
-                return 2;
-            }
-        } else if (strcmp(a, "--cache-dir") == 0 && i + 1 < argc) {
-            opt.copts.cache_dir = argv[++i];
-        } else if (strcmp(a, "--exclude") == 0 && i + 1 < argc) {
-            if (kiln_suite_exclusions_load(&opt.excl, argv[++i]) != 0) return 2;
-        } else if (strcmp(a, "-j") == 0 && i + 1 < argc) {
-            opt.jobs = atoi(argv[++i]);
-            if (opt.jobs < 1) opt.jobs = 1;
-        } else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
-            opt.timeout = (unsigned)strtoul(argv[++i], NULL, 10);
-        } else if (strcmp(a, "--no-fork") == 0) {
-            opt.no_fork = 1;
-        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
-            opt.verbose = 1;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage();
-            return 0;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            usage();
-            return 2;
-        } else {
-            first = i;
-            break;
-        }
+    opt.copts.cache_dir = opt.s.cache_dir;
+    if (opt.s.tier && kiln_tier_parse(opt.s.tier, &opt.copts.tier) != 0) {
+        fprintf(stderr, "spec-runner: unknown tier %s\n", opt.s.tier);
+        kiln_suite_exclusions_free(&opt.s.excl);
+        return 2;
     }
     int nfiles = argc - first;
     if (nfiles <= 0) {
@@ -1071,7 +1050,7 @@ int main(int argc, char **argv)
         return 2;
     }
     kiln_suite_slot *slots =
-        kiln_suite_run(argv + first, nfiles, opt.jobs, opt.no_fork, run_file, &opt);
+        kiln_suite_run(argv + first, nfiles, opt.s.jobs, opt.s.no_fork, run_file, &opt);
     if (!slots) {
         fprintf(stderr, "spec-runner: out of memory\n");
         return 2;
@@ -1079,7 +1058,7 @@ int main(int argc, char **argv)
     long passed = 0, failed = 0, skipped = 0, skipped_text = 0;
     for (int i = 0; i < nfiles; i++) {
         kiln_suite_slot *s = &slots[i];
-        if (opt.verbose)
+        if (opt.s.verbose)
             printf("%s: %ld passed, %ld failed, %ld skipped\n", argv[first + i], s->passed,
                    s->failed, s->skipped);
         passed += s->passed;
@@ -1092,6 +1071,6 @@ int main(int argc, char **argv)
     printf("spec (%s): %ld passed, %ld failed, %ld skipped\n", kiln_tier_name(opt.copts.tier),
            passed, failed, skipped);
     kiln_suite_free(slots, nfiles);
-    kiln_suite_exclusions_free(&opt.excl);
+    kiln_suite_exclusions_free(&opt.s.excl);
     return failed == 0 && passed > 0 ? 0 : 1;
 }

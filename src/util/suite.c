@@ -167,3 +167,35 @@ void kiln_suite_exclusions_free(kiln_suite_exclusions *ex)
     ex->v = NULL;
     ex->n = 0;
 }
+
+int kiln_suite_parse_args(int argc, char **argv, kiln_suite_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->jobs = 1;
+    o->timeout = 60;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (strcmp(a, "--tier") == 0 && more) {
+            o->tier = argv[++i];
+        } else if (strcmp(a, "--cache-dir") == 0 && more) {
+            o->cache_dir = argv[++i];
+        } else if (strcmp(a, "--exclude") == 0 && more) {
+            if (kiln_suite_exclusions_load(&o->excl, argv[++i]) != 0) return -1;
+        } else if (strcmp(a, "-j") == 0 && more) {
+            o->jobs = atoi(argv[++i]);
+            if (o->jobs < 1) o->jobs = 1;
+        } else if (strcmp(a, "--timeout") == 0 && more) {
+            o->timeout = (unsigned)strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(a, "--no-fork") == 0) {
+            o->no_fork = 1;
+        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            o->verbose = 1;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return -1;
+        } else {
+            return i;
+        }
+    }
+    return -1;
+}

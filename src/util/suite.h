@@ -55,4 +55,19 @@ const kiln_suite_exclusion *kiln_suite_excluded(const kiln_suite_exclusions *ex,
                                                 long line);
 void kiln_suite_exclusions_free(kiln_suite_exclusions *ex);
 
+/* The options both runners take: [--tier T] [--cache-dir D] [--exclude F]... [-j N]
+ * [--timeout S] [--no-fork] [--verbose|-v] FILE... */
+typedef struct kiln_suite_opts {
+    const char *tier;      /* NULL unless given (the runner parses it) */
+    const char *cache_dir; /* NULL unless given */
+    int verbose, jobs, no_fork;
+    unsigned timeout; /* seconds per command (default 60) */
+    kiln_suite_exclusions excl;
+} kiln_suite_opts;
+
+/* Parses the options into *o (defaults first: 1 job, 60 s); returns the index of the first
+ * file in argv, or -1 (usage error, or an exclusion list that cannot be read: message on
+ * stderr). Free o->excl with kiln_suite_exclusions_free. */
+int kiln_suite_parse_args(int argc, char **argv, kiln_suite_opts *o);
+
 #endif
