@@ -30,7 +30,8 @@
  * skipped and the reason printed. Output on stdout: one line per file
  * "FILE — N passed, N failed, N skipped" (no colon: tests/run-all.sh sums only the
  * suite's line), then "component-spec: N passed, N failed, N skipped" last; skips print
- * "FILE:LINE: skipped: REASON" or "FILE: N commands skipped: REASON" as they happen. Failures go to
+ * "FILE:LINE: skipped: REASON" or "PATH: N commands skipped: REASON" (PATH: the excluded
+ * file or folder) as they happen. Failures go to
  * stderr, at most 10 per file unless --verbose. */
 #include <errno.h>
 #include <inttypes.h>
@@ -909,7 +910,7 @@ static int run_file(void *ctx, const char *json_path, kiln_suite_slot *slot)
     const kiln_suite_exclusion *whole = kiln_suite_excluded(&opt->s.excl, r.wast, 0);
     if (whole && whole->line == 0) {
         slot->skipped = (long)cmds->count;
-        printf("%s: %zu commands skipped: %s\n", r.wast, cmds->count, whole->reason);
+        printf("%s: %zu commands skipped: %s\n", whole->path, cmds->count, whole->reason);
     } else {
         if (kiln_rt_init() != 0) fprintf(stderr, "%s: kiln_rt_init failed\n", json_path);
         for (size_t i = 0; i < cmds->count; i++)

@@ -116,28 +116,31 @@ int kiln_suite_exclusions_load(kiln_suite_exclusions *ex, const char *path)
         reason += strspn(reason, " \t");
         ln[n] = '\0';
         char *colon = strchr(ln, ':');
-        long line = 0, last = 0;
-        if (colon) {
-            char *end;
-            *colon = '\0';
-            line = last = strtol(colon + 1, &end, 10);
-            if (*end == '-') last = strtol(end + 1, NULL, 10);
-        }
-        kiln_suite_exclusion *nv = kiln_realloc(ex->v, (ex->n + 1) * sizeof *nv);
-        if (!nv) {
-            rc = -1;
-            break;
-        }
-        ex->v = nv;
-        kiln_suite_exclusion *e = &nv[ex->n++];
-        e->path = kiln_strdup(ln);
-        e->reason = kiln_strdup(*reason ? reason : "(no reason given)");
-        e->line = line;
-        e->last = last;
-        if (!e->path || !e->reason) {
-            rc = -1;
-            break;
-        }
+        if (colon) *colon = '\0';
+        /* ":LINE[-LAST][,LINE[-LAST]]...": one entry per range; no colon: one for all */
+        const char *p = colon ? colon + 1 : NULL;
+        do {
+            long line = 0, last = 0;
+            if (p) {
+                char *end;
+                line = last = strtol(p, &end, 10);
+                if (*end == '-') last = strtol(end + 1, &end, 10);
+                p = *end == ',' ? end + 1 : NULL;
+            }
+            kiln_suite_exclusion *nv = kiln_realloc(ex->v, (ex->n + 1) * sizeof *nv);
+            if (!nv) {
+                rc = -1;
+                break;
+            }
+            ex->v = nv;
+            kiln_suite_exclusion *e = &nv[ex->n++];
+            e->path = kiln_strdup(ln);
+            e->reason = kiln_strdup(*reason ? reason : "(no reason given)");
+            e->line = line;
+            e->last = last;
+            if (!e->path || !e->reason) rc = -1;
+        } while (p && rc == 0);
+        if (rc != 0) break;
     }
     if (rc != 0) fprintf(stderr, "%s: out of memory\n", path);
     kiln_buf_free(&b);

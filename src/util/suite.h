@@ -5,10 +5,10 @@
  * shared with the parent: an engine crash or a hang (a runner arms alarm() per command)
  * costs that file, not the run, and the commands the child did not reach count as failed.
  *
- * Exclusion lists are text files of lines "PATH[:LINE[-LAST]]  reason" ('#' starts a
- * comment line): PATH names a file as the runner names it ("values/strings.wast",
- * "skip-stack-guard-page.wast"), or a folder when it ends in '/'; without ":LINE" every
- * command of it is meant, with ":LINE-LAST" the commands on those lines. */
+ * Exclusion lists are text files of lines "PATH[:LINES]  reason" ('#' starts a comment
+ * line): PATH names a file as the runner names it ("values/strings.wast",
+ * "skip-stack-guard-page.wast"), or a folder when it ends in '/'; without ":LINES" every
+ * command of it is meant, otherwise the commands on LINES: "12", "12-40", "12,17,30-33". */
 #ifndef KILN_UTIL_SUITE_H
 #define KILN_UTIL_SUITE_H
 
