@@ -25,8 +25,8 @@
  * crash or a hang (--timeout seconds per command, default 60) costs one file, not the run;
  * the commands it did not reach count as failed.
  *
- * Exclusions (--exclude F): lines "PATH[:LINE[-LAST]]  reason", PATH a file ("values/strings.wast")
- * or a folder ending in '/' ("async/"); '#' starts a comment. Excluded commands are
+ * Exclusions (--exclude F): the list format of util/suite.h, PATH a file
+ * ("values/strings.wast") or a folder ending in '/' ("async/"). Excluded commands are
  * skipped and the reason printed. Output on stdout: one line per file
  * "FILE — N passed, N failed, N skipped" (no colon: tests/run-all.sh sums only the
  * suite's line), then "component-spec: N passed, N failed, N skipped" last; skips print
