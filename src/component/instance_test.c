@@ -323,13 +323,13 @@ static const struct {
      "  (core instance $a (instantiate $A))\n"
      "  (core module $B (import \"a\" \"g\" (global (mut i64))))\n"
      "  (core instance (instantiate $B (with \"a\" (instance $a)))))\n",
-     "\"a\" \"g\""},
+     "'a' 'g'"},
     {"(component\n"
      "  (core module $A (memory (export \"m\") 1))\n"
      "  (core instance $a (instantiate $A))\n"
      "  (core module $B (import \"a\" \"m\" (memory 2)))\n"
      "  (core instance (instantiate $B (with \"a\" (instance $a)))))\n",
-     "\"a\" \"m\""},
+     "'a' 'm'"},
     {"(component\n"
      "  (core module $A (func (export \"f\") (param i32 i32) (result i32) (i32.const 0)))\n"
      "  (core instance $a (instantiate $A))\n"
@@ -608,6 +608,20 @@ static const char *exported_resource_wat =
     "  (instance $d (instantiate $D (with \"c\" (instance $c))))\n"
     "  (func (export \"run\") (alias export $d \"run\")))\n";
 
+/* A resource exported through an exported bag-of-exports instance: aliased back from the
+ * exported instance, it is an exported resource that a lifted export may use
+ * (component-spec external-visibility.wast; Kiln refused it before). */
+static const char *bag_resource_wat =
+    "(component\n"
+    "  (core module $m (func (export \"f\") (param i32)))\n"
+    "  (core instance $i (instantiate $m))\n"
+    "  (type $R (resource (rep i32)))\n"
+    "  (instance $bag (export \"r\" (type $R)))\n"
+    "  (export $bag' \"i\" (instance $bag))\n"
+    "  (alias export $bag' \"r\" (type $R'))\n"
+    "  (func $f (param \"x\" (own $R')) (canon lift (core func $i \"f\")))\n"
+    "  (export \"f\" (func $f)))\n";
+
 static void test_exported_resource(void)
 {
     kiln_err err;
@@ -627,6 +641,9 @@ static void test_exported_resource(void)
         CHECK_INT(res.u, 0x41);
     }
     kiln_component_instance_free(ci);
+    kiln_component_unload(lc);
+    lc = load("bag-resource", bag_resource_wat, &err);
+    CHECK(lc != NULL);
     kiln_component_unload(lc);
 }
 

@@ -134,36 +134,37 @@ static int why_fail(char *why, size_t whylen, const char *msg)
     return -1;
 }
 
-/* ns:pkg/iface[@version]. Nested namespaces ("a:b:c/d") and nested projections
- * ("a:b/c/d") are gated future syntax (🪺): refused, as wasmparser refuses them by default
- * (component-spec validation/extern-names.wast). */
+/* ns:pkg/iface[@version], with nested namespaces and projections (🪺). */
 static int parse_interface(const char *s, kiln_cname *out, char *why, size_t whylen)
 {
     size_t n = strlen(s);
     const char *at = memchr(s, '@', n);
     size_t body = at ? (size_t)(at - s) : n;
-    size_t nsl = label_len(s, body, ":", 1);
-    if (nsl == 0 || nsl >= body || s[nsl] != ':')
-        return why_fail(why, whylen, "namespace and package must be lowercase words");
-    size_t pkg_start = nsl + 1, i = pkg_start;
-    size_t l = label_len(s + i, body - i, ":/", 1);
-    if (l == 0) return why_fail(why, whylen, "namespace and package must be lowercase words");
-    i += l;
-    if (i < body && s[i] == ':')
-        return why_fail(why, whylen,
-                        "expected '/' after the package name (nested namespaces "
-                        "are not enabled)");
-    if (i >= body || s[i] != '/')
+    /* namespaces: words ':' (one or more) */
+    size_t i = 0, nsl = 0, pkg_start = 0;
+    int nns = 0;
+    for (;;) {
+        size_t l = label_len(s + i, body - i, ":/", 1);
+        if (l == 0) return why_fail(why, whylen, "namespace and package must be lowercase words");
+        if (i + l < body && s[i + l] == ':') {
+            if (nns++ == 0) nsl = l;
+            i += l + 1;
+            continue;
+        }
+        pkg_start = i;
+        i += l;
+        break;
+    }
+    if (nns == 0 || i >= body || s[i] != '/')
         return why_fail(why, whylen, "interface names look like 'namespace:package/interface'");
     size_t pkg_end = i, iface_start = i + 1;
-    i = iface_start;
-    l = label_len(s + i, body - i, "/", 0);
-    if (l == 0) return why_fail(why, whylen, "interface name must be a kebab-case label");
-    i += l;
-    if (i < body && s[i] == '/')
-        return why_fail(why, whylen,
-                        "trailing characters after the interface name (nested "
-                        "projections are not enabled)");
+    while (i < body && s[i] == '/') {
+        i++;
+        iface_start = i;
+        size_t l = label_len(s + i, body - i, "/", 0);
+        if (l == 0) return why_fail(why, whylen, "interface name must be a kebab-case label");
+        i += l;
+    }
     if (i != body) return why_fail(why, whylen, "unexpected character in interface name");
     if (at) {
         semver v;

@@ -36,7 +36,7 @@ void kiln_component_free(kiln_component *c);
 /* A parsed import/export name. Pointers point into `storage` (owned by the struct). */
 typedef struct kiln_cname {
     int is_interface;     /* "ns:pkg/iface@ver" */
-    char ns[64], pkg[64]; /* interface names: namespace and package */
+    char ns[64], pkg[64]; /* interface names: namespace and package (nested: joined) */
     char iface[128];      /* interface (projection) */
     char version[64];     /* without '@', "" if none */
 } kiln_cname;

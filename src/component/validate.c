@@ -528,10 +528,9 @@ static int check_core_instance(kc_scope *s, const kiln_cinstance *in)
         }
         const char *why;
         if (!core_extern_matches(im->sort, im->type, ex->type, &why)) {
-            kc_sfail(
-                s,
-                "instantiation of core module %u: import \"%s\" \"%s\" has type %s, given %s (%s)",
-                in->of, im->module, im->name, im->type->sig, ex->type->sig, why);
+            kc_sfail(s,
+                     "instantiation of core module %u: import '%s' '%s' has type %s, given %s (%s)",
+                     in->of, im->module, im->name, im->type->sig, ex->type->sig, why);
             return -1;
         }
     }
@@ -1185,10 +1184,58 @@ static int refers_local_resource(kc_scope *s, const kiln_ctype *t, const inst_st
     return r;
 }
 
+/* Adds to m a fresh abstract copy of every resource defined here that instance type t
+ * exports, directly or through nested instances. 0 or -1. */
+static int fresh_exported_resources(kc_scope *s, subst *m, const kiln_ctype *t, unsigned depth)
+{
+    if (!t || t->kind != KILN_CT_INSTANCE) return 0;
+    if (--s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) {
+        kc_sfail(s, "types too large to export");
+        return -1;
+    }
+    for (uint32_t i = 0; i < t->nexports; i++) {
+        const kiln_citem *e = &t->exports[i];
+        if (e->sort == KILN_CSORT_INSTANCE &&
+            fresh_exported_resources(s, m, e->type, depth + 1) < 0)
+            return -1;
+        if (e->sort != KILN_CSORT_TYPE || !e->type || e->type->kind != KILN_CT_RESOURCE ||
+            e->type->abstract)
+            continue;
+        uint32_t k = 0;
+        while (k < m->n && m->from[k] != e->type)
+            k++;
+        if (k < m->n) continue;
+        kiln_ctype *r = kc_alloc(s->x, sizeof *r);
+        if (!r) return -1;
+        *r = *e->type;
+        r->abstract = 1;
+        r->name = e->name;
+        if (m->n == m->cap) {
+            uint32_t ncap = m->cap ? m->cap * 2 : 8;
+            const kiln_ctype **nf = kc_alloc_array(s->x, ncap, sizeof *nf);
+            const kiln_ctype **nt = kc_alloc_array(s->x, ncap, sizeof *nt);
+            if (!nf || !nt) return -1;
+            if (m->n) memcpy(nf, m->from, m->n * sizeof *nf), memcpy(nt, m->to, m->n * sizeof *nt);
+            m->from = nf, m->to = nt, m->cap = ncap;
+        }
+        m->from[m->n] = e->type;
+        m->to[m->n++] = r;
+    }
+    return 0;
+}
+
 static int add_extern(kc_scope *s, int is_import, const char *name, kiln_csort sort,
                       const kiln_ctype *t)
 {
     if (check_annotation(s, name, sort, t, is_import) < 0) return -1;
+    if (s->is_component && !is_import && sort == KILN_CSORT_INSTANCE) {
+        /* Exporting an instance exports the resources it exports as fresh abstract types,
+         * as exporting a resource does: what is aliased from the exported instance names
+         * them (component-spec external-visibility.wast, "bags-of-exports"). */
+        subst m = {0};
+        if (fresh_exported_resources(s, &m, t, 0) < 0) return -1;
+        if (m.n && !(t = subst_type(s, &m, t, 0))) return -1;
+    }
     if (s->is_component && !is_import) {
         if (sort == KILN_CSORT_TYPE && t && t->kind == KILN_CT_RESOURCE && !t->abstract) {
             /* exporting a resource introduces a new abstract type index for it */
