@@ -357,6 +357,22 @@ static const struct {
      "  (component $c (import \"i\" (instance (export \"a\" (component)))))\n"
      "  (instance (instantiate $c (with \"i\" (instance $i)))))\n",
      "type mismatch in instance export 'a'"},
+    /* external visibility (component-spec validation/external-visibility.wast): a record
+     * used by an export must be exported first; an import may not refer to a resource
+     * defined here */
+    {"(component\n"
+     "  (core module $m (func (export \"f\") (result i32) unreachable))\n"
+     "  (core instance $i (instantiate $m))\n"
+     "  (type $Rec (record (field \"x\" u32)))\n"
+     "  (func $f (result $Rec) (canon lift (core func $i \"f\")))\n"
+     "  (export $Rec' \"rec\" (type $Rec))\n"
+     "  (export \"f\" (func $f)))\n",
+     "export 'f' refers to a record, variant, enum or flags type that is not imported or "
+     "exported before it"},
+    {"(component\n"
+     "  (type $R (resource (rep i32)))\n"
+     "  (import \"f\" (func (result (own $R)))))\n",
+     "import 'f' refers to a resource that is not imported before it"},
 };
 
 /* Writes wat to dir/name.wat, converts it to dir/name.wasm; the path, or NULL. */
@@ -622,6 +638,24 @@ static const char *bag_resource_wat =
     "  (func $f (param \"x\" (own $R')) (canon lift (core func $i \"f\")))\n"
     "  (export \"f\" (func $f)))\n";
 
+static const char *visible_record_wat =
+    "(component\n"
+    "  (core module $m (func (export \"f\") (result i32) unreachable))\n"
+    "  (core instance $i (instantiate $m))\n"
+    "  (type $E (enum \"a\" \"b\"))\n"
+    "  (func $f (result $E) (canon lift (core func $i \"f\")))\n"
+    "  (export $E' \"e\" (type $E))\n"
+    "  (export \"f\" (func $f) (func (result $E')))\n"
+    "  (component $C\n"
+    "    (type $Rec (record (field \"x\" u32)))\n"
+    "    (import \"t\" (type $Rec' (eq $Rec)))\n"
+    "    (type $Rec2 (record (field \"r\" $Rec')))\n"
+    "    (export \"t2\" (type $Rec2)))\n"
+    "  (type $Rec (record (field \"x\" u32)))\n"
+    "  (export $Rec' \"t\" (type $Rec))\n"
+    "  (instance $c (instantiate $C (with \"t\" (type $Rec'))))\n"
+    "  (export \"t2\" (type $c \"t2\")))\n";
+
 static void test_exported_resource(void)
 {
     kiln_err err;
@@ -643,6 +677,11 @@ static void test_exported_resource(void)
     kiln_component_instance_free(ci);
     kiln_component_unload(lc);
     lc = load("bag-resource", bag_resource_wat, &err);
+    CHECK(lc != NULL);
+    kiln_component_unload(lc);
+    /* ... and a record exported before the func that uses it (ascribed), threaded through a
+     * child's instantiation and re-exported (external-visibility.wast) */
+    lc = load("visible-record", visible_record_wat, &err);
     CHECK(lc != NULL);
     kiln_component_unload(lc);
 }

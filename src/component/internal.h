@@ -48,6 +48,12 @@ struct res_slot {
     int is_import; /* imported under name (else exported): annotations look in their own kind */
 };
 
+/* A set of types by pointer (open addressing; cap a power of two). */
+typedef struct kc_ptrset {
+    const kiln_ctype **v;
+    uint32_t n, cap;
+} kc_ptrset;
+
 /* A scope of index spaces: a component definition, or a component, instance or module
  * type (with its own initially empty spaces and `outer` for outer aliases). */
 typedef struct kc_scope {
@@ -62,6 +68,12 @@ typedef struct kc_scope {
     struct res_slot *res;              /* resources imported/exported so far, by name */
     uint32_t nres, capres;             /* (open addressing; capres a power of two) */
     uint32_t nimports, nexports, capimports, capexports;
+    /* External visibility (validate.c), checked in component definitions and component
+     * types (visible): the types and instance types this scope imported, exported or
+     * aliased out of an imported or exported instance (named), and of those the ones that
+     * came from imports (imported: what an import may refer to). */
+    kc_ptrset named, imported;
+    int visible;
 } kc_scope;
 
 /* Validates component c (decoded, not yet validated) whose enclosing scopes are given by

@@ -657,11 +657,9 @@ typedef struct subst {
     uint32_t n, cap;
 } subst;
 
-static int subst_add(kc_scope *s, subst *m, const kiln_ctype *from, const kiln_ctype *to)
+/* Adds from -> to to m. 0 or -1. */
+static int subst_put(kc_scope *s, subst *m, const kiln_ctype *from, const kiln_ctype *to)
 {
-    if (!from || !to || from == to || from->kind != KILN_CT_RESOURCE || !from->abstract ||
-        to->kind != KILN_CT_RESOURCE)
-        return 0;
     if (m->n == m->cap) {
         uint32_t ncap = m->cap ? m->cap * 2 : 8;
         const kiln_ctype **nf = kc_alloc_array(s->x, ncap, sizeof *nf);
@@ -673,6 +671,18 @@ static int subst_add(kc_scope *s, subst *m, const kiln_ctype *from, const kiln_c
     m->from[m->n] = from;
     m->to[m->n++] = to;
     return 0;
+}
+
+/* An imported abstract resource stands for the resource given; a type imported as
+ * (eq T) of a record, variant, enum or flags type for the type given (so that the
+ * instance's exports refer to the parent's type, visible there). */
+static int subst_add(kc_scope *s, subst *m, const kiln_ctype *from, const kiln_ctype *to)
+{
+    if (!from || !to || from == to || from->kind != to->kind) return 0;
+    int named = from->kind == KILN_CT_RECORD || from->kind == KILN_CT_VARIANT ||
+                from->kind == KILN_CT_ENUM || from->kind == KILN_CT_FLAGS;
+    if (!named && (from->kind != KILN_CT_RESOURCE || !from->abstract)) return 0;
+    return subst_put(s, m, from, to);
 }
 
 /* t with the resources of m replaced (a copy when anything changes, t itself otherwise).
@@ -831,6 +841,9 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
 typedef struct inst_stack inst_stack;
 static int refers_local_resource(kc_scope *s, const kiln_ctype *t, const inst_stack *st,
                                  unsigned depth);
+static int is_named(const kc_scope *s, const kiln_ctype *t);
+static int add_named(kc_scope *s, const kiln_ctype *t, int imported);
+static int ptrset_has(const kc_ptrset *set, const kiln_ctype *t);
 
 /* Whether a func, component or instance type refers to a resource this component defines:
  * in a parameter, result or item type, or as a type export or import bound (eq) to it. */
@@ -924,6 +937,11 @@ static int check_alias(kc_scope *s, const kiln_calias *a, int in_type)
                  kiln_csort_name(ex->sort), kiln_csort_name(a->sort));
         return -1;
     }
+    /* what an imported or exported instance exports is visible */
+    if (s->visible && is_named(s, it) &&
+        (a->sort == KILN_CSORT_TYPE || a->sort == KILN_CSORT_INSTANCE) &&
+        add_named(s, ex->type, ptrset_has(&s->imported, it)) < 0)
+        return -1;
     return kc_push(s, a->sort, ex->type);
 }
 
@@ -1184,6 +1202,148 @@ static int refers_local_resource(kc_scope *s, const kiln_ctype *t, const inst_st
     return r;
 }
 
+/* ---- external visibility of named types (Explainer.md "external visibility") ----
+ * A record, variant, enum or flags type that an import or export (a func's parameters and
+ * results, a type's children, an instance's exports) refers to must itself have been
+ * imported or exported before, or be aliased out of an imported or exported instance:
+ * then bindings generators can give it a name. An instance type's own type exports name
+ * what its other exports use. Resources are checked by refers_local_resource. */
+
+static uint32_t ptr_hash(const void *p)
+{
+    uintptr_t v = (uintptr_t)p;
+    v ^= v >> 17;
+    v *= 0xed5ad4bbu;
+    v ^= v >> 11;
+    return (uint32_t)v;
+}
+
+static int ptrset_has(const kc_ptrset *set, const kiln_ctype *t)
+{
+    if (!set->cap) return 0;
+    for (uint32_t i = ptr_hash(t) & (set->cap - 1);; i = (i + 1) & (set->cap - 1)) {
+        if (!set->v[i]) return 0;
+        if (set->v[i] == t) return 1;
+    }
+}
+
+static int ptrset_add(kc_ctx *x, kc_ptrset *set, const kiln_ctype *t)
+{
+    if (!t || ptrset_has(set, t)) return 0;
+    if ((set->n + 1) * 2 > set->cap) {
+        uint32_t ncap = set->cap ? set->cap * 2 : 32;
+        const kiln_ctype **nv = kc_alloc_array(x, ncap, sizeof *nv);
+        if (!nv) return -1;
+        kc_ptrset old = *set;
+        *set = (kc_ptrset){nv, 0, ncap};
+        for (uint32_t i = 0; i < old.cap; i++)
+            if (old.v[i] && ptrset_add(x, set, old.v[i]) < 0) return -1;
+    }
+    uint32_t i = ptr_hash(t) & (set->cap - 1);
+    while (set->v[i])
+        i = (i + 1) & (set->cap - 1);
+    set->v[i] = t;
+    set->n++;
+    return 0;
+}
+
+static int is_named(const kc_scope *s, const kiln_ctype *t)
+{
+    return ptrset_has(&s->named, t);
+}
+
+/* Records t as named here, and as imported too when `imported`. */
+static int add_named(kc_scope *s, const kiln_ctype *t, int imported)
+{
+    if (ptrset_add(s->x, &s->named, t) < 0) return -1;
+    return imported ? ptrset_add(s->x, &s->imported, t) : 0;
+}
+
+static int is_nameable(const kiln_ctype *t)
+{
+    return t && (t->kind == KILN_CT_RECORD || t->kind == KILN_CT_VARIANT ||
+                 t->kind == KILN_CT_ENUM || t->kind == KILN_CT_FLAGS);
+}
+
+static int vis_type(kc_scope *s, const kiln_ctype *t, const inst_stack *st, unsigned depth);
+
+/* The children of t (fields, cases, elements, parameters, result) are visible. */
+static int vis_children(kc_scope *s, const kiln_ctype *t, const inst_stack *st, unsigned depth)
+{
+    int r = 0;
+    for (uint32_t i = 0; i < t->nitems && !r; i++)
+        if (t->items[i].has_type) r = vis_type(s, t->items[i].type.type, st, depth + 1);
+    if (!r && t->has_elem) r = vis_type(s, t->elem.type, st, depth + 1);
+    if (!r && t->has_elem2) r = vis_type(s, t->elem2.type, st, depth + 1);
+    return r;
+}
+
+/* 0 when every named type t refers to is visible here, 1 when one is not, -1 over budget. */
+static int vis_type(kc_scope *s, const kiln_ctype *t, const inst_stack *st, unsigned depth)
+{
+    if (!t || KILN_CT_IS_PRIMITIVE(t->kind) || t->kind == KILN_CT_RESOURCE ||
+        t->kind == KILN_CT_OWN || t->kind == KILN_CT_BORROW || t->kind >= KILN_CT_COMPONENT)
+        return 0;
+    if (--s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) return -1;
+    if (is_nameable(t)) return is_named(s, t) || exported_by(s, st, t) ? 0 : 1;
+    return vis_children(s, t, st, depth);
+}
+
+/* 0 when every resource that t (an imported item's type) hands over as own/borrow came from
+ * an import here or is exported by an enclosing instance type of the walk; 1 otherwise
+ * (an import cannot refer to what the component defines or exports); -1 over budget. */
+static int imports_foreign(kc_scope *s, const kiln_ctype *t, const inst_stack *st, unsigned depth)
+{
+    if (!t || KILN_CT_IS_PRIMITIVE(t->kind) || t->kind == KILN_CT_RESOURCE ||
+        t->kind == KILN_CT_COMPONENT || t->kind >= KILN_CT_CORE_FUNC)
+        return 0;
+    if (--s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) return -1;
+    if (t->kind == KILN_CT_OWN || t->kind == KILN_CT_BORROW) {
+        const kiln_ctype *r = t->elem.type;
+        return !r || ptrset_has(&s->imported, r) || exported_by(s, st, r) ? 0 : 1;
+    }
+    inst_stack here = {t, st};
+    if (t->kind == KILN_CT_INSTANCE) st = &here;
+    int r = 0;
+    for (uint32_t i = 0; i < t->nitems && !r; i++)
+        if (t->items[i].has_type) r = imports_foreign(s, t->items[i].type.type, st, depth + 1);
+    if (!r && t->has_elem) r = imports_foreign(s, t->elem.type, st, depth + 1);
+    if (!r && t->has_elem2) r = imports_foreign(s, t->elem2.type, st, depth + 1);
+    for (uint32_t i = 0; t->kind == KILN_CT_INSTANCE && i < t->nexports && !r; i++)
+        r = imports_foreign(s, t->exports[i].type, st, depth + 1);
+    return r;
+}
+
+/* An item of sort `sort` and type t may be imported or exported here. */
+static int vis_item(kc_scope *s, kiln_csort sort, const kiln_ctype *t, const inst_stack *st,
+                    unsigned depth)
+{
+    if (!t) return 0;
+    if (--s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) return -1;
+    switch (sort) {
+    case KILN_CSORT_TYPE:
+        if (t->kind == KILN_CT_INSTANCE || t->kind == KILN_CT_FUNC)
+            return vis_item(s, t->kind == KILN_CT_INSTANCE ? KILN_CSORT_INSTANCE : KILN_CSORT_FUNC,
+                            t, st, depth + 1);
+        /* a named type re-exported needs nothing; a new one needs its children visible */
+        if (is_nameable(t)) return is_named(s, t) ? 0 : vis_children(s, t, st, depth);
+        return vis_type(s, t, st, depth);
+    case KILN_CSORT_FUNC:
+    case KILN_CSORT_VALUE:
+        return vis_type(s, t, st, depth);
+    case KILN_CSORT_INSTANCE: {
+        if (t->kind != KILN_CT_INSTANCE) return 0;
+        inst_stack here = {t, st};
+        int r = 0;
+        for (uint32_t i = 0; i < t->nexports && !r; i++)
+            r = vis_item(s, t->exports[i].sort, t->exports[i].type, &here, depth + 1);
+        return r;
+    }
+    default:
+        return 0;
+    }
+}
+
 /* Adds to m a fresh abstract copy of every resource defined here that instance type t
  * exports, directly or through nested instances. 0 or -1. */
 static int fresh_exported_resources(kc_scope *s, subst *m, const kiln_ctype *t, unsigned depth)
@@ -1210,16 +1370,7 @@ static int fresh_exported_resources(kc_scope *s, subst *m, const kiln_ctype *t, 
         *r = *e->type;
         r->abstract = 1;
         r->name = e->name;
-        if (m->n == m->cap) {
-            uint32_t ncap = m->cap ? m->cap * 2 : 8;
-            const kiln_ctype **nf = kc_alloc_array(s->x, ncap, sizeof *nf);
-            const kiln_ctype **nt = kc_alloc_array(s->x, ncap, sizeof *nt);
-            if (!nf || !nt) return -1;
-            if (m->n) memcpy(nf, m->from, m->n * sizeof *nf), memcpy(nt, m->to, m->n * sizeof *nt);
-            m->from = nf, m->to = nt, m->cap = ncap;
-        }
-        m->from[m->n] = e->type;
-        m->to[m->n++] = r;
+        if (subst_put(s, m, e->type, r) < 0) return -1;
     }
     return 0;
 }
@@ -1259,6 +1410,40 @@ static int add_extern(kc_scope *s, int is_import, const char *name, kiln_csort s
             }
         }
     }
+    if (s->visible && is_import) {
+        int v = imports_foreign(s, t, NULL, 0);
+        if (v) {
+            kc_sfail(s,
+                     v < 0 ? "import '%s': type too large to check"
+                           : "import '%s' refers to a resource that is not imported before it",
+                     name);
+            return -1;
+        }
+    }
+    if (s->visible) {
+        int v = vis_item(s, sort, t, NULL, 0);
+        if (v) {
+            kc_sfail(s,
+                     v < 0 ? "%s '%s': type too large to check"
+                           : "%s '%s' refers to a record, variant, enum or flags type that is not "
+                             "imported or exported before it (external visibility)",
+                     is_import ? "import" : "export", name);
+            return -1;
+        }
+        /* An exported named type is a new type index: what refers to the exported one
+         * is visible, what refers to the definition is not. An exported instance gets its
+         * own type too, so that aliases out of the unexported original name nothing. */
+        if (!is_import && s->is_component && (is_nameable(t) || sort == KILN_CSORT_INSTANCE)) {
+            kiln_ctype *c = kc_alloc(s->x, sizeof *c);
+            if (!c) return -1;
+            *c = *t;
+            c->name = name;
+            t = c;
+        }
+        if ((sort == KILN_CSORT_TYPE || sort == KILN_CSORT_INSTANCE) &&
+            add_named(s, t, is_import) < 0)
+            return -1;
+    }
     kiln_citem it = {.name = name, .sort = sort, .type = t};
     if (sort == KILN_CSORT_TYPE) set_name(t, name);
     if (sort == KILN_CSORT_TYPE && t && t->kind == KILN_CT_RESOURCE &&
@@ -1290,7 +1475,12 @@ static int check_decls(kc_scope *s, kiln_ctype *t)
 {
     kiln_cspace *local = kc_alloc_array(s->x, KILN_CSORT_COUNT, sizeof *local);
     if (!local) return -1;
-    kc_scope sub = {.outer = s, .spaces = local, .x = s->x, .sec = s->sec, .offset = s->offset};
+    kc_scope sub = {.outer = s,
+                    .spaces = local,
+                    .x = s->x,
+                    .sec = s->sec,
+                    .offset = s->offset,
+                    .visible = t->kind == KILN_CT_COMPONENT};
     for (uint32_t i = 0; i < t->ndecls; i++) {
         kiln_cdecl *d = &t->decls[i];
         sub.offset = d->offset;
@@ -1336,6 +1526,7 @@ int kc_validate_component(kc_ctx *x, kiln_component *c, kc_scope *outer)
     if (!outer) x->match_budget = 10 * 1000 * 1000;
     kc_scope s = {.outer = outer,
                   .is_component = 1,
+                  .visible = 1,
                   .spaces = c->spaces,
                   .x = x,
                   .sec = 0xff,
