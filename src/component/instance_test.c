@@ -373,6 +373,26 @@ static const struct {
      "  (type $R (resource (rep i32)))\n"
      "  (import \"f\" (func (result (own $R)))))\n",
      "import 'f' refers to a resource that is not imported before it"},
+    /* resource identity when instantiating (component-spec validation/resources.wast):
+     * type imports are substituted, and each instantiation makes its own resources */
+    {"(component\n"
+     "  (import \"T\" (type $T (sub resource)))\n"
+     "  (import \"U\" (type $U (sub resource)))\n"
+     "  (import \"f\" (func $f (param \"x\" (own $U))))\n"
+     "  (component $c\n"
+     "    (import \"T\" (type $T (sub resource)))\n"
+     "    (import \"g\" (func (param \"x\" (own $T)))))\n"
+     "  (instance (instantiate $c (with \"T\" (type $T)) (with \"g\" (func $f)))))\n",
+     "import 'g' is given a func of another type"},
+    {"(component\n"
+     "  (component $C (type $r (export \"r\") (resource (rep i32))))\n"
+     "  (instance $c1 (instantiate $C))\n"
+     "  (instance $c2 (instantiate $C))\n"
+     "  (alias export $c1 \"r\" (type $r1))\n"
+     "  (alias export $c2 \"r\" (type $r2))\n"
+     "  (component $eq (import \"a\" (type $a (sub resource))) (import \"b\" (type (eq $a))))\n"
+     "  (instance (instantiate $eq (with \"a\" (type $r1)) (with \"b\" (type $r2)))))\n",
+     "import 'b': resource types are not the same"},
 };
 
 /* Writes wat to dir/name.wat, converts it to dir/name.wasm; the path, or NULL. */
@@ -656,6 +676,16 @@ static const char *visible_record_wat =
     "  (instance $c (instantiate $C (with \"t\" (type $Rec'))))\n"
     "  (export \"t2\" (type $c \"t2\")))\n";
 
+static const char *twice_exported_wat =
+    "(component\n"
+    "  (component $C (type $r (resource (rep i32))) (export \"r1\" (type $r))\n"
+    "    (export \"r2\" (type $r)))\n"
+    "  (instance $c (instantiate $C))\n"
+    "  (alias export $c \"r1\" (type $r1))\n"
+    "  (alias export $c \"r2\" (type $r2))\n"
+    "  (component $eq (import \"a\" (type $a (sub resource))) (import \"b\" (type (eq $a))))\n"
+    "  (instance (instantiate $eq (with \"a\" (type $r1)) (with \"b\" (type $r2)))))\n";
+
 static void test_exported_resource(void)
 {
     kiln_err err;
@@ -682,6 +712,10 @@ static void test_exported_resource(void)
     /* ... and a record exported before the func that uses it (ascribed), threaded through a
      * child's instantiation and re-exported (external-visibility.wast) */
     lc = load("visible-record", visible_record_wat, &err);
+    CHECK(lc != NULL);
+    kiln_component_unload(lc);
+    /* one resource exported twice is one type (resources.wast) */
+    lc = load("twice-exported", twice_exported_wat, &err);
     CHECK(lc != NULL);
     kiln_component_unload(lc);
 }

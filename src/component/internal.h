@@ -48,6 +48,12 @@ struct res_slot {
     int is_import; /* imported under name (else exported): annotations look in their own kind */
 };
 
+/* A map of types by pointer: from[i] -> to[i] (small; searched linearly). */
+typedef struct kc_ptrmap {
+    const kiln_ctype **from, **to;
+    uint32_t n, cap;
+} kc_ptrmap;
+
 /* A set of types by pointer (open addressing; cap a power of two). */
 typedef struct kc_ptrset {
     const kiln_ctype **v;
@@ -74,6 +80,7 @@ typedef struct kc_scope {
      * came from imports (imported: what an import may refer to). */
     kc_ptrset named, imported;
     int visible;
+    kc_ptrmap exported; /* resources defined here -> their exported (abstract) type */
 } kc_scope;
 
 /* Validates component c (decoded, not yet validated) whose enclosing scopes are given by

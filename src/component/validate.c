@@ -539,15 +539,14 @@ static int check_core_instance(kc_scope *s, const kiln_cinstance *in)
     return kc_push(s, KILN_CSORT_CORE_INSTANCE, t);
 }
 
-/* Structural equality of two validated types, lenient where Kiln does not model the
- * type system yet: abstract (imported) resources match any resource, since type imports
- * are not substituted, and instance/component types are not compared. */
+/* Structural equality of two validated types; resources by identity (the caller has
+ * substituted type imports: check_instance); instance/component types are not compared. */
 static int types_match(kc_ctx *x_, const kiln_ctype *a, const kiln_ctype *b, unsigned depth)
 {
     if (a == b) return 1;
     if (--x_->match_budget < 0) return 0;
     if (!a || !b || a->kind != b->kind || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) return 0;
-    if (a->kind == KILN_CT_RESOURCE) return a->abstract || b->abstract;
+    if (a->kind == KILN_CT_RESOURCE) return 0; /* resources: by identity (a == b above) */
     if (a->kind == KILN_CT_INSTANCE || a->kind == KILN_CT_COMPONENT) return 1;
     if (a->nitems != b->nitems || a->has_elem != b->has_elem || a->has_elem2 != b->has_elem2 ||
         a->len != b->len || a->async != b->async)
@@ -652,10 +651,7 @@ static int extern_matches(kc_scope *s, kiln_csort sort, const kiln_ctype *want,
 
 /* Type imports of an instantiated component: each abstract resource it imports (directly
  * or as an export of an imported instance) stands for the resource the argument gives. */
-typedef struct subst {
-    const kiln_ctype **from, **to;
-    uint32_t n, cap;
-} subst;
+typedef kc_ptrmap subst;
 
 /* Adds from -> to to m. 0 or -1. */
 static int subst_put(kc_scope *s, subst *m, const kiln_ctype *from, const kiln_ctype *to)
@@ -744,6 +740,35 @@ static const kiln_ctype *subst_type(kc_scope *s, const subst *m, const kiln_ctyp
     return copy;
 }
 
+/* Adds to m a fresh copy of every resource that the instance or component type t exports
+ * (also through exported instances) and m does not already replace: an instantiation's
+ * own resources. 0 or -1. */
+static int fresh_defined_resources(kc_scope *s, subst *m, const kiln_ctype *t, unsigned depth)
+{
+    if (!t) return 0;
+    if (--s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) {
+        kc_sfail(s, "types too large to instantiate");
+        return -1;
+    }
+    for (uint32_t i = 0; i < t->nexports; i++) {
+        const kiln_citem *e = &t->exports[i];
+        if (e->sort == KILN_CSORT_INSTANCE && e->type &&
+            fresh_defined_resources(s, m, e->type, depth + 1) < 0)
+            return -1;
+        if (e->sort != KILN_CSORT_TYPE || !e->type || e->type->kind != KILN_CT_RESOURCE) continue;
+        uint32_t k = 0;
+        while (k < m->n && m->from[k] != e->type && m->to[k] != e->type)
+            k++;
+        if (k < m->n) continue;
+        kiln_ctype *r = kc_alloc(s->x, sizeof *r);
+        if (!r) return -1;
+        *r = *e->type;
+        r->abstract = 1;
+        if (subst_put(s, m, e->type, r) < 0) return -1;
+    }
+    return 0;
+}
+
 static int check_instance(kc_scope *s, const kiln_cinstance *in)
 {
     kiln_ctype *t = kc_alloc(s->x, sizeof *t);
@@ -784,6 +809,11 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
         argt[i] = kc_lookup(s, in->args[i].sort, in->args[i].index, "instantiation argument", &ok);
         if (!ok) return -1;
     }
+    /* Imports in order, each checked against its argument with the types imported before
+     * it replaced by what was given for them (m): an abstract resource imported with (sub
+     * resource) stands for the resource given; one bound (eq) to an earlier one must be
+     * given the same resource. The exports' types get the same replacements. */
+    subst m = {0};
     for (uint32_t i = 0; i < ct->nimports; i++) {
         const kiln_citem *im = &ct->imports[i];
         long k = find_arg(in, &ix, im->name);
@@ -797,8 +827,45 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
                      im->name, kiln_csort_name(im->sort), kiln_csort_name(in->args[k].sort));
             return -1;
         }
+        const kiln_ctype *arg = argt[k];
+        if (im->sort == KILN_CSORT_TYPE && im->type && im->type->kind == KILN_CT_RESOURCE) {
+            const kiln_ctype *w = subst_type(s, &m, im->type, 0);
+            if (!w) return -1;
+            if (!arg || arg->kind != KILN_CT_RESOURCE) {
+                kc_sfail(s,
+                         "instantiation of component %u: import '%s': expected resource, found "
+                         "defined type",
+                         in->of, im->name);
+                return -1;
+            }
+            if (w == im->type && im->type->abstract) {
+                if (subst_put(s, &m, im->type, arg) < 0) return -1;
+            } else if (w != arg) {
+                kc_sfail(s,
+                         "instantiation of component %u: import '%s': resource types are not "
+                         "the same",
+                         in->of, im->name);
+                return -1;
+            }
+            continue;
+        }
+        /* an imported instance's own abstract resources stand for the argument's */
+        if (im->sort == KILN_CSORT_INSTANCE && im->type && arg)
+            for (uint32_t e = 0; e < im->type->nexports; e++) {
+                const kiln_citem *want = &im->type->exports[e];
+                if (want->sort != KILN_CSORT_TYPE || !want->type ||
+                    want->type->kind != KILN_CT_RESOURCE || !want->type->abstract)
+                    continue;
+                const kiln_ctype *w = subst_type(s, &m, want->type, 0);
+                if (!w) return -1;
+                const kiln_citem *got = find_export(s, arg, want->name);
+                if (w == want->type && got && subst_add(s, &m, want->type, got->type) < 0)
+                    return -1;
+            }
+        const kiln_ctype *want = m.n ? subst_type(s, &m, im->type, 0) : im->type;
+        if (!want && im->type) return -1;
         char why[300] = "";
-        if (!extern_matches(s, im->sort, im->type, argt[k], 0, why, sizeof why)) {
+        if (!extern_matches(s, im->sort, want, arg, 0, why, sizeof why)) {
             if (s->x->match_budget < 0) {
                 kc_sfail(s, "instantiation of component %u: types too large to compare", in->of);
                 return -1;
@@ -809,21 +876,10 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
                      in->of, im->name, kiln_csort_name(im->sort), why);
             return -1;
         }
+        if (im->sort == KILN_CSORT_TYPE && subst_add(s, &m, im->type, arg) < 0) return -1;
     }
-    /* the exports' types, with the imported resources replaced by the arguments' */
-    subst m = {0};
-    for (uint32_t i = 0; i < ct->nimports; i++) {
-        const kiln_citem *im = &ct->imports[i];
-        long k = find_arg(in, &ix, im->name); /* present: checked above */
-        if (im->sort == KILN_CSORT_TYPE && subst_add(s, &m, im->type, argt[k]) < 0) return -1;
-        if (im->sort == KILN_CSORT_INSTANCE && im->type && argt[k])
-            for (uint32_t e = 0; e < im->type->nexports; e++) {
-                const kiln_citem *want = &im->type->exports[e];
-                if (want->sort != KILN_CSORT_TYPE) continue;
-                const kiln_citem *got = find_export(s, argt[k], want->name);
-                if (got && subst_add(s, &m, want->type, got->type) < 0) return -1;
-            }
-    }
+    /* Resources the component defines and exports are new with each instantiation. */
+    if (fresh_defined_resources(s, &m, ct, 0) < 0) return -1;
     t->exports = ct->exports;
     t->nexports = ct->nexports;
     if (m.n) {
@@ -1389,14 +1445,23 @@ static int add_extern(kc_scope *s, int is_import, const char *name, kiln_csort s
     }
     if (s->is_component && !is_import) {
         if (sort == KILN_CSORT_TYPE && t && t->kind == KILN_CT_RESOURCE && !t->abstract) {
-            /* exporting a resource introduces a new abstract type index for it */
-            kiln_ctype *r = kc_alloc(s->x, sizeof *r);
-            if (!r) return -1;
-            *r = *t;
-            r->abstract = 1;
-            r->name = name;
-            set_name(t, name);
-            t = r;
+            /* exporting a resource introduces a new abstract type index for it: the same
+             * one however often it is exported (component-spec resources.wast) */
+            uint32_t k = 0;
+            while (k < s->exported.n && s->exported.from[k] != t)
+                k++;
+            if (k < s->exported.n) {
+                t = s->exported.to[k];
+            } else {
+                kiln_ctype *r = kc_alloc(s->x, sizeof *r);
+                if (!r) return -1;
+                *r = *t;
+                r->abstract = 1;
+                r->name = name;
+                set_name(t, name);
+                if (subst_put(s, &s->exported, t, r) < 0) return -1;
+                t = r;
+            }
         } else {
             int local = refers_local_resource(s, t, NULL, 0);
             if (local) {
@@ -1616,7 +1681,18 @@ int kc_validate_component(kc_ctx *x, kiln_component *c, kc_scope *outer)
                              d->export_index);
                     return -1;
                 }
-                if (sort != KILN_CSORT_TYPE || !d->ext.bound_sub_resource) et = asc;
+                if (sort != KILN_CSORT_TYPE || !d->ext.bound_sub_resource) {
+                    et = asc;
+                } else if (!et->abstract) {
+                    /* ascribed (sub resource): a type of its own, not the one other exports
+                     * of the same resource share (component-spec resources.wast) */
+                    kiln_ctype *fresh = kc_alloc(x, sizeof *fresh);
+                    if (!fresh) return -1;
+                    *fresh = *et;
+                    fresh->abstract = 1;
+                    fresh->name = d->ext.name;
+                    et = fresh;
+                }
             }
             d->ext.sort = sort;
             d->ext.type = et;
