@@ -393,6 +393,11 @@ static const struct {
      "  (component $eq (import \"a\" (type $a (sub resource))) (import \"b\" (type (eq $a))))\n"
      "  (instance (instantiate $eq (with \"a\" (type $r1)) (with \"b\" (type $r2)))))\n",
      "import 'b': resource types are not the same"},
+    /* an export's ascribed type must fit the item (external-visibility.wast) */
+    {"(component\n"
+     "  (import \"f\" (instance $i))\n"
+     "  (export \"f2\" (instance $i) (instance (export \"f\" (func)))))\n",
+     "ascribed type of export is not compatible (missing expected export 'f')"},
 };
 
 /* Writes wat to dir/name.wat, converts it to dir/name.wasm; the path, or NULL. */

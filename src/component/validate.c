@@ -563,6 +563,12 @@ static int types_match(kc_ctx *x_, const kiln_ctype *a, const kiln_ctype *b, uns
     return 1;
 }
 
+/* Type replacements (type imports by what instantiation gives, ...): see subst_type. */
+typedef kc_ptrmap subst;
+static int subst_put(kc_scope *s, subst *m, const kiln_ctype *from, const kiln_ctype *to);
+static const kiln_ctype *subst_type(kc_scope *s, const subst *m, const kiln_ctype *t,
+                                    unsigned depth);
+
 /* Whether the core module type `got` can be given for an import of type `want`: each of
  * got's imports is among want's (same names and sort, want's type a subtype of got's), and
  * each of want's exports is among got's (got's a subtype). 1, or 0 with why filled. */
@@ -627,8 +633,19 @@ static int extern_matches(kc_scope *s, kiln_csort sort, const kiln_ctype *want,
     case KILN_CSORT_CORE_MODULE:
         if (want->kind != KILN_CT_CORE_MODULE || got->kind != KILN_CT_CORE_MODULE) return 1;
         return core_module_matches(s, want, got, why, cap);
-    case KILN_CSORT_INSTANCE:
+    case KILN_CSORT_INSTANCE: {
         if (want->kind != KILN_CT_INSTANCE) return 1;
+        /* the wanted instance type's own abstract resources stand for the given ones */
+        subst lm = {0};
+        for (uint32_t i = 0; i < want->nexports; i++) {
+            const kiln_citem *w = &want->exports[i];
+            if (w->sort != KILN_CSORT_TYPE || !w->type || w->type->kind != KILN_CT_RESOURCE ||
+                !w->type->abstract)
+                continue;
+            const kiln_citem *g = find_export(s, got, w->name);
+            if (g && g->type && g->type != w->type && subst_put(s, &lm, w->type, g->type) < 0)
+                return 0;
+        }
         for (uint32_t i = 0; i < want->nexports; i++) {
             const kiln_citem *w = &want->exports[i];
             const kiln_citem *g = find_export(s, got, w->name);
@@ -636,14 +653,17 @@ static int extern_matches(kc_scope *s, kiln_csort sort, const kiln_ctype *want,
                 snprintf(why, cap, "missing expected export '%s'", w->name);
                 return 0;
             }
+            const kiln_ctype *wt = lm.n && w->type ? subst_type(s, &lm, w->type, 0) : w->type;
+            if (w->type && !wt) return 0;
             if (g->sort != w->sort ||
-                !extern_matches(s, w->sort, w->type, g->type, depth + 1, why, cap)) {
+                !extern_matches(s, w->sort, wt, g->type, depth + 1, why, cap)) {
                 if (g->sort != w->sort || !*why)
                     snprintf(why, cap, "type mismatch in instance export '%s'", w->name);
                 return 0;
             }
         }
         return 1;
+    }
     default:
         return 1;
     }
@@ -651,7 +671,6 @@ static int extern_matches(kc_scope *s, kiln_csort sort, const kiln_ctype *want,
 
 /* Type imports of an instantiated component: each abstract resource it imports (directly
  * or as an export of an imported instance) stands for the resource the argument gives. */
-typedef kc_ptrmap subst;
 
 /* Adds from -> to to m. 0 or -1. */
 static int subst_put(kc_scope *s, subst *m, const kiln_ctype *from, const kiln_ctype *to)
@@ -1682,6 +1701,17 @@ int kc_validate_component(kc_ctx *x, kiln_component *c, kc_scope *outer)
                     return -1;
                 }
                 if (sort != KILN_CSORT_TYPE || !d->ext.bound_sub_resource) {
+                    /* the item must be usable as the ascribed type, the resources this
+                     * component exported standing for their definitions */
+                    const kiln_ctype *got =
+                        s.exported.n && et ? subst_type(&s, &s.exported, et, 0) : et;
+                    char why[300] = "";
+                    if (et && !got) return -1;
+                    if (!extern_matches(&s, sort, asc, got, 0, why, sizeof why)) {
+                        kc_sfail(&s, "export '%s': ascribed type of export is not compatible (%s)",
+                                 d->ext.name, why);
+                        return -1;
+                    }
                     et = asc;
                 } else if (!et->abstract) {
                     /* ascribed (sub resource): a type of its own, not the one other exports
