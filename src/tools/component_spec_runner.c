@@ -923,56 +923,42 @@ static int run_file(void *ctx, const char *json_path, kiln_suite_slot *slot)
 
 /* ---- the parent: options, children, totals --------------------------------------------- */
 
-static void usage(void)
+static const char usage_text[] =
+    "usage: component-spec-runner [--tier fast|opt] [--cache-dir D] "
+    "[--exclude FILE] [-j N] [--timeout SECONDS] [--no-fork] [--verbose] "
+    "FILE.json...";
+
+/* kiln_suite_main's prepare: the compile options from the parsed ones. */
+static int prepare(void *ctx)
 {
-    fprintf(stderr, "usage: component-spec-runner [--tier fast|opt] [--cache-dir D] "
-                    "[--exclude FILE] [-j N] [--timeout SECONDS] [--no-fork] [--verbose] "
-                    "FILE.json...\n");
+    options *opt = ctx;
+    opt->copts.tier = KILN_TIER_FAST;
+    opt->copts.cache_dir = opt->s.cache_dir;
+    if (opt->s.tier && kiln_tier_parse(opt->s.tier, &opt->copts.tier) != 0) {
+        fprintf(stderr, "component-spec-runner: unknown tier %s\n", opt->s.tier);
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     options opt;
     memset(&opt, 0, sizeof opt);
-    int first = kiln_suite_parse_args(argc, argv, &opt.s);
-    if (first < 0) {
-        usage();
-        kiln_suite_exclusions_free(&opt.s.excl);
-        return 2;
-    }
-    opt.copts.tier = KILN_TIER_FAST;
-    opt.copts.cache_dir = opt.s.cache_dir;
-    if (opt.s.tier && kiln_tier_parse(opt.s.tier, &opt.copts.tier) != 0) {
-        fprintf(stderr, "component-spec-runner: unknown tier %s\n", opt.s.tier);
-        kiln_suite_exclusions_free(&opt.s.excl);
-        return 2;
-    }
-    int nfiles = argc - first;
-    if (nfiles <= 0) {
-        usage();
-        return 2;
-    }
-    kiln_suite_slot *slots =
-        kiln_suite_run(argv + first, nfiles, opt.s.jobs, opt.s.no_fork, run_file, &opt);
-    if (!slots) {
-        fprintf(stderr, "component-spec-runner: out of memory\n");
-        return 2;
-    }
-    long passed = 0, failed = 0, skipped = 0, validated_only = 0;
-    for (int i = 0; i < nfiles; i++) {
-        kiln_suite_slot *s = &slots[i];
-        printf("%s \xe2\x80\x94 %ld passed, %ld failed, %ld skipped\n", s->name, s->passed,
-               s->failed, s->skipped);
-        passed += s->passed;
-        failed += s->failed;
-        skipped += s->skipped;
-        validated_only += s->aux;
-    }
+    kiln_suite_slot *slots, total;
+    int nfiles;
+    int rc = kiln_suite_main(argc, argv, usage_text, &opt.s, prepare, run_file, &opt, &slots,
+                             &nfiles, &total);
+    if (rc >= 0) return rc;
+    for (int i = 0; i < nfiles; i++)
+        printf("%s \xe2\x80\x94 %ld passed, %ld failed, %ld skipped\n", slots[i].name,
+               slots[i].passed, slots[i].failed, slots[i].skipped);
     printf("component-spec: %ld of the passed modules were validated, not instantiated: they "
            "import what no host provides\n",
-           validated_only);
-    printf("component-spec: %ld passed, %ld failed, %ld skipped\n", passed, failed, skipped);
+           total.aux);
+    printf("component-spec: %ld passed, %ld failed, %ld skipped\n", total.passed, total.failed,
+           total.skipped);
     kiln_suite_free(slots, nfiles);
     kiln_suite_exclusions_free(&opt.s.excl);
-    return failed == 0 && passed > 0 ? 0 : 1;
+    return total.failed == 0 && total.passed > 0 ? 0 : 1;
 }

@@ -1017,60 +1017,40 @@ static int run_file(void *ctx, const char *json_path, kiln_suite_slot *slot)
 
 /* ---- the parent: options, children, totals ------------------------------------------- */
 
-static void usage(void)
+static const char usage_text[] =
+    "usage: spec-runner [--tier fast|opt] [--cache-dir D] [--exclude FILE] "
+    "[-j N] [--timeout SECONDS] [--no-fork] [--verbose] FILE.json...";
+
+/* kiln_suite_main's prepare: the compile options from the parsed ones. */
+static int prepare(void *ctx)
 {
-    fprintf(stderr, "usage: spec-runner [--tier fast|opt] [--cache-dir D] [--exclude FILE] "
-                    "[-j N] [--timeout SECONDS] [--no-fork] [--verbose] FILE.json...\n");
+    options *opt = ctx;
+    opt->copts.tier = KILN_TIER_FAST;
+    opt->copts.cache_dir = opt->s.cache_dir;
+    if (opt->s.tier && kiln_tier_parse(opt->s.tier, &opt->copts.tier) != 0) {
+        fprintf(stderr, "spec-runner: unknown tier %s\n", opt->s.tier);
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     options opt;
     memset(&opt, 0, sizeof opt);
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        usage();
-        return 0;
-    }
-    int first = kiln_suite_parse_args(argc, argv, &opt.s);
-    if (first < 0) {
-        usage();
-        kiln_suite_exclusions_free(&opt.s.excl);
-        return 2;
-    }
-    opt.copts.tier = KILN_TIER_FAST;
-    opt.copts.cache_dir = opt.s.cache_dir;
-    if (opt.s.tier && kiln_tier_parse(opt.s.tier, &opt.copts.tier) != 0) {
-        fprintf(stderr, "spec-runner: unknown tier %s\n", opt.s.tier);
-        kiln_suite_exclusions_free(&opt.s.excl);
-        return 2;
-    }
-    int nfiles = argc - first;
-    if (nfiles <= 0) {
-        usage();
-        return 2;
-    }
-    kiln_suite_slot *slots =
-        kiln_suite_run(argv + first, nfiles, opt.s.jobs, opt.s.no_fork, run_file, &opt);
-    if (!slots) {
-        fprintf(stderr, "spec-runner: out of memory\n");
-        return 2;
-    }
-    long passed = 0, failed = 0, skipped = 0, skipped_text = 0;
-    for (int i = 0; i < nfiles; i++) {
-        kiln_suite_slot *s = &slots[i];
-        if (opt.s.verbose)
-            printf("%s: %ld passed, %ld failed, %ld skipped\n", argv[first + i], s->passed,
-                   s->failed, s->skipped);
-        passed += s->passed;
-        failed += s->failed;
-        skipped += s->skipped;
-        skipped_text += s->aux;
-    }
+    kiln_suite_slot *slots, total;
+    int nfiles;
+    int rc = kiln_suite_main(argc, argv, usage_text, &opt.s, prepare, run_file, &opt, &slots,
+                             &nfiles, &total);
+    if (rc >= 0) return rc;
+    for (int i = 0; i < nfiles && opt.s.verbose; i++)
+        printf("%s: %ld passed, %ld failed, %ld skipped\n", slots[i].name, slots[i].passed,
+               slots[i].failed, slots[i].skipped);
     printf("spec (%s) skipped: %ld text-format modules, %ld excluded\n",
-           kiln_tier_name(opt.copts.tier), skipped_text, skipped - skipped_text);
+           kiln_tier_name(opt.copts.tier), total.aux, total.skipped - total.aux);
     printf("spec (%s): %ld passed, %ld failed, %ld skipped\n", kiln_tier_name(opt.copts.tier),
-           passed, failed, skipped);
+           total.passed, total.failed, total.skipped);
     kiln_suite_free(slots, nfiles);
     kiln_suite_exclusions_free(&opt.s.excl);
-    return failed == 0 && passed > 0 ? 0 : 1;
+    return total.failed == 0 && total.passed > 0 ? 0 : 1;
 }

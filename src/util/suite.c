@@ -202,3 +202,36 @@ int kiln_suite_parse_args(int argc, char **argv, kiln_suite_opts *o)
     }
     return -1;
 }
+
+int kiln_suite_main(int argc, char **argv, const char *usage, kiln_suite_opts *o,
+                    int (*prepare)(void *ctx), kiln_suite_file_fn fn, void *ctx,
+                    kiln_suite_slot **slots, int *nfiles, kiln_suite_slot *total)
+{
+    memset(o, 0, sizeof *o);
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fprintf(stderr, "%s\n", usage);
+        return 0;
+    }
+    int first = kiln_suite_parse_args(argc, argv, o);
+    if (first < 0 || prepare(ctx) < 0) {
+        if (first < 0) fprintf(stderr, "%s\n", usage);
+        kiln_suite_exclusions_free(&o->excl);
+        return 2;
+    }
+    *nfiles = argc - first;
+    *slots = kiln_suite_run(argv + first, *nfiles, o->jobs, o->no_fork, fn, ctx);
+    if (!*slots) {
+        fprintf(stderr, "out of memory\n");
+        kiln_suite_exclusions_free(&o->excl);
+        return 2;
+    }
+    memset(total, 0, sizeof *total);
+    for (int i = 0; i < *nfiles; i++) {
+        const kiln_suite_slot *sl = &(*slots)[i];
+        total->passed += sl->passed;
+        total->failed += sl->failed;
+        total->skipped += sl->skipped;
+        total->aux += sl->aux;
+    }
+    return -1;
+}

@@ -70,4 +70,13 @@ typedef struct kiln_suite_opts {
  * stderr). Free o->excl with kiln_suite_exclusions_free. */
 int kiln_suite_parse_args(int argc, char **argv, kiln_suite_opts *o);
 
+/* A runner's main up to the report: parses the options into *o ("--help" alone: the usage
+ * line on stderr), lets prepare(ctx) take what it needs from them (-1: refuse, after its
+ * own message), runs every file (kiln_suite_run) and sums the slots into *total. Returns
+ * -1 when the files ran (*slots, *nfiles, *total set; the caller reports, then frees the
+ * slots and o->excl), otherwise the exit status to end with (o->excl freed). */
+int kiln_suite_main(int argc, char **argv, const char *usage, kiln_suite_opts *o,
+                    int (*prepare)(void *ctx), kiln_suite_file_fn fn, void *ctx,
+                    kiln_suite_slot **slots, int *nfiles, kiln_suite_slot *total);
+
 #endif
