@@ -393,6 +393,17 @@ static const struct {
      "  (component $eq (import \"a\" (type $a (sub resource))) (import \"b\" (type (eq $a))))\n"
      "  (instance (instantiate $eq (with \"a\" (type $r1)) (with \"b\" (type $r2)))))\n",
      "import 'b': resource types are not the same"},
+    /* two imports of one instance type have resources of their own (resources.wast) */
+    {"(component\n"
+     "  (type $I (instance (export \"r\" (type $r (sub resource)))\n"
+     "    (export \"f\" (func (result (own $r))))))\n"
+     "  (import \"i1\" (instance $i1 (type $I)))\n"
+     "  (import \"i2\" (instance $i2 (type $I)))\n"
+     "  (component $C (import \"r\" (type $r (sub resource)))\n"
+     "    (import \"f\" (func (result (own $r)))))\n"
+     "  (instance (instantiate $C (with \"r\" (type $i1 \"r\")) (with \"f\" (func $i2 "
+     "\"f\")))))\n",
+     "import 'f' is given a func of another type"},
     /* an export's ascribed type must fit the item (external-visibility.wast) */
     {"(component\n"
      "  (import \"f\" (instance $i))\n"

@@ -81,6 +81,7 @@ typedef struct kc_scope {
     kc_ptrset named, imported;
     int visible;
     kc_ptrmap exported; /* resources defined here -> their exported (abstract) type */
+    kc_ptrset claimed;  /* resources an imported instance type declared (sub resource) */
 } kc_scope;
 
 /* Validates component c (decoded, not yet validated) whose enclosing scopes are given by

@@ -1603,6 +1603,57 @@ static int check_decls(kc_scope *s, kiln_ctype *t)
     return 0;
 }
 
+/* An instance import's type with the resources it declares ((sub resource) exports) made
+ * new when an earlier import of the same instance type claimed them: each import brings
+ * its own resources (component-spec resources.wast). NULL after an error. */
+static const kiln_ctype *fresh_import_resources(kc_scope *s, const kiln_ctype *t)
+{
+    subst m = {0};
+    for (uint32_t i = 0; i < t->ndecls; i++) {
+        const kiln_cdecl *d = &t->decls[i];
+        if (d->kind != KILN_CDECL_EXPORT || d->ext.sort != KILN_CSORT_TYPE ||
+            !d->ext.bound_sub_resource || !d->ext.type)
+            continue;
+        if (!ptrset_has(&s->claimed, d->ext.type)) {
+            if (ptrset_add(s->x, &s->claimed, d->ext.type) < 0) return NULL;
+            continue;
+        }
+        kiln_ctype *r = kc_alloc(s->x, sizeof *r);
+        if (!r) return NULL;
+        *r = *d->ext.type;
+        if (subst_put(s, &m, d->ext.type, r) < 0 || ptrset_add(s->x, &s->claimed, r) < 0)
+            return NULL;
+    }
+    const kiln_ctype *out = m.n ? subst_type(s, &m, t, 0) : t;
+    if (!out) return NULL;
+    /* instance-typed exports bring their own resources too */
+    kiln_citem *ex = NULL;
+    for (uint32_t i = 0; i < out->nexports; i++) {
+        const kiln_citem *e = &out->exports[i];
+        if (e->sort != KILN_CSORT_INSTANCE || !e->type || e->type->kind != KILN_CT_INSTANCE)
+            continue;
+        if (--s->x->match_budget < 0) {
+            kc_sfail(s, "types too large to import");
+            return NULL;
+        }
+        const kiln_ctype *f = fresh_import_resources(s, e->type);
+        if (!f) return NULL;
+        if (f == e->type) continue;
+        if (!ex) {
+            if (!(ex = kc_alloc_array(s->x, out->nexports, sizeof *ex))) return NULL;
+            memcpy(ex, out->exports, out->nexports * sizeof *ex);
+        }
+        ex[i].type = f;
+    }
+    if (!ex) return out;
+    kiln_ctype *c = kc_alloc(s->x, sizeof *c);
+    if (!c) return NULL;
+    *c = *out;
+    c->exports = ex;
+    c->exports_by_name = NULL;
+    return c;
+}
+
 /* ---- components ---- */
 
 int kc_validate_component(kc_ctx *x, kiln_component *c, kc_scope *outer)
@@ -1672,7 +1723,9 @@ int kc_validate_component(kc_ctx *x, kiln_component *c, kc_scope *outer)
         case KILN_CDEF_IMPORT: {
             const kiln_ctype *et = check_externtype(&s, &d->ext);
             if (!et) return -1;
-            d->ext.type = et;
+            if (d->ext.sort == KILN_CSORT_INSTANCE && !(et = fresh_import_resources(&s, et)))
+                return -1;
+            d->ext.type = et; /* what instantiation maps (link.c) */
             r = add_extern(&s, 1, d->ext.name, d->ext.sort, et);
             break;
         }
