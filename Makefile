@@ -71,6 +71,9 @@ $(BUILD)/toml-decoder: $(BUILD)/obj/src/tools/toml_decoder.o $(LIB_OBJ)
 $(BUILD)/spec-runner: $(BUILD)/obj/src/tools/spec_runner.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
+$(BUILD)/component-spec-runner: $(BUILD)/obj/src/tools/component_spec_runner.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
 $(BUILD)/tests/%: $(BUILD)/obj/src/%.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

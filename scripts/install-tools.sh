@@ -8,6 +8,9 @@
 #                                                 jco, componentize-js, preview2-shim (npm)
 #   npm/jco.mjs, npm/preopens.mjs                 tools/npm/*.mjs (jco with preopens set)
 #   py/                                           a venv with componentize-py, pinned (PyPI)
+#   component-spec/                               the component-model spec tests (.wast) that
+#                                                 the wasm-tools crate ships (crates.io), for
+#                                                 tests/suites/component_spec.sh
 # Idempotent and non-interactive; installs only what is missing or at another version, and
 # prints what it installs and how long each step took. With everything there it only compares
 # version stamps (well under a second).
@@ -32,6 +35,7 @@ npm_stamp() { (cd "$ROOT/tools/npm" && cat "${NPM_FILES[@]}") | sha256sum | cut 
 want_wasm_tools="wasm-tools $WASM_TOOLS_VERSION"
 want_wit_bindgen="wit-bindgen-cli $WIT_BINDGEN_VERSION (c)"
 want_py="componentize-py $COMPONENTIZE_PY_VERSION"
+want_cmspec="wasm-tools-$WASM_TOOLS_VERSION tests/component-model/test"
 
 stamp_ok() { # stamp_ok FILE WANT: the stamp file holds exactly WANT
     [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]
@@ -53,6 +57,7 @@ if [ $npm_only = 0 ]; then
     stamp_ok "$KILN_TOOLS/cargo/.kiln-wasm-tools" "$want_wasm_tools" && [ -x "$KILN_TOOLS/cargo/bin/wasm-tools" ] || missing+=(wasm-tools)
     stamp_ok "$KILN_TOOLS/cargo/.kiln-wit-bindgen" "$want_wit_bindgen" && [ -x "$KILN_TOOLS/cargo/bin/wit-bindgen" ] || missing+=(wit-bindgen)
     stamp_ok "$KILN_TOOLS/py/.kiln-stamp" "$want_py" && [ -x "$KILN_TOOLS/py/bin/componentize-py" ] || missing+=(componentize-py)
+    stamp_ok "$KILN_TOOLS/component-spec/.kiln-stamp" "$want_cmspec" || missing+=(component-spec)
 fi
 
 if [ $check = 1 ]; then
@@ -104,6 +109,42 @@ install_py() {
     echo "$want_py" >"$KILN_TOOLS/py/.kiln-stamp"
 }
 
+# The component-model repository's test/ directory, as the wasm-tools crate ships it
+# (tests/component-model/test: async/ binary/ linking/ resources/ validation/ values/).
+# From cargo's registry when `cargo install` left the sources there, else the .crate from
+# static.crates.io, checked against the sha256 ("cksum") of the crates.io index entry;
+# only that directory is extracted.
+install_component_spec() {
+    local sub="wasm-tools-$WASM_TOOLS_VERSION/tests/component-model/test" dest="$KILN_TOOLS/component-spec"
+    local src tmp crate want got
+    tmp=$(mktemp -d)
+    src=$(ls -d "$HOME"/.cargo/registry/src/*/"$sub" 2>/dev/null | head -n 1 || true)
+    if [ -z "$src" ]; then
+        crate="$tmp/wasm-tools.crate"
+        want=$(curl -fsSL --retry 3 https://index.crates.io/wa/sm/wasm-tools |
+            python3 -c 'import json, sys
+for line in sys.stdin:
+    entry = json.loads(line)
+    if entry["vers"] == sys.argv[1]:
+        print(entry["cksum"])' "$WASM_TOOLS_VERSION")
+        [ -n "$want" ] || { echo "install-tools: no crates.io index entry for wasm-tools $WASM_TOOLS_VERSION" >&2; rm -rf "$tmp"; return 1; }
+        curl -fsSL --retry 3 -o "$crate" "https://static.crates.io/crates/wasm-tools/wasm-tools-$WASM_TOOLS_VERSION.crate"
+        got=$(sha256sum "$crate" | cut -d' ' -f1)
+        if [ "$got" != "$want" ]; then
+            echo "install-tools: wasm-tools-$WASM_TOOLS_VERSION.crate: sha256 $got, the index says $want" >&2
+            rm -rf "$tmp"
+            return 1
+        fi
+        tar -xzf "$crate" -C "$tmp" "$sub"
+        src="$tmp/$sub"
+    fi
+    rm -rf "$dest"
+    mkdir -p "$dest"
+    cp -R "$src"/. "$dest"/
+    rm -rf "$tmp"
+    echo "$want_cmspec" >"$dest/.kiln-stamp"
+}
+
 # Re-check under the lock: another run may have installed things meanwhile.
 for t in "${missing[@]}"; do
     case $t in
@@ -125,6 +166,10 @@ for t in "${missing[@]}"; do
     componentize-py)
         stamp_ok "$KILN_TOOLS/py/.kiln-stamp" "$want_py" && [ -x "$KILN_TOOLS/py/bin/componentize-py" ] && continue
         step "componentize-py $COMPONENTIZE_PY_VERSION (pip, venv $KILN_TOOLS/py)" install_py
+        ;;
+    component-spec)
+        stamp_ok "$KILN_TOOLS/component-spec/.kiln-stamp" "$want_cmspec" && continue
+        step "component-model spec tests (wasm-tools $WASM_TOOLS_VERSION crate)" install_component_spec
         ;;
     esac
 done

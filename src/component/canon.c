@@ -5,6 +5,7 @@
 #include "component/internal.h"
 
 #include <stdio.h>
+#include <inttypes.h>
 #include <string.h>
 
 #define PRIM(k, s, a, sig)                                                                         \
@@ -235,6 +236,73 @@ static char join(char a, char b)
     return 'j';
 }
 
+/* The Canonical ABI size and alignment of t with 64-bit pointers (CanonicalABI.md
+ * elem_size(t, i64): strings and lists take 16 bytes, aligned to 8), saturating at 2^32;
+ * *align gets the alignment. Spends the validation budget per node: UINT64_MAX when it is
+ * exhausted. */
+static uint64_t size64(kc_scope *s, const kiln_ctype *t, uint32_t *align, unsigned depth)
+{
+    const uint64_t cap = (uint64_t)1 << 32;
+    *align = 1;
+    if (!t || --s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) return UINT64_MAX;
+    switch (t->kind) {
+    case KILN_CT_STRING:
+    case KILN_CT_LIST:
+    case KILN_CT_MAP:
+        *align = 8;
+        return 16;
+    case KILN_CT_RECORD:
+    case KILN_CT_TUPLE: {
+        uint64_t size = 0;
+        for (uint32_t i = 0; i < t->nitems; i++) {
+            uint32_t a;
+            uint64_t n = size64(s, t->items[i].type.type, &a, depth + 1);
+            if (n == UINT64_MAX) return n;
+            size = align_to(size, a) + n;
+            if (size > cap) size = cap;
+            if (a > *align) *align = a;
+        }
+        return align_to(size, *align);
+    }
+    case KILN_CT_FIXED_LIST: {
+        uint64_t n = size64(s, t->elem.type, align, depth + 1);
+        if (n == UINT64_MAX) return n;
+        n *= t->len; /* both at most 2^32 */
+        return n > cap ? cap : n;
+    }
+    case KILN_CT_VARIANT:
+    case KILN_CT_OPTION:
+    case KILN_CT_RESULT: {
+        uint32_t ncases = t->kind == KILN_CT_VARIANT ? t->nitems : 2;
+        uint64_t disc = ncases <= 256 ? 1 : ncases <= 65536 ? 2 : 4, max = 0;
+        uint32_t case_align = 1;
+        for (uint32_t i = 0; i < ncases; i++) {
+            const kiln_ctype *c = NULL;
+            if (t->kind == KILN_CT_VARIANT)
+                c = t->items[i].has_type ? t->items[i].type.type : NULL;
+            else if (i == 0 && t->kind == KILN_CT_RESULT && t->has_elem)
+                c = t->elem.type;
+            else if (i == 1 && t->has_elem2)
+                c = t->elem2.type;
+            else if (i == 1 && t->kind == KILN_CT_OPTION)
+                c = t->elem.type;
+            if (!c) continue;
+            uint32_t a;
+            uint64_t n = size64(s, c, &a, depth + 1);
+            if (n == UINT64_MAX) return n;
+            if (n > max) max = n;
+            if (a > case_align) case_align = a;
+        }
+        *align = disc > case_align ? (uint32_t)disc : case_align;
+        uint64_t size = align_to(align_to(disc, case_align) + max, *align);
+        return size > cap ? cap : size;
+    }
+    default: /* primitives, enums, flags, handles, streams, futures: as with 32 bits */
+        *align = t->align;
+        return t->size;
+    }
+}
+
 /* t->flat_sig from the children's (valid because a child's flat count is at most its
  * parent's), and t->tsize; fails when the effective size exceeds 1,000,000. */
 int kc_finish_valtype(kc_scope *s, kiln_ctype *t)
@@ -249,6 +317,22 @@ int kc_finish_valtype(kc_scope *s, kiln_ctype *t)
         return -1;
     }
     t->tsize = (uint32_t)tsize;
+    /* Every value type's size must be below 2^28 bytes with 64-bit pointers too
+     * (CanonicalABI.md "element-size"; component-spec validation/max-value-size.wast).
+     * That size is at most about twice the 32-bit one, so only large types are walked. */
+    if (t->size >= FLAT_LIMIT / 4 && KILN_CT_IS_VALUE(t->kind)) {
+        uint32_t a;
+        uint64_t n = t->size >= FLAT_LIMIT ? t->size : size64(s, t, &a, 0);
+        if (n == UINT64_MAX) {
+            kc_sfail(s, "type too large to check");
+            return -1;
+        }
+        if (n >= FLAT_LIMIT) {
+            kc_sfail(s, "type of %" PRIu64 "%s bytes exceeds the maximum byte size of 2^28-1", n,
+                     t->size >= FLAT_LIMIT ? " or more" : " (with 64-bit pointers)");
+            return -1;
+        }
+    }
     char *o = t->flat_sig;
     size_t n = 0;
     o[0] = 0;
@@ -357,6 +441,11 @@ int kc_check_valtype_def(kc_scope *s, kiln_ctype *t)
             if (t->elem.type->has_borrow) {
                 kc_sfail(s, "%s element type must not hold a borrow",
                          t->kind == KILN_CT_STREAM ? "stream" : "future");
+                return -1;
+            }
+            /* a temporary limitation of the specification (component-model PR 607) */
+            if (t->kind == KILN_CT_STREAM && t->elem.type->kind == KILN_CT_CHAR) {
+                kc_sfail(s, "stream<char> is not valid");
                 return -1;
             }
         }

@@ -323,18 +323,92 @@ static const struct {
      "  (core instance $a (instantiate $A))\n"
      "  (core module $B (import \"a\" \"g\" (global (mut i64))))\n"
      "  (core instance (instantiate $B (with \"a\" (instance $a)))))\n",
-     "\"a\" \"g\""},
+     "'a' 'g'"},
     {"(component\n"
      "  (core module $A (memory (export \"m\") 1))\n"
      "  (core instance $a (instantiate $A))\n"
      "  (core module $B (import \"a\" \"m\" (memory 2)))\n"
      "  (core instance (instantiate $B (with \"a\" (instance $a)))))\n",
-     "\"a\" \"m\""},
+     "'a' 'm'"},
     {"(component\n"
      "  (core module $A (func (export \"f\") (param i32 i32) (result i32) (i32.const 0)))\n"
      "  (core instance $a (instantiate $A))\n"
      "  (func (export \"f\") (result u32) (canon lift (core func $a \"f\"))))\n",
      "ii:i"},
+    /* core subtyping at validation (component-spec validation/instantiation.wast) */
+    {"(component\n"
+     "  (core module $m1 (import \"\" \"t\" (table 2 2 funcref)))\n"
+     "  (core module $m2 (table (export \"t\") 1 funcref))\n"
+     "  (core instance $i (instantiate $m2))\n"
+     "  (core instance (instantiate $m1 (with \"\" (instance $i)))))\n",
+     "mismatch in table limits"},
+    {"(component\n"
+     "  (core module $m)\n"
+     "  (component $c (import \"m\" (core module (export \"x\" (func)))))\n"
+     "  (instance (instantiate $c (with \"m\" (core module $m)))))\n",
+     "missing expected export 'x'"},
+    {"(component\n"
+     "  (core module $m (import \"\" \"extra\" (global i32)))\n"
+     "  (component $c (import \"m\" (core module)))\n"
+     "  (instance (instantiate $c (with \"m\" (core module $m)))))\n",
+     "missing expected import '::extra'"},
+    {"(component\n"
+     "  (import \"i\" (instance $i (export \"a\" (func))))\n"
+     "  (component $c (import \"i\" (instance (export \"a\" (component)))))\n"
+     "  (instance (instantiate $c (with \"i\" (instance $i)))))\n",
+     "type mismatch in instance export 'a'"},
+    /* external visibility (component-spec validation/external-visibility.wast): a record
+     * used by an export must be exported first; an import may not refer to a resource
+     * defined here */
+    {"(component\n"
+     "  (core module $m (func (export \"f\") (result i32) unreachable))\n"
+     "  (core instance $i (instantiate $m))\n"
+     "  (type $Rec (record (field \"x\" u32)))\n"
+     "  (func $f (result $Rec) (canon lift (core func $i \"f\")))\n"
+     "  (export $Rec' \"rec\" (type $Rec))\n"
+     "  (export \"f\" (func $f)))\n",
+     "export 'f' refers to a record, variant, enum or flags type that is not imported or "
+     "exported before it"},
+    {"(component\n"
+     "  (type $R (resource (rep i32)))\n"
+     "  (import \"f\" (func (result (own $R)))))\n",
+     "import 'f' refers to a resource that is not imported before it"},
+    /* resource identity when instantiating (component-spec validation/resources.wast):
+     * type imports are substituted, and each instantiation makes its own resources */
+    {"(component\n"
+     "  (import \"T\" (type $T (sub resource)))\n"
+     "  (import \"U\" (type $U (sub resource)))\n"
+     "  (import \"f\" (func $f (param \"x\" (own $U))))\n"
+     "  (component $c\n"
+     "    (import \"T\" (type $T (sub resource)))\n"
+     "    (import \"g\" (func (param \"x\" (own $T)))))\n"
+     "  (instance (instantiate $c (with \"T\" (type $T)) (with \"g\" (func $f)))))\n",
+     "import 'g' is given a func of another type"},
+    {"(component\n"
+     "  (component $C (type $r (export \"r\") (resource (rep i32))))\n"
+     "  (instance $c1 (instantiate $C))\n"
+     "  (instance $c2 (instantiate $C))\n"
+     "  (alias export $c1 \"r\" (type $r1))\n"
+     "  (alias export $c2 \"r\" (type $r2))\n"
+     "  (component $eq (import \"a\" (type $a (sub resource))) (import \"b\" (type (eq $a))))\n"
+     "  (instance (instantiate $eq (with \"a\" (type $r1)) (with \"b\" (type $r2)))))\n",
+     "import 'b': resource types are not the same"},
+    /* two imports of one instance type have resources of their own (resources.wast) */
+    {"(component\n"
+     "  (type $I (instance (export \"r\" (type $r (sub resource)))\n"
+     "    (export \"f\" (func (result (own $r))))))\n"
+     "  (import \"i1\" (instance $i1 (type $I)))\n"
+     "  (import \"i2\" (instance $i2 (type $I)))\n"
+     "  (component $C (import \"r\" (type $r (sub resource)))\n"
+     "    (import \"f\" (func (result (own $r)))))\n"
+     "  (instance (instantiate $C (with \"r\" (type $i1 \"r\")) (with \"f\" (func $i2 "
+     "\"f\")))))\n",
+     "import 'f' is given a func of another type"},
+    /* an export's ascribed type must fit the item (external-visibility.wast) */
+    {"(component\n"
+     "  (import \"f\" (instance $i))\n"
+     "  (export \"f2\" (instance $i) (instance (export \"f\" (func)))))\n",
+     "ascribed type of export is not compatible (missing expected export 'f')"},
 };
 
 /* Writes wat to dir/name.wat, converts it to dir/name.wasm; the path, or NULL. */
@@ -543,6 +617,125 @@ static void test_mismatch(void)
     }
 }
 
+/* A resource exported by a nested component and used through its exported type index:
+ * the export makes a new (abstract) type index, which lifting own/borrow must resolve to
+ * the defining instance's runtime type (component-spec resources/borrows.wast). */
+static const char *exported_resource_wat =
+    "(component\n"
+    "  (component $C\n"
+    "    (type $R' (resource (rep i32)))\n"
+    "    (export $R \"R\" (type $R'))\n"
+    "    (core func $new (canon resource.new $R'))\n"
+    "    (core module $CM\n"
+    "      (import \"\" \"new\" (func $new (param i32) (result i32)))\n"
+    "      (func (export \"make\") (result i32) (call $new (i32.const 0x41)))\n"
+    "      (func (export \"get-rep\") (param i32) (result i32) (local.get 0)))\n"
+    "    (core instance $cm (instantiate $CM (with \"\" (instance (export \"new\" (func "
+    "$new))))))\n"
+    "    (func (export \"make\") (result (own $R)) (canon lift (core func $cm \"make\")))\n"
+    "    (func (export \"get-rep\") (param \"r\" (borrow $R)) (result u32)\n"
+    "      (canon lift (core func $cm \"get-rep\"))))\n"
+    "  (component $D\n"
+    "    (import \"c\" (instance $c\n"
+    "      (export \"R\" (type $R (sub resource)))\n"
+    "      (export \"make\" (func (result (own $R))))\n"
+    "      (export \"get-rep\" (func (param \"r\" (borrow $R)) (result u32)))))\n"
+    "    (alias export $c \"R\" (type $R))\n"
+    "    (core func $drop (canon resource.drop $R))\n"
+    "    (core func $make (canon lower (func $c \"make\")))\n"
+    "    (core func $get-rep (canon lower (func $c \"get-rep\")))\n"
+    "    (core module $DM\n"
+    "      (import \"\" \"make\" (func $make (result i32)))\n"
+    "      (import \"\" \"get-rep\" (func $get-rep (param i32) (result i32)))\n"
+    "      (import \"\" \"drop\" (func $drop (param i32)))\n"
+    "      (func (export \"run\") (result i32) (local $h i32) (local $r i32)\n"
+    "        (local.set $h (call $make))\n"
+    "        (local.set $r (call $get-rep (local.get $h)))\n"
+    "        (call $drop (local.get $h))\n"
+    "        (local.get $r)))\n"
+    "    (core instance $dm (instantiate $DM (with \"\" (instance (export \"make\" (func $make))\n"
+    "      (export \"get-rep\" (func $get-rep)) (export \"drop\" (func $drop))))))\n"
+    "    (func (export \"run\") (result u32) (canon lift (core func $dm \"run\"))))\n"
+    "  (instance $c (instantiate $C))\n"
+    "  (instance $d (instantiate $D (with \"c\" (instance $c))))\n"
+    "  (func (export \"run\") (alias export $d \"run\")))\n";
+
+/* A resource exported through an exported bag-of-exports instance: aliased back from the
+ * exported instance, it is an exported resource that a lifted export may use
+ * (component-spec external-visibility.wast; Kiln refused it before). */
+static const char *bag_resource_wat =
+    "(component\n"
+    "  (core module $m (func (export \"f\") (param i32)))\n"
+    "  (core instance $i (instantiate $m))\n"
+    "  (type $R (resource (rep i32)))\n"
+    "  (instance $bag (export \"r\" (type $R)))\n"
+    "  (export $bag' \"i\" (instance $bag))\n"
+    "  (alias export $bag' \"r\" (type $R'))\n"
+    "  (func $f (param \"x\" (own $R')) (canon lift (core func $i \"f\")))\n"
+    "  (export \"f\" (func $f)))\n";
+
+static const char *visible_record_wat =
+    "(component\n"
+    "  (core module $m (func (export \"f\") (result i32) unreachable))\n"
+    "  (core instance $i (instantiate $m))\n"
+    "  (type $E (enum \"a\" \"b\"))\n"
+    "  (func $f (result $E) (canon lift (core func $i \"f\")))\n"
+    "  (export $E' \"e\" (type $E))\n"
+    "  (export \"f\" (func $f) (func (result $E')))\n"
+    "  (component $C\n"
+    "    (type $Rec (record (field \"x\" u32)))\n"
+    "    (import \"t\" (type $Rec' (eq $Rec)))\n"
+    "    (type $Rec2 (record (field \"r\" $Rec')))\n"
+    "    (export \"t2\" (type $Rec2)))\n"
+    "  (type $Rec (record (field \"x\" u32)))\n"
+    "  (export $Rec' \"t\" (type $Rec))\n"
+    "  (instance $c (instantiate $C (with \"t\" (type $Rec'))))\n"
+    "  (export \"t2\" (type $c \"t2\")))\n";
+
+static const char *twice_exported_wat =
+    "(component\n"
+    "  (component $C (type $r (resource (rep i32))) (export \"r1\" (type $r))\n"
+    "    (export \"r2\" (type $r)))\n"
+    "  (instance $c (instantiate $C))\n"
+    "  (alias export $c \"r1\" (type $r1))\n"
+    "  (alias export $c \"r2\" (type $r2))\n"
+    "  (component $eq (import \"a\" (type $a (sub resource))) (import \"b\" (type (eq $a))))\n"
+    "  (instance (instantiate $eq (with \"a\" (type $r1)) (with \"b\" (type $r2)))))\n";
+
+static void test_exported_resource(void)
+{
+    kiln_err err;
+    kiln_loaded_component *lc = load("exported-resource", exported_resource_wat, &err);
+    CHECK(lc != NULL);
+    if (!lc) return;
+    kiln_grants g = {0};
+    kiln_component_instance *ci = kiln_component_instantiate(lc, &g, &err);
+    if (!ci) fprintf(stderr, "%s\n", err.msg);
+    CHECK(ci != NULL);
+    if (ci) {
+        kiln_trap t;
+        kiln_cval res;
+        int rc = call(ci, "run", NULL, &res, &t);
+        if (rc != 0) fprintf(stderr, "run: %s\n", t.message);
+        CHECK(rc == 0);
+        CHECK_INT(res.u, 0x41);
+    }
+    kiln_component_instance_free(ci);
+    kiln_component_unload(lc);
+    lc = load("bag-resource", bag_resource_wat, &err);
+    CHECK(lc != NULL);
+    kiln_component_unload(lc);
+    /* ... and a record exported before the func that uses it (ascribed), threaded through a
+     * child's instantiation and re-exported (external-visibility.wast) */
+    lc = load("visible-record", visible_record_wat, &err);
+    CHECK(lc != NULL);
+    kiln_component_unload(lc);
+    /* one resource exported twice is one type (resources.wast) */
+    lc = load("twice-exported", twice_exported_wat, &err);
+    CHECK(lc != NULL);
+    kiln_component_unload(lc);
+}
+
 static int dir_empty(const char *path)
 {
     DIR *d = opendir(path);
@@ -589,6 +782,7 @@ int main(void)
     test_shapes();
     test_basic();
     test_nested_and_resources();
+    test_exported_resource();
     test_missing();
     test_mismatch();
     char cmd[400];

@@ -45,7 +45,20 @@ const char *kc_section_name(uint8_t id);
 struct res_slot {
     const char *name;
     const kiln_ctype *type;
+    int is_import; /* imported under name (else exported): annotations look in their own kind */
 };
+
+/* A map of types by pointer: from[i] -> to[i] (small; searched linearly). */
+typedef struct kc_ptrmap {
+    const kiln_ctype **from, **to;
+    uint32_t n, cap;
+} kc_ptrmap;
+
+/* A set of types by pointer (open addressing; cap a power of two). */
+typedef struct kc_ptrset {
+    const kiln_ctype **v;
+    uint32_t n, cap;
+} kc_ptrset;
 
 /* A scope of index spaces: a component definition, or a component, instance or module
  * type (with its own initially empty spaces and `outer` for outer aliases). */
@@ -61,6 +74,14 @@ typedef struct kc_scope {
     struct res_slot *res;              /* resources imported/exported so far, by name */
     uint32_t nres, capres;             /* (open addressing; capres a power of two) */
     uint32_t nimports, nexports, capimports, capexports;
+    /* External visibility (validate.c), checked in component definitions and component
+     * types (visible): the types and instance types this scope imported, exported or
+     * aliased out of an imported or exported instance (named), and of those the ones that
+     * came from imports (imported: what an import may refer to). */
+    kc_ptrset named, imported;
+    int visible;
+    kc_ptrmap exported; /* resources defined here -> their exported (abstract) type */
+    kc_ptrset claimed;  /* resources an imported instance type declared (sub resource) */
 } kc_scope;
 
 /* Validates component c (decoded, not yet validated) whose enclosing scopes are given by

@@ -220,21 +220,48 @@ int kiln_component_parse_name(const char *s, kiln_cname *out, char *why, size_t 
     return 0;
 }
 
+/* Appends the canonical form of s[0..n) to out at *k: ASCII lowercased, and for plain
+ * names (drop_hyphens) without the hyphens. */
+static void canon_append(const char *s, size_t n, int drop_hyphens, char *out, size_t *k)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (drop_hyphens && s[i] == '-') continue;
+        out[(*k)++] = is_upper(s[i]) ? (char)(s[i] - 'A' + 'a') : s[i];
+    }
+}
+
+/* Whether a[0..na) and b[0..nb) are the same label, ignoring ASCII case and hyphens. */
+static int same_label(const char *a, size_t na, const char *b, size_t nb)
+{
+    size_t i = 0, j = 0;
+    for (;;) {
+        while (i < na && a[i] == '-')
+            i++;
+        while (j < nb && b[j] == '-')
+            j++;
+        if (i == na || j == nb) return i == na && j == nb;
+        char x = is_upper(a[i]) ? (char)(a[i] - 'A' + 'a') : a[i];
+        char y = is_upper(b[j]) ? (char)(b[j] - 'A' + 'a') : b[j];
+        if (x != y) return 0;
+        i++, j++;
+    }
+}
+
 int kiln_component_canonical_name(const char *s, char *out, size_t outlen)
 {
     size_t n = strlen(s);
     if (n >= outlen) return -1;
+    /* Interface names keep their hyphens (a version's pre-release needs them). */
+    int plain = strchr(s, ':') == NULL;
     const char *p = s;
+    size_t k = 0;
     if (strncmp(s, "[method]", 8) == 0 || strncmp(s, "[static]", 8) == 0) {
         p = s + 8;
         const char *dot = strchr(p, '.');
-        if (dot && strlen(dot + 1) == (size_t)(dot - p) &&
-            strncasecmp(p, dot + 1, (size_t)(dot - p)) == 0)
+        if (dot && same_label(p, (size_t)(dot - p), dot + 1, strlen(dot + 1)))
             p = dot + 1; /* [method]l.l is l */
     }
-    size_t k = 0;
-    for (; *p; p++)
-        out[k++] = is_upper(*p) ? (char)(*p - 'A' + 'a') : *p;
+    canon_append(p, strlen(p), plain, out, &k);
     out[k] = 0;
     return 0;
 }

@@ -9,6 +9,7 @@
 #include "util/leb.h"
 #include "util/alloc.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -387,10 +388,12 @@ static int rd_core_subtype(cur *c, uint8_t op, kiln_ctype *t)
     return rd_core_comptype(c, op, t);
 }
 
-static int rd_limits(cur *c)
+/* Table or memory limits; a memory's are at most 65536 pages (2^48 for memory64), as
+ * core validation requires (component-spec core-modules.wast). */
+static int rd_limits(cur *c, int memory)
 {
     uint8_t flags;
-    uint64_t v;
+    uint64_t v[2] = {0, 0};
     if (rd_byte(c, &flags) < 0) return -1;
     if (flags > 0x07) {
         c->pos--;
@@ -398,8 +401,13 @@ static int rd_limits(cur *c)
         return -1;
     }
     unsigned bits = (flags & 4) ? 64 : 32;
-    if (rd_uleb(c, bits, &v) < 0) return -1;
-    if ((flags & 1) && rd_uleb(c, bits, &v) < 0) return -1;
+    if (rd_uleb(c, bits, &v[0]) < 0) return -1;
+    if ((flags & 1) && rd_uleb(c, bits, &v[1]) < 0) return -1;
+    uint64_t pages = bits == 64 ? (uint64_t)1 << 48 : 65536;
+    if (memory && (v[0] > pages || v[1] > pages)) {
+        fail(c, "memory size must be at most %" PRIu64 " pages", pages);
+        return -1;
+    }
     return 0;
 }
 
@@ -414,9 +422,9 @@ static int rd_core_externtype(cur *c, kiln_cdecl *d)
         return rd_u32(c, &d->core_index);
     case 0x01:
         if (rd_core_valtype(c, &l) < 0) return -1;
-        return rd_limits(c);
+        return rd_limits(c, 0);
     case 0x02:
-        return rd_limits(c);
+        return rd_limits(c, 1);
     case 0x03:
         return rd_core_fieldtype(c);
     case 0x04:
@@ -787,10 +795,14 @@ static kiln_ctype *rd_type(cur *c)
     return r < 0 || c->x->failed ? NULL : t;
 }
 
-/* nameattributes: 0x00/0x01 name, or 0x02 name vec(attribute) (attributes skipped). */
-static const char *rd_extern_name(cur *c)
+/* nameattributes: 0x00/0x01 name, or 0x02 name vec(attribute): 0x00 (implements "i"),
+ * 0x02 (external-id "x"), each at most once. An `implements` value must be an interface
+ * name and the name itself a plain one; *implements tells the caller, which checks that
+ * the item is an instance (implements_ok). Attributes play no part in type checking. */
+static const char *rd_extern_name(cur *c, int *implements)
 {
     uint8_t b;
+    *implements = 0;
     if (rd_byte(c, &b) < 0) return NULL;
     if (b > 0x02) {
         c->pos--;
@@ -820,10 +832,36 @@ static const char *rd_extern_name(cur *c)
                 return NULL;
             }
             seen |= 1u << k;
-            if (!rd_name(c)) return NULL;
+            size_t vat = c->pos;
+            const char *v = rd_name(c);
+            if (!v) return NULL;
+            if (k != 0) continue;
+            kiln_cname cn;
+            if (kiln_component_parse_name(v, &cn, why, sizeof why) < 0 || !cn.is_interface) {
+                c->pos = vat;
+                fail(c, "implements \"%s\": %s", v,
+                     !*v || kiln_component_parse_name(v, NULL, why, sizeof why) < 0
+                         ? "not a valid name"
+                         : "must be an interface name");
+                return NULL;
+            }
+            if (strchr(name, ':')) {
+                c->pos = at;
+                fail(c, "name '%s' is not valid with `implements` (a plain name is needed)", name);
+                return NULL;
+            }
+            *implements = 1;
         }
     }
     return name;
+}
+
+/* Only instances can have an `implements` attribute. 0, or -1 (failed). */
+static int implements_ok(cur *c, int implements, kiln_csort sort, const char *name)
+{
+    if (!implements || sort == KILN_CSORT_INSTANCE) return 0;
+    fail(c, "'%s': only instances can have an `implements`, not a %s", name, kiln_csort_name(sort));
+    return -1;
 }
 
 static int rd_externtype(cur *c, kiln_cextern *e)
@@ -948,8 +986,10 @@ static int rd_decls(cur *c, kiln_ctype *t, int component)
                 return -1;
             }
             d->kind = op == 0x03 ? KILN_CDECL_IMPORT : KILN_CDECL_EXPORT;
-            if (!(d->ext.name = rd_extern_name(c))) return -1;
+            int impl;
+            if (!(d->ext.name = rd_extern_name(c, &impl))) return -1;
             if (rd_externtype(c, &d->ext) < 0) return -1;
+            if (implements_ok(c, impl, d->ext.sort, d->ext.name) < 0) return -1;
             break;
         default:
             c->pos--;
@@ -1181,10 +1221,11 @@ static int rd_carg_list(cur *c, kiln_cinstance *in, int core, int inline_exports
     in->nargs = n;
     for (uint32_t i = 0; i < n; i++) {
         kiln_carg *a = &in->args[i];
+        int impl = 0;
         if (core || !inline_exports)
             a->name = rd_name(c);
         else
-            a->name = rd_extern_name(c);
+            a->name = rd_extern_name(c, &impl);
         if (!a->name) return -1;
         if (core && !inline_exports) {
             uint8_t b;
@@ -1197,7 +1238,7 @@ static int rd_carg_list(cur *c, kiln_cinstance *in, int core, int inline_exports
             a->sort = KILN_CSORT_CORE_INSTANCE;
         } else if (core) {
             if (rd_core_sort(c, &a->sort) < 0) return -1;
-        } else if (rd_sort(c, &a->sort) < 0) {
+        } else if (rd_sort(c, &a->sort) < 0 || implements_ok(c, impl, a->sort, a->name) < 0) {
             return -1;
         }
         if (rd_u32(c, &a->index) < 0) return -1;
@@ -1301,7 +1342,7 @@ static int rd_section(cur *c, kiln_component *comp, uint32_t *cap)
         d = &comp->defs[first + i];
         d->section_id = id;
         d->offset = c->pos;
-        int r = 0;
+        int r = 0, impl = 0;
         switch (id) {
         case 2:
             d->kind = KILN_CDEF_CORE_INSTANCE;
@@ -1329,13 +1370,16 @@ static int rd_section(cur *c, kiln_component *comp, uint32_t *cap)
             break;
         case 10:
             d->kind = KILN_CDEF_IMPORT;
-            if (!(d->ext.name = rd_extern_name(c))) return -1;
+            if (!(d->ext.name = rd_extern_name(c, &impl))) return -1;
             r = rd_externtype(c, &d->ext);
+            if (r == 0) r = implements_ok(c, impl, d->ext.sort, d->ext.name);
             break;
         case 11: {
             d->kind = KILN_CDEF_EXPORT;
-            if (!(d->ext.name = rd_extern_name(c))) return -1;
-            if (rd_sort(c, &d->export_sort) < 0 || rd_u32(c, &d->export_index) < 0) return -1;
+            if (!(d->ext.name = rd_extern_name(c, &impl))) return -1;
+            if (rd_sort(c, &d->export_sort) < 0 || rd_u32(c, &d->export_index) < 0 ||
+                implements_ok(c, impl, d->export_sort, d->ext.name) < 0)
+                return -1;
             uint8_t b;
             if (rd_byte(c, &b) < 0) return -1;
             if (b > 1) {

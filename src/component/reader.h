@@ -50,7 +50,9 @@ int kiln_component_parse_name(const char *s, kiln_cname *out, char *why, size_t 
 int kiln_component_is_label(const char *s);
 
 /* Writes the strongly-unique canonical form of an extern name into out (size outlen):
- * acronyms lowercased, [method]/[static] prefixes stripped. Returns 0, -1 if too long. */
+ * lowercased; plain names without their hyphens ("foo-bar", "FOOBAR" and "foob-ar" are
+ * the same name); [method]/[static] prefixes stripped, and "[method]l.m" is "l" when l
+ * and m are the same label by that rule. Returns 0, -1 if too long. */
 int kiln_component_canonical_name(const char *s, char *out, size_t outlen);
 
 /* Semver compatibility as wasmtime links imports: an import of version `want` is satisfied

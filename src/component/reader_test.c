@@ -335,6 +335,23 @@ static void test_types(void)
     EXPECT_ERR(7, "own of type 0: is a u32, not a resource type", 2, 0x79, 0x69, 0);
     EXPECT_ERR(7, "function result must not hold a borrow", 3, 0x3f, 0x7f, 0x00, 0x68, 0, 0x40, 0,
                0x00, 1);
+    /* sizes of 2^28 bytes or more, also with 64-bit pointers (max-value-size.wast) */
+    EXPECT_ERR(7, "exceeds the maximum byte size", 3, 0x67, 0x7d, 0xff, 0xff, 0xff, 0x7f, 0x67,
+               0x7d, 1, 0x6f, 2, 0, 1);
+    EXPECT_ERR(7, "(with 64-bit pointers)", 1, 0x67, 0x73, 0x80, 0x80, 0x80, 0x08);
+    EXPECT_OK(7, 3, 0x67, 0x7d, 0xfe, 0xff, 0xff, 0x7f, 0x67, 0x7d, 1, 0x6f, 2, 0, 1);
+    EXPECT_OK(7, 1, 0x67, 0x73, 0xff, 0xff, 0xff, 0x07);
+    /* core module types: unique export names and import pairs, memory limits
+     * (component-spec core-modules.wast) */
+    EXPECT_ERR(3, "export name 'a' already defined", 1, 0x50, 3, 0x01, 0x60, 0, 0, 0x03, 1, 'a',
+               0x00, 0, 0x03, 1, 'a', 0x00, 0);
+    EXPECT_ERR(3, "duplicate import name ':a'", 1, 0x50, 2, 0x00, 0, 1, 'a', 0x02, 0x00, 1, 0x00, 0,
+               1, 'a', 0x02, 0x00, 1);
+    EXPECT_OK(3, 1, 0x50, 2, 0x00, 0, 1, 'a', 0x02, 0x00, 1, 0x00, 0, 1, 'b', 0x02, 0x00, 1);
+    EXPECT_ERR(3, "memory size must be at most 65536 pages", 1, 0x50, 1, 0x00, 0, 0, 0x02, 0x00,
+               0xf0, 0xa2, 0x04);
+    /* stream<char> (component-spec binary/binary.wast) */
+    EXPECT_ERR(7, "stream<char> is not valid", 1, 0x66, 0x01, 0x74);
     EXPECT_ERR(7, "'Ab' is not a valid label", 1, 0x72, 1, 2, 'A', 'b', 0x7f);
     EXPECT_ERR(7, "label 'A' conflicts with the earlier 'a'", 1, 0x72, 2, 1, 'a', 0x7f, 1, 'A',
                0x7f);
@@ -398,7 +415,23 @@ static void test_errors(void)
     section(&b, 10, &s);
     c = read_buf(&b, err, sizeof err);
     CHECK(c == NULL);
-    CHECK(strstr(err, "names resource 'r', which is not imported or exported before it") != NULL);
+    CHECK(strstr(err, "names resource 'r', which is not imported before it") != NULL);
+    /* an export's [method] needs the resource exported under that name: importing it is not
+     * enough (component-spec annotated-names.wast), here in a component type */
+    kiln_buf_reset(&b);
+    preamble(&b);
+    static const uint8_t ctype[] = {1,    0x41, 4,    0x03, 0x00, 1,   'b', 0x03, 0x01, /* import */
+                                    0x01, 0x68, 0x00, /* borrow 0 */
+                                    0x01, 0x40, 1,    4,    's',  'e', 'l', 'f',  1,    0x01,
+                                    0x00, 0x04, 0x00, 13,   '[',  'm', 'e', 't',  'h',  'o',
+                                    'd',  ']',  'b',  '.',  'f',  'o', 'o', 0x01, 2};
+    put(&s, ctype, sizeof ctype);
+    section(&b, 7, &s);
+    c = read_buf(&b, err, sizeof err);
+    CHECK(c == NULL);
+    if (!strstr(err, "names resource 'b', which is not exported before it"))
+        fprintf(stderr, "  got: %s\n", err);
+    CHECK(strstr(err, "names resource 'b', which is not exported before it") != NULL);
     /* canon lower of a string func without memory, without realloc, bad realloc */
     for (int variant = 0; variant < 3; variant++) {
         kiln_buf_reset(&b);
@@ -441,6 +474,71 @@ static void test_errors(void)
     c = read_buf(&b, err, sizeof err);
     CHECK(c == NULL);
     CHECK(strstr(err, "components nested more than 32 deep") != NULL);
+    /* a component type that exports (eq R) of a resource R may not be outer-aliased into
+     * a nested component (component-spec validation/outer-alias.wast) */
+    for (int cross = 0; cross < 2; cross++) {
+        kiln_buf_reset(&b);
+        preamble(&b);
+        static const uint8_t types[] = {2,    0x3f, 0x7f, 0x00, /* resource (rep i32) */
+                                        0x41, 2,    0x02, 0x03, 0x02, 1,    0, /* alias outer 1 0 */
+                                        0x04, 0x00, 1,    'a',  0x03, 0x00, 0}; /* export (eq) */
+        put(&s, types, sizeof types);
+        section(&b, 7, &s);
+        kiln_buf inner = KILN_BUF_INIT;
+        preamble(&inner);
+        if (cross) {
+            static const uint8_t alias[] = {1, 0x03, 0x02, 1, 1}; /* alias outer 1 1 (type) */
+            put(&s, alias, sizeof alias);
+            section(&inner, 6, &s);
+        }
+        put(&s, inner.data, inner.len);
+        kiln_buf_free(&inner);
+        section(&b, 4, &s);
+        c = read_buf(&b, err, sizeof err);
+        if (!cross) {
+            if (!c) fprintf(stderr, "  unexpected error: %s\n", err);
+            CHECK(c != NULL);
+            kiln_component_free(c);
+            continue;
+        }
+        CHECK(c == NULL);
+        if (!strstr(err, "refers to a resource")) fprintf(stderr, "  got: %s\n", err);
+        CHECK(strstr(err, "refers to a resource") != NULL);
+    }
+    /* name attributes: `implements` names an interface, only on instances with plain names
+     * (component-spec attributes.wast) */
+    static const struct {
+        uint8_t functype;
+        const char *impl, *name, *want;
+    } attrs[] = {{0, "a:b/c", "a", NULL},
+                 {1, "a:b/c", "a", "only instances can have an `implements`"},
+                 {0, "x", "a", "must be an interface name"},
+                 {0, "", "a", "not a valid name"},
+                 {0, "a:b/c", "a1:b/c", "is not valid with `implements`"}};
+    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
+        kiln_buf_reset(&b);
+        preamble(&b);
+        static const uint8_t inst[] = {1, 0x42, 0}, fn[] = {1, 0x40, 0, 0x01, 0x00};
+        if (attrs[i].functype)
+            put(&s, fn, sizeof fn);
+        else
+            put(&s, inst, sizeof inst);
+        section(&b, 7, &s);
+        u32(&s, 1), u8(&s, 0x02), str(&s, attrs[i].name), u32(&s, 2);
+        u8(&s, 0x00), str(&s, attrs[i].impl), u8(&s, 0x02), str(&s, "id");
+        u8(&s, attrs[i].functype ? 0x01 : 0x05), u32(&s, 0);
+        section(&b, 10, &s);
+        c = read_buf(&b, err, sizeof err);
+        if (!attrs[i].want) {
+            if (!c) fprintf(stderr, "  unexpected error: %s\n", err);
+            CHECK(c != NULL);
+        } else {
+            CHECK(c == NULL);
+            if (!strstr(err, attrs[i].want)) fprintf(stderr, "  got: %s\n", err);
+            CHECK(strstr(err, attrs[i].want) != NULL);
+        }
+        kiln_component_free(c);
+    }
     /* a core module is not a component */
     c = kiln_component_read((const uint8_t *)"\0asm\1\0\0\0", 8, "m.wasm", err, sizeof err);
     CHECK(c == NULL);
@@ -504,7 +602,16 @@ static void test_names(void)
     CHECK(kiln_component_canonical_name("[method]foo.FOO", canon, sizeof canon) == 0);
     CHECK_STR(canon, "foo");
     CHECK(kiln_component_canonical_name("[static]Foo-BAR.x", canon, sizeof canon) == 0);
-    CHECK_STR(canon, "foo-bar.x");
+    CHECK_STR(canon, "foobar.x");
+    /* hyphens do not make names distinct (component-spec validation/kebab.wast) */
+    CHECK(kiln_component_canonical_name("FOOB-ar", canon, sizeof canon) == 0);
+    CHECK_STR(canon, "foobar");
+    CHECK(kiln_component_canonical_name("[static]foo-bar.FO-ob-AR", canon, sizeof canon) == 0);
+    CHECK_STR(canon, "foobar");
+    CHECK(kiln_component_canonical_name("[method]foo-bar.foobar", canon, sizeof canon) == 0);
+    CHECK_STR(canon, "foobar");
+    CHECK(kiln_component_canonical_name("a:b/c@1.0.0-rc", canon, sizeof canon) == 0);
+    CHECK_STR(canon, "a:b/c@1.0.0-rc");
 }
 
 static void test_versions(void)

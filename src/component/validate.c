@@ -179,6 +179,48 @@ static int check_labels_unique(kc_scope *s, const kiln_ctype *t, const char *wha
     return check_unique(s, names, NULL, t->nitems, what);
 }
 
+static int cmp_item_name(const void *a, const void *b)
+{
+    const kiln_citem *x = *(const kiln_citem *const *)a, *y = *(const kiln_citem *const *)b;
+    int r = strcmp(x->name, y->name);
+    return r ? r : (x > y) - (x < y); /* the first of equal names sorts first */
+}
+
+static int cmp_core_import(const void *a, const void *b)
+{
+    const kiln_citem *x = *(const kiln_citem *const *)a, *y = *(const kiln_citem *const *)b;
+    int r = strcmp(x->module ? x->module : "", y->module ? y->module : "");
+    return r ? r : strcmp(x->name, y->name);
+}
+
+/* The core module type t has no two imports of the same module and name (they would mangle
+ * to the same name) and no two exports of the same name (component-spec core-modules.wast).
+ * 0, or -1 (failed). n log n. */
+static int check_core_names(kc_scope *s, const kiln_ctype *t)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t n = pass ? t->nexports : t->nimports;
+        const kiln_citem *items = pass ? t->exports : t->imports;
+        if (n < 2) continue;
+        const kiln_citem **v = kc_alloc_array(s->x, n, sizeof *v);
+        if (!v) return -1;
+        for (uint32_t i = 0; i < n; i++)
+            v[i] = &items[i];
+        qsort(v, n, sizeof *v, pass ? cmp_item_name : cmp_core_import);
+        for (uint32_t i = 1; i < n; i++) {
+            if (pass && strcmp(v[i - 1]->name, v[i]->name) == 0) {
+                kc_sfail(s, "core module type: export name '%s' already defined", v[i]->name);
+                return -1;
+            }
+            if (!pass && cmp_core_import(&v[i - 1], &v[i]) == 0) {
+                kc_sfail(s, "core module: duplicate import name '%s:%s'", v[i]->module, v[i]->name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* ---- core module types ---- */
 
 /* Validates a core type (func types are complete; module types get imports/exports). */
@@ -247,10 +289,66 @@ static int check_core_type(kc_scope *s, kiln_ctype *t)
             return -1;
         }
     }
-    return 0;
+    return check_core_names(s, t);
 }
 
 /* The module type of an embedded module, read with the engine's core reader. */
+/* The type of an embedded module's import or export from the engine's textual type: a
+ * KILN_CT_CORE_FUNC with its signature for functions; for tables, memories and globals a
+ * KILN_CT_CORE_OTHER whose `sig` is the engine's description ("r 1 -", "1 2", "mut i"),
+ * which core_extern_matches compares. NULL when out of memory. */
+static const kiln_ctype *core_extern_type(kc_scope *s, kiln_extern_kind kind, const char *text)
+{
+    kiln_ctype *t = kc_alloc(s->x, sizeof *t);
+    if (!t) return NULL;
+    t->kind = kind == KILN_EXTERN_FUNC ? KILN_CT_CORE_FUNC : KILN_CT_CORE_OTHER;
+    t->sig = kc_strndup(s->x, text, strlen(text));
+    return t->sig ? t : NULL;
+}
+
+/* Parses "[r|e ]MIN MAX|-". 0 or -1. */
+static int core_limits(const char *t, char *ref, unsigned long long *min, unsigned long long *max,
+                       int *has_max)
+{
+    *ref = 0;
+    if ((t[0] == 'r' || t[0] == 'e') && t[1] == ' ') *ref = t[0], t += 2;
+    char *end;
+    *min = strtoull(t, &end, 10);
+    if (end == t || *end != ' ') return -1;
+    t = end + 1;
+    *has_max = *t != '-';
+    *max = *has_max ? strtoull(t, &end, 10) : 0;
+    return 0;
+}
+
+/* Core subtyping of a given extern (`got`, a core instance's or module's export) against
+ * the wanted one (an import, of the same sort): functions and globals by equal types,
+ * tables by element type, and tables and memories by limits (the given range inside the
+ * wanted one). Items without a known type match. 1 or 0 (*why says what differs). */
+static int core_extern_matches(kiln_csort sort, const kiln_ctype *want, const kiln_ctype *got,
+                               const char **why)
+{
+    *why = "";
+    if (!want || !got || !want->sig || !got->sig) return 1;
+    if (sort == KILN_CSORT_CORE_FUNC || sort == KILN_CSORT_CORE_GLOBAL) {
+        *why = sort == KILN_CSORT_CORE_FUNC ? "function types differ" : "global types differ";
+        return strcmp(want->sig, got->sig) == 0;
+    }
+    if (sort != KILN_CSORT_CORE_TABLE && sort != KILN_CSORT_CORE_MEMORY) return 1;
+    char wr, gr;
+    unsigned long long wmin, wmax, gmin, gmax;
+    int whas, ghas;
+    if (core_limits(want->sig, &wr, &wmin, &wmax, &whas) < 0 ||
+        core_limits(got->sig, &gr, &gmin, &gmax, &ghas) < 0)
+        return 1;
+    if (wr != gr) {
+        *why = "table element types differ";
+        return 0;
+    }
+    *why = sort == KILN_CSORT_CORE_TABLE ? "mismatch in table limits" : "mismatch in memory limits";
+    return gmin >= wmin && (!whas || (ghas && gmax <= wmax));
+}
+
 static const kiln_ctype *embedded_module_type(kc_scope *s, const kiln_cmodule *m, uint32_t idx)
 {
     char err[256];
@@ -275,13 +373,7 @@ static const kiln_ctype *embedded_module_type(kc_scope *s, const kiln_cmodule *m
         it->module = kc_strndup(s->x, im->module, strlen(im->module));
         it->name = kc_strndup(s->x, im->name, strlen(im->name));
         it->sort = (unsigned)im->kind < 5 ? sorts[im->kind] : KILN_CSORT_CORE_TAG;
-        if (im->kind == KILN_EXTERN_FUNC) {
-            kiln_ctype *ft = kc_alloc(s->x, sizeof *ft);
-            if (!ft) goto fail;
-            ft->kind = KILN_CT_CORE_FUNC;
-            ft->sig = kc_strndup(s->x, im->type, strlen(im->type));
-            it->type = ft;
-        }
+        if (im->type && !(it->type = core_extern_type(s, im->kind, im->type))) goto fail;
         if (!it->module || !it->name) goto fail;
     }
     for (uint32_t i = 0; i < w->nexports; i++) {
@@ -289,17 +381,11 @@ static const kiln_ctype *embedded_module_type(kc_scope *s, const kiln_cmodule *m
         kiln_citem *it = &t->exports[t->nexports++];
         it->name = kc_strndup(s->x, ex->name, ex->name_len);
         it->sort = (unsigned)ex->kind < 5 ? sorts[ex->kind] : KILN_CSORT_CORE_TAG;
-        if (ex->kind == KILN_EXTERN_FUNC && ex->type) {
-            kiln_ctype *ft = kc_alloc(s->x, sizeof *ft);
-            if (!ft) goto fail;
-            ft->kind = KILN_CT_CORE_FUNC;
-            ft->sig = kc_strndup(s->x, ex->type, strlen(ex->type));
-            it->type = ft;
-        }
+        if (ex->type && !(it->type = core_extern_type(s, ex->kind, ex->type))) goto fail;
         if (!it->name) goto fail;
     }
     kiln_wasm_free(w);
-    return t;
+    return check_core_names(s, t) == 0 ? t : NULL;
 fail:
     kiln_wasm_free(w);
     return NULL;
@@ -313,13 +399,6 @@ static const kiln_citem *find_item(const kiln_citem *items, uint32_t n, const ch
             (!module || (items[i].module && strcmp(items[i].module, module) == 0)))
             return &items[i];
     return NULL;
-}
-
-static int cmp_item_name(const void *a, const void *b)
-{
-    const kiln_citem *x = *(const kiln_citem *const *)a, *y = *(const kiln_citem *const *)b;
-    int r = strcmp(x->name, y->name);
-    return r ? r : (x > y) - (x < y); /* the first of equal names sorts first */
 }
 
 /* The first export of t named `name`, or NULL. Large export lists get a sorted index on
@@ -447,10 +526,11 @@ static int check_core_instance(kc_scope *s, const kiln_cinstance *in)
                      ex ? "is given something of another kind" : "is not exported by the argument");
             return -1;
         }
-        if (im->sort == KILN_CSORT_CORE_FUNC && im->type && ex->type && im->type->sig &&
-            ex->type->sig && strcmp(im->type->sig, ex->type->sig) != 0) {
-            kc_sfail(s, "instantiation of core module %u: import '%s' '%s' has type %s, given %s",
-                     in->of, im->module, im->name, im->type->sig, ex->type->sig);
+        const char *why;
+        if (!core_extern_matches(im->sort, im->type, ex->type, &why)) {
+            kc_sfail(s,
+                     "instantiation of core module %u: import '%s' '%s' has type %s, given %s (%s)",
+                     in->of, im->module, im->name, im->type->sig, ex->type->sig, why);
             return -1;
         }
     }
@@ -459,15 +539,14 @@ static int check_core_instance(kc_scope *s, const kiln_cinstance *in)
     return kc_push(s, KILN_CSORT_CORE_INSTANCE, t);
 }
 
-/* Structural equality of two validated types, lenient where Kiln does not model the
- * type system yet: abstract (imported) resources match any resource, since type imports
- * are not substituted, and instance/component types are not compared. */
+/* Structural equality of two validated types; resources by identity (the caller has
+ * substituted type imports: check_instance); instance/component types are not compared. */
 static int types_match(kc_ctx *x_, const kiln_ctype *a, const kiln_ctype *b, unsigned depth)
 {
     if (a == b) return 1;
     if (--x_->match_budget < 0) return 0;
     if (!a || !b || a->kind != b->kind || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) return 0;
-    if (a->kind == KILN_CT_RESOURCE) return a->abstract || b->abstract;
+    if (a->kind == KILN_CT_RESOURCE) return 0; /* resources: by identity (a == b above) */
     if (a->kind == KILN_CT_INSTANCE || a->kind == KILN_CT_COMPONENT) return 1;
     if (a->nitems != b->nitems || a->has_elem != b->has_elem || a->has_elem2 != b->has_elem2 ||
         a->len != b->len || a->async != b->async)
@@ -484,18 +563,118 @@ static int types_match(kc_ctx *x_, const kiln_ctype *a, const kiln_ctype *b, uns
     return 1;
 }
 
+/* Type replacements (type imports by what instantiation gives, ...): see subst_type. */
+typedef kc_ptrmap subst;
+static int subst_put(kc_scope *s, subst *m, const kiln_ctype *from, const kiln_ctype *to);
+static const kiln_ctype *subst_type(kc_scope *s, const subst *m, const kiln_ctype *t,
+                                    unsigned depth);
+
+/* Whether the core module type `got` can be given for an import of type `want`: each of
+ * got's imports is among want's (same names and sort, want's type a subtype of got's), and
+ * each of want's exports is among got's (got's a subtype). 1, or 0 with why filled. */
+static int core_module_matches(kc_scope *s, const kiln_ctype *want, const kiln_ctype *got,
+                               char *why, size_t cap)
+{
+    const char *d;
+    s->x->match_budget -=
+        (long)got->nimports * want->nimports + (long)want->nexports * got->nexports;
+    if (s->x->match_budget < 0) {
+        snprintf(why, cap, "module types too large to compare");
+        return 0;
+    }
+    for (uint32_t i = 0; i < got->nimports; i++) {
+        const kiln_citem *g = &got->imports[i];
+        const kiln_citem *w = find_item(want->imports, want->nimports, g->module, g->name);
+        if (!w) {
+            snprintf(why, cap, "missing expected import '%s::%s'", g->module, g->name);
+            return 0;
+        }
+        if (w->sort != g->sort || !core_extern_matches(g->sort, g->type, w->type, &d)) {
+            snprintf(why, cap, "type mismatch in import '%s::%s'", g->module, g->name);
+            return 0;
+        }
+    }
+    for (uint32_t i = 0; i < want->nexports; i++) {
+        const kiln_citem *w = &want->exports[i];
+        const kiln_citem *g = find_item(got->exports, got->nexports, NULL, w->name);
+        if (!g) {
+            snprintf(why, cap, "missing expected export '%s'", w->name);
+            return 0;
+        }
+        if (w->sort != g->sort || !core_extern_matches(w->sort, w->type, g->type, &d)) {
+            snprintf(why, cap, "type mismatch in export '%s'", w->name);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Whether an item of sort `sort` and type `got` can be given where `want` is expected (an
+ * import of an instantiated component): functions and value types structurally
+ * (types_match), instances export by export, core modules by core_module_matches;
+ * resources and component types are not compared yet. 1, or 0 with why filled. */
+static int extern_matches(kc_scope *s, kiln_csort sort, const kiln_ctype *want,
+                          const kiln_ctype *got, unsigned depth, char *why, size_t cap)
+{
+    if (!want || !got || want == got) return 1;
+    if (--s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) {
+        snprintf(why, cap, "types too large to compare");
+        return 0;
+    }
+    switch (sort) {
+    case KILN_CSORT_FUNC:
+        if (types_match(s->x, want, got, 0)) return 1;
+        snprintf(why, cap, "function types differ");
+        return 0;
+    case KILN_CSORT_TYPE:
+        if (!KILN_CT_IS_VALUE(want->kind) || types_match(s->x, want, got, 0)) return 1;
+        snprintf(why, cap, "types differ");
+        return 0;
+    case KILN_CSORT_CORE_MODULE:
+        if (want->kind != KILN_CT_CORE_MODULE || got->kind != KILN_CT_CORE_MODULE) return 1;
+        return core_module_matches(s, want, got, why, cap);
+    case KILN_CSORT_INSTANCE: {
+        if (want->kind != KILN_CT_INSTANCE) return 1;
+        /* the wanted instance type's own abstract resources stand for the given ones */
+        subst lm = {0};
+        for (uint32_t i = 0; i < want->nexports; i++) {
+            const kiln_citem *w = &want->exports[i];
+            if (w->sort != KILN_CSORT_TYPE || !w->type || w->type->kind != KILN_CT_RESOURCE ||
+                !w->type->abstract)
+                continue;
+            const kiln_citem *g = find_export(s, got, w->name);
+            if (g && g->type && g->type != w->type && subst_put(s, &lm, w->type, g->type) < 0)
+                return 0;
+        }
+        for (uint32_t i = 0; i < want->nexports; i++) {
+            const kiln_citem *w = &want->exports[i];
+            const kiln_citem *g = find_export(s, got, w->name);
+            if (!g) {
+                snprintf(why, cap, "missing expected export '%s'", w->name);
+                return 0;
+            }
+            const kiln_ctype *wt = lm.n && w->type ? subst_type(s, &lm, w->type, 0) : w->type;
+            if (w->type && !wt) return 0;
+            if (g->sort != w->sort ||
+                !extern_matches(s, w->sort, wt, g->type, depth + 1, why, cap)) {
+                if (g->sort != w->sort || !*why)
+                    snprintf(why, cap, "type mismatch in instance export '%s'", w->name);
+                return 0;
+            }
+        }
+        return 1;
+    }
+    default:
+        return 1;
+    }
+}
+
 /* Type imports of an instantiated component: each abstract resource it imports (directly
  * or as an export of an imported instance) stands for the resource the argument gives. */
-typedef struct subst {
-    const kiln_ctype **from, **to;
-    uint32_t n, cap;
-} subst;
 
-static int subst_add(kc_scope *s, subst *m, const kiln_ctype *from, const kiln_ctype *to)
+/* Adds from -> to to m. 0 or -1. */
+static int subst_put(kc_scope *s, subst *m, const kiln_ctype *from, const kiln_ctype *to)
 {
-    if (!from || !to || from == to || from->kind != KILN_CT_RESOURCE || !from->abstract ||
-        to->kind != KILN_CT_RESOURCE)
-        return 0;
     if (m->n == m->cap) {
         uint32_t ncap = m->cap ? m->cap * 2 : 8;
         const kiln_ctype **nf = kc_alloc_array(s->x, ncap, sizeof *nf);
@@ -507,6 +686,18 @@ static int subst_add(kc_scope *s, subst *m, const kiln_ctype *from, const kiln_c
     m->from[m->n] = from;
     m->to[m->n++] = to;
     return 0;
+}
+
+/* An imported abstract resource stands for the resource given; a type imported as
+ * (eq T) of a record, variant, enum or flags type for the type given (so that the
+ * instance's exports refer to the parent's type, visible there). */
+static int subst_add(kc_scope *s, subst *m, const kiln_ctype *from, const kiln_ctype *to)
+{
+    if (!from || !to || from == to || from->kind != to->kind) return 0;
+    int named = from->kind == KILN_CT_RECORD || from->kind == KILN_CT_VARIANT ||
+                from->kind == KILN_CT_ENUM || from->kind == KILN_CT_FLAGS;
+    if (!named && (from->kind != KILN_CT_RESOURCE || !from->abstract)) return 0;
+    return subst_put(s, m, from, to);
 }
 
 /* t with the resources of m replaced (a copy when anything changes, t itself otherwise).
@@ -568,6 +759,35 @@ static const kiln_ctype *subst_type(kc_scope *s, const subst *m, const kiln_ctyp
     return copy;
 }
 
+/* Adds to m a fresh copy of every resource that the instance or component type t exports
+ * (also through exported instances) and m does not already replace: an instantiation's
+ * own resources. 0 or -1. */
+static int fresh_defined_resources(kc_scope *s, subst *m, const kiln_ctype *t, unsigned depth)
+{
+    if (!t) return 0;
+    if (--s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) {
+        kc_sfail(s, "types too large to instantiate");
+        return -1;
+    }
+    for (uint32_t i = 0; i < t->nexports; i++) {
+        const kiln_citem *e = &t->exports[i];
+        if (e->sort == KILN_CSORT_INSTANCE && e->type &&
+            fresh_defined_resources(s, m, e->type, depth + 1) < 0)
+            return -1;
+        if (e->sort != KILN_CSORT_TYPE || !e->type || e->type->kind != KILN_CT_RESOURCE) continue;
+        uint32_t k = 0;
+        while (k < m->n && m->from[k] != e->type && m->to[k] != e->type)
+            k++;
+        if (k < m->n) continue;
+        kiln_ctype *r = kc_alloc(s->x, sizeof *r);
+        if (!r) return -1;
+        *r = *e->type;
+        r->abstract = 1;
+        if (subst_put(s, m, e->type, r) < 0) return -1;
+    }
+    return 0;
+}
+
 static int check_instance(kc_scope *s, const kiln_cinstance *in)
 {
     kiln_ctype *t = kc_alloc(s->x, sizeof *t);
@@ -608,6 +828,11 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
         argt[i] = kc_lookup(s, in->args[i].sort, in->args[i].index, "instantiation argument", &ok);
         if (!ok) return -1;
     }
+    /* Imports in order, each checked against its argument with the types imported before
+     * it replaced by what was given for them (m): an abstract resource imported with (sub
+     * resource) stands for the resource given; one bound (eq) to an earlier one must be
+     * given the same resource. The exports' types get the same replacements. */
+    subst m = {0};
     for (uint32_t i = 0; i < ct->nimports; i++) {
         const kiln_citem *im = &ct->imports[i];
         long k = find_arg(in, &ix, im->name);
@@ -621,31 +846,59 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
                      im->name, kiln_csort_name(im->sort), kiln_csort_name(in->args[k].sort));
             return -1;
         }
-        if ((im->sort == KILN_CSORT_FUNC || im->sort == KILN_CSORT_TYPE) &&
-            !types_match(s->x, im->type, argt[k], 0)) {
+        const kiln_ctype *arg = argt[k];
+        if (im->sort == KILN_CSORT_TYPE && im->type && im->type->kind == KILN_CT_RESOURCE) {
+            const kiln_ctype *w = subst_type(s, &m, im->type, 0);
+            if (!w) return -1;
+            if (!arg || arg->kind != KILN_CT_RESOURCE) {
+                kc_sfail(s,
+                         "instantiation of component %u: import '%s': expected resource, found "
+                         "defined type",
+                         in->of, im->name);
+                return -1;
+            }
+            if (w == im->type && im->type->abstract) {
+                if (subst_put(s, &m, im->type, arg) < 0) return -1;
+            } else if (w != arg) {
+                kc_sfail(s,
+                         "instantiation of component %u: import '%s': resource types are not "
+                         "the same",
+                         in->of, im->name);
+                return -1;
+            }
+            continue;
+        }
+        /* an imported instance's own abstract resources stand for the argument's */
+        if (im->sort == KILN_CSORT_INSTANCE && im->type && arg)
+            for (uint32_t e = 0; e < im->type->nexports; e++) {
+                const kiln_citem *want = &im->type->exports[e];
+                if (want->sort != KILN_CSORT_TYPE || !want->type ||
+                    want->type->kind != KILN_CT_RESOURCE || !want->type->abstract)
+                    continue;
+                const kiln_ctype *w = subst_type(s, &m, want->type, 0);
+                if (!w) return -1;
+                const kiln_citem *got = find_export(s, arg, want->name);
+                if (w == want->type && got && subst_add(s, &m, want->type, got->type) < 0)
+                    return -1;
+            }
+        const kiln_ctype *want = m.n ? subst_type(s, &m, im->type, 0) : im->type;
+        if (!want && im->type) return -1;
+        char why[300] = "";
+        if (!extern_matches(s, im->sort, want, arg, 0, why, sizeof why)) {
             if (s->x->match_budget < 0) {
                 kc_sfail(s, "instantiation of component %u: types too large to compare", in->of);
                 return -1;
             }
-            kc_sfail(s, "instantiation of component %u: import '%s' is given a %s of another type",
-                     in->of, im->name, kiln_csort_name(im->sort));
+            kc_sfail(s,
+                     "instantiation of component %u: import '%s' is given a %s of another type "
+                     "(%s)",
+                     in->of, im->name, kiln_csort_name(im->sort), why);
             return -1;
         }
+        if (im->sort == KILN_CSORT_TYPE && subst_add(s, &m, im->type, arg) < 0) return -1;
     }
-    /* the exports' types, with the imported resources replaced by the arguments' */
-    subst m = {0};
-    for (uint32_t i = 0; i < ct->nimports; i++) {
-        const kiln_citem *im = &ct->imports[i];
-        long k = find_arg(in, &ix, im->name); /* present: checked above */
-        if (im->sort == KILN_CSORT_TYPE && subst_add(s, &m, im->type, argt[k]) < 0) return -1;
-        if (im->sort == KILN_CSORT_INSTANCE && im->type && argt[k])
-            for (uint32_t e = 0; e < im->type->nexports; e++) {
-                const kiln_citem *want = &im->type->exports[e];
-                if (want->sort != KILN_CSORT_TYPE) continue;
-                const kiln_citem *got = find_export(s, argt[k], want->name);
-                if (got && subst_add(s, &m, want->type, got->type) < 0) return -1;
-            }
-    }
+    /* Resources the component defines and exports are new with each instantiation. */
+    if (fresh_defined_resources(s, &m, ct, 0) < 0) return -1;
     t->exports = ct->exports;
     t->nexports = ct->nexports;
     if (m.n) {
@@ -659,6 +912,29 @@ static int check_instance(kc_scope *s, const kiln_cinstance *in)
 }
 
 /* ---- aliases ---- */
+
+typedef struct inst_stack inst_stack;
+static int refers_local_resource(kc_scope *s, const kiln_ctype *t, const inst_stack *st,
+                                 unsigned depth);
+static int is_named(const kc_scope *s, const kiln_ctype *t);
+static int add_named(kc_scope *s, const kiln_ctype *t, int imported);
+static int ptrset_has(const kc_ptrset *set, const kiln_ctype *t);
+
+/* Whether a func, component or instance type refers to a resource this component defines:
+ * in a parameter, result or item type, or as a type export or import bound (eq) to it. */
+static int crosses_with_resource(kc_scope *s, const kiln_ctype *t)
+{
+    if (refers_local_resource(s, t, NULL, 0) != 0) return 1;
+    for (int pass = 0; pass < 2; pass++) {
+        const kiln_citem *items = pass ? t->imports : t->exports;
+        uint32_t n = pass ? t->nimports : t->nexports;
+        for (uint32_t i = 0; i < n; i++)
+            if (items[i].sort == KILN_CSORT_TYPE && items[i].type &&
+                items[i].type->kind == KILN_CT_RESOURCE && !items[i].type->abstract)
+                return 1;
+    }
+    return 0;
+}
 
 static int check_alias(kc_scope *s, const kiln_calias *a, int in_type)
 {
@@ -686,8 +962,13 @@ static int check_alias(kc_scope *s, const kiln_calias *a, int in_type)
             return -1;
         }
         const kiln_ctype *t = sp->types[a->index];
+        /* A resource may not cross a component boundary, neither directly nor inside a
+         * func, component or instance type that refers to one (outer-alias.wast). */
         if (crossed_component && a->sort == KILN_CSORT_TYPE && t &&
-            (t->kind == KILN_CT_RESOURCE || t->has_handle)) {
+            (t->kind == KILN_CT_RESOURCE || t->has_handle ||
+             ((t->kind == KILN_CT_FUNC || t->kind == KILN_CT_COMPONENT ||
+               t->kind == KILN_CT_INSTANCE) &&
+              crosses_with_resource(s, t)))) {
             kc_sfail(s, "outer alias of type %u refers to a resource of an enclosing component",
                      a->index);
             return -1;
@@ -731,6 +1012,11 @@ static int check_alias(kc_scope *s, const kiln_calias *a, int in_type)
                  kiln_csort_name(ex->sort), kiln_csort_name(a->sort));
         return -1;
     }
+    /* what an imported or exported instance exports is visible */
+    if (s->visible && is_named(s, it) &&
+        (a->sort == KILN_CSORT_TYPE || a->sort == KILN_CSORT_INSTANCE) &&
+        add_named(s, ex->type, ptrset_has(&s->imported, it)) < 0)
+        return -1;
     return kc_push(s, a->sort, ex->type);
 }
 
@@ -820,21 +1106,23 @@ static uint32_t hash_name(const char *p, size_t n)
     return h;
 }
 
-/* The resource named p[0..len) among the scope's imports and exports, or NULL. */
-static const kiln_ctype *find_resource(const kc_scope *s, const char *p, size_t len)
+/* The resource imported (is_import) or exported as p[0..len) in the scope, or NULL. */
+static const kiln_ctype *find_resource(const kc_scope *s, const char *p, size_t len, int is_import)
 {
     if (!s->capres) return NULL;
     for (uint32_t i = hash_name(p, len) & (s->capres - 1);; i = (i + 1) & (s->capres - 1)) {
         const struct res_slot *e = &s->res[i];
         if (!e->name) return NULL;
-        if (strlen(e->name) == len && strncmp(e->name, p, len) == 0) return e->type;
+        if (e->is_import == is_import && strlen(e->name) == len && strncmp(e->name, p, len) == 0)
+            return e->type;
     }
 }
 
-/* Remembers resource `t` imported or exported as `name` (the first one of a name wins). */
-static int add_resource(kc_scope *s, const char *name, const kiln_ctype *t)
+/* Remembers resource `t` imported or exported as `name` (the first one of a name and kind
+ * wins). */
+static int add_resource(kc_scope *s, const char *name, const kiln_ctype *t, int is_import)
 {
-    if (find_resource(s, name, strlen(name))) return 0;
+    if (find_resource(s, name, strlen(name), is_import)) return 0;
     if ((s->nres + 1) * 2 > s->capres) {
         uint32_t ncap = s->capres ? s->capres * 2 : 16;
         struct res_slot *nr = kc_alloc_array(s->x, ncap, sizeof *nr);
@@ -843,18 +1131,22 @@ static int add_resource(kc_scope *s, const char *name, const kiln_ctype *t)
         uint32_t oldcap = s->capres;
         s->res = nr, s->capres = ncap, s->nres = 0;
         for (uint32_t i = 0; i < oldcap; i++)
-            if (old[i].name && add_resource(s, old[i].name, old[i].type) < 0) return -1;
+            if (old[i].name && add_resource(s, old[i].name, old[i].type, old[i].is_import) < 0)
+                return -1;
     }
     uint32_t i = hash_name(name, strlen(name)) & (s->capres - 1);
     while (s->res[i].name)
         i = (i + 1) & (s->capres - 1);
-    s->res[i] = (struct res_slot){name, t};
+    s->res[i] = (struct res_slot){name, t, is_import};
     s->nres++;
     return 0;
 }
 
-/* [constructor]R, [method]R.x, [static]R.x: a func of a resource R named earlier. */
-static int check_annotation(kc_scope *s, const char *name, kiln_csort sort, const kiln_ctype *ft)
+/* [constructor]R, [method]R.x, [static]R.x: a func of a resource R named earlier by an
+ * import (for an import) or an export (for an export): an import's name does not name a
+ * resource for exports (component-spec annotated-names.wast). */
+static int check_annotation(kc_scope *s, const char *name, kiln_csort sort, const kiln_ctype *ft,
+                            int is_import)
 {
     const char *p = NULL;
     int kind = 0; /* 1 constructor, 2 method, 3 static */
@@ -867,10 +1159,10 @@ static int check_annotation(kc_scope *s, const char *name, kiln_csort sort, cons
         return -1;
     }
     size_t len = strcspn(p, ".");
-    const kiln_ctype *r = find_resource(s, p, len);
+    const kiln_ctype *r = find_resource(s, p, len, is_import);
     if (!r) {
-        kc_sfail(s, "'%s' names resource '%.*s', which is not imported or exported before it", name,
-                 (int)len, p);
+        kc_sfail(s, "'%s' names resource '%.*s', which is not %s before it", name, (int)len, p,
+                 is_import ? "imported" : "exported");
         return -1;
     }
     if (!ft || ft->kind != KILN_CT_FUNC) return 0;
@@ -942,10 +1234,10 @@ static const kiln_ctype *check_externtype(kc_scope *s, kiln_cextern *e)
 /* An import or export declaration/definition: name checks, the item's space, the list. */
 /* Instance types being walked: a resource that one of them exports as a type is
  * introduced by that export declaration. */
-typedef struct inst_stack {
+struct inst_stack {
     const kiln_ctype *inst;
     const struct inst_stack *up;
-} inst_stack;
+};
 
 static int exported_by(kc_scope *s, const inst_stack *st, const kiln_ctype *r)
 {
@@ -985,20 +1277,210 @@ static int refers_local_resource(kc_scope *s, const kiln_ctype *t, const inst_st
     return r;
 }
 
+/* ---- external visibility of named types (Explainer.md "external visibility") ----
+ * A record, variant, enum or flags type that an import or export (a func's parameters and
+ * results, a type's children, an instance's exports) refers to must itself have been
+ * imported or exported before, or be aliased out of an imported or exported instance:
+ * then bindings generators can give it a name. An instance type's own type exports name
+ * what its other exports use. Resources are checked by refers_local_resource. */
+
+static uint32_t ptr_hash(const void *p)
+{
+    uintptr_t v = (uintptr_t)p;
+    v ^= v >> 17;
+    v *= 0xed5ad4bbu;
+    v ^= v >> 11;
+    return (uint32_t)v;
+}
+
+static int ptrset_has(const kc_ptrset *set, const kiln_ctype *t)
+{
+    if (!set->cap) return 0;
+    for (uint32_t i = ptr_hash(t) & (set->cap - 1);; i = (i + 1) & (set->cap - 1)) {
+        if (!set->v[i]) return 0;
+        if (set->v[i] == t) return 1;
+    }
+}
+
+static int ptrset_add(kc_ctx *x, kc_ptrset *set, const kiln_ctype *t)
+{
+    if (!t || ptrset_has(set, t)) return 0;
+    if ((set->n + 1) * 2 > set->cap) {
+        uint32_t ncap = set->cap ? set->cap * 2 : 32;
+        const kiln_ctype **nv = kc_alloc_array(x, ncap, sizeof *nv);
+        if (!nv) return -1;
+        kc_ptrset old = *set;
+        *set = (kc_ptrset){nv, 0, ncap};
+        for (uint32_t i = 0; i < old.cap; i++)
+            if (old.v[i] && ptrset_add(x, set, old.v[i]) < 0) return -1;
+    }
+    uint32_t i = ptr_hash(t) & (set->cap - 1);
+    while (set->v[i])
+        i = (i + 1) & (set->cap - 1);
+    set->v[i] = t;
+    set->n++;
+    return 0;
+}
+
+static int is_named(const kc_scope *s, const kiln_ctype *t)
+{
+    return ptrset_has(&s->named, t);
+}
+
+/* Records t as named here, and as imported too when `imported`. */
+static int add_named(kc_scope *s, const kiln_ctype *t, int imported)
+{
+    if (ptrset_add(s->x, &s->named, t) < 0) return -1;
+    return imported ? ptrset_add(s->x, &s->imported, t) : 0;
+}
+
+static int is_nameable(const kiln_ctype *t)
+{
+    return t && (t->kind == KILN_CT_RECORD || t->kind == KILN_CT_VARIANT ||
+                 t->kind == KILN_CT_ENUM || t->kind == KILN_CT_FLAGS);
+}
+
+static int vis_type(kc_scope *s, const kiln_ctype *t, const inst_stack *st, unsigned depth);
+
+/* The children of t (fields, cases, elements, parameters, result) are visible. */
+static int vis_children(kc_scope *s, const kiln_ctype *t, const inst_stack *st, unsigned depth)
+{
+    int r = 0;
+    for (uint32_t i = 0; i < t->nitems && !r; i++)
+        if (t->items[i].has_type) r = vis_type(s, t->items[i].type.type, st, depth + 1);
+    if (!r && t->has_elem) r = vis_type(s, t->elem.type, st, depth + 1);
+    if (!r && t->has_elem2) r = vis_type(s, t->elem2.type, st, depth + 1);
+    return r;
+}
+
+/* 0 when every named type t refers to is visible here, 1 when one is not, -1 over budget. */
+static int vis_type(kc_scope *s, const kiln_ctype *t, const inst_stack *st, unsigned depth)
+{
+    if (!t || KILN_CT_IS_PRIMITIVE(t->kind) || t->kind == KILN_CT_RESOURCE ||
+        t->kind == KILN_CT_OWN || t->kind == KILN_CT_BORROW || t->kind >= KILN_CT_COMPONENT)
+        return 0;
+    if (--s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) return -1;
+    if (is_nameable(t)) return is_named(s, t) || exported_by(s, st, t) ? 0 : 1;
+    return vis_children(s, t, st, depth);
+}
+
+/* 0 when every resource that t (an imported item's type) hands over as own/borrow came from
+ * an import here or is exported by an enclosing instance type of the walk; 1 otherwise
+ * (an import cannot refer to what the component defines or exports); -1 over budget. */
+static int imports_foreign(kc_scope *s, const kiln_ctype *t, const inst_stack *st, unsigned depth)
+{
+    if (!t || KILN_CT_IS_PRIMITIVE(t->kind) || t->kind == KILN_CT_RESOURCE ||
+        t->kind == KILN_CT_COMPONENT || t->kind >= KILN_CT_CORE_FUNC)
+        return 0;
+    if (--s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) return -1;
+    if (t->kind == KILN_CT_OWN || t->kind == KILN_CT_BORROW) {
+        const kiln_ctype *r = t->elem.type;
+        return !r || ptrset_has(&s->imported, r) || exported_by(s, st, r) ? 0 : 1;
+    }
+    inst_stack here = {t, st};
+    if (t->kind == KILN_CT_INSTANCE) st = &here;
+    int r = 0;
+    for (uint32_t i = 0; i < t->nitems && !r; i++)
+        if (t->items[i].has_type) r = imports_foreign(s, t->items[i].type.type, st, depth + 1);
+    if (!r && t->has_elem) r = imports_foreign(s, t->elem.type, st, depth + 1);
+    if (!r && t->has_elem2) r = imports_foreign(s, t->elem2.type, st, depth + 1);
+    for (uint32_t i = 0; t->kind == KILN_CT_INSTANCE && i < t->nexports && !r; i++)
+        r = imports_foreign(s, t->exports[i].type, st, depth + 1);
+    return r;
+}
+
+/* An item of sort `sort` and type t may be imported or exported here. */
+static int vis_item(kc_scope *s, kiln_csort sort, const kiln_ctype *t, const inst_stack *st,
+                    unsigned depth)
+{
+    if (!t) return 0;
+    if (--s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) return -1;
+    switch (sort) {
+    case KILN_CSORT_TYPE:
+        if (t->kind == KILN_CT_INSTANCE || t->kind == KILN_CT_FUNC)
+            return vis_item(s, t->kind == KILN_CT_INSTANCE ? KILN_CSORT_INSTANCE : KILN_CSORT_FUNC,
+                            t, st, depth + 1);
+        /* a named type re-exported needs nothing; a new one needs its children visible */
+        if (is_nameable(t)) return is_named(s, t) ? 0 : vis_children(s, t, st, depth);
+        return vis_type(s, t, st, depth);
+    case KILN_CSORT_FUNC:
+    case KILN_CSORT_VALUE:
+        return vis_type(s, t, st, depth);
+    case KILN_CSORT_INSTANCE: {
+        if (t->kind != KILN_CT_INSTANCE) return 0;
+        inst_stack here = {t, st};
+        int r = 0;
+        for (uint32_t i = 0; i < t->nexports && !r; i++)
+            r = vis_item(s, t->exports[i].sort, t->exports[i].type, &here, depth + 1);
+        return r;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* Adds to m a fresh abstract copy of every resource defined here that instance type t
+ * exports, directly or through nested instances. 0 or -1. */
+static int fresh_exported_resources(kc_scope *s, subst *m, const kiln_ctype *t, unsigned depth)
+{
+    if (!t || t->kind != KILN_CT_INSTANCE) return 0;
+    if (--s->x->match_budget < 0 || depth > KILN_COMPONENT_MAX_TYPE_DEPTH) {
+        kc_sfail(s, "types too large to export");
+        return -1;
+    }
+    for (uint32_t i = 0; i < t->nexports; i++) {
+        const kiln_citem *e = &t->exports[i];
+        if (e->sort == KILN_CSORT_INSTANCE &&
+            fresh_exported_resources(s, m, e->type, depth + 1) < 0)
+            return -1;
+        if (e->sort != KILN_CSORT_TYPE || !e->type || e->type->kind != KILN_CT_RESOURCE ||
+            e->type->abstract)
+            continue;
+        uint32_t k = 0;
+        while (k < m->n && m->from[k] != e->type)
+            k++;
+        if (k < m->n) continue;
+        kiln_ctype *r = kc_alloc(s->x, sizeof *r);
+        if (!r) return -1;
+        *r = *e->type;
+        r->abstract = 1;
+        r->name = e->name;
+        if (subst_put(s, m, e->type, r) < 0) return -1;
+    }
+    return 0;
+}
+
 static int add_extern(kc_scope *s, int is_import, const char *name, kiln_csort sort,
                       const kiln_ctype *t)
 {
-    if (check_annotation(s, name, sort, t) < 0) return -1;
+    if (check_annotation(s, name, sort, t, is_import) < 0) return -1;
+    if (s->is_component && !is_import && sort == KILN_CSORT_INSTANCE) {
+        /* Exporting an instance exports the resources it exports as fresh abstract types,
+         * as exporting a resource does: what is aliased from the exported instance names
+         * them (component-spec external-visibility.wast, "bags-of-exports"). */
+        subst m = {0};
+        if (fresh_exported_resources(s, &m, t, 0) < 0) return -1;
+        if (m.n && !(t = subst_type(s, &m, t, 0))) return -1;
+    }
     if (s->is_component && !is_import) {
         if (sort == KILN_CSORT_TYPE && t && t->kind == KILN_CT_RESOURCE && !t->abstract) {
-            /* exporting a resource introduces a new abstract type index for it */
-            kiln_ctype *r = kc_alloc(s->x, sizeof *r);
-            if (!r) return -1;
-            *r = *t;
-            r->abstract = 1;
-            r->name = name;
-            set_name(t, name);
-            t = r;
+            /* exporting a resource introduces a new abstract type index for it: the same
+             * one however often it is exported (component-spec resources.wast) */
+            uint32_t k = 0;
+            while (k < s->exported.n && s->exported.from[k] != t)
+                k++;
+            if (k < s->exported.n) {
+                t = s->exported.to[k];
+            } else {
+                kiln_ctype *r = kc_alloc(s->x, sizeof *r);
+                if (!r) return -1;
+                *r = *t;
+                r->abstract = 1;
+                r->name = name;
+                set_name(t, name);
+                if (subst_put(s, &s->exported, t, r) < 0) return -1;
+                t = r;
+            }
         } else {
             int local = refers_local_resource(s, t, NULL, 0);
             if (local) {
@@ -1012,9 +1494,44 @@ static int add_extern(kc_scope *s, int is_import, const char *name, kiln_csort s
             }
         }
     }
+    if (s->visible && is_import) {
+        int v = imports_foreign(s, t, NULL, 0);
+        if (v) {
+            kc_sfail(s,
+                     v < 0 ? "import '%s': type too large to check"
+                           : "import '%s' refers to a resource that is not imported before it",
+                     name);
+            return -1;
+        }
+    }
+    if (s->visible) {
+        int v = vis_item(s, sort, t, NULL, 0);
+        if (v) {
+            kc_sfail(s,
+                     v < 0 ? "%s '%s': type too large to check"
+                           : "%s '%s' refers to a record, variant, enum or flags type that is not "
+                             "imported or exported before it (external visibility)",
+                     is_import ? "import" : "export", name);
+            return -1;
+        }
+        /* An exported named type is a new type index: what refers to the exported one
+         * is visible, what refers to the definition is not. An exported instance gets its
+         * own type too, so that aliases out of the unexported original name nothing. */
+        if (!is_import && s->is_component && (is_nameable(t) || sort == KILN_CSORT_INSTANCE)) {
+            kiln_ctype *c = kc_alloc(s->x, sizeof *c);
+            if (!c) return -1;
+            *c = *t;
+            c->name = name;
+            t = c;
+        }
+        if ((sort == KILN_CSORT_TYPE || sort == KILN_CSORT_INSTANCE) &&
+            add_named(s, t, is_import) < 0)
+            return -1;
+    }
     kiln_citem it = {.name = name, .sort = sort, .type = t};
     if (sort == KILN_CSORT_TYPE) set_name(t, name);
-    if (sort == KILN_CSORT_TYPE && t && t->kind == KILN_CT_RESOURCE && add_resource(s, name, t) < 0)
+    if (sort == KILN_CSORT_TYPE && t && t->kind == KILN_CT_RESOURCE &&
+        add_resource(s, name, t, is_import) < 0)
         return -1;
     if (add_item(s, is_import, &it) < 0) return -1;
     return kc_push(s, sort, t);
@@ -1042,7 +1559,12 @@ static int check_decls(kc_scope *s, kiln_ctype *t)
 {
     kiln_cspace *local = kc_alloc_array(s->x, KILN_CSORT_COUNT, sizeof *local);
     if (!local) return -1;
-    kc_scope sub = {.outer = s, .spaces = local, .x = s->x, .sec = s->sec, .offset = s->offset};
+    kc_scope sub = {.outer = s,
+                    .spaces = local,
+                    .x = s->x,
+                    .sec = s->sec,
+                    .offset = s->offset,
+                    .visible = t->kind == KILN_CT_COMPONENT};
     for (uint32_t i = 0; i < t->ndecls; i++) {
         kiln_cdecl *d = &t->decls[i];
         sub.offset = d->offset;
@@ -1081,6 +1603,57 @@ static int check_decls(kc_scope *s, kiln_ctype *t)
     return 0;
 }
 
+/* An instance import's type with the resources it declares ((sub resource) exports) made
+ * new when an earlier import of the same instance type claimed them: each import brings
+ * its own resources (component-spec resources.wast). NULL after an error. */
+static const kiln_ctype *fresh_import_resources(kc_scope *s, const kiln_ctype *t)
+{
+    subst m = {0};
+    for (uint32_t i = 0; i < t->ndecls; i++) {
+        const kiln_cdecl *d = &t->decls[i];
+        if (d->kind != KILN_CDECL_EXPORT || d->ext.sort != KILN_CSORT_TYPE ||
+            !d->ext.bound_sub_resource || !d->ext.type)
+            continue;
+        if (!ptrset_has(&s->claimed, d->ext.type)) {
+            if (ptrset_add(s->x, &s->claimed, d->ext.type) < 0) return NULL;
+            continue;
+        }
+        kiln_ctype *r = kc_alloc(s->x, sizeof *r);
+        if (!r) return NULL;
+        *r = *d->ext.type;
+        if (subst_put(s, &m, d->ext.type, r) < 0 || ptrset_add(s->x, &s->claimed, r) < 0)
+            return NULL;
+    }
+    const kiln_ctype *out = m.n ? subst_type(s, &m, t, 0) : t;
+    if (!out) return NULL;
+    /* instance-typed exports bring their own resources too */
+    kiln_citem *ex = NULL;
+    for (uint32_t i = 0; i < out->nexports; i++) {
+        const kiln_citem *e = &out->exports[i];
+        if (e->sort != KILN_CSORT_INSTANCE || !e->type || e->type->kind != KILN_CT_INSTANCE)
+            continue;
+        if (--s->x->match_budget < 0) {
+            kc_sfail(s, "types too large to import");
+            return NULL;
+        }
+        const kiln_ctype *f = fresh_import_resources(s, e->type);
+        if (!f) return NULL;
+        if (f == e->type) continue;
+        if (!ex) {
+            if (!(ex = kc_alloc_array(s->x, out->nexports, sizeof *ex))) return NULL;
+            memcpy(ex, out->exports, out->nexports * sizeof *ex);
+        }
+        ex[i].type = f;
+    }
+    if (!ex) return out;
+    kiln_ctype *c = kc_alloc(s->x, sizeof *c);
+    if (!c) return NULL;
+    *c = *out;
+    c->exports = ex;
+    c->exports_by_name = NULL;
+    return c;
+}
+
 /* ---- components ---- */
 
 int kc_validate_component(kc_ctx *x, kiln_component *c, kc_scope *outer)
@@ -1088,6 +1661,7 @@ int kc_validate_component(kc_ctx *x, kiln_component *c, kc_scope *outer)
     if (!outer) x->match_budget = 10 * 1000 * 1000;
     kc_scope s = {.outer = outer,
                   .is_component = 1,
+                  .visible = 1,
                   .spaces = c->spaces,
                   .x = x,
                   .sec = 0xff,
@@ -1149,7 +1723,9 @@ int kc_validate_component(kc_ctx *x, kiln_component *c, kc_scope *outer)
         case KILN_CDEF_IMPORT: {
             const kiln_ctype *et = check_externtype(&s, &d->ext);
             if (!et) return -1;
-            d->ext.type = et;
+            if (d->ext.sort == KILN_CSORT_INSTANCE && !(et = fresh_import_resources(&s, et)))
+                return -1;
+            d->ext.type = et; /* what instantiation maps (link.c) */
             r = add_extern(&s, 1, d->ext.name, d->ext.sort, et);
             break;
         }
@@ -1177,11 +1753,37 @@ int kc_validate_component(kc_ctx *x, kiln_component *c, kc_scope *outer)
                              d->export_index);
                     return -1;
                 }
-                if (sort != KILN_CSORT_TYPE || !d->ext.bound_sub_resource) et = asc;
+                if (sort != KILN_CSORT_TYPE || !d->ext.bound_sub_resource) {
+                    /* the item must be usable as the ascribed type, the resources this
+                     * component exported standing for their definitions */
+                    const kiln_ctype *got =
+                        s.exported.n && et ? subst_type(&s, &s.exported, et, 0) : et;
+                    char why[300] = "";
+                    if (et && !got) return -1;
+                    if (!extern_matches(&s, sort, asc, got, 0, why, sizeof why)) {
+                        kc_sfail(&s, "export '%s': ascribed type of export is not compatible (%s)",
+                                 d->ext.name, why);
+                        return -1;
+                    }
+                    et = asc;
+                } else if (!et->abstract) {
+                    /* ascribed (sub resource): a type of its own, not the one other exports
+                     * of the same resource share (component-spec resources.wast) */
+                    kiln_ctype *fresh = kc_alloc(x, sizeof *fresh);
+                    if (!fresh) return -1;
+                    *fresh = *et;
+                    fresh->abstract = 1;
+                    fresh->name = d->ext.name;
+                    et = fresh;
+                }
             }
             d->ext.sort = sort;
             d->ext.type = et;
             r = add_extern(&s, 0, d->ext.name, sort, et);
+            /* Exporting a resource made a new abstract type index for it: that is the type
+             * later definitions see, and the one instantiation must map (link.c). */
+            if (r == 0 && sort == KILN_CSORT_TYPE)
+                d->ext.type = s.spaces[KILN_CSORT_TYPE].types[s.spaces[KILN_CSORT_TYPE].n - 1];
             break;
         }
         }

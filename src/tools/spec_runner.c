@@ -23,35 +23,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/json.h"
-
-/* Per-file counters, in memory shared with the parent. */
-typedef struct file_slot {
-    long total; /* commands in the file (-1 until the JSON is parsed) */
-    long passed, failed, skipped_text, skipped_excluded;
-    long line; /* line of the command being run (for crash reports) */
-} file_slot;
-
-/* One exclusion: a whole file (line 0) or one command line of it. */
-typedef struct exclusion {
-    char *file; /* the .wast base name, e.g. "skip-stack-guard-page.wast" */
-    long line;
-} exclusion;
+#include "util/suite.h"
 
 typedef struct options {
     kiln_compile_opts copts;
-    int verbose, jobs;
-    int no_fork; /* run files in this process (for debuggers) */
-    unsigned timeout;
-    exclusion *excl;
-    size_t nexcl;
+    kiln_suite_opts s; /* verbose, jobs, no_fork, timeout, exclusions */
 } options;
 
 /* A module instance of the script (named or not). */
@@ -77,7 +59,7 @@ typedef struct runner {
     regrec *regs;
     size_t nregs, capregs;
     instrec *current;
-    file_slot *slot;
+    kiln_suite_slot *slot; /* aux: text-format modules skipped */
     long line;
     long shown;
     int force; /* report even beyond the limit (module failures: root causes) */
@@ -154,7 +136,7 @@ static const st_entry spectest[] = {
 static void report(runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void report(runner *r, const char *fmt, ...)
 {
-    if (!r->opt->verbose && r->shown >= 10 && !r->force) {
+    if (!r->opt->s.verbose && r->shown >= 10 && !r->force) {
         if (r->shown++ == 10) fprintf(stderr, "%s: more failures not shown\n", r->wast);
         return;
     }
@@ -911,16 +893,6 @@ static outcome cmd_bad_module(runner *r, const kiln_json *c, const char *kind)
     return FAIL;
 }
 
-/* Whether the command at `line` of this file is listed in the exclusions. */
-static int excluded(runner *r, long line)
-{
-    for (size_t i = 0; i < r->opt->nexcl; i++)
-        if (strcmp(r->opt->excl[i].file, r->wast) == 0 &&
-            (r->opt->excl[i].line == 0 || r->opt->excl[i].line == line))
-            return 1;
-    return 0;
-}
-
 /* Runs one command and counts it. */
 static void run_command(runner *r, const kiln_json *c)
 {
@@ -928,11 +900,11 @@ static void run_command(runner *r, const kiln_json *c)
     const kiln_json *ln = kiln_json_get(c, "line");
     r->line = ln && ln->type == KILN_JSON_NUMBER ? (long)ln->number : 0;
     r->slot->line = r->line;
-    if (r->opt->timeout && !r->opt->no_fork) alarm(r->opt->timeout); /* per command */
-    if (excluded(r, r->line)) {
+    if (r->opt->s.timeout && !r->opt->s.no_fork) alarm(r->opt->s.timeout); /* per command */
+    if (kiln_suite_excluded(&r->opt->s.excl, r->wast, r->line)) {
         /* A module that is excluded still leaves no current module behind. */
         if (type && strcmp(type, "module") == 0) r->current = NULL;
-        r->slot->skipped_excluded++;
+        r->slot->skipped++;
         return;
     }
     outcome o = FAIL;
@@ -958,7 +930,7 @@ static void run_command(runner *r, const kiln_json *c)
     if (o == PASS)
         r->slot->passed++;
     else if (o == SKIP_TEXT)
-        r->slot->skipped_text++;
+        r->slot->skipped++, r->slot->aux++;
     else
         r->slot->failed++;
 }
@@ -984,9 +956,11 @@ static char *wast_name(const kiln_json *doc, const char *json_path)
     return kiln_buf_steal(&b);
 }
 
-/* Runs every command of one JSON file (in the child); returns the exit status. */
-static int run_file(const options *opt, const char *json_path, file_slot *slot)
+/* Runs every command of one JSON file (in the child; kiln_suite_file_fn, ctx: the options);
+ * returns the exit status. */
+static int run_file(void *ctx, const char *json_path, kiln_suite_slot *slot)
 {
+    const options *opt = ctx;
     size_t len;
     char *text = read_all(json_path, &len);
     if (!text) {
@@ -1043,192 +1017,40 @@ static int run_file(const options *opt, const char *json_path, file_slot *slot)
 
 /* ---- the parent: options, children, totals ------------------------------------------- */
 
-/* Reads the exclusion list: "NAME.wast[:LINE] reason", '#' comments, blank lines. */
-static int load_exclusions(options *opt, const char *path)
+static const char usage_text[] =
+    "usage: spec-runner [--tier fast|opt] [--cache-dir D] [--exclude FILE] "
+    "[-j N] [--timeout SECONDS] [--no-fork] [--verbose] FILE.json...";
+
+/* kiln_suite_main's prepare: the compile options from the parsed ones. */
+static int prepare(void *ctx)
 {
-    size_t len;
-    char *text = read_all(path, &len);
-    if (!text) {
-        fprintf(stderr, "spec-runner: %s: %s\n", path, strerror(errno));
+    options *opt = ctx;
+    opt->copts.tier = KILN_TIER_FAST;
+    opt->copts.cache_dir = opt->s.cache_dir;
+    if (opt->s.tier && kiln_tier_parse(opt->s.tier, &opt->copts.tier) != 0) {
+        fprintf(stderr, "spec-runner: unknown tier %s\n", opt->s.tier);
         return -1;
     }
-    char *save = NULL;
-    for (char *ln = strtok_r(text, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
-        while (*ln == ' ' || *ln == '\t')
-            ln++;
-        if (*ln == '#' || *ln == '\0') continue;
-        size_t n = strcspn(ln, " \t");
-        ln[n] = '\0';
-        char *colon = strchr(ln, ':');
-        long line = 0;
-        if (colon) {
-            *colon = '\0';
-            line = strtol(colon + 1, NULL, 10);
-        }
-        exclusion *ne = kiln_realloc(opt->excl, (opt->nexcl + 1) * sizeof *ne);
-        char *f = kiln_strdup(ln);
-        if (!ne || !f) {
-            if (ne) opt->excl = ne;
-            kiln_free(f);
-            kiln_free(text);
-            return -1;
-        }
-        opt->excl = ne;
-        opt->excl[opt->nexcl].file = f;
-        opt->excl[opt->nexcl].line = line;
-        opt->nexcl++;
-    }
-    kiln_free(text);
     return 0;
-}
-
-static void usage(void)
-{
-    fprintf(stderr, "usage: spec-runner [--tier fast|opt] [--cache-dir D] [--exclude FILE] "
-                    "[-j N] [--timeout SECONDS] [--no-fork] [--verbose] FILE.json...\n");
-}
-
-/* Starts the child for file i. */
-static pid_t spawn(const options *opt, const char *path, file_slot *slot)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid != 0) return pid;
-    int rc = run_file(opt, path, slot);
-    fflush(NULL);
-    _exit(rc);
-}
-
-/* Accounts for a finished child: commands not reached count as failed. */
-static void child_done(const char *path, file_slot *slot, int status)
-{
-    int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (ok) return;
-    long done = slot->passed + slot->failed + slot->skipped_text + slot->skipped_excluded;
-    long missing = slot->total > done ? slot->total - done : 1;
-    if (WIFSIGNALED(status))
-        fprintf(stderr, "%s: killed by signal %d (%s) at line %ld; %ld commands not run\n", path,
-                WTERMSIG(status),
-                WTERMSIG(status) == SIGALRM ? "timeout" : strsignal(WTERMSIG(status)), slot->line,
-                missing);
-    else
-        fprintf(stderr, "%s: exited with status %d; %ld commands not run\n", path,
-                WEXITSTATUS(status), missing);
-    slot->failed += missing;
 }
 
 int main(int argc, char **argv)
 {
     options opt;
     memset(&opt, 0, sizeof opt);
-    opt.copts.tier = KILN_TIER_FAST;
-    opt.jobs = 1;
-    opt.timeout = 60;
-    int first = argc;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--tier") == 0 && i + 1 < argc) {
-            if (kiln_tier_parse(argv[++i], &opt.copts.tier) != 0) {
-                fprintf(stderr, "spec-runner: unknown tier %s\n", argv[i]);
-                return 2;
-            }
-        } else if (strcmp(a, "--cache-dir") == 0 && i + 1 < argc) {
-            opt.copts.cache_dir = argv[++i];
-        } else if (strcmp(a, "--exclude") == 0 && i + 1 < argc) {
-            if (load_exclusions(&opt, argv[++i]) != 0) return 2;
-        } else if (strcmp(a, "-j") == 0 && i + 1 < argc) {
-            opt.jobs = atoi(argv[++i]);
-            if (opt.jobs < 1) opt.jobs = 1;
-        } else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
-            opt.timeout = (unsigned)strtoul(argv[++i], NULL, 10);
-        } else if (strcmp(a, "--no-fork") == 0) {
-            opt.no_fork = 1;
-        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
-            opt.verbose = 1;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage();
-            return 0;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            usage();
-            return 2;
-        } else {
-            first = i;
-            break;
-        }
-    }
-    int nfiles = argc - first;
-    if (nfiles <= 0) {
-        usage();
-        return 2;
-    }
-    size_t shm_len = (size_t)nfiles * sizeof(file_slot);
-    file_slot *slots =
-        mmap(NULL, shm_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (slots == MAP_FAILED) {
-        perror("spec-runner: mmap");
-        return 2;
-    }
-    memset(slots, 0, shm_len);
-    pid_t *pids = kiln_calloc((size_t)nfiles, sizeof *pids);
-    if (!pids) {
-        fprintf(stderr, "spec-runner: out of memory\n");
-        return 2;
-    }
-    int next = 0, running = 0;
-    while (next < nfiles || running > 0) {
-        while (next < nfiles && running < opt.jobs) {
-            slots[next].total = -1;
-            if (opt.no_fork) {
-                child_done(argv[first + next], &slots[next],
-                           run_file(&opt, argv[first + next], &slots[next]) << 8);
-                next++;
-                continue;
-            }
-            pids[next] = spawn(&opt, argv[first + next], &slots[next]);
-            if (pids[next] < 0) {
-                perror("spec-runner: fork");
-                slots[next].total = 1;
-                slots[next].failed = 1;
-                pids[next] = 0;
-            } else {
-                running++;
-            }
-            next++;
-        }
-        if (running == 0) continue;
-        int status;
-        pid_t pid = wait(&status);
-        if (pid < 0) {
-            if (errno == EINTR) continue;
-            perror("spec-runner: wait");
-            break;
-        }
-        for (int i = 0; i < nfiles; i++)
-            if (pids[i] == pid) {
-                child_done(argv[first + i], &slots[i], status);
-                pids[i] = 0;
-                running--;
-            }
-    }
-    long passed = 0, failed = 0, skipped = 0, skipped_text = 0;
-    for (int i = 0; i < nfiles; i++) {
-        file_slot *s = &slots[i];
-        if (opt.verbose)
-            printf("%s: %ld passed, %ld failed, %ld skipped\n", argv[first + i], s->passed,
-                   s->failed, s->skipped_text + s->skipped_excluded);
-        passed += s->passed;
-        failed += s->failed;
-        skipped += s->skipped_text + s->skipped_excluded;
-        skipped_text += s->skipped_text;
-    }
+    kiln_suite_slot *slots, total;
+    int nfiles;
+    int rc = kiln_suite_main(argc, argv, usage_text, &opt.s, prepare, run_file, &opt, &slots,
+                             &nfiles, &total);
+    if (rc >= 0) return rc;
+    for (int i = 0; i < nfiles && opt.s.verbose; i++)
+        printf("%s: %ld passed, %ld failed, %ld skipped\n", slots[i].name, slots[i].passed,
+               slots[i].failed, slots[i].skipped);
     printf("spec (%s) skipped: %ld text-format modules, %ld excluded\n",
-           kiln_tier_name(opt.copts.tier), skipped_text, skipped - skipped_text);
+           kiln_tier_name(opt.copts.tier), total.aux, total.skipped - total.aux);
     printf("spec (%s): %ld passed, %ld failed, %ld skipped\n", kiln_tier_name(opt.copts.tier),
-           passed, failed, skipped);
-    munmap(slots, shm_len);
-    kiln_free(pids);
-    for (size_t i = 0; i < opt.nexcl; i++)
-        kiln_free(opt.excl[i].file);
-    kiln_free(opt.excl);
-    return failed == 0 && passed > 0 ? 0 : 1;
+           total.passed, total.failed, total.skipped);
+    kiln_suite_free(slots, nfiles);
+    kiln_suite_exclusions_free(&opt.s.excl);
+    return total.failed == 0 && total.passed > 0 ? 0 : 1;
 }
