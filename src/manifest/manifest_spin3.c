@@ -562,3 +562,28 @@ void man_spin3_manifest_free(kiln_manifest *m)
     }
     kiln_free(m->trigger_settings);
 }
+
+int kiln_manifest_select_components(kiln_manifest *m, const char *const *ids, size_t n,
+                                    const char **bad)
+{
+    if (!n) return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!kiln_manifest_component(m, ids[i])) {
+            *bad = ids[i];
+            return -1;
+        }
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < m->triggers_len; i++) {
+        kiln_trigger *t = &m->triggers[i];
+        int keep = 0;
+        for (size_t k = 0; k < n && t->component >= 0; k++)
+            if (strcmp(m->components[t->component].id, ids[k]) == 0) keep = 1;
+        if (keep)
+            m->triggers[kept++] = *t;
+        else
+            man_trigger_free(t);
+    }
+    m->triggers_len = kept;
+    return 0;
+}
