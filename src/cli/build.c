@@ -266,8 +266,8 @@ int kiln_build_app(const char *manifest_path, const char *const *only, size_t n_
 
 /* The id of the i-th component and its table: [component.ID] (version 2) or the i-th
  * [[component]] (version 1, its `id` made kebab-case as Spin does, into idbuf). */
-static const kiln_toml_value *component_at(const kiln_toml_value *comps, size_t i,
-                                           const char **id, char *idbuf, size_t cap)
+static const kiln_toml_value *component_at(const kiln_toml_value *comps, size_t i, const char **id,
+                                           char *idbuf, size_t cap)
 {
     if (kiln_toml_is(comps, KILN_TOML_TABLE)) {
         const kiln_toml_entry *e = kiln_toml_table_at(comps, i);
@@ -312,8 +312,8 @@ int kiln_build_app_profile(const char *manifest_path, const char *const *only, s
     const char *id = NULL;
     for (size_t i = 0; i < n_only; i++) {
         size_t k = 0;
-        while (k < ncomps && (component_at(comps, k, &id, idbuf, sizeof idbuf),
-                              strcmp(id, only[i]) != 0))
+        while (k < ncomps &&
+               (component_at(comps, k, &id, idbuf, sizeof idbuf), strcmp(id, only[i]) != 0))
             k++;
         if (k == ncomps) {
             fprintf(stderr, "error: %s has no component '%s'\n", manifest_path, only[i]);

@@ -116,17 +116,16 @@ void kiln_up_flags_free(kiln_up_flags *f)
 
 void kiln_up_flags_usage(FILE *out)
 {
-    fprintf(out,
-            "  -c, --component-id ID      serve only this component's routes (repeatable);\n"
-            "                             the others answer 404\n"
-            "      --profile NAME         use the components' build profile NAME (source,\n"
-            "                             environment; with --build, its build command)\n"
-            "      --disable-pooling      accepted: every request already gets a fresh\n"
-            "                             instance\n"
-            "      --follow ID, --follow-all  accepted: every component's output is shown\n"
-            "  -L, --log-dir \"\"           accepted; Kiln writes no log files (a directory\n"
-            "                             is refused)\n"
-            "      --direct-mounts        accepted: `files` directories are mounted directly\n"
-            "environment: SPIN_HTTP_LISTEN_ADDR, SPIN_TLS_CERT, SPIN_TLS_KEY,\n"
-            "  RUNTIME_CONFIG_FILE, SPIN_ALWAYS_BUILD, SPIN_LOG_DIR (as the options)\n");
+    fprintf(out, "  -c, --component-id ID      serve only this component's routes (repeatable);\n"
+                 "                             the others answer 404\n"
+                 "      --profile NAME         use the components' build profile NAME (source,\n"
+                 "                             environment; with --build, its build command)\n"
+                 "      --disable-pooling      accepted: every request already gets a fresh\n"
+                 "                             instance\n"
+                 "      --follow ID, --follow-all  accepted: every component's output is shown\n"
+                 "  -L, --log-dir \"\"           accepted; Kiln writes no log files (a directory\n"
+                 "                             is refused)\n"
+                 "      --direct-mounts        accepted: `files` directories are mounted directly\n"
+                 "environment: SPIN_HTTP_LISTEN_ADDR, SPIN_TLS_CERT, SPIN_TLS_KEY,\n"
+                 "  RUNTIME_CONFIG_FILE, SPIN_ALWAYS_BUILD, SPIN_LOG_DIR (as the options)\n");
 }
