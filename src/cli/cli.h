@@ -11,6 +11,7 @@ int kiln_cmd_compile(int argc, char **argv);
 int kiln_cmd_check(int argc, char **argv);
 int kiln_cmd_up(int argc, char **argv);
 int kiln_cmd_build(int argc, char **argv);
+int kiln_cmd_watch(int argc, char **argv);
 int kiln_cmd_new(int argc, char **argv);
 int kiln_cmd_templates(int argc, char **argv);
 int kiln_cmd_inspect(int argc, char **argv);
