@@ -41,6 +41,8 @@ char *man_abs_path(loader *L, const char *rel);
 void man_trigger_free(kiln_trigger *t);
 
 /* manifest_load.c */
+/* Spin's component ids: lowercase letters and digits in words joined by single '-'. */
+int man_is_kebab(const char *s);
 long man_load_component(loader *L, const char *id, const kiln_toml_value *t, int line, int col,
                         int v1);
 void man_trigger_component(loader *L, long *out, const kiln_toml_value *tt, size_t index);

@@ -61,7 +61,7 @@ static const char *const executor_types[] = {"http", "spin", "wagi", NULL};
 
 /* Spin's component ids: lowercase words of letters and digits joined by single dashes,
  * starting with a letter ("my-api", "api2"). */
-static int is_kebab(const char *s)
+int man_is_kebab(const char *s)
 {
     if (!(*s >= 'a' && *s <= 'z')) return 0;
     for (const char *p = s; *p; p++) {
@@ -414,7 +414,7 @@ void man_load_components(loader *L, const kiln_toml_value *root)
     }
     for (size_t i = 0; i < kiln_toml_table_len(comps); i++) {
         const kiln_toml_entry *e = kiln_toml_table_at(comps, i);
-        if (!is_kebab(e->key))
+        if (!man_is_kebab(e->key))
             man_error(L, e->line, e->col,
                       "component id `%s` must be kebab-case (lowercase letters and digits "
                       "separated by '-', starting with a letter)",

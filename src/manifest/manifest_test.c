@@ -516,6 +516,10 @@ static void test_v1(void)
               "kiln.toml:4:1: component `a` needs a [component.trigger] table (e.g. route = "
               "\"/...\")\n"
               "kiln.toml:7:1: unknown key `route` in component `a`");
+    CHECK(strstr(diags_of("spin_manifest_version = \"1\"\nname = \"x\"\ntrigger = { type = "
+                          "\"http\" }\n[[component]]\nid = \"a.b\"\nsource = \"api.wasm\"\n"
+                          "[component.trigger]\nroute = \"/\"\n"),
+                 "kiln.toml:5:6: component id `a.b` cannot be made kebab-case") != NULL);
 }
 
 /* Spin 3 syntax: kept in the model; what Kiln cannot serve is named once. */

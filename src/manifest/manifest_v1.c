@@ -202,7 +202,12 @@ void man_load_v1(loader *L, const kiln_toml_value *root)
             man_oom(L);
             return;
         }
-        if (kiln_manifest_component(m, id))
+        if (!man_is_kebab(id))
+            man_error(L, idv->line, idv->col,
+                      "component id `%s` cannot be made kebab-case (letters and digits "
+                      "separated by '-', '_' or capitals)",
+                      idv->u.str.ptr);
+        else if (kiln_manifest_component(m, id))
             man_error(L, idv->line, idv->col, "component id `%s` is used twice", id);
         long idx = man_load_component(L, id, t, t->line, t->col, 1);
         const kiln_toml_value *ct = kiln_toml_get(t, "trigger");
