@@ -53,6 +53,7 @@ static void print_summary(const kiln_manifest *m)
     if (m->version) printf(" %s", m->version);
     printf("\n");
     if (m->description) printf("  %s\n", m->description);
+    if (m->manifest_version == 1) printf("manifest version 1 (read as Spin converts it to 2)\n");
     if (strcmp(m->base, "/") != 0) printf("base: %s\n", m->base);
     if (m->variables_len) {
         printf("variables:\n");
