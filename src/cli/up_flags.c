@@ -14,8 +14,9 @@
  *                          is refused: Kiln does not write per-component log files
  *   --direct-mounts        accepted: Kiln mounts `files` directories directly already
  * Environment (when the option is not given): SPIN_HTTP_LISTEN_ADDR (--listen),
- * SPIN_TLS_CERT / SPIN_TLS_KEY, RUNTIME_CONFIG_FILE, SPIN_ALWAYS_BUILD (--build),
- * SPIN_LOG_DIR (as --log-dir). */
+ * SPIN_TLS_CERT / SPIN_TLS_KEY, RUNTIME_CONFIG_FILE, SPIN_ALWAYS_BUILD (--build);
+ * SPIN_LOG_DIR is noted as ignored (a leftover of Spin's environment is no reason to
+ * refuse). */
 #include "cli/up_flags.h"
 #include "util/alloc.h"
 
@@ -87,7 +88,12 @@ void kiln_up_flags_env(const char **listen, const char **tls_cert, const char **
 int kiln_up_flags_apply(const kiln_up_flags *f, kiln_manifest *m)
 {
     const char *log_dir = getenv("SPIN_LOG_DIR");
-    if (log_dir && !log_dir_ok(log_dir, "SPIN_LOG_DIR")) return -1;
+    /* an environment left over from Spin is not a reason to refuse: say it is ignored */
+    if (log_dir && *log_dir)
+        fprintf(stderr,
+                "note: SPIN_LOG_DIR=%s is ignored: Kiln writes no component log files; "
+                "component output goes to kiln's stderr\n",
+                log_dir);
     const char *err = NULL;
     if (kiln_manifest_apply_profile(m, f->profile, &err) < 0) {
         fprintf(stderr, "error: --profile %s: %s\n", f->profile, err);
@@ -127,5 +133,6 @@ void kiln_up_flags_usage(FILE *out)
                  "                             is refused)\n"
                  "      --direct-mounts        accepted: `files` directories are mounted directly\n"
                  "environment: SPIN_HTTP_LISTEN_ADDR, SPIN_TLS_CERT, SPIN_TLS_KEY,\n"
-                 "  RUNTIME_CONFIG_FILE, SPIN_ALWAYS_BUILD, SPIN_LOG_DIR (as the options)\n");
+                 "  RUNTIME_CONFIG_FILE, SPIN_ALWAYS_BUILD (as the options); SPIN_LOG_DIR is\n"
+                 "  ignored (noted)\n");
 }

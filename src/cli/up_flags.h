@@ -2,8 +2,8 @@
  * than the server (up_flags.c): -c/--component-id, --profile, --disable-pooling,
  * --log-dir, --follow, --follow-all, --direct-mounts, and the environment variables
  * Spin reads for its options (SPIN_HTTP_LISTEN_ADDR, SPIN_TLS_CERT, SPIN_TLS_KEY,
- * RUNTIME_CONFIG_FILE, SPIN_ALWAYS_BUILD, SPIN_LOG_DIR). up.c hands every option it does
- * not know to kiln_up_flag() and calls kiln_up_flags_apply() once the manifest is
+ * RUNTIME_CONFIG_FILE, SPIN_ALWAYS_BUILD; SPIN_LOG_DIR is noted as ignored). up.c hands every
+ * option it does not know to kiln_up_flag() and calls kiln_up_flags_apply() once the manifest is
  * loaded. */
 #ifndef KILN_CLI_UP_FLAGS_H
 #define KILN_CLI_UP_FLAGS_H
