@@ -1,4 +1,6 @@
-/* build.c — `kiln build [-f PATH] [-c ID]...`: runs each component's build command.
+/* build.c — `kiln build [-f PATH] [-c ID]... [--profile NAME]`: runs each component's
+ * build command (version-1 [[component]] manifests too; with --profile, a component's
+ * [component.ID.profile.NAME.build] command instead of its own where it has one).
  *
  * A component's `[component.ID.build] command` is a string or a list of strings; each
  * is run with `/bin/sh -c` in the component's `workdir` (relative to the manifest's
@@ -36,7 +38,10 @@ static void build_usage(FILE *f)
                "component's workdir, showing its output prefixed with the component id.\n\n"
                "  -f, --from PATH          manifest file, or a directory holding kiln.toml or\n"
                "                           spin.toml (default: the current directory)\n"
-               "  -c, --component-id ID    build only this component (repeatable)\n");
+               "  -c, --component-id ID    build only this component (repeatable)\n"
+               "      --profile NAME       build profile NAME: a component's\n"
+               "                           [component.ID.profile.NAME.build] command replaces\n"
+               "                           its own\n");
 }
 
 /* Writes the complete lines of *pending to out as "[id] line", keeping a trailing
@@ -183,14 +188,26 @@ static char *manifest_dir(const char *path)
     return dir;
 }
 
-/* Runs the build of one component table (`t` is [component.ID]). Returns 1 when it had
- * no build command, 0 when it was built, -1 on failure (reported). */
+/* The build command of profile `profile` of component table t
+ * ([component.ID.profile.NAME.build] command), or NULL when it has none. */
+static const kiln_toml_value *profile_command(const kiln_toml_value *t, const char *profile)
+{
+    if (!profile) return NULL;
+    const kiln_toml_value *p = kiln_toml_get(kiln_toml_get(t, "profile"), profile);
+    return kiln_toml_get(kiln_toml_get(p, "build"), "command");
+}
+
+/* Runs the build of one component table (`t` is [component.ID]), with the command of
+ * build profile `profile` when it defines one. Returns 1 when it had no build command, 0
+ * when it was built, -1 on failure (reported). */
 static int build_component(const char *path, const char *dir, const char *id,
-                           const kiln_toml_value *t, FILE *out)
+                           const kiln_toml_value *t, const char *profile, FILE *out)
 {
     const kiln_toml_value *b = kiln_toml_get(t, "build");
-    if (!b) return 1;
-    const kiln_toml_value *cmd = kiln_toml_get(b, "command");
+    const kiln_toml_value *pcmd = profile_command(t, profile);
+    if (!b && !pcmd) return 1;
+    const kiln_toml_value *cmd = pcmd ? pcmd : kiln_toml_get(b, "command");
+    if (!b) b = kiln_toml_get(kiln_toml_get(kiln_toml_get(t, "profile"), profile), "build");
     const kiln_toml_value *wd = kiln_toml_get(b, "workdir");
     if (!kiln_toml_is(b, KILN_TOML_TABLE) || !cmd ||
         (!kiln_toml_is(cmd, KILN_TOML_STRING) && !kiln_toml_is(cmd, KILN_TOML_ARRAY)) ||
@@ -244,6 +261,31 @@ static int build_component(const char *path, const char *dir, const char *id,
 
 int kiln_build_app(const char *manifest_path, const char *const *only, size_t n_only, FILE *out)
 {
+    return kiln_build_app_profile(manifest_path, only, n_only, NULL, out);
+}
+
+/* The id of the i-th component and its table: [component.ID] (version 2) or the i-th
+ * [[component]] (version 1, its `id` made kebab-case as Spin does, into idbuf). */
+static const kiln_toml_value *component_at(const kiln_toml_value *comps, size_t i, const char **id,
+                                           char *idbuf, size_t cap)
+{
+    if (kiln_toml_is(comps, KILN_TOML_TABLE)) {
+        const kiln_toml_entry *e = kiln_toml_table_at(comps, i);
+        *id = e->key;
+        return e->value;
+    }
+    const kiln_toml_value *t = kiln_toml_array_at(comps, i);
+    const char *raw = kiln_toml_str(kiln_toml_get(t, "id"));
+    snprintf(idbuf, cap, "%s", raw ? raw : "?");
+    for (char *p = idbuf; *p; p++)
+        *p = *p == '_' ? '-' : (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p;
+    *id = idbuf;
+    return t;
+}
+
+int kiln_build_app_profile(const char *manifest_path, const char *const *only, size_t n_only,
+                           const char *profile, FILE *out)
+{
     kiln_buf text = KILN_BUF_INIT;
     char *err = NULL, *dir = NULL;
     kiln_toml_value *root = NULL;
@@ -264,19 +306,33 @@ int kiln_build_app(const char *manifest_path, const char *const *only, size_t n_
         goto out;
     }
     const kiln_toml_value *comps = kiln_toml_get(root, "component");
+    size_t ncomps = kiln_toml_is(comps, KILN_TOML_ARRAY) ? kiln_toml_array_len(comps)
+                                                         : kiln_toml_table_len(comps);
+    char idbuf[256];
+    const char *id = NULL;
     for (size_t i = 0; i < n_only; i++) {
-        if (!kiln_toml_get(comps, only[i])) {
+        size_t k = 0;
+        while (k < ncomps &&
+               (component_at(comps, k, &id, idbuf, sizeof idbuf), strcmp(id, only[i]) != 0))
+            k++;
+        if (k == ncomps) {
             fprintf(stderr, "error: %s has no component '%s'\n", manifest_path, only[i]);
             goto out;
         }
     }
-    for (size_t i = 0; i < kiln_toml_table_len(comps); i++) {
-        const kiln_toml_entry *e = kiln_toml_table_at(comps, i);
-        if (!selected(e->key, only, n_only)) continue;
-        int r = build_component(manifest_path, dir, e->key, e->value, out);
+    int profile_found = !profile;
+    for (size_t i = 0; i < ncomps; i++) {
+        const kiln_toml_value *t = component_at(comps, i, &id, idbuf, sizeof idbuf);
+        if (profile && kiln_toml_get(kiln_toml_get(t, "profile"), profile)) profile_found = 1;
+        if (!selected(id, only, n_only)) continue;
+        int r = build_component(manifest_path, dir, id, t, profile, out);
         if (r < 0) goto out;
-        if (r == 1 && n_only) fprintf(out, "Component %s has no build command: skipped\n", e->key);
+        if (r == 1 && n_only) fprintf(out, "Component %s has no build command: skipped\n", id);
         if (r == 0) built++;
+    }
+    if (!profile_found) {
+        fprintf(stderr, "error: profile %s is not defined in this application\n", profile);
+        goto out;
     }
     if (built)
         fprintf(out, "Finished building %zu component%s\n", built, built == 1 ? "" : "s");
@@ -294,7 +350,7 @@ out:
 
 int kiln_cmd_build(int argc, char **argv)
 {
-    const char *from = NULL;
+    const char *from = NULL, *profile = NULL;
     const char **only = kiln_calloc((size_t)argc + 1, sizeof *only);
     size_t n_only = 0;
     int rc = 2;
@@ -317,6 +373,9 @@ int kiln_cmd_build(int argc, char **argv)
         } else if ((strcmp(a, "-c") == 0 || strcmp(a, "--component-id") == 0) && val) {
             only[n_only++] = val;
             i++;
+        } else if (strcmp(a, "--profile") == 0 && val) {
+            profile = val;
+            i++;
         } else {
             fprintf(stderr, "error: kiln build: unknown or incomplete option '%s'\n", a);
             build_usage(stderr);
@@ -328,7 +387,7 @@ int kiln_cmd_build(int argc, char **argv)
         fprintf(stderr, "error: %s\n", err ? err : "no manifest found");
         goto out;
     }
-    rc = kiln_build_app(path, only, n_only, stdout) < 0 ? 1 : 0;
+    rc = kiln_build_app_profile(path, only, n_only, profile, stdout) < 0 ? 1 : 0;
 out:
     kiln_free(path);
     kiln_free(err);

@@ -3,8 +3,12 @@
  * Finds the manifest as Spin does (-f FILE, -f DIR, else kiln.toml then spin.toml in the
  * current directory), loads it, prints every warning and error to stderr as
  * "FILE:LINE:COL: message", and on success a summary to stdout: the routes and the
- * component each one runs, and what every component is granted. Exit status: 0 valid,
- * 1 invalid (all errors listed), 2 usage error. */
+ * component each one runs, and what every component is granted. Version-1 manifests are
+ * read as Spin converts them. A valid manifest that needs a Spin feature Kiln does not
+ * implement (component dependencies, middleware, registry sources, only non-HTTP
+ * triggers) is reported with one message per feature, as `kiln up` refuses it. Exit
+ * status: 0 valid and servable (warnings may name unimplemented features the app can do
+ * without), 1 invalid (all errors listed) or not servable by Kiln, 2 usage error. */
 #include "cli/cli.h"
 #include "manifest/manifest.h"
 #include "util/alloc.h"
@@ -49,6 +53,7 @@ static void print_summary(const kiln_manifest *m)
     if (m->version) printf(" %s", m->version);
     printf("\n");
     if (m->description) printf("  %s\n", m->description);
+    if (m->manifest_version == 1) printf("manifest version 1 (read as Spin converts it to 2)\n");
     if (strcmp(m->base, "/") != 0) printf("base: %s\n", m->base);
     if (m->variables_len) {
         printf("variables:\n");
@@ -58,6 +63,7 @@ static void print_summary(const kiln_manifest *m)
             if (v->required) printf(" (required)");
             if (v->default_value) printf(" = \"%s\"", v->secret ? "********" : v->default_value);
             if (v->secret) printf(" (secret)");
+            if (v->description) printf(" — %s", v->description);
             printf("\n");
         }
     }
@@ -87,7 +93,14 @@ static void print_summary(const kiln_manifest *m)
         } else {
             printf("static response %d", t->status_code);
         }
-        printf("\n");
+        for (size_t k = 0; k < t->middleware.len; k++)
+            printf("%s%s", k ? ", " : " [middleware: ", t->middleware.items[k]);
+        printf("%s\n", t->middleware.len ? "]" : "");
+    }
+    for (size_t i = 0; i < m->other_triggers_len; i++) {
+        const kiln_other_trigger *t = &m->other_triggers[i];
+        printf("  [[trigger.%s]] %s -> %s (not served by Kiln)\n", t->type, t->id,
+               t->component >= 0 ? m->components[t->component].id : "(none)");
     }
     printf("components:\n");
     for (size_t i = 0; i < m->components_len; i++) {
@@ -119,6 +132,20 @@ static void print_summary(const kiln_manifest *m)
         print_list("key_value_stores:", &c->key_value_stores);
         print_list("sqlite_databases:", &c->sqlite_databases);
         print_keys("variables:", &c->variables);
+        print_list("ai_models:", &c->ai_models);
+        if (c->dependencies_len) {
+            printf("    %-24s", "dependencies:");
+            for (size_t k = 0; k < c->dependencies_len; k++)
+                printf("%s%s (%s)", k ? ", " : "", c->dependencies[k].name,
+                       c->dependencies[k].kind ? c->dependencies[k].kind : "?");
+            printf("\n");
+        }
+        if (c->profiles_len) {
+            printf("    %-24s", "profiles:");
+            for (size_t k = 0; k < c->profiles_len; k++)
+                printf("%s%s", k ? ", " : "", c->profiles[k].name);
+            printf("\n");
+        }
         if (c->request_timeout_ms)
             printf("    %-24s%llu ms (tool.kiln)\n", "request_timeout:", c->request_timeout_ms);
         if (c->max_instance_memory)
@@ -174,6 +201,15 @@ int kiln_cmd_check(int argc, char **argv)
     } else {
         print_summary(m);
         if (fflush(stdout) != 0) rc = 1;
+        kiln_strlist why = {0};
+        long n = kiln_manifest_unserved(m, &why);
+        for (size_t i = 0; i < why.len; i++)
+            fprintf(stderr, "%s: kiln up cannot serve this app: %s\n", path, why.items[i]);
+        if (n != 0) {
+            fprintf(stderr, "%s: valid Spin manifest, but not servable by Kiln\n", path);
+            rc = 1;
+        }
+        kiln_strlist_free(&why);
     }
     kiln_manifest_free(m);
     kiln_diags_free(&d);

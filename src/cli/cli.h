@@ -11,6 +11,7 @@ int kiln_cmd_compile(int argc, char **argv);
 int kiln_cmd_check(int argc, char **argv);
 int kiln_cmd_up(int argc, char **argv);
 int kiln_cmd_build(int argc, char **argv);
+int kiln_cmd_watch(int argc, char **argv);
 int kiln_cmd_new(int argc, char **argv);
 int kiln_cmd_templates(int argc, char **argv);
 int kiln_cmd_inspect(int argc, char **argv);
@@ -23,6 +24,10 @@ int kiln_cmd_inspect(int argc, char **argv);
  * [component.ID.build] tables, so it works before the sources exist: call it before
  * kiln_manifest_load (which insists that every source file exists). */
 int kiln_build_app(const char *manifest_path, const char *const *only, size_t n_only, FILE *out);
+/* The same for build profile `profile` (NULL: the default): a component's
+ * [component.ID.profile.NAME.build] command replaces its own where it has one. */
+int kiln_build_app_profile(const char *manifest_path, const char *const *only, size_t n_only,
+                           const char *profile, FILE *out);
 
 /* Components (run_component.c): 1 if the file starts with a component's preamble; run a
  * command component (exports wasi:cli/run) with these grants and time limit (0: none) and

@@ -22,6 +22,7 @@ static const command commands[] = {
     {"compile", kiln_cmd_compile, "translate and compile a module into the cache"},
     {"new", kiln_cmd_new, "create a project from a template (kiln new http-c NAME)"},
     {"build", kiln_cmd_build, "run each component's build command"},
+    {"watch", kiln_cmd_watch, "rebuild and reload the application when its files change"},
     {"templates", kiln_cmd_templates, "list the templates of `kiln new`"},
     {"inspect", kiln_cmd_inspect, "show a module's or component's imports, exports and types"},
 };

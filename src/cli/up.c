@@ -15,6 +15,7 @@
  * mounted read-only: directories directly, single files through a private staging
  * directory that is removed at exit. */
 #include "cli/cli.h"
+#include "cli/up_flags.h"
 #include "cli/up_metrics.h"
 #include "engine/engine.h"
 #include "engine/runtime.h"
@@ -61,6 +62,7 @@ typedef struct up_opts {
     /* Spin's key-value stores and variables (host/spin/app.h) */
     const char *runtime_config_file, *state_dir;
     kiln_strv variables, key_values; /* --variable N=V, --key-value K=V */
+    kiln_up_flags flags;             /* spin up's -c, --profile, ... (up_flags.c) */
 } up_opts;
 
 /* Everything `kiln up` builds from the manifest; freed by app_free. */
@@ -172,6 +174,7 @@ static void usage(FILE *f)
                "      --variable NAME=VALUE  an application variable (NAME=@FILE: the file's\n"
                "                             contents); before every other provider\n"
                "      --key-value KEY=VALUE  set in the default key-value store at start\n");
+    kiln_up_flags_usage(f);
 }
 
 /* Parses the command line; returns 0, 1 for --help, -1 on a usage error. */
@@ -303,12 +306,17 @@ static int parse_args(int argc, char **argv, up_opts *o)
                 0)
                 return -1;
         } else {
+            int used = kiln_up_flag(&o->flags, a, val);
+            if (used < 0) return -1;
+            i += used - 1;
+            if (used > 0) continue;
             fprintf(stderr, "error: kiln up: unknown or incomplete option '%s'\n", a);
             usage(stderr);
             return -1;
         }
 #undef TAKES
     }
+    kiln_up_flags_env(&o->listen, &o->tls_cert, &o->tls_key, &o->runtime_config_file, &o->build);
     return 0;
 }
 
@@ -799,6 +807,7 @@ int kiln_cmd_up(int argc, char **argv)
         kiln_strv_free(&o.env);
         kiln_strv_free(&o.variables);
         kiln_strv_free(&o.key_values);
+        kiln_up_flags_free(&o.flags);
         return prc > 0 ? 0 : 2;
     }
     int status = 1;
@@ -811,11 +820,11 @@ int kiln_cmd_up(int argc, char **argv)
     }
     /* Build first: before a first build the components' sources do not exist yet, and
      * loading the manifest checks them. */
-    if (o.build && kiln_build_app(path, NULL, 0, stderr) < 0) goto out;
+    if (o.build && kiln_build_app_profile(path, NULL, 0, o.flags.profile, stderr) < 0) goto out;
     app.manifest = kiln_manifest_load(path, &diags);
     for (size_t i = 0; i < diags.len; i++)
         fprintf(stderr, "%s\n", diags.items[i].message);
-    if (!app.manifest) goto out;
+    if (!app.manifest || kiln_up_flags_apply(&o.flags, app.manifest) < 0) goto out;
     /* Key-value stores opened and variables resolved before anything loads: a required
      * variable without a value or an unknown store label stops here, as in Spin. */
     kiln_spin_options so = {o.state_dir,
@@ -904,5 +913,6 @@ out:
     kiln_strv_free(&o.env);
     kiln_strv_free(&o.variables);
     kiln_strv_free(&o.key_values);
+    kiln_up_flags_free(&o.flags);
     return status;
 }

@@ -329,7 +329,7 @@ static const char *const top_keys[] = {
     "spin_manifest_version", "application", "variables", "trigger", "component", NULL};
 static const char *const app_keys[] = {"name",    "version", "description", "authors",
                                        "trigger", "targets", "tool",        NULL};
-static const char *const var_keys[] = {"default", "required", "secret", NULL};
+static const char *const var_keys[] = {"default", "required", "secret", "description", NULL};
 
 /* Is s a valid application variable name (lowercase letters, digits, '_')? */
 static int valid_var_name(const char *s)
@@ -340,10 +340,12 @@ static int valid_var_name(const char *s)
     return 1;
 }
 
-/* Checks spin_manifest_version; returns 0 when it is 2. */
+/* Checks spin_manifest_version (or the older spin_version); returns 2 or 1 (a version-1
+ * manifest, "1"), -1 on an error. */
 static int check_version(loader *L, const kiln_toml_value *root)
 {
     const kiln_toml_value *v = kiln_toml_get(root, "spin_manifest_version");
+    if (!v) v = kiln_toml_get(root, "spin_version");
     if (!v) {
         if (kiln_toml_get(root, "kiln_manifest_version"))
             man_error(L, kiln_toml_get(root, "kiln_manifest_version")->line, 1,
@@ -357,18 +359,18 @@ static int check_version(loader *L, const kiln_toml_value *root)
     long ver = -1;
     if (v->type == KILN_TOML_INTEGER) ver = (long)v->u.integer;
     if (v->type == KILN_TOML_STRING && strcmp(v->u.str.ptr, "1") == 0) ver = 1;
-    if (ver == 2) return 0;
-    if (ver == 1)
-        man_error(L, v->line, v->col,
-                  "manifest version 1 is not supported; convert it to version 2 with `spin "
-                  "doctor` (see https://developer.fermyon.com/spin/v2/manifest-reference)");
-    else if (v->type == KILN_TOML_INTEGER)
+    if (ver == 2) return 2;
+    if (ver == 1) return 1;
+    if (v->type == KILN_TOML_INTEGER)
         man_error(L, v->line, v->col,
                   "unsupported spin_manifest_version %lld; Kiln supports version 2",
                   (long long)v->u.integer);
     else
-        man_error(L, v->line, v->col, "spin_manifest_version must be the integer 2, not %s",
-                  man_a_type(v));
+        man_error(L, v->line, v->col,
+                  "spin_manifest_version must be the integer 2 (or \"1\" for a version-1 "
+                  "manifest), not %s%s",
+                  v->type == KILN_TOML_STRING ? "the string " : man_a_type(v),
+                  v->type == KILN_TOML_STRING ? v->u.str.ptr : "");
     return -1;
 }
 
@@ -396,9 +398,11 @@ static void load_application(loader *L, const kiln_toml_value *root)
     if (trig && trig->type != KILN_TOML_TABLE) {
         man_error(L, trig->line, trig->col, "`application.trigger` must be a table");
     } else if (trig) {
-        static const char *const trig_keys[] = {"http", NULL};
         static const char *const http_keys[] = {"base", NULL};
-        man_check_keys(L, trig, trig_keys, "[application.trigger]");
+        for (size_t i = 0; i < kiln_toml_table_len(trig); i++) {
+            const kiln_toml_entry *e = kiln_toml_table_at(trig, i);
+            if (strcmp(e->key, "http") != 0) man_load_trigger_settings(L, e);
+        }
         const kiln_toml_value *http = kiln_toml_get(trig, "http");
         if (http && http->type != KILN_TOML_TABLE) {
             man_error(L, http->line, http->col, "`application.trigger.http` must be a table");
@@ -419,7 +423,7 @@ static void load_application(loader *L, const kiln_toml_value *root)
 }
 
 /* [variables]. */
-static void load_variables(loader *L, const kiln_toml_value *root)
+void man_load_variables(loader *L, const kiln_toml_value *root)
 {
     kiln_manifest *m = L->m;
     const kiln_toml_value *vars = kiln_toml_get(root, "variables");
@@ -459,6 +463,7 @@ static void load_variables(loader *L, const kiln_toml_value *root)
         }
         man_check_keys(L, e->value, var_keys, "a variable");
         man_get_string(L, e->value, "default", "a variable", &v->default_value);
+        man_get_string(L, e->value, "description", "a variable", &v->description);
         get_bool(L, e->value, "required", "a variable", &v->required);
         get_bool(L, e->value, "secret", "a variable", &v->secret);
         if (v->required && kiln_toml_get(e->value, "default"))
@@ -577,12 +582,17 @@ kiln_manifest *kiln_manifest_load_text(const char *text, size_t len, const char 
         kiln_manifest_free(m);
         return NULL;
     }
-    if (check_version(&L, root) == 0) {
+    int version = check_version(&L, root);
+    m->manifest_version = version;
+    if (version == 2) {
         man_check_keys(&L, root, top_keys, "the manifest");
         load_application(&L, root);
-        load_variables(&L, root);
+        man_load_variables(&L, root);
         man_load_components(&L, root);
         man_load_triggers(&L, root);
+        man_cross_check(&L);
+    } else if (version == 1) {
+        man_load_v1(&L, root);
         man_cross_check(&L);
     }
     kiln_toml_free(root);
@@ -640,6 +650,7 @@ static void component_free(kiln_component *c)
     man_strlist_free(&c->build_command);
     kiln_free(c->build_workdir);
     man_strlist_free(&c->build_watch);
+    man_spin3_component_free(c);
 }
 
 void man_trigger_free(kiln_trigger *t)
@@ -650,6 +661,7 @@ void man_trigger_free(kiln_trigger *t)
     kiln_free(t->wagi_entrypoint);
     man_kvlist_free(&t->static_headers);
     kiln_free(t->static_body);
+    man_strlist_free(&t->middleware);
 }
 
 void kiln_manifest_free(kiln_manifest *m)
@@ -665,6 +677,7 @@ void kiln_manifest_free(kiln_manifest *m)
     for (size_t i = 0; i < m->variables_len; i++) {
         kiln_free(m->variables[i].name);
         kiln_free(m->variables[i].default_value);
+        kiln_free(m->variables[i].description);
     }
     kiln_free(m->variables);
     for (size_t i = 0; i < m->triggers_len; i++)
@@ -673,6 +686,7 @@ void kiln_manifest_free(kiln_manifest *m)
     for (size_t i = 0; i < m->components_len; i++)
         component_free(&m->components[i]);
     kiln_free(m->components);
+    man_spin3_manifest_free(m);
     kiln_free(m);
 }
 

@@ -44,6 +44,29 @@ typedef struct kiln_file_spec {
     int line, col;
 } kiln_file_spec;
 
+/* One entry of a component's `dependencies` (Spin 3 component composition): the import
+ * it satisfies and where the implementation comes from. Kept as written; Kiln does not
+ * compose components yet (kiln up refuses them, see kiln_manifest_unserved). */
+typedef struct kiln_dependency {
+    char *name;    /* the import: "foo:bar/baz@1.0.0", "foo:bar" or a plain name */
+    char *kind;    /* "version", "package", "path", "url" or "component" */
+    char *value;   /* the version requirement, path (absolute), URL or component id */
+    char *package; /* package = "..." (NULL when not given) */
+    char *export_name;
+    int line, col;
+} kiln_dependency;
+
+/* A named build profile of a component ([component.ID.profile.NAME], Spin 3.x): what
+ * `--profile NAME` replaces. */
+typedef struct kiln_profile {
+    char *name;
+    char *source;               /* absolute path, or NULL: the component's own */
+    kiln_strlist build_command; /* empty: the component's own build */
+    kiln_kvlist environment;    /* added to (and overriding) the component's */
+    size_t dependencies_len;    /* dependencies overridden in this profile (kept as a count) */
+    int line, col;
+} kiln_profile;
+
 /* A component: a Wasm module plus what it is granted. */
 typedef struct kiln_component {
     char *id; /* kebab-case; "inline-component-N" for inline components */
@@ -67,6 +90,15 @@ typedef struct kiln_component {
     unsigned long long request_timeout_ms;
     unsigned long long max_instance_memory; /* bytes */
     int memory_checks;                      /* 0 not set, 1 "guard", 2 "bounds" */
+    /* Spin features Kiln parses but does not implement (kiln_manifest_unserved) */
+    char *source_registry;  /* source = { registry?, package, version }: "package@version" */
+    kiln_strlist ai_models; /* Serverless AI models */
+    kiln_strlist targets;   /* deployment target environments (informational) */
+    kiln_dependency *dependencies;
+    size_t dependencies_len;
+    int dependencies_inherit_configuration;
+    kiln_profile *profiles;
+    size_t profiles_len;
 } kiln_component;
 
 typedef enum kiln_executor_type {
@@ -91,12 +123,34 @@ typedef struct kiln_trigger {
     kiln_kvlist static_headers;
     char *static_body; /* may be NULL */
     size_t static_body_len;
+    kiln_strlist middleware; /* dependencies.middleware: component ids, or "path:FILE" /
+                                "url:URL" for the other forms; not served yet */
+    int middleware_line, middleware_col;
 } kiln_trigger;
+
+/* A trigger of another type than HTTP ([[trigger.redis]], [[trigger.cron]], ...): its
+ * component and its settings (scalars as strings: channel, address, cron_expression).
+ * `kiln up` serves HTTP only; these are kept for the other triggers and reported. */
+typedef struct kiln_other_trigger {
+    char *type;
+    char *id;
+    long component; /* index into manifest.components, -1 when none */
+    kiln_kvlist settings;
+    int line, col;
+} kiln_other_trigger;
+
+/* [application.trigger.TYPE] settings of a trigger type other than HTTP (e.g. redis's
+ * `address`), scalars as strings. */
+typedef struct kiln_trigger_settings {
+    char *type;
+    kiln_kvlist settings;
+} kiln_trigger_settings;
 
 /* An application variable ([variables]). */
 typedef struct kiln_variable {
     char *name;
     char *default_value; /* NULL when none */
+    char *description;   /* NULL when none */
     int required, secret;
     int line, col;
 } kiln_variable;
@@ -113,6 +167,11 @@ typedef struct kiln_manifest {
     size_t triggers_len;
     kiln_component *components;
     size_t components_len;
+    int manifest_version; /* 2, or 1 for a converted version-1 manifest */
+    kiln_other_trigger *other_triggers;
+    size_t other_triggers_len;
+    kiln_trigger_settings *trigger_settings; /* [application.trigger.TYPE], TYPE != http */
+    size_t trigger_settings_len;
 } kiln_manifest;
 
 /* Errors and warnings found while loading, in the order found. */
@@ -151,6 +210,26 @@ void kiln_diags_free(kiln_diags *d);
  * is searched the same way. On success returns 0 and sets *path_out (allocated); on
  * failure returns -1 and sets *err (allocated message). */
 int kiln_manifest_find(const char *f_arg, char **path_out, char **err);
+
+/* Why `kiln up` cannot serve this valid manifest: one allocated message per Spin
+ * feature Kiln does not implement that the app needs (component dependencies, HTTP
+ * middleware, registry sources, an app with no HTTP trigger), each naming the feature
+ * and where it is used. Returns the number of messages (0: servable), -1 when memory
+ * ran out; the caller frees the list with kiln_strlist_free. */
+long kiln_manifest_unserved(const kiln_manifest *m, kiln_strlist *out);
+void kiln_strlist_free(kiln_strlist *l);
+
+/* Applies build profile `profile` (NULL or "": the default) to the loaded model: each
+ * component that defines it gets the profile's source and environment. Returns 0, or
+ * -1 with *err (static) when no component defines the profile, as Spin refuses a
+ * mistyped profile name. */
+int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const char **err);
+
+/* Keeps only the HTTP triggers of the n components named in ids (`spin up -c`): the
+ * other routes then answer 404. Returns 0, or -1 with *bad set to the first id that
+ * names no component. */
+int kiln_manifest_select_components(kiln_manifest *m, const char *const *ids, size_t n,
+                                    const char **bad);
 
 /* The component with this id, or NULL. */
 const kiln_component *kiln_manifest_component(const kiln_manifest *m, const char *id);

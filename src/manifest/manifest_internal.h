@@ -41,8 +41,31 @@ char *man_abs_path(loader *L, const char *rel);
 void man_trigger_free(kiln_trigger *t);
 
 /* manifest_load.c */
+/* Spin's component ids: lowercase letters and digits in words joined by single '-'. */
+int man_is_kebab(const char *s);
+long man_load_component(loader *L, const char *id, const kiln_toml_value *t, int line, int col,
+                        int v1);
+void man_trigger_component(loader *L, long *out, const kiln_toml_value *tt, size_t index);
 void man_load_components(loader *L, const kiln_toml_value *root);
+/* Appends an HTTP trigger read from a version-1 [component.trigger] table tt (`route`,
+ * `executor`) for component index `component`; NULL when memory ran out. */
+kiln_trigger *man_add_http_trigger(loader *L, const kiln_toml_value *tt, long component,
+                                   const char *id);
 void man_load_triggers(loader *L, const kiln_toml_value *root);
 void man_cross_check(loader *L);
+
+/* manifest.c */
+void man_load_variables(loader *L, const kiln_toml_value *root);
+
+/* manifest_spin3.c: dependencies, profiles, middleware, other trigger types */
+void man_load_spin3_component(loader *L, kiln_component *c, const kiln_toml_value *t);
+void man_load_trigger_spin3(loader *L, kiln_trigger *t, const kiln_toml_value *tt);
+void man_load_other_triggers(loader *L, const kiln_toml_entry *e);
+void man_load_trigger_settings(loader *L, const kiln_toml_entry *e);
+void man_spin3_component_free(kiln_component *c);
+void man_spin3_manifest_free(kiln_manifest *m);
+
+/* manifest_v1.c: a version-1 manifest converted as Spin converts it */
+void man_load_v1(loader *L, const kiln_toml_value *root);
 
 #endif

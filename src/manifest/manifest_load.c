@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+static void load_trigger_component(loader *L, kiln_trigger *t, const kiln_toml_value *tt,
+                                   size_t index);
+
 /* `tool` (settings of external tools, e.g. [component.x.tool.spin-test]) is accepted and
  * ignored, as Spin does. */
 static const char *const component_keys[] = {"description",
@@ -23,19 +26,42 @@ static const char *const component_keys[] = {"description",
                                              "variables",
                                              "build",
                                              "tool",
+                                             "ai_models",
+                                             "targets",
+                                             "dependencies",
+                                             "dependencies_inherit_configuration",
+                                             "profile",
                                              NULL};
+/* A version-1 [[component]] (Spin's ComponentV1; allowed_outbound_hosts as Spin 2 read
+ * it in version-1 manifests too). */
+static const char *const v1_component_keys[] = {"id",
+                                                "source",
+                                                "trigger",
+                                                "description",
+                                                "config",
+                                                "environment",
+                                                "files",
+                                                "exclude_files",
+                                                "allowed_http_hosts",
+                                                "allowed_outbound_hosts",
+                                                "key_value_stores",
+                                                "sqlite_databases",
+                                                "ai_models",
+                                                "build",
+                                                NULL};
 static const char *const build_keys[] = {"command", "workdir", "watch", NULL};
 static const char *const source_keys[] = {"url", "digest", NULL};
+static const char *const registry_keys[] = {"registry", "package", "version", NULL};
 static const char *const file_keys[] = {"source", "destination", NULL};
-static const char *const trigger_keys[] = {"id",       "route",           "component",
-                                           "executor", "static_response", NULL};
+static const char *const trigger_keys[] = {
+    "id", "route", "component", "executor", "static_response", "dependencies", "components", NULL};
 static const char *const route_keys[] = {"private", NULL};
 static const char *const static_keys[] = {"status_code", "headers", "body", NULL};
 static const char *const executor_types[] = {"http", "spin", "wagi", NULL};
 
 /* Spin's component ids: lowercase words of letters and digits joined by single dashes,
  * starting with a letter ("my-api", "api2"). */
-static int is_kebab(const char *s)
+int man_is_kebab(const char *s)
 {
     if (!(*s >= 'a' && *s <= 'z')) return 0;
     for (const char *p = s; *p; p++) {
@@ -91,11 +117,17 @@ static void check_template(loader *L, const char *tmpl, const kiln_toml_value *a
     }
 }
 
-/* Converts one legacy allowed_http_hosts entry to allowed_outbound_hosts form. */
+/* Converts one legacy allowed_http_hosts entry to allowed_outbound_hosts form: "host" or
+ * "host:port" becomes its http:// and https:// forms, "self" http://self, and
+ * "insecure:allow-all" every HTTP(S) host (as Spin converts them). */
 static int add_legacy_host(loader *L, kiln_component *c, const char *h)
 {
     if (strcmp(h, "insecure:allow-all") == 0)
-        return man_strlist_add(L, &c->allowed_outbound_hosts, "*://*:*");
+        return man_strlist_add(L, &c->allowed_outbound_hosts, "http://*:*") ||
+               man_strlist_add(L, &c->allowed_outbound_hosts, "https://*:*") ||
+               man_strlist_add(L, &c->allowed_outbound_hosts, "http://self");
+    if (strcmp(h, "self") == 0)
+        return man_strlist_add(L, &c->allowed_outbound_hosts, "http://self");
     if (strstr(h, "://")) return man_strlist_add(L, &c->allowed_outbound_hosts, h);
     kiln_buf b = KILN_BUF_INIT;
     int rc = -1;
@@ -128,6 +160,23 @@ static void load_source(loader *L, kiln_component *c, const kiln_toml_value *t)
         man_error(L, v->line, v->col,
                   "`source` of component `%s` must be a path or { url, digest }, not %s", c->id,
                   man_a_type(v));
+        return;
+    }
+    if (kiln_toml_get(v, "package")) {
+        /* { registry?, package, version }: kept, refused at serve time */
+        man_check_keys(L, v, registry_keys, "a registry source");
+        char *pkg = NULL, *ver = NULL;
+        man_get_string(L, v, "package", "a registry source", &pkg);
+        man_get_string(L, v, "version", "a registry source", &ver);
+        if (!kiln_toml_get(v, "version"))
+            man_error(L, v->line, v->col, "a registry `source` needs `package` and `version`");
+        kiln_buf b = KILN_BUF_INIT;
+        if (pkg && kiln_buf_printf(&b, "%s@%s", pkg, ver ? ver : "") == 0)
+            c->source_registry = kiln_buf_steal(&b);
+        else
+            kiln_buf_free(&b);
+        kiln_free(pkg);
+        kiln_free(ver);
         return;
     }
     man_check_keys(L, v, source_keys, "a component source");
@@ -198,9 +247,16 @@ static void load_files(loader *L, kiln_component *c, const kiln_toml_value *t)
     }
 }
 
-/* Reads allowed_outbound_hosts (checking each entry) and legacy allowed_http_hosts. */
-static void load_hosts(loader *L, kiln_component *c, const kiln_toml_value *t)
+/* Reads allowed_outbound_hosts (checking each entry) and legacy allowed_http_hosts. A
+ * version-1 component without allowed_outbound_hosts may also reach every Redis, MySQL
+ * and PostgreSQL host, as before that field existed (Spin's conversion). */
+static void load_hosts(loader *L, kiln_component *c, const kiln_toml_value *t, int v1)
 {
+    if (v1 && !kiln_toml_get(t, "allowed_outbound_hosts") &&
+        (man_strlist_add(L, &c->allowed_outbound_hosts, "redis://*:*") ||
+         man_strlist_add(L, &c->allowed_outbound_hosts, "mysql://*:*") ||
+         man_strlist_add(L, &c->allowed_outbound_hosts, "postgres://*:*")))
+        return;
     const kiln_toml_value *v = kiln_toml_get(t, "allowed_outbound_hosts");
     if (v && v->type != KILN_TOML_ARRAY) {
         man_error(L, v->line, v->col, "`allowed_outbound_hosts` must be an array, not %s",
@@ -225,8 +281,9 @@ static void load_hosts(loader *L, kiln_component *c, const kiln_toml_value *t)
     if (!legacy) return;
     kiln_strlist hosts = {0};
     if (man_get_strlist(L, t, "allowed_http_hosts", "a component", 0, &hosts) == 0) {
-        man_warning(L, legacy->line, legacy->col,
-                    "`allowed_http_hosts` is deprecated; use `allowed_outbound_hosts`");
+        if (!v1)
+            man_warning(L, legacy->line, legacy->col,
+                        "`allowed_http_hosts` is deprecated; use `allowed_outbound_hosts`");
         for (size_t i = 0; i < hosts.len; i++)
             if (add_legacy_host(L, c, hosts.items[i])) break;
     }
@@ -298,8 +355,10 @@ static void load_kiln_tool(loader *L, kiln_component *c, const kiln_toml_value *
     }
 }
 
-/* Adds a component loaded from table t; returns its index or -1. */
-static long load_component(loader *L, const char *id, const kiln_toml_value *t, int line, int col)
+/* Adds a component loaded from table t (a version-1 [[component]] when v1: its
+ * variables are `config`); returns its index or -1. */
+long man_load_component(loader *L, const char *id, const kiln_toml_value *t, int line, int col,
+                        int v1)
 {
     kiln_manifest *m = L->m;
     kiln_component *n = kiln_realloc(m->components, (m->components_len + 1) * sizeof *n);
@@ -320,17 +379,18 @@ static long load_component(loader *L, const char *id, const kiln_toml_value *t, 
     }
     char where[64];
     snprintf(where, sizeof where, "component `%.40s`", id);
-    man_check_keys(L, t, component_keys, where);
+    man_check_keys(L, t, v1 ? v1_component_keys : component_keys, where);
     man_get_string(L, t, "description", where, &c->description);
     load_source(L, c, t);
     load_files(L, c, t);
     man_get_strlist(L, t, "exclude_files", where, 0, &c->exclude_files);
     man_get_kvlist(L, t, "environment", where, &c->environment);
-    load_hosts(L, c, t);
+    load_hosts(L, c, t, v1);
     man_get_strlist(L, t, "key_value_stores", where, 0, &c->key_value_stores);
     man_get_strlist(L, t, "sqlite_databases", where, 0, &c->sqlite_databases);
-    if (man_get_kvlist(L, t, "variables", where, &c->variables) == 0) {
-        const kiln_toml_value *vt = kiln_toml_get(t, "variables");
+    const char *vars_key = v1 ? "config" : "variables";
+    if (man_get_kvlist(L, t, vars_key, where, &c->variables) == 0) {
+        const kiln_toml_value *vt = kiln_toml_get(t, vars_key);
         for (size_t i = 0; i < c->variables.len; i++) {
             const kiln_toml_entry *e = kiln_toml_get_entry(vt, c->variables.items[i].key);
             check_template(L, c->variables.items[i].value, e->value, id);
@@ -338,6 +398,9 @@ static long load_component(loader *L, const char *id, const kiln_toml_value *t, 
     }
     load_build(L, c, t);
     load_kiln_tool(L, c, t);
+    man_get_strlist(L, t, "ai_models", where, 0, &c->ai_models);
+    man_get_strlist(L, t, "targets", where, 0, &c->targets);
+    man_load_spin3_component(L, c, t);
     return idx;
 }
 
@@ -351,7 +414,7 @@ void man_load_components(loader *L, const kiln_toml_value *root)
     }
     for (size_t i = 0; i < kiln_toml_table_len(comps); i++) {
         const kiln_toml_entry *e = kiln_toml_table_at(comps, i);
-        if (!is_kebab(e->key))
+        if (!man_is_kebab(e->key))
             man_error(L, e->line, e->col,
                       "component id `%s` must be kebab-case (lowercase letters and digits "
                       "separated by '-', starting with a letter)",
@@ -361,7 +424,7 @@ void man_load_components(loader *L, const kiln_toml_value *root)
                       e->key, man_a_type(e->value));
             continue;
         }
-        if (load_component(L, e->key, e->value, e->value->line, e->value->col) < 0 && L->oom)
+        if (man_load_component(L, e->key, e->value, e->value->line, e->value->col, 0) < 0 && L->oom)
             return;
     }
 }
@@ -480,6 +543,14 @@ static void load_static(loader *L, kiln_trigger *t, const kiln_toml_value *tt)
 }
 
 /* Reads `component`: an id of a [component.ID], or an inline component table. */
+void man_trigger_component(loader *L, long *out, const kiln_toml_value *tt, size_t index)
+{
+    kiln_trigger t = {0};
+    t.component = -1;
+    load_trigger_component(L, &t, tt, index);
+    *out = t.component;
+}
+
 static void load_trigger_component(loader *L, kiln_trigger *t, const kiln_toml_value *tt,
                                    size_t index)
 {
@@ -516,7 +587,7 @@ static void load_trigger_component(loader *L, kiln_trigger *t, const kiln_toml_v
     if (c->type == KILN_TOML_TABLE) {
         char id[48];
         snprintf(id, sizeof id, "inline-component-%zu", index + 1);
-        t->component = load_component(L, id, c, c->line, c->col);
+        t->component = man_load_component(L, id, c, c->line, c->col, 0);
         return;
     }
     man_error(L, c->line, c->col, "`component` must be a component id or a table, not %s",
@@ -534,9 +605,7 @@ void man_load_triggers(loader *L, const kiln_toml_value *root)
     }
     for (size_t i = 0; i < kiln_toml_table_len(trig); i++) {
         const kiln_toml_entry *e = kiln_toml_table_at(trig, i);
-        if (strcmp(e->key, "http") != 0)
-            man_error(L, e->line, e->col,
-                      "trigger type `%s` is not supported by Kiln (only [[trigger.http]])", e->key);
+        if (strcmp(e->key, "http") != 0) man_load_other_triggers(L, e);
     }
     const kiln_toml_value *http = kiln_toml_get(trig, "http");
     if (!http) return;
@@ -576,10 +645,38 @@ void man_load_triggers(loader *L, const kiln_toml_value *root)
         }
         load_route(L, t, tt);
         load_executor(L, t, tt);
+        man_load_trigger_spin3(L, t, tt);
         load_static(L, t, tt);
         load_trigger_component(L, t, tt, i);
         if (L->oom) return;
     }
+}
+
+kiln_trigger *man_add_http_trigger(loader *L, const kiln_toml_value *tt, long component,
+                                   const char *id)
+{
+    static const char *const v1_http_keys[] = {"route", "executor", NULL};
+    kiln_manifest *m = L->m;
+    kiln_trigger *n = kiln_realloc(m->triggers, (m->triggers_len + 1) * sizeof *n);
+    if (!n) {
+        man_oom(L);
+        return NULL;
+    }
+    m->triggers = n;
+    kiln_trigger *t = &m->triggers[m->triggers_len++];
+    memset(t, 0, sizeof *t);
+    t->component = component;
+    t->line = tt->line;
+    t->col = tt->col;
+    t->id = kiln_strdup(id);
+    if (!t->id) {
+        man_oom(L);
+        return NULL;
+    }
+    man_check_keys(L, tt, v1_http_keys, "[component.trigger]");
+    load_route(L, t, tt);
+    load_executor(L, t, tt);
+    return t;
 }
 
 /* Number of wildcard characters at the end of a route: a trailing star 1, "/..." 3, else 0. */
@@ -598,9 +695,46 @@ static int same_route(const char *a, const char *b)
     return (wa > 0) == (wb > 0) && la - wa == lb - wb && memcmp(a, b, la - wa) == 0;
 }
 
+/* Warns once about Spin features a servable app uses that Kiln does not implement:
+ * Serverless AI models, and triggers of other types next to HTTP ones (an app with no
+ * HTTP trigger is refused by kiln_manifest_unserved instead). */
+static void warn_unimplemented(loader *L)
+{
+    kiln_manifest *m = L->m;
+    const kiln_component *ai = NULL;
+    size_t n_ai = 0;
+    for (size_t i = 0; i < m->components_len; i++)
+        if (m->components[i].ai_models.len && n_ai++ == 0) ai = &m->components[i];
+    if (ai)
+        man_warning(L, ai->line, ai->col,
+                    "`ai_models` (Spin's Serverless AI, used by %zu component%s: `%s`%s) is not "
+                    "implemented by Kiln: the app is served, but its inference calls fail",
+                    n_ai, n_ai == 1 ? "" : "s", ai->id, n_ai > 1 ? " and more" : "");
+    int http = 0;
+    for (size_t i = 0; i < m->triggers_len; i++)
+        if (!m->triggers[i].is_private) http = 1;
+    if (!http) return;
+    for (size_t i = 0; i < m->other_triggers_len; i++) {
+        const kiln_other_trigger *t = &m->other_triggers[i];
+        int seen = 0;
+        size_t count = 0;
+        for (size_t k = 0; k < m->other_triggers_len; k++) {
+            if (strcmp(m->other_triggers[k].type, t->type) != 0) continue;
+            if (k < i) seen = 1;
+            count++;
+        }
+        if (!seen)
+            man_warning(L, t->line, t->col,
+                        "[[trigger.%s]] (%zu trigger%s) is not implemented by Kiln: only the "
+                        "HTTP triggers are served",
+                        t->type, count, count == 1 ? "" : "s");
+    }
+}
+
 void man_cross_check(loader *L)
 {
     kiln_manifest *m = L->m;
+    warn_unimplemented(L);
     /* duplicate routes: warn, and drop the earlier trigger (the later one wins) */
     for (size_t j = 1; j < m->triggers_len; j++) {
         kiln_trigger *b = &m->triggers[j];

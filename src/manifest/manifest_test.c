@@ -154,9 +154,12 @@ static void test_full(void)
         CHECK_STR(c->files[1].source, at("assets"));
         CHECK_STR(c->files[1].destination, "/data");
         CHECK_STR(c->environment.items[0].key, "LOG");
-        CHECK_INT(c->allowed_outbound_hosts.len, 5);
-        CHECK_STR(c->allowed_outbound_hosts.items[2], "*://*:*");
-        CHECK_STR(c->allowed_outbound_hosts.items[3], "https://x.com");
+        /* insecure:allow-all as Spin converts it: every HTTP(S) host and self */
+        CHECK_INT(c->allowed_outbound_hosts.len, 7);
+        CHECK_STR(c->allowed_outbound_hosts.items[2], "http://*:*");
+        CHECK_STR(c->allowed_outbound_hosts.items[3], "https://*:*");
+        CHECK_STR(c->allowed_outbound_hosts.items[4], "http://self");
+        CHECK_STR(c->allowed_outbound_hosts.items[5], "https://x.com");
         CHECK_STR(c->key_value_stores.items[0], "default");
         CHECK_STR(c->sqlite_databases.items[0], "db");
         CHECK_STR(c->variables.items[0].value, "{{ api_base }}/v1");
@@ -189,8 +192,8 @@ static void test_errors(void)
               "kiln.toml:1:1: missing `spin_manifest_version = 2` (Kiln reads Spin manifests, "
               "version 2)");
     CHECK_STR(diags_of("spin_manifest_version = \"1\"\nname = \"x\"\n"),
-              "kiln.toml:1:25: manifest version 1 is not supported; convert it to version 2 with "
-              "`spin doctor` (see https://developer.fermyon.com/spin/v2/manifest-reference)");
+              "kiln.toml:1:1: a version-1 manifest needs `trigger = { type = \"http\", base = "
+              "\"/\" }`");
     CHECK_STR(diags_of("spin_manifest_version = 3\n"),
               "kiln.toml:1:25: unsupported spin_manifest_version 3; Kiln supports version 2");
     CHECK_STR(diags_of("spin_manifest_version = 2\n[application]\nname = \"x\"\nrout = 1\n"),
@@ -247,8 +250,8 @@ static void test_errors(void)
               "kiln.toml:10:19: component `api` uses variable `nope`, which is not defined in "
               "[variables]");
     CHECK_STR(diags_of(HEAD "[trigger.redis]\nx = 1\n"),
-              "kiln.toml:4:10: trigger type `redis` is not supported by Kiln (only "
-              "[[trigger.http]])");
+              "kiln.toml:4:1: `trigger.redis` must be an array of tables ([[trigger.redis]]), "
+              "not a table");
     m = diags_of(HEAD "[component.api]\nsource = \"api.wasm\"\n"
                       "files = [{ source = \"nowhere\", destination = \"data\" }]\n");
     CHECK(strstr(m, "kiln.toml:6:21: files source \"/") == m);
@@ -434,6 +437,155 @@ static void test_kiln_tool(void)
     CHECK(strstr(d, "unknown key `request_timout`") && strstr(d, "did you mean"));
 }
 
+/* A version-1 manifest is converted as Spin converts it: [[component]] ids made
+ * kebab-case, one [[trigger.TYPE]] per component with id "trigger-ID", the app trigger's
+ * `base`, `config` as variables, allowed_http_hosts as outbound hosts (plus every
+ * database host when allowed_outbound_hosts is absent). */
+static void test_v1(void)
+{
+    const char *msgs;
+    size_t errors = 0;
+    kiln_manifest *m = load("spin_manifest_version = \"1\"\n"
+                            "name = \"old\"\nversion = \"1.0.0\"\nauthors = [\"a\"]\n"
+                            "trigger = { type = \"http\", base = \"/base\" }\n"
+                            "[variables]\nmsg = { default = \"hi\" }\n"
+                            "[[component]]\nid = \"hello_World\"\nsource = \"api.wasm\"\n"
+                            "allowed_http_hosts = [\"example.com:8080\", \"self\"]\n"
+                            "config = { greeting = \"{{ msg }}\" }\n"
+                            "[component.trigger]\nroute = \"/hello\"\n"
+                            "executor = { type = \"wagi\" }\n"
+                            "[component.build]\ncommand = \"make\"\n"
+                            "[[component]]\nid = \"two\"\nsource = \"api.wasm\"\n"
+                            "allowed_outbound_hosts = [\"https://x.com\"]\n"
+                            "[component.trigger]\nroute = \"/two/...\"\n",
+                            &msgs, &errors);
+    CHECK(m != NULL);
+    CHECK_INT(errors, 0);
+    if (!m) {
+        fprintf(stderr, "%s\n", msgs);
+        return;
+    }
+    CHECK_INT(m->manifest_version, 1);
+    CHECK_STR(m->name, "old");
+    CHECK_STR(m->base, "/base");
+    CHECK_INT(m->components_len, 2);
+    CHECK_INT(m->triggers_len, 2);
+    const kiln_component *c = &m->components[0];
+    CHECK_STR(c->id, "hello-world");
+    CHECK_STR(c->variables.items[0].key, "greeting");
+    CHECK_STR(c->variables.items[0].value, "{{ msg }}");
+    CHECK_INT(c->allowed_outbound_hosts.len, 6);
+    CHECK_STR(c->allowed_outbound_hosts.items[0], "redis://*:*");
+    CHECK_STR(c->allowed_outbound_hosts.items[3], "https://example.com:8080");
+    CHECK_STR(c->allowed_outbound_hosts.items[4], "http://example.com:8080");
+    CHECK_STR(c->allowed_outbound_hosts.items[5], "http://self");
+    CHECK_STR(c->build_command.items[0], "make");
+    CHECK_INT(m->components[1].allowed_outbound_hosts.len, 1);
+    CHECK_STR(m->triggers[0].id, "trigger-hello-world");
+    CHECK_STR(m->triggers[0].route, "/hello");
+    CHECK_INT(m->triggers[0].executor, KILN_EXECUTOR_WAGI);
+    CHECK_INT(m->triggers[0].component, 0);
+    CHECK_STR(m->triggers[1].route, "/two/...");
+    CHECK_INT(m->triggers[1].component, 1);
+    kiln_manifest_free(m);
+
+    /* the older spin_version key, and a Redis app: settings kept, nothing to serve */
+    m = load("spin_version = \"1\"\nname = \"r\"\n"
+             "trigger = { type = \"redis\", address = \"redis://localhost:6379\" }\n"
+             "[[component]]\nid = \"echo\"\nsource = \"api.wasm\"\n"
+             "[component.trigger]\nchannel = \"messages\"\n",
+             &msgs, &errors);
+    CHECK(m != NULL);
+    if (m) {
+        CHECK_INT(m->triggers_len, 0);
+        CHECK_INT(m->other_triggers_len, 1);
+        CHECK_STR(m->other_triggers[0].type, "redis");
+        CHECK_STR(m->other_triggers[0].settings.items[0].value, "messages");
+        CHECK_INT(m->trigger_settings_len, 1);
+        CHECK_STR(m->trigger_settings[0].settings.items[0].key, "address");
+        CHECK_INT(m->trigger_settings[0].settings.len, 1);
+        kiln_strlist why = {0};
+        CHECK_INT(kiln_manifest_unserved(m, &why), 1);
+        CHECK(why.len && strstr(why.items[0], "only [[trigger.redis]]"));
+        kiln_strlist_free(&why);
+        kiln_manifest_free(m);
+    }
+    CHECK_STR(diags_of("spin_manifest_version = \"1\"\nname = \"x\"\ntrigger = { type = "
+                       "\"http\" }\n[[component]]\nid = \"a\"\nsource = \"api.wasm\"\nroute = "
+                       "\"/\"\n"),
+              "kiln.toml:4:1: component `a` needs a [component.trigger] table (e.g. route = "
+              "\"/...\")\n"
+              "kiln.toml:7:1: unknown key `route` in component `a`");
+    CHECK(strstr(diags_of("spin_manifest_version = \"1\"\nname = \"x\"\ntrigger = { type = "
+                          "\"http\" }\n[[component]]\nid = \"a.b\"\nsource = \"api.wasm\"\n"
+                          "[component.trigger]\nroute = \"/\"\n"),
+                 "kiln.toml:5:6: component id `a.b` cannot be made kebab-case") != NULL);
+}
+
+/* Spin 3 syntax: kept in the model; what Kiln cannot serve is named once. */
+static void test_spin3(void)
+{
+    const char *msgs;
+    size_t errors = 0;
+    kiln_manifest *m =
+        load(HEAD "[application.trigger.redis]\naddress = \"redis://h:6379\"\n"
+                  "[variables]\ntoken = { required = true, description = \"API token\" }\n"
+                  "[[trigger.http]]\nroute = \"/...\"\ncomponent = \"api\"\n"
+                  "dependencies.middleware = [{ component = \"auth\" }, { path = \"m.wasm\" }]\n"
+                  "[[trigger.redis]]\nchannel = \"c\"\ncomponent = \"auth\"\n"
+                  "[[trigger.redis]]\nchannel = \"d\"\ncomponent = \"auth\"\n"
+                  "[component.api]\nsource = \"api.wasm\"\nai_models = [\"llama2-chat\"]\n"
+                  "dependencies_inherit_configuration = true\n"
+                  "[component.api.dependencies]\n\"a:b/c\" = \">= 0.1.0\"\n"
+                  "\"d:e/f\" = { path = \"dep.wasm\", export = \"x:y/z\" }\n"
+                  "\"g:h\" = { component = \"auth\" }\n"
+                  "[component.api.profile.debug]\nsource = \"api.wasm\"\n"
+                  "environment = { MODE = \"debug\" }\nbuild.command = \"make debug\"\n"
+                  "[component.auth]\nsource = \"api.wasm\"\n",
+             &msgs, &errors);
+    CHECK(m != NULL);
+    CHECK_INT(errors, 0);
+    if (!m) {
+        fprintf(stderr, "%s\n", msgs);
+        return;
+    }
+    /* one warning for AI models, one for both Redis triggers */
+    CHECK(strstr(msgs, "`ai_models` (Spin's Serverless AI") != NULL);
+    CHECK(strstr(msgs, "[[trigger.redis]] (2 triggers) is not implemented") != NULL);
+    CHECK(strstr(strstr(msgs, "[[trigger.redis]]") + 1, "[[trigger.redis]]") == NULL);
+    CHECK_STR(m->variables[0].description, "API token");
+    const kiln_component *c = &m->components[0];
+    CHECK_INT(c->dependencies_len, 3);
+    CHECK_STR(c->dependencies[0].kind, "version");
+    CHECK_STR(c->dependencies[1].kind, "path");
+    CHECK_STR(c->dependencies[1].value, at("dep.wasm"));
+    CHECK_STR(c->dependencies[1].export_name, "x:y/z");
+    CHECK_STR(c->dependencies[2].value, "auth");
+    CHECK_INT(c->dependencies_inherit_configuration, 1);
+    CHECK_INT(c->profiles_len, 1);
+    CHECK_STR(c->profiles[0].build_command.items[0], "make debug");
+    CHECK_INT(m->triggers[0].middleware.len, 2);
+    CHECK_STR(m->triggers[0].middleware.items[1], "path:m.wasm");
+    CHECK_STR(m->trigger_settings[0].type, "redis");
+    kiln_strlist why = {0};
+    CHECK_INT(kiln_manifest_unserved(m, &why), 2);
+    CHECK(why.len == 2 && strstr(why.items[0], "component dependencies"));
+    CHECK(why.len == 2 && strstr(why.items[1], "middleware"));
+    kiln_strlist_free(&why);
+    const char *err = NULL;
+    CHECK_INT(kiln_manifest_apply_profile(m, "relase", &err), -1);
+    CHECK_INT(kiln_manifest_apply_profile(m, "debug", &err), 0);
+    CHECK_STR(m->components[0].environment.items[0].value, "debug");
+    kiln_manifest_free(m);
+    CHECK_STR(diags_of(HEAD "[component.api]\nsource = \"api.wasm\"\n"
+                            "[component.api.dependencies]\nplain = \"1.0\"\n"
+                            "\"a:b\" = { versoin = \"1\" }\n"),
+              "kiln.toml:7:1: dependency `plain` must specify a package name\n"
+              "kiln.toml:8:9: dependency `a:b` needs one of `version`, `path`, `url` or "
+              "`component`\n"
+              "kiln.toml:8:11: unknown key `versoin` in a dependency; did you mean `version`?");
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -461,6 +613,8 @@ int main(void)
     test_oom();
     test_kiln_tool();
     test_http_executor();
+    test_v1();
+    test_spin3();
     if (chdir(cwd) != 0) return 1;
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -109,7 +109,7 @@ expect_error "bad outbound host" "kiln.toml:6:27: invalid allowed_outbound_hosts
 [component.api]
 source = \"api.wasm\"
 allowed_outbound_hosts = [\"https://a.*.com\"]"
-expect_error "version 1" "kiln.toml:1:25: manifest version 1 is not supported; convert it to version 2" 'spin_manifest_version = "1"
+expect_error "version 1 without a trigger" "kiln.toml:1:1: a version-1 manifest needs \`trigger = { type = \"http\", base = \"/\" }\`" 'spin_manifest_version = "1"
 name = "x"'
 expect_error "missing version" "kiln.toml:1:1: missing \`spin_manifest_version = 2\`" '[application]
 name = "x"'

@@ -1,0 +1,43 @@
+/* up_flags.h — the `spin up` options of `kiln up` that concern the application rather
+ * than the server (up_flags.c): -c/--component-id, --profile, --disable-pooling,
+ * --log-dir, --follow, --follow-all, --direct-mounts, and the environment variables
+ * Spin reads for its options (SPIN_HTTP_LISTEN_ADDR, SPIN_TLS_CERT, SPIN_TLS_KEY,
+ * RUNTIME_CONFIG_FILE, SPIN_ALWAYS_BUILD; SPIN_LOG_DIR is noted as ignored). up.c hands every
+ * option it does not know to kiln_up_flag() and calls kiln_up_flags_apply() once the manifest is
+ * loaded. */
+#ifndef KILN_CLI_UP_FLAGS_H
+#define KILN_CLI_UP_FLAGS_H
+
+#include "manifest/manifest.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct kiln_up_flags {
+    const char **components; /* -c IDs (argv strings), ncomponents of them */
+    size_t ncomponents;
+    const char *profile; /* --profile NAME, or NULL */
+    int disable_pooling; /* accepted: every request already gets a fresh instance */
+} kiln_up_flags;
+
+/* Handles option `a` (with the next argument `val`, NULL at the end). Returns the number
+ * of arguments used (1 or 2), 0 when `a` is not one of these options, -1 after printing
+ * a usage error. */
+int kiln_up_flag(kiln_up_flags *f, const char *a, const char *val);
+
+/* Fills what the command line left unset from Spin's environment variables: the listen
+ * address, TLS files, runtime config file and --build. */
+void kiln_up_flags_env(const char **listen, const char **tls_cert, const char **tls_key,
+                       const char **runtime_config_file, int *build);
+
+/* After loading: applies --profile and -c to m, then refuses (one message per missing
+ * feature, on stderr) an app that needs a Spin feature Kiln does not implement. Returns
+ * 0, or -1 after printing why. */
+int kiln_up_flags_apply(const kiln_up_flags *f, kiln_manifest *m);
+
+void kiln_up_flags_free(kiln_up_flags *f);
+
+/* The help text of these options. */
+void kiln_up_flags_usage(FILE *out);
+
+#endif

@@ -1,0 +1,589 @@
+/* manifest_spin3.c — the parts of a Spin manifest that Kiln parses and keeps but does not
+ * implement (or implements only partly), and what `kiln up` makes of them:
+ *   [component.ID.dependencies]             component composition (Spin 3)
+ *   dependencies_inherit_configuration
+ *   [component.ID.profile.NAME]             build profiles (source, environment, build)
+ *   [[trigger.http]] dependencies.middleware HTTP middleware chains
+ *   [[trigger.TYPE]] for TYPE other than http (redis, cron, ...)
+ *   [application.trigger.TYPE]              trigger-type settings (redis `address`)
+ * Each is checked for Spin's syntax (unknown keys are errors, as Spin's deny_unknown_fields)
+ * and kept in the model; kiln_manifest_unserved() then names the ones that stop `kiln up`,
+ * so that one message says which Spin feature is missing instead of a syntax error. */
+#include "manifest/manifest_internal.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const dep_keys[] = {"version", "registry",  "package",
+                                       "export",  "path",      "url",
+                                       "digest",  "component", "inherit_configuration",
+                                       NULL};
+static const char *const mw_keys[] = {
+    "component", "path", "version", "url", "digest", "export", "inherit_configuration", NULL};
+static const char *const profile_keys[] = {"source", "environment", "dependencies", "build", NULL};
+static const char *const profile_build_keys[] = {"command", NULL};
+
+/* Copies a scalar as text into *out ("true", "42", the string itself); tables and arrays
+ * give NULL. */
+static char *scalar_text(const kiln_toml_value *v)
+{
+    char tmp[64];
+    switch (v->type) {
+    case KILN_TOML_STRING:
+        return kiln_strdup(v->u.str.ptr);
+    case KILN_TOML_INTEGER:
+        snprintf(tmp, sizeof tmp, "%lld", (long long)v->u.integer);
+        return kiln_strdup(tmp);
+    case KILN_TOML_FLOAT:
+        snprintf(tmp, sizeof tmp, "%g", v->u.fp);
+        return kiln_strdup(tmp);
+    case KILN_TOML_BOOL:
+        return kiln_strdup(v->u.boolean ? "true" : "false");
+    default:
+        return NULL;
+    }
+}
+
+/* Appends the scalar entries of table t to kv (keys as written, values as text; nested
+ * tables and arrays are skipped, a `skip` key too). */
+static void scalars_to_kv(loader *L, const kiln_toml_value *t, kiln_kvlist *kv, const char *skip)
+{
+    size_t n = kiln_toml_table_len(t);
+    kiln_kv *items = kiln_realloc(kv->items, (kv->len + n + 1) * sizeof *items);
+    if (!items) {
+        man_oom(L);
+        return;
+    }
+    kv->items = items;
+    for (size_t i = 0; i < n; i++) {
+        const kiln_toml_entry *e = kiln_toml_table_at(t, i);
+        if (skip && strcmp(e->key, skip) == 0) continue;
+        char *val = scalar_text(e->value);
+        if (!val) continue;
+        char *key = kiln_strdup(e->key);
+        if (!key) {
+            kiln_free(val);
+            man_oom(L);
+            return;
+        }
+        kv->items[kv->len].key = key;
+        kv->items[kv->len++].value = val;
+    }
+}
+
+/* Checks `inherit_configuration`: true/false or an array of strings. */
+static void check_inherit(loader *L, const kiln_toml_value *t)
+{
+    const kiln_toml_value *v = kiln_toml_get(t, "inherit_configuration");
+    if (!v || v->type == KILN_TOML_BOOL) return;
+    if (v->type == KILN_TOML_ARRAY) {
+        for (size_t i = 0; i < kiln_toml_array_len(v); i++)
+            if (kiln_toml_array_at(v, i)->type != KILN_TOML_STRING) goto bad;
+        return;
+    }
+bad:
+    man_error(L, v->line, v->col,
+              "`inherit_configuration` must be true, false or a list of configuration names");
+}
+
+/* Reads one entry of [component.ID.dependencies] into d. */
+static void load_dependency(loader *L, kiln_dependency *d, const kiln_toml_entry *e)
+{
+    const kiln_toml_value *v = e->value;
+    d->line = e->line;
+    d->col = e->col;
+    d->name = kiln_strdup(e->key);
+    if (!d->name) {
+        man_oom(L);
+        return;
+    }
+    if (v->type == KILN_TOML_STRING) {
+        d->kind = kiln_strdup("version");
+        d->value = kiln_strdup(v->u.str.ptr);
+        if (!d->kind || !d->value) man_oom(L);
+        if (!strchr(e->key, ':'))
+            man_error(L, e->line, e->col, "dependency `%s` must specify a package name", e->key);
+        return;
+    }
+    if (v->type != KILN_TOML_TABLE) {
+        man_error(L, v->line, v->col,
+                  "dependency `%s` must be a version string or a table like { path = \"...\" }, "
+                  "not %s",
+                  e->key, man_a_type(v));
+        return;
+    }
+    man_check_keys(L, v, dep_keys, "a dependency");
+    check_inherit(L, v);
+    man_get_string(L, v, "package", "a dependency", &d->package);
+    man_get_string(L, v, "export", "a dependency", &d->export_name);
+    char *val = NULL;
+    const char *kind = NULL;
+    if (kiln_toml_get(v, "path")) {
+        kind = "path";
+        man_get_string(L, v, "path", "a dependency", &val);
+        if (val) {
+            char *abs = man_abs_path(L, val);
+            kiln_free(val);
+            val = abs;
+        }
+    } else if (kiln_toml_get(v, "url")) {
+        kind = "url";
+        man_get_string(L, v, "url", "a dependency", &val);
+        if (!kiln_toml_get(v, "digest"))
+            man_error(L, v->line, v->col, "dependency `%s`: a `url` needs a `digest`", e->key);
+    } else if (kiln_toml_get(v, "component")) {
+        kind = "component";
+        man_get_string(L, v, "component", "a dependency", &val);
+    } else if (kiln_toml_get(v, "version")) {
+        kind = "package";
+        man_get_string(L, v, "version", "a dependency", &val);
+        if (!d->package && !strchr(e->key, ':'))
+            man_error(L, e->line, e->col, "dependency `%s` must specify a package name", e->key);
+    } else {
+        man_error(L, v->line, v->col,
+                  "dependency `%s` needs one of `version`, `path`, `url` or `component`", e->key);
+        return;
+    }
+    d->kind = kiln_strdup(kind);
+    d->value = val;
+    if (!d->kind) man_oom(L);
+}
+
+/* Reads a dependencies table (a component's or a profile's) into *deps / *n. */
+static void load_dependencies(loader *L, const kiln_toml_value *v, kiln_dependency **deps,
+                              size_t *n)
+{
+    if (v->type != KILN_TOML_TABLE) {
+        man_error(L, v->line, v->col, "`dependencies` must be a table, not %s", man_a_type(v));
+        return;
+    }
+    size_t len = kiln_toml_table_len(v);
+    *deps = kiln_calloc(len ? len : 1, sizeof **deps);
+    if (!*deps) {
+        man_oom(L);
+        return;
+    }
+    for (size_t i = 0; i < len && !L->oom; i++)
+        load_dependency(L, &(*deps)[(*n)++], kiln_toml_table_at(v, i));
+}
+
+/* Reads [component.ID.profile.NAME] tables. */
+static void load_profiles(loader *L, kiln_component *c, const kiln_toml_value *pv)
+{
+    if (pv->type != KILN_TOML_TABLE) {
+        man_error(L, pv->line, pv->col, "`profile` must be a table of profiles, not %s",
+                  man_a_type(pv));
+        return;
+    }
+    size_t n = kiln_toml_table_len(pv);
+    c->profiles = kiln_calloc(n ? n : 1, sizeof *c->profiles);
+    if (!c->profiles) {
+        man_oom(L);
+        return;
+    }
+    for (size_t i = 0; i < n && !L->oom; i++) {
+        const kiln_toml_entry *e = kiln_toml_table_at(pv, i);
+        if (e->value->type != KILN_TOML_TABLE) {
+            man_error(L, e->value->line, e->value->col, "profile `%s` must be a table, not %s",
+                      e->key, man_a_type(e->value));
+            continue;
+        }
+        kiln_profile *p = &c->profiles[c->profiles_len++];
+        const kiln_toml_value *t = e->value;
+        p->line = e->line;
+        p->col = e->col;
+        p->name = kiln_strdup(e->key);
+        if (!p->name) {
+            man_oom(L);
+            return;
+        }
+        man_check_keys(L, t, profile_keys, "a profile");
+        const kiln_toml_value *src = kiln_toml_get(t, "source");
+        if (src && src->type == KILN_TOML_STRING) {
+            p->source = man_abs_path(L, src->u.str.ptr);
+        } else if (src) {
+            man_error(L, src->line, src->col,
+                      "profile `%s`: Kiln supports a local path as a profile's `source`, not %s",
+                      e->key, man_a_type(src));
+        }
+        man_get_kvlist(L, t, "environment", "a profile", &p->environment);
+        const kiln_toml_value *deps = kiln_toml_get(t, "dependencies");
+        if (deps && deps->type == KILN_TOML_TABLE)
+            p->dependencies_len = kiln_toml_table_len(deps);
+        else if (deps)
+            man_error(L, deps->line, deps->col, "`dependencies` must be a table, not %s",
+                      man_a_type(deps));
+        const kiln_toml_value *b = kiln_toml_get(t, "build");
+        if (b && b->type != KILN_TOML_TABLE) {
+            man_error(L, b->line, b->col, "a profile's `build` must be a table, not %s",
+                      man_a_type(b));
+        } else if (b) {
+            man_check_keys(L, b, profile_build_keys, "a profile's build");
+            man_get_strlist(L, b, "command", "a profile's build", 1, &p->build_command);
+            if (!kiln_toml_get(b, "command"))
+                man_error(L, b->line, b->col, "profile `%s`: `build` needs a `command`", e->key);
+        }
+    }
+}
+
+void man_load_spin3_component(loader *L, kiln_component *c, const kiln_toml_value *t)
+{
+    const kiln_toml_value *v = kiln_toml_get(t, "dependencies_inherit_configuration");
+    if (v && v->type != KILN_TOML_BOOL)
+        man_error(L, v->line, v->col,
+                  "`dependencies_inherit_configuration` must be true or false, not %s",
+                  man_a_type(v));
+    else if (v)
+        c->dependencies_inherit_configuration = v->u.boolean;
+    v = kiln_toml_get(t, "dependencies");
+    if (v) load_dependencies(L, v, &c->dependencies, &c->dependencies_len);
+    v = kiln_toml_get(t, "profile");
+    if (v) load_profiles(L, c, v);
+}
+
+/* Reads one middleware entry into t->middleware. */
+static void load_middleware_entry(loader *L, kiln_trigger *t, const kiln_toml_value *it)
+{
+    if (it->type != KILN_TOML_TABLE) {
+        man_error(L, it->line, it->col,
+                  "a middleware entry must be a table like { component = \"ID\" }, not %s",
+                  man_a_type(it));
+        return;
+    }
+    man_check_keys(L, it, mw_keys, "a middleware entry");
+    check_inherit(L, it);
+    const kiln_toml_value *c = kiln_toml_get(it, "component");
+    const kiln_toml_value *p = kiln_toml_get(it, "path");
+    const kiln_toml_value *u = kiln_toml_get(it, "url");
+    const kiln_toml_value *x = c ? c : p ? p : u;
+    if (!x) {
+        man_error(L, it->line, it->col,
+                  "a middleware entry needs `component`, `path` or `url` (with `digest`)");
+        return;
+    }
+    if (x->type != KILN_TOML_STRING) {
+        man_error(L, x->line, x->col, "a middleware `%s` must be a string, not %s",
+                  c   ? "component"
+                  : p ? "path"
+                      : "url",
+                  man_a_type(x));
+        return;
+    }
+    if (u && !c && !p && !kiln_toml_get(it, "digest"))
+        man_error(L, it->line, it->col, "a middleware `url` needs a `digest`");
+    if (c && !kiln_manifest_component(L->m, x->u.str.ptr))
+        man_error(L, x->line, x->col, "middleware names component `%s`, which is not defined",
+                  x->u.str.ptr);
+    kiln_buf b = KILN_BUF_INIT;
+    if (kiln_buf_printf(&b, "%s%s",
+                        c   ? ""
+                        : p ? "path:"
+                            : "url:",
+                        x->u.str.ptr) < 0 ||
+        man_strlist_add(L, &t->middleware, b.data) < 0)
+        man_oom(L);
+    kiln_buf_free(&b);
+}
+
+void man_load_trigger_spin3(loader *L, kiln_trigger *t, const kiln_toml_value *tt)
+{
+    const kiln_toml_value *deps = kiln_toml_get(tt, "dependencies");
+    if (deps && deps->type != KILN_TOML_TABLE) {
+        man_error(L, deps->line, deps->col,
+                  "a trigger's `dependencies` must be a table like { middleware = [...] }, not %s",
+                  man_a_type(deps));
+    } else if (deps) {
+        static const char *const trig_dep_keys[] = {"middleware", NULL};
+        man_check_keys(L, deps, trig_dep_keys, "a trigger's dependencies");
+        const kiln_toml_value *mw = kiln_toml_get(deps, "middleware");
+        if (mw && mw->type != KILN_TOML_ARRAY) {
+            man_error(L, mw->line, mw->col, "`middleware` must be an array of tables, not %s",
+                      man_a_type(mw));
+        } else if (mw) {
+            t->middleware_line = mw->line;
+            t->middleware_col = mw->col;
+            for (size_t i = 0; i < kiln_toml_array_len(mw) && !L->oom; i++)
+                load_middleware_entry(L, t, kiln_toml_array_at(mw, i));
+        }
+    }
+    const kiln_toml_value *extra = kiln_toml_get(tt, "components");
+    if (extra && extra->type != KILN_TOML_TABLE)
+        man_error(L, extra->line, extra->col, "a trigger's `components` must be a table, not %s",
+                  man_a_type(extra));
+    else if (extra && kiln_toml_table_len(extra))
+        man_warning(L, extra->line, extra->col,
+                    "a trigger's extra `components` (for trigger plugins) are not used by Kiln");
+}
+
+/* Spin's trigger types Kiln knows by name (for a "did you mean" on a typo). */
+static const char *const known_trigger_types[] = {"http", "redis", "cron",    "sqs",
+                                                  "mqtt", "kafka", "command", NULL};
+
+void man_load_other_triggers(loader *L, const kiln_toml_entry *e)
+{
+    kiln_manifest *m = L->m;
+    const kiln_toml_value *arr = e->value;
+    if (arr->type != KILN_TOML_ARRAY) {
+        man_error(L, arr->line, arr->col,
+                  "`trigger.%s` must be an array of tables ([[trigger.%s]]), not %s", e->key,
+                  e->key, man_a_type(arr));
+        return;
+    }
+    const char *s = man_suggest(e->key, known_trigger_types);
+    if (s && strcmp(s, e->key) != 0 && strcmp(s, "http") == 0)
+        man_warning(L, e->line, e->col, "trigger type `%s`: did you mean `http`?", e->key);
+    size_t n = kiln_toml_array_len(arr);
+    kiln_other_trigger *nt =
+        kiln_realloc(m->other_triggers, (m->other_triggers_len + n + 1) * sizeof *nt);
+    if (!nt) {
+        man_oom(L);
+        return;
+    }
+    m->other_triggers = nt;
+    for (size_t i = 0; i < n && !L->oom; i++) {
+        const kiln_toml_value *tt = kiln_toml_array_at(arr, i);
+        if (tt->type != KILN_TOML_TABLE) {
+            man_error(L, tt->line, tt->col, "each trigger.%s entry must be a table, not %s", e->key,
+                      man_a_type(tt));
+            continue;
+        }
+        kiln_other_trigger *t = &m->other_triggers[m->other_triggers_len++];
+        memset(t, 0, sizeof *t);
+        t->component = -1;
+        t->line = tt->line;
+        t->col = tt->col;
+        t->type = kiln_strdup(e->key);
+        man_get_string(L, tt, "id", "a trigger", &t->id);
+        if (!t->id) {
+            char id[64];
+            snprintf(id, sizeof id, "%.20s-trigger-%zu", e->key, i + 1);
+            t->id = kiln_strdup(id);
+        }
+        if (!t->type || !t->id) {
+            man_oom(L);
+            return;
+        }
+        if (kiln_toml_get(tt, "component"))
+            man_trigger_component(L, &t->component, tt, 1000 + m->other_triggers_len);
+        else
+            man_error(L, tt->line, tt->col, "[[trigger.%s]] needs a `component`", e->key);
+        scalars_to_kv(L, tt, &t->settings, "id");
+    }
+}
+
+void man_load_trigger_settings(loader *L, const kiln_toml_entry *e)
+{
+    kiln_manifest *m = L->m;
+    if (e->value->type != KILN_TOML_TABLE) {
+        man_error(L, e->value->line, e->value->col, "`application.trigger.%s` must be a table",
+                  e->key);
+        return;
+    }
+    kiln_trigger_settings *n =
+        kiln_realloc(m->trigger_settings, (m->trigger_settings_len + 1) * sizeof *n);
+    if (!n) {
+        man_oom(L);
+        return;
+    }
+    m->trigger_settings = n;
+    kiln_trigger_settings *s = &m->trigger_settings[m->trigger_settings_len++];
+    memset(s, 0, sizeof *s);
+    s->type = kiln_strdup(e->key);
+    if (!s->type) {
+        man_oom(L);
+        return;
+    }
+    scalars_to_kv(L, e->value, &s->settings, NULL);
+}
+
+/* Appends one formatted message to out; -1 when memory ran out. */
+static int add_msg(kiln_strlist *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int add_msg(kiln_strlist *out, const char *fmt, ...)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = kiln_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    char **n = rc == 0 ? kiln_realloc(out->items, (out->len + 1) * sizeof *n) : NULL;
+    if (!n) {
+        kiln_buf_free(&b);
+        return -1;
+    }
+    out->items = n;
+    out->items[out->len++] = kiln_buf_steal(&b);
+    return 0;
+}
+
+long kiln_manifest_unserved(const kiln_manifest *m, kiln_strlist *out)
+{
+    int rc = 0;
+    for (size_t i = 0; i < m->components_len && rc == 0; i++) {
+        const kiln_component *c = &m->components[i];
+        if (c->dependencies_len)
+            rc =
+                add_msg(out,
+                        "component `%s` declares dependencies (`%s`%s): Spin's component "
+                        "dependencies (composition at load time) are not implemented by Kiln yet",
+                        c->id, c->dependencies[0].name, c->dependencies_len > 1 ? " and more" : "");
+        if (rc == 0 && c->source_registry)
+            rc = add_msg(out,
+                         "component `%s` has a registry source (%s): registry sources are not "
+                         "implemented by Kiln yet; build or download the .wasm and use `source = "
+                         "\"PATH\"`",
+                         c->id, c->source_registry);
+    }
+    size_t http = 0;
+    for (size_t i = 0; i < m->triggers_len && rc == 0; i++) {
+        const kiln_trigger *t = &m->triggers[i];
+        if (!t->is_private) http++;
+        if (t->middleware.len)
+            rc = add_msg(out,
+                         "trigger %s (route %s) uses HTTP middleware (`dependencies.middleware`): "
+                         "middleware chains are not implemented by Kiln yet",
+                         t->id, t->route ? t->route : "(private)");
+    }
+    if (rc == 0 && !http && m->other_triggers_len)
+        rc = add_msg(out,
+                     "the application has no HTTP trigger, only [[trigger.%s]]: Kiln serves "
+                     "HTTP triggers only",
+                     m->other_triggers[0].type);
+    return rc < 0 ? -1 : (long)out->len;
+}
+
+void kiln_strlist_free(kiln_strlist *l)
+{
+    man_strlist_free(l);
+}
+
+int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const char **err)
+{
+    if (!profile || !*profile) return 0;
+    int defined = 0;
+    for (size_t i = 0; i < m->components_len; i++) {
+        kiln_component *c = &m->components[i];
+        for (size_t k = 0; k < c->profiles_len; k++) {
+            kiln_profile *p = &c->profiles[k];
+            if (strcmp(p->name, profile) != 0) continue;
+            defined = 1;
+            if (p->source) {
+                struct stat st;
+                if (stat(p->source, &st) != 0) {
+                    *err = "a profile's source file does not exist (build it with kiln build "
+                           "--profile)";
+                    return -1;
+                }
+                kiln_free(c->source);
+                c->source = kiln_strdup(p->source);
+                kiln_free(c->source_url);
+                c->source_url = NULL;
+                if (!c->source) {
+                    *err = "out of memory";
+                    return -1;
+                }
+            }
+            for (size_t e = 0; e < p->environment.len; e++) {
+                const kiln_kv *kv = &p->environment.items[e];
+                size_t j = 0;
+                while (j < c->environment.len && strcmp(c->environment.items[j].key, kv->key))
+                    j++;
+                char *val = kiln_strdup(kv->value);
+                char *key = j == c->environment.len ? kiln_strdup(kv->key) : NULL;
+                kiln_kv *items = j == c->environment.len
+                                     ? kiln_realloc(c->environment.items,
+                                                    (c->environment.len + 1) * sizeof *items)
+                                     : c->environment.items;
+                if (!val || !items || (j == c->environment.len && !key)) {
+                    kiln_free(val);
+                    kiln_free(key);
+                    if (items) c->environment.items = items;
+                    *err = "out of memory";
+                    return -1;
+                }
+                c->environment.items = items;
+                if (j == c->environment.len) {
+                    items[j].key = key;
+                    items[j].value = val;
+                    c->environment.len++;
+                } else {
+                    kiln_free(items[j].value);
+                    items[j].value = val;
+                }
+            }
+        }
+    }
+    if (!defined) {
+        *err = "no component defines this profile";
+        return -1;
+    }
+    return 0;
+}
+
+/* Frees what a component's Spin 3 parts own. */
+void man_spin3_component_free(kiln_component *c)
+{
+    for (size_t i = 0; i < c->dependencies_len; i++) {
+        kiln_dependency *d = &c->dependencies[i];
+        kiln_free(d->name);
+        kiln_free(d->kind);
+        kiln_free(d->value);
+        kiln_free(d->package);
+        kiln_free(d->export_name);
+    }
+    kiln_free(c->dependencies);
+    for (size_t i = 0; i < c->profiles_len; i++) {
+        kiln_profile *p = &c->profiles[i];
+        kiln_free(p->name);
+        kiln_free(p->source);
+        man_strlist_free(&p->build_command);
+        man_kvlist_free(&p->environment);
+    }
+    kiln_free(c->profiles);
+    kiln_free(c->source_registry);
+    man_strlist_free(&c->ai_models);
+    man_strlist_free(&c->targets);
+}
+
+void man_spin3_manifest_free(kiln_manifest *m)
+{
+    for (size_t i = 0; i < m->other_triggers_len; i++) {
+        kiln_free(m->other_triggers[i].type);
+        kiln_free(m->other_triggers[i].id);
+        man_kvlist_free(&m->other_triggers[i].settings);
+    }
+    kiln_free(m->other_triggers);
+    for (size_t i = 0; i < m->trigger_settings_len; i++) {
+        kiln_free(m->trigger_settings[i].type);
+        man_kvlist_free(&m->trigger_settings[i].settings);
+    }
+    kiln_free(m->trigger_settings);
+}
+
+int kiln_manifest_select_components(kiln_manifest *m, const char *const *ids, size_t n,
+                                    const char **bad)
+{
+    if (!n) return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!kiln_manifest_component(m, ids[i])) {
+            *bad = ids[i];
+            return -1;
+        }
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < m->triggers_len; i++) {
+        kiln_trigger *t = &m->triggers[i];
+        int keep = 0;
+        for (size_t k = 0; k < n && t->component >= 0; k++)
+            if (strcmp(m->components[t->component].id, ids[k]) == 0) keep = 1;
+        if (keep)
+            m->triggers[kept++] = *t;
+        else
+            man_trigger_free(t);
+    }
+    m->triggers_len = kept;
+    return 0;
+}
