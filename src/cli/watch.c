@@ -221,8 +221,9 @@ static int read_events(watcher *w, const kiln_manifest *m, unsigned char *rebuil
 
 /* ---- generations ------------------------------------------------------------------ */
 
-/* Starts `kiln up -f MANIFEST [--profile P] UP_ARGS` with its stdout on a pipe. */
-static int spawn(watcher *w, generation *g)
+/* Starts `kiln up -f MANIFEST [--profile P] UP_ARGS` with its stdout on a pipe. A
+ * `handover` generation binds the port its predecessor still serves. */
+static int spawn(watcher *w, generation *g, int handover)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) {
@@ -251,6 +252,8 @@ static int spawn(watcher *w, generation *g)
         if (dup2(fds[1], 1) < 0) _exit(127);
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
+        /* the new generation binds the port the old one still serves (server/http.c) */
+        if (handover && setenv("KILN_LISTEN_HANDOVER", "1", 1) < 0) _exit(127);
         execv("/proc/self/exe", argv);
         fprintf(stderr, "kiln watch: cannot run kiln up: %s\n", strerror(errno));
         _exit(127);
@@ -391,7 +394,7 @@ static int run_watch(watcher *w)
     if (!w->skip_build && kiln_build_app_profile(w->manifest, NULL, 0, w->profile, stdout) < 0)
         fprintf(stderr, "kiln watch: the build failed; fix it and save to try again\n");
     kiln_manifest *m = load_for_watch(w, 1);
-    if (spawn(w, &cur) == 0 && await_ready(&cur) < 0)
+    if (spawn(w, &cur, 0) == 0 && await_ready(&cur) < 0)
         fprintf(stderr, "kiln watch: kiln up did not start; waiting for changes\n");
     unsigned char *which = kiln_calloc((m ? m->components_len : 0) + 1, 1);
     int need = which ? changes_since(w, m, which) : 0;
@@ -426,7 +429,7 @@ static int run_watch(watcher *w)
         } else {
             if (w->clear) printf("\033[2J\033[H");
             generation next = {0};
-            if (spawn(w, &next) == 0 && await_ready(&next) == 0) {
+            if (spawn(w, &next, 1) == 0 && await_ready(&next) == 0) {
                 retire(&cur);
                 cur = next;
                 fprintf(stderr, "kiln watch: reloaded\n");

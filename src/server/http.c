@@ -755,6 +755,41 @@ static int listen_socket(struct sockaddr_storage *ss, unsigned len, char *err, s
     return fd;
 }
 
+/* Refuses an address another socket already listens on. The listeners use SO_REUSEPORT
+ * (one per loop), which would otherwise let a second server of the same user bind the
+ * port silently and take part of its connections. A probe bound without SO_REUSEPORT fails
+ * exactly then (SO_REUSEADDR only tolerates sockets in TIME_WAIT). `kiln watch` hands the
+ * port from one generation to the next on purpose and sets KILN_LISTEN_HANDOVER=1 in the
+ * new one's environment. 0 if the address is free (or port 0), else -1 with err set. */
+static int address_free(const struct sockaddr_storage *ss, unsigned len, const char *listen,
+                        char *err, size_t errlen)
+{
+    const char *handover = getenv("KILN_LISTEN_HANDOVER");
+    if (handover && strcmp(handover, "1") == 0) return 0;
+    in_port_t port = ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+                                               : ((const struct sockaddr_in *)ss)->sin_port;
+    if (port == 0) return 0;
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int rc = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (rc == 0) rc = bind(fd, (const struct sockaddr *)ss, len);
+    int e = errno;
+    close(fd);
+    if (rc == 0) return 0;
+    if (e == EADDRINUSE)
+        snprintf(err, errlen,
+                 "--listen %s: the address is already in use (another server, perhaps another "
+                 "kiln up, listens there); stop it or choose another port",
+                 listen);
+    else
+        snprintf(err, errlen, "--listen %s: cannot bind: %s", listen, strerror(e));
+    return -1;
+}
+
 /* The TLS context: certificate chain, key, ALPN h2 + http/1.1. NULL on failure. */
 static SSL_CTX *tls_context(const kiln_server_config *cfg)
 {
@@ -800,8 +835,9 @@ int kiln_server_run(const kiln_server_config *cfg)
     char err[512];
     struct sockaddr_storage ss;
     unsigned sslen = 0;
-    if (kiln_parse_listen(cfg->listen ? cfg->listen : "127.0.0.1:3000", &ss, &sslen, err,
-                          sizeof err) < 0) {
+    const char *listen = cfg->listen ? cfg->listen : "127.0.0.1:3000";
+    if (kiln_parse_listen(listen, &ss, &sslen, err, sizeof err) < 0 ||
+        address_free(&ss, sslen, listen, err, sizeof err) < 0) {
         fprintf(stderr, "kiln: %s\n", err);
         return -1;
     }

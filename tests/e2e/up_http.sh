@@ -67,6 +67,13 @@ if ! start_up "$PORT" --workers 2 --max-request-size 4K --read-timeout 1; then
 fi
 MAIN_PID=$UP_PID
 
+# a second server on the same address is refused, not let in beside the first
+# (SO_REUSEPORT would share the port and its connections)
+second=$(timeout 20 "$KILN" up -f "$TMP/app" --listen "127.0.0.1:$PORT" 2>&1)
+expect_eq "a second kiln up on a busy port exits 1" "1" "$?"
+expect_contains "and says the address is in use" "already in use" "$second"
+expect_eq "the first still answers" "200" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/.well-known/kiln/health")"
+
 # keep-alive: 100 requests over one connection
 urls=()
 for i in $(seq 1 100); do urls+=(-o /dev/null "$URL/count"); done
