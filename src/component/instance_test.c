@@ -8,7 +8,9 @@
  * destructor, imports refused before compiling (missing interface, missing function, wrong type),
  * and hostile components (lying about a string's length, returning an out-of-bounds pointer,
  * passing a bad pointer to a host, forging and double-dropping handles) trapping with a clear
- * message. */
+ * message. The basic, nested and resource checks run on a fresh instance and on two copies
+ * from an image (image.c: the instantiated graph copied, its pointers moved), the template
+ * freed before the copies are used. */
 #include "component/host.h"
 #include "component/instance.h"
 #include "util/alloc.h"
@@ -402,21 +404,9 @@ static void test_shapes(void)
     CHECK(!kiln_chost_shape_match("()", "() -> u32"));
 }
 
-static void test_basic(void)
+/* The basic component's checks on instance ci (freed here). */
+static void basic_checks(kiln_component_instance *ci)
 {
-    kiln_err err;
-    kiln_loaded_component *lc = load("basic", basic_wat, &err);
-    CHECK(lc != NULL);
-    if (!lc) return;
-    CHECK_INT(kiln_component_module_count(lc), 4);
-    kiln_grants g = {0};
-    kiln_component_instance *ci = kiln_component_instantiate(lc, &g, &err);
-    if (!ci) fprintf(stderr, "%s\n", err.msg);
-    CHECK(ci != NULL);
-    if (!ci) {
-        kiln_component_unload(lc);
-        return;
-    }
     kiln_trap t;
     kiln_cval res, arg;
     /* Strings both ways through a shared memory: lift from the host, lower to the host. */
@@ -472,23 +462,44 @@ static void test_basic(void)
     host_calls = 0;
     kiln_component_instance_free(ci);
     CHECK_INT(host_calls, 4); /* the provider context saw this instance's calls */
+}
+
+/* An instance of lc: fresh (mode 0), or a copy from *img (made on first use). */
+static kiln_component_instance *make(kiln_loaded_component *lc, int mode,
+                                     kiln_component_image **img)
+{
+    kiln_grants g = {0};
+    kiln_err err;
+    if (mode && !*img && !(*img = kiln_component_image_new(lc, &g, &err))) {
+        fprintf(stderr, "%s\n", err.msg);
+        return NULL;
+    }
+    kiln_component_instance *ci = mode ? kiln_component_image_instantiate(*img, &g, &err)
+                                       : kiln_component_instantiate(lc, &g, &err);
+    if (!ci) fprintf(stderr, "%s\n", err.msg);
+    return ci;
+}
+
+static void test_basic(void)
+{
+    kiln_err err;
+    kiln_loaded_component *lc = load("basic", basic_wat, &err);
+    CHECK(lc != NULL);
+    if (!lc) return;
+    CHECK_INT(kiln_component_module_count(lc), 4);
+    kiln_component_image *img = NULL;
+    for (int mode = 0; mode < 3; mode++) {
+        kiln_component_instance *ci = make(lc, mode, &img);
+        CHECK(ci != NULL);
+        if (ci) basic_checks(ci);
+    }
+    kiln_component_image_free(img);
     kiln_component_unload(lc);
 }
 
-static void test_nested_and_resources(void)
+/* The nested component's checks on instance ci (freed here). */
+static void nested_checks(kiln_component_instance *ci)
 {
-    kiln_err err;
-    kiln_loaded_component *lc = load("nested", nested_wat, &err);
-    CHECK(lc != NULL);
-    if (!lc) return;
-    kiln_grants g = {0};
-    kiln_component_instance *ci = kiln_component_instantiate(lc, &g, &err);
-    if (!ci) fprintf(stderr, "%s\n", err.msg);
-    CHECK(ci != NULL);
-    if (!ci) {
-        kiln_component_unload(lc);
-        return;
-    }
     kiln_trap t;
     kiln_cval res, arg;
     memset(&arg, 0, sizeof arg);
@@ -520,6 +531,21 @@ static void test_nested_and_resources(void)
     CHECK(strstr(t.message, "resource.drop") != NULL);
     printf("double-drop: %s\n", t.message);
     kiln_component_instance_free(ci);
+}
+
+static void test_nested_and_resources(void)
+{
+    kiln_err err;
+    kiln_loaded_component *lc = load("nested", nested_wat, &err);
+    CHECK(lc != NULL);
+    if (!lc) return;
+    kiln_component_image *img = NULL;
+    for (int mode = 0; mode < 3; mode++) {
+        kiln_component_instance *ci = make(lc, mode, &img);
+        CHECK(ci != NULL);
+        if (ci) nested_checks(ci);
+    }
+    kiln_component_image_free(img);
     kiln_component_unload(lc);
 }
 

@@ -20,16 +20,6 @@
  * pointer, or the results. */
 #define MAX_CORE 20
 
-typedef struct ki_tramp {
-    kiln_component_instance *ci;
-    ki_frame *frame; /* the component instance whose core code calls out */
-    ki_func *callee;
-    const kiln_ctype *type;
-    wasm_rt_memory_t *memory;
-    ki_core *realloc;
-    kiln_string_encoding enc;
-} ki_tramp;
-
 /* ---- core guest calls ---- */
 
 static __thread char realloc_trap[160];
@@ -248,8 +238,8 @@ static void tramp_call(void *ctx, kiln_val *vals)
 ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, const kiln_ctype *type,
                   const kiln_canon_opts *o, kiln_err *err)
 {
-    ki_tramp *t = ki_alloc(ci, sizeof *t);
-    ki_core *c = ki_alloc(ci, sizeof *c);
+    ki_tramp *t = ki_alloc(ci, sizeof *t, KI_TRAMP);
+    ki_core *c = ki_alloc(ci, sizeof *c, KI_CORE);
     if (!t || !c) {
         kiln_err_set(err, "%s: out of memory", ci->name);
         return NULL;
@@ -281,12 +271,6 @@ ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, con
 }
 
 /* ---- resource built-ins ---- */
-
-typedef struct ki_builtin {
-    kiln_component_instance *ci;
-    ki_frame *frame;
-    ki_rtype *type;
-} ki_builtin;
 
 static _Noreturn void builtin_fail(ki_builtin *b, const char *op, const char *why)
 {
@@ -326,8 +310,8 @@ static void res_drop(void *ctx, kiln_val *v)
 ki_core *ki_resource_builtin(kiln_component_instance *ci, ki_frame *f, uint8_t op,
                              const kiln_ctype *t, kiln_err *err)
 {
-    ki_builtin *b = ki_alloc(ci, sizeof *b);
-    ki_core *c = ki_alloc(ci, sizeof *c);
+    ki_builtin *b = ki_alloc(ci, sizeof *b, KI_BUILTIN);
+    ki_core *c = ki_alloc(ci, sizeof *c, KI_CORE);
     if (!b || !c) {
         kiln_err_set(err, "%s: out of memory", ci->name);
         return NULL;
