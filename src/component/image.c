@@ -56,7 +56,9 @@ struct kiln_component_image {
     size_t ntargets;
     size_t top, frames; /* byte offsets in graph of the top frame and the frames array */
     uint32_t nframes, capframes;
+    kiln_resources **tables; /* per frame: the template's handle table, types in graph */
     const kiln_chost_provider *provs[MAX_PROVS];
+    void *tmpl_ctx[MAX_PROVS]; /* the template's context, kept for the provider's ctx_clone */
     size_t nprovs;
 };
 
@@ -77,6 +79,11 @@ void kiln_component_image_free(kiln_component_image *img)
     kiln_free(img->slots);
     kiln_free(img->tstart);
     kiln_free(img->old);
+    for (uint32_t j = 0; img->tables && j < img->nframes; j++)
+        kiln_resources_free(img->tables[j]);
+    kiln_free(img->tables);
+    for (size_t p = 0; p < img->nprovs; p++)
+        if (img->tmpl_ctx[p]) img->provs[p]->ctx_free(img->tmpl_ctx[p]);
     kiln_free(img);
 }
 
@@ -217,6 +224,27 @@ static void item_slots(cap *c, ki_kind kind, void *p, size_t size)
     }
 }
 
+/* A handle's type in the template's table -> its place in the graph (types are arena
+ * items); a host type's provider must be able to copy its context (ctx_clone). */
+static const kiln_resource_type *type_to_graph(void *arg, const kiln_resource_type *t)
+{
+    cap *c = arg;
+    const cap_range *r = range_of(c, (uintptr_t)t);
+    if (!r || r->target != T_ARENA) return NULL;
+    if (!t->impl) {
+        const cap_range *h = range_of(c, (uintptr_t)t->host_ctx);
+        size_t first = T_CORES + c->img->ncores + c->img->nframes;
+        if (!h || h->target < first || !c->img->provs[h->target - first]->ctx_clone) return NULL;
+    }
+    return (const kiln_resource_type *)(r->to + ((uintptr_t)t - r->lo));
+}
+
+/* A handle's type in the image's table -> the copy's (arg: the arena's displacement). */
+static const kiln_resource_type *type_to_copy(void *arg, const kiln_resource_type *t)
+{
+    return (const kiln_resource_type *)((uintptr_t)t + *(const uintptr_t *)arg);
+}
+
 static int by_lo(const void *a, const void *b)
 {
     uintptr_t x = ((const cap_range *)a)->lo, y = ((const cap_range *)b)->lo;
@@ -321,6 +349,18 @@ static int capture_graph(kiln_component_image *img, kiln_component_instance *ci,
     img->frames = frames->to + ((uintptr_t)ci->frames - frames->lo) - (uintptr_t)img->graph;
     img->nframes = ci->nframes;
     img->capframes = ci->capframes;
+    /* The handle tables as the template's initialization left them. */
+    if (!(img->tables = kiln_calloc(nres + 1, sizeof *img->tables))) goto oom;
+    for (size_t j = 0; j < nres; j++) {
+        char why[200];
+        img->tables[j] =
+            kiln_resources_clone(ci->frames[j]->res, type_to_graph, &c, why, sizeof why);
+        if (!img->tables[j]) {
+            kiln_err_set(err, "%s: the handles its initialization made cannot be copied: %s",
+                         ci->name, why);
+            goto out;
+        }
+    }
     /* Each core instance's bindings: from the arena, earlier core instances or shared. */
     for (size_t k = 0; k < ci->ncores; k++) {
         size_t nb;
@@ -386,6 +426,25 @@ kiln_component_image *kiln_component_image_new(kiln_loaded_component *lc, const 
     for (size_t p = 0; p < ci->nprovs; p++)
         img->provs[p] = ci->provs[p].p;
     if (capture_graph(img, ci, err) < 0) goto fail;
+    /* Contexts the providers copy stay with the image (and are tried once here). */
+    size_t keep = 0;
+    for (size_t p = 0; p < ci->nprovs; p++)
+        if (img->provs[p]->ctx_clone)
+            img->tmpl_ctx[p] = ci->provs[p].ctx;
+        else
+            ci->provs[keep++] = ci->provs[p];
+    ci->nprovs = keep;
+    for (size_t p = 0; p < img->nprovs; p++) {
+        if (!img->tmpl_ctx[p]) continue;
+        char *why = NULL;
+        void *trial = img->provs[p]->ctx_clone(img->tmpl_ctx[p], g, &why);
+        if (!trial) {
+            kiln_err_set(err, "%s: %s: %s", ci->name, img->provs[p]->name, why ? why : "failed");
+            kiln_free(why);
+            goto fail;
+        }
+        img->provs[p]->ctx_free(trial);
+    }
     kiln_component_instance_free(ci);
     return img;
 fail:
@@ -450,12 +509,15 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
     delta[T_CI] = (uintptr_t)ci - img->old[T_CI];
     size_t tres = T_CORES + img->ncores, tprov = tres + img->nframes;
     for (; nres < img->nframes; nres++) {
-        if (!(res[nres] = kiln_resources_new())) goto oom;
+        if (!(res[nres] =
+                  kiln_resources_clone(img->tables[nres], type_to_copy, &delta[T_ARENA], NULL, 0)))
+            goto oom;
         delta[tres + nres] = (uintptr_t)res[nres] - img->old[tres + nres];
     }
     for (size_t p = 0; p < img->nprovs; p++) {
         char *why = NULL;
-        void *ctx = img->provs[p]->ctx_new(g, &why);
+        const kiln_chost_provider *pv = img->provs[p];
+        void *ctx = pv->ctx_clone ? pv->ctx_clone(img->tmpl_ctx[p], g, &why) : pv->ctx_new(g, &why);
         if (!ctx) {
             kiln_err_set(err, "%s: %s: %s", ci->name, img->provs[p]->name, why ? why : "failed");
             kiln_free(why);

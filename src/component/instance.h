@@ -69,11 +69,16 @@ void kiln_component_instance_free(kiln_component_instance *ci);
  * the instantiation built (index spaces, trampolines, lifted functions, resource types,
  * nested components' frames). Each instance made from it is a copy: no definition is
  * replayed and no guest code runs; the graph's pointers and the funcrefs that point into
- * any core instance of the template are moved to the copy's; host contexts are made fresh
- * from the grants and resource tables start empty, as for kiln_component_instantiate.
- * Free it with kiln_component_instance_free. The image is made with grants g (the
- * template's host contexts are freed with it). kiln_component_image_new fails (err) when
- * the graph holds something it cannot copy (two providers sharing one context).
+ * any core instance of the template are moved to the copy's. Handle tables are copies of
+ * the template's (the handles its initialization made: wasi-libc's preopen descriptors);
+ * host contexts are made from the copy's grants g: by the provider's ctx_clone of the
+ * template's context when it has one (the same host resources under the same reps,
+ * reopened from g: host.h), else fresh (ctx_new). Free a copy with
+ * kiln_component_instance_free. The image is made with grants g (the template's host
+ * contexts are freed with it, or with the image for providers that clone them).
+ * kiln_component_image_new fails (err) when the template holds something it cannot copy:
+ * a handle of a provider without ctx_clone, state its provider's ctx_clone refuses, a
+ * borrow, or two providers sharing one context; callers then instantiate per request.
  * kiln_component_image_free requires its instances to be freed first. An image may be
  * instantiated from several threads. */
 typedef struct kiln_component_image kiln_component_image;

@@ -98,7 +98,7 @@ static const kiln_chost_func t_funcs[] = {
 };
 static const kiln_chost_iface t_api = {"test:host/api", "1.0.0", NULL, 0, t_funcs, 4};
 static const kiln_chost_iface *const t_ifaces[] = {&t_api};
-static const kiln_chost_provider t_provider = {"test host", t_ifaces, 1, t_new, t_free};
+static const kiln_chost_provider t_provider = {"test host", t_ifaces, 1, t_new, t_free, NULL};
 
 /* ---- components ---- */
 

@@ -100,6 +100,43 @@ void kiln_resources_free(kiln_resources *r)
     kiln_free(r);
 }
 
+kiln_resources *kiln_resources_clone(const kiln_resources *r, kiln_resource_type_map map, void *arg,
+                                     char *err, size_t errlen)
+{
+    if (r->nscopes) {
+        fail(err, errlen, "a call is in progress");
+        return NULL;
+    }
+    kiln_resources *c = kiln_calloc(1, sizeof *c);
+    if (!c || (r->cap && !(c->h = kiln_malloc((size_t)r->cap * sizeof *c->h)))) {
+        kiln_free(c);
+        fail(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->n = r->n;
+    c->cap = r->cap;
+    c->free_head = r->free_head;
+    c->live = r->live;
+    c->next_serial = 1;
+    if (c->h) memset(&c->h[0], 0, sizeof c->h[0]); /* index 0 is never used */
+    for (uint32_t i = 1; r->h && i < r->n; i++) {
+        kiln_handle e = r->h[i];
+        if (e.type && (!e.own || e.lends)) {
+            fail(err, errlen, "handle %u of %s is %s", i, tname(e.type),
+                 e.own ? "lent" : "a borrow");
+            kiln_resources_free(c);
+            return NULL;
+        }
+        if (e.type && !(e.type = map(arg, e.type))) {
+            fail(err, errlen, "handle %u: its type cannot be copied", i);
+            kiln_resources_free(c);
+            return NULL;
+        }
+        c->h[i] = e;
+    }
+    return c;
+}
+
 uint32_t kiln_resources_count(const kiln_resources *r)
 {
     return r->live;

@@ -143,8 +143,78 @@ oom:
     return NULL;
 }
 
+/* 1 if table t holds nothing. */
+static int table_empty(const p2_table *t)
+{
+    for (uint32_t i = 0; i < t->n; i++)
+        if (t->items[i]) return 0;
+    return 1;
+}
+
+/* A context for a copy of the instance whose context was tmpl (wasip2.h "Copies"). */
+static void *ctx_clone(const void *tmpl, const kiln_grants *g, char **err)
+{
+    const kiln_wasip2 *t = tmpl;
+    const char *why = NULL;
+    for (uint32_t i = 0; i < t->nstreams && !why; i++)
+        if (t->streams[i].kind != P2_STREAM_FREE &&
+            (t->streams[i].ops || t->streams[i].file_fd >= 0 || !t->streams[i].stdio))
+            why = "a stream other than stdio's";
+    if (!why && !table_empty(&t->errors)) why = "an I/O error";
+    if (!why && !table_empty(&t->pollables)) why = "a pollable";
+    if (!why && !table_empty(&t->dirs)) why = "a directory-entry-stream";
+    for (uint32_t i = 0; i < t->descs.n && !why; i++) {
+        const p2_desc *d = t->descs.items[i];
+        if (d && (!d->preopen || d->preopen > g->wasi.npreopens))
+            why = "a descriptor other than get-directories'";
+    }
+    if (why) {
+        size_t n = strlen(why) + 64;
+        if ((*err = kiln_malloc(n))) snprintf(*err, n, "its initialization left %s open", why);
+        return NULL;
+    }
+    kiln_wasip2 *w = ctx_new(g, err);
+    if (!w) return NULL;
+    w->network = t->network;
+    w->no_openat2 = t->no_openat2;
+    if (t->nstreams) {
+        if (!(w->streams = kiln_malloc(t->nstreams * sizeof *w->streams))) goto oom;
+        memcpy(w->streams, t->streams, t->nstreams * sizeof *w->streams);
+        w->nstreams = w->capstreams = t->nstreams;
+        for (uint32_t i = 0; i < t->nstreams; i++)
+            if (w->streams[i].kind != P2_STREAM_FREE)
+                w->streams[i].io = w->stdio[w->streams[i].stdio - 1];
+    }
+    if (!t->descs.n) return w;
+    if (!(w->descs.items = kiln_calloc(t->descs.cap, sizeof *w->descs.items))) goto oom;
+    w->descs.cap = t->descs.cap;
+    w->descs.n = t->descs.n;
+    for (uint32_t i = 0; i < t->descs.n; i++) {
+        const p2_desc *d = t->descs.items[i];
+        if (!d) continue;
+        p2_desc *c = kiln_malloc(sizeof *c);
+        if (!c) goto oom;
+        *c = *d;
+        c->fd = fcntl(w->preopens[d->preopen - 1].fd, F_DUPFD_CLOEXEC, 0);
+        if (c->fd < 0) {
+            kiln_free(c);
+            size_t n = 128;
+            if ((*err = kiln_malloc(n)))
+                snprintf(*err, n, "cannot copy a preopen's descriptor: %s", strerror(errno));
+            ctx_free(w);
+            return NULL;
+        }
+        w->descs.items[i] = c;
+    }
+    return w;
+oom:
+    ctx_free(w);
+    *err = kiln_strdup("out of memory");
+    return NULL;
+}
+
 const kiln_chost_provider kiln_wasip2_provider = {
-    "wasi 0.2", ifaces, sizeof ifaces / sizeof ifaces[0], ctx_new, ctx_free,
+    "wasi 0.2", ifaces, sizeof ifaces / sizeof ifaces[0], ctx_new, ctx_free, ctx_clone,
 };
 
 uint32_t p2_table_put(p2_table *t, void *item)
@@ -204,6 +274,7 @@ uint32_t p2_stream_new(kiln_wasip2 *w, int which)
     w->streams[i].kind = which == 0 ? P2_STREAM_IN : P2_STREAM_OUT;
     w->streams[i].io = w->stdio[which];
     w->streams[i].file_fd = -1;
+    w->streams[i].stdio = which + 1;
     return i + 1;
 }
 

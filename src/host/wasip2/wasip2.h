@@ -20,7 +20,16 @@
  * before a host function sees its rep. Streams of stdio write to the granted fd or memory
  * buffer exactly like preview1's fd_write (host/wasi.h kiln_wasi_stdio); file streams
  * hold their own dup of the descriptor's fd, so dropping the descriptor first is harmless.
- * Everything still open is closed by ctx_free. */
+ * Everything still open is closed by ctx_free.
+ *
+ * Copies (component images: host.h ctx_clone). A context left by an instance's
+ * initialization can be copied when it holds only get-directories' descriptors (what
+ * wasi-libc's preopen scan takes at start) and stdio streams (what the adapter takes
+ * when the initialization prints): the copy opens its own grants' preopens and puts a dup
+ * of preopen k's directory at the rep of the template's descriptor of preopen k, and a
+ * stream over its own grants' stdio slot k at the rep of the template's stream of slot k.
+ * Any other state (files opened at start, host-backed streams, errors, pollables) refuses
+ * the copy (the component then instantiates per request). */
 #ifndef KILN_HOST_WASIP2_H
 #define KILN_HOST_WASIP2_H
 
@@ -78,6 +87,7 @@ typedef struct p2_stream {
     uint64_t off;       /* file streams: the next offset */
     int append;         /* file output stream: always at the end */
     int closed;         /* reads hit EOF / writes failed for good */
+    int stdio;          /* a stream of granted stdio slot stdio - 1; 0: not stdio */
     uint64_t permit;    /* output: bytes the last check-write allows still */
 } p2_stream;
 
@@ -99,6 +109,7 @@ typedef struct p2_desc {
     int readonly;   /* below a read-only preopen */
     uint32_t flags; /* descriptor-flags as opened (P2_DF_*) */
     int is_dir;
+    size_t preopen; /* get-directories' descriptor of preopen number preopen - 1; 0: other */
 } p2_desc;
 
 /* descriptor-flags bits */
