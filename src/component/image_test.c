@@ -125,16 +125,25 @@ static long call_u32(kiln_component_instance *ci, const char *name)
     return (long)res[0].u;
 }
 
-static void test_state(void)
+/* Builds and loads a component written in the text format (NULL, and a failed check, on
+ * failure). */
+static kiln_loaded_component *load_wat(const char *name, const char *wat)
 {
-    const char *path = build("state", state_wat);
+    const char *path = build(name, wat);
     CHECK(path != NULL);
-    if (!path) return;
+    if (!path) return NULL;
     kiln_compile_opts o = {.tier = KILN_TIER_FAST, .cache_dir = cache};
     kiln_err err;
     kiln_loaded_component *lc = kiln_component_load_file(path, &o, &err);
     if (!lc) fprintf(stderr, "%s\n", err.msg);
     CHECK(lc != NULL);
+    return lc;
+}
+
+static void test_state(void)
+{
+    kiln_err err;
+    kiln_loaded_component *lc = load_wat("state", state_wat);
     if (!lc) return;
     kiln_grants g = {0};
     kiln_component_image *img = kiln_component_image_new(lc, &g, &err);
@@ -210,14 +219,8 @@ static int run_cli(kiln_component_instance *ci)
 
 static void test_handles(void)
 {
-    const char *path = build("handles", handle_wat);
-    CHECK(path != NULL);
-    if (!path) return;
-    kiln_compile_opts o = {.tier = KILN_TIER_FAST, .cache_dir = cache};
     kiln_err err;
-    kiln_loaded_component *lc = kiln_component_load_file(path, &o, &err);
-    if (!lc) fprintf(stderr, "%s\n", err.msg);
-    CHECK(lc != NULL);
+    kiln_loaded_component *lc = load_wat("handles", handle_wat);
     if (!lc) return;
     kiln_grants g = {0};
     kiln_component_image *img = kiln_component_image_new(lc, &g, &err);

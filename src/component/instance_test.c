@@ -480,6 +480,19 @@ static kiln_component_instance *make(kiln_loaded_component *lc, int mode,
     return ci;
 }
 
+/* Runs checks (which free the instance) on a fresh instance of lc and on two copies
+ * from its image. */
+static void in_three_instances(kiln_loaded_component *lc, void (*checks)(kiln_component_instance *))
+{
+    kiln_component_image *img = NULL;
+    for (int mode = 0; mode < 3; mode++) {
+        kiln_component_instance *ci = make(lc, mode, &img);
+        CHECK(ci != NULL);
+        if (ci) checks(ci);
+    }
+    kiln_component_image_free(img);
+}
+
 static void test_basic(void)
 {
     kiln_err err;
@@ -487,13 +500,7 @@ static void test_basic(void)
     CHECK(lc != NULL);
     if (!lc) return;
     CHECK_INT(kiln_component_module_count(lc), 4);
-    kiln_component_image *img = NULL;
-    for (int mode = 0; mode < 3; mode++) {
-        kiln_component_instance *ci = make(lc, mode, &img);
-        CHECK(ci != NULL);
-        if (ci) basic_checks(ci);
-    }
-    kiln_component_image_free(img);
+    in_three_instances(lc, basic_checks);
     kiln_component_unload(lc);
 }
 
@@ -539,13 +546,7 @@ static void test_nested_and_resources(void)
     kiln_loaded_component *lc = load("nested", nested_wat, &err);
     CHECK(lc != NULL);
     if (!lc) return;
-    kiln_component_image *img = NULL;
-    for (int mode = 0; mode < 3; mode++) {
-        kiln_component_instance *ci = make(lc, mode, &img);
-        CHECK(ci != NULL);
-        if (ci) nested_checks(ci);
-    }
-    kiln_component_image_free(img);
+    in_three_instances(lc, nested_checks);
     kiln_component_unload(lc);
 }
 

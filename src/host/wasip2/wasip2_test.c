@@ -515,6 +515,19 @@ static void test_clone(const kiln_grants *g2, kiln_buf *out2)
     kiln_wasip2_provider.ctx_free(copy);
 }
 
+/* Grants of the two preopens pre (rw, ro), stdin from in[0..inlen), stdout into out (at
+ * most 20 bytes), no stderr. */
+static void grants_of(kiln_grants *g, kiln_wasi_preopen *pre, const uint8_t *in, size_t inlen,
+                      kiln_buf *out)
+{
+    memset(g, 0, sizeof *g);
+    g->wasi.preopens = pre;
+    g->wasi.npreopens = 2;
+    g->wasi.stdio[0] = (kiln_wasi_stdio){-1, in, inlen, NULL, 0};
+    g->wasi.stdio[1] = (kiln_wasi_stdio){-1, NULL, 0, out, 20};
+    g->wasi.stdio[2] = (kiln_wasi_stdio){-1, NULL, 0, NULL, 0};
+}
+
 static void test_sockets_and_versions(void)
 {
     kiln_cval a[2] = {0}, r[2];
@@ -604,12 +617,7 @@ int main(void)
         static const uint8_t in[] = "abcdef";
         kiln_wasi_preopen pre[2] = {{rwp, "/rw", 0}, {rop, "/ro", 1}};
         kiln_grants g;
-        memset(&g, 0, sizeof g);
-        g.wasi.preopens = pre;
-        g.wasi.npreopens = 2;
-        g.wasi.stdio[0] = (kiln_wasi_stdio){-1, in, 6, NULL, 0};
-        g.wasi.stdio[1] = (kiln_wasi_stdio){-1, NULL, 0, &out, 20};
-        g.wasi.stdio[2] = (kiln_wasi_stdio){-1, NULL, 0, NULL, 0};
+        grants_of(&g, pre, in, 6, &out);
         char *err = NULL;
         W = kiln_wasip2_provider.ctx_new(&g, &err);
         CHECK(W != NULL);
@@ -633,15 +641,9 @@ int main(void)
     {
         kiln_buf out = KILN_BUF_INIT, out2 = KILN_BUF_INIT;
         kiln_wasi_preopen pre[2] = {{rwp, "/rw", 0}, {rop, "/ro", 1}};
-        kiln_grants g;
-        memset(&g, 0, sizeof g);
-        g.wasi.preopens = pre;
-        g.wasi.npreopens = 2;
-        g.wasi.stdio[0] = (kiln_wasi_stdio){-1, NULL, 0, NULL, 0};
-        g.wasi.stdio[1] = (kiln_wasi_stdio){-1, NULL, 0, &out, 20};
-        g.wasi.stdio[2] = (kiln_wasi_stdio){-1, NULL, 0, NULL, 0};
-        kiln_grants g2 = g;
-        g2.wasi.stdio[1] = (kiln_wasi_stdio){-1, NULL, 0, &out2, 20};
+        kiln_grants g, g2;
+        grants_of(&g, pre, NULL, 0, &out);
+        grants_of(&g2, pre, NULL, 0, &out2);
         char *err = NULL;
         W = kiln_wasip2_provider.ctx_new(&g, &err);
         CHECK(W != NULL && kiln_cabi_cx_init(&CX) == 0);
