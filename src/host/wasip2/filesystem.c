@@ -293,14 +293,14 @@ static uint32_t desc_new(kiln_wasip2 *w, int fd, int readonly, uint32_t flags, i
         close(fd);
         return 0;
     }
-    *d = (p2_desc){fd, readonly, flags, is_dir, 0};
+    *d = (p2_desc){fd, readonly, flags, is_dir, 0, 0};
     return rep;
 }
 
 static void desc_dtor(void *ctx, uint32_t rep)
 {
     p2_desc *d = p2_table_take(&((kiln_wasip2 *)ctx)->descs, rep);
-    if (d) close(d->fd);
+    if (d && !d->borrowed) close(d->fd);
     kiln_free(d);
 }
 

@@ -25,9 +25,13 @@
  * Copies (component images: host.h ctx_clone). A context left by an instance's
  * initialization can be copied when it holds only get-directories' descriptors (what
  * wasi-libc's preopen scan takes at start) and stdio streams (what the adapter takes
- * when the initialization prints): the copy opens its own grants' preopens and puts a dup
- * of preopen k's directory at the rep of the template's descriptor of preopen k, and a
- * stream over its own grants' stdio slot k at the rep of the template's stream of slot k.
+ * when the initialization prints). The copy's preopen k is the template's directory fd,
+ * borrowed (no system call per copy: the template outlives its copies, and a directory fd
+ * is only used through *-at calls and fstat, as a dup of it would be), when the copy's
+ * grant k names the same host directory, guest path and access as the template's; else
+ * it is opened from the copy's grant. The template's descriptor of preopen k becomes the
+ * copy's descriptor of its preopen k at the same rep (the borrowed fd, or a dup of the
+ * opened one), and the template's stream of stdio slot k a stream over the copy's slot k.
  * Any other state (files opened at start, host-backed streams, errors, pollables) refuses
  * the copy (the component then instantiates per request). */
 #ifndef KILN_HOST_WASIP2_H
@@ -98,9 +102,11 @@ typedef struct p2_table {
 
 /* A preopened directory of the grants (opened once in ctx_new). */
 typedef struct p2_preopen {
-    int fd; /* O_DIRECTORY, owned */
+    int fd; /* O_DIRECTORY */
     char *guest_path;
+    char *host_path;
     int readonly;
+    int borrowed; /* fd and paths are the template's (a copy's: see "Copies"); else owned */
 } p2_preopen;
 
 /* A filesystem descriptor (wasi:filesystem/types descriptor). */
@@ -110,6 +116,7 @@ typedef struct p2_desc {
     uint32_t flags; /* descriptor-flags as opened (P2_DF_*) */
     int is_dir;
     size_t preopen; /* get-directories' descriptor of preopen number preopen - 1; 0: other */
+    int borrowed;   /* fd is the template's preopen directory (a copy's); else owned */
 } p2_desc;
 
 /* descriptor-flags bits */

@@ -3,7 +3,8 @@
  * escapes; with openat2 and with the component-wise resolver), read-only grants, error
  * codes, denying sockets, version linking, and copies of a context for component images
  * (ctx_clone: get-directories' descriptors and stdio streams under the same reps, over
- * the copy's own grants; anything else refused). */
+ * the copy's own grants, the template's directories borrowed when the grants match;
+ * anything else refused). */
 #include "engine/fiber.h"
 #include "host/wasip2/wasip2.h"
 #include "util/alloc.h"
@@ -488,8 +489,9 @@ static void test_clone(const kiln_grants *g2, kiln_buf *out2)
         kiln_free(err);
         return;
     }
-    const p2_desc *td = p2_table_get(&tmpl->descs, ro), *cd = p2_table_get(&copy->descs, ro);
-    CHECK(td && cd && cd->fd != td->fd && cd->readonly && cd->is_dir);
+    /* the same grants: the copy borrows the template's preopen directory */
+    const p2_desc *cd = p2_table_get(&copy->descs, ro);
+    CHECK(cd && cd->fd == tmpl->preopens[1].fd && cd->borrowed && cd->readonly && cd->is_dir);
     W = copy;
     a[0] = res_(ro);
     CHECK_INT(call(FS, "[method]descriptor.get-type", a, r), 0);
@@ -500,6 +502,18 @@ static void test_clone(const kiln_grants *g2, kiln_buf *out2)
     CHECK(out2->len == 4 && memcmp(out2->data, "copy", 4) == 0);
     kiln_wasip2_provider.ctx_free(copy);
     W = tmpl;
+    CHECK(fcntl(tmpl->preopens[1].fd, F_GETFD) >= 0); /* freeing the copy closed nothing of it */
+    /* other grants (ro granted as /ro2): the copy opens its own directory */
+    kiln_grants g3 = *g2;
+    kiln_wasi_preopen pre3[2] = {g2->wasi.preopens[0], g2->wasi.preopens[1]};
+    pre3[1].guest_path = "/ro2";
+    g3.wasi.preopens = pre3;
+    copy = kiln_wasip2_provider.ctx_clone(tmpl, &g3, &err);
+    CHECK(copy != NULL);
+    cd = copy ? p2_table_get(&copy->descs, ro) : NULL;
+    CHECK(cd && !cd->borrowed && cd->fd != tmpl->preopens[1].fd && cd->fd != copy->preopens[1].fd);
+    CHECK(copy && copy->preopens[0].borrowed && !copy->preopens[1].borrowed);
+    kiln_wasip2_provider.ctx_free(copy);
     /* a file opened at initialization cannot be copied */
     uint32_t f = 0;
     CHECK_INT(open_at(ro, 0, ".", 0, P2_DF_READ, &f), -1);
