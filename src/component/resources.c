@@ -93,7 +93,7 @@ kiln_resources *kiln_resources_new(void)
 void kiln_resources_free(kiln_resources *r)
 {
     if (!r) return;
-    for (uint32_t i = 0; i < r->nscopes; i++)
+    for (uint32_t i = 0; i < r->capscopes; i++)
         kiln_free(r->scopes[i].lent);
     kiln_free(r->scopes);
     kiln_free(r->h);
@@ -312,11 +312,14 @@ int kiln_resources_call_begin(kiln_resources *r, char *err, size_t errlen)
         uint32_t ncap = r->capscopes ? r->capscopes * 2 : 4;
         kiln_call_scope *ns = kiln_realloc(r->scopes, (size_t)ncap * sizeof *ns);
         if (!ns) return fail(err, errlen, "out of memory for call scopes");
+        memset(ns + r->capscopes, 0, (size_t)(ncap - r->capscopes) * sizeof *ns);
         r->scopes = ns;
         r->capscopes = ncap;
     }
+    /* A scope's array of lends is kept for the next call at this depth. */
     kiln_call_scope *s = &r->scopes[r->nscopes++];
-    memset(s, 0, sizeof *s);
+    s->nlent = 0;
+    s->nborrows = 0;
     s->serial = r->next_serial++;
     return 0;
 }
@@ -330,7 +333,6 @@ int kiln_resources_call_end(kiln_resources *r, char *err, size_t errlen)
         /* a lent handle cannot be removed while lent, so it is still there */
         if (idx < r->n && r->h[idx].type && r->h[idx].lends) r->h[idx].lends--;
     }
-    kiln_free(s->lent);
     uint32_t left = s->nborrows;
     if (left) {
         uint32_t scope = r->nscopes;

@@ -147,8 +147,9 @@ static kiln_wasip2 *ctx_make(const kiln_grants *g, const kiln_wasip2 *tmpl, char
     if (!w) goto oom;
     w->argc = g->wasi.argc;
     w->nenv = g->wasi.nenv;
-    if (!(w->argv = strv_dup(g->wasi.argv, (size_t)g->wasi.argc))) goto oom;
-    if (!(w->env = strv_dup(g->wasi.env, g->wasi.nenv))) goto oom;
+    /* (none: no allocation; the users go by argc and nenv) */
+    if (w->argc && !(w->argv = strv_dup(g->wasi.argv, (size_t)g->wasi.argc))) goto oom;
+    if (w->nenv && !(w->env = strv_dup(g->wasi.env, g->wasi.nenv))) goto oom;
     memcpy(w->stdio, g->wasi.stdio, sizeof w->stdio);
     if (open_preopens(w, &g->wasi, tmpl, err) < 0) {
         if (*err) {
