@@ -20,13 +20,18 @@
  * missing from the lists would otherwise dangle). Each core instance is captured with
  * the engine's images (engine/image.h), its bindings classified the same way.
  *
- * Copy: one malloc and memcpy of the block; a fresh handle table per frame and a fresh
- * context per provider (from the grants); each core instance copied from its image in
- * creation order, its bindings moved (a core instance imports only from earlier ones, the
- * arena or the host); then every slot moved by its target's displacement (new address -
- * template address), and the funcrefs of the copied tables rebased (a table of one core
- * instance may hold funcrefs into another's block) with the table of old ranges -> new
- * bases. No definition is replayed and no guest code runs. */
+ * The handle tables are kept as the template's initialization left them (their types
+ * moved to the graph); a handle of a host resource needs its provider to copy contexts
+ * (host.h ctx_clone), and such a provider's template context stays with the image.
+ *
+ * Copy: one malloc and memcpy of the block; a copy of each frame's handle table and a
+ * context per provider (ctx_clone of the template's, else ctx_new, from the copy's
+ * grants); each core instance copied from its image in creation order, its bindings
+ * moved (a core instance imports only from earlier ones, the arena or the host); then
+ * every slot moved by its target's displacement (new address - template address), and the
+ * funcrefs of the copied tables rebased (a table of one core instance may hold funcrefs
+ * into another's block) with the table of old ranges -> new bases. No definition is
+ * replayed and no guest code runs. */
 #include "component/inst_internal.h"
 #include "engine/image.h"
 #include "util/alloc.h"
