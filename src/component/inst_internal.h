@@ -177,8 +177,7 @@ struct kiln_component_instance {
     int recording; /* the arena's items are listed in recs (image.c's template) */
     ki_rec *recs;
     size_t nrecs, caprecs;
-    kiln_cabi_cx cx; /* for kiln_component_call */
-    int cx_ready;
+    kiln_cabi_cx *cx;   /* for kiln_component_call (lower.c: from the thread's cache) */
     kiln_cabi_cx **cxs; /* contexts of the calls in progress (lower.c), reused */
     uint32_t depth, ncxs, capcxs;
     uint64_t timeout_ns; /* of the host's call in progress (0: none) */
@@ -204,6 +203,8 @@ ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, con
                   const kiln_canon_opts *o, kiln_err *err);
 ki_core *ki_resource_builtin(kiln_component_instance *ci, ki_frame *f, uint8_t op,
                              const kiln_ctype *t, kiln_err *err);
+/* Gives the instance's call contexts back to the thread's cache (lower.c). */
+void ki_cxs_release(kiln_component_instance *ci);
 /* Calls a lifted function with component values: 0, or -1 with cx->err (and *trap when
  * the guest trapped). */
 int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,

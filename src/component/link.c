@@ -701,12 +701,7 @@ void kiln_component_instance_free(kiln_component_instance *ci)
     kiln_free(ci->cores);
     for (size_t i = ci->nprovs; i-- > 0;)
         ci->provs[i].p->ctx_free(ci->provs[i].ctx);
-    if (ci->cx_ready) kiln_cabi_cx_free(&ci->cx);
-    for (uint32_t i = 0; i < ci->ncxs; i++) {
-        kiln_cabi_cx_free(ci->cxs[i]);
-        kiln_free(ci->cxs[i]);
-    }
-    kiln_free(ci->cxs);
+    ki_cxs_release(ci);
     for (uint32_t i = 0; i < ci->nframes; i++)
         kiln_resources_free(ci->frames[i]->res);
     kiln_free(ci->recs);
