@@ -97,6 +97,14 @@ typedef struct kiln_chost_provider {
      * least one of the provider's interfaces); NULL with *err (kiln_free'd by the caller). */
     void *(*ctx_new)(const kiln_grants *g, char **err);
     void (*ctx_free)(void *ctx);
+    /* Optional (component images, instance.h): a context for a copy of an instance whose
+     * context was tmpl (the image's template, after its initialization), holding the same
+     * resources under the same reps, their host objects made again from the copy's
+     * grants g (a descriptor of a preopen reopened from g's preopen). Called from several
+     * threads at once with the same tmpl, which it must only read. NULL with *err when
+     * tmpl holds something it cannot copy (the image is then refused). Without it, a copy
+     * gets ctx_new(g), and a template holding handles of the provider has no image. */
+    void *(*ctx_clone)(const void *tmpl, const kiln_grants *g, char **err);
 } kiln_chost_provider;
 
 /* Adds a provider (at startup, before components load; not thread-safe with loads). The

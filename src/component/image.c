@@ -1,19 +1,37 @@
-/* image.c — component images (instance.h): a template instance made once, a snapshot of
- * each of its core instances, and per request a copy of them all.
+/* image.c — component images (instance.h): a component instantiated once, its whole
+ * instantiated graph kept, and per request a copy of it made without replaying anything.
  *
- * The template is an ordinary instantiation (link.c: every core instance initialized, start
- * functions run, fixup modules' tables filled). Its core instances are captured once all
- * are made (a later instance may write into an earlier one's table or memory), in creation
- * order, then the template is freed.
+ * The template is an ordinary instantiation (link.c: every core instance initialized,
+ * start functions run, fixup modules' tables filled) made with `recording` on, so that
+ * every item of its arena is listed with its kind (inst_internal.h: ki_kind). What the
+ * walk built is then the arena (index spaces, core items, functions, instances,
+ * trampolines, resource types, frames) plus what the arena points to that is made per
+ * instance: the component instance itself, its core instances, the handle table of each
+ * frame and the host providers' contexts. Everything else it points to (the model,
+ * compiled code, host function tables) is shared and stays.
  *
- * A copy replays the component's definitions (link.c) with the image: the walk builds the
- * index spaces, trampolines, resource types and host contexts as a fresh instantiation
- * does, but each core instance is a copy of its snapshot (engine image: memcpy of the
- * native struct, its bindings those of the walk — so imported memories, tables and globals
- * are the new exporter's — memory slots reset to the image, tables copied). The walk is
- * deterministic, so the k-th core instance made is the k-th captured. Funcrefs in the
- * copied tables still hold the template's addresses (its core instances' blocks); they are
- * moved with the table of old ranges -> new bases, sorted once here. */
+ * Capture: the arena's items are copied back to back into one block (`graph`), and every
+ * pointer field of every item (item_slots: the field lists of the ki_* structs) is
+ * classified by the address it holds: into the arena (rewritten to the block, as if the
+ * graph lived there), into the instance, a core instance's block, a handle table or a
+ * provider context (kept, with the target's number), or elsewhere (shared: left). The
+ * slots are listed grouped by target. As a safety net, a word of the block that points
+ * into one of those targets but is not a listed slot fails the capture (a pointer field
+ * missing from the lists would otherwise dangle). Each core instance is captured with
+ * the engine's images (engine/image.h), its bindings classified the same way.
+ *
+ * The handle tables are kept as the template's initialization left them (their types
+ * moved to the graph); a handle of a host resource needs its provider to copy contexts
+ * (host.h ctx_clone), and such a provider's template context stays with the image.
+ *
+ * Copy: one malloc and memcpy of the block; a copy of each frame's handle table and a
+ * context per provider (ctx_clone of the template's, else ctx_new, from the copy's
+ * grants); each core instance copied from its image in creation order, its bindings
+ * moved (a core instance imports only from earlier ones, the arena or the host); then
+ * every slot moved by its target's displacement (new address - template address), and the
+ * funcrefs of the copied tables rebased (a table of one core instance may hold funcrefs
+ * into another's block) with the table of old ranges -> new bases. No definition is
+ * replayed and no guest code runs. */
 #include "component/inst_internal.h"
 #include "engine/image.h"
 #include "util/alloc.h"
@@ -21,44 +39,379 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Targets: the arena, the instance, then the core instances, the frames' handle tables
+ * and the provider contexts, in that order. */
+enum { T_ARENA, T_CI, T_CORES };
+
+#define MAX_PROVS (sizeof((kiln_component_instance *)0)->provs / sizeof(ki_provctx))
+
 struct kiln_component_image {
     kiln_loaded_component *lc;
     size_t ncores;
     kiln_image **cores;
-    kiln_module **modules; /* of each core instance */
+    kiln_binding **binds;  /* per core: its bindings, arena contexts moved to the graph */
+    uint32_t **bind_tgt;   /* per core, per binding: 1 + the target of its ctx, 0: shared */
     kiln_image_reloc *map; /* old ranges sorted by lo; `to` unused here */
     size_t *order;         /* map[i] is the range of core order[i] */
+    char *graph;           /* the arena's items back to back */
+    size_t size;
+    uint32_t *slots; /* word indices into graph, grouped by target */
+    size_t *tstart;  /* slots of target t: [tstart[t], tstart[t + 1]) */
+    uintptr_t *old;  /* per target: its template address (the graph for T_ARENA) */
+    size_t ntargets;
+    size_t top, frames; /* byte offsets in graph of the top frame and the frames array */
+    uint32_t nframes, capframes;
+    kiln_resources **tables; /* per frame: the template's handle table, types in graph */
+    const kiln_chost_provider *provs[MAX_PROVS];
+    void *tmpl_ctx[MAX_PROVS]; /* the template's context, kept for the provider's ctx_clone */
+    size_t nprovs;
 };
 
 void kiln_component_image_free(kiln_component_image *img)
 {
     if (!img) return;
-    for (size_t i = 0; img->cores && i < img->ncores; i++)
-        kiln_image_free(img->cores[i]);
+    for (size_t i = 0; i < img->ncores; i++) {
+        if (img->cores) kiln_image_free(img->cores[i]);
+        if (img->binds) kiln_free(img->binds[i]);
+        if (img->bind_tgt) kiln_free(img->bind_tgt[i]);
+    }
     kiln_free(img->cores);
-    kiln_free(img->modules);
+    kiln_free(img->binds);
+    kiln_free(img->bind_tgt);
     kiln_free(img->map);
     kiln_free(img->order);
+    kiln_free(img->graph);
+    kiln_free(img->slots);
+    kiln_free(img->tstart);
+    kiln_free(img->old);
+    for (uint32_t j = 0; img->tables && j < img->nframes; j++)
+        kiln_resources_free(img->tables[j]);
+    kiln_free(img->tables);
+    for (size_t p = 0; p < img->nprovs; p++)
+        if (img->tmpl_ctx[p]) img->provs[p]->ctx_free(img->tmpl_ctx[p]);
     kiln_free(img);
 }
 
-static const kiln_image_reloc *sort_map;
+/* ---- capture ---- */
+
+/* An address range of the template and what it becomes: for the arena's items, `to` is
+ * the item's place in the graph. */
+typedef struct cap_range {
+    uintptr_t lo, hi, to;
+    uint32_t target;
+} cap_range;
+
+typedef struct cap {
+    kiln_component_image *img;
+    cap_range *ranges; /* sorted by lo, disjoint */
+    size_t nranges;
+    uint32_t *slot_tgt; /* per word of the graph: 1 + target of a slot there, 0: none */
+    int fail;           /* out of memory */
+} cap;
+
+/* The range holding address a, or NULL. */
+static const cap_range *range_of(const cap *c, uintptr_t a)
+{
+    size_t lo = 0, hi = c->nranges;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a < c->ranges[mid].lo)
+            hi = mid;
+        else if (a >= c->ranges[mid].hi)
+            lo = mid + 1;
+        else
+            return &c->ranges[mid];
+    }
+    return NULL;
+}
+
+/* A pointer field of an item already in the graph: classified, moved to the graph when it
+ * points into the arena, and listed when it points to something made per instance. */
+static void slot(cap *c, void *where)
+{
+    uintptr_t v;
+    memcpy(&v, where, sizeof v);
+    const cap_range *r = range_of(c, v);
+    if (!r) return;
+    if (r->target == T_ARENA) {
+        v = r->to + (v - r->lo);
+        memcpy(where, &v, sizeof v);
+    }
+    c->slot_tgt[((char *)where - c->img->graph) / sizeof(void *)] = r->target + 1;
+}
+
+/* Every pointer field of an item of kind `kind` and `size` bytes at p (in the graph). */
+static void item_slots(cap *c, ki_kind kind, void *p, size_t size)
+{
+    switch (kind) {
+    case KI_BYTES:
+        return;
+    case KI_PTRS:
+        for (size_t i = 0; i + sizeof(void *) <= size; i += sizeof(void *))
+            slot(c, (char *)p + i);
+        return;
+    case KI_CORE: {
+        ki_core *x = p;
+        slot(c, &x->b.ctx);
+        slot(c, &x->inst);
+        slot(c, &x->type);
+        return;
+    }
+    case KI_COREINST: {
+        ki_coreinst *x = p;
+        slot(c, &x->inst);
+        slot(c, &x->names);
+        slot(c, &x->items);
+        return;
+    }
+    case KI_FUNC: {
+        ki_func *x = p;
+        slot(c, &x->name);
+        slot(c, &x->type);
+        slot(c, &x->frame);
+        slot(c, &x->hf);
+        slot(c, &x->hctx);
+        slot(c, &x->core);
+        slot(c, &x->memory);
+        slot(c, &x->realloc);
+        slot(c, &x->post_return);
+        return;
+    }
+    case KI_CINST: {
+        ki_cinst *x = p;
+        slot(c, &x->names);
+        slot(c, &x->sorts);
+        slot(c, &x->items);
+        return;
+    }
+    case KI_COMP: {
+        ki_comp *x = p;
+        slot(c, &x->c);
+        slot(c, &x->outer);
+        return;
+    }
+    case KI_RTYPE: {
+        ki_rtype *x = p;
+        slot(c, &x->rt.name);
+        slot(c, &x->rt.impl);
+        slot(c, &x->rt.host_ctx);
+        slot(c, &x->rt.guest_native);
+        return;
+    }
+    case KI_FRAME: {
+        ki_frame *x = p;
+        slot(c, &x->parent);
+        slot(c, &x->c);
+        for (int s = 0; s < KILN_CSORT_COUNT; s++)
+            slot(c, &x->sp[s].items);
+        slot(c, &x->exports);
+        slot(c, &x->res);
+        slot(c, &x->tmap);
+        return;
+    }
+    case KI_TRAMP: {
+        ki_tramp *x = p;
+        slot(c, &x->ci);
+        slot(c, &x->frame);
+        slot(c, &x->callee);
+        slot(c, &x->type);
+        slot(c, &x->memory);
+        slot(c, &x->realloc);
+        return;
+    }
+    case KI_BUILTIN: {
+        ki_builtin *x = p;
+        slot(c, &x->ci);
+        slot(c, &x->frame);
+        slot(c, &x->type);
+        return;
+    }
+    }
+}
+
+/* A handle's type in the template's table -> its place in the graph (types are arena
+ * items); a host type's provider must be able to copy its context (ctx_clone). */
+static const kiln_resource_type *type_to_graph(void *arg, const kiln_resource_type *t)
+{
+    cap *c = arg;
+    const cap_range *r = range_of(c, (uintptr_t)t);
+    if (!r || r->target != T_ARENA) return NULL;
+    if (!t->impl) {
+        const cap_range *h = range_of(c, (uintptr_t)t->host_ctx);
+        size_t first = T_CORES + c->img->ncores + c->img->nframes;
+        if (!h || h->target < first || !c->img->provs[h->target - first]->ctx_clone) return NULL;
+    }
+    return (const kiln_resource_type *)(r->to + ((uintptr_t)t - r->lo));
+}
+
+/* A handle's type in the image's table -> the copy's (arg: the arena's displacement). */
+static const kiln_resource_type *type_to_copy(void *arg, const kiln_resource_type *t)
+{
+    return (const kiln_resource_type *)((uintptr_t)t + *(const uintptr_t *)arg);
+}
+
 static int by_lo(const void *a, const void *b)
 {
-    uintptr_t x = sort_map[*(const size_t *)a].lo, y = sort_map[*(const size_t *)b].lo;
+    uintptr_t x = ((const cap_range *)a)->lo, y = ((const cap_range *)b)->lo;
+    return x < y ? -1 : x > y;
+}
+
+static void add_range(cap *c, size_t *n, uintptr_t lo, uintptr_t hi, uintptr_t to, uint32_t t)
+{
+    c->ranges[(*n)++] = (cap_range){lo, hi, to, t};
+}
+
+/* Copies the template's arena into img->graph and lists its slots. 0, or -1 with err. */
+static int capture_graph(kiln_component_image *img, kiln_component_instance *ci, kiln_err *err)
+{
+    size_t nres = ci->nframes, nranges = ci->nrecs + 1 + ci->ncores + nres + ci->nprovs;
+    cap c = {.img = img};
+    int rc = -1;
+    img->ntargets = T_CORES + ci->ncores + nres + ci->nprovs;
+    for (size_t i = 0; i < ci->nrecs; i++)
+        img->size += ci->recs[i].size;
+    img->graph = kiln_malloc(img->size ? img->size : 1);
+    img->old = kiln_calloc(img->ntargets, sizeof *img->old);
+    img->tstart = kiln_calloc(img->ntargets + 1, sizeof *img->tstart);
+    c.ranges = kiln_calloc(nranges, sizeof *c.ranges);
+    c.slot_tgt = kiln_calloc(img->size / sizeof(void *) + 1, sizeof *c.slot_tgt);
+    if (!img->graph || !img->old || !img->tstart || !c.ranges || !c.slot_tgt) goto oom;
+    /* The ranges: arena items, the instance, core blocks, tables and contexts. */
+    size_t n = 0, off = 0;
+    for (size_t i = 0; i < ci->nrecs; i++) {
+        const ki_rec *r = &ci->recs[i];
+        memcpy(img->graph + off, r->p, r->size);
+        add_range(&c, &n, (uintptr_t)r->p, (uintptr_t)r->p + r->size, (uintptr_t)img->graph + off,
+                  T_ARENA);
+        off += r->size;
+    }
+    img->old[T_ARENA] = (uintptr_t)img->graph;
+    img->old[T_CI] = (uintptr_t)ci;
+    add_range(&c, &n, (uintptr_t)ci, (uintptr_t)ci + sizeof *ci, 0, T_CI);
+    for (size_t k = 0; k < ci->ncores; k++) {
+        uintptr_t lo, hi;
+        kiln_image_range(img->cores[k], &lo, &hi);
+        img->old[T_CORES + k] = lo;
+        add_range(&c, &n, lo, hi, 0, (uint32_t)(T_CORES + k));
+    }
+    for (size_t j = 0; j < nres; j++) {
+        uintptr_t a = (uintptr_t)ci->frames[j]->res;
+        img->old[T_CORES + ci->ncores + j] = a;
+        add_range(&c, &n, a, a + 1, 0, (uint32_t)(T_CORES + ci->ncores + j));
+    }
+    for (size_t p = 0; p < ci->nprovs; p++) {
+        uintptr_t a = (uintptr_t)ci->provs[p].ctx;
+        img->old[T_CORES + ci->ncores + nres + p] = a;
+        add_range(&c, &n, a, a + 1, 0, (uint32_t)(T_CORES + ci->ncores + nres + p));
+    }
+    c.nranges = n;
+    qsort(c.ranges, n, sizeof *c.ranges, by_lo);
+    for (size_t i = 1; i < n; i++)
+        if (c.ranges[i].lo < c.ranges[i - 1].hi) {
+            kiln_err_set(err, "%s: an image needs distinct host contexts", ci->name);
+            goto out;
+        }
+    /* The pointer fields of every item, then the safety net. */
+    off = 0;
+    for (size_t i = 0; i < ci->nrecs; i++) {
+        item_slots(&c, ci->recs[i].kind, img->graph + off, ci->recs[i].size);
+        off += ci->recs[i].size;
+    }
+    size_t nwords = img->size / sizeof(void *), nslots = 0;
+    for (size_t w = 0; w < nwords; w++) {
+        if (c.slot_tgt[w]) {
+            img->tstart[c.slot_tgt[w]]++; /* counts, shifted by one */
+            nslots++;
+            continue;
+        }
+        uintptr_t v;
+        memcpy(&v, img->graph + w * sizeof v, sizeof v);
+        if (range_of(&c, v)) {
+            kiln_err_set(err,
+                         "%s: the instance's graph has a pointer the image does not know "
+                         "(at byte %zu)",
+                         ci->name, w * sizeof v);
+            goto out;
+        }
+    }
+    for (size_t t = 0; t < img->ntargets; t++)
+        img->tstart[t + 1] += img->tstart[t];
+    if (!(img->slots = kiln_malloc((nslots ? nslots : 1) * sizeof *img->slots))) goto oom;
+    size_t *fill = kiln_malloc((img->ntargets + 1) * sizeof *fill);
+    if (!fill) goto oom;
+    memcpy(fill, img->tstart, (img->ntargets + 1) * sizeof *fill);
+    for (size_t w = 0; w < nwords; w++)
+        if (c.slot_tgt[w]) img->slots[fill[c.slot_tgt[w] - 1]++] = (uint32_t)w;
+    kiln_free(fill);
+    /* Where the copy finds its frames. */
+    const cap_range *top = range_of(&c, (uintptr_t)ci->top);
+    const cap_range *frames = range_of(&c, (uintptr_t)ci->frames);
+    if (!top || !frames || top->target != T_ARENA || frames->target != T_ARENA) {
+        kiln_err_set(err, "%s: the instance's frames are not in its arena", ci->name);
+        goto out;
+    }
+    img->top = top->to + ((uintptr_t)ci->top - top->lo) - (uintptr_t)img->graph;
+    img->frames = frames->to + ((uintptr_t)ci->frames - frames->lo) - (uintptr_t)img->graph;
+    img->nframes = ci->nframes;
+    img->capframes = ci->capframes;
+    /* The handle tables as the template's initialization left them. */
+    if (!(img->tables = kiln_calloc(nres + 1, sizeof *img->tables))) goto oom;
+    for (size_t j = 0; j < nres; j++) {
+        char why[200];
+        img->tables[j] =
+            kiln_resources_clone(ci->frames[j]->res, type_to_graph, &c, why, sizeof why);
+        if (!img->tables[j]) {
+            kiln_err_set(err, "%s: the handles its initialization made cannot be copied: %s",
+                         ci->name, why);
+            goto out;
+        }
+    }
+    /* Each core instance's bindings: from the arena, earlier core instances or shared. */
+    for (size_t k = 0; k < ci->ncores; k++) {
+        size_t nb;
+        const kiln_binding *b = kiln_image_bindings(img->cores[k], &nb);
+        img->binds[k] = kiln_malloc((nb ? nb : 1) * sizeof *img->binds[k]);
+        img->bind_tgt[k] = kiln_calloc(nb ? nb : 1, sizeof *img->bind_tgt[k]);
+        if (!img->binds[k] || !img->bind_tgt[k]) goto oom;
+        if (nb) memcpy(img->binds[k], b, nb * sizeof *b);
+        for (size_t i = 0; i < nb; i++) {
+            const cap_range *r = range_of(&c, (uintptr_t)b[i].ctx);
+            if (!r) continue;
+            if (r->target >= T_CORES + k && r->target < T_CORES + ci->ncores) {
+                kiln_err_set(err, "%s: core instance %zu is bound to a later one", ci->name, k);
+                goto out;
+            }
+            if (r->target == T_ARENA)
+                img->binds[k][i].ctx = (void *)(r->to + ((uintptr_t)b[i].ctx - r->lo));
+            img->bind_tgt[k][i] = r->target + 1;
+        }
+    }
+    rc = 0;
+    goto out;
+oom:
+    kiln_err_set(err, "%s: out of memory making an image", ci->name);
+out:
+    kiln_free(c.ranges);
+    kiln_free(c.slot_tgt);
+    return rc;
+}
+
+static int range_lo(const void *a, const void *b)
+{
+    uintptr_t x = ((const kiln_image_reloc *)a)->lo, y = ((const kiln_image_reloc *)b)->lo;
     return x < y ? -1 : x > y;
 }
 
 kiln_component_image *kiln_component_image_new(kiln_loaded_component *lc, const kiln_grants *g,
                                                kiln_err *err)
 {
-    kiln_component_instance *ci = ki_instantiate(lc, NULL, g, err);
+    kiln_component_instance *ci = ki_instantiate(lc, g, 1, err);
     if (!ci) return NULL;
     kiln_component_image *img = kiln_calloc(1, sizeof *img);
     size_t n = ci->ncores;
-    kiln_image_reloc *ranges = kiln_calloc(n + 1, sizeof *ranges);
-    if (!img || !ranges || !(img->cores = kiln_calloc(n + 1, sizeof *img->cores)) ||
-        !(img->modules = kiln_calloc(n + 1, sizeof *img->modules)) ||
+    if (!img || !(img->cores = kiln_calloc(n + 1, sizeof *img->cores)) ||
+        !(img->binds = kiln_calloc(n + 1, sizeof *img->binds)) ||
+        !(img->bind_tgt = kiln_calloc(n + 1, sizeof *img->bind_tgt)) ||
         !(img->map = kiln_calloc(n + 1, sizeof *img->map)) ||
         !(img->order = kiln_calloc(n + 1, sizeof *img->order))) {
         kiln_err_set(err, "%s: out of memory", ci->name);
@@ -67,22 +420,39 @@ kiln_component_image *kiln_component_image_new(kiln_loaded_component *lc, const 
     img->lc = lc;
     img->ncores = n;
     for (size_t i = 0; i < n; i++) {
-        img->modules[i] = kiln_instance_module(ci->cores[i]);
         if (!(img->cores[i] = kiln_image_capture(ci->cores[i], err))) goto fail;
-        kiln_image_range(img->cores[i], &ranges[i].lo, &ranges[i].hi);
-        img->order[i] = i;
+        kiln_image_range(img->cores[i], &img->map[i].lo, &img->map[i].hi);
+        img->map[i].to = i; /* sorted with the ranges, then moved to order */
     }
-    /* Single-threaded here: the comparison reads the ranges through a file-scope pointer. */
-    sort_map = ranges;
-    qsort(img->order, n, sizeof *img->order, by_lo);
-    sort_map = NULL;
+    qsort(img->map, n, sizeof *img->map, range_lo);
     for (size_t i = 0; i < n; i++)
-        img->map[i] = ranges[img->order[i]];
-    kiln_free(ranges);
+        img->order[i] = img->map[i].to;
+    img->nprovs = ci->nprovs;
+    for (size_t p = 0; p < ci->nprovs; p++)
+        img->provs[p] = ci->provs[p].p;
+    if (capture_graph(img, ci, err) < 0) goto fail;
+    /* Contexts the providers copy stay with the image (and are tried once here). */
+    size_t keep = 0;
+    for (size_t p = 0; p < ci->nprovs; p++)
+        if (img->provs[p]->ctx_clone)
+            img->tmpl_ctx[p] = ci->provs[p].ctx;
+        else
+            ci->provs[keep++] = ci->provs[p];
+    ci->nprovs = keep;
+    for (size_t p = 0; p < img->nprovs; p++) {
+        if (!img->tmpl_ctx[p]) continue;
+        char *why = NULL;
+        void *trial = img->provs[p]->ctx_clone(img->tmpl_ctx[p], g, &why);
+        if (!trial) {
+            kiln_err_set(err, "%s: %s: %s", ci->name, img->provs[p]->name, why ? why : "failed");
+            kiln_free(why);
+            goto fail;
+        }
+        img->provs[p]->ctx_free(trial);
+    }
     kiln_component_instance_free(ci);
     return img;
 fail:
-    kiln_free(ranges);
     kiln_component_instance_free(ci);
     kiln_component_image_free(img);
     return NULL;
@@ -95,43 +465,114 @@ int kiln_component_image_reserve(kiln_component_image *img, size_t n)
     return 0;
 }
 
-kiln_instance *ki_image_core(kiln_component_image *img, size_t k, kiln_module *m,
-                             const kiln_binding *b)
+/* ---- copies ---- */
+
+/* The copy's core instance k, its bindings moved by the displacements known so far (the
+ * arena's, the host's and the earlier core instances'). NULL when out of memory. */
+static kiln_instance *copy_core(kiln_component_image *img, size_t k, const uintptr_t *delta)
 {
-    if (k >= img->ncores || img->modules[k] != m) return NULL;
-    return kiln_image_instantiate_set(img->cores[k], b);
+    size_t nb;
+    kiln_image_bindings(img->cores[k], &nb);
+    kiln_binding local[64], *b = nb <= 64 ? local : kiln_malloc(nb * sizeof *b);
+    if (!b) return NULL;
+    if (nb) memcpy(b, img->binds[k], nb * sizeof *b);
+    for (size_t i = 0; i < nb; i++)
+        if (img->bind_tgt[k][i])
+            b[i].ctx = (void *)((uintptr_t)b[i].ctx + delta[img->bind_tgt[k][i] - 1]);
+    kiln_instance *inst = kiln_image_instantiate_set(img->cores[k], b);
+    if (b != local) kiln_free(b);
+    return inst;
 }
 
 kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *img,
                                                           const kiln_grants *g, kiln_err *err)
 {
-    kiln_component_instance *ci = ki_instantiate(img->lc, img, g, err);
-    if (!ci) return NULL;
-    if (ci->ncores != img->ncores) {
-        kiln_err_set(err, "%s: the image has %zu core instances, the copy %zu", ci->name,
-                     img->ncores, ci->ncores);
-        kiln_component_instance_free(ci);
-        return NULL;
+    kiln_loaded_component *lc = img->lc;
+    kiln_component_instance *ci = kiln_calloc(1, sizeof *ci);
+    uintptr_t dlocal[64],
+        *delta = img->ntargets <= 64 ? dlocal : kiln_malloc(img->ntargets * sizeof *delta);
+    kiln_resources *rlocal[16],
+        **res = img->nframes <= 16 ? rlocal : kiln_calloc(img->nframes, sizeof *res);
+    uint32_t nres = 0;
+    kiln_image_reloc mlocal[32],
+        *map = img->ncores <= 32 ? mlocal : kiln_malloc(img->ncores * sizeof *map);
+    if (!ci || !delta || !res || !map) goto oom;
+    ci->lc = lc;
+    const char *slash = strrchr(lc->name, '/');
+    ci->name = slash ? slash + 1 : lc->name;
+    char *blk = kiln_malloc(img->size ? img->size : 1);
+    if (!blk) goto oom;
+    if (!(ci->arena = kiln_malloc(4 * sizeof *ci->arena))) {
+        kiln_free(blk);
+        goto oom;
     }
-    kiln_image_reloc local[32], *map = local;
-    size_t n = img->ncores;
-    if (n > 32 && !(map = kiln_malloc(n * sizeof *map))) {
-        kiln_err_set(err, "%s: out of memory", ci->name);
-        kiln_component_instance_free(ci);
-        return NULL;
+    ci->arena[0] = blk;
+    ci->narena = 1;
+    ci->caparena = 4;
+    memcpy(blk, img->graph, img->size);
+    delta[T_ARENA] = (uintptr_t)blk - img->old[T_ARENA];
+    delta[T_CI] = (uintptr_t)ci - img->old[T_CI];
+    size_t tres = T_CORES + img->ncores, tprov = tres + img->nframes;
+    for (; nres < img->nframes; nres++) {
+        if (!(res[nres] =
+                  kiln_resources_clone(img->tables[nres], type_to_copy, &delta[T_ARENA], NULL, 0)))
+            goto oom;
+        delta[tres + nres] = (uintptr_t)res[nres] - img->old[tres + nres];
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t p = 0; p < img->nprovs; p++) {
+        char *why = NULL;
+        const kiln_chost_provider *pv = img->provs[p];
+        void *ctx = pv->ctx_clone ? pv->ctx_clone(img->tmpl_ctx[p], g, &why) : pv->ctx_new(g, &why);
+        if (!ctx) {
+            kiln_err_set(err, "%s: %s: %s", ci->name, img->provs[p]->name, why ? why : "failed");
+            kiln_free(why);
+            goto fail;
+        }
+        ci->provs[ci->nprovs++] = (ki_provctx){img->provs[p], ctx};
+        delta[tprov + p] = (uintptr_t)ctx - img->old[tprov + p];
+    }
+    if (img->ncores && !(ci->cores = kiln_malloc(img->ncores * sizeof *ci->cores))) goto oom;
+    ci->capcores = img->ncores;
+    for (size_t k = 0; k < img->ncores; k++) {
+        kiln_instance *inst = copy_core(img, k, delta);
+        if (!inst) {
+            kiln_err_set(err, "%s: cannot copy core instance %zu from the image", ci->name, k);
+            goto fail;
+        }
+        ci->cores[ci->ncores++] = inst;
+        delta[T_CORES + k] = kiln_instance_base(inst) - img->old[T_CORES + k];
+    }
+    /* Every pointer of the graph to its copy's target. */
+    for (size_t t = 0; t < img->ntargets; t++) {
+        uintptr_t d = delta[t];
+        for (size_t i = img->tstart[t]; i < img->tstart[t + 1]; i++) {
+            uintptr_t *w = (uintptr_t *)(void *)(blk + (size_t)img->slots[i] * sizeof(void *));
+            *w += d;
+        }
+    }
+    ci->top = (ki_frame *)(void *)(blk + img->top);
+    ci->frames = (ki_frame **)(void *)(blk + img->frames);
+    ci->nframes = img->nframes;
+    ci->capframes = img->capframes;
+    nres = 0; /* the frames own them now */
+    for (size_t i = 0; i < img->ncores; i++) {
         map[i] = img->map[i];
         map[i].to = kiln_instance_base(ci->cores[img->order[i]]);
     }
-    int ok = 1;
-    for (size_t i = 0; i < n && ok; i++)
-        ok = kiln_image_rebase(ci->cores[i], map, n) == 0;
-    if (map != local) kiln_free(map);
-    if (!ok) {
-        kiln_err_set(err, "%s: out of memory", ci->name);
-        kiln_component_instance_free(ci);
-        return NULL;
-    }
+    for (size_t i = 0; i < img->ncores; i++)
+        if (kiln_image_rebase(ci->cores[i], map, img->ncores) < 0) goto oom;
+    goto out;
+oom:
+    kiln_err_set(err, "%s: out of memory", lc->name);
+fail:
+    for (uint32_t i = 0; i < nres; i++)
+        kiln_resources_free(res[i]);
+    nres = 0;
+    kiln_component_instance_free(ci);
+    ci = NULL;
+out:
+    if (delta != dlocal) kiln_free(delta);
+    if (res != rlocal) kiln_free(res);
+    if (map != mlocal) kiln_free(map);
     return ci;
 }

@@ -4,7 +4,9 @@
  * imported by another core instance), tables (one filled by another core instance's
  * element segment, then overwritten by the guest) — a trap in one instance leaves the image
  * intact, and the corpus C command component (tests/components/build.sh c-cli) run from
- * copies prints what a fresh instantiation prints, each copy with its own grants. Needs
+ * copies prints what a fresh instantiation prints, each copy with its own grants; a handle
+ * the initialization made (resource.new in a start function) is in every copy's table,
+ * each copy's own (dropping it in one leaves the others'). Needs
  * wasm-tools (scripts/install-tools.sh), as instance_test does. */
 #include "component/instance.h"
 #include "util/alloc.h"
@@ -74,6 +76,27 @@ static const char *state_wat =
     "  (func (export \"data\") (result u32) (canon lift (core func $maini \"data\")))\n"
     "  (func (export \"crash\") (result u32) (canon lift (core func $maini \"crash\"))))\n";
 
+/* A start function takes a handle of the component's own resource type (rep 77). */
+static const char *handle_wat =
+    "(component\n"
+    "  (type $r (resource (rep i32)))\n"
+    "  (core func $rnew (canon resource.new $r))\n"
+    "  (core func $rrep (canon resource.rep $r))\n"
+    "  (core func $rdrop (canon resource.drop $r))\n"
+    "  (core module $M\n"
+    "    (import \"r\" \"new\" (func $new (param i32) (result i32)))\n"
+    "    (import \"r\" \"rep\" (func $rep (param i32) (result i32)))\n"
+    "    (import \"r\" \"drop\" (func $drop (param i32)))\n"
+    "    (global $h (mut i32) (i32.const 0))\n"
+    "    (func $start (global.set $h (call $new (i32.const 77))))\n"
+    "    (start $start)\n"
+    "    (func (export \"rep\") (result i32) (call $rep (global.get $h)))\n"
+    "    (func (export \"drop\") (result i32) (call $drop (global.get $h)) (i32.const 0)))\n"
+    "  (core instance $m (instantiate $M (with \"r\" (instance (export \"new\" (func $rnew))\n"
+    "    (export \"rep\" (func $rrep)) (export \"drop\" (func $rdrop))))))\n"
+    "  (func (export \"rep\") (result u32) (canon lift (core func $m \"rep\")))\n"
+    "  (func (export \"drop\") (result u32) (canon lift (core func $m \"drop\"))))\n";
+
 /* Writes wat to dir/name.wat and converts it; the .wasm path (static), or NULL. */
 static const char *build(const char *name, const char *wat)
 {
@@ -102,16 +125,25 @@ static long call_u32(kiln_component_instance *ci, const char *name)
     return (long)res[0].u;
 }
 
-static void test_state(void)
+/* Builds and loads a component written in the text format (NULL, and a failed check, on
+ * failure). */
+static kiln_loaded_component *load_wat(const char *name, const char *wat)
 {
-    const char *path = build("state", state_wat);
+    const char *path = build(name, wat);
     CHECK(path != NULL);
-    if (!path) return;
+    if (!path) return NULL;
     kiln_compile_opts o = {.tier = KILN_TIER_FAST, .cache_dir = cache};
     kiln_err err;
     kiln_loaded_component *lc = kiln_component_load_file(path, &o, &err);
     if (!lc) fprintf(stderr, "%s\n", err.msg);
     CHECK(lc != NULL);
+    return lc;
+}
+
+static void test_state(void)
+{
+    kiln_err err;
+    kiln_loaded_component *lc = load_wat("state", state_wat);
     if (!lc) return;
     kiln_grants g = {0};
     kiln_component_image *img = kiln_component_image_new(lc, &g, &err);
@@ -185,6 +217,34 @@ static int run_cli(kiln_component_instance *ci)
     return 0;
 }
 
+static void test_handles(void)
+{
+    kiln_err err;
+    kiln_loaded_component *lc = load_wat("handles", handle_wat);
+    if (!lc) return;
+    kiln_grants g = {0};
+    kiln_component_image *img = kiln_component_image_new(lc, &g, &err);
+    if (!img) fprintf(stderr, "%s\n", err.msg);
+    CHECK(img != NULL);
+    kiln_component_instance *a = img ? kiln_component_image_instantiate(img, &g, &err) : NULL;
+    kiln_component_instance *b = img ? kiln_component_image_instantiate(img, &g, &err) : NULL;
+    CHECK(a != NULL && b != NULL);
+    if (a && b) {
+        CHECK_INT(call_u32(a, "rep"), 77);
+        CHECK_INT(call_u32(a, "drop"), 0);
+        CHECK_INT(call_u32(a, "rep"), -1); /* dropped: a trap */
+        CHECK_INT(call_u32(b, "rep"), 77);
+    }
+    kiln_component_instance_free(a);
+    kiln_component_instance_free(b);
+    kiln_component_instance *c = img ? kiln_component_image_instantiate(img, &g, &err) : NULL;
+    CHECK(c != NULL);
+    if (c) CHECK_INT(call_u32(c, "rep"), 77);
+    kiln_component_instance_free(c);
+    kiln_component_image_free(img);
+    kiln_component_unload(lc);
+}
+
 static void test_cli(void)
 {
     char cmd[700], path[400];
@@ -244,6 +304,7 @@ int main(void)
     if (!mkdtemp(dir)) return 1;
     snprintf(cache, sizeof cache, "%s/cache", dir);
     test_state();
+    test_handles();
     test_cli();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -11,7 +11,12 @@
  *   type                               ki_rtype* for resource types, NULL otherwise
  *   component                          ki_comp*
  *   instance                           ki_cinst*
- * Everything is allocated in the instance's arena and freed with it. */
+ * Everything is allocated in the instance's arena and freed with it, index spaces and
+ * type maps included: the graph an instantiation builds is the arena plus the core
+ * instances, host contexts and handle tables it points to. An image (image.c) copies the
+ * arena and moves its pointers; for that every arena item has a kind (ki_kind) telling
+ * where its pointers are, and image.c's field lists (item_slots) must name every pointer
+ * field of the structs below. Adding a pointer field here means adding it there. */
 #ifndef KILN_COMPONENT_INST_INTERNAL_H
 #define KILN_COMPONENT_INST_INTERNAL_H
 
@@ -20,6 +25,28 @@
 #include "component/resources.h"
 
 typedef struct ki_frame ki_frame;
+
+/* What an arena item is (image.c finds its pointer fields by it). */
+typedef enum ki_kind {
+    KI_BYTES,    /* no pointers: strings, arrays of sorts */
+    KI_PTRS,     /* an array of pointers (index spaces, names, items, type maps, frames) */
+    KI_CORE,     /* ki_core */
+    KI_COREINST, /* ki_coreinst */
+    KI_FUNC,     /* ki_func */
+    KI_CINST,    /* ki_cinst */
+    KI_COMP,     /* ki_comp */
+    KI_RTYPE,    /* ki_rtype */
+    KI_FRAME,    /* ki_frame */
+    KI_TRAMP,    /* ki_tramp (lower.c) */
+    KI_BUILTIN   /* ki_builtin (lower.c) */
+} ki_kind;
+
+/* One arena item of an instance being recorded (the template of an image). */
+typedef struct ki_rec {
+    void *p;
+    size_t size;
+    ki_kind kind;
+} ki_rec;
 
 /* A core item: a function as a binding (guest export or host trampoline), or a memory,
  * table or global (b.ctx = its pointer). inst/idx: the guest export it is (NULL/-1 else).
@@ -63,6 +90,24 @@ typedef struct ki_func {
     ki_core *realloc, *post_return;
     kiln_string_encoding enc;
 } ki_func;
+
+/* The context of a canon lower trampoline (lower.c). */
+typedef struct ki_tramp {
+    kiln_component_instance *ci;
+    ki_frame *frame; /* the component instance whose core code calls out */
+    ki_func *callee;
+    const kiln_ctype *type;
+    wasm_rt_memory_t *memory;
+    ki_core *realloc;
+    kiln_string_encoding enc;
+} ki_tramp;
+
+/* The context of a resource built-in (lower.c). */
+typedef struct ki_builtin {
+    kiln_component_instance *ci;
+    ki_frame *frame;
+    ki_rtype *type;
+} ki_builtin;
 
 /* A component instance: named items. */
 typedef struct ki_cinst {
@@ -117,7 +162,6 @@ struct kiln_loaded_component {
 
 struct kiln_component_instance {
     kiln_loaded_component *lc;
-    kiln_component_image *img; /* instantiated from this image (image.c), or NULL */
     const char *name;
     void **arena; /* every chunk of the instance's arena (ki_alloc) */
     size_t narena, caparena;
@@ -128,27 +172,25 @@ struct kiln_component_instance {
     ki_provctx provs[16];
     size_t nprovs;
     ki_frame *top;
-    ki_frame **frames; /* every frame (their arrays are freed with the instance) */
+    ki_frame **frames; /* every frame (an arena array) */
     uint32_t nframes, capframes;
-    kiln_cabi_cx cx; /* for kiln_component_call */
-    int cx_ready;
+    int recording; /* the arena's items are listed in recs (image.c's template) */
+    ki_rec *recs;
+    size_t nrecs, caprecs;
+    kiln_cabi_cx *cx;   /* for kiln_component_call (lower.c: from the thread's cache) */
     kiln_cabi_cx **cxs; /* contexts of the calls in progress (lower.c), reused */
     uint32_t depth, ncxs, capcxs;
     uint64_t timeout_ns; /* of the host's call in progress (0: none) */
     kiln_err *err;       /* during instantiation */
 };
 
-/* link.c: instantiates lc (from img's core images when img is not NULL: no guest code
- * runs, the core instances' funcrefs are left for image.c to rebase). NULL with err. */
-kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, kiln_component_image *img,
-                                        const kiln_grants *g, kiln_err *err);
-/* image.c: the core instance number k of an instance made from img (NULL if the image has
- * no such core instance or it is of another module). */
-kiln_instance *ki_image_core(kiln_component_image *img, size_t k, kiln_module *m,
-                             const kiln_binding *b);
+/* link.c: instantiates lc (every core instance initialized, start functions run); with
+ * `recording`, every arena item is listed in ci->recs (for image.c). NULL with err. */
+kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, const kiln_grants *g,
+                                        int recording, kiln_err *err);
 
-/* Arena allocation (zeroed); NULL when out of memory. */
-void *ki_alloc(kiln_component_instance *ci, size_t n);
+/* Arena allocation (zeroed) of an item of that kind; NULL when out of memory. */
+void *ki_alloc(kiln_component_instance *ci, size_t n, ki_kind kind);
 char *ki_strdup(kiln_component_instance *ci, const char *s);
 
 /* Runtime resource type of a static type, looking through enclosing frames; NULL if none. */
@@ -161,6 +203,8 @@ ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, con
                   const kiln_canon_opts *o, kiln_err *err);
 ki_core *ki_resource_builtin(kiln_component_instance *ci, ki_frame *f, uint8_t op,
                              const kiln_ctype *t, kiln_err *err);
+/* Gives the instance's call contexts back to the thread's cache (lower.c). */
+void ki_cxs_release(kiln_component_instance *ci);
 /* Calls a lifted function with component values: 0, or -1 with cx->err (and *trap when
  * the guest trapped). */
 int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,

@@ -7,9 +7,9 @@
  * cache) with a linker that accepts every import: what a core import is bound to is decided
  * per instance, from the component's definitions.
  *
- * Instantiation (link.c) replays the definitions in binary order, building the runtime
- * index spaces exactly as the validator built the static ones: core instances from modules
- * (each import bound per kiln_binding: another core instance's export as guest code,
+ * Instantiation (link.c) replays the definitions in binary order (once per image: image.c),
+ * building the runtime index spaces exactly as the validator built the static ones: core instances
+ * from modules (each import bound per kiln_binding: another core instance's export as guest code,
  * memories, tables and globals by pointer — the preview1 adapter imports the main module's
  * memory, a fixup module fills a shim's funcref table) or from inline exports; aliases
  * (core export, export, outer); canon lift (a component function = core function +
@@ -64,14 +64,23 @@ kiln_component_instance *kiln_component_instantiate(kiln_loaded_component *lc, c
 void kiln_component_instance_free(kiln_component_instance *ci);
 
 /* Images (image.c): a component instantiated once — every core instance initialized,
- * start functions run, the adapter's and shims' tables filled — and kept as a snapshot of
- * all its core instances (memories, shared ones included, globals, tables). Each
- * instance made from it is a copy: no guest code runs; funcrefs that point into any core
- * instance of the template are moved to the copy's; host contexts are made fresh from the
- * grants and resource tables start empty, as for kiln_component_instantiate. Free it with
+ * start functions run, the adapter's and shims' tables filled — and kept whole: its core
+ * instances as snapshots (memories, shared ones included, globals, tables) and the graph
+ * the instantiation built (index spaces, trampolines, lifted functions, resource types,
+ * nested components' frames). Each instance made from it is a copy: no definition is
+ * replayed and no guest code runs; the graph's pointers and the funcrefs that point into
+ * any core instance of the template are moved to the copy's. Handle tables are copies of
+ * the template's (the handles its initialization made: wasi-libc's preopen descriptors);
+ * host contexts are made from the copy's grants g: by the provider's ctx_clone of the
+ * template's context when it has one (the same host resources under the same reps,
+ * reopened from g: host.h), else fresh (ctx_new). Free a copy with
  * kiln_component_instance_free. The image is made with grants g (the template's host
- * contexts are freed with it). kiln_component_image_free requires its instances to be
- * freed first. An image may be instantiated from several threads. */
+ * contexts are freed with it, or with the image for providers that clone them).
+ * kiln_component_image_new fails (err) when the template holds something it cannot copy:
+ * a handle of a provider without ctx_clone, state its provider's ctx_clone refuses, a
+ * borrow, or two providers sharing one context; callers then instantiate per request.
+ * kiln_component_image_free requires its instances to be freed first. An image may be
+ * instantiated from several threads. */
 typedef struct kiln_component_image kiln_component_image;
 kiln_component_image *kiln_component_image_new(kiln_loaded_component *lc, const kiln_grants *g,
                                                kiln_err *err);

@@ -8,7 +8,9 @@
  * destructor, imports refused before compiling (missing interface, missing function, wrong type),
  * and hostile components (lying about a string's length, returning an out-of-bounds pointer,
  * passing a bad pointer to a host, forging and double-dropping handles) trapping with a clear
- * message. */
+ * message. The basic, nested and resource checks run on a fresh instance and on two copies
+ * from an image (image.c: the instantiated graph copied, its pointers moved), the template
+ * freed before the copies are used. */
 #include "component/host.h"
 #include "component/instance.h"
 #include "util/alloc.h"
@@ -96,7 +98,7 @@ static const kiln_chost_func t_funcs[] = {
 };
 static const kiln_chost_iface t_api = {"test:host/api", "1.0.0", NULL, 0, t_funcs, 4};
 static const kiln_chost_iface *const t_ifaces[] = {&t_api};
-static const kiln_chost_provider t_provider = {"test host", t_ifaces, 1, t_new, t_free};
+static const kiln_chost_provider t_provider = {"test host", t_ifaces, 1, t_new, t_free, NULL};
 
 /* ---- components ---- */
 
@@ -476,21 +478,9 @@ static void test_shapes(void)
     CHECK(!kiln_chost_shape_match("()", "() -> u32"));
 }
 
-static void test_basic(void)
+/* The basic component's checks on instance ci (freed here). */
+static void basic_checks(kiln_component_instance *ci)
 {
-    kiln_err err;
-    kiln_loaded_component *lc = load("basic", basic_wat, &err);
-    CHECK(lc != NULL);
-    if (!lc) return;
-    CHECK_INT(kiln_component_module_count(lc), 4);
-    kiln_grants g = {0};
-    kiln_component_instance *ci = kiln_component_instantiate(lc, &g, &err);
-    if (!ci) fprintf(stderr, "%s\n", err.msg);
-    CHECK(ci != NULL);
-    if (!ci) {
-        kiln_component_unload(lc);
-        return;
-    }
     kiln_trap t;
     kiln_cval res, arg;
     /* Strings both ways through a shared memory: lift from the host, lower to the host. */
@@ -546,23 +536,51 @@ static void test_basic(void)
     host_calls = 0;
     kiln_component_instance_free(ci);
     CHECK_INT(host_calls, 4); /* the provider context saw this instance's calls */
+}
+
+/* An instance of lc: fresh (mode 0), or a copy from *img (made on first use). */
+static kiln_component_instance *make(kiln_loaded_component *lc, int mode,
+                                     kiln_component_image **img)
+{
+    kiln_grants g = {0};
+    kiln_err err;
+    if (mode && !*img && !(*img = kiln_component_image_new(lc, &g, &err))) {
+        fprintf(stderr, "%s\n", err.msg);
+        return NULL;
+    }
+    kiln_component_instance *ci = mode ? kiln_component_image_instantiate(*img, &g, &err)
+                                       : kiln_component_instantiate(lc, &g, &err);
+    if (!ci) fprintf(stderr, "%s\n", err.msg);
+    return ci;
+}
+
+/* Runs checks (which free the instance) on a fresh instance of lc and on two copies
+ * from its image. */
+static void in_three_instances(kiln_loaded_component *lc, void (*checks)(kiln_component_instance *))
+{
+    kiln_component_image *img = NULL;
+    for (int mode = 0; mode < 3; mode++) {
+        kiln_component_instance *ci = make(lc, mode, &img);
+        CHECK(ci != NULL);
+        if (ci) checks(ci);
+    }
+    kiln_component_image_free(img);
+}
+
+static void test_basic(void)
+{
+    kiln_err err;
+    kiln_loaded_component *lc = load("basic", basic_wat, &err);
+    CHECK(lc != NULL);
+    if (!lc) return;
+    CHECK_INT(kiln_component_module_count(lc), 4);
+    in_three_instances(lc, basic_checks);
     kiln_component_unload(lc);
 }
 
-static void test_nested_and_resources(void)
+/* The nested component's checks on instance ci (freed here). */
+static void nested_checks(kiln_component_instance *ci)
 {
-    kiln_err err;
-    kiln_loaded_component *lc = load("nested", nested_wat, &err);
-    CHECK(lc != NULL);
-    if (!lc) return;
-    kiln_grants g = {0};
-    kiln_component_instance *ci = kiln_component_instantiate(lc, &g, &err);
-    if (!ci) fprintf(stderr, "%s\n", err.msg);
-    CHECK(ci != NULL);
-    if (!ci) {
-        kiln_component_unload(lc);
-        return;
-    }
     kiln_trap t;
     kiln_cval res, arg;
     memset(&arg, 0, sizeof arg);
@@ -594,6 +612,15 @@ static void test_nested_and_resources(void)
     CHECK(strstr(t.message, "resource.drop") != NULL);
     printf("double-drop: %s\n", t.message);
     kiln_component_instance_free(ci);
+}
+
+static void test_nested_and_resources(void)
+{
+    kiln_err err;
+    kiln_loaded_component *lc = load("nested", nested_wat, &err);
+    CHECK(lc != NULL);
+    if (!lc) return;
+    in_three_instances(lc, nested_checks);
     kiln_component_unload(lc);
 }
 

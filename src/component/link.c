@@ -9,63 +9,84 @@
 #include <string.h>
 
 /* The arena is a list of chunks (ci->arena) carved from the front (ci->bump): an
- * instance makes hundreds of small items, one malloc each would dominate a copy from an
- * image. Items are 16-byte aligned and zeroed (chunks are calloc'd). */
+ * instance makes hundreds of small items, one malloc each would dominate. Items are
+ * 16-byte aligned and zeroed (chunks are calloc'd). While ci->recording (the template of
+ * an image), every item is also listed with its kind in ci->recs, so that image.c can
+ * copy the graph and find its pointers (inst_internal.h: ki_kind). */
 #define KI_CHUNK 4096
 
-void *ki_alloc(kiln_component_instance *ci, size_t n)
+static int record(kiln_component_instance *ci, void *p, size_t n, ki_kind kind)
+{
+    if (ci->nrecs == ci->caprecs) {
+        size_t cap = ci->caprecs ? ci->caprecs * 2 : 256;
+        ki_rec *r = kiln_realloc(ci->recs, cap * sizeof *r);
+        if (!r) return -1;
+        ci->recs = r;
+        ci->caprecs = cap;
+    }
+    ci->recs[ci->nrecs++] = (ki_rec){p, n, kind};
+    return 0;
+}
+
+void *ki_alloc(kiln_component_instance *ci, size_t n, ki_kind kind)
 {
     n = (n + 15) & ~(size_t)15;
     if (n == 0) n = 16;
+    void *p;
     if (n <= ci->bump_left) {
-        void *p = ci->bump;
+        p = ci->bump;
         ci->bump += n;
         ci->bump_left -= n;
-        return p;
+    } else {
+        if (ci->narena == ci->caparena) {
+            size_t cap = ci->caparena ? ci->caparena * 2 : 64;
+            void **a = kiln_realloc(ci->arena, cap * sizeof *a);
+            if (!a) return NULL;
+            ci->arena = a;
+            ci->caparena = cap;
+        }
+        /* Chunks grow (4 KiB, 8 KiB, ... 64 KiB): small components zero little. */
+        size_t chunk = (size_t)KI_CHUNK << (ci->narena < 4 ? ci->narena : 4);
+        size_t size = n > chunk / 4 ? n : chunk;
+        char *c = kiln_calloc(1, size);
+        if (!c) return NULL;
+        ci->arena[ci->narena++] = c;
+        if (size != n) {
+            ci->bump = c + n;
+            ci->bump_left = size - n;
+        }
+        p = c;
     }
-    if (ci->narena == ci->caparena) {
-        size_t cap = ci->caparena ? ci->caparena * 2 : 64;
-        void **a = kiln_realloc(ci->arena, cap * sizeof *a);
-        if (!a) return NULL;
-        ci->arena = a;
-        ci->caparena = cap;
-    }
-    /* Chunks grow (4 KiB, 8 KiB, ... 64 KiB): small components zero little. */
-    size_t chunk = (size_t)KI_CHUNK << (ci->narena < 4 ? ci->narena : 4);
-    size_t size = n > chunk / 4 ? n : chunk;
-    char *p = kiln_calloc(1, size);
-    if (!p) return NULL;
-    ci->arena[ci->narena++] = p;
-    if (size != n) {
-        ci->bump = p + n;
-        ci->bump_left = size - n;
-    }
+    if (ci->recording && record(ci, p, n, kind) < 0) return NULL;
     return p;
 }
 
 char *ki_strdup(kiln_component_instance *ci, const char *s)
 {
     size_t n = strlen(s);
-    char *p = ki_alloc(ci, n + 1);
+    char *p = ki_alloc(ci, n + 1, KI_BYTES);
     if (p) memcpy(p, s, n + 1);
     return p;
 }
 
-static int grow(void ***items, uint32_t *cap, uint32_t n, size_t size)
+/* Makes room in an arena array of pointers (*items, *cap entries, n used) for one more:
+ * a new array twice as large (the old one stays in the arena). 0, or -1 out of memory. */
+static int grow(kiln_component_instance *ci, void ***items, uint32_t *cap, uint32_t n)
 {
     if (n < *cap) return 0;
     uint32_t c = *cap ? *cap * 2 : 16;
-    void *p = kiln_realloc(*items, c * size);
+    void **p = ki_alloc(ci, c * sizeof *p, KI_PTRS);
     if (!p) return -1;
+    if (n) memcpy(p, *items, n * sizeof *p);
     *items = p;
     *cap = c;
     return 0;
 }
 
-static int push(ki_frame *f, kiln_csort s, void *item)
+static int push(kiln_component_instance *ci, ki_frame *f, kiln_csort s, void *item)
 {
     ki_space *sp = &f->sp[s];
-    if (grow(&sp->items, &sp->cap, sp->n, sizeof *sp->items) < 0) return -1;
+    if (grow(ci, &sp->items, &sp->cap, sp->n) < 0) return -1;
     sp->items[sp->n++] = item;
     return 0;
 }
@@ -76,9 +97,9 @@ static int cinst_add(kiln_component_instance *ci, ki_cinst *in, const char *name
 {
     if (in->n == in->cap) {
         uint32_t cap = in->cap ? in->cap * 2 : 8;
-        const char **names = ki_alloc(ci, cap * sizeof *names);
-        kiln_csort *sorts = ki_alloc(ci, cap * sizeof *sorts);
-        void **items = ki_alloc(ci, cap * sizeof *items);
+        const char **names = ki_alloc(ci, cap * sizeof *names, KI_PTRS);
+        kiln_csort *sorts = ki_alloc(ci, cap * sizeof *sorts, KI_BYTES);
+        void **items = ki_alloc(ci, cap * sizeof *items, KI_PTRS);
         if (!names || !sorts || !items) return -1;
         if (in->n) {
             memcpy(names, in->names, in->n * sizeof *names);
@@ -111,7 +132,6 @@ ki_rtype *ki_rtype_of(ki_frame *f, const kiln_ctype *t)
 
 int ki_tmap_add(kiln_component_instance *ci, ki_frame *f, const kiln_ctype *t, ki_rtype *r)
 {
-    (void)ci;
     if (!t || !r) return 0;
     for (uint32_t i = 0; i < f->ntmap; i++)
         if (f->tmap[i].t == t) {
@@ -120,8 +140,9 @@ int ki_tmap_add(kiln_component_instance *ci, ki_frame *f, const kiln_ctype *t, k
         }
     if (f->ntmap == f->captmap) {
         uint32_t cap = f->captmap ? f->captmap * 2 : 16;
-        ki_tmap *m = kiln_realloc(f->tmap, cap * sizeof *m);
+        ki_tmap *m = ki_alloc(ci, cap * sizeof *m, KI_PTRS);
         if (!m) return -1;
+        if (f->ntmap) memcpy(m, f->tmap, f->ntmap * sizeof *m);
         f->tmap = m;
         f->captmap = cap;
     }
@@ -129,20 +150,11 @@ int ki_tmap_add(kiln_component_instance *ci, ki_frame *f, const kiln_ctype *t, k
     return 0;
 }
 
-static void frame_free(ki_frame *f)
-{
-    for (int s = 0; s < KILN_CSORT_COUNT; s++)
-        kiln_free(f->sp[s].items);
-    kiln_free(f->tmap);
-    kiln_resources_free(f->res);
-}
-
 /* Frames are kept until the instance is freed (lifted functions point into them). */
 static ki_frame *frame_new(kiln_component_instance *ci)
 {
-    if (grow((void ***)&ci->frames, &ci->capframes, ci->nframes, sizeof *ci->frames) < 0)
-        return NULL;
-    ki_frame *f = ki_alloc(ci, sizeof(ki_frame));
+    if (grow(ci, (void ***)&ci->frames, &ci->capframes, ci->nframes) < 0) return NULL;
+    ki_frame *f = ki_alloc(ci, sizeof(ki_frame), KI_FRAME);
     if (!f) return NULL;
     ci->frames[ci->nframes++] = f;
     if (!(f->res = kiln_resources_new())) return NULL;
@@ -177,7 +189,7 @@ static ki_core *core_export(kiln_component_instance *ci, ki_coreinst *in, const 
                    : kiln_module_export_index(m, name);
     if (idx < 0) return NULL;
     in->hint = (uint32_t)idx + 1;
-    ki_core *c = ki_alloc(ci, sizeof *c);
+    ki_core *c = ki_alloc(ci, sizeof *c, KI_CORE);
     if (!c) return NULL;
     const kiln_export_info *e = kiln_module_export(m, (size_t)idx);
     c->kind = e->kind;
@@ -257,12 +269,12 @@ static ki_coreinst *instantiate_core(kiln_component_instance *ci, ki_frame *f,
                                      const kiln_cinstance *in, const kiln_cdef *d)
 {
     kiln_err *err = ci->err;
-    ki_coreinst *ki = ki_alloc(ci, sizeof *ki);
+    ki_coreinst *ki = ki_alloc(ci, sizeof *ki, KI_COREINST);
     if (!ki) return NULL;
     if (in->from_exports) {
         ki->n = in->nargs;
-        ki->names = ki_alloc(ci, (in->nargs + 1) * sizeof *ki->names);
-        ki->items = ki_alloc(ci, (in->nargs + 1) * sizeof *ki->items);
+        ki->names = ki_alloc(ci, (in->nargs + 1) * sizeof *ki->names, KI_PTRS);
+        ki->items = ki_alloc(ci, (in->nargs + 1) * sizeof *ki->items, KI_PTRS);
         if (!ki->names || !ki->items) return NULL;
         for (uint32_t i = 0; i < in->nargs; i++) {
             ki->names[i] = in->args[i].name;
@@ -294,19 +306,6 @@ static ki_coreinst *instantiate_core(kiln_component_instance *ci, ki_frame *f,
             return NULL;
         }
         b[i] = c->b;
-    }
-    if (ci->img) {
-        /* From the image: a copy of the core instance as the template left it. */
-        kiln_instance *inst = ki_image_core(ci->img, ci->ncores, m, b);
-        kiln_free(b);
-        if (!inst || add_core(ci, inst) < 0) {
-            kiln_instance_free(inst);
-            kiln_err_set(err, "%s: cannot copy core instance %zu from the image", ci->name,
-                         ci->ncores);
-            return NULL;
-        }
-        ki->inst = inst;
-        return ki;
     }
     kiln_instance *inst = kiln_instance_alloc(m);
     if (!inst || add_core(ci, inst) < 0) {
@@ -368,15 +367,15 @@ static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const c
     }
     void *ctx = provider_ctx(ci, p, g);
     if (!ctx) return NULL;
-    ki_cinst *in = ki_alloc(ci, sizeof *in);
+    ki_cinst *in = ki_alloc(ci, sizeof *in, KI_CINST);
     if (!in) return NULL;
     for (uint32_t i = 0; i < type->nexports; i++) {
         const kiln_citem *e = &type->exports[i];
         void *item = NULL;
         if (e->sort == KILN_CSORT_FUNC) {
-            ki_func *fn = ki_alloc(ci, sizeof *fn);
+            ki_func *fn = ki_alloc(ci, sizeof *fn, KI_FUNC);
             size_t nl = strlen(name), el = strlen(e->name);
-            char *full = ki_alloc(ci, nl + el + 2);
+            char *full = ki_alloc(ci, nl + el + 2, KI_BYTES);
             if (!fn || !full) return NULL;
             memcpy(full, name, nl);
             full[nl] = '#';
@@ -400,7 +399,7 @@ static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const c
                     kiln_err_set(ci->err, "%s: import %s: no resource %s", ci->name, name, e->name);
                     return NULL;
                 }
-                if (!(r = ki_alloc(ci, sizeof *r))) return NULL;
+                if (!(r = ki_alloc(ci, sizeof *r, KI_RTYPE))) return NULL;
                 kiln_resource_type_init_host(&r->rt, iface->resources[k].name,
                                              iface->resources[k].dtor, ctx);
                 if (ki_tmap_add(ci, f, e->type, r) < 0) return NULL;
@@ -454,35 +453,41 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                      const ki_cinst *args, const kiln_grants *g)
 {
     f->c = c;
-    if (!(f->exports = ki_alloc(ci, sizeof *f->exports))) return oom(ci);
+    if (!(f->exports = ki_alloc(ci, sizeof *f->exports, KI_CINST))) return oom(ci);
+    /* The validator's index spaces give each runtime space its final size. */
+    for (int s = 0; s < KILN_CSORT_COUNT; s++) {
+        uint32_t n = c->spaces[s].n;
+        if (n && !(f->sp[s].items = ki_alloc(ci, n * sizeof(void *), KI_PTRS))) return oom(ci);
+        f->sp[s].cap = n;
+    }
     for (uint32_t i = 0; i < c->ndefs; i++) {
         const kiln_cdef *d = &c->defs[i];
         switch (d->kind) {
         case KILN_CDEF_CORE_MODULE:
-            if (push(f, KILN_CSORT_CORE_MODULE, module_of(ci, &d->module)) < 0) return oom(ci);
+            if (push(ci, f, KILN_CSORT_CORE_MODULE, module_of(ci, &d->module)) < 0) return oom(ci);
             break;
         case KILN_CDEF_CORE_INSTANCE: {
             ki_coreinst *in = instantiate_core(ci, f, &d->instance, d);
             if (!in) return -1;
-            if (push(f, KILN_CSORT_CORE_INSTANCE, in) < 0) return oom(ci);
+            if (push(ci, f, KILN_CSORT_CORE_INSTANCE, in) < 0) return oom(ci);
             break;
         }
         case KILN_CDEF_CORE_TYPE:
-            if (push(f, KILN_CSORT_CORE_TYPE, NULL) < 0) return oom(ci);
+            if (push(ci, f, KILN_CSORT_CORE_TYPE, NULL) < 0) return oom(ci);
             break;
         case KILN_CDEF_COMPONENT: {
-            ki_comp *k = ki_alloc(ci, sizeof *k);
+            ki_comp *k = ki_alloc(ci, sizeof *k, KI_COMP);
             if (!k) return oom(ci);
             k->c = d->component;
             k->outer = f;
-            if (push(f, KILN_CSORT_COMPONENT, k) < 0) return oom(ci);
+            if (push(ci, f, KILN_CSORT_COMPONENT, k) < 0) return oom(ci);
             break;
         }
         case KILN_CDEF_INSTANCE: {
             const kiln_cinstance *in = &d->instance;
             ki_cinst *out;
             if (in->from_exports) {
-                if (!(out = ki_alloc(ci, sizeof *out))) return oom(ci);
+                if (!(out = ki_alloc(ci, sizeof *out, KI_CINST))) return oom(ci);
                 for (uint32_t k = 0; k < in->nargs; k++)
                     if (cinst_add(ci, out, in->args[k].name, in->args[k].sort,
                                   f->sp[in->args[k].sort].items[in->args[k].index]) < 0)
@@ -501,7 +506,7 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                 if (rc < 0) return -1;
                 out = nf->exports;
             }
-            if (push(f, KILN_CSORT_INSTANCE, out) < 0) return oom(ci);
+            if (push(ci, f, KILN_CSORT_INSTANCE, out) < 0) return oom(ci);
             break;
         }
         case KILN_CDEF_ALIAS: {
@@ -536,13 +541,13 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                 ki_tmap_add(ci, f, c->spaces[KILN_CSORT_TYPE].types[f->sp[KILN_CSORT_TYPE].n],
                             item) < 0)
                 return oom(ci);
-            if (push(f, a->sort, item) < 0) return oom(ci);
+            if (push(ci, f, a->sort, item) < 0) return oom(ci);
             break;
         }
         case KILN_CDEF_TYPE: {
             ki_rtype *r = NULL;
             if (d->type->kind == KILN_CT_RESOURCE && !d->type->abstract) {
-                if (!(r = ki_alloc(ci, sizeof *r))) return oom(ci);
+                if (!(r = ki_alloc(ci, sizeof *r, KI_RTYPE))) return oom(ci);
                 ki_core *dtor =
                     d->type->has_dtor ? f->sp[KILN_CSORT_CORE_FUNC].items[d->type->dtor] : NULL;
                 if (dtor && !dtor->inst) {
@@ -558,13 +563,13 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                                               dtor ? dtor->b.ctx : NULL);
                 if (ki_tmap_add(ci, f, d->type, r) < 0) return oom(ci);
             }
-            if (push(f, KILN_CSORT_TYPE, r) < 0) return oom(ci);
+            if (push(ci, f, KILN_CSORT_TYPE, r) < 0) return oom(ci);
             break;
         }
         case KILN_CDEF_CANON: {
             const kiln_canon *k = &d->canon;
             if (k->op == KILN_CANON_LIFT) {
-                ki_func *fn = ki_alloc(ci, sizeof *fn);
+                ki_func *fn = ki_alloc(ci, sizeof *fn, KI_FUNC);
                 if (!fn) return oom(ci);
                 fn->kind = KI_FUNC_LIFT;
                 fn->name = "(lifted function)";
@@ -588,18 +593,18 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                 if (k->opts.has_post_return)
                     fn->post_return = f->sp[KILN_CSORT_CORE_FUNC].items[k->opts.post_return];
                 if (check_lift(ci, d, fn) < 0) return -1;
-                if (push(f, KILN_CSORT_FUNC, fn) < 0) return oom(ci);
+                if (push(ci, f, KILN_CSORT_FUNC, fn) < 0) return oom(ci);
             } else if (k->op == KILN_CANON_LOWER) {
                 ki_func *callee = f->sp[KILN_CSORT_FUNC].items[k->func];
                 ki_core *core = ki_lower(ci, f, callee, c->spaces[KILN_CSORT_FUNC].types[k->func],
                                          &k->opts, ci->err);
                 if (!core) return -1;
-                if (push(f, KILN_CSORT_CORE_FUNC, core) < 0) return oom(ci);
+                if (push(ci, f, KILN_CSORT_CORE_FUNC, core) < 0) return oom(ci);
             } else {
                 ki_core *core = ki_resource_builtin(
                     ci, f, k->op, c->spaces[KILN_CSORT_TYPE].types[k->type], ci->err);
                 if (!core) return -1;
-                if (push(f, KILN_CSORT_CORE_FUNC, core) < 0) return oom(ci);
+                if (push(ci, f, KILN_CSORT_CORE_FUNC, core) < 0) return oom(ci);
             }
             break;
         }
@@ -635,7 +640,7 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                     }
                 }
             }
-            if (push(f, e->sort, item) < 0) return oom(ci);
+            if (push(ci, f, e->sort, item) < 0) return oom(ci);
             break;
         }
         case KILN_CDEF_EXPORT: {
@@ -648,7 +653,7 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
             if (d->export_sort == KILN_CSORT_TYPE && ki_tmap_add(ci, f, d->ext.type, item) < 0)
                 return oom(ci);
             if (cinst_add(ci, f->exports, d->ext.name, d->export_sort, item) < 0) return oom(ci);
-            if (push(f, d->export_sort, item) < 0) return oom(ci);
+            if (push(ci, f, d->export_sort, item) < 0) return oom(ci);
             break;
         }
         }
@@ -659,11 +664,11 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
 kiln_component_instance *kiln_component_instantiate(kiln_loaded_component *lc, const kiln_grants *g,
                                                     kiln_err *err)
 {
-    return ki_instantiate(lc, NULL, g, err);
+    return ki_instantiate(lc, g, 0, err);
 }
 
-kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, kiln_component_image *img,
-                                        const kiln_grants *g, kiln_err *err)
+kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, const kiln_grants *g,
+                                        int recording, kiln_err *err)
 {
     kiln_component_instance *ci = kiln_calloc(1, sizeof *ci);
     if (!ci) {
@@ -671,7 +676,7 @@ kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, kiln_componen
         return NULL;
     }
     ci->lc = lc;
-    ci->img = img;
+    ci->recording = recording;
     const char *slash = strrchr(lc->name, '/');
     ci->name = slash ? slash + 1 : lc->name; /* short: trap messages are short */
     ci->err = err;
@@ -696,15 +701,10 @@ void kiln_component_instance_free(kiln_component_instance *ci)
     kiln_free(ci->cores);
     for (size_t i = ci->nprovs; i-- > 0;)
         ci->provs[i].p->ctx_free(ci->provs[i].ctx);
-    if (ci->cx_ready) kiln_cabi_cx_free(&ci->cx);
-    for (uint32_t i = 0; i < ci->ncxs; i++) {
-        kiln_cabi_cx_free(ci->cxs[i]);
-        kiln_free(ci->cxs[i]);
-    }
-    kiln_free(ci->cxs);
+    ki_cxs_release(ci);
     for (uint32_t i = 0; i < ci->nframes; i++)
-        frame_free(ci->frames[i]);
-    kiln_free(ci->frames);
+        kiln_resources_free(ci->frames[i]->res);
+    kiln_free(ci->recs);
     for (size_t i = 0; i < ci->narena; i++)
         kiln_free(ci->arena[i]);
     kiln_free(ci->arena);

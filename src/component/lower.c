@@ -13,22 +13,13 @@
 #include "engine/runtime.h"
 #include "util/alloc.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 /* Room for the core values of one call: 16 flat parameters (or 1 pointer) plus the return
  * pointer, or the results. */
 #define MAX_CORE 20
-
-typedef struct ki_tramp {
-    kiln_component_instance *ci;
-    ki_frame *frame; /* the component instance whose core code calls out */
-    ki_func *callee;
-    const kiln_ctype *type;
-    wasm_rt_memory_t *memory;
-    ki_core *realloc;
-    kiln_string_encoding enc;
-} ki_tramp;
 
 /* ---- core guest calls ---- */
 
@@ -62,6 +53,95 @@ static const kiln_resource_type *resolve_type(void *ctx, const kiln_ctype *t)
     return r ? &r->rt : NULL;
 }
 
+/* ---- call contexts ---- */
+
+/* Call contexts (and the 16 KiB block each keeps for values) outlive instances in a small
+ * per-thread cache: an instance copied per request would otherwise allocate and free one
+ * per call depth every time. A context is taken and given on the same thread, never while
+ * a fiber switch can happen; a thread's cache is freed when the thread ends. */
+#define CX_CACHE 8
+
+typedef struct cx_cache {
+    kiln_cabi_cx *cx[CX_CACHE];
+    int n;
+} cx_cache;
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static int cache_ok;
+
+static void cache_destroy(void *p)
+{
+    cx_cache *c = p;
+    for (int i = 0; i < c->n; i++) {
+        kiln_cabi_cx_free(c->cx[i]);
+        kiln_free(c->cx[i]);
+    }
+    kiln_free(c);
+}
+
+static void cache_init(void)
+{
+    cache_ok = pthread_key_create(&cache_key, cache_destroy) == 0;
+}
+
+/* This thread's cache (made on first use), or NULL. */
+static cx_cache *thread_cache(void)
+{
+    pthread_once(&cache_once, cache_init);
+    if (!cache_ok) return NULL;
+    cx_cache *c = pthread_getspecific(cache_key);
+    if (!c && (c = kiln_calloc(1, sizeof *c)) && pthread_setspecific(cache_key, c) != 0) {
+        kiln_free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+/* A context with an empty arena and every other field zero, or NULL (out of memory). */
+static kiln_cabi_cx *cx_take(void)
+{
+    cx_cache *c = thread_cache();
+    kiln_cabi_cx *cx = c && c->n ? c->cx[--c->n] : NULL;
+    if (!cx) {
+        if (!(cx = kiln_calloc(1, sizeof *cx))) return NULL;
+        if (kiln_cabi_cx_init(cx) < 0) {
+            kiln_free(cx);
+            return NULL;
+        }
+        return cx;
+    }
+    struct kiln_cabi_arena *arena = cx->arena;
+    memset(cx, 0, sizeof *cx);
+    cx->arena = arena;
+    return cx;
+}
+
+/* Gives a context back (to the cache, or freed when it is full). */
+static void cx_give(kiln_cabi_cx *cx)
+{
+    if (!cx) return;
+    kiln_cabi_cx_reset(cx);
+    cx_cache *c = thread_cache();
+    if (c && c->n < CX_CACHE) {
+        c->cx[c->n++] = cx;
+        return;
+    }
+    kiln_cabi_cx_free(cx);
+    kiln_free(cx);
+}
+
+void ki_cxs_release(kiln_component_instance *ci)
+{
+    cx_give(ci->cx);
+    ci->cx = NULL;
+    for (uint32_t i = 0; i < ci->ncxs; i++)
+        cx_give(ci->cxs[i]);
+    kiln_free(ci->cxs);
+    ci->cxs = NULL;
+    ci->ncxs = ci->capcxs = 0;
+}
+
 /* The context of a call at the next depth of the instance's stack of contexts (reused:
  * a trap or exit that unwinds through a call leaves nothing to free), set up for these
  * canon options; NULL when out of memory. */
@@ -76,11 +156,8 @@ static kiln_cabi_cx *cx_push(kiln_component_instance *ci, wasm_rt_memory_t *mem,
             ci->cxs = n;
             ci->capcxs = cap;
         }
-        kiln_cabi_cx *cx = kiln_calloc(1, sizeof *cx);
-        if (!cx || kiln_cabi_cx_init(cx) < 0) {
-            kiln_free(cx);
-            return NULL;
-        }
+        kiln_cabi_cx *cx = cx_take();
+        if (!cx) return NULL;
         ci->cxs[ci->ncxs++] = cx;
     }
     kiln_cabi_cx *cx = ci->cxs[ci->depth++];
@@ -248,8 +325,8 @@ static void tramp_call(void *ctx, kiln_val *vals)
 ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, const kiln_ctype *type,
                   const kiln_canon_opts *o, kiln_err *err)
 {
-    ki_tramp *t = ki_alloc(ci, sizeof *t);
-    ki_core *c = ki_alloc(ci, sizeof *c);
+    ki_tramp *t = ki_alloc(ci, sizeof *t, KI_TRAMP);
+    ki_core *c = ki_alloc(ci, sizeof *c, KI_CORE);
     if (!t || !c) {
         kiln_err_set(err, "%s: out of memory", ci->name);
         return NULL;
@@ -281,12 +358,6 @@ ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, con
 }
 
 /* ---- resource built-ins ---- */
-
-typedef struct ki_builtin {
-    kiln_component_instance *ci;
-    ki_frame *frame;
-    ki_rtype *type;
-} ki_builtin;
 
 static _Noreturn void builtin_fail(ki_builtin *b, const char *op, const char *why)
 {
@@ -326,8 +397,8 @@ static void res_drop(void *ctx, kiln_val *v)
 ki_core *ki_resource_builtin(kiln_component_instance *ci, ki_frame *f, uint8_t op,
                              const kiln_ctype *t, kiln_err *err)
 {
-    ki_builtin *b = ki_alloc(ci, sizeof *b);
-    ki_core *c = ki_alloc(ci, sizeof *c);
+    ki_builtin *b = ki_alloc(ci, sizeof *b, KI_BUILTIN);
+    ki_core *c = ki_alloc(ci, sizeof *c, KI_CORE);
     if (!b || !c) {
         kiln_err_set(err, "%s: out of memory", ci->name);
         return NULL;
@@ -369,14 +440,10 @@ int kiln_component_call_timeout(kiln_component_instance *ci, const kiln_componen
 {
     ci->timeout_ns = timeout_ns;
     ki_func *fn = (ki_func *)f;
-    if (!ci->cx_ready) {
-        memset(&ci->cx, 0, sizeof ci->cx);
-        if (kiln_cabi_cx_init(&ci->cx) < 0) {
-            trap->kind = KILN_TRAP_HOST;
-            snprintf(trap->message, sizeof trap->message, "%s: out of memory", ci->name);
-            return -1;
-        }
-        ci->cx_ready = 1;
+    if (!ci->cx && !(ci->cx = cx_take())) {
+        trap->kind = KILN_TRAP_HOST;
+        snprintf(trap->message, sizeof trap->message, "%s: out of memory", ci->name);
+        return -1;
     }
     /* Nothing is in progress when the host calls: a trap or exit may have unwound calls
      * without ending them. */
@@ -384,14 +451,14 @@ int kiln_component_call_timeout(kiln_component_instance *ci, const kiln_componen
     for (uint32_t i = 0; i < ci->nframes; i++)
         while (kiln_resources_call_depth(ci->frames[i]->res) > 0)
             kiln_resources_call_end(ci->frames[i]->res, NULL, 0);
-    kiln_cabi_cx_reset(&ci->cx);
-    ci->cx.resources = ci->top->res;
-    ci->cx.resource_type = resolve_type;
-    ci->cx.resource_ctx = ci->top;
-    ci->cx.compact_bytes = 1;
-    ci->cx.err[0] = '\0';
+    kiln_cabi_cx_reset(ci->cx);
+    ci->cx->resources = ci->top->res;
+    ci->cx->resource_type = resolve_type;
+    ci->cx->resource_ctx = ci->top;
+    ci->cx->compact_bytes = 1;
+    ci->cx->err[0] = '\0';
     kiln_trap t;
-    if (ki_call_lifted(ci, fn, &ci->cx, args, results, &t) == 0) return 0;
+    if (ki_call_lifted(ci, fn, ci->cx, args, results, &t) == 0) return 0;
     if (t.kind == KILN_TRAP_EXIT) {
         *trap = t;
         return -1;
@@ -401,7 +468,7 @@ int kiln_component_call_timeout(kiln_component_instance *ci, const kiln_componen
     trap->kind = t.kind == KILN_TRAP_INTERRUPTED ? t.kind : KILN_TRAP_HOST;
     trap->exit_code = 0;
     char msg[700];
-    snprintf(msg, sizeof msg, "%s: %s: %s", ci->name, fn->name, ci->cx.err);
+    snprintf(msg, sizeof msg, "%s: %s: %s", ci->name, fn->name, ci->cx->err);
     size_t n = strlen(msg);
     if (n >= sizeof trap->message) n = sizeof trap->message - 1;
     memcpy(trap->message, msg, n);

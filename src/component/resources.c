@@ -93,11 +93,48 @@ kiln_resources *kiln_resources_new(void)
 void kiln_resources_free(kiln_resources *r)
 {
     if (!r) return;
-    for (uint32_t i = 0; i < r->nscopes; i++)
+    for (uint32_t i = 0; i < r->capscopes; i++)
         kiln_free(r->scopes[i].lent);
     kiln_free(r->scopes);
     kiln_free(r->h);
     kiln_free(r);
+}
+
+kiln_resources *kiln_resources_clone(const kiln_resources *r, kiln_resource_type_map map, void *arg,
+                                     char *err, size_t errlen)
+{
+    if (r->nscopes) {
+        fail(err, errlen, "a call is in progress");
+        return NULL;
+    }
+    kiln_resources *c = kiln_calloc(1, sizeof *c);
+    if (!c || (r->cap && !(c->h = kiln_malloc((size_t)r->cap * sizeof *c->h)))) {
+        kiln_free(c);
+        fail(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->n = r->n;
+    c->cap = r->cap;
+    c->free_head = r->free_head;
+    c->live = r->live;
+    c->next_serial = 1;
+    if (c->h) memset(&c->h[0], 0, sizeof c->h[0]); /* index 0 is never used */
+    for (uint32_t i = 1; r->h && i < r->n; i++) {
+        kiln_handle e = r->h[i];
+        if (e.type && (!e.own || e.lends)) {
+            fail(err, errlen, "handle %u of %s is %s", i, tname(e.type),
+                 e.own ? "lent" : "a borrow");
+            kiln_resources_free(c);
+            return NULL;
+        }
+        if (e.type && !(e.type = map(arg, e.type))) {
+            fail(err, errlen, "handle %u: its type cannot be copied", i);
+            kiln_resources_free(c);
+            return NULL;
+        }
+        c->h[i] = e;
+    }
+    return c;
 }
 
 uint32_t kiln_resources_count(const kiln_resources *r)
@@ -275,11 +312,14 @@ int kiln_resources_call_begin(kiln_resources *r, char *err, size_t errlen)
         uint32_t ncap = r->capscopes ? r->capscopes * 2 : 4;
         kiln_call_scope *ns = kiln_realloc(r->scopes, (size_t)ncap * sizeof *ns);
         if (!ns) return fail(err, errlen, "out of memory for call scopes");
+        memset(ns + r->capscopes, 0, (size_t)(ncap - r->capscopes) * sizeof *ns);
         r->scopes = ns;
         r->capscopes = ncap;
     }
+    /* A scope's array of lends is kept for the next call at this depth. */
     kiln_call_scope *s = &r->scopes[r->nscopes++];
-    memset(s, 0, sizeof *s);
+    s->nlent = 0;
+    s->nborrows = 0;
     s->serial = r->next_serial++;
     return 0;
 }
@@ -293,7 +333,6 @@ int kiln_resources_call_end(kiln_resources *r, char *err, size_t errlen)
         /* a lent handle cannot be removed while lent, so it is still there */
         if (idx < r->n && r->h[idx].type && r->h[idx].lends) r->h[idx].lends--;
     }
-    kiln_free(s->lent);
     uint32_t left = s->nborrows;
     if (left) {
         uint32_t scope = r->nscopes;

@@ -67,6 +67,13 @@ void kiln_resource_destroy(const kiln_resource_type *t, uint32_t rep);
 kiln_resources *kiln_resources_new(void);
 /* Frees a table (NULL is fine). Runs no destructors. */
 void kiln_resources_free(kiln_resources *r);
+/* A copy of table r for another instance (component images, image.c): the same handles
+ * at the same indices, each type t replaced by map(arg, t) (NULL refuses the copy), the
+ * same free list. Only a table at rest can be copied: no call scope open, own handles only,
+ * none lent. NULL with a reason in err. */
+typedef const kiln_resource_type *(*kiln_resource_type_map)(void *arg, const kiln_resource_type *t);
+kiln_resources *kiln_resources_clone(const kiln_resources *r, kiln_resource_type_map map, void *arg,
+                                     char *err, size_t errlen);
 /* The number of live handles (own and borrow). */
 uint32_t kiln_resources_count(const kiln_resources *r);
 

@@ -1,6 +1,7 @@
 /* resources_test.c — handle tables: resource.new/rep/drop, destructors (host and guest),
  * index reuse, wrong types and forged indices, own/borrow life cycles across call scopes
- * (lends, borrows that must be dropped before the call ends). */
+ * (lends, borrows that must be dropped before the call ends), copies of a table at rest
+ * (kiln_resources_clone: same handles and free list, types mapped; refused mid-call). */
 #include "component/resources.h"
 #include "util/test.h"
 
@@ -220,6 +221,57 @@ static void test_many(void)
     kiln_resources_free(r);
 }
 
+/* The clone's map: type a -> b (arg), anything else refused. */
+static const kiln_resource_type *map_to(void *arg, const kiln_resource_type *t)
+{
+    const kiln_resource_type **ab = arg;
+    return t == ab[0] ? ab[1] : NULL;
+}
+
+static void test_clone(void)
+{
+    kiln_resources *r = kiln_resources_new();
+    kiln_resource_type a, b, other;
+    kiln_resource_type_init_host(&a, "a", NULL, NULL);
+    kiln_resource_type_init_host(&b, "b", NULL, NULL);
+    kiln_resource_type_init_host(&other, "other", NULL, NULL);
+    const kiln_resource_type *ab[2] = {&a, &b};
+    /* an empty table copies */
+    kiln_resources *c = kiln_resources_clone(r, map_to, ab, err, sizeof err);
+    CHECK(c != NULL && kiln_resources_count(c) == 0);
+    kiln_resources_free(c);
+    uint32_t h1, h2, h3, rep;
+    CHECK_INT(kiln_resource_new(r, &a, 10, &h1, err, sizeof err), 0);
+    CHECK_INT(kiln_resource_new(r, &a, 20, &h2, err, sizeof err), 0);
+    CHECK_INT(kiln_resource_drop(r, &a, h1, err, sizeof err), 0); /* index 1 free */
+    c = kiln_resources_clone(r, map_to, ab, err, sizeof err);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_INT(kiln_resources_count(c), 1);
+        CHECK_INT(kiln_resource_rep(c, &b, h2, &rep, err, sizeof err), 0); /* mapped type */
+        CHECK_INT(rep, 20);
+        CHECK_INT(kiln_resource_rep(c, &a, h2, &rep, err, sizeof err), -1);
+        CHECK_INT(kiln_resource_new(c, &b, 30, &h3, err, sizeof err), 0);
+        CHECK_INT(h3, h1); /* the free list came along */
+        CHECK_INT(kiln_resource_drop(c, &b, h2, err, sizeof err), 0);
+        CHECK_INT(kiln_resource_rep(r, &a, h2, &rep, err, sizeof err), 0); /* r untouched */
+        kiln_resources_free(c);
+    }
+    /* a type the map refuses, a call in progress (with a lent handle): no copy */
+    CHECK_INT(kiln_resource_new(r, &other, 1, &h3, err, sizeof err), 0);
+    CHECK(kiln_resources_clone(r, map_to, ab, err, sizeof err) == NULL);
+    CHECK_INT(kiln_resource_drop(r, &other, h3, err, sizeof err), 0);
+    CHECK_INT(kiln_resources_call_begin(r, err, sizeof err), 0);
+    CHECK(kiln_resources_clone(r, map_to, ab, err, sizeof err) == NULL);
+    CHECK(strstr(err, "call") != NULL);
+    CHECK_INT(kiln_resources_lift_borrow(r, &a, h2, &rep, err, sizeof err), 0);
+    CHECK_INT(kiln_resources_call_end(r, err, sizeof err), 0);
+    c = kiln_resources_clone(r, map_to, ab, err, sizeof err); /* at rest again: copies */
+    CHECK(c != NULL);
+    kiln_resources_free(c);
+    kiln_resources_free(r);
+}
+
 int main(void)
 {
     test_new_rep_drop();
@@ -227,5 +279,6 @@ int main(void)
     test_lends();
     test_borrows();
     test_many();
+    test_clone();
     return test_finish("resources_test");
 }

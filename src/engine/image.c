@@ -37,6 +37,7 @@ struct kiln_image {
     kiln_rt_mem_image **mems;
     uint32_t *mem_max;
     table_snapshot *ftabs, *etabs;
+    kiln_binding *bindings; /* the captured instance's (kiln_image_bindings) */
 };
 
 void kiln_image_free(kiln_image *img)
@@ -54,6 +55,7 @@ void kiln_image_free(kiln_image *img)
     kiln_free(img->ftabs);
     kiln_free(img->etabs);
     kiln_free(img->native);
+    kiln_free(img->bindings);
     kiln_free(img);
 }
 
@@ -75,11 +77,13 @@ kiln_image *kiln_image_capture(kiln_instance *inst, kiln_err *err)
     if (!img || !mems || !ft || !et) goto oom;
     img->module = m;
     img->native = dup_elems(inst->native, 1, m->instance_size);
+    img->bindings = dup_elems(inst->bindings, m->nimports, sizeof *img->bindings);
     img->mems = kiln_calloc(m->nmemories + 1, sizeof *img->mems);
     img->mem_max = kiln_calloc(m->nmemories + 1, sizeof *img->mem_max);
     img->ftabs = kiln_calloc(m->nfuncref_tables + 1, sizeof *img->ftabs);
     img->etabs = kiln_calloc(m->nexternref_tables + 1, sizeof *img->etabs);
-    if (!img->native || !img->mems || !img->mem_max || !img->ftabs || !img->etabs) goto oom;
+    if (!img->native || !img->bindings || !img->mems || !img->mem_max || !img->ftabs || !img->etabs)
+        goto oom;
     img->orig_lo = (uintptr_t)inst;
     img->orig_hi = img->orig_lo + inst->alloc_size;
     m->g_memories(inst->native, mems);
@@ -235,6 +239,12 @@ void kiln_image_range(const kiln_image *img, uintptr_t *lo, uintptr_t *hi)
 uintptr_t kiln_instance_base(const kiln_instance *inst)
 {
     return (uintptr_t)inst;
+}
+
+const kiln_binding *kiln_image_bindings(const kiln_image *img, size_t *n)
+{
+    *n = img->module->nimports;
+    return img->bindings;
 }
 
 /* The relocation of address a (map sorted by lo, ranges disjoint), or a itself. */

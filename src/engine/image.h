@@ -25,6 +25,11 @@ kiln_instance *kiln_image_instantiate_set(kiln_image *img, const kiln_binding *b
 void kiln_image_range(const kiln_image *img, uintptr_t *lo, uintptr_t *hi);
 uintptr_t kiln_instance_base(const kiln_instance *inst);
 
+/* The bindings of the instance the image was captured from (n of them, one per import;
+ * valid while the image lives): a set of instances copied together rebinds each copy to
+ * the others by moving these (image.c of components). */
+const kiln_binding *kiln_image_bindings(const kiln_image *img, size_t *n);
+
 /* One old range and where it moved. */
 typedef struct kiln_image_reloc {
     uintptr_t lo, hi, to;

@@ -1,15 +1,16 @@
 /* component_bench.c — components: compile time and per-request instantiation latency
  * (make bench, issue 14 "images for components").
  *
- *   component-bench [--tier T] [--iterations N] [--export NAME] [--compile-only] FILE.wasm
+ *   component-bench [--tier T] [--iterations N] [--export NAME] [--compile-only]
+ *                   [--image-only] FILE.wasm
  *
  * Loads (compiles, or finds in $KILN_CACHE_DIR) the component and prints its compile time.
  * Then, per iteration: an instance from the component's image (fresh host contexts from
  * the grants, every core instance copied, no guest code run) + a call of the export NAME
  * (none without --export; a function without parameters) + release. Prints P50, P99 and
  * mean in microseconds, and the same for a full instantiation without an image (every
- * core instance initialized, start functions run) for comparison. Guest output goes
- * nowhere (stdio closed). */
+ * core instance initialized, start functions run) for comparison, unless --image-only
+ * (for profiling the copies alone). Guest output goes nowhere (stdio closed). */
 #include "component/instance.h"
 #include "host/registry.h"
 #include "util/alloc.h"
@@ -76,7 +77,7 @@ static int one(kiln_loaded_component *lc, kiln_component_image *img, const kiln_
 int main(int argc, char **argv)
 {
     kiln_compile_opts opts = {.tier = KILN_TIER_AUTO};
-    int iters = 20000, compile_only = 0;
+    int iters = 20000, compile_only = 0, image_only = 0;
     const char *export_name = NULL, *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--tier") == 0 && i + 1 < argc)
@@ -87,12 +88,14 @@ int main(int argc, char **argv)
             export_name = argv[++i];
         else if (strcmp(argv[i], "--compile-only") == 0)
             compile_only = 1;
+        else if (strcmp(argv[i], "--image-only") == 0)
+            image_only = 1;
         else
             path = argv[i];
     }
     if (!path || iters < 1) {
         fprintf(stderr, "usage: component-bench [--tier T] [--iterations N] [--export NAME] "
-                        "[--compile-only] FILE.wasm\n");
+                        "[--compile-only] [--image-only] FILE.wasm\n");
         return 2;
     }
     kiln_err err;
@@ -122,7 +125,7 @@ int main(int argc, char **argv)
     printf("image made in %.1f us\n", now_us() - t0);
     double *t = kiln_malloc((size_t)iters * sizeof *t);
     if (!t) return 1;
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < (image_only ? 1 : 2); pass++) {
         for (int i = 0; i < iters; i++) {
             double s = now_us();
             if (one(lc, pass == 0 ? img : NULL, &g, export_name) < 0) return 1;

@@ -69,8 +69,8 @@ expect_contains "a component without an executor is served as wasi:http (and say
     "component hello exports wasi:http/incoming-handler and no executor is given: serving it as wasi:http" "$err"
 
 expect_not_contains "c-http runs from an image" "component hello: no image" "$err"
-expect_contains "a component granted files instantiates per request (an image would lose its descriptors)" \
-    "component t: no image (files are granted" "$err"
+expect_not_contains "a component granted files runs from an image too (the preopen descriptors its initialization took are copied)" \
+    "component t: no image" "$err"
 r=$(curl -s -m 10 -i "$URL/hello/some/path?x=1")
 expect_contains "c-http: 200" "HTTP/1.1 200" "$r"
 expect_contains "c-http: the body names the method and the path with the query" \

@@ -130,15 +130,9 @@ static void grants_of(const kiln_http_component *c, kiln_grants *g)
 
 int kiln_http_component_prepare(kiln_http_component *c, size_t pool, char **err)
 {
-    /* An image's copies start with empty resource tables (component/instance.h) while the
-     * guest's memory keeps the handles its initialization took: wasi-libc's preopens
-     * (descriptors from get-directories) would dangle. Components granted files
-     * instantiate per request until images carry those handles. */
-    if (c->npreopens) {
-        *err = kiln_strdup("files are granted, and an image's copies would lose the "
-                           "descriptors its initialization opened");
-        return -1;
-    }
+    /* Images copy the handles the initialization made (wasi-libc's preopens: the WASI
+     * host reopens them from each copy's grants); what they cannot copy refuses the image
+     * and each request instantiates. */
     kiln_grants g;
     grants_of(c, &g);
     kiln_err e;

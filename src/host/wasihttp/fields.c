@@ -2,6 +2,7 @@
 #include "host/wasihttp/wasihttp.h"
 #include "util/alloc.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -56,10 +57,8 @@ wh_fields *wh_fields_new(void)
 void wh_fields_free(wh_fields *f)
 {
     if (!f) return;
-    for (size_t i = 0; i < f->n; i++) {
-        kiln_free(f->items[i].name);
-        kiln_free(f->items[i].value);
-    }
+    for (size_t i = 0; i < f->n; i++)
+        kiln_free(f->items[i].name); /* the value is in the same block */
     kiln_free(f->items);
     kiln_free(f);
 }
@@ -73,13 +72,11 @@ int wh_fields_append(wh_fields *f, const char *name, size_t nlen, const uint8_t 
         f->items = n;
         f->cap = cap;
     }
-    char *nm = kiln_malloc(nlen + 1);
-    uint8_t *v = kiln_malloc(vlen + 1);
-    if (!nm || !v) {
-        kiln_free(nm);
-        kiln_free(v);
-        return -1;
-    }
+    /* One block per field: the name, then the value (both NUL-terminated). */
+    if (nlen > SIZE_MAX / 2 - 2 || vlen > SIZE_MAX / 2) return -1;
+    char *nm = kiln_malloc(nlen + 1 + vlen + 1);
+    if (!nm) return -1;
+    uint8_t *v = (uint8_t *)nm + nlen + 1;
     for (size_t i = 0; i < nlen; i++) {
         char c = name[i];
         nm[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
@@ -101,8 +98,7 @@ size_t wh_fields_delete(wh_fields *f, const char *name, size_t nlen)
     size_t k = 0, removed = 0;
     for (size_t i = 0; i < f->n; i++) {
         if (name_is(&f->items[i], name, nlen)) {
-            kiln_free(f->items[i].name);
-            kiln_free(f->items[i].value);
+            kiln_free(f->items[i].name); /* and its value */
             removed++;
         } else {
             f->items[k++] = f->items[i];

@@ -1001,7 +1001,8 @@ static void *ctx_new(const kiln_grants *g, char **err)
 
 static const kiln_chost_iface *const ifaces[] = {&kiln_wasihttp_types,
                                                  &kiln_wasihttp_outgoing_handler};
-const kiln_chost_provider kiln_wasihttp_provider = {"wasi:http", ifaces, 2, ctx_new, ctx_free};
+const kiln_chost_provider kiln_wasihttp_provider = {"wasi:http", ifaces,   2,
+                                                    ctx_new,     ctx_free, NULL};
 
 int kiln_wasihttp_bind(kiln_wasihttp *h, void *wasip2_ctx, const kiln_wasihttp_request *req,
                        const kiln_wasihttp_sink *sink)

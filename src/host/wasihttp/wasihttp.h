@@ -39,7 +39,7 @@ extern const kiln_chost_iface kiln_wasihttp_types, kiln_wasihttp_outgoing_handle
 /* ---- fields (fields.c) ---- */
 
 typedef struct wh_field {
-    char *name; /* lowercased */
+    char *name; /* lowercased; one allocation with the value (free the name only) */
     size_t name_len;
     uint8_t *value;
     size_t value_len;

@@ -82,7 +82,7 @@ static void ctx_free(void *p)
     table_free(&w->pollables);
     for (uint32_t i = 0; i < w->descs.n; i++) {
         p2_desc *d = w->descs.items[i];
-        if (d) close(d->fd);
+        if (d && !d->borrowed) close(d->fd);
     }
     table_free(&w->descs);
     for (uint32_t i = 0; i < w->dirs.n; i++) {
@@ -91,21 +91,39 @@ static void ctx_free(void *p)
     }
     table_free(&w->dirs);
     for (size_t i = 0; i < w->npreopens; i++) {
-        if (w->preopens[i].fd >= 0) close(w->preopens[i].fd);
-        kiln_free(w->preopens[i].guest_path);
+        p2_preopen *o = &w->preopens[i];
+        if (o->borrowed) continue;
+        if (o->fd >= 0) close(o->fd);
+        kiln_free(o->guest_path);
+        kiln_free(o->host_path);
     }
     kiln_free(w->preopens);
     kiln_free(w);
 }
 
-/* Opens the granted preopens; 0, or -1 with *err set (NULL *err: out of memory). */
-static int open_preopens(kiln_wasip2 *w, const kiln_wasi_config *c, char **err)
+/* 1 if preopen o of a template is what grant p asks for. */
+static int same_preopen(const p2_preopen *o, const kiln_wasi_preopen *p)
+{
+    return strcmp(o->host_path, p->host_path) == 0 &&
+           strcmp(o->guest_path, p->guest_path ? p->guest_path : "/") == 0 &&
+           o->readonly == (p->readonly != 0);
+}
+
+/* Opens the granted preopens, or borrows tmpl's (non-NULL for a copy: wasip2.h "Copies");
+ * 0, or -1 with *err set (NULL *err: out of memory). */
+static int open_preopens(kiln_wasip2 *w, const kiln_wasi_config *c, const kiln_wasip2 *tmpl,
+                         char **err)
 {
     if (!c->npreopens) return 0;
     if (!(w->preopens = kiln_calloc(c->npreopens, sizeof *w->preopens))) return -1;
     for (size_t i = 0; i < c->npreopens; i++) {
         const kiln_wasi_preopen *p = &c->preopens[i];
         p2_preopen *o = &w->preopens[w->npreopens++];
+        if (tmpl && i < tmpl->npreopens && same_preopen(&tmpl->preopens[i], p)) {
+            *o = tmpl->preopens[i];
+            o->borrowed = 1;
+            continue;
+        }
         o->readonly = p->readonly != 0;
         o->fd = open(p->host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (o->fd < 0) {
@@ -114,22 +132,26 @@ static int open_preopens(kiln_wasip2 *w, const kiln_wasi_config *c, char **err)
                 snprintf(*err, n, "cannot open directory %s: %s", p->host_path, strerror(errno));
             return -1;
         }
-        if (!(o->guest_path = kiln_strdup(p->guest_path ? p->guest_path : "/"))) return -1;
+        if (!(o->guest_path = kiln_strdup(p->guest_path ? p->guest_path : "/")) ||
+            !(o->host_path = kiln_strdup(p->host_path)))
+            return -1;
     }
     return 0;
 }
 
-static void *ctx_new(const kiln_grants *g, char **err)
+/* A context from the grants; tmpl: the template of a copy (its preopens may be borrowed). */
+static kiln_wasip2 *ctx_make(const kiln_grants *g, const kiln_wasip2 *tmpl, char **err)
 {
     *err = NULL;
     kiln_wasip2 *w = kiln_calloc(1, sizeof *w);
     if (!w) goto oom;
     w->argc = g->wasi.argc;
     w->nenv = g->wasi.nenv;
-    if (!(w->argv = strv_dup(g->wasi.argv, (size_t)g->wasi.argc))) goto oom;
-    if (!(w->env = strv_dup(g->wasi.env, g->wasi.nenv))) goto oom;
+    /* (none: no allocation; the users go by argc and nenv) */
+    if (w->argc && !(w->argv = strv_dup(g->wasi.argv, (size_t)g->wasi.argc))) goto oom;
+    if (w->nenv && !(w->env = strv_dup(g->wasi.env, g->wasi.nenv))) goto oom;
     memcpy(w->stdio, g->wasi.stdio, sizeof w->stdio);
-    if (open_preopens(w, &g->wasi, err) < 0) {
+    if (open_preopens(w, &g->wasi, tmpl, err) < 0) {
         if (*err) {
             ctx_free(w);
             return NULL;
@@ -143,8 +165,85 @@ oom:
     return NULL;
 }
 
+static void *ctx_new(const kiln_grants *g, char **err)
+{
+    return ctx_make(g, NULL, err);
+}
+
+/* 1 if table t holds nothing. */
+static int table_empty(const p2_table *t)
+{
+    for (uint32_t i = 0; i < t->n; i++)
+        if (t->items[i]) return 0;
+    return 1;
+}
+
+/* A context for a copy of the instance whose context was tmpl (wasip2.h "Copies"). */
+static void *ctx_clone(const void *tmpl, const kiln_grants *g, char **err)
+{
+    const kiln_wasip2 *t = tmpl;
+    const char *why = NULL;
+    for (uint32_t i = 0; i < t->nstreams && !why; i++)
+        if (t->streams[i].kind != P2_STREAM_FREE &&
+            (t->streams[i].ops || t->streams[i].file_fd >= 0 || !t->streams[i].stdio))
+            why = "a stream other than stdio's";
+    if (!why && !table_empty(&t->errors)) why = "an I/O error";
+    if (!why && !table_empty(&t->pollables)) why = "a pollable";
+    if (!why && !table_empty(&t->dirs)) why = "a directory-entry-stream";
+    for (uint32_t i = 0; i < t->descs.n && !why; i++) {
+        const p2_desc *d = t->descs.items[i];
+        if (d && (!d->preopen || d->preopen > g->wasi.npreopens))
+            why = "a descriptor other than get-directories'";
+    }
+    if (why) {
+        size_t n = strlen(why) + 64;
+        if ((*err = kiln_malloc(n))) snprintf(*err, n, "its initialization left %s open", why);
+        return NULL;
+    }
+    kiln_wasip2 *w = ctx_make(g, t, err);
+    if (!w) return NULL;
+    w->network = t->network;
+    w->no_openat2 = t->no_openat2;
+    if (t->nstreams) {
+        if (!(w->streams = kiln_malloc(t->nstreams * sizeof *w->streams))) goto oom;
+        memcpy(w->streams, t->streams, t->nstreams * sizeof *w->streams);
+        w->nstreams = w->capstreams = t->nstreams;
+        for (uint32_t i = 0; i < t->nstreams; i++)
+            if (w->streams[i].kind != P2_STREAM_FREE)
+                w->streams[i].io = w->stdio[w->streams[i].stdio - 1];
+    }
+    if (!t->descs.n) return w;
+    if (!(w->descs.items = kiln_calloc(t->descs.cap, sizeof *w->descs.items))) goto oom;
+    w->descs.cap = t->descs.cap;
+    w->descs.n = t->descs.n;
+    for (uint32_t i = 0; i < t->descs.n; i++) {
+        const p2_desc *d = t->descs.items[i];
+        if (!d) continue;
+        p2_desc *c = kiln_malloc(sizeof *c);
+        if (!c) goto oom;
+        *c = *d;
+        const p2_preopen *o = &w->preopens[d->preopen - 1];
+        c->borrowed = o->borrowed;
+        c->fd = o->borrowed ? o->fd : fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
+        if (c->fd < 0) {
+            kiln_free(c);
+            size_t n = 128;
+            if ((*err = kiln_malloc(n)))
+                snprintf(*err, n, "cannot copy a preopen's descriptor: %s", strerror(errno));
+            ctx_free(w);
+            return NULL;
+        }
+        w->descs.items[i] = c;
+    }
+    return w;
+oom:
+    ctx_free(w);
+    *err = kiln_strdup("out of memory");
+    return NULL;
+}
+
 const kiln_chost_provider kiln_wasip2_provider = {
-    "wasi 0.2", ifaces, sizeof ifaces / sizeof ifaces[0], ctx_new, ctx_free,
+    "wasi 0.2", ifaces, sizeof ifaces / sizeof ifaces[0], ctx_new, ctx_free, ctx_clone,
 };
 
 uint32_t p2_table_put(p2_table *t, void *item)
@@ -204,6 +303,7 @@ uint32_t p2_stream_new(kiln_wasip2 *w, int which)
     w->streams[i].kind = which == 0 ? P2_STREAM_IN : P2_STREAM_OUT;
     w->streams[i].io = w->stdio[which];
     w->streams[i].file_fd = -1;
+    w->streams[i].stdio = which + 1;
     return i + 1;
 }
 

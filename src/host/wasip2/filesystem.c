@@ -293,14 +293,14 @@ static uint32_t desc_new(kiln_wasip2 *w, int fd, int readonly, uint32_t flags, i
         close(fd);
         return 0;
     }
-    *d = (p2_desc){fd, readonly, flags, is_dir};
+    *d = (p2_desc){fd, readonly, flags, is_dir, 0, 0};
     return rep;
 }
 
 static void desc_dtor(void *ctx, uint32_t rep)
 {
     p2_desc *d = p2_table_take(&((kiln_wasip2 *)ctx)->descs, rep);
-    if (d) close(d->fd);
+    if (d && !d->borrowed) close(d->fd);
     kiln_free(d);
 }
 
@@ -326,6 +326,7 @@ static int get_directories(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, k
         uint32_t flags = P2_DF_READ | (p->readonly ? 0 : P2_DF_MUTATE_DIR);
         uint32_t rep = fd < 0 ? 0 : desc_new(w, fd, p->readonly, flags, 1);
         if (!rep) return p2_fail(cx, "get-directories: %s", strerror(fd < 0 ? errno : ENOMEM));
+        ((p2_desc *)p2_table_get(&w->descs, rep))->preopen = i + 1;
         pairs[2 * i].res.rep = rep;
         pairs[2 * i].res.type = NULL;
         pairs[2 * i + 1].str.ptr = p->guest_path;

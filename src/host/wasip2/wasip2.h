@@ -20,7 +20,20 @@
  * before a host function sees its rep. Streams of stdio write to the granted fd or memory
  * buffer exactly like preview1's fd_write (host/wasi.h kiln_wasi_stdio); file streams
  * hold their own dup of the descriptor's fd, so dropping the descriptor first is harmless.
- * Everything still open is closed by ctx_free. */
+ * Everything still open is closed by ctx_free.
+ *
+ * Copies (component images: host.h ctx_clone). A context left by an instance's
+ * initialization can be copied when it holds only get-directories' descriptors (what
+ * wasi-libc's preopen scan takes at start) and stdio streams (what the adapter takes
+ * when the initialization prints). The copy's preopen k is the template's directory fd,
+ * borrowed (no system call per copy: the template outlives its copies, and a directory fd
+ * is only used through *-at calls and fstat, as a dup of it would be), when the copy's
+ * grant k names the same host directory, guest path and access as the template's; else
+ * it is opened from the copy's grant. The template's descriptor of preopen k becomes the
+ * copy's descriptor of its preopen k at the same rep (the borrowed fd, or a dup of the
+ * opened one), and the template's stream of stdio slot k a stream over the copy's slot k.
+ * Any other state (files opened at start, host-backed streams, errors, pollables) refuses
+ * the copy (the component then instantiates per request). */
 #ifndef KILN_HOST_WASIP2_H
 #define KILN_HOST_WASIP2_H
 
@@ -78,6 +91,7 @@ typedef struct p2_stream {
     uint64_t off;       /* file streams: the next offset */
     int append;         /* file output stream: always at the end */
     int closed;         /* reads hit EOF / writes failed for good */
+    int stdio;          /* a stream of granted stdio slot stdio - 1; 0: not stdio */
     uint64_t permit;    /* output: bytes the last check-write allows still */
 } p2_stream;
 
@@ -88,9 +102,11 @@ typedef struct p2_table {
 
 /* A preopened directory of the grants (opened once in ctx_new). */
 typedef struct p2_preopen {
-    int fd; /* O_DIRECTORY, owned */
+    int fd; /* O_DIRECTORY */
     char *guest_path;
+    char *host_path;
     int readonly;
+    int borrowed; /* fd and paths are the template's (a copy's: see "Copies"); else owned */
 } p2_preopen;
 
 /* A filesystem descriptor (wasi:filesystem/types descriptor). */
@@ -99,6 +115,8 @@ typedef struct p2_desc {
     int readonly;   /* below a read-only preopen */
     uint32_t flags; /* descriptor-flags as opened (P2_DF_*) */
     int is_dir;
+    size_t preopen; /* get-directories' descriptor of preopen number preopen - 1; 0: other */
+    int borrowed;   /* fd is the template's preopen directory (a copy's); else owned */
 } p2_desc;
 
 /* descriptor-flags bits */

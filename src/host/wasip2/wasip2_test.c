@@ -1,7 +1,10 @@
 /* wasip2_test.c — the WASI 0.2 host's functions called directly (no guest): the streams'
  * check-write protocol, poll, filesystem confinement (.., absolute paths, symlink
  * escapes; with openat2 and with the component-wise resolver), read-only grants, error
- * codes, denying sockets, and version linking. */
+ * codes, denying sockets, version linking, and copies of a context for component images
+ * (ctx_clone: get-directories' descriptors and stdio streams under the same reps, over
+ * the copy's own grants, the template's directories borrowed when the grants match;
+ * anything else refused). */
 #include "engine/fiber.h"
 #include "host/wasip2/wasip2.h"
 #include "util/alloc.h"
@@ -467,6 +470,78 @@ static void test_fs(const char *root)
     CHECK_INT(at1("[method]descriptor.unlink-file-at", rw, "abs"), -1);
 }
 
+/* ctx_clone: W (a template with preopens rw and ro) hands out its directories and stdout;
+ * a copy made with grants g2 (stdout into out2) has them under the same reps, over its own
+ * fds and stdout. A template with a file open is refused. */
+static void test_clone(const kiln_grants *g2, kiln_buf *out2)
+{
+    kiln_cval a[5] = {0}, r[2], items[4];
+    CHECK_INT(call("wasi:filesystem/preopens@0.2.0", "get-directories", a, r), 0);
+    uint32_t ro = r[0].agg.items[1].agg.items[0].res.rep;
+    CHECK_INT(call("wasi:cli/stdout@0.2.0", "get-stdout", a, r), 0);
+    uint32_t so = r[0].res.rep;
+    kiln_wasip2 *tmpl = W;
+    char *err = NULL;
+    kiln_wasip2 *copy = kiln_wasip2_provider.ctx_clone(tmpl, g2, &err);
+    CHECK(copy != NULL);
+    if (!copy) {
+        fprintf(stderr, "%s\n", err ? err : "?");
+        kiln_free(err);
+        return;
+    }
+    /* the same grants: the copy borrows the template's preopen directory */
+    const p2_desc *cd = p2_table_get(&copy->descs, ro);
+    CHECK(cd && cd->fd == tmpl->preopens[1].fd && cd->borrowed && cd->readonly && cd->is_dir);
+    W = copy;
+    a[0] = res_(ro);
+    CHECK_INT(call(FS, "[method]descriptor.get-type", a, r), 0);
+    CHECK_INT(r[0].var.payload->var.disc, 3); /* directory */
+    a[1] = bytes_("copy", items);
+    CHECK_INT(call(IO, "[method]output-stream.blocking-write-and-flush", (a[0] = res_(so), a), r),
+              0);
+    CHECK(out2->len == 4 && memcmp(out2->data, "copy", 4) == 0);
+    kiln_wasip2_provider.ctx_free(copy);
+    W = tmpl;
+    CHECK(fcntl(tmpl->preopens[1].fd, F_GETFD) >= 0); /* freeing the copy closed nothing of it */
+    /* other grants (ro granted as /ro2): the copy opens its own directory */
+    kiln_grants g3 = *g2;
+    kiln_wasi_preopen pre3[2] = {g2->wasi.preopens[0], g2->wasi.preopens[1]};
+    pre3[1].guest_path = "/ro2";
+    g3.wasi.preopens = pre3;
+    copy = kiln_wasip2_provider.ctx_clone(tmpl, &g3, &err);
+    CHECK(copy != NULL);
+    cd = copy ? p2_table_get(&copy->descs, ro) : NULL;
+    CHECK(cd && !cd->borrowed && cd->fd != tmpl->preopens[1].fd && cd->fd != copy->preopens[1].fd);
+    CHECK(copy && copy->preopens[0].borrowed && !copy->preopens[1].borrowed);
+    kiln_wasip2_provider.ctx_free(copy);
+    /* a file opened at initialization cannot be copied */
+    uint32_t f = 0;
+    CHECK_INT(open_at(ro, 0, ".", 0, P2_DF_READ, &f), -1);
+    CHECK(kiln_wasip2_provider.ctx_clone(tmpl, g2, &err) == NULL);
+    CHECK(err && strstr(err, "descriptor other than get-directories'"));
+    kiln_free(err);
+    const kiln_chost_iface *fs = kiln_chost_find(FS, NULL);
+    long k = fs ? kiln_chost_find_resource(fs, "descriptor") : -1;
+    CHECK(k >= 0);
+    if (k >= 0) fs->resources[k].dtor(W, f); /* the guest drops it: copies work again */
+    copy = kiln_wasip2_provider.ctx_clone(tmpl, g2, &err);
+    CHECK(copy != NULL);
+    kiln_wasip2_provider.ctx_free(copy);
+}
+
+/* Grants of the two preopens pre (rw, ro), stdin from in[0..inlen), stdout into out (at
+ * most 20 bytes), no stderr. */
+static void grants_of(kiln_grants *g, kiln_wasi_preopen *pre, const uint8_t *in, size_t inlen,
+                      kiln_buf *out)
+{
+    memset(g, 0, sizeof *g);
+    g->wasi.preopens = pre;
+    g->wasi.npreopens = 2;
+    g->wasi.stdio[0] = (kiln_wasi_stdio){-1, in, inlen, NULL, 0};
+    g->wasi.stdio[1] = (kiln_wasi_stdio){-1, NULL, 0, out, 20};
+    g->wasi.stdio[2] = (kiln_wasi_stdio){-1, NULL, 0, NULL, 0};
+}
+
 static void test_sockets_and_versions(void)
 {
     kiln_cval a[2] = {0}, r[2];
@@ -556,12 +631,7 @@ int main(void)
         static const uint8_t in[] = "abcdef";
         kiln_wasi_preopen pre[2] = {{rwp, "/rw", 0}, {rop, "/ro", 1}};
         kiln_grants g;
-        memset(&g, 0, sizeof g);
-        g.wasi.preopens = pre;
-        g.wasi.npreopens = 2;
-        g.wasi.stdio[0] = (kiln_wasi_stdio){-1, in, 6, NULL, 0};
-        g.wasi.stdio[1] = (kiln_wasi_stdio){-1, NULL, 0, &out, 20};
-        g.wasi.stdio[2] = (kiln_wasi_stdio){-1, NULL, 0, NULL, 0};
+        grants_of(&g, pre, in, 6, &out);
         char *err = NULL;
         W = kiln_wasip2_provider.ctx_new(&g, &err);
         CHECK(W != NULL);
@@ -580,6 +650,23 @@ int main(void)
         kiln_cabi_cx_free(&CX);
         kiln_wasip2_provider.ctx_free(W);
         kiln_buf_free(&out);
+    }
+    /* copies of a context (a fresh template: test_fs leaves files open) */
+    {
+        kiln_buf out = KILN_BUF_INIT, out2 = KILN_BUF_INIT;
+        kiln_wasi_preopen pre[2] = {{rwp, "/rw", 0}, {rop, "/ro", 1}};
+        kiln_grants g, g2;
+        grants_of(&g, pre, NULL, 0, &out);
+        grants_of(&g2, pre, NULL, 0, &out2);
+        char *err = NULL;
+        W = kiln_wasip2_provider.ctx_new(&g, &err);
+        CHECK(W != NULL && kiln_cabi_cx_init(&CX) == 0);
+        if (W) test_clone(&g2, &out2);
+        CHECK_INT(out.len, 0); /* the template's stdout saw nothing */
+        kiln_cabi_cx_free(&CX);
+        kiln_wasip2_provider.ctx_free(W);
+        kiln_buf_free(&out);
+        kiln_buf_free(&out2);
     }
     /* a preopen that cannot be opened is an error with a message */
     kiln_wasi_preopen bad = {"/nonexistent/kiln", "/x", 0};
