@@ -863,7 +863,7 @@ static const kiln_chost_iface *const ifaces[] = {
     &spin_kv_iface,    &wasi_store_iface,          &wasi_atomics_iface,
     &wasi_batch_iface, &kiln_spin_variables_iface, &kiln_wasi_config_store_iface,
 };
-const kiln_chost_provider kiln_spin_provider = {"spin", ifaces, 6, ctx_new, ctx_free};
+const kiln_chost_provider kiln_spin_provider = {"spin", ifaces, 6, ctx_new, ctx_free, NULL};
 
 int kiln_spin_register(void)
 {
