@@ -58,16 +58,13 @@ static char reftype_letter(uint8_t b)
     return b == 0x70 ? 'r' : b == 0x6f ? 'e' : 0;
 }
 
-int kiln_const_check(const uint8_t *bytes, size_t end, size_t *pos, const kiln_wasm *w, char expect,
-                     char *err, size_t errlen)
+int kiln_const_check(const uint8_t *bytes, size_t end, size_t *pos, const kiln_wasm *w,
+                     uint32_t nglobal_imports, char expect, char *err, size_t errlen)
 {
     /* Each instruction pushes at most one value, and the binary ops pop two: the depth
      * never exceeds the instruction count, but a bound keeps the stack fixed-size. */
     char stack[64];
     size_t depth = 0;
-    uint32_t nglobal_imports = 0;
-    for (uint32_t i = 0; i < w->nimports; i++)
-        if (w->imports[i].kind == KILN_EXTERN_GLOBAL) nglobal_imports++;
     for (;;) {
         if (*pos >= end) {
             snprintf(err, errlen, "unexpected end of constant expression");

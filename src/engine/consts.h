@@ -67,11 +67,11 @@ void kiln_init_plan_free(kiln_init_plan *p);
 
 /* Validates the constant expression at bytes[*pos..end) up to and including its `end`
  * opcode, which must leave exactly one value of type `expect` (a value letter). Only
- * imported immutable globals may be read (Wasm 2.0). On success *pos is past the
- * expression and 0 is returned; else -1 with a message in err ("type mismatch",
- * "constant expression required", "unknown global 3", ...). */
-int kiln_const_check(const uint8_t *bytes, size_t end, size_t *pos, const kiln_wasm *w, char expect,
-                     char *err, size_t errlen);
+ * imported immutable globals (the first nglobal_imports of w's globals) may be read
+ * (Wasm 2.0). On success *pos is past the expression and 0 is returned; else -1 with a
+ * message in err ("type mismatch", "constant expression required", "unknown global 3"). */
+int kiln_const_check(const uint8_t *bytes, size_t end, size_t *pos, const kiln_wasm *w,
+                     uint32_t nglobal_imports, char expect, char *err, size_t errlen);
 
 /* Reads global `index` (always an imported one for a checked expression). */
 typedef void (*kiln_const_global_fn)(void *ctx, uint32_t index, kiln_val *out);

@@ -145,7 +145,10 @@ int kiln_instance_init(kiln_instance *inst, const kiln_binding *bindings, kiln_t
         return -1;
     }
     if (n) memcpy(inst->bindings, bindings, n * sizeof *bindings);
-    init_args a = {inst, kiln_calloc(inst->module->nmemories + 1, sizeof(wasm_rt_memory_t *))};
+    /* The instance's own memories, located once (usually one: no allocation). */
+    wasm_rt_memory_t *few[4];
+    unsigned nmem = inst->module->nmemories;
+    init_args a = {inst, nmem <= 4 ? few : kiln_calloc(nmem, sizeof(wasm_rt_memory_t *))};
     if (!a.own_memories) {
         trap->kind = KILN_TRAP_HOST;
         snprintf(trap->message, sizeof trap->message, "out of memory");
@@ -154,7 +157,7 @@ int kiln_instance_init(kiln_instance *inst, const kiln_binding *bindings, kiln_t
     inst->module->g_memories(inst->native, a.own_memories);
     inst->initialized = 1; /* even a failed init may hold memories to free */
     int rc = kiln_rt_call(instantiate_tramp, &a, trap);
-    kiln_free(a.own_memories);
+    if (a.own_memories != few) kiln_free(a.own_memories);
     return rc;
 }
 

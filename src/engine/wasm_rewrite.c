@@ -121,7 +121,8 @@ static int take_expr(rw *r, size_t end, size_t *pos, char expect, kiln_init_span
 {
     char msg[128];
     size_t start = *pos;
-    if (kiln_const_check(r->p, end, pos, r->w, expect, msg, sizeof msg) < 0) {
+    if (kiln_const_check(r->p, end, pos, r->w, r->plan->nglobal_imports, expect, msg, sizeof msg) <
+        0) {
         kiln_buf_printf(r->err, "%s (at byte offset 0x%zx)", msg, start);
         return -1;
     }
