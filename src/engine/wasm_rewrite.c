@@ -213,7 +213,8 @@ static int globals_section(rw *r, size_t pos, size_t end, kiln_buf *sec)
 {
     const kiln_wasm *w = r->w;
     uint32_t count;
-    if (get_u32(r->p, end, &pos, &count) < 0 || put_uleb(sec, count) < 0) return -1;
+    if (get_u32(r->p, end, &pos, &count) < 0 || count > end - pos || put_uleb(sec, count) < 0)
+        return -1; /* (every entry takes a byte at least) */
     uint32_t first = w->nglobals - count;
     for (uint32_t i = 0; i < count; i++) {
         if (end - pos < 2) return -1;
@@ -277,7 +278,8 @@ unknown:
 static int elems_section(rw *r, size_t pos, size_t end, kiln_buf *sec)
 {
     uint32_t count;
-    if (get_u32(r->p, end, &pos, &count) < 0 || put_uleb(sec, count) < 0) return -1;
+    if (get_u32(r->p, end, &pos, &count) < 0 || count > end - pos || put_uleb(sec, count) < 0)
+        return -1; /* (every entry takes a byte at least) */
     r->elem_table = kiln_calloc(count + 1, sizeof *r->elem_table);
     r->elem_count = kiln_calloc(count + 1, sizeof *r->elem_count);
     if (!r->elem_table || !r->elem_count) return -1;
@@ -324,7 +326,8 @@ static int elems_section(rw *r, size_t pos, size_t end, kiln_buf *sec)
 static int datas_section(rw *r, size_t pos, size_t end, kiln_buf *sec)
 {
     uint32_t count;
-    if (get_u32(r->p, end, &pos, &count) < 0 || put_uleb(sec, count) < 0) return -1;
+    if (get_u32(r->p, end, &pos, &count) < 0 || count > end - pos || put_uleb(sec, count) < 0)
+        return -1; /* (every entry takes a byte at least) */
     for (uint32_t i = 0; i < count; i++) {
         uint32_t flags, memory = 0, n;
         size_t start = pos;
