@@ -735,7 +735,7 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, const uint32_t *order, s
      * host section (interrupts wait for it to return). */
     for (uint32_t k = 0; k < w->nimports; k++) {
         const kiln_wasm_import *im = &w->imports[k];
-        /* Names as wasm2c saw them (see rename_module): Z_m<j>Z_f<k>. */
+        /* Names as wasm2c saw them (wasm_rewrite.h): Z_m<j>Z_f<k>. */
         char sym[48], ctx[48];
         snprintf(sym, sizeof sym, "Z_m%uZ_f%u", mod_of[k], k);
         snprintf(ctx, sizeof ctx, "struct Z_m%u_instance_t*", mod_of[k]);

@@ -20,7 +20,12 @@
  *    what dynamically linked CPython uses), and two modules that differ only in their
  *    data or global initial values (every componentize-js app: the same SpiderMonkey,
  *    another pre-initialized heap) now give the same copy, hence one cache entry.
- * Segment, function, type, global and export indices of the original stay valid. */
+ * Segment, function, type, global and export indices of the original stay valid. The
+ * init functions come after the module's own functions: Kiln checks the function
+ * indices of element segments itself, but an invalid module whose code calls a function
+ * index past its own would reach one (wasm2c validates the copy): harmless, as after
+ * instantiation an init function's table.init traps on its dropped segment for any
+ * count > 0. */
 #ifndef KILN_ENGINE_WASM_REWRITE_H
 #define KILN_ENGINE_WASM_REWRITE_H
 
