@@ -1,7 +1,9 @@
 /* cache.h — the on-disk, content-addressed cache of compiled modules.
  *
  * Key: SHA-256 over Kiln's ABI version, the tier, the memory-check variant (guard or
- * bounds), the compiler's identity and flags, wasm2c's version and the Wasm bytes. Entry:
+ * bounds), the compiler's identity and flags, wasm2c's version and the bytes wasm2c
+ * translates: the module's copy (wasm_rewrite.h) without its data segments, global initial
+ * values and custom sections, so that modules differing only in those share an entry. Entry:
  * <dir>/<key>.so, a shared object followed by a trailer (SHA-256 of the object + "KILNSUM1"),
  * written to a temp file and renamed into place, so readers see a complete entry or none, and two
  * processes building the same module both succeed. A corrupt entry (bad trailer) is removed and
@@ -17,8 +19,8 @@
 
 #define KILN_CACHE_KEY_HEX 65
 
-/* Computes the hex key of (bytes, tier, checks); checks AUTO is taken as GUARD (the
- * caller resolves it first, kiln_mem_checks_resolve). */
+/* Computes the hex key of (bytes: the module's copy, tier, checks); checks AUTO is taken as GUARD
+ * (the caller resolves it first, kiln_mem_checks_resolve). */
 void kiln_cache_key(const uint8_t *bytes, size_t len, kiln_tier tier, kiln_mem_checks checks,
                     char key[KILN_CACHE_KEY_HEX]);
 

@@ -2,7 +2,7 @@
 #include "engine/codegen.h"
 #include "engine/engine.h"
 #include "engine/runtime.h"
-#include "util/leb.h"
+#include "engine/wasm_rewrite.h"
 #include "util/alloc.h"
 #include "util/file.h"
 #include "util/proc.h"
@@ -539,143 +539,6 @@ static int elem_import_fix(kiln_buf *text)
     return rc;
 }
 
-/* ---- names given to wasm2c ----
- *
- * wasm2c copies import and export names into C comments and symbols, and does not
- * escape them in comments: a module could end a comment with an export named "*\/ ..."
- * and have C of its choosing compiled into Kiln's process. So wasm2c never sees a
- * guest's names: Kiln gives it a copy of the module whose import modules are "m<j>"
- * (j: distinct module, in order of appearance), import fields "f<k>" (k: import index)
- * and exports "e<i>" (i: export index). The glue maps them back by index. */
-
-/* mod_of[k] = distinct module index of import k; returns the number of distinct ones. */
-static uint32_t distinct_modules(const kiln_wasm *w, uint32_t *mod_of)
-{
-    uint32_t n = 0;
-    for (uint32_t k = 0; k < w->nimports; k++) {
-        const kiln_wasm_import *im = &w->imports[k];
-        uint32_t j = 0;
-        for (; j < k; j++)
-            if (w->imports[j].module_len == im->module_len &&
-                memcmp(w->imports[j].module, im->module, im->module_len) == 0)
-                break;
-        mod_of[k] = j < k ? mod_of[j] : n++;
-    }
-    return n;
-}
-
-static int put_uleb(kiln_buf *b, uint64_t v)
-{
-    do {
-        uint8_t byte = v & 0x7f;
-        v >>= 7;
-        if (v) byte |= 0x80;
-        if (kiln_buf_append(b, &byte, 1) < 0) return -1;
-    } while (v);
-    return 0;
-}
-
-static int get_uleb(const uint8_t *p, size_t end, size_t *pos, uint64_t *out)
-{
-    return kiln_leb_u(p, end, pos, 64, out) == KILN_LEB_OK ? 0 : -1;
-}
-
-static int put_name(kiln_buf *b, char prefix, uint32_t index)
-{
-    char name[16];
-    int n = snprintf(name, sizeof name, "%c%u", prefix, index);
-    return put_uleb(b, (uint64_t)n) < 0 ? -1 : kiln_buf_append(b, name, (size_t)n);
-}
-
-/* Skips a name (length + bytes). */
-static int skip_name(const uint8_t *p, size_t end, size_t *pos)
-{
-    uint64_t n;
-    if (get_uleb(p, end, pos, &n) < 0 || n > end - *pos) return -1;
-    *pos += n;
-    return 0;
-}
-
-/* Skips an import descriptor (kind + payload). */
-static int skip_import_desc(const uint8_t *p, size_t end, size_t *pos)
-{
-    uint64_t v;
-    if (*pos >= end) return -1;
-    uint8_t kind = p[(*pos)++];
-    switch (kind) {
-    case 0:
-        return get_uleb(p, end, pos, &v);
-    case 1:
-    case 2: {
-        if (kind == 1 && (*pos)++ >= end) return -1; /* a table's reftype, then limits */
-        if (*pos >= end) return -1;
-        uint8_t flags = p[(*pos)++];
-        if (get_uleb(p, end, pos, &v) < 0) return -1;
-        return (flags & 1) ? get_uleb(p, end, pos, &v) : 0;
-    }
-    case 3:
-        if (end - *pos < 2) return -1;
-        *pos += 2;
-        return 0;
-    default:
-        return -1;
-    }
-}
-
-/* Writes bytes with the import and export names replaced (see above) to out. */
-static int rename_module(const uint8_t *bytes, size_t len, const kiln_wasm *w, kiln_buf *out)
-{
-    uint32_t *mod_of = kiln_calloc(w->nimports + 1, sizeof *mod_of);
-    if (!mod_of) return -1;
-    distinct_modules(w, mod_of);
-    int rc = -1;
-    size_t pos = 8;
-    if (len < 8 || kiln_buf_append(out, bytes, 8) < 0) goto out;
-    while (pos < len) {
-        size_t start = pos;
-        uint8_t id = bytes[pos++];
-        uint64_t size;
-        if (get_uleb(bytes, len, &pos, &size) < 0 || size > len - pos) goto out;
-        size_t body = pos, end = pos + size;
-        if (id != 2 && id != 7) {
-            if (kiln_buf_append(out, bytes + start, end - start) < 0) goto out;
-            pos = end;
-            continue;
-        }
-        kiln_buf sec = KILN_BUF_INIT;
-        uint64_t count;
-        int ok = get_uleb(bytes, end, &pos, &count) == 0 && put_uleb(&sec, count) == 0;
-        for (uint64_t i = 0; ok && i < count; i++) {
-            if (id == 2) {
-                size_t desc;
-                ok = i < w->nimports && skip_name(bytes, end, &pos) == 0 &&
-                     skip_name(bytes, end, &pos) == 0;
-                desc = pos;
-                ok = ok && skip_import_desc(bytes, end, &pos) == 0 &&
-                     put_name(&sec, 'm', mod_of[i]) == 0 && put_name(&sec, 'f', (uint32_t)i) == 0 &&
-                     kiln_buf_append(&sec, bytes + desc, pos - desc) == 0;
-            } else {
-                size_t desc;
-                ok = skip_name(bytes, end, &pos) == 0;
-                desc = pos;
-                uint64_t idx;
-                ok = ok && pos < end && (pos++, get_uleb(bytes, end, &pos, &idx) == 0) &&
-                     put_name(&sec, 'e', (uint32_t)i) == 0 &&
-                     kiln_buf_append(&sec, bytes + desc, pos - desc) == 0;
-            }
-        }
-        ok = ok && pos == end && kiln_buf_append(out, &id, 1) == 0 && put_uleb(out, sec.len) == 0 &&
-             kiln_buf_append(out, sec.data, sec.len) == 0;
-        kiln_buf_free(&sec);
-        if (!ok) goto out;
-        (void)body;
-    }
-    rc = 0;
-out:
-    kiln_free(mod_of);
-    return rc;
-}
-
 /* Parses "void Z_kmod_instantiate(Z_kmod_instance_t*, struct Z_m<j>_instance_t*, ...);"
  * in the header into the import module numbers j in wasm2c's parameter order. */
 static int instantiate_order(const char *header, const kiln_wasm *w, uint32_t **order_out,
@@ -761,12 +624,100 @@ static int append_image_glue(kiln_buf *b, const kiln_wasm *w, const char *header
     return b->data ? 0 : -1;
 }
 
+/* wasm2c's instantiate ends with the start function's call (after its init_* calls,
+ * each present only when the module has what it initializes); Kiln applies its plan
+ * first (consts.h), so the call's line moves to the glue's kiln_glue_start: it is cut
+ * out of *text into *call. 0, -1 when out of memory, REPLACE_ABSENT when the function
+ * does not have that shape. */
+static int take_start_call(kiln_buf *text, const kiln_wasm *w, kiln_buf *call)
+{
+    const char *fn = strstr(text->data, "\nvoid Z_" KILN_CODEGEN_MODULE "_instantiate(");
+    const char *close = fn ? strstr(fn, "\n}\n") : NULL;
+    if (!close) return REPLACE_ABSENT;
+    if (!w->has_start) return 0;
+    const char *last = close;
+    while (last > fn && last[-1] != '\n')
+        last--;
+    if (last <= fn || strncmp(last, "  init_", 7) == 0 || strncmp(last, "  assert(", 9) == 0)
+        return REPLACE_ABSENT;
+    size_t from = (size_t)(last - text->data), n = (size_t)(close + 1 - last);
+    if (kiln_buf_append(call, last, n) < 0) return -1;
+    memmove(text->data + from, text->data + from + n, text->len - from - n + 1);
+    text->len -= n;
+    return 0;
+}
+
+/* The instance struct's field of each defined global, in index order ("name\n" each),
+ * from wasm2c's init_globals (one `  instance->NAME = ...;` line per defined global:
+ * the field is named after an export when the global has one, so it is read, not
+ * guessed). 0, -1 when out of memory, REPLACE_ABSENT when the count does not match. */
+static int global_fields(const char *text, const kiln_wasm *w, kiln_buf *names)
+{
+    uint32_t ndefined = w->nglobals, n = 0;
+    for (uint32_t k = 0; k < w->nimports; k++)
+        if (w->imports[k].kind == KILN_EXTERN_GLOBAL) ndefined--;
+    const char *fn = strstr(text, "\nstatic void init_globals(Z_" KILN_CODEGEN_MODULE
+                                  "_instance_t* instance) {\n");
+    const char *end = fn ? strstr(fn, "\n}\n") : NULL;
+    for (const char *p = fn ? strchr(fn + 1, '\n') + 1 : NULL; p && p < end;) {
+        const char *eol = strchr(p, '\n');
+        if (strncmp(p, "  instance->", 12) == 0) {
+            const char *name = p + 12, *eq = strstr(name, " = ");
+            if (!eq || eq > eol) return REPLACE_ABSENT;
+            if (kiln_buf_append(names, name, (size_t)(eq - name)) < 0 ||
+                kiln_buf_putc(names, '\n') < 0)
+                return -1;
+            n++;
+        }
+        p = eol + 1;
+    }
+    return n == ndefined ? 0 : REPLACE_ABSENT;
+}
+
+/* Glue for Kiln's part of instantiation (consts.h, instance.c): where each defined global
+ * lives in the instance struct (imported ones: SIZE_MAX), the start function's call (cut
+ * out of wasm2c's instantiate) and the element init functions (exports "i<k>" of the
+ * copy, wasm_rewrite.h). 0, -1 when out of memory. */
+static int append_init_glue(kiln_buf *b, const kiln_wasm *w, const kiln_rewrite_info *info,
+                            const char *fields, const char *start_call)
+{
+    const char *M = KILN_CODEGEN_MODULE;
+    uint32_t nimported = 0;
+    for (uint32_t k = 0; k < w->nimports; k++)
+        if (w->imports[k].kind == KILN_EXTERN_GLOBAL) nimported++;
+    kiln_buf_printf(b,
+                    "const unsigned kiln_glue_nglobals = %u;\n"
+                    "const size_t kiln_glue_global_offsets[%u] = {\n",
+                    w->nglobals, w->nglobals ? w->nglobals : 1);
+    for (uint32_t g = 0; g < nimported; g++)
+        kiln_buf_puts(b, "  (size_t)-1,\n");
+    for (const char *f = fields; f && *f;) {
+        const char *nl = strchr(f, '\n');
+        kiln_buf_printf(b, "  offsetof(Z_%s_instance_t, %.*s),\n", M, (int)(nl - f), f);
+        f = nl + 1;
+    }
+    kiln_buf_printf(b,
+                    "%s};\nvoid kiln_glue_start(void *inst) {\n"
+                    "  Z_%s_instance_t *instance = (Z_%s_instance_t*)inst; (void)instance;\n%s}\n",
+                    w->nglobals ? "" : "  0,\n", M, M, start_call ? start_call : "");
+    kiln_buf_printf(b,
+                    "const unsigned kiln_glue_nelem_inits = %u;\n"
+                    "void kiln_glue_elem_init(void *inst, unsigned k, u32 dest) {\n"
+                    "  switch (k) {\n",
+                    info->nelem_inits);
+    for (uint32_t k = 0; k < info->nelem_inits; k++)
+        kiln_buf_printf(b, "  case %u: Z_%sZ_i%u((Z_%s_instance_t*)inst, dest); break;\n", k, M, k,
+                        M);
+    kiln_buf_puts(b, "  default: (void)inst; (void)dest; break;\n  }\n}\n");
+    return b->data ? 0 : -1;
+}
+
 static int append_glue(kiln_buf *b, const kiln_wasm *w, const uint32_t *order, size_t nmods)
 {
     const char *M = KILN_CODEGEN_MODULE;
     uint32_t *mod_of = kiln_calloc(w->nimports + 1, sizeof *mod_of);
     if (!mod_of) return -1;
-    distinct_modules(w, mod_of);
+    kiln_wasm_import_modules(w, mod_of);
     /* Every import module pointer of the instance points at the instance's bindings
      * (engine.h: kiln_binding); import k is binding k. */
     kiln_buf_printf(b,
@@ -784,7 +735,7 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, const uint32_t *order, s
      * host section (interrupts wait for it to return). */
     for (uint32_t k = 0; k < w->nimports; k++) {
         const kiln_wasm_import *im = &w->imports[k];
-        /* Names as wasm2c saw them (see rename_module): Z_m<j>Z_f<k>. */
+        /* Names as wasm2c saw them (wasm_rewrite.h): Z_m<j>Z_f<k>. */
         char sym[48], ctx[48];
         snprintf(sym, sizeof sym, "Z_m%uZ_f%u", mod_of[k], k);
         snprintf(ctx, sizeof ctx, "struct Z_m%u_instance_t*", mod_of[k]);
@@ -908,8 +859,8 @@ static int append_glue(kiln_buf *b, const kiln_wasm *w, const uint32_t *order, s
     return b->data ? 0 : -1;
 }
 
-int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory,
-                 kiln_mem_checks checks, kiln_buf *out, kiln_buf *err)
+int kiln_codegen(const uint8_t *wasm, size_t len, const kiln_wasm *w, const kiln_rewrite_info *info,
+                 int direct_memory, kiln_mem_checks checks, kiln_buf *out, kiln_buf *err)
 {
     char dir[] = "/tmp/kiln-wasm2c.XXXXXX";
     if (!mkdtemp(dir)) {
@@ -925,20 +876,13 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory,
     uint32_t *order = NULL;
     size_t norder = 0;
     kiln_buf log = KILN_BUF_INIT, header = KILN_BUF_INIT;
+    kiln_buf start_call = KILN_BUF_INIT, fields = KILN_BUF_INIT;
     if (w->uses_simd_types) {
         kiln_buf_puts(err, "module uses SIMD (v128 values), which Kiln does not support yet");
         goto out;
     }
-    /* wasm2c gets a copy with Kiln's own names (see rename_module). */
-    kiln_buf orig = KILN_BUF_INIT, renamed = KILN_BUF_INIT;
-    int wrc = kiln_read_file(wasm_path, &orig) == 0 && orig.data &&
-                      rename_module((const uint8_t *)orig.data, orig.len, w, &renamed) == 0
-                  ? kiln_write_file(wpath, renamed.data, renamed.len)
-                  : -1;
-    kiln_buf_free(&orig);
-    kiln_buf_free(&renamed);
-    if (wrc < 0) {
-        kiln_buf_printf(err, "cannot prepare the module for wasm2c: %s", strerror(errno));
+    if (kiln_write_file(wpath, wasm, len) < 0) {
+        kiln_buf_printf(err, "cannot write the module for wasm2c: %s", strerror(errno));
         goto out;
     }
     const char *argv[] = {
@@ -965,8 +909,15 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory,
         goto out;
     }
     if (instantiate_order(header.data, w, &order, &norder, err) < 0) goto out;
+    int r = take_start_call(out, w, &start_call);
+    if (r == 0) r = global_fields(out->data, w, &fields);
+    if (r == REPLACE_ABSENT) {
+        kiln_buf_puts(err, "internal error: unexpected wasm2c output (instantiate, globals)");
+        goto out;
+    }
+    if (r < 0) goto oom;
     /* Inline the header so that the C file stands alone. */
-    int r = replace_once(out, "#include \"" KILN_CODEGEN_MODULE ".h\"\n", header.data);
+    r = replace_once(out, "#include \"" KILN_CODEGEN_MODULE ".h\"\n", header.data);
     if (r == REPLACE_ABSENT) {
         kiln_buf_puts(err, "internal error: unexpected wasm2c output (no header include)");
         goto out;
@@ -996,6 +947,7 @@ int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory,
     if (append_glue(out, w, order, norder) < 0 ||
         append_image_glue(out, w, header.data, norder) < 0)
         goto oom;
+    if (append_init_glue(out, w, info, fields.data, start_call.data) < 0) goto oom;
     rc = 0;
     goto out;
 oom:
@@ -1008,5 +960,7 @@ out:
     rmdir(dir);
     kiln_buf_free(&log);
     kiln_buf_free(&header);
+    kiln_buf_free(&start_call);
+    kiln_buf_free(&fields);
     return rc;
 }

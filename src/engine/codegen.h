@@ -10,6 +10,10 @@
  *  - uniform entry points: kiln_glue_instance_size, kiln_glue_init_module,
  *    kiln_glue_instantiate(inst, ctxs), kiln_glue_free, kiln_glue_calls[] (one trampoline
  *    per exported function taking a kiln_val array), kiln_glue_export_fns[];
+ *  - what Kiln's own part of instantiation needs (consts.h): kiln_glue_global_offsets[]
+ *    (where each defined global lives in the instance struct), kiln_glue_start and
+ *    kiln_glue_elem_init(inst, k, offset) (the copy's start function and element init
+ *    functions, wasm_rewrite.h);
  *  - for the fast tier, loads and stores as direct accesses (tcc does not inline the
  *    memcpy-based accessors);
  *  - two variants of memory checking (kiln_mem_checks, part of the cache key): "guard"
@@ -24,20 +28,22 @@
 
 #include "engine/runtime.h"
 #include "engine/wasm_reader.h"
+#include "engine/wasm_rewrite.h"
 #include "util/buf.h"
 
 /* Bumped whenever the glue or runtime ABI changes: part of every cache key. */
-#define KILN_ABI_VERSION 17
+#define KILN_ABI_VERSION 18
 
 /* The wasm2c module name used for every module (symbols Z_<name>...). */
 #define KILN_CODEGEN_MODULE "kmod"
 
-/* Translates the module at wasm_path (already decoded as w) into C. `direct_memory`
- * selects the fast-tier load/store rewrite; `checks` the variant (GUARD or BOUNDS; AUTO
- * is taken as GUARD). Returns 0, or -1 with a message in *err ("out of memory ..." only
- * when an allocation failed; "internal error: ..." when wasm2c's output does not have
- * the shape the glue expects). */
-int kiln_codegen(const char *wasm_path, const kiln_wasm *w, int direct_memory,
-                 kiln_mem_checks checks, kiln_buf *out, kiln_buf *err);
+/* Translates wasm[0..len) — the copy made by kiln_wasm_rewrite (wasm_rewrite.h), whose
+ * info it takes — into C; w is the *original* module decoded (its imports, exports and
+ * globals are the copy's, by index). `direct_memory` selects the fast-tier load/store
+ * rewrite; `checks` the variant (GUARD or BOUNDS; AUTO is taken as GUARD). Returns 0, or
+ * -1 with a message in *err ("out of memory ..." only when an allocation failed;
+ * "internal error: ..." when wasm2c's output does not have the shape the glue expects). */
+int kiln_codegen(const uint8_t *wasm, size_t len, const kiln_wasm *w, const kiln_rewrite_info *info,
+                 int direct_memory, kiln_mem_checks checks, kiln_buf *out, kiln_buf *err);
 
 #endif

@@ -51,11 +51,17 @@ int main(void)
     char rerr[256];
     kiln_wasm *w = kiln_wasm_read((const uint8_t *)bytes.data, bytes.len, rerr, sizeof rerr);
     CHECK(w != NULL);
-    for (int v = 0; w && v < 4; v++) {
+    kiln_buf copy = KILN_BUF_INIT;
+    kiln_init_plan *plan = NULL;
+    kiln_rewrite_info info;
+    CHECK(w && kiln_wasm_rewrite((const uint8_t *)bytes.data, bytes.len, w, &copy, &plan, &info,
+                                 &err) == 0);
+    for (int v = 0; w && plan && v < 4; v++) {
         int direct = v & 1;
         kiln_mem_checks checks = v & 2 ? KILN_MEM_CHECKS_BOUNDS : KILN_MEM_CHECKS_GUARD;
         kiln_buf_reset(&c);
-        CHECK(kiln_codegen(wasm, w, direct, checks, &c, &err) == 0);
+        CHECK(kiln_codegen((const uint8_t *)copy.data, copy.len, w, &info, direct, checks, &c,
+                           &err) == 0);
         /* Not one byte of a guest name reaches the C given to the compiler. */
         CHECK(c.data && strstr(c.data, "evil") == NULL);
         CHECK(c.data && strstr(c.data, "#error") == NULL);
@@ -65,6 +71,8 @@ int main(void)
         CHECK(c.data && strstr(c.data, "Z_kmodZ_e0") != NULL);
     }
     kiln_wasm_free(w);
+    kiln_init_plan_free(plan);
+    kiln_buf_free(&copy);
 
     /* The real names still work from the outside: load, bind, call by name. */
     kiln_compile_opts o = {.tier = KILN_TIER_FAST, .cache_dir = dir};

@@ -1,4 +1,5 @@
 /* instance.c — instances of a loaded module: create, call exports, free (engine.h). */
+#include "engine/consts.h"
 #include "engine/engine.h"
 #include "engine/module_internal.h"
 #include "util/alloc.h"
@@ -12,6 +13,25 @@
 static size_t bindings_offset(const kiln_module *m)
 {
     return (INSTANCE_HEAD + m->instance_size + 15) & ~(size_t)15;
+}
+
+/* The size of a value of type `t` (a value letter). */
+static size_t value_size(char t)
+{
+    switch (t) {
+    case 'i':
+    case 'f':
+        return 4;
+    case 'j':
+    case 'd':
+        return 8;
+    case 'r':
+        return sizeof(wasm_rt_funcref_t);
+    case 'e':
+        return sizeof(wasm_rt_externref_t);
+    default:
+        return 16;
+    }
 }
 
 static kiln_instance *alloc_block(kiln_module *m, int zero)
@@ -43,10 +63,67 @@ kiln_instance *kiln_instance_alloc_raw(kiln_module *m, const kiln_binding *bindi
     return inst;
 }
 
+/* An instance being initialized, with its own memories located. */
+typedef struct init_args {
+    kiln_instance *inst;
+    wasm_rt_memory_t **own_memories; /* m->nmemories, in index order */
+} init_args;
+
+/* Reads imported global `index` (kiln_const_global_fn: a checked constant expression
+ * reads no other) through its binding. */
+static void read_global(void *ctx, uint32_t index, kiln_val *out)
+{
+    kiln_instance *inst = ctx;
+    const kiln_init_plan *p = inst->module->plan;
+    memset(out, 0, sizeof *out);
+    if (index >= p->nglobal_imports) return;
+    const kiln_import *im = &inst->module->imports[p->global_import[index]];
+    char t = im->type[strlen(im->type) - 1]; /* "i" or "mut i" */
+    memcpy(out, inst->bindings[p->global_import[index]].ctx, value_size(t));
+}
+
+static kiln_val eval(kiln_instance *inst, const kiln_init_span *expr)
+{
+    kiln_val v;
+    kiln_const_eval(inst->module->plan->bytes + expr->off, expr->len, read_global, inst, &v);
+    return v;
+}
+
+/* Kiln's part of instantiation (consts.h), after wasm2c's instantiate and before the
+ * start function: globals, then active element segments, then active data segments, in
+ * order. Runs as guest code: an out-of-bounds segment traps (unwinds to kiln_rt_call),
+ * leaving what earlier segments wrote, as the spec's instantiation does. */
+static void apply_plan(init_args *a)
+{
+    kiln_instance *inst = a->inst;
+    const kiln_module *m = inst->module;
+    const kiln_init_plan *p = m->plan;
+    for (size_t i = 0; i < p->nglobals; i++) {
+        const kiln_init_global *g = &p->globals[i];
+        kiln_val v = eval(inst, &g->expr);
+        memcpy((char *)inst->native + m->g_global_offsets[g->index], &v, value_size(g->type));
+    }
+    for (size_t i = 0; i < p->nelems; i++)
+        m->g_elem_init(inst->native, (unsigned)i, eval(inst, &p->elems[i].offset).i32);
+    for (size_t i = 0; i < p->ndatas; i++) {
+        const kiln_init_data *d = &p->datas[i];
+        uint32_t off = eval(inst, &d->offset).i32;
+        wasm_rt_memory_t *mem =
+            d->memory < p->nmemory_imports
+                ? (wasm_rt_memory_t *)inst->bindings[p->memory_import[d->memory]].ctx
+                : a->own_memories[d->memory - p->nmemory_imports];
+        if (!kiln_mem_ok(mem, off, d->data.len)) kiln_rt_trap(KILN_TRAP_MEMORY_OOB);
+        if (d->data.len) memcpy(mem->data + off, p->bytes + d->data.off, d->data.len);
+    }
+}
+
 static void instantiate_tramp(void *arg)
 {
-    kiln_instance *inst = arg;
+    init_args *a = arg;
+    kiln_instance *inst = a->inst;
     inst->module->g_instantiate(inst->native, inst->bindings);
+    apply_plan(a);
+    inst->module->g_start(inst->native);
 }
 
 int kiln_bindings_check(const kiln_module *m, const kiln_binding *b, char *msg, size_t len)
@@ -68,8 +145,20 @@ int kiln_instance_init(kiln_instance *inst, const kiln_binding *bindings, kiln_t
         return -1;
     }
     if (n) memcpy(inst->bindings, bindings, n * sizeof *bindings);
+    /* The instance's own memories, located once (usually one: no allocation). */
+    wasm_rt_memory_t *few[4];
+    unsigned nmem = inst->module->nmemories;
+    init_args a = {inst, nmem <= 4 ? few : kiln_calloc(nmem, sizeof(wasm_rt_memory_t *))};
+    if (!a.own_memories) {
+        trap->kind = KILN_TRAP_HOST;
+        snprintf(trap->message, sizeof trap->message, "out of memory");
+        return -1;
+    }
+    inst->module->g_memories(inst->native, a.own_memories);
     inst->initialized = 1; /* even a failed init may hold memories to free */
-    return kiln_rt_call(instantiate_tramp, inst, trap);
+    int rc = kiln_rt_call(instantiate_tramp, &a, trap);
+    if (a.own_memories != few) kiln_free(a.own_memories);
+    return rc;
 }
 
 void kiln_instance_free(kiln_instance *inst)

@@ -6,6 +6,7 @@
 #include "engine/engine.h"
 #include "engine/module_internal.h"
 #include "engine/wasm_reader.h"
+#include "engine/wasm_rewrite.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/file.h"
@@ -147,38 +148,18 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Writes bytes to a temporary .wasm for wasm2c (when the module did not come from a
- * file). Returns the path (caller unlinks and frees) or NULL. */
-static char *temp_wasm(const uint8_t *bytes, size_t len)
+/* Builds the entry for the module's copy (wasm_rewrite.h) and tier into the cache.
+ * Returns 0 or -1 with *err. */
+static int build_entry(const char *name, const kiln_buf *copy, const kiln_wasm *w,
+                       const kiln_rewrite_info *info, kiln_tier tier, kiln_mem_checks checks,
+                       const char *dir, const char *key, int verbose, kiln_buf *err)
 {
-    char tmpl[] = "/tmp/kiln-module.XXXXXX";
-    int fd = mkstemp(tmpl);
-    if (fd < 0) return NULL;
-    if (kiln_write_all(fd, bytes, len) < 0 || close(fd) < 0) {
-        unlink(tmpl);
-        return NULL;
-    }
-    return kiln_strdup(tmpl);
-}
-
-/* Builds the entry for (bytes, tier) into the cache. Returns 0 or -1 with *err. */
-static int build_entry(const char *name, const char *wasm_path, const uint8_t *bytes, size_t len,
-                       const kiln_wasm *w, kiln_tier tier, kiln_mem_checks checks, const char *dir,
-                       const char *key, int verbose, kiln_buf *err)
-{
-    char *tmp_wasm = NULL;
-    if (!wasm_path) {
-        tmp_wasm = temp_wasm(bytes, len);
-        if (!tmp_wasm) {
-            kiln_buf_printf(err, "cannot write a temporary file: %s", strerror(errno));
-            return -1;
-        }
-        wasm_path = tmp_wasm;
-    }
     kiln_buf c = KILN_BUF_INIT;
     int rc = -1;
     double t0 = now_seconds();
-    if (kiln_codegen(wasm_path, w, tier == KILN_TIER_FAST, checks, &c, err) < 0) goto out;
+    if (kiln_codegen((const uint8_t *)copy->data, copy->len, w, info, tier == KILN_TIER_FAST,
+                     checks, &c, err) < 0)
+        goto out;
     double t1 = now_seconds();
     char *tmp = kiln_cache_temp_path(dir, key);
     if (!tmp) goto out;
@@ -193,10 +174,6 @@ static int build_entry(const char *name, const char *wasm_path, const uint8_t *b
                 c.len / 1024, kiln_tier_name(tier), now_seconds() - t1);
 out:
     kiln_buf_free(&c);
-    if (tmp_wasm) {
-        unlink(tmp_wasm);
-        kiln_free(tmp_wasm);
-    }
     return rc;
 }
 
@@ -238,6 +215,16 @@ static int bind_glue(kiln_module *m, const char *entry_path, const kiln_wasm *w,
         kiln_buf_puts(err, "compiled module lacks Kiln's image glue");
         return -1;
     }
+    const unsigned *nglobals = dlsym(m->dl, "kiln_glue_nglobals");
+    const unsigned *nelem_inits = dlsym(m->dl, "kiln_glue_nelem_inits");
+    m->g_global_offsets = dlsym(m->dl, "kiln_glue_global_offsets");
+    m->g_start = (void (*)(void *))dlsym(m->dl, "kiln_glue_start");
+    m->g_elem_init = (void (*)(void *, unsigned, uint32_t))dlsym(m->dl, "kiln_glue_elem_init");
+    if (!nglobals || *nglobals != w->nglobals || !nelem_inits || *nelem_inits != m->plan->nelems ||
+        !m->g_global_offsets || !m->g_start || !m->g_elem_init) {
+        kiln_buf_puts(err, "compiled module lacks Kiln's instantiation glue");
+        return -1;
+    }
     m->nmemories = *nmem;
     m->nfuncref_tables = *nft;
     m->nexternref_tables = *net;
@@ -266,7 +253,7 @@ static int copy_exports(kiln_module *m, const kiln_wasm *w)
     return 0;
 }
 
-static kiln_module *load(const char *name, const char *path_arg, const uint8_t *bytes, size_t len,
+static kiln_module *load(const char *name, const uint8_t *bytes, size_t len,
                          const kiln_compile_opts *opts, const kiln_linker *linker, kiln_err *e)
 {
     kiln_compile_opts defaults = {0};
@@ -282,7 +269,7 @@ static kiln_module *load(const char *name, const char *path_arg, const uint8_t *
         return NULL;
     }
     kiln_module *m = kiln_calloc(1, sizeof *m);
-    kiln_buf err = KILN_BUF_INIT;
+    kiln_buf err = KILN_BUF_INIT, copy = KILN_BUF_INIT;
     int fd = -1;
     if (!m) {
         kiln_buf_puts(&err, "out of memory");
@@ -300,6 +287,14 @@ static kiln_module *load(const char *name, const char *path_arg, const uint8_t *
         kiln_buf_puts(&err, "out of memory");
         goto fail;
     }
+    /* What wasm2c compiles, and what Kiln applies at instantiation (wasm_rewrite.h). */
+    kiln_rewrite_info info;
+    if (kiln_wasm_rewrite(bytes, len, w, &copy, &m->plan, &info, &err) < 0) {
+        char *why = kiln_buf_steal(&err);
+        kiln_buf_printf(&err, "invalid module: %s", why ? why : "out of memory");
+        kiln_free(why);
+        goto fail;
+    }
     char dir[4096];
     if (kiln_cache_prepare(opts, dir, sizeof dir, &err) < 0) goto fail;
     kiln_tier tier = opts->tier;
@@ -308,12 +303,12 @@ static kiln_module *load(const char *name, const char *path_arg, const uint8_t *
     char key[KILN_CACHE_KEY_HEX];
     kiln_buf note = KILN_BUF_INIT;
     if (tier == KILN_TIER_AUTO) {
-        kiln_cache_key(bytes, len, KILN_TIER_OPT, checks, key);
+        kiln_cache_key((const uint8_t *)copy.data, copy.len, KILN_TIER_OPT, checks, key);
         fd = kiln_cache_open(dir, key, &note);
         tier = fd >= 0 ? KILN_TIER_OPT : KILN_TIER_FAST;
     }
     if (fd < 0) {
-        kiln_cache_key(bytes, len, tier, checks, key);
+        kiln_cache_key((const uint8_t *)copy.data, copy.len, tier, checks, key);
         fd = kiln_cache_open(dir, key, &note);
     }
     if (note.len && opts->verbose) fprintf(stderr, "kiln: %s\n", note.data);
@@ -325,8 +320,7 @@ static kiln_module *load(const char *name, const char *path_arg, const uint8_t *
     for (;;) {
         if (fd < 0) {
             double t0 = now_seconds();
-            if (build_entry(name, path_arg, bytes, len, w, tier, checks, dir, key, opts->verbose,
-                            &err) < 0)
+            if (build_entry(name, &copy, w, &info, tier, checks, dir, key, opts->verbose, &err) < 0)
                 goto fail;
             m->compile_seconds = now_seconds() - t0;
             fd = kiln_cache_open(dir, key, NULL);
@@ -358,6 +352,7 @@ static kiln_module *load(const char *name, const char *path_arg, const uint8_t *
         goto fail;
     }
     kiln_wasm_free(w);
+    kiln_buf_free(&copy);
     return m;
 fail:
     kiln_err_set(e, "%s: %s", name, err.data ? err.data : "out of memory");
@@ -365,6 +360,7 @@ fail:
     if (fd >= 0) close(fd);
     kiln_module_free(m);
     kiln_wasm_free(w);
+    kiln_buf_free(&copy);
     return NULL;
 }
 
@@ -372,7 +368,7 @@ kiln_module *kiln_module_load_bytes(const char *name, const uint8_t *bytes, size
                                     const kiln_compile_opts *opts, const kiln_linker *linker,
                                     kiln_err *err)
 {
-    return load(name, NULL, bytes, len, opts, linker, err);
+    return load(name, bytes, len, opts, linker, err);
 }
 
 kiln_module *kiln_module_load_file(const char *path, const kiln_compile_opts *opts,
@@ -404,7 +400,7 @@ kiln_module *kiln_module_load_file(const char *path, const kiln_compile_opts *op
         off += (size_t)n;
     }
     close(fd);
-    kiln_module *m = load(path, path, bytes, off, opts, linker, e);
+    kiln_module *m = load(path, bytes, off, opts, linker, e);
     kiln_free(bytes);
     return m;
 }
@@ -425,6 +421,7 @@ void kiln_module_free(kiln_module *m)
     }
     kiln_free(m->exports);
     kiln_free(m->import_fns);
+    kiln_init_plan_free(m->plan);
     kiln_free(m);
 }
 

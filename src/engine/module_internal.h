@@ -2,6 +2,7 @@
 #ifndef KILN_ENGINE_MODULE_INTERNAL_H
 #define KILN_ENGINE_MODULE_INTERNAL_H
 
+#include "engine/consts.h"
 #include "engine/engine.h"
 
 typedef void (*kiln_glue_call)(void *native, kiln_val *vals);
@@ -29,6 +30,11 @@ struct kiln_module {
     void (*g_funcref_tables)(void *native, wasm_rt_funcref_table_t **out);
     void (*g_externref_tables)(void *native, wasm_rt_externref_table_t **out);
     void (*g_rebind)(void *native, kiln_binding *bindings);
+    /* Kiln's part of instantiation (consts.h): what wasm2c's instantiate leaves out */
+    kiln_init_plan *plan;
+    const size_t *g_global_offsets; /* per global index; SIZE_MAX for imported ones */
+    void (*g_start)(void *native);
+    void (*g_elem_init)(void *native, unsigned k, uint32_t offset);
 };
 
 /* An instance is one allocation: this header, the wasm2c instance struct (`native`), then
