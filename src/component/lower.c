@@ -463,9 +463,10 @@ int kiln_component_call_timeout(kiln_component_instance *ci, const kiln_componen
         *trap = t;
         return -1;
     }
-    /* A fault keeps its kind only when it must (a timeout); otherwise it becomes a host
-     * trap whose message names the component, the function and the fault. */
-    trap->kind = t.kind == KILN_TRAP_INTERRUPTED ? t.kind : KILN_TRAP_HOST;
+    /* A fault keeps its kind (unreachable, out of bounds, a timeout: what metrics and logs
+     * count); a canonical ABI error or a host failure is a host trap. The message names the
+     * component, the function and the fault. */
+    trap->kind = t.kind != KILN_TRAP_NONE ? t.kind : KILN_TRAP_HOST;
     trap->exit_code = 0;
     char msg[700];
     snprintf(msg, sizeof msg, "%s: %s: %s", ci->name, fn->name, ci->cx->err);

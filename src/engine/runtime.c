@@ -562,7 +562,7 @@ const char *kiln_trap_kind_name(kiln_trap_kind k)
 
 const char *kiln_trap_message(const kiln_trap *t)
 {
-    if (t->kind == KILN_TRAP_HOST && t->message[0]) return t->message;
+    if (t->message[0]) return t->message;
     if ((unsigned)t->kind >= sizeof trap_text / sizeof trap_text[0]) return "unknown trap";
     return trap_text[t->kind].message;
 }

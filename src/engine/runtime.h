@@ -47,10 +47,11 @@ typedef enum kiln_trap_kind {
 typedef struct kiln_trap {
     kiln_trap_kind kind;
     int exit_code;     /* for KILN_TRAP_EXIT */
-    char message[160]; /* for KILN_TRAP_HOST; truncated */
+    char message[160]; /* KILN_TRAP_HOST, or a fault in a component call: who and what */
 } kiln_trap;
 
-/* One line naming the trap: "unreachable executed", "out of bounds memory access", ... */
+/* One line naming the trap: its message when it has one, else "unreachable executed",
+ * "out of bounds memory access", ... */
 const char *kiln_trap_message(const kiln_trap *t);
 /* A short stable identifier for the trap kind ("unreachable", "memory-oob", ...). */
 const char *kiln_trap_kind_name(kiln_trap_kind k);

@@ -214,8 +214,8 @@ if out=$("$ROOT/tests/components/build.sh" "$CORPUS" c-http-spin 2>&1); then
     expect_eq "wasi:http: trap 500" "500" "$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/x/trap")"
     expect_eq "wasi:http: runaway 504" "504" "$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/x/spin")"
     curl -s -m 5 "http://127.0.0.1:$APORT/metrics" >"$TMP/m.txt"
-    # the component runtime reports a guest's fault as a host trap naming it (component/lower.c)
-    has_line "wasi:http: the trap (kind host)" 'kiln_traps_total{component="t",kind="host"} 1'
+    # the guest's abort() is an unreachable instruction: the fault keeps its kind
+    has_line "wasi:http: the trap (kind unreachable)" 'kiln_traps_total{component="t",kind="unreachable"} 1'
     has_line "wasi:http: the timeout" 'kiln_request_timeouts_total{component="t"} 1'
     has_line "wasi:http: three instance starts" 'kiln_instance_start_duration_seconds_count{component="t"} 3'
     has_line "wasi:http: the 5xx" \
