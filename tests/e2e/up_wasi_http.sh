@@ -6,7 +6,8 @@
 # strings, route parameters and Spin's spin-* headers, forbidden and immutable headers, a
 # streamed 256 MiB response with flat memory, a trapping guest (500, the server serves on),
 # a guest that never sets the response (500), one that answers an error-code (500), a
-# runaway guest (504), HTTP/2; and a differential check against `jco serve` on the same
+# runaway guest (504), responses broken after their headers (a trap or a timeout after
+# response-outparam.set: the client sees them broken, HTTP/1.1 and HTTP/2), HTTP/2; and a differential check against `jco serve` on the same
 # components (status, headers but date/connection/framing, body).
 source "$(dirname "$0")/../lib.sh"
 
@@ -123,7 +124,28 @@ expect_eq "a guest that never sets the response: 500" 500 "$(curl -s -m 10 -o /d
 expect_eq "a guest that answers an error-code: 500" 500 "$(curl -s -m 10 -o /dev/null -w '%{http_code}' "$URL/x/error")"
 expect_eq "a runaway guest: 504" 504 "$(curl -s -m 10 -o /dev/null -w '%{http_code}' "$URL/x/spin")"
 expect_eq "the server serves on" "hello from C GET /hello/" "$(curl -s -m 10 "$URL/hello/")"
+
+# A response broken after its headers (the guest traps or runs out of time after
+# response-outparam.set and part of its body): the client sees it broken, never a normal
+# end: HTTP/1.1 lacks the last chunk and closes (curl: 18, partial file), HTTP/2 resets
+# the stream (curl: 92, HTTP/2 stream error).
+for route in partial partial-spin; do
+    rc=0
+    v=$(curl -s -m 10 -o "$TMP/partial.out" -w '%{http_code}' "$URL/x/$route") || rc=$?
+    expect_eq "HTTP/1.1: /x/$route: status 200 sent, then an incomplete transfer (curl exit 18)" "200 18" "$v $rc"
+    n=$(wc -c <"$TMP/partial.out")
+    [ "$n" -gt 0 ] && pass "HTTP/1.1: /x/$route: what the guest wrote arrived first ($n bytes)" ||
+        fail "HTTP/1.1: /x/$route: what the guest wrote arrived first" "$n bytes"
+    rc=0
+    curl -s -m 10 --http2-prior-knowledge -o /dev/null "$URL/x/$route" || rc=$?
+    expect_eq "HTTP/2: /x/$route: the stream is reset (curl exit 92)" 92 "$rc"
+done
+expect_eq "the server serves on after broken responses" "hello from C GET /hello/" "$(curl -s -m 10 "$URL/hello/")"
 err=$(cat "$TMP/err.log")
+expect_contains "a trap after the headers is logged with the component and the trap" \
+    "component 't' trapped: c-http-spin.wasm: handle: unreachable executed; the response was aborted after its headers" "$err"
+expect_contains "a timeout after the headers is logged" \
+    "component 't' stopped: ran past its request timeout (1000 ms); the response was aborted after its headers" "$err"
 expect_contains "the trap is logged" "component 't' trapped:" "$err"
 expect_contains "the unset response is logged" "component 't' returned without setting the response" "$err"
 expect_contains "the error-code is logged" "component 't' answered with the error internal-error" "$err"

@@ -17,6 +17,8 @@
 #define HANDLE_FUNC "wasi:http/incoming-handler@0.2.0#handle"
 #define YIELD_EVERY (256u * 1024u)
 #define MAX_BUFFERED (1024u * 1024u)
+/* how a log line ends when a started response is ended broken (handler.h: abort) */
+#define ABORTED "; the response was aborted after its headers"
 
 static double now_ms(void)
 {
@@ -260,7 +262,7 @@ static void job_run(void *arg)
     kiln_component_instance *ci = c->image ? kiln_component_image_instantiate(c->image, &g, &err)
                                            : kiln_component_instantiate(c->lc, &g, &err);
     res->start_ms = now_ms() - t0;
-    int status = 0;
+    int status = 0, broken = 0;
     if (!ci) {
         kiln_log_error("component '%s': %s", c->id, err.msg);
         status = 500;
@@ -292,12 +294,12 @@ static void job_run(void *arg)
         int timeout = trap.kind == KILN_TRAP_INTERRUPTED;
         if (timeout)
             kiln_log_error("component '%s' stopped: ran past its request timeout (%.0f ms)%s",
-                           c->id, (double)c->timeout_ns / 1e6,
-                           job->started ? "; the response was cut short" : "");
+                           c->id, (double)c->timeout_ns / 1e6, job->started ? ABORTED : "");
         else
             kiln_log_error("component '%s' trapped: %s%s", c->id, kiln_trap_message(&trap),
-                           job->started ? "; the response was cut short" : "");
+                           job->started ? ABORTED : "");
         status = timeout ? 504 : 500;
+        broken = 1;
     } else if (oc == KILN_WASIHTTP_NOT_SET) {
         kiln_log_error("component '%s' returned without setting the response "
                        "(response-outparam.set)",
@@ -309,16 +311,20 @@ static void job_run(void *arg)
         status = 500;
     } else if (!finished) {
         kiln_log_error("component '%s' returned without finishing the response body "
-                       "(outgoing-body.finish): the response was cut short",
+                       "(outgoing-body.finish)" ABORTED,
                        c->id);
+        broken = 1;
     } else if (job->has_length && job->content_left) {
-        kiln_log_error("component '%s' wrote %zu bytes less than its Content-Length", c->id,
+        kiln_log_error("component '%s' wrote %zu bytes less than its Content-Length" ABORTED, c->id,
                        job->content_left);
+        broken = 1;
     }
 out:
     kiln_component_instance_free(ci);
     kiln_slots_release(h->slots);
-    if (job->started)
+    if (job->started && broken)
+        res->ops->abort(res); /* the client must not take a cut body for a whole one */
+    else if (job->started)
         res->ops->finish(res, NULL, 0);
     else
         kiln_response_error(res, status ? status : 500);
