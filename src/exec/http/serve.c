@@ -41,8 +41,16 @@ static int is_handler(const kiln_component *model)
     return 0;
 }
 
-kiln_http_component *kiln_http_component_load(const char *id, const char *path,
-                                              const kiln_compile_opts *opts, char **err)
+static void code_free(kiln_http_code *code)
+{
+    if (!code) return;
+    kiln_component_image_free(code->image);
+    kiln_component_unload(code->lc);
+    kiln_free(code);
+}
+
+/* Loads the component file at opts' tier. NULL with *err. */
+static kiln_http_code *code_load(const char *path, const kiln_compile_opts *opts, char **err)
 {
     kiln_err e;
     kiln_loaded_component *lc = kiln_component_load_file(path, opts, &e);
@@ -55,23 +63,46 @@ kiln_http_component *kiln_http_component_load(const char *id, const char *path,
         *err = kiln_strdup("the component does not export wasi:http/incoming-handler@0.2.x");
         return NULL;
     }
-    kiln_http_component *c = kiln_calloc(1, sizeof *c);
-    if (!c || !(c->id = kiln_strdup(id))) {
-        kiln_free(c);
+    kiln_http_code *code = kiln_calloc(1, sizeof *code);
+    if (!code) {
         kiln_component_unload(lc);
         *err = kiln_strdup("out of memory");
         return NULL;
     }
-    c->lc = lc;
+    code->lc = lc;
+    return code;
+}
+
+kiln_http_component *kiln_http_component_load(const char *id, const char *path,
+                                              const kiln_compile_opts *opts, char **err)
+{
+    kiln_http_code *code = code_load(path, opts, err);
+    if (!code) return NULL;
+    kiln_http_component *c = kiln_calloc(1, sizeof *c);
+    if (!c || !(c->id = kiln_strdup(id)) || !(c->path = kiln_strdup(path))) {
+        if (c) kiln_free(c->id);
+        kiln_free(c);
+        code_free(code);
+        *err = kiln_strdup("out of memory");
+        return NULL;
+    }
+    c->opts = *opts;
+    atomic_init(&c->current, code);
     return c;
 }
 
 void kiln_http_component_describe(const kiln_http_component *c, char *out, size_t cap)
 {
+    const kiln_loaded_component *lc = atomic_load(&c->current)->lc;
     snprintf(out, cap, "%zu core modules, %s tier ready (%s%.3f s)",
-             kiln_component_module_count(c->lc), kiln_tier_name(kiln_component_tier(c->lc)),
-             kiln_component_was_cached(c->lc) ? "from the cache, " : "compiled in ",
-             kiln_component_was_cached(c->lc) ? 0.0 : kiln_component_compile_seconds(c->lc));
+             kiln_component_module_count(lc), kiln_tier_name(kiln_component_tier(lc)),
+             kiln_component_was_cached(lc) ? "from the cache, " : "compiled in ",
+             kiln_component_was_cached(lc) ? 0.0 : kiln_component_compile_seconds(lc));
+}
+
+kiln_tier kiln_http_component_tier(const kiln_http_component *c)
+{
+    return kiln_component_tier(atomic_load(&c->current)->lc);
 }
 
 int kiln_http_component_putenv(kiln_http_component *c, const char *kv)
@@ -110,8 +141,11 @@ void kiln_http_component_free(kiln_http_component *c)
     for (size_t i = 0; i < c->nenv; i++)
         kiln_free(c->env[i]);
     kiln_free(c->env);
-    kiln_component_image_free(c->image);
-    kiln_component_unload(c->lc);
+    for (kiln_http_code *code = atomic_load(&c->current), *next; code; code = next) {
+        next = code->next;
+        code_free(code);
+    }
+    kiln_free(c->path);
     kiln_free(c->id);
     kiln_free(c);
 }
@@ -130,6 +164,25 @@ static void grants_of(const kiln_http_component *c, kiln_grants *g)
     g->wasi.stdio[2].fd = 2;
 }
 
+/* Makes code's image with the component's grants and c->pool slots. 0 or -1 with *err. */
+static int code_image(kiln_http_component *c, kiln_http_code *code, char **err)
+{
+    kiln_grants g;
+    grants_of(c, &g);
+    kiln_err e;
+    kiln_rt_set_memory_limit_pages(c->max_memory_pages);
+    code->image = kiln_component_image_new(code->lc, &g, &e);
+    if (!code->image) {
+        *err = kiln_strdup(e.msg);
+        return -1;
+    }
+    if (c->pool && kiln_component_image_reserve(code->image, c->pool) < 0) {
+        *err = kiln_strdup("cannot prepare the instance slots");
+        return -1;
+    }
+    return 0;
+}
+
 int kiln_http_component_prepare(kiln_http_component *c, size_t pool, char **err)
 {
     /* An image's copies start with empty resource tables (component/instance.h) while the
@@ -141,20 +194,33 @@ int kiln_http_component_prepare(kiln_http_component *c, size_t pool, char **err)
                            "descriptors its initialization opened");
         return -1;
     }
-    kiln_grants g;
-    grants_of(c, &g);
-    kiln_err e;
-    kiln_rt_set_memory_limit_pages(c->max_memory_pages);
-    c->image = kiln_component_image_new(c->lc, &g, &e);
-    if (!c->image) {
-        *err = kiln_strdup(e.msg);
+    c->pool = pool;
+    kiln_http_code *code = atomic_load(&c->current);
+    if (code_image(c, code, err) < 0) {
+        kiln_component_image_free(code->image); /* no request runs yet */
+        code->image = NULL;
         return -1;
     }
-    if (pool && kiln_component_image_reserve(c->image, pool) < 0) {
-        *err = kiln_strdup("cannot prepare the instance slots");
-        return -1;
-    }
+    c->images = 1;
     return 0;
+}
+
+int kiln_http_component_tier_up(kiln_http_component *c, char **err)
+{
+    kiln_http_code *old = atomic_load(&c->current);
+    if (kiln_component_tier(old->lc) == KILN_TIER_OPT) return 0;
+    kiln_compile_opts o = c->opts;
+    o.tier = KILN_TIER_OPT;
+    kiln_http_code *code = code_load(c->path, &o, err);
+    if (!code) return -1;
+    if (c->images && code_image(c, code, err) < 0) {
+        code_free(code);
+        return -1;
+    }
+    /* Only this thread writes the list; requests read `current` only. */
+    code->next = old;
+    atomic_store(&c->current, code);
+    return 1;
 }
 
 /* One request. Lives in the request's arena. */
@@ -259,8 +325,10 @@ static void job_run(void *arg)
     grants_of(c, &g);
     kiln_err err;
     kiln_rt_set_memory_limit_pages(c->max_memory_pages);
-    kiln_component_instance *ci = c->image ? kiln_component_image_instantiate(c->image, &g, &err)
-                                           : kiln_component_instantiate(c->lc, &g, &err);
+    kiln_http_code *code = atomic_load(&c->current); /* kept until c is freed */
+    kiln_component_instance *ci = code->image
+                                      ? kiln_component_image_instantiate(code->image, &g, &err)
+                                      : kiln_component_instantiate(code->lc, &g, &err);
     res->start_ms = now_ms() - t0;
     int status = 0, broken = 0;
     if (!ci) {

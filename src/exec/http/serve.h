@@ -37,12 +37,25 @@
 typedef struct kiln_loaded_component kiln_loaded_component;
 typedef struct kiln_component_image kiln_component_image;
 
+/* What a component runs: its compiled core modules at one tier, and the image made from
+ * them. A component starts on the tier it could load at once and may switch to the
+ * optimized one (tier-up); codes are kept until the component is freed, so a request
+ * keeps the code it started with, without locking, while new requests take the new one. */
+typedef struct kiln_http_code {
+    kiln_loaded_component *lc;   /* owned */
+    kiln_component_image *image; /* owned; NULL: each request instantiates from lc */
+    struct kiln_http_code *next; /* the code current before this one */
+} kiln_http_code;
+
 /* A loaded wasi:http component and what each of its instances is granted. */
 typedef struct kiln_http_component {
     char *id;
-    kiln_loaded_component *lc;   /* owned */
-    kiln_component_image *image; /* owned; NULL: each request instantiates from lc */
-    char **env;                  /* "KEY=VALUE" (owned), nenv of them */
+    kiln_http_code *_Atomic current; /* what new requests run (never NULL once loaded) */
+    char *path;                      /* the component file (for tier-up) */
+    kiln_compile_opts opts;          /* how it was loaded (cache_dir borrowed) */
+    size_t pool;                     /* instance slots made ahead per image */
+    int images;                      /* 1 once prepare made an image: tier-up makes one too */
+    char **env;                      /* "KEY=VALUE" (owned), nenv of them */
     size_t nenv;
     kiln_wasi_preopen *preopens; /* read-only directories (paths owned) */
     size_t npreopens;
@@ -69,6 +82,17 @@ int kiln_http_component_prepare(kiln_http_component *c, size_t pool, char **err)
 
 /* One line for the startup log: core module count, tier, cache or compile time. */
 void kiln_http_component_describe(const kiln_http_component *c, char *out, size_t cap);
+
+/* The tier new requests run on (of the current code's first core module). */
+kiln_tier kiln_http_component_tier(const kiln_http_component *c);
+
+/* Tier-up: loads the component's optimized tier (cc -O2 in child processes at lower
+ * priority, or the cache), makes its image (with the pool of instance slots) when the
+ * component runs from one, then switches new requests to it; requests in flight finish on
+ * the code they started with. Blocking: for a background thread (never concurrently for
+ * one component). 1 if it switched, 0 if already optimized, -1 with *err (kiln_free'd by
+ * the caller) when it failed and the component stays where it is. */
+int kiln_http_component_tier_up(kiln_http_component *c, char **err);
 
 typedef struct kiln_http_handler {
     kiln_handler base; /* first */

@@ -56,6 +56,22 @@ static int ends_with(const hello_string_t *s, size_t len, const char *suffix)
     return len >= n && memcmp(s->ptr + len - n, suffix, n) == 0;
 }
 
+/* The number after "?KEY=" in the path (its digits only: the path is not NUL-terminated),
+ * or def when the query does not start with KEY. */
+static unsigned long query_num(const hello_string_t *path, const char *key, unsigned long def)
+{
+    const char *q = memchr(path->ptr, '?', path->len);
+    size_t kl = strlen(key);
+    if (!q) return def;
+    size_t at = (size_t)(q - (const char *)path->ptr) + 1;
+    if (path->len - at <= kl || memcmp(path->ptr + at, key, kl) != 0 || path->ptr[at + kl] != '=')
+        return def;
+    unsigned long v = 0;
+    for (at += kl + 1; at < path->len && path->ptr[at] >= '0' && path->ptr[at] <= '9'; at++)
+        v = v * 10 + (unsigned long)(path->ptr[at] - '0');
+    return v;
+}
+
 /* Starts a response with status and content-type text/plain; returns its body. */
 static wasi_http_types_own_outgoing_body_t
 start(exports_wasi_http_incoming_handler_own_response_outparam_t out, int status)
@@ -177,9 +193,7 @@ void exports_wasi_http_incoming_handler_handle(
         finish(start(out, 200), b.p, b.len, 1);
         free(b.p);
     } else if (ends_with(&path, plen, "/big")) {
-        size_t mib = 64;
-        const char *q = memchr(path.ptr, '?', path.len);
-        if (q && strncmp(q, "?mib=", 5) == 0) mib = (size_t)atoi(q + 5);
+        size_t mib = (size_t)query_num(&path, "mib", 64);
         static char chunk[65536];
         memset(chunk, 'x', sizeof chunk);
         finish(start(out, 200), chunk, sizeof chunk, mib * 16);
@@ -199,9 +213,7 @@ void exports_wasi_http_incoming_handler_handle(
         for (volatile unsigned long i = 0;; i++) {
         }
     } else if (ends_with(&path, plen, "/cpu")) {
-        unsigned long m = 200;
-        const char *q = memchr(path.ptr, '?', path.len);
-        if (q && strncmp(q, "?m=", 3) == 0) m = strtoul(q + 3, NULL, 10);
+        unsigned long m = query_num(&path, "m", 200);
         wasi_http_types_own_outgoing_body_t body = start(out, 200);
         wasi_http_types_own_output_stream_t stream;
         if (!wasi_http_types_method_outgoing_body_write(wasi_http_types_borrow_outgoing_body(body),
