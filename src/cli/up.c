@@ -560,7 +560,8 @@ static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trig
                 "executor is given: serving it as wasi:http\n",
                 t->id, comp->id);
     kiln_http_handler *h = &app->http_handlers[app->nhttp++];
-    kiln_http_handler_init(h, c, app->slots, (size_t)o->max_queue, app->queue_timeout_ms);
+    kiln_http_handler_init(h, c, app->slots, (size_t)o->max_queue, app->queue_timeout_ms,
+                           app->executor, app->inline_budget_ms);
     return &h->base;
 }
 

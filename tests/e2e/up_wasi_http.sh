@@ -127,15 +127,43 @@ expect_eq "the server serves on" "hello from C GET /hello/" "$(curl -s -m 10 "$U
 
 # A response broken after its headers (the guest traps or runs out of time after
 # response-outparam.set and part of its body): the client sees it broken, never a normal
-# end: HTTP/1.1 lacks the last chunk and closes (curl: 18, partial file), HTTP/2 resets
-# the stream (curl: 92, HTTP/2 stream error).
+# end: HTTP/1.1 lacks the last chunk and closes (h2o 2.2.5 ends it with a chunk announced
+# and never sent: curl 18, partial file, or, when all the data had gone out already, 56,
+# a bad chunk), HTTP/2 resets the stream (curl 92, HTTP/2 stream error).
+# raw_get PATH: the raw HTTP/1.1 response up to the server's close (10 s at most).
+raw_get() {
+    python3 - "$port" "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % sys.argv[2]).encode())
+data = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    print("closed", len(data), "ends-with-last-chunk" if data.endswith(b"\r\n0\r\n\r\n") else "no-last-chunk",
+          "chunked" if b"transfer-encoding: chunked" in data.lower() else "not-chunked")
+except socket.timeout:
+    print("open", len(data))
+PY
+}
 for route in partial partial-spin; do
     rc=0
     v=$(curl -s -m 10 -o "$TMP/partial.out" -w '%{http_code}' "$URL/x/$route") || rc=$?
-    expect_eq "HTTP/1.1: /x/$route: status 200 sent, then an incomplete transfer (curl exit 18)" "200 18" "$v $rc"
+    case "$v $rc" in
+    "200 18" | "200 56") pass "HTTP/1.1: /x/$route: status 200 sent, then a broken transfer (curl $rc)" ;;
+    *) fail "HTTP/1.1: /x/$route: status 200 sent, then a broken transfer (curl 18 or 56)" "got: $v $rc" ;;
+    esac
     n=$(wc -c <"$TMP/partial.out")
     [ "$n" -gt 0 ] && pass "HTTP/1.1: /x/$route: what the guest wrote arrived first ($n bytes)" ||
         fail "HTTP/1.1: /x/$route: what the guest wrote arrived first" "$n bytes"
+    r=$(raw_get "/x/$route")
+    case "$r" in
+    "closed "*" no-last-chunk chunked") pass "HTTP/1.1: /x/$route: chunked, closed without the last chunk" ;;
+    *) fail "HTTP/1.1: /x/$route: chunked, closed without the last chunk" "$r" ;;
+    esac
     rc=0
     curl -s -m 10 --http2-prior-knowledge -o /dev/null "$URL/x/$route" || rc=$?
     expect_eq "HTTP/2: /x/$route: the stream is reset (curl exit 92)" 92 "$rc"

@@ -233,13 +233,126 @@ typedef struct http_job {
     size_t content_left; /* with a Content-Length: bytes still allowed */
     int has_length;
     int waits; /* no slot was free when the request came: job_run waits for one */
+    /* moving between the request's loop and an executor thread (see "moving" below) */
+    kiln_fiber *fiber;
+    kiln_sched *loop; /* the loop's scheduler: wakes the fiber there */
+    kiln_job xjob;    /* resumes the fiber on an executor thread */
+    int moved;        /* the fiber runs on an executor thread now */
+    int rc;           /* the guest call's result and trap */
+    kiln_trap trap;
+    kiln_component_instance *ci;
+    const kiln_component_func *fn;
+    kiln_cval args[2];
 } http_job;
+
+/* ---- moving: the guest off its loop when its slice is spent, back for the response ----
+ *
+ * The guest starts on a fiber of the request's loop with a running-slice budget
+ * (--inline-budget). Past it (kiln_rt_call_preempt), its fiber parks and resumes on an
+ * executor thread, where it computes on without a budget, within its request timeout. A
+ * wasi:http guest cannot be re-run (its response may stream already), so it is moved, not
+ * started again. The response ops belong to the loop: a moved guest's sink calls take its
+ * fiber back to the loop for the call and out again (two wake-ups each), and the request
+ * ends on the loop. When no executor thread takes it (queue full, or waited too long) it
+ * goes on on the loop with a new slice, and tries again at the next. */
+
+static void wake_on_loop(kiln_fiber *f, void *arg)
+{
+    http_job *job = arg;
+    job->loop->wake(job->loop, f);
+}
+
+static http_job *job_of(kiln_job *xj)
+{
+    return (http_job *)((char *)xj - offsetof(http_job, xjob));
+}
+
+/* Executor thread: the guest runs here until it parks (for a response op, a wait) or
+ * ends. */
+static void xjob_run(kiln_job *xj)
+{
+    http_job *job = job_of(xj);
+    kiln_fiber *f = job->fiber;
+    int rc = kiln_fiber_resume(f);
+    if (rc < 0) { /* this thread cannot run guests: back to the loop */
+        job->moved = 0;
+        job->loop->wake(job->loop, f);
+    } else if (rc == KILN_FIBER_DONE) {
+        kiln_fiber_free(f); /* (a request ends on its loop: not reached) */
+    }
+}
+
+static void xjob_complete(kiln_job *xj)
+{
+    (void)xj;
+}
+
+static void xjob_expired(kiln_job *xj)
+{
+    http_job *job = job_of(xj);
+    job->moved = 0;
+    job->loop->wake(job->loop, job->fiber);
+}
+
+/* After the fiber parked on the loop: hand it to an executor thread (or back to the loop
+ * when none takes it). */
+static void submit_parked(kiln_fiber *f, void *arg)
+{
+    http_job *job = arg;
+    job->moved = 1;
+    if (kiln_executor_submit(job->h->executor, &job->xjob) < 0) {
+        job->moved = 0;
+        job->loop->wake(job->loop, f);
+    }
+}
+
+/* On the job's fiber, on its loop: continues on an executor thread. 1 if it moved. */
+static int to_executor(http_job *job)
+{
+    kiln_fiber_park_then(submit_parked, job);
+    return job->moved;
+}
+
+/* On the job's fiber: continues on the request's loop (no-op when there already). */
+static void to_loop(http_job *job)
+{
+    if (!job->moved) return;
+    kiln_fiber_park_then(wake_on_loop, job);
+    job->moved = 0;
+}
+
+/* kiln_rt_call_preempt's hook: the running slice is spent. */
+static void on_preempt(void *arg)
+{
+    http_job *job = arg;
+    kiln_http_handler *h = job->h;
+    if (job->moved || !h->executor || kiln_fiber_current() != job->fiber) {
+        kiln_rt_slice_budget(job->moved ? 0 : h->budget_ns);
+        return;
+    }
+    kiln_log_error("component '%s' ran past the inline budget (%.0f ms): it goes on on an "
+                   "executor thread",
+                   h->component->id, (double)h->budget_ns / 1e6);
+    kiln_rt_slice_budget(to_executor(job) ? 0 : h->budget_ns);
+}
+
+/* For a moved guest: the response op runs on the loop; returns whether to move back. */
+static int op_begin(http_job *job)
+{
+    int was = job->moved;
+    to_loop(job);
+    return was;
+}
+
+static void op_end(http_job *job, int was)
+{
+    if (was && !to_executor(job)) kiln_rt_slice_budget(job->h->budget_ns);
+}
 
 /* ---- the sink: the guest's response to res ---- */
 
-static int sink_start(void *arg, int status, const wh_fields *f)
+static int start_on_loop(http_job *job, int status, const wh_fields *f)
 {
-    http_job *job = arg;
     kiln_response *res = job->res;
     kiln_http_header *hs = kiln_arena_alloc(res->arena, (f->n + 1) * sizeof *hs);
     if (!hs) return -1;
@@ -263,9 +376,17 @@ static int sink_start(void *arg, int status, const wh_fields *f)
     return res->ops->start(res, status, hs, n);
 }
 
-static int sink_write(void *arg, const void *data, size_t n)
+static int sink_start(void *arg, int status, const wh_fields *f)
 {
     http_job *job = arg;
+    int was = op_begin(job);
+    int rc = start_on_loop(job, status, f);
+    op_end(job, was);
+    return rc;
+}
+
+static int write_on_loop(http_job *job, const void *data, size_t n)
+{
     if (job->has_length) {
         if (n > job->content_left) return -1; /* more than the guest's Content-Length */
         job->content_left -= n;
@@ -281,6 +402,15 @@ static int sink_write(void *arg, const void *data, size_t n)
             if (kiln_wait_sleep(1000000) == KILN_WAIT_INTERRUPTED) return -1;
     }
     return res->ops->gone(res) ? -1 : 0;
+}
+
+static int sink_write(void *arg, const void *data, size_t n)
+{
+    http_job *job = arg;
+    int was = op_begin(job);
+    int rc = write_on_loop(job, data, n);
+    op_end(job, was);
+    return rc;
 }
 
 static void sink_finish(void *arg, const wh_fields *trailers)
@@ -312,7 +442,15 @@ static int wait_slot(http_job *job)
     return rc;
 }
 
-/* Runs the request in a fresh instance (on a fiber of the I/O thread, holding a slot). */
+/* The guest's handle call (kiln_rt_call_preempt's function: within its time limit). */
+static void guest_call(void *arg)
+{
+    http_job *job = arg;
+    job->rc = kiln_component_call_timeout(job->ci, job->fn, job->args, NULL, &job->trap, 0);
+}
+
+/* Runs the request in a fresh instance (on a fiber of the I/O thread, holding a slot; the
+ * guest may move to an executor thread and back, see "moving"). */
 static void job_run(void *arg)
 {
     http_job *job = arg;
@@ -349,12 +487,28 @@ static void job_run(void *arg)
         status = 500;
         goto out;
     }
-    kiln_cval args[2];
-    memset(args, 0, sizeof args);
-    args[0].res.rep = kiln_wasihttp_request_rep(wh);
-    args[1].res.rep = kiln_wasihttp_outparam_rep(wh);
+    memset(job->args, 0, sizeof job->args);
+    job->args[0].res.rep = kiln_wasihttp_request_rep(wh);
+    job->args[1].res.rep = kiln_wasihttp_outparam_rep(wh);
+    job->ci = ci;
+    job->fn = fn;
     kiln_trap trap = {0};
-    int rc = kiln_component_call_timeout(ci, fn, args, NULL, &trap, c->timeout_ns);
+    int rc;
+    if (h->budget_ns && h->executor && job->fiber) {
+        job->loop = kiln_sched_current();
+        kiln_trap outer;
+        rc = kiln_rt_call_preempt(guest_call, job, &outer, c->timeout_ns, h->budget_ns, on_preempt,
+                                  job);
+        to_loop(job); /* the rest (the response, the access log) happens on the loop */
+        if (rc == 0) {
+            rc = job->rc;
+            trap = job->trap;
+        } else {
+            trap = outer;
+        }
+    } else {
+        rc = kiln_component_call_timeout(ci, fn, job->args, NULL, &trap, c->timeout_ns);
+    }
     int finished;
     uint32_t ecase;
     kiln_wasihttp_outcome oc = kiln_wasihttp_outcome_of(wh, &finished, &ecase);
@@ -496,6 +650,7 @@ static void http_handle(kiln_handler *base, kiln_request *req, kiln_response *re
     memset(job, 0, sizeof *job);
     job->h = h;
     job->res = res;
+    job->xjob = (kiln_job){xjob_run, xjob_complete, xjob_expired, 0, NULL};
     kiln_wasihttp_request *q = &job->req;
     size_t n = 0;
     for (size_t i = 0; i < req->nheaders; i++) {
@@ -547,6 +702,7 @@ static void http_handle(kiln_handler *base, kiln_request *req, kiln_response *re
         job->waits = 1;
     }
     kiln_fiber *f = kiln_fiber_new(job_run, job);
+    job->fiber = f;
     if (!f) {
         if (job->waits)
             atomic_fetch_sub(&h->waiting, 1);
@@ -561,7 +717,8 @@ static void http_handle(kiln_handler *base, kiln_request *req, kiln_response *re
 }
 
 void kiln_http_handler_init(kiln_http_handler *h, kiln_http_component *c, kiln_slots *slots,
-                            size_t max_waiting, unsigned queue_timeout_ms)
+                            size_t max_waiting, unsigned queue_timeout_ms, kiln_executor *executor,
+                            unsigned inline_budget_ms)
 {
     memset(h, 0, sizeof *h);
     h->base.handle = http_handle;
@@ -570,5 +727,7 @@ void kiln_http_handler_init(kiln_http_handler *h, kiln_http_component *c, kiln_s
     h->slots = slots;
     h->max_waiting = max_waiting;
     h->queue_timeout_ms = queue_timeout_ms;
+    h->executor = executor;
+    h->budget_ns = (uint64_t)inline_budget_ms * 1000000u;
     atomic_init(&h->waiting, 0);
 }

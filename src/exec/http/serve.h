@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "engine/engine.h"
+#include "exec/executor.h"
 #include "exec/handler.h"
 #include "host/wasi.h"
 #include "exec/slots.h"
@@ -101,10 +102,14 @@ typedef struct kiln_http_handler {
     size_t max_waiting;        /* requests that may wait for a slot at once (--max-queue) */
     unsigned queue_timeout_ms; /* the longest wait for a slot (0: none) */
     atomic_size_t waiting;
+    kiln_executor *executor; /* where a guest past its budget goes on (NULL: stays) */
+    uint64_t budget_ns;      /* running-slice budget on the loop (0: none) */
 } kiln_http_handler;
 
-/* Fills h (borrowing c and slots). */
+/* Fills h (borrowing c, slots and executor). A guest that computes longer than
+ * inline_budget_ms (0: no limit) in one running slice moves to an executor thread. */
 void kiln_http_handler_init(kiln_http_handler *h, kiln_http_component *c, kiln_slots *slots,
-                            size_t max_waiting, unsigned queue_timeout_ms);
+                            size_t max_waiting, unsigned queue_timeout_ms, kiln_executor *executor,
+                            unsigned inline_budget_ms);
 
 #endif
