@@ -12,16 +12,22 @@
  * the memory limit. A guest that waits (a WASI sleep, a poll) parks its fiber and the loop serves
  * others meanwhile.
  *
- * The inline budget does not apply: a wasi:http response streams (response-outparam.set
- * starts it, outgoing-body writes go to the client as they are made, finish ends it), so
- * a guest can neither be re-run elsewhere nor moved once it wrote; the request timeout
- * bounds it (504 when nothing was sent yet; otherwise the response is ended where it
- * stands). The guest yields its loop every 256 KiB written so that a large body is sent
- * while it is made.
+ * A wasi:http response streams (response-outparam.set starts it, outgoing-body writes go
+ * to the client as they are made, finish ends it), so a guest cannot be re-run elsewhere
+ * as WAGI's are. Instead a guest that computes past the inline budget in one running
+ * slice is preempted and its fiber moves to an executor thread, where it goes on without
+ * a budget (serve.c, "moving"); its response ops still run on the loop. The request
+ * timeout bounds it everywhere (504 when nothing was sent yet). The guest yields its loop
+ * every 256 KiB written so that a large body is sent while it is made.
  *
  * Failures: the outparam never set, set with an error-code, or a trap: 500 and a log line
- * naming the component (when the response had already started it is ended as it stands
- * and the log says so). */
+ * naming the component. When the response had already started (headers sent), a trap, a
+ * timeout, a body never finished or shorter than its Content-Length abort it
+ * (handler.h): the client sees a broken response, never a normal end.
+ *
+ * Tier-up: the component starts on the tier it could load at once; kiln up's tier-up
+ * thread switches new requests to the optimized tier when it is built
+ * (kiln_http_component_tier_up). */
 #ifndef KILN_EXEC_HTTP_SERVE_H
 #define KILN_EXEC_HTTP_SERVE_H
 
