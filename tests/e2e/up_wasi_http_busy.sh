@@ -32,7 +32,7 @@ source = "c-http.wasm"
 [component.t]
 source = "c-http-spin.wasm"
 [component.t.tool.kiln]
-request_timeout = "6s"
+request_timeout = "10s"
 TOML
 
 port=$(free_port)
@@ -43,7 +43,7 @@ PID=$!
 on_exit "kill $PID 2>/dev/null"
 for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
 
-# A guest that spins until its timeout (6 s) on the only loop; 20 hello requests meanwhile.
+# A guest that spins until its timeout (10 s) on the only loop; 20 hello requests meanwhile.
 curl -s -m 30 -o /dev/null -w '%{http_code}' "$URL/x/spin" >"$TMP/spin.code" &
 SPIN=$!
 sleep 0.5
@@ -64,18 +64,18 @@ err=$(cat "$TMP/err.log")
 expect_contains "the move is logged" \
     "component 't' ran past the inline budget (10 ms): it goes on on an executor thread" "$err"
 expect_contains "the timeout on the executor thread is logged" \
-    "component 't' stopped: ran past its request timeout (6000 ms)" "$err"
+    "component 't' stopped: ran past its request timeout (10000 ms)" "$err"
 
 # Writes, computes (moved), writes again: the whole body, in order, from both threads.
-curl -s -m 30 -o "$TMP/cpu.out" "$URL/x/cpu?m=300" &
+curl -s -m 30 -o "$TMP/cpu.out" "$URL/x/cpu?m=100" &
 CPU=$!
 sleep 0.2
 expect_eq "a hello request while a guest computes" "hello from C GET /hello/c" "$(curl -s -m 4 "$URL/hello/c")"
 wait "$CPU"
 expect_eq "a guest that wrote, computed on an executor thread and wrote again: its whole body" \
     "start
-done 300" "$(cat "$TMP/cpu.out")"
-v=$(curl -s -m 30 --http2-prior-knowledge -o /dev/null -w '%{http_version}' "$URL/x/cpu?m=300")
+done 100" "$(cat "$TMP/cpu.out")"
+v=$(curl -s -m 30 --http2-prior-knowledge -o /dev/null -w '%{http_version}' "$URL/x/cpu?m=100")
 expect_eq "the same over HTTP/2" 2 "$v"
 
 # Writes, then spins after it moved: aborted at the timeout, seen broken by the client.

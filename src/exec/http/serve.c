@@ -235,10 +235,11 @@ typedef struct http_job {
     int waits; /* no slot was free when the request came: job_run waits for one */
     /* moving between the request's loop and an executor thread (see "moving" below) */
     kiln_fiber *fiber;
-    kiln_sched *loop; /* the loop's scheduler: wakes the fiber there */
-    kiln_job xjob;    /* resumes the fiber on an executor thread */
-    int moved;        /* the fiber runs on an executor thread now */
-    int rc;           /* the guest call's result and trap */
+    kiln_sched *loop;    /* the loop's scheduler: wakes the fiber there */
+    kiln_job xjob;       /* resumes the fiber on an executor thread */
+    int moved;           /* the fiber runs on an executor thread now */
+    kiln_fiber *leaving; /* parked on the executor thread, to be woken on the loop */
+    int rc;              /* the guest call's result and trap */
     kiln_trap trap;
     kiln_component_instance *ci;
     const kiln_component_func *fn;
@@ -256,19 +257,13 @@ typedef struct http_job {
  * ends on the loop. When no executor thread takes it (queue full, or waited too long) it
  * goes on on the loop with a new slice, and tries again at the next. */
 
-static void wake_on_loop(kiln_fiber *f, void *arg)
-{
-    http_job *job = arg;
-    job->loop->wake(job->loop, f);
-}
-
 static http_job *job_of(kiln_job *xj)
 {
     return (http_job *)((char *)xj - offsetof(http_job, xjob));
 }
 
-/* Executor thread: the guest runs here until it parks (for a response op, a wait) or
- * ends. */
+/* Executor thread: the guest runs here until it parks to go back to the loop (for a
+ * response op, or at its end). */
 static void xjob_run(kiln_job *xj)
 {
     http_job *job = job_of(xj);
@@ -276,15 +271,28 @@ static void xjob_run(kiln_job *xj)
     int rc = kiln_fiber_resume(f);
     if (rc < 0) { /* this thread cannot run guests: back to the loop */
         job->moved = 0;
-        job->loop->wake(job->loop, f);
+        job->leaving = f;
     } else if (rc == KILN_FIBER_DONE) {
         kiln_fiber_free(f); /* (a request ends on its loop: not reached) */
     }
 }
 
+/* Right after xjob_run: wakes the fiber on the loop only now, since the executor still
+ * reads the job after run, and the loop may end the request (and free the job) at once. */
 static void xjob_complete(kiln_job *xj)
 {
-    (void)xj;
+    http_job *job = job_of(xj);
+    kiln_fiber *f = job->leaving;
+    if (!f) return;
+    job->leaving = NULL;
+    job->loop->wake(job->loop, f);
+}
+
+/* After the fiber parked on the executor thread (to leave it): see xjob_complete. */
+static void note_leaving(kiln_fiber *f, void *arg)
+{
+    http_job *job = arg;
+    job->leaving = f;
 }
 
 static void xjob_expired(kiln_job *xj)
@@ -317,7 +325,7 @@ static int to_executor(http_job *job)
 static void to_loop(http_job *job)
 {
     if (!job->moved) return;
-    kiln_fiber_park_then(wake_on_loop, job);
+    kiln_fiber_park_then(note_leaving, job);
     job->moved = 0;
 }
 
