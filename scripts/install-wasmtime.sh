@@ -8,7 +8,8 @@
 set -euo pipefail
 KILN_TOOLS=${KILN_TOOLS:-/var/cache/kiln-tools}
 WASMTIME_VERSION=48.0.8
-FEATURES=run,serve,cranelift,component-model,pooling-allocator,parallel-compilation,cache,wat
+# component-model-async: `serve` does not compile without it in 48.x (p3 handler, futures)
+FEATURES=run,serve,cranelift,component-model,component-model-async,pooling-allocator,parallel-compilation,cache,wat
 want="wasmtime-cli $WASMTIME_VERSION ($FEATURES)"
 stamp="$KILN_TOOLS/cargo/.kiln-wasmtime"
 bin="$KILN_TOOLS/cargo/bin/wasmtime"
