@@ -11,12 +11,7 @@
 # components (status, headers but date/connection/framing, body).
 source "$(dirname "$0")/../lib.sh"
 
-CORPUS="$KILN_BUILD/components"
-if ! out=$("$ROOT/tests/components/build.sh" "$CORPUS" c-http c-http-spin 2>&1); then
-    fail "tests/components/build.sh builds c-http and c-http-spin" "$out"
-    finish
-    exit
-fi
+source "$ROOT/tests/e2e/helpers/wasi_http.sh"
 pass "tests/components/build.sh builds c-http and c-http-spin"
 mkdir -p "$TMP/app/data" "$TMP/bad" "$TMP/bad2"
 echo "granted file" >"$TMP/app/data/hello.txt"

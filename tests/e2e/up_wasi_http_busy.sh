@@ -9,39 +9,9 @@
 # the log says when a guest moves.
 source "$(dirname "$0")/../lib.sh"
 
-CORPUS="$KILN_BUILD/components"
-if ! out=$("$ROOT/tests/components/build.sh" "$CORPUS" c-http c-http-spin 2>&1); then
-    fail "tests/components/build.sh builds c-http and c-http-spin" "$out"
-    finish
-    exit
-fi
-mkdir -p "$TMP/app"
-cp "$CORPUS/c-http.wasm" "$CORPUS/c-http-spin.wasm" "$TMP/app/"
-cat >"$TMP/app/spin.toml" <<'TOML'
-spin_manifest_version = 2
-[application]
-name = "wasi-http-busy"
-[[trigger.http]]
-route = "/hello/..."
-component = "hello"
-[[trigger.http]]
-route = "/x/..."
-component = "t"
-[component.hello]
-source = "c-http.wasm"
-[component.t]
-source = "c-http-spin.wasm"
-[component.t.tool.kiln]
-request_timeout = "10s"
-TOML
-
-port=$(free_port)
-URL="http://127.0.0.1:$port"
-"$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" --workers 1 --no-tier-up \
-    >"$TMP/out.log" 2>"$TMP/err.log" &
-PID=$!
-on_exit "kill $PID 2>/dev/null"
-for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+source "$ROOT/tests/e2e/helpers/wasi_http.sh"
+wasi_http_app "$TMP/app" wasi-http-busy $'[component.t.tool.kiln]\nrequest_timeout = "10s"'
+serve "$TMP/app" up --workers 1 --no-tier-up
 
 # A guest that spins until its timeout (10 s) on the only loop; 20 hello requests meanwhile.
 curl -s -m 30 -o /dev/null -w '%{http_code}' "$URL/x/spin" >"$TMP/spin.code" &
@@ -60,7 +30,7 @@ fi
 expect_eq "all 20 hello requests answered, correctly, while a guest spins on the only loop" 20 "$ok"
 wait "$SPIN"
 expect_eq "the spinning guest ends at its request timeout" 504 "$(cat "$TMP/spin.code")"
-err=$(cat "$TMP/err.log")
+err=$(cat "$TMP/up.err")
 expect_contains "the move is logged" \
     "component 't' ran past the inline budget (10 ms): it goes on on an executor thread" "$err"
 expect_contains "the timeout on the executor thread is logged" \
@@ -92,15 +62,10 @@ kill "$PID"
 wait "$PID" 2>/dev/null
 
 # --inline-budget 0: no budget, the guest keeps its loop (as before; nothing moves).
-port=$(free_port)
-"$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" --workers 1 --no-tier-up --inline-budget 0 \
-    >"$TMP/out2.log" 2>"$TMP/err2.log" &
-PID=$!
-on_exit "kill $PID 2>/dev/null"
-for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+serve "$TMP/app" up2 --workers 1 --no-tier-up --inline-budget 0
 expect_eq "--inline-budget 0: the computing guest answers" "start
-done 30" "$(curl -s -m 30 "http://127.0.0.1:$port/x/cpu?m=30")"
-expect_not_contains "--inline-budget 0: nothing moves" "executor thread" "$(cat "$TMP/err2.log")"
+done 30" "$(curl -s -m 30 "$URL/x/cpu?m=30")"
+expect_not_contains "--inline-budget 0: nothing moves" "executor thread" "$(cat "$TMP/up2.err")"
 kill "$PID"
 wait "$PID" 2>/dev/null
 finish

@@ -7,41 +7,13 @@
 # arrives whole (it finishes on the code it started with).
 source "$(dirname "$0")/../lib.sh"
 
-CORPUS="$KILN_BUILD/components"
-if ! out=$("$ROOT/tests/components/build.sh" "$CORPUS" c-http c-http-spin 2>&1); then
-    fail "tests/components/build.sh builds c-http and c-http-spin" "$out"
-    finish
-    exit
-fi
+source "$ROOT/tests/e2e/helpers/wasi_http.sh"
+wasi_http_app "$TMP/app" wasi-http-tier 'files = [{ source = "data", destination = "/data" }]'
 mkdir -p "$TMP/app/data" "$TMP/cache"
 echo "granted file" >"$TMP/app/data/hello.txt"
-cp "$CORPUS/c-http.wasm" "$CORPUS/c-http-spin.wasm" "$TMP/app/"
-cat >"$TMP/app/spin.toml" <<'TOML'
-spin_manifest_version = 2
-[application]
-name = "wasi-http-tier"
-[[trigger.http]]
-route = "/hello/..."
-component = "hello"
-[[trigger.http]]
-route = "/x/..."
-component = "t"
-[component.hello]
-source = "c-http.wasm"
-[component.t]
-source = "c-http-spin.wasm"
-files = [{ source = "data", destination = "/data" }]
-TOML
+serve "$TMP/app" up --cache-dir "$TMP/cache"
 
-port=$(free_port)
-URL="http://127.0.0.1:$port"
-"$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" --cache-dir "$TMP/cache" \
-    >"$TMP/out.log" 2>"$TMP/err.log" &
-PID=$!
-on_exit "kill $PID 2>/dev/null"
-for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
-
-err=$(cat "$TMP/err.log")
+err=$(cat "$TMP/up.err")
 expect_contains "c-http starts on the fast tier (empty cache)" \
     "component hello: wasi:http, 4 core modules, fast tier ready" "$err"
 expect_contains "c-http-spin starts on the fast tier" "component t: wasi:http, 4 core modules, fast tier ready" "$err"
@@ -55,15 +27,15 @@ SLOW=$!
 bad=0 n=0
 end=$((SECONDS + 300))
 while [ $SECONDS -lt $end ]; do
-    grep -q "component hello: optimized tier ready" "$TMP/err.log" &&
-        grep -q "component t: optimized tier ready" "$TMP/err.log" && break
+    grep -q "component hello: optimized tier ready" "$TMP/up.err" &&
+        grep -q "component t: optimized tier ready" "$TMP/up.err" && break
     r=$(curl -s -m 10 "$URL/hello/n$n")
     [ "$r" = "hello from C GET /hello/n$n" ] || bad=$((bad + 1))
     n=$((n + 1))
     sleep 0.2
 done
 expect_eq "every answer during the build was correct ($n requests)" 0 "$bad"
-err=$(cat "$TMP/err.log")
+err=$(cat "$TMP/up.err")
 expect_contains "c-http's optimized tier: logged, new requests use it" \
     "component hello: optimized tier ready after" "$err"
 expect_contains "c-http-spin's optimized tier (no image: per-request instances)" \
@@ -86,15 +58,10 @@ kill "$PID"
 wait "$PID" 2>/dev/null
 
 # A second start finds the optimized tier in the cache: nothing to build.
-port=$(free_port)
-"$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" --cache-dir "$TMP/cache" \
-    >"$TMP/out2.log" 2>"$TMP/err2.log" &
-PID=$!
-on_exit "kill $PID 2>/dev/null"
-for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+serve "$TMP/app" up2 --cache-dir "$TMP/cache"
 expect_contains "restarted: c-http is optimized from the start" \
-    "component hello: wasi:http, 4 core modules, opt tier ready (from the cache" "$(cat "$TMP/err2.log")"
-expect_eq "and answers" "hello from C GET /hello/" "$(curl -s -m 10 "http://127.0.0.1:$port/hello/")"
+    "component hello: wasi:http, 4 core modules, opt tier ready (from the cache" "$(cat "$TMP/up2.err")"
+expect_eq "and answers" "hello from C GET /hello/" "$(curl -s -m 10 "$URL/hello/")"
 kill "$PID"
 wait "$PID" 2>/dev/null
 finish
