@@ -11,6 +11,7 @@
 #   4. compute: CoreMark and the wasm3 programs on both tiers vs Node.js (V8) WASI, and
 #      CoreMark's cost of the bounds variant
 #   5. components: instances from a component image, and compile times of the corpus
+#   6. wasi:http: the c-http component per request vs nginx and `wasmtime serve`
 # Not part of `make test`: targets live here, never in timed tests.
 set -u
 source "$(dirname "$0")/../tests/lib.sh"
@@ -318,6 +319,100 @@ component_section() {
     say ""
 }
 component_section
+
+# ---- 6: wasi:http (kept in one function: other sections are edited elsewhere)
+wasi_http_section() {
+    local corpus="$TMP/corpus-http" app="$TMP/httpapp" kport nport wport wt have_wt=1 round
+    say "## 6. HTTP: the wasi:http hello component (c-http, a fresh instance per request) vs nginx and \`wasmtime serve\`"
+    say ""
+    if ! "$ROOT/tests/components/build.sh" "$corpus" c-http >/dev/null 2>&1; then
+        say "(skipped: the component toolchain is missing; \`make tools\`)"
+        say ""
+        return
+    fi
+    # wasmtime-cli (pinned): built once by the script, ~20-30 min the first time
+    wt="${KILN_TOOLS:-/var/cache/kiln-tools}/cargo/bin/wasmtime"
+    if ! "$ROOT/scripts/install-wasmtime.sh" >"$TMP/wasmtime-install.log" 2>&1; then
+        have_wt=0
+        say "(wasmtime serve left out: scripts/install-wasmtime.sh failed: $(tail -1 "$TMP/wasmtime-install.log"))"
+        say ""
+    fi
+    mkdir -p "$app"
+    cp "$corpus/c-http.wasm" "$app/"
+    cat >"$app/spin.toml" <<TOML
+spin_manifest_version = 2
+[application]
+name = "bench-http"
+[[trigger.http]]
+route = "/..."
+component = "hello"
+executor = { type = "http" }
+[component.hello]
+source = "c-http.wasm"
+TOML
+    "$KILN" compile --tier opt "$app/c-http.wasm" >/dev/null
+    kport=$(free_port)
+    "$KILN" up -f "$app" --listen "127.0.0.1:$kport" --tier opt --quiet >"$TMP/http-up.log" 2>&1 &
+    local kpid=$!
+    for _ in $(seq 100); do curl -fs "http://127.0.0.1:$kport/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+    nport=$(free_port)
+    mkdir -p "$TMP/nginx6"
+    cat >"$TMP/nginx6/nginx.conf" <<NGX
+worker_processes 2;
+pid $TMP/nginx6/nginx.pid;
+error_log $TMP/nginx6/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $TMP/nginx6; proxy_temp_path $TMP/nginx6; fastcgi_temp_path $TMP/nginx6;
+  uwsgi_temp_path $TMP/nginx6; scgi_temp_path $TMP/nginx6;
+  server { listen 127.0.0.1:$nport; location / { return 200 "Hello, world!\n"; } }
+}
+NGX
+    nginx -c "$TMP/nginx6/nginx.conf" -p "$TMP/nginx6" 2>>"$TMP/nginx6/error.log"
+    local wpid=""
+    if [ $have_wt = 1 ]; then
+        wport=$(free_port)
+        # -S cli: the component's wasi:cli imports (wasi-libc's environment, stdio, exit)
+        "$wt" serve -S cli --addr "127.0.0.1:$wport" "$app/c-http.wasm" >"$TMP/wasmtime.log" 2>&1 &
+        wpid=$!
+        for _ in $(seq 600); do curl -fs -o /dev/null "http://127.0.0.1:$wport/" && break; sleep 0.1; done
+    fi
+    sleep 0.3
+    say "Command: \`wrk -t2 -c32 -d5s --latency URL\` against kiln up (\`--tier opt\`, default workers: 2 per CPU; \`executor = { type = \"http\" }\`), nginx \`return 200\` (\`worker_processes 2\`) and \`wasmtime serve -S cli\` ($("$wt" --version 2>/dev/null || echo "not installed"), its defaults: a fresh instance per request) on the same component, alternating, three rounds (compare within a round; the medians are the result)."
+    say ""
+    say "| round | kiln requests/s | kiln p99 | nginx requests/s | nginx p99 | wasmtime requests/s | wasmtime p99 | kiln / nginx | kiln / wasmtime |"
+    say "|---|---|---|---|---|---|---|---|---|"
+    local rn="" rw="" k n w rnx rwt
+    for round in 1 2 3; do
+        k=$(wrk -t2 -c32 -d5s --latency "http://127.0.0.1:$kport/" 2>&1)
+        n=$(wrk -t2 -c32 -d5s --latency "http://127.0.0.1:$nport/" 2>&1)
+        w=""
+        [ -n "$wpid" ] && w=$(wrk -t2 -c32 -d5s --latency "http://127.0.0.1:$wport/" 2>&1)
+        rnx=$(python3 -c "print(f'{float(\"$(rps "$k")\")/float(\"$(rps "$n")\"):.2f}')" 2>/dev/null || echo "?")
+        rwt=$(python3 -c "print(f'{float(\"$(rps "$k")\")/float(\"$(rps "$w")\"):.2f}')" 2>/dev/null || echo "-")
+        rn="$rn $rnx"
+        rw="$rw $rwt"
+        say "| $round | $(rps "$k") | $(p99 "$k") | $(rps "$n") | $(p99 "$n") | $(rps "$w") | $(p99 "$w") | $rnx | $rwt |"
+    done
+    kill "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null
+    kill "$(cat "$TMP/nginx6/nginx.pid")" 2>/dev/null
+    [ -n "$wpid" ] && { kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null; }
+    # the instance start p50 from kiln's access log (start=X ms), one more short run
+    kport=$(free_port)
+    "$KILN" up -f "$app" --listen "127.0.0.1:$kport" --tier opt >"$TMP/http-access.log" 2>"$TMP/http-up2.log" &
+    kpid=$!
+    for _ in $(seq 100); do curl -fs "http://127.0.0.1:$kport/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+    wrk -t2 -c32 -d2s "http://127.0.0.1:$kport/" >/dev/null 2>&1
+    kill "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null
+    local start_p50
+    start_p50=$(grep -o 'start=[0-9.]*ms' "$TMP/http-access.log" | sed 's/start=//; s/ms//' | sort -n |
+        awk '{v[NR] = $1} END {if (NR) printf "%.1f us (%d requests)", v[int((NR + 1) / 2)] * 1000, NR; else print "?"}')
+    say ""
+    say "Medians of the rounds: kiln / nginx requests/s **$(tr ' ' '\n' <<<"$rn" | grep . | sort -n | sed -n 2p)** (target >= 0.60); kiln / wasmtime serve **$(tr ' ' '\n' <<<"$rw" | grep . | sort -n | sed -n 2p)** (target >= 1.5 at an equal or better p99). Instance start p50 (kiln's access log, \`start=\`: instance from the component's image, host contexts bound): **$start_p50**."
+    say ""
+}
+wasi_http_section
 
 cp "$report" "$OUT"
 echo

@@ -8,6 +8,7 @@
 set -euo pipefail
 KILN_TOOLS=${KILN_TOOLS:-/var/cache/kiln-tools}
 WASMTIME_VERSION=48.0.8
+# component-model-async: `serve` does not compile without it in 48.x (p3 handler, futures)
 FEATURES=run,serve,cranelift,component-model,component-model-async,pooling-allocator,parallel-compilation,cache,wat
 want="wasmtime-cli $WASMTIME_VERSION ($FEATURES)"
 stamp="$KILN_TOOLS/cargo/.kiln-wasmtime"

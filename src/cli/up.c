@@ -91,9 +91,26 @@ typedef struct up_app {
     kiln_spin_app *spin; /* key-value stores and variables of the components */
 } up_app;
 
+/* Logs the end of one component's tier-up: rc as kiln_*_tier_up returns it. */
+static void tier_up_log(const up_app *app, size_t i, const char *id, int rc,
+                        const struct timespec *t0, const char *err)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+    if (rc > 0) kiln_metrics_set_tier(app->metrics, (int)i, "opt", secs);
+    if (rc > 0)
+        fprintf(stderr,
+                "kiln: component %s: optimized tier ready after %.2f s; new requests use it\n", id,
+                secs);
+    else if (rc < 0 && !atomic_load(&app->stopping))
+        fprintf(stderr, "kiln: component %s: optimized tier failed, staying on the fast tier: %s\n",
+                id, err ? err : "?");
+}
+
 /* Tier-up: the server starts on the fast tier; this thread builds each component's
- * optimized tier (cc -O2 at lower priority, one at a time) and switches new requests to
- * it when ready, logging both times. */
+ * optimized tier (cc -O2 at lower priority, one at a time; WAGI modules and wasi:http
+ * components alike) and switches new requests to it when ready, logging both times. */
 static void *tier_up_main(void *arg)
 {
     up_app *app = arg;
@@ -104,23 +121,20 @@ static void *tier_up_main(void *arg)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     for (size_t i = 0; i < app->manifest->components_len && !atomic_load(&app->stopping); i++) {
-        kiln_wagi_component *c = app->loaded ? app->loaded[i] : NULL;
-        if (!c || kiln_wagi_component_tier(c) == KILN_TIER_OPT) continue;
-        struct timespec t0, t1;
+        struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        kiln_err err = {{0}};
-        int rc = kiln_wagi_component_tier_up(c, &err);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-        if (rc > 0) kiln_metrics_set_tier(app->metrics, (int)i, "opt", secs);
-        if (rc > 0)
-            fprintf(stderr,
-                    "kiln: component %s: optimized tier ready after %.2f s; new requests use it\n",
-                    c->id, secs);
-        else if (rc < 0 && !atomic_load(&app->stopping))
-            fprintf(stderr,
-                    "kiln: component %s: optimized tier failed, staying on the fast tier: %s\n",
-                    c->id, err.msg);
+        kiln_wagi_component *c = app->loaded ? app->loaded[i] : NULL;
+        kiln_http_component *hc = app->http ? app->http[i] : NULL;
+        if (c && kiln_wagi_component_tier(c) != KILN_TIER_OPT) {
+            kiln_err err = {{0}};
+            int rc = kiln_wagi_component_tier_up(c, &err);
+            tier_up_log(app, i, c->id, rc, &t0, err.msg);
+        } else if (hc && kiln_http_component_tier(hc) != KILN_TIER_OPT) {
+            char *err = NULL;
+            int rc = kiln_http_component_tier_up(hc, &err);
+            tier_up_log(app, i, hc->id, rc, &t0, err);
+            kiln_free(err);
+        }
     }
     return NULL;
 }
@@ -592,7 +606,8 @@ static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trig
                 "executor is given: serving it as wasi:http\n",
                 t->id, comp->id);
     kiln_http_handler *h = &app->http_handlers[app->nhttp++];
-    kiln_http_handler_init(h, c, app->slots, (size_t)o->max_queue, app->queue_timeout_ms);
+    kiln_http_handler_init(h, c, app->slots, (size_t)o->max_queue, app->queue_timeout_ms,
+                           app->executor, app->inline_budget_ms);
     return &h->base;
 }
 

@@ -54,7 +54,7 @@ void kiln_up_metrics_seal(kiln_metrics *mt, size_t ncomp, kiln_wagi_component **
                                   kiln_module_was_cached(mod) ? 0
                                                               : kiln_module_compile_seconds(mod));
         } else if (http && http[i]) {
-            const kiln_loaded_component *lc = http[i]->lc;
+            const kiln_loaded_component *lc = atomic_load(&http[i]->current)->lc;
             kiln_metrics_set_tier(
                 mt, (int)i, kiln_tier_name(kiln_component_tier(lc)),
                 kiln_component_was_cached(lc) ? 0 : kiln_component_compile_seconds(lc));

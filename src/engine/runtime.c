@@ -33,6 +33,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) && defined(__linux__)
+/* Preemption in guest code (kiln_rt_call_preempt): the watchdog's signal handler saves the
+ * guest's registers from its signal frame and redirects it to the hook. */
+#define KILN_PREEMPT_ASYNC 1
+#include <link.h>
+#include <ucontext.h>
+#else
+#define KILN_PREEMPT_ASYNC 0
+#endif
+
 #define MAX_TABLE_ELEMS 10000000u
 #define ALT_STACK_SIZE (64 * 1024)
 /* Codes above this in wasm_rt_trap() are Kiln trap kinds (see codegen.c). */
@@ -65,7 +75,9 @@ __attribute__((noinline)) static thread_state *self(void)
 static atomic_int rt_initialized;
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void unwind(kiln_trap_kind kind, int from_signal) __attribute__((noreturn));
+/* noinline: callers that may have moved to another thread (a preempted guest) must not
+ * reach a thread-local address computed before. */
+static void unwind(kiln_trap_kind kind, int from_signal) __attribute__((noreturn, noinline));
 static void unwind(kiln_trap_kind kind, int from_signal)
 {
     tls.trap.kind = kind;
@@ -183,14 +195,42 @@ static int slice_extend(kiln_rt_fiber_state *g, uint64_t now)
     return 1;
 }
 
+static int preempt_redirect(void *uctx);
+
+/* The running slice's budget is spent and the guest has a preempt hook: preempt it at the
+ * next safe point (the return of the running host function), or now by redirecting it
+ * from guest code to the hook; a guest elsewhere (in Kiln's or a library's code) is
+ * preempted at its next host-function return or looked at again a tick later.
+ * Async-signal-safe. */
+static void preempt_request(void *uctx, uint64_t now)
+{
+    kiln_rt_fiber_state *g = &tls.g;
+    if (g->in_host) {
+        g->preempt_pending = 1;
+        g->slice_end_ns = UINT64_MAX; /* the hook starts the next slice */
+    } else if (preempt_redirect(uctx)) {
+        g->in_host++; /* the hook runs as a host section, on the guest's stack */
+        g->slice_end_ns = UINT64_MAX;
+    } else { /* at the next host-function return, or here again a tick later */
+        g->preempt_pending = 1;
+        g->slice_end_ns = now + WATCHDOG_TICK_NS;
+    }
+    watch_rec *r = tls.watch;
+    if (r) atomic_store_explicit(&r->deadline_ns, effective_deadline(g), memory_order_release);
+}
+
 static void on_interrupt(int sig, siginfo_t *si, void *uctx)
 {
-    (void)sig, (void)si, (void)uctx;
+    (void)sig, (void)si;
     uint64_t d = effective_deadline(&tls.g), now = mono_ns();
     if (tls.switching || !tls.g.jmp || !d || now < d) return;
     kiln_trap_kind kind =
         tls.g.deadline_ns && now >= tls.g.deadline_ns ? KILN_TRAP_INTERRUPTED : KILN_TRAP_BUDGET;
     if (kind == KILN_TRAP_BUDGET && slice_extend(&tls.g, now)) return;
+    if (kind == KILN_TRAP_BUDGET && tls.g.preempt) {
+        preempt_request(uctx, now);
+        return;
+    }
     if (tls.g.in_host)
         tls.g.interrupt_pending = (int)kind;
     else
@@ -311,8 +351,38 @@ void kiln_rt_host_enter(void)
     tls.g.in_host++;
 }
 
+/* Calls the running guest's preempt hook (on its fiber, in a host section), which may move
+ * the guest to another thread; then starts a new slice of whatever budget is set. */
+__attribute__((noinline)) static void preempt_run(void)
+{
+    thread_state *t = self();
+    t->g.preempt_pending = 0;
+    void (*fn)(void *) = t->g.preempt;
+    if (fn) fn(t->g.preempt_arg); /* may park: the thread may be another one after it */
+    t = self();
+    if (t->g.slice_ns) slice_start(&t->g);
+    set_deadline(t, t->g.deadline_ns);
+}
+
+/* kiln_rt_host_leave when a preemption is pending (kept out of its fast path). */
+__attribute__((noinline)) static void host_leave_preempt(void)
+{
+    preempt_run();
+    thread_state *t = self();
+    int kind = *(volatile int *)&t->g.interrupt_pending;
+    if (--t->g.in_host == 0 && kind) {
+        t->g.interrupt_pending = 0;
+        unwind((kiln_trap_kind)kind, 0);
+    }
+}
+
 void kiln_rt_host_leave(void)
 {
+    if (__builtin_expect(tls.g.preempt_pending, 0) && tls.g.in_host == 1 &&
+        !tls.g.interrupt_pending) {
+        host_leave_preempt();
+        return;
+    }
     int kind = *(volatile int *)&tls.g.interrupt_pending;
     if (--tls.g.in_host == 0 && kind) {
         tls.g.interrupt_pending = 0;
@@ -329,6 +399,146 @@ uint64_t kiln_rt_deadline_ns(void)
 {
     return tls.g.deadline_ns;
 }
+
+void kiln_rt_slice_budget(uint64_t slice_ns)
+{
+    thread_state *t = self();
+    t->g.slice_ns = slice_ns;
+    t->g.preempt_pending = 0;
+    if (slice_ns) slice_start(&t->g);
+    set_deadline(t, t->g.deadline_ns);
+}
+
+/* ---- preemption in guest code (x86-64 Linux) ----
+ *
+ * The watchdog's signal finds the guest in its module's code (any instruction: not in
+ * Kiln's or a library's code, which may hold locks or thread-local state, nor in a host
+ * section). The handler copies the interrupted registers (general and the whole FPU/SSE/
+ * AVX state as the kernel saved it) from its signal frame onto the guest's stack, below
+ * the red zone, and makes the signal return into preempt_entry on that stack, as if the
+ * guest had called it. preempt_entry runs the hook (which may move the fiber to another
+ * thread), then sends its thread a second signal whose handler writes the saved registers
+ * into its own frame: the kernel's sigreturn puts the guest back exactly where it was,
+ * on whatever thread it is now. Code ranges: every executable segment loaded when the
+ * runtime starts is host code; guest modules are loaded later (dlopen of cache entries). */
+#if KILN_PREEMPT_ASYNC
+#define KILN_SIG_RESTORE (SIGRTMIN + 3)
+#define MAX_HOST_TEXT 256
+#define PREEMPT_STACK (64 * 1024) /* room below the saved registers for the hook */
+
+typedef struct preempt_frame {
+    greg_t gregs[NGREG];
+    size_t fp_len;
+    _Alignas(64) unsigned char fp[]; /* the FPU/SSE/AVX state as the kernel wrote it */
+} preempt_frame;
+
+static struct {
+    uintptr_t lo, hi;
+} host_text[MAX_HOST_TEXT];
+static int nhost_text, preempt_async_ok;
+
+static int note_host_text(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size, (void)data;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+        if (nhost_text == MAX_HOST_TEXT) return 1; /* too many to tell: no async preemption */
+        host_text[nhost_text].lo = info->dlpi_addr + ph->p_vaddr;
+        host_text[nhost_text].hi = host_text[nhost_text].lo + ph->p_memsz;
+        nhost_text++;
+    }
+    return 0;
+}
+
+/* Bytes of the FPU state at fp as the kernel laid it out in a signal frame: the xsave area
+ * with its trailer when the frame says so (FP_XSTATE_MAGIC1), else the legacy 512. */
+static size_t fp_state_len(const void *fp)
+{
+    uint32_t sw[2];
+    memcpy(sw, (const char *)fp + 464, sizeof sw);
+    return sw[0] == 0x46505853u && sw[1] >= 512 && sw[1] <= 65536 ? sw[1] : 512;
+}
+
+static void preempt_entry(preempt_frame *fr) __attribute__((noreturn, used));
+
+static int preempt_redirect(void *uctx)
+{
+    ucontext_t *uc = uctx;
+    if (!preempt_async_ok || !uc || !uc->uc_mcontext.fpregs) return 0;
+    greg_t *gr = uc->uc_mcontext.gregs;
+    uintptr_t pc = (uintptr_t)gr[REG_RIP], sp = (uintptr_t)gr[REG_RSP];
+    for (int i = 0; i < nhost_text; i++)
+        if (pc >= host_text[i].lo && pc < host_text[i].hi) return 0;
+    size_t fl = fp_state_len(uc->uc_mcontext.fpregs);
+    uintptr_t lo = tls.g.stack_lo;
+    if (!lo || sp < lo || sp - lo < 128 + sizeof(preempt_frame) + fl + 64 + PREEMPT_STACK)
+        return 0; /* (the guest then stops at its time limit, or its next host call) */
+    preempt_frame *fr = (preempt_frame *)((sp - 128 - sizeof(preempt_frame) - fl) & ~(uintptr_t)63);
+    memcpy(fr->gregs, gr, sizeof fr->gregs);
+    fr->fp_len = fl;
+    memcpy(fr->fp, uc->uc_mcontext.fpregs, fl);
+    uintptr_t nsp = ((uintptr_t)fr & ~(uintptr_t)15) - 8; /* as right after a call */
+    *(uint64_t *)nsp = 0;                                 /* no return address */
+    gr[REG_RSP] = (greg_t)nsp;
+    gr[REG_RIP] = (greg_t)(uintptr_t)preempt_entry;
+    gr[REG_RDI] = (greg_t)(uintptr_t)fr;
+    return 1;
+}
+
+/* Where a preempted guest continues (on its own stack, in a host section): the hook, then
+ * the restore of its registers. */
+static void preempt_entry(preempt_frame *fr)
+{
+    preempt_run();
+    thread_state *t = self();
+    int kind = *(volatile int *)&t->g.interrupt_pending;
+    t->g.in_host--;
+    if (kind) { /* the time limit passed meanwhile */
+        t->g.interrupt_pending = 0;
+        unwind((kiln_trap_kind)kind, 0);
+    }
+    t->g.restore_frame = fr;
+    pthread_kill(pthread_self(), KILN_SIG_RESTORE);
+    abort(); /* on_restore does not return here */
+}
+
+static void on_restore(int sig, siginfo_t *si, void *uctx)
+{
+    (void)sig;
+    ucontext_t *uc = uctx;
+    preempt_frame *fr = tls.g.restore_frame;
+    if (!fr || si->si_code != SI_TKILL || si->si_pid != getpid()) return;
+    tls.g.restore_frame = NULL;
+    greg_t *gr = uc->uc_mcontext.gregs;
+    greg_t segs = gr[REG_CSGSFS];
+    memcpy(gr, fr->gregs, sizeof fr->gregs);
+    gr[REG_CSGSFS] = segs;
+    if (!uc->uc_mcontext.fpregs || fp_state_len(uc->uc_mcontext.fpregs) < fr->fp_len) abort();
+    memcpy(uc->uc_mcontext.fpregs, fr->fp, fr->fp_len);
+}
+
+/* Once, from kiln_rt_init: the restore signal and the host code ranges. */
+static void preempt_init(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_restore;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, KILN_SIG_INTERRUPT);
+    if (sigaction(KILN_SIG_RESTORE, &sa, NULL) < 0) return;
+    preempt_async_ok = dl_iterate_phdr(note_host_text, NULL) == 0;
+}
+#else
+static int preempt_redirect(void *uctx)
+{
+    (void)uctx;
+    return 0;
+}
+
+static void preempt_init(void) {}
+#endif
 
 void kiln_rt_interrupt_set(void)
 {
@@ -385,10 +595,12 @@ int kiln_rt_init(void)
         sa.sa_sigaction = on_fault;
         sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
         sigemptyset(&sa.sa_mask);
-        if (sigaction(SIGSEGV, &sa, &old_segv) < 0 || sigaction(SIGBUS, &sa, &old_bus) < 0)
+        if (sigaction(SIGSEGV, &sa, &old_segv) < 0 || sigaction(SIGBUS, &sa, &old_bus) < 0) {
             rc = -1;
-        else
+        } else {
+            preempt_init();
             atomic_store(&rt_initialized, 1);
+        }
     }
     pthread_mutex_unlock(&init_lock);
     return rc;
@@ -441,6 +653,12 @@ int kiln_rt_call_timeout(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_
 int kiln_rt_call_budget(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t timeout_ns,
                         uint64_t slice_ns)
 {
+    return kiln_rt_call_preempt(fn, arg, trap, timeout_ns, slice_ns, NULL, NULL);
+}
+
+int kiln_rt_call_preempt(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t timeout_ns,
+                         uint64_t slice_ns, void (*preempt)(void *), void *preempt_arg)
+{
     if (kiln_rt_thread_init() < 0) {
         trap->kind = KILN_TRAP_HOST;
         snprintf(trap->message, sizeof trap->message, "cannot prepare thread for guest code");
@@ -452,6 +670,8 @@ int kiln_rt_call_budget(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t
     volatile uint64_t prev_deadline = t->g.deadline_ns;
     volatile uint64_t prev_slice = t->g.slice_ns, prev_slice_end = t->g.slice_end_ns,
                       prev_slice_cpu0 = t->g.slice_cpu0_ns;
+    void (*volatile prev_preempt)(void *) = t->g.preempt;
+    void *volatile prev_preempt_arg = t->g.preempt_arg;
     int limited = timeout_ns || slice_ns;
     /* A call nested in a host function (the component model's calls between instances, a
      * guest's realloc) stays part of the outer call: the outer call's deadline still
@@ -470,6 +690,11 @@ int kiln_rt_call_budget(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t
         t->g.slice_ns = slice_ns;
         slice_start(&t->g);
     }
+    if (limited) { /* a nested call keeps the outer call's hook */
+        t->g.preempt = preempt;
+        t->g.preempt_arg = preempt_arg;
+        t->g.preempt_pending = 0;
+    }
     if (limited) set_deadline(t, timeout_ns ? mono_ns() + timeout_ns : prev_deadline);
     t->g.jmp = &jb;
     if (sigsetjmp(jb, 0) == 0) {
@@ -479,7 +704,12 @@ int kiln_rt_call_budget(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t
         t->g.slice_ns = prev_slice;
         t->g.slice_end_ns = prev_slice_end;
         t->g.slice_cpu0_ns = prev_slice_cpu0;
-        if (limited) set_deadline(t, prev_deadline);
+        if (limited) {
+            t->g.preempt = prev_preempt;
+            t->g.preempt_arg = prev_preempt_arg;
+            t->g.preempt_pending = 0;
+            set_deadline(t, prev_deadline);
+        }
         if (nested) t->g.in_host = saved_in_host;
         trap->kind = KILN_TRAP_NONE;
         return 0;
@@ -489,7 +719,12 @@ int kiln_rt_call_budget(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t
     t->g.slice_ns = prev_slice;
     t->g.slice_end_ns = prev_slice_end;
     t->g.slice_cpu0_ns = prev_slice_cpu0;
-    if (limited) set_deadline(t, prev_deadline);
+    if (limited) {
+        t->g.preempt = prev_preempt;
+        t->g.preempt_arg = prev_preempt_arg;
+        t->g.preempt_pending = 0;
+        set_deadline(t, prev_deadline);
+    }
     t->g.in_host = nested ? saved_in_host : 0;
     t->g.interrupt_pending = 0;
     if (t->from_signal) {

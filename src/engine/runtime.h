@@ -85,6 +85,25 @@ int kiln_rt_call_timeout(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_
 int kiln_rt_call_budget(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t timeout_ns,
                         uint64_t slice_ns);
 
+/* Like kiln_rt_call_budget, but a running slice past its budget is not stopped: the guest
+ * is preempted instead, and preempt(preempt_arg) runs on the guest's own stack (as a host
+ * section: the guest's registers are saved below it), where it may park the guest's
+ * fiber and resume it on another thread (kiln_fiber_park_then); when it returns, the
+ * guest goes on exactly where it was, on whatever thread runs it then, with a new slice
+ * of the budget then set (kiln_rt_slice_budget; the same one by default). Safe points:
+ * the return of a host function, and any instruction of guest code (x86-64 Linux: the
+ * watchdog's signal saves the guest's registers and redirects it to the hook; a guest in
+ * Kiln's own code or a library's, e.g. memcpy, is preempted a tick later, once back in
+ * its module's code). Elsewhere only host-function returns are safe points. The time
+ * limit is unchanged. The server's wasi:http path: a guest whose response already
+ * streams cannot be re-run, so it moves to an executor thread. */
+int kiln_rt_call_preempt(void (*fn)(void *), void *arg, kiln_trap *trap, uint64_t timeout_ns,
+                         uint64_t slice_ns, void (*preempt)(void *), void *preempt_arg);
+
+/* Inside a guest call (a host function or a preempt hook): the running slice budget from
+ * now on (0: none), starting a new slice. */
+void kiln_rt_slice_budget(uint64_t slice_ns);
+
 /* Host sections: import trampolines bracket every host function call with these, so an
  * interrupt never unwinds through host code. A host function that blocks (sleeps,
  * waits) should return early when kiln_rt_interrupt_pending() is true after EINTR. */

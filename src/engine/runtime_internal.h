@@ -19,17 +19,23 @@ uint32_t kiln_rt_memory_limit_pages(void);
  * can park and move between threads). The thread's current one lives in thread-local
  * storage; a fiber keeps its own here while it does not run. */
 typedef struct kiln_rt_fiber_state {
-    sigjmp_buf *jmp;                      /* where a trap unwinds to; NULL outside guests */
-    uintptr_t stack_lo;                   /* lowest usable stack address (guard below) */
-    uint64_t deadline_ns;                 /* time limit (CLOCK_MONOTONIC_COARSE); 0: none */
-    uint64_t slice_ns;                    /* budget of one running slice; 0: none */
-    uint64_t slice_end_ns;                /* when the running slice's budget ends */
-    uint64_t slice_cpu0_ns;               /* the thread's CPU time when the slice's
-                                           * wall-clock budget first ran out (0: not yet) */
-    int in_host;                          /* > 0 while a host function runs */
-    int interrupt_pending;                /* a limit passed during a host function: the
-                                           * kiln_trap_kind to unwind with (0: none) */
-    uint32_t mem_limit_pages;             /* see kiln_rt_set_memory_limit_pages */
+    sigjmp_buf *jmp;          /* where a trap unwinds to; NULL outside guests */
+    uintptr_t stack_lo;       /* lowest usable stack address (guard below) */
+    uint64_t deadline_ns;     /* time limit (CLOCK_MONOTONIC_COARSE); 0: none */
+    uint64_t slice_ns;        /* budget of one running slice; 0: none */
+    uint64_t slice_end_ns;    /* when the running slice's budget ends */
+    uint64_t slice_cpu0_ns;   /* the thread's CPU time when the slice's
+                               * wall-clock budget first ran out (0: not yet) */
+    int in_host;              /* > 0 while a host function runs */
+    int interrupt_pending;    /* a limit passed during a host function: the
+                               * kiln_trap_kind to unwind with (0: none) */
+    uint32_t mem_limit_pages; /* see kiln_rt_set_memory_limit_pages */
+    void (*preempt)(void *);  /* kiln_rt_call_preempt's hook (NULL: a slice past
+                               * its budget stops with KILN_TRAP_BUDGET) */
+    void *preempt_arg;
+    int preempt_pending;                  /* the budget ran out in a host function: call
+                                           * the hook when it returns */
+    void *restore_frame;                  /* a preempted guest's registers, being restored */
     WASM_RT_UNWIND_TARGET *unwind_target; /* exceptions proposal */
     uint32_t exc_tag, exc_size;
     void *exc_data;

@@ -14,16 +14,16 @@
  *   - req->arena (== res->arena) lives until the response is finished (and the server is
  *     done sending it): per-request memory, freed in one go.
  *   - Every kiln_response op except post must run on the request's I/O thread. The
- *     handler calls finish exactly once, also when the client went away meanwhile
+ *     handler calls finish (or abort) exactly once, also when the client went away meanwhile
  *     (ops then do nothing and return -1; gone() says so); after finish, res is invalid.
  *   - post is thread-safe; at most one post per response may be pending at a time.
  *
  * The body is a stream: a source with read-into-buffer and end-of-body. (h2o 2.2.5
  * delivers a request's whole body before calling us, so today's source is backed by that
  * buffer; handlers must use only the stream interface.) The response body is a sink:
- * write chunks, then finish with optional trailers. Data written on the I/O thread is
- * coalesced and sent when the handler returns to the event loop or finishes; a response
- * whose whole body is written before it finishes gets a Content-Length, others are sent
+ * write chunks, then finish with optional trailers (or abort: a broken response). Data written on
+ * the I/O thread is coalesced and sent when the handler returns to the event loop or finishes; a
+ * response whose whole body is written before it finishes gets a Content-Length, others are sent
  * chunked (HTTP/1.1) or as DATA frames (HTTP/2). */
 #ifndef KILN_EXEC_HANDLER_H
 #define KILN_EXEC_HANDLER_H
@@ -113,6 +113,14 @@ typedef struct kiln_response_ops {
     /* Bytes written but not yet taken by the connection (may be NULL: unknown): a
      * handler that streams waits while it is large (backpressure). */
     size_t (*buffered)(kiln_response *res);
+    /* Ends a started response as broken, instead of finish, when its body cannot be
+     * completed (the guest trapped or ran out of time after start): what was written is
+     * sent, then the client is told the response is incomplete: on HTTP/1.1 a chunked
+     * body lacks its last chunk and the connection closes (likewise a body shorter than
+     * its Content-Length); on HTTP/2 the stream is reset (RST_STREAM). A close-delimited
+     * body (HTTP/1.0, or an HTTP/1.1 status other than 200 without a length) cannot show
+     * the difference. Before start: a 500, as finish. res is invalid afterwards. */
+    void (*abort)(kiln_response *res);
 } kiln_response_ops;
 
 struct kiln_response {

@@ -229,8 +229,9 @@ typedef struct exchange {
     size_t direct_len;
     size_t bytes;
     int status;
-    unsigned started : 1, h2o_started : 1, in_flight : 1, finished : 1, final_sent : 1, pending : 1;
-    int busy; /* inside a call that uses the exchange afterwards: do not free it */
+    unsigned started : 1, h2o_started : 1, in_flight : 1, finished : 1, final_sent : 1, pending : 1,
+        aborted : 1; /* finished broken (res_abort): the final send is an error */
+    int busy;        /* inside a call that uses the exchange afterwards: do not free it */
     char ip[NI_MAXHOST];
     /* the arena's first chunk: a typical request's memory fits (the WAGI hello's does) */
     _Alignas(max_align_t) char first_chunk[8192];
@@ -270,8 +271,9 @@ static void on_req_dispose(void *p)
     exchange_maybe_free(ex);
 }
 
-/* Gives h2o what was written: all of it, final when the handler finished. At most one
- * h2o_send is outstanding (h2o calls proceed when it may take more). */
+/* Gives h2o what was written: all of it, final when the handler finished (an error, which
+ * h2o turns into a missing last chunk and a closed connection, or an RST_STREAM, when it
+ * aborted). At most one h2o_send is outstanding (h2o calls proceed when it may take more). */
 static void flush_out(exchange *ex)
 {
     h2o_req_t *req = ex->req;
@@ -280,7 +282,7 @@ static void flush_out(exchange *ex)
     if (!ex->queued.len && !ex->direct && !final) return;
     if (!ex->h2o_started) {
         /* everything is known at once: a Content-Length rather than chunks */
-        if (final && ex->res.content_length == SIZE_MAX)
+        if (final && !ex->aborted && ex->res.content_length == SIZE_MAX)
             ex->res.content_length = ex->direct ? ex->direct_len : ex->queued.len;
         if (ex->status == 204 || ex->status == 304) ex->res.content_length = 0;
         req->res.content_length = ex->res.content_length;
@@ -301,7 +303,10 @@ static void flush_out(exchange *ex)
     ex->in_flight = !final;
     ex->final_sent = final;
     ex->busy++;
-    h2o_send(req, &buf, buf.len ? 1 : 0, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+    h2o_send(req, &buf, buf.len ? 1 : 0,
+             !final        ? H2O_SEND_STATE_IN_PROGRESS
+             : ex->aborted ? H2O_SEND_STATE_ERROR
+                           : H2O_SEND_STATE_FINAL);
     ex->busy--;
 }
 
@@ -401,6 +406,13 @@ static void res_finish(kiln_response *res, const kiln_http_header *trailers, siz
     exchange_maybe_free(ex);
 }
 
+static void res_abort(kiln_response *res)
+{
+    exchange *ex = (exchange *)res;
+    if (ex->started && !ex->finished) ex->aborted = 1;
+    res_finish(res, NULL, 0);
+}
+
 static int res_gone(kiln_response *res)
 {
     return ((exchange *)res)->req == NULL;
@@ -423,8 +435,8 @@ static size_t res_buffered(kiln_response *res)
            (ex->direct ? ex->direct_len : 0);
 }
 
-static const kiln_response_ops exchange_ops = {res_start, res_write, res_finish,
-                                               res_post,  res_gone,  res_buffered};
+static const kiln_response_ops exchange_ops = {res_start, res_write,    res_finish, res_post,
+                                               res_gone,  res_buffered, res_abort};
 
 /* Worker thread: callbacks that handlers posted from other threads. */
 static void on_posted(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)

@@ -6,16 +6,12 @@
 # strings, route parameters and Spin's spin-* headers, forbidden and immutable headers, a
 # streamed 256 MiB response with flat memory, a trapping guest (500, the server serves on),
 # a guest that never sets the response (500), one that answers an error-code (500), a
-# runaway guest (504), HTTP/2; and a differential check against `jco serve` on the same
+# runaway guest (504), responses broken after their headers (a trap or a timeout after
+# response-outparam.set: the client sees them broken, HTTP/1.1 and HTTP/2), HTTP/2; and a differential check against `jco serve` on the same
 # components (status, headers but date/connection/framing, body).
 source "$(dirname "$0")/../lib.sh"
 
-CORPUS="$KILN_BUILD/components"
-if ! out=$("$ROOT/tests/components/build.sh" "$CORPUS" c-http c-http-spin 2>&1); then
-    fail "tests/components/build.sh builds c-http and c-http-spin" "$out"
-    finish
-    exit
-fi
+source "$ROOT/tests/e2e/helpers/wasi_http.sh"
 pass "tests/components/build.sh builds c-http and c-http-spin"
 mkdir -p "$TMP/app/data" "$TMP/bad" "$TMP/bad2"
 echo "granted file" >"$TMP/app/data/hello.txt"
@@ -123,7 +119,56 @@ expect_eq "a guest that never sets the response: 500" 500 "$(curl -s -m 10 -o /d
 expect_eq "a guest that answers an error-code: 500" 500 "$(curl -s -m 10 -o /dev/null -w '%{http_code}' "$URL/x/error")"
 expect_eq "a runaway guest: 504" 504 "$(curl -s -m 10 -o /dev/null -w '%{http_code}' "$URL/x/spin")"
 expect_eq "the server serves on" "hello from C GET /hello/" "$(curl -s -m 10 "$URL/hello/")"
+
+# A response broken after its headers (the guest traps or runs out of time after
+# response-outparam.set and part of its body): the client sees it broken, never a normal
+# end: HTTP/1.1 lacks the last chunk and closes (h2o 2.2.5 ends it with a chunk announced
+# and never sent: curl 18, partial file, or, when all the data had gone out already, 56,
+# a bad chunk), HTTP/2 resets the stream (curl 92, HTTP/2 stream error).
+# raw_get PATH: the raw HTTP/1.1 response up to the server's close (10 s at most).
+raw_get() {
+    python3 - "$port" "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % sys.argv[2]).encode())
+data = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    print("closed", len(data), "ends-with-last-chunk" if data.endswith(b"\r\n0\r\n\r\n") else "no-last-chunk",
+          "chunked" if b"transfer-encoding: chunked" in data.lower() else "not-chunked")
+except socket.timeout:
+    print("open", len(data))
+PY
+}
+for route in partial partial-spin; do
+    rc=0
+    v=$(curl -s -m 10 -o "$TMP/partial.out" -w '%{http_code}' "$URL/x/$route") || rc=$?
+    case "$v $rc" in
+    "200 18" | "200 56") pass "HTTP/1.1: /x/$route: status 200 sent, then a broken transfer (curl $rc)" ;;
+    *) fail "HTTP/1.1: /x/$route: status 200 sent, then a broken transfer (curl 18 or 56)" "got: $v $rc" ;;
+    esac
+    n=$(wc -c <"$TMP/partial.out")
+    [ "$n" -gt 0 ] && pass "HTTP/1.1: /x/$route: what the guest wrote arrived first ($n bytes)" ||
+        fail "HTTP/1.1: /x/$route: what the guest wrote arrived first" "$n bytes"
+    r=$(raw_get "/x/$route")
+    case "$r" in
+    "closed "*" no-last-chunk chunked") pass "HTTP/1.1: /x/$route: chunked, closed without the last chunk" ;;
+    *) fail "HTTP/1.1: /x/$route: chunked, closed without the last chunk" "$r" ;;
+    esac
+    rc=0
+    curl -s -m 10 --http2-prior-knowledge -o /dev/null "$URL/x/$route" || rc=$?
+    expect_eq "HTTP/2: /x/$route: the stream is reset (curl exit 92)" 92 "$rc"
+done
+expect_eq "the server serves on after broken responses" "hello from C GET /hello/" "$(curl -s -m 10 "$URL/hello/")"
 err=$(cat "$TMP/err.log")
+expect_contains "a trap after the headers is logged with the component and the trap" \
+    "component 't' trapped: c-http-spin.wasm: handle: unreachable executed; the response was aborted after its headers" "$err"
+expect_contains "a timeout after the headers is logged" \
+    "component 't' stopped: ran past its request timeout (1000 ms); the response was aborted after its headers" "$err"
 expect_contains "the trap is logged" "component 't' trapped:" "$err"
 expect_contains "the unset response is logged" "component 't' returned without setting the response" "$err"
 expect_contains "the error-code is logged" "component 't' answered with the error internal-error" "$err"

@@ -17,6 +17,8 @@
 #define HANDLE_FUNC "wasi:http/incoming-handler@0.2.0#handle"
 #define YIELD_EVERY (256u * 1024u)
 #define MAX_BUFFERED (1024u * 1024u)
+/* how a log line ends when a started response is ended broken (handler.h: abort) */
+#define ABORTED "; the response was aborted after its headers"
 
 static double now_ms(void)
 {
@@ -39,8 +41,16 @@ static int is_handler(const kiln_component *model)
     return 0;
 }
 
-kiln_http_component *kiln_http_component_load(const char *id, const char *path,
-                                              const kiln_compile_opts *opts, char **err)
+static void code_free(kiln_http_code *code)
+{
+    if (!code) return;
+    kiln_component_image_free(code->image);
+    kiln_component_unload(code->lc);
+    kiln_free(code);
+}
+
+/* Loads the component file at opts' tier. NULL with *err. */
+static kiln_http_code *code_load(const char *path, const kiln_compile_opts *opts, char **err)
 {
     kiln_err e;
     kiln_loaded_component *lc = kiln_component_load_file(path, opts, &e);
@@ -53,23 +63,46 @@ kiln_http_component *kiln_http_component_load(const char *id, const char *path,
         *err = kiln_strdup("the component does not export wasi:http/incoming-handler@0.2.x");
         return NULL;
     }
-    kiln_http_component *c = kiln_calloc(1, sizeof *c);
-    if (!c || !(c->id = kiln_strdup(id))) {
-        kiln_free(c);
+    kiln_http_code *code = kiln_calloc(1, sizeof *code);
+    if (!code) {
         kiln_component_unload(lc);
         *err = kiln_strdup("out of memory");
         return NULL;
     }
-    c->lc = lc;
+    code->lc = lc;
+    return code;
+}
+
+kiln_http_component *kiln_http_component_load(const char *id, const char *path,
+                                              const kiln_compile_opts *opts, char **err)
+{
+    kiln_http_code *code = code_load(path, opts, err);
+    if (!code) return NULL;
+    kiln_http_component *c = kiln_calloc(1, sizeof *c);
+    if (!c || !(c->id = kiln_strdup(id)) || !(c->path = kiln_strdup(path))) {
+        if (c) kiln_free(c->id);
+        kiln_free(c);
+        code_free(code);
+        *err = kiln_strdup("out of memory");
+        return NULL;
+    }
+    c->opts = *opts;
+    atomic_init(&c->current, code);
     return c;
 }
 
 void kiln_http_component_describe(const kiln_http_component *c, char *out, size_t cap)
 {
+    const kiln_loaded_component *lc = atomic_load(&c->current)->lc;
     snprintf(out, cap, "%zu core modules, %s tier ready (%s%.3f s)",
-             kiln_component_module_count(c->lc), kiln_tier_name(kiln_component_tier(c->lc)),
-             kiln_component_was_cached(c->lc) ? "from the cache, " : "compiled in ",
-             kiln_component_was_cached(c->lc) ? 0.0 : kiln_component_compile_seconds(c->lc));
+             kiln_component_module_count(lc), kiln_tier_name(kiln_component_tier(lc)),
+             kiln_component_was_cached(lc) ? "from the cache, " : "compiled in ",
+             kiln_component_was_cached(lc) ? 0.0 : kiln_component_compile_seconds(lc));
+}
+
+kiln_tier kiln_http_component_tier(const kiln_http_component *c)
+{
+    return kiln_component_tier(atomic_load(&c->current)->lc);
 }
 
 int kiln_http_component_putenv(kiln_http_component *c, const char *kv)
@@ -108,8 +141,11 @@ void kiln_http_component_free(kiln_http_component *c)
     for (size_t i = 0; i < c->nenv; i++)
         kiln_free(c->env[i]);
     kiln_free(c->env);
-    kiln_component_image_free(c->image);
-    kiln_component_unload(c->lc);
+    for (kiln_http_code *code = atomic_load(&c->current), *next; code; code = next) {
+        next = code->next;
+        code_free(code);
+    }
+    kiln_free(c->path);
     kiln_free(c->id);
     kiln_free(c);
 }
@@ -128,25 +164,57 @@ static void grants_of(const kiln_http_component *c, kiln_grants *g)
     g->wasi.stdio[2].fd = 2;
 }
 
+/* Makes code's image with the component's grants and c->pool slots. 0 or -1 with *err. */
+static int code_image(kiln_http_component *c, kiln_http_code *code, char **err)
+{
+    kiln_grants g;
+    grants_of(c, &g);
+    kiln_err e;
+    kiln_rt_set_memory_limit_pages(c->max_memory_pages);
+    code->image = kiln_component_image_new(code->lc, &g, &e);
+    if (!code->image) {
+        *err = kiln_strdup(e.msg);
+        return -1;
+    }
+    if (c->pool && kiln_component_image_reserve(code->image, c->pool) < 0) {
+        *err = kiln_strdup("cannot prepare the instance slots");
+        return -1;
+    }
+    return 0;
+}
+
 int kiln_http_component_prepare(kiln_http_component *c, size_t pool, char **err)
 {
     /* Images copy the handles the initialization made (wasi-libc's preopens: the WASI
      * host reopens them from each copy's grants); what they cannot copy refuses the image
      * and each request instantiates. */
-    kiln_grants g;
-    grants_of(c, &g);
-    kiln_err e;
-    kiln_rt_set_memory_limit_pages(c->max_memory_pages);
-    c->image = kiln_component_image_new(c->lc, &g, &e);
-    if (!c->image) {
-        *err = kiln_strdup(e.msg);
+    c->pool = pool;
+    kiln_http_code *code = atomic_load(&c->current);
+    if (code_image(c, code, err) < 0) {
+        kiln_component_image_free(code->image); /* no request runs yet */
+        code->image = NULL;
         return -1;
     }
-    if (pool && kiln_component_image_reserve(c->image, pool) < 0) {
-        *err = kiln_strdup("cannot prepare the instance slots");
-        return -1;
-    }
+    c->images = 1;
     return 0;
+}
+
+int kiln_http_component_tier_up(kiln_http_component *c, char **err)
+{
+    kiln_http_code *old = atomic_load(&c->current);
+    if (kiln_component_tier(old->lc) == KILN_TIER_OPT) return 0;
+    kiln_compile_opts o = c->opts;
+    o.tier = KILN_TIER_OPT;
+    kiln_http_code *code = code_load(c->path, &o, err);
+    if (!code) return -1;
+    if (c->images && code_image(c, code, err) < 0) {
+        code_free(code);
+        return -1;
+    }
+    /* Only this thread writes the list; requests read `current` only. */
+    code->next = old;
+    atomic_store(&c->current, code);
+    return 1;
 }
 
 /* One request. Lives in the request's arena. */
@@ -159,13 +227,134 @@ typedef struct http_job {
     size_t content_left; /* with a Content-Length: bytes still allowed */
     int has_length;
     int waits; /* no slot was free when the request came: job_run waits for one */
+    /* moving between the request's loop and an executor thread (see "moving" below) */
+    kiln_fiber *fiber;
+    kiln_sched *loop;    /* the loop's scheduler: wakes the fiber there */
+    kiln_job xjob;       /* resumes the fiber on an executor thread */
+    int moved;           /* the fiber runs on an executor thread now */
+    kiln_fiber *leaving; /* parked on the executor thread, to be woken on the loop */
+    int rc;              /* the guest call's result and trap */
+    kiln_trap trap;
+    kiln_component_instance *ci;
+    const kiln_component_func *fn;
+    kiln_cval args[2];
 } http_job;
+
+/* ---- moving: the guest off its loop when its slice is spent, back for the response ----
+ *
+ * The guest starts on a fiber of the request's loop with a running-slice budget
+ * (--inline-budget). Past it (kiln_rt_call_preempt), its fiber parks and resumes on an
+ * executor thread, where it computes on without a budget, within its request timeout. A
+ * wasi:http guest cannot be re-run (its response may stream already), so it is moved, not
+ * started again. The response ops belong to the loop: a moved guest's sink calls take its
+ * fiber back to the loop for the call and out again (two wake-ups each), and the request
+ * ends on the loop. When no executor thread takes it (queue full, or waited too long) it
+ * goes on on the loop with a new slice, and tries again at the next. */
+
+static http_job *job_of(kiln_job *xj)
+{
+    return (http_job *)((char *)xj - offsetof(http_job, xjob));
+}
+
+/* Executor thread: the guest runs here until it parks to go back to the loop (for a
+ * response op, or at its end). */
+static void xjob_run(kiln_job *xj)
+{
+    http_job *job = job_of(xj);
+    kiln_fiber *f = job->fiber;
+    int rc = kiln_fiber_resume(f);
+    if (rc < 0) { /* this thread cannot run guests: back to the loop */
+        job->moved = 0;
+        job->leaving = f;
+    } else if (rc == KILN_FIBER_DONE) {
+        kiln_fiber_free(f); /* (a request ends on its loop: not reached) */
+    }
+}
+
+/* Right after xjob_run: wakes the fiber on the loop only now, since the executor still
+ * reads the job after run, and the loop may end the request (and free the job) at once. */
+static void xjob_complete(kiln_job *xj)
+{
+    http_job *job = job_of(xj);
+    kiln_fiber *f = job->leaving;
+    if (!f) return;
+    job->leaving = NULL;
+    job->loop->wake(job->loop, f);
+}
+
+/* After the fiber parked on the executor thread (to leave it): see xjob_complete. */
+static void note_leaving(kiln_fiber *f, void *arg)
+{
+    http_job *job = arg;
+    job->leaving = f;
+}
+
+static void xjob_expired(kiln_job *xj)
+{
+    http_job *job = job_of(xj);
+    job->moved = 0;
+    job->loop->wake(job->loop, job->fiber);
+}
+
+/* After the fiber parked on the loop: hand it to an executor thread (or back to the loop
+ * when none takes it). */
+static void submit_parked(kiln_fiber *f, void *arg)
+{
+    http_job *job = arg;
+    job->moved = 1;
+    if (kiln_executor_submit(job->h->executor, &job->xjob) < 0) {
+        job->moved = 0;
+        job->loop->wake(job->loop, f);
+    }
+}
+
+/* On the job's fiber, on its loop: continues on an executor thread. 1 if it moved. */
+static int to_executor(http_job *job)
+{
+    kiln_fiber_park_then(submit_parked, job);
+    return job->moved;
+}
+
+/* On the job's fiber: continues on the request's loop (no-op when there already). */
+static void to_loop(http_job *job)
+{
+    if (!job->moved) return;
+    kiln_fiber_park_then(note_leaving, job);
+    job->moved = 0;
+}
+
+/* kiln_rt_call_preempt's hook: the running slice is spent. */
+static void on_preempt(void *arg)
+{
+    http_job *job = arg;
+    kiln_http_handler *h = job->h;
+    if (job->moved || !h->executor || kiln_fiber_current() != job->fiber) {
+        kiln_rt_slice_budget(job->moved ? 0 : h->budget_ns);
+        return;
+    }
+    kiln_log_error("component '%s' ran past the inline budget (%.0f ms): it goes on on an "
+                   "executor thread",
+                   h->component->id, (double)h->budget_ns / 1e6);
+    kiln_rt_slice_budget(to_executor(job) ? 0 : h->budget_ns);
+}
+
+/* For a moved guest: the response op runs on the loop; returns whether to move back. */
+static int op_begin(http_job *job)
+{
+    int was = job->moved;
+    to_loop(job);
+    return was;
+}
+
+static void op_end(http_job *job, int was)
+{
+    if (was && !to_executor(job)) kiln_rt_slice_budget(job->h->budget_ns);
+}
 
 /* ---- the sink: the guest's response to res ---- */
 
-static int sink_start(void *arg, int status, const wh_fields *f)
+static int start_on_loop(http_job *job, int status, const wh_fields *f)
 {
-    http_job *job = arg;
     kiln_response *res = job->res;
     kiln_http_header *hs = kiln_arena_alloc(res->arena, (f->n + 1) * sizeof *hs);
     if (!hs) return -1;
@@ -189,9 +378,17 @@ static int sink_start(void *arg, int status, const wh_fields *f)
     return res->ops->start(res, status, hs, n);
 }
 
-static int sink_write(void *arg, const void *data, size_t n)
+static int sink_start(void *arg, int status, const wh_fields *f)
 {
     http_job *job = arg;
+    int was = op_begin(job);
+    int rc = start_on_loop(job, status, f);
+    op_end(job, was);
+    return rc;
+}
+
+static int write_on_loop(http_job *job, const void *data, size_t n)
+{
     if (job->has_length) {
         if (n > job->content_left) return -1; /* more than the guest's Content-Length */
         job->content_left -= n;
@@ -207,6 +404,15 @@ static int sink_write(void *arg, const void *data, size_t n)
             if (kiln_wait_sleep(1000000) == KILN_WAIT_INTERRUPTED) return -1;
     }
     return res->ops->gone(res) ? -1 : 0;
+}
+
+static int sink_write(void *arg, const void *data, size_t n)
+{
+    http_job *job = arg;
+    int was = op_begin(job);
+    int rc = write_on_loop(job, data, n);
+    op_end(job, was);
+    return rc;
 }
 
 static void sink_finish(void *arg, const wh_fields *trailers)
@@ -239,7 +445,15 @@ static int wait_slot(http_job *job)
     return rc;
 }
 
-/* Runs the request in a fresh instance (on a fiber of the I/O thread, holding a slot). */
+/* The guest's handle call (kiln_rt_call_preempt's function: within its time limit). */
+static void guest_call(void *arg)
+{
+    http_job *job = arg;
+    job->rc = kiln_component_call_timeout(job->ci, job->fn, job->args, NULL, &job->trap, 0);
+}
+
+/* Runs the request in a fresh instance (on a fiber of the I/O thread, holding a slot; the
+ * guest may move to an executor thread and back, see "moving"). */
 static void job_run(void *arg)
 {
     http_job *job = arg;
@@ -252,10 +466,12 @@ static void job_run(void *arg)
     grants_of(c, &g);
     kiln_err err;
     kiln_rt_set_memory_limit_pages(c->max_memory_pages);
-    kiln_component_instance *ci = c->image ? kiln_component_image_instantiate(c->image, &g, &err)
-                                           : kiln_component_instantiate(c->lc, &g, &err);
+    kiln_http_code *code = atomic_load(&c->current); /* kept until c is freed */
+    kiln_component_instance *ci = code->image
+                                      ? kiln_component_image_instantiate(code->image, &g, &err)
+                                      : kiln_component_instantiate(code->lc, &g, &err);
     res->start_ms = now_ms() - t0;
-    int status = 0;
+    int status = 0, broken = 0;
     if (!ci) {
         kiln_log_error("component '%s': %s", c->id, err.msg);
         status = 500;
@@ -274,12 +490,28 @@ static void job_run(void *arg)
         status = 500;
         goto out;
     }
-    kiln_cval args[2];
-    memset(args, 0, sizeof args);
-    args[0].res.rep = kiln_wasihttp_request_rep(wh);
-    args[1].res.rep = kiln_wasihttp_outparam_rep(wh);
+    memset(job->args, 0, sizeof job->args);
+    job->args[0].res.rep = kiln_wasihttp_request_rep(wh);
+    job->args[1].res.rep = kiln_wasihttp_outparam_rep(wh);
+    job->ci = ci;
+    job->fn = fn;
     kiln_trap trap = {0};
-    int rc = kiln_component_call_timeout(ci, fn, args, NULL, &trap, c->timeout_ns);
+    int rc;
+    if (h->budget_ns && h->executor && job->fiber) {
+        job->loop = kiln_sched_current();
+        kiln_trap outer;
+        rc = kiln_rt_call_preempt(guest_call, job, &outer, c->timeout_ns, h->budget_ns, on_preempt,
+                                  job);
+        to_loop(job); /* the rest (the response, the access log) happens on the loop */
+        if (rc == 0) {
+            rc = job->rc;
+            trap = job->trap;
+        } else {
+            trap = outer;
+        }
+    } else {
+        rc = kiln_component_call_timeout(ci, fn, job->args, NULL, &trap, c->timeout_ns);
+    }
     int finished;
     uint32_t ecase;
     kiln_wasihttp_outcome oc = kiln_wasihttp_outcome_of(wh, &finished, &ecase);
@@ -287,14 +519,14 @@ static void job_run(void *arg)
         int timeout = trap.kind == KILN_TRAP_INTERRUPTED;
         if (timeout)
             kiln_log_error("component '%s' stopped: ran past its request timeout (%.0f ms)%s",
-                           c->id, (double)c->timeout_ns / 1e6,
-                           job->started ? "; the response was cut short" : "");
+                           c->id, (double)c->timeout_ns / 1e6, job->started ? ABORTED : "");
         else
             kiln_log_error("component '%s' trapped: %s%s", c->id, kiln_trap_message(&trap),
-                           job->started ? "; the response was cut short" : "");
+                           job->started ? ABORTED : "");
         status = timeout ? 504 : 500;
         res->fault = timeout ? KILN_FAULT_TIMEOUT : KILN_FAULT_TRAP;
         res->trap_kind = kiln_trap_kind_name(trap.kind);
+        broken = 1;
     } else if (oc == KILN_WASIHTTP_NOT_SET) {
         kiln_log_error("component '%s' returned without setting the response "
                        "(response-outparam.set)",
@@ -306,16 +538,20 @@ static void job_run(void *arg)
         status = 500;
     } else if (!finished) {
         kiln_log_error("component '%s' returned without finishing the response body "
-                       "(outgoing-body.finish): the response was cut short",
+                       "(outgoing-body.finish)" ABORTED,
                        c->id);
+        broken = 1;
     } else if (job->has_length && job->content_left) {
-        kiln_log_error("component '%s' wrote %zu bytes less than its Content-Length", c->id,
+        kiln_log_error("component '%s' wrote %zu bytes less than its Content-Length" ABORTED, c->id,
                        job->content_left);
+        broken = 1;
     }
 out:
     kiln_component_instance_free(ci);
     kiln_slots_release(h->slots);
-    if (job->started)
+    if (job->started && broken)
+        res->ops->abort(res); /* the client must not take a cut body for a whole one */
+    else if (job->started)
         res->ops->finish(res, NULL, 0);
     else
         kiln_response_error(res, status ? status : 500);
@@ -419,6 +655,7 @@ static void http_handle(kiln_handler *base, kiln_request *req, kiln_response *re
     memset(job, 0, sizeof *job);
     job->h = h;
     job->res = res;
+    job->xjob = (kiln_job){xjob_run, xjob_complete, xjob_expired, 0, NULL};
     kiln_wasihttp_request *q = &job->req;
     size_t n = 0;
     for (size_t i = 0; i < req->nheaders; i++) {
@@ -471,6 +708,7 @@ static void http_handle(kiln_handler *base, kiln_request *req, kiln_response *re
         job->waits = 1;
     }
     kiln_fiber *f = kiln_fiber_new(job_run, job);
+    job->fiber = f;
     if (!f) {
         if (job->waits)
             atomic_fetch_sub(&h->waiting, 1);
@@ -485,7 +723,8 @@ static void http_handle(kiln_handler *base, kiln_request *req, kiln_response *re
 }
 
 void kiln_http_handler_init(kiln_http_handler *h, kiln_http_component *c, kiln_slots *slots,
-                            size_t max_waiting, unsigned queue_timeout_ms)
+                            size_t max_waiting, unsigned queue_timeout_ms, kiln_executor *executor,
+                            unsigned inline_budget_ms)
 {
     memset(h, 0, sizeof *h);
     h->base.handle = http_handle;
@@ -494,5 +733,7 @@ void kiln_http_handler_init(kiln_http_handler *h, kiln_http_component *c, kiln_s
     h->slots = slots;
     h->max_waiting = max_waiting;
     h->queue_timeout_ms = queue_timeout_ms;
+    h->executor = executor;
+    h->budget_ns = (uint64_t)inline_budget_ms * 1000000u;
     atomic_init(&h->waiting, 0);
 }

@@ -12,16 +12,22 @@
  * the memory limit. A guest that waits (a WASI sleep, a poll) parks its fiber and the loop serves
  * others meanwhile.
  *
- * The inline budget does not apply: a wasi:http response streams (response-outparam.set
- * starts it, outgoing-body writes go to the client as they are made, finish ends it), so
- * a guest can neither be re-run elsewhere nor moved once it wrote; the request timeout
- * bounds it (504 when nothing was sent yet; otherwise the response is ended where it
- * stands). The guest yields its loop every 256 KiB written so that a large body is sent
- * while it is made.
+ * A wasi:http response streams (response-outparam.set starts it, outgoing-body writes go
+ * to the client as they are made, finish ends it), so a guest cannot be re-run elsewhere
+ * as WAGI's are. Instead a guest that computes past the inline budget in one running
+ * slice is preempted and its fiber moves to an executor thread, where it goes on without
+ * a budget (serve.c, "moving"); its response ops still run on the loop. The request
+ * timeout bounds it everywhere (504 when nothing was sent yet). The guest yields its loop
+ * every 256 KiB written so that a large body is sent while it is made.
  *
  * Failures: the outparam never set, set with an error-code, or a trap: 500 and a log line
- * naming the component (when the response had already started it is ended as it stands
- * and the log says so). */
+ * naming the component. When the response had already started (headers sent), a trap, a
+ * timeout, a body never finished or shorter than its Content-Length abort it
+ * (handler.h): the client sees a broken response, never a normal end.
+ *
+ * Tier-up: the component starts on the tier it could load at once; kiln up's tier-up
+ * thread switches new requests to the optimized tier when it is built
+ * (kiln_http_component_tier_up). */
 #ifndef KILN_EXEC_HTTP_SERVE_H
 #define KILN_EXEC_HTTP_SERVE_H
 
@@ -29,6 +35,7 @@
 #include <stdint.h>
 
 #include "engine/engine.h"
+#include "exec/executor.h"
 #include "exec/handler.h"
 #include "host/wasi.h"
 #include "exec/slots.h"
@@ -37,12 +44,25 @@
 typedef struct kiln_loaded_component kiln_loaded_component;
 typedef struct kiln_component_image kiln_component_image;
 
+/* What a component runs: its compiled core modules at one tier, and the image made from
+ * them. A component starts on the tier it could load at once and may switch to the
+ * optimized one (tier-up); codes are kept until the component is freed, so a request
+ * keeps the code it started with, without locking, while new requests take the new one. */
+typedef struct kiln_http_code {
+    kiln_loaded_component *lc;   /* owned */
+    kiln_component_image *image; /* owned; NULL: each request instantiates from lc */
+    struct kiln_http_code *next; /* the code current before this one */
+} kiln_http_code;
+
 /* A loaded wasi:http component and what each of its instances is granted. */
 typedef struct kiln_http_component {
     char *id;
-    kiln_loaded_component *lc;   /* owned */
-    kiln_component_image *image; /* owned; NULL: each request instantiates from lc */
-    char **env;                  /* "KEY=VALUE" (owned), nenv of them */
+    kiln_http_code *_Atomic current; /* what new requests run (never NULL once loaded) */
+    char *path;                      /* the component file (for tier-up) */
+    kiln_compile_opts opts;          /* how it was loaded (cache_dir borrowed) */
+    size_t pool;                     /* instance slots made ahead per image */
+    int images;                      /* 1 once prepare made an image: tier-up makes one too */
+    char **env;                      /* "KEY=VALUE" (owned), nenv of them */
     size_t nenv;
     kiln_wasi_preopen *preopens; /* read-only directories (paths owned) */
     size_t npreopens;
@@ -70,6 +90,17 @@ int kiln_http_component_prepare(kiln_http_component *c, size_t pool, char **err)
 /* One line for the startup log: core module count, tier, cache or compile time. */
 void kiln_http_component_describe(const kiln_http_component *c, char *out, size_t cap);
 
+/* The tier new requests run on (of the current code's first core module). */
+kiln_tier kiln_http_component_tier(const kiln_http_component *c);
+
+/* Tier-up: loads the component's optimized tier (cc -O2 in child processes at lower
+ * priority, or the cache), makes its image (with the pool of instance slots) when the
+ * component runs from one, then switches new requests to it; requests in flight finish on
+ * the code they started with. Blocking: for a background thread (never concurrently for
+ * one component). 1 if it switched, 0 if already optimized, -1 with *err (kiln_free'd by
+ * the caller) when it failed and the component stays where it is. */
+int kiln_http_component_tier_up(kiln_http_component *c, char **err);
+
 typedef struct kiln_http_handler {
     kiln_handler base; /* first */
     kiln_http_component *component;
@@ -77,10 +108,14 @@ typedef struct kiln_http_handler {
     size_t max_waiting;        /* requests that may wait for a slot at once (--max-queue) */
     unsigned queue_timeout_ms; /* the longest wait for a slot (0: none) */
     atomic_size_t waiting;
+    kiln_executor *executor; /* where a guest past its budget goes on (NULL: stays) */
+    uint64_t budget_ns;      /* running-slice budget on the loop (0: none) */
 } kiln_http_handler;
 
-/* Fills h (borrowing c and slots). */
+/* Fills h (borrowing c, slots and executor). A guest that computes longer than
+ * inline_budget_ms (0: no limit) in one running slice moves to an executor thread. */
 void kiln_http_handler_init(kiln_http_handler *h, kiln_http_component *c, kiln_slots *slots,
-                            size_t max_waiting, unsigned queue_timeout_ms);
+                            size_t max_waiting, unsigned queue_timeout_ms, kiln_executor *executor,
+                            unsigned inline_budget_ms);
 
 #endif

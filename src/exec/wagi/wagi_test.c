@@ -92,7 +92,7 @@ static int f_gone(kiln_response *r)
     return 0;
 }
 
-static const kiln_response_ops fake_ops = {f_start, f_write, f_finish, f_post, f_gone, NULL};
+static const kiln_response_ops fake_ops = {f_start, f_write, f_finish, f_post, f_gone, NULL, NULL};
 
 /* Runs one request with body `body` through handler h. Returns after the response is
  * finished (running a posted callback on this thread if the handler answered later);

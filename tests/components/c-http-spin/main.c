@@ -5,6 +5,11 @@
  *                whose name starts with "spin-" (in the host's order), then the request body
  *   .../big      200, streamed: 64 MiB of 'x' (N MiB with ?mib=N) in 64 KiB writes
  *   .../trap     traps (abort) before setting the response
+ *   .../partial  200, streamed: 320 KiB of 'x' (enough that the headers and some of it are
+ *                sent before the guest goes on), then traps (abort) before finishing
+ *   .../partial-spin  the same, then never returns (a loop) instead of trapping
+ *   .../cpu      200: "start\n", then computes for a while without a host call (N million
+ *                iterations with ?m=N, default 200), then "done N\n"
  *   .../noset    returns without setting the response
  *   .../spin     never returns (a loop)
  *   .../error    sets the response to error-code internal-error
@@ -51,9 +56,25 @@ static int ends_with(const hello_string_t *s, size_t len, const char *suffix)
     return len >= n && memcmp(s->ptr + len - n, suffix, n) == 0;
 }
 
+/* The number after "?KEY=" in the path (its digits only: the path is not NUL-terminated),
+ * or def when the query does not start with KEY. */
+static unsigned long query_num(const hello_string_t *path, const char *key, unsigned long def)
+{
+    const char *q = memchr(path->ptr, '?', path->len);
+    size_t kl = strlen(key);
+    if (!q) return def;
+    size_t at = (size_t)(q - (const char *)path->ptr) + 1;
+    if (path->len - at <= kl || memcmp(path->ptr + at, key, kl) != 0 || path->ptr[at + kl] != '=')
+        return def;
+    unsigned long v = 0;
+    for (at += kl + 1; at < path->len && path->ptr[at] >= '0' && path->ptr[at] <= '9'; at++)
+        v = v * 10 + (unsigned long)(path->ptr[at] - '0');
+    return v;
+}
+
 /* Starts a response with status and content-type text/plain; returns its body. */
-static wasi_http_types_own_outgoing_body_t start(exports_wasi_http_incoming_handler_own_response_outparam_t out,
-                                                 int status)
+static wasi_http_types_own_outgoing_body_t
+start(exports_wasi_http_incoming_handler_own_response_outparam_t out, int status)
 {
     wasi_http_types_own_fields_t headers = wasi_http_types_constructor_fields();
     wasi_http_types_field_name_t n;
@@ -135,7 +156,8 @@ void exports_wasi_http_incoming_handler_handle(
     exports_wasi_http_incoming_handler_own_incoming_request_t request,
     exports_wasi_http_incoming_handler_own_response_outparam_t out)
 {
-    wasi_http_types_borrow_incoming_request_t req = wasi_http_types_borrow_incoming_request(request);
+    wasi_http_types_borrow_incoming_request_t req =
+        wasi_http_types_borrow_incoming_request(request);
     hello_string_t path = {(uint8_t *)"/", 1};
     if (!wasi_http_types_method_incoming_request_path_with_query(req, &path)) abort();
     size_t plen = path.len;
@@ -171,14 +193,43 @@ void exports_wasi_http_incoming_handler_handle(
         finish(start(out, 200), b.p, b.len, 1);
         free(b.p);
     } else if (ends_with(&path, plen, "/big")) {
-        size_t mib = 64;
-        const char *q = memchr(path.ptr, '?', path.len);
-        if (q && strncmp(q, "?mib=", 5) == 0) mib = (size_t)atoi(q + 5);
+        size_t mib = (size_t)query_num(&path, "mib", 64);
         static char chunk[65536];
         memset(chunk, 'x', sizeof chunk);
         finish(start(out, 200), chunk, sizeof chunk, mib * 16);
     } else if (ends_with(&path, plen, "/trap")) {
         abort();
+    } else if (ends_with(&path, plen, "/partial") || ends_with(&path, plen, "/partial-spin")) {
+        static char chunk[65536];
+        memset(chunk, 'x', sizeof chunk);
+        wasi_http_types_own_outgoing_body_t body = start(out, 200);
+        wasi_http_types_own_output_stream_t stream;
+        if (!wasi_http_types_method_outgoing_body_write(wasi_http_types_borrow_outgoing_body(body),
+                                                        &stream))
+            abort();
+        for (int i = 0; i < 5; i++)
+            write_all(wasi_io_streams_borrow_output_stream(stream), chunk, sizeof chunk);
+        if (ends_with(&path, plen, "/partial")) abort();
+        for (volatile unsigned long i = 0;; i++) {
+        }
+    } else if (ends_with(&path, plen, "/cpu")) {
+        unsigned long m = query_num(&path, "m", 200);
+        wasi_http_types_own_outgoing_body_t body = start(out, 200);
+        wasi_http_types_own_output_stream_t stream;
+        if (!wasi_http_types_method_outgoing_body_write(wasi_http_types_borrow_outgoing_body(body),
+                                                        &stream))
+            abort();
+        write_all(wasi_io_streams_borrow_output_stream(stream), "start\n", 6);
+        volatile unsigned long acc = 0;
+        for (unsigned long i = 0; i < m * 1000000ul; i++)
+            acc += i;
+        if (acc == 1) abort(); /* (uses acc: never true) */
+        char line[64];
+        int n = snprintf(line, sizeof line, "done %lu\n", m);
+        write_all(wasi_io_streams_borrow_output_stream(stream), line, (size_t)n);
+        wasi_io_streams_output_stream_drop_own(stream);
+        wasi_http_types_error_code_t ferr;
+        if (!wasi_http_types_static_outgoing_body_finish(body, NULL, &ferr)) abort();
     } else if (ends_with(&path, plen, "/noset")) {
         /* nothing */
     } else if (ends_with(&path, plen, "/spin")) {
@@ -221,7 +272,8 @@ void exports_wasi_http_incoming_handler_handle(
         wasi_http_types_fields_drop_own(f);
         hello_string_set(&n, "x-added");
         wasi_http_types_own_headers_t hs = wasi_http_types_method_incoming_request_headers(req);
-        if (!wasi_http_types_method_fields_append(wasi_http_types_borrow_fields(hs), &n, &v, &err) &&
+        if (!wasi_http_types_method_fields_append(wasi_http_types_borrow_fields(hs), &n, &v,
+                                                  &err) &&
             err.tag == WASI_HTTP_TYPES_HEADER_ERROR_IMMUTABLE)
             puts_(&b, "immutable");
         wasi_http_types_fields_drop_own(hs);
