@@ -61,6 +61,7 @@ typedef struct up_opts {
     /* Spin's key-value stores and variables (host/spin/app.h) */
     const char *runtime_config_file, *state_dir;
     kiln_strv variables, key_values; /* --variable N=V, --key-value K=V */
+    kiln_strv sqlite;                /* --sqlite STATEMENT | @FILE[:LABEL] */
 } up_opts;
 
 /* Everything `kiln up` builds from the manifest; freed by app_free. */
@@ -171,7 +172,9 @@ static void usage(FILE *f)
                "                             .kiln beside the manifest; \"\": in memory)\n"
                "      --variable NAME=VALUE  an application variable (NAME=@FILE: the file's\n"
                "                             contents); before every other provider\n"
-               "      --key-value KEY=VALUE  set in the default key-value store at start\n");
+               "      --key-value KEY=VALUE  set in the default key-value store at start\n"
+               "      --sqlite SQL|@FILE[:LABEL]  run a statement on the default SQLite database\n"
+               "                             (or a file's statements on LABEL) before serving\n");
 }
 
 /* Parses the command line; returns 0, 1 for --help, -1 on a usage error. */
@@ -298,6 +301,8 @@ static int parse_args(int argc, char **argv, up_opts *o)
             o->runtime_config_file = val;
         } else if (TAKES("--state-dir")) {
             o->state_dir = val;
+        } else if (TAKES("--sqlite")) {
+            if (kiln_strv_push(&o->sqlite, val) < 0) return -1;
         } else if (TAKES("--variable") || TAKES("--key-value")) {
             if (kiln_strv_push(strcmp(a, "--variable") == 0 ? &o->variables : &o->key_values, val) <
                 0)
@@ -439,7 +444,7 @@ static void warn_unserved_grants(const kiln_component *comp, int is_component)
     size_t n = 0;
     if (comp->allowed_outbound_hosts.len) names[n++] = "allowed_outbound_hosts";
     if (comp->key_value_stores.len && !is_component) names[n++] = "key_value_stores";
-    if (comp->sqlite_databases.len) names[n++] = "sqlite_databases";
+    if (comp->sqlite_databases.len && !is_component) names[n++] = "sqlite_databases";
     if (comp->variables.len && !is_component) names[n++] = "variables";
     if (!n) return;
     fprintf(stderr, "kiln: component %s: ", comp->id);
@@ -799,6 +804,7 @@ int kiln_cmd_up(int argc, char **argv)
         kiln_strv_free(&o.env);
         kiln_strv_free(&o.variables);
         kiln_strv_free(&o.key_values);
+        kiln_strv_free(&o.sqlite);
         return prc > 0 ? 0 : 2;
     }
     int status = 1;
@@ -824,6 +830,8 @@ int kiln_cmd_up(int argc, char **argv)
                             o.variables.n,
                             (const char *const *)o.key_values.v,
                             o.key_values.n,
+                            (const char *const *)o.sqlite.v,
+                            o.sqlite.n,
                             NULL};
     app.spin = kiln_spin_app_new(app.manifest, &so, &err);
     if (!app.spin || kiln_spin_app_install(app.spin) < 0) {
@@ -904,5 +912,6 @@ out:
     kiln_strv_free(&o.env);
     kiln_strv_free(&o.variables);
     kiln_strv_free(&o.key_values);
+    kiln_strv_free(&o.sqlite);
     return status;
 }

@@ -6,6 +6,7 @@
  * rep indexes the table of cas handles. Every database call runs as a job through
  * kiln_offload: the guest's fiber parks while a pool thread does the SQLite work. */
 #include "engine/fiber.h"
+#include "host/spin/data.h"
 #include "host/spin/spin.h"
 #include "util/alloc.h"
 
@@ -30,7 +31,15 @@ typedef struct spin_ctx {
     const spin_component *comp; /* NULL: a component the application does not know */
     kv_open *open;              /* KILN_KV_MAX_OPEN entries once the first store opens */
     kv_cas *cas;                /* KILN_KV_MAX_OPEN entries once the first cas is made */
+    spin_data *data;            /* SQLite, Redis, PostgreSQL connections (data.h) */
 } spin_ctx;
+
+spin_data *spin_ctx_data(void *ctx)
+{
+    spin_ctx *c = ctx;
+    if (!c->data) c->data = kiln_calloc(1, sizeof *c->data);
+    return c->data;
+}
 
 const spin_component *spin_ctx_component(void *ctx)
 {
@@ -87,6 +96,16 @@ static kiln_cval *bytes_val(kiln_cabi_cx *cx, const void *p, size_t n)
     v->str.ptr = b;
     v->str.len = n;
     return v;
+}
+
+kiln_cval *spin_bytes_val(kiln_cabi_cx *cx, const void *p, size_t n)
+{
+    return bytes_val(cx, p, n);
+}
+
+int spin_oom(kiln_cabi_cx *cx)
+{
+    return oom(cx);
 }
 
 /* option<list<u8>>: some(bytes) when found, else none. NULL on OOM. */
@@ -217,17 +236,7 @@ static int do_open(spin_ctx *c, kiln_cabi_cx *cx, const kiln_cval *label, kiln_c
     int found =
         c->comp ? spin_component_store(c->comp, label->str.ptr, label->str.len, &db, &name) : -1;
     if (found < 0) {
-        /* the label is the guest's: at most 64 bytes of it, controls and quotes as '?' */
-        char shown[65];
-        size_t n = label->str.len < 64 ? label->str.len : 64;
-        for (size_t i = 0; i < n; i++) {
-            unsigned char ch = (unsigned char)label->str.ptr[i];
-            shown[i] = ch < 0x20 || ch == 0x7f || ch == '"' ? '?' : (char)ch;
-        }
-        shown[n] = '\0';
-        fprintf(
-            stderr, "kiln: component %s: key-value store \"%s\"%s is not granted: access denied\n",
-            c->comp ? spin_component_id(c->comp) : "?", shown, label->str.len > 64 ? "..." : "");
+        spin_log_denied(c, "key-value store", label->str.ptr, label->str.len);
         return err_case(cx, r, api, E_ACCESS_DENIED);
     }
     if (found == 0 || !db) return err_case(cx, r, api, E_NO_SUCH_STORE);
@@ -856,14 +865,17 @@ static void ctx_free(void *ctx)
         cas_clear(&c->cas[i]);
     kiln_free(c->cas);
     kiln_free(c->open);
+    spin_data_free(c->data);
     kiln_free(c);
 }
 
 static const kiln_chost_iface *const ifaces[] = {
-    &spin_kv_iface,    &wasi_store_iface,          &wasi_atomics_iface,
-    &wasi_batch_iface, &kiln_spin_variables_iface, &kiln_wasi_config_store_iface,
+    &spin_kv_iface,          &wasi_store_iface,          &wasi_atomics_iface,
+    &wasi_batch_iface,       &kiln_spin_variables_iface, &kiln_wasi_config_store_iface,
+    &kiln_spin_sqlite_iface,
 };
-const kiln_chost_provider kiln_spin_provider = {"spin", ifaces, 6, ctx_new, ctx_free};
+const kiln_chost_provider kiln_spin_provider = {"spin", ifaces, sizeof ifaces / sizeof ifaces[0],
+                                                ctx_new, ctx_free};
 
 int kiln_spin_register(void)
 {

@@ -59,5 +59,6 @@ int spin_err_str(kiln_cabi_cx *cx, kiln_cval *r, uint32_t disc, const char *fmt,
     __attribute__((format(printf, 4, 5)));
 
 extern const kiln_chost_iface kiln_spin_variables_iface, kiln_wasi_config_store_iface;
+extern const kiln_chost_iface kiln_spin_sqlite_iface; /* sqlite.c */
 
 #endif

@@ -1,0 +1,48 @@
+/* data.h — what the data hosts (fermyon:spin/sqlite, redis, postgres; sqlite.c, redis.c,
+ * postgres.c) keep per component instance, and helpers they share (design: spin.h).
+ *
+ * A connection handle's rep is its index + 1 in the instance's table of its interface (the
+ * guest's handle tables keep the types apart); at most SPIN_MAX_CONNS per interface, as
+ * Spin's resource tables (256). The tables live in the "spin" provider's instance context
+ * (kv.c), made on first use, freed with the context (connections closed). */
+#ifndef KILN_HOST_SPIN_DATA_H
+#define KILN_HOST_SPIN_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "component/host.h"
+#include "host/spin/sqlite_db.h"
+
+#define SPIN_MAX_CONNS 256u
+
+typedef struct spin_redis spin_redis; /* redis.c */
+typedef struct spin_pg spin_pg;       /* postgres.c */
+
+typedef struct spin_data {
+    kiln_sqldb *sql[SPIN_MAX_CONNS]; /* the application's: not closed here */
+    spin_redis *redis[SPIN_MAX_CONNS];
+    spin_pg *pg[SPIN_MAX_CONNS];
+} spin_data;
+
+/* The instance's tables (made on first use); NULL out of memory. (kv.c) */
+spin_data *spin_ctx_data(void *ctx);
+/* Closes every connection of d and frees it. (data.c) */
+void spin_data_free(spin_data *d);
+void spin_redis_close(spin_redis *r); /* redis.c */
+void spin_pg_close(spin_pg *p);       /* postgres.c */
+
+/* The first free slot of a table of n pointers, or -1 when it is full. (data.c) */
+long spin_slot_free(void *const *table, size_t n);
+
+/* A string / byte list copied into the call's arena (NULL out of memory). (kv.c) */
+kiln_cval *spin_bytes_val(kiln_cabi_cx *cx, const void *p, size_t n);
+/* cx->err = "out of memory"; returns -1 (trap). (kv.c) */
+int spin_oom(kiln_cabi_cx *cx);
+/* Logs that component ctx was denied `what` NAME (the guest's bytes, at most 64 of them,
+ * controls and quotes shown as '?'). (data.c) */
+void spin_log_denied(void *ctx, const char *what, const char *name, size_t len);
+/* results[0] = err(case disc) without payload. 0, or -1 out of memory. (data.c) */
+int spin_err_case(kiln_cabi_cx *cx, kiln_cval *r, uint32_t disc);
+
+#endif

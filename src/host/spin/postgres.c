@@ -1,0 +1,6 @@
+/* postgres.c — placeholder */
+#include "host/spin/data.h"
+void spin_pg_close(spin_pg *p)
+{
+    (void)p;
+}
