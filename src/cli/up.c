@@ -20,6 +20,7 @@
 #include "exec/http/serve.h"
 #include "exec/wagi/serve.h"
 #include "exec/wagi/wagi.h"
+#include "host/registry.h"
 #include "manifest/manifest.h"
 #include "server/http.h"
 #include "server/router.h"
@@ -409,12 +410,13 @@ static int grant_files(up_app *app, const kiln_component *comp, preopen_fn preop
 
 /* Says once per component which of its grants no host API serves yet: the manifest is
  * valid Spin and loads, but a user must not think the guest can reach a key-value store
- * or an outbound host through Kiln today. */
-static void warn_unserved_grants(const kiln_component *comp)
+ * or an outbound host through Kiln today. outbound: 1 when its executor serves outbound
+ * HTTP (wasi:http components; WAGI modules have no outbound API). */
+static void warn_unserved_grants(const kiln_component *comp, int outbound)
 {
     const char *names[4];
     size_t n = 0;
-    if (comp->allowed_outbound_hosts.len) names[n++] = "allowed_outbound_hosts";
+    if (comp->allowed_outbound_hosts.len && !outbound) names[n++] = "allowed_outbound_hosts";
     if (comp->key_value_stores.len) names[n++] = "key_value_stores";
     if (comp->sqlite_databases.len) names[n++] = "sqlite_databases";
     if (comp->variables.len) names[n++] = "variables";
@@ -452,7 +454,7 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
         fprintf(stderr, "error: %s\n", err.msg);
         return NULL;
     }
-    warn_unserved_grants(comp);
+    warn_unserved_grants(comp, 0);
     /* Host APIs with side effects (outbound requests, key-value, SQLite) arrive soon: a
      * guest granted one must never run twice for one request, so it skips the inline
      * path (serve.h). Read-only files and stdout alone make a re-run invisible. */
@@ -520,7 +522,14 @@ static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trig
             return NULL;
         }
         app->http[ci] = c;
-        warn_unserved_grants(comp);
+        warn_unserved_grants(comp, 1);
+        /* wasi:http/outgoing-handler reads the grants by component id (host/registry.h) */
+        if (kiln_grants_register_outbound(comp->id,
+                                          (const char *const *)comp->allowed_outbound_hosts.items,
+                                          comp->allowed_outbound_hosts.len) < 0) {
+            fprintf(stderr, "error: component %s: out of memory\n", comp->id);
+            return NULL;
+        }
         char desc[160];
         kiln_http_component_describe(c, desc, sizeof desc);
         fprintf(stderr, "kiln: component %s: wasi:http, %s\n", comp->id, desc);
