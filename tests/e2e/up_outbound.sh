@@ -6,7 +6,8 @@
 # userinfo) gets HTTP-request-denied / URI-invalid and a log line and never a connection,
 # ten requests polled together finish concurrently (10 x 1 s in well under 10 s), the server
 # answers other requests meanwhile, the first-byte timeout fires, a 1 MiB body (with a
-# Content-Length, and chunked) streams through intact, and kiln up no longer warns that
+# Content-Length, and chunked) streams through intact, HTTPS verifies the certificate chain
+# and the host name (a test CA through SSL_CERT_FILE), and kiln up no longer warns that
 # allowed_outbound_hosts is not served.
 source "$(dirname "$0")/../lib.sh"
 
@@ -76,7 +77,13 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send(201, b"got " + body + b" cl=" + str(n).encode())
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
-S(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+srv = S(("127.0.0.1", int(sys.argv[1])), H)
+if len(sys.argv) > 3:  # TLS: certificate chain and key
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
 PY
 UP_PORT=$(free_port)
 python3 "$TMP/upstream.py" "$UP_PORT" 2>"$TMP/upstream.log" &
@@ -84,6 +91,25 @@ UP_PID=$!
 on_exit "kill $UP_PID 2>/dev/null"
 UP="http://127.0.0.1:$UP_PORT"
 for _ in $(seq 100); do curl -fs "$UP/hello" >/dev/null && break; sleep 0.1; done
+
+# TLS upstreams: one with a certificate for localhost from a test CA (trusted through
+# SSL_CERT_FILE, which OpenSSL's default verify paths honour), one self-signed.
+(
+    cd "$TMP" &&
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=kiln-test-ca &&
+        openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=localhost &&
+        printf 'subjectAltName=DNS:localhost\n' >srv.ext &&
+        openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile srv.ext &&
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout self.key -out self.pem -days 2 -subj /CN=localhost \
+            -addext subjectAltName=DNS:localhost
+) >"$TMP/openssl.log" 2>&1 || fail "openssl makes the test certificates" "$(cat "$TMP/openssl.log")"
+TLS_PORT=$(free_port)
+SELF_PORT=$(free_port)
+python3 "$TMP/upstream.py" "$TLS_PORT" "$TMP/srv.pem" "$TMP/srv.key" 2>"$TMP/tls.log" &
+on_exit "kill $! 2>/dev/null"
+python3 "$TMP/upstream.py" "$SELF_PORT" "$TMP/self.pem" "$TMP/self.key" 2>"$TMP/self.log" &
+on_exit "kill $! 2>/dev/null"
+for _ in $(seq 100); do curl -fs --cacert "$TMP/ca.pem" "https://localhost:$TLS_PORT/hello" >/dev/null && break; sleep 0.1; done
 
 DEAD_PORT=$(free_port) # granted, nothing listens there
 mkdir -p "$TMP/app"
@@ -105,7 +131,8 @@ component = "none"
 source = "c-http.wasm"
 [component.out]
 source = "c-outbound.wasm"
-allowed_outbound_hosts = ["http://127.0.0.1:$UP_PORT", "http://127.0.0.1:$DEAD_PORT", "https://*.example.com"]
+allowed_outbound_hosts = ["http://127.0.0.1:$UP_PORT", "http://127.0.0.1:$DEAD_PORT", "https://*.example.com",
+  "https://localhost:$TLS_PORT", "https://127.0.0.1:$TLS_PORT", "https://localhost:$SELF_PORT"]
 [component.out.tool.kiln]
 request_timeout = "20s"
 [component.none]
@@ -114,7 +141,7 @@ TOML
 
 port=$(free_port)
 URL="http://127.0.0.1:$port"
-"$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" >"$TMP/out.log" 2>"$TMP/err.log" &
+SSL_CERT_FILE="$TMP/ca.pem" "$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" >"$TMP/out.log" 2>"$TMP/err.log" &
 PID=$!
 on_exit "kill $PID 2>/dev/null"
 for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
@@ -211,6 +238,19 @@ expect_eq "a chunked 1 MiB upstream body streams through intact" "$(sha256sum <"
 # a refused connection comes back through the future
 r=$(curl -s -m 10 "$URL/out/fetch?url=http://127.0.0.1:$DEAD_PORT/")
 expect_contains "a granted port nobody listens on: connection-refused" "error: connection-refused" "$r"
+
+# TLS: verified against the CA store, with the host name checked
+r=$(curl -s -m 10 "$URL/out/fetch?url=https://localhost:$TLS_PORT/hello")
+expect_contains "HTTPS to a server with a trusted certificate for its name" "body: hello upstream" "$r"
+r=$(curl -s -m 10 "$URL/out/fetch?method=post&body=over-tls&url=https://localhost:$TLS_PORT/echo")
+expect_contains "HTTPS POST" "body: got over-tls cl=8" "$r"
+curl -s -m 20 -o "$TMP/tls.got" "$URL/out/stream?url=https://localhost:$TLS_PORT/chunked"
+expect_eq "a chunked 1 MiB body over TLS streams through intact" "$(sha256sum <"$TMP/big.want")" "$(sha256sum <"$TMP/tls.got")"
+r=$(curl -s -m 10 "$URL/out/fetch?url=https://127.0.0.1:$TLS_PORT/hello")
+expect_contains "HTTPS to an address the certificate does not name: TLS-certificate-error" \
+    "error: TLS-certificate-error" "$r"
+r=$(curl -s -m 10 "$URL/out/fetch?url=https://localhost:$SELF_PORT/hello")
+expect_contains "HTTPS to a self-signed certificate: TLS-certificate-error" "error: TLS-certificate-error" "$r"
 
 check "kiln up still serves after all of it" curl -fs -m 5 "$URL/hello/x"
 finish
