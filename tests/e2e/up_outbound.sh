@@ -5,7 +5,7 @@
 # reused, a host not granted (another name for the same server, an IP spelled another way,
 # userinfo) gets HTTP-request-denied / URI-invalid and a log line and never a connection,
 # ten requests polled together finish concurrently (10 x 1 s in well under 10 s), the server
-# answers other requests meanwhile, the first-byte timeout fires, a 1 MiB body (with a
+# answers other requests meanwhile, the first-byte and between-bytes timeouts fire, a 1 MiB body (with a
 # Content-Length, and chunked) streams through intact, HTTPS verifies the certificate chain
 # and the host name (a test CA through SSL_CERT_FILE), and kiln up no longer warns that
 # allowed_outbound_hosts is not served.
@@ -63,6 +63,14 @@ class H(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(b"%x;ext=1\r\n" % len(part) + part + b"\r\n")
                 self.wfile.flush()
             self.wfile.write(b"0\r\nx-trailer: t\r\n\r\n")
+        elif p == "/stall":
+            self.send_response(200)
+            self.send_header("content-length", "100")
+            self.end_headers()
+            self.wfile.write(b"0123456789")
+            self.wfile.flush()
+            time.sleep(3)
+            self.wfile.write(b"x" * 90)
         elif p == "/count":
             with lock:
                 n = conns
@@ -226,6 +234,17 @@ if awk "BEGIN{exit !($t1 - $t0 < 2.5)}"; then
     pass "first-byte timeout: the guest got it before the upstream answered"
 else
     fail "first-byte timeout: the guest got it before the upstream answered" "took $(awk "BEGIN{print $t1 - $t0}") s"
+fi
+
+# the between-bytes timeout (10 bytes, then 3 s of silence; the guest allows 300 ms)
+t0=$(date +%s.%N)
+r=$(curl -s -m 10 "$URL/out/fetch?bbt=300&url=$UP/stall")
+t1=$(date +%s.%N)
+expect_contains "between-bytes timeout: the body read fails after what arrived" "body: 0123456789<read-error>" "$r"
+if awk "BEGIN{exit !($t1 - $t0 < 2.5)}"; then
+    pass "between-bytes timeout: before the upstream went on"
+else
+    fail "between-bytes timeout: before the upstream went on" "took $(awk "BEGIN{print $t1 - $t0}") s"
 fi
 
 # a 1 MiB body streams through (Content-Length, then chunked with extensions and trailers)

@@ -543,6 +543,17 @@ static int parse_head(wh_xfer *x, size_t len)
 
 /* ---- progress ---- */
 
+/* The transfer must wait (x->want_*): fails it instead when its phase's deadline has
+ * passed. The deadline is looked at only when nothing could be done, so a guest that
+ * comes back late still gets what arrived in time. */
+static void blocked(wh_xfer *x)
+{
+    if (x->deadline == UINT64_MAX || now_ns() < x->deadline) return;
+    fail(x, x->st == ST_CONNECT || x->st == ST_TLS ? WH_E_CONNECTION_TIMEOUT
+            : x->st == ST_SEND                     ? WH_E_CONNECTION_WRITE_TIMEOUT
+                                                   : WH_E_CONNECTION_READ_TIMEOUT);
+}
+
 /* Drives the request until the response head is in (or it failed, or must wait: x->want_*
  * and x->deadline then say for what). */
 static void pump_head(wh_xfer *x)
@@ -551,16 +562,12 @@ static void pump_head(wh_xfer *x)
         x->want_fd = x->c.fd;
         x->want_ev = 0;
         if (x->st >= ST_BODY) return;
-        if (x->deadline != UINT64_MAX && now_ns() >= x->deadline) {
-            fail(x, x->st == ST_CONNECT || x->st == ST_TLS ? WH_E_CONNECTION_TIMEOUT
-                                                           : WH_E_CONNECTION_READ_TIMEOUT);
-            return;
-        }
         switch (x->st) {
         case ST_CONNECT: {
             struct pollfd p = {x->c.fd, POLLOUT, 0};
             if (poll(&p, 1, 0) == 0) {
                 x->want_ev = POLLOUT;
+                blocked(x);
                 return;
             }
             int err = 0;
@@ -599,7 +606,10 @@ static void pump_head(wh_xfer *x)
                 x->st = ST_WAIT_BODY;
                 continue;
             }
-            if (tls_result(x, r) == 0) return;
+            if (tls_result(x, r) == 0) {
+                blocked(x);
+                return;
+            }
             fail(x, tls_error(x));
             return;
         }
@@ -611,6 +621,7 @@ static void pump_head(wh_xfer *x)
             }
             x->st = ST_SEND;
             x->out_off = 0;
+            x->deadline = now_ns() + x->first_byte_ns; /* a peer that reads nothing */
             continue;
         case ST_SEND: {
             while (x->out_off < x->out.len) {
@@ -621,7 +632,10 @@ static void pump_head(wh_xfer *x)
                     ERR_clear_error();
                     int r = SSL_write(x->c.ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
                     if (r <= 0) {
-                        if (tls_result(x, r) == 0) return;
+                        if (tls_result(x, r) == 0) {
+                            blocked(x);
+                            return;
+                        }
                         if (x->reused && !x->got_any) {
                             if (retry_fresh(x) < 0) return;
                             goto next;
@@ -635,6 +649,7 @@ static void pump_head(wh_xfer *x)
                     if (k < 0 && errno == EINTR) continue;
                     if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
                         x->want_ev = POLLOUT;
+                        blocked(x);
                         return;
                     }
                     if (k < 0) {
@@ -668,6 +683,7 @@ static void pump_head(wh_xfer *x)
             }
             long r = fill(x);
             if (r > 0) continue;
+            if (r == -1) blocked(x);
             if (r == -1 || r == -2) return;
             if (x->reused && !x->got_any) { /* EOF on a pooled connection */
                 if (retry_fresh(x) < 0) return;
@@ -832,13 +848,12 @@ static long body_pump(wh_xfer *x)
         long a = advance(x);
         if (a < 0) return -2;
         if (a > 0 || x->st == ST_DONE) return a;
-        if (now_ns() >= x->deadline) {
-            fail(x, WH_E_CONNECTION_READ_TIMEOUT);
-            return -2;
-        }
         long r = fill(x);
         if (r == -2) return -2;
-        if (r == -1) return -1;
+        if (r == -1) {
+            blocked(x);
+            return x->st == ST_FAILED ? -2 : -1;
+        }
         x->deadline = now_ns() + x->between_ns;
         if (r == 0) {
             if (x->body_mode != BODY_CLOSE) {

@@ -21,8 +21,9 @@
  * arrives (Content-Length, chunked, or until close). Nothing blocks: the transfer makes
  * what progress it can when checked or read, and otherwise says which fd, events and
  * deadline to wait for; wasi:io pollables (wasip2.h p2_ready_ops) and blocking reads park
- * the guest's fiber on that. Timeouts: connect, first byte (from the request sent to the
- * response head), between bytes of the body. Idle keep-alive connections are kept in a
+ * the guest's fiber on that. Timeouts: connect (with TLS), first byte (sending the request,
+ * then from the request sent to the response head), between bytes of the body; a phase
+ * times out only when it has to wait past its deadline. Idle keep-alive connections are kept in a
  * process-wide pool per (scheme, host, port) and reused; a reused connection that fails
  * before any response byte is replaced once. Redirects are never followed.
  *
@@ -67,6 +68,7 @@ enum {
     WH_E_CONNECTION_TERMINATED = 7,
     WH_E_CONNECTION_TIMEOUT = 8,
     WH_E_CONNECTION_READ_TIMEOUT = 9,
+    WH_E_CONNECTION_WRITE_TIMEOUT = 10,
     WH_E_TLS_PROTOCOL_ERROR = 12,
     WH_E_TLS_CERTIFICATE_ERROR = 13,
     WH_E_HTTP_REQUEST_DENIED = 15,

@@ -1,8 +1,10 @@
 /* The outbound HTTP test handler of tests/e2e/up_outbound.sh (tests/components/build.sh,
  * entry c-outbound), written against the bindings `wit-bindgen c` generates for world.wit.
  * Parameters come in the query, url= last (everything after it is the URL):
- *   /fetch?[method=post&][body=TEXT&][fbt=MS&]url=URL
- *        one request; 200: "status: S\nx-upstream: V\nbody: BODY\n" (502: "error: NAME\n")
+ *   /fetch?[method=post&][body=TEXT&][fbt=MS&][bbt=MS&]url=URL
+ *        one request (fbt, bbt: first-byte and between-bytes timeouts); 200: "status: S\n
+ *        x-upstream: V\nbody: BODY\n", BODY ending in "<read-error>" when reading it
+ *        failed (502: "error: NAME\n")
  *   /stream?url=URL
  *        the upstream's status, its body streamed through as it is read (blocking-read)
  *   /fanout?n=N&url=URL
@@ -150,7 +152,7 @@ static void respond(exports_wasi_http_incoming_handler_own_response_outparam_t o
  * (NULL: none), first-byte timeout fbt_ms (0: default), and hands it to the outgoing
  * handler. Returns 1 with *fut, or 0 with *err. */
 static int send_request(const char *url, size_t url_len, const char *method, const char *body,
-                        size_t body_len, unsigned long fbt_ms,
+                        size_t body_len, unsigned long fbt_ms, unsigned long bbt_ms,
                         wasi_http_types_own_future_incoming_response_t *fut,
                         wasi_http_types_error_code_t *err)
 {
@@ -182,6 +184,12 @@ static int send_request(const char *url, size_t url_len, const char *method, con
     if (fbt_ms) {
         wasi_http_types_duration_t d = (wasi_http_types_duration_t)fbt_ms * 1000000u;
         if (!wasi_http_types_method_request_options_set_first_byte_timeout(
+                wasi_http_types_borrow_request_options(opts), &d))
+            abort();
+    }
+    if (bbt_ms) {
+        wasi_http_types_duration_t d = (wasi_http_types_duration_t)bbt_ms * 1000000u;
+        if (!wasi_http_types_method_request_options_set_between_bytes_timeout(
                 wasi_http_types_borrow_request_options(opts), &d))
             abort();
     }
@@ -237,8 +245,13 @@ static void read_response_body(wasi_http_types_own_incoming_response_t resp, buf
         hello_list_u8_t chunk;
         wasi_io_streams_stream_error_t err;
         if (!wasi_io_streams_method_input_stream_blocking_read(
-                wasi_io_streams_borrow_input_stream(in), 65536, &chunk, &err))
+                wasi_io_streams_borrow_input_stream(in), 65536, &chunk, &err)) {
+            if (err.tag == WASI_IO_STREAMS_STREAM_ERROR_LAST_OPERATION_FAILED) {
+                if (b) puts_(b, "<read-error>");
+                wasi_io_error_error_drop_own(err.val.last_operation_failed);
+            }
             break;
+        }
         if (b)
             put(b, chunk.ptr, chunk.len);
         else
@@ -251,9 +264,10 @@ static void read_response_body(wasi_http_types_own_incoming_response_t resp, buf
 
 static void do_fetch(const char *q, exports_wasi_http_incoming_handler_own_response_outparam_t out)
 {
-    size_t ulen = 0, mlen = 0, blen = 0, tlen = 0;
+    size_t ulen = 0, mlen = 0, blen = 0, tlen = 0, t2len = 0;
     const char *url = param(q, "url", &ulen), *m = param(q, "method", &mlen),
-               *body = param(q, "body", &blen), *fbt = param(q, "fbt", &tlen);
+               *body = param(q, "body", &blen), *fbt = param(q, "fbt", &tlen),
+               *bbt = param(q, "bbt", &t2len);
     char method[16] = "";
     if (m && mlen < sizeof method) memcpy(method, m, mlen), method[mlen] = '\0';
     if (!url) {
@@ -265,7 +279,7 @@ static void do_fetch(const char *q, exports_wasi_http_incoming_handler_own_respo
     wasi_http_types_error_code_t err;
     buf b = {0};
     if (!send_request(url, ulen, m ? method : NULL, body, blen, fbt ? strtoul(fbt, NULL, 10) : 0,
-                      &fut, &err) ||
+                      bbt ? strtoul(bbt, NULL, 10) : 0, &fut, &err) ||
         !await_response(fut, &resp, &err)) {
         puts_(&b, "error: ");
         puts_(&b, error_name(&err));
@@ -302,7 +316,7 @@ static void do_stream(const char *q, exports_wasi_http_incoming_handler_own_resp
     wasi_http_types_own_future_incoming_response_t fut;
     wasi_http_types_own_incoming_response_t resp;
     wasi_http_types_error_code_t err;
-    if (!url || !send_request(url, ulen, NULL, NULL, 0, 0, &fut, &err) ||
+    if (!url || !send_request(url, ulen, NULL, NULL, 0, 0, 0, &fut, &err) ||
         !await_response(fut, &resp, &err)) {
         respond(out, 502, "error\n", 6);
         return;
@@ -335,7 +349,7 @@ static void do_fanout(const char *q, exports_wasi_http_incoming_handler_own_resp
     for (unsigned i = 0; i < n; i++) {
         wasi_http_types_error_code_t err;
         status[i] = 0;
-        if (!send_request(url, ulen, NULL, NULL, 0, 0, &futs[i], &err)) {
+        if (!send_request(url, ulen, NULL, NULL, 0, 0, 0, &futs[i], &err)) {
             respond(out, 502, "handle failed\n", 14);
             return;
         }
