@@ -524,7 +524,8 @@ static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trig
         app->http[ci] = c;
         warn_unserved_grants(comp, 1);
         /* wasi:http/outgoing-handler reads the grants by component id (host/registry.h) */
-        if (kiln_grants_register_outbound(comp->id,
+        if (comp->allowed_outbound_hosts.len &&
+            kiln_grants_register_outbound(comp->id,
                                           (const char *const *)comp->allowed_outbound_hosts.items,
                                           comp->allowed_outbound_hosts.len) < 0) {
             fprintf(stderr, "error: component %s: out of memory\n", comp->id);
