@@ -85,6 +85,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send(201, b"got " + body + b" cl=" + str(n).encode())
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
+    request_queue_size = 128
 srv = S(("127.0.0.1", int(sys.argv[1])), H)
 if len(sys.argv) > 3:  # TLS: certificate chain and key
     import ssl
