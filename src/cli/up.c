@@ -22,6 +22,7 @@
 #include "exec/http/serve.h"
 #include "exec/wagi/serve.h"
 #include "exec/wagi/wagi.h"
+#include "host/registry.h"
 #include "host/spin/app.h"
 #include "manifest/manifest.h"
 #include "server/http.h"
@@ -435,14 +436,14 @@ static int grant_files(up_app *app, const kiln_component *comp, preopen_fn preop
 }
 
 /* Says once per component which of its grants no host API serves yet: the manifest is
- * valid Spin and loads, but a user must not think the guest can reach an outbound host
- * through Kiln today. Key-value stores and variables are served to components
- * (host/spin/), not to WAGI modules, which cannot import them. */
+ * valid Spin and loads, but a user must not think the guest can use them through Kiln
+ * today. Outbound hosts, key-value stores, SQLite databases and variables are served to
+ * components (host/wasihttp/, host/spin/), not to WAGI modules, which cannot import them. */
 static void warn_unserved_grants(const kiln_component *comp, int is_component)
 {
     const char *names[4];
     size_t n = 0;
-    if (comp->allowed_outbound_hosts.len) names[n++] = "allowed_outbound_hosts";
+    if (comp->allowed_outbound_hosts.len && !is_component) names[n++] = "allowed_outbound_hosts";
     if (comp->key_value_stores.len && !is_component) names[n++] = "key_value_stores";
     if (comp->sqlite_databases.len && !is_component) names[n++] = "sqlite_databases";
     if (comp->variables.len && !is_component) names[n++] = "variables";
@@ -549,6 +550,14 @@ static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trig
         }
         app->http[ci] = c;
         warn_unserved_grants(comp, 1);
+        /* wasi:http/outgoing-handler reads the grants by component id (host/registry.h) */
+        if (comp->allowed_outbound_hosts.len &&
+            kiln_grants_register_outbound(comp->id,
+                                          (const char *const *)comp->allowed_outbound_hosts.items,
+                                          comp->allowed_outbound_hosts.len) < 0) {
+            fprintf(stderr, "error: component %s: out of memory\n", comp->id);
+            return NULL;
+        }
         char desc[160];
         kiln_http_component_describe(c, desc, sizeof desc);
         fprintf(stderr, "kiln: component %s: wasi:http, %s\n", comp->id, desc);
