@@ -28,11 +28,20 @@ typedef struct kv_cas {
 } kv_cas;
 
 typedef struct spin_ctx {
-    const spin_component *comp; /* NULL: a component the application does not know */
-    kv_open *open;              /* KILN_KV_MAX_OPEN entries once the first store opens */
-    kv_cas *cas;                /* KILN_KV_MAX_OPEN entries once the first cas is made */
-    spin_data *data;            /* SQLite, Redis, PostgreSQL connections (data.h) */
+    const spin_component *comp;  /* NULL: a component the application does not know */
+    kv_open *open;               /* KILN_KV_MAX_OPEN entries once the first store opens */
+    kv_cas *cas;                 /* KILN_KV_MAX_OPEN entries once the first cas is made */
+    spin_data *data;             /* SQLite, Redis, PostgreSQL connections (data.h) */
+    const char *const *outbound; /* allowed_outbound_hosts (kiln_grants_outbound) */
+    size_t noutbound;
 } spin_ctx;
+
+const char *const *spin_ctx_outbound(void *ctx, size_t *n)
+{
+    spin_ctx *c = ctx;
+    *n = c->noutbound;
+    return c->outbound;
+}
 
 spin_data *spin_ctx_data(void *ctx)
 {
@@ -854,6 +863,7 @@ static void *ctx_new(const kiln_grants *g, char **err)
         return NULL;
     }
     c->comp = g && g->component ? spin_app_component(g->component) : NULL;
+    if (g) c->outbound = kiln_grants_outbound(g, &c->noutbound);
     return c;
 }
 
@@ -872,7 +882,8 @@ static void ctx_free(void *ctx)
 static const kiln_chost_iface *const ifaces[] = {
     &spin_kv_iface,          &wasi_store_iface,          &wasi_atomics_iface,
     &wasi_batch_iface,       &kiln_spin_variables_iface, &kiln_wasi_config_store_iface,
-    &kiln_spin_sqlite_iface,
+    &kiln_spin_sqlite_iface, &kiln_spin_redis_iface,     &kiln_spin_llm_iface,
+    &kiln_spin_mqtt_iface,   &kiln_spin_mysql_iface,     &kiln_spin_postgres_iface,
 };
 const kiln_chost_provider kiln_spin_provider = {"spin", ifaces, sizeof ifaces / sizeof ifaces[0],
                                                 ctx_new, ctx_free};
