@@ -1,4 +1,6 @@
-/* postgres.c — outbound PostgreSQL, spin:postgres/postgres@3.0.0 (spin.h), through libpq.
+/* postgres.c — outbound PostgreSQL, spin:postgres/postgres@3.0.0 and fermyon:spin/postgres@2.0.0
+ * (spin.h), through libpq. (2.0.0 has unsigned parameters, sent as the next wider type,
+ * and no date or time values: those columns are other / unsupported there.)
  *
  * connection.open(address) takes what libpq takes (a "postgres://" URL or "key=value"
  * pairs). Before anything connects the address is parsed as libpq will read it
@@ -266,14 +268,36 @@ static void civil_from_days(int64_t z, int32_t *y, uint8_t *m, uint8_t *d)
     *y = (int32_t)(yy + (*m <= 2));
 }
 
-/* One parameter as text (or bytea as binary) in the arena. -1 out of memory. */
-static int param(kiln_cabi_cx *cx, const kiln_cval *v, pg_job *j, int i)
+/* fermyon:spin/postgres@2.0.0's parameter-value cases as 3.0.0's (the unsigned ones,
+ * 5..8, are handled apart). */
+static uint32_t v2_param(uint32_t disc)
+{
+    static const uint32_t map[] = {V_BOOLEAN, V_INT8,    V_INT16,   V_INT32, V_INT64,
+                                   V_INT16,   V_INT32,   V_INT64,   V_INT64, V_FLOAT32,
+                                   V_FLOAT64, V_STR,     V_BINARY,  V_NULL};
+    return disc < sizeof map / sizeof map[0] ? map[disc] : V_NULL;
+}
+
+/* One parameter as text (or bytea as binary) in the arena (v2: of 2.0.0's variant). -1
+ * out of memory. */
+static int param(kiln_cabi_cx *cx, const kiln_cval *v, pg_job *j, int i, int v2)
 {
     const kiln_cval *p = v->var.payload;
     char *t = kiln_cabi_alloc(cx, 80);
     if (!t) return -1;
     j->formats[i] = 0;
     j->types[i] = 0;
+    if (v2 && v->var.disc >= 5 && v->var.disc <= 8) { /* uint8..uint64: the next wider type */
+        static const Oid wider[] = {OID_INT2, OID_INT4, OID_INT8, 0};
+        j->types[i] = wider[v->var.disc - 5]; /* u64: inferred (numeric or int8) */
+        snprintf(t, 80, "%llu", (unsigned long long)p->u);
+        j->values[i] = t;
+        j->lens[i] = (int)strlen(t);
+        return 0;
+    }
+    kiln_cval mapped = *v;
+    if (v2) mapped.var.disc = v2_param(v->var.disc);
+    v = &mapped;
     const kiln_cval *f =
         p && v->var.disc >= V_DATE && v->var.disc <= V_DATETIME ? p->agg.items : NULL;
     switch (v->var.disc) {
@@ -397,6 +421,25 @@ static uint32_t data_type(Oid t)
     }
 }
 
+/* 2.0.0's db-value case of a 3.0.0 one (also its data-type, but for 14: other is 13
+ * there): the date and time kinds are not in 2.0.0 (unsupported). Not for T_OTHER. */
+static uint32_t v2_value(uint32_t kind)
+{
+    switch (kind) {
+    case V_FLOAT32: return 9;
+    case V_FLOAT64: return 10;
+    case V_STR: return 11;
+    case V_BINARY: return 12;
+    case V_NULL: return 13;
+    case V_DATE:
+    case V_TIME:
+    case V_DATETIME:
+    case V_TIMESTAMP:
+    case V_UNSUPPORTED: return 14;
+    default: return kind;
+    }
+}
+
 /* A tuple of n items of the arena; NULL out of memory. */
 static kiln_cval *tuple(kiln_cabi_cx *cx, kiln_cval *v, uint32_t n)
 {
@@ -409,23 +452,23 @@ static kiln_cval *tuple(kiln_cabi_cx *cx, kiln_cval *v, uint32_t n)
 
 /* Cell (row, col) of r as a db-value into v (its payload in the arena). -1 out of memory,
  * -2 a value that does not convert. */
-static int cell(kiln_cabi_cx *cx, const PGresult *r, int row, int col, kiln_cval *v)
+static int cell(kiln_cabi_cx *cx, const PGresult *r, int row, int col, kiln_cval *v, int v2)
 {
     v->var.payload = NULL;
     if (PQgetisnull(r, row, col)) {
-        v->var.disc = V_NULL;
+        v->var.disc = v2 ? v2_value(V_NULL) : V_NULL;
         return 0;
     }
     const unsigned char *b = (const unsigned char *)PQgetvalue(r, row, col);
     int n = PQgetlength(r, row, col);
     uint32_t kind = data_type(PQftype(r, col));
-    if (kind == T_OTHER) {
-        v->var.disc = V_UNSUPPORTED;
+    if (kind == T_OTHER || (v2 && v2_value(kind) == 14)) {
+        v->var.disc = v2 ? 14 : V_UNSUPPORTED;
         return 0;
     }
     kiln_cval *p = kiln_cabi_alloc(cx, sizeof *p);
     if (!p) return -1;
-    v->var.disc = kind;
+    v->var.disc = v2 ? v2_value(kind) : kind;
     v->var.payload = p;
     static const int width[] = {
         [V_BOOLEAN] = 1, [V_INT16] = 2, [V_INT32] = 4, [V_INT64] = 8,   [V_FLOAT32] = 4,
@@ -495,7 +538,7 @@ static int cell(kiln_cabi_cx *cx, const PGresult *r, int row, int col, kiln_cval
 }
 
 /* record row-set {columns: list<record{name, data-type}>, rows: list<list<db-value>>}. */
-static int row_set(kiln_cabi_cx *cx, const PGresult *r, kiln_cval *res)
+static int row_set(kiln_cabi_cx *cx, const PGresult *r, kiln_cval *res, int v2)
 {
     int nc = PQnfields(r), nr = PQntuples(r);
     kiln_cval *rec = kiln_cabi_alloc(cx, 3 * sizeof *rec);
@@ -508,7 +551,8 @@ static int row_set(kiln_cabi_cx *cx, const PGresult *r, kiln_cval *res)
         kiln_cval *s = spin_bytes_val(cx, name, strlen(name));
         if (!s) return spin_oom(cx);
         f[0] = *s;
-        f[1].var.disc = data_type(PQftype(r, c));
+        uint32_t dt = data_type(PQftype(r, c));
+        f[1].var.disc = !v2 ? dt : dt == T_OTHER || v2_value(dt) == 14 ? 13 : v2_value(dt);
         f[1].var.payload = NULL;
         cols[c].agg.items = f;
         cols[c].agg.n = 2;
@@ -518,7 +562,7 @@ static int row_set(kiln_cabi_cx *cx, const PGresult *r, kiln_cval *res)
         if (!vals) return spin_oom(cx);
         rows[k].agg.n = (uint32_t)nc;
         for (int c = 0; c < nc; c++) {
-            int e = cell(cx, r, k, c, &vals[c]);
+            int e = cell(cx, r, k, c, &vals[c], v2);
             if (e == -1) return spin_oom(cx);
             if (e == -2)
                 return spin_err_str(cx, res, E_CONVERSION, "cannot convert column %s",
@@ -538,7 +582,7 @@ static int row_set(kiln_cabi_cx *cx, const PGresult *r, kiln_cval *res)
 
 /* query (rows 1) or execute (rows 0: the number of rows affected). */
 static int run_statement(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res,
-                         int rows)
+                         int rows, int v2)
 {
     spin_pg **p = conn_of(ctx, args[0].res.rep);
     if (!p) return err_msg(cx, &res[0], E_CONNECTION_FAILED, "no connection found");
@@ -559,10 +603,11 @@ static int run_statement(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kil
     sql[args[1].str.len] = '\0';
     for (size_t i = 0; i < n; i++) {
         const kiln_cval *v = &params->agg.items[i];
-        if ((v->var.disc == V_STR || v->var.disc == V_BINARY) &&
+        uint32_t kind = v2 ? v2_param(v->var.disc) : v->var.disc;
+        if ((kind == V_STR || kind == V_BINARY) && (!v2 || v->var.disc > 8) &&
             v->var.payload->str.len > INT32_MAX)
             return err_msg(cx, &res[0], E_BAD_PARAMETER, "a parameter is too large");
-        if (param(cx, v, &j, (int)i) < 0) return spin_oom(cx);
+        if (param(cx, v, &j, (int)i, v2) < 0) return spin_oom(cx);
     }
     j.op = OP_EXEC;
     j.p = *p;
@@ -576,7 +621,7 @@ static int run_statement(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kil
                PQresultStatus(j.res) != PGRES_COMMAND_OK) {
         rc = err_msg(cx, &res[0], E_QUERY_FAILED, PQresultErrorMessage(j.res));
     } else if (rows) {
-        rc = row_set(cx, j.res, &res[0]);
+        rc = row_set(cx, j.res, &res[0], v2);
     } else {
         kiln_cval *v = kiln_cabi_alloc(cx, sizeof *v);
         if (!v) {
@@ -595,12 +640,19 @@ static int run_statement(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kil
 
 static int pg_query(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    return run_statement(ctx, cx, args, res, 1);
+    return run_statement(ctx, cx, args, res, 1, 0);
 }
-
 static int pg_execute(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    return run_statement(ctx, cx, args, res, 0);
+    return run_statement(ctx, cx, args, res, 0, 0);
+}
+static int pg2_query(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return run_statement(ctx, cx, args, res, 1, 1);
+}
+static int pg2_execute(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return run_statement(ctx, cx, args, res, 0, 1);
 }
 
 #define PG3_ERR SPIN_RDBMS_ERR
@@ -625,3 +677,19 @@ static const kiln_chost_func pg_funcs[] = {
 };
 const kiln_chost_iface kiln_spin_postgres_iface = {
     "spin:postgres/postgres", "3.0.0", pg_res, 1, pg_funcs, 3};
+
+/* fermyon:spin/postgres@2.0.0: the same connections, rdbms-types' values. */
+static const kiln_chost_func pg2_funcs[] = {
+    {"[static]connection.open", "(string) -> result<own<connection>, " SPIN_RDBMS_ERR ">",
+     pg_open},
+    {"[method]connection.query",
+     "(borrow<connection>, string, list<" SPIN_RDBMS_PARAM ">) -> result<" SPIN_RDBMS_ROWSET
+     ", " SPIN_RDBMS_ERR ">",
+     pg2_query},
+    {"[method]connection.execute",
+     "(borrow<connection>, string, list<" SPIN_RDBMS_PARAM ">) -> result<u64, " SPIN_RDBMS_ERR
+     ">",
+     pg2_execute},
+};
+const kiln_chost_iface kiln_spin_postgres2_iface = {
+    "fermyon:spin/postgres", "2.0.0", pg_res, 1, pg2_funcs, 3};

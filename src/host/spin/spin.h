@@ -61,8 +61,9 @@ int spin_err_str(kiln_cabi_cx *cx, kiln_cval *r, uint32_t disc, const char *fmt,
 extern const kiln_chost_iface kiln_spin_variables_iface, kiln_wasi_config_store_iface;
 extern const kiln_chost_iface kiln_spin_sqlite_iface;   /* sqlite.c */
 extern const kiln_chost_iface kiln_spin_redis_iface;    /* redis.c */
-extern const kiln_chost_iface kiln_spin_postgres_iface; /* postgres.c */
+extern const kiln_chost_iface kiln_spin_postgres_iface, kiln_spin_postgres2_iface; /* postgres.c */
 /* unserved.c */
-extern const kiln_chost_iface kiln_spin_llm_iface, kiln_spin_mqtt_iface, kiln_spin_mysql_iface;
+extern const kiln_chost_iface kiln_spin_llm_iface, kiln_spin_mqtt_iface, kiln_spin_mysql_iface,
+    kiln_spin_rdbms_types_iface;
 
 #endif

@@ -123,3 +123,8 @@ static const kiln_chost_func mysql_funcs[] = {
 };
 const kiln_chost_iface kiln_spin_mysql_iface = {"fermyon:spin/mysql", "2.0.0", mysql_res, 1,
                                                 mysql_funcs,          3};
+
+/* fermyon:spin/rdbms-types@2.0.0: types only (mysql and postgres@2.0.0 `use` them), imported
+ * as an instance of its own. */
+const kiln_chost_iface kiln_spin_rdbms_types_iface = {
+    "fermyon:spin/rdbms-types", "2.0.0", NULL, 0, NULL, 0};
