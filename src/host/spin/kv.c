@@ -880,11 +880,20 @@ static void ctx_free(void *ctx)
 }
 
 static const kiln_chost_iface *const ifaces[] = {
-    &spin_kv_iface,          &wasi_store_iface,          &wasi_atomics_iface,
-    &wasi_batch_iface,       &kiln_spin_variables_iface, &kiln_wasi_config_store_iface,
-    &kiln_spin_sqlite_iface, &kiln_spin_redis_iface,     &kiln_spin_llm_iface,
-    &kiln_spin_mqtt_iface,   &kiln_spin_mysql_iface,     &kiln_spin_postgres_iface,
-    &kiln_spin_postgres2_iface, &kiln_spin_rdbms_types_iface,
+    &spin_kv_iface,
+    &wasi_store_iface,
+    &wasi_atomics_iface,
+    &wasi_batch_iface,
+    &kiln_spin_variables_iface,
+    &kiln_wasi_config_store_iface,
+    &kiln_spin_sqlite_iface,
+    &kiln_spin_redis_iface,
+    &kiln_spin_llm_iface,
+    &kiln_spin_mqtt_iface,
+    &kiln_spin_mysql_iface,
+    &kiln_spin_postgres_iface,
+    &kiln_spin_postgres2_iface,
+    &kiln_spin_rdbms_types_iface,
 };
 const kiln_chost_provider kiln_spin_provider = {"spin", ifaces, sizeof ifaces / sizeof ifaces[0],
                                                 ctx_new, ctx_free};

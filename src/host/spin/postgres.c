@@ -272,9 +272,9 @@ static void civil_from_days(int64_t z, int32_t *y, uint8_t *m, uint8_t *d)
  * 5..8, are handled apart). */
 static uint32_t v2_param(uint32_t disc)
 {
-    static const uint32_t map[] = {V_BOOLEAN, V_INT8,    V_INT16,   V_INT32, V_INT64,
-                                   V_INT16,   V_INT32,   V_INT64,   V_INT64, V_FLOAT32,
-                                   V_FLOAT64, V_STR,     V_BINARY,  V_NULL};
+    static const uint32_t map[] = {V_BOOLEAN, V_INT8,  V_INT16,  V_INT32, V_INT64,
+                                   V_INT16,   V_INT32, V_INT64,  V_INT64, V_FLOAT32,
+                                   V_FLOAT64, V_STR,   V_BINARY, V_NULL};
     return disc < sizeof map / sizeof map[0] ? map[disc] : V_NULL;
 }
 
@@ -426,17 +426,24 @@ static uint32_t data_type(Oid t)
 static uint32_t v2_value(uint32_t kind)
 {
     switch (kind) {
-    case V_FLOAT32: return 9;
-    case V_FLOAT64: return 10;
-    case V_STR: return 11;
-    case V_BINARY: return 12;
-    case V_NULL: return 13;
+    case V_FLOAT32:
+        return 9;
+    case V_FLOAT64:
+        return 10;
+    case V_STR:
+        return 11;
+    case V_BINARY:
+        return 12;
+    case V_NULL:
+        return 13;
     case V_DATE:
     case V_TIME:
     case V_DATETIME:
     case V_TIMESTAMP:
-    case V_UNSUPPORTED: return 14;
-    default: return kind;
+    case V_UNSUPPORTED:
+        return 14;
+    default:
+        return kind;
     }
 }
 
@@ -680,15 +687,13 @@ const kiln_chost_iface kiln_spin_postgres_iface = {
 
 /* fermyon:spin/postgres@2.0.0: the same connections, rdbms-types' values. */
 static const kiln_chost_func pg2_funcs[] = {
-    {"[static]connection.open", "(string) -> result<own<connection>, " SPIN_RDBMS_ERR ">",
-     pg_open},
+    {"[static]connection.open", "(string) -> result<own<connection>, " SPIN_RDBMS_ERR ">", pg_open},
     {"[method]connection.query",
      "(borrow<connection>, string, list<" SPIN_RDBMS_PARAM ">) -> result<" SPIN_RDBMS_ROWSET
      ", " SPIN_RDBMS_ERR ">",
      pg2_query},
     {"[method]connection.execute",
-     "(borrow<connection>, string, list<" SPIN_RDBMS_PARAM ">) -> result<u64, " SPIN_RDBMS_ERR
-     ">",
+     "(borrow<connection>, string, list<" SPIN_RDBMS_PARAM ">) -> result<u64, " SPIN_RDBMS_ERR ">",
      pg2_execute},
 };
 const kiln_chost_iface kiln_spin_postgres2_iface = {
