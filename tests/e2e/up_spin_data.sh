@@ -205,6 +205,55 @@ exec: binary(x) nil binary(5)" \
         "component nodata: redis://127.0.0.1:$RPORT is not in allowed_outbound_hosts" "$(cat "$TMP/err.log")"
 fi
 
+# ---- a key-value store of type "redis" (the runtime config), through c-spin-kv ----
+if [ $HAVE_REDIS = 1 ]; then
+    if out=$("$ROOT/tests/components/build.sh" "$CORPUS" c-spin-kv 2>&1); then
+        KV="$TMP/kvapp"
+        mkdir -p "$KV"
+        cp "$CORPUS/c-spin-kv.wasm" "$KV/"
+        cat >"$KV/spin.toml" <<'TOML'
+spin_manifest_version = 2
+[application]
+name = "redis-kv"
+[variables]
+api_key = { default = "x" }
+[[trigger.http]]
+route = "/a/..."
+component = "kv"
+[component.kv]
+source = "c-spin-kv.wasm"
+key_value_stores = ["cache"]
+TOML
+        printf '[key_value_store.cache]\ntype = "redis"\nurl = "redis://127.0.0.1:%s/3"\n' "$RPORT" >"$KV/runtime.toml"
+        kport=$(free_port)
+        KURL="http://127.0.0.1:$kport"
+        "$KILN" up -f "$KV" --listen "127.0.0.1:$kport" --runtime-config-file "$KV/runtime.toml" \
+            >>"$TMP/kv.out" 2>>"$TMP/kv.err" &
+        KPID=$!
+        on_exit "kill -9 $KPID 2>/dev/null"
+        for _ in $(seq 300); do curl -fs "$KURL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+        expect_contains "the startup log names the redis store (never its password)" \
+            "key-value store cache at redis 127.0.0.1:$RPORT" "$(cat "$TMP/kv.err")"
+        kget() { curl -s -m 30 "$@"; }
+        expect_eq "redis store: set" "ok" "$(kget -X PUT --data-binary 'hello' "$KURL/a/kv/cache/k1")"
+        expect_eq "... lands in redis database 3 under the plain key" "hello" "$(redis-cli -p "$RPORT" -n 3 get k1)"
+        expect_eq "redis store: get" "hello" "$(kget "$KURL/a/kv/cache/k1")"
+        expect_eq "redis store: exists" "true" "$(kget "$KURL/a/exists/cache/k1")"
+        expect_eq "redis store: increment (INCRBY)" "2" \
+            "$(kget -X POST "$KURL/a/incr/cache/n" >/dev/null; kget -X POST "$KURL/a/incr/cache/n")"
+        expect_eq "redis store: cas swaps an unchanged key" "swapped" \
+            "$(kget -X POST --data-binary 'new' "$KURL/a/cas/cache/k1")"
+        expect_eq "redis store: batch" "a=1 b=2" "$(kget -X POST "$KURL/a/batch/cache" | tr '\n' ' ' | sed 's/ $//')"
+        expect_eq "redis store: get-keys" "b k1 n" "$(kget "$KURL/a/keys/cache" | tr '\n' ' ' | sed 's/ $//')"
+        expect_eq "redis store: delete" "ok" "$(kget -X DELETE "$KURL/a/kv/cache/k1")"
+        expect_eq "... gone from redis" "0" "$(redis-cli -p "$RPORT" -n 3 exists k1)"
+        kill "$KPID" 2>/dev/null
+        wait "$KPID" 2>/dev/null
+    else
+        fail "tests/components/build.sh builds c-spin-kv" "$out"
+    fi
+fi
+
 # ---- PostgreSQL ----
 if [ $HAVE_PG = 1 ]; then
     P="postgres://postgres@127.0.0.1:$PGPORT/postgres"

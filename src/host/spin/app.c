@@ -17,6 +17,7 @@
 typedef struct spin_db {
     char *label;
     char *path; /* NULL: in memory */
+    char *url;  /* a Redis store: its url */
     kiln_kvs *db;
     int owner; /* this entry opened db (others share it) */
 } spin_db;
@@ -148,6 +149,16 @@ static int make_dirs(const char *dir)
 static int open_db(kiln_spin_app *a, spin_db *d, char **err)
 {
     if (d->db) return 0;
+    if (d->url) {
+        char *why = NULL;
+        if (!(d->db = kiln_kvs_open_redis(d->url, &why))) {
+            fail(err, "key-value store \"%s\": %s", d->label, why ? why : "cannot open");
+            kiln_free(why);
+            return -1;
+        }
+        d->owner = 1;
+        return 0;
+    }
     for (size_t i = 0; d->path && i < a->ndbs; i++) {
         if (a->dbs[i].db && a->dbs[i].path && strcmp(a->dbs[i].path, d->path) == 0) {
             d->db = a->dbs[i].db;
@@ -364,7 +375,9 @@ static int add_dbs(kiln_spin_app *a, const kiln_spin_runtime_config *rc, const c
         spin_db *d = &a->dbs[a->ndbs++];
         d->label = kiln_strdup(rc->stores[i].label);
         d->path = rc->stores[i].path ? kiln_strdup(rc->stores[i].path) : NULL;
-        if (!d->label || (rc->stores[i].path && !d->path)) return fail(err, "out of memory");
+        d->url = rc->stores[i].url ? kiln_strdup(rc->stores[i].url) : NULL;
+        if (!d->label || (rc->stores[i].path && !d->path) || (rc->stores[i].url && !d->url))
+            return fail(err, "out of memory");
         has_default |= strcmp(d->label, "default") == 0;
     }
     if (!has_default) {
@@ -423,8 +436,11 @@ static int add_component(kiln_spin_app *a, const kiln_manifest *m, const kiln_co
             return -1;
         }
         if (!(c->labels[c->nlabels] = kiln_strdup(label)) ||
-            kiln_buf_printf(&desc, "%s%s at %s", desc.len ? ", " : "key-value store ", label,
-                            d->path ? d->path : "(memory)") < 0) {
+            kiln_buf_printf(&desc, "%s%s at %s%s", desc.len ? ", " : "key-value store ", label,
+                            d->url ? "redis " : "",
+                            d->url    ? kiln_kvs_redis_where(d->db)
+                            : d->path ? d->path
+                                      : "(memory)") < 0) {
             kiln_buf_free(&desc);
             return fail(err, "out of memory");
         }
@@ -582,6 +598,7 @@ void kiln_spin_app_free(kiln_spin_app *a)
         if (a->dbs[i].owner) kiln_kvs_close(a->dbs[i].db);
         kiln_free(a->dbs[i].label);
         kiln_free(a->dbs[i].path);
+        kiln_free(a->dbs[i].url);
     }
     kiln_free(a->dbs);
     for (size_t i = 0; i < a->nsqls; i++) {

@@ -25,6 +25,7 @@ char *kiln_spin_template_render(const char *tmpl, kiln_spin_lookup_fn lookup, vo
 typedef struct kiln_spin_kv_cfg {
     char *label;
     char *path; /* absolute; NULL: in memory */
+    char *url;  /* key-value type "redis": its url (path unused) */
 } kiln_spin_kv_cfg;
 
 typedef struct kiln_spin_var_provider {

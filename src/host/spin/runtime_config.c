@@ -3,6 +3,7 @@
  *   state_dir = "DIR"                         ("" : no state directory, stores in memory)
  *   [key_value_store.LABEL] type = "spin"     path = "FILE" (relative to the file's
  *                                             directory; none: in memory)
+ *   [key_value_store.LABEL] type = "redis"    url = "redis://..."
  *   [sqlite_database.LABEL] type = "spin"     path = "FILE" (the same)
  *   [[variables_provider]] / [[config_provider]]
  *       type = "static", values = { name = "value", ... }
@@ -58,14 +59,13 @@ static int load_dbs(const kiln_toml_value *t, const char *what, const char *file
         const kiln_toml_entry *e = kiln_toml_table_at(t, i);
         const char *type = kiln_toml_str(kiln_toml_get(e->value, "type"));
         if (!type) return fail(err, file, "%s needs a type", e->key);
-        if (strcmp(type, "spin") != 0)
-            return fail(err, file,
-                        "store type \"%s\" is not supported by Kiln yet (only "
-                        "\"spin\", SQLite)",
-                        type);
+        /* key_value_store also takes Spin's "redis" type (url = "redis://...") */
+        int redis = strcmp(what, "key_value_store") == 0 && strcmp(type, "redis") == 0;
+        if (strcmp(type, "spin") != 0 && !redis)
+            return fail(err, file, "store type \"%s\" is not supported by Kiln yet", type);
         for (size_t k = 0; k < kiln_toml_table_len(e->value); k++) {
             const char *key = kiln_toml_table_at(e->value, k)->key;
-            if (strcmp(key, "type") != 0 && strcmp(key, "path") != 0)
+            if (strcmp(key, "type") != 0 && strcmp(key, redis ? "url" : "path") != 0)
                 return fail(err, file, "unknown key \"%s\"", key);
         }
         kiln_spin_kv_cfg *s = &(*out)[(*count)++];
@@ -74,6 +74,9 @@ static int load_dbs(const kiln_toml_value *t, const char *what, const char *file
         if (p && !kiln_toml_str(p)) return fail(err, file, "%s: path must be a string", e->key);
         if (p && !(s->path = resolve(dir, kiln_toml_str(p))))
             return fail(err, file, "out of memory%s", NULL);
+        const char *url = kiln_toml_str(kiln_toml_get(e->value, "url"));
+        if (redis && !url) return fail(err, file, "%s: a redis store needs a url string", e->key);
+        if (redis && !(s->url = kiln_strdup(url))) return fail(err, file, "out of memory%s", NULL);
     }
     return 0;
 }
@@ -184,6 +187,7 @@ void kiln_spin_runtime_config_free(kiln_spin_runtime_config *rc)
     for (size_t i = 0; i < rc->nstores; i++) {
         kiln_free(rc->stores[i].label);
         kiln_free(rc->stores[i].path);
+        kiln_free(rc->stores[i].url);
     }
     kiln_free(rc->stores);
     for (size_t i = 0; i < rc->nsqlite; i++) {
