@@ -285,6 +285,11 @@ int32(7) int64(4000000000) str(x'); DROP TABLE items; --) unsupported" \
         "$(printf "postgres://127.0.0.1:$PGPORT/postgres?host=localhost\nSELECT 1" | post /a/pg3/query)"
     expect_contains "pg: a Unix socket is refused" "Unix sockets are not supported" \
         "$(printf "host=$PGDIR/sock port=$PGPORT user=postgres\nSELECT 1" | post /a/pg3/query)"
+    expect_contains "pg: hostaddr= (an unchecked address) is refused" \
+        "the connection option hostaddr is not supported" \
+        "$(printf "$P?hostaddr=10.9.9.9\nSELECT 1" | post /a/pg3/query)"
+    expect_contains "pg: sslkey= (a host file) is refused" "the connection option sslkey is not supported" \
+        "$(printf "$P?sslkey=/etc/passwd\nSELECT 1" | post /a/pg3/query)"
     expect_eq "... and no connection reached PostgreSQL" "$before" "$(conns)"
 fi
 

@@ -82,6 +82,7 @@ static char *as_http_grant(const char *g, const char *scheme, uint16_t dport)
 int spin_outbound_allowed(void *ctx, const char *scheme, uint16_t dport, const char *hostport,
                           size_t len, wh_target *t)
 {
+    if (len > 1024) return -1; /* no host and port is that long */
     /* the target, with the scheme's default port when it names none */
     const char *after = hostport;
     if (len && hostport[0] == '[') {

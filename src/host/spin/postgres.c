@@ -7,12 +7,15 @@
  * (PQconninfoParse) and every host, with its port (one per host, one for all, or 5432), is
  * checked against allowed_outbound_hosts as "postgres://host:port" (data.h), as Spin does;
  * a denied host answers connection-failed("address postgres://H:P is not permitted") and is
- * logged, a Unix-socket host (or none: libpq's default socket), hostaddr= and service= are
- * refused. Connecting and every statement run through kiln_offload: libpq blocks a pool
- * thread while the guest's fiber parks. Statements go through PQexecParams: parameters
- * are always bound, never put into the text; results come in binary form and convert as
- * Spin's: bool, int2/4/8, float4/8, text/varchar/bpchar, bytea, date, time,
- * timestamp[tz] (a datetime tuple); other types are data-type other and value
+ * logged, a Unix-socket host (or none: libpq's default socket) is refused, and so are
+ * options other than host, port, dbname, user, password, connect_timeout, application_name,
+ * sslmode, client_encoding, options, target_session_attrs (hostaddr=, service=, sslkey=,
+ * passfile=, ... could reach an unchecked address or read the host's files). libpq gets
+ * the options as parsed (PQconnectdbParams), with passfile=/dev/null. Connecting and every
+ * statement run through kiln_offload: libpq blocks a pool thread while the guest's fiber parks.
+ * Statements go through PQexecParams: parameters are always bound, never put into the text; results
+ * come in binary form and convert as Spin's: bool, int2/4/8, float4/8, text/varchar/bpchar, bytea,
+ * date, time, timestamp[tz] (a datetime tuple); other types are data-type other and value
  * unsupported, NULL is db-null. Errors: connection-failed(libpq's message),
  * query-failed(the server's message). */
 #include "engine/fiber.h"
@@ -79,7 +82,9 @@ void spin_pg_close(spin_pg *p)
 
 /* ---- the address check ---- */
 
-/* The i-th of a comma-separated list s (NULL/empty: none) into out (cap bytes). 1 found. */
+/* The i-th of a comma-separated list s (NULL/empty: none) into out (cap bytes). 1 found,
+ * 0 none, -1 too long for out (the caller refuses: a truncated name must never be checked
+ * in place of the one libpq would use). */
 static int nth(const char *s, size_t i, char *out, size_t cap)
 {
     if (!s || !*s) return 0;
@@ -89,30 +94,52 @@ static int nth(const char *s, size_t i, char *out, size_t cap)
         s++;
     }
     size_t n = strcspn(s, ",");
-    if (n >= cap) n = cap - 1;
+    if (n >= cap) return -1;
     memcpy(out, s, n);
     out[n] = '\0';
     return 1;
 }
 
-/* Checks every host of the conninfo; NULL when allowed, else the reason (written into
- * why, cap bytes). */
-static const char *check_address(void *ctx, const char *address, char *why, size_t cap)
+/* The conninfo options a guest may set; others (sslkey=, passfile=, service=, hostaddr=,
+ * ...) could make libpq read the host's files or reach an unchecked address. */
+static int option_allowed(const char *k)
+{
+    static const char *const ok[] = {"host",
+                                     "port",
+                                     "dbname",
+                                     "user",
+                                     "password",
+                                     "connect_timeout",
+                                     "application_name",
+                                     "sslmode",
+                                     "client_encoding",
+                                     "options",
+                                     "target_session_attrs"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strcmp(k, ok[i]) == 0) return 1;
+    return 0;
+}
+
+/* Parses address as libpq will and checks every host; the options (PQconninfoFree'd by the
+ * caller), or NULL with the reason in why (cap bytes). */
+static PQconninfoOption *check_address(void *ctx, const char *address, char *why, size_t cap)
 {
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(address, &perr);
     if (!opts) {
-        snprintf(why, cap, "%s", perr ? perr : "invalid connection string");
+        size_t n = perr ? strcspn(perr, "\n") : 0;
+        snprintf(why, cap, "%.*s", (int)n, perr ? perr : "");
+        if (!perr) snprintf(why, cap, "invalid connection string");
         PQfreemem(perr);
-        return why;
+        return NULL;
     }
     const char *host = NULL, *port = NULL, *reason = NULL;
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
+    for (PQconninfoOption *o = opts; o->keyword && !reason; o++) {
         if (!o->val || !*o->val) continue;
         if (strcmp(o->keyword, "host") == 0) host = o->val;
         if (strcmp(o->keyword, "port") == 0) port = o->val;
-        if (strcmp(o->keyword, "hostaddr") == 0 || strcmp(o->keyword, "service") == 0) {
-            snprintf(why, cap, "%s= is not supported", o->keyword);
+        if (!option_allowed(o->keyword)) {
+            snprintf(why, cap, "the connection option %s is not supported", o->keyword);
             reason = why;
         }
     }
@@ -123,12 +150,19 @@ static const char *check_address(void *ctx, const char *address, char *why, size
     }
     char h[300], pt[16], hp[330];
     if (!reason && !host) reason = "Unix sockets are not supported on WebAssembly";
-    for (size_t i = 0; !reason && nth(host, i, h, sizeof h); i++) {
+    for (size_t i = 0; !reason; i++) {
+        int got = nth(host, i, h, sizeof h);
+        if (got == 0) break;
+        int has_port = got > 0 ? nth(port, nports == 1 ? 0 : i, pt, sizeof pt) : 0;
+        if (got < 0 || has_port < 0) {
+            reason = "a host or port is too long";
+            break;
+        }
         if (h[0] == '/' || h[0] == '@' || !h[0]) {
             reason = "Unix sockets are not supported on WebAssembly";
             break;
         }
-        int has_port = nth(port, nports == 1 ? 0 : i, pt, sizeof pt) && pt[0];
+        has_port = has_port && pt[0];
         int v6 = strchr(h, ':') != NULL;
         snprintf(hp, sizeof hp, "%s%s%s%s%s", v6 ? "[" : "", h, v6 ? "]" : "", has_port ? ":" : "",
                  has_port ? pt : "");
@@ -138,8 +172,12 @@ static const char *check_address(void *ctx, const char *address, char *why, size
             reason = why;
         }
     }
-    PQconninfoFree(opts);
-    return reason;
+    if (reason) {
+        if (reason != why) snprintf(why, cap, "%s", reason);
+        PQconninfoFree(opts);
+        return NULL;
+    }
+    return opts;
 }
 
 /* ---- jobs ---- */
@@ -148,7 +186,7 @@ enum { OP_CONNECT, OP_EXEC };
 
 typedef struct pg_job {
     int op;
-    const char *conninfo;
+    const char *const *keys, *const *vals; /* the connection options, NULL-terminated */
     spin_pg *p;
     const char *sql;
     int nparams;
@@ -168,7 +206,7 @@ static void run_job(void *arg)
         if (!j->res) j->err = kiln_strdup(PQerrorMessage(j->p->c));
         return;
     }
-    PGconn *c = PQconnectdb(j->conninfo);
+    PGconn *c = PQconnectdbParams(j->keys, j->vals, 0);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         j->err = kiln_strdup(c ? PQerrorMessage(c) : "out of memory");
         if (c) PQfinish(c);
@@ -200,17 +238,34 @@ static int pg_open(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
     if (memchr(args[0].str.ptr, '\0', args[0].str.len))
         return err_msg(cx, &res[0], E_CONNECTION_FAILED, "invalid connection string");
     char why[512];
-    const char *reason = check_address(ctx, addr, why, sizeof why);
-    if (reason) return err_msg(cx, &res[0], E_CONNECTION_FAILED, reason);
+    PQconninfoOption *opts = check_address(ctx, addr, why, sizeof why);
+    if (!opts) return err_msg(cx, &res[0], E_CONNECTION_FAILED, why);
     spin_data *d = spin_ctx_data(ctx);
-    if (!d) return spin_oom(cx);
-    long slot = spin_slot_free((void *const *)d->pg, SPIN_MAX_CONNS);
-    if (slot < 0) return err_msg(cx, &res[0], E_CONNECTION_FAILED, "too many connections");
+    long slot = d ? spin_slot_free((void *const *)d->pg, SPIN_MAX_CONNS) : -1;
+    size_t n = 0;
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        n++;
+    const char **keys = kiln_cabi_alloc(cx, (n + 2) * sizeof *keys);
+    const char **vals = kiln_cabi_alloc(cx, (n + 2) * sizeof *vals);
+    if (!d || !keys || !vals || slot < 0) {
+        PQconninfoFree(opts);
+        if (d && keys && vals)
+            return err_msg(cx, &res[0], E_CONNECTION_FAILED, "too many connections");
+        return spin_oom(cx);
+    }
+    /* the options as parsed (checked above), and no password file of the host's */
+    size_t k = 0;
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        if (o->val && *o->val) keys[k] = o->keyword, vals[k++] = o->val;
+    keys[k] = "passfile", vals[k++] = "/dev/null";
+    keys[k] = NULL, vals[k] = NULL;
     pg_job j;
     memset(&j, 0, sizeof j);
     j.op = OP_CONNECT;
-    j.conninfo = addr;
+    j.keys = keys;
+    j.vals = vals;
     kiln_offload(run_job, &j);
+    PQconninfoFree(opts);
     if (!j.p) {
         int rc = err_msg(cx, &res[0], E_CONNECTION_FAILED, j.err ? j.err : "cannot connect");
         kiln_free(j.err);

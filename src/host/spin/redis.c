@@ -271,7 +271,8 @@ static redisReply *run_cmd(void *ctx, kiln_cabi_cx *cx, const kiln_cval *v, argv
         int wrongtype = j.reply->len >= 9 && memcmp(j.reply->str, "WRONGTYPE", 9) == 0;
         *rc = wrongtype && a->argc && strcmp(a->argv[0], "SADD") == 0
                   ? spin_err_case(cx, r, E_TYPE_ERROR)
-                  : spin_err_str(cx, r, E_OTHER, "%.*s", (int)j.reply->len, j.reply->str);
+                  : spin_err_str(cx, r, E_OTHER, "%.*s",
+                                 j.reply->len > 65536 ? 65536 : (int)j.reply->len, j.reply->str);
         freeReplyObject(j.reply);
         return NULL;
     }

@@ -23,11 +23,12 @@
 
 static int llm_denied(kiln_cabi_cx *cx, const kiln_cval *model, kiln_cval *r)
 {
+    int n = model->str.len > 4096 ? 4096 : (int)model->str.len; /* the guest's: bounded */
     return spin_err_str(cx, r, 2,
                         "The component does not have access to use '%.*s'. To give the component "
                         "access, add '%.*s' to the 'ai_models' key for the component in your "
                         "spin.toml manifest",
-                        (int)model->str.len, model->str.ptr, (int)model->str.len, model->str.ptr);
+                        n, model->str.ptr, n, model->str.ptr);
 }
 
 static int llm_infer(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -69,8 +70,8 @@ static int refuse(void *ctx, kiln_cabi_cx *cx, const kiln_cval *addr, kiln_cval 
                       ? spin_outbound_allowed(ctx, scheme, dport, hp, hl, &t)
                       : -1;
     if (allowed != 1)
-        return spin_err_str(cx, r, disc, "address %.*s is not permitted", (int)addr->str.len,
-                            addr->str.ptr);
+        return spin_err_str(cx, r, disc, "address %.*s is not permitted",
+                            addr->str.len > 4096 ? 4096 : (int)addr->str.len, addr->str.ptr);
     return spin_err_str(cx, r, disc, "Kiln does not serve %s: no connection to %s:%u", what, t.host,
                         (unsigned)t.port);
 }
