@@ -28,11 +28,11 @@ typedef struct kv_cas {
 } kv_cas;
 
 typedef struct spin_ctx {
-    const spin_component *comp;  /* NULL: a component the application does not know */
-    kv_open *open;               /* KILN_KV_MAX_OPEN entries once the first store opens */
-    kv_cas *cas;                 /* KILN_KV_MAX_OPEN entries once the first cas is made */
-    spin_data *data;             /* SQLite, Redis, PostgreSQL connections (data.h) */
-    const char *const *outbound; /* allowed_outbound_hosts (kiln_grants_outbound) */
+    const spin_component *comp; /* NULL: a component the application does not know */
+    kv_open *open;              /* KILN_KV_MAX_OPEN entries once the first store opens */
+    kv_cas *cas;                /* KILN_KV_MAX_OPEN entries once the first cas is made */
+    spin_data *data;            /* SQLite, Redis, PostgreSQL connections (data.h) */
+    char **outbound;            /* allowed_outbound_hosts (kiln_grants_outbound), copied */
     size_t noutbound;
 } spin_ctx;
 
@@ -40,7 +40,7 @@ const char *const *spin_ctx_outbound(void *ctx, size_t *n)
 {
     spin_ctx *c = ctx;
     *n = c->noutbound;
-    return c->outbound;
+    return (const char *const *)c->outbound;
 }
 
 spin_data *spin_ctx_data(void *ctx)
@@ -855,6 +855,8 @@ static const kiln_chost_iface wasi_batch_iface = {
 
 /* ---- the provider ---- */
 
+static void ctx_free(void *ctx);
+
 static void *ctx_new(const kiln_grants *g, char **err)
 {
     spin_ctx *c = kiln_calloc(1, sizeof *c);
@@ -863,7 +865,21 @@ static void *ctx_new(const kiln_grants *g, char **err)
         return NULL;
     }
     c->comp = g && g->component ? spin_app_component(g->component) : NULL;
-    if (g) c->outbound = kiln_grants_outbound(g, &c->noutbound);
+    /* the grants are borrowed for this call only: the list is copied */
+    size_t n = 0;
+    const char *const *hosts = g ? kiln_grants_outbound(g, &n) : NULL;
+    if (n && !(c->outbound = kiln_calloc(n, sizeof *c->outbound))) {
+        kiln_free(c);
+        *err = kiln_strdup("out of memory");
+        return NULL;
+    }
+    for (; c->noutbound < n; c->noutbound++) {
+        if (!(c->outbound[c->noutbound] = kiln_strdup(hosts[c->noutbound]))) {
+            ctx_free(c);
+            *err = kiln_strdup("out of memory");
+            return NULL;
+        }
+    }
     return c;
 }
 
@@ -876,6 +892,9 @@ static void ctx_free(void *ctx)
     kiln_free(c->cas);
     kiln_free(c->open);
     spin_data_free(c->data);
+    for (size_t i = 0; i < c->noutbound; i++)
+        kiln_free(c->outbound[i]);
+    kiln_free(c->outbound);
     kiln_free(c);
 }
 
