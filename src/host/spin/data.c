@@ -12,6 +12,7 @@ void spin_data_free(spin_data *d)
 {
     if (!d) return;
     for (size_t i = 0; i < SPIN_MAX_CONNS; i++) {
+        kiln_sqldb_disconnect(d->sql[i]);
         if (d->redis[i]) spin_redis_close(d->redis[i]);
         if (d->pg[i]) spin_pg_close(d->pg[i]);
     }

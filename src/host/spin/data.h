@@ -21,7 +21,7 @@ typedef struct spin_redis spin_redis; /* redis.c */
 typedef struct spin_pg spin_pg;       /* postgres.c */
 
 typedef struct spin_data {
-    kiln_sqldb *sql[SPIN_MAX_CONNS]; /* the application's: not closed here */
+    kiln_sqldb *sql[SPIN_MAX_CONNS]; /* kiln_sqldb_connect's (disconnected when dropped) */
     spin_redis *redis[SPIN_MAX_CONNS];
     spin_pg *pg[SPIN_MAX_CONNS];
 } spin_data;

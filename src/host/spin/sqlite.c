@@ -1,7 +1,8 @@
 /* sqlite.c — fermyon:spin/sqlite@2.0.0 (spin.h): connection.open(label) and
  * connection.execute(statement, parameters), on the application's databases
- * (sqlite_db.h). Every statement runs through kiln_offload: the guest's fiber parks while a
- * pool thread does the SQLite work. */
+ * (sqlite_db.h): each open gets a connection of its own (kiln_sqldb_connect), closed when
+ * the guest drops it (an open transaction rolls back). Opening and every statement run
+ * through kiln_offload: the guest's fiber parks while a pool thread does the SQLite work. */
 #include "engine/fiber.h"
 #include "host/spin/data.h"
 #include "host/spin/spin.h"
@@ -14,6 +15,17 @@
 /* The cases of Spin's sqlite error variant. */
 enum { E_NO_SUCH_DATABASE, E_ACCESS_DENIED, E_INVALID_CONNECTION, E_DATABASE_FULL, E_IO };
 
+typedef struct conn_job {
+    kiln_sqldb *db, *conn;
+    char *err;
+} conn_job;
+
+static void connect_job(void *arg)
+{
+    conn_job *j = arg;
+    j->conn = kiln_sqldb_connect(j->db, &j->err);
+}
+
 static int sql_open(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     const spin_component *comp = spin_ctx_component(ctx);
@@ -25,12 +37,19 @@ static int sql_open(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
     }
     if (found == 0 || !db) return spin_err_case(cx, &res[0], E_NO_SUCH_DATABASE);
     spin_data *d = spin_ctx_data(ctx);
-    if (!d) return spin_oom(cx);
+    kiln_cval *h = kiln_cabi_alloc(cx, sizeof *h);
+    if (!d || !h) return spin_oom(cx);
     long i = spin_slot_free((void *const *)d->sql, SPIN_MAX_CONNS);
     if (i < 0) return spin_err_str(cx, &res[0], E_IO, "too many connections opened");
-    kiln_cval *h = kiln_cabi_alloc(cx, sizeof *h);
-    if (!h) return spin_oom(cx);
-    d->sql[i] = db;
+    /* a connection of this open's own (opening the file may block: off the loop) */
+    conn_job j = {db, NULL, NULL};
+    kiln_offload(connect_job, &j);
+    if (!j.conn) {
+        int rc = spin_err_str(cx, &res[0], E_IO, "%s", j.err ? j.err : "cannot open");
+        kiln_free(j.err);
+        return rc;
+    }
+    d->sql[i] = j.conn;
     h->res.rep = (uint32_t)i + 1;
     res[0].var.disc = 0;
     res[0].var.payload = h;
@@ -47,7 +66,9 @@ static kiln_sqldb **conn_of(void *ctx, uint32_t rep)
 static void conn_dtor(void *ctx, uint32_t rep)
 {
     kiln_sqldb **db = conn_of(ctx, rep);
-    if (db) *db = NULL;
+    if (!db) return;
+    kiln_sqldb_disconnect(*db);
+    *db = NULL;
 }
 
 typedef struct sql_job {

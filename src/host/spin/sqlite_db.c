@@ -11,6 +11,8 @@
 struct kiln_sqldb {
     sqlite3 *db;
     pthread_mutex_t lock;
+    char *path;  /* NULL: in memory */
+    int is_conn; /* made by kiln_sqldb_connect */
 };
 
 /* Sets *err to "what: message" (message NULL: SQLite's current one); returns -1. */
@@ -57,13 +59,32 @@ kiln_sqldb *kiln_sqldb_open(const char *path, char **err)
         return NULL;
     }
     sqlite3_busy_timeout(d->db, 5000);
+    if (path && !(d->path = kiln_strdup(path))) {
+        kiln_sqldb_close(d);
+        *err = kiln_strdup("out of memory");
+        return NULL;
+    }
     return d;
+}
+
+kiln_sqldb *kiln_sqldb_connect(kiln_sqldb *d, char **err)
+{
+    if (!d->path) return d;
+    kiln_sqldb *c = kiln_sqldb_open(d->path, err);
+    if (c) c->is_conn = 1;
+    return c;
+}
+
+void kiln_sqldb_disconnect(kiln_sqldb *c)
+{
+    if (c && c->is_conn) kiln_sqldb_close(c);
 }
 
 void kiln_sqldb_close(kiln_sqldb *d)
 {
     if (!d) return;
     if (d->db) sqlite3_close(d->db);
+    kiln_free(d->path);
     pthread_mutex_destroy(&d->lock);
     kiln_free(d);
 }

@@ -1,8 +1,12 @@
 /* sqlite_db.h — the SQLite databases of fermyon:spin/sqlite@2.0.0 (design: spin.h).
  *
- * A database is one SQLite connection (a file, or memory) shared by every instance granted
- * its label, behind a mutex, as Spin's in-process backend (crates/sqlite-inproc) keeps
- * one connection per label. Every call blocks: call it through kiln_offload from a guest.
+ * A database (kiln_sqldb_open) is the application's handle on a file (or memory): the
+ * --sqlite statements run on it. Each guest connection.open gets a connection of its own
+ * (kiln_sqldb_connect), as Spin's in-process backend (crates/sqlite-inproc) opens one per
+ * open, so that one guest's transaction never takes in another's statements; an in-memory
+ * database has only the one connection, shared (Spin would give each open a new, empty
+ * memory database). Each connection is behind a mutex. Every call blocks: call it
+ * through kiln_offload from a guest.
  * Statements run with their parameters bound by sqlite3_bind_* (never put into the text);
  * ATTACH of a file is refused (Spin's allow_attach_file = false). Results are typed as
  * SQLite stored them: integer, real, text, blob, null (Spin's value variant, in its order).
@@ -43,6 +47,12 @@ typedef struct kiln_sqldb kiln_sqldb;
  * new database in memory. NULL with *err (kiln_malloc'd). */
 kiln_sqldb *kiln_sqldb_open(const char *path, char **err);
 void kiln_sqldb_close(kiln_sqldb *d);
+/* A connection of its own to d's file for one guest connection (d itself for an in-memory
+ * database). NULL with *err (kiln_malloc'd). */
+kiln_sqldb *kiln_sqldb_connect(kiln_sqldb *d, char **err);
+/* Closes a connection of kiln_sqldb_connect (an open transaction rolls back); nothing for
+ * the shared in-memory one. */
+void kiln_sqldb_disconnect(kiln_sqldb *c);
 
 /* Runs ONE statement (sql, len bytes; trailing spaces, ';' and comments allowed, a second
  * statement refused as rusqlite does) with params bound in order (?1, ?2, ...) and

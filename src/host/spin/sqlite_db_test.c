@@ -107,6 +107,26 @@ static void file_and_script(void)
     CHECK(d && !query(d, "SELECT k FROM m ORDER BY k", NULL, 0, &r));
     CHECK_INT(r.nrows, 2);
     kiln_sql_result_free(&r);
+    /* two guest connections: one's open transaction is not the other's */
+    kiln_sqldb *c1 = d ? kiln_sqldb_connect(d, &err) : NULL,
+               *c2 = d ? kiln_sqldb_connect(d, &err) : NULL;
+    CHECK(c1 && c2 && c1 != d && c2 != c1);
+    if (c1 && c2) {
+        CHECK(!query(c1, "BEGIN", NULL, 0, &r));
+        kiln_sql_result_free(&r);
+        CHECK(!query(c1, "INSERT INTO m VALUES ('c')", NULL, 0, &r));
+        kiln_sql_result_free(&r);
+        CHECK(!query(c2, "SELECT count(*) FROM m", NULL, 0, &r));
+        CHECK(r.nrows == 1 && r.vals[0].i == 2); /* not the uncommitted row */
+        kiln_sql_result_free(&r);
+        kiln_sqldb_disconnect(c1); /* rolls back */
+        CHECK(!query(c2, "SELECT count(*) FROM m", NULL, 0, &r));
+        CHECK(r.nrows == 1 && r.vals[0].i == 2);
+        kiln_sql_result_free(&r);
+    } else {
+        kiln_sqldb_disconnect(c1);
+    }
+    kiln_sqldb_disconnect(c2);
     kiln_sqldb_close(d);
     unlink(path);
     rmdir(dir);
@@ -169,6 +189,7 @@ int main(void)
     kiln_sqldb *d = kiln_sqldb_open(NULL, &err);
     CHECK(d != NULL);
     if (!d) return test_finish("sqlite_db_test");
+    CHECK(kiln_sqldb_connect(d, &err) == d); /* in memory: the one shared connection */
     typed(d);
     refusals(d);
     conversion(d);
