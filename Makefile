@@ -30,9 +30,11 @@ WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla
 CPPFLAGS += -D_GNU_SOURCE -Isrc -MMD -MP \
   -DKILN_TCC_VERSION=\"$(shell dpkg-query -W -f='$${Version}' libtcc-dev 2>/dev/null)\" \
   -DKILN_WABT_VERSION=\"$(shell dpkg-query -W -f='$${Version}' wabt 2>/dev/null)\"
+# libpq's headers live in their own directory (Debian: /usr/include/postgresql)
+CPPFLAGS += $(shell pkg-config --cflags-only-I libpq 2>/dev/null || echo -I/usr/include/postgresql)
 CFLAGS += -std=c11 $(OPT) $(WARN) $(SANFLAGS) -pthread
 LDFLAGS += $(SANFLAGS) -pthread -rdynamic
-LDLIBS += -lh2o-evloop -lssl -lcrypto -lz -lsqlite3 -ltcc -ldl -lm
+LDLIBS += -lh2o-evloop -lssl -lcrypto -lz -lsqlite3 -lhiredis -lpq -ltcc -ldl -lm
 
 ALL_SRC := $(shell find src -name '*.c' | sort)
 TEST_SRC := $(filter %_test.c,$(ALL_SRC))

@@ -9,6 +9,8 @@ PKGS=(
     wabt tcc libtcc-dev                      # engine: wasm2c + the fast tier
     libh2o-evloop-dev libssl-dev zlib1g-dev  # HTTP server
     libsqlite3-dev                           # embedded state
+    libhiredis-dev libpq-dev                 # outbound Redis and PostgreSQL (Spin's APIs)
+    redis-server postgresql                  # tests: throwaway Redis and PostgreSQL servers
     clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev  # guests (C) + sanitizers/fuzzing
     clang-format
     rustc libstd-rust-dev-wasm32             # guests (Rust): /usr/bin/rustc --target wasm32-wasi

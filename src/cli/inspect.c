@@ -11,6 +11,7 @@
 #include "component/host.h"
 #include "component/reader.h"
 #include "engine/wasm_reader.h"
+#include "host/spin/grants.h"
 #include "host/wasi.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -535,6 +536,7 @@ int kiln_cmd_inspect(int argc, char **argv)
         return f == stdout ? 0 : 2;
     }
     const char *path = argv[1];
+    kiln_spin_register(); /* Spin's APIs are Kiln's too (kiln up serves them) */
     kiln_buf b = KILN_BUF_INIT;
     if (kiln_read_file(path, &b) < 0) {
         fprintf(stderr, "error: %s: %s\n", path, strerror(errno));

@@ -23,6 +23,7 @@
 #include "exec/http/serve.h"
 #include "exec/wagi/serve.h"
 #include "exec/wagi/wagi.h"
+#include "host/registry.h"
 #include "host/spin/app.h"
 #include "manifest/manifest.h"
 #include "server/http.h"
@@ -63,6 +64,7 @@ typedef struct up_opts {
     const char *runtime_config_file, *state_dir;
     kiln_strv variables, key_values; /* --variable N=V, --key-value K=V */
     kiln_up_flags flags;             /* spin up's -c, --profile, ... (up_flags.c) */
+    kiln_strv sqlite;                /* --sqlite STATEMENT | @FILE[:LABEL] */
 } up_opts;
 
 /* Everything `kiln up` builds from the manifest; freed by app_free. */
@@ -187,7 +189,9 @@ static void usage(FILE *f)
                "                             .kiln beside the manifest; \"\": in memory)\n"
                "      --variable NAME=VALUE  an application variable (NAME=@FILE: the file's\n"
                "                             contents); before every other provider\n"
-               "      --key-value KEY=VALUE  set in the default key-value store at start\n");
+               "      --key-value KEY=VALUE  set in the default key-value store at start\n"
+               "      --sqlite SQL|@FILE[:LABEL]  run a statement on the default SQLite database\n"
+               "                             (or a file's statements on LABEL) before serving\n");
     kiln_up_flags_usage(f);
 }
 
@@ -315,6 +319,8 @@ static int parse_args(int argc, char **argv, up_opts *o)
             o->runtime_config_file = val;
         } else if (TAKES("--state-dir")) {
             o->state_dir = val;
+        } else if (TAKES("--sqlite")) {
+            if (kiln_strv_push(&o->sqlite, val) < 0) return -1;
         } else if (TAKES("--variable") || TAKES("--key-value")) {
             if (kiln_strv_push(strcmp(a, "--variable") == 0 ? &o->variables : &o->key_values, val) <
                 0)
@@ -452,16 +458,16 @@ static int grant_files(up_app *app, const kiln_component *comp, preopen_fn preop
 }
 
 /* Says once per component which of its grants no host API serves yet: the manifest is
- * valid Spin and loads, but a user must not think the guest can reach an outbound host
- * through Kiln today. Key-value stores and variables are served to components
- * (host/spin/), not to WAGI modules, which cannot import them. */
+ * valid Spin and loads, but a user must not think the guest can use them through Kiln
+ * today. Outbound hosts, key-value stores, SQLite databases and variables are served to
+ * components (host/wasihttp/, host/spin/), not to WAGI modules, which cannot import them. */
 static void warn_unserved_grants(const kiln_component *comp, int is_component)
 {
     const char *names[4];
     size_t n = 0;
-    if (comp->allowed_outbound_hosts.len) names[n++] = "allowed_outbound_hosts";
+    if (comp->allowed_outbound_hosts.len && !is_component) names[n++] = "allowed_outbound_hosts";
     if (comp->key_value_stores.len && !is_component) names[n++] = "key_value_stores";
-    if (comp->sqlite_databases.len) names[n++] = "sqlite_databases";
+    if (comp->sqlite_databases.len && !is_component) names[n++] = "sqlite_databases";
     if (comp->variables.len && !is_component) names[n++] = "variables";
     if (!n) return;
     fprintf(stderr, "kiln: component %s: ", comp->id);
@@ -566,6 +572,14 @@ static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trig
         }
         app->http[ci] = c;
         warn_unserved_grants(comp, 1);
+        /* wasi:http/outgoing-handler reads the grants by component id (host/registry.h) */
+        if (comp->allowed_outbound_hosts.len &&
+            kiln_grants_register_outbound(comp->id,
+                                          (const char *const *)comp->allowed_outbound_hosts.items,
+                                          comp->allowed_outbound_hosts.len) < 0) {
+            fprintf(stderr, "error: component %s: out of memory\n", comp->id);
+            return NULL;
+        }
         char desc[160];
         kiln_http_component_describe(c, desc, sizeof desc);
         fprintf(stderr, "kiln: component %s: wasi:http, %s\n", comp->id, desc);
@@ -823,6 +837,7 @@ int kiln_cmd_up(int argc, char **argv)
         kiln_strv_free(&o.variables);
         kiln_strv_free(&o.key_values);
         kiln_up_flags_free(&o.flags);
+        kiln_strv_free(&o.sqlite);
         return prc > 0 ? 0 : 2;
     }
     int status = 1;
@@ -848,6 +863,8 @@ int kiln_cmd_up(int argc, char **argv)
                             o.variables.n,
                             (const char *const *)o.key_values.v,
                             o.key_values.n,
+                            (const char *const *)o.sqlite.v,
+                            o.sqlite.n,
                             NULL};
     app.spin = kiln_spin_app_new(app.manifest, &so, &err);
     if (!app.spin || kiln_spin_app_install(app.spin) < 0) {
@@ -929,5 +946,6 @@ out:
     kiln_strv_free(&o.variables);
     kiln_strv_free(&o.key_values);
     kiln_up_flags_free(&o.flags);
+    kiln_strv_free(&o.sqlite);
     return status;
 }

@@ -10,6 +10,9 @@
 #   c-types.wasm  C component exporting functions over every kind of WIT type (wit-bindgen c)
 #   c-http-spin.wasm  the wasi:http test handler of tests/e2e/up_wasi_http.sh (only on request)
 #   c-spin-kv.wasm    the key-value/variables test handler of tests/e2e/up_spin_kv.sh (only on request)
+#   c-outbound.wasm   the outbound HTTP test handler of tests/e2e/up_outbound.sh (only on request)
+#   c-spin-data.wasm  the SQLite/Redis/PostgreSQL test handler of tests/e2e/up_spin_data.sh,
+#                     importing Spin's whole platform world (only on request)
 # Each is validated (wasm-tools validate) before it is kept. Results are cached by the hash of
 # their inputs (sources, this script, tool versions) under ${KILN_CORPUS_CACHE:-$KILN_TOOLS/corpus},
 # so a second run only copies files. Prints one line per component: name, size, build time or "cached".
@@ -105,6 +108,30 @@ build_c_spin_kv() {
     "$WIT_BINDGEN" c "$1" --world spinkv --out-dir "$1/gen"
     "$CLANG" "${CFLAGS_WASM[@]}" -Wno-unused-parameter -mexec-model=reactor -I"$1/gen" \
         -o "$1/core.wasm" "$HERE/c-spin-kv/main.c" "$1/gen/spinkv.c" "$1/gen/spinkv_component_type.o"
+    "$WASM_TOOLS" component new "$1/core.wasm" --adapt "wasi_snapshot_preview1=$ADAPTER_REACTOR" -o "$2"
+}
+
+# The test handler of tests/e2e/up_spin_data.sh (not in ALL): Spin's platform world
+# (fermyon:spin@2.0.0, every interface) and spin:postgres@3.0.0, from the WIT beside its source.
+build_c_spin_data() {
+    cp "$HERE/c-spin-data/world.wit" "$1/"
+    wasi_wit "$1" 0.2.12
+    mkdir -p "$1/deps/spin" "$1/deps/spin-postgres"
+    cp "$HERE/c-spin-data/spin.wit" "$1/deps/spin/"
+    cp "$HERE/c-spin-data/spin-postgres.wit" "$1/deps/spin-postgres/"
+    "$WIT_BINDGEN" c "$1" --world spindata --out-dir "$1/gen"
+    "$CLANG" "${CFLAGS_WASM[@]}" -Wno-unused-parameter -mexec-model=reactor -I"$1/gen" \
+        -o "$1/core.wasm" "$HERE/c-spin-data/main.c" "$1/gen/spindata.c" "$1/gen/spindata_component_type.o"
+    "$WASM_TOOLS" component new "$1/core.wasm" --adapt "wasi_snapshot_preview1=$ADAPTER_REACTOR" -o "$2"
+}
+
+# The test handler of tests/e2e/up_outbound.sh (not in ALL either).
+build_c_outbound() {
+    cp "$HERE/c-outbound/world.wit" "$1/"
+    wasi_wit "$1" 0.2.12
+    "$WIT_BINDGEN" c "$1" --world hello --out-dir "$1/gen"
+    "$CLANG" "${CFLAGS_WASM[@]}" -Wno-unused-parameter -mexec-model=reactor -I"$1/gen" \
+        -o "$1/core.wasm" "$HERE/c-outbound/main.c" "$1/gen/hello.c" "$1/gen/hello_component_type.o"
     "$WASM_TOOLS" component new "$1/core.wasm" --adapt "wasi_snapshot_preview1=$ADAPTER_REACTOR" -o "$2"
 }
 

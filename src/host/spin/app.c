@@ -17,12 +17,24 @@
 typedef struct spin_db {
     char *label;
     char *path; /* NULL: in memory */
+    char *url;  /* a Redis store: its url */
     kiln_kvs *db;
     int owner; /* this entry opened db (others share it) */
 } spin_db;
 
+/* One configured SQLite database label (labels of one path share the connection). */
+typedef struct spin_sql {
+    char *label;
+    char *path; /* NULL: in memory */
+    kiln_sqldb *db;
+    int owner;
+} spin_sql;
+
 struct spin_component {
     char *id;
+    char **sql_labels; /* granted SQLite databases */
+    kiln_sqldb **sql_dbs;
+    size_t nsql;
     char **labels;  /* granted */
     kiln_kvs **dbs; /* per label; NULL: not configured */
     size_t nlabels;
@@ -34,6 +46,8 @@ struct spin_component {
 struct kiln_spin_app {
     spin_db *dbs;
     size_t ndbs;
+    spin_sql *sqls;
+    size_t nsqls;
     spin_component *comps;
     size_t ncomps;
 };
@@ -56,6 +70,16 @@ int spin_component_store(const spin_component *c, const char *label, size_t len,
         *db = c->dbs[i];
         *name = c->labels[i];
         return c->dbs[i] ? 1 : 0;
+    }
+    return -1;
+}
+
+int spin_component_sqlite(const spin_component *c, const char *label, size_t len, kiln_sqldb **db)
+{
+    for (size_t i = 0; i < c->nsql; i++) {
+        if (strlen(c->sql_labels[i]) != len || memcmp(c->sql_labels[i], label, len) != 0) continue;
+        *db = c->sql_dbs[i];
+        return c->sql_dbs[i] ? 1 : 0;
     }
     return -1;
 }
@@ -125,6 +149,16 @@ static int make_dirs(const char *dir)
 static int open_db(kiln_spin_app *a, spin_db *d, char **err)
 {
     if (d->db) return 0;
+    if (d->url) {
+        char *why = NULL;
+        if (!(d->db = kiln_kvs_open_redis(d->url, &why))) {
+            fail(err, "key-value store \"%s\": %s", d->label, why ? why : "cannot open");
+            kiln_free(why);
+            return -1;
+        }
+        d->owner = 1;
+        return 0;
+    }
     for (size_t i = 0; d->path && i < a->ndbs; i++) {
         if (a->dbs[i].db && a->dbs[i].path && strcmp(a->dbs[i].path, d->path) == 0) {
             d->db = a->dbs[i].db;
@@ -151,6 +185,158 @@ static int open_db(kiln_spin_app *a, spin_db *d, char **err)
         return -1;
     }
     d->owner = 1;
+    return 0;
+}
+
+/* Opens the SQLite database of q (sharing one already open for the same path; creating
+ * the file's directory, as Spin does). */
+static int open_sql(kiln_spin_app *a, spin_sql *q, char **err)
+{
+    if (q->db) return 0;
+    for (size_t i = 0; q->path && i < a->nsqls; i++) {
+        if (a->sqls[i].db && a->sqls[i].path && strcmp(a->sqls[i].path, q->path) == 0) {
+            q->db = a->sqls[i].db;
+            return 0;
+        }
+    }
+    if (q->path) {
+        char *dir = kiln_strdup(q->path);
+        if (!dir) return fail(err, "out of memory");
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) *slash = '\0';
+        int rc = slash && slash != dir ? make_dirs(dir) : 0;
+        if (rc < 0)
+            fail(err, "sqlite database \"%s\": cannot create %s: %s", q->label, dir,
+                 strerror(errno));
+        kiln_free(dir);
+        if (rc < 0) return -1;
+    }
+    char *why = NULL;
+    if (!(q->db = kiln_sqldb_open(q->path, &why))) {
+        fail(err, "sqlite database \"%s\": %s", q->label, why ? why : "cannot open");
+        kiln_free(why);
+        return -1;
+    }
+    q->owner = 1;
+    return 0;
+}
+
+/* The configured SQLite databases: the runtime config's, then "default" in the state dir
+ * (STATE_DIR/sqlite_db.db, Spin's name). */
+static int add_sqls(kiln_spin_app *a, const kiln_spin_runtime_config *rc, const char *sdir,
+                    char **err)
+{
+    a->sqls = kiln_calloc(rc->nsqlite + 1, sizeof *a->sqls);
+    if (!a->sqls) return fail(err, "out of memory");
+    int has_default = 0;
+    for (size_t i = 0; i < rc->nsqlite; i++) {
+        spin_sql *q = &a->sqls[a->nsqls++];
+        q->label = kiln_strdup(rc->sqlite[i].label);
+        q->path = rc->sqlite[i].path ? kiln_strdup(rc->sqlite[i].path) : NULL;
+        if (!q->label || (rc->sqlite[i].path && !q->path)) return fail(err, "out of memory");
+        has_default |= strcmp(q->label, "default") == 0;
+    }
+    if (!has_default) {
+        spin_sql *q = &a->sqls[a->nsqls++];
+        kiln_buf p = KILN_BUF_INIT;
+        q->label = kiln_strdup("default");
+        if (*sdir && kiln_buf_printf(&p, "%s/sqlite_db.db", sdir) < 0) {
+            kiln_buf_free(&p);
+            return fail(err, "out of memory");
+        }
+        q->path = *sdir ? kiln_buf_steal(&p) : NULL;
+        if (!q->label || (*sdir && !q->path)) return fail(err, "out of memory");
+    }
+    return 0;
+}
+
+static spin_sql *find_sql(kiln_spin_app *a, const char *label)
+{
+    for (size_t i = 0; i < a->nsqls; i++)
+        if (strcmp(a->sqls[i].label, label) == 0) return &a->sqls[i];
+    return NULL;
+}
+
+/* The component's granted SQLite databases, opened; their description appended to desc. */
+static int add_component_sql(kiln_spin_app *a, const kiln_component *mc, spin_component *c,
+                             kiln_buf *desc, char **err)
+{
+    c->sql_labels = kiln_calloc(mc->sqlite_databases.len + 1, sizeof *c->sql_labels);
+    c->sql_dbs = kiln_calloc(mc->sqlite_databases.len + 1, sizeof *c->sql_dbs);
+    if (!c->sql_labels || !c->sql_dbs) return fail(err, "out of memory");
+    for (size_t i = 0; i < mc->sqlite_databases.len; i++) {
+        const char *label = mc->sqlite_databases.items[i];
+        spin_sql *q = find_sql(a, label);
+        if (!q)
+            return fail(err,
+                        "component %s: unknown sqlite_databases label \"%s\" (define "
+                        "[sqlite_database.%s] in a --runtime-config-file)",
+                        mc->id, label, label);
+        if (open_sql(a, q, err) < 0) return -1;
+        if (!(c->sql_labels[c->nsql] = kiln_strdup(label)) ||
+            kiln_buf_printf(desc, "%s%s at %s",
+                            c->nsql     ? ", "
+                            : desc->len ? "; sqlite database "
+                                        : "sqlite database ",
+                            label, q->path ? q->path : "(memory)") < 0)
+            return fail(err, "out of memory");
+        c->sql_dbs[c->nsql++] = q->db;
+    }
+    return 0;
+}
+
+/* Runs each --sqlite statement: "@FILE[:LABEL]" a script on LABEL, else one statement on
+ * the default database (Spin's SqlStatementExecutorHook). */
+static int run_sqlite_statements(kiln_spin_app *a, const kiln_spin_options *o, char **err)
+{
+    for (size_t i = 0; i < o->nsqlite_statements; i++) {
+        const char *s = o->sqlite_statements[i];
+        char *why = NULL, *file = NULL;
+        const char *label = "default";
+        int rc;
+        if (s[0] == '@') {
+            const char *colon = strchr(s + 1, ':');
+            file = colon ? kiln_strndup(s + 1, (size_t)(colon - s - 1)) : kiln_strdup(s + 1);
+            if (colon) label = colon + 1;
+            if (!file) return fail(err, "out of memory");
+            if (!*file || !*label) {
+                kiln_free(file);
+                return fail(err, "--sqlite %s: expected @FILE or @FILE:LABEL", s);
+            }
+        }
+        spin_sql *q = find_sql(a, label);
+        if (!q) {
+            kiln_free(file);
+            return fail(err, "--sqlite %s: no sqlite database labelled \"%s\"", s, label);
+        }
+        if (open_sql(a, q, err) < 0) {
+            kiln_free(file);
+            return -1;
+        }
+        if (file) {
+            kiln_buf text = KILN_BUF_INIT;
+            if (kiln_read_file(file, &text) < 0 || kiln_buf_putc(&text, '\0') < 0) {
+                fail(err, "--sqlite: cannot read %s: %s", file, strerror(errno));
+                kiln_buf_free(&text);
+                kiln_free(file);
+                return -1;
+            }
+            rc = kiln_sqldb_exec(q->db, text.data, &why);
+            kiln_buf_free(&text);
+        } else {
+            kiln_sql_result r;
+            rc = kiln_sqldb_query(q->db, s, strlen(s), NULL, 0, &r, &why);
+            if (rc == 0) kiln_sql_result_free(&r);
+        }
+        if (rc < 0) {
+            fail(err, "--sqlite %s: database \"%s\": %s", file ? file : s, label,
+                 why ? why : "failed");
+            kiln_free(why);
+            kiln_free(file);
+            return -1;
+        }
+        kiln_free(file);
+    }
     return 0;
 }
 
@@ -189,7 +375,9 @@ static int add_dbs(kiln_spin_app *a, const kiln_spin_runtime_config *rc, const c
         spin_db *d = &a->dbs[a->ndbs++];
         d->label = kiln_strdup(rc->stores[i].label);
         d->path = rc->stores[i].path ? kiln_strdup(rc->stores[i].path) : NULL;
-        if (!d->label || (rc->stores[i].path && !d->path)) return fail(err, "out of memory");
+        d->url = rc->stores[i].url ? kiln_strdup(rc->stores[i].url) : NULL;
+        if (!d->label || (rc->stores[i].path && !d->path) || (rc->stores[i].url && !d->url))
+            return fail(err, "out of memory");
         has_default |= strcmp(d->label, "default") == 0;
     }
     if (!has_default) {
@@ -248,12 +436,19 @@ static int add_component(kiln_spin_app *a, const kiln_manifest *m, const kiln_co
             return -1;
         }
         if (!(c->labels[c->nlabels] = kiln_strdup(label)) ||
-            kiln_buf_printf(&desc, "%s%s at %s", desc.len ? ", " : "key-value store ", label,
-                            d->path ? d->path : "(memory)") < 0) {
+            kiln_buf_printf(&desc, "%s%s at %s%s", desc.len ? ", " : "key-value store ", label,
+                            d->url ? "redis " : "",
+                            d->url    ? kiln_kvs_redis_where(d->db)
+                            : d->path ? d->path
+                                      : "(memory)") < 0) {
             kiln_buf_free(&desc);
             return fail(err, "out of memory");
         }
         c->dbs[c->nlabels++] = d->db;
+    }
+    if (add_component_sql(a, mc, c, &desc, err) < 0) {
+        kiln_buf_free(&desc);
+        return -1;
     }
     c->describe = desc.len ? kiln_buf_steal(&desc) : NULL;
     kiln_buf_free(&desc);
@@ -350,7 +545,9 @@ kiln_spin_app *kiln_spin_app_new(const kiln_manifest *m, const kiln_spin_options
         fail(err, "out of memory");
         goto out;
     }
-    if (add_dbs(a, &rc, sdir, err) < 0 || cli_provider(o, &rc, err) < 0) goto out;
+    if (add_dbs(a, &rc, sdir, err) < 0 || add_sqls(a, &rc, sdir, err) < 0 ||
+        cli_provider(o, &rc, err) < 0)
+        goto out;
     if (kiln_spin_vars_resolve(m, &rc, o->getenv_fn, &values, err) < 0) goto out;
     if (!(a->comps = kiln_calloc(m->components_len + 1, sizeof *a->comps))) {
         fail(err, "out of memory");
@@ -360,6 +557,7 @@ kiln_spin_app *kiln_spin_app_new(const kiln_manifest *m, const kiln_spin_options
     for (size_t i = 0; i < m->components_len && ok == 0; i++, a->ncomps++)
         ok = add_component(a, m, &m->components[i], values, &a->comps[i], err);
     if (ok == 0) ok = seed(a, o, err);
+    if (ok == 0) ok = run_sqlite_statements(a, o, err);
 out:
     for (size_t i = 0; values && i < m->variables_len; i++)
         kiln_free(values[i]);
@@ -384,6 +582,10 @@ void kiln_spin_app_free(kiln_spin_app *a)
             kiln_free(c->labels[k]);
         kiln_free(c->labels);
         kiln_free(c->dbs);
+        for (size_t k = 0; k < c->nsql; k++)
+            kiln_free(c->sql_labels[k]);
+        kiln_free(c->sql_labels);
+        kiln_free(c->sql_dbs);
         for (size_t k = 0; k < c->nvars; k++) {
             kiln_free(c->vars[k].name);
             kiln_free(c->vars[k].value);
@@ -396,7 +598,14 @@ void kiln_spin_app_free(kiln_spin_app *a)
         if (a->dbs[i].owner) kiln_kvs_close(a->dbs[i].db);
         kiln_free(a->dbs[i].label);
         kiln_free(a->dbs[i].path);
+        kiln_free(a->dbs[i].url);
     }
     kiln_free(a->dbs);
+    for (size_t i = 0; i < a->nsqls; i++) {
+        if (a->sqls[i].owner) kiln_sqldb_close(a->sqls[i].db);
+        kiln_free(a->sqls[i].label);
+        kiln_free(a->sqls[i].path);
+    }
+    kiln_free(a->sqls);
     kiln_free(a);
 }

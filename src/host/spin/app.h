@@ -25,6 +25,7 @@ char *kiln_spin_template_render(const char *tmpl, kiln_spin_lookup_fn lookup, vo
 typedef struct kiln_spin_kv_cfg {
     char *label;
     char *path; /* absolute; NULL: in memory */
+    char *url;  /* key-value type "redis": its url (path unused) */
 } kiln_spin_kv_cfg;
 
 typedef struct kiln_spin_var_provider {
@@ -37,6 +38,8 @@ typedef struct kiln_spin_runtime_config {
     char *state_dir; /* absolute, NULL: not set; "" : unset (stores in memory) */
     kiln_spin_kv_cfg *stores;
     size_t nstores;
+    kiln_spin_kv_cfg *sqlite; /* [sqlite_database.LABEL] type = "spin" */
+    size_t nsqlite;
     kiln_spin_var_provider *providers;
     size_t nproviders;
 } kiln_spin_runtime_config;
@@ -58,15 +61,19 @@ typedef struct kiln_spin_options {
     /* --key-value KEY=VALUE: set in the default store at start */
     const char *const *key_values;
     size_t nkey_values;
+    /* --sqlite STATEMENT (run on the default database) or @FILE[:LABEL] (a script run on
+     * LABEL, default "default"), in order, before serving (Spin's flag) */
+    const char *const *sqlite_statements;
+    size_t nsqlite_statements;
     /* The environment lookup (getenv when NULL), for tests. */
     const char *(*getenv_fn)(const char *name);
 } kiln_spin_options;
 
 typedef struct kiln_spin_app kiln_spin_app;
 
-/* Resolves what every component of m may use: opens the stores its components are granted
- * (creating the state directory), resolves every variable, seeds the default store with
- * o->key_values. NULL with *err (a required
+/* Resolves what every component of m may use: opens the stores and SQLite databases its
+ * components are granted (creating the state directory), resolves every variable, seeds
+ * the default store with o->key_values, runs o->sqlite_statements. NULL with *err (a required
  * variable without a value, a granted label not configured, a file that cannot be opened,
  * a bad runtime config). */
 kiln_spin_app *kiln_spin_app_new(const kiln_manifest *m, const kiln_spin_options *o, char **err);

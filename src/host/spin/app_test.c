@@ -231,10 +231,23 @@ static void test_runtime_config_errors(void)
 {
     kiln_spin_runtime_config rc;
     char *err = NULL;
-    char *p =
-        write_tmp("bad1.toml", "[key_value_store.x]\ntype = \"redis\"\nurl = \"redis://x\"\n");
+    char *p = write_tmp("good1.toml", "[key_value_store.x]\ntype = \"redis\"\nurl = \"redis://x\"\n"
+                                      "[sqlite_database.y]\ntype = \"spin\"\npath = \"y.db\"\n");
+    CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), 0);
+    CHECK(rc.nstores == 1 && rc.stores[0].url && strcmp(rc.stores[0].url, "redis://x") == 0);
+    CHECK(rc.nsqlite == 1 && rc.sqlite[0].path && strstr(rc.sqlite[0].path, "/y.db"));
+    kiln_spin_runtime_config_free(&rc);
+    p = write_tmp("bad1.toml", "[key_value_store.x]\ntype = \"redis\"\n");
     CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), -1);
-    CHECK(err && strstr(err, "redis"));
+    CHECK(err && strstr(err, "a redis store needs a url"));
+    kiln_free(err);
+    p = write_tmp("bad1b.toml", "[key_value_store.x]\ntype = \"azure_cosmos\"\n");
+    CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), -1);
+    CHECK(err && strstr(err, "azure_cosmos"));
+    kiln_free(err);
+    p = write_tmp("bad1c.toml", "[sqlite_database.x]\ntype = \"libsql\"\nurl = \"u\"\n");
+    CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), -1);
+    CHECK(err && strstr(err, "libsql"));
     kiln_free(err);
     p = write_tmp("bad2.toml", "[[config_provider]]\ntype = \"vault\"\n");
     CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), -1);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "host/spin/kv_sqlite.h"
+#include "host/spin/sqlite_db.h"
 
 typedef struct spin_component spin_component; /* app.c */
 
@@ -21,6 +22,9 @@ const spin_component *spin_app_component(const char *id);
  * granted but not configured, -1 not granted. */
 int spin_component_store(const spin_component *c, const char *label, size_t len, kiln_kvs **db,
                          const char **name);
+/* The SQLite database serving label for c: 1 found, 0 granted but not configured, -1 not
+ * granted. */
+int spin_component_sqlite(const spin_component *c, const char *label, size_t len, kiln_sqldb **db);
 const spin_var *spin_component_vars(const spin_component *c, size_t *n);
 const char *spin_component_id(const spin_component *c);
 

@@ -6,6 +6,7 @@
  * rep indexes the table of cas handles. Every database call runs as a job through
  * kiln_offload: the guest's fiber parks while a pool thread does the SQLite work. */
 #include "engine/fiber.h"
+#include "host/spin/data.h"
 #include "host/spin/spin.h"
 #include "util/alloc.h"
 
@@ -30,7 +31,24 @@ typedef struct spin_ctx {
     const spin_component *comp; /* NULL: a component the application does not know */
     kv_open *open;              /* KILN_KV_MAX_OPEN entries once the first store opens */
     kv_cas *cas;                /* KILN_KV_MAX_OPEN entries once the first cas is made */
+    spin_data *data;            /* SQLite, Redis, PostgreSQL connections (data.h) */
+    char **outbound;            /* allowed_outbound_hosts (kiln_grants_outbound), copied */
+    size_t noutbound;
 } spin_ctx;
+
+const char *const *spin_ctx_outbound(void *ctx, size_t *n)
+{
+    spin_ctx *c = ctx;
+    *n = c->noutbound;
+    return (const char *const *)c->outbound;
+}
+
+spin_data *spin_ctx_data(void *ctx)
+{
+    spin_ctx *c = ctx;
+    if (!c->data) c->data = kiln_calloc(1, sizeof *c->data);
+    return c->data;
+}
 
 const spin_component *spin_ctx_component(void *ctx)
 {
@@ -87,6 +105,16 @@ static kiln_cval *bytes_val(kiln_cabi_cx *cx, const void *p, size_t n)
     v->str.ptr = b;
     v->str.len = n;
     return v;
+}
+
+kiln_cval *spin_bytes_val(kiln_cabi_cx *cx, const void *p, size_t n)
+{
+    return bytes_val(cx, p, n);
+}
+
+int spin_oom(kiln_cabi_cx *cx)
+{
+    return oom(cx);
 }
 
 /* option<list<u8>>: some(bytes) when found, else none. NULL on OOM. */
@@ -217,17 +245,7 @@ static int do_open(spin_ctx *c, kiln_cabi_cx *cx, const kiln_cval *label, kiln_c
     int found =
         c->comp ? spin_component_store(c->comp, label->str.ptr, label->str.len, &db, &name) : -1;
     if (found < 0) {
-        /* the label is the guest's: at most 64 bytes of it, controls and quotes as '?' */
-        char shown[65];
-        size_t n = label->str.len < 64 ? label->str.len : 64;
-        for (size_t i = 0; i < n; i++) {
-            unsigned char ch = (unsigned char)label->str.ptr[i];
-            shown[i] = ch < 0x20 || ch == 0x7f || ch == '"' ? '?' : (char)ch;
-        }
-        shown[n] = '\0';
-        fprintf(
-            stderr, "kiln: component %s: key-value store \"%s\"%s is not granted: access denied\n",
-            c->comp ? spin_component_id(c->comp) : "?", shown, label->str.len > 64 ? "..." : "");
+        spin_log_denied(c, "key-value store", label->str.ptr, label->str.len);
         return err_case(cx, r, api, E_ACCESS_DENIED);
     }
     if (found == 0 || !db) return err_case(cx, r, api, E_NO_SUCH_STORE);
@@ -837,6 +855,8 @@ static const kiln_chost_iface wasi_batch_iface = {
 
 /* ---- the provider ---- */
 
+static void ctx_free(void *ctx);
+
 static void *ctx_new(const kiln_grants *g, char **err)
 {
     spin_ctx *c = kiln_calloc(1, sizeof *c);
@@ -845,6 +865,21 @@ static void *ctx_new(const kiln_grants *g, char **err)
         return NULL;
     }
     c->comp = g && g->component ? spin_app_component(g->component) : NULL;
+    /* the grants are borrowed for this call only: the list is copied */
+    size_t n = 0;
+    const char *const *hosts = g ? kiln_grants_outbound(g, &n) : NULL;
+    if (n && !(c->outbound = kiln_calloc(n, sizeof *c->outbound))) {
+        kiln_free(c);
+        *err = kiln_strdup("out of memory");
+        return NULL;
+    }
+    for (; c->noutbound < n; c->noutbound++) {
+        if (!(c->outbound[c->noutbound] = kiln_strdup(hosts[c->noutbound]))) {
+            ctx_free(c);
+            *err = kiln_strdup("out of memory");
+            return NULL;
+        }
+    }
     return c;
 }
 
@@ -856,14 +891,31 @@ static void ctx_free(void *ctx)
         cas_clear(&c->cas[i]);
     kiln_free(c->cas);
     kiln_free(c->open);
+    spin_data_free(c->data);
+    for (size_t i = 0; i < c->noutbound; i++)
+        kiln_free(c->outbound[i]);
+    kiln_free(c->outbound);
     kiln_free(c);
 }
 
 static const kiln_chost_iface *const ifaces[] = {
-    &spin_kv_iface,    &wasi_store_iface,          &wasi_atomics_iface,
-    &wasi_batch_iface, &kiln_spin_variables_iface, &kiln_wasi_config_store_iface,
+    &spin_kv_iface,
+    &wasi_store_iface,
+    &wasi_atomics_iface,
+    &wasi_batch_iface,
+    &kiln_spin_variables_iface,
+    &kiln_wasi_config_store_iface,
+    &kiln_spin_sqlite_iface,
+    &kiln_spin_redis_iface,
+    &kiln_spin_llm_iface,
+    &kiln_spin_mqtt_iface,
+    &kiln_spin_mysql_iface,
+    &kiln_spin_postgres_iface,
+    &kiln_spin_postgres2_iface,
+    &kiln_spin_rdbms_types_iface,
 };
-const kiln_chost_provider kiln_spin_provider = {"spin", ifaces, 6, ctx_new, ctx_free, NULL};
+const kiln_chost_provider kiln_spin_provider = {"spin",  ifaces,   sizeof ifaces / sizeof ifaces[0],
+                                                ctx_new, ctx_free, NULL};
 
 int kiln_spin_register(void)
 {

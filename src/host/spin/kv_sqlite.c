@@ -5,6 +5,7 @@
  * WAL is fsync'd, and a reader never waits for a writer of another connection (a second
  * process such as sqlite3 or Spin). busy_timeout covers a writer of another process. */
 #include "host/spin/kv_sqlite.h"
+#include "host/spin/kv_redis.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -44,6 +45,7 @@ static const char *const sql[ST_COUNT] = {
 };
 
 struct kiln_kvs {
+    kiln_kvr *redis; /* set: a Redis store (kv_redis.h), the rest unused */
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     pthread_mutex_t lock;
@@ -106,9 +108,33 @@ kiln_kvs *kiln_kvs_open(const char *path, char **err)
     return s;
 }
 
+kiln_kvs *kiln_kvs_open_redis(const char *url, char **err)
+{
+    kiln_kvs *s = kiln_calloc(1, sizeof *s);
+    if (!s) {
+        *err = kiln_strdup("out of memory");
+        return NULL;
+    }
+    if (!(s->redis = kiln_kvr_open(url, err))) {
+        kiln_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+const char *kiln_kvs_redis_where(const kiln_kvs *s)
+{
+    return s->redis ? kiln_kvr_where(s->redis) : NULL;
+}
+
 void kiln_kvs_close(kiln_kvs *s)
 {
     if (!s) return;
+    if (s->redis) {
+        kiln_kvr_close(s->redis);
+        kiln_free(s);
+        return;
+    }
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     if (s->db) sqlite3_close(s->db);
@@ -186,6 +212,7 @@ static int get_locked(kiln_kvs *s, const char *store, const char *key, size_t kl
 int kiln_kvs_get(kiln_kvs *s, const char *store, const char *key, size_t klen, uint8_t **val,
                  size_t *vlen, int *found, char **err)
 {
+    if (s->redis) return kiln_kvr_get(s->redis, key, klen, val, vlen, found, err);
     pthread_mutex_lock(&s->lock);
     int rc = get_locked(s, store, key, klen, val, vlen, found, err);
     pthread_mutex_unlock(&s->lock);
@@ -211,6 +238,7 @@ static int set_locked(kiln_kvs *s, const char *store, const char *key, size_t kl
 int kiln_kvs_set(kiln_kvs *s, const char *store, const char *key, size_t klen, const uint8_t *val,
                  size_t vlen, char **err)
 {
+    if (s->redis) return kiln_kvr_set(s->redis, key, klen, val, vlen, err);
     pthread_mutex_lock(&s->lock);
     int rc = set_locked(s, store, key, klen, val, vlen, err);
     pthread_mutex_unlock(&s->lock);
@@ -219,6 +247,7 @@ int kiln_kvs_set(kiln_kvs *s, const char *store, const char *key, size_t klen, c
 
 int kiln_kvs_delete(kiln_kvs *s, const char *store, const char *key, size_t klen, char **err)
 {
+    if (s->redis) return kiln_kvr_delete(s->redis, key, klen, err);
     pthread_mutex_lock(&s->lock);
     int rc = exec_done(s, stmt(s, ST_DELETE, store, key, klen), "delete", err);
     pthread_mutex_unlock(&s->lock);
@@ -228,6 +257,7 @@ int kiln_kvs_delete(kiln_kvs *s, const char *store, const char *key, size_t klen
 int kiln_kvs_exists(kiln_kvs *s, const char *store, const char *key, size_t klen, int *exists,
                     char **err)
 {
+    if (s->redis) return kiln_kvr_exists(s->redis, key, klen, exists, err);
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *q = stmt(s, ST_EXISTS, store, key, klen);
     int rc = q ? sqlite3_step(q) : SQLITE_ERROR;
@@ -271,6 +301,7 @@ static int list_push(kiln_kvs_list *l, size_t *cap, int want_vals, char *key, si
 int kiln_kvs_keys(kiln_kvs *s, const char *store, const char *after, size_t after_len,
                   size_t max_bytes, kiln_kvs_list *out, int *more, char **err)
 {
+    if (s->redis) return kiln_kvr_keys(s->redis, after, after_len, max_bytes, out, more, err);
     memset(out, 0, sizeof *out);
     *more = 0;
     size_t cap = 0;
@@ -324,6 +355,7 @@ static int end(kiln_kvs *s, int ok, char **err)
 int kiln_kvs_increment(kiln_kvs *s, const char *store, const char *key, size_t klen, int64_t delta,
                        int64_t *out, char **err)
 {
+    if (s->redis) return kiln_kvr_increment(s->redis, key, klen, delta, out, err);
     pthread_mutex_lock(&s->lock);
     int rc = begin(s, err);
     if (rc == 0) {
@@ -357,6 +389,7 @@ int kiln_kvs_increment(kiln_kvs *s, const char *store, const char *key, size_t k
 int kiln_kvs_swap(kiln_kvs *s, const char *store, const char *key, size_t klen, const uint8_t *old,
                   size_t oldlen, const uint8_t *val, size_t vlen, int *swapped, char **err)
 {
+    if (s->redis) return kiln_kvr_swap(s->redis, key, klen, old, oldlen, val, vlen, swapped, err);
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *q = stmt(s, old ? ST_SWAP : ST_INSERT_NEW, store, key, klen);
     if (q && old && bind_blob(q, 3, old, oldlen) != SQLITE_OK) q = NULL;
@@ -371,6 +404,7 @@ int kiln_kvs_set_many(kiln_kvs *s, const char *store, size_t n, const char *cons
                       const size_t *klens, const uint8_t *const *vals, const size_t *vlens,
                       char **err)
 {
+    if (s->redis) return kiln_kvr_set_many(s->redis, n, keys, klens, vals, vlens, err);
     pthread_mutex_lock(&s->lock);
     int rc = begin(s, err);
     if (rc == 0) {
@@ -385,6 +419,7 @@ int kiln_kvs_set_many(kiln_kvs *s, const char *store, size_t n, const char *cons
 int kiln_kvs_delete_many(kiln_kvs *s, const char *store, size_t n, const char *const *keys,
                          const size_t *klens, char **err)
 {
+    if (s->redis) return kiln_kvr_delete_many(s->redis, n, keys, klens, err);
     pthread_mutex_lock(&s->lock);
     int rc = begin(s, err);
     if (rc == 0) {
@@ -399,6 +434,7 @@ int kiln_kvs_delete_many(kiln_kvs *s, const char *store, size_t n, const char *c
 int kiln_kvs_get_many(kiln_kvs *s, const char *store, size_t n, const char *const *keys,
                       const size_t *klens, kiln_kvs_list *out, char **err)
 {
+    if (s->redis) return kiln_kvr_get_many(s->redis, n, keys, klens, out, err);
     memset(out, 0, sizeof *out);
     size_t cap = 0;
     int rc = 0;

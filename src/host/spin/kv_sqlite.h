@@ -24,6 +24,12 @@ typedef struct kiln_kvs kiln_kvs;
  * database in memory. NULL with *err (kiln_free'd by the caller). */
 kiln_kvs *kiln_kvs_open(const char *path, char **err);
 void kiln_kvs_close(kiln_kvs *s);
+/* A store on a Redis server (Spin's "redis" type; kv_redis.h): url "redis://...". The
+ * operations below then act on its database (the store label is not part of the keys, as
+ * in Spin). NULL with *err when url is not a Redis URL (nothing connects yet). */
+kiln_kvs *kiln_kvs_open_redis(const char *url, char **err);
+/* "host:port" of a Redis store (for logs), NULL for SQLite. */
+const char *kiln_kvs_redis_where(const kiln_kvs *s);
 
 /* A list of keys (kiln_kvs_keys) or of values (kiln_kvs_get_many: vals[i] NULL when the
  * key has no value); everything kiln_malloc'd, freed by kiln_kvs_list_free. */

@@ -3,11 +3,13 @@
  *   state_dir = "DIR"                         ("" : no state directory, stores in memory)
  *   [key_value_store.LABEL] type = "spin"     path = "FILE" (relative to the file's
  *                                             directory; none: in memory)
+ *   [key_value_store.LABEL] type = "redis"    url = "redis://..."
+ *   [sqlite_database.LABEL] type = "spin"     path = "FILE" (the same)
  *   [[variables_provider]] / [[config_provider]]
  *       type = "static", values = { name = "value", ... }
  *       type = "env", prefix = "PREFIX"       (default SPIN_VARIABLE)
  * Other store and provider types are refused (Kiln cannot serve them yet); other top-level
- * tables (sqlite_database, outbound_networking, ...) are ignored with a warning. */
+ * tables (outbound_networking, ...) are ignored with a warning. */
 #include "host/spin/app.h"
 #include "manifest/toml.h"
 #include "util/alloc.h"
@@ -44,35 +46,37 @@ static char *resolve(const char *dir, const char *path)
     return kiln_buf_steal(&b);
 }
 
-static int load_stores(const kiln_toml_value *t, const char *file, const char *dir,
-                       kiln_spin_runtime_config *rc, char **err)
+/* [key_value_store.LABEL] or [sqlite_database.LABEL] (what: the table name) into
+ * (*out, *count): type "spin" with an optional path. */
+static int load_dbs(const kiln_toml_value *t, const char *what, const char *file, const char *dir,
+                    kiln_spin_kv_cfg **out, size_t *count, char **err)
 {
     size_t n = kiln_toml_table_len(t);
-    if (!kiln_toml_is(t, KILN_TOML_TABLE))
-        return fail(err, file, "key_value_store must be a table%s", NULL);
-    rc->stores = kiln_calloc(n ? n : 1, sizeof *rc->stores);
-    if (!rc->stores) return fail(err, file, "out of memory%s", NULL);
+    if (!kiln_toml_is(t, KILN_TOML_TABLE)) return fail(err, file, "%s must be a table", what);
+    *out = kiln_calloc(n ? n : 1, sizeof **out);
+    if (!*out) return fail(err, file, "out of memory%s", NULL);
     for (size_t i = 0; i < n; i++) {
         const kiln_toml_entry *e = kiln_toml_table_at(t, i);
         const char *type = kiln_toml_str(kiln_toml_get(e->value, "type"));
-        if (!type) return fail(err, file, "key_value_store.%s needs a type", e->key);
-        if (strcmp(type, "spin") != 0)
-            return fail(err, file,
-                        "key_value_store type \"%s\" is not supported by Kiln yet (only "
-                        "\"spin\", SQLite)",
-                        type);
+        if (!type) return fail(err, file, "%s needs a type", e->key);
+        /* key_value_store also takes Spin's "redis" type (url = "redis://...") */
+        int redis = strcmp(what, "key_value_store") == 0 && strcmp(type, "redis") == 0;
+        if (strcmp(type, "spin") != 0 && !redis)
+            return fail(err, file, "store type \"%s\" is not supported by Kiln yet", type);
         for (size_t k = 0; k < kiln_toml_table_len(e->value); k++) {
             const char *key = kiln_toml_table_at(e->value, k)->key;
-            if (strcmp(key, "type") != 0 && strcmp(key, "path") != 0)
-                return fail(err, file, "key_value_store: unknown key \"%s\"", key);
+            if (strcmp(key, "type") != 0 && strcmp(key, redis ? "url" : "path") != 0)
+                return fail(err, file, "unknown key \"%s\"", key);
         }
-        kiln_spin_kv_cfg *s = &rc->stores[rc->nstores++];
+        kiln_spin_kv_cfg *s = &(*out)[(*count)++];
         if (!(s->label = kiln_strdup(e->key))) return fail(err, file, "out of memory%s", NULL);
         const kiln_toml_value *p = kiln_toml_get(e->value, "path");
-        if (p && !kiln_toml_str(p))
-            return fail(err, file, "key_value_store.%s: path must be a string", e->key);
+        if (p && !kiln_toml_str(p)) return fail(err, file, "%s: path must be a string", e->key);
         if (p && !(s->path = resolve(dir, kiln_toml_str(p))))
             return fail(err, file, "out of memory%s", NULL);
+        const char *url = kiln_toml_str(kiln_toml_get(e->value, "url"));
+        if (redis && !url) return fail(err, file, "%s: a redis store needs a url string", e->key);
+        if (redis && !(s->url = kiln_strdup(url))) return fail(err, file, "out of memory%s", NULL);
     }
     return 0;
 }
@@ -161,7 +165,9 @@ int kiln_spin_runtime_config_load(const char *path, kiln_spin_runtime_config *rc
             else if (!(rc->state_dir = *s ? resolve(dir, s) : kiln_strdup("")))
                 ret = fail(err, path, "out of memory%s", NULL);
         } else if (strcmp(e->key, "key_value_store") == 0) {
-            ret = load_stores(e->value, path, dir, rc, err);
+            ret = load_dbs(e->value, e->key, path, dir, &rc->stores, &rc->nstores, err);
+        } else if (strcmp(e->key, "sqlite_database") == 0) {
+            ret = load_dbs(e->value, e->key, path, dir, &rc->sqlite, &rc->nsqlite, err);
         } else if (strcmp(e->key, "variables_provider") == 0 ||
                    strcmp(e->key, "config_provider") == 0) {
             ret = load_providers(e->value, path, rc, err);
@@ -181,8 +187,14 @@ void kiln_spin_runtime_config_free(kiln_spin_runtime_config *rc)
     for (size_t i = 0; i < rc->nstores; i++) {
         kiln_free(rc->stores[i].label);
         kiln_free(rc->stores[i].path);
+        kiln_free(rc->stores[i].url);
     }
     kiln_free(rc->stores);
+    for (size_t i = 0; i < rc->nsqlite; i++) {
+        kiln_free(rc->sqlite[i].label);
+        kiln_free(rc->sqlite[i].path);
+    }
+    kiln_free(rc->sqlite);
     for (size_t i = 0; i < rc->nproviders; i++) {
         kiln_free(rc->providers[i].prefix);
         for (size_t k = 0; k < rc->providers[i].values.len; k++) {

@@ -8,7 +8,17 @@
  *   wasi:keyvalue/batch@0.2.0-draft2     get-many, set-many, delete-many
  *   fermyon:spin/variables@2.0.0         get
  *   wasi:config/store@0.2.0-draft-2024-09-27  get, get-all
- * with one context per component instance (kv.c).
+ *   fermyon:spin/sqlite@2.0.0            connection: open, execute   (sqlite.c, sqlite_db.c)
+ *   fermyon:spin/redis@2.0.0             connection: open, get, set, ... (redis.c, hiredis)
+ *   spin:postgres/postgres@3.0.0, fermyon:spin/postgres@2.0.0  (postgres.c, libpq)
+ *   fermyon:spin/llm, mqtt, mysql, rdbms-types @2.0.0: linked, answering Spin's errors for
+ *                                        what is not granted or configured (unserved.c)
+ * with one context per component instance (kv.c; the data hosts' tables: data.h).
+ * SQLite databases are granted by `sqlite_databases` ("default": STATE_DIR/sqlite_db.db,
+ * others from [sqlite_database.LABEL] of the runtime config); Redis and PostgreSQL
+ * addresses by allowed_outbound_hosts ("redis://host:port", "postgres://host:port"),
+ * checked with the outbound HTTP matcher before anything connects (data.h). Every blocking
+ * call (SQLite, hiredis, libpq) runs through kiln_offload.
  *
  * The application (app.c). What a component may use comes from the manifest and is fixed
  * when `kiln up` starts: kiln_spin_app_new resolves it (stores opened, variables
@@ -59,5 +69,11 @@ int spin_err_str(kiln_cabi_cx *cx, kiln_cval *r, uint32_t disc, const char *fmt,
     __attribute__((format(printf, 4, 5)));
 
 extern const kiln_chost_iface kiln_spin_variables_iface, kiln_wasi_config_store_iface;
+extern const kiln_chost_iface kiln_spin_sqlite_iface;                              /* sqlite.c */
+extern const kiln_chost_iface kiln_spin_redis_iface;                               /* redis.c */
+extern const kiln_chost_iface kiln_spin_postgres_iface, kiln_spin_postgres2_iface; /* postgres.c */
+/* unserved.c */
+extern const kiln_chost_iface kiln_spin_llm_iface, kiln_spin_mqtt_iface, kiln_spin_mysql_iface,
+    kiln_spin_rdbms_types_iface;
 
 #endif

@@ -1,7 +1,7 @@
 /* types.c — wasi:http/types and wasi:http/outgoing-handler 0.2 (wasihttp.h): the resources
- * of one request's instance, bodies as wasi:io streams, the response to the sink. */
-#include "host/wasihttp/wasihttp.h"
-#include "host/wasip2/wasip2.h"
+ * of one request's instance, bodies as wasi:io streams, the response to the sink. The
+ * outbound half (outgoing requests, handle, incoming responses) is in outgoing.c. */
+#include "host/wasihttp/internal.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -9,22 +9,22 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct wh_outbody wh_outbody;
-
 struct kiln_wasihttp {
     kiln_wasip2 *p2;
     const kiln_wasihttp_request *req;
     kiln_wasihttp_sink sink;
-    p2_table fields;    /* wh_fields */
-    p2_table inreqs;    /* wh_flag: consumed */
-    p2_table inbodies;  /* wh_flag: stream taken */
-    p2_table outresps;  /* wh_outresp */
-    p2_table outbodies; /* handles: wh_outbody (owned by `bodies`) */
-    p2_table bodies;    /* every wh_outbody made (owned) */
-    p2_table outparams; /* wh_flag */
-    p2_table trailers;  /* wh_flag: got */
-    p2_table outreqs;   /* wh_outreq */
-    p2_table options;   /* wh_flag */
+    p2_table fields;           /* wh_fields */
+    p2_table inreqs;           /* wh_flag: consumed */
+    p2_table inbodies;         /* wh_flag: stream taken */
+    p2_table outresps;         /* wh_outresp */
+    p2_table outbodies;        /* handles: wh_outbody (owned by `bodies`) */
+    p2_table bodies;           /* every wh_outbody made (owned) */
+    p2_table outparams;        /* wh_flag */
+    p2_table trailers;         /* wh_flag: got */
+    wh_out *out;               /* outgoing.c's state (NULL until it makes a resource) */
+    const char *const *grants; /* allowed_outbound_hosts (kiln_grants_outbound) */
+    size_t ngrants;
+    const char *component; /* kiln_grants.component (the component's id): log lines */
     uint32_t req_rep, outparam_rep;
     size_t body_off;
     kiln_wasihttp_outcome outcome;
@@ -36,11 +36,18 @@ typedef struct wh_flag {
     int on;
 } wh_flag;
 
+/* An incoming-body: of the request (x NULL) or of an outbound response. */
+typedef struct wh_inbody {
+    int on; /* its stream was taken */
+    wh_xfer *x;
+} wh_inbody;
+
 struct wh_outbody {
     kiln_wasihttp *h;
-    int sent;     /* its response went to the sink: writes go there */
-    int finished; /* outgoing-body.finish called */
-    int discard;  /* the body of an outgoing request (never sent) */
+    int sent;      /* its response went to the sink: writes go there */
+    int finished;  /* outgoing-body.finish called */
+    int request;   /* the body of an outgoing request: kept whole for its transfer */
+    wh_xfer *xfer; /* a request body handed to handle before its finish */
     kiln_buf pending;
 };
 
@@ -49,11 +56,6 @@ typedef struct wh_outresp {
     wh_fields *headers;
     wh_outbody *body; /* NULL until body() */
 } wh_outresp;
-
-typedef struct wh_outreq {
-    wh_fields *headers;
-    int body_taken;
-} wh_outreq;
 
 static const char *const error_names[] = {"DNS-timeout",
                                           "DNS-error",
@@ -181,9 +183,15 @@ static void free_dtor_inreq(void *ctx, uint32_t rep)
 {
     kiln_free(p2_table_take(&H(ctx)->inreqs, rep));
 }
+static void inbody_free(wh_inbody *b)
+{
+    if (!b) return;
+    wh_xfer_release(b->x);
+    kiln_free(b);
+}
 static void free_dtor_inbody(void *ctx, uint32_t rep)
 {
-    kiln_free(p2_table_take(&H(ctx)->inbodies, rep));
+    inbody_free(p2_table_take(&H(ctx)->inbodies, rep));
 }
 static void outresp_free(wh_outresp *r)
 {
@@ -195,9 +203,20 @@ static void outresp_dtor(void *ctx, uint32_t rep)
 {
     outresp_free(p2_table_take(&H(ctx)->outresps, rep));
 }
+/* A request body handed to its transfer: complete (finish) or abandoned (dropped). */
+static void request_body_end(wh_outbody *b, int complete)
+{
+    if (!b->xfer) return;
+    wh_xfer_body(b->xfer, complete ? (b->pending.data ? b->pending.data : "") : NULL,
+                 b->pending.len);
+    wh_xfer_release(b->xfer);
+    b->xfer = NULL;
+    kiln_buf_free(&b->pending);
+}
 static void outbody_dtor(void *ctx, uint32_t rep)
 {
-    p2_table_take(&H(ctx)->outbodies, rep); /* the state stays in `bodies` */
+    wh_outbody *b = p2_table_take(&H(ctx)->outbodies, rep); /* the state stays in `bodies` */
+    if (b && !b->finished) request_body_end(b, 0);
 }
 static void free_dtor_outparam(void *ctx, uint32_t rep)
 {
@@ -207,21 +226,6 @@ static void free_dtor_trailers(void *ctx, uint32_t rep)
 {
     kiln_free(p2_table_take(&H(ctx)->trailers, rep));
 }
-static void outreq_free(wh_outreq *r)
-{
-    if (!r) return;
-    wh_fields_free(r->headers);
-    kiln_free(r);
-}
-static void outreq_dtor(void *ctx, uint32_t rep)
-{
-    outreq_free(p2_table_take(&H(ctx)->outreqs, rep));
-}
-static void free_dtor_options(void *ctx, uint32_t rep)
-{
-    kiln_free(p2_table_take(&H(ctx)->options, rep));
-}
-
 /* Puts a new item into t: its rep, or 0 (out of memory; item freed with kiln_free). */
 static uint32_t put(p2_table *t, void *item)
 {
@@ -466,7 +470,7 @@ static int inreq_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kil
         return 0;
     }
     q->on = 1;
-    return var_res(cx, &res[0], 0, put(&h->inbodies, kiln_calloc(1, sizeof(wh_flag))));
+    return var_res(cx, &res[0], 0, put(&h->inbodies, kiln_calloc(1, sizeof(wh_inbody))));
 }
 
 /* The request body as an input stream. */
@@ -491,22 +495,27 @@ static const p2_stream_ops body_in_ops = {body_read, no_write, NULL};
 static int inbody_stream(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_wasihttp *h = ctx;
-    wh_flag *b = get(cx, &h->inbodies, args[0].res.rep, "incoming-body");
+    wh_inbody *b = get(cx, &h->inbodies, args[0].res.rep, "incoming-body");
     if (!b) return -1;
     if (b->on || !h->p2) {
         var(&res[0], 1, NULL);
         return 0;
     }
     b->on = 1;
+    if (b->x) { /* an outbound response's body, read as it arrives */
+        uint32_t rep = p2_stream_new_ready(h->p2, &wh_xfer_body_ops, b->x, &wh_xfer_body_ready);
+        if (rep) wh_xfer_retain(b->x);
+        return var_res(cx, &res[0], 0, rep);
+    }
     return var_res(cx, &res[0], 0, p2_stream_new_ops(h->p2, P2_STREAM_IN, &body_in_ops, h));
 }
 
 static int inbody_finish(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_wasihttp *h = ctx;
-    wh_flag *b = p2_table_take(&h->inbodies, args[0].res.rep);
+    wh_inbody *b = p2_table_take(&h->inbodies, args[0].res.rep);
     if (!b) return p2_fail(cx, "wasi:http: unknown incoming-body");
-    kiln_free(b);
+    inbody_free(b);
     res[0].res.rep = put(&h->trailers, kiln_calloc(1, sizeof(wh_flag)));
     return res[0].res.rep ? 0 : p2_fail(cx, "wasi:http: out of memory");
 }
@@ -597,7 +606,7 @@ static int outresp_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, k
 }
 
 /* A new body state (owned by h->bodies) and an outgoing-body handle for it. */
-static int new_body(kiln_wasihttp *h, kiln_cabi_cx *cx, kiln_cval *r, wh_outbody **out, int discard)
+static int new_body(kiln_wasihttp *h, kiln_cabi_cx *cx, kiln_cval *r, wh_outbody **out, int request)
 {
     wh_outbody *b = kiln_calloc(1, sizeof *b);
     if (!b || !p2_table_put(&h->bodies, b)) {
@@ -605,7 +614,7 @@ static int new_body(kiln_wasihttp *h, kiln_cabi_cx *cx, kiln_cval *r, wh_outbody
         return p2_fail(cx, "wasi:http: out of memory");
     }
     b->h = h;
-    b->discard = discard;
+    b->request = request;
     b->pending = (kiln_buf)KILN_BUF_INIT;
     *out = b;
     return var_res(cx, r, 0, p2_table_put(&h->outbodies, b));
@@ -628,7 +637,7 @@ static int body_write(void *arg, const void *data, size_t n)
     wh_outbody *b = arg;
     kiln_wasihttp *h = b->h;
     if (b->finished) return EPIPE;
-    if (b->discard) return 0;
+    if (b->request && b->pending.len + n > WH_REQUEST_BODY_MAX) return EFBIG;
     if (!b->sent) return kiln_buf_append(&b->pending, data, n) < 0 ? ENOMEM : 0;
     if (h->finished) return EPIPE;
     return h->sink.write(h->sink.arg, data, n) < 0 ? EPIPE : 0;
@@ -666,6 +675,7 @@ static int outbody_finish(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, ki
     wh_fields *t = NULL;
     if (args[1].var.disc == 1 && !(t = take_fields(h, cx, args[1].var.payload->res.rep))) return -1;
     b->finished = 1;
+    request_body_end(b, 1);
     if (b->sent) sink_finish(h, t);
     wh_fields_free(t);
     p2_ok(&res[0]);
@@ -721,122 +731,10 @@ static int outparam_set(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
     return 0;
 }
 
-/* ---- outgoing requests: data only; sending one is denied (issue 17) ---- */
-
-static int outreq_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    kiln_wasihttp *h = ctx;
-    wh_fields *f = take_fields(h, cx, args[0].res.rep);
-    if (!f) return -1;
-    wh_outreq *r = kiln_calloc(1, sizeof *r);
-    if (!r) {
-        wh_fields_free(f);
-        return p2_fail(cx, "wasi:http: out of memory");
-    }
-    f->immutable = 1;
-    r->headers = f;
-    res[0].res.rep = p2_table_put(&h->outreqs, r);
-    if (!res[0].res.rep) {
-        outreq_free(r);
-        return p2_fail(cx, "wasi:http: out of memory");
-    }
-    return 0;
-}
-
-static wh_outreq *outreq(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args)
-{
-    return get(cx, &H(ctx)->outreqs, args[0].res.rep, "outgoing-request");
-}
-
-static int outreq_body(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    wh_outreq *r = outreq(ctx, cx, args);
-    if (!r) return -1;
-    if (r->body_taken) {
-        var(&res[0], 1, NULL);
-        return 0;
-    }
-    r->body_taken = 1;
-    wh_outbody *b;
-    return new_body(ctx, cx, &res[0], &b, 1);
-}
-
-static int outreq_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    if (!outreq(ctx, cx, args)) return -1;
-    var(&res[0], 0, NULL); /* get */
-    return 0;
-}
-
-/* Getters of a request that was never sent: none. */
-static int outreq_none(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    if (!outreq(ctx, cx, args)) return -1;
-    var(&res[0], 0, NULL);
-    return 0;
-}
-
-/* Setters: accepted (the request can never be sent). */
-static int outreq_ok(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    if (!outreq(ctx, cx, args)) return -1;
-    p2_ok(&res[0]);
-    return 0;
-}
-
-static int outreq_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    wh_outreq *r = outreq(ctx, cx, args);
-    if (!r) return -1;
-    return new_fields_copy(ctx, cx, &res[0], r->headers, 1);
-}
-
-static int options_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    (void)args;
-    res[0].res.rep = put(&H(ctx)->options, kiln_calloc(1, sizeof(wh_flag)));
-    return res[0].res.rep ? 0 : p2_fail(cx, "wasi:http: out of memory");
-}
-
-static int options_none(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    if (!get(cx, &H(ctx)->options, args[0].res.rep, "request-options")) return -1;
-    var(&res[0], 0, NULL);
-    return 0;
-}
-
-static int options_ok(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    if (!get(cx, &H(ctx)->options, args[0].res.rep, "request-options")) return -1;
-    p2_ok(&res[0]);
-    return 0;
-}
-
-/* Resources no function here ever makes (incoming-response, future-incoming-response):
- * a handle of them cannot exist, so their methods cannot be reached with a valid one. */
-static int never(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    (void)ctx, (void)args, (void)res;
-    return p2_fail(cx, "wasi:http: outbound HTTP is not granted: no incoming responses");
-}
-
 static int http_error_code(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     (void)ctx, (void)cx, (void)args;
     var(&res[0], 0, NULL);
-    return 0;
-}
-
-/* outgoing-handler.handle: denied (no outbound host is granted). */
-static int handle_outgoing(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    kiln_wasihttp *h = ctx;
-    outreq_free(p2_table_take(&h->outreqs, args[0].res.rep));
-    if (args[1].var.disc == 1) kiln_free(p2_table_take(&h->options, args[1].var.payload->res.rep));
-    kiln_cval *e = cval(cx);
-    if (!e) return p2_fail(cx, "wasi:http: out of memory");
-    var(e, ERR_HTTP_REQUEST_DENIED, NULL);
-    var(&res[0], 1, e);
     return 0;
 }
 
@@ -849,15 +747,15 @@ static int handle_outgoing(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, k
 static const kiln_chost_resource types_res[] = {
     {"fields", fields_dtor},
     {"incoming-request", free_dtor_inreq},
-    {"outgoing-request", outreq_dtor},
-    {"request-options", free_dtor_options},
+    {"outgoing-request", wh_outreq_dtor},
+    {"request-options", wh_options_dtor},
     {"response-outparam", free_dtor_outparam},
-    {"incoming-response", NULL},
+    {"incoming-response", wh_inresp_dtor},
     {"incoming-body", free_dtor_inbody},
     {"future-trailers", free_dtor_trailers},
     {"outgoing-response", outresp_dtor},
     {"outgoing-body", outbody_dtor},
-    {"future-incoming-response", NULL},
+    {"future-incoming-response", wh_future_dtor},
 };
 static const kiln_chost_func types_funcs[] = {
     {"http-error-code", "(borrow<*>) -> option<*>", http_error_code},
@@ -877,33 +775,38 @@ static const kiln_chost_func types_funcs[] = {
     {"[method]incoming-request.authority", IR ") -> option<string>", inreq_authority},
     {"[method]incoming-request.headers", IR ") -> own<fields>", inreq_headers},
     {"[method]incoming-request.consume", IR ") -> result<own<incoming-body>>", inreq_consume},
-    {"[constructor]outgoing-request", "(own<fields>) -> own<outgoing-request>", outreq_new},
-    {"[method]outgoing-request.body", OR ") -> result<own<outgoing-body>>", outreq_body},
-    {"[method]outgoing-request.method", OR ") -> *", outreq_method},
-    {"[method]outgoing-request.set-method", OR ", *) -> result", outreq_ok},
-    {"[method]outgoing-request.path-with-query", OR ") -> option<string>", outreq_none},
-    {"[method]outgoing-request.set-path-with-query", OR ", option<string>) -> result", outreq_ok},
-    {"[method]outgoing-request.scheme", OR ") -> option<*>", outreq_none},
-    {"[method]outgoing-request.set-scheme", OR ", option<*>) -> result", outreq_ok},
-    {"[method]outgoing-request.authority", OR ") -> option<string>", outreq_none},
-    {"[method]outgoing-request.set-authority", OR ", option<string>) -> result", outreq_ok},
-    {"[method]outgoing-request.headers", OR ") -> own<fields>", outreq_headers},
-    {"[constructor]request-options", "() -> own<request-options>", options_new},
-    {"[method]request-options.connect-timeout", RO ") -> option<u64>", options_none},
-    {"[method]request-options.set-connect-timeout", RO ", option<u64>) -> result", options_ok},
-    {"[method]request-options.first-byte-timeout", RO ") -> option<u64>", options_none},
-    {"[method]request-options.set-first-byte-timeout", RO ", option<u64>) -> result", options_ok},
-    {"[method]request-options.between-bytes-timeout", RO ") -> option<u64>", options_none},
+    {"[constructor]outgoing-request", "(own<fields>) -> own<outgoing-request>", wh_outreq_new},
+    {"[method]outgoing-request.body", OR ") -> result<own<outgoing-body>>", wh_outreq_body},
+    {"[method]outgoing-request.method", OR ") -> *", wh_outreq_method},
+    {"[method]outgoing-request.set-method", OR ", *) -> result", wh_outreq_set_method},
+    {"[method]outgoing-request.path-with-query", OR ") -> option<string>", wh_outreq_path},
+    {"[method]outgoing-request.set-path-with-query", OR ", option<string>) -> result",
+     wh_outreq_set_path},
+    {"[method]outgoing-request.scheme", OR ") -> option<*>", wh_outreq_scheme},
+    {"[method]outgoing-request.set-scheme", OR ", option<*>) -> result", wh_outreq_set_scheme},
+    {"[method]outgoing-request.authority", OR ") -> option<string>", wh_outreq_authority},
+    {"[method]outgoing-request.set-authority", OR ", option<string>) -> result",
+     wh_outreq_set_authority},
+    {"[method]outgoing-request.headers", OR ") -> own<fields>", wh_outreq_headers},
+    {"[constructor]request-options", "() -> own<request-options>", wh_options_new},
+    {"[method]request-options.connect-timeout", RO ") -> option<u64>", wh_options_connect},
+    {"[method]request-options.set-connect-timeout", RO ", option<u64>) -> result",
+     wh_options_set_connect},
+    {"[method]request-options.first-byte-timeout", RO ") -> option<u64>", wh_options_first_byte},
+    {"[method]request-options.set-first-byte-timeout", RO ", option<u64>) -> result",
+     wh_options_set_first_byte},
+    {"[method]request-options.between-bytes-timeout", RO ") -> option<u64>", wh_options_between},
     {"[method]request-options.set-between-bytes-timeout", RO ", option<u64>) -> result",
-     options_ok},
+     wh_options_set_between},
     {"[method]response-outparam.send-informational",
      "(borrow<response-outparam>, u16, own<fields>) -> result<_, *>", outparam_send_informational},
     {"[static]response-outparam.set", "(own<response-outparam>, result<own<outgoing-response>, *>)",
      outparam_set},
-    {"[method]incoming-response.status", "(borrow<incoming-response>) -> u16", never},
-    {"[method]incoming-response.headers", "(borrow<incoming-response>) -> own<fields>", never},
+    {"[method]incoming-response.status", "(borrow<incoming-response>) -> u16", wh_inresp_status},
+    {"[method]incoming-response.headers", "(borrow<incoming-response>) -> own<fields>",
+     wh_inresp_headers},
     {"[method]incoming-response.consume",
-     "(borrow<incoming-response>) -> result<own<incoming-body>>", never},
+     "(borrow<incoming-response>) -> result<own<incoming-body>>", wh_inresp_consume},
     {"[method]incoming-body.stream", "(borrow<incoming-body>) -> result<own<input-stream>>",
      inbody_stream},
     {"[static]incoming-body.finish", "(own<incoming-body>) -> own<future-trailers>", inbody_finish},
@@ -924,10 +827,10 @@ static const kiln_chost_func types_funcs[] = {
     {"[static]outgoing-body.finish", "(own<outgoing-body>, option<own<fields>>) -> result<_, *>",
      outbody_finish},
     {"[method]future-incoming-response.subscribe",
-     "(borrow<future-incoming-response>) -> own<pollable>", never},
+     "(borrow<future-incoming-response>) -> own<pollable>", wh_future_subscribe},
     {"[method]future-incoming-response.get",
      "(borrow<future-incoming-response>) -> option<result<result<own<incoming-response>, *>>>",
-     never},
+     wh_future_get},
 };
 const kiln_chost_iface kiln_wasihttp_types = {
     "wasi:http/types", KILN_WASIHTTP_VERSION,
@@ -939,7 +842,7 @@ static const kiln_chost_func outgoing_funcs[] = {
      "(own<outgoing-request>, option<own<request-options>>) -> "
      "result<own<future-incoming-response>, "
      "*>",
-     handle_outgoing}};
+     wh_handle}};
 const kiln_chost_iface kiln_wasihttp_outgoing_handler = {
     "wasi:http/outgoing-handler", KILN_WASIHTTP_VERSION, NULL, 0, outgoing_funcs, 1};
 
@@ -959,15 +862,16 @@ static void free_outresp_v(void *p)
 {
     outresp_free(p);
 }
-static void free_outreq_v(void *p)
-{
-    outreq_free(p);
-}
 static void free_body_v(void *p)
 {
     wh_outbody *b = p;
+    if (b->xfer) wh_xfer_release(b->xfer);
     kiln_buf_free(&b->pending);
     kiln_free(b);
+}
+static void free_inbody_v(void *p)
+{
+    inbody_free(p);
 }
 static void nothing(void *p)
 {
@@ -980,22 +884,25 @@ static void ctx_free(void *p)
     if (!h) return;
     table_free_with(&h->fields, free_fields_v);
     table_free_with(&h->inreqs, kiln_free);
-    table_free_with(&h->inbodies, kiln_free);
+    table_free_with(&h->inbodies, free_inbody_v);
     table_free_with(&h->outresps, free_outresp_v);
     table_free_with(&h->outbodies, nothing);
     table_free_with(&h->bodies, free_body_v);
     table_free_with(&h->outparams, kiln_free);
     table_free_with(&h->trailers, kiln_free);
-    table_free_with(&h->outreqs, free_outreq_v);
-    table_free_with(&h->options, kiln_free);
+    wh_out_free(h->out);
     kiln_free(h);
 }
 
 static void *ctx_new(const kiln_grants *g, char **err)
 {
-    (void)g;
     kiln_wasihttp *h = kiln_calloc(1, sizeof *h);
-    if (!h) *err = kiln_strdup("wasi:http: out of memory");
+    if (!h) {
+        *err = kiln_strdup("wasi:http: out of memory");
+        return NULL;
+    }
+    h->grants = kiln_grants_outbound(g, &h->ngrants);
+    h->component = g->component;
     return h;
 }
 
@@ -1031,4 +938,83 @@ kiln_wasihttp_outcome kiln_wasihttp_outcome_of(const kiln_wasihttp *h, int *fini
     *finished = h->finished;
     *error_case = h->error_case;
     return h->outcome;
+}
+
+/* ---- for outgoing.c (internal.h) ---- */
+
+kiln_cval *wh_cval(kiln_cabi_cx *cx)
+{
+    return cval(cx);
+}
+void wh_var(kiln_cval *r, uint32_t disc, kiln_cval *p)
+{
+    var(r, disc, p);
+}
+int wh_var_res(kiln_cabi_cx *cx, kiln_cval *r, uint32_t disc, uint32_t rep)
+{
+    return var_res(cx, r, disc, rep);
+}
+int wh_set_string(kiln_cabi_cx *cx, kiln_cval *v, const char *s, size_t n)
+{
+    return set_string(cx, v, s, n);
+}
+int wh_opt_string(kiln_cabi_cx *cx, kiln_cval *r, const char *s, size_t n)
+{
+    return opt_string(cx, r, s, n);
+}
+uint32_t wh_put_fields(kiln_wasihttp *h, wh_fields *f)
+{
+    return put_fields(h, f);
+}
+wh_fields *wh_take_fields(kiln_wasihttp *h, kiln_cabi_cx *cx, uint32_t rep)
+{
+    return take_fields(h, cx, rep);
+}
+
+kiln_wasip2 *wh_p2(kiln_wasihttp *h)
+{
+    return h->p2;
+}
+
+wh_out **wh_out_slot(kiln_wasihttp *h)
+{
+    return &h->out;
+}
+
+const char *const *wh_grants(const kiln_wasihttp *h, size_t *n)
+{
+    *n = h->ngrants;
+    return h->grants;
+}
+
+const char *wh_component(const kiln_wasihttp *h)
+{
+    return h->component;
+}
+
+int wh_request_body(kiln_wasihttp *h, kiln_cabi_cx *cx, kiln_cval *r, wh_outbody **out)
+{
+    return new_body(h, cx, r, out, 1);
+}
+
+void wh_request_body_bind(wh_outbody *b, wh_xfer *x)
+{
+    if (b->finished) {
+        wh_xfer_body(x, b->pending.data ? b->pending.data : "", b->pending.len);
+        kiln_buf_free(&b->pending);
+        return;
+    }
+    wh_xfer_retain(x);
+    b->xfer = x;
+}
+
+uint32_t wh_put_response_body(kiln_wasihttp *h, wh_xfer *x)
+{
+    wh_inbody *b = kiln_calloc(1, sizeof *b);
+    uint32_t rep = put(&h->inbodies, b);
+    if (rep) {
+        b->x = x;
+        wh_xfer_retain(x);
+    }
+    return rep;
 }

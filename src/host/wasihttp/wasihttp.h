@@ -21,8 +21,11 @@
  * and outgoing-response.headers are immutable (header-error.immutable); a response's
  * headers are fixed when the constructor takes them, so its headers() is a snapshot.
  *
- * Outbound HTTP is not granted (issue 17): outgoing-request and request-options work as
- * data, outgoing-handler.handle answers error-code.HTTP-request-denied. */
+ * Outbound HTTP (outgoing.c, client.c, allow.c; design in outbound.h): outgoing-handler.handle
+ * sends a request to a target the component's allowed_outbound_hosts grant
+ * (kiln_grants_outbound; anything else: error-code.HTTP-request-denied and a log line) and
+ * returns a future-incoming-response whose pollable, like the response body's stream, waits
+ * on the connection without blocking the thread (a guest's fiber parks). */
 #ifndef KILN_HOST_WASIHTTP_H
 #define KILN_HOST_WASIHTTP_H
 

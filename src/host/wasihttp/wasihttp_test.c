@@ -289,12 +289,20 @@ static void test_error_outcome(void)
     CHECK_INT(kiln_wasihttp_outcome_of(h, &finished, &ec), KILN_WASIHTTP_ERROR);
     CHECK_STR(kiln_wasihttp_error_name(ec), "internal-error");
     CHECK_INT(log.status, 0);
-    /* outbound HTTP is denied */
+    /* outbound HTTP to a host the component is not granted is denied */
     const kiln_chost_func *hf = kiln_chost_find_func(&kiln_wasihttp_outgoing_handler, "handle");
     uint32_t f = new_fields(h);
     kiln_cval a[2] = {R(f)};
     CHECK_INT(call(h, "[constructor]outgoing-request", a, res), 0);
     a[0] = R((uint32_t)res[0].res.rep);
+    kiln_cval auth;
+    memset(&auth, 0, sizeof auth);
+    auth.str.ptr = "example.com";
+    auth.str.len = 11;
+    a[1].var.disc = 1;
+    a[1].var.payload = &auth;
+    CHECK_INT(call(h, "[method]outgoing-request.set-authority", a, res), 0);
+    CHECK_INT(res[0].var.disc, 0);
     a[1].var.disc = 0;
     CHECK(hf != NULL);
     if (hf) {

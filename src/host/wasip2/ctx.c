@@ -77,8 +77,15 @@ static void ctx_free(void *p)
     for (uint32_t i = 0; i < w->nstreams; i++)
         if (w->streams[i].kind != P2_STREAM_FREE && w->streams[i].file_fd >= 0)
             close(w->streams[i].file_fd);
+    for (uint32_t i = 0; i < w->nstreams; i++)
+        if (w->streams[i].kind != P2_STREAM_FREE && w->streams[i].ops && w->streams[i].ops->close)
+            w->streams[i].ops->close(w->streams[i].ops_arg);
     kiln_free(w->streams);
     table_free(&w->errors);
+    for (uint32_t i = 0; i < w->pollables.n; i++) {
+        p2_pollable *q = w->pollables.items[i];
+        if (q && q->kind == P2_POLL_HOST) q->ready->release(q->arg);
+    }
     table_free(&w->pollables);
     for (uint32_t i = 0; i < w->descs.n; i++) {
         p2_desc *d = w->descs.items[i];
@@ -336,6 +343,31 @@ uint32_t p2_stream_new_ops(kiln_wasip2 *w, int kind, const p2_stream_ops *ops, v
     w->streams[i].ops = ops;
     w->streams[i].ops_arg = arg;
     return i + 1;
+}
+
+uint32_t p2_stream_new_ready(kiln_wasip2 *w, const p2_stream_ops *ops, void *arg,
+                             const p2_ready_ops *ready)
+{
+    uint32_t rep = p2_stream_new_ops(w, P2_STREAM_IN, ops, arg);
+    if (rep) w->streams[rep - 1].ready = ready;
+    return rep;
+}
+
+uint32_t p2_pollable_new_host(kiln_wasip2 *w, const p2_ready_ops *ready, void *arg)
+{
+    p2_pollable *p = kiln_calloc(1, sizeof *p);
+    if (!p) return 0;
+    p->kind = P2_POLL_HOST;
+    p->fd = -1;
+    p->ready = ready;
+    p->arg = arg;
+    uint32_t rep = p2_table_put(&w->pollables, p);
+    if (!rep) {
+        kiln_free(p);
+        return 0;
+    }
+    ready->retain(arg);
+    return rep;
 }
 
 p2_stream *p2_stream_get(kiln_wasip2 *w, uint32_t rep, int kind)

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -264,6 +265,8 @@ static int in_subscribe(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
     if (!s) return -1;
     if (s->file_fd < 0 && s->io.fd >= 0 && !s->closed)
         return set_pollable(cx, &res[0], p2_pollable_new_fd(ctx, s->io.fd, POLLIN));
+    if (s->ready && !s->closed)
+        return set_pollable(cx, &res[0], p2_pollable_new_host(ctx, s->ready, s->ops_arg));
     return set_pollable(cx, &res[0], p2_pollable_new(ctx, 0));
 }
 
@@ -274,8 +277,18 @@ static ssize_t stream_read(p2_stream *s, char *buf, size_t want, int blocking, i
     *eof = 0;
     if (want == 0) return 0;
     if (s->ops) {
-        (void)blocking; /* host-backed sources answer at once */
-        return s->ops->read(s->ops_arg, buf, want, eof, err);
+        for (;;) {
+            long k = s->ops->read(s->ops_arg, buf, want, eof, err);
+            if (k != 0 || *eof || !blocking || !s->ready) return k;
+            int fd;
+            short ev;
+            uint64_t t;
+            if (s->ready->check(s->ops_arg, &fd, &ev, &t)) continue;
+            if (p2_wait(fd, ev, t) < 0) {
+                *err = -1;
+                return -1;
+            }
+        }
     }
     if (s->file_fd >= 0) {
         ssize_t k;
@@ -450,7 +463,9 @@ const kiln_chost_iface kiln_wasip2_io_streams = {
 
 static void pollable_dtor(void *ctx, uint32_t rep)
 {
-    kiln_free(p2_table_take(&((kiln_wasip2 *)ctx)->pollables, rep));
+    p2_pollable *p = p2_table_take(&((kiln_wasip2 *)ctx)->pollables, rep);
+    if (p && p->kind == P2_POLL_HOST) p->ready->release(p->arg);
+    kiln_free(p);
 }
 
 static p2_pollable *pollable(void *ctx, kiln_cabi_cx *cx, uint32_t rep)
@@ -460,34 +475,81 @@ static p2_pollable *pollable(void *ctx, kiln_cabi_cx *cx, uint32_t rep)
     return p;
 }
 
-/* 1 if p is ready now. */
-static int is_ready(const p2_pollable *p, uint64_t now)
+/* 1 if p is ready now; otherwise 0 with what to wait for (fd -1: none; deadline). */
+static int check_ready(const p2_pollable *p, uint64_t now, int *fd, short *ev, uint64_t *deadline)
 {
-    if (p->kind == P2_POLL_CLOCK) return p->deadline <= now;
+    *fd = -1;
+    *ev = 0;
+    *deadline = UINT64_MAX;
+    if (p->kind == P2_POLL_HOST) return p->ready->check(p->arg, fd, ev, deadline);
+    if (p->kind == P2_POLL_CLOCK) {
+        *deadline = p->deadline;
+        return p->deadline <= now;
+    }
     struct pollfd f = {p->fd, p->events, 0};
-    int r = poll(&f, 1, 0);
-    return r != 0; /* an error counts as ready: the operation reports it */
+    *fd = p->fd;
+    *ev = p->events;
+    return poll(&f, 1, 0) != 0; /* an error counts as ready: the operation reports it */
 }
 
-/* Waits until at least one of ps[0..n) is ready. 0, or -1 when interrupted. */
+static int is_ready(const p2_pollable *p, uint64_t now)
+{
+    int fd;
+    short ev;
+    uint64_t d;
+    return check_ready(p, now, &fd, &ev, &d);
+}
+
+/* Waits for the first of several fds (with their events) or time t: through an epoll
+ * set when there is more than one fd, so the fiber parks on one descriptor. -1 when
+ * interrupted. */
+static int wait_fds(const int *fds, const short *evs, uint32_t n, uint64_t t)
+{
+    if (n <= 1) return p2_wait(n ? fds[0] : -1, n ? evs[0] : 0, t) < 0 ? -1 : 0;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) { /* watch the first and look again within 10 ms */
+        uint64_t soon = p2_monotonic_now() + 10000000u;
+        return p2_wait(fds[0], evs[0], t < soon ? t : soon) < 0 ? -1 : 0;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        struct epoll_event e = {0};
+        e.events = (evs[i] & POLLIN ? EPOLLIN : 0) | (evs[i] & POLLOUT ? EPOLLOUT : 0);
+        e.data.fd = fds[i];
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e) < 0 && errno == EEXIST) {
+            e.events |= EPOLLIN | EPOLLOUT; /* the same fd twice: either event wakes */
+            (void)epoll_ctl(ep, EPOLL_CTL_MOD, fds[i], &e);
+        }
+    }
+    int r = p2_wait(ep, POLLIN, t);
+    close(ep);
+    return r < 0 ? -1 : 0;
+}
+
+/* Waits until at least one of ps[0..n) is ready. 0, or -1 when interrupted (or out of
+ * memory). */
 static int wait_any(p2_pollable *const *ps, uint32_t n)
 {
-    for (;;) {
+    int *fds = kiln_malloc((size_t)n * sizeof *fds);
+    short *evs = kiln_malloc((size_t)n * sizeof *evs);
+    int rc = fds && evs ? 0 : -1;
+    while (rc == 0) {
         uint64_t now = p2_monotonic_now(), first = UINT64_MAX;
-        int fd = -1, nfds = 0;
-        short ev = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            if (is_ready(ps[i], now)) return 0;
-            if (ps[i]->kind == P2_POLL_CLOCK) {
-                if (ps[i]->deadline < first) first = ps[i]->deadline;
-            } else if (fd < 0 || ps[i]->fd != fd) {
-                fd = ps[i]->fd, ev = ps[i]->events, nfds++;
-            }
+        uint32_t nfds = 0;
+        int ready = 0;
+        for (uint32_t i = 0; i < n && !ready; i++) {
+            int fd;
+            short ev;
+            uint64_t d;
+            ready = check_ready(ps[i], now, &fd, &ev, &d);
+            if (d < first) first = d;
+            if (fd >= 0) fds[nfds] = fd, evs[nfds++] = ev;
         }
-        /* Several distinct fds: watch the first and look at the others every 10 ms. */
-        if (nfds > 1 && first - now > 10000000u) first = now + 10000000u;
-        if (p2_wait(fd, ev, first) < 0) return -1;
+        if (ready) break;
+        rc = wait_fds(fds, evs, nfds, first);
     }
+    kiln_free(fds);
+    kiln_free(evs);
+    return rc;
 }
 
 static int pollable_ready(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)

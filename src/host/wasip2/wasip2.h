@@ -79,20 +79,31 @@ typedef struct p2_stream_ops {
     void (*close)(void *arg);
 } p2_stream_ops;
 
+/* A readiness source of another host (wasi:http's futures and response bodies). check
+ * makes what progress it can without blocking and returns 1 when ready; else 0 with what
+ * to wait for before checking again: *fd (-1: none) and *events, and *deadline (monotonic
+ * ns; UINT64_MAX: none). retain / release count the references pollables hold on arg. */
+typedef struct p2_ready_ops {
+    int (*check)(void *arg, int *fd, short *events, uint64_t *deadline);
+    void (*retain)(void *arg);
+    void (*release)(void *arg);
+} p2_ready_ops;
+
 /* A stream: over a granted stdio slot (io), or over a file (fd >= 0: a dup of the
  * descriptor's fd, read/written at `off`, or at the end for append), or over host ops. */
 typedef struct p2_stream {
     int kind;
     const p2_stream_ops *ops; /* non-NULL: a host-backed stream (ops_arg its argument) */
     void *ops_arg;
-    kiln_wasi_stdio io; /* a copy of the granted stdio (fd or memory); unused for files */
-    size_t in_pos;      /* memory stdin: bytes read so far */
-    int file_fd;        /* >= 0: a file stream (owned) */
-    uint64_t off;       /* file streams: the next offset */
-    int append;         /* file output stream: always at the end */
-    int closed;         /* reads hit EOF / writes failed for good */
-    int stdio;          /* a stream of granted stdio slot stdio - 1; 0: not stdio */
-    uint64_t permit;    /* output: bytes the last check-write allows still */
+    const p2_ready_ops *ready; /* host-backed input that may have nothing yet (else NULL) */
+    kiln_wasi_stdio io;        /* a copy of the granted stdio (fd or memory); unused for files */
+    size_t in_pos;             /* memory stdin: bytes read so far */
+    int file_fd;               /* >= 0: a file stream (owned) */
+    uint64_t off;              /* file streams: the next offset */
+    int append;                /* file output stream: always at the end */
+    int closed;                /* reads hit EOF / writes failed for good */
+    int stdio;                 /* a stream of granted stdio slot stdio - 1; 0: not stdio */
+    uint64_t permit;           /* output: bytes the last check-write allows still */
 } p2_stream;
 
 typedef struct p2_table {
@@ -156,20 +167,29 @@ typedef struct p2_error {
     char msg[];
 } p2_error;
 
-/* Pollable kinds: ready at a monotonic time (0: at once), or when a host fd is ready. */
-enum { P2_POLL_CLOCK = 0, P2_POLL_FD };
+/* Pollable kinds: ready at a monotonic time (0: at once), when a host fd is ready, or
+ * when another host's readiness source says so. */
+enum { P2_POLL_CLOCK = 0, P2_POLL_FD, P2_POLL_HOST };
 
 typedef struct p2_pollable {
     int kind;
-    uint64_t deadline; /* P2_POLL_CLOCK: monotonic ns */
-    int fd;            /* P2_POLL_FD: not owned (the stdio fd of the grants) */
-    short events;      /* POLLIN / POLLOUT */
+    uint64_t deadline;         /* P2_POLL_CLOCK: monotonic ns */
+    int fd;                    /* P2_POLL_FD: not owned (the stdio fd of the grants) */
+    short events;              /* POLLIN / POLLOUT */
+    const p2_ready_ops *ready; /* P2_POLL_HOST: with arg (a reference held) */
+    void *arg;
 } p2_pollable;
 
 /* Tables (ctx.c): put returns the rep (index + 1), or 0 when out of memory. */
 uint32_t p2_table_put(p2_table *t, void *item);
 void *p2_table_get(const p2_table *t, uint32_t rep);
 void *p2_table_take(p2_table *t, uint32_t rep);
+/* A new host-backed input stream whose reads may find nothing yet: blocking reads and
+ * its pollables wait on ready(arg). Its rep, 0 on OOM. */
+uint32_t p2_stream_new_ready(kiln_wasip2 *w, const p2_stream_ops *ops, void *arg,
+                             const p2_ready_ops *ready);
+/* A new pollable over ready(arg) (takes a reference with ready->retain); its rep or 0. */
+uint32_t p2_pollable_new_host(kiln_wasip2 *w, const p2_ready_ops *ready, void *arg);
 /* A new stream over stdio slot `which` (0 stdin, 1 stdout, 2 stderr): its rep, 0 on OOM. */
 uint32_t p2_stream_new(kiln_wasip2 *w, int which);
 p2_stream *p2_stream_get(kiln_wasip2 *w, uint32_t rep, int kind);

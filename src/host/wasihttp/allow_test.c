@@ -1,0 +1,110 @@
+/* allow_test.c — allowed_outbound_hosts matching (allow.c): every syntax form, ports,
+ * wildcards, IP literals, case, trailing dots, userinfo. */
+#include "host/wasihttp/outbound.h"
+#include "util/test.h"
+
+/* 1 if the single grant g allows scheme://authority; -1 when the authority is refused. */
+static int allows(const char *g, const char *scheme, const char *authority)
+{
+    wh_target t;
+    if (wh_target_parse(&t, strcmp(scheme, "https") == 0, authority, strlen(authority)) < 0)
+        return -1;
+    const char *gs[1] = {g};
+    return wh_allow(gs, 1, &t);
+}
+
+int main(void)
+{
+    /* exact host, default ports */
+    CHECK_INT(allows("https://api.example.com", "https", "api.example.com"), 1);
+    CHECK_INT(allows("https://api.example.com", "https", "api.example.com:443"), 1);
+    CHECK_INT(allows("https://api.example.com", "https", "api.example.com:8443"), 0);
+    CHECK_INT(allows("https://api.example.com", "http", "api.example.com"), 0);
+    CHECK_INT(allows("https://api.example.com", "https", "example.com"), 0);
+    CHECK_INT(allows("https://api.example.com", "https", "api.example.com.evil.com"), 0);
+    CHECK_INT(allows("https://api.example.com", "https", "evilapi.example.com"), 0);
+    CHECK_INT(allows("https://api.example.com/", "https", "api.example.com"), 1);
+    CHECK_INT(allows("http://localhost:3000", "http", "localhost:3000"), 1);
+    CHECK_INT(allows("http://localhost:3000", "http", "localhost"), 0);
+    CHECK_INT(allows("http://localhost:3000", "http", "localhost:3001"), 0);
+    CHECK_INT(allows("http://localhost:3000", "https", "localhost:3000"), 0);
+    CHECK_INT(allows("http://localhost", "http", "localhost:80"), 1);
+    /* case and trailing dots */
+    CHECK_INT(allows("https://API.Example.COM", "https", "api.example.com"), 1);
+    CHECK_INT(allows("https://api.example.com", "https", "API.EXAMPLE.com"), 1);
+    CHECK_INT(allows("https://api.example.com", "https", "api.example.com."), 1);
+    CHECK_INT(allows("https://api.example.com.", "https", "api.example.com"), 1);
+    CHECK_INT(allows("https://api.example.com", "https", "api.example.com.."), -1);
+    CHECK_INT(allows("https://example.com", "https", "evil.com."), 0);
+    /* wildcards */
+    CHECK_INT(allows("*://*.example.com:*", "http", "a.example.com:1234"), 1);
+    CHECK_INT(allows("*://*.example.com:*", "https", "a.b.example.com"), 1);
+    CHECK_INT(allows("*://*.example.com:*", "https", "example.com"), 0);
+    CHECK_INT(allows("*://*.example.com:*", "https", "badexample.com"), 0);
+    CHECK_INT(allows("*://*.example.com:*", "https", "a.example.com.evil.org"), 0);
+    CHECK_INT(allows("*://*.example.com:*", "https", "A.EXAMPLE.COM."), 1);
+    CHECK_INT(allows("https://*.example.com", "https", "a.example.com"), 1);
+    CHECK_INT(allows("https://*.example.com", "https", "a.example.com:444"), 0);
+    CHECK_INT(allows("*://api.example.com", "http", "api.example.com"), 1);
+    CHECK_INT(allows("*://api.example.com", "https", "api.example.com"), 1);
+    CHECK_INT(allows("*://api.example.com", "https", "api.example.com:80"), 0);
+    CHECK_INT(allows("*://*:*", "http", "anything.test:9"), 1);
+    CHECK_INT(allows("*://*:*", "https", "127.0.0.1:8080"), 1);
+    CHECK_INT(allows("https://*", "https", "x.y"), 1);
+    CHECK_INT(allows("https://*", "http", "x.y"), 0);
+    /* ports */
+    CHECK_INT(allows("http://localhost:3000..3005", "http", "localhost:3003"), 1);
+    CHECK_INT(allows("http://localhost:3000..3005", "http", "localhost:3005"), 1);
+    CHECK_INT(allows("http://localhost:3000..3005", "http", "localhost:3006"), 0);
+    CHECK_INT(allows("http://localhost:3000..3005", "http", "localhost:2999"), 0);
+    CHECK_INT(allows("http://localhost:*", "http", "localhost:65535"), 1);
+    CHECK_INT(allows("http://localhost:3000", "http", "localhost:0"), -1);
+    CHECK_INT(allows("http://localhost:3000", "http", "localhost:65536"), -1);
+    CHECK_INT(allows("http://localhost:3000", "http", "localhost:3000x"), -1);
+    CHECK_INT(allows("http://localhost:3000", "http", "localhost:"), -1);
+    /* IP literals: only when the grant names them */
+    CHECK_INT(allows("http://127.0.0.1:8080", "http", "127.0.0.1:8080"), 1);
+    CHECK_INT(allows("http://localhost:8080", "http", "127.0.0.1:8080"), 0);
+    CHECK_INT(allows("http://127.0.0.1:8080", "http", "localhost:8080"), 0);
+    CHECK_INT(allows("*://*.0.0.1:*", "http", "127.0.0.1:8080"), 0);
+    CHECK_INT(allows("http://127.0.0.1:8080", "http", "127.1:8080"), -1);
+    CHECK_INT(allows("http://127.0.0.1:8080", "http", "0x7f.0.0.1:8080"), -1);
+    CHECK_INT(allows("http://127.0.0.1:8080", "http", "2130706433:8080"), -1);
+    CHECK_INT(allows("http://127.0.0.1:8080", "http", "0177.0.0.1:8080"), -1);
+    CHECK_INT(allows("*://*:*", "http", "2130706433:8080"), -1);
+    CHECK_INT(allows("http://[::1]:8080", "http", "[::1]:8080"), 1);
+    CHECK_INT(allows("http://[::1]:8080", "http", "[0:0::1]:8080"), 1);
+    CHECK_INT(allows("http://[::1]:8080", "http", "[::ffff:127.0.0.1]:8080"), 0);
+    CHECK_INT(allows("http://127.0.0.1:8080", "http", "[::ffff:127.0.0.1]:8080"), 0);
+    CHECK_INT(allows("http://[::1]", "http", "[::1]"), 1);
+    CHECK_INT(allows("http://[::1]:8080", "http", "[::1"), -1);
+    CHECK_INT(allows("http://[::1]:8080", "http", "[nope]:8080"), -1);
+    CHECK_INT(allows("http://localhost:8080", "http", "[::1]:8080"), 0);
+    /* userinfo and malformed hosts */
+    CHECK_INT(allows("*://*:*", "http", "user@localhost:8080"), -1);
+    CHECK_INT(allows("*://*:*", "http", "user:pw@localhost"), -1);
+    CHECK_INT(allows("*://*:*", "http", ""), -1);
+    CHECK_INT(allows("*://*:*", "http", ":80"), -1);
+    CHECK_INT(allows("*://*:*", "http", "a b"), -1);
+    CHECK_INT(allows("*://*:*", "http", "a/b"), -1);
+    CHECK_INT(allows("*://*:*", "http", "."), -1);
+    /* entries that grant nothing (yet) */
+    CHECK_INT(allows("http://self", "http", "self"), 0);
+    CHECK_INT(allows("http://*.spin.internal", "http", "other.spin.internal"), 0);
+    CHECK_INT(allows("http://other.spin.internal", "http", "other.spin.internal"), 0);
+    CHECK_INT(allows("https://{{ host }}", "https", "api.example.com"), 0);
+    CHECK_INT(allows("redis://localhost:6379", "http", "localhost:6379"), 0);
+    CHECK_INT(allows("api.example.com", "https", "api.example.com"), 0);
+    /* several grants, none */
+    {
+        wh_target t;
+        CHECK_INT(wh_target_parse(&t, 0, "b.test:81", 9), 0);
+        const char *gs[] = {"http://a.test:81", "http://b.test:81"};
+        CHECK_INT(wh_allow(gs, 2, &t), 1);
+        CHECK_INT(wh_allow(gs, 1, &t), 0);
+        CHECK_INT(wh_allow(NULL, 0, &t), 0);
+        CHECK_STR(t.host, "b.test");
+        CHECK_INT(t.port, 81);
+    }
+    return test_finish("allow_test");
+}

@@ -1,0 +1,895 @@
+/* client.c — the HTTP/1.1 client behind wasi:http/outgoing-handler (design in outbound.h):
+ * transfers that never block, TLS through OpenSSL, and a pool of idle connections. */
+#include "engine/fiber.h"
+#include "host/wasihttp/outbound.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- connections and the pool ---- */
+
+typedef struct conn {
+    int fd;
+    SSL *ssl;                   /* NULL: plain TCP */
+    char key[WH_HOST_MAX + 16]; /* "s://host:port" */
+    uint64_t idle_since;
+} conn;
+
+#define POOL_MAX 64
+#define POOL_IDLE_NS (30ull * 1000000000u)
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static conn pool[POOL_MAX];
+static size_t npool;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void conn_close(conn *c)
+{
+    if (c->ssl) SSL_free(c->ssl);
+    c->ssl = NULL;
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+}
+
+static void target_key(const wh_target *t, char *key, size_t cap)
+{
+    snprintf(key, cap, "%c://%s:%u", t->https ? 's' : 'h', t->host, (unsigned)t->port);
+}
+
+/* Takes an idle connection for key out of the pool into *out: 1, or 0 when none. Drops
+ * connections idle too long or that the peer closed (readable while idle). */
+static int pool_take(const char *key, conn *out)
+{
+    uint64_t now = now_ns();
+    int found = 0;
+    pthread_mutex_lock(&pool_lock);
+    for (size_t i = 0; i < npool && !found;) {
+        conn *c = &pool[i];
+        int match = strcmp(c->key, key) == 0;
+        int stale = now - c->idle_since > POOL_IDLE_NS;
+        if (match && !stale) {
+            struct pollfd p = {c->fd, POLLIN, 0};
+            stale = poll(&p, 1, 0) != 0;
+        }
+        if (match || stale) {
+            conn taken = *c;
+            pool[i] = pool[--npool];
+            if (match && !stale) {
+                *out = taken;
+                found = 1;
+            } else {
+                conn_close(&taken);
+            }
+            continue;
+        }
+        i++;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    return found;
+}
+
+/* Gives an idle connection to the pool (or closes it when the pool is full). */
+static void pool_put(conn *c)
+{
+    c->idle_since = now_ns();
+    pthread_mutex_lock(&pool_lock);
+    int kept = npool < POOL_MAX;
+    if (kept) pool[npool++] = *c;
+    pthread_mutex_unlock(&pool_lock);
+    if (!kept) conn_close(c);
+    c->fd = -1;
+    c->ssl = NULL;
+}
+
+static SSL_CTX *tls_ctx;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+/* The TLS client context: TLS 1.2+, peers verified against the system's CA store
+ * (SSL_CERT_FILE / SSL_CERT_DIR when set). */
+static void tls_init(void)
+{
+    SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+    if (!c) return;
+    SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (SSL_CTX_set_default_verify_paths(c) != 1) {
+        SSL_CTX_free(c);
+        return;
+    }
+    tls_ctx = c;
+}
+
+/* ---- transfers ---- */
+
+enum { ST_CONNECT, ST_TLS, ST_WAIT_BODY, ST_SEND, ST_HEAD, ST_BODY, ST_DONE, ST_FAILED };
+enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE };
+enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
+
+struct wh_xfer {
+    int refs;
+    int st;
+    uint32_t ecode;
+    wh_target target;
+    char key[WH_HOST_MAX + 16];
+    conn c;
+    int reused;  /* c came from the pool */
+    int got_any; /* a response byte arrived on c */
+    struct addrinfo *addrs, *next_addr;
+    uint64_t connect_ns, first_byte_ns, between_ns;
+    uint64_t deadline; /* of the current phase (UINT64_MAX: none) */
+    int want_fd;
+    short want_ev;
+    /* request */
+    kiln_buf head; /* head lines, without the blank line */
+    int has_body, body_ready, head_only;
+    long long cl;
+    kiln_buf out; /* what is sent: head + blank line + body */
+    size_t out_off;
+    /* response */
+    kiln_buf in; /* bytes received, in_off of them consumed */
+    size_t in_off;
+    uint16_t status;
+    wh_fields *headers;
+    int body_mode, keep_alive, peer_eof;
+    uint64_t body_left; /* BODY_LENGTH: bytes still to come; chunked: of this chunk */
+    int chunk_st;
+};
+
+static void fail(wh_xfer *x, uint32_t ecode)
+{
+    if (x->st == ST_FAILED || x->st == ST_DONE) return;
+    x->st = ST_FAILED;
+    x->ecode = ecode;
+    conn_close(&x->c);
+}
+
+void wh_xfer_retain(wh_xfer *x)
+{
+    x->refs++;
+}
+
+void wh_xfer_release(wh_xfer *x)
+{
+    if (!x || --x->refs > 0) return;
+    conn_close(&x->c);
+    if (x->addrs) freeaddrinfo(x->addrs);
+    kiln_buf_free(&x->head);
+    kiln_buf_free(&x->out);
+    kiln_buf_free(&x->in);
+    wh_fields_free(x->headers);
+    kiln_free(x);
+}
+
+typedef struct resolve_job {
+    const wh_target *t;
+    struct addrinfo *res;
+    int rc;
+} resolve_job;
+
+static void resolve_run(void *arg)
+{
+    resolve_job *j = arg;
+    char host[WH_HOST_MAX + 3], port[8];
+    const char *h = j->t->host;
+    if (j->t->ip == 6) { /* strip the brackets */
+        size_t n = strlen(h);
+        memcpy(host, h + 1, n - 2);
+        host[n - 2] = '\0';
+        h = host;
+    }
+    snprintf(port, sizeof port, "%u", (unsigned)j->t->port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG | (j->t->ip ? AI_NUMERICHOST : 0);
+    j->rc = getaddrinfo(h, port, &hints, &j->res);
+}
+
+/* Resolves the target (on the offload pool: the fiber parks). 0, or -1 after fail(). */
+static int resolve(wh_xfer *x)
+{
+    resolve_job j = {&x->target, NULL, 0};
+    if (kiln_offload(resolve_run, &j) != KILN_WAIT_OK) {
+        if (j.res) freeaddrinfo(j.res);
+        fail(x, WH_E_CONNECTION_TIMEOUT);
+        return -1;
+    }
+    if (j.rc != 0) {
+        fail(x, j.rc == EAI_NONAME ? WH_E_DESTINATION_NOT_FOUND : WH_E_DNS_ERROR);
+        return -1;
+    }
+    x->addrs = x->next_addr = j.res;
+    return 0;
+}
+
+/* Starts a non-blocking connect to the next address: 0 (in progress or done), or -1 after
+ * fail() when no address is left. last_err: why the previous one failed (0: none). */
+static int connect_next(wh_xfer *x, int last_err)
+{
+    while (x->next_addr) {
+        struct addrinfo *a = x->next_addr;
+        x->next_addr = a->ai_next;
+        int fd =
+            socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            last_err = errno;
+            continue;
+        }
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
+            last_err = errno;
+            close(fd);
+            continue;
+        }
+        x->c.fd = fd;
+        x->st = ST_CONNECT;
+        x->deadline = now_ns() + x->connect_ns;
+        return 0;
+    }
+    fail(x, last_err == ECONNREFUSED ? WH_E_CONNECTION_REFUSED
+            : last_err == ETIMEDOUT  ? WH_E_CONNECTION_TIMEOUT
+                                     : WH_E_DESTINATION_UNAVAILABLE);
+    return -1;
+}
+
+/* Gets a connection: a pooled one, else DNS and a new connect. 0, or -1 after fail(). */
+static int open_conn(wh_xfer *x, int allow_pool)
+{
+    if (allow_pool && pool_take(x->key, &x->c)) {
+        x->reused = 1;
+        x->st = ST_WAIT_BODY;
+        return 0;
+    }
+    x->reused = 0;
+    if (!x->addrs && resolve(x) < 0) return -1;
+    x->next_addr = x->next_addr ? x->next_addr : x->addrs;
+    return connect_next(x, 0);
+}
+
+wh_xfer *wh_xfer_start(const wh_xfer_spec *s, uint32_t *ecode)
+{
+    wh_xfer *x = kiln_calloc(1, sizeof *x);
+    if (!x) {
+        *ecode = WH_E_INTERNAL;
+        return NULL;
+    }
+    x->refs = 1;
+    x->target = *s->target;
+    target_key(&x->target, x->key, sizeof x->key);
+    x->c.fd = -1;
+    x->connect_ns = s->connect_ns ? s->connect_ns : WH_CONNECT_TIMEOUT_NS;
+    x->first_byte_ns = s->first_byte_ns ? s->first_byte_ns : WH_FIRST_BYTE_TIMEOUT_NS;
+    x->between_ns = s->between_bytes_ns ? s->between_bytes_ns : WH_BETWEEN_BYTES_TIMEOUT_NS;
+    x->has_body = s->body;
+    x->deadline = UINT64_MAX;
+    x->head_only = s->head_only;
+    x->cl = s->cl;
+    x->head = (kiln_buf)KILN_BUF_INIT;
+    x->out = (kiln_buf)KILN_BUF_INIT;
+    x->in = (kiln_buf)KILN_BUF_INIT;
+    if (x->target.https) pthread_once(&tls_once, tls_init);
+    if ((x->target.https && !tls_ctx) || kiln_buf_append(&x->head, s->head, s->head_len) < 0) {
+        *ecode = WH_E_INTERNAL;
+        wh_xfer_release(x);
+        return NULL;
+    }
+    if (open_conn(x, 1) < 0 && x->ecode != WH_E_CONNECTION_REFUSED &&
+        x->ecode != WH_E_DESTINATION_UNAVAILABLE && x->ecode != WH_E_CONNECTION_TIMEOUT) {
+        /* DNS failures are errors of handle itself, as in wasmtime */
+        *ecode = x->ecode;
+        wh_xfer_release(x);
+        return NULL;
+    }
+    if (x->st != ST_FAILED && !x->has_body) wh_xfer_body(x, "", 0);
+    return x;
+}
+
+void wh_xfer_body(wh_xfer *x, const void *data, size_t n)
+{
+    if (x->body_ready || x->st == ST_FAILED) return;
+    if (!data) {
+        fail(x, WH_E_HTTP_REQUEST_BODY_SIZE);
+        return;
+    }
+    x->body_ready = 1;
+    kiln_buf *o = &x->out;
+    o->len = 0;
+    int rc = kiln_buf_append(o, x->head.data, x->head.len);
+    if (x->cl >= 0 && (unsigned long long)x->cl != (unsigned long long)n) {
+        fail(x, WH_E_HTTP_REQUEST_BODY_SIZE);
+        return;
+    }
+    if (rc == 0 && x->cl < 0 && x->has_body) rc = kiln_buf_printf(o, "content-length: %zu\r\n", n);
+    if (rc == 0) rc = kiln_buf_append(o, "\r\n", 2);
+    if (rc == 0 && n) rc = kiln_buf_append(o, data, n);
+    if (rc < 0) fail(x, WH_E_INTERNAL);
+}
+
+/* ---- I/O on the connection ---- */
+
+/* Maps an OpenSSL failure to an error-code case. */
+static uint32_t tls_error(wh_xfer *x)
+{
+    long v = x->c.ssl ? SSL_get_verify_result(x->c.ssl) : X509_V_OK;
+    ERR_clear_error();
+    return v != X509_V_OK ? WH_E_TLS_CERTIFICATE_ERROR : WH_E_TLS_PROTOCOL_ERROR;
+}
+
+/* Result of an SSL call r: 1 done, 0 wait (x->want_ev set), -1 failed. */
+static int tls_result(wh_xfer *x, int r)
+{
+    int e = SSL_get_error(x->c.ssl, r);
+    if (e == SSL_ERROR_WANT_READ) {
+        x->want_ev = POLLIN;
+        return 0;
+    }
+    if (e == SSL_ERROR_WANT_WRITE) {
+        x->want_ev = POLLOUT;
+        return 0;
+    }
+    return -1;
+}
+
+/* Reads into x->in: > 0 bytes, 0 at EOF, -1 nothing yet (x->want_ev set), -2 failed
+ * (after fail()). */
+static long fill(wh_xfer *x)
+{
+    if (x->in_off && x->in_off == x->in.len) x->in.len = x->in_off = 0;
+    if (x->in_off > 65536) { /* compact */
+        memmove(x->in.data, x->in.data + x->in_off, x->in.len - x->in_off);
+        x->in.len -= x->in_off;
+        x->in_off = 0;
+    }
+    if (kiln_buf_reserve(&x->in, 16384) < 0) {
+        fail(x, WH_E_INTERNAL);
+        return -2;
+    }
+    char *p = x->in.data + x->in.len;
+    size_t cap = x->in.cap - x->in.len - 1;
+    if (x->c.ssl) {
+        ERR_clear_error();
+        int r = SSL_read(x->c.ssl, p, cap > INT32_MAX ? INT32_MAX : (int)cap);
+        if (r > 0) {
+            x->in.len += (size_t)r;
+            x->in.data[x->in.len] = '\0';
+            x->got_any = 1;
+            return r;
+        }
+        int e = SSL_get_error(x->c.ssl, r);
+        if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
+            return 0; /* close_notify, or a peer that just closed */
+        int w = tls_result(x, r);
+        if (w == 0) return -1;
+        fail(x, tls_error(x));
+        return -2;
+    }
+    ssize_t r;
+    do
+        r = recv(x->c.fd, p, cap, 0);
+    while (r < 0 && errno == EINTR);
+    if (r > 0) {
+        x->in.len += (size_t)r;
+        x->in.data[x->in.len] = '\0';
+        x->got_any = 1;
+        return r;
+    }
+    if (r == 0) return 0;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        x->want_ev = POLLIN;
+        return -1;
+    }
+    if (errno == ECONNRESET) return 0;
+    fail(x, WH_E_CONNECTION_TERMINATED);
+    return -2;
+}
+
+/* A reused connection failed before any response byte: the peer closed it while idle.
+ * Starts again on a new connection (once). 0, or -1 after fail(). */
+static int retry_fresh(wh_xfer *x)
+{
+    conn_close(&x->c);
+    x->out_off = 0;
+    x->in.len = x->in_off = 0;
+    return open_conn(x, 0);
+}
+
+/* ---- the response head ---- */
+
+/* Finds "\r\n\r\n" in x->in from the consumed offset: the head's length, or 0. */
+static size_t head_end(const wh_xfer *x)
+{
+    const char *p = x->in.data + x->in_off;
+    size_t n = x->in.len - x->in_off;
+    for (size_t i = 0; i + 3 < n; i++)
+        if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' && p[i + 3] == '\n') return i + 4;
+    return 0;
+}
+
+static int ieq(const char *a, size_t n, const char *lit)
+{
+    return strlen(lit) == n && strncasecmp(a, lit, n) == 0;
+}
+
+/* 1 if the comma-separated list v[0..n) has token tok (any case). */
+static int has_token(const char *v, size_t n, const char *tok)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t s = i;
+        while (i < n && v[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
+        if (ieq(v + s, e - s, tok)) return 1;
+    }
+    return 0;
+}
+
+/* Parses one response head of len bytes at the consumed offset. 1 a final response
+ * (x->status, x->headers, framing set), 0 an interim 1xx one (skipped), -1 after fail(). */
+static int parse_head(wh_xfer *x, size_t len)
+{
+    const char *p = x->in.data + x->in_off, *end = p + len - 2;
+    x->in_off += len;
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    if (!eol || eol - p < 12 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') ||
+        p[8] != ' ' || p[9] < '1' || p[9] > '9' || p[10] < '0' || p[10] > '9' || p[11] < '0' ||
+        p[11] > '9') {
+        fail(x, WH_E_HTTP_PROTOCOL_ERROR);
+        return -1;
+    }
+    int http10 = p[7] == '0';
+    uint16_t status = (uint16_t)((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
+    if (status < 200) return 0;
+    wh_fields *f = wh_fields_new();
+    if (!f) {
+        fail(x, WH_E_INTERNAL);
+        return -1;
+    }
+    long long cl = -1;
+    int chunked = 0, te = 0, close_conn = http10, bad = 0;
+    for (const char *l = eol + 1; l < end && !bad;) {
+        const char *le = memchr(l, '\n', (size_t)(end - l) + 1);
+        if (!le) le = end;
+        size_t ln = (size_t)(le - l);
+        if (ln && l[ln - 1] == '\r') ln--;
+        const char *colon = memchr(l, ':', ln);
+        if (!colon || colon == l || l[0] == ' ' || l[0] == '\t') {
+            bad = 1;
+            break;
+        }
+        size_t nl = (size_t)(colon - l);
+        const char *v = colon + 1, *ve = l + ln;
+        while (v < ve && (*v == ' ' || *v == '\t'))
+            v++;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        size_t vl = (size_t)(ve - v);
+        if (!wh_name_valid(l, nl)) bad = 1;
+        if (ieq(l, nl, "content-length")) {
+            long long k = 0;
+            if (vl == 0 || vl > 18) bad = 1;
+            for (size_t i = 0; i < vl && !bad; i++) {
+                if (v[i] < '0' || v[i] > '9') bad = 1;
+                k = k * 10 + (v[i] - '0');
+            }
+            if (cl >= 0 && cl != k) bad = 1;
+            cl = k;
+        } else if (ieq(l, nl, "transfer-encoding")) {
+            te = 1;
+            chunked = vl >= 7 && strncasecmp(ve - 7, "chunked", 7) == 0;
+        } else if (ieq(l, nl, "connection")) {
+            if (has_token(v, vl, "close")) close_conn = 1;
+            if (http10 && has_token(v, vl, "keep-alive")) close_conn = 0;
+        }
+        if (!bad && !wh_name_forbidden(l, nl) && wh_value_valid((const uint8_t *)v, vl) &&
+            wh_fields_append(f, l, nl, (const uint8_t *)v, vl) < 0) {
+            wh_fields_free(f);
+            fail(x, WH_E_INTERNAL);
+            return -1;
+        }
+        l = le + 1;
+    }
+    if (bad || (te && !chunked)) {
+        wh_fields_free(f);
+        fail(x, bad ? WH_E_HTTP_PROTOCOL_ERROR : WH_E_HTTP_RESPONSE_TRANSFER_CODING);
+        return -1;
+    }
+    f->immutable = 1;
+    x->headers = f;
+    x->status = status;
+    x->keep_alive = !close_conn;
+    if (x->head_only || status == 204 || status == 304) {
+        x->body_mode = BODY_NONE;
+    } else if (chunked) {
+        x->body_mode = BODY_CHUNKED;
+        x->chunk_st = CH_SIZE;
+    } else if (cl >= 0) {
+        x->body_mode = BODY_LENGTH;
+        x->body_left = (uint64_t)cl;
+    } else {
+        x->body_mode = BODY_CLOSE;
+        x->keep_alive = 0;
+    }
+    return 1;
+}
+
+/* ---- progress ---- */
+
+/* The transfer must wait (x->want_*): fails it instead when its phase's deadline has
+ * passed. The deadline is looked at only when nothing could be done, so a guest that
+ * comes back late still gets what arrived in time. */
+static void blocked(wh_xfer *x)
+{
+    if (x->deadline == UINT64_MAX || now_ns() < x->deadline) return;
+    fail(x, x->st == ST_CONNECT || x->st == ST_TLS ? WH_E_CONNECTION_TIMEOUT
+            : x->st == ST_SEND                     ? WH_E_CONNECTION_WRITE_TIMEOUT
+                                                   : WH_E_CONNECTION_READ_TIMEOUT);
+}
+
+/* Drives the request until the response head is in (or it failed, or must wait: x->want_*
+ * and x->deadline then say for what). */
+static void pump_head(wh_xfer *x)
+{
+    for (;;) {
+        x->want_fd = x->c.fd;
+        x->want_ev = 0;
+        if (x->st >= ST_BODY) return;
+        switch (x->st) {
+        case ST_CONNECT: {
+            struct pollfd p = {x->c.fd, POLLOUT, 0};
+            if (poll(&p, 1, 0) == 0) {
+                x->want_ev = POLLOUT;
+                blocked(x);
+                return;
+            }
+            int err = 0;
+            socklen_t len = sizeof err;
+            if (getsockopt(x->c.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+            if (err) {
+                conn_close(&x->c);
+                if (connect_next(x, err) < 0) return;
+                continue;
+            }
+            if (!x->target.https) {
+                x->st = ST_WAIT_BODY;
+                continue;
+            }
+            x->c.ssl = SSL_new(tls_ctx);
+            if (!x->c.ssl || SSL_set_fd(x->c.ssl, x->c.fd) != 1) {
+                fail(x, WH_E_INTERNAL);
+                return;
+            }
+            if (x->target.ip) {
+                char ip[WH_HOST_MAX + 3];
+                snprintf(ip, sizeof ip, "%s", x->target.host + (x->target.ip == 6));
+                if (x->target.ip == 6) ip[strlen(ip) - 1] = '\0';
+                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(x->c.ssl), ip);
+            } else {
+                SSL_set_tlsext_host_name(x->c.ssl, x->target.host);
+                SSL_set1_host(x->c.ssl, x->target.host);
+            }
+            x->st = ST_TLS;
+            continue;
+        }
+        case ST_TLS: {
+            ERR_clear_error();
+            int r = SSL_connect(x->c.ssl);
+            if (r == 1) {
+                x->st = ST_WAIT_BODY;
+                continue;
+            }
+            if (tls_result(x, r) == 0) {
+                blocked(x);
+                return;
+            }
+            fail(x, tls_error(x));
+            return;
+        }
+        case ST_WAIT_BODY:
+            x->deadline = UINT64_MAX;
+            if (!x->body_ready) {
+                x->want_fd = -1;
+                return;
+            }
+            x->st = ST_SEND;
+            x->out_off = 0;
+            x->deadline = now_ns() + x->first_byte_ns; /* a peer that reads nothing */
+            continue;
+        case ST_SEND: {
+            while (x->out_off < x->out.len) {
+                size_t n = x->out.len - x->out_off;
+                const char *p = x->out.data + x->out_off;
+                long k;
+                if (x->c.ssl) {
+                    ERR_clear_error();
+                    int r = SSL_write(x->c.ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+                    if (r <= 0) {
+                        if (tls_result(x, r) == 0) {
+                            blocked(x);
+                            return;
+                        }
+                        if (x->reused && !x->got_any) {
+                            if (retry_fresh(x) < 0) return;
+                            goto next;
+                        }
+                        fail(x, WH_E_CONNECTION_TERMINATED);
+                        return;
+                    }
+                    k = r;
+                } else {
+                    k = send(x->c.fd, p, n, MSG_NOSIGNAL);
+                    if (k < 0 && errno == EINTR) continue;
+                    if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                        x->want_ev = POLLOUT;
+                        blocked(x);
+                        return;
+                    }
+                    if (k < 0) {
+                        if (x->reused && !x->got_any) {
+                            if (retry_fresh(x) < 0) return;
+                            goto next;
+                        }
+                        fail(x, WH_E_CONNECTION_TERMINATED);
+                        return;
+                    }
+                }
+                x->out_off += (size_t)k;
+            }
+            x->st = ST_HEAD;
+            x->deadline = now_ns() + x->first_byte_ns;
+            continue;
+        }
+        case ST_HEAD: {
+            size_t len = head_end(x);
+            if (len) {
+                int r = parse_head(x, len);
+                if (r < 0) return;
+                if (r == 0) continue; /* 1xx: the next head follows */
+                x->st = ST_BODY;
+                x->deadline = now_ns() + x->between_ns;
+                return;
+            }
+            if (x->in.len - x->in_off > WH_RESPONSE_HEAD_MAX) {
+                fail(x, WH_E_HTTP_RESPONSE_HEADER_SECTION_SIZE);
+                return;
+            }
+            long r = fill(x);
+            if (r > 0) continue;
+            if (r == -1) blocked(x);
+            if (r == -1 || r == -2) return;
+            if (x->reused && !x->got_any) { /* EOF on a pooled connection */
+                if (retry_fresh(x) < 0) return;
+                continue;
+            }
+            fail(x, WH_E_HTTP_RESPONSE_INCOMPLETE);
+            return;
+        }
+        default:
+            return;
+        }
+    next:;
+    }
+}
+
+/* Fills the wait request from x after a pump: 0 (not ready). */
+static int want(const wh_xfer *x, int *fd, short *events, uint64_t *deadline)
+{
+    *fd = x->want_ev ? x->want_fd : -1;
+    *events = x->want_ev;
+    *deadline = x->deadline;
+    return 0;
+}
+
+int wh_xfer_check_head(void *arg, int *fd, short *events, uint64_t *deadline)
+{
+    wh_xfer *x = arg;
+    pump_head(x);
+    if (x->st >= ST_BODY) return 1;
+    return want(x, fd, events, deadline);
+}
+
+int wh_xfer_response(wh_xfer *x, uint16_t *status, const wh_fields **headers, uint32_t *ecode)
+{
+    if (x->st == ST_FAILED && !x->headers) {
+        *ecode = x->ecode;
+        return -1;
+    }
+    *status = x->status;
+    *headers = x->headers;
+    return 0;
+}
+
+/* ---- the response body ---- */
+
+/* The body ended: the connection goes back to the pool when it can be reused. */
+static void body_done(wh_xfer *x)
+{
+    x->st = ST_DONE;
+    if (x->keep_alive && x->in_off == x->in.len && x->c.fd >= 0) {
+        memcpy(x->c.key, x->key, sizeof x->key);
+        pool_put(&x->c);
+    } else
+        conn_close(&x->c);
+}
+
+/* Parses a hex chunk-size line at the consumed offset: 1 done, 0 incomplete, -1 bad. */
+static int chunk_size(wh_xfer *x)
+{
+    const char *p = x->in.data + x->in_off;
+    size_t n = x->in.len - x->in_off;
+    const char *nl = memchr(p, '\n', n);
+    if (!nl) return n > 4096 ? -1 : 0;
+    uint64_t v = 0;
+    size_t i = 0;
+    for (; p + i < nl; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0) break;
+        if (i >= 15) return -1;
+        v = v * 16 + (uint64_t)d;
+    }
+    if (i == 0) return -1;
+    x->in_off += (size_t)(nl - p) + 1;
+    x->body_left = v;
+    x->chunk_st = v ? CH_DATA : CH_TRAILER;
+    return 1;
+}
+
+/* Consumes framing in x->in until body bytes are available (returns their count, > 0),
+ * the body is complete (0, st DONE), more input is needed (0), or it failed (-1). */
+static long advance(wh_xfer *x)
+{
+    for (;;) {
+        size_t avail = x->in.len - x->in_off;
+        switch (x->body_mode) {
+        case BODY_NONE:
+            body_done(x);
+            return 0;
+        case BODY_LENGTH:
+            if (x->body_left == 0) {
+                body_done(x);
+                return 0;
+            }
+            return (long)(avail < x->body_left ? avail : x->body_left);
+        case BODY_CLOSE:
+            if (avail) return (long)avail;
+            if (x->peer_eof) body_done(x);
+            return 0;
+        default:
+            break;
+        }
+        const char *p = x->in.data + x->in_off;
+        switch (x->chunk_st) {
+        case CH_SIZE: {
+            int r = chunk_size(x);
+            if (r < 0) {
+                fail(x, WH_E_HTTP_PROTOCOL_ERROR);
+                return -1;
+            }
+            if (r == 0) return 0;
+            continue;
+        }
+        case CH_DATA:
+            if (x->body_left == 0) {
+                x->chunk_st = CH_DATA_END;
+                continue;
+            }
+            return (long)(avail < x->body_left ? avail : x->body_left);
+        case CH_DATA_END:
+            if (avail < 2) return 0;
+            if (p[0] != '\r' || p[1] != '\n') {
+                fail(x, WH_E_HTTP_PROTOCOL_ERROR);
+                return -1;
+            }
+            x->in_off += 2;
+            x->chunk_st = CH_SIZE;
+            continue;
+        default: { /* trailer lines, up to the empty one (trailers are dropped) */
+            const char *nl = memchr(p, '\n', avail);
+            if (!nl) {
+                if (avail > WH_RESPONSE_HEAD_MAX) {
+                    fail(x, WH_E_HTTP_PROTOCOL_ERROR);
+                    return -1;
+                }
+                return 0;
+            }
+            size_t ln = (size_t)(nl - p);
+            x->in_off += ln + 1;
+            if (ln == 0 || (ln == 1 && p[0] == '\r')) {
+                body_done(x);
+                return 0;
+            }
+            continue;
+        }
+        }
+    }
+}
+
+/* Makes body progress without blocking: > 0 bytes available, 0 at the end (ST_DONE), -1
+ * waiting (x->want_*), -2 failed. */
+static long body_pump(wh_xfer *x)
+{
+    for (;;) {
+        x->want_fd = x->c.fd;
+        x->want_ev = 0;
+        if (x->st == ST_FAILED) return -2;
+        if (x->st == ST_DONE) return 0;
+        long a = advance(x);
+        if (a < 0) return -2;
+        if (a > 0 || x->st == ST_DONE) return a;
+        long r = fill(x);
+        if (r == -2) return -2;
+        if (r == -1) {
+            blocked(x);
+            return x->st == ST_FAILED ? -2 : -1;
+        }
+        x->deadline = now_ns() + x->between_ns;
+        if (r == 0) {
+            if (x->body_mode != BODY_CLOSE) {
+                fail(x, WH_E_HTTP_RESPONSE_INCOMPLETE);
+                return -2;
+            }
+            x->peer_eof = 1;
+        }
+    }
+}
+
+int wh_xfer_check_body(void *arg, int *fd, short *events, uint64_t *deadline)
+{
+    wh_xfer *x = arg;
+    if (x->st < ST_BODY) return 1; /* no body stream before the head */
+    if (body_pump(x) != -1) return 1;
+    return want(x, fd, events, deadline);
+}
+
+long wh_xfer_read(void *arg, void *buf, size_t cap, int *eof, int *err)
+{
+    wh_xfer *x = arg;
+    *eof = 0;
+    long a = x->st < ST_BODY ? -2 : body_pump(x);
+    if (a == -1) return 0;
+    if (a == -2) {
+        *err = x->ecode == WH_E_CONNECTION_READ_TIMEOUT ? ETIMEDOUT : EPROTO;
+        return -1;
+    }
+    if (a == 0) {
+        *eof = 1;
+        return 0;
+    }
+    size_t n = (size_t)a < cap ? (size_t)a : cap;
+    memcpy(buf, x->in.data + x->in_off, n);
+    x->in_off += n;
+    if (x->body_mode == BODY_LENGTH || x->body_mode == BODY_CHUNKED) x->body_left -= n;
+    return (long)n;
+}

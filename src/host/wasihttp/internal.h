@@ -1,0 +1,80 @@
+/* internal.h — what the files of the wasi:http host share: types.c (fields, incoming
+ * requests, responses, bodies) and outgoing.c (outgoing requests, request-options,
+ * outgoing-handler.handle, future-incoming-response, incoming-response). */
+#ifndef KILN_HOST_WASIHTTP_INTERNAL_H
+#define KILN_HOST_WASIHTTP_INTERNAL_H
+
+#include "host/wasihttp/outbound.h"
+#include "host/wasihttp/wasihttp.h"
+#include "host/wasip2/wasip2.h"
+
+typedef struct wh_outbody wh_outbody;
+typedef struct wh_out wh_out; /* outgoing.c: the instance's outbound state */
+
+/* ---- types.c, for outgoing.c ---- */
+
+/* Results (kiln_cval): a zeroed value from the call's memory (NULL: out of memory); r =
+ * case disc with payload p (NULL: none); r = case disc with an own<...> payload of rep
+ * (rep 0: out of memory); v = a copy of a string; r = some(string) or none (s NULL). */
+kiln_cval *wh_cval(kiln_cabi_cx *cx);
+void wh_var(kiln_cval *r, uint32_t disc, kiln_cval *p);
+int wh_var_res(kiln_cabi_cx *cx, kiln_cval *r, uint32_t disc, uint32_t rep);
+int wh_set_string(kiln_cabi_cx *cx, kiln_cval *v, const char *s, size_t n);
+int wh_opt_string(kiln_cabi_cx *cx, kiln_cval *r, const char *s, size_t n);
+
+kiln_wasip2 *wh_p2(kiln_wasihttp *h);
+/* The instance's outbound state (NULL until outgoing.c makes it) and its grants. */
+wh_out **wh_out_slot(kiln_wasihttp *h);
+const char *wh_component(const kiln_wasihttp *h);
+/* The instance's allowed_outbound_hosts (*n of them). */
+const char *const *wh_grants(const kiln_wasihttp *h, size_t *n);
+/* Puts f into the fields table: its rep, or 0 (f freed). */
+uint32_t wh_put_fields(kiln_wasihttp *h, wh_fields *f);
+/* Takes an own<fields> argument out of the table; NULL (and cx->err) when unknown. */
+wh_fields *wh_take_fields(kiln_wasihttp *h, kiln_cabi_cx *cx, uint32_t rep);
+/* r = ok(own<outgoing-body>) of a new request body (kept until sent); *out its state. */
+int wh_request_body(kiln_wasihttp *h, kiln_cabi_cx *cx, kiln_cval *r, wh_outbody **out);
+/* Hands a request body to its transfer: at once when finished, else at finish (or as
+ * abandoned when the guest drops it). */
+void wh_request_body_bind(wh_outbody *b, wh_xfer *x);
+/* A new incoming-body handle over the response body of x (a reference taken): its rep,
+ * or 0 when out of memory. */
+uint32_t wh_put_response_body(kiln_wasihttp *h, wh_xfer *x);
+
+/* ---- outgoing.c ---- */
+
+void wh_out_free(wh_out *o);
+void wh_outreq_dtor(void *ctx, uint32_t rep);
+void wh_options_dtor(void *ctx, uint32_t rep);
+void wh_inresp_dtor(void *ctx, uint32_t rep);
+void wh_future_dtor(void *ctx, uint32_t rep);
+/* The response body as a stream (p2_stream_new_ready) and its readiness. */
+extern const p2_stream_ops wh_xfer_body_ops;
+extern const p2_ready_ops wh_xfer_body_ready;
+
+int wh_outreq_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_outreq_body(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_outreq_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_outreq_set_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_outreq_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_outreq_set_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_outreq_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_outreq_set_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_outreq_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_outreq_set_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_outreq_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_options_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_options_connect(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_options_set_connect(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_options_first_byte(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_options_set_first_byte(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_options_between(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_options_set_between(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_inresp_status(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_inresp_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_inresp_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_future_subscribe(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_future_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+
+#endif

@@ -1,0 +1,133 @@
+/* outbound.h — outbound HTTP for wasi:http/outgoing-handler: which targets a component may
+ * reach (allow.c) and the HTTP/1.1 client that reaches them (client.c).
+ *
+ * Grants. allowed_outbound_hosts entries use Spin's syntax: "scheme://host[:port]" where
+ * the scheme may be "*", the host "*" or "*.domain" (subdomains of domain, not domain
+ * itself), the port "*", a number or a range "a..b"; without a port the scheme's default
+ * (http 80, https 443; for "*" the default of the request's scheme). Deny by default. A
+ * request's target is checked as it will be connected: the scheme, the host of the
+ * authority and the port (explicit or default). Hosts compare lowercased, one trailing dot
+ * ignored on both sides. IP literals match only a grant naming that address (or host
+ * "*"), compared as addresses ([::1] == [0:0::1]); legacy IPv4 spellings (127.1,
+ * 0x7f.0.0.1, 2130706433) are refused, so that no name-shaped string reaches an address.
+ * Names are matched before DNS, so what a name resolves to cannot widen a grant.
+ * Userinfo ("user@host") is refused. Not served yet: "{{ variable }}" templates, service
+ * chaining ("http://self", "*.spin.internal"): such entries grant nothing.
+ *
+ * Client. One transfer per outgoing request: DNS (getaddrinfo on kiln_offload: the
+ * guest's fiber parks), a non-blocking connect, TLS (OpenSSL, the system's CA store,
+ * SNI and hostname check), the request sent once its body is complete (buffered; a
+ * Content-Length is added), the response head parsed (bounded), the body decoded as it
+ * arrives (Content-Length, chunked, or until close). Nothing blocks: the transfer makes
+ * what progress it can when checked or read, and otherwise says which fd, events and
+ * deadline to wait for; wasi:io pollables (wasip2.h p2_ready_ops) and blocking reads park
+ * the guest's fiber on that. Timeouts: connect (with TLS), first byte (sending the request,
+ * then from the request sent to the response head), between bytes of the body; a phase
+ * times out only when it has to wait past its deadline. Idle keep-alive connections are kept in a
+ * process-wide pool per (scheme, host, port) and reused; a reused connection that fails
+ * before any response byte is replaced once. Redirects are never followed.
+ *
+ * A transfer is reference-counted (the future, the response, its body and their
+ * pollables each hold one) and refers to no instance state, so the two host contexts of
+ * an instance may be freed in any order. */
+#ifndef KILN_HOST_WASIHTTP_OUTBOUND_H
+#define KILN_HOST_WASIHTTP_OUTBOUND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "host/wasihttp/wasihttp.h"
+
+/* ---- targets and grants (allow.c) ---- */
+
+#define WH_HOST_MAX 253
+
+typedef struct wh_target {
+    int https;                  /* the scheme: 0 http, 1 https */
+    char host[WH_HOST_MAX + 3]; /* lowercased, no trailing dot; IPv6 as "[canonical]" */
+    int ip;                     /* 4 or 6: an IP literal; 0: a name */
+    uint16_t port;              /* explicit, else the scheme's default */
+} wh_target;
+
+/* Parses an authority "host[:port]" ("[v6]:port" for IPv6) for the scheme into t. 0, or
+ * -1 when it is not a valid target (userinfo, empty or malformed host, legacy IPv4 form,
+ * port 0 or past 65535). */
+int wh_target_parse(wh_target *t, int https, const char *authority, size_t n);
+
+/* 1 if one of grants[0..n) allows t, else 0. */
+int wh_allow(const char *const *grants, size_t n, const wh_target *t);
+
+/* ---- transfers (client.c) ---- */
+
+/* error-code cases of wasi:http/types (types.c names them). */
+enum {
+    WH_E_DNS_ERROR = 1,
+    WH_E_DESTINATION_NOT_FOUND = 2,
+    WH_E_DESTINATION_UNAVAILABLE = 3,
+    WH_E_CONNECTION_REFUSED = 6,
+    WH_E_CONNECTION_TERMINATED = 7,
+    WH_E_CONNECTION_TIMEOUT = 8,
+    WH_E_CONNECTION_READ_TIMEOUT = 9,
+    WH_E_CONNECTION_WRITE_TIMEOUT = 10,
+    WH_E_TLS_PROTOCOL_ERROR = 12,
+    WH_E_TLS_CERTIFICATE_ERROR = 13,
+    WH_E_HTTP_REQUEST_DENIED = 15,
+    WH_E_HTTP_REQUEST_BODY_SIZE = 17,
+    WH_E_HTTP_REQUEST_METHOD_INVALID = 18,
+    WH_E_HTTP_REQUEST_URI_INVALID = 19,
+    WH_E_HTTP_RESPONSE_INCOMPLETE = 25,
+    WH_E_HTTP_RESPONSE_HEADER_SECTION_SIZE = 26,
+    WH_E_HTTP_RESPONSE_TRANSFER_CODING = 31,
+    WH_E_HTTP_PROTOCOL_ERROR = 35,
+    WH_E_INTERNAL = 38,
+};
+
+/* Defaults of request-options (nanoseconds). */
+#define WH_CONNECT_TIMEOUT_NS (10ull * 1000000000u)
+#define WH_FIRST_BYTE_TIMEOUT_NS (60ull * 1000000000u)
+#define WH_BETWEEN_BYTES_TIMEOUT_NS (60ull * 1000000000u)
+
+/* The largest request body kept for sending, and response head accepted. */
+#define WH_REQUEST_BODY_MAX (64u << 20)
+#define WH_RESPONSE_HEAD_MAX (64u << 10)
+
+typedef struct wh_xfer wh_xfer;
+
+typedef struct wh_xfer_spec {
+    const wh_target *target;
+    const char *head; /* "METHOD TARGET HTTP/1.1\r\n" + header lines, no blank line */
+    size_t head_len;
+    int head_only; /* a HEAD request: the response has no body */
+    int body;      /* a body follows (wh_xfer_body); 0: none */
+    long long cl;  /* the guest's content-length header (-1: none; the host adds one) */
+    uint64_t connect_ns, first_byte_ns, between_bytes_ns; /* 0: the defaults */
+} wh_xfer_spec;
+
+/* Starts a transfer: resolves the host (the fiber parks meanwhile) unless an idle
+ * connection to the target is pooled, and starts connecting. The caller holds one
+ * reference. NULL with *ecode (an error-code case) on failure. */
+wh_xfer *wh_xfer_start(const wh_xfer_spec *spec, uint32_t *ecode);
+void wh_xfer_retain(wh_xfer *x);
+/* Drops a reference; the last one closes the connection (or pools it when the response
+ * was read to its end). */
+void wh_xfer_release(wh_xfer *x);
+
+/* The request body is complete (data[0..n), copied) or, with data NULL, abandoned (the
+ * transfer fails). Only for spec.body. */
+void wh_xfer_body(wh_xfer *x, const void *data, size_t n);
+
+/* Makes progress; 1 when the response head is there or the transfer failed, else 0 with
+ * what to wait for: *fd (-1: nothing but time), *events, *deadline (monotonic ns,
+ * UINT64_MAX: none). (p2_ready_ops.check of the future's pollable.) */
+int wh_xfer_check_head(void *x, int *fd, short *events, uint64_t *deadline);
+/* After check_head said 1: 0 with the status and headers (owned by the transfer, lowercased
+ * names, hop-by-hop headers left out), or -1 with *ecode. */
+int wh_xfer_response(wh_xfer *x, uint16_t *status, const wh_fields **headers, uint32_t *ecode);
+
+/* The same for the response body: 1 when a read will return bytes, the end or an error. */
+int wh_xfer_check_body(void *x, int *fd, short *events, uint64_t *deadline);
+/* Reads body bytes without blocking (p2_stream_ops.read): the count (> 0), 0 with *eof at
+ * the end or 0 without when nothing is there yet, or -1 with *err (an errno). */
+long wh_xfer_read(void *x, void *buf, size_t cap, int *eof, int *err);
+
+#endif

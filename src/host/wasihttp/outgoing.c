@@ -1,0 +1,696 @@
+/* outgoing.c — wasi:http/outgoing-handler 0.2 and the outbound half of wasi:http/types:
+ * outgoing-request, request-options, future-incoming-response and incoming-response
+ * (wasihttp.h; the client and the grants: outbound.h).
+ *
+ * handle checks the request (scheme, authority, path, method) and the component's
+ * allowed_outbound_hosts, then starts a transfer (client.c) and returns a future over it.
+ * The future's pollable, the response body's stream and its pollables are views of the
+ * same reference-counted transfer; every wait goes through wasi:io (p2_ready_ops), so a
+ * guest that polls many futures at once waits for all their sockets together. */
+#include "host/wasihttp/internal.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+struct wh_out {
+    p2_table outreqs; /* wh_outreq */
+    p2_table options; /* wh_options */
+    p2_table futures; /* wh_future */
+    p2_table inresps; /* wh_inresp */
+};
+
+enum { M_GET, M_HEAD, M_POST, M_PUT, M_DELETE, M_CONNECT, M_OPTIONS, M_TRACE, M_PATCH, M_OTHER };
+static const char *const method_names[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                           "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+enum { S_HTTP, S_HTTPS, S_OTHER };
+
+typedef struct wh_outreq {
+    wh_fields *headers;
+    int body_taken;
+    wh_outbody *body; /* NULL until body() */
+    uint32_t method;
+    char *method_other;
+    int has_scheme;
+    uint32_t scheme;
+    char *scheme_other;
+    char *authority; /* NULL: none */
+    char *path;      /* NULL: none */
+} wh_outreq;
+
+typedef struct wh_options {
+    uint64_t t[3]; /* connect, first byte, between bytes (0: not set) */
+} wh_options;
+
+typedef struct wh_future {
+    wh_xfer *x; /* NULL once the result was taken */
+} wh_future;
+
+typedef struct wh_inresp {
+    wh_xfer *x;
+    int consumed;
+} wh_inresp;
+
+/* ---- the state ---- */
+
+static wh_out *out_of(void *ctx, kiln_cabi_cx *cx)
+{
+    wh_out **slot = wh_out_slot(ctx);
+    if (!*slot && !(*slot = kiln_calloc(1, sizeof **slot))) p2_fail(cx, "wasi:http: out of memory");
+    return *slot;
+}
+
+static void outreq_free(wh_outreq *r)
+{
+    if (!r) return;
+    wh_fields_free(r->headers);
+    kiln_free(r->method_other);
+    kiln_free(r->scheme_other);
+    kiln_free(r->authority);
+    kiln_free(r->path);
+    kiln_free(r);
+}
+
+static void future_free(wh_future *f)
+{
+    if (!f) return;
+    wh_xfer_release(f->x);
+    kiln_free(f);
+}
+
+static void inresp_free(wh_inresp *r)
+{
+    if (!r) return;
+    wh_xfer_release(r->x);
+    kiln_free(r);
+}
+
+static void table_free_with(p2_table *t, void (*fn)(void *))
+{
+    for (uint32_t i = 0; i < t->n; i++)
+        if (t->items[i]) fn(t->items[i]);
+    kiln_free(t->items);
+}
+static void outreq_free_v(void *p)
+{
+    outreq_free(p);
+}
+static void future_free_v(void *p)
+{
+    future_free(p);
+}
+static void inresp_free_v(void *p)
+{
+    inresp_free(p);
+}
+
+void wh_out_free(wh_out *o)
+{
+    if (!o) return;
+    table_free_with(&o->outreqs, outreq_free_v);
+    table_free_with(&o->options, kiln_free);
+    table_free_with(&o->futures, future_free_v);
+    table_free_with(&o->inresps, inresp_free_v);
+    kiln_free(o);
+}
+
+/* The table t of the instance's outbound state, for a dtor (NULL: nothing was made). */
+static void *take(void *ctx, size_t off, uint32_t rep)
+{
+    wh_out *o = *wh_out_slot(ctx);
+    return o ? p2_table_take((p2_table *)((char *)o + off), rep) : NULL;
+}
+
+void wh_outreq_dtor(void *ctx, uint32_t rep)
+{
+    outreq_free(take(ctx, offsetof(wh_out, outreqs), rep));
+}
+void wh_options_dtor(void *ctx, uint32_t rep)
+{
+    kiln_free(take(ctx, offsetof(wh_out, options), rep));
+}
+void wh_future_dtor(void *ctx, uint32_t rep)
+{
+    future_free(take(ctx, offsetof(wh_out, futures), rep));
+}
+void wh_inresp_dtor(void *ctx, uint32_t rep)
+{
+    inresp_free(take(ctx, offsetof(wh_out, inresps), rep));
+}
+
+static void *get(void *ctx, kiln_cabi_cx *cx, size_t off, uint32_t rep, const char *what)
+{
+    wh_out *o = out_of(ctx, cx);
+    void *p = o ? p2_table_get((p2_table *)((char *)o + off), rep) : NULL;
+    if (o && !p) p2_fail(cx, "wasi:http: unknown %s", what);
+    return p;
+}
+
+/* Puts item into the table at off: its rep, or 0 (item freed with fn). */
+static uint32_t put(void *ctx, kiln_cabi_cx *cx, size_t off, void *item, void (*fn)(void *))
+{
+    wh_out *o = out_of(ctx, cx);
+    uint32_t rep = o && item ? p2_table_put((p2_table *)((char *)o + off), item) : 0;
+    if (!rep) {
+        if (item) fn(item);
+        p2_fail(cx, "wasi:http: out of memory");
+    }
+    return rep;
+}
+
+static void retain_v(void *x)
+{
+    wh_xfer_retain(x);
+}
+static void release_v(void *x)
+{
+    wh_xfer_release(x);
+}
+static int no_write(void *arg, const void *data, size_t n)
+{
+    (void)arg, (void)data, (void)n;
+    return EPIPE;
+}
+static const p2_ready_ops head_ready = {wh_xfer_check_head, retain_v, release_v};
+const p2_ready_ops wh_xfer_body_ready = {wh_xfer_check_body, retain_v, release_v};
+const p2_stream_ops wh_xfer_body_ops = {wh_xfer_read, no_write, release_v};
+
+/* ---- outgoing-request ---- */
+
+#define OUTREQ offsetof(wh_out, outreqs)
+
+static wh_outreq *outreq(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args)
+{
+    return get(ctx, cx, OUTREQ, args[0].res.rep, "outgoing-request");
+}
+
+int wh_outreq_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_fields *f = wh_take_fields(ctx, cx, args[0].res.rep);
+    if (!f) return -1;
+    wh_outreq *r = kiln_calloc(1, sizeof *r);
+    if (!r) {
+        wh_fields_free(f);
+        return p2_fail(cx, "wasi:http: out of memory");
+    }
+    f->immutable = 1;
+    r->headers = f;
+    r->method = M_GET;
+    res[0].res.rep = put(ctx, cx, OUTREQ, r, outreq_free_v);
+    return res[0].res.rep ? 0 : -1;
+}
+
+int wh_outreq_body(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_outreq *r = outreq(ctx, cx, args);
+    if (!r) return -1;
+    if (r->body_taken) {
+        wh_var(&res[0], 1, NULL);
+        return 0;
+    }
+    r->body_taken = 1;
+    return wh_request_body(ctx, cx, &res[0], &r->body);
+}
+
+int wh_outreq_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_outreq *r = outreq(ctx, cx, args);
+    if (!r) return -1;
+    if (r->method != M_OTHER) {
+        wh_var(&res[0], r->method, NULL);
+        return 0;
+    }
+    kiln_cval *p = wh_cval(cx);
+    if (!p) return p2_fail(cx, "wasi:http: out of memory");
+    wh_var(&res[0], M_OTHER, p);
+    return wh_set_string(cx, p, r->method_other, strlen(r->method_other));
+}
+
+/* A copy of a guest string as a C string, or NULL (out of memory). */
+static char *dup_str(const kiln_cval *v)
+{
+    char *s = kiln_malloc(v->str.len + 1);
+    if (s) {
+        memcpy(s, v->str.ptr, v->str.len);
+        s[v->str.len] = '\0';
+    }
+    return s;
+}
+
+/* Replaces *slot with a copy of v (v NULL: none). 0, or -1 out of memory. */
+static int set_str(char **slot, const kiln_cval *v)
+{
+    char *s = NULL;
+    if (v && !(s = dup_str(v))) return -1;
+    kiln_free(*slot);
+    *slot = s;
+    return 0;
+}
+
+static void result_err(kiln_cval *r)
+{
+    wh_var(r, 1, NULL);
+}
+
+int wh_outreq_set_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_outreq *r = outreq(ctx, cx, args);
+    if (!r) return -1;
+    uint32_t m = args[1].var.disc;
+    if (m == M_OTHER) {
+        const kiln_cval *s = args[1].var.payload;
+        if (!wh_name_valid(s->str.ptr, s->str.len)) {
+            result_err(&res[0]);
+            return 0;
+        }
+        if (set_str(&r->method_other, s) < 0) return p2_fail(cx, "wasi:http: out of memory");
+    }
+    r->method = m;
+    p2_ok(&res[0]);
+    return 0;
+}
+
+int wh_outreq_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_outreq *r = outreq(ctx, cx, args);
+    if (!r) return -1;
+    return wh_opt_string(cx, &res[0], r->path, r->path ? strlen(r->path) : 0);
+}
+
+/* 1 if s[0..n) has only visible ASCII and is free of the characters in bad. */
+static int visible(const char *s, size_t n, const char *bad)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f || strchr(bad, s[i]))
+            return 0;
+    return 1;
+}
+
+/* Shared by the option<string> setters: validates with ok(), then stores. */
+static int set_opt(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, size_t field,
+                   int (*ok)(const char *, size_t))
+{
+    wh_outreq *r = outreq(ctx, cx, args);
+    if (!r) return -1;
+    const kiln_cval *v = args[1].var.disc == 1 ? args[1].var.payload : NULL;
+    if (v && !ok(v->str.ptr, v->str.len)) {
+        result_err(&res[0]);
+        return 0;
+    }
+    if (set_str((char **)((char *)r + field), v) < 0)
+        return p2_fail(cx, "wasi:http: out of memory");
+    p2_ok(&res[0]);
+    return 0;
+}
+
+static int path_ok(const char *s, size_t n)
+{
+    return n > 0 && n < 65536 && (s[0] == '/' || (n == 1 && s[0] == '*')) && visible(s, n, "#");
+}
+
+static int authority_ok(const char *s, size_t n)
+{
+    return n < 1024 && visible(s, n, "/?#\\");
+}
+
+int wh_outreq_set_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return set_opt(ctx, cx, args, res, offsetof(wh_outreq, path), path_ok);
+}
+
+int wh_outreq_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_outreq *r = outreq(ctx, cx, args);
+    if (!r) return -1;
+    return wh_opt_string(cx, &res[0], r->authority, r->authority ? strlen(r->authority) : 0);
+}
+
+int wh_outreq_set_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return set_opt(ctx, cx, args, res, offsetof(wh_outreq, authority), authority_ok);
+}
+
+int wh_outreq_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_outreq *r = outreq(ctx, cx, args);
+    if (!r) return -1;
+    if (!r->has_scheme) {
+        wh_var(&res[0], 0, NULL);
+        return 0;
+    }
+    kiln_cval *p = wh_cval(cx);
+    if (!p) return p2_fail(cx, "wasi:http: out of memory");
+    wh_var(&res[0], 1, p);
+    if (r->scheme != S_OTHER) {
+        wh_var(p, r->scheme, NULL);
+        return 0;
+    }
+    kiln_cval *s = wh_cval(cx);
+    if (!s) return p2_fail(cx, "wasi:http: out of memory");
+    wh_var(p, S_OTHER, s);
+    return wh_set_string(cx, s, r->scheme_other, strlen(r->scheme_other));
+}
+
+int wh_outreq_set_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_outreq *r = outreq(ctx, cx, args);
+    if (!r) return -1;
+    if (args[1].var.disc == 0) {
+        r->has_scheme = 0;
+        p2_ok(&res[0]);
+        return 0;
+    }
+    const kiln_cval *s = args[1].var.payload;
+    if (s->var.disc == S_OTHER) {
+        const kiln_cval *name = s->var.payload;
+        if (name->str.len == 0 || !visible(name->str.ptr, name->str.len, ":/?#@")) {
+            result_err(&res[0]);
+            return 0;
+        }
+        if (set_str(&r->scheme_other, name) < 0) return p2_fail(cx, "wasi:http: out of memory");
+    }
+    r->has_scheme = 1;
+    r->scheme = s->var.disc;
+    p2_ok(&res[0]);
+    return 0;
+}
+
+int wh_outreq_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_outreq *r = outreq(ctx, cx, args);
+    if (!r) return -1;
+    wh_fields *c = wh_fields_clone(r->headers);
+    if (c) c->immutable = 1;
+    res[0].res.rep = wh_put_fields(ctx, c);
+    return res[0].res.rep ? 0 : p2_fail(cx, "wasi:http: out of memory");
+}
+
+/* ---- request-options ---- */
+
+#define OPTIONS offsetof(wh_out, options)
+
+int wh_options_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    (void)args;
+    res[0].res.rep = put(ctx, cx, OPTIONS, kiln_calloc(1, sizeof(wh_options)), kiln_free);
+    return res[0].res.rep ? 0 : -1;
+}
+
+static int opt_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int k)
+{
+    wh_options *o = get(ctx, cx, OPTIONS, args[0].res.rep, "request-options");
+    if (!o) return -1;
+    if (!o->t[k]) {
+        wh_var(&res[0], 0, NULL);
+        return 0;
+    }
+    kiln_cval *p = wh_cval(cx);
+    if (!p) return p2_fail(cx, "wasi:http: out of memory");
+    p->u = o->t[k];
+    wh_var(&res[0], 1, p);
+    return 0;
+}
+
+static int opt_set(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int k)
+{
+    wh_options *o = get(ctx, cx, OPTIONS, args[0].res.rep, "request-options");
+    if (!o) return -1;
+    o->t[k] = args[1].var.disc == 1 ? args[1].var.payload->u : 0;
+    if (args[1].var.disc == 1 && o->t[k] == 0) o->t[k] = 1; /* zero: at once */
+    p2_ok(&res[0]);
+    return 0;
+}
+
+int wh_options_connect(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return opt_get(ctx, cx, args, res, 0);
+}
+int wh_options_set_connect(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return opt_set(ctx, cx, args, res, 0);
+}
+int wh_options_first_byte(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return opt_get(ctx, cx, args, res, 1);
+}
+int wh_options_set_first_byte(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return opt_set(ctx, cx, args, res, 1);
+}
+int wh_options_between(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return opt_get(ctx, cx, args, res, 2);
+}
+int wh_options_set_between(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return opt_set(ctx, cx, args, res, 2);
+}
+
+/* ---- error-code values ---- */
+
+/* v = error-code case c, with an empty payload where the case has one. */
+static int error_code(kiln_cabi_cx *cx, kiln_cval *v, uint32_t c)
+{
+    kiln_cval *p = NULL;
+    switch (c) {
+    case WH_E_DNS_ERROR: { /* DNS-error-payload { rcode: option<string>, info-code: option<u16> } */
+        kiln_cval *fields = kiln_cabi_alloc(cx, 2 * sizeof *fields);
+        if (!(p = wh_cval(cx)) || !fields) return p2_fail(cx, "wasi:http: out of memory");
+        memset(fields, 0, 2 * sizeof *fields);
+        p->agg.items = fields;
+        p->agg.n = 2;
+        break;
+    }
+    case WH_E_HTTP_REQUEST_BODY_SIZE:
+    case WH_E_HTTP_RESPONSE_HEADER_SECTION_SIZE:
+    case WH_E_HTTP_RESPONSE_TRANSFER_CODING:
+    case WH_E_INTERNAL: /* option<...>: none */
+        if (!(p = wh_cval(cx))) return p2_fail(cx, "wasi:http: out of memory");
+        break;
+    default:
+        break;
+    }
+    wh_var(v, c, p);
+    return 0;
+}
+
+/* r = err(error-code c). */
+static int result_error(kiln_cabi_cx *cx, kiln_cval *r, uint32_t c)
+{
+    kiln_cval *e = wh_cval(cx);
+    if (!e) return p2_fail(cx, "wasi:http: out of memory");
+    wh_var(r, 1, e);
+    return error_code(cx, e, c);
+}
+
+/* ---- outgoing-handler.handle ---- */
+
+/* Writes the request head (without the blank line) into b: the request line, host, the
+ * guest's headers but host and content-length (*cl gets the latter's value, -1 when
+ * absent or -2 when malformed). 0, or -1 out of memory. */
+static int build_head(kiln_buf *b, const wh_outreq *r, const char *path, long long *cl)
+{
+    const char *m = r->method == M_OTHER ? r->method_other : method_names[r->method];
+    int rc = kiln_buf_printf(b, "%s %s HTTP/1.1\r\nhost: %s\r\n", m, path, r->authority);
+    *cl = -1;
+    for (size_t i = 0; rc == 0 && i < r->headers->n; i++) {
+        const wh_field *f = &r->headers->items[i];
+        if (strcmp(f->name, "host") == 0) continue;
+        if (strcmp(f->name, "content-length") == 0) {
+            long long v = 0;
+            int ok = f->value_len > 0 && f->value_len <= 18;
+            for (size_t k = 0; ok && k < f->value_len; k++) {
+                ok = f->value[k] >= '0' && f->value[k] <= '9';
+                v = v * 10 + (f->value[k] - '0');
+            }
+            *cl = ok && (*cl == -1 || *cl == v) ? v : -2;
+            continue;
+        }
+        rc = kiln_buf_append(b, f->name, f->name_len);
+        if (rc == 0) rc = kiln_buf_append(b, ": ", 2);
+        if (rc == 0) rc = kiln_buf_append(b, f->value, f->value_len);
+        if (rc == 0) rc = kiln_buf_append(b, "\r\n", 2);
+    }
+    if (rc == 0 && *cl >= 0) rc = kiln_buf_printf(b, "content-length: %lld\r\n", *cl);
+    return rc;
+}
+
+/* Checks the request and its target against the grants; starts the transfer. On a
+ * refusal returns NULL with *ecode. */
+static wh_xfer *start(kiln_wasihttp *h, wh_outreq *r, const wh_options *o, uint32_t *ecode)
+{
+    int https = !r->has_scheme || r->scheme == S_HTTPS;
+    if (r->has_scheme && r->scheme == S_OTHER) {
+        *ecode = WH_E_HTTP_PROTOCOL_ERROR;
+        return NULL;
+    }
+    wh_target t;
+    if (!r->authority || wh_target_parse(&t, https, r->authority, strlen(r->authority)) < 0) {
+        *ecode = WH_E_HTTP_REQUEST_URI_INVALID;
+        return NULL;
+    }
+    size_t n;
+    const char *const *grants = wh_grants(h, &n);
+    if (!wh_allow(grants, n, &t)) {
+        const char *id = wh_component(h);
+        fprintf(stderr,
+                "kiln: component %s: outbound request to %s://%s:%u denied (not in "
+                "allowed_outbound_hosts)\n",
+                id ? id : "?", https ? "https" : "http", t.host, (unsigned)t.port);
+        *ecode = WH_E_HTTP_REQUEST_DENIED;
+        return NULL;
+    }
+    kiln_buf head = KILN_BUF_INIT;
+    long long cl;
+    if (build_head(&head, r, r->path ? r->path : "/", &cl) < 0) {
+        kiln_buf_free(&head);
+        *ecode = WH_E_INTERNAL;
+        return NULL;
+    }
+    if (cl == -2) {
+        kiln_buf_free(&head);
+        *ecode = WH_E_HTTP_REQUEST_BODY_SIZE;
+        return NULL;
+    }
+    int has_body = r->body_taken;
+    int bodyless = r->method == M_GET || r->method == M_HEAD || r->method == M_DELETE ||
+                   r->method == M_OPTIONS || r->method == M_TRACE || r->method == M_CONNECT;
+    wh_xfer_spec spec = {
+        &t, head.data,       head.len,        r->method == M_HEAD, has_body || !bodyless,
+        cl, o ? o->t[0] : 0, o ? o->t[1] : 0, o ? o->t[2] : 0};
+    wh_xfer *x = wh_xfer_start(&spec, ecode);
+    kiln_buf_free(&head);
+    if (x && spec.body) {
+        if (has_body)
+            wh_request_body_bind(r->body, x);
+        else
+            wh_xfer_body(x, "", 0); /* a method that carries a body: content-length 0 */
+    }
+    return x;
+}
+
+int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    kiln_wasihttp *h = ctx;
+    wh_out *o = out_of(ctx, cx);
+    if (!o) return -1;
+    wh_outreq *r = p2_table_take(&o->outreqs, args[0].res.rep);
+    if (!r) return p2_fail(cx, "wasi:http: unknown outgoing-request");
+    wh_options *opt = NULL;
+    if (args[1].var.disc == 1) opt = p2_table_take(&o->options, args[1].var.payload->res.rep);
+    uint32_t ecode = 0;
+    wh_xfer *x = start(h, r, opt, &ecode);
+    outreq_free(r);
+    kiln_free(opt);
+    if (!x) return result_error(cx, &res[0], ecode);
+    wh_future *f = kiln_calloc(1, sizeof *f);
+    if (f)
+        f->x = x;
+    else
+        wh_xfer_release(x);
+    uint32_t rep = put(ctx, cx, offsetof(wh_out, futures), f, future_free_v);
+    return rep ? wh_var_res(cx, &res[0], 0, rep) : -1;
+}
+
+/* ---- future-incoming-response ---- */
+
+int wh_future_subscribe(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_future *f =
+        get(ctx, cx, offsetof(wh_out, futures), args[0].res.rep, "future-incoming-response");
+    if (!f) return -1;
+    kiln_wasip2 *p2 = wh_p2(ctx);
+    if (!p2) return p2_fail(cx, "wasi:http: no wasi:io context");
+    res[0].res.rep = f->x ? p2_pollable_new_host(p2, &head_ready, f->x) : p2_pollable_new(p2, 0);
+    return res[0].res.rep ? 0 : p2_fail(cx, "wasi:http: out of memory");
+}
+
+/* get: none while pending; some(ok(ok(response))) or some(ok(err(code))) once;
+ * some(err) after. */
+int wh_future_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_future *f =
+        get(ctx, cx, offsetof(wh_out, futures), args[0].res.rep, "future-incoming-response");
+    if (!f) return -1;
+    kiln_cval *outer = wh_cval(cx), *inner = wh_cval(cx);
+    if (!outer || !inner) return p2_fail(cx, "wasi:http: out of memory");
+    if (!f->x) {
+        wh_var(&res[0], 1, outer);
+        wh_var(outer, 1, NULL);
+        return 0;
+    }
+    int fd;
+    short ev;
+    uint64_t d;
+    if (!wh_xfer_check_head(f->x, &fd, &ev, &d)) {
+        wh_var(&res[0], 0, NULL);
+        return 0;
+    }
+    wh_xfer *x = f->x;
+    f->x = NULL;
+    wh_var(&res[0], 1, outer);
+    wh_var(outer, 0, inner);
+    uint16_t status;
+    const wh_fields *hdrs;
+    uint32_t ecode;
+    if (wh_xfer_response(x, &status, &hdrs, &ecode) < 0) {
+        wh_xfer_release(x);
+        kiln_cval *e = wh_cval(cx);
+        if (!e) return p2_fail(cx, "wasi:http: out of memory");
+        wh_var(inner, 1, e);
+        return error_code(cx, e, ecode);
+    }
+    wh_inresp *ir = kiln_calloc(1, sizeof *ir);
+    if (ir)
+        ir->x = x;
+    else
+        wh_xfer_release(x);
+    uint32_t rep = put(ctx, cx, offsetof(wh_out, inresps), ir, inresp_free_v);
+    return rep ? wh_var_res(cx, inner, 0, rep) : -1;
+}
+
+/* ---- incoming-response ---- */
+
+static wh_inresp *inresp(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args)
+{
+    return get(ctx, cx, offsetof(wh_out, inresps), args[0].res.rep, "incoming-response");
+}
+
+int wh_inresp_status(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_inresp *r = inresp(ctx, cx, args);
+    if (!r) return -1;
+    uint16_t status = 0;
+    const wh_fields *hdrs;
+    uint32_t ecode;
+    wh_xfer_response(r->x, &status, &hdrs, &ecode);
+    res[0].u = status;
+    return 0;
+}
+
+int wh_inresp_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_inresp *r = inresp(ctx, cx, args);
+    if (!r) return -1;
+    uint16_t status;
+    const wh_fields *hdrs = NULL;
+    uint32_t ecode;
+    wh_xfer_response(r->x, &status, &hdrs, &ecode);
+    wh_fields *c = hdrs ? wh_fields_clone(hdrs) : wh_fields_new();
+    if (c) c->immutable = 1;
+    res[0].res.rep = wh_put_fields(ctx, c);
+    return res[0].res.rep ? 0 : p2_fail(cx, "wasi:http: out of memory");
+}
+
+int wh_inresp_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_inresp *r = inresp(ctx, cx, args);
+    if (!r) return -1;
+    if (r->consumed) {
+        wh_var(&res[0], 1, NULL);
+        return 0;
+    }
+    r->consumed = 1;
+    return wh_var_res(cx, &res[0], 0, wh_put_response_body(ctx, r->x));
+}
