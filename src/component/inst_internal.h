@@ -141,6 +141,7 @@ struct ki_frame {
     kiln_resources *res; /* this component instance's handle table */
     ki_tmap *tmap;
     uint32_t ntmap, captmap;
+    int running; /* a lifted export of this instance is on the stack (no re-entrance) */
 };
 
 typedef struct ki_provctx {

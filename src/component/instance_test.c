@@ -796,6 +796,57 @@ static void test_missing(void)
     kiln_component_unload(lc);
 }
 
+/* Re-entrance: f calls, through a funcref table filled after instantiation, its own
+ * lifted-then-lowered self. The component model forbids entering a component instance that
+ * is running: a trap, and the instance is usable again afterwards (g does not re-enter). */
+static const char reenter_wat[] =
+    "(component\n"
+    "  (core module $Shim\n"
+    "    (type $t (func (result i32)))\n"
+    "    (table (export \"$imports\") 1 1 funcref)\n"
+    "    (func (export \"g\") (result i32) (call_indirect (type $t) (i32.const 0))))\n"
+    "  (core instance $shim (instantiate $Shim))\n"
+    "  (core module $M\n"
+    "    (import \"\" \"g\" (func $g (result i32)))\n"
+    "    (func (export \"f\") (result i32) (call $g))\n"
+    "    (func (export \"h\") (result i32) (i32.const 7)))\n"
+    "  (core instance $m (instantiate $M (with \"\" (instance (export \"g\" (func $shim "
+    "\"g\"))))))\n"
+    "  (func $f (result u32) (canon lift (core func $m \"f\")))\n"
+    "  (func $h (result u32) (canon lift (core func $m \"h\")))\n"
+    "  (core func $lf (canon lower (func $f)))\n"
+    "  (core module $Fix\n"
+    "    (import \"\" \"$imports\" (table 1 1 funcref))\n"
+    "    (import \"\" \"0\" (func (result i32)))\n"
+    "    (elem (i32.const 0) func 0))\n"
+    "  (core instance (instantiate $Fix (with \"\" (instance (export \"$imports\" (table $shim "
+    "\"$imports\")) (export \"0\" (func $lf))))))\n"
+    "  (export \"f\" (func $f))\n"
+    "  (export \"h\" (func $h)))\n";
+
+static void test_reentrance(void)
+{
+    kiln_err err;
+    kiln_loaded_component *lc = load("reenter", reenter_wat, &err);
+    CHECK(lc != NULL);
+    if (!lc) return;
+    kiln_component_instance *ci = kiln_component_instantiate(lc, NULL, &err);
+    CHECK(ci != NULL);
+    if (ci) {
+        kiln_cval res;
+        kiln_trap t;
+        CHECK(call(ci, "f", NULL, &res, &t) == -1);
+        printf("reenter: %s\n", kiln_trap_message(&t));
+        CHECK(strstr(kiln_trap_message(&t), "re-enter") != NULL);
+        CHECK(call(ci, "h", NULL, &res, &t) == 0); /* not left marked as running */
+        CHECK(res.u == 7);
+        CHECK(call(ci, "f", NULL, &res, &t) == -1);
+        CHECK(strstr(kiln_trap_message(&t), "re-enter") != NULL);
+        kiln_component_instance_free(ci);
+    }
+    kiln_component_unload(lc);
+}
+
 int main(void)
 {
     if (access(WASM_TOOLS, X_OK) != 0) {
@@ -812,6 +863,7 @@ int main(void)
     test_exported_resource();
     test_missing();
     test_mismatch();
+    test_reentrance();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;

@@ -208,15 +208,27 @@ int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *calle
         kiln_rt_host_leave();
         return rc;
     }
+    /* The component model forbids entering a component instance that is running (a call
+     * of its own export reached through a lowered import, a funcref table, a child
+     * component): a trap, as CanonicalABI.md's lift does. */
+    if (fn->frame->running) {
+        snprintf(caller_cx->err, sizeof caller_cx->err,
+                 "%s was called while its component instance is running: cannot re-enter a "
+                 "component instance",
+                 fn->name);
+        return -1;
+    }
     kiln_cabi_cx *cx = cx_push(ci, fn->memory, fn->enc, fn->realloc, fn->frame);
     if (!cx) {
         snprintf(caller_cx->err, sizeof caller_cx->err, "out of memory");
         return -1;
     }
+    fn->frame->running = 1;
     int rc = -1;
     realloc_trap[0] = '\0';
     realloc_stop.kind = KILN_TRAP_NONE;
     if (kiln_resources_call_begin(fn->frame->res, caller_cx->err, sizeof caller_cx->err) < 0) {
+        fn->frame->running = 0;
         cx_pop(ci);
         return -1;
     }
@@ -261,6 +273,7 @@ out:;
         snprintf(caller_cx->err, sizeof caller_cx->err, "%s", end_err);
         rc = -1;
     }
+    fn->frame->running = 0;
     cx_pop(ci);
     return rc;
 }
@@ -448,9 +461,11 @@ int kiln_component_call_timeout(kiln_component_instance *ci, const kiln_componen
     /* Nothing is in progress when the host calls: a trap or exit may have unwound calls
      * without ending them. */
     ci->depth = 0;
-    for (uint32_t i = 0; i < ci->nframes; i++)
+    for (uint32_t i = 0; i < ci->nframes; i++) {
+        ci->frames[i]->running = 0;
         while (kiln_resources_call_depth(ci->frames[i]->res) > 0)
             kiln_resources_call_end(ci->frames[i]->res, NULL, 0);
+    }
     kiln_cabi_cx_reset(ci->cx);
     ci->cx->resources = ci->top->res;
     ci->cx->resource_type = resolve_type;
