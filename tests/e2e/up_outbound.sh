@@ -273,4 +273,7 @@ r=$(curl -s -m 10 "$URL/out/fetch?url=https://localhost:$SELF_PORT/hello")
 expect_contains "HTTPS to a self-signed certificate: TLS-certificate-error" "error: TLS-certificate-error" "$r"
 
 check "kiln up still serves after all of it" curl -fs -m 5 "$URL/hello/x"
+kill "$PID" 2>/dev/null
+wait "$PID" 2>/dev/null
+expect_not_contains "kiln up stopped without a sanitizer report (under SANITIZE=1)" "Sanitizer" "$(cat "$TMP/err.log")"
 finish
