@@ -461,7 +461,7 @@ static int parse_head(wh_xfer *x, size_t len)
     const char *eol = memchr(p, '\n', (size_t)(end - p));
     if (!eol || eol - p < 12 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') ||
         p[8] != ' ' || p[9] < '1' || p[9] > '9' || p[10] < '0' || p[10] > '9' || p[11] < '0' ||
-        p[11] > '9') {
+        p[11] > '9' || (p[12] != ' ' && p[12] != '\r')) {
         fail(x, WH_E_HTTP_PROTOCOL_ERROR);
         return -1;
     }
@@ -669,6 +669,10 @@ static void pump_head(wh_xfer *x)
         }
         case ST_HEAD: {
             size_t len = head_end(x);
+            if (len > WH_RESPONSE_HEAD_MAX) {
+                fail(x, WH_E_HTTP_RESPONSE_HEADER_SECTION_SIZE);
+                return;
+            }
             if (len) {
                 int r = parse_head(x, len);
                 if (r < 0) return;
