@@ -10,6 +10,7 @@
 #   c-types.wasm  C component exporting functions over every kind of WIT type (wit-bindgen c)
 #   c-http-spin.wasm  the wasi:http test handler of tests/e2e/up_wasi_http.sh (only on request)
 #   c-outbound.wasm   the outbound HTTP test handler of tests/e2e/up_outbound.sh (only on request)
+#   js-outbound.wasm  the JavaScript fetch handler of tests/e2e-full/up_outbound_js.sh (on request)
 # Each is validated (wasm-tools validate) before it is kept. Results are cached by the hash of
 # their inputs (sources, this script, tool versions) under ${KILN_CORPUS_CACHE:-$KILN_TOOLS/corpus},
 # so a second run only copies files. Prints one line per component: name, size, build time or "cached".
@@ -126,6 +127,7 @@ build_js() { # build_js DIR WORLD WORK OUT.wasm
 }
 build_js_http() { build_js js-http hello "$1" "$2"; }
 build_js_cli() { build_js js-cli cli "$1" "$2"; }
+build_js_outbound() { build_js js-outbound hello "$1" "$2"; }
 
 build_py_http() {
     cp "$HERE/py-http/world.wit" "$HERE/py-http/app.py" "$1/"

@@ -75,6 +75,8 @@ class H(http.server.BaseHTTPRequestHandler):
             with lock:
                 n = conns
             self.send(200, str(n).encode())
+        elif p == "/redirect":
+            self.send(302, b"moved", [("location", "http://localhost:%d/hello" % self.server.server_port)])
         elif p == "/teapot":
             self.send(418, b"short and stout", [("x-extra", "1")])
         else:
@@ -180,6 +182,10 @@ if [ -n "$c1" ] && [ -n "$c2" ] && [ $((c2 - c1)) -le 1 ]; then
 else
     fail "keep-alive: 6 sequential requests opened at most 1 new upstream connection" "count before: $c1, after: $c2"
 fi
+
+r=$(curl -s -m 10 "$URL/out/fetch?url=$UP/redirect")
+expect_contains "a redirect is the guest's to follow (to a host it is not granted here)" "status: 302" "$r"
+expect_contains "... with its body" "body: moved" "$r"
 
 # denied: never a connection
 before=$(curl -s "$UP/count")
