@@ -62,7 +62,7 @@ port=$(free_port)
 URL="http://127.0.0.1:$port"
 "$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" >"$TMP/out.log" 2>"$TMP/err.log" &
 PID=$!
-on_exit "kill -9 $PID 2>/dev/null"
+on_exit "kill $PID 2>/dev/null"
 for _ in $(seq 3000); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.2; done
 
 r=$(curl -s -m 30 "$URL/js/fetch?url=$UP/hello")

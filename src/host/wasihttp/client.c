@@ -204,15 +204,18 @@ static void resolve_run(void *arg)
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG | (j->t->ip ? AI_NUMERICHOST : 0);
+    hints.ai_flags = j->t->ip ? AI_NUMERICHOST : 0; /* (no AI_ADDRCONFIG: loopback-only hosts) */
     j->rc = getaddrinfo(h, port, &hints, &j->res);
 }
 
-/* Resolves the target (on the offload pool: the fiber parks). 0, or -1 after fail(). */
+/* Resolves the target (names on the offload pool: the fiber parks; IP literals at once).
+ * 0, or -1 after fail(). */
 static int resolve(wh_xfer *x)
 {
     resolve_job j = {&x->target, NULL, 0};
-    if (kiln_offload(resolve_run, &j) != KILN_WAIT_OK) {
+    if (x->target.ip)
+        resolve_run(&j);
+    else if (kiln_offload(resolve_run, &j) != KILN_WAIT_OK) {
         if (j.res) freeaddrinfo(j.res);
         fail(x, WH_E_CONNECTION_TIMEOUT);
         return -1;
