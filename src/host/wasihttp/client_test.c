@@ -3,7 +3,7 @@
  * close-delimited), interim 1xx responses, hop-by-hop headers left out, malformed and
  * hostile heads (bad status line, conflicting lengths, unknown transfer coding, oversized
  * head, bad chunk size), a truncated body, the request as sent (head, Content-Length, body),
- * connection reuse, and the first-byte timeout. */
+ * connection reuse, the first-byte timeout, and the cap on transfers alive at once. */
 #include "host/wasihttp/outbound.h"
 #include "util/alloc.h"
 #include "util/test.h"
@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -150,6 +151,12 @@ static int fetch(const char *body_out, uint64_t first_byte_ns, char *body, size_
 
 int main(void)
 {
+    /* 64 descriptors: at most 32 transfers alive (read when the first one starts) */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = 64;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     server_start(&srv);
     char body[4096];
     uint32_t ec;
@@ -237,6 +244,26 @@ int main(void)
     CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200); /* server closes after it */
     CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
     CHECK_STR(body, "ok");
+
+    /* the cap on transfers alive at once */
+    {
+        wh_xfer *xs[33];
+        wh_target t;
+        char auth[32];
+        snprintf(auth, sizeof auth, "127.0.0.1:%u", (unsigned)srv.port);
+        CHECK_INT(wh_target_parse(&t, 0, auth, strlen(auth)), 0);
+        const char *head = "GET / HTTP/1.1\r\nhost: x\r\n";
+        wh_xfer_spec spec = {&t, head, strlen(head), 0, 0, -1, 0, 0, 0};
+        int made = 0;
+        for (int i = 0; i < 33; i++)
+            if ((xs[i] = wh_xfer_start(&spec, &ec))) made++;
+        CHECK_INT(made, 32);
+        CHECK(xs[32] == NULL && ec == WH_E_CONNECTION_LIMIT_REACHED);
+        wh_xfer_release(xs[0]);
+        CHECK((xs[0] = wh_xfer_start(&spec, &ec)) != NULL);
+        for (int i = 0; i < 32; i++)
+            wh_xfer_release(xs[i]);
+    }
 
     /* first-byte timeout */
     srv.delay_ms = 500;
