@@ -13,6 +13,7 @@
 #   c-outbound.wasm   the outbound HTTP test handler of tests/e2e/up_outbound.sh (only on request)
 #   c-spin-data.wasm  the SQLite/Redis/PostgreSQL test handler of tests/e2e/up_spin_data.sh,
 #                     importing Spin's whole platform world (only on request)
+#   js-outbound.wasm  the JavaScript fetch handler of tests/e2e-full/up_outbound_js.sh (on request)
 # Each is validated (wasm-tools validate) before it is kept. Results are cached by the hash of
 # their inputs (sources, this script, tool versions) under ${KILN_CORPUS_CACHE:-$KILN_TOOLS/corpus},
 # so a second run only copies files. Prints one line per component: name, size, build time or "cached".
@@ -158,6 +159,7 @@ build_js() { # build_js DIR WORLD WORK OUT.wasm
 }
 build_js_http() { build_js js-http hello "$1" "$2"; }
 build_js_cli() { build_js js-cli cli "$1" "$2"; }
+build_js_outbound() { build_js js-outbound hello "$1" "$2"; }
 
 build_py_http() {
     cp "$HERE/py-http/world.wit" "$HERE/py-http/app.py" "$1/"

@@ -75,6 +75,8 @@ class H(http.server.BaseHTTPRequestHandler):
             with lock:
                 n = conns
             self.send(200, str(n).encode())
+        elif p == "/redirect":
+            self.send(302, b"moved", [("location", "http://localhost:%d/hello" % self.server.server_port)])
         elif p == "/teapot":
             self.send(418, b"short and stout", [("x-extra", "1")])
         else:
@@ -181,6 +183,10 @@ else
     fail "keep-alive: 6 sequential requests opened at most 1 new upstream connection" "count before: $c1, after: $c2"
 fi
 
+r=$(curl -s -m 10 "$URL/out/fetch?url=$UP/redirect")
+expect_contains "a redirect is the guest's to follow (to a host it is not granted here)" "status: 302" "$r"
+expect_contains "... with its body" "body: moved" "$r"
+
 # denied: never a connection
 before=$(curl -s "$UP/count")
 r=$(curl -s -m 10 "$URL/out/fetch?url=http://localhost:$UP_PORT/hello")
@@ -273,4 +279,7 @@ r=$(curl -s -m 10 "$URL/out/fetch?url=https://localhost:$SELF_PORT/hello")
 expect_contains "HTTPS to a self-signed certificate: TLS-certificate-error" "error: TLS-certificate-error" "$r"
 
 check "kiln up still serves after all of it" curl -fs -m 5 "$URL/hello/x"
+kill "$PID" 2>/dev/null
+wait "$PID" 2>/dev/null
+expect_not_contains "kiln up stopped without a sanitizer report (under SANITIZE=1)" "Sanitizer" "$(cat "$TMP/err.log")"
 finish

@@ -14,9 +14,11 @@
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -123,6 +125,21 @@ static void tls_init(void)
 
 /* ---- transfers ---- */
 
+/* Transfers alive in the process, and how many may be (half the descriptor limit): a guest
+ * that opens requests without end gets connection-limit-reached, not the server's fds. */
+static atomic_long live_xfers;
+static long max_xfers;
+static pthread_once_t max_once = PTHREAD_ONCE_INIT;
+
+static void max_init(void)
+{
+    struct rlimit rl;
+    long n = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                 ? (long)(rl.rlim_cur / 2)
+                 : 4096;
+    max_xfers = n < 16 ? 16 : n;
+}
+
 enum { ST_CONNECT, ST_TLS, ST_WAIT_BODY, ST_SEND, ST_HEAD, ST_BODY, ST_DONE, ST_FAILED };
 enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE };
 enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
@@ -173,6 +190,7 @@ void wh_xfer_retain(wh_xfer *x)
 void wh_xfer_release(wh_xfer *x)
 {
     if (!x || --x->refs > 0) return;
+    atomic_fetch_sub(&live_xfers, 1);
     conn_close(&x->c);
     if (x->addrs) freeaddrinfo(x->addrs);
     kiln_buf_free(&x->head);
@@ -204,15 +222,18 @@ static void resolve_run(void *arg)
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG | (j->t->ip ? AI_NUMERICHOST : 0);
+    hints.ai_flags = j->t->ip ? AI_NUMERICHOST : 0; /* (no AI_ADDRCONFIG: loopback-only hosts) */
     j->rc = getaddrinfo(h, port, &hints, &j->res);
 }
 
-/* Resolves the target (on the offload pool: the fiber parks). 0, or -1 after fail(). */
+/* Resolves the target (names on the offload pool: the fiber parks; IP literals at once).
+ * 0, or -1 after fail(). */
 static int resolve(wh_xfer *x)
 {
     resolve_job j = {&x->target, NULL, 0};
-    if (kiln_offload(resolve_run, &j) != KILN_WAIT_OK) {
+    if (x->target.ip)
+        resolve_run(&j);
+    else if (kiln_offload(resolve_run, &j) != KILN_WAIT_OK) {
         if (j.res) freeaddrinfo(j.res);
         fail(x, WH_E_CONNECTION_TIMEOUT);
         return -1;
@@ -272,8 +293,15 @@ static int open_conn(wh_xfer *x, int allow_pool)
 
 wh_xfer *wh_xfer_start(const wh_xfer_spec *s, uint32_t *ecode)
 {
+    pthread_once(&max_once, max_init);
+    if (atomic_fetch_add(&live_xfers, 1) >= max_xfers) {
+        atomic_fetch_sub(&live_xfers, 1);
+        *ecode = WH_E_CONNECTION_LIMIT_REACHED;
+        return NULL;
+    }
     wh_xfer *x = kiln_calloc(1, sizeof *x);
     if (!x) {
+        atomic_fetch_sub(&live_xfers, 1);
         *ecode = WH_E_INTERNAL;
         return NULL;
     }
@@ -461,7 +489,7 @@ static int parse_head(wh_xfer *x, size_t len)
     const char *eol = memchr(p, '\n', (size_t)(end - p));
     if (!eol || eol - p < 12 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') ||
         p[8] != ' ' || p[9] < '1' || p[9] > '9' || p[10] < '0' || p[10] > '9' || p[11] < '0' ||
-        p[11] > '9') {
+        p[11] > '9' || (p[12] != ' ' && p[12] != '\r')) {
         fail(x, WH_E_HTTP_PROTOCOL_ERROR);
         return -1;
     }
@@ -669,6 +697,10 @@ static void pump_head(wh_xfer *x)
         }
         case ST_HEAD: {
             size_t len = head_end(x);
+            if (len > WH_RESPONSE_HEAD_MAX) {
+                fail(x, WH_E_HTTP_RESPONSE_HEADER_SECTION_SIZE);
+                return;
+            }
             if (len) {
                 int r = parse_head(x, len);
                 if (r < 0) return;

@@ -27,6 +27,9 @@
  * process-wide pool per (scheme, host, port) and reused; a reused connection that fails
  * before any response byte is replaced once. Redirects are never followed.
  *
+ * At most half the process's descriptor limit of transfers are alive at once (more:
+ * connection-limit-reached), so guests cannot take the server's descriptors.
+ *
  * A transfer is reference-counted (the future, the response, its body and their
  * pollables each hold one) and refers to no instance state, so the two host contexts of
  * an instance may be freed in any order. */
@@ -69,6 +72,7 @@ enum {
     WH_E_CONNECTION_TIMEOUT = 8,
     WH_E_CONNECTION_READ_TIMEOUT = 9,
     WH_E_CONNECTION_WRITE_TIMEOUT = 10,
+    WH_E_CONNECTION_LIMIT_REACHED = 11,
     WH_E_TLS_PROTOCOL_ERROR = 12,
     WH_E_TLS_CERTIFICATE_ERROR = 13,
     WH_E_HTTP_REQUEST_DENIED = 15,

@@ -1,0 +1,280 @@
+/* client_test.c — the outbound HTTP/1.1 client (client.c) against canned responses from
+ * a loopback server thread: framing (Content-Length, chunked with extensions and trailers,
+ * close-delimited), interim 1xx responses, hop-by-hop headers left out, malformed and
+ * hostile heads (bad status line, conflicting lengths, unknown transfer coding, oversized
+ * head, bad chunk size), a truncated body, the request as sent (head, Content-Length, body),
+ * connection reuse, the first-byte timeout, and the cap on transfers alive at once. */
+#include "host/wasihttp/outbound.h"
+#include "util/alloc.h"
+#include "util/test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The server: accepts connections and answers each request with `response` (then closes
+ * the connection unless keep is set); records what the last request was. */
+typedef struct server {
+    int lfd;
+    uint16_t port;
+    const char *response;
+    size_t response_len;
+    int keep, delay_ms, accepted;
+    char got[8192];
+    size_t got_len;
+    pthread_t th;
+} server;
+
+/* Reads one request (head, and a body of its content-length) from fd into s->got. */
+static int read_request(server *s, int fd)
+{
+    s->got_len = 0;
+    for (;;) {
+        ssize_t k = read(fd, s->got + s->got_len, sizeof s->got - 1 - s->got_len);
+        if (k <= 0) return -1;
+        s->got_len += (size_t)k;
+        s->got[s->got_len] = '\0';
+        char *end = strstr(s->got, "\r\n\r\n");
+        if (!end) continue;
+        const char *cl = strstr(s->got, "content-length: ");
+        size_t want = (size_t)(end + 4 - s->got) + (cl ? strtoul(cl + 16, NULL, 10) : 0);
+        if (s->got_len >= want) return 0;
+    }
+}
+
+static void *serve(void *arg)
+{
+    server *s = arg;
+    for (;;) {
+        int fd = accept(s->lfd, NULL, NULL);
+        if (fd < 0) return NULL;
+        s->accepted++;
+        while (read_request(s, fd) == 0) {
+            if (s->delay_ms) usleep((useconds_t)s->delay_ms * 1000);
+            if (send(fd, s->response, s->response_len, MSG_NOSIGNAL) < 0) break;
+            if (!s->keep) break;
+        }
+        close(fd);
+    }
+}
+
+static void server_start(server *s)
+{
+    memset(s, 0, sizeof *s);
+    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(s->lfd, 8) < 0 ||
+        getsockname(s->lfd, (struct sockaddr *)&a, &len) < 0)
+        exit(1);
+    s->port = ntohs(a.sin_port);
+    pthread_create(&s->th, NULL, serve, s);
+}
+
+static server srv;
+
+/* Sets the canned response. */
+static void respond(const char *r)
+{
+    srv.response = r;
+    srv.response_len = strlen(r);
+}
+
+/* Waits for fd/events/deadline of a check (at most 2 s). */
+static void wait_for(int fd, short ev, uint64_t deadline)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    int ms = deadline == UINT64_MAX ? 2000
+             : deadline > now       ? (int)((deadline - now) / 1000000) + 1
+                                    : 0;
+    if (ms > 2000) ms = 2000;
+    struct pollfd p = {fd, ev, 0};
+    poll(&p, fd >= 0 ? 1 : 0, ms);
+}
+
+/* One GET (or POST with body) to the server: the status (0 on a transfer error, with
+ * *ecode), and the body read in full into body (an error while reading: *body_err). */
+static int fetch(const char *body_out, uint64_t first_byte_ns, char *body, size_t cap,
+                 uint32_t *ecode, int *body_err)
+{
+    wh_target t;
+    char auth[32];
+    snprintf(auth, sizeof auth, "127.0.0.1:%u", (unsigned)srv.port);
+    if (wh_target_parse(&t, 0, auth, strlen(auth)) < 0) return -1;
+    const char *head =
+        body_out ? "POST /p HTTP/1.1\r\nhost: x\r\n" : "GET /g HTTP/1.1\r\nhost: x\r\n";
+    wh_xfer_spec spec = {&t, head, strlen(head), 0, body_out != NULL, -1, 0, first_byte_ns, 0};
+    *ecode = 0;
+    *body_err = 0;
+    body[0] = '\0';
+    wh_xfer *x = wh_xfer_start(&spec, ecode);
+    if (!x) return 0;
+    if (body_out) wh_xfer_body(x, body_out, strlen(body_out));
+    int fd;
+    short ev;
+    uint64_t d;
+    for (int i = 0; i < 100 && !wh_xfer_check_head(x, &fd, &ev, &d); i++)
+        wait_for(fd, ev, d);
+    uint16_t status = 0;
+    const wh_fields *h;
+    if (wh_xfer_response(x, &status, &h, ecode) < 0) {
+        wh_xfer_release(x);
+        return 0;
+    }
+    size_t n = 0;
+    for (int i = 0; i < 1000; i++) {
+        int eof = 0, err = 0;
+        long k = wh_xfer_read(x, body + n, cap - 1 - n, &eof, &err);
+        if (k < 0) {
+            *body_err = err;
+            break;
+        }
+        n += (size_t)k;
+        body[n] = '\0';
+        if (eof || n + 1 >= cap) break;
+        if (k == 0 && !wh_xfer_check_body(x, &fd, &ev, &d)) wait_for(fd, ev, d);
+    }
+    /* the hop-by-hop header of the canned responses never reaches the guest */
+    if (wh_fields_has(h, "connection", 10) || wh_fields_has(h, "transfer-encoding", 17)) status = 1;
+    wh_xfer_release(x);
+    return status;
+}
+
+int main(void)
+{
+    /* 64 descriptors: at most 32 transfers alive (read when the first one starts) */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = 64;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    server_start(&srv);
+    char body[4096];
+    uint32_t ec;
+    int berr;
+
+    respond("HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-a: 1\r\n\r\nhello");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
+    CHECK_STR(body, "hello");
+    CHECK(strncmp(srv.got, "GET /g HTTP/1.1\r\nhost: x\r\n\r\n", 28) == 0);
+
+    respond("HTTP/1.1 201 Created\r\ncontent-length: 3\r\n\r\nabc");
+    CHECK_INT(fetch("payload", 0, body, sizeof body, &ec, &berr), 201);
+    CHECK_STR(srv.got, "POST /p HTTP/1.1\r\nhost: x\r\ncontent-length: 7\r\n\r\npayload");
+
+    respond(
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n"
+        "connection: keep-alive\r\n\r\n3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\nx-t: y\r\n\r\n");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
+    CHECK_STR(body, "abc0123456789");
+    CHECK_INT(berr, 0);
+
+    respond("HTTP/1.0 200 OK\r\n\r\nuntil close");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
+    CHECK_STR(body, "until close");
+
+    respond("HTTP/1.1 204 No Content\r\n\r\n");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 204);
+    CHECK_STR(body, "");
+
+    /* truncated body: what came, then an error */
+    respond("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
+    CHECK_STR(body, "abc");
+    CHECK(berr != 0);
+
+    /* hostile or malformed heads */
+    respond("HTTP/1.1 2000 OK\r\n\r\n");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 0);
+    CHECK_INT(ec, WH_E_HTTP_PROTOCOL_ERROR);
+    respond("SMTP ready\r\n\r\n");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 0);
+    CHECK_INT(ec, WH_E_HTTP_PROTOCOL_ERROR);
+    respond("HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabcd");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 0);
+    CHECK_INT(ec, WH_E_HTTP_PROTOCOL_ERROR);
+    respond("HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 0);
+    respond("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 0);
+    CHECK_INT(ec, WH_E_HTTP_RESPONSE_TRANSFER_CODING);
+    respond("HTTP/1.1 200 OK\r\nbad header line\r\n\r\n");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 0);
+    respond("HTTP/1.1 200 OK\r\n folded: x\r\n\r\n");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 0);
+    respond("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nffffffffffffffffff\r\n");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
+    CHECK(berr != 0);
+    respond("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabcXY");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
+    CHECK(berr != 0);
+    {
+        size_t n = WH_RESPONSE_HEAD_MAX + 4096;
+        char *big = kiln_malloc(n + 64);
+        if (big) {
+            strcpy(big, "HTTP/1.1 200 OK\r\nx-big: ");
+            size_t k = strlen(big);
+            memset(big + k, 'a', n);
+            strcpy(big + k + n, "\r\n\r\n");
+            respond(big);
+            CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 0);
+            CHECK_INT(ec, WH_E_HTTP_RESPONSE_HEADER_SECTION_SIZE);
+            kiln_free(big);
+        }
+    }
+    respond("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+
+    /* keep-alive: three requests, one connection */
+    srv.keep = 1;
+    int before = srv.accepted;
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
+    CHECK_INT(srv.accepted - before, 1);
+    /* a pooled connection the server closed meanwhile is replaced */
+    srv.keep = 0;
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200); /* server closes after it */
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
+    CHECK_STR(body, "ok");
+
+    /* the cap on transfers alive at once */
+    {
+        wh_xfer *xs[33];
+        wh_target t;
+        char auth[32];
+        snprintf(auth, sizeof auth, "127.0.0.1:%u", (unsigned)srv.port);
+        CHECK_INT(wh_target_parse(&t, 0, auth, strlen(auth)), 0);
+        const char *head = "GET / HTTP/1.1\r\nhost: x\r\n";
+        wh_xfer_spec spec = {&t, head, strlen(head), 0, 0, -1, 0, 0, 0};
+        int made = 0;
+        for (int i = 0; i < 33; i++)
+            if ((xs[i] = wh_xfer_start(&spec, &ec))) made++;
+        CHECK_INT(made, 32);
+        CHECK(xs[32] == NULL && ec == WH_E_CONNECTION_LIMIT_REACHED);
+        wh_xfer_release(xs[0]);
+        CHECK((xs[0] = wh_xfer_start(&spec, &ec)) != NULL);
+        for (int i = 0; i < 32; i++)
+            wh_xfer_release(xs[i]);
+    }
+
+    /* first-byte timeout */
+    srv.delay_ms = 500;
+    CHECK_INT(fetch(NULL, 100000000u, body, sizeof body, &ec, &berr), 0);
+    CHECK_INT(ec, WH_E_CONNECTION_READ_TIMEOUT);
+    srv.delay_ms = 0;
+
+    /* nobody listening */
+    close(srv.lfd);
+    usleep(100000);
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 0);
+    CHECK_INT(ec, WH_E_CONNECTION_REFUSED);
+    return test_finish("client_test");
+}
