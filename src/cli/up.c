@@ -904,7 +904,7 @@ int kiln_cmd_up(int argc, char **argv)
         fprintf(stderr, "error: %s\n", err ? err : "cannot register the key-value host");
         goto out;
     }
-    if (kiln_rt_init() < 0) {
+    if (kiln_rt_init() < 0 || kiln_triggers_register_types() < 0) {
         fprintf(stderr, "error: cannot initialize the Wasm runtime\n");
         goto out;
     }

@@ -11,6 +11,10 @@
 
 typedef enum trig_kind { TRIG_REDIS, TRIG_CRON } trig_kind;
 
+/* How a handler's error case reads: an enum or anything else (named "error"), a string, or a
+ * variant whose cases all carry a string (the cron plugin's error { other(string) }). */
+enum { TRIG_ERR_OTHER, TRIG_ERR_STRING, TRIG_ERR_VARIANT_STRING };
+
 /* One trigger of the manifest and what it calls. */
 typedef struct trig_target {
     trig_kind kind;
@@ -18,6 +22,7 @@ typedef struct trig_target {
     const char *id;         /* the trigger's id (borrowed from the manifest) */
     kiln_http_component *c; /* borrowed from kiln up */
     char *func;             /* the export to call ("IFACE#handle-message" / "handle-cron-event") */
+    int err_shape;          /* TRIG_ERR_* */
     /* redis */
     char *address, *channel;
     pthread_t thread;
@@ -48,8 +53,8 @@ int trig_dispatch(kiln_triggers *T, trig_target *t, const void *payload, size_t 
                   uint64_t timestamp);
 
 /* The export component c runs for kind, as a kiln_component_find_func name (kiln_malloc'd),
- * or NULL when it has none. */
-char *trig_find_export(kiln_http_component *c, trig_kind kind);
+ * with *err_shape (TRIG_ERR_*); NULL when it has none of the handler's type. */
+char *trig_find_export(kiln_http_component *c, trig_kind kind, int *err_shape);
 
 /* Blocks SIGINT/SIGTERM in the calling thread (they are for kiln up's main thread). */
 void trig_block_signals(void);

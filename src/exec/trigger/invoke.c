@@ -1,6 +1,5 @@
 /* invoke.c — one trigger event through a fresh instance of its component (trigger.h). */
 #include "component/instance.h"
-#include "component/reader.h"
 #include "engine/runtime.h"
 #include "exec/handler.h"
 #include "exec/trigger/internal.h"
@@ -27,24 +26,66 @@ void trig_block_signals(void)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
-char *trig_find_export(kiln_http_component *c, trig_kind kind)
+/* The type of a value reference (primitives have a static type too). */
+static const kiln_ctype *vt(const kiln_cvalref *r)
+{
+    return r->type;
+}
+
+/* 0 if f has the handler's shape for kind, with *err_shape how its error case reads (see
+ * trig_target); -1 if not (a hostile or foreign export must not be called with our values). */
+static int check_shape(const kiln_ctype *f, trig_kind kind, int *err_shape)
+{
+    if (!f || f->kind != KILN_CT_FUNC || f->nitems != 1 || !f->items[0].has_type || !f->has_elem)
+        return -1;
+    const kiln_ctype *p = vt(&f->items[0].type), *r = vt(&f->elem);
+    if (!p || !r || r->kind != KILN_CT_RESULT || r->has_elem) return -1;
+    if (kind == TRIG_REDIS) { /* payload: list<u8> */
+        if (p->kind != KILN_CT_LIST || !vt(&p->elem) || vt(&p->elem)->kind != KILN_CT_U8) return -1;
+    } else { /* metadata: record { timestamp: u64 } (or a tuple of it) */
+        if ((p->kind != KILN_CT_RECORD && p->kind != KILN_CT_TUPLE) || p->nitems != 1 ||
+            !vt(&p->items[0].type) || vt(&p->items[0].type)->kind != KILN_CT_U64)
+            return -1;
+    }
+    const kiln_ctype *e = r->has_elem2 ? vt(&r->elem2) : NULL;
+    *err_shape = TRIG_ERR_OTHER;
+    if (e && e->kind == KILN_CT_STRING) {
+        *err_shape = TRIG_ERR_STRING;
+    } else if (e && e->kind == KILN_CT_VARIANT) {
+        int strings = 1;
+        for (uint32_t i = 0; i < e->nitems; i++)
+            if (!e->items[i].has_type || !vt(&e->items[i].type) ||
+                vt(&e->items[i].type)->kind != KILN_CT_STRING)
+                strings = 0;
+        if (strings) *err_shape = TRIG_ERR_VARIANT_STRING;
+    }
+    return 0;
+}
+
+char *trig_find_export(kiln_http_component *c, trig_kind kind, int *err_shape)
 {
     const kiln_component *model = kiln_component_model(atomic_load(&c->current)->lc);
     const kiln_ctype *t = model ? model->type : NULL;
     for (uint32_t i = 0; t && i < t->nexports; i++) {
-        const char *n = t->exports[i].name;
-        if (!n) continue;
-        if (kind == TRIG_CRON && t->exports[i].sort == KILN_CSORT_FUNC && strcmp(n, CRON_FUNC) == 0)
-            return kiln_strdup(CRON_FUNC);
-        if (kind != TRIG_REDIS || t->exports[i].sort != KILN_CSORT_INSTANCE ||
-            strncmp(n, REDIS_IFACE, strlen(REDIS_IFACE)) != 0)
+        const kiln_citem *x = &t->exports[i];
+        if (!x->name) continue;
+        if (kind == TRIG_CRON && x->sort == KILN_CSORT_FUNC && strcmp(x->name, CRON_FUNC) == 0)
+            return check_shape(x->type, kind, err_shape) == 0 ? kiln_strdup(CRON_FUNC) : NULL;
+        if (kind != TRIG_REDIS || x->sort != KILN_CSORT_INSTANCE || !x->type ||
+            strncmp(x->name, REDIS_IFACE, strlen(REDIS_IFACE)) != 0)
             continue;
-        const char *rest = n + strlen(REDIS_IFACE);
-        /* @2.0.0 (Spin 2 and 3), or unversioned (Spin 1's components) */
-        if (*rest && !(*rest == '@' && kiln_component_version_compatible("2.0.0", rest + 1)))
-            continue;
+        /* unversioned, as Spin's SDKs export it (their spin@unversioned WIT), or versioned
+         * (@1.0.0 of Spin 1's preview2 WIT, @2.0.0) */
+        const char *rest = x->name + strlen(REDIS_IFACE);
+        if (*rest && *rest != '@') continue;
+        const kiln_ctype *fn = NULL;
+        for (uint32_t k = 0; k < x->type->nexports; k++)
+            if (x->type->exports[k].sort == KILN_CSORT_FUNC &&
+                strcmp(x->type->exports[k].name, REDIS_FUNC) == 0)
+                fn = x->type->exports[k].type;
+        if (check_shape(fn, kind, err_shape) < 0) return NULL;
         kiln_buf b = KILN_BUF_INIT;
-        if (kiln_buf_printf(&b, "%s#" REDIS_FUNC, n) < 0) {
+        if (kiln_buf_printf(&b, "%s#" REDIS_FUNC, x->name) < 0) {
             kiln_buf_free(&b);
             return NULL;
         }
@@ -84,16 +125,17 @@ static void describe(const trig_event *ev, char *out, size_t cap)
     if (o < cap) snprintf(out + o, cap - o, "\"%s)", ev->len > n ? "..." : "");
 }
 
-/* The error case of a handler's result<_, error>, in words. */
+/* The error case of a handler's result<_, error> for a log line (its shape checked at start):
+ * ": \"message\"" for the string-carrying shapes, "" for Spin's redis-types enum error. */
 static void error_text(const trig_event *ev, const kiln_cval *r, char *out, size_t cap)
 {
-    const kiln_cval *p = r->var.payload;
-    if (ev->t->kind == TRIG_CRON && p && p->var.payload) /* variant error { other(string) } */
-        snprintf(out, cap, "%.*s",
-                 (int)(p->var.payload->str.len > 200 ? 200 : p->var.payload->str.len),
-                 p->var.payload->str.ptr ? p->var.payload->str.ptr : "");
-    else /* Spin's redis-types enum error { success, error } */
-        snprintf(out, cap, "error");
+    const kiln_cval *p = r->var.payload, *s = NULL;
+    if (p && ev->t->err_shape == TRIG_ERR_STRING) s = p;
+    if (p && ev->t->err_shape == TRIG_ERR_VARIANT_STRING) s = p->var.payload; /* other(string) */
+    if (s && s->str.ptr)
+        snprintf(out, cap, ": \"%.*s\"", (int)(s->str.len > 200 ? 200 : s->str.len), s->str.ptr);
+    else
+        out[0] = '\0';
 }
 
 static double mono_ms(void)
@@ -146,8 +188,8 @@ static void event_run(kiln_job *job)
     else if (results[0].var.disc != 0) {
         char why[256];
         error_text(ev, &results[0], why, sizeof why);
-        kiln_log_error("trigger %s: component '%s' returned the error %s, for %s", t->id, c->id,
-                       why, what);
+        kiln_log_error("trigger %s: component '%s' returned an error%s, for %s", t->id, c->id, why,
+                       what);
     } else if (!T->quiet) {
         fprintf(stderr, "kiln: trigger %s: component '%s' handled %s in %.1f ms\n", t->id, c->id,
                 what, mono_ms() - t0);

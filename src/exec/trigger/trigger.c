@@ -79,9 +79,12 @@ static int target_init(const kiln_triggers_config *cfg, const kiln_other_trigger
                     expr);
     }
     if (!(t->c = cfg->load(cfg->load_ctx, (size_t)ot->component))) return -1;
-    if (!(t->func = trig_find_export(t->c, t->kind))) {
-        fprintf(stderr, "error: trigger %s: component %s does not export %s\n", ot->id, comp,
-                t->kind == TRIG_REDIS ? "fermyon:spin/inbound-redis@2.0.0 (handle-message)"
+    if (!(t->func = trig_find_export(t->c, t->kind, &t->err_shape))) {
+        fprintf(stderr,
+                "error: trigger %s: component %s does not export %s with the handler's "
+                "type\n",
+                ot->id, comp,
+                t->kind == TRIG_REDIS ? "fermyon:spin/inbound-redis (handle-message)"
                                       : "handle-cron-event (fermyon:spin-cron@2.0.0)");
         return -1;
     }

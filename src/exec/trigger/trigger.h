@@ -15,8 +15,9 @@
  *  - Redis (redis.c): one thread per trigger holds a blocking SUBSCRIBE connection to the
  *    trigger's `address` (else [application.trigger.redis] address), and reconnects with
  *    a backoff (0.1 s doubling to 5 s) when the server goes away. Each message on the
- *    channel calls the export fermyon:spin/inbound-redis@2.0.0#handle-message(payload)
- *    -> result<_, error> (Spin 2/3; the unversioned Spin 1 interface is accepted too).
+ *    channel calls the export fermyon:spin/inbound-redis#handle-message(payload: list<u8>)
+ *    -> result<_, error> (unversioned, as Spin's SDKs export it; a versioned export,
+ *    @1.0.0 or @2.0.0, is taken too).
  *  - Cron (cron.c, cronexpr.h): one thread sleeps until the next firing of any cron trigger
  *    (UTC, at whole seconds) and calls the export handle-cron-event(metadata { timestamp })
  *    -> result<_, error> of fermyon:spin-cron@2.0.0 with the Unix time of the firing (in
@@ -52,6 +53,11 @@ typedef struct kiln_triggers_config {
     kiln_executor *executor; /* where handlers run */
     int quiet;               /* no line per handled event */
 } kiln_triggers_config;
+
+/* Makes the types-only interfaces of trigger components known to the component host (types.c:
+ * fermyon:spin/redis-types, fermyon:spin-cron/cron-types), before any component loads; once
+ * per process. 0 or -1. */
+int kiln_triggers_register_types(void);
 
 /* Checks and starts every Redis and cron trigger of the manifest (other types are named
  * once on stderr and not served). *out is NULL when there is none. 0, or -1 with the reason
