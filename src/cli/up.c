@@ -935,8 +935,15 @@ int kiln_cmd_up(int argc, char **argv)
         goto out;
     }
     up_loader loader = {&app, &o};
-    kiln_triggers_config tc = {app.manifest, trigger_component, &loader,
-                               app.slots,    app.executor,      o.quiet};
+    kiln_triggers_config tc = {.manifest = app.manifest,
+                               .load = trigger_component,
+                               .load_ctx = &loader,
+                               .slots = app.slots,
+                               .executor = app.executor,
+                               .quiet = o.quiet,
+                               .runtime_config_file = o.runtime_config_file,
+                               .variables = (const char *const *)o.variables.v,
+                               .nvariables = o.variables.n};
     if (kiln_triggers_start(&tc, &triggers) < 0) {
         fprintf(stderr, "error: cannot start the application's triggers\n");
         goto out;

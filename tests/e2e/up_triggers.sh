@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kiln up serves the Redis and cron triggers (src/exec/trigger/) with the test component
 # tests/components/c-triggers, against a real redis-server started here: a published message
-# runs the component (its line appears in the log), a trapping handler and an error result are
+# runs the component (its line appears in the log; address and channel from variables), a trapping handler and an error result are
 # logged with the message and the trigger keeps going, the subscription comes back after the
 # Redis server restarts, a cron job every second runs on its seconds over ~3 s, a cron
 # handler's error is logged, bad trigger settings stop kiln up with a message, and SIGTERM
@@ -57,10 +57,13 @@ cat >"$APP/spin.toml" <<TOML
 spin_manifest_version = 2
 [application]
 name = "triggers"
+[variables]
+redis_address = { required = true }
+channel = { default = "messages" }
 [application.trigger.redis]
-address = "redis://127.0.0.1:$RPORT"
+address = "{{ redis_address }}"
 [[trigger.redis]]
-channel = "messages"
+channel = "{{ channel }}"
 component = "t"
 [[trigger.redis]]
 channel = "other"
@@ -70,7 +73,8 @@ component = "t"
 source = "c-triggers.wasm"
 TOML
 check "kiln check accepts an app with Redis triggers only" "$KILN" check -f "$APP"
-start
+# the address and channel are variables: --variable and a default
+start --variable "redis_address=redis://127.0.0.1:$RPORT"
 wait_log "subscribed to channel other" && wait_log "subscribed to channel messages"
 expect_contains "both triggers subscribe" "subscribed to channel messages on 127.0.0.1:$RPORT" "$(log)"
 expect_eq "one subscriber per channel" "1" "$(publish messages hello-kiln)"

@@ -56,6 +56,11 @@ int trig_dispatch(kiln_triggers *T, trig_target *t, const void *payload, size_t 
  * with *err_shape (TRIG_ERR_*); NULL when it has none of the handler's type. */
 char *trig_find_export(kiln_http_component *c, trig_kind kind, int *err_shape);
 
+/* Renders the application variables ("{{ name }}") in the n settings *values[i] (owned,
+ * replaced), resolved as kiln up resolves them for components (vars.c). 0, or -1 with the
+ * reason on stderr. */
+int trig_render_settings(const kiln_triggers_config *cfg, char **values[], size_t n);
+
 /* Blocks SIGINT/SIGTERM in the calling thread (they are for kiln up's main thread). */
 void trig_block_signals(void);
 

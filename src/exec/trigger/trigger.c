@@ -42,25 +42,20 @@ static int target_init(const kiln_triggers_config *cfg, const kiln_other_trigger
                     ot->id);
             return -1;
         }
-        if (strstr(addr, "{{")) {
-            fprintf(stderr,
-                    "error: trigger %s: the Redis address \"%s\" uses a variable: Kiln does not "
-                    "resolve variables in trigger settings yet\n",
-                    ot->id, addr);
+        if (!chan || !*chan) {
+            fprintf(stderr, "error: trigger %s: [[trigger.redis]] needs a `channel`\n", ot->id);
             return -1;
         }
-        if (!trig_redis_address_ok(addr)) {
+        if (!(t->address = kiln_strdup(addr)) || !(t->channel = kiln_strdup(chan))) return -1;
+        char **vals[] = {&t->address, &t->channel};
+        if (trig_render_settings(cfg, vals, 2) < 0) return -1;
+        if (!trig_redis_address_ok(t->address)) {
             fprintf(stderr,
                     "error: trigger %s: bad Redis address \"%s\" (want "
                     "redis://[user][:password@]host[:port][/db])\n",
                     ot->id, addr);
             return -1;
         }
-        if (!chan || !*chan) {
-            fprintf(stderr, "error: trigger %s: [[trigger.redis]] needs a `channel`\n", ot->id);
-            return -1;
-        }
-        if (!(t->address = kiln_strdup(addr)) || !(t->channel = kiln_strdup(chan))) return -1;
     } else {
         const char *expr = setting(m, ot, "cron_expression"), *err = NULL;
         if (!expr) {
@@ -68,15 +63,18 @@ static int target_init(const kiln_triggers_config *cfg, const kiln_other_trigger
                     ot->id);
             return -1;
         }
-        if (kiln_cron_parse(expr, &t->cron, &err) < 0) {
-            fprintf(stderr, "error: trigger %s: cron_expression \"%s\": %s\n", ot->id, expr, err);
+        if (!(t->expr = kiln_strdup(expr))) return -1;
+        char **vals[] = {&t->expr};
+        if (trig_render_settings(cfg, vals, 1) < 0) return -1;
+        if (kiln_cron_parse(t->expr, &t->cron, &err) < 0) {
+            fprintf(stderr, "error: trigger %s: cron_expression \"%s\": %s\n", ot->id, t->expr,
+                    err);
             return -1;
         }
-        if (!(t->expr = kiln_strdup(expr))) return -1;
         t->next = kiln_cron_next(&t->cron, (int64_t)time(NULL));
         if (t->next < 0)
             fprintf(stderr, "warning: trigger %s: cron_expression \"%s\" never fires\n", ot->id,
-                    expr);
+                    t->expr);
     }
     if (!(t->c = cfg->load(cfg->load_ctx, (size_t)ot->component))) return -1;
     if (!(t->func = trig_find_export(t->c, t->kind, &t->err_shape))) {

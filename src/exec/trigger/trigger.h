@@ -52,6 +52,11 @@ typedef struct kiln_triggers_config {
     kiln_slots *slots;       /* the instance limit shared with HTTP */
     kiln_executor *executor; /* where handlers run */
     int quiet;               /* no line per handled event */
+    /* for variables in the settings ("{{ name }}"): kiln up's --runtime-config-file (NULL:
+     * none) and --variable NAME=VALUE|NAME=@FILE values (vars.c) */
+    const char *runtime_config_file;
+    const char *const *variables;
+    size_t nvariables;
 } kiln_triggers_config;
 
 /* Makes the types-only interfaces of trigger components known to the component host (types.c:
