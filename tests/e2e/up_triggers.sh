@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # kiln up serves the Redis and cron triggers (src/exec/trigger/) with the test component
 # tests/components/c-triggers, against a real redis-server started here: a published message
-# runs the component (its line appears in the log; address and channel from variables), a trapping handler and an error result are
-# logged with the message and the trigger keeps going, the subscription comes back after the
+# runs the component (its line appears in the log; address and channel from variables), a
+# trapping handler and an error result are logged with the message and the trigger keeps
+# going, the request timeout stops a looping handler, the subscription comes back after the
 # Redis server restarts, a cron job every second runs on its seconds over ~3 s, a cron
 # handler's error is logged, bad trigger settings stop kiln up with a message, and SIGTERM
-# stops it cleanly (exit 0).
+# stops it cleanly (exit 0) after the handler running then has finished.
 source "$(dirname "$0")/../lib.sh"
 
 CORPUS="$KILN_BUILD/components"
@@ -74,7 +75,7 @@ source = "c-triggers.wasm"
 TOML
 check "kiln check accepts an app with Redis triggers only" "$KILN" check -f "$APP"
 # the address and channel are variables: --variable and a default
-start --variable "redis_address=redis://127.0.0.1:$RPORT"
+start --variable "redis_address=redis://127.0.0.1:$RPORT" --request-timeout 1s
 wait_log "subscribed to channel other" && wait_log "subscribed to channel messages"
 expect_contains "both triggers subscribe" "subscribed to channel messages on 127.0.0.1:$RPORT" "$(log)"
 expect_eq "one subscriber per channel" "1" "$(publish messages hello-kiln)"
@@ -92,6 +93,10 @@ publish messages fail >/dev/null
 wait_log "returned an error"
 expect_contains "an error result is logged" \
     "component 't' returned an error, for a message of 4 bytes on messages (\"fail\")" "$(log)"
+publish messages loop >/dev/null
+wait_log "ran past its request timeout"
+expect_contains "the request timeout stops a handler that loops, logged" \
+    "component 't' stopped: ran past its request timeout (1000 ms) for a message of 4 bytes" "$(log)"
 publish messages after-trap >/dev/null
 wait_log "redis-message: after-trap"
 expect_contains "the trigger keeps going after a trap" "redis-message: after-trap" "$(log)"
@@ -114,9 +119,13 @@ expect_contains "the trigger subscribes again after Redis restarts" "subscribed 
 publish messages back-again >/dev/null
 wait_log "redis-message: back-again"
 expect_contains "messages run again after the reconnection" "redis-message: back-again" "$(log)"
+# SIGTERM while a handler runs: the subscription stops, the handler finishes, exit 0
+publish messages slow >/dev/null
+sleep 0.2
 kill -TERM "$PID"
 wait "$PID"
 expect_eq "SIGTERM stops kiln up cleanly" "0" "$?"
+expect_contains "a handler running at SIGTERM finishes first" "redis-message: slow-done" "$(log)"
 expect_eq "nothing subscribes after the stop" "0" "$(publish messages late)"
 
 # ---- cron ----
