@@ -3,7 +3,8 @@
 # tests/components/c-triggers, against a real redis-server started here: a published message
 # runs the component (its line appears in the log; address and channel from variables), a
 # trapping handler and an error result are logged with the message and the trigger keeps
-# going, the request timeout stops a looping handler, the subscription comes back after the
+# going, the request timeout stops a looping handler, traps and timeouts are counted in the
+# admin listener's metrics, the subscription comes back after the
 # Redis server restarts, a cron job every second runs on its seconds over ~3 s, a cron
 # handler's error is logged, bad trigger settings stop kiln up with a message, and SIGTERM
 # stops it cleanly (exit 0) after the handler running then has finished.
@@ -75,7 +76,9 @@ source = "c-triggers.wasm"
 TOML
 check "kiln check accepts an app with Redis triggers only" "$KILN" check -f "$APP"
 # the address and channel are variables: --variable and a default
-start --variable "redis_address=redis://127.0.0.1:$RPORT" --request-timeout 1s
+APORT=$(free_port)
+start --variable "redis_address=redis://127.0.0.1:$RPORT" --request-timeout 1s \
+    --admin "127.0.0.1:$APORT"
 wait_log "subscribed to channel other" && wait_log "subscribed to channel messages"
 expect_contains "both triggers subscribe" "subscribed to channel messages on 127.0.0.1:$RPORT" "$(log)"
 expect_eq "one subscriber per channel" "1" "$(publish messages hello-kiln)"
@@ -119,6 +122,12 @@ expect_contains "the trigger subscribes again after Redis restarts" "subscribed 
 publish messages back-again >/dev/null
 wait_log "redis-message: back-again"
 expect_contains "messages run again after the reconnection" "redis-message: back-again" "$(log)"
+# the admin listener counts the trigger's trap and timeout under its component
+metrics=$(curl -s -m 10 "http://127.0.0.1:$APORT/metrics")
+expect_contains "a trigger's trap is counted in kiln_traps_total" \
+    'kiln_traps_total{component="t",kind="unreachable"} 1' "$metrics"
+expect_contains "a trigger's timeout is counted in kiln_request_timeouts_total" \
+    'kiln_request_timeouts_total{component="t"} 1' "$metrics"
 # SIGTERM while a handler runs: the subscription stops, the handler finishes, exit 0
 publish messages slow >/dev/null
 sleep 0.2

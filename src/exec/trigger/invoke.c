@@ -138,6 +138,19 @@ static void error_text(const trig_event *ev, const kiln_cval *r, char *out, size
         out[0] = '\0';
 }
 
+/* Counts the event's end in the metrics (traps, timeouts, drops: exec/handler.h faults). */
+static void count(const trig_event *ev, int fault, const char *trap_kind, int64_t start_ns)
+{
+    kiln_triggers *T = ev->t->owner;
+    if (!T->metrics || !ev->t->metrics_route) return;
+    kiln_metrics_request r = {0};
+    r.route = ev->t->metrics_route;
+    r.fault = fault;
+    r.trap_kind = trap_kind;
+    r.start_ns = start_ns;
+    kiln_metrics_record(T->metrics, &r);
+}
+
 static double mono_ms(void)
 {
     struct timespec ts;
@@ -158,6 +171,9 @@ static void event_run(kiln_job *job)
     double t0 = mono_ms();
     kiln_err err;
     kiln_component_instance *ci = kiln_http_component_instantiate(c, &err);
+    int64_t start_ns = ci ? (int64_t)((mono_ms() - t0) * 1e6) : -1;
+    int fault = KILN_FAULT_NONE;
+    const char *trap_kind = NULL;
     const kiln_component_func *fn = ci ? kiln_component_find_func(ci, t->func) : NULL;
     if (!ci || !fn) {
         kiln_log_error("trigger %s: component '%s': %s, for %s", t->id, c->id,
@@ -178,6 +194,10 @@ static void event_run(kiln_job *job)
     }
     kiln_trap trap = {0};
     int rc = kiln_component_call_timeout(ci, fn, args, results, &trap, c->timeout_ns);
+    if (rc < 0) {
+        fault = trap.kind == KILN_TRAP_INTERRUPTED ? KILN_FAULT_TIMEOUT : KILN_FAULT_TRAP;
+        trap_kind = kiln_trap_kind_name(trap.kind);
+    }
     if (rc < 0 && trap.kind == KILN_TRAP_INTERRUPTED)
         kiln_log_error("trigger %s: component '%s' stopped: ran past its request timeout (%.0f ms) "
                        "for %s",
@@ -197,6 +217,7 @@ static void event_run(kiln_job *job)
 out:
     kiln_component_instance_free(ci);
     kiln_slots_release(T->slots);
+    count(ev, fault, trap_kind, start_ns);
 }
 
 /* The event is over (run, or expired): frees it and lets a stop waiting for it go on. */
@@ -223,6 +244,7 @@ static void event_expired(kiln_job *job)
     describe(ev, what, sizeof what);
     kiln_log_error("trigger %s: component '%s': %s waited too long for a free instance: dropped",
                    ev->t->id, ev->t->c->id, what);
+    count(ev, KILN_FAULT_QUEUE_TIMEOUT, NULL, -1);
     event_done(ev);
 }
 
@@ -249,6 +271,7 @@ int trig_dispatch(kiln_triggers *T, trig_target *t, const void *payload, size_t 
         kiln_log_error("trigger %s: component '%s': every instance is busy and the queue is "
                        "full: %s is dropped",
                        t->id, t->c->id, what);
+        count(ev, KILN_FAULT_QUEUE_FULL, NULL, -1);
         event_done(ev);
         return -1;
     }

@@ -2,6 +2,7 @@
 #include "exec/trigger/internal.h"
 #include "manifest/manifest.h"
 #include "util/alloc.h"
+#include "util/buf.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -126,6 +127,7 @@ int kiln_triggers_start(const kiln_triggers_config *cfg, kiln_triggers **out)
     T->slots = cfg->slots;
     T->executor = cfg->executor;
     T->quiet = cfg->quiet;
+    T->metrics = cfg->metrics;
     atomic_init(&T->stopping, 0);
     if (!(T->targets = kiln_calloc(n, sizeof *T->targets))) {
         triggers_free(T);
@@ -140,6 +142,16 @@ int kiln_triggers_start(const kiln_triggers_config *cfg, kiln_triggers **out)
         if (target_init(cfg, ot, t) < 0) {
             triggers_free(T);
             return -1;
+        }
+        if (T->metrics) { /* "redis:CHANNEL" / "cron:EXPR": no HTTP series, the counters */
+            kiln_buf name = KILN_BUF_INIT;
+            int mr =
+                kiln_buf_printf(&name, "%s:%s", ot->type,
+                                t->kind == TRIG_REDIS ? t->channel : t->expr) == 0
+                    ? kiln_metrics_add_route(T->metrics, name.data, (int)ot->component, t->c->id)
+                    : -1;
+            kiln_buf_free(&name);
+            t->metrics_route = mr > 0 ? (size_t)mr : 0;
         }
         if (t->kind == TRIG_CRON) {
             has_cron = 1;

@@ -49,9 +49,12 @@ typedef struct kiln_triggers_config {
     const kiln_manifest *manifest; /* borrowed until kiln_triggers_stop */
     kiln_trigger_load_fn load;
     void *load_ctx;
-    kiln_slots *slots;       /* the instance limit shared with HTTP */
-    kiln_executor *executor; /* where handlers run */
-    int quiet;               /* no line per handled event */
+    kiln_slots *slots;            /* the instance limit shared with HTTP */
+    kiln_executor *executor;      /* where handlers run */
+    int quiet;                    /* no line per handled event */
+    struct kiln_metrics *metrics; /* --admin's registry, before its seal (NULL: none): each
+                                     trigger counts its component's traps, timeouts and
+                                     dropped events like HTTP requests */
     /* for variables in the settings ("{{ name }}"): kiln up's --runtime-config-file (NULL:
      * none) and --variable NAME=VALUE|NAME=@FILE values (vars.c) */
     const char *runtime_config_file;
