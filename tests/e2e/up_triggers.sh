@@ -75,6 +75,9 @@ component = "t"
 source = "c-triggers.wasm"
 TOML
 check "kiln check accepts an app with Redis triggers only" "$KILN" check -f "$APP"
+out=$("$KILN" check -f "$APP" 2>&1)
+expect_contains "kiln check lists the Redis triggers" "[[trigger.redis]] redis-trigger-1 -> t" "$out"
+expect_not_contains "... as served" "not served" "$out"
 # the address and channel are variables: --variable and a default
 APORT=$(free_port)
 start --variable "redis_address=redis://127.0.0.1:$RPORT" --request-timeout 1s \
