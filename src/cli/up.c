@@ -941,7 +941,7 @@ int kiln_cmd_up(int argc, char **argv)
                                .slots = app.slots,
                                .executor = app.executor,
                                .quiet = o.quiet,
-                               .metrics = app.metrics,
+                               .observer = kiln_up_metrics_triggers(app.metrics),
                                .runtime_config_file = o.runtime_config_file,
                                .variables = (const char *const *)o.variables.v,
                                .nvariables = o.variables.n};

@@ -4,7 +4,6 @@
 
 #include "exec/trigger/cronexpr.h"
 #include "exec/trigger/trigger.h"
-#include "server/metrics.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,7 +23,7 @@ typedef struct trig_target {
     kiln_http_component *c; /* borrowed from kiln up */
     char *func;             /* the export to call ("IFACE#handle-message" / "handle-cron-event") */
     int err_shape;          /* TRIG_ERR_* */
-    size_t metrics_route;   /* the trigger's pseudo-route in the metrics (0: none) */
+    size_t metrics_ix;      /* the trigger's index for the observer (0: none) */
     /* redis */
     char *address, *channel;
     pthread_t thread;
@@ -38,7 +37,7 @@ typedef struct trig_target {
 struct kiln_triggers {
     kiln_slots *slots;
     kiln_executor *executor;
-    kiln_metrics *metrics; /* NULL: none */
+    const kiln_trigger_observer *observer; /* NULL: none */
     int quiet;
     trig_target *targets;
     size_t ntargets;

@@ -114,7 +114,7 @@ static void describe(const trig_event *ev, char *out, size_t cap)
         return;
     }
     size_t o = 0, n = ev->len < SHOW_BYTES ? ev->len : SHOW_BYTES;
-    o += (size_t)snprintf(out, cap, "a message of %zu bytes on %s (\"", ev->len, ev->t->channel);
+    o += (size_t)snprintf(out, cap, "a message of %zu bytes on %.80s (\"", ev->len, ev->t->channel);
     for (size_t i = 0; i < n && o + 6 < cap; i++) {
         uint8_t ch = ev->payload[i];
         if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\')
@@ -141,14 +141,8 @@ static void error_text(const trig_event *ev, const kiln_cval *r, char *out, size
 /* Counts the event's end in the metrics (traps, timeouts, drops: exec/handler.h faults). */
 static void count(const trig_event *ev, int fault, const char *trap_kind, int64_t start_ns)
 {
-    kiln_triggers *T = ev->t->owner;
-    if (!T->metrics || !ev->t->metrics_route) return;
-    kiln_metrics_request r = {0};
-    r.route = ev->t->metrics_route;
-    r.fault = fault;
-    r.trap_kind = trap_kind;
-    r.start_ns = start_ns;
-    kiln_metrics_record(T->metrics, &r);
+    const kiln_trigger_observer *o = ev->t->owner->observer;
+    if (o && ev->t->metrics_ix) o->done(o->ctx, ev->t->metrics_ix, fault, trap_kind, start_ns);
 }
 
 static double mono_ms(void)

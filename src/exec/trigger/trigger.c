@@ -127,7 +127,7 @@ int kiln_triggers_start(const kiln_triggers_config *cfg, kiln_triggers **out)
     T->slots = cfg->slots;
     T->executor = cfg->executor;
     T->quiet = cfg->quiet;
-    T->metrics = cfg->metrics;
+    T->observer = cfg->observer;
     atomic_init(&T->stopping, 0);
     if (!(T->targets = kiln_calloc(n, sizeof *T->targets))) {
         triggers_free(T);
@@ -143,15 +143,13 @@ int kiln_triggers_start(const kiln_triggers_config *cfg, kiln_triggers **out)
             triggers_free(T);
             return -1;
         }
-        if (T->metrics) { /* "redis:CHANNEL" / "cron:EXPR": no HTTP series, the counters */
+        if (T->observer) { /* "redis:CHANNEL" / "cron:EXPR" */
             kiln_buf name = KILN_BUF_INIT;
-            int mr =
-                kiln_buf_printf(&name, "%s:%s", ot->type,
-                                t->kind == TRIG_REDIS ? t->channel : t->expr) == 0
-                    ? kiln_metrics_add_route(T->metrics, name.data, (int)ot->component, t->c->id)
-                    : -1;
+            if (kiln_buf_printf(&name, "%s:%s", ot->type,
+                                t->kind == TRIG_REDIS ? t->channel : t->expr) == 0)
+                t->metrics_ix =
+                    T->observer->add(T->observer->ctx, name.data, (size_t)ot->component, t->c->id);
             kiln_buf_free(&name);
-            t->metrics_route = mr > 0 ? (size_t)mr : 0;
         }
         if (t->kind == TRIG_CRON) {
             has_cron = 1;

@@ -31,6 +31,7 @@
 #define KILN_EXEC_TRIGGER_TRIGGER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "exec/executor.h"
 #include "exec/http/serve.h"
@@ -45,16 +46,27 @@ typedef struct kiln_triggers kiln_triggers;
  * export allowed), or NULL when it cannot be (said on stderr). */
 typedef kiln_http_component *(*kiln_trigger_load_fn)(void *ctx, size_t ci);
 
+/* What the metrics see of the triggers (exec/ knows no server/ header: kiln up adapts its
+ * registry, cli/up_metrics.c). */
+typedef struct kiln_trigger_observer {
+    /* A trigger named `name` ("redis:CHANNEL", "cron:EXPR") of component index ci (id): its
+     * index for `done`, or 0 (not counted). At start, before the registry is sealed. */
+    size_t (*add)(void *ctx, const char *name, size_t ci, const char *id);
+    /* One event's end: exec/handler.h's KILN_FAULT_*, the trap kind's name (or NULL), the
+     * instance's start time (ns, < 0: none). Any thread. */
+    void (*done)(void *ctx, size_t ix, int fault, const char *trap_kind, int64_t start_ns);
+    void *ctx;
+} kiln_trigger_observer;
+
 typedef struct kiln_triggers_config {
     const kiln_manifest *manifest; /* borrowed until kiln_triggers_stop */
     kiln_trigger_load_fn load;
     void *load_ctx;
-    kiln_slots *slots;            /* the instance limit shared with HTTP */
-    kiln_executor *executor;      /* where handlers run */
-    int quiet;                    /* no line per handled event */
-    struct kiln_metrics *metrics; /* --admin's registry, before its seal (NULL: none): each
-                                     trigger counts its component's traps, timeouts and
-                                     dropped events like HTTP requests */
+    kiln_slots *slots;       /* the instance limit shared with HTTP */
+    kiln_executor *executor; /* where handlers run */
+    int quiet;               /* no line per handled event */
+    /* metrics (kiln up --admin; both NULL: none), called before and after its seal */
+    const struct kiln_trigger_observer *observer;
     /* for variables in the settings ("{{ name }}"): kiln up's --runtime-config-file (NULL:
      * none) and --variable NAME=VALUE|NAME=@FILE values (vars.c) */
     const char *runtime_config_file;
