@@ -99,8 +99,9 @@ static void print_summary(const kiln_manifest *m)
     }
     for (size_t i = 0; i < m->other_triggers_len; i++) {
         const kiln_other_trigger *t = &m->other_triggers[i];
-        printf("  [[trigger.%s]] %s -> %s (not served by Kiln)\n", t->type, t->id,
-               t->component >= 0 ? m->components[t->component].id : "(none)");
+        printf("  [[trigger.%s]] %s -> %s%s\n", t->type, t->id,
+               t->component >= 0 ? m->components[t->component].id : "(none)",
+               kiln_trigger_type_served(t->type) ? "" : " (not served by Kiln)");
     }
     printf("components:\n");
     for (size_t i = 0; i < m->components_len; i++) {

@@ -21,6 +21,7 @@
 #include "engine/runtime.h"
 #include "exec/executor.h"
 #include "exec/http/serve.h"
+#include "exec/trigger/trigger.h"
 #include "exec/wagi/serve.h"
 #include "exec/wagi/wagi.h"
 #include "host/registry.h"
@@ -548,6 +549,68 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
     return w;
 }
 
+/* Component ci as a component file, loaded once with its grants (environment, files, outbound
+ * hosts, limits), shared by its HTTP and other triggers; any_export: it need not be a wasi:http
+ * handler (exec/trigger/). NULL on failure (said on stderr). */
+static kiln_http_component *http_component(up_app *app, const up_opts *o, size_t ci, int any_export)
+{
+    kiln_http_component *c = app->http[ci];
+    if (c) return c;
+    const kiln_component *comp = &app->manifest->components[ci];
+    char *err = NULL;
+    c = kiln_http_component_load_any(comp->id, comp->source, &o->compile, any_export, &err);
+    if (!c) {
+        fprintf(stderr, "error: component %s: %s\n", comp->id, err ? err : "cannot load");
+        kiln_free(err);
+        return NULL;
+    }
+    app->http[ci] = c;
+    warn_unserved_grants(comp, 1);
+    /* wasi:http/outgoing-handler reads the grants by component id (host/registry.h) */
+    if (comp->allowed_outbound_hosts.len &&
+        kiln_grants_register_outbound(comp->id,
+                                      (const char *const *)comp->allowed_outbound_hosts.items,
+                                      comp->allowed_outbound_hosts.len) < 0) {
+        fprintf(stderr, "error: component %s: out of memory\n", comp->id);
+        return NULL;
+    }
+    char desc[160];
+    kiln_http_component_describe(c, desc, sizeof desc);
+    fprintf(stderr, "kiln: component %s: %s, %s\n", comp->id,
+            any_export ? "component" : "wasi:http", desc);
+    const char *stores = kiln_spin_app_describe(app->spin, comp->id);
+    if (stores) fprintf(stderr, "kiln: component %s: %s\n", comp->id, stores);
+    unsigned long long timeout_ms =
+        comp->request_timeout_ms ? comp->request_timeout_ms : o->request_timeout_ms;
+    unsigned long long mem =
+        comp->max_instance_memory ? comp->max_instance_memory : o->max_instance_memory;
+    c->timeout_ns = timeout_ms * 1000000ull;
+    c->max_memory_pages = (uint32_t)(mem / 65536 > 65535 ? 65535 : mem / 65536);
+    int rc = 0;
+    kiln_buf kv = KILN_BUF_INIT;
+    for (size_t i = 0; i < comp->environment.len && rc == 0; i++) {
+        kv.len = 0;
+        rc = kiln_buf_printf(&kv, "%s=%s", comp->environment.items[i].key,
+                             comp->environment.items[i].value);
+        if (rc == 0) rc = kiln_http_component_putenv(c, kv.data);
+    }
+    kiln_buf_free(&kv);
+    for (size_t i = 0; i < o->env.n && rc == 0; i++)
+        rc = kiln_http_component_putenv(c, o->env.v[i]);
+    if (rc == 0) rc = grant_files(app, comp, http_preopen, c);
+    if (rc < 0) return NULL;
+    size_t pool = (size_t)o->pool_size;
+    if (o->pool_size == POOL_AUTO)
+        pool = (size_t)(o->workers > 0 ? o->workers : kiln_server_default_workers());
+    char *perr = NULL;
+    if (kiln_http_component_prepare(c, pool, &perr) < 0) {
+        fprintf(stderr, "kiln: component %s: no image (%s): each request instantiates it\n",
+                comp->id, perr ? perr : "failed");
+        kiln_free(perr);
+    }
+    return c;
+}
+
 /* A trigger whose component is a component file: served as wasi:http (exec/http/),
  * loaded once per component. NULL on failure (said on stderr). */
 static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trigger *t)
@@ -561,59 +624,8 @@ static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trig
                 t->id, comp->id);
         return NULL;
     }
-    kiln_http_component *c = app->http[ci];
-    if (!c) {
-        char *err = NULL;
-        c = kiln_http_component_load(comp->id, comp->source, &o->compile, &err);
-        if (!c) {
-            fprintf(stderr, "error: component %s: %s\n", comp->id, err ? err : "cannot load");
-            kiln_free(err);
-            return NULL;
-        }
-        app->http[ci] = c;
-        warn_unserved_grants(comp, 1);
-        /* wasi:http/outgoing-handler reads the grants by component id (host/registry.h) */
-        if (comp->allowed_outbound_hosts.len &&
-            kiln_grants_register_outbound(comp->id,
-                                          (const char *const *)comp->allowed_outbound_hosts.items,
-                                          comp->allowed_outbound_hosts.len) < 0) {
-            fprintf(stderr, "error: component %s: out of memory\n", comp->id);
-            return NULL;
-        }
-        char desc[160];
-        kiln_http_component_describe(c, desc, sizeof desc);
-        fprintf(stderr, "kiln: component %s: wasi:http, %s\n", comp->id, desc);
-        const char *stores = kiln_spin_app_describe(app->spin, comp->id);
-        if (stores) fprintf(stderr, "kiln: component %s: %s\n", comp->id, stores);
-        unsigned long long timeout_ms =
-            comp->request_timeout_ms ? comp->request_timeout_ms : o->request_timeout_ms;
-        unsigned long long mem =
-            comp->max_instance_memory ? comp->max_instance_memory : o->max_instance_memory;
-        c->timeout_ns = timeout_ms * 1000000ull;
-        c->max_memory_pages = (uint32_t)(mem / 65536 > 65535 ? 65535 : mem / 65536);
-        int rc = 0;
-        kiln_buf kv = KILN_BUF_INIT;
-        for (size_t i = 0; i < comp->environment.len && rc == 0; i++) {
-            kv.len = 0;
-            rc = kiln_buf_printf(&kv, "%s=%s", comp->environment.items[i].key,
-                                 comp->environment.items[i].value);
-            if (rc == 0) rc = kiln_http_component_putenv(c, kv.data);
-        }
-        kiln_buf_free(&kv);
-        for (size_t i = 0; i < o->env.n && rc == 0; i++)
-            rc = kiln_http_component_putenv(c, o->env.v[i]);
-        if (rc == 0) rc = grant_files(app, comp, http_preopen, c);
-        if (rc < 0) return NULL;
-        size_t pool = (size_t)o->pool_size;
-        if (o->pool_size == POOL_AUTO)
-            pool = (size_t)(o->workers > 0 ? o->workers : kiln_server_default_workers());
-        char *perr = NULL;
-        if (kiln_http_component_prepare(c, pool, &perr) < 0) {
-            fprintf(stderr, "kiln: component %s: no image (%s): each request instantiates it\n",
-                    comp->id, perr ? perr : "failed");
-            kiln_free(perr);
-        }
-    }
+    kiln_http_component *c = http_component(app, o, ci, 0);
+    if (!c) return NULL;
     if (t->executor == KILN_EXECUTOR_DEFAULT)
         fprintf(stderr,
                 "note: trigger %s: component %s exports wasi:http/incoming-handler and no "
@@ -685,6 +697,26 @@ static kiln_wagi_component *trigger_executor(up_app *app, const up_opts *o, cons
         w->entry_index = ix;
     }
     return w;
+}
+
+/* exec/trigger/'s loader: component ci for a Redis or cron trigger (ctx: up_loader). */
+typedef struct up_loader {
+    up_app *app;
+    const up_opts *o;
+} up_loader;
+
+static kiln_http_component *trigger_component(void *ctx, size_t ci)
+{
+    up_loader *l = ctx;
+    const kiln_component *comp = &l->app->manifest->components[ci];
+    if (!comp->source || !kiln_cli_is_component_file(comp->source)) {
+        fprintf(stderr,
+                "error: component %s: Redis and cron triggers run components, not core "
+                "modules\n",
+                comp->id);
+        return NULL;
+    }
+    return http_component(l->app, l->o, ci, 1);
 }
 
 /* Builds the router and targets from the manifest. */
@@ -843,6 +875,7 @@ int kiln_cmd_up(int argc, char **argv)
     int status = 1;
     char *path = NULL, *err = NULL;
     up_app app = {0};
+    kiln_triggers *triggers = NULL; /* Redis and cron (exec/trigger/) */
     kiln_diags diags = KILN_DIAGS_INIT;
     if (kiln_manifest_find(o.from, &path, &err) < 0) {
         fprintf(stderr, "error: %s\n", err ? err : "no manifest found");
@@ -871,7 +904,7 @@ int kiln_cmd_up(int argc, char **argv)
         fprintf(stderr, "error: %s\n", err ? err : "cannot register the key-value host");
         goto out;
     }
-    if (kiln_rt_init() < 0) {
+    if (kiln_rt_init() < 0 || kiln_triggers_register_types() < 0) {
         fprintf(stderr, "error: cannot initialize the Wasm runtime\n");
         goto out;
     }
@@ -899,6 +932,21 @@ int kiln_cmd_up(int argc, char **argv)
         kiln_metrics_add_component(app.metrics, app.manifest->components[i].id);
     if (app_build(&app, &o) < 0) {
         fprintf(stderr, "error: cannot start the application\n");
+        goto out;
+    }
+    up_loader loader = {&app, &o};
+    kiln_triggers_config tc = {.manifest = app.manifest,
+                               .load = trigger_component,
+                               .load_ctx = &loader,
+                               .slots = app.slots,
+                               .executor = app.executor,
+                               .quiet = o.quiet,
+                               .observer = kiln_up_metrics_triggers(app.metrics),
+                               .runtime_config_file = o.runtime_config_file,
+                               .variables = (const char *const *)o.variables.v,
+                               .nvariables = o.variables.n};
+    if (kiln_triggers_start(&tc, &triggers) < 0) {
+        fprintf(stderr, "error: cannot start the application's triggers\n");
         goto out;
     }
     kiln_up_metrics_seal(app.metrics, app.manifest->components_len, app.loaded, app.http, app.slots,
@@ -934,6 +982,7 @@ int kiln_cmd_up(int argc, char **argv)
         pthread_join(tier_thread, NULL);
     }
 out:
+    kiln_triggers_stop(triggers); /* no new events; the running ones finish */
     kiln_admin_stop(app.admin);
     kiln_metrics_free(app.metrics);
     kiln_executor_free(app.executor); /* idle: the server waited for every request */

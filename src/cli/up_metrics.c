@@ -61,3 +61,27 @@ void kiln_up_metrics_seal(kiln_metrics *mt, size_t ncomp, kiln_wagi_component **
         }
     }
 }
+
+static size_t trigger_add(void *ctx, const char *name, size_t ci, const char *id)
+{
+    int ix = kiln_metrics_add_route(ctx, name, (int)ci, id);
+    return ix > 0 ? (size_t)ix : 0;
+}
+
+static void trigger_done(void *ctx, size_t ix, int fault, const char *trap_kind, int64_t start_ns)
+{
+    kiln_metrics_request r = {0};
+    r.route = ix;
+    r.fault = fault;
+    r.trap_kind = trap_kind;
+    r.start_ns = start_ns;
+    kiln_metrics_record(ctx, &r);
+}
+
+const kiln_trigger_observer *kiln_up_metrics_triggers(kiln_metrics *mt)
+{
+    static kiln_trigger_observer o; /* one registry per process */
+    if (!mt) return NULL;
+    o = (kiln_trigger_observer){trigger_add, trigger_done, mt};
+    return &o;
+}

@@ -8,6 +8,7 @@
 
 #include "exec/http/serve.h"
 #include "exec/slots.h"
+#include "exec/trigger/trigger.h"
 #include "exec/wagi/wagi.h"
 #include "server/admin.h"
 #include "server/metrics.h"
@@ -21,5 +22,10 @@ int kiln_up_admin_start(const char *addr, int allow_public, kiln_metrics **metri
  * of each of the ncomp components (loaded[i] or http[i], either may be NULL). */
 void kiln_up_metrics_seal(kiln_metrics *mt, size_t ncomp, kiln_wagi_component **loaded,
                           kiln_http_component **http, kiln_slots *slots, size_t capacity);
+
+/* The triggers' view of mt (exec/trigger/trigger.h): each trigger is a route of its
+ * component, whose events count as requests without an HTTP method (traps, timeouts, drops,
+ * instance start). NULL when mt is. */
+const kiln_trigger_observer *kiln_up_metrics_triggers(kiln_metrics *mt);
 
 #endif

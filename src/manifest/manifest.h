@@ -130,7 +130,7 @@ typedef struct kiln_trigger {
 
 /* A trigger of another type than HTTP ([[trigger.redis]], [[trigger.cron]], ...): its
  * component and its settings (scalars as strings: channel, address, cron_expression).
- * `kiln up` serves HTTP only; these are kept for the other triggers and reported. */
+ * `kiln up` serves the Redis and cron ones (exec/trigger/); the others are reported. */
 typedef struct kiln_other_trigger {
     char *type;
     char *id;
@@ -217,6 +217,11 @@ int kiln_manifest_find(const char *f_arg, char **path_out, char **err);
  * and where it is used. Returns the number of messages (0: servable), -1 when memory
  * ran out; the caller frees the list with kiln_strlist_free. */
 long kiln_manifest_unserved(const kiln_manifest *m, kiln_strlist *out);
+/* Whether `kiln up` serves triggers of a type other than HTTP ("redis", "cron":
+ * exec/trigger/). */
+int kiln_trigger_type_served(const char *type);
+/* Whether m has a trigger `kiln up` serves (a public HTTP route, a Redis or cron trigger). */
+int kiln_manifest_serves_some(const kiln_manifest *m);
 void kiln_strlist_free(kiln_strlist *l);
 
 /* Applies build profile `profile` (NULL or "": the default) to the loaded model: each

@@ -710,12 +710,10 @@ static void warn_unimplemented(loader *L)
                     "`ai_models` (Spin's Serverless AI, used by %zu component%s: `%s`%s) is not "
                     "implemented by Kiln: the app is served, but its inference calls fail",
                     n_ai, n_ai == 1 ? "" : "s", ai->id, n_ai > 1 ? " and more" : "");
-    int http = 0;
-    for (size_t i = 0; i < m->triggers_len; i++)
-        if (!m->triggers[i].is_private) http = 1;
-    if (!http) return;
+    if (!kiln_manifest_serves_some(m)) return;
     for (size_t i = 0; i < m->other_triggers_len; i++) {
         const kiln_other_trigger *t = &m->other_triggers[i];
+        if (kiln_trigger_type_served(t->type)) continue;
         int seen = 0;
         size_t count = 0;
         for (size_t k = 0; k < m->other_triggers_len; k++) {
@@ -726,7 +724,7 @@ static void warn_unimplemented(loader *L)
         if (!seen)
             man_warning(L, t->line, t->col,
                         "[[trigger.%s]] (%zu trigger%s) is not implemented by Kiln: only the "
-                        "HTTP triggers are served",
+                        "HTTP, Redis and cron triggers are served",
                         t->type, count, count == 1 ? "" : "s");
     }
 }

@@ -437,22 +437,34 @@ long kiln_manifest_unserved(const kiln_manifest *m, kiln_strlist *out)
                          "\"PATH\"`",
                          c->id, c->source_registry);
     }
-    size_t http = 0;
     for (size_t i = 0; i < m->triggers_len && rc == 0; i++) {
         const kiln_trigger *t = &m->triggers[i];
-        if (!t->is_private) http++;
         if (t->middleware.len)
             rc = add_msg(out,
                          "trigger %s (route %s) uses HTTP middleware (`dependencies.middleware`): "
                          "middleware chains are not implemented by Kiln yet",
                          t->id, t->route ? t->route : "(private)");
     }
-    if (rc == 0 && !http && m->other_triggers_len)
+    if (rc == 0 && !kiln_manifest_serves_some(m) && m->other_triggers_len)
         rc = add_msg(out,
-                     "the application has no HTTP trigger, only [[trigger.%s]]: Kiln serves "
-                     "HTTP triggers only",
+                     "the application has no HTTP, Redis or cron trigger, only [[trigger.%s]]: "
+                     "Kiln serves those three types only",
                      m->other_triggers[0].type);
     return rc < 0 ? -1 : (long)out->len;
+}
+
+int kiln_trigger_type_served(const char *type)
+{
+    return strcmp(type, "redis") == 0 || strcmp(type, "cron") == 0;
+}
+
+int kiln_manifest_serves_some(const kiln_manifest *m)
+{
+    for (size_t i = 0; i < m->triggers_len; i++)
+        if (!m->triggers[i].is_private) return 1;
+    for (size_t i = 0; i < m->other_triggers_len; i++)
+        if (kiln_trigger_type_served(m->other_triggers[i].type)) return 1;
+    return 0;
 }
 
 void kiln_strlist_free(kiln_strlist *l)

@@ -505,8 +505,7 @@ static void test_v1(void)
         CHECK_STR(m->trigger_settings[0].settings.items[0].key, "address");
         CHECK_INT(m->trigger_settings[0].settings.len, 1);
         kiln_strlist why = {0};
-        CHECK_INT(kiln_manifest_unserved(m, &why), 1);
-        CHECK(why.len && strstr(why.items[0], "only [[trigger.redis]]"));
+        CHECK_INT(kiln_manifest_unserved(m, &why), 0); /* Redis is served (exec/trigger/) */
         kiln_strlist_free(&why);
         kiln_manifest_free(m);
     }
@@ -549,10 +548,9 @@ static void test_spin3(void)
         fprintf(stderr, "%s\n", msgs);
         return;
     }
-    /* one warning for AI models, one for both Redis triggers */
+    /* one warning for AI models, none for the Redis triggers (served) */
     CHECK(strstr(msgs, "`ai_models` (Spin's Serverless AI") != NULL);
-    CHECK(strstr(msgs, "[[trigger.redis]] (2 triggers) is not implemented") != NULL);
-    CHECK(strstr(strstr(msgs, "[[trigger.redis]]") + 1, "[[trigger.redis]]") == NULL);
+    CHECK(strstr(msgs, "[[trigger.redis]]") == NULL);
     CHECK_STR(m->variables[0].description, "API token");
     const kiln_component *c = &m->components[0];
     CHECK_INT(c->dependencies_len, 3);

@@ -11,6 +11,7 @@
 #   c-http-spin.wasm  the wasi:http test handler of tests/e2e/up_wasi_http.sh (only on request)
 #   c-spin-kv.wasm    the key-value/variables test handler of tests/e2e/up_spin_kv.sh (only on request)
 #   c-outbound.wasm   the outbound HTTP test handler of tests/e2e/up_outbound.sh (only on request)
+#   c-triggers.wasm   the Redis and cron test component of tests/e2e/up_triggers.sh (only on request)
 #   c-spin-data.wasm  the SQLite/Redis/PostgreSQL test handler of tests/e2e/up_spin_data.sh,
 #                     importing Spin's whole platform world (only on request)
 #   js-outbound.wasm  the JavaScript fetch handler of tests/e2e-full/up_outbound_js.sh (on request)
@@ -123,6 +124,18 @@ build_c_spin_data() {
     "$WIT_BINDGEN" c "$1" --world spindata --out-dir "$1/gen"
     "$CLANG" "${CFLAGS_WASM[@]}" -Wno-unused-parameter -mexec-model=reactor -I"$1/gen" \
         -o "$1/core.wasm" "$HERE/c-spin-data/main.c" "$1/gen/spindata.c" "$1/gen/spindata_component_type.o"
+    "$WASM_TOOLS" component new "$1/core.wasm" --adapt "wasi_snapshot_preview1=$ADAPTER_REACTOR" -o "$2"
+}
+
+# The test component of tests/e2e/up_triggers.sh (not in ALL): the Redis trigger's and the cron
+# trigger's handlers, from the WIT files beside its source.
+build_c_triggers() {
+    cp "$HERE/c-triggers/world.wit" "$1/"
+    mkdir -p "$1/deps/spin"
+    cp "$HERE/c-triggers/spin-redis.wit" "$1/deps/spin/"
+    "$WIT_BINDGEN" c "$1" --world triggers --out-dir "$1/gen"
+    "$CLANG" "${CFLAGS_WASM[@]}" -Wno-unused-parameter -mexec-model=reactor -I"$1/gen" \
+        -o "$1/core.wasm" "$HERE/c-triggers/main.c" "$1/gen/triggers.c" "$1/gen/triggers_component_type.o"
     "$WASM_TOOLS" component new "$1/core.wasm" --adapt "wasi_snapshot_preview1=$ADAPTER_REACTOR" -o "$2"
 }
 

@@ -49,8 +49,10 @@ static void code_free(kiln_http_code *code)
     kiln_free(code);
 }
 
-/* Loads the component file at opts' tier. NULL with *err. */
-static kiln_http_code *code_load(const char *path, const kiln_compile_opts *opts, char **err)
+/* Loads the component file at opts' tier (any_export: it need not be a wasi:http handler).
+ * NULL with *err. */
+static kiln_http_code *code_load(const char *path, const kiln_compile_opts *opts, int any_export,
+                                 char **err)
 {
     kiln_err e;
     kiln_loaded_component *lc = kiln_component_load_file(path, opts, &e);
@@ -58,7 +60,7 @@ static kiln_http_code *code_load(const char *path, const kiln_compile_opts *opts
         *err = kiln_strdup(e.msg);
         return NULL;
     }
-    if (!is_handler(kiln_component_model(lc))) {
+    if (!any_export && !is_handler(kiln_component_model(lc))) {
         kiln_component_unload(lc);
         *err = kiln_strdup("the component does not export wasi:http/incoming-handler@0.2.x");
         return NULL;
@@ -76,7 +78,14 @@ static kiln_http_code *code_load(const char *path, const kiln_compile_opts *opts
 kiln_http_component *kiln_http_component_load(const char *id, const char *path,
                                               const kiln_compile_opts *opts, char **err)
 {
-    kiln_http_code *code = code_load(path, opts, err);
+    return kiln_http_component_load_any(id, path, opts, 0, err);
+}
+
+kiln_http_component *kiln_http_component_load_any(const char *id, const char *path,
+                                                  const kiln_compile_opts *opts, int any_export,
+                                                  char **err)
+{
+    kiln_http_code *code = code_load(path, opts, any_export, err);
     if (!code) return NULL;
     kiln_http_component *c = kiln_calloc(1, sizeof *c);
     if (!c || !(c->id = kiln_strdup(id)) || !(c->path = kiln_strdup(path))) {
@@ -87,6 +96,7 @@ kiln_http_component *kiln_http_component_load(const char *id, const char *path,
         return NULL;
     }
     c->opts = *opts;
+    c->any_export = any_export;
     atomic_init(&c->current, code);
     return c;
 }
@@ -205,7 +215,7 @@ int kiln_http_component_tier_up(kiln_http_component *c, char **err)
     if (kiln_component_tier(old->lc) == KILN_TIER_OPT) return 0;
     kiln_compile_opts o = c->opts;
     o.tier = KILN_TIER_OPT;
-    kiln_http_code *code = code_load(c->path, &o, err);
+    kiln_http_code *code = code_load(c->path, &o, c->any_export, err);
     if (!code) return -1;
     if (c->images && code_image(c, code, err) < 0) {
         code_free(code);
@@ -215,6 +225,16 @@ int kiln_http_component_tier_up(kiln_http_component *c, char **err)
     code->next = old;
     atomic_store(&c->current, code);
     return 1;
+}
+
+kiln_component_instance *kiln_http_component_instantiate(kiln_http_component *c, kiln_err *err)
+{
+    kiln_grants g;
+    grants_of(c, &g);
+    kiln_rt_set_memory_limit_pages(c->max_memory_pages);
+    kiln_http_code *code = atomic_load(&c->current); /* kept until c is freed */
+    return code->image ? kiln_component_image_instantiate(code->image, &g, err)
+                       : kiln_component_instantiate(code->lc, &g, err);
 }
 
 /* One request. Lives in the request's arena. */
@@ -462,14 +482,8 @@ static void job_run(void *arg)
     kiln_response *res = job->res;
     if (job->waits && wait_slot(job) < 0) return;
     double t0 = now_ms();
-    kiln_grants g;
-    grants_of(c, &g);
     kiln_err err;
-    kiln_rt_set_memory_limit_pages(c->max_memory_pages);
-    kiln_http_code *code = atomic_load(&c->current); /* kept until c is freed */
-    kiln_component_instance *ci = code->image
-                                      ? kiln_component_image_instantiate(code->image, &g, &err)
-                                      : kiln_component_instantiate(code->lc, &g, &err);
+    kiln_component_instance *ci = kiln_http_component_instantiate(c, &err);
     res->start_ms = now_ms() - t0;
     int status = 0, broken = 0;
     if (!ci) {

@@ -68,12 +68,22 @@ typedef struct kiln_http_component {
     size_t npreopens;
     uint64_t timeout_ns;       /* per request (0: none) */
     uint32_t max_memory_pages; /* 0: the module's own maximum */
+    int any_export;            /* loaded for another trigger: need not be a wasi:http handler */
 } kiln_http_component;
 
 /* Loads a component file (compiled or from the cache) and checks that it exports
  * wasi:http/incoming-handler@0.2.x handle. NULL with *err (kiln_free'd by the caller). */
 kiln_http_component *kiln_http_component_load(const char *id, const char *path,
                                               const kiln_compile_opts *opts, char **err);
+/* The same for any component (any_export: it need not export wasi:http; the other triggers,
+ * exec/trigger/, run their own export with the same grants). */
+kiln_http_component *kiln_http_component_load_any(const char *id, const char *path,
+                                                  const kiln_compile_opts *opts, int any_export,
+                                                  char **err);
+/* A fresh instance of the component's current code, with its grants (environment, files,
+ * the Spin stores of its id) and its memory limit. NULL with *err. */
+typedef struct kiln_component_instance kiln_component_instance;
+kiln_component_instance *kiln_http_component_instantiate(kiln_http_component *c, kiln_err *err);
 /* Adds "KEY=VALUE" to the component's environment (replacing KEY). 0 or -1. */
 int kiln_http_component_putenv(kiln_http_component *c, const char *kv);
 /* Grants the host directory host_path, read-only, as guest_path. 0 or -1. */
