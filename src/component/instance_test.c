@@ -847,6 +847,52 @@ static void test_reentrance(void)
     kiln_component_unload(lc);
 }
 
+/* A top-level type import bounded by (eq T) — a world-level `use` as wit-component writes
+ * it — needs nothing from the host: loaded, and the function using it works. A
+ * (sub resource) type import is still refused before compiling. */
+static const char eq_import_wat[] =
+    "(component\n"
+    "  (type $r (record (field \"a\" u32)))\n"
+    "  (import \"meta\" (type $m (eq $r)))\n"
+    "  (core module $M (func (export \"f\") (param i32) (result i32) (i32.add (local.get 0) "
+    "(i32.const 1))))\n"
+    "  (core instance $i (instantiate $M))\n"
+    "  (func $f (param \"m\" $m) (result u32) (canon lift (core func $i \"f\")))\n"
+    "  (export \"f\" (func $f)))\n";
+static const char sub_import_wat[] = "(component (import \"res\" (type (sub resource))))\n";
+
+static void test_type_imports(void)
+{
+    kiln_err err;
+    kiln_loaded_component *lc = load("eqimport", eq_import_wat, &err);
+    CHECK(lc != NULL);
+    if (lc) {
+        kiln_component_instance *ci = kiln_component_instantiate(lc, NULL, &err);
+        CHECK(ci != NULL);
+        if (ci) {
+            kiln_cval arg, field, res;
+            kiln_trap t;
+            memset(&arg, 0, sizeof arg);
+            memset(&field, 0, sizeof field);
+            field.u = 41;
+            arg.agg.items = &field;
+            arg.agg.n = 1;
+            CHECK(call(ci, "f", &arg, &res, &t) == 0);
+            CHECK(res.u == 42);
+            kiln_component_instance_free(ci);
+        }
+        kiln_component_unload(lc);
+    }
+    const char *path = build("subimport", sub_import_wat);
+    CHECK(path != NULL);
+    if (!path) return;
+    kiln_compile_opts o = {.tier = KILN_TIER_FAST, .cache_dir = cache};
+    lc = kiln_component_load_file(path, &o, &err);
+    CHECK(lc == NULL);
+    if (!lc) CHECK(strstr(err.msg, "res: a type import") != NULL);
+    kiln_component_unload(lc);
+}
+
 int main(void)
 {
     if (access(WASM_TOOLS, X_OK) != 0) {
@@ -864,6 +910,7 @@ int main(void)
     test_missing();
     test_mismatch();
     test_reentrance();
+    test_type_imports();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;

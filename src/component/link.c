@@ -614,7 +614,11 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
         case KILN_CDEF_IMPORT: {
             const kiln_cextern *e = &d->ext;
             void *item;
-            if (!args) {
+            if (!args && e->sort == KILN_CSORT_TYPE && !e->bound_sub_resource) {
+                /* (eq T) of the outermost component: an alias, nothing to supply; a
+                 * resource keeps the runtime type T already has (an imported instance's) */
+                item = e->type ? ki_rtype_of(f, e->type) : NULL;
+            } else if (!args) {
                 if (e->sort != KILN_CSORT_INSTANCE) {
                     kiln_err_set(ci->err, "%s: import %s: not an instance", ci->name, e->name);
                     return -1;

@@ -22,6 +22,21 @@ static kiln_fnptr accept_all(void *ctx, const kiln_import *imp)
 
 static const kiln_linker component_linker = {accept_all, NULL};
 
+/* 1 if the component imports type `name` bounded by (eq T): an alias of a type it can
+ * already name (a world-level `use`: wit-component imports the record, variant or
+ * resource of another interface that way), which needs nothing from the host. A
+ * (sub resource) import would need a host resource type and is refused. */
+static int imports_eq_type(const kiln_component *c, const char *name)
+{
+    for (uint32_t i = 0; i < c->ndefs; i++) {
+        const kiln_cdef *d = &c->defs[i];
+        if (d->kind == KILN_CDEF_IMPORT && d->ext.sort == KILN_CSORT_TYPE &&
+            !d->ext.bound_sub_resource && strcmp(d->ext.name, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Checks the imports of the outermost component; returns the number of problems (lines
  * in *msg), -1 when out of memory. */
 static int check_imports(const kiln_component *c, char **msg)
@@ -33,6 +48,8 @@ static int check_imports(const kiln_component *c, char **msg)
         int r;
         if (im->sort == KILN_CSORT_INSTANCE) {
             r = kiln_chost_check_import(im->name, im->type, msg);
+        } else if (im->sort == KILN_CSORT_TYPE && imports_eq_type(c, im->name)) {
+            r = 0;
         } else {
             char line[600];
             snprintf(line, sizeof line, "%s: a %s import; the host provides only instances\n",
