@@ -105,7 +105,9 @@ mkdir -p "$(dirname "$out")"
 case $lang in
 js | ts)
     # tools/npm/jco.mjs: jco with the host's root preopened for its own WASI tools.
-    node "$npm/jco.mjs" componentize "$src" --wit "$tmp/wit" --world-name app -o "$tmp/app.wasm" >&2
+    # --bundle: the source's imports (files, node_modules) are bundled into one module
+    # (Rolldown), which componentize-js needs; TypeScript is bundled, types stripped, anyway.
+    node "$npm/jco.mjs" componentize "$src" --bundle --wit "$tmp/wit" --world-name app -o "$tmp/app.wasm" >&2
     ;;
 py)
     "$py/bin/componentize-py" -d "$tmp/wit" -w app componentize -p . "$src" -o "$tmp/app.wasm" >&2

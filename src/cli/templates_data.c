@@ -3,7 +3,7 @@
 #include "cli/templates.h"
 
 // clang-format off
-/* .gitignore (in 4 templates) */
+/* .gitignore (in 5 templates) */
 static const char shared0[] =
     "target/\n";
 
@@ -749,7 +749,7 @@ static const char shared7[] =
     "n\", name);\n    else\n        kiln_puts(\"Hello from Kiln!\\n\");\n"
     "    return kiln_send();\n}\n";
 
-/* sdk/kiln-build.sh (in 2 templates) */
+/* sdk/kiln-build.sh (in 3 templates) */
 static const char shared8[] =
     "#!/bin/sh\n# kiln-build.sh \342\200\224 builds a JavaScript, TypeScript or Python HTTP handler i"
     "nto a component of\n# the wasi:http/proxy world (it exports wasi:http/incoming-handler), which K"
@@ -804,9 +804,12 @@ static const char shared8[] =
     "package.wit\n    sed -i '/@unstable(feature = network-error-code)/d' \"$tmp/wit/deps/wasi-socket"
     "s/package.wit\"\nfi\n\nmkdir -p \"$(dirname \"$out\")\"\ncase $lang in\n"
     "js | ts)\n    # tools/npm/jco.mjs: jco with the host's root preopened for its own WASI tools.\n"
-    "    node \"$npm/jco.mjs\" componentize \"$src\" --wit \"$tmp/wit\" --world-name app -o \"$tmp/ap"
-    "p.wasm\" >&2\n    ;;\npy)\n    \"$py/bin/componentize-py\" -d \"$tmp/wit\" -w app componentize -"
-    "p . \"$src\" -o \"$tmp/app.wasm\" >&2\n    ;;\nesac\nmv \"$tmp/app.wasm\" \"$out\"\n";
+    "    # --bundle: the source's imports (files, node_modules) are bundled into one module\n"
+    "    # (Rolldown), which componentize-js needs; TypeScript is bundled, types stripped, anyway.\n"
+    "    node \"$npm/jco.mjs\" componentize \"$src\" --bundle --wit \"$tmp/wit\" --world-name app -o "
+    "\"$tmp/app.wasm\" >&2\n    ;;\npy)\n    \"$py/bin/componentize-py\" -d \"$tmp/wit\" -w app compo"
+    "nentize -p . \"$src\" -o \"$tmp/app.wasm\" >&2\n    ;;\nesac\n"
+    "mv \"$tmp/app.wasm\" \"$out\"\n";
 
 static const kiln_template_file template0_files[] = {
     {".gitignore", 22,
@@ -1130,7 +1133,7 @@ static const kiln_template_file template2_files[] = {
 static const kiln_template_file template3_files[] = {
     {".gitignore", 8,
     shared0},
-    {"README.md", 2768,
+    {"README.md", 2745,
     "# {{project-name}}\n\nAn HTTP handler in JavaScript for Kiln, built as a **wasi:http component**"
     " (the\n`wasi:http/proxy` world) with [componentize-js](https://github.com/bytecodealliance/Compo"
     "nentizeJS)\nthrough jco (npm `@bytecodealliance/jco`). The same `target/{{project-name}}.wasm` r"
@@ -1148,11 +1151,11 @@ static const kiln_template_file template3_files[] = {
     "[StarlingMonkey](https://github.com/bytecodealliance/StarlingMonkey), SpiderMonkey for WASI.\n"
     "The request's URL is the one the client asked for; Spin's `spin-path-info`,\n"
     "`spin-matched-route` and `spin-full-url` headers say how the route matched.\n"
-    "\nEverything must be in the one file: componentize-js does not resolve `import`s of other\n"
-    "files (bundle them first, e.g. with esbuild, and point the build command at the bundle).\n"
-    "Each request runs in a fresh instance (initialised when the component was built), so\n"
-    "globals do not carry state from one request to the next.\n\n## How it is built, and what it cost"
-    "s\n\n`sh sdk/kiln-build.sh js src/index.js OUT` runs `jco componentize` with the world\n"
+    "\n`src/index.js` may `import` other files and packages from `node_modules`: jco bundles\n"
+    "them into one module (Rolldown) before componentize-js compiles it. Each request runs in a fresh"
+    " instance (initialised when the component was built), so\nglobals do not carry state from one re"
+    "quest to the next.\n\n## How it is built, and what it costs\n"
+    "\n`sh sdk/kiln-build.sh js src/index.js OUT` runs `jco componentize` with the world\n"
     "`include wasi:http/proxy@0.2.10` (the version StarlingMonkey exports) over the WASI WIT that\n"
     "jco ships. Building needs Node.js; jco and componentize-js come from\n"
     "`${KILN_TOOLS:-/var/cache/kiln-tools}/npm`, and when they are missing the script installs\n"
@@ -1172,7 +1175,7 @@ static const kiln_template_file template3_files[] = {
     " with the SpiderMonkey engine\n# into a component; sdk/kiln-build.sh installs jco when it is mis"
     "sing.\ncommand = [\"sh sdk/kiln-build.sh js src/index.js target/{{project-name}}.wasm\"]\n"
     "watch = [\"src/**/*.js\"]\n"},
-    {"sdk/kiln-build.sh", 4477,
+    {"sdk/kiln-build.sh", 4667,
     shared8},
     {"src/index.js", 1327,
     "// An HTTP handler in JavaScript: the fetch event of Service Workers (the API of Cloudflare\n"
@@ -1311,7 +1314,7 @@ static const kiln_template_file template4_files[] = {
     "    ResponseOutparam.set(response_out, Ok(outgoing))\n    with out_body.write() as stream:\n"
     "        for i in range(0, len(body), _WRITE_CHUNK):\n            stream.blocking_write_and_flush"
     "(body[i : i + _WRITE_CHUNK])\n    OutgoingBody.finish(out_body, None)\n"},
-    {"sdk/kiln-build.sh", 4477,
+    {"sdk/kiln-build.sh", 4667,
     shared8},
 };
 
@@ -1494,6 +1497,77 @@ static const kiln_template_file template5_files[] = {
     "        .body(body)\n        .send();\n}\n"},
 };
 
+static const kiln_template_file template6_files[] = {
+    {".gitignore", 8,
+    shared0},
+    {"README.md", 2484,
+    "# {{project-name}}\n\nAn HTTP handler in TypeScript for Kiln, built as a **wasi:http component**"
+    " (the\n`wasi:http/proxy` world) with jco (npm `@bytecodealliance/jco`), which strips the types a"
+    "nd\nbundles the source, and [componentize-js](https://github.com/bytecodealliance/ComponentizeJS"
+    "),\nwhich compiles it with the SpiderMonkey engine. The same `target/{{project-name}}.wasm` runs"
+    "\non Spin, `wasmtime serve` and `jco serve`.\n\n    kiln build        # src/index.ts -> target/{"
+    "{project-name}}.wasm (about 15 s)\n    kiln up           # serves it on http://127.0.0.1:3000\n"
+    "    curl 'http://127.0.0.1:3000/\?name=Ada'\n    curl -X POST --data-binary 'hello' http://127.0"
+    ".0.1:3000/echo\n    curl http://127.0.0.1:3000/headers\n\n## The handler\n"
+    "\n`src/index.ts` is a fetch-event handler, the Service Worker API that Cloudflare Workers and\n"
+    "Spin's JavaScript SDK use too:\n\n```ts\naddEventListener('fetch', (event: FetchEvent) => event."
+    "respondWith(handle(event.request)));\n```\n\n`handle(request: Request): Promise<Response>` gets "
+    "a standard `Request` and returns a\n`Response`; `URL`, `Headers`, `TextEncoder`, `crypto.getRand"
+    "omValues` and outbound `fetch()`\n(where the app allows outbound hosts) are there too (the engin"
+    "e is\n[StarlingMonkey](https://github.com/bytecodealliance/StarlingMonkey)). The build does not\n"
+    "check types: `tsconfig.json` gives editors and `tsc --noEmit` the Web worker types\n"
+    "(`lib: webworker`). Imports of other files are bundled (jco uses Rolldown). Each request runs\n"
+    "in a fresh instance, so globals do not carry state from one request to the next.\n"
+    "\n## How it is built, and what it costs\n\n`sh sdk/kiln-build.sh ts src/index.ts OUT` runs `jco "
+    "componentize` with the world\n`include wasi:http/proxy@0.2.10` (the version StarlingMonkey expor"
+    "ts) over the WASI WIT that\njco ships. Building needs Node.js; jco and componentize-js come from"
+    "\n`${KILN_TOOLS:-/var/cache/kiln-tools}/npm`, and when they are missing the script installs\n"
+    "them with the Kiln source tree's `scripts/install-tools.sh --npm-only` (it finds the tree\n"
+    "from the `kiln` running the build, or from `$KILN_SRC`).\n\nThe component is about 14 MB: the Ja"
+    "vaScript engine travels with your code. The first\n`kiln up` of a JavaScript or TypeScript app o"
+    "n a machine compiles the engine (about 50 s of\nCPU on the fast tier); Kiln keys its compiled co"
+    "de by the code alone, without the data\nsegments that hold your initialised program, so every la"
+    "ter app, and every new version of\nthis one, starts from the cache in well under a second.\n"},
+    {"kiln.toml", 721,
+    "spin_manifest_version = 2\n\n[application]\nname = \"{{project-name}}\"\n"
+    "version = \"0.1.0\"\ndescription = \"An HTTP handler written in TypeScript, as a wasi:http compo"
+    "nent\"\n\n# No executor: a component exporting wasi:http/incoming-handler is served as wasi:http"
+    ".\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"{{project-name}}\"\n"
+    "\n[component.{{project-name}}]\nsource = \"target/{{project-name}}.wasm\"\n"
+    "\n[component.{{project-name}}.build]\n# jco (npm) strips the types and bundles src/index.ts; com"
+    "ponentize-js compiles it with\n# the SpiderMonkey engine into a component; sdk/kiln-build.sh ins"
+    "talls jco when missing.\ncommand = [\"sh sdk/kiln-build.sh ts src/index.ts target/{{project-name"
+    "}}.wasm\"]\nwatch = [\"src/**/*.ts\", \"tsconfig.json\"]\n"},
+    {"sdk/kiln-build.sh", 4667,
+    shared8},
+    {"src/index.ts", 1470,
+    "// An HTTP handler in TypeScript: the fetch event of Service Workers (the API of Cloudflare\n"
+    "// Workers and Spin's JavaScript SDK). It gets a standard Request and answers with a Response\n"
+    "// (or a promise of one). jco strips the types and bundles this file with what it imports;\n"
+    "// Kiln runs it in a fresh instance per request, so globals do not carry over.\n"
+    "\nasync function handle(request: Request): Promise<Response> {\n"
+    "  const url = new URL(request.url);\n\n  if (url.pathname === '/') {\n"
+    "    const name: string | null = url.searchParams.get('name');\n"
+    "    return new Response(name \? `Hello, ${name}, from Kiln!` : 'Hello from Kiln!', {\n"
+    "      headers: { 'content-type': 'text/plain' },\n    });\n  }\n"
+    "\n  if (url.pathname === '/echo' && request.method === 'POST') {\n"
+    "    // The body back, with its content type.\n    const body: string = await request.text();\n"
+    "    return new Response(body, {\n      headers: { 'content-type': request.headers.get('content-t"
+    "ype') \?\? 'text/plain' },\n    });\n  }\n\n  if (url.pathname === '/headers') {\n"
+    "    // The request's headers, as JSON.\n    const headers: Record<string, string> = {};\n"
+    "    request.headers.forEach((value, name) => {\n      headers[name] = value;\n"
+    "    });\n    return Response.json(headers);\n  }\n\n  return new Response(`No route for ${reques"
+    "t.method} ${url.pathname}\\n`, {\n    status: 404,\n    headers: { 'content-type': 'text/plain' "
+    "},\n  });\n}\n\naddEventListener('fetch', (event: FetchEvent) => event.respondWith(handle(event."
+    "request)));\n"},
+    {"tsconfig.json", 273,
+    "{\n  \"//\": \"For editors and tsc --noEmit: the build (jco) strips the types without checking t"
+    "hem.\",\n  \"compilerOptions\": {\n    \"target\": \"es2022\",\n"
+    "    \"module\": \"es2022\",\n    \"lib\": [\"es2022\", \"webworker\"],\n"
+    "    \"strict\": true,\n    \"noEmit\": true\n  },\n  \"include\": [\"src\"]\n"
+    "}\n"},
+};
+
 const kiln_template kiln_templates[] = {
     {"http-assemblyscript", "A WAGI HTTP handler in AssemblyScript (npm assemblyscript + wasi-shim)", template0_files, 8},
     {"http-c", "A wasi:http component in C (clang + wasi-libc + jco) using the Kiln C SDK", template1_files, 10},
@@ -1501,6 +1575,7 @@ const kiln_template kiln_templates[] = {
     {"http-js", "A wasi:http component in JavaScript (fetch event, Request/Response; componentize-js)", template3_files, 5},
     {"http-py", "A wasi:http component in Python (handler class, Request/Response; componentize-py)", template4_files, 6},
     {"http-rust", "A WAGI HTTP handler in Rust (Debian's rustc, wasm32-wasi, no crates)", template5_files, 5},
+    {"http-ts", "A wasi:http component in TypeScript (fetch event, Request/Response; jco + componentize-js)", template6_files, 6},
 };
-const size_t kiln_templates_len = 6;
+const size_t kiln_templates_len = 7;
 // clang-format on
