@@ -3,12 +3,16 @@
 #include "cli/templates.h"
 
 // clang-format off
-/* .gitignore (in 5 templates) */
+/* .gitignore (in 3 templates) */
 static const char shared0[] =
+    "target/\nnode_modules/\n";
+
+/* .gitignore (in 3 templates) */
+static const char shared1[] =
     "target/\n";
 
 /* sdk/kiln-componentize.sh (in 2 templates) */
-static const char shared1[] =
+static const char shared2[] =
     "#!/bin/sh\n# kiln-componentize.sh \342\200\224 the last step of building a C handler as a wasi:h"
     "ttp component:\n# turns the core module that clang made from main.c + kiln.c + kiln_http.c\n"
     "# (`clang --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor ...`) into a component\n"
@@ -58,7 +62,7 @@ static const char shared1[] =
     "m\" >&2\nmv \"$tmp/component.wasm\" \"$out\"\n";
 
 /* sdk/kiln.c (in 2 templates) */
-static const char shared2[] =
+static const char shared3[] =
     "/* kiln.c \342\200\224 the Kiln C guest SDK (see kiln.h): the part shared by both transports, i."
     "e.\n * memory helpers, buffers, query parameters, the body cache, the response being built and\n"
     " * JSON. A handler links it with exactly one backend (kiln_backend.h): kiln_http.c for a\n"
@@ -337,7 +341,7 @@ static const char shared2[] =
     "    resp.status = 200;\n}\n";
 
 /* sdk/kiln.h (in 2 templates) */
-static const char shared3[] =
+static const char shared4[] =
     "/* kiln.h \342\200\224 the Kiln C guest SDK: write HTTP handlers for Kiln (and Spin, wasmtime se"
     "rve,\n * jco serve) in C, as wasi:http components or as WAGI modules, from the same source.\n"
     " *\n * A handler is an ordinary `int main(void)`, run once per request (Kiln gives every\n"
@@ -435,7 +439,7 @@ static const char shared3[] =
     "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
 
 /* sdk/kiln_backend.h (in 2 templates) */
-static const char shared4[] =
+static const char shared5[] =
     "/* kiln_backend.h \342\200\224 inside the Kiln C SDK: what the shared part (kiln.c) and a backen"
     "d\n * (kiln_http.c for wasi:http components, kiln_wagi.c for WAGI modules) give each other.\n"
     " * Not for handlers: they include kiln.h only.\n *\n * kiln.c owns everything that does not depe"
@@ -473,7 +477,7 @@ static const char shared4[] =
     "               size_t len);\n\n#endif\n";
 
 /* sdk/kiln_http.c (in 2 templates) */
-static const char shared5[] =
+static const char shared6[] =
     "/* kiln_http.c \342\200\224 the wasi:http backend of the Kiln C SDK (kiln_backend.h): the handle"
     "r\n * becomes a WebAssembly component of the wasi:http/proxy world, exporting\n"
     " * wasi:http/incoming-handler.handle, which Kiln, Spin, `wasmtime serve` and `jco serve`\n"
@@ -666,7 +670,7 @@ static const char shared5[] =
     ";\n    }\n    req_drop(request);\n    rq.request = 0;\n}\n";
 
 /* sdk/kiln_wagi.c (in 2 templates) */
-static const char shared6[] =
+static const char shared7[] =
     "/* kiln_wagi.c \342\200\224 the WAGI backend of the Kiln C SDK (kiln_backend.h): the handler is "
     "a WASI\n * command run once per request; the request is in CGI environment variables (RFC 3875 a"
     "s\n * WAGI sets them) with the body on stdin, and the response is written to stdout as\n"
@@ -736,7 +740,7 @@ static const char shared6[] =
     " 0 : -1;\n}\n";
 
 /* src/main.c (in 2 templates) */
-static const char shared7[] =
+static const char shared8[] =
     "/* The HTTP handler of {{project-name}}: Kiln runs main() once per request.\n"
     " * Read the request with kiln_method(), kiln_path(), kiln_query(), kiln_header() and\n"
     " * kiln_body(); build the answer with kiln_status(), kiln_set_header() and kiln_printf();\n"
@@ -750,7 +754,7 @@ static const char shared7[] =
     "    return kiln_send();\n}\n";
 
 /* sdk/kiln-build.sh (in 3 templates) */
-static const char shared8[] =
+static const char shared9[] =
     "#!/bin/sh\n# kiln-build.sh \342\200\224 builds a JavaScript, TypeScript or Python HTTP handler i"
     "nto a component of\n# the wasi:http/proxy world (it exports wasi:http/incoming-handler), which K"
     "iln, Spin,\n# `wasmtime serve` and `jco serve` run. The build command of the http-js, http-ts an"
@@ -813,7 +817,7 @@ static const char shared8[] =
 
 static const kiln_template_file template0_files[] = {
     {".gitignore", 22,
-    "target/\nnode_modules/\n"},
+    shared0},
     {"README.md", 3003,
     "# {{project-name}}\n\nAn HTTP handler in AssemblyScript for Kiln (a WAGI component, so it also r"
     "uns on Spin).\n\n    kiln build        # npm ci (first time), then asc: target/{{project-name}}."
@@ -1032,7 +1036,7 @@ static const kiln_template_file template0_files[] = {
 
 static const kiln_template_file template1_files[] = {
     {".gitignore", 8,
-    shared0},
+    shared1},
     {"README.md", 2238,
     "# {{project-name}}\n\nAn HTTP handler in C for Kiln, built as a **wasi:http component** (the `wa"
     "si:http/proxy`\nworld: it exports `wasi:http/incoming-handler`), the world Spin and `wasmtime se"
@@ -1075,24 +1079,24 @@ static const kiln_template_file template1_files[] = {
     ".c\",\n  \"sh sdk/kiln-componentize.sh target/{{project-name}}.core.wasm target/{{project-name}}"
     ".wasm\",\n]\nwatch = [\"src/**/*.c\", \"sdk/*\"]\n"},
     {"sdk/kiln-componentize.sh", 3852,
-    shared1},
-    {"sdk/kiln.c", 21216,
     shared2},
-    {"sdk/kiln.h", 7739,
+    {"sdk/kiln.c", 21216,
     shared3},
-    {"sdk/kiln_backend.h", 2875,
+    {"sdk/kiln.h", 7739,
     shared4},
-    {"sdk/kiln_http.c", 15584,
+    {"sdk/kiln_backend.h", 2875,
     shared5},
-    {"sdk/kiln_wagi.c", 5006,
+    {"sdk/kiln_http.c", 15584,
     shared6},
-    {"src/main.c", 837,
+    {"sdk/kiln_wagi.c", 5006,
     shared7},
+    {"src/main.c", 837,
+    shared8},
 };
 
 static const kiln_template_file template2_files[] = {
     {".gitignore", 8,
-    shared0},
+    shared1},
     {"README.md", 945,
     "# {{project-name}}\n\nAn HTTP handler in C for Kiln as a **WAGI** module (a WASI command), so it"
     " also runs on\nSpin with `executor = { type = \"wagi\" }`.\n\n"
@@ -1115,23 +1119,23 @@ static const kiln_template_file template2_files[] = {
     "dk -o target/{{project-name}}.wasm src/main.c sdk/kiln.c sdk/kiln_wagi.c\",\n"
     "]\nwatch = [\"src/**/*.c\", \"sdk/*\"]\n"},
     {"sdk/kiln-componentize.sh", 3852,
-    shared1},
-    {"sdk/kiln.c", 21216,
     shared2},
-    {"sdk/kiln.h", 7739,
+    {"sdk/kiln.c", 21216,
     shared3},
-    {"sdk/kiln_backend.h", 2875,
+    {"sdk/kiln.h", 7739,
     shared4},
-    {"sdk/kiln_http.c", 15584,
+    {"sdk/kiln_backend.h", 2875,
     shared5},
-    {"sdk/kiln_wagi.c", 5006,
+    {"sdk/kiln_http.c", 15584,
     shared6},
-    {"src/main.c", 837,
+    {"sdk/kiln_wagi.c", 5006,
     shared7},
+    {"src/main.c", 837,
+    shared8},
 };
 
 static const kiln_template_file template3_files[] = {
-    {".gitignore", 8,
+    {".gitignore", 22,
     shared0},
     {"README.md", 2745,
     "# {{project-name}}\n\nAn HTTP handler in JavaScript for Kiln, built as a **wasi:http component**"
@@ -1176,7 +1180,7 @@ static const kiln_template_file template3_files[] = {
     "sing.\ncommand = [\"sh sdk/kiln-build.sh js src/index.js target/{{project-name}}.wasm\"]\n"
     "watch = [\"src/**/*.js\"]\n"},
     {"sdk/kiln-build.sh", 4667,
-    shared8},
+    shared9},
     {"src/index.js", 1327,
     "// An HTTP handler in JavaScript: the fetch event of Service Workers (the API of Cloudflare\n"
     "// Workers and Spin's JavaScript SDK). It gets a standard Request and answers with a Response\n"
@@ -1315,12 +1319,12 @@ static const kiln_template_file template4_files[] = {
     "        for i in range(0, len(body), _WRITE_CHUNK):\n            stream.blocking_write_and_flush"
     "(body[i : i + _WRITE_CHUNK])\n    OutgoingBody.finish(out_body, None)\n"},
     {"sdk/kiln-build.sh", 4667,
-    shared8},
+    shared9},
 };
 
 static const kiln_template_file template5_files[] = {
     {".gitignore", 8,
-    shared0},
+    shared1},
     {"README.md", 2717,
     "# {{project-name}}\n\nAn HTTP handler in Rust for Kiln (a WAGI component, so it also runs on Spi"
     "n).\n\n    kiln build        # compiles src/main.rs to target/{{project-name}}.wasm\n"
@@ -1498,7 +1502,7 @@ static const kiln_template_file template5_files[] = {
 };
 
 static const kiln_template_file template6_files[] = {
-    {".gitignore", 8,
+    {".gitignore", 22,
     shared0},
     {"README.md", 2484,
     "# {{project-name}}\n\nAn HTTP handler in TypeScript for Kiln, built as a **wasi:http component**"
@@ -1539,7 +1543,7 @@ static const kiln_template_file template6_files[] = {
     "talls jco when missing.\ncommand = [\"sh sdk/kiln-build.sh ts src/index.ts target/{{project-name"
     "}}.wasm\"]\nwatch = [\"src/**/*.ts\", \"tsconfig.json\"]\n"},
     {"sdk/kiln-build.sh", 4667,
-    shared8},
+    shared9},
     {"src/index.ts", 1470,
     "// An HTTP handler in TypeScript: the fetch event of Service Workers (the API of Cloudflare\n"
     "// Workers and Spin's JavaScript SDK). It gets a standard Request and answers with a Response\n"
