@@ -4,7 +4,9 @@
 # `wasmtime serve` and `jco serve` run. The build command of the http-js, http-ts and
 # http-py templates (kiln.toml), run from the project directory:
 #
-#   sh sdk/kiln-build.sh js SRC.js OUT.wasm     componentize-js (npm), through jco
+#   sh sdk/kiln-build.sh js SRC.js OUT.wasm     componentize-js (npm), through jco; SRC
+#                                               adds a fetch-event listener or has
+#                                               `export default { fetch(request) }`
 #   sh sdk/kiln-build.sh ts SRC.ts OUT.wasm     the same; jco strips the types first
 #   sh sdk/kiln-build.sh py MODULE OUT.wasm     componentize-py (PyPI), MODULE.py in .
 #
@@ -104,10 +106,22 @@ fi
 mkdir -p "$(dirname "$out")"
 case $lang in
 js | ts)
+    # The entry: SRC, and when SRC has `export default { fetch(request) }` (the module
+    # worker form of Cloudflare, Deno and Bun), a fetch-event listener that calls it; a SRC
+    # that adds its own listener exports no default and gets nothing more.
+    abs=$(cd "$(dirname "$src")" && pwd)/$(basename "$src")
+    node -e 'const src = JSON.stringify(process.argv[1]);
+process.stdout.write(`import * as app from ${src};
+const handler = Reflect.get(app, "default"); // not app.default: no warning when absent
+if (handler && typeof handler.fetch === "function") {
+  addEventListener("fetch", (event) => event.respondWith(handler.fetch(event.request)));
+}
+`);' "$abs" >"$tmp/kiln-entry.$lang"
     # tools/npm/jco.mjs: jco with the host's root preopened for its own WASI tools.
-    # --bundle: the source's imports (files, node_modules) are bundled into one module
-    # (Rolldown), which componentize-js needs; TypeScript is bundled, types stripped, anyway.
-    node "$npm/jco.mjs" componentize "$src" --bundle --wit "$tmp/wit" --world-name app -o "$tmp/app.wasm" >&2
+    # --bundle: the imports (files, node_modules) are bundled into one module (Rolldown),
+    # which componentize-js needs; TypeScript is bundled, types stripped, anyway.
+    node "$npm/jco.mjs" componentize "$tmp/kiln-entry.$lang" --bundle --wit "$tmp/wit" --world-name app \
+        -o "$tmp/app.wasm" >&2
     ;;
 py)
     "$py/bin/componentize-py" -d "$tmp/wit" -w app componentize -p . "$src" -o "$tmp/app.wasm" >&2

@@ -759,7 +759,9 @@ static const char shared9[] =
     "nto a component of\n# the wasi:http/proxy world (it exports wasi:http/incoming-handler), which K"
     "iln, Spin,\n# `wasmtime serve` and `jco serve` run. The build command of the http-js, http-ts an"
     "d\n# http-py templates (kiln.toml), run from the project directory:\n"
-    "#\n#   sh sdk/kiln-build.sh js SRC.js OUT.wasm     componentize-js (npm), through jco\n"
+    "#\n#   sh sdk/kiln-build.sh js SRC.js OUT.wasm     componentize-js (npm), through jco; SRC\n"
+    "#                                               adds a fetch-event listener or has\n"
+    "#                                               `export default { fetch(request) }`\n"
     "#   sh sdk/kiln-build.sh ts SRC.ts OUT.wasm     the same; jco strips the types first\n"
     "#   sh sdk/kiln-build.sh py MODULE OUT.wasm     componentize-py (PyPI), MODULE.py in .\n"
     "#\n# The tools come from ${KILN_TOOLS:-/var/cache/kiln-tools}: npm/ (jco, componentize-js,\n"
@@ -807,13 +809,21 @@ static const char shared9[] =
     "if [ \"$version\" != 0.2.12 ]; then\n    sed -i \"s/0\\.2\\.12/$version/g\" \"$tmp\"/wit/deps/*/"
     "package.wit\n    sed -i '/@unstable(feature = network-error-code)/d' \"$tmp/wit/deps/wasi-socket"
     "s/package.wit\"\nfi\n\nmkdir -p \"$(dirname \"$out\")\"\ncase $lang in\n"
-    "js | ts)\n    # tools/npm/jco.mjs: jco with the host's root preopened for its own WASI tools.\n"
-    "    # --bundle: the source's imports (files, node_modules) are bundled into one module\n"
-    "    # (Rolldown), which componentize-js needs; TypeScript is bundled, types stripped, anyway.\n"
-    "    node \"$npm/jco.mjs\" componentize \"$src\" --bundle --wit \"$tmp/wit\" --world-name app -o "
-    "\"$tmp/app.wasm\" >&2\n    ;;\npy)\n    \"$py/bin/componentize-py\" -d \"$tmp/wit\" -w app compo"
-    "nentize -p . \"$src\" -o \"$tmp/app.wasm\" >&2\n    ;;\nesac\n"
-    "mv \"$tmp/app.wasm\" \"$out\"\n";
+    "js | ts)\n    # The entry: SRC, and when SRC has `export default { fetch(request) }` (the module"
+    "\n    # worker form of Cloudflare, Deno and Bun), a fetch-event listener that calls it; a SRC\n"
+    "    # that adds its own listener exports no default and gets nothing more.\n"
+    "    abs=$(cd \"$(dirname \"$src\")\" && pwd)/$(basename \"$src\")\n"
+    "    node -e 'const src = JSON.stringify(process.argv[1]);\nprocess.stdout.write(`import * as app"
+    " from ${src};\nconst handler = Reflect.get(app, \"default\"); // not app.default: no warning whe"
+    "n absent\nif (handler && typeof handler.fetch === \"function\") {\n"
+    "  addEventListener(\"fetch\", (event) => event.respondWith(handler.fetch(event.request)));\n"
+    "}\n`);' \"$abs\" >\"$tmp/kiln-entry.$lang\"\n    # tools/npm/jco.mjs: jco with the host's root p"
+    "reopened for its own WASI tools.\n    # --bundle: the imports (files, node_modules) are bundled "
+    "into one module (Rolldown),\n    # which componentize-js needs; TypeScript is bundled, types str"
+    "ipped, anyway.\n    node \"$npm/jco.mjs\" componentize \"$tmp/kiln-entry.$lang\" --bundle --wit "
+    "\"$tmp/wit\" --world-name app \\\n        -o \"$tmp/app.wasm\" >&2\n"
+    "    ;;\npy)\n    \"$py/bin/componentize-py\" -d \"$tmp/wit\" -w app componentize -p . \"$src\" -"
+    "o \"$tmp/app.wasm\" >&2\n    ;;\nesac\nmv \"$tmp/app.wasm\" \"$out\"\n";
 
 static const kiln_template_file template0_files[] = {
     {".gitignore", 22,
@@ -1137,7 +1147,7 @@ static const kiln_template_file template2_files[] = {
 static const kiln_template_file template3_files[] = {
     {".gitignore", 22,
     shared0},
-    {"README.md", 2745,
+    {"README.md", 3136,
     "# {{project-name}}\n\nAn HTTP handler in JavaScript for Kiln, built as a **wasi:http component**"
     " (the\n`wasi:http/proxy` world) with [componentize-js](https://github.com/bytecodealliance/Compo"
     "nentizeJS)\nthrough jco (npm `@bytecodealliance/jco`). The same `target/{{project-name}}.wasm` r"
@@ -1145,21 +1155,25 @@ static const kiln_template_file template3_files[] = {
     "t/{{project-name}}.wasm (about 15 s)\n    kiln up           # serves it on http://127.0.0.1:3000"
     "\n    curl 'http://127.0.0.1:3000/\?name=Ada'\n    curl -X POST --data-binary 'hello' http://127"
     ".0.0.1:3000/echo\n    curl http://127.0.0.1:3000/headers\n\n## The handler\n"
-    "\n`src/index.js` is a fetch-event handler, the Service Worker API that Cloudflare Workers and\n"
-    "Spin's JavaScript SDK use too:\n\n```js\naddEventListener('fetch', (event) => event.respondWith("
-    "handle(event.request)));\n```\n\n`handle` gets a standard `Request` (`request.method`, `request."
-    "url`, `request.headers`,\n`await request.text()`, `await request.json()`) and returns a `Respons"
-    "e` or a promise of\none (`new Response(body, { status, headers })`, `Response.json(value)`). `UR"
-    "L`,\n`URLSearchParams`, `TextEncoder`/`TextDecoder`, `crypto.getRandomValues` and outbound\n"
-    "`fetch()` (where the app allows outbound hosts) are there too: the engine is\n"
-    "[StarlingMonkey](https://github.com/bytecodealliance/StarlingMonkey), SpiderMonkey for WASI.\n"
+    "\n`src/index.js` exports the handler, in the module form of Cloudflare Workers, Deno and Bun:\n"
+    "\n```js\nexport default {\n  async fetch(request) {\n    return new Response('Hello', { headers:"
+    " { 'content-type': 'text/plain' } });\n  },\n};\n```\n\nThe service-worker form, `addEventListen"
+    "er('fetch', (event) => event.respondWith(...))`\n(the one componentize-js implements, and Spin's"
+    " JavaScript SDK documents), works too: the\nbuild adds that listener for a default export with a"
+    " `fetch` method; use one form or the\nother, not both.\n\n`fetch` gets a standard `Request` (`re"
+    "quest.method`, `request.url`, `request.headers`,\n`await request.text()`, `await request.json()`"
+    ") and returns a `Response` or a promise of\none (`new Response(body, { status, headers })`, `Res"
+    "ponse.json(value)`). `URL`,\n`URLSearchParams`, `TextEncoder`/`TextDecoder`, `crypto.getRandomVa"
+    "lues` and outbound\n`fetch()` (where the app allows outbound hosts) are there too: the engine is"
+    "\n[StarlingMonkey](https://github.com/bytecodealliance/StarlingMonkey), SpiderMonkey for WASI.\n"
     "The request's URL is the one the client asked for; Spin's `spin-path-info`,\n"
     "`spin-matched-route` and `spin-full-url` headers say how the route matched.\n"
     "\n`src/index.js` may `import` other files and packages from `node_modules`: jco bundles\n"
     "them into one module (Rolldown) before componentize-js compiles it. Each request runs in a fresh"
     " instance (initialised when the component was built), so\nglobals do not carry state from one re"
     "quest to the next.\n\n## How it is built, and what it costs\n"
-    "\n`sh sdk/kiln-build.sh js src/index.js OUT` runs `jco componentize` with the world\n"
+    "\n`sh sdk/kiln-build.sh js src/index.js OUT` runs `jco componentize --bundle` on an entry\n"
+    "module that imports `src/index.js` (and adds the fetch listener), with the world\n"
     "`include wasi:http/proxy@0.2.10` (the version StarlingMonkey exports) over the WASI WIT that\n"
     "jco ships. Building needs Node.js; jco and componentize-js come from\n"
     "`${KILN_TOOLS:-/var/cache/kiln-tools}/npm`, and when they are missing the script installs\n"
@@ -1179,25 +1193,26 @@ static const kiln_template_file template3_files[] = {
     " with the SpiderMonkey engine\n# into a component; sdk/kiln-build.sh installs jco when it is mis"
     "sing.\ncommand = [\"sh sdk/kiln-build.sh js src/index.js target/{{project-name}}.wasm\"]\n"
     "watch = [\"src/**/*.js\"]\n"},
-    {"sdk/kiln-build.sh", 4667,
+    {"sdk/kiln-build.sh", 5550,
     shared9},
-    {"src/index.js", 1327,
-    "// An HTTP handler in JavaScript: the fetch event of Service Workers (the API of Cloudflare\n"
-    "// Workers and Spin's JavaScript SDK). It gets a standard Request and answers with a Response\n"
-    "// (or a promise of one): headers, url, method, await request.text() / .json() all work as in\n"
-    "// a browser. Kiln runs it in a fresh instance per request, so globals do not carry over.\n"
-    "\nasync function handle(request) {\n  const url = new URL(request.url);\n"
-    "\n  if (url.pathname === '/') {\n    const name = url.searchParams.get('name');\n"
-    "    return new Response(name \? `Hello, ${name}, from Kiln!` : 'Hello from Kiln!', {\n"
-    "      headers: { 'content-type': 'text/plain' },\n    });\n  }\n"
-    "\n  if (url.pathname === '/echo' && request.method === 'POST') {\n"
-    "    // The body back, with its content type.\n    const body = await request.text();\n"
-    "    return new Response(body, {\n      headers: { 'content-type': request.headers.get('content-t"
-    "ype') \?\? 'text/plain' },\n    });\n  }\n\n  if (url.pathname === '/headers') {\n"
-    "    // The request's headers, as JSON.\n    return Response.json(Object.fromEntries(request.head"
-    "ers.entries()));\n  }\n\n  return new Response(`No route for ${request.method} ${url.pathname}\\"
-    "n`, {\n    status: 404,\n    headers: { 'content-type': 'text/plain' },\n"
-    "  });\n}\n\naddEventListener('fetch', (event) => event.respondWith(handle(event.request)));\n"},
+    {"src/index.js", 1387,
+    "// An HTTP handler in JavaScript: the module's default export has a fetch(request) method,\n"
+    "// as in Cloudflare Workers, Deno and Bun. It gets a standard Request and returns a Response\n"
+    "// (or a promise of one); the service-worker form, addEventListener('fetch', ...), works too.\n"
+    "// The build bundles what it imports (other files, npm packages). Kiln runs it in a fresh\n"
+    "// instance per request, so globals do not carry over from one request to the next.\n"
+    "\nexport default {\n  async fetch(request) {\n    const url = new URL(request.url);\n"
+    "\n    if (url.pathname === '/') {\n      const name = url.searchParams.get('name');\n"
+    "      return new Response(name \? `Hello, ${name}, from Kiln!` : 'Hello from Kiln!', {\n"
+    "        headers: { 'content-type': 'text/plain' },\n      });\n"
+    "    }\n\n    if (url.pathname === '/echo' && request.method === 'POST') {\n"
+    "      // The body back, with its content type.\n      const body = await request.text();\n"
+    "      return new Response(body, {\n        headers: { 'content-type': request.headers.get('conte"
+    "nt-type') \?\? 'text/plain' },\n      });\n    }\n\n    if (url.pathname === '/headers') {\n"
+    "      // The request's headers, as JSON.\n      return Response.json(Object.fromEntries(request."
+    "headers.entries()));\n    }\n\n    return new Response(`No route for ${request.method} ${url.pat"
+    "hname}\\n`, {\n      status: 404,\n      headers: { 'content-type': 'text/plain' },\n"
+    "    });\n  },\n};\n"},
 };
 
 static const kiln_template_file template4_files[] = {
@@ -1318,7 +1333,7 @@ static const kiln_template_file template4_files[] = {
     "    ResponseOutparam.set(response_out, Ok(outgoing))\n    with out_body.write() as stream:\n"
     "        for i in range(0, len(body), _WRITE_CHUNK):\n            stream.blocking_write_and_flush"
     "(body[i : i + _WRITE_CHUNK])\n    OutgoingBody.finish(out_body, None)\n"},
-    {"sdk/kiln-build.sh", 4667,
+    {"sdk/kiln-build.sh", 5550,
     shared9},
 };
 
@@ -1504,7 +1519,7 @@ static const kiln_template_file template5_files[] = {
 static const kiln_template_file template6_files[] = {
     {".gitignore", 22,
     shared0},
-    {"README.md", 2484,
+    {"README.md", 2810,
     "# {{project-name}}\n\nAn HTTP handler in TypeScript for Kiln, built as a **wasi:http component**"
     " (the\n`wasi:http/proxy` world) with jco (npm `@bytecodealliance/jco`), which strips the types a"
     "nd\nbundles the source, and [componentize-js](https://github.com/bytecodealliance/ComponentizeJS"
@@ -1513,19 +1528,23 @@ static const kiln_template_file template6_files[] = {
     "{project-name}}.wasm (about 15 s)\n    kiln up           # serves it on http://127.0.0.1:3000\n"
     "    curl 'http://127.0.0.1:3000/\?name=Ada'\n    curl -X POST --data-binary 'hello' http://127.0"
     ".0.1:3000/echo\n    curl http://127.0.0.1:3000/headers\n\n## The handler\n"
-    "\n`src/index.ts` is a fetch-event handler, the Service Worker API that Cloudflare Workers and\n"
-    "Spin's JavaScript SDK use too:\n\n```ts\naddEventListener('fetch', (event: FetchEvent) => event."
-    "respondWith(handle(event.request)));\n```\n\n`handle(request: Request): Promise<Response>` gets "
-    "a standard `Request` and returns a\n`Response`; `URL`, `Headers`, `TextEncoder`, `crypto.getRand"
-    "omValues` and outbound `fetch()`\n(where the app allows outbound hosts) are there too (the engin"
-    "e is\n[StarlingMonkey](https://github.com/bytecodealliance/StarlingMonkey)). The build does not\n"
-    "check types: `tsconfig.json` gives editors and `tsc --noEmit` the Web worker types\n"
-    "(`lib: webworker`). Imports of other files are bundled (jco uses Rolldown). Each request runs\n"
-    "in a fresh instance, so globals do not carry state from one request to the next.\n"
+    "\n`src/index.ts` exports the handler, in the module form of Cloudflare Workers, Deno and Bun:\n"
+    "\n```ts\nexport default {\n  async fetch(request: Request): Promise<Response> {\n"
+    "    return new Response('Hello', { headers: { 'content-type': 'text/plain' } });\n"
+    "  },\n};\n```\n\nThe service-worker form, `addEventListener('fetch', (event: FetchEvent) => ...)"
+    "` (the one\ncomponentize-js implements), works too: the build adds that listener for a default e"
+    "xport\nwith a `fetch` method; use one form or the other, not both.\n"
+    "\n`fetch` gets a standard `Request` and returns a `Response`; `URL`, `Headers`, `TextEncoder`, `"
+    "crypto.getRandomValues` and outbound `fetch()`\n(where the app allows outbound hosts) are there "
+    "too (the engine is\n[StarlingMonkey](https://github.com/bytecodealliance/StarlingMonkey)). The b"
+    "uild does not\ncheck types: `tsconfig.json` gives editors and `tsc --noEmit` the Web worker type"
+    "s\n(`lib: webworker`). Imports of other files are bundled (jco uses Rolldown). Each request runs"
+    "\nin a fresh instance, so globals do not carry state from one request to the next.\n"
     "\n## How it is built, and what it costs\n\n`sh sdk/kiln-build.sh ts src/index.ts OUT` runs `jco "
-    "componentize` with the world\n`include wasi:http/proxy@0.2.10` (the version StarlingMonkey expor"
-    "ts) over the WASI WIT that\njco ships. Building needs Node.js; jco and componentize-js come from"
-    "\n`${KILN_TOOLS:-/var/cache/kiln-tools}/npm`, and when they are missing the script installs\n"
+    "componentize --bundle` on an entry\nmodule that imports `src/index.ts` (and adds the fetch liste"
+    "ner), with the world\n`include wasi:http/proxy@0.2.10` (the version StarlingMonkey exports) over"
+    " the WASI WIT that\njco ships. Building needs Node.js; jco and componentize-js come from\n"
+    "`${KILN_TOOLS:-/var/cache/kiln-tools}/npm`, and when they are missing the script installs\n"
     "them with the Kiln source tree's `scripts/install-tools.sh --npm-only` (it finds the tree\n"
     "from the `kiln` running the build, or from `$KILN_SRC`).\n\nThe component is about 14 MB: the Ja"
     "vaScript engine travels with your code. The first\n`kiln up` of a JavaScript or TypeScript app o"
@@ -1542,28 +1561,29 @@ static const kiln_template_file template6_files[] = {
     "ponentize-js compiles it with\n# the SpiderMonkey engine into a component; sdk/kiln-build.sh ins"
     "talls jco when missing.\ncommand = [\"sh sdk/kiln-build.sh ts src/index.ts target/{{project-name"
     "}}.wasm\"]\nwatch = [\"src/**/*.ts\", \"tsconfig.json\"]\n"},
-    {"sdk/kiln-build.sh", 4667,
+    {"sdk/kiln-build.sh", 5550,
     shared9},
-    {"src/index.ts", 1470,
-    "// An HTTP handler in TypeScript: the fetch event of Service Workers (the API of Cloudflare\n"
-    "// Workers and Spin's JavaScript SDK). It gets a standard Request and answers with a Response\n"
-    "// (or a promise of one). jco strips the types and bundles this file with what it imports;\n"
-    "// Kiln runs it in a fresh instance per request, so globals do not carry over.\n"
-    "\nasync function handle(request: Request): Promise<Response> {\n"
-    "  const url = new URL(request.url);\n\n  if (url.pathname === '/') {\n"
-    "    const name: string | null = url.searchParams.get('name');\n"
-    "    return new Response(name \? `Hello, ${name}, from Kiln!` : 'Hello from Kiln!', {\n"
-    "      headers: { 'content-type': 'text/plain' },\n    });\n  }\n"
-    "\n  if (url.pathname === '/echo' && request.method === 'POST') {\n"
-    "    // The body back, with its content type.\n    const body: string = await request.text();\n"
-    "    return new Response(body, {\n      headers: { 'content-type': request.headers.get('content-t"
-    "ype') \?\? 'text/plain' },\n    });\n  }\n\n  if (url.pathname === '/headers') {\n"
-    "    // The request's headers, as JSON.\n    const headers: Record<string, string> = {};\n"
-    "    request.headers.forEach((value, name) => {\n      headers[name] = value;\n"
-    "    });\n    return Response.json(headers);\n  }\n\n  return new Response(`No route for ${reques"
-    "t.method} ${url.pathname}\\n`, {\n    status: 404,\n    headers: { 'content-type': 'text/plain' "
-    "},\n  });\n}\n\naddEventListener('fetch', (event: FetchEvent) => event.respondWith(handle(event."
-    "request)));\n"},
+    {"src/index.ts", 1533,
+    "// An HTTP handler in TypeScript: the module's default export has a fetch(request) method,\n"
+    "// as in Cloudflare Workers, Deno and Bun. It gets a standard Request and returns a Response\n"
+    "// (or a promise of one); the service-worker form, addEventListener('fetch', ...), works too.\n"
+    "// The build strips the types and bundles what it imports. Kiln runs it in a fresh\n"
+    "// instance per request, so globals do not carry over from one request to the next.\n"
+    "\nexport default {\n  async fetch(request: Request): Promise<Response> {\n"
+    "    const url = new URL(request.url);\n\n    if (url.pathname === '/') {\n"
+    "      const name: string | null = url.searchParams.get('name');\n"
+    "      return new Response(name \? `Hello, ${name}, from Kiln!` : 'Hello from Kiln!', {\n"
+    "        headers: { 'content-type': 'text/plain' },\n      });\n"
+    "    }\n\n    if (url.pathname === '/echo' && request.method === 'POST') {\n"
+    "      // The body back, with its content type.\n      const body: string = await request.text();"
+    "\n      return new Response(body, {\n        headers: { 'content-type': request.headers.get('con"
+    "tent-type') \?\? 'text/plain' },\n      });\n    }\n\n    if (url.pathname === '/headers') {\n"
+    "      // The request's headers, as JSON.\n      const headers: Record<string, string> = {};\n"
+    "      request.headers.forEach((value, name) => {\n        headers[name] = value;\n"
+    "      });\n      return Response.json(headers);\n    }\n\n    return new Response(`No route for "
+    "${request.method} ${url.pathname}\\n`, {\n      status: 404,\n"
+    "      headers: { 'content-type': 'text/plain' },\n    });\n  },\n"
+    "};\n"},
     {"tsconfig.json", 273,
     "{\n  \"//\": \"For editors and tsc --noEmit: the build (jco) strips the types without checking t"
     "hem.\",\n  \"compilerOptions\": {\n    \"target\": \"es2022\",\n"

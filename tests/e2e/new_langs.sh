@@ -31,7 +31,7 @@ new_files() {
 new_files http-js hello-js src/index.js
 if command -v node >/dev/null; then
     check "http-js: src/index.js parses" node --check hello-js/src/index.js
-    expect_contains "http-js: a fetch-event handler" "addEventListener('fetch'" "$(cat hello-js/src/index.js)"
+    expect_contains "http-js: a module-worker fetch handler" "export default {" "$(cat hello-js/src/index.js)"
 else
     echo "  skip http-js parse check: no node" >&2
 fi
