@@ -72,10 +72,12 @@ class IncomingHandler(exports.IncomingHandler):
             response = self.handle_request(_read_request(request))
             if not isinstance(response, Response):
                 raise TypeError(f"handle_request returned {type(response).__name__}, not a Response")
-        except Exception as e:  # the handler's fault: a 500 that says which
+            outgoing, body = _outgoing(response)
+        except Exception as e:  # the handler's fault (or its response's): a 500 that says which
             traceback.print_exc(file=sys.stderr)
-            response = Response(500, {"content-type": "text/plain"}, f"handler error: {e!r}\n")
-        _send(response, response_out)
+            error = Response(500, {"content-type": "text/plain"}, f"handler error: {e!r}\n")
+            outgoing, body = _outgoing(error)
+        _send(outgoing, body, response_out)
 
 
 def _method_name(method) -> str:
@@ -102,13 +104,21 @@ def _read_request(request: IncomingRequest) -> Request:
     return Request(_method_name(request.method()), request.path_with_query() or "/", headers, b"".join(chunks))
 
 
-def _send(response: Response, response_out: ResponseOutparam) -> None:
+def _outgoing(response: Response):
+    """The wasi:http response and the body bytes; raises on a bad status or header."""
     body = response.body or b""
     if isinstance(body, str):
         body = body.encode("utf-8")
     fields = Fields.from_list([(k.lower(), str(v).encode("latin-1")) for k, v in response.headers.items()])
     outgoing = OutgoingResponse(fields)
-    outgoing.set_status_code(response.status)
+    try:
+        outgoing.set_status_code(response.status)
+    except Err:
+        raise ValueError(f"bad status code {response.status!r}") from None
+    return outgoing, bytes(body)
+
+
+def _send(outgoing: OutgoingResponse, body: bytes, response_out: ResponseOutparam) -> None:
     out_body = outgoing.body()
     ResponseOutparam.set(response_out, Ok(outgoing))
     with out_body.write() as stream:
