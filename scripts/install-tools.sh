@@ -16,10 +16,13 @@
 # version stamps (well under a second).
 # Needs what scripts/install-deps.sh installs, plus the machine's cargo (rustup, Rust >= 1.88),
 # node + npm and python3 (with venv).
-# Usage: scripts/install-tools.sh [--check] [--npm-only]
+# Usage: scripts/install-tools.sh [--check] [--npm-only] [--py-only]
 #   --check      exit 1 if something is missing
-#   --npm-only   only the npm part (jco & co.): what `kiln build` of a C wasi:http component
-#                needs (sdk/c/kiln-componentize.sh runs it when jco is missing)
+#   --npm-only   only the npm part (jco & co.): what `kiln build` of a C, JavaScript or
+#                TypeScript wasi:http component needs (sdk/c/kiln-componentize.sh and
+#                sdk/lang/kiln-build.sh run it when jco is missing)
+#   --py-only    only the componentize-py venv: what `kiln build` of a Python wasi:http
+#                component needs besides jco (sdk/lang/kiln-build.sh runs it when missing)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,22 +44,30 @@ stamp_ok() { # stamp_ok FILE WANT: the stamp file holds exactly WANT
     [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]
 }
 
-check=0 npm_only=0
+check=0 npm_only=0 py_only=0
 for a in "$@"; do
     case $a in
     --check) check=1 ;;
     --npm-only) npm_only=1 ;;
-    *) echo "usage: $0 [--check] [--npm-only]" >&2; exit 2 ;;
+    --py-only) py_only=1 ;;
+    *) echo "usage: $0 [--check] [--npm-only] [--py-only]" >&2; exit 2 ;;
     esac
 done
+# --npm-only and --py-only together: both parts. Neither: everything.
+all=1
+[ $npm_only = 1 ] || [ $py_only = 1 ] && all=0
 
 missing=()
 want_npm=$(npm_stamp)
-stamp_ok "$KILN_TOOLS/npm/.kiln-stamp" "$want_npm" && [ -f "$KILN_TOOLS/npm/node_modules/@bytecodealliance/jco/dist/jco.js" ] || missing+=(npm)
-if [ $npm_only = 0 ]; then
+if [ $all = 1 ] || [ $npm_only = 1 ]; then
+    stamp_ok "$KILN_TOOLS/npm/.kiln-stamp" "$want_npm" && [ -f "$KILN_TOOLS/npm/node_modules/@bytecodealliance/jco/dist/jco.js" ] || missing+=(npm)
+fi
+if [ $all = 1 ] || [ $py_only = 1 ]; then
+    stamp_ok "$KILN_TOOLS/py/.kiln-stamp" "$want_py" && [ -x "$KILN_TOOLS/py/bin/componentize-py" ] || missing+=(componentize-py)
+fi
+if [ $all = 1 ]; then
     stamp_ok "$KILN_TOOLS/cargo/.kiln-wasm-tools" "$want_wasm_tools" && [ -x "$KILN_TOOLS/cargo/bin/wasm-tools" ] || missing+=(wasm-tools)
     stamp_ok "$KILN_TOOLS/cargo/.kiln-wit-bindgen" "$want_wit_bindgen" && [ -x "$KILN_TOOLS/cargo/bin/wit-bindgen" ] || missing+=(wit-bindgen)
-    stamp_ok "$KILN_TOOLS/py/.kiln-stamp" "$want_py" && [ -x "$KILN_TOOLS/py/bin/componentize-py" ] || missing+=(componentize-py)
     stamp_ok "$KILN_TOOLS/component-spec/.kiln-stamp" "$want_cmspec" || missing+=(component-spec)
 fi
 

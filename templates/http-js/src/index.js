@@ -1,0 +1,36 @@
+// An HTTP handler in JavaScript: the module's default export has a fetch(request) method,
+// as in Cloudflare Workers, Deno and Bun. It gets a standard Request and returns a Response
+// (or a promise of one); the service-worker form, addEventListener('fetch', ...), works too.
+// The build bundles what it imports (other files, npm packages). Kiln runs it in a fresh
+// instance per request, so globals do not carry over from one request to the next.
+
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+
+    if (url.pathname === '/') {
+      const name = url.searchParams.get('name');
+      return new Response(name ? `Hello, ${name}, from Kiln!` : 'Hello from Kiln!', {
+        headers: { 'content-type': 'text/plain' },
+      });
+    }
+
+    if (url.pathname === '/echo' && request.method === 'POST') {
+      // The body back, with its content type.
+      const body = await request.text();
+      return new Response(body, {
+        headers: { 'content-type': request.headers.get('content-type') ?? 'text/plain' },
+      });
+    }
+
+    if (url.pathname === '/headers') {
+      // The request's headers, as JSON.
+      return Response.json(Object.fromEntries(request.headers.entries()));
+    }
+
+    return new Response(`No route for ${request.method} ${url.pathname}\n`, {
+      status: 404,
+      headers: { 'content-type': 'text/plain' },
+    });
+  },
+};

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# kiln new for the language-runtime templates (http-js, http-ts, http-py): the cheap part
+# (make test). Each template is listed, writes its files with the project name in place,
+# carries the shared build script sdk/lang/kiln-build.sh, and its sources parse. The
+# builds and requests (minutes: componentize-js / componentize-py and the first compile of
+# their runtimes) are tests/e2e-full/template_*.sh, run by make test-full.
+source "$(dirname "$0")/../lib.sh"
+
+out=$("$KILN" templates list 2>&1)
+expect_contains "templates list: http-js" "http-js             A wasi:http component in JavaScript" "$out"
+expect_contains "templates list: http-ts" "http-ts             A wasi:http component in TypeScript" "$out"
+expect_contains "templates list: http-py" "http-py             A wasi:http component in Python" "$out"
+
+cd "$TMP" || exit 1
+# new_files TEMPLATE NAME FILE...: kiln new makes NAME with every FILE, no placeholder left,
+# the build script of sdk/lang, and a kiln.toml that kiln check accepts.
+new_files() {
+    local t=$1 name=$2 f out
+    shift 2
+    out=$("$KILN" new "$t" "$name" 2>&1)
+    expect_eq "$t: kiln new exits 0" 0 "$?"
+    for f in kiln.toml README.md .gitignore sdk/kiln-build.sh "$@"; do
+        check "$t: kiln new wrote $f" test -s "$name/$f"
+    done
+    check "$t: sdk/kiln-build.sh is sdk/lang's" cmp "$ROOT/sdk/lang/kiln-build.sh" "$name/sdk/kiln-build.sh"
+    expect_contains "$t: placeholder substituted" "[component.$name]" "$(cat "$name/kiln.toml")"
+    expect_contains "$t: the build command" "sh sdk/kiln-build.sh" "$(cat "$name/kiln.toml")"
+    expect_not_contains "$t: no placeholder left" "{{project-name}}" "$(cat "$name/kiln.toml" "$name/README.md")"
+}
+
+new_files http-js hello-js src/index.js
+if command -v node >/dev/null; then
+    check "http-js: src/index.js parses" node --check hello-js/src/index.js
+    expect_contains "http-js: a module-worker fetch handler" "export default {" "$(cat hello-js/src/index.js)"
+else
+    echo "  skip http-js parse check: no node" >&2
+fi
+
+new_files http-ts hello-ts src/index.ts tsconfig.json
+check "http-ts: tsconfig.json is JSON" python3 -m json.tool hello-ts/tsconfig.json
+expect_contains "http-ts: the build command builds TypeScript" "kiln-build.sh ts src/index.ts" \
+    "$(cat hello-ts/kiln.toml)"
+
+new_files http-py hello-py app.py kiln_http.py
+check "http-py: app.py and kiln_http.py parse" python3 -m py_compile hello-py/app.py hello-py/kiln_http.py
+expect_contains "http-py: the handler class componentize-py looks for" \
+    "class IncomingHandler(Handler)" "$(cat hello-py/app.py)"
+
+# The build script: usage, and no tools and no Kiln tree to install them from.
+out=$(sh hello-js/sdk/kiln-build.sh go x y 2>&1)
+expect_eq "kiln-build.sh: unknown language: exit 2" 2 "$?"
+expect_contains "kiln-build.sh: unknown language: usage" "usage:" "$out"
+out=$(cd hello-py && env -u KILN_SRC PATH=/usr/bin:/bin KILN_TOOLS="$TMP/no-tools" sh sdk/kiln-build.sh py app target/x.wasm 2>&1)
+expect_eq "kiln-build.sh: no tools, no installer: exit 1" 1 "$?"
+expect_contains "kiln-build.sh: says what to run" "scripts/install-tools.sh --npm-only" "$out"
+finish
