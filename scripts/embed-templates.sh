@@ -56,8 +56,11 @@ for name in sorted(os.listdir(tdir)):
             meta[k.strip()] = v.strip()
     files = []
     for dp, dns, fns in os.walk(d):
-        dns.sort()
+        # what tools leave in a template directory is not part of it (python's bytecode,
+        # a project's build output)
+        dns[:] = sorted(x for x in dns if x not in ("__pycache__", "node_modules", "target"))
         for fn in sorted(fns):
+            if fn.endswith(".pyc"): continue
             p = os.path.join(dp, fn)
             rel = os.path.relpath(p, d)
             if rel == ".kiln-template": continue
