@@ -28,6 +28,7 @@
 #include "manifest/manifest.h"
 #include "server/http.h"
 #include "server/router.h"
+#include "server/trace.h"
 #include "util/alloc.h"
 #include "util/proc.h"
 
@@ -90,6 +91,7 @@ typedef struct up_app {
     atomic_int stopping;   /* tells the tier-up thread to stop */
     kiln_metrics *metrics; /* --admin: what the admin listener serves (else NULL) */
     kiln_admin *admin;
+    kiln_tracer *tracer; /* OTEL_EXPORTER_OTLP_*ENDPOINT: the trace exporter (else NULL) */
     kiln_spin_app *spin; /* key-value stores and variables of the components */
 } up_app;
 
@@ -821,6 +823,20 @@ static void on_ready(void *ctx, const char *url)
     kiln_admin_set_ready(app->admin, 1);
 }
 
+/* Starts the trace exporter when the environment asks for one (server/trace.h); its
+ * counters join the admin metrics. 0, or -1 (the reason printed). */
+static int up_tracer_start(up_app *app)
+{
+    char err[512];
+    if (kiln_tracer_from_env(app->manifest->name, &app->tracer, err, sizeof err) < 0) {
+        fprintf(stderr, "error: %s\n", err);
+        return -1;
+    }
+    if (app->tracer && app->metrics)
+        kiln_metrics_set_extra(app->metrics, kiln_tracer_render_metrics, app->tracer);
+    return 0;
+}
+
 /* A stop was asked for: not ready any more (the drain begins). */
 static void on_stopping(void *ctx)
 {
@@ -897,6 +913,7 @@ int kiln_cmd_up(int argc, char **argv)
         goto out;
     for (size_t i = 0; app.metrics && i < app.manifest->components_len; i++)
         kiln_metrics_add_component(app.metrics, app.manifest->components[i].id);
+    if (up_tracer_start(&app) < 0) goto out;
     if (app_build(&app, &o) < 0) {
         fprintf(stderr, "error: cannot start the application\n");
         goto out;
@@ -920,6 +937,7 @@ int kiln_cmd_up(int argc, char **argv)
         .on_ready_ctx = &app,
         .on_stopping = on_stopping,
         .metrics = app.metrics,
+        .tracer = app.tracer,
     };
     cfg.thread_init = kiln_rt_thread_init;
     pthread_t tier_thread;
@@ -935,6 +953,7 @@ int kiln_cmd_up(int argc, char **argv)
     }
 out:
     kiln_admin_stop(app.admin);
+    kiln_tracer_free(app.tracer); /* flushes the spans of the drained requests */
     kiln_metrics_free(app.metrics);
     kiln_executor_free(app.executor); /* idle: the server waited for every request */
     kiln_slots_free(app.slots);

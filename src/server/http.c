@@ -130,7 +130,7 @@ static int respond(const kiln_server_config *cfg, h2o_req_t *req, int status, co
                        strlen(ctype));
     if (status == 204 || status == 304) len = 0;
     req->res.content_length = len;
-    kiln_observe_end(cfg, req, NULL, status, len, NULL);
+    kiln_observe_end(cfg, req, NULL, status, len, NULL, NULL);
     access_log(cfg, req, status, len, component, inst_ms);
     h2o_send_inline(req, body ? body : "", len);
     return 0;
@@ -232,6 +232,8 @@ typedef struct exchange {
     unsigned started : 1, h2o_started : 1, in_flight : 1, finished : 1, final_sent : 1, pending : 1,
         aborted : 1; /* finished broken (res_abort): the final send is an error */
     int busy;        /* inside a call that uses the exchange afterwards: do not free it */
+    /* with cfg->tracer: the request's trace (server/trace.h) */
+    kiln_trace_ctx trace;
     char ip[NI_MAXHOST];
     /* the arena's first chunk: a typical request's memory fits (the WAGI hello's does) */
     _Alignas(max_align_t) char first_chunk[8192];
@@ -388,7 +390,7 @@ static void res_finish(kiln_response *res, const kiln_http_header *trailers, siz
     if (!ex->started) res_start(res, 500, NULL, 0);
     ex->finished = 1;
     kiln_observe_end(ex->w->cfg, ex->req, ex->t, ex->status,
-                     ex->status == 204 || ex->status == 304 ? 0 : ex->bytes, res);
+                     ex->status == 204 || ex->status == 304 ? 0 : ex->bytes, res, &ex->trace);
     if (ex->pending) {
         ex->pending = 0;
         ex->w->inflight--;
@@ -523,7 +525,7 @@ static int serve_handler(const kiln_server_config *cfg, h2o_req_t *req, size_t p
     ex->t = t;
     ex->gen = (h2o_generator_t){on_proceed, on_stop};
     ex->flush_timer.cb = on_flush_timer;
-    ex->res = (kiln_response){&exchange_ops, &ex->arena, -1, SIZE_MAX, 0, NULL};
+    ex->res = (kiln_response){&exchange_ops, &ex->arena, -1, SIZE_MAX, 0, NULL, 0};
     kiln_arena_init(&ex->arena, ex->first_chunk, sizeof ex->first_chunk);
     request_of(req, path_len, m, ex);
     if (!ex->kreq.headers) {
@@ -534,7 +536,8 @@ static int serve_handler(const kiln_server_config *cfg, h2o_req_t *req, size_t p
     /* counted until finish: the worker waits for these before it stops */
     ex->pending = 1;
     w->inflight++;
-    kiln_observe_begin(cfg, t);
+    kiln_observe_begin(cfg, t, req, m->route, &ex->trace);
+    if (cfg->tracer) ex->kreq.traceparent = ex->trace.traceparent;
     ex->busy++;
     t->handler->handle(t->handler, &ex->kreq, &ex->res);
     ex->busy--;

@@ -462,6 +462,7 @@ static void job_run(void *arg)
     kiln_response *res = job->res;
     if (job->waits && wait_slot(job) < 0) return;
     double t0 = now_ms();
+    res->start_at_ns = kiln_realtime_ns();
     kiln_grants g;
     grants_of(c, &g);
     kiln_err err;
