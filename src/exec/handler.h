@@ -95,6 +95,9 @@ typedef struct kiln_request {
     /* The W3C traceparent outbound requests made for this request send (server/trace.h),
      * NUL-terminated; NULL when the server does not trace. */
     const char *traceparent;
+    /* The request's id for guest log lines (NUL-terminated hex): its trace id when the
+     * server traces, else one the server numbers. NULL: none. */
+    const char *request_id;
 } kiln_request;
 
 typedef struct kiln_response kiln_response;

@@ -234,6 +234,7 @@ typedef struct exchange {
     int busy;        /* inside a call that uses the exchange afterwards: do not free it */
     /* with cfg->tracer: the request's trace (server/trace.h) */
     kiln_trace_ctx trace;
+    char request_id[33]; /* kreq.request_id */
     char ip[NI_MAXHOST];
     /* the arena's first chunk: a typical request's memory fits (the WAGI hello's does) */
     _Alignas(max_align_t) char first_chunk[8192];
@@ -510,6 +511,25 @@ static void request_of(h2o_req_t *req, size_t path_len, const kiln_route_match *
     kr->arena = &ex->arena;
 }
 
+/* Names the request for guest logs: its trace id when traced, else this thread's number
+ * and a count (16 hex digits; no atomic operation per request). */
+static void request_id(const kiln_server_config *cfg, exchange *ex)
+{
+    static _Atomic unsigned threads;
+    static __thread uint64_t next;
+    if (cfg->tracer) {
+        memcpy(ex->request_id, ex->trace.traceparent + 3, 32);
+        ex->request_id[32] = '\0';
+    } else {
+        if (!next) next = (uint64_t)(atomic_fetch_add(&threads, 1) + 1) << 40;
+        uint64_t v = next++;
+        for (int i = 15; i >= 0; i--, v >>= 4)
+            ex->request_id[i] = "0123456789abcdef"[v & 15];
+        ex->request_id[16] = '\0';
+    }
+    ex->kreq.request_id = ex->request_id;
+}
+
 /* Hands a routed request to its handler; the handler answers now or later. */
 static int serve_handler(const kiln_server_config *cfg, h2o_req_t *req, size_t path_len,
                          const kiln_server_target *t, const kiln_route_match *m)
@@ -538,6 +558,7 @@ static int serve_handler(const kiln_server_config *cfg, h2o_req_t *req, size_t p
     w->inflight++;
     kiln_observe_begin(cfg, t, req, m->route, &ex->trace);
     if (cfg->tracer) ex->kreq.traceparent = ex->trace.traceparent;
+    request_id(cfg, ex);
     ex->busy++;
     t->handler->handle(t->handler, &ex->kreq, &ex->res);
     ex->busy--;

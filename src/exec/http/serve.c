@@ -79,6 +79,7 @@ kiln_http_component *kiln_http_component_load(const char *id, const char *path,
     kiln_http_code *code = code_load(path, opts, err);
     if (!code) return NULL;
     kiln_http_component *c = kiln_calloc(1, sizeof *c);
+    if (c) c->stdout_fd = c->stderr_fd = 2;
     if (!c || !(c->id = kiln_strdup(id)) || !(c->path = kiln_strdup(path))) {
         if (c) kiln_free(c->id);
         kiln_free(c);
@@ -159,9 +160,9 @@ static void grants_of(const kiln_http_component *c, kiln_grants *g)
     g->wasi.env = (const char *const *)c->env;
     g->wasi.npreopens = c->npreopens;
     g->wasi.preopens = c->preopens;
-    g->wasi.stdio[0].fd = -1; /* stdin: empty */
-    g->wasi.stdio[1].fd = 2;  /* the guest's stdout and stderr go to the server's stderr */
-    g->wasi.stdio[2].fd = 2;
+    g->wasi.stdio[0].fd = -1;           /* stdin: empty */
+    g->wasi.stdio[1].fd = c->stdout_fd; /* the server's stderr, or --log-dir's files */
+    g->wasi.stdio[2].fd = c->stderr_fd;
 }
 
 /* Makes code's image with the component's grants and c->pool slots. 0 or -1 with *err. */

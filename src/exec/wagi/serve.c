@@ -207,6 +207,7 @@ static void wagi_handle(kiln_handler *base, kiln_request *req, kiln_response *re
         kiln_response_error(res, 500);
         return;
     }
+    job->prep.request_id = req->request_id;
     /* Inline only with a free instance slot; without one the request waits in the
      * executor's queue (bounded in length and time: 503 beyond). */
     if (h->inline_budget_ms && c->rerunnable && kiln_wagi_inline_allowed(c) &&
