@@ -2,7 +2,8 @@
 # kiln up exports OpenTelemetry traces with OTLP/HTTP (docs/observability.md) to a receiver
 # written here (helpers/otlp_receiver.py, which decodes what it receives, JSON and
 # protobuf): one server span per request with the HTTP semantic-convention attributes and
-# its status, children for the instance start and the guest's execution, the parent and
+# its status, children for the instance start and the guest's execution (WAGI and
+# wasi:http), the parent and
 # trace id of an incoming traceparent (a malformed one ignored), service.name; a receiver
 # that is down, slow or failing neither fails nor holds up a request; spans queued at
 # SIGTERM are flushed; http/protobuf; an unsupported protocol or endpoint is refused.
@@ -105,6 +106,31 @@ expect_eq "malformed, all-zero and huge traceparents: new roots with new trace i
 expect_eq "every trace id is distinct but the propagated one" "5" \
     "$(q main 'len(set(s["traceId"] for s in server if s["traceId"] != "'$TP_TRACE'"))')"
 stop_up "$UP_PID"
+
+# ---- a wasi:http component: the same spans ----
+if out=$("$ROOT/tests/components/build.sh" "$KILN_BUILD/components" c-http 2>&1); then
+    mkdir -p "$TMP/wh"
+    cp "$KILN_BUILD/components/c-http.wasm" "$TMP/wh/"
+    printf '%s\n' 'spin_manifest_version = 2' '[application]' 'name = "wh"' '[[trigger.http]]' \
+        'route = "/c/..."' 'component = "c"' '[component.c]' 'source = "c-http.wasm"' >"$TMP/wh/spin.toml"
+    receiver whr || fail "the wasi:http receiver starts"
+    WPORT=$(free_port)
+    OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RPORT" "$KILN" up -f "$TMP/wh" --listen "127.0.0.1:$WPORT" \
+        --tier fast >"$TMP/wh.out" 2>"$TMP/wh.err" &
+    WPID=$!
+    on_exit "stop_up $WPID"
+    for _ in $(seq 1 300); do curl -sf -m 2 "http://127.0.0.1:$WPORT/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+    expect_eq "wasi:http GET /c/x with a traceparent" "200" \
+        "$(code -H "traceparent: 00-$TP_TRACE-$TP_SPAN-01" "http://127.0.0.1:$WPORT/c/x")"
+    wait_spans whr 1 || fail "wasi:http spans arrive"
+    expect_eq "wasi:http: trace, parent, name, route, status" "$TP_TRACE $TP_SPAN GET /c/... /c/... 200" \
+        "$(q whr '(lambda s: "%s %s %s %s %s" % (s["traceId"], s["parentSpanId"], s["name"], s["attributes"]["http.route"], s["attributes"]["http.response.status_code"]))(by_path("/c/x")[0])')"
+    expect_eq "wasi:http: instantiate then execute, within the server span" "execute c,instantiate c True" \
+        "$(q whr '(lambda s, e, i: ",".join(x["name"] for x in (e, i)) + " " + str(all(s["start"] <= x["start"] <= x["end"] <= s["end"] for x in (e, i)) and i["end"] <= e["start"]))(by_path("/c/x")[0], *sorted(children(by_path("/c/x")[0]), key=lambda x: x["name"]))')"
+    stop_up "$WPID"
+else
+    fail "tests/components/build.sh builds c-http" "$out"
+fi
 
 # ---- spans queued at SIGTERM are flushed (the schedule delay is a minute) ----
 receiver flush || { fail "the second receiver starts"; finish; exit; }
