@@ -71,8 +71,9 @@ static int span_of(const kiln_trace_record *rec, int k, span *s, char *host, siz
         s->kind = KIND_SERVER;
         s->start_ns = rec->start_ns;
         s->end_ns = rec->end_ns;
-        snprintf(s->name, sizeof s->name, "%s%s%s", rec->method, rec->route[0] ? " " : "",
-                 rec->route);
+        /* "HTTP" when the method is unknown (the client went away before the end) */
+        snprintf(s->name, sizeof s->name, "%s%s%s", rec->method[0] ? rec->method : "HTTP",
+                 rec->route[0] ? " " : "", rec->route);
         s->status = rec->status >= 500 || rec->status == 0 ? STATUS_ERROR : STATUS_UNSET;
         add_s(s, "http.request.method", rec->method);
         add_s(s, "url.path", rec->path);
@@ -250,7 +251,7 @@ static int pb_span(kiln_buf *b, const span *s, kiln_buf *t1, kiln_buf *t2)
 int kiln_trace_encode_protobuf(const kiln_trace_record *rec, size_t n, const char *service,
                                kiln_buf *out)
 {
-    kiln_buf spans = KILN_BUF_INIT, one = KILN_BUF_INIT, t1 = KILN_BUF_INIT, t2 = KILN_BUF_INIT;
+    kiln_buf one = KILN_BUF_INIT, t1 = KILN_BUF_INIT, t2 = KILN_BUF_INIT;
     kiln_buf res = KILN_BUF_INIT, scope = KILN_BUF_INIT, rs = KILN_BUF_INIT;
     int rc = 0;
     /* ScopeSpans{scope = 1: InstrumentationScope{name = 1}, spans = 2} */
@@ -269,7 +270,6 @@ int kiln_trace_encode_protobuf(const kiln_trace_record *rec, size_t n, const cha
     rc |= pb_attr(&res, 1, &svc, &t1, &t2);
     rc |= pb_bytes(&rs, 1, res.data, res.len) | pb_bytes(&rs, 2, scope.data, scope.len);
     rc |= pb_bytes(out, 1, rs.data, rs.len);
-    kiln_buf_free(&spans);
     kiln_buf_free(&one);
     kiln_buf_free(&t1);
     kiln_buf_free(&t2);

@@ -158,6 +158,12 @@ static void test_json(void)
     CHECK(strstr(b.data, "parentSpanId") == NULL);
     CHECK(strstr(b.data, "\"name\":\"POST\",") != NULL);
     CHECK(strstr(b.data, "\"status\":{\"code\":0}") != NULL);
+    /* the client went away: no method known, the span is "HTTP" */
+    kiln_trace_request gone = {.status = 200, .end_ns = 2};
+    kiln_trace_record_of(&rec, &c, &gone);
+    kiln_buf_reset(&b);
+    CHECK_INT(kiln_trace_encode_json(&rec, 1, "s", &b), 0);
+    CHECK(strstr(b.data, "\"name\":\"HTTP\",") != NULL);
     kiln_buf_free(&b);
 }
 
