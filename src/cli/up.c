@@ -20,6 +20,7 @@
 #include "engine/engine.h"
 #include "engine/runtime.h"
 #include "exec/executor.h"
+#include "exec/guest_log.h"
 #include "exec/http/serve.h"
 #include "exec/trigger/trigger.h"
 #include "exec/wagi/serve.h"
@@ -29,6 +30,7 @@
 #include "manifest/manifest.h"
 #include "server/http.h"
 #include "server/router.h"
+#include "server/trace.h"
 #include "util/alloc.h"
 #include "util/proc.h"
 
@@ -91,7 +93,9 @@ typedef struct up_app {
     atomic_int stopping;   /* tells the tier-up thread to stop */
     kiln_metrics *metrics; /* --admin: what the admin listener serves (else NULL) */
     kiln_admin *admin;
-    kiln_spin_app *spin; /* key-value stores and variables of the components */
+    kiln_tracer *tracer;  /* OTEL_EXPORTER_OTLP_*ENDPOINT: the trace exporter (else NULL) */
+    kiln_guest_log *logs; /* --log-dir: one per component (else NULL) */
+    kiln_spin_app *spin;  /* key-value stores and variables of the components */
 } up_app;
 
 /* Logs the end of one component's tier-up: rc as kiln_*_tier_up returns it. */
@@ -545,6 +549,7 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
         kiln_wagi_component_free(w);
         return NULL;
     }
+    w->log = app->logs ? &app->logs[ci] : NULL;
     app->loaded[ci] = w;
     return w;
 }
@@ -599,6 +604,10 @@ static kiln_http_component *http_component(up_app *app, const up_opts *o, size_t
         rc = kiln_http_component_putenv(c, o->env.v[i]);
     if (rc == 0) rc = grant_files(app, comp, http_preopen, c);
     if (rc < 0) return NULL;
+    if (app->logs) { /* --log-dir: the guest's wasi:cli stdout/stderr go to its files */
+        c->stdout_fd = app->logs[ci].out_fd;
+        c->stderr_fd = app->logs[ci].err_fd;
+    }
     size_t pool = (size_t)o->pool_size;
     if (o->pool_size == POOL_AUTO)
         pool = (size_t)(o->workers > 0 ? o->workers : kiln_server_default_workers());
@@ -853,6 +862,41 @@ static void on_ready(void *ctx, const char *url)
     kiln_admin_set_ready(app->admin, 1);
 }
 
+/* Starts the trace exporter when the environment asks for one (server/trace.h); its
+ * counters join the admin metrics. 0, or -1 (the reason printed). */
+static int up_tracer_start(up_app *app)
+{
+    char err[512];
+    if (kiln_tracer_from_env(app->manifest->name, &app->tracer, err, sizeof err) < 0) {
+        fprintf(stderr, "error: %s\n", err);
+        return -1;
+    }
+    if (app->tracer && app->metrics)
+        kiln_metrics_set_extra(app->metrics, kiln_tracer_render_metrics, app->tracer);
+    return 0;
+}
+
+/* --log-dir DIR (not ""): opens every component's log files (exec/guest_log.h). 0, or -1
+ * (the reason printed). */
+static int up_logs_open(up_app *app, const char *dir)
+{
+    size_t n = app->manifest->components_len;
+    if (!dir || !*dir || !n) return 0;
+    app->logs = kiln_calloc(n, sizeof *app->logs);
+    if (!app->logs) return -1;
+    for (size_t i = 0; i < n; i++)
+        app->logs[i].out_fd = app->logs[i].err_fd = -1;
+    for (size_t i = 0; i < n; i++) {
+        char err[512];
+        if (kiln_guest_log_open(&app->logs[i], dir, app->manifest->components[i].id, err,
+                                sizeof err) < 0) {
+            fprintf(stderr, "error: --log-dir: %s\n", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* A stop was asked for: not ready any more (the drain begins). */
 static void on_stopping(void *ctx)
 {
@@ -930,6 +974,7 @@ int kiln_cmd_up(int argc, char **argv)
         goto out;
     for (size_t i = 0; app.metrics && i < app.manifest->components_len; i++)
         kiln_metrics_add_component(app.metrics, app.manifest->components[i].id);
+    if (up_tracer_start(&app) < 0 || up_logs_open(&app, o.flags.log_dir) < 0) goto out;
     if (app_build(&app, &o) < 0) {
         fprintf(stderr, "error: cannot start the application\n");
         goto out;
@@ -968,6 +1013,7 @@ int kiln_cmd_up(int argc, char **argv)
         .on_ready_ctx = &app,
         .on_stopping = on_stopping,
         .metrics = app.metrics,
+        .tracer = app.tracer,
     };
     cfg.thread_init = kiln_rt_thread_init;
     pthread_t tier_thread;
@@ -984,6 +1030,10 @@ int kiln_cmd_up(int argc, char **argv)
 out:
     kiln_triggers_stop(triggers); /* no new events; the running ones finish */
     kiln_admin_stop(app.admin);
+    kiln_tracer_free(app.tracer); /* flushes the spans of the drained requests */
+    for (size_t i = 0; app.logs && i < app.manifest->components_len; i++)
+        kiln_guest_log_close(&app.logs[i]);
+    kiln_free(app.logs);
     kiln_metrics_free(app.metrics);
     kiln_executor_free(app.executor); /* idle: the server waited for every request */
     kiln_slots_free(app.slots);

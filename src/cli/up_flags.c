@@ -10,8 +10,8 @@
  *   --follow ID, --follow-all
  *                          accepted: Kiln shows the output of every component on its
  *                          own stderr, so all of them are followed already
- *   -L, --log-dir DIR      "" is accepted (no log files, Kiln's behaviour); a directory
- *                          is refused: Kiln does not write per-component log files
+ *   -L, --log-dir DIR      guest output to DIR/COMPONENT_stdout.txt and _stderr.txt
+ *                          (exec/guest_log.h) instead of kiln's stderr; "": no files
  *   --direct-mounts        accepted: Kiln mounts `files` directories directly already
  * Environment (when the option is not given): SPIN_HTTP_LISTEN_ADDR (--listen),
  * SPIN_TLS_CERT / SPIN_TLS_KEY, RUNTIME_CONFIG_FILE, SPIN_ALWAYS_BUILD (--build);
@@ -23,17 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* Checks --log-dir's value: only "" (no log files) is what Kiln does. */
-static int log_dir_ok(const char *dir, const char *from)
-{
-    if (!*dir) return 1;
-    fprintf(stderr,
-            "error: %s %s: Kiln does not write component logs to files; component output goes "
-            "to kiln's stderr (redirect it, or pass --log-dir \"\")\n",
-            from, dir);
-    return 0;
-}
 
 int kiln_up_flag(kiln_up_flags *f, const char *a, const char *val)
 {
@@ -57,9 +46,14 @@ int kiln_up_flag(kiln_up_flags *f, const char *a, const char *val)
     }
     if (strcmp(a, "--follow-all") == 0 || strcmp(a, "--direct-mounts") == 0) return 1;
     if (strcmp(a, "--follow") == 0 && val) return 2;
-    if ((strcmp(a, "-L") == 0 || strcmp(a, "--log-dir") == 0) && val)
-        return log_dir_ok(val, a) ? 2 : -1;
-    if (strncmp(a, "--log-dir=", 10) == 0) return log_dir_ok(a + 10, "--log-dir") ? 1 : -1;
+    if ((strcmp(a, "-L") == 0 || strcmp(a, "--log-dir") == 0) && val) {
+        f->log_dir = val;
+        return 2;
+    }
+    if (strncmp(a, "--log-dir=", 10) == 0) {
+        f->log_dir = a + 10;
+        return 1;
+    }
     return 0;
 }
 
@@ -91,8 +85,8 @@ int kiln_up_flags_apply(const kiln_up_flags *f, kiln_manifest *m)
     /* an environment left over from Spin is not a reason to refuse: say it is ignored */
     if (log_dir && *log_dir)
         fprintf(stderr,
-                "note: SPIN_LOG_DIR=%s is ignored: Kiln writes no component log files; "
-                "component output goes to kiln's stderr\n",
+                "note: SPIN_LOG_DIR=%s is ignored: pass --log-dir for component log "
+                "files\n",
                 log_dir);
     const char *err = NULL;
     if (kiln_manifest_apply_profile(m, f->profile, &err) < 0) {
@@ -129,8 +123,9 @@ void kiln_up_flags_usage(FILE *out)
                  "      --disable-pooling      accepted: every request already gets a fresh\n"
                  "                             instance\n"
                  "      --follow ID, --follow-all  accepted: every component's output is shown\n"
-                 "  -L, --log-dir \"\"           accepted; Kiln writes no log files (a directory\n"
-                 "                             is refused)\n"
+                 "  -L, --log-dir DIR          guest output to DIR/COMPONENT_stdout.txt and\n"
+                 "                             DIR/COMPONENT_stderr.txt instead of kiln's stderr\n"
+                 "                             (\"\": no files)\n"
                  "      --direct-mounts        accepted: `files` directories are mounted directly\n"
                  "environment: SPIN_HTTP_LISTEN_ADDR, SPIN_TLS_CERT, SPIN_TLS_KEY,\n"
                  "  RUNTIME_CONFIG_FILE, SPIN_ALWAYS_BUILD (as the options); SPIN_LOG_DIR is\n"

@@ -18,6 +18,8 @@ typedef struct kiln_up_flags {
     size_t ncomponents;
     const char *profile; /* --profile NAME, or NULL */
     int disable_pooling; /* accepted: every request already gets a fresh instance */
+    const char *log_dir; /* --log-dir DIR: guest output to files there (exec/guest_log.h);
+                            NULL or "": to kiln's stderr */
 } kiln_up_flags;
 
 /* Handles option `a` (with the next argument `val`, NULL at the end). Returns the number

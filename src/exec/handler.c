@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static long buffer_read(kiln_body_source *s, void *buf, size_t cap)
@@ -135,4 +136,11 @@ const char *kiln_http_reason(int status)
     default:
         return "Unknown";
     }
+}
+
+int64_t kiln_realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }

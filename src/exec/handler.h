@@ -92,6 +92,12 @@ typedef struct kiln_request {
     const kiln_route_match *route;
     kiln_body_source *body;
     kiln_arena *arena;
+    /* The W3C traceparent outbound requests made for this request send (server/trace.h),
+     * NUL-terminated; NULL when the server does not trace. */
+    const char *traceparent;
+    /* The request's id for guest log lines (NUL-terminated hex): its trace id when the
+     * server traces, else one the server numbers. NULL: none. */
+    const char *request_id;
 } kiln_request;
 
 typedef struct kiln_response kiln_response;
@@ -135,6 +141,9 @@ struct kiln_response {
      * KILN_FAULT_* (0: none) and, for a trap, its kind's name (a static string). */
     int fault;
     const char *trap_kind;
+    /* Set by the handler with start_ms, for traces: when the instance start began
+     * (CLOCK_REALTIME, ns; 0: unknown). */
+    int64_t start_at_ns;
 };
 
 /* Why a request failed (kiln_response.fault); server/metrics.h counts each. */
@@ -152,6 +161,9 @@ struct kiln_handler {
     void (*handle)(kiln_handler *h, kiln_request *req, kiln_response *res);
     const char *name; /* for the access log: component id */
 };
+
+/* The wall clock (CLOCK_REALTIME) in ns since the Unix epoch: kiln_response.start_at_ns. */
+int64_t kiln_realtime_ns(void);
 
 /* A complete small answer: start(status, headers + Content-Type if ctype), body, finish. */
 void kiln_response_simple(kiln_response *res, int status, const char *ctype,

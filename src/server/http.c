@@ -130,7 +130,7 @@ static int respond(const kiln_server_config *cfg, h2o_req_t *req, int status, co
                        strlen(ctype));
     if (status == 204 || status == 304) len = 0;
     req->res.content_length = len;
-    kiln_observe_end(cfg, req, NULL, status, len, NULL);
+    kiln_observe_end(cfg, req, NULL, status, len, NULL, NULL);
     access_log(cfg, req, status, len, component, inst_ms);
     h2o_send_inline(req, body ? body : "", len);
     return 0;
@@ -232,6 +232,9 @@ typedef struct exchange {
     unsigned started : 1, h2o_started : 1, in_flight : 1, finished : 1, final_sent : 1, pending : 1,
         aborted : 1; /* finished broken (res_abort): the final send is an error */
     int busy;        /* inside a call that uses the exchange afterwards: do not free it */
+    /* with cfg->tracer: the request's trace (server/trace.h) */
+    kiln_trace_ctx trace;
+    char request_id[33]; /* kreq.request_id */
     char ip[NI_MAXHOST];
     /* the arena's first chunk: a typical request's memory fits (the WAGI hello's does) */
     _Alignas(max_align_t) char first_chunk[8192];
@@ -388,7 +391,7 @@ static void res_finish(kiln_response *res, const kiln_http_header *trailers, siz
     if (!ex->started) res_start(res, 500, NULL, 0);
     ex->finished = 1;
     kiln_observe_end(ex->w->cfg, ex->req, ex->t, ex->status,
-                     ex->status == 204 || ex->status == 304 ? 0 : ex->bytes, res);
+                     ex->status == 204 || ex->status == 304 ? 0 : ex->bytes, res, &ex->trace);
     if (ex->pending) {
         ex->pending = 0;
         ex->w->inflight--;
@@ -508,6 +511,25 @@ static void request_of(h2o_req_t *req, size_t path_len, const kiln_route_match *
     kr->arena = &ex->arena;
 }
 
+/* Names the request for guest logs: its trace id when traced, else this thread's number
+ * and a count (16 hex digits; no atomic operation per request). */
+static void request_id(const kiln_server_config *cfg, exchange *ex)
+{
+    static _Atomic unsigned threads;
+    static __thread uint64_t next;
+    if (cfg->tracer) {
+        memcpy(ex->request_id, ex->trace.traceparent + 3, 32);
+        ex->request_id[32] = '\0';
+    } else {
+        if (!next) next = (uint64_t)(atomic_fetch_add(&threads, 1) + 1) << 40;
+        uint64_t v = next++;
+        for (int i = 15; i >= 0; i--, v >>= 4)
+            ex->request_id[i] = "0123456789abcdef"[v & 15];
+        ex->request_id[16] = '\0';
+    }
+    ex->kreq.request_id = ex->request_id;
+}
+
 /* Hands a routed request to its handler; the handler answers now or later. */
 static int serve_handler(const kiln_server_config *cfg, h2o_req_t *req, size_t path_len,
                          const kiln_server_target *t, const kiln_route_match *m)
@@ -523,7 +545,7 @@ static int serve_handler(const kiln_server_config *cfg, h2o_req_t *req, size_t p
     ex->t = t;
     ex->gen = (h2o_generator_t){on_proceed, on_stop};
     ex->flush_timer.cb = on_flush_timer;
-    ex->res = (kiln_response){&exchange_ops, &ex->arena, -1, SIZE_MAX, 0, NULL};
+    ex->res = (kiln_response){&exchange_ops, &ex->arena, -1, SIZE_MAX, 0, NULL, 0};
     kiln_arena_init(&ex->arena, ex->first_chunk, sizeof ex->first_chunk);
     request_of(req, path_len, m, ex);
     if (!ex->kreq.headers) {
@@ -534,7 +556,9 @@ static int serve_handler(const kiln_server_config *cfg, h2o_req_t *req, size_t p
     /* counted until finish: the worker waits for these before it stops */
     ex->pending = 1;
     w->inflight++;
-    kiln_observe_begin(cfg, t);
+    kiln_observe_begin(cfg, t, req, m->route, &ex->trace);
+    if (cfg->tracer) ex->kreq.traceparent = ex->trace.traceparent;
+    request_id(cfg, ex);
     ex->busy++;
     t->handler->handle(t->handler, &ex->kreq, &ex->res);
     ex->busy--;

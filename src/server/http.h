@@ -51,6 +51,7 @@ typedef struct kiln_server_config {
     /* Called with on_ready_ctx when a stop was asked for, before the drain. NULL: none. */
     void (*on_stopping)(void *ctx);
     struct kiln_metrics *metrics; /* requests are measured into it (NULL: not measured) */
+    struct kiln_tracer *tracer;   /* requests are traced into it (NULL: not traced) */
 } kiln_server_config;
 
 /* Serves until SIGTERM/SIGINT. Returns 0 after a graceful stop, -1 when the server could

@@ -118,6 +118,8 @@ struct kiln_metrics {
     size_t capacity;
     size_t (*live)(void *ctx);
     void *live_ctx;
+    int (*extra)(void *ctx, kiln_buf *out); /* kiln_metrics_set_extra */
+    void *extra_ctx;
     pthread_mutex_t lock; /* the shard list */
     shard *_Atomic shards;
 };
@@ -237,6 +239,12 @@ void kiln_metrics_set_instances(kiln_metrics *m, size_t capacity, size_t (*live)
     m->capacity = capacity;
     m->live = live;
     m->live_ctx = ctx;
+}
+
+void kiln_metrics_set_extra(kiln_metrics *m, int (*render)(void *ctx, kiln_buf *out), void *ctx)
+{
+    m->extra = render;
+    m->extra_ctx = ctx;
 }
 
 void kiln_metrics_seal(kiln_metrics *m)
@@ -560,6 +568,7 @@ int kiln_metrics_render(kiln_metrics *m, kiln_buf *out)
     int rc = render_http(m, out, &lb);
     if (rc == 0) rc = render_components(m, out, &lb);
     if (rc == 0) rc = render_gauges(m, out, &lb);
+    if (rc == 0 && m->extra) rc = m->extra(m->extra_ctx, out);
     kiln_buf_free(&lb);
     return rc ? -1 : 0;
 }

@@ -52,6 +52,9 @@ int kiln_metrics_add_trap_kind(kiln_metrics *m, const char *kind);
  * every scrape, any thread; NULL: not exported). */
 void kiln_metrics_set_instances(kiln_metrics *m, size_t capacity, size_t (*live)(void *ctx),
                                 void *ctx);
+/* Metrics another module keeps (e.g. the tracer's span counters): render(ctx, out) appends
+ * their exposition at the end of every scrape (0 or -1). Before the seal. */
+void kiln_metrics_set_extra(kiln_metrics *m, int (*render)(void *ctx, kiln_buf *out), void *ctx);
 /* Ends the registration: recording and scraping may start. */
 void kiln_metrics_seal(kiln_metrics *m);
 

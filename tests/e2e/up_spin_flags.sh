@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kiln up as `spin up`: a version-1 manifest served (its `base` joined to the routes),
 # -c/--component-id (the other routes 404), SPIN_HTTP_LISTEN_ADDR, the accepted no-op
-# flags (--disable-pooling, --follow, --log-dir ""), --log-dir DIR refused, --profile
+# flags (--disable-pooling, --follow, --log-dir ""), --profile
 # (a profile's environment and build command), kiln build --profile, and an app with
 # component dependencies refused with one message naming the feature.
 source "$(dirname "$0")/../lib.sh"
@@ -56,12 +56,9 @@ else
     fail "kiln up starts on SPIN_HTTP_LISTEN_ADDR with -c and the accepted flags" "$(cat "$TMP/up.err")"
 fi
 
-# -c naming no component, --log-dir DIR: refused with a clear message
+# -c naming no component: refused with a clear message (--log-dir DIR: up_logs.sh)
 out=$("$KILN" up -f "$TMP/app" -c nope --listen "127.0.0.1:$PORT" 2>&1)
 expect_contains "-c unknown id refused" "the application has no component 'nope'" "$out"
-out=$("$KILN" up -f "$TMP/app" --log-dir "$TMP/logs" --listen "127.0.0.1:$PORT" 2>&1)
-expect_eq "--log-dir DIR: usage error" "2" "$?"
-expect_contains "--log-dir DIR refused" "Kiln does not write component logs to files" "$out"
 
 # build profiles: kiln build --profile runs the profile's command; kiln up --profile
 # serves the profile's source with its environment

@@ -88,6 +88,7 @@ kiln_http_component *kiln_http_component_load_any(const char *id, const char *pa
     kiln_http_code *code = code_load(path, opts, any_export, err);
     if (!code) return NULL;
     kiln_http_component *c = kiln_calloc(1, sizeof *c);
+    if (c) c->stdout_fd = c->stderr_fd = 2;
     if (!c || !(c->id = kiln_strdup(id)) || !(c->path = kiln_strdup(path))) {
         if (c) kiln_free(c->id);
         kiln_free(c);
@@ -169,9 +170,9 @@ static void grants_of(const kiln_http_component *c, kiln_grants *g)
     g->wasi.env = (const char *const *)c->env;
     g->wasi.npreopens = c->npreopens;
     g->wasi.preopens = c->preopens;
-    g->wasi.stdio[0].fd = -1; /* stdin: empty */
-    g->wasi.stdio[1].fd = 2;  /* the guest's stdout and stderr go to the server's stderr */
-    g->wasi.stdio[2].fd = 2;
+    g->wasi.stdio[0].fd = -1;           /* stdin: empty */
+    g->wasi.stdio[1].fd = c->stdout_fd; /* the server's stderr, or --log-dir's files */
+    g->wasi.stdio[2].fd = c->stderr_fd;
 }
 
 /* Makes code's image with the component's grants and c->pool slots. 0 or -1 with *err. */
@@ -482,6 +483,7 @@ static void job_run(void *arg)
     kiln_response *res = job->res;
     if (job->waits && wait_slot(job) < 0) return;
     double t0 = now_ms();
+    res->start_at_ns = kiln_realtime_ns();
     kiln_err err;
     kiln_component_instance *ci = kiln_http_component_instantiate(c, &err);
     res->start_ms = now_ms() - t0;

@@ -69,6 +69,9 @@ typedef struct kiln_http_component {
     uint64_t timeout_ns;       /* per request (0: none) */
     uint32_t max_memory_pages; /* 0: the module's own maximum */
     int any_export;            /* loaded for another trigger: need not be a wasi:http handler */
+    /* Where the guest's wasi:cli stdout and stderr go: kiln's stderr (2), or with
+     * --log-dir the component's files (exec/guest_log.h; set before prepare). */
+    int stdout_fd, stderr_fd;
 } kiln_http_component;
 
 /* Loads a component file (compiled or from the cache) and checks that it exports

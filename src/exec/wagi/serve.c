@@ -16,6 +16,7 @@ typedef struct wagi_job {
     size_t body_len;
     kiln_wagi_result r;
     int expired;
+    int64_t run_at_ns; /* when the guest began (for traces) */
 } wagi_job;
 
 static void job_release(wagi_job *job)
@@ -76,6 +77,7 @@ static void job_answer(wagi_job *job)
     }
     if (r->log.len) kiln_log_error("%s", r->log.data);
     res->start_ms = r->instantiate_ms;
+    res->start_at_ns = job->run_at_ns;
     if (r->res.failed) {
         kiln_response_error(res, status);
         return;
@@ -97,6 +99,7 @@ static void job_run(kiln_job *j)
         job->expired = 1;
         return;
     }
+    job->run_at_ns = kiln_realtime_ns();
     kiln_wagi_execute(h->component, &job->prep, job->body, job->body_len, &job->r);
     kiln_slots_release(h->slots);
 }
@@ -145,6 +148,7 @@ static void inline_attempt(void *arg)
     wagi_job *job = arg;
     kiln_wagi_handler *h = job->h;
     kiln_wagi_component *c = h->component;
+    job->run_at_ns = kiln_realtime_ns();
     kiln_wagi_execute_inline(c, &job->prep, job->body, job->body_len,
                              (uint64_t)h->inline_budget_ms * 1000000u, &job->r);
     kiln_slots_release(h->slots);
@@ -203,6 +207,7 @@ static void wagi_handle(kiln_handler *base, kiln_request *req, kiln_response *re
         kiln_response_error(res, 500);
         return;
     }
+    job->prep.request_id = req->request_id;
     /* Inline only with a free instance slot; without one the request waits in the
      * executor's queue (bounded in length and time: 503 beyond). */
     if (h->inline_budget_ms && c->rerunnable && kiln_wagi_inline_allowed(c) &&

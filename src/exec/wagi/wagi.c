@@ -1,5 +1,6 @@
 /* wagi.c — the WAGI executor: one fresh instance per request (see wagi.h). */
 #include "exec/wagi/wagi.h"
+#include "exec/guest_log.h"
 #include "host/registry.h"
 #include "util/alloc.h"
 
@@ -157,6 +158,7 @@ kiln_wagi_component *kiln_wagi_component_share(const kiln_wagi_component *base,
     c->entry_index = base->entry_index;
     c->stdout_limit = base->stdout_limit;
     c->stderr_limit = base->stderr_limit;
+    c->log = base->log;
     c->timeout_ns = base->timeout_ns;
     c->max_memory_pages = base->max_memory_pages;
     c->rerunnable = base->rerunnable;
@@ -201,33 +203,18 @@ int kiln_wagi_is_command(const kiln_module *m)
 }
 
 /* Writes the guest's stderr to the server's stderr, each line prefixed with the
- * component's name (non-printable bytes escaped: the guest must not forge log lines). */
-static void log_guest_stderr(const kiln_wagi_component *c, const kiln_buf *err)
+ * component's name, or with --log-dir to the component's stderr file, each line prefixed
+ * with the request's id (exec/guest_log.h: control bytes escaped, one write). */
+static void log_guest_stderr(const kiln_wagi_component *c, const char *request_id,
+                             const kiln_buf *err)
 {
     if (!err->len) return;
-    kiln_buf line = KILN_BUF_INIT;
-    int rc = kiln_buf_printf(&line, "[%s] ", c->id);
-    for (size_t i = 0; i < err->len && rc == 0; i++) {
-        unsigned char ch = (unsigned char)err->data[i];
-        if (ch == '\n') {
-            rc = kiln_buf_putc(&line, '\n');
-            if (rc == 0 && i + 1 < err->len) rc = kiln_buf_printf(&line, "[%s] ", c->id);
-        } else if (ch == '\t' || (ch >= 0x20 && ch != 0x7f)) {
-            rc = kiln_buf_putc(&line, (char)ch);
-        } else {
-            rc = kiln_buf_printf(&line, "\\x%02x", ch);
-        }
-    }
-    if (rc == 0 && line.data[line.len - 1] != '\n') rc = kiln_buf_putc(&line, '\n');
-    if (rc == 0) {
-        size_t off = 0;
-        while (off < line.len) {
-            ssize_t n = write(2, line.data + off, line.len - off);
-            if (n <= 0) break; /* stderr gone: nothing better to do with guest output */
-            off += (size_t)n;
-        }
-    }
-    kiln_buf_free(&line);
+    char prefix[160];
+    if (c->log)
+        snprintf(prefix, sizeof prefix, "[%s] ", request_id ? request_id : "-");
+    else
+        snprintf(prefix, sizeof prefix, "[%s] ", c->id);
+    kiln_guest_log_lines(c->log ? c->log->err_fd : 2, prefix, err->data, err->len);
 }
 
 /* Builds the WASI configuration and runs the instance; the executor's one blocking call
@@ -355,9 +342,10 @@ void kiln_wagi_prepared_free(kiln_wagi_prepared *p)
 }
 
 /* Logs the guest's stderr and turns its stdout into the response (or a failure). */
-static void finish_result(const kiln_wagi_component *c, int ok, kiln_buf *err, kiln_wagi_result *r)
+static void finish_result(const kiln_wagi_component *c, const kiln_wagi_prepared *p, int ok,
+                          kiln_buf *err, kiln_wagi_result *r)
 {
-    log_guest_stderr(c, err);
+    log_guest_stderr(c, p->request_id, err);
     if (!ok) {
         if (r->res.status != 504) r->res.status = 500;
         r->res.failed = 1;
@@ -385,7 +373,7 @@ static void execute(const kiln_wagi_component *c, const kiln_wagi_prepared *p, c
         kiln_buf_free(&r->out);
         kiln_buf_free(&r->log);
     } else {
-        finish_result(c, ok, &err, r);
+        finish_result(c, p, ok, &err, r);
     }
     kiln_buf_free(&err);
 }

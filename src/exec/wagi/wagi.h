@@ -54,6 +54,7 @@ typedef struct kiln_wagi_component {
     int pass_authorization; /* the trigger opted in to HTTP_AUTHORIZATION */
     size_t stdout_limit;    /* bytes; 0: unlimited. Beyond it: 500, nothing of it sent */
     size_t stderr_limit;
+    const struct kiln_guest_log *log;  /* --log-dir: the stderr file (NULL: kiln's stderr) */
     uint64_t timeout_ns;               /* per request; 0: none. Past it: 504 */
     uint32_t max_memory_pages;         /* per instance; 0: the module's own maximum */
     _Atomic long long inline_after_ms; /* no inline attempts before this (monotonic ms) */
@@ -88,6 +89,7 @@ kiln_tier kiln_wagi_component_tier(const kiln_wagi_component *c);
 /* A request prepared on the I/O thread (owned copies), run later on an executor thread. */
 typedef struct kiln_wagi_prepared {
     kiln_strv argv, env;
+    const char *request_id; /* for the log file's lines (borrowed; NULL: "-") */
 } kiln_wagi_prepared;
 /* Builds argv and env; their memory comes from `arena` (the request's; NULL: the heap).
  * 0 or -1 (memory). */
