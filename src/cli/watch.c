@@ -430,9 +430,10 @@ static int run_watch(watcher *w)
             if (w->clear) printf("\033[2J\033[H");
             generation next = {0};
             if (spawn(w, &next, 1) == 0 && await_ready(&next) == 0) {
+                /* the new version serves from here on; the old one drains its requests */
+                fprintf(stderr, "kiln watch: reloaded\n");
                 retire(&cur);
                 cur = next;
-                fprintf(stderr, "kiln watch: reloaded\n");
             } else {
                 fprintf(stderr, "kiln watch: the new version did not start; still serving the "
                                 "last one\n");
