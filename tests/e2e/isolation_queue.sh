@@ -28,11 +28,17 @@ expect_eq "10 at once: 8 answered 503" "8" "$(grep -c '^503 ' "$TMP/burst.out")"
 expect_eq "every 503 has a Retry-After header" "" "$(grep '^503 - ' "$TMP/burst.out")"
 expect_eq "Retry-After is a number of seconds" "" "$(awk '$1 == 503 && $2 !~ /^[0-9]+$/' "$TMP/burst.out")"
 expect_eq "every 503 within 2.5 s (queue timeout 1 s)" "" "$(awk '$1 == 503 && $3 >= 2.5' "$TMP/burst.out")"
-# 2 guests hold the 2 instance slots; of the 8 others, each of the 2 executor threads
-# (never more than --max-instances) holds one while it waits for a slot and 4 wait in
-# the queue: 2 are refused at once, 6 after the 1 s queue timeout.
-expect_eq "2 503s at once (queue full)" "2" "$(awk '$1 == 503 && $3 < 0.5 {n++} END {print n + 0}' "$TMP/burst.out")"
-expect_eq "6 503s after waiting for an instance" "6" "$(awk '$1 == 503 && $3 >= 0.8 {n++} END {print n + 0}' "$TMP/burst.out")"
+# 2 guests hold the 2 instance slots; of the 8 others, 4 wait in the queue and each of
+# the 2 executor threads (never more than --max-instances) may hold one more while it
+# waits for a slot: 2 are refused at once and 6 after the 1 s queue timeout when the
+# threads took their jobs before the last requests came, up to 4 and 4 when they had not
+# yet (a loaded machine: seen under the sanitizers). Never fewer than the queue's 4 wait,
+# and nothing is answered in between.
+at_once=$(awk '$1 == 503 && $3 < 0.5 {n++} END {print n + 0}' "$TMP/burst.out")
+waited=$(awk '$1 == 503 && $3 >= 0.8 {n++} END {print n + 0}' "$TMP/burst.out")
+expect_eq "2 to 4 503s at once (queue full)" "yes" "$([ "$at_once" -ge 2 ] && [ "$at_once" -le 4 ] && echo yes || echo "no: $at_once")"
+expect_eq "the other 503s after waiting for an instance (at least the queue's 4)" "8 yes" \
+    "$((at_once + waited)) $([ "$waited" -ge 4 ] && echo yes || echo "no: $waited")"
 expect_eq "the 200s took the guest's 3 s" "" "$(awk '$1 == 200 && ($3 < 2.9 || $3 > 6)' "$TMP/burst.out")"
 sleep 0.5
 expect_eq "served again once the slow guests are done" "slept 10" "$(curl -s -m 5 "$URL/sleep?10")"
