@@ -4,7 +4,7 @@
  *
  * Built by tests/fuzz/fuzz.mk with the sources listed on the "fuzz-sources:" lines. */
 // fuzz-sources: src/component/reader.c src/component/validate.c src/component/names.c
-// fuzz-sources: src/component/model.c src/component/canon.c
+// fuzz-sources: src/component/model.c src/component/canon.c src/component/validate_inst.c
 // fuzz-sources: src/engine/wasm_reader.c src/util/alloc.c src/util/buf.c src/util/leb.c
 #include "component/reader.h"
 

@@ -5,6 +5,7 @@
 // fuzz-sources: src/util/units.c src/manifest/manifest.c src/manifest/manifest_load.c
 // fuzz-sources: src/manifest/manifest_files.c src/manifest/toml.c src/manifest/toml_lex.c
 // fuzz-sources: src/util/alloc.c src/util/buf.c
+// fuzz-sources: src/manifest/manifest_v1.c src/manifest/manifest_spin3.c
 #include "manifest/manifest.h"
 #include "util/alloc.h"
 
