@@ -2,7 +2,6 @@
 #include "host/spin/data.h"
 #include "host/spin/spin.h"
 #include "util/alloc.h"
-#include "util/buf.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -51,64 +50,14 @@ int spin_err_case(kiln_cabi_cx *cx, kiln_cval *r, uint32_t disc)
     return 0;
 }
 
-/* The grant g rewritten for the HTTP matcher (host/wasihttp/allow.c) when its scheme is
- * `scheme` or "*": "http://" + its host and port, the port being dport when the grant
- * names none. NULL when the scheme differs (or out of memory). kiln_malloc'd. */
-static char *as_http_grant(const char *g, const char *scheme, uint16_t dport)
-{
-    const char *sep = strstr(g, "://");
-    if (!sep) return NULL;
-    size_t sl = (size_t)(sep - g);
-    if (!((sl == 1 && g[0] == '*') || (sl == strlen(scheme) && strncasecmp(g, scheme, sl) == 0)))
-        return NULL;
-    const char *rest = sep + 3;
-    size_t n = strlen(rest);
-    if (n && rest[n - 1] == '/') n--;
-    const char *after = rest;
-    if (n && rest[0] == '[') {
-        const char *close = memchr(rest, ']', n);
-        after = close ? close + 1 : rest + n;
-    }
-    int has_port = memchr(after, ':', (size_t)(rest + n - after)) != NULL;
-    kiln_buf b = KILN_BUF_INIT;
-    int rc = has_port ? kiln_buf_printf(&b, "http://%.*s", (int)n, rest)
-                      : kiln_buf_printf(&b, "http://%.*s:%u", (int)n, rest, (unsigned)dport);
-    if (rc < 0) {
-        kiln_buf_free(&b);
-        return NULL;
-    }
-    return kiln_buf_steal(&b);
-}
-
 int spin_outbound_allowed(void *ctx, const char *scheme, uint16_t dport, const char *hostport,
                           size_t len, wh_target *t)
 {
     if (len > 1024) return -1; /* no host and port is that long */
-    /* the target, with the scheme's default port when it names none */
-    const char *after = hostport;
-    if (len && hostport[0] == '[') {
-        const char *close = memchr(hostport, ']', len);
-        after = close ? close + 1 : hostport + len;
-    }
-    kiln_buf a = KILN_BUF_INIT;
-    int rc = memchr(after, ':', (size_t)(hostport + len - after))
-                 ? kiln_buf_append(&a, hostport, len)
-                 : kiln_buf_printf(&a, "%.*s:%u", (int)len, hostport, (unsigned)dport);
-    if (rc < 0 || wh_target_parse(t, 0, a.data ? a.data : "", a.len) < 0) {
-        kiln_buf_free(&a);
-        return -1;
-    }
-    kiln_buf_free(&a);
+    if (wh_target_parse_scheme(t, scheme, dport, hostport, len) < 0) return -1;
     size_t n = 0;
     const char *const *grants = spin_ctx_outbound(ctx, &n);
-    int allowed = 0;
-    for (size_t i = 0; i < n && !allowed; i++) {
-        char *g = as_http_grant(grants[i], scheme, dport);
-        if (!g) continue;
-        const char *one[1] = {g};
-        allowed = wh_allow(one, 1, t);
-        kiln_free(g);
-    }
+    int allowed = wh_allow(grants, n, t);
     if (!allowed) {
         const spin_component *c = spin_ctx_component(ctx);
         fprintf(stderr, "kiln: component %s: %s://%s:%u is not in allowed_outbound_hosts: denied\n",

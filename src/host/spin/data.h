@@ -37,10 +37,9 @@ void spin_pg_close(spin_pg *p);       /* postgres.c */
 const char *const *spin_ctx_outbound(void *ctx, size_t *n);
 /* 1 if the component may connect to hostport (len bytes: "host", "host:port", "[v6]:port";
  * no userinfo) with scheme (e.g. "redis", default port dport): a grant of that scheme or
- * "*", its host and port matched by the HTTP matcher (host/wasihttp/allow.c, wh_allow) on
- * the grant rewritten with an http scheme; the target in *t. 0 when denied (one line
- * logged naming the component and the target), -1 when hostport is not a valid target.
- * (data.c) */
+ * "*" whose host and port allow it (host/wasihttp/allow.c, wh_allow); the target in *t. 0 when
+ * denied (one line logged naming the component and the target), -1 when hostport is not a valid
+ * target. (data.c) */
 int spin_outbound_allowed(void *ctx, const char *scheme, uint16_t dport, const char *hostport,
                           size_t len, wh_target *t);
 

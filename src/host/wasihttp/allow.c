@@ -88,8 +88,18 @@ static int norm_host(const char *h, size_t n, char out[WH_HOST_MAX + 3])
 
 int wh_target_parse(wh_target *t, int https, const char *a, size_t n)
 {
-    memset(t, 0, sizeof *t);
+    if (wh_target_parse_scheme(t, https ? "https" : "http", https ? 443 : 80, a, n) < 0) return -1;
     t->https = https;
+    return 0;
+}
+
+int wh_target_parse_scheme(wh_target *t, const char *scheme, uint16_t dport, const char *a,
+                           size_t n)
+{
+    memset(t, 0, sizeof *t);
+    if (strlen(scheme) >= sizeof t->scheme) return -1;
+    strcpy(t->scheme, scheme);
+    t->dport = dport;
     if (memchr(a, '@', n)) return -1; /* userinfo */
     size_t hlen = n;
     const char *port = NULL;
@@ -113,7 +123,7 @@ int wh_target_parse(wh_target *t, int https, const char *a, size_t n)
         if (p < 0) return -1;
         t->port = (uint16_t)p;
     } else {
-        t->port = https ? 443 : 80;
+        t->port = dport;
     }
     int kind = norm_host(a, hlen, t->host);
     if (kind < 0) return -1;
@@ -121,11 +131,11 @@ int wh_target_parse(wh_target *t, int https, const char *a, size_t n)
     return 0;
 }
 
-/* 1 if the port part of a grant p[0..n) (n 0: none) allows port; dflt is the default port
- * of the grant's scheme (0: "*" scheme, the request's default applies). */
-static int port_allows(const char *p, size_t n, int dflt, const wh_target *t)
+/* 1 if the port part of a grant p[0..n) (n 0: none: the default port of t's scheme,
+ * which the grant names or matches with "*") allows t's port. */
+static int port_allows(const char *p, size_t n, const wh_target *t)
 {
-    if (n == 0) return t->port == (dflt ? dflt : (t->https ? 443 : 80));
+    if (n == 0) return t->port == t->dport;
     if (n == 1 && p[0] == '*') return 1;
     const char *dots = NULL;
     for (size_t i = 0; i + 1 < n; i++)
@@ -162,16 +172,9 @@ static int grant_allows(const char *g, const wh_target *t)
     const char *sep = strstr(g, "://");
     if (!sep) return 0;
     size_t sl = (size_t)(sep - g);
-    int dflt;
-    if (sl == 1 && g[0] == '*')
-        dflt = 0;
-    else if (sl == 4 && strncasecmp(g, "http", 4) == 0)
-        dflt = 80;
-    else if (sl == 5 && strncasecmp(g, "https", 5) == 0)
-        dflt = 443;
-    else
-        return 0; /* redis://, postgres://, ...: not HTTP */
-    if (dflt && (dflt == 443) != (t->https != 0)) return 0;
+    if (!(sl == 1 && g[0] == '*') &&
+        !(sl == strlen(t->scheme) && strncasecmp(g, t->scheme, sl) == 0))
+        return 0; /* another scheme (an http grant never allows https, nor redis http) */
     const char *rest = sep + 3;
     size_t n = strlen(rest);
     if (n && rest[n - 1] == '/') n--;
@@ -192,7 +195,7 @@ static int grant_allows(const char *g, const wh_target *t)
     }
     size_t plen = port ? (size_t)(rest + n - port) : 0;
     if (port && plen == 0) return 0;
-    return host_allows(rest, hlen, t) && port_allows(port, plen, dflt, t);
+    return host_allows(rest, hlen, t) && port_allows(port, plen, t);
 }
 
 /* 1 if t names a component of the app (Spin's service chaining: "self",

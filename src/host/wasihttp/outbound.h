@@ -47,6 +47,8 @@
 
 typedef struct wh_target {
     int https;                  /* the scheme: 0 http, 1 https */
+    char scheme[16];            /* its name ("http", "https", "redis", ...), lowercase */
+    uint16_t dport;             /* the scheme's default port */
     char host[WH_HOST_MAX + 3]; /* lowercased, no trailing dot; IPv6 as "[canonical]" */
     int ip;                     /* 4 or 6: an IP literal; 0: a name */
     uint16_t port;              /* explicit, else the scheme's default */
@@ -56,6 +58,10 @@ typedef struct wh_target {
  * -1 when it is not a valid target (userinfo, empty or malformed host, legacy IPv4 form,
  * port 0 or past 65535). */
 int wh_target_parse(wh_target *t, int https, const char *authority, size_t n);
+/* The same for any scheme (lowercase, under 16 bytes) whose default port is dport
+ * ("redis", 6379): Spin's grants name Redis and PostgreSQL hosts the same way. */
+int wh_target_parse_scheme(wh_target *t, const char *scheme, uint16_t dport, const char *authority,
+                           size_t n);
 
 /* 1 if one of grants[0..n) allows t, else 0. */
 int wh_allow(const char *const *grants, size_t n, const wh_target *t);
