@@ -431,30 +431,19 @@ static int do_keys(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
 
 /* ---- fermyon:spin/key-value@2.0.0 ---- */
 
-static int spin_open(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    return do_open(ctx, cx, &args[0], &res[0], API_SPIN);
-}
-static int spin_kget(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    return do_get(ctx, cx, args, &res[0], API_SPIN);
-}
-static int spin_kset(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    return do_set(ctx, cx, args, &res[0], API_SPIN);
-}
-static int spin_kdelete(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    return do_delete(ctx, cx, args, &res[0], API_SPIN);
-}
-static int spin_kexists(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    return do_exists(ctx, cx, args, &res[0], API_SPIN);
-}
-static int spin_kkeys(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    return do_keys(ctx, cx, args, &res[0], API_SPIN);
-}
+/* The two key-value interfaces share every operation (do_*); their host functions differ
+ * only in the error variant they answer with. */
+#define KV_HOST_FN(name, op, api)                                                                  \
+    static int name(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)            \
+    {                                                                                              \
+        return op(ctx, cx, args, &res[0], api);                                                    \
+    }
+KV_HOST_FN(spin_open, do_open, API_SPIN)
+KV_HOST_FN(spin_kget, do_get, API_SPIN)
+KV_HOST_FN(spin_kset, do_set, API_SPIN)
+KV_HOST_FN(spin_kdelete, do_delete, API_SPIN)
+KV_HOST_FN(spin_kexists, do_exists, API_SPIN)
+KV_HOST_FN(spin_kkeys, do_keys, API_SPIN)
 
 #define SPIN_ERR "variant{store-table-full, no-such-store, access-denied, other(string)}"
 static const kiln_chost_resource spin_res[] = {{"store", store_dtor}};
@@ -473,30 +462,12 @@ static const kiln_chost_iface spin_kv_iface = {
 
 /* ---- wasi:keyvalue/store@0.2.0-draft2 ---- */
 
-static int wasi_open(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    return do_open(ctx, cx, &args[0], &res[0], API_WASI);
-}
-static int wasi_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    return do_get(ctx, cx, args, &res[0], API_WASI);
-}
-static int wasi_set(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    return do_set(ctx, cx, args, &res[0], API_WASI);
-}
-static int wasi_delete(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    return do_delete(ctx, cx, args, &res[0], API_WASI);
-}
-static int wasi_exists(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    return do_exists(ctx, cx, args, &res[0], API_WASI);
-}
-static int wasi_list_keys(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    return do_keys(ctx, cx, args, &res[0], API_WASI);
-}
+KV_HOST_FN(wasi_open, do_open, API_WASI)
+KV_HOST_FN(wasi_get, do_get, API_WASI)
+KV_HOST_FN(wasi_set, do_set, API_WASI)
+KV_HOST_FN(wasi_delete, do_delete, API_WASI)
+KV_HOST_FN(wasi_exists, do_exists, API_WASI)
+KV_HOST_FN(wasi_list_keys, do_keys, API_WASI)
 
 #define WASI_ERR "variant{no-such-store, access-denied, other(string)}"
 static const kiln_chost_resource wasi_store_res[] = {{"bucket", store_dtor}};
