@@ -12,6 +12,8 @@
 #     jco serve keeps only the last of repeated response headers (preview2-shim's
 #     dist/io/worker-http.js passes them to Node's writeHead through Object.fromEntries),
 #     so kiln's answers are compared with the earlier repeats removed;
+#   - the same component under `wasmtime serve` (a fresh instance per request) gives the
+#     same answers too, when wasmtime-cli is built (scripts/install-wasmtime.sh);
 #   - `kiln new http-c-wagi` builds a WAGI module from the same sources, and the echo
 #     handler answers the same under WAGI as as a component.
 source "$(dirname "$0")/../lib.sh"
@@ -164,6 +166,29 @@ if [ -x "$JCO" ] && command -v node >/dev/null; then
     kill -- -"$JPID" 2>/dev/null
 else
     echo "c_sdk_component: SKIP the jco serve comparison: no node or no jco in ${KILN_TOOLS:-/var/cache/kiln-tools}/npm" >&2
+fi
+
+# ---- the same component under wasmtime serve ----
+# wasmtime-cli is built from crates.io by scripts/install-wasmtime.sh (about 20 minutes the
+# first time: make bench and make test-full run it, make test does not); a fresh instance
+# per request, as kiln. KILN_REQUIRE_WASMTIME=1 (tests/e2e-full/c_sdk_wasmtime.sh) turns
+# its absence into a failure.
+WASMTIME="${KILN_TOOLS:-/var/cache/kiln-tools}/cargo/bin/wasmtime"
+if [ -x "$WASMTIME" ]; then
+    wport=$(free_port)
+    (exec setsid "$WASMTIME" serve -S cli --addr "127.0.0.1:$wport" "$TMP/app/target/app.wasm" \
+        >"$TMP/wasmtime.log" 2>&1) &
+    WPID=$!
+    on_exit "kill -- -$WPID 2>/dev/null"
+    for _ in $(seq 600); do curl -s -m 2 -o /dev/null "http://127.0.0.1:$wport/" && break; sleep 0.1; done
+    for req in "${REQS[@]}"; do
+        expect_eq "kiln and wasmtime serve agree: $req" "${COMPONENT[$req]:-}" "$(norm "http://127.0.0.1:$wport" "$req")"
+    done
+    kill -- -"$WPID" 2>/dev/null
+elif [ "${KILN_REQUIRE_WASMTIME:-0}" = 1 ]; then
+    fail "wasmtime serve comparison: $WASMTIME is missing (scripts/install-wasmtime.sh)"
+else
+    echo "c_sdk_component: SKIP the wasmtime serve comparison: wasmtime-cli not built in ${KILN_TOOLS:-/var/cache/kiln-tools}/cargo/bin (scripts/install-wasmtime.sh; make test-full builds it)" >&2
 fi
 
 # ---- kiln new http-c-wagi: the WAGI form ----
