@@ -182,6 +182,10 @@ static int content(unpack *u, const kiln_json *ref, const char *what, kiln_buf *
             }
             return 0;
         }
+    if (!u->fetch) {
+        set_err(u->err, "%s: %s is in no layer", what, digest);
+        return -1;
+    }
     return u->fetch(u->ctx, digest, out, u->err);
 }
 

@@ -235,7 +235,7 @@ static int w_head(kiln_buf *j, const kiln_manifest *m)
             if (kiln_jsonw_key(j, v->name) < 0 || kiln_buf_putc(j, '{') < 0 ||
                 kiln_jsonw_kv(j, "description", v->description) < 0 ||
                 kiln_jsonw_kv(j, "default", v->required ? NULL : v->default_value) < 0 ||
-                (v->secret && kiln_buf_puts(j, ",\"secret\":true") < 0) ||
+                (v->secret && (kiln_jsonw_key(j, "secret") < 0 || kiln_buf_puts(j, "true") < 0)) ||
                 kiln_buf_putc(j, '}') < 0)
                 return -1;
         }
@@ -250,8 +250,9 @@ static int w_head(kiln_buf *j, const kiln_manifest *m)
             return -1;
         if (t->component >= 0 && kiln_jsonw_kv(j, "component", m->components[t->component].id) < 0)
             return -1;
-        if (t->is_private ? kiln_buf_puts(j, ",\"route\":{\"private\":true}") < 0
-                          : kiln_jsonw_kv(j, "route", t->route) < 0)
+        if (t->is_private
+                ? kiln_jsonw_key(j, "route") < 0 || kiln_buf_puts(j, "{\"private\":true}") < 0
+                : kiln_jsonw_kv(j, "route", t->route) < 0)
             return -1;
         if (t->executor == KILN_EXECUTOR_SPIN &&
             kiln_buf_puts(j, ",\"executor\":{\"type\":\"spin\"}") < 0)

@@ -88,6 +88,9 @@ static int valid_host(const char *s, size_t n)
 
 static int first_is_host(const char *s, size_t n)
 {
+    if (n == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+                    (s[0] >= '0' && s[0] <= '9') || s[0] == '['))
+        return 0; /* "." and ".." are directories */
     if (n == 9 && memcmp(s, "localhost", 9) == 0) return 1;
     return memchr(s, '.', n) || memchr(s, ':', n) || (n && s[0] == '[');
 }
