@@ -179,7 +179,7 @@ sleep 0.1
 registry_stop
 wait "$PUSH_PID"
 expect_eq "killed mid-push: exit 1" 1 $?
-err=$(cat "$TMP/push.err")
+err=$(cat "$TMP/push.err"); [ -n "${VERBOSE:-}" ] && echo "$err"
 expect_contains "killed mid-push: names the reference" "$REG/demo/big" "$err"
 expect_contains "killed mid-push: says the push failed" "push of $REG/demo/big:v1 failed" "$err"
 expect_not_contains "killed mid-push: no success line" "pushed " "$(cat "$TMP/push.out")"
