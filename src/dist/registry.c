@@ -23,6 +23,7 @@ struct kiln_registry {
     CURL *curl;
     char *origin; /* "https://host:port" */
     char *base;   /* origin + "/v2/" + repo */
+    char *label;  /* what messages name: "registry/repo", or "registry" (login) */
     char *auth;   /* "Authorization: ..." once known, or NULL */
     int basic_ok; /* the registry asked for Basic: send it up front from now on */
 };
@@ -111,6 +112,15 @@ kiln_registry *kiln_registry_new(const kiln_oci_ref *ref, const kiln_registry_op
     if (!r->opts.ca_file && env_ca && *env_ca) r->opts.ca_file = env_ca;
     r->origin = kiln_buf_steal(&o);
     r->base = kiln_buf_steal(&b);
+    kiln_buf l = KILN_BUF_INIT;
+    if (opts->registry_only ? kiln_buf_puts(&l, ref->registry) < 0
+                            : kiln_buf_printf(&l, "%s/%s", ref->registry, ref->repo) < 0) {
+        kiln_buf_free(&l);
+        kiln_registry_free(r);
+        set_err(err, "out of memory");
+        return NULL;
+    }
+    r->label = kiln_buf_steal(&l);
     return r;
 }
 
@@ -120,6 +130,7 @@ void kiln_registry_free(kiln_registry *r)
     if (r->curl) curl_easy_cleanup(r->curl);
     kiln_free(r->origin);
     kiln_free(r->base);
+    kiln_free(r->label);
     if (r->auth) memset(r->auth, 0, strlen(r->auth));
     kiln_free(r->auth);
     kiln_free(r);
@@ -321,7 +332,7 @@ static char *basic_header(const kiln_registry *r)
 static int run(kiln_registry *r, req *q, const char *what, char **err)
 {
     if (perform(r, q, r->auth) < 0) {
-        set_err(err, "%s/%s: %s: %s", r->ref->registry, r->ref->repo, what, q->curl_err);
+        set_err(err, "%s: %s: %s", r->label, what, q->curl_err);
         return -1;
     }
     if (q->status != 401 || !q->challenge) return 0;
@@ -332,7 +343,7 @@ static int run(kiln_registry *r, req *q, const char *what, char **err)
         if (!basic || (r->auth && strcmp(r->auth, basic) == 0)) {
             kiln_free(basic);
             kiln_challenge_free(&ch);
-            set_err(err, "%s/%s: %s: %s", r->ref->registry, r->ref->repo, what,
+            set_err(err, "%s: %s: %s", r->label, what,
                     r->opts.user ? "the registry refused the user name or password (HTTP 401)"
                                  : "the registry needs credentials (HTTP 401): run "
                                    "`kiln registry login`");
@@ -343,8 +354,7 @@ static int run(kiln_registry *r, req *q, const char *what, char **err)
     } else {
         auth = fetch_token(r, &ch, basic, &terr);
         if (!auth) {
-            set_err(err, "%s/%s: %s: %s", r->ref->registry, r->ref->repo, what,
-                    terr ? terr : "out of memory");
+            set_err(err, "%s: %s: %s", r->label, what, terr ? terr : "out of memory");
             kiln_free(terr);
             kiln_free(basic);
             kiln_challenge_free(&ch);
@@ -357,11 +367,11 @@ static int run(kiln_registry *r, req *q, const char *what, char **err)
     kiln_free(r->auth);
     r->auth = auth;
     if (perform(r, q, r->auth) < 0) {
-        set_err(err, "%s/%s: %s: %s", r->ref->registry, r->ref->repo, what, q->curl_err);
+        set_err(err, "%s: %s: %s", r->label, what, q->curl_err);
         return -1;
     }
     if (q->status == 401) {
-        set_err(err, "%s/%s: %s: %s", r->ref->registry, r->ref->repo, what,
+        set_err(err, "%s: %s: %s", r->label, what,
                 r->opts.user ? "the registry refused the user name or password (HTTP 401)"
                              : "the registry needs credentials (HTTP 401): run `kiln "
                                "registry login`");
@@ -378,8 +388,8 @@ static void status_err(kiln_registry *r, req *q, const char *what, char **err)
     const kiln_json *e0 = kiln_json_at(kiln_json_get(j, "errors"), 0);
     const char *code = kiln_json_get_str(e0, "code");
     const char *msg = kiln_json_get_str(e0, "message");
-    set_err(err, "%s/%s: %s: HTTP %ld%s%s%s%s", r->ref->registry, r->ref->repo, what, q->status,
-            code ? " " : "", code ? code : "", msg ? ": " : "", msg ? msg : "");
+    set_err(err, "%s: %s: HTTP %ld%s%s%s%s", r->label, what, q->status, code ? " " : "",
+            code ? code : "", msg ? ": " : "", msg ? msg : "");
     kiln_json_free(j);
 }
 
@@ -425,13 +435,13 @@ int kiln_registry_get_manifest(kiln_registry *r, const char *target, kiln_buf *b
         rc = -1;
     }
     if (rc == 0 && kiln_digest_valid(target) && strcmp(target, digest) != 0) {
-        set_err(err, "%s/%s@%s: the manifest the registry sent hashes to %s: refused",
-                r->ref->registry, r->ref->repo, target, digest);
+        set_err(err, "%s@%s: the manifest the registry sent hashes to %s: refused", r->label,
+                target, digest);
         rc = -1;
     }
     if (rc == 0 && q.digest && kiln_digest_valid(q.digest) && strcmp(q.digest, digest) != 0) {
-        set_err(err, "%s/%s:%s: the manifest hashes to %s, not the %s the registry announced",
-                r->ref->registry, r->ref->repo, target, digest, q.digest);
+        set_err(err, "%s:%s: the manifest hashes to %s, not the %s the registry announced",
+                r->label, target, digest, q.digest);
         rc = -1;
     }
     if (rc == 0 && q.ctype) {
@@ -447,7 +457,7 @@ int kiln_registry_get_blob(kiln_registry *r, const char *digest, kiln_buf *out, 
 {
     kiln_buf url = KILN_BUF_INIT;
     if (!kiln_digest_valid(digest)) {
-        set_err(err, "%s/%s: malformed digest %s", r->ref->registry, r->ref->repo, digest);
+        set_err(err, "%s: malformed digest %s", r->label, digest);
         return -1;
     }
     if (kiln_buf_printf(&url, "%s/blobs/%s", r->base, digest) < 0) {
@@ -464,9 +474,9 @@ int kiln_registry_get_blob(kiln_registry *r, const char *digest, kiln_buf *out, 
         char got[KILN_DIGEST_LEN + 1] = "?";
         kiln_digest_sha256(out->data ? out->data : "", out->len, got);
         set_err(err,
-                "%s/%s: blob %s: the registry sent %zu bytes that hash to %s (tampered or "
+                "%s: blob %s: the registry sent %zu bytes that hash to %s (tampered or "
                 "corrupt): refused",
-                r->ref->registry, r->ref->repo, digest, out->len, got);
+                r->label, digest, out->len, got);
         rc = -1;
     }
     if (rc < 0) kiln_buf_reset(out);

@@ -31,6 +31,7 @@ typedef struct kiln_registry_opts {
     int push;               /* ask tokens for push as well as pull */
     size_t chunk_size;      /* 0: monolithic uploads */
     const char *mount_from; /* repository to mount existing blobs from, or NULL */
+    int registry_only;      /* messages name the registry alone (login: no repository) */
 } kiln_registry_opts;
 
 typedef struct kiln_registry kiln_registry;
