@@ -160,8 +160,11 @@ static int cmd_login(int argc, char **argv)
         free_secret(password);
         return 2;
     }
-    kiln_registry_opts ro = {
-        .insecure = c.insecure, .ca_file = c.ca, .user = user, .password = password};
+    kiln_registry_opts ro = {.insecure = c.insecure,
+                             .ca_file = c.ca,
+                             .user = user,
+                             .password = password,
+                             .registry_only = 1};
     kiln_registry *r = kiln_registry_new(&ref, &ro, &err);
     if (!r || kiln_registry_ping(r, &err) < 0) {
         fprintf(stderr, "error: cannot log in to %s as %s: %s\n", server, user,

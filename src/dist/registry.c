@@ -25,7 +25,6 @@ struct kiln_registry {
     char *base;   /* origin + "/v2/" + repo */
     char *label;  /* what messages name: "registry/repo", or "registry" (login) */
     char *auth;   /* "Authorization: ..." once known, or NULL */
-    int basic_ok; /* the registry asked for Basic: send it up front from now on */
 };
 
 /* One request and what came back. */
