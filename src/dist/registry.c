@@ -255,24 +255,33 @@ static char *fetch_token(kiln_registry *r, const kiln_challenge *ch, const char 
 {
     kiln_buf url = KILN_BUF_INIT, body = KILN_BUF_INIT, scope = KILN_BUF_INIT;
     char *out = NULL;
-    const char *sc = ch->scope;
-    if (!sc) {
+    /* a push asks for pull and push at once (the challenge names what one request
+     * needs); login asks for no repository at all */
+    const char *sc = r->opts.push ? NULL : ch->scope;
+    if (!sc && !r->opts.registry_only) {
         if (kiln_buf_printf(&scope, "repository:%s:%s", r->ref->repo,
                             r->opts.push ? "pull,push" : "pull") < 0)
             goto oom;
         sc = scope.data;
     }
-    char *es = curl_easy_escape(r->curl, sc, 0);
+    char sep = strchr(ch->realm, '?') ? '&' : '?';
+    int rc = kiln_buf_puts(&url, ch->realm);
     char *ev = ch->service ? curl_easy_escape(r->curl, ch->service, 0) : NULL;
-    int rc = kiln_buf_printf(&url, "%s%cscope=%s", ch->realm, strchr(ch->realm, '?') ? '&' : '?',
-                             es ? es : "");
-    if (rc == 0 && ev) rc = kiln_buf_printf(&url, "&service=%s", ev);
+    if (rc == 0 && ev) {
+        rc = kiln_buf_printf(&url, "%cservice=%s", sep, ev);
+        sep = '&';
+    }
+    char *es = sc ? curl_easy_escape(r->curl, sc, 0) : NULL;
+    if (rc == 0 && es) {
+        rc = kiln_buf_printf(&url, "%cscope=%s", sep, es);
+        sep = '&';
+    }
     if (rc == 0 && r->opts.mount_from && r->opts.push) {
         char *mf = NULL;
         kiln_buf m = KILN_BUF_INIT;
         if (kiln_buf_printf(&m, "repository:%s:pull", r->opts.mount_from) == 0 &&
             (mf = curl_easy_escape(r->curl, m.data, 0)))
-            rc = kiln_buf_printf(&url, "&scope=%s", mf);
+            rc = kiln_buf_printf(&url, "%cscope=%s", sep, mf);
         curl_free(mf);
         kiln_buf_free(&m);
     }

@@ -3,6 +3,10 @@
 #   - htpasswd (Basic): anonymous push refused, wrong password refused by `login` (nothing
 #     stored), right password stored 0600, push/pull/up --from with it, a group-readable
 #     credentials file refused, logout
+#   - token auth (Bearer): the registry sends clients to a token server
+#     (helpers/token_server.py: JWTs signed with openssl); anonymous pulls get a pull
+#     token, an anonymous push is refused, a login with the wrong password is refused by
+#     the token server, with the right one push and pull work
 #   - TLS with a test CA made here: trusted through --ca and SSL_CERT_FILE, refused
 #     without; skopeo reads what Kiln pushed over TLS; --insecure only for loopback
 source "$(dirname "$0")/../lib.sh"
@@ -65,6 +69,48 @@ export KILN_CACHE_DIR="$TMP/cache-logout"
 out=$("$KILN" registry pull -k "$REF" 2>&1)
 expect_contains "after logout: anonymous again" "needs credentials" "$out"
 expect_eq "after logout: nothing cached" "" "$(cache_entries "$KILN_CACHE_DIR")"
+registry_stop
+
+# ---- token auth (Bearer) ----
+SIGN="$TMP/signer"
+mkdir -p "$SIGN"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Kiln test token signer" \
+    -keyout "$SIGN/key.pem" -out "$SIGN/cert.pem" >/dev/null 2>&1
+TPORT=$(free_port)
+python3 "$(dirname "$0")/helpers/token_server.py" "$TPORT" "$SIGN/key.pem" "$SIGN/cert.pem" \
+    kiln-test-issuer 'bob:token pass' 2>"$TMP/token.log" &
+TOKEN_PID=$!
+on_exit "kill $TOKEN_PID 2>/dev/null"
+cat >"$TMP/token.yml" <<YAML
+auth:
+  token:
+    realm: http://127.0.0.1:$TPORT/token
+    service: kiln-test-registry
+    issuer: kiln-test-issuer
+    rootcertbundle: $SIGN/cert.pem
+YAML
+rm -f "$KILN_REGISTRY_AUTH"
+registry_start token "$TMP/token.yml" || { finish; exit 1; }
+REF="$REG/bearer/hello:v1"
+out=$("$KILN" registry push -k -f "$HELLO" "$REF" 2>&1)
+expect_eq "bearer: anonymous push refused: exit 1" 1 $?
+expect_contains "bearer: anonymous push: says to log in" "kiln registry login" "$out"
+expect_contains "bearer: the client went to the token server" "GET /token" "$(cat "$TMP/token.log")"
+out=$(printf 'nope\n' | "$KILN" registry login -k -u bob --password-stdin "$REG" 2>&1)
+expect_eq "bearer: wrong password: exit 1" 1 $?
+expect_contains "bearer: wrong password: the token server's answer" "wrong user name or password" "$out"
+out=$(printf 'token pass\n' | "$KILN" registry login -k -u bob --password-stdin "$REG" 2>&1)
+expect_eq "bearer: login: exit 0" 0 $?
+out=$("$KILN" registry push -k -f "$HELLO" "$REF" 2>&1)
+expect_eq "bearer: push with a token: exit 0" 0 $?
+expect_contains "bearer: the token asked for push" "pull%2Cpush" "$(cat "$TMP/token.log")"
+"$KILN" registry logout "$REG" >/dev/null 2>&1
+export KILN_CACHE_DIR="$TMP/cache-bearer"
+if up_from "$REF" -k; then
+    http GET /hello/Bearer
+    expect_eq "bearer: anonymous pull token, up --from serves" "Hello, Bearer!" "$BODY"
+    up_stop
+fi
 registry_stop
 
 # ---- TLS with a test CA ----
