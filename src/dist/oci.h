@@ -20,7 +20,8 @@
  * (locked.c): spin.toml written from the locked app, components/ID.wasm, files/ID/...
  * It lands in CACHE/oci/sha256-HEX (HEX of the manifest digest): written in a temporary
  * directory next to it and renamed into place once every byte is verified, so the cache
- * never holds half an app. */
+ * never holds half an app (the temporary directory of a pull that was killed is removed
+ * by the next pull). */
 #ifndef KILN_DIST_OCI_H
 #define KILN_DIST_OCI_H
 

@@ -5,8 +5,10 @@
 #include "util/file.h"
 #include "util/json.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,26 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static void remove_tree(const char *dir)
 {
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Removes the temporary directories of pulls whose process is gone (killed half way):
+ * ".pull-PID-XXXXXX" with no process PID. Errors are ignored: this is housekeeping. */
+static void remove_stale(const char *root)
+{
+    DIR *d = opendir(root);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *end;
+        if (strncmp(e->d_name, ".pull-", 6) != 0) continue;
+        long pid = strtol(e->d_name + 6, &end, 10);
+        if (end == e->d_name + 6 || *end != '-' || pid <= 0) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        kiln_buf p = KILN_BUF_INIT;
+        if (kiln_buf_printf(&p, "%s/%s", root, e->d_name) == 0) remove_tree(p.data);
+        kiln_buf_free(&p);
+    }
+    closedir(d);
 }
 
 static int fetch_blob(void *ctx, const char *digest, kiln_buf *out, char **err)
@@ -149,7 +171,8 @@ int kiln_oci_pull(kiln_registry *r, const kiln_oci_ref *ref, const char *cache_d
         set_err(err, "%s: %s", root.data, strerror(errno));
         goto out;
     }
-    if (kiln_buf_printf(&tmp, "%s/.pull-XXXXXX", root.data) < 0) goto oom;
+    remove_stale(root.data);
+    if (kiln_buf_printf(&tmp, "%s/.pull-%ld-XXXXXX", root.data, (long)getpid()) < 0) goto oom;
     if (!mkdtemp(tmp.data)) {
         set_err(err, "%s: %s", tmp.data, strerror(errno));
         goto out;

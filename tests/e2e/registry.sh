@@ -169,6 +169,34 @@ BIG="$TMP/big"
 cp -R "$HELLO" "$BIG"
 head -c 48000000 /dev/urandom >"$BIG/big.bin"
 sed -i 's|^source = "target/hello.wasm"|source = "target/hello.wasm"\nfiles = ["big.bin"]|' "$BIG/kiln.toml"
+
+# kiln killed in the middle of a pull: the next pull removes the leftovers
+out=$("$KILN" registry push -k -f "$BIG" "$REG/demo/bigok:v1" 2>&1)
+expect_eq "big app push exits 0" 0 $?
+BIGDIGEST=$(printf '%s\n' "$out" | sed -n 's/^pushed .*@sha256:\([0-9a-f]*\)$/\1/p')
+export KILN_CACHE_DIR="$TMP/cache-kill"
+"$KILN" registry pull -k "$REG/demo/bigok:v1" >/dev/null 2>&1 &
+PULL_PID=$!
+for _ in $(seq 1 1000); do
+    compgen -G "$KILN_CACHE_DIR/oci/.pull-*" >/dev/null && break
+    kill -0 "$PULL_PID" 2>/dev/null || break
+    sleep 0.005
+done
+kill -9 "$PULL_PID" 2>/dev/null
+wait "$PULL_PID" 2>/dev/null
+[ -n "${VERBOSE:-}" ] && echo "  after the kill: $(cache_entries "$KILN_CACHE_DIR")"
+half=""
+for d in "$KILN_CACHE_DIR"/oci/sha256-*; do
+    [ -e "$d" ] && [ ! -f "$d/spin.toml" ] && half="$half $d"
+done
+expect_eq "killed pull: no app directory without its manifest" "" "$half"
+dir=$("$KILN" registry pull -k "$REG/demo/bigok:v1" 2>/dev/null)
+cmp -s "$dir/files/hello/big.bin" "$BIG/big.bin" && pass "the next pull completes the big app" ||
+    fail "the next pull completes the big app" "$dir"
+expect_eq "the next pull removed the killed one's leftovers" "sha256-$BIGDIGEST " \
+    "$(cache_entries "$KILN_CACHE_DIR")"
+head -c 48000000 /dev/urandom >"$BIG/big.bin" # new bytes: the push below must upload them
+export KILN_CACHE_DIR="$TMP/cache-fail"
 "$KILN" registry push -k --chunk-size 16384 -f "$BIG" "$REG/demo/big:v1" >"$TMP/push.out" 2>"$TMP/push.err" &
 PUSH_PID=$!
 for _ in $(seq 1 500); do
