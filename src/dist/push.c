@@ -255,7 +255,7 @@ static int w_head(kiln_buf *j, const kiln_manifest *m)
                 : kiln_jsonw_kv(j, "route", t->route) < 0)
             return -1;
         if (t->executor == KILN_EXECUTOR_SPIN &&
-            kiln_buf_puts(j, ",\"executor\":{\"type\":\"spin\"}") < 0)
+            kiln_buf_puts(j, ",\"executor\":{\"type\":\"http\"}") < 0)
             return -1;
         if (t->executor == KILN_EXECUTOR_WAGI &&
             (kiln_buf_puts(j, ",\"executor\":{\"type\":\"wagi\"") < 0 ||
