@@ -210,6 +210,57 @@ static void hostile(void)
     kiln_free(err);
 }
 
+/* A locked app shaped as `spin registry push` writes it (its loader's metadata, a
+ * build section, a Redis trigger and its global settings, a WAGI executor without
+ * entrypoint) becomes a manifest Kiln loads. */
+static void spin_shaped(void)
+{
+    const char *json =
+        "{\"spin_lock_version\":1,\"metadata\":{\"authors\":[\"Ada <ada@example.com>\"],"
+        "\"name\":\"spin-app\",\"version\":\"0.3.0\",\"trigger\":{\"type\":\"http\"},"
+        "\"triggers\":{\"http\":{},\"redis\":{\"address\":\"redis://127.0.0.1:6379\"}}},"
+        "\"variables\":{\"api_key\":{\"secret\":true}},"
+        "\"triggers\":[{\"id\":\"trigger--web\",\"trigger_type\":\"http\",\"trigger_config\":"
+        "{\"component\":\"web\",\"route\":\"/...\",\"executor\":{\"type\":\"wagi\",\"argv\":"
+        "\"${SCRIPT_NAME} ${ARGS}\"}}},{\"id\":\"trigger--private\",\"trigger_type\":\"http\","
+        "\"trigger_config\":{\"component\":\"web\",\"route\":{\"private\":true}}},"
+        "{\"id\":\"trigger--sub\",\"trigger_type\":\"redis\",\"trigger_config\":{\"component\":"
+        "\"web\",\"channel\":\"messages\"}}],"
+        "\"components\":[{\"id\":\"web\",\"metadata\":{\"allowed_outbound_hosts\":[],"
+        "\"build\":{\"command\":\"cargo build\"},\"databases\":[\"default\"]},"
+        "\"source\":{\"content_type\":\"application/wasm\",\"inline\":\"AGFzbQEAAAA=\","
+        "\"digest\":\"sha256:93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476\"},"
+        "\"env\":{\"RUST_LOG\":\"info\"},\"config\":{\"key\":\"{{ api_key }}\"}}]}";
+    char out[512], toml[600];
+    snprintf(out, sizeof out, "%s/spin-shaped", root);
+    CHECK_INT(mkdir(out, 0755), 0);
+    char *err = NULL;
+    CHECK_INT(kiln_locked_unpack(json, strlen(json), NULL, 0, fetch_from, NULL, out, &err), 0);
+    if (err) fprintf(stderr, "  %s\n", err);
+    kiln_free(err);
+    snprintf(toml, sizeof toml, "%s/spin.toml", out);
+    kiln_diags d = KILN_DIAGS_INIT;
+    kiln_manifest *m = kiln_manifest_load(toml, &d);
+    CHECK(m != NULL);
+    for (size_t i = 0; i < d.len; i++)
+        fprintf(stderr, "  %s\n", d.items[i].message);
+    if (m) {
+        CHECK_STR(m->name, "spin-app");
+        CHECK_INT(m->authors.len, 1);
+        CHECK_INT(m->triggers_len, 2);
+        CHECK_INT(m->triggers[0].executor, KILN_EXECUTOR_WAGI);
+        CHECK(m->triggers[1].is_private);
+        CHECK_INT(m->other_triggers_len, 1);
+        if (m->other_triggers_len) CHECK_STR(m->other_triggers[0].type, "redis");
+        CHECK_INT(m->trigger_settings_len, 1);
+        CHECK_INT(m->components[0].sqlite_databases.len, 1);
+        CHECK_INT(m->variables_len, 1);
+        if (m->variables_len) CHECK(m->variables[0].required && m->variables[0].secret);
+    }
+    kiln_manifest_free(m);
+    kiln_diags_free(&d);
+}
+
 static int count_entry(void *ctx, const char *name, const void *data, size_t len)
 {
     (void)data;
@@ -267,6 +318,7 @@ int main(void)
     round_trip(0);
     round_trip(1);
     hostile();
+    spin_shaped();
     tar_limits();
     nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return test_finish("oci_test");
