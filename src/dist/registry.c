@@ -255,6 +255,14 @@ static char *fetch_token(kiln_registry *r, const kiln_challenge *ch, const char 
 {
     kiln_buf url = KILN_BUF_INIT, body = KILN_BUF_INIT, scope = KILN_BUF_INIT;
     char *out = NULL;
+    /* the realm is the registry's choice: credentials and tokens travel over TLS unless
+     * the user asked for plain HTTP */
+    if (strncmp(ch->realm, "https://", 8) != 0 &&
+        !(r->opts.insecure && strncmp(ch->realm, "http://", 7) == 0)) {
+        set_err(err, "token endpoint %s: refused (not https; -k allows http for loopback)",
+                ch->realm);
+        return NULL;
+    }
     /* a push asks for pull and push at once (the challenge names what one request
      * needs); login asks for no repository at all */
     const char *sc = r->opts.push ? NULL : ch->scope;

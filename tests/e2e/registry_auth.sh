@@ -81,6 +81,11 @@ python3 "$(dirname "$0")/helpers/token_server.py" "$TPORT" "$SIGN/key.pem" "$SIG
     kiln-test-issuer 'bob:token pass' 2>"$TMP/token.log" &
 TOKEN_PID=$!
 on_exit "kill $TOKEN_PID 2>/dev/null"
+for _ in $(seq 1 100); do
+    curl -sf -o /dev/null "http://127.0.0.1:$TPORT/token" && break
+    sleep 0.1
+done
+check "the token server answers" curl -sf -o /dev/null "http://127.0.0.1:$TPORT/token"
 cat >"$TMP/token.yml" <<YAML
 auth:
   token:
