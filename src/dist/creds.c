@@ -1,5 +1,6 @@
 /* creds.c — the registry credentials file (see auth.h). */
 #include "dist/auth.h"
+#include "dist/errf.h"
 #include "dist/jsonw.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -14,17 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char **err, const char *fmt, ...)
-{
-    kiln_buf b = KILN_BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    *err = kiln_buf_vprintf(&b, fmt, ap) == 0 ? kiln_buf_steal(&b) : NULL;
-    va_end(ap);
-    kiln_buf_free(&b);
-}
 
 char *kiln_creds_path(void)
 {
@@ -53,20 +43,21 @@ static int load(const char *path, kiln_json **tree, char **err)
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) return 0;
-        set_err(err, "%s: %s", path, strerror(errno));
+        kiln_dist_errf(err, "%s: %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) < 0) {
-        set_err(err, "%s: %s", path, strerror(errno));
+        kiln_dist_errf(err, "%s: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
     if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
-        set_err(err,
-                "%s: refusing a credentials file that is not a regular file owned by you with "
-                "mode 0600 (it is %04o; chmod 600 it)",
-                path, (unsigned)(st.st_mode & 07777));
+        kiln_dist_errf(
+            err,
+            "%s: refusing a credentials file that is not a regular file owned by you with "
+            "mode 0600 (it is %04o; chmod 600 it)",
+            path, (unsigned)(st.st_mode & 07777));
         close(fd);
         return -1;
     }
@@ -75,7 +66,7 @@ static int load(const char *path, kiln_json **tree, char **err)
     int saved = errno;
     close(fd);
     if (rc < 0) {
-        set_err(err, "%s: %s", path, strerror(saved));
+        kiln_dist_errf(err, "%s: %s", path, strerror(saved));
         kiln_buf_free(&b);
         return -1;
     }
@@ -83,7 +74,7 @@ static int load(const char *path, kiln_json **tree, char **err)
     *tree = kiln_json_parse(b.data ? b.data : "", b.len, jerr, sizeof jerr);
     kiln_buf_free(&b);
     if (!*tree || (*tree)->type != KILN_JSON_OBJECT) {
-        set_err(err, "%s: not a JSON object (%s)", path, *tree ? "wrong type" : jerr);
+        kiln_dist_errf(err, "%s: not a JSON object (%s)", path, *tree ? "wrong type" : jerr);
         kiln_json_free(*tree);
         *tree = NULL;
         return -1;
@@ -110,7 +101,8 @@ int kiln_creds_get(const char *registry, char **user, char **password, char **er
         char *dec = kiln_base64_decode(auth, &n);
         char *colon = dec ? memchr(dec, ':', n) : NULL;
         if (!colon || strlen(dec) != n) {
-            set_err(err, "%s: the entry of %s is not base64 of user:password", path, registry);
+            kiln_dist_errf(err, "%s: the entry of %s is not base64 of user:password", path,
+                           registry);
             rc = -1;
         } else {
             *colon = '\0';
@@ -121,7 +113,7 @@ int kiln_creds_get(const char *registry, char **user, char **password, char **er
                 kiln_free(*user);
                 kiln_free(*password);
                 *user = *password = NULL;
-                set_err(err, "out of memory");
+                kiln_dist_errf(err, "out of memory");
             }
         }
         kiln_free(dec);
@@ -156,7 +148,7 @@ int kiln_creds_put(const char *registry, const char *user, const char *password,
     kiln_buf out = KILN_BUF_INIT, up = KILN_BUF_INIT;
     int rc = -1;
     if (!path) {
-        set_err(err, "no credentials file: set HOME or KILN_REGISTRY_AUTH");
+        kiln_dist_errf(err, "no credentials file: set HOME or KILN_REGISTRY_AUTH");
         return -1;
     }
     if (load(path, &tree, err) < 0) goto out;
@@ -185,14 +177,14 @@ int kiln_creds_put(const char *registry, const char *user, const char *password,
     tmp = kiln_buf_steal(&tb);
     if (make_parents(path) < 0 || kiln_write_file(tmp, out.data, out.len) < 0 ||
         chmod(tmp, 0600) < 0 || rename(tmp, path) < 0) {
-        set_err(err, "%s: %s", path, strerror(errno));
+        kiln_dist_errf(err, "%s: %s", path, strerror(errno));
         unlink(tmp);
         goto out;
     }
     rc = 0;
     goto out;
 oom:
-    set_err(err, "out of memory");
+    kiln_dist_errf(err, "out of memory");
 out:
     if (auth) {
         memset(auth, 0, strlen(auth));

@@ -3,6 +3,7 @@
  * files/ID/PATH (see oci.h). The JSON comes from a registry: every id, path and byte is
  * checked before it touches the disk, and files are only ever created, never followed. */
 #include "dist/auth.h"
+#include "dist/errf.h"
 #include "dist/oci.h"
 #include "dist/tar.h"
 #include "util/alloc.h"
@@ -18,17 +19,6 @@
 
 #define PATH_MAX_LEN 4096
 #define ARCHIVE_MAX_INFLATED ((size_t)1 << 30)
-
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char **err, const char *fmt, ...)
-{
-    kiln_buf b = KILN_BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    *err = kiln_buf_vprintf(&b, fmt, ap) == 0 ? kiln_buf_steal(&b) : NULL;
-    va_end(ap);
-    kiln_buf_free(&b);
-}
 
 /* A file found in an archive layer, by digest. */
 typedef struct arch_file {
@@ -110,15 +100,15 @@ static int write_new(unpack *u, const char *rel, const void *data, size_t len)
     for (char *s = p.data + strlen(u->dir) + 1; (s = strchr(s, '/')); s++) {
         *s = '\0';
         if (mkdir(p.data, 0755) < 0 && errno != EEXIST) {
-            set_err(u->err, "%s: %s", p.data, strerror(errno));
+            kiln_dist_errf(u->err, "%s: %s", p.data, strerror(errno));
             goto out;
         }
         *s = '/';
     }
     int fd = open(p.data, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
-        set_err(u->err, "%s: %s%s", p.data, strerror(errno),
-                errno == EEXIST ? " (the locked app lists the same path twice)" : "");
+        kiln_dist_errf(u->err, "%s: %s%s", p.data, strerror(errno),
+                       errno == EEXIST ? " (the locked app lists the same path twice)" : "");
         goto out;
     }
     int wr = kiln_write_all(fd, data, len);
@@ -128,13 +118,13 @@ static int write_new(unpack *u, const char *rel, const void *data, size_t len)
         wr = -1;
     }
     if (wr < 0) {
-        set_err(u->err, "%s: %s", p.data, strerror(saved));
+        kiln_dist_errf(u->err, "%s: %s", p.data, strerror(saved));
         goto out;
     }
     rc = 0;
     goto out;
 oom:
-    set_err(u->err, "out of memory");
+    kiln_dist_errf(u->err, "out of memory");
 out:
     kiln_buf_free(&p);
     return rc;
@@ -147,7 +137,7 @@ static int content(unpack *u, const kiln_json *ref, const char *what, kiln_buf *
     const char *inl = kiln_json_get_str(ref, "inline");
     kiln_buf_reset(out);
     if (digest && !kiln_digest_valid(digest)) {
-        set_err(u->err, "%s: malformed digest in the locked app", what);
+        kiln_dist_errf(u->err, "%s: malformed digest in the locked app", what);
         return -1;
     }
     if (inl) {
@@ -155,35 +145,36 @@ static int content(unpack *u, const kiln_json *ref, const char *what, kiln_buf *
         char *b = *inl ? kiln_base64_decode(inl, &n) : kiln_strdup("");
         if (!*inl) n = 0;
         if (!b) {
-            set_err(u->err, "%s: the inline content is not base64", what);
+            kiln_dist_errf(u->err, "%s: the inline content is not base64", what);
             return -1;
         }
         int rc = kiln_buf_append(out, b, n);
         kiln_free(b);
         if (rc < 0) {
-            set_err(u->err, "out of memory");
+            kiln_dist_errf(u->err, "out of memory");
             return -1;
         }
         if (digest && !kiln_digest_check(out->data, out->len, digest)) {
-            set_err(u->err, "%s: the inline content does not hash to %s: refused", what, digest);
+            kiln_dist_errf(u->err, "%s: the inline content does not hash to %s: refused", what,
+                           digest);
             return -1;
         }
         return 0;
     }
     if (!digest) {
-        set_err(u->err, "%s: neither a digest nor inline content in the locked app", what);
+        kiln_dist_errf(u->err, "%s: neither a digest nor inline content in the locked app", what);
         return -1;
     }
     for (size_t i = 0; i < u->n_af; i++)
         if (strcmp(u->af[i].digest, digest) == 0) {
             if (kiln_buf_append(out, u->af[i].data, u->af[i].len) < 0) {
-                set_err(u->err, "out of memory");
+                kiln_dist_errf(u->err, "out of memory");
                 return -1;
             }
             return 0;
         }
     if (!u->fetch) {
-        set_err(u->err, "%s: %s is in no layer", what, digest);
+        kiln_dist_errf(u->err, "%s: %s is in no layer", what, digest);
         return -1;
     }
     return u->fetch(u->ctx, digest, out, u->err);
@@ -300,7 +291,8 @@ static int trigger_section(unpack *u, const kiln_json *tr)
     const char *type = kiln_json_get_str(tr, "trigger_type");
     const kiln_json *cfg = kiln_json_get(tr, "trigger_config");
     if (!type || !valid_id(type) || !cfg || cfg->type != KILN_JSON_OBJECT) {
-        set_err(u->err, "locked app: a trigger without a valid trigger_type and trigger_config");
+        kiln_dist_errf(u->err,
+                       "locked app: a trigger without a valid trigger_type and trigger_config");
         return -1;
     }
     if (kiln_buf_printf(t, "\n[[trigger.%s]]\n", type) < 0 || t_member(t, tr, "id", NULL) < 0)
@@ -308,15 +300,15 @@ static int trigger_section(unpack *u, const kiln_json *tr)
     for (size_t i = 0; i < cfg->count; i++) {
         const char *k = cfg->members[i].key;
         if (strcmp(k, "component") == 0 && !valid_id(kiln_json_get_str(cfg, k))) {
-            set_err(u->err, "locked app: trigger %s names an invalid component",
-                    kiln_json_get_str(tr, "id") ? kiln_json_get_str(tr, "id") : type);
+            kiln_dist_errf(u->err, "locked app: trigger %s names an invalid component",
+                           kiln_json_get_str(tr, "id") ? kiln_json_get_str(tr, "id") : type);
             return -1;
         }
         if (t_member(t, cfg, k, NULL) < 0) goto oom;
     }
     return 0;
 oom:
-    set_err(u->err, "out of memory");
+    kiln_dist_errf(u->err, "out of memory");
     return -1;
 }
 
@@ -325,14 +317,16 @@ static int component_section(unpack *u, const kiln_json *c, kiln_buf *bytes)
     kiln_buf *t = &u->toml;
     const char *id = kiln_json_get_str(c, "id");
     if (!valid_id(id)) {
-        set_err(u->err, "locked app: component id %s is not [a-z0-9_-]", id ? id : "(missing)");
+        kiln_dist_errf(u->err, "locked app: component id %s is not [a-z0-9_-]",
+                       id ? id : "(missing)");
         return -1;
     }
     if (kiln_json_get(c, "dependencies") && kiln_json_get(c, "dependencies")->count) {
-        set_err(u->err,
-                "component %s has dependencies (component composition), which Kiln does not "
-                "serve; push it with Spin's composition (the default of `spin registry push`)",
-                id);
+        kiln_dist_errf(
+            u->err,
+            "component %s has dependencies (component composition), which Kiln does not "
+            "serve; push it with Spin's composition (the default of `spin registry push`)",
+            id);
         return -1;
     }
     kiln_buf rel = KILN_BUF_INIT, what = KILN_BUF_INIT;
@@ -356,8 +350,9 @@ static int component_section(unpack *u, const kiln_json *c, kiln_buf *bytes)
         const kiln_json *f = files->items[i];
         const char *path = kiln_json_get_str(f, "path");
         if (!path || !valid_path(path)) {
-            set_err(u->err, "component %s: file path %s is not a plain relative path: refused", id,
-                    path ? path : "(missing)");
+            kiln_dist_errf(u->err,
+                           "component %s: file path %s is not a plain relative path: refused", id,
+                           path ? path : "(missing)");
             goto out;
         }
         while (*path == '/')
@@ -383,7 +378,7 @@ static int component_section(unpack *u, const kiln_json *c, kiln_buf *bytes)
     rc = 0;
     goto out;
 oom:
-    set_err(u->err, "out of memory");
+    kiln_dist_errf(u->err, "out of memory");
 out:
     kiln_buf_free(&rel);
     kiln_buf_free(&what);
@@ -400,30 +395,31 @@ int kiln_locked_unpack(const char *json, size_t len, const kiln_buf *archives, s
     int rc = -1;
     kiln_json *app = kiln_json_parse(json, len, jerr, sizeof jerr);
     if (!app || app->type != KILN_JSON_OBJECT) {
-        set_err(err, "locked app: %s", app ? "not a JSON object" : jerr);
+        kiln_dist_errf(err, "locked app: %s", app ? "not a JSON object" : jerr);
         goto out;
     }
     const kiln_json *ver = kiln_json_get(app, "spin_lock_version");
     if (!ver || ver->type != KILN_JSON_NUMBER || ver->number != 1) {
-        set_err(err, "locked app: spin_lock_version is not 1 (not a Spin application?)");
+        kiln_dist_errf(err, "locked app: spin_lock_version is not 1 (not a Spin application?)");
         goto out;
     }
     const kiln_json *mu = kiln_json_get(app, "must_understand");
     const kiln_json *hr = kiln_json_get(app, "host_requirements");
     if ((mu && mu->count) && hr && hr->type == KILN_JSON_OBJECT && hr->count) {
-        set_err(err, "locked app: requires %s of the host, which Kiln does not provide",
-                hr->members[0].key);
+        kiln_dist_errf(err, "locked app: requires %s of the host, which Kiln does not provide",
+                       hr->members[0].key);
         goto out;
     }
     for (size_t i = 0; i < n_archives; i++)
         if (kiln_tar_each_gz(archives[i].data, archives[i].len, ARCHIVE_MAX_INFLATED, collect, &u) <
             0) {
-            set_err(err, "an archive layer is not a valid .tar.gz (or inflates past 1 GiB)");
+            kiln_dist_errf(err, "an archive layer is not a valid .tar.gz (or inflates past 1 GiB)");
             goto out;
         }
     int ar = app_section(&u, app);
     if (ar < 0) {
-        set_err(err, ar == -2 ? "locked app: an invalid trigger type name" : "out of memory");
+        kiln_dist_errf(err,
+                       ar == -2 ? "locked app: an invalid trigger type name" : "out of memory");
         goto out;
     }
     const kiln_json *trs = kiln_json_get(app, "triggers");

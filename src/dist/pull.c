@@ -1,6 +1,7 @@
 /* pull.c — fetching an app from a registry into the cache by manifest digest (oci.h). */
 #define _XOPEN_SOURCE 700
 #include "dist/oci.h"
+#include "dist/errf.h"
 #include "util/alloc.h"
 #include "util/file.h"
 #include "util/json.h"
@@ -14,17 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char **err, const char *fmt, ...)
-{
-    kiln_buf b = KILN_BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    *err = kiln_buf_vprintf(&b, fmt, ap) == 0 ? kiln_buf_steal(&b) : NULL;
-    va_end(ap);
-    kiln_buf_free(&b);
-}
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -128,8 +118,8 @@ int kiln_oci_pull(kiln_registry *r, const kiln_oci_ref *ref, const char *cache_d
     if (!mt) mt = ctype;
     if (!man || (mt && strcmp(mt, KILN_OCI_MANIFEST_TYPE) != 0 &&
                  strcmp(mt, "application/vnd.docker.distribution.manifest.v2+json") != 0)) {
-        set_err(err, "%s/%s:%s: not an image manifest (%s)", ref->registry, ref->repo, target,
-                man ? mt : jerr);
+        kiln_dist_errf(err, "%s/%s:%s: not an image manifest (%s)", ref->registry, ref->repo,
+                       target, man ? mt : jerr);
         goto out;
     }
     if (kiln_buf_printf(&final, "%s/sha256-%s", root.data, digest + 7) < 0) goto oom;
@@ -143,8 +133,8 @@ int kiln_oci_pull(kiln_registry *r, const kiln_oci_ref *ref, const char *cache_d
     for (size_t i = 0; layers && layers->type == KILN_JSON_ARRAY && i < layers->count; i++) {
         const kiln_json *l = layers->items[i];
         if (!layer_ok(l)) {
-            set_err(err, "%s/%s:%s: layer %zu has no valid mediaType and digest", ref->registry,
-                    ref->repo, target, i);
+            kiln_dist_errf(err, "%s/%s:%s: layer %zu has no valid mediaType and digest",
+                           ref->registry, ref->repo, target, i);
             goto out;
         }
         const char *lt = kiln_json_get_str(l, "mediaType");
@@ -162,26 +152,27 @@ int kiln_oci_pull(kiln_registry *r, const kiln_oci_ref *ref, const char *cache_d
     /* older Spin artifacts carry the locked app as the config itself */
     if (!locked_digest) locked_digest = kiln_json_get_str(cfg, "digest");
     if (!kiln_digest_valid(locked_digest)) {
-        set_err(err, "%s/%s:%s: no locked app layer (%s): not a Spin application", ref->registry,
-                ref->repo, target, KILN_OCI_LOCKED_TYPE);
+        kiln_dist_errf(err, "%s/%s:%s: no locked app layer (%s): not a Spin application",
+                       ref->registry, ref->repo, target, KILN_OCI_LOCKED_TYPE);
         goto out;
     }
     if (kiln_registry_get_blob(r, locked_digest, &locked, err) < 0) goto out;
     if (mkdir_p(root.data) < 0) {
-        set_err(err, "%s: %s", root.data, strerror(errno));
+        kiln_dist_errf(err, "%s: %s", root.data, strerror(errno));
         goto out;
     }
     remove_stale(root.data);
     if (kiln_buf_printf(&tmp, "%s/.pull-%ld-XXXXXX", root.data, (long)getpid()) < 0) goto oom;
     if (!mkdtemp(tmp.data)) {
-        set_err(err, "%s: %s", tmp.data, strerror(errno));
+        kiln_dist_errf(err, "%s: %s", tmp.data, strerror(errno));
         goto out;
     }
     made_tmp = 1;
     if (kiln_locked_unpack(locked.data, locked.len, archives, n_archives, fetch_blob, r, tmp.data,
                            err) < 0) {
         char *e = *err;
-        set_err(err, "%s/%s:%s: %s", ref->registry, ref->repo, target, e ? e : "out of memory");
+        kiln_dist_errf(err, "%s/%s:%s: %s", ref->registry, ref->repo, target,
+                       e ? e : "out of memory");
         kiln_free(e);
         goto out;
     }
@@ -191,13 +182,13 @@ int kiln_oci_pull(kiln_registry *r, const kiln_oci_ref *ref, const char *cache_d
                  : -1;
     kiln_buf_free(&mp);
     if (wr < 0 || chmod(tmp.data, 0755) < 0) {
-        set_err(err, "%s: %s", tmp.data, strerror(errno));
+        kiln_dist_errf(err, "%s: %s", tmp.data, strerror(errno));
         goto out;
     }
     if (rename(tmp.data, final.data) < 0) {
         /* another pull of the same digest got there first: its copy is as good */
         if ((errno != EEXIST && errno != ENOTEMPTY) || !is_dir_with_manifest(final.data)) {
-            set_err(err, "%s: %s", final.data, strerror(errno));
+            kiln_dist_errf(err, "%s: %s", final.data, strerror(errno));
             goto out;
         }
     } else {
@@ -211,7 +202,7 @@ done:
     goto out;
 oom:
     kiln_free(*err);
-    set_err(err, "out of memory");
+    kiln_dist_errf(err, "out of memory");
 out:
     if (made_tmp) remove_tree(tmp.data);
     for (size_t i = 0; i < n_archives; i++)

@@ -1,5 +1,6 @@
 /* push.c — assembling an app into Spin's OCI layout and pushing it (see oci.h). */
 #include "dist/auth.h"
+#include "dist/errf.h"
 #include "dist/jsonw.h"
 #include "dist/oci.h"
 #include "dist/tar.h"
@@ -15,17 +16,6 @@
 #include <sys/stat.h>
 
 #define MAX_WALK_DEPTH 64
-
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char **err, const char *fmt, ...)
-{
-    kiln_buf b = KILN_BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    *err = kiln_buf_vprintf(&b, fmt, ap) == 0 ? kiln_buf_steal(&b) : NULL;
-    va_end(ap);
-    kiln_buf_free(&b);
-}
 
 /* One static file of a component: where it is, where the guest sees it. */
 typedef struct file_ent {
@@ -75,13 +65,13 @@ static int files_add(files *f, const char *host, const char *guest)
 static int walk(files *f, const char *dir, const char *guest, int depth, char **err)
 {
     if (depth > MAX_WALK_DEPTH) {
-        set_err(err, "%s: directories nested too deep", dir);
+        kiln_dist_errf(err, "%s: directories nested too deep", dir);
         return -1;
     }
     struct dirent **names = NULL;
     int n = scandir(dir, &names, NULL, alphasort);
     if (n < 0) {
-        set_err(err, "%s: %s", dir, strerror(errno));
+        kiln_dist_errf(err, "%s: %s", dir, strerror(errno));
         return -1;
     }
     int rc = 0;
@@ -92,15 +82,15 @@ static int walk(files *f, const char *dir, const char *guest, int depth, char **
             struct stat st;
             if (kiln_buf_printf(&h, "%s/%s", dir, nm) < 0 ||
                 kiln_buf_printf(&g, "%s%s%s", guest, *guest ? "/" : "", nm) < 0) {
-                set_err(err, "out of memory");
+                kiln_dist_errf(err, "out of memory");
                 rc = -1;
             } else if (stat(h.data, &st) < 0) {
-                set_err(err, "%s: %s", h.data, strerror(errno));
+                kiln_dist_errf(err, "%s: %s", h.data, strerror(errno));
                 rc = -1;
             } else if (S_ISDIR(st.st_mode)) {
                 rc = walk(f, h.data, g.data, depth + 1, err);
             } else if (S_ISREG(st.st_mode) && files_add(f, h.data, g.data) < 0) {
-                set_err(err, "out of memory");
+                kiln_dist_errf(err, "out of memory");
                 rc = -1;
             }
             kiln_buf_free(&h);
@@ -126,7 +116,7 @@ static int component_files(const kiln_manifest *m, const kiln_component *c, file
                 g++;
             rc = walk(out, mounts[i].host_path, g, 0, err);
         } else if (files_add(out, mounts[i].host_path, mounts[i].guest_path) < 0) {
-            set_err(err, "out of memory");
+            kiln_dist_errf(err, "out of memory");
             rc = -1;
         }
     }
@@ -175,13 +165,13 @@ static int read_whole(const char *path, char **data, size_t *len, char **err)
 {
     kiln_buf b = KILN_BUF_INIT;
     if (kiln_read_file(path, &b) < 0) {
-        set_err(err, "%s: %s", path, strerror(errno));
+        kiln_dist_errf(err, "%s: %s", path, strerror(errno));
         kiln_buf_free(&b);
         return -1;
     }
     *len = b.len;
     *data = kiln_buf_steal(&b);
-    if (!*data) set_err(err, "out of memory");
+    if (!*data) kiln_dist_errf(err, "out of memory");
     return *data ? 0 : -1;
 }
 
@@ -295,7 +285,8 @@ static int w_component(kiln_oci_artifact *a, kiln_buf *j, const kiln_manifest *m
                        const kiln_component *c, int archive, char **err)
 {
     if (!c->source) {
-        set_err(err, "component %s: only components with a local source can be pushed", c->id);
+        kiln_dist_errf(err, "component %s: only components with a local source can be pushed",
+                       c->id);
         return -1;
     }
     char *data = NULL, digest[KILN_DIGEST_LEN + 1];
@@ -339,7 +330,7 @@ static int w_component(kiln_oci_artifact *a, kiln_buf *j, const kiln_manifest *m
         if (kiln_jsonw_kv(j, "path", fl.v[i].guest) < 0 || kiln_buf_putc(j, '}') < 0) goto oom_data;
         if (archive) {
             if (kiln_tar_add(&tar, fl.v[i].guest, data, len) < 0) {
-                set_err(err, "%s: the path is too long for an archive layer", fl.v[i].host);
+                kiln_dist_errf(err, "%s: the path is too long for an archive layer", fl.v[i].host);
                 kiln_free(data);
                 files_free(&fl);
                 kiln_tar_free(&tar);
@@ -374,7 +365,7 @@ oom_files:
     kiln_tar_free(&tar);
     files_free(&fl);
 oom:
-    set_err(err, "out of memory");
+    kiln_dist_errf(err, "out of memory");
     return -1;
 }
 
@@ -461,7 +452,7 @@ int kiln_oci_assemble(const char *manifest_path, int archive, const char *create
                 break;
         *err = e.len ? kiln_buf_steal(&e) : NULL;
         kiln_buf_free(&e);
-        if (!*err) set_err(err, "%s: cannot load the manifest", manifest_path);
+        if (!*err) kiln_dist_errf(err, "%s: cannot load the manifest", manifest_path);
         goto out;
     }
     if (!archive) {
@@ -480,14 +471,15 @@ int kiln_oci_assemble(const char *manifest_path, int archive, const char *create
     if (add_layer(out, KILN_OCI_LOCKED_TYPE, kiln_buf_steal(&j), jl, digest) < 0) goto oom;
     /* add_layer dedups: a locked app identical to a file would not be last */
     if (strcmp(out->layers[out->n_layers - 1].digest, digest) != 0) {
-        set_err(err, "%s: a static file has the same bytes as the locked app", manifest_path);
+        kiln_dist_errf(err, "%s: a static file has the same bytes as the locked app",
+                       manifest_path);
         goto out;
     }
     if (w_manifest(out, m, created) < 0) goto oom;
     rc = 0;
     goto out;
 oom:
-    set_err(err, "out of memory");
+    kiln_dist_errf(err, "out of memory");
 out:
     kiln_buf_free(&j);
     if (rc < 0) kiln_oci_artifact_free(out);
@@ -500,7 +492,8 @@ int kiln_oci_push(kiln_registry *r, const kiln_oci_ref *ref, const kiln_oci_arti
                   char **err)
 {
     if (!ref->tag) {
-        set_err(err, "%s/%s: a push needs a tag (REGISTRY/REPO:TAG)", ref->registry, ref->repo);
+        kiln_dist_errf(err, "%s/%s: a push needs a tag (REGISTRY/REPO:TAG)", ref->registry,
+                       ref->repo);
         return -1;
     }
     static const char *const said[] = {"exists", "mounted", "uploaded"};

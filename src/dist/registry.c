@@ -1,6 +1,7 @@
 /* registry.c — the distribution API v2 client (see registry.h). */
 #include "dist/registry.h"
 #include "dist/auth.h"
+#include "dist/errf.h"
 #include "util/alloc.h"
 #include "util/json.h"
 
@@ -43,17 +44,6 @@ typedef struct req {
     int too_big;
 } req;
 
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char **err, const char *fmt, ...)
-{
-    kiln_buf b = KILN_BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    *err = kiln_buf_vprintf(&b, fmt, ap) == 0 ? kiln_buf_steal(&b) : NULL;
-    va_end(ap);
-    kiln_buf_free(&b);
-}
-
 static void req_clear(req *q)
 {
     kiln_free(q->location);
@@ -80,14 +70,14 @@ kiln_registry *kiln_registry_new(const kiln_oci_ref *ref, const kiln_registry_op
 {
     *err = NULL;
     if (opts->insecure && !is_loopback(ref->registry)) {
-        set_err(err, "%s: --insecure (plain HTTP) is only allowed for a loopback registry",
-                ref->registry);
+        kiln_dist_errf(err, "%s: --insecure (plain HTTP) is only allowed for a loopback registry",
+                       ref->registry);
         return NULL;
     }
     static int inited;
     if (!inited) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-            set_err(err, "cannot initialize libcurl");
+            kiln_dist_errf(err, "cannot initialize libcurl");
             return NULL;
         }
         inited = 1;
@@ -101,7 +91,7 @@ kiln_registry *kiln_registry_new(const kiln_oci_ref *ref, const kiln_registry_op
         kiln_buf_free(&o);
         kiln_buf_free(&b);
         kiln_free(r);
-        set_err(err, "out of memory");
+        kiln_dist_errf(err, "out of memory");
         return NULL;
     }
     r->ref = ref;
@@ -116,7 +106,7 @@ kiln_registry *kiln_registry_new(const kiln_oci_ref *ref, const kiln_registry_op
                             : kiln_buf_printf(&l, "%s/%s", ref->registry, ref->repo) < 0) {
         kiln_buf_free(&l);
         kiln_registry_free(r);
-        set_err(err, "out of memory");
+        kiln_dist_errf(err, "out of memory");
         return NULL;
     }
     r->label = kiln_buf_steal(&l);
@@ -259,8 +249,8 @@ static char *fetch_token(kiln_registry *r, const kiln_challenge *ch, const char 
      * the user asked for plain HTTP */
     if (strncmp(ch->realm, "https://", 8) != 0 &&
         !(r->opts.insecure && strncmp(ch->realm, "http://", 7) == 0)) {
-        set_err(err, "token endpoint %s: refused (not https; -k allows http for loopback)",
-                ch->realm);
+        kiln_dist_errf(err, "token endpoint %s: refused (not https; -k allows http for loopback)",
+                       ch->realm);
         return NULL;
     }
     /* a push asks for pull and push at once (the challenge names what one request
@@ -298,17 +288,17 @@ static char *fetch_token(kiln_registry *r, const kiln_challenge *ch, const char 
     if (rc < 0) goto oom;
     req q = {.method = "GET", .url = url.data, .resp = &body, .limit = 1u << 20};
     if (perform(r, &q, basic) < 0) {
-        set_err(err, "token endpoint %s: %s", ch->realm, q.curl_err);
+        kiln_dist_errf(err, "token endpoint %s: %s", ch->realm, q.curl_err);
     } else if (q.status != 200) {
-        set_err(err, "token endpoint %s: HTTP %ld%s", ch->realm, q.status,
-                q.status == 401 ? " (wrong user name or password)" : "");
+        kiln_dist_errf(err, "token endpoint %s: HTTP %ld%s", ch->realm, q.status,
+                       q.status == 401 ? " (wrong user name or password)" : "");
     } else {
         kiln_json *j = kiln_json_parse(body.data ? body.data : "", body.len, NULL, 0);
         const char *tok = kiln_json_get_str(j, "token");
         if (!tok) tok = kiln_json_get_str(j, "access_token");
         kiln_buf a = KILN_BUF_INIT;
         if (!tok || !*tok)
-            set_err(err, "token endpoint %s: no token in its answer", ch->realm);
+            kiln_dist_errf(err, "token endpoint %s: no token in its answer", ch->realm);
         else if (kiln_buf_printf(&a, "Authorization: Bearer %s", tok) == 0)
             out = kiln_buf_steal(&a);
         kiln_buf_free(&a);
@@ -317,7 +307,7 @@ static char *fetch_token(kiln_registry *r, const kiln_challenge *ch, const char 
     req_clear(&q);
     goto done;
 oom:
-    set_err(err, "out of memory");
+    kiln_dist_errf(err, "out of memory");
 done:
     kiln_buf_free(&url);
     kiln_buf_free(&body);
@@ -348,7 +338,7 @@ static char *basic_header(const kiln_registry *r)
 static int run(kiln_registry *r, req *q, const char *what, char **err)
 {
     if (perform(r, q, r->auth) < 0) {
-        set_err(err, "%s: %s: %s", r->label, what, q->curl_err);
+        kiln_dist_errf(err, "%s: %s: %s", r->label, what, q->curl_err);
         return -1;
     }
     if (q->status != 401 || !q->challenge) return 0;
@@ -359,10 +349,11 @@ static int run(kiln_registry *r, req *q, const char *what, char **err)
         if (!basic || (r->auth && strcmp(r->auth, basic) == 0)) {
             kiln_free(basic);
             kiln_challenge_free(&ch);
-            set_err(err, "%s: %s: %s", r->label, what,
-                    r->opts.user ? "the registry refused the user name or password (HTTP 401)"
-                                 : "the registry needs credentials (HTTP 401): run "
-                                   "`kiln registry login`");
+            kiln_dist_errf(err, "%s: %s: %s", r->label, what,
+                           r->opts.user
+                               ? "the registry refused the user name or password (HTTP 401)"
+                               : "the registry needs credentials (HTTP 401): run "
+                                 "`kiln registry login`");
             return -1;
         }
         auth = basic;
@@ -370,7 +361,7 @@ static int run(kiln_registry *r, req *q, const char *what, char **err)
     } else {
         auth = fetch_token(r, &ch, basic, &terr);
         if (!auth) {
-            set_err(err, "%s: %s: %s", r->label, what, terr ? terr : "out of memory");
+            kiln_dist_errf(err, "%s: %s: %s", r->label, what, terr ? terr : "out of memory");
             kiln_free(terr);
             kiln_free(basic);
             kiln_challenge_free(&ch);
@@ -383,14 +374,14 @@ static int run(kiln_registry *r, req *q, const char *what, char **err)
     kiln_free(r->auth);
     r->auth = auth;
     if (perform(r, q, r->auth) < 0) {
-        set_err(err, "%s: %s: %s", r->label, what, q->curl_err);
+        kiln_dist_errf(err, "%s: %s: %s", r->label, what, q->curl_err);
         return -1;
     }
     if (q->status == 401) {
-        set_err(err, "%s: %s: %s", r->label, what,
-                r->opts.user ? "the registry refused the user name or password (HTTP 401)"
-                             : "the registry needs credentials (HTTP 401): run `kiln "
-                               "registry login`");
+        kiln_dist_errf(err, "%s: %s: %s", r->label, what,
+                       r->opts.user ? "the registry refused the user name or password (HTTP 401)"
+                                    : "the registry needs credentials (HTTP 401): run `kiln "
+                                      "registry login`");
         return -1;
     }
     return 0;
@@ -404,8 +395,8 @@ static void status_err(kiln_registry *r, req *q, const char *what, char **err)
     const kiln_json *e0 = kiln_json_at(kiln_json_get(j, "errors"), 0);
     const char *code = kiln_json_get_str(e0, "code");
     const char *msg = kiln_json_get_str(e0, "message");
-    set_err(err, "%s: %s: HTTP %ld%s%s%s%s", r->label, what, q->status, code ? " " : "",
-            code ? code : "", msg ? ": " : "", msg ? msg : "");
+    kiln_dist_errf(err, "%s: %s: HTTP %ld%s%s%s%s", r->label, what, q->status, code ? " " : "",
+                   code ? code : "", msg ? ": " : "", msg ? msg : "");
     kiln_json_free(j);
 }
 
@@ -413,7 +404,7 @@ int kiln_registry_ping(kiln_registry *r, char **err)
 {
     kiln_buf url = KILN_BUF_INIT;
     if (kiln_buf_printf(&url, "%s/v2/", r->origin) < 0) {
-        set_err(err, "out of memory");
+        kiln_dist_errf(err, "out of memory");
         return -1;
     }
     req q = {.method = "GET", .url = url.data};
@@ -433,7 +424,7 @@ int kiln_registry_get_manifest(kiln_registry *r, const char *target, kiln_buf *b
     kiln_buf url = KILN_BUF_INIT;
     *media_type = NULL;
     if (kiln_buf_printf(&url, "%s/manifests/%s", r->base, target) < 0) {
-        set_err(err, "out of memory");
+        kiln_dist_errf(err, "out of memory");
         return -1;
     }
     req q = {.method = "GET",
@@ -447,17 +438,17 @@ int kiln_registry_get_manifest(kiln_registry *r, const char *target, kiln_buf *b
         rc = -1;
     }
     if (rc == 0 && kiln_digest_sha256(body->data ? body->data : "", body->len, digest) < 0) {
-        set_err(err, "cannot hash");
+        kiln_dist_errf(err, "cannot hash");
         rc = -1;
     }
     if (rc == 0 && kiln_digest_valid(target) && strcmp(target, digest) != 0) {
-        set_err(err, "%s@%s: the manifest the registry sent hashes to %s: refused", r->label,
-                target, digest);
+        kiln_dist_errf(err, "%s@%s: the manifest the registry sent hashes to %s: refused", r->label,
+                       target, digest);
         rc = -1;
     }
     if (rc == 0 && q.digest && kiln_digest_valid(q.digest) && strcmp(q.digest, digest) != 0) {
-        set_err(err, "%s:%s: the manifest hashes to %s, not the %s the registry announced",
-                r->label, target, digest, q.digest);
+        kiln_dist_errf(err, "%s:%s: the manifest hashes to %s, not the %s the registry announced",
+                       r->label, target, digest, q.digest);
         rc = -1;
     }
     if (rc == 0 && q.ctype) {
@@ -473,11 +464,11 @@ int kiln_registry_get_blob(kiln_registry *r, const char *digest, kiln_buf *out, 
 {
     kiln_buf url = KILN_BUF_INIT;
     if (!kiln_digest_valid(digest)) {
-        set_err(err, "%s: malformed digest %s", r->label, digest);
+        kiln_dist_errf(err, "%s: malformed digest %s", r->label, digest);
         return -1;
     }
     if (kiln_buf_printf(&url, "%s/blobs/%s", r->base, digest) < 0) {
-        set_err(err, "out of memory");
+        kiln_dist_errf(err, "out of memory");
         return -1;
     }
     req q = {.method = "GET", .url = url.data, .resp = out, .limit = BLOB_MAX};
@@ -489,10 +480,10 @@ int kiln_registry_get_blob(kiln_registry *r, const char *digest, kiln_buf *out, 
     if (rc == 0 && !kiln_digest_check(out->data ? out->data : "", out->len, digest)) {
         char got[KILN_DIGEST_LEN + 1] = "?";
         kiln_digest_sha256(out->data ? out->data : "", out->len, got);
-        set_err(err,
-                "%s: blob %s: the registry sent %zu bytes that hash to %s (tampered or "
-                "corrupt): refused",
-                r->label, digest, out->len, got);
+        kiln_dist_errf(err,
+                       "%s: blob %s: the registry sent %zu bytes that hash to %s (tampered or "
+                       "corrupt): refused",
+                       r->label, digest, out->len, got);
         rc = -1;
     }
     if (rc < 0) kiln_buf_reset(out);
@@ -586,7 +577,7 @@ int kiln_registry_put_blob(kiln_registry *r, const char *digest, const void *dat
     rc = 0;
     goto out;
 oom:
-    set_err(err, "out of memory");
+    kiln_dist_errf(err, "out of memory");
 out:
     req_clear(&q);
     kiln_buf_free(&url);
@@ -603,7 +594,7 @@ int kiln_registry_put_manifest(kiln_registry *r, const char *target, const char 
         kiln_buf_printf(&ct, "Content-Type: %s", media_type) < 0) {
         kiln_buf_free(&url);
         kiln_buf_free(&ct);
-        set_err(err, "out of memory");
+        kiln_dist_errf(err, "out of memory");
         return -1;
     }
     req q = {.method = "PUT", .url = url.data, .body = body, .body_len = len, .hdr = {ct.data}};

@@ -2,7 +2,7 @@
  * WWW-Authenticate challenges, archive layers (gzipped tar) and the locked app, which
  * kiln_locked_unpack turns into files under a fresh temporary directory (it must never
  * write outside it, whatever the JSON says). Byte 0 selects the mode. */
-// fuzz-sources: src/dist/ref.c src/dist/auth.c src/dist/locked.c src/dist/tar.c
+// fuzz-sources: src/dist/ref.c src/dist/auth.c src/dist/locked.c src/dist/tar.c src/dist/errf.c
 // fuzz-sources: src/util/alloc.c src/util/buf.c src/util/file.c src/util/json.c
 #define _XOPEN_SOURCE 700
 #include "dist/auth.h"
