@@ -308,7 +308,9 @@ static int trigger_section(unpack *u, const kiln_json *tr)
     }
     return 0;
 oom:
-    kiln_dist_errf(u->err, "out of memory");
+    kiln_dist_errf(
+        u->err,
+        "locked app: a value with no TOML form (null, or nested too deep), or out of memory");
     return -1;
 }
 
@@ -378,7 +380,9 @@ static int component_section(unpack *u, const kiln_json *c, kiln_buf *bytes)
     rc = 0;
     goto out;
 oom:
-    kiln_dist_errf(u->err, "out of memory");
+    kiln_dist_errf(
+        u->err,
+        "locked app: a value with no TOML form (null, or nested too deep), or out of memory");
 out:
     kiln_buf_free(&rel);
     kiln_buf_free(&what);
@@ -418,8 +422,9 @@ int kiln_locked_unpack(const char *json, size_t len, const kiln_buf *archives, s
         }
     int ar = app_section(&u, app);
     if (ar < 0) {
-        kiln_dist_errf(err,
-                       ar == -2 ? "locked app: an invalid trigger type name" : "out of memory");
+        kiln_dist_errf(err, ar == -2 ? "locked app: an invalid trigger type name"
+                                     : "locked app: a value with no TOML form (null, or nested too "
+                                       "deep), or out of memory");
         goto out;
     }
     const kiln_json *trs = kiln_json_get(app, "triggers");
