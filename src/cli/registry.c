@@ -26,7 +26,7 @@ static void usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: kiln registry login [-u USER] [--password-stdin | -p PASSWORD] [OPTIONS] "
+        "usage: kiln registry login -u USER (--password-stdin | -p PASSWORD) [OPTIONS] "
         "REGISTRY\n"
         "       kiln registry logout REGISTRY\n"
         "       kiln registry push [-f DIR|FILE] [--archive] [--chunk-size BYTES]\n"
