@@ -34,7 +34,7 @@ CPPFLAGS += -D_GNU_SOURCE -Isrc -MMD -MP \
 CPPFLAGS += $(shell pkg-config --cflags-only-I libpq 2>/dev/null || echo -I/usr/include/postgresql)
 CFLAGS += -std=c11 $(OPT) $(WARN) $(SANFLAGS) -pthread
 LDFLAGS += $(SANFLAGS) -pthread -rdynamic
-LDLIBS += -lh2o-evloop -lssl -lcrypto -lz -lsqlite3 -lhiredis -lpq -ltcc -ldl -lm
+LDLIBS += -lh2o-evloop -lssl -lcrypto -lz -lsqlite3 -lhiredis -lpq -ltcc -ldl -lm -lcurl
 
 ALL_SRC := $(shell find src -name '*.c' | sort)
 TEST_SRC := $(filter %_test.c,$(ALL_SRC))

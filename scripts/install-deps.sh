@@ -17,6 +17,8 @@ PKGS=(
     python3 nodejs                           # test clients; benchmark baseline (V8 WASI)
     wrk nginx-light hyperfine                # benchmarks
     prometheus                               # tests: promtool check metrics, a real scrape
+    libcurl4-openssl-dev                     # kiln registry: the OCI distribution client
+    docker-registry skopeo apache2-utils     # tests: a real registry, an independent client, htpasswd
 )
 # npm builds AssemblyScript guests (npm ci in the template): NodeSource's nodejs ships it,
 # Debian's nodejs (18) needs the separate npm package (AssemblyScript is pinned to 0.27.31,

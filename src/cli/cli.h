@@ -15,6 +15,13 @@ int kiln_cmd_watch(int argc, char **argv);
 int kiln_cmd_new(int argc, char **argv);
 int kiln_cmd_templates(int argc, char **argv);
 int kiln_cmd_inspect(int argc, char **argv);
+int kiln_cmd_registry(int argc, char **argv);
+
+/* Pulls the app `reference` (REGISTRY/REPO[:TAG][@DIGEST]) into cache_dir/oci (NULL: the
+ * default cache directory) with the stored credentials (registry.c). Returns 0 with
+ * *app_dir (allocated) its directory, or -1 after printing why to stderr. */
+int kiln_registry_fetch_app(const char *reference, int insecure, const char *ca,
+                            const char *cache_dir, char **app_dir);
 
 /* Runs the build commands of the components of the manifest at manifest_path (build.c):
  * every component, or only the n_only ids in `only` (NULL/0: all). Each command runs

@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "cli/up_flags.h"
 #include "cli/up_metrics.h"
+#include "dist/ref.h"
 #include "engine/engine.h"
 #include "engine/runtime.h"
 #include "exec/executor.h"
@@ -61,6 +62,7 @@ typedef struct up_opts {
     unsigned long long executor_threads;
     unsigned long long pool_size; /* POOL_AUTO: one slot per event loop */
     int no_tier_up;
+    int insecure; /* -k: --from a registry over plain HTTP (cli/registry.c) */
     kiln_compile_opts compile;
     kiln_strv env; /* -e K=V */
     /* Spin's key-value stores and variables (host/spin/app.h) */
@@ -150,7 +152,9 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: kiln up [options]\n"
                "  -f, --from PATH            manifest file or directory (default: ./kiln.toml, "
-               "./spin.toml)\n"
+               "./spin.toml),\n"
+               "                             or HOST[:PORT]/REPO[:TAG][@DIGEST] in a registry\n"
+               "  -k, --insecure             pull over plain HTTP (loopback registries only)\n"
                "      --listen ADDR          address to serve on (default 127.0.0.1:3000)\n"
                "  -e, --env K=V              environment variable for every component\n"
                "      --workers N            event-loop threads (default: 2 per CPU)\n"
@@ -223,6 +227,8 @@ static int parse_args(int argc, char **argv, up_opts *o)
             return 1;
         } else if (TAKES("-f") || TAKES("--from") || TAKES("--file")) {
             o->from = val;
+        } else if (strcmp(a, "-k") == 0 || strcmp(a, "--insecure") == 0) {
+            o->insecure = 1;
         } else if (TAKES("--listen")) {
             o->listen = val;
         } else if (TAKES("-e") || TAKES("--env")) {
@@ -921,6 +927,12 @@ int kiln_cmd_up(int argc, char **argv)
     up_app app = {0};
     kiln_triggers *triggers = NULL; /* Redis and cron (exec/trigger/) */
     kiln_diags diags = KILN_DIAGS_INIT;
+    char *pulled = NULL; /* --from REGISTRY/REPO:TAG: the pulled app's directory */
+    if (o.from && kiln_oci_ref_looks_like(o.from)) {
+        if (kiln_registry_fetch_app(o.from, o.insecure, NULL, NULL, &pulled) < 0) goto out;
+        o.from = pulled;
+        if (!o.state_dir) o.state_dir = ".kiln"; /* not inside the cache */
+    }
     if (kiln_manifest_find(o.from, &path, &err) < 0) {
         fprintf(stderr, "error: %s\n", err ? err : "no manifest found");
         goto out;
@@ -1040,6 +1052,7 @@ out:
     if (app.manifest || app.router) app_free(&app);
     kiln_diags_free(&diags);
     kiln_free(path);
+    kiln_free(pulled);
     kiln_free(err);
     kiln_strv_free(&o.env);
     kiln_strv_free(&o.variables);

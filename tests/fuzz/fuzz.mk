@@ -8,7 +8,7 @@ BUILD ?= build
 FUZZ_CC ?= clang
 FUZZ_CFLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Isrc
-FUZZ_LDLIBS ?= -lm -pthread
+FUZZ_LDLIBS ?= -lm -pthread -lcrypto -lz
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))

@@ -7,6 +7,7 @@
 #   src/exec/    never includes a server/ header (unit tests may use the router as a
 #                fixture: *_test.c are exempt)
 #   src/host/    never includes server/ or exec/ headers
+#   src/dist/    (registries, Spin's OCI layout) includes only util/, manifest/ and dist/
 # One check per rule; a violation is printed as FILE:LINE: the include.
 set -u
 cd "$(dirname "$0")/../.."
@@ -40,5 +41,7 @@ rule "src/exec/ includes no server/ header (tests exempt)" 'server/' '' \
     'src/exec/*.h' $(git ls-files 'src/exec/*.c' | grep -v '_test\.c$' | sed 's/^/:(literal)/')
 rule "src/host/ includes no server/ or exec/ header" 'server/|exec/' '' \
     'src/host/*.c' 'src/host/*.h'
+rule "src/dist/ includes only util/, manifest/ and dist/ headers" '[a-z_]+/' \
+    '(util|manifest|dist)/[a-z_]+\.h' 'src/dist/*.c' 'src/dist/*.h'
 echo "layers: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
