@@ -17,6 +17,8 @@ PKGS=(
     python3 nodejs                           # test clients; benchmark baseline (V8 WASI)
     wrk nginx-light hyperfine                # benchmarks
     prometheus                               # tests: promtool check metrics, a real scrape
+    chromium                                 # tests: the admin dashboard in a headless browser
+    runc                                     # kiln bench: the container baseline
 )
 # npm builds AssemblyScript guests (npm ci in the template): NodeSource's nodejs ships it,
 # Debian's nodejs (18) needs the separate npm package (AssemblyScript is pinned to 0.27.31,
