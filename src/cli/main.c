@@ -25,6 +25,7 @@ static const command commands[] = {
     {"watch", kiln_cmd_watch, "rebuild and reload the application when its files change"},
     {"templates", kiln_cmd_templates, "list the templates of `kiln new`"},
     {"inspect", kiln_cmd_inspect, "show a module's or component's imports, exports and types"},
+    {"bench", kiln_cmd_bench, "measure an app against a process and a container per request"},
 };
 
 static void usage(FILE *f)
