@@ -522,17 +522,23 @@ static int measure_kiln(const bench_opts *o, const char *manifest, const kiln_ma
     return 0;
 }
 
+/* A row with nothing measured yet. */
+static bench_row empty_row(const char *name)
+{
+    return (bench_row){.name = name,
+                       .cold_p50 = -1,
+                       .cold_p99 = -1,
+                       .kib = -1,
+                       .to_live = -1,
+                       .rps = -1,
+                       .duration = -1};
+}
+
 /* A baseline row from its measure (or its reason). */
 static void base_row(bench_row *r, const char *name, int rc, const kiln_bench_base *b,
                      const char *err, const char *what)
 {
-    *r = (bench_row){.name = name,
-                     .cold_p50 = -1,
-                     .cold_p99 = -1,
-                     .kib = -1,
-                     .to_live = -1,
-                     .rps = -1,
-                     .duration = -1};
+    *r = empty_row(name);
     if (rc < 0 && !b->start_p50_s) {
         snprintf(r->note, sizeof r->note, "not measured: %s", err);
         return;
@@ -599,13 +605,7 @@ int kiln_cmd_bench(int argc, char **argv)
         goto out;
     }
     bench_row rows[3];
-    rows[0] = (bench_row){.name = "Kiln",
-                          .cold_p50 = -1,
-                          .cold_p99 = -1,
-                          .kib = -1,
-                          .to_live = -1,
-                          .rps = -1,
-                          .duration = -1};
+    rows[0] = empty_row("Kiln");
     if (measure_kiln(&o, manifest, m, comp, route, paths, npaths, tmp, &rows[0], &body) < 0)
         goto out;
     char berr[512] = "";

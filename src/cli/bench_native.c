@@ -298,21 +298,26 @@ static char *const *native_hold_argv(void *ctx, size_t i)
     return ctx;
 }
 
+/* Runs argv to its end with its stdout appended to out (stderr to /dev/null). */
+static void capture(char *const argv[], kiln_buf *out)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) return;
+    pid_t pid = spawn(argv, -1, p[1], -1);
+    close(p[1]);
+    kiln_read_all(p[0], out);
+    close(p[0]);
+    if (pid > 0) reap(pid);
+}
+
 /* The size of the native program's response (what a live one writes first). */
 static size_t resp_size(const char *dir)
 {
-    char *argv[] = {NULL, NULL};
     char bin[4096];
     snprintf(bin, sizeof bin, "%s/hello", dir);
-    argv[0] = bin;
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) return 0;
-    pid_t pid = spawn(argv, -1, p[1], -1);
-    close(p[1]);
+    char *argv[] = {bin, NULL};
     kiln_buf b = KILN_BUF_INIT;
-    kiln_read_all(p[0], &b);
-    close(p[0]);
-    if (pid > 0) reap(pid);
+    capture(argv, &b);
     size_t n = b.len;
     kiln_buf_free(&b);
     return n;
@@ -369,14 +374,8 @@ static pid_t runc_pid(void *ctx, size_t i, pid_t spawned)
     char id[64];
     snprintf(id, sizeof id, "kiln-bench-%d-live-%zu", (int)getpid(), i);
     char *argv[] = {"runc", "state", id, NULL};
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) return -1;
-    pid_t pid = spawn(argv, -1, p[1], -1);
-    close(p[1]);
     kiln_buf b = KILN_BUF_INIT;
-    kiln_read_all(p[0], &b);
-    close(p[0]);
-    if (pid > 0) reap(pid);
+    capture(argv, &b);
     const char *s = b.data ? strstr(b.data, "\"pid\":") : NULL;
     long v = s ? strtol(s + 6, NULL, 10) : -1;
     kiln_buf_free(&b);
