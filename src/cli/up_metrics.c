@@ -60,6 +60,14 @@ static size_t slots_used(void *slots)
     return kiln_slots_used(slots);
 }
 
+static void pool_slots(size_t *in_use, size_t *free_slots)
+{
+    kiln_rt_pool_stats ps;
+    kiln_rt_pool_stats_get(&ps);
+    *in_use = ps.reservations > ps.free ? ps.reservations - ps.free : 0;
+    *free_slots = ps.free;
+}
+
 static size_t queue_depth(void *executor)
 {
     kiln_executor_stats st;
@@ -74,6 +82,7 @@ void kiln_up_metrics_seal(kiln_metrics *mt, size_t ncomp, kiln_wagi_component **
     if (!mt) return;
     kiln_metrics_set_instances(mt, capacity, slots_used, slots);
     if (executor) kiln_metrics_set_queue(mt, queue_depth, executor);
+    kiln_metrics_set_pool(mt, pool_slots);
     kiln_metrics_seal(mt);
     for (size_t i = 0; i < ncomp; i++) {
         if (loaded && loaded[i]) {

@@ -1,7 +1,6 @@
 /* metrics.c — the metrics registry, its per-thread shards and the exposition (see
  * metrics.h). */
 #include "server/metrics.h"
-#include "engine/runtime.h" /* kiln_rt_pool_stats_get */
 #include "util/alloc.h"
 
 #include <pthread.h>
@@ -137,6 +136,7 @@ struct kiln_metrics {
     void *live_ctx;
     size_t (*queued)(void *ctx); /* kiln_metrics_set_queue */
     void *queued_ctx;
+    void (*pool)(size_t *in_use, size_t *free_slots); /* kiln_metrics_set_pool */
     uint64_t rss_at_seal; /* the process's resident bytes with no instance alive */
     int (*extra)(void *ctx, kiln_buf *out); /* kiln_metrics_set_extra */
     void *extra_ctx;
@@ -277,6 +277,11 @@ void kiln_metrics_set_queue(kiln_metrics *m, size_t (*depth)(void *ctx), void *c
 {
     m->queued = depth;
     m->queued_ctx = ctx;
+}
+
+void kiln_metrics_set_pool(kiln_metrics *m, void (*pool)(size_t *in_use, size_t *free_slots))
+{
+    m->pool = pool;
 }
 
 /* The process's resident bytes (/proc/self/statm), 0 when it cannot be read. */
@@ -647,13 +652,15 @@ static int render_gauges(kiln_metrics *m, kiln_buf *b, kiln_buf *lb)
                      "Requests waiting for an instance slot (the executor's queue).");
         rc |= kiln_buf_printf(b, "kiln_queue_depth %zu\n", m->queued(m->queued_ctx));
     }
-    kiln_rt_pool_stats ps;
-    kiln_rt_pool_stats_get(&ps);
-    size_t in_use = ps.reservations > ps.free ? ps.reservations - ps.free : 0;
-    rc |= family(b, "kiln_memory_pool_slots", "gauge",
-                 "Linear-memory reservations of the pool: held by an instance, or free for reuse.");
-    rc |= kiln_buf_printf(b, "kiln_memory_pool_slots{state=\"in_use\"} %zu\n", in_use);
-    rc |= kiln_buf_printf(b, "kiln_memory_pool_slots{state=\"free\"} %zu\n", ps.free);
+    if (m->pool) {
+        size_t in_use = 0, free_slots = 0;
+        m->pool(&in_use, &free_slots);
+        rc |= family(b, "kiln_memory_pool_slots", "gauge",
+                     "Linear-memory reservations of the pool: held by an instance, or free for "
+                     "reuse.");
+        rc |= kiln_buf_printf(b, "kiln_memory_pool_slots{state=\"in_use\"} %zu\n", in_use);
+        rc |= kiln_buf_printf(b, "kiln_memory_pool_slots{state=\"free\"} %zu\n", free_slots);
+    }
     kiln_metrics_global g;
     kiln_metrics_global_stat(m, &g);
     rc |= family(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");

@@ -24,7 +24,7 @@
  *
  * Gauges (tier, compile time, live instances) are set rarely, from any thread; live
  * instances, the queue depth, the memory pool's slots and the process's resident memory
- * are read at scrape time (callbacks, kiln_rt_pool_stats_get, /proc/self/statm). Guest
+ * are read at scrape time (callbacks, /proc/self/statm). Guest
  * memory is observed per request (the linear memory's size when the guest ended): a
  * histogram and a high-water mark per component (each shard keeps its own maximum; a
  * scrape takes the largest).
@@ -61,6 +61,9 @@ void kiln_metrics_set_instances(kiln_metrics *m, size_t capacity, size_t (*live)
                                 void *ctx);
 /* Requests waiting for an instance slot now (called at every scrape; NULL: not exported). */
 void kiln_metrics_set_queue(kiln_metrics *m, size_t (*depth)(void *ctx), void *ctx);
+/* The engine's memory pool: reservations in use and free (called at every scrape; NULL:
+ * not exported). */
+void kiln_metrics_set_pool(kiln_metrics *m, void (*pool)(size_t *in_use, size_t *free_slots));
 /* Metrics another module keeps (e.g. the tracer's span counters): render(ctx, out) appends
  * their exposition at the end of every scrape (0 or -1). Before the seal. */
 void kiln_metrics_set_extra(kiln_metrics *m, int (*render)(void *ctx, kiln_buf *out), void *ctx);

@@ -48,6 +48,12 @@ static void *worker(void *p)
     return NULL;
 }
 
+static void fake_pool(size_t *in_use, size_t *free_slots)
+{
+    *in_use = 5;
+    *free_slots = 2;
+}
+
 int main(void)
 {
     kiln_metrics *m = kiln_metrics_new();
@@ -66,6 +72,7 @@ int main(void)
     size_t live = 3, queued = 7;
     kiln_metrics_set_instances(m, 64, live_now, &live);
     kiln_metrics_set_queue(m, live_now, &queued);
+    kiln_metrics_set_pool(m, fake_pool);
 
     /* before the seal: nothing is recorded or shown */
     kiln_buf b = KILN_BUF_INIT;
@@ -199,7 +206,8 @@ int main(void)
     CHECK_LINE(&b, "kiln_guest_memory_bytes_bucket{component=\"hello\",le=\"4194304\"} 1");
     CHECK_LINE(&b, "kiln_guest_memory_high_water_bytes{component=\"we\\\"ird\\\\\\n\"} 131072");
     CHECK_LINE(&b, "kiln_guest_memory_bytes_count{component=\"we\\\"ird\\\\\\n\"} 4000");
-    CHECK(strstr(b.data, "kiln_memory_pool_slots{state=\"free\"} ") != NULL);
+    CHECK_LINE(&b, "kiln_memory_pool_slots{state=\"in_use\"} 5");
+    CHECK_LINE(&b, "kiln_memory_pool_slots{state=\"free\"} 2");
     CHECK(strstr(b.data, "\nprocess_resident_memory_bytes ") != NULL);
     /* the dashboard's view of the same shards */
     kiln_metrics_route_stat rs;
