@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/file.h"
+#include "util/json.h"
 
 /* One route's counters at one sample. */
 typedef struct route_sample {
@@ -161,20 +162,20 @@ static int comp_json(const kiln_metrics_comp_stat *c, kiln_buf *b)
                                 (unsigned long long)(c->mem_count ? c->mem_sum / c->mem_count : 0));
 }
 
-/* The last bench run's JSON when the file holds an object, else null. */
+/* The last bench run's JSON when the file holds a JSON object (of at most 1 MiB), else
+ * null: whatever is in the file, the answer stays valid JSON. */
 static int bench_json(const kiln_dashboard *d, kiln_buf *b)
 {
     kiln_buf f = KILN_BUF_INIT;
+    kiln_json *j = NULL;
     int rc;
-    size_t i = 0;
-    if (d->bench_path && kiln_read_file(d->bench_path, &f) == 0) {
-        while (i < f.len && (f.data[i] == ' ' || f.data[i] == '\n'))
-            i++;
-    }
-    if (f.len && i < f.len && f.data[i] == '{')
+    if (d->bench_path && kiln_read_file(d->bench_path, &f) == 0 && f.len <= (1u << 20))
+        j = kiln_json_parse(f.data ? f.data : "", f.len, NULL, 0);
+    if (j && j->type == KILN_JSON_OBJECT)
         rc = kiln_buf_append(b, f.data, f.len);
     else
         rc = kiln_buf_puts(b, "null");
+    kiln_json_free(j);
     kiln_buf_free(&f);
     return rc;
 }
