@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -215,7 +216,8 @@ static pid_t start_up(const char *manifest, uint16_t port, uint16_t aport, const
     if (fd < 0) return -1;
     pid_t pid = fork();
     if (pid == 0) {
-        if (dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(127);
+        /* it ends with the bench, even when the bench is interrupted */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(127);
         execl("/proc/self/exe", "kiln", "up", "-f", manifest, "--listen", listen, "--admin", admin,
               "--quiet", "--tier", "opt", (char *)NULL);
         _exit(127);
