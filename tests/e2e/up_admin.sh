@@ -149,6 +149,11 @@ except Exception:
     expect_eq "Prometheus: GET /hello 2xx count" "3" \
         "$(query 'http_server_request_duration_seconds_count{component="hello",http_request_method="GET",http_response_status_class="2xx"}')"
     expect_eq "Prometheus: traps by kind" "1" "$(query 'kiln_traps_total{component="trap",kind="unreachable"}')"
+    expect_eq "Prometheus: the queue depth" "0" "$(query 'kiln_queue_depth{job="kiln"}')"
+    expect_eq "Prometheus: hello's guest memory high-water mark" "$hwm" \
+        "$(query 'kiln_guest_memory_high_water_bytes{component="hello"}')"
+    expect_eq "Prometheus: guest memory observations" "4" \
+        "$(query 'kiln_guest_memory_bytes_count{component="hello"}')"
     expect_eq "Prometheus: the +Inf bucket of the timeout" "1" \
         "$(query 'http_server_request_duration_seconds_bucket{component="loop",le="+Inf"}')"
     kill "$PROM_PID" 2>/dev/null
