@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -259,11 +260,20 @@ static int measure_live(char *const *(*argv_of)(void *ctx, size_t i), void *ctx,
     for (; buf && alive < live; alive++) {
         pid_t pid = spawn(argv_of(ctx, alive), in[0], o[1], -1);
         if (pid < 0) break;
-        size_t got = 0; /* its response: it is running */
-        ssize_t n = 0;
-        while (got < resp_len && ((n = read(o[0], buf, resp_len - got)) > 0 || errno == EINTR))
-            if (n > 0) got += (size_t)n;
-        if (got < resp_len) {
+        size_t got = 0; /* its response: it is running (10 s at most for each read) */
+        while (got < resp_len) {
+            struct pollfd pfd = {o[0], POLLIN, 0};
+            int pr = poll(&pfd, 1, 10000);
+            if (pr < 0 && errno == EINTR) continue;
+            if (pr <= 0) break; /* the 10 s passed, or poll failed */
+            ssize_t n = read(o[0], buf, resp_len - got);
+            if (n > 0)
+                got += (size_t)n;
+            else if (!(n < 0 && errno == EINTR))
+                break;
+        }
+        if (got < resp_len) { /* it failed, or hangs: not counted */
+            kill(pid, SIGKILL);
             reap(pid);
             break;
         }
