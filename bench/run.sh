@@ -12,6 +12,8 @@
 #      CoreMark's cost of the bounds variant
 #   5. components: instances from a component image, and compile times of the corpus
 #   6. wasi:http: the c-http component per request vs nginx and `wasmtime serve`
+#   7. `kiln bench examples/hello`: cold start, memory, time to 1,000 live, requests/s and
+#      cost against a native process and a runc container per request
 # Not part of `make test`: targets live here, never in timed tests.
 set -u
 source "$(dirname "$0")/../tests/lib.sh"
@@ -413,6 +415,18 @@ NGX
     say ""
 }
 wasi_http_section
+
+# ---- 7: kiln bench (the mission's comparison table for examples/hello)
+say "## 7. \`kiln bench examples/hello\`: Kiln vs a native process and a runc container per request"
+say ""
+if "$KILN" build -f "$ROOT/examples/hello" >"$TMP/kb-build.log" 2>&1 &&
+    "$KILN" bench "$ROOT/examples/hello" --format markdown --state-dir "$TMP/kb-state" \
+        >"$TMP/kb.md" 2>"$TMP/kb.err"; then
+    cat "$TMP/kb.md" | tee -a "$report"
+else
+    say "kiln bench failed: $(tail -n 3 "$TMP/kb.err" "$TMP/kb-build.log" | tr '\n' ' ')"
+fi
+say ""
 
 cp "$report" "$OUT"
 echo

@@ -22,6 +22,7 @@ int kiln_cmd_registry(int argc, char **argv);
  * *app_dir (allocated) its directory, or -1 after printing why to stderr. */
 int kiln_registry_fetch_app(const char *reference, int insecure, const char *ca,
                             const char *cache_dir, char **app_dir);
+int kiln_cmd_bench(int argc, char **argv);
 
 /* Runs the build commands of the components of the manifest at manifest_path (build.c):
  * every component, or only the n_only ids in `only` (NULL/0: all). Each command runs

@@ -26,6 +26,7 @@ static const command commands[] = {
     {"templates", kiln_cmd_templates, "list the templates of `kiln new`"},
     {"inspect", kiln_cmd_inspect, "show a module's or component's imports, exports and types"},
     {"registry", kiln_cmd_registry, "push, pull and log in to OCI registries (Spin's layout)"},
+    {"bench", kiln_cmd_bench, "measure an app against a process and a container per request"},
 };
 
 static void usage(FILE *f)

@@ -189,8 +189,9 @@ static void usage(FILE *f)
                "                             $KILN_MEMORY_CHECKS): guard pages, or explicit\n"
                "                             bounds checks for many instances alive at once\n"
                "      --cache-dir DIR        compiled-module cache\n"
-               "      --admin ADDR           serve /metrics, /healthz, /readyz on ADDR (off by\n"
-               "                             default; a loopback address such as 127.0.0.1:9090)\n"
+               "      --admin ADDR           serve /metrics, /healthz, /readyz and a live\n"
+               "                             dashboard (/) on ADDR (off by default; a loopback\n"
+               "                             address such as 127.0.0.1:9090)\n"
                "      --admin-public         allow a non-loopback --admin address\n"
                "      --runtime-config-file FILE  Spin's runtime config: key-value stores,\n"
                "                             variable providers, state_dir\n"
@@ -982,8 +983,12 @@ int kiln_cmd_up(int argc, char **argv)
     }
     app.inline_budget_ms = (unsigned)o.inline_budget_ms;
     app.queue_timeout_ms = (unsigned)o.queue_timeout_ms;
-    if (o.admin && kiln_up_admin_start(o.admin, o.admin_public, &app.metrics, &app.admin) < 0)
-        goto out;
+    if (o.admin) {
+        char *bench = kiln_up_bench_path(app.manifest->dir, o.state_dir);
+        int arc = kiln_up_admin_start(o.admin, o.admin_public, bench, &app.metrics, &app.admin);
+        kiln_free(bench);
+        if (arc < 0) goto out;
+    }
     for (size_t i = 0; app.metrics && i < app.manifest->components_len; i++)
         kiln_metrics_add_component(app.metrics, app.manifest->components[i].id);
     if (up_tracer_start(&app) < 0 || up_logs_open(&app, o.flags.log_dir) < 0) goto out;
@@ -1007,7 +1012,7 @@ int kiln_cmd_up(int argc, char **argv)
         goto out;
     }
     kiln_up_metrics_seal(app.metrics, app.manifest->components_len, app.loaded, app.http, app.slots,
-                         (size_t)o.max_instances);
+                         (size_t)o.max_instances, app.executor);
     kiln_server_config cfg = {
         .listen = o.listen ? o.listen : "127.0.0.1:3000",
         .workers = o.workers,

@@ -3,11 +3,30 @@
 #include "component/instance.h"
 #include "engine/runtime.h"
 
+#include "util/buf.h"
+
 #include <stdio.h>
 #include <string.h>
 
-int kiln_up_admin_start(const char *addr, int allow_public, kiln_metrics **metrics,
-                        kiln_admin **admin)
+char *kiln_up_bench_path(const char *manifest_dir, const char *state_dir)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    int rc;
+    if (!state_dir)
+        rc = kiln_buf_printf(&b, "%s/.kiln/bench.json", manifest_dir);
+    else if (!*state_dir)
+        return NULL;
+    else
+        rc = kiln_buf_printf(&b, "%s/bench.json", state_dir);
+    if (rc < 0) {
+        kiln_buf_free(&b);
+        return NULL;
+    }
+    return kiln_buf_steal(&b);
+}
+
+int kiln_up_admin_start(const char *addr, int allow_public, const char *bench_path,
+                        kiln_metrics **metrics, kiln_admin **admin)
 {
     kiln_metrics *mt = kiln_metrics_new();
     int rc = mt ? 0 : -1;
@@ -24,12 +43,12 @@ int kiln_up_admin_start(const char *addr, int allow_public, kiln_metrics **metri
         return -1;
     }
     char url[128];
-    kiln_admin *a = kiln_admin_start(addr, allow_public, mt, url, sizeof url);
+    kiln_admin *a = kiln_admin_start(addr, allow_public, mt, bench_path, url, sizeof url);
     if (!a) {
         kiln_metrics_free(mt);
         return -1;
     }
-    printf("Admin %s (/metrics, /healthz, /readyz)\n", url);
+    printf("Admin %s (/metrics, /healthz, /readyz)\nDashboard %s/\n", url, url);
     fflush(stdout);
     *metrics = mt;
     *admin = a;
@@ -41,11 +60,29 @@ static size_t slots_used(void *slots)
     return kiln_slots_used(slots);
 }
 
+static void pool_slots(size_t *in_use, size_t *free_slots)
+{
+    kiln_rt_pool_stats ps;
+    kiln_rt_pool_stats_get(&ps);
+    *in_use = ps.reservations > ps.free ? ps.reservations - ps.free : 0;
+    *free_slots = ps.free;
+}
+
+static size_t queue_depth(void *executor)
+{
+    kiln_executor_stats st;
+    kiln_executor_stats_get(executor, &st);
+    return st.queued;
+}
+
 void kiln_up_metrics_seal(kiln_metrics *mt, size_t ncomp, kiln_wagi_component **loaded,
-                          kiln_http_component **http, kiln_slots *slots, size_t capacity)
+                          kiln_http_component **http, kiln_slots *slots, size_t capacity,
+                          kiln_executor *executor)
 {
     if (!mt) return;
     kiln_metrics_set_instances(mt, capacity, slots_used, slots);
+    if (executor) kiln_metrics_set_queue(mt, queue_depth, executor);
+    kiln_metrics_set_pool(mt, pool_slots);
     kiln_metrics_seal(mt);
     for (size_t i = 0; i < ncomp; i++) {
         if (loaded && loaded[i]) {

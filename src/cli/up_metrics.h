@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "exec/executor.h"
 #include "exec/http/serve.h"
 #include "exec/slots.h"
 #include "exec/trigger/trigger.h"
@@ -16,12 +17,19 @@
 /* A registry with the engine's trap kinds (the caller adds the components, in the
  * manifest's order), then the admin listener on addr. 0 with *metrics and *admin set, or
  * -1 (said on stderr; nothing left to free). */
-int kiln_up_admin_start(const char *addr, int allow_public, kiln_metrics **metrics,
-                        kiln_admin **admin);
-/* Once every route is added: the instance slots, the seal, and the tier and compile time
- * of each of the ncomp components (loaded[i] or http[i], either may be NULL). */
+int kiln_up_admin_start(const char *addr, int allow_public, const char *bench_path,
+                        kiln_metrics **metrics, kiln_admin **admin);
+/* Where `kiln bench` keeps its last run's JSON and the dashboard reads it: bench.json in
+ * the state directory (state_dir, else .kiln beside the manifest in manifest_dir; a
+ * relative state_dir is taken from the working directory). Allocated; NULL when state_dir
+ * is "" (state in memory) or out of memory. */
+char *kiln_up_bench_path(const char *manifest_dir, const char *state_dir);
+/* Once every route is added: the instance slots, the executor's queue depth, the seal,
+ * and the tier and compile time of each of the ncomp components (loaded[i] or http[i],
+ * either may be NULL). */
 void kiln_up_metrics_seal(kiln_metrics *mt, size_t ncomp, kiln_wagi_component **loaded,
-                          kiln_http_component **http, kiln_slots *slots, size_t capacity);
+                          kiln_http_component **http, kiln_slots *slots, size_t capacity,
+                          kiln_executor *executor);
 
 /* The triggers' view of mt (exec/trigger/trigger.h): each trigger is a route of its
  * component, whose events count as requests without an HTTP method (traps, timeouts, drops,

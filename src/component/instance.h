@@ -98,6 +98,9 @@ typedef struct kiln_component_func kiln_component_func;
 const kiln_component_func *kiln_component_find_func(kiln_component_instance *ci, const char *name);
 /* The function's validated type (KILN_CT_FUNC). */
 const kiln_ctype *kiln_component_func_type(const kiln_component_func *f);
+/* The linear memory of every core instance that exports one as "memory", in bytes now
+ * (for the metrics' guest memory). */
+uint64_t kiln_component_memory_bytes(kiln_component_instance *ci);
 
 /* Calls an exported function with arguments args[0..nparams) (as kiln_cval, cabi.h);
  * writes its result (if any) into results[0] (byte lists as str, like host functions:

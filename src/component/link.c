@@ -755,3 +755,13 @@ const kiln_ctype *kiln_component_func_type(const kiln_component_func *f)
 {
     return f->f.type;
 }
+
+uint64_t kiln_component_memory_bytes(kiln_component_instance *ci)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < ci->ncores; i++) {
+        wasm_rt_memory_t *m = ci->cores[i] ? kiln_instance_memory(ci->cores[i], "memory") : NULL;
+        if (m) total += m->size;
+    }
+    return total;
+}

@@ -144,6 +144,9 @@ struct kiln_response {
     /* Set by the handler with start_ms, for traces: when the instance start began
      * (CLOCK_REALTIME, ns; 0: unknown). */
     int64_t start_at_ns;
+    /* Set by the handler for the metrics: the guest's linear memory when it ended (bytes;
+     * 0: unknown). */
+    uint64_t mem_bytes;
 };
 
 /* Why a request failed (kiln_response.fault); server/metrics.h counts each. */

@@ -1,5 +1,7 @@
-/* admin.c — the admin listener: /metrics, /healthz, /readyz on its own loop (see admin.h). */
+/* admin.c — the admin listener: /metrics, /healthz, /readyz and the dashboard on its own
+ * loop (see admin.h). */
 #include "server/admin.h"
+#include "server/dashboard.h"
 #include "server/http.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define H2O_USE_LIBUV 0
@@ -25,6 +28,7 @@ typedef struct admin_handler {
 
 struct kiln_admin {
     kiln_metrics *metrics;
+    kiln_dashboard *dash; /* used by the admin thread only */
     atomic_int ready, stop;
     int fd;
     h2o_globalconf_t config;
@@ -46,13 +50,21 @@ static int send_text(h2o_req_t *req, int status, const char *reason, const char 
     return 0;
 }
 
+/* CLOCK_MONOTONIC in seconds: the dashboard's sample times. */
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     kiln_admin *a = ((admin_handler *)self)->admin;
     const char *text = "text/plain; charset=utf-8";
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
 #define IS(lit) (plen == sizeof(lit) - 1 && memcmp(req->path.base, lit, plen) == 0)
-    int known = IS("/metrics") || IS("/healthz") || IS("/readyz");
+    int known = IS("/metrics") || IS("/healthz") || IS("/readyz") || IS("/") || IS("/stats.json");
     if (!known) return send_text(req, 404, "Not Found", text, H2O_STRLIT("404 Not Found\n"));
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
         !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
@@ -66,14 +78,22 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (atomic_load(&a->ready)) return send_text(req, 200, "OK", text, H2O_STRLIT("ready\n"));
         return send_text(req, 503, "Service Unavailable", text, H2O_STRLIT("not ready\n"));
     }
+    if (IS("/")) {
+        size_t len;
+        const char *page = kiln_dashboard_page(&len);
+        return send_text(req, 200, "OK", "text/html; charset=utf-8", page, len);
+    }
+    int json = IS("/stats.json");
 #undef IS
     kiln_buf b = KILN_BUF_INIT;
-    if (a->metrics && kiln_metrics_render(a->metrics, &b) < 0) {
+    if (json ? kiln_dashboard_json(a->dash, mono_s(), &b) < 0
+             : a->metrics && kiln_metrics_render(a->metrics, &b) < 0) {
         kiln_buf_free(&b);
         return send_text(req, 500, "Internal Server Error", text,
                          H2O_STRLIT("500 Internal Server Error\n"));
     }
-    send_text(req, 200, "OK", KILN_METRICS_CONTENT_TYPE, b.data ? b.data : "", b.len);
+    send_text(req, 200, "OK", json ? "application/json" : KILN_METRICS_CONTENT_TYPE,
+              b.data ? b.data : "", b.len);
     kiln_buf_free(&b);
     return 0;
 }
@@ -97,8 +117,10 @@ static void *admin_main(void *arg)
     h2o_socket_t *listener = h2o_evloop_socket_create(loop, a->fd, H2O_SOCKET_FLAG_DONT_READ);
     listener->data = &actx;
     h2o_socket_read_start(listener, on_accept);
-    while (!atomic_load(&a->stop))
+    while (!atomic_load(&a->stop)) {
         h2o_evloop_run(loop, 100);
+        kiln_dashboard_tick(a->dash, mono_s()); /* a sample a second */
+    }
     h2o_socket_read_stop(listener);
     h2o_socket_close(listener); /* closes a->fd */
     h2o_context_request_shutdown(&ctx);
@@ -162,14 +184,15 @@ static int admin_socket(const char *addr, int allow_public, char *url, size_t ca
     return fd;
 }
 
-kiln_admin *kiln_admin_start(const char *addr, int allow_public, kiln_metrics *metrics, char *url,
-                             size_t cap)
+kiln_admin *kiln_admin_start(const char *addr, int allow_public, kiln_metrics *metrics,
+                             const char *bench_path, char *url, size_t cap)
 {
     int fd = admin_socket(addr, allow_public, url, cap);
     if (fd < 0) return NULL;
     kiln_admin *a = kiln_calloc(1, sizeof *a);
-    if (!a) {
+    if (!a || !(a->dash = kiln_dashboard_new(metrics, bench_path))) {
         fprintf(stderr, "kiln: out of memory\n");
+        kiln_free(a);
         close(fd);
         return NULL;
     }
@@ -188,6 +211,7 @@ kiln_admin *kiln_admin_start(const char *addr, int allow_public, kiln_metrics *m
         fprintf(stderr, "kiln: cannot start the admin listener's thread\n");
         h2o_config_dispose(&a->config);
         close(fd);
+        kiln_dashboard_free(a->dash);
         kiln_free(a);
         return NULL;
     }
@@ -205,5 +229,6 @@ void kiln_admin_stop(kiln_admin *a)
     atomic_store(&a->stop, 1);
     pthread_join(a->thread, NULL);
     h2o_config_dispose(&a->config);
+    kiln_dashboard_free(a->dash);
     kiln_free(a);
 }

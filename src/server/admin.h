@@ -6,6 +6,7 @@
  *   /readyz   200 once the application is loaded and its listeners are up, until a stop
  *             is asked for; 503 before and after (during the drain).
  *   /metrics  the Prometheus exposition, text format 0.0.4.
+ *   /         the live dashboard (server/dashboard.h), and /stats.json, what it plots.
  *   anything else 404; methods other than GET and HEAD 405.
  *
  * The address must be a loopback one (127.0.0.0/8, ::1) unless allow_public is set
@@ -21,10 +22,11 @@ typedef struct kiln_admin kiln_admin;
 
 /* Binds addr ("HOST:PORT"; port 0 picks one) and starts serving (not ready yet). The
  * URL it serves goes to url (cap bytes). NULL on failure, the reason on stderr. metrics
- * (borrowed, may be NULL: an empty exposition) must outlive the admin. Call it with
- * SIGINT and SIGTERM blocked (its thread inherits the mask). */
-kiln_admin *kiln_admin_start(const char *addr, int allow_public, kiln_metrics *metrics, char *url,
-                             size_t cap);
+ * (borrowed, may be NULL: an empty exposition) must outlive the admin. bench_path: the
+ * last `kiln bench` JSON the dashboard shows (NULL: none). Call it with SIGINT and
+ * SIGTERM blocked (its thread inherits the mask). */
+kiln_admin *kiln_admin_start(const char *addr, int allow_public, kiln_metrics *metrics,
+                             const char *bench_path, char *url, size_t cap);
 /* Readiness for /readyz (any thread). */
 void kiln_admin_set_ready(kiln_admin *a, int ready);
 /* Stops the loop (open connections get up to a second to finish) and frees a. NULL: no-op. */

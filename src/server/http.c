@@ -545,7 +545,7 @@ static int serve_handler(const kiln_server_config *cfg, h2o_req_t *req, size_t p
     ex->t = t;
     ex->gen = (h2o_generator_t){on_proceed, on_stop};
     ex->flush_timer.cb = on_flush_timer;
-    ex->res = (kiln_response){&exchange_ops, &ex->arena, -1, SIZE_MAX, 0, NULL, 0};
+    ex->res = (kiln_response){&exchange_ops, &ex->arena, -1, SIZE_MAX, 0, NULL, 0, 0};
     kiln_arena_init(&ex->arena, ex->first_chunk, sizeof ex->first_chunk);
     request_of(req, path_len, m, ex);
     if (!ex->kreq.headers) {

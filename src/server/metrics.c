@@ -5,7 +5,9 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef _Atomic uint64_t counter;
 
@@ -39,17 +41,29 @@ static const bound size_bounds[] = {
     {16777216, "16777216"},
     {67108864, "67108864"},
 };
-/* Instance start: 10 µs (an image copy) .. 1 s (a cold instantiation of a big module). */
+/* Instance start: 1 µs .. 1 s (an image copy takes microseconds, a cold instantiation of a
+ * big module up to a second); the dashboard and `kiln bench` take quantiles from them. */
 static const bound start_bounds[] = {
-    {10000, "1e-05"},    {25000, "2.5e-05"},  {50000, "5e-05"},    {100000, "0.0001"},
-    {250000, "0.00025"}, {500000, "0.0005"},  {1000000, "0.001"},  {2500000, "0.0025"},
-    {5000000, "0.005"},  {10000000, "0.01"},  {25000000, "0.025"}, {50000000, "0.05"},
-    {100000000, "0.1"},  {250000000, "0.25"}, {500000000, "0.5"},  {1000000000, "1"},
+    {1000, "1e-06"},     {2500, "2.5e-06"},   {5000, "5e-06"},     {10000, "1e-05"},
+    {25000, "2.5e-05"},  {50000, "5e-05"},    {100000, "0.0001"},  {250000, "0.00025"},
+    {500000, "0.0005"},  {1000000, "0.001"},  {2500000, "0.0025"}, {5000000, "0.005"},
+    {10000000, "0.01"},  {25000000, "0.025"}, {50000000, "0.05"},  {100000000, "0.1"},
+    {250000000, "0.25"}, {500000000, "0.5"},  {1000000000, "1"},
+};
+/* Guest linear memory at the end of a request: 64 KiB (one page) .. 4 GiB. */
+static const bound mem_bounds[] = {
+    {65536, "65536"},         {131072, "131072"},         {262144, "262144"},
+    {524288, "524288"},       {1048576, "1048576"},       {2097152, "2097152"},
+    {4194304, "4194304"},     {8388608, "8388608"},       {16777216, "16777216"},
+    {33554432, "33554432"},   {67108864, "67108864"},     {134217728, "134217728"},
+    {268435456, "268435456"}, {1073741824, "1073741824"}, {4294967296, "4294967296"},
 };
 #define NBOUNDS(a) (sizeof(a) / sizeof(a)[0])
 #define NDUR NBOUNDS(dur_bounds)
 #define NSIZE NBOUNDS(size_bounds)
 #define NSTART NBOUNDS(start_bounds)
+#define NMEM NBOUNDS(mem_bounds)
+_Static_assert(KILN_METRICS_DUR_BUCKETS == NDUR + 1, "the dashboard's copy of the buckets");
 /* A histogram's counters: one per bucket (not cumulative; the last one is +Inf), then
  * the sum of the observed values. */
 #define HIST_LEN(n) ((n) + 2)
@@ -82,7 +96,9 @@ enum {
     C_TIMEOUTS,
     C_REJECTED, /* NREASONS of them */
     C_START = C_REJECTED + NREASONS,
-    C_TRAPS = C_START + HIST_LEN(NSTART), /* nkinds + 1 ("other") */
+    C_MEM_HWM = C_START + HIST_LEN(NSTART), /* the largest guest memory seen (a maximum) */
+    C_MEM = C_MEM_HWM + 1,                  /* the guest memory histogram */
+    C_TRAPS = C_MEM + HIST_LEN(NMEM),       /* nkinds + 1 ("other") */
 };
 
 typedef struct shard {
@@ -118,6 +134,10 @@ struct kiln_metrics {
     size_t capacity;
     size_t (*live)(void *ctx);
     void *live_ctx;
+    size_t (*queued)(void *ctx); /* kiln_metrics_set_queue */
+    void *queued_ctx;
+    void (*pool)(size_t *in_use, size_t *free_slots); /* kiln_metrics_set_pool */
+    uint64_t rss_at_seal; /* the process's resident bytes with no instance alive */
     int (*extra)(void *ctx, kiln_buf *out); /* kiln_metrics_set_extra */
     void *extra_ctx;
     pthread_mutex_t lock; /* the shard list */
@@ -125,6 +145,17 @@ struct kiln_metrics {
 };
 
 static atomic_uint_fast64_t next_gen = 1;
+/* The duration and start bounds in seconds, for the dashboard's quantiles. */
+static double dur_secs[NDUR], start_secs[NSTART];
+static pthread_once_t secs_once = PTHREAD_ONCE_INIT;
+
+static void secs_init(void)
+{
+    for (size_t i = 0; i < NDUR; i++)
+        dur_secs[i] = (double)dur_bounds[i].v / 1e9;
+    for (size_t i = 0; i < NSTART; i++)
+        start_secs[i] = (double)start_bounds[i].v / 1e9;
+}
 static __thread struct {
     uint64_t gen;
     shard *s;
@@ -144,6 +175,7 @@ static inline uint64_t get(counter *c)
 
 kiln_metrics *kiln_metrics_new(void)
 {
+    if (pthread_once(&secs_once, secs_init) != 0) return NULL;
     kiln_metrics *m = kiln_calloc(1, sizeof *m);
     if (!m) return NULL;
     m->routes = kiln_calloc(1, sizeof *m->routes);
@@ -241,6 +273,28 @@ void kiln_metrics_set_instances(kiln_metrics *m, size_t capacity, size_t (*live)
     m->live_ctx = ctx;
 }
 
+void kiln_metrics_set_queue(kiln_metrics *m, size_t (*depth)(void *ctx), void *ctx)
+{
+    m->queued = depth;
+    m->queued_ctx = ctx;
+}
+
+void kiln_metrics_set_pool(kiln_metrics *m, void (*pool)(size_t *in_use, size_t *free_slots))
+{
+    m->pool = pool;
+}
+
+/* The process's resident bytes (/proc/self/statm), 0 when it cannot be read. */
+static uint64_t resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "re");
+    unsigned long long size = 0, rss = 0;
+    int n = f ? fscanf(f, "%llu %llu", &size, &rss) : 0;
+    if (f) fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return n == 2 && page > 0 ? rss * (uint64_t)page : 0;
+}
+
 void kiln_metrics_set_extra(kiln_metrics *m, int (*render)(void *ctx, kiln_buf *out), void *ctx)
 {
     m->extra = render;
@@ -251,6 +305,7 @@ void kiln_metrics_seal(kiln_metrics *m)
 {
     m->comp_stride = C_TRAPS + m->nkinds + 1;
     m->gauges = kiln_calloc(m->ncomp + 1, sizeof *m->gauges);
+    m->rss_at_seal = resident_bytes();
     /* without the gauges' memory the registry records nothing (never sealed) */
     if (m->gauges) atomic_store(&m->sealed, 1);
 }
@@ -338,6 +393,11 @@ void kiln_metrics_record(kiln_metrics *m, const kiln_metrics_request *r)
     counter *c = &s->comp[(size_t)comp * m->comp_stride];
     if (r->active) bump(&c[C_ENDED], 1);
     if (r->start_ns >= 0) observe(&c[C_START], start_bounds, NSTART, (uint64_t)r->start_ns);
+    if (r->mem_bytes) {
+        observe(&c[C_MEM], mem_bounds, NMEM, r->mem_bytes);
+        if (r->mem_bytes > get(&c[C_MEM_HWM]))
+            atomic_store_explicit(&c[C_MEM_HWM], r->mem_bytes, memory_order_relaxed);
+    }
     switch (r->fault) {
     case KILN_FAULT_TRAP: {
         size_t k = 0;
@@ -417,6 +477,17 @@ static int put_hist(kiln_buf *b, const char *name, const char *labels, const uin
     return rc | kiln_buf_printf(b, "%s_count{%s} %llu\n", name, labels, (unsigned long long)cum);
 }
 
+/* The largest value of one component counter (offset off) over the shards. */
+static uint64_t comp_max(kiln_metrics *m, int comp, size_t off)
+{
+    uint64_t v = 0;
+    for (shard *s = atomic_load(&m->shards); s; s = s->next) {
+        uint64_t x = get(&s->comp[(size_t)comp * m->comp_stride + off]);
+        if (x > v) v = x;
+    }
+    return v;
+}
+
 /* Sums one component counter (offset off) over the shards. */
 static uint64_t comp_sum(kiln_metrics *m, int comp, size_t off)
 {
@@ -494,6 +565,24 @@ static int render_components(kiln_metrics *m, kiln_buf *b, kiln_buf *lb)
         rc |= put_hist(b, "kiln_instance_start_duration_seconds", lb->data, h, start_bounds, NSTART,
                        1);
     }
+    rc |= family(b, "kiln_guest_memory_bytes", "histogram",
+                 "A guest's linear memory when its request ended (WAGI components).");
+    for (size_t c = 0; c < m->ncomp && rc == 0; c++) {
+        uint64_t h[HIST_LEN(NMEM)];
+        for (size_t i = 0; i < HIST_LEN(NMEM); i++)
+            h[i] = comp_sum(m, (int)c, C_MEM + i);
+        lb->len = 0;
+        rc = put_label(lb, "component", m->comps[c], 1);
+        rc |= put_hist(b, "kiln_guest_memory_bytes", lb->data, h, mem_bounds, NMEM, 0);
+    }
+    rc |= family(b, "kiln_guest_memory_high_water_bytes", "gauge",
+                 "The largest linear memory a component's guest has ended a request with.");
+    for (size_t c = 0; c < m->ncomp && rc == 0; c++) {
+        lb->len = 0;
+        rc = put_label(lb, "component", m->comps[c], 1);
+        rc |= kiln_buf_printf(b, "kiln_guest_memory_high_water_bytes{%s} %llu\n", lb->data,
+                              (unsigned long long)comp_max(m, (int)c, C_MEM_HWM));
+    }
     rc |= family(b, "kiln_traps_total", "counter", "Guest traps, by component and trap kind.");
     for (size_t c = 0; c < m->ncomp && rc == 0; c++)
         for (size_t k = 0; k <= m->nkinds && rc == 0; k++) {
@@ -558,6 +647,30 @@ static int render_gauges(kiln_metrics *m, kiln_buf *b, kiln_buf *lb)
                      "Guest instances that may be alive at once (--max-instances).");
         rc |= kiln_buf_printf(b, "kiln_instance_slots %zu\n", m->capacity);
     }
+    if (m->queued) {
+        rc |= family(b, "kiln_queue_depth", "gauge",
+                     "Requests waiting for an instance slot (the executor's queue).");
+        rc |= kiln_buf_printf(b, "kiln_queue_depth %zu\n", m->queued(m->queued_ctx));
+    }
+    if (m->pool) {
+        size_t in_use = 0, free_slots = 0;
+        m->pool(&in_use, &free_slots);
+        rc |= family(b, "kiln_memory_pool_slots", "gauge",
+                     "Linear-memory reservations of the pool: held by an instance, or free for "
+                     "reuse.");
+        rc |= kiln_buf_printf(b, "kiln_memory_pool_slots{state=\"in_use\"} %zu\n", in_use);
+        rc |= kiln_buf_printf(b, "kiln_memory_pool_slots{state=\"free\"} %zu\n", free_slots);
+    }
+    kiln_metrics_global g;
+    kiln_metrics_global_stat(m, &g);
+    rc |= family(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    rc |= kiln_buf_printf(b, "process_resident_memory_bytes %llu\n", (unsigned long long)g.rss);
+    rc |= family(b, "kiln_instance_host_memory_bytes", "gauge",
+                 "Host memory per live instance: resident memory above the idle process's, "
+                 "divided by the live instances (0: none alive).");
+    uint64_t above = g.rss > m->rss_at_seal ? g.rss - m->rss_at_seal : 0;
+    rc |= kiln_buf_printf(b, "kiln_instance_host_memory_bytes %llu\n",
+                          (unsigned long long)(g.live ? above / g.live : 0));
     return rc;
 }
 
@@ -571,4 +684,98 @@ int kiln_metrics_render(kiln_metrics *m, kiln_buf *out)
     if (rc == 0 && m->extra) rc = m->extra(m->extra_ctx, out);
     kiln_buf_free(&lb);
     return rc ? -1 : 0;
+}
+
+/* ---- the dashboard's view ---- */
+
+size_t kiln_metrics_nroutes(const kiln_metrics *m)
+{
+    return m->nroutes;
+}
+
+size_t kiln_metrics_ncomponents(const kiln_metrics *m)
+{
+    return m->ncomp;
+}
+
+int kiln_metrics_get_route(kiln_metrics *m, size_t i, kiln_metrics_route_stat *out)
+{
+    if (!atomic_load_explicit(&m->sealed, memory_order_acquire) || i >= m->nroutes) return -1;
+    memset(out, 0, sizeof *out);
+    out->route = m->routes[i].route ? m->routes[i].route : "";
+    out->component = m->routes[i].label ? m->routes[i].label : "";
+    size_t first = i * NMETHODS * NCLASSES;
+    for (shard *s = atomic_load(&m->shards); s; s = s->next)
+        for (size_t ix = first; ix < first + NMETHODS * NCLASSES; ix++) {
+            series_block *blk = atomic_load_explicit(&s->series[ix], memory_order_acquire);
+            if (!blk) continue;
+            uint64_t n = 0;
+            for (size_t k = 0; k <= NDUR; k++) {
+                uint64_t v = get(&blk->dur[k]);
+                out->dur[k] += v;
+                n += v;
+            }
+            out->requests += n;
+            if (ix % NCLASSES == 4) out->errors += n; /* 5xx */
+        }
+    return 0;
+}
+
+const double *kiln_metrics_dur_bounds(size_t *n)
+{
+    *n = NDUR;
+    return dur_secs;
+}
+
+double kiln_metrics_quantile(const uint64_t *h, const double *bounds, size_t n, double q)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i <= n; i++)
+        total += h[i];
+    if (!total) return 0;
+    double rank = q * (double)total, cum = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (h[i] && cum + (double)h[i] >= rank) {
+            if (i == n) return bounds[n - 1]; /* +Inf: the largest finite bound */
+            double lo = i ? bounds[i - 1] : 0;
+            return lo + (bounds[i] - lo) * ((rank - cum) / (double)h[i]);
+        }
+        cum += (double)h[i];
+    }
+    return bounds[n - 1];
+}
+
+int kiln_metrics_get_comp(kiln_metrics *m, size_t i, kiln_metrics_comp_stat *out)
+{
+    if (!atomic_load_explicit(&m->sealed, memory_order_acquire) || i >= m->ncomp) return -1;
+    memset(out, 0, sizeof *out);
+    int c = (int)i, tier = atomic_load(&m->gauges[i].tier);
+    out->name = m->comps[i];
+    out->tier = tier == 1 ? "fast" : tier == 2 ? "opt" : "";
+    if (tier) out->compile_s = atomic_load(&m->gauges[i].compile_s[tier - 1]);
+    uint64_t h[NSTART + 1];
+    for (size_t k = 0; k <= NSTART; k++) {
+        h[k] = comp_sum(m, c, C_START + k);
+        out->starts += h[k];
+    }
+    const double *b = start_secs;
+    out->start_p50 = kiln_metrics_quantile(h, b, NSTART, 0.5);
+    out->start_p99 = kiln_metrics_quantile(h, b, NSTART, 0.99);
+    for (size_t k = 0; k <= m->nkinds; k++)
+        out->traps += comp_sum(m, c, C_TRAPS + k);
+    out->timeouts = comp_sum(m, c, C_TIMEOUTS);
+    out->rejected = comp_sum(m, c, C_REJECTED) + comp_sum(m, c, C_REJECTED + 1);
+    out->mem_hwm = comp_max(m, c, C_MEM_HWM);
+    for (size_t k = 0; k <= NMEM; k++)
+        out->mem_count += comp_sum(m, c, C_MEM + k);
+    out->mem_sum = comp_sum(m, c, C_MEM + NMEM + 1);
+    return 0;
+}
+
+void kiln_metrics_global_stat(kiln_metrics *m, kiln_metrics_global *out)
+{
+    out->live = m->live ? m->live(m->live_ctx) : 0;
+    out->capacity = m->capacity;
+    out->queued = m->queued ? m->queued(m->queued_ctx) : 0;
+    out->rss = resident_bytes();
 }

@@ -23,7 +23,14 @@
  * count without its sum, never a torn value).
  *
  * Gauges (tier, compile time, live instances) are set rarely, from any thread; live
- * instances come from a callback read at scrape time. */
+ * instances, the queue depth, the memory pool's slots and the process's resident memory
+ * are read at scrape time (callbacks, /proc/self/statm). Guest
+ * memory is observed per request (the linear memory's size when the guest ended): a
+ * histogram and a high-water mark per component (each shard keeps its own maximum; a
+ * scrape takes the largest).
+ *
+ * The dashboard (server/dashboard.h) reads the same shards through kiln_metrics_get_route
+ * and kiln_metrics_get_comp. */
 #ifndef KILN_SERVER_METRICS_H
 #define KILN_SERVER_METRICS_H
 
@@ -52,6 +59,11 @@ int kiln_metrics_add_trap_kind(kiln_metrics *m, const char *kind);
  * every scrape, any thread; NULL: not exported). */
 void kiln_metrics_set_instances(kiln_metrics *m, size_t capacity, size_t (*live)(void *ctx),
                                 void *ctx);
+/* Requests waiting for an instance slot now (called at every scrape; NULL: not exported). */
+void kiln_metrics_set_queue(kiln_metrics *m, size_t (*depth)(void *ctx), void *ctx);
+/* The engine's memory pool: reservations in use and free (called at every scrape; NULL:
+ * not exported). */
+void kiln_metrics_set_pool(kiln_metrics *m, void (*pool)(size_t *in_use, size_t *free_slots));
 /* Metrics another module keeps (e.g. the tracer's span counters): render(ctx, out) appends
  * their exposition at the end of every scrape (0 or -1). Before the seal. */
 void kiln_metrics_set_extra(kiln_metrics *m, int (*render)(void *ctx, kiln_buf *out), void *ctx);
@@ -73,7 +85,8 @@ typedef struct kiln_metrics_request {
     int64_t start_ns;
     int fault;
     const char *trap_kind;
-    int active; /* 1: this request was counted by kiln_metrics_begin */
+    int active;         /* 1: this request was counted by kiln_metrics_begin */
+    uint64_t mem_bytes; /* the guest's linear memory when it ended (0: unknown) */
 } kiln_metrics_request;
 void kiln_metrics_record(kiln_metrics *m, const kiln_metrics_request *r);
 /* A request reached its component's handler (http_server_active_requests + 1); the
@@ -83,6 +96,39 @@ void kiln_metrics_begin(kiln_metrics *m, size_t route);
 /* A component's code is ready on a tier ("fast" or "opt"): compile time in seconds (0
  * when it came from the cache) and the tier new requests use. Any thread. */
 void kiln_metrics_set_tier(kiln_metrics *m, int comp, const char *tier, double compile_seconds);
+
+/* What the dashboard shows, summed over the shards at the call (any thread, after the
+ * seal). Durations in seconds; the duration histogram's buckets as in the exposition
+ * (not cumulative, [nbounds] is +Inf), bounds in seconds. */
+#define KILN_METRICS_DUR_BUCKETS 20
+typedef struct kiln_metrics_route_stat {
+    const char *route, *component; /* the labels (borrowed from the registry) */
+    uint64_t requests, errors;     /* answered; of them 5xx */
+    uint64_t dur[KILN_METRICS_DUR_BUCKETS];
+} kiln_metrics_route_stat;
+typedef struct kiln_metrics_comp_stat {
+    const char *name, *tier; /* tier: "fast", "opt" or "" (not known) */
+    double compile_s;
+    uint64_t starts, traps, timeouts, rejected;
+    double start_p50, start_p99;          /* 0 without starts */
+    uint64_t mem_hwm, mem_sum, mem_count; /* guest memory: high-water mark, sum and count */
+} kiln_metrics_comp_stat;
+size_t kiln_metrics_nroutes(const kiln_metrics *m);
+size_t kiln_metrics_ncomponents(const kiln_metrics *m);
+/* 0, or -1 when i is out of range or the registry not sealed. */
+int kiln_metrics_get_route(kiln_metrics *m, size_t i, kiln_metrics_route_stat *out);
+int kiln_metrics_get_comp(kiln_metrics *m, size_t i, kiln_metrics_comp_stat *out);
+/* The duration buckets' upper bounds in seconds (n of them: KILN_METRICS_DUR_BUCKETS - 1). */
+const double *kiln_metrics_dur_bounds(size_t *n);
+/* The q-quantile (0..1) of a non-cumulative histogram h of n bounds (+Inf at h[n]) with
+ * linear interpolation inside its bucket; 0 when h is empty. */
+double kiln_metrics_quantile(const uint64_t *h, const double *bounds, size_t n, double q);
+/* Live instances and slots, the queue depth, the process's resident bytes (0: unknown). */
+typedef struct kiln_metrics_global {
+    size_t live, capacity, queued;
+    uint64_t rss;
+} kiln_metrics_global;
+void kiln_metrics_global_stat(kiln_metrics *m, kiln_metrics_global *out);
 
 /* Appends the exposition (text format 0.0.4) to out. 0, or -1 when out of memory.
  * Before the seal, an empty exposition. */

@@ -41,10 +41,17 @@ static void *worker(void *p)
     worker_arg *a = p;
     for (int i = 0; i < a->n; i++) {
         kiln_metrics_begin(a->m, a->route);
-        kiln_metrics_request r = {a->route, "GET", 3, 200, 2000000, 0, 100, 50000, 0, NULL, 1};
+        kiln_metrics_request r = {a->route, "GET", 3, 200,  2000000, 0,
+                                  100,      50000, 0, NULL, 1,       131072};
         kiln_metrics_record(a->m, &r);
     }
     return NULL;
+}
+
+static void fake_pool(size_t *in_use, size_t *free_slots)
+{
+    *in_use = 5;
+    *free_slots = 2;
 }
 
 int main(void)
@@ -62,12 +69,14 @@ int main(void)
     CHECK_INT(r_api, 2);
     CHECK_INT(r_static, 3);
     CHECK_INT(kiln_metrics_add_trap_kind(m, "unreachable"), 0);
-    size_t live = 3;
+    size_t live = 3, queued = 7;
     kiln_metrics_set_instances(m, 64, live_now, &live);
+    kiln_metrics_set_queue(m, live_now, &queued);
+    kiln_metrics_set_pool(m, fake_pool);
 
     /* before the seal: nothing is recorded or shown */
     kiln_buf b = KILN_BUF_INIT;
-    kiln_metrics_request early = {1, "GET", 3, 200, 1, 0, 0, -1, 0, NULL, 0};
+    kiln_metrics_request early = {1, "GET", 3, 200, 1, 0, 0, -1, 0, NULL, 0, 0};
     kiln_metrics_record(m, &early);
     CHECK_INT(kiln_metrics_render(m, &b), 0);
     CHECK_INT(b.len, 0);
@@ -76,8 +85,10 @@ int main(void)
     kiln_metrics_set_tier(m, hello, "fast", 0.25);
 
     /* bucket edges: a value equal to a bound is in that bound's bucket (le is <=) */
-    kiln_metrics_request rq = {1, "GET", 3, 200, 1000000, 0, 64, 10000, 0, NULL, 0};
-    kiln_metrics_record(m, &rq); /* 1 ms, 0 bytes in, 64 out, start 10 us */
+    kiln_metrics_request rq = {1, "GET", 3, 200, 1000000, 0, 64, 10000, 0, NULL, 0, 0};
+    rq.mem_bytes = 3 * 1048576;
+    kiln_metrics_record(m, &rq); /* 1 ms, 0 bytes in, 64 out, start 10 us, 3 MiB */
+    rq.mem_bytes = 0;            /* unknown: not observed */
     rq.duration_ns = 1000001;    /* just above 1 ms: the 2.5 ms bucket */
     rq.resp_bytes = 65;
     rq.start_ns = -1;
@@ -85,18 +96,19 @@ int main(void)
     rq.duration_ns = 20000000000ull; /* 20 s: only +Inf */
     kiln_metrics_record(m, &rq);
     /* methods and status classes */
-    kiln_metrics_request other = {1, "BREW", 4, 418, 5, 3, 0, -1, 0, NULL, 0};
+    kiln_metrics_request other = {1, "BREW", 4, 418, 5, 3, 0, -1, 0, NULL, 0, 0};
     kiln_metrics_record(m, &other);
-    kiln_metrics_request get_lower = {1, "get", 3, 999, 5, 0, 0, -1, 0, NULL, 0};
+    kiln_metrics_request get_lower = {1, "get", 3, 999, 5, 0, 0, -1, 0, NULL, 0, 0};
     kiln_metrics_record(m, &get_lower);
     /* no route, out-of-range route */
-    kiln_metrics_request none = {0, "GET", 3, 404, 5, 0, 10, -1, 0, NULL, 0};
+    kiln_metrics_request none = {0, "GET", 3, 404, 5, 0, 10, -1, 0, NULL, 0, 0};
     kiln_metrics_record(m, &none);
     none.route = 99;
     kiln_metrics_record(m, &none);
     /* faults: a named trap kind, an unknown one, a timeout, both rejections; a request
      * whose client went away (no method): faults counted, no HTTP series */
-    kiln_metrics_request f = {2, NULL, 0, 500, 0, 0, 0, 300000, KILN_FAULT_TRAP, "unreachable", 0};
+    kiln_metrics_request f = {2, NULL, 0, 500, 0, 0, 0, 300000, KILN_FAULT_TRAP, "unreachable",
+                              0, 0};
     kiln_metrics_record(m, &f);
     f.trap_kind = "memory-oob";
     kiln_metrics_record(m, &f);
@@ -109,7 +121,7 @@ int main(void)
     f.fault = KILN_FAULT_QUEUE_TIMEOUT;
     kiln_metrics_record(m, &f);
     /* a static route: its component label, no per-component counters */
-    kiln_metrics_request st = {3, "HEAD", 4, 200, 5, 0, 0, -1, KILN_FAULT_TRAP, "x", 0};
+    kiln_metrics_request st = {3, "HEAD", 4, 200, 5, 0, 0, -1, KILN_FAULT_TRAP, "x", 0, 0};
     kiln_metrics_record(m, &st);
 
     /* sharding: 4 threads x 1000 requests, plus one begun request still active here */
@@ -186,6 +198,44 @@ int main(void)
     CHECK(strstr(b.data, "kiln_component_tier{component=\"we") == NULL);
     CHECK_LINE(&b, "kiln_instances_live 3");
     CHECK_LINE(&b, "kiln_instance_slots 64");
+    CHECK_LINE(&b, "kiln_queue_depth 7");
+    /* guest memory: a histogram and the largest over the shards */
+    CHECK_LINE(&b, "kiln_guest_memory_high_water_bytes{component=\"hello\"} 3145728");
+    CHECK_LINE(&b, "kiln_guest_memory_bytes_count{component=\"hello\"} 1");
+    CHECK_LINE(&b, "kiln_guest_memory_bytes_bucket{component=\"hello\",le=\"2097152\"} 0");
+    CHECK_LINE(&b, "kiln_guest_memory_bytes_bucket{component=\"hello\",le=\"4194304\"} 1");
+    CHECK_LINE(&b, "kiln_guest_memory_high_water_bytes{component=\"we\\\"ird\\\\\\n\"} 131072");
+    CHECK_LINE(&b, "kiln_guest_memory_bytes_count{component=\"we\\\"ird\\\\\\n\"} 4000");
+    CHECK_LINE(&b, "kiln_memory_pool_slots{state=\"in_use\"} 5");
+    CHECK_LINE(&b, "kiln_memory_pool_slots{state=\"free\"} 2");
+    CHECK(strstr(b.data, "\nprocess_resident_memory_bytes ") != NULL);
+    /* the dashboard's view of the same shards */
+    kiln_metrics_route_stat rs;
+    CHECK_INT(kiln_metrics_get_route(m, (size_t)r_hello, &rs), 0);
+    CHECK(strcmp(rs.route, "/hello") == 0 && strcmp(rs.component, "hello") == 0);
+    CHECK_INT(rs.requests, 5);
+    CHECK_INT(rs.errors, 0);
+    CHECK_INT(kiln_metrics_get_route(m, (size_t)r_api, &rs), 0);
+    CHECK_INT(rs.requests, 4000);
+    CHECK_INT(kiln_metrics_get_route(m, 99, &rs), -1);
+    size_t nb;
+    const double *bounds = kiln_metrics_dur_bounds(&nb);
+    CHECK_INT(nb, KILN_METRICS_DUR_BUCKETS - 1);
+    /* every request in the (1 ms, 2.5 ms] bucket: the median halfway through it */
+    double p50 = kiln_metrics_quantile(rs.dur, bounds, nb, 0.5);
+    CHECK(p50 > 0.00174 && p50 < 0.00176);
+    uint64_t empty[KILN_METRICS_DUR_BUCKETS] = {0};
+    CHECK(kiln_metrics_quantile(empty, bounds, nb, 0.99) == 0);
+    kiln_metrics_comp_stat cs;
+    CHECK_INT(kiln_metrics_get_comp(m, (size_t)weird, &cs), 0);
+    CHECK_INT(cs.traps, 3);
+    CHECK_INT(cs.timeouts, 1);
+    CHECK_INT(cs.rejected, 2);
+    CHECK_INT(cs.mem_hwm, 131072);
+    CHECK_INT(cs.mem_count, 4000);
+    CHECK(cs.start_p50 > 25e-6 && cs.start_p50 <= 50e-6);
+    CHECK_INT(kiln_metrics_get_comp(m, (size_t)hello, &cs), 0);
+    CHECK(strcmp(cs.tier, "fast") == 0);
     kiln_metrics_set_tier(m, hello, "opt", 1.5);
     live = 0;
     b.len = 0;
@@ -212,7 +262,7 @@ int main(void)
     kiln_metrics_add_component(m2, "c");
     kiln_metrics_add_route(m2, "/", 0, NULL);
     kiln_metrics_seal(m2);
-    kiln_metrics_request one = {1, "POST", 4, 201, 1, 0, 0, -1, 0, NULL, 0};
+    kiln_metrics_request one = {1, "POST", 4, 201, 1, 0, 0, -1, 0, NULL, 0, 0};
     kiln_metrics_record(m2, &one);
     kiln_buf b2 = KILN_BUF_INIT;
     CHECK_INT(kiln_metrics_render(m2, &b2), 0);

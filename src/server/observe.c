@@ -101,6 +101,7 @@ void kiln_observe_end(const kiln_server_config *cfg, h2o_req_t *req, const kiln_
         r.fault = res->fault;
         r.trap_kind = res->trap_kind;
         if (res->start_ms >= 0) r.start_ns = (int64_t)(res->start_ms * 1e6);
+        r.mem_bytes = res->mem_bytes;
     }
     kiln_metrics_record(cfg->metrics, &r);
 }

@@ -25,6 +25,7 @@ if ! start_up --admin "127.0.0.1:$APORT" --request-timeout 3s --max-instances 8 
 fi
 pass "kiln up starts with --admin"
 expect_contains "the admin URL is printed" "Admin $ADMIN (/metrics, /healthz, /readyz)" "$(cat "$TMP/up.out")"
+expect_contains "the dashboard URL is printed" "Dashboard $ADMIN/" "$(cat "$TMP/up.out")"
 expect_eq "/healthz: 200 ok" "ok 200" "$(curl -s -m 5 -w ' %{http_code}' "$ADMIN/healthz" | tr -d '\n')"
 expect_eq "/readyz: 200 once serving" "200" "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$ADMIN/readyz")"
 
@@ -86,9 +87,18 @@ has_line "the tier" 'kiln_component_tier{component="hello",tier="fast"} 1'
 has_line "the instance slots" 'kiln_instance_slots 8'
 has_line "no instance alive" 'kiln_instances_live 0'
 expect_contains "the compile time per component" 'kiln_compile_duration_seconds{component="hello",tier="fast"} ' "$M"
+has_line "the queue is empty" 'kiln_queue_depth 0'
+has_line "guest memory observed for each of hello's 4 requests" 'kiln_guest_memory_bytes_count{component="hello"} 4'
+hwm=$(awk '/^kiln_guest_memory_high_water_bytes\{component="hello"\}/ {print $2}' "$TMP/m.txt")
+check "hello's guest memory high-water mark is at least a page" test "${hwm:-0}" -ge 65536
+expect_contains "the memory pool's slots in use" 'kiln_memory_pool_slots{state="in_use"} ' "$M"
+expect_contains "the memory pool's free slots" 'kiln_memory_pool_slots{state="free"} ' "$M"
+rss=$(awk '/^process_resident_memory_bytes / {print $2}' "$TMP/m.txt")
+check "the process's resident memory is known" test "${rss:-0}" -gt 1000000
+has_line "no host memory per instance with none alive" 'kiln_instance_host_memory_bytes 0'
 # nothing of unbounded cardinality: the labels are the ones of the manifest and the few kinds
 labels=$(grep -v '^#' "$TMP/m.txt" | grep -o '[a-z_]*="' | sort -u | tr -d '="' | tr '\n' ' ')
-expect_eq "the label names" "component http_request_method http_response_status_class http_route kind le reason tier " "$labels"
+expect_eq "the label names" "component http_request_method http_response_status_class http_route kind le reason state tier " "$labels"
 routes=$(grep -o 'http_route="[^"]*"' "$TMP/m.txt" | sort -u | tr '\n' ' ')
 expect_eq "the route labels: the manifest's and the none route" \
     'http_route="" http_route="/hello" http_route="/loop" http_route="/trap" ' "$routes"
@@ -139,6 +149,11 @@ except Exception:
     expect_eq "Prometheus: GET /hello 2xx count" "3" \
         "$(query 'http_server_request_duration_seconds_count{component="hello",http_request_method="GET",http_response_status_class="2xx"}')"
     expect_eq "Prometheus: traps by kind" "1" "$(query 'kiln_traps_total{component="trap",kind="unreachable"}')"
+    expect_eq "Prometheus: the queue depth" "0" "$(query 'kiln_queue_depth{job="kiln"}')"
+    expect_eq "Prometheus: hello's guest memory high-water mark" "$hwm" \
+        "$(query 'kiln_guest_memory_high_water_bytes{component="hello"}')"
+    expect_eq "Prometheus: guest memory observations" "4" \
+        "$(query 'kiln_guest_memory_bytes_count{component="hello"}')"
     expect_eq "Prometheus: the +Inf bucket of the timeout" "1" \
         "$(query 'http_server_request_duration_seconds_bucket{component="loop",le="+Inf"}')"
     kill "$PROM_PID" 2>/dev/null
@@ -175,7 +190,16 @@ expect_eq "the admin port is closed with it" "000" "$(curl -s -m 2 -o /dev/null 
 APORT=$(free_port)
 ADMIN="http://127.0.0.1:$APORT"
 if start_up --admin "127.0.0.1:$APORT" --max-instances 1 --max-queue 1 --queue-timeout 1s --workers 2; then
-    python3 "$CLIENT" burst "$PORT" "/sleep?2000" 6 12 >"$TMP/burst.out"
+    python3 "$CLIENT" burst "$PORT" "/sleep?2000" 6 12 >"$TMP/burst.out" &
+    BURST=$!
+    depth=""
+    for _ in $(seq 1 40); do
+        depth=$(curl -s -m 2 "$ADMIN/metrics" | grep -x 'kiln_queue_depth 1')
+        [ -n "$depth" ] && break
+        sleep 0.05
+    done
+    expect_eq "the queued request shows in kiln_queue_depth" "kiln_queue_depth 1" "$depth"
+    wait "$BURST"
     n503=$(grep -c '^503 ' "$TMP/burst.out")
     expect_eq "6 at once with one slot: 1 served" "1" "$(grep -c '^200 ' "$TMP/burst.out")"
     curl -s -m 5 "$ADMIN/metrics" >"$TMP/q.txt"

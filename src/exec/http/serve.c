@@ -563,6 +563,7 @@ static void job_run(void *arg)
         broken = 1;
     }
 out:
+    if (ci) res->mem_bytes = kiln_component_memory_bytes(ci);
     kiln_component_instance_free(ci);
     kiln_slots_release(h->slots);
     if (job->started && broken)

@@ -78,6 +78,7 @@ static void job_answer(wagi_job *job)
     if (r->log.len) kiln_log_error("%s", r->log.data);
     res->start_ms = r->instantiate_ms;
     res->start_at_ns = job->run_at_ns;
+    res->mem_bytes = r->mem_bytes;
     if (r->res.failed) {
         kiln_response_error(res, status);
         return;

@@ -303,6 +303,8 @@ static int run_instance(const kiln_wagi_component *c, const kiln_strv *argv, con
         kiln_buf_printf(&r->log, "component '%s' trapped: %s", c->id, kiln_trap_message(&trap));
     }
     r->run_ms = now_ms() - t1;
+    wasm_rt_memory_t *mem = kiln_instance_memory(inst, "memory");
+    r->mem_bytes = mem ? (uint64_t)mem->size : 0;
     if (rc == 0 && c->stdout_limit && r->out.len >= c->stdout_limit) {
         rc = -1;
         kiln_buf_printf(&r->log,

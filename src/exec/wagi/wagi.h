@@ -110,6 +110,7 @@ typedef struct kiln_wagi_result {
     int over_budget;       /* kiln_wagi_execute_inline: stopped at the inline budget */
     int fault;             /* for the metrics: KILN_FAULT_TRAP or _TIMEOUT (handler.h), or 0 */
     const char *trap_kind; /* the trap's kind name (static) */
+    uint64_t mem_bytes;    /* the guest's linear memory when it ended (0: none) */
 } kiln_wagi_result;
 
 /* Runs a prepared request (any thread). Always fills r (status 500 on any failure, with

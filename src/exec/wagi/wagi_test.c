@@ -106,7 +106,7 @@ static void run_request(kiln_wagi_handler *h, const char *body, fake_res *f, int
     kiln_arena arena;
     char first[512];
     kiln_arena_init(&arena, first, sizeof first);
-    f->res = (kiln_response){&fake_ops, &arena, -1, SIZE_MAX, 0, NULL, 0};
+    f->res = (kiln_response){&fake_ops, &arena, -1, SIZE_MAX, 0, NULL, 0, 0};
     kiln_route_match m = {.route = "/...", .base = "", .wildcard = 1};
     kiln_body_source src;
     kiln_body_source_buffer(&src, body, strlen(body));
