@@ -17,6 +17,7 @@ PKGS=(
     python3 nodejs                           # test clients; benchmark baseline (V8 WASI)
     wrk nginx-light hyperfine                # benchmarks
     prometheus                               # tests: promtool check metrics, a real scrape
+    runc umoci skopeo                        # tests: run Kiln's container image (image_runc.sh)
 )
 # npm builds AssemblyScript guests (npm ci in the template): NodeSource's nodejs ships it,
 # Debian's nodejs (18) needs the separate npm package (AssemblyScript is pinned to 0.27.31,

@@ -15,6 +15,8 @@ int kiln_cmd_watch(int argc, char **argv);
 int kiln_cmd_new(int argc, char **argv);
 int kiln_cmd_templates(int argc, char **argv);
 int kiln_cmd_inspect(int argc, char **argv);
+int kiln_cmd_image(int argc, char **argv);
+int kiln_cmd_kube(int argc, char **argv);
 
 /* Runs the build commands of the components of the manifest at manifest_path (build.c):
  * every component, or only the n_only ids in `only` (NULL/0: all). Each command runs

@@ -25,6 +25,8 @@ static const command commands[] = {
     {"watch", kiln_cmd_watch, "rebuild and reload the application when its files change"},
     {"templates", kiln_cmd_templates, "list the templates of `kiln new`"},
     {"inspect", kiln_cmd_inspect, "show a module's or component's imports, exports and types"},
+    {"image", kiln_cmd_image, "build an OCI container image of kiln serving an app"},
+    {"kube", kiln_cmd_kube, "write Kubernetes (and SpinKube) manifests for an app"},
 };
 
 static void usage(FILE *f)
