@@ -20,8 +20,13 @@
 #include "cli/cli.h"
 #include "dist/image.h"
 #include "engine/compiler.h"
+#include "engine/engine.h"
+#include "exec/trigger/trigger.h"
+#include "host/registry.h"
+#include "host/spin/app.h"
 #include "manifest/manifest.h"
 #include "util/alloc.h"
+#include "util/file.h"
 #include "util/proc.h"
 
 #include <dirent.h>
@@ -160,29 +165,93 @@ static int add_app_path(kiln_tar *t, const char *appdir, const char *src, kiln_b
     return rc;
 }
 
-/* Compiles every component source into cache_dir on both tiers by running this kiln
- * (`kiln compile`). 0 or -1 (printed). */
-static int precompile(const char *self, const kiln_manifest *m, const char *cache_dir)
+/* Compiles every component into cache_dir on both tiers, in this process, as `kiln up`
+ * would load it: the Spin host APIs installed first (a component importing them links
+ * only then), each component with its own memory-checks variant. The Spin app is made
+ * with placeholders (every required variable empty, every store and database label in
+ * memory, from a runtime config written to tmp_dir): only the linking needs it. 0 or -1
+ * (printed). */
+static int precompile(const kiln_manifest *m, const char *cache_dir, const char *tmp_dir)
 {
-    static const char *const tiers[] = {"fast", "opt"};
+    kiln_buf rc_toml = KILN_BUF_INIT, rc_path = KILN_BUF_INIT;
+    strset vars = {NULL, 0}, labels[2] = {{NULL, 0}, {NULL, 0}};
+    kiln_spin_app *spin = NULL;
+    char *err = NULL;
+    int rc = -1;
+    for (size_t i = 0; i < m->variables_len; i++) {
+        kiln_buf v = KILN_BUF_INIT;
+        int r = kiln_buf_printf(&v, "%s=", m->variables[i].name) < 0 ||
+                        strset_add(&vars, v.data, v.len) < 0
+                    ? -1
+                    : 0;
+        kiln_buf_free(&v);
+        if (r < 0) goto oom;
+    }
     for (size_t i = 0; i < m->components_len; i++) {
-        const char *src = m->components[i].source;
-        if (!src) continue;
-        for (size_t k = 0; k < 2; k++) {
-            const char *argv[] = {self,          "compile", "--tier", tiers[k],
-                                  "--cache-dir", cache_dir, src,      NULL};
-            kiln_buf out = KILN_BUF_INIT;
-            int st = kiln_proc_run(argv, &out, 0);
-            if (st != 0) {
-                fprintf(stderr, "error: precompiling %s (%s tier) failed:\n%s\n", src, tiers[k],
-                        out.data ? out.data : "");
-                kiln_buf_free(&out);
-                return -1;
+        const kiln_component *c = &m->components[i];
+        const kiln_strlist *lists[] = {&c->key_value_stores, &c->sqlite_databases};
+        for (int l = 0; l < 2; l++)
+            for (size_t k = 0; k < lists[l]->len; k++) {
+                const char *label = lists[l]->items[k];
+                size_t before = labels[l].n;
+                if (strset_add(&labels[l], label, strlen(label)) < 0) goto oom;
+                if (labels[l].n != before &&
+                    kiln_buf_printf(&rc_toml, "[%s.%s]\ntype = \"spin\"\n",
+                                    l ? "sqlite_database" : "key_value_store", label) < 0)
+                    goto oom;
             }
-            kiln_buf_free(&out);
+    }
+    if (kiln_buf_printf(&rc_path, "%s/runtime-config.toml", tmp_dir) < 0) goto oom;
+    if (kiln_write_file(rc_path.data, rc_toml.data ? rc_toml.data : "", rc_toml.len) < 0) {
+        fprintf(stderr, "error: cannot write %s: %s\n", rc_path.data, strerror(errno));
+        goto out;
+    }
+    kiln_spin_options so = {"", rc_path.data, (const char *const *)vars.v, vars.n, NULL, 0, NULL,
+                            0,  NULL};
+    spin = kiln_spin_app_new(m, &so, &err);
+    if (!spin || kiln_spin_app_install(spin) < 0 || kiln_rt_init() < 0 ||
+        kiln_triggers_register_types() < 0) {
+        fprintf(stderr, "error: cannot set up the hosts to link the components: %s\n",
+                err ? err : "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < m->components_len; i++) {
+        const kiln_component *c = &m->components[i];
+        if (!c->source) continue;
+        for (int k = 0; k < 2; k++) {
+            kiln_compile_opts o = {.tier = k ? KILN_TIER_OPT : KILN_TIER_FAST,
+                                   .cache_dir = cache_dir};
+            if (c->memory_checks)
+                o.memory_checks =
+                    c->memory_checks == 2 ? KILN_MEM_CHECKS_BOUNDS : KILN_MEM_CHECKS_GUARD;
+            if (kiln_cli_is_component_file(c->source)) { /* prints its own line */
+                if (kiln_compile_component(c->source, &o) != 0) goto out;
+                continue;
+            }
+            kiln_err e;
+            kiln_module *mod = kiln_module_load_file(c->source, &o, kiln_hosts_linker(), &e);
+            if (!mod) {
+                fprintf(stderr, "error: precompiling component %s (%s tier): %s\n", c->id,
+                        k ? "opt" : "fast", e.msg);
+                goto out;
+            }
+            kiln_module_free(mod);
         }
     }
-    return 0;
+    rc = 0;
+    goto out;
+oom:
+    fprintf(stderr, "error: out of memory\n");
+out:
+    if (spin) kiln_spin_app_free(spin);
+    kiln_free(err);
+    if (rc_path.data) unlink(rc_path.data);
+    kiln_buf_free(&rc_toml);
+    kiln_buf_free(&rc_path);
+    strset_free(&vars);
+    strset_free(&labels[0]);
+    strset_free(&labels[1]);
+    return rc;
 }
 
 /* The app layer: the manifest, sources, mounted files, and the precompiled cache (whose
@@ -352,7 +421,7 @@ static int image_build(int argc, char **argv)
     }
     have_cache = 1;
     fprintf(stderr, "precompiling %zu component(s) on both tiers...\n", m->components_len);
-    if (precompile(self, m, cache_dir) < 0 || ldd_libs(self, &libs) < 0) goto out;
+    if (precompile(m, cache_dir, cache_dir) < 0 || ldd_libs(self, &libs) < 0) goto out;
     if (app_layer(&appl, m, manifest_path, cache_dir, &libs, &err) < 0 ||
         kiln_tar_finish(&appl) < 0 || runtime_layer(&runtime, self, &libs, &err) < 0) {
         fprintf(stderr, "error: %s\n", err.data ? err.data : "out of memory");
