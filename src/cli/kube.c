@@ -51,7 +51,7 @@ static void kube_usage(FILE *f)
         "  --image REF        Kiln's image of the app (`kiln image build`; default NAME:VERSION)\n"
         "  --app-ref REF      the app's OCI artifact for the SpinApp (default: --image)\n"
         "  --concurrency N    instances at once per pod (kiln up --max-instances; default 16)\n"
-        "  --base-memory SIZE, --instance-memory SIZE   sizing (defaults 16M, 2M)\n"
+        "  --base-memory SIZE, --instance-memory SIZE   sizing (defaults 24M, 1M)\n"
         "  --redis-url URL    the Redis of the key-value stores (default redis://redis:6379)\n");
 }
 
@@ -496,8 +496,8 @@ static int kube_scaffold(int argc, char **argv)
 {
     kube_opts o = {.out_dir = "kube",
                    .redis_url = "redis://redis:6379",
-                   .base_mem = 16 * MIB,
-                   .instance_mem = 2 * MIB,
+                   .base_mem = 24 * MIB,
+                   .instance_mem = 1 * MIB,
                    .cpu_milli = 250,
                    .replicas = 2,
                    .max_replicas = 10,

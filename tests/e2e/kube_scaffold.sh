@@ -59,7 +59,7 @@ out=$(cd "$TMP" && "$KILN" kube scaffold "$APP" -o "$TMP/kube" --image reg.test/
 expect_eq "scaffold exits 0" 0 "$?"
 for f in deployment service hpa configmap spinkube; do check "wrote $f.yaml" test -s "$TMP/kube/$f.yaml"; done
 expect_contains "prints the sizing formula" \
-    "memory request 48Mi = 16Mi + 16 x 2Mi, limit 4112Mi = 16Mi + 16 x 256Mi" "$out"
+    "memory request 40Mi = 24Mi + 16 x 1Mi, limit 4120Mi = 24Mi + 16 x 256Mi" "$out"
 expect_eq "kubeconform: every resource valid" \
     "Summary: 6 resources found in 5 files - Valid: 6, Invalid: 0, Errors: 0, Skipped: 0" \
     "$(validate "$TMP/kube" | tail -1)"
@@ -100,7 +100,7 @@ expect_contains "bounded concurrency" "max-instances 16" "$facts"
 expect_contains "state in memory (shared state lives in Redis)" "state-dir ''" "$facts"
 expect_contains "liveness on the admin /healthz" "liveness /healthz admin" "$facts"
 expect_contains "readiness on the admin /readyz" "readiness /readyz admin" "$facts"
-expect_contains "resources from the formula" "resources 48Mi 4112Mi 250m" "$facts"
+expect_contains "resources from the formula" "resources 40Mi 4120Mi 250m" "$facts"
 expect_contains "read-only root file system" "readonly-root True" "$facts"
 expect_contains "a secret variable by reference" "secret kv-demo-secrets api_key" "$facts"
 expect_contains "a plain variable from the ConfigMap" "config kv-demo-config" "$facts"
