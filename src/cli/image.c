@@ -124,9 +124,14 @@ static const char *rel_to(const char *dir, const char *p)
     return p + n + 1;
 }
 
-/* Adds host file or directory `src` (inside the app directory) under app/. */
-static int add_app_path(kiln_tar *t, const char *appdir, const char *src, kiln_buf *err)
+/* Adds host file or directory `src` (inside the app directory) under app/, directories
+ * recursively (symlinks followed, at most 64 levels deep: a symlink loop is an error). */
+static int add_app_path(kiln_tar *t, const char *appdir, const char *src, int depth, kiln_buf *err)
 {
+    if (depth > 64) {
+        kiln_buf_printf(err, "%s: directories nested too deep (a symlink loop?)", src);
+        return -1;
+    }
     const char *rel = rel_to(appdir, src);
     if (!rel) {
         kiln_buf_printf(err, "%s is outside the application directory %s", src, appdir);
@@ -153,7 +158,7 @@ static int add_app_path(kiln_tar *t, const char *appdir, const char *src, kiln_b
                     kiln_buf sub = KILN_BUF_INIT;
                     rc = kiln_buf_printf(&sub, "%s/%s", src, name) < 0
                              ? -1
-                             : add_app_path(t, appdir, sub.data, err);
+                             : add_app_path(t, appdir, sub.data, depth + 1, err);
                     kiln_buf_free(&sub);
                 }
                 free(names[i]);
@@ -174,7 +179,7 @@ static int add_app_path(kiln_tar *t, const char *appdir, const char *src, kiln_b
 static int precompile(const kiln_manifest *m, const char *cache_dir, const char *tmp_dir)
 {
     kiln_buf rc_toml = KILN_BUF_INIT, rc_path = KILN_BUF_INIT;
-    strset vars = {NULL, 0}, labels[2] = {{NULL, 0}, {NULL, 0}};
+    strset vars = {NULL, 0};
     kiln_spin_app *spin = NULL;
     char *err = NULL;
     int rc = -1;
@@ -187,20 +192,7 @@ static int precompile(const kiln_manifest *m, const char *cache_dir, const char 
         kiln_buf_free(&v);
         if (r < 0) goto oom;
     }
-    for (size_t i = 0; i < m->components_len; i++) {
-        const kiln_component *c = &m->components[i];
-        const kiln_strlist *lists[] = {&c->key_value_stores, &c->sqlite_databases};
-        for (int l = 0; l < 2; l++)
-            for (size_t k = 0; k < lists[l]->len; k++) {
-                const char *label = lists[l]->items[k];
-                size_t before = labels[l].n;
-                if (strset_add(&labels[l], label, strlen(label)) < 0) goto oom;
-                if (labels[l].n != before &&
-                    kiln_buf_printf(&rc_toml, "[%s.%s]\ntype = \"spin\"\n",
-                                    l ? "sqlite_database" : "key_value_store", label) < 0)
-                    goto oom;
-            }
-    }
+    if (kiln_kube_runtime_config(&rc_toml, m, NULL) < 0) goto oom;
     if (kiln_buf_printf(&rc_path, "%s/runtime-config.toml", tmp_dir) < 0) goto oom;
     if (kiln_write_file(rc_path.data, rc_toml.data ? rc_toml.data : "", rc_toml.len) < 0) {
         fprintf(stderr, "error: cannot write %s: %s\n", rc_path.data, strerror(errno));
@@ -249,8 +241,6 @@ out:
     kiln_buf_free(&rc_toml);
     kiln_buf_free(&rc_path);
     strset_free(&vars);
-    strset_free(&labels[0]);
-    strset_free(&labels[1]);
     return rc;
 }
 
@@ -259,10 +249,10 @@ out:
 static int app_layer(kiln_tar *t, const kiln_manifest *m, const char *manifest_path,
                      const char *cache_dir, strset *libs, kiln_buf *err)
 {
-    if (add_app_path(t, m->dir, manifest_path, err) < 0) return -1;
+    if (add_app_path(t, m->dir, manifest_path, 0, err) < 0) return -1;
     for (size_t i = 0; i < m->components_len; i++) {
         const kiln_component *c = &m->components[i];
-        if (c->source && add_app_path(t, m->dir, c->source, err) < 0) return -1;
+        if (c->source && add_app_path(t, m->dir, c->source, 0, err) < 0) return -1;
         kiln_mount *mounts = NULL;
         size_t n = 0;
         char *merr = NULL;
@@ -273,7 +263,7 @@ static int app_layer(kiln_tar *t, const kiln_manifest *m, const char *manifest_p
         }
         int rc = 0;
         for (size_t k = 0; rc == 0 && k < n; k++)
-            rc = add_app_path(t, m->dir, mounts[k].host_path, err);
+            rc = add_app_path(t, m->dir, mounts[k].host_path, 0, err);
         kiln_mounts_free(mounts, n);
         if (rc < 0) return -1;
     }

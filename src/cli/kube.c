@@ -129,36 +129,50 @@ static int uses(const kiln_manifest *m, int sqlite)
     return 0;
 }
 
-/* The runtime config: every key-value store label on Redis. Appended to b. */
-static int runtime_config(kiln_buf *b, const kiln_manifest *m, const kube_opts *o)
+/* s as a TOML basic string ("..." with escapes). */
+static int toml_str(kiln_buf *b, const char *s)
 {
-    kiln_strlist seen = {NULL, 0};
-    int rc = kiln_buf_puts(b, "# kiln up --runtime-config-file: state shared by every replica\n");
-    for (size_t i = 0; rc == 0 && i < m->components_len; i++) {
-        const kiln_strlist *kv = &m->components[i].key_value_stores;
-        for (size_t k = 0; rc == 0 && k < kv->len; k++) {
-            int dup = 0;
-            for (size_t s = 0; s < seen.len; s++)
-                dup |= strcmp(seen.items[s], kv->items[k]) == 0;
-            if (dup) continue;
-            char **ni = kiln_realloc(seen.items, (seen.len + 1) * sizeof *ni);
-            if (!ni) {
-                rc = -1;
-                break;
-            }
-            seen.items = ni;
-            seen.items[seen.len++] = kv->items[k];
-            /* labels are [a-z0-9_-] (manifest checks); the URL goes in a TOML basic string */
-            rc = kiln_buf_printf(b, "[key_value_store.%s]\ntype = \"redis\"\nurl = \"",
-                                 kv->items[k]);
-            for (const char *p = o->redis_url; rc == 0 && *p; p++)
-                rc = (*p == '"' || *p == '\\')  ? kiln_buf_printf(b, "\\%c", *p)
-                     : (unsigned char)*p < 0x20 ? kiln_buf_printf(b, "\\u%04x", *p)
-                                                : kiln_buf_putc(b, *p);
-            if (rc == 0) rc = kiln_buf_puts(b, "\"\n");
-        }
+    int rc = kiln_buf_putc(b, '"');
+    for (const char *p = s; rc == 0 && *p; p++)
+        rc = (*p == '"' || *p == '\\')                ? kiln_buf_printf(b, "\\%c", *p)
+             : (unsigned char)*p < 0x20 || *p == 0x7f ? kiln_buf_printf(b, "\\u%04x", *p)
+                                                      : kiln_buf_putc(b, *p);
+    return rc == 0 ? kiln_buf_putc(b, '"') : -1;
+}
+
+/* Whether label occurs in one of lists[0..i) / items[0..k) of list i before position k. */
+static int seen_before(const kiln_manifest *m, int sqlite, size_t i, size_t k, const char *label)
+{
+    for (size_t j = 0; j <= i; j++) {
+        const kiln_strlist *l =
+            sqlite ? &m->components[j].sqlite_databases : &m->components[j].key_value_stores;
+        for (size_t n = 0; n < (j == i ? k : l->len); n++)
+            if (strcmp(l->items[n], label) == 0) return 1;
     }
-    kiln_free(seen.items);
+    return 0;
+}
+
+int kiln_kube_runtime_config(kiln_buf *b, const struct kiln_manifest *m, const char *redis_url)
+{
+    int rc = kiln_buf_puts(b, redis_url ? "# kiln up --runtime-config-file: state shared by "
+                                          "every replica\n"
+                                        : "");
+    for (int sqlite = 0; sqlite < (redis_url ? 1 : 2); sqlite++)
+        for (size_t i = 0; rc == 0 && i < m->components_len; i++) {
+            const kiln_strlist *l =
+                sqlite ? &m->components[i].sqlite_databases : &m->components[i].key_value_stores;
+            for (size_t k = 0; rc == 0 && k < l->len; k++) {
+                if (seen_before(m, sqlite, i, k, l->items[k])) continue;
+                rc = kiln_buf_puts(b, sqlite ? "[sqlite_database." : "[key_value_store.") < 0 ||
+                             toml_str(b, l->items[k]) < 0 ||
+                             kiln_buf_puts(b, redis_url ? "]\ntype = \"redis\"\nurl = "
+                                                        : "]\ntype = \"spin\"\n") < 0 ||
+                             (redis_url &&
+                              (toml_str(b, redis_url) < 0 || kiln_buf_putc(b, '\n') < 0))
+                         ? -1
+                         : 0;
+            }
+        }
     return rc;
 }
 
@@ -245,7 +259,8 @@ static int scaffold(const kube_opts *o, const kiln_manifest *m, const char *mani
         kiln_buf_printf(&mpath, "/app/%s", manifest_rel) < 0 ||
         kiln_buf_printf(&s1, "0.0.0.0:%llu", o->port) < 0 ||
         kiln_buf_printf(&s2, "0.0.0.0:%llu", o->admin_port) < 0 ||
-        kiln_buf_printf(&s3, "%llu", o->concurrency) < 0 || runtime_config(&rc_toml, m, o) < 0)
+        kiln_buf_printf(&s3, "%llu", o->concurrency) < 0 ||
+        kiln_kube_runtime_config(&rc_toml, m, o->redis_url) < 0)
         goto oom;
     const char *img = o->image ? o->image : image.data;
     unsigned long long max_inst = 0; /* the largest instance limit; kiln up's default 128M */

@@ -137,6 +137,7 @@ route = "/..."
 component = "x"
 [component.x]
 source = "c-spin-kv.wasm"
+key_value_stores = ["default", "odd.\"label]"]
 TOML
 "$KILN" kube scaffold "$HOSTILE" -o "$TMP/hk" --redis-url 'redis://h"x\y:1' >/dev/null 2>&1
 got=$(python3 - "$TMP/hk" <<'PY' 2>&1
@@ -146,10 +147,13 @@ cm = yaml.safe_load(open(d + "/configmap.yaml"))
 dep = yaml.safe_load(open(d + "/deployment.yaml"))
 print(repr(cm["data"]["greeting"]))
 print(dep["metadata"]["name"], repr(dep["metadata"]["labels"]["app.kubernetes.io/version"]))
+import tomllib
+rc = tomllib.loads(cm["data"]["runtime-config.toml"])["key_value_store"]
+print(sorted(rc), rc["default"]["url"])
 PY
 )
 expect_eq "hostile strings round-trip through the YAML" \
-    "$(printf '%s\n%s' "'a: b\\n# not a comment\\n- [x, y] *ref &anchor \\'q\\' \"dq\" \\\\ \\t'" "weird-app-1 'yes'")" "$got"
+    "$(printf '%s\n%s\n%s' "'a: b\\n# not a comment\\n- [x, y] *ref &anchor \\'q\\' \"dq\" \\\\ \\t'" "weird-app-1 'yes'" "['default', 'odd.\"label]'] redis://h\"x\\y:1")" "$got"
 expect_eq "hostile manifests still validate" \
     "Summary: 6 resources found in 5 files - Valid: 6, Invalid: 0, Errors: 0, Skipped: 0" \
     "$(validate "$TMP/hk" | tail -1)"
