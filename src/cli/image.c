@@ -124,6 +124,39 @@ static const char *rel_to(const char *dir, const char *p)
     return p + n + 1;
 }
 
+/* "app/REL" with "." and ".." segments resolved lexically, as `kiln up` inside the image
+ * resolves "/app/" + REL (the image has no symlinks there); NULL when it climbs above the
+ * image's root or memory runs out. Allocated. */
+static char *image_app_path(const char *rel)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    if (kiln_buf_puts(&b, "app") < 0) return NULL;
+    for (const char *s = rel; *s;) {
+        const char *e = strchr(s, '/');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n == 2 && s[0] == '.' && s[1] == '.') {
+            char *slash = b.len ? memrchr(b.data, '/', b.len) : NULL;
+            if (!b.len) {
+                kiln_buf_free(&b);
+                return NULL;
+            }
+            b.len = slash ? (size_t)(slash - b.data) : 0;
+            b.data[b.len] = '\0';
+        } else if (n && !(n == 1 && s[0] == '.')) {
+            if ((b.len && kiln_buf_putc(&b, '/') < 0) || kiln_buf_append(&b, s, n) < 0) {
+                kiln_buf_free(&b);
+                return NULL;
+            }
+        }
+        s += n + (e ? 1 : 0);
+    }
+    if (!b.len) {
+        kiln_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
 /* Adds host file or directory `src` (inside the app directory) under app/, directories
  * recursively (symlinks followed, at most 64 levels deep: a symlink loop is an error). */
 static int add_app_path(kiln_tar *t, const char *appdir, const char *src, int depth, kiln_buf *err)
@@ -133,25 +166,27 @@ static int add_app_path(kiln_tar *t, const char *appdir, const char *src, int de
         return -1;
     }
     const char *rel = rel_to(appdir, src);
-    if (!rel) {
-        kiln_buf_printf(err, "%s is outside the application directory %s", src, appdir);
+    char *dst = rel ? image_app_path(rel) : NULL;
+    if (!dst) {
+        kiln_buf_printf(err,
+                        "%s is outside the application directory %s (the image holds that "
+                        "directory at /app, and what it reaches through '..' within /)",
+                        src, appdir);
         return -1;
     }
-    kiln_buf dst = KILN_BUF_INIT;
-    if (kiln_buf_printf(&dst, "app/%s", rel) < 0) return kiln_buf_puts(err, "out of memory"), -1;
     struct stat st;
     int rc = -1;
     if (stat(src, &st) < 0) {
         kiln_buf_printf(err, "cannot read %s: %s", src, strerror(errno));
     } else if (!S_ISDIR(st.st_mode)) {
-        rc = kiln_tar_add_host_file(t, dst.data, src, err);
+        rc = kiln_tar_add_host_file(t, dst, src, err);
     } else {
         struct dirent **names = NULL; /* sorted: reproducible layers */
         int n = scandir(src, &names, NULL, alphasort);
         if (n < 0) {
             kiln_buf_printf(err, "cannot read %s: %s", src, strerror(errno));
         } else {
-            rc = kiln_tar_add(t, KILN_TAR_DIR, dst.data, 0755, NULL, 0, NULL, err);
+            rc = kiln_tar_add(t, KILN_TAR_DIR, dst, 0755, NULL, 0, NULL, err);
             for (int i = 0; i < n; i++) {
                 const char *name = names[i]->d_name;
                 if (rc == 0 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
@@ -166,7 +201,7 @@ static int add_app_path(kiln_tar *t, const char *appdir, const char *src, int de
             free(names);
         }
     }
-    kiln_buf_free(&dst);
+    kiln_free(dst);
     return rc;
 }
 

@@ -63,6 +63,20 @@ layer0() { python3 -c 'import json,sys; d=sys.argv[1]; i=json.load(open(d+"/inde
 "$KILN" image build "$TMP/app" -o "$TMP/img2" >/dev/null 2>&1
 expect_eq "same kiln, same runtime layer digest" "$(layer0 "$TMP/img")" "$(layer0 "$TMP/img2")"
 
+# Sources outside the app directory: reached through '..' they land where kiln up in the
+# image resolves them (/app/../shared -> /shared); an absolute path elsewhere is refused.
+mkdir -p "$TMP/shared" "$TMP/app3"
+cp "$TMP/app/hello.wasm" "$TMP/shared/h.wasm"
+sed 's|source = "hello.wasm"|source = "../shared/h.wasm"|; /^files/d' "$TMP/app/kiln.toml" >"$TMP/app3/kiln.toml"
+"$KILN" image build "$TMP/app3" -o "$TMP/img3" >/dev/null 2>&1
+applayer() { python3 -c 'import json,sys,tarfile; d=sys.argv[1]; i=json.load(open(d+"/index.json"))["manifests"][0]["digest"][7:]; l=json.load(open(d+"/blobs/sha256/"+i))["layers"][1]["digest"][7:]; print(" ".join(m.name for m in tarfile.open(d+"/blobs/sha256/"+l) if m.isfile() and not m.name.startswith("var/")))' "$1" 2>&1; }
+expect_eq "a '..' source lands at its resolved path" "app/kiln.toml shared/h.wasm" "$(applayer "$TMP/img3")"
+sed "s|source = \"hello.wasm\"|source = \"$TMP/shared/h.wasm\"|; /^files/d" "$TMP/app/kiln.toml" >"$TMP/app3/kiln.toml"
+out=$("$KILN" image build "$TMP/app3" -o "$TMP/img4" 2>&1)
+expect_eq "an absolute source elsewhere: exit 1" 1 "$?"
+expect_contains "... saying why" "is outside the application directory" "$out"
+check "... and no layout written" test ! -e "$TMP/img4/index.json"
+
 umoci unpack --image "$TMP/img:1.2.3" "$TMP/bundle" >/dev/null 2>"$TMP/umoci.err" ||
     { fail "umoci unpack" "$(cat "$TMP/umoci.err")"; finish; exit; }
 R="$TMP/bundle/rootfs"
