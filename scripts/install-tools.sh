@@ -173,6 +173,12 @@ for line in sys.stdin:
 install_kube() {
     local d="$KILN_TOOLS/kube" tmp crds site
     export PATH="$PATH:/usr/local/go/bin"
+    # kubeconform needs Go >= 1.22 (Debian 12's golang-go is 1.19): the machine's Go
+    if ! go version 2>/dev/null | grep -Eq 'go1\.(2[2-9]|[3-9][0-9])'; then
+        echo "install-tools: no Go >= 1.22 on PATH or in /usr/local/go: kubeconform not installed" \
+            "(tests/e2e/kube_scaffold.sh will fail saying so)" >&2
+        return 0
+    fi
     rm -rf "$d"
     mkdir -p "$d/bin"
     tmp=$(mktemp -d)
