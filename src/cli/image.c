@@ -114,6 +114,73 @@ static int ldd_libs(const char *file, strset *libs)
     return rc;
 }
 
+/* Adds the absolute paths a GNU ld script names (libc.so, libm.so are scripts: GROUP (
+ * /lib/.../libc.so.6 ... )), so that tcc can follow them inside the image. */
+static int ld_script_paths(const char *file, strset *files)
+{
+    kiln_buf text = KILN_BUF_INIT;
+    struct stat st;
+    int rc = 0;
+    if (stat(file, &st) < 0 || st.st_size > 4096 || kiln_read_file(file, &text) < 0 || !text.data ||
+        !strstr(text.data, "GNU ld script")) {
+        kiln_buf_free(&text);
+        return 0;
+    }
+    for (char *p = text.data; rc == 0 && (p = strchr(p, '/'));) {
+        if (p[1] == '*') { /* a comment */
+            char *end = strstr(p + 2, "*/");
+            if (!end) break;
+            p = end + 2;
+            continue;
+        }
+        size_t n = strcspn(p, " \t\n()");
+        char *q = kiln_strndup(p, n);
+        if (!q)
+            rc = -1;
+        else if (n > 1 && access(q, R_OK) == 0)
+            rc = strset_add(files, q, n);
+        kiln_free(q);
+        p += n;
+    }
+    kiln_buf_free(&text);
+    return rc;
+}
+
+/* The fast tier's toolchain, as files at their own paths: wasm2c and its libraries,
+ * wasm-rt.h, the libc and kernel headers and the crt files and linker scripts
+ * (libc6-dev, linux-libc-dev; static archives left out but libc_nonshared.a), and tcc's
+ * runtime (libtcc1.a, its headers). Read from dpkg. 0 or -1 (printed). */
+static int toolchain_files(strset *files)
+{
+    const char *argv[] = {"dpkg", "-L", "libc6-dev", "linux-libc-dev", "tcc", "wabt", NULL};
+    kiln_buf out = KILN_BUF_INIT;
+    if (kiln_proc_run(argv, &out, 0) != 0) {
+        fprintf(stderr,
+                "error: dpkg -L of the toolchain failed (Debian's libc6-dev, "
+                "linux-libc-dev, tcc and wabt are needed): %s\n",
+                out.data ? out.data : "");
+        kiln_buf_free(&out);
+        return -1;
+    }
+    int rc = 0;
+    for (char *line = out.data; rc == 0 && line && *line;) {
+        char *end = strchr(line, '\n');
+        if (end) *end = '\0';
+        size_t n = strlen(line);
+        struct stat st;
+        int keep = stat(line, &st) == 0 && S_ISREG(st.st_mode) && !strstr(line, "/share/") &&
+                   !strstr(line, "/src/") && strncmp(line, "/usr/include/wabt/", 18) != 0;
+        if (keep && strncmp(line, "/usr/bin/", 9) == 0) keep = strcmp(line, "/usr/bin/wasm2c") == 0;
+        if (keep && n > 2 && strcmp(line + n - 2, ".a") == 0)
+            keep = strstr(line, "/libc_nonshared.a") || strstr(line, "/tcc/libtcc1.a");
+        if (keep && strstr(line, "/tcc/") && strstr(line, "i386")) keep = 0;
+        if (keep) rc = strset_add(files, line, n) < 0 || ld_script_paths(line, files) < 0 ? -1 : 0;
+        line = end ? end + 1 : NULL;
+    }
+    kiln_buf_free(&out);
+    return rc < 0 ? -1 : ldd_libs("/usr/bin/wasm2c", files);
+}
+
 /* The path of p relative to dir (p inside dir), or NULL. */
 static const char *rel_to(const char *dir, const char *p)
 {
@@ -379,6 +446,7 @@ static int image_build(int argc, char **argv)
 {
     const char *app = NULL, *out_dir = NULL, *archive = NULL, *tag = NULL;
     unsigned port = 3000, admin_port = 9090;
+    int toolchain = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -388,6 +456,8 @@ static int image_build(int argc, char **argv)
             out_dir = val, i++;
         } else if (strcmp(a, "--oci-archive") == 0 && val) {
             archive = val, i++;
+        } else if (strcmp(a, "--toolchain") == 0) {
+            toolchain = 1;
         } else if (strcmp(a, "--tag") == 0 && val) {
             tag = val, i++;
         } else if ((strcmp(a, "--port") == 0 || strcmp(a, "--admin-port") == 0) && val) {
@@ -446,7 +516,9 @@ static int image_build(int argc, char **argv)
     }
     have_cache = 1;
     fprintf(stderr, "precompiling %zu component(s) on both tiers...\n", m->components_len);
-    if (precompile(m, cache_dir, cache_dir) < 0 || ldd_libs(self, &libs) < 0) goto out;
+    if (precompile(m, cache_dir, cache_dir) < 0 || ldd_libs(self, &libs) < 0 ||
+        (toolchain && toolchain_files(&libs) < 0))
+        goto out;
     if (app_layer(&appl, m, manifest_path, cache_dir, &libs, &err) < 0 ||
         kiln_tar_finish(&appl) < 0 || runtime_layer(&runtime, self, &libs, &err) < 0) {
         fprintf(stderr, "error: %s\n", err.data ? err.data : "out of memory");
@@ -468,8 +540,17 @@ static int image_build(int argc, char **argv)
         kiln_buf_printf(&ccid, "KILN_CC_ID=%s", kiln_compiler_identity(KILN_TIER_OPT)) < 0)
         goto oom;
     const char *entry[] = {"/usr/local/bin/kiln", NULL};
-    const char *cmd[] = {"up",      "-f",           cmd_manifest.data, "--listen", cmd_listen.data,
-                         "--admin", cmd_admin.data, "--admin-public",  NULL};
+    /* with the toolchain but no cc, tier-up of a module compiled inside would only fail */
+    const char *cmd[] = {"up",
+                         "-f",
+                         cmd_manifest.data,
+                         "--listen",
+                         cmd_listen.data,
+                         "--admin",
+                         cmd_admin.data,
+                         "--admin-public",
+                         toolchain ? "--no-tier-up" : NULL,
+                         NULL};
     const char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "KILN_CACHE_DIR=/" IMAGE_CACHE,
                          "HOME=/tmp", ccid.data, NULL};
     const char *ports[] = {p1.data, p2.data, NULL};

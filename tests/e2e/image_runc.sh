@@ -91,9 +91,11 @@ expect_eq "rootfs: no wasm2c, no cc, no tcc headers" "" \
 # and the host's network namespace so that the test reaches the port.
 port=$(free_port)
 admin=$(free_port)
-(cd "$TMP/bundle" && mv config.json umoci-config.json && runc spec) ||
-    { fail "runc spec"; finish; exit; }
-python3 - "$TMP/bundle" "$port" "$admin" <<'PY' || fail "config.json adjusted"
+# bundle_config BUNDLE PORT ADMIN: config.json from `runc spec`, with umoci's process
+# (the image's args, env, cwd) on loopback ports and the host network namespace.
+bundle_config() {
+    (cd "$1" && mv config.json umoci-config.json && runc spec) || return 1
+    python3 - "$1" "$2" "$3" <<'PY'
 import json, sys
 b, port, admin = sys.argv[1:]
 img = json.load(open(b + "/umoci-config.json"))["process"]
@@ -106,6 +108,8 @@ c["root"] = {"path": "rootfs", "readonly": False}
 c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
 json.dump(c, open(b + "/config.json", "w"), indent=1)
 PY
+}
+bundle_config "$TMP/bundle" "$port" "$admin" || { fail "bundle config.json"; finish; exit; }
 id="kiln-e2e-$$"
 runc run --bundle "$TMP/bundle" "$id" >"$TMP/run.out" 2>"$TMP/run.err" &
 rpid=$!
@@ -132,5 +136,30 @@ if [ "$elapsed_ms" -lt 10000 ]; then pass "stopped within 10 s of SIGTERM"; else
     fail "stopped within 10 s of SIGTERM" "took $elapsed_ms ms"; fi
 runc delete "$id" 2>/dev/null
 expect_not_contains "nothing compiled in the container" "compiled in" "$(cat "$TMP/run.err")"
+
+# --toolchain: wasm2c, the libc headers and tcc's runtime come along, so the fast tier
+# compiles inside the container a module missing from the image's cache
+"$KILN" image build "$TMP/app" -o "$TMP/timg" --toolchain >/dev/null 2>&1 || fail "image build --toolchain"
+umoci unpack --image "$TMP/timg:1.2.3" "$TMP/tbundle" >/dev/null 2>&1 || fail "umoci unpack (toolchain)"
+check "toolchain image: wasm2c" test -x "$TMP/tbundle/rootfs/usr/bin/wasm2c"
+rm -f "$TMP"/tbundle/rootfs/var/cache/kiln/*.so
+tport=$(free_port)
+tadmin=$(free_port)
+bundle_config "$TMP/tbundle" "$tport" "$tadmin" || fail "toolchain bundle config.json"
+runc run --bundle "$TMP/tbundle" "$id-tc" >/dev/null 2>"$TMP/trun.err" &
+tpid=$!
+on_exit "runc kill $id-tc KILL 2>/dev/null; runc delete -f $id-tc 2>/dev/null"
+for _ in $(seq 100); do
+    curl -sf -o /dev/null "http://127.0.0.1:$tadmin/readyz" && break
+    sleep 0.1
+done
+expect_eq "toolchain image: serves a module it compiled itself" "hello 1" \
+    "$(curl -s -m 5 "http://127.0.0.1:$tport/hello")"
+expect_contains "... on the fast tier, compiled in the container" "fast tier ready (guard memory checks; compiled in" \
+    "$(cat "$TMP/trun.err")"
+runc kill "$id-tc" TERM
+wait "$tpid"
+expect_eq "toolchain image: SIGTERM, exit 0" 0 "$?"
+runc delete "$id-tc" 2>/dev/null
 
 finish
