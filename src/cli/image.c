@@ -13,6 +13,9 @@
  * (engine/cache.c), so the binary in the image finds them and never compiles (the image's
  * $KILN_CC_ID carries the builder's `cc --version`, part of the opt tier's key): the image
  * stays small (no wasm2c, libc headers, tcc runtime or gcc) and starts at once.
+ * With --toolchain the runtime layer also carries the fast tier's toolchain (wasm2c,
+ * wasm-rt.h, libc headers and crt files, tcc's runtime; listed by dpkg), so modules the
+ * image was not built with compile inside it (docs/kubernetes.md has the sizes).
  * Entrypoint is kiln itself and Cmd `up -f /app/MANIFEST --listen 0.0.0.0:PORT --admin
  * 0.0.0.0:ADMIN --admin-public`, so an orchestrator may replace the arguments (SpinKube's
  * container executor passes `up --listen ... -f ...`). StopSignal is SIGTERM, on which
