@@ -529,7 +529,13 @@ static int image_build(int argc, char **argv)
     }
     const char *mrel = rel_to(m->dir, manifest_path);
     if (!out_dir) {
-        if (kiln_buf_printf(&dflt, "%s-image", m->name ? m->name : "app") < 0) goto oom;
+        /* NAME-image in the current directory, whatever characters the name holds */
+        if (kiln_buf_printf(&dflt, "%s-image", m->name && *m->name ? m->name : "app") < 0) goto oom;
+        for (size_t i = 0; i + 6 < dflt.len; i++)
+            if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+                        dflt.data[i]) ||
+                (i == 0 && dflt.data[i] == '.'))
+                dflt.data[i] = '-';
         out_dir = dflt.data;
     }
     if (kiln_buf_printf(&cmd_manifest, "/app/%s", mrel ? mrel : "kiln.toml") < 0 ||
