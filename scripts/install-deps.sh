@@ -20,7 +20,7 @@ PKGS=(
     libcurl4-openssl-dev                     # kiln registry: the OCI distribution client
     docker-registry skopeo apache2-utils     # tests: a real registry, an independent client, htpasswd
     chromium                                 # tests: the admin dashboard in a headless browser
-    runc                                     # kiln bench: the container baseline
+    runc umoci                               # kiln bench's container baseline; image_runc.sh runs Kiln's image
 )
 # npm builds AssemblyScript guests (npm ci in the template): NodeSource's nodejs ships it,
 # Debian's nodejs (18) needs the separate npm package (AssemblyScript is pinned to 0.27.31,

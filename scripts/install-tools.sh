@@ -11,6 +11,12 @@
 #   component-spec/                               the component-model spec tests (.wast) that
 #                                                 the wasm-tools crate ships (crates.io), for
 #                                                 tests/suites/component_spec.sh
+#   kube/bin/kubeconform, kube/schemas/           kubeconform (Go module proxy, built with the
+#                                                 machine's Go >= 1.22), the Kubernetes JSON
+#                                                 schemas of PyPI's kubernetes-validate and
+#                                                 SpinKube's CRDs (the spin-operator Go
+#                                                 module) converted by scripts/kube-schemas.py,
+#                                                 for tests/e2e/kube_scaffold.sh
 # Idempotent and non-interactive; installs only what is missing or at another version, and
 # prints what it installs and how long each step took. With everything there it only compares
 # version stamps (well under a second).
@@ -31,6 +37,10 @@ KILN_TOOLS=${KILN_TOOLS:-/var/cache/kiln-tools}
 WASM_TOOLS_VERSION=1.263.0
 WIT_BINDGEN_VERSION=0.63.0
 COMPONENTIZE_PY_VERSION=0.25.1
+KUBECONFORM_VERSION=0.6.7
+KUBERNETES_VALIDATE_VERSION=1.37.0 # ships the schemas; we use Kubernetes 1.33's
+KUBE_SCHEMA_VERSION=1.33.0
+SPIN_OPERATOR_VERSION=0.6.1
 
 # One stamp per tool: the exact thing installed. A tool is current when its stamp matches.
 NPM_FILES=(package.json package-lock.json jco.mjs preopens.mjs)
@@ -38,6 +48,7 @@ npm_stamp() { (cd "$ROOT/tools/npm" && cat "${NPM_FILES[@]}") | sha256sum | cut 
 want_wasm_tools="wasm-tools $WASM_TOOLS_VERSION"
 want_wit_bindgen="wit-bindgen-cli $WIT_BINDGEN_VERSION (c)"
 want_py="componentize-py $COMPONENTIZE_PY_VERSION"
+want_kube="kubeconform $KUBECONFORM_VERSION, kubernetes-validate $KUBERNETES_VALIDATE_VERSION (k8s $KUBE_SCHEMA_VERSION), spin-operator $SPIN_OPERATOR_VERSION, $(sha256sum "$ROOT/scripts/kube-schemas.py" | cut -c1-16)"
 want_cmspec="wasm-tools-$WASM_TOOLS_VERSION tests/component-model/test"
 
 stamp_ok() { # stamp_ok FILE WANT: the stamp file holds exactly WANT
@@ -69,6 +80,7 @@ if [ $all = 1 ]; then
     stamp_ok "$KILN_TOOLS/cargo/.kiln-wasm-tools" "$want_wasm_tools" && [ -x "$KILN_TOOLS/cargo/bin/wasm-tools" ] || missing+=(wasm-tools)
     stamp_ok "$KILN_TOOLS/cargo/.kiln-wit-bindgen" "$want_wit_bindgen" && [ -x "$KILN_TOOLS/cargo/bin/wit-bindgen" ] || missing+=(wit-bindgen)
     stamp_ok "$KILN_TOOLS/component-spec/.kiln-stamp" "$want_cmspec" || missing+=(component-spec)
+    stamp_ok "$KILN_TOOLS/kube/.kiln-stamp" "$want_kube" && [ -x "$KILN_TOOLS/kube/bin/kubeconform" ] || missing+=(kube)
 fi
 
 if [ $check = 1 ]; then
@@ -156,6 +168,35 @@ for line in sys.stdin:
     echo "$want_cmspec" >"$dest/.kiln-stamp"
 }
 
+# kubeconform and the schemas it validates against, all offline afterwards (kubeconform's
+# default schema location is not reachable from the test machines).
+install_kube() {
+    local d="$KILN_TOOLS/kube" tmp crds site
+    export PATH="$PATH:/usr/local/go/bin"
+    # kubeconform needs Go >= 1.22 (Debian 12's golang-go is 1.19): the machine's Go
+    if ! go version 2>/dev/null | grep -Eq 'go1\.(2[2-9]|[3-9][0-9])'; then
+        echo "install-tools: no Go >= 1.22 on PATH or in /usr/local/go: kubeconform not installed" \
+            "(tests/e2e/kube_scaffold.sh will fail saying so)" >&2
+        return 0
+    fi
+    rm -rf "$d"
+    mkdir -p "$d/bin"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && GOTOOLCHAIN=local GOBIN="$d/bin" GOPATH="$tmp/go" GOFLAGS=-modcacherw \
+        go install "github.com/yannh/kubeconform/cmd/kubeconform@v$KUBECONFORM_VERSION")
+    crds=$(cd "$tmp" && GOTOOLCHAIN=local GOPATH="$tmp/go" GOFLAGS=-modcacherw \
+        go mod download -json "github.com/spinkube/spin-operator@v$SPIN_OPERATOR_VERSION" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+    python3 -m venv "$tmp/py"
+    "$tmp/py/bin/pip" install --quiet --disable-pip-version-check \
+        "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+    site=$("$tmp/py/bin/python" -c 'import kubernetes_validate, os; print(os.path.dirname(kubernetes_validate.__file__))')
+    "$tmp/py/bin/python" "$ROOT/scripts/kube-schemas.py" \
+        "$site/kubernetes-json-schema/v$KUBE_SCHEMA_VERSION-local-strict" "$crds/config/crd/bases" "$d/schemas"
+    rm -rf "$tmp"
+    echo "$want_kube" >"$d/.kiln-stamp"
+}
+
 # Re-check under the lock: another run may have installed things meanwhile.
 for t in "${missing[@]}"; do
     case $t in
@@ -177,6 +218,10 @@ for t in "${missing[@]}"; do
     componentize-py)
         stamp_ok "$KILN_TOOLS/py/.kiln-stamp" "$want_py" && [ -x "$KILN_TOOLS/py/bin/componentize-py" ] && continue
         step "componentize-py $COMPONENTIZE_PY_VERSION (pip, venv $KILN_TOOLS/py)" install_py
+        ;;
+    kube)
+        stamp_ok "$KILN_TOOLS/kube/.kiln-stamp" "$want_kube" && [ -x "$KILN_TOOLS/kube/bin/kubeconform" ] && continue
+        step "kubeconform $KUBECONFORM_VERSION + Kubernetes/SpinKube schemas (Go proxy, PyPI)" install_kube
         ;;
     component-spec)
         stamp_ok "$KILN_TOOLS/component-spec/.kiln-stamp" "$want_cmspec" && continue

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "util/buf.h"
+
 int kiln_cmd_run(int argc, char **argv);
 int kiln_cmd_compile(int argc, char **argv);
 int kiln_cmd_check(int argc, char **argv);
@@ -23,6 +25,16 @@ int kiln_cmd_registry(int argc, char **argv);
 int kiln_registry_fetch_app(const char *reference, int insecure, const char *ca,
                             const char *cache_dir, char **app_dir);
 int kiln_cmd_bench(int argc, char **argv);
+int kiln_cmd_image(int argc, char **argv);
+int kiln_cmd_kube(int argc, char **argv);
+
+/* The runtime config (Spin's TOML) of the stores m's components use (kube.c): with
+ * redis_url, every key-value store label on that Redis (what replicas share); with NULL,
+ * every key-value store and SQLite database label in memory (what `kiln image build`
+ * links the components against). Labels and URL written as TOML basic strings. Appended
+ * to b; 0 or -1 (out of memory). */
+struct kiln_manifest;
+int kiln_kube_runtime_config(kiln_buf *b, const struct kiln_manifest *m, const char *redis_url);
 
 /* Runs the build commands of the components of the manifest at manifest_path (build.c):
  * every component, or only the n_only ids in `only` (NULL/0: all). Each command runs

@@ -27,6 +27,8 @@ static const command commands[] = {
     {"inspect", kiln_cmd_inspect, "show a module's or component's imports, exports and types"},
     {"registry", kiln_cmd_registry, "push, pull and log in to OCI registries (Spin's layout)"},
     {"bench", kiln_cmd_bench, "measure an app against a process and a container per request"},
+    {"image", kiln_cmd_image, "build an OCI container image of kiln serving an app"},
+    {"kube", kiln_cmd_kube, "write Kubernetes (and SpinKube) manifests for an app"},
 };
 
 static void usage(FILE *f)

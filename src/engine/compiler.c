@@ -109,9 +109,16 @@ int kiln_compile_c(kiln_tier tier, const char *c_source, size_t c_len, const cha
 static pthread_once_t cc_once = PTHREAD_ONCE_INIT;
 static char cc_id[512];
 
-/* `cc --version`'s first line plus our flags, computed once per process. */
+/* `cc --version`'s first line plus our flags, computed once per process; $KILN_CC_ID
+ * instead when set (a container image whose cache was compiled at build time carries the
+ * builder's identity there, since it has no cc to ask: dist/image.h). */
 static void init_cc_id(void)
 {
+    const char *given = getenv("KILN_CC_ID");
+    if (given && *given) {
+        snprintf(cc_id, sizeof cc_id, "%s", given);
+        return;
+    }
     kiln_buf out = KILN_BUF_INIT;
     const char *argv[] = {opt_cc(), "--version", NULL};
     int st = kiln_proc_run(argv, &out, 0);
