@@ -573,7 +573,7 @@ static int image_build(int argc, char **argv)
                              .stop_signal = "SIGTERM"};
     kiln_image_layer layers[] = {{&runtime.out, "kiln image build: kiln and its libraries"},
                                  {&appl.out, "kiln image build: the app, precompiled"}};
-    char digest[KILN_DIGEST_LEN];
+    char digest[KILN_DIGEST_LEN + 1];
     if (kiln_image_write_layout(out_dir, &cfg, layers, 2,
                                 tag ? tag : (m->version ? m->version : "latest"), digest,
                                 &err) < 0 ||

@@ -13,11 +13,12 @@
  * files into one tar (an "oci-archive", what skopeo and podman read as oci-archive:FILE).
  *
  * What goes into the layers is decided by the caller (src/cli/image.c): this module only
- * knows layers as finished tar streams (dist/image_tar.h). */
+ * knows layers as finished tar streams (dist/tar.h). */
 #ifndef KILN_DIST_IMAGE_H
 #define KILN_DIST_IMAGE_H
 
-#include "dist/image_tar.h"
+#include "dist/ref.h"
+#include "dist/tar.h"
 #include "util/buf.h"
 
 #include <stddef.h>
@@ -45,7 +46,7 @@ typedef struct kiln_image_layer {
  * manifest's digest into manifest_digest when not NULL. 0, or -1 with the reason in *err. */
 int kiln_image_write_layout(const char *dir, const kiln_image_config *cfg,
                             const kiln_image_layer *layers, size_t nlayers, const char *tag,
-                            char manifest_digest[KILN_DIGEST_LEN], kiln_buf *err);
+                            char manifest_digest[KILN_DIGEST_LEN + 1], kiln_buf *err);
 
 /* Packs the layout in `dir` (as written above) into the tar file `file`. 0 or -1 (*err). */
 int kiln_image_write_archive(const char *dir, const char *file, kiln_buf *err);

@@ -98,10 +98,10 @@ static int put_file(const char *path, const void *data, size_t len, kiln_buf *er
 }
 
 /* Writes a blob into dir/blobs/sha256/ and stores its digest. 0 or -1 (*err). */
-static int put_blob(const char *dir, const void *data, size_t len, char digest[KILN_DIGEST_LEN],
+static int put_blob(const char *dir, const void *data, size_t len, char digest[KILN_DIGEST_LEN + 1],
                     kiln_buf *err)
 {
-    if (kiln_sha256_digest(data, len, digest) < 0) {
+    if (kiln_digest_sha256(data, len, digest) < 0) {
         kiln_buf_puts(err, "cannot compute a sha256 digest");
         return -1;
     }
@@ -126,7 +126,7 @@ static int mkdir_one(const char *path, kiln_buf *err)
 
 /* The config JSON of the image. */
 static int config_json(kiln_buf *b, const kiln_image_config *cfg, const kiln_image_layer *layers,
-                       char (*diff_ids)[KILN_DIGEST_LEN], size_t n)
+                       char (*diff_ids)[KILN_DIGEST_LEN + 1], size_t n)
 {
     int first = 1;
     if (kiln_buf_puts(b, "{\"created\":\"1970-01-01T00:00:00Z\",\"architecture\":") < 0 ||
@@ -159,13 +159,13 @@ static int config_json(kiln_buf *b, const kiln_image_config *cfg, const kiln_ima
 
 int kiln_image_write_layout(const char *dir, const kiln_image_config *cfg,
                             const kiln_image_layer *layers, size_t nlayers, const char *tag,
-                            char manifest_digest[KILN_DIGEST_LEN], kiln_buf *err)
+                            char manifest_digest[KILN_DIGEST_LEN + 1], kiln_buf *err)
 {
     int rc = -1;
     kiln_buf path = KILN_BUF_INIT, gz = KILN_BUF_INIT, json = KILN_BUF_INIT,
              manifest = KILN_BUF_INIT;
-    char(*diff_ids)[KILN_DIGEST_LEN] = kiln_calloc(nlayers ? nlayers : 1, sizeof *diff_ids);
-    char(*digests)[KILN_DIGEST_LEN] = kiln_calloc(nlayers ? nlayers : 1, sizeof *digests);
+    char(*diff_ids)[KILN_DIGEST_LEN + 1] = kiln_calloc(nlayers ? nlayers : 1, sizeof *diff_ids);
+    char(*digests)[KILN_DIGEST_LEN + 1] = kiln_calloc(nlayers ? nlayers : 1, sizeof *digests);
     size_t *sizes = kiln_calloc(nlayers ? nlayers : 1, sizeof *sizes);
     if (!diff_ids || !digests || !sizes) goto oom;
     if (mkdir_one(dir, err) < 0) goto out;
@@ -175,7 +175,7 @@ int kiln_image_write_layout(const char *dir, const kiln_image_config *cfg,
     if (mkdir_one(path.data, err) < 0) goto out;
     for (size_t i = 0; i < nlayers; i++) {
         kiln_buf_reset(&gz);
-        if (kiln_sha256_digest(layers[i].tar->data, layers[i].tar->len, diff_ids[i]) < 0 ||
+        if (kiln_digest_sha256(layers[i].tar->data, layers[i].tar->len, diff_ids[i]) < 0 ||
             kiln_gzip(layers[i].tar->data, layers[i].tar->len, &gz) < 0) {
             kiln_buf_puts(err, "cannot compress a layer");
             goto out;
@@ -183,7 +183,7 @@ int kiln_image_write_layout(const char *dir, const kiln_image_config *cfg,
         if (put_blob(dir, gz.data, gz.len, digests[i], err) < 0) goto out;
         sizes[i] = gz.len;
     }
-    char config_digest[KILN_DIGEST_LEN], mdigest[KILN_DIGEST_LEN];
+    char config_digest[KILN_DIGEST_LEN + 1], mdigest[KILN_DIGEST_LEN + 1];
     if (config_json(&json, cfg, layers, diff_ids, nlayers) < 0) goto oom;
     if (put_blob(dir, json.data, json.len, config_digest, err) < 0) goto out;
     if (kiln_buf_printf(&manifest,
@@ -220,7 +220,7 @@ int kiln_image_write_layout(const char *dir, const kiln_image_config *cfg,
     kiln_buf_reset(&path);
     if (kiln_buf_printf(&path, "%s/index.json", dir) < 0) goto oom;
     if (put_file(path.data, json.data, json.len, err) < 0) goto out;
-    if (manifest_digest) memcpy(manifest_digest, mdigest, KILN_DIGEST_LEN);
+    if (manifest_digest) memcpy(manifest_digest, mdigest, KILN_DIGEST_LEN + 1);
     rc = 0;
     goto out;
 oom:

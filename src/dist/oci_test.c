@@ -271,10 +271,12 @@ static int count_entry(void *ctx, const char *name, const void *data, size_t len
 
 static void tar_limits(void)
 {
-    kiln_tar t = {KILN_BUF_INIT};
+    kiln_tar t = KILN_TAR_INIT;
     char big[5000];
     memset(big, 'z', sizeof big);
-    CHECK_INT(kiln_tar_add(&t, "a/b.txt", big, sizeof big), 0);
+    kiln_buf why = KILN_BUF_INIT;
+    CHECK_INT(kiln_tar_add(&t, KILN_TAR_FILE, "a/b.txt", 0644, big, sizeof big, NULL, &why), 0);
+    kiln_buf_free(&why);
     kiln_buf gz = KILN_BUF_INIT;
     CHECK_INT(kiln_tar_finish_gz(&t, &gz), 0);
     size_t total = 0;

@@ -309,7 +309,7 @@ static int w_component(kiln_oci_artifact *a, kiln_buf *j, const kiln_manifest *m
         files_free(&fl);
         return -1;
     }
-    kiln_tar tar = {KILN_BUF_INIT};
+    kiln_tar tar = KILN_TAR_INIT;
     if (fl.n && kiln_buf_puts(j, ",\"files\":[") < 0) goto oom_files;
     for (size_t i = 0; i < fl.n; i++) {
         if (read_whole(fl.v[i].host, &data, &len, err) < 0) {
@@ -329,8 +329,11 @@ static int w_component(kiln_oci_artifact *a, kiln_buf *j, const kiln_manifest *m
         }
         if (kiln_jsonw_kv(j, "path", fl.v[i].guest) < 0 || kiln_buf_putc(j, '}') < 0) goto oom_data;
         if (archive) {
-            if (kiln_tar_add(&tar, fl.v[i].guest, data, len) < 0) {
-                kiln_dist_errf(err, "%s: the path is too long for an archive layer", fl.v[i].host);
+            kiln_buf why = KILN_BUF_INIT;
+            if (kiln_tar_add(&tar, KILN_TAR_FILE, fl.v[i].guest, 0644, data, len, NULL, &why) < 0) {
+                kiln_dist_errf(err, "%s: cannot go into an archive layer: %s", fl.v[i].host,
+                               why.data ? why.data : "out of memory");
+                kiln_buf_free(&why);
                 kiln_free(data);
                 files_free(&fl);
                 kiln_tar_free(&tar);
