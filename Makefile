@@ -35,6 +35,7 @@ CPPFLAGS += $(shell pkg-config --cflags-only-I libpq 2>/dev/null || echo -I/usr/
 CFLAGS += -std=c11 $(OPT) $(WARN) $(SANFLAGS) -pthread
 LDFLAGS += $(SANFLAGS) -pthread -rdynamic
 LDLIBS += -lh2o-evloop -lssl -lcrypto -lz -lsqlite3 -lhiredis -lpq -ltcc -ldl -lm
+LDLIBS += -lcurl
 
 ALL_SRC := $(shell find src -name '*.c' | sort)
 TEST_SRC := $(filter %_test.c,$(ALL_SRC))

@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "cli/up_flags.h"
 #include "cli/up_metrics.h"
+#include "component/compose.h"
 #include "engine/engine.h"
 #include "engine/runtime.h"
 #include "exec/executor.h"
@@ -495,6 +496,13 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
                 comp->id);
         return NULL;
     }
+    if (comp->dependencies_len) {
+        fprintf(stderr,
+                "error: component %s: has dependencies but is a core module: only components "
+                "can import what a dependency exports\n",
+                comp->id);
+        return NULL;
+    }
     kiln_err err = {{0}};
     /* The compile variant: the component's own choice, else kiln up's (--memory-checks,
      * else $KILN_MEMORY_CHECKS, else guard pages). */
@@ -554,6 +562,28 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
     return w;
 }
 
+/* The dependencies of comp as a compose spec (component/compose.h): each one's file and
+ * grants. 0, or -1 said on stderr. */
+static int dependency_spec(const kiln_manifest *m, const kiln_component *comp,
+                           kiln_compose_spec *spec)
+{
+    for (size_t k = 0; k < comp->dependencies_len; k++) {
+        const kiln_dependency *d = &comp->dependencies[k];
+        const char *why = NULL, *file = kiln_dependency_file(m, d, &why);
+        if (!file) {
+            fprintf(stderr, "error: component `%s`: dependency '%s': %s\n", comp->id, d->name,
+                    why ? why : "its file was not fetched");
+            return -1;
+        }
+        if (kiln_compose_spec_add(spec, d->name, file, d->export_name,
+                                  kiln_dependency_inherits(comp, d)) < 0) {
+            fprintf(stderr, "error: out of memory\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Component ci as a component file, loaded once with its grants (environment, files, outbound
  * hosts, limits), shared by its HTTP and other triggers; any_export: it need not be a wasi:http
  * handler (exec/trigger/). NULL on failure (said on stderr). */
@@ -563,7 +593,14 @@ static kiln_http_component *http_component(up_app *app, const up_opts *o, size_t
     if (c) return c;
     const kiln_component *comp = &app->manifest->components[ci];
     char *err = NULL;
-    c = kiln_http_component_load_any(comp->id, comp->source, &o->compile, any_export, &err);
+    kiln_compose_spec spec = {0};
+    if (dependency_spec(app->manifest, comp, &spec) < 0) {
+        kiln_compose_spec_free(&spec, 0);
+        return NULL;
+    }
+    c = kiln_http_component_load_deps(comp->id, comp->source, &spec, &o->compile, any_export,
+                                      &err);
+    kiln_compose_spec_free(&spec, 0);
     if (!c) {
         fprintf(stderr, "error: component %s: %s\n", comp->id, err ? err : "cannot load");
         kiln_free(err);
@@ -932,6 +969,11 @@ int kiln_cmd_up(int argc, char **argv)
     for (size_t i = 0; i < diags.len; i++)
         fprintf(stderr, "%s\n", diags.items[i].message);
     if (!app.manifest || kiln_up_flags_apply(&o.flags, app.manifest) < 0) goto out;
+    /* `{ url, digest }` sources and dependencies: downloaded once, verified, cached */
+    if (kiln_manifest_fetch_sources(app.manifest, &err) < 0) {
+        fprintf(stderr, "error: %s\n", err ? err : "cannot fetch a source");
+        goto out;
+    }
     /* Key-value stores opened and variables resolved before anything loads: a required
      * variable without a value or an unknown store label stops here, as in Spin. */
     kiln_spin_options so = {o.state_dir,

@@ -255,11 +255,21 @@ static int type_fits(const kiln_import *imp, const char *have)
 }
 
 /* The compiled module of an embedded module definition (load.c compiled every one). */
+static kiln_module *module_in(const kiln_loaded_component *lc, const kiln_cmodule *cm)
+{
+    for (size_t i = 0; i < lc->nmodules; i++)
+        if (lc->defs[i] == cm) return lc->modules[i];
+    for (size_t k = 0; k < lc->ndeps; k++) {
+        kiln_module *m = module_in(lc->deps[k], cm);
+        if (m) return m;
+    }
+    return NULL;
+}
+
+/* (and of its dependencies', compose.h) */
 static kiln_module *module_of(kiln_component_instance *ci, const kiln_cmodule *cm)
 {
-    for (size_t i = 0; i < ci->lc->nmodules; i++)
-        if (ci->lc->defs[i] == cm) return ci->lc->modules[i];
-    return NULL;
+    return module_in(ci->lc, cm);
 }
 
 /* A core instance definition: inline exports, or a module instantiated with every import
@@ -336,8 +346,9 @@ static ki_coreinst *instantiate_core(kiln_component_instance *ci, ki_frame *f,
 static void *provider_ctx(kiln_component_instance *ci, const kiln_chost_provider *p,
                           const kiln_grants *g)
 {
+    int deny = g == &ci->deny_g;
     for (size_t i = 0; i < ci->nprovs; i++)
-        if (ci->provs[i].p == p) return ci->provs[i].ctx;
+        if (ci->provs[i].p == p && ci->provs[i].deny == deny) return ci->provs[i].ctx;
     if (ci->nprovs == sizeof ci->provs / sizeof ci->provs[0]) {
         kiln_err_set(ci->err, "%s: too many host providers", ci->name);
         return NULL;
@@ -349,7 +360,7 @@ static void *provider_ctx(kiln_component_instance *ci, const kiln_chost_provider
         kiln_free(why);
         return NULL;
     }
-    ci->provs[ci->nprovs++] = (ki_provctx){p, ctx};
+    ci->provs[ci->nprovs++] = (ki_provctx){p, ctx, deny};
     return ctx;
 }
 
@@ -447,10 +458,25 @@ static int oom(kiln_component_instance *ci)
     return -1;
 }
 
+/* Gives an instance import its resource types: an imported instance's resource types are
+ * its exports' types. 0, or -1 out of memory. */
+static int import_types(kiln_component_instance *ci, ki_frame *f, const kiln_cextern *e,
+                        const ki_cinst *in)
+{
+    for (uint32_t k = 0; e->type && k < e->type->nexports; k++) {
+        const kiln_citem *x = &e->type->exports[k];
+        if (x->sort != KILN_CSORT_TYPE) continue;
+        void *r = cinst_get(in, x->name, KILN_CSORT_TYPE);
+        if (r && ki_tmap_add(ci, f, x->type, r) < 0) return -1;
+    }
+    return 0;
+}
+
 /* Instantiates component c in frame f (whose parent is set); args: its imports (NULL for
- * the outermost: host instances). Fills f->exports. */
+ * the outermost: host instances, except those in `linked`, a dependency's exports:
+ * compose.h). Fills f->exports. */
 static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_component *c,
-                     const ki_cinst *args, const kiln_grants *g)
+                     const ki_cinst *args, const ki_cinst *linked, const kiln_grants *g)
 {
     f->c = c;
     if (!(f->exports = ki_alloc(ci, sizeof *f->exports, KI_CINST))) return oom(ci);
@@ -502,7 +528,7 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                 ki_frame *nf = frame_new(ci);
                 if (!nf) return oom(ci);
                 nf->parent = k->outer;
-                int rc = run_frame(ci, nf, k->c, &a, g);
+                int rc = run_frame(ci, nf, k->c, &a, NULL, g);
                 if (rc < 0) return -1;
                 out = nf->exports;
             }
@@ -618,6 +644,10 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                 /* (eq T) of the outermost component: an alias, nothing to supply; a
                  * resource keeps the runtime type T already has (an imported instance's) */
                 item = e->type ? ki_rtype_of(f, e->type) : NULL;
+            } else if (!args && linked &&
+                       (item = cinst_get(linked, e->name, KILN_CSORT_INSTANCE)) != NULL) {
+                if (e->sort != KILN_CSORT_INSTANCE || import_types(ci, f, e, item) < 0)
+                    return oom(ci);
             } else if (!args) {
                 if (e->sort != KILN_CSORT_INSTANCE) {
                     kiln_err_set(ci->err, "%s: import %s: not an instance", ci->name, e->name);
@@ -633,16 +663,8 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                 }
                 if (e->sort == KILN_CSORT_TYPE && ki_tmap_add(ci, f, e->type, item) < 0)
                     return oom(ci);
-                /* An imported instance's resource types are its exports' types. */
-                if (e->sort == KILN_CSORT_INSTANCE && e->type) {
-                    const ki_cinst *in = item;
-                    for (uint32_t k = 0; k < e->type->nexports; k++) {
-                        const kiln_citem *x = &e->type->exports[k];
-                        if (x->sort != KILN_CSORT_TYPE) continue;
-                        void *r = cinst_get(in, x->name, KILN_CSORT_TYPE);
-                        if (r && ki_tmap_add(ci, f, x->type, r) < 0) return oom(ci);
-                    }
-                }
+                if (e->sort == KILN_CSORT_INSTANCE && import_types(ci, f, e, item) < 0)
+                    return oom(ci);
             }
             if (push(ci, f, e->sort, item) < 0) return oom(ci);
             break;
@@ -663,6 +685,49 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
         }
     }
     return 0;
+}
+
+void ki_deny_grants(kiln_grants *d, const kiln_grants *g)
+{
+    static const char *const none[1] = {NULL};
+    memset(d, 0, sizeof *d);
+    d->component = NULL;
+    d->allowed_outbound_hosts = none;
+    if (g)
+        for (int i = 0; i < 3; i++)
+            d->wasi.stdio[i] = g->wasi.stdio[i];
+}
+
+/* Instantiates lc into frame `top`: its dependencies first (compose.h), each in a frame of
+ * its own with its grants, then lc's model with the dependencies' exports for the imports
+ * they satisfy. 0, or -1 with ci->err. */
+static int instantiate_lc(kiln_component_instance *ci, const kiln_loaded_component *lc,
+                          ki_frame *top, const kiln_grants *g)
+{
+    if (!lc->ndeps) return run_frame(ci, top, lc->model, NULL, NULL, g);
+    ki_frame **dep = kiln_calloc(lc->ndeps, sizeof *dep);
+    if (!dep) return oom(ci);
+    int rc = 0;
+    for (size_t k = 0; k < lc->ndeps && rc == 0; k++) {
+        if (!(dep[k] = frame_new(ci)))
+            rc = oom(ci);
+        else
+            rc = instantiate_lc(ci, lc->deps[k], dep[k], lc->dep_inherit[k] ? g : &ci->deny_g);
+    }
+    ki_cinst *linked = rc == 0 ? ki_alloc(ci, sizeof *linked, KI_CINST) : NULL;
+    if (rc == 0 && !linked) rc = oom(ci);
+    for (size_t i = 0; i < lc->nlinks && rc == 0; i++) {
+        void *x = cinst_get(dep[lc->link_dep[i]]->exports, lc->link_export[i], KILN_CSORT_INSTANCE);
+        if (!x) {
+            kiln_err_set(ci->err, "%s: dependency %s has no export %s", ci->name,
+                         lc->deps[lc->link_dep[i]]->name, lc->link_export[i]);
+            rc = -1;
+        } else if (cinst_add(ci, linked, lc->link_import[i], KILN_CSORT_INSTANCE, x) < 0) {
+            rc = oom(ci);
+        }
+    }
+    kiln_free(dep);
+    return rc < 0 ? -1 : run_frame(ci, top, lc->model, NULL, linked, g);
 }
 
 kiln_component_instance *kiln_component_instantiate(kiln_loaded_component *lc, const kiln_grants *g,
@@ -689,7 +754,8 @@ kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, const kiln_gr
         kiln_component_instance_free(ci);
         return NULL;
     }
-    if (run_frame(ci, ci->top, lc->model, NULL, g) < 0) {
+    ki_deny_grants(&ci->deny_g, g);
+    if (instantiate_lc(ci, lc, ci->top, g) < 0) {
         kiln_component_instance_free(ci);
         return NULL;
     }
@@ -717,8 +783,10 @@ void kiln_component_instance_free(kiln_component_instance *ci)
 
 void *kiln_component_host_ctx(kiln_component_instance *ci, const char *provider_name)
 {
+    /* the component's own context, not a deny-all one of a dependency (compose.h) */
     for (size_t i = 0; i < ci->nprovs; i++)
-        if (strcmp(ci->provs[i].p->name, provider_name) == 0) return ci->provs[i].ctx;
+        if (!ci->provs[i].deny && strcmp(ci->provs[i].p->name, provider_name) == 0)
+            return ci->provs[i].ctx;
     return NULL;
 }
 

@@ -45,14 +45,18 @@ typedef struct kiln_file_spec {
 } kiln_file_spec;
 
 /* One entry of a component's `dependencies` (Spin 3 component composition): the import
- * it satisfies and where the implementation comes from. Kept as written; Kiln does not
- * compose components yet (kiln up refuses them, see kiln_manifest_unserved). */
+ * it satisfies and where the implementation comes from. `kiln up` composes the component
+ * with it at load time (component/compose.h); registry packages are refused there. */
 typedef struct kiln_dependency {
     char *name;    /* the import: "foo:bar/baz@1.0.0", "foo:bar" or a plain name */
     char *kind;    /* "version", "package", "path", "url" or "component" */
     char *value;   /* the version requirement, path (absolute), URL or component id */
     char *package; /* package = "..." (NULL when not given) */
+    char *registry; /* registry = "..." (NULL when not given) */
     char *export_name;
+    char *digest; /* url: "sha256:..." */
+    char *file;   /* url: the verified download (kiln_manifest_fetch_sources), else NULL */
+    int inherit;  /* inherit_configuration: -1 not given, 0 false, 1 true, 2 a list of keys */
     int line, col;
 } kiln_dependency;
 
@@ -235,6 +239,27 @@ int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const cha
  * names no component. */
 int kiln_manifest_select_components(kiln_manifest *m, const char *const *ids, size_t n,
                                     const char **bad);
+
+/* Downloads a `{ url, digest }` file once into the download cache (source_fetch.c),
+ * verified against digest ("sha256:HEX"); `what` names it in messages ("component `x`").
+ * 0 with *path_out (allocated: the cached file), or -1 with *err (allocated) naming what,
+ * the URL and, on a mismatch, the expected and actual digests. */
+int kiln_source_fetch(const char *what, const char *url, const char *digest, char **path_out,
+                      char **err);
+/* Fetches every url source of m (components' `source = { url, digest }`, which then get
+ * `source` set to the cached file, and url dependencies: their `file`). 0, or -1 with *err
+ * (allocated). */
+int kiln_manifest_fetch_sources(kiln_manifest *m, char **err);
+
+/* The component file dependency d of component c is loaded from (a path, a url's cached
+ * download, another component's source), or NULL with *why (static text) when Kiln
+ * cannot get it: a registry package ("not supported yet"). */
+const char *kiln_dependency_file(const kiln_manifest *m, const kiln_dependency *d,
+                                 const char **why);
+/* Whether dependency d of c gets c's configuration (grants): its own
+ * `inherit_configuration` when given (true; a list of keys counts as false: Kiln grants
+ * all or nothing), else the component's `dependencies_inherit_configuration`. */
+int kiln_dependency_inherits(const kiln_component *c, const kiln_dependency *d);
 
 /* The component with this id, or NULL. */
 const kiln_component *kiln_manifest_component(const kiln_manifest *m, const char *id);

@@ -75,19 +75,26 @@ static void scalars_to_kv(loader *L, const kiln_toml_value *t, kiln_kvlist *kv, 
     }
 }
 
-/* Checks `inherit_configuration`: true/false or an array of strings. */
-static void check_inherit(loader *L, const kiln_toml_value *t)
+/* Checks `inherit_configuration`: true/false or an array of strings. Returns -1 when not
+ * given, 0/1 for false/true, 2 for a list. */
+static int check_inherit(loader *L, const kiln_toml_value *t)
 {
     const kiln_toml_value *v = kiln_toml_get(t, "inherit_configuration");
-    if (!v || v->type == KILN_TOML_BOOL) return;
+    if (!v) return -1;
+    if (v->type == KILN_TOML_BOOL) return v->u.boolean ? 1 : 0;
     if (v->type == KILN_TOML_ARRAY) {
         for (size_t i = 0; i < kiln_toml_array_len(v); i++)
             if (kiln_toml_array_at(v, i)->type != KILN_TOML_STRING) goto bad;
-        return;
+        if (kiln_toml_array_len(v))
+            man_warning(L, v->line, v->col,
+                        "`inherit_configuration` as a list of keys: Kiln gives a dependency all "
+                        "of the component's configuration or none, and treats a list as false");
+        return kiln_toml_array_len(v) ? 2 : 0;
     }
 bad:
     man_error(L, v->line, v->col,
               "`inherit_configuration` must be true, false or a list of configuration names");
+    return -1;
 }
 
 /* Reads one entry of [component.ID.dependencies] into d. */
@@ -96,6 +103,7 @@ static void load_dependency(loader *L, kiln_dependency *d, const kiln_toml_entry
     const kiln_toml_value *v = e->value;
     d->line = e->line;
     d->col = e->col;
+    d->inherit = -1;
     d->name = kiln_strdup(e->key);
     if (!d->name) {
         man_oom(L);
@@ -117,8 +125,10 @@ static void load_dependency(loader *L, kiln_dependency *d, const kiln_toml_entry
         return;
     }
     man_check_keys(L, v, dep_keys, "a dependency");
-    check_inherit(L, v);
+    d->inherit = check_inherit(L, v);
     man_get_string(L, v, "package", "a dependency", &d->package);
+    man_get_string(L, v, "registry", "a dependency", &d->registry);
+    man_get_string(L, v, "digest", "a dependency", &d->digest);
     man_get_string(L, v, "export", "a dependency", &d->export_name);
     char *val = NULL;
     const char *kind = NULL;
@@ -135,6 +145,9 @@ static void load_dependency(loader *L, kiln_dependency *d, const kiln_toml_entry
         man_get_string(L, v, "url", "a dependency", &val);
         if (!kiln_toml_get(v, "digest"))
             man_error(L, v->line, v->col, "dependency `%s`: a `url` needs a `digest`", e->key);
+        else if (d->digest && strncmp(d->digest, "sha256:", 7) != 0)
+            man_error(L, v->line, v->col,
+                      "dependency `%s`: `digest` must begin with \"sha256:\"", e->key);
     } else if (kiln_toml_get(v, "component")) {
         kind = "component";
         man_get_string(L, v, "component", "a dependency", &val);
@@ -424,12 +437,12 @@ long kiln_manifest_unserved(const kiln_manifest *m, kiln_strlist *out)
     int rc = 0;
     for (size_t i = 0; i < m->components_len && rc == 0; i++) {
         const kiln_component *c = &m->components[i];
-        if (c->dependencies_len)
-            rc =
-                add_msg(out,
-                        "component `%s` declares dependencies (`%s`%s): Spin's component "
-                        "dependencies (composition at load time) are not implemented by Kiln yet",
-                        c->id, c->dependencies[0].name, c->dependencies_len > 1 ? " and more" : "");
+        for (size_t k = 0; k < c->dependencies_len && rc == 0; k++) {
+            const char *why = NULL;
+            if (kiln_dependency_file(m, &c->dependencies[k], &why) || !why) continue;
+            rc = add_msg(out, "component `%s`: dependency '%s': %s", c->id,
+                         c->dependencies[k].name, why);
+        }
         if (rc == 0 && c->source_registry)
             rc = add_msg(out,
                          "component `%s` has a registry source (%s): registry sources are not "
@@ -442,7 +455,8 @@ long kiln_manifest_unserved(const kiln_manifest *m, kiln_strlist *out)
         if (t->middleware.len)
             rc = add_msg(out,
                          "trigger %s (route %s) uses HTTP middleware (`dependencies.middleware`): "
-                         "middleware chains are not implemented by Kiln yet",
+                         "Spin chains middleware through wasi:http/handler@0.3.0 (WASI 0.3, the "
+                         "async component ABI), which Kiln does not run yet",
                          t->id, t->route ? t->route : "(private)");
     }
     if (rc == 0 && !kiln_manifest_serves_some(m) && m->other_triggers_len)
@@ -451,6 +465,38 @@ long kiln_manifest_unserved(const kiln_manifest *m, kiln_strlist *out)
                      "Kiln serves those three types only",
                      m->other_triggers[0].type);
     return rc < 0 ? -1 : (long)out->len;
+}
+
+const char *kiln_dependency_file(const kiln_manifest *m, const kiln_dependency *d,
+                                 const char **why)
+{
+    *why = NULL;
+    if (!d->kind) return NULL;
+    if (strcmp(d->kind, "path") == 0) return d->value;
+    if (strcmp(d->kind, "url") == 0) {
+        if (!d->file) *why = NULL; /* fetched by kiln up before loading */
+        return d->file;
+    }
+    if (strcmp(d->kind, "component") == 0) {
+        const kiln_component *o = d->value ? kiln_manifest_component(m, d->value) : NULL;
+        if (!o) {
+            *why = "it names a component the application does not define";
+            return NULL;
+        }
+        if (!o->source && !o->source_url)
+            *why = "the component it names has no local source (a registry package)";
+        return o->source;
+    }
+    *why = "a package from a registry: fetching dependencies from a registry is not supported "
+           "yet; build or download the component and use `{ path = \"...\" }` or "
+           "`{ url = \"...\", digest = \"sha256:...\" }`";
+    return NULL;
+}
+
+int kiln_dependency_inherits(const kiln_component *c, const kiln_dependency *d)
+{
+    if (d->inherit >= 0) return d->inherit == 1;
+    return c->dependencies_inherit_configuration;
 }
 
 int kiln_trigger_type_served(const char *type)
@@ -544,7 +590,10 @@ void man_spin3_component_free(kiln_component *c)
         kiln_free(d->kind);
         kiln_free(d->value);
         kiln_free(d->package);
+        kiln_free(d->registry);
         kiln_free(d->export_name);
+        kiln_free(d->digest);
+        kiln_free(d->file);
     }
     kiln_free(c->dependencies);
     for (size_t i = 0; i < c->profiles_len; i++) {
