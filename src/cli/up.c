@@ -598,8 +598,7 @@ static kiln_http_component *http_component(up_app *app, const up_opts *o, size_t
         kiln_compose_spec_free(&spec, 0);
         return NULL;
     }
-    c = kiln_http_component_load_deps(comp->id, comp->source, &spec, &o->compile, any_export,
-                                      &err);
+    c = kiln_http_component_load_deps(comp->id, comp->source, &spec, &o->compile, any_export, &err);
     kiln_compose_spec_free(&spec, 0);
     if (!c) {
         fprintf(stderr, "error: component %s: %s\n", comp->id, err ? err : "cannot load");

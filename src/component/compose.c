@@ -149,8 +149,8 @@ int kiln_compose_resolve(const kiln_compose_spec *s, const char *id, const char 
             matched++;
         }
         if (!matched) {
-            snprintf(err, errcap, "dependency '%s' doesn't match any imports of component '%s'",
-                     dn, id);
+            snprintf(err, errcap, "dependency '%s' doesn't match any imports of component '%s'", dn,
+                     id);
             return -1;
         }
     }
@@ -196,8 +196,8 @@ static int check_subtype(const kiln_ctype *want, const kiln_ctype *have, const c
 }
 
 /* Loads a component file without checking its imports (ki_load). */
-static kiln_loaded_component *load_file(const char *path, const kiln_compile_opts *opts,
-                                        int check, kiln_err *err)
+static kiln_loaded_component *load_file(const char *path, const kiln_compile_opts *opts, int check,
+                                        kiln_err *err)
 {
     kiln_buf b = KILN_BUF_INIT;
     if (kiln_read_file(path, &b) < 0) {
@@ -247,8 +247,8 @@ static int link_deps(kiln_loaded_component *lc, const char *id, const kiln_compo
         const char *ex = d->export_name ? d->export_name : im->name;
         const kiln_ctype *et = export_type(lc->deps[which[i]]->model, ex);
         if (im->sort != KILN_CSORT_INSTANCE || !et) {
-            kiln_err_set(err, "dependency '%s' doesn't export '%s' to satisfy import '%s'",
-                         d->name, ex, im->name);
+            kiln_err_set(err, "dependency '%s' doesn't export '%s' to satisfy import '%s'", d->name,
+                         ex, im->name);
             goto out;
         }
         char what[600];

@@ -48,10 +48,10 @@ typedef struct kiln_file_spec {
  * it satisfies and where the implementation comes from. `kiln up` composes the component
  * with it at load time (component/compose.h); registry packages are refused there. */
 typedef struct kiln_dependency {
-    char *name;    /* the import: "foo:bar/baz@1.0.0", "foo:bar" or a plain name */
-    char *kind;    /* "version", "package", "path", "url" or "component" */
-    char *value;   /* the version requirement, path (absolute), URL or component id */
-    char *package; /* package = "..." (NULL when not given) */
+    char *name;     /* the import: "foo:bar/baz@1.0.0", "foo:bar" or a plain name */
+    char *kind;     /* "version", "package", "path", "url" or "component" */
+    char *value;    /* the version requirement, path (absolute), URL or component id */
+    char *package;  /* package = "..." (NULL when not given) */
     char *registry; /* registry = "..." (NULL when not given) */
     char *export_name;
     char *digest; /* url: "sha256:..." */

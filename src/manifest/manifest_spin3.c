@@ -146,8 +146,8 @@ static void load_dependency(loader *L, kiln_dependency *d, const kiln_toml_entry
         if (!kiln_toml_get(v, "digest"))
             man_error(L, v->line, v->col, "dependency `%s`: a `url` needs a `digest`", e->key);
         else if (d->digest && strncmp(d->digest, "sha256:", 7) != 0)
-            man_error(L, v->line, v->col,
-                      "dependency `%s`: `digest` must begin with \"sha256:\"", e->key);
+            man_error(L, v->line, v->col, "dependency `%s`: `digest` must begin with \"sha256:\"",
+                      e->key);
     } else if (kiln_toml_get(v, "component")) {
         kind = "component";
         man_get_string(L, v, "component", "a dependency", &val);
@@ -440,8 +440,8 @@ long kiln_manifest_unserved(const kiln_manifest *m, kiln_strlist *out)
         for (size_t k = 0; k < c->dependencies_len && rc == 0; k++) {
             const char *why = NULL;
             if (kiln_dependency_file(m, &c->dependencies[k], &why) || !why) continue;
-            rc = add_msg(out, "component `%s`: dependency '%s': %s", c->id,
-                         c->dependencies[k].name, why);
+            rc = add_msg(out, "component `%s`: dependency '%s': %s", c->id, c->dependencies[k].name,
+                         why);
         }
         if (rc == 0 && c->source_registry)
             rc = add_msg(out,
@@ -467,8 +467,7 @@ long kiln_manifest_unserved(const kiln_manifest *m, kiln_strlist *out)
     return rc < 0 ? -1 : (long)out->len;
 }
 
-const char *kiln_dependency_file(const kiln_manifest *m, const kiln_dependency *d,
-                                 const char **why)
+const char *kiln_dependency_file(const kiln_manifest *m, const kiln_dependency *d, const char **why)
 {
     *why = NULL;
     if (!d->kind) return NULL;

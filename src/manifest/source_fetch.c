@@ -246,8 +246,8 @@ int kiln_manifest_fetch_sources(kiln_manifest *m, char **err)
                 *err = kiln_strdup("out of memory");
                 rc = -1;
             } else {
-                rc = kiln_source_fetch(dw.data, d->value, d->digest ? d->digest : "", &d->file,
-                                       err);
+                rc =
+                    kiln_source_fetch(dw.data, d->value, d->digest ? d->digest : "", &d->file, err);
             }
             kiln_buf_free(&dw);
         }

@@ -1,0 +1,87 @@
+/* compose_test.c — matching dependency names to imports and resolving a component's
+ * dependencies (compose.h), with Spin's own cases (crates/compose: test_matches_import). */
+#include "component/compose.h"
+#include "util/test.h"
+
+static void test_match(void)
+{
+    /* matches, as Spin's test */
+    CHECK_INT(kiln_compose_match("foo:bar/baz@0.1.0", "foo:bar/baz@0.1.0"), 1);
+    CHECK_INT(kiln_compose_match("foo:bar/baz", "foo:bar/baz@0.1.0"), 1);
+    CHECK_INT(kiln_compose_match("foo:bar/baz", "foo:bar/baz"), 1);
+    CHECK_INT(kiln_compose_match("foo:bar", "foo:bar/baz@0.1.0"), 1);
+    CHECK_INT(kiln_compose_match("foo:bar", "foo:bar/baz"), 1);
+    CHECK_INT(kiln_compose_match("foo:bar@0.1.0", "foo:bar/baz@0.1.0"), 1);
+    CHECK_INT(kiln_compose_match("foo-bar", "foo-bar"), 1);
+    /* no match */
+    CHECK_INT(kiln_compose_match("foo:bar/baz@0.1.0", "foo:bar/baz"), 0);
+    CHECK_INT(kiln_compose_match("foo:bar/baz", "foo:bar/bub"), 0);
+    CHECK_INT(kiln_compose_match("foo:bar/baz", "foo:bar/bub@0.1.0"), 0);
+    CHECK_INT(kiln_compose_match("foo:bar", "foo:bub/bib"), 0);
+    CHECK_INT(kiln_compose_match("foo:bar@0.1.0", "foo:bar/baz"), 0);
+    CHECK_INT(kiln_compose_match("foo:bar/baz", "foo:bar/baz-bub"), 0);
+    CHECK_INT(kiln_compose_match("foo:bar/baz", "foo-bar"), 0);
+    CHECK_INT(kiln_compose_match("foo-bar", "foo:bar/baz"), 0);
+    CHECK_INT(kiln_compose_match("foo:bar@0.1.0", "foo:bar/baz@0.1.1"), 0);
+    CHECK_INT(kiln_compose_match("foo:ba", "foo:bar/baz"), 0);
+    /* invalid dependency names */
+    CHECK_INT(kiln_compose_match("Foo:bar", "foo:bar/baz"), -1);
+    CHECK_INT(kiln_compose_match("foo:bar@", "foo:bar/baz"), -1);
+    CHECK_INT(kiln_compose_match("foo--bar", "foo--bar"), -1);
+    CHECK_INT(kiln_compose_match("", "x"), -1);
+    CHECK_INT(kiln_compose_match("foo@1.0.0", "foo"), -1);
+}
+
+static void test_resolve(void)
+{
+    const char *imports[] = {"wasi:io/streams@0.2.0", "my:lib/a@1.0.0", "my:lib/b@1.0.0",
+                             "other:x/y", "plain"};
+    long which[5];
+    char err[512];
+    kiln_compose_spec s = {0};
+    CHECK_INT(kiln_compose_spec_add(&s, "my:lib", "/lib.wasm", NULL, 0), 0);
+    CHECK_INT(kiln_compose_spec_add(&s, "plain", "/plain.wasm", "exported-name", 1), 0);
+    CHECK_INT(kiln_compose_resolve(&s, "app", imports, 5, which, err, sizeof err), 0);
+    CHECK_INT(which[0], -1); /* the host's */
+    CHECK_INT(which[1], 0);  /* a package dependency: every interface of the package */
+    CHECK_INT(which[2], 0);
+    CHECK_INT(which[3], -1);
+    CHECK_INT(which[4], 1);
+
+    /* a copy owns its strings */
+    kiln_compose_spec *c = kiln_compose_spec_dup(&s);
+    CHECK(c != NULL);
+    CHECK_STR(c ? c->deps[1].export_name : NULL, "exported-name");
+    CHECK_INT(c ? c->deps[1].inherit : -1, 1);
+    kiln_compose_spec_free(c, 1);
+
+    /* an import matched by two dependencies */
+    CHECK_INT(kiln_compose_spec_add(&s, "my:lib/b", "/b.wasm", NULL, 0), 0);
+    CHECK_INT(kiln_compose_resolve(&s, "app", imports, 5, which, err, sizeof err), -1);
+    CHECK(strstr(err, "dependency conflicts") != NULL);
+    CHECK(strstr(err, "my:lib/b@1.0.0") != NULL);
+    kiln_compose_spec_free(&s, 0);
+
+    /* a dependency that matches no import */
+    CHECK_INT(kiln_compose_spec_add(&s, "my:other", "/o.wasm", NULL, 0), 0);
+    CHECK_INT(kiln_compose_resolve(&s, "app", imports, 5, which, err, sizeof err), -1);
+    CHECK_STR(err, "dependency 'my:other' doesn't match any imports of component 'app'");
+    kiln_compose_spec_free(&s, 0);
+
+    /* an invalid name */
+    CHECK_INT(kiln_compose_spec_add(&s, "My:lib", "/o.wasm", NULL, 0), 0);
+    CHECK_INT(kiln_compose_resolve(&s, "app", imports, 5, which, err, sizeof err), -1);
+    CHECK(strstr(err, "not a valid dependency name") != NULL);
+    kiln_compose_spec_free(&s, 0);
+
+    /* no dependencies: everything from the host */
+    CHECK_INT(kiln_compose_resolve(&s, "app", imports, 5, which, err, sizeof err), 0);
+    CHECK_INT(which[1], -1);
+}
+
+int main(void)
+{
+    test_match();
+    test_resolve();
+    return test_finish("compose_test");
+}
