@@ -76,8 +76,9 @@ static void scalars_to_kv(loader *L, const kiln_toml_value *t, kiln_kvlist *kv, 
 }
 
 /* Checks `inherit_configuration`: true/false or an array of strings. Returns -1 when not
- * given, 0/1 for false/true, 2 for a list. */
-static int check_inherit(loader *L, const kiln_toml_value *t)
+ * given, 0/1 for false/true, 2 for a list (with warn_list, a warning that Kiln treats a
+ * non-empty list as false). */
+static int check_inherit(loader *L, const kiln_toml_value *t, int warn_list)
 {
     const kiln_toml_value *v = kiln_toml_get(t, "inherit_configuration");
     if (!v) return -1;
@@ -85,7 +86,7 @@ static int check_inherit(loader *L, const kiln_toml_value *t)
     if (v->type == KILN_TOML_ARRAY) {
         for (size_t i = 0; i < kiln_toml_array_len(v); i++)
             if (kiln_toml_array_at(v, i)->type != KILN_TOML_STRING) goto bad;
-        if (kiln_toml_array_len(v))
+        if (warn_list && kiln_toml_array_len(v))
             man_warning(L, v->line, v->col,
                         "`inherit_configuration` as a list of keys: Kiln gives a dependency all "
                         "of the component's configuration or none, and treats a list as false");
@@ -125,7 +126,7 @@ static void load_dependency(loader *L, kiln_dependency *d, const kiln_toml_entry
         return;
     }
     man_check_keys(L, v, dep_keys, "a dependency");
-    d->inherit = check_inherit(L, v);
+    d->inherit = check_inherit(L, v, 1);
     man_get_string(L, v, "package", "a dependency", &d->package);
     man_get_string(L, v, "registry", "a dependency", &d->registry);
     man_get_string(L, v, "digest", "a dependency", &d->digest);
@@ -268,7 +269,7 @@ static void load_middleware_entry(loader *L, kiln_trigger *t, const kiln_toml_va
         return;
     }
     man_check_keys(L, it, mw_keys, "a middleware entry");
-    check_inherit(L, it);
+    check_inherit(L, it, 0);
     const kiln_toml_value *c = kiln_toml_get(it, "component");
     const kiln_toml_value *p = kiln_toml_get(it, "path");
     const kiln_toml_value *u = kiln_toml_get(it, "url");

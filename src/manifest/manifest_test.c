@@ -567,9 +567,22 @@ static void test_spin3(void)
     CHECK_STR(m->trigger_settings[0].type, "redis");
     kiln_strlist why = {0};
     CHECK_INT(kiln_manifest_unserved(m, &why), 2);
-    CHECK(why.len == 2 && strstr(why.items[0], "component dependencies"));
+    CHECK(why.len == 2 && strstr(why.items[0], "dependency '") &&
+          strstr(why.items[0], "a registry is not supported yet"));
     CHECK(why.len == 2 && strstr(why.items[1], "middleware"));
     kiln_strlist_free(&why);
+    /* where each dependency is loaded from, and its grants */
+    const char *dwhy = NULL;
+    CHECK(kiln_dependency_file(m, &c->dependencies[0], &dwhy) == NULL);
+    CHECK(dwhy && strstr(dwhy, "registry"));
+    CHECK_STR(kiln_dependency_file(m, &c->dependencies[1], &dwhy), at("dep.wasm"));
+    CHECK_STR(kiln_dependency_file(m, &c->dependencies[2], &dwhy), at("api.wasm"));
+    CHECK_INT(kiln_dependency_inherits(c, &c->dependencies[1]), 1);
+    kiln_dependency own = c->dependencies[1];
+    own.inherit = 0;
+    CHECK_INT(kiln_dependency_inherits(c, &own), 0);
+    own.inherit = 2; /* a list of keys: all or nothing, nothing */
+    CHECK_INT(kiln_dependency_inherits(c, &own), 0);
     const char *err = NULL;
     CHECK_INT(kiln_manifest_apply_profile(m, "relase", &err), -1);
     CHECK_INT(kiln_manifest_apply_profile(m, "debug", &err), 0);
