@@ -86,6 +86,7 @@ typedef struct up_app {
     kiln_wagi_component **loaded;     /* one per component: the module's owner */
     kiln_http_component **http;       /* one per component served as wasi:http (else NULL) */
     kiln_http_handler *http_handlers; /* one per trigger */
+    kiln_http_component **http_mw;    /* one per trigger with middleware (else NULL) */
     size_t nhttp;
     int wagi_noted; /* the WAGI deprecation note was printed */
     char **staging; /* staging directories to remove at exit */
@@ -584,28 +585,67 @@ static int dependency_spec(const kiln_manifest *m, const kiln_component *comp,
     return 0;
 }
 
+/* The middleware chain of trigger t in front of comp (component/compose.h): the spec that
+ * loads t's first middleware, in *first its file. NULL said on stderr. */
+static kiln_compose_spec *middleware_spec(const kiln_manifest *m, const kiln_trigger *t,
+                                          const kiln_component *comp,
+                                          const kiln_compose_spec *inner, const char **first)
+{
+    const char **files = kiln_calloc(t->mw_len, sizeof *files);
+    int *inherit = kiln_calloc(t->mw_len, sizeof *inherit);
+    kiln_compose_spec *s = NULL;
+    size_t k = 0;
+    for (; files && inherit && k < t->mw_len; k++) {
+        const char *why = NULL;
+        if (!(files[k] = kiln_dependency_file(m, &t->mw[k], &why))) {
+            fprintf(stderr, "error: trigger %s: middleware `%s`: %s\n", t->id, t->mw[k].name,
+                    why ? why : "its file was not fetched");
+            break;
+        }
+        inherit[k] = t->mw[k].inherit == 1;
+    }
+    if (files && inherit && k == t->mw_len) {
+        s = kiln_compose_chain(comp->source, inner, files, inherit, t->mw_len);
+        if (!s) fprintf(stderr, "error: out of memory\n");
+        *first = files[0];
+    }
+    kiln_free(files);
+    kiln_free(inherit);
+    return s;
+}
+
 /* Component ci as a component file, loaded once with its grants (environment, files, outbound
  * hosts, limits), shared by its HTTP and other triggers; any_export: it need not be a wasi:http
- * handler (exec/trigger/). NULL on failure (said on stderr). */
-static kiln_http_component *http_component(up_app *app, const up_opts *o, size_t ci, int any_export)
+ * handler (exec/trigger/). With mw_t (a trigger with middleware), the chain of mw_t's
+ * middleware in front of it, loaded for that trigger alone. NULL on failure (said on
+ * stderr). */
+static kiln_http_component *http_component_mw(up_app *app, const up_opts *o, size_t ci,
+                                              int any_export, const kiln_trigger *mw_t)
 {
-    kiln_http_component *c = app->http[ci];
+    kiln_http_component *c = mw_t ? NULL : app->http[ci];
     if (c) return c;
     const kiln_component *comp = &app->manifest->components[ci];
     char *err = NULL;
-    kiln_compose_spec spec = {0};
-    if (dependency_spec(app->manifest, comp, &spec) < 0) {
+    kiln_compose_spec spec = {0}, *chain = NULL;
+    const char *path = comp->source;
+    if (dependency_spec(app->manifest, comp, &spec) < 0 ||
+        (mw_t && !(chain = middleware_spec(app->manifest, mw_t, comp, &spec, &path)))) {
         kiln_compose_spec_free(&spec, 0);
         return NULL;
     }
-    c = kiln_http_component_load_deps(comp->id, comp->source, &spec, &o->compile, any_export, &err);
+    c = kiln_http_component_load_deps(comp->id, path, chain ? chain : &spec, &o->compile,
+                                      any_export, &err);
     kiln_compose_spec_free(&spec, 0);
+    kiln_compose_spec_free(chain, 1);
     if (!c) {
         fprintf(stderr, "error: component %s: %s\n", comp->id, err ? err : "cannot load");
         kiln_free(err);
         return NULL;
     }
-    app->http[ci] = c;
+    if (mw_t)
+        app->http_mw[mw_t - app->manifest->triggers] = c;
+    else
+        app->http[ci] = c;
     warn_unserved_grants(comp, 1);
     /* wasi:http/outgoing-handler reads the grants by component id (host/registry.h) */
     if (comp->allowed_outbound_hosts.len &&
@@ -656,6 +696,11 @@ static kiln_http_component *http_component(up_app *app, const up_opts *o, size_t
     return c;
 }
 
+static kiln_http_component *http_component(up_app *app, const up_opts *o, size_t ci, int any_export)
+{
+    return http_component_mw(app, o, ci, any_export, NULL);
+}
+
 /* A trigger whose component is a component file: served as wasi:http (exec/http/),
  * loaded once per component. NULL on failure (said on stderr). */
 static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trigger *t)
@@ -669,8 +714,11 @@ static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trig
                 t->id, comp->id);
         return NULL;
     }
-    kiln_http_component *c = http_component(app, o, ci, 0);
+    kiln_http_component *c = http_component_mw(app, o, ci, 0, t->mw_len ? t : NULL);
     if (!c) return NULL;
+    if (t->mw_len)
+        fprintf(stderr, "kiln: trigger %s: %zu middleware in front of component %s\n", t->id,
+                t->mw_len, comp->id);
     if (t->executor == KILN_EXECUTOR_DEFAULT)
         fprintf(stderr,
                 "note: trigger %s: component %s exports wasi:http/incoming-handler and no "
@@ -775,8 +823,9 @@ static int app_build(up_app *app, const up_opts *o)
     app->handlers = kiln_calloc(m->triggers_len + 1, sizeof *app->handlers);
     app->http = kiln_calloc(m->components_len + 1, sizeof *app->http);
     app->http_handlers = kiln_calloc(m->triggers_len + 1, sizeof *app->http_handlers);
+    app->http_mw = kiln_calloc(m->triggers_len + 1, sizeof *app->http_mw);
     if (!app->router || !app->targets || !app->loaded || !app->wagi || !app->handlers ||
-        !app->http || !app->http_handlers)
+        !app->http || !app->http_handlers || !app->http_mw)
         return -1;
     const char *base = m->base && strcmp(m->base, "/") != 0 ? m->base : "";
     size_t bl = strlen(base);
@@ -862,6 +911,9 @@ static void app_free(up_app *app)
     for (size_t i = 0; app->http && i < app->manifest->components_len; i++)
         kiln_http_component_free(app->http[i]);
     kiln_free(app->http);
+    for (size_t i = 0; app->http_mw && i < app->manifest->triggers_len; i++)
+        kiln_http_component_free(app->http_mw[i]);
+    kiln_free(app->http_mw);
     kiln_free(app->http_handlers);
     for (size_t i = 0; i < app->ntargets; i++)
         kiln_free(app->targets[i].headers);

@@ -22,6 +22,7 @@ int kiln_compose_spec_add(kiln_compose_spec *s, const char *name, const char *pa
     d->path = kiln_strdup(path);
     d->export_name = export_name ? kiln_strdup(export_name) : NULL;
     d->inherit = inherit;
+    d->sub = NULL;
     s->ndeps++;
     return d->name && d->path && (!export_name || d->export_name) ? 0 : -1;
 }
@@ -29,14 +30,43 @@ int kiln_compose_spec_add(kiln_compose_spec *s, const char *name, const char *pa
 kiln_compose_spec *kiln_compose_spec_dup(const kiln_compose_spec *s)
 {
     kiln_compose_spec *c = kiln_calloc(1, sizeof *c);
+    if (c) c->deny_self = s->deny_self;
     for (size_t i = 0; c && i < s->ndeps; i++) {
         const kiln_compose_dep *d = &s->deps[i];
-        if (kiln_compose_spec_add(c, d->name, d->path, d->export_name, d->inherit) < 0) {
+        if (kiln_compose_spec_add(c, d->name, d->path, d->export_name, d->inherit) < 0 ||
+            (d->sub && !(c->deps[i].sub = kiln_compose_spec_dup(d->sub)))) {
             kiln_compose_spec_free(c, 1);
             return NULL;
         }
     }
     return c;
+}
+
+kiln_compose_spec *kiln_compose_chain(const char *path, const kiln_compose_spec *inner,
+                                      const char *const *mw, const int *inherit, size_t n)
+{
+    /* from the innermost link out: spec k loads mw[k] with mw[k + 1] (or path) as its
+     * dependency */
+    kiln_compose_spec *next = NULL;
+    for (size_t k = n; k-- > 0;) {
+        kiln_compose_spec *s = kiln_calloc(1, sizeof *s);
+        const char *dep = k + 1 < n ? mw[k + 1] : path;
+        if (!s || kiln_compose_spec_add(s, "wasi:http/incoming-handler", dep, NULL,
+                                        k + 1 < n ? inherit[k + 1] : 1) < 0) {
+            kiln_compose_spec_free(s, 1);
+            kiln_compose_spec_free(next, 1);
+            return NULL;
+        }
+        s->deny_self = !inherit[k];
+        if (k + 1 < n) {
+            s->deps[0].sub = next;
+        } else if (inner && inner->ndeps && !(s->deps[0].sub = kiln_compose_spec_dup(inner))) {
+            kiln_compose_spec_free(s, 1);
+            return NULL;
+        }
+        next = s;
+    }
+    return next;
 }
 
 void kiln_compose_spec_free(kiln_compose_spec *s, int self)
@@ -46,6 +76,7 @@ void kiln_compose_spec_free(kiln_compose_spec *s, int self)
         kiln_free(s->deps[i].name);
         kiln_free(s->deps[i].path);
         kiln_free(s->deps[i].export_name);
+        kiln_compose_spec_free(s->deps[i].sub, 1);
     }
     kiln_free(s->deps);
     s->deps = NULL;
@@ -157,13 +188,26 @@ int kiln_compose_resolve(const kiln_compose_spec *s, const char *id, const char 
     return 0;
 }
 
-/* The exported instance type named `name` of a component, or NULL. */
-static const kiln_ctype *export_type(const kiln_component *c, const char *name)
+/* The exported instance of a component named `name`, else one whose name differs only by
+ * a semver-compatible version ("wasi:http/incoming-handler@0.2.0" for an import of @0.2.12);
+ * NULL if none. */
+static const kiln_citem *export_of(const kiln_component *c, const char *name)
 {
     const kiln_ctype *t = c->type;
     for (uint32_t i = 0; i < t->nexports; i++)
         if (t->exports[i].sort == KILN_CSORT_INSTANCE && strcmp(t->exports[i].name, name) == 0)
-            return t->exports[i].type;
+            return &t->exports[i];
+    const char *at = strchr(name, '@');
+    if (!at) return NULL;
+    size_t base = (size_t)(at - name);
+    for (uint32_t i = 0; i < t->nexports; i++) {
+        const char *en = t->exports[i].name, *eat = strchr(en, '@');
+        if (t->exports[i].sort == KILN_CSORT_INSTANCE && eat && (size_t)(eat - en) == base &&
+            strncmp(en, name, base) == 0 &&
+            (kiln_component_version_compatible(at + 1, eat + 1) ||
+             kiln_component_version_compatible(eat + 1, at + 1)))
+            return &t->exports[i];
+    }
     return NULL;
 }
 
@@ -245,7 +289,9 @@ static int link_deps(kiln_loaded_component *lc, const char *id, const kiln_compo
         }
         const kiln_compose_dep *d = &s->deps[which[i]];
         const char *ex = d->export_name ? d->export_name : im->name;
-        const kiln_ctype *et = export_type(lc->deps[which[i]]->model, ex);
+        const kiln_citem *ei = export_of(lc->deps[which[i]]->model, ex);
+        const kiln_ctype *et = ei ? ei->type : NULL;
+        if (ei) ex = ei->name;
         if (im->sort != KILN_CSORT_INSTANCE || !et) {
             kiln_err_set(err, "dependency '%s' doesn't export '%s' to satisfy import '%s'", d->name,
                          ex, im->name);
@@ -285,9 +331,11 @@ kiln_loaded_component *kiln_component_load_composed(const char *id, const char *
                                                     const kiln_compose_spec *s,
                                                     const kiln_compile_opts *opts, kiln_err *err)
 {
-    if (!s || !s->ndeps) return kiln_component_load_file(path, opts, err);
-    kiln_loaded_component *lc = load_file(path, opts, 0, err);
+    if (!s || (!s->ndeps && !s->deny_self)) return kiln_component_load_file(path, opts, err);
+    kiln_loaded_component *lc = load_file(path, opts, s->ndeps == 0, err);
     if (!lc) return NULL;
+    lc->deny_self = s->deny_self;
+    if (!s->ndeps) return lc;
     lc->deps = kiln_calloc(s->ndeps, sizeof *lc->deps);
     lc->dep_inherit = kiln_calloc(s->ndeps, sizeof *lc->dep_inherit);
     if (!lc->deps || !lc->dep_inherit) {
@@ -297,7 +345,10 @@ kiln_loaded_component *kiln_component_load_composed(const char *id, const char *
     }
     for (size_t k = 0; k < s->ndeps; k++) {
         kiln_err e;
-        lc->deps[k] = load_file(s->deps[k].path, opts, 1, &e);
+        lc->deps[k] = s->deps[k].sub
+                          ? kiln_component_load_composed(s->deps[k].name, s->deps[k].path,
+                                                         s->deps[k].sub, opts, &e)
+                          : load_file(s->deps[k].path, opts, 1, &e);
         if (!lc->deps[k]) {
             kiln_err_set(err, "component `%s`: dependency '%s': %s", id, s->deps[k].name, e.msg);
             kiln_component_unload(lc);
@@ -313,4 +364,66 @@ kiln_loaded_component *kiln_component_load_composed(const char *id, const char *
         return NULL;
     }
     return lc;
+}
+
+/* ---- deny-all grants for dependencies that share the component's WASI contexts ---- */
+
+/* wasi:cli/environment get-environment and get-arguments, wasi:filesystem/preopens
+ * get-directories: an empty list. */
+static int deny_empty_list(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    (void)ctx, (void)cx, (void)args;
+    res[0].agg.items = NULL;
+    res[0].agg.n = 0;
+    return 0;
+}
+
+/* wasi:cli/environment initial-cwd: none. */
+static int deny_none(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    (void)ctx, (void)cx, (void)args;
+    res[0].var.disc = 0;
+    res[0].var.payload = NULL;
+    return 0;
+}
+
+/* wasi:http/outgoing-handler handle: err(error-code.HTTP-request-denied). The request
+ * (own) is the host's now; it is dropped with the instance's context. */
+static int deny_outgoing(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    (void)ctx, (void)args;
+    kiln_cval *e = kiln_cabi_alloc(cx, sizeof *e);
+    if (!e) return -1;
+    e->var.disc = 15; /* HTTP-request-denied */
+    e->var.payload = NULL;
+    res[0].var.disc = 1;
+    res[0].var.payload = e;
+    return 0;
+}
+
+static const struct {
+    const char *iface, *func;
+    kiln_chost_func stub;
+} deny_stubs[] = {
+    {"wasi:cli/environment", "get-environment", {"get-environment", NULL, deny_empty_list}},
+    {"wasi:cli/environment", "get-arguments", {"get-arguments", NULL, deny_empty_list}},
+    {"wasi:cli/environment", "initial-cwd", {"initial-cwd", NULL, deny_none}},
+    {"wasi:filesystem/preopens", "get-directories", {"get-directories", NULL, deny_empty_list}},
+    {"wasi:http/outgoing-handler", "handle", {"handle", NULL, deny_outgoing}},
+};
+
+const kiln_chost_func *ki_deny_stub(const char *import_name, const char *func)
+{
+    const char *at = strchr(import_name, '@');
+    size_t n = at ? (size_t)(at - import_name) : strlen(import_name);
+    for (size_t i = 0; i < sizeof deny_stubs / sizeof deny_stubs[0]; i++)
+        if (strlen(deny_stubs[i].iface) == n && strncmp(deny_stubs[i].iface, import_name, n) == 0 &&
+            strcmp(deny_stubs[i].func, func) == 0)
+            return &deny_stubs[i].stub;
+    return NULL;
+}
+
+int ki_shared_provider(const kiln_chost_provider *p)
+{
+    return strcmp(p->name, "wasi 0.2") == 0 || strcmp(p->name, "wasi:http") == 0;
 }

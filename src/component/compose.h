@@ -13,8 +13,9 @@
  *   "plain-name"          the import named exactly so
  * — a dependency that matches no import is an error, and so is an import matched by two
  * dependencies. The import is then satisfied by the dependency's export of the same name,
- * or of the name given by `export = "..."`; the export must exist and every function of the
- * import must be one of the export's with the same type.
+ * or of the name given by `export = "..."` (else a semver-compatible version of it); the
+ * export must exist and every function of the import must be one of the export's with the
+ * same type.
  *
  * Loading (kiln_component_load_composed) loads each dependency as a component (its own
  * imports checked against the host), the main one with only its unsatisfied imports
@@ -30,21 +31,39 @@
 
 #include <stddef.h>
 
+struct kiln_compose_spec;
+
 typedef struct kiln_compose_dep {
-    char *name;        /* the dependency name as written in the manifest */
-    char *path;        /* the dependency's component file */
-    char *export_name; /* NULL: the import's own name */
-    int inherit;       /* 1: the main component's grants; 0: deny-all */
+    char *name;                    /* the dependency name as written in the manifest */
+    char *path;                    /* the dependency's component file */
+    char *export_name;             /* NULL: the import's own name */
+    int inherit;                   /* 1: the main component's grants; 0: deny-all */
+    struct kiln_compose_spec *sub; /* the dependency's own dependencies (owned), or NULL */
 } kiln_compose_dep;
 
+/* HTTP middleware (Kiln's WASI 0.2 form of Spin's `dependencies.middleware`) is a chain of
+ * such specs: middleware i is loaded with one dependency, "wasi:http/incoming-handler",
+ * which is middleware i + 1, and the last one's is the trigger's component (with its own
+ * dependencies as `sub`). Each middleware imports and exports
+ * wasi:http/incoming-handler@0.2.x; the request goes in at the first one, which answers
+ * itself or passes the request and the response-outparam to the next one's handle. The
+ * outermost component of such a chain is a middleware: deny_self gives it deny-all grants
+ * unless its entry inherits the configuration. */
 typedef struct kiln_compose_spec {
     kiln_compose_dep *deps;
     size_t ndeps;
+    int deny_self; /* the component this spec loads gets deny-all grants */
 } kiln_compose_spec;
 
 /* Adds a dependency (strings copied; export_name may be NULL). 0, or -1 out of memory. */
 int kiln_compose_spec_add(kiln_compose_spec *s, const char *name, const char *path,
                           const char *export_name, int inherit);
+/* Builds the middleware chain in front of the component at path (with its dependencies
+ * inner, may be NULL): n middleware files, outermost first, inherit[i] for each. The
+ * result loads middleware[0] (kiln_component_load_composed(mw[0], chain)). NULL out of
+ * memory. */
+kiln_compose_spec *kiln_compose_chain(const char *path, const kiln_compose_spec *inner,
+                                      const char *const *mw, const int *inherit, size_t n);
 /* A deep copy, or NULL out of memory. */
 kiln_compose_spec *kiln_compose_spec_dup(const kiln_compose_spec *s);
 /* Frees what s owns, and s itself when `self` is set. */

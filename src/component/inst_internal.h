@@ -169,6 +169,7 @@ struct kiln_loaded_component {
     char **link_import, **link_export;
     size_t *link_dep;
     size_t nlinks;
+    int deny_self; /* the outermost component gets deny-all grants (a middleware's) */
 };
 
 struct kiln_component_instance {
@@ -191,13 +192,33 @@ struct kiln_component_instance {
     kiln_cabi_cx *cx;   /* for kiln_component_call (lower.c: from the thread's cache) */
     kiln_cabi_cx **cxs; /* contexts of the calls in progress (lower.c), reused */
     uint32_t depth, ncxs, capcxs;
-    uint64_t timeout_ns; /* of the host's call in progress (0: none) */
-    kiln_err *err;       /* during instantiation */
-    kiln_grants deny_g;  /* deny-all grants of dependencies that do not inherit (compose.h) */
+    uint64_t timeout_ns;       /* of the host's call in progress (0: none) */
+    kiln_err *err;             /* during instantiation */
+    kiln_grants deny_g;        /* deny-all grants of dependencies that do not inherit (compose.h) */
+    const kiln_grants *real_g; /* the instance's grants, during instantiation */
+    /* Host resource types made so far (during instantiation): one runtime type per
+     * interface resource and provider context, shared by every frame that imports it, so
+     * that a handle passes between the components of a composition (compose.h). */
+    struct ki_host_rt *hrt;
+    size_t nhrt;
 };
+
+typedef struct ki_host_rt {
+    const kiln_chost_iface *iface;
+    long k;
+    void *ctx;
+    ki_rtype *r;
+} ki_host_rt;
 
 /* Fills d with the deny-all grants derived from g (stdio kept, nothing else). */
 void ki_deny_grants(kiln_grants *d, const kiln_grants *g);
+/* compose.c: whether a provider's context is shared by every component of a composition,
+ * deny-all ones included (WASI 0.2 and wasi:http: their resources — streams, requests,
+ * response-outparams — cross from one component to another); a deny-all component then
+ * gets stubs for the functions that disclose the configuration (ki_deny_stub: the
+ * environment, the preopens, outbound HTTP), NULL for the others. */
+int ki_shared_provider(const kiln_chost_provider *p);
+const kiln_chost_func *ki_deny_stub(const char *import_name, const char *func);
 
 /* link.c: instantiates lc (every core instance initialized, start functions run); with
  * `recording`, every arena item is listed in ci->recs (for image.c). NULL with err. */

@@ -364,6 +364,25 @@ static void *provider_ctx(kiln_component_instance *ci, const kiln_chost_provider
     return ctx;
 }
 
+/* The runtime type of resource k of a host interface with provider context ctx: made once
+ * per instance (ci->hrt), so that every component of a composition has the same. NULL out
+ * of memory. */
+static ki_rtype *host_rtype(kiln_component_instance *ci, const kiln_chost_iface *iface, long k,
+                            void *ctx)
+{
+    for (size_t i = 0; i < ci->nhrt; i++)
+        if (ci->hrt[i].iface == iface && ci->hrt[i].k == k && ci->hrt[i].ctx == ctx)
+            return ci->hrt[i].r;
+    ki_host_rt *n = kiln_realloc(ci->hrt, (ci->nhrt + 1) * sizeof *n);
+    if (!n) return NULL;
+    ci->hrt = n;
+    ki_rtype *r = ki_alloc(ci, sizeof *r, KI_RTYPE);
+    if (!r) return NULL;
+    kiln_resource_type_init_host(&r->rt, iface->resources[k].name, iface->resources[k].dtor, ctx);
+    ci->hrt[ci->nhrt++] = (ki_host_rt){iface, k, ctx, r};
+    return r;
+}
+
 /* An instance import of the outermost component: its functions bound to the host
  * interface serving the name (with the provider's context of this instance) and its
  * resource types to the host's (recorded in the frame's type map). NULL with ci->err. */
@@ -376,7 +395,8 @@ static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const c
         kiln_err_set(ci->err, "%s: import %s: no host provides it", ci->name, name);
         return NULL;
     }
-    void *ctx = provider_ctx(ci, p, g);
+    int stubs = g == &ci->deny_g && ki_shared_provider(p);
+    void *ctx = provider_ctx(ci, p, stubs ? ci->real_g : g);
     if (!ctx) return NULL;
     ki_cinst *in = ki_alloc(ci, sizeof *in, KI_CINST);
     if (!in) return NULL;
@@ -395,7 +415,8 @@ static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const c
             fn->kind = KI_FUNC_HOST;
             fn->type = e->type;
             fn->frame = f;
-            fn->hf = kiln_chost_find_func(iface, e->name);
+            fn->hf = stubs ? ki_deny_stub(name, e->name) : NULL;
+            if (!fn->hf) fn->hf = kiln_chost_find_func(iface, e->name);
             fn->hctx = ctx;
             if (!fn->hf) {
                 kiln_err_set(ci->err, "%s: import %s: no function %s", ci->name, name, e->name);
@@ -410,9 +431,7 @@ static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const c
                     kiln_err_set(ci->err, "%s: import %s: no resource %s", ci->name, name, e->name);
                     return NULL;
                 }
-                if (!(r = ki_alloc(ci, sizeof *r, KI_RTYPE))) return NULL;
-                kiln_resource_type_init_host(&r->rt, iface->resources[k].name,
-                                             iface->resources[k].dtor, ctx);
+                if (!(r = host_rtype(ci, iface, k, ctx))) return NULL;
                 if (ki_tmap_add(ci, f, e->type, r) < 0) return NULL;
             }
             item = r;
@@ -698,13 +717,14 @@ void ki_deny_grants(kiln_grants *d, const kiln_grants *g)
             d->wasi.stdio[i] = g->wasi.stdio[i];
 }
 
-/* Instantiates lc into frame `top`: its dependencies first (compose.h), each in a frame of
- * its own with its grants, then lc's model with the dependencies' exports for the imports
- * they satisfy. 0, or -1 with ci->err. */
+/* Instantiates lc into frame `top` with grants `own`: its dependencies first (compose.h),
+ * each in a frame of its own with the instance's grants g or the deny-all ones, then lc's
+ * model with the dependencies' exports for the imports they satisfy. 0, or -1 with
+ * ci->err. */
 static int instantiate_lc(kiln_component_instance *ci, const kiln_loaded_component *lc,
-                          ki_frame *top, const kiln_grants *g)
+                          ki_frame *top, const kiln_grants *g, const kiln_grants *own)
 {
-    if (!lc->ndeps) return run_frame(ci, top, lc->model, NULL, NULL, g);
+    if (!lc->ndeps) return run_frame(ci, top, lc->model, NULL, NULL, own);
     ki_frame **dep = kiln_calloc(lc->ndeps, sizeof *dep);
     if (!dep) return oom(ci);
     int rc = 0;
@@ -712,7 +732,8 @@ static int instantiate_lc(kiln_component_instance *ci, const kiln_loaded_compone
         if (!(dep[k] = frame_new(ci)))
             rc = oom(ci);
         else
-            rc = instantiate_lc(ci, lc->deps[k], dep[k], lc->dep_inherit[k] ? g : &ci->deny_g);
+            rc = instantiate_lc(ci, lc->deps[k], dep[k], g,
+                                lc->dep_inherit[k] && !lc->deps[k]->deny_self ? g : &ci->deny_g);
     }
     ki_cinst *linked = rc == 0 ? ki_alloc(ci, sizeof *linked, KI_CINST) : NULL;
     if (rc == 0 && !linked) rc = oom(ci);
@@ -727,7 +748,7 @@ static int instantiate_lc(kiln_component_instance *ci, const kiln_loaded_compone
         }
     }
     kiln_free(dep);
-    return rc < 0 ? -1 : run_frame(ci, top, lc->model, NULL, linked, g);
+    return rc < 0 ? -1 : run_frame(ci, top, lc->model, NULL, linked, own);
 }
 
 kiln_component_instance *kiln_component_instantiate(kiln_loaded_component *lc, const kiln_grants *g,
@@ -755,11 +776,15 @@ kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, const kiln_gr
         return NULL;
     }
     ki_deny_grants(&ci->deny_g, g);
-    if (instantiate_lc(ci, lc, ci->top, g) < 0) {
+    ci->real_g = g;
+    if (instantiate_lc(ci, lc, ci->top, g, lc->deny_self ? &ci->deny_g : g) < 0) {
         kiln_component_instance_free(ci);
         return NULL;
     }
     ci->err = NULL;
+    kiln_free(ci->hrt);
+    ci->hrt = NULL;
+    ci->nhrt = 0;
     return ci;
 }
 
@@ -775,6 +800,7 @@ void kiln_component_instance_free(kiln_component_instance *ci)
     for (uint32_t i = 0; i < ci->nframes; i++)
         kiln_resources_free(ci->frames[i]->res);
     kiln_free(ci->recs);
+    kiln_free(ci->hrt);
     for (size_t i = 0; i < ci->narena; i++)
         kiln_free(ci->arena[i]);
     kiln_free(ci->arena);

@@ -128,7 +128,10 @@ typedef struct kiln_trigger {
     char *static_body; /* may be NULL */
     size_t static_body_len;
     kiln_strlist middleware; /* dependencies.middleware: component ids, or "path:FILE" /
-                                "url:URL" for the other forms; not served yet */
+                                "url:URL" for the other forms (for messages) */
+    kiln_dependency *mw;     /* the same entries, outermost first: kind "component", "path"
+                                or "url", value, digest, inherit (kiln_dependency_file) */
+    size_t mw_len;
     int middleware_line, middleware_col;
 } kiln_trigger;
 

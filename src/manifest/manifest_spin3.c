@@ -269,7 +269,7 @@ static void load_middleware_entry(loader *L, kiln_trigger *t, const kiln_toml_va
         return;
     }
     man_check_keys(L, it, mw_keys, "a middleware entry");
-    check_inherit(L, it, 0);
+    int inherit = check_inherit(L, it, 1);
     const kiln_toml_value *c = kiln_toml_get(it, "component");
     const kiln_toml_value *p = kiln_toml_get(it, "path");
     const kiln_toml_value *u = kiln_toml_get(it, "url");
@@ -292,6 +292,22 @@ static void load_middleware_entry(loader *L, kiln_trigger *t, const kiln_toml_va
     if (c && !kiln_manifest_component(L->m, x->u.str.ptr))
         man_error(L, x->line, x->col, "middleware names component `%s`, which is not defined",
                   x->u.str.ptr);
+    kiln_dependency *n = kiln_realloc(t->mw, (t->mw_len + 1) * sizeof *n);
+    if (!n) {
+        man_oom(L);
+        return;
+    }
+    t->mw = n;
+    kiln_dependency *d = &n[t->mw_len++];
+    memset(d, 0, sizeof *d);
+    d->line = it->line;
+    d->col = it->col;
+    d->inherit = inherit;
+    d->name = kiln_strdup(x->u.str.ptr);
+    d->kind = kiln_strdup(c ? "component" : p ? "path" : "url");
+    d->value = p && !c ? man_abs_path(L, x->u.str.ptr) : kiln_strdup(x->u.str.ptr);
+    if (!d->name || !d->kind || !d->value) man_oom(L);
+    man_get_string(L, it, "digest", "a middleware entry", &d->digest);
     kiln_buf b = KILN_BUF_INIT;
     if (kiln_buf_printf(&b, "%s%s",
                         c   ? ""
@@ -453,12 +469,12 @@ long kiln_manifest_unserved(const kiln_manifest *m, kiln_strlist *out)
     }
     for (size_t i = 0; i < m->triggers_len && rc == 0; i++) {
         const kiln_trigger *t = &m->triggers[i];
-        if (t->middleware.len)
-            rc = add_msg(out,
-                         "trigger %s (route %s) uses HTTP middleware (`dependencies.middleware`): "
-                         "Spin chains middleware through wasi:http/handler@0.3.0 (WASI 0.3, the "
-                         "async component ABI), which Kiln does not run yet",
-                         t->id, t->route ? t->route : "(private)");
+        for (size_t k = 0; k < t->mw_len && rc == 0; k++) {
+            const char *why = NULL;
+            if (kiln_dependency_file(m, &t->mw[k], &why) || !why) continue;
+            rc = add_msg(out, "trigger %s (route %s): middleware `%s`: %s", t->id,
+                         t->route ? t->route : "(private)", t->mw[k].name, why);
+        }
     }
     if (rc == 0 && !kiln_manifest_serves_some(m) && m->other_triggers_len)
         rc = add_msg(out,
@@ -581,11 +597,10 @@ int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const cha
     return 0;
 }
 
-/* Frees what a component's Spin 3 parts own. */
-void man_spin3_component_free(kiln_component *c)
+void man_dependencies_free(kiln_dependency *deps, size_t n)
 {
-    for (size_t i = 0; i < c->dependencies_len; i++) {
-        kiln_dependency *d = &c->dependencies[i];
+    for (size_t i = 0; i < n; i++) {
+        kiln_dependency *d = &deps[i];
         kiln_free(d->name);
         kiln_free(d->kind);
         kiln_free(d->value);
@@ -595,7 +610,13 @@ void man_spin3_component_free(kiln_component *c)
         kiln_free(d->digest);
         kiln_free(d->file);
     }
-    kiln_free(c->dependencies);
+    kiln_free(deps);
+}
+
+/* Frees what a component's Spin 3 parts own. */
+void man_spin3_component_free(kiln_component *c)
+{
+    man_dependencies_free(c->dependencies, c->dependencies_len);
     for (size_t i = 0; i < c->profiles_len; i++) {
         kiln_profile *p = &c->profiles[i];
         kiln_free(p->name);

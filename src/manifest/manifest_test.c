@@ -566,10 +566,15 @@ static void test_spin3(void)
     CHECK_STR(m->triggers[0].middleware.items[1], "path:m.wasm");
     CHECK_STR(m->trigger_settings[0].type, "redis");
     kiln_strlist why = {0};
-    CHECK_INT(kiln_manifest_unserved(m, &why), 2);
-    CHECK(why.len == 2 && strstr(why.items[0], "dependency '") &&
+    /* the registry dependency only: path and component dependencies and middleware are
+     * served */
+    CHECK_INT(kiln_manifest_unserved(m, &why), 1);
+    CHECK(why.len == 1 && strstr(why.items[0], "dependency '") &&
           strstr(why.items[0], "a registry is not supported yet"));
-    CHECK(why.len == 2 && strstr(why.items[1], "middleware"));
+    CHECK_INT(m->triggers[0].mw_len, 2);
+    CHECK_STR(m->triggers[0].mw[1].kind, "path");
+    CHECK_STR(m->triggers[0].mw[1].value, at("m.wasm"));
+    CHECK_INT(m->triggers[0].mw[0].inherit, -1);
     kiln_strlist_free(&why);
     /* where each dependency is loaded from, and its grants */
     const char *dwhy = NULL;

@@ -254,5 +254,20 @@ int kiln_manifest_fetch_sources(kiln_manifest *m, char **err)
         kiln_buf_free(&what);
         if (rc < 0) return -1;
     }
+    for (size_t i = 0; i < m->triggers_len; i++) {
+        kiln_trigger *t = &m->triggers[i];
+        for (size_t k = 0; k < t->mw_len; k++) {
+            kiln_dependency *d = &t->mw[k];
+            if (strcmp(d->kind, "url") != 0 || d->file) continue;
+            kiln_buf what = KILN_BUF_INIT;
+            int rc = kiln_buf_printf(&what, "trigger %s: middleware `%s`", t->id, d->name);
+            if (rc < 0) *err = kiln_strdup("out of memory");
+            if (rc == 0)
+                rc = kiln_source_fetch(what.data, d->value, d->digest ? d->digest : "", &d->file,
+                                       err);
+            kiln_buf_free(&what);
+            if (rc < 0) return -1;
+        }
+    }
     return 0;
 }

@@ -48,6 +48,18 @@ if ! clang --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -std=c11 -O2
     exit
 fi
 pass "the main component builds"
+mkdir -p "$A/mwwit"
+cp -R "$A/wit/deps" "$A/mwwit/"
+cp "$D/wit/mw.wit" "$A/mwwit/"
+if ! clang --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -std=c11 -O2 -Wall -Werror \
+    "$D/auth.c" -o "$A/authcore.wasm" 2>"$TMP/cc.err" ||
+    ! "$W" component embed "$A/mwwit" --world middleware "$A/authcore.wasm" -o "$A/authemb.wasm" \
+        2>>"$TMP/cc.err" ||
+    ! "$W" component new "$A/authemb.wasm" --adapt \
+        "wasi_snapshot_preview1=$JL/wasi_snapshot_preview1.reactor.wasm" -o "$A/auth.wasm" \
+        2>>"$TMP/cc.err"; then
+    fail "the auth middleware builds" "$(cat "$TMP/cc.err")"
+fi
 
 PORT=$(free_port)
 URL="http://127.0.0.1:$PORT"
@@ -138,6 +150,57 @@ manifest package.toml '"main.wasm"' '"kiln:test" = { path = "greeter.wasm" }'
 out=$(refused package.toml)
 expect_contains "a package-level name matches every interface of the package" \
     "dependency 'kiln:test' doesn't export 'kiln:test/env@0.1.0'" "$out"
+
+# --- HTTP middleware: an auth middleware in front of the handler ---
+# mwmanifest NAME MIDDLEWARE: the app with `dependencies.middleware = MIDDLEWARE`
+mwmanifest() {
+    cat >"$A/$1" <<EOF
+spin_manifest_version = 2
+[application]
+name = "mw"
+[[trigger.http]]
+route = "/..."
+component = "main"
+dependencies.middleware = $2
+[component.main]
+source = "main.wasm"
+[component.main.dependencies]
+$DEPS
+[component.auth]
+source = "auth.wasm"
+EOF
+}
+TOK="authorization: Bearer let-me-in"
+mwmanifest mw.toml '[{ path = "auth.wasm" }]'
+if up mw.toml; then
+    expect_eq "middleware: no token, 401 from the middleware" 401 \
+        "$(curl -s -o /dev/null -w '%{http_code}' "$URL/?name=x")"
+    expect_eq "middleware: a wrong token, 401" 401 \
+        "$(curl -s -o /dev/null -w '%{http_code}' -H 'authorization: Bearer nope' "$URL/")"
+    expect_eq "middleware: with the token, the handler's answer (its dependencies too)" \
+        "hello, mw from the dependency" "$(curl -s -H "$TOK" "$URL/?name=mw")"
+    expect_eq "middleware: the handler's status" 200 \
+        "$(curl -s -o /dev/null -w '%{http_code}' -H "$TOK" "$URL/count")"
+    expect_eq "middleware: fresh instances of the whole chain per request" "count 1 2" \
+        "$(curl -s -H "$TOK" "$URL/count")"
+else
+    fail "kiln up serves a trigger with middleware" "$(cat "$TMP/up.err")"
+fi
+down
+mwmanifest mw2.toml '[{ component = "auth" }, { path = "auth.wasm", inherit_configuration = true }]'
+if up mw2.toml; then
+    expect_eq "a chain of two (component and path forms): no token, 401" 401 \
+        "$(curl -s -o /dev/null -w '%{http_code}' "$URL/")"
+    expect_eq "a chain of two: with the token, through both to the handler" \
+        "hello, two from the dependency" "$(curl -s -H "$TOK" "$URL/?name=two")"
+else
+    fail "kiln up serves a chain of two middleware" "$(cat "$TMP/up.err")"
+fi
+down
+mwmanifest mwbad.toml '[{ path = "greeter.wasm" }]'
+out=$(refused mwbad.toml)
+expect_contains "a middleware that is no wasi:http handler is refused" \
+    "doesn't match any imports" "$out"
 
 # --- refusals ---
 cat >"$A/alone.toml" <<EOF
