@@ -152,7 +152,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: kiln up [options]\n"
                "  -f, --from PATH            manifest file or directory (default: ./kiln.toml, "
-               "./spin.toml)\n"
+               "./spin.toml),\n"
+               "                             or a .wasm file served alone on /...\n"
                "      --listen ADDR          address to serve on (default 127.0.0.1:3000)\n"
                "  -e, --env K=V              environment variable for every component\n"
                "      --workers N            event-loop threads (default: 2 per CPU)\n"
@@ -1015,8 +1016,11 @@ int kiln_cmd_up(int argc, char **argv)
     }
     /* Build first: before a first build the components' sources do not exist yet, and
      * loading the manifest checks them. */
-    if (o.build && kiln_build_app_profile(path, NULL, 0, o.flags.profile, stderr) < 0) goto out;
-    app.manifest = kiln_manifest_load(path, &diags);
+    /* `-f FILE.wasm`: a bare Wasm file is a one-component app (nothing to build), as in Spin */
+    int bare = kiln_manifest_is_wasm_file(path);
+    if (o.build && !bare && kiln_build_app_profile(path, NULL, 0, o.flags.profile, stderr) < 0)
+        goto out;
+    app.manifest = bare ? kiln_manifest_from_wasm(path, &diags) : kiln_manifest_load(path, &diags);
     for (size_t i = 0; i < diags.len; i++)
         fprintf(stderr, "%s\n", diags.items[i].message);
     if (!app.manifest || kiln_up_flags_apply(&o.flags, app.manifest) < 0) goto out;

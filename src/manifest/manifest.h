@@ -218,6 +218,13 @@ void kiln_diags_free(kiln_diags *d);
  * failure returns -1 and sets *err (allocated message). */
 int kiln_manifest_find(const char *f_arg, char **path_out, char **err);
 
+/* `kiln up -f FILE.wasm` (manifest_wasm.c): whether path names a bare Wasm file (.wasm or
+ * .wat, as Spin decides), and the one-component app Spin makes of it: named after the
+ * file's stem, one HTTP trigger on "/..." with the file as its inline component's source.
+ * NULL with *diags as kiln_manifest_load. */
+int kiln_manifest_is_wasm_file(const char *path);
+kiln_manifest *kiln_manifest_from_wasm(const char *wasm_path, kiln_diags *diags);
+
 /* Why `kiln up` cannot serve this valid manifest: one allocated message per Spin
  * feature Kiln does not implement that the app needs (component dependencies, HTTP
  * middleware, registry sources, an app with no HTTP trigger), each naming the feature

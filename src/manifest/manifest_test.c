@@ -602,6 +602,33 @@ static void test_spin3(void)
               "kiln.toml:8:11: unknown key `versoin` in a dependency; did you mean `version`?");
 }
 
+/* `kiln up -f FILE.wasm`: the one-component app Spin makes of a bare Wasm file. */
+static void test_from_wasm(void)
+{
+    CHECK_INT(kiln_manifest_is_wasm_file("a/b.wasm"), 1);
+    CHECK_INT(kiln_manifest_is_wasm_file("b.wat"), 1);
+    CHECK_INT(kiln_manifest_is_wasm_file("spin.toml"), 0);
+    CHECK_INT(kiln_manifest_is_wasm_file(".wasm"), 0);
+    write_file("my \"app\".wasm", "\0asm");
+    char wasm[4096];
+    snprintf(wasm, sizeof wasm, "%s", at("my \"app\".wasm"));
+    kiln_diags d = KILN_DIAGS_INIT;
+    kiln_manifest *m = kiln_manifest_from_wasm(wasm, &d);
+    CHECK(m != NULL);
+    CHECK_INT(d.errors, 0);
+    if (m) {
+        CHECK_STR(m->name, "my \"app\"");
+        CHECK_INT(m->triggers_len, 1);
+        CHECK_STR(m->triggers[0].route, "/...");
+        CHECK_INT(m->components_len, 1);
+        const char *src = m->components[m->triggers[0].component].source;
+        size_t n = src ? strlen(src) : 0;
+        CHECK(src && src[0] == '/' && n > 14 && strcmp(src + n - 14, "/my \"app\".wasm") == 0);
+    }
+    kiln_manifest_free(m);
+    kiln_diags_free(&d);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -620,6 +647,7 @@ int main(void)
     write_file("assets/x", "x");
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd) || chdir(tmpdir) != 0) return 1;
+    test_from_wasm();
     test_full();
     test_errors();
     test_duplicates();
