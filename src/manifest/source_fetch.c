@@ -7,6 +7,7 @@
  * in that directory, hashed while it is written, and is renamed into place only when the
  * digest matches, so a cached file is always a verified one; a cached file is hashed again
  * when used (a truncated or edited cache entry is downloaded again). */
+#include "engine/cache.h"
 #include "engine/engine.h"
 #include "manifest/manifest_internal.h"
 #include "util/alloc.h"
@@ -62,25 +63,6 @@ static int file_digest(const char *path, char out[72])
     if (rc == 0) hex_digest(md, out);
     EVP_MD_CTX_free(md);
     close(fd);
-    return rc;
-}
-
-/* Creates dir and its parents (0755); 0, or -1 with errno. */
-static int mkdirs(const char *dir)
-{
-    char *p = kiln_strdup(dir);
-    if (!p) return -1;
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-            kiln_free(p);
-            return -1;
-        }
-        *s = '/';
-    }
-    int rc = mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
-    kiln_free(p);
     return rc;
 }
 
@@ -161,8 +143,15 @@ int kiln_source_fetch(const char *what, const char *url, const char *digest, cha
                         what, url, digest);
         goto out;
     }
-    if (kiln_cache_dir(NULL, cache, sizeof cache) < 0 ||
-        kiln_buf_printf(&dir, "%s/downloads", cache) < 0 ||
+    kiln_buf cerr = KILN_BUF_INIT;
+    int prepared = kiln_cache_prepare(NULL, cache, sizeof cache, &cerr);
+    if (prepared < 0) {
+        kiln_buf_printf(&e, "%s: the download cache: %s", what, cerr.data ? cerr.data : "failed");
+        kiln_buf_free(&cerr);
+        goto out;
+    }
+    kiln_buf_free(&cerr);
+    if (kiln_buf_printf(&dir, "%s/downloads", cache) < 0 ||
         kiln_buf_printf(&path, "%s/sha256-%s.wasm", dir.data, digest + 7) < 0 ||
         kiln_buf_printf(&tmp, "%s/.download-XXXXXX", dir.data) < 0) {
         kiln_buf_printf(&e, "%s: out of memory", what);
@@ -172,7 +161,7 @@ int kiln_source_fetch(const char *what, const char *url, const char *digest, cha
         rc = 0;
         goto out;
     }
-    if (mkdirs(dir.data) < 0 || (fd = mkstemp(tmp.data)) < 0) {
+    if ((mkdir(dir.data, 0755) < 0 && errno != EEXIST) || (fd = mkstemp(tmp.data)) < 0) {
         kiln_buf_printf(&e, "%s: cannot write the download cache %s: %s", what, dir.data,
                         strerror(errno));
         goto out;

@@ -61,26 +61,10 @@ if ! clang --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -std=c11 -O2
     fail "the auth middleware builds" "$(cat "$TMP/cc.err")"
 fi
 
-PORT=$(free_port)
-URL="http://127.0.0.1:$PORT"
-UP_PID=
-
-# up MANIFEST: kiln up of $A/MANIFEST in the background; 0 once it answers, 1 if it exits.
-up() {
-    "$KILN" up -f "$A/$1" --listen "127.0.0.1:$PORT" >"$TMP/up.out" 2>"$TMP/up.err" &
-    UP_PID=$!
-    on_exit "kill $UP_PID 2>/dev/null"
-    for _ in $(seq 1 600); do
-        curl -sf "$URL/.well-known/kiln/health" >/dev/null 2>&1 && return 0
-        kill -0 "$UP_PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
-down() {
-    kill "$UP_PID" 2>/dev/null
-    wait "$UP_PID" 2>/dev/null
-}
+source "$(dirname "$0")/helpers/up.sh"
+# up MANIFEST / down: kiln up of $A/MANIFEST in the background (helpers/up.sh)
+up() { start_up_from "$A/$1"; }
+down() { stop_up; }
 # refused MANIFEST: kiln up's exit status and stderr when it refuses to start.
 refused() {
     timeout 60 "$KILN" up -f "$A/$1" --listen "127.0.0.1:$PORT" >"$TMP/up.out" 2>"$TMP/up.err"
@@ -250,13 +234,17 @@ mkdir -p "$SRV"
 cp "$A/main.wasm" "$A/greeter.wasm" "$A/envcount.wasm" "$SRV/"
 echo ready >"$SRV/ready"
 HPORT=$(free_port)
-(cd "$SRV" && exec python3 -m http.server --bind 127.0.0.1 "$HPORT" >"$TMP/http.log" 2>&1) &
-HTTP_PID=$!
-on_exit "kill $HTTP_PID 2>/dev/null"
-for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$HPORT/ready" -o /dev/null && break
-    sleep 0.1
-done
+# serve_files: python3 -m http.server on $SRV at $HPORT (log appended to $TMP/http.log)
+serve_files() {
+    (cd "$SRV" && exec python3 -m http.server --bind 127.0.0.1 "$HPORT" >>"$TMP/http.log" 2>&1) &
+    HTTP_PID=$!
+    on_exit "kill $HTTP_PID 2>/dev/null"
+    for _ in $(seq 1 100); do
+        curl -sf "http://127.0.0.1:$HPORT/ready" -o /dev/null && break
+        sleep 0.1
+    done
+}
+serve_files
 sha() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
 H="http://127.0.0.1:$HPORT"
 export KILN_CACHE_DIR=$TMP/cache
@@ -283,13 +271,7 @@ else
 fi
 down
 
-(cd "$SRV" && exec python3 -m http.server --bind 127.0.0.1 "$HPORT" >>"$TMP/http.log" 2>&1) &
-HTTP_PID=$!
-on_exit "kill $HTTP_PID 2>/dev/null"
-for _ in $(seq 1 100); do
-    curl -sf "$H/ready" -o /dev/null && break
-    sleep 0.1
-done
+serve_files
 BAD="sha256:$(printf '0%.0s' $(seq 1 64))"
 manifest bad.toml "{ url = \"$H/main.wasm\", digest = \"$BAD\" }" "$DEPS"
 out=$(refused bad.toml)

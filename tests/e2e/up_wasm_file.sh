@@ -16,22 +16,8 @@ if ! clang --target=wasm32-wasi --sysroot=/usr -O2 "$GUESTS/wagi_edge.c" -o "$TM
     exit
 fi
 
-# up_file FILE: kiln up -f FILE on $PORT (stopped with down); 0 once it answers
-up_file() {
-    "$KILN" up -f "$1" --listen "127.0.0.1:$PORT" >"$TMP/up.out" 2>"$TMP/up.err" &
-    UP_PID=$!
-    on_exit "kill $UP_PID 2>/dev/null"
-    for _ in $(seq 1 600); do
-        curl -sf "$URL/.well-known/kiln/health" >/dev/null 2>&1 && return 0
-        kill -0 "$UP_PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
-down() {
-    kill "$UP_PID" 2>/dev/null
-    wait "$UP_PID" 2>/dev/null
-}
+up_file() { start_up_from "$1"; }
+down() { stop_up; }
 
 if up_file "$TMP/edge.wasm"; then
     pass "kiln up -f a core module"
