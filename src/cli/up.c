@@ -639,7 +639,12 @@ static kiln_http_component *http_component_mw(up_app *app, const up_opts *o, siz
     kiln_compose_spec_free(&spec, 0);
     kiln_compose_spec_free(chain, 1);
     if (!c) {
-        fprintf(stderr, "error: component %s: %s\n", comp->id, err ? err : "cannot load");
+        if (mw_t)
+            fprintf(stderr,
+                    "error: trigger %s: the middleware chain in front of component %s: %s\n",
+                    mw_t->id, comp->id, err ? err : "cannot load");
+        else
+            fprintf(stderr, "error: component %s: %s\n", comp->id, err ? err : "cannot load");
         kiln_free(err);
         return NULL;
     }

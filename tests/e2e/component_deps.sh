@@ -183,8 +183,8 @@ fi
 down
 mwmanifest mwbad.toml '[{ path = "greeter.wasm" }]'
 out=$(refused mwbad.toml)
-expect_contains "a middleware that is no wasi:http handler is refused" \
-    "doesn't match any imports" "$out"
+expect_contains "a middleware that is no wasi:http handler is refused, naming the chain" \
+    "the middleware chain in front of component main: dependency 'wasi:http/incoming-handler' doesn't match any imports" "$out"
 
 # --- refusals ---
 cat >"$A/alone.toml" <<EOF
