@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Spin 3 component dependencies served by kiln up (component/compose.h) and
 # `{ url, digest }` sources (manifest/source_fetch.c):
-#   - two components composed: main.c (a C SDK wasi:http handler) imports
-#     kiln:test/greet@0.1.0 and kiln:test/env@0.1.0, which no host provides; greeter.wat
-#     and envcount.wat (WAT components) export them. A string crosses both ways; each
-#     request gets a fresh instance of the whole graph (the dependency's call counter
+#   - components composed: main.c (a C SDK wasi:http handler) imports
+#     kiln:test/greet@0.1.0, kiln:test/env@0.1.0 and kiln:test/counter@0.1.0, which no host
+#     provides; greeter.wat, envcount.wat and counter.wat (WAT components) export them. A
+#     string crosses both ways, main holds own handles of a resource counter.wat defines;
+#     each request gets a fresh instance of the whole graph (the dependency's call counter
 #     starts again);
+#   - HTTP middleware: auth.c in front of main (401 without the token, main's answer with
+#     it), alone and as a chain of two;
 #   - a dependency's own host imports get deny-all grants by default (no environment)
 #     and the component's when dependencies_inherit_configuration = true;
 #   - url sources and url dependencies from a local HTTP server (python3 -m http.server):
@@ -32,6 +35,7 @@ A=$TMP/app
 mkdir -p "$A/wit/deps/kiln-test"
 check "greeter.wat builds" "$W" parse "$D/greeter.wat" -o "$A/greeter.wasm"
 check "envcount.wat builds" "$W" parse "$D/envcount.wat" -o "$A/envcount.wasm"
+check "counter.wat builds" "$W" parse "$D/counter.wat" -o "$A/counter.wasm"
 cp "$D/wit/world.wit" "$A/wit/"
 cp -R "$JL/wit/builtin/0.2.12/." "$A/wit/deps/"
 rm -f "$A/wit/deps/"*.md
@@ -90,8 +94,10 @@ $3
 EOF
 }
 
+COUNTER='"kiln:test/counter" = { path = "counter.wasm" }'
 DEPS='"kiln:test/greet" = { path = "greeter.wasm" }
-"kiln:test/env@0.1.0" = { path = "envcount.wasm" }'
+"kiln:test/env@0.1.0" = { path = "envcount.wasm" }
+'"$COUNTER"
 
 # --- two components composed ---
 manifest local.toml '"main.wasm"' "$DEPS"
@@ -102,6 +108,8 @@ if up local.toml; then
     expect_eq "the dependency keeps state within a request" "count 1 2" "$(curl -s "$URL/count")"
     expect_eq "each request gets a fresh dependency instance" "count 1 2" \
         "$(curl -s "$URL/count")"
+    expect_eq "own handles of a resource the dependency defines" "counters 1 2 1" \
+        "$(curl -s "$URL/counter")"
     expect_eq "a dependency gets no configuration by default (deny-all)" \
         "dependency sees 0 environment variables" "$(curl -s "$URL/env")"
     expect_not_contains "served from an image (no per-request instantiation)" "no image" \
@@ -121,7 +129,8 @@ fi
 down
 
 manifest perdep.toml '"main.wasm"' '"kiln:test/greet" = { path = "greeter.wasm" }
-"kiln:test/env" = { path = "envcount.wasm", inherit_configuration = true }'
+"kiln:test/env" = { path = "envcount.wasm", inherit_configuration = true }
+'"$COUNTER"
 if up perdep.toml; then
     expect_eq "a dependency's own inherit_configuration = true" \
         "dependency sees 2 environment variables" "$(curl -s "$URL/env")"
@@ -249,7 +258,8 @@ sha() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
 H="http://127.0.0.1:$HPORT"
 export KILN_CACHE_DIR=$TMP/cache
 URLDEPS="\"kiln:test/greet\" = { url = \"$H/greeter.wasm\", digest = \"$(sha "$A/greeter.wasm")\" }
-\"kiln:test/env\" = { url = \"$H/envcount.wasm\", digest = \"$(sha "$A/envcount.wasm")\" }"
+\"kiln:test/env\" = { url = \"$H/envcount.wasm\", digest = \"$(sha "$A/envcount.wasm")\" }
+$COUNTER"
 manifest url.toml "{ url = \"$H/main.wasm\", digest = \"$(sha "$A/main.wasm")\" }" "$URLDEPS"
 if up url.toml; then
     expect_eq "url source and url dependencies: served" "hello, url from the dependency" \

@@ -1,5 +1,6 @@
 /* The depending component of tests/e2e/component_deps.sh: a wasi:http handler (C SDK)
- * that imports kiln:test/greet@0.1.0 and kiln:test/env@0.1.0, which no host provides:
+ * that imports kiln:test/greet@0.1.0, kiln:test/env@0.1.0 and kiln:test/counter@0.1.0 (a
+ * resource), which no host provides:
  * the manifest's dependencies satisfy them. Its imports are declared by hand with the
  * canonical ABI's flattening (a string argument is pointer + length; a string result
  * goes to a return area passed last). */
@@ -14,6 +15,16 @@ __attribute__((import_module("kiln:test/greet@0.1.0"), import_name("count"))) ex
 greet_count(void);
 __attribute__((import_module("kiln:test/env@0.1.0"), import_name("count"))) extern uint32_t
 env_count(void);
+/* a resource the dependency defines: own handles in this component's table */
+__attribute__((import_module("kiln:test/counter@0.1.0"),
+               import_name("[constructor]counter"))) extern int32_t
+counter_new(void);
+__attribute__((import_module("kiln:test/counter@0.1.0"),
+               import_name("[method]counter.inc"))) extern uint32_t
+counter_inc(int32_t self);
+__attribute__((import_module("kiln:test/counter@0.1.0"),
+               import_name("[resource-drop]counter"))) extern void
+counter_drop(int32_t self);
 
 int main(void)
 {
@@ -26,6 +37,14 @@ int main(void)
         /* two calls: the second shows the same dependency instance served the first */
         unsigned a = greet_count(), b = greet_count();
         kiln_printf("count %u %u\n", a, b);
+        return kiln_send();
+    }
+    if (strcmp(path, "/counter") == 0) {
+        int32_t a = counter_new(), b = counter_new();
+        unsigned a1 = counter_inc(a), a2 = counter_inc(a), b1 = counter_inc(b);
+        counter_drop(a);
+        counter_drop(b);
+        kiln_printf("counters %u %u %u\n", a1, a2, b1);
         return kiln_send();
     }
     const char *name = kiln_query("name");
