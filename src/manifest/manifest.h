@@ -100,7 +100,9 @@ typedef struct kiln_component {
     kiln_strlist targets;   /* deployment target environments (informational) */
     kiln_dependency *dependencies;
     size_t dependencies_len;
-    int dependencies_inherit_configuration;
+    int dependencies_inherit_configuration; /* 0 when not given */
+    int dependencies_inherit_given;         /* it was written (line/col below) */
+    int dependencies_inherit_line, dependencies_inherit_col;
     kiln_profile *profiles;
     size_t profiles_len;
 } kiln_component;

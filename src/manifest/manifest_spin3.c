@@ -251,12 +251,68 @@ void man_load_spin3_component(loader *L, kiln_component *c, const kiln_toml_valu
         man_error(L, v->line, v->col,
                   "`dependencies_inherit_configuration` must be true or false, not %s",
                   man_a_type(v));
-    else if (v)
+    else if (v) {
         c->dependencies_inherit_configuration = v->u.boolean;
+        c->dependencies_inherit_given = 1;
+        c->dependencies_inherit_line = v->line;
+        c->dependencies_inherit_col = v->col;
+    }
     v = kiln_toml_get(t, "dependencies");
     if (v) load_dependencies(L, v, &c->dependencies, &c->dependencies_len);
     v = kiln_toml_get(t, "profile");
     if (v) load_profiles(L, c, v);
+}
+
+/* Spin's rules across components (its manifest normalization): a component gives either
+ * `dependencies_inherit_configuration` or per-dependency `inherit_configuration`, not both;
+ * a `{ component = "id" }` dependency names a component without resources or permissions
+ * of its own. */
+void man_check_dependencies(loader *L)
+{
+    const kiln_manifest *m = L->m;
+    for (size_t i = 0; i < m->components_len; i++) {
+        const kiln_component *c = &m->components[i];
+        for (size_t k = 0; k < c->dependencies_len; k++) {
+            const kiln_dependency *d = &c->dependencies[k];
+            if (c->dependencies_inherit_given && d->inherit >= 0) {
+                man_error(L, c->dependencies_inherit_line, c->dependencies_inherit_col,
+                          "component `%s` specifies both `dependencies_inherit_configuration` "
+                          "and per-dependency `inherit_configuration`; they are mutually "
+                          "exclusive: use one or the other",
+                          c->id);
+                break;
+            }
+        }
+        for (size_t k = 0; k < c->dependencies_len; k++) {
+            const kiln_dependency *d = &c->dependencies[k];
+            if (!d->kind || strcmp(d->kind, "component") != 0 || !d->value) continue;
+            const kiln_component *o = kiln_manifest_component(m, d->value);
+            if (!o) {
+                man_error(L, d->line, d->col, "dependency `%s`: component `%s` does not exist",
+                          d->name, d->value);
+                continue;
+            }
+            const char *what[9];
+            size_t n = 0;
+            if (o->ai_models.len) what[n++] = "ai_models";
+            if (o->allowed_outbound_hosts.len) what[n++] = "allowed_outbound_hosts";
+            if (o->dependencies_len) what[n++] = "dependencies";
+            if (o->environment.len) what[n++] = "environment";
+            if (o->files_len) what[n++] = "files";
+            if (o->key_value_stores.len) what[n++] = "key_value_stores";
+            if (o->sqlite_databases.len) what[n++] = "sqlite_databases";
+            if (o->variables.len) what[n++] = "variables";
+            if (!n) continue;
+            kiln_buf b = KILN_BUF_INIT;
+            for (size_t j = 0; j < n; j++)
+                kiln_buf_printf(&b, "%s%s", j ? ", " : "", what[j]);
+            man_error(L, d->line, d->col,
+                      "dependencies may not have their own resources or permissions: component "
+                      "`%s` cannot be used as a dependency of `%s` because it specifies: %s",
+                      o->id, c->id, b.data ? b.data : "?");
+            kiln_buf_free(&b);
+        }
+    }
 }
 
 /* Reads one middleware entry into t->middleware. */

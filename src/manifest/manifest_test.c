@@ -602,6 +602,37 @@ static void test_spin3(void)
               "kiln.toml:8:11: unknown key `versoin` in a dependency; did you mean `version`?");
 }
 
+/* Spin's rules across components for dependencies (its manifest normalization). */
+static void test_dependency_rules(void)
+{
+    CHECK_STR(diags_of(HEAD "[component.api]\nsource = \"api.wasm\"\n"
+                            "dependencies_inherit_configuration = true\n"
+                            "[component.api.dependencies]\n"
+                            "\"a:b/c\" = { path = \"api.wasm\", inherit_configuration = false }\n"),
+              "kiln.toml:6:38: component `api` specifies both `dependencies_inherit_configuration` "
+              "and per-dependency `inherit_configuration`; they are mutually exclusive: use one "
+              "or the other");
+    CHECK_STR(diags_of(HEAD "[component.api]\nsource = \"api.wasm\"\n"
+                            "[component.api.dependencies]\n"
+                            "\"a:b/c\" = { component = \"lib\" }\n"
+                            "\"a:b/d\" = { component = \"nope\" }\n"
+                            "[component.lib]\nsource = \"api.wasm\"\n"
+                            "environment = { A = \"1\" }\nfiles = [\"static/**\"]\n"),
+              "kiln.toml:7:1: dependencies may not have their own resources or permissions: "
+              "component `lib` cannot be used as a dependency of `api` because it specifies: "
+              "environment, files\n"
+              "kiln.toml:8:1: dependency `a:b/d`: component `nope` does not exist");
+    /* a dependency component without resources is fine */
+    const char *msgs;
+    kiln_manifest *m = load(HEAD "[component.api]\nsource = \"api.wasm\"\n"
+                                 "[component.api.dependencies]\n"
+                                 "\"a:b/c\" = { component = \"lib\" }\n"
+                                 "[component.lib]\nsource = \"api.wasm\"\n",
+                            &msgs, NULL);
+    CHECK(m != NULL);
+    kiln_manifest_free(m);
+}
+
 /* `kiln up -f FILE.wasm`: the one-component app Spin makes of a bare Wasm file. */
 static void test_from_wasm(void)
 {
@@ -648,6 +679,7 @@ int main(void)
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd) || chdir(tmpdir) != 0) return 1;
     test_from_wasm();
+    test_dependency_rules();
     test_full();
     test_errors();
     test_duplicates();
