@@ -263,6 +263,41 @@ void man_load_spin3_component(loader *L, kiln_component *c, const kiln_toml_valu
     if (v) load_profiles(L, c, v);
 }
 
+/* A `{ component = "id" }` dependency (or middleware entry) d of `depender` (a component
+ * or a trigger, `kind`): the component must exist and have no resources or permissions of
+ * its own (Spin's ensure_is_acceptable_dependency). */
+static void check_dependency_component(loader *L, const kiln_dependency *d, const char *kind,
+                                       const char *depender)
+{
+    if (!d->kind || strcmp(d->kind, "component") != 0 || !d->value) return;
+    const kiln_component *o = kiln_manifest_component(L->m, d->value);
+    if (!o) {
+        if (strcmp(kind, "component") == 0) /* middleware: said when it was read */
+            man_error(L, d->line, d->col, "dependency `%s`: component `%s` does not exist", d->name,
+                      d->value);
+        return;
+    }
+    const char *what[9];
+    size_t n = 0;
+    if (o->ai_models.len) what[n++] = "ai_models";
+    if (o->allowed_outbound_hosts.len) what[n++] = "allowed_outbound_hosts";
+    if (o->dependencies_len) what[n++] = "dependencies";
+    if (o->environment.len) what[n++] = "environment";
+    if (o->files_len) what[n++] = "files";
+    if (o->key_value_stores.len) what[n++] = "key_value_stores";
+    if (o->sqlite_databases.len) what[n++] = "sqlite_databases";
+    if (o->variables.len) what[n++] = "variables";
+    if (!n) return;
+    kiln_buf b = KILN_BUF_INIT;
+    for (size_t j = 0; j < n; j++)
+        kiln_buf_printf(&b, "%s%s", j ? ", " : "", what[j]);
+    man_error(L, d->line, d->col,
+              "dependencies may not have their own resources or permissions: component `%s` "
+              "cannot be used as a dependency of %s `%s` because it specifies: %s",
+              o->id, kind, depender, b.data ? b.data : "?");
+    kiln_buf_free(&b);
+}
+
 /* Spin's rules across components (its manifest normalization): a component gives either
  * `dependencies_inherit_configuration` or per-dependency `inherit_configuration`, not both;
  * a `{ component = "id" }` dependency names a component without resources or permissions
@@ -283,36 +318,12 @@ void man_check_dependencies(loader *L)
                 break;
             }
         }
-        for (size_t k = 0; k < c->dependencies_len; k++) {
-            const kiln_dependency *d = &c->dependencies[k];
-            if (!d->kind || strcmp(d->kind, "component") != 0 || !d->value) continue;
-            const kiln_component *o = kiln_manifest_component(m, d->value);
-            if (!o) {
-                man_error(L, d->line, d->col, "dependency `%s`: component `%s` does not exist",
-                          d->name, d->value);
-                continue;
-            }
-            const char *what[9];
-            size_t n = 0;
-            if (o->ai_models.len) what[n++] = "ai_models";
-            if (o->allowed_outbound_hosts.len) what[n++] = "allowed_outbound_hosts";
-            if (o->dependencies_len) what[n++] = "dependencies";
-            if (o->environment.len) what[n++] = "environment";
-            if (o->files_len) what[n++] = "files";
-            if (o->key_value_stores.len) what[n++] = "key_value_stores";
-            if (o->sqlite_databases.len) what[n++] = "sqlite_databases";
-            if (o->variables.len) what[n++] = "variables";
-            if (!n) continue;
-            kiln_buf b = KILN_BUF_INIT;
-            for (size_t j = 0; j < n; j++)
-                kiln_buf_printf(&b, "%s%s", j ? ", " : "", what[j]);
-            man_error(L, d->line, d->col,
-                      "dependencies may not have their own resources or permissions: component "
-                      "`%s` cannot be used as a dependency of `%s` because it specifies: %s",
-                      o->id, c->id, b.data ? b.data : "?");
-            kiln_buf_free(&b);
-        }
+        for (size_t k = 0; k < c->dependencies_len; k++)
+            check_dependency_component(L, &c->dependencies[k], "component", c->id);
     }
+    for (size_t i = 0; i < m->triggers_len; i++)
+        for (size_t k = 0; k < m->triggers[i].mw_len; k++)
+            check_dependency_component(L, &m->triggers[i].mw[k], "trigger", m->triggers[i].id);
 }
 
 /* Reads one middleware entry into t->middleware. */

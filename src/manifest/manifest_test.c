@@ -619,9 +619,18 @@ static void test_dependency_rules(void)
                             "[component.lib]\nsource = \"api.wasm\"\n"
                             "environment = { A = \"1\" }\nfiles = [\"static/**\"]\n"),
               "kiln.toml:7:1: dependencies may not have their own resources or permissions: "
-              "component `lib` cannot be used as a dependency of `api` because it specifies: "
+              "component `lib` cannot be used as a dependency of component `api` because it "
+              "specifies: "
               "environment, files\n"
               "kiln.toml:8:1: dependency `a:b/d`: component `nope` does not exist");
+    CHECK_STR(diags_of(HEAD "[[trigger.http]]\nroute = \"/...\"\ncomponent = \"api\"\n"
+                            "dependencies.middleware = [{ component = \"mw\" }]\n"
+                            "[component.api]\nsource = \"api.wasm\"\n"
+                            "[component.mw]\nsource = \"api.wasm\"\n"
+                            "allowed_outbound_hosts = [\"https://x.com\"]\n"),
+              "kiln.toml:7:28: dependencies may not have their own resources or permissions: "
+              "component `mw` cannot be used as a dependency of trigger `trigger-1` because it "
+              "specifies: allowed_outbound_hosts");
     /* a dependency component without resources is fine */
     const char *msgs;
     kiln_manifest *m = load(HEAD "[component.api]\nsource = \"api.wasm\"\n"
