@@ -226,11 +226,7 @@ static void load_profiles(loader *L, kiln_component *c, const kiln_toml_value *p
         }
         man_get_kvlist(L, t, "environment", "a profile", &p->environment);
         const kiln_toml_value *deps = kiln_toml_get(t, "dependencies");
-        if (deps && deps->type == KILN_TOML_TABLE)
-            p->dependencies_len = kiln_toml_table_len(deps);
-        else if (deps)
-            man_error(L, deps->line, deps->col, "`dependencies` must be a table, not %s",
-                      man_a_type(deps));
+        if (deps) load_dependencies(L, deps, &p->dependencies, &p->dependencies_len);
         const kiln_toml_value *b = kiln_toml_get(t, "build");
         if (b && b->type != KILN_TOML_TABLE) {
             man_error(L, b->line, b->col, "a profile's `build` must be a table, not %s",
@@ -601,6 +597,31 @@ void kiln_strlist_free(kiln_strlist *l)
     man_strlist_free(l);
 }
 
+/* Moves profile p's dependencies into component c, replacing those of the same name (as
+ * Spin extends the component's table with the profile's). 0, or -1 out of memory. */
+static int apply_profile_dependencies(kiln_component *c, kiln_profile *p)
+{
+    for (size_t k = 0; k < p->dependencies_len; k++) {
+        kiln_dependency *d = &p->dependencies[k];
+        if (!d->name) continue;
+        size_t j = 0;
+        while (j < c->dependencies_len && strcmp(c->dependencies[j].name, d->name) != 0)
+            j++;
+        if (j == c->dependencies_len) {
+            kiln_dependency *n =
+                kiln_realloc(c->dependencies, (c->dependencies_len + 1) * sizeof *n);
+            if (!n) return -1;
+            c->dependencies = n;
+            c->dependencies_len++;
+        } else {
+            man_dependencies_free_one(&c->dependencies[j]);
+        }
+        c->dependencies[j] = *d;
+        memset(d, 0, sizeof *d); /* moved */
+    }
+    return 0;
+}
+
 int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const char **err)
 {
     if (!profile || !*profile) return 0;
@@ -626,6 +647,10 @@ int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const cha
                     *err = "out of memory";
                     return -1;
                 }
+            }
+            if (apply_profile_dependencies(c, p) < 0) {
+                *err = "out of memory";
+                return -1;
             }
             for (size_t e = 0; e < p->environment.len; e++) {
                 const kiln_kv *kv = &p->environment.items[e];
@@ -664,19 +689,22 @@ int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const cha
     return 0;
 }
 
+void man_dependencies_free_one(kiln_dependency *d)
+{
+    kiln_free(d->name);
+    kiln_free(d->kind);
+    kiln_free(d->value);
+    kiln_free(d->package);
+    kiln_free(d->registry);
+    kiln_free(d->export_name);
+    kiln_free(d->digest);
+    kiln_free(d->file);
+}
+
 void man_dependencies_free(kiln_dependency *deps, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        kiln_dependency *d = &deps[i];
-        kiln_free(d->name);
-        kiln_free(d->kind);
-        kiln_free(d->value);
-        kiln_free(d->package);
-        kiln_free(d->registry);
-        kiln_free(d->export_name);
-        kiln_free(d->digest);
-        kiln_free(d->file);
-    }
+    for (size_t i = 0; i < n; i++)
+        man_dependencies_free_one(&deps[i]);
     kiln_free(deps);
 }
 
@@ -690,6 +718,7 @@ void man_spin3_component_free(kiln_component *c)
         kiln_free(p->source);
         man_strlist_free(&p->build_command);
         man_kvlist_free(&p->environment);
+        man_dependencies_free(p->dependencies, p->dependencies_len);
     }
     kiln_free(c->profiles);
     kiln_free(c->source_registry);

@@ -540,6 +540,8 @@ static void test_spin3(void)
                   "\"g:h\" = { component = \"auth\" }\n"
                   "[component.api.profile.debug]\nsource = \"api.wasm\"\n"
                   "environment = { MODE = \"debug\" }\nbuild.command = \"make debug\"\n"
+                  "dependencies = { \"a:b/c\" = { path = \"debug-c.wasm\" }, "
+                  "\"n:e/w\" = { path = \"n.wasm\" } }\n"
                   "[component.auth]\nsource = \"api.wasm\"\n",
              &msgs, &errors);
     CHECK(m != NULL);
@@ -592,6 +594,11 @@ static void test_spin3(void)
     CHECK_INT(kiln_manifest_apply_profile(m, "relase", &err), -1);
     CHECK_INT(kiln_manifest_apply_profile(m, "debug", &err), 0);
     CHECK_STR(m->components[0].environment.items[0].value, "debug");
+    /* the profile's dependencies replace the component's of the same name, add the others */
+    CHECK_INT(m->components[0].dependencies_len, 4);
+    CHECK_STR(m->components[0].dependencies[0].kind, "path");
+    CHECK_STR(m->components[0].dependencies[0].value, at("debug-c.wasm"));
+    CHECK_STR(m->components[0].dependencies[3].name, "n:e/w");
     kiln_manifest_free(m);
     CHECK_STR(diags_of(HEAD "[component.api]\nsource = \"api.wasm\"\n"
                             "[component.api.dependencies]\nplain = \"1.0\"\n"
