@@ -749,6 +749,13 @@ static kiln_wagi_component *trigger_executor(up_app *app, const up_opts *o, cons
                 t->id, comp->id);
         return NULL;
     }
+    if (t->mw_len) {
+        fprintf(stderr,
+                "error: trigger %s: middleware runs in front of a wasi:http component; component "
+                "%s is a core module (WAGI)\n",
+                t->id, comp->id);
+        return NULL;
+    }
     kiln_wagi_component *base = load_component(app, o, ci, t);
     if (!base) return NULL;
     if (t->executor == KILN_EXECUTOR_DEFAULT) {

@@ -2,7 +2,8 @@
 # `kiln up -f FILE.wasm` serves a bare Wasm file as Spin's `spin up -f` does: a one-component
 # app named after the file, every path ("/...") to it — a core WASI command module through
 # WAGI, a wasi:http component as wasi:http; and WAGI's HTTP_CONTENT_LENGTH as Spin and Wagi
-# set it (the request's Content-Length, which the HTTP server takes out of the headers).
+# set it (the request's Content-Length, which the HTTP server takes out of the headers);
+# middleware in front of a WAGI module is refused.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/helpers/up.sh"
 
@@ -66,6 +67,22 @@ C
 else
     echo "up_wasm_file: SKIP the component case: wasm-tools or jco's adapter missing (run scripts/install-tools.sh)" >&2
 fi
+
+# middleware needs a wasi:http component: in front of a WAGI module it is refused
+cat >"$TMP/mw.toml" <<TOML
+spin_manifest_version = 2
+[application]
+name = "mw-wagi"
+[[trigger.http]]
+route = "/..."
+component = "edge"
+dependencies.middleware = [{ path = "edge.wasm" }]
+[component.edge]
+source = "edge.wasm"
+TOML
+out=$("$KILN" up -f "$TMP/mw.toml" --listen "127.0.0.1:$PORT" 2>&1)
+expect_eq "middleware in front of a WAGI module is refused" 1 "$?"
+expect_contains "... saying why" "middleware runs in front of a wasi:http component" "$out"
 
 out=$("$KILN" up -f "$TMP/missing.wasm" --listen "127.0.0.1:$PORT" 2>&1)
 expect_eq "a missing file is refused" 1 "$?"
