@@ -211,6 +211,18 @@ static const kiln_citem *export_of(const kiln_component *c, const char *name)
     return NULL;
 }
 
+/* A type in host.h's shape notation (allocated; NULL out of memory or past 1 MiB). */
+static char *shape_of(const kiln_ctype *t)
+{
+    for (size_t cap = 1024; cap <= ((size_t)1 << 20); cap *= 4) {
+        char *s = kiln_malloc(cap);
+        if (!s) return NULL;
+        if (kiln_chost_shape(t, s, cap) == 0) return s;
+        kiln_free(s);
+    }
+    return NULL;
+}
+
 /* Checks that the export type `have` gives everything the import type `want` needs: every
  * function with the same type (printed in host.h's shape notation), every type by name.
  * 0, or -1 with err. */
@@ -228,13 +240,14 @@ static int check_subtype(const kiln_ctype *want, const kiln_ctype *have, const c
             return -1;
         }
         if (w->sort != KILN_CSORT_FUNC) continue;
-        char ws[1024], hs[1024];
-        if (kiln_chost_shape(w->type, ws, sizeof ws) < 0 ||
-            kiln_chost_shape(h->type, hs, sizeof hs) < 0 || strcmp(ws, hs) != 0) {
+        char *ws = shape_of(w->type), *hs = shape_of(h->type);
+        int same = ws && hs && strcmp(ws, hs) == 0;
+        if (!same)
             kiln_err_set(err, "%s: function '%s' has type %s, the import needs %s", what, w->name,
-                         hs, ws);
-            return -1;
-        }
+                         hs ? hs : "?", ws ? ws : "?");
+        kiln_free(ws);
+        kiln_free(hs);
+        if (!same) return -1;
     }
     return 0;
 }
