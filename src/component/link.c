@@ -663,10 +663,9 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                 /* (eq T) of the outermost component: an alias, nothing to supply; a
                  * resource keeps the runtime type T already has (an imported instance's) */
                 item = e->type ? ki_rtype_of(f, e->type) : NULL;
-            } else if (!args && linked &&
+            } else if (!args && linked && e->sort == KILN_CSORT_INSTANCE &&
                        (item = cinst_get(linked, e->name, KILN_CSORT_INSTANCE)) != NULL) {
-                if (e->sort != KILN_CSORT_INSTANCE || import_types(ci, f, e, item) < 0)
-                    return oom(ci);
+                if (import_types(ci, f, e, item) < 0) return oom(ci);
             } else if (!args) {
                 if (e->sort != KILN_CSORT_INSTANCE) {
                     kiln_err_set(ci->err, "%s: import %s: not an instance", ci->name, e->name);

@@ -39,25 +39,17 @@ static int imports_eq_type(const kiln_component *c, const char *name)
 
 int ki_check_import(const kiln_component *c, const kiln_citem *im, char **msg)
 {
-    {
-        int r;
-        if (im->sort == KILN_CSORT_INSTANCE) {
-            r = kiln_chost_check_import(im->name, im->type, msg);
-        } else if (im->sort == KILN_CSORT_TYPE && imports_eq_type(c, im->name)) {
-            r = 0;
-        } else {
-            char line[600];
-            snprintf(line, sizeof line, "%s: a %s import; the host provides only instances\n",
-                     im->name, kiln_csort_name(im->sort));
-            size_t old = *msg ? strlen(*msg) : 0;
-            char *m = kiln_realloc(*msg, old + strlen(line) + 1);
-            if (!m) return -1;
-            strcpy(m + old, line);
-            *msg = m;
-            r = 1;
-        }
-        return r;
-    }
+    if (im->sort == KILN_CSORT_INSTANCE) return kiln_chost_check_import(im->name, im->type, msg);
+    if (im->sort == KILN_CSORT_TYPE && imports_eq_type(c, im->name)) return 0;
+    char line[600];
+    snprintf(line, sizeof line, "%s: a %s import; the host provides only instances\n", im->name,
+             kiln_csort_name(im->sort));
+    size_t old = *msg ? strlen(*msg) : 0;
+    char *m = kiln_realloc(*msg, old + strlen(line) + 1);
+    if (!m) return -1;
+    strcpy(m + old, line);
+    *msg = m;
+    return 1;
 }
 
 /* Checks the imports of the outermost component; returns the number of problems (lines
