@@ -79,9 +79,47 @@ static void test_resolve(void)
     CHECK_INT(which[1], -1);
 }
 
+/* A middleware chain: spec k loads middleware k with the next link as its one dependency,
+ * the last one's being the component (with its own dependencies). */
+static void test_chain(void)
+{
+    kiln_compose_spec inner = {0};
+    CHECK_INT(kiln_compose_spec_add(&inner, "a:b", "/dep.wasm", NULL, 0), 0);
+    const char *mw[] = {"/auth.wasm", "/log.wasm"};
+    int inherit[] = {0, 1};
+    kiln_compose_spec *c = kiln_compose_chain("/app.wasm", &inner, mw, inherit, 2);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_INT(c->deny_self, 1); /* auth.wasm: deny-all */
+        CHECK_INT(c->ndeps, 1);
+        CHECK_STR(c->deps[0].name, "wasi:http/incoming-handler");
+        CHECK_STR(c->deps[0].path, "/log.wasm");
+        CHECK_INT(c->deps[0].inherit, 1);
+        const kiln_compose_spec *l = c->deps[0].sub;
+        CHECK(l != NULL);
+        if (l) {
+            CHECK_INT(l->deny_self, 0); /* log.wasm inherits */
+            CHECK_STR(l->deps[0].path, "/app.wasm");
+            CHECK_INT(l->deps[0].inherit, 1); /* the component keeps its grants */
+            CHECK(l->deps[0].sub != NULL && l->deps[0].sub != &inner);
+            CHECK_STR(l->deps[0].sub ? l->deps[0].sub->deps[0].path : NULL, "/dep.wasm");
+        }
+        kiln_compose_spec *d = kiln_compose_spec_dup(c);
+        CHECK(d && d->deny_self == 1 && d->deps[0].sub && d->deps[0].sub->deps[0].sub);
+        kiln_compose_spec_free(d, 1);
+    }
+    kiln_compose_spec_free(c, 1);
+    /* without dependencies of its own, the component is the last link's plain file */
+    c = kiln_compose_chain("/app.wasm", NULL, mw, inherit, 1);
+    CHECK(c && c->deps[0].sub == NULL && strcmp(c->deps[0].path, "/app.wasm") == 0);
+    kiln_compose_spec_free(c, 1);
+    kiln_compose_spec_free(&inner, 0);
+}
+
 int main(void)
 {
     test_match();
     test_resolve();
+    test_chain();
     return test_finish("compose_test");
 }
