@@ -76,7 +76,8 @@ refused() {
     cat "$TMP/up.err"
 }
 
-# manifest NAME MAIN-SOURCE DEPS [EXTRA]: writes $A/NAME.
+# manifest NAME MAIN-SOURCE DEPS [COMPONENT-EXTRA] [TRIGGER-EXTRA]: writes $A/NAME, an app
+# whose one route goes to component main (and a component auth, for middleware).
 manifest() {
     cat >"$A/$1" <<EOF
 spin_manifest_version = 2
@@ -85,12 +86,15 @@ name = "deps"
 [[trigger.http]]
 route = "/..."
 component = "main"
+${5:-}
 [component.main]
 source = $2
 environment = { A = "1", B = "2" }
 ${4:-}
 [component.main.dependencies]
 $3
+[component.auth]
+source = "auth.wasm"
 EOF
 }
 
@@ -119,25 +123,27 @@ else
 fi
 down
 
+# answers MANIFEST WHAT WANT PATH [CURL-ARGS...]: kiln up of MANIFEST answers PATH with WANT
+answers() {
+    local m=$1 what=$2 want=$3 path=$4
+    shift 4
+    if up "$m"; then
+        expect_eq "$what" "$want" "$(curl -s "$@" "$URL$path")"
+    else
+        fail "$what: kiln up starts" "$(cat "$TMP/up.err")"
+    fi
+    down
+}
+
 manifest inherit.toml '"main.wasm"' "$DEPS" "dependencies_inherit_configuration = true"
-if up inherit.toml; then
-    expect_eq "dependencies_inherit_configuration = true: the component's environment" \
-        "dependency sees 2 environment variables" "$(curl -s "$URL/env")"
-else
-    fail "kiln up serves with inherited configuration" "$(cat "$TMP/up.err")"
-fi
-down
+answers inherit.toml "dependencies_inherit_configuration = true: the component's environment" \
+    "dependency sees 2 environment variables" /env
 
 manifest perdep.toml '"main.wasm"' '"kiln:test/greet" = { path = "greeter.wasm" }
 "kiln:test/env" = { path = "envcount.wasm", inherit_configuration = true }
 '"$COUNTER"
-if up perdep.toml; then
-    expect_eq "a dependency's own inherit_configuration = true" \
-        "dependency sees 2 environment variables" "$(curl -s "$URL/env")"
-else
-    fail "kiln up serves with a dependency's inherit_configuration" "$(cat "$TMP/up.err")"
-fi
-down
+answers perdep.toml "a dependency's own inherit_configuration = true" \
+    "dependency sees 2 environment variables" /env
 
 manifest package.toml '"main.wasm"' '"kiln:test" = { path = "greeter.wasm" }'
 out=$(refused package.toml)
@@ -146,23 +152,7 @@ expect_contains "a package-level name matches every interface of the package" \
 
 # --- HTTP middleware: an auth middleware in front of the handler ---
 # mwmanifest NAME MIDDLEWARE: the app with `dependencies.middleware = MIDDLEWARE`
-mwmanifest() {
-    cat >"$A/$1" <<EOF
-spin_manifest_version = 2
-[application]
-name = "mw"
-[[trigger.http]]
-route = "/..."
-component = "main"
-dependencies.middleware = $2
-[component.main]
-source = "main.wasm"
-[component.main.dependencies]
-$DEPS
-[component.auth]
-source = "auth.wasm"
-EOF
-}
+mwmanifest() { manifest "$1" '"main.wasm"' "$DEPS" "" "dependencies.middleware = $2"; }
 TOK="authorization: Bearer let-me-in"
 mwmanifest mw.toml '[{ path = "auth.wasm" }]'
 if up mw.toml; then
@@ -273,13 +263,8 @@ check "the download cache holds the file under its digest" \
     test -f "$KILN_CACHE_DIR/downloads/sha256-$(sha256sum "$A/main.wasm" | cut -d' ' -f1).wasm"
 kill "$HTTP_PID" 2>/dev/null
 wait "$HTTP_PID" 2>/dev/null
-if up url.toml; then
-    expect_eq "served again from the cache with the server gone" "hello, again from the dependency" \
-        "$(curl -s "$URL/?name=again")"
-else
-    fail "kiln up serves url sources from the cache" "$(cat "$TMP/up.err")"
-fi
-down
+answers url.toml "served again from the cache with the server gone" \
+    "hello, again from the dependency" "/?name=again"
 
 serve_files
 BAD="sha256:$(printf '0%.0s' $(seq 1 64))"
