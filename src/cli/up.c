@@ -145,6 +145,18 @@ static void *tier_up_main(void *arg)
             kiln_free(err);
         }
     }
+    /* the middleware chains (one per trigger that has one), after the components */
+    for (size_t i = 0; app->http_mw && i < app->manifest->triggers_len; i++) {
+        kiln_http_component *hc = app->http_mw[i];
+        if (!hc || atomic_load(&app->stopping) || kiln_http_component_tier(hc) == KILN_TIER_OPT)
+            continue;
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        char *err = NULL;
+        int rc = kiln_http_component_tier_up(hc, &err);
+        tier_up_log(app, (size_t)app->manifest->triggers[i].component, hc->id, rc, &t0, err);
+        kiln_free(err);
+    }
     return NULL;
 }
 
