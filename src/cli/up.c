@@ -576,6 +576,16 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
     return w;
 }
 
+/* The KILN_INHERIT_* sets dependency d of c (NULL: a middleware entry) gets. */
+static int inherit_sets(const kiln_component *c, const kiln_dependency *d)
+{
+    int r = kiln_dependency_inherits(c, d), sets = 0;
+    if (r == 1) return KILN_INHERIT_ALL;
+    for (size_t i = 0; r == 2 && i < d->inherit_keys.len; i++)
+        sets |= kiln_compose_inherit_key(d->inherit_keys.items[i]);
+    return sets;
+}
+
 /* The dependencies of comp as a compose spec (component/compose.h): each one's file and
  * grants. 0, or -1 said on stderr. */
 static int dependency_spec(const kiln_manifest *m, const kiln_component *comp,
@@ -589,8 +599,7 @@ static int dependency_spec(const kiln_manifest *m, const kiln_component *comp,
                     why ? why : "its file was not fetched");
             return -1;
         }
-        if (kiln_compose_spec_add(spec, d->name, file, d->export_name,
-                                  kiln_dependency_inherits(comp, d)) < 0) {
+        if (kiln_compose_spec_add(spec, d->name, file, d->export_name, inherit_sets(comp, d)) < 0) {
             fprintf(stderr, "error: out of memory\n");
             return -1;
         }
@@ -615,7 +624,7 @@ static kiln_compose_spec *middleware_spec(const kiln_manifest *m, const kiln_tri
                     why ? why : "its file was not fetched");
             break;
         }
-        inherit[k] = t->mw[k].inherit == 1;
+        inherit[k] = inherit_sets(NULL, &t->mw[k]);
     }
     if (files && inherit && k == t->mw_len) {
         s = kiln_compose_chain(comp->source, inner, files, inherit, t->mw_len);

@@ -52,12 +52,12 @@ kiln_compose_spec *kiln_compose_chain(const char *path, const kiln_compose_spec 
         kiln_compose_spec *s = kiln_calloc(1, sizeof *s);
         const char *dep = k + 1 < n ? mw[k + 1] : path;
         if (!s || kiln_compose_spec_add(s, "wasi:http/incoming-handler", dep, NULL,
-                                        k + 1 < n ? inherit[k + 1] : 1) < 0) {
+                                        k + 1 < n ? inherit[k + 1] : KILN_INHERIT_ALL) < 0) {
             kiln_compose_spec_free(s, 1);
             kiln_compose_spec_free(next, 1);
             return NULL;
         }
-        s->deny_self = !inherit[k];
+        s->deny_self = KILN_INHERIT_ALL & ~inherit[k];
         if (k + 1 < n) {
             s->deps[0].sub = next;
         } else if (inner && inner->ndeps && !(s->deps[0].sub = kiln_compose_spec_dup(inner))) {
@@ -347,7 +347,7 @@ kiln_loaded_component *kiln_component_load_composed(const char *id, const char *
     if (!s || (!s->ndeps && !s->deny_self)) return kiln_component_load_file(path, opts, err);
     kiln_loaded_component *lc = load_file(path, opts, s->ndeps == 0, err);
     if (!lc) return NULL;
-    lc->deny_self = s->deny_self;
+    lc->deny_self = s->deny_self & KILN_INHERIT_ALL;
     if (!s->ndeps) return lc;
     lc->deps = kiln_calloc(s->ndeps, sizeof *lc->deps);
     lc->dep_inherit = kiln_calloc(s->ndeps, sizeof *lc->dep_inherit);
@@ -367,7 +367,7 @@ kiln_loaded_component *kiln_component_load_composed(const char *id, const char *
             kiln_component_unload(lc);
             return NULL;
         }
-        lc->dep_inherit[k] = s->deps[k].inherit;
+        lc->dep_inherit[k] = s->deps[k].inherit & KILN_INHERIT_ALL;
         lc->ndeps++;
         lc->compile_seconds += lc->deps[k]->compile_seconds;
         lc->cached &= lc->deps[k]->cached;
@@ -434,6 +434,71 @@ const kiln_chost_func *ki_deny_stub(const char *import_name, const char *func)
             strcmp(deny_stubs[i].func, func) == 0)
             return &deny_stubs[i].stub;
     return NULL;
+}
+
+/* Spin's capability sets (crates/capabilities), by interface name without its version. */
+static const struct {
+    const char *iface;
+    int set;
+} capabilities[] = {
+    {"fermyon:spin/llm", KILN_INHERIT_AI_MODELS},
+    {"fermyon:spin/http", KILN_INHERIT_OUTBOUND},
+    {"fermyon:spin/mysql", KILN_INHERIT_OUTBOUND},
+    {"fermyon:spin/postgres", KILN_INHERIT_OUTBOUND},
+    {"fermyon:spin/redis", KILN_INHERIT_OUTBOUND},
+    {"fermyon:spin/mqtt", KILN_INHERIT_OUTBOUND},
+    {"spin:mqtt/mqtt", KILN_INHERIT_OUTBOUND},
+    {"spin:mysql/mysql", KILN_INHERIT_OUTBOUND},
+    {"spin:postgres/postgres", KILN_INHERIT_OUTBOUND},
+    {"spin:redis/redis", KILN_INHERIT_OUTBOUND},
+    {"wasi:http/outgoing-handler", KILN_INHERIT_OUTBOUND},
+    {"wasi:http/client", KILN_INHERIT_OUTBOUND},
+    {"wasi:sockets/ip-name-lookup", KILN_INHERIT_OUTBOUND},
+    {"wasi:sockets/tcp", KILN_INHERIT_OUTBOUND},
+    {"wasi:sockets/tcp-create-socket", KILN_INHERIT_OUTBOUND},
+    {"wasi:sockets/udp", KILN_INHERIT_OUTBOUND},
+    {"wasi:sockets/udp-create-socket", KILN_INHERIT_OUTBOUND},
+    {"wasi:cli/environment", KILN_INHERIT_ENVIRONMENT},
+    {"wasi:filesystem/preopens", KILN_INHERIT_FILES},
+    {"fermyon:spin/key-value", KILN_INHERIT_KEY_VALUE},
+    {"spin:key-value/key-value", KILN_INHERIT_KEY_VALUE},
+    {"wasi:keyvalue/store", KILN_INHERIT_KEY_VALUE},
+    {"wasi:keyvalue/atomics", KILN_INHERIT_KEY_VALUE},
+    {"wasi:keyvalue/batch", KILN_INHERIT_KEY_VALUE},
+    {"fermyon:spin/sqlite", KILN_INHERIT_SQLITE},
+    {"spin:sqlite/sqlite", KILN_INHERIT_SQLITE},
+    {"fermyon:spin/config", KILN_INHERIT_VARIABLES},
+    {"fermyon:spin/variables", KILN_INHERIT_VARIABLES},
+    {"spin:variables/variables", KILN_INHERIT_VARIABLES},
+    {"wasi:config/store", KILN_INHERIT_VARIABLES},
+};
+
+int kiln_compose_capability(const char *import_name)
+{
+    const char *at = strchr(import_name, '@');
+    size_t n = at ? (size_t)(at - import_name) : strlen(import_name);
+    for (size_t i = 0; i < sizeof capabilities / sizeof capabilities[0]; i++)
+        if (strlen(capabilities[i].iface) == n &&
+            strncmp(capabilities[i].iface, import_name, n) == 0)
+            return capabilities[i].set;
+    return 0;
+}
+
+int kiln_compose_inherit_key(const char *key)
+{
+    static const struct {
+        const char *key;
+        int set;
+    } keys[] = {{"ai_models", KILN_INHERIT_AI_MODELS},
+                {"allowed_outbound_hosts", KILN_INHERIT_OUTBOUND},
+                {"environment", KILN_INHERIT_ENVIRONMENT},
+                {"files", KILN_INHERIT_FILES},
+                {"key_value_stores", KILN_INHERIT_KEY_VALUE},
+                {"sqlite_databases", KILN_INHERIT_SQLITE},
+                {"variables", KILN_INHERIT_VARIABLES}};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(keys[i].key, key) == 0) return keys[i].set;
+    return 0;
 }
 
 int ki_shared_provider(const kiln_chost_provider *p)

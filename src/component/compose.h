@@ -33,11 +33,34 @@
 
 struct kiln_compose_spec;
 
+/* What a dependency inherits of the depending component's configuration: Spin's capability
+ * sets (spin_capabilities), one bit each. A denied set's host interfaces answer as Spin's
+ * deny adapter does: no environment, no preopens, outbound HTTP refused, and the Spin APIs'
+ * stores, databases, variables and models not granted. */
+enum {
+    KILN_INHERIT_AI_MODELS = 1,
+    KILN_INHERIT_OUTBOUND = 2, /* allowed_outbound_hosts */
+    KILN_INHERIT_ENVIRONMENT = 4,
+    KILN_INHERIT_FILES = 8,
+    KILN_INHERIT_KEY_VALUE = 16,
+    KILN_INHERIT_SQLITE = 32,
+    KILN_INHERIT_VARIABLES = 64,
+    KILN_INHERIT_ALL = 127,
+};
+
+/* The bit of a capability set by its manifest key ("allowed_outbound_hosts",
+ * "key_value_stores", ...), 0 for an unknown one (Spin ignores those). */
+int kiln_compose_inherit_key(const char *key);
+/* The capability set a host interface belongs to ("wasi:cli/environment@0.2.0" ->
+ * KILN_INHERIT_ENVIRONMENT), 0 when it is granted to every dependency (wasi:io, clocks,
+ * random, the wasi:http types, ...). */
+int kiln_compose_capability(const char *import_name);
+
 typedef struct kiln_compose_dep {
-    char *name;                    /* the dependency name as written in the manifest */
-    char *path;                    /* the dependency's component file */
-    char *export_name;             /* NULL: the import's own name */
-    int inherit;                   /* 1: the main component's grants; 0: deny-all */
+    char *name;        /* the dependency name as written in the manifest */
+    char *path;        /* the dependency's component file */
+    char *export_name; /* NULL: the import's own name */
+    int inherit;       /* KILN_INHERIT_* bits it gets of the component's grants (0: deny-all) */
     struct kiln_compose_spec *sub; /* the dependency's own dependencies (owned), or NULL */
 } kiln_compose_dep;
 
@@ -47,19 +70,20 @@ typedef struct kiln_compose_dep {
  * dependencies as `sub`). Each middleware imports and exports
  * wasi:http/incoming-handler@0.2.x; the request goes in at the first one, which answers
  * itself or passes the request and the response-outparam to the next one's handle. The
- * outermost component of such a chain is a middleware: deny_self gives it deny-all grants
- * unless its entry inherits the configuration. */
+ * outermost component of such a chain is a middleware: deny_self denies it what its entry
+ * does not inherit. */
 typedef struct kiln_compose_spec {
     kiln_compose_dep *deps;
     size_t ndeps;
-    int deny_self; /* the component this spec loads gets deny-all grants */
+    int deny_self; /* KILN_INHERIT_* bits denied to the component this spec loads (0: none) */
 } kiln_compose_spec;
 
 /* Adds a dependency (strings copied; export_name may be NULL). 0, or -1 out of memory. */
 int kiln_compose_spec_add(kiln_compose_spec *s, const char *name, const char *path,
                           const char *export_name, int inherit);
 /* Builds the middleware chain in front of the component at path (with its dependencies
- * inner, may be NULL): n middleware files, outermost first, inherit[i] for each. The
+ * inner, may be NULL): n middleware files, outermost first, inherit[i] (KILN_INHERIT_*
+ * bits) for each. The
  * result loads middleware[0] (kiln_component_load_composed(mw[0], chain)). NULL out of
  * memory. */
 kiln_compose_spec *kiln_compose_chain(const char *path, const kiln_compose_spec *inner,

@@ -86,26 +86,27 @@ static void test_chain(void)
     kiln_compose_spec inner = {0};
     CHECK_INT(kiln_compose_spec_add(&inner, "a:b", "/dep.wasm", NULL, 0), 0);
     const char *mw[] = {"/auth.wasm", "/log.wasm"};
-    int inherit[] = {0, 1};
+    int inherit[] = {0, KILN_INHERIT_ALL};
     kiln_compose_spec *c = kiln_compose_chain("/app.wasm", &inner, mw, inherit, 2);
     CHECK(c != NULL);
     if (c) {
-        CHECK_INT(c->deny_self, 1); /* auth.wasm: deny-all */
+        CHECK_INT(c->deny_self, KILN_INHERIT_ALL); /* auth.wasm: deny-all */
         CHECK_INT(c->ndeps, 1);
         CHECK_STR(c->deps[0].name, "wasi:http/incoming-handler");
         CHECK_STR(c->deps[0].path, "/log.wasm");
-        CHECK_INT(c->deps[0].inherit, 1);
+        CHECK_INT(c->deps[0].inherit, KILN_INHERIT_ALL);
         const kiln_compose_spec *l = c->deps[0].sub;
         CHECK(l != NULL);
         if (l) {
             CHECK_INT(l->deny_self, 0); /* log.wasm inherits */
             CHECK_STR(l->deps[0].path, "/app.wasm");
-            CHECK_INT(l->deps[0].inherit, 1); /* the component keeps its grants */
+            CHECK_INT(l->deps[0].inherit, KILN_INHERIT_ALL); /* the component keeps its grants */
             CHECK(l->deps[0].sub != NULL && l->deps[0].sub != &inner);
             CHECK_STR(l->deps[0].sub ? l->deps[0].sub->deps[0].path : NULL, "/dep.wasm");
         }
         kiln_compose_spec *d = kiln_compose_spec_dup(c);
-        CHECK(d && d->deny_self == 1 && d->deps[0].sub && d->deps[0].sub->deps[0].sub);
+        CHECK(d && d->deny_self == KILN_INHERIT_ALL && d->deps[0].sub &&
+              d->deps[0].sub->deps[0].sub);
         kiln_compose_spec_free(d, 1);
     }
     kiln_compose_spec_free(c, 1);
@@ -116,8 +117,29 @@ static void test_chain(void)
     kiln_compose_spec_free(&inner, 0);
 }
 
+/* Spin's capability sets: manifest keys and the interfaces each one covers. */
+static void test_capabilities(void)
+{
+    CHECK_INT(kiln_compose_inherit_key("allowed_outbound_hosts"), KILN_INHERIT_OUTBOUND);
+    CHECK_INT(kiln_compose_inherit_key("key_value_stores"), KILN_INHERIT_KEY_VALUE);
+    CHECK_INT(kiln_compose_inherit_key("environment"), KILN_INHERIT_ENVIRONMENT);
+    CHECK_INT(kiln_compose_inherit_key("nonsense"), 0); /* ignored, as Spin does */
+    CHECK_INT(kiln_compose_capability("wasi:cli/environment@0.2.3"), KILN_INHERIT_ENVIRONMENT);
+    CHECK_INT(kiln_compose_capability("wasi:filesystem/preopens@0.2.0"), KILN_INHERIT_FILES);
+    CHECK_INT(kiln_compose_capability("wasi:http/outgoing-handler@0.2.0"), KILN_INHERIT_OUTBOUND);
+    CHECK_INT(kiln_compose_capability("fermyon:spin/key-value@2.0.0"), KILN_INHERIT_KEY_VALUE);
+    CHECK_INT(kiln_compose_capability("fermyon:spin/sqlite"), KILN_INHERIT_SQLITE);
+    CHECK_INT(kiln_compose_capability("spin:variables/variables@3.0.0"), KILN_INHERIT_VARIABLES);
+    CHECK_INT(kiln_compose_capability("fermyon:spin/llm@2.0.0"), KILN_INHERIT_AI_MODELS);
+    /* granted to every dependency */
+    CHECK_INT(kiln_compose_capability("wasi:io/streams@0.2.0"), 0);
+    CHECK_INT(kiln_compose_capability("wasi:http/types@0.2.0"), 0);
+    CHECK_INT(kiln_compose_capability("wasi:cli/environmentx@0.2.0"), 0);
+}
+
 int main(void)
 {
+    test_capabilities();
     test_match();
     test_resolve();
     test_chain();

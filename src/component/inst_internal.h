@@ -161,7 +161,7 @@ struct kiln_loaded_component {
     double compile_seconds;
     int cached;
     /* Dependencies (compose.h): instantiated before this component, each with its own
-     * grants (dep_inherit[k]: the instance's, else deny-all); links[i] satisfies the
+     * grants (dep_inherit[k]: the KILN_INHERIT_* sets it gets); links[i] satisfies the
      * import named link_import[i] with dependency link_dep[i]'s export link_export[i]. */
     struct kiln_loaded_component **deps;
     int *dep_inherit;
@@ -169,7 +169,7 @@ struct kiln_loaded_component {
     char **link_import, **link_export;
     size_t *link_dep;
     size_t nlinks;
-    int deny_self; /* the outermost component gets deny-all grants (a middleware's) */
+    int deny_self; /* KILN_INHERIT_* sets denied to this component (a middleware's) */
 };
 
 struct kiln_component_instance {

@@ -1,5 +1,6 @@
 /* link.c — instantiating a component: the definitions replayed in order into runtime
  * index spaces (instance.h, inst_internal.h). */
+#include "component/compose.h"
 #include "component/inst_internal.h"
 #include "component/reader.h"
 #include "util/alloc.h"
@@ -385,9 +386,12 @@ static ki_rtype *host_rtype(kiln_component_instance *ci, const kiln_chost_iface 
 
 /* An instance import of the outermost component: its functions bound to the host
  * interface serving the name (with the provider's context of this instance) and its
- * resource types to the host's (recorded in the frame's type map). NULL with ci->err. */
+ * resource types to the host's (recorded in the frame's type map). `allow`: the
+ * KILN_INHERIT_* sets granted to this component (compose.h); an interface of a set not
+ * granted gets the provider's deny-all context, or for the providers whose context the
+ * whole composition shares, that context with the deny stubs. NULL with ci->err. */
 static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const char *name,
-                               const kiln_ctype *type, const kiln_grants *g)
+                               const kiln_ctype *type, int allow)
 {
     const kiln_chost_provider *p = NULL;
     const kiln_chost_iface *iface = kiln_chost_find(name, &p);
@@ -395,8 +399,10 @@ static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const c
         kiln_err_set(ci->err, "%s: import %s: no host provides it", ci->name, name);
         return NULL;
     }
-    int stubs = g == &ci->deny_g && ki_shared_provider(p);
-    void *ctx = provider_ctx(ci, p, stubs ? ci->real_g : g);
+    int set = kiln_compose_capability(name);
+    int denied = set && !(allow & set);
+    int stubs = denied && ki_shared_provider(p);
+    void *ctx = provider_ctx(ci, p, denied && !stubs ? &ci->deny_g : ci->real_g);
     if (!ctx) return NULL;
     ki_cinst *in = ki_alloc(ci, sizeof *in, KI_CINST);
     if (!in) return NULL;
@@ -493,9 +499,9 @@ static int import_types(kiln_component_instance *ci, ki_frame *f, const kiln_cex
 
 /* Instantiates component c in frame f (whose parent is set); args: its imports (NULL for
  * the outermost: host instances, except those in `linked`, a dependency's exports:
- * compose.h). Fills f->exports. */
+ * compose.h); allow: the KILN_INHERIT_* sets of the grants it gets. Fills f->exports. */
 static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_component *c,
-                     const ki_cinst *args, const ki_cinst *linked, const kiln_grants *g)
+                     const ki_cinst *args, const ki_cinst *linked, int allow)
 {
     f->c = c;
     if (!(f->exports = ki_alloc(ci, sizeof *f->exports, KI_CINST))) return oom(ci);
@@ -547,7 +553,7 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                 ki_frame *nf = frame_new(ci);
                 if (!nf) return oom(ci);
                 nf->parent = k->outer;
-                int rc = run_frame(ci, nf, k->c, &a, NULL, g);
+                int rc = run_frame(ci, nf, k->c, &a, NULL, allow);
                 if (rc < 0) return -1;
                 out = nf->exports;
             }
@@ -671,7 +677,7 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                     kiln_err_set(ci->err, "%s: import %s: not an instance", ci->name, e->name);
                     return -1;
                 }
-                if (!(item = host_instance(ci, f, e->name, e->type, g))) return -1;
+                if (!(item = host_instance(ci, f, e->name, e->type, allow))) return -1;
             } else {
                 item = cinst_get(args, e->name, e->sort);
                 if (!item && e->sort != KILN_CSORT_TYPE) {
@@ -716,14 +722,14 @@ void ki_deny_grants(kiln_grants *d, const kiln_grants *g)
             d->wasi.stdio[i] = g->wasi.stdio[i];
 }
 
-/* Instantiates lc into frame `top` with grants `own`: its dependencies first (compose.h),
- * each in a frame of its own with the instance's grants g or the deny-all ones, then lc's
- * model with the dependencies' exports for the imports they satisfy. 0, or -1 with
- * ci->err. */
+/* Instantiates lc into frame `top` with the KILN_INHERIT_* sets `allow` of the instance's
+ * grants: its dependencies first (compose.h), each in a frame of its own with the sets it
+ * inherits, then lc's model with the dependencies' exports for the imports they satisfy.
+ * 0, or -1 with ci->err. */
 static int instantiate_lc(kiln_component_instance *ci, const kiln_loaded_component *lc,
-                          ki_frame *top, const kiln_grants *g, const kiln_grants *own)
+                          ki_frame *top, int allow)
 {
-    if (!lc->ndeps) return run_frame(ci, top, lc->model, NULL, NULL, own);
+    if (!lc->ndeps) return run_frame(ci, top, lc->model, NULL, NULL, allow);
     ki_frame **dep = kiln_calloc(lc->ndeps, sizeof *dep);
     if (!dep) return oom(ci);
     int rc = 0;
@@ -731,8 +737,8 @@ static int instantiate_lc(kiln_component_instance *ci, const kiln_loaded_compone
         if (!(dep[k] = frame_new(ci)))
             rc = oom(ci);
         else
-            rc = instantiate_lc(ci, lc->deps[k], dep[k], g,
-                                lc->dep_inherit[k] && !lc->deps[k]->deny_self ? g : &ci->deny_g);
+            rc = instantiate_lc(ci, lc->deps[k], dep[k],
+                                lc->dep_inherit[k] & ~lc->deps[k]->deny_self);
     }
     ki_cinst *linked = rc == 0 ? ki_alloc(ci, sizeof *linked, KI_CINST) : NULL;
     if (rc == 0 && !linked) rc = oom(ci);
@@ -747,7 +753,7 @@ static int instantiate_lc(kiln_component_instance *ci, const kiln_loaded_compone
         }
     }
     kiln_free(dep);
-    return rc < 0 ? -1 : run_frame(ci, top, lc->model, NULL, linked, own);
+    return rc < 0 ? -1 : run_frame(ci, top, lc->model, NULL, linked, allow);
 }
 
 kiln_component_instance *kiln_component_instantiate(kiln_loaded_component *lc, const kiln_grants *g,
@@ -776,7 +782,7 @@ kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, const kiln_gr
     }
     ki_deny_grants(&ci->deny_g, g);
     ci->real_g = g;
-    if (instantiate_lc(ci, lc, ci->top, g, lc->deny_self ? &ci->deny_g : g) < 0) {
+    if (instantiate_lc(ci, lc, ci->top, KILN_INHERIT_ALL & ~lc->deny_self) < 0) {
         kiln_component_instance_free(ci);
         return NULL;
     }

@@ -57,6 +57,7 @@ typedef struct kiln_dependency {
     char *digest; /* url: "sha256:..." */
     char *file;   /* url: the verified download (kiln_manifest_fetch_sources), else NULL */
     int inherit;  /* inherit_configuration: -1 not given, 0 false, 1 true, 2 a list of keys */
+    kiln_strlist inherit_keys; /* the list ("allowed_outbound_hosts", "key_value_stores"...) */
     int line, col;
 } kiln_dependency;
 
@@ -269,9 +270,11 @@ int kiln_manifest_fetch_sources(kiln_manifest *m, char **err);
  * cannot get it: a registry package ("not supported yet"). */
 const char *kiln_dependency_file(const kiln_manifest *m, const kiln_dependency *d,
                                  const char **why);
-/* Whether dependency d of c gets c's configuration (grants): its own
- * `inherit_configuration` when given (true; a list of keys counts as false: Kiln grants
- * all or nothing), else the component's `dependencies_inherit_configuration`. */
+/* What dependency d of c (c NULL: a middleware entry) gets of the component's
+ * configuration: 1 all, 0 none, 2 the capability sets named in d->inherit_keys (Spin's
+ * keys: ai_models, allowed_outbound_hosts, environment, files, key_value_stores,
+ * sqlite_databases, variables). Its own `inherit_configuration` when given, else the
+ * component's `dependencies_inherit_configuration`. */
 int kiln_dependency_inherits(const kiln_component *c, const kiln_dependency *d);
 
 /* The component with this id, or NULL. */

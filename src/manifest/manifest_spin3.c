@@ -75,10 +75,9 @@ static void scalars_to_kv(loader *L, const kiln_toml_value *t, kiln_kvlist *kv, 
     }
 }
 
-/* Checks `inherit_configuration`: true/false or an array of strings. Returns -1 when not
- * given, 0/1 for false/true, 2 for a list (with warn_list, a warning that Kiln treats a
- * non-empty list as false). */
-static int check_inherit(loader *L, const kiln_toml_value *t, int warn_list)
+/* Checks `inherit_configuration`: true/false or an array of strings (kept in *keys).
+ * Returns -1 when not given, 0/1 for false/true, 2 for a list. */
+static int check_inherit(loader *L, const kiln_toml_value *t, kiln_strlist *keys)
 {
     const kiln_toml_value *v = kiln_toml_get(t, "inherit_configuration");
     if (!v) return -1;
@@ -86,11 +85,8 @@ static int check_inherit(loader *L, const kiln_toml_value *t, int warn_list)
     if (v->type == KILN_TOML_ARRAY) {
         for (size_t i = 0; i < kiln_toml_array_len(v); i++)
             if (kiln_toml_array_at(v, i)->type != KILN_TOML_STRING) goto bad;
-        if (warn_list && kiln_toml_array_len(v))
-            man_warning(L, v->line, v->col,
-                        "`inherit_configuration` as a list of keys: Kiln gives a dependency all "
-                        "of the component's configuration or none, and treats a list as false");
-        return kiln_toml_array_len(v) ? 2 : 0;
+        man_get_strlist(L, t, "inherit_configuration", "a dependency", 0, keys);
+        return 2;
     }
 bad:
     man_error(L, v->line, v->col,
@@ -126,7 +122,7 @@ static void load_dependency(loader *L, kiln_dependency *d, const kiln_toml_entry
         return;
     }
     man_check_keys(L, v, dep_keys, "a dependency");
-    d->inherit = check_inherit(L, v, 1);
+    d->inherit = check_inherit(L, v, &d->inherit_keys);
     man_get_string(L, v, "package", "a dependency", &d->package);
     man_get_string(L, v, "registry", "a dependency", &d->registry);
     man_get_string(L, v, "digest", "a dependency", &d->digest);
@@ -332,7 +328,8 @@ static void load_middleware_entry(loader *L, kiln_trigger *t, const kiln_toml_va
         return;
     }
     man_check_keys(L, it, mw_keys, "a middleware entry");
-    int inherit = check_inherit(L, it, 1);
+    kiln_strlist keys = {0};
+    int inherit = check_inherit(L, it, &keys);
     const kiln_toml_value *c = kiln_toml_get(it, "component");
     const kiln_toml_value *p = kiln_toml_get(it, "path");
     const kiln_toml_value *u = kiln_toml_get(it, "url");
@@ -366,6 +363,8 @@ static void load_middleware_entry(loader *L, kiln_trigger *t, const kiln_toml_va
     d->line = it->line;
     d->col = it->col;
     d->inherit = inherit;
+    d->inherit_keys = keys;
+    keys = (kiln_strlist){0};
     d->name = kiln_strdup(x->u.str.ptr);
     d->kind = kiln_strdup(c ? "component" : p ? "path" : "url");
     d->value = p && !c ? man_abs_path(L, x->u.str.ptr) : kiln_strdup(x->u.str.ptr);
@@ -574,8 +573,8 @@ const char *kiln_dependency_file(const kiln_manifest *m, const kiln_dependency *
 
 int kiln_dependency_inherits(const kiln_component *c, const kiln_dependency *d)
 {
-    if (d->inherit >= 0) return d->inherit == 1;
-    return c->dependencies_inherit_configuration;
+    if (d->inherit >= 0) return d->inherit;
+    return c && c->dependencies_inherit_configuration ? 1 : 0;
 }
 
 int kiln_trigger_type_served(const char *type)
@@ -699,6 +698,7 @@ void man_dependencies_free_one(kiln_dependency *d)
     kiln_free(d->export_name);
     kiln_free(d->digest);
     kiln_free(d->file);
+    man_strlist_free(&d->inherit_keys);
 }
 
 void man_dependencies_free(kiln_dependency *deps, size_t n)

@@ -588,8 +588,9 @@ static void test_spin3(void)
     kiln_dependency own = c->dependencies[1];
     own.inherit = 0;
     CHECK_INT(kiln_dependency_inherits(c, &own), 0);
-    own.inherit = 2; /* a list of keys: all or nothing, nothing */
-    CHECK_INT(kiln_dependency_inherits(c, &own), 0);
+    own.inherit = 2; /* a list of keys (the capability sets in inherit_keys) */
+    CHECK_INT(kiln_dependency_inherits(c, &own), 2);
+    CHECK_INT(kiln_dependency_inherits(NULL, &c->dependencies[1]), 0); /* middleware: none */
     const char *err = NULL;
     CHECK_INT(kiln_manifest_apply_profile(m, "relase", &err), -1);
     CHECK_INT(kiln_manifest_apply_profile(m, "debug", &err), 0);

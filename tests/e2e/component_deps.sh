@@ -144,6 +144,16 @@ manifest perdep.toml '"main.wasm"' '"kiln:test/greet" = { path = "greeter.wasm" 
 '"$COUNTER"
 answers perdep.toml "a dependency's own inherit_configuration = true" \
     "dependency sees 2 environment variables" /env
+manifest keys.toml '"main.wasm"' '"kiln:test/greet" = { path = "greeter.wasm" }
+"kiln:test/env" = { path = "envcount.wasm", inherit_configuration = ["environment"] }
+'"$COUNTER"
+answers keys.toml "inherit_configuration = [\"environment\"]: the environment" \
+    "dependency sees 2 environment variables" /env
+manifest keys2.toml '"main.wasm"' '"kiln:test/greet" = { path = "greeter.wasm" }
+"kiln:test/env" = { path = "envcount.wasm", inherit_configuration = ["files", "variables"] }
+'"$COUNTER"
+answers keys2.toml "inherit_configuration without \"environment\": no environment" \
+    "dependency sees 0 environment variables" /env
 
 manifest package.toml '"main.wasm"' '"kiln:test" = { path = "greeter.wasm" }'
 out=$(refused package.toml)
