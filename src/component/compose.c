@@ -358,10 +358,9 @@ kiln_loaded_component *kiln_component_load_composed(const char *id, const char *
     }
     for (size_t k = 0; k < s->ndeps; k++) {
         kiln_err e;
-        lc->deps[k] = s->deps[k].sub
-                          ? kiln_component_load_composed(s->deps[k].name, s->deps[k].path,
-                                                         s->deps[k].sub, opts, &e)
-                          : load_file(s->deps[k].path, opts, 1, &e);
+        lc->deps[k] = s->deps[k].sub ? kiln_component_load_composed(id, s->deps[k].path,
+                                                                    s->deps[k].sub, opts, &e)
+                                     : load_file(s->deps[k].path, opts, 1, &e);
         if (!lc->deps[k]) {
             kiln_err_set(err, "component `%s`: dependency '%s': %s", id, s->deps[k].name, e.msg);
             kiln_component_unload(lc);
