@@ -91,6 +91,51 @@ static const char main_wat[] =
     "    (canon lift (core func $i \"run\") (memory $mem) (realloc $realloc)))\n"
     "  (func (export \"twice\") (result u32) (canon lift (core func $i \"twice\"))))\n";
 
+/* A dependency with a host import: count() = the number of environment variables
+ * wasi:cli/environment gives it. */
+static const char env_wat[] =
+    "(component\n"
+    "  (import \"wasi:cli/environment@0.2.0\" (instance $env\n"
+    "    (export \"get-environment\" (func (result (list (tuple string string)))))))\n"
+    "  (core module $mm\n"
+    "    (memory (export \"mem\") 1)\n"
+    "    (global $bump (mut i32) (i32.const 4096))\n"
+    "    (func (export \"realloc\") (param i32 i32 i32 i32) (result i32)\n"
+    "      (local $p i32)\n"
+    "      (local.set $p (i32.and (i32.add (global.get $bump) (i32.const 7)) (i32.const -8)))\n"
+    "      (global.set $bump (i32.add (local.get $p) (local.get 3)))\n"
+    "      (local.get $p)))\n"
+    "  (core instance $mi (instantiate $mm))\n"
+    "  (alias core export $mi \"mem\" (core memory $mem))\n"
+    "  (alias core export $mi \"realloc\" (core func $realloc))\n"
+    "  (alias export $env \"get-environment\" (func $get-env))\n"
+    "  (core func $ge (canon lower (func $get-env) (memory $mem) (realloc $realloc)))\n"
+    "  (core module $m\n"
+    "    (import \"env\" \"get-environment\" (func $ge (param i32)))\n"
+    "    (import \"env\" \"mem\" (memory 1))\n"
+    "    (func (export \"count\") (result i32)\n"
+    "      (call $ge (i32.const 8))\n"
+    "      (i32.load (i32.const 12))))\n"
+    "  (core instance $shim (export \"get-environment\" (func $ge)) (export \"mem\" (memory "
+    "$mem)))\n"
+    "  (core instance $i (instantiate $m (with \"env\" (instance $shim))))\n"
+    "  (func $count (result u32) (canon lift (core func $i \"count\")))\n"
+    "  (instance $api (export \"count\" (func $count)))\n"
+    "  (export \"kiln:test/env@0.1.0\" (instance $api)))\n";
+
+/* A main component exporting env-count() = its dependency's count(). */
+static const char env_main_wat[] =
+    "(component\n"
+    "  (import \"kiln:test/env@0.1.0\" (instance $e (export \"count\" (func (result u32)))))\n"
+    "  (alias export $e \"count\" (func $count))\n"
+    "  (core func $count-low (canon lower (func $count)))\n"
+    "  (core module $m\n"
+    "    (import \"env\" \"count\" (func $count (result i32)))\n"
+    "    (func (export \"env-count\") (result i32) (call $count)))\n"
+    "  (core instance $shim (export \"count\" (func $count-low)))\n"
+    "  (core instance $i (instantiate $m (with \"env\" (instance $shim))))\n"
+    "  (func (export \"env-count\") (result u32) (canon lift (core func $i \"env-count\"))))\n";
+
 /* Writes wat to dir/name.wat and converts it to dir/name.wasm (into path). 0 or -1. */
 static int build(const char *name, const char *wat, char *path, size_t cap)
 {
@@ -183,6 +228,41 @@ static void test_composed(const char *main_path, const char *dep_path)
     kiln_compose_spec_free(&s, 0);
 }
 
+/* How many environment variables a dependency inheriting `sets` sees, in a fresh instance
+ * and in a copy from an image, when the component is granted two; -1 on failure. */
+static long env_seen(const char *main_path, const char *dep_path, int sets)
+{
+    kiln_compile_opts o = {.tier = KILN_TIER_FAST, .cache_dir = cache};
+    kiln_err err;
+    kiln_compose_spec s = {0};
+    long seen = -1;
+    if (kiln_compose_spec_add(&s, "kiln:test/env", dep_path, NULL, sets) < 0) return -1;
+    kiln_loaded_component *lc = kiln_component_load_composed("app", main_path, &s, &o, &err);
+    kiln_compose_spec_free(&s, 0);
+    if (!lc) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    static const char *const env[] = {"A=1", "B=2"};
+    kiln_grants g = {0};
+    g.wasi.nenv = 2;
+    g.wasi.env = env;
+    kiln_component_image *img = kiln_component_image_new(lc, &g, &err);
+    for (int mode = 0; mode < 2; mode++) {
+        kiln_component_instance *ci =
+            mode ? (img ? kiln_component_image_instantiate(img, &g, &err) : NULL)
+                 : kiln_component_instantiate(lc, &g, &err);
+        kiln_cval res;
+        long n = ci && call(ci, "env-count", NULL, &res) == 0 ? (long)res.u : -1;
+        kiln_component_instance_free(ci);
+        if (mode && n != seen) n = -2; /* the copy must see what the fresh instance saw */
+        seen = n;
+    }
+    kiln_component_image_free(img);
+    kiln_component_unload(lc);
+    return seen;
+}
+
 int main(void)
 {
     if (access(WASM_TOOLS, X_OK) != 0) {
@@ -198,6 +278,17 @@ int main(void)
         return 1;
     }
     test_composed(main_path, dep_path);
+    char env_main[400], env_dep[400];
+    if (build("env-main", env_main_wat, env_main, sizeof env_main) < 0 ||
+        build("env-dep", env_wat, env_dep, sizeof env_dep) < 0) {
+        fprintf(stderr, "FAIL: wasm-tools parse failed\n");
+        return 1;
+    }
+    /* the dependency's own host import, with the grants it inherits */
+    CHECK_INT(env_seen(env_main, env_dep, KILN_INHERIT_ALL), 2);
+    CHECK_INT(env_seen(env_main, env_dep, 0), 0); /* deny-all */
+    CHECK_INT(env_seen(env_main, env_dep, KILN_INHERIT_ENVIRONMENT), 2);
+    CHECK_INT(env_seen(env_main, env_dep, KILN_INHERIT_ALL & ~KILN_INHERIT_ENVIRONMENT), 0);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;
