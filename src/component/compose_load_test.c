@@ -19,6 +19,15 @@
 static char dir[] = "/tmp/kiln-compose-test.XXXXXX";
 static char cache[300];
 
+/* A core module's bump allocator: cabi_realloc as export "realloc" (and $realloc), over the
+ * module's global $bump. */
+#define BUMP_REALLOC                                                                               \
+    "    (func $realloc (export \"realloc\") (param i32 i32 i32 i32) (result i32)\n"               \
+    "      (local $p i32)\n"                                                                       \
+    "      (local.set $p (i32.and (i32.add (global.get $bump) (i32.const 7)) (i32.const -8)))\n"   \
+    "      (global.set $bump (i32.add (local.get $p) (local.get 3)))\n"                            \
+    "      (local.get $p))\n"
+
 /* The dependency: greet(name) = "hello, " + name + "!"; count() = calls so far. */
 static const char dep_wat[] =
     "(component\n"
@@ -26,12 +35,7 @@ static const char dep_wat[] =
     "    (memory (export \"mem\") 1)\n"
     "    (global $bump (mut i32) (i32.const 4096))\n"
     "    (global $calls (mut i32) (i32.const 0))\n"
-    "    (data (i32.const 16) \"hello, !\")\n"
-    "    (func $realloc (export \"realloc\") (param i32 i32 i32 i32) (result i32)\n"
-    "      (local $p i32)\n"
-    "      (local.set $p (i32.and (i32.add (global.get $bump) (i32.const 7)) (i32.const -8)))\n"
-    "      (global.set $bump (i32.add (local.get $p) (local.get 3)))\n"
-    "      (local.get $p))\n"
+    "    (data (i32.const 16) \"hello, !\")\n" BUMP_REALLOC
     "    (func (export \"greet\") (param $p i32) (param $n i32) (result i32)\n"
     "      (local $out i32)\n"
     "      (local.set $out (call $realloc (i32.const 0) (i32.const 0) (i32.const 1)\n"
@@ -62,12 +66,7 @@ static const char main_wat[] =
     "    (export \"count\" (func (result u32)))))\n"
     "  (core module $mm\n"
     "    (memory (export \"mem\") 1)\n"
-    "    (global $bump (mut i32) (i32.const 1024))\n"
-    "    (func (export \"realloc\") (param i32 i32 i32 i32) (result i32)\n"
-    "      (local $p i32)\n"
-    "      (local.set $p (i32.and (i32.add (global.get $bump) (i32.const 7)) (i32.const -8)))\n"
-    "      (global.set $bump (i32.add (local.get $p) (local.get 3)))\n"
-    "      (local.get $p)))\n"
+    "    (global $bump (mut i32) (i32.const 1024))\n" BUMP_REALLOC "  )\n"
     "  (core instance $mi (instantiate $mm))\n"
     "  (alias core export $mi \"mem\" (core memory $mem))\n"
     "  (alias core export $mi \"realloc\" (core func $realloc))\n"
@@ -99,12 +98,7 @@ static const char env_wat[] =
     "    (export \"get-environment\" (func (result (list (tuple string string)))))))\n"
     "  (core module $mm\n"
     "    (memory (export \"mem\") 1)\n"
-    "    (global $bump (mut i32) (i32.const 4096))\n"
-    "    (func (export \"realloc\") (param i32 i32 i32 i32) (result i32)\n"
-    "      (local $p i32)\n"
-    "      (local.set $p (i32.and (i32.add (global.get $bump) (i32.const 7)) (i32.const -8)))\n"
-    "      (global.set $bump (i32.add (local.get $p) (local.get 3)))\n"
-    "      (local.get $p)))\n"
+    "    (global $bump (mut i32) (i32.const 4096))\n" BUMP_REALLOC "  )\n"
     "  (core instance $mi (instantiate $mm))\n"
     "  (alias core export $mi \"mem\" (core memory $mem))\n"
     "  (alias core export $mi \"realloc\" (core func $realloc))\n"
