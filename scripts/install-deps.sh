@@ -10,6 +10,7 @@ PKGS=(
     libh2o-evloop-dev libssl-dev zlib1g-dev  # HTTP server
     libsqlite3-dev                           # embedded state
     libhiredis-dev libpq-dev                 # outbound Redis and PostgreSQL (Spin's APIs)
+    libcurl4-openssl-dev                     # source = { url, digest } downloads
     redis-server postgresql                  # tests: throwaway Redis and PostgreSQL servers
     clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev  # guests (C) + sanitizers/fuzzing
     clang-format

@@ -18,6 +18,7 @@
 #include "cli/up_flags.h"
 #include "cli/up_metrics.h"
 #include "dist/ref.h"
+#include "component/compose.h"
 #include "engine/engine.h"
 #include "engine/runtime.h"
 #include "exec/executor.h"
@@ -87,6 +88,7 @@ typedef struct up_app {
     kiln_wagi_component **loaded;     /* one per component: the module's owner */
     kiln_http_component **http;       /* one per component served as wasi:http (else NULL) */
     kiln_http_handler *http_handlers; /* one per trigger */
+    kiln_http_component **http_mw;    /* one per trigger with middleware (else NULL) */
     size_t nhttp;
     int wagi_noted; /* the WAGI deprecation note was printed */
     char **staging; /* staging directories to remove at exit */
@@ -145,6 +147,18 @@ static void *tier_up_main(void *arg)
             kiln_free(err);
         }
     }
+    /* the middleware chains (one per trigger that has one), after the components */
+    for (size_t i = 0; app->http_mw && i < app->manifest->triggers_len; i++) {
+        kiln_http_component *hc = app->http_mw[i];
+        if (!hc || atomic_load(&app->stopping) || kiln_http_component_tier(hc) == KILN_TIER_OPT)
+            continue;
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        char *err = NULL;
+        int rc = kiln_http_component_tier_up(hc, &err);
+        tier_up_log(app, (size_t)app->manifest->triggers[i].component, hc->id, rc, &t0, err);
+        kiln_free(err);
+    }
     return NULL;
 }
 
@@ -153,7 +167,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: kiln up [options]\n"
                "  -f, --from PATH            manifest file or directory (default: ./kiln.toml, "
                "./spin.toml),\n"
-               "                             or HOST[:PORT]/REPO[:TAG][@DIGEST] in a registry\n"
+               "                             a .wasm file served alone on /..., or\n"
+               "                             HOST[:PORT]/REPO[:TAG][@DIGEST] in a registry\n"
                "  -k, --insecure             pull over plain HTTP (loopback registries only)\n"
                "      --listen ADDR          address to serve on (default 127.0.0.1:3000)\n"
                "  -e, --env K=V              environment variable for every component\n"
@@ -502,6 +517,13 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
                 comp->id);
         return NULL;
     }
+    if (comp->dependencies_len) {
+        fprintf(stderr,
+                "error: component %s: has dependencies but is a core module: only components "
+                "can import what a dependency exports\n",
+                comp->id);
+        return NULL;
+    }
     kiln_err err = {{0}};
     /* The compile variant: the component's own choice, else kiln up's (--memory-checks,
      * else $KILN_MEMORY_CHECKS, else guard pages). */
@@ -561,22 +583,103 @@ static kiln_wagi_component *load_component(up_app *app, const up_opts *o, size_t
     return w;
 }
 
+/* The KILN_INHERIT_* sets dependency d of c (NULL: a middleware entry) gets. */
+static int inherit_sets(const kiln_component *c, const kiln_dependency *d)
+{
+    int r = kiln_dependency_inherits(c, d), sets = 0;
+    if (r == 1) return KILN_INHERIT_ALL;
+    for (size_t i = 0; r == 2 && i < d->inherit_keys.len; i++)
+        sets |= kiln_compose_inherit_key(d->inherit_keys.items[i]);
+    return sets;
+}
+
+/* The dependencies of comp as a compose spec (component/compose.h): each one's file and
+ * grants. 0, or -1 said on stderr. */
+static int dependency_spec(const kiln_manifest *m, const kiln_component *comp,
+                           kiln_compose_spec *spec)
+{
+    for (size_t k = 0; k < comp->dependencies_len; k++) {
+        const kiln_dependency *d = &comp->dependencies[k];
+        const char *why = NULL, *file = kiln_dependency_file(m, d, &why);
+        if (!file) {
+            fprintf(stderr, "error: component `%s`: dependency '%s': %s\n", comp->id, d->name,
+                    why ? why : "its file was not fetched");
+            return -1;
+        }
+        if (kiln_compose_spec_add(spec, d->name, file, d->export_name, inherit_sets(comp, d)) < 0) {
+            fprintf(stderr, "error: out of memory\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The middleware chain of trigger t in front of comp (component/compose.h): the spec that
+ * loads t's first middleware, in *first its file. NULL said on stderr. */
+static kiln_compose_spec *middleware_spec(const kiln_manifest *m, const kiln_trigger *t,
+                                          const kiln_component *comp,
+                                          const kiln_compose_spec *inner, const char **first)
+{
+    const char **files = kiln_calloc(t->mw_len, sizeof *files);
+    int *inherit = kiln_calloc(t->mw_len, sizeof *inherit);
+    kiln_compose_spec *s = NULL;
+    size_t k = 0;
+    for (; files && inherit && k < t->mw_len; k++) {
+        const char *why = NULL;
+        if (!(files[k] = kiln_dependency_file(m, &t->mw[k], &why))) {
+            fprintf(stderr, "error: trigger %s: middleware `%s`: %s\n", t->id, t->mw[k].name,
+                    why ? why : "its file was not fetched");
+            break;
+        }
+        inherit[k] = inherit_sets(NULL, &t->mw[k]);
+    }
+    if (files && inherit && k == t->mw_len) {
+        s = kiln_compose_chain(comp->source, inner, files, inherit, t->mw_len);
+        if (!s) fprintf(stderr, "error: out of memory\n");
+        *first = files[0];
+    }
+    kiln_free(files);
+    kiln_free(inherit);
+    return s;
+}
+
 /* Component ci as a component file, loaded once with its grants (environment, files, outbound
  * hosts, limits), shared by its HTTP and other triggers; any_export: it need not be a wasi:http
- * handler (exec/trigger/). NULL on failure (said on stderr). */
-static kiln_http_component *http_component(up_app *app, const up_opts *o, size_t ci, int any_export)
+ * handler (exec/trigger/). With mw_t (a trigger with middleware), the chain of mw_t's
+ * middleware in front of it, loaded for that trigger alone. NULL on failure (said on
+ * stderr). */
+static kiln_http_component *http_component_mw(up_app *app, const up_opts *o, size_t ci,
+                                              int any_export, const kiln_trigger *mw_t)
 {
-    kiln_http_component *c = app->http[ci];
+    kiln_http_component *c = mw_t ? NULL : app->http[ci];
     if (c) return c;
     const kiln_component *comp = &app->manifest->components[ci];
     char *err = NULL;
-    c = kiln_http_component_load_any(comp->id, comp->source, &o->compile, any_export, &err);
+    kiln_compose_spec spec = {0}, *chain = NULL;
+    const char *path = comp->source;
+    if (dependency_spec(app->manifest, comp, &spec) < 0 ||
+        (mw_t && !(chain = middleware_spec(app->manifest, mw_t, comp, &spec, &path)))) {
+        kiln_compose_spec_free(&spec, 0);
+        return NULL;
+    }
+    c = kiln_http_component_load_deps(comp->id, path, chain ? chain : &spec, &o->compile,
+                                      any_export, &err);
+    kiln_compose_spec_free(&spec, 0);
+    kiln_compose_spec_free(chain, 1);
     if (!c) {
-        fprintf(stderr, "error: component %s: %s\n", comp->id, err ? err : "cannot load");
+        if (mw_t)
+            fprintf(stderr,
+                    "error: trigger %s: the middleware chain in front of component %s: %s\n",
+                    mw_t->id, comp->id, err ? err : "cannot load");
+        else
+            fprintf(stderr, "error: component %s: %s\n", comp->id, err ? err : "cannot load");
         kiln_free(err);
         return NULL;
     }
-    app->http[ci] = c;
+    if (mw_t)
+        app->http_mw[mw_t - app->manifest->triggers] = c;
+    else
+        app->http[ci] = c;
     warn_unserved_grants(comp, 1);
     /* wasi:http/outgoing-handler reads the grants by component id (host/registry.h) */
     if (comp->allowed_outbound_hosts.len &&
@@ -627,6 +730,11 @@ static kiln_http_component *http_component(up_app *app, const up_opts *o, size_t
     return c;
 }
 
+static kiln_http_component *http_component(up_app *app, const up_opts *o, size_t ci, int any_export)
+{
+    return http_component_mw(app, o, ci, any_export, NULL);
+}
+
 /* A trigger whose component is a component file: served as wasi:http (exec/http/),
  * loaded once per component. NULL on failure (said on stderr). */
 static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trigger *t)
@@ -640,8 +748,11 @@ static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trig
                 t->id, comp->id);
         return NULL;
     }
-    kiln_http_component *c = http_component(app, o, ci, 0);
+    kiln_http_component *c = http_component_mw(app, o, ci, 0, t->mw_len ? t : NULL);
     if (!c) return NULL;
+    if (t->mw_len)
+        fprintf(stderr, "kiln: trigger %s: %zu middleware in front of component %s\n", t->id,
+                t->mw_len, comp->id);
     if (t->executor == KILN_EXECUTOR_DEFAULT)
         fprintf(stderr,
                 "note: trigger %s: component %s exports wasi:http/incoming-handler and no "
@@ -663,6 +774,13 @@ static kiln_wagi_component *trigger_executor(up_app *app, const up_opts *o, cons
                 "error: trigger %s: component %s is a core module; the http executor needs a "
                 "component exporting wasi:http/incoming-handler (set executor = { type = "
                 "\"wagi\" } for a WASI command module)\n",
+                t->id, comp->id);
+        return NULL;
+    }
+    if (t->mw_len) {
+        fprintf(stderr,
+                "error: trigger %s: middleware runs in front of a wasi:http component; component "
+                "%s is a core module (WAGI)\n",
                 t->id, comp->id);
         return NULL;
     }
@@ -746,8 +864,9 @@ static int app_build(up_app *app, const up_opts *o)
     app->handlers = kiln_calloc(m->triggers_len + 1, sizeof *app->handlers);
     app->http = kiln_calloc(m->components_len + 1, sizeof *app->http);
     app->http_handlers = kiln_calloc(m->triggers_len + 1, sizeof *app->http_handlers);
+    app->http_mw = kiln_calloc(m->triggers_len + 1, sizeof *app->http_mw);
     if (!app->router || !app->targets || !app->loaded || !app->wagi || !app->handlers ||
-        !app->http || !app->http_handlers)
+        !app->http || !app->http_handlers || !app->http_mw)
         return -1;
     const char *base = m->base && strcmp(m->base, "/") != 0 ? m->base : "";
     size_t bl = strlen(base);
@@ -833,6 +952,9 @@ static void app_free(up_app *app)
     for (size_t i = 0; app->http && i < app->manifest->components_len; i++)
         kiln_http_component_free(app->http[i]);
     kiln_free(app->http);
+    for (size_t i = 0; app->http_mw && i < app->manifest->triggers_len; i++)
+        kiln_http_component_free(app->http_mw[i]);
+    kiln_free(app->http_mw);
     kiln_free(app->http_handlers);
     for (size_t i = 0; i < app->ntargets; i++)
         kiln_free(app->targets[i].headers);
@@ -940,11 +1062,19 @@ int kiln_cmd_up(int argc, char **argv)
     }
     /* Build first: before a first build the components' sources do not exist yet, and
      * loading the manifest checks them. */
-    if (o.build && kiln_build_app_profile(path, NULL, 0, o.flags.profile, stderr) < 0) goto out;
-    app.manifest = kiln_manifest_load(path, &diags);
+    /* `-f FILE.wasm`: a bare Wasm file is a one-component app (nothing to build), as in Spin */
+    int bare = kiln_manifest_is_wasm_file(path);
+    if (o.build && !bare && kiln_build_app_profile(path, NULL, 0, o.flags.profile, stderr) < 0)
+        goto out;
+    app.manifest = bare ? kiln_manifest_from_wasm(path, &diags) : kiln_manifest_load(path, &diags);
     for (size_t i = 0; i < diags.len; i++)
         fprintf(stderr, "%s\n", diags.items[i].message);
     if (!app.manifest || kiln_up_flags_apply(&o.flags, app.manifest) < 0) goto out;
+    /* `{ url, digest }` sources and dependencies: downloaded once, verified, cached */
+    if (kiln_manifest_fetch_sources(app.manifest, &err) < 0) {
+        fprintf(stderr, "error: %s\n", err ? err : "cannot fetch a source");
+        goto out;
+    }
     /* Key-value stores opened and variables resolved before anything loads: a required
      * variable without a value or an unknown store label stops here, as in Spin. */
     kiln_spin_options so = {o.state_dir,

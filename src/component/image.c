@@ -64,6 +64,7 @@ struct kiln_component_image {
     kiln_resources **tables; /* per frame: the template's handle table, types in graph */
     const kiln_chost_provider *provs[MAX_PROVS];
     void *tmpl_ctx[MAX_PROVS]; /* the template's context, kept for the provider's ctx_clone */
+    int deny[MAX_PROVS];       /* made from the deny-all grants (a dependency's: compose.h) */
     size_t nprovs;
 };
 
@@ -428,8 +429,10 @@ kiln_component_image *kiln_component_image_new(kiln_loaded_component *lc, const 
     for (size_t i = 0; i < n; i++)
         img->order[i] = img->map[i].to;
     img->nprovs = ci->nprovs;
-    for (size_t p = 0; p < ci->nprovs; p++)
+    for (size_t p = 0; p < ci->nprovs; p++) {
         img->provs[p] = ci->provs[p].p;
+        img->deny[p] = ci->provs[p].deny;
+    }
     if (capture_graph(img, ci, err) < 0) goto fail;
     /* Contexts the providers copy stay with the image (and are tried once here). */
     size_t keep = 0;
@@ -442,7 +445,8 @@ kiln_component_image *kiln_component_image_new(kiln_loaded_component *lc, const 
     for (size_t p = 0; p < img->nprovs; p++) {
         if (!img->tmpl_ctx[p]) continue;
         char *why = NULL;
-        void *trial = img->provs[p]->ctx_clone(img->tmpl_ctx[p], g, &why);
+        void *trial =
+            img->provs[p]->ctx_clone(img->tmpl_ctx[p], img->deny[p] ? &ci->deny_g : g, &why);
         if (!trial) {
             kiln_err_set(err, "%s: %s: %s", ci->name, img->provs[p]->name, why ? why : "failed");
             kiln_free(why);
@@ -498,6 +502,7 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
         *map = img->ncores <= 32 ? mlocal : kiln_malloc(img->ncores * sizeof *map);
     if (!ci || !delta || !res || !map) goto oom;
     ci->lc = lc;
+    ki_deny_grants(&ci->deny_g, g);
     const char *slash = strrchr(lc->name, '/');
     ci->name = slash ? slash + 1 : lc->name;
     char *blk = kiln_malloc(img->size ? img->size : 1);
@@ -522,13 +527,15 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
     for (size_t p = 0; p < img->nprovs; p++) {
         char *why = NULL;
         const kiln_chost_provider *pv = img->provs[p];
-        void *ctx = pv->ctx_clone ? pv->ctx_clone(img->tmpl_ctx[p], g, &why) : pv->ctx_new(g, &why);
+        const kiln_grants *pg = img->deny[p] ? &ci->deny_g : g;
+        void *ctx =
+            pv->ctx_clone ? pv->ctx_clone(img->tmpl_ctx[p], pg, &why) : pv->ctx_new(pg, &why);
         if (!ctx) {
             kiln_err_set(err, "%s: %s: %s", ci->name, img->provs[p]->name, why ? why : "failed");
             kiln_free(why);
             goto fail;
         }
-        ci->provs[ci->nprovs++] = (ki_provctx){img->provs[p], ctx};
+        ci->provs[ci->nprovs++] = (ki_provctx){img->provs[p], ctx, img->deny[p]};
         delta[tprov + p] = (uintptr_t)ctx - img->old[tprov + p];
     }
     if (img->ncores && !(ci->cores = kiln_malloc(img->ncores * sizeof *ci->cores))) goto oom;

@@ -147,6 +147,7 @@ struct ki_frame {
 typedef struct ki_provctx {
     const kiln_chost_provider *p;
     void *ctx;
+    int deny; /* made from the instance's deny-all grants (a dependency's: compose.h) */
 } ki_provctx;
 
 struct kiln_loaded_component {
@@ -159,6 +160,16 @@ struct kiln_loaded_component {
     size_t nmodules;
     double compile_seconds;
     int cached;
+    /* Dependencies (compose.h): instantiated before this component, each with its own
+     * grants (dep_inherit[k]: the KILN_INHERIT_* sets it gets); links[i] satisfies the
+     * import named link_import[i] with dependency link_dep[i]'s export link_export[i]. */
+    struct kiln_loaded_component **deps;
+    int *dep_inherit;
+    size_t ndeps;
+    char **link_import, **link_export;
+    size_t *link_dep;
+    size_t nlinks;
+    int deny_self; /* KILN_INHERIT_* sets denied to this component (a middleware's) */
 };
 
 struct kiln_component_instance {
@@ -181,14 +192,46 @@ struct kiln_component_instance {
     kiln_cabi_cx *cx;   /* for kiln_component_call (lower.c: from the thread's cache) */
     kiln_cabi_cx **cxs; /* contexts of the calls in progress (lower.c), reused */
     uint32_t depth, ncxs, capcxs;
-    uint64_t timeout_ns; /* of the host's call in progress (0: none) */
-    kiln_err *err;       /* during instantiation */
+    uint64_t timeout_ns;       /* of the host's call in progress (0: none) */
+    kiln_err *err;             /* during instantiation */
+    kiln_grants deny_g;        /* deny-all grants of dependencies that do not inherit (compose.h) */
+    const kiln_grants *real_g; /* the instance's grants, during instantiation */
+    /* Host resource types made so far (during instantiation): one runtime type per
+     * interface resource and provider context, shared by every frame that imports it, so
+     * that a handle passes between the components of a composition (compose.h). */
+    struct ki_host_rt *hrt;
+    size_t nhrt;
 };
+
+typedef struct ki_host_rt {
+    const kiln_chost_iface *iface;
+    long k;
+    void *ctx;
+    ki_rtype *r;
+} ki_host_rt;
+
+/* Fills d with the deny-all grants derived from g (stdio kept, nothing else). */
+void ki_deny_grants(kiln_grants *d, const kiln_grants *g);
+/* compose.c: whether a provider's context is shared by every component of a composition,
+ * deny-all ones included (WASI 0.2 and wasi:http: their resources — streams, requests,
+ * response-outparams — cross from one component to another); a deny-all component then
+ * gets stubs for the functions that disclose the configuration (ki_deny_stub: the
+ * environment, the preopens, outbound HTTP), NULL for the others. */
+int ki_shared_provider(const kiln_chost_provider *p);
+const kiln_chost_func *ki_deny_stub(const char *import_name, const char *func);
 
 /* link.c: instantiates lc (every core instance initialized, start functions run); with
  * `recording`, every arena item is listed in ci->recs (for image.c). NULL with err. */
 kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, const kiln_grants *g,
                                         int recording, kiln_err *err);
+
+/* load.c: loads a component; with check_imports 0 its imports are not checked against
+ * the host (compose.c checks the ones no dependency satisfies). NULL with err. */
+kiln_loaded_component *ki_load(const char *name, const uint8_t *bytes, size_t len,
+                               const kiln_compile_opts *opts, int check_imports, kiln_err *err);
+/* load.c: the host check of one import of the outermost component (problems appended to
+ * *msg); the number of problems, -1 out of memory. */
+int ki_check_import(const kiln_component *c, const kiln_citem *im, char **msg);
 
 /* Arena allocation (zeroed) of an item of that kind; NULL when out of memory. */
 void *ki_alloc(kiln_component_instance *ci, size_t n, ki_kind kind);

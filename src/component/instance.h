@@ -49,6 +49,14 @@ kiln_loaded_component *kiln_component_load_file(const char *path, const kiln_com
                                                 kiln_err *err);
 void kiln_component_unload(kiln_loaded_component *lc);
 
+/* Loads the component file at path with the dependencies of spec (compose.h: resolved,
+ * loaded, their exports checked against the imports they satisfy); `id` names it in
+ * messages. Without dependencies, kiln_component_load_file. NULL with err. */
+struct kiln_compose_spec;
+kiln_loaded_component *kiln_component_load_composed(const char *id, const char *path,
+                                                    const struct kiln_compose_spec *spec,
+                                                    const kiln_compile_opts *opts, kiln_err *err);
+
 /* The validated model, and compile facts: number of core modules, whether all came from
  * the cache, the total compile time, the tier actually loaded (of the first module). */
 const kiln_component *kiln_component_model(const kiln_loaded_component *lc);

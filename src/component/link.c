@@ -1,5 +1,6 @@
 /* link.c — instantiating a component: the definitions replayed in order into runtime
  * index spaces (instance.h, inst_internal.h). */
+#include "component/compose.h"
 #include "component/inst_internal.h"
 #include "component/reader.h"
 #include "util/alloc.h"
@@ -255,11 +256,21 @@ static int type_fits(const kiln_import *imp, const char *have)
 }
 
 /* The compiled module of an embedded module definition (load.c compiled every one). */
+static kiln_module *module_in(const kiln_loaded_component *lc, const kiln_cmodule *cm)
+{
+    for (size_t i = 0; i < lc->nmodules; i++)
+        if (lc->defs[i] == cm) return lc->modules[i];
+    for (size_t k = 0; k < lc->ndeps; k++) {
+        kiln_module *m = module_in(lc->deps[k], cm);
+        if (m) return m;
+    }
+    return NULL;
+}
+
+/* (and of its dependencies', compose.h) */
 static kiln_module *module_of(kiln_component_instance *ci, const kiln_cmodule *cm)
 {
-    for (size_t i = 0; i < ci->lc->nmodules; i++)
-        if (ci->lc->defs[i] == cm) return ci->lc->modules[i];
-    return NULL;
+    return module_in(ci->lc, cm);
 }
 
 /* A core instance definition: inline exports, or a module instantiated with every import
@@ -336,8 +347,9 @@ static ki_coreinst *instantiate_core(kiln_component_instance *ci, ki_frame *f,
 static void *provider_ctx(kiln_component_instance *ci, const kiln_chost_provider *p,
                           const kiln_grants *g)
 {
+    int deny = g == &ci->deny_g;
     for (size_t i = 0; i < ci->nprovs; i++)
-        if (ci->provs[i].p == p) return ci->provs[i].ctx;
+        if (ci->provs[i].p == p && ci->provs[i].deny == deny) return ci->provs[i].ctx;
     if (ci->nprovs == sizeof ci->provs / sizeof ci->provs[0]) {
         kiln_err_set(ci->err, "%s: too many host providers", ci->name);
         return NULL;
@@ -349,15 +361,37 @@ static void *provider_ctx(kiln_component_instance *ci, const kiln_chost_provider
         kiln_free(why);
         return NULL;
     }
-    ci->provs[ci->nprovs++] = (ki_provctx){p, ctx};
+    ci->provs[ci->nprovs++] = (ki_provctx){p, ctx, deny};
     return ctx;
+}
+
+/* The runtime type of resource k of a host interface with provider context ctx: made once
+ * per instance (ci->hrt), so that every component of a composition has the same. NULL out
+ * of memory. */
+static ki_rtype *host_rtype(kiln_component_instance *ci, const kiln_chost_iface *iface, long k,
+                            void *ctx)
+{
+    for (size_t i = 0; i < ci->nhrt; i++)
+        if (ci->hrt[i].iface == iface && ci->hrt[i].k == k && ci->hrt[i].ctx == ctx)
+            return ci->hrt[i].r;
+    ki_host_rt *n = kiln_realloc(ci->hrt, (ci->nhrt + 1) * sizeof *n);
+    if (!n) return NULL;
+    ci->hrt = n;
+    ki_rtype *r = ki_alloc(ci, sizeof *r, KI_RTYPE);
+    if (!r) return NULL;
+    kiln_resource_type_init_host(&r->rt, iface->resources[k].name, iface->resources[k].dtor, ctx);
+    ci->hrt[ci->nhrt++] = (ki_host_rt){iface, k, ctx, r};
+    return r;
 }
 
 /* An instance import of the outermost component: its functions bound to the host
  * interface serving the name (with the provider's context of this instance) and its
- * resource types to the host's (recorded in the frame's type map). NULL with ci->err. */
+ * resource types to the host's (recorded in the frame's type map). `allow`: the
+ * KILN_INHERIT_* sets granted to this component (compose.h); an interface of a set not
+ * granted gets the provider's deny-all context, or for the providers whose context the
+ * whole composition shares, that context with the deny stubs. NULL with ci->err. */
 static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const char *name,
-                               const kiln_ctype *type, const kiln_grants *g)
+                               const kiln_ctype *type, int allow)
 {
     const kiln_chost_provider *p = NULL;
     const kiln_chost_iface *iface = kiln_chost_find(name, &p);
@@ -365,7 +399,10 @@ static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const c
         kiln_err_set(ci->err, "%s: import %s: no host provides it", ci->name, name);
         return NULL;
     }
-    void *ctx = provider_ctx(ci, p, g);
+    int set = kiln_compose_capability(name);
+    int denied = set && !(allow & set);
+    int stubs = denied && ki_shared_provider(p);
+    void *ctx = provider_ctx(ci, p, denied && !stubs ? &ci->deny_g : ci->real_g);
     if (!ctx) return NULL;
     ki_cinst *in = ki_alloc(ci, sizeof *in, KI_CINST);
     if (!in) return NULL;
@@ -384,7 +421,8 @@ static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const c
             fn->kind = KI_FUNC_HOST;
             fn->type = e->type;
             fn->frame = f;
-            fn->hf = kiln_chost_find_func(iface, e->name);
+            fn->hf = stubs ? ki_deny_stub(name, e->name) : NULL;
+            if (!fn->hf) fn->hf = kiln_chost_find_func(iface, e->name);
             fn->hctx = ctx;
             if (!fn->hf) {
                 kiln_err_set(ci->err, "%s: import %s: no function %s", ci->name, name, e->name);
@@ -399,9 +437,7 @@ static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const c
                     kiln_err_set(ci->err, "%s: import %s: no resource %s", ci->name, name, e->name);
                     return NULL;
                 }
-                if (!(r = ki_alloc(ci, sizeof *r, KI_RTYPE))) return NULL;
-                kiln_resource_type_init_host(&r->rt, iface->resources[k].name,
-                                             iface->resources[k].dtor, ctx);
+                if (!(r = host_rtype(ci, iface, k, ctx))) return NULL;
                 if (ki_tmap_add(ci, f, e->type, r) < 0) return NULL;
             }
             item = r;
@@ -447,10 +483,25 @@ static int oom(kiln_component_instance *ci)
     return -1;
 }
 
+/* Gives an instance import its resource types: an imported instance's resource types are
+ * its exports' types. 0, or -1 out of memory. */
+static int import_types(kiln_component_instance *ci, ki_frame *f, const kiln_cextern *e,
+                        const ki_cinst *in)
+{
+    for (uint32_t k = 0; e->type && k < e->type->nexports; k++) {
+        const kiln_citem *x = &e->type->exports[k];
+        if (x->sort != KILN_CSORT_TYPE) continue;
+        void *r = cinst_get(in, x->name, KILN_CSORT_TYPE);
+        if (r && ki_tmap_add(ci, f, x->type, r) < 0) return -1;
+    }
+    return 0;
+}
+
 /* Instantiates component c in frame f (whose parent is set); args: its imports (NULL for
- * the outermost: host instances). Fills f->exports. */
+ * the outermost: host instances, except those in `linked`, a dependency's exports:
+ * compose.h); allow: the KILN_INHERIT_* sets of the grants it gets. Fills f->exports. */
 static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_component *c,
-                     const ki_cinst *args, const kiln_grants *g)
+                     const ki_cinst *args, const ki_cinst *linked, int allow)
 {
     f->c = c;
     if (!(f->exports = ki_alloc(ci, sizeof *f->exports, KI_CINST))) return oom(ci);
@@ -502,7 +553,7 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                 ki_frame *nf = frame_new(ci);
                 if (!nf) return oom(ci);
                 nf->parent = k->outer;
-                int rc = run_frame(ci, nf, k->c, &a, g);
+                int rc = run_frame(ci, nf, k->c, &a, NULL, allow);
                 if (rc < 0) return -1;
                 out = nf->exports;
             }
@@ -618,12 +669,15 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                 /* (eq T) of the outermost component: an alias, nothing to supply; a
                  * resource keeps the runtime type T already has (an imported instance's) */
                 item = e->type ? ki_rtype_of(f, e->type) : NULL;
+            } else if (!args && linked && e->sort == KILN_CSORT_INSTANCE &&
+                       (item = cinst_get(linked, e->name, KILN_CSORT_INSTANCE)) != NULL) {
+                if (import_types(ci, f, e, item) < 0) return oom(ci);
             } else if (!args) {
                 if (e->sort != KILN_CSORT_INSTANCE) {
                     kiln_err_set(ci->err, "%s: import %s: not an instance", ci->name, e->name);
                     return -1;
                 }
-                if (!(item = host_instance(ci, f, e->name, e->type, g))) return -1;
+                if (!(item = host_instance(ci, f, e->name, e->type, allow))) return -1;
             } else {
                 item = cinst_get(args, e->name, e->sort);
                 if (!item && e->sort != KILN_CSORT_TYPE) {
@@ -633,16 +687,8 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                 }
                 if (e->sort == KILN_CSORT_TYPE && ki_tmap_add(ci, f, e->type, item) < 0)
                     return oom(ci);
-                /* An imported instance's resource types are its exports' types. */
-                if (e->sort == KILN_CSORT_INSTANCE && e->type) {
-                    const ki_cinst *in = item;
-                    for (uint32_t k = 0; k < e->type->nexports; k++) {
-                        const kiln_citem *x = &e->type->exports[k];
-                        if (x->sort != KILN_CSORT_TYPE) continue;
-                        void *r = cinst_get(in, x->name, KILN_CSORT_TYPE);
-                        if (r && ki_tmap_add(ci, f, x->type, r) < 0) return oom(ci);
-                    }
-                }
+                if (e->sort == KILN_CSORT_INSTANCE && import_types(ci, f, e, item) < 0)
+                    return oom(ci);
             }
             if (push(ci, f, e->sort, item) < 0) return oom(ci);
             break;
@@ -663,6 +709,51 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
         }
     }
     return 0;
+}
+
+void ki_deny_grants(kiln_grants *d, const kiln_grants *g)
+{
+    static const char *const none[1] = {NULL};
+    memset(d, 0, sizeof *d);
+    d->component = NULL;
+    d->allowed_outbound_hosts = none;
+    if (g)
+        for (int i = 0; i < 3; i++)
+            d->wasi.stdio[i] = g->wasi.stdio[i];
+}
+
+/* Instantiates lc into frame `top` with the KILN_INHERIT_* sets `allow` of the instance's
+ * grants: its dependencies first (compose.h), each in a frame of its own with the sets it
+ * inherits, then lc's model with the dependencies' exports for the imports they satisfy.
+ * 0, or -1 with ci->err. */
+static int instantiate_lc(kiln_component_instance *ci, const kiln_loaded_component *lc,
+                          ki_frame *top, int allow)
+{
+    if (!lc->ndeps) return run_frame(ci, top, lc->model, NULL, NULL, allow);
+    ki_frame **dep = kiln_calloc(lc->ndeps, sizeof *dep);
+    if (!dep) return oom(ci);
+    int rc = 0;
+    for (size_t k = 0; k < lc->ndeps && rc == 0; k++) {
+        if (!(dep[k] = frame_new(ci)))
+            rc = oom(ci);
+        else
+            rc = instantiate_lc(ci, lc->deps[k], dep[k],
+                                lc->dep_inherit[k] & ~lc->deps[k]->deny_self);
+    }
+    ki_cinst *linked = rc == 0 ? ki_alloc(ci, sizeof *linked, KI_CINST) : NULL;
+    if (rc == 0 && !linked) rc = oom(ci);
+    for (size_t i = 0; i < lc->nlinks && rc == 0; i++) {
+        void *x = cinst_get(dep[lc->link_dep[i]]->exports, lc->link_export[i], KILN_CSORT_INSTANCE);
+        if (!x) {
+            kiln_err_set(ci->err, "%s: dependency %s has no export %s", ci->name,
+                         lc->deps[lc->link_dep[i]]->name, lc->link_export[i]);
+            rc = -1;
+        } else if (cinst_add(ci, linked, lc->link_import[i], KILN_CSORT_INSTANCE, x) < 0) {
+            rc = oom(ci);
+        }
+    }
+    kiln_free(dep);
+    return rc < 0 ? -1 : run_frame(ci, top, lc->model, NULL, linked, allow);
 }
 
 kiln_component_instance *kiln_component_instantiate(kiln_loaded_component *lc, const kiln_grants *g,
@@ -689,11 +780,16 @@ kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, const kiln_gr
         kiln_component_instance_free(ci);
         return NULL;
     }
-    if (run_frame(ci, ci->top, lc->model, NULL, g) < 0) {
+    ki_deny_grants(&ci->deny_g, g);
+    ci->real_g = g;
+    if (instantiate_lc(ci, lc, ci->top, KILN_INHERIT_ALL & ~lc->deny_self) < 0) {
         kiln_component_instance_free(ci);
         return NULL;
     }
     ci->err = NULL;
+    kiln_free(ci->hrt);
+    ci->hrt = NULL;
+    ci->nhrt = 0;
     return ci;
 }
 
@@ -709,6 +805,7 @@ void kiln_component_instance_free(kiln_component_instance *ci)
     for (uint32_t i = 0; i < ci->nframes; i++)
         kiln_resources_free(ci->frames[i]->res);
     kiln_free(ci->recs);
+    kiln_free(ci->hrt);
     for (size_t i = 0; i < ci->narena; i++)
         kiln_free(ci->arena[i]);
     kiln_free(ci->arena);
@@ -717,8 +814,10 @@ void kiln_component_instance_free(kiln_component_instance *ci)
 
 void *kiln_component_host_ctx(kiln_component_instance *ci, const char *provider_name)
 {
+    /* the component's own context, not a deny-all one of a dependency (compose.h) */
     for (size_t i = 0; i < ci->nprovs; i++)
-        if (strcmp(ci->provs[i].p->name, provider_name) == 0) return ci->provs[i].ctx;
+        if (!ci->provs[i].deny && strcmp(ci->provs[i].p->name, provider_name) == 0)
+            return ci->provs[i].ctx;
     return NULL;
 }
 

@@ -37,6 +37,21 @@ static int imports_eq_type(const kiln_component *c, const char *name)
     return 0;
 }
 
+int ki_check_import(const kiln_component *c, const kiln_citem *im, char **msg)
+{
+    if (im->sort == KILN_CSORT_INSTANCE) return kiln_chost_check_import(im->name, im->type, msg);
+    if (im->sort == KILN_CSORT_TYPE && imports_eq_type(c, im->name)) return 0;
+    char line[600];
+    snprintf(line, sizeof line, "%s: a %s import; the host provides only instances\n", im->name,
+             kiln_csort_name(im->sort));
+    size_t old = *msg ? strlen(*msg) : 0;
+    char *m = kiln_realloc(*msg, old + strlen(line) + 1);
+    if (!m) return -1;
+    strcpy(m + old, line);
+    *msg = m;
+    return 1;
+}
+
 /* Checks the imports of the outermost component; returns the number of problems (lines
  * in *msg), -1 when out of memory. */
 static int check_imports(const kiln_component *c, char **msg)
@@ -44,23 +59,7 @@ static int check_imports(const kiln_component *c, char **msg)
     int problems = 0;
     const kiln_ctype *t = c->type;
     for (uint32_t i = 0; i < t->nimports; i++) {
-        const kiln_citem *im = &t->imports[i];
-        int r;
-        if (im->sort == KILN_CSORT_INSTANCE) {
-            r = kiln_chost_check_import(im->name, im->type, msg);
-        } else if (im->sort == KILN_CSORT_TYPE && imports_eq_type(c, im->name)) {
-            r = 0;
-        } else {
-            char line[600];
-            snprintf(line, sizeof line, "%s: a %s import; the host provides only instances\n",
-                     im->name, kiln_csort_name(im->sort));
-            size_t old = *msg ? strlen(*msg) : 0;
-            char *m = kiln_realloc(*msg, old + strlen(line) + 1);
-            if (!m) return -1;
-            strcpy(m + old, line);
-            *msg = m;
-            r = 1;
-        }
+        int r = ki_check_import(c, &t->imports[i], msg);
         if (r < 0) return -1;
         problems += r;
     }
@@ -130,6 +129,12 @@ static int check_supported(const kiln_component *c, const char *name, kiln_err *
 kiln_loaded_component *kiln_component_load(const char *name, const uint8_t *bytes, size_t len,
                                            const kiln_compile_opts *opts, kiln_err *err)
 {
+    return ki_load(name, bytes, len, opts, 1, err);
+}
+
+kiln_loaded_component *ki_load(const char *name, const uint8_t *bytes, size_t len,
+                               const kiln_compile_opts *opts, int check, kiln_err *err)
+{
     kiln_loaded_component *lc = kiln_calloc(1, sizeof *lc);
     if (!lc || !(lc->name = kiln_strdup(name)) || !(lc->bytes = kiln_malloc(len ? len : 1))) {
         kiln_err_set(err, "%s: out of memory", name);
@@ -148,7 +153,7 @@ kiln_loaded_component *kiln_component_load(const char *name, const uint8_t *byte
         return NULL;
     }
     char *msg = NULL;
-    int problems = check_imports(lc->model, &msg);
+    int problems = check ? check_imports(lc->model, &msg) : 0;
     if (problems != 0) {
         if (problems < 0)
             kiln_err_set(err, "%s: out of memory", name);
@@ -226,6 +231,17 @@ kiln_loaded_component *kiln_component_load_file(const char *path, const kiln_com
 void kiln_component_unload(kiln_loaded_component *lc)
 {
     if (!lc) return;
+    for (size_t i = 0; i < lc->ndeps; i++)
+        kiln_component_unload(lc->deps[i]);
+    kiln_free(lc->deps);
+    kiln_free(lc->dep_inherit);
+    for (size_t i = 0; i < lc->nlinks; i++) {
+        kiln_free(lc->link_import[i]);
+        kiln_free(lc->link_export[i]);
+    }
+    kiln_free(lc->link_import);
+    kiln_free(lc->link_export);
+    kiln_free(lc->link_dep);
     for (size_t i = 0; i < lc->nmodules; i++)
         kiln_module_free(lc->modules[i]);
     kiln_free(lc->modules);

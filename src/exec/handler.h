@@ -98,6 +98,15 @@ typedef struct kiln_request {
     /* The request's id for guest log lines (NUL-terminated hex): its trace id when the
      * server traces, else one the server numbers. NULL: none. */
     const char *request_id;
+    /* How the request declared its body (the server takes Content-Length and
+     * Transfer-Encoding out of `headers`; WAGI gives them back as HTTP_CONTENT_LENGTH and
+     * HTTP_TRANSFER_ENCODING, as Spin and Wagi do): whether it had a Content-Length, and
+     * its value; whether the body came chunked (HTTP/1.1 Transfer-Encoding: chunked; the
+     * HTTP server cannot tell with h2o 2.2, which consumes both headers: a body then counts
+     * as declared by its length). */
+    int has_declared_length;
+    unsigned long long declared_length;
+    int chunked;
 } kiln_request;
 
 typedef struct kiln_response kiln_response;

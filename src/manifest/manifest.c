@@ -662,6 +662,7 @@ void man_trigger_free(kiln_trigger *t)
     man_kvlist_free(&t->static_headers);
     kiln_free(t->static_body);
     man_strlist_free(&t->middleware);
+    man_dependencies_free(t->mw, t->mw_len);
 }
 
 void kiln_manifest_free(kiln_manifest *m)

@@ -45,14 +45,19 @@ typedef struct kiln_file_spec {
 } kiln_file_spec;
 
 /* One entry of a component's `dependencies` (Spin 3 component composition): the import
- * it satisfies and where the implementation comes from. Kept as written; Kiln does not
- * compose components yet (kiln up refuses them, see kiln_manifest_unserved). */
+ * it satisfies and where the implementation comes from. `kiln up` composes the component
+ * with it at load time (component/compose.h); registry packages are refused there. */
 typedef struct kiln_dependency {
-    char *name;    /* the import: "foo:bar/baz@1.0.0", "foo:bar" or a plain name */
-    char *kind;    /* "version", "package", "path", "url" or "component" */
-    char *value;   /* the version requirement, path (absolute), URL or component id */
-    char *package; /* package = "..." (NULL when not given) */
+    char *name;     /* the import: "foo:bar/baz@1.0.0", "foo:bar" or a plain name */
+    char *kind;     /* "version", "package", "path", "url" or "component" */
+    char *value;    /* the version requirement, path (absolute), URL or component id */
+    char *package;  /* package = "..." (NULL when not given) */
+    char *registry; /* registry = "..." (NULL when not given) */
     char *export_name;
+    char *digest; /* url: "sha256:..." */
+    char *file;   /* url: the verified download (kiln_manifest_fetch_sources), else NULL */
+    int inherit;  /* inherit_configuration: -1 not given, 0 false, 1 true, 2 a list of keys */
+    kiln_strlist inherit_keys; /* the list ("allowed_outbound_hosts", "key_value_stores"...) */
     int line, col;
 } kiln_dependency;
 
@@ -60,10 +65,11 @@ typedef struct kiln_dependency {
  * `--profile NAME` replaces. */
 typedef struct kiln_profile {
     char *name;
-    char *source;               /* absolute path, or NULL: the component's own */
-    kiln_strlist build_command; /* empty: the component's own build */
-    kiln_kvlist environment;    /* added to (and overriding) the component's */
-    size_t dependencies_len;    /* dependencies overridden in this profile (kept as a count) */
+    char *source;                  /* absolute path, or NULL: the component's own */
+    kiln_strlist build_command;    /* empty: the component's own build */
+    kiln_kvlist environment;       /* added to (and overriding) the component's */
+    kiln_dependency *dependencies; /* added to (and replacing by name) the component's */
+    size_t dependencies_len;
     int line, col;
 } kiln_profile;
 
@@ -96,7 +102,9 @@ typedef struct kiln_component {
     kiln_strlist targets;   /* deployment target environments (informational) */
     kiln_dependency *dependencies;
     size_t dependencies_len;
-    int dependencies_inherit_configuration;
+    int dependencies_inherit_configuration; /* 0 when not given */
+    int dependencies_inherit_given;         /* it was written (line/col below) */
+    int dependencies_inherit_line, dependencies_inherit_col;
     kiln_profile *profiles;
     size_t profiles_len;
 } kiln_component;
@@ -124,7 +132,10 @@ typedef struct kiln_trigger {
     char *static_body; /* may be NULL */
     size_t static_body_len;
     kiln_strlist middleware; /* dependencies.middleware: component ids, or "path:FILE" /
-                                "url:URL" for the other forms; not served yet */
+                                "url:URL" for the other forms (for messages) */
+    kiln_dependency *mw;     /* the same entries, outermost first: kind "component", "path"
+                                or "url", value, digest, inherit (kiln_dependency_file) */
+    size_t mw_len;
     int middleware_line, middleware_col;
 } kiln_trigger;
 
@@ -211,6 +222,13 @@ void kiln_diags_free(kiln_diags *d);
  * failure returns -1 and sets *err (allocated message). */
 int kiln_manifest_find(const char *f_arg, char **path_out, char **err);
 
+/* `kiln up -f FILE.wasm` (manifest_wasm.c): whether path names a bare Wasm file (.wasm or
+ * .wat, as Spin decides), and the one-component app Spin makes of it: named after the
+ * file's stem, one HTTP trigger on "/..." with the file as its inline component's source.
+ * NULL with *diags as kiln_manifest_load. */
+int kiln_manifest_is_wasm_file(const char *path);
+kiln_manifest *kiln_manifest_from_wasm(const char *wasm_path, kiln_diags *diags);
+
 /* Why `kiln up` cannot serve this valid manifest: one allocated message per Spin
  * feature Kiln does not implement that the app needs (component dependencies, HTTP
  * middleware, registry sources, an app with no HTTP trigger), each naming the feature
@@ -235,6 +253,29 @@ int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const cha
  * names no component. */
 int kiln_manifest_select_components(kiln_manifest *m, const char *const *ids, size_t n,
                                     const char **bad);
+
+/* Downloads a `{ url, digest }` file once into the download cache (source_fetch.c),
+ * verified against digest ("sha256:HEX"); `what` names it in messages ("component `x`").
+ * 0 with *path_out (allocated: the cached file), or -1 with *err (allocated) naming what,
+ * the URL and, on a mismatch, the expected and actual digests. */
+int kiln_source_fetch(const char *what, const char *url, const char *digest, char **path_out,
+                      char **err);
+/* Fetches every url source of m (components' `source = { url, digest }`, which then get
+ * `source` set to the cached file, and url dependencies: their `file`). 0, or -1 with *err
+ * (allocated). */
+int kiln_manifest_fetch_sources(kiln_manifest *m, char **err);
+
+/* The component file dependency d of component c is loaded from (a path, a url's cached
+ * download, another component's source), or NULL with *why (static text) when Kiln
+ * cannot get it: a registry package ("not supported yet"). */
+const char *kiln_dependency_file(const kiln_manifest *m, const kiln_dependency *d,
+                                 const char **why);
+/* What dependency d of c (c NULL: a middleware entry) gets of the component's
+ * configuration: 1 all, 0 none, 2 the capability sets named in d->inherit_keys (Spin's
+ * keys: ai_models, allowed_outbound_hosts, environment, files, key_value_stores,
+ * sqlite_databases, variables). Its own `inherit_configuration` when given, else the
+ * component's `dependencies_inherit_configuration`. */
+int kiln_dependency_inherits(const kiln_component *c, const kiln_dependency *d);
 
 /* The component with this id, or NULL. */
 const kiln_component *kiln_manifest_component(const kiln_manifest *m, const char *id);

@@ -63,6 +63,10 @@ void man_load_trigger_spin3(loader *L, kiln_trigger *t, const kiln_toml_value *t
 void man_load_other_triggers(loader *L, const kiln_toml_entry *e);
 void man_load_trigger_settings(loader *L, const kiln_toml_entry *e);
 void man_spin3_component_free(kiln_component *c);
+void man_check_dependencies(loader *L);
+/* Frees n dependencies and the array; one dependency's strings. */
+void man_dependencies_free(kiln_dependency *d, size_t n);
+void man_dependencies_free_one(kiln_dependency *d);
 void man_spin3_manifest_free(kiln_manifest *m);
 
 /* manifest_v1.c: a version-1 manifest converted as Spin converts it */

@@ -733,6 +733,7 @@ void man_cross_check(loader *L)
 {
     kiln_manifest *m = L->m;
     warn_unimplemented(L);
+    man_check_dependencies(L);
     /* duplicate routes: warn, and drop the earlier trigger (the later one wins) */
     for (size_t j = 1; j < m->triggers_len; j++) {
         kiln_trigger *b = &m->triggers[j];

@@ -75,19 +75,23 @@ static void scalars_to_kv(loader *L, const kiln_toml_value *t, kiln_kvlist *kv, 
     }
 }
 
-/* Checks `inherit_configuration`: true/false or an array of strings. */
-static void check_inherit(loader *L, const kiln_toml_value *t)
+/* Checks `inherit_configuration`: true/false or an array of strings (kept in *keys).
+ * Returns -1 when not given, 0/1 for false/true, 2 for a list. */
+static int check_inherit(loader *L, const kiln_toml_value *t, kiln_strlist *keys)
 {
     const kiln_toml_value *v = kiln_toml_get(t, "inherit_configuration");
-    if (!v || v->type == KILN_TOML_BOOL) return;
+    if (!v) return -1;
+    if (v->type == KILN_TOML_BOOL) return v->u.boolean ? 1 : 0;
     if (v->type == KILN_TOML_ARRAY) {
         for (size_t i = 0; i < kiln_toml_array_len(v); i++)
             if (kiln_toml_array_at(v, i)->type != KILN_TOML_STRING) goto bad;
-        return;
+        man_get_strlist(L, t, "inherit_configuration", "a dependency", 0, keys);
+        return 2;
     }
 bad:
     man_error(L, v->line, v->col,
               "`inherit_configuration` must be true, false or a list of configuration names");
+    return -1;
 }
 
 /* Reads one entry of [component.ID.dependencies] into d. */
@@ -96,6 +100,7 @@ static void load_dependency(loader *L, kiln_dependency *d, const kiln_toml_entry
     const kiln_toml_value *v = e->value;
     d->line = e->line;
     d->col = e->col;
+    d->inherit = -1;
     d->name = kiln_strdup(e->key);
     if (!d->name) {
         man_oom(L);
@@ -117,8 +122,10 @@ static void load_dependency(loader *L, kiln_dependency *d, const kiln_toml_entry
         return;
     }
     man_check_keys(L, v, dep_keys, "a dependency");
-    check_inherit(L, v);
+    d->inherit = check_inherit(L, v, &d->inherit_keys);
     man_get_string(L, v, "package", "a dependency", &d->package);
+    man_get_string(L, v, "registry", "a dependency", &d->registry);
+    man_get_string(L, v, "digest", "a dependency", &d->digest);
     man_get_string(L, v, "export", "a dependency", &d->export_name);
     char *val = NULL;
     const char *kind = NULL;
@@ -135,6 +142,9 @@ static void load_dependency(loader *L, kiln_dependency *d, const kiln_toml_entry
         man_get_string(L, v, "url", "a dependency", &val);
         if (!kiln_toml_get(v, "digest"))
             man_error(L, v->line, v->col, "dependency `%s`: a `url` needs a `digest`", e->key);
+        else if (d->digest && strncmp(d->digest, "sha256:", 7) != 0)
+            man_error(L, v->line, v->col, "dependency `%s`: `digest` must begin with \"sha256:\"",
+                      e->key);
     } else if (kiln_toml_get(v, "component")) {
         kind = "component";
         man_get_string(L, v, "component", "a dependency", &val);
@@ -212,11 +222,7 @@ static void load_profiles(loader *L, kiln_component *c, const kiln_toml_value *p
         }
         man_get_kvlist(L, t, "environment", "a profile", &p->environment);
         const kiln_toml_value *deps = kiln_toml_get(t, "dependencies");
-        if (deps && deps->type == KILN_TOML_TABLE)
-            p->dependencies_len = kiln_toml_table_len(deps);
-        else if (deps)
-            man_error(L, deps->line, deps->col, "`dependencies` must be a table, not %s",
-                      man_a_type(deps));
+        if (deps) load_dependencies(L, deps, &p->dependencies, &p->dependencies_len);
         const kiln_toml_value *b = kiln_toml_get(t, "build");
         if (b && b->type != KILN_TOML_TABLE) {
             man_error(L, b->line, b->col, "a profile's `build` must be a table, not %s",
@@ -237,12 +243,79 @@ void man_load_spin3_component(loader *L, kiln_component *c, const kiln_toml_valu
         man_error(L, v->line, v->col,
                   "`dependencies_inherit_configuration` must be true or false, not %s",
                   man_a_type(v));
-    else if (v)
+    else if (v) {
         c->dependencies_inherit_configuration = v->u.boolean;
+        c->dependencies_inherit_given = 1;
+        c->dependencies_inherit_line = v->line;
+        c->dependencies_inherit_col = v->col;
+    }
     v = kiln_toml_get(t, "dependencies");
     if (v) load_dependencies(L, v, &c->dependencies, &c->dependencies_len);
     v = kiln_toml_get(t, "profile");
     if (v) load_profiles(L, c, v);
+}
+
+/* A `{ component = "id" }` dependency (or middleware entry) d of `depender` (a component
+ * or a trigger, `kind`): the component must exist and have no resources or permissions of
+ * its own (Spin's ensure_is_acceptable_dependency). */
+static void check_dependency_component(loader *L, const kiln_dependency *d, const char *kind,
+                                       const char *depender)
+{
+    if (!d->kind || strcmp(d->kind, "component") != 0 || !d->value) return;
+    const kiln_component *o = kiln_manifest_component(L->m, d->value);
+    if (!o) {
+        if (strcmp(kind, "component") == 0) /* middleware: said when it was read */
+            man_error(L, d->line, d->col, "dependency `%s`: component `%s` does not exist", d->name,
+                      d->value);
+        return;
+    }
+    const char *what[9];
+    size_t n = 0;
+    if (o->ai_models.len) what[n++] = "ai_models";
+    if (o->allowed_outbound_hosts.len) what[n++] = "allowed_outbound_hosts";
+    if (o->dependencies_len) what[n++] = "dependencies";
+    if (o->environment.len) what[n++] = "environment";
+    if (o->files_len) what[n++] = "files";
+    if (o->key_value_stores.len) what[n++] = "key_value_stores";
+    if (o->sqlite_databases.len) what[n++] = "sqlite_databases";
+    if (o->variables.len) what[n++] = "variables";
+    if (!n) return;
+    kiln_buf b = KILN_BUF_INIT;
+    for (size_t j = 0; j < n; j++)
+        kiln_buf_printf(&b, "%s%s", j ? ", " : "", what[j]);
+    man_error(L, d->line, d->col,
+              "dependencies may not have their own resources or permissions: component `%s` "
+              "cannot be used as a dependency of %s `%s` because it specifies: %s",
+              o->id, kind, depender, b.data ? b.data : "?");
+    kiln_buf_free(&b);
+}
+
+/* Spin's rules across components (its manifest normalization): a component gives either
+ * `dependencies_inherit_configuration` or per-dependency `inherit_configuration`, not both;
+ * a `{ component = "id" }` dependency names a component without resources or permissions
+ * of its own. */
+void man_check_dependencies(loader *L)
+{
+    const kiln_manifest *m = L->m;
+    for (size_t i = 0; i < m->components_len; i++) {
+        const kiln_component *c = &m->components[i];
+        for (size_t k = 0; k < c->dependencies_len; k++) {
+            const kiln_dependency *d = &c->dependencies[k];
+            if (c->dependencies_inherit_given && d->inherit >= 0) {
+                man_error(L, c->dependencies_inherit_line, c->dependencies_inherit_col,
+                          "component `%s` specifies both `dependencies_inherit_configuration` "
+                          "and per-dependency `inherit_configuration`; they are mutually "
+                          "exclusive: use one or the other",
+                          c->id);
+                break;
+            }
+        }
+        for (size_t k = 0; k < c->dependencies_len; k++)
+            check_dependency_component(L, &c->dependencies[k], "component", c->id);
+    }
+    for (size_t i = 0; i < m->triggers_len; i++)
+        for (size_t k = 0; k < m->triggers[i].mw_len; k++)
+            check_dependency_component(L, &m->triggers[i].mw[k], "trigger", m->triggers[i].id);
 }
 
 /* Reads one middleware entry into t->middleware. */
@@ -255,7 +328,8 @@ static void load_middleware_entry(loader *L, kiln_trigger *t, const kiln_toml_va
         return;
     }
     man_check_keys(L, it, mw_keys, "a middleware entry");
-    check_inherit(L, it);
+    kiln_strlist keys = {0};
+    int inherit = check_inherit(L, it, &keys);
     const kiln_toml_value *c = kiln_toml_get(it, "component");
     const kiln_toml_value *p = kiln_toml_get(it, "path");
     const kiln_toml_value *u = kiln_toml_get(it, "url");
@@ -278,6 +352,24 @@ static void load_middleware_entry(loader *L, kiln_trigger *t, const kiln_toml_va
     if (c && !kiln_manifest_component(L->m, x->u.str.ptr))
         man_error(L, x->line, x->col, "middleware names component `%s`, which is not defined",
                   x->u.str.ptr);
+    kiln_dependency *n = kiln_realloc(t->mw, (t->mw_len + 1) * sizeof *n);
+    if (!n) {
+        man_oom(L);
+        return;
+    }
+    t->mw = n;
+    kiln_dependency *d = &n[t->mw_len++];
+    memset(d, 0, sizeof *d);
+    d->line = it->line;
+    d->col = it->col;
+    d->inherit = inherit;
+    d->inherit_keys = keys;
+    keys = (kiln_strlist){0};
+    d->name = kiln_strdup(x->u.str.ptr);
+    d->kind = kiln_strdup(c ? "component" : p ? "path" : "url");
+    d->value = p && !c ? man_abs_path(L, x->u.str.ptr) : kiln_strdup(x->u.str.ptr);
+    if (!d->name || !d->kind || !d->value) man_oom(L);
+    man_get_string(L, it, "digest", "a middleware entry", &d->digest);
     kiln_buf b = KILN_BUF_INIT;
     if (kiln_buf_printf(&b, "%s%s",
                         c   ? ""
@@ -424,12 +516,12 @@ long kiln_manifest_unserved(const kiln_manifest *m, kiln_strlist *out)
     int rc = 0;
     for (size_t i = 0; i < m->components_len && rc == 0; i++) {
         const kiln_component *c = &m->components[i];
-        if (c->dependencies_len)
-            rc =
-                add_msg(out,
-                        "component `%s` declares dependencies (`%s`%s): Spin's component "
-                        "dependencies (composition at load time) are not implemented by Kiln yet",
-                        c->id, c->dependencies[0].name, c->dependencies_len > 1 ? " and more" : "");
+        for (size_t k = 0; k < c->dependencies_len && rc == 0; k++) {
+            const char *why = NULL;
+            if (kiln_dependency_file(m, &c->dependencies[k], &why) || !why) continue;
+            rc = add_msg(out, "component `%s`: dependency '%s': %s", c->id, c->dependencies[k].name,
+                         why);
+        }
         if (rc == 0 && c->source_registry)
             rc = add_msg(out,
                          "component `%s` has a registry source (%s): registry sources are not "
@@ -439,11 +531,12 @@ long kiln_manifest_unserved(const kiln_manifest *m, kiln_strlist *out)
     }
     for (size_t i = 0; i < m->triggers_len && rc == 0; i++) {
         const kiln_trigger *t = &m->triggers[i];
-        if (t->middleware.len)
-            rc = add_msg(out,
-                         "trigger %s (route %s) uses HTTP middleware (`dependencies.middleware`): "
-                         "middleware chains are not implemented by Kiln yet",
-                         t->id, t->route ? t->route : "(private)");
+        for (size_t k = 0; k < t->mw_len && rc == 0; k++) {
+            const char *why = NULL;
+            if (kiln_dependency_file(m, &t->mw[k], &why) || !why) continue;
+            rc = add_msg(out, "trigger %s (route %s): middleware `%s`: %s", t->id,
+                         t->route ? t->route : "(private)", t->mw[k].name, why);
+        }
     }
     if (rc == 0 && !kiln_manifest_serves_some(m) && m->other_triggers_len)
         rc = add_msg(out,
@@ -451,6 +544,37 @@ long kiln_manifest_unserved(const kiln_manifest *m, kiln_strlist *out)
                      "Kiln serves those three types only",
                      m->other_triggers[0].type);
     return rc < 0 ? -1 : (long)out->len;
+}
+
+const char *kiln_dependency_file(const kiln_manifest *m, const kiln_dependency *d, const char **why)
+{
+    *why = NULL;
+    if (!d->kind) return NULL;
+    if (strcmp(d->kind, "path") == 0) return d->value;
+    if (strcmp(d->kind, "url") == 0) {
+        if (!d->file) *why = NULL; /* fetched by kiln up before loading */
+        return d->file;
+    }
+    if (strcmp(d->kind, "component") == 0) {
+        const kiln_component *o = d->value ? kiln_manifest_component(m, d->value) : NULL;
+        if (!o) {
+            *why = "it names a component the application does not define";
+            return NULL;
+        }
+        if (!o->source && !o->source_url)
+            *why = "the component it names has no local source (a registry package)";
+        return o->source;
+    }
+    *why = "a package from a registry: fetching dependencies from a registry is not supported "
+           "yet; build or download the component and use `{ path = \"...\" }` or "
+           "`{ url = \"...\", digest = \"sha256:...\" }`";
+    return NULL;
+}
+
+int kiln_dependency_inherits(const kiln_component *c, const kiln_dependency *d)
+{
+    if (d->inherit >= 0) return d->inherit;
+    return c && c->dependencies_inherit_configuration ? 1 : 0;
 }
 
 int kiln_trigger_type_served(const char *type)
@@ -470,6 +594,31 @@ int kiln_manifest_serves_some(const kiln_manifest *m)
 void kiln_strlist_free(kiln_strlist *l)
 {
     man_strlist_free(l);
+}
+
+/* Moves profile p's dependencies into component c, replacing those of the same name (as
+ * Spin extends the component's table with the profile's). 0, or -1 out of memory. */
+static int apply_profile_dependencies(kiln_component *c, kiln_profile *p)
+{
+    for (size_t k = 0; k < p->dependencies_len; k++) {
+        kiln_dependency *d = &p->dependencies[k];
+        if (!d->name) continue;
+        size_t j = 0;
+        while (j < c->dependencies_len && strcmp(c->dependencies[j].name, d->name) != 0)
+            j++;
+        if (j == c->dependencies_len) {
+            kiln_dependency *n =
+                kiln_realloc(c->dependencies, (c->dependencies_len + 1) * sizeof *n);
+            if (!n) return -1;
+            c->dependencies = n;
+            c->dependencies_len++;
+        } else {
+            man_dependencies_free_one(&c->dependencies[j]);
+        }
+        c->dependencies[j] = *d;
+        memset(d, 0, sizeof *d); /* moved */
+    }
+    return 0;
 }
 
 int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const char **err)
@@ -497,6 +646,10 @@ int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const cha
                     *err = "out of memory";
                     return -1;
                 }
+            }
+            if (apply_profile_dependencies(c, p) < 0) {
+                *err = "out of memory";
+                return -1;
             }
             for (size_t e = 0; e < p->environment.len; e++) {
                 const kiln_kv *kv = &p->environment.items[e];
@@ -535,24 +688,37 @@ int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const cha
     return 0;
 }
 
+void man_dependencies_free_one(kiln_dependency *d)
+{
+    kiln_free(d->name);
+    kiln_free(d->kind);
+    kiln_free(d->value);
+    kiln_free(d->package);
+    kiln_free(d->registry);
+    kiln_free(d->export_name);
+    kiln_free(d->digest);
+    kiln_free(d->file);
+    man_strlist_free(&d->inherit_keys);
+}
+
+void man_dependencies_free(kiln_dependency *deps, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        man_dependencies_free_one(&deps[i]);
+    kiln_free(deps);
+}
+
 /* Frees what a component's Spin 3 parts own. */
 void man_spin3_component_free(kiln_component *c)
 {
-    for (size_t i = 0; i < c->dependencies_len; i++) {
-        kiln_dependency *d = &c->dependencies[i];
-        kiln_free(d->name);
-        kiln_free(d->kind);
-        kiln_free(d->value);
-        kiln_free(d->package);
-        kiln_free(d->export_name);
-    }
-    kiln_free(c->dependencies);
+    man_dependencies_free(c->dependencies, c->dependencies_len);
     for (size_t i = 0; i < c->profiles_len; i++) {
         kiln_profile *p = &c->profiles[i];
         kiln_free(p->name);
         kiln_free(p->source);
         man_strlist_free(&p->build_command);
         man_kvlist_free(&p->environment);
+        man_dependencies_free(p->dependencies, p->dependencies_len);
     }
     kiln_free(c->profiles);
     kiln_free(c->source_registry);

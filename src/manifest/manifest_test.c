@@ -540,6 +540,8 @@ static void test_spin3(void)
                   "\"g:h\" = { component = \"auth\" }\n"
                   "[component.api.profile.debug]\nsource = \"api.wasm\"\n"
                   "environment = { MODE = \"debug\" }\nbuild.command = \"make debug\"\n"
+                  "dependencies = { \"a:b/c\" = { path = \"debug-c.wasm\" }, "
+                  "\"n:e/w\" = { path = \"n.wasm\" } }\n"
                   "[component.auth]\nsource = \"api.wasm\"\n",
              &msgs, &errors);
     CHECK(m != NULL);
@@ -566,14 +568,38 @@ static void test_spin3(void)
     CHECK_STR(m->triggers[0].middleware.items[1], "path:m.wasm");
     CHECK_STR(m->trigger_settings[0].type, "redis");
     kiln_strlist why = {0};
-    CHECK_INT(kiln_manifest_unserved(m, &why), 2);
-    CHECK(why.len == 2 && strstr(why.items[0], "component dependencies"));
-    CHECK(why.len == 2 && strstr(why.items[1], "middleware"));
+    /* the registry dependency only: path and component dependencies and middleware are
+     * served */
+    CHECK_INT(kiln_manifest_unserved(m, &why), 1);
+    CHECK(why.len == 1 && strstr(why.items[0], "dependency '") &&
+          strstr(why.items[0], "a registry is not supported yet"));
+    CHECK_INT(m->triggers[0].mw_len, 2);
+    CHECK_STR(m->triggers[0].mw[1].kind, "path");
+    CHECK_STR(m->triggers[0].mw[1].value, at("m.wasm"));
+    CHECK_INT(m->triggers[0].mw[0].inherit, -1);
     kiln_strlist_free(&why);
+    /* where each dependency is loaded from, and its grants */
+    const char *dwhy = NULL;
+    CHECK(kiln_dependency_file(m, &c->dependencies[0], &dwhy) == NULL);
+    CHECK(dwhy && strstr(dwhy, "registry"));
+    CHECK_STR(kiln_dependency_file(m, &c->dependencies[1], &dwhy), at("dep.wasm"));
+    CHECK_STR(kiln_dependency_file(m, &c->dependencies[2], &dwhy), at("api.wasm"));
+    CHECK_INT(kiln_dependency_inherits(c, &c->dependencies[1]), 1);
+    kiln_dependency own = c->dependencies[1];
+    own.inherit = 0;
+    CHECK_INT(kiln_dependency_inherits(c, &own), 0);
+    own.inherit = 2; /* a list of keys (the capability sets in inherit_keys) */
+    CHECK_INT(kiln_dependency_inherits(c, &own), 2);
+    CHECK_INT(kiln_dependency_inherits(NULL, &c->dependencies[1]), 0); /* middleware: none */
     const char *err = NULL;
     CHECK_INT(kiln_manifest_apply_profile(m, "relase", &err), -1);
     CHECK_INT(kiln_manifest_apply_profile(m, "debug", &err), 0);
     CHECK_STR(m->components[0].environment.items[0].value, "debug");
+    /* the profile's dependencies replace the component's of the same name, add the others */
+    CHECK_INT(m->components[0].dependencies_len, 4);
+    CHECK_STR(m->components[0].dependencies[0].kind, "path");
+    CHECK_STR(m->components[0].dependencies[0].value, at("debug-c.wasm"));
+    CHECK_STR(m->components[0].dependencies[3].name, "n:e/w");
     kiln_manifest_free(m);
     CHECK_STR(diags_of(HEAD "[component.api]\nsource = \"api.wasm\"\n"
                             "[component.api.dependencies]\nplain = \"1.0\"\n"
@@ -582,6 +608,73 @@ static void test_spin3(void)
               "kiln.toml:8:9: dependency `a:b` needs one of `version`, `path`, `url` or "
               "`component`\n"
               "kiln.toml:8:11: unknown key `versoin` in a dependency; did you mean `version`?");
+}
+
+/* Spin's rules across components for dependencies (its manifest normalization). */
+static void test_dependency_rules(void)
+{
+    CHECK_STR(diags_of(HEAD "[component.api]\nsource = \"api.wasm\"\n"
+                            "dependencies_inherit_configuration = true\n"
+                            "[component.api.dependencies]\n"
+                            "\"a:b/c\" = { path = \"api.wasm\", inherit_configuration = false }\n"),
+              "kiln.toml:6:38: component `api` specifies both `dependencies_inherit_configuration` "
+              "and per-dependency `inherit_configuration`; they are mutually exclusive: use one "
+              "or the other");
+    CHECK_STR(diags_of(HEAD "[component.api]\nsource = \"api.wasm\"\n"
+                            "[component.api.dependencies]\n"
+                            "\"a:b/c\" = { component = \"lib\" }\n"
+                            "\"a:b/d\" = { component = \"nope\" }\n"
+                            "[component.lib]\nsource = \"api.wasm\"\n"
+                            "environment = { A = \"1\" }\nfiles = [\"static/**\"]\n"),
+              "kiln.toml:7:1: dependencies may not have their own resources or permissions: "
+              "component `lib` cannot be used as a dependency of component `api` because it "
+              "specifies: "
+              "environment, files\n"
+              "kiln.toml:8:1: dependency `a:b/d`: component `nope` does not exist");
+    CHECK_STR(diags_of(HEAD "[[trigger.http]]\nroute = \"/...\"\ncomponent = \"api\"\n"
+                            "dependencies.middleware = [{ component = \"mw\" }]\n"
+                            "[component.api]\nsource = \"api.wasm\"\n"
+                            "[component.mw]\nsource = \"api.wasm\"\n"
+                            "allowed_outbound_hosts = [\"https://x.com\"]\n"),
+              "kiln.toml:7:28: dependencies may not have their own resources or permissions: "
+              "component `mw` cannot be used as a dependency of trigger `trigger-1` because it "
+              "specifies: allowed_outbound_hosts");
+    /* a dependency component without resources is fine */
+    const char *msgs;
+    kiln_manifest *m = load(HEAD "[component.api]\nsource = \"api.wasm\"\n"
+                                 "[component.api.dependencies]\n"
+                                 "\"a:b/c\" = { component = \"lib\" }\n"
+                                 "[component.lib]\nsource = \"api.wasm\"\n",
+                            &msgs, NULL);
+    CHECK(m != NULL);
+    kiln_manifest_free(m);
+}
+
+/* `kiln up -f FILE.wasm`: the one-component app Spin makes of a bare Wasm file. */
+static void test_from_wasm(void)
+{
+    CHECK_INT(kiln_manifest_is_wasm_file("a/b.wasm"), 1);
+    CHECK_INT(kiln_manifest_is_wasm_file("b.wat"), 1);
+    CHECK_INT(kiln_manifest_is_wasm_file("spin.toml"), 0);
+    CHECK_INT(kiln_manifest_is_wasm_file(".wasm"), 0);
+    write_file("my \"app\".wasm", "\0asm");
+    char wasm[4096];
+    snprintf(wasm, sizeof wasm, "%s", at("my \"app\".wasm"));
+    kiln_diags d = KILN_DIAGS_INIT;
+    kiln_manifest *m = kiln_manifest_from_wasm(wasm, &d);
+    CHECK(m != NULL);
+    CHECK_INT(d.errors, 0);
+    if (m) {
+        CHECK_STR(m->name, "my \"app\"");
+        CHECK_INT(m->triggers_len, 1);
+        CHECK_STR(m->triggers[0].route, "/...");
+        CHECK_INT(m->components_len, 1);
+        const char *src = m->components[m->triggers[0].component].source;
+        size_t n = src ? strlen(src) : 0;
+        CHECK(src && src[0] == '/' && n > 14 && strcmp(src + n - 14, "/my \"app\".wasm") == 0);
+    }
+    kiln_manifest_free(m);
+    kiln_diags_free(&d);
 }
 
 int main(void)
@@ -602,6 +695,8 @@ int main(void)
     write_file("assets/x", "x");
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd) || chdir(tmpdir) != 0) return 1;
+    test_from_wasm();
+    test_dependency_rules();
     test_full();
     test_errors();
     test_duplicates();

@@ -507,6 +507,10 @@ static void request_of(h2o_req_t *req, size_t path_len, const kiln_route_match *
     kr->nheaders = nh;
     kr->route = m;
     kiln_body_source_buffer(&ex->body, req->entity.base, req->entity.base ? req->entity.len : 0);
+    /* h2o 2.2 keeps a body's Content-Length or Transfer-Encoding header to itself and
+     * does not say which one it had: a body counts as declared with its length */
+    kr->has_declared_length = req->entity.base != NULL;
+    kr->declared_length = req->entity.base ? req->entity.len : 0;
     kr->body = &ex->body;
     kr->arena = &ex->arena;
 }

@@ -104,7 +104,8 @@ else
     fail "kiln up --profile debug starts" "$(cat "$TMP/up.err")"
 fi
 
-# component dependencies: valid Spin, refused by kiln up with one message
+# a registry dependency: valid Spin, refused by kiln up with one message (path, url and
+# component dependencies are served: tests/e2e/component_deps.sh)
 cat >"$TMP/app/spin.toml" <<'TOML'
 spin_manifest_version = 2
 [application]
@@ -116,10 +117,10 @@ executor = { type = "wagi" }
 [component.edge]
 source = "edge.wasm"
 [component.edge.dependencies]
-"example:calc/add" = { path = "calc.wasm" }
+"example:calc/add" = { version = "1.0.0", registry = "example.com" }
 TOML
 out=$("$KILN" up -f "$TMP/app" --listen "127.0.0.1:$PORT" 2>&1)
-expect_eq "kiln up refuses dependencies" "1" "$?"
-expect_contains "names the feature" "component dependencies (composition at load time) are not implemented" "$out"
+expect_eq "kiln up refuses a registry dependency" "1" "$?"
+expect_contains "names the feature" "fetching dependencies from a registry is not supported yet" "$out"
 expect_eq "one message" "1" "$(echo "$out" | grep -c "dependencies")"
 finish

@@ -1,5 +1,6 @@
 /* serve.c — the wasi:http handler: a request's trip through a fresh instance (serve.h). */
 #include "exec/http/serve.h"
+#include "component/compose.h"
 #include "component/instance.h"
 #include "component/reader.h"
 #include "engine/fiber.h"
@@ -51,11 +52,11 @@ static void code_free(kiln_http_code *code)
 
 /* Loads the component file at opts' tier (any_export: it need not be a wasi:http handler).
  * NULL with *err. */
-static kiln_http_code *code_load(const char *path, const kiln_compile_opts *opts, int any_export,
-                                 char **err)
+static kiln_http_code *code_load(const char *id, const char *path, const kiln_compose_spec *deps,
+                                 const kiln_compile_opts *opts, int any_export, char **err)
 {
     kiln_err e;
-    kiln_loaded_component *lc = kiln_component_load_file(path, opts, &e);
+    kiln_loaded_component *lc = kiln_component_load_composed(id, path, deps, opts, &e);
     if (!lc) {
         *err = kiln_strdup(e.msg);
         return NULL;
@@ -85,11 +86,21 @@ kiln_http_component *kiln_http_component_load_any(const char *id, const char *pa
                                                   const kiln_compile_opts *opts, int any_export,
                                                   char **err)
 {
-    kiln_http_code *code = code_load(path, opts, any_export, err);
+    return kiln_http_component_load_deps(id, path, NULL, opts, any_export, err);
+}
+
+kiln_http_component *kiln_http_component_load_deps(const char *id, const char *path,
+                                                   const kiln_compose_spec *deps,
+                                                   const kiln_compile_opts *opts, int any_export,
+                                                   char **err)
+{
+    kiln_http_code *code = code_load(id, path, deps, opts, any_export, err);
     if (!code) return NULL;
     kiln_http_component *c = kiln_calloc(1, sizeof *c);
     if (c) c->stdout_fd = c->stderr_fd = 2;
-    if (!c || !(c->id = kiln_strdup(id)) || !(c->path = kiln_strdup(path))) {
+    if (!c || !(c->id = kiln_strdup(id)) || !(c->path = kiln_strdup(path)) ||
+        (deps && !(c->deps = kiln_compose_spec_dup(deps)))) {
+        if (c) kiln_free(c->path);
         if (c) kiln_free(c->id);
         kiln_free(c);
         code_free(code);
@@ -156,6 +167,7 @@ void kiln_http_component_free(kiln_http_component *c)
         next = code->next;
         code_free(code);
     }
+    kiln_compose_spec_free(c->deps, 1);
     kiln_free(c->path);
     kiln_free(c->id);
     kiln_free(c);
@@ -216,7 +228,7 @@ int kiln_http_component_tier_up(kiln_http_component *c, char **err)
     if (kiln_component_tier(old->lc) == KILN_TIER_OPT) return 0;
     kiln_compile_opts o = c->opts;
     o.tier = KILN_TIER_OPT;
-    kiln_http_code *code = code_load(c->path, &o, c->any_export, err);
+    kiln_http_code *code = code_load(c->id, c->path, c->deps, &o, c->any_export, err);
     if (!code) return -1;
     if (c->images && code_image(c, code, err) < 0) {
         code_free(code);

@@ -72,6 +72,7 @@ typedef struct kiln_http_component {
     /* Where the guest's wasi:cli stdout and stderr go: kiln's stderr (2), or with
      * --log-dir the component's files (exec/guest_log.h; set before prepare). */
     int stdout_fd, stderr_fd;
+    struct kiln_compose_spec *deps; /* its component dependencies (owned), or NULL */
 } kiln_http_component;
 
 /* Loads a component file (compiled or from the cache) and checks that it exports
@@ -89,6 +90,13 @@ typedef struct kiln_component_instance kiln_component_instance;
 kiln_component_instance *kiln_http_component_instantiate(kiln_http_component *c, kiln_err *err);
 /* Adds "KEY=VALUE" to the component's environment (replacing KEY). 0 or -1. */
 int kiln_http_component_putenv(kiln_http_component *c, const char *kv);
+/* kiln_http_component_load_any of a component with dependencies (component/compose.h;
+ * deps copied, NULL: none). */
+kiln_http_component *kiln_http_component_load_deps(const char *id, const char *path,
+                                                   const struct kiln_compose_spec *deps,
+                                                   const kiln_compile_opts *opts, int any_export,
+                                                   char **err);
+
 /* Grants the host directory host_path, read-only, as guest_path. 0 or -1. */
 int kiln_http_component_preopen(kiln_http_component *c, const char *host_path,
                                 const char *guest_path);

@@ -417,6 +417,28 @@ static int same_header(const kiln_cgi_header *h, const kiln_cgi_header *p)
            !memchr(p->value, '\0', p->value_len);
 }
 
+/* 1 if the request has a header of that name. */
+static int has_header(const kiln_cgi_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (name_is(req->headers[i].name, req->headers[i].name_len, name)) return 1;
+    return 0;
+}
+
+/* HTTP_CONTENT_LENGTH and HTTP_TRANSFER_ENCODING as Spin and Wagi set them (every request
+ * header becomes HTTP_*, these two included), from what the server's parser took out of
+ * the headers: the declared length, and "chunked". */
+static int framing_env(const kiln_cgi_request *req, kiln_strv *env)
+{
+    if (req->has_declared_length && !has_header(req, "content-length") &&
+        setn(env, "HTTP_CONTENT_LENGTH", req->declared_length) < 0)
+        return -1;
+    if (req->chunked && !has_header(req, "transfer-encoding") &&
+        sets(env, "HTTP_TRANSFER_ENCODING", "chunked") < 0)
+        return -1;
+    return 0;
+}
+
 /* Adds HTTP_<NAME> for every request header but the excluded ones; repeated headers
  * are joined with ", ". Each entry is written straight into the environment's arena. */
 static int header_env(const kiln_cgi_request *req, kiln_strv *env)
@@ -589,7 +611,8 @@ int kiln_cgi_env(const kiln_cgi_request *req, kiln_strv *env)
         setv(env, "X_RAW_PATH_INFO", raw_info, raw_info_len) < 0 || full_url_env(req, env) < 0 ||
         sets(env, "X_RAW_COMPONENT_ROUTE", m ? m->route : "") < 0 ||
         sets(env, "X_COMPONENT_ROUTE", m ? m->base : "") < 0 || sets(env, "X_BASE_PATH", "/") < 0 ||
-        client_addr_env(req, env) < 0 || path_match_env(m, env) < 0 || header_env(req, env) < 0)
+        client_addr_env(req, env) < 0 || path_match_env(m, env) < 0 || header_env(req, env) < 0 ||
+        framing_env(req, env) < 0)
         return -1;
     if (req->authority && memchr(req->authority, '\0', req->authority_len) == NULL)
         return setv(env, "HTTP_HOST", req->authority, req->authority_len);

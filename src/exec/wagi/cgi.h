@@ -72,6 +72,12 @@ typedef struct kiln_cgi_request {
     size_t nheaders;
     const kiln_route_match *match;
     int pass_authorization; /* 1: also HTTP_AUTHORIZATION (the manifest opted in) */
+    /* Whether the request had a Content-Length header, its value, and whether it came
+     * chunked, for HTTP_CONTENT_LENGTH and HTTP_TRANSFER_ENCODING when `headers` lacks
+     * them (the server's parser consumes both: handler.h). */
+    int has_declared_length;
+    unsigned long long declared_length;
+    int chunked;
 } kiln_cgi_request;
 
 /* Appends the CGI environment of `req` to env (replacing keys already there). */

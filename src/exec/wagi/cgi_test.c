@@ -538,8 +538,51 @@ static void test_authority_split(void)
     CHECK(port == NULL && port_len == 0);
 }
 
+/* HTTP_CONTENT_LENGTH and HTTP_TRANSFER_ENCODING as Spin and Wagi set them, from what the
+ * server's parser took out of the headers; a header still there is not given twice. */
+static void test_framing(void)
+{
+    kiln_cgi_header hdrs[] = {{S("X-A"), S("1")}};
+    kiln_cgi_request req = {.method = S("POST"),
+                            .path = "/",
+                            .path_len = 1,
+                            .scheme = "http",
+                            .client_ip = "",
+                            .content_length = 5,
+                            .headers = hdrs,
+                            .nheaders = 1};
+    kiln_strv env = {0};
+    CHECK_INT(kiln_cgi_env(&req, &env), 0);
+    CHECK(getv(&env, "HTTP_CONTENT_LENGTH") == NULL); /* no body declared */
+    CHECK(getv(&env, "HTTP_TRANSFER_ENCODING") == NULL);
+    kiln_strv_free(&env);
+    req.has_declared_length = 1;
+    req.declared_length = 5;
+    CHECK_INT(kiln_cgi_env(&req, &env), 0);
+    CHECK_STR(getv(&env, "HTTP_CONTENT_LENGTH"), "5");
+    CHECK_STR(getv(&env, "CONTENT_LENGTH"), "5");
+    CHECK(getv(&env, "HTTP_TRANSFER_ENCODING") == NULL);
+    kiln_strv_free(&env);
+    req.has_declared_length = 0;
+    req.chunked = 1;
+    CHECK_INT(kiln_cgi_env(&req, &env), 0);
+    CHECK_STR(getv(&env, "HTTP_TRANSFER_ENCODING"), "chunked");
+    CHECK(getv(&env, "HTTP_CONTENT_LENGTH") == NULL);
+    kiln_strv_free(&env);
+    kiln_cgi_header with[] = {{S("Content-Length"), S("5")}, {S("Transfer-Encoding"), S("gzip")}};
+    req.headers = with;
+    req.nheaders = 2;
+    req.has_declared_length = 1;
+    CHECK_INT(kiln_cgi_env(&req, &env), 0);
+    CHECK_INT(count_key(&env, "HTTP_CONTENT_LENGTH"), 1);
+    CHECK_INT(count_key(&env, "HTTP_TRANSFER_ENCODING"), 1);
+    CHECK_STR(getv(&env, "HTTP_TRANSFER_ENCODING"), "gzip");
+    kiln_strv_free(&env);
+}
+
 int main(void)
 {
+    test_framing();
     test_authority_split();
     test_env();
     test_strv();

@@ -197,6 +197,9 @@ static void wagi_handle(kiln_handler *base, kiln_request *req, kiln_response *re
         .headers = req->headers,
         .nheaders = req->nheaders,
         .match = req->route,
+        .has_declared_length = req->has_declared_length,
+        .declared_length = req->declared_length,
+        .chunked = req->chunked,
     };
     if (read_body(req->arena, req->body, &job->body, &job->body_len) < 0) {
         kiln_log_error("component '%s': cannot read the request body", c->id);

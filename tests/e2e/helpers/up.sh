@@ -1,12 +1,18 @@
 # up.sh — what the kiln up tests share (sourced after tests/lib.sh): the guests' folder,
 # a free port and `start_up ARGS...`, which runs `kiln up -f $TMP/app` on it in the
-# background (stopped at exit) and waits until the health check answers.
+# background (stopped at exit) and waits until the health check answers (start_up_from:
+# another -f), and `stop_up`, which stops it.
 GUESTS="$ROOT/tests/e2e/guests"
 PORT=$(free_port)
 URL="http://127.0.0.1:$PORT"
 
-start_up() {
-    "$KILN" up -f "$TMP/app" --listen "127.0.0.1:$PORT" "$@" >"$TMP/up.out" 2>"$TMP/up.err" &
+start_up() { start_up_from "$TMP/app" "$@"; }
+
+# start_up_from FROM ARGS...: the same with `-f FROM` (a manifest, a directory, a .wasm).
+start_up_from() {
+    local from=$1
+    shift
+    "$KILN" up -f "$from" --listen "127.0.0.1:$PORT" "$@" >"$TMP/up.out" 2>"$TMP/up.err" &
     UP_PID=$!
     on_exit "kill $UP_PID 2>/dev/null"
     for _ in $(seq 1 600); do
@@ -15,4 +21,9 @@ start_up() {
         sleep 0.1
     done
     return 1
+}
+
+stop_up() {
+    kill "$UP_PID" 2>/dev/null
+    wait "$UP_PID" 2>/dev/null
 }
