@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <h2o/http2.h>
@@ -121,6 +122,7 @@ static long body_read(kiln_body_source *s, void *buf, size_t cap)
         memcpy(buf, b->buf.data + b->off, n);
         b->off += n;
         if (b->off == b->buf.len) b->off = b->buf.len = 0;
+        if (!b->buf.len && b->buf.cap > 2 * BODY_HIGH) kiln_buf_free(&b->buf); /* a burst */
         if (b->conn && b->conn->paused && b->buf.len - b->off < BODY_LOW) resume_reading(b->conn);
         return (long)n;
     }
@@ -176,6 +178,11 @@ kiln_body_source *kiln_http1_body(h2o_req_t *req)
     if (!c->body) return NULL;
     c->body->refs++;
     return &c->body->src;
+}
+
+size_t kiln_http1_body_bytes(h2o_req_t *req)
+{
+    return kiln_http1_is_ours(req->conn) ? ((h1conn *)req->conn)->body_seen : 0;
 }
 
 void kiln_http1_body_release(kiln_body_source *s)
@@ -491,7 +498,14 @@ static int deliver(h1conn *c, const char *p, size_t n)
         body_fail(c, 413);
         return -1;
     }
-    if (n && c->body && !c->res_done && kiln_buf_append(&c->body->buf, p, n) < 0) {
+    h1body *b = c->body;
+    if (!n || !b || c->res_done) return 0;
+    if (b->off && b->off >= b->buf.len / 2) { /* what was read goes: the buffer stays small */
+        memmove(b->buf.data, b->buf.data + b->off, b->buf.len - b->off);
+        b->buf.len -= b->off;
+        b->off = 0;
+    }
+    if (kiln_buf_append(&b->buf, p, n) < 0) {
         body_fail(c, 500);
         return -1;
     }
@@ -511,20 +525,36 @@ static void body_end(h1conn *c)
     maybe_next(c);
 }
 
-/* Decodes what the input buffer holds of the body; pauses reading when the body buffer
- * is full. */
+/* Bytes the body buffer takes before it is full (unbounded once the response is done:
+ * the rest of the body is dropped). */
+static size_t body_room(const h1conn *c)
+{
+    if (!c->body || c->res_done) return SIZE_MAX;
+    size_t unread = c->body->buf.len - c->body->off;
+    return unread < BODY_HIGH ? BODY_HIGH - unread : 0;
+}
+
+/* Decodes what the input buffer holds of the body, as much as the body buffer takes: the
+ * rest stays in the input buffer, and the socket is not read while the body buffer is
+ * full (backpressure: the client waits until the handler reads). */
 static void feed_body(h1conn *c)
 {
     h2o_buffer_t **in = &c->sock->input;
-    while (c->reading_body && (*in)->size) {
+    size_t room;
+    while (c->reading_body && (*in)->size && (room = body_room(c)) > 0) {
+        size_t take = (*in)->size < room ? (*in)->size : room;
         if (c->chunked_in) {
-            size_t dec = (*in)->size;
+            /* decodes [0, take) in place: the data lands at [0, dec); what follows the
+             * body (r >= 0: r bytes) stays right after it; bytes past take move down */
+            size_t dec = take, tail = (*in)->size - take;
             ssize_t r = phr_decode_chunked(&c->dec, (*in)->bytes, &dec);
             if (r == -1) {
                 body_fail(c, 400);
                 return;
             }
-            (*in)->size = r >= 0 ? dec + (size_t)r : dec; /* what follows the body stays */
+            size_t keep = dec + (r >= 0 ? (size_t)r : 0);
+            if (tail) memmove((*in)->bytes + keep, (*in)->bytes + take, tail);
+            (*in)->size = keep + tail;
             if (deliver(c, (*in)->bytes, dec) < 0) return;
             h2o_buffer_consume(in, dec);
             if (r >= 0) {
@@ -532,7 +562,7 @@ static void feed_body(h1conn *c)
                 return;
             }
         } else {
-            size_t n = c->body_left < (*in)->size ? c->body_left : (*in)->size;
+            size_t n = c->body_left < take ? c->body_left : take;
             if (deliver(c, (*in)->bytes, n) < 0) return;
             h2o_buffer_consume(in, n);
             c->body_left -= n;
@@ -544,8 +574,8 @@ static void feed_body(h1conn *c)
     }
     if (!c->reading_body) return;
     if (c->body) body_signal(c->body);
-    if (c->body && !c->res_done && c->body->buf.len - c->body->off >= BODY_HIGH) {
-        c->paused = 1; /* backpressure: the client waits until the handler reads */
+    if (!body_room(c)) {
+        c->paused = 1;
         h2o_socket_read_stop(c->sock);
         timer_set(c, 0);
     } else {
@@ -568,6 +598,17 @@ static void resume_reading(h1conn *c)
 }
 
 /* ---- the head ---- */
+
+/* For a large body: h2o reads a socket until it would block, into an input buffer that
+ * grows as needed, so a fast client could fill tens of MiB in one read event. A bounded
+ * kernel receive buffer bounds what one event finds (it also ends TCP's receive-window
+ * autotuning for this connection; best effort). */
+static void limit_receive_buffer(h1conn *c)
+{
+    int fd = h2o_socket_get_fd(c->sock), size = (int)BODY_HIGH;
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) < 0)
+        return; /* (unbounded reads cost memory, not correctness) */
+}
 
 static int parse_length(const char *s, size_t n, size_t *out)
 {
@@ -722,6 +763,7 @@ static void parse_head(h1conn *c)
             return;
         }
         req->timestamps.request_body_begin_at = *h2o_get_timestamp(c->super.ctx, NULL, NULL);
+        if (te || cl > BODY_HIGH) limit_receive_buffer(c);
         if (expect.base && req->version >= 0x101 && !c->sock->input->size) {
             static h2o_iovec_t cont = {H2O_STRLIT("HTTP/1.1 100 Continue\r\n\r\n")};
             c->writing = 1;

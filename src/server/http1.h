@@ -53,6 +53,9 @@ int kiln_http1_is_ours(const h2o_conn_t *conn);
 kiln_body_source *kiln_http1_body(h2o_req_t *req);
 void kiln_http1_body_release(kiln_body_source *s);
 
+/* The body bytes received so far for req (one of ours). */
+size_t kiln_http1_body_bytes(h2o_req_t *req);
+
 /* Trailers for req's response (copied; names and values with CR, LF or NUL are left
  * out), sent after its last chunk. Call before the final h2o_send. 0, or -1 when req is
  * not ours (HTTP/2: dropped). The response is then sent chunked even when its length is
