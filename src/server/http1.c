@@ -60,11 +60,11 @@ struct h1conn {
     h2o_socket_t *sock;
     h2o_accept_ctx_t *actx;
     const kiln_http1_limits *lim;
-    h2o_linklist_t link;       /* in ctx->http1._conns: the worker's drain waits for it */
-    h2o_timeout_entry_t timer; /* the read timeout */
-    h2o_timeout_entry_t defer; /* runs `deferred` from the loop */
-    void (*deferred)(h1conn *c);
-    h2o_ostream_t ostr; /* the response's final output stream */
+    h2o_linklist_t link;        /* in ctx->http1._conns: the worker's drain waits for it */
+    h2o_timeout_entry_t timer;  /* the read timeout */
+    h2o_timeout_entry_t done;   /* completes a write of nothing from the loop */
+    h2o_timeout_entry_t resume; /* reads the socket again from the loop */
+    h2o_ostream_t ostr;         /* the response's final output stream */
     /* the current request */
     h1body *body;     /* its body source (NULL: none) */
     size_t body_left; /* Content-Length bytes still to come (chunked: unused) */
@@ -198,19 +198,11 @@ static void timer_set(h1conn *c, int on)
     if (on) h2o_timeout_link(c->super.ctx->loop, &c->super.ctx->http1.req_timeout, &c->timer);
 }
 
-static void defer(h1conn *c, void (*fn)(h1conn *c))
+/* Links e to run from the loop soon (once). */
+static void soon(h1conn *c, h2o_timeout_entry_t *e)
 {
-    c->deferred = fn;
-    if (!h2o_timeout_is_linked(&c->defer))
-        h2o_timeout_link(c->super.ctx->loop, &c->super.ctx->zero_timeout, &c->defer);
-}
-
-static void on_defer(h2o_timeout_entry_t *e)
-{
-    h1conn *c = H2O_STRUCT_FROM_MEMBER(h1conn, defer, e);
-    void (*fn)(h1conn *) = c->deferred;
-    c->deferred = NULL;
-    if (fn) fn(c);
+    if (!h2o_timeout_is_linked(e))
+        h2o_timeout_link(c->super.ctx->loop, &c->super.ctx->zero_timeout, e);
 }
 
 /* Ends the connection (after the outstanding write, if any). The request is disposed:
@@ -223,7 +215,8 @@ static void conn_close(h1conn *c)
         return;
     }
     timer_set(c, 0);
-    if (h2o_timeout_is_linked(&c->defer)) h2o_timeout_unlink(&c->defer);
+    if (h2o_timeout_is_linked(&c->done)) h2o_timeout_unlink(&c->done);
+    if (h2o_timeout_is_linked(&c->resume)) h2o_timeout_unlink(&c->resume);
     body_detach(c);
     h2o_dispose_request(&c->req);
     if (c->sock) h2o_socket_close(c->sock);
@@ -314,8 +307,9 @@ static void on_written(h2o_socket_t *sock, const char *err)
     maybe_next(c);
 }
 
-static void on_defer_written(h1conn *c)
+static void on_done(h2o_timeout_entry_t *e)
 {
+    h1conn *c = H2O_STRUCT_FROM_MEMBER(h1conn, done, e);
     on_written(c->sock, NULL);
 }
 
@@ -327,7 +321,7 @@ static void conn_write(h1conn *c, h2o_iovec_t *bufs, size_t n, int final)
     if (n)
         h2o_socket_write(c->sock, bufs, n, on_written);
     else
-        defer(c, on_defer_written);
+        soon(c, &c->done);
 }
 
 /* A complete error response of our own (before any of the handler's), then the end of the
@@ -366,7 +360,8 @@ static h2o_iovec_t flatten_head(h1conn *c)
     int st = req->res.status;
     int head = req->input.method.len == 4 && memcmp(req->input.method.base, "HEAD", 4) == 0;
     c->no_body = head || (st >= 100 && st < 200) || st == 204 || st == 304;
-    int has_length = req->res.content_length != SIZE_MAX && st != 204 && !(st >= 100 && st < 200);
+    int has_length =
+        req->res.content_length != SIZE_MAX && st != 204 && st != 304 && !(st >= 100 && st < 200);
     if (!has_length && !c->no_body) {
         if (req->version >= 0x101)
             c->chunked_out = 1;
@@ -583,8 +578,9 @@ static void feed_body(h1conn *c)
     }
 }
 
-static void resume_now(h1conn *c)
+static void on_resume(h2o_timeout_entry_t *e)
 {
+    h1conn *c = H2O_STRUCT_FROM_MEMBER(h1conn, resume, e);
     if (!c->paused || !c->reading_body) return;
     c->paused = 0;
     timer_set(c, 1);
@@ -594,7 +590,7 @@ static void resume_now(h1conn *c)
 
 static void resume_reading(h1conn *c)
 {
-    defer(c, resume_now);
+    soon(c, &c->resume);
 }
 
 /* ---- the head ---- */
@@ -816,7 +812,8 @@ static void serve(h2o_accept_ctx_t *actx, h2o_socket_t *sock, const kiln_http1_l
     c->actx = actx;
     c->lim = lim;
     c->timer.cb = on_timeout;
-    c->defer.cb = on_defer;
+    c->done.cb = on_done;
+    c->resume.cb = on_resume;
     sock->data = c;
     h2o_linklist_insert(&actx->ctx->http1._conns, &c->link);
     request_init(c);
