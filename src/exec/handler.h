@@ -72,9 +72,10 @@ struct kiln_body_source {
      * malformed body, or more than --max-request-size), or KILN_BODY_AGAIN when nothing is
      * there yet. On the request's I/O thread only, while the response is not finished. */
     long (*read)(kiln_body_source *s, void *buf, size_t cap);
-    /* NULL for a source that never says AGAIN. Else a file descriptor that polls readable
-     * (POLLIN) whenever read would not return KILN_BODY_AGAIN; any thread may poll it (it
-     * stays valid until the response is finished). */
+    /* NULL for a buffered source (never AGAIN). Else a file descriptor that polls
+     * readable (POLLIN) whenever read would not return KILN_BODY_AGAIN; any thread may
+     * poll it (it stays valid until the response is finished). -1: this body never says
+     * AGAIN (it was complete before the handler ran). */
     int (*wait_fd)(kiln_body_source *s);
     size_t length_hint; /* the body's length when known in advance, else SIZE_MAX */
     /* private: the buffer-backed source */

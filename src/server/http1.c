@@ -51,7 +51,8 @@ typedef struct h1body {
     kiln_buf buf; /* decoded bytes; [off, buf.len) unread */
     size_t off;
     int state;     /* BODY_* (after the bytes in buf) */
-    int efd;       /* eventfd, readable while a read would not say AGAIN */
+    int efd;       /* eventfd, readable while a read would not say AGAIN (-1: the body was
+                      complete before the handler ran, reads never say AGAIN) */
     int signalled; /* efd holds a count */
 } h1body;
 
@@ -146,11 +147,7 @@ static h1body *body_new(h1conn *c, size_t length_hint)
 {
     h1body *b = kiln_calloc(1, sizeof *b);
     if (!b) return NULL;
-    b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (b->efd < 0) {
-        kiln_free(b);
-        return NULL;
-    }
+    b->efd = -1; /* made when the body is not complete at the handler's call */
     b->src.read = body_read;
     b->src.wait_fd = body_wait_fd;
     b->src.length_hint = length_hint;
@@ -691,6 +688,11 @@ static void start_request(h1conn *c)
         h2o_socket_read_start(c->sock, on_read);
         feed_body(c);
         if (c->closing || !c->in_req) return; /* failed: answered and closing */
+        /* the rest comes later: readers may have to wait (a complete body never blocks) */
+        if (c->reading_body && (c->body->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+            send_error_close(c, 503);
+            return;
+        }
     }
     h2o_process_request(&c->req);
 }

@@ -71,7 +71,7 @@ static void *summer_main(void *arg)
     summer *s = arg;
     while (!atomic_load(&s->done)) {
         struct pollfd p = {s->src->wait_fd(s->src), POLLIN, 0};
-        if (poll(&p, 1, 5000) <= 0) break;
+        if (p.fd >= 0 && poll(&p, 1, 5000) <= 0) break; /* (-1: complete, never AGAIN) */
         atomic_store(&s->turn, 0);
         s->res->ops->post(s->res, read_on_loop, s);
         while (!atomic_load(&s->turn))
