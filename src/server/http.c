@@ -727,6 +727,7 @@ static void *worker_main(void *arg)
     h2o_socket_read_stop(w->listener);
     h2o_socket_close(w->listener);
     h2o_context_request_shutdown(&w->ctx);
+    if (!use_h2o_http1) kiln_http1_shutdown(&w->ctx);
     double deadline = mono_ms() + w->cfg->shutdown_timeout_ms;
     while (mono_ms() < deadline && (!h2o_linklist_is_empty(&w->ctx.http1._conns) ||
                                     !h2o_linklist_is_empty(&w->ctx.http2._conns)))

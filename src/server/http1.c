@@ -792,6 +792,19 @@ static h2o_socket_t *get_socket(h2o_conn_t *conn)
 static const h2o_conn_callbacks_t callbacks = {
     .get_sockname = get_sockname, .get_peername = get_peername, .get_socket = get_socket};
 
+/* (The list holds only this codec's connections: h2o's HTTP/1 is not used with it.) */
+void kiln_http1_shutdown(h2o_context_t *ctx)
+{
+    h2o_linklist_t *node = ctx->http1._conns.next;
+    while (node != &ctx->http1._conns) {
+        h2o_linklist_t *next = node->next;
+        h1conn *c = H2O_STRUCT_FROM_MEMBER(h1conn, link, node);
+        c->req.http1_is_persistent = 0;
+        if (!c->in_req && !c->writing) conn_close(c);
+        node = next;
+    }
+}
+
 int kiln_http1_is_ours(const h2o_conn_t *conn)
 {
     return conn && conn->callbacks == &callbacks;

@@ -44,6 +44,10 @@ typedef struct kiln_http1_limits {
  * to h2o's HTTP/2), then HTTP/1.x here. ctx and lim must outlive the connection. */
 void kiln_http1_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, const kiln_http1_limits *lim);
 
+/* A graceful stop began (after h2o_context_request_shutdown): idle keep-alive connections
+ * of ctx close now, the others after their current response. */
+void kiln_http1_shutdown(h2o_context_t *ctx);
+
 /* 1 if conn is one of this codec's connections. */
 int kiln_http1_is_ours(const h2o_conn_t *conn);
 
