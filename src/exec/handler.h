@@ -10,7 +10,8 @@
  * Lifetimes and threads:
  *   - The request's borrowed fields (strings, headers, route, body source) are valid only
  *     during handle(), on the I/O thread. A handler that answers later copies what it
- *     needs, e.g. into req->arena.
+ *     needs, e.g. into req->arena; a streamed body source (wait_fd != NULL) may be kept
+ *     and read until the response is finished.
  *   - req->arena (== res->arena) lives until the response is finished (and the server is
  *     done sending it): per-request memory, freed in one go.
  *   - Every kiln_response op except post must run on the request's I/O thread. The

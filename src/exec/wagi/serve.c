@@ -255,7 +255,7 @@ static void wagi_handle(kiln_handler *base, kiln_request *req, kiln_response *re
     };
     /* A body the connection streams is collected on a fiber, after this returns (its
      * CONTENT_LENGTH set then); a buffered one now. */
-    if (req->body->wait_fd)
+    if (req->body->wait_fd && req->body->wait_fd(req->body) >= 0)
         job->src = req->body;
     else if (read_body(req->arena, req->body, &job->body, &job->body_len) < 0) {
         kiln_log_error("component '%s': cannot read the request body", c->id);

@@ -572,7 +572,7 @@ static int trailers_subscribe(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args
     return ready_pollable(ctx, cx, &res[0]);
 }
 
-/* some(ok(ok(none))) the first time (a request has no trailers: h2o 2.2.5 keeps none),
+/* some(ok(ok(none))) the first time (a request has no trailers: the server drops them),
  * some(err) after. */
 static int trailers_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
