@@ -137,7 +137,7 @@ elif cmd in ("malformed", "bighead", "bigbody", "bigchunked"):
     print(st, h.get("connection"))
 elif cmd.startswith("upload"):  # upload[-poll] PID MIB: a chunked upload made on the fly
     pid, mib = int(sys.argv[3]), int(sys.argv[4])
-    path = "/x/count?poll=1" if cmd == "upload-poll" else "/x/count"
+    path = {"upload-poll": "/x/count?poll=1", "upload-moved": "/x/cpu-count"}.get(cmd, "/x/count")
     s = conn()
     s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" % path).encode())
     piece = b"u" * (1 << 20)
@@ -181,6 +181,16 @@ for mode in upload upload-poll; do
         fail "$mode: kiln's RSS grew by less than 64 MiB during and after the upload" "$r"
     fi
 done
+
+# a guest that computes past --inline-budget first reads its body from an executor thread
+# (each read hops to the loop; it waits on the body's eventfd there)
+kill "$PID"
+wait "$PID" 2>/dev/null
+serve "$TMP/app" moved --max-request-size 2g --inline-budget 5ms --workers 1
+r=$(h1 upload-moved "$PID" 64)
+expect_contains "a guest moved to an executor thread counts a 64 MiB chunked upload" \
+    "HTTP/1.1 200 OK 67108864 " "$r"
+expect_contains "the guest was moved" "it goes on on an executor thread" "$(cat "$TMP/moved.err")"
 
 # trailers, pipelining, 100-continue, HEAD, HTTP/1.0, unread bodies
 expect_eq "trailers after the last chunk (a raw client)" \

@@ -7,6 +7,9 @@
  *   .../count    200: "N\n", the request body's length, read in pieces of at most 64 KiB
  *                (blocking-read; with ?poll=1: read, and subscribe + block when nothing
  *                is there yet) and not kept
+ *   .../cpu-count  as .../count (blocking reads), after computing for a while without a
+ *                host call (300 million iterations): past --inline-budget the guest
+ *                reads its body from an executor thread
  *   .../trailers 200, no Content-Length: "one\n" and "two\n" in two writes, then the
  *                trailers x-trailer-a: alpha and x-trailer-b: beta
  *   .../trap     traps (abort) before setting the response
@@ -252,6 +255,14 @@ void exports_wasi_http_incoming_handler_handle(
         char line[32];
         int n = snprintf(line, sizeof line, "%llu\n",
                          count_body(req, query_num(&path, "poll", 0) != 0));
+        finish(start(out, 200), line, (size_t)n, 1);
+    } else if (ends_with(&path, plen, "/cpu-count")) {
+        volatile unsigned long acc = 0;
+        for (unsigned long i = 0; i < 300000000ul; i++)
+            acc += i;
+        if (acc == 1) abort(); /* (uses acc: never true) */
+        char line[32];
+        int n = snprintf(line, sizeof line, "%llu\n", count_body(req, 0));
         finish(start(out, 200), line, (size_t)n, 1);
     } else if (ends_with(&path, plen, "/trailers")) {
         wasi_http_types_own_outgoing_body_t body = start(out, 200);
