@@ -458,9 +458,9 @@ int kiln_http1_set_trailers(h2o_req_t *req, const kiln_http_header *hs, size_t n
             memchr(h->name, ':', h->name_len) || memchr(h->value, '\r', h->value_len) ||
             memchr(h->value, '\n', h->value_len) || memchr(h->value, '\0', h->value_len))
             continue;
+        h2o_iovec_t nm = h2o_strdup(&req->pool, h->name, h->name_len);
         h2o_iovec_t v = h2o_strdup(&req->pool, h->value, h->value_len);
-        h2o_add_header_by_str(&req->pool, &c->trailers, h->name, h->name_len, 1, NULL, v.base,
-                              v.len);
+        h2o_add_header_by_str(&req->pool, &c->trailers, nm.base, nm.len, 1, NULL, v.base, v.len);
     }
     return 0;
 }
