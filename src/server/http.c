@@ -665,6 +665,14 @@ static void chunked_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **sl
         h2o_chunked_setup(self, req, slot);
 }
 
+/* server/http1.c answered a request itself (a malformed or oversized one): its log line. */
+static void codec_error(void *ctx, h2o_req_t *req, int status, size_t bytes)
+{
+    if (!req->method.base) req->method = req->input.method; /* not processed: the raw one */
+    if (!req->path.base) req->path = req->input.path;
+    access_log(ctx, req, status, bytes, "-", -1);
+}
+
 /* Accepts pending connections on a worker's listening socket. */
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
@@ -717,7 +725,8 @@ static void *worker_main(void *arg)
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = w->config->hosts;
     w->accept_ctx.ssl_ctx = w->ssl;
-    w->limits = (kiln_http1_limits){w->cfg->max_header_size, w->cfg->max_request_size};
+    w->limits = (kiln_http1_limits){w->cfg->max_header_size, w->cfg->max_request_size, codec_error,
+                                    (void *)w->cfg};
     w->listener = h2o_evloop_socket_create(w->loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = w;
     h2o_socket_read_start(w->listener, on_accept);

@@ -332,6 +332,7 @@ static void send_error_close(h1conn *c, int status)
                      "Connection: close\r\nContent-Length: %zu\r\n\r\n%d %s\n",
                      status, reason, strlen(reason) + 5, status, reason);
     h2o_iovec_t buf = h2o_iovec_init(msg, (size_t)n);
+    if (c->lim->on_error) c->lim->on_error(c->lim->ctx, &c->req, status, strlen(reason) + 5);
     c->req.http1_is_persistent = 0;
     c->head_sent = 1; /* the handler's response, if any, is not sent */
     c->closing = 1;

@@ -38,6 +38,11 @@
 typedef struct kiln_http1_limits {
     size_t max_head; /* request head bytes (431 beyond) */
     size_t max_body; /* request body bytes (413 beyond) */
+    /* Told of each answer the codec makes itself (400, 413, 417, 431, 503; req's method
+     * and path are empty when the head was not parsed), e.g. for the access log. NULL:
+     * nobody. */
+    void (*on_error)(void *ctx, h2o_req_t *req, int status, size_t bytes);
+    void *ctx;
 } kiln_http1_limits;
 
 /* Serves a just-accepted connection: TLS handshake first when ctx->ssl_ctx (ALPN h2 goes

@@ -214,6 +214,7 @@ expect_eq "a body the handler did not read is skipped: keep-alive goes on" \
 # the codec's own answers
 expect_eq "a malformed head is 400" "HTTP/1.1 400 Bad Request close" "$(h1 malformed)"
 expect_eq "a 40 KB head is 431" "HTTP/1.1 431 Request Header Fields Too Large close" "$(h1 bighead)"
+expect_contains "the codec's own answers have access-log lines" " 431 " "$(cat "$TMP/moved.out")"
 kill "$PID"
 wait "$PID" 2>/dev/null
 serve "$TMP/app" small --max-request-size 4k
