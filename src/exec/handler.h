@@ -10,7 +10,8 @@
  * Lifetimes and threads:
  *   - The request's borrowed fields (strings, headers, route, body source) are valid only
  *     during handle(), on the I/O thread. A handler that answers later copies what it
- *     needs, e.g. into req->arena.
+ *     needs, e.g. into req->arena; a streamed body source (wait_fd != NULL) may be kept
+ *     and read until the response is finished.
  *   - req->arena (== res->arena) lives until the response is finished (and the server is
  *     done sending it): per-request memory, freed in one go.
  *   - Every kiln_response op except post must run on the request's I/O thread. The
@@ -18,9 +19,12 @@
  *     (ops then do nothing and return -1; gone() says so); after finish, res is invalid.
  *   - post is thread-safe; at most one post per response may be pending at a time.
  *
- * The body is a stream: a source with read-into-buffer and end-of-body. (h2o 2.2.5
- * delivers a request's whole body before calling us, so today's source is backed by that
- * buffer; handlers must use only the stream interface.) The response body is a sink:
+ * The body is a stream: a source with read-into-buffer and end-of-body. On HTTP/1.x
+ * (server/http1.c) the handler is called once the head is parsed and the body arrives
+ * afterwards: read may then return KILN_BODY_AGAIN (nothing yet), and wait_fd gives a file
+ * descriptor to poll until it would not (backpressure: the connection stops reading while
+ * the source's bounded buffer is full). On HTTP/2 (h2o buffers the whole body) and in tests
+ * the source is a buffer and never says AGAIN. The response body is a sink:
  * write chunks, then finish with optional trailers (or abort: a broken response). Data written on
  * the I/O thread is coalesced and sent when the handler returns to the event loop or finishes; a
  * response whose whole body is written before it finishes gets a Content-Length, others are sent
@@ -58,12 +62,22 @@ typedef struct kiln_route_match {
     size_t nparams;
 } kiln_route_match;
 
+/* kiln_body_source.read: nothing has arrived yet (a streamed source; wait on wait_fd). */
+#define KILN_BODY_AGAIN (-2L)
+
 /* The request body as a stream. */
 typedef struct kiln_body_source kiln_body_source;
 struct kiln_body_source {
     /* Reads up to cap bytes into buf: returns how many (> 0), 0 at the end of the body,
-     * -1 on an error (the body cannot be read any further). */
+     * -1 on an error (the body cannot be read any further: the client went away, sent a
+     * malformed body, or more than --max-request-size), or KILN_BODY_AGAIN when nothing is
+     * there yet. On the request's I/O thread only, while the response is not finished. */
     long (*read)(kiln_body_source *s, void *buf, size_t cap);
+    /* NULL for a buffered source (never AGAIN). Else a file descriptor that polls
+     * readable (POLLIN) whenever read would not return KILN_BODY_AGAIN; any thread may
+     * poll it (it stays valid until the response is finished). -1: this body never says
+     * AGAIN (it was complete before the handler ran). */
+    int (*wait_fd)(kiln_body_source *s);
     size_t length_hint; /* the body's length when known in advance, else SIZE_MAX */
     /* private: the buffer-backed source */
     const uint8_t *data;
@@ -101,9 +115,9 @@ typedef struct kiln_request {
     /* How the request declared its body (the server takes Content-Length and
      * Transfer-Encoding out of `headers`; WAGI gives them back as HTTP_CONTENT_LENGTH and
      * HTTP_TRANSFER_ENCODING, as Spin and Wagi do): whether it had a Content-Length, and
-     * its value; whether the body came chunked (HTTP/1.1 Transfer-Encoding: chunked; the
-     * HTTP server cannot tell with h2o 2.2, which consumes both headers: a body then counts
-     * as declared by its length). */
+     * its value; whether the body came chunked (HTTP/1.1 Transfer-Encoding: chunked, known
+     * from Kiln's HTTP/1.x codec; h2o's HTTP/2 consumes the headers without saying: a body
+     * then counts as declared by its length). */
     int has_declared_length;
     unsigned long long declared_length;
     int chunked;
@@ -117,9 +131,10 @@ typedef struct kiln_response_ops {
     int (*start)(kiln_response *res, int status, const kiln_http_header *headers, size_t n);
     /* Appends len bytes of body (copied). 0 or -1 (client gone, or out of memory). */
     int (*write)(kiln_response *res, const void *data, size_t len);
-    /* Ends the response. Trailers are part of the interface for wasi:http; the h2o 2.2.5
-     * server drops them today (it has no API to send them). Starts a 500 when start
-     * was never called. res is invalid afterwards. */
+    /* Ends the response. Trailers (copied) follow the last chunk of a chunked HTTP/1.1
+     * response; HTTP/2 responses and responses sent with a Content-Length drop them (h2o
+     * 2.2.5 has no API to send HTTP/2 trailers). Starts a 500 when start was never
+     * called. res is invalid afterwards. */
     void (*finish)(kiln_response *res, const kiln_http_header *trailers, size_t n);
     /* Any thread: runs cb(res, arg) on the request's I/O thread soon. 0 or -1. */
     int (*post)(kiln_response *res, kiln_response_cb cb, void *arg);

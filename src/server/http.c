@@ -1,5 +1,6 @@
 /* http.c — the HTTP server on h2o: workers, limits, dispatch, access log (see http.h). */
 #include "server/http.h"
+#include "server/http1.h"
 #include "server/loop_sched.h"
 #include "server/head.h"
 #include "server/observe.h"
@@ -50,8 +51,9 @@ typedef struct worker {
     int started;
     h2o_multithread_queue_t *queue; /* handlers' posts from other threads arrive here */
     h2o_multithread_receiver_t receiver;
-    size_t inflight;        /* exchanges of this worker whose handler has not finished */
-    kiln_loop_sched *sched; /* fibers parked on this loop */
+    kiln_http1_limits limits; /* for HTTP/1.x connections (server/http1.c) */
+    size_t inflight;          /* exchanges of this worker whose handler has not finished */
+    kiln_loop_sched *sched;   /* fibers parked on this loop */
 } worker;
 
 static atomic_int stop_requested, start_failed;
@@ -213,7 +215,8 @@ static int well_known(const kiln_server_config *cfg, h2o_req_t *req, const char 
 typedef struct exchange {
     kiln_response res;
     kiln_request kreq;
-    kiln_body_source body;
+    kiln_body_source body;      /* HTTP/2: over the body h2o buffered */
+    kiln_body_source *streamed; /* HTTP/1.x: the connection's (a reference), else NULL */
     kiln_arena arena;
     worker *w;
     h2o_req_t *req;        /* NULL once h2o disposed the request */
@@ -230,8 +233,9 @@ typedef struct exchange {
     size_t bytes;
     int status;
     unsigned started : 1, h2o_started : 1, in_flight : 1, finished : 1, final_sent : 1, pending : 1,
-        aborted : 1; /* finished broken (res_abort): the final send is an error */
-    int busy;        /* inside a call that uses the exchange afterwards: do not free it */
+        aborted : 1,  /* finished broken (res_abort): the final send is an error */
+        trailers : 1; /* finished with trailers the connection sends: chunked, no length */
+    int busy;         /* inside a call that uses the exchange afterwards: do not free it */
     /* with cfg->tracer: the request's trace (server/trace.h) */
     kiln_trace_ctx trace;
     char request_id[33]; /* kreq.request_id */
@@ -252,6 +256,7 @@ static void exchange_free(exchange *ex)
     if (h2o_timeout_is_linked(&ex->flush_timer)) h2o_timeout_unlink(&ex->flush_timer);
     kiln_buf_free(&ex->queued);
     kiln_buf_free(&ex->sending);
+    kiln_http1_body_release(ex->streamed);
     kiln_arena_free(&ex->arena);
     kiln_free(ex);
 }
@@ -285,7 +290,7 @@ static void flush_out(exchange *ex)
     if (!ex->queued.len && !ex->direct && !final) return;
     if (!ex->h2o_started) {
         /* everything is known at once: a Content-Length rather than chunks */
-        if (final && !ex->aborted && ex->res.content_length == SIZE_MAX)
+        if (final && !ex->aborted && !ex->trailers && ex->res.content_length == SIZE_MAX)
             ex->res.content_length = ex->direct ? ex->direct_len : ex->queued.len;
         if (ex->status == 204 || ex->status == 304) ex->res.content_length = 0;
         req->res.content_length = ex->res.content_length;
@@ -385,10 +390,12 @@ queued:
 static void res_finish(kiln_response *res, const kiln_http_header *trailers, size_t n)
 {
     exchange *ex = (exchange *)res;
-    (void)trailers; /* h2o 2.2.5 has no API for trailers: dropped */
-    (void)n;
     if (ex->finished) return;
     if (!ex->started) res_start(res, 500, NULL, 0);
+    /* HTTP/1.x sends trailers after the last chunk; HTTP/2 drops them (h2o 2.2.5 has no
+     * API for them) */
+    if (n && ex->req && !ex->aborted && kiln_http1_set_trailers(ex->req, trailers, n) == 0)
+        ex->trailers = 1;
     ex->finished = 1;
     kiln_observe_end(ex->w->cfg, ex->req, ex->t, ex->status,
                      ex->status == 204 || ex->status == 304 ? 0 : ex->bytes, res, &ex->trace);
@@ -506,12 +513,20 @@ static void request_of(h2o_req_t *req, size_t path_len, const kiln_route_match *
     kr->headers = hs;
     kr->nheaders = nh;
     kr->route = m;
+    ex->streamed = kiln_http1_body(req);
     kiln_body_source_buffer(&ex->body, req->entity.base, req->entity.base ? req->entity.len : 0);
-    /* h2o 2.2 keeps a body's Content-Length or Transfer-Encoding header to itself and
-     * does not say which one it had: a body counts as declared with its length */
-    kr->has_declared_length = req->entity.base != NULL;
-    kr->declared_length = req->entity.base ? req->entity.len : 0;
-    kr->body = &ex->body;
+    kr->body = ex->streamed ? ex->streamed : &ex->body;
+    if (ex->streamed) {
+        /* Kiln's HTTP/1.x codec: Content-Length, or chunked (no length in advance) */
+        kr->chunked = ex->streamed->length_hint == SIZE_MAX;
+        kr->has_declared_length = !kr->chunked;
+        kr->declared_length = kr->chunked ? 0 : ex->streamed->length_hint;
+    } else {
+        /* h2o (HTTP/2, or its own HTTP/1 with KILN_H2O_HTTP1=1) keeps a body's framing
+         * headers to itself: a body counts as declared with its length */
+        kr->has_declared_length = req->entity.base != NULL;
+        kr->declared_length = req->entity.base ? req->entity.len : 0;
+    }
     kr->arena = &ex->arena;
 }
 
@@ -605,8 +620,9 @@ static int absolute_form(h2o_req_t *req)
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     const kiln_server_config *cfg = ((server_handler *)self)->cfg;
-    if (req->version < 0x200) {
-        /* the raw head is still at the start of the connection's input buffer */
+    if (req->version < 0x200 && !kiln_http1_is_ours(req->conn)) {
+        /* h2o's HTTP/1: the raw head is still at the start of the connection's input
+         * buffer (server/http1.c checks its heads itself) */
         h2o_socket_t *sock =
             req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
         if (sock && sock->input && sock->input->size) {
@@ -644,6 +660,30 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+/* KILN_H2O_HTTP1=1 in the environment: HTTP/1.x by h2o's own codec (whole bodies
+ * buffered, no trailers) instead of server/http1.c; for comparison and as a fallback. */
+static int use_h2o_http1;
+
+/* h2o's chunked-encoding filter (every path has it): server/http1.c frames its responses
+ * itself, so the filter steps aside for its connections. */
+static void (*h2o_chunked_setup)(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot);
+
+static void chunked_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    if (kiln_http1_is_ours(req->conn))
+        h2o_setup_next_ostream(req, slot);
+    else
+        h2o_chunked_setup(self, req, slot);
+}
+
+/* server/http1.c answered a request itself (a malformed or oversized one): its log line. */
+static void codec_error(void *ctx, h2o_req_t *req, int status, size_t bytes)
+{
+    if (!req->method.base) req->method = req->input.method; /* not processed: the raw one */
+    if (!req->path.base) req->path = req->input.path;
+    access_log(ctx, req, status, bytes, "-", -1);
+}
+
 /* Accepts pending connections on a worker's listening socket. */
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
@@ -652,7 +692,10 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     for (int i = 0; i < 16; i++) {
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (!sock) return;
-        h2o_accept(&w->accept_ctx, sock);
+        if (use_h2o_http1)
+            h2o_accept(&w->accept_ctx, sock);
+        else
+            kiln_http1_accept(&w->accept_ctx, sock, &w->limits);
     }
 }
 
@@ -693,6 +736,8 @@ static void *worker_main(void *arg)
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = w->config->hosts;
     w->accept_ctx.ssl_ctx = w->ssl;
+    w->limits = (kiln_http1_limits){w->cfg->max_header_size, w->cfg->max_request_size, codec_error,
+                                    (void *)w->cfg};
     w->listener = h2o_evloop_socket_create(w->loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = w;
     h2o_socket_read_start(w->listener, on_accept);
@@ -702,6 +747,7 @@ static void *worker_main(void *arg)
     h2o_socket_read_stop(w->listener);
     h2o_socket_close(w->listener);
     h2o_context_request_shutdown(&w->ctx);
+    if (!use_h2o_http1) kiln_http1_shutdown(&w->ctx);
     double deadline = mono_ms() + w->cfg->shutdown_timeout_ms;
     while (mono_ms() < deadline && (!h2o_linklist_is_empty(&w->ctx.http1._conns) ||
                                     !h2o_linklist_is_empty(&w->ctx.http2._conns)))
@@ -906,6 +952,14 @@ int kiln_server_run(const kiln_server_config *cfg)
     server_handler *handler = (server_handler *)h2o_create_handler(path, sizeof *handler);
     handler->super.on_req = on_req;
     handler->cfg = cfg;
+    const char *legacy = getenv("KILN_H2O_HTTP1");
+    use_h2o_http1 = legacy && strcmp(legacy, "1") == 0;
+    if (path->filters.size == 1) { /* h2o 2.2.5 gives each path exactly one: chunked */
+        h2o_chunked_setup = path->filters.entries[0]->on_setup_ostream;
+        path->filters.entries[0]->on_setup_ostream = chunked_setup;
+    } else {
+        use_h2o_http1 = 1;
+    }
 
     SSL_CTX *ssl = NULL;
     if (cfg->tls_cert || cfg->tls_key) {

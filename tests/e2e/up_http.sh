@@ -136,7 +136,7 @@ expect_eq "malformed request is 400" "HTTP/1.1 400 Bad Request" "$(printf 'GARBA
 expect_eq "malformed header is 400" "HTTP/1.1 400 Bad Request" "$(printf 'GET / HTTP/1.1\nHost: x\nno colon\n\n' | raw "$PORT")"
 expect_eq "Content-Length with Transfer-Encoding is 400" "HTTP/1.1 400 Bad Request" \
     "$(printf 'POST /echo HTTP/1.1\nHost: x\nContent-Length: 3\nTransfer-Encoding: chunked\n\n3\nabc\n0\n\n' | raw "$PORT")"
-expect_eq "broken Content-Length is 400" "HTTP/1.1 400 Invalid Request" \
+expect_eq "broken Content-Length is 400" "HTTP/1.1 400 Bad Request" \
     "$(printf 'POST /echo HTTP/1.1\nHost: x\nContent-Length: x1\n\n' | raw "$PORT")"
 expect_eq "server still serves" "hello 1" "$(curl -s "$URL/")"
 

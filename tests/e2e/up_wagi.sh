@@ -150,6 +150,9 @@ curl -s -X POST --data-binary @"$TMP/body.bin" "$URL/edge/echo" -o "$TMP/echo.bi
 check "request body echoed byte for byte" cmp "$TMP/body.bin" "$TMP/echo.bin"
 curl -s -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/body.bin" "$URL/edge/echo" -o "$TMP/echo2.bin"
 check "chunked request body echoed" cmp "$TMP/body.bin" "$TMP/echo2.bin"
+env=$'\n'$(curl -s -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/body.bin" "$URL/argv/")$'\n'
+expect_contains "CONTENT_LENGTH of a chunked body (collected before the guest runs)" \
+    $'\nCONTENT_LENGTH=200000\n' "$env"
 
 # files: read-only, only what is granted
 f=$(curl -s "$URL/edge/file?/data/hello.txt")

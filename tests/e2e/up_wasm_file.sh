@@ -2,7 +2,8 @@
 # `kiln up -f FILE.wasm` serves a bare Wasm file as Spin's `spin up -f` does: a one-component
 # app named after the file, every path ("/...") to it — a core WASI command module through
 # WAGI, a wasi:http component as wasi:http; and WAGI's HTTP_CONTENT_LENGTH as Spin and Wagi
-# set it (the request's Content-Length, which the HTTP server takes out of the headers);
+# set it (the request's Content-Length, which the HTTP server takes out of the headers), and
+# HTTP_TRANSFER_ENCODING for a chunked request;
 # middleware in front of a WAGI module is refused.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/helpers/up.sh"
@@ -30,6 +31,11 @@ if up_file "$TMP/edge.wasm"; then
     expect_contains "WAGI: CONTENT_LENGTH too" $'\nCONTENT_LENGTH=5\n' "$env"
     env=$(curl -s "$URL/env")
     expect_not_contains "WAGI: no HTTP_CONTENT_LENGTH without a body" "HTTP_CONTENT_LENGTH=" "$env"
+    env=$(curl -s -H 'Transfer-Encoding: chunked' -d 'hello' "$URL/env")
+    expect_contains "WAGI: HTTP_TRANSFER_ENCODING of a chunked request" \
+        $'\nHTTP_TRANSFER_ENCODING=chunked\n' "$env"
+    expect_not_contains "WAGI: no HTTP_CONTENT_LENGTH for a chunked request" "HTTP_CONTENT_LENGTH=" "$env"
+    expect_contains "WAGI: CONTENT_LENGTH of the chunked body as received" $'\nCONTENT_LENGTH=5\n' "$env"
 else
     fail "kiln up -f a core module" "$(cat "$TMP/up.err")"
 fi

@@ -255,6 +255,9 @@ typedef struct http_job {
     kiln_http_handler *h;
     kiln_response *res;
     kiln_wasihttp_request req;
+    kiln_body_source *body;     /* a body streamed from the connection (NULL: in req) */
+    kiln_http_header *trailers; /* the guest's, for finish (in the arena) */
+    size_t ntrailers;
     int started;         /* res->start was called */
     size_t since_yield;  /* bytes written since the guest last let the loop run */
     size_t content_left; /* with a Content-Length: bytes still allowed */
@@ -384,6 +387,8 @@ static void op_end(http_job *job, int was)
     if (was && !to_executor(job)) kiln_rt_slice_budget(job->h->budget_ns);
 }
 
+static char *dup(kiln_arena *a, const char *s, size_t len);
+
 /* ---- the sink: the guest's response to res ---- */
 
 static int start_on_loop(http_job *job, int status, const wh_fields *f)
@@ -448,10 +453,45 @@ static int sink_write(void *arg, const void *data, size_t n)
     return rc;
 }
 
+/* Keeps the trailers for res->ops->finish (at the end of job_run, on the loop). */
 static void sink_finish(void *arg, const wh_fields *trailers)
 {
-    (void)arg;
-    (void)trailers; /* the h2o 2.2.5 server drops trailers (handler.h) */
+    http_job *job = arg;
+    if (!trailers || !trailers->n) return;
+    int was = op_begin(job); /* the arena is the loop's */
+    kiln_http_header *hs = kiln_arena_alloc(job->res->arena, trailers->n * sizeof *hs);
+    for (size_t i = 0; hs && i < trailers->n; i++) {
+        const wh_field *e = &trailers->items[i];
+        /* copies: the fields go with the instance, before finish */
+        char *nm = dup(job->res->arena, e->name, e->name_len);
+        char *v = dup(job->res->arena, (const char *)e->value, e->value_len);
+        if (!nm || !v) {
+            hs = NULL;
+            break;
+        }
+        hs[i] = (kiln_http_header){nm, e->name_len, v, e->value_len};
+    }
+    if (hs) {
+        job->trailers = hs;
+        job->ntrailers = trailers->n;
+    }
+    op_end(job, was);
+}
+
+/* The streamed request body, read on the loop (the source is the loop's). */
+static long sink_read(void *arg, void *buf, size_t cap)
+{
+    http_job *job = arg;
+    int was = op_begin(job);
+    long n = job->res->ops->gone(job->res) ? -1 : job->body->read(job->body, buf, cap);
+    op_end(job, was);
+    return n;
+}
+
+static int sink_wait_fd(void *arg)
+{
+    http_job *job = arg;
+    return job->body->wait_fd(job->body);
 }
 
 /* ---- the guest ---- */
@@ -507,7 +547,11 @@ static void job_run(void *arg)
     }
     kiln_wasihttp *wh = kiln_component_host_ctx(ci, "wasi:http");
     const kiln_component_func *fn = kiln_component_find_func(ci, HANDLE_FUNC);
-    kiln_wasihttp_sink sink = {sink_start, sink_write, sink_finish, job};
+    kiln_wasihttp_sink sink = {sink_start, sink_write, sink_finish, job, NULL, NULL};
+    if (job->body) {
+        sink.read = sink_read;
+        sink.wait_fd = sink_wait_fd;
+    }
     if (!wh || !fn) {
         kiln_log_error("component '%s': no wasi:http/incoming-handler handle to call", c->id);
         status = 500;
@@ -581,7 +625,7 @@ out:
     if (job->started && broken)
         res->ops->abort(res); /* the client must not take a cut body for a whole one */
     else if (job->started)
-        res->ops->finish(res, NULL, 0);
+        res->ops->finish(res, job->trailers, job->ntrailers);
     else
         kiln_response_error(res, status ? status : 500);
 }
@@ -718,7 +762,11 @@ static void http_handle(kiln_handler *base, kiln_request *req, kiln_response *re
     }
     q->headers = hs;
     q->nheaders = n;
-    if (read_body(a, req->body, &q->body, &q->body_len) < 0) {
+    /* a body streamed from the connection is read as the guest reads it; a buffered one
+     * (HTTP/2: h2o's) is copied, since h2o frees it when the client goes away */
+    if (req->body->wait_fd)
+        job->body = req->body;
+    else if (read_body(a, req->body, &q->body, &q->body_len) < 0) {
         kiln_log_error("component '%s': cannot read the request body", h->component->id);
         kiln_response_error(res, 500);
         return;

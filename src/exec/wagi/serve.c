@@ -3,6 +3,8 @@
 #include "engine/fiber.h"
 #include "util/alloc.h"
 
+#include <poll.h>
+#include <stdio.h>
 #include <string.h>
 
 /* One request through the executor. Lives in the request's arena; what it owns on the
@@ -11,6 +13,7 @@ typedef struct wagi_job {
     kiln_job job;
     kiln_wagi_handler *h;
     kiln_response *res;
+    kiln_body_source *src; /* a streamed body still to collect (NULL: collected) */
     kiln_wagi_prepared prep;
     uint8_t *body;
     size_t body_len;
@@ -43,6 +46,10 @@ static int read_body(kiln_arena *a, kiln_body_source *src, uint8_t **out, size_t
             cap *= 2;
         }
         long n = src->read(src, buf + len, cap + 1 - len);
+        if (n == KILN_BODY_AGAIN) { /* on a fiber: the loop reads the connection meanwhile */
+            if (kiln_wait_fd(src->wait_fd(src), POLLIN, UINT64_MAX) <= 0) return -1;
+            continue;
+        }
         if (n < 0) return -1;
         if (n == 0) break;
         len += (size_t)n;
@@ -166,6 +173,55 @@ static void inline_attempt(void *arg)
     submit(job);
 }
 
+/* Runs the prepared job: inline on a fiber of the I/O thread when allowed and an instance
+ * slot is free (on_fiber: the calling fiber), else on the executor. Without a slot the
+ * request waits in the executor's queue (bounded in length and time: 503 beyond). */
+static void run(wagi_job *job, int on_fiber)
+{
+    kiln_wagi_handler *h = job->h;
+    kiln_wagi_component *c = h->component;
+    if (h->inline_budget_ms && c->rerunnable && kiln_wagi_inline_allowed(c) &&
+        kiln_slots_try(h->slots)) {
+        if (on_fiber) {
+            inline_attempt(job);
+            return;
+        }
+        /* The fiber finishes the job itself; when it parks, the loop's scheduler
+         * (bound to this thread) resumes it later and frees it when done. */
+        kiln_fiber *f = kiln_fiber_new(inline_attempt, job);
+        if (f) {
+            if (kiln_fiber_resume(f) == KILN_FIBER_DONE) kiln_fiber_free(f);
+            return;
+        }
+        kiln_slots_release(h->slots); /* no fiber (out of memory): the executor */
+    }
+    submit(job);
+}
+
+/* On a fiber of the I/O thread: collects the streamed body (bounded by the server's
+ * --max-request-size), then runs the guest. */
+static void collect_then_run(void *arg)
+{
+    wagi_job *job = arg;
+    kiln_response *res = job->res;
+    int rc = read_body(res->arena, job->src, &job->body, &job->body_len);
+    job->src = NULL;
+    if (rc < 0 || res->ops->gone(res)) {
+        /* the connection answered already (413, a malformed body) or the client left */
+        job_release(job);
+        kiln_response_error(res, 400);
+        return;
+    }
+    char len[24];
+    int n = snprintf(len, sizeof len, "%zu", job->body_len);
+    if (kiln_strv_setenv(&job->prep.env, "CONTENT_LENGTH", 14, len, (size_t)n) < 0) {
+        job_release(job);
+        kiln_response_error(res, 500);
+        return;
+    }
+    run(job, 1);
+}
+
 /* The handler's entry point (I/O thread). */
 static void wagi_handle(kiln_handler *base, kiln_request *req, kiln_response *res)
 {
@@ -201,7 +257,11 @@ static void wagi_handle(kiln_handler *base, kiln_request *req, kiln_response *re
         .declared_length = req->declared_length,
         .chunked = req->chunked,
     };
-    if (read_body(req->arena, req->body, &job->body, &job->body_len) < 0) {
+    /* A body the connection streams is collected on a fiber, after this returns (its
+     * CONTENT_LENGTH set then); a buffered one now. */
+    if (req->body->wait_fd && req->body->wait_fd(req->body) >= 0)
+        job->src = req->body;
+    else if (read_body(req->arena, req->body, &job->body, &job->body_len) < 0) {
         kiln_log_error("component '%s': cannot read the request body", c->id);
         kiln_response_error(res, 500);
         return;
@@ -212,20 +272,17 @@ static void wagi_handle(kiln_handler *base, kiln_request *req, kiln_response *re
         return;
     }
     job->prep.request_id = req->request_id;
-    /* Inline only with a free instance slot; without one the request waits in the
-     * executor's queue (bounded in length and time: 503 beyond). */
-    if (h->inline_budget_ms && c->rerunnable && kiln_wagi_inline_allowed(c) &&
-        kiln_slots_try(h->slots)) {
-        /* The fiber finishes the job itself; when it parks, the loop's scheduler
-         * (bound to this thread) resumes it later and frees it when done. */
-        kiln_fiber *f = kiln_fiber_new(inline_attempt, job);
-        if (f) {
-            if (kiln_fiber_resume(f) == KILN_FIBER_DONE) kiln_fiber_free(f);
+    if (job->src) {
+        kiln_fiber *f = kiln_fiber_new(collect_then_run, job);
+        if (!f) {
+            job_release(job);
+            kiln_response_error(res, 503);
             return;
         }
-        kiln_slots_release(h->slots); /* no fiber (out of memory): the executor */
+        if (kiln_fiber_resume(f) == KILN_FIBER_DONE) kiln_fiber_free(f);
+        return;
     }
-    submit(job);
+    run(job, 0);
 }
 
 void kiln_wagi_handler_init(kiln_wagi_handler *h, kiln_wagi_component *c, kiln_executor *e,

@@ -6,6 +6,7 @@
 #include "util/buf.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -492,6 +493,40 @@ static int no_write(void *arg, const void *data, size_t n)
 }
 static const p2_stream_ops body_in_ops = {body_read, no_write, NULL};
 
+/* The request body as it streams in from the connection (the sink's read). */
+static long body_stream_read(void *arg, void *buf, size_t cap, int *eof, int *err)
+{
+    kiln_wasihttp *h = arg;
+    long n = h->sink.read(h->sink.arg, buf, cap);
+    if (n == -2) return 0; /* nothing yet */
+    if (n < 0) {
+        *err = EIO;
+        return -1;
+    }
+    *eof = n == 0;
+    return n;
+}
+static const p2_stream_ops body_stream_ops = {body_stream_read, no_write, NULL};
+
+/* Ready when the sink's wait_fd polls readable (bytes, the end or an error are there). */
+static int body_stream_check(void *arg, int *fd, short *events, uint64_t *deadline)
+{
+    kiln_wasihttp *h = arg;
+    int f = h->sink.wait_fd(h->sink.arg);
+    *fd = f;
+    *events = POLLIN;
+    *deadline = UINT64_MAX;
+    if (f < 0) return 1;
+    struct pollfd p = {f, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+}
+/* h outlives every pollable of its instance: no references to count. */
+static void body_stream_ref(void *arg)
+{
+    (void)arg;
+}
+static const p2_ready_ops body_stream_ready = {body_stream_check, body_stream_ref, body_stream_ref};
+
 static int inbody_stream(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_wasihttp *h = ctx;
@@ -507,6 +542,9 @@ static int inbody_stream(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kil
         if (rep) wh_xfer_retain(b->x);
         return var_res(cx, &res[0], 0, rep);
     }
+    if (h->sink.read)
+        return var_res(cx, &res[0], 0,
+                       p2_stream_new_ready(h->p2, &body_stream_ops, h, &body_stream_ready));
     return var_res(cx, &res[0], 0, p2_stream_new_ops(h->p2, P2_STREAM_IN, &body_in_ops, h));
 }
 
@@ -534,7 +572,7 @@ static int trailers_subscribe(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args
     return ready_pollable(ctx, cx, &res[0]);
 }
 
-/* some(ok(ok(none))) the first time (a request has no trailers: h2o 2.2.5 keeps none),
+/* some(ok(ok(none))) the first time (a request has no trailers: the server drops them),
  * some(err) after. */
 static int trailers_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {

@@ -105,12 +105,18 @@ typedef struct kiln_wasihttp_request {
 
 /* Where the response goes (all on the instance's thread). start: the status and headers
  * (0, or -1: the client is gone); write: body bytes (0, or -1: gone); finish: the end,
- * with optional trailers (NULL). */
+ * with optional trailers (NULL).
+ * A request body that streams in from the connection comes from read (NULL: the body is
+ * request.body): up to cap bytes, the count (> 0), 0 at its end, -1 when it failed, -2
+ * when nothing is there yet; wait_fd: a file descriptor that polls readable when read
+ * would not return -2 (any thread may poll it). */
 typedef struct kiln_wasihttp_sink {
     int (*start)(void *arg, int status, const wh_fields *headers);
     int (*write)(void *arg, const void *data, size_t n);
     void (*finish)(void *arg, const wh_fields *trailers);
     void *arg;
+    long (*read)(void *arg, void *buf, size_t cap);
+    int (*wait_fd)(void *arg);
 } kiln_wasihttp_sink;
 
 /* What became of the response when the guest returned. */

@@ -4,6 +4,14 @@
  *   .../echo     200: "METHOD PATH-WITH-QUERY\n", one "name: value\n" per request header
  *                whose name starts with "spin-" (in the host's order), then the request body
  *   .../big      200, streamed: 64 MiB of 'x' (N MiB with ?mib=N) in 64 KiB writes
+ *   .../count    200: "N\n", the request body's length, read in pieces of at most 64 KiB
+ *                (blocking-read; with ?poll=1: read, and subscribe + block when nothing
+ *                is there yet) and not kept
+ *   .../cpu-count  as .../count (blocking reads), after computing for a while without a
+ *                host call (300 million iterations): past --inline-budget the guest
+ *                reads its body from an executor thread
+ *   .../trailers 200, no Content-Length: "one\n" and "two\n" in two writes, then the
+ *                trailers x-trailer-a: alpha and x-trailer-b: beta
  *   .../trap     traps (abort) before setting the response
  *   .../partial  200, streamed: 320 KiB of 'x' (enough that the headers and some of it are
  *                sent before the guest goes on), then traps (abort) before finishing
@@ -152,6 +160,52 @@ static void read_body(wasi_http_types_borrow_incoming_request_t req, buf *b)
     wasi_http_types_incoming_body_drop_own(body);
 }
 
+/* The request body's length, read in pieces without keeping them (poll: non-blocking
+ * reads, waiting on the stream's pollable when one returns nothing). */
+static unsigned long long count_body(wasi_http_types_borrow_incoming_request_t req, int poll)
+{
+    wasi_http_types_own_incoming_body_t body;
+    if (!wasi_http_types_method_incoming_request_consume(req, &body)) abort();
+    wasi_http_types_own_input_stream_t in;
+    if (!wasi_http_types_method_incoming_body_stream(wasi_http_types_borrow_incoming_body(body),
+                                                     &in))
+        abort();
+    wasi_io_streams_borrow_input_stream_t bin = wasi_io_streams_borrow_input_stream(in);
+    unsigned long long total = 0;
+    for (;;) {
+        hello_list_u8_t chunk;
+        wasi_io_streams_stream_error_t err;
+        bool ok = poll
+                      ? wasi_io_streams_method_input_stream_read(bin, 65536, &chunk, &err)
+                      : wasi_io_streams_method_input_stream_blocking_read(bin, 65536, &chunk, &err);
+        if (!ok) {
+            if (err.tag != WASI_IO_STREAMS_STREAM_ERROR_CLOSED) abort();
+            break;
+        }
+        total += chunk.len;
+        if (poll && chunk.len == 0) {
+            wasi_io_poll_own_pollable_t p = wasi_io_streams_method_input_stream_subscribe(bin);
+            wasi_io_poll_method_pollable_block(wasi_io_poll_borrow_pollable(p));
+            wasi_io_poll_pollable_drop_own(p);
+        }
+        hello_list_u8_free(&chunk);
+    }
+    wasi_io_streams_input_stream_drop_own(in);
+    wasi_http_types_incoming_body_drop_own(body);
+    return total;
+}
+
+/* Appends name: value to fields f. */
+static void add_field(wasi_http_types_own_fields_t f, const char *name, const char *value)
+{
+    wasi_http_types_field_name_t n;
+    wasi_http_types_field_value_t v = {(uint8_t *)value, strlen(value)};
+    wasi_http_types_header_error_t err;
+    hello_string_set(&n, name);
+    if (!wasi_http_types_method_fields_append(wasi_http_types_borrow_fields(f), &n, &v, &err))
+        abort();
+}
+
 void exports_wasi_http_incoming_handler_handle(
     exports_wasi_http_incoming_handler_own_incoming_request_t request,
     exports_wasi_http_incoming_handler_own_response_outparam_t out)
@@ -197,6 +251,33 @@ void exports_wasi_http_incoming_handler_handle(
         static char chunk[65536];
         memset(chunk, 'x', sizeof chunk);
         finish(start(out, 200), chunk, sizeof chunk, mib * 16);
+    } else if (ends_with(&path, plen, "/count")) {
+        char line[32];
+        int n = snprintf(line, sizeof line, "%llu\n",
+                         count_body(req, query_num(&path, "poll", 0) != 0));
+        finish(start(out, 200), line, (size_t)n, 1);
+    } else if (ends_with(&path, plen, "/cpu-count")) {
+        volatile unsigned long acc = 0;
+        for (unsigned long i = 0; i < 300000000ul; i++)
+            acc += i;
+        if (acc == 1) abort(); /* (uses acc: never true) */
+        char line[32];
+        int n = snprintf(line, sizeof line, "%llu\n", count_body(req, 0));
+        finish(start(out, 200), line, (size_t)n, 1);
+    } else if (ends_with(&path, plen, "/trailers")) {
+        wasi_http_types_own_outgoing_body_t body = start(out, 200);
+        wasi_http_types_own_output_stream_t stream;
+        if (!wasi_http_types_method_outgoing_body_write(wasi_http_types_borrow_outgoing_body(body),
+                                                        &stream))
+            abort();
+        write_all(wasi_io_streams_borrow_output_stream(stream), "one\n", 4);
+        write_all(wasi_io_streams_borrow_output_stream(stream), "two\n", 4);
+        wasi_io_streams_output_stream_drop_own(stream);
+        wasi_http_types_own_fields_t t = wasi_http_types_constructor_fields();
+        add_field(t, "x-trailer-a", "alpha");
+        add_field(t, "x-trailer-b", "beta");
+        wasi_http_types_error_code_t ferr;
+        if (!wasi_http_types_static_outgoing_body_finish(body, &t, &ferr)) abort();
     } else if (ends_with(&path, plen, "/trap")) {
         abort();
     } else if (ends_with(&path, plen, "/partial") || ends_with(&path, plen, "/partial-spin")) {
