@@ -220,7 +220,9 @@ static void test_wasm_stays(void)
 
 static void test_timeout_after_move(void)
 {
-    run r = {.export_name = "loop", .timeout_ns = 300000000, .slice_ns = 5000000, .move = 1};
+    /* The slice is CPU time and the timeout wall-clock time: on a loaded machine the thread
+     * may get little CPU, so the timeout leaves room for a 5 ms slice to be used up first. */
+    run r = {.export_name = "loop", .timeout_ns = 1500000000, .slice_ns = 5000000, .move = 1};
     uint64_t t0 = now_ns();
     run_on_fiber(&r);
     CHECK_INT(r.inner_rc, -1);
