@@ -1361,7 +1361,20 @@ static int load_params(kiln_cabi_cx *cx, const kiln_ctype *ft, uint32_t ptr, kil
 int kiln_cabi_lift_args(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_val *core,
                         kiln_cval *params)
 {
-    if (params_flat(functype) > KILN_CABI_MAX_FLAT_PARAMS)
+    return kiln_cabi_lift_args_max(cx, functype, core, params, KILN_CABI_MAX_FLAT_PARAMS);
+}
+
+int kiln_cabi_store_value(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t ptr)
+{
+    if (too_big(cx, t->size) < 0 || check_range(cx, ptr, t->size, t->align, "pointer") < 0)
+        return -1;
+    return store(cx, t, v, ptr);
+}
+
+int kiln_cabi_lift_args_max(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_val *core,
+                            kiln_cval *params, uint32_t max_flat)
+{
+    if (params_flat(functype) > max_flat)
         return load_params(cx, functype, core[0].i32, params);
     size_t pos = 0;
     for (uint32_t i = 0; i < functype->nitems; i++)

@@ -154,6 +154,12 @@ int kiln_cabi_core_sig(const kiln_ctype *functype, int lower, char *out, size_t 
  * says; with spilled params, core[0] is the pointer) into params[0..nparams). */
 int kiln_cabi_lift_args(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_val *core,
                         kiln_cval *params);
+/* The same with another limit of flat parameters (the async ABI's lower: 4). */
+int kiln_cabi_lift_args_max(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_val *core,
+                            kiln_cval *params, uint32_t max_flat);
+/* Stores value v of type t at ptr in the guest's memory (range and alignment checked):
+ * the async ABI's results, always passed in memory. */
+int kiln_cabi_store_value(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t ptr);
 /* … and lowers the callee's results into the guest: with at most one flat result into
  * core[0]; otherwise stored at the return pointer `retptr` (the last core argument). */
 int kiln_cabi_lower_results(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_cval *results,

@@ -89,6 +89,8 @@ typedef struct ki_func {
     wasm_rt_memory_t *memory;
     ki_core *realloc, *post_return;
     kiln_string_encoding enc;
+    int async;         /* lifted with the async option (async.h) */
+    ki_core *callback; /* … and this callback, or NULL (stackful) */
 } ki_func;
 
 /* The context of a canon lower trampoline (lower.c). */
@@ -183,6 +185,7 @@ struct kiln_component_instance {
     uint32_t depth, ncxs, capcxs;
     uint64_t timeout_ns; /* of the host's call in progress (0: none) */
     kiln_err *err;       /* during instantiation */
+    struct ka_store *as; /* the async ABI's state (async.h), NULL when not used */
 };
 
 /* link.c: instantiates lc (every core instance initialized, start functions run); with
@@ -204,6 +207,17 @@ ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, con
                   const kiln_canon_opts *o, kiln_err *err);
 ki_core *ki_resource_builtin(kiln_component_instance *ci, ki_frame *f, uint8_t op,
                              const kiln_ctype *t, kiln_err *err);
+/* CanonicalABI.md's may_enter_from: no instance of callee's entering set (callee and its
+ * ancestors that caller, NULL for the host, is not inside) is running. */
+int ki_may_enter(const ki_frame *callee, const ki_frame *caller);
+/* ki_call_lifted without the async ABI's task (async.c runs a task's function with it). */
+int ki_call_lifted_now(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
+                       const kiln_cval *args, kiln_cval *results, kiln_trap *trap);
+/* Sets up cx (not its arena) for these canon options of frame f, as calls do. */
+void ki_cx_prepare(kiln_cabi_cx *cx, wasm_rt_memory_t *mem, kiln_string_encoding enc,
+                   ki_core *realloc, ki_frame *f);
+/* Gives n call contexts back to the thread's cache. */
+void ki_cxs_give(kiln_cabi_cx **cxs, uint32_t n);
 /* Gives the instance's call contexts back to the thread's cache (lower.c). */
 void ki_cxs_release(kiln_component_instance *ci);
 /* Calls a lifted function with component values: 0, or -1 with cx->err (and *trap when

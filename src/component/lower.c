@@ -8,6 +8,7 @@
  * the component and the function (kiln_rt_trap_host); wasi:cli/exit's kiln_rt_exit passes
  * through. Contexts and call scopes are released before unwinding, except on
  * kiln_rt_exit from a host function (the instance is finished then). */
+#include "component/async.h"
 #include "component/inst_internal.h"
 #include "component/resources.h"
 #include "engine/runtime.h"
@@ -131,6 +132,12 @@ static void cx_give(kiln_cabi_cx *cx)
     kiln_free(cx);
 }
 
+void ki_cxs_give(kiln_cabi_cx **cxs, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        cx_give(cxs[i]);
+}
+
 void ki_cxs_release(kiln_component_instance *ci)
 {
     cx_give(ci->cx);
@@ -165,6 +172,13 @@ static kiln_cabi_cx *cx_push(kiln_component_instance *ci, wasm_rt_memory_t *mem,
     struct kiln_cabi_arena *arena = cx->arena;
     memset(cx, 0, sizeof *cx);
     cx->arena = arena;
+    ki_cx_prepare(cx, mem, enc, realloc, f);
+    return cx;
+}
+
+void ki_cx_prepare(kiln_cabi_cx *cx, wasm_rt_memory_t *mem, kiln_string_encoding enc,
+                   ki_core *realloc, ki_frame *f)
+{
     cx->memory = mem;
     cx->enc = enc;
     if (realloc) {
@@ -175,7 +189,6 @@ static kiln_cabi_cx *cx_push(kiln_component_instance *ci, wasm_rt_memory_t *mem,
     cx->resource_type = resolve_type;
     cx->resource_ctx = f;
     cx->compact_bytes = 1; /* host.h: list<u8> and list<s8> travel as bytes */
-    return cx;
 }
 
 static void cx_pop(kiln_component_instance *ci)
@@ -197,8 +210,40 @@ static int results_spill(const kiln_ctype *ft)
     return ft->has_elem && ft->elem.type->flat > KILN_CABI_MAX_FLAT_RESULTS;
 }
 
+/* Whether frame f is caller or one of its ancestors. */
+static int inside(const ki_frame *caller, const ki_frame *f)
+{
+    for (; caller; caller = caller->parent)
+        if (caller == f) return 1;
+    return 0;
+}
+
+int ki_may_enter(const ki_frame *callee, const ki_frame *caller)
+{
+    for (const ki_frame *f = callee; f && !inside(caller, f); f = f->parent)
+        if (f->running) return 0;
+    return 1;
+}
+
+/* Marks the entering set (callee's instance and ancestors the caller is not inside) as
+ * running (v 1) or not (v 0); in an async instance the running thread holds them. */
+static void enter_set(kiln_component_instance *ci, ki_frame *callee, const ki_frame *caller, int v)
+{
+    for (ki_frame *f = callee; f && !inside(caller, f); f = f->parent) {
+        f->running = v;
+        if (ci->as) v ? ka_hold(ci, f) : ka_unhold(ci, f);
+    }
+}
+
 int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
                    const kiln_cval *args, kiln_cval *results, kiln_trap *trap)
+{
+    if (ci->as) return ka_call(ci, fn, caller_cx, args, results, trap);
+    return ki_call_lifted_now(ci, fn, caller_cx, args, results, trap);
+}
+
+int ki_call_lifted_now(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
+                       const kiln_cval *args, kiln_cval *results, kiln_trap *trap)
 {
     trap->kind = KILN_TRAP_NONE;
     if (fn->kind == KI_FUNC_HOST) {
@@ -211,7 +256,8 @@ int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *calle
     /* The component model forbids entering a component instance that is running (a call
      * of its own export reached through a lowered import, a funcref table, a child
      * component): a trap, as CanonicalABI.md's lift does. */
-    if (fn->frame->running) {
+    ki_frame *caller = caller_cx == ci->cx ? NULL : caller_cx->resource_ctx;
+    if (!ki_may_enter(fn->frame, caller)) {
         snprintf(caller_cx->err, sizeof caller_cx->err,
                  "%s was called while its component instance is running: cannot re-enter a "
                  "component instance",
@@ -223,12 +269,12 @@ int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *calle
         snprintf(caller_cx->err, sizeof caller_cx->err, "out of memory");
         return -1;
     }
-    fn->frame->running = 1;
+    enter_set(ci, fn->frame, caller, 1);
     int rc = -1;
     realloc_trap[0] = '\0';
     realloc_stop.kind = KILN_TRAP_NONE;
     if (kiln_resources_call_begin(fn->frame->res, caller_cx->err, sizeof caller_cx->err) < 0) {
-        fn->frame->running = 0;
+        enter_set(ci, fn->frame, caller, 0);
         cx_pop(ci);
         return -1;
     }
@@ -239,6 +285,10 @@ int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *calle
         snprintf(caller_cx->err, sizeof caller_cx->err, "passing the arguments: %.150s%s%.80s",
                  cx->err, realloc_trap[0] ? ": " : "", realloc_trap);
         if (realloc_stop.kind != KILN_TRAP_NONE) *trap = realloc_stop;
+        goto out;
+    }
+    if (fn->async) {
+        if (ka_run_async_core(ci, fn, core, caller_cx, trap) == 0) rc = 0;
         goto out;
     }
     /* Only the host's own call has a time limit; calls between instances run within it. */
@@ -273,7 +323,7 @@ out:;
         snprintf(caller_cx->err, sizeof caller_cx->err, "%s", end_err);
         rc = -1;
     }
-    fn->frame->running = 0;
+    enter_set(ci, fn->frame, caller, 0);
     cx_pop(ci);
     return rc;
 }
@@ -359,6 +409,7 @@ ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, con
             return NULL;
         }
     }
+    if (o->async) return ka_lower_async(ci, t, err);
     char sig[64];
     if (kiln_cabi_core_sig(type, 1, sig, sizeof sig) < 0 || !(c->type = ki_strdup(ci, sig))) {
         kiln_err_set(err, "%s: the core signature of %s does not fit", ci->name, callee->name);

@@ -1,0 +1,1147 @@
+/* async.c — tasks, threads on fibers, subtasks, waitable sets and the async built-ins
+ * (see async.h for the design; the names follow definitions.py). */
+#include "component/async.h"
+#include "engine/fiber.h"
+#include "engine/runtime.h"
+#include "util/alloc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- objects ---- */
+
+enum { EV_NONE = 0, EV_SUBTASK = 1, EV_TASK_CANCELLED = 6 };
+enum { ST_STARTING = 0, ST_STARTED = 1, ST_RETURNED = 2 };
+enum { CB_EXIT = 0, CB_YIELD = 1, CB_WAIT = 2 };
+enum { T_INITIAL, T_STARTED, T_RESOLVED };
+enum { REQ_BLOCK, REQ_CALL };
+#define MAX_HELD 64
+
+/* Handle types of the instance's table (resources.h): never a resource's. */
+static const kiln_resource_type type_wset = {.name = "waitable set"};
+static const kiln_resource_type type_subtask = {.name = "subtask"};
+
+typedef struct ka_thread ka_thread;
+typedef struct ka_task ka_task;
+typedef struct ka_wset ka_wset;
+
+/* What the spec's ComponentInstance keeps for the async ABI, per frame. */
+typedef struct ka_inst {
+    ki_frame *frame;
+    int backpressure;
+    uint32_t num_waiting_to_enter;
+    ka_thread *exclusive;
+} ka_inst;
+
+/* A subtask (the only waitable so far): a call made by `canon lower ... async`. */
+typedef struct ka_subtask {
+    ka_wset *wset;
+    int pending;     /* has a pending event */
+    int sync_waiter; /* (streams, futures: waited for synchronously) */
+    int state;       /* ST_* */
+    int resolve_delivered;
+    int dropped;
+    uint32_t handle; /* 0 until the call returned without resolving */
+    ki_tramp *tramp; /* the caller's lower */
+    uint32_t retptr;
+    kiln_cabi_cx cx; /* the caller's side: arguments and results live in its arena */
+    kiln_cval result;
+    struct ka_subtask *next; /* store's list */
+} ka_subtask;
+
+struct ka_wset {
+    ka_subtask **elems;
+    uint32_t n, cap;
+    uint32_t num_waiting;
+    struct ka_wset *next; /* store's list */
+};
+
+struct ka_task {
+    ki_func *fn;
+    ka_inst *inst;
+    const kiln_cval *args;
+    kiln_cval *results;
+    kiln_cabi_cx *caller_cx; /* results are lifted into its arena; errors go to its err */
+    ka_subtask *sub;         /* the caller's subtask (async lower), or NULL */
+    int state;
+    int needs_exclusive;
+    ka_thread *implicit;
+    ka_task *next; /* store's list */
+};
+
+struct ka_thread {
+    ka_store *s;
+    kiln_fiber *fiber;
+    ka_task *task;
+    int started, done, in_guest;
+    int req;          /* REQ_* when parked */
+    ka_thread *other; /* REQ_CALL: run it first */
+    int (*ready)(ka_thread *t);
+    void *rarg;
+    int waiting;
+    ka_thread *wnext;
+    uint32_t storage[2];
+    kiln_cabi_cx **cxs; /* lower.c's stack of call contexts, while parked */
+    uint32_t ncxs, capcxs, depth;
+    ki_frame *held[MAX_HELD];
+    uint32_t nheld;
+    ka_thread *next; /* store's list */
+};
+
+/* A built-in's context. */
+typedef struct ka_bi {
+    kiln_component_instance *ci;
+    ki_frame *frame;
+    const kiln_canon *k;
+    wasm_rt_memory_t *memory;
+    ki_core *realloc;
+    kiln_ctype rtype; /* task.return: a func type with the result as its one parameter */
+    kiln_cfield rfield;
+    struct ka_bi *next;
+} ka_bi;
+
+struct ka_store {
+    kiln_component_instance *ci;
+    ka_thread *cur; /* the thread running, NULL on the host's side */
+    ka_thread *waiting_head, *waiting_tail;
+    ka_thread **stack; /* the driver's stack of resumed threads */
+    uint32_t nstack, capstack;
+    ka_inst *insts;
+    uint32_t ninsts, capinsts;
+    int failed, aborting;
+    kiln_trap trap;
+    char err[200];
+    ka_thread *threads;
+    ka_task *tasks;
+    ka_subtask *subtasks;
+    ka_wset *wsets;
+    ka_bi *bis;
+};
+
+/* ---- which components need this ---- */
+
+int ka_op_supported(const kiln_canon *k)
+{
+    switch (k->op) {
+    case KILN_CANON_LIFT:
+    case KILN_CANON_LOWER:
+    case KILN_CANON_RESOURCE_NEW:
+    case KILN_CANON_RESOURCE_REP:
+        return 1;
+    case KILN_CANON_RESOURCE_DROP:
+        return !k->flag;
+    case KILN_CANON_TASK_RETURN:
+    case KILN_CANON_TASK_CANCEL:
+    case KILN_CANON_CONTEXT_GET:
+    case KILN_CANON_CONTEXT_SET:
+    case KILN_CANON_THREAD_YIELD:
+    case KILN_CANON_SUBTASK_DROP:
+    case KILN_CANON_WAITABLE_SET_NEW:
+    case KILN_CANON_WAITABLE_SET_WAIT:
+    case KILN_CANON_WAITABLE_SET_POLL:
+    case KILN_CANON_WAITABLE_SET_DROP:
+    case KILN_CANON_WAITABLE_JOIN:
+    case KILN_CANON_BACKPRESSURE_INC:
+    case KILN_CANON_BACKPRESSURE_DEC:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int type_is_async(const kiln_ctype *t)
+{
+    return t && t->kind == KILN_CT_FUNC && t->async;
+}
+
+int ka_component_is_async(const kiln_component *c)
+{
+    for (uint32_t i = 0; i < c->ndefs; i++) {
+        const kiln_cdef *d = &c->defs[i];
+        if (d->kind == KILN_CDEF_COMPONENT && ka_component_is_async(d->component)) return 1;
+        if (d->kind == KILN_CDEF_TYPE && type_is_async(d->type)) return 1;
+        if (d->kind != KILN_CDEF_CANON) continue;
+        const kiln_canon *k = &d->canon;
+        if (k->op > KILN_CANON_RESOURCE_REP) return 1;
+        if (k->has_opts && (k->opts.async || k->opts.has_callback)) return 1;
+        if (k->op == KILN_CANON_LIFT && type_is_async(c->spaces[KILN_CSORT_TYPE].types[k->type]))
+            return 1;
+    }
+    for (uint32_t i = 0; i < c->spaces[KILN_CSORT_FUNC].n; i++)
+        if (type_is_async(c->spaces[KILN_CSORT_FUNC].types[i])) return 1;
+    return 0;
+}
+
+/* ---- the store ---- */
+
+int ka_store_new(kiln_component_instance *ci)
+{
+    ka_store *s = kiln_calloc(1, sizeof *s);
+    if (!s) return -1;
+    s->ci = ci;
+    ci->as = s;
+    return 0;
+}
+
+static ka_inst *inst_of(ka_store *s, ki_frame *f)
+{
+    for (uint32_t i = 0; i < s->ninsts; i++)
+        if (s->insts[i].frame == f) return &s->insts[i];
+    if (s->ninsts == s->capinsts) {
+        uint32_t cap = s->capinsts ? s->capinsts * 2 : 8;
+        ka_inst *n = kiln_realloc(s->insts, cap * sizeof *n);
+        if (!n) return NULL;
+        s->insts = n;
+        s->capinsts = cap;
+    }
+    ka_inst *in = &s->insts[s->ninsts++];
+    memset(in, 0, sizeof *in);
+    in->frame = f;
+    return in;
+}
+
+/* Records the first failure of the store: the host's call traps with it. */
+static void store_fail(ka_store *s, const kiln_trap *trap, const char *msg)
+{
+    if (s->failed) return;
+    s->failed = 1;
+    if (trap)
+        s->trap = *trap;
+    else
+        s->trap.kind = KILN_TRAP_NONE;
+    snprintf(s->err, sizeof s->err, "%.199s", msg);
+}
+
+/* ---- threads and the driver ---- */
+
+static void swap_cxs(kiln_component_instance *ci, ka_thread *t)
+{
+    kiln_cabi_cx **cxs = ci->cxs;
+    uint32_t n = ci->ncxs, cap = ci->capcxs, d = ci->depth;
+    ci->cxs = t->cxs, ci->ncxs = t->ncxs, ci->capcxs = t->capcxs, ci->depth = t->depth;
+    t->cxs = cxs, t->ncxs = n, t->capcxs = cap, t->depth = d;
+}
+
+static void task_body(ka_thread *me);
+
+static void thread_main(void *arg)
+{
+    ka_thread *t = arg;
+    task_body(t);
+    t->done = 1;
+}
+
+static ka_thread *thread_new(ka_store *s, ka_task *k)
+{
+    ka_thread *t = kiln_calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->fiber = kiln_fiber_new(thread_main, t);
+    if (!t->fiber) {
+        kiln_free(t);
+        return NULL;
+    }
+    t->s = s;
+    t->task = k;
+    t->next = s->threads;
+    s->threads = t;
+    return t;
+}
+
+/* Runs t until it parks or ends (on the host's side). */
+static int resume(ka_store *s, ka_thread *t)
+{
+    kiln_component_instance *ci = s->ci;
+    for (uint32_t i = 0; i < t->nheld; i++)
+        t->held[i]->running = 1;
+    swap_cxs(ci, t);
+    ka_thread *prev = s->cur;
+    s->cur = t;
+    t->started = 1;
+    int rc = kiln_fiber_resume(t->fiber);
+    s->cur = prev;
+    swap_cxs(ci, t);
+    if (rc < 0) {
+        store_fail(s, NULL, "cannot resume a task's fiber");
+        return -1;
+    }
+    if (t->done) {
+        kiln_fiber_free(t->fiber);
+        t->fiber = NULL;
+    } else if (t->req != REQ_CALL) {
+        for (uint32_t i = 0; i < t->nheld; i++)
+            t->held[i]->running = 0;
+    }
+    return 0;
+}
+
+/* The driver: resumes t, and what it calls, until t blocks or ends (definitions.py's
+ * Thread.resume with the handler's switch_to). */
+static void drive(ka_store *s, ka_thread *t)
+{
+    uint32_t base = s->nstack;
+    if (s->nstack == s->capstack) {
+        uint32_t cap = s->capstack ? s->capstack * 2 : 16;
+        ka_thread **n = kiln_realloc(s->stack, cap * sizeof *n);
+        if (!n) {
+            store_fail(s, NULL, "out of memory");
+            return;
+        }
+        s->stack = n;
+        s->capstack = cap;
+    }
+    s->stack[s->nstack++] = t;
+    while (s->nstack > base && !s->failed) {
+        ka_thread *cur = s->stack[s->nstack - 1];
+        if (resume(s, cur) < 0) break;
+        if (cur->done || cur->req == REQ_BLOCK) {
+            s->nstack--;
+            continue;
+        }
+        /* REQ_CALL */
+        if (s->nstack == s->capstack) {
+            uint32_t cap = s->capstack * 2;
+            ka_thread **n = kiln_realloc(s->stack, cap * sizeof *n);
+            if (!n) {
+                store_fail(s, NULL, "out of memory");
+                break;
+            }
+            s->stack = n;
+            s->capstack = cap;
+        }
+        s->stack[s->nstack++] = cur->other;
+    }
+    s->nstack = base;
+}
+
+/* On a thread: parks with a request for the driver. -1 when the store is being torn
+ * down (the caller unwinds). */
+static int park(ka_thread *me, int req, ka_thread *other)
+{
+    me->req = req;
+    me->other = other;
+    kiln_fiber_park();
+    me->req = REQ_BLOCK;
+    return me->s->aborting ? -1 : 0;
+}
+
+static void waiting_add(ka_store *s, ka_thread *t)
+{
+    t->waiting = 1;
+    t->wnext = NULL;
+    if (s->waiting_tail)
+        s->waiting_tail->wnext = t;
+    else
+        s->waiting_head = t;
+    s->waiting_tail = t;
+}
+
+static void waiting_remove(ka_store *s, ka_thread *t)
+{
+    ka_thread **pp = &s->waiting_head, *prev = NULL;
+    while (*pp && *pp != t) {
+        prev = *pp;
+        pp = &(*pp)->wnext;
+    }
+    if (!*pp) return;
+    *pp = t->wnext;
+    if (s->waiting_tail == t) s->waiting_tail = prev;
+    t->waiting = 0;
+}
+
+/* The first waiting thread that is ready (of instance `in` only when not NULL, never
+ * `in`'s exclusive thread), taken off the waiting list; NULL when none. */
+static ka_thread *pick_ready(ka_store *s, ka_inst *in)
+{
+    for (ka_thread *t = s->waiting_head; t; t = t->wnext) {
+        if (in && (t->task->inst != in || t == in->exclusive)) continue;
+        if (t->ready(t)) {
+            waiting_remove(s, t);
+            return t;
+        }
+    }
+    return NULL;
+}
+
+/* Thread.wait_until: blocks me until ready(me) holds (always yielding first, as the
+ * deterministic profile does). -1 when the store is torn down. */
+static int wait_until(ka_thread *me, int (*ready)(ka_thread *), void *arg)
+{
+    me->ready = ready;
+    me->rarg = arg;
+    waiting_add(me->s, me);
+    return park(me, REQ_BLOCK, NULL);
+}
+
+static int always(ka_thread *t)
+{
+    (void)t;
+    return 1;
+}
+
+/* ---- tasks ---- */
+
+static int task_resolved(ka_thread *t)
+{
+    return ((ka_task *)t->rarg)->state == T_RESOLVED;
+}
+
+static int no_backpressure(ka_thread *t)
+{
+    ka_task *k = t->task;
+    return !(k->inst->backpressure > 0 || (k->needs_exclusive && k->inst->exclusive));
+}
+
+/* Task.enter_implicit_thread. -1 when torn down. */
+static int enter_implicit(ka_thread *me)
+{
+    ka_task *k = me->task;
+    if (k->fn->type->async) {
+        if (!no_backpressure(me) || k->inst->num_waiting_to_enter > 0) {
+            k->inst->num_waiting_to_enter++;
+            int rc = wait_until(me, no_backpressure, NULL);
+            k->inst->num_waiting_to_enter--;
+            if (rc < 0) return -1;
+        }
+        if (k->needs_exclusive) k->inst->exclusive = me;
+    }
+    return 0;
+}
+
+/* Subtask progress (started or resolved) after the call returned: an event. */
+static void sub_progress(ka_subtask *sub)
+{
+    if (sub->handle) sub->pending = 1;
+}
+
+/* Task.return_ reached the caller: results lowered into the caller's memory (async
+ * lower) and the subtask resolved. -1 with a reason in err. */
+static int task_resolve(ka_task *k, char *err, size_t errlen)
+{
+    k->state = T_RESOLVED;
+    ka_subtask *sub = k->sub;
+    if (!sub) return 0;
+    const kiln_ctype *ft = sub->tramp->type;
+    if (ft->has_elem && kiln_cabi_store_value(&sub->cx, ft->elem.type, &sub->result, sub->retptr) < 0) {
+        snprintf(err, errlen, "returning the results: %s", sub->cx.err);
+        return -1;
+    }
+    sub->state = ST_RETURNED;
+    sub_progress(sub);
+    return 0;
+}
+
+/* The implicit thread of a task: enters, runs the lifted function, resolves. */
+static void task_body(ka_thread *me)
+{
+    ka_task *k = me->task;
+    ka_store *s = me->s;
+    if (enter_implicit(me) < 0) return;
+    k->state = T_STARTED;
+    if (k->sub) {
+        k->sub->state = ST_STARTED;
+        sub_progress(k->sub);
+    }
+    kiln_trap trap;
+    if (ki_call_lifted_now(s->ci, k->fn, k->caller_cx, k->args, k->results, &trap) < 0) {
+        if (!s->aborting) store_fail(s, &trap, k->caller_cx->err);
+        return;
+    }
+    if (s->aborting) return;
+    char err[300];
+    if (!k->fn->async && task_resolve(k, err, sizeof err) < 0) {
+        store_fail(s, NULL, err);
+        return;
+    }
+    if (k->fn->type->async && k->needs_exclusive && k->inst->exclusive == me)
+        k->inst->exclusive = NULL;
+    if (k->state != T_RESOLVED) {
+        snprintf(err, sizeof err, "%s: the task ended without calling task.return", k->fn->name);
+        store_fail(s, NULL, err);
+    }
+}
+
+static ka_task *task_new(ka_store *s, ki_func *fn, kiln_cabi_cx *caller_cx, const kiln_cval *args,
+                         kiln_cval *results)
+{
+    ka_task *k = kiln_calloc(1, sizeof *k);
+    if (!k) return NULL;
+    k->fn = fn;
+    k->inst = inst_of(s, fn->frame);
+    if (!k->inst) {
+        kiln_free(k);
+        return NULL;
+    }
+    k->caller_cx = caller_cx;
+    k->args = args;
+    k->results = results;
+    k->needs_exclusive = fn->type->async && (!fn->async || fn->callback);
+    k->next = s->tasks;
+    s->tasks = k;
+    return k;
+}
+
+/* Canon_lift's tail for a function of a sync type called by `me` (or the host: me NULL)
+ * whose task blocked: runs the callee instance's other ready threads until it resolves.
+ * -1 with a reason when none is ready (a sync task may not block). */
+static int finish_sync(ka_store *s, ka_thread *me, ka_task *k)
+{
+    while (k->state != T_RESOLVED && !s->failed) {
+        ka_thread *r = pick_ready(s, k->inst);
+        if (!r) {
+            store_fail(s, NULL, "cannot block a synchronous task before returning");
+            return -1;
+        }
+        if (me) {
+            if (park(me, REQ_CALL, r) < 0) return -1;
+        } else {
+            drive(s, r);
+        }
+    }
+    return s->failed ? -1 : 0;
+}
+
+int ka_call(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
+            const kiln_cval *args, kiln_cval *results, kiln_trap *trap)
+{
+    ka_store *s = ci->as;
+    trap->kind = KILN_TRAP_NONE;
+    if (fn->kind == KI_FUNC_HOST) return ki_call_lifted_now(ci, fn, caller_cx, args, results, trap);
+    ka_thread *me = s->cur;
+    if (!me && s->failed) {
+        snprintf(caller_cx->err, sizeof caller_cx->err,
+                 "the component instance trapped before and cannot be entered (%.150s)", s->err);
+        return -1;
+    }
+    if (!me && kiln_fiber_current()) {
+        snprintf(caller_cx->err, sizeof caller_cx->err,
+                 "components using the async ABI cannot be called on a fiber yet");
+        return -1;
+    }
+    ka_task *k = task_new(s, fn, caller_cx, args, results);
+    ka_thread *t = k ? thread_new(s, k) : NULL;
+    if (!t) {
+        snprintf(caller_cx->err, sizeof caller_cx->err, "out of memory");
+        return -1;
+    }
+    k->implicit = t;
+    if (me) {
+        /* a sync lower from a guest thread: the callee runs until it blocks, then the
+         * caller waits for it */
+        if (park(me, REQ_CALL, t) < 0) goto aborted;
+        if (k->state != T_RESOLVED) {
+            if (!fn->type->async) {
+                if (finish_sync(s, me, k) < 0) goto aborted;
+            } else if (wait_until(me, task_resolved, k) < 0) {
+                goto aborted;
+            }
+        }
+        if (s->failed) goto aborted;
+        return 0;
+    aborted:
+        snprintf(caller_cx->err, sizeof caller_cx->err, "%s", s->err);
+        return -1;
+    }
+    drive(s, t);
+    if (!fn->type->async) {
+        finish_sync(s, NULL, k);
+    } else {
+        while (k->state != T_RESOLVED && !s->failed) {
+            ka_thread *r = pick_ready(s, NULL);
+            if (!r) {
+                store_fail(s, NULL, "deadlock detected: event loop cannot make further progress");
+                break;
+            }
+            drive(s, r);
+        }
+    }
+    if (s->failed) {
+        *trap = s->trap;
+        snprintf(caller_cx->err, sizeof caller_cx->err, "%s", s->err);
+        return -1;
+    }
+    return 0;
+}
+
+void ka_hold(kiln_component_instance *ci, ki_frame *f)
+{
+    ka_thread *t = ci->as ? ci->as->cur : NULL;
+    if (t && t->nheld < MAX_HELD) t->held[t->nheld++] = f;
+}
+
+void ka_unhold(kiln_component_instance *ci, ki_frame *f)
+{
+    ka_thread *t = ci->as ? ci->as->cur : NULL;
+    if (!t) return;
+    for (uint32_t i = t->nheld; i-- > 0;)
+        if (t->held[i] == f) {
+            memmove(&t->held[i], &t->held[i + 1], (t->nheld - i - 1) * sizeof t->held[0]);
+            t->nheld--;
+            return;
+        }
+}
+
+/* ---- waitable sets ---- */
+
+static int wset_has_event(ka_wset *w)
+{
+    for (uint32_t i = 0; i < w->n; i++)
+        if (w->elems[i]->pending) return 1;
+    return 0;
+}
+
+/* Waitable.get_pending_event of the first element with one (EV_SUBTASK). */
+static void wset_take_event(ka_wset *w, uint32_t ev[3])
+{
+    for (uint32_t i = 0; i < w->n; i++) {
+        ka_subtask *sub = w->elems[i];
+        if (!sub->pending) continue;
+        sub->pending = 0;
+        if (sub->state == ST_RETURNED) sub->resolve_delivered = 1;
+        ev[0] = EV_SUBTASK, ev[1] = sub->handle, ev[2] = (uint32_t)sub->state;
+        return;
+    }
+    ev[0] = EV_NONE, ev[1] = ev[2] = 0;
+}
+
+static int join(ka_subtask *sub, ka_wset *w)
+{
+    if (sub->wset) {
+        ka_wset *o = sub->wset;
+        for (uint32_t i = 0; i < o->n; i++)
+            if (o->elems[i] == sub) {
+                memmove(&o->elems[i], &o->elems[i + 1], (o->n - i - 1) * sizeof o->elems[0]);
+                o->n--;
+                break;
+            }
+    }
+    sub->wset = NULL;
+    if (!w) return 0;
+    if (w->n == w->cap) {
+        uint32_t cap = w->cap ? w->cap * 2 : 4;
+        ka_subtask **n = kiln_realloc(w->elems, cap * sizeof *n);
+        if (!n) return -1;
+        w->elems = n;
+        w->cap = cap;
+    }
+    w->elems[w->n++] = sub;
+    sub->wset = w;
+    return 0;
+}
+
+static int wset_ready_stackful(ka_thread *t)
+{
+    return wset_has_event(t->rarg);
+}
+
+static int no_exclusive(ka_thread *t)
+{
+    return !t->task->inst->exclusive;
+}
+
+static int wset_ready_cb(ka_thread *t)
+{
+    return !t->task->inst->exclusive && wset_has_event(t->rarg);
+}
+
+/* ---- built-ins ---- */
+
+static _Noreturn void bi_trap(ka_bi *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static _Noreturn void bi_trap(ka_bi *b, const char *fmt, ...)
+{
+    char msg[300];
+    int n = snprintf(msg, sizeof msg, "%s: ", kiln_canon_op_name(b->k->op));
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    kiln_rt_trap_host(msg);
+}
+
+/* The thread running the built-in (traps outside a task, e.g. in a start function). */
+static ka_thread *bi_thread(ka_bi *b)
+{
+    ka_thread *t = b->ci->as->cur;
+    if (!t) bi_trap(b, "called outside a task");
+    return t;
+}
+
+/* The object behind handle h of type t in the frame's table. */
+static void *bi_get(ka_bi *b, uint32_t h, const kiln_resource_type *t, uint32_t *rep_out)
+{
+    const kiln_resource_type *ht;
+    uint32_t rep;
+    char err[160];
+    if (kiln_resources_lookup(b->frame->res, h, &ht, &rep, err, sizeof err) < 0)
+        bi_trap(b, "%s", err);
+    if (ht != t) bi_trap(b, "handle index %u used with the wrong type", h);
+    if (rep_out) *rep_out = rep;
+    ka_store *s = b->ci->as;
+    if (t == &type_wset) {
+        ka_wset *w = s->wsets;
+        for (uint32_t i = 0; w && i < rep; i++)
+            w = w->next;
+        return w;
+    }
+    ka_subtask *sub = s->subtasks;
+    for (uint32_t i = 0; sub && i < rep; i++)
+        sub = sub->next;
+    return sub;
+}
+
+static void bi_wset_new(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    ka_store *s = b->ci->as;
+    ka_wset *w = kiln_calloc(1, sizeof *w);
+    if (!w) bi_trap(b, "out of memory");
+    /* objects are numbered from the end of their list: rep = position from the head
+     * once pushed, so renumber by pushing at the tail */
+    uint32_t rep = 0;
+    ka_wset **pp = &s->wsets;
+    while (*pp) {
+        pp = &(*pp)->next;
+        rep++;
+    }
+    *pp = w;
+    uint32_t h;
+    char err[160];
+    if (kiln_resource_new(b->frame->res, &type_wset, rep, &h, err, sizeof err) < 0)
+        bi_trap(b, "%s", err);
+    v[0].i32 = h;
+}
+
+static void bi_wset_drop(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    ka_wset *w = bi_get(b, v[0].i32, &type_wset, NULL);
+    if (w->num_waiting) bi_trap(b, "cannot drop waitable set with waiters");
+    if (w->n) bi_trap(b, "cannot drop waitable set with waitables in it");
+    char err[160];
+    if (kiln_resource_drop(b->frame->res, &type_wset, v[0].i32, err, sizeof err) < 0)
+        bi_trap(b, "%s", err);
+}
+
+/* Writes an event's payloads at ptr (two u32) and returns its code in v[0]. */
+static void put_event(ka_bi *b, uint32_t ptr, const uint32_t ev[3], kiln_val *v)
+{
+    wasm_rt_memory_t *m = b->memory;
+    if (!m || (uint64_t)ptr + 8 > m->size || ptr % 4) bi_trap(b, "event pointer out of bounds");
+    memcpy(m->data + ptr, &ev[1], 4);
+    memcpy(m->data + ptr + 4, &ev[2], 4);
+    v[0].i32 = ev[0];
+}
+
+static void bi_wset_wait(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    ka_thread *me = bi_thread(b);
+    ka_wset *w = bi_get(b, v[0].i32, &type_wset, NULL);
+    uint32_t ptr = v[1].i32, ev[3];
+    w->num_waiting++;
+    if (wait_until(me, wset_ready_stackful, w) < 0) bi_trap(b, "the instance is gone");
+    w->num_waiting--;
+    wset_take_event(w, ev);
+    put_event(b, ptr, ev, v);
+}
+
+static void bi_wset_poll(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    bi_thread(b);
+    ka_wset *w = bi_get(b, v[0].i32, &type_wset, NULL);
+    uint32_t ev[3];
+    wset_take_event(w, ev);
+    put_event(b, v[1].i32, ev, v);
+}
+
+static void bi_join(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    ka_subtask *sub = bi_get(b, v[0].i32, &type_subtask, NULL);
+    if (sub->sync_waiter) bi_trap(b, "waitable cannot be joined while waited for");
+    ka_wset *w = v[1].i32 ? bi_get(b, v[1].i32, &type_wset, NULL) : NULL;
+    if (join(sub, w) < 0) bi_trap(b, "out of memory");
+}
+
+static void bi_subtask_drop(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    ka_subtask *sub = bi_get(b, v[0].i32, &type_subtask, NULL);
+    if (!sub->resolve_delivered) bi_trap(b, "cannot drop a subtask which has not yet resolved");
+    join(sub, NULL);
+    sub->dropped = 1;
+    char err[160];
+    if (kiln_resource_drop(b->frame->res, &type_subtask, v[0].i32, err, sizeof err) < 0)
+        bi_trap(b, "%s", err);
+}
+
+static void bi_yield(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    ka_thread *me = bi_thread(b);
+    if (wait_until(me, always, NULL) < 0) bi_trap(b, "the instance is gone");
+    v[0].i32 = 0;
+}
+
+static void bi_context_get(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    v[0].i32 = bi_thread(b)->storage[b->k->type];
+}
+
+static void bi_context_set(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    bi_thread(b)->storage[b->k->type] = v[0].i32;
+}
+
+static void bi_bp(void *ctx, kiln_val *v)
+{
+    (void)v;
+    ka_bi *b = ctx;
+    ka_inst *in = inst_of(b->ci->as, b->frame);
+    if (!in) bi_trap(b, "out of memory");
+    if (b->k->op == KILN_CANON_BACKPRESSURE_INC) {
+        if (++in->backpressure >= 1 << 16) bi_trap(b, "backpressure counter overflow");
+    } else if (--in->backpressure < 0) {
+        bi_trap(b, "backpressure counter underflow");
+    }
+}
+
+static void bi_task_cancel(void *ctx, kiln_val *v)
+{
+    (void)v;
+    ka_bi *b = ctx;
+    ka_thread *me = bi_thread(b);
+    if (!me->task->fn->async) bi_trap(b, "the task was not lifted async");
+    bi_trap(b, "the task was not cancelled");
+}
+
+static void bi_task_return(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    ka_thread *me = bi_thread(b);
+    ka_task *k = me->task;
+    ki_func *fn = k->fn;
+    if (!fn->async) bi_trap(b, "the task was not lifted async");
+    if (k->state == T_RESOLVED) bi_trap(b, "the task has already returned");
+    const kiln_ctype *want = fn->type->has_elem ? fn->type->elem.type : NULL;
+    const kiln_ctype *got = b->k->has_result ? b->k->result.type : NULL;
+    if (!want != !got || (want && (want->kind != got->kind || want->flat != got->flat ||
+                                   want->size != got->size)))
+        bi_trap(b, "the result type does not match the task's");
+    if (b->memory != fn->memory || b->k->opts.string_encoding != fn->enc)
+        bi_trap(b, "the canon options do not match the task's");
+    if (want) {
+        kiln_cabi_cx cx;
+        memset(&cx, 0, sizeof cx);
+        ki_cx_prepare(&cx, b->memory, fn->enc, b->realloc, b->frame);
+        kiln_cabi_cx *into = k->sub ? &k->sub->cx : k->caller_cx;
+        cx.arena = into->arena;
+        kiln_cval *dst = k->sub ? &k->sub->result : k->results;
+        if (kiln_cabi_lift_args(&cx, &b->rtype, v, dst) < 0) bi_trap(b, "%s", cx.err);
+    }
+    char err[300];
+    if (task_resolve(k, err, sizeof err) < 0) bi_trap(b, "%s", err);
+}
+
+ki_core *ka_builtin(kiln_component_instance *ci, ki_frame *f, const kiln_canon *k, kiln_err *err)
+{
+    ka_bi *b = kiln_calloc(1, sizeof *b);
+    ki_core *c = ki_alloc(ci, sizeof *c, KI_CORE);
+    if (!b || !c) {
+        kiln_free(b);
+        kiln_err_set(err, "%s: out of memory", ci->name);
+        return NULL;
+    }
+    b->next = ci->as->bis;
+    ci->as->bis = b;
+    b->ci = ci;
+    b->frame = f;
+    b->k = k;
+    if (k->has_opts && k->opts.has_memory)
+        b->memory = ((ki_core *)f->sp[KILN_CSORT_CORE_MEMORY].items[k->opts.memory])->b.ctx;
+    if (k->op == KILN_CANON_WAITABLE_SET_WAIT || k->op == KILN_CANON_WAITABLE_SET_POLL)
+        b->memory = ((ki_core *)f->sp[KILN_CSORT_CORE_MEMORY].items[k->opts.memory])->b.ctx;
+    if (k->has_opts && k->opts.has_realloc) b->realloc = f->sp[KILN_CSORT_CORE_FUNC].items[k->opts.realloc];
+    kiln_host_vals_fn fn = NULL;
+    const char *sig = "";
+    switch (k->op) {
+    case KILN_CANON_TASK_RETURN: {
+        fn = bi_task_return;
+        b->rtype.kind = KILN_CT_FUNC;
+        if (k->has_result) {
+            b->rfield.has_type = 1;
+            b->rfield.type = k->result;
+            b->rtype.items = &b->rfield;
+            b->rtype.nitems = 1;
+        }
+        char buf[64];
+        if (kiln_cabi_core_sig(&b->rtype, 0, buf, sizeof buf) < 0) {
+            kiln_err_set(err, "%s: task.return: the result does not fit", ci->name);
+            return NULL;
+        }
+        *strchr(buf, ':') = '\0';
+        size_t n = strlen(buf);
+        char *s = ki_alloc(ci, n + 2, KI_BYTES);
+        if (!s) {
+            kiln_err_set(err, "%s: out of memory", ci->name);
+            return NULL;
+        }
+        memcpy(s, buf, n);
+        s[n] = ':';
+        sig = s;
+        break;
+    }
+    case KILN_CANON_TASK_CANCEL:
+        fn = bi_task_cancel, sig = ":";
+        break;
+    case KILN_CANON_CONTEXT_GET:
+    case KILN_CANON_CONTEXT_SET:
+        if (k->type > 1) {
+            kiln_err_set(err, "%s: context slot %u out of range", ci->name, k->type);
+            return NULL;
+        }
+        fn = k->op == KILN_CANON_CONTEXT_GET ? bi_context_get : bi_context_set;
+        sig = k->op == KILN_CANON_CONTEXT_GET ? ":i" : "i:";
+        break;
+    case KILN_CANON_THREAD_YIELD:
+        fn = bi_yield, sig = ":i";
+        break;
+    case KILN_CANON_SUBTASK_DROP:
+        fn = bi_subtask_drop, sig = "i:";
+        break;
+    case KILN_CANON_WAITABLE_SET_NEW:
+        fn = bi_wset_new, sig = ":i";
+        break;
+    case KILN_CANON_WAITABLE_SET_WAIT:
+        fn = bi_wset_wait, sig = "ii:i";
+        break;
+    case KILN_CANON_WAITABLE_SET_POLL:
+        fn = bi_wset_poll, sig = "ii:i";
+        break;
+    case KILN_CANON_WAITABLE_SET_DROP:
+        fn = bi_wset_drop, sig = "i:";
+        break;
+    case KILN_CANON_WAITABLE_JOIN:
+        fn = bi_join, sig = "ii:";
+        break;
+    case KILN_CANON_BACKPRESSURE_INC:
+    case KILN_CANON_BACKPRESSURE_DEC:
+        fn = bi_bp, sig = ":";
+        break;
+    default:
+        kiln_err_set(err, "%s: %s is not supported", ci->name, kiln_canon_op_name(k->op));
+        return NULL;
+    }
+    c->kind = KILN_EXTERN_FUNC;
+    c->b = (kiln_binding){(kiln_fnptr)fn, b, KILN_BIND_HOST_VALS};
+    c->idx = -1;
+    c->type = sig;
+    return c;
+}
+
+/* ---- async lift: the callback loop ---- */
+
+int ka_run_async_core(kiln_component_instance *ci, ki_func *fn, kiln_val *core, kiln_cabi_cx *cx,
+                      kiln_trap *trap)
+{
+    ka_store *s = ci->as;
+    ka_thread *me = s->cur;
+    if (kiln_instance_call(fn->core->inst, fn->core->idx, core, trap) < 0) {
+        snprintf(cx->err, sizeof cx->err, "%s", kiln_trap_message(trap));
+        return -1;
+    }
+    if (!fn->callback) return 0;
+    ka_inst *in = me->task->inst;
+    uint32_t packed = core[0].i32;
+    for (;;) {
+        uint32_t code = packed & 0xf, si = packed >> 4, ev[3] = {EV_NONE, 0, 0};
+        if (code > CB_WAIT) {
+            snprintf(cx->err, sizeof cx->err, "unsupported callback code %u", code);
+            return -1;
+        }
+        if (code == CB_EXIT) break;
+        in->exclusive = NULL;
+        if (code == CB_YIELD) {
+            if (wait_until(me, no_exclusive, NULL) < 0) goto gone;
+        } else {
+            const kiln_resource_type *ht;
+            uint32_t rep;
+            if (kiln_resources_lookup(fn->frame->res, si, &ht, &rep, cx->err, sizeof cx->err) < 0)
+                return -1;
+            if (ht != &type_wset) {
+                snprintf(cx->err, sizeof cx->err, "handle index %u used with the wrong type", si);
+                return -1;
+            }
+            ka_wset *w = s->wsets;
+            for (uint32_t i = 0; w && i < rep; i++)
+                w = w->next;
+            w->num_waiting++;
+            int rc = wait_until(me, wset_ready_cb, w);
+            w->num_waiting--;
+            if (rc < 0) goto gone;
+            wset_take_event(w, ev);
+        }
+        in->exclusive = me;
+        kiln_val v[3];
+        v[0].i32 = ev[0], v[1].i32 = ev[1], v[2].i32 = ev[2];
+        if (kiln_instance_call(fn->callback->inst, fn->callback->idx, v, trap) < 0) {
+            snprintf(cx->err, sizeof cx->err, "%s", kiln_trap_message(trap));
+            return -1;
+        }
+        packed = v[0].i32;
+    }
+    return 0;
+gone:
+    snprintf(cx->err, sizeof cx->err, "the instance is gone");
+    return -1;
+}
+
+/* ---- async lower ---- */
+
+static void lower_async_call(void *ctx, kiln_val *vals)
+{
+    ki_tramp *tr = ctx;
+    kiln_component_instance *ci = tr->ci;
+    ka_store *s = ci->as;
+    ka_thread *me = s->cur;
+    if (!me) kiln_rt_trap_host("an async call outside a task");
+    const kiln_ctype *ft = tr->type;
+    ka_subtask *sub = kiln_calloc(1, sizeof *sub);
+    if (!sub || kiln_cabi_cx_init(&sub->cx) < 0) {
+        kiln_free(sub);
+        kiln_rt_trap_host("async call: out of memory");
+    }
+    sub->next = NULL;
+    uint32_t rep = 0;
+    ka_subtask **pp = &s->subtasks;
+    while (*pp) {
+        pp = &(*pp)->next;
+        rep++;
+    }
+    *pp = sub;
+    sub->tramp = tr;
+    ki_cx_prepare(&sub->cx, tr->memory, tr->enc, tr->realloc, tr->frame);
+    uint64_t nflat = 0;
+    for (uint32_t i = 0; i < ft->nitems; i++)
+        nflat += ft->items[i].type.type->flat;
+    uint32_t np = nflat > 4 ? 1 : (uint32_t)nflat;
+    sub->retptr = ft->has_elem ? vals[np].i32 : 0;
+    kiln_cval *args = kiln_cabi_alloc(&sub->cx, (ft->nitems + 1) * sizeof *args);
+    if (!args) kiln_rt_trap_host("async call: out of memory");
+    memset(args, 0, (ft->nitems + 1) * sizeof *args);
+    char msg[400];
+    if (kiln_cabi_lift_args_max(&sub->cx, ft, vals, args, 4) < 0) {
+        snprintf(msg, sizeof msg, "%s: reading the arguments: %s", tr->callee->name, sub->cx.err);
+        kiln_rt_trap_host(msg);
+    }
+    ka_task *k = task_new(s, tr->callee, &sub->cx, args, &sub->result);
+    ka_thread *t = k ? thread_new(s, k) : NULL;
+    if (!t) kiln_rt_trap_host("async call: out of memory");
+    k->implicit = t;
+    k->sub = sub;
+    if (tr->callee->kind == KI_FUNC_HOST) kiln_rt_trap_host("async calls of host functions are not supported yet");
+    if (!ki_may_enter(tr->callee->frame, tr->frame)) {
+        snprintf(msg, sizeof msg, "%s: cannot enter component instance", tr->callee->name);
+        kiln_rt_trap_host(msg);
+    }
+    if (park(me, REQ_CALL, t) < 0 || s->failed) kiln_rt_trap_host(s->err);
+    if (sub->state == ST_RETURNED) {
+        sub->resolve_delivered = 1;
+        sub->dropped = 1;
+        vals[0].i32 = ST_RETURNED;
+        return;
+    }
+    uint32_t h;
+    if (kiln_resource_new(tr->frame->res, &type_subtask, rep, &h, msg, sizeof msg) < 0)
+        kiln_rt_trap_host(msg);
+    sub->handle = h;
+    vals[0].i32 = (uint32_t)sub->state | h << 4;
+}
+
+ki_core *ka_lower_async(kiln_component_instance *ci, ki_tramp *t, kiln_err *err)
+{
+    ki_core *c = ki_alloc(ci, sizeof *c, KI_CORE);
+    if (!c) {
+        kiln_err_set(err, "%s: out of memory", ci->name);
+        return NULL;
+    }
+    const kiln_ctype *ft = t->type;
+    uint64_t nflat = 0;
+    for (uint32_t i = 0; i < ft->nitems; i++)
+        nflat += ft->items[i].type.type->flat;
+    char sig[64];
+    size_t n = 0;
+    if (nflat > 4) {
+        sig[n++] = 'i';
+    } else {
+        for (uint32_t i = 0; i < ft->nitems; i++)
+            for (const char *q = ft->items[i].type.type->flat_sig; *q && n < 40; q++)
+                sig[n++] = *q;
+    }
+    if (ft->has_elem) sig[n++] = 'i';
+    memcpy(sig + n, ":i", 3);
+    c->type = ki_strdup(ci, sig);
+    if (!c->type) {
+        kiln_err_set(err, "%s: out of memory", ci->name);
+        return NULL;
+    }
+    c->kind = KILN_EXTERN_FUNC;
+    c->b = (kiln_binding){(kiln_fnptr)lower_async_call, t, KILN_BIND_HOST_VALS};
+    c->idx = -1;
+    return c;
+}
+
+/* ---- teardown ---- */
+
+void ka_store_free(kiln_component_instance *ci)
+{
+    ka_store *s = ci->as;
+    if (!s) return;
+    s->aborting = 1;
+    s->failed = 1;
+    for (ka_thread *t = s->threads; t; t = t->next) {
+        if (!t->fiber) continue;
+        /* a parked thread unwinds (park returns -1: its built-in traps); one never
+         * started is freed as it is */
+        for (int i = 0; i < 1000 && t->started && !t->done; i++)
+            resume(s, t);
+        if (t->fiber && (t->done || !t->started)) kiln_fiber_free(t->fiber);
+        t->fiber = NULL;
+    }
+    while (s->threads) {
+        ka_thread *t = s->threads;
+        s->threads = t->next;
+        ki_cxs_give(t->cxs, t->ncxs);
+        kiln_free(t->cxs);
+        kiln_free(t);
+    }
+    while (s->tasks) {
+        ka_task *k = s->tasks;
+        s->tasks = k->next;
+        kiln_free(k);
+    }
+    while (s->subtasks) {
+        ka_subtask *sub = s->subtasks;
+        s->subtasks = sub->next;
+        kiln_cabi_cx_free(&sub->cx);
+        kiln_free(sub);
+    }
+    while (s->wsets) {
+        ka_wset *w = s->wsets;
+        s->wsets = w->next;
+        kiln_free(w->elems);
+        kiln_free(w);
+    }
+    while (s->bis) {
+        ka_bi *b = s->bis;
+        s->bis = b->next;
+        kiln_free(b);
+    }
+    kiln_free(s->stack);
+    kiln_free(s->insts);
+    kiln_free(s);
+    ci->as = NULL;
+}
