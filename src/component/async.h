@@ -60,8 +60,8 @@ int ka_call(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
 /* The core call of a lift with the async option (lower.c's ki_call_lifted_now, after the
  * arguments are lowered into core[]): runs it, and the callback loop when there is one.
  * The results come through task.return. 0, or -1 with *trap / cx->err. */
-int ka_run_async_core(kiln_component_instance *ci, ki_func *fn, kiln_val *core,
-                      kiln_cabi_cx *cx, kiln_trap *trap);
+int ka_run_async_core(kiln_component_instance *ci, ki_func *fn, kiln_val *core, kiln_cabi_cx *cx,
+                      kiln_trap *trap);
 /* The frame entered by the running thread (its `running` flag is the thread's). */
 void ka_hold(kiln_component_instance *ci, ki_frame *f);
 void ka_unhold(kiln_component_instance *ci, ki_frame *f);

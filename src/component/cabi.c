@@ -1374,8 +1374,7 @@ int kiln_cabi_store_value(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval
 int kiln_cabi_lift_args_max(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_val *core,
                             kiln_cval *params, uint32_t max_flat)
 {
-    if (params_flat(functype) > max_flat)
-        return load_params(cx, functype, core[0].i32, params);
+    if (params_flat(functype) > max_flat) return load_params(cx, functype, core[0].i32, params);
     size_t pos = 0;
     for (uint32_t i = 0; i < functype->nitems; i++)
         if (lift_flat(cx, field_type(functype, i), core, &pos, &params[i]) < 0) return -1;

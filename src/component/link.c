@@ -421,8 +421,7 @@ static int check_lift(kiln_component_instance *ci, const kiln_cdef *d, const ki_
     int sr = kiln_cabi_core_sig(fn->type, 0, sig, sizeof sig);
     if (sr == 0 && fn->async) /* the results go through task.return (async.h) */
         strcpy(strchr(sig, ':') + 1, fn->callback ? "i" : "");
-    if (sr < 0 || !fn->core->type ||
-        strcmp(sig, fn->core->type) != 0) {
+    if (sr < 0 || !fn->core->type || strcmp(sig, fn->core->type) != 0) {
         kiln_err_set(ci->err, "%s: offset 0x%zx: lift of a core function of type %s as %s",
                      ci->name, d->offset, fn->core->type ? fn->core->type : "?", sig);
         return -1;

@@ -1,0 +1,162 @@
+/* async_internal.h — what async.c (tasks, threads, waitable sets, subtasks) and stream.c
+ * (stream and future ends) share: the store, its objects and the built-ins' helpers. */
+#ifndef KILN_COMPONENT_ASYNC_INTERNAL_H
+#define KILN_COMPONENT_ASYNC_INTERNAL_H
+
+#include "component/async.h"
+#include "engine/fiber.h"
+
+enum {
+    EV_NONE = 0,
+    EV_SUBTASK = 1,
+    EV_STREAM_READ = 2,
+    EV_STREAM_WRITE = 3,
+    EV_FUTURE_READ = 4,
+    EV_FUTURE_WRITE = 5,
+    EV_TASK_CANCELLED = 6
+};
+#define KA_BLOCKED 0xffffffffu
+
+/* Object kinds (the first field of every object in ka_store.objs). */
+enum { KA_WSET = 1, KA_SUBTASK, KA_END };
+
+/* Handle types of the instance's table (resources.h): never a resource's. */
+extern const kiln_resource_type ka_type_wset, ka_type_subtask, ka_type_stream_r, ka_type_stream_w,
+    ka_type_future_r, ka_type_future_w;
+
+typedef struct ka_thread ka_thread;
+typedef struct ka_task ka_task;
+typedef struct ka_wset ka_wset;
+
+/* The spec's Waitable: the common head of subtasks and stream/future ends. */
+typedef struct ka_waitable {
+    int kind;
+    ka_wset *wset;
+    int pending;     /* has a pending event */
+    int sync_waiter; /* a synchronous built-in waits for it */
+    uint32_t handle; /* its index in the owner's table (0: none yet) */
+    /* get_pending_event: the event (code, p1, p2), clearing it */
+    void (*take)(struct ka_waitable *w, uint32_t ev[3]);
+} ka_waitable;
+
+struct ka_wset {
+    int kind;
+    ka_waitable **elems;
+    uint32_t n, cap;
+    uint32_t num_waiting;
+};
+
+/* Joins w to set ws (NULL: leaves its set). 0 or -1 (out of memory). */
+int ka_join(ka_waitable *w, ka_wset *ws);
+
+/* ---- objects ---- */
+
+enum { ST_STARTING = 0, ST_STARTED = 1, ST_RETURNED = 2 };
+enum { CB_EXIT = 0, CB_YIELD = 1, CB_WAIT = 2 };
+enum { T_INITIAL, T_STARTED, T_RESOLVED };
+enum { REQ_BLOCK, REQ_CALL };
+#define MAX_HELD 64
+
+/* What the spec's ComponentInstance keeps for the async ABI, per frame. */
+typedef struct ka_inst {
+    ki_frame *frame;
+    int backpressure;
+    uint32_t num_waiting_to_enter;
+    ka_thread *exclusive;
+} ka_inst;
+
+/* A subtask (the only waitable so far): a call made by `canon lower ... async`. */
+typedef struct ka_subtask {
+    ka_waitable w;
+    int state; /* ST_* */
+    int resolve_delivered;
+    int dropped;
+    ki_tramp *tramp; /* the caller's lower */
+    uint32_t retptr;
+    kiln_cabi_cx cx; /* the caller's side: arguments and results live in its arena */
+    kiln_cval result;
+} ka_subtask;
+
+struct ka_task {
+    ki_func *fn;
+    ka_inst *inst;
+    const kiln_cval *args;
+    kiln_cval *results;
+    kiln_cabi_cx *caller_cx; /* results are lifted into its arena; errors go to its err */
+    ka_subtask *sub;         /* the caller's subtask (async lower), or NULL */
+    int state;
+    int needs_exclusive;
+    ka_thread *implicit;
+    ka_task *next; /* store's list */
+};
+
+struct ka_thread {
+    ka_store *s;
+    kiln_fiber *fiber;
+    ka_task *task;
+    int started, done, in_guest;
+    int req;          /* REQ_* when parked */
+    ka_thread *other; /* REQ_CALL: run it first */
+    int (*ready)(ka_thread *t);
+    void *rarg;
+    int waiting;
+    ka_thread *wnext;
+    uint32_t storage[2];
+    kiln_cabi_cx **cxs; /* lower.c's stack of call contexts, while parked */
+    uint32_t ncxs, capcxs, depth;
+    ki_frame *held[MAX_HELD];
+    uint32_t nheld;
+    ka_thread *next; /* store's list */
+};
+
+/* A built-in's context. */
+typedef struct ka_bi {
+    kiln_component_instance *ci;
+    ki_frame *frame;
+    const kiln_canon *k;
+    wasm_rt_memory_t *memory;
+    ki_core *realloc;
+    kiln_ctype rtype; /* task.return: a func type with the result as its one parameter */
+    kiln_cfield rfield;
+    struct ka_bi *next;
+} ka_bi;
+
+struct ka_store {
+    kiln_component_instance *ci;
+    ka_thread *cur; /* the thread running, NULL on the host's side */
+    ka_thread *waiting_head, *waiting_tail;
+    ka_thread **stack; /* the driver's stack of resumed threads */
+    uint32_t nstack, capstack;
+    ka_inst *insts;
+    uint32_t ninsts, capinsts;
+    int failed, aborting;
+    kiln_trap trap;
+    char err[200];
+    ka_thread *threads;
+    ka_task *tasks;
+    void **objs; /* waitable sets, subtasks, ends: a handle's rep is its index here */
+    uint32_t nobjs, capobjs;
+    ka_bi *bis;
+};
+
+/* Adds obj (its first field an object kind) to the store: its index (a handle's rep) in
+ * *rep. 0 or -1. */
+int ka_obj_add(ka_store *s, void *obj, uint32_t *rep);
+/* The object behind handle h of type t in the built-in's table; traps otherwise. */
+void *ka_get(ka_bi *b, uint32_t h, const kiln_resource_type *t);
+/* Traps from a built-in with "OP: MESSAGE". */
+_Noreturn void ka_trap(ka_bi *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The thread running the built-in (traps outside a task). */
+ka_thread *ka_current(ka_bi *b);
+/* The spec's Waitable.wait_for_pending_event (cancellation is not delivered): -1 when the
+ * store is torn down. */
+int ka_wait_pending(ka_thread *me, ka_waitable *w);
+/* The ka_inst of a frame (NULL: out of memory). */
+ka_inst *ka_inst_of(ka_store *s, ki_frame *f);
+
+/* stream.c: the stream and future built-ins (ka_builtin's fallback: NULL when op is not
+ * one of them), and freeing an end. */
+kiln_host_vals_fn ka_stream_builtin(ka_bi *b, const char **sig);
+void ka_end_free(void *end);
+
+#endif

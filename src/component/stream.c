@@ -1,0 +1,357 @@
+/* stream.c — stream<T> and future<T> ends and their built-ins (CanonicalABI.md "Stream
+ * State", "Future State", canon stream.* / future.*; definitions.py's SharedStreamImpl,
+ * SharedFutureImpl, CopyEnd). Both ends of a stream share one ka_shared, which holds at
+ * most one pending copy (the end that started it first, with its guest buffer); the other
+ * end's copy meets it and moves min(remaining) elements between the two guests' memories.
+ * Progress is reported as events on the ends (waitables of async.c).
+ *
+ * Elements are copied byte for byte: element types holding strings, lists or handles are
+ * refused (a trap) for now; so is passing an end as a parameter or result (cabi.c). */
+#include "component/async_internal.h"
+#include "engine/runtime.h"
+#include "util/alloc.h"
+
+#include <string.h>
+
+enum { C_COMPLETED = 0, C_DROPPED = 1, C_CANCELLED = 2 };
+enum { E_IDLE, E_COPYING, E_CANCELLING, E_DONE };
+
+typedef struct ka_shared ka_shared;
+
+/* A guest buffer of a copy in progress. */
+typedef struct ka_buf {
+    wasm_rt_memory_t *mem;
+    uint32_t ptr, progress, length;
+} ka_buf;
+
+typedef struct ka_end {
+    ka_waitable w;
+    ka_shared *sh;
+    int readable;
+    int state; /* E_* */
+    ka_buf buf;
+    ka_inst *inst; /* whose table holds it */
+    int ev_result, ev_reclaim;
+    int dead; /* dropped: kept until the store goes */
+} ka_end;
+
+struct ka_shared {
+    int future;
+    const kiln_ctype *t; /* element type, NULL for none */
+    int dropped;
+    ka_end *pend; /* the end whose copy is pending */
+    int nends;    /* live ends (the last one frees it) */
+};
+
+void ka_end_free(void *p)
+{
+    ka_end *e = p;
+    if (e->sh && --e->sh->nends == 0) kiln_free(e->sh);
+    kiln_free(e);
+}
+
+static uint32_t remain(const ka_buf *b)
+{
+    return b->length - b->progress;
+}
+
+/* on_copy: the other side moved elements of e's pending buffer (reclaimed at delivery). */
+static void on_copy(ka_end *e)
+{
+    e->w.pending = 1;
+    e->ev_result = C_COMPLETED;
+    e->ev_reclaim = 1;
+}
+
+static void on_copy_done(ka_end *e, int result)
+{
+    e->w.pending = 1;
+    e->ev_result = result;
+    e->ev_reclaim = 0;
+}
+
+static void reset_and_notify(ka_shared *sh, int result)
+{
+    ka_end *e = sh->pend;
+    sh->pend = NULL;
+    if (e) on_copy_done(e, result);
+}
+
+/* get_pending_event of an end. */
+static void end_take(ka_waitable *w, uint32_t ev[3])
+{
+    ka_end *e = (ka_end *)w;
+    if (e->ev_reclaim && e->sh->pend == e) e->sh->pend = NULL;
+    e->ev_reclaim = 0;
+    if (e->sh->future) {
+        e->state = e->ev_result == C_CANCELLED ? E_IDLE : E_DONE;
+        ev[0] = e->readable ? EV_FUTURE_READ : EV_FUTURE_WRITE;
+        ev[2] = (uint32_t)e->ev_result;
+    } else {
+        e->state = e->ev_result == C_DROPPED ? E_DONE : E_IDLE;
+        ev[0] = e->readable ? EV_STREAM_READ : EV_STREAM_WRITE;
+        ev[2] = (uint32_t)e->ev_result | e->buf.progress << 4;
+    }
+    ev[1] = w->handle;
+}
+
+/* Whether T is none or a number (what may pass within one instance for now). */
+static int none_or_number(const kiln_ctype *t)
+{
+    return !t || (t->kind >= KILN_CT_S8 && t->kind <= KILN_CT_F64);
+}
+
+/* Moves n elements from src to dst (both checked when their copies began). */
+static void move(ka_shared *sh, ka_buf *src, ka_buf *dst, uint32_t n)
+{
+    if (sh->t && n) {
+        size_t bytes = (size_t)n * sh->t->size;
+        memmove(dst->mem->data + dst->ptr, src->mem->data + src->ptr, bytes);
+        src->ptr += (uint32_t)bytes;
+        dst->ptr += (uint32_t)bytes;
+    }
+    src->progress += n;
+    dst->progress += n;
+}
+
+/* SharedStreamImpl.read/write and SharedFutureImpl.read/write: e (of instance in) starts
+ * its copy. 0, or -1 when the spec traps (same-instance non-numeric rendezvous). */
+static int copy(ka_shared *sh, ka_end *e)
+{
+    if (sh->dropped && !(sh->future && e->readable)) {
+        on_copy_done(e, C_DROPPED);
+        return 0;
+    }
+    if (!sh->pend) {
+        sh->pend = e;
+        return 0;
+    }
+    ka_end *p = sh->pend;
+    if (p->inst == e->inst && !none_or_number(sh->t)) return -1;
+    ka_buf *src = e->readable ? &p->buf : &e->buf, *dst = e->readable ? &e->buf : &p->buf;
+    if (sh->future) {
+        move(sh, src, dst, 1);
+        reset_and_notify(sh, C_COMPLETED);
+        on_copy_done(e, C_COMPLETED);
+        return 0;
+    }
+    if (remain(&p->buf) > 0) {
+        if (remain(&e->buf) > 0) {
+            uint32_t n = remain(&p->buf) < remain(&e->buf) ? remain(&p->buf) : remain(&e->buf);
+            move(sh, src, dst, n);
+            on_copy(p);
+        }
+        on_copy_done(e, C_COMPLETED);
+    } else if (!e->readable && e->buf.length == 0 && p->buf.length == 0) {
+        on_copy_done(e, C_COMPLETED);
+    } else {
+        reset_and_notify(sh, C_COMPLETED);
+        sh->pend = e;
+    }
+    return 0;
+}
+
+static void shared_drop(ka_shared *sh)
+{
+    if (sh->dropped) return;
+    sh->dropped = 1;
+    if (sh->pend) reset_and_notify(sh, C_DROPPED);
+}
+
+/* ---- built-ins ---- */
+
+static const kiln_ctype *stream_type(ka_bi *b)
+{
+    return b->frame->c->spaces[KILN_CSORT_TYPE].types[b->k->type];
+}
+
+static const kiln_ctype *elem_of(ka_bi *b)
+{
+    const kiln_ctype *st = stream_type(b);
+    return st && st->has_elem ? st->elem.type : NULL;
+}
+
+static int is_future(ka_bi *b)
+{
+    return b->k->op >= KILN_CANON_FUTURE_NEW && b->k->op <= KILN_CANON_FUTURE_DROP_WRITABLE;
+}
+
+static const kiln_resource_type *end_type(ka_bi *b, int readable)
+{
+    if (is_future(b)) return readable ? &ka_type_future_r : &ka_type_future_w;
+    return readable ? &ka_type_stream_r : &ka_type_stream_w;
+}
+
+/* The end behind handle h, of this built-in's kind and element type. */
+static ka_end *get_end(ka_bi *b, uint32_t h, int readable)
+{
+    ka_end *e = ka_get(b, h, end_type(b, readable));
+    const kiln_ctype *t = elem_of(b);
+    if (!t != !e->sh->t || (t && (t->kind != e->sh->t->kind || t->size != e->sh->t->size ||
+                                  t->flat != e->sh->t->flat)))
+        ka_trap(b, "the element type does not match the end's");
+    return e;
+}
+
+static ka_end *end_new(ka_bi *b, ka_shared *sh, int readable, uint32_t *handle)
+{
+    ka_store *s = b->ci->as;
+    ka_end *e = kiln_calloc(1, sizeof *e);
+    uint32_t rep;
+    if (!e || ka_obj_add(s, e, &rep) < 0) {
+        kiln_free(e);
+        ka_trap(b, "out of memory");
+    }
+    e->w.kind = KA_END;
+    e->w.take = end_take;
+    e->sh = sh;
+    sh->nends++;
+    e->readable = readable;
+    e->inst = ka_inst_of(s, b->frame);
+    char err[160];
+    if (kiln_resource_new(b->frame->res, end_type(b, readable), rep, handle, err, sizeof err) < 0)
+        ka_trap(b, "%s", err);
+    e->w.handle = *handle;
+    return e;
+}
+
+static void bi_new(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    ka_shared *sh = kiln_calloc(1, sizeof *sh);
+    if (!sh) ka_trap(b, "out of memory");
+    sh->future = is_future(b);
+    sh->t = elem_of(b);
+    if (sh->t && (sh->t->has_heap || sh->t->has_handle)) {
+        kiln_free(sh);
+        ka_trap(b, "elements with strings, lists or handles are not supported yet");
+    }
+    uint32_t ri, wi;
+    end_new(b, sh, 1, &ri);
+    end_new(b, sh, 0, &wi);
+    v[0].i64 = (uint64_t)ri | (uint64_t)wi << 32;
+}
+
+/* stream.read/write, future.read/write: v[0] handle, v[1] ptr, v[2] n (streams). */
+static void bi_copy(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    int readable = b->k->op == KILN_CANON_STREAM_READ || b->k->op == KILN_CANON_FUTURE_READ;
+    ka_end *e = get_end(b, v[0].i32, readable);
+    int fut = is_future(b);
+    if (e->state == E_DONE) {
+        if (fut)
+            ka_trap(b, "cannot %s future after previous %s succeeded",
+                    readable ? "read from" : "write to", readable ? "read" : "write");
+        ka_trap(b, "cannot %s stream after being notified that the %s end dropped",
+                readable ? "read from" : "write to", readable ? "writable" : "readable");
+    }
+    if (e->state != E_IDLE)
+        ka_trap(b, "cannot have concurrent operations active on a future/stream");
+    int async = b->k->has_opts && b->k->opts.async;
+    if (e->w.wset && !async)
+        ka_trap(b, "waitable cannot be used synchronously while added to a waitable set");
+    uint32_t ptr = v[1].i32, n = fut ? 1 : v[2].i32;
+    if (n > KILN_RESOURCES_MAX_LENGTH) ka_trap(b, "buffer length %u out of range", n);
+    const kiln_ctype *t = e->sh->t;
+    if (t && n > 0) {
+        if (!b->memory) ka_trap(b, "no memory");
+        if (t->align && ptr % t->align) ka_trap(b, "misaligned buffer pointer");
+        if ((uint64_t)ptr + (uint64_t)n * t->size > b->memory->size)
+            ka_trap(b, "buffer out of bounds");
+    }
+    e->buf = (ka_buf){b->memory, ptr, 0, n};
+    e->state = E_COPYING;
+    if (copy(e->sh, e) < 0)
+        ka_trap(b, "cannot read from and write to intra-component future/stream with "
+                   "non-numeric payload");
+    if (!e->w.pending) {
+        if (async) {
+            v[0].i32 = KA_BLOCKED;
+            return;
+        }
+        if (ka_wait_pending(ka_current(b), &e->w) < 0) ka_trap(b, "the instance is gone");
+    }
+    uint32_t ev[3];
+    e->w.pending = 0;
+    end_take(&e->w, ev);
+    v[0].i32 = ev[2];
+}
+
+static void bi_cancel(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    int readable =
+        b->k->op == KILN_CANON_STREAM_CANCEL_READ || b->k->op == KILN_CANON_FUTURE_CANCEL_READ;
+    ka_end *e = get_end(b, v[0].i32, readable);
+    int async = b->k->flag;
+    if (e->state != E_COPYING || e->w.sync_waiter) ka_trap(b, "no copy in progress to cancel");
+    if (e->w.wset && !async)
+        ka_trap(b, "waitable cannot be used synchronously while added to a waitable set");
+    e->state = E_CANCELLING;
+    if (!e->w.pending) {
+        if (e->sh->pend == e) reset_and_notify(e->sh, C_CANCELLED);
+        if (!e->w.pending) {
+            if (async) {
+                v[0].i32 = KA_BLOCKED;
+                return;
+            }
+            if (ka_wait_pending(ka_current(b), &e->w) < 0) ka_trap(b, "the instance is gone");
+        }
+    }
+    uint32_t ev[3];
+    e->w.pending = 0;
+    end_take(&e->w, ev);
+    v[0].i32 = ev[2];
+}
+
+static void bi_drop(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    int readable =
+        b->k->op == KILN_CANON_STREAM_DROP_READABLE || b->k->op == KILN_CANON_FUTURE_DROP_READABLE;
+    ka_end *e = get_end(b, v[0].i32, readable);
+    if (e->state == E_COPYING || e->state == E_CANCELLING)
+        ka_trap(b, "cannot drop busy %s", is_future(b) ? "future" : "stream");
+    if (is_future(b) && !readable && e->state != E_DONE)
+        ka_trap(b, "cannot drop future write end without first writing a value");
+    char err[160];
+    if (kiln_resource_drop(b->frame->res, end_type(b, readable), v[0].i32, err, sizeof err) < 0)
+        ka_trap(b, "%s", err);
+    shared_drop(e->sh);
+    ka_join(&e->w, NULL);
+    e->w.pending = 0;
+    e->dead = 1;
+}
+
+kiln_host_vals_fn ka_stream_builtin(ka_bi *b, const char **sig)
+{
+    switch (b->k->op) {
+    case KILN_CANON_STREAM_NEW:
+    case KILN_CANON_FUTURE_NEW:
+        *sig = ":j";
+        return bi_new;
+    case KILN_CANON_STREAM_READ:
+    case KILN_CANON_STREAM_WRITE:
+        *sig = "iii:i";
+        return bi_copy;
+    case KILN_CANON_FUTURE_READ:
+    case KILN_CANON_FUTURE_WRITE:
+        *sig = "ii:i";
+        return bi_copy;
+    case KILN_CANON_STREAM_CANCEL_READ:
+    case KILN_CANON_STREAM_CANCEL_WRITE:
+    case KILN_CANON_FUTURE_CANCEL_READ:
+    case KILN_CANON_FUTURE_CANCEL_WRITE:
+        *sig = "i:i";
+        return bi_cancel;
+    case KILN_CANON_STREAM_DROP_READABLE:
+    case KILN_CANON_STREAM_DROP_WRITABLE:
+    case KILN_CANON_FUTURE_DROP_READABLE:
+    case KILN_CANON_FUTURE_DROP_WRITABLE:
+        *sig = "i:";
+        return bi_drop;
+    default:
+        return NULL;
+    }
+}
