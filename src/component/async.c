@@ -489,6 +489,13 @@ int ka_call(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
     return 0;
 }
 
+void ka_cx_hooks(kiln_component_instance *ci, kiln_cabi_cx *cx)
+{
+    cx->async_lift = ka_end_lift;
+    cx->async_lower = ka_end_lower;
+    cx->async_ctx = ci;
+}
+
 void ka_hold(kiln_component_instance *ci, ki_frame *f)
 {
     ka_thread *t = ci->as ? ci->as->cur : NULL;
@@ -781,7 +788,7 @@ static void bi_task_return(void *ctx, kiln_val *v)
     if (want) {
         kiln_cabi_cx cx;
         memset(&cx, 0, sizeof cx);
-        ki_cx_prepare(&cx, b->memory, fn->enc, b->realloc, b->frame);
+        ki_cx_prepare(b->ci, &cx, b->memory, fn->enc, b->realloc, b->frame);
         kiln_cabi_cx *into = k->sub ? &k->sub->cx : k->caller_cx;
         cx.arena = into->arena;
         kiln_cval *dst = k->sub ? &k->sub->result : k->results;
@@ -970,7 +977,7 @@ static void lower_async_call(void *ctx, kiln_val *vals)
     sub->w.kind = KA_SUBTASK;
     sub->w.take = sub_take;
     sub->tramp = tr;
-    ki_cx_prepare(&sub->cx, tr->memory, tr->enc, tr->realloc, tr->frame);
+    ki_cx_prepare(ci, &sub->cx, tr->memory, tr->enc, tr->realloc, tr->frame);
     uint64_t nflat = 0;
     for (uint32_t i = 0; i < ft->nitems; i++)
         nflat += ft->items[i].type.type->flat;

@@ -62,6 +62,8 @@ int ka_call(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
  * The results come through task.return. 0, or -1 with *trap / cx->err. */
 int ka_run_async_core(kiln_component_instance *ci, ki_func *fn, kiln_val *core, kiln_cabi_cx *cx,
                       kiln_trap *trap);
+/* Sets cx's hooks for stream and future values (cabi.h) when ci uses the async ABI. */
+void ka_cx_hooks(kiln_component_instance *ci, kiln_cabi_cx *cx);
 /* The frame entered by the running thread (its `running` flag is the thread's). */
 void ka_hold(kiln_component_instance *ci, ki_frame *f);
 void ka_unhold(kiln_component_instance *ci, ki_frame *f);

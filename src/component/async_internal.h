@@ -157,6 +157,9 @@ ka_inst *ka_inst_of(ka_store *s, ki_frame *f);
 /* stream.c: the stream and future built-ins (ka_builtin's fallback: NULL when op is not
  * one of them), and freeing an end. */
 kiln_host_vals_fn ka_stream_builtin(ka_bi *b, const char **sig);
+/* cabi.c's hooks for stream and future values (ki_cx_prepare sets them). */
+int ka_end_lift(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t h, kiln_cval *v);
+int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t *h);
 void ka_end_free(void *end);
 
 #endif

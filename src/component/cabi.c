@@ -660,6 +660,19 @@ static int lift_own(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t i, kiln_cval
     return 0;
 }
 
+/* stream<T> / future<T> ends (the async ABI's hooks, async.h). */
+static int lift_end(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t i, kiln_cval *out)
+{
+    if (!cx->async_lift) return unsupported(cx, t);
+    return cx->async_lift(cx, t, i, out);
+}
+
+static int lower_end(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t *out)
+{
+    if (!cx->async_lower) return unsupported(cx, t);
+    return cx->async_lower(cx, t, v, out);
+}
+
 static int lower_handle(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t *out)
 {
     const kiln_resource_type *rt = resource_type(cx, t);
@@ -823,6 +836,9 @@ static int load(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t ptr, kiln_cval *
     case KILN_CT_OWN:
     case KILN_CT_BORROW:
         return lift_own(cx, t, (uint32_t)load_int(cx, ptr, 4), out);
+    case KILN_CT_STREAM:
+    case KILN_CT_FUTURE:
+        return lift_end(cx, t, (uint32_t)load_int(cx, ptr, 4), out);
     default:
         return unsupported(cx, t);
     }
@@ -957,6 +973,13 @@ static int store(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
     case KILN_CT_BORROW: {
         uint32_t h;
         if (lower_handle(cx, t, v, &h) < 0) return -1;
+        store_int(cx, h, ptr, 4);
+        return 0;
+    }
+    case KILN_CT_STREAM:
+    case KILN_CT_FUTURE: {
+        uint32_t h;
+        if (lower_end(cx, t, v, &h) < 0) return -1;
         store_int(cx, h, ptr, 4);
         return 0;
     }
@@ -1111,6 +1134,9 @@ static int lift_flat(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_val *flat
     case KILN_CT_OWN:
     case KILN_CT_BORROW:
         return lift_own(cx, t, flat[(*pos)++].i32, out);
+    case KILN_CT_STREAM:
+    case KILN_CT_FUTURE:
+        return lift_end(cx, t, flat[(*pos)++].i32, out);
     default:
         return unsupported(cx, t);
     }
@@ -1253,9 +1279,13 @@ static int lower_flat(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v,
         *pos += flags_words(t);
         return 0;
     case KILN_CT_OWN:
-    case KILN_CT_BORROW: {
+    case KILN_CT_BORROW:
+    case KILN_CT_STREAM:
+    case KILN_CT_FUTURE: {
         uint32_t h;
-        if (lower_handle(cx, t, v, &h) < 0) return -1;
+        int r = t->kind == KILN_CT_OWN || t->kind == KILN_CT_BORROW ? lower_handle(cx, t, v, &h)
+                                                                    : lower_end(cx, t, v, &h);
+        if (r < 0) return -1;
         o->i64 = 0;
         o->i32 = h;
         break;

@@ -659,7 +659,8 @@ int kc_check_canon(kc_scope *s, kiln_canon *k)
         if (!t) return -1;
         if (k->has_opts) {
             int heap = t->has_elem && t->elem.type->has_heap;
-            if (check_opts(s, k, what, 1,
+            /* a payload-less stream or future copies nothing: no memory needed */
+            if (check_opts(s, k, what, t->has_elem,
                            heap && (k->op == KILN_CANON_STREAM_READ ||
                                     k->op == KILN_CANON_FUTURE_READ)) < 0)
                 return -1;

@@ -214,8 +214,8 @@ int ki_may_enter(const ki_frame *callee, const ki_frame *caller);
 int ki_call_lifted_now(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
                        const kiln_cval *args, kiln_cval *results, kiln_trap *trap);
 /* Sets up cx (not its arena) for these canon options of frame f, as calls do. */
-void ki_cx_prepare(kiln_cabi_cx *cx, wasm_rt_memory_t *mem, kiln_string_encoding enc,
-                   ki_core *realloc, ki_frame *f);
+void ki_cx_prepare(kiln_component_instance *ci, kiln_cabi_cx *cx, wasm_rt_memory_t *mem,
+                   kiln_string_encoding enc, ki_core *realloc, ki_frame *f);
 /* Gives n call contexts back to the thread's cache. */
 void ki_cxs_give(kiln_cabi_cx **cxs, uint32_t n);
 /* Gives the instance's call contexts back to the thread's cache (lower.c). */

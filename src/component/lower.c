@@ -172,13 +172,14 @@ static kiln_cabi_cx *cx_push(kiln_component_instance *ci, wasm_rt_memory_t *mem,
     struct kiln_cabi_arena *arena = cx->arena;
     memset(cx, 0, sizeof *cx);
     cx->arena = arena;
-    ki_cx_prepare(cx, mem, enc, realloc, f);
+    ki_cx_prepare(ci, cx, mem, enc, realloc, f);
     return cx;
 }
 
-void ki_cx_prepare(kiln_cabi_cx *cx, wasm_rt_memory_t *mem, kiln_string_encoding enc,
-                   ki_core *realloc, ki_frame *f)
+void ki_cx_prepare(kiln_component_instance *ci, kiln_cabi_cx *cx, wasm_rt_memory_t *mem,
+                   kiln_string_encoding enc, ki_core *realloc, ki_frame *f)
 {
+    if (ci->as) ka_cx_hooks(ci, cx);
     cx->memory = mem;
     cx->enc = enc;
     if (realloc) {

@@ -11,6 +11,7 @@
 #include "engine/runtime.h"
 #include "util/alloc.h"
 
+#include <stdio.h>
 #include <string.h>
 
 enum { C_COMPLETED = 0, C_DROPPED = 1, C_CANCELLED = 2 };
@@ -322,6 +323,73 @@ static void bi_drop(void *ctx, kiln_val *v)
     ka_join(&e->w, NULL);
     e->w.pending = 0;
     e->dead = 1;
+}
+
+/* ---- ends passed as values (cabi.c's hooks) ---- */
+
+int ka_end_lift(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t h, kiln_cval *v)
+{
+    kiln_component_instance *ci = cx->async_ctx;
+    ki_frame *f = cx->resource_ctx;
+    int fut = t->kind == KILN_CT_FUTURE;
+    const kiln_resource_type *want = fut ? &ka_type_future_r : &ka_type_stream_r, *ht;
+    const char *what = fut ? "future" : "stream";
+    uint32_t rep;
+    if (kiln_resources_lookup(f->res, h, &ht, &rep, cx->err, sizeof cx->err) < 0) return -1;
+    if (ht != want) {
+        snprintf(cx->err, sizeof cx->err, "handle index %u used with the wrong type", h);
+        return -1;
+    }
+    ka_end *e = ci->as->objs[rep];
+    const kiln_ctype *et = t->has_elem ? t->elem.type : NULL;
+    if (!et != !e->sh->t || (et && (et->kind != e->sh->t->kind || et->size != e->sh->t->size))) {
+        snprintf(cx->err, sizeof cx->err, "the %s's element type does not match", what);
+        return -1;
+    }
+    if (e->state == E_DONE) {
+        snprintf(cx->err, sizeof cx->err,
+                 fut ? "cannot lift future after previous read succeeded"
+                     : "cannot lift stream after being notified that the writable end dropped");
+        return -1;
+    }
+    if (e->state != E_IDLE) {
+        snprintf(cx->err, sizeof cx->err, "cannot lift busy %s", what);
+        return -1;
+    }
+    if (e->w.wset) {
+        snprintf(cx->err, sizeof cx->err, "cannot lift %s while it's in a waitable set", what);
+        return -1;
+    }
+    if (kiln_resource_drop(f->res, want, h, cx->err, sizeof cx->err) < 0) return -1;
+    e->dead = 1;
+    e->w.pending = 0;
+    v->shared = e->sh;
+    return 0;
+}
+
+int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t *h)
+{
+    kiln_component_instance *ci = cx->async_ctx;
+    ki_frame *f = cx->resource_ctx;
+    ka_shared *sh = v->shared;
+    ka_end *e = kiln_calloc(1, sizeof *e);
+    uint32_t rep;
+    if (!sh || !e || ka_obj_add(ci->as, e, &rep) < 0) {
+        kiln_free(e);
+        snprintf(cx->err, sizeof cx->err, sh ? "out of memory" : "no stream or future value");
+        return -1;
+    }
+    e->w.kind = KA_END;
+    e->w.take = end_take;
+    e->sh = sh;
+    sh->nends++;
+    e->readable = 1;
+    e->inst = ka_inst_of(ci->as, f);
+    const kiln_resource_type *rt =
+        t->kind == KILN_CT_FUTURE ? &ka_type_future_r : &ka_type_stream_r;
+    if (kiln_resource_new(f->res, rt, rep, h, cx->err, sizeof cx->err) < 0) return -1;
+    e->w.handle = *h;
+    return 0;
 }
 
 kiln_host_vals_fn ka_stream_builtin(ka_bi *b, const char **sig)
