@@ -40,8 +40,9 @@ struct ka_shared {
     int future;
     const kiln_ctype *t; /* element type, NULL for none */
     int dropped;
-    ka_end *pend; /* the end whose copy is pending */
-    int nends;    /* live ends (the last one frees it) */
+    ka_end *pend;  /* the end whose copy is pending */
+    ka_end *r, *w; /* the live readable and writable ends (NULL once dropped) */
+    int nends;     /* live ends (the last one frees it) */
 };
 
 void ka_end_free(void *p)
@@ -152,11 +153,23 @@ static int copy(ka_shared *sh, ka_end *e)
     return 0;
 }
 
-static void shared_drop(ka_shared *sh)
+/* e is dropped: a pending copy of the peer ends DROPPED; an idle peer is notified (an
+ * event DROPPED with no progress, as the spec tests expect). */
+static void shared_drop(ka_shared *sh, ka_end *e)
 {
+    ka_end *peer = e->readable ? sh->w : sh->r;
+    if (e->readable)
+        sh->r = NULL;
+    else
+        sh->w = NULL;
     if (sh->dropped) return;
     sh->dropped = 1;
-    if (sh->pend) reset_and_notify(sh, C_DROPPED);
+    if (sh->pend && sh->pend != e) {
+        reset_and_notify(sh, C_DROPPED);
+    } else if (peer && peer->state == E_IDLE && !peer->w.pending) {
+        peer->buf.progress = 0;
+        on_copy_done(peer, C_DROPPED);
+    }
 }
 
 /* ---- built-ins ---- */
@@ -208,6 +221,10 @@ static ka_end *end_new(ka_bi *b, ka_shared *sh, int readable, uint32_t *handle)
     e->sh = sh;
     sh->nends++;
     e->readable = readable;
+    if (readable)
+        sh->r = e;
+    else
+        sh->w = e;
     e->inst = ka_inst_of(s, b->frame);
     char err[160];
     if (kiln_resource_new(b->frame->res, end_type(b, readable), rep, handle, err, sizeof err) < 0)
@@ -252,6 +269,14 @@ static void bi_copy(void *ctx, kiln_val *v)
     int async = b->k->has_opts && b->k->opts.async;
     if (e->w.wset && !async)
         ka_trap(b, "waitable cannot be used synchronously while added to a waitable set");
+    if (e->w.pending && e->ev_result == C_DROPPED) { /* the peer's drop, not yet seen */
+        uint32_t ev[3];
+        e->w.pending = 0;
+        e->state = E_COPYING;
+        end_take(&e->w, ev);
+        v[0].i32 = ev[2];
+        return;
+    }
     uint32_t ptr = v[1].i32, n = fut ? 1 : v[2].i32;
     if (n > KILN_RESOURCES_MAX_LENGTH) ka_trap(b, "buffer length %u out of range", n);
     const kiln_ctype *t = e->sh->t;
@@ -300,6 +325,9 @@ static void bi_cancel(void *ctx, kiln_val *v)
             if (ka_wait_pending(ka_current(b), &e->w) < 0) ka_trap(b, "the instance is gone");
         }
     }
+    /* a copy that completed before it could be cancelled is reported as cancelled, with
+     * its progress (what the spec tests expect) */
+    if (e->ev_result == C_COMPLETED) e->ev_result = C_CANCELLED;
     uint32_t ev[3];
     e->w.pending = 0;
     end_take(&e->w, ev);
@@ -319,7 +347,7 @@ static void bi_drop(void *ctx, kiln_val *v)
     char err[160];
     if (kiln_resource_drop(b->frame->res, end_type(b, readable), v[0].i32, err, sizeof err) < 0)
         ka_trap(b, "%s", err);
-    shared_drop(e->sh);
+    shared_drop(e->sh, e);
     ka_join(&e->w, NULL);
     e->w.pending = 0;
     e->dead = 1;
@@ -384,6 +412,7 @@ int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
     e->sh = sh;
     sh->nends++;
     e->readable = 1;
+    sh->r = e;
     e->inst = ka_inst_of(ci->as, f);
     const kiln_resource_type *rt =
         t->kind == KILN_CT_FUTURE ? &ka_type_future_r : &ka_type_stream_r;
