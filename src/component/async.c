@@ -34,6 +34,7 @@ int ka_op_supported(const kiln_canon *k)
     case KILN_CANON_CONTEXT_SET:
     case KILN_CANON_THREAD_YIELD:
     case KILN_CANON_SUBTASK_DROP:
+    case KILN_CANON_SUBTASK_CANCEL:
     case KILN_CANON_WAITABLE_SET_NEW:
     case KILN_CANON_WAITABLE_SET_WAIT:
     case KILN_CANON_WAITABLE_SET_POLL:
@@ -288,14 +289,36 @@ static ka_thread *pick_ready(ka_store *s, ka_inst *in)
     return NULL;
 }
 
-/* Thread.wait_until: blocks me until ready(me) holds (always yielding first, as the
- * deterministic profile does). -1 when the store is torn down. */
-static int wait_until(ka_thread *me, int (*ready)(ka_thread *), void *arg)
+/* Task.deliver_pending_cancel. */
+static int deliver_pending_cancel(ka_task *k, int cancellable)
 {
+    if (cancellable && k->state == T_PENDING_CANCEL) {
+        k->state = T_CANCEL_DELIVERED;
+        return 1;
+    }
+    return 0;
+}
+
+/* Thread.wait_until: blocks me until ready(me) holds (always yielding first, as the
+ * deterministic profile does), or until a cancellation when cancellable. 1 cancelled,
+ * 0 ready, -1 when the store is torn down. */
+static int wait_until_c(ka_thread *me, int (*ready)(ka_thread *), void *arg, int cancellable)
+{
+    if (deliver_pending_cancel(me->task, cancellable)) return 1;
     me->ready = ready;
     me->rarg = arg;
+    me->cancellable = cancellable;
+    me->cancelled = 0;
     waiting_add(me->s, me);
-    return park(me, REQ_BLOCK, NULL);
+    int rc = park(me, REQ_BLOCK, NULL);
+    me->cancellable = 0;
+    if (rc < 0) return -1;
+    return me->cancelled;
+}
+
+static int wait_until(ka_thread *me, int (*ready)(ka_thread *), void *arg)
+{
+    return wait_until_c(me, ready, arg, 0) < 0 ? -1 : 0;
 }
 
 static int always(ka_thread *t)
@@ -317,16 +340,22 @@ static int no_backpressure(ka_thread *t)
     return !(k->inst->backpressure > 0 || (k->needs_exclusive && k->inst->exclusive));
 }
 
-/* Task.enter_implicit_thread. -1 when torn down. */
+static void task_cancel_resolve(ka_task *k);
+
+/* Task.enter_implicit_thread. -1 when torn down or cancelled. */
 static int enter_implicit(ka_thread *me)
 {
     ka_task *k = me->task;
     if (k->fn->type->async) {
         if (!no_backpressure(me) || k->inst->num_waiting_to_enter > 0) {
             k->inst->num_waiting_to_enter++;
-            int rc = wait_until(me, no_backpressure, NULL);
+            int rc = wait_until_c(me, no_backpressure, NULL, 1);
             k->inst->num_waiting_to_enter--;
             if (rc < 0) return -1;
+            if (rc == 1) { /* cancelled before it started */
+                task_cancel_resolve(k);
+                return -1;
+            }
         }
         if (k->needs_exclusive) k->inst->exclusive = me;
     }
@@ -337,6 +366,38 @@ static int enter_implicit(ka_thread *me)
 static void sub_progress(ka_subtask *sub)
 {
     if (sub->w.handle) sub->w.pending = 1;
+}
+
+/* Task.cancel's resolution (on_resolve(None)): the subtask is cancelled before it
+ * started or before it returned. */
+static void task_cancel_resolve(ka_task *k)
+{
+    ka_subtask *sub = k->sub;
+    k->state = T_RESOLVED;
+    if (!sub) return;
+    sub->state =
+        sub->state == ST_STARTING ? ST_CANCELLED_BEFORE_STARTED : ST_CANCELLED_BEFORE_RETURNED;
+    sub_progress(sub);
+}
+
+/* Task.request_cancellation, from thread me (the caller): resumes the callee's waiting
+ * implicit thread with the cancellation when it waits cancellably (and may run), else
+ * leaves it pending. -1 when torn down. */
+static int request_cancellation(ka_thread *me, ka_task *k)
+{
+    ka_thread *t = k->implicit;
+    int can = t && t->waiting && t->cancellable;
+    if (k->state == T_STARTED && k->needs_exclusive && k->inst->exclusive &&
+        k->inst->exclusive != t)
+        can = 0;
+    if (k->state == T_INITIAL || (k->state == T_STARTED && can)) {
+        k->state = T_CANCEL_DELIVERED;
+        waiting_remove(me->s, t);
+        t->cancelled = 1;
+        return park(me, REQ_CALL, t);
+    }
+    if (k->state == T_STARTED) k->state = T_PENDING_CANCEL;
+    return 0;
 }
 
 /* Task.return_ reached the caller: results lowered into the caller's memory (async
@@ -363,7 +424,7 @@ static void task_body(ka_thread *me)
     ka_task *k = me->task;
     ka_store *s = me->s;
     if (enter_implicit(me) < 0) return;
-    k->state = T_STARTED;
+    if (k->state == T_INITIAL) k->state = T_STARTED;
     if (k->sub) {
         k->sub->state = ST_STARTED;
         sub_progress(k->sub);
@@ -578,7 +639,7 @@ int ka_wait_pending(ka_thread *me, ka_waitable *w)
 static void sub_take(ka_waitable *w, uint32_t ev[3])
 {
     ka_subtask *sub = (ka_subtask *)w;
-    if (sub->state == ST_RETURNED) sub->resolve_delivered = 1;
+    if (sub->state >= ST_RETURNED) sub->resolve_delivered = 1;
     ev[0] = EV_SUBTASK, ev[1] = w->handle, ev[2] = (uint32_t)sub->state;
 }
 
@@ -689,19 +750,26 @@ static void bi_wset_wait(void *ctx, kiln_val *v)
     ka_wset *w = ka_get(b, v[0].i32, &ka_type_wset);
     uint32_t ptr = v[1].i32, ev[3];
     w->num_waiting++;
-    if (wait_until(me, wset_ready_stackful, w) < 0) ka_trap(b, "the instance is gone");
+    int rc = wait_until_c(me, wset_ready_stackful, w, b->k->flag);
+    if (rc < 0) ka_trap(b, "the instance is gone");
     w->num_waiting--;
-    wset_take_event(w, ev);
+    if (rc == 1)
+        ev[0] = EV_TASK_CANCELLED, ev[1] = ev[2] = 0;
+    else
+        wset_take_event(w, ev);
     put_event(b, ptr, ev, v);
 }
 
 static void bi_wset_poll(void *ctx, kiln_val *v)
 {
     ka_bi *b = ctx;
-    ka_current(b);
+    ka_thread *me = ka_current(b);
     ka_wset *w = ka_get(b, v[0].i32, &ka_type_wset);
     uint32_t ev[3];
-    wset_take_event(w, ev);
+    if (deliver_pending_cancel(me->task, b->k->flag))
+        ev[0] = EV_TASK_CANCELLED, ev[1] = ev[2] = 0;
+    else
+        wset_take_event(w, ev);
     put_event(b, v[1].i32, ev, v);
 }
 
@@ -730,8 +798,9 @@ static void bi_yield(void *ctx, kiln_val *v)
 {
     ka_bi *b = ctx;
     ka_thread *me = ka_current(b);
-    if (wait_until(me, always, NULL) < 0) ka_trap(b, "the instance is gone");
-    v[0].i32 = 0;
+    int rc = wait_until_c(me, always, NULL, b->k->flag);
+    if (rc < 0) ka_trap(b, "the instance is gone");
+    v[0].i32 = rc;
 }
 
 static void bi_context_get(void *ctx, kiln_val *v)
@@ -765,7 +834,39 @@ static void bi_task_cancel(void *ctx, kiln_val *v)
     ka_bi *b = ctx;
     ka_thread *me = ka_current(b);
     if (!me->task->fn->async) ka_trap(b, "the task was not lifted async");
-    ka_trap(b, "the task was not cancelled");
+    if (me->task->state != T_CANCEL_DELIVERED) ka_trap(b, "the task was not cancelled");
+    task_cancel_resolve(me->task);
+}
+
+/* subtask.cancel (k->flag: async): requests the callee's cancellation; returns the
+ * subtask's state once resolved, or BLOCKED (async) until then. */
+static void bi_subtask_cancel(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    ka_thread *me = ka_current(b);
+    ka_subtask *sub = ka_get(b, v[0].i32, &ka_type_subtask);
+    int async = b->k->flag;
+    if (sub->resolve_delivered) ka_trap(b, "the subtask has already resolved");
+    if (sub->cancel_requested) ka_trap(b, "the subtask's cancellation was already requested");
+    if (sub->w.wset && !async)
+        ka_trap(b, "waitable cannot be used synchronously while added to a waitable set");
+    if (sub->state < ST_RETURNED) {
+        sub->cancel_requested = 1;
+        if (request_cancellation(me, sub->task) < 0 || me->s->failed)
+            ka_trap(b, "the instance is gone");
+        if (sub->state < ST_RETURNED) {
+            if (async) {
+                v[0].i32 = KA_BLOCKED;
+                return;
+            }
+            if (ka_wait_pending(me, &sub->w) < 0) ka_trap(b, "the instance is gone");
+        }
+    }
+    uint32_t ev[3];
+    sub->w.pending = 0;
+    sub_take(&sub->w, ev);
+    sub->resolve_delivered = 1;
+    v[0].i32 = ev[2];
 }
 
 static void bi_task_return(void *ctx, kiln_val *v)
@@ -850,6 +951,9 @@ ki_core *ka_builtin(kiln_component_instance *ci, ki_frame *f, const kiln_canon *
     case KILN_CANON_TASK_CANCEL:
         fn = bi_task_cancel, sig = ":";
         break;
+    case KILN_CANON_SUBTASK_CANCEL:
+        fn = bi_subtask_cancel, sig = "i:i";
+        break;
     case KILN_CANON_CONTEXT_GET:
     case KILN_CANON_CONTEXT_SET:
         if (k->type > 1) {
@@ -921,7 +1025,9 @@ int ka_run_async_core(kiln_component_instance *ci, ki_func *fn, kiln_val *core, 
         if (code == CB_EXIT) break;
         in->exclusive = NULL;
         if (code == CB_YIELD) {
-            if (wait_until(me, no_exclusive, NULL) < 0) goto gone;
+            int rc = wait_until_c(me, no_exclusive, NULL, 1);
+            if (rc < 0) goto gone;
+            if (rc == 1) ev[0] = EV_TASK_CANCELLED;
         } else {
             const kiln_resource_type *ht;
             uint32_t rep;
@@ -933,10 +1039,13 @@ int ka_run_async_core(kiln_component_instance *ci, ki_func *fn, kiln_val *core, 
             }
             ka_wset *w = s->objs[rep];
             w->num_waiting++;
-            int rc = wait_until(me, wset_ready_cb, w);
+            int rc = wait_until_c(me, wset_ready_cb, w, 1);
             w->num_waiting--;
             if (rc < 0) goto gone;
-            wset_take_event(w, ev);
+            if (rc == 1)
+                ev[0] = EV_TASK_CANCELLED;
+            else
+                wset_take_event(w, ev);
         }
         in->exclusive = me;
         kiln_val v[3];
@@ -996,6 +1105,7 @@ static void lower_async_call(void *ctx, kiln_val *vals)
     if (!t) kiln_rt_trap_host("async call: out of memory");
     k->implicit = t;
     k->sub = sub;
+    sub->task = k;
     if (tr->callee->kind == KI_FUNC_HOST)
         kiln_rt_trap_host("async calls of host functions are not supported yet");
     if (!ki_may_enter(tr->callee->frame, tr->frame)) {

@@ -51,9 +51,15 @@ int ka_join(ka_waitable *w, ka_wset *ws);
 
 /* ---- objects ---- */
 
-enum { ST_STARTING = 0, ST_STARTED = 1, ST_RETURNED = 2 };
+enum {
+    ST_STARTING = 0,
+    ST_STARTED = 1,
+    ST_RETURNED = 2,
+    ST_CANCELLED_BEFORE_STARTED = 3,
+    ST_CANCELLED_BEFORE_RETURNED = 4
+};
 enum { CB_EXIT = 0, CB_YIELD = 1, CB_WAIT = 2 };
-enum { T_INITIAL, T_STARTED, T_RESOLVED };
+enum { T_INITIAL, T_STARTED, T_PENDING_CANCEL, T_CANCEL_DELIVERED, T_RESOLVED };
 enum { REQ_BLOCK, REQ_CALL };
 #define MAX_HELD 64
 
@@ -70,6 +76,8 @@ typedef struct ka_subtask {
     ka_waitable w;
     int state; /* ST_* */
     int resolve_delivered;
+    int cancel_requested;
+    ka_task *task; /* the callee's task */
     int dropped;
     ki_tramp *tramp; /* the caller's lower */
     uint32_t retptr;
@@ -95,6 +103,8 @@ struct ka_thread {
     kiln_fiber *fiber;
     ka_task *task;
     int started, done, in_guest;
+    int cancellable;  /* waiting in a cancellable wait */
+    int cancelled;    /* resumed by a cancellation (Cancelled.TRUE) */
     int req;          /* REQ_* when parked */
     ka_thread *other; /* REQ_CALL: run it first */
     int (*ready)(ka_thread *t);
