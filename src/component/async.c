@@ -35,6 +35,14 @@ int ka_op_supported(const kiln_canon *k)
     case KILN_CANON_THREAD_YIELD:
     case KILN_CANON_SUBTASK_DROP:
     case KILN_CANON_SUBTASK_CANCEL:
+    case KILN_CANON_THREAD_INDEX:
+    case KILN_CANON_THREAD_NEW_INDIRECT:
+    case KILN_CANON_THREAD_RESUME_LATER:
+    case KILN_CANON_THREAD_SUSPEND:
+    case KILN_CANON_THREAD_SUSPEND_THEN_RESUME:
+    case KILN_CANON_THREAD_YIELD_THEN_RESUME:
+    case KILN_CANON_THREAD_SUSPEND_THEN_PROMOTE:
+    case KILN_CANON_THREAD_YIELD_THEN_PROMOTE:
     case KILN_CANON_WAITABLE_SET_NEW:
     case KILN_CANON_WAITABLE_SET_WAIT:
     case KILN_CANON_WAITABLE_SET_POLL:
@@ -113,17 +121,18 @@ int ka_obj_add(ka_store *s, void *obj, uint32_t *rep)
 ka_inst *ka_inst_of(ka_store *s, ki_frame *f)
 {
     for (uint32_t i = 0; i < s->ninsts; i++)
-        if (s->insts[i].frame == f) return &s->insts[i];
+        if (s->insts[i]->frame == f) return s->insts[i];
     if (s->ninsts == s->capinsts) {
         uint32_t cap = s->capinsts ? s->capinsts * 2 : 8;
-        ka_inst *n = kiln_realloc(s->insts, cap * sizeof *n);
+        ka_inst **n = kiln_realloc(s->insts, cap * sizeof *n);
         if (!n) return NULL;
         s->insts = n;
         s->capinsts = cap;
     }
-    ka_inst *in = &s->insts[s->ninsts++];
-    memset(in, 0, sizeof *in);
+    ka_inst *in = kiln_calloc(1, sizeof *in);
+    if (!in) return NULL;
     in->frame = f;
+    s->insts[s->ninsts++] = in;
     return in;
 }
 
@@ -151,11 +160,17 @@ static void swap_cxs(kiln_component_instance *ci, ka_thread *t)
 
 static void task_body(ka_thread *me);
 
+static void explicit_body(ka_thread *me);
+
 static void thread_main(void *arg)
 {
     ka_thread *t = arg;
-    task_body(t);
+    if (t->table)
+        explicit_body(t);
+    else
+        task_body(t);
     t->done = 1;
+    t->ts = TS_DONE;
 }
 
 static ka_thread *thread_new(ka_store *s, ka_task *k)
@@ -184,6 +199,7 @@ static int resume(ka_store *s, ka_thread *t)
     ka_thread *prev = s->cur;
     s->cur = t;
     t->started = 1;
+    t->ts = TS_RUNNING;
     int rc = kiln_fiber_resume(t->fiber);
     s->cur = prev;
     swap_cxs(ci, t);
@@ -222,6 +238,10 @@ static void drive(ka_store *s, ka_thread *t)
         if (resume(s, cur) < 0) break;
         if (cur->done || cur->req == REQ_BLOCK) {
             s->nstack--;
+            continue;
+        }
+        if (cur->req == REQ_SWITCH) {
+            s->stack[s->nstack - 1] = cur->other;
             continue;
         }
         /* REQ_CALL */
@@ -309,6 +329,7 @@ static int wait_until_c(ka_thread *me, int (*ready)(ka_thread *), void *arg, int
     me->rarg = arg;
     me->cancellable = cancellable;
     me->cancelled = 0;
+    me->ts = TS_WAITING;
     waiting_add(me->s, me);
     int rc = park(me, REQ_BLOCK, NULL);
     me->cancellable = 0;
@@ -342,6 +363,54 @@ static int no_backpressure(ka_thread *t)
 
 static void task_cancel_resolve(ka_task *k);
 
+/* Task.register_thread: an index in the instance's thread table. 0 or -1. */
+static int register_thread(ka_thread *t)
+{
+    ka_inst *in = t->task->inst;
+    uint32_t i;
+    if (in->nfree) {
+        i = in->free[--in->nfree];
+    } else {
+        if (in->nthreads == 0) in->nthreads = 1; /* index 0 is never used */
+        if (in->nthreads >= in->capthreads) {
+            uint32_t cap = in->capthreads ? in->capthreads * 2 : 8;
+            ka_thread **n = kiln_realloc(in->threads, cap * sizeof *n);
+            if (!n) return -1;
+            in->threads = n;
+            in->capthreads = cap;
+        }
+        i = in->nthreads++;
+    }
+    in->threads[i] = t;
+    t->index = i;
+    t->task->nthreads++;
+    return 0;
+}
+
+/* Task.unregister_thread: frees the index; the task's last thread must have resolved it
+ * (-1 with a reason when not). */
+static int unregister_thread(ka_thread *t, char *err, size_t errlen)
+{
+    ka_inst *in = t->task->inst;
+    if (!t->index) return 0;
+    in->threads[t->index] = NULL;
+    if (in->nfree == in->capfree) {
+        uint32_t cap = in->capfree ? in->capfree * 2 : 8;
+        uint32_t *n = kiln_realloc(in->free, cap * sizeof *n);
+        if (n) {
+            in->free = n;
+            in->capfree = cap;
+        }
+    }
+    if (in->nfree < in->capfree) in->free[in->nfree++] = t->index;
+    t->index = 0;
+    if (--t->task->nthreads == 0 && t->task->state != T_RESOLVED) {
+        snprintf(err, errlen, "%s: the task ended without calling task.return", t->task->fn->name);
+        return -1;
+    }
+    return 0;
+}
+
 /* Task.enter_implicit_thread. -1 when torn down or cancelled. */
 static int enter_implicit(ka_thread *me)
 {
@@ -359,7 +428,7 @@ static int enter_implicit(ka_thread *me)
         }
         if (k->needs_exclusive) k->inst->exclusive = me;
     }
-    return 0;
+    return register_thread(me);
 }
 
 /* Subtask progress (started or resolved) after the call returned: an event. */
@@ -442,10 +511,34 @@ static void task_body(ka_thread *me)
     }
     if (k->fn->type->async && k->needs_exclusive && k->inst->exclusive == me)
         k->inst->exclusive = NULL;
-    if (k->state != T_RESOLVED) {
-        snprintf(err, sizeof err, "%s: the task ended without calling task.return", k->fn->name);
-        store_fail(s, NULL, err);
+    if (unregister_thread(me, err, sizeof err) < 0) store_fail(s, NULL, err);
+}
+
+/* An explicit thread (thread.new-indirect): calls the table's function with its
+ * argument, then leaves the task. */
+typedef struct call_ref {
+    wasm_rt_funcref_t ref;
+    uint32_t arg;
+} call_ref;
+
+static void call_ref_fn(void *p)
+{
+    call_ref *c = p;
+    ((void (*)(void *, uint32_t))c->ref.func)(c->ref.module_instance, c->arg);
+}
+
+static void explicit_body(ka_thread *me)
+{
+    ka_store *s = me->s;
+    wasm_rt_funcref_table_t *tbl = me->table;
+    call_ref c = {tbl->data[me->cfunc], me->carg};
+    kiln_trap trap;
+    if (kiln_rt_call(call_ref_fn, &c, &trap) < 0) {
+        if (!s->aborting) store_fail(s, &trap, kiln_trap_message(&trap));
+        return;
     }
+    char err[300];
+    if (unregister_thread(me, err, sizeof err) < 0) store_fail(s, NULL, err);
 }
 
 static ka_task *task_new(ka_store *s, ki_func *fn, kiln_cabi_cx *caller_cx, const kiln_cval *args,
@@ -838,6 +931,103 @@ static void bi_task_cancel(void *ctx, kiln_val *v)
     task_cancel_resolve(me->task);
 }
 
+/* ---- thread built-ins ---- */
+
+static void bi_thread_index(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    v[0].i32 = ka_current(b)->index;
+}
+
+static void bi_thread_new(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    ka_thread *me = ka_current(b);
+    ki_core *tc = b->frame->sp[KILN_CSORT_CORE_TABLE].items[b->k->table];
+    wasm_rt_funcref_table_t *tbl = tc->b.ctx;
+    uint32_t fi = v[0].i32;
+    if (!tbl || fi >= tbl->size || !tbl->data[fi].func)
+        ka_trap(b, "no function at table index %u", fi);
+    if (tbl->data[fi].func_type != wasm_rt_register_func_type(1, 0, WASM_RT_I32))
+        ka_trap(b, "the function at table index %u has the wrong type", fi);
+    ka_thread *t = thread_new(me->s, me->task);
+    if (!t) ka_trap(b, "out of memory");
+    t->table = tbl;
+    t->cfunc = fi;
+    t->carg = v[1].i32;
+    t->ts = TS_SUSPENDED;
+    if (register_thread(t) < 0) ka_trap(b, "out of memory");
+    v[0].i32 = t->index;
+}
+
+/* The thread at index i of the caller's instance. */
+static ka_thread *thread_at(ka_bi *b, ka_thread *me, uint32_t i)
+{
+    ka_inst *in = me->task->inst;
+    if (i == 0 || i >= in->nthreads || !in->threads[i]) ka_trap(b, "unknown thread index %u", i);
+    return in->threads[i];
+}
+
+static void bi_resume_later(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    ka_thread *me = ka_current(b);
+    ka_thread *o = thread_at(b, me, v[0].i32);
+    if (o->ts != TS_SUSPENDED) ka_trap(b, "cannot resume thread which is not suspended");
+    o->ready = always;
+    o->cancellable = 0;
+    o->ts = TS_WAITING;
+    waiting_add(me->s, o);
+}
+
+/* Suspends me (no ready condition), switching to other when not NULL. 1 cancelled, 0. */
+static int suspend_then(ka_bi *b, ka_thread *me, ka_thread *other, int yield)
+{
+    if (deliver_pending_cancel(me->task, 0)) return 1;
+    if (yield) {
+        me->ready = always;
+        me->ts = TS_WAITING;
+        waiting_add(me->s, me);
+    } else {
+        me->ts = TS_SUSPENDED;
+    }
+    me->cancelled = 0;
+    if (park(me, other ? REQ_SWITCH : REQ_BLOCK, other) < 0) ka_trap(b, "the instance is gone");
+    return me->cancelled;
+}
+
+static void bi_suspend(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    v[0].i32 = suspend_then(b, ka_current(b), NULL, 0);
+}
+
+/* thread.{suspend,yield}-then-{resume,promote} i. */
+static void bi_switch(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    ka_thread *me = ka_current(b);
+    uint8_t op = b->k->op;
+    int yield =
+        op == KILN_CANON_THREAD_YIELD_THEN_RESUME || op == KILN_CANON_THREAD_YIELD_THEN_PROMOTE;
+    int promote =
+        op == KILN_CANON_THREAD_SUSPEND_THEN_PROMOTE || op == KILN_CANON_THREAD_YIELD_THEN_PROMOTE;
+    ka_thread *o = thread_at(b, me, v[0].i32);
+    if (o == me) ka_trap(b, "a thread cannot switch to itself");
+    if (promote) {
+        if (o->ts == TS_WAITING && o->ready(o)) {
+            waiting_remove(me->s, o);
+            o->ts = TS_SUSPENDED;
+        } else {
+            v[0].i32 = suspend_then(b, me, NULL, yield);
+            return;
+        }
+    } else if (o->ts != TS_SUSPENDED) {
+        ka_trap(b, "cannot resume thread which is not suspended");
+    }
+    v[0].i32 = suspend_then(b, me, o, yield);
+}
+
 /* subtask.cancel (k->flag: async): requests the callee's cancellation; returns the
  * subtask's state once resolved, or BLOCKED (async) until then. */
 static void bi_subtask_cancel(void *ctx, kiln_val *v)
@@ -953,6 +1143,24 @@ ki_core *ka_builtin(kiln_component_instance *ci, ki_frame *f, const kiln_canon *
         break;
     case KILN_CANON_SUBTASK_CANCEL:
         fn = bi_subtask_cancel, sig = "i:i";
+        break;
+    case KILN_CANON_THREAD_INDEX:
+        fn = bi_thread_index, sig = ":i";
+        break;
+    case KILN_CANON_THREAD_NEW_INDIRECT:
+        fn = bi_thread_new, sig = "ii:i";
+        break;
+    case KILN_CANON_THREAD_RESUME_LATER:
+        fn = bi_resume_later, sig = "i:";
+        break;
+    case KILN_CANON_THREAD_SUSPEND:
+        fn = bi_suspend, sig = ":i";
+        break;
+    case KILN_CANON_THREAD_SUSPEND_THEN_RESUME:
+    case KILN_CANON_THREAD_YIELD_THEN_RESUME:
+    case KILN_CANON_THREAD_SUSPEND_THEN_PROMOTE:
+    case KILN_CANON_THREAD_YIELD_THEN_PROMOTE:
+        fn = bi_switch, sig = "i:i";
         break;
     case KILN_CANON_CONTEXT_GET:
     case KILN_CANON_CONTEXT_SET:
@@ -1207,6 +1415,11 @@ void ka_store_free(kiln_component_instance *ci)
         kiln_free(b);
     }
     kiln_free(s->stack);
+    for (uint32_t i = 0; i < s->ninsts; i++) {
+        kiln_free(s->insts[i]->threads);
+        kiln_free(s->insts[i]->free);
+        kiln_free(s->insts[i]);
+    }
     kiln_free(s->insts);
     kiln_free(s);
     ci->as = NULL;

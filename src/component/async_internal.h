@@ -59,8 +59,9 @@ enum {
     ST_CANCELLED_BEFORE_RETURNED = 4
 };
 enum { CB_EXIT = 0, CB_YIELD = 1, CB_WAIT = 2 };
+enum { TS_SUSPENDED, TS_RUNNING, TS_WAITING, TS_DONE };
 enum { T_INITIAL, T_STARTED, T_PENDING_CANCEL, T_CANCEL_DELIVERED, T_RESOLVED };
-enum { REQ_BLOCK, REQ_CALL };
+enum { REQ_BLOCK, REQ_CALL, REQ_SWITCH };
 #define MAX_HELD 64
 
 /* What the spec's ComponentInstance keeps for the async ABI, per frame. */
@@ -69,6 +70,10 @@ typedef struct ka_inst {
     int backpressure;
     uint32_t num_waiting_to_enter;
     ka_thread *exclusive;
+    ka_thread **threads; /* the instance's thread table: index i at threads[i], 0 unused */
+    uint32_t nthreads, capthreads;
+    uint32_t *free; /* freed indices, reused last-freed-first */
+    uint32_t nfree, capfree;
 } ka_inst;
 
 /* A subtask (the only waitable so far): a call made by `canon lower ... async`. */
@@ -95,7 +100,8 @@ struct ka_task {
     int state;
     int needs_exclusive;
     ka_thread *implicit;
-    ka_task *next; /* store's list */
+    uint32_t nthreads; /* registered threads (the implicit one and explicit ones) */
+    ka_task *next;     /* store's list */
 };
 
 struct ka_thread {
@@ -103,6 +109,11 @@ struct ka_thread {
     kiln_fiber *fiber;
     ka_task *task;
     int started, done, in_guest;
+    int ts;         /* TS_* */
+    uint32_t index; /* in the instance's thread table (0: not registered) */
+    uint32_t cfunc; /* an explicit thread: the table's funcref and its argument */
+    uint32_t carg;
+    void *table;
     int cancellable;  /* waiting in a cancellable wait */
     int cancelled;    /* resumed by a cancellation (Cancelled.TRUE) */
     int req;          /* REQ_* when parked */
@@ -137,7 +148,7 @@ struct ka_store {
     ka_thread *waiting_head, *waiting_tail;
     ka_thread **stack; /* the driver's stack of resumed threads */
     uint32_t nstack, capstack;
-    ka_inst *insts;
+    ka_inst **insts;
     uint32_t ninsts, capinsts;
     int failed, aborting;
     kiln_trap trap;
