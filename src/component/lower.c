@@ -211,6 +211,30 @@ static int results_spill(const kiln_ctype *ft)
     return ft->has_elem && ft->elem.type->flat > KILN_CABI_MAX_FLAT_RESULTS;
 }
 
+/* Borrow scopes (resources.h) around a call. In an async instance, calls of different
+ * tasks interleave, which the table's strictly nested scopes cannot follow; there a
+ * scope is opened only when the function passes borrows (interleaved tasks passing
+ * borrows in one instance are not yet kept apart: async.h). */
+static int scoped(kiln_component_instance *ci, const kiln_ctype *ft)
+{
+    if (!ci->as) return 1;
+    for (uint32_t i = 0; i < ft->nitems; i++)
+        if (ft->items[i].type.type->has_borrow) return 1;
+    return 0;
+}
+
+static int scope_begin(kiln_component_instance *ci, const kiln_ctype *ft, kiln_resources *r,
+                       char *err, size_t errlen)
+{
+    return scoped(ci, ft) ? kiln_resources_call_begin(r, err, errlen) : 0;
+}
+
+static int scope_end(kiln_component_instance *ci, const kiln_ctype *ft, kiln_resources *r,
+                     char *err, size_t errlen)
+{
+    return scoped(ci, ft) ? kiln_resources_call_end(r, err, errlen) : 0;
+}
+
 /* Whether frame f is caller or one of its ancestors. */
 static int inside(const ki_frame *caller, const ki_frame *f)
 {
@@ -274,7 +298,7 @@ int ki_call_lifted_now(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *c
     int rc = -1;
     realloc_trap[0] = '\0';
     realloc_stop.kind = KILN_TRAP_NONE;
-    if (kiln_resources_call_begin(fn->frame->res, caller_cx->err, sizeof caller_cx->err) < 0) {
+    if (scope_begin(ci, fn->type, fn->frame->res, caller_cx->err, sizeof caller_cx->err) < 0) {
         enter_set(ci, fn->frame, caller, 0);
         cx_pop(ci);
         return -1;
@@ -320,7 +344,7 @@ int ki_call_lifted_now(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *c
     rc = 0;
 out:;
     char end_err[256];
-    if (kiln_resources_call_end(fn->frame->res, end_err, sizeof end_err) < 0 && rc == 0) {
+    if (scope_end(ci, fn->type, fn->frame->res, end_err, sizeof end_err) < 0 && rc == 0) {
         snprintf(caller_cx->err, sizeof caller_cx->err, "%s", end_err);
         rc = -1;
     }
@@ -365,23 +389,23 @@ static void tramp_call(void *ctx, kiln_val *vals)
     memset(args, 0, (ft->nitems + 1) * sizeof *args);
     memset(res, 0, sizeof *res);
     uint32_t retptr = results_spill(ft) ? vals[core_params(ft)].i32 : 0;
-    if (kiln_resources_call_begin(t->frame->res, cx->err, sizeof cx->err) < 0)
+    if (scope_begin(t->ci, t->type, t->frame->res, cx->err, sizeof cx->err) < 0)
         tramp_fail(t, cx, NULL, "");
     if (kiln_cabi_lift_args(cx, ft, vals, args) < 0) {
-        kiln_resources_call_end(t->frame->res, NULL, 0);
+        scope_end(t->ci, t->type, t->frame->res, NULL, 0);
         tramp_fail(t, cx, NULL, "reading the arguments: ");
     }
     kiln_trap trap;
     int rc = ki_call_lifted(t->ci, t->callee, cx, args, res, &trap);
     if (rc < 0) {
-        kiln_resources_call_end(t->frame->res, NULL, 0);
+        scope_end(t->ci, t->type, t->frame->res, NULL, 0);
         tramp_fail(t, cx, &trap, "");
     }
     if (ft->has_elem && kiln_cabi_lower_results(cx, ft, res, vals, retptr) < 0) {
-        kiln_resources_call_end(t->frame->res, NULL, 0);
+        scope_end(t->ci, t->type, t->frame->res, NULL, 0);
         tramp_fail(t, cx, NULL, "returning the results: ");
     }
-    if (kiln_resources_call_end(t->frame->res, cx->err, sizeof cx->err) < 0)
+    if (scope_end(t->ci, t->type, t->frame->res, cx->err, sizeof cx->err) < 0)
         tramp_fail(t, cx, NULL, "");
     cx_pop(t->ci);
 }
