@@ -300,7 +300,7 @@ static void waiting_remove(ka_store *s, ka_thread *t)
 static ka_thread *pick_ready(ka_store *s, ka_inst *in)
 {
     for (ka_thread *t = s->waiting_head; t; t = t->wnext) {
-        if (in && (t->task->inst != in || t == in->exclusive)) continue;
+        if (in && t->task->inst != in) continue;
         if (t->ready(t)) {
             waiting_remove(s, t);
             return t;
