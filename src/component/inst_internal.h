@@ -161,6 +161,7 @@ struct kiln_loaded_component {
     size_t nmodules;
     double compile_seconds;
     int cached;
+    int async; /* uses the async ABI (async.h): its instances get a store */
 };
 
 struct kiln_component_instance {

@@ -702,7 +702,7 @@ kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, const kiln_gr
     const char *slash = strrchr(lc->name, '/');
     ci->name = slash ? slash + 1 : lc->name; /* short: trap messages are short */
     ci->err = err;
-    if (ka_component_is_async(lc->model) && ka_store_new(ci) < 0) {
+    if (lc->async && ka_store_new(ci) < 0) {
         kiln_err_set(err, "%s: out of memory", lc->name);
         kiln_component_instance_free(ci);
         return NULL;

@@ -145,6 +145,7 @@ kiln_loaded_component *kiln_component_load(const char *name, const uint8_t *byte
         kiln_component_unload(lc);
         return NULL;
     }
+    lc->async = ka_component_is_async(lc->model);
     char *msg = NULL;
     int problems = check_imports(lc->model, &msg);
     if (problems != 0) {
