@@ -209,7 +209,8 @@ ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, con
 ki_core *ki_resource_builtin(kiln_component_instance *ci, ki_frame *f, uint8_t op,
                              const kiln_ctype *t, kiln_err *err);
 /* CanonicalABI.md's may_enter_from: no instance of callee's entering set (callee and its
- * ancestors that caller, NULL for the host, is not inside) is running. */
+ * ancestors that caller, NULL for the host, is not inside) is running; and, as Kiln did
+ * before, an instance calling its own export while it runs may not. */
 int ki_may_enter(const ki_frame *callee, const ki_frame *caller);
 /* ki_call_lifted without the async ABI's task (async.c runs a task's function with it). */
 int ki_call_lifted_now(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
