@@ -64,6 +64,8 @@ int ka_op_supported(const kiln_canon *k)
     case KILN_CANON_FUTURE_CANCEL_WRITE:
     case KILN_CANON_FUTURE_DROP_READABLE:
     case KILN_CANON_FUTURE_DROP_WRITABLE:
+    case KILN_CANON_STREAM_FORWARD:
+    case KILN_CANON_FUTURE_FORWARD:
         return 1;
     default:
         return 0;
@@ -766,6 +768,7 @@ _Noreturn void ka_trap(ka_bi *b, const char *fmt, ...)
 
 ka_thread *ka_current(ka_bi *b)
 {
+    if (b->frame->no_leave) ka_trap(b, "cannot leave component instance");
     ka_thread *t = b->ci->as->cur;
     if (!t) ka_trap(b, "called outside a task");
     return t;
@@ -773,6 +776,7 @@ ka_thread *ka_current(ka_bi *b)
 
 void *ka_get(ka_bi *b, uint32_t h, const kiln_resource_type *t)
 {
+    if (b->frame->no_leave) ka_trap(b, "cannot leave component instance");
     const kiln_resource_type *ht;
     uint32_t rep;
     char err[160];
@@ -800,6 +804,7 @@ static ka_waitable *get_waitable(ka_bi *b, uint32_t h)
 static void bi_wset_new(void *ctx, kiln_val *v)
 {
     ka_bi *b = ctx;
+    if (b->frame->no_leave) ka_trap(b, "cannot leave component instance");
     ka_store *s = b->ci->as;
     ka_wset *w = kiln_calloc(1, sizeof *w);
     uint32_t rep;
@@ -899,20 +904,24 @@ static void bi_yield(void *ctx, kiln_val *v)
 static void bi_context_get(void *ctx, kiln_val *v)
 {
     ka_bi *b = ctx;
-    v[0].i32 = ka_current(b)->storage[b->k->type];
+    ka_thread *t = b->ci->as->cur; /* (allowed in a post-return) */
+    if (!t) ka_trap(b, "called outside a task");
+    v[0].i32 = t->storage[b->k->type];
 }
 
 static void bi_context_set(void *ctx, kiln_val *v)
 {
     ka_bi *b = ctx;
-    ka_current(b)->storage[b->k->type] = v[0].i32;
+    ka_thread *t = b->ci->as->cur;
+    if (!t) ka_trap(b, "called outside a task");
+    t->storage[b->k->type] = v[0].i32;
 }
 
 static void bi_bp(void *ctx, kiln_val *v)
 {
     (void)v;
     ka_bi *b = ctx;
-    ka_inst *in = ka_inst_of(b->ci->as, b->frame);
+    ka_inst *in = ka_inst_of(b->ci->as, b->frame); /* (allowed in a post-return) */
     if (!in) ka_trap(b, "out of memory");
     if (b->k->op == KILN_CANON_BACKPRESSURE_INC) {
         if (++in->backpressure >= 1 << 16) ka_trap(b, "backpressure counter overflow");
@@ -1278,6 +1287,7 @@ static void lower_async_call(void *ctx, kiln_val *vals)
     kiln_component_instance *ci = tr->ci;
     ka_store *s = ci->as;
     ka_thread *me = s->cur;
+    if (tr->frame->no_leave) kiln_rt_trap_host("cannot leave component instance (post-return)");
     if (!me) kiln_rt_trap_host("an async call outside a task");
     const kiln_ctype *ft = tr->type;
     ka_subtask *sub = kiln_calloc(1, sizeof *sub);

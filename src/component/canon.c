@@ -651,8 +651,10 @@ int kc_check_canon(kc_scope *s, kiln_canon *k)
     case KILN_CANON_FUTURE_CANCEL_READ:
     case KILN_CANON_FUTURE_CANCEL_WRITE:
     case KILN_CANON_FUTURE_DROP_READABLE:
-    case KILN_CANON_FUTURE_DROP_WRITABLE: {
-        int stream = k->op <= KILN_CANON_STREAM_DROP_WRITABLE;
+    case KILN_CANON_FUTURE_DROP_WRITABLE:
+    case KILN_CANON_STREAM_FORWARD:
+    case KILN_CANON_FUTURE_FORWARD: {
+        int stream = k->op <= KILN_CANON_STREAM_DROP_WRITABLE || k->op == KILN_CANON_STREAM_FORWARD;
         snprintf(what, sizeof what, "%s of", kiln_canon_op_name(k->op));
         const kiln_ctype *t = kc_lookup_kind(s, KILN_CSORT_TYPE, k->type,
                                              stream ? KILN_CT_STREAM : KILN_CT_FUTURE, what);

@@ -143,7 +143,8 @@ struct ki_frame {
     kiln_resources *res; /* this component instance's handle table */
     ki_tmap *tmap;
     uint32_t ntmap, captmap;
-    int running; /* a lifted export of this instance is on the stack (no re-entrance) */
+    int running;  /* a lifted export of this instance is on the stack (no re-entrance) */
+    int no_leave; /* in a post-return: imports and built-ins trap (the spec's may_leave) */
 };
 
 typedef struct ki_provctx {

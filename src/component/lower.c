@@ -337,12 +337,15 @@ int ki_call_lifted_now(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *c
         goto out;
     }
     if (fn->post_return) {
+        fn->frame->no_leave = 1;
         if (kiln_instance_call_timeout(fn->post_return->inst, fn->post_return->idx, saved, trap,
                                        timeout) < 0) {
+            fn->frame->no_leave = 0;
             snprintf(caller_cx->err, sizeof caller_cx->err, "post-return: %s",
                      kiln_trap_message(trap));
             goto out;
         }
+        fn->frame->no_leave = 0;
     }
     rc = 0;
 out:;
@@ -379,6 +382,7 @@ static _Noreturn void tramp_fail(ki_tramp *t, kiln_cabi_cx *cx, const kiln_trap 
 static void tramp_call(void *ctx, kiln_val *vals)
 {
     ki_tramp *t = ctx;
+    if (t->frame->no_leave) kiln_rt_trap_host("cannot leave component instance (post-return)");
     realloc_stop.kind = KILN_TRAP_NONE;
     kiln_cabi_cx *cx = cx_push(t->ci, t->memory, t->enc, t->realloc, t->frame);
     if (!cx) kiln_rt_trap_host("component call: out of memory");
@@ -461,6 +465,7 @@ static _Noreturn void builtin_fail(ki_builtin *b, const char *op, const char *wh
 static void res_new(void *ctx, kiln_val *v)
 {
     ki_builtin *b = ctx;
+    if (b->frame->no_leave) builtin_fail(b, "resource.new", "cannot leave component instance");
     char err[200];
     uint32_t h;
     if (kiln_resource_new(b->frame->res, &b->type->rt, v[0].i32, &h, err, sizeof err) < 0)
@@ -481,6 +486,7 @@ static void res_rep(void *ctx, kiln_val *v)
 static void res_drop(void *ctx, kiln_val *v)
 {
     ki_builtin *b = ctx;
+    if (b->frame->no_leave) builtin_fail(b, "resource.drop", "cannot leave component instance");
     char err[200];
     if (kiln_resource_drop(b->frame->res, &b->type->rt, v[0].i32, err, sizeof err) < 0)
         builtin_fail(b, "resource.drop", err);

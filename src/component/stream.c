@@ -187,7 +187,8 @@ static const kiln_ctype *elem_of(ka_bi *b)
 
 static int is_future(ka_bi *b)
 {
-    return b->k->op >= KILN_CANON_FUTURE_NEW && b->k->op <= KILN_CANON_FUTURE_DROP_WRITABLE;
+    return (b->k->op >= KILN_CANON_FUTURE_NEW && b->k->op <= KILN_CANON_FUTURE_DROP_WRITABLE) ||
+           b->k->op == KILN_CANON_FUTURE_FORWARD;
 }
 
 static const kiln_resource_type *end_type(ka_bi *b, int readable)
@@ -236,6 +237,7 @@ static ka_end *end_new(ka_bi *b, ka_shared *sh, int readable, uint32_t *handle)
 static void bi_new(void *ctx, kiln_val *v)
 {
     ka_bi *b = ctx;
+    if (b->frame->no_leave) ka_trap(b, "cannot leave component instance");
     ka_shared *sh = kiln_calloc(1, sizeof *sh);
     if (!sh) ka_trap(b, "out of memory");
     sh->future = is_future(b);
@@ -421,9 +423,92 @@ int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
     return 0;
 }
 
+/* Notifies an idle end, or ends its pending copy, with DROPPED (its peer is gone). */
+static void notify_dropped(ka_shared *sh, ka_end *e)
+{
+    if (!e) return;
+    if (sh->pend == e) {
+        reset_and_notify(sh, C_DROPPED);
+    } else if (e->state == E_IDLE && !e->w.pending) {
+        e->buf.progress = 0;
+        on_copy_done(e, C_DROPPED);
+    }
+}
+
+/* Takes the end behind h out of the table for a forward (the checks of the spec tests). */
+static ka_end *take_for_forward(ka_bi *b, uint32_t h, int readable)
+{
+    ka_end *e = get_end(b, h, readable);
+    const char *what = is_future(b) ? "future" : "stream";
+    if (e->state == E_COPYING || e->state == E_CANCELLING)
+        ka_trap(b, "cannot forward busy %s", what);
+    if (e->w.wset) ka_trap(b, "cannot forward %s while it's in a waitable set", what);
+    if (e->state == E_DONE)
+        ka_trap(b, "cannot forward %s after being notified that the %s end dropped", what,
+                readable ? "writable" : "readable");
+    char err[160];
+    if (kiln_resource_drop(b->frame->res, end_type(b, readable), h, err, sizeof err) < 0)
+        ka_trap(b, "%s", err);
+    e->dead = 1;
+    return e;
+}
+
+/* stream.forward / future.forward (v[0] a readable end of A, v[1] a writable end of B):
+ * both handles go, and A's writer now feeds B's reader. Pending copies carry over (both
+ * pending: the forward is their rendezvous); a drop on either side reaches the other. */
+static void bi_forward(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    ka_end *ar = take_for_forward(b, v[0].i32, 1);
+    ka_end *bw = take_for_forward(b, v[1].i32, 0);
+    ka_shared *sa = ar->sh, *sb = bw->sh;
+    ar->w.pending = 0;
+    bw->w.pending = 0;
+    if (sa == sb) { /* a self-loop: nothing is left of the stream */
+        sa->r = sa->w = NULL;
+        return;
+    }
+    ka_end *aw = sa->w, *br = sb->r;
+    ka_end *pa = sa->pend, *pb = sb->pend;
+    sa->r = br;
+    sb->r = NULL;
+    sb->w = NULL;
+    sb->pend = NULL;
+    if (br) {
+        br->sh = sa;
+        sb->nends--;
+        sa->nends++;
+    }
+    sa->pend = NULL;
+    if (!br) { /* B's reader was dropped: A's writer learns it */
+        sa->dropped = 1;
+        sa->pend = pa;
+        notify_dropped(sa, aw);
+        return;
+    }
+    if (!aw) { /* A's writer was dropped: B's reader learns it */
+        sa->dropped = 1;
+        sa->pend = pb;
+        notify_dropped(sa, br);
+        return;
+    }
+    if (pa && pb) {
+        sa->pend = pa;
+        if (copy(sa, pb) < 0)
+            ka_trap(b, "cannot read from and write to intra-component future/stream with "
+                       "non-numeric payload");
+    } else {
+        sa->pend = pa ? pa : pb;
+    }
+}
+
 kiln_host_vals_fn ka_stream_builtin(ka_bi *b, const char **sig)
 {
     switch (b->k->op) {
+    case KILN_CANON_STREAM_FORWARD:
+    case KILN_CANON_FUTURE_FORWARD:
+        *sig = "ii:";
+        return bi_forward;
     case KILN_CANON_STREAM_NEW:
     case KILN_CANON_FUTURE_NEW:
         *sig = ":j";
