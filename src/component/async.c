@@ -321,14 +321,16 @@ static int deliver_pending_cancel(ka_task *k, int cancellable)
     return 0;
 }
 
-/* Thread.wait_until: blocks me until ready(me) holds (always yielding first, as the
- * deterministic profile does), or until a cancellation when cancellable. 1 cancelled,
+/* Thread.wait_until: blocks me until ready(me) holds (at once when it already does,
+ * except for a yield), or until a cancellation when cancellable. 1 cancelled,
  * 0 ready, -1 when the store is torn down. */
-static int wait_until_c(ka_thread *me, int (*ready)(ka_thread *), void *arg, int cancellable)
+static int wait_until_y(ka_thread *me, int (*ready)(ka_thread *), void *arg, int cancellable,
+                        int yield)
 {
     if (deliver_pending_cancel(me->task, cancellable)) return 1;
     me->ready = ready;
     me->rarg = arg;
+    if (!yield && ready(me)) return 0; /* only a yield yields when already ready */
     me->cancellable = cancellable;
     me->cancelled = 0;
     me->ts = TS_WAITING;
@@ -337,6 +339,11 @@ static int wait_until_c(ka_thread *me, int (*ready)(ka_thread *), void *arg, int
     me->cancellable = 0;
     if (rc < 0) return -1;
     return me->cancelled;
+}
+
+static int wait_until_c(ka_thread *me, int (*ready)(ka_thread *), void *arg, int cancellable)
+{
+    return wait_until_y(me, ready, arg, cancellable, 0);
 }
 
 static int wait_until(ka_thread *me, int (*ready)(ka_thread *), void *arg)
@@ -896,7 +903,7 @@ static void bi_yield(void *ctx, kiln_val *v)
 {
     ka_bi *b = ctx;
     ka_thread *me = ka_current(b);
-    int rc = wait_until_c(me, always, NULL, b->k->flag);
+    int rc = wait_until_y(me, always, NULL, b->k->flag, 1);
     if (rc < 0) ka_trap(b, "the instance is gone");
     v[0].i32 = rc;
 }
@@ -1242,7 +1249,7 @@ int ka_run_async_core(kiln_component_instance *ci, ki_func *fn, kiln_val *core, 
         if (code == CB_EXIT) break;
         in->exclusive = NULL;
         if (code == CB_YIELD) {
-            int rc = wait_until_c(me, no_exclusive, NULL, 1);
+            int rc = wait_until_y(me, no_exclusive, NULL, 1, 1);
             if (rc < 0) goto gone;
             if (rc == 1) ev[0] = EV_TASK_CANCELLED;
         } else {
