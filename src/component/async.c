@@ -120,6 +120,17 @@ int ka_obj_add(ka_store *s, void *obj, uint32_t *rep)
     return 0;
 }
 
+void *ka_obj_new(ka_bi *b, size_t size, int kind, uint32_t *rep)
+{
+    void *o = kiln_calloc(1, size);
+    if (!o || ka_obj_add(b->ci->as, o, rep) < 0) {
+        kiln_free(o);
+        ka_trap(b, "out of memory");
+    }
+    *(int *)o = kind;
+    return o;
+}
+
 ka_inst *ka_inst_of(ka_store *s, ki_frame *f)
 {
     for (uint32_t i = 0; i < s->ninsts; i++)
@@ -812,14 +823,8 @@ static void bi_wset_new(void *ctx, kiln_val *v)
 {
     ka_bi *b = ctx;
     if (b->frame->no_leave) ka_trap(b, "cannot leave component instance");
-    ka_store *s = b->ci->as;
-    ka_wset *w = kiln_calloc(1, sizeof *w);
     uint32_t rep;
-    if (!w || ka_obj_add(s, w, &rep) < 0) {
-        kiln_free(w);
-        ka_trap(b, "out of memory");
-    }
-    w->kind = KA_WSET;
+    ka_wset *w = ka_obj_new(b, sizeof *w, KA_WSET, &rep);
     uint32_t h;
     char err[160];
     if (kiln_resource_new(b->frame->res, &ka_type_wset, rep, &h, err, sizeof err) < 0)

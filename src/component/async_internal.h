@@ -163,6 +163,9 @@ struct ka_store {
 /* Adds obj (its first field an object kind) to the store: its index (a handle's rep) in
  * *rep. 0 or -1. */
 int ka_obj_add(ka_store *s, void *obj, uint32_t *rep);
+/* A new zeroed object of `size` bytes whose first field (an int) is `kind`, added to the
+ * store (its rep in *rep); traps when out of memory. */
+void *ka_obj_new(ka_bi *b, size_t size, int kind, uint32_t *rep);
 /* The object behind handle h of type t in the built-in's table; traps otherwise. */
 void *ka_get(ka_bi *b, uint32_t h, const kiln_resource_type *t);
 /* Traps from a built-in with "OP: MESSAGE". */

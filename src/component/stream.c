@@ -211,13 +211,8 @@ static ka_end *get_end(ka_bi *b, uint32_t h, int readable)
 static ka_end *end_new(ka_bi *b, ka_shared *sh, int readable, uint32_t *handle)
 {
     ka_store *s = b->ci->as;
-    ka_end *e = kiln_calloc(1, sizeof *e);
     uint32_t rep;
-    if (!e || ka_obj_add(s, e, &rep) < 0) {
-        kiln_free(e);
-        ka_trap(b, "out of memory");
-    }
-    e->w.kind = KA_END;
+    ka_end *e = ka_obj_new(b, sizeof *e, KA_END, &rep);
     e->w.take = end_take;
     e->sh = sh;
     sh->nends++;
@@ -250,6 +245,25 @@ static void bi_new(void *ctx, kiln_val *v)
     end_new(b, sh, 1, &ri);
     end_new(b, sh, 0, &wi);
     v[0].i64 = (uint64_t)ri | (uint64_t)wi << 32;
+}
+
+/* The end of a copy or cancellation: the event's payload in v[0] once there is one (a
+ * synchronous built-in waits for it), else BLOCKED. A copy that completed before it
+ * could be cancelled is reported as cancelled, with its progress (the spec tests). */
+static void end_result(ka_bi *b, ka_end *e, int async, kiln_val *v)
+{
+    if (!e->w.pending) {
+        if (async) {
+            v[0].i32 = KA_BLOCKED;
+            return;
+        }
+        if (ka_wait_pending(ka_current(b), &e->w) < 0) ka_trap(b, "the instance is gone");
+    }
+    if (e->state == E_CANCELLING && e->ev_result == C_COMPLETED) e->ev_result = C_CANCELLED;
+    uint32_t ev[3];
+    e->w.pending = 0;
+    end_take(&e->w, ev);
+    v[0].i32 = ev[2];
 }
 
 /* stream.read/write, future.read/write: v[0] handle, v[1] ptr, v[2] n (streams). */
@@ -293,17 +307,7 @@ static void bi_copy(void *ctx, kiln_val *v)
     if (copy(e->sh, e) < 0)
         ka_trap(b, "cannot read from and write to intra-component future/stream with "
                    "non-numeric payload");
-    if (!e->w.pending) {
-        if (async) {
-            v[0].i32 = KA_BLOCKED;
-            return;
-        }
-        if (ka_wait_pending(ka_current(b), &e->w) < 0) ka_trap(b, "the instance is gone");
-    }
-    uint32_t ev[3];
-    e->w.pending = 0;
-    end_take(&e->w, ev);
-    v[0].i32 = ev[2];
+    end_result(b, e, async, v);
 }
 
 static void bi_cancel(void *ctx, kiln_val *v)
@@ -317,23 +321,8 @@ static void bi_cancel(void *ctx, kiln_val *v)
     if (e->w.wset && !async)
         ka_trap(b, "waitable cannot be used synchronously while added to a waitable set");
     e->state = E_CANCELLING;
-    if (!e->w.pending) {
-        if (e->sh->pend == e) reset_and_notify(e->sh, C_CANCELLED);
-        if (!e->w.pending) {
-            if (async) {
-                v[0].i32 = KA_BLOCKED;
-                return;
-            }
-            if (ka_wait_pending(ka_current(b), &e->w) < 0) ka_trap(b, "the instance is gone");
-        }
-    }
-    /* a copy that completed before it could be cancelled is reported as cancelled, with
-     * its progress (what the spec tests expect) */
-    if (e->ev_result == C_COMPLETED) e->ev_result = C_CANCELLED;
-    uint32_t ev[3];
-    e->w.pending = 0;
-    end_take(&e->w, ev);
-    v[0].i32 = ev[2];
+    if (!e->w.pending && e->sh->pend == e) reset_and_notify(e->sh, C_CANCELLED);
+    end_result(b, e, async, v);
 }
 
 static void bi_drop(void *ctx, kiln_val *v)
