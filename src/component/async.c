@@ -1238,7 +1238,7 @@ int ka_run_async_core(kiln_component_instance *ci, ki_func *fn, kiln_val *core, 
 {
     ka_store *s = ci->as;
     ka_thread *me = s->cur;
-    if (kiln_instance_call(fn->core->inst, fn->core->idx, core, trap) < 0) {
+    if (ki_core_call(fn->core, core, trap, 0) < 0) {
         snprintf(cx->err, sizeof cx->err, "%s", kiln_trap_message(trap));
         return -1;
     }
@@ -1279,7 +1279,7 @@ int ka_run_async_core(kiln_component_instance *ci, ki_func *fn, kiln_val *core, 
         in->exclusive = me;
         kiln_val v[3];
         v[0].i32 = ev[0], v[1].i32 = ev[1], v[2].i32 = ev[2];
-        if (kiln_instance_call(fn->callback->inst, fn->callback->idx, v, trap) < 0) {
+        if (ki_core_call(fn->callback, v, trap, 0) < 0) {
             snprintf(cx->err, sizeof cx->err, "%s", kiln_trap_message(trap));
             return -1;
         }
@@ -1326,8 +1326,17 @@ static void lower_async_call(void *ctx, kiln_val *vals)
     if (!args) kiln_rt_trap_host("async call: out of memory");
     memset(args, 0, (ft->nitems + 1) * sizeof *args);
     char msg[400];
+    /* Borrowed handles are lent for the call until the callee first blocks or returns (a
+     * call scope of the caller's table; the spec keeps them lent until the subtask
+     * resolves, which the table's nested scopes cannot follow). */
+    int borrows = 0;
+    for (uint32_t i = 0; i < ft->nitems; i++)
+        borrows |= ft->items[i].type.type->has_borrow;
+    if (borrows && kiln_resources_call_begin(tr->frame->res, msg, sizeof msg) < 0)
+        kiln_rt_trap_host(msg);
     if (kiln_cabi_lift_args_max(&sub->cx, ft, vals, args, 4) < 0) {
         snprintf(msg, sizeof msg, "%s: reading the arguments: %s", tr->callee->name, sub->cx.err);
+        if (borrows) kiln_resources_call_end(tr->frame->res, NULL, 0);
         kiln_rt_trap_host(msg);
     }
     ka_task *k = task_new(s, tr->callee, &sub->cx, args, &sub->result);
@@ -1343,6 +1352,8 @@ static void lower_async_call(void *ctx, kiln_val *vals)
         kiln_rt_trap_host(msg);
     }
     if (park(me, REQ_CALL, t) < 0 || s->failed) kiln_rt_trap_host(s->err);
+    if (borrows && kiln_resources_call_end(tr->frame->res, msg, sizeof msg) < 0)
+        kiln_rt_trap_host(msg);
     if (sub->state == ST_RETURNED) {
         sub->resolve_delivered = 1;
         sub->dropped = 1;

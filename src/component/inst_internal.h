@@ -213,6 +213,9 @@ ki_core *ki_resource_builtin(kiln_component_instance *ci, ki_frame *f, uint8_t o
  * ancestors that caller, NULL for the host, is not inside) is running; and, as Kiln did
  * before, an instance calling its own export while it runs may not. */
 int ki_may_enter(const ki_frame *callee, const ki_frame *caller);
+/* Calls a core function: a guest export, or a built-in or lowered function (a
+ * KILN_BIND_HOST_VALS binding, run as a host section under kiln_rt_call). */
+int ki_core_call(ki_core *core, kiln_val *vals, kiln_trap *trap, uint64_t timeout_ns);
 /* ki_call_lifted without the async ABI's task (async.c runs a task's function with it). */
 int ki_call_lifted_now(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
                        const kiln_cval *args, kiln_cval *results, kiln_trap *trap);

@@ -579,7 +579,7 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                 fn->type = c->spaces[KILN_CSORT_TYPE].types[k->type];
                 fn->frame = f;
                 fn->core = f->sp[KILN_CSORT_CORE_FUNC].items[k->func];
-                if (!fn->core->inst) {
+                if (!fn->core->inst && fn->core->b.kind != KILN_BIND_HOST_VALS) {
                     kiln_err_set(ci->err,
                                  "%s: offset 0x%zx: lifting a function that is not a core "
                                  "instance's export is not supported",

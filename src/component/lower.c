@@ -263,6 +263,27 @@ static void enter_set(kiln_component_instance *ci, ki_frame *callee, const ki_fr
     }
 }
 
+typedef struct builtin_call {
+    ki_core *core;
+    kiln_val *vals;
+} builtin_call;
+
+static void builtin_call_fn(void *p)
+{
+    builtin_call *c = p;
+    kiln_rt_host_enter();
+    ((kiln_host_vals_fn)c->core->b.fn)(c->core->b.ctx, c->vals);
+    kiln_rt_host_leave();
+}
+
+int ki_core_call(ki_core *core, kiln_val *vals, kiln_trap *trap, uint64_t timeout_ns)
+{
+    if (core->inst)
+        return kiln_instance_call_timeout(core->inst, core->idx, vals, trap, timeout_ns);
+    builtin_call c = {core, vals};
+    return kiln_rt_call(builtin_call_fn, &c, trap);
+}
+
 int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
                    const kiln_cval *args, kiln_cval *results, kiln_trap *trap)
 {
@@ -321,7 +342,7 @@ int ki_call_lifted_now(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *c
     }
     /* Only the host's own call has a time limit; calls between instances run within it. */
     uint64_t timeout = ci->depth == 1 ? ci->timeout_ns : 0;
-    if (kiln_instance_call_timeout(fn->core->inst, fn->core->idx, core, trap, timeout) < 0) {
+    if (ki_core_call(fn->core, core, trap, timeout) < 0) {
         snprintf(caller_cx->err, sizeof caller_cx->err, "%s", kiln_trap_message(trap));
         goto out;
     }
