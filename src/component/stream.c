@@ -248,8 +248,8 @@ static void bi_new(void *ctx, kiln_val *v)
 }
 
 /* The end of a copy or cancellation: the event's payload in v[0] once there is one (a
- * synchronous built-in waits for it), else BLOCKED. A copy that completed before it
- * could be cancelled is reported as cancelled, with its progress (the spec tests). */
+ * synchronous built-in waits for it), else BLOCKED. A stream copy that completed before
+ * it could be cancelled is reported as cancelled, with its progress (the spec tests). */
 static void end_result(ka_bi *b, ka_end *e, int async, kiln_val *v)
 {
     if (!e->w.pending) {
@@ -259,7 +259,8 @@ static void end_result(ka_bi *b, ka_end *e, int async, kiln_val *v)
         }
         if (ka_wait_pending(ka_current(b), &e->w) < 0) ka_trap(b, "the instance is gone");
     }
-    if (e->state == E_CANCELLING && e->ev_result == C_COMPLETED) e->ev_result = C_CANCELLED;
+    if (e->state == E_CANCELLING && e->ev_result == C_COMPLETED && !e->sh->future)
+        e->ev_result = C_CANCELLED; /* (a future's value, once delivered, stays COMPLETED) */
     uint32_t ev[3];
     e->w.pending = 0;
     end_take(&e->w, ev);
