@@ -410,6 +410,8 @@ int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
         t->kind == KILN_CT_FUTURE ? &ka_type_future_r : &ka_type_stream_r;
     if (kiln_resource_new(f->res, rt, rep, h, cx->err, sizeof cx->err) < 0) return -1;
     e->w.handle = *h;
+    /* the writer's drop, not yet seen by the end that was lifted, travels with it */
+    if (sh->dropped && !sh->w) on_copy_done(e, C_DROPPED);
     return 0;
 }
 
