@@ -1394,6 +1394,12 @@ int kiln_cabi_lift_args(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln
     return kiln_cabi_lift_args_max(cx, functype, core, params, KILN_CABI_MAX_FLAT_PARAMS);
 }
 
+int kiln_cabi_load_value(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t ptr, kiln_cval *v)
+{
+    if (check_range(cx, ptr, t->size, t->align, "pointer") < 0) return -1;
+    return load(cx, t, ptr, v);
+}
+
 int kiln_cabi_store_value(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t ptr)
 {
     if (too_big(cx, t->size) < 0 || check_range(cx, ptr, t->size, t->align, "pointer") < 0)

@@ -166,6 +166,9 @@ int kiln_cabi_lift_args(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln
 /* The same with another limit of flat parameters (the async ABI's lower: 4). */
 int kiln_cabi_lift_args_max(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_val *core,
                             kiln_cval *params, uint32_t max_flat);
+/* Loads value v of type t from ptr in the guest's memory (range and alignment checked;
+ * handles are taken out of cx's table as for arguments): stream elements (async.h). */
+int kiln_cabi_load_value(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t ptr, kiln_cval *v);
 /* Stores value v of type t at ptr in the guest's memory (range and alignment checked):
  * the async ABI's results, always passed in memory. */
 int kiln_cabi_store_value(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t ptr);

@@ -23,6 +23,7 @@ typedef struct ka_shared ka_shared;
 typedef struct ka_buf {
     wasm_rt_memory_t *mem;
     uint32_t ptr, progress, length;
+    ka_bi *bi; /* the built-in that started the copy (its canon options, its instance) */
 } ka_buf;
 
 typedef struct ka_end {
@@ -103,10 +104,61 @@ static int none_or_number(const kiln_ctype *t)
     return !t || (t->kind >= KILN_CT_S8 && t->kind <= KILN_CT_F64);
 }
 
-/* Moves n elements from src to dst (both checked when their copies began). */
+static const kiln_ctype *elem_of(ka_bi *b);
+
+/* A context for the guest side of buffer b (its built-in's options and table). */
+static int buf_cx(ka_buf *b, kiln_cabi_cx *cx)
+{
+    memset(cx, 0, sizeof *cx);
+    if (kiln_cabi_cx_init(cx) < 0) return -1;
+    ki_cx_prepare(b->bi->ci, cx, b->mem, b->bi->k->opts.string_encoding, b->bi->realloc,
+                  b->bi->frame);
+    return 0;
+}
+
+/* Moves n elements holding strings, lists or handles: each lifted from the source guest
+ * (its handles leave the source's table) and lowered into the destination (realloc'd
+ * there, handles added to its table). -1 with a reason in err. */
+static int move_values(ka_shared *sh, ka_buf *src, ka_buf *dst, uint32_t n, char *err,
+                       size_t errlen)
+{
+    kiln_cabi_cx from, to;
+    if (buf_cx(src, &from) < 0) return snprintf(err, errlen, "out of memory"), -1;
+    if (buf_cx(dst, &to) < 0) {
+        kiln_cabi_cx_free(&from);
+        return snprintf(err, errlen, "out of memory"), -1;
+    }
+    /* each side's own static element type: its resource types resolve in its instance */
+    const kiln_ctype *st = elem_of(src->bi), *dt = elem_of(dst->bi);
+    int rc = 0;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        kiln_cval v;
+        memset(&v, 0, sizeof v);
+        uint32_t at = i * sh->t->size;
+        if (kiln_cabi_load_value(&from, st, src->ptr + at, &v) < 0) {
+            snprintf(err, errlen, "reading a stream element: %s", from.err);
+            rc = -1;
+        } else if (kiln_cabi_store_value(&to, dt, &v, dst->ptr + at) < 0) {
+            snprintf(err, errlen, "writing a stream element: %s", to.err);
+            rc = -1;
+        }
+    }
+    kiln_cabi_cx_free(&from);
+    kiln_cabi_cx_free(&to);
+    return rc;
+}
+
+/* Moves n elements from src to dst (both checked when their copies began); traps when
+ * an element cannot pass. */
 static void move(ka_shared *sh, ka_buf *src, ka_buf *dst, uint32_t n)
 {
-    if (sh->t && n) {
+    if (sh->t && n && (sh->t->has_heap || sh->t->has_handle)) {
+        char err[300];
+        if (move_values(sh, src, dst, n, err, sizeof err) < 0) kiln_rt_trap_host(err);
+        uint32_t bytes = n * sh->t->size;
+        src->ptr += bytes;
+        dst->ptr += bytes;
+    } else if (sh->t && n) {
         size_t bytes = (size_t)n * sh->t->size;
         memmove(dst->mem->data + dst->ptr, src->mem->data + src->ptr, bytes);
         src->ptr += (uint32_t)bytes;
@@ -237,10 +289,6 @@ static void bi_new(void *ctx, kiln_val *v)
     if (!sh) ka_trap(b, "out of memory");
     sh->future = is_future(b);
     sh->t = elem_of(b);
-    if (sh->t && (sh->t->has_heap || sh->t->has_handle)) {
-        kiln_free(sh);
-        ka_trap(b, "elements with strings, lists or handles are not supported yet");
-    }
     uint32_t ri, wi;
     end_new(b, sh, 1, &ri);
     end_new(b, sh, 0, &wi);
@@ -303,7 +351,7 @@ static void bi_copy(void *ctx, kiln_val *v)
         if ((uint64_t)ptr + (uint64_t)n * t->size > b->memory->size)
             ka_trap(b, "buffer out of bounds");
     }
-    e->buf = (ka_buf){b->memory, ptr, 0, n};
+    e->buf = (ka_buf){b->memory, ptr, 0, n, b};
     e->state = E_COPYING;
     if (copy(e->sh, e) < 0)
         ka_trap(b, "cannot read from and write to intra-component future/stream with "
