@@ -207,7 +207,7 @@ static int resume(ka_store *s, ka_thread *t)
 {
     kiln_component_instance *ci = s->ci;
     for (uint32_t i = 0; i < t->nheld; i++)
-        t->held[i]->running = 1;
+        t->held[i]->running++;
     swap_cxs(ci, t);
     ka_thread *prev = s->cur;
     s->cur = t;
@@ -225,7 +225,7 @@ static int resume(ka_store *s, ka_thread *t)
         t->fiber = NULL;
     } else if (t->req != REQ_CALL) {
         for (uint32_t i = 0; i < t->nheld; i++)
-            t->held[i]->running = 0;
+            t->held[i]->running--;
     }
     return 0;
 }

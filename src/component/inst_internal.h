@@ -143,7 +143,7 @@ struct ki_frame {
     kiln_resources *res; /* this component instance's handle table */
     ki_tmap *tmap;
     uint32_t ntmap, captmap;
-    int running;  /* a lifted export of this instance is on the stack (no re-entrance) */
+    int running;  /* lifted exports of this instance on the stack (calls of its own: a trap) */
     int no_leave; /* in a post-return: imports and built-ins trap (the spec's may_leave) */
 };
 
@@ -209,9 +209,8 @@ ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, con
                   const kiln_canon_opts *o, kiln_err *err);
 ki_core *ki_resource_builtin(kiln_component_instance *ci, ki_frame *f, uint8_t op,
                              const kiln_ctype *t, kiln_err *err);
-/* CanonicalABI.md's may_enter_from: no instance of callee's entering set (callee and its
- * ancestors that caller, NULL for the host, is not inside) is running; and, as Kiln did
- * before, an instance calling its own export while it runs may not. */
+/* Whether callee's instance may be entered from caller's (NULL: the host): always, as the
+ * spec tests now have it, except an instance calling its own export while it runs. */
 int ki_may_enter(const ki_frame *callee, const ki_frame *caller);
 /* Calls a core function: a guest export, or a built-in or lowered function (a
  * KILN_BIND_HOST_VALS binding, run as a host section under kiln_rt_call). */

@@ -245,20 +245,20 @@ static int inside(const ki_frame *caller, const ki_frame *f)
 
 int ki_may_enter(const ki_frame *callee, const ki_frame *caller)
 {
-    /* Kiln keeps refusing an instance's call of its own export (lifted, then lowered):
-     * the set below would be empty; only parents and children stay enterable. */
-    if (callee == caller && callee->running) return 0;
-    for (const ki_frame *f = callee; f && !inside(caller, f); f = f->parent)
-        if (f->running) return 0;
-    return 1;
+    /* The spec tests of wasm-tools 1.263 let a running instance be re-entered through a
+     * parent, a child or a sibling (async/reentrance.wast); Kiln keeps refusing only an
+     * instance's call of its own export (lifted, then lowered). The entered flags stay
+     * kept (enter_set) for the stricter rules of CanonicalABI.md's may_enter_from. */
+    return !(callee == caller && callee->running);
 }
 
-/* Marks the entering set (callee's instance and ancestors the caller is not inside) as
- * running (v 1) or not (v 0); in an async instance the running thread holds them. */
+/* Counts the entering set (callee's instance and ancestors the caller is not inside) as
+ * entered once more (v 1) or once less (v 0): re-entrance nests; in an async instance the
+ * running thread holds them. */
 static void enter_set(kiln_component_instance *ci, ki_frame *callee, const ki_frame *caller, int v)
 {
     for (ki_frame *f = callee; f && !inside(caller, f); f = f->parent) {
-        f->running = v;
+        f->running += v ? 1 : -1;
         if (ci->as) v ? ka_hold(ci, f) : ka_unhold(ci, f);
     }
 }
