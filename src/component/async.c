@@ -314,6 +314,16 @@ static ka_thread *pick_ready(ka_store *s, ka_inst *in)
 {
     for (ka_thread *t = s->waiting_head; t; t = t->wnext) {
         if (in && t->task->inst != in) continue;
+        ka_task *k = t->task;
+        /* a pending cancellation reaches a cancellable wait once the instance's
+         * exclusive lock is free, whether or not what it waits for happened */
+        if (t->cancellable && k->state == T_PENDING_CANCEL &&
+            (!k->needs_exclusive || !k->inst->exclusive)) {
+            k->state = T_CANCEL_DELIVERED;
+            t->cancelled = 1;
+            waiting_remove(s, t);
+            return t;
+        }
         if (t->ready(t)) {
             waiting_remove(s, t);
             return t;
