@@ -1075,6 +1075,10 @@ static void bi_subtask_cancel(void *ctx, kiln_val *v)
         sub->cancel_requested = 1;
         if (request_cancellation(me, sub->task) < 0 || me->s->failed)
             ka_trap(b, "the instance is gone");
+        /* not delivered yet: one ready thread of the callee's instance runs (it may free
+         * the exclusive lock the cancellation waits for) */
+        ka_thread *r = sub->state < ST_RETURNED ? pick_ready(me->s, sub->task->inst) : NULL;
+        if (r && (park(me, REQ_CALL, r) < 0 || me->s->failed)) ka_trap(b, "the instance is gone");
         if (sub->state < ST_RETURNED) {
             if (async) {
                 v[0].i32 = KA_BLOCKED;
