@@ -66,6 +66,9 @@ int ka_op_supported(const kiln_canon *k)
     case KILN_CANON_FUTURE_DROP_WRITABLE:
     case KILN_CANON_STREAM_FORWARD:
     case KILN_CANON_FUTURE_FORWARD:
+    case KILN_CANON_ERROR_CONTEXT_NEW:
+    case KILN_CANON_ERROR_CONTEXT_DEBUG_MESSAGE:
+    case KILN_CANON_ERROR_CONTEXT_DROP:
         return 1;
     default:
         return 0;
@@ -1233,6 +1236,7 @@ ki_core *ka_builtin(kiln_component_instance *ci, ki_frame *f, const kiln_canon *
         break;
     default:
         fn = ka_stream_builtin(b, &sig);
+        if (!fn) fn = ka_errctx_builtin(b, &sig);
         if (!fn) {
             kiln_err_set(err, "%s: %s is not supported", ci->name, kiln_canon_op_name(k->op));
             return NULL;
@@ -1451,9 +1455,16 @@ void ka_store_free(kiln_component_instance *ci)
         } else if (kind == KA_SUBTASK) {
             kiln_cabi_cx_free(&((ka_subtask *)s->objs[i])->cx);
             kiln_free(s->objs[i]);
+        } else if (kind == KA_ERRCTX) {
+            ka_errctx_free(s->objs[i]);
         } else {
             ka_end_free(s->objs[i]);
         }
+    }
+    while (s->errctxs) {
+        ka_errctx *ec = s->errctxs;
+        s->errctxs = ec->next;
+        kiln_free(ec);
     }
     kiln_free(s->objs);
     while (s->bis) {

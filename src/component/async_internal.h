@@ -18,7 +18,19 @@ enum {
 #define KA_BLOCKED 0xffffffffu
 
 /* Object kinds (the first field of every object in ka_store.objs). */
-enum { KA_WSET = 1, KA_SUBTASK, KA_END };
+enum { KA_WSET = 1, KA_SUBTASK, KA_END, KA_ERRCTX };
+
+/* An error context (error_context.c): its debug message; handles refer to it through a
+ * ka_errctx_ref (one per handle: a passed error context is shared). */
+typedef struct ka_errctx {
+    struct ka_errctx *next; /* store's list */
+    size_t len;
+    char message[];
+} ka_errctx;
+typedef struct ka_errctx_ref {
+    int kind; /* KA_ERRCTX */
+    ka_errctx *ec;
+} ka_errctx_ref;
 
 /* Handle types of the instance's table (resources.h): never a resource's. */
 extern const kiln_resource_type ka_type_wset, ka_type_subtask, ka_type_stream_r, ka_type_stream_w,
@@ -158,6 +170,7 @@ struct ka_store {
     void **objs; /* waitable sets, subtasks, ends: a handle's rep is its index here */
     uint32_t nobjs, capobjs;
     ka_bi *bis;
+    ka_errctx *errctxs;
 };
 
 /* Adds obj (its first field an object kind) to the store: its index (a handle's rep) in
@@ -181,7 +194,13 @@ ka_inst *ka_inst_of(ka_store *s, ki_frame *f);
 /* stream.c: the stream and future built-ins (ka_builtin's fallback: NULL when op is not
  * one of them), and freeing an end. */
 kiln_host_vals_fn ka_stream_builtin(ka_bi *b, const char **sig);
-/* cabi.c's hooks for stream and future values (ki_cx_prepare sets them). */
+/* error_context.c: its built-ins (NULL when op is not one), freeing a handle's object,
+ * and error-context values through cabi.c's hooks. */
+kiln_host_vals_fn ka_errctx_builtin(ka_bi *b, const char **sig);
+void ka_errctx_free(void *ref);
+int ka_errctx_lift(kiln_cabi_cx *cx, uint32_t h, kiln_cval *v);
+int ka_errctx_lower(kiln_cabi_cx *cx, const kiln_cval *v, uint32_t *h);
+/* cabi.c's hooks for stream, future and error-context values (ki_cx_prepare sets them). */
 int ka_end_lift(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t h, kiln_cval *v);
 int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t *h);
 void ka_end_free(void *end);

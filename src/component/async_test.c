@@ -4,7 +4,8 @@
  * task.return trapping; a callback waiting on an empty waitable set (a deadlock trap, and
  * the instance refusing calls afterwards); a stream written asynchronously and read
  * synchronously (the writer's completion polled from a waitable set), then DROPPED
- * after the writer goes, and a forged handle trapping; and
+ * after the writer goes, and a forged handle trapping; an error context's debug message
+ * read back and a double drop trapping; and
  * images refused for async components. The spec's own tests (tests/suites/
  * component_spec.sh, async/) cover the rest. */
 #include "component/instance.h"
@@ -188,6 +189,58 @@ static void test_stream(void)
     kiln_component_unload(lc);
 }
 
+static const char errctx_wat[] =
+    "(component\n"
+    "  (core module $Mem (memory (export \"mem\") 1)\n"
+    "    (global $w (mut i32) (i32.const 1024))\n"
+    "    (func (export \"realloc\") (param i32 i32 i32 i32) (result i32)\n"
+    "      (local $r i32) (local.set $r (global.get $w))\n"
+    "      (global.set $w (i32.add (global.get $w) (local.get 3))) (local.get $r)))\n"
+    "  (core instance $mem (instantiate $Mem))\n"
+    "  (core module $M\n"
+    "    (import \"\" \"mem\" (memory 1))\n"
+    "    (import \"\" \"new\" (func $new (param i32 i32) (result i32)))\n"
+    "    (import \"\" \"msg\" (func $msg (param i32 i32)))\n"
+    "    (import \"\" \"drop\" (func $drop (param i32)))\n"
+    "    (data (i32.const 16) \"boom\")\n"
+    "    (func (export \"run\") (result i32) (local $e i32)\n"
+    "      (local.set $e (call $new (i32.const 16) (i32.const 4)))\n"
+    "      (call $msg (local.get $e) (i32.const 64))\n"
+    "      (if (i32.ne (i32.load (i32.const 68)) (i32.const 4)) (then unreachable))\n"
+    "      (if (i32.ne (i32.load (i32.load (i32.const 64))) (i32.load (i32.const 16)))\n"
+    "        (then unreachable))\n"
+    "      (call $drop (local.get $e))\n"
+    "      (call $drop (local.get $e))\n" /* gone: a trap */
+    "      (i32.const 1)))\n"
+    "  (core func $new (canon error-context.new (memory (core memory $mem \"mem\"))))\n"
+    "  (core func $msg (canon error-context.debug-message (memory (core memory $mem \"mem\"))\n"
+    "    (realloc (core func $mem \"realloc\"))))\n"
+    "  (core func $drop (canon error-context.drop))\n"
+    "  (core instance $m (instantiate $M (with \"\" (instance\n"
+    "    (export \"mem\" (memory $mem \"mem\")) (export \"new\" (func $new))\n"
+    "    (export \"msg\" (func $msg)) (export \"drop\" (func $drop))))))\n"
+    "  (func (export \"run\") async (result u32) (canon lift (core func $m \"run\"))))\n";
+
+/* An error context made, its message read back, dropped; a second drop traps. */
+static void test_error_context(void)
+{
+    kiln_loaded_component *lc = load("errctx", errctx_wat);
+    CHECK(lc != NULL);
+    if (!lc) return;
+    kiln_err err;
+    kiln_component_instance *ci = kiln_component_instantiate(lc, NULL, &err);
+    CHECK(ci != NULL);
+    if (ci) {
+        kiln_cval r;
+        kiln_trap t;
+        CHECK(call(ci, "run", &r, &t) == -1);
+        printf("error-context: %s\n", kiln_trap_message(&t));
+        CHECK(strstr(kiln_trap_message(&t), "error-context.drop: unknown handle index 1") != NULL);
+        kiln_component_instance_free(ci);
+    }
+    kiln_component_unload(lc);
+}
+
 int main(void)
 {
     if (access(WASM_TOOLS, X_OK) != 0) {
@@ -198,6 +251,7 @@ int main(void)
     snprintf(cache, sizeof cache, "%s/cache", dir);
     test_tasks();
     test_stream();
+    test_error_context();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;

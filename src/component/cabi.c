@@ -838,6 +838,7 @@ static int load(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t ptr, kiln_cval *
         return lift_own(cx, t, (uint32_t)load_int(cx, ptr, 4), out);
     case KILN_CT_STREAM:
     case KILN_CT_FUTURE:
+    case KILN_CT_ERROR_CONTEXT:
         return lift_end(cx, t, (uint32_t)load_int(cx, ptr, 4), out);
     default:
         return unsupported(cx, t);
@@ -977,7 +978,8 @@ static int store(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
         return 0;
     }
     case KILN_CT_STREAM:
-    case KILN_CT_FUTURE: {
+    case KILN_CT_FUTURE:
+    case KILN_CT_ERROR_CONTEXT: {
         uint32_t h;
         if (lower_end(cx, t, v, &h) < 0) return -1;
         store_int(cx, h, ptr, 4);
@@ -1136,6 +1138,7 @@ static int lift_flat(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_val *flat
         return lift_own(cx, t, flat[(*pos)++].i32, out);
     case KILN_CT_STREAM:
     case KILN_CT_FUTURE:
+    case KILN_CT_ERROR_CONTEXT:
         return lift_end(cx, t, flat[(*pos)++].i32, out);
     default:
         return unsupported(cx, t);
@@ -1281,7 +1284,8 @@ static int lower_flat(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v,
     case KILN_CT_OWN:
     case KILN_CT_BORROW:
     case KILN_CT_STREAM:
-    case KILN_CT_FUTURE: {
+    case KILN_CT_FUTURE:
+    case KILN_CT_ERROR_CONTEXT: {
         uint32_t h;
         int r = t->kind == KILN_CT_OWN || t->kind == KILN_CT_BORROW ? lower_handle(cx, t, v, &h)
                                                                     : lower_end(cx, t, v, &h);

@@ -36,7 +36,7 @@
  *                         the instance's runtime type by cx->resource_type; a lowered
  *                         value's res.type, when set, must be that type
  *   stream, future        shared: the ends' shared state (async.h; only with its hooks)
- *   error-context: not supported (async): -1
+ *   error-context         shared: the error context (async.h; only with the same hooks)
  * All memory a lift allocates (strings, lists, payloads) comes from the kiln_cabi_cx's
  * arena and lives until kiln_cabi_cx_reset / _free: a call's values die with the call.
  * The arena is bounded (cx->max_arena, default KILN_CABI_DEFAULT_MAX_ARENA): lists whose

@@ -397,6 +397,7 @@ static void bi_drop(void *ctx, kiln_val *v)
 
 int ka_end_lift(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t h, kiln_cval *v)
 {
+    if (t->kind == KILN_CT_ERROR_CONTEXT) return ka_errctx_lift(cx, h, v);
     kiln_component_instance *ci = cx->async_ctx;
     ki_frame *f = cx->resource_ctx;
     int fut = t->kind == KILN_CT_FUTURE;
@@ -437,6 +438,7 @@ int ka_end_lift(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t h, kiln_cval *v)
 
 int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t *h)
 {
+    if (t->kind == KILN_CT_ERROR_CONTEXT) return ka_errctx_lower(cx, v, h);
     kiln_component_instance *ci = cx->async_ctx;
     ki_frame *f = cx->resource_ctx;
     ka_shared *sh = v->shared;
