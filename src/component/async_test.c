@@ -37,7 +37,17 @@ static kiln_loaded_component *load(const char *name, const char *wat)
     kiln_err err;
     kiln_loaded_component *lc = kiln_component_load_file(path, &o, &err);
     if (!lc) fprintf(stderr, "%s\n", err.msg);
+    CHECK(lc != NULL);
     return lc;
+}
+
+/* A fresh instance of lc (checked), or NULL. */
+static kiln_component_instance *instantiate(kiln_loaded_component *lc)
+{
+    kiln_err err;
+    kiln_component_instance *ci = kiln_component_instantiate(lc, NULL, &err);
+    CHECK(ci != NULL);
+    return ci;
 }
 
 /* Calls export `name` (no arguments): 0 or -1 (trap message in *t). */
@@ -80,11 +90,8 @@ static const char tasks_wat[] =
 static void test_tasks(void)
 {
     kiln_loaded_component *lc = load("tasks", tasks_wat);
-    CHECK(lc != NULL);
     if (!lc) return;
-    kiln_err err;
-    kiln_component_instance *ci = kiln_component_instantiate(lc, NULL, &err);
-    CHECK(ci != NULL);
+    kiln_component_instance *ci = instantiate(lc);
     if (ci) {
         kiln_cval r;
         kiln_trap t;
@@ -94,8 +101,7 @@ static void test_tasks(void)
         CHECK(strstr(kiln_trap_message(&t), "already returned") != NULL);
         kiln_component_instance_free(ci);
     }
-    ci = kiln_component_instantiate(lc, NULL, &err);
-    CHECK(ci != NULL);
+    ci = instantiate(lc);
     if (ci) {
         kiln_cval r;
         kiln_trap t;
@@ -106,6 +112,7 @@ static void test_tasks(void)
         kiln_component_instance_free(ci);
     }
     /* tasks, threads and waitables live outside the arena: no image yet */
+    kiln_err err;
     kiln_component_image *img = kiln_component_image_new(lc, NULL, &err);
     CHECK(img == NULL);
     CHECK(strstr(err.msg, "async") != NULL);
@@ -170,11 +177,8 @@ static const char stream_wat[] =
 static void test_stream(void)
 {
     kiln_loaded_component *lc = load("stream", stream_wat);
-    CHECK(lc != NULL);
     if (!lc) return;
-    kiln_err err;
-    kiln_component_instance *ci = kiln_component_instantiate(lc, NULL, &err);
-    CHECK(ci != NULL);
+    kiln_component_instance *ci = instantiate(lc);
     if (ci) {
         kiln_cval r;
         kiln_trap t;
@@ -225,11 +229,8 @@ static const char errctx_wat[] =
 static void test_error_context(void)
 {
     kiln_loaded_component *lc = load("errctx", errctx_wat);
-    CHECK(lc != NULL);
     if (!lc) return;
-    kiln_err err;
-    kiln_component_instance *ci = kiln_component_instantiate(lc, NULL, &err);
-    CHECK(ci != NULL);
+    kiln_component_instance *ci = instantiate(lc);
     if (ci) {
         kiln_cval r;
         kiln_trap t;
