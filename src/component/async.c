@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 const kiln_resource_type ka_type_wset = {.name = "waitable set"};
 const kiln_resource_type ka_type_subtask = {.name = "subtask"};
@@ -233,6 +234,19 @@ static int resume(ka_store *s, ka_thread *t)
     return 0;
 }
 
+/* Whether the host call's time limit has passed; then the store fails with an
+ * interrupted trap (a guest yielding or switching forever never ends a call otherwise). */
+static int past_deadline(ka_store *s)
+{
+    if (!s->deadline_ns) return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec < s->deadline_ns) return 0;
+    kiln_trap trap = {.kind = KILN_TRAP_INTERRUPTED};
+    store_fail(s, &trap, "the call's time limit passed");
+    return 1;
+}
+
 /* The driver: resumes t, and what it calls, until t blocks or ends (definitions.py's
  * Thread.resume with the handler's switch_to). */
 static void drive(ka_store *s, ka_thread *t)
@@ -251,6 +265,7 @@ static void drive(ka_store *s, ka_thread *t)
     s->stack[s->nstack++] = t;
     while (s->nstack > base && !s->failed) {
         ka_thread *cur = s->stack[s->nstack - 1];
+        if (past_deadline(s)) break;
         if (resume(s, cur) < 0) break;
         if (cur->done || cur->req == REQ_BLOCK) {
             s->nstack--;
@@ -654,6 +669,12 @@ int ka_call(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
     aborted:
         snprintf(caller_cx->err, sizeof caller_cx->err, "%s", s->err);
         return -1;
+    }
+    s->deadline_ns = 0;
+    if (ci->timeout_ns) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        s->deadline_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + ci->timeout_ns;
     }
     drive(s, t);
     if (!fn->type->async) {

@@ -163,6 +163,7 @@ struct ka_store {
     ka_inst **insts;
     uint32_t ninsts, capinsts;
     int failed, aborting;
+    uint64_t deadline_ns; /* the host call's time limit (CLOCK_MONOTONIC; 0: none) */
     kiln_trap trap;
     char err[200];
     ka_thread *threads;

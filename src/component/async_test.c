@@ -2,7 +2,8 @@
  * converted with wasm-tools at test time (the test fails when it is absent). Covered: a
  * callback-lifted export that yields, then returns through task.return; a second
  * task.return trapping; a callback waiting on an empty waitable set (a deadlock trap, and
- * the instance refusing calls afterwards); a stream written asynchronously and read
+ * the instance refusing calls afterwards); a task yielding forever stopped by the host's
+ * time limit; a stream written asynchronously and read
  * synchronously (the writer's completion polled from a waitable set), then DROPPED
  * after the writer goes, and a forged handle trapping; an error context's debug message
  * read back and a double drop trapping; and
@@ -75,7 +76,8 @@ static const char tasks_wat[] =
     "      (call $ret (i32.const 1)) (call $ret (i32.const 2)) (i32.const 0))\n"
     "    (func (export \"waiter\") (result i32)\n"
     "      (i32.or (i32.const 2) (i32.shl (call $ws.new) (i32.const 4))))\n"
-    "    (func (export \"never-cb\") (param i32 i32 i32) (result i32) unreachable))\n"
+    "    (func (export \"never-cb\") (param i32 i32 i32) (result i32) unreachable)\n"
+    "    (func (export \"spin-cb\") (param i32 i32 i32) (result i32) (i32.const 1)))\n"
     "  (core func $ret (canon task.return (result u32)))\n"
     "  (core func $ws.new (canon waitable-set.new))\n"
     "  (core instance $m (instantiate $M (with \"\" (instance\n"
@@ -85,7 +87,9 @@ static const char tasks_wat[] =
     "  (func (export \"twice\") async (result u32)\n"
     "    (canon lift (core func $m \"twice\") async (callback (core func $m \"never-cb\"))))\n"
     "  (func (export \"waiter\") async (result u32)\n"
-    "    (canon lift (core func $m \"waiter\") async (callback (core func $m \"never-cb\")))))\n";
+    "    (canon lift (core func $m \"waiter\") async (callback (core func $m \"never-cb\"))))\n"
+    "  (func (export \"spinner\") async (result u32)\n"
+    "    (canon lift (core func $m \"yielder\") async (callback (core func $m \"spin-cb\")))))\n";
 
 static void test_tasks(void)
 {
@@ -109,6 +113,18 @@ static void test_tasks(void)
         CHECK(strstr(kiln_trap_message(&t), "deadlock") != NULL);
         CHECK(call(ci, "yielder", &r, &t) == -1); /* a trap poisons the instance */
         CHECK(strstr(kiln_trap_message(&t), "cannot be entered") != NULL);
+        kiln_component_instance_free(ci);
+    }
+    /* a task that yields forever: the host's time limit ends the call */
+    ci = instantiate(lc);
+    if (ci) {
+        kiln_cval r;
+        kiln_trap t;
+        const kiln_component_func *f = kiln_component_find_func(ci, "spinner");
+        CHECK(f != NULL);
+        CHECK(f && kiln_component_call_timeout(ci, f, NULL, &r, &t, 200 * 1000000ull) == -1);
+        CHECK(t.kind == KILN_TRAP_INTERRUPTED);
+        CHECK(strstr(kiln_trap_message(&t), "time limit") != NULL);
         kiln_component_instance_free(ci);
     }
     /* tasks, threads and waitables live outside the arena: no image yet */
