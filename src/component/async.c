@@ -1378,14 +1378,28 @@ static void lower_async_call(void *ctx, kiln_val *vals)
         if (borrows) kiln_resources_call_end(tr->frame->res, NULL, 0);
         kiln_rt_trap_host(msg);
     }
+    if (tr->callee->kind == KI_FUNC_HOST) {
+        /* a host function completes during the call (an eager resolution, which the
+         * spec allows): its results go to the return area at once */
+        kiln_trap trap;
+        int rc = ki_call_lifted_now(ci, tr->callee, &sub->cx, args, &sub->result, &trap);
+        if (borrows) kiln_resources_call_end(tr->frame->res, NULL, 0);
+        if (rc < 0 || (ft->has_elem && kiln_cabi_store_value(&sub->cx, ft->elem.type, &sub->result,
+                                                             sub->retptr) < 0)) {
+            snprintf(msg, sizeof msg, "%s: %s", tr->callee->name, sub->cx.err);
+            kiln_rt_trap_host(msg);
+        }
+        sub->state = ST_RETURNED;
+        sub->resolve_delivered = 1;
+        vals[0].i32 = ST_RETURNED;
+        return;
+    }
     ka_task *k = task_new(s, tr->callee, &sub->cx, args, &sub->result);
     ka_thread *t = k ? thread_new(s, k) : NULL;
     if (!t) kiln_rt_trap_host("async call: out of memory");
     k->implicit = t;
     k->sub = sub;
     sub->task = k;
-    if (tr->callee->kind == KI_FUNC_HOST)
-        kiln_rt_trap_host("async calls of host functions are not supported yet");
     if (!ki_may_enter(tr->callee->frame, tr->frame)) {
         snprintf(msg, sizeof msg, "%s: cannot enter component instance", tr->callee->name);
         kiln_rt_trap_host(msg);

@@ -6,10 +6,13 @@
  * time limit; a stream written asynchronously and read
  * synchronously (the writer's completion polled from a waitable set), then DROPPED
  * after the writer goes, and a forged handle trapping; an error context's debug message
- * read back and a double drop trapping; and
+ * read back and a double drop trapping; a host function called with `canon lower async`
+ * resolving at once; and
  * images refused for async components. The spec's own tests (tests/suites/
  * component_spec.sh, async/) cover the rest. */
+#include "component/host.h"
 #include "component/instance.h"
+#include "util/alloc.h"
 #include "util/test.h"
 
 #include <stdio.h>
@@ -21,6 +24,27 @@
 
 static char dir[] = "/tmp/kiln-async-test.XXXXXX";
 static char cache[300];
+
+/* ---- a host interface called with `canon lower async`: test:async/api@1.0.0 ---- */
+
+static void *h_new(const kiln_grants *g, char **err)
+{
+    (void)g, (void)err;
+    return kiln_calloc(1, 1);
+}
+
+static int h_double(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    (void)ctx, (void)cx;
+    res[0].u = (uint32_t)(args[0].u * 2);
+    return 0;
+}
+
+static const kiln_chost_func h_funcs[] = {{"double", "(u32) -> u32", h_double}};
+static const kiln_chost_iface h_api = {"test:async/api", "1.0.0", NULL, 0, h_funcs, 1};
+static const kiln_chost_iface *const h_ifaces[] = {&h_api};
+static const kiln_chost_provider h_provider = {"async test host", h_ifaces, 1, h_new,
+                                               kiln_free,         NULL};
 
 /* Writes wat to dir/name.wat, converts it, loads it; NULL on failure. */
 static kiln_loaded_component *load(const char *name, const char *wat)
@@ -258,6 +282,43 @@ static void test_error_context(void)
     kiln_component_unload(lc);
 }
 
+static const char host_wat[] =
+    "(component\n"
+    "  (import \"test:async/api@1.0.0\" (instance $api\n"
+    "    (export \"double\" (func async (param \"x\" u32) (result u32)))))\n"
+    "  (core module $Mem (memory (export \"mem\") 1))\n"
+    "  (core instance $mem (instantiate $Mem))\n"
+    "  (core func $double (canon lower (func $api \"double\") async\n"
+    "    (memory (core memory $mem \"mem\"))))\n"
+    "  (core module $M\n"
+    "    (import \"\" \"mem\" (memory 1))\n"
+    "    (import \"\" \"double\" (func $double (param i32 i32) (result i32)))\n"
+    "    (func (export \"run\") (result i32)\n"
+    "      (if (i32.ne (call $double (i32.const 21) (i32.const 8)) (i32.const 2))\n"
+    "        (then unreachable))\n" /* RETURNED at once */
+    "      (i32.load (i32.const 8))))\n"
+    "  (core instance $m (instantiate $M (with \"\" (instance\n"
+    "    (export \"mem\" (memory $mem \"mem\")) (export \"double\" (func $double))))))\n"
+    "  (func (export \"run\") async (result u32) (canon lift (core func $m \"run\"))))\n";
+
+/* An async-lowered host function resolves during the call: RETURNED and its result. */
+static void test_host_async(void)
+{
+    kiln_loaded_component *lc = load("host", host_wat);
+    if (!lc) return;
+    kiln_component_instance *ci = instantiate(lc);
+    if (ci) {
+        kiln_cval r;
+        kiln_trap t;
+        int rc = call(ci, "run", &r, &t);
+        if (rc != 0) fprintf(stderr, "run: %s\n", kiln_trap_message(&t));
+        CHECK(rc == 0);
+        CHECK(r.u == 42);
+        kiln_component_instance_free(ci);
+    }
+    kiln_component_unload(lc);
+}
+
 int main(void)
 {
     if (access(WASM_TOOLS, X_OK) != 0) {
@@ -269,6 +330,8 @@ int main(void)
     test_tasks();
     test_stream();
     test_error_context();
+    CHECK(kiln_chost_register(&h_provider) == 0);
+    test_host_async();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;
