@@ -600,7 +600,9 @@ static ka_task *task_new(ka_store *s, ki_func *fn, kiln_cabi_cx *caller_cx, cons
         kiln_free(k);
         return NULL;
     }
-    k->caller_cx = caller_cx;
+    k->cx.arena = caller_cx->arena;
+    k->cx.resource_ctx = caller_cx == s->ci->cx ? NULL : caller_cx->resource_ctx;
+    k->caller_cx = &k->cx;
     k->args = args;
     k->results = results;
     k->needs_exclusive = fn->type->async && (!fn->async || fn->callback);
@@ -627,6 +629,36 @@ static int finish_sync(ka_store *s, ka_thread *me, ka_task *k)
         }
     }
     return s->failed ? -1 : 0;
+}
+
+/* Frees what finished tasks leave behind, so that an instance serving many calls does
+ * not grow: resolved tasks whose threads have all ended (with their implicit thread; a
+ * subtask forgets its task), and ended explicit threads. Only between host calls. */
+static void reap(ka_store *s)
+{
+    for (ka_task **pk = &s->tasks; *pk;) {
+        ka_task *k = *pk;
+        if (k->state != T_RESOLVED || k->nthreads || (k->implicit && !k->implicit->done)) {
+            pk = &k->next;
+            continue;
+        }
+        if (k->sub) k->sub->task = NULL;
+        if (k->implicit) k->implicit->task = NULL; /* freed below with the threads */
+        *pk = k->next;
+        kiln_free(k);
+    }
+    for (ka_thread **pt = &s->threads; *pt;) {
+        ka_thread *t = *pt;
+        int implicit_of_live_task = t->task && !t->table;
+        if (!t->done || implicit_of_live_task) {
+            pt = &t->next;
+            continue;
+        }
+        *pt = t->next;
+        ki_cxs_give(t->cxs, t->ncxs);
+        kiln_free(t->cxs);
+        kiln_free(t);
+    }
 }
 
 int ka_call(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
@@ -694,6 +726,7 @@ int ka_call(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
         snprintf(caller_cx->err, sizeof caller_cx->err, "%s", s->err);
         return -1;
     }
+    reap(s);
     return 0;
 }
 

@@ -107,8 +107,12 @@ struct ka_task {
     ka_inst *inst;
     const kiln_cval *args;
     kiln_cval *results;
-    kiln_cabi_cx *caller_cx; /* results are lifted into its arena; errors go to its err */
-    ka_subtask *sub;         /* the caller's subtask (async lower), or NULL */
+    kiln_cabi_cx *caller_cx; /* &cx: what lower.c's call of the function is given */
+    /* The task's own view of its caller's context: the caller's arena (the results are
+     * lifted into it, before the caller goes on) and frame (NULL: the host); errors are
+     * written here, since the task may run on after its caller has returned. */
+    kiln_cabi_cx cx;
+    ka_subtask *sub; /* the caller's subtask (async lower), or NULL */
     int state;
     int needs_exclusive;
     ka_thread *implicit;

@@ -305,7 +305,7 @@ int ki_call_lifted_now(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *c
     /* The component model forbids entering a component instance that is running (a call
      * of its own export reached through a lowered import, a funcref table, a child
      * component): a trap, as CanonicalABI.md's lift does. */
-    ki_frame *caller = caller_cx == ci->cx ? NULL : caller_cx->resource_ctx;
+    ki_frame *caller = caller_cx == ci->cx ? NULL : caller_cx->resource_ctx; /* NULL: host */
     if (!ki_may_enter(fn->frame, caller)) {
         snprintf(caller_cx->err, sizeof caller_cx->err,
                  "%s was called while its component instance is running: cannot re-enter a "
