@@ -5,6 +5,7 @@
 #include "engine/runtime.h"
 #include "util/alloc.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -661,6 +662,38 @@ static void reap(ka_store *s)
     }
 }
 
+/* The host's call of task k (implicit thread t): drives the store until k resolves. */
+typedef struct top_call {
+    ka_store *s;
+    ka_thread *t;
+    ka_task *k;
+} top_call;
+
+static void run_top(void *arg)
+{
+    top_call *c = arg;
+    ka_store *s = c->s;
+    drive(s, c->t);
+    if (!c->k->fn->type->async) {
+        finish_sync(s, NULL, c->k);
+        return;
+    }
+    while (c->k->state != T_RESOLVED && !s->failed) {
+        ka_thread *r = pick_ready(s, NULL);
+        if (!r) {
+            store_fail(s, NULL, "deadlock detected: event loop cannot make further progress");
+            break;
+        }
+        drive(s, r);
+    }
+}
+
+static void *run_top_thread(void *arg)
+{
+    run_top(arg);
+    return NULL;
+}
+
 int ka_call(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
             const kiln_cval *args, kiln_cval *results, kiln_trap *trap)
 {
@@ -671,11 +704,6 @@ int ka_call(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
     if (!me && s->failed) {
         snprintf(caller_cx->err, sizeof caller_cx->err,
                  "the component instance trapped before and cannot be entered (%.150s)", s->err);
-        return -1;
-    }
-    if (!me && kiln_fiber_current()) {
-        snprintf(caller_cx->err, sizeof caller_cx->err,
-                 "components using the async ABI cannot be called on a fiber yet");
         return -1;
     }
     ka_task *k = task_new(s, fn, caller_cx, args, results);
@@ -708,18 +736,20 @@ int ka_call(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
         clock_gettime(CLOCK_MONOTONIC, &ts);
         s->deadline_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + ci->timeout_ns;
     }
-    drive(s, t);
-    if (!fn->type->async) {
-        finish_sync(s, NULL, k);
+    top_call tc = {s, t, k};
+    if (!kiln_fiber_current()) {
+        run_top(&tc);
+    } else if (kiln_sched_current()) {
+        /* fibers do not nest: on a request's fiber the driver runs on the offload pool
+         * while the fiber parks */
+        kiln_offload(run_top, &tc);
     } else {
-        while (k->state != T_RESOLVED && !s->failed) {
-            ka_thread *r = pick_ready(s, NULL);
-            if (!r) {
-                store_fail(s, NULL, "deadlock detected: event loop cannot make further progress");
-                break;
-            }
-            drive(s, r);
+        pthread_t th;
+        if (pthread_create(&th, NULL, run_top_thread, &tc) != 0) {
+            snprintf(caller_cx->err, sizeof caller_cx->err, "cannot start a driver thread");
+            return -1;
         }
+        pthread_join(th, NULL);
     }
     if (s->failed) {
         *trap = s->trap;

@@ -15,7 +15,9 @@
  * never nest: a guest calling out parks and the driver runs the callee. The store's
  * waiting threads are polled in FIFO order (the spec picks at random; FIFO is one of the
  * allowed schedules), and a host call returns once its task has resolved; when nothing
- * is ready first, the call traps with a deadlock.
+ * is ready first, the call traps with a deadlock. A host call made on a fiber (a server
+ * request) runs the driver on the offload pool (kiln_offload) while that fiber parks,
+ * or, with no scheduler bound, on a thread of its own that the caller joins.
  *
  * Per thread, what lower.c keeps per instance is swapped in while the thread runs: the
  * stack of call contexts, and the `running` flags of the frames the thread entered (a
@@ -25,10 +27,11 @@
  * (kiln_resources), under types of their own, so indices are shared with resources as
  * the spec's single `handles` table has them; using one as the other traps.
  *
- * Not done yet (refused at load by load.c): streams, futures, error contexts, the thread
- * built-ins beyond yield, subtask.cancel, cancellation delivery. Borrow scopes of
- * interleaved tasks of one instance are not kept apart. Component images of async
- * components are refused. */
+ * Also here: stream.c (stream and future ends), error_context.c. Not done yet: the
+ * thread.spawn-* built-ins (refused at load by load.c); host functions that resolve later
+ * (an async-lowered host function completes during the call); borrow scopes of
+ * interleaved tasks of one instance kept apart; component images of async components
+ * (refused). */
 #ifndef KILN_COMPONENT_ASYNC_H
 #define KILN_COMPONENT_ASYNC_H
 

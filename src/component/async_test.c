@@ -1,6 +1,7 @@
 /* Unit tests of the async canonical ABI (async.h): small components in the text format,
  * converted with wasm-tools at test time (the test fails when it is absent). Covered: a
- * callback-lifted export that yields, then returns through task.return; a second
+ * callback-lifted export that yields, then returns through task.return (also called
+ * from inside a fiber, where the driver cannot run its own fibers); a second
  * task.return trapping; a callback waiting on an empty waitable set (a deadlock trap, and
  * the instance refusing calls afterwards); a task yielding forever stopped by the host's
  * time limit; a stream written asynchronously and read
@@ -12,6 +13,7 @@
  * component_spec.sh, async/) cover the rest. */
 #include "component/host.h"
 #include "component/instance.h"
+#include "engine/fiber.h"
 #include "util/alloc.h"
 #include "util/test.h"
 
@@ -115,6 +117,23 @@ static const char tasks_wat[] =
     "  (func (export \"spinner\") async (result u32)\n"
     "    (canon lift (core func $m \"yielder\") async (callback (core func $m \"spin-cb\")))))\n";
 
+/* Calls "yielder" from inside a fiber (as a server request would): the driver cannot
+ * nest fibers, so it runs elsewhere while the caller waits. */
+typedef struct on_fiber {
+    kiln_component_instance *ci;
+    int rc;
+    uint64_t result;
+} on_fiber;
+
+static void call_on_fiber(void *arg)
+{
+    on_fiber *o = arg;
+    kiln_cval r;
+    kiln_trap t;
+    o->rc = call(o->ci, "yielder", &r, &t);
+    o->result = r.u;
+}
+
 static void test_tasks(void)
 {
     kiln_loaded_component *lc = load("tasks", tasks_wat);
@@ -125,6 +144,13 @@ static void test_tasks(void)
         kiln_trap t;
         CHECK(call(ci, "yielder", &r, &t) == 0);
         CHECK(r.u == 42);
+        on_fiber o = {ci, -1, 0};
+        kiln_fiber *f = kiln_fiber_new(call_on_fiber, &o);
+        CHECK(f != NULL);
+        CHECK(f && kiln_fiber_resume(f) == KILN_FIBER_DONE);
+        if (f) kiln_fiber_free(f);
+        CHECK(o.rc == 0);
+        CHECK(o.result == 42);
         CHECK(call(ci, "twice", &r, &t) == -1);
         CHECK(strstr(kiln_trap_message(&t), "already returned") != NULL);
         kiln_component_instance_free(ci);
