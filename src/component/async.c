@@ -191,7 +191,7 @@ static void thread_main(void *arg)
     t->ts = TS_DONE;
 }
 
-static ka_thread *thread_new(ka_store *s, ka_task *k)
+ka_thread *ka_thread_new(ka_store *s, ka_task *k)
 {
     ka_thread *t = kiln_calloc(1, sizeof *t);
     if (!t) return NULL;
@@ -294,7 +294,7 @@ static void drive(ka_store *s, ka_thread *t)
 
 /* On a thread: parks with a request for the driver. -1 when the store is being torn
  * down (the caller unwinds). */
-static int park(ka_thread *me, int req, ka_thread *other)
+int ka_park(ka_thread *me, int req, ka_thread *other)
 {
     me->req = req;
     me->other = other;
@@ -303,7 +303,7 @@ static int park(ka_thread *me, int req, ka_thread *other)
     return me->s->aborting ? -1 : 0;
 }
 
-static void waiting_add(ka_store *s, ka_thread *t)
+void ka_waiting_add(ka_store *s, ka_thread *t)
 {
     t->waiting = 1;
     t->wnext = NULL;
@@ -314,7 +314,7 @@ static void waiting_add(ka_store *s, ka_thread *t)
     s->waiting_tail = t;
 }
 
-static void waiting_remove(ka_store *s, ka_thread *t)
+void ka_waiting_remove(ka_store *s, ka_thread *t)
 {
     ka_thread **pp = &s->waiting_head, *prev = NULL;
     while (*pp && *pp != t) {
@@ -329,7 +329,7 @@ static void waiting_remove(ka_store *s, ka_thread *t)
 
 /* The first waiting thread that is ready (of instance `in` only when not NULL, never
  * `in`'s exclusive thread), taken off the waiting list; NULL when none. */
-static ka_thread *pick_ready(ka_store *s, ka_inst *in)
+ka_thread *ka_pick_ready(ka_store *s, ka_inst *in)
 {
     for (ka_thread *t = s->waiting_head; t; t = t->wnext) {
         if (in && t->task->inst != in) continue;
@@ -340,11 +340,11 @@ static ka_thread *pick_ready(ka_store *s, ka_inst *in)
             (!k->needs_exclusive || !k->inst->exclusive)) {
             k->state = T_CANCEL_DELIVERED;
             t->cancelled = 1;
-            waiting_remove(s, t);
+            ka_waiting_remove(s, t);
             return t;
         }
         if (t->ready(t)) {
-            waiting_remove(s, t);
+            ka_waiting_remove(s, t);
             return t;
         }
     }
@@ -352,7 +352,7 @@ static ka_thread *pick_ready(ka_store *s, ka_inst *in)
 }
 
 /* Task.deliver_pending_cancel. */
-static int deliver_pending_cancel(ka_task *k, int cancellable)
+int ka_deliver_pending_cancel(ka_task *k, int cancellable)
 {
     if (cancellable && k->state == T_PENDING_CANCEL) {
         k->state = T_CANCEL_DELIVERED;
@@ -364,34 +364,33 @@ static int deliver_pending_cancel(ka_task *k, int cancellable)
 /* Thread.wait_until: blocks me until ready(me) holds (at once when it already does,
  * except for a yield), or until a cancellation when cancellable. 1 cancelled,
  * 0 ready, -1 when the store is torn down. */
-static int wait_until_y(ka_thread *me, int (*ready)(ka_thread *), void *arg, int cancellable,
-                        int yield)
+int ka_wait_until_y(ka_thread *me, int (*ready)(ka_thread *), void *arg, int cancellable, int yield)
 {
-    if (deliver_pending_cancel(me->task, cancellable)) return 1;
+    if (ka_deliver_pending_cancel(me->task, cancellable)) return 1;
     me->ready = ready;
     me->rarg = arg;
     if (!yield && ready(me)) return 0; /* only a yield yields when already ready */
     me->cancellable = cancellable;
     me->cancelled = 0;
     me->ts = TS_WAITING;
-    waiting_add(me->s, me);
-    int rc = park(me, REQ_BLOCK, NULL);
+    ka_waiting_add(me->s, me);
+    int rc = ka_park(me, REQ_BLOCK, NULL);
     me->cancellable = 0;
     if (rc < 0) return -1;
     return me->cancelled;
 }
 
-static int wait_until_c(ka_thread *me, int (*ready)(ka_thread *), void *arg, int cancellable)
+int ka_wait_until_c(ka_thread *me, int (*ready)(ka_thread *), void *arg, int cancellable)
 {
-    return wait_until_y(me, ready, arg, cancellable, 0);
+    return ka_wait_until_y(me, ready, arg, cancellable, 0);
 }
 
-static int wait_until(ka_thread *me, int (*ready)(ka_thread *), void *arg)
+int ka_wait_until(ka_thread *me, int (*ready)(ka_thread *), void *arg)
 {
-    return wait_until_c(me, ready, arg, 0) < 0 ? -1 : 0;
+    return ka_wait_until_c(me, ready, arg, 0) < 0 ? -1 : 0;
 }
 
-static int always(ka_thread *t)
+int ka_always(ka_thread *t)
 {
     (void)t;
     return 1;
@@ -410,10 +409,10 @@ static int no_backpressure(ka_thread *t)
     return !(k->inst->backpressure > 0 || (k->needs_exclusive && k->inst->exclusive));
 }
 
-static void task_cancel_resolve(ka_task *k);
+void ka_task_cancel_resolve(ka_task *k);
 
 /* Task.register_thread: an index in the instance's thread table. 0 or -1. */
-static int register_thread(ka_thread *t)
+int ka_register_thread(ka_thread *t)
 {
     ka_inst *in = t->task->inst;
     uint32_t i;
@@ -467,17 +466,17 @@ static int enter_implicit(ka_thread *me)
     if (k->fn->type->async) {
         if (!no_backpressure(me) || k->inst->num_waiting_to_enter > 0) {
             k->inst->num_waiting_to_enter++;
-            int rc = wait_until_c(me, no_backpressure, NULL, 1);
+            int rc = ka_wait_until_c(me, no_backpressure, NULL, 1);
             k->inst->num_waiting_to_enter--;
             if (rc < 0) return -1;
             if (rc == 1) { /* cancelled before it started */
-                task_cancel_resolve(k);
+                ka_task_cancel_resolve(k);
                 return -1;
             }
         }
         if (k->needs_exclusive) k->inst->exclusive = me;
     }
-    return register_thread(me);
+    return ka_register_thread(me);
 }
 
 /* Subtask progress (started or resolved) after the call returned: an event. */
@@ -488,7 +487,7 @@ static void sub_progress(ka_subtask *sub)
 
 /* Task.cancel's resolution (on_resolve(None)): the subtask is cancelled before it
  * started or before it returned. */
-static void task_cancel_resolve(ka_task *k)
+void ka_task_cancel_resolve(ka_task *k)
 {
     ka_subtask *sub = k->sub;
     k->state = T_RESOLVED;
@@ -498,10 +497,10 @@ static void task_cancel_resolve(ka_task *k)
     sub_progress(sub);
 }
 
-/* Task.request_cancellation, from thread me (the caller): resumes the callee's waiting
+/* Task.ka_request_cancellation, from thread me (the caller): resumes the callee's waiting
  * implicit thread with the cancellation when it waits cancellably (and may run), else
  * leaves it pending. -1 when torn down. */
-static int request_cancellation(ka_thread *me, ka_task *k)
+int ka_request_cancellation(ka_thread *me, ka_task *k)
 {
     ka_thread *t = k->implicit;
     int can = t && t->waiting && t->cancellable;
@@ -510,9 +509,9 @@ static int request_cancellation(ka_thread *me, ka_task *k)
         can = 0;
     if (k->state == T_INITIAL || (k->state == T_STARTED && can)) {
         k->state = T_CANCEL_DELIVERED;
-        waiting_remove(me->s, t);
+        ka_waiting_remove(me->s, t);
         t->cancelled = 1;
-        return park(me, REQ_CALL, t);
+        return ka_park(me, REQ_CALL, t);
     }
     if (k->state == T_STARTED) k->state = T_PENDING_CANCEL;
     return 0;
@@ -520,7 +519,7 @@ static int request_cancellation(ka_thread *me, ka_task *k)
 
 /* Task.return_ reached the caller: results lowered into the caller's memory (async
  * lower) and the subtask resolved. -1 with a reason in err. */
-static int task_resolve(ka_task *k, char *err, size_t errlen)
+int ka_task_resolve(ka_task *k, char *err, size_t errlen)
 {
     k->state = T_RESOLVED;
     ka_subtask *sub = k->sub;
@@ -554,7 +553,7 @@ static void task_body(ka_thread *me)
     }
     if (s->aborting) return;
     char err[300];
-    if (!k->fn->async && task_resolve(k, err, sizeof err) < 0) {
+    if (!k->fn->async && ka_task_resolve(k, err, sizeof err) < 0) {
         store_fail(s, NULL, err);
         return;
     }
@@ -618,13 +617,13 @@ static ka_task *task_new(ka_store *s, ki_func *fn, kiln_cabi_cx *caller_cx, cons
 static int finish_sync(ka_store *s, ka_thread *me, ka_task *k)
 {
     while (k->state != T_RESOLVED && !s->failed) {
-        ka_thread *r = pick_ready(s, k->inst);
+        ka_thread *r = ka_pick_ready(s, k->inst);
         if (!r) {
             store_fail(s, NULL, "cannot block a synchronous task before returning");
             return -1;
         }
         if (me) {
-            if (park(me, REQ_CALL, r) < 0) return -1;
+            if (ka_park(me, REQ_CALL, r) < 0) return -1;
         } else {
             drive(s, r);
         }
@@ -679,7 +678,7 @@ static void run_top(void *arg)
         return;
     }
     while (c->k->state != T_RESOLVED && !s->failed) {
-        ka_thread *r = pick_ready(s, NULL);
+        ka_thread *r = ka_pick_ready(s, NULL);
         if (!r) {
             store_fail(s, NULL, "deadlock detected: event loop cannot make further progress");
             break;
@@ -707,7 +706,7 @@ int ka_call(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
         return -1;
     }
     ka_task *k = task_new(s, fn, caller_cx, args, results);
-    ka_thread *t = k ? thread_new(s, k) : NULL;
+    ka_thread *t = k ? ka_thread_new(s, k) : NULL;
     if (!t) {
         snprintf(caller_cx->err, sizeof caller_cx->err, "out of memory");
         return -1;
@@ -716,11 +715,11 @@ int ka_call(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
     if (me) {
         /* a sync lower from a guest thread: the callee runs until it blocks, then the
          * caller waits for it */
-        if (park(me, REQ_CALL, t) < 0) goto aborted;
+        if (ka_park(me, REQ_CALL, t) < 0) goto aborted;
         if (k->state != T_RESOLVED) {
             if (!fn->type->async) {
                 if (finish_sync(s, me, k) < 0) goto aborted;
-            } else if (wait_until(me, task_resolved, k) < 0) {
+            } else if (ka_wait_until(me, task_resolved, k) < 0) {
                 goto aborted;
             }
         }
@@ -787,7 +786,7 @@ void ka_unhold(kiln_component_instance *ci, ki_frame *f)
 
 /* ---- waitable sets ---- */
 
-static int wset_has_event(ka_wset *w)
+int ka_wset_has_event(ka_wset *w)
 {
     for (uint32_t i = 0; i < w->n; i++)
         if (w->elems[i]->pending) return 1;
@@ -795,7 +794,7 @@ static int wset_has_event(ka_wset *w)
 }
 
 /* WaitableSet.get_pending_event: of the first element with one (EV_NONE if none). */
-static void wset_take_event(ka_wset *w, uint32_t ev[3])
+void ka_wset_take_event(ka_wset *w, uint32_t ev[3])
 {
     for (uint32_t i = 0; i < w->n; i++) {
         ka_waitable *x = w->elems[i];
@@ -840,22 +839,22 @@ static int has_pending(ka_thread *t)
 int ka_wait_pending(ka_thread *me, ka_waitable *w)
 {
     w->sync_waiter = 1;
-    int rc = wait_until(me, has_pending, w);
+    int rc = ka_wait_until(me, has_pending, w);
     w->sync_waiter = 0;
     return rc;
 }
 
 /* Subtask's event: (SUBTASK, handle, state), delivering the resolution. */
-static void sub_take(ka_waitable *w, uint32_t ev[3])
+void ka_sub_take(ka_waitable *w, uint32_t ev[3])
 {
     ka_subtask *sub = (ka_subtask *)w;
     if (sub->state >= ST_RETURNED) sub->resolve_delivered = 1;
     ev[0] = EV_SUBTASK, ev[1] = w->handle, ev[2] = (uint32_t)sub->state;
 }
 
-static int wset_ready_stackful(ka_thread *t)
+int ka_wset_ready_stackful(ka_thread *t)
 {
-    return wset_has_event(t->rarg);
+    return ka_wset_has_event(t->rarg);
 }
 
 static int no_exclusive(ka_thread *t)
@@ -865,472 +864,7 @@ static int no_exclusive(ka_thread *t)
 
 static int wset_ready_cb(ka_thread *t)
 {
-    return !t->task->inst->exclusive && wset_has_event(t->rarg);
-}
-
-/* ---- built-ins ---- */
-
-_Noreturn void ka_trap(ka_bi *b, const char *fmt, ...)
-{
-    char msg[300];
-    int n = snprintf(msg, sizeof msg, "%s: ", kiln_canon_op_name(b->k->op));
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
-    va_end(ap);
-    kiln_rt_trap_host(msg);
-}
-
-ka_thread *ka_current(ka_bi *b)
-{
-    if (b->frame->no_leave) ka_trap(b, "cannot leave component instance");
-    ka_thread *t = b->ci->as->cur;
-    if (!t) ka_trap(b, "called outside a task");
-    return t;
-}
-
-void *ka_get(ka_bi *b, uint32_t h, const kiln_resource_type *t)
-{
-    if (b->frame->no_leave) ka_trap(b, "cannot leave component instance");
-    const kiln_resource_type *ht;
-    uint32_t rep;
-    char err[160];
-    if (kiln_resources_lookup(b->frame->res, h, &ht, &rep, err, sizeof err) < 0)
-        ka_trap(b, "%s", err);
-    if (ht != t) ka_trap(b, "handle index %u used with the wrong type", h);
-    return b->ci->as->objs[rep];
-}
-
-/* A waitable (subtask or stream/future end) behind handle h. */
-static ka_waitable *get_waitable(ka_bi *b, uint32_t h)
-{
-    const kiln_resource_type *ht;
-    uint32_t rep;
-    char err[160];
-    if (kiln_resources_lookup(b->frame->res, h, &ht, &rep, err, sizeof err) < 0)
-        ka_trap(b, "%s", err);
-    if (ht == &ka_type_wset ||
-        (ht != &ka_type_subtask && ht != &ka_type_stream_r && ht != &ka_type_stream_w &&
-         ht != &ka_type_future_r && ht != &ka_type_future_w))
-        ka_trap(b, "handle index %u used with the wrong type", h);
-    return b->ci->as->objs[rep];
-}
-
-static void bi_wset_new(void *ctx, kiln_val *v)
-{
-    ka_bi *b = ctx;
-    if (b->frame->no_leave) ka_trap(b, "cannot leave component instance");
-    uint32_t rep;
-    ka_wset *w = ka_obj_new(b, sizeof *w, KA_WSET, &rep);
-    uint32_t h;
-    char err[160];
-    if (kiln_resource_new(b->frame->res, &ka_type_wset, rep, &h, err, sizeof err) < 0)
-        ka_trap(b, "%s", err);
-    v[0].i32 = h;
-}
-
-static void bi_wset_drop(void *ctx, kiln_val *v)
-{
-    ka_bi *b = ctx;
-    ka_wset *w = ka_get(b, v[0].i32, &ka_type_wset);
-    if (w->num_waiting) ka_trap(b, "cannot drop waitable set with waiters");
-    if (w->n) ka_trap(b, "cannot drop waitable set with waitables in it");
-    char err[160];
-    if (kiln_resource_drop(b->frame->res, &ka_type_wset, v[0].i32, err, sizeof err) < 0)
-        ka_trap(b, "%s", err);
-}
-
-/* Writes an event's payloads at ptr (two u32) and returns its code in v[0]. */
-static void put_event(ka_bi *b, uint32_t ptr, const uint32_t ev[3], kiln_val *v)
-{
-    wasm_rt_memory_t *m = b->memory;
-    if (!m || (uint64_t)ptr + 8 > m->size || ptr % 4) ka_trap(b, "event pointer out of bounds");
-    memcpy(m->data + ptr, &ev[1], 4);
-    memcpy(m->data + ptr + 4, &ev[2], 4);
-    v[0].i32 = ev[0];
-}
-
-static void bi_wset_wait(void *ctx, kiln_val *v)
-{
-    ka_bi *b = ctx;
-    ka_thread *me = ka_current(b);
-    ka_wset *w = ka_get(b, v[0].i32, &ka_type_wset);
-    uint32_t ptr = v[1].i32, ev[3];
-    w->num_waiting++;
-    int rc = wait_until_c(me, wset_ready_stackful, w, b->k->flag);
-    if (rc < 0) ka_trap(b, "the instance is gone");
-    w->num_waiting--;
-    if (rc == 1)
-        ev[0] = EV_TASK_CANCELLED, ev[1] = ev[2] = 0;
-    else
-        wset_take_event(w, ev);
-    put_event(b, ptr, ev, v);
-}
-
-static void bi_wset_poll(void *ctx, kiln_val *v)
-{
-    ka_bi *b = ctx;
-    ka_thread *me = ka_current(b);
-    ka_wset *w = ka_get(b, v[0].i32, &ka_type_wset);
-    uint32_t ev[3];
-    if (deliver_pending_cancel(me->task, b->k->flag))
-        ev[0] = EV_TASK_CANCELLED, ev[1] = ev[2] = 0;
-    else
-        wset_take_event(w, ev);
-    put_event(b, v[1].i32, ev, v);
-}
-
-static void bi_join(void *ctx, kiln_val *v)
-{
-    ka_bi *b = ctx;
-    ka_waitable *x = get_waitable(b, v[0].i32);
-    if (x->sync_waiter) ka_trap(b, "waitable cannot be joined while waited for");
-    ka_wset *w = v[1].i32 ? ka_get(b, v[1].i32, &ka_type_wset) : NULL;
-    if (ka_join(x, w) < 0) ka_trap(b, "out of memory");
-}
-
-static void bi_subtask_drop(void *ctx, kiln_val *v)
-{
-    ka_bi *b = ctx;
-    ka_subtask *sub = ka_get(b, v[0].i32, &ka_type_subtask);
-    if (!sub->resolve_delivered) ka_trap(b, "cannot drop a subtask which has not yet resolved");
-    ka_join(&sub->w, NULL);
-    sub->dropped = 1;
-    char err[160];
-    if (kiln_resource_drop(b->frame->res, &ka_type_subtask, v[0].i32, err, sizeof err) < 0)
-        ka_trap(b, "%s", err);
-}
-
-static void bi_yield(void *ctx, kiln_val *v)
-{
-    ka_bi *b = ctx;
-    ka_thread *me = ka_current(b);
-    int rc = wait_until_y(me, always, NULL, b->k->flag, 1);
-    if (rc < 0) ka_trap(b, "the instance is gone");
-    v[0].i32 = rc;
-}
-
-static void bi_context_get(void *ctx, kiln_val *v)
-{
-    ka_bi *b = ctx;
-    ka_thread *t = b->ci->as->cur; /* (allowed in a post-return) */
-    if (!t) ka_trap(b, "called outside a task");
-    v[0].i32 = t->storage[b->k->type];
-}
-
-static void bi_context_set(void *ctx, kiln_val *v)
-{
-    ka_bi *b = ctx;
-    ka_thread *t = b->ci->as->cur;
-    if (!t) ka_trap(b, "called outside a task");
-    t->storage[b->k->type] = v[0].i32;
-}
-
-static void bi_bp(void *ctx, kiln_val *v)
-{
-    (void)v;
-    ka_bi *b = ctx;
-    ka_inst *in = ka_inst_of(b->ci->as, b->frame); /* (allowed in a post-return) */
-    if (!in) ka_trap(b, "out of memory");
-    if (b->k->op == KILN_CANON_BACKPRESSURE_INC) {
-        if (++in->backpressure >= 1 << 16) ka_trap(b, "backpressure counter overflow");
-    } else if (--in->backpressure < 0) {
-        ka_trap(b, "backpressure counter underflow");
-    }
-}
-
-static void bi_task_cancel(void *ctx, kiln_val *v)
-{
-    (void)v;
-    ka_bi *b = ctx;
-    ka_thread *me = ka_current(b);
-    if (!me->task->fn->async) ka_trap(b, "the task was not lifted async");
-    if (me->task->state != T_CANCEL_DELIVERED) ka_trap(b, "the task was not cancelled");
-    task_cancel_resolve(me->task);
-}
-
-/* ---- thread built-ins ---- */
-
-static void bi_thread_index(void *ctx, kiln_val *v)
-{
-    ka_bi *b = ctx;
-    v[0].i32 = ka_current(b)->index;
-}
-
-static void bi_thread_new(void *ctx, kiln_val *v)
-{
-    ka_bi *b = ctx;
-    ka_thread *me = ka_current(b);
-    ki_core *tc = b->frame->sp[KILN_CSORT_CORE_TABLE].items[b->k->table];
-    wasm_rt_funcref_table_t *tbl = tc->b.ctx;
-    uint32_t fi = v[0].i32;
-    if (!tbl || fi >= tbl->size || !tbl->data[fi].func)
-        ka_trap(b, "no function at table index %u", fi);
-    if (tbl->data[fi].func_type != wasm_rt_register_func_type(1, 0, WASM_RT_I32))
-        ka_trap(b, "the function at table index %u has the wrong type", fi);
-    ka_thread *t = thread_new(me->s, me->task);
-    if (!t) ka_trap(b, "out of memory");
-    t->table = tbl;
-    t->cfunc = fi;
-    t->carg = v[1].i32;
-    t->ts = TS_SUSPENDED;
-    if (register_thread(t) < 0) ka_trap(b, "out of memory");
-    v[0].i32 = t->index;
-}
-
-/* The thread at index i of the caller's instance. */
-static ka_thread *thread_at(ka_bi *b, ka_thread *me, uint32_t i)
-{
-    ka_inst *in = me->task->inst;
-    if (i == 0 || i >= in->nthreads || !in->threads[i]) ka_trap(b, "unknown thread index %u", i);
-    return in->threads[i];
-}
-
-static void bi_resume_later(void *ctx, kiln_val *v)
-{
-    ka_bi *b = ctx;
-    ka_thread *me = ka_current(b);
-    ka_thread *o = thread_at(b, me, v[0].i32);
-    if (o->ts != TS_SUSPENDED) ka_trap(b, "cannot resume thread which is not suspended");
-    o->ready = always;
-    o->cancellable = 0;
-    o->ts = TS_WAITING;
-    waiting_add(me->s, o);
-}
-
-/* Suspends me (no ready condition), switching to other when not NULL. 1 cancelled, 0. */
-static int suspend_then(ka_bi *b, ka_thread *me, ka_thread *other, int yield)
-{
-    if (deliver_pending_cancel(me->task, 0)) return 1;
-    if (yield) {
-        me->ready = always;
-        me->ts = TS_WAITING;
-        waiting_add(me->s, me);
-    } else {
-        me->ts = TS_SUSPENDED;
-    }
-    me->cancelled = 0;
-    if (park(me, other ? REQ_SWITCH : REQ_BLOCK, other) < 0) ka_trap(b, "the instance is gone");
-    return me->cancelled;
-}
-
-static void bi_suspend(void *ctx, kiln_val *v)
-{
-    ka_bi *b = ctx;
-    v[0].i32 = suspend_then(b, ka_current(b), NULL, 0);
-}
-
-/* thread.{suspend,yield}-then-{resume,promote} i. */
-static void bi_switch(void *ctx, kiln_val *v)
-{
-    ka_bi *b = ctx;
-    ka_thread *me = ka_current(b);
-    uint8_t op = b->k->op;
-    int yield =
-        op == KILN_CANON_THREAD_YIELD_THEN_RESUME || op == KILN_CANON_THREAD_YIELD_THEN_PROMOTE;
-    int promote =
-        op == KILN_CANON_THREAD_SUSPEND_THEN_PROMOTE || op == KILN_CANON_THREAD_YIELD_THEN_PROMOTE;
-    ka_thread *o = thread_at(b, me, v[0].i32);
-    if (o == me) ka_trap(b, "a thread cannot switch to itself");
-    if (promote) {
-        if (o->ts == TS_WAITING && o->ready(o)) {
-            waiting_remove(me->s, o);
-            o->ts = TS_SUSPENDED;
-        } else {
-            v[0].i32 = suspend_then(b, me, NULL, yield);
-            return;
-        }
-    } else if (o->ts != TS_SUSPENDED) {
-        ka_trap(b, "cannot resume thread which is not suspended");
-    }
-    v[0].i32 = suspend_then(b, me, o, yield);
-}
-
-/* subtask.cancel (k->flag: async): requests the callee's cancellation; returns the
- * subtask's state once resolved, or BLOCKED (async) until then. */
-static void bi_subtask_cancel(void *ctx, kiln_val *v)
-{
-    ka_bi *b = ctx;
-    ka_thread *me = ka_current(b);
-    ka_subtask *sub = ka_get(b, v[0].i32, &ka_type_subtask);
-    int async = b->k->flag;
-    if (sub->resolve_delivered) ka_trap(b, "the subtask has already resolved");
-    if (sub->cancel_requested) ka_trap(b, "the subtask's cancellation was already requested");
-    if (sub->w.wset && !async)
-        ka_trap(b, "waitable cannot be used synchronously while added to a waitable set");
-    if (sub->state < ST_RETURNED) {
-        sub->cancel_requested = 1;
-        if (request_cancellation(me, sub->task) < 0 || me->s->failed)
-            ka_trap(b, "the instance is gone");
-        /* not delivered yet: one ready thread of the callee's instance runs (it may free
-         * the exclusive lock the cancellation waits for) */
-        ka_thread *r = sub->state < ST_RETURNED ? pick_ready(me->s, sub->task->inst) : NULL;
-        if (r && (park(me, REQ_CALL, r) < 0 || me->s->failed)) ka_trap(b, "the instance is gone");
-        if (sub->state < ST_RETURNED) {
-            if (async) {
-                v[0].i32 = KA_BLOCKED;
-                return;
-            }
-            if (ka_wait_pending(me, &sub->w) < 0) ka_trap(b, "the instance is gone");
-        }
-    }
-    uint32_t ev[3];
-    sub->w.pending = 0;
-    sub_take(&sub->w, ev);
-    sub->resolve_delivered = 1;
-    v[0].i32 = ev[2];
-}
-
-static void bi_task_return(void *ctx, kiln_val *v)
-{
-    ka_bi *b = ctx;
-    ka_thread *me = ka_current(b);
-    ka_task *k = me->task;
-    ki_func *fn = k->fn;
-    if (!fn->async) ka_trap(b, "the task was not lifted async");
-    if (k->state == T_RESOLVED) ka_trap(b, "the task has already returned");
-    const kiln_ctype *want = fn->type->has_elem ? fn->type->elem.type : NULL;
-    const kiln_ctype *got = b->k->has_result ? b->k->result.type : NULL;
-    if (!want != !got ||
-        (want && (want->kind != got->kind || want->flat != got->flat || want->size != got->size)))
-        ka_trap(b, "the result type does not match the task's");
-    /* (definitions.py compares the memories too; the spec tests return a memory-less
-     * task.return from a lift that names a memory for its parameters) */
-    if ((b->memory && b->memory != fn->memory) || b->k->opts.string_encoding != fn->enc)
-        ka_trap(b, "the canon options do not match the task's");
-    if (want) {
-        kiln_cabi_cx cx;
-        memset(&cx, 0, sizeof cx);
-        ki_cx_prepare(b->ci, &cx, b->memory, fn->enc, b->realloc, b->frame);
-        kiln_cabi_cx *into = k->sub ? &k->sub->cx : k->caller_cx;
-        cx.arena = into->arena;
-        kiln_cval *dst = k->sub ? &k->sub->result : k->results;
-        if (kiln_cabi_lift_args(&cx, &b->rtype, v, dst) < 0) ka_trap(b, "%s", cx.err);
-    }
-    char err[300];
-    if (task_resolve(k, err, sizeof err) < 0) ka_trap(b, "%s", err);
-}
-
-ki_core *ka_builtin(kiln_component_instance *ci, ki_frame *f, const kiln_canon *k, kiln_err *err)
-{
-    ka_bi *b = kiln_calloc(1, sizeof *b);
-    ki_core *c = ki_alloc(ci, sizeof *c, KI_CORE);
-    if (!b || !c) {
-        kiln_free(b);
-        kiln_err_set(err, "%s: out of memory", ci->name);
-        return NULL;
-    }
-    b->next = ci->as->bis;
-    ci->as->bis = b;
-    b->ci = ci;
-    b->frame = f;
-    b->k = k;
-    if (k->has_opts && k->opts.has_memory)
-        b->memory = ((ki_core *)f->sp[KILN_CSORT_CORE_MEMORY].items[k->opts.memory])->b.ctx;
-    if (k->op == KILN_CANON_WAITABLE_SET_WAIT || k->op == KILN_CANON_WAITABLE_SET_POLL)
-        b->memory = ((ki_core *)f->sp[KILN_CSORT_CORE_MEMORY].items[k->opts.memory])->b.ctx;
-    if (k->has_opts && k->opts.has_realloc)
-        b->realloc = f->sp[KILN_CSORT_CORE_FUNC].items[k->opts.realloc];
-    kiln_host_vals_fn fn = NULL;
-    const char *sig = "";
-    switch (k->op) {
-    case KILN_CANON_TASK_RETURN: {
-        fn = bi_task_return;
-        b->rtype.kind = KILN_CT_FUNC;
-        if (k->has_result) {
-            b->rfield.has_type = 1;
-            b->rfield.type = k->result;
-            b->rtype.items = &b->rfield;
-            b->rtype.nitems = 1;
-        }
-        char buf[64];
-        if (kiln_cabi_core_sig(&b->rtype, 0, buf, sizeof buf) < 0) {
-            kiln_err_set(err, "%s: task.return: the result does not fit", ci->name);
-            return NULL;
-        }
-        *strchr(buf, ':') = '\0';
-        size_t n = strlen(buf);
-        char *s = ki_alloc(ci, n + 2, KI_BYTES);
-        if (!s) {
-            kiln_err_set(err, "%s: out of memory", ci->name);
-            return NULL;
-        }
-        memcpy(s, buf, n);
-        s[n] = ':';
-        sig = s;
-        break;
-    }
-    case KILN_CANON_TASK_CANCEL:
-        fn = bi_task_cancel, sig = ":";
-        break;
-    case KILN_CANON_SUBTASK_CANCEL:
-        fn = bi_subtask_cancel, sig = "i:i";
-        break;
-    case KILN_CANON_THREAD_INDEX:
-        fn = bi_thread_index, sig = ":i";
-        break;
-    case KILN_CANON_THREAD_NEW_INDIRECT:
-        fn = bi_thread_new, sig = "ii:i";
-        break;
-    case KILN_CANON_THREAD_RESUME_LATER:
-        fn = bi_resume_later, sig = "i:";
-        break;
-    case KILN_CANON_THREAD_SUSPEND:
-        fn = bi_suspend, sig = ":i";
-        break;
-    case KILN_CANON_THREAD_SUSPEND_THEN_RESUME:
-    case KILN_CANON_THREAD_YIELD_THEN_RESUME:
-    case KILN_CANON_THREAD_SUSPEND_THEN_PROMOTE:
-    case KILN_CANON_THREAD_YIELD_THEN_PROMOTE:
-        fn = bi_switch, sig = "i:i";
-        break;
-    case KILN_CANON_CONTEXT_GET:
-    case KILN_CANON_CONTEXT_SET:
-        if (k->type > 1) {
-            kiln_err_set(err, "%s: context slot %u out of range", ci->name, k->type);
-            return NULL;
-        }
-        fn = k->op == KILN_CANON_CONTEXT_GET ? bi_context_get : bi_context_set;
-        sig = k->op == KILN_CANON_CONTEXT_GET ? ":i" : "i:";
-        break;
-    case KILN_CANON_THREAD_YIELD:
-        fn = bi_yield, sig = ":i";
-        break;
-    case KILN_CANON_SUBTASK_DROP:
-        fn = bi_subtask_drop, sig = "i:";
-        break;
-    case KILN_CANON_WAITABLE_SET_NEW:
-        fn = bi_wset_new, sig = ":i";
-        break;
-    case KILN_CANON_WAITABLE_SET_WAIT:
-        fn = bi_wset_wait, sig = "ii:i";
-        break;
-    case KILN_CANON_WAITABLE_SET_POLL:
-        fn = bi_wset_poll, sig = "ii:i";
-        break;
-    case KILN_CANON_WAITABLE_SET_DROP:
-        fn = bi_wset_drop, sig = "i:";
-        break;
-    case KILN_CANON_WAITABLE_JOIN:
-        fn = bi_join, sig = "ii:";
-        break;
-    case KILN_CANON_BACKPRESSURE_INC:
-    case KILN_CANON_BACKPRESSURE_DEC:
-        fn = bi_bp, sig = ":";
-        break;
-    default:
-        fn = ka_stream_builtin(b, &sig);
-        if (!fn) fn = ka_errctx_builtin(b, &sig);
-        if (!fn) {
-            kiln_err_set(err, "%s: %s is not supported", ci->name, kiln_canon_op_name(k->op));
-            return NULL;
-        }
-    }
-    c->kind = KILN_EXTERN_FUNC;
-    c->b = (kiln_binding){(kiln_fnptr)fn, b, KILN_BIND_HOST_VALS};
-    c->idx = -1;
-    c->type = sig;
-    return c;
+    return !t->task->inst->exclusive && ka_wset_has_event(t->rarg);
 }
 
 /* ---- async lift: the callback loop ---- */
@@ -1356,7 +890,7 @@ int ka_run_async_core(kiln_component_instance *ci, ki_func *fn, kiln_val *core, 
         if (code == CB_EXIT) break;
         in->exclusive = NULL;
         if (code == CB_YIELD) {
-            int rc = wait_until_y(me, no_exclusive, NULL, 1, 1);
+            int rc = ka_wait_until_y(me, no_exclusive, NULL, 1, 1);
             if (rc < 0) goto gone;
             if (rc == 1) ev[0] = EV_TASK_CANCELLED;
         } else {
@@ -1370,13 +904,13 @@ int ka_run_async_core(kiln_component_instance *ci, ki_func *fn, kiln_val *core, 
             }
             ka_wset *w = s->objs[rep];
             w->num_waiting++;
-            int rc = wait_until_c(me, wset_ready_cb, w, 1);
+            int rc = ka_wait_until_c(me, wset_ready_cb, w, 1);
             w->num_waiting--;
             if (rc < 0) goto gone;
             if (rc == 1)
                 ev[0] = EV_TASK_CANCELLED;
             else
-                wset_take_event(w, ev);
+                ka_wset_take_event(w, ev);
         }
         in->exclusive = me;
         kiln_val v[3];
@@ -1416,7 +950,7 @@ static void lower_async_call(void *ctx, kiln_val *vals)
         kiln_rt_trap_host("async call: out of memory");
     }
     sub->w.kind = KA_SUBTASK;
-    sub->w.take = sub_take;
+    sub->w.take = ka_sub_take;
     sub->tramp = tr;
     ki_cx_prepare(ci, &sub->cx, tr->memory, tr->enc, tr->realloc, tr->frame);
     uint64_t nflat = 0;
@@ -1458,7 +992,7 @@ static void lower_async_call(void *ctx, kiln_val *vals)
         return;
     }
     ka_task *k = task_new(s, tr->callee, &sub->cx, args, &sub->result);
-    ka_thread *t = k ? thread_new(s, k) : NULL;
+    ka_thread *t = k ? ka_thread_new(s, k) : NULL;
     if (!t) kiln_rt_trap_host("async call: out of memory");
     k->implicit = t;
     k->sub = sub;
@@ -1467,7 +1001,7 @@ static void lower_async_call(void *ctx, kiln_val *vals)
         snprintf(msg, sizeof msg, "%s: cannot enter component instance", tr->callee->name);
         kiln_rt_trap_host(msg);
     }
-    if (park(me, REQ_CALL, t) < 0 || s->failed) kiln_rt_trap_host(s->err);
+    if (ka_park(me, REQ_CALL, t) < 0 || s->failed) kiln_rt_trap_host(s->err);
     if (borrows && kiln_resources_call_end(tr->frame->res, msg, sizeof msg) < 0)
         kiln_rt_trap_host(msg);
     if (sub->state == ST_RETURNED) {

@@ -196,6 +196,42 @@ int ka_wait_pending(ka_thread *me, ka_waitable *w);
 /* The ka_inst of a frame (NULL: out of memory). */
 ka_inst *ka_inst_of(ka_store *s, ki_frame *f);
 
+/* ---- async.c's scheduling, for the built-ins (async_builtins.c) ---- */
+
+/* Creates a thread of task k (suspended, on a fiber of its own). NULL: out of memory. */
+ka_thread *ka_thread_new(ka_store *s, ka_task *k);
+/* On thread me: parks with a request for the driver (REQ_*; other: the thread to run).
+ * -1 when the store is torn down. */
+int ka_park(ka_thread *me, int req, ka_thread *other);
+/* The store's list of waiting threads (FIFO). */
+void ka_waiting_add(ka_store *s, ka_thread *t);
+void ka_waiting_remove(ka_store *s, ka_thread *t);
+/* The first waiting thread that is ready (of instance `in` only when not NULL), taken
+ * off the list; a pending cancellation counts as ready once the exclusive lock is free. */
+ka_thread *ka_pick_ready(ka_store *s, ka_inst *in);
+/* Thread.wait_until: 1 cancelled, 0 ready, -1 torn down. A yield (yield 1) always lets
+ * others run first; another wait returns at once when ready already holds. */
+int ka_wait_until_y(ka_thread *me, int (*ready)(ka_thread *), void *arg, int cancellable,
+                    int yield);
+int ka_wait_until_c(ka_thread *me, int (*ready)(ka_thread *), void *arg, int cancellable);
+int ka_wait_until(ka_thread *me, int (*ready)(ka_thread *), void *arg);
+int ka_always(ka_thread *t);
+/* Task.deliver_pending_cancel. */
+int ka_deliver_pending_cancel(ka_task *k, int cancellable);
+/* Task.register_thread: an index in the instance's thread table. 0 or -1. */
+int ka_register_thread(ka_thread *t);
+/* Task.request_cancellation from thread me. -1 when torn down. */
+int ka_request_cancellation(ka_thread *me, ka_task *k);
+/* The task resolves (task.return: results to the caller; task.cancel: cancelled). */
+int ka_task_resolve(ka_task *k, char *err, size_t errlen);
+void ka_task_cancel_resolve(ka_task *k);
+/* A subtask's event; a waitable set's pending event (EV_NONE when none), and whether
+ * it has one; ready condition of a stackful waitable-set.wait. */
+void ka_sub_take(ka_waitable *w, uint32_t ev[3]);
+void ka_wset_take_event(ka_wset *w, uint32_t ev[3]);
+int ka_wset_has_event(ka_wset *w);
+int ka_wset_ready_stackful(ka_thread *t);
+
 /* stream.c: the stream and future built-ins (ka_builtin's fallback: NULL when op is not
  * one of them), and freeing an end. */
 kiln_host_vals_fn ka_stream_builtin(ka_bi *b, const char **sig);
