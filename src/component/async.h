@@ -27,7 +27,8 @@
  * (kiln_resources), under types of their own, so indices are shared with resources as
  * the spec's single `handles` table has them; using one as the other traps.
  *
- * Also here: stream.c (stream and future ends), error_context.c. Not done yet: the
+ * Files: async.c (store, tasks, threads, driver, async lift and lower), async_builtins.c
+ * (the built-ins), stream.c (stream and future ends), error_context.c. Not done yet: the
  * thread.spawn-* built-ins (refused at load by load.c); host functions that resolve later
  * (an async-lowered host function completes during the call); borrow scopes of
  * interleaved tasks of one instance kept apart; component images of async components
