@@ -87,6 +87,17 @@ static int call(kiln_component_instance *ci, const char *name, kiln_cval *res, k
     return kiln_component_call(ci, f, NULL, res, t);
 }
 
+/* Calls export `name` (no arguments), which must return `want`. */
+static void expect_u32(kiln_component_instance *ci, const char *name, uint64_t want)
+{
+    kiln_cval r;
+    kiln_trap t;
+    int rc = call(ci, name, &r, &t);
+    if (rc != 0) fprintf(stderr, "%s: %s\n", name, kiln_trap_message(&t));
+    CHECK(rc == 0);
+    CHECK(rc != 0 || r.u == want);
+}
+
 static const char tasks_wat[] =
     "(component\n"
     "  (core module $M\n"
@@ -142,8 +153,7 @@ static void test_tasks(void)
     if (ci) {
         kiln_cval r;
         kiln_trap t;
-        CHECK(call(ci, "yielder", &r, &t) == 0);
-        CHECK(r.u == 42);
+        expect_u32(ci, "yielder", 42);
         on_fiber o = {ci, -1, 0};
         kiln_fiber *f = kiln_fiber_new(call_on_fiber, &o);
         CHECK(f != NULL);
@@ -248,10 +258,7 @@ static void test_stream(void)
     if (ci) {
         kiln_cval r;
         kiln_trap t;
-        int rc = call(ci, "run", &r, &t);
-        if (rc != 0) fprintf(stderr, "run: %s\n", kiln_trap_message(&t));
-        CHECK(rc == 0);
-        CHECK(r.u == 7);
+        expect_u32(ci, "run", 7);
         CHECK(call(ci, "forged", &r, &t) == -1);
         CHECK(strstr(kiln_trap_message(&t), "unknown handle index 99") != NULL);
         kiln_component_instance_free(ci);
@@ -334,12 +341,7 @@ static void test_host_async(void)
     if (!lc) return;
     kiln_component_instance *ci = instantiate(lc);
     if (ci) {
-        kiln_cval r;
-        kiln_trap t;
-        int rc = call(ci, "run", &r, &t);
-        if (rc != 0) fprintf(stderr, "run: %s\n", kiln_trap_message(&t));
-        CHECK(rc == 0);
-        CHECK(r.u == 42);
+        expect_u32(ci, "run", 42);
         kiln_component_instance_free(ci);
     }
     kiln_component_unload(lc);
