@@ -660,6 +660,19 @@ static int lift_own(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t i, kiln_cval
     return 0;
 }
 
+/* stream<T> / future<T> ends (the async ABI's hooks, async.h). */
+static int lift_end(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t i, kiln_cval *out)
+{
+    if (!cx->async_lift) return unsupported(cx, t);
+    return cx->async_lift(cx, t, i, out);
+}
+
+static int lower_end(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t *out)
+{
+    if (!cx->async_lower) return unsupported(cx, t);
+    return cx->async_lower(cx, t, v, out);
+}
+
 static int lower_handle(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t *out)
 {
     const kiln_resource_type *rt = resource_type(cx, t);
@@ -823,6 +836,10 @@ static int load(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t ptr, kiln_cval *
     case KILN_CT_OWN:
     case KILN_CT_BORROW:
         return lift_own(cx, t, (uint32_t)load_int(cx, ptr, 4), out);
+    case KILN_CT_STREAM:
+    case KILN_CT_FUTURE:
+    case KILN_CT_ERROR_CONTEXT:
+        return lift_end(cx, t, (uint32_t)load_int(cx, ptr, 4), out);
     default:
         return unsupported(cx, t);
     }
@@ -957,6 +974,14 @@ static int store(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
     case KILN_CT_BORROW: {
         uint32_t h;
         if (lower_handle(cx, t, v, &h) < 0) return -1;
+        store_int(cx, h, ptr, 4);
+        return 0;
+    }
+    case KILN_CT_STREAM:
+    case KILN_CT_FUTURE:
+    case KILN_CT_ERROR_CONTEXT: {
+        uint32_t h;
+        if (lower_end(cx, t, v, &h) < 0) return -1;
         store_int(cx, h, ptr, 4);
         return 0;
     }
@@ -1111,6 +1136,10 @@ static int lift_flat(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_val *flat
     case KILN_CT_OWN:
     case KILN_CT_BORROW:
         return lift_own(cx, t, flat[(*pos)++].i32, out);
+    case KILN_CT_STREAM:
+    case KILN_CT_FUTURE:
+    case KILN_CT_ERROR_CONTEXT:
+        return lift_end(cx, t, flat[(*pos)++].i32, out);
     default:
         return unsupported(cx, t);
     }
@@ -1253,9 +1282,14 @@ static int lower_flat(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v,
         *pos += flags_words(t);
         return 0;
     case KILN_CT_OWN:
-    case KILN_CT_BORROW: {
+    case KILN_CT_BORROW:
+    case KILN_CT_STREAM:
+    case KILN_CT_FUTURE:
+    case KILN_CT_ERROR_CONTEXT: {
         uint32_t h;
-        if (lower_handle(cx, t, v, &h) < 0) return -1;
+        int r = t->kind == KILN_CT_OWN || t->kind == KILN_CT_BORROW ? lower_handle(cx, t, v, &h)
+                                                                    : lower_end(cx, t, v, &h);
+        if (r < 0) return -1;
         o->i64 = 0;
         o->i32 = h;
         break;
@@ -1361,8 +1395,26 @@ static int load_params(kiln_cabi_cx *cx, const kiln_ctype *ft, uint32_t ptr, kil
 int kiln_cabi_lift_args(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_val *core,
                         kiln_cval *params)
 {
-    if (params_flat(functype) > KILN_CABI_MAX_FLAT_PARAMS)
-        return load_params(cx, functype, core[0].i32, params);
+    return kiln_cabi_lift_args_max(cx, functype, core, params, KILN_CABI_MAX_FLAT_PARAMS);
+}
+
+int kiln_cabi_load_value(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t ptr, kiln_cval *v)
+{
+    if (check_range(cx, ptr, t->size, t->align, "pointer") < 0) return -1;
+    return load(cx, t, ptr, v);
+}
+
+int kiln_cabi_store_value(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t ptr)
+{
+    if (too_big(cx, t->size) < 0 || check_range(cx, ptr, t->size, t->align, "pointer") < 0)
+        return -1;
+    return store(cx, t, v, ptr);
+}
+
+int kiln_cabi_lift_args_max(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_val *core,
+                            kiln_cval *params, uint32_t max_flat)
+{
+    if (params_flat(functype) > max_flat) return load_params(cx, functype, core[0].i32, params);
     size_t pos = 0;
     for (uint32_t i = 0; i < functype->nitems; i++)
         if (lift_flat(cx, field_type(functype, i), core, &pos, &params[i]) < 0) return -1;

@@ -35,7 +35,8 @@
  *                         static resource type (a KILN_CT_RESOURCE kiln_ctype) is mapped to
  *                         the instance's runtime type by cx->resource_type; a lowered
  *                         value's res.type, when set, must be that type
- *   error-context, stream, future: not supported (async): -1
+ *   stream, future        shared: the ends' shared state (async.h; only with its hooks)
+ *   error-context         shared: the error context (async.h; only with the same hooks)
  * All memory a lift allocates (strings, lists, payloads) comes from the kiln_cabi_cx's
  * arena and lives until kiln_cabi_cx_reset / _free: a call's values die with the call.
  * The arena is bounded (cx->max_arena, default KILN_CABI_DEFAULT_MAX_ARENA): lists whose
@@ -107,6 +108,7 @@ struct kiln_cval {
             uint32_t rep;
             const kiln_resource_type *type;
         } res;
+        void *shared; /* stream, future: the shared state of the ends (async.h) */
     };
 };
 
@@ -133,7 +135,14 @@ typedef struct kiln_cabi_cx {
     struct kiln_cabi_arena *arena;       /* values lifted by this context */
     size_t max_arena;                    /* arena limit in bytes (0: the default) */
     int compact_bytes;                   /* list<u8>/list<s8> as str (see above) */
-    char err[256];                       /* why the last call failed */
+    /* stream<T>, future<T> (the async ABI, async.h): lift takes readable end `handle` out
+     * of the guest's table into v->shared, lower adds a readable end for v->shared. NULL:
+     * such values are refused. async_ctx is theirs. */
+    int (*async_lift)(struct kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t handle, kiln_cval *v);
+    int (*async_lower)(struct kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v,
+                       uint32_t *handle);
+    void *async_ctx;
+    char err[256]; /* why the last call failed */
 } kiln_cabi_cx;
 
 /* Sets up / empties / frees a context's arena (the other fields are the caller's). */
@@ -154,6 +163,15 @@ int kiln_cabi_core_sig(const kiln_ctype *functype, int lower, char *out, size_t 
  * says; with spilled params, core[0] is the pointer) into params[0..nparams). */
 int kiln_cabi_lift_args(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_val *core,
                         kiln_cval *params);
+/* The same with another limit of flat parameters (the async ABI's lower: 4). */
+int kiln_cabi_lift_args_max(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_val *core,
+                            kiln_cval *params, uint32_t max_flat);
+/* Loads value v of type t from ptr in the guest's memory (range and alignment checked;
+ * handles are taken out of cx's table as for arguments): stream elements (async.h). */
+int kiln_cabi_load_value(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t ptr, kiln_cval *v);
+/* Stores value v of type t at ptr in the guest's memory (range and alignment checked):
+ * the async ABI's results, always passed in memory. */
+int kiln_cabi_store_value(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t ptr);
 /* … and lowers the callee's results into the guest: with at most one flat result into
  * core[0]; otherwise stored at the return pointer `retptr` (the last core argument). */
 int kiln_cabi_lower_results(kiln_cabi_cx *cx, const kiln_ctype *functype, const kiln_cval *results,

@@ -466,9 +466,13 @@ int kc_check_valtype_def(kc_scope *s, kiln_ctype *t)
 
 /* ---- canon ---- */
 
-/* The core signature of lifting (lower=0) or lowering (lower=1) func type ft, into sig
- * (size >= 40). Returns 1 when the type needs memory, and sets *needs_realloc. */
-static int canon_sig(const kiln_ctype *ft, int lower, char *sig, int *needs_realloc)
+/* The core signature of lifting (lower 0) or lowering (lower 1) ft into sig (size >= 40), as
+ * CanonicalABI.md's flatten_functype: with the async option, a lift takes at most 16 flat
+ * parameters and returns the callback code (i32) or nothing, and a lower takes at most 4
+ * flat parameters plus a pointer for the results and returns the subtask state (i32).
+ * *needs_realloc: the callee side allocates. Returns whether linear memory is needed. */
+static int canon_sig(const kiln_ctype *ft, int lower, int async, int callback, char *sig,
+                     int *needs_realloc)
 {
     uint64_t np = 0;
     int heap_params = 0, heap_results = 0;
@@ -478,7 +482,10 @@ static int canon_sig(const kiln_ctype *ft, int lower, char *sig, int *needs_real
     }
     uint32_t nr = ft->has_elem ? ft->elem.type->flat : 0;
     if (ft->has_elem) heap_results = ft->elem.type->has_heap;
-    int spill_params = np > MAX_FLAT_PARAMS, spill_results = nr > MAX_FLAT_RESULTS;
+    int spill_params = np > (async && lower ? 4 : MAX_FLAT_PARAMS);
+    int spill_results = nr > MAX_FLAT_RESULTS;
+    if (async && lower) spill_results = ft->has_elem; /* results always go to memory */
+    if (async && !lower) spill_results = 0;           /* results go through task.return */
     size_t k = 0;
     if (spill_params)
         sig[k++] = 'i';
@@ -488,7 +495,9 @@ static int canon_sig(const kiln_ctype *ft, int lower, char *sig, int *needs_real
                 sig[k++] = *q;
     if (lower && spill_results) sig[k++] = 'i';
     sig[k++] = ':';
-    if (!(lower && spill_results)) {
+    if (async) {
+        if (lower || callback) sig[k++] = 'i';
+    } else if (!(lower && spill_results)) {
         if (spill_results)
             sig[k++] = 'i';
         else if (ft->has_elem)
@@ -496,6 +505,7 @@ static int canon_sig(const kiln_ctype *ft, int lower, char *sig, int *needs_real
                 sig[k++] = *q;
     }
     sig[k] = 0;
+    if (async && !lower) heap_results = 0;
     *needs_realloc = lower ? heap_results : (heap_params || spill_params);
     return heap_params || heap_results || spill_params || spill_results;
 }
@@ -571,8 +581,12 @@ int kc_check_canon(kc_scope *s, kiln_canon *k)
         int fok;
         const kiln_ctype *cf = kc_lookup(s, KILN_CSORT_CORE_FUNC, k->func, "lift of", &fok);
         if (!fok) return -1;
-        needs_memory = canon_sig(ft, 0, sig, &needs_realloc);
-        if (!k->opts.async && cf && cf->sig && strcmp(cf->sig, sig) != 0) {
+        if (k->opts.async && !ft->async) {
+            kc_sfail(s, "%s: the `async` canonical option requires an async function type", what);
+            return -1;
+        }
+        needs_memory = canon_sig(ft, 0, k->opts.async, k->opts.has_callback, sig, &needs_realloc);
+        if (cf && cf->sig && strcmp(cf->sig, sig) != 0) {
             kc_sfail(s, "%s: core func has type %s, the lifted type needs %s", what, cf->sig, sig);
             return -1;
         }
@@ -603,9 +617,13 @@ int kc_check_canon(kc_scope *s, kiln_canon *k)
             kc_sfail(s, "%s: not a func", what);
             return -1;
         }
-        needs_memory = canon_sig(ft, 1, sig, &needs_realloc);
+        if (k->opts.async && !ft->async) {
+            kc_sfail(s, "%s: the `async` canonical option requires an async function type", what);
+            return -1;
+        }
+        needs_memory = canon_sig(ft, 1, k->opts.async, 0, sig, &needs_realloc);
         if (check_opts(s, k, what, needs_memory, needs_realloc) < 0) return -1;
-        return kc_push(s, KILN_CSORT_CORE_FUNC, core_func_type(s, k->opts.async ? NULL : sig));
+        return kc_push(s, KILN_CSORT_CORE_FUNC, core_func_type(s, sig));
     }
     case KILN_CANON_RESOURCE_NEW:
     case KILN_CANON_RESOURCE_DROP:
@@ -633,15 +651,18 @@ int kc_check_canon(kc_scope *s, kiln_canon *k)
     case KILN_CANON_FUTURE_CANCEL_READ:
     case KILN_CANON_FUTURE_CANCEL_WRITE:
     case KILN_CANON_FUTURE_DROP_READABLE:
-    case KILN_CANON_FUTURE_DROP_WRITABLE: {
-        int stream = k->op <= KILN_CANON_STREAM_DROP_WRITABLE;
+    case KILN_CANON_FUTURE_DROP_WRITABLE:
+    case KILN_CANON_STREAM_FORWARD:
+    case KILN_CANON_FUTURE_FORWARD: {
+        int stream = k->op <= KILN_CANON_STREAM_DROP_WRITABLE || k->op == KILN_CANON_STREAM_FORWARD;
         snprintf(what, sizeof what, "%s of", kiln_canon_op_name(k->op));
         const kiln_ctype *t = kc_lookup_kind(s, KILN_CSORT_TYPE, k->type,
                                              stream ? KILN_CT_STREAM : KILN_CT_FUTURE, what);
         if (!t) return -1;
         if (k->has_opts) {
             int heap = t->has_elem && t->elem.type->has_heap;
-            if (check_opts(s, k, what, 1,
+            /* a payload-less stream or future copies nothing: no memory needed */
+            if (check_opts(s, k, what, t->has_elem,
                            heap && (k->op == KILN_CANON_STREAM_READ ||
                                     k->op == KILN_CANON_FUTURE_READ)) < 0)
                 return -1;

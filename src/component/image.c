@@ -176,6 +176,7 @@ static void item_slots(cap *c, ki_kind kind, void *p, size_t size)
         slot(c, &x->memory);
         slot(c, &x->realloc);
         slot(c, &x->post_return);
+        slot(c, &x->callback);
         return;
     }
     case KI_CINST: {
@@ -408,6 +409,11 @@ kiln_component_image *kiln_component_image_new(kiln_loaded_component *lc, const 
 {
     kiln_component_instance *ci = ki_instantiate(lc, g, 1, err);
     if (!ci) return NULL;
+    if (ci->as) { /* tasks, threads and waitables live outside the arena (async.h) */
+        kiln_err_set(err, "%s: components using the async ABI have no image yet", ci->name);
+        kiln_component_instance_free(ci);
+        return NULL;
+    }
     kiln_component_image *img = kiln_calloc(1, sizeof *img);
     size_t n = ci->ncores;
     if (!img || !(img->cores = kiln_calloc(n + 1, sizeof *img->cores)) ||

@@ -89,6 +89,8 @@ typedef struct ki_func {
     wasm_rt_memory_t *memory;
     ki_core *realloc, *post_return;
     kiln_string_encoding enc;
+    int async;         /* lifted with the async option (async.h) */
+    ki_core *callback; /* … and this callback, or NULL (stackful) */
 } ki_func;
 
 /* The context of a canon lower trampoline (lower.c). */
@@ -141,7 +143,8 @@ struct ki_frame {
     kiln_resources *res; /* this component instance's handle table */
     ki_tmap *tmap;
     uint32_t ntmap, captmap;
-    int running; /* a lifted export of this instance is on the stack (no re-entrance) */
+    int running;  /* lifted exports of this instance on the stack (calls of its own: a trap) */
+    int no_leave; /* in a post-return: imports and built-ins trap (the spec's may_leave) */
 };
 
 typedef struct ki_provctx {
@@ -170,6 +173,7 @@ struct kiln_loaded_component {
     size_t *link_dep;
     size_t nlinks;
     int deny_self; /* KILN_INHERIT_* sets denied to this component (a middleware's) */
+    int async;     /* uses the async ABI (async.h): its instances get a store */
 };
 
 struct kiln_component_instance {
@@ -201,6 +205,7 @@ struct kiln_component_instance {
      * that a handle passes between the components of a composition (compose.h). */
     struct ki_host_rt *hrt;
     size_t nhrt;
+    struct ka_store *as; /* the async ABI's state (async.h), NULL when not used */
 };
 
 typedef struct ki_host_rt {
@@ -247,6 +252,20 @@ ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, con
                   const kiln_canon_opts *o, kiln_err *err);
 ki_core *ki_resource_builtin(kiln_component_instance *ci, ki_frame *f, uint8_t op,
                              const kiln_ctype *t, kiln_err *err);
+/* Whether callee's instance may be entered from caller's (NULL: the host): always, as the
+ * spec tests now have it, except an instance calling its own export while it runs. */
+int ki_may_enter(const ki_frame *callee, const ki_frame *caller);
+/* Calls a core function: a guest export, or a built-in or lowered function (a
+ * KILN_BIND_HOST_VALS binding, run as a host section under kiln_rt_call). */
+int ki_core_call(ki_core *core, kiln_val *vals, kiln_trap *trap, uint64_t timeout_ns);
+/* ki_call_lifted without the async ABI's task (async.c runs a task's function with it). */
+int ki_call_lifted_now(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
+                       const kiln_cval *args, kiln_cval *results, kiln_trap *trap);
+/* Sets up cx (not its arena) for these canon options of frame f, as calls do. */
+void ki_cx_prepare(kiln_component_instance *ci, kiln_cabi_cx *cx, wasm_rt_memory_t *mem,
+                   kiln_string_encoding enc, ki_core *realloc, ki_frame *f);
+/* Gives n call contexts back to the thread's cache. */
+void ki_cxs_give(kiln_cabi_cx **cxs, uint32_t n);
 /* Gives the instance's call contexts back to the thread's cache (lower.c). */
 void ki_cxs_release(kiln_component_instance *ci);
 /* Calls a lifted function with component values: 0, or -1 with cx->err (and *trap when

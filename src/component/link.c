@@ -1,6 +1,7 @@
 /* link.c — instantiating a component: the definitions replayed in order into runtime
  * index spaces (instance.h, inst_internal.h). */
 #include "component/compose.h"
+#include "component/async.h"
 #include "component/inst_internal.h"
 #include "component/reader.h"
 #include "util/alloc.h"
@@ -453,8 +454,10 @@ static ki_cinst *host_instance(kiln_component_instance *ci, ki_frame *f, const c
 static int check_lift(kiln_component_instance *ci, const kiln_cdef *d, const ki_func *fn)
 {
     char sig[64], post[64];
-    if (kiln_cabi_core_sig(fn->type, 0, sig, sizeof sig) < 0 || !fn->core->type ||
-        strcmp(sig, fn->core->type) != 0) {
+    int sr = kiln_cabi_core_sig(fn->type, 0, sig, sizeof sig);
+    if (sr == 0 && fn->async) /* the results go through task.return (async.h) */
+        strcpy(strchr(sig, ':') + 1, fn->callback ? "i" : "");
+    if (sr < 0 || !fn->core->type || strcmp(sig, fn->core->type) != 0) {
         kiln_err_set(ci->err, "%s: offset 0x%zx: lift of a core function of type %s as %s",
                      ci->name, d->offset, fn->core->type ? fn->core->type : "?", sig);
         return -1;
@@ -627,7 +630,7 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                 fn->type = c->spaces[KILN_CSORT_TYPE].types[k->type];
                 fn->frame = f;
                 fn->core = f->sp[KILN_CSORT_CORE_FUNC].items[k->func];
-                if (!fn->core->inst) {
+                if (!fn->core->inst && fn->core->b.kind != KILN_BIND_HOST_VALS) {
                     kiln_err_set(ci->err,
                                  "%s: offset 0x%zx: lifting a function that is not a core "
                                  "instance's export is not supported",
@@ -643,12 +646,27 @@ static int run_frame(kiln_component_instance *ci, ki_frame *f, const kiln_compon
                     fn->realloc = f->sp[KILN_CSORT_CORE_FUNC].items[k->opts.realloc];
                 if (k->opts.has_post_return)
                     fn->post_return = f->sp[KILN_CSORT_CORE_FUNC].items[k->opts.post_return];
+                fn->async = k->opts.async;
+                if (k->opts.has_callback) {
+                    fn->callback = f->sp[KILN_CSORT_CORE_FUNC].items[k->opts.callback];
+                    if (!fn->callback->inst) {
+                        kiln_err_set(ci->err,
+                                     "%s: offset 0x%zx: a callback must be a core instance's "
+                                     "export",
+                                     ci->name, d->offset);
+                        return -1;
+                    }
+                }
                 if (check_lift(ci, d, fn) < 0) return -1;
                 if (push(ci, f, KILN_CSORT_FUNC, fn) < 0) return oom(ci);
             } else if (k->op == KILN_CANON_LOWER) {
                 ki_func *callee = f->sp[KILN_CSORT_FUNC].items[k->func];
                 ki_core *core = ki_lower(ci, f, callee, c->spaces[KILN_CSORT_FUNC].types[k->func],
                                          &k->opts, ci->err);
+                if (!core) return -1;
+                if (push(ci, f, KILN_CSORT_CORE_FUNC, core) < 0) return oom(ci);
+            } else if (k->op > KILN_CANON_RESOURCE_REP) {
+                ki_core *core = ci->as ? ka_builtin(ci, f, k, ci->err) : NULL;
                 if (!core) return -1;
                 if (push(ci, f, KILN_CSORT_CORE_FUNC, core) < 0) return oom(ci);
             } else {
@@ -775,6 +793,11 @@ kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, const kiln_gr
     const char *slash = strrchr(lc->name, '/');
     ci->name = slash ? slash + 1 : lc->name; /* short: trap messages are short */
     ci->err = err;
+    if (lc->async && ka_store_new(ci) < 0) {
+        kiln_err_set(err, "%s: out of memory", lc->name);
+        kiln_component_instance_free(ci);
+        return NULL;
+    }
     if (!(ci->top = frame_new(ci))) {
         kiln_err_set(err, "%s: out of memory", lc->name);
         kiln_component_instance_free(ci);
@@ -796,6 +819,7 @@ kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, const kiln_gr
 void kiln_component_instance_free(kiln_component_instance *ci)
 {
     if (!ci) return;
+    ka_store_free(ci); /* first: parked guest code unwinds */
     for (size_t i = ci->ncores; i-- > 0;)
         kiln_instance_free(ci->cores[i]);
     kiln_free(ci->cores);

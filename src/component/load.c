@@ -1,5 +1,6 @@
 /* load.c — loading a component: read, validate, check imports against the host registry,
  * compile every embedded core module (instance.h). */
+#include "component/async.h"
 #include "component/inst_internal.h"
 #include "component/reader.h"
 #include "util/alloc.h"
@@ -92,8 +93,8 @@ static int collect(kiln_loaded_component *lc, const kiln_component *c, size_t *c
     return 0;
 }
 
-/* Checks the canon definitions this runtime supports (the async ABI, streams, futures,
- * threads and error contexts are refused at load). */
+/* Checks the canon definitions this runtime supports (async.c's ka_op_supported: streams,
+ * futures, threads and error contexts are refused at load). */
 static int check_supported(const kiln_component *c, const char *name, kiln_err *err)
 {
     for (uint32_t i = 0; i < c->ndefs; i++) {
@@ -107,13 +108,10 @@ static int check_supported(const kiln_component *c, const char *name, kiln_err *
             what = "a component start function";
         else if (d->kind == KILN_CDEF_CANON) {
             uint8_t op = d->canon.op;
-            if (op != KILN_CANON_LIFT && op != KILN_CANON_LOWER && op != KILN_CANON_RESOURCE_NEW &&
-                op != KILN_CANON_RESOURCE_DROP && op != KILN_CANON_RESOURCE_REP)
-                what = kiln_canon_op_name(op);
-            else if (d->canon.has_opts && (d->canon.opts.async || d->canon.opts.has_callback))
-                what = "the async canonical ABI";
-            else if (op == KILN_CANON_RESOURCE_DROP && d->canon.flag)
+            if (op == KILN_CANON_RESOURCE_DROP && d->canon.flag)
                 what = "resource.drop async";
+            else if (!ka_op_supported(&d->canon))
+                what = kiln_canon_op_name(op);
         } else if ((d->kind == KILN_CDEF_IMPORT || d->kind == KILN_CDEF_EXPORT) &&
                    d->ext.sort == KILN_CSORT_VALUE)
             what = "value imports and exports";
@@ -152,6 +150,7 @@ kiln_loaded_component *ki_load(const char *name, const uint8_t *bytes, size_t le
         kiln_component_unload(lc);
         return NULL;
     }
+    lc->async = ka_component_is_async(lc->model);
     char *msg = NULL;
     int problems = check ? check_imports(lc->model, &msg) : 0;
     if (problems != 0) {

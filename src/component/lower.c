@@ -8,6 +8,7 @@
  * the component and the function (kiln_rt_trap_host); wasi:cli/exit's kiln_rt_exit passes
  * through. Contexts and call scopes are released before unwinding, except on
  * kiln_rt_exit from a host function (the instance is finished then). */
+#include "component/async.h"
 #include "component/inst_internal.h"
 #include "component/resources.h"
 #include "engine/runtime.h"
@@ -131,6 +132,12 @@ static void cx_give(kiln_cabi_cx *cx)
     kiln_free(cx);
 }
 
+void ki_cxs_give(kiln_cabi_cx **cxs, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        cx_give(cxs[i]);
+}
+
 void ki_cxs_release(kiln_component_instance *ci)
 {
     cx_give(ci->cx);
@@ -165,6 +172,14 @@ static kiln_cabi_cx *cx_push(kiln_component_instance *ci, wasm_rt_memory_t *mem,
     struct kiln_cabi_arena *arena = cx->arena;
     memset(cx, 0, sizeof *cx);
     cx->arena = arena;
+    ki_cx_prepare(ci, cx, mem, enc, realloc, f);
+    return cx;
+}
+
+void ki_cx_prepare(kiln_component_instance *ci, kiln_cabi_cx *cx, wasm_rt_memory_t *mem,
+                   kiln_string_encoding enc, ki_core *realloc, ki_frame *f)
+{
+    if (ci->as) ka_cx_hooks(ci, cx);
     cx->memory = mem;
     cx->enc = enc;
     if (realloc) {
@@ -175,7 +190,6 @@ static kiln_cabi_cx *cx_push(kiln_component_instance *ci, wasm_rt_memory_t *mem,
     cx->resource_type = resolve_type;
     cx->resource_ctx = f;
     cx->compact_bytes = 1; /* host.h: list<u8> and list<s8> travel as bytes */
-    return cx;
 }
 
 static void cx_pop(kiln_component_instance *ci)
@@ -197,8 +211,88 @@ static int results_spill(const kiln_ctype *ft)
     return ft->has_elem && ft->elem.type->flat > KILN_CABI_MAX_FLAT_RESULTS;
 }
 
+/* Borrow scopes (resources.h) around a call. In an async instance, calls of different
+ * tasks interleave, which the table's strictly nested scopes cannot follow; there a
+ * scope is opened only when the function passes borrows (interleaved tasks passing
+ * borrows in one instance are not yet kept apart: async.h). */
+static int scoped(kiln_component_instance *ci, const kiln_ctype *ft)
+{
+    if (!ci->as) return 1;
+    for (uint32_t i = 0; i < ft->nitems; i++)
+        if (ft->items[i].type.type->has_borrow) return 1;
+    return 0;
+}
+
+static int scope_begin(kiln_component_instance *ci, const kiln_ctype *ft, kiln_resources *r,
+                       char *err, size_t errlen)
+{
+    return scoped(ci, ft) ? kiln_resources_call_begin(r, err, errlen) : 0;
+}
+
+static int scope_end(kiln_component_instance *ci, const kiln_ctype *ft, kiln_resources *r,
+                     char *err, size_t errlen)
+{
+    return scoped(ci, ft) ? kiln_resources_call_end(r, err, errlen) : 0;
+}
+
+/* Whether frame f is caller or one of its ancestors. */
+static int inside(const ki_frame *caller, const ki_frame *f)
+{
+    for (; caller; caller = caller->parent)
+        if (caller == f) return 1;
+    return 0;
+}
+
+int ki_may_enter(const ki_frame *callee, const ki_frame *caller)
+{
+    /* The spec tests of wasm-tools 1.263 let a running instance be re-entered through a
+     * parent, a child or a sibling (async/reentrance.wast); Kiln keeps refusing only an
+     * instance's call of its own export (lifted, then lowered). The entered flags stay
+     * kept (enter_set) for the stricter rules of CanonicalABI.md's may_enter_from. */
+    return !(callee == caller && callee->running);
+}
+
+/* Counts the entering set (callee's instance and ancestors the caller is not inside) as
+ * entered once more (v 1) or once less (v 0): re-entrance nests; in an async instance the
+ * running thread holds them. */
+static void enter_set(kiln_component_instance *ci, ki_frame *callee, const ki_frame *caller, int v)
+{
+    for (ki_frame *f = callee; f && !inside(caller, f); f = f->parent) {
+        f->running += v ? 1 : -1;
+        if (ci->as) v ? ka_hold(ci, f) : ka_unhold(ci, f);
+    }
+}
+
+typedef struct builtin_call {
+    ki_core *core;
+    kiln_val *vals;
+} builtin_call;
+
+static void builtin_call_fn(void *p)
+{
+    builtin_call *c = p;
+    kiln_rt_host_enter();
+    ((kiln_host_vals_fn)c->core->b.fn)(c->core->b.ctx, c->vals);
+    kiln_rt_host_leave();
+}
+
+int ki_core_call(ki_core *core, kiln_val *vals, kiln_trap *trap, uint64_t timeout_ns)
+{
+    if (core->inst)
+        return kiln_instance_call_timeout(core->inst, core->idx, vals, trap, timeout_ns);
+    builtin_call c = {core, vals};
+    return kiln_rt_call(builtin_call_fn, &c, trap);
+}
+
 int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
                    const kiln_cval *args, kiln_cval *results, kiln_trap *trap)
+{
+    if (ci->as) return ka_call(ci, fn, caller_cx, args, results, trap);
+    return ki_call_lifted_now(ci, fn, caller_cx, args, results, trap);
+}
+
+int ki_call_lifted_now(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
+                       const kiln_cval *args, kiln_cval *results, kiln_trap *trap)
 {
     trap->kind = KILN_TRAP_NONE;
     if (fn->kind == KI_FUNC_HOST) {
@@ -211,7 +305,8 @@ int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *calle
     /* The component model forbids entering a component instance that is running (a call
      * of its own export reached through a lowered import, a funcref table, a child
      * component): a trap, as CanonicalABI.md's lift does. */
-    if (fn->frame->running) {
+    ki_frame *caller = caller_cx == ci->cx ? NULL : caller_cx->resource_ctx; /* NULL: host */
+    if (!ki_may_enter(fn->frame, caller)) {
         snprintf(caller_cx->err, sizeof caller_cx->err,
                  "%s was called while its component instance is running: cannot re-enter a "
                  "component instance",
@@ -223,12 +318,12 @@ int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *calle
         snprintf(caller_cx->err, sizeof caller_cx->err, "out of memory");
         return -1;
     }
-    fn->frame->running = 1;
+    enter_set(ci, fn->frame, caller, 1);
     int rc = -1;
     realloc_trap[0] = '\0';
     realloc_stop.kind = KILN_TRAP_NONE;
-    if (kiln_resources_call_begin(fn->frame->res, caller_cx->err, sizeof caller_cx->err) < 0) {
-        fn->frame->running = 0;
+    if (scope_begin(ci, fn->type, fn->frame->res, caller_cx->err, sizeof caller_cx->err) < 0) {
+        enter_set(ci, fn->frame, caller, 0);
         cx_pop(ci);
         return -1;
     }
@@ -241,9 +336,13 @@ int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *calle
         if (realloc_stop.kind != KILN_TRAP_NONE) *trap = realloc_stop;
         goto out;
     }
+    if (fn->async) {
+        if (ka_run_async_core(ci, fn, core, caller_cx, trap) == 0) rc = 0;
+        goto out;
+    }
     /* Only the host's own call has a time limit; calls between instances run within it. */
     uint64_t timeout = ci->depth == 1 ? ci->timeout_ns : 0;
-    if (kiln_instance_call_timeout(fn->core->inst, fn->core->idx, core, trap, timeout) < 0) {
+    if (ki_core_call(fn->core, core, trap, timeout) < 0) {
         snprintf(caller_cx->err, sizeof caller_cx->err, "%s", kiln_trap_message(trap));
         goto out;
     }
@@ -259,21 +358,24 @@ int ki_call_lifted(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *calle
         goto out;
     }
     if (fn->post_return) {
+        fn->frame->no_leave = 1;
         if (kiln_instance_call_timeout(fn->post_return->inst, fn->post_return->idx, saved, trap,
                                        timeout) < 0) {
+            fn->frame->no_leave = 0;
             snprintf(caller_cx->err, sizeof caller_cx->err, "post-return: %s",
                      kiln_trap_message(trap));
             goto out;
         }
+        fn->frame->no_leave = 0;
     }
     rc = 0;
 out:;
     char end_err[256];
-    if (kiln_resources_call_end(fn->frame->res, end_err, sizeof end_err) < 0 && rc == 0) {
+    if (scope_end(ci, fn->type, fn->frame->res, end_err, sizeof end_err) < 0 && rc == 0) {
         snprintf(caller_cx->err, sizeof caller_cx->err, "%s", end_err);
         rc = -1;
     }
-    fn->frame->running = 0;
+    enter_set(ci, fn->frame, caller, 0);
     cx_pop(ci);
     return rc;
 }
@@ -301,6 +403,7 @@ static _Noreturn void tramp_fail(ki_tramp *t, kiln_cabi_cx *cx, const kiln_trap 
 static void tramp_call(void *ctx, kiln_val *vals)
 {
     ki_tramp *t = ctx;
+    if (t->frame->no_leave) kiln_rt_trap_host("cannot leave component instance (post-return)");
     realloc_stop.kind = KILN_TRAP_NONE;
     kiln_cabi_cx *cx = cx_push(t->ci, t->memory, t->enc, t->realloc, t->frame);
     if (!cx) kiln_rt_trap_host("component call: out of memory");
@@ -314,23 +417,23 @@ static void tramp_call(void *ctx, kiln_val *vals)
     memset(args, 0, (ft->nitems + 1) * sizeof *args);
     memset(res, 0, sizeof *res);
     uint32_t retptr = results_spill(ft) ? vals[core_params(ft)].i32 : 0;
-    if (kiln_resources_call_begin(t->frame->res, cx->err, sizeof cx->err) < 0)
+    if (scope_begin(t->ci, t->type, t->frame->res, cx->err, sizeof cx->err) < 0)
         tramp_fail(t, cx, NULL, "");
     if (kiln_cabi_lift_args(cx, ft, vals, args) < 0) {
-        kiln_resources_call_end(t->frame->res, NULL, 0);
+        scope_end(t->ci, t->type, t->frame->res, NULL, 0);
         tramp_fail(t, cx, NULL, "reading the arguments: ");
     }
     kiln_trap trap;
     int rc = ki_call_lifted(t->ci, t->callee, cx, args, res, &trap);
     if (rc < 0) {
-        kiln_resources_call_end(t->frame->res, NULL, 0);
+        scope_end(t->ci, t->type, t->frame->res, NULL, 0);
         tramp_fail(t, cx, &trap, "");
     }
     if (ft->has_elem && kiln_cabi_lower_results(cx, ft, res, vals, retptr) < 0) {
-        kiln_resources_call_end(t->frame->res, NULL, 0);
+        scope_end(t->ci, t->type, t->frame->res, NULL, 0);
         tramp_fail(t, cx, NULL, "returning the results: ");
     }
-    if (kiln_resources_call_end(t->frame->res, cx->err, sizeof cx->err) < 0)
+    if (scope_end(t->ci, t->type, t->frame->res, cx->err, sizeof cx->err) < 0)
         tramp_fail(t, cx, NULL, "");
     cx_pop(t->ci);
 }
@@ -359,6 +462,7 @@ ki_core *ki_lower(kiln_component_instance *ci, ki_frame *f, ki_func *callee, con
             return NULL;
         }
     }
+    if (o->async) return ka_lower_async(ci, t, err);
     char sig[64];
     if (kiln_cabi_core_sig(type, 1, sig, sizeof sig) < 0 || !(c->type = ki_strdup(ci, sig))) {
         kiln_err_set(err, "%s: the core signature of %s does not fit", ci->name, callee->name);
@@ -382,6 +486,7 @@ static _Noreturn void builtin_fail(ki_builtin *b, const char *op, const char *wh
 static void res_new(void *ctx, kiln_val *v)
 {
     ki_builtin *b = ctx;
+    if (b->frame->no_leave) builtin_fail(b, "resource.new", "cannot leave component instance");
     char err[200];
     uint32_t h;
     if (kiln_resource_new(b->frame->res, &b->type->rt, v[0].i32, &h, err, sizeof err) < 0)
@@ -402,6 +507,7 @@ static void res_rep(void *ctx, kiln_val *v)
 static void res_drop(void *ctx, kiln_val *v)
 {
     ki_builtin *b = ctx;
+    if (b->frame->no_leave) builtin_fail(b, "resource.drop", "cannot leave component instance");
     char err[200];
     if (kiln_resource_drop(b->frame->res, &b->type->rt, v[0].i32, err, sizeof err) < 0)
         builtin_fail(b, "resource.drop", err);

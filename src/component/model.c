@@ -198,6 +198,10 @@ const char *kiln_canon_op_name(unsigned op)
         return "thread.suspend-then-promote";
     case 0x2d:
         return "thread.yield-then-promote";
+    case 0x2e:
+        return "stream.forward";
+    case 0x2f:
+        return "future.forward";
     case 0x40:
         return "thread.spawn-ref";
     case 0x41:

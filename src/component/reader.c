@@ -1114,6 +1114,8 @@ static int rd_canon(cur *c, kiln_canon *k)
     case KILN_CANON_FUTURE_NEW:
     case KILN_CANON_FUTURE_DROP_READABLE:
     case KILN_CANON_FUTURE_DROP_WRITABLE:
+    case KILN_CANON_STREAM_FORWARD:
+    case KILN_CANON_FUTURE_FORWARD:
         return rd_u32(c, &k->type);
     case KILN_CANON_STREAM_READ:
     case KILN_CANON_STREAM_WRITE:

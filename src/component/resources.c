@@ -213,6 +213,16 @@ int kiln_resource_new(kiln_resources *r, const kiln_resource_type *t, uint32_t r
     return table_add(r, &e, handle, err, errlen);
 }
 
+int kiln_resources_lookup(kiln_resources *r, uint32_t handle, const kiln_resource_type **t,
+                          uint32_t *rep, char *err, size_t errlen)
+{
+    kiln_handle *h = table_get(r, handle, err, errlen);
+    if (!h) return -1;
+    *t = h->type;
+    *rep = h->rep;
+    return 0;
+}
+
 int kiln_resource_rep(kiln_resources *r, const kiln_resource_type *t, uint32_t handle,
                       uint32_t *rep, char *err, size_t errlen)
 {

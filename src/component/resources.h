@@ -83,6 +83,10 @@ int kiln_resource_new(kiln_resources *r, const kiln_resource_type *t, uint32_t r
 /* canon resource.rep: the rep of handle (own or borrow) of type t. */
 int kiln_resource_rep(kiln_resources *r, const kiln_resource_type *t, uint32_t handle,
                       uint32_t *rep, char *err, size_t errlen);
+/* Any live handle: its type and rep (the async ABI keeps its waitables, waitable sets
+ * and subtasks in the same table, under types of its own: async.c). */
+int kiln_resources_lookup(kiln_resources *r, uint32_t handle, const kiln_resource_type **t,
+                          uint32_t *rep, char *err, size_t errlen);
 /* canon resource.drop: removes handle of type t (trap when lent). An own handle's
  * destructor runs (after the handle is gone: a trapping destructor leaves the table
  * consistent); a borrow handle ends its borrow. */

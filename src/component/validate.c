@@ -839,6 +839,13 @@ static int add_extern(kc_scope *s, int is_import, const char *name, kiln_csort s
         if ((sort == KILN_CSORT_TYPE || sort == KILN_CSORT_INSTANCE) &&
             add_named(s, t, is_import) < 0)
             return -1;
+        /* the types an exported instance exports are named by it (what an alias out of
+         * it would name): a later export may refer to them */
+        if (!is_import && sort == KILN_CSORT_INSTANCE && t)
+            for (uint32_t i = 0; i < t->nexports; i++)
+                if (t->exports[i].sort == KILN_CSORT_TYPE && t->exports[i].type &&
+                    add_named(s, t->exports[i].type, 0) < 0)
+                    return -1;
     }
     kiln_citem it = {.name = name, .sort = sort, .type = t};
     if (sort == KILN_CSORT_TYPE) kcv_set_name(t, name);

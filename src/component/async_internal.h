@@ -1,0 +1,249 @@
+/* async_internal.h — what async.c (tasks, threads, waitable sets, subtasks) and stream.c
+ * (stream and future ends) share: the store, its objects and the built-ins' helpers. */
+#ifndef KILN_COMPONENT_ASYNC_INTERNAL_H
+#define KILN_COMPONENT_ASYNC_INTERNAL_H
+
+#include "component/async.h"
+#include "engine/fiber.h"
+
+enum {
+    EV_NONE = 0,
+    EV_SUBTASK = 1,
+    EV_STREAM_READ = 2,
+    EV_STREAM_WRITE = 3,
+    EV_FUTURE_READ = 4,
+    EV_FUTURE_WRITE = 5,
+    EV_TASK_CANCELLED = 6
+};
+#define KA_BLOCKED 0xffffffffu
+
+/* Object kinds (the first field of every object in ka_store.objs). */
+enum { KA_WSET = 1, KA_SUBTASK, KA_END, KA_ERRCTX };
+
+/* An error context (error_context.c): its debug message; handles refer to it through a
+ * ka_errctx_ref (one per handle: a passed error context is shared). */
+typedef struct ka_errctx {
+    struct ka_errctx *next; /* store's list */
+    size_t len;
+    char message[];
+} ka_errctx;
+typedef struct ka_errctx_ref {
+    int kind; /* KA_ERRCTX */
+    ka_errctx *ec;
+} ka_errctx_ref;
+
+/* Handle types of the instance's table (resources.h): never a resource's. */
+extern const kiln_resource_type ka_type_wset, ka_type_subtask, ka_type_stream_r, ka_type_stream_w,
+    ka_type_future_r, ka_type_future_w;
+
+typedef struct ka_thread ka_thread;
+typedef struct ka_task ka_task;
+typedef struct ka_wset ka_wset;
+
+/* The spec's Waitable: the common head of subtasks and stream/future ends. */
+typedef struct ka_waitable {
+    int kind;
+    ka_wset *wset;
+    int pending;     /* has a pending event */
+    int sync_waiter; /* a synchronous built-in waits for it */
+    uint32_t handle; /* its index in the owner's table (0: none yet) */
+    /* get_pending_event: the event (code, p1, p2), clearing it */
+    void (*take)(struct ka_waitable *w, uint32_t ev[3]);
+} ka_waitable;
+
+struct ka_wset {
+    int kind;
+    ka_waitable **elems;
+    uint32_t n, cap;
+    uint32_t num_waiting;
+};
+
+/* Joins w to set ws (NULL: leaves its set). 0 or -1 (out of memory). */
+int ka_join(ka_waitable *w, ka_wset *ws);
+
+/* ---- objects ---- */
+
+enum {
+    ST_STARTING = 0,
+    ST_STARTED = 1,
+    ST_RETURNED = 2,
+    ST_CANCELLED_BEFORE_STARTED = 3,
+    ST_CANCELLED_BEFORE_RETURNED = 4
+};
+enum { CB_EXIT = 0, CB_YIELD = 1, CB_WAIT = 2 };
+enum { TS_SUSPENDED, TS_RUNNING, TS_WAITING, TS_DONE };
+enum { T_INITIAL, T_STARTED, T_PENDING_CANCEL, T_CANCEL_DELIVERED, T_RESOLVED };
+enum { REQ_BLOCK, REQ_CALL, REQ_SWITCH };
+#define MAX_HELD 64
+
+/* What the spec's ComponentInstance keeps for the async ABI, per frame. */
+typedef struct ka_inst {
+    ki_frame *frame;
+    int backpressure;
+    uint32_t num_waiting_to_enter;
+    ka_thread *exclusive;
+    ka_thread **threads; /* the instance's thread table: index i at threads[i], 0 unused */
+    uint32_t nthreads, capthreads;
+    uint32_t *free; /* freed indices, reused last-freed-first */
+    uint32_t nfree, capfree;
+} ka_inst;
+
+/* A subtask (the only waitable so far): a call made by `canon lower ... async`. */
+typedef struct ka_subtask {
+    ka_waitable w;
+    int state; /* ST_* */
+    int resolve_delivered;
+    int cancel_requested;
+    ka_task *task; /* the callee's task */
+    int dropped;
+    ki_tramp *tramp; /* the caller's lower */
+    uint32_t retptr;
+    kiln_cabi_cx cx; /* the caller's side: arguments and results live in its arena */
+    kiln_cval result;
+} ka_subtask;
+
+struct ka_task {
+    ki_func *fn;
+    ka_inst *inst;
+    const kiln_cval *args;
+    kiln_cval *results;
+    kiln_cabi_cx *caller_cx; /* &cx: what lower.c's call of the function is given */
+    /* The task's own view of its caller's context: the caller's arena (the results are
+     * lifted into it, before the caller goes on) and frame (NULL: the host); errors are
+     * written here, since the task may run on after its caller has returned. */
+    kiln_cabi_cx cx;
+    ka_subtask *sub; /* the caller's subtask (async lower), or NULL */
+    int state;
+    int needs_exclusive;
+    ka_thread *implicit;
+    uint32_t nthreads; /* registered threads (the implicit one and explicit ones) */
+    ka_task *next;     /* store's list */
+};
+
+struct ka_thread {
+    ka_store *s;
+    kiln_fiber *fiber;
+    ka_task *task;
+    int started, done, in_guest;
+    int ts;         /* TS_* */
+    uint32_t index; /* in the instance's thread table (0: not registered) */
+    uint32_t cfunc; /* an explicit thread: the table's funcref and its argument */
+    uint32_t carg;
+    void *table;
+    int cancellable;  /* waiting in a cancellable wait */
+    int cancelled;    /* resumed by a cancellation (Cancelled.TRUE) */
+    int req;          /* REQ_* when parked */
+    ka_thread *other; /* REQ_CALL: run it first */
+    int (*ready)(ka_thread *t);
+    void *rarg;
+    int waiting;
+    ka_thread *wnext;
+    uint32_t storage[2];
+    kiln_cabi_cx **cxs; /* lower.c's stack of call contexts, while parked */
+    uint32_t ncxs, capcxs, depth;
+    ki_frame *held[MAX_HELD];
+    uint32_t nheld;
+    ka_thread *next; /* store's list */
+};
+
+/* A built-in's context. */
+typedef struct ka_bi {
+    kiln_component_instance *ci;
+    ki_frame *frame;
+    const kiln_canon *k;
+    wasm_rt_memory_t *memory;
+    ki_core *realloc;
+    kiln_ctype rtype; /* task.return: a func type with the result as its one parameter */
+    kiln_cfield rfield;
+    struct ka_bi *next;
+} ka_bi;
+
+struct ka_store {
+    kiln_component_instance *ci;
+    ka_thread *cur; /* the thread running, NULL on the host's side */
+    ka_thread *waiting_head, *waiting_tail;
+    ka_thread **stack; /* the driver's stack of resumed threads */
+    uint32_t nstack, capstack;
+    ka_inst **insts;
+    uint32_t ninsts, capinsts;
+    int failed, aborting;
+    uint64_t deadline_ns; /* the host call's time limit (CLOCK_MONOTONIC; 0: none) */
+    kiln_trap trap;
+    char err[200];
+    ka_thread *threads;
+    ka_task *tasks;
+    void **objs; /* waitable sets, subtasks, ends: a handle's rep is its index here */
+    uint32_t nobjs, capobjs;
+    ka_bi *bis;
+    ka_errctx *errctxs;
+};
+
+/* Adds obj (its first field an object kind) to the store: its index (a handle's rep) in
+ * *rep. 0 or -1. */
+int ka_obj_add(ka_store *s, void *obj, uint32_t *rep);
+/* A new zeroed object of `size` bytes whose first field (an int) is `kind`, added to the
+ * store (its rep in *rep); traps when out of memory. */
+void *ka_obj_new(ka_bi *b, size_t size, int kind, uint32_t *rep);
+/* The object behind handle h of type t in the built-in's table; traps otherwise. */
+void *ka_get(ka_bi *b, uint32_t h, const kiln_resource_type *t);
+/* Traps from a built-in with "OP: MESSAGE". */
+_Noreturn void ka_trap(ka_bi *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The thread running the built-in (traps outside a task). */
+ka_thread *ka_current(ka_bi *b);
+/* The spec's Waitable.wait_for_pending_event (cancellation is not delivered): -1 when the
+ * store is torn down. */
+int ka_wait_pending(ka_thread *me, ka_waitable *w);
+/* The ka_inst of a frame (NULL: out of memory). */
+ka_inst *ka_inst_of(ka_store *s, ki_frame *f);
+
+/* ---- async.c's scheduling, for the built-ins (async_builtins.c) ---- */
+
+/* Creates a thread of task k (suspended, on a fiber of its own). NULL: out of memory. */
+ka_thread *ka_thread_new(ka_store *s, ka_task *k);
+/* On thread me: parks with a request for the driver (REQ_*; other: the thread to run).
+ * -1 when the store is torn down. */
+int ka_park(ka_thread *me, int req, ka_thread *other);
+/* The store's list of waiting threads (FIFO). */
+void ka_waiting_add(ka_store *s, ka_thread *t);
+void ka_waiting_remove(ka_store *s, ka_thread *t);
+/* The first waiting thread that is ready (of instance `in` only when not NULL), taken
+ * off the list; a pending cancellation counts as ready once the exclusive lock is free. */
+ka_thread *ka_pick_ready(ka_store *s, ka_inst *in);
+/* Thread.wait_until: 1 cancelled, 0 ready, -1 torn down. A yield (yield 1) always lets
+ * others run first; another wait returns at once when ready already holds. */
+int ka_wait_until_y(ka_thread *me, int (*ready)(ka_thread *), void *arg, int cancellable,
+                    int yield);
+int ka_wait_until_c(ka_thread *me, int (*ready)(ka_thread *), void *arg, int cancellable);
+int ka_wait_until(ka_thread *me, int (*ready)(ka_thread *), void *arg);
+int ka_always(ka_thread *t);
+/* Task.deliver_pending_cancel. */
+int ka_deliver_pending_cancel(ka_task *k, int cancellable);
+/* Task.register_thread: an index in the instance's thread table. 0 or -1. */
+int ka_register_thread(ka_thread *t);
+/* Task.request_cancellation from thread me. -1 when torn down. */
+int ka_request_cancellation(ka_thread *me, ka_task *k);
+/* The task resolves (task.return: results to the caller; task.cancel: cancelled). */
+int ka_task_resolve(ka_task *k, char *err, size_t errlen);
+void ka_task_cancel_resolve(ka_task *k);
+/* A subtask's event; a waitable set's pending event (EV_NONE when none), and whether
+ * it has one; ready condition of a stackful waitable-set.wait. */
+void ka_sub_take(ka_waitable *w, uint32_t ev[3]);
+void ka_wset_take_event(ka_wset *w, uint32_t ev[3]);
+int ka_wset_has_event(ka_wset *w);
+int ka_wset_ready_stackful(ka_thread *t);
+
+/* stream.c: the stream and future built-ins (ka_builtin's fallback: NULL when op is not
+ * one of them), and freeing an end. */
+kiln_host_vals_fn ka_stream_builtin(ka_bi *b, const char **sig);
+/* error_context.c: its built-ins (NULL when op is not one), freeing a handle's object,
+ * and error-context values through cabi.c's hooks. */
+kiln_host_vals_fn ka_errctx_builtin(ka_bi *b, const char **sig);
+void ka_errctx_free(void *ref);
+int ka_errctx_lift(kiln_cabi_cx *cx, uint32_t h, kiln_cval *v);
+int ka_errctx_lower(kiln_cabi_cx *cx, const kiln_cval *v, uint32_t *h);
+/* cabi.c's hooks for stream, future and error-context values (ki_cx_prepare sets them). */
+int ka_end_lift(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t h, kiln_cval *v);
+int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t *h);
+void ka_end_free(void *end);
+
+#endif

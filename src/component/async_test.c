@@ -1,0 +1,367 @@
+/* Unit tests of the async canonical ABI (async.h): small components in the text format,
+ * converted with wasm-tools at test time (the test fails when it is absent). Covered: a
+ * callback-lifted export that yields, then returns through task.return (also called
+ * from inside a fiber, where the driver cannot run its own fibers); a second
+ * task.return trapping; a callback waiting on an empty waitable set (a deadlock trap, and
+ * the instance refusing calls afterwards); a task yielding forever stopped by the host's
+ * time limit; a stream written asynchronously and read
+ * synchronously (the writer's completion polled from a waitable set), then DROPPED
+ * after the writer goes, and a forged handle trapping; an error context's debug message
+ * read back and a double drop trapping; a host function called with `canon lower async`
+ * resolving at once; and
+ * images refused for async components. The spec's own tests (tests/suites/
+ * component_spec.sh, async/) cover the rest. */
+#include "component/host.h"
+#include "component/instance.h"
+#include "engine/fiber.h"
+#include "util/alloc.h"
+#include "util/test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WASM_TOOLS "/var/cache/kiln-tools/cargo/bin/wasm-tools"
+
+static char dir[] = "/tmp/kiln-async-test.XXXXXX";
+static char cache[300];
+
+/* ---- a host interface called with `canon lower async`: test:async/api@1.0.0 ---- */
+
+static void *h_new(const kiln_grants *g, char **err)
+{
+    (void)g, (void)err;
+    return kiln_calloc(1, 1);
+}
+
+static int h_double(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    (void)ctx, (void)cx;
+    res[0].u = (uint32_t)(args[0].u * 2);
+    return 0;
+}
+
+static const kiln_chost_func h_funcs[] = {{"double", "(u32) -> u32", h_double}};
+static const kiln_chost_iface h_api = {"test:async/api", "1.0.0", NULL, 0, h_funcs, 1};
+static const kiln_chost_iface *const h_ifaces[] = {&h_api};
+static const kiln_chost_provider h_provider = {"async test host", h_ifaces, 1, h_new,
+                                               kiln_free,         NULL};
+
+/* Writes wat to dir/name.wat, converts it, loads it; NULL on failure. */
+static kiln_loaded_component *load(const char *name, const char *wat)
+{
+    char src[400], path[400], cmd[1200];
+    snprintf(src, sizeof src, "%s/%s.wat", dir, name);
+    FILE *f = fopen(src, "w");
+    if (!f) return NULL;
+    fputs(wat, f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/%s.wasm", dir, name);
+    snprintf(cmd, sizeof cmd, WASM_TOOLS " parse %s -o %s", src, path);
+    if (system(cmd) != 0) return NULL;
+    kiln_compile_opts o = {.tier = KILN_TIER_FAST, .cache_dir = cache};
+    kiln_err err;
+    kiln_loaded_component *lc = kiln_component_load_file(path, &o, &err);
+    if (!lc) fprintf(stderr, "%s\n", err.msg);
+    CHECK(lc != NULL);
+    return lc;
+}
+
+/* A fresh instance of lc (checked), or NULL. */
+static kiln_component_instance *instantiate(kiln_loaded_component *lc)
+{
+    kiln_err err;
+    kiln_component_instance *ci = kiln_component_instantiate(lc, NULL, &err);
+    CHECK(ci != NULL);
+    return ci;
+}
+
+/* Calls export `name` (no arguments): 0 or -1 (trap message in *t). */
+static int call(kiln_component_instance *ci, const char *name, kiln_cval *res, kiln_trap *t)
+{
+    const kiln_component_func *f = kiln_component_find_func(ci, name);
+    CHECK(f != NULL);
+    if (!f) return -2;
+    memset(res, 0, sizeof *res);
+    return kiln_component_call(ci, f, NULL, res, t);
+}
+
+/* Calls export `name` (no arguments), which must return `want`. */
+static void expect_u32(kiln_component_instance *ci, const char *name, uint64_t want)
+{
+    kiln_cval r;
+    kiln_trap t;
+    int rc = call(ci, name, &r, &t);
+    if (rc != 0) fprintf(stderr, "%s: %s\n", name, kiln_trap_message(&t));
+    CHECK(rc == 0);
+    CHECK(rc != 0 || r.u == want);
+}
+
+static const char tasks_wat[] =
+    "(component\n"
+    "  (core module $M\n"
+    "    (import \"\" \"task.return\" (func $ret (param i32)))\n"
+    "    (import \"\" \"ws.new\" (func $ws.new (result i32)))\n"
+    "    (global $n (mut i32) (i32.const 0))\n"
+    "    (func (export \"yielder\") (result i32) (i32.const 1))\n" /* YIELD */
+    "    (func (export \"yielder-cb\") (param i32 i32 i32) (result i32)\n"
+    "      (global.set $n (i32.add (global.get $n) (i32.const 1)))\n"
+    "      (if (i32.lt_u (global.get $n) (i32.const 3)) (then (return (i32.const 1))))\n"
+    "      (call $ret (i32.const 42)) (i32.const 0))\n"
+    "    (func (export \"twice\") (result i32)\n"
+    "      (call $ret (i32.const 1)) (call $ret (i32.const 2)) (i32.const 0))\n"
+    "    (func (export \"waiter\") (result i32)\n"
+    "      (i32.or (i32.const 2) (i32.shl (call $ws.new) (i32.const 4))))\n"
+    "    (func (export \"never-cb\") (param i32 i32 i32) (result i32) unreachable)\n"
+    "    (func (export \"spin-cb\") (param i32 i32 i32) (result i32) (i32.const 1)))\n"
+    "  (core func $ret (canon task.return (result u32)))\n"
+    "  (core func $ws.new (canon waitable-set.new))\n"
+    "  (core instance $m (instantiate $M (with \"\" (instance\n"
+    "    (export \"task.return\" (func $ret)) (export \"ws.new\" (func $ws.new))))))\n"
+    "  (func (export \"yielder\") async (result u32)\n"
+    "    (canon lift (core func $m \"yielder\") async (callback (core func $m \"yielder-cb\"))))\n"
+    "  (func (export \"twice\") async (result u32)\n"
+    "    (canon lift (core func $m \"twice\") async (callback (core func $m \"never-cb\"))))\n"
+    "  (func (export \"waiter\") async (result u32)\n"
+    "    (canon lift (core func $m \"waiter\") async (callback (core func $m \"never-cb\"))))\n"
+    "  (func (export \"spinner\") async (result u32)\n"
+    "    (canon lift (core func $m \"yielder\") async (callback (core func $m \"spin-cb\")))))\n";
+
+/* Calls "yielder" from inside a fiber (as a server request would): the driver cannot
+ * nest fibers, so it runs elsewhere while the caller waits. */
+typedef struct on_fiber {
+    kiln_component_instance *ci;
+    int rc;
+    uint64_t result;
+} on_fiber;
+
+static void call_on_fiber(void *arg)
+{
+    on_fiber *o = arg;
+    kiln_cval r;
+    kiln_trap t;
+    o->rc = call(o->ci, "yielder", &r, &t);
+    o->result = r.u;
+}
+
+static void test_tasks(void)
+{
+    kiln_loaded_component *lc = load("tasks", tasks_wat);
+    if (!lc) return;
+    kiln_component_instance *ci = instantiate(lc);
+    if (ci) {
+        kiln_cval r;
+        kiln_trap t;
+        expect_u32(ci, "yielder", 42);
+        on_fiber o = {ci, -1, 0};
+        kiln_fiber *f = kiln_fiber_new(call_on_fiber, &o);
+        CHECK(f != NULL);
+        CHECK(f && kiln_fiber_resume(f) == KILN_FIBER_DONE);
+        if (f) kiln_fiber_free(f);
+        CHECK(o.rc == 0);
+        CHECK(o.result == 42);
+        CHECK(call(ci, "twice", &r, &t) == -1);
+        CHECK(strstr(kiln_trap_message(&t), "already returned") != NULL);
+        kiln_component_instance_free(ci);
+    }
+    ci = instantiate(lc);
+    if (ci) {
+        kiln_cval r;
+        kiln_trap t;
+        CHECK(call(ci, "waiter", &r, &t) == -1);
+        CHECK(strstr(kiln_trap_message(&t), "deadlock") != NULL);
+        CHECK(call(ci, "yielder", &r, &t) == -1); /* a trap poisons the instance */
+        CHECK(strstr(kiln_trap_message(&t), "cannot be entered") != NULL);
+        kiln_component_instance_free(ci);
+    }
+    /* a task that yields forever: the host's time limit ends the call */
+    ci = instantiate(lc);
+    if (ci) {
+        kiln_cval r;
+        kiln_trap t;
+        const kiln_component_func *f = kiln_component_find_func(ci, "spinner");
+        CHECK(f != NULL);
+        CHECK(f && kiln_component_call_timeout(ci, f, NULL, &r, &t, 200 * 1000000ull) == -1);
+        CHECK(t.kind == KILN_TRAP_INTERRUPTED);
+        CHECK(strstr(kiln_trap_message(&t), "time limit") != NULL);
+        kiln_component_instance_free(ci);
+    }
+    /* tasks, threads and waitables live outside the arena: no image yet */
+    kiln_err err;
+    kiln_component_image *img = kiln_component_image_new(lc, NULL, &err);
+    CHECK(img == NULL);
+    CHECK(strstr(err.msg, "async") != NULL);
+    kiln_component_unload(lc);
+}
+
+static const char stream_wat[] =
+    "(component\n"
+    "  (type $S (stream u8))\n"
+    "  (core module $Mem (memory (export \"mem\") 1))\n"
+    "  (core instance $mem (instantiate $Mem))\n"
+    "  (core module $M\n"
+    "    (import \"\" \"mem\" (memory 1))\n"
+    "    (import \"\" \"new\" (func $new (result i64)))\n"
+    "    (import \"\" \"read\" (func $read (param i32 i32 i32) (result i32)))\n"
+    "    (import \"\" \"write\" (func $write (param i32 i32 i32) (result i32)))\n"
+    "    (import \"\" \"drop-w\" (func $drop-w (param i32)))\n"
+    "    (import \"\" \"drop-r\" (func $drop-r (param i32)))\n"
+    "    (import \"\" \"ws.new\" (func $ws.new (result i32)))\n"
+    "    (import \"\" \"join\" (func $join (param i32 i32)))\n"
+    "    (import \"\" \"poll\" (func $poll (param i32 i32) (result i32)))\n"
+    "    (data (i32.const 16) \"abcd\")\n"
+    "    (func (export \"run\") (result i32)\n"
+    "      (local $s i64) (local $r i32) (local $w i32) (local $ws i32)\n"
+    "      (local.set $s (call $new))\n"
+    "      (local.set $r (i32.wrap_i64 (local.get $s)))\n"
+    "      (local.set $w (i32.wrap_i64 (i64.shr_u (local.get $s) (i64.const 32))))\n"
+    "      (if (i32.ne (call $write (local.get $w) (i32.const 16) (i32.const 4)) (i32.const -1))\n"
+    "        (then unreachable))\n" /* BLOCKED */
+    "      (if (i32.ne (call $read (local.get $r) (i32.const 32) (i32.const 8)) (i32.const 0x40))\n"
+    "        (then unreachable))\n" /* COMPLETED, 4 copied */
+    "      (if (i32.ne (i32.load (i32.const 32)) (i32.load (i32.const 16))) (then unreachable))\n"
+    "      (local.set $ws (call $ws.new)) (call $join (local.get $w) (local.get $ws))\n"
+    "      (if (i32.ne (call $poll (local.get $ws) (i32.const 0)) (i32.const 3))\n"
+    "        (then unreachable))\n" /* STREAM_WRITE */
+    "      (if (i32.ne (i32.load (i32.const 4)) (i32.const 0x40)) (then unreachable))\n"
+    "      (call $join (local.get $w) (i32.const 0))\n"
+    "      (call $drop-w (local.get $w))\n"
+    "      (if (i32.ne (call $read (local.get $r) (i32.const 32) (i32.const 8)) (i32.const 1))\n"
+    "        (then unreachable))\n" /* DROPPED */
+    "      (call $drop-r (local.get $r))\n"
+    "      (i32.const 7))\n"
+    "    (func (export \"forged\") (result i32)\n"
+    "      (call $read (i32.const 99) (i32.const 0) (i32.const 1))))\n"
+    "  (core func $new (canon stream.new $S))\n"
+    "  (core func $read (canon stream.read $S (memory (core memory $mem \"mem\"))))\n"
+    "  (core func $write (canon stream.write $S async (memory (core memory $mem \"mem\"))))\n"
+    "  (core func $drop-w (canon stream.drop-writable $S))\n"
+    "  (core func $drop-r (canon stream.drop-readable $S))\n"
+    "  (core func $ws.new (canon waitable-set.new))\n"
+    "  (core func $join (canon waitable.join))\n"
+    "  (core func $poll (canon waitable-set.poll (memory (core memory $mem \"mem\"))))\n"
+    "  (core instance $m (instantiate $M (with \"\" (instance\n"
+    "    (export \"mem\" (memory $mem \"mem\")) (export \"new\" (func $new))\n"
+    "    (export \"read\" (func $read)) (export \"write\" (func $write))\n"
+    "    (export \"drop-w\" (func $drop-w)) (export \"drop-r\" (func $drop-r))\n"
+    "    (export \"ws.new\" (func $ws.new)) (export \"join\" (func $join))\n"
+    "    (export \"poll\" (func $poll))))))\n"
+    "  (func (export \"run\") async (result u32) (canon lift (core func $m \"run\")))\n"
+    "  (func (export \"forged\") async (result u32) (canon lift (core func $m \"forged\"))))\n";
+
+static void test_stream(void)
+{
+    kiln_loaded_component *lc = load("stream", stream_wat);
+    if (!lc) return;
+    kiln_component_instance *ci = instantiate(lc);
+    if (ci) {
+        kiln_cval r;
+        kiln_trap t;
+        expect_u32(ci, "run", 7);
+        CHECK(call(ci, "forged", &r, &t) == -1);
+        CHECK(strstr(kiln_trap_message(&t), "unknown handle index 99") != NULL);
+        kiln_component_instance_free(ci);
+    }
+    kiln_component_unload(lc);
+}
+
+static const char errctx_wat[] =
+    "(component\n"
+    "  (core module $Mem (memory (export \"mem\") 1)\n"
+    "    (global $w (mut i32) (i32.const 1024))\n"
+    "    (func (export \"realloc\") (param i32 i32 i32 i32) (result i32)\n"
+    "      (local $r i32) (local.set $r (global.get $w))\n"
+    "      (global.set $w (i32.add (global.get $w) (local.get 3))) (local.get $r)))\n"
+    "  (core instance $mem (instantiate $Mem))\n"
+    "  (core module $M\n"
+    "    (import \"\" \"mem\" (memory 1))\n"
+    "    (import \"\" \"new\" (func $new (param i32 i32) (result i32)))\n"
+    "    (import \"\" \"msg\" (func $msg (param i32 i32)))\n"
+    "    (import \"\" \"drop\" (func $drop (param i32)))\n"
+    "    (data (i32.const 16) \"boom\")\n"
+    "    (func (export \"run\") (result i32) (local $e i32)\n"
+    "      (local.set $e (call $new (i32.const 16) (i32.const 4)))\n"
+    "      (call $msg (local.get $e) (i32.const 64))\n"
+    "      (if (i32.ne (i32.load (i32.const 68)) (i32.const 4)) (then unreachable))\n"
+    "      (if (i32.ne (i32.load (i32.load (i32.const 64))) (i32.load (i32.const 16)))\n"
+    "        (then unreachable))\n"
+    "      (call $drop (local.get $e))\n"
+    "      (call $drop (local.get $e))\n" /* gone: a trap */
+    "      (i32.const 1)))\n"
+    "  (core func $new (canon error-context.new (memory (core memory $mem \"mem\"))))\n"
+    "  (core func $msg (canon error-context.debug-message (memory (core memory $mem \"mem\"))\n"
+    "    (realloc (core func $mem \"realloc\"))))\n"
+    "  (core func $drop (canon error-context.drop))\n"
+    "  (core instance $m (instantiate $M (with \"\" (instance\n"
+    "    (export \"mem\" (memory $mem \"mem\")) (export \"new\" (func $new))\n"
+    "    (export \"msg\" (func $msg)) (export \"drop\" (func $drop))))))\n"
+    "  (func (export \"run\") async (result u32) (canon lift (core func $m \"run\"))))\n";
+
+/* An error context made, its message read back, dropped; a second drop traps. */
+static void test_error_context(void)
+{
+    kiln_loaded_component *lc = load("errctx", errctx_wat);
+    if (!lc) return;
+    kiln_component_instance *ci = instantiate(lc);
+    if (ci) {
+        kiln_cval r;
+        kiln_trap t;
+        CHECK(call(ci, "run", &r, &t) == -1);
+        printf("error-context: %s\n", kiln_trap_message(&t));
+        CHECK(strstr(kiln_trap_message(&t), "error-context.drop: unknown handle index 1") != NULL);
+        kiln_component_instance_free(ci);
+    }
+    kiln_component_unload(lc);
+}
+
+static const char host_wat[] =
+    "(component\n"
+    "  (import \"test:async/api@1.0.0\" (instance $api\n"
+    "    (export \"double\" (func async (param \"x\" u32) (result u32)))))\n"
+    "  (core module $Mem (memory (export \"mem\") 1))\n"
+    "  (core instance $mem (instantiate $Mem))\n"
+    "  (core func $double (canon lower (func $api \"double\") async\n"
+    "    (memory (core memory $mem \"mem\"))))\n"
+    "  (core module $M\n"
+    "    (import \"\" \"mem\" (memory 1))\n"
+    "    (import \"\" \"double\" (func $double (param i32 i32) (result i32)))\n"
+    "    (func (export \"run\") (result i32)\n"
+    "      (if (i32.ne (call $double (i32.const 21) (i32.const 8)) (i32.const 2))\n"
+    "        (then unreachable))\n" /* RETURNED at once */
+    "      (i32.load (i32.const 8))))\n"
+    "  (core instance $m (instantiate $M (with \"\" (instance\n"
+    "    (export \"mem\" (memory $mem \"mem\")) (export \"double\" (func $double))))))\n"
+    "  (func (export \"run\") async (result u32) (canon lift (core func $m \"run\"))))\n";
+
+/* An async-lowered host function resolves during the call: RETURNED and its result. */
+static void test_host_async(void)
+{
+    kiln_loaded_component *lc = load("host", host_wat);
+    if (!lc) return;
+    kiln_component_instance *ci = instantiate(lc);
+    if (ci) {
+        expect_u32(ci, "run", 42);
+        kiln_component_instance_free(ci);
+    }
+    kiln_component_unload(lc);
+}
+
+int main(void)
+{
+    if (access(WASM_TOOLS, X_OK) != 0) {
+        fprintf(stderr, "FAIL: %s is missing (scripts/install-tools.sh installs it)\n", WASM_TOOLS);
+        return 1;
+    }
+    if (!mkdtemp(dir)) return 1;
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    test_tasks();
+    test_stream();
+    test_error_context();
+    CHECK(kiln_chost_register(&h_provider) == 0);
+    test_host_async();
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) return 1;
+    return test_finish("async");
+}

@@ -1,0 +1,581 @@
+/* stream.c — stream<T> and future<T> ends and their built-ins (CanonicalABI.md "Stream
+ * State", "Future State", canon stream.* / future.*; definitions.py's SharedStreamImpl,
+ * SharedFutureImpl, CopyEnd). Both ends of a stream share one ka_shared, which holds at
+ * most one pending copy (the end that started it first, with its guest buffer); the other
+ * end's copy meets it and moves min(remaining) elements between the two guests' memories.
+ * Progress is reported as events on the ends (waitables of async.c).
+ *
+ * Elements are copied byte for byte: element types holding strings, lists or handles are
+ * refused (a trap) for now; so is passing an end as a parameter or result (cabi.c). */
+#include "component/async_internal.h"
+#include "engine/runtime.h"
+#include "util/alloc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum { C_COMPLETED = 0, C_DROPPED = 1, C_CANCELLED = 2 };
+enum { E_IDLE, E_COPYING, E_CANCELLING, E_DONE };
+
+typedef struct ka_shared ka_shared;
+
+/* A guest buffer of a copy in progress. */
+typedef struct ka_buf {
+    wasm_rt_memory_t *mem;
+    uint32_t ptr, progress, length;
+    ka_bi *bi; /* the built-in that started the copy (its canon options, its instance) */
+} ka_buf;
+
+typedef struct ka_end {
+    ka_waitable w;
+    ka_shared *sh;
+    int readable;
+    int state; /* E_* */
+    ka_buf buf;
+    ka_inst *inst; /* whose table holds it */
+    int ev_result, ev_reclaim;
+    int dead; /* dropped: kept until the store goes */
+} ka_end;
+
+struct ka_shared {
+    int future;
+    const kiln_ctype *t; /* element type, NULL for none */
+    int dropped;
+    ka_end *pend;  /* the end whose copy is pending */
+    ka_end *r, *w; /* the live readable and writable ends (NULL once dropped) */
+    int nends;     /* live ends (the last one frees it) */
+};
+
+void ka_end_free(void *p)
+{
+    ka_end *e = p;
+    if (e->sh && --e->sh->nends == 0) kiln_free(e->sh);
+    kiln_free(e);
+}
+
+static uint32_t remain(const ka_buf *b)
+{
+    return b->length - b->progress;
+}
+
+/* on_copy: the other side moved elements of e's pending buffer (reclaimed at delivery). */
+static void on_copy(ka_end *e)
+{
+    e->w.pending = 1;
+    e->ev_result = C_COMPLETED;
+    e->ev_reclaim = 1;
+}
+
+static void on_copy_done(ka_end *e, int result)
+{
+    e->w.pending = 1;
+    e->ev_result = result;
+    e->ev_reclaim = 0;
+}
+
+static void reset_and_notify(ka_shared *sh, int result)
+{
+    ka_end *e = sh->pend;
+    sh->pend = NULL;
+    if (e) on_copy_done(e, result);
+}
+
+/* get_pending_event of an end. */
+static void end_take(ka_waitable *w, uint32_t ev[3])
+{
+    ka_end *e = (ka_end *)w;
+    if (e->ev_reclaim && e->sh->pend == e) e->sh->pend = NULL;
+    e->ev_reclaim = 0;
+    if (e->sh->future) {
+        e->state = e->ev_result == C_CANCELLED ? E_IDLE : E_DONE;
+        ev[0] = e->readable ? EV_FUTURE_READ : EV_FUTURE_WRITE;
+        ev[2] = (uint32_t)e->ev_result;
+    } else {
+        e->state = e->ev_result == C_DROPPED ? E_DONE : E_IDLE;
+        ev[0] = e->readable ? EV_STREAM_READ : EV_STREAM_WRITE;
+        ev[2] = (uint32_t)e->ev_result | e->buf.progress << 4;
+    }
+    ev[1] = w->handle;
+}
+
+/* Whether T is none or a number (what may pass within one instance for now). */
+static int none_or_number(const kiln_ctype *t)
+{
+    return !t || (t->kind >= KILN_CT_S8 && t->kind <= KILN_CT_F64);
+}
+
+static const kiln_ctype *elem_of(ka_bi *b);
+
+/* A context for the guest side of buffer b (its built-in's options and table). */
+static int buf_cx(ka_buf *b, kiln_cabi_cx *cx)
+{
+    memset(cx, 0, sizeof *cx);
+    if (kiln_cabi_cx_init(cx) < 0) return -1;
+    ki_cx_prepare(b->bi->ci, cx, b->mem, b->bi->k->opts.string_encoding, b->bi->realloc,
+                  b->bi->frame);
+    return 0;
+}
+
+/* Moves n elements holding strings, lists or handles: each lifted from the source guest
+ * (its handles leave the source's table) and lowered into the destination (realloc'd
+ * there, handles added to its table). -1 with a reason in err. */
+static int move_values(ka_shared *sh, ka_buf *src, ka_buf *dst, uint32_t n, char *err,
+                       size_t errlen)
+{
+    kiln_cabi_cx from, to;
+    if (buf_cx(src, &from) < 0) return snprintf(err, errlen, "out of memory"), -1;
+    if (buf_cx(dst, &to) < 0) {
+        kiln_cabi_cx_free(&from);
+        return snprintf(err, errlen, "out of memory"), -1;
+    }
+    /* each side's own static element type: its resource types resolve in its instance */
+    const kiln_ctype *st = elem_of(src->bi), *dt = elem_of(dst->bi);
+    int rc = 0;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        kiln_cval v;
+        memset(&v, 0, sizeof v);
+        uint32_t at = i * sh->t->size;
+        if (kiln_cabi_load_value(&from, st, src->ptr + at, &v) < 0) {
+            snprintf(err, errlen, "reading a stream element: %s", from.err);
+            rc = -1;
+        } else if (kiln_cabi_store_value(&to, dt, &v, dst->ptr + at) < 0) {
+            snprintf(err, errlen, "writing a stream element: %s", to.err);
+            rc = -1;
+        }
+    }
+    kiln_cabi_cx_free(&from);
+    kiln_cabi_cx_free(&to);
+    return rc;
+}
+
+/* Moves n elements from src to dst (both checked when their copies began); traps when
+ * an element cannot pass. */
+static void move(ka_shared *sh, ka_buf *src, ka_buf *dst, uint32_t n)
+{
+    if (sh->t && n && (sh->t->has_heap || sh->t->has_handle)) {
+        char err[300];
+        if (move_values(sh, src, dst, n, err, sizeof err) < 0) kiln_rt_trap_host(err);
+        uint32_t bytes = n * sh->t->size;
+        src->ptr += bytes;
+        dst->ptr += bytes;
+    } else if (sh->t && n) {
+        size_t bytes = (size_t)n * sh->t->size;
+        memmove(dst->mem->data + dst->ptr, src->mem->data + src->ptr, bytes);
+        src->ptr += (uint32_t)bytes;
+        dst->ptr += (uint32_t)bytes;
+    }
+    src->progress += n;
+    dst->progress += n;
+}
+
+/* SharedStreamImpl.read/write and SharedFutureImpl.read/write: e (of instance in) starts
+ * its copy. 0, or -1 when the spec traps (same-instance non-numeric rendezvous). */
+static int copy(ka_shared *sh, ka_end *e)
+{
+    if (sh->dropped && !(sh->future && e->readable)) {
+        on_copy_done(e, C_DROPPED);
+        return 0;
+    }
+    if (!sh->pend) {
+        sh->pend = e;
+        return 0;
+    }
+    ka_end *p = sh->pend;
+    if (p->inst == e->inst && !none_or_number(sh->t)) return -1;
+    ka_buf *src = e->readable ? &p->buf : &e->buf, *dst = e->readable ? &e->buf : &p->buf;
+    if (sh->future) {
+        move(sh, src, dst, 1);
+        reset_and_notify(sh, C_COMPLETED);
+        on_copy_done(e, C_COMPLETED);
+        return 0;
+    }
+    if (remain(&p->buf) > 0) {
+        if (remain(&e->buf) > 0) {
+            uint32_t n = remain(&p->buf) < remain(&e->buf) ? remain(&p->buf) : remain(&e->buf);
+            move(sh, src, dst, n);
+            on_copy(p);
+        }
+        on_copy_done(e, C_COMPLETED);
+    } else if (!e->readable && e->buf.length == 0 && p->buf.length == 0) {
+        on_copy_done(e, C_COMPLETED);
+    } else {
+        reset_and_notify(sh, C_COMPLETED);
+        sh->pend = e;
+    }
+    return 0;
+}
+
+/* e is dropped: a pending copy of the peer ends DROPPED; an idle peer is notified (an
+ * event DROPPED with no progress, as the spec tests expect). */
+static void shared_drop(ka_shared *sh, ka_end *e)
+{
+    ka_end *peer = e->readable ? sh->w : sh->r;
+    if (e->readable)
+        sh->r = NULL;
+    else
+        sh->w = NULL;
+    if (sh->dropped) return;
+    sh->dropped = 1;
+    if (sh->pend && sh->pend != e) {
+        reset_and_notify(sh, C_DROPPED);
+    } else if (peer && peer->state == E_IDLE && !peer->w.pending) {
+        peer->buf.progress = 0;
+        on_copy_done(peer, C_DROPPED);
+    }
+}
+
+/* ---- built-ins ---- */
+
+static const kiln_ctype *stream_type(ka_bi *b)
+{
+    return b->frame->c->spaces[KILN_CSORT_TYPE].types[b->k->type];
+}
+
+static const kiln_ctype *elem_of(ka_bi *b)
+{
+    const kiln_ctype *st = stream_type(b);
+    return st && st->has_elem ? st->elem.type : NULL;
+}
+
+static int is_future(ka_bi *b)
+{
+    return (b->k->op >= KILN_CANON_FUTURE_NEW && b->k->op <= KILN_CANON_FUTURE_DROP_WRITABLE) ||
+           b->k->op == KILN_CANON_FUTURE_FORWARD;
+}
+
+static const kiln_resource_type *end_type(ka_bi *b, int readable)
+{
+    if (is_future(b)) return readable ? &ka_type_future_r : &ka_type_future_w;
+    return readable ? &ka_type_stream_r : &ka_type_stream_w;
+}
+
+/* The end behind handle h, of this built-in's kind and element type. */
+static ka_end *get_end(ka_bi *b, uint32_t h, int readable)
+{
+    ka_end *e = ka_get(b, h, end_type(b, readable));
+    const kiln_ctype *t = elem_of(b);
+    if (!t != !e->sh->t || (t && (t->kind != e->sh->t->kind || t->size != e->sh->t->size ||
+                                  t->flat != e->sh->t->flat)))
+        ka_trap(b, "the element type does not match the end's");
+    return e;
+}
+
+static ka_end *end_new(ka_bi *b, ka_shared *sh, int readable, uint32_t *handle)
+{
+    ka_store *s = b->ci->as;
+    uint32_t rep;
+    ka_end *e = ka_obj_new(b, sizeof *e, KA_END, &rep);
+    e->w.take = end_take;
+    e->sh = sh;
+    sh->nends++;
+    e->readable = readable;
+    if (readable)
+        sh->r = e;
+    else
+        sh->w = e;
+    e->inst = ka_inst_of(s, b->frame);
+    char err[160];
+    if (kiln_resource_new(b->frame->res, end_type(b, readable), rep, handle, err, sizeof err) < 0)
+        ka_trap(b, "%s", err);
+    e->w.handle = *handle;
+    return e;
+}
+
+static void bi_new(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    if (b->frame->no_leave) ka_trap(b, "cannot leave component instance");
+    ka_shared *sh = kiln_calloc(1, sizeof *sh);
+    if (!sh) ka_trap(b, "out of memory");
+    sh->future = is_future(b);
+    sh->t = elem_of(b);
+    uint32_t ri, wi;
+    end_new(b, sh, 1, &ri);
+    end_new(b, sh, 0, &wi);
+    v[0].i64 = (uint64_t)ri | (uint64_t)wi << 32;
+}
+
+/* The end of a copy or cancellation: the event's payload in v[0] once there is one (a
+ * synchronous built-in waits for it), else BLOCKED. A stream copy that completed before
+ * it could be cancelled is reported as cancelled, with its progress (the spec tests). */
+static void end_result(ka_bi *b, ka_end *e, int async, kiln_val *v)
+{
+    if (!e->w.pending) {
+        if (async) {
+            v[0].i32 = KA_BLOCKED;
+            return;
+        }
+        if (ka_wait_pending(ka_current(b), &e->w) < 0) ka_trap(b, "the instance is gone");
+    }
+    if (e->state == E_CANCELLING && e->ev_result == C_COMPLETED && !e->sh->future)
+        e->ev_result = C_CANCELLED; /* (a future's value, once delivered, stays COMPLETED) */
+    uint32_t ev[3];
+    e->w.pending = 0;
+    end_take(&e->w, ev);
+    v[0].i32 = ev[2];
+}
+
+/* stream.read/write, future.read/write: v[0] handle, v[1] ptr, v[2] n (streams). */
+static void bi_copy(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    int readable = b->k->op == KILN_CANON_STREAM_READ || b->k->op == KILN_CANON_FUTURE_READ;
+    ka_end *e = get_end(b, v[0].i32, readable);
+    int fut = is_future(b);
+    if (e->state == E_DONE) {
+        if (fut)
+            ka_trap(b, "cannot %s future after previous %s succeeded",
+                    readable ? "read from" : "write to", readable ? "read" : "write");
+        ka_trap(b, "cannot %s stream after being notified that the %s end dropped",
+                readable ? "read from" : "write to", readable ? "writable" : "readable");
+    }
+    if (e->state != E_IDLE)
+        ka_trap(b, "cannot have concurrent operations active on a future/stream");
+    int async = b->k->has_opts && b->k->opts.async;
+    if (e->w.wset && !async)
+        ka_trap(b, "waitable cannot be used synchronously while added to a waitable set");
+    if (e->w.pending && e->ev_result == C_DROPPED) { /* the peer's drop, not yet seen */
+        uint32_t ev[3];
+        e->w.pending = 0;
+        e->state = E_COPYING;
+        end_take(&e->w, ev);
+        v[0].i32 = ev[2];
+        return;
+    }
+    uint32_t ptr = v[1].i32, n = fut ? 1 : v[2].i32;
+    if (n > KILN_RESOURCES_MAX_LENGTH) ka_trap(b, "buffer length %u out of range", n);
+    const kiln_ctype *t = e->sh->t;
+    if (t && n > 0) {
+        if (!b->memory) ka_trap(b, "no memory");
+        if (t->align && ptr % t->align) ka_trap(b, "misaligned buffer pointer");
+        if ((uint64_t)ptr + (uint64_t)n * t->size > b->memory->size)
+            ka_trap(b, "buffer out of bounds");
+    }
+    e->buf = (ka_buf){b->memory, ptr, 0, n, b};
+    e->state = E_COPYING;
+    if (copy(e->sh, e) < 0)
+        ka_trap(b, "cannot read from and write to intra-component future/stream with "
+                   "non-numeric payload");
+    end_result(b, e, async, v);
+}
+
+static void bi_cancel(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    int readable =
+        b->k->op == KILN_CANON_STREAM_CANCEL_READ || b->k->op == KILN_CANON_FUTURE_CANCEL_READ;
+    ka_end *e = get_end(b, v[0].i32, readable);
+    int async = b->k->flag;
+    if (e->state != E_COPYING || e->w.sync_waiter) ka_trap(b, "no copy in progress to cancel");
+    if (e->w.wset && !async)
+        ka_trap(b, "waitable cannot be used synchronously while added to a waitable set");
+    e->state = E_CANCELLING;
+    if (!e->w.pending && e->sh->pend == e) reset_and_notify(e->sh, C_CANCELLED);
+    end_result(b, e, async, v);
+}
+
+static void bi_drop(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    int readable =
+        b->k->op == KILN_CANON_STREAM_DROP_READABLE || b->k->op == KILN_CANON_FUTURE_DROP_READABLE;
+    ka_end *e = get_end(b, v[0].i32, readable);
+    if (e->state == E_COPYING || e->state == E_CANCELLING)
+        ka_trap(b, "cannot drop busy %s", is_future(b) ? "future" : "stream");
+    if (is_future(b) && !readable && e->state != E_DONE)
+        ka_trap(b, "cannot drop future write end without first writing a value");
+    char err[160];
+    if (kiln_resource_drop(b->frame->res, end_type(b, readable), v[0].i32, err, sizeof err) < 0)
+        ka_trap(b, "%s", err);
+    shared_drop(e->sh, e);
+    ka_join(&e->w, NULL);
+    e->w.pending = 0;
+    e->dead = 1;
+}
+
+/* ---- ends passed as values (cabi.c's hooks) ---- */
+
+int ka_end_lift(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t h, kiln_cval *v)
+{
+    if (t->kind == KILN_CT_ERROR_CONTEXT) return ka_errctx_lift(cx, h, v);
+    kiln_component_instance *ci = cx->async_ctx;
+    ki_frame *f = cx->resource_ctx;
+    int fut = t->kind == KILN_CT_FUTURE;
+    const kiln_resource_type *want = fut ? &ka_type_future_r : &ka_type_stream_r, *ht;
+    const char *what = fut ? "future" : "stream";
+    uint32_t rep;
+    if (kiln_resources_lookup(f->res, h, &ht, &rep, cx->err, sizeof cx->err) < 0) return -1;
+    if (ht != want) {
+        snprintf(cx->err, sizeof cx->err, "handle index %u used with the wrong type", h);
+        return -1;
+    }
+    ka_end *e = ci->as->objs[rep];
+    const kiln_ctype *et = t->has_elem ? t->elem.type : NULL;
+    if (!et != !e->sh->t || (et && (et->kind != e->sh->t->kind || et->size != e->sh->t->size))) {
+        snprintf(cx->err, sizeof cx->err, "the %s's element type does not match", what);
+        return -1;
+    }
+    if (e->state == E_DONE) {
+        snprintf(cx->err, sizeof cx->err,
+                 fut ? "cannot lift future after previous read succeeded"
+                     : "cannot lift stream after being notified that the writable end dropped");
+        return -1;
+    }
+    if (e->state != E_IDLE) {
+        snprintf(cx->err, sizeof cx->err, "cannot lift busy %s", what);
+        return -1;
+    }
+    if (e->w.wset) {
+        snprintf(cx->err, sizeof cx->err, "cannot lift %s while it's in a waitable set", what);
+        return -1;
+    }
+    if (kiln_resource_drop(f->res, want, h, cx->err, sizeof cx->err) < 0) return -1;
+    e->dead = 1;
+    e->w.pending = 0;
+    v->shared = e->sh;
+    return 0;
+}
+
+int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t *h)
+{
+    if (t->kind == KILN_CT_ERROR_CONTEXT) return ka_errctx_lower(cx, v, h);
+    kiln_component_instance *ci = cx->async_ctx;
+    ki_frame *f = cx->resource_ctx;
+    ka_shared *sh = v->shared;
+    ka_end *e = kiln_calloc(1, sizeof *e);
+    uint32_t rep;
+    if (!sh || !e || ka_obj_add(ci->as, e, &rep) < 0) {
+        kiln_free(e);
+        snprintf(cx->err, sizeof cx->err, sh ? "out of memory" : "no stream or future value");
+        return -1;
+    }
+    e->w.kind = KA_END;
+    e->w.take = end_take;
+    e->sh = sh;
+    sh->nends++;
+    e->readable = 1;
+    sh->r = e;
+    e->inst = ka_inst_of(ci->as, f);
+    const kiln_resource_type *rt =
+        t->kind == KILN_CT_FUTURE ? &ka_type_future_r : &ka_type_stream_r;
+    if (kiln_resource_new(f->res, rt, rep, h, cx->err, sizeof cx->err) < 0) return -1;
+    e->w.handle = *h;
+    /* the writer's drop, not yet seen by the end that was lifted, travels with it */
+    if (sh->dropped && !sh->w) on_copy_done(e, C_DROPPED);
+    return 0;
+}
+
+/* Notifies an idle end, or ends its pending copy, with DROPPED (its peer is gone). */
+static void notify_dropped(ka_shared *sh, ka_end *e)
+{
+    if (!e) return;
+    if (sh->pend == e) {
+        reset_and_notify(sh, C_DROPPED);
+    } else if (e->state == E_IDLE && !e->w.pending) {
+        e->buf.progress = 0;
+        on_copy_done(e, C_DROPPED);
+    }
+}
+
+/* Takes the end behind h out of the table for a forward (the checks of the spec tests). */
+static ka_end *take_for_forward(ka_bi *b, uint32_t h, int readable)
+{
+    ka_end *e = get_end(b, h, readable);
+    const char *what = is_future(b) ? "future" : "stream";
+    if (e->state == E_COPYING || e->state == E_CANCELLING)
+        ka_trap(b, "cannot forward busy %s", what);
+    if (e->w.wset) ka_trap(b, "cannot forward %s while it's in a waitable set", what);
+    if (e->state == E_DONE)
+        ka_trap(b, "cannot forward %s after being notified that the %s end dropped", what,
+                readable ? "writable" : "readable");
+    char err[160];
+    if (kiln_resource_drop(b->frame->res, end_type(b, readable), h, err, sizeof err) < 0)
+        ka_trap(b, "%s", err);
+    e->dead = 1;
+    return e;
+}
+
+/* stream.forward / future.forward (v[0] a readable end of A, v[1] a writable end of B):
+ * both handles go, and A's writer now feeds B's reader. Pending copies carry over (both
+ * pending: the forward is their rendezvous); a drop on either side reaches the other. */
+static void bi_forward(void *ctx, kiln_val *v)
+{
+    ka_bi *b = ctx;
+    ka_end *ar = take_for_forward(b, v[0].i32, 1);
+    ka_end *bw = take_for_forward(b, v[1].i32, 0);
+    ka_shared *sa = ar->sh, *sb = bw->sh;
+    ar->w.pending = 0;
+    bw->w.pending = 0;
+    if (sa == sb) { /* a self-loop: nothing is left of the stream */
+        sa->r = sa->w = NULL;
+        return;
+    }
+    ka_end *aw = sa->w, *br = sb->r;
+    ka_end *pa = sa->pend, *pb = sb->pend;
+    sa->r = br;
+    sb->r = NULL;
+    sb->w = NULL;
+    sb->pend = NULL;
+    if (br) {
+        br->sh = sa;
+        sb->nends--;
+        sa->nends++;
+    }
+    sa->pend = NULL;
+    if (!br) { /* B's reader was dropped: A's writer learns it */
+        sa->dropped = 1;
+        sa->pend = pa;
+        notify_dropped(sa, aw);
+        return;
+    }
+    if (!aw) { /* A's writer was dropped: B's reader learns it */
+        sa->dropped = 1;
+        sa->pend = pb;
+        notify_dropped(sa, br);
+        return;
+    }
+    if (pa && pb) {
+        sa->pend = pa;
+        if (copy(sa, pb) < 0)
+            ka_trap(b, "cannot read from and write to intra-component future/stream with "
+                       "non-numeric payload");
+    } else {
+        sa->pend = pa ? pa : pb;
+    }
+}
+
+kiln_host_vals_fn ka_stream_builtin(ka_bi *b, const char **sig)
+{
+    switch (b->k->op) {
+    case KILN_CANON_STREAM_FORWARD:
+    case KILN_CANON_FUTURE_FORWARD:
+        *sig = "ii:";
+        return bi_forward;
+    case KILN_CANON_STREAM_NEW:
+    case KILN_CANON_FUTURE_NEW:
+        *sig = ":j";
+        return bi_new;
+    case KILN_CANON_STREAM_READ:
+    case KILN_CANON_STREAM_WRITE:
+        *sig = "iii:i";
+        return bi_copy;
+    case KILN_CANON_FUTURE_READ:
+    case KILN_CANON_FUTURE_WRITE:
+        *sig = "ii:i";
+        return bi_copy;
+    case KILN_CANON_STREAM_CANCEL_READ:
+    case KILN_CANON_STREAM_CANCEL_WRITE:
+    case KILN_CANON_FUTURE_CANCEL_READ:
+    case KILN_CANON_FUTURE_CANCEL_WRITE:
+        *sig = "i:i";
+        return bi_cancel;
+    case KILN_CANON_STREAM_DROP_READABLE:
+    case KILN_CANON_STREAM_DROP_WRITABLE:
+    case KILN_CANON_FUTURE_DROP_READABLE:
+    case KILN_CANON_FUTURE_DROP_WRITABLE:
+        *sig = "i:";
+        return bi_drop;
+    default:
+        return NULL;
+    }
+}
