@@ -1296,7 +1296,7 @@ static const kiln_template_file template3_files[] = {
     "- `kiln.Serve(h)` takes any `http.Handler` instead (an `http.ServeMux`, for instance).\n"
     "- A panic becomes a 500 naming it; the panic and its stack go to stderr (Kiln's log).\n"
     "- Each request runs in a fresh instance: package variables do not carry state from one\n"
-    "  request to the next. Goroutines work within a request.\n\n`kiln/` is that layer, about 300 lin"
+    "  request to the next. Goroutines work within a request.\n\n`kiln/` is that layer, about 450 lin"
     "es over the wasi:http imports, declared by hand with\n`//go:wasmimport` (no generated bindings, "
     "no module to download): read it, or extend it.\nRequest headers up to 256 KiB in all are accepte"
     "d (`scratchSize` in `kiln/wasi.go`).\n\n## How it is built, and what it costs\n"
