@@ -26,7 +26,8 @@ MARKER = b"kiln-adapter-arena:v1"
 ARENA_SIZE = 256 * 1024  # the size of kiln.adapterArena, marker included
 
 
-def uleb(data, pos):
+def leb(data, pos, signed=False):
+    """The LEB128 number at data[pos]: (value, position after it)."""
     result = shift = 0
     while True:
         b = data[pos]
@@ -34,20 +35,17 @@ def uleb(data, pos):
         result |= (b & 0x7F) << shift
         shift += 7
         if b < 0x80:
+            if signed and b & 0x40:
+                result -= 1 << shift
             return result, pos
+
+
+def uleb(data, pos):
+    return leb(data, pos)
 
 
 def sleb(data, pos):
-    result = shift = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            if b & 0x40:
-                result -= 1 << shift
-            return result, pos
+    return leb(data, pos, True)
 
 
 def enc_uleb(v):

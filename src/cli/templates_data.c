@@ -864,19 +864,19 @@ static const char shared10[] =
     "old block), and the export `cabi_realloc_adapter` of that function. Appending keeps every\n"
     "existing index. Exit 1 with a message when the module lacks the marker or cabi_realloc.\n"
     "\"\"\"\nimport sys\n\nMARKER = b\"kiln-adapter-arena:v1\"\nARENA_SIZE = 256 * 1024  # the size o"
-    "f kiln.adapterArena, marker included\n\n\ndef uleb(data, pos):\n"
+    "f kiln.adapterArena, marker included\n\n\ndef leb(data, pos, signed=False):\n"
+    "    \"\"\"The LEB128 number at data[pos]: (value, position after it).\"\"\"\n"
     "    result = shift = 0\n    while True:\n        b = data[pos]\n"
     "        pos += 1\n        result |= (b & 0x7F) << shift\n        shift += 7\n"
-    "        if b < 0x80:\n            return result, pos\n\n\ndef sleb(data, pos):\n"
-    "    result = shift = 0\n    while True:\n        b = data[pos]\n"
-    "        pos += 1\n        result |= (b & 0x7F) << shift\n        shift += 7\n"
-    "        if b < 0x80:\n            if b & 0x40:\n                result -= 1 << shift\n"
-    "            return result, pos\n\n\ndef enc_uleb(v):\n    out = bytearray()\n"
-    "    while True:\n        b = v & 0x7F\n        v >>= 7\n        if v:\n"
-    "            out.append(b | 0x80)\n        else:\n            out.append(b)\n"
-    "            return bytes(out)\n\n\ndef enc_sleb(v):\n    out = bytearray()\n"
-    "    while True:\n        b = v & 0x7F\n        v >>= 7\n        if (v == 0 and not b & 0x40) or "
-    "(v == -1 and b & 0x40):\n            out.append(b)\n            return bytes(out)\n"
+    "        if b < 0x80:\n            if signed and b & 0x40:\n                result -= 1 << shift\n"
+    "            return result, pos\n\n\ndef uleb(data, pos):\n    return leb(data, pos)\n"
+    "\n\ndef sleb(data, pos):\n    return leb(data, pos, True)\n\n"
+    "\ndef enc_uleb(v):\n    out = bytearray()\n    while True:\n        b = v & 0x7F\n"
+    "        v >>= 7\n        if v:\n            out.append(b | 0x80)\n"
+    "        else:\n            out.append(b)\n            return bytes(out)\n"
+    "\n\ndef enc_sleb(v):\n    out = bytearray()\n    while True:\n"
+    "        b = v & 0x7F\n        v >>= 7\n        if (v == 0 and not b & 0x40) or (v == -1 and b & "
+    "0x40):\n            out.append(b)\n            return bytes(out)\n"
     "        out.append(b | 0x80)\n\n\ndef name(data, pos):\n    n, pos = uleb(data, pos)\n"
     "    return data[pos:pos + n], pos + n\n\n\ndef skip_limits(data, pos):\n"
     "    flags = data[pos]\n    _, pos = uleb(data, pos + 1)\n    if flags & 1:\n"
@@ -1569,7 +1569,7 @@ static const kiln_template_file template3_files[] = {
     "%s %s\\n\", r.Method, r.URL.Path)\n\t\t}\n\t})\n}\n\nfunc main() {}\n"},
     {"sdk/kiln-build.sh", 7201,
     shared9},
-    {"sdk/kiln-go-adapter-realloc.py", 8354,
+    {"sdk/kiln-go-adapter-realloc.py", 8342,
     shared10},
 };
 
@@ -1624,7 +1624,7 @@ static const kiln_template_file template4_files[] = {
     "watch = [\"src/**/*.js\"]\n"},
     {"sdk/kiln-build.sh", 7201,
     shared9},
-    {"sdk/kiln-go-adapter-realloc.py", 8354,
+    {"sdk/kiln-go-adapter-realloc.py", 8342,
     shared10},
     {"src/index.js", 1387,
     "// An HTTP handler in JavaScript: the module's default export has a fetch(request) method,\n"
@@ -1771,7 +1771,7 @@ static const kiln_template_file template5_files[] = {
     "(body[i : i + _WRITE_CHUNK])\n    OutgoingBody.finish(out_body, None)\n"},
     {"sdk/kiln-build.sh", 7201,
     shared9},
-    {"sdk/kiln-go-adapter-realloc.py", 8354,
+    {"sdk/kiln-go-adapter-realloc.py", 8342,
     shared10},
 };
 
@@ -2001,7 +2001,7 @@ static const kiln_template_file template7_files[] = {
     "}}.wasm\"]\nwatch = [\"src/**/*.ts\", \"tsconfig.json\"]\n"},
     {"sdk/kiln-build.sh", 7201,
     shared9},
-    {"sdk/kiln-go-adapter-realloc.py", 8354,
+    {"sdk/kiln-go-adapter-realloc.py", 8342,
     shared10},
     {"src/index.ts", 1533,
     "// An HTTP handler in TypeScript: the module's default export has a fetch(request) method,\n"
