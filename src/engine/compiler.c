@@ -23,7 +23,7 @@
 #define OPT_O1_ABOVE_MB 24  /* KILN_OPT_O1_ABOVE_MB: -O1 for C larger than this */
 #define OPT_MAX_C_MB 96     /* KILN_OPT_MAX_C_MB: no opt tier for C larger than this */
 #define OPT_TIMEOUT_S 900   /* KILN_OPT_TIMEOUT: seconds before cc is killed */
-#define OPT_MAX_MEM_MB 3072 /* KILN_OPT_MAX_MEM_MB: address space of each compiler process */
+#define OPT_MAX_MEM_MB 4096 /* KILN_OPT_MAX_MEM_MB: address space of each compiler process */
 
 static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER;
 
