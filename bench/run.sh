@@ -14,6 +14,8 @@
 #   6. wasi:http: the c-http component per request vs nginx and `wasmtime serve`
 #   7. `kiln bench examples/hello`: cold start, memory, time to 1,000 live, requests/s and
 #      cost against a native process and a runc container per request
+#   8. JavaScript compute: the http-js template's handler running bench/guests/js_compute.js
+#      under Kiln vs the same JavaScript under Node.js, as a ratio
 # Not part of `make test`: targets live here, never in timed tests.
 set -u
 source "$(dirname "$0")/../tests/lib.sh"
@@ -427,6 +429,59 @@ else
     say "kiln bench failed: $(tail -n 3 "$TMP/kb.err" "$TMP/kb-build.log" | tr '\n' ' ')"
 fi
 say ""
+# ---- 8: JavaScript compute (the http-js template vs Node.js; kept in one function)
+js_compute_section() {
+    local dir="$TMP/jsbench" kport kpid n=20000 k nd kms nms tier
+    say "## 8. JavaScript compute: the http-js template's handler under Kiln vs Node.js"
+    say ""
+    if ! command -v node >/dev/null || ! (cd "$TMP" && "$KILN" new http-js jsbench >/dev/null 2>&1); then
+        say "(skipped: no Node.js, or kiln new http-js failed)"
+        say ""
+        return
+    fi
+    cp "$ROOT/bench/guests/js_compute.js" "$dir/src/compute.js"
+    cat >"$dir/src/index.js" <<'JS'
+import { compute } from './compute.js';
+
+export default {
+  async fetch(request) {
+    const n = Number(new URL(request.url).searchParams.get('n') ?? '1000');
+    return Response.json(compute(n));
+  },
+};
+JS
+    if ! (cd "$dir" && "$KILN" build >"$TMP/jsbench-build.log" 2>&1); then
+        say "(skipped: kiln build of the http-js template failed: $(tail -1 "$TMP/jsbench-build.log"); \`scripts/install-tools.sh --npm-only\`)"
+        say ""
+        return
+    fi
+    kport=$(free_port)
+    (cd "$dir" && exec "$KILN" up --listen "127.0.0.1:$kport" --quiet) >"$TMP/jsbench-up.log" 2>&1 &
+    kpid=$!
+    for _ in $(seq 6000); do curl -fs "http://127.0.0.1:$kport/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+    curl -s -m 600 "http://127.0.0.1:$kport/?n=10" >/dev/null # the first instance
+    k=$(curl -s -m 600 "http://127.0.0.1:$kport/?n=$n")
+    tier=$(grep -q 'opt tier ready' "$TMP/jsbench-up.log" && echo opt || echo fast)
+    kill "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null
+    cat >"$TMP/jsbench-node.mjs" <<JS
+import { compute } from '$ROOT/bench/guests/js_compute.js';
+compute(10);
+console.log(JSON.stringify(compute(Number(process.argv[2]))));
+JS
+    nd=$(node "$TMP/jsbench-node.mjs" "$n")
+    kms=$(sed -n 's/.*"ms":\([0-9]*\).*/\1/p' <<<"$k")
+    nms=$(sed -n 's/.*"ms":\([0-9]*\).*/\1/p' <<<"$nd")
+    say "Command: \`kiln new http-js\`, its handler replaced by one that runs \`compute(n)\` of bench/guests/js_compute.js (JSON round trips of $n small objects, then an integer loop; the time measured inside, with Date.now), \`kiln up\` ($tier tier: StarlingMonkey, an interpreter, compiled by Kiln), one request \`/?n=$n\` after a warm-up request; Node.js $(node --version) runs the same module (V8's JIT) after a warm-up call. The checksums must agree."
+    say ""
+    say "| runtime | ms | checksum |"
+    say "|---|---|---|"
+    say "| kiln ($tier tier) | ${kms:-?} | $(sed -n 's/.*"checksum":\([0-9]*\).*/\1/p' <<<"$k") |"
+    say "| Node.js | ${nms:-?} | $(sed -n 's/.*"checksum":\([0-9]*\).*/\1/p' <<<"$nd") |"
+    say ""
+    say "Kiln / Node.js time: **$(python3 -c "print(f'{$kms/max($nms,1):.1f}')" 2>/dev/null || echo "?")x**."
+    say ""
+}
+js_compute_section
 
 cp "$report" "$OUT"
 echo

@@ -8,6 +8,11 @@
 #                                                 jco, componentize-js, preview2-shim (npm)
 #   npm/jco.mjs, npm/preopens.mjs                 tools/npm/*.mjs (jco with preopens set)
 #   py/                                           a venv with componentize-py, pinned (PyPI)
+#   go/bin/go, go/cache, go/mod                   a Go >= 1.24 (the machine's, else fetched
+#                                                 by the go command as golang.org/toolchain
+#                                                 from the Go module proxy), its build cache
+#                                                 warmed with the http-go template for
+#                                                 GOOS=wasip1, and its module cache
 #   component-spec/                               the component-model spec tests (.wast) that
 #                                                 the wasm-tools crate ships (crates.io), for
 #                                                 tests/suites/component_spec.sh
@@ -22,13 +27,15 @@
 # version stamps (well under a second).
 # Needs what scripts/install-deps.sh installs, plus the machine's cargo (rustup, Rust >= 1.88),
 # node + npm and python3 (with venv).
-# Usage: scripts/install-tools.sh [--check] [--npm-only] [--py-only]
+# Usage: scripts/install-tools.sh [--check] [--npm-only] [--py-only] [--go-only]
 #   --check      exit 1 if something is missing
 #   --npm-only   only the npm part (jco & co.): what `kiln build` of a C, JavaScript or
 #                TypeScript wasi:http component needs (sdk/c/kiln-componentize.sh and
 #                sdk/lang/kiln-build.sh run it when jco is missing)
 #   --py-only    only the componentize-py venv: what `kiln build` of a Python wasi:http
 #                component needs besides jco (sdk/lang/kiln-build.sh runs it when missing)
+#   --go-only    only Go (go/): what `kiln build` of a Go wasi:http component needs besides
+#                jco (sdk/lang/kiln-build.sh runs it when missing)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,6 +48,10 @@ KUBECONFORM_VERSION=0.6.7
 KUBERNETES_VALIDATE_VERSION=1.37.0 # ships the schemas; we use Kubernetes 1.33's
 KUBE_SCHEMA_VERSION=1.33.0
 SPIN_OPERATOR_VERSION=0.6.1
+# The Go that the go command fetches from the Go module proxy (GOTOOLCHAIN) when the
+# machine's Go is older than GO_MIN (wasmexport) but can fetch toolchains (Go >= 1.21).
+GO_MIN_MINOR=24
+GO_TOOLCHAIN=go1.26.8
 
 # One stamp per tool: the exact thing installed. A tool is current when its stamp matches.
 NPM_FILES=(package.json package-lock.json jco.mjs preopens.mjs)
@@ -50,23 +61,26 @@ want_wit_bindgen="wit-bindgen-cli $WIT_BINDGEN_VERSION (c)"
 want_py="componentize-py $COMPONENTIZE_PY_VERSION"
 want_kube="kubeconform $KUBECONFORM_VERSION, kubernetes-validate $KUBERNETES_VALIDATE_VERSION (k8s $KUBE_SCHEMA_VERSION), spin-operator $SPIN_OPERATOR_VERSION, $(sha256sum "$ROOT/scripts/kube-schemas.py" | cut -c1-16)"
 want_cmspec="wasm-tools-$WASM_TOOLS_VERSION tests/component-model/test"
+# Go: the stamp names the go binary linked and what warmed the cache (the template's hash).
+go_stamp() { echo "go >= 1.$GO_MIN_MINOR, http-go $(cat "$ROOT"/templates/http-go/kiln/* | sha256sum | cut -c1-16)"; }
 
 stamp_ok() { # stamp_ok FILE WANT: the stamp file holds exactly WANT
     [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]
 }
 
-check=0 npm_only=0 py_only=0
+check=0 npm_only=0 py_only=0 go_only=0
 for a in "$@"; do
     case $a in
     --check) check=1 ;;
     --npm-only) npm_only=1 ;;
     --py-only) py_only=1 ;;
-    *) echo "usage: $0 [--check] [--npm-only] [--py-only]" >&2; exit 2 ;;
+    --go-only) go_only=1 ;;
+    *) echo "usage: $0 [--check] [--npm-only] [--py-only] [--go-only]" >&2; exit 2 ;;
     esac
 done
-# --npm-only and --py-only together: both parts. Neither: everything.
+# --npm-only, --py-only and --go-only together: those parts. None: everything.
 all=1
-[ $npm_only = 1 ] || [ $py_only = 1 ] && all=0
+[ $npm_only = 1 ] || [ $py_only = 1 ] || [ $go_only = 1 ] && all=0
 
 missing=()
 want_npm=$(npm_stamp)
@@ -75,6 +89,10 @@ if [ $all = 1 ] || [ $npm_only = 1 ]; then
 fi
 if [ $all = 1 ] || [ $py_only = 1 ]; then
     stamp_ok "$KILN_TOOLS/py/.kiln-stamp" "$want_py" && [ -x "$KILN_TOOLS/py/bin/componentize-py" ] || missing+=(componentize-py)
+fi
+want_go=$(go_stamp)
+if [ $all = 1 ] || [ $go_only = 1 ]; then
+    stamp_ok "$KILN_TOOLS/go/.kiln-stamp" "$want_go" && [ -x "$KILN_TOOLS/go/bin/go" ] || missing+=(go)
 fi
 if [ $all = 1 ]; then
     stamp_ok "$KILN_TOOLS/cargo/.kiln-wasm-tools" "$want_wasm_tools" && [ -x "$KILN_TOOLS/cargo/bin/wasm-tools" ] || missing+=(wasm-tools)
@@ -130,6 +148,49 @@ install_py() {
     python3 -m venv "$KILN_TOOLS/py"
     "$KILN_TOOLS/py/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY_VERSION"
     echo "$want_py" >"$KILN_TOOLS/py/.kiln-stamp"
+}
+
+# go_minor GO: the minor version of the go binary GO (24 for go1.24.3), or nothing.
+go_minor() {
+    "$1" env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p'
+}
+
+# A Go >= 1.$GO_MIN_MINOR as $KILN_TOOLS/go/bin/go (a link): the machine's go when it is
+# recent enough; else, when it can fetch toolchains (>= 1.21), $GO_TOOLCHAIN, which the go
+# command fetches from the Go module proxy into the module cache go/mod. Debian's
+# golang-go 1.19 can do neither: then say what to install. Then the http-go template is
+# built once for GOOS=wasip1 into go/cache, so that a project's first `kiln build` compiles
+# only its own code.
+install_go() {
+    local g m found="" gt="$KILN_TOOLS/go" tmp
+    mkdir -p "$gt/bin" "$gt/cache" "$gt/mod"
+    for g in "$(command -v go || true)" /usr/local/go/bin/go /usr/lib/go/bin/go; do
+        [ -n "$g" ] && [ -x "$g" ] || continue
+        m=$(go_minor "$g")
+        [ -n "$m" ] || continue
+        if [ "$m" -ge "$GO_MIN_MINOR" ]; then
+            found=$(readlink -f "$g")
+            break
+        fi
+        if [ "$m" -ge 21 ]; then
+            GOTOOLCHAIN=$GO_TOOLCHAIN GOMODCACHE="$gt/mod" GOPATH="$gt" "$g" version >/dev/null || continue
+            found=$(ls -d "$gt"/mod/golang.org/toolchain@v0.0.1-"$GO_TOOLCHAIN".*/bin/go 2>/dev/null | head -n 1)
+            [ -n "$found" ] && break
+        fi
+    done
+    if [ -z "$found" ]; then
+        echo "install-tools: no Go >= 1.$GO_MIN_MINOR, and no Go >= 1.21 to fetch one with (GOTOOLCHAIN=$GO_TOOLCHAIN); install one (the Go module proxy serves golang.org/toolchain)" >&2
+        return 1
+    fi
+    ln -sfn "$found" "$gt/bin/go" || return 1
+    tmp=$(mktemp -d) || return 1
+    cp -R "$ROOT/templates/http-go/." "$tmp/" && sed -i 's/{{project-name}}/warm/g' "$tmp/go.mod" "$tmp/main.go" &&
+        (cd "$tmp" && GOOS=wasip1 GOARCH=wasm GOTOOLCHAIN=local GOFLAGS=-mod=mod GOCACHE="$gt/cache" \
+            GOMODCACHE="$gt/mod" "$gt/bin/go" build -buildmode=c-shared -trimpath -buildvcs=false -o "$tmp/core.wasm" .)
+    local rc=$?
+    rm -rf "$tmp"
+    [ $rc = 0 ] || return 1
+    echo "$want_go" >"$gt/.kiln-stamp"
 }
 
 # The component-model repository's test/ directory, as the wasm-tools crate ships it
@@ -222,6 +283,15 @@ for t in "${missing[@]}"; do
     kube)
         stamp_ok "$KILN_TOOLS/kube/.kiln-stamp" "$want_kube" && [ -x "$KILN_TOOLS/kube/bin/kubeconform" ] && continue
         step "kubeconform $KUBECONFORM_VERSION + Kubernetes/SpinKube schemas (Go proxy, PyPI)" install_kube
+        ;;
+    go)
+        stamp_ok "$KILN_TOOLS/go/.kiln-stamp" "$want_go" && [ -x "$KILN_TOOLS/go/bin/go" ] && continue
+        # Only http-go needs Go: without it everything else is still installed (and the
+        # tests that build Go say they skip), unless Go is what was asked for.
+        if ! step "Go >= 1.$GO_MIN_MINOR for GOOS=wasip1 (the machine's, or $GO_TOOLCHAIN from the Go module proxy)" install_go; then
+            [ $go_only = 1 ] && exit 1
+            echo "install-tools: Go left out (the http-go template cannot be built here)" >&2
+        fi
         ;;
     component-spec)
         stamp_ok "$KILN_TOOLS/component-spec/.kiln-stamp" "$want_cmspec" && continue

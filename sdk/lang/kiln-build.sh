@@ -1,29 +1,36 @@
 #!/bin/sh
-# kiln-build.sh — builds a JavaScript, TypeScript or Python HTTP handler into a component of
+# kiln-build.sh — builds a JavaScript, TypeScript, Python or Go HTTP handler into a component of
 # the wasi:http/proxy world (it exports wasi:http/incoming-handler), which Kiln, Spin,
-# `wasmtime serve` and `jco serve` run. The build command of the http-js, http-ts and
-# http-py templates (kiln.toml), run from the project directory:
+# `wasmtime serve` and `jco serve` run. The build command of the http-js, http-ts, http-py
+# and http-go templates (kiln.toml), run from the project directory:
 #
 #   sh sdk/kiln-build.sh js SRC.js OUT.wasm     componentize-js (npm), through jco; SRC
 #                                               adds a fetch-event listener or has
 #                                               `export default { fetch(request) }`
 #   sh sdk/kiln-build.sh ts SRC.ts OUT.wasm     the same; jco strips the types first
 #   sh sdk/kiln-build.sh py MODULE OUT.wasm     componentize-py (PyPI), MODULE.py in .
+#   sh sdk/kiln-build.sh go DIR OUT.wasm        the Go main package in DIR (with the kiln
+#                                               package of the template): `go build`
+#                                               GOOS=wasip1 -buildmode=c-shared (a WASI
+#                                               reactor), kiln-go-adapter-realloc.py, then
+#                                               jco embed + jco new --wasi-reactor
 #
 # The tools come from ${KILN_TOOLS:-/var/cache/kiln-tools}: npm/ (jco, componentize-js,
-# and the WASI WIT that jco ships, which the Python build needs too) and py/ (a venv with
-# componentize-py). A missing one is installed by the Kiln source tree's
-# `scripts/install-tools.sh --npm-only` / `--py-only` (the tree is found from $KILN_SRC,
-# from the `kiln` running the build, or from `kiln` on PATH).
+# and the WASI WIT that jco ships, which the Python and Go builds need too), py/ (a venv
+# with componentize-py) and go/ (bin/go: a Go >= 1.24; cache/ and mod/: its build and module
+# caches). A missing one is installed by the Kiln source tree's `scripts/install-tools.sh
+# --npm-only` / `--py-only` / `--go-only` (the tree is found from $KILN_SRC, from the `kiln`
+# running the build, or from `kiln` on PATH). `go build` needs no network unless the
+# project imports a module that is not in the module cache yet.
 #
 # The world: `include wasi:http/proxy@V` over jco's WASI WIT (lib/wit/builtin/0.2.12).
-# V is 0.2.12 for Python; for JavaScript it is 0.2.10, the version StarlingMonkey (the
+# V is 0.2.12 for Python and Go; for JavaScript it is 0.2.10, the version StarlingMonkey (the
 # engine of componentize-js 0.22) exports itself: the same WIT with the versions rewritten
 # and wasi:sockets' network-error-code made stable, as the 0.2.10 world has it.
 set -eu
 
 usage() {
-    echo "usage: $0 js|ts SRC OUT.wasm | $0 py MODULE OUT.wasm" >&2
+    echo "usage: $0 js|ts SRC OUT.wasm | $0 py MODULE OUT.wasm | $0 go DIR OUT.wasm" >&2
     exit 2
 }
 [ $# -eq 3 ] || usage
@@ -57,7 +64,7 @@ find_installer() {
     return 1
 }
 
-# install WHAT OPTION: run the installer with OPTION (--npm-only, --py-only).
+# install WHAT OPTION: run the installer with OPTION (--npm-only, --py-only, --go-only).
 install() {
     if installer=$(find_installer); then
         echo "kiln-build: $1 is not in $KILN_TOOLS; installing it ($installer $2)" >&2
@@ -70,7 +77,7 @@ install() {
 }
 
 case $lang in
-js | ts | py) ;;
+js | ts | py | go) ;;
 *) usage ;;
 esac
 if ! command -v node >/dev/null 2>&1; then
@@ -83,6 +90,10 @@ fi
 if [ "$lang" = py ] && [ ! -x "$py/bin/componentize-py" ]; then
     install "componentize-py (PyPI)" --py-only
 fi
+gotools=$KILN_TOOLS/go
+if [ "$lang" = go ] && [ ! -x "$gotools/bin/go" ]; then
+    install "Go >= 1.24 (Go module proxy)" --go-only
+fi
 
 wit_src=$jco_pkg/lib/wit/builtin/0.2.12
 if [ ! -d "$wit_src" ]; then
@@ -90,7 +101,7 @@ if [ ! -d "$wit_src" ]; then
     exit 1
 fi
 version=0.2.12
-[ "$lang" = py ] || version=0.2.10
+case $lang in js | ts) version=0.2.10 ;; esac
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -125,6 +136,17 @@ if (handler && typeof handler.fetch === "function") {
     ;;
 py)
     "$py/bin/componentize-py" -d "$tmp/wit" -w app componentize -p . "$src" -o "$tmp/app.wasm" >&2
+    ;;
+go)
+    # A reactor (_initialize runs the Go runtime's initialisation and the init functions;
+    # the kiln package's //go:wasmexport functions are the exports), then the adapter's own
+    # allocator (see kiln-go-adapter-realloc.py), then the component.
+    (cd "$src" && GOOS=wasip1 GOARCH=wasm GOTOOLCHAIN=local GOFLAGS=-mod=mod \
+        GOCACHE="$gotools/cache" GOMODCACHE="$gotools/mod" \
+        "$gotools/bin/go" build -buildmode=c-shared -trimpath -buildvcs=false -o "$tmp/core.wasm" .) >&2
+    python3 "$(dirname "$0")/kiln-go-adapter-realloc.py" "$tmp/core.wasm" "$tmp/core-adapted.wasm"
+    node "$npm/jco.mjs" embed "$tmp/core-adapted.wasm" --wit "$tmp/wit" --world-name app -o "$tmp/embedded.wasm" >&2
+    node "$npm/jco.mjs" new "$tmp/embedded.wasm" --wasi-reactor -o "$tmp/app.wasm" >&2
     ;;
 esac
 mv "$tmp/app.wasm" "$out"

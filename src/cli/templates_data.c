@@ -7,7 +7,7 @@
 static const char shared0[] =
     "target/\nnode_modules/\n";
 
-/* .gitignore (in 3 templates) */
+/* .gitignore (in 4 templates) */
 static const char shared1[] =
     "target/\n";
 
@@ -753,33 +753,40 @@ static const char shared8[] =
     "n\", name);\n    else\n        kiln_puts(\"Hello from Kiln!\\n\");\n"
     "    return kiln_send();\n}\n";
 
-/* sdk/kiln-build.sh (in 3 templates) */
+/* sdk/kiln-build.sh (in 4 templates) */
 static const char shared9[] =
-    "#!/bin/sh\n# kiln-build.sh \342\200\224 builds a JavaScript, TypeScript or Python HTTP handler i"
-    "nto a component of\n# the wasi:http/proxy world (it exports wasi:http/incoming-handler), which K"
-    "iln, Spin,\n# `wasmtime serve` and `jco serve` run. The build command of the http-js, http-ts an"
-    "d\n# http-py templates (kiln.toml), run from the project directory:\n"
+    "#!/bin/sh\n# kiln-build.sh \342\200\224 builds a JavaScript, TypeScript, Python or Go HTTP handl"
+    "er into a component of\n# the wasi:http/proxy world (it exports wasi:http/incoming-handler), whi"
+    "ch Kiln, Spin,\n# `wasmtime serve` and `jco serve` run. The build command of the http-js, http-t"
+    "s, http-py\n# and http-go templates (kiln.toml), run from the project directory:\n"
     "#\n#   sh sdk/kiln-build.sh js SRC.js OUT.wasm     componentize-js (npm), through jco; SRC\n"
     "#                                               adds a fetch-event listener or has\n"
     "#                                               `export default { fetch(request) }`\n"
     "#   sh sdk/kiln-build.sh ts SRC.ts OUT.wasm     the same; jco strips the types first\n"
     "#   sh sdk/kiln-build.sh py MODULE OUT.wasm     componentize-py (PyPI), MODULE.py in .\n"
+    "#   sh sdk/kiln-build.sh go DIR OUT.wasm        the Go main package in DIR (with the kiln\n"
+    "#                                               package of the template): `go build`\n"
+    "#                                               GOOS=wasip1 -buildmode=c-shared (a WASI\n"
+    "#                                               reactor), kiln-go-adapter-realloc.py, then\n"
+    "#                                               jco embed + jco new --wasi-reactor\n"
     "#\n# The tools come from ${KILN_TOOLS:-/var/cache/kiln-tools}: npm/ (jco, componentize-js,\n"
-    "# and the WASI WIT that jco ships, which the Python build needs too) and py/ (a venv with\n"
-    "# componentize-py). A missing one is installed by the Kiln source tree's\n"
-    "# `scripts/install-tools.sh --npm-only` / `--py-only` (the tree is found from $KILN_SRC,\n"
-    "# from the `kiln` running the build, or from `kiln` on PATH).\n"
+    "# and the WASI WIT that jco ships, which the Python and Go builds need too), py/ (a venv\n"
+    "# with componentize-py) and go/ (bin/go: a Go >= 1.24; cache/ and mod/: its build and module\n"
+    "# caches). A missing one is installed by the Kiln source tree's `scripts/install-tools.sh\n"
+    "# --npm-only` / `--py-only` / `--go-only` (the tree is found from $KILN_SRC, from the `kiln`\n"
+    "# running the build, or from `kiln` on PATH). `go build` needs no network unless the\n"
+    "# project imports a module that is not in the module cache yet.\n"
     "#\n# The world: `include wasi:http/proxy@V` over jco's WASI WIT (lib/wit/builtin/0.2.12).\n"
-    "# V is 0.2.12 for Python; for JavaScript it is 0.2.10, the version StarlingMonkey (the\n"
+    "# V is 0.2.12 for Python and Go; for JavaScript it is 0.2.10, the version StarlingMonkey (the\n"
     "# engine of componentize-js 0.22) exports itself: the same WIT with the versions rewritten\n"
     "# and wasi:sockets' network-error-code made stable, as the 0.2.10 world has it.\n"
-    "set -eu\n\nusage() {\n    echo \"usage: $0 js|ts SRC OUT.wasm | $0 py MODULE OUT.wasm\" >&2\n"
-    "    exit 2\n}\n[ $# -eq 3 ] || usage\nlang=$1\nsrc=$2\nout=$3\n"
-    "KILN_TOOLS=${KILN_TOOLS:-/var/cache/kiln-tools}\nnpm=$KILN_TOOLS/npm\n"
-    "jco_pkg=$npm/node_modules/@bytecodealliance/jco\npy=$KILN_TOOLS/py\n"
-    "\n# The Kiln source tree's installer, or nothing: $KILN_SRC, then the tree of the kiln\n"
-    "# binary running this build (a parent process) or of the kiln on PATH (build-X/kiln and\n"
-    "# the tree's root are siblings).\nfind_installer() {\n    candidates=${KILN_SRC:-}\n"
+    "set -eu\n\nusage() {\n    echo \"usage: $0 js|ts SRC OUT.wasm | $0 py MODULE OUT.wasm | $0 go DI"
+    "R OUT.wasm\" >&2\n    exit 2\n}\n[ $# -eq 3 ] || usage\nlang=$1\n"
+    "src=$2\nout=$3\nKILN_TOOLS=${KILN_TOOLS:-/var/cache/kiln-tools}\n"
+    "npm=$KILN_TOOLS/npm\njco_pkg=$npm/node_modules/@bytecodealliance/jco\n"
+    "py=$KILN_TOOLS/py\n\n# The Kiln source tree's installer, or nothing: $KILN_SRC, then the tree of"
+    " the kiln\n# binary running this build (a parent process) or of the kiln on PATH (build-X/kiln a"
+    "nd\n# the tree's root are siblings).\nfind_installer() {\n    candidates=${KILN_SRC:-}\n"
     "    pid=$$\n    for _ in 1 2 3 4; do\n        pid=$(awk '/^PPid:/ {print $2}' \"/proc/$pid/statu"
     "s\" 2>/dev/null) || break\n        [ -n \"$pid\" ] && [ \"$pid\" -gt 1 ] || break\n"
     "        exe=$(readlink \"/proc/$pid/exe\" 2>/dev/null) || continue\n"
@@ -788,20 +795,22 @@ static const char shared9[] =
     "k -f \"$k\")\")/..\"\n    for d in $candidates; do\n        if [ -x \"$d/scripts/install-tools.s"
     "h\" ]; then\n            echo \"$d/scripts/install-tools.sh\"\n"
     "            return 0\n        fi\n    done\n    return 1\n}\n"
-    "\n# install WHAT OPTION: run the installer with OPTION (--npm-only, --py-only).\n"
+    "\n# install WHAT OPTION: run the installer with OPTION (--npm-only, --py-only, --go-only).\n"
     "install() {\n    if installer=$(find_installer); then\n        echo \"kiln-build: $1 is not in $"
     "KILN_TOOLS; installing it ($installer $2)\" >&2\n        \"$installer\" \"$2\" >&2\n"
     "    else\n        echo \"kiln-build: $1 is not in $KILN_TOOLS, and no Kiln source tree was found"
     " to install it:\" >&2\n        echo \"  run scripts/install-tools.sh $2 in the Kiln source tree "
     "(or set KILN_SRC to it)\" >&2\n        exit 1\n    fi\n}\n\ncase $lang in\n"
-    "js | ts | py) ;;\n*) usage ;;\nesac\nif ! command -v node >/dev/null 2>&1; then\n"
+    "js | ts | py | go) ;;\n*) usage ;;\nesac\nif ! command -v node >/dev/null 2>&1; then\n"
     "    echo \"kiln-build: Node.js is needed (jco, and the WASI WIT it ships); install nodejs and np"
     "m\" >&2\n    exit 1\nfi\nif [ ! -f \"$jco_pkg/dist/jco.js\" ] || [ ! -f \"$npm/jco.mjs\" ]; then"
     "\n    install \"jco (npm)\" --npm-only\nfi\nif [ \"$lang\" = py ] && [ ! -x \"$py/bin/componenti"
     "ze-py\" ]; then\n    install \"componentize-py (PyPI)\" --py-only\n"
-    "fi\n\nwit_src=$jco_pkg/lib/wit/builtin/0.2.12\nif [ ! -d \"$wit_src\" ]; then\n"
+    "fi\ngotools=$KILN_TOOLS/go\nif [ \"$lang\" = go ] && [ ! -x \"$gotools/bin/go\" ]; then\n"
+    "    install \"Go >= 1.24 (Go module proxy)\" --go-only\nfi\n\n"
+    "wit_src=$jco_pkg/lib/wit/builtin/0.2.12\nif [ ! -d \"$wit_src\" ]; then\n"
     "    echo \"kiln-build: jco in $npm has no WASI 0.2.12 WIT ($wit_src)\" >&2\n"
-    "    exit 1\nfi\nversion=0.2.12\n[ \"$lang\" = py ] || version=0.2.10\n"
+    "    exit 1\nfi\nversion=0.2.12\ncase $lang in js | ts) version=0.2.10 ;; esac\n"
     "\ntmp=$(mktemp -d)\ntrap 'rm -rf \"$tmp\"' EXIT\nmkdir -p \"$tmp/wit/deps\"\n"
     "printf 'package kiln:app;\\n\\nworld app {\\n  include wasi:http/proxy@%s;\\n}\\n' \"$version\" "
     ">\"$tmp/wit/world.wit\"\ncp -R \"$wit_src\"/. \"$tmp/wit/deps/\"\n"
@@ -823,7 +832,129 @@ static const char shared9[] =
     "ipped, anyway.\n    node \"$npm/jco.mjs\" componentize \"$tmp/kiln-entry.$lang\" --bundle --wit "
     "\"$tmp/wit\" --world-name app \\\n        -o \"$tmp/app.wasm\" >&2\n"
     "    ;;\npy)\n    \"$py/bin/componentize-py\" -d \"$tmp/wit\" -w app componentize -p . \"$src\" -"
-    "o \"$tmp/app.wasm\" >&2\n    ;;\nesac\nmv \"$tmp/app.wasm\" \"$out\"\n";
+    "o \"$tmp/app.wasm\" >&2\n    ;;\ngo)\n    # A reactor (_initialize runs the Go runtime's initial"
+    "isation and the init functions;\n    # the kiln package's //go:wasmexport functions are the expo"
+    "rts), then the adapter's own\n    # allocator (see kiln-go-adapter-realloc.py), then the compone"
+    "nt.\n    (cd \"$src\" && GOOS=wasip1 GOARCH=wasm GOTOOLCHAIN=local GOFLAGS=-mod=mod \\\n"
+    "        GOCACHE=\"$gotools/cache\" GOMODCACHE=\"$gotools/mod\" \\\n"
+    "        \"$gotools/bin/go\" build -buildmode=c-shared -trimpath -buildvcs=false -o \"$tmp/core.w"
+    "asm\" .) >&2\n    python3 \"$(dirname \"$0\")/kiln-go-adapter-realloc.py\" \"$tmp/core.wasm\" \""
+    "$tmp/core-adapted.wasm\"\n    node \"$npm/jco.mjs\" embed \"$tmp/core-adapted.wasm\" --wit \"$tm"
+    "p/wit\" --world-name app -o \"$tmp/embedded.wasm\" >&2\n    node \"$npm/jco.mjs\" new \"$tmp/emb"
+    "edded.wasm\" --wasi-reactor -o \"$tmp/app.wasm\" >&2\n    ;;\n"
+    "esac\nmv \"$tmp/app.wasm\" \"$out\"\n";
+
+/* sdk/kiln-go-adapter-realloc.py (in 4 templates) */
+static const char shared10[] =
+    "#!/usr/bin/env python3\n\"\"\"kiln-go-adapter-realloc.py: gives a Go (GOOS=wasip1, -buildmode=c-"
+    "shared) core module the\nallocator that the WASI preview1 adapter uses for its own state, before"
+    " the component is\nmade (sh sdk/kiln-build.sh go runs it between `go build` and `jco new`).\n"
+    "\n    python3 kiln-go-adapter-realloc.py CORE.wasm OUT.wasm\n"
+    "\nWhy: wit-component links the adapter's allocations (its 64 KiB state and its stack) to the\n"
+    "main module's `cabi_realloc_adapter` export, else to its `cabi_realloc`. Go's cabi_realloc\n"
+    "is Go code, which cannot run before the Go runtime is initialised, and the runtime's\n"
+    "initialisation (_initialize) is what makes the first WASI calls. The alternative, the\n"
+    "adapter taking pages with memory.grow, breaks too: Go's heap grows from the end of its\n"
+    "data with no regard for pages someone else grew, and overwrites the adapter's state.\n"
+    "\nWhat: the Go program reserves a region in its data, `kiln.adapterArena`, whose first bytes\n"
+    "are the marker below (the rest are zeros; Go never touches the array). This script finds\n"
+    "the marker in the active data segments, and appends to the module a mutable i32 global\n"
+    "(the bump pointer, starting after the marker), a function of cabi_realloc's type that\n"
+    "bump-allocates from the region (aligned; a trap when it is exhausted or asked to grow an\n"
+    "old block), and the export `cabi_realloc_adapter` of that function. Appending keeps every\n"
+    "existing index. Exit 1 with a message when the module lacks the marker or cabi_realloc.\n"
+    "\"\"\"\nimport sys\n\nMARKER = b\"kiln-adapter-arena:v1\"\nARENA_SIZE = 256 * 1024  # the size o"
+    "f kiln.adapterArena, marker included\n\n\ndef leb(data, pos, signed=False):\n"
+    "    \"\"\"The LEB128 number at data[pos]: (value, position after it).\"\"\"\n"
+    "    result = shift = 0\n    while True:\n        b = data[pos]\n"
+    "        pos += 1\n        result |= (b & 0x7F) << shift\n        shift += 7\n"
+    "        if b < 0x80:\n            if signed and b & 0x40:\n                result -= 1 << shift\n"
+    "            return result, pos\n\n\ndef uleb(data, pos):\n    return leb(data, pos)\n"
+    "\n\ndef sleb(data, pos):\n    return leb(data, pos, True)\n\n"
+    "\ndef enc_uleb(v):\n    out = bytearray()\n    while True:\n        b = v & 0x7F\n"
+    "        v >>= 7\n        if v:\n            out.append(b | 0x80)\n"
+    "        else:\n            out.append(b)\n            return bytes(out)\n"
+    "\n\ndef enc_sleb(v):\n    out = bytearray()\n    while True:\n"
+    "        b = v & 0x7F\n        v >>= 7\n        if (v == 0 and not b & 0x40) or (v == -1 and b & "
+    "0x40):\n            out.append(b)\n            return bytes(out)\n"
+    "        out.append(b | 0x80)\n\n\ndef name(data, pos):\n    n, pos = uleb(data, pos)\n"
+    "    return data[pos:pos + n], pos + n\n\n\ndef skip_limits(data, pos):\n"
+    "    flags = data[pos]\n    _, pos = uleb(data, pos + 1)\n    if flags & 1:\n"
+    "        _, pos = uleb(data, pos)\n    return pos\n\n\ndef skip_const_expr(data, pos):\n"
+    "    while data[pos] != 0x0B:\n        op = data[pos]\n        pos += 1\n"
+    "        if op in (0x41, 0x42):\n            _, pos = sleb(data, pos)\n"
+    "        elif op == 0x23 or op == 0xD2:\n            _, pos = uleb(data, pos)\n"
+    "        elif op == 0x44:\n            pos += 8\n        elif op == 0x43:\n"
+    "            pos += 4\n        elif op == 0xD0:\n            pos += 1\n"
+    "        else:\n            raise ValueError(\"unsupported constant expression opcode 0x%02x\" % "
+    "op)\n    return pos + 1\n\n\ndef fail(msg):\n    sys.stderr.write(\"kiln-go-adapter-realloc: %s\\"
+    "n\" % msg)\n    sys.exit(1)\n\n\ndef main():\n    if len(sys.argv) != 3:\n"
+    "        sys.stderr.write(\"usage: kiln-go-adapter-realloc.py CORE.wasm OUT.wasm\\n\")\n"
+    "        sys.exit(2)\n    data = open(sys.argv[1], \"rb\").read()\n"
+    "    if data[:8] != b\"\\x00asm\\x01\\x00\\x00\\x00\":\n        fail(\"%s is not a core WebAssemb"
+    "ly module\" % sys.argv[1])\n    sections = []  # [id, bytes]\n"
+    "    pos = 8\n    while pos < len(data):\n        sid = data[pos]\n"
+    "        size, p = uleb(data, pos + 1)\n        sections.append([sid, data[p:p + size]])\n"
+    "        pos = p + size\n\n    def section(sid):\n        for s in sections:\n"
+    "            if s[0] == sid:\n                return s\n        return None\n"
+    "\n    imported_funcs = imported_globals = 0\n    imp = section(2)\n"
+    "    if imp:\n        d = imp[1]\n        count, p = uleb(d, 0)\n"
+    "        for _ in range(count):\n            _, p = name(d, p)\n"
+    "            _, p = name(d, p)\n            kind = d[p]\n            p += 1\n"
+    "            if kind == 0:\n                _, p = uleb(d, p)\n"
+    "                imported_funcs += 1\n            elif kind == 1:\n"
+    "                p = skip_limits(d, p + 1)\n            elif kind == 2:\n"
+    "                p = skip_limits(d, p)\n            elif kind == 3:\n"
+    "                p += 2\n                imported_globals += 1\n"
+    "            else:\n                fail(\"unknown import kind %d\" % kind)\n"
+    "\n    exports = section(7)\n    realloc_index = None\n    d = exports[1] if exports else b\"\\x0"
+    "0\"\n    count, p = uleb(d, 0)\n    for _ in range(count):\n        n, p = name(d, p)\n"
+    "        kind = d[p]\n        idx, p = uleb(d, p + 1)\n        if n == b\"cabi_realloc_adapter\":"
+    "\n            fail(\"the module already exports cabi_realloc_adapter\")\n"
+    "        if n == b\"cabi_realloc\" and kind == 0:\n            realloc_index = idx\n"
+    "    if realloc_index is None or realloc_index < imported_funcs:\n"
+    "        fail(\"the module exports no cabi_realloc function (is the kiln package linked\?)\")\n"
+    "\n    funcs = section(3)\n    count, p = uleb(funcs[1], 0)\n    types = []\n"
+    "    for _ in range(count):\n        t, p = uleb(funcs[1], p)\n"
+    "        types.append(t)\n    realloc_type = types[realloc_index - imported_funcs]\n"
+    "\n    arena = None\n    dsec = section(11)\n    if dsec:\n        d = dsec[1]\n"
+    "        count, p = uleb(d, 0)\n        for _ in range(count):\n"
+    "            flag, p = uleb(d, p)\n            offset = None\n"
+    "            if flag in (0, 2):\n                if flag == 2:\n"
+    "                    _, p = uleb(d, p)\n                if d[p] == 0x41:\n"
+    "                    offset, _ = sleb(d, p + 1)\n                p = skip_const_expr(d, p)\n"
+    "            n, p = uleb(d, p)\n            seg = d[p:p + n]\n"
+    "            p += n\n            at = seg.find(MARKER)\n            if offset is not None and at "
+    ">= 0:\n                if arena is not None:\n                    fail(\"the arena marker is the"
+    "re twice\")\n                arena = offset + at\n    if arena is None:\n"
+    "        fail(\"no kiln.adapterArena in the module's data (is the kiln package linked\?)\")\n"
+    "    start = (arena + len(MARKER) + 15) & ~15\n    end = arena + ARENA_SIZE\n"
+    "\n    gsec = section(6)\n    if gsec is None:\n        gsec = [6, b\"\\x00\"]\n"
+    "        sections.append(gsec)  # order fixed below\n    count, p = uleb(gsec[1], 0)\n"
+    "    global_index = imported_globals + count\n    gsec[1] = enc_uleb(count + 1) + gsec[1][p:] + b"
+    "\"\\x7f\\x01\\x41\" + enc_sleb(start) + b\"\\x0b\"\n\n    count, p = uleb(funcs[1], 0)\n"
+    "    func_index = imported_funcs + count\n    funcs[1] = enc_uleb(count + 1) + funcs[1][p:] + enc"
+    "_uleb(realloc_type)\n\n    count, p = uleb(d := exports[1], 0)\n"
+    "    exports[1] = enc_uleb(count + 1) + d[p:] + enc_uleb(20) + b\"cabi_realloc_adapter\" + b\"\\x"
+    "00\" + enc_uleb(func_index)\n\n    g = enc_uleb(global_index)\n"
+    "    # (param old old_size align new_size) (local result): traps unless old == 0; result =\n"
+    "    # (ptr + align - 1) & -align; ptr = result + new_size; traps when ptr > end.\n"
+    "    body = (\n        b\"\\x01\\x01\\x7f\"  # one local i32 (index 4)\n"
+    "        + b\"\\x20\\x00\\x04\\x40\\x00\\x0b\"  # if old != 0: unreachable\n"
+    "        + b\"\\x23\" + g + b\"\\x20\\x02\\x6a\\x41\\x01\\x6b\"  # ptr + align - 1\n"
+    "        + b\"\\x41\\x00\\x20\\x02\\x6b\\x71\"  # & -align\n        + b\"\\x22\\x04\"  # local.te"
+    "e 4\n        + b\"\\x20\\x03\\x6a\"  # + new_size\n        + b\"\\x24\" + g  # global.set\n"
+    "        + b\"\\x23\" + g + b\"\\x41\" + enc_sleb(end) + b\"\\x4b\\x04\\x40\\x00\\x0b\"  # if ptr"
+    " > end (u): unreachable\n        + b\"\\x20\\x04\\x0b\"  # local.get 4; end\n"
+    "    )\n    code = section(10)\n    count, p = uleb(code[1], 0)\n"
+    "    code[1] = enc_uleb(count + 1) + code[1][p:] + enc_uleb(len(body)) + body\n"
+    "\n    order = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11:"
+    " 13}\n    known = [s for s in sections if s[0] != 0]\n    known.sort(key=lambda s: order.get(s[0"
+    "], 0))\n    out = bytearray(data[:8])\n    it = iter(known)\n"
+    "    for s in sections:  # custom sections stay where they were relative to the others\n"
+    "        if s[0] == 0:\n            out += bytes([0]) + enc_uleb(len(s[1])) + s[1]\n"
+    "        else:\n            s = next(it)\n            out += bytes([s[0]]) + enc_uleb(len(s[1])) "
+    "+ s[1]\n    open(sys.argv[2], \"wb\").write(out)\n\n\nmain()\n";
 
 static const kiln_template_file template0_files[] = {
     {".gitignore", 22,
@@ -1145,6 +1276,304 @@ static const kiln_template_file template2_files[] = {
 };
 
 static const kiln_template_file template3_files[] = {
+    {".gitignore", 8,
+    shared1},
+    {"README.md", 3350,
+    "# {{project-name}}\n\nAn HTTP handler in Go for Kiln, built as a **wasi:http component** (the `w"
+    "asi:http/proxy`\nworld) with the standard Go toolchain (`GOOS=wasip1`, Go 1.24 or later). The sa"
+    "me\n`target/{{project-name}}.wasm` runs on Spin and `wasmtime serve`.\n"
+    "\n    kiln build        # main.go + kiln/ -> target/{{project-name}}.wasm (about 15 s)\n"
+    "    kiln up           # serves it on http://127.0.0.1:3000\n    curl 'http://127.0.0.1:3000/\?na"
+    "me=Ada'\n    curl -X POST --data-binary 'hello' http://127.0.0.1:3000/echo\n"
+    "    curl http://127.0.0.1:3000/headers\n\n## The handler\n\n`main.go` registers a plain `net/htt"
+    "p` handler from an init function, as Spin's Go SDK\ndoes:\n\n"
+    "```go\nfunc init() {\n\tkiln.Handle(func(w http.ResponseWriter, r *http.Request) {\n"
+    "\t\tfmt.Fprintf(w, \"Hello, %s\", r.URL.Query().Get(\"name\"))\n"
+    "\t})\n}\n\nfunc main() {}\n```\n\n- `r` is an ordinary `*http.Request`: `Method`, `URL` (path an"
+    "d query), `Host`, `Header`,\n  `Body` (the whole request body, already read), `ContentLength`.\n"
+    "- `w` buffers the response: headers, `WriteHeader(status)`, `Write`. As net/http's server\n"
+    "  does, a response without `Content-Type` gets one sniffed from its body.\n"
+    "- `kiln.Serve(h)` takes any `http.Handler` instead (an `http.ServeMux`, for instance).\n"
+    "- A panic becomes a 500 naming it; the panic and its stack go to stderr (Kiln's log).\n"
+    "- Each request runs in a fresh instance: package variables do not carry state from one\n"
+    "  request to the next. Goroutines work within a request.\n\n`kiln/` is that layer, about 450 lin"
+    "es over the wasi:http imports, declared by hand with\n`//go:wasmimport` (no generated bindings, "
+    "no module to download): read it, or extend it.\nRequest headers up to 256 KiB in all are accepte"
+    "d (`scratchSize` in `kiln/wasi.go`).\n\n## How it is built, and what it costs\n"
+    "\n`sh sdk/kiln-build.sh go . OUT` runs\n\n1. `go build -buildmode=c-shared` with `GOOS=wasip1 GO"
+    "ARCH=wasm`: a WASI reactor whose\n   `_initialize` runs the Go runtime's initialisation and your"
+    " init functions, and whose\n   `//go:wasmexport` functions are the component's export and its al"
+    "locator;\n2. `sdk/kiln-go-adapter-realloc.py`: gives the module an allocator for the WASI previe"
+    "w1\n   adapter's own state, inside a region that the kiln package reserves (the adapter cannot\n"
+    "   call Go before the Go runtime is initialised, and memory it grew itself would be\n"
+    "   overwritten by Go's heap);\n3. `jco embed` (the world `include wasi:http/proxy@0.2.12`) and `"
+    "jco new --wasi-reactor`.\n\nGo comes from `${KILN_TOOLS:-/var/cache/kiln-tools}/go` (the machine"
+    "'s Go 1.24+, or one the\ngo command fetches from the Go module proxy), with its build cache and "
+    "module cache there\ntoo, and jco from `.../npm`; when one is missing the script installs it with"
+    " the Kiln\nsource tree's `scripts/install-tools.sh --go-only` / `--npm-only`. Modules you add wi"
+    "th\n`go get` land in that module cache; later builds need no network.\n"
+    "\nThe component is about 6 MB (the Go runtime and net/http travel with your code). The first\n"
+    "`kiln up` compiles it (about 50 s on the fast tier on an idle machine); Kiln caches the\n"
+    "result, so later starts of the same build are immediate. Your code is in the module's code,\n"
+    "so each new build is compiled again.\n\nTinyGo, which makes much smaller components, is not avai"
+    "lable here (it is not on any\nregistry this build uses); a user with TinyGo can build with its `"
+    "wasip2` target instead.\n"},
+    {"go.mod", 33,
+    "module {{project-name}}\n\ngo 1.24\n"},
+    {"kiln.toml", 656,
+    "spin_manifest_version = 2\n\n[application]\nname = \"{{project-name}}\"\n"
+    "version = \"0.1.0\"\ndescription = \"An HTTP handler written in Go, as a wasi:http component\"\n"
+    "\n# No executor: a component exporting wasi:http/incoming-handler is served as wasi:http.\n"
+    "[[trigger.http]]\nroute = \"/...\"\ncomponent = \"{{project-name}}\"\n"
+    "\n[component.{{project-name}}]\nsource = \"target/{{project-name}}.wasm\"\n"
+    "\n[component.{{project-name}}.build]\n# go build (GOOS=wasip1, a WASI reactor) and jco make the "
+    "component; sdk/kiln-build.sh\n# installs Go (>= 1.24) and jco when they are missing.\n"
+    "command = [\"sh sdk/kiln-build.sh go . target/{{project-name}}.wasm\"]\n"
+    "watch = [\"**/*.go\", \"go.mod\"]\n"},
+    {"kiln/arena_wasm.s", 371,
+    "// The data of adapterArena (wasi.go): 256 KiB, no pointers, starting with the marker\n"
+    "// \"kiln-adapter-arena:v1\" and a zero, which sdk/kiln-go-adapter-realloc.py looks for.\n"
+    "\n#include \"textflag.h\"\n\nDATA \302\267adapterArena+0(SB)/8, $\"kiln-ada\"\n"
+    "DATA \302\267adapterArena+8(SB)/8, $\"pter-are\"\nDATA \302\267adapterArena+16(SB)/8, $\"na:v1\\"
+    "x00\\x00\\x00\"\nGLOBL \302\267adapterArena(SB), NOPTR, $262144\n"},
+    {"kiln/kiln.go", 7920,
+    "// Package kiln serves a Go net/http handler as a WebAssembly component of the\n"
+    "// wasi:http/proxy world: the component exports wasi:http/incoming-handler.handle, which\n"
+    "// Kiln, Spin, `wasmtime serve` and `jco serve` run.\n//\n//\tfunc init() {\n"
+    "//\t\tkiln.Handle(func(w http.ResponseWriter, r *http.Request) {\n"
+    "//\t\t\tfmt.Fprintln(w, \"Hello\")\n//\t\t})\n//\t}\n//\tfunc main() {}\n"
+    "//\n// For each request the export (wasiHandle):\n//  1. reads the method, the path with its que"
+    "ry, the authority, the headers and the\n//     whole body of the incoming-request into an *http."
+    "Request;\n//  2. calls the handler with a ResponseWriter that buffers the response;\n"
+    "//  3. sends it: an outgoing-response with the headers (names in lower case) and the status,\n"
+    "//     handed to the response-outparam, then the body written with\n"
+    "//     blocking-write-and-flush in pieces of at most 4096 bytes (the most that call\n"
+    "//     accepts), then the body finished.\n//\n// As net/http's server does, a response without C"
+    "ontent-Type gets one sniffed from its\n// body (http.DetectContentType), and a handler that writ"
+    "es nothing answers 200 with no\n// body. A panic in the handler becomes a 500 naming it; the pan"
+    "ic goes to stderr (Kiln's\n// log). Kiln runs each request in a fresh instance, so package varia"
+    "bles do not carry\n// state from one request to the next.\n//\n"
+    "// The program is built as a WASI reactor (GOOS=wasip1 GOARCH=wasm, -buildmode=c-shared):\n"
+    "// main() is never called, the handler is registered by an init function.\n"
+    "package kiln\n\nimport (\n\t\"bytes\"\n\t\"fmt\"\n\t\"net/http\"\n"
+    "\t\"os\"\n\t\"runtime/debug\"\n\t\"strings\"\n\t\"unsafe\"\n)\n"
+    "\nvar handler http.Handler\n\n// Handle makes f the component's HTTP handler. Call it from an in"
+    "it function.\nfunc Handle(f func(http.ResponseWriter, *http.Request)) { handler = http.HandlerFu"
+    "nc(f) }\n\n// Serve makes h the component's HTTP handler (an http.ServeMux, for instance). Call "
+    "it\n// from an init function.\nfunc Serve(h http.Handler) { handler = h }\n"
+    "\n// responseWriter is the http.ResponseWriter of one request: it buffers the response,\n"
+    "// which wasiHandle sends when the handler returns.\ntype responseWriter struct {\n"
+    "\theader http.Header\n\tstatus int\n\tbody   bytes.Buffer\n}\n"
+    "\nfunc (w *responseWriter) Header() http.Header { return w.header }\n"
+    "\nfunc (w *responseWriter) WriteHeader(status int) {\n\tif w.status == 0 {\n"
+    "\t\tw.status = status\n\t}\n}\n\nfunc (w *responseWriter) Write(p []byte) (int, error) {\n"
+    "\tw.WriteHeader(http.StatusOK)\n\treturn w.body.Write(p)\n}\n"
+    "\n// wasiHandle is the export wasi:http/incoming-handler.handle: one request, one response.\n"
+    "//\n//go:wasmexport wasi:http/incoming-handler@0.2.12#handle\n"
+    "func wasiHandle(request, responseOut handle) {\n\tcheckArena()\n"
+    "\treq, err := readRequest(request)\n\treqDrop(request)\n\tw := &responseWriter{header: http.Head"
+    "er{}}\n\tswitch {\n\tcase err != nil:\n\t\tfmt.Fprintf(os.Stderr, \"kiln: reading the request: %"
+    "v\\n\", err)\n\t\tw.status = http.StatusBadRequest\n\t\tw.header.Set(\"Content-Type\", \"text/pl"
+    "ain; charset=utf-8\")\n\t\tfmt.Fprintf(&w.body, \"Bad request: %v\\n\", err)\n"
+    "\tcase handler == nil:\n\t\tw.status = http.StatusInternalServerError\n"
+    "\t\tw.header.Set(\"Content-Type\", \"text/plain; charset=utf-8\")\n"
+    "\t\tw.body.WriteString(\"No handler: call kiln.Handle in an init function\\n\")\n"
+    "\tdefault:\n\t\tserve(w, req)\n\t}\n\tsend(w, responseOut)\n}\n"
+    "\n// serve runs the handler on req; a panic replaces whatever it wrote with a 500.\n"
+    "func serve(w *responseWriter, req *http.Request) {\n\tdefer func() {\n"
+    "\t\tif p := recover(); p != nil {\n\t\t\tfmt.Fprintf(os.Stderr, \"kiln: the handler panicked: %v"
+    "\\n%s\", p, debug.Stack())\n\t\t\tw.header = http.Header{\"Content-Type\": {\"text/plain; charse"
+    "t=utf-8\"}}\n\t\t\tw.status = http.StatusInternalServerError\n"
+    "\t\t\tw.body.Reset()\n\t\t\tfmt.Fprintf(&w.body, \"Internal Server Error: %v\\n\", p)\n"
+    "\t\t}\n\t}()\n\thandler.ServeHTTP(w, req)\n}\n\n// hostString reads a string the host returned a"
+    "t words off and off+4 of the return area.\nfunc hostString(off uintptr) string {\n"
+    "\ts := string(hostBytes(ret.word(off), ret.word(off+4)))\n\trelease()\n"
+    "\treturn s\n}\n\nvar methods = [...]string{\"GET\", \"HEAD\", \"POST\", \"PUT\", \"DELETE\", \"C"
+    "ONNECT\", \"OPTIONS\", \"TRACE\", \"PATCH\"}\n\n// readRequest turns the incoming-request into a"
+    "n *http.Request (borrowing it: the caller\n// drops it), its body read whole.\n"
+    "func readRequest(request handle) (*http.Request, error) {\n\treqMethod(request, ret.ptr())\n"
+    "\tmethod := \"GET\"\n\tif tag := ret.byteAt(0); int(tag) < len(methods) {\n"
+    "\t\tmethod = methods[tag]\n\t} else {\n\t\tmethod = hostString(4)\n"
+    "\t}\n\turi := \"/\"\n\tif reqPathWithQuery(request, ret.ptr()); ret.byteAt(0) == 1 {\n"
+    "\t\turi = hostString(4)\n\t}\n\thost := \"localhost\"\n\tif reqAuthority(request, ret.ptr()); re"
+    "t.byteAt(0) == 1 {\n\t\thost = hostString(4)\n\t}\n\theader := readFields(reqHeaders(request))\n"
+    "\tbody, err := readBody(request)\n\tif err != nil {\n\t\treturn nil, err\n"
+    "\t}\n\treq, err := http.NewRequest(method, \"http://\"+host+uri, bytes.NewReader(body))\n"
+    "\tif err != nil {\n\t\treturn nil, err\n\t}\n\treq.Header = header\n"
+    "\treq.Host = host\n\treq.RequestURI = uri\n\treq.ContentLength = int64(len(body))\n"
+    "\treturn req, nil\n}\n\n// readFields copies the entries of a fields resource (and drops it); re"
+    "peated names keep\n// every value, in order.\nfunc readFields(fields handle) http.Header {\n"
+    "\tfieldsEntries(fields, ret.ptr())\n\th := http.Header{}\n\titems := hostBytes(ret.word(0), ret."
+    "word(4)*16)\n\tfor i := 0; i+16 <= len(items); i += 16 {\n\t\tw := (*[4]uint32)(unsafe.Pointer(&"
+    "items[i]))\n\t\th.Add(string(hostBytes(w[0], w[1])), string(hostBytes(w[2], w[3])))\n"
+    "\t}\n\trelease()\n\tfieldsDrop(fields)\n\treturn h\n}\n\n// readBody reads the request's body wh"
+    "ole, with blocking-read until the stream is closed.\nfunc readBody(request handle) ([]byte, erro"
+    "r) {\n\treqConsume(request, ret.ptr())\n\tif ret.byteAt(0) != 0 {\n"
+    "\t\treturn nil, nil // already consumed: no body to read\n\t}\n"
+    "\tbody := ret.word(4)\n\tdefer inBodyDrop(body)\n\tinBodyStream(body, ret.ptr())\n"
+    "\tif ret.byteAt(0) != 0 {\n\t\treturn nil, fmt.Errorf(\"the request body has no stream\")\n"
+    "\t}\n\tstream := ret.word(4)\n\tdefer inDrop(stream)\n\tvar out []byte\n"
+    "\tfor {\n\t\tinRead(stream, 65536, ret.ptr())\n\t\tif ret.byteAt(0) == 0 {\n"
+    "\t\t\tout = append(out, hostBytes(ret.word(4), ret.word(8))...)\n"
+    "\t\t\trelease()\n\t\t\tcontinue\n\t\t}\n\t\tif ret.byteAt(4) == 1 {\n"
+    "\t\t\treturn out, nil // closed: the end of the body\n\t\t}\n"
+    "\t\terrorDrop(ret.word(8))\n\t\treturn nil, fmt.Errorf(\"reading the request body failed\")\n"
+    "\t}\n}\n\n// send hands the response to the response-outparam and writes its body.\n"
+    "func send(w *responseWriter, responseOut handle) {\n\tif w.status == 0 {\n"
+    "\t\tw.status = http.StatusOK\n\t}\n\tif w.header.Get(\"Content-Type\") == \"\" && w.body.Len() >"
+    " 0 {\n\t\tw.header.Set(\"Content-Type\", http.DetectContentType(w.body.Bytes()))\n"
+    "\t}\n\tfields := fieldsNew()\n\tfor name, values := range w.header {\n"
+    "\t\tlname := []byte(strings.ToLower(name))\n\t\tfor _, v := range values {\n"
+    "\t\t\tvalue := []byte(v)\n\t\t\tfieldsAppend(fields, bytesPtr(lname), uint32(len(lname)), bytesP"
+    "tr(value), uint32(len(value)), ret.ptr())\n\t\t\tif ret.byteAt(0) != 0 {\n"
+    "\t\t\t\tfmt.Fprintf(os.Stderr, \"kiln: response header %q refused by the host\\n\", name)\n"
+    "\t\t\t}\n\t\t}\n\t}\n\tresp := respNew(fields)\n\tif respSetStatus(resp, uint32(w.status)) != 0 "
+    "{\n\t\tfmt.Fprintf(os.Stderr, \"kiln: status %d refused by the host; sending 500\\n\", w.status)"
+    "\n\t\trespSetStatus(resp, http.StatusInternalServerError)\n\t}\n"
+    "\trespBody(resp, ret.ptr())\n\tif ret.byteAt(0) != 0 {\n\t\trespDrop(resp)\n"
+    "\t\treturn\n\t}\n\tbody := ret.word(4)\n\toutparamSet(responseOut, 0, resp, 0, 0, 0, 0, 0, 0)\n"
+    "\toutBodyWrite(body, ret.ptr())\n\tif ret.byteAt(0) == 0 {\n\t\tstream := ret.word(4)\n"
+    "\t\tdata := w.body.Bytes()\n\t\tfor len(data) > 0 {\n\t\t\tn := min(len(data), 4096)\n"
+    "\t\t\toutWriteFlush(stream, bytesPtr(data), uint32(n), ret.ptr())\n"
+    "\t\t\tif ret.byteAt(0) != 0 {\n\t\t\t\tif ret.byteAt(4) == 0 {\n"
+    "\t\t\t\t\terrorDrop(ret.word(8))\n\t\t\t\t}\n\t\t\t\tbreak // the client went away\n"
+    "\t\t\t}\n\t\t\tdata = data[n:]\n\t\t}\n\t\toutDrop(stream)\n\t}\n"
+    "\toutBodyFinish(body, 0, 0, ret.ptr())\n}\n\n// bytesPtr is the address of b's first byte (b is "
+    "on the heap: a slice's array escapes).\nfunc bytesPtr(b []byte) unsafe.Pointer {\n"
+    "\tif len(b) == 0 {\n\t\treturn nil\n\t}\n\treturn unsafe.Pointer(&b[0])\n"
+    "}\n"},
+    {"kiln/wasi.go", 8549,
+    "// The wasi:http and wasi:io imports this package uses, declared by hand with the canonical\n"
+    "// ABI's flattening of their WIT signatures (at wasiVersion), and the allocator the host\n"
+    "// calls to return lists and strings (cabi_realloc).\n//\n// Results that do not fit in one core"
+    " value are written by the host to a return area\n// passed as the last argument, laid out as rec"
+    "ords of 32-bit words (wasm32 pointers and\n// lengths are 4 bytes). Every return area and every "
+    "buffer handed to the host lives on the\n// Go heap, never on a goroutine stack: the host may cal"
+    "l cabi_realloc (Go code) during an\n// import, and a growing stack would move.\n"
+    "//\n// The component's type is not here: sdk/kiln-build.sh embeds the world\n"
+    "// `include wasi:http/proxy@0.2.12` and adapts the WASI preview1 reactor.\n"
+    "\npackage kiln\n\nimport \"unsafe\"\n\n// wasiVersion is the version of the WASI interfaces in e"
+    "very import and export below.\nconst wasiVersion = \"0.2.12\"\n"
+    "\n// A resource handle (own or borrow); 0 is never a valid one.\n"
+    "type handle = uint32\n\n// method: variant (tag u8 at 0; `other` string at 4, 8)\n"
+    "//\n//go:wasmimport wasi:http/types@0.2.12 [method]incoming-request.method\n"
+    "func reqMethod(self handle, ret unsafe.Pointer)\n\n// option<string>: tag at 0, string at 4, 8\n"
+    "//\n//go:wasmimport wasi:http/types@0.2.12 [method]incoming-request.path-with-query\n"
+    "func reqPathWithQuery(self handle, ret unsafe.Pointer)\n\n// option<string>: tag at 0, string at"
+    " 4, 8\n//\n//go:wasmimport wasi:http/types@0.2.12 [method]incoming-request.authority\n"
+    "func reqAuthority(self handle, ret unsafe.Pointer)\n\n//go:wasmimport wasi:http/types@0.2.12 [me"
+    "thod]incoming-request.headers\nfunc reqHeaders(self handle) handle\n"
+    "\n// result<own<incoming-body>>: tag at 0, handle at 4\n//\n//go:wasmimport wasi:http/types@0.2."
+    "12 [method]incoming-request.consume\nfunc reqConsume(self handle, ret unsafe.Pointer)\n"
+    "\n//go:wasmimport wasi:http/types@0.2.12 [resource-drop]incoming-request\n"
+    "func reqDrop(self handle)\n\n// result<own<input-stream>>: tag at 0, handle at 4\n"
+    "//\n//go:wasmimport wasi:http/types@0.2.12 [method]incoming-body.stream\n"
+    "func inBodyStream(self handle, ret unsafe.Pointer)\n\n//go:wasmimport wasi:http/types@0.2.12 [re"
+    "source-drop]incoming-body\nfunc inBodyDrop(self handle)\n\n//go:wasmimport wasi:http/types@0.2.1"
+    "2 [constructor]fields\nfunc fieldsNew() handle\n\n// list<tuple<string, list<u8>>>: pointer at 0"
+    ", count at 4; items of 16 bytes\n//\n//go:wasmimport wasi:http/types@0.2.12 [method]fields.entri"
+    "es\nfunc fieldsEntries(self handle, ret unsafe.Pointer)\n\n// result<_, header-error>: tag at 0,"
+    " error case (u8) at 1\n//\n//go:wasmimport wasi:http/types@0.2.12 [method]fields.append\n"
+    "func fieldsAppend(self handle, name unsafe.Pointer, nameLen uint32, value unsafe.Pointer, valueL"
+    "en uint32, ret unsafe.Pointer)\n\n//go:wasmimport wasi:http/types@0.2.12 [resource-drop]fields\n"
+    "func fieldsDrop(self handle)\n\n//go:wasmimport wasi:http/types@0.2.12 [constructor]outgoing-res"
+    "ponse\nfunc respNew(headers handle) handle\n\n// result<_, _> as 0 / 1\n"
+    "//\n//go:wasmimport wasi:http/types@0.2.12 [method]outgoing-response.set-status-code\n"
+    "func respSetStatus(self handle, status uint32) uint32\n\n// result<own<outgoing-body>>: tag at 0"
+    ", handle at 4\n//\n//go:wasmimport wasi:http/types@0.2.12 [method]outgoing-response.body\n"
+    "func respBody(self handle, ret unsafe.Pointer)\n\n//go:wasmimport wasi:http/types@0.2.12 [resour"
+    "ce-drop]outgoing-response\nfunc respDrop(self handle)\n\n// result<own<output-stream>>: tag at 0"
+    ", handle at 4\n//\n//go:wasmimport wasi:http/types@0.2.12 [method]outgoing-body.write\n"
+    "func outBodyWrite(self handle, ret unsafe.Pointer)\n\n// (body, option<own<trailers>> as tag + h"
+    "andle) -> result<_, error-code> (40-byte area)\n//\n//go:wasmimport wasi:http/types@0.2.12 [stat"
+    "ic]outgoing-body.finish\nfunc outBodyFinish(self handle, hasTrailers uint32, trailers handle, re"
+    "t unsafe.Pointer)\n\n// (outparam, result<own<outgoing-response>, error-code> flattened): the ok"
+    " case is the tag\n// 0 and the handle; the other seven values belong to error-code and are zero."
+    "\n//\n//go:wasmimport wasi:http/types@0.2.12 [static]response-outparam.set\n"
+    "func outparamSet(outparam handle, isErr uint32, response handle, e1 uint32, e2 uint64, e3, e4, e"
+    "5, e6 uint32)\n\n// result<list<u8>, stream-error>: tag at 0; ok: list at 4, 8; err: stream-erro"
+    "r tag at 4\n// (0 last-operation-failed with own<error> at 8, 1 closed)\n"
+    "//\n//go:wasmimport wasi:io/streams@0.2.12 [method]input-stream.blocking-read\n"
+    "func inRead(self handle, n uint64, ret unsafe.Pointer)\n\n//go:wasmimport wasi:io/streams@0.2.12"
+    " [resource-drop]input-stream\nfunc inDrop(self handle)\n\n// result<_, stream-error>: tag at 0, "
+    "stream-error as above at 4 and 8\n//\n//go:wasmimport wasi:io/streams@0.2.12 [method]output-stre"
+    "am.blocking-write-and-flush\nfunc outWriteFlush(self handle, data unsafe.Pointer, n uint32, ret "
+    "unsafe.Pointer)\n\n//go:wasmimport wasi:io/streams@0.2.12 [resource-drop]output-stream\n"
+    "func outDrop(self handle)\n\n//go:wasmimport wasi:io/error@0.2.12 [resource-drop]error\n"
+    "func errorDrop(self handle)\n\n// adapterArena is the memory of the WASI preview1 adapter's own "
+    "state and stack: the\n// adapter cannot take it from cabi_realloc (Go code, which cannot run bef"
+    "ore the Go runtime\n// is initialised, and the runtime's initialisation makes the first WASI cal"
+    "ls) nor with\n// memory.grow (Go's heap would grow over it). It is defined in arena_wasm.s, as s"
+    "tatic data\n// whose first bytes are a marker: sdk/kiln-go-adapter-realloc.py finds it there and"
+    " gives\n// the module a cabi_realloc_adapter export that allocates from it. Go never reads or wr"
+    "ites\n// it.\nvar adapterArena [256 << 10]byte\n\n// checkArena panics when adapterArena has los"
+    "t its marker (the adapter wrote past its\n// region, or the data moved); the export calls it, wh"
+    "ich also keeps the arena in the\n// binary (the linker drops what no code refers to).\n"
+    "func checkArena() {\n\tif adapterArena[0] != 'k' || adapterArena[1] != 'i' {\n"
+    "\t\tpanic(\"kiln: the WASI adapter's memory region lost its marker\")\n"
+    "\t}\n}\n\n// retArea is the return area of an import: large enough and aligned for every result\n"
+    "// above. One is enough (a handler runs one import at a time); it is a package variable so\n"
+    "// that it never moves.\ntype retArea [6]uint64\n\nvar ret = new(retArea)\n"
+    "\nfunc (r *retArea) ptr() unsafe.Pointer { return unsafe.Pointer(r) }\n"
+    "\n// word returns the 32-bit word at byte offset off.\nfunc (r *retArea) word(off uintptr) uint3"
+    "2 {\n\treturn *(*uint32)(unsafe.Add(unsafe.Pointer(r), off))\n"
+    "}\n\n// byteAt returns the byte at offset off (a variant's tag).\n"
+    "func (r *retArea) byteAt(off uintptr) uint8 {\n\treturn *(*uint8)(unsafe.Add(unsafe.Pointer(r), "
+    "off))\n}\n\n// hostBytes is the guest memory [ptr, ptr+n) that the host filled (through cabi_rea"
+    "lloc):\n// valid until release().\nfunc hostBytes(ptr, n uint32) []byte {\n"
+    "\tif n == 0 {\n\t\treturn nil\n\t}\n\treturn unsafe.Slice((*byte)(unsafe.Pointer(uintptr(ptr))),"
+    " n)\n}\n\n// scratchSize bounds what one import returns through cabi_realloc: a request's header"
+    "\n// block, its method or its path with query, or one read of its body (readBody asks for at\n"
+    "// most 64 KiB at a time). A request whose headers take more makes cabiRealloc trap (a 500).\n"
+    "const scratchSize = 256 << 10\n\n// scratch is the memory cabiRealloc hands out, allocated when "
+    "the package is initialised:\n// cabiRealloc cannot allocate from the Go heap, since an allocatio"
+    "n may call an import\n// (nanotime, for a new span) and the host forbids imports from within cab"
+    "i_realloc.\nvar scratch = make([]byte, scratchSize)\n\n// scratchUsed is how much of scratch the"
+    " current import's results take.\nvar scratchUsed uintptr\n\n// cabiRealloc is the canonical ABI'"
+    "s allocator: the host calls it (during an import) to\n// place the lists and strings it returns."
+    " It bump-allocates from scratch; a zero-size\n// request gets a non-null, aligned, unusable addr"
+    "ess, as the ABI allows; a request that\n// does not fit traps.\n"
+    "//\n//go:wasmexport cabi_realloc\nfunc cabiRealloc(old unsafe.Pointer, oldSize, align, newSize u"
+    "int32) uint32 {\n\tif align == 0 {\n\t\talign = 1\n\t}\n\tif newSize == 0 {\n"
+    "\t\treturn align\n\t}\n\tbase := uintptr(unsafe.Pointer(&scratch[0]))\n"
+    "\tp := (base + scratchUsed + uintptr(align) - 1) &^ (uintptr(align) - 1)\n"
+    "\tif p+uintptr(newSize) > base+uintptr(len(scratch)) {\n\t\tpanic(\"kiln: the host returned more"
+    " than the scratch area holds\")\n\t}\n\tif old != nil && oldSize > 0 {\n"
+    "\t\tcopy(unsafe.Slice((*byte)(unsafe.Pointer(p)), newSize), unsafe.Slice((*byte)(old), min(oldSi"
+    "ze, newSize)))\n\t}\n\tscratchUsed = p + uintptr(newSize) - base\n"
+    "\treturn uint32(p)\n}\n\n// release frees what cabiRealloc handed out (its contents must have be"
+    "en copied).\nfunc release() { scratchUsed = 0 }\n"},
+    {"main.go", 1624,
+    "// An HTTP handler in Go: a plain net/http handler, registered with kiln.Handle from an init\n"
+    "// function (the component is a WASI reactor: main is never called). It gets an\n"
+    "// *http.Request whose body is the whole request body, and writes its response to an\n"
+    "// http.ResponseWriter. Kiln runs it in a fresh instance per request, so package variables\n"
+    "// do not carry over from one request to the next.\npackage main\n"
+    "\nimport (\n\t\"encoding/json\"\n\t\"fmt\"\n\t\"io\"\n\t\"net/http\"\n"
+    "\t\"strings\"\n\n\t\"{{project-name}}/kiln\"\n)\n\nfunc init() {\n"
+    "\tkiln.Handle(func(w http.ResponseWriter, r *http.Request) {\n"
+    "\t\tswitch {\n\t\tcase r.URL.Path == \"/\":\n\t\t\tw.Header().Set(\"Content-Type\", \"text/plain"
+    "\")\n\t\t\tif name := r.URL.Query().Get(\"name\"); name != \"\" {\n"
+    "\t\t\t\tfmt.Fprintf(w, \"Hello, %s, from Kiln!\", name)\n\t\t\t} else {\n"
+    "\t\t\t\tfmt.Fprint(w, \"Hello from Kiln!\")\n\t\t\t}\n\n\t\tcase r.URL.Path == \"/echo\" && r.Me"
+    "thod == http.MethodPost:\n\t\t\t// The body back, with its content type.\n"
+    "\t\t\tcontentType := r.Header.Get(\"Content-Type\")\n\t\t\tif contentType == \"\" {\n"
+    "\t\t\t\tcontentType = \"text/plain\"\n\t\t\t}\n\t\t\tw.Header().Set(\"Content-Type\", contentTyp"
+    "e)\n\t\t\tio.Copy(w, r.Body)\n\n\t\tcase r.URL.Path == \"/headers\":\n"
+    "\t\t\t// The request's headers, as JSON (names in lower case).\n"
+    "\t\t\theaders := map[string]string{}\n\t\t\tfor name, values := range r.Header {\n"
+    "\t\t\t\theaders[strings.ToLower(name)] = strings.Join(values, \", \")\n"
+    "\t\t\t}\n\t\t\tw.Header().Set(\"Content-Type\", \"application/json\")\n"
+    "\t\t\tjson.NewEncoder(w).Encode(headers)\n\n\t\tdefault:\n\t\t\tw.Header().Set(\"Content-Type\","
+    " \"text/plain\")\n\t\t\tw.WriteHeader(http.StatusNotFound)\n\t\t\tfmt.Fprintf(w, \"No route for "
+    "%s %s\\n\", r.Method, r.URL.Path)\n\t\t}\n\t})\n}\n\nfunc main() {}\n"},
+    {"sdk/kiln-build.sh", 7201,
+    shared9},
+    {"sdk/kiln-go-adapter-realloc.py", 8342,
+    shared10},
+};
+
+static const kiln_template_file template4_files[] = {
     {".gitignore", 22,
     shared0},
     {"README.md", 3136,
@@ -1193,8 +1622,10 @@ static const kiln_template_file template3_files[] = {
     " with the SpiderMonkey engine\n# into a component; sdk/kiln-build.sh installs jco when it is mis"
     "sing.\ncommand = [\"sh sdk/kiln-build.sh js src/index.js target/{{project-name}}.wasm\"]\n"
     "watch = [\"src/**/*.js\"]\n"},
-    {"sdk/kiln-build.sh", 5550,
+    {"sdk/kiln-build.sh", 7201,
     shared9},
+    {"sdk/kiln-go-adapter-realloc.py", 8342,
+    shared10},
     {"src/index.js", 1387,
     "// An HTTP handler in JavaScript: the module's default export has a fetch(request) method,\n"
     "// as in Cloudflare Workers, Deno and Bun. It gets a standard Request and returns a Response\n"
@@ -1215,7 +1646,7 @@ static const kiln_template_file template3_files[] = {
     "    });\n  },\n};\n"},
 };
 
-static const kiln_template_file template4_files[] = {
+static const kiln_template_file template5_files[] = {
     {".gitignore", 21,
     "target/\n__pycache__/\n"},
     {"README.md", 2704,
@@ -1338,11 +1769,13 @@ static const kiln_template_file template4_files[] = {
     "    ResponseOutparam.set(response_out, Ok(outgoing))\n    with out_body.write() as stream:\n"
     "        for i in range(0, len(body), _WRITE_CHUNK):\n            stream.blocking_write_and_flush"
     "(body[i : i + _WRITE_CHUNK])\n    OutgoingBody.finish(out_body, None)\n"},
-    {"sdk/kiln-build.sh", 5550,
+    {"sdk/kiln-build.sh", 7201,
     shared9},
+    {"sdk/kiln-go-adapter-realloc.py", 8342,
+    shared10},
 };
 
-static const kiln_template_file template5_files[] = {
+static const kiln_template_file template6_files[] = {
     {".gitignore", 8,
     shared1},
     {"README.md", 2717,
@@ -1521,7 +1954,7 @@ static const kiln_template_file template5_files[] = {
     "        .body(body)\n        .send();\n}\n"},
 };
 
-static const kiln_template_file template6_files[] = {
+static const kiln_template_file template7_files[] = {
     {".gitignore", 22,
     shared0},
     {"README.md", 2810,
@@ -1566,8 +1999,10 @@ static const kiln_template_file template6_files[] = {
     "ponentize-js compiles it with\n# the SpiderMonkey engine into a component; sdk/kiln-build.sh ins"
     "talls jco when missing.\ncommand = [\"sh sdk/kiln-build.sh ts src/index.ts target/{{project-name"
     "}}.wasm\"]\nwatch = [\"src/**/*.ts\", \"tsconfig.json\"]\n"},
-    {"sdk/kiln-build.sh", 5550,
+    {"sdk/kiln-build.sh", 7201,
     shared9},
+    {"sdk/kiln-go-adapter-realloc.py", 8342,
+    shared10},
     {"src/index.ts", 1533,
     "// An HTTP handler in TypeScript: the module's default export has a fetch(request) method,\n"
     "// as in Cloudflare Workers, Deno and Bun. It gets a standard Request and returns a Response\n"
@@ -1601,10 +2036,11 @@ const kiln_template kiln_templates[] = {
     {"http-assemblyscript", "A WAGI HTTP handler in AssemblyScript (npm assemblyscript + wasi-shim)", template0_files, 8},
     {"http-c", "A wasi:http component in C (clang + wasi-libc + jco) using the Kiln C SDK", template1_files, 10},
     {"http-c-wagi", "A WAGI HTTP handler in C (clang + wasi-libc) using the Kiln C SDK", template2_files, 10},
-    {"http-js", "A wasi:http component in JavaScript (fetch event, Request/Response; componentize-js)", template3_files, 5},
-    {"http-py", "A wasi:http component in Python (handler class, Request/Response; componentize-py)", template4_files, 6},
-    {"http-rust", "A WAGI HTTP handler in Rust (Debian's rustc, wasm32-wasi, no crates)", template5_files, 5},
-    {"http-ts", "A wasi:http component in TypeScript (fetch event, Request/Response; jco + componentize-js)", template6_files, 6},
+    {"http-go", "A wasi:http component in Go (net/http handler; Go >= 1.24, GOOS=wasip1)", template3_files, 10},
+    {"http-js", "A wasi:http component in JavaScript (fetch event, Request/Response; componentize-js)", template4_files, 6},
+    {"http-py", "A wasi:http component in Python (handler class, Request/Response; componentize-py)", template5_files, 7},
+    {"http-rust", "A WAGI HTTP handler in Rust (Debian's rustc, wasm32-wasi, no crates)", template6_files, 5},
+    {"http-ts", "A wasi:http component in TypeScript (fetch event, Request/Response; jco + componentize-js)", template7_files, 7},
 };
-const size_t kiln_templates_len = 7;
+const size_t kiln_templates_len = 8;
 // clang-format on

@@ -17,7 +17,13 @@
 #define KILN_TCC_VERSION "unknown"
 #endif
 #define OPT_CC_FLAGS                                                                               \
-    "-O2 -fPIC -shared -fno-strict-aliasing -fno-optimize-sibling-calls -fsignaling-nans -w"
+    "-fPIC -shared -fno-strict-aliasing -fno-optimize-sibling-calls -fsignaling-nans -w"
+
+/* The opt tier's bounds (compiler.h), each overridable from the environment. */
+#define OPT_O1_ABOVE_MB 24  /* KILN_OPT_O1_ABOVE_MB: -O1 for C larger than this */
+#define OPT_MAX_C_MB 96     /* KILN_OPT_MAX_C_MB: no opt tier for C larger than this */
+#define OPT_TIMEOUT_S 900   /* KILN_OPT_TIMEOUT: seconds before cc is killed */
+#define OPT_MAX_MEM_MB 4096 /* KILN_OPT_MAX_MEM_MB: address space of each compiler process */
 
 static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -33,6 +39,18 @@ static const char *opt_cc(void)
 {
     const char *cc = getenv("KILN_CC");
     return cc && *cc ? cc : "cc";
+}
+
+/* The positive integer in $name, else `def` (an unset, malformed or out-of-range value). */
+static unsigned long env_limit(const char *name, unsigned long def)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) return def;
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (errno || *end || n == 0 || n > (1ul << 30)) return def;
+    return n;
 }
 
 static int compile_tcc(const char *src, const char *so_path, kiln_buf *err)
@@ -60,8 +78,27 @@ out:
     return rc;
 }
 
+/* The opt tier: cc in a child process, bounded (compiler.h). Refuses C over the size limit
+ * before starting anything; runs cc through `sh -c 'ulimit -v ...; exec timeout ...'` so
+ * that the time and address-space caps hold for the compiler's own children (cc1, as, ld)
+ * too. Returns 0, or -1 with a message in *err that says which bound stopped it. */
 static int compile_cc(const char *src, size_t len, const char *so_path, kiln_buf *err)
 {
+    unsigned long o1_mb = env_limit("KILN_OPT_O1_ABOVE_MB", OPT_O1_ABOVE_MB);
+    unsigned long max_mb = env_limit("KILN_OPT_MAX_C_MB", OPT_MAX_C_MB);
+    unsigned long timeout_s = env_limit("KILN_OPT_TIMEOUT", OPT_TIMEOUT_S);
+    unsigned long mem_mb = env_limit("KILN_OPT_MAX_MEM_MB", OPT_MAX_MEM_MB);
+    if (len > max_mb << 20) {
+        kiln_buf_printf(err,
+                        "opt tier skipped: %zu MiB of C is over its limit of %lu MiB "
+                        "(KILN_OPT_MAX_C_MB); the fast tier stays",
+                        len >> 20, max_mb);
+        return -1;
+    }
+    const char *level = len > o1_mb << 20 ? "-O1" : "-O2";
+    char script[160];
+    snprintf(script, sizeof script, "ulimit -v %lu 2>/dev/null; exec timeout -k 10 %lu \"$@\"",
+             mem_mb << 10, timeout_s);
     /* The C goes to a temp file next to the output (same filesystem, cleaned up). */
     size_t n = strlen(so_path) + 8;
     char *cpath = kiln_malloc(n);
@@ -73,8 +110,12 @@ static int compile_cc(const char *src, size_t len, const char *so_path, kiln_buf
         goto out;
     }
     kiln_buf log = KILN_BUF_INIT;
-    const char *argv[] = {opt_cc(),
-                          "-O2",
+    const char *argv[] = {"sh",
+                          "-c",
+                          script,
+                          "kiln-opt-cc",
+                          opt_cc(),
+                          level,
                           "-fPIC",
                           "-shared",
                           "-fno-strict-aliasing",
@@ -85,11 +126,18 @@ static int compile_cc(const char *src, size_t len, const char *so_path, kiln_buf
                           so_path,
                           cpath,
                           "-lm",
-                          NULL}; /* = OPT_CC_FLAGS */
+                          NULL}; /* = level OPT_CC_FLAGS */
     int st = kiln_proc_run(argv, &log, 10);
-    if (st != 0)
-        kiln_buf_printf(err, "opt tier (%s -O2) failed with status %d: %.2000s", opt_cc(), st,
-                        log.data ? log.data : "");
+    if (st == 124 || st == 128 + 9)
+        kiln_buf_printf(err,
+                        "opt tier (%s %s, %zu MiB of C) stopped after its time limit of %lu s "
+                        "(KILN_OPT_TIMEOUT); the fast tier stays",
+                        opt_cc(), level, len >> 20, timeout_s);
+    else if (st != 0)
+        kiln_buf_printf(err,
+                        "opt tier (%s %s, %zu MiB of C, at most %lu MiB of memory "
+                        "(KILN_OPT_MAX_MEM_MB)) failed with status %d: %.2000s",
+                        opt_cc(), level, len >> 20, mem_mb, st, log.data ? log.data : "");
     else
         rc = 0;
     kiln_buf_free(&log);
@@ -109,9 +157,10 @@ int kiln_compile_c(kiln_tier tier, const char *c_source, size_t c_len, const cha
 static pthread_once_t cc_once = PTHREAD_ONCE_INIT;
 static char cc_id[512];
 
-/* `cc --version`'s first line plus our flags, computed once per process; $KILN_CC_ID
- * instead when set (a container image whose cache was compiled at build time carries the
- * builder's identity there, since it has no cc to ask: dist/image.h). */
+/* `cc --version`'s first line plus our flags and the rule that picks the level, computed
+ * once per process; $KILN_CC_ID instead when set (a container image whose cache was
+ * compiled at build time carries the builder's identity there, since it has no cc to ask:
+ * dist/image.h). */
 static void init_cc_id(void)
 {
     const char *given = getenv("KILN_CC_ID");
@@ -124,7 +173,8 @@ static void init_cc_id(void)
     int st = kiln_proc_run(argv, &out, 0);
     const char *v = st == 0 && out.data ? out.data : "unknown";
     size_t n = strcspn(v, "\n");
-    snprintf(cc_id, sizeof cc_id, "%s: %.*s " OPT_CC_FLAGS, opt_cc(), (int)(n > 400 ? 400 : n), v);
+    snprintf(cc_id, sizeof cc_id, "%s: %.*s -O2 (-O1 above %lu MiB of C) " OPT_CC_FLAGS, opt_cc(),
+             (int)(n > 380 ? 380 : n), v, env_limit("KILN_OPT_O1_ABOVE_MB", OPT_O1_ABOVE_MB));
     kiln_buf_free(&out);
 }
 

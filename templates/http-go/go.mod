@@ -1,0 +1,3 @@
+module {{project-name}}
+
+go 1.24
