@@ -19,7 +19,14 @@
  * Entrypoint is kiln itself and Cmd `up -f /app/MANIFEST --listen 0.0.0.0:PORT --admin
  * 0.0.0.0:ADMIN --admin-public`, so an orchestrator may replace the arguments (SpinKube's
  * container executor passes `up --listen ... -f ...`). StopSignal is SIGTERM, on which
- * `kiln up` drains and exits 0. */
+ * `kiln up` drains and exits 0.
+ *
+ * With --app-ref REF the image references the app instead of containing it: no app layer,
+ * Cmd `up -f REF ...` pulls REF from its registry when the container starts. The app is
+ * unknown when the image is built, so nothing is precompiled: the toolchain comes along
+ * (--toolchain implied) and the modules compile inside on the fast tier (--no-tier-up).
+ * The pulled app and the compiled modules go to KILN_CACHE_DIR=/tmp/kiln-cache, writable
+ * with a read-only root filesystem when /tmp is a volume (kube scaffold's emptyDir). */
 #include "cli/cli.h"
 #include "dist/image.h"
 #include "engine/compiler.h"
@@ -46,10 +53,15 @@ static void image_usage(FILE *f)
 {
     fprintf(f,
             "usage: kiln image build [APP] [-o DIR] [--oci-archive FILE] [--tag TAG]\n"
-            "                        [--port N] [--admin-port N]\n\n"
+            "                        [--port N] [--admin-port N] [--toolchain]\n"
+            "       kiln image build --app-ref REF [-k] [-o DIR] [OPTIONS]\n\n"
             "Writes an OCI image of kiln serving APP (a manifest or its directory; default\n"
             "the current directory) with its components precompiled: no compiler inside.\n"
             "  -o DIR              the OCI image layout (default: APP-NAME-image)\n"
+            "  --app-ref REF       no app inside: the container runs `kiln up -f REF`, pulling\n"
+            "                      the app from its registry at start (implies --toolchain)\n"
+            "  -k, --insecure      with --app-ref: the registry is on loopback, plain HTTP\n"
+            "  --toolchain         carry wasm2c and the fast tier's C toolchain\n"
             "  --oci-archive FILE  also pack the layout into one tar (oci-archive:FILE)\n"
             "  --tag TAG           the tag in index.json (default: the app's version)\n"
             "  --port N            the HTTP port of the container (default 3000)\n"
@@ -445,11 +457,15 @@ static int parse_port(const char *s, const char *flag, unsigned *out)
     return 0;
 }
 
+static int image_write(const kiln_manifest *m, const char *manifest_path, const char *app_ref,
+                       int insecure, const char *out_dir, const char *archive, const char *tag,
+                       unsigned port, unsigned admin_port, int toolchain);
+
 static int image_build(int argc, char **argv)
 {
-    const char *app = NULL, *out_dir = NULL, *archive = NULL, *tag = NULL;
+    const char *app = NULL, *out_dir = NULL, *archive = NULL, *tag = NULL, *app_ref = NULL;
     unsigned port = 3000, admin_port = 9090;
-    int toolchain = 0;
+    int toolchain = 0, insecure = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -461,6 +477,10 @@ static int image_build(int argc, char **argv)
             archive = val, i++;
         } else if (strcmp(a, "--toolchain") == 0) {
             toolchain = 1;
+        } else if (strcmp(a, "--app-ref") == 0 && val) {
+            app_ref = val, i++;
+        } else if (strcmp(a, "-k") == 0 || strcmp(a, "--insecure") == 0) {
+            insecure = 1;
         } else if (strcmp(a, "--tag") == 0 && val) {
             tag = val, i++;
         } else if ((strcmp(a, "--port") == 0 || strcmp(a, "--admin-port") == 0) && val) {
@@ -473,6 +493,29 @@ static int image_build(int argc, char **argv)
             image_usage(stderr);
             return 2;
         }
+    }
+    if (app_ref) {
+        kiln_oci_ref ref;
+        const char *why = NULL;
+        if (app) {
+            fprintf(stderr, "error: --app-ref takes no APP: the container pulls the app from "
+                            "the registry when it starts\n");
+            return 2;
+        }
+        if (!kiln_oci_ref_looks_like(app_ref) || kiln_oci_ref_parse(app_ref, &ref, &why) < 0) {
+            fprintf(stderr,
+                    "error: --app-ref %s: not a registry reference HOST[:PORT]/REPO[:TAG][@DIGEST] "
+                    "(%s)\n",
+                    app_ref, why ? why : "`kiln up -f` would read it as a path: name the host");
+            return 2;
+        }
+        kiln_oci_ref_free(&ref);
+        toolchain = 1;
+        return image_write(NULL, NULL, app_ref, insecure, out_dir, archive, tag, port, admin_port,
+                           toolchain);
+    } else if (insecure) {
+        fprintf(stderr, "error: -k/--insecure goes with --app-ref\n");
+        return 2;
     }
     char *manifest_path = NULL, *ferr = NULL;
     if (kiln_manifest_find(app, &manifest_path, &ferr) < 0) {
@@ -499,6 +542,19 @@ static int image_build(int argc, char **argv)
         kiln_free(manifest_path);
         return 1;
     }
+    int rc =
+        image_write(m, manifest_path, NULL, 0, out_dir, archive, tag, port, admin_port, toolchain);
+    kiln_manifest_free(m);
+    kiln_free(manifest_path);
+    return rc;
+}
+
+/* Builds the image of app m (loaded from manifest_path), or, with m NULL, the image whose
+ * command pulls app_ref (see the top of the file). Returns the exit status. */
+static int image_write(const kiln_manifest *m, const char *manifest_path, const char *app_ref,
+                       int insecure, const char *out_dir, const char *archive, const char *tag,
+                       unsigned port, unsigned admin_port, int toolchain)
+{
     int rc = 1;
     char self[PATH_MAX], cache_dir[] = "/tmp/kiln-image.XXXXXX";
     int have_cache = 0;
@@ -518,19 +574,22 @@ static int image_build(int argc, char **argv)
         goto out;
     }
     have_cache = 1;
-    fprintf(stderr, "precompiling %zu component(s) on both tiers...\n", m->components_len);
-    if (precompile(m, cache_dir, cache_dir) < 0 || ldd_libs(self, &libs) < 0 ||
+    if (m) fprintf(stderr, "precompiling %zu component(s) on both tiers...\n", m->components_len);
+    if ((m && precompile(m, cache_dir, cache_dir) < 0) || ldd_libs(self, &libs) < 0 ||
         (toolchain && toolchain_files(&libs) < 0))
         goto out;
-    if (app_layer(&appl, m, manifest_path, cache_dir, &libs, &err) < 0 ||
-        kiln_tar_finish(&appl) < 0 || runtime_layer(&runtime, self, &libs, &err) < 0) {
+    if ((m && (app_layer(&appl, m, manifest_path, cache_dir, &libs, &err) < 0 ||
+               kiln_tar_finish(&appl) < 0)) ||
+        runtime_layer(&runtime, self, &libs, &err) < 0) {
         fprintf(stderr, "error: %s\n", err.data ? err.data : "out of memory");
         goto out;
     }
-    const char *mrel = rel_to(m->dir, manifest_path);
+    const char *mrel = m ? rel_to(m->dir, manifest_path) : NULL;
+    const char *title = m ? (m->name ? m->name : "app") : app_ref;
     if (!out_dir) {
         /* NAME-image in the current directory, whatever characters the name holds */
-        if (kiln_buf_printf(&dflt, "%s-image", m->name && *m->name ? m->name : "app") < 0) goto oom;
+        if (kiln_buf_printf(&dflt, "%s-image", m && m->name && *m->name ? m->name : "app") < 0)
+            goto oom;
         for (size_t i = 0; i + 6 < dflt.len; i++)
             if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
                         dflt.data[i]) ||
@@ -538,14 +597,15 @@ static int image_build(int argc, char **argv)
                 dflt.data[i] = '-';
         out_dir = dflt.data;
     }
-    if (kiln_buf_printf(&cmd_manifest, "/app/%s", mrel ? mrel : "kiln.toml") < 0 ||
+    if ((m ? kiln_buf_printf(&cmd_manifest, "/app/%s", mrel ? mrel : "kiln.toml")
+           : kiln_buf_puts(&cmd_manifest, app_ref)) < 0 ||
         kiln_buf_printf(&cmd_listen, "0.0.0.0:%u", port) < 0 ||
         kiln_buf_printf(&cmd_admin, "0.0.0.0:%u", admin_port) < 0 ||
         kiln_buf_printf(&p1, "%u/tcp", port) < 0 ||
         kiln_buf_printf(&p2, "%u/tcp", admin_port) < 0 ||
-        kiln_buf_printf(&l1, "org.opencontainers.image.title=%s", m->name ? m->name : "app") < 0 ||
-        kiln_buf_printf(&l2, "org.opencontainers.image.version=%s", m->version ? m->version : "") <
-            0 ||
+        kiln_buf_printf(&l1, "org.opencontainers.image.title=%s", title) < 0 ||
+        kiln_buf_printf(&l2, "org.opencontainers.image.version=%s",
+                        m && m->version ? m->version : "") < 0 ||
         kiln_buf_printf(&ccid, "KILN_CC_ID=%s", kiln_compiler_identity(KILN_TIER_OPT)) < 0)
         goto oom;
     const char *entry[] = {"/usr/local/bin/kiln", NULL};
@@ -559,8 +619,12 @@ static int image_build(int argc, char **argv)
                          cmd_admin.data,
                          "--admin-public",
                          toolchain ? "--no-tier-up" : NULL,
+                         NULL,
                          NULL};
-    const char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "KILN_CACHE_DIR=/" IMAGE_CACHE,
+    if (insecure) cmd[toolchain ? 9 : 8] = "-k";
+    /* an app pulled at start is written where a read-only root still lets it go */
+    const char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin",
+                         m ? "KILN_CACHE_DIR=/" IMAGE_CACHE : "KILN_CACHE_DIR=/tmp/kiln-cache",
                          "HOME=/tmp", ccid.data, NULL};
     const char *ports[] = {p1.data, p2.data, NULL};
     const char *labels[] = {l1.data, l2.data, NULL};
@@ -574,16 +638,21 @@ static int image_build(int argc, char **argv)
     kiln_image_layer layers[] = {{&runtime.out, "kiln image build: kiln and its libraries"},
                                  {&appl.out, "kiln image build: the app, precompiled"}};
     char digest[KILN_DIGEST_LEN + 1];
-    if (kiln_image_write_layout(out_dir, &cfg, layers, 2,
-                                tag ? tag : (m->version ? m->version : "latest"), digest,
+    if (kiln_image_write_layout(out_dir, &cfg, layers, m ? 2 : 1,
+                                tag ? tag : (m && m->version ? m->version : "latest"), digest,
                                 &err) < 0 ||
         (archive && kiln_image_write_archive(out_dir, archive, &err) < 0)) {
         fprintf(stderr, "error: %s\n", err.data ? err.data : "out of memory");
         goto out;
     }
-    printf("%s: OCI image layout, manifest %s (kiln %zu libraries, app + cache %zu bytes "
-           "uncompressed)\n",
-           out_dir, digest, libs.n, appl.out.len);
+    if (m)
+        printf("%s: OCI image layout, manifest %s (kiln %zu libraries, app + cache %zu bytes "
+               "uncompressed)\n",
+               out_dir, digest, libs.n, appl.out.len);
+    else
+        printf("%s: OCI image layout, manifest %s (kiln %zu files; the app is pulled from %s "
+               "at start)\n",
+               out_dir, digest, libs.n, app_ref);
     if (archive) printf("%s: oci-archive of the same image\n", archive);
     rc = 0;
     goto out;
@@ -604,8 +673,6 @@ out:
     kiln_buf_free(&l1);
     kiln_buf_free(&l2);
     kiln_buf_free(&ccid);
-    kiln_manifest_free(m);
-    kiln_free(manifest_path);
     return rc;
 }
 

@@ -9,7 +9,12 @@
  *   {"auths": {"HOST[:PORT]": {"auth": "base64(user:password)"}}}
  * at $KILN_REGISTRY_AUTH, else $XDG_CONFIG_HOME/kiln/registry-auth.json, else
  * ~/.config/kiln/registry-auth.json. It is written 0600 (through a temporary file and a
- * rename) and refused when it is readable or writable by anyone but its owner. */
+ * rename) and refused when it is readable or writable by anyone but its owner.
+ * A registry that file has no entry for is looked up in docker's config.json
+ * ($DOCKER_CONFIG/config.json, else ~/.docker/config.json; read only, never written):
+ * its "auths" entries with an "auth" member, keyed by HOST[:PORT] or a URL of it.
+ * Credentials docker keeps in a helper program (credsStore, credHelpers) are not read:
+ * a one-line note says so. */
 #ifndef KILN_DIST_AUTH_H
 #define KILN_DIST_AUTH_H
 
@@ -40,7 +45,10 @@ char *kiln_base64_decode(const char *text, size_t *out_len);
 
 /* The credentials file path (allocated), or NULL when no home is known. */
 char *kiln_creds_path(void);
-/* Looks up registry in the credentials file. Returns 1 with *user and *password
+/* docker's config.json path (allocated), or NULL when neither $DOCKER_CONFIG nor $HOME
+ * is set. */
+char *kiln_docker_config_path(void);
+/* Looks up registry in the credentials file, then in docker's. Returns 1 with *user and *password
  * allocated, 0 when the file or the entry does not exist, -1 with *err (allocated) when
  * the file cannot be read, has unsafe permissions or is malformed. */
 int kiln_creds_get(const char *registry, char **user, char **password, char **err);

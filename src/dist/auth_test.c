@@ -70,6 +70,7 @@ static void creds(void)
     char path[128];
     snprintf(path, sizeof path, "%s/sub/auth.json", dir);
     setenv("KILN_REGISTRY_AUTH", path, 1);
+    setenv("DOCKER_CONFIG", dir, 1); /* no config.json there: no fallback */
     char *u = NULL, *p = NULL, *err = NULL;
     CHECK_INT(kiln_creds_get("localhost:5000", &u, &p, &err), 0); /* no file yet */
     CHECK_INT(kiln_creds_put("localhost:5000", "ada", "s3cret:x", &err), 0);
@@ -115,10 +116,63 @@ static void creds(void)
     rmdir(dir);
 }
 
+/* Kiln's file without an entry: docker's config.json answers (keys as HOST or URL; Docker
+ * Hub's index URL); helper-kept credentials are not read; Kiln's own entry wins. */
+static void docker_creds(void)
+{
+    char dir[] = "/tmp/kiln-auth-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char kiln[128], docker[128];
+    snprintf(kiln, sizeof kiln, "%s/kiln.json", dir);
+    snprintf(docker, sizeof docker, "%s/config.json", dir);
+    setenv("KILN_REGISTRY_AUTH", kiln, 1);
+    setenv("DOCKER_CONFIG", dir, 1);
+    const char *cfg = "{\"auths\":{\"127.0.0.1:5000\":{\"auth\":\"YWRhOnB3\"},"      /* ada:pw */
+                      "\"https://index.docker.io/v1/\":{\"auth\":\"Ym9iOmh1Yg==\"}," /* bob:hub */
+                      "\"https://reg.example:8443\":{\"auth\":\"Yzpk\"},"            /* c:d */
+                      "\"token.example\":{\"identitytoken\":\"x\"}},"
+                      "\"credHelpers\":{\"gcr.io\":\"gcloud\"}}";
+    CHECK_INT(kiln_write_file(docker, cfg, strlen(cfg)), 0);
+    CHECK_INT(chmod(docker, 0644), 0); /* docker's own file: its mode is docker's business */
+    char *u = NULL, *p = NULL, *err = NULL;
+    CHECK_INT(kiln_creds_get("127.0.0.1:5000", &u, &p, &err), 1);
+    CHECK_STR(u, "ada");
+    CHECK_STR(p, "pw");
+    kiln_free(u);
+    kiln_free(p);
+    CHECK_INT(kiln_creds_get("docker.io", &u, &p, &err), 1);
+    CHECK_STR(u, "bob");
+    kiln_free(u);
+    kiln_free(p);
+    CHECK_INT(kiln_creds_get("reg.example:8443", &u, &p, &err), 1);
+    CHECK_STR(p, "d");
+    kiln_free(u);
+    kiln_free(p);
+    CHECK_INT(kiln_creds_get("reg.example", &u, &p, &err), 0);   /* the port is part of the key */
+    CHECK_INT(kiln_creds_get("token.example", &u, &p, &err), 0); /* no "auth": not usable */
+    CHECK_INT(kiln_creds_get("gcr.io", &u, &p, &err), 0);        /* a helper's: a note */
+    CHECK(u == NULL && p == NULL);
+    /* Kiln's own entry comes first */
+    CHECK_INT(kiln_creds_put("127.0.0.1:5000", "kiln", "own", &err), 0);
+    CHECK_INT(kiln_creds_get("127.0.0.1:5000", &u, &p, &err), 1);
+    CHECK_STR(u, "kiln");
+    kiln_free(u);
+    kiln_free(p);
+    /* a malformed docker entry is an error naming docker's file */
+    CHECK_INT(kiln_write_file(docker, "{\"auths\":{\"h\":{\"auth\":\"bm9jb2xvbg==\"}}}", 39), 0);
+    CHECK_INT(kiln_creds_get("h", &u, &p, &err), -1);
+    CHECK(err && strstr(err, "config.json"));
+    kiln_free(err);
+    unlink(kiln);
+    unlink(docker);
+    rmdir(dir);
+}
+
 int main(void)
 {
     challenges();
     base64();
     creds();
+    docker_creds();
     return test_finish("auth_test");
 }

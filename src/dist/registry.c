@@ -57,7 +57,7 @@ static void req_clear(req *q)
     q->curl_err[0] = '\0';
 }
 
-static int is_loopback(const char *host)
+int kiln_registry_is_loopback(const char *host)
 {
     return strncmp(host, "localhost", 9) == 0 && (host[9] == '\0' || host[9] == ':') ? 1
            : strncmp(host, "127.", 4) == 0                                           ? 1
@@ -69,7 +69,7 @@ kiln_registry *kiln_registry_new(const kiln_oci_ref *ref, const kiln_registry_op
                                  char **err)
 {
     *err = NULL;
-    if (opts->insecure && !is_loopback(ref->registry)) {
+    if (opts->insecure && !kiln_registry_is_loopback(ref->registry)) {
         kiln_dist_errf(err, "%s: --insecure (plain HTTP) is only allowed for a loopback registry",
                        ref->registry);
         return NULL;
@@ -454,6 +454,24 @@ int kiln_registry_get_manifest(kiln_registry *r, const char *target, kiln_buf *b
     if (rc == 0 && q.ctype) {
         *media_type = q.ctype;
         q.ctype = NULL;
+    }
+    req_clear(&q);
+    kiln_buf_free(&url);
+    return rc;
+}
+
+int kiln_registry_list_tags(kiln_registry *r, kiln_buf *body, char **err)
+{
+    kiln_buf url = KILN_BUF_INIT;
+    if (kiln_buf_printf(&url, "%s/tags/list", r->base) < 0) {
+        kiln_dist_errf(err, "out of memory");
+        return -1;
+    }
+    req q = {.method = "GET", .url = url.data, .resp = body, .limit = MANIFEST_MAX};
+    int rc = run(r, &q, "tags", err);
+    if (rc == 0 && q.status != 200) {
+        status_err(r, &q, q.status == 404 ? "no such repository" : "tags", err);
+        rc = -1;
     }
     req_clear(&q);
     kiln_buf_free(&url);

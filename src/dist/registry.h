@@ -49,6 +49,8 @@ typedef enum kiln_blob_outcome {
 kiln_registry *kiln_registry_new(const kiln_oci_ref *ref, const kiln_registry_opts *opts,
                                  char **err);
 void kiln_registry_free(kiln_registry *r);
+/* 1 when host ("host[:port]") is localhost, 127.x.x.x or [::1]. */
+int kiln_registry_is_loopback(const char *host);
 
 /* GET /v2/ (authenticating when challenged): checks that the registry is reachable and
  * accepts the credentials. 0 or -1 with *err. */
@@ -60,6 +62,9 @@ int kiln_registry_ping(kiln_registry *r, char **err);
  * Content-Type (allocated). 0 or -1 with *err. */
 int kiln_registry_get_manifest(kiln_registry *r, const char *target, kiln_buf *body,
                                char digest[KILN_DIGEST_LEN + 1], char **media_type, char **err);
+/* GET /v2/REPO/tags/list: the registry's JSON ({"name": ..., "tags": [...]}) into *body.
+ * 0 or -1 with *err. */
+int kiln_registry_list_tags(kiln_registry *r, kiln_buf *body, char **err);
 /* Fetches a blob into *out and verifies it against digest (a mismatch is an error:
  * nothing is returned). 0 or -1 with *err. */
 int kiln_registry_get_blob(kiln_registry *r, const char *digest, kiln_buf *out, char **err);

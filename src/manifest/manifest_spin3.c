@@ -565,9 +565,13 @@ const char *kiln_dependency_file(const kiln_manifest *m, const kiln_dependency *
             *why = "the component it names has no local source (a registry package)";
         return o->source;
     }
-    *why = "a package from a registry: fetching dependencies from a registry is not supported "
-           "yet; build or download the component and use `{ path = \"...\" }` or "
-           "`{ url = \"...\", digest = \"sha256:...\" }`";
+    /* a package: { version, registry } is fetched by kiln up before loading (an OCI
+     * registry; a warg one is refused then, with its reason) */
+    if (d->file || d->registry) return d->file;
+    *why = "a package from Spin's default registry (wa.dev, a warg registry): fetching "
+           "dependencies from a registry is not supported yet unless it is an OCI registry named "
+           "with `registry = \"HOST\"`; or build or download the component and use "
+           "`{ path = \"...\" }` or `{ url = \"...\", digest = \"sha256:...\" }`";
     return NULL;
 }
 

@@ -6,8 +6,12 @@
  * cache's directory) + "/downloads/sha256-HEX.wasm". A download goes to a temporary file
  * in that directory, hashed while it is written, and is renamed into place only when the
  * digest matches, so a cached file is always a verified one; a cached file is hashed again
- * when used (a truncated or edited cache entry is downloaded again). */
+ * when used (a truncated or edited cache entry is downloaded again).
+ *
+ * Dependencies on a package of an OCI registry (`{ version, registry = "HOST" }`) are
+ * fetched by dist/package.h into the same downloads directory, by layer digest. */
 #include "engine/cache.h"
+#include "dist/package.h"
 #include "engine/engine.h"
 #include "manifest/manifest_internal.h"
 #include "util/alloc.h"
@@ -212,6 +216,33 @@ out:
     return rc;
 }
 
+/* Fetches dependency d (described by `what`) when it is a url or a registry package not
+ * fetched yet: d->file set. 0, or -1 with *err. */
+static int fetch_dependency(kiln_dependency *d, const char *what, char **err)
+{
+    if (!d->kind || d->file) return 0;
+    if (strcmp(d->kind, "url") == 0)
+        return kiln_source_fetch(what, d->value, d->digest ? d->digest : "", &d->file, err);
+    if ((strcmp(d->kind, "version") != 0 && strcmp(d->kind, "package") != 0) || !d->registry)
+        return 0; /* refused with its reason by kiln_manifest_unserved */
+    char cache[4096];
+    kiln_buf cerr = KILN_BUF_INIT, e = KILN_BUF_INIT;
+    char *perr = NULL;
+    int rc = -1;
+    if (kiln_cache_prepare(NULL, cache, sizeof cache, &cerr) < 0)
+        kiln_buf_printf(&e, "%s: the download cache: %s", what, cerr.data ? cerr.data : "failed");
+    else if (kiln_pkg_fetch(d->registry, d->package ? d->package : d->name,
+                            d->value ? d->value : "*", cache, &d->file, stderr, &perr) < 0)
+        kiln_buf_printf(&e, "%s: %s", what, perr ? perr : "out of memory");
+    else
+        rc = 0;
+    if (rc < 0) *err = e.data ? kiln_buf_steal(&e) : kiln_strdup("out of memory");
+    kiln_free(perr);
+    kiln_buf_free(&cerr);
+    kiln_buf_free(&e);
+    return rc;
+}
+
 int kiln_manifest_fetch_sources(kiln_manifest *m, char **err)
 {
     for (size_t i = 0; i < m->components_len; i++) {
@@ -229,14 +260,12 @@ int kiln_manifest_fetch_sources(kiln_manifest *m, char **err)
         }
         for (size_t k = 0; k < c->dependencies_len && rc == 0; k++) {
             kiln_dependency *d = &c->dependencies[k];
-            if (!d->kind || strcmp(d->kind, "url") != 0 || d->file) continue;
             kiln_buf dw = KILN_BUF_INIT;
             if (kiln_buf_printf(&dw, "component `%s`: dependency '%s'", c->id, d->name) < 0) {
                 *err = kiln_strdup("out of memory");
                 rc = -1;
             } else {
-                rc =
-                    kiln_source_fetch(dw.data, d->value, d->digest ? d->digest : "", &d->file, err);
+                rc = fetch_dependency(d, dw.data, err);
             }
             kiln_buf_free(&dw);
         }
@@ -247,13 +276,10 @@ int kiln_manifest_fetch_sources(kiln_manifest *m, char **err)
         kiln_trigger *t = &m->triggers[i];
         for (size_t k = 0; k < t->mw_len; k++) {
             kiln_dependency *d = &t->mw[k];
-            if (strcmp(d->kind, "url") != 0 || d->file) continue;
             kiln_buf what = KILN_BUF_INIT;
             int rc = kiln_buf_printf(&what, "trigger %s: middleware `%s`", t->id, d->name);
             if (rc < 0) *err = kiln_strdup("out of memory");
-            if (rc == 0)
-                rc = kiln_source_fetch(what.data, d->value, d->digest ? d->digest : "", &d->file,
-                                       err);
+            if (rc == 0) rc = fetch_dependency(d, what.data, err);
             kiln_buf_free(&what);
             if (rc < 0) return -1;
         }

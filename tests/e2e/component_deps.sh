@@ -14,8 +14,14 @@
 #   - url sources and url dependencies from a local HTTP server (python3 -m http.server):
 #     downloaded once and cached by digest (served again with the server stopped), a
 #     wrong digest refused naming the component, the URL and both digests;
-#   - refusals: a registry dependency, a dependency matching no import, a missing
-#     export, and the main component alone (its imports are nobody's).
+#   - registry dependencies (`{ version, registry }`) from an OCI registry started here
+#     (Debian's docker-registry; packages laid out as wasm-pkg-tools does, pushed by
+#     skopeo): the highest version meeting the requirement, cached by digest (a
+#     tampered cache entry fetched again), refused naming the package when the registry
+#     is down or no version fits; a warg registry (its discovery document) refused with
+#     the reason, as is Spin's default registry;
+#   - refusals: a dependency matching no import, a missing export, and the main
+#     component alone (its imports are nobody's).
 source "$(dirname "$0")/../lib.sh"
 
 T=${KILN_TOOLS:-/var/cache/kiln-tools}
@@ -210,12 +216,12 @@ out=$(refused alone.toml)
 expect_contains "without its dependencies the component is refused" "rc=1" "$out"
 expect_contains "... naming the import no host provides" "kiln:test/greet@0.1.0" "$out"
 
-manifest registry.toml '"main.wasm"' '"kiln:test/greet" = { version = "1.0.0", registry = "example.com" }
+manifest registry.toml '"main.wasm"' '"kiln:test/greet" = "1.0.0"
 "kiln:test/env" = { path = "envcount.wasm" }'
 out=$(refused registry.toml)
-expect_contains "a registry dependency is refused" "rc=1" "$out"
-expect_contains "... naming it, as not supported yet" \
-    "dependency 'kiln:test/greet': a package from a registry: fetching dependencies from a registry is not supported yet" \
+expect_contains "a dependency from Spin's default registry is refused" "rc=1" "$out"
+expect_contains "... naming it, and why (wa.dev is a warg registry)" \
+    "dependency 'kiln:test/greet': a package from Spin's default registry (wa.dev, a warg registry)" \
     "$out"
 
 manifest unmatched.toml '"main.wasm"' "$DEPS
@@ -290,5 +296,72 @@ manifest missing.toml "{ url = \"$H/nope.wasm\", digest = \"$BAD\" }" "$DEPS"
 out=$(refused missing.toml)
 expect_contains "a url that answers 404 is refused, naming it" \
     "component \`main\`: source $H/nope.wasm: download failed" "$out"
+
+# --- dependencies from an OCI registry ---
+# a warg registry says so in its discovery document (served by the file server above)
+mkdir -p "$SRV/.well-known/wasm-pkg"
+echo '{"preferredProtocol":"warg","warg":{"url":"https://warg.example"}}' \
+    >"$SRV/.well-known/wasm-pkg/registry.json"
+manifest warg.toml '"main.wasm"' "\"kiln:test/greet\" = { version = \"1.0.0\", registry = \"127.0.0.1:$HPORT\" }
+\"kiln:test/env\" = { path = \"envcount.wasm\" }
+$COUNTER"
+out=$(refused warg.toml)
+expect_contains "a warg registry is refused" "rc=1" "$out"
+expect_contains "... with the reason" \
+    "dependency 'kiln:test/greet': package kiln:test: registry 127.0.0.1:$HPORT is a warg registry" "$out"
+kill "$HTTP_PID" 2>/dev/null
+wait "$HTTP_PID" 2>/dev/null
+
+source "$(dirname "$0")/helpers/registry.sh"
+if ! command -v docker-registry >/dev/null || ! command -v skopeo >/dev/null; then
+    echo "component_deps: registry dependencies not tested: docker-registry or skopeo missing (scripts/install-deps.sh installs them)" >&2
+    fail "docker-registry and skopeo installed"
+elif registry_start deps; then
+    export KILN_REGISTRY_AUTH="$TMP/no-auth.json" DOCKER_CONFIG="$TMP/no-docker"
+    # kiln:greeter 1.0.0 and 1.2.0 are the greeter; 2.0.0 is another component, which a
+    # "1.0.0" (^1.0.0) requirement must not take
+    for v in 1.0.0 1.2.0; do
+        wasm_pkg_push "$A/greeter.wasm" "$REG/kiln/greeter:$v" || fail "publish kiln:greeter@$v"
+    done
+    wasm_pkg_push "$A/envcount.wasm" "$REG/kiln/greeter:2.0.0" || fail "publish kiln:greeter@2.0.0"
+    wasm_pkg_push "$A/envcount.wasm" "$REG/kiln/test:0.1.0" || fail "publish kiln:test@0.1.0"
+    check "skopeo sees the package layer as application/wasm" \
+        grep -q '"application/wasm"' <(skopeo inspect --tls-verify=false --raw "docker://$REG/kiln/greeter:1.2.0")
+    export KILN_CACHE_DIR=$TMP/cache-reg
+    manifest reg.toml '"main.wasm"' "\"kiln:test/greet\" = { version = \"1.0.0\", registry = \"$REG\", package = \"kiln:greeter\" }
+\"kiln:test/env@0.1.0\" = { version = \"^0.1\", registry = \"$REG\" }
+$COUNTER"
+    if up reg.toml; then
+        expect_eq "registry dependencies: composed and served" "hello, reg from the dependency" \
+            "$(curl -s "$URL/?name=reg")"
+        expect_eq "... both of them" "dependency sees 0 environment variables" "$(curl -s "$URL/env")"
+        expect_contains "the highest version meeting ^1.0.0 (1.2.0, not 2.0.0)" \
+            "package kiln:greeter@1.2.0: fetched from $REG/kiln/greeter:1.2.0" "$(cat "$TMP/up.err")"
+    else
+        fail "kiln up serves registry dependencies" "$(cat "$TMP/up.err")"
+    fi
+    down
+    check "the package is cached under its layer digest" \
+        test -f "$KILN_CACHE_DIR/downloads/sha256-$(sha256sum "$A/greeter.wasm" | cut -d' ' -f1).wasm"
+    # the registry stays the source of versions: down, the app does not start
+    registry_stop
+    out=$(refused reg.toml)
+    expect_contains "registry down: refused" "rc=1" "$out"
+    expect_contains "... naming the package and the registry" "package kiln:greeter: $REG/kiln/greeter" "$out"
+    # a tampered cache entry is fetched again, not used
+    REG_PORT_WANT=${REG##*:} registry_start deps2 || true
+    for v in 1.0.0 1.2.0; do wasm_pkg_push "$A/greeter.wasm" "$REG/kiln/greeter:$v"; done
+    wasm_pkg_push "$A/envcount.wasm" "$REG/kiln/test:0.1.0"
+    f="$KILN_CACHE_DIR/downloads/sha256-$(sha256sum "$A/greeter.wasm" | cut -d' ' -f1).wasm"
+    printf 'junk' >>"$f"
+    answers reg.toml "a tampered cache entry is fetched again" "hello, again from the dependency" "/?name=again"
+    expect_eq "... and the cache holds the right bytes again" "$(sha "$A/greeter.wasm")" "$(sha "$f")"
+    manifest nover.toml '"main.wasm"' "\"kiln:test/greet\" = { version = \"3.0.0\", registry = \"$REG\", package = \"kiln:greeter\" }
+\"kiln:test/env\" = { path = \"envcount.wasm\" }
+$COUNTER"
+    out=$(refused nover.toml)
+    expect_contains "no version meets the requirement: refused, naming it" \
+        "package kiln:greeter: $REG/kiln/greeter: no tag meets the version requirement \`3.0.0\`" "$out"
+fi
 
 finish

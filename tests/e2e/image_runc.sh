@@ -4,6 +4,7 @@
 # precompiled cache (the image has no wasm2c and no C compiler), answers the admin
 # endpoints, and on SIGTERM exits 0 promptly.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/helpers/runc.sh"
 
 for tool in runc umoci skopeo; do
     if ! command -v "$tool" >/dev/null; then
@@ -77,8 +78,7 @@ expect_eq "an absolute source elsewhere: exit 1" 1 "$?"
 expect_contains "... saying why" "is outside the application directory" "$out"
 check "... and no layout written" test ! -e "$TMP/img4/index.json"
 
-umoci unpack --image "$TMP/img:1.2.3" "$TMP/bundle" >/dev/null 2>"$TMP/umoci.err" ||
-    { fail "umoci unpack" "$(cat "$TMP/umoci.err")"; finish; exit; }
+bundle_unpack "$TMP/img:1.2.3" "$TMP/bundle" || { finish; exit; }
 R="$TMP/bundle/rootfs"
 check "rootfs: kiln" test -x "$R/usr/local/bin/kiln"
 check "rootfs: the app's manifest" test -f "$R/app/kiln.toml"
@@ -91,37 +91,14 @@ expect_eq "rootfs: no wasm2c, no cc, no tcc headers" "" \
 # and the host's network namespace so that the test reaches the port.
 port=$(free_port)
 admin=$(free_port)
-# bundle_config BUNDLE PORT ADMIN: config.json from `runc spec`, with umoci's process
-# (the image's args, env, cwd) on loopback ports and the host network namespace.
-bundle_config() {
-    (cd "$1" && mv config.json umoci-config.json && runc spec) || return 1
-    python3 - "$1" "$2" "$3" <<'PY'
-import json, sys
-b, port, admin = sys.argv[1:]
-img = json.load(open(b + "/umoci-config.json"))["process"]
-c = json.load(open(b + "/config.json"))
-args = img["args"]
-args[args.index("--listen") + 1] = "127.0.0.1:" + port
-args[args.index("--admin") + 1] = "127.0.0.1:" + admin
-c["process"].update(terminal=False, args=args, env=img["env"], cwd=img["cwd"])
-c["root"] = {"path": "rootfs", "readonly": False}
-c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
-json.dump(c, open(b + "/config.json", "w"), indent=1)
-PY
-}
 bundle_config "$TMP/bundle" "$port" "$admin" || { fail "bundle config.json"; finish; exit; }
 id="kiln-e2e-$$"
-runc run --bundle "$TMP/bundle" "$id" >"$TMP/run.out" 2>"$TMP/run.err" &
-rpid=$!
-on_exit "runc kill $id KILL 2>/dev/null; runc delete -f $id 2>/dev/null"
-for _ in $(seq 100); do
-    curl -sf -o /dev/null "http://127.0.0.1:$admin/readyz" && break
-    sleep 0.1
-done
+runc_start "$TMP/bundle" "$id" "$admin"
+rpid=$RUNC_PID
 body=$(curl -s -m 5 "http://127.0.0.1:$port/hello")
 expect_eq "the container serves the app" "hello 1" "$body"
 expect_eq "admin /healthz answers" 200 "$(curl -s -o /dev/null -w '%{http_code}' -m 5 "http://127.0.0.1:$admin/healthz")"
-expect_contains "served from the image's cache on the opt tier" "opt tier ready" "$(cat "$TMP/run.err")"
+expect_contains "served from the image's cache on the opt tier" "opt tier ready" "$(cat "$TMP/bundle/run.err")"
 expect_contains "listed by runc" "running" "$(runc state "$id" 2>&1)"
 
 start=$(date +%s%N)
@@ -135,28 +112,23 @@ expect_eq "SIGTERM: the container exits 0" 0 "$status"
 if [ "$elapsed_ms" -lt 10000 ]; then pass "stopped within 10 s of SIGTERM"; else
     fail "stopped within 10 s of SIGTERM" "took $elapsed_ms ms"; fi
 runc delete "$id" 2>/dev/null
-expect_not_contains "nothing compiled in the container" "compiled in" "$(cat "$TMP/run.err")"
+expect_not_contains "nothing compiled in the container" "compiled in" "$(cat "$TMP/bundle/run.err")"
 
 # --toolchain: wasm2c, the libc headers and tcc's runtime come along, so the fast tier
 # compiles inside the container a module missing from the image's cache
 "$KILN" image build "$TMP/app" -o "$TMP/timg" --toolchain >/dev/null 2>&1 || fail "image build --toolchain"
-umoci unpack --image "$TMP/timg:1.2.3" "$TMP/tbundle" >/dev/null 2>&1 || fail "umoci unpack (toolchain)"
+bundle_unpack "$TMP/timg:1.2.3" "$TMP/tbundle"
 check "toolchain image: wasm2c" test -x "$TMP/tbundle/rootfs/usr/bin/wasm2c"
 rm -f "$TMP"/tbundle/rootfs/var/cache/kiln/*.so
 tport=$(free_port)
 tadmin=$(free_port)
 bundle_config "$TMP/tbundle" "$tport" "$tadmin" || fail "toolchain bundle config.json"
-runc run --bundle "$TMP/tbundle" "$id-tc" >/dev/null 2>"$TMP/trun.err" &
-tpid=$!
-on_exit "runc kill $id-tc KILL 2>/dev/null; runc delete -f $id-tc 2>/dev/null"
-for _ in $(seq 100); do
-    curl -sf -o /dev/null "http://127.0.0.1:$tadmin/readyz" && break
-    sleep 0.1
-done
+runc_start "$TMP/tbundle" "$id-tc" "$tadmin"
+tpid=$RUNC_PID
 expect_eq "toolchain image: serves a module it compiled itself" "hello 1" \
     "$(curl -s -m 5 "http://127.0.0.1:$tport/hello")"
 expect_contains "... on the fast tier, compiled in the container" "fast tier ready (guard memory checks; compiled in" \
-    "$(cat "$TMP/trun.err")"
+    "$(cat "$TMP/tbundle/run.err")"
 runc kill "$id-tc" TERM
 wait "$tpid"
 expect_eq "toolchain image: SIGTERM, exit 0" 0 "$?"

@@ -7,6 +7,7 @@
 #     (helpers/token_server.py: JWTs signed with openssl); anonymous pulls get a pull
 #     token, an anonymous push is refused, a login with the wrong password is refused by
 #     the token server, with the right one push and pull work
+#   - docker's config.json as the fallback when Kiln's file has no entry
 #   - TLS with a test CA made here: trusted through --ca and SSL_CERT_FILE, refused
 #     without; skopeo reads what Kiln pushed over TLS; --insecure only for loopback
 source "$(dirname "$0")/../lib.sh"
@@ -15,6 +16,7 @@ source "$(dirname "$0")/helpers/registry.sh"
 registry_need htpasswd openssl
 
 export KILN_REGISTRY_AUTH="$TMP/kiln-auth/registry-auth.json"
+export DOCKER_CONFIG="$TMP/docker" # not the user's: empty until the fallback test
 example_copy hello || fail "copy examples/hello"
 example_build hello || { finish; exit 1; }
 HELLO=$APP
@@ -69,6 +71,19 @@ export KILN_CACHE_DIR="$TMP/cache-logout"
 out=$("$KILN" registry pull -k "$REF" 2>&1)
 expect_contains "after logout: anonymous again" "needs credentials" "$out"
 expect_eq "after logout: nothing cached" "" "$(cache_entries "$KILN_CACHE_DIR")"
+
+# docker's config.json answers for a registry Kiln's file does not name (as `docker
+# login` leaves it: base64 user:password under "auths")
+mkdir -p "$DOCKER_CONFIG"
+printf '{"auths":{"%s":{"auth":"%s"}},"credsStore":"desktop"}\n' "$REG" \
+    "$(printf 'alice:correct horse' | base64)" >"$DOCKER_CONFIG/config.json"
+out=$("$KILN" registry pull -k "$REF" 2>&1)
+expect_eq "docker's config.json: pull with its credentials: exit 0" 0 $?
+expect_not_contains "... no note about the helper when the entry is there" "docker-credential" "$out"
+printf '{"auths":{},"credsStore":"desktop"}\n' >"$DOCKER_CONFIG/config.json"
+out=$("$KILN" registry pull -k "$REF" 2>&1)
+expect_contains "docker's credsStore: a note that kiln does not run it" "docker-credential-desktop" "$out"
+rm -f "$DOCKER_CONFIG/config.json"
 registry_stop
 
 # ---- token auth (Bearer) ----

@@ -104,8 +104,9 @@ else
     fail "kiln up --profile debug starts" "$(cat "$TMP/up.err")"
 fi
 
-# a registry dependency: valid Spin, refused by kiln up with one message (path, url and
-# component dependencies are served: tests/e2e/component_deps.sh)
+# a dependency from Spin's default registry (wa.dev, warg): valid Spin, refused by kiln up
+# with one message (path, url, component and OCI registry dependencies are served:
+# tests/e2e/component_deps.sh)
 cat >"$TMP/app/spin.toml" <<'TOML'
 spin_manifest_version = 2
 [application]
@@ -117,7 +118,7 @@ executor = { type = "wagi" }
 [component.edge]
 source = "edge.wasm"
 [component.edge.dependencies]
-"example:calc/add" = { version = "1.0.0", registry = "example.com" }
+"example:calc/add" = { version = "1.0.0" }
 TOML
 out=$("$KILN" up -f "$TMP/app" --listen "127.0.0.1:$PORT" 2>&1)
 expect_eq "kiln up refuses a registry dependency" "1" "$?"

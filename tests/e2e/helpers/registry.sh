@@ -87,3 +87,33 @@ up_stop() {
 
 # cache_entries DIR: what lies in DIR/oci (complete apps and anything half-written).
 cache_entries() { ls -A "$1/oci" 2>/dev/null | tr '\n' ' '; }
+
+# wasm_pkg_push WASM REG/NS/NAME:VERSION: publishes a component as wasm-pkg-tools (`wkg oci
+# push`) lays a package out in an OCI registry — an image manifest whose config is
+# application/vnd.wasm.config.v0+json and whose one layer is the component
+# (application/wasm) — written as an OCI layout here and copied by skopeo.
+wasm_pkg_push() {
+    local wasm=$1 ref=$2 dir
+    dir=$(mktemp -d "$TMP/wasm-pkg.XXXXXX")
+    python3 - "$dir" "$wasm" <<'PY' || return 1
+import hashlib, json, os, sys
+d, w = sys.argv[1:]
+os.makedirs(d + "/blobs/sha256")
+def blob(b, mt):
+    h = hashlib.sha256(b).hexdigest()
+    open(f"{d}/blobs/sha256/{h}", "wb").write(b)
+    return {"mediaType": mt, "digest": "sha256:" + h, "size": len(b)}
+layer = open(w, "rb").read()
+cfg = json.dumps({"created": "2026-01-01T00:00:00Z", "architecture": "wasm", "os": "wasip2",
+                  "layerDigests": ["sha256:" + hashlib.sha256(layer).hexdigest()]}).encode()
+man = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+       "config": blob(cfg, "application/vnd.wasm.config.v0+json"),
+       "layers": [blob(layer, "application/wasm")]}
+m = blob(json.dumps(man).encode(), "application/vnd.oci.image.manifest.v1+json")
+m["annotations"] = {"org.opencontainers.image.ref.name": "pkg"}
+json.dump({"schemaVersion": 2, "manifests": [m]}, open(d + "/index.json", "w"))
+open(d + "/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
+PY
+    skopeo copy -q --dest-tls-verify=false "oci:$dir:pkg" "docker://$ref" >/dev/null 2>"$dir.err" ||
+        { echo "skopeo copy to $ref: $(cat "$dir.err")" >&2; return 1; }
+}
