@@ -15,25 +15,32 @@
  * --max-instances, so it is a true bound):
  *   requests.memory = base + C * instance      limits.memory = base + C * max_instance
  * base = --base-memory (Kiln's measured resident size serving an app, docs/kubernetes.md),
- * instance = --instance-memory (an instance's measured working set), max_instance = the
+ * instance = --instance-memory (an instance's measured working set; with no flag, from
+ * `kiln bench`: twice the Kiln row's memory per instance, at least 1 MiB, rounded up to MiB,
+ * read from --from-bench FILE or the app's last run in its state dir), max_instance = the
  * largest component max_instance_memory (kiln up's 128M when none is set): Kiln never
  * lets an instance grow past it, so the limit is never hit by guests. */
 #include "cli/cli.h"
 #include "cli/kube_yaml.h"
+#include "cli/up_metrics.h"
 #include "manifest/manifest.h"
 #include "util/alloc.h"
 #include "util/file.h"
+#include "util/json.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MIB (1024ull * 1024ull)
 
 typedef struct kube_opts {
     const char *app, *out_dir, *image, *app_ref, *redis_url, *namespace_;
     unsigned long long base_mem, instance_mem, cpu_milli;
+    const char *from_bench; /* --from-bench FILE: kiln bench's JSON (instance memory) */
+    int instance_mem_given; /* --instance-memory was given (it wins over a bench run) */
     unsigned long long replicas, max_replicas, cpu_target, concurrency, port, admin_port;
 } kube_opts;
 
@@ -44,7 +51,8 @@ static void kube_usage(FILE *f)
         "usage: kiln kube scaffold [APP] [-o DIR] [--image REF] [--app-ref REF]\n"
         "                          [--replicas N] [--max-replicas N] [--cpu-target PCT]\n"
         "                          [--concurrency N] [--cpu MILLI] [--base-memory SIZE]\n"
-        "                          [--instance-memory SIZE] [--redis-url URL]\n"
+        "                          [--instance-memory SIZE | --from-bench FILE]\n"
+        "                          [--redis-url URL]\n"
         "                          [--namespace NS] [--port N] [--admin-port N]\n\n"
         "Writes Deployment, Service, HorizontalPodAutoscaler, ConfigMap and SpinKube\n"
         "(SpinAppExecutor + SpinApp) manifests for APP into DIR (default: kube).\n"
@@ -52,6 +60,9 @@ static void kube_usage(FILE *f)
         "  --app-ref REF      the app's OCI artifact for the SpinApp (default: --image)\n"
         "  --concurrency N    instances at once per pod (kiln up --max-instances; default 16)\n"
         "  --base-memory SIZE, --instance-memory SIZE   sizing (defaults 24M, 1M)\n"
+        "  --from-bench FILE  instance memory from a `kiln bench` run: twice its measured\n"
+        "                     memory per instance, at least 1M (default: the app's last run,\n"
+        "                     .kiln/bench.json, when there is one)\n"
         "  --redis-url URL    the Redis of the key-value stores (default redis://redis:6379)\n");
 }
 
@@ -507,6 +518,60 @@ static int parse_num(const char *flag, const char *s, unsigned long long max,
     return 0;
 }
 
+/* Sizes o->instance_mem from a `kiln bench` run: o->from_bench, else the app's last run
+ * (bench.json in the state dir beside manifest_path; none there is no error: the default
+ * stays). The Kiln row's mem_per_instance_kib, doubled for headroom, at least 1 MiB,
+ * rounded up to MiB. 0, or -1 after saying why (an unreadable or malformed file named). */
+static int size_from_bench(kube_opts *o, const char *manifest_path)
+{
+    char *dflt = NULL;
+    const char *path = o->from_bench;
+    if (!path) {
+        char *dir = kiln_strdup(manifest_path);
+        if (!dir) return -1;
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = '\0';
+        dflt = kiln_up_bench_path(slash ? dir : ".", NULL);
+        kiln_free(dir);
+        if (!dflt || access(dflt, R_OK) < 0) {
+            kiln_free(dflt);
+            return 0;
+        }
+        path = dflt;
+    }
+    kiln_buf b = KILN_BUF_INIT;
+    kiln_json *j = NULL;
+    double kib = -1;
+    if (kiln_read_file(path, &b) == 0 && (j = kiln_json_parse(b.data, b.len, NULL, 0))) {
+        const kiln_json *rows = kiln_json_get(j, "rows");
+        for (size_t i = 0; rows && i < rows->count; i++) {
+            const kiln_json *r = kiln_json_at(rows, i),
+                            *v = kiln_json_get(r, "mem_per_instance_kib");
+            const char *name = kiln_json_get_str(r, "name");
+            if (name && strcmp(name, "Kiln") == 0 && v && v->type == KILN_JSON_NUMBER)
+                kib = v->number;
+        }
+    }
+    int rc = 0;
+    if (!(kib > 0 && kib < 1e9)) {
+        fprintf(stderr,
+                "error: %s: not a `kiln bench` result with Kiln's memory per instance (run kiln "
+                "bench, or give --instance-memory)\n",
+                path);
+        rc = -1;
+    } else {
+        unsigned long long bytes = (unsigned long long)(2 * kib * 1024);
+        if (bytes < MIB) bytes = MIB;
+        o->instance_mem = (bytes + MIB - 1) / MIB * MIB;
+        printf("instance memory from kiln bench (%s): %.0f KiB measured, sized at %lluMi\n", path,
+               kib, o->instance_mem / MIB);
+    }
+    kiln_json_free(j);
+    kiln_buf_free(&b);
+    kiln_free(dflt);
+    return rc;
+}
+
 static int kube_scaffold(int argc, char **argv)
 {
     kube_opts o = {.out_dir = "kube",
@@ -559,6 +624,8 @@ static int kube_scaffold(int argc, char **argv)
         NUM_FLAG("--port", o.port, 65535)
         NUM_FLAG("--admin-port", o.admin_port, 65535)
         SIZE_FLAG("--base-memory", o.base_mem)
+        STR_FLAG("--from-bench", o.from_bench)
+        if (strcmp(a, "--instance-memory") == 0) o.instance_mem_given = 1;
         SIZE_FLAG("--instance-memory", o.instance_mem)
 #undef STR_FLAG
 #undef NUM_FLAG
@@ -580,6 +647,10 @@ static int kube_scaffold(int argc, char **argv)
     if (kiln_manifest_find(o.app, &manifest_path, &ferr) < 0) {
         fprintf(stderr, "error: %s\n", ferr ? ferr : "out of memory");
         kiln_free(ferr);
+        return 1;
+    }
+    if (!o.instance_mem_given && size_from_bench(&o, manifest_path) < 0) {
+        kiln_free(manifest_path);
         return 1;
     }
     kiln_diags diags = KILN_DIAGS_INIT;

@@ -42,6 +42,19 @@ expect_eq "cost = requests + memory x duration x GB-s price" "True" "$(field 'al
 expect_eq "the machine is named" "True" "$(field '"cores" in b["machine"]')"
 check "the run's JSON is in the state directory" cmp "$TMP/b.json" "$TMP/state/bench.json"
 
+# kube scaffold sizes pods from this run: instance memory = 2 x Kiln's measured memory per
+# instance, at least 1 MiB, rounded up to MiB; request = 24Mi + 16 x that
+want_mi=$(field 'max(1, -(-int(2 * r["Kiln"]["mem_per_instance_kib"] * 1024) // 1048576))')
+out=$("$KILN" kube scaffold "$TMP/app" -o "$TMP/kube" --from-bench "$TMP/state/bench.json" 2>&1)
+expect_contains "kube scaffold --from-bench: sized from the run" \
+    "instance memory from kiln bench ($TMP/state/bench.json): " "$out"
+expect_contains "kube scaffold --from-bench: the request follows the formula" \
+    "memory request $((24 + 16 * want_mi))Mi = 24Mi + 16 x ${want_mi}Mi" "$out"
+echo '{"rows": []}' >"$TMP/nobench.json"
+out=$("$KILN" kube scaffold "$TMP/app" -o "$TMP/kube2" --from-bench "$TMP/nobench.json" 2>&1)
+expect_eq "kube scaffold --from-bench: a file without Kiln's row is refused" "1" "$?"
+expect_contains "... naming the file" "$TMP/nobench.json: not a \`kiln bench\` result" "$out"
+
 # the other formats (without the container, to stay short)
 "$KILN" bench "$TMP/app" "${SMALL[@]}" --no-container --format markdown --state-dir "$TMP/state2" \
     >"$TMP/b.md" 2>>"$TMP/b.err"
