@@ -148,6 +148,39 @@ int kiln_chost_complete(kiln_chost_pending *p);
 /* Fails the call: the instance traps with msg. p is no longer valid. */
 void kiln_chost_pending_fail(kiln_chost_pending *p, const char *msg);
 
+/* Host-owned stream ends (stream<u8>, WASI 0.3's bodies and stdio). The host keeps one
+ * end of a stream whose other end a guest holds; a guest's copy meets the host's ops at
+ * once: `consume` takes bytes the guest writes, `produce` gives bytes the guest reads.
+ * Either may return 0 ("not now"): the guest's copy stays pending (BLOCKED for an async
+ * copy) until the host calls kiln_chost_stream_wake. The handle stays valid until the
+ * host closes its end or the instance is freed (not to be used from ctx_free). */
+typedef struct kiln_chost_stream kiln_chost_stream;
+typedef struct kiln_chost_stream_ops {
+    /* the host reads: the guest wrote n >= 1 bytes; how many the host took */
+    size_t (*consume)(void *arg, const uint8_t *data, size_t n);
+    /* the host writes: up to n >= 1 bytes into buf; how many; 0 with *end set: no more
+     * (the host's end is dropped, the guest's read ends DROPPED) */
+    size_t (*produce)(void *arg, uint8_t *buf, size_t n, int *end);
+    /* the guest dropped its end (may be NULL); the host's end is closed with it */
+    void (*dropped)(void *arg);
+    void *arg;
+} kiln_chost_stream_ops;
+
+/* In a host function called with cx: the host becomes the reader of the stream<u8>
+ * (or stream<s8>) that the guest passed as value v (its readable end, lifted). NULL with
+ * cx->err when v is not such a stream. ops is copied. */
+kiln_chost_stream *kiln_chost_stream_reader(kiln_cabi_cx *cx, const kiln_cval *v,
+                                            const kiln_chost_stream_ops *ops);
+/* A new stream<u8> whose writable end the host keeps: *v (a result value) is set to it,
+ * so that the guest receives the readable end. NULL with cx->err. */
+kiln_chost_stream *kiln_chost_stream_writer(kiln_cabi_cx *cx, kiln_cval *v,
+                                            const kiln_chost_stream_ops *ops);
+/* The host can take or give bytes again: the guest's pending copy is retried. */
+void kiln_chost_stream_wake(kiln_chost_stream *hs);
+/* The host drops its end: the guest's copy (pending or next) ends DROPPED. hs is no
+ * longer valid. */
+void kiln_chost_stream_close(kiln_chost_stream *hs);
+
 /* Adds a provider (at startup, before components load; not thread-safe with loads). The
  * built-in providers (WASI 0.2: host/wasip2/wasip2.h) are always there. 0, or -1 when an
  * interface of the same name and a compatible version is already registered, or the

@@ -35,6 +35,9 @@ typedef struct ka_end {
     ka_inst *inst; /* whose table holds it */
     int ev_result, ev_reclaim;
     int dead; /* dropped: kept until the store goes */
+    /* a host's end (host.h's kiln_chost_stream): its ops, valid while host is set */
+    int host;
+    kiln_chost_stream_ops ops;
 } ka_end;
 
 struct ka_shared {
@@ -105,6 +108,7 @@ static int none_or_number(const kiln_ctype *t)
 }
 
 static const kiln_ctype *elem_of(ka_bi *b);
+static void host_try(ka_shared *sh, ka_end *g, ka_end *h);
 
 /* A context for the guest side of buffer b (its built-in's options and table). */
 static int buf_cx(ka_buf *b, kiln_cabi_cx *cx)
@@ -176,6 +180,12 @@ static int copy(ka_shared *sh, ka_end *e)
         on_copy_done(e, C_DROPPED);
         return 0;
     }
+    ka_end *peer = e->readable ? sh->w : sh->r;
+    if (peer && peer->host) { /* the host's end: its ops take or give the bytes now */
+        sh->pend = e;
+        host_try(sh, e, peer);
+        return 0;
+    }
     if (!sh->pend) {
         sh->pend = e;
         return 0;
@@ -216,6 +226,12 @@ static void shared_drop(ka_shared *sh, ka_end *e)
         sh->w = NULL;
     if (sh->dropped) return;
     sh->dropped = 1;
+    if (peer && peer->host) { /* the host learns it; its end is closed with it */
+        peer->host = 0;
+        peer->dead = 1;
+        if (peer->ops.dropped) peer->ops.dropped(peer->ops.arg);
+        return;
+    }
     if (sh->pend && sh->pend != e) {
         reset_and_notify(sh, C_DROPPED);
     } else if (peer && peer->state == E_IDLE && !peer->w.pending) {
@@ -463,6 +479,121 @@ int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
     /* the writer's drop, not yet seen by the end that was lifted, travels with it */
     if (sh->dropped && !sh->w) on_copy_done(e, C_DROPPED);
     return 0;
+}
+
+/* ---- host-owned ends (host.h) ---- */
+
+/* The guest's end g has a pending copy and the host's end h is its peer: h's ops take
+ * (or give) what they can now; the copy completes with that progress, or stays pending
+ * ("not now"), or ends DROPPED when the host has no more to give. */
+static void host_try(ka_shared *sh, ka_end *g, ka_end *h)
+{
+    uint32_t n = remain(&g->buf);
+    size_t got = 0;
+    int end = 0;
+    if (n > 0) {
+        uint8_t *p = g->buf.mem->data + g->buf.ptr;
+        got =
+            g->readable ? h->ops.produce(h->ops.arg, p, n, &end) : h->ops.consume(h->ops.arg, p, n);
+        if (got > n) got = n;
+    }
+    if (got || n == 0) {
+        g->buf.ptr += (uint32_t)got;
+        g->buf.progress += (uint32_t)got;
+        sh->pend = NULL;
+        on_copy_done(g, C_COMPLETED);
+    } else if (end) {
+        h->host = 0;
+        h->dead = 1;
+        shared_drop(sh, h);
+    }
+}
+
+/* A host end of shared state sh (added to the store of cx's instance). NULL with cx->err
+ * when cx is not of an async instance or sh is not a stream of bytes. */
+static ka_end *host_end(kiln_cabi_cx *cx, ka_shared *sh, int readable,
+                        const kiln_chost_stream_ops *ops)
+{
+    kiln_component_instance *ci = cx->async_ctx;
+    if (!ci || !ci->as || !sh || sh->future || !sh->t || sh->t->size != 1 || sh->t->has_heap ||
+        sh->t->has_handle || (sh->t->kind != KILN_CT_U8 && sh->t->kind != KILN_CT_S8)) {
+        snprintf(cx->err, sizeof cx->err, "not a stream of bytes");
+        return NULL;
+    }
+    ka_end *e = kiln_calloc(1, sizeof *e);
+    uint32_t rep;
+    if (!e || ka_obj_add(ci->as, e, &rep) < 0) {
+        kiln_free(e);
+        snprintf(cx->err, sizeof cx->err, "out of memory");
+        return NULL;
+    }
+    e->w.kind = KA_END;
+    e->w.take = end_take;
+    e->sh = sh;
+    sh->nends++;
+    e->readable = readable;
+    e->host = 1;
+    e->ops = *ops;
+    if (readable)
+        sh->r = e;
+    else
+        sh->w = e;
+    return e;
+}
+
+kiln_chost_stream *kiln_chost_stream_reader(kiln_cabi_cx *cx, const kiln_cval *v,
+                                            const kiln_chost_stream_ops *ops)
+{
+    ka_shared *sh = v->shared;
+    if (sh && sh->r && !sh->r->dead) {
+        snprintf(cx->err, sizeof cx->err, "the stream already has a reader");
+        return NULL;
+    }
+    ka_end *e = host_end(cx, sh, 1, ops);
+    if (!e) return NULL;
+    if (sh->pend && sh->pend != e)
+        host_try(sh, sh->pend, e); /* the guest's write that waited for a reader */
+    else if (sh->dropped && !sh->w && e->host) {
+        e->host = 0; /* the writer is gone already */
+        e->dead = 1;
+        if (ops->dropped) ops->dropped(ops->arg);
+    }
+    return (kiln_chost_stream *)e;
+}
+
+kiln_chost_stream *kiln_chost_stream_writer(kiln_cabi_cx *cx, kiln_cval *v,
+                                            const kiln_chost_stream_ops *ops)
+{
+    kiln_component_instance *ci = cx->async_ctx;
+    ka_shared *sh = ci && ci->as ? kiln_calloc(1, sizeof *sh) : NULL;
+    if (!sh) {
+        snprintf(cx->err, sizeof cx->err, ci && ci->as ? "out of memory" : "not async");
+        return NULL;
+    }
+    sh->t = kiln_ctype_prim(KILN_CT_U8);
+    ka_end *e = host_end(cx, sh, 0, ops);
+    if (!e) {
+        kiln_free(sh);
+        return NULL;
+    }
+    v->shared = sh;
+    return (kiln_chost_stream *)e;
+}
+
+void kiln_chost_stream_wake(kiln_chost_stream *hs)
+{
+    ka_end *h = (ka_end *)hs;
+    ka_shared *sh = h->sh;
+    if (h->host && sh->pend && sh->pend != h) host_try(sh, sh->pend, h);
+}
+
+void kiln_chost_stream_close(kiln_chost_stream *hs)
+{
+    ka_end *h = (ka_end *)hs;
+    if (!h->host) return;
+    h->host = 0;
+    h->dead = 1;
+    shared_drop(h->sh, h);
 }
 
 /* Notifies an idle end, or ends its pending copy, with DROPPED (its peer is gone). */
