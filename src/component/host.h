@@ -181,6 +181,18 @@ void kiln_chost_stream_wake(kiln_chost_stream *hs);
  * longer valid. */
 void kiln_chost_stream_close(kiln_chost_stream *hs);
 
+/* Host-owned future ends: a future<T> whose writable end the host keeps (e.g. the
+ * result of wasi:cli/stdout's write-via-stream). T comes from the type the value is
+ * lowered with. The guest's read completes once the host resolved it, at once or when
+ * it does. */
+typedef struct kiln_chost_future kiln_chost_future;
+/* A new future whose readable end *v (a result value) gets. NULL with cx->err. */
+kiln_chost_future *kiln_chost_future_writer(kiln_cabi_cx *cx, kiln_cval *v);
+/* Resolves it with *value (a value holding no strings, lists or handles: copied). 0, or -1
+ * when the value cannot be lowered (the instance then traps). hf is no longer valid.
+ * Harmless after the guest dropped its end. */
+int kiln_chost_future_resolve(kiln_chost_future *hf, const kiln_cval *value);
+
 /* Adds a provider (at startup, before components load; not thread-safe with loads). The
  * built-in providers (WASI 0.2: host/wasip2/wasip2.h) are always there. 0, or -1 when an
  * interface of the same name and a compatible version is already registered, or the
