@@ -4,7 +4,8 @@
 # wasi:clocks/monotonic-clock `now`, awaits the async `wait-for` (a host call the driver
 # completes when due) through a waitable set, takes 16 bytes of wasi:random
 # get-random-bytes, and writes through wasi:cli/stdout write-via-stream (a stream<u8> the
-# host drains to stdout), reading the returned future's ok once it dropped the stream.
+# host drains to stdout), its async read of the returned future BLOCKED until it drops the
+# stream, then the waitable set reporting FUTURE_READ COMPLETED with ok in memory.
 # The same component under the 0.3.0 names runs too; a wait longer than --timeout is
 # interrupted (exit 134). wasm-tools comes from scripts/install-tools.sh; without it this
 # test fails.
@@ -53,7 +54,7 @@ p3_command() {
   (core func \$snew (canon stream.new \$S))
   (core func \$swrite (canon stream.write \$S (memory (core memory \$mem "mem"))))
   (core func \$sdrop (canon stream.drop-writable \$S))
-  (core func \$fread (canon future.read \$F (memory (core memory \$mem "mem"))))
+  (core func \$fread (canon future.read \$F async (memory (core memory \$mem "mem"))))
   (core func \$fdrop (canon future.drop-readable \$F))
   (core func \$ws.new (canon waitable-set.new))
   (core func \$wait (canon waitable-set.wait (memory (core memory \$mem "mem"))))
@@ -97,10 +98,14 @@ p3_command() {
       (local.set \$f (call \$wvs (i32.wrap_i64 (local.get \$s))))
       (if (i32.ne (call \$swrite (local.get \$w) (i32.const 100) (i32.const 14)) (i32.const 0xe0))
         (then unreachable))
-      (call \$sdrop (local.get \$w))
       (i32.store8 (i32.const 48) (i32.const 9))
-      (if (i32.ne (call \$fread (local.get \$f) (i32.const 48)) (i32.const 0)) (then unreachable))
+      (if (i32.ne (call \$fread (local.get \$f) (i32.const 48)) (i32.const -1)) (then unreachable))
+      (call \$sdrop (local.get \$w))
+      (call \$join (local.get \$f) (local.get \$ws))
+      (if (i32.ne (call \$wait (local.get \$ws) (i32.const 16)) (i32.const 4)) (then unreachable))
+      (if (i32.ne (i32.load (i32.const 20)) (i32.const 0)) (then unreachable))
       (if (i32.ne (i32.load8_u (i32.const 48)) (i32.const 0)) (then unreachable))
+      (call \$join (local.get \$f) (i32.const 0))
       (call \$fdrop (local.get \$f))
       (call \$ret (i32.const 0))))
   (core instance \$m (instantiate \$M (with "" (instance
