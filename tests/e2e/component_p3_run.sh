@@ -7,7 +7,8 @@
 # host drains to stdout), its async read of the returned future BLOCKED until it drops the
 # stream, then the waitable set reporting FUTURE_READ COMPLETED with ok in memory.
 # The same component under the 0.3.0 names runs too; a wait longer than --timeout is
-# interrupted (exit 134). wasm-tools comes from scripts/install-tools.sh; without it this
+# interrupted (exit 134). A p3 `cat` reads stdin through read-via-stream and exits
+# through wasi:cli/exit. wasm-tools comes from scripts/install-tools.sh; without it this
 # test fails.
 source "$(dirname "$0")/../lib.sh"
 
@@ -139,5 +140,74 @@ check "the long-waiting component parses" "$WT" parse "$TMP/long.wat" -o "$TMP/l
 out=$("$KILN" run --timeout 300ms "$TMP/long.wasm" 2>&1 >/dev/null)
 expect_eq "a wait-for past --timeout is stopped (exit 134)" 134 $?
 expect_contains "the time limit is reported" "time limit" "$out"
+
+# A p3 `cat`: wasi:cli/stdin read-via-stream (a stream whose writer the host keeps, fed
+# from stdin) copied to write-via-stream until DROPPED, then wasi:cli/exit exit(err).
+cat >"$TMP/cat.wat" <<'WAT'
+(component
+  (import "wasi:cli/stdin@0.3.0-rc-2026-03-15" (instance $in
+    (type $ec0 (enum "io" "illegal-byte-sequence" "pipe"))
+    (export "error-code" (type $ec (eq $ec0)))
+    (export "read-via-stream" (func (result (tuple (stream u8) (future (result (error $ec)))))))))
+  (import "wasi:cli/stdout@0.3.0-rc-2026-03-15" (instance $out
+    (type $ec0 (enum "io" "illegal-byte-sequence" "pipe"))
+    (export "error-code" (type $ec (eq $ec0)))
+    (export "write-via-stream" (func (param "data" (stream u8))
+      (result (future (result (error $ec))))))))
+  (import "wasi:cli/exit@0.3.0-rc-2026-03-15" (instance $ex
+    (export "exit" (func (param "status" (result))))))
+  (type $S (stream u8))
+  (core module $Mem (memory (export "mem") 1))
+  (core instance $mem (instantiate $Mem))
+  (core func $rvs (canon lower (func $in "read-via-stream") (memory (core memory $mem "mem"))))
+  (core func $wvs (canon lower (func $out "write-via-stream")))
+  (core func $exit (canon lower (func $ex "exit")))
+  (core func $snew (canon stream.new $S))
+  (core func $sread (canon stream.read $S (memory (core memory $mem "mem"))))
+  (core func $swrite (canon stream.write $S (memory (core memory $mem "mem"))))
+  (core func $sdrop-w (canon stream.drop-writable $S))
+  (core func $sdrop-r (canon stream.drop-readable $S))
+  (core module $M
+    (import "" "mem" (memory 1))
+    (import "" "rvs" (func $rvs (param i32)))
+    (import "" "wvs" (func $wvs (param i32) (result i32)))
+    (import "" "exit" (func $exit (param i32)))
+    (import "" "snew" (func $snew (result i64)))
+    (import "" "sread" (func $sread (param i32 i32 i32) (result i32)))
+    (import "" "swrite" (func $swrite (param i32 i32 i32) (result i32)))
+    (import "" "sdrop-w" (func $sdrop-w (param i32)))
+    (import "" "sdrop-r" (func $sdrop-r (param i32)))
+    (func (export "run") (local $r i32) (local $s i64) (local $w i32) (local $v i32)
+      (call $rvs (i32.const 64))
+      (local.set $r (i32.load (i32.const 64)))
+      (local.set $s (call $snew))
+      (local.set $w (i32.wrap_i64 (i64.shr_u (local.get $s) (i64.const 32))))
+      (drop (call $wvs (i32.wrap_i64 (local.get $s))))
+      (block $done (loop $more
+        (local.set $v (call $sread (local.get $r) (i32.const 1024) (i32.const 5)))
+        (if (i32.shr_u (local.get $v) (i32.const 4)) (then
+          (if (i32.ne (call $swrite (local.get $w) (i32.const 1024)
+                (i32.shr_u (local.get $v) (i32.const 4)))
+                (i32.and (local.get $v) (i32.const -16)))
+            (then unreachable))))
+        (br_if $done (i32.eq (i32.and (local.get $v) (i32.const 15)) (i32.const 1)))
+        (br $more)))
+      (call $sdrop-r (local.get $r))
+      (call $sdrop-w (local.get $w))
+      (call $exit (i32.const 1))))
+  (core instance $m (instantiate $M (with "" (instance
+    (export "mem" (memory $mem "mem")) (export "rvs" (func $rvs)) (export "wvs" (func $wvs))
+    (export "exit" (func $exit)) (export "snew" (func $snew)) (export "sread" (func $sread))
+    (export "swrite" (func $swrite)) (export "sdrop-w" (func $sdrop-w))
+    (export "sdrop-r" (func $sdrop-r))))))
+  (func $run async (result (result)) (canon lift (core func $m "run") async))
+  (instance $runi (export "run" (func $run)))
+  (export "wasi:cli/run@0.3.0-rc-2026-03-15" (instance $runi)))
+WAT
+check "the p3 cat component parses" "$WT" parse "$TMP/cat.wat" -o "$TMP/cat.wasm"
+out=$(printf 'hello stdin\nline two\n' | "$KILN" run "$TMP/cat.wasm" 2>"$TMP/cat.err")
+expect_eq "wasi:cli/exit exit(err) exits 1" 1 $?
+expect_eq "stdin came through in 5-byte reads" "$(printf 'hello stdin\nline two')" "$out"
+expect_eq "nothing on stderr from cat" "" "$(cat "$TMP/cat.err")"
 
 finish

@@ -1,5 +1,6 @@
 /* wasip3.c — the "wasi 0.3" provider (wasip3.h): clocks, random and stdout/stderr. */
 #include "host/wasip3/wasip3.h"
+#include "engine/runtime.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -19,7 +20,7 @@
  * returned future resolved when the stream ends. Kept until the context goes. */
 typedef struct p3_pipe {
     struct p3_ctx *c;
-    int slot; /* 1 stdout, 2 stderr */
+    int slot; /* 0 stdin, 1 stdout, 2 stderr */
     int failed;
     kiln_cval io; /* error-code.io, the error's payload (zero: case 0) */
     kiln_chost_future *done;
@@ -27,7 +28,8 @@ typedef struct p3_pipe {
 } p3_pipe;
 
 typedef struct p3_ctx {
-    kiln_wasi_stdio out[3]; /* the granted stdio (1 and 2 used) */
+    kiln_wasi_stdio out[3]; /* the granted stdio */
+    size_t in_off;          /* stdin from memory: bytes already read */
     p3_pipe *pipes;
 } p3_ctx;
 
@@ -198,17 +200,24 @@ static void pipe_dropped(void *arg)
     p->done = NULL;
 }
 
-static int write_via_stream(p3_ctx *c, int slot, kiln_cabi_cx *cx, const kiln_cval *args,
-                            kiln_cval *res)
+/* A pipe of slot `slot` with its future in *fut: NULL with cx->err. */
+static p3_pipe *pipe_new(p3_ctx *c, int slot, kiln_cabi_cx *cx, kiln_cval *fut)
 {
     p3_pipe *p = kiln_calloc(1, sizeof *p);
-    if (!p) return fail(cx, "out of memory");
+    if (!p) return fail(cx, "out of memory"), NULL;
     p->c = c;
     p->slot = slot;
     p->next = c->pipes;
     c->pipes = p;
-    p->done = kiln_chost_future_writer(cx, &res[0]);
-    if (!p->done) return -1;
+    p->done = kiln_chost_future_writer(cx, fut);
+    return p->done ? p : NULL;
+}
+
+static int write_via_stream(p3_ctx *c, int slot, kiln_cabi_cx *cx, const kiln_cval *args,
+                            kiln_cval *res)
+{
+    p3_pipe *p = pipe_new(c, slot, cx, &res[0]);
+    if (!p) return -1;
     kiln_chost_stream_ops ops = {pipe_consume, NULL, pipe_dropped, p};
     return kiln_chost_stream_reader(cx, &args[0], &ops) ? 0 : -1;
 }
@@ -222,6 +231,62 @@ static int stderr_write(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
 {
     return write_via_stream(ctx, 2, cx, args, res);
 }
+
+/* ---- wasi:cli/stdin ---- */
+
+/* Gives what stdin has (a blocking read of the granted fd, or the granted bytes); at its
+ * end, or on an error, the stream ends and the future resolves. */
+static size_t pipe_produce(void *arg, uint8_t *buf, size_t n, int *end)
+{
+    p3_pipe *p = arg;
+    p3_ctx *c = p->c;
+    kiln_wasi_stdio *in = &c->out[0];
+    ssize_t k = 0;
+    if (in->fd >= 0) {
+        do
+            k = read(in->fd, buf, n);
+        while (k < 0 && errno == EINTR);
+        if (k < 0) p->failed = 1;
+    } else if (in->in_data && c->in_off < in->in_len) {
+        k = (ssize_t)(in->in_len - c->in_off < n ? in->in_len - c->in_off : n);
+        memcpy(buf, in->in_data + c->in_off, (size_t)k);
+        c->in_off += (size_t)k;
+    }
+    if (k > 0) return (size_t)k;
+    *end = 1;
+    pipe_dropped(p);
+    return 0;
+}
+
+static int stdin_read(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    (void)args;
+    kiln_cval *two = kiln_cabi_alloc(cx, 2 * sizeof *two);
+    if (!two) return fail(cx, "out of memory");
+    memset(two, 0, 2 * sizeof *two);
+    p3_pipe *p = pipe_new(ctx, 0, cx, &two[1]);
+    if (!p) return -1;
+    kiln_chost_stream_ops ops = {NULL, pipe_produce, pipe_dropped, p};
+    if (!kiln_chost_stream_writer(cx, &two[0], &ops)) return -1;
+    res[0].agg.items = two;
+    res[0].agg.n = 2;
+    return 0;
+}
+
+static const kiln_chost_func stdin_funcs[] = {
+    {"read-via-stream",
+     "() -> tuple<stream<u8>, future<result<_, enum{io, illegal-byte-sequence, pipe}>>>",
+     stdin_read}};
+
+/* ---- wasi:cli/exit ---- */
+
+static int exit_status(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    (void)ctx, (void)cx, (void)res;
+    kiln_rt_exit(args[0].var.disc == 0 ? 0 : 1);
+}
+
+static const kiln_chost_func exit_funcs[] = {{"exit", "(result)", exit_status}};
 
 #define WVS_SHAPE "(stream<u8>) -> future<result<_, enum{io, illegal-byte-sequence, pipe}>>"
 static const kiln_chost_func stdout_funcs[] = {{"write-via-stream", WVS_SHAPE, stdout_write}};
@@ -239,10 +304,12 @@ IFACE(rnd, "wasi:random/random", rnd_funcs, 2)
 IFACE(out, "wasi:cli/stdout", stdout_funcs, 1)
 IFACE(err, "wasi:cli/stderr", stderr_funcs, 1)
 IFACE(cli_types, "wasi:cli/types", NULL, 0)
+IFACE(in, "wasi:cli/stdin", stdin_funcs, 1)
+IFACE(ex, "wasi:cli/exit", exit_funcs, 1)
 
-static const kiln_chost_iface *const ifaces[] = {&clk_rc, &clk_rel, &clk_types_rc, &clk_types_rel,
-                                                 &rnd_rc, &rnd_rel, &out_rc,       &out_rel,
-                                                 &err_rc, &err_rel, &cli_types_rc, &cli_types_rel};
+static const kiln_chost_iface *const ifaces[] = {
+    &clk_rc, &clk_rel, &clk_types_rc, &clk_types_rel, &rnd_rc, &rnd_rel, &out_rc, &out_rel,
+    &err_rc, &err_rel, &cli_types_rc, &cli_types_rel, &in_rc,  &in_rel,  &ex_rc,  &ex_rel};
 
 const kiln_chost_provider kiln_wasip3_provider = {
     "wasi 0.3", ifaces, sizeof ifaces / sizeof ifaces[0], p3_new, p3_free, NULL};

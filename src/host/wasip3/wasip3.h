@@ -8,11 +8,15 @@
  *                                and writes it to the granted stdout/stderr (fd or
  *                                buffer), resolving the returned future when the guest
  *                                drops its writable end
+ *   wasi:cli/stdin               read-via-stream: a stream whose writer the host keeps,
+ *                                fed from the granted stdin (a blocking read of its fd,
+ *                                or its bytes), and a future resolved at its end
+ *   wasi:cli/exit                exit
  *   wasi:cli/types               (types only)
  * each under the 0.3.0 release and the rc Spin 4 targets (0.3.0-rc-2026-03-15): a
  * pre-release links only to itself, so both are registered, sharing the functions.
  *
- * Not yet: wasi:cli stdin/environment/exit/terminal-*, wasi:clocks/system-clock,
+ * Not yet: wasi:cli environment/exit-with-code/terminal-*, wasi:clocks/system-clock,
  * wasi:random insecure*, wasi:filesystem, wasi:sockets and wasi:http 0.3. */
 #ifndef KILN_HOST_WASIP3_H
 #define KILN_HOST_WASIP3_H
