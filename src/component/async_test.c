@@ -441,7 +441,8 @@ static const kiln_chost_provider l_provider = {"async later host", l_ifaces, 1, 
  * (SUBTASK, h, RETURNED) and the result 12 is in the return area. "sleeper": sleep(20)
  * completed by the driver. "dropper": dropping the pending subtask traps. "canceller":
  * subtask.cancel of the pending call returns CANCELLED_BEFORE_RETURNED (4) and abandons
- * it. "stuck": a wait nothing completes is a deadlock. */
+ * it. "sync": a synchronous lower of "later" cannot defer (it completes at once).
+ * "stuck": a wait nothing completes is a deadlock. */
 static const char later_wat[] =
     "(component\n"
     "  (import \"test:async/later@1.0.0\" (instance $api\n"
@@ -455,6 +456,7 @@ static const char later_wat[] =
     "  (core func $sleep (canon lower (func $api \"sleep\") async\n"
     "    (memory (core memory $mem \"mem\"))))\n"
     "  (core func $finish (canon lower (func $api \"finish\")))\n"
+    "  (core func $later-sync (canon lower (func $api \"later\")))\n"
     "  (core func $ret (canon task.return (result u32)))\n"
     "  (core func $ws.new (canon waitable-set.new))\n"
     "  (core func $wait (canon waitable-set.wait (memory (core memory $mem \"mem\"))))\n"
@@ -466,6 +468,7 @@ static const char later_wat[] =
     "    (import \"\" \"later\" (func $later (param i32 i32) (result i32)))\n"
     "    (import \"\" \"sleep\" (func $sleep (param i32 i32) (result i32)))\n"
     "    (import \"\" \"finish\" (func $finish (param i32)))\n"
+    "    (import \"\" \"later-sync\" (func $later-sync (param i32) (result i32)))\n"
     "    (import \"\" \"ret\" (func $ret (param i32)))\n"
     "    (import \"\" \"ws.new\" (func $ws.new (result i32)))\n"
     "    (import \"\" \"wait\" (func $wait (param i32 i32) (result i32)))\n"
@@ -496,6 +499,7 @@ static const char later_wat[] =
     "      (call $sdrop (call $started (call $later (i32.const 1) (i32.const 8)))))\n"
     "    (func (export \"canceller\")\n"
     "      (call $ret (call $cancel (call $started (call $later (i32.const 1) (i32.const 8))))))\n"
+    "    (func (export \"sync\") (call $ret (call $later-sync (i32.const 9))))\n"
     "    (func (export \"stuck\")\n"
     "      (call $await (call $started (call $later (i32.const 1) (i32.const 8))))))\n"
     "  (core instance $m (instantiate $M (with \"\" (instance\n"
@@ -503,7 +507,9 @@ static const char later_wat[] =
     "    (export \"sleep\" (func $sleep)) (export \"finish\" (func $finish))\n"
     "    (export \"ret\" (func $ret)) (export \"ws.new\" (func $ws.new))\n"
     "    (export \"wait\" (func $wait)) (export \"join\" (func $join))\n"
-    "    (export \"sdrop\" (func $sdrop)) (export \"cancel\" (func $cancel))))))\n"
+    "    (export \"sdrop\" (func $sdrop)) (export \"cancel\" (func $cancel))\n"
+    "    (export \"later-sync\" (func $later-sync))))))\n"
+    "  (func (export \"sync\") async (result u32) (canon lift (core func $m \"sync\") async))\n"
     "  (func (export \"run\") async (result u32) (canon lift (core func $m \"run\") async))\n"
     "  (func (export \"sleeper\") async (result u32) (canon lift (core func $m \"sleeper\") "
     "async))\n"
@@ -536,6 +542,7 @@ static void test_host_later(void)
         expect_u32(ci, "run", 12);
         expect_u32(ci, "sleeper", 20);
         expect_u32(ci, "canceller", 4); /* CANCELLED_BEFORE_RETURNED */
+        expect_u32(ci, "sync", 9);
         CHECK(abandoned_total == 1);
         kiln_component_instance_free(ci);
     }
