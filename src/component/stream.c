@@ -5,6 +5,11 @@
  * end's copy meets it and moves min(remaining) elements between the two guests' memories.
  * Progress is reported as events on the ends (waitables of async.c).
  *
+ * Host-owned ends (host.h's kiln_chost_stream_* / kiln_chost_future_*): an end with
+ * `host` set is in no table; a guest copy meeting it calls the host's consume/produce at
+ * once (host_try), or stays pending until the host wakes it; a host future delivers its
+ * value to the guest's read once resolved.
+ *
  * Elements are copied byte for byte: element types holding strings, lists or handles are
  * refused (a trap) for now; so is passing an end as a parameter or result (cabi.c). */
 #include "component/async_internal.h"
