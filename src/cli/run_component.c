@@ -1,5 +1,5 @@
 /* run_component.c — `kiln run` and `kiln compile` for components (cli.h): a command
- * component exports wasi:cli/run@0.2.x `run`, which runs like a core command's _start:
+ * component exports wasi:cli/run@0.2.x (or 0.3) `run`, which runs like a core command's _start:
  * its result err exits 1, wasi:cli/exit exits with its code, a trap prints
  * "error: trap: <message>" and exits 134, a component that cannot be loaded exits 1. */
 #include "cli/cli.h"
@@ -60,6 +60,9 @@ int kiln_run_component(const char *path, const kiln_compile_opts *opts, const ki
     }
     int rc;
     const kiln_component_func *run = kiln_component_find_func(ci, "wasi:cli/run@0.2.0#run");
+    /* WASI 0.3: `run: async func() -> result`, the release or the rc Spin 4 targets */
+    if (!run) run = kiln_component_find_func(ci, "wasi:cli/run@0.3.0#run");
+    if (!run) run = kiln_component_find_func(ci, "wasi:cli/run@0.3.0-rc-2026-03-15#run");
     const kiln_ctype *ft = run ? kiln_component_func_type(run) : NULL;
     if (!ft || ft->nitems != 0 || !ft->has_elem || ft->elem.type->kind != KILN_CT_RESULT) {
         fprintf(stderr,

@@ -166,6 +166,11 @@ static void store_fail(ka_store *s, const kiln_trap *trap, const char *msg)
     snprintf(s->err, sizeof s->err, "%.199s", msg);
 }
 
+void ka_store_fail(ka_store *s, const kiln_trap *trap, const char *msg)
+{
+    store_fail(s, trap, msg);
+}
+
 /* ---- threads and the driver ---- */
 
 static void swap_cxs(kiln_component_instance *ci, ka_thread *t)
@@ -618,6 +623,7 @@ static int finish_sync(ka_store *s, ka_thread *me, ka_task *k)
 {
     while (k->state != T_RESOLVED && !s->failed) {
         ka_thread *r = ka_pick_ready(s, k->inst);
+        if (!r && !me && ka_host_progress(s)) continue;
         if (!r) {
             store_fail(s, NULL, "cannot block a synchronous task before returning");
             return -1;
@@ -679,6 +685,7 @@ static void run_top(void *arg)
     }
     while (c->k->state != T_RESOLVED && !s->failed) {
         ka_thread *r = ka_pick_ready(s, NULL);
+        if (!r && ka_host_progress(s)) continue;
         if (!r) {
             store_fail(s, NULL, "deadlock detected: event loop cannot make further progress");
             break;
@@ -977,10 +984,33 @@ static void lower_async_call(void *ctx, kiln_val *vals)
     }
     if (tr->callee->kind == KI_FUNC_HOST) {
         /* a host function completes during the call (an eager resolution, which the
-         * spec allows): its results go to the return area at once */
+         * spec allows): its results go to the return area at once; or it leaves the call
+         * pending (kiln_chost_defer) and completes it later */
         kiln_trap trap;
+        sub->store = s;
+        s->host_call = sub;
         int rc = ki_call_lifted_now(ci, tr->callee, &sub->cx, args, &sub->result, &trap);
+        s->host_call = NULL;
         if (borrows) kiln_resources_call_end(tr->frame->res, NULL, 0);
+        if (rc == KILN_CHOST_PENDING && sub->host_pending) {
+            sub->state = ST_STARTED;
+            if (kiln_resource_new(tr->frame->res, &ka_type_subtask, rep, &sub->w.handle, msg,
+                                  sizeof msg) < 0)
+                kiln_rt_trap_host(msg);
+            vals[0].i32 = (uint32_t)ST_STARTED | sub->w.handle << 4;
+            return;
+        }
+        if (rc == KILN_CHOST_PENDING && sub->state == ST_RETURNED) {
+            /* completed before it returned: the results are in the return area */
+            sub->resolve_delivered = 1;
+            vals[0].i32 = ST_RETURNED;
+            return;
+        }
+        if (rc == KILN_CHOST_PENDING || (rc == 0 && sub->host_pending)) {
+            snprintf(msg, sizeof msg, "%s: the host function deferred its call wrongly",
+                     tr->callee->name);
+            kiln_rt_trap_host(msg);
+        }
         if (rc < 0 || (ft->has_elem && kiln_cabi_store_value(&sub->cx, ft->elem.type, &sub->result,
                                                              sub->retptr) < 0)) {
             snprintf(msg, sizeof msg, "%s: %s", tr->callee->name, sub->cx.err);
@@ -1058,6 +1088,7 @@ void ka_store_free(kiln_component_instance *ci)
     if (!s) return;
     s->aborting = 1;
     s->failed = 1;
+    ka_host_abandon_all(s);
     for (ka_thread *t = s->threads; t; t = t->next) {
         if (!t->fiber) continue;
         /* a parked thread unwinds (park returns -1: its built-in traps); one never

@@ -27,12 +27,14 @@
  * (kiln_resources), under types of their own, so indices are shared with resources as
  * the spec's single `handles` table has them; using one as the other traps.
  *
+ * Host functions lowered async may complete later (host.h's kiln_chost_defer,
+ * async_host.c): a subtask without a task, completed by the host on the driver's thread;
+ * with no guest thread ready, the driver waits for the earliest due host call.
+ *
  * Files: async.c (store, tasks, threads, driver, async lift and lower), async_builtins.c
- * (the built-ins), stream.c (stream and future ends), error_context.c. Not done yet: the
- * thread.spawn-* built-ins (refused at load by load.c); host functions that resolve later
- * (an async-lowered host function completes during the call); borrow scopes of
- * interleaved tasks of one instance kept apart; component images of async components
- * (refused). */
+ * (the built-ins), async_host.c, stream.c (stream and future ends), error_context.c. Not done yet:
+ * the thread.spawn-* built-ins (refused at load by load.c); borrow scopes of interleaved tasks of
+ * one instance kept apart; component images of async components (refused). */
 #ifndef KILN_COMPONENT_ASYNC_H
 #define KILN_COMPONENT_ASYNC_H
 

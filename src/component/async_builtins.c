@@ -299,7 +299,10 @@ static void bi_subtask_cancel(void *ctx, kiln_val *v)
     if (sub->cancel_requested) ka_trap(b, "the subtask's cancellation was already requested");
     if (sub->w.wset && !async)
         ka_trap(b, "waitable cannot be used synchronously while added to a waitable set");
-    if (sub->state < ST_RETURNED) {
+    if (sub->state < ST_RETURNED && sub->host_pending) {
+        sub->cancel_requested = 1;
+        ka_host_cancel(sub);
+    } else if (sub->state < ST_RETURNED) {
         sub->cancel_requested = 1;
         if (ka_request_cancellation(me, sub->task) < 0 || me->s->failed)
             ka_trap(b, "the instance is gone");

@@ -4,6 +4,7 @@
 #define KILN_COMPONENT_ASYNC_INTERNAL_H
 
 #include "component/async.h"
+#include "component/host.h"
 #include "engine/fiber.h"
 
 enum {
@@ -100,6 +101,11 @@ typedef struct ka_subtask {
     uint32_t retptr;
     kiln_cabi_cx cx; /* the caller's side: arguments and results live in its arena */
     kiln_cval result;
+    /* a host function's call left pending (host.h, async_host.c) */
+    int host_pending;
+    kiln_chost_later later;
+    ka_store *store;
+    struct ka_subtask *hnext; /* the store's list of pending host calls */
 } ka_subtask;
 
 struct ka_task {
@@ -176,6 +182,8 @@ struct ka_store {
     uint32_t nobjs, capobjs;
     ka_bi *bis;
     ka_errctx *errctxs;
+    ka_subtask *host_call;    /* the async-lowered host call running (kiln_chost_defer) */
+    ka_subtask *host_pending; /* host calls left pending, completed later */
 };
 
 /* Adds obj (its first field an object kind) to the store: its index (a handle's rep) in
@@ -231,6 +239,18 @@ void ka_sub_take(ka_waitable *w, uint32_t ev[3]);
 void ka_wset_take_event(ka_wset *w, uint32_t ev[3]);
 int ka_wset_has_event(ka_wset *w);
 int ka_wset_ready_stackful(ka_thread *t);
+
+/* Records the first failure of the store: the host's call traps with it. */
+void ka_store_fail(ka_store *s, const kiln_trap *trap, const char *msg);
+
+/* async_host.c: host calls completing later. When no guest thread can run: waits for the
+ * earliest due pending host call (within the store's deadline) and fires it; 1 when it
+ * did (the caller looks for ready threads again), 0 when none is due (a deadlock). */
+int ka_host_progress(ka_store *s);
+/* subtask.cancel of a pending host call: abandoned, CANCELLED_BEFORE_RETURNED. */
+void ka_host_cancel(ka_subtask *sub);
+/* At the store's teardown: every pending host call abandoned. */
+void ka_host_abandon_all(ka_store *s);
 
 /* stream.c: the stream and future built-ins (ka_builtin's fallback: NULL when op is not
  * one of them), and freeing an end. */

@@ -54,7 +54,20 @@
  *     the core import "[resource-drop]R"), the resource's dtor(ctx, rep) is called.
  * Resources still alive when the instance is freed are the provider's to free in ctx_free.
  * Resource names are per interface: "output-stream" of wasi:io/streams is a different type
- * from an "output-stream" of another interface. */
+ * from an "output-stream" of another interface.
+ *
+ * Calls that complete later (the async ABI, WASI 0.3). When the guest lowered the import
+ * with `canon lower async`, a host function may leave the call pending: it calls
+ * kiln_chost_defer(cx, &later) (non-NULL only for such a call) and returns
+ * KILN_CHOST_PENDING; the guest gets a STARTED subtask. Later, on the thread driving the
+ * instance (from a `fire` hook, or from another host function of the same instance), the
+ * host writes the results into kiln_chost_pending_results(p) (memory from
+ * kiln_chost_pending_cx(p)) and calls kiln_chost_complete(p): the results are lowered
+ * into the guest's return area and the subtask becomes RETURNED, waking the waitable set
+ * it is in. When no guest thread can run, the driver sleeps until the earliest `due_ns`
+ * of the pending calls and calls its `fire`. A call the guest cancels (subtask.cancel), or
+ * that is pending when the instance is freed, is abandoned: `abandon(arg)` is called and
+ * p must not be used again. A guest dropping a pending subtask traps (the spec's rule). */
 #ifndef KILN_COMPONENT_HOST_H
 #define KILN_COMPONENT_HOST_H
 
@@ -106,6 +119,79 @@ typedef struct kiln_chost_provider {
      * gets ctx_new(g), and a template holding handles of the provider has no image. */
     void *(*ctx_clone)(const void *tmpl, const kiln_grants *g, char **err);
 } kiln_chost_provider;
+
+/* What a host function returns for a call it completes later. */
+#define KILN_CHOST_PENDING 1
+
+typedef struct kiln_chost_pending kiln_chost_pending;
+
+typedef struct kiln_chost_later {
+    /* CLOCK_MONOTONIC nanoseconds after which fire(p, arg) completes the call (the driver
+     * calls it when no guest thread can run); 0: only completed by the host elsewhere */
+    uint64_t due_ns;
+    void (*fire)(kiln_chost_pending *p, void *arg);
+    /* the call is dropped (cancelled, or the instance freed): free arg; may be NULL */
+    void (*abandon)(void *arg);
+    void *arg;
+} kiln_chost_later;
+
+/* Inside a host function called with cx: the handle of this call when it may complete
+ * later (the import was lowered async), the function then returning KILN_CHOST_PENDING;
+ * NULL when it must complete now (a synchronous call). *later is copied. */
+kiln_chost_pending *kiln_chost_defer(kiln_cabi_cx *cx, const kiln_chost_later *later);
+/* The pending call's result slot (results[0]) and the context its memory comes from. */
+kiln_cval *kiln_chost_pending_results(kiln_chost_pending *p);
+kiln_cabi_cx *kiln_chost_pending_cx(kiln_chost_pending *p);
+/* Completes the call with the results written: the subtask is RETURNED. 0, or -1 when
+ * the results cannot be lowered (the instance then traps). p is no longer valid. */
+int kiln_chost_complete(kiln_chost_pending *p);
+/* Fails the call: the instance traps with msg. p is no longer valid. */
+void kiln_chost_pending_fail(kiln_chost_pending *p, const char *msg);
+
+/* Host-owned stream ends (stream<u8>, WASI 0.3's bodies and stdio). The host keeps one
+ * end of a stream whose other end a guest holds; a guest's copy meets the host's ops at
+ * once: `consume` takes bytes the guest writes, `produce` gives bytes the guest reads.
+ * Either may return 0 ("not now"): the guest's copy stays pending (BLOCKED for an async
+ * copy) until the host calls kiln_chost_stream_wake. The handle stays valid until the
+ * host closes its end or the instance is freed (not to be used from ctx_free). */
+typedef struct kiln_chost_stream kiln_chost_stream;
+typedef struct kiln_chost_stream_ops {
+    /* the host reads: the guest wrote n >= 1 bytes; how many the host took */
+    size_t (*consume)(void *arg, const uint8_t *data, size_t n);
+    /* the host writes: up to n >= 1 bytes into buf; how many; 0 with *end set: no more
+     * (the host's end is dropped, the guest's read ends DROPPED) */
+    size_t (*produce)(void *arg, uint8_t *buf, size_t n, int *end);
+    /* the guest dropped its end (may be NULL); the host's end is closed with it */
+    void (*dropped)(void *arg);
+    void *arg;
+} kiln_chost_stream_ops;
+
+/* In a host function called with cx: the host becomes the reader of the stream<u8>
+ * (or stream<s8>) that the guest passed as value v (its readable end, lifted). NULL with
+ * cx->err when v is not such a stream. ops is copied. */
+kiln_chost_stream *kiln_chost_stream_reader(kiln_cabi_cx *cx, const kiln_cval *v,
+                                            const kiln_chost_stream_ops *ops);
+/* A new stream<u8> whose writable end the host keeps: *v (a result value) is set to it,
+ * so that the guest receives the readable end. NULL with cx->err. */
+kiln_chost_stream *kiln_chost_stream_writer(kiln_cabi_cx *cx, kiln_cval *v,
+                                            const kiln_chost_stream_ops *ops);
+/* The host can take or give bytes again: the guest's pending copy is retried. */
+void kiln_chost_stream_wake(kiln_chost_stream *hs);
+/* The host drops its end: the guest's copy (pending or next) ends DROPPED. hs is no
+ * longer valid. */
+void kiln_chost_stream_close(kiln_chost_stream *hs);
+
+/* Host-owned future ends: a future<T> whose writable end the host keeps (e.g. the
+ * result of wasi:cli/stdout's write-via-stream). T comes from the type the value is
+ * lowered with. The guest's read completes once the host resolved it, at once or when
+ * it does. */
+typedef struct kiln_chost_future kiln_chost_future;
+/* A new future whose readable end *v (a result value) gets. NULL with cx->err. */
+kiln_chost_future *kiln_chost_future_writer(kiln_cabi_cx *cx, kiln_cval *v);
+/* Resolves it with *value (a value holding no strings, lists or handles: copied). 0, or -1
+ * when the value cannot be lowered (the instance then traps). hf is no longer valid.
+ * Harmless after the guest dropped its end. */
+int kiln_chost_future_resolve(kiln_chost_future *hf, const kiln_cval *value);
 
 /* Adds a provider (at startup, before components load; not thread-safe with loads). The
  * built-in providers (WASI 0.2: host/wasip2/wasip2.h) are always there. 0, or -1 when an

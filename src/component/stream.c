@@ -5,6 +5,11 @@
  * end's copy meets it and moves min(remaining) elements between the two guests' memories.
  * Progress is reported as events on the ends (waitables of async.c).
  *
+ * Host-owned ends (host.h's kiln_chost_stream_* / kiln_chost_future_*): an end with
+ * `host` set is in no table; a guest copy meeting it calls the host's consume/produce at
+ * once (host_try), or stays pending until the host wakes it; a host future delivers its
+ * value to the guest's read once resolved.
+ *
  * Elements are copied byte for byte: element types holding strings, lists or handles are
  * refused (a trap) for now; so is passing an end as a parameter or result (cabi.c). */
 #include "component/async_internal.h"
@@ -35,15 +40,22 @@ typedef struct ka_end {
     ka_inst *inst; /* whose table holds it */
     int ev_result, ev_reclaim;
     int dead; /* dropped: kept until the store goes */
+    /* a host's end (host.h's kiln_chost_stream): its ops, valid while host is set */
+    int host;
+    kiln_chost_stream_ops ops;
+    ka_store *store; /* a host end's */
+    int fut_ready;   /* a host future's value is set */
+    kiln_cval fut_value;
 } ka_end;
 
 struct ka_shared {
     int future;
     const kiln_ctype *t; /* element type, NULL for none */
     int dropped;
-    ka_end *pend;  /* the end whose copy is pending */
-    ka_end *r, *w; /* the live readable and writable ends (NULL once dropped) */
-    int nends;     /* live ends (the last one frees it) */
+    ka_end *pend;   /* the end whose copy is pending */
+    ka_end *r, *w;  /* the live readable and writable ends (NULL once dropped) */
+    int nends;      /* live ends (the last one frees it) */
+    int type_later; /* a host's future: t is the type of its first lowering */
 };
 
 void ka_end_free(void *p)
@@ -105,6 +117,7 @@ static int none_or_number(const kiln_ctype *t)
 }
 
 static const kiln_ctype *elem_of(ka_bi *b);
+static int host_try(ka_shared *sh, ka_end *g, ka_end *h, char *err, size_t errlen);
 
 /* A context for the guest side of buffer b (its built-in's options and table). */
 static int buf_cx(ka_buf *b, kiln_cabi_cx *cx)
@@ -176,6 +189,13 @@ static int copy(ka_shared *sh, ka_end *e)
         on_copy_done(e, C_DROPPED);
         return 0;
     }
+    ka_end *peer = e->readable ? sh->w : sh->r;
+    if (peer && peer->host) { /* the host's end: its ops take or give the bytes now */
+        char err[240];
+        sh->pend = e;
+        if (host_try(sh, e, peer, err, sizeof err) < 0) kiln_rt_trap_host(err);
+        return 0;
+    }
     if (!sh->pend) {
         sh->pend = e;
         return 0;
@@ -216,6 +236,12 @@ static void shared_drop(ka_shared *sh, ka_end *e)
         sh->w = NULL;
     if (sh->dropped) return;
     sh->dropped = 1;
+    if (peer && peer->host) { /* the host learns it; its end is closed with it */
+        peer->host = 0;
+        peer->dead = 1;
+        if (!sh->future && peer->ops.dropped) peer->ops.dropped(peer->ops.arg);
+        return;
+    }
     if (sh->pend && sh->pend != e) {
         reset_and_notify(sh, C_DROPPED);
     } else if (peer && peer->state == E_IDLE && !peer->w.pending) {
@@ -444,6 +470,10 @@ int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
     ka_shared *sh = v->shared;
     ka_end *e = kiln_calloc(1, sizeof *e);
     uint32_t rep;
+    if (sh && sh->type_later) { /* a host's future: its type is the first lowering's */
+        sh->t = t->has_elem ? t->elem.type : NULL;
+        sh->type_later = 0;
+    }
     if (!sh || !e || ka_obj_add(ci->as, e, &rep) < 0) {
         kiln_free(e);
         snprintf(cx->err, sizeof cx->err, sh ? "out of memory" : "no stream or future value");
@@ -463,6 +493,181 @@ int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
     /* the writer's drop, not yet seen by the end that was lifted, travels with it */
     if (sh->dropped && !sh->w) on_copy_done(e, C_DROPPED);
     return 0;
+}
+
+/* ---- host-owned ends (host.h) ---- */
+
+/* The guest's end g has a pending copy and the host's end h is its peer: h's ops take
+ * (or give) what they can now; the copy completes with that progress, or stays pending
+ * ("not now"), or ends DROPPED when the host has no more to give. */
+static int host_try(ka_shared *sh, ka_end *g, ka_end *h, char *err, size_t errlen)
+{
+    if (sh->future) {
+        if (!h->fut_ready) return 0;
+        kiln_cabi_cx to;
+        if (buf_cx(&g->buf, &to) < 0) return snprintf(err, errlen, "out of memory"), -1;
+        int rc =
+            sh->t ? kiln_cabi_store_value(&to, elem_of(g->buf.bi), &h->fut_value, g->buf.ptr) : 0;
+        snprintf(err, errlen, "writing a future's value: %.200s", to.err);
+        kiln_cabi_cx_free(&to);
+        if (rc < 0) return -1;
+        g->buf.progress = 1;
+        sh->pend = NULL;
+        h->host = 0; /* done: the guest's later drop needs no notice */
+        on_copy_done(g, C_COMPLETED);
+        return 0;
+    }
+    uint32_t n = remain(&g->buf);
+    size_t got = 0;
+    int end = 0;
+    if (n > 0) {
+        uint8_t *p = g->buf.mem->data + g->buf.ptr;
+        got =
+            g->readable ? h->ops.produce(h->ops.arg, p, n, &end) : h->ops.consume(h->ops.arg, p, n);
+        if (got > n) got = n;
+    }
+    if (got || n == 0) {
+        g->buf.ptr += (uint32_t)got;
+        g->buf.progress += (uint32_t)got;
+        sh->pend = NULL;
+        on_copy_done(g, C_COMPLETED);
+    } else if (end) {
+        h->host = 0;
+        h->dead = 1;
+        shared_drop(sh, h);
+    }
+    return 0;
+}
+
+/* A host end of shared state sh (added to the store of cx's instance). NULL with cx->err
+ * when cx is not of an async instance or sh is not a stream of bytes. */
+static ka_end *host_end(kiln_cabi_cx *cx, ka_shared *sh, int readable,
+                        const kiln_chost_stream_ops *ops)
+{
+    kiln_component_instance *ci = cx->async_ctx;
+    if (!ci || !ci->as || !sh || sh->future || !sh->t || sh->t->size != 1 || sh->t->has_heap ||
+        sh->t->has_handle || (sh->t->kind != KILN_CT_U8 && sh->t->kind != KILN_CT_S8)) {
+        snprintf(cx->err, sizeof cx->err, "not a stream of bytes");
+        return NULL;
+    }
+    ka_end *e = kiln_calloc(1, sizeof *e);
+    uint32_t rep;
+    if (!e || ka_obj_add(ci->as, e, &rep) < 0) {
+        kiln_free(e);
+        snprintf(cx->err, sizeof cx->err, "out of memory");
+        return NULL;
+    }
+    e->w.kind = KA_END;
+    e->w.take = end_take;
+    e->sh = sh;
+    sh->nends++;
+    e->readable = readable;
+    e->host = 1;
+    e->store = ci->as;
+    e->ops = *ops;
+    if (readable)
+        sh->r = e;
+    else
+        sh->w = e;
+    return e;
+}
+
+kiln_chost_stream *kiln_chost_stream_reader(kiln_cabi_cx *cx, const kiln_cval *v,
+                                            const kiln_chost_stream_ops *ops)
+{
+    ka_shared *sh = v->shared;
+    if (sh && sh->r && !sh->r->dead) {
+        snprintf(cx->err, sizeof cx->err, "the stream already has a reader");
+        return NULL;
+    }
+    ka_end *e = host_end(cx, sh, 1, ops);
+    if (!e) return NULL;
+    if (sh->pend && sh->pend != e) /* the guest's write that waited for a reader */
+        host_try(sh, sh->pend, e, cx->err, sizeof cx->err);
+    else if (sh->dropped && !sh->w && e->host) {
+        e->host = 0; /* the writer is gone already */
+        e->dead = 1;
+        if (ops->dropped) ops->dropped(ops->arg);
+    }
+    return (kiln_chost_stream *)e;
+}
+
+kiln_chost_stream *kiln_chost_stream_writer(kiln_cabi_cx *cx, kiln_cval *v,
+                                            const kiln_chost_stream_ops *ops)
+{
+    kiln_component_instance *ci = cx->async_ctx;
+    ka_shared *sh = ci && ci->as ? kiln_calloc(1, sizeof *sh) : NULL;
+    if (!sh) {
+        snprintf(cx->err, sizeof cx->err, ci && ci->as ? "out of memory" : "not async");
+        return NULL;
+    }
+    sh->t = kiln_ctype_prim(KILN_CT_U8);
+    ka_end *e = host_end(cx, sh, 0, ops);
+    if (!e) {
+        kiln_free(sh);
+        return NULL;
+    }
+    v->shared = sh;
+    return (kiln_chost_stream *)e;
+}
+
+kiln_chost_future *kiln_chost_future_writer(kiln_cabi_cx *cx, kiln_cval *v)
+{
+    kiln_component_instance *ci = cx->async_ctx;
+    ka_shared *sh = ci && ci->as ? kiln_calloc(1, sizeof *sh) : NULL;
+    ka_end *e = sh ? kiln_calloc(1, sizeof *e) : NULL;
+    uint32_t rep;
+    if (!e || ka_obj_add(ci->as, e, &rep) < 0) {
+        kiln_free(sh);
+        kiln_free(e);
+        snprintf(cx->err, sizeof cx->err, ci && ci->as ? "out of memory" : "not async");
+        return NULL;
+    }
+    sh->future = 1;
+    sh->type_later = 1;
+    sh->nends = 1;
+    sh->w = e;
+    e->w.kind = KA_END;
+    e->w.take = end_take;
+    e->sh = sh;
+    e->host = 1;
+    e->store = ci->as;
+    v->shared = sh;
+    return (kiln_chost_future *)e;
+}
+
+int kiln_chost_future_resolve(kiln_chost_future *hf, const kiln_cval *value)
+{
+    ka_end *h = (ka_end *)hf;
+    ka_shared *sh = h->sh;
+    if (!h->host) return 0; /* the guest dropped its end */
+    h->fut_value = *value;
+    h->fut_ready = 1;
+    if (!sh->pend || sh->pend == h) return 0;
+    char err[240];
+    if (host_try(sh, sh->pend, h, err, sizeof err) < 0) {
+        ka_store_fail(h->store, NULL, err);
+        return -1;
+    }
+    return 0;
+}
+
+void kiln_chost_stream_wake(kiln_chost_stream *hs)
+{
+    ka_end *h = (ka_end *)hs;
+    ka_shared *sh = h->sh;
+    char err[240];
+    if (h->host && sh->pend && sh->pend != h && host_try(sh, sh->pend, h, err, sizeof err) < 0)
+        ka_store_fail(h->store, NULL, err);
+}
+
+void kiln_chost_stream_close(kiln_chost_stream *hs)
+{
+    ka_end *h = (ka_end *)hs;
+    if (!h->host) return;
+    h->host = 0;
+    h->dead = 1;
+    shared_drop(h->sh, h);
 }
 
 /* Notifies an idle end, or ends its pending copy, with DROPPED (its peer is gone). */
