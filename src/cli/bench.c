@@ -30,7 +30,6 @@
 #include "cli/cli.h"
 #include "cli/up_metrics.h"
 #include "manifest/manifest.h"
-#include "server/dashboard.h" /* kiln_json_put_string */
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/file.h"
@@ -400,12 +399,12 @@ static int jnum(kiln_buf *b, const char *key, double v, int last)
 static int to_json(const bench_opts *o, const bench_row *rows, size_t n, const char *app,
                    char **paths, size_t npaths, const char *mach, const char *date, kiln_buf *b)
 {
-    int rc = kiln_buf_puts(b, "{\"app\":") | kiln_json_put_string(b, app);
-    rc |= kiln_buf_puts(b, ",\"machine\":") | kiln_json_put_string(b, mach);
-    rc |= kiln_buf_puts(b, ",\"date\":") | kiln_json_put_string(b, date);
+    int rc = kiln_buf_puts(b, "{\"app\":") | kiln_json_write_str(b, app);
+    rc |= kiln_buf_puts(b, ",\"machine\":") | kiln_json_write_str(b, mach);
+    rc |= kiln_buf_puts(b, ",\"date\":") | kiln_json_write_str(b, date);
     rc |= kiln_buf_puts(b, ",\"routes\":[");
     for (size_t i = 0; i < npaths; i++)
-        rc |= kiln_buf_puts(b, i ? "," : "") | kiln_json_put_string(b, paths[i]);
+        rc |= kiln_buf_puts(b, i ? "," : "") | kiln_json_write_str(b, paths[i]);
     rc |= kiln_buf_printf(b,
                           "],\"duration_s\":%g,\"connections\":%u,\"prices\":{\"gb_s\":%.10g,"
                           "\"per_million_requests\":%.6g,\"source\":\"AWS Lambda x86 list prices "
@@ -413,7 +412,7 @@ static int to_json(const bench_opts *o, const bench_row *rows, size_t n, const c
                           o->duration, o->connections, o->gb_s, o->per_million);
     for (size_t i = 0; i < n; i++) {
         const bench_row *r = &rows[i];
-        rc |= kiln_buf_puts(b, i ? ",{\"name\":" : "{\"name\":") | kiln_json_put_string(b, r->name);
+        rc |= kiln_buf_puts(b, i ? ",{\"name\":" : "{\"name\":") | kiln_json_write_str(b, r->name);
         rc |= kiln_buf_putc(b, ',') |
               jnum(b, "cold_p50_ms", r->cold_p50 < 0 ? -1 : r->cold_p50 * 1e3, 0);
         rc |= jnum(b, "cold_p99_ms", r->cold_p99 < 0 ? -1 : r->cold_p99 * 1e3, 0);
@@ -422,8 +421,8 @@ static int to_json(const bench_opts *o, const bench_row *rows, size_t n, const c
         rc |= jnum(b, "rps", r->rps, 0);
         rc |= jnum(b, "duration_ms", r->duration < 0 ? -1 : r->duration * 1e3, 0);
         rc |= jnum(b, "cost_per_million_usd", cost(o, r), 0);
-        rc |= kiln_buf_puts(b, "\"note\":") | kiln_json_put_string(b, r->note) |
-              kiln_buf_putc(b, '}');
+        rc |=
+            kiln_buf_puts(b, "\"note\":") | kiln_json_write_str(b, r->note) | kiln_buf_putc(b, '}');
     }
     return rc | kiln_buf_puts(b, "]}\n");
 }

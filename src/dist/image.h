@@ -55,7 +55,4 @@ int kiln_image_write_archive(const char *dir, const char *file, kiln_buf *err);
  * uname machine). Static storage. */
 const char *kiln_image_arch(void);
 
-/* Appends s to b as a JSON string (quotes and escapes). 0 or -1. */
-int kiln_image_json_str(kiln_buf *b, const char *s);
-
 #endif

@@ -1,5 +1,6 @@
 /* image_layout.c — the OCI image layout and its archive (see image.h). */
 #include "dist/image.h"
+#include "util/json.h"
 #include "util/alloc.h"
 #include "util/file.h"
 
@@ -28,22 +29,6 @@ const char *kiln_image_arch(void)
     return machine;
 }
 
-int kiln_image_json_str(kiln_buf *b, const char *s)
-{
-    if (kiln_buf_putc(b, '"') < 0) return -1;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        int rc;
-        if (*p == '"' || *p == '\\')
-            rc = kiln_buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20)
-            rc = kiln_buf_printf(b, "\\u%04x", *p);
-        else
-            rc = kiln_buf_putc(b, (char)*p);
-        if (rc < 0) return -1;
-    }
-    return kiln_buf_putc(b, '"');
-}
-
 /* "KEY":["a","b"] (or nothing when v is NULL), preceded by a comma when *first is 0. */
 static int json_strv(kiln_buf *b, const char *key, const char *const *v, int *first)
 {
@@ -52,7 +37,7 @@ static int json_strv(kiln_buf *b, const char *key, const char *const *v, int *fi
         return -1;
     *first = 0;
     for (size_t i = 0; v[i]; i++)
-        if ((i && kiln_buf_putc(b, ',') < 0) || kiln_image_json_str(b, v[i]) < 0) return -1;
+        if ((i && kiln_buf_putc(b, ',') < 0) || kiln_json_write_str(b, v[i]) < 0) return -1;
     return kiln_buf_putc(b, ']');
 }
 
@@ -66,13 +51,13 @@ static int json_obj(kiln_buf *b, const char *key, const char *const *v, int labe
     for (size_t i = 0; v[i]; i++) {
         if (i && kiln_buf_putc(b, ',') < 0) return -1;
         if (!labels) {
-            if (kiln_image_json_str(b, v[i]) < 0 || kiln_buf_puts(b, ":{}") < 0) return -1;
+            if (kiln_json_write_str(b, v[i]) < 0 || kiln_buf_puts(b, ":{}") < 0) return -1;
             continue;
         }
         const char *eq = strchr(v[i], '=');
         char *k = kiln_strndup(v[i], eq ? (size_t)(eq - v[i]) : strlen(v[i]));
-        int rc = !k || kiln_image_json_str(b, k) < 0 || kiln_buf_putc(b, ':') < 0 ||
-                         kiln_image_json_str(b, eq ? eq + 1 : "") < 0
+        int rc = !k || kiln_json_write_str(b, k) < 0 || kiln_buf_putc(b, ':') < 0 ||
+                         kiln_json_write_str(b, eq ? eq + 1 : "") < 0
                      ? -1
                      : 0;
         kiln_free(k);
@@ -130,7 +115,7 @@ static int config_json(kiln_buf *b, const kiln_image_config *cfg, const kiln_ima
 {
     int first = 1;
     if (kiln_buf_puts(b, "{\"created\":\"1970-01-01T00:00:00Z\",\"architecture\":") < 0 ||
-        kiln_image_json_str(b, cfg->architecture ? cfg->architecture : kiln_image_arch()) < 0 ||
+        kiln_json_write_str(b, cfg->architecture ? cfg->architecture : kiln_image_arch()) < 0 ||
         kiln_buf_puts(b, ",\"os\":\"linux\",\"config\":{") < 0 ||
         json_strv(b, "Entrypoint", cfg->entrypoint, &first) < 0 ||
         json_strv(b, "Cmd", cfg->cmd, &first) < 0 || json_strv(b, "Env", cfg->env, &first) < 0 ||
@@ -138,11 +123,11 @@ static int config_json(kiln_buf *b, const kiln_image_config *cfg, const kiln_ima
         json_obj(b, "Labels", cfg->labels, 1, &first) < 0)
         return -1;
     if (cfg->workdir && (kiln_buf_printf(b, "%s\"WorkingDir\":", first ? "" : ",") < 0 ||
-                         kiln_image_json_str(b, cfg->workdir) < 0))
+                         kiln_json_write_str(b, cfg->workdir) < 0))
         return -1;
     if (cfg->workdir) first = 0;
     if (cfg->stop_signal && (kiln_buf_printf(b, "%s\"StopSignal\":", first ? "" : ",") < 0 ||
-                             kiln_image_json_str(b, cfg->stop_signal) < 0))
+                             kiln_json_write_str(b, cfg->stop_signal) < 0))
         return -1;
     if (kiln_buf_puts(b, "},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[") < 0) return -1;
     for (size_t i = 0; i < n; i++)
@@ -151,7 +136,7 @@ static int config_json(kiln_buf *b, const kiln_image_config *cfg, const kiln_ima
     for (size_t i = 0; i < n; i++)
         if ((i && kiln_buf_putc(b, ',') < 0) ||
             kiln_buf_puts(b, "{\"created\":\"1970-01-01T00:00:00Z\",\"created_by\":") < 0 ||
-            kiln_image_json_str(b, layers[i].created_by ? layers[i].created_by : "kiln") < 0 ||
+            kiln_json_write_str(b, layers[i].created_by ? layers[i].created_by : "kiln") < 0 ||
             kiln_buf_putc(b, '}') < 0)
             return -1;
     return kiln_buf_puts(b, "]}");
@@ -205,12 +190,12 @@ int kiln_image_write_layout(const char *dir, const kiln_image_config *cfg,
                         "\",\"manifests\":[{\"mediaType\":\"" MT_MANIFEST
                         "\",\"digest\":\"%s\",\"size\":%zu,\"platform\":{\"architecture\":",
                         mdigest, manifest.len) < 0 ||
-        kiln_image_json_str(&json, cfg->architecture ? cfg->architecture : kiln_image_arch()) < 0 ||
+        kiln_json_write_str(&json, cfg->architecture ? cfg->architecture : kiln_image_arch()) < 0 ||
         kiln_buf_puts(&json, ",\"os\":\"linux\"}") < 0)
         goto oom;
     if (tag &&
         (kiln_buf_puts(&json, ",\"annotations\":{\"org.opencontainers.image.ref.name\":") < 0 ||
-         kiln_image_json_str(&json, tag) < 0 || kiln_buf_putc(&json, '}') < 0))
+         kiln_json_write_str(&json, tag) < 0 || kiln_buf_putc(&json, '}') < 0))
         goto oom;
     if (kiln_buf_puts(&json, "}]}") < 0) goto oom;
     kiln_buf_reset(&path);

@@ -2,6 +2,7 @@
 #include "dist/auth.h"
 #include "dist/errf.h"
 #include "dist/jsonw.h"
+#include "util/json.h"
 #include "dist/oci.h"
 #include "dist/tar.h"
 #include "manifest/manifest.h"
@@ -180,7 +181,7 @@ static int w_strlist(kiln_buf *j, const char *key, const kiln_strlist *l)
     if (!l->len) return 0;
     if (kiln_jsonw_key(j, key) < 0 || kiln_buf_putc(j, '[') < 0) return -1;
     for (size_t i = 0; i < l->len; i++)
-        if ((i && kiln_buf_putc(j, ',') < 0) || kiln_jsonw_str(j, l->items[i]) < 0) return -1;
+        if ((i && kiln_buf_putc(j, ',') < 0) || kiln_json_write_str(j, l->items[i]) < 0) return -1;
     return kiln_buf_putc(j, ']');
 }
 
@@ -256,8 +257,9 @@ static int w_head(kiln_buf *j, const kiln_manifest *m)
             if (kiln_buf_printf(j, ",\"static_response\":{\"status_code\":%d", t->status_code) <
                     0 ||
                 w_kvlist(j, "headers", &t->static_headers) < 0 ||
-                (t->static_body && (kiln_jsonw_key(j, "body") < 0 ||
-                                    kiln_jsonw_strn(j, t->static_body, t->static_body_len) < 0)) ||
+                (t->static_body &&
+                 (kiln_jsonw_key(j, "body") < 0 ||
+                  kiln_json_write_strn(j, t->static_body, t->static_body_len) < 0)) ||
                 kiln_buf_putc(j, '}') < 0)
                 return -1;
         }

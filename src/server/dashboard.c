@@ -69,20 +69,6 @@ void kiln_dashboard_tick(kiln_dashboard *d, double now_s)
     }
 }
 
-int kiln_json_put_string(kiln_buf *b, const char *s)
-{
-    int rc = kiln_buf_putc(b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p && rc == 0; p++) {
-        if (*p == '"' || *p == '\\')
-            rc = kiln_buf_putc(b, '\\') | kiln_buf_putc(b, (char)*p);
-        else if (*p < 0x20)
-            rc = kiln_buf_printf(b, "\\u%04x", *p);
-        else
-            rc = kiln_buf_putc(b, (char)*p);
-    }
-    return rc | kiln_buf_putc(b, '"');
-}
-
 /* The sample `back` seconds-ish before the newest (its slot), the oldest one held when
  * fewer exist. */
 static size_t sample_back(const kiln_dashboard *d, size_t back)
@@ -105,8 +91,8 @@ static int route_json(kiln_dashboard *d, size_t r, const kiln_metrics_route_stat
     size_t nb;
     const double *bounds = kiln_metrics_dur_bounds(&nb);
     double rate = 0, p50 = 0, p99 = 0;
-    int rc = kiln_buf_puts(b, "{\"route\":") | kiln_json_put_string(b, st->route);
-    rc |= kiln_buf_puts(b, ",\"component\":") | kiln_json_put_string(b, st->component);
+    int rc = kiln_buf_puts(b, "{\"route\":") | kiln_json_write_str(b, st->route);
+    rc |= kiln_buf_puts(b, ",\"component\":") | kiln_json_write_str(b, st->component);
     if (d->count >= 1) {
         size_t old = sample_back(d, KILN_DASHBOARD_WINDOW - 1);
         const route_sample *then = &d->ring[old * d->nroutes + r];
@@ -149,8 +135,8 @@ static int route_json(kiln_dashboard *d, size_t r, const kiln_metrics_route_stat
 
 static int comp_json(const kiln_metrics_comp_stat *c, kiln_buf *b)
 {
-    int rc = kiln_buf_puts(b, "{\"name\":") | kiln_json_put_string(b, c->name);
-    rc |= kiln_buf_puts(b, ",\"tier\":") | kiln_json_put_string(b, c->tier);
+    int rc = kiln_buf_puts(b, "{\"name\":") | kiln_json_write_str(b, c->name);
+    rc |= kiln_buf_puts(b, ",\"tier\":") | kiln_json_write_str(b, c->tier);
     return rc | kiln_buf_printf(b,
                                 ",\"compile_s\":%.6f,\"starts\":%llu,\"start_p50\":%.9f,"
                                 "\"start_p99\":%.9f,\"traps\":%llu,\"timeouts\":%llu,"

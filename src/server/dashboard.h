@@ -40,7 +40,4 @@ int kiln_dashboard_json(kiln_dashboard *d, double now_s, kiln_buf *out);
 /* The page (HTML, UTF-8) and its length. */
 const char *kiln_dashboard_page(size_t *len);
 
-/* Appends s as a JSON string (quotes and escapes). 0 or -1. */
-int kiln_json_put_string(kiln_buf *b, const char *s);
-
 #endif

@@ -7,6 +7,7 @@
 #include "util/alloc.h"
 #include "util/arena.h"
 #include "util/buf.h"
+#include "util/json.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -159,22 +160,6 @@ static void add_header(h2o_req_t *req, const char *name, size_t nlen, const char
     h2o_add_header_by_str(&req->pool, &req->res.headers, lc, nlen, 1, NULL, v, vlen);
 }
 
-/* Appends s as a JSON string. */
-static int json_str(kiln_buf *b, const char *s)
-{
-    int rc = kiln_buf_putc(b, '"');
-    for (; s && *s && rc == 0; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            rc = kiln_buf_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            rc = kiln_buf_printf(b, "\\u%04x", c);
-        else
-            rc = kiln_buf_putc(b, (char)c);
-    }
-    return rc ? rc : kiln_buf_putc(b, '"');
-}
-
 /* Answers the reserved /.well-known paths; returns 1 when the path was one of them. */
 static int well_known(const kiln_server_config *cfg, h2o_req_t *req, const char *p, size_t len)
 {
@@ -186,9 +171,9 @@ static int well_known(const kiln_server_config *cfg, h2o_req_t *req, const char 
     if (IS("/.well-known/spin/info")) {
         kiln_buf b = KILN_BUF_INIT;
         int rc = kiln_buf_puts(&b, "{\"name\":");
-        rc |= json_str(&b, cfg->app_name ? cfg->app_name : "");
+        rc |= kiln_json_write_str(&b, cfg->app_name ? cfg->app_name : "");
         rc |= kiln_buf_puts(&b, ",\"version\":");
-        rc |= json_str(&b, cfg->app_version ? cfg->app_version : "");
+        rc |= kiln_json_write_str(&b, cfg->app_version ? cfg->app_version : "");
         rc |= kiln_buf_puts(&b, ",\"server\":\"kiln\"}\n");
         if (rc)
             respond_error(cfg, req, 500, "info");

@@ -6,34 +6,13 @@
 #include "manifest/toml.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/json.h"
 
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Appends s (len bytes, valid UTF-8) as a JSON string literal. */
-static int json_string(kiln_buf *b, const char *s, size_t len)
-{
-    if (kiln_buf_putc(b, '"')) return -1;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        int rc;
-        if (c == '"' || c == '\\')
-            rc = kiln_buf_printf(b, "\\%c", c);
-        else if (c == '\n')
-            rc = kiln_buf_puts(b, "\\n");
-        else if (c == '\t')
-            rc = kiln_buf_puts(b, "\\t");
-        else if (c < 0x20 || c == 0x7f)
-            rc = kiln_buf_printf(b, "\\u%04x", c);
-        else
-            rc = kiln_buf_putc(b, (char)c);
-        if (rc) return -1;
-    }
-    return kiln_buf_putc(b, '"');
-}
 
 /* Appends the tagged JSON form of v (recursion is bounded by the parser's depth limit). */
 static int emit(kiln_buf *b, const kiln_toml_value *v)
@@ -44,7 +23,7 @@ static int emit(kiln_buf *b, const kiln_toml_value *v)
         if (kiln_buf_putc(b, '{')) return -1;
         for (size_t i = 0; i < v->u.table.len; i++) {
             const kiln_toml_entry *e = &v->u.table.entries[i];
-            if ((i && kiln_buf_putc(b, ',')) || json_string(b, e->key, e->key_len) ||
+            if ((i && kiln_buf_putc(b, ',')) || kiln_json_write_strn(b, e->key, e->key_len) ||
                 kiln_buf_putc(b, ':') || emit(b, e->value))
                 return -1;
         }
@@ -56,7 +35,7 @@ static int emit(kiln_buf *b, const kiln_toml_value *v)
         return kiln_buf_putc(b, ']');
     case KILN_TOML_STRING:
         return kiln_buf_puts(b, "{\"type\":\"string\",\"value\":") ||
-               json_string(b, v->u.str.ptr, v->u.str.len) || kiln_buf_putc(b, '}');
+               kiln_json_write_strn(b, v->u.str.ptr, v->u.str.len) || kiln_buf_putc(b, '}');
     case KILN_TOML_INTEGER:
         return kiln_buf_printf(b, "{\"type\":\"integer\",\"value\":\"%" PRId64 "\"}", v->u.integer);
     case KILN_TOML_FLOAT:

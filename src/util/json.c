@@ -546,3 +546,29 @@ const char *kiln_json_type_name(kiln_json_type t)
     }
     return "?";
 }
+
+int kiln_json_write_strn(kiln_buf *b, const char *s, size_t n)
+{
+    if (kiln_buf_putc(b, '"') < 0) return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int rc;
+        if (c == '"' || c == '\\')
+            rc = kiln_buf_printf(b, "\\%c", c);
+        else if (c == '\n')
+            rc = kiln_buf_puts(b, "\\n");
+        else if (c == '\t')
+            rc = kiln_buf_puts(b, "\\t");
+        else if (c < 0x20 || c == 0x7f)
+            rc = kiln_buf_printf(b, "\\u%04x", c);
+        else
+            rc = kiln_buf_putc(b, (char)c);
+        if (rc < 0) return -1;
+    }
+    return kiln_buf_putc(b, '"');
+}
+
+int kiln_json_write_str(kiln_buf *b, const char *s)
+{
+    return kiln_json_write_strn(b, s ? s : "", s ? strlen(s) : 0);
+}

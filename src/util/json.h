@@ -1,4 +1,5 @@
-/* json.h — a small, strict JSON (RFC 8259) parser into a tree.
+/* json.h — a small, strict JSON (RFC 8259) parser into a tree, and the one JSON string
+ * writer every JSON producer in Kiln uses (kiln_json_write_str).
  *
  * Accepted: objects, arrays, strings (every escape, \u escapes including surrogate
  * pairs; raw input must be valid UTF-8), numbers (kept as their source text and as a
@@ -14,6 +15,8 @@
 #define KILN_UTIL_JSON_H
 
 #include <stddef.h>
+
+#include "util/buf.h"
 
 #define KILN_JSON_MAX_DEPTH 512
 
@@ -58,5 +61,13 @@ const char *kiln_json_get_str(const kiln_json *v, const char *key);
 const kiln_json *kiln_json_at(const kiln_json *v, size_t i);
 /* A short name of the type: "null", "bool", "number", "string", "array", "object". */
 const char *kiln_json_type_name(kiln_json_type t);
+
+/* Appends the n bytes of s as a quoted JSON string: '"' and '\\' escaped, \n and \t by
+ * name, other control characters and DEL as \u00XX; bytes >= 0x80 copied as they are, so
+ * valid UTF-8 stays valid (callers with arbitrary bytes check UTF-8 first). 0 or -1 (out
+ * of memory). */
+int kiln_json_write_strn(kiln_buf *b, const char *s, size_t n);
+/* The same for a NUL-terminated s (NULL writes ""). */
+int kiln_json_write_str(kiln_buf *b, const char *s);
 
 #endif

@@ -1,5 +1,6 @@
 /* json_test.c — unit tests of the strict JSON parser (util/json.h). */
 #include "util/json.h"
+#include "util/buf.h"
 
 #include <math.h>
 #include <string.h>
@@ -159,6 +160,27 @@ static void test_oom(void)
     CHECK(all_clean);
 }
 
+/* The writer: every byte the parser would refuse raw is escaped, UTF-8 kept, and what it
+ * writes parses back to the same bytes. */
+static void test_write(void)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    CHECK_INT(kiln_json_write_str(&b, "a\"b\\c\n\t\x01\x7f\xc3\xa9"), 0);
+    CHECK_STR(b.data, "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\xc3\xa9\"");
+    kiln_json *v = kiln_json_parse(b.data, b.len, NULL, 0);
+    CHECK(v && v->type == KILN_JSON_STRING && v->len == 11 &&
+          memcmp(v->str, "a\"b\\c\n\t\x01\x7f\xc3\xa9", 11) == 0);
+    kiln_json_free(v);
+    kiln_buf_reset(&b);
+    CHECK_INT(kiln_json_write_str(&b, NULL), 0);
+    CHECK_STR(b.data, "\"\"");
+    kiln_buf_reset(&b);
+    CHECK_INT(kiln_json_write_strn(&b, "x\0y", 3), 0); /* a NUL inside: escaped, not an end */
+    CHECK_INT((int)b.len, 10);
+    CHECK(memcmp(b.data, "\"x\\u0000y\"", 10) == 0);
+    kiln_buf_free(&b);
+}
+
 int main(void)
 {
     test_scalars();
@@ -167,5 +189,6 @@ int main(void)
     test_rejects();
     test_depth();
     test_oom();
+    test_write();
     return test_finish("json_test");
 }
