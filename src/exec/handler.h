@@ -98,6 +98,8 @@ typedef struct kiln_request {
     /* The request's id for guest log lines (NUL-terminated hex): its trace id when the
      * server traces, else one the server numbers. NULL: none. */
     const char *request_id;
+    /* How deep in service chaining (exec/http/chain.h) the request is: 0 from a client. */
+    unsigned chain_depth;
 } kiln_request;
 
 typedef struct kiln_response kiln_response;

@@ -693,6 +693,8 @@ static void http_handle(kiln_handler *base, kiln_request *req, kiln_response *re
     kiln_buf_free(&pq);
     q->method = dup(a, req->method, req->method_len);
     q->method_len = req->method_len;
+    q->chain_depth = req->chain_depth;
+    if (req->traceparent) q->traceparent = dup(a, req->traceparent, strlen(req->traceparent));
     q->https = strcmp(req->scheme, "https") == 0;
     if (req->authority) {
         q->authority = dup(a, req->authority, req->authority_len);

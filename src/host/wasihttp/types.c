@@ -992,6 +992,11 @@ const char *wh_component(const kiln_wasihttp *h)
     return h->component;
 }
 
+const kiln_wasihttp_request *wh_request(const kiln_wasihttp *h)
+{
+    return h->req;
+}
+
 int wh_request_body(kiln_wasihttp *h, kiln_cabi_cx *cx, kiln_cval *r, wh_outbody **out)
 {
     return new_body(h, cx, r, out, 1);
