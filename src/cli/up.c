@@ -573,14 +573,8 @@ static kiln_http_component *http_component(up_app *app, const up_opts *o, size_t
     }
     app->http[ci] = c;
     warn_unserved_grants(comp, 1);
-    /* wasi:http/outgoing-handler reads the grants by component id (host/registry.h) */
-    if (comp->allowed_outbound_hosts.len &&
-        kiln_grants_register_outbound(comp->id,
-                                      (const char *const *)comp->allowed_outbound_hosts.items,
-                                      comp->allowed_outbound_hosts.len) < 0) {
-        fprintf(stderr, "error: component %s: out of memory\n", comp->id);
-        return NULL;
-    }
+    /* its instances' allowed_outbound_hosts, "{{ variable }}" templates resolved */
+    c->outbound = kiln_spin_app_outbound(app->spin, comp->id, &c->noutbound);
     char desc[160];
     kiln_http_component_describe(c, desc, sizeof desc);
     fprintf(stderr, "kiln: component %s: %s, %s\n", comp->id,

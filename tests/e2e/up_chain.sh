@@ -7,13 +7,45 @@
 # through the app's own router when "http://self" is granted; a chain deeper than the
 # limit gets error-code.loop-detected; an unknown component destination-not-found; a
 # POST arrives as one in the chained component; the chained request runs in its own
-# instance with the callee's grants.
+# instance with the callee's grants. "{{ variable }}" templates in allowed_outbound_hosts are
+# resolved with the app's variables at start (--variable overrides the default); an unknown
+# variable fails `kiln check` and `kiln up`, one resolving to an invalid entry fails `kiln up`.
 source "$(dirname "$0")/../lib.sh"
 
 CORPUS="$KILN_BUILD/components"
 if ! out=$("$ROOT/tests/components/build.sh" "$CORPUS" c-http c-outbound 2>&1); then
     fail "tests/components/build.sh builds c-http and c-outbound" "$out"
-    finish
+    kill $PID 2>/dev/null
+wait $PID 2>/dev/null
+
+# the grant's template with --variable: now hello is granted, back is not
+port=$(free_port)
+URL="http://127.0.0.1:$port"
+"$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" --variable chain_target=hello \
+    >"$TMP/out2.log" 2>"$TMP/err2.log" &
+PID=$!
+on_exit "kill $PID 2>/dev/null"
+for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+r=$(curl -s -m 10 "$URL/front/fetch?url=http://hello.spin.internal/templated")
+expect_contains "a {{ variable }} grant resolved with --variable allows its target" \
+    "body: hello from C GET /templated" "$r"
+r=$(curl -s -m 10 "$URL/front/fetch?url=http://back.spin.internal/x")
+expect_contains "... and no longer the default's" "error: HTTP-request-denied" "$r"
+kill $PID 2>/dev/null
+wait $PID 2>/dev/null
+
+# a template that cannot resolve: refused before serving, with the entry named
+out=$("$KILN" up -f "$TMP/app" --listen "127.0.0.1:$(free_port)" --variable 'chain_target=a b' 2>&1)
+expect_contains "kiln up refuses a grant whose template resolves to an invalid entry" \
+    'allowed_outbound_hosts entry "http://{{ chain_target }}.spin.internal" resolves to "http://a b.spin.internal"' "$out"
+sed 's/{{ chain_target }}/{{ nosuch }}/' "$TMP/app/spin.toml" >"$TMP/app/bad.toml"
+out=$("$KILN" check -f "$TMP/app/bad.toml" 2>&1)
+expect_contains "kiln check names an unknown variable in allowed_outbound_hosts" \
+    "component \`front\` uses variable \`nosuch\`, which is not defined in [variables]" "$out"
+out=$("$KILN" up -f "$TMP/app/bad.toml" --listen "127.0.0.1:$(free_port)" 2>&1)
+expect_contains "kiln up refuses it too" "uses variable \`nosuch\`" "$out"
+
+finish
     exit
 fi
 pass "tests/components/build.sh builds c-http and c-outbound"
@@ -24,6 +56,8 @@ cat >"$TMP/app/spin.toml" <<'TOML'
 spin_manifest_version = 2
 [application]
 name = "chain"
+[variables]
+chain_target = { default = "back" }
 [[trigger.http]]
 route = "/front/..."
 component = "front"
@@ -50,7 +84,7 @@ route = "/static"
 static_response = { status_code = 203, body = "static body" }
 [component.front]
 source = "c-outbound.wasm"
-allowed_outbound_hosts = ["http://back.spin.internal"]
+allowed_outbound_hosts = ["http://{{ chain_target }}.spin.internal"]
 [component.wild]
 source = "c-outbound.wasm"
 allowed_outbound_hosts = ["http://*.spin.internal"]
@@ -142,5 +176,35 @@ r=$(curl -s -m 5 "$URL/hello/after")
 expect_contains "the server answers after the chains" "hello from C GET /hello/after" "$r"
 expect_not_contains "no DNS error: spin.internal names never reach the resolver" "DNS" \
     "$(cat "$TMP/err.log")"
+
+kill $PID 2>/dev/null
+wait $PID 2>/dev/null
+
+# the grant's template with --variable: now hello is granted, back is not
+port=$(free_port)
+URL="http://127.0.0.1:$port"
+"$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" --variable chain_target=hello \
+    >"$TMP/out2.log" 2>"$TMP/err2.log" &
+PID=$!
+on_exit "kill $PID 2>/dev/null"
+for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+r=$(curl -s -m 10 "$URL/front/fetch?url=http://hello.spin.internal/templated")
+expect_contains "a {{ variable }} grant resolved with --variable allows its target" \
+    "body: hello from C GET /templated" "$r"
+r=$(curl -s -m 10 "$URL/front/fetch?url=http://back.spin.internal/x")
+expect_contains "... and no longer the default's" "error: HTTP-request-denied" "$r"
+kill $PID 2>/dev/null
+wait $PID 2>/dev/null
+
+# a template that cannot resolve: refused before serving, with the entry named
+out=$("$KILN" up -f "$TMP/app" --listen "127.0.0.1:$(free_port)" --variable 'chain_target=a b' 2>&1)
+expect_contains "kiln up refuses a grant whose template resolves to an invalid entry" \
+    'allowed_outbound_hosts entry "http://{{ chain_target }}.spin.internal" resolves to "http://a b.spin.internal"' "$out"
+sed 's/{{ chain_target }}/{{ nosuch }}/' "$TMP/app/spin.toml" >"$TMP/app/bad.toml"
+out=$("$KILN" check -f "$TMP/app/bad.toml" 2>&1)
+expect_contains "kiln check names an unknown variable in allowed_outbound_hosts" \
+    "component \`front\` uses variable \`nosuch\`, which is not defined in [variables]" "$out"
+out=$("$KILN" up -f "$TMP/app/bad.toml" --listen "127.0.0.1:$(free_port)" 2>&1)
+expect_contains "kiln up refuses it too" "uses variable \`nosuch\`" "$out"
 
 finish

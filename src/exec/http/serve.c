@@ -166,6 +166,8 @@ static void grants_of(const kiln_http_component *c, kiln_grants *g)
 {
     memset(g, 0, sizeof *g);
     g->component = c->id;
+    g->allowed_outbound_hosts = c->outbound;
+    g->nallowed_outbound_hosts = c->noutbound;
     g->wasi.nenv = c->nenv;
     g->wasi.env = (const char *const *)c->env;
     g->wasi.npreopens = c->npreopens;

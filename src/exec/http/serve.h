@@ -72,6 +72,9 @@ typedef struct kiln_http_component {
     /* Where the guest's wasi:cli stdout and stderr go: kiln's stderr (2), or with
      * --log-dir the component's files (exec/guest_log.h; set before prepare). */
     int stdout_fd, stderr_fd;
+    /* allowed_outbound_hosts, templates resolved (borrowed: kiln up's Spin application) */
+    const char *const *outbound;
+    size_t noutbound;
 } kiln_http_component;
 
 /* Loads a component file (compiled or from the cache) and checks that it exports

@@ -40,6 +40,8 @@ struct spin_component {
     size_t nlabels;
     spin_var *vars;
     size_t nvars;
+    char **outbound; /* allowed_outbound_hosts, templates resolved */
+    size_t noutbound;
     char *describe;
 };
 
@@ -409,6 +411,51 @@ static const char *lookup(void *arg, const char *name, size_t len)
     return NULL;
 }
 
+/* Resolves the component's allowed_outbound_hosts with the application variables (Spin:
+ * an entry that renders empty, "http://" or "https://" grants nothing and is dropped). */
+static int add_outbound(const kiln_component *mc, lookup_arg *la, spin_component *c, char **err)
+{
+    const kiln_strlist *hs = &mc->allowed_outbound_hosts;
+    if (!(c->outbound = kiln_calloc(hs->len + 1, sizeof *c->outbound)))
+        return fail(err, "out of memory");
+    for (size_t i = 0; i < hs->len; i++) {
+        char *why = NULL;
+        char *h = kiln_spin_template_render(hs->items[i], lookup, la, &why);
+        if (!h) {
+            fail(err,
+                 "component %s: allowed_outbound_hosts entry \"%s\": %s (a variable without a "
+                 "value?)",
+                 mc->id, hs->items[i], why ? why : "cannot render");
+            kiln_free(why);
+            return -1;
+        }
+        const char *why_bad = NULL;
+        if (!*h || strcmp(h, "http://") == 0 || strcmp(h, "https://") == 0) {
+            kiln_free(h); /* an optional endpoint left empty */
+            continue;
+        }
+        if (strcmp(h, hs->items[i]) != 0 && !kiln_outbound_host_valid(h, &why_bad)) {
+            fail(err, "component %s: allowed_outbound_hosts entry \"%s\" resolves to \"%s\": %s",
+                 mc->id, hs->items[i], h, why_bad);
+            kiln_free(h);
+            return -1;
+        }
+        c->outbound[c->noutbound++] = h;
+    }
+    return 0;
+}
+
+const char *const *kiln_spin_app_outbound(const kiln_spin_app *a, const char *id, size_t *n)
+{
+    *n = 0;
+    for (size_t i = 0; a && i < a->ncomps; i++)
+        if (strcmp(a->comps[i].id, id) == 0) {
+            *n = a->comps[i].noutbound;
+            return (const char *const *)a->comps[i].outbound;
+        }
+    return NULL;
+}
+
 /* Fills one component: its granted stores (opened) and its variables (rendered). */
 static int add_component(kiln_spin_app *a, const kiln_manifest *m, const kiln_component *mc,
                          char **values, spin_component *c, char **err)
@@ -453,6 +500,7 @@ static int add_component(kiln_spin_app *a, const kiln_manifest *m, const kiln_co
     c->describe = desc.len ? kiln_buf_steal(&desc) : NULL;
     kiln_buf_free(&desc);
     lookup_arg la = {m, values};
+    if (add_outbound(mc, &la, c, err) < 0) return -1;
     for (size_t i = 0; i < mc->variables.len; i++) {
         char *why = NULL;
         spin_var *v = &c->vars[c->nvars];
@@ -591,6 +639,9 @@ void kiln_spin_app_free(kiln_spin_app *a)
             kiln_free(c->vars[k].value);
         }
         kiln_free(c->vars);
+        for (size_t k = 0; k < c->noutbound; k++)
+            kiln_free(c->outbound[k]);
+        kiln_free(c->outbound);
         kiln_free(c->describe);
     }
     kiln_free(a->comps);
