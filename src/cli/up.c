@@ -21,16 +21,17 @@
 #include "engine/runtime.h"
 #include "exec/executor.h"
 #include "exec/guest_log.h"
+#include "exec/http/chain.h"
 #include "exec/http/serve.h"
 #include "exec/trigger/trigger.h"
 #include "exec/wagi/serve.h"
 #include "exec/wagi/wagi.h"
 #include "host/registry.h"
 #include "host/spin/app.h"
+#include "host/wasihttp/span.h"
 #include "manifest/manifest.h"
 #include "server/http.h"
 #include "server/router.h"
-#include "exec/http/chain.h"
 #include "server/trace.h"
 #include "util/alloc.h"
 #include "util/proc.h"
@@ -912,6 +913,33 @@ static void on_ready(void *ctx, const char *url)
 
 /* Starts the trace exporter when the environment asks for one (server/trace.h); its
  * counters join the admin metrics. 0, or -1 (the reason printed). */
+/* A guest's outbound HTTP call, as a client span of the request it served. */
+static void outbound_span(void *ctx, const kiln_wasihttp_span *s)
+{
+    kiln_trace_ctx c;
+    memset(&c, 0, sizeof c);
+    uint8_t flags = 0;
+    if (kiln_trace_parse_traceparent(s->traceparent, strlen(s->traceparent), c.trace_id,
+                                     c.parent_id, &flags) < 0)
+        return;
+    memcpy(c.span_id, s->span_id, sizeof c.span_id);
+    c.has_parent = 1;
+    c.sampled = flags & 1;
+    c.start_ns = s->start_ns;
+    kiln_trace_request r = {.method = s->method,
+                            .method_len = strlen(s->method),
+                            .path = s->url,
+                            .path_len = strlen(s->url),
+                            .host = s->host,
+                            .host_len = strlen(s->host),
+                            .component = s->component,
+                            .status = s->status,
+                            .end_ns = s->end_ns,
+                            .trap_kind = s->error,
+                            .client = 1};
+    kiln_trace_end(ctx, &c, &r);
+}
+
 static int up_tracer_start(up_app *app)
 {
     char err[512];
@@ -921,6 +949,7 @@ static int up_tracer_start(up_app *app)
     }
     if (app->tracer && app->metrics)
         kiln_metrics_set_extra(app->metrics, kiln_tracer_render_metrics, app->tracer);
+    if (app->tracer) kiln_wasihttp_set_span_sink(outbound_span, app->tracer);
     return 0;
 }
 
@@ -1080,6 +1109,7 @@ out:
     kiln_triggers_stop(triggers); /* no new events; the running ones finish */
     kiln_http_chain_configure(NULL, NULL);
     kiln_admin_stop(app.admin);
+    kiln_wasihttp_set_span_sink(NULL, NULL);
     kiln_tracer_free(app.tracer); /* flushes the spans of the drained requests */
     for (size_t i = 0; app.logs && i < app.manifest->components_len; i++)
         kiln_guest_log_close(&app.logs[i]);

@@ -44,7 +44,8 @@ typedef struct wh_options {
 } wh_options;
 
 typedef struct wh_future {
-    wh_xfer *x; /* NULL once the result was taken */
+    wh_xfer *x;   /* NULL once the result was taken */
+    wh_span span; /* reported when the result is taken */
 } wh_future;
 
 typedef struct wh_inresp {
@@ -75,6 +76,7 @@ static void outreq_free(wh_outreq *r)
 static void future_free(wh_future *f)
 {
     if (!f) return;
+    wh_span_free(&f->span);
     wh_xfer_release(f->x);
     kiln_free(f);
 }
@@ -507,15 +509,19 @@ static long long content_length(const wh_fields *h)
 }
 
 /* Writes the request head (without the blank line) into b: the request line, host, the
- * guest's headers but host and content-length (its value cl, when >= 0, is written once).
- * 0, or -1 out of memory. */
-static int build_head(kiln_buf *b, const wh_outreq *r, const char *path, long long cl)
+ * traceparent tp (NULL: none; it replaces the guest's), the guest's headers but host and
+ * content-length (its value cl, when >= 0, is written once). 0, or -1 out of memory. */
+static int build_head(kiln_buf *b, const wh_outreq *r, const char *path, long long cl,
+                      const char *tp)
 {
     const char *m = r->method == M_OTHER ? r->method_other : method_names[r->method];
     int rc = kiln_buf_printf(b, "%s %s HTTP/1.1\r\nhost: %s\r\n", m, path, r->authority);
+    if (rc == 0 && tp) rc = kiln_buf_printf(b, "traceparent: %s\r\n", tp);
     for (size_t i = 0; rc == 0 && i < r->headers->n; i++) {
         const wh_field *f = &r->headers->items[i];
-        if (strcmp(f->name, "host") == 0 || strcmp(f->name, "content-length") == 0) continue;
+        if (strcmp(f->name, "host") == 0 || strcmp(f->name, "content-length") == 0 ||
+            (tp && strcmp(f->name, "traceparent") == 0))
+            continue;
         rc = kiln_buf_append(b, f->name, f->name_len);
         if (rc == 0) rc = kiln_buf_append(b, ": ", 2);
         if (rc == 0) rc = kiln_buf_append(b, f->value, f->value_len);
@@ -605,10 +611,11 @@ static char *dup_opt(const char *s)
     return s ? kiln_strdup(s) : NULL;
 }
 
-/* Starts the in-process request r for component (name_len bytes; NULL: self). NULL with
- * *ecode. */
+/* Starts the in-process request r for component (name_len bytes; NULL: self), with the
+ * traceparent tp (NULL: the served request's). NULL with *ecode. */
 static wh_xfer *chain_start(kiln_wasihttp *h, const wh_outreq *r, const wh_options *o,
-                            const char *component, size_t name_len, long long cl, uint32_t *ecode)
+                            const char *component, size_t name_len, long long cl, const char *tp,
+                            uint32_t *ecode)
 {
     const kiln_wasihttp_request *in = wh_request(h);
     unsigned depth = (in ? in->chain_depth : 0) + 1;
@@ -637,7 +644,8 @@ static wh_xfer *chain_start(kiln_wasihttp *h, const wh_outreq *r, const wh_optio
     a->path = kiln_strdup(r->path ? r->path : "/");
     a->caller = dup_opt(id);
     a->authority = dup_opt(r->authority);
-    a->traceparent = dup_opt(in ? in->traceparent : NULL);
+    if (!tp && in) tp = in->traceparent;
+    a->traceparent = dup_opt(tp);
     if (component) {
         a->component = kiln_malloc(name_len + 1);
         if (a->component) {
@@ -647,7 +655,7 @@ static wh_xfer *chain_start(kiln_wasihttp *h, const wh_outreq *r, const wh_optio
     }
     if (!a->headers || !a->method || !a->path || (id && !a->caller) ||
         (r->authority && !a->authority) || (component && !a->component) ||
-        (in && in->traceparent && !a->traceparent)) {
+        (tp && !a->traceparent)) {
         chain_arg_free(a);
         *ecode = WH_E_INTERNAL;
         return NULL;
@@ -672,7 +680,8 @@ static void denied(kiln_wasihttp *h, const char *what)
 
 /* Checks the request and its target against the grants; starts the transfer. On a
  * refusal returns NULL with *ecode. */
-static wh_xfer *start(kiln_wasihttp *h, wh_outreq *r, const wh_options *o, uint32_t *ecode)
+static wh_xfer *start(kiln_wasihttp *h, wh_outreq *r, const wh_options *o, const char *tp,
+                      uint32_t *ecode)
 {
     int https = !r->has_scheme || r->scheme == S_HTTPS;
     if (r->has_scheme && r->scheme == S_OTHER) {
@@ -706,7 +715,7 @@ static wh_xfer *start(kiln_wasihttp *h, wh_outreq *r, const wh_options *o, uint3
             *ecode = WH_E_DESTINATION_NOT_FOUND;
             return NULL;
         }
-        return chain_start(h, r, o, chain == 1 ? t.host : NULL, name_len, cl, ecode);
+        return chain_start(h, r, o, chain == 1 ? t.host : NULL, name_len, cl, tp, ecode);
     }
     if (!wh_allow(grants, n, &t)) {
         char what[WH_HOST_MAX + 32];
@@ -717,7 +726,7 @@ static wh_xfer *start(kiln_wasihttp *h, wh_outreq *r, const wh_options *o, uint3
         return NULL;
     }
     kiln_buf head = KILN_BUF_INIT;
-    if (build_head(&head, r, r->path ? r->path : "/", cl) < 0) {
+    if (build_head(&head, r, r->path ? r->path : "/", cl, tp) < 0) {
         kiln_buf_free(&head);
         *ecode = WH_E_INTERNAL;
         return NULL;
@@ -725,6 +734,21 @@ static wh_xfer *start(kiln_wasihttp *h, wh_outreq *r, const wh_options *o, uint3
     wh_xfer *x = launch(r, o, &t, &head, cl, NULL, ecode);
     kiln_buf_free(&head);
     return x;
+}
+
+/* Begins r's client span (wh_span_begin): 1 traced, 0 not, -1 out of memory. */
+static int span_of(kiln_wasihttp *h, const wh_outreq *r, wh_span *span)
+{
+    const char *m = r->method == M_OTHER ? r->method_other : method_names[r->method];
+    const char *host = r->authority && *r->authority ? r->authority : "self";
+    kiln_buf url = KILN_BUF_INIT;
+    const char *scheme = !r->has_scheme || r->scheme == S_HTTPS ? "https"
+                         : r->scheme == S_HTTP                  ? "http"
+                                                                : r->scheme_other;
+    int rc = kiln_buf_printf(&url, "%s://%s%s", scheme, host, r->path ? r->path : "/");
+    rc = rc < 0 ? -1 : wh_span_begin(span, h, m, url.data, host);
+    kiln_buf_free(&url);
+    return rc;
 }
 
 int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -737,15 +761,24 @@ int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res
     wh_options *opt = NULL;
     if (args[1].var.disc == 1) opt = p2_table_take(&o->options, args[1].var.payload->res.rep);
     uint32_t ecode = 0;
-    wh_xfer *x = start(h, r, opt, &ecode);
+    wh_span span;
+    int traced = span_of(h, r, &span);
+    wh_xfer *x = traced < 0 ? NULL : start(h, r, opt, traced ? span.tp : NULL, &ecode);
+    if (traced < 0) ecode = WH_E_INTERNAL;
     outreq_free(r);
     kiln_free(opt);
-    if (!x) return result_error(cx, &res[0], ecode);
+    if (!x) {
+        wh_span_end(&span, 0, ecode);
+        return result_error(cx, &res[0], ecode);
+    }
     wh_future *f = kiln_calloc(1, sizeof *f);
-    if (f)
+    if (f) {
         f->x = x;
-    else
+        f->span = span;
+    } else {
+        wh_span_free(&span);
         wh_xfer_release(x);
+    }
     uint32_t rep = put(ctx, cx, offsetof(wh_out, futures), f, future_free_v);
     return rep ? wh_var_res(cx, &res[0], 0, rep) : -1;
 }
@@ -791,7 +824,9 @@ int wh_future_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
     uint16_t status;
     const wh_fields *hdrs;
     uint32_t ecode;
-    if (wh_xfer_response(x, &status, &hdrs, &ecode) < 0) {
+    int got = wh_xfer_response(x, &status, &hdrs, &ecode);
+    wh_span_end(&f->span, got < 0 ? 0 : status, ecode);
+    if (got < 0) {
         wh_xfer_release(x);
         kiln_cval *e = wh_cval(cx);
         if (!e) return p2_fail(cx, "wasi:http: out of memory");
