@@ -28,7 +28,7 @@
 #include "exec/wagi/wagi.h"
 #include "host/registry.h"
 #include "host/spin/app.h"
-#include "host/wasihttp/span.h"
+#include "host/wasihttp/settings.h"
 #include "manifest/manifest.h"
 #include "server/http.h"
 #include "server/router.h"

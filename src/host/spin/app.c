@@ -1,6 +1,7 @@
 /* app.c — the application's key-value stores and variables, resolved once when kiln up
  * starts, and the lookup instance contexts use (spin.h). */
 #include "host/spin/app.h"
+#include "host/wasihttp/settings.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/file.h"
@@ -46,6 +47,8 @@ struct spin_component {
 };
 
 struct kiln_spin_app {
+    int outbound_limited; /* the runtime config's [outbound_http] limit */
+    unsigned outbound_max;
     spin_db *dbs;
     size_t ndbs;
     spin_sql *sqls;
@@ -101,7 +104,13 @@ int kiln_spin_app_install(kiln_spin_app *a)
 {
     if (kiln_spin_register() < 0) return -1;
     installed = a;
-    return 0;
+    const char **ids = a && a->outbound_limited ? kiln_calloc(a->ncomps + 1, sizeof *ids) : NULL;
+    if (a && a->outbound_limited && !ids) return -1;
+    for (size_t i = 0; ids && i < a->ncomps; i++)
+        ids[i] = a->comps[i].id;
+    int rc = kiln_wasihttp_limit_outbound(ids, ids ? a->ncomps : 0, ids ? a->outbound_max : 0);
+    kiln_free(ids);
+    return rc;
 }
 
 const char *kiln_spin_app_describe(const kiln_spin_app *a, const char *id)
@@ -597,6 +606,8 @@ kiln_spin_app *kiln_spin_app_new(const kiln_manifest *m, const kiln_spin_options
         cli_provider(o, &rc, err) < 0)
         goto out;
     if (kiln_spin_vars_resolve(m, &rc, o->getenv_fn, &values, err) < 0) goto out;
+    a->outbound_limited = rc.outbound_limited;
+    a->outbound_max = rc.outbound_max;
     if (!(a->comps = kiln_calloc(m->components_len + 1, sizeof *a->comps))) {
         fail(err, "out of memory");
         goto out;

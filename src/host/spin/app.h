@@ -42,6 +42,8 @@ typedef struct kiln_spin_runtime_config {
     size_t nsqlite;
     kiln_spin_var_provider *providers;
     size_t nproviders;
+    int outbound_limited;  /* [outbound_http] gave a limit: */
+    unsigned outbound_max; /* each component's concurrent outbound requests */
 } kiln_spin_runtime_config;
 
 /* Reads a runtime config file (Spin's format; relative paths against its directory).
@@ -80,7 +82,9 @@ typedef struct kiln_spin_app kiln_spin_app;
 kiln_spin_app *kiln_spin_app_new(const kiln_manifest *m, const kiln_spin_options *o, char **err);
 void kiln_spin_app_free(kiln_spin_app *a);
 /* Makes a the application instance contexts see (NULL: none); registers the provider on
- * first use. Call before components load and while no instance runs. 0 or -1. */
+ * first use; sets the runtime config's limit on each component's concurrent outbound HTTP
+ * requests (host/wasihttp). Call before components load and while no instance runs. 0 or
+ * -1. */
 int kiln_spin_app_install(kiln_spin_app *a);
 /* One line for the startup log about component id's stores ("default at PATH"), or NULL
  * when it has none (static storage until the next call). */

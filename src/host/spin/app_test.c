@@ -259,6 +259,26 @@ static void test_runtime_config_errors(void)
     kiln_free(err);
     CHECK_INT(kiln_spin_runtime_config_load("/nonexistent/rc.toml", &rc, &err), -1);
     kiln_free(err);
+    p = write_tmp("out1.toml", "[outbound_http]\nmax_connections = 3\nconnection_pooling = true\n");
+    CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), 0);
+    CHECK(rc.outbound_limited && rc.outbound_max == 3);
+    kiln_spin_runtime_config_free(&rc);
+    p = write_tmp("out2.toml", "[outbound_http]\nmax_concurrent_requests = 0\n");
+    CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), 0);
+    CHECK(rc.outbound_limited && rc.outbound_max == 1); /* Spin: the deprecated key is N + 1 */
+    kiln_spin_runtime_config_free(&rc);
+    p = write_tmp("out3.toml", "[outbound_http]\nmax_connections = -1\n");
+    CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), -1);
+    CHECK(err && strstr(err, "max_connections must be a number"));
+    kiln_free(err);
+    p = write_tmp("out4.toml", "[outbound_http]\nmax_conns = 1\n");
+    CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), -1);
+    CHECK(err && strstr(err, "unknown key `max_conns`"));
+    kiln_free(err);
+    p = write_tmp("out5.toml", "state_dir = \"\"\n");
+    CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), 0);
+    CHECK(!rc.outbound_limited); /* no [outbound_http]: no limit */
+    kiln_spin_runtime_config_free(&rc);
     p = write_tmp("mem.toml", "state_dir = \"\"\n[key_value_store.m]\ntype = \"spin\"\n");
     CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), 0);
     CHECK_STR(rc.state_dir, "");

@@ -141,7 +141,65 @@ static void max_init(void)
     max_xfers = n < 16 ? 16 : n;
 }
 
-enum { ST_CONNECT, ST_TLS, ST_WAIT_BODY, ST_SEND, ST_HEAD, ST_LOCAL, ST_BODY, ST_DONE, ST_FAILED };
+enum {
+    ST_PERMIT, /* waiting for the component's outbound limit to let it start */
+    ST_CONNECT,
+    ST_TLS,
+    ST_WAIT_BODY,
+    ST_SEND,
+    ST_HEAD,
+    ST_LOCAL,
+    ST_BODY,
+    ST_DONE,
+    ST_FAILED
+};
+
+/* ---- per-component limits on concurrent outbound requests ---- */
+
+/* How often a request waiting for a permit looks again. */
+#define PERMIT_POLL_NS (2ull * 1000000u)
+
+struct wh_limit {
+    char *component;
+    unsigned max;
+    atomic_uint inflight;
+};
+static wh_limit *limits;
+static size_t nlimits;
+
+int kiln_wasihttp_limit_outbound(const char *const *components, size_t n, unsigned max)
+{
+    for (size_t i = 0; i < nlimits; i++)
+        kiln_free(limits[i].component);
+    kiln_free(limits);
+    limits = NULL;
+    nlimits = 0;
+    if (!n) return 0;
+    if (!(limits = kiln_calloc(n, sizeof *limits))) return -1;
+    for (; nlimits < n; nlimits++) {
+        wh_limit *l = &limits[nlimits];
+        if (!(l->component = kiln_strdup(components[nlimits]))) return -1;
+        l->max = max;
+        atomic_init(&l->inflight, 0);
+    }
+    return 0;
+}
+
+wh_limit *wh_limit_find(const char *component)
+{
+    for (size_t i = 0; component && i < nlimits; i++)
+        if (strcmp(limits[i].component, component) == 0) return &limits[i];
+    return NULL;
+}
+
+/* Takes one of l's permits: 1, or 0 when all are taken. */
+static int permit_take(wh_limit *l)
+{
+    unsigned cur = atomic_load(&l->inflight);
+    while (cur < l->max)
+        if (atomic_compare_exchange_weak(&l->inflight, &cur, cur + 1)) return 1;
+    return 0;
+}
 enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE };
 enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
 
@@ -178,11 +236,22 @@ struct wh_xfer {
     wh_local_dispatch dispatch;
     void *dispatch_arg;
     void (*arg_free)(void *);
+    wh_limit *limit; /* the component's (NULL: none) */
+    int permit;      /* one of limit's permits is held */
 };
+
+/* Gives back x's permit (once). */
+static void permit_put(wh_xfer *x)
+{
+    if (!x->permit) return;
+    x->permit = 0;
+    atomic_fetch_sub(&x->limit->inflight, 1);
+}
 
 static void fail(wh_xfer *x, uint32_t ecode)
 {
     if (x->st == ST_FAILED || x->st == ST_DONE) return;
+    permit_put(x);
     x->st = ST_FAILED;
     x->ecode = ecode;
     conn_close(&x->c);
@@ -197,6 +266,7 @@ void wh_xfer_release(wh_xfer *x)
 {
     if (!x || --x->refs > 0) return;
     atomic_fetch_sub(&live_xfers, 1);
+    permit_put(x);
     conn_close(&x->c);
     if (x->local && x->efd >= 0) close(x->efd);
     if (x->arg_free) x->arg_free(x->dispatch_arg);
@@ -342,6 +412,17 @@ wh_xfer *wh_xfer_start(const wh_xfer_spec *s, uint32_t *ecode)
         *ecode = WH_E_INTERNAL;
         wh_xfer_release(x);
         return NULL;
+    }
+    x->limit = s->limit;
+    if (x->limit && x->limit->max == 0) { /* Spin's max_connections = 0: none at all */
+        *ecode = WH_E_CONNECTION_LIMIT_REACHED;
+        wh_xfer_release(x);
+        return NULL;
+    }
+    if (x->limit && !(x->permit = permit_take(x->limit))) {
+        x->st = ST_PERMIT; /* pump_head connects once a permit is free */
+        if (!x->has_body) wh_xfer_body(x, "", 0);
+        return x;
     }
     if (open_conn(x, 1) < 0 && x->ecode != WH_E_CONNECTION_REFUSED &&
         x->ecode != WH_E_DESTINATION_UNAVAILABLE && x->ecode != WH_E_CONNECTION_TIMEOUT) {
@@ -840,6 +921,15 @@ static void pump_head(wh_xfer *x)
             fail(x, WH_E_HTTP_RESPONSE_INCOMPLETE);
             return;
         }
+        case ST_PERMIT:
+            if (!(x->permit = permit_take(x->limit))) {
+                x->want_fd = -1;
+                x->deadline = now_ns() + PERMIT_POLL_NS; /* look again then (not a timeout) */
+                return;
+            }
+            x->deadline = UINT64_MAX;
+            if (open_conn(x, 1) < 0) return;
+            continue;
         case ST_LOCAL: {
             if (!x->body_ready) {
                 x->want_fd = -1;
@@ -901,6 +991,7 @@ int wh_xfer_response(wh_xfer *x, uint16_t *status, const wh_fields **headers, ui
 static void body_done(wh_xfer *x)
 {
     x->st = ST_DONE;
+    permit_put(x);
     if (x->keep_alive && x->in_off == x->in.len && x->c.fd >= 0) {
         memcpy(x->c.key, x->key, sizeof x->key);
         pool_put(&x->c);

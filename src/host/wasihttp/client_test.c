@@ -112,7 +112,8 @@ static int fetch(const char *body_out, uint64_t first_byte_ns, char *body, size_
     if (wh_target_parse(&t, 0, auth, strlen(auth)) < 0) return -1;
     const char *head =
         body_out ? "POST /p HTTP/1.1\r\nhost: x\r\n" : "GET /g HTTP/1.1\r\nhost: x\r\n";
-    wh_xfer_spec spec = {&t, head, strlen(head), 0, body_out != NULL, -1, 0, first_byte_ns, 0};
+    wh_xfer_spec spec = {&t, head, strlen(head),  0, body_out != NULL,
+                         -1, 0,    first_byte_ns, 0, NULL};
     *ecode = 0;
     *body_err = 0;
     body[0] = '\0';
@@ -253,7 +254,7 @@ int main(void)
         snprintf(auth, sizeof auth, "127.0.0.1:%u", (unsigned)srv.port);
         CHECK_INT(wh_target_parse(&t, 0, auth, strlen(auth)), 0);
         const char *head = "GET / HTTP/1.1\r\nhost: x\r\n";
-        wh_xfer_spec spec = {&t, head, strlen(head), 0, 0, -1, 0, 0, 0};
+        wh_xfer_spec spec = {&t, head, strlen(head), 0, 0, -1, 0, 0, 0, NULL};
         int made = 0;
         for (int i = 0; i < 33; i++)
             if ((xs[i] = wh_xfer_start(&spec, &ec))) made++;

@@ -26,6 +26,8 @@ kiln_wasip2 *wh_p2(kiln_wasihttp *h);
 /* The instance's outbound state (NULL until outgoing.c makes it) and its grants. */
 wh_out **wh_out_slot(kiln_wasihttp *h);
 const char *wh_component(const kiln_wasihttp *h);
+/* The component's limit on concurrent outbound requests (NULL: none). */
+wh_limit *wh_limit_of(const kiln_wasihttp *h);
 /* The request the instance serves (NULL: none, e.g. another trigger's event). */
 const kiln_wasihttp_request *wh_request(const kiln_wasihttp *h);
 /* The instance's allowed_outbound_hosts (*n of them). */

@@ -31,7 +31,12 @@
  * before any response byte is replaced once. Redirects are never followed.
  *
  * At most half the process's descriptor limit of transfers are alive at once (more:
- * connection-limit-reached), so guests cannot take the server's descriptors.
+ * connection-limit-reached), so guests cannot take the server's descriptors. A component
+ * may be limited further (runtime config [outbound_http] max_connections): a transfer past
+ * its limit waits, before connecting, until one of the component's requests ends (its
+ * response body read to the end, failed or dropped), as Spin's permits do; the guest's
+ * request timeout bounds the wait. A limit of 0 refuses every request
+ * (connection-limit-reached). In-process (chained) requests do not count.
  *
  * A transfer is reference-counted (the future, the response, its body and their
  * pollables each hold one) and refers to no instance state, so the two host contexts of
@@ -118,6 +123,11 @@ enum {
 
 typedef struct wh_xfer wh_xfer;
 
+/* A component's limit on concurrent outbound requests (kiln_wasihttp_limit_outbound): the
+ * instance's context finds it by component id; NULL: none. */
+typedef struct wh_limit wh_limit;
+wh_limit *wh_limit_find(const char *component);
+
 typedef struct wh_xfer_spec {
     const wh_target *target;
     const char *head; /* "METHOD TARGET HTTP/1.1\r\n" + header lines, no blank line */
@@ -126,6 +136,7 @@ typedef struct wh_xfer_spec {
     int body;      /* a body follows (wh_xfer_body); 0: none */
     long long cl;  /* the guest's content-length header (-1: none; the host adds one) */
     uint64_t connect_ns, first_byte_ns, between_bytes_ns; /* 0: the defaults */
+    wh_limit *limit; /* the caller's component's limit (NULL: none) */
 } wh_xfer_spec;
 
 /* Starts a transfer: resolves the host (the fiber parks meanwhile) unless an idle

@@ -535,11 +535,12 @@ typedef struct chain_arg chain_arg;
 static void chain_dispatch(wh_xfer *x, void *arg, const void *body, size_t n);
 static void chain_arg_free(void *p);
 
-/* Starts the transfer of r: to target t with request head (a connection), or in process
- * with chain (not NULL: taken). The request body goes to it when complete (at once for
- * none). NULL with *ecode. */
+/* Starts the transfer of r: to target t with request head (a connection, within limit),
+ * or in process with chain (not NULL: taken). The request body goes to it when complete (at once
+ * for none). NULL with *ecode. */
 static wh_xfer *launch(const wh_outreq *r, const wh_options *o, const wh_target *t,
-                       const kiln_buf *head, long long cl, chain_arg *chain, uint32_t *ecode)
+                       const kiln_buf *head, long long cl, chain_arg *chain, wh_limit *limit,
+                       uint32_t *ecode)
 {
     int bodyless = r->method == M_GET || r->method == M_HEAD || r->method == M_DELETE ||
                    r->method == M_OPTIONS || r->method == M_TRACE || r->method == M_CONNECT;
@@ -551,7 +552,8 @@ static wh_xfer *launch(const wh_outreq *r, const wh_options *o, const wh_target 
                          cl,
                          o ? o->t[0] : 0,
                          o ? o->t[1] : 0,
-                         o ? o->t[2] : 0};
+                         o ? o->t[2] : 0,
+                         limit};
     wh_xfer *x = chain ? wh_xfer_local(&spec, chain_dispatch, chain, chain_arg_free, ecode)
                        : wh_xfer_start(&spec, ecode);
     if (x && spec.body) {
@@ -666,7 +668,7 @@ static wh_xfer *chain_start(kiln_wasihttp *h, const wh_outreq *r, const wh_optio
                                  depth,        a->traceparent};
     wh_target none;
     memset(&none, 0, sizeof none);
-    return launch(r, o, &none, NULL, cl, a, ecode);
+    return launch(r, o, &none, NULL, cl, a, NULL, ecode);
 }
 
 /* Logs a refused outbound request. */
@@ -731,7 +733,7 @@ static wh_xfer *start(kiln_wasihttp *h, wh_outreq *r, const wh_options *o, const
         *ecode = WH_E_INTERNAL;
         return NULL;
     }
-    wh_xfer *x = launch(r, o, &t, &head, cl, NULL, ecode);
+    wh_xfer *x = launch(r, o, &t, &head, cl, NULL, wh_limit_of(h), ecode);
     kiln_buf_free(&head);
     return x;
 }

@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 #include "component/host.h"
-#include "host/wasihttp/span.h"
+#include "host/wasihttp/settings.h"
 
 extern const kiln_chost_provider kiln_wasihttp_provider;
 extern const kiln_chost_iface kiln_wasihttp_types, kiln_wasihttp_outgoing_handler;
