@@ -52,6 +52,8 @@ pass "tests/components/build.sh builds c-http and c-outbound"
 
 mkdir -p "$TMP/app"
 cp "$CORPUS/c-http.wasm" "$CORPUS/c-outbound.wasm" "$TMP/app/"
+clang --target=wasm32-wasi --sysroot=/usr -O2 "$ROOT/tests/e2e/guests/wagi_hello.c" \
+    -o "$TMP/app/wagi_hello.wasm" || fail "the WAGI guest builds (clang wasm32-wasi)"
 cat >"$TMP/app/spin.toml" <<'TOML'
 spin_manifest_version = 2
 [application]
@@ -80,6 +82,10 @@ component = "hello"
 route = { private = true }
 component = "back"
 [[trigger.http]]
+route = "/wagi"
+component = "wagi"
+executor = { type = "wagi" }
+[[trigger.http]]
 route = "/static"
 static_response = { status_code = 203, body = "static body" }
 [component.front]
@@ -101,6 +107,8 @@ allowed_outbound_hosts = ["http://loop.spin.internal"]
 source = "c-http.wasm"
 [component.back]
 source = "c-outbound.wasm"
+[component.wagi]
+source = "wagi_hello.wasm"
 TOML
 
 port=$(free_port)
@@ -128,6 +136,8 @@ expect_contains "http://*.spin.internal reaches any component, path and query wh
     "body: hello from C GET /some/path?q=1" "$r"
 r=$(curl -s -m 10 "$URL/wild/fetch?method=post&body=chained-body&url=http://hello.spin.internal/posted")
 expect_contains "POST through chaining: the method arrives" "body: hello from C POST /posted" "$r"
+r=$(curl -s -m 10 "$URL/wild/fetch?url=http://wagi.spin.internal/")
+expect_contains "chaining to a WAGI component (its answer posted back to the loop)" "body: hello 1" "$r"
 r=$(curl -s -m 10 "$URL/wild/fetch?url=http://nosuch.spin.internal/")
 expect_contains "an unknown component: destination-not-found" "error: destination-not-found" "$r"
 expect_contains "... logged" "service chaining to unknown component 'nosuch'" "$(cat "$TMP/err.log")"
