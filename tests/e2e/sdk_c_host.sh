@@ -11,6 +11,7 @@
 # The component imports only what it uses: the template's plain handler still has no Spin
 # imports.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/helpers/up.sh"
 
 cat >"$TMP/upstream.py" <<'PY'
 import http.server, socketserver, sys
@@ -62,16 +63,7 @@ out=$("$KILN" inspect target/app.wasm 2>&1)
 expect_contains "the component imports Spin's key-value" "fermyon:spin/key-value@2.0.0" "$out"
 expect_contains "... and variables" "fermyon:spin/variables@2.0.0" "$out"
 
-start() {
-    port=$(free_port)
-    URL="http://127.0.0.1:$port"
-    "$KILN" up --listen "127.0.0.1:$port" "$@" >"$TMP/up.out" 2>"$TMP/up.err" &
-    PID=$!
-    on_exit "kill $PID 2>/dev/null"
-    for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
-    curl -fs "$URL/.well-known/kiln/health" >/dev/null || fail "kiln up starts" "$(tail -n 5 "$TMP/up.err")"
-}
-start
+restart_up
 expect_eq "kiln_kv_get of an absent key: 0" "absent" "$(curl -s "$URL/kv/get?key=a")"
 expect_eq "kiln_kv_exists of an absent key: 0" "no" "$(curl -s "$URL/kv/exists?key=a")"
 expect_eq "kiln_kv_set" "stored" "$(curl -s "$URL/kv/set?key=a&value=hello%20kv")"
@@ -100,9 +92,7 @@ r=$(curl -s "$URL/fetch?url=/kv/get%3Fkey%3Db")
 expect_eq "kiln_http_fetch of a relative URL: a self request" "status: 200
 x-upstream: 
 body: via self" "$r"
-kill $PID 2>/dev/null
-wait $PID 2>/dev/null
-start --variable greeting=bonjour
+restart_up --variable greeting=bonjour
 expect_eq "kiln_variable_get with --variable" "bonjour" "$(curl -s "$URL/var?name=greeting")"
 
 finish

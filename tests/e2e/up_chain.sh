@@ -11,48 +11,19 @@
 # resolved with the app's variables at start (--variable overrides the default); an unknown
 # variable fails `kiln check` and `kiln up`, one resolving to an invalid entry fails `kiln up`.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/helpers/up.sh"
 
 CORPUS="$KILN_BUILD/components"
 if ! out=$("$ROOT/tests/components/build.sh" "$CORPUS" c-http c-outbound 2>&1); then
     fail "tests/components/build.sh builds c-http and c-outbound" "$out"
-    kill $PID 2>/dev/null
-wait $PID 2>/dev/null
-
-# the grant's template with --variable: now hello is granted, back is not
-port=$(free_port)
-URL="http://127.0.0.1:$port"
-"$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" --variable chain_target=hello \
-    >"$TMP/out2.log" 2>"$TMP/err2.log" &
-PID=$!
-on_exit "kill $PID 2>/dev/null"
-for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
-r=$(curl -s -m 10 "$URL/front/fetch?url=http://hello.spin.internal/templated")
-expect_contains "a {{ variable }} grant resolved with --variable allows its target" \
-    "body: hello from C GET /templated" "$r"
-r=$(curl -s -m 10 "$URL/front/fetch?url=http://back.spin.internal/x")
-expect_contains "... and no longer the default's" "error: HTTP-request-denied" "$r"
-kill $PID 2>/dev/null
-wait $PID 2>/dev/null
-
-# a template that cannot resolve: refused before serving, with the entry named
-out=$("$KILN" up -f "$TMP/app" --listen "127.0.0.1:$(free_port)" --variable 'chain_target=a b' 2>&1)
-expect_contains "kiln up refuses a grant whose template resolves to an invalid entry" \
-    'allowed_outbound_hosts entry "http://{{ chain_target }}.spin.internal" resolves to "http://a b.spin.internal"' "$out"
-sed 's/{{ chain_target }}/{{ nosuch }}/' "$TMP/app/spin.toml" >"$TMP/app/bad.toml"
-out=$("$KILN" check -f "$TMP/app/bad.toml" 2>&1)
-expect_contains "kiln check names an unknown variable in allowed_outbound_hosts" \
-    "component \`front\` uses variable \`nosuch\`, which is not defined in [variables]" "$out"
-out=$("$KILN" up -f "$TMP/app/bad.toml" --listen "127.0.0.1:$(free_port)" 2>&1)
-expect_contains "kiln up refuses it too" "uses variable \`nosuch\`" "$out"
-
-finish
+    finish
     exit
 fi
 pass "tests/components/build.sh builds c-http and c-outbound"
 
 mkdir -p "$TMP/app"
 cp "$CORPUS/c-http.wasm" "$CORPUS/c-outbound.wasm" "$TMP/app/"
-clang --target=wasm32-wasi --sysroot=/usr -O2 "$ROOT/tests/e2e/guests/wagi_hello.c" \
+clang --target=wasm32-wasi --sysroot=/usr -O2 "$GUESTS/wagi_hello.c" \
     -o "$TMP/app/wagi_hello.wasm" || fail "the WAGI guest builds (clang wasm32-wasi)"
 cat >"$TMP/app/spin.toml" <<'TOML'
 spin_manifest_version = 2
@@ -111,12 +82,7 @@ source = "c-outbound.wasm"
 source = "wagi_hello.wasm"
 TOML
 
-port=$(free_port)
-URL="http://127.0.0.1:$port"
-"$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" >"$TMP/out.log" 2>"$TMP/err.log" &
-PID=$!
-on_exit "kill $PID 2>/dev/null"
-for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+restart_up
 
 # granted by name: the private component answers (its c-outbound handler: unknown path 404)
 r=$(curl -s -m 10 "$URL/front/fetch?url=http://back.spin.internal/x/notthere")
@@ -128,7 +94,7 @@ expect_contains "the chained component runs with its own grants (none)" "error: 
 r=$(curl -s -m 10 "$URL/front/fetch?url=http://hello.spin.internal/p")
 expect_contains "a component not granted by name: HTTP-request-denied" "error: HTTP-request-denied" "$r"
 expect_contains "... with a log line naming the caller and the target" \
-    "component front: outbound request to hello.spin.internal denied" "$(cat "$TMP/err.log")"
+    "component front: outbound request to hello.spin.internal denied" "$(cat "$TMP/up.err")"
 
 # the wildcard grants every component; the path goes whole to the component
 r=$(curl -s -m 10 "$URL/wild/fetch?url=http://hello.spin.internal/some/path?q=1")
@@ -140,7 +106,7 @@ r=$(curl -s -m 10 "$URL/wild/fetch?url=http://wagi.spin.internal/")
 expect_contains "chaining to a WAGI component (its answer posted back to the loop)" "body: hello 1" "$r"
 r=$(curl -s -m 10 "$URL/wild/fetch?url=http://nosuch.spin.internal/")
 expect_contains "an unknown component: destination-not-found" "error: destination-not-found" "$r"
-expect_contains "... logged" "service chaining to unknown component 'nosuch'" "$(cat "$TMP/err.log")"
+expect_contains "... logged" "service chaining to unknown component 'nosuch'" "$(cat "$TMP/up.err")"
 r=$(curl -s -m 10 "$URL/wild/fetch?url=https://hello.spin.internal/")
 expect_contains "another scheme than the grant's: denied" "error: HTTP-request-denied" "$r"
 
@@ -171,7 +137,7 @@ for _ in $(seq 12); do nested="http://loop.spin.internal/fetch?url=$nested"; don
 r=$(curl -s -m 30 "$URL/loop/fetch?url=$nested")
 expect_contains "a chain past the depth limit: loop-detected" "error: loop-detected" "$r"
 expect_contains "... logged as a probable loop" "service chaining deeper than 10 requests" \
-    "$(cat "$TMP/err.log")"
+    "$(cat "$TMP/up.err")"
 # depths 1..10 ran (the client's request is depth 0): 9 answered 200 to their caller, the
 # 10th answered its caller 502 with the refusal it got
 levels=$(printf '%s' "$r" | grep -c "status: 200")
@@ -185,26 +151,15 @@ expect_contains "a two-level chain answers" "status: 404" "$r"
 r=$(curl -s -m 5 "$URL/hello/after")
 expect_contains "the server answers after the chains" "hello from C GET /hello/after" "$r"
 expect_not_contains "no DNS error: spin.internal names never reach the resolver" "DNS" \
-    "$(cat "$TMP/err.log")"
-
-kill $PID 2>/dev/null
-wait $PID 2>/dev/null
+    "$(cat "$TMP/up.err")"
 
 # the grant's template with --variable: now hello is granted, back is not
-port=$(free_port)
-URL="http://127.0.0.1:$port"
-"$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" --variable chain_target=hello \
-    >"$TMP/out2.log" 2>"$TMP/err2.log" &
-PID=$!
-on_exit "kill $PID 2>/dev/null"
-for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+restart_up --variable chain_target=hello
 r=$(curl -s -m 10 "$URL/front/fetch?url=http://hello.spin.internal/templated")
 expect_contains "a {{ variable }} grant resolved with --variable allows its target" \
     "body: hello from C GET /templated" "$r"
 r=$(curl -s -m 10 "$URL/front/fetch?url=http://back.spin.internal/x")
 expect_contains "... and no longer the default's" "error: HTTP-request-denied" "$r"
-kill $PID 2>/dev/null
-wait $PID 2>/dev/null
 
 # a template that cannot resolve: refused before serving, with the entry named
 out=$("$KILN" up -f "$TMP/app" --listen "127.0.0.1:$(free_port)" --variable 'chain_target=a b' 2>&1)

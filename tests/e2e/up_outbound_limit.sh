@@ -6,6 +6,7 @@
 # upstream sees the 6 together; max_connections = 0 refuses every request
 # (connection-limit-reached); both keys at once are refused at start.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/helpers/up.sh"
 
 CORPUS="$KILN_BUILD/components"
 if ! out=$("$ROOT/tests/components/build.sh" "$CORPUS" c-outbound 2>&1); then
@@ -82,20 +83,8 @@ allowed_outbound_hosts = ["http://127.0.0.1:$UP_PORT"]
 request_timeout = "30s"
 TOML
 
-start() { # start NAME [kiln up flags...]
-    local name=$1
-    shift
-    port=$(free_port)
-    URL="http://127.0.0.1:$port"
-    "$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    PID=$!
-    on_exit "kill $PID 2>/dev/null"
-    for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
-}
-stop() { kill $PID 2>/dev/null; wait $PID 2>/dev/null; }
-
 printf '[outbound_http]\nmax_connections = 2\n' >"$TMP/limit2.toml"
-start limited --runtime-config-file "$TMP/limit2.toml"
+restart_up --runtime-config-file "$TMP/limit2.toml"
 curl -s "$UP/reset" >/dev/null
 r=$(curl -s -m 30 "$URL/a/fanout?n=6&url=$UP/slow")
 expect_eq "with max_connections = 2 all 6 requests are answered" "done 6: 200 200 200 200 200 200" "$r"
@@ -114,20 +103,17 @@ if [ "$max" -ge 3 ] && [ "$max" -le 4 ]; then
 else
     fail "the limit is per component: together they reached 3 or 4 at once, never more" "max: $max"
 fi
-stop
 
-start unlimited
+restart_up
 curl -s "$UP/reset" >/dev/null
 r=$(curl -s -m 30 "$URL/a/fanout?n=6&url=$UP/slow")
 expect_eq "without a limit the 6 are answered" "done 6: 200 200 200 200 200 200" "$r"
 expect_eq "... all at once" "6" "$(curl -s "$UP/max")"
-stop
 
 printf '[outbound_http]\nmax_connections = 0\n' >"$TMP/limit0.toml"
-start zero --runtime-config-file "$TMP/limit0.toml"
+restart_up --runtime-config-file "$TMP/limit0.toml"
 r=$(curl -s -m 10 "$URL/a/fetch?url=$UP/hello")
 expect_contains "max_connections = 0 refuses every request" "error: connection-limit-reached" "$r"
-stop
 
 printf '[outbound_http]\nmax_connections = 2\nmax_concurrent_requests = 1\n' >"$TMP/both.toml"
 out=$("$KILN" up -f "$TMP/app" --listen "127.0.0.1:$(free_port)" --runtime-config-file "$TMP/both.toml" 2>&1)

@@ -6,6 +6,7 @@
 # HTTP client attributes; a denied request is a failed client span; without tracing no
 # traceparent is sent.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/helpers/up.sh"
 RECV="$ROOT/tests/e2e/helpers/otlp_receiver.py"
 
 CORPUS="$KILN_BUILD/components"
@@ -61,20 +62,9 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 
-start() { # start NAME [ENV...]: kiln up on a free port ($URL)
-    local name=$1
-    shift
-    port=$(free_port)
-    URL="http://127.0.0.1:$port"
-    env "$@" "$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    PID=$!
-    on_exit "kill $PID 2>/dev/null"
-    for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
-}
-
 TRACE=0af7651916cd43dd8448eb211c80319c
 PARENT=b7ad6b7169203331
-start traced OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RPORT" OTEL_BSP_SCHEDULE_DELAY=100
+OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RPORT" OTEL_BSP_SCHEDULE_DELAY=100 restart_up
 r=$(curl -s -m 10 -H "traceparent: 00-$TRACE-$PARENT-01" "$URL/out/fetch?url=$UP/tp")
 sent=$(printf '%s\n' "$r" | sed -n 's/^body: //p')
 case "$sent" in
@@ -114,11 +104,9 @@ expect_eq "client span: method, url, server address and port, status" \
 expect_eq "the denied request: a failed client span with its error" "HTTP-request-denied 2" \
     "$(q "one([c['attributes'].get('error.type') + ' ' + str(c['status']) for c in client if c['spanId'] != '$CLIENT'])")"
 expect_eq "client spans end after they start" "True" "$(q 'all(c["end"] >= c["start"] > 0 for c in client)')"
-kill $PID 2>/dev/null
-wait $PID 2>/dev/null
 
 # not traced: no traceparent leaves
-start plain
+restart_up
 r=$(curl -s -m 10 -H "traceparent: 00-$TRACE-$PARENT-01" "$URL/out/fetch?url=$UP/tp")
 expect_contains "without tracing the upstream gets no traceparent" "body: none" "$r"
 
