@@ -17,18 +17,17 @@
 #include "cli/cli.h"
 #include "cli/up_flags.h"
 #include "cli/up_metrics.h"
+#include "cli/up_outbound.h"
 #include "engine/engine.h"
 #include "engine/runtime.h"
 #include "exec/executor.h"
 #include "exec/guest_log.h"
-#include "exec/http/chain.h"
 #include "exec/http/serve.h"
 #include "exec/trigger/trigger.h"
 #include "exec/wagi/serve.h"
 #include "exec/wagi/wagi.h"
 #include "host/registry.h"
 #include "host/spin/app.h"
-#include "host/wasihttp/settings.h"
 #include "manifest/manifest.h"
 #include "server/http.h"
 #include "server/router.h"
@@ -89,6 +88,7 @@ typedef struct up_app {
     kiln_http_handler *http_handlers; /* one per trigger */
     size_t nhttp;
     kiln_handler **by_component; /* per component: its first HTTP trigger's (chaining) */
+    kiln_up_observe observe;     /* chained requests' metrics and spans */
     int wagi_noted;              /* the WAGI deprecation note was printed */
     char **staging;              /* staging directories to remove at exit */
     size_t nstaging;
@@ -752,6 +752,10 @@ static int chain_lookup(void *ctx, const char *component, const char *path, size
         for (size_t i = 0; i < m->components_len; i++)
             if (app->by_component[i] && strcmp(m->components[i].id, component) == 0) {
                 t->handler = app->by_component[i];
+                t->component = m->components[i].id;
+                for (size_t k = 0; k < app->ntargets; k++)
+                    if (app->targets[k].handler == t->handler)
+                        t->metrics_route = app->targets[k].metrics_route;
                 t->match = (kiln_route_match){NULL, "/...", "", 1, 0, NULL, 0};
                 return 1;
             }
@@ -762,6 +766,8 @@ static int chain_lookup(void *ctx, const char *component, const char *path, size
     if (rc <= 0) return rc < 0 ? -1 : 1; /* no route: 404 */
     const kiln_server_target *tg = rm.target;
     t->handler = tg->handler;
+    t->component = tg->handler ? tg->component : NULL;
+    t->metrics_route = tg->metrics_route;
     t->status = tg->status;
     t->headers = tg->headers;
     t->nheaders = tg->nheaders;
@@ -913,33 +919,6 @@ static void on_ready(void *ctx, const char *url)
 
 /* Starts the trace exporter when the environment asks for one (server/trace.h); its
  * counters join the admin metrics. 0, or -1 (the reason printed). */
-/* A guest's outbound HTTP call, as a client span of the request it served. */
-static void outbound_span(void *ctx, const kiln_wasihttp_span *s)
-{
-    kiln_trace_ctx c;
-    memset(&c, 0, sizeof c);
-    uint8_t flags = 0;
-    if (kiln_trace_parse_traceparent(s->traceparent, strlen(s->traceparent), c.trace_id,
-                                     c.parent_id, &flags) < 0)
-        return;
-    memcpy(c.span_id, s->span_id, sizeof c.span_id);
-    c.has_parent = 1;
-    c.sampled = flags & 1;
-    c.start_ns = s->start_ns;
-    kiln_trace_request r = {.method = s->method,
-                            .method_len = strlen(s->method),
-                            .path = s->url,
-                            .path_len = strlen(s->url),
-                            .host = s->host,
-                            .host_len = strlen(s->host),
-                            .component = s->component,
-                            .status = s->status,
-                            .end_ns = s->end_ns,
-                            .trap_kind = s->error,
-                            .client = 1};
-    kiln_trace_end(ctx, &c, &r);
-}
-
 static int up_tracer_start(up_app *app)
 {
     char err[512];
@@ -949,7 +928,7 @@ static int up_tracer_start(up_app *app)
     }
     if (app->tracer && app->metrics)
         kiln_metrics_set_extra(app->metrics, kiln_tracer_render_metrics, app->tracer);
-    if (app->tracer) kiln_wasihttp_set_span_sink(outbound_span, app->tracer);
+    if (app->tracer) kiln_wasihttp_set_span_sink(kiln_up_outbound_span, app->tracer);
     return 0;
 }
 
@@ -1056,7 +1035,9 @@ int kiln_cmd_up(int argc, char **argv)
         fprintf(stderr, "error: cannot start the application\n");
         goto out;
     }
-    kiln_http_chain_configure(chain_lookup, &app); /* *.spin.internal and self requests */
+    app.observe = (kiln_up_observe){app.metrics, app.tracer};
+    /* *.spin.internal and self requests */
+    kiln_http_chain_configure(chain_lookup, &app, &kiln_up_chain_observer, &app.observe);
     up_loader loader = {&app, &o};
     kiln_triggers_config tc = {.manifest = app.manifest,
                                .load = trigger_component,
@@ -1107,7 +1088,7 @@ int kiln_cmd_up(int argc, char **argv)
     }
 out:
     kiln_triggers_stop(triggers); /* no new events; the running ones finish */
-    kiln_http_chain_configure(NULL, NULL);
+    kiln_http_chain_configure(NULL, NULL, NULL, NULL);
     kiln_admin_stop(app.admin);
     kiln_wasihttp_set_span_sink(NULL, NULL);
     kiln_tracer_free(app.tracer); /* flushes the spans of the drained requests */

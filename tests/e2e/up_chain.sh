@@ -7,7 +7,8 @@
 # through the app's own router when "http://self" is granted; a chain deeper than the
 # limit gets error-code.loop-detected; an unknown component destination-not-found; a
 # POST arrives as one in the chained component; the chained request runs in its own
-# instance with the callee's grants. "{{ variable }}" templates in allowed_outbound_hosts are
+# instance with the callee's grants, counted in the server's metrics as a request of the
+# target's route. "{{ variable }}" templates in allowed_outbound_hosts are
 # resolved with the app's variables at start (--variable overrides the default); an unknown
 # variable fails `kiln check` and `kiln up`, one resolving to an invalid entry fails `kiln up`.
 source "$(dirname "$0")/../lib.sh"
@@ -160,6 +161,15 @@ expect_contains "a {{ variable }} grant resolved with --variable allows its targ
     "body: hello from C GET /templated" "$r"
 r=$(curl -s -m 10 "$URL/front/fetch?url=http://back.spin.internal/x")
 expect_contains "... and no longer the default's" "error: HTTP-request-denied" "$r"
+
+# chained and self requests are requests of the target's route in the server's metrics
+APORT=$(free_port)
+restart_up --admin "127.0.0.1:$APORT"
+for p in /hello/a /hello/b /hello/c; do curl -s -m 10 "$URL/selfy/fetch?url=$p" >/dev/null; done
+for p in /x /y; do curl -s -m 10 "$URL/wild/fetch?url=http://hello.spin.internal$p" >/dev/null; done
+expect_contains "3 self and 2 chained requests counted for hello's route (no client request)" \
+    'http_server_request_duration_seconds_count{component="hello",http_route="/hello/...",http_request_method="GET",http_response_status_class="2xx"} 5' \
+    "$(curl -s "http://127.0.0.1:$APORT/metrics")"
 
 # a template that cannot resolve: refused before serving, with the entry named
 out=$("$KILN" up -f "$TMP/app" --listen "127.0.0.1:$(free_port)" --variable 'chain_target=a b' 2>&1)

@@ -11,6 +11,8 @@
 
 static kiln_http_chain_lookup lookup_fn;
 static void *lookup_ctx;
+static const kiln_http_chain_observer *observer;
+static void *observer_ctx;
 
 /* One chained request: the request a handler sees and the response it feeds to x. */
 typedef struct chain_ex {
@@ -21,9 +23,21 @@ typedef struct chain_ex {
     kiln_http_chain_target t;
     wh_xfer *x;        /* one reference, until the response ends */
     kiln_sched *sched; /* the calling loop's (post) */
-    int started;
+    int started, status;
+    size_t bytes;    /* body bytes written */
+    void *token;     /* the observer's (NULL: none) */
     char caller[64]; /* the calling component (log lines) */
 } chain_ex;
+
+/* The response ended (before e is freed): tells the observer. */
+static void ex_observe(chain_ex *e)
+{
+    if (!e->token) return;
+    void *token = e->token;
+    e->token = NULL;
+    observer->end(observer_ctx, token, &e->t, &e->req, &e->res, e->started ? e->status : 500,
+                  e->bytes);
+}
 
 static void ex_free(chain_ex *e)
 {
@@ -37,6 +51,7 @@ static int ex_start(kiln_response *res, int status, const kiln_http_header *hs, 
     chain_ex *e = (chain_ex *)res;
     if (e->started) return -1;
     e->started = 1;
+    e->status = status;
     wh_fields *f = wh_fields_new();
     int has_length = 0, rc = f ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -62,7 +77,9 @@ static int ex_start(kiln_response *res, int status, const kiln_http_header *hs, 
 static int ex_write(kiln_response *res, const void *data, size_t n)
 {
     chain_ex *e = (chain_ex *)res;
-    return e->started ? wh_xfer_local_data(e->x, data, n) : -1;
+    if (!e->started) return -1;
+    e->bytes += n;
+    return wh_xfer_local_data(e->x, data, n);
 }
 
 static void ex_finish(kiln_response *res, const kiln_http_header *trailers, size_t n)
@@ -71,6 +88,7 @@ static void ex_finish(kiln_response *res, const kiln_http_header *trailers, size
     chain_ex *e = (chain_ex *)res;
     if (!e->started) ex_start(res, 500, NULL, 0);
     wh_xfer_local_end(e->x, 0);
+    ex_observe(e);
     ex_free(e);
 }
 
@@ -82,6 +100,7 @@ static void ex_abort(kiln_response *res)
         return;
     }
     wh_xfer_local_end(e->x, WH_E_HTTP_RESPONSE_INCOMPLETE);
+    ex_observe(e);
     ex_free(e);
 }
 
@@ -185,6 +204,7 @@ static int build(chain_ex *e, const kiln_wasihttp_chain *c)
 static void run(chain_ex *e)
 {
     kiln_http_chain_target *t = &e->t;
+    if (observer) e->token = observer->begin(observer_ctx, t, &e->req);
     if (t->handler) {
         t->handler->handle(t->handler, &e->req, &e->res);
         return;
@@ -246,9 +266,12 @@ static void chain(const kiln_wasihttp_chain *c, struct wh_xfer *x)
         run(e);
 }
 
-void kiln_http_chain_configure(kiln_http_chain_lookup lookup, void *ctx)
+void kiln_http_chain_configure(kiln_http_chain_lookup lookup, void *ctx,
+                               const kiln_http_chain_observer *obs, void *obs_ctx)
 {
     lookup_fn = lookup;
     lookup_ctx = ctx;
+    observer = obs;
+    observer_ctx = obs_ctx;
     kiln_wasihttp_set_chainer(lookup ? chain : NULL);
 }

@@ -9,7 +9,9 @@
  * the whole path), or for a self request the route the server's router picks for the
  * path (a static route answers as it would; no route: 404). The request goes through
  * that handler exactly as one from a client (a fresh instance, the component's slots,
- * queue, limits and guest logs), with client address 0.0.0.0:0 as in Spin, depth one more
+ * queue, limits and guest logs; the observer counts it in the server's metrics and traces
+ * it as a server span, child of the caller's client span), with client address 0.0.0.0:0
+ * as in Spin, depth one more
  * than its caller's (past KILN_WASIHTTP_CHAIN_MAX_DEPTH the caller gets
  * error-code.loop-detected) and the caller's traceparent. Its response streams into the
  * caller's transfer (wh_xfer_local_*); a response cut short (trap, timeout) fails the
@@ -32,6 +34,8 @@
 /* What answers a chained request. */
 typedef struct kiln_http_chain_target {
     kiln_handler *handler; /* NULL: the static response below (or 404 when status 0) */
+    const char *component; /* its component id (NULL: none, a static or missing route) */
+    size_t metrics_route;  /* its route in the server's metrics (0: none) */
     kiln_route_match match;
     int status;
     const kiln_http_header *headers;
@@ -46,8 +50,19 @@ typedef struct kiln_http_chain_target {
 typedef int (*kiln_http_chain_lookup)(void *ctx, const char *component, const char *path,
                                       size_t len, kiln_arena *arena, kiln_http_chain_target *t);
 
-/* Makes the application's requests chainable through lookup (NULL: none chain). Call before
- * serving. */
-void kiln_http_chain_configure(kiln_http_chain_lookup lookup, void *ctx);
+/* Sees chained requests as the server sees its own (kiln up: metrics and server spans). */
+typedef struct kiln_http_chain_observer {
+    /* The request starts on t: returns what end gets back (NULL: nothing to do); may set
+     * req->traceparent to the request's own span (kept valid until end). */
+    void *(*begin)(void *ctx, const kiln_http_chain_target *t, kiln_request *req);
+    /* Its response ended: status (500 when never started) and body bytes; frees token. */
+    void (*end)(void *ctx, void *token, const kiln_http_chain_target *t, const kiln_request *req,
+                const kiln_response *res, int status, size_t bytes);
+} kiln_http_chain_observer;
+
+/* Makes the application's requests chainable through lookup (NULL: none chain), observed
+ * by obs (NULL: not observed). Call before serving. */
+void kiln_http_chain_configure(kiln_http_chain_lookup lookup, void *ctx,
+                               const kiln_http_chain_observer *obs, void *obs_ctx);
 
 #endif
