@@ -39,11 +39,24 @@ static void ex_observe(chain_ex *e)
                   e->bytes);
 }
 
-static void ex_free(chain_ex *e)
+static void ex_free_now(void *arg)
 {
+    chain_ex *e = arg;
     wh_xfer_release(e->x);
     kiln_arena_free(&e->arena);
     kiln_free(e);
+}
+
+/* Frees e once its loop has gone on: a handler may use its request's arena after finish
+ * until its own call returns (WAGI releases its job there), as the server's exchange
+ * outlives finish until h2o disposes of the request. Without a loop (or a fiber): now. */
+static void ex_free(chain_ex *e)
+{
+    kiln_fiber *f = e->sched ? kiln_fiber_new(ex_free_now, e) : NULL;
+    if (f)
+        e->sched->wake(e->sched, f);
+    else
+        ex_free_now(e);
 }
 
 static int ex_start(kiln_response *res, int status, const kiln_http_header *hs, size_t n)
