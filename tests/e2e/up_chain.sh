@@ -171,15 +171,16 @@ expect_contains "3 self and 2 chained requests counted for hello's route (no cli
     'http_server_request_duration_seconds_count{component="hello",http_route="/hello/...",http_request_method="GET",http_response_status_class="2xx"} 5' \
     "$(curl -s "http://127.0.0.1:$APORT/metrics")"
 
-# a template that cannot resolve: refused before serving, with the entry named
-out=$("$KILN" up -f "$TMP/app" --listen "127.0.0.1:$(free_port)" --variable 'chain_target=a b' 2>&1)
+# a template that cannot resolve: refused before serving, with the entry named (timeout: a
+# kiln up that serves instead must not hold the test)
+out=$(timeout 30 "$KILN" up -f "$TMP/app" --listen "127.0.0.1:$(free_port)" --variable 'chain_target=a b' 2>&1)
 expect_contains "kiln up refuses a grant whose template resolves to an invalid entry" \
     'allowed_outbound_hosts entry "http://{{ chain_target }}.spin.internal" resolves to "http://a b.spin.internal"' "$out"
 sed 's/{{ chain_target }}/{{ nosuch }}/' "$TMP/app/spin.toml" >"$TMP/app/bad.toml"
 out=$("$KILN" check -f "$TMP/app/bad.toml" 2>&1)
 expect_contains "kiln check names an unknown variable in allowed_outbound_hosts" \
     "component \`front\` uses variable \`nosuch\`, which is not defined in [variables]" "$out"
-out=$("$KILN" up -f "$TMP/app/bad.toml" --listen "127.0.0.1:$(free_port)" 2>&1)
+out=$(timeout 30 "$KILN" up -f "$TMP/app/bad.toml" --listen "127.0.0.1:$(free_port)" 2>&1)
 expect_contains "kiln up refuses it too" "uses variable \`nosuch\`" "$out"
 
 finish

@@ -116,7 +116,7 @@ r=$(curl -s -m 10 "$URL/a/fetch?url=$UP/hello")
 expect_contains "max_connections = 0 refuses every request" "error: connection-limit-reached" "$r"
 
 printf '[outbound_http]\nmax_connections = 2\nmax_concurrent_requests = 1\n' >"$TMP/both.toml"
-out=$("$KILN" up -f "$TMP/app" --listen "127.0.0.1:$(free_port)" --runtime-config-file "$TMP/both.toml" 2>&1)
+out=$(timeout 30 "$KILN" up -f "$TMP/app" --listen "127.0.0.1:$(free_port)" --runtime-config-file "$TMP/both.toml" 2>&1)
 expect_contains "both keys at once are refused, as Spin does" \
     "cannot set both \`max_connections\` and \`max_concurrent_requests\`" "$out"
 
