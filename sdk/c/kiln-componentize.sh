@@ -9,7 +9,9 @@
 # It uses jco (npm @bytecodealliance/jco) from ${KILN_TOOLS:-/var/cache/kiln-tools}/npm:
 #   1. `jco embed`: the component type, i.e. a world `include wasi:http/proxy@V` with jco's
 #      own copy of the WASI WIT (lib/wit/builtin/V), V being the version kiln_http.c was
-#      built for (read from the core module's export wasi:http/incoming-handler@V#handle);
+#      built for (read from the core module's export wasi:http/incoming-handler@V#handle),
+#      plus Spin's key-value and variables interfaces when the module imports them
+#      (kiln_host.c);
 #   2. `jco new --wasi-reactor`: wraps the module with the WASI preview1 reactor adapter
 #      shipped in jco's package, so that wasi-libc's I/O (stderr, getenv, files) works.
 # When jco is not there it runs the Kiln source tree's `scripts/install-tools.sh --npm-only`
@@ -77,9 +79,53 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/wit"
-printf 'package kiln:app;\n\nworld app {\n  include wasi:http/proxy@%s;\n}\n' "$version" >"$tmp/wit/world.wit"
+# Spin's interfaces that kiln_host.c imports, when the module uses them (written from
+# Spin's WIT, package fermyon:spin@2.0.0: key-value and variables).
+spin_imports=
+for iface in key-value variables; do
+    if grep -aq "fermyon:spin/$iface@2\.0\.0" "$core"; then
+        spin_imports="$spin_imports  import fermyon:spin/$iface@2.0.0;
+"
+    fi
+done
+printf 'package kiln:app;\n\nworld app {\n  include wasi:http/proxy@%s;\n%s}\n' "$version" "$spin_imports" >"$tmp/wit/world.wit"
 cp -R "$jco_pkg/lib/wit/builtin/$version" "$tmp/wit/deps"
 rm -f "$tmp/wit/deps/LICENSE.md" "$tmp/wit/deps/README.md"
+if [ -n "$spin_imports" ]; then
+    mkdir "$tmp/wit/deps/fermyon-spin"
+    cat >"$tmp/wit/deps/fermyon-spin/spin.wit" <<'WIT'
+package fermyon:spin@2.0.0;
+
+interface key-value {
+  resource store {
+    open: static func(label: string) -> result<store, error>;
+    get: func(key: string) -> result<option<list<u8>>, error>;
+    set: func(key: string, value: list<u8>) -> result<_, error>;
+    delete: func(key: string) -> result<_, error>;
+    exists: func(key: string) -> result<bool, error>;
+    get-keys: func() -> result<list<string>, error>;
+  }
+
+  variant error {
+    store-table-full,
+    no-such-store,
+    access-denied,
+    other(string),
+  }
+}
+
+interface variables {
+  get: func(name: string) -> result<string, error>;
+
+  variant error {
+    invalid-name(string),
+    undefined(string),
+    provider(string),
+    other(string),
+  }
+}
+WIT
+fi
 node "$npm/jco.mjs" embed "$core" --wit "$tmp/wit" --world-name app -o "$tmp/embedded.wasm" >&2
 node "$npm/jco.mjs" new "$tmp/embedded.wasm" --wasi-reactor -o "$tmp/component.wasm" >&2
 mv "$tmp/component.wasm" "$out"

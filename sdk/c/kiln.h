@@ -27,7 +27,7 @@
  *
  * Build (Debian's clang and wasi-libc; jco from npm for the component):
  *     component: clang --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -O2 \
- *                    -o core.wasm main.c kiln.c kiln_http.c
+ *                    -o core.wasm main.c kiln.c kiln_http.c kiln_host.c
  *                sh kiln-componentize.sh core.wasm app.wasm
  *     WAGI:      clang --target=wasm32-wasi --sysroot=/usr -O2 \
  *                    -o app.wasm main.c kiln.c kiln_wagi.c
@@ -123,6 +123,47 @@ int kiln_respond(int status, const char *content_type, const char *body);
  * {"error": "<message>", "status": N} as application/json with the given status.
  * Returns kiln_send()'s result. */
 int kiln_respond_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- host APIs (wasi:http components: link kiln_host.c with kiln_http.c) ----
+ *
+ * The interfaces Spin's SDKs import, so the component runs on Kiln and Spin alike; the
+ * manifest grants what they reach (key_value_stores, variables, allowed_outbound_hosts).
+ * On failure they return -1 (or NULL) and kiln_error() says why, e.g.
+ * "key-value: access-denied" or "http: HTTP-request-denied". */
+
+/* The last host API error message ("" when none). */
+const char *kiln_error(void);
+
+/* Key-value (fermyon:spin/key-value@2.0.0) in store `store` (NULL: "default").
+ * kiln_kv_get: 1 with *value (malloc'd, NUL-terminated; *len its exact length; free it),
+ * 0 when the key is absent, -1 on error. set, delete: 0 or -1. exists: 1, 0 or -1. */
+int kiln_kv_get(const char *store, const char *key, char **value, size_t *len);
+int kiln_kv_set(const char *store, const char *key, const void *value, size_t len);
+int kiln_kv_delete(const char *store, const char *key);
+int kiln_kv_exists(const char *store, const char *key);
+
+/* A component variable (fermyon:spin/variables@2.0.0: [component.X.variables]), or NULL. */
+const char *kiln_variable_get(const char *name);
+
+/* An outbound HTTP response, read whole. */
+typedef struct kiln_http_response {
+    int status;
+    char *body; /* NUL-terminated; body_len its exact length */
+    size_t body_len;
+    size_t nheaders; /* names (lowercase) and values */
+    char **names, **values;
+} kiln_http_response;
+
+/* Sends a request (wasi:http/outgoing-handler) and waits for the whole response: method
+ * (NULL: GET), url ("https://host[:port]/path?q", or "/path" for the app itself), headers
+ * ("Name: value" strings, NULL-terminated; NULL: none), body (NULL: none). 0 with *resp
+ * (free with kiln_http_response_free), or -1 with kiln_error() ("http: HTTP-request-denied"
+ * when allowed_outbound_hosts does not grant the host). Bodies up to KILN_MAX_BODY. */
+int kiln_http_fetch(const char *method, const char *url, const char *const *headers,
+                    const void *body, size_t body_len, kiln_http_response *resp);
+/* A response header by name (any case), or NULL. */
+const char *kiln_http_response_header(const kiln_http_response *resp, const char *name);
+void kiln_http_response_free(kiln_http_response *resp);
 
 /* ---- JSON reader ---- */
 

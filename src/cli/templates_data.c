@@ -21,12 +21,14 @@ static const char shared2[] =
     "co) from ${KILN_TOOLS:-/var/cache/kiln-tools}/npm:\n#   1. `jco embed`: the component type, i.e."
     " a world `include wasi:http/proxy@V` with jco's\n#      own copy of the WASI WIT (lib/wit/builti"
     "n/V), V being the version kiln_http.c was\n#      built for (read from the core module's export "
-    "wasi:http/incoming-handler@V#handle);\n#   2. `jco new --wasi-reactor`: wraps the module with th"
-    "e WASI preview1 reactor adapter\n#      shipped in jco's package, so that wasi-libc's I/O (stder"
-    "r, getenv, files) works.\n# When jco is not there it runs the Kiln source tree's `scripts/instal"
-    "l-tools.sh --npm-only`\n# (found from $KILN_SRC, from the `kiln` that runs the build, or from `k"
-    "iln` on PATH).\nset -eu\n\nif [ $# -ne 2 ]; then\n    echo \"usage: $0 CORE.wasm OUT.wasm\" >&2\n"
-    "    exit 2\nfi\ncore=$1\nout=$2\nKILN_TOOLS=${KILN_TOOLS:-/var/cache/kiln-tools}\n"
+    "wasi:http/incoming-handler@V#handle),\n#      plus Spin's key-value and variables interfaces whe"
+    "n the module imports them\n#      (kiln_host.c);\n#   2. `jco new --wasi-reactor`: wraps the mod"
+    "ule with the WASI preview1 reactor adapter\n#      shipped in jco's package, so that wasi-libc's"
+    " I/O (stderr, getenv, files) works.\n# When jco is not there it runs the Kiln source tree's `scr"
+    "ipts/install-tools.sh --npm-only`\n# (found from $KILN_SRC, from the `kiln` that runs the build,"
+    " or from `kiln` on PATH).\nset -eu\n\nif [ $# -ne 2 ]; then\n"
+    "    echo \"usage: $0 CORE.wasm OUT.wasm\" >&2\n    exit 2\nfi\n"
+    "core=$1\nout=$2\nKILN_TOOLS=${KILN_TOOLS:-/var/cache/kiln-tools}\n"
     "npm=$KILN_TOOLS/npm\njco_pkg=$npm/node_modules/@bytecodealliance/jco\n"
     "\n# The Kiln source tree's installer, or nothing: $KILN_SRC, then the tree of the kiln\n"
     "# binary running this build (a parent process) or of the kiln on PATH (build-X/kiln and\n"
@@ -54,12 +56,28 @@ static const char shared2[] =
     "fi\nif [ ! -d \"$jco_pkg/lib/wit/builtin/$version\" ]; then\n"
     "    echo \"kiln-componentize: jco in $npm has no WASI $version WIT (lib/wit/builtin/$version)\" "
     ">&2\n    exit 1\nfi\n\ntmp=$(mktemp -d)\ntrap 'rm -rf \"$tmp\"' EXIT\n"
-    "mkdir \"$tmp/wit\"\nprintf 'package kiln:app;\\n\\nworld app {\\n  include wasi:http/proxy@%s;\\"
-    "n}\\n' \"$version\" >\"$tmp/wit/world.wit\"\ncp -R \"$jco_pkg/lib/wit/builtin/$version\" \"$tmp/"
-    "wit/deps\"\nrm -f \"$tmp/wit/deps/LICENSE.md\" \"$tmp/wit/deps/README.md\"\n"
-    "node \"$npm/jco.mjs\" embed \"$core\" --wit \"$tmp/wit\" --world-name app -o \"$tmp/embedded.was"
-    "m\" >&2\nnode \"$npm/jco.mjs\" new \"$tmp/embedded.wasm\" --wasi-reactor -o \"$tmp/component.was"
-    "m\" >&2\nmv \"$tmp/component.wasm\" \"$out\"\n";
+    "mkdir \"$tmp/wit\"\n# Spin's interfaces that kiln_host.c imports, when the module uses them (wri"
+    "tten from\n# Spin's WIT, package fermyon:spin@2.0.0: key-value and variables).\n"
+    "spin_imports=\nfor iface in key-value variables; do\n    if grep -aq \"fermyon:spin/$iface@2\\.0"
+    "\\.0\" \"$core\"; then\n        spin_imports=\"$spin_imports  import fermyon:spin/$iface@2.0.0;\n"
+    "\"\n    fi\ndone\nprintf 'package kiln:app;\\n\\nworld app {\\n  include wasi:http/proxy@%s;\\n%"
+    "s}\\n' \"$version\" \"$spin_imports\" >\"$tmp/wit/world.wit\"\n"
+    "cp -R \"$jco_pkg/lib/wit/builtin/$version\" \"$tmp/wit/deps\"\n"
+    "rm -f \"$tmp/wit/deps/LICENSE.md\" \"$tmp/wit/deps/README.md\"\n"
+    "if [ -n \"$spin_imports\" ]; then\n    mkdir \"$tmp/wit/deps/fermyon-spin\"\n"
+    "    cat >\"$tmp/wit/deps/fermyon-spin/spin.wit\" <<'WIT'\npackage fermyon:spin@2.0.0;\n"
+    "\ninterface key-value {\n  resource store {\n    open: static func(label: string) -> result<stor"
+    "e, error>;\n    get: func(key: string) -> result<option<list<u8>>, error>;\n"
+    "    set: func(key: string, value: list<u8>) -> result<_, error>;\n"
+    "    delete: func(key: string) -> result<_, error>;\n    exists: func(key: string) -> result<bool"
+    ", error>;\n    get-keys: func() -> result<list<string>, error>;\n"
+    "  }\n\n  variant error {\n    store-table-full,\n    no-such-store,\n"
+    "    access-denied,\n    other(string),\n  }\n}\n\ninterface variables {\n"
+    "  get: func(name: string) -> result<string, error>;\n\n  variant error {\n"
+    "    invalid-name(string),\n    undefined(string),\n    provider(string),\n"
+    "    other(string),\n  }\n}\nWIT\nfi\nnode \"$npm/jco.mjs\" embed \"$core\" --wit \"$tmp/wit\" --"
+    "world-name app -o \"$tmp/embedded.wasm\" >&2\nnode \"$npm/jco.mjs\" new \"$tmp/embedded.wasm\" -"
+    "-wasi-reactor -o \"$tmp/component.wasm\" >&2\nmv \"$tmp/component.wasm\" \"$out\"\n";
 
 /* sdk/kiln.c (in 2 templates) */
 static const char shared3[] =
@@ -360,7 +378,7 @@ static const char shared4[] =
     " *         kiln_printf(\"Hello, %s!\\n\", who \? who : \"world\");\n"
     " *         return kiln_send();\n *     }\n *\n * Build (Debian's clang and wasi-libc; jco from n"
     "pm for the component):\n *     component: clang --target=wasm32-wasi --sysroot=/usr -mexec-model"
-    "=reactor -O2 \\\n *                    -o core.wasm main.c kiln.c kiln_http.c\n"
+    "=reactor -O2 \\\n *                    -o core.wasm main.c kiln.c kiln_http.c kiln_host.c\n"
     " *                sh kiln-componentize.sh core.wasm app.wasm\n"
     " *     WAGI:      clang --target=wasm32-wasi --sysroot=/usr -O2 \\\n"
     " *                    -o app.wasm main.c kiln.c kiln_wagi.c\n"
@@ -420,7 +438,33 @@ static const char shared4[] =
     "/* Discards the body and Content-Type built so far and sends\n"
     " * {\"error\": \"<message>\", \"status\": N} as application/json with the given status.\n"
     " * Returns kiln_send()'s result. */\nint kiln_respond_error(int status, const char *fmt, ...) __"
-    "attribute__((format(printf, 2, 3)));\n\n/* ---- JSON reader ---- */\n"
+    "attribute__((format(printf, 2, 3)));\n\n/* ---- host APIs (wasi:http components: link kiln_host."
+    "c with kiln_http.c) ----\n *\n * The interfaces Spin's SDKs import, so the component runs on Kil"
+    "n and Spin alike; the\n * manifest grants what they reach (key_value_stores, variables, allowed_"
+    "outbound_hosts).\n * On failure they return -1 (or NULL) and kiln_error() says why, e.g.\n"
+    " * \"key-value: access-denied\" or \"http: HTTP-request-denied\". */\n"
+    "\n/* The last host API error message (\"\" when none). */\nconst char *kiln_error(void);\n"
+    "\n/* Key-value (fermyon:spin/key-value@2.0.0) in store `store` (NULL: \"default\").\n"
+    " * kiln_kv_get: 1 with *value (malloc'd, NUL-terminated; *len its exact length; free it),\n"
+    " * 0 when the key is absent, -1 on error. set, delete: 0 or -1. exists: 1, 0 or -1. */\n"
+    "int kiln_kv_get(const char *store, const char *key, char **value, size_t *len);\n"
+    "int kiln_kv_set(const char *store, const char *key, const void *value, size_t len);\n"
+    "int kiln_kv_delete(const char *store, const char *key);\nint kiln_kv_exists(const char *store, c"
+    "onst char *key);\n\n/* A component variable (fermyon:spin/variables@2.0.0: [component.X.variable"
+    "s]), or NULL. */\nconst char *kiln_variable_get(const char *name);\n"
+    "\n/* An outbound HTTP response, read whole. */\ntypedef struct kiln_http_response {\n"
+    "    int status;\n    char *body; /* NUL-terminated; body_len its exact length */\n"
+    "    size_t body_len;\n    size_t nheaders; /* names (lowercase) and values */\n"
+    "    char **names, **values;\n} kiln_http_response;\n\n/* Sends a request (wasi:http/outgoing-han"
+    "dler) and waits for the whole response: method\n * (NULL: GET), url (\"https://host[:port]/path\?"
+    "q\", or \"/path\" for the app itself), headers\n * (\"Name: value\" strings, NULL-terminated; NU"
+    "LL: none), body (NULL: none). 0 with *resp\n * (free with kiln_http_response_free), or -1 with k"
+    "iln_error() (\"http: HTTP-request-denied\"\n * when allowed_outbound_hosts does not grant the ho"
+    "st). Bodies up to KILN_MAX_BODY. */\nint kiln_http_fetch(const char *method, const char *url, co"
+    "nst char *const *headers,\n                    const void *body, size_t body_len, kiln_http_resp"
+    "onse *resp);\n/* A response header by name (any case), or NULL. */\n"
+    "const char *kiln_http_response_header(const kiln_http_response *resp, const char *name);\n"
+    "void kiln_http_response_free(kiln_http_response *resp);\n\n/* ---- JSON reader ---- */\n"
     "\n#define KILN_JV_MAX_DEPTH 64\n\ntypedef enum kiln_jv_type {\n"
     "    KILN_JV_NULL,\n    KILN_JV_BOOL,\n    KILN_JV_NUMBER,\n    KILN_JV_STRING,\n"
     "    KILN_JV_ARRAY,\n    KILN_JV_OBJECT,\n} kiln_jv_type;\n\ntypedef struct kiln_jv kiln_jv;\n"
@@ -476,8 +520,237 @@ static const char shared5[] =
     "int kiln__emit(int status, size_t n, char *const *names, char *const *values, const char *body,\n"
     "               size_t len);\n\n#endif\n";
 
-/* sdk/kiln_http.c (in 2 templates) */
+/* sdk/kiln_host.c (in 2 templates) */
 static const char shared6[] =
+    "/* kiln_host.c \342\200\224 the host APIs of the Kiln C SDK for wasi:http components (kiln.h: ke"
+    "y-value,\n * variables, outbound HTTP), on the interfaces Spin's SDKs import, so the same compon"
+    "ent\n * runs on Kiln and on Spin:\n *   kiln_kv_*          fermyon:spin/key-value@2.0.0 (a store"
+    " opened once per label and\n *                      request, kept for the instance's life)\n"
+    " *   kiln_variable_get  fermyon:spin/variables@2.0.0\n *   kiln_http_fetch    wasi:http/outgoing"
+    "-handler (a request, its body written whole, the\n *                      future waited on with "
+    "pollable.block, the response read whole)\n * Link it with kiln.c and kiln_http.c (not with the W"
+    "AGI backend: a WAGI module has no\n * component imports). Only what a handler calls is imported "
+    "(the linker drops the rest), and\n * kiln-componentize.sh adds the Spin interfaces to the compon"
+    "ent's world when the core\n * module imports them. Imports are declared by hand as in kiln_impor"
+    "ts.h. */\n#include \"kiln.h\"\n#include \"kiln_imports.h\"\n\n"
+    "#include <stdarg.h>\n#include <stdio.h>\n#include <string.h>\n"
+    "#include <strings.h>\n\n#define KV \"fermyon:spin/key-value@2.0.0\"\n"
+    "#define VARS \"fermyon:spin/variables@2.0.0\"\n#define OUTGOING \"wasi:http/outgoing-handler@\" "
+    "WASI_VERSION\n#define IO_POLL \"wasi:io/poll@\" WASI_VERSION\n"
+    "\n/* ---- the imports ---- */\n\n/* result<own<store>, error>: tag at 0; ok handle at 4; error t"
+    "ag at 4, other(string) at 8, 12 */\nIMPORT(KV, \"[static]store.open\")\n"
+    "extern void kv_open(const char *label, size_t len, void *ret);\n"
+    "/* result<option<list<u8>>, error>: tag at 0; ok: option tag at 4, list at 8, 12 */\n"
+    "IMPORT(KV, \"[method]store.get\")\nextern void kv_get(handle self, const char *key, size_t len, "
+    "void *ret);\n/* result<_, error> */\nIMPORT(KV, \"[method]store.set\")\n"
+    "extern void kv_set(handle self, const char *key, size_t len, const void *value, size_t vlen,\n"
+    "                   void *ret);\nIMPORT(KV, \"[method]store.delete\")\n"
+    "extern void kv_delete(handle self, const char *key, size_t len, void *ret);\n"
+    "/* result<bool, error>: ok bool at 4 */\nIMPORT(KV, \"[method]store.exists\")\n"
+    "extern void kv_exists(handle self, const char *key, size_t len, void *ret);\n"
+    "\n/* result<string, error>: tag at 0; ok string at 4, 8; error tag at 4, its string at 8, 12 */\n"
+    "IMPORT(VARS, \"get\")\nextern void var_get(const char *name, size_t len, void *ret);\n"
+    "\nIMPORT(HTTP_TYPES, \"[constructor]outgoing-request\")\nextern handle oreq_new(handle headers);"
+    "\n/* (method variant: tag, other's string) -> result<_, _> as 0 / 1 */\n"
+    "IMPORT(HTTP_TYPES, \"[method]outgoing-request.set-method\")\n"
+    "extern int32_t oreq_set_method(handle self, int32_t tag, const char *other, size_t len);\n"
+    "/* (option<scheme>: some, scheme tag, other's string) */\nIMPORT(HTTP_TYPES, \"[method]outgoing-"
+    "request.set-scheme\")\nextern int32_t oreq_set_scheme(handle self, int32_t some, int32_t tag, co"
+    "nst char *other,\n                               size_t len);\n"
+    "/* (option<string>) */\nIMPORT(HTTP_TYPES, \"[method]outgoing-request.set-authority\")\n"
+    "extern int32_t oreq_set_authority(handle self, int32_t some, const char *s, size_t len);\n"
+    "IMPORT(HTTP_TYPES, \"[method]outgoing-request.set-path-with-query\")\n"
+    "extern int32_t oreq_set_path(handle self, int32_t some, const char *s, size_t len);\n"
+    "IMPORT(HTTP_TYPES, \"[resource-drop]outgoing-request\")\nextern void oreq_drop(handle self);\n"
+    "/* result<own<outgoing-body>>: tag at 0, handle at 4 */\nIMPORT(HTTP_TYPES, \"[method]outgoing-r"
+    "equest.body\")\nextern void oreq_body(handle self, void *ret);\n"
+    "/* (request, option<own<request-options>>) -> result<own<future-incoming-response>,\n"
+    " * error-code>: tag at 0, the handle or the error-code's tag at 8 */\n"
+    "IMPORT(OUTGOING, \"handle\")\nextern void out_handle(handle request, int32_t some, handle option"
+    "s, void *ret);\nIMPORT(HTTP_TYPES, \"[method]future-incoming-response.subscribe\")\n"
+    "extern handle fut_subscribe(handle self);\n/* option<result<result<own<incoming-response>, error"
+    "-code>>>: tags at 0, 8 and 16; the\n * handle or the error-code's tag at 24 */\n"
+    "IMPORT(HTTP_TYPES, \"[method]future-incoming-response.get\")\n"
+    "extern void fut_get(handle self, void *ret);\nIMPORT(HTTP_TYPES, \"[resource-drop]future-incomin"
+    "g-response\")\nextern void fut_drop(handle self);\nIMPORT(HTTP_TYPES, \"[method]incoming-respons"
+    "e.status\")\nextern int32_t iresp_status(handle self);\nIMPORT(HTTP_TYPES, \"[method]incoming-re"
+    "sponse.headers\")\nextern handle iresp_headers(handle self);\n"
+    "/* result<own<incoming-body>>: tag at 0, handle at 4 */\nIMPORT(HTTP_TYPES, \"[method]incoming-r"
+    "esponse.consume\")\nextern void iresp_consume(handle self, void *ret);\n"
+    "IMPORT(HTTP_TYPES, \"[resource-drop]incoming-response\")\nextern void iresp_drop(handle self);\n"
+    "IMPORT(IO_POLL, \"[method]pollable.block\")\nextern void poll_block(handle self);\n"
+    "IMPORT(IO_POLL, \"[resource-drop]pollable\")\nextern void poll_drop(handle self);\n"
+    "\n/* ---- errors ---- */\n\nstatic char *last_error;\n\nconst char *kiln_error(void)\n"
+    "{\n    return last_error \? last_error : \"\";\n}\n\nstatic void set_error(const char *fmt, ...)"
+    " __attribute__((format(printf, 1, 2)));\nstatic void set_error(const char *fmt, ...)\n"
+    "{\n    kiln__sbuf b = {0};\n    va_list ap;\n    va_start(ap, fmt);\n"
+    "    kiln__sb_vprintf(&b, fmt, ap);\n    va_end(ap);\n    free(last_error);\n"
+    "    last_error = b.data;\n}\n\n/* The error variant at offset 4 of r (its string, if any, at 8 a"
+    "nd 12): names[tag], with\n * \": string\" for the cases that carry one (from `with_string` on). "
+    "*/\nstatic void variant_error(const ret_area *r, const char *api, const char *const *names, size"
+    "_t n,\n                          size_t with_string)\n{\n    uint8_t tag = r->b[4];\n"
+    "    const char *name = tag < n \? names[tag] : \"unknown\";\n"
+    "    if (tag >= with_string && tag < n) {\n        char *s = (char *)(uintptr_t)word_at(r, 8);\n"
+    "        size_t len = word_at(r, 12);\n        set_error(\"%s: %s: %.*s\", api, name, (int)len, s"
+    ");\n        free_lowered(s, len);\n    } else {\n        set_error(\"%s: %s\", api, name);\n"
+    "    }\n}\n\nstatic const char *const kv_errors[] = {\"store-table-full\", \"no-such-store\", \"a"
+    "ccess-denied\",\n                                        \"other\"};\n"
+    "\nstatic void kv_error(const ret_area *r)\n{\n    variant_error(r, \"key-value\", kv_errors, 4, "
+    "3);\n}\n\n/* ---- key-value ---- */\n\nstatic struct {\n    char **labels;\n"
+    "    handle *stores;\n    size_t n;\n} kv;\n\n/* The store of label (NULL: \"default\"), opened o"
+    "n first use; 0 with kiln_error(). */\nstatic handle store_of(const char *label)\n"
+    "{\n    if (!label) label = \"default\";\n    for (size_t i = 0; i < kv.n; i++)\n"
+    "        if (strcmp(kv.labels[i], label) == 0) return kv.stores[i];\n"
+    "    ret_area r;\n    kv_open(label, strlen(label), &r);\n    if (r.b[0] != 0) {\n"
+    "        kv_error(&r);\n        return 0;\n    }\n    kv.labels = kiln__xrealloc(kv.labels, (kv.n"
+    " + 1) * sizeof *kv.labels);\n    kv.stores = kiln__xrealloc(kv.stores, (kv.n + 1) * sizeof *kv.s"
+    "tores);\n    kv.labels[kv.n] = kiln__xstrndup(label, strlen(label));\n"
+    "    kv.stores[kv.n] = (handle)word_at(&r, 4);\n    return kv.stores[kv.n++];\n"
+    "}\n\nint kiln_kv_get(const char *store, const char *key, char **value, size_t *len)\n"
+    "{\n    *value = NULL;\n    *len = 0;\n    handle s = store_of(store);\n"
+    "    if (!s) return -1;\n    ret_area r;\n    kv_get(s, key, strlen(key), &r);\n"
+    "    if (r.b[0] != 0) {\n        kv_error(&r);\n        return -1;\n"
+    "    }\n    if (r.b[4] == 0) return 0;\n    char *data = (char *)(uintptr_t)word_at(&r, 8);\n"
+    "    size_t n = word_at(&r, 12);\n    *value = kiln__xstrndup(data, n); /* NUL-terminated for con"
+    "venience */\n    *len = n;\n    free_lowered(data, n);\n    return 1;\n"
+    "}\n\nint kiln_kv_set(const char *store, const char *key, const void *value, size_t len)\n"
+    "{\n    handle s = store_of(store);\n    if (!s) return -1;\n    ret_area r;\n"
+    "    kv_set(s, key, strlen(key), len \? value : \"\", len, &r);\n"
+    "    if (r.b[0] != 0) kv_error(&r);\n    return r.b[0] == 0 \? 0 : -1;\n"
+    "}\n\nint kiln_kv_delete(const char *store, const char *key)\n"
+    "{\n    handle s = store_of(store);\n    if (!s) return -1;\n    ret_area r;\n"
+    "    kv_delete(s, key, strlen(key), &r);\n    if (r.b[0] != 0) kv_error(&r);\n"
+    "    return r.b[0] == 0 \? 0 : -1;\n}\n\nint kiln_kv_exists(const char *store, const char *key)\n"
+    "{\n    handle s = store_of(store);\n    if (!s) return -1;\n    ret_area r;\n"
+    "    kv_exists(s, key, strlen(key), &r);\n    if (r.b[0] != 0) {\n"
+    "        kv_error(&r);\n        return -1;\n    }\n    return r.b[4] != 0;\n"
+    "}\n\n/* ---- variables ---- */\n\nconst char *kiln_variable_get(const char *name)\n"
+    "{\n    static const char *const errors[] = {\"invalid-name\", \"undefined\", \"provider\", \"oth"
+    "er\"};\n    ret_area r;\n    var_get(name, strlen(name), &r);\n"
+    "    if (r.b[0] != 0) {\n        variant_error(&r, \"variables\", errors, 4, 0);\n"
+    "        return NULL;\n    }\n    char *s = (char *)(uintptr_t)word_at(&r, 4);\n"
+    "    size_t len = word_at(&r, 8);\n    char *v = kiln__xstrndup(s, len);\n"
+    "    free_lowered(s, len);\n    return v; /* kept until exit, as every string the SDK hands out *"
+    "/\n}\n\n/* ---- outbound HTTP ---- */\n\n/* wasi:http/types error-code cases, in order. */\n"
+    "static const char *const error_codes[] = {\"DNS-timeout\",\n                                    "
+    "      \"DNS-error\",\n                                          \"destination-not-found\",\n"
+    "                                          \"destination-unavailable\",\n"
+    "                                          \"destination-IP-prohibited\",\n"
+    "                                          \"destination-IP-unroutable\",\n"
+    "                                          \"connection-refused\",\n"
+    "                                          \"connection-terminated\",\n"
+    "                                          \"connection-timeout\",\n"
+    "                                          \"connection-read-timeout\",\n"
+    "                                          \"connection-write-timeout\",\n"
+    "                                          \"connection-limit-reached\",\n"
+    "                                          \"TLS-protocol-error\",\n"
+    "                                          \"TLS-certificate-error\",\n"
+    "                                          \"TLS-alert-received\",\n"
+    "                                          \"HTTP-request-denied\",\n"
+    "                                          \"HTTP-request-length-required\",\n"
+    "                                          \"HTTP-request-body-size\",\n"
+    "                                          \"HTTP-request-method-invalid\",\n"
+    "                                          \"HTTP-request-URI-invalid\",\n"
+    "                                          \"HTTP-request-URI-too-long\",\n"
+    "                                          \"HTTP-request-header-section-size\",\n"
+    "                                          \"HTTP-request-header-size\",\n"
+    "                                          \"HTTP-request-trailer-section-size\",\n"
+    "                                          \"HTTP-request-trailer-size\",\n"
+    "                                          \"HTTP-response-incomplete\",\n"
+    "                                          \"HTTP-response-header-section-size\",\n"
+    "                                          \"HTTP-response-header-size\",\n"
+    "                                          \"HTTP-response-body-size\",\n"
+    "                                          \"HTTP-response-trailer-section-size\",\n"
+    "                                          \"HTTP-response-trailer-size\",\n"
+    "                                          \"HTTP-response-transfer-coding\",\n"
+    "                                          \"HTTP-response-content-coding\",\n"
+    "                                          \"HTTP-response-timeout\",\n"
+    "                                          \"HTTP-upgrade-failed\",\n"
+    "                                          \"HTTP-protocol-error\",\n"
+    "                                          \"loop-detected\",\n"
+    "                                          \"configuration-error\",\n"
+    "                                          \"internal-error\"};\n"
+    "\nstatic void http_error(uint8_t tag)\n{\n    size_t n = sizeof error_codes / sizeof error_codes"
+    "[0];\n    set_error(\"http: %s\", tag < n \? error_codes[tag] : \"unknown error\");\n"
+    "}\n\n/* The request's headers (\"Name: value\" lines, NULL-terminated list; NULL: none) as a new"
+    "\n * fields resource; 0 with kiln_error() when one is malformed or refused. */\n"
+    "static handle request_fields(const char *const *headers)\n{\n"
+    "    handle f = fields_new();\n    for (size_t i = 0; headers && headers[i]; i++) {\n"
+    "        const char *colon = strchr(headers[i], ':');\n        if (!colon || colon == headers[i])"
+    " {\n            set_error(\"http: malformed header \\\"%s\\\" (expected \\\"Name: value\\\")\", "
+    "headers[i]);\n            fields_drop(f);\n            return 0;\n"
+    "        }\n        const char *v = colon + 1;\n        while (*v == ' ' || *v == '\\t')\n"
+    "            v++;\n        ret_area r;\n        fields_append(f, headers[i], (size_t)(colon - hea"
+    "ders[i]), v, strlen(v), &r);\n        if (r.b[0] != 0) {\n            set_error(\"http: the host"
+    " refused the header \\\"%.*s\\\"\", (int)(colon - headers[i]),\n"
+    "                      headers[i]);\n            fields_drop(f);\n"
+    "            return 0;\n        }\n    }\n    return f;\n}\n\n"
+    "/* Sets method, scheme, authority and path of req from method and url (\"scheme://host/p\"\n"
+    " * or a relative \"/p\": a self request). 0, or -1 with kiln_error(). */\n"
+    "static int request_target(handle req, const char *method, const char *url)\n"
+    "{\n    static const char *const methods[] = {\"GET\",     \"HEAD\",    \"POST\",  \"PUT\",  \"DE"
+    "LETE\",\n                                          \"CONNECT\", \"OPTIONS\", \"TRACE\", \"PATCH\""
+    "};\n    int32_t tag = 9; /* other */\n    for (int32_t i = 0; i < 9; i++)\n"
+    "        if (strcasecmp(method, methods[i]) == 0) tag = i;\n    if (oreq_set_method(req, tag, met"
+    "hod, tag == 9 \? strlen(method) : 0) != 0) {\n        set_error(\"http: invalid method \\\"%s\\\""
+    "\", method);\n        return -1;\n    }\n    const char *sep = strstr(url, \"://\"), *path = url"
+    ";\n    if (sep) {\n        size_t sl = (size_t)(sep - url);\n"
+    "        int32_t scheme = sl == 4 && strncasecmp(url, \"http\", 4) == 0    \? 0\n"
+    "                         : sl == 5 && strncasecmp(url, \"https\", 5) == 0 \? 1\n"
+    "                                                                        : 2;\n"
+    "        const char *auth = sep + 3;\n        path = auth + strcspn(auth, \"/\?\");\n"
+    "        if (oreq_set_scheme(req, 1, scheme, url, scheme == 2 \? sl : 0) != 0 ||\n"
+    "            oreq_set_authority(req, 1, auth, (size_t)(path - auth)) != 0) {\n"
+    "            set_error(\"http: invalid URL \\\"%s\\\"\", url);\n"
+    "            return -1;\n        }\n    }\n    kiln__sbuf p = {0};\n"
+    "    if (*path != '/') kiln__sb_putc(&p, '/');\n    kiln__sb_append(&p, path, strlen(path));\n"
+    "    int32_t bad = oreq_set_path(req, 1, p.data, p.len);\n    free(p.data);\n"
+    "    if (bad) set_error(\"http: invalid path in \\\"%s\\\"\", url);\n"
+    "    return bad \? -1 : 0;\n}\n\n/* Reads the response's headers into resp. */\n"
+    "static void response_headers(handle iresp, kiln_http_response *resp)\n"
+    "{\n    ret_area r;\n    handle h = iresp_headers(iresp);\n    fields_entries(h, &r);\n"
+    "    uint8_t *items = (uint8_t *)(uintptr_t)word_at(&r, 0);\n    size_t count = word_at(&r, 4);\n"
+    "    resp->names = kiln__xmalloc((count + 1) * sizeof *resp->names);\n"
+    "    resp->values = kiln__xmalloc((count + 1) * sizeof *resp->values);\n"
+    "    for (size_t i = 0; i < count; i++) {\n        uint32_t w[4];\n"
+    "        memcpy(w, items + 16 * i, sizeof w);\n        char *name = (char *)(uintptr_t)w[0], *val"
+    "ue = (char *)(uintptr_t)w[2];\n        resp->names[i] = kiln__xstrndup(name, w[1]);\n"
+    "        resp->values[i] = kiln__xstrndup(value, w[3]);\n        free_lowered(name, w[1]);\n"
+    "        free_lowered(value, w[3]);\n    }\n    resp->nheaders = count;\n"
+    "    free_lowered(items, count);\n    fields_drop(h);\n}\n\nint kiln_http_fetch(const char *metho"
+    "d, const char *url, const char *const *headers,\n                    const void *body, size_t bo"
+    "dy_len, kiln_http_response *resp)\n{\n    memset(resp, 0, sizeof *resp);\n"
+    "    handle f = request_fields(headers);\n    if (!f) return -1;\n"
+    "    handle req = oreq_new(f); /* takes the fields */\n    if (request_target(req, method \? meth"
+    "od : \"GET\", url) < 0) {\n        oreq_drop(req);\n        return -1;\n"
+    "    }\n    ret_area r;\n    handle out_body = 0;\n    if (body) {\n"
+    "        oreq_body(req, &r);\n        if (r.b[0] == 0) out_body = (handle)word_at(&r, 4);\n"
+    "    }\n    out_handle(req, 0, 0, &r);\n    if (out_body) kiln__write_outgoing(out_body, body, bo"
+    "dy_len); /* as Spin's SDKs: after */\n    if (r.b[0] != 0) {\n"
+    "        http_error(r.b[8]);\n        return -1;\n    }\n    handle fut = (handle)word_at(&r, 8);"
+    "\n    handle p = fut_subscribe(fut);\n    poll_block(p);\n    poll_drop(p);\n"
+    "    fut_get(fut, &r);\n    fut_drop(fut);\n    if (r.b[0] == 0 || r.b[8] != 0) { /* none after a"
+    " block, or taken twice: cannot be */\n        set_error(\"http: the response was not there\");\n"
+    "        return -1;\n    }\n    if (r.b[16] != 0) {\n        http_error(r.b[24]);\n"
+    "        return -1;\n    }\n    handle iresp = (handle)word_at(&r, 24);\n"
+    "    resp->status = iresp_status(iresp);\n    response_headers(iresp, resp);\n"
+    "    iresp_consume(iresp, &r);\n    kiln__sbuf b = {0};\n    int rc = r.b[0] == 0 \? kiln__read_i"
+    "ncoming((handle)word_at(&r, 4), &b, KILN_MAX_BODY) : -1;\n    iresp_drop(iresp);\n"
+    "    if (rc < 0) {\n        set_error(\"http: the response body could not be read whole (at most "
+    "%u bytes)\",\n                  (unsigned)KILN_MAX_BODY);\n        free(b.data);\n"
+    "        kiln_http_response_free(resp);\n        return -1;\n    }\n"
+    "    resp->body = b.data \? b.data : kiln__xstrndup(\"\", 0);\n"
+    "    resp->body_len = b.len;\n    return 0;\n}\n\nconst char *kiln_http_response_header(const kil"
+    "n_http_response *resp, const char *name)\n{\n    for (size_t i = 0; i < resp->nheaders; i++)\n"
+    "        if (strcasecmp(resp->names[i], name) == 0) return resp->values[i];\n"
+    "    return NULL;\n}\n\nvoid kiln_http_response_free(kiln_http_response *resp)\n"
+    "{\n    for (size_t i = 0; i < resp->nheaders; i++) {\n        free(resp->names[i]);\n"
+    "        free(resp->values[i]);\n    }\n    free(resp->names);\n"
+    "    free(resp->values);\n    free(resp->body);\n    memset(resp, 0, sizeof *resp);\n"
+    "}\n";
+
+/* sdk/kiln_http.c (in 2 templates) */
+static const char shared7[] =
     "/* kiln_http.c \342\200\224 the wasi:http backend of the Kiln C SDK (kiln_backend.h): the handle"
     "r\n * becomes a WebAssembly component of the wasi:http/proxy world, exporting\n"
     " * wasi:http/incoming-handler.handle, which Kiln, Spin, `wasmtime serve` and `jco serve`\n"
@@ -489,13 +762,9 @@ static const char shared6[] =
     " *      the response-outparam, writes the body with blocking-write-and-flush in pieces of\n"
     " *      at most 4096 bytes (the most that call accepts) and finishes the body. A handler\n"
     " *      that returns without sending gets what it built (status 0) or a 500 (other status).\n"
-    " *\n * The imports are declared by hand below, with the canonical ABI's flattening of their\n"
-    " * WIT signatures (wasi:http/types, wasi:io/streams and wasi:io/error at WASI_VERSION):\n"
-    " * results that do not fit in one core value are written to a return area passed as the\n"
-    " * last argument, laid out as records of 32-bit words (wasm32: pointers and lengths are\n"
-    " * 4 bytes); lists and strings the host returns are allocated through cabi_realloc\n"
-    " * (malloc), so the SDK frees them. The component's type (the WIT world) is not in this\n"
-    " * file: kiln-componentize.sh embeds the wasi:http/proxy world at WASI_VERSION (from jco's\n"
+    " *\n * The imports are declared by hand in kiln_imports.h (shared with kiln_host.c, the host\n"
+    " * APIs: outbound HTTP, key-value, variables). The component's type (the WIT world) is not in th"
+    "is\n * file: kiln-componentize.sh embeds the wasi:http/proxy world at WASI_VERSION (from jco's\n"
     " * WIT) and adapts the preview1 reactor into a component.\n *\n"
     " * Build: clang --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -O2 \\\n"
     " *            -o core.wasm main.c kiln.c kiln_http.c && sh kiln-componentize.sh core.wasm app.wa"
@@ -506,73 +775,20 @@ static const char shared6[] =
     " * info is then the whole decoded path and there are no route parameters. */\n"
     "#include \"kiln.h\"\n#include \"kiln_backend.h\"\n\n#include <stdint.h>\n"
     "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n"
-    "#include <strings.h>\n\n#define WASI_VERSION \"0.2.12\"\n#define HTTP_TYPES \"wasi:http/types@\""
-    " WASI_VERSION\n#define IO_STREAMS \"wasi:io/streams@\" WASI_VERSION\n"
-    "#define IO_ERROR \"wasi:io/error@\" WASI_VERSION\n#define IMPORT(module, name) __attribute__((im"
-    "port_module(module), import_name(name)))\n\n/* A resource handle (own or borrow); 0 is never a v"
-    "alid one. */\ntypedef int32_t handle;\n\n/* ---- the imports (wasi:http/types, wasi:io) ---- */\n"
-    "\n/* method: variant (tag u8 at 0; `other` string at 4, 8) */\n"
-    "IMPORT(HTTP_TYPES, \"[method]incoming-request.method\")\nextern void req_method(handle self, voi"
-    "d *ret);\n/* option<string>: tag at 0, string at 4, 8 */\nIMPORT(HTTP_TYPES, \"[method]incoming-"
-    "request.path-with-query\")\nextern void req_path_with_query(handle self, void *ret);\n"
-    "IMPORT(HTTP_TYPES, \"[method]incoming-request.headers\")\nextern handle req_headers(handle self)"
-    ";\n/* result<own<incoming-body>>: tag at 0, handle at 4 */\nIMPORT(HTTP_TYPES, \"[method]incomin"
-    "g-request.consume\")\nextern void req_consume(handle self, void *ret);\n"
-    "IMPORT(HTTP_TYPES, \"[resource-drop]incoming-request\")\nextern void req_drop(handle self);\n"
-    "/* result<own<input-stream>>: tag at 0, handle at 4 */\nIMPORT(HTTP_TYPES, \"[method]incoming-bo"
-    "dy.stream\")\nextern void in_body_stream(handle self, void *ret);\n"
-    "IMPORT(HTTP_TYPES, \"[resource-drop]incoming-body\")\nextern void in_body_drop(handle self);\n"
-    "\nIMPORT(HTTP_TYPES, \"[constructor]fields\")\nextern handle fields_new(void);\n"
-    "/* list<tuple<string, list<u8>>>: pointer at 0, count at 4; items of 16 bytes */\n"
-    "IMPORT(HTTP_TYPES, \"[method]fields.entries\")\nextern void fields_entries(handle self, void *re"
-    "t);\n/* result<_, header-error>: tag at 0, error case (u8) at 1 */\n"
-    "IMPORT(HTTP_TYPES, \"[method]fields.append\")\nextern void fields_append(handle self, const char"
-    " *name, size_t name_len, const char *value,\n                          size_t value_len, void *r"
-    "et);\nIMPORT(HTTP_TYPES, \"[resource-drop]fields\")\nextern void fields_drop(handle self);\n"
-    "\nIMPORT(HTTP_TYPES, \"[constructor]outgoing-response\")\nextern handle resp_new(handle headers)"
-    ";\n/* result<_, _> as 0 / 1 */\nIMPORT(HTTP_TYPES, \"[method]outgoing-response.set-status-code\""
-    ")\nextern int32_t resp_set_status(handle self, int32_t status);\n"
-    "/* result<own<outgoing-body>>: tag at 0, handle at 4 */\nIMPORT(HTTP_TYPES, \"[method]outgoing-r"
-    "esponse.body\")\nextern void resp_body(handle self, void *ret);\n"
-    "IMPORT(HTTP_TYPES, \"[resource-drop]outgoing-response\")\nextern void resp_drop(handle self);\n"
-    "/* result<own<output-stream>>: tag at 0, handle at 4 */\nIMPORT(HTTP_TYPES, \"[method]outgoing-b"
-    "ody.write\")\nextern void out_body_write(handle self, void *ret);\n"
-    "/* (body, option<own<trailers>> as tag + handle) -> result<_, error-code> (40-byte area) */\n"
-    "IMPORT(HTTP_TYPES, \"[static]outgoing-body.finish\")\nextern void out_body_finish(handle self, i"
-    "nt32_t has_trailers, handle trailers, void *ret);\n/* (outparam, result<own<outgoing-response>, "
-    "error-code> flattened): the ok case is the\n * tag 0 and the handle; the other seven values belo"
-    "ng to error-code and are zero. */\nIMPORT(HTTP_TYPES, \"[static]response-outparam.set\")\n"
-    "extern void outparam_set(handle outparam, int32_t is_err, handle response, int32_t e1, int64_t e"
-    "2,\n                         void *e3, void *e4, size_t e5, int32_t e6);\n"
-    "\n/* result<list<u8>, stream-error>: tag at 0; ok: list at 4, 8; err: stream-error tag at 4\n"
-    " * (0 last-operation-failed with own<error> at 8, 1 closed) */\n"
-    "IMPORT(IO_STREAMS, \"[method]input-stream.blocking-read\")\nextern void in_read(handle self, int"
-    "64_t len, void *ret);\nIMPORT(IO_STREAMS, \"[resource-drop]input-stream\")\n"
-    "extern void in_drop(handle self);\n/* result<_, stream-error>: tag at 0, stream-error as above a"
-    "t 4 and 8 */\nIMPORT(IO_STREAMS, \"[method]output-stream.blocking-write-and-flush\")\n"
-    "extern void out_write_flush(handle self, const void *data, size_t len, void *ret);\n"
-    "IMPORT(IO_STREAMS, \"[resource-drop]output-stream\")\nextern void out_drop(handle self);\n"
-    "IMPORT(IO_ERROR, \"[resource-drop]error\")\nextern void error_drop(handle self);\n"
-    "\n/* The return area of an import: large enough and aligned for every result above. */\n"
-    "typedef struct ret_area {\n    _Alignas(8) uint8_t b[48];\n} ret_area;\n"
-    "\nstatic uint32_t word_at(const ret_area *r, size_t off)\n{\n"
-    "    uint32_t v;\n    memcpy(&v, r->b + off, sizeof v);\n    return v;\n"
-    "}\n\n/* The allocator of the canonical ABI: the host calls it to place the lists and strings it\n"
-    " * returns. A failed allocation cannot be reported to the host: it traps. */\n"
-    "__attribute__((export_name(\"cabi_realloc\"))) void *cabi_realloc(void *old, size_t old_size,\n"
-    "                                                                size_t align, size_t new_size)\n"
-    "{\n    (void)old_size;\n    if (new_size == 0) return (void *)align;\n"
-    "    void *p = realloc(old, new_size);\n    if (!p) abort();\n"
-    "    return p;\n}\n\n/* Frees a list or string of len elements that the host placed with cabi_rea"
-    "lloc: an empty\n * one was never allocated (cabi_realloc answered its alignment). */\n"
-    "static void free_lowered(void *p, size_t len)\n{\n    if (len) free(p);\n"
-    "}\n\n/* ---- the request model ---- */\n\nstatic struct {\n    handle request, outparam;\n"
-    "    int emitted;\n    char *method, *path, *query;\n    const char *path_info; /* decoded, once "
-    "asked for (owned by kept) */\n    size_t nheaders;\n    char **hnames, **hvalues;\n"
-    "    size_t nkept; /* strings handed out later (decoded path info, parameters) */\n"
-    "    char **kept;\n} rq;\n\n/* Frees the previous request's model (its handles are gone with that"
-    " call). */\nstatic void request_reset(void)\n{\n    free(rq.method);\n"
-    "    free(rq.path);\n    free(rq.query);\n    for (size_t i = 0; i < rq.nheaders; i++) {\n"
+    "#include <strings.h>\n\n#include \"kiln_imports.h\"\n\n/* The allocator of the canonical ABI: th"
+    "e host calls it to place the lists and strings it\n * returns. A failed allocation cannot be rep"
+    "orted to the host: it traps. */\n__attribute__((export_name(\"cabi_realloc\"))) void *cabi_reall"
+    "oc(void *old, size_t old_size,\n                                                                "
+    "size_t align, size_t new_size)\n{\n    (void)old_size;\n    if (new_size == 0) return (void *)al"
+    "ign;\n    void *p = realloc(old, new_size);\n    if (!p) abort();\n"
+    "    return p;\n}\n\n/* ---- the request model ---- */\n\nstatic struct {\n"
+    "    handle request, outparam;\n    int emitted;\n    char *method, *path, *query;\n"
+    "    const char *path_info; /* decoded, once asked for (owned by kept) */\n"
+    "    size_t nheaders;\n    char **hnames, **hvalues;\n    size_t nkept; /* strings handed out lat"
+    "er (decoded path info, parameters) */\n    char **kept;\n} rq;\n"
+    "\n/* Frees the previous request's model (its handles are gone with that call). */\n"
+    "static void request_reset(void)\n{\n    free(rq.method);\n    free(rq.path);\n"
+    "    free(rq.query);\n    for (size_t i = 0; i < rq.nheaders; i++) {\n"
     "        free(rq.hnames[i]);\n        free(rq.hvalues[i]);\n    }\n"
     "    free(rq.hnames);\n    free(rq.hvalues);\n    for (size_t i = 0; i < rq.nkept; i++)\n"
     "        free(rq.kept[i]);\n    free(rq.kept);\n    memset(&rq, 0, sizeof rq);\n"
@@ -626,39 +842,42 @@ static const char shared6[] =
     "    free(h.data);\n    return raw \? keep(kiln__url_decode(raw, strlen(raw), 0)) : NULL;\n"
     "}\n\n/* Drops the error resource that a stream-error may carry (at offsets 4 and 8). */\n"
     "static void drop_stream_error(const ret_area *r)\n{\n    if (r->b[4] == 0) error_drop((handle)wo"
-    "rd_at(r, 8));\n}\n\nint kiln__read_body(kiln__sbuf *body)\n{\n"
-    "    ret_area r;\n    if (!rq.request) return -1;\n    req_consume(rq.request, &r);\n"
-    "    if (r.b[0] != 0) return -1;\n    handle in_body = (handle)word_at(&r, 4);\n"
-    "    in_body_stream(in_body, &r);\n    if (r.b[0] != 0) {\n        in_body_drop(in_body);\n"
-    "        return -1;\n    }\n    handle stream = (handle)word_at(&r, 4);\n"
-    "    int rc = 0;\n    for (;;) {\n        in_read(stream, 65536, &r);\n"
+    "rd_at(r, 8));\n}\n\nint kiln__read_incoming(handle in_body, kiln__sbuf *out, size_t max)\n"
+    "{\n    ret_area r;\n    in_body_stream(in_body, &r);\n    if (r.b[0] != 0) {\n"
+    "        in_body_drop(in_body);\n        return -1;\n    }\n    handle stream = (handle)word_at(&"
+    "r, 4);\n    int rc = 0;\n    for (;;) {\n        in_read(stream, 65536, &r);\n"
     "        if (r.b[0] != 0) { /* closed is the end; last-operation-failed an error */\n"
     "            if (r.b[4] == 0) rc = -1;\n            drop_stream_error(&r);\n"
     "            break;\n        }\n        char *data = (char *)(uintptr_t)word_at(&r, 4);\n"
-    "        size_t len = word_at(&r, 8);\n        if (len > KILN_MAX_BODY - body->len) {\n"
+    "        size_t len = word_at(&r, 8);\n        if (len > max - out->len) {\n"
     "            free_lowered(data, len);\n            rc = -1;\n            break;\n"
-    "        }\n        kiln__sb_append(body, data, len);\n        free_lowered(data, len);\n"
+    "        }\n        kiln__sb_append(out, data, len);\n        free_lowered(data, len);\n"
     "    }\n    in_drop(stream); /* the stream is a child of the body */\n"
-    "    in_body_drop(in_body);\n    return rc;\n}\n\nint kiln__emit(int status, size_t n, char *cons"
-    "t *names, char *const *values, const char *body,\n               size_t len)\n"
-    "{\n    ret_area r;\n    if (!rq.outparam) return -1;\n    rq.emitted = 1;\n"
-    "    handle headers = fields_new();\n    for (size_t i = 0; i < n; i++) {\n"
-    "        fields_append(headers, names[i], strlen(names[i]), values[i], strlen(values[i]), &r);\n"
-    "        if (r.b[0] != 0) /* forbidden (e.g. Connection) or invalid: left out, as hosts do */\n"
-    "            fprintf(stderr, \"kiln sdk: the host refused the response header %s\\n\", names[i]);"
-    "\n    }\n    handle response = resp_new(headers); /* takes the fields */\n"
-    "    if (resp_set_status(response, status) != 0) resp_set_status(response, 500);\n"
+    "    in_body_drop(in_body);\n    return rc;\n}\n\nint kiln__write_outgoing(handle out_body, const"
+    " void *data, size_t len)\n{\n    ret_area r;\n    out_body_write(out_body, &r);\n"
+    "    handle stream = r.b[0] == 0 \? (handle)word_at(&r, 4) : 0;\n"
+    "    int rc = stream \? 0 : -1;\n    for (size_t off = 0; stream && off < len;) {\n"
+    "        size_t piece = len - off < 4096 \? len - off : 4096;\n"
+    "        out_write_flush(stream, (const char *)data + off, piece, &r);\n"
+    "        if (r.b[0] != 0) { /* the peer went away: nothing more to do */\n"
+    "            drop_stream_error(&r);\n            rc = -1;\n            break;\n"
+    "        }\n        off += piece;\n    }\n    if (stream) out_drop(stream); /* the stream is a ch"
+    "ild of the body */\n    out_body_finish(out_body, 0, 0, &r);\n"
+    "    return rc == 0 && r.b[0] == 0 \? 0 : -1;\n}\n\nint kiln__read_body(kiln__sbuf *body)\n"
+    "{\n    ret_area r;\n    if (!rq.request) return -1;\n    req_consume(rq.request, &r);\n"
+    "    if (r.b[0] != 0) return -1;\n    return kiln__read_incoming((handle)word_at(&r, 4), body, KI"
+    "LN_MAX_BODY);\n}\n\nint kiln__emit(int status, size_t n, char *const *names, char *const *values"
+    ", const char *body,\n               size_t len)\n{\n    ret_area r;\n"
+    "    if (!rq.outparam) return -1;\n    rq.emitted = 1;\n    handle headers = fields_new();\n"
+    "    for (size_t i = 0; i < n; i++) {\n        fields_append(headers, names[i], strlen(names[i]),"
+    " values[i], strlen(values[i]), &r);\n        if (r.b[0] != 0) /* forbidden (e.g. Connection) or "
+    "invalid: left out, as hosts do */\n            fprintf(stderr, \"kiln sdk: the host refused the "
+    "response header %s\\n\", names[i]);\n    }\n    handle response = resp_new(headers); /* takes th"
+    "e fields */\n    if (resp_set_status(response, status) != 0) resp_set_status(response, 500);\n"
     "    resp_body(response, &r);\n    if (r.b[0] != 0) {\n        resp_drop(response);\n"
     "        return -1;\n    }\n    handle out_body = (handle)word_at(&r, 4);\n"
-    "    out_body_write(out_body, &r);\n    handle stream = r.b[0] == 0 \? (handle)word_at(&r, 4) : 0"
-    ";\n    outparam_set(rq.outparam, 0, response, 0, 0, NULL, NULL, 0, 0);\n"
-    "    rq.outparam = 0;\n    int rc = stream \? 0 : -1;\n    for (size_t off = 0; stream && off < l"
-    "en;) {\n        size_t piece = len - off < 4096 \? len - off : 4096;\n"
-    "        out_write_flush(stream, body + off, piece, &r);\n        if (r.b[0] != 0) { /* the clien"
-    "t went away: nothing more to do */\n            drop_stream_error(&r);\n"
-    "            rc = -1;\n            break;\n        }\n        off += piece;\n"
-    "    }\n    if (stream) out_drop(stream); /* the stream is a child of the body */\n"
-    "    out_body_finish(out_body, 0, 0, &r);\n    return rc == 0 && r.b[0] == 0 \? 0 : -1;\n"
+    "    outparam_set(rq.outparam, 0, response, 0, 0, NULL, NULL, 0, 0);\n"
+    "    rq.outparam = 0;\n    return kiln__write_outgoing(out_body, body, len);\n"
     "}\n\n/* ---- the export ---- */\n\nint main(void); /* the handler's (with (int, char **) too: wa"
     "si-libc adapts it) */\n\n__attribute__((export_name(\"wasi:http/incoming-handler@\" WASI_VERSION"
     " \"#handle\"))) void\nkiln__handle(handle request, handle outparam)\n"
@@ -669,8 +888,81 @@ static const char shared6[] =
     "            kiln_respond_error(500, \"the handler exited with status %d without answering\", rc)"
     ";\n    }\n    req_drop(request);\n    rq.request = 0;\n}\n";
 
+/* sdk/kiln_imports.h (in 2 templates) */
+static const char shared8[] =
+    "/* kiln_imports.h \342\200\224 inside the Kiln C SDK's wasi:http backend: the imports of the\n"
+    " * component (wasi:http, wasi:io) declared by hand, shared by kiln_http.c (the request and\n"
+    " * the response) and kiln_host.c (outbound HTTP, key-value, variables). Not for handlers.\n"
+    " *\n * The declarations follow the canonical ABI's flattening of their WIT signatures at\n"
+    " * WASI_VERSION: results that do not fit in one core value are written to a return area\n"
+    " * passed as the last argument, laid out as records of 32-bit words (wasm32: pointers and\n"
+    " * lengths are 4 bytes; a variant with a 64-bit case is aligned to 8); lists and strings the\n"
+    " * host returns are allocated through cabi_realloc (malloc), so the SDK frees them\n"
+    " * (free_lowered). */\n#ifndef KILN_SDK_IMPORTS_H\n#define KILN_SDK_IMPORTS_H\n"
+    "\n#include <stddef.h>\n#include <stdint.h>\n#include <stdlib.h>\n"
+    "#include <string.h>\n\n#include \"kiln_backend.h\"\n\n#define WASI_VERSION \"0.2.12\"\n"
+    "#define HTTP_TYPES \"wasi:http/types@\" WASI_VERSION\n#define IO_STREAMS \"wasi:io/streams@\" WA"
+    "SI_VERSION\n#define IO_ERROR \"wasi:io/error@\" WASI_VERSION\n"
+    "#define IMPORT(module, name) __attribute__((import_module(module), import_name(name)))\n"
+    "\n/* A resource handle (own or borrow); 0 is never a valid one. */\n"
+    "typedef int32_t handle;\n\n/* ---- the imports (wasi:http/types, wasi:io) ---- */\n"
+    "\n/* method: variant (tag u8 at 0; `other` string at 4, 8) */\n"
+    "IMPORT(HTTP_TYPES, \"[method]incoming-request.method\")\nextern void req_method(handle self, voi"
+    "d *ret);\n/* option<string>: tag at 0, string at 4, 8 */\nIMPORT(HTTP_TYPES, \"[method]incoming-"
+    "request.path-with-query\")\nextern void req_path_with_query(handle self, void *ret);\n"
+    "IMPORT(HTTP_TYPES, \"[method]incoming-request.headers\")\nextern handle req_headers(handle self)"
+    ";\n/* result<own<incoming-body>>: tag at 0, handle at 4 */\nIMPORT(HTTP_TYPES, \"[method]incomin"
+    "g-request.consume\")\nextern void req_consume(handle self, void *ret);\n"
+    "IMPORT(HTTP_TYPES, \"[resource-drop]incoming-request\")\nextern void req_drop(handle self);\n"
+    "/* result<own<input-stream>>: tag at 0, handle at 4 */\nIMPORT(HTTP_TYPES, \"[method]incoming-bo"
+    "dy.stream\")\nextern void in_body_stream(handle self, void *ret);\n"
+    "IMPORT(HTTP_TYPES, \"[resource-drop]incoming-body\")\nextern void in_body_drop(handle self);\n"
+    "\nIMPORT(HTTP_TYPES, \"[constructor]fields\")\nextern handle fields_new(void);\n"
+    "/* list<tuple<string, list<u8>>>: pointer at 0, count at 4; items of 16 bytes */\n"
+    "IMPORT(HTTP_TYPES, \"[method]fields.entries\")\nextern void fields_entries(handle self, void *re"
+    "t);\n/* result<_, header-error>: tag at 0, error case (u8) at 1 */\n"
+    "IMPORT(HTTP_TYPES, \"[method]fields.append\")\nextern void fields_append(handle self, const char"
+    " *name, size_t name_len, const char *value,\n                          size_t value_len, void *r"
+    "et);\nIMPORT(HTTP_TYPES, \"[resource-drop]fields\")\nextern void fields_drop(handle self);\n"
+    "\nIMPORT(HTTP_TYPES, \"[constructor]outgoing-response\")\nextern handle resp_new(handle headers)"
+    ";\n/* result<_, _> as 0 / 1 */\nIMPORT(HTTP_TYPES, \"[method]outgoing-response.set-status-code\""
+    ")\nextern int32_t resp_set_status(handle self, int32_t status);\n"
+    "/* result<own<outgoing-body>>: tag at 0, handle at 4 */\nIMPORT(HTTP_TYPES, \"[method]outgoing-r"
+    "esponse.body\")\nextern void resp_body(handle self, void *ret);\n"
+    "IMPORT(HTTP_TYPES, \"[resource-drop]outgoing-response\")\nextern void resp_drop(handle self);\n"
+    "/* result<own<output-stream>>: tag at 0, handle at 4 */\nIMPORT(HTTP_TYPES, \"[method]outgoing-b"
+    "ody.write\")\nextern void out_body_write(handle self, void *ret);\n"
+    "/* (body, option<own<trailers>> as tag + handle) -> result<_, error-code> (40-byte area) */\n"
+    "IMPORT(HTTP_TYPES, \"[static]outgoing-body.finish\")\nextern void out_body_finish(handle self, i"
+    "nt32_t has_trailers, handle trailers, void *ret);\n/* (outparam, result<own<outgoing-response>, "
+    "error-code> flattened): the ok case is the\n * tag 0 and the handle; the other seven values belo"
+    "ng to error-code and are zero. */\nIMPORT(HTTP_TYPES, \"[static]response-outparam.set\")\n"
+    "extern void outparam_set(handle outparam, int32_t is_err, handle response, int32_t e1, int64_t e"
+    "2,\n                         void *e3, void *e4, size_t e5, int32_t e6);\n"
+    "\n/* result<list<u8>, stream-error>: tag at 0; ok: list at 4, 8; err: stream-error tag at 4\n"
+    " * (0 last-operation-failed with own<error> at 8, 1 closed) */\n"
+    "IMPORT(IO_STREAMS, \"[method]input-stream.blocking-read\")\nextern void in_read(handle self, int"
+    "64_t len, void *ret);\nIMPORT(IO_STREAMS, \"[resource-drop]input-stream\")\n"
+    "extern void in_drop(handle self);\n/* result<_, stream-error>: tag at 0, stream-error as above a"
+    "t 4 and 8 */\nIMPORT(IO_STREAMS, \"[method]output-stream.blocking-write-and-flush\")\n"
+    "extern void out_write_flush(handle self, const void *data, size_t len, void *ret);\n"
+    "IMPORT(IO_STREAMS, \"[resource-drop]output-stream\")\nextern void out_drop(handle self);\n"
+    "IMPORT(IO_ERROR, \"[resource-drop]error\")\nextern void error_drop(handle self);\n"
+    "\n/* The return area of an import: large enough and aligned for every result above. */\n"
+    "typedef struct ret_area {\n    _Alignas(8) uint8_t b[64];\n} ret_area;\n"
+    "\nstatic inline uint32_t word_at(const ret_area *r, size_t off)\n"
+    "{\n    uint32_t v;\n    memcpy(&v, r->b + off, sizeof v);\n    return v;\n"
+    "}\n\n/* Frees a list or string of len elements that the host placed with cabi_realloc: an empty\n"
+    " * one was never allocated (cabi_realloc answered its alignment). */\n"
+    "static inline void free_lowered(void *p, size_t len)\n{\n    if (len) free(p);\n"
+    "}\n\n/* Reads an incoming-body (taken: dropped after) whole into out, at most max bytes in all.\n"
+    " * 0, or -1 (unreadable, or longer). (kiln_http.c) */\nint kiln__read_incoming(handle in_body, k"
+    "iln__sbuf *out, size_t max);\n/* Writes len bytes to an outgoing-body (taken: finished after). 0"
+    " or -1. (kiln_http.c) */\nint kiln__write_outgoing(handle out_body, const void *data, size_t len"
+    ");\n\n#endif\n";
+
 /* sdk/kiln_wagi.c (in 2 templates) */
-static const char shared7[] =
+static const char shared9[] =
     "/* kiln_wagi.c \342\200\224 the WAGI backend of the Kiln C SDK (kiln_backend.h): the handler is "
     "a WASI\n * command run once per request; the request is in CGI environment variables (RFC 3875 a"
     "s\n * WAGI sets them) with the body on stdin, and the response is written to stdout as\n"
@@ -740,7 +1032,7 @@ static const char shared7[] =
     " 0 : -1;\n}\n";
 
 /* src/main.c (in 2 templates) */
-static const char shared8[] =
+static const char shared10[] =
     "/* The HTTP handler of {{project-name}}: Kiln runs main() once per request.\n"
     " * Read the request with kiln_method(), kiln_path(), kiln_query(), kiln_header() and\n"
     " * kiln_body(); build the answer with kiln_status(), kiln_set_header() and kiln_printf();\n"
@@ -754,7 +1046,7 @@ static const char shared8[] =
     "    return kiln_send();\n}\n";
 
 /* sdk/kiln-build.sh (in 4 templates) */
-static const char shared9[] =
+static const char shared11[] =
     "#!/bin/sh\n# kiln-build.sh \342\200\224 builds a JavaScript, TypeScript, Python or Go HTTP handl"
     "er into a component of\n# the wasi:http/proxy world (it exports wasi:http/incoming-handler), whi"
     "ch Kiln, Spin,\n# `wasmtime serve` and `jco serve` run. The build command of the http-js, http-t"
@@ -845,7 +1137,7 @@ static const char shared9[] =
     "esac\nmv \"$tmp/app.wasm\" \"$out\"\n";
 
 /* sdk/kiln-go-adapter-realloc.py (in 4 templates) */
-static const char shared10[] =
+static const char shared12[] =
     "#!/usr/bin/env python3\n\"\"\"kiln-go-adapter-realloc.py: gives a Go (GOOS=wasip1, -buildmode=c-"
     "shared) core module the\nallocator that the WASI preview1 adapter uses for its own state, before"
     " the component is\nmade (sh sdk/kiln-build.sh go runs it between `go build` and `jco new`).\n"
@@ -1206,7 +1498,7 @@ static const kiln_template_file template1_files[] = {
     "them, the component is served at `/...`); a `main` that returns without `kiln_send()` sends\n"
     "what it built (exit status 0) or a 500 (any other status). Don't call `exit()`: return\n"
     "from `main`.\n"},
-    {"kiln.toml", 947,
+    {"kiln.toml", 1052,
     "spin_manifest_version = 2\n\n[application]\nname = \"{{project-name}}\"\n"
     "version = \"0.1.0\"\ndescription = \"An HTTP handler written in C, as a wasi:http component\"\n"
     "\n# No executor: a component exporting wasi:http/incoming-handler is served as wasi:http\n"
@@ -1214,25 +1506,30 @@ static const kiln_template_file template1_files[] = {
     "route = \"/...\"\ncomponent = \"{{project-name}}\"\n\n[component.{{project-name}}]\n"
     "source = \"target/{{project-name}}.wasm\"\n\n[component.{{project-name}}.build]\n"
     "# clang makes a core module (a WASI reactor) from the handler and the SDK's wasi:http\n"
-    "# backend; sdk/kiln-componentize.sh turns it into a component with jco (npm).\n"
+    "# backend (kiln_host.c: key-value, variables, outbound HTTP; only what main.c calls is\n"
+    "# imported); sdk/kiln-componentize.sh turns it into a component with jco (npm).\n"
     "command = [\n  \"mkdir -p target\",\n  \"clang --target=wasm32-wasi --sysroot=/usr -mexec-model="
     "reactor -O2 -Wall -Isdk -o target/{{project-name}}.core.wasm src/main.c sdk/kiln.c sdk/kiln_http"
-    ".c\",\n  \"sh sdk/kiln-componentize.sh target/{{project-name}}.core.wasm target/{{project-name}}"
-    ".wasm\",\n]\nwatch = [\"src/**/*.c\", \"sdk/*\"]\n"},
-    {"sdk/kiln-componentize.sh", 3852,
+    ".c sdk/kiln_host.c\",\n  \"sh sdk/kiln-componentize.sh target/{{project-name}}.core.wasm target/"
+    "{{project-name}}.wasm\",\n]\nwatch = [\"src/**/*.c\", \"sdk/*\"]\n"},
+    {"sdk/kiln-componentize.sh", 5174,
     shared2},
     {"sdk/kiln.c", 21216,
     shared3},
-    {"sdk/kiln.h", 7739,
+    {"sdk/kiln.h", 10017,
     shared4},
     {"sdk/kiln_backend.h", 2875,
     shared5},
-    {"sdk/kiln_http.c", 15584,
+    {"sdk/kiln_host.c", 17522,
     shared6},
-    {"sdk/kiln_wagi.c", 5006,
+    {"sdk/kiln_http.c", 11080,
     shared7},
-    {"src/main.c", 837,
+    {"sdk/kiln_imports.h", 5758,
     shared8},
+    {"sdk/kiln_wagi.c", 5006,
+    shared9},
+    {"src/main.c", 837,
+    shared10},
 };
 
 static const kiln_template_file template2_files[] = {
@@ -1259,20 +1556,24 @@ static const kiln_template_file template2_files[] = {
     "command = [\n  \"mkdir -p target\",\n  \"clang --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Is"
     "dk -o target/{{project-name}}.wasm src/main.c sdk/kiln.c sdk/kiln_wagi.c\",\n"
     "]\nwatch = [\"src/**/*.c\", \"sdk/*\"]\n"},
-    {"sdk/kiln-componentize.sh", 3852,
+    {"sdk/kiln-componentize.sh", 5174,
     shared2},
     {"sdk/kiln.c", 21216,
     shared3},
-    {"sdk/kiln.h", 7739,
+    {"sdk/kiln.h", 10017,
     shared4},
     {"sdk/kiln_backend.h", 2875,
     shared5},
-    {"sdk/kiln_http.c", 15584,
+    {"sdk/kiln_host.c", 17522,
     shared6},
-    {"sdk/kiln_wagi.c", 5006,
+    {"sdk/kiln_http.c", 11080,
     shared7},
-    {"src/main.c", 837,
+    {"sdk/kiln_imports.h", 5758,
     shared8},
+    {"sdk/kiln_wagi.c", 5006,
+    shared9},
+    {"src/main.c", 837,
+    shared10},
 };
 
 static const kiln_template_file template3_files[] = {
@@ -1568,9 +1869,9 @@ static const kiln_template_file template3_files[] = {
     " \"text/plain\")\n\t\t\tw.WriteHeader(http.StatusNotFound)\n\t\t\tfmt.Fprintf(w, \"No route for "
     "%s %s\\n\", r.Method, r.URL.Path)\n\t\t}\n\t})\n}\n\nfunc main() {}\n"},
     {"sdk/kiln-build.sh", 7201,
-    shared9},
+    shared11},
     {"sdk/kiln-go-adapter-realloc.py", 8342,
-    shared10},
+    shared12},
 };
 
 static const kiln_template_file template4_files[] = {
@@ -1623,9 +1924,9 @@ static const kiln_template_file template4_files[] = {
     "sing.\ncommand = [\"sh sdk/kiln-build.sh js src/index.js target/{{project-name}}.wasm\"]\n"
     "watch = [\"src/**/*.js\"]\n"},
     {"sdk/kiln-build.sh", 7201,
-    shared9},
+    shared11},
     {"sdk/kiln-go-adapter-realloc.py", 8342,
-    shared10},
+    shared12},
     {"src/index.js", 1387,
     "// An HTTP handler in JavaScript: the module's default export has a fetch(request) method,\n"
     "// as in Cloudflare Workers, Deno and Bun. It gets a standard Request and returns a Response\n"
@@ -1770,9 +2071,9 @@ static const kiln_template_file template5_files[] = {
     "        for i in range(0, len(body), _WRITE_CHUNK):\n            stream.blocking_write_and_flush"
     "(body[i : i + _WRITE_CHUNK])\n    OutgoingBody.finish(out_body, None)\n"},
     {"sdk/kiln-build.sh", 7201,
-    shared9},
+    shared11},
     {"sdk/kiln-go-adapter-realloc.py", 8342,
-    shared10},
+    shared12},
 };
 
 static const kiln_template_file template6_files[] = {
@@ -2000,9 +2301,9 @@ static const kiln_template_file template7_files[] = {
     "talls jco when missing.\ncommand = [\"sh sdk/kiln-build.sh ts src/index.ts target/{{project-name"
     "}}.wasm\"]\nwatch = [\"src/**/*.ts\", \"tsconfig.json\"]\n"},
     {"sdk/kiln-build.sh", 7201,
-    shared9},
+    shared11},
     {"sdk/kiln-go-adapter-realloc.py", 8342,
-    shared10},
+    shared12},
     {"src/index.ts", 1533,
     "// An HTTP handler in TypeScript: the module's default export has a fetch(request) method,\n"
     "// as in Cloudflare Workers, Deno and Bun. It gets a standard Request and returns a Response\n"
@@ -2034,8 +2335,8 @@ static const kiln_template_file template7_files[] = {
 
 const kiln_template kiln_templates[] = {
     {"http-assemblyscript", "A WAGI HTTP handler in AssemblyScript (npm assemblyscript + wasi-shim)", template0_files, 8},
-    {"http-c", "A wasi:http component in C (clang + wasi-libc + jco) using the Kiln C SDK", template1_files, 10},
-    {"http-c-wagi", "A WAGI HTTP handler in C (clang + wasi-libc) using the Kiln C SDK", template2_files, 10},
+    {"http-c", "A wasi:http component in C (clang + wasi-libc + jco) using the Kiln C SDK", template1_files, 12},
+    {"http-c-wagi", "A WAGI HTTP handler in C (clang + wasi-libc) using the Kiln C SDK", template2_files, 12},
     {"http-go", "A wasi:http component in Go (net/http handler; Go >= 1.24, GOOS=wasip1)", template3_files, 10},
     {"http-js", "A wasi:http component in JavaScript (fetch event, Request/Response; componentize-js)", template4_files, 6},
     {"http-py", "A wasi:http component in Python (handler class, Request/Response; componentize-py)", template5_files, 7},

@@ -17,8 +17,9 @@
 #include "cli/cli.h"
 #include "cli/up_flags.h"
 #include "cli/up_metrics.h"
-#include "dist/ref.h"
+#include "cli/up_outbound.h"
 #include "component/compose.h"
+#include "dist/ref.h"
 #include "engine/engine.h"
 #include "engine/runtime.h"
 #include "exec/executor.h"
@@ -90,8 +91,10 @@ typedef struct up_app {
     kiln_http_handler *http_handlers; /* one per trigger */
     kiln_http_component **http_mw;    /* one per trigger with middleware (else NULL) */
     size_t nhttp;
-    int wagi_noted; /* the WAGI deprecation note was printed */
-    char **staging; /* staging directories to remove at exit */
+    kiln_handler **by_component; /* per component: its first HTTP trigger's (chaining) */
+    kiln_up_observe observe;     /* chained requests' metrics and spans */
+    int wagi_noted;              /* the WAGI deprecation note was printed */
+    char **staging;              /* staging directories to remove at exit */
     size_t nstaging;
     kiln_buf routes;       /* the "Available Routes" text */
     atomic_int stopping;   /* tells the tier-up thread to stop */
@@ -681,14 +684,8 @@ static kiln_http_component *http_component_mw(up_app *app, const up_opts *o, siz
     else
         app->http[ci] = c;
     warn_unserved_grants(comp, 1);
-    /* wasi:http/outgoing-handler reads the grants by component id (host/registry.h) */
-    if (comp->allowed_outbound_hosts.len &&
-        kiln_grants_register_outbound(comp->id,
-                                      (const char *const *)comp->allowed_outbound_hosts.items,
-                                      comp->allowed_outbound_hosts.len) < 0) {
-        fprintf(stderr, "error: component %s: out of memory\n", comp->id);
-        return NULL;
-    }
+    /* its instances' allowed_outbound_hosts, "{{ variable }}" templates resolved */
+    c->outbound = kiln_spin_app_outbound(app->spin, comp->id, &c->noutbound);
     char desc[160];
     kiln_http_component_describe(c, desc, sizeof desc);
     fprintf(stderr, "kiln: component %s: %s, %s\n", comp->id,
@@ -853,6 +850,63 @@ static kiln_http_component *trigger_component(void *ctx, size_t ci)
     return http_component(l->app, l->o, ci, 1);
 }
 
+/* The handler of HTTP trigger t (a component file: wasi:http; else WAGI), also what service
+ * chaining to its component reaches. NULL on failure (said on stderr). */
+static kiln_handler *trigger_handler(up_app *app, const up_opts *o, const kiln_trigger *t)
+{
+    const char *src = app->manifest->components[t->component].source;
+    kiln_handler *h;
+    if (src && kiln_cli_is_component_file(src)) {
+        h = http_trigger(app, o, t);
+    } else {
+        h = trigger_executor(app, o, t) ? &app->handlers[app->nwagi - 1].base : NULL;
+    }
+    if (h && !app->by_component[t->component]) app->by_component[t->component] = h;
+    return h;
+}
+
+/* Service chaining (exec/http/chain.h): what answers a request for component, or for a
+ * self request the route of path, as the server would route it. */
+static int chain_lookup(void *ctx, const char *component, const char *path, size_t len,
+                        kiln_arena *arena, kiln_http_chain_target *t)
+{
+    const up_app *app = ctx;
+    const kiln_manifest *m = app->manifest;
+    memset(t, 0, sizeof *t);
+    if (component) {
+        for (size_t i = 0; i < m->components_len; i++)
+            if (app->by_component[i] && strcmp(m->components[i].id, component) == 0) {
+                t->handler = app->by_component[i];
+                t->component = m->components[i].id;
+                for (size_t k = 0; k < app->ntargets; k++)
+                    if (app->targets[k].handler == t->handler)
+                        t->metrics_route = app->targets[k].metrics_route;
+                t->match = (kiln_route_match){NULL, "/...", "", 1, 0, NULL, 0};
+                return 1;
+            }
+        return 0;
+    }
+    kiln_route_match rm;
+    int rc = kiln_router_lookup(app->router, path, len, &rm);
+    if (rc <= 0) return rc < 0 ? -1 : 1; /* no route: 404 */
+    const kiln_server_target *tg = rm.target;
+    t->handler = tg->handler;
+    t->component = tg->handler ? tg->component : NULL;
+    t->metrics_route = tg->metrics_route;
+    t->status = tg->status;
+    t->headers = tg->headers;
+    t->nheaders = tg->nheaders;
+    t->body = tg->body;
+    t->body_len = tg->body_len;
+    t->match = rm;
+    t->match.params = rm.nparams ? kiln_arena_alloc(arena, rm.nparams * sizeof *rm.params) : NULL;
+    if (rm.nparams && !t->match.params) rc = -1;
+    for (size_t i = 0; rc > 0 && i < rm.nparams; i++)
+        t->match.params[i] = rm.params[i]; /* names: the router's; values: slices of path */
+    kiln_route_match_free(&rm);
+    return rc;
+}
+
 /* Builds the router and targets from the manifest. */
 static int app_build(up_app *app, const up_opts *o)
 {
@@ -865,8 +919,9 @@ static int app_build(up_app *app, const up_opts *o)
     app->http = kiln_calloc(m->components_len + 1, sizeof *app->http);
     app->http_handlers = kiln_calloc(m->triggers_len + 1, sizeof *app->http_handlers);
     app->http_mw = kiln_calloc(m->triggers_len + 1, sizeof *app->http_mw);
+    app->by_component = kiln_calloc(m->components_len + 1, sizeof *app->by_component);
     if (!app->router || !app->targets || !app->loaded || !app->wagi || !app->handlers ||
-        !app->http || !app->http_handlers || !app->http_mw)
+        !app->http || !app->http_handlers || !app->http_mw || !app->by_component)
         return -1;
     const char *base = m->base && strcmp(m->base, "/") != 0 ? m->base : "";
     size_t bl = strlen(base);
@@ -875,6 +930,11 @@ static int app_build(up_app *app, const up_opts *o)
     for (size_t i = 0; i < m->triggers_len; i++) {
         const kiln_trigger *t = &m->triggers[i];
         kiln_server_target *tg = &app->targets[app->ntargets];
+        if (t->is_private && t->component >= 0 && (size_t)t->component < m->components_len) {
+            /* no route: reached only by service chaining */
+            if (!trigger_handler(app, o, t)) return -1;
+            continue;
+        }
         if (t->is_private || !t->route) continue;
         if (t->has_static_response) {
             tg->component = "static";
@@ -891,13 +951,7 @@ static int app_build(up_app *app, const up_opts *o)
             tg->nheaders = t->static_headers.len;
         } else {
             if (t->component < 0 || (size_t)t->component >= m->components_len) continue;
-            const char *src = m->components[t->component].source;
-            if (src && kiln_cli_is_component_file(src)) {
-                if (!(tg->handler = http_trigger(app, o, t))) return -1;
-            } else {
-                if (!trigger_executor(app, o, t)) return -1;
-                tg->handler = &app->handlers[app->nwagi - 1].base;
-            }
+            if (!(tg->handler = trigger_handler(app, o, t))) return -1;
             tg->component = m->components[t->component].id;
         }
         app->ntargets++;
@@ -956,6 +1010,7 @@ static void app_free(up_app *app)
         kiln_http_component_free(app->http_mw[i]);
     kiln_free(app->http_mw);
     kiln_free(app->http_handlers);
+    kiln_free(app->by_component);
     for (size_t i = 0; i < app->ntargets; i++)
         kiln_free(app->targets[i].headers);
     kiln_free(app->targets);
@@ -1002,6 +1057,7 @@ static int up_tracer_start(up_app *app)
     }
     if (app->tracer && app->metrics)
         kiln_metrics_set_extra(app->metrics, kiln_tracer_render_metrics, app->tracer);
+    if (app->tracer) kiln_wasihttp_set_span_sink(kiln_up_outbound_span, app->tracer);
     return 0;
 }
 
@@ -1126,6 +1182,9 @@ int kiln_cmd_up(int argc, char **argv)
         fprintf(stderr, "error: cannot start the application\n");
         goto out;
     }
+    app.observe = (kiln_up_observe){app.metrics, app.tracer};
+    /* *.spin.internal and self requests */
+    kiln_http_chain_configure(chain_lookup, &app, &kiln_up_chain_observer, &app.observe);
     up_loader loader = {&app, &o};
     kiln_triggers_config tc = {.manifest = app.manifest,
                                .load = trigger_component,
@@ -1176,7 +1235,9 @@ int kiln_cmd_up(int argc, char **argv)
     }
 out:
     kiln_triggers_stop(triggers); /* no new events; the running ones finish */
+    kiln_http_chain_configure(NULL, NULL, NULL, NULL);
     kiln_admin_stop(app.admin);
+    kiln_wasihttp_set_span_sink(NULL, NULL);
     kiln_tracer_free(app.tracer); /* flushes the spans of the drained requests */
     for (size_t i = 0; app.logs && i < app.manifest->components_len; i++)
         kiln_guest_log_close(&app.logs[i]);

@@ -121,6 +121,8 @@ typedef struct kiln_request {
     int has_declared_length;
     unsigned long long declared_length;
     int chunked;
+    /* How deep in service chaining (exec/http/chain.h) the request is: 0 from a client. */
+    unsigned chain_depth;
 } kiln_request;
 
 typedef struct kiln_response kiln_response;

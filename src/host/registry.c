@@ -18,51 +18,10 @@ int kiln_grants_side_effects(const kiln_grants *g)
     return 0;
 }
 
-/* Registered outbound grants (kiln_grants_register_outbound): written at startup only. */
-typedef struct outbound_reg {
-    char *component;
-    char **hosts;
-    size_t n;
-} outbound_reg;
-static outbound_reg *outbound_regs;
-static size_t noutbound_regs;
-
-int kiln_grants_register_outbound(const char *component, const char *const *hosts, size_t n)
-{
-    outbound_reg *r = kiln_realloc(outbound_regs, (noutbound_regs + 1) * sizeof *r);
-    if (!r) return -1;
-    outbound_regs = r;
-    r = &r[noutbound_regs];
-    r->component = kiln_strdup(component);
-    r->hosts = kiln_calloc(n ? n : 1, sizeof *r->hosts);
-    r->n = n;
-    int ok = r->component && r->hosts;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (r->hosts[i] = kiln_strdup(hosts[i])) != NULL;
-    if (!ok) {
-        for (size_t i = 0; r->hosts && i < n; i++)
-            kiln_free(r->hosts[i]);
-        kiln_free(r->hosts);
-        kiln_free(r->component);
-        return -1;
-    }
-    noutbound_regs++;
-    return 0;
-}
-
 const char *const *kiln_grants_outbound(const kiln_grants *g, size_t *n)
 {
-    *n = 0;
-    if (g->allowed_outbound_hosts) {
-        *n = g->nallowed_outbound_hosts;
-        return g->allowed_outbound_hosts;
-    }
-    for (size_t i = 0; g->component && i < noutbound_regs; i++)
-        if (strcmp(outbound_regs[i].component, g->component) == 0) {
-            *n = outbound_regs[i].n;
-            return (const char *const *)outbound_regs[i].hosts;
-        }
-    return NULL;
+    *n = g->allowed_outbound_hosts ? g->nallowed_outbound_hosts : 0;
+    return *n ? g->allowed_outbound_hosts : NULL;
 }
 
 int kiln_host_register(const kiln_host_api *api)

@@ -35,18 +35,13 @@ typedef struct kiln_grants {
     /* Grants of host APIs still to come (counted so runners can tell whether a guest
      * may have effects outside its instance; see kiln_grants_side_effects). */
     size_t nallowed_outbound_hosts, nkey_value_stores, nsqlite_databases;
-    /* allowed_outbound_hosts entries (Spin's syntax), nallowed_outbound_hosts of them, or
-     * NULL: then what kiln_grants_register_outbound gave for `component` applies. */
+    /* allowed_outbound_hosts entries (Spin's syntax, templates resolved),
+     * nallowed_outbound_hosts of them (NULL: none). */
     const char *const *allowed_outbound_hosts;
 } kiln_grants;
 
-/* Registers a component's allowed_outbound_hosts (copied; kept until exit) for runners
- * whose grants do not carry the list: kiln up calls it at startup, before serving; the
- * outbound HTTP host reads it through kiln_grants_outbound. 0, or -1 out of memory. */
-int kiln_grants_register_outbound(const char *component, const char *const *hosts, size_t n);
-/* The allowed_outbound_hosts of an instance with grants g (its own list, else the one
- * registered for g->component); *n of them (0: none, deny everything). Valid until exit
- * for registered lists, for the grants' life otherwise. */
+/* The allowed_outbound_hosts of an instance with grants g; *n of them (0: none, deny
+ * everything). Valid for the grants' life. */
 const char *const *kiln_grants_outbound(const kiln_grants *g, size_t *n);
 
 /* 1 if a guest with these grants can change anything outside its own instance (so that

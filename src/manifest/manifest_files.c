@@ -169,13 +169,13 @@ int kiln_outbound_host_valid(const char *s, const char **why)
     const char *dummy;
     if (!why) why = &dummy;
     *why = NULL;
+    if (strstr(s, "{{")) return 1; /* templates: checked once resolved (kiln up) */
     const char *sep = strstr(s, "://");
     if (!sep) {
         *why = "expected scheme://host[:port], for example \"https://example.com\" or "
                "\"*://*:*\"";
         return 0;
     }
-    if (strstr(s, "{{")) return 1; /* templates are resolved later */
     size_t sl = (size_t)(sep - s);
     if (sl == 0) {
         *why = "missing scheme before \"://\"";

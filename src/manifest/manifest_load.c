@@ -272,8 +272,9 @@ static void load_hosts(loader *L, kiln_component *c, const kiln_toml_value *t, i
             } else if (!kiln_outbound_host_valid(it->u.str.ptr, &why)) {
                 man_error(L, it->line, it->col, "invalid allowed_outbound_hosts entry \"%s\": %s",
                           it->u.str.ptr, why);
-            } else if (man_strlist_add(L, &c->allowed_outbound_hosts, it->u.str.ptr)) {
-                return;
+            } else {
+                check_template(L, it->u.str.ptr, it, c->id); /* kiln up resolves it */
+                if (man_strlist_add(L, &c->allowed_outbound_hosts, it->u.str.ptr)) return;
             }
         }
     }

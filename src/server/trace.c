@@ -163,6 +163,7 @@ void kiln_trace_record_of(kiln_trace_record *rec, const kiln_trace_ctx *c,
     memcpy(rec->span_id, c->span_id, 8);
     memcpy(rec->parent_id, c->parent_id, 8);
     rec->has_parent = c->has_parent;
+    rec->client = r->client != 0;
     random_bytes(rec->inst_id, 8);
     random_bytes(rec->exec_id, 8);
     rec->status = r->status;

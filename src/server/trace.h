@@ -16,7 +16,9 @@
  * record and counts it (kiln_trace_spans_dropped_total, three spans per record). One
  * record becomes three spans: the server span (HTTP semantic-convention attributes) and,
  * when a guest instance was started, its children "instantiate" (the instance start) and
- * "execute" (from the instance ready to the response's end).
+ * "execute" (from the instance ready to the response's end). A client record (a guest's
+ * outbound HTTP call, kiln_trace_request.client) becomes one CLIENT span, child of the
+ * request's server span, whose id the outbound request carried in its traceparent.
  *
  * A background exporter thread takes batches from the queue every schedule delay (or
  * sooner when a batch is waiting), encodes them and POSTs them; a failed export (no
@@ -56,6 +58,10 @@ typedef struct kiln_trace_request {
     int64_t inst_start_ns, inst_dur_ns; /* the instance start (inst_start_ns 0: none) */
     int fault;                          /* KILN_FAULT_* */
     const char *trap_kind;
+    /* 1: not a served request but an outbound call a guest made (one client span: path is
+     * its url.full, host its server address, status 0 with trap_kind the error's name when
+     * it failed); c->span_id is the client span's, c->parent_id the server span's. */
+    int client;
 } kiln_trace_request;
 
 /* Reads the environment. 0 with *out NULL when tracing is not configured; 0 with *out a
@@ -92,7 +98,7 @@ int kiln_tracer_render_metrics(void *ctx, kiln_buf *out);
 /* A queued request: everything its spans need, in fixed-size fields (strings truncated). */
 typedef struct kiln_trace_record {
     uint8_t trace_id[16], span_id[8], parent_id[8], inst_id[8], exec_id[8];
-    uint8_t has_parent;
+    uint8_t has_parent, client;
     int status, fault;
     int64_t start_ns, end_ns, inst_start_ns, inst_dur_ns;
     char method[16], protocol_version[8], trap_kind[24], component[64];

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { KIND_INTERNAL = 1, KIND_SERVER = 2 };
+enum { KIND_INTERNAL = 1, KIND_SERVER = 2, KIND_CLIENT = 3 };
 enum { STATUS_UNSET = 0, STATUS_ERROR = 2 };
 
 /* One attribute: a string (s, NUL-terminated) or, when s is NULL, an integer. */
@@ -19,6 +19,7 @@ typedef struct attr {
 typedef struct span {
     const uint8_t *trace_id, *span_id, *parent_id; /* parent_id NULL: a root span */
     char name[160];
+    char code[12]; /* error.type of a client span: its status code */
     int kind, status;
     int64_t start_ns, end_ns;
     attr attrs[12];
@@ -64,7 +65,26 @@ static int span_of(const kiln_trace_record *rec, int k, span *s, char *host, siz
 {
     memset(s, 0, sizeof *s);
     s->trace_id = rec->trace_id;
-    if (k > 0 && !rec->inst_start_ns) return -1;
+    if (k > 0 && (!rec->inst_start_ns || rec->client)) return -1;
+    if (rec->client) { /* an outbound call (Spin: spin_outbound_http.send_request) */
+        s->span_id = rec->span_id;
+        s->parent_id = rec->has_parent ? rec->parent_id : NULL;
+        s->kind = KIND_CLIENT;
+        s->start_ns = rec->start_ns;
+        s->end_ns = rec->end_ns;
+        snprintf(s->name, sizeof s->name, "%s", rec->method[0] ? rec->method : "HTTP");
+        s->status = rec->status == 0 || rec->status >= 400 ? STATUS_ERROR : STATUS_UNSET;
+        add_s(s, "http.request.method", rec->method);
+        add_s(s, "url.full", rec->path);
+        int64_t port = split_host(rec->host, host, hostlen);
+        add_s(s, "server.address", host);
+        if (port) add_i(s, "server.port", port);
+        if (rec->status) add_i(s, "http.response.status_code", rec->status);
+        if (rec->status >= 400) snprintf(s->code, sizeof s->code, "%d", rec->status);
+        add_s(s, "error.type", rec->status ? s->code : rec->trap_kind);
+        add_s(s, "kiln.component", rec->component);
+        return 0;
+    }
     if (k == 0) {
         s->span_id = rec->span_id;
         s->parent_id = rec->has_parent ? rec->parent_id : NULL;

@@ -164,6 +164,40 @@ static void test_json(void)
     kiln_buf_reset(&b);
     CHECK_INT(kiln_trace_encode_json(&rec, 1, "s", &b), 0);
     CHECK(strstr(b.data, "\"name\":\"HTTP\",") != NULL);
+    /* a client record: one CLIENT span, child of the server span, even with instance times */
+    kiln_trace_ctx cc;
+    kiln_trace_begin(&cc, TP, strlen(TP), 100);
+    memset(cc.span_id, 0x44, 8);
+    kiln_trace_request cr = {.method = "PUT",
+                             .method_len = 3,
+                             .path = "https://api.test:8443/v1",
+                             .path_len = 24,
+                             .host = "api.test:8443",
+                             .host_len = 13,
+                             .component = "front",
+                             .status = 404,
+                             .end_ns = 200,
+                             .inst_start_ns = 150,
+                             .client = 1};
+    kiln_trace_record_of(&rec, &cc, &cr);
+    kiln_buf_reset(&b);
+    CHECK_INT(kiln_trace_encode_json(&rec, 1, "s", &b), 0);
+    CHECK(strstr(b.data, "\"spanId\":\"4444444444444444\",\"parentSpanId\":\"b7ad6b7169203331\","
+                         "\"name\":\"PUT\",\"kind\":3,") != NULL);
+    CHECK(strstr(b.data, "{\"key\":\"url.full\",\"value\":{\"stringValue\":"
+                         "\"https://api.test:8443/v1\"}}") != NULL);
+    CHECK(strstr(b.data, "{\"key\":\"server.port\",\"value\":{\"intValue\":\"8443\"}}") != NULL);
+    CHECK(strstr(b.data, "{\"key\":\"error.type\",\"value\":{\"stringValue\":\"404\"}}") != NULL);
+    CHECK(strstr(b.data, "\"kind\":1") == NULL); /* no instantiate/execute children */
+    cr.status = 0;
+    cr.trap_kind = "connection-refused";
+    kiln_trace_record_of(&rec, &cc, &cr);
+    kiln_buf_reset(&b);
+    CHECK_INT(kiln_trace_encode_json(&rec, 1, "s", &b), 0);
+    CHECK(strstr(b.data,
+                 "{\"key\":\"error.type\",\"value\":{\"stringValue\":\"connection-refused\"}}") !=
+          NULL);
+    CHECK(strstr(b.data, "\"status\":{\"code\":2}") != NULL);
     kiln_buf_free(&b);
 }
 

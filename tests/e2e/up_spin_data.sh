@@ -165,12 +165,12 @@ expect_eq "mqtt without a grant: connection-failed, not permitted" \
 expect_contains "mysql with a grant: connection-failed naming that Kiln does not serve MySQL" \
     "error: connection-failed: Kiln does not serve MySQL" \
     "$(printf 'mysql://u:p@db.example.com/app' | post /a/mysql)"
-# (key-value: access-denied; variables: undefined; an outgoing request without an authority:
-# HTTP-request-URI-invalid)
+# (key-value: access-denied; variables: undefined; an outgoing request without an authority
+# is a self request, as in Spin: HTTP-request-denied without "http://self")
 expect_eq "the other platform imports answer (key-value open, variables, outbound http)" \
     "kv: error 2
 var: error 1
-http: error 19" "$(printf '' | post /a/other)"
+http: error 15" "$(printf '' | post /a/other)"
 
 # ---- Redis ----
 if [ $HAVE_REDIS = 1 ]; then

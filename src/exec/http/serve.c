@@ -178,6 +178,8 @@ static void grants_of(const kiln_http_component *c, kiln_grants *g)
 {
     memset(g, 0, sizeof *g);
     g->component = c->id;
+    g->allowed_outbound_hosts = c->outbound;
+    g->nallowed_outbound_hosts = c->noutbound;
     g->wasi.nenv = c->nenv;
     g->wasi.env = (const char *const *)c->env;
     g->wasi.npreopens = c->npreopens;
@@ -750,6 +752,8 @@ static void http_handle(kiln_handler *base, kiln_request *req, kiln_response *re
     kiln_buf_free(&pq);
     q->method = dup(a, req->method, req->method_len);
     q->method_len = req->method_len;
+    q->chain_depth = req->chain_depth;
+    if (req->traceparent) q->traceparent = dup(a, req->traceparent, strlen(req->traceparent));
     q->https = strcmp(req->scheme, "https") == 0;
     if (req->authority) {
         q->authority = dup(a, req->authority, req->authority_len);

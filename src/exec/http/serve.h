@@ -73,6 +73,9 @@ typedef struct kiln_http_component {
      * --log-dir the component's files (exec/guest_log.h; set before prepare). */
     int stdout_fd, stderr_fd;
     struct kiln_compose_spec *deps; /* its component dependencies (owned), or NULL */
+    /* allowed_outbound_hosts, templates resolved (borrowed: kiln up's Spin application) */
+    const char *const *outbound;
+    size_t noutbound;
 } kiln_http_component;
 
 /* Loads a component file (compiled or from the cache) and checks that it exports

@@ -1,6 +1,7 @@
 /* app.c — the application's key-value stores and variables, resolved once when kiln up
  * starts, and the lookup instance contexts use (spin.h). */
 #include "host/spin/app.h"
+#include "host/wasihttp/settings.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/file.h"
@@ -40,10 +41,14 @@ struct spin_component {
     size_t nlabels;
     spin_var *vars;
     size_t nvars;
+    char **outbound; /* allowed_outbound_hosts, templates resolved */
+    size_t noutbound;
     char *describe;
 };
 
 struct kiln_spin_app {
+    int outbound_limited; /* the runtime config's [outbound_http] limit */
+    unsigned outbound_max;
     spin_db *dbs;
     size_t ndbs;
     spin_sql *sqls;
@@ -99,7 +104,13 @@ int kiln_spin_app_install(kiln_spin_app *a)
 {
     if (kiln_spin_register() < 0) return -1;
     installed = a;
-    return 0;
+    const char **ids = a && a->outbound_limited ? kiln_calloc(a->ncomps + 1, sizeof *ids) : NULL;
+    if (a && a->outbound_limited && !ids) return -1;
+    for (size_t i = 0; ids && i < a->ncomps; i++)
+        ids[i] = a->comps[i].id;
+    int rc = kiln_wasihttp_limit_outbound(ids, ids ? a->ncomps : 0, ids ? a->outbound_max : 0);
+    kiln_free(ids);
+    return rc;
 }
 
 const char *kiln_spin_app_describe(const kiln_spin_app *a, const char *id)
@@ -409,6 +420,51 @@ static const char *lookup(void *arg, const char *name, size_t len)
     return NULL;
 }
 
+/* Resolves the component's allowed_outbound_hosts with the application variables (Spin:
+ * an entry that renders empty, "http://" or "https://" grants nothing and is dropped). */
+static int add_outbound(const kiln_component *mc, lookup_arg *la, spin_component *c, char **err)
+{
+    const kiln_strlist *hs = &mc->allowed_outbound_hosts;
+    if (!(c->outbound = kiln_calloc(hs->len + 1, sizeof *c->outbound)))
+        return fail(err, "out of memory");
+    for (size_t i = 0; i < hs->len; i++) {
+        char *why = NULL;
+        char *h = kiln_spin_template_render(hs->items[i], lookup, la, &why);
+        if (!h) {
+            fail(err,
+                 "component %s: allowed_outbound_hosts entry \"%s\": %s (a variable without a "
+                 "value?)",
+                 mc->id, hs->items[i], why ? why : "cannot render");
+            kiln_free(why);
+            return -1;
+        }
+        const char *why_bad = NULL;
+        if (!*h || strcmp(h, "http://") == 0 || strcmp(h, "https://") == 0) {
+            kiln_free(h); /* an optional endpoint left empty */
+            continue;
+        }
+        if (strcmp(h, hs->items[i]) != 0 && !kiln_outbound_host_valid(h, &why_bad)) {
+            fail(err, "component %s: allowed_outbound_hosts entry \"%s\" resolves to \"%s\": %s",
+                 mc->id, hs->items[i], h, why_bad);
+            kiln_free(h);
+            return -1;
+        }
+        c->outbound[c->noutbound++] = h;
+    }
+    return 0;
+}
+
+const char *const *kiln_spin_app_outbound(const kiln_spin_app *a, const char *id, size_t *n)
+{
+    *n = 0;
+    for (size_t i = 0; a && i < a->ncomps; i++)
+        if (strcmp(a->comps[i].id, id) == 0) {
+            *n = a->comps[i].noutbound;
+            return (const char *const *)a->comps[i].outbound;
+        }
+    return NULL;
+}
+
 /* Fills one component: its granted stores (opened) and its variables (rendered). */
 static int add_component(kiln_spin_app *a, const kiln_manifest *m, const kiln_component *mc,
                          char **values, spin_component *c, char **err)
@@ -453,6 +509,7 @@ static int add_component(kiln_spin_app *a, const kiln_manifest *m, const kiln_co
     c->describe = desc.len ? kiln_buf_steal(&desc) : NULL;
     kiln_buf_free(&desc);
     lookup_arg la = {m, values};
+    if (add_outbound(mc, &la, c, err) < 0) return -1;
     for (size_t i = 0; i < mc->variables.len; i++) {
         char *why = NULL;
         spin_var *v = &c->vars[c->nvars];
@@ -549,6 +606,8 @@ kiln_spin_app *kiln_spin_app_new(const kiln_manifest *m, const kiln_spin_options
         cli_provider(o, &rc, err) < 0)
         goto out;
     if (kiln_spin_vars_resolve(m, &rc, o->getenv_fn, &values, err) < 0) goto out;
+    a->outbound_limited = rc.outbound_limited;
+    a->outbound_max = rc.outbound_max;
     if (!(a->comps = kiln_calloc(m->components_len + 1, sizeof *a->comps))) {
         fail(err, "out of memory");
         goto out;
@@ -591,6 +650,9 @@ void kiln_spin_app_free(kiln_spin_app *a)
             kiln_free(c->vars[k].value);
         }
         kiln_free(c->vars);
+        for (size_t k = 0; k < c->noutbound; k++)
+            kiln_free(c->outbound[k]);
+        kiln_free(c->outbound);
         kiln_free(c->describe);
     }
     kiln_free(a->comps);

@@ -42,6 +42,8 @@ typedef struct kiln_spin_runtime_config {
     size_t nsqlite;
     kiln_spin_var_provider *providers;
     size_t nproviders;
+    int outbound_limited;  /* [outbound_http] gave a limit: */
+    unsigned outbound_max; /* each component's concurrent outbound requests */
 } kiln_spin_runtime_config;
 
 /* Reads a runtime config file (Spin's format; relative paths against its directory).
@@ -73,17 +75,25 @@ typedef struct kiln_spin_app kiln_spin_app;
 
 /* Resolves what every component of m may use: opens the stores and SQLite databases its
  * components are granted (creating the state directory), resolves every variable, seeds
- * the default store with o->key_values, runs o->sqlite_statements. NULL with *err (a required
- * variable without a value, a granted label not configured, a file that cannot be opened,
- * a bad runtime config). */
+ * the default store with o->key_values, runs o->sqlite_statements, resolves the templates of
+ * allowed_outbound_hosts. NULL with *err (a required variable without a value, a template
+ * that does not resolve to a valid entry, a granted label not configured, a file that cannot be
+ * opened, a bad runtime config). */
 kiln_spin_app *kiln_spin_app_new(const kiln_manifest *m, const kiln_spin_options *o, char **err);
 void kiln_spin_app_free(kiln_spin_app *a);
 /* Makes a the application instance contexts see (NULL: none); registers the provider on
- * first use. Call before components load and while no instance runs. 0 or -1. */
+ * first use; sets the runtime config's limit on each component's concurrent outbound HTTP
+ * requests (host/wasihttp). Call before components load and while no instance runs. 0 or
+ * -1. */
 int kiln_spin_app_install(kiln_spin_app *a);
 /* One line for the startup log about component id's stores ("default at PATH"), or NULL
  * when it has none (static storage until the next call). */
 const char *kiln_spin_app_describe(const kiln_spin_app *a, const char *id);
+
+/* Component id's allowed_outbound_hosts with their "{{ variable }}" templates resolved
+ * (entries that resolve empty dropped, as Spin does); *n of them. Valid while a lives.
+ * What the instances of id are granted (kiln_grants.allowed_outbound_hosts). */
+const char *const *kiln_spin_app_outbound(const kiln_spin_app *a, const char *id, size_t *n);
 
 /* Resolves the application variables of m into values[i] (kiln_malloc'd, NULL when none and
  * not required), in m->variables order. -1 with *err naming a required variable without a

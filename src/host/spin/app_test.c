@@ -259,6 +259,26 @@ static void test_runtime_config_errors(void)
     kiln_free(err);
     CHECK_INT(kiln_spin_runtime_config_load("/nonexistent/rc.toml", &rc, &err), -1);
     kiln_free(err);
+    p = write_tmp("out1.toml", "[outbound_http]\nmax_connections = 3\nconnection_pooling = true\n");
+    CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), 0);
+    CHECK(rc.outbound_limited && rc.outbound_max == 3);
+    kiln_spin_runtime_config_free(&rc);
+    p = write_tmp("out2.toml", "[outbound_http]\nmax_concurrent_requests = 0\n");
+    CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), 0);
+    CHECK(rc.outbound_limited && rc.outbound_max == 1); /* Spin: the deprecated key is N + 1 */
+    kiln_spin_runtime_config_free(&rc);
+    p = write_tmp("out3.toml", "[outbound_http]\nmax_connections = -1\n");
+    CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), -1);
+    CHECK(err && strstr(err, "max_connections must be a number"));
+    kiln_free(err);
+    p = write_tmp("out4.toml", "[outbound_http]\nmax_conns = 1\n");
+    CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), -1);
+    CHECK(err && strstr(err, "unknown key `max_conns`"));
+    kiln_free(err);
+    p = write_tmp("out5.toml", "state_dir = \"\"\n");
+    CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), 0);
+    CHECK(!rc.outbound_limited); /* no [outbound_http]: no limit */
+    kiln_spin_runtime_config_free(&rc);
     p = write_tmp("mem.toml", "state_dir = \"\"\n[key_value_store.m]\ntype = \"spin\"\n");
     CHECK_INT(kiln_spin_runtime_config_load(p, &rc, &err), 0);
     CHECK_STR(rc.state_dir, "");
@@ -267,11 +287,63 @@ static void test_runtime_config_errors(void)
     kiln_spin_runtime_config_free(&rc);
 }
 
+/* allowed_outbound_hosts templates resolved with the application variables (Spin's
+ * rules: an entry that resolves empty is dropped; one that resolves invalid is an error). */
+static void test_outbound_templates(void)
+{
+    static const char *toml =
+        "spin_manifest_version = 2\n"
+        "[application]\nname = \"t\"\n"
+        "[variables]\nhost = { default = \"api.example.com\" }\n"
+        "port = { default = \"8080\" }\nempty = { default = \"\" }\n"
+        "bad = { default = \"not a host\" }\n"
+        "[[trigger.http]]\nroute = \"/...\"\ncomponent = \"c\"\n"
+        "[component.c]\nsource = \"c.wasm\"\n"
+        "allowed_outbound_hosts = [\"https://{{ host }}:{{port}}\", \"http://{{ empty }}\", "
+        "\"{{ empty }}\", \"http://{{ host }}.spin.internal\", \"http://plain.test\"]\n";
+    kiln_manifest *m = manifest(toml);
+    CHECK(m != NULL);
+    if (!m) return;
+    kiln_spin_options o = {0};
+    o.state_dir = dir;
+    o.getenv_fn = fake_getenv;
+    char *err = NULL;
+    kiln_spin_app *a = kiln_spin_app_new(m, &o, &err);
+    CHECK(a != NULL);
+    size_t n = 0;
+    const char *const *hs = kiln_spin_app_outbound(a, "c", &n);
+    CHECK_INT(n, 3);
+    if (n == 3) {
+        CHECK_STR(hs[0], "https://api.example.com:8080");
+        CHECK_STR(hs[1], "http://api.example.com.spin.internal");
+        CHECK_STR(hs[2], "http://plain.test");
+    }
+    CHECK(kiln_spin_app_outbound(a, "other", &n) == NULL && n == 0);
+    kiln_spin_app_free(a);
+    kiln_manifest_free(m);
+    /* a template resolving to an invalid entry stops kiln up with both spellings */
+    static const char *bad = "spin_manifest_version = 2\n"
+                             "[application]\nname = \"t\"\n"
+                             "[variables]\nbad = { default = \"not a host\" }\n"
+                             "[[trigger.http]]\nroute = \"/...\"\ncomponent = \"c\"\n"
+                             "[component.c]\nsource = \"c.wasm\"\n"
+                             "allowed_outbound_hosts = [\"{{ bad }}\"]\n";
+    m = manifest(bad);
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK(kiln_spin_app_new(m, &o, &err) == NULL);
+    CHECK(err && strstr(err, "component c: allowed_outbound_hosts entry \"{{ bad }}\" resolves "
+                             "to \"not a host\""));
+    kiln_free(err);
+    kiln_manifest_free(m);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
     test_names_templates();
     test_app();
+    test_outbound_templates();
     test_runtime_config_errors();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -8,6 +8,10 @@
  *   [[variables_provider]] / [[config_provider]]
  *       type = "static", values = { name = "value", ... }
  *       type = "env", prefix = "PREFIX"       (default SPIN_VARIABLE)
+ *   [outbound_http] max_connections = N       (each component's concurrent outbound
+ *                                             requests; Spin's deprecated
+ *                                             max_concurrent_requests = N means N + 1;
+ *                                             connection_pooling accepted: Kiln pools)
  * Other store and provider types are refused (Kiln cannot serve them yet); other top-level
  * tables (outbound_networking, ...) are ignored with a warning. */
 #include "host/spin/app.h"
@@ -32,6 +36,43 @@ static int fail(char **err, const char *file, const char *fmt, const char *a)
         *err = kiln_buf_steal(&b);
     }
     return -1;
+}
+
+/* [outbound_http] (Spin's keys; both limits at once are refused, as Spin does). 0 or -1. */
+static int load_outbound(const kiln_toml_value *t, const char *path, kiln_spin_runtime_config *rc,
+                         char **err)
+{
+    if (!kiln_toml_is(t, KILN_TOML_TABLE))
+        return fail(err, path, "outbound_http must be a table%s", NULL);
+    int both = 0;
+    for (size_t i = 0; i < kiln_toml_table_len(t); i++) {
+        const kiln_toml_entry *e = kiln_toml_table_at(t, i);
+        int deprecated = strcmp(e->key, "max_concurrent_requests") == 0;
+        if (strcmp(e->key, "connection_pooling") == 0) {
+            if (!kiln_toml_is(e->value, KILN_TOML_BOOL))
+                return fail(err, path, "outbound_http.connection_pooling must be a boolean%s",
+                            NULL);
+            continue;
+        }
+        if (!deprecated && strcmp(e->key, "max_connections") != 0)
+            return fail(err, path, "outbound_http: unknown key `%s`", e->key);
+        if (!kiln_toml_is(e->value, KILN_TOML_INTEGER) || e->value->u.integer < 0 ||
+            e->value->u.integer > 1000000)
+            return fail(err, path, "outbound_http.%s must be a number from 0 to 1000000", e->key);
+        if (both++)
+            return fail(err, path,
+                        "cannot set both `max_connections` and `max_concurrent_requests` in "
+                        "[outbound_http]; use `max_connections` only%s",
+                        NULL);
+        rc->outbound_limited = 1;
+        rc->outbound_max = (unsigned)e->value->u.integer + (unsigned)deprecated;
+        if (deprecated)
+            fprintf(stderr,
+                    "warning: %s: `max_concurrent_requests` in [outbound_http] is deprecated; "
+                    "use `max_connections` (N + 1)\n",
+                    path);
+    }
+    return 0;
 }
 
 /* path resolved against dir (absolute paths as they are); kiln_malloc'd or NULL. */
@@ -171,6 +212,8 @@ int kiln_spin_runtime_config_load(const char *path, kiln_spin_runtime_config *rc
         } else if (strcmp(e->key, "variables_provider") == 0 ||
                    strcmp(e->key, "config_provider") == 0) {
             ret = load_providers(e->value, path, rc, err);
+        } else if (strcmp(e->key, "outbound_http") == 0) {
+            ret = load_outbound(e->value, path, rc, err);
         } else {
             fprintf(stderr, "warning: %s: `%s` is not served by Kiln yet; ignored\n", path, e->key);
         }

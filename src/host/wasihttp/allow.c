@@ -168,7 +168,7 @@ static int host_allows(const char *h, size_t n, const wh_target *t)
 /* 1 if one grant g allows t. */
 static int grant_allows(const char *g, const wh_target *t)
 {
-    if (strstr(g, "{{")) return 0; /* templates: variables are not resolved yet */
+    if (strstr(g, "{{")) return 0; /* an unresolved template (kiln up resolves them) */
     const char *sep = strstr(g, "://");
     if (!sep) return 0;
     size_t sl = (size_t)(sep - g);
@@ -198,20 +198,48 @@ static int grant_allows(const char *g, const wh_target *t)
     return host_allows(rest, hlen, t) && port_allows(port, plen, t);
 }
 
-/* 1 if t names a component of the app (Spin's service chaining: "self",
- * "NAME.spin.internal"), which is not served yet and must never reach DNS. */
-static int chaining(const wh_target *t)
+int wh_chain_target(const wh_target *t, size_t *name_len)
 {
     static const char sfx[] = ".spin.internal";
     size_t n = strlen(t->host), k = sizeof sfx - 1;
-    return !t->ip && (strcmp(t->host, "self") == 0 || strcmp(t->host, sfx + 1) == 0 ||
-                      (n > k && strcmp(t->host + n - k, sfx) == 0));
+    if (t->ip) return 0;
+    if (strcmp(t->host, "self") == 0 || strcmp(t->host, "self.alt") == 0) return 2;
+    if (strcmp(t->host, sfx + 1) == 0) {
+        *name_len = 0;
+        return 1;
+    }
+    if (n <= k || strcmp(t->host + n - k, sfx) != 0) return 0;
+    *name_len = n - k;
+    return 1;
+}
+
+int wh_allow_chained(const char *const *grants, size_t n, const wh_target *t)
+{
+    for (size_t i = 0; i < n; i++)
+        if (grants[i] && grant_allows(grants[i], t)) return 1;
+    return 0;
+}
+
+int wh_allow_self(const char *const *grants, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *g = grants[i], *sep = g ? strstr(g, "://") : NULL;
+        if (!sep) continue;
+        size_t sl = (size_t)(sep - g);
+        int scheme = (sl == 1 && g[0] == '*') || (sl == 4 && strncasecmp(g, "http", 4) == 0) ||
+                     (sl == 5 && strncasecmp(g, "https", 5) == 0);
+        const char *h = sep + 3;
+        size_t hl = strcspn(h, ":/");
+        int host = (hl == 1 && h[0] == '*') || (hl == 4 && strncasecmp(h, "self", 4) == 0) ||
+                   (hl == 8 && strncasecmp(h, "self.alt", 8) == 0);
+        if (scheme && host) return 1;
+    }
+    return 0;
 }
 
 int wh_allow(const char *const *grants, size_t n, const wh_target *t)
 {
-    if (chaining(t)) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (grants[i] && grant_allows(grants[i], t)) return 1;
-    return 0;
+    size_t k;
+    if (wh_chain_target(t, &k)) return 0; /* in process only, never a connection */
+    return wh_allow_chained(grants, n, t);
 }

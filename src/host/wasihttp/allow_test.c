@@ -13,6 +13,22 @@ static int allows(const char *g, const char *scheme, const char *authority)
     return wh_allow(gs, 1, &t);
 }
 
+/* 1 if the single grant g allows the chaining target scheme://authority. */
+static int chained(const char *g, const char *scheme, const char *authority)
+{
+    wh_target t;
+    if (wh_target_parse(&t, strcmp(scheme, "https") == 0, authority, strlen(authority)) < 0)
+        return -1;
+    const char *gs[1] = {g};
+    return wh_allow_chained(gs, 1, &t);
+}
+
+static int self_ok(const char *g)
+{
+    const char *gs[1] = {g};
+    return wh_allow_self(gs, 1);
+}
+
 int main(void)
 {
     /* exact host, default ports */
@@ -88,10 +104,43 @@ int main(void)
     CHECK_INT(allows("*://*:*", "http", "a b"), -1);
     CHECK_INT(allows("*://*:*", "http", "a/b"), -1);
     CHECK_INT(allows("*://*:*", "http", "."), -1);
-    /* entries that grant nothing (yet) */
+    /* the application itself is never a network target, whatever the grant */
     CHECK_INT(allows("http://self", "http", "self"), 0);
     CHECK_INT(allows("http://*.spin.internal", "http", "other.spin.internal"), 0);
     CHECK_INT(allows("http://other.spin.internal", "http", "other.spin.internal"), 0);
+    CHECK_INT(allows("*://*:*", "http", "other.spin.internal"), 0);
+    /* ... it is reached in process, by chaining grants */
+    CHECK_INT(chained("http://other.spin.internal", "http", "other.spin.internal"), 1);
+    CHECK_INT(chained("http://other.spin.internal", "http", "OTHER.spin.internal."), 1);
+    CHECK_INT(chained("http://other.spin.internal", "http", "another.spin.internal"), 0);
+    CHECK_INT(chained("http://other.spin.internal", "https", "other.spin.internal"), 0);
+    CHECK_INT(chained("http://*.spin.internal", "http", "other.spin.internal"), 1);
+    CHECK_INT(chained("http://*.spin.internal", "http", "spin.internal"), 0);
+    CHECK_INT(chained("*://*:*", "http", "x.spin.internal"), 1);
+    CHECK_INT(chained("http://self", "http", "x.spin.internal"), 0);
+    {
+        wh_target t;
+        size_t k = 99;
+        CHECK_INT(wh_target_parse(&t, 0, "back-end.spin.internal:80", 25), 0);
+        CHECK_INT(wh_chain_target(&t, &k), 1);
+        CHECK_INT(k, 8);
+        CHECK_INT(wh_target_parse(&t, 0, "self.alt", 8), 0);
+        CHECK_INT(wh_chain_target(&t, &k), 2);
+        CHECK_INT(wh_target_parse(&t, 0, "spin.internal.evil.com", 22), 0);
+        CHECK_INT(wh_chain_target(&t, &k), 0);
+        CHECK_INT(wh_target_parse(&t, 0, "127.0.0.1", 9), 0);
+        CHECK_INT(wh_chain_target(&t, &k), 0);
+    }
+    /* self requests: Spin's allows_relative */
+    CHECK_INT(self_ok("http://self"), 1);
+    CHECK_INT(self_ok("https://self"), 1);
+    CHECK_INT(self_ok("http://self.alt"), 1);
+    CHECK_INT(self_ok("*://self:*"), 1);
+    CHECK_INT(self_ok("*://*:*"), 1);
+    CHECK_INT(self_ok("redis://self"), 0);
+    CHECK_INT(self_ok("http://selfish"), 0);
+    CHECK_INT(self_ok("http://*.spin.internal"), 0);
+    CHECK_INT(self_ok("self"), 0);
     CHECK_INT(allows("https://{{ host }}", "https", "api.example.com"), 0);
     CHECK_INT(allows("redis://localhost:6379", "http", "localhost:6379"), 0);
     CHECK_INT(allows("api.example.com", "https", "api.example.com"), 0);

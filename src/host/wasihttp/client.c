@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -140,7 +141,65 @@ static void max_init(void)
     max_xfers = n < 16 ? 16 : n;
 }
 
-enum { ST_CONNECT, ST_TLS, ST_WAIT_BODY, ST_SEND, ST_HEAD, ST_BODY, ST_DONE, ST_FAILED };
+enum {
+    ST_PERMIT, /* waiting for the component's outbound limit to let it start */
+    ST_CONNECT,
+    ST_TLS,
+    ST_WAIT_BODY,
+    ST_SEND,
+    ST_HEAD,
+    ST_LOCAL,
+    ST_BODY,
+    ST_DONE,
+    ST_FAILED
+};
+
+/* ---- per-component limits on concurrent outbound requests ---- */
+
+/* How often a request waiting for a permit looks again. */
+#define PERMIT_POLL_NS (2ull * 1000000u)
+
+struct wh_limit {
+    char *component;
+    unsigned max;
+    atomic_uint inflight;
+};
+static wh_limit *limits;
+static size_t nlimits;
+
+int kiln_wasihttp_limit_outbound(const char *const *components, size_t n, unsigned max)
+{
+    for (size_t i = 0; i < nlimits; i++)
+        kiln_free(limits[i].component);
+    kiln_free(limits);
+    limits = NULL;
+    nlimits = 0;
+    if (!n) return 0;
+    if (!(limits = kiln_calloc(n, sizeof *limits))) return -1;
+    for (; nlimits < n; nlimits++) {
+        wh_limit *l = &limits[nlimits];
+        if (!(l->component = kiln_strdup(components[nlimits]))) return -1;
+        l->max = max;
+        atomic_init(&l->inflight, 0);
+    }
+    return 0;
+}
+
+wh_limit *wh_limit_find(const char *component)
+{
+    for (size_t i = 0; component && i < nlimits; i++)
+        if (strcmp(limits[i].component, component) == 0) return &limits[i];
+    return NULL;
+}
+
+/* Takes one of l's permits: 1, or 0 when all are taken. */
+static int permit_take(wh_limit *l)
+{
+    unsigned cur = atomic_load(&l->inflight);
+    while (cur < l->max)
+        if (atomic_compare_exchange_weak(&l->inflight, &cur, cur + 1)) return 1;
+    return 0;
+}
 enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE };
 enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
 
@@ -172,11 +231,27 @@ struct wh_xfer {
     int body_mode, keep_alive, peer_eof;
     uint64_t body_left; /* BODY_LENGTH: bytes still to come; chunked: of this chunk */
     int chunk_st;
+    /* in-process (wh_xfer_local): the response is fed by the producer, efd signals it */
+    int local, efd, dispatched;
+    wh_local_dispatch dispatch;
+    void *dispatch_arg;
+    void (*arg_free)(void *);
+    wh_limit *limit; /* the component's (NULL: none) */
+    int permit;      /* one of limit's permits is held */
 };
+
+/* Gives back x's permit (once). */
+static void permit_put(wh_xfer *x)
+{
+    if (!x->permit) return;
+    x->permit = 0;
+    atomic_fetch_sub(&x->limit->inflight, 1);
+}
 
 static void fail(wh_xfer *x, uint32_t ecode)
 {
     if (x->st == ST_FAILED || x->st == ST_DONE) return;
+    permit_put(x);
     x->st = ST_FAILED;
     x->ecode = ecode;
     conn_close(&x->c);
@@ -191,7 +266,10 @@ void wh_xfer_release(wh_xfer *x)
 {
     if (!x || --x->refs > 0) return;
     atomic_fetch_sub(&live_xfers, 1);
+    permit_put(x);
     conn_close(&x->c);
+    if (x->local && x->efd >= 0) close(x->efd);
+    if (x->arg_free) x->arg_free(x->dispatch_arg);
     if (x->addrs) freeaddrinfo(x->addrs);
     kiln_buf_free(&x->head);
     kiln_buf_free(&x->out);
@@ -291,7 +369,9 @@ static int open_conn(wh_xfer *x, int allow_pool)
     return connect_next(x, 0);
 }
 
-wh_xfer *wh_xfer_start(const wh_xfer_spec *s, uint32_t *ecode)
+/* A new transfer for spec (one reference), counted against the process's limit; NULL
+ * with *ecode. */
+static wh_xfer *xfer_new(const wh_xfer_spec *s, uint32_t *ecode)
 {
     pthread_once(&max_once, max_init);
     if (atomic_fetch_add(&live_xfers, 1) >= max_xfers) {
@@ -309,6 +389,7 @@ wh_xfer *wh_xfer_start(const wh_xfer_spec *s, uint32_t *ecode)
     x->target = *s->target;
     target_key(&x->target, x->key, sizeof x->key);
     x->c.fd = -1;
+    x->efd = -1;
     x->connect_ns = s->connect_ns ? s->connect_ns : WH_CONNECT_TIMEOUT_NS;
     x->first_byte_ns = s->first_byte_ns ? s->first_byte_ns : WH_FIRST_BYTE_TIMEOUT_NS;
     x->between_ns = s->between_bytes_ns ? s->between_bytes_ns : WH_BETWEEN_BYTES_TIMEOUT_NS;
@@ -319,11 +400,29 @@ wh_xfer *wh_xfer_start(const wh_xfer_spec *s, uint32_t *ecode)
     x->head = (kiln_buf)KILN_BUF_INIT;
     x->out = (kiln_buf)KILN_BUF_INIT;
     x->in = (kiln_buf)KILN_BUF_INIT;
+    return x;
+}
+
+wh_xfer *wh_xfer_start(const wh_xfer_spec *s, uint32_t *ecode)
+{
+    wh_xfer *x = xfer_new(s, ecode);
+    if (!x) return NULL;
     if (x->target.https) pthread_once(&tls_once, tls_init);
     if ((x->target.https && !tls_ctx) || kiln_buf_append(&x->head, s->head, s->head_len) < 0) {
         *ecode = WH_E_INTERNAL;
         wh_xfer_release(x);
         return NULL;
+    }
+    x->limit = s->limit;
+    if (x->limit && x->limit->max == 0) { /* Spin's max_connections = 0: none at all */
+        *ecode = WH_E_CONNECTION_LIMIT_REACHED;
+        wh_xfer_release(x);
+        return NULL;
+    }
+    if (x->limit && !(x->permit = permit_take(x->limit))) {
+        x->st = ST_PERMIT; /* pump_head connects once a permit is free */
+        if (!x->has_body) wh_xfer_body(x, "", 0);
+        return x;
     }
     if (open_conn(x, 1) < 0 && x->ecode != WH_E_CONNECTION_REFUSED &&
         x->ecode != WH_E_DESTINATION_UNAVAILABLE && x->ecode != WH_E_CONNECTION_TIMEOUT) {
@@ -336,6 +435,88 @@ wh_xfer *wh_xfer_start(const wh_xfer_spec *s, uint32_t *ecode)
     return x;
 }
 
+wh_xfer *wh_xfer_local(const wh_xfer_spec *s, wh_local_dispatch dispatch, void *arg,
+                       void (*arg_free)(void *), uint32_t *ecode)
+{
+    wh_xfer *x = xfer_new(s, ecode);
+    if (!x) {
+        arg_free(arg);
+        return NULL;
+    }
+    x->arg_free = arg_free;
+    x->local = 1;
+    x->st = ST_LOCAL;
+    x->dispatch = dispatch;
+    x->dispatch_arg = arg;
+    x->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (x->efd < 0) {
+        *ecode = WH_E_INTERNAL;
+        wh_xfer_release(x);
+        return NULL;
+    }
+    if (!x->has_body) wh_xfer_body(x, "", 0);
+    return x;
+}
+
+/* Wakes whoever waits on a local transfer (its efd). */
+static void local_signal(wh_xfer *x)
+{
+    uint64_t one = 1;
+    ssize_t n = write(x->efd, &one, sizeof one);
+    (void)n; /* EAGAIN: the counter is saturated, the waiter is woken anyway */
+}
+
+int wh_xfer_local_head(wh_xfer *x, uint16_t status, wh_fields *headers)
+{
+    if (x->st != ST_LOCAL) {
+        wh_fields_free(headers);
+        return -1;
+    }
+    x->status = status;
+    x->headers = headers;
+    x->body_mode = x->head_only ? BODY_NONE : BODY_CLOSE;
+    x->st = ST_BODY;
+    x->deadline = now_ns() + x->between_ns;
+    local_signal(x);
+    return 0;
+}
+
+int wh_xfer_local_data(wh_xfer *x, const void *data, size_t n)
+{
+    if (x->st != ST_BODY || x->peer_eof) return -1;
+    if (x->body_mode == BODY_NONE || n == 0) return 0;
+    if (x->in_off && x->in_off == x->in.len) x->in.len = x->in_off = 0;
+    if (kiln_buf_append(&x->in, data, n) < 0) {
+        fail(x, WH_E_INTERNAL);
+        local_signal(x);
+        return -1;
+    }
+    x->deadline = now_ns() + x->between_ns;
+    local_signal(x);
+    return 0;
+}
+
+void wh_xfer_local_end(wh_xfer *x, uint32_t ecode)
+{
+    if (ecode)
+        fail(x, ecode);
+    else if (x->st == ST_BODY)
+        x->peer_eof = 1;
+    else if (x->st == ST_LOCAL)
+        fail(x, WH_E_HTTP_RESPONSE_INCOMPLETE);
+    local_signal(x);
+}
+
+int wh_xfer_is_gone(const wh_xfer *x)
+{
+    return x->refs <= 1 || x->st == ST_FAILED;
+}
+
+size_t wh_xfer_local_buffered(const wh_xfer *x)
+{
+    return x->in.len - x->in_off;
+}
+
 void wh_xfer_body(wh_xfer *x, const void *data, size_t n)
 {
     if (x->body_ready || x->st == ST_FAILED) return;
@@ -346,6 +527,13 @@ void wh_xfer_body(wh_xfer *x, const void *data, size_t n)
     x->body_ready = 1;
     kiln_buf *o = &x->out;
     o->len = 0;
+    if (x->local) { /* the producer gets the body as it is */
+        if (x->cl >= 0 && (unsigned long long)x->cl != (unsigned long long)n)
+            fail(x, WH_E_HTTP_REQUEST_BODY_SIZE);
+        else if (n && kiln_buf_append(o, data, n) < 0)
+            fail(x, WH_E_INTERNAL);
+        return;
+    }
     int rc = kiln_buf_append(o, x->head.data, x->head.len);
     if (x->cl >= 0 && (unsigned long long)x->cl != (unsigned long long)n) {
         fail(x, WH_E_HTTP_REQUEST_BODY_SIZE);
@@ -386,6 +574,15 @@ static int tls_result(wh_xfer *x, int r)
  * (after fail()). */
 static long fill(wh_xfer *x)
 {
+    if (x->local) { /* nothing to read: the producer appends to x->in */
+        uint64_t v;
+        ssize_t r = read(x->efd, &v, sizeof v);
+        (void)r;
+        if (x->peer_eof) return 0;
+        x->want_fd = x->efd;
+        x->want_ev = POLLIN;
+        return -1;
+    }
     if (x->in_off && x->in_off == x->in.len) x->in.len = x->in_off = 0;
     if (x->in_off > 65536) { /* compact */
         memmove(x->in.data, x->in.data + x->in_off, x->in.len - x->in_off);
@@ -724,6 +921,35 @@ static void pump_head(wh_xfer *x)
             fail(x, WH_E_HTTP_RESPONSE_INCOMPLETE);
             return;
         }
+        case ST_PERMIT:
+            if (!(x->permit = permit_take(x->limit))) {
+                x->want_fd = -1;
+                x->deadline = now_ns() + PERMIT_POLL_NS; /* look again then (not a timeout) */
+                return;
+            }
+            x->deadline = UINT64_MAX;
+            if (open_conn(x, 1) < 0) return;
+            continue;
+        case ST_LOCAL: {
+            if (!x->body_ready) {
+                x->want_fd = -1;
+                x->deadline = UINT64_MAX;
+                return;
+            }
+            if (!x->dispatched) {
+                x->dispatched = 1;
+                x->deadline = now_ns() + x->first_byte_ns;
+                x->dispatch(x, x->dispatch_arg, x->out.data ? x->out.data : "", x->out.len);
+                continue; /* it may have answered at once */
+            }
+            uint64_t v;
+            ssize_t r = read(x->efd, &v, sizeof v);
+            (void)r;
+            x->want_fd = x->efd;
+            x->want_ev = POLLIN;
+            blocked(x);
+            return;
+        }
         default:
             return;
         }
@@ -765,6 +991,7 @@ int wh_xfer_response(wh_xfer *x, uint16_t *status, const wh_fields **headers, ui
 static void body_done(wh_xfer *x)
 {
     x->st = ST_DONE;
+    permit_put(x);
     if (x->keep_alive && x->in_off == x->in.len && x->c.fd >= 0) {
         memcpy(x->c.key, x->key, sizeof x->key);
         pool_put(&x->c);

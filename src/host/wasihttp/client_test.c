@@ -3,8 +3,10 @@
  * close-delimited), interim 1xx responses, hop-by-hop headers left out, malformed and
  * hostile heads (bad status line, conflicting lengths, unknown transfer coding, oversized
  * head, bad chunk size), a truncated body, the request as sent (head, Content-Length, body),
- * connection reuse, the first-byte timeout, and the cap on transfers alive at once. */
+ * connection reuse, the first-byte timeout, the cap on transfers alive at once, a component's
+ * limit (a transfer waits for a permit), and in-process transfers (service chaining's). */
 #include "host/wasihttp/outbound.h"
+#include "host/wasihttp/settings.h"
 #include "util/alloc.h"
 #include "util/test.h"
 
@@ -112,7 +114,8 @@ static int fetch(const char *body_out, uint64_t first_byte_ns, char *body, size_
     if (wh_target_parse(&t, 0, auth, strlen(auth)) < 0) return -1;
     const char *head =
         body_out ? "POST /p HTTP/1.1\r\nhost: x\r\n" : "GET /g HTTP/1.1\r\nhost: x\r\n";
-    wh_xfer_spec spec = {&t, head, strlen(head), 0, body_out != NULL, -1, 0, first_byte_ns, 0};
+    wh_xfer_spec spec = {&t, head, strlen(head),  0, body_out != NULL,
+                         -1, 0,    first_byte_ns, 0, NULL};
     *ecode = 0;
     *body_err = 0;
     body[0] = '\0';
@@ -147,6 +150,97 @@ static int fetch(const char *body_out, uint64_t first_byte_ns, char *body, size_
     if (wh_fields_has(h, "connection", 10) || wh_fields_has(h, "transfer-encoding", 17)) status = 1;
     wh_xfer_release(x);
     return status;
+}
+
+/* ---- in-process transfers (service chaining's) ---- */
+
+typedef struct local_run {
+    int dispatched;
+    char body[64];
+    size_t body_len;
+    int answer; /* answer at once from dispatch */
+} local_run;
+
+static void local_dispatch(wh_xfer *x, void *arg, const void *body, size_t n)
+{
+    local_run *r = arg;
+    r->dispatched++;
+    r->body_len = n < sizeof r->body ? n : sizeof r->body - 1;
+    memcpy(r->body, body, r->body_len);
+    if (r->answer) {
+        wh_fields *f = wh_fields_new();
+        wh_fields_append(f, "x-local", 7, (const uint8_t *)"1", 1);
+        wh_xfer_local_head(x, 202, f);
+        wh_xfer_local_data(x, "ab", 2);
+    }
+}
+
+static void no_free(void *arg)
+{
+    (void)arg;
+}
+
+static void test_local(void)
+{
+    wh_target none;
+    memset(&none, 0, sizeof none);
+    local_run run = {0, "", 0, 1};
+    wh_xfer_spec spec = {&none, NULL, 0, 0, 1, -1, 0, 0, 0, NULL};
+    uint32_t ec = 0;
+    wh_xfer *x = wh_xfer_local(&spec, local_dispatch, &run, no_free, &ec);
+    CHECK(x != NULL);
+    if (!x) return;
+    int fd;
+    short ev;
+    uint64_t d;
+    /* the body is not complete: nothing dispatched, nothing to wait for but the body */
+    CHECK_INT(wh_xfer_check_head(x, &fd, &ev, &d), 0);
+    CHECK_INT(run.dispatched, 0);
+    CHECK(fd == -1 && d == UINT64_MAX);
+    wh_xfer_body(x, "req-body", 8);
+    CHECK_INT(wh_xfer_check_head(x, &fd, &ev, &d), 1); /* answered from dispatch */
+    CHECK_INT(run.dispatched, 1);
+    CHECK_STR(run.body, "req-body");
+    uint16_t status = 0;
+    const wh_fields *h = NULL;
+    CHECK_INT(wh_xfer_response(x, &status, &h, &ec), 0);
+    CHECK_INT(status, 202);
+    CHECK(h && wh_fields_has(h, "x-local", 7));
+    char buf[16];
+    int eof = 0, err = 0;
+    CHECK_INT(wh_xfer_read(x, buf, sizeof buf, &eof, &err), 2);
+    CHECK_INT(wh_xfer_read(x, buf, sizeof buf, &eof, &err), 0); /* more may come: wait */
+    CHECK(!eof);
+    CHECK_INT(wh_xfer_check_body(x, &fd, &ev, &d), 0);
+    CHECK(fd >= 0 && ev == POLLIN); /* the eventfd the producer signals */
+    wh_xfer_retain(x);              /* (the producer's reference) */
+    CHECK_INT(wh_xfer_is_gone(x), 0);
+    wh_xfer_local_data(x, "cd", 2);
+    CHECK_INT(wh_xfer_local_buffered(x), 2);
+    wh_xfer_local_end(x, 0);
+    CHECK_INT(wh_xfer_check_body(x, &fd, &ev, &d), 1);
+    CHECK_INT(wh_xfer_read(x, buf, sizeof buf, &eof, &err), 2);
+    CHECK(memcmp(buf, "cd", 2) == 0);
+    CHECK_INT(wh_xfer_read(x, buf, sizeof buf, &eof, &err), 0);
+    CHECK(eof);
+    wh_xfer_release(x);
+    CHECK_INT(wh_xfer_is_gone(x), 1); /* only the producer holds it now */
+    wh_xfer_release(x);
+
+    /* a producer that fails before its head: the error-code reaches the guest */
+    local_run late = {0, "", 0, 0};
+    spec.body = 0;
+    x = wh_xfer_local(&spec, local_dispatch, &late, no_free, &ec);
+    CHECK(x != NULL);
+    if (!x) return;
+    CHECK_INT(wh_xfer_check_head(x, &fd, &ev, &d), 0);
+    CHECK_INT(late.dispatched, 1);
+    CHECK(fd >= 0 && d != UINT64_MAX); /* the eventfd, within the first-byte timeout */
+    wh_xfer_local_end(x, WH_E_LOOP_DETECTED);
+    CHECK_INT(wh_xfer_check_head(x, &fd, &ev, &d), 1);
+    CHECK_INT(wh_xfer_response(x, &status, &h, &ec), -1);
+    CHECK_INT(ec, WH_E_LOOP_DETECTED);
+    wh_xfer_release(x);
 }
 
 int main(void)
@@ -253,7 +347,7 @@ int main(void)
         snprintf(auth, sizeof auth, "127.0.0.1:%u", (unsigned)srv.port);
         CHECK_INT(wh_target_parse(&t, 0, auth, strlen(auth)), 0);
         const char *head = "GET / HTTP/1.1\r\nhost: x\r\n";
-        wh_xfer_spec spec = {&t, head, strlen(head), 0, 0, -1, 0, 0, 0};
+        wh_xfer_spec spec = {&t, head, strlen(head), 0, 0, -1, 0, 0, 0, NULL};
         int made = 0;
         for (int i = 0; i < 33; i++)
             if ((xs[i] = wh_xfer_start(&spec, &ec))) made++;
@@ -264,6 +358,46 @@ int main(void)
         for (int i = 0; i < 32; i++)
             wh_xfer_release(xs[i]);
     }
+
+    /* a component's limit: past it a transfer waits (without failing) for a permit */
+    {
+        const char *ids[] = {"limited"};
+        CHECK_INT(kiln_wasihttp_limit_outbound(ids, 1, 1), 0);
+        wh_limit *l = wh_limit_find("limited");
+        CHECK(l != NULL && wh_limit_find("other") == NULL);
+        respond("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+        wh_target t;
+        char auth[32];
+        snprintf(auth, sizeof auth, "127.0.0.1:%u", (unsigned)srv.port);
+        CHECK_INT(wh_target_parse(&t, 0, auth, strlen(auth)), 0);
+        const char *head = "GET / HTTP/1.1\r\nhost: x\r\n";
+        wh_xfer_spec spec = {&t, head, strlen(head), 0, 0, -1, 0, 0, 0, l};
+        wh_xfer *a = wh_xfer_start(&spec, &ec), *b = wh_xfer_start(&spec, &ec);
+        CHECK(a && b);
+        int fd;
+        short ev;
+        uint64_t d;
+        int i;
+        for (i = 0; i < 100 && a && !wh_xfer_check_head(a, &fd, &ev, &d); i++)
+            wait_for(fd, ev, d);
+        CHECK(i < 100);
+        CHECK_INT(b ? wh_xfer_check_head(b, &fd, &ev, &d) : -1, 0);
+        CHECK(fd == -1 && d != UINT64_MAX); /* looks again soon: a permit, not a socket */
+        wh_xfer_release(a);                 /* its permit comes back */
+        for (i = 0; i < 200 && b && !wh_xfer_check_head(b, &fd, &ev, &d); i++)
+            wait_for(fd, ev, d);
+        uint16_t st = 0;
+        const wh_fields *h;
+        CHECK(b && wh_xfer_response(b, &st, &h, &ec) == 0 && st == 200);
+        wh_xfer_release(b);
+        const char *none[] = {"zero"};
+        CHECK_INT(kiln_wasihttp_limit_outbound(none, 1, 0), 0);
+        spec.limit = wh_limit_find("zero");
+        CHECK(wh_xfer_start(&spec, &ec) == NULL && ec == WH_E_CONNECTION_LIMIT_REACHED);
+        CHECK_INT(kiln_wasihttp_limit_outbound(NULL, 0, 0), 0);
+        CHECK(wh_limit_find("zero") == NULL);
+    }
+    test_local();
 
     /* first-byte timeout */
     srv.delay_ms = 500;

@@ -26,6 +26,10 @@ kiln_wasip2 *wh_p2(kiln_wasihttp *h);
 /* The instance's outbound state (NULL until outgoing.c makes it) and its grants. */
 wh_out **wh_out_slot(kiln_wasihttp *h);
 const char *wh_component(const kiln_wasihttp *h);
+/* The component's limit on concurrent outbound requests (NULL: none). */
+wh_limit *wh_limit_of(const kiln_wasihttp *h);
+/* The request the instance serves (NULL: none, e.g. another trigger's event). */
+const kiln_wasihttp_request *wh_request(const kiln_wasihttp *h);
 /* The instance's allowed_outbound_hosts (*n of them). */
 const char *const *wh_grants(const kiln_wasihttp *h, size_t *n);
 /* Puts f into the fields table: its rep, or 0 (f freed). */
@@ -40,6 +44,25 @@ void wh_request_body_bind(wh_outbody *b, wh_xfer *x);
 /* A new incoming-body handle over the response body of x (a reference taken): its rep,
  * or 0 when out of memory. */
 uint32_t wh_put_response_body(kiln_wasihttp *h, wh_xfer *x);
+
+/* ---- span.c: an outbound request's client span ---- */
+
+typedef struct wh_span {
+    int on;           /* traced: the request being served has a trace context */
+    uint8_t id[8];    /* the client span's id */
+    char parent[56];  /* the served request's traceparent (trace id, parent span) */
+    char tp[56];      /* what the outbound request carries: same trace, span id */
+    int64_t start_ns; /* Unix ns */
+    char *method, *url, *host, *component;
+} wh_span;
+
+/* Begins the span of an outbound request of h's instance: 1 traced (s->tp the header to
+ * send), 0 not (no trace context or no sink), -1 out of memory. */
+int wh_span_begin(wh_span *s, const kiln_wasihttp *h, const char *method, const char *url,
+                  const char *host);
+/* Ends it (status 0: failed with error-code ecode), reports it to the sink, frees it. */
+void wh_span_end(wh_span *s, int status, uint32_t ecode);
+void wh_span_free(wh_span *s);
 
 /* ---- outgoing.c ---- */
 

@@ -11,8 +11,11 @@
  * "*"), compared as addresses ([::1] == [0:0::1]); legacy IPv4 spellings (127.1,
  * 0x7f.0.0.1, 2130706433) are refused, so that no name-shaped string reaches an address.
  * Names are matched before DNS, so what a name resolves to cannot widen a grant.
- * Userinfo ("user@host") is refused. Not served yet: "{{ variable }}" templates, service
- * chaining ("http://self", "*.spin.internal"): such entries grant nothing.
+ * Userinfo ("user@host") is refused. "{{ variable }}" templates are resolved by kiln up
+ * before any instance sees the grants (host/spin/app.c); one left unresolved grants
+ * nothing. Service chaining ("http://NAME.spin.internal", "http://" "*.spin.internal") and
+ * self requests ("http://self", "http://self.alt": a relative URL, or host self.alt) go to
+ * the application in process (chain.c, exec/http/chain.c), never to the network.
  *
  * Client. One transfer per outgoing request: DNS (getaddrinfo on kiln_offload: the
  * guest's fiber parks), a non-blocking connect, TLS (OpenSSL, the system's CA store,
@@ -28,7 +31,12 @@
  * before any response byte is replaced once. Redirects are never followed.
  *
  * At most half the process's descriptor limit of transfers are alive at once (more:
- * connection-limit-reached), so guests cannot take the server's descriptors.
+ * connection-limit-reached), so guests cannot take the server's descriptors. A component
+ * may be limited further (runtime config [outbound_http] max_connections): a transfer past
+ * its limit waits, before connecting, until one of the component's requests ends (its
+ * response body read to the end, failed or dropped), as Spin's permits do; the guest's
+ * request timeout bounds the wait. A limit of 0 refuses every request
+ * (connection-limit-reached). In-process (chained) requests do not count.
  *
  * A transfer is reference-counted (the future, the response, its body and their
  * pollables each hold one) and refers to no instance state, so the two host contexts of
@@ -63,8 +71,19 @@ int wh_target_parse(wh_target *t, int https, const char *authority, size_t n);
 int wh_target_parse_scheme(wh_target *t, const char *scheme, uint16_t dport, const char *authority,
                            size_t n);
 
-/* 1 if one of grants[0..n) allows t, else 0. */
+/* 1 if one of grants[0..n) allows t, else 0. A target naming the application itself
+ * (wh_chain_target) is never allowed: it is not reached over the network. */
 int wh_allow(const char *const *grants, size_t n, const wh_target *t);
+/* Service chaining (Spin's rules): 1 if t is "NAME.spin.internal" (*name_len: the bytes
+ * of NAME, 0 for "spin.internal" itself), 2 if it is "self" or "self.alt" (a self
+ * request), else 0. */
+int wh_chain_target(const wh_target *t, size_t *name_len);
+/* 1 if a grant allows the chaining target t (as wh_allow, without its refusal):
+ * "http://NAME.spin.internal", the wildcard over NAME, or any host. */
+int wh_allow_chained(const char *const *grants, size_t n, const wh_target *t);
+/* 1 if a grant allows self requests (a relative URL, or host "self.alt"): scheme http,
+ * https or "*" with host "self", "self.alt" or "*", any port (Spin's allows_relative). */
+int wh_allow_self(const char *const *grants, size_t n);
 
 /* ---- transfers (client.c) ---- */
 
@@ -89,6 +108,7 @@ enum {
     WH_E_HTTP_RESPONSE_HEADER_SECTION_SIZE = 26,
     WH_E_HTTP_RESPONSE_TRANSFER_CODING = 31,
     WH_E_HTTP_PROTOCOL_ERROR = 35,
+    WH_E_LOOP_DETECTED = 36,
     WH_E_INTERNAL = 38,
 };
 
@@ -103,6 +123,11 @@ enum {
 
 typedef struct wh_xfer wh_xfer;
 
+/* A component's limit on concurrent outbound requests (kiln_wasihttp_limit_outbound): the
+ * instance's context finds it by component id; NULL: none. */
+typedef struct wh_limit wh_limit;
+wh_limit *wh_limit_find(const char *component);
+
 typedef struct wh_xfer_spec {
     const wh_target *target;
     const char *head; /* "METHOD TARGET HTTP/1.1\r\n" + header lines, no blank line */
@@ -111,6 +136,7 @@ typedef struct wh_xfer_spec {
     int body;      /* a body follows (wh_xfer_body); 0: none */
     long long cl;  /* the guest's content-length header (-1: none; the host adds one) */
     uint64_t connect_ns, first_byte_ns, between_bytes_ns; /* 0: the defaults */
+    wh_limit *limit; /* the caller's component's limit (NULL: none) */
 } wh_xfer_spec;
 
 /* Starts a transfer: resolves the host (the fiber parks meanwhile) unless an idle
@@ -139,5 +165,28 @@ int wh_xfer_check_body(void *x, int *fd, short *events, uint64_t *deadline);
 /* Reads body bytes without blocking (p2_stream_ops.read): the count (> 0), 0 with *eof at
  * the end or 0 without when nothing is there yet, or -1 with *err (an errno). */
 long wh_xfer_read(void *x, void *buf, size_t cap, int *eof, int *err);
+
+/* ---- in-process transfers (service chaining: chain.c produces them) ----
+ *
+ * A local transfer has no connection: once its request body is complete and the guest
+ * first checks it, dispatch(x, arg, body, n) is called (on the guest's thread, from its
+ * check) to start the response; the producer then feeds it with local_head, local_data and
+ * local_end (on the same thread), each waking the waiter through an eventfd. arg_free(arg)
+ * runs when the transfer is freed. The guest
+ * reads it as any transfer, with the same first-byte and between-bytes timeouts. */
+typedef void (*wh_local_dispatch)(wh_xfer *x, void *arg, const void *body, size_t n);
+wh_xfer *wh_xfer_local(const wh_xfer_spec *spec, wh_local_dispatch dispatch, void *arg,
+                       void (*arg_free)(void *), uint32_t *ecode);
+/* The response head (headers taken: freed on failure). 0, or -1 when the transfer has
+ * already failed or has a head. */
+int wh_xfer_local_head(wh_xfer *x, uint16_t status, wh_fields *headers);
+/* Body bytes (copied). 0, or -1 when the transfer failed. */
+int wh_xfer_local_data(wh_xfer *x, const void *data, size_t n);
+/* The end of the response: complete (ecode 0) or failed with error-code ecode. */
+void wh_xfer_local_end(wh_xfer *x, uint32_t ecode);
+/* 1 when nobody but the producer holds x any more, or it failed (nothing will be read). */
+int wh_xfer_is_gone(const wh_xfer *x);
+/* Body bytes fed but not yet read. */
+size_t wh_xfer_local_buffered(const wh_xfer *x);
 
 #endif

@@ -44,7 +44,8 @@ typedef struct wh_options {
 } wh_options;
 
 typedef struct wh_future {
-    wh_xfer *x; /* NULL once the result was taken */
+    wh_xfer *x;   /* NULL once the result was taken */
+    wh_span span; /* reported when the result is taken */
 } wh_future;
 
 typedef struct wh_inresp {
@@ -75,6 +76,7 @@ static void outreq_free(wh_outreq *r)
 static void future_free(wh_future *f)
 {
     if (!f) return;
+    wh_span_free(&f->span);
     wh_xfer_release(f->x);
     kiln_free(f);
 }
@@ -486,88 +488,269 @@ static int result_error(kiln_cabi_cx *cx, kiln_cval *r, uint32_t c)
 
 /* ---- outgoing-handler.handle ---- */
 
+/* The guest's content-length header: its value, -1 when absent, -2 when malformed (or
+ * given twice with different values). */
+static long long content_length(const wh_fields *h)
+{
+    long long cl = -1;
+    for (size_t i = 0; i < h->n; i++) {
+        const wh_field *f = &h->items[i];
+        if (strcmp(f->name, "content-length") != 0) continue;
+        long long v = 0;
+        int ok = f->value_len > 0 && f->value_len <= 18;
+        for (size_t k = 0; ok && k < f->value_len; k++) {
+            ok = f->value[k] >= '0' && f->value[k] <= '9';
+            v = v * 10 + (f->value[k] - '0');
+        }
+        cl = ok && (cl == -1 || cl == v) ? v : -2;
+        if (cl == -2) break;
+    }
+    return cl;
+}
+
 /* Writes the request head (without the blank line) into b: the request line, host, the
- * guest's headers but host and content-length (*cl gets the latter's value, -1 when
- * absent or -2 when malformed). 0, or -1 out of memory. */
-static int build_head(kiln_buf *b, const wh_outreq *r, const char *path, long long *cl)
+ * traceparent tp (NULL: none; it replaces the guest's), the guest's headers but host and
+ * content-length (its value cl, when >= 0, is written once). 0, or -1 out of memory. */
+static int build_head(kiln_buf *b, const wh_outreq *r, const char *path, long long cl,
+                      const char *tp)
 {
     const char *m = r->method == M_OTHER ? r->method_other : method_names[r->method];
     int rc = kiln_buf_printf(b, "%s %s HTTP/1.1\r\nhost: %s\r\n", m, path, r->authority);
-    *cl = -1;
+    if (rc == 0 && tp) rc = kiln_buf_printf(b, "traceparent: %s\r\n", tp);
     for (size_t i = 0; rc == 0 && i < r->headers->n; i++) {
         const wh_field *f = &r->headers->items[i];
-        if (strcmp(f->name, "host") == 0) continue;
-        if (strcmp(f->name, "content-length") == 0) {
-            long long v = 0;
-            int ok = f->value_len > 0 && f->value_len <= 18;
-            for (size_t k = 0; ok && k < f->value_len; k++) {
-                ok = f->value[k] >= '0' && f->value[k] <= '9';
-                v = v * 10 + (f->value[k] - '0');
-            }
-            *cl = ok && (*cl == -1 || *cl == v) ? v : -2;
+        if (strcmp(f->name, "host") == 0 || strcmp(f->name, "content-length") == 0 ||
+            (tp && strcmp(f->name, "traceparent") == 0))
             continue;
-        }
         rc = kiln_buf_append(b, f->name, f->name_len);
         if (rc == 0) rc = kiln_buf_append(b, ": ", 2);
         if (rc == 0) rc = kiln_buf_append(b, f->value, f->value_len);
         if (rc == 0) rc = kiln_buf_append(b, "\r\n", 2);
     }
-    if (rc == 0 && *cl >= 0) rc = kiln_buf_printf(b, "content-length: %lld\r\n", *cl);
+    if (rc == 0 && cl >= 0) rc = kiln_buf_printf(b, "content-length: %lld\r\n", cl);
     return rc;
+}
+
+typedef struct chain_arg chain_arg;
+static void chain_dispatch(wh_xfer *x, void *arg, const void *body, size_t n);
+static void chain_arg_free(void *p);
+
+/* Starts the transfer of r: to target t with request head (a connection, within limit),
+ * or in process with chain (not NULL: taken). The request body goes to it when complete (at once
+ * for none). NULL with *ecode. */
+static wh_xfer *launch(const wh_outreq *r, const wh_options *o, const wh_target *t,
+                       const kiln_buf *head, long long cl, chain_arg *chain, wh_limit *limit,
+                       uint32_t *ecode)
+{
+    int bodyless = r->method == M_GET || r->method == M_HEAD || r->method == M_DELETE ||
+                   r->method == M_OPTIONS || r->method == M_TRACE || r->method == M_CONNECT;
+    wh_xfer_spec spec = {t,
+                         head ? head->data : NULL,
+                         head ? head->len : 0,
+                         r->method == M_HEAD,
+                         r->body_taken || !bodyless,
+                         cl,
+                         o ? o->t[0] : 0,
+                         o ? o->t[1] : 0,
+                         o ? o->t[2] : 0,
+                         limit};
+    wh_xfer *x = chain ? wh_xfer_local(&spec, chain_dispatch, chain, chain_arg_free, ecode)
+                       : wh_xfer_start(&spec, ecode);
+    if (x && spec.body) {
+        if (r->body_taken)
+            wh_request_body_bind(r->body, x);
+        else
+            wh_xfer_body(x, "", 0); /* a method that carries a body: content-length 0 */
+    }
+    return x;
+}
+
+/* ---- service chaining: requests for the application itself ---- */
+
+static kiln_wasihttp_chainer chainer;
+
+void kiln_wasihttp_set_chainer(kiln_wasihttp_chainer fn)
+{
+    chainer = fn;
+}
+
+/* What a chained transfer dispatches (owned by the transfer). */
+struct chain_arg {
+    kiln_wasihttp_chain c;
+    wh_fields *headers;
+    char *component, *caller, *method, *path, *authority, *traceparent;
+};
+
+static void chain_arg_free(void *p)
+{
+    chain_arg *a = p;
+    if (!a) return;
+    wh_fields_free(a->headers);
+    kiln_free(a->component);
+    kiln_free(a->caller);
+    kiln_free(a->method);
+    kiln_free(a->path);
+    kiln_free(a->authority);
+    kiln_free(a->traceparent);
+    kiln_free(a);
+}
+
+/* The request body is complete: the chainer starts the request. */
+static void chain_dispatch(wh_xfer *x, void *arg, const void *body, size_t n)
+{
+    chain_arg *a = arg;
+    a->c.body = body;
+    a->c.body_len = n;
+    if (!chainer) {
+        wh_xfer_local_end(x, WH_E_HTTP_REQUEST_DENIED);
+        return;
+    }
+    chainer(&a->c, x);
+}
+
+static char *dup_opt(const char *s)
+{
+    return s ? kiln_strdup(s) : NULL;
+}
+
+/* Starts the in-process request r for component (name_len bytes; NULL: self), with the
+ * traceparent tp (NULL: the served request's). NULL with *ecode. */
+static wh_xfer *chain_start(kiln_wasihttp *h, const wh_outreq *r, const wh_options *o,
+                            const char *component, size_t name_len, long long cl, const char *tp,
+                            uint32_t *ecode)
+{
+    const kiln_wasihttp_request *in = wh_request(h);
+    unsigned depth = (in ? in->chain_depth : 0) + 1;
+    const char *id = wh_component(h);
+    if (depth > KILN_WASIHTTP_CHAIN_MAX_DEPTH) {
+        fprintf(stderr,
+                "kiln: component %s: service chaining deeper than %d requests (a loop?): "
+                "refused\n",
+                id ? id : "?", KILN_WASIHTTP_CHAIN_MAX_DEPTH);
+        *ecode = WH_E_LOOP_DETECTED;
+        return NULL;
+    }
+    if (!chainer) {
+        fprintf(stderr, "kiln: component %s: service chaining is not served here\n", id ? id : "?");
+        *ecode = WH_E_HTTP_REQUEST_DENIED;
+        return NULL;
+    }
+    chain_arg *a = kiln_calloc(1, sizeof *a);
+    if (!a) {
+        *ecode = WH_E_INTERNAL;
+        return NULL;
+    }
+    const char *m = r->method == M_OTHER ? r->method_other : method_names[r->method];
+    a->headers = wh_fields_clone(r->headers);
+    a->method = kiln_strdup(m);
+    a->path = kiln_strdup(r->path ? r->path : "/");
+    a->caller = dup_opt(id);
+    a->authority = dup_opt(r->authority);
+    if (!tp && in) tp = in->traceparent;
+    a->traceparent = dup_opt(tp);
+    if (component) {
+        a->component = kiln_malloc(name_len + 1);
+        if (a->component) {
+            memcpy(a->component, component, name_len);
+            a->component[name_len] = '\0';
+        }
+    }
+    if (!a->headers || !a->method || !a->path || (id && !a->caller) ||
+        (r->authority && !a->authority) || (component && !a->component) ||
+        (tp && !a->traceparent)) {
+        chain_arg_free(a);
+        *ecode = WH_E_INTERNAL;
+        return NULL;
+    }
+    a->c = (kiln_wasihttp_chain){a->component, a->caller,     a->method,
+                                 a->path,      a->authority,  r->has_scheme && r->scheme == S_HTTPS,
+                                 a->headers,   NULL,          0,
+                                 depth,        a->traceparent};
+    wh_target none;
+    memset(&none, 0, sizeof none);
+    return launch(r, o, &none, NULL, cl, a, NULL, ecode);
+}
+
+/* Logs a refused outbound request. */
+static void denied(kiln_wasihttp *h, const char *what)
+{
+    const char *id = wh_component(h);
+    fprintf(stderr,
+            "kiln: component %s: outbound request to %s denied (not in allowed_outbound_hosts)\n",
+            id ? id : "?", what);
 }
 
 /* Checks the request and its target against the grants; starts the transfer. On a
  * refusal returns NULL with *ecode. */
-static wh_xfer *start(kiln_wasihttp *h, wh_outreq *r, const wh_options *o, uint32_t *ecode)
+static wh_xfer *start(kiln_wasihttp *h, wh_outreq *r, const wh_options *o, const char *tp,
+                      uint32_t *ecode)
 {
     int https = !r->has_scheme || r->scheme == S_HTTPS;
     if (r->has_scheme && r->scheme == S_OTHER) {
         *ecode = WH_E_HTTP_PROTOCOL_ERROR;
         return NULL;
     }
-    wh_target t;
-    if (!r->authority || wh_target_parse(&t, https, r->authority, strlen(r->authority)) < 0) {
-        *ecode = WH_E_HTTP_REQUEST_URI_INVALID;
-        return NULL;
-    }
     size_t n;
     const char *const *grants = wh_grants(h, &n);
+    wh_target t;
+    size_t name_len = 0;
+    int chain = !r->authority || !*r->authority ? 2 : 0; /* a relative URL: a self request */
+    if (!chain) {
+        if (wh_target_parse(&t, https, r->authority, strlen(r->authority)) < 0) {
+            *ecode = WH_E_HTTP_REQUEST_URI_INVALID;
+            return NULL;
+        }
+        chain = wh_chain_target(&t, &name_len);
+    }
+    long long cl = content_length(r->headers);
+    if (cl == -2) {
+        *ecode = WH_E_HTTP_REQUEST_BODY_SIZE;
+        return NULL;
+    }
+    if (chain) {
+        if (chain == 2 ? !wh_allow_self(grants, n) : !wh_allow_chained(grants, n, &t)) {
+            denied(h, chain == 2 ? "self" : t.host);
+            *ecode = WH_E_HTTP_REQUEST_DENIED;
+            return NULL;
+        }
+        if (chain == 1 && name_len == 0) {
+            *ecode = WH_E_DESTINATION_NOT_FOUND;
+            return NULL;
+        }
+        return chain_start(h, r, o, chain == 1 ? t.host : NULL, name_len, cl, tp, ecode);
+    }
     if (!wh_allow(grants, n, &t)) {
-        const char *id = wh_component(h);
-        fprintf(stderr,
-                "kiln: component %s: outbound request to %s://%s:%u denied (not in "
-                "allowed_outbound_hosts)\n",
-                id ? id : "?", https ? "https" : "http", t.host, (unsigned)t.port);
+        char what[WH_HOST_MAX + 32];
+        snprintf(what, sizeof what, "%s://%s:%u", https ? "https" : "http", t.host,
+                 (unsigned)t.port);
+        denied(h, what);
         *ecode = WH_E_HTTP_REQUEST_DENIED;
         return NULL;
     }
     kiln_buf head = KILN_BUF_INIT;
-    long long cl;
-    if (build_head(&head, r, r->path ? r->path : "/", &cl) < 0) {
+    if (build_head(&head, r, r->path ? r->path : "/", cl, tp) < 0) {
         kiln_buf_free(&head);
         *ecode = WH_E_INTERNAL;
         return NULL;
     }
-    if (cl == -2) {
-        kiln_buf_free(&head);
-        *ecode = WH_E_HTTP_REQUEST_BODY_SIZE;
-        return NULL;
-    }
-    int has_body = r->body_taken;
-    int bodyless = r->method == M_GET || r->method == M_HEAD || r->method == M_DELETE ||
-                   r->method == M_OPTIONS || r->method == M_TRACE || r->method == M_CONNECT;
-    wh_xfer_spec spec = {
-        &t, head.data,       head.len,        r->method == M_HEAD, has_body || !bodyless,
-        cl, o ? o->t[0] : 0, o ? o->t[1] : 0, o ? o->t[2] : 0};
-    wh_xfer *x = wh_xfer_start(&spec, ecode);
+    wh_xfer *x = launch(r, o, &t, &head, cl, NULL, wh_limit_of(h), ecode);
     kiln_buf_free(&head);
-    if (x && spec.body) {
-        if (has_body)
-            wh_request_body_bind(r->body, x);
-        else
-            wh_xfer_body(x, "", 0); /* a method that carries a body: content-length 0 */
-    }
     return x;
+}
+
+/* Begins r's client span (wh_span_begin): 1 traced, 0 not, -1 out of memory. */
+static int span_of(kiln_wasihttp *h, const wh_outreq *r, wh_span *span)
+{
+    const char *m = r->method == M_OTHER ? r->method_other : method_names[r->method];
+    const char *host = r->authority && *r->authority ? r->authority : "self";
+    kiln_buf url = KILN_BUF_INIT;
+    const char *scheme = !r->has_scheme || r->scheme == S_HTTPS ? "https"
+                         : r->scheme == S_HTTP                  ? "http"
+                                                                : r->scheme_other;
+    int rc = kiln_buf_printf(&url, "%s://%s%s", scheme, host, r->path ? r->path : "/");
+    rc = rc < 0 ? -1 : wh_span_begin(span, h, m, url.data, host);
+    kiln_buf_free(&url);
+    return rc;
 }
 
 int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -580,15 +763,24 @@ int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res
     wh_options *opt = NULL;
     if (args[1].var.disc == 1) opt = p2_table_take(&o->options, args[1].var.payload->res.rep);
     uint32_t ecode = 0;
-    wh_xfer *x = start(h, r, opt, &ecode);
+    wh_span span;
+    int traced = span_of(h, r, &span);
+    wh_xfer *x = traced < 0 ? NULL : start(h, r, opt, traced ? span.tp : NULL, &ecode);
+    if (traced < 0) ecode = WH_E_INTERNAL;
     outreq_free(r);
     kiln_free(opt);
-    if (!x) return result_error(cx, &res[0], ecode);
+    if (!x) {
+        wh_span_end(&span, 0, ecode);
+        return result_error(cx, &res[0], ecode);
+    }
     wh_future *f = kiln_calloc(1, sizeof *f);
-    if (f)
+    if (f) {
         f->x = x;
-    else
+        f->span = span;
+    } else {
+        wh_span_free(&span);
         wh_xfer_release(x);
+    }
     uint32_t rep = put(ctx, cx, offsetof(wh_out, futures), f, future_free_v);
     return rep ? wh_var_res(cx, &res[0], 0, rep) : -1;
 }
@@ -634,7 +826,9 @@ int wh_future_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
     uint16_t status;
     const wh_fields *hdrs;
     uint32_t ecode;
-    if (wh_xfer_response(x, &status, &hdrs, &ecode) < 0) {
+    int got = wh_xfer_response(x, &status, &hdrs, &ecode);
+    wh_span_end(&f->span, got < 0 ? 0 : status, ecode);
+    if (got < 0) {
         wh_xfer_release(x);
         kiln_cval *e = wh_cval(cx);
         if (!e) return p2_fail(cx, "wasi:http: out of memory");

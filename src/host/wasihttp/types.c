@@ -26,6 +26,7 @@ struct kiln_wasihttp {
     const char *const *grants; /* allowed_outbound_hosts (kiln_grants_outbound) */
     size_t ngrants;
     const char *component; /* kiln_grants.component (the component's id): log lines */
+    wh_limit *limit;       /* its outbound limit (NULL: none) */
     uint32_t req_rep, outparam_rep;
     size_t body_off;
     kiln_wasihttp_outcome outcome;
@@ -941,6 +942,7 @@ static void *ctx_new(const kiln_grants *g, char **err)
     }
     h->grants = kiln_grants_outbound(g, &h->ngrants);
     h->component = g->component;
+    h->limit = wh_limit_find(g->component);
     return h;
 }
 
@@ -1028,6 +1030,16 @@ const char *const *wh_grants(const kiln_wasihttp *h, size_t *n)
 const char *wh_component(const kiln_wasihttp *h)
 {
     return h->component;
+}
+
+wh_limit *wh_limit_of(const kiln_wasihttp *h)
+{
+    return h->limit;
+}
+
+const kiln_wasihttp_request *wh_request(const kiln_wasihttp *h)
+{
+    return h->req;
 }
 
 int wh_request_body(kiln_wasihttp *h, kiln_cabi_cx *cx, kiln_cval *r, wh_outbody **out)

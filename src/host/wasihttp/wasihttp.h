@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "component/host.h"
+#include "host/wasihttp/settings.h"
 
 extern const kiln_chost_provider kiln_wasihttp_provider;
 extern const kiln_chost_iface kiln_wasihttp_types, kiln_wasihttp_outgoing_handler;
@@ -101,6 +102,10 @@ typedef struct kiln_wasihttp_request {
     size_t nheaders;
     const uint8_t *body;
     size_t body_len;
+    /* What outbound requests made for this request carry: the W3C traceparent (NULL:
+     * not traced), and how deep in service chaining the request is (0: from a client). */
+    const char *traceparent;
+    unsigned chain_depth;
 } kiln_wasihttp_request;
 
 /* Where the response goes (all on the instance's thread). start: the status and headers
@@ -140,5 +145,34 @@ uint32_t kiln_wasihttp_outparam_rep(const kiln_wasihttp *h);
 kiln_wasihttp_outcome kiln_wasihttp_outcome_of(const kiln_wasihttp *h, int *finished,
                                                uint32_t *error_case);
 const char *kiln_wasihttp_error_name(uint32_t error_case);
+
+/* ---- service chaining (outgoing.c; the executor says how it is done) ---- */
+
+/* The deepest chain of in-process requests (a request from a client is depth 0): a
+ * request past it fails with error-code.loop-detected. */
+#define KILN_WASIHTTP_CHAIN_MAX_DEPTH 10
+
+/* An outbound request for the application itself, as handle took it. */
+typedef struct kiln_wasihttp_chain {
+    const char *component; /* the target component's id; NULL: a self request (by route) */
+    const char *caller;    /* the calling component's id (log lines) */
+    const char *method;
+    const char *path_with_query;
+    const char *authority; /* as the guest set it (NULL: none) */
+    int https;
+    const wh_fields *headers;
+    const void *body;
+    size_t body_len;
+    unsigned depth;          /* of the new request (>= 1) */
+    const char *traceparent; /* for the new request (NULL: none) */
+} kiln_wasihttp_chain;
+
+struct wh_xfer;
+/* Starts c in process, answering into x (outbound.h: wh_xfer_local_head/_data/_end; x
+ * retained while answering). c is valid only during the call. Called on the calling
+ * guest's thread, from its fiber when it has one. */
+typedef void (*kiln_wasihttp_chainer)(const kiln_wasihttp_chain *c, struct wh_xfer *x);
+/* Sets how chained requests run (kiln up; NULL: they fail with HTTP-request-denied). */
+void kiln_wasihttp_set_chainer(kiln_wasihttp_chainer fn);
 
 #endif

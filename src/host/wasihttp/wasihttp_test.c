@@ -188,8 +188,8 @@ static void test_request_and_response(void)
     if (!p2 || !h) return;
     kiln_wasihttp_header hs[] = {
         {"Host", 4, "x", 1}, {"Connection", 10, "keep-alive", 10}, {"X-Y", 3, "z", 1}};
-    kiln_wasihttp_request req = {"PATCH", 5, "/p?q=1", 6, 0, "x", 1, hs, 3, (const uint8_t *)"body",
-                                 4};
+    kiln_wasihttp_request req = {
+        "PATCH", 5, "/p?q=1", 6, 0, "x", 1, hs, 3, (const uint8_t *)"body", 4, NULL, 0};
     sink_log log = {0, 0, KILN_BUF_INIT, ""};
     kiln_wasihttp_sink sink = {s_start, s_write, s_finish, &log, NULL, NULL};
     CHECK_INT(kiln_wasihttp_bind(h, p2, &req, &sink), 0);
@@ -272,7 +272,7 @@ static void test_error_outcome(void)
     char *err = NULL;
     void *p2 = kiln_wasip2_provider.ctx_new(&g, &err);
     void *h = kiln_wasihttp_provider.ctx_new(&g, &err);
-    kiln_wasihttp_request req = {"GET", 3, "/", 1, 0, NULL, 0, NULL, 0, NULL, 0};
+    kiln_wasihttp_request req = {"GET", 3, "/", 1, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0};
     sink_log log = {0, 0, KILN_BUF_INIT, ""};
     kiln_wasihttp_sink sink = {s_start, s_write, s_finish, &log, NULL, NULL};
     CHECK_INT(kiln_wasihttp_bind(h, p2, &req, &sink), 0);

@@ -1,7 +1,7 @@
 /* The outbound HTTP test handler of tests/e2e/up_outbound.sh (tests/components/build.sh,
  * entry c-outbound), written against the bindings `wit-bindgen c` generates for world.wit.
  * Parameters come in the query, url= last (everything after it is the URL):
- *   /fetch?[method=post&][body=TEXT&][fbt=MS&][bbt=MS&]url=URL
+ *   /fetch?[method=post&][body=TEXT&][fbt=MS&][bbt=MS&]url=URL   (URL "/path": relative)
  *        one request (fbt, bbt: first-byte and between-bytes timeouts); 200: "status: S\n
  *        x-upstream: V\nbody: BODY\n", BODY ending in "<read-error>" when reading it
  *        failed (502: "error: NAME\n")
@@ -82,6 +82,10 @@ static const char *error_name(const wasi_http_types_error_code_t *e)
         return "TLS-certificate-error";
     case WASI_HTTP_TYPES_ERROR_CODE_HTTP_PROTOCOL_ERROR:
         return "HTTP-protocol-error";
+    case WASI_HTTP_TYPES_ERROR_CODE_LOOP_DETECTED:
+        return "loop-detected";
+    case WASI_HTTP_TYPES_ERROR_CODE_CONNECTION_LIMIT_REACHED:
+        return "connection-limit-reached";
     default:
         return "other";
     }
@@ -159,17 +163,18 @@ static int send_request(const char *url, size_t url_len, const char *method, con
     wasi_http_types_own_outgoing_request_t req =
         wasi_http_types_constructor_outgoing_request(wasi_http_types_constructor_fields());
     wasi_http_types_borrow_outgoing_request_t b = wasi_http_types_borrow_outgoing_request(req);
-    const char *sep = strstr(url, "://");
-    if (!sep) abort();
-    wasi_http_types_scheme_t scheme = {.tag = strncmp(url, "https", 5) == 0
-                                                  ? WASI_HTTP_TYPES_SCHEME_HTTPS
-                                                  : WASI_HTTP_TYPES_SCHEME_HTTP};
-    if (!wasi_http_types_method_outgoing_request_set_scheme(b, &scheme)) abort();
-    const char *auth = sep + 3, *end_ = url + url_len;
-    const char *path = memchr(auth, '/', (size_t)(end_ - auth));
-    if (!path) path = end_;
-    hello_string_t a = {(uint8_t *)auth, (size_t)(path - auth)};
-    if (!wasi_http_types_method_outgoing_request_set_authority(b, &a)) abort();
+    const char *sep = strstr(url, "://"), *end_ = url + url_len, *path = url;
+    if (sep) { /* else a relative URL ("/path"): no scheme, no authority (a self request) */
+        wasi_http_types_scheme_t scheme = {.tag = strncmp(url, "https", 5) == 0
+                                                      ? WASI_HTTP_TYPES_SCHEME_HTTPS
+                                                      : WASI_HTTP_TYPES_SCHEME_HTTP};
+        if (!wasi_http_types_method_outgoing_request_set_scheme(b, &scheme)) abort();
+        const char *auth = sep + 3;
+        path = memchr(auth, '/', (size_t)(end_ - auth));
+        if (!path) path = end_;
+        hello_string_t a = {(uint8_t *)auth, (size_t)(path - auth)};
+        if (!wasi_http_types_method_outgoing_request_set_authority(b, &a)) abort();
+    }
     hello_string_t p = {(uint8_t *)(path < end_ ? path : "/"),
                         path < end_ ? (size_t)(end_ - path) : 1};
     if (!wasi_http_types_method_outgoing_request_set_path_with_query(b, &p)) abort();

@@ -27,3 +27,13 @@ stop_up() {
     kill "$UP_PID" 2>/dev/null
     wait "$UP_PID" 2>/dev/null
 }
+
+# restart_up ARGS...: stops the kiln up that start_up started (if any) and starts it again
+# with ARGS; a failure to start is recorded with the end of its log.
+restart_up() {
+    if [ -n "${UP_PID:-}" ]; then
+        kill "$UP_PID" 2>/dev/null
+        wait "$UP_PID" 2>/dev/null
+    fi
+    start_up "$@" || fail "kiln up $* starts" "$(tail -n 5 "$TMP/up.err")"
+}

@@ -1,0 +1,447 @@
+/* kiln_host.c — the host APIs of the Kiln C SDK for wasi:http components (kiln.h: key-value,
+ * variables, outbound HTTP), on the interfaces Spin's SDKs import, so the same component
+ * runs on Kiln and on Spin:
+ *   kiln_kv_*          fermyon:spin/key-value@2.0.0 (a store opened once per label and
+ *                      request, kept for the instance's life)
+ *   kiln_variable_get  fermyon:spin/variables@2.0.0
+ *   kiln_http_fetch    wasi:http/outgoing-handler (a request, its body written whole, the
+ *                      future waited on with pollable.block, the response read whole)
+ * Link it with kiln.c and kiln_http.c (not with the WAGI backend: a WAGI module has no
+ * component imports). Only what a handler calls is imported (the linker drops the rest), and
+ * kiln-componentize.sh adds the Spin interfaces to the component's world when the core
+ * module imports them. Imports are declared by hand as in kiln_imports.h. */
+#include "kiln.h"
+#include "kiln_imports.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define KV "fermyon:spin/key-value@2.0.0"
+#define VARS "fermyon:spin/variables@2.0.0"
+#define OUTGOING "wasi:http/outgoing-handler@" WASI_VERSION
+#define IO_POLL "wasi:io/poll@" WASI_VERSION
+
+/* ---- the imports ---- */
+
+/* result<own<store>, error>: tag at 0; ok handle at 4; error tag at 4, other(string) at 8, 12 */
+IMPORT(KV, "[static]store.open")
+extern void kv_open(const char *label, size_t len, void *ret);
+/* result<option<list<u8>>, error>: tag at 0; ok: option tag at 4, list at 8, 12 */
+IMPORT(KV, "[method]store.get")
+extern void kv_get(handle self, const char *key, size_t len, void *ret);
+/* result<_, error> */
+IMPORT(KV, "[method]store.set")
+extern void kv_set(handle self, const char *key, size_t len, const void *value, size_t vlen,
+                   void *ret);
+IMPORT(KV, "[method]store.delete")
+extern void kv_delete(handle self, const char *key, size_t len, void *ret);
+/* result<bool, error>: ok bool at 4 */
+IMPORT(KV, "[method]store.exists")
+extern void kv_exists(handle self, const char *key, size_t len, void *ret);
+
+/* result<string, error>: tag at 0; ok string at 4, 8; error tag at 4, its string at 8, 12 */
+IMPORT(VARS, "get")
+extern void var_get(const char *name, size_t len, void *ret);
+
+IMPORT(HTTP_TYPES, "[constructor]outgoing-request")
+extern handle oreq_new(handle headers);
+/* (method variant: tag, other's string) -> result<_, _> as 0 / 1 */
+IMPORT(HTTP_TYPES, "[method]outgoing-request.set-method")
+extern int32_t oreq_set_method(handle self, int32_t tag, const char *other, size_t len);
+/* (option<scheme>: some, scheme tag, other's string) */
+IMPORT(HTTP_TYPES, "[method]outgoing-request.set-scheme")
+extern int32_t oreq_set_scheme(handle self, int32_t some, int32_t tag, const char *other,
+                               size_t len);
+/* (option<string>) */
+IMPORT(HTTP_TYPES, "[method]outgoing-request.set-authority")
+extern int32_t oreq_set_authority(handle self, int32_t some, const char *s, size_t len);
+IMPORT(HTTP_TYPES, "[method]outgoing-request.set-path-with-query")
+extern int32_t oreq_set_path(handle self, int32_t some, const char *s, size_t len);
+IMPORT(HTTP_TYPES, "[resource-drop]outgoing-request")
+extern void oreq_drop(handle self);
+/* result<own<outgoing-body>>: tag at 0, handle at 4 */
+IMPORT(HTTP_TYPES, "[method]outgoing-request.body")
+extern void oreq_body(handle self, void *ret);
+/* (request, option<own<request-options>>) -> result<own<future-incoming-response>,
+ * error-code>: tag at 0, the handle or the error-code's tag at 8 */
+IMPORT(OUTGOING, "handle")
+extern void out_handle(handle request, int32_t some, handle options, void *ret);
+IMPORT(HTTP_TYPES, "[method]future-incoming-response.subscribe")
+extern handle fut_subscribe(handle self);
+/* option<result<result<own<incoming-response>, error-code>>>: tags at 0, 8 and 16; the
+ * handle or the error-code's tag at 24 */
+IMPORT(HTTP_TYPES, "[method]future-incoming-response.get")
+extern void fut_get(handle self, void *ret);
+IMPORT(HTTP_TYPES, "[resource-drop]future-incoming-response")
+extern void fut_drop(handle self);
+IMPORT(HTTP_TYPES, "[method]incoming-response.status")
+extern int32_t iresp_status(handle self);
+IMPORT(HTTP_TYPES, "[method]incoming-response.headers")
+extern handle iresp_headers(handle self);
+/* result<own<incoming-body>>: tag at 0, handle at 4 */
+IMPORT(HTTP_TYPES, "[method]incoming-response.consume")
+extern void iresp_consume(handle self, void *ret);
+IMPORT(HTTP_TYPES, "[resource-drop]incoming-response")
+extern void iresp_drop(handle self);
+IMPORT(IO_POLL, "[method]pollable.block")
+extern void poll_block(handle self);
+IMPORT(IO_POLL, "[resource-drop]pollable")
+extern void poll_drop(handle self);
+
+/* ---- errors ---- */
+
+static char *last_error;
+
+const char *kiln_error(void)
+{
+    return last_error ? last_error : "";
+}
+
+static void set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void set_error(const char *fmt, ...)
+{
+    kiln__sbuf b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    kiln__sb_vprintf(&b, fmt, ap);
+    va_end(ap);
+    free(last_error);
+    last_error = b.data;
+}
+
+/* The error variant at offset 4 of r (its string, if any, at 8 and 12): names[tag], with
+ * ": string" for the cases that carry one (from `with_string` on). */
+static void variant_error(const ret_area *r, const char *api, const char *const *names, size_t n,
+                          size_t with_string)
+{
+    uint8_t tag = r->b[4];
+    const char *name = tag < n ? names[tag] : "unknown";
+    if (tag >= with_string && tag < n) {
+        char *s = (char *)(uintptr_t)word_at(r, 8);
+        size_t len = word_at(r, 12);
+        set_error("%s: %s: %.*s", api, name, (int)len, s);
+        free_lowered(s, len);
+    } else {
+        set_error("%s: %s", api, name);
+    }
+}
+
+static const char *const kv_errors[] = {"store-table-full", "no-such-store", "access-denied",
+                                        "other"};
+
+static void kv_error(const ret_area *r)
+{
+    variant_error(r, "key-value", kv_errors, 4, 3);
+}
+
+/* ---- key-value ---- */
+
+static struct {
+    char **labels;
+    handle *stores;
+    size_t n;
+} kv;
+
+/* The store of label (NULL: "default"), opened on first use; 0 with kiln_error(). */
+static handle store_of(const char *label)
+{
+    if (!label) label = "default";
+    for (size_t i = 0; i < kv.n; i++)
+        if (strcmp(kv.labels[i], label) == 0) return kv.stores[i];
+    ret_area r;
+    kv_open(label, strlen(label), &r);
+    if (r.b[0] != 0) {
+        kv_error(&r);
+        return 0;
+    }
+    kv.labels = kiln__xrealloc(kv.labels, (kv.n + 1) * sizeof *kv.labels);
+    kv.stores = kiln__xrealloc(kv.stores, (kv.n + 1) * sizeof *kv.stores);
+    kv.labels[kv.n] = kiln__xstrndup(label, strlen(label));
+    kv.stores[kv.n] = (handle)word_at(&r, 4);
+    return kv.stores[kv.n++];
+}
+
+int kiln_kv_get(const char *store, const char *key, char **value, size_t *len)
+{
+    *value = NULL;
+    *len = 0;
+    handle s = store_of(store);
+    if (!s) return -1;
+    ret_area r;
+    kv_get(s, key, strlen(key), &r);
+    if (r.b[0] != 0) {
+        kv_error(&r);
+        return -1;
+    }
+    if (r.b[4] == 0) return 0;
+    char *data = (char *)(uintptr_t)word_at(&r, 8);
+    size_t n = word_at(&r, 12);
+    *value = kiln__xstrndup(data, n); /* NUL-terminated for convenience */
+    *len = n;
+    free_lowered(data, n);
+    return 1;
+}
+
+int kiln_kv_set(const char *store, const char *key, const void *value, size_t len)
+{
+    handle s = store_of(store);
+    if (!s) return -1;
+    ret_area r;
+    kv_set(s, key, strlen(key), len ? value : "", len, &r);
+    if (r.b[0] != 0) kv_error(&r);
+    return r.b[0] == 0 ? 0 : -1;
+}
+
+int kiln_kv_delete(const char *store, const char *key)
+{
+    handle s = store_of(store);
+    if (!s) return -1;
+    ret_area r;
+    kv_delete(s, key, strlen(key), &r);
+    if (r.b[0] != 0) kv_error(&r);
+    return r.b[0] == 0 ? 0 : -1;
+}
+
+int kiln_kv_exists(const char *store, const char *key)
+{
+    handle s = store_of(store);
+    if (!s) return -1;
+    ret_area r;
+    kv_exists(s, key, strlen(key), &r);
+    if (r.b[0] != 0) {
+        kv_error(&r);
+        return -1;
+    }
+    return r.b[4] != 0;
+}
+
+/* ---- variables ---- */
+
+const char *kiln_variable_get(const char *name)
+{
+    static const char *const errors[] = {"invalid-name", "undefined", "provider", "other"};
+    ret_area r;
+    var_get(name, strlen(name), &r);
+    if (r.b[0] != 0) {
+        variant_error(&r, "variables", errors, 4, 0);
+        return NULL;
+    }
+    char *s = (char *)(uintptr_t)word_at(&r, 4);
+    size_t len = word_at(&r, 8);
+    char *v = kiln__xstrndup(s, len);
+    free_lowered(s, len);
+    return v; /* kept until exit, as every string the SDK hands out */
+}
+
+/* ---- outbound HTTP ---- */
+
+/* wasi:http/types error-code cases, in order. */
+static const char *const error_codes[] = {"DNS-timeout",
+                                          "DNS-error",
+                                          "destination-not-found",
+                                          "destination-unavailable",
+                                          "destination-IP-prohibited",
+                                          "destination-IP-unroutable",
+                                          "connection-refused",
+                                          "connection-terminated",
+                                          "connection-timeout",
+                                          "connection-read-timeout",
+                                          "connection-write-timeout",
+                                          "connection-limit-reached",
+                                          "TLS-protocol-error",
+                                          "TLS-certificate-error",
+                                          "TLS-alert-received",
+                                          "HTTP-request-denied",
+                                          "HTTP-request-length-required",
+                                          "HTTP-request-body-size",
+                                          "HTTP-request-method-invalid",
+                                          "HTTP-request-URI-invalid",
+                                          "HTTP-request-URI-too-long",
+                                          "HTTP-request-header-section-size",
+                                          "HTTP-request-header-size",
+                                          "HTTP-request-trailer-section-size",
+                                          "HTTP-request-trailer-size",
+                                          "HTTP-response-incomplete",
+                                          "HTTP-response-header-section-size",
+                                          "HTTP-response-header-size",
+                                          "HTTP-response-body-size",
+                                          "HTTP-response-trailer-section-size",
+                                          "HTTP-response-trailer-size",
+                                          "HTTP-response-transfer-coding",
+                                          "HTTP-response-content-coding",
+                                          "HTTP-response-timeout",
+                                          "HTTP-upgrade-failed",
+                                          "HTTP-protocol-error",
+                                          "loop-detected",
+                                          "configuration-error",
+                                          "internal-error"};
+
+static void http_error(uint8_t tag)
+{
+    size_t n = sizeof error_codes / sizeof error_codes[0];
+    set_error("http: %s", tag < n ? error_codes[tag] : "unknown error");
+}
+
+/* The request's headers ("Name: value" lines, NULL-terminated list; NULL: none) as a new
+ * fields resource; 0 with kiln_error() when one is malformed or refused. */
+static handle request_fields(const char *const *headers)
+{
+    handle f = fields_new();
+    for (size_t i = 0; headers && headers[i]; i++) {
+        const char *colon = strchr(headers[i], ':');
+        if (!colon || colon == headers[i]) {
+            set_error("http: malformed header \"%s\" (expected \"Name: value\")", headers[i]);
+            fields_drop(f);
+            return 0;
+        }
+        const char *v = colon + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        ret_area r;
+        fields_append(f, headers[i], (size_t)(colon - headers[i]), v, strlen(v), &r);
+        if (r.b[0] != 0) {
+            set_error("http: the host refused the header \"%.*s\"", (int)(colon - headers[i]),
+                      headers[i]);
+            fields_drop(f);
+            return 0;
+        }
+    }
+    return f;
+}
+
+/* Sets method, scheme, authority and path of req from method and url ("scheme://host/p"
+ * or a relative "/p": a self request). 0, or -1 with kiln_error(). */
+static int request_target(handle req, const char *method, const char *url)
+{
+    static const char *const methods[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                          "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+    int32_t tag = 9; /* other */
+    for (int32_t i = 0; i < 9; i++)
+        if (strcasecmp(method, methods[i]) == 0) tag = i;
+    if (oreq_set_method(req, tag, method, tag == 9 ? strlen(method) : 0) != 0) {
+        set_error("http: invalid method \"%s\"", method);
+        return -1;
+    }
+    const char *sep = strstr(url, "://"), *path = url;
+    if (sep) {
+        size_t sl = (size_t)(sep - url);
+        int32_t scheme = sl == 4 && strncasecmp(url, "http", 4) == 0    ? 0
+                         : sl == 5 && strncasecmp(url, "https", 5) == 0 ? 1
+                                                                        : 2;
+        const char *auth = sep + 3;
+        path = auth + strcspn(auth, "/?");
+        if (oreq_set_scheme(req, 1, scheme, url, scheme == 2 ? sl : 0) != 0 ||
+            oreq_set_authority(req, 1, auth, (size_t)(path - auth)) != 0) {
+            set_error("http: invalid URL \"%s\"", url);
+            return -1;
+        }
+    }
+    kiln__sbuf p = {0};
+    if (*path != '/') kiln__sb_putc(&p, '/');
+    kiln__sb_append(&p, path, strlen(path));
+    int32_t bad = oreq_set_path(req, 1, p.data, p.len);
+    free(p.data);
+    if (bad) set_error("http: invalid path in \"%s\"", url);
+    return bad ? -1 : 0;
+}
+
+/* Reads the response's headers into resp. */
+static void response_headers(handle iresp, kiln_http_response *resp)
+{
+    ret_area r;
+    handle h = iresp_headers(iresp);
+    fields_entries(h, &r);
+    uint8_t *items = (uint8_t *)(uintptr_t)word_at(&r, 0);
+    size_t count = word_at(&r, 4);
+    resp->names = kiln__xmalloc((count + 1) * sizeof *resp->names);
+    resp->values = kiln__xmalloc((count + 1) * sizeof *resp->values);
+    for (size_t i = 0; i < count; i++) {
+        uint32_t w[4];
+        memcpy(w, items + 16 * i, sizeof w);
+        char *name = (char *)(uintptr_t)w[0], *value = (char *)(uintptr_t)w[2];
+        resp->names[i] = kiln__xstrndup(name, w[1]);
+        resp->values[i] = kiln__xstrndup(value, w[3]);
+        free_lowered(name, w[1]);
+        free_lowered(value, w[3]);
+    }
+    resp->nheaders = count;
+    free_lowered(items, count);
+    fields_drop(h);
+}
+
+int kiln_http_fetch(const char *method, const char *url, const char *const *headers,
+                    const void *body, size_t body_len, kiln_http_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    handle f = request_fields(headers);
+    if (!f) return -1;
+    handle req = oreq_new(f); /* takes the fields */
+    if (request_target(req, method ? method : "GET", url) < 0) {
+        oreq_drop(req);
+        return -1;
+    }
+    ret_area r;
+    handle out_body = 0;
+    if (body) {
+        oreq_body(req, &r);
+        if (r.b[0] == 0) out_body = (handle)word_at(&r, 4);
+    }
+    out_handle(req, 0, 0, &r);
+    if (out_body) kiln__write_outgoing(out_body, body, body_len); /* as Spin's SDKs: after */
+    if (r.b[0] != 0) {
+        http_error(r.b[8]);
+        return -1;
+    }
+    handle fut = (handle)word_at(&r, 8);
+    handle p = fut_subscribe(fut);
+    poll_block(p);
+    poll_drop(p);
+    fut_get(fut, &r);
+    fut_drop(fut);
+    if (r.b[0] == 0 || r.b[8] != 0) { /* none after a block, or taken twice: cannot be */
+        set_error("http: the response was not there");
+        return -1;
+    }
+    if (r.b[16] != 0) {
+        http_error(r.b[24]);
+        return -1;
+    }
+    handle iresp = (handle)word_at(&r, 24);
+    resp->status = iresp_status(iresp);
+    response_headers(iresp, resp);
+    iresp_consume(iresp, &r);
+    kiln__sbuf b = {0};
+    int rc = r.b[0] == 0 ? kiln__read_incoming((handle)word_at(&r, 4), &b, KILN_MAX_BODY) : -1;
+    iresp_drop(iresp);
+    if (rc < 0) {
+        set_error("http: the response body could not be read whole (at most %u bytes)",
+                  (unsigned)KILN_MAX_BODY);
+        free(b.data);
+        kiln_http_response_free(resp);
+        return -1;
+    }
+    resp->body = b.data ? b.data : kiln__xstrndup("", 0);
+    resp->body_len = b.len;
+    return 0;
+}
+
+const char *kiln_http_response_header(const kiln_http_response *resp, const char *name)
+{
+    for (size_t i = 0; i < resp->nheaders; i++)
+        if (strcasecmp(resp->names[i], name) == 0) return resp->values[i];
+    return NULL;
+}
+
+void kiln_http_response_free(kiln_http_response *resp)
+{
+    for (size_t i = 0; i < resp->nheaders; i++) {
+        free(resp->names[i]);
+        free(resp->values[i]);
+    }
+    free(resp->names);
+    free(resp->values);
+    free(resp->body);
+    memset(resp, 0, sizeof *resp);
+}
