@@ -142,7 +142,7 @@ elif cmd.startswith("upload"):  # upload[-poll] PID MIB: a chunked upload made o
     s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" % path).encode())
     piece = b"u" * (1 << 20)
     chunk = b"100000\r\n" + piece + b"\r\n"
-    before, peak = rss(pid), 0
+    before, peak, t0 = rss(pid), 0, time.monotonic()
     for i in range(mib):
         s.sendall(chunk)
         if i % 64 == 0:
@@ -150,7 +150,8 @@ elif cmd.startswith("upload"):  # upload[-poll] PID MIB: a chunked upload made o
     s.sendall(b"0\r\n\r\n")
     st, h, body, tr = read_response(s.makefile("rb"))
     peak = max(peak, rss(pid))
-    print(st, body.decode().strip(), "growth_mib=%d" % (peak - before), "after_mib=%d" % (rss(pid) - before))
+    print(st, body.decode().strip(), "growth_mib=%d" % (peak - before),
+          "after_mib=%d" % (rss(pid) - before), "secs=%.1f" % (time.monotonic() - t0))
 PY
 h1() { python3 "$TMP/h1.py" "$PORT" "$@"; }
 
