@@ -39,6 +39,7 @@ struct kiln_loop_sched {
     fd_ent *fds;
     size_t nfds, capfds;
     uint64_t armed_ns; /* what the timerfd is set to (0: disarmed) */
+    int poked;         /* kiln_loop_sched_poke: check the fd waits at the next wake */
     size_t parked;
     /* the run queue: fibers whose wait ended, filled from any thread, linked through
      * kiln_fiber_sched_link (no allocation) */
@@ -210,6 +211,10 @@ static void on_wake(h2o_socket_t *sock, const char *err)
     uint64_t n;
     ssize_t r = read(s->efd, &n, sizeof n);
     (void)r, (void)err;
+    if (s->poked) {
+        s->poked = 0;
+        fire(s);
+    }
     for (;;) {
         pthread_mutex_lock(&s->lock);
         kiln_fiber *f = s->runq_head;
@@ -222,6 +227,18 @@ static void on_wake(h2o_socket_t *sock, const char *err)
             f = next;
         }
     }
+}
+
+void kiln_loop_sched_poke(void)
+{
+    kiln_sched *cur = kiln_sched_current();
+    if (!cur || cur->wait != wait_cb) return; /* not a loop's scheduler */
+    kiln_loop_sched *s = (kiln_loop_sched *)cur;
+    if (!s->nfds || s->poked) return;
+    s->poked = 1;
+    uint64_t one = 1;
+    ssize_t n = write(s->efd, &one, sizeof one);
+    (void)n; /* EAGAIN: the counter is saturated, the loop is awake anyway */
 }
 
 kiln_loop_sched *kiln_loop_sched_new(h2o_evloop_t *loop)

@@ -6,7 +6,7 @@
 # trailers after the last chunk, pipelined requests answered in order, Expect:
 # 100-continue, HEAD, HTTP/1.0, keep-alive after a body the handler did not read, and the
 # codec's own answers: a malformed head 400, an oversized head 431, oversized bodies 413
-# (announced, and chunked while it streams).
+# (announced, and chunked while it streams), counted in /metrics.
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/e2e/helpers/wasi_http.sh"
 pass "tests/components/build.sh builds c-http and c-http-spin"
@@ -218,9 +218,18 @@ expect_eq "a 40 KB head is 431" "HTTP/1.1 431 Request Header Fields Too Large cl
 expect_contains "the codec's own answers have access-log lines" " 431 " "$(cat "$TMP/moved.out")"
 kill "$PID"
 wait "$PID" 2>/dev/null
-serve "$TMP/app" small --max-request-size 4k
+APORT=$(free_port)
+serve "$TMP/app" small --max-request-size 4k --admin "127.0.0.1:$APORT"
 expect_eq "an announced body over --max-request-size is 413" \
     "HTTP/1.1 413 Payload Too Large close" "$(h1 bigbody)"
+expect_eq "a malformed head is 400 (again)" "HTTP/1.1 400 Bad Request close" "$(h1 malformed)"
+# the codec's own answers count as requests no route served
+H='http_server_request_duration_seconds_count{component="",http_route=""'
+M=$(curl -s -m 5 "http://127.0.0.1:$APORT/metrics")
+expect_contains "/metrics counts the 413 (method POST, no route)" \
+    "$H,http_request_method=\"POST\",http_response_status_class=\"4xx\"} 1" "$M"
+expect_contains "/metrics counts the malformed head's 400 (method _OTHER)" \
+    "$H,http_request_method=\"_OTHER\",http_response_status_class=\"4xx\"} 1" "$M"
 expect_eq "a chunked body growing past --max-request-size is 413 while it streams" \
     "HTTP/1.1 413 Payload Too Large close" "$(h1 bigchunked)"
 expect_eq "the server still serves" "2" "$(curl -s -m 10 --data-binary 'hi' "$URL/x/count")"
