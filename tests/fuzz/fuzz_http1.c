@@ -9,6 +9,7 @@
  * max_body) must not depend on how the bytes arrived. */
 // fuzz-sources: src/server/http1_parse.c src/util/alloc.c src/util/buf.c
 #include "server/http1_parse.h"
+#include "util/alloc.h"
 #include "util/buf.h"
 
 #include <stdint.h>
@@ -40,7 +41,7 @@ static uint64_t run(const char *d, size_t n, int split, uint32_t seed, size_t ma
                     size_t max_body)
 {
     kiln_buf in = {0};
-    kiln_h1_head *h = malloc(sizeof *h);
+    kiln_h1_head *h = kiln_malloc(sizeof *h);
     if (!h) abort();
     kiln_h1_body b;
     int in_body = 0, status = KILN_H1_MORE;
@@ -93,7 +94,7 @@ static uint64_t run(const char *d, size_t n, int split, uint32_t seed, size_t ma
         }
     }
     kiln_buf_free(&in);
-    free(h);
+    kiln_free(h);
     return mix(digest, (uint64_t)(status + 10));
 }
 
