@@ -117,10 +117,12 @@ elif cmd == "unread":  # a body the handler does not read, then the next request
     s.sendall(b"GET /x/echo HTTP/1.1\r\nHost: x\r\n\r\n")
     st, h, body, tr = read_response(f)
     print(st1, "/", st, body.decode().split("\n")[0])
-elif cmd in ("malformed", "bighead", "bigbody", "bigchunked"):
+elif cmd in ("malformed", "bighead", "bigbody", "bigchunked", "expect"):
     s = conn()
     if cmd == "malformed":
         s.sendall(b"GET / HTTP/1.1\r\nHost x\r\n\r\n")
+    elif cmd == "expect":
+        s.sendall(b"POST /x/count HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx")
     elif cmd == "bighead":
         s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n")
     elif cmd == "bigbody":
@@ -223,11 +225,12 @@ serve "$TMP/app" small --max-request-size 4k --admin "127.0.0.1:$APORT"
 expect_eq "an announced body over --max-request-size is 413" \
     "HTTP/1.1 413 Payload Too Large close" "$(h1 bigbody)"
 expect_eq "a malformed head is 400 (again)" "HTTP/1.1 400 Bad Request close" "$(h1 malformed)"
+expect_eq "an unknown Expect is 417" "HTTP/1.1 417 Expectation Failed close" "$(h1 expect)"
 # the codec's own answers count as requests no route served
 H='http_server_request_duration_seconds_count{component="",http_route=""'
 M=$(curl -s -m 5 "http://127.0.0.1:$APORT/metrics")
-expect_contains "/metrics counts the 413 (method POST, no route)" \
-    "$H,http_request_method=\"POST\",http_response_status_class=\"4xx\"} 1" "$M"
+expect_contains "/metrics counts the 413 and the 417 (method POST, no route)" \
+    "$H,http_request_method=\"POST\",http_response_status_class=\"4xx\"} 2" "$M"
 expect_contains "/metrics counts the malformed head's 400 (method _OTHER)" \
     "$H,http_request_method=\"_OTHER\",http_response_status_class=\"4xx\"} 1" "$M"
 expect_eq "a chunked body growing past --max-request-size is 413 while it streams" \
