@@ -80,7 +80,7 @@ static void body_signal(h1body *b)
     if (b->signalled || b->efd < 0) return;
     uint64_t one = 1;
     if (write(b->efd, &one, sizeof one) == (ssize_t)sizeof one) b->signalled = 1;
-    kiln_loop_sched_poke(); /* a reader parked on this loop wakes now, not at its tick */
+    kiln_loop_sched_poke(b->efd); /* a reader parked on this loop wakes now, not at its tick */
 }
 
 static void body_unref(h1body *b)

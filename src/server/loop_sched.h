@@ -39,11 +39,11 @@ size_t kiln_loop_sched_parked(const kiln_loop_sched *s);
 /* Ends every parked timer/fd wait now with KILN_WAIT_INTERRUPTED (shutdown): their guests
  * unwind as if their time limit had passed. */
 void kiln_loop_sched_interrupt_all(kiln_loop_sched *s);
-/* An fd that a fiber parked by the calling thread's scheduler may wait on has become
- * ready on this thread (e.g. the HTTP/1 codec signalled a body's eventfd): the fd waits
- * are checked from the loop at once instead of at the next 1 ms tick. A no-op when the
- * thread has no loop scheduler or nothing waits on an fd. */
-void kiln_loop_sched_poke(void);
+/* fd, which fibers parked by the calling thread's scheduler may wait on, has become ready
+ * on this thread (e.g. the HTTP/1 codec signalled a body's eventfd): the waits on fd are
+ * checked from the loop at once instead of at the next 1 ms tick (the others are not
+ * polled). A no-op when the thread has no loop scheduler or nothing waits on fd. */
+void kiln_loop_sched_poke(int fd);
 /* Unbinds and frees; every fiber must be done. */
 void kiln_loop_sched_free(kiln_loop_sched *s);
 
