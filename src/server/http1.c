@@ -54,7 +54,6 @@ struct h1conn {
     h2o_headers_t trailers; /* kiln_http1_set_trailers (in req.pool) */
     unsigned in_req : 1,    /* a head was parsed: the request is under way */
         reading_body : 1,   /* its body is still arriving */
-        chunked_in : 1,     /* ... chunked */
         paused : 1,         /* not read: the body buffer is full */
         head_sent : 1,      /* the response head went out */
         chunked_out : 1,    /* the response is chunked */
@@ -210,7 +209,7 @@ static void request_init(h1conn *c)
     c->ostr = (h2o_ostream_t){NULL, final_send, NULL, NULL};
     memset(&c->bd, 0, sizeof c->bd);
     memset(&c->trailers, 0, sizeof c->trailers);
-    c->in_req = c->reading_body = c->chunked_in = c->paused = 0;
+    c->in_req = c->reading_body = c->paused = 0;
     c->head_sent = c->chunked_out = c->no_body = c->res_done = c->final_write = 0;
 }
 
@@ -669,7 +668,6 @@ static void parse_head(h1conn *c)
     timer_set(c, 0);
     if (h->chunked || h->length) {
         c->reading_body = 1;
-        c->chunked_in = h->chunked;
         kiln_h1_body_init(&c->bd, h, c->lim->max_body);
         if (!(c->body = body_new(c, h->chunked ? SIZE_MAX : h->length))) {
             send_error_close(c, 503);
