@@ -115,6 +115,8 @@ const char *kiln_http_reason(int status)
         return "Payload Too Large";
     case 415:
         return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
     case 418:
         return "I'm a teapot";
     case 422:

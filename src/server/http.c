@@ -667,6 +667,13 @@ static void codec_error(void *ctx, h2o_req_t *req, int status, size_t bytes)
     if (!req->method.base) req->method = req->input.method; /* not processed: the raw one */
     if (!req->path.base) req->path = req->input.path;
     access_log(ctx, req, status, bytes, "-", -1);
+    /* counted as a request no route served (route and component ""; method _OTHER when
+     * the head was not parsed), unless a handler had it: its end counts it */
+    if (req->pathconf) return;
+    if (!req->method.base) req->method = h2o_iovec_init(H2O_STRLIT(""));
+    if (!req->path.base) req->path = h2o_iovec_init(H2O_STRLIT(""));
+    kiln_observe_static(NULL);
+    kiln_observe_end(ctx, req, NULL, status, bytes, NULL, NULL);
 }
 
 /* Accepts pending connections on a worker's listening socket. */

@@ -1,5 +1,7 @@
 /* http1.c — Kiln's HTTP/1.x connection codec (see http1.h). */
 #include "server/http1.h"
+#include "server/http1_parse.h"
+#include "server/loop_sched.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -15,26 +17,6 @@
 
 #include <h2o/http2.h>
 
-/* picohttpparser as exported by libh2o-evloop (its header is not installed): the
- * declarations of h2o 2.2.5's copy. */
-struct phr_header {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
-};
-int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len,
-                      const char **path, size_t *path_len, int *minor_version,
-                      struct phr_header *headers, size_t *num_headers, size_t last_len);
-struct phr_chunked_decoder {
-    size_t bytes_left_in_chunk;
-    char consume_trailer;
-    char _hex_count;
-    char _state;
-};
-ssize_t phr_decode_chunked(struct phr_chunked_decoder *decoder, char *buf, size_t *bufsz);
-
-#define MAX_HEADERS 128
 #define BODY_HIGH (1024u * 1024u) /* the body buffer: the socket is not read at this */
 #define BODY_LOW (256u * 1024u)   /* ... and is read again below this */
 
@@ -67,14 +49,11 @@ struct h1conn {
     h2o_timeout_entry_t resume; /* reads the socket again from the loop */
     h2o_ostream_t ostr;         /* the response's final output stream */
     /* the current request */
-    h1body *body;     /* its body source (NULL: none) */
-    size_t body_left; /* Content-Length bytes still to come (chunked: unused) */
-    size_t body_seen; /* decoded body bytes so far */
-    struct phr_chunked_decoder dec;
+    h1body *body;           /* its body source (NULL: none) */
+    kiln_h1_body bd;        /* its decoding state */
     h2o_headers_t trailers; /* kiln_http1_set_trailers (in req.pool) */
     unsigned in_req : 1,    /* a head was parsed: the request is under way */
         reading_body : 1,   /* its body is still arriving */
-        chunked_in : 1,     /* ... chunked */
         paused : 1,         /* not read: the body buffer is full */
         head_sent : 1,      /* the response head went out */
         chunked_out : 1,    /* the response is chunked */
@@ -100,6 +79,7 @@ static void body_signal(h1body *b)
     if (b->signalled || b->efd < 0) return;
     uint64_t one = 1;
     if (write(b->efd, &one, sizeof one) == (ssize_t)sizeof one) b->signalled = 1;
+    kiln_loop_sched_poke(b->efd); /* a reader parked on this loop wakes now, not at its tick */
 }
 
 static void body_unref(h1body *b)
@@ -179,7 +159,7 @@ kiln_body_source *kiln_http1_body(h2o_req_t *req)
 
 size_t kiln_http1_body_bytes(h2o_req_t *req)
 {
-    return kiln_http1_is_ours(req->conn) ? ((h1conn *)req->conn)->body_seen : 0;
+    return kiln_http1_is_ours(req->conn) ? ((h1conn *)req->conn)->bd.seen : 0;
 }
 
 void kiln_http1_body_release(kiln_body_source *s)
@@ -227,10 +207,9 @@ static void request_init(h1conn *c)
     h2o_init_request(&c->req, &c->super, NULL);
     c->req._ostr_top = &c->ostr;
     c->ostr = (h2o_ostream_t){NULL, final_send, NULL, NULL};
-    c->body_left = c->body_seen = 0;
-    memset(&c->dec, 0, sizeof c->dec);
+    memset(&c->bd, 0, sizeof c->bd);
     memset(&c->trailers, 0, sizeof c->trailers);
-    c->in_req = c->reading_body = c->chunked_in = c->paused = 0;
+    c->in_req = c->reading_body = c->paused = 0;
     c->head_sent = c->chunked_out = c->no_body = c->res_done = c->final_write = 0;
 }
 
@@ -486,11 +465,6 @@ static void body_fail(h1conn *c, int status)
 /* Decoded body bytes: to the buffer, or dropped once the response is done. */
 static int deliver(h1conn *c, const char *p, size_t n)
 {
-    c->body_seen += n;
-    if (c->body_seen > c->lim->max_body) {
-        body_fail(c, 413);
-        return -1;
-    }
     h1body *b = c->body;
     if (!n || !b || c->res_done) return 0;
     if (b->off && b->off >= b->buf.len / 2) { /* what was read goes: the buffer stays small */
@@ -535,34 +509,17 @@ static void feed_body(h1conn *c)
     h2o_buffer_t **in = &c->sock->input;
     size_t room;
     while (c->reading_body && (*in)->size && (room = body_room(c)) > 0) {
-        size_t take = (*in)->size < room ? (*in)->size : room;
-        if (c->chunked_in) {
-            /* decodes [0, take) in place: the data lands at [0, dec); what follows the
-             * body (r >= 0: r bytes) stays right after it; bytes past take move down */
-            size_t dec = take, tail = (*in)->size - take;
-            ssize_t r = phr_decode_chunked(&c->dec, (*in)->bytes, &dec);
-            if (r == -1) {
-                body_fail(c, 400);
-                return;
-            }
-            size_t keep = dec + (r >= 0 ? (size_t)r : 0);
-            if (tail) memmove((*in)->bytes + keep, (*in)->bytes + take, tail);
-            (*in)->size = keep + tail;
-            if (deliver(c, (*in)->bytes, dec) < 0) return;
-            h2o_buffer_consume(in, dec);
-            if (r >= 0) {
-                body_end(c);
-                return;
-            }
-        } else {
-            size_t n = c->body_left < take ? c->body_left : take;
-            if (deliver(c, (*in)->bytes, n) < 0) return;
-            h2o_buffer_consume(in, n);
-            c->body_left -= n;
-            if (!c->body_left) {
-                body_end(c);
-                return;
-            }
+        size_t data;
+        int r = kiln_h1_body_decode(&c->bd, (*in)->bytes, &(*in)->size, room, &data);
+        if (r > 0) {
+            body_fail(c, r);
+            return;
+        }
+        if (deliver(c, (*in)->bytes, data) < 0) return;
+        h2o_buffer_consume(in, data);
+        if (r == KILN_H1_OK) {
+            body_end(c);
+            return;
         }
     }
     if (!c->reading_body) return;
@@ -604,56 +561,33 @@ static void limit_receive_buffer(h1conn *c)
         return; /* (unbounded reads cost memory, not correctness) */
 }
 
-static int parse_length(const char *s, size_t n, size_t *out)
-{
-    size_t v = 0;
-    if (!n || n > 19) return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
-        v = v * 10 + (size_t)(s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-/* The request's headers into req (names lowercased; Host, Content-Length,
- * Transfer-Encoding, Expect and Upgrade kept apart, as h2o does). Returns 0 or the status
- * of a framing error (400). */
-static int take_headers(h1conn *c, const struct phr_header *hs, size_t n, h2o_iovec_t *expect,
-                        int *has_cl, size_t *cl, int *te, h2o_iovec_t *connection)
+/* The request's headers into req (names lowercased; Host, Upgrade and the framing
+ * headers kept apart, as h2o does). */
+static void take_headers(h1conn *c, const kiln_h1_head *h)
 {
     h2o_req_t *req = &c->req;
     h2o_mem_pool_t *pool = &req->pool;
-    h2o_vector_reserve(pool, &req->headers, n);
-    for (size_t i = 0; i < n; i++) {
-        if (!hs[i].name) return 400; /* obsolete line folding */
-        h2o_iovec_t name = h2o_strdup(pool, hs[i].name, hs[i].name_len);
+    h2o_vector_reserve(pool, &req->headers, h->nheaders);
+    for (size_t i = 0; i < h->nheaders; i++) {
+        const struct phr_header *hd = &h->headers[i];
+        h2o_iovec_t name = h2o_strdup(pool, hd->name, hd->name_len);
         h2o_strtolower(name.base, name.len);
-        h2o_iovec_t value = h2o_strdup(pool, hs[i].value, hs[i].value_len);
+        h2o_iovec_t value = h2o_strdup(pool, hd->value, hd->value_len);
         const h2o_token_t *t = h2o_lookup_token(name.base, name.len);
         if (t == H2O_TOKEN_HOST) {
             if (!req->input.authority.base) req->input.authority = value;
-        } else if (t == H2O_TOKEN_CONTENT_LENGTH) {
-            size_t v;
-            if (parse_length(value.base, value.len, &v) < 0 || (*has_cl && v != *cl)) return 400;
-            *has_cl = 1;
-            *cl = v;
-        } else if (t == H2O_TOKEN_TRANSFER_ENCODING) {
-            if (*te || !h2o_lcstris(value.base, value.len, H2O_STRLIT("chunked"))) return 400;
-            *te = 1;
-        } else if (t == H2O_TOKEN_EXPECT) {
-            *expect = value;
+        } else if (t == H2O_TOKEN_CONTENT_LENGTH || t == H2O_TOKEN_TRANSFER_ENCODING ||
+                   t == H2O_TOKEN_EXPECT) {
+            continue; /* the framing: kiln_h1_parse_head */
         } else if (t == H2O_TOKEN_UPGRADE) {
             req->upgrade = value;
         } else if (t) {
             h2o_add_header(pool, &req->headers, t, NULL, value.base, value.len);
-            if (t == H2O_TOKEN_CONNECTION) *connection = value;
         } else {
             h2o_add_header_by_str(pool, &req->headers, name.base, name.len, 0, NULL, value.base,
                                   value.len);
         }
     }
-    return *has_cl && *te ? 400 : 0;
 }
 
 /* The connection goes to h2o's HTTP/2 (a cleartext prior-knowledge preface). */
@@ -701,76 +635,58 @@ static void start_request(h1conn *c)
 static void parse_head(h1conn *c)
 {
     h2o_buffer_t *in = c->sock->input;
-    size_t look = in->size < c->lim->max_head ? in->size : c->lim->max_head;
-    const char *method, *path;
-    size_t mlen, plen, nh = MAX_HEADERS;
-    int minor;
-    struct phr_header hs[MAX_HEADERS];
-    if (c->req.timestamps.request_begin_at.tv_sec == 0)
-        c->req.timestamps.request_begin_at = *h2o_get_timestamp(c->super.ctx, NULL, NULL);
-    int len = phr_parse_request(in->bytes, look, &method, &mlen, &path, &plen, &minor, hs, &nh, 0);
-    if (len == -2) {
-        if (in->size >= c->lim->max_head) send_error_close(c, 431);
+    kiln_h1_head *h = kiln_malloc(sizeof *h); /* (large: not on the loop's stack) */
+    if (!h) {
+        send_error_close(c, 503);
         return;
     }
-    if (len == -1) {
-        static const char pri[] = "PRI * HTTP/2";
-        if (in->size >= sizeof pri - 1 && memcmp(in->bytes, pri, sizeof pri - 1) == 0) {
-            to_http2(c);
-            return;
-        }
-        send_error_close(c, nh >= MAX_HEADERS ? 431 : 400);
+    if (c->req.timestamps.request_begin_at.tv_sec == 0)
+        c->req.timestamps.request_begin_at = *h2o_get_timestamp(c->super.ctx, NULL, NULL);
+    int st = kiln_h1_parse_head(in->bytes, in->size, c->lim->max_head, c->lim->max_body, h);
+    if (st == KILN_H1_MORE) goto out;
+    if (st == KILN_H1_HTTP2) {
+        kiln_free(h);
+        to_http2(c);
         return;
     }
     h2o_req_t *req = &c->req;
-    c->in_req = 1;
-    req->input.method = h2o_strdup(&req->pool, method, mlen);
-    req->input.path = h2o_strdup(&req->pool, path, plen);
-    req->input.scheme = c->sock->ssl ? &H2O_URL_SCHEME_HTTPS : &H2O_URL_SCHEME_HTTP;
-    req->version = 0x100 | (minor != 0);
-    h2o_iovec_t expect = {NULL, 0}, connection = {NULL, 0};
-    int has_cl = 0, te = 0;
-    size_t cl = 0;
-    int st = take_headers(c, hs, nh, &expect, &has_cl, &cl, &te, &connection);
-    h2o_buffer_consume(&c->sock->input, (size_t)len);
-    if (connection.base &&
-        h2o_contains_token(connection.base, connection.len, H2O_STRLIT("close"), ','))
-        req->http1_is_persistent = 0;
-    else if (req->version >= 0x101)
-        req->http1_is_persistent = 1;
-    else
-        req->http1_is_persistent =
-            connection.base &&
-            h2o_contains_token(connection.base, connection.len, H2O_STRLIT("keep-alive"), ',');
-    if (c->super.ctx->shutdown_requested) req->http1_is_persistent = 0;
-    if (!st && has_cl && cl > c->lim->max_body) st = 413;
-    if (!st && expect.base && !h2o_lcstris(expect.base, expect.len, H2O_STRLIT("100-continue")))
-        st = 417;
+    if (h->head_len) {
+        c->in_req = 1;
+        req->input.method = h2o_strdup(&req->pool, h->method, h->method_len);
+        req->input.path = h2o_strdup(&req->pool, h->path, h->path_len);
+        req->input.scheme = c->sock->ssl ? &H2O_URL_SCHEME_HTTPS : &H2O_URL_SCHEME_HTTP;
+        req->version = 0x100 | (h->minor != 0);
+        if (!st) take_headers(c, h);
+        h2o_buffer_consume(&c->sock->input, h->head_len);
+        req->http1_is_persistent = h->persistent && !c->super.ctx->shutdown_requested;
+    }
     if (st) {
         send_error_close(c, st);
-        return;
+        goto out;
     }
     h2o_socket_read_stop(c->sock);
     timer_set(c, 0);
-    if (te || (has_cl && cl)) {
+    if (h->chunked || h->length) {
         c->reading_body = 1;
-        c->chunked_in = te;
-        c->body_left = cl;
-        c->dec.consume_trailer = 1;
-        if (!(c->body = body_new(c, te ? SIZE_MAX : cl))) {
+        kiln_h1_body_init(&c->bd, h, c->lim->max_body);
+        if (!(c->body = body_new(c, h->chunked ? SIZE_MAX : h->length))) {
             send_error_close(c, 503);
-            return;
+            goto out;
         }
         req->timestamps.request_body_begin_at = *h2o_get_timestamp(c->super.ctx, NULL, NULL);
-        if (te || cl > BODY_HIGH) limit_receive_buffer(c);
-        if (expect.base && req->version >= 0x101 && !c->sock->input->size) {
+        if (h->chunked || h->length > BODY_HIGH) limit_receive_buffer(c);
+        if (h->expect_continue && req->version >= 0x101 && !c->sock->input->size) {
             static h2o_iovec_t cont = {H2O_STRLIT("HTTP/1.1 100 Continue\r\n\r\n")};
             c->writing = 1;
             h2o_socket_write(c->sock, &cont, 1, on_continue_written);
-            return;
+            goto out;
         }
     }
+    kiln_free(h);
     start_request(c);
+    return;
+out:
+    kiln_free(h);
 }
 
 /* ---- accepting ---- */

@@ -8,7 +8,8 @@
  * metrics, generator, h2o_send) is the same as on HTTP/2.
  *
  * Per connection, one request at a time (pipelined requests wait in the input buffer):
- *   head   — parsed with picohttpparser (libh2o-evloop exports it); over max_head bytes
+ *   head   — parsed by http1_parse.c (picohttpparser, as libh2o-evloop exports it, and
+ *            the framing decisions; the body is decoded there too); over max_head bytes
  *            is 431, malformed 400, a Content-Length over max_body 413, an unknown
  *            Expect 417; `Expect: 100-continue` is answered before the body is read.
  *   body   — the handler is called once the head is parsed; Content-Length and chunked

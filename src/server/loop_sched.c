@@ -26,6 +26,7 @@ typedef struct fd_ent {
     kiln_fiber *f;
     int fd;
     short events;
+    int poked; /* kiln_loop_sched_poke named its fd: check it at the next wake */
     uint64_t deadline_ns;
 } fd_ent;
 
@@ -39,6 +40,7 @@ struct kiln_loop_sched {
     fd_ent *fds;
     size_t nfds, capfds;
     uint64_t armed_ns; /* what the timerfd is set to (0: disarmed) */
+    int poked;         /* some fd_ent is poked */
     size_t parked;
     /* the run queue: fibers whose wait ended, filled from any thread, linked through
      * kiln_fiber_sched_link (no allocation) */
@@ -150,7 +152,7 @@ static void wait_cb(kiln_sched *base, kiln_fiber *f, const kiln_wait_req *req)
             kiln_sched_complete(f, -2 - ENOMEM);
             return;
         }
-        s->fds[s->nfds++] = (fd_ent){f, req->fd, req->events, req->deadline_ns};
+        s->fds[s->nfds++] = (fd_ent){f, req->fd, req->events, 0, req->deadline_ns};
         rearm(s);
         return;
     }
@@ -166,18 +168,17 @@ static void wait_cb(kiln_sched *base, kiln_fiber *f, const kiln_wait_req *req)
     rearm(s);
 }
 
-/* Completes expired timers and ready (or expired) fd waits. */
-static void fire(kiln_loop_sched *s)
+/* Completes the fd waits that are ready or expired (only_poked: only those poked; the
+ * others stay as they are). */
+static void check_fds(kiln_loop_sched *s, uint64_t now, int only_poked)
 {
-    uint64_t now = now_ns();
-    while (s->nheap && s->heap[0].deadline_ns <= now) {
-        kiln_fiber *f = s->heap[0].f;
-        heap_remove_at(s, 0);
-        s->parked--;
-        kiln_sched_complete(f, KILN_WAIT_OK);
-    }
     for (size_t i = 0; i < s->nfds;) {
         fd_ent *e = &s->fds[i];
+        if (only_poked && !e->poked) {
+            i++;
+            continue;
+        }
+        e->poked = 0;
         struct pollfd p = {e->fd, e->events, 0};
         int r = poll(&p, 1, 0);
         int result = r > 0 ? p.revents : r < 0 ? -2 - errno : e->deadline_ns <= now ? 0 : -1000;
@@ -190,6 +191,19 @@ static void fire(kiln_loop_sched *s)
         s->parked--;
         kiln_sched_complete(f, result);
     }
+}
+
+/* Completes expired timers and ready (or expired) fd waits. */
+static void fire(kiln_loop_sched *s)
+{
+    uint64_t now = now_ns();
+    while (s->nheap && s->heap[0].deadline_ns <= now) {
+        kiln_fiber *f = s->heap[0].f;
+        heap_remove_at(s, 0);
+        s->parked--;
+        kiln_sched_complete(f, KILN_WAIT_OK);
+    }
+    check_fds(s, now, 0);
     s->armed_ns = 0;
     rearm(s);
 }
@@ -210,6 +224,11 @@ static void on_wake(h2o_socket_t *sock, const char *err)
     uint64_t n;
     ssize_t r = read(s->efd, &n, sizeof n);
     (void)r, (void)err;
+    if (s->poked) {
+        s->poked = 0;
+        check_fds(s, now_ns(), 1);
+        rearm(s);
+    }
     for (;;) {
         pthread_mutex_lock(&s->lock);
         kiln_fiber *f = s->runq_head;
@@ -222,6 +241,21 @@ static void on_wake(h2o_socket_t *sock, const char *err)
             f = next;
         }
     }
+}
+
+void kiln_loop_sched_poke(int fd)
+{
+    kiln_sched *cur = kiln_sched_current();
+    if (!cur || cur->wait != wait_cb) return; /* not a loop's scheduler */
+    kiln_loop_sched *s = (kiln_loop_sched *)cur;
+    int any = 0;
+    for (size_t i = 0; i < s->nfds; i++) /* (no system call per wait) */
+        if (s->fds[i].fd == fd) any = s->fds[i].poked = 1;
+    if (!any || s->poked) return;
+    s->poked = 1;
+    uint64_t one = 1;
+    ssize_t n = write(s->efd, &one, sizeof one);
+    (void)n; /* EAGAIN: the counter is saturated, the loop is awake anyway */
 }
 
 kiln_loop_sched *kiln_loop_sched_new(h2o_evloop_t *loop)

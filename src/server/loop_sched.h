@@ -6,9 +6,10 @@
  *
  * Timers: a min-heap of deadlines behind one timerfd that the loop watches. Waits on a host
  * fd (rare in the server: guests' stdio is in memory) are checked with poll(2) on a 1 ms
- * tick while any exist. Wake-ups (completions from other threads, e.g. the offload pool,
- * and completions on this thread) go through a queue and an eventfd, so a fiber is only
- * ever resumed from the loop itself, never from inside another fiber's resume.
+ * tick while any exist, and at once after kiln_loop_sched_poke (whoever makes an fd ready
+ * on the loop's own thread says so). Wake-ups (completions from other threads, e.g. the offload
+ * pool, and completions on this thread) go through a queue and an eventfd, so a fiber is only ever
+ * resumed from the loop itself, never from inside another fiber's resume.
  *
  * Use (on the loop's thread):
  *   s = kiln_loop_sched_new(loop);  (binds itself to the thread: kiln_sched_bind)
@@ -38,6 +39,11 @@ size_t kiln_loop_sched_parked(const kiln_loop_sched *s);
 /* Ends every parked timer/fd wait now with KILN_WAIT_INTERRUPTED (shutdown): their guests
  * unwind as if their time limit had passed. */
 void kiln_loop_sched_interrupt_all(kiln_loop_sched *s);
+/* fd, which fibers parked by the calling thread's scheduler may wait on, has become ready
+ * on this thread (e.g. the HTTP/1 codec signalled a body's eventfd): the waits on fd are
+ * checked from the loop at once instead of at the next 1 ms tick (the others are not
+ * polled). A no-op when the thread has no loop scheduler or nothing waits on fd. */
+void kiln_loop_sched_poke(int fd);
 /* Unbinds and frees; every fiber must be done. */
 void kiln_loop_sched_free(kiln_loop_sched *s);
 

@@ -6,7 +6,7 @@
 # trailers after the last chunk, pipelined requests answered in order, Expect:
 # 100-continue, HEAD, HTTP/1.0, keep-alive after a body the handler did not read, and the
 # codec's own answers: a malformed head 400, an oversized head 431, oversized bodies 413
-# (announced, and chunked while it streams).
+# (announced, and chunked while it streams), counted in /metrics.
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/e2e/helpers/wasi_http.sh"
 pass "tests/components/build.sh builds c-http and c-http-spin"
@@ -117,10 +117,12 @@ elif cmd == "unread":  # a body the handler does not read, then the next request
     s.sendall(b"GET /x/echo HTTP/1.1\r\nHost: x\r\n\r\n")
     st, h, body, tr = read_response(f)
     print(st1, "/", st, body.decode().split("\n")[0])
-elif cmd in ("malformed", "bighead", "bigbody", "bigchunked"):
+elif cmd in ("malformed", "bighead", "bigbody", "bigchunked", "expect"):
     s = conn()
     if cmd == "malformed":
         s.sendall(b"GET / HTTP/1.1\r\nHost x\r\n\r\n")
+    elif cmd == "expect":
+        s.sendall(b"POST /x/count HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx")
     elif cmd == "bighead":
         s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n")
     elif cmd == "bigbody":
@@ -142,7 +144,7 @@ elif cmd.startswith("upload"):  # upload[-poll] PID MIB: a chunked upload made o
     s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" % path).encode())
     piece = b"u" * (1 << 20)
     chunk = b"100000\r\n" + piece + b"\r\n"
-    before, peak = rss(pid), 0
+    before, peak, t0 = rss(pid), 0, time.monotonic()
     for i in range(mib):
         s.sendall(chunk)
         if i % 64 == 0:
@@ -150,7 +152,8 @@ elif cmd.startswith("upload"):  # upload[-poll] PID MIB: a chunked upload made o
     s.sendall(b"0\r\n\r\n")
     st, h, body, tr = read_response(s.makefile("rb"))
     peak = max(peak, rss(pid))
-    print(st, body.decode().strip(), "growth_mib=%d" % (peak - before), "after_mib=%d" % (rss(pid) - before))
+    print(st, body.decode().strip(), "growth_mib=%d" % (peak - before),
+          "after_mib=%d" % (rss(pid) - before), "secs=%.1f" % (time.monotonic() - t0))
 PY
 h1() { python3 "$TMP/h1.py" "$PORT" "$@"; }
 
@@ -217,10 +220,24 @@ expect_eq "a 40 KB head is 431" "HTTP/1.1 431 Request Header Fields Too Large cl
 expect_contains "the codec's own answers have access-log lines" " 431 " "$(cat "$TMP/moved.out")"
 kill "$PID"
 wait "$PID" 2>/dev/null
-serve "$TMP/app" small --max-request-size 4k
+APORT=$(free_port)
+serve "$TMP/app" small --max-request-size 4k --admin "127.0.0.1:$APORT"
 expect_eq "an announced body over --max-request-size is 413" \
     "HTTP/1.1 413 Payload Too Large close" "$(h1 bigbody)"
+expect_eq "a malformed head is 400 (again)" "HTTP/1.1 400 Bad Request close" "$(h1 malformed)"
+expect_eq "an unknown Expect is 417" "HTTP/1.1 417 Expectation Failed close" "$(h1 expect)"
+# the codec's own answers count as requests no route served
+H='http_server_request_duration_seconds_count{component="",http_route=""'
+M=$(curl -s -m 5 "http://127.0.0.1:$APORT/metrics")
+expect_contains "/metrics counts the 413 and the 417 (method POST, no route)" \
+    "$H,http_request_method=\"POST\",http_response_status_class=\"4xx\"} 2" "$M"
+expect_contains "/metrics counts the malformed head's 400 (method _OTHER)" \
+    "$H,http_request_method=\"_OTHER\",http_response_status_class=\"4xx\"} 1" "$M"
 expect_eq "a chunked body growing past --max-request-size is 413 while it streams" \
     "HTTP/1.1 413 Payload Too Large close" "$(h1 bigchunked)"
 expect_eq "the server still serves" "2" "$(curl -s -m 10 --data-binary 'hi' "$URL/x/count")"
+# Upgrade: h2c is ignored (h2o 2.2.5's upgrade helper needs its own HTTP/1 connection)
+expect_eq "curl --http2 on cleartext (Upgrade: h2c) is answered over HTTP/1.1" "1.1 200 5" \
+    "$(curl -s --http2 -m 10 -d hello -w ' %{http_version} %{http_code}' "$URL/x/count" | tr -d '\n' |
+        awk '{print $2, $3, $1}')"
 finish
