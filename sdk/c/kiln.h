@@ -161,6 +161,22 @@ typedef struct kiln_http_response {
  * when allowed_outbound_hosts does not grant the host). Bodies up to KILN_MAX_BODY. */
 int kiln_http_fetch(const char *method, const char *url, const char *const *headers,
                     const void *body, size_t body_len, kiln_http_response *resp);
+/* One request of kiln_http_fetch_all: kiln_http_fetch's arguments. */
+typedef struct kiln_http_request {
+    const char *method; /* NULL: GET */
+    const char *url;
+    const char *const *headers;
+    const void *body; /* NULL: none */
+    size_t body_len;
+} kiln_http_request;
+
+/* Fan-out: sends the n requests at once and waits for all of them together (their futures
+ * polled with wasi:io/poll.poll), so n requests to a slow upstream take about as long as
+ * one. resps[i] and rcs[i] (0 or -1) are request i's, as kiln_http_fetch would give them
+ * (free each response with kiln_http_response_free). 0 when all succeeded, else -1 with
+ * kiln_error() naming the last failure. */
+int kiln_http_fetch_all(size_t n, const kiln_http_request *reqs, kiln_http_response *resps,
+                        int *rcs);
 /* A response header by name (any case), or NULL. */
 const char *kiln_http_response_header(const kiln_http_response *resp, const char *name);
 void kiln_http_response_free(kiln_http_response *resp);

@@ -6,6 +6,8 @@
  *   kiln_variable_get  fermyon:spin/variables@2.0.0
  *   kiln_http_fetch    wasi:http/outgoing-handler (a request, its body written whole, the
  *                      future waited on with pollable.block, the response read whole)
+ *   kiln_http_fetch_all  many requests sent at once, their futures waited on together with
+ *                      wasi:io/poll.poll (fan-out: the host serves them concurrently)
  * Link it with kiln.c and kiln_http.c (not with the WAGI backend: a WAGI module has no
  * component imports). Only what a handler calls is imported (the linker drops the rest), and
  * kiln-componentize.sh adds the Spin interfaces to the component's world when the core
@@ -87,6 +89,9 @@ IMPORT(HTTP_TYPES, "[resource-drop]incoming-response")
 extern void iresp_drop(handle self);
 IMPORT(IO_POLL, "[method]pollable.block")
 extern void poll_block(handle self);
+/* (list<borrow<pollable>>) -> list<u32>: the indices of the ready ones, at 0 and 4 */
+IMPORT(IO_POLL, "poll")
+extern void io_poll(const handle *pollables, size_t n, void *ret);
 IMPORT(IO_POLL, "[resource-drop]pollable")
 extern void poll_drop(handle self);
 
@@ -371,16 +376,17 @@ static void response_headers(handle iresp, kiln_http_response *resp)
     fields_drop(h);
 }
 
-int kiln_http_fetch(const char *method, const char *url, const char *const *headers,
-                    const void *body, size_t body_len, kiln_http_response *resp)
+/* Sends a request (kiln_http_fetch's arguments): its future-incoming-response, or 0 with
+ * kiln_error(). The body is written whole after the handle call, as Spin's SDKs do. */
+static handle fetch_start(const char *method, const char *url, const char *const *headers,
+                          const void *body, size_t body_len)
 {
-    memset(resp, 0, sizeof *resp);
     handle f = request_fields(headers);
-    if (!f) return -1;
+    if (!f) return 0;
     handle req = oreq_new(f); /* takes the fields */
     if (request_target(req, method ? method : "GET", url) < 0) {
         oreq_drop(req);
-        return -1;
+        return 0;
     }
     ret_area r;
     handle out_body = 0;
@@ -389,18 +395,23 @@ int kiln_http_fetch(const char *method, const char *url, const char *const *head
         if (r.b[0] == 0) out_body = (handle)word_at(&r, 4);
     }
     out_handle(req, 0, 0, &r);
-    if (out_body) kiln__write_outgoing(out_body, body, body_len); /* as Spin's SDKs: after */
+    if (out_body) kiln__write_outgoing(out_body, body, body_len);
     if (r.b[0] != 0) {
         http_error(r.b[8]);
-        return -1;
+        return 0;
     }
-    handle fut = (handle)word_at(&r, 8);
-    handle p = fut_subscribe(fut);
-    poll_block(p);
-    poll_drop(p);
+    return (handle)word_at(&r, 8);
+}
+
+/* The response of a ready future (dropped here) into *resp (zeroed first), read whole:
+ * 0, or -1 with kiln_error(). */
+static int fetch_finish(handle fut, kiln_http_response *resp)
+{
+    ret_area r;
+    memset(resp, 0, sizeof *resp);
     fut_get(fut, &r);
     fut_drop(fut);
-    if (r.b[0] == 0 || r.b[8] != 0) { /* none after a block, or taken twice: cannot be */
+    if (r.b[0] == 0 || r.b[8] != 0) { /* not ready, or taken twice: cannot be */
         set_error("http: the response was not there");
         return -1;
     }
@@ -425,6 +436,73 @@ int kiln_http_fetch(const char *method, const char *url, const char *const *head
     resp->body = b.data ? b.data : kiln__xstrndup("", 0);
     resp->body_len = b.len;
     return 0;
+}
+
+int kiln_http_fetch(const char *method, const char *url, const char *const *headers,
+                    const void *body, size_t body_len, kiln_http_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    handle fut = fetch_start(method, url, headers, body, body_len);
+    if (!fut) return -1;
+    handle p = fut_subscribe(fut);
+    poll_block(p);
+    poll_drop(p);
+    return fetch_finish(fut, resp);
+}
+
+int kiln_http_fetch_all(size_t n, const kiln_http_request *reqs, kiln_http_response *resps,
+                        int *rcs)
+{
+    handle *futs = kiln__xmalloc((n + 1) * sizeof *futs);
+    handle *polls = kiln__xmalloc((n + 1) * sizeof *polls);
+    size_t *which = kiln__xmalloc((n + 1) * sizeof *which);
+    size_t pending = 0;
+    int all = 0;
+    for (size_t i = 0; i < n; i++) {
+        memset(&resps[i], 0, sizeof resps[i]);
+        futs[i] = fetch_start(reqs[i].method, reqs[i].url, reqs[i].headers, reqs[i].body,
+                              reqs[i].body_len);
+        rcs[i] = futs[i] ? 1 : -1; /* 1: in flight */
+        if (!futs[i]) all = -1;
+    }
+    for (;;) {
+        /* The pollables of the requests still in flight, subscribed afresh each round. */
+        pending = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (rcs[i] != 1) continue;
+            polls[pending] = fut_subscribe(futs[i]);
+            which[pending++] = i;
+        }
+        if (pending == 0) break;
+        ret_area r;
+        io_poll(polls, pending, &r);
+        uint32_t *ready = (uint32_t *)(uintptr_t)word_at(&r, 0);
+        size_t nready = word_at(&r, 4);
+        /* A pollable is a child of its future: drop them all before taking any future. */
+        for (size_t k = 0; k < pending; k++)
+            poll_drop(polls[k]);
+        for (size_t k = 0; k < nready; k++) {
+            if (ready[k] >= pending) continue; /* the host's answer is an index: trust none */
+            size_t i = which[ready[k]];
+            if (rcs[i] != 1) continue;
+            rcs[i] = fetch_finish(futs[i], &resps[i]);
+            if (rcs[i] < 0) all = -1;
+        }
+        free_lowered(ready, nready * sizeof *ready);
+        if (nready == 0) { /* poll returns at least one: a host that does not is broken */
+            set_error("http: wasi:io/poll.poll returned nothing");
+            for (size_t k = 0; k < pending; k++) {
+                fut_drop(futs[which[k]]);
+                rcs[which[k]] = -1;
+            }
+            all = -1;
+            break;
+        }
+    }
+    free(futs);
+    free(polls);
+    free(which);
+    return all;
 }
 
 const char *kiln_http_response_header(const kiln_http_response *resp, const char *name)
