@@ -2,7 +2,8 @@
 #
 # example_start NAME [UP ARGS...]: copies examples/NAME and sdk/c into $TMP (so the
 # build leaves the tree untouched), builds it with `kiln build -f`, starts `kiln up` on a
-# free port and waits for /.well-known/kiln/health. Sets APP (the copy) and URL. Returns
+# free port and waits for /.well-known/kiln/health (60 s; EXAMPLE_UP_TRIES tenths of a
+# second when set, for a first compile of a language runtime). Sets APP (the copy) and URL. Returns
 # non-zero (after recording a failure) when something does not work. example_down stops it.
 #
 # MANIFEST (default kiln.toml) picks the manifest in the example: the C examples have
@@ -39,7 +40,7 @@ example_up() {
     "$KILN" up -f "$APP/${MANIFEST:-kiln.toml}" --listen "127.0.0.1:$PORT" "$@" >"$TMP/up.out" 2>"$TMP/up.err" &
     UP_PID=$!
     on_exit "kill $UP_PID 2>/dev/null"
-    for _ in $(seq 1 600); do
+    for _ in $(seq 1 "${EXAMPLE_UP_TRIES:-600}"); do
         if curl -sf "$URL/.well-known/kiln/health" >/dev/null 2>&1; then
             pass "kiln up serves $APP"
             return 0
