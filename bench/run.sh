@@ -16,6 +16,10 @@
 #      cost against a native process and a runc container per request
 #   8. JavaScript compute: the http-js template's handler running bench/guests/js_compute.js
 #      under Kiln vs the same JavaScript under Node.js, as a ratio
+#   9. host APIs (bench/guests/host_api.c): key-value get/set latency and requests/s, the
+#      overhead of an outbound request against the same upstream reached directly, and
+#      1,000 guests waiting on a slow upstream at once on 2 loops with another route's
+#      latency meanwhile. `KILN_BENCH_SECTION=host_api bash bench/run.sh` runs it alone.
 # Not part of `make test`: targets live here, never in timed tests.
 set -u
 source "$(dirname "$0")/../tests/lib.sh"
@@ -27,6 +31,113 @@ make -s -C "$ROOT" "$KILN_BUILD/instantiate-bench" BUILD="$(basename "$KILN_BUIL
 BENCH="$KILN_BUILD/instantiate-bench"
 report=$(mktemp)
 say() { printf '%s\n' "$*" | tee -a "$report"; }
+
+# ---- 9: host APIs (kept in one function, defined first so that it can run alone)
+# hostapi_wrk ROUTE_LABEL URL: one table row (requests/s, p50, p99) of wrk -t2 -c16 -d5s.
+hostapi_wrk() {
+    local out
+    out=$(wrk -t2 -c16 -d5s --latency "$2" 2>&1)
+    say "| $1 | $(awk '/Requests\/sec/{print $2}' <<<"$out") | $(awk '/ 50%/{print $2}' <<<"$out") | $(awk '/ 99%/{print $2}' <<<"$out") | $(awk '/Non-2xx/{print $NF}' <<<"$out") |"
+}
+# hostapi_curl URL: the median of 100 sequential curl time_total, in ms.
+hostapi_curl() {
+    for _ in $(seq 100); do curl -s -o /dev/null -w '%{time_total}\n' "$1"; done |
+        sort -n | awk '{v[NR]=$1} END {printf "%.3f", v[int((NR+1)/2)] * 1000}'
+}
+host_api_section() {
+    local dir="$TMP/hostapi" nport uport kport kpid out ok secs pn p50 pp99 round
+    say "## 9. Host APIs: key-value, outbound HTTP, 1,000 guests waiting on a slow upstream"
+    say ""
+    mkdir -p "$dir/nginx" "$dir/state"
+    if ! { clang --target=wasm32-wasi --sysroot=/usr -O2 -I"$ROOT/sdk/c" -mexec-model=reactor \
+        -o "$dir/core.wasm" "$ROOT/bench/guests/host_api.c" "$ROOT/sdk/c/kiln.c" \
+        "$ROOT/sdk/c/kiln_http.c" "$ROOT/sdk/c/kiln_host.c" &&
+        sh "$ROOT/sdk/c/kiln-componentize.sh" "$dir/core.wasm" "$dir/host_api.wasm"; } >"$dir/build.log" 2>&1; then
+        say "(skipped: bench/guests/host_api.c does not build: $(tail -1 "$dir/build.log"); \`make tools\`)"
+        say ""
+        return
+    fi
+    nport=$(free_port)
+    uport=$(free_port)
+    cat >"$dir/nginx/nginx.conf" <<NGX
+worker_processes 1;
+pid $dir/nginx/nginx.pid;
+error_log $dir/nginx/error.log;
+events { worker_connections 2048; }
+http {
+  access_log off;
+  client_body_temp_path $dir/nginx; proxy_temp_path $dir/nginx; fastcgi_temp_path $dir/nginx;
+  uwsgi_temp_path $dir/nginx; scgi_temp_path $dir/nginx;
+  server { listen 127.0.0.1:$nport; location / { return 200 "Hello, world!\n"; } }
+}
+NGX
+    nginx -c "$dir/nginx/nginx.conf" -p "$dir/nginx" 2>>"$dir/nginx/error.log"
+    python3 "$ROOT/tests/e2e/helpers/upstream.py" "$uport" 1000 >"$dir/upstream.log" 2>&1 &
+    local upid=$!
+    cat >"$dir/kiln.toml" <<TOML
+spin_manifest_version = 2
+[application]
+name = "bench-host-api"
+[variables]
+upstream = { default = "http://127.0.0.1:$nport/" }
+[[trigger.http]]
+route = "/..."
+component = "api"
+[component.api]
+source = "host_api.wasm"
+key_value_stores = ["default"]
+allowed_outbound_hosts = ["http://127.0.0.1:$nport", "http://127.0.0.1:$uport"]
+[component.api.variables]
+upstream = "{{ upstream }}"
+TOML
+    "$KILN" compile --tier opt "$dir/host_api.wasm" >/dev/null 2>&1
+    kport=$(free_port)
+    "$KILN" up -f "$dir" --listen "127.0.0.1:$kport" --tier opt --quiet --state-dir "$dir/state" \
+        >"$dir/up.log" 2>&1 &
+    kpid=$!
+    for _ in $(seq 300); do curl -fs "http://127.0.0.1:$kport/none" >/dev/null && break; sleep 0.1; done
+    curl -s "http://127.0.0.1:$kport/set" >/dev/null
+    say "Command: \`wrk -t2 -c16 -d5s --latency URL\` against \`kiln up\` (opt tier, default workers) serving bench/guests/host_api.c (the C SDK, a fresh instance per request): /none answers without a host call, /get and /set call kiln_kv_get / kiln_kv_set on the default store (SQLite in --state-dir, a 64-byte value), /fetch calls kiln_http_fetch on nginx (\`return 200\`, 1 worker) on the same machine; then wrk straight at that nginx."
+    say ""
+    say "| route | requests/s | p50 | p99 | non-2xx |"
+    say "|---|---|---|---|---|"
+    hostapi_wrk "kiln /none (no host call)" "http://127.0.0.1:$kport/none"
+    hostapi_wrk "kiln /get (key-value get)" "http://127.0.0.1:$kport/get"
+    hostapi_wrk "kiln /set (key-value set)" "http://127.0.0.1:$kport/set"
+    hostapi_wrk "kiln /fetch (outbound to nginx)" "http://127.0.0.1:$kport/fetch"
+    hostapi_wrk "nginx directly" "http://127.0.0.1:$nport/"
+    say ""
+    say "One request at a time (the median \`time_total\` of 100 sequential \`curl\`s, a new connection each): nginx directly **$(hostapi_curl "http://127.0.0.1:$nport/") ms**; kiln /none **$(hostapi_curl "http://127.0.0.1:$kport/none") ms**; kiln /fetch (the same nginx through the guest) **$(hostapi_curl "http://127.0.0.1:$kport/fetch") ms**."
+    say ""
+    kill "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null
+    kport=$(free_port)
+    "$KILN" up -f "$dir" --listen "127.0.0.1:$kport" --tier opt --quiet --state-dir "$dir/state" \
+        --workers 2 --variable "upstream=http://127.0.0.1:$uport/item/1" >"$dir/up2.log" 2>&1 &
+    kpid=$!
+    for _ in $(seq 300); do curl -fs "http://127.0.0.1:$kport/hello" >/dev/null && break; sleep 0.1; done
+    say "1,000 guests waiting at once: \`kiln up --workers 2\` (2 event loops), the same component's /fetch now calling an upstream that answers after 1 s (tests/e2e/helpers/upstream.py, a thread per connection); \`tests/e2e/helpers/iso_client.py sleepers PORT /fetch 1000 /hello\`: 1,000 connections send GET /fetch at once while one more sends GET /hello after GET /hello until they are all answered. Three rounds."
+    say ""
+    say "| round | /fetch answered 200 | all answered after | /hello requests meanwhile | /hello p50 | /hello p99 |"
+    say "|---|---|---|---|---|---|"
+    for round in 1 2 3; do
+        out=$(python3 "$ROOT/tests/e2e/helpers/iso_client.py" sleepers "$kport" /fetch 1000 /hello 60)
+        ok=$(sed -nE '1s/.*ok=([0-9]+).*/\1/p' <<<"$out")
+        secs=$(sed -nE '1s/.*seconds=([0-9.]+).*/\1/p' <<<"$out")
+        pn=$(sed -nE '2s/.*n=([0-9]+).*/\1/p' <<<"$out")
+        p50=$(sed -nE '2s/.*p50=([0-9.]+).*/\1/p' <<<"$out")
+        pp99=$(sed -nE '2s/.*p99=([0-9.]+).*/\1/p' <<<"$out")
+        say "| $round | $ok / 1000 | ${secs} s | $pn | ${p50} ms | ${pp99} ms |"
+    done
+    say ""
+    kill "$kpid" "$upid" 2>/dev/null; wait "$kpid" "$upid" 2>/dev/null
+    kill "$(cat "$dir/nginx/nginx.pid")" 2>/dev/null
+}
+if [ "${KILN_BENCH_SECTION:-}" = host_api ]; then
+    host_api_section
+    cp "$report" "$KILN_BUILD/bench-host-api.md"
+    echo "wrote $KILN_BUILD/bench-host-api.md (bench/results.md left as it is)"
+    exit 0
+fi
 
 say "# Kiln benchmarks"
 say ""
@@ -482,6 +593,7 @@ JS
     say ""
 }
 js_compute_section
+host_api_section
 
 cp "$report" "$OUT"
 echo
