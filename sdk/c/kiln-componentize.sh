@@ -80,9 +80,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/wit"
 # Spin's interfaces that kiln_host.c imports, when the module uses them (written from
-# Spin's WIT, package fermyon:spin@2.0.0: key-value and variables).
+# Spin's WIT, package fermyon:spin@2.0.0: key-value, variables and sqlite).
 spin_imports=
-for iface in key-value variables; do
+for iface in key-value variables sqlite; do
     if grep -aq "fermyon:spin/$iface@2\.0\.0" "$core"; then
         spin_imports="$spin_imports  import fermyon:spin/$iface@2.0.0;
 "
@@ -111,6 +111,38 @@ interface key-value {
     no-such-store,
     access-denied,
     other(string),
+  }
+}
+
+interface sqlite {
+  resource connection {
+    open: static func(database: string) -> result<connection, error>;
+    execute: func(statement: string, parameters: list<value>) -> result<query-result, error>;
+  }
+
+  variant error {
+    no-such-database,
+    access-denied,
+    invalid-connection,
+    database-full,
+    io(string),
+  }
+
+  variant value {
+    integer(s64),
+    real(f64),
+    text(string),
+    blob(list<u8>),
+    null,
+  }
+
+  record query-result {
+    columns: list<string>,
+    rows: list<row-result>,
+  }
+
+  record row-result {
+    values: list<value>,
   }
 }
 

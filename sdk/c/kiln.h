@@ -64,6 +64,7 @@
 #define KILN_SDK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -144,6 +145,42 @@ int kiln_kv_exists(const char *store, const char *key);
 
 /* A component variable (fermyon:spin/variables@2.0.0: [component.X.variables]), or NULL. */
 const char *kiln_variable_get(const char *name);
+
+/* SQLite (fermyon:spin/sqlite@2.0.0, sqlite_databases = ["default"]): a value, as a
+ * parameter (text/blob: len bytes at text, which need not be NUL-terminated) or as a
+ * result (text/blob malloc'd and NUL-terminated, len its exact length). */
+typedef enum kiln_sql_type {
+    KILN_SQL_NULL,
+    KILN_SQL_INTEGER,
+    KILN_SQL_REAL,
+    KILN_SQL_TEXT,
+    KILN_SQL_BLOB,
+} kiln_sql_type;
+
+typedef struct kiln_sql_value {
+    kiln_sql_type type;
+    int64_t integer;
+    double real;
+    char *text; /* TEXT, BLOB */
+    size_t len;
+} kiln_sql_value;
+
+/* A query's result: nrows rows of ncolumns values, row-major (values[row * ncolumns + col]). */
+typedef struct kiln_sql_result {
+    size_t ncolumns, nrows;
+    char **columns;
+    kiln_sql_value *values;
+} kiln_sql_result;
+
+/* Runs one statement on database db (NULL: "default") with its `?` parameters bound by the
+ * host (never interpolated): 0 with *res (free with kiln_sql_result_free; empty for a
+ * statement without rows), or -1 with kiln_error() ("sqlite: access-denied" when
+ * sqlite_databases does not grant db, "sqlite: io: ..." for SQL errors). */
+int kiln_sql_query(const char *db, const char *statement, const kiln_sql_value *params,
+                   size_t nparams, kiln_sql_result *res);
+/* The value of column `column` in row `row`, or NULL. */
+const kiln_sql_value *kiln_sql_at(const kiln_sql_result *res, size_t row, const char *column);
+void kiln_sql_result_free(kiln_sql_result *res);
 
 /* An outbound HTTP response, read whole. */
 typedef struct kiln_http_response {

@@ -4,6 +4,8 @@
  *   kiln_kv_*          fermyon:spin/key-value@2.0.0 (a store opened once per label and
  *                      request, kept for the instance's life)
  *   kiln_variable_get  fermyon:spin/variables@2.0.0
+ *   kiln_sql_query     fermyon:spin/sqlite@2.0.0 (a connection opened once per database
+ *                      and request; parameters bound by the host, never interpolated)
  *   kiln_http_fetch    wasi:http/outgoing-handler (a request, its body written whole, the
  *                      future waited on with pollable.block, the response read whole)
  *   kiln_http_fetch_all  many requests sent at once, their futures waited on together with
@@ -22,6 +24,7 @@
 
 #define KV "fermyon:spin/key-value@2.0.0"
 #define VARS "fermyon:spin/variables@2.0.0"
+#define SQLITE "fermyon:spin/sqlite@2.0.0"
 #define OUTGOING "wasi:http/outgoing-handler@" WASI_VERSION
 #define IO_POLL "wasi:io/poll@" WASI_VERSION
 
@@ -46,6 +49,16 @@ extern void kv_exists(handle self, const char *key, size_t len, void *ret);
 /* result<string, error>: tag at 0; ok string at 4, 8; error tag at 4, its string at 8, 12 */
 IMPORT(VARS, "get")
 extern void var_get(const char *name, size_t len, void *ret);
+
+/* result<own<connection>, error>: tag at 0; ok handle at 4; error tag at 4, io(string) at 8 */
+IMPORT(SQLITE, "[static]connection.open")
+extern void sql_open(const char *db, size_t len, void *ret);
+/* (statement, list<value>) -> result<query-result, error>: tag at 0; ok: columns
+ * list<string> at 4, 8 and rows list<list<value>> at 12, 16; error as open's. A value is
+ * 16 bytes: its tag at 0 (integer, real, text, blob, null), s64 / f64 / (ptr, len) at 8. */
+IMPORT(SQLITE, "[method]connection.execute")
+extern void sql_execute(handle self, const char *stmt, size_t len, const void *params,
+                        size_t nparams, void *ret);
 
 IMPORT(HTTP_TYPES, "[constructor]outgoing-request")
 extern handle oreq_new(handle headers);
@@ -238,6 +251,151 @@ const char *kiln_variable_get(const char *name)
     char *v = kiln__xstrndup(s, len);
     free_lowered(s, len);
     return v; /* kept until exit, as every string the SDK hands out */
+}
+
+/* ---- SQLite ---- */
+
+static struct {
+    char **names;
+    handle *conns;
+    size_t n;
+} sql;
+
+/* The connection to database (NULL: "default"), opened on first use; 0 with kiln_error(). */
+static handle conn_of(const char *db)
+{
+    static const char *const errors[] = {"no-such-database", "access-denied", "invalid-connection",
+                                         "database-full", "io"};
+    if (!db) db = "default";
+    for (size_t i = 0; i < sql.n; i++)
+        if (strcmp(sql.names[i], db) == 0) return sql.conns[i];
+    ret_area r;
+    sql_open(db, strlen(db), &r);
+    if (r.b[0] != 0) {
+        variant_error(&r, "sqlite", errors, 5, 4);
+        return 0;
+    }
+    sql.names = kiln__xrealloc(sql.names, (sql.n + 1) * sizeof *sql.names);
+    sql.conns = kiln__xrealloc(sql.conns, (sql.n + 1) * sizeof *sql.conns);
+    sql.names[sql.n] = kiln__xstrndup(db, strlen(db));
+    sql.conns[sql.n] = (handle)word_at(&r, 4);
+    return sql.conns[sql.n++];
+}
+
+/* A lowered value (16 bytes at p, its memory the host's) as a kiln_sql_value of our own;
+ * the lowered strings are freed. */
+static void value_lift(const uint8_t *p, kiln_sql_value *v)
+{
+    memset(v, 0, sizeof *v);
+    uint32_t w[2];
+    memcpy(w, p + 8, sizeof w);
+    switch (p[0]) {
+    case 0:
+        v->type = KILN_SQL_INTEGER;
+        memcpy(&v->integer, p + 8, sizeof v->integer);
+        break;
+    case 1:
+        v->type = KILN_SQL_REAL;
+        memcpy(&v->real, p + 8, sizeof v->real);
+        break;
+    case 2:
+    case 3:
+        v->type = p[0] == 2 ? KILN_SQL_TEXT : KILN_SQL_BLOB;
+        v->text = kiln__xstrndup((const char *)(uintptr_t)w[0], w[1]);
+        v->len = w[1];
+        free_lowered((void *)(uintptr_t)w[0], w[1]);
+        break;
+    default:
+        v->type = KILN_SQL_NULL;
+    }
+}
+
+int kiln_sql_query(const char *db, const char *statement, const kiln_sql_value *params,
+                   size_t nparams, kiln_sql_result *res)
+{
+    static const char *const errors[] = {"no-such-database", "access-denied", "invalid-connection",
+                                         "database-full", "io"};
+    memset(res, 0, sizeof *res);
+    handle c = conn_of(db);
+    if (!c) return -1;
+    uint8_t *lowered = kiln__xmalloc(16 * nparams + 16);
+    for (size_t i = 0; i < nparams; i++) {
+        uint8_t *p = lowered + 16 * i;
+        const kiln_sql_value *v = &params[i];
+        memset(p, 0, 16);
+        uint32_t w[2] = {(uint32_t)(uintptr_t)(v->text ? v->text : ""), (uint32_t)v->len};
+        switch (v->type) {
+        case KILN_SQL_INTEGER:
+            p[0] = 0, memcpy(p + 8, &v->integer, 8);
+            break;
+        case KILN_SQL_REAL:
+            p[0] = 1, memcpy(p + 8, &v->real, 8);
+            break;
+        case KILN_SQL_TEXT:
+            p[0] = 2, memcpy(p + 8, w, 8);
+            break;
+        case KILN_SQL_BLOB:
+            p[0] = 3, memcpy(p + 8, w, 8);
+            break;
+        default:
+            p[0] = 4;
+        }
+    }
+    ret_area r;
+    sql_execute(c, statement, strlen(statement), lowered, nparams, &r);
+    free(lowered);
+    if (r.b[0] != 0) {
+        variant_error(&r, "sqlite", errors, 5, 4);
+        return -1;
+    }
+    uint8_t *cols = (uint8_t *)(uintptr_t)word_at(&r, 4);
+    uint8_t *rows = (uint8_t *)(uintptr_t)word_at(&r, 12);
+    size_t ncols = word_at(&r, 8), nrows = word_at(&r, 16);
+    res->ncolumns = ncols;
+    res->columns = kiln__xmalloc((ncols + 1) * sizeof *res->columns);
+    for (size_t i = 0; i < ncols; i++) {
+        uint32_t w[2];
+        memcpy(w, cols + 8 * i, sizeof w);
+        res->columns[i] = kiln__xstrndup((const char *)(uintptr_t)w[0], w[1]);
+        free_lowered((void *)(uintptr_t)w[0], w[1]);
+    }
+    free_lowered(cols, ncols);
+    res->nrows = nrows;
+    res->values = kiln__xmalloc((nrows * ncols + 1) * sizeof *res->values);
+    for (size_t i = 0; i < nrows; i++) {
+        uint32_t w[2];
+        memcpy(w, rows + 8 * i, sizeof w);
+        const uint8_t *vals = (const uint8_t *)(uintptr_t)w[0];
+        /* A row of another width than the columns cannot be: extra values are dropped,
+         * missing ones NULL. */
+        for (size_t j = 0; j < ncols; j++) {
+            if (j < w[1])
+                value_lift(vals + 16 * j, &res->values[i * ncols + j]);
+            else
+                memset(&res->values[i * ncols + j], 0, sizeof res->values[0]);
+        }
+        free_lowered((void *)(uintptr_t)w[0], w[1]);
+    }
+    free_lowered(rows, nrows);
+    return 0;
+}
+
+const kiln_sql_value *kiln_sql_at(const kiln_sql_result *res, size_t row, const char *column)
+{
+    for (size_t j = 0; row < res->nrows && j < res->ncolumns; j++)
+        if (strcmp(res->columns[j], column) == 0) return &res->values[row * res->ncolumns + j];
+    return NULL;
+}
+
+void kiln_sql_result_free(kiln_sql_result *res)
+{
+    for (size_t i = 0; i < res->nrows * res->ncolumns; i++)
+        free(res->values[i].text);
+    for (size_t j = 0; j < res->ncolumns; j++)
+        free(res->columns[j]);
+    free(res->values);
+    free(res->columns);
+    memset(res, 0, sizeof *res);
 }
 
 /* ---- outbound HTTP ---- */
