@@ -261,18 +261,19 @@ static struct {
     size_t n;
 } sql;
 
+static const char *const sql_errors[] = {"no-such-database", "access-denied", "invalid-connection",
+                                         "database-full", "io"};
+
 /* The connection to database (NULL: "default"), opened on first use; 0 with kiln_error(). */
 static handle conn_of(const char *db)
 {
-    static const char *const errors[] = {"no-such-database", "access-denied", "invalid-connection",
-                                         "database-full", "io"};
     if (!db) db = "default";
     for (size_t i = 0; i < sql.n; i++)
         if (strcmp(sql.names[i], db) == 0) return sql.conns[i];
     ret_area r;
     sql_open(db, strlen(db), &r);
     if (r.b[0] != 0) {
-        variant_error(&r, "sqlite", errors, 5, 4);
+        variant_error(&r, "sqlite", sql_errors, 5, 4);
         return 0;
     }
     sql.names = kiln__xrealloc(sql.names, (sql.n + 1) * sizeof *sql.names);
@@ -313,8 +314,6 @@ static void value_lift(const uint8_t *p, kiln_sql_value *v)
 int kiln_sql_query(const char *db, const char *statement, const kiln_sql_value *params,
                    size_t nparams, kiln_sql_result *res)
 {
-    static const char *const errors[] = {"no-such-database", "access-denied", "invalid-connection",
-                                         "database-full", "io"};
     memset(res, 0, sizeof *res);
     handle c = conn_of(db);
     if (!c) return -1;
@@ -345,7 +344,7 @@ int kiln_sql_query(const char *db, const char *statement, const kiln_sql_value *
     sql_execute(c, statement, strlen(statement), lowered, nparams, &r);
     free(lowered);
     if (r.b[0] != 0) {
-        variant_error(&r, "sqlite", errors, 5, 4);
+        variant_error(&r, "sqlite", sql_errors, 5, 4);
         return -1;
     }
     uint8_t *cols = (uint8_t *)(uintptr_t)word_at(&r, 4);

@@ -681,14 +681,14 @@ static const char shared6[] =
     "    size_t len = word_at(&r, 8);\n    char *v = kiln__xstrndup(s, len);\n"
     "    free_lowered(s, len);\n    return v; /* kept until exit, as every string the SDK hands out *"
     "/\n}\n\n/* ---- SQLite ---- */\n\nstatic struct {\n    char **names;\n"
-    "    handle *conns;\n    size_t n;\n} sql;\n\n/* The connection to database (NULL: \"default\"), "
-    "opened on first use; 0 with kiln_error(). */\nstatic handle conn_of(const char *db)\n"
-    "{\n    static const char *const errors[] = {\"no-such-database\", \"access-denied\", \"invalid-c"
-    "onnection\",\n                                         \"database-full\", \"io\"};\n"
-    "    if (!db) db = \"default\";\n    for (size_t i = 0; i < sql.n; i++)\n"
+    "    handle *conns;\n    size_t n;\n} sql;\n\nstatic const char *const sql_errors[] = {\"no-such-"
+    "database\", \"access-denied\", \"invalid-connection\",\n                                        "
+    " \"database-full\", \"io\"};\n\n/* The connection to database (NULL: \"default\"), opened on fir"
+    "st use; 0 with kiln_error(). */\nstatic handle conn_of(const char *db)\n"
+    "{\n    if (!db) db = \"default\";\n    for (size_t i = 0; i < sql.n; i++)\n"
     "        if (strcmp(sql.names[i], db) == 0) return sql.conns[i];\n"
     "    ret_area r;\n    sql_open(db, strlen(db), &r);\n    if (r.b[0] != 0) {\n"
-    "        variant_error(&r, \"sqlite\", errors, 5, 4);\n        return 0;\n"
+    "        variant_error(&r, \"sqlite\", sql_errors, 5, 4);\n        return 0;\n"
     "    }\n    sql.names = kiln__xrealloc(sql.names, (sql.n + 1) * sizeof *sql.names);\n"
     "    sql.conns = kiln__xrealloc(sql.conns, (sql.n + 1) * sizeof *sql.conns);\n"
     "    sql.names[sql.n] = kiln__xstrndup(db, strlen(db));\n    sql.conns[sql.n] = (handle)word_at(&"
@@ -705,9 +705,7 @@ static const char shared6[] =
     "        break;\n    default:\n        v->type = KILN_SQL_NULL;\n"
     "    }\n}\n\nint kiln_sql_query(const char *db, const char *statement, const kiln_sql_value *para"
     "ms,\n                   size_t nparams, kiln_sql_result *res)\n"
-    "{\n    static const char *const errors[] = {\"no-such-database\", \"access-denied\", \"invalid-c"
-    "onnection\",\n                                         \"database-full\", \"io\"};\n"
-    "    memset(res, 0, sizeof *res);\n    handle c = conn_of(db);\n"
+    "{\n    memset(res, 0, sizeof *res);\n    handle c = conn_of(db);\n"
     "    if (!c) return -1;\n    uint8_t *lowered = kiln__xmalloc(16 * nparams + 16);\n"
     "    for (size_t i = 0; i < nparams; i++) {\n        uint8_t *p = lowered + 16 * i;\n"
     "        const kiln_sql_value *v = &params[i];\n        memset(p, 0, 16);\n"
@@ -719,9 +717,9 @@ static const char shared6[] =
     "            break;\n        case KILN_SQL_BLOB:\n            p[0] = 3, memcpy(p + 8, w, 8);\n"
     "            break;\n        default:\n            p[0] = 4;\n"
     "        }\n    }\n    ret_area r;\n    sql_execute(c, statement, strlen(statement), lowered, npa"
-    "rams, &r);\n    free(lowered);\n    if (r.b[0] != 0) {\n        variant_error(&r, \"sqlite\", er"
-    "rors, 5, 4);\n        return -1;\n    }\n    uint8_t *cols = (uint8_t *)(uintptr_t)word_at(&r, 4"
-    ");\n    uint8_t *rows = (uint8_t *)(uintptr_t)word_at(&r, 12);\n"
+    "rams, &r);\n    free(lowered);\n    if (r.b[0] != 0) {\n        variant_error(&r, \"sqlite\", sq"
+    "l_errors, 5, 4);\n        return -1;\n    }\n    uint8_t *cols = (uint8_t *)(uintptr_t)word_at(&"
+    "r, 4);\n    uint8_t *rows = (uint8_t *)(uintptr_t)word_at(&r, 12);\n"
     "    size_t ncols = word_at(&r, 8), nrows = word_at(&r, 16);\n"
     "    res->ncolumns = ncols;\n    res->columns = kiln__xmalloc((ncols + 1) * sizeof *res->columns)"
     ";\n    for (size_t i = 0; i < ncols; i++) {\n        uint32_t w[2];\n"
@@ -1668,7 +1666,7 @@ static const kiln_template_file template1_files[] = {
     shared4},
     {"sdk/kiln_backend.h", 2875,
     shared5},
-    {"sdk/kiln_host.c", 26571,
+    {"sdk/kiln_host.c", 26415,
     shared6},
     {"sdk/kiln_http.c", 11080,
     shared7},
@@ -1712,7 +1710,7 @@ static const kiln_template_file template2_files[] = {
     shared4},
     {"sdk/kiln_backend.h", 2875,
     shared5},
-    {"sdk/kiln_host.c", 26571,
+    {"sdk/kiln_host.c", 26415,
     shared6},
     {"sdk/kiln_http.c", 11080,
     shared7},
