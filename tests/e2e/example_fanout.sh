@@ -28,7 +28,11 @@ if example_start fanout --variable "upstream=127.0.0.1:$UPORT"; then
     stats=$(curl -s "http://127.0.0.1:$UPORT/stats")
     max=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["max_inflight"])' <<<"$stats")
     check "the upstream saw the requests at once (max in flight $max > 1)" test "$max" -gt 1
-    expect_contains "the upstream got 20 requests" '"requests": 20' "$stats"
+    expect_contains "the upstream got 20 requests" '"requests": 20,' "$stats"
+    http GET "/?n=100"
+    expect_contains "the most at once (100) all succeed" '{"n": 100, "ok": 100, ' "$BODY"
+    http GET "/?n=101"
+    expect_eq "n=101 is 400" 400 "$STATUS"
     http GET "/?n=0"
     expect_eq "n=0 is 400" 400 "$STATUS"
     http GET "/?n=abc"
@@ -41,7 +45,7 @@ if example_start fanout --variable "upstream=127.0.0.1:$UPORT"; then
         http GET "/?n=3"
         expect_contains "without the grant none succeeds" '{"n": 3, "ok": 0, ' "$BODY"
         expect_contains "a refused request is an error result" '"error": "request failed"' "$BODY"
-        expect_contains "the upstream got no more requests" '"requests": 20' \
+        expect_contains "the upstream got no more requests" '"requests": 120' \
             "$(curl -s "http://127.0.0.1:$UPORT/stats")"
     fi
 fi
