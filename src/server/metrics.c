@@ -83,9 +83,9 @@ static const char *const out_classes[] = {"1xx",     "2xx",    "3xx",       "4xx
                                           "5xx",     "denied", "dns_error", "connection_error",
                                           "timeout", "error"};
 #define NOUT (sizeof out_classes / sizeof out_classes[0])
-static const char *const kv_ops[] = {
-    "get",      "set",      "delete",   "exists",      "get-keys", "increment", "cas-current",
-    "cas-swap", "get-many", "set-many", "delete-many", "open",     "other"};
+static const char *const kv_ops[] = {"get",      "set",       "delete",      "exists",
+                                     "get-keys", "increment", "cas-current", "cas-swap",
+                                     "get-many", "set-many",  "delete-many", "other"};
 #define NKVOPS (sizeof kv_ops / sizeof kv_ops[0])
 #define NHOSTS (KILN_METRICS_MAX_HOSTS + 1)   /* + "other" */
 #define NSTORES (KILN_METRICS_MAX_STORES + 1) /* + "other" */
@@ -808,48 +808,59 @@ static int io_hist(kiln_metrics *m, kiln_buf *b, kiln_buf *lb, const char *name,
     return rc | put_hist(b, name, lb->data, h, dur_bounds, NDUR, 1);
 }
 
+/* The labels of column k of an io counter table. */
+static int out_col(kiln_buf *lb, size_t k)
+{
+    return put_label(lb, "status_class", out_classes[k], 0);
+}
+
+static int kv_col(kiln_buf *lb, size_t k)
+{
+    return put_label(lb, "operation", kv_ops[k / 2], 0) |
+           put_label(lb, "outcome", k % 2 ? "error" : "ok", 0);
+}
+
+/* Component c's counters of a table in its io blocks at byte offset off: cap + 1 rows (the
+ * names of tab, then "other") by ncols columns; each non-zero one a series of name with
+ * the labels component, slot_label (the row's name) and col(k)'s. */
+static int io_table(kiln_metrics *m, kiln_buf *b, kiln_buf *lb, const char *name, size_t c,
+                    _Atomic(char *) *tab, size_t cap, const char *slot_label, size_t off,
+                    size_t ncols, int (*col)(kiln_buf *lb, size_t k))
+{
+    int rc = 0;
+    for (size_t i = 0; i <= cap && rc == 0; i++)
+        for (size_t k = 0; k < ncols && rc == 0; k++) {
+            uint64_t v = io_sum(m, c, off + (i * ncols + k) * sizeof(counter));
+            const char *row = slot_name(tab, cap, i);
+            if (!v || !row) continue;
+            lb->len = 0;
+            rc = put_label(lb, "component", m->comps[c], 1);
+            rc |= put_label(lb, slot_label, row, 0);
+            rc |= col(lb, k);
+            rc |= kiln_buf_printf(b, "%s{%s} %llu\n", name, lb->data, (unsigned long long)v);
+        }
+    return rc;
+}
+
 /* Outbound requests and key-value operations: the series some shard counted. */
 static int render_io(kiln_metrics *m, kiln_buf *b, kiln_buf *lb)
 {
     int rc = family(b, "kiln_outbound_requests_total", "counter",
                     "Outbound HTTP requests of a component, by host and status class or failure.");
-    for (size_t c = 0; c < m->ncomp && rc == 0; c++) {
-        _Atomic(char *) *hosts = &m->hosts[c * KILN_METRICS_MAX_HOSTS];
-        for (size_t h = 0; h < NHOSTS && rc == 0; h++)
-            for (size_t k = 0; k < NOUT && rc == 0; k++) {
-                uint64_t v = io_sum(m, c, IO_OFF(out) + (h * NOUT + k) * sizeof(counter));
-                const char *host = slot_name(hosts, KILN_METRICS_MAX_HOSTS, h);
-                if (!v || !host) continue;
-                lb->len = 0;
-                rc = put_label(lb, "component", m->comps[c], 1);
-                rc |= put_label(lb, "host", host, 0);
-                rc |= put_label(lb, "status_class", out_classes[k], 0);
-                rc |= kiln_buf_printf(b, "kiln_outbound_requests_total{%s} %llu\n", lb->data,
-                                      (unsigned long long)v);
-            }
-    }
+    for (size_t c = 0; c < m->ncomp && rc == 0; c++)
+        rc = io_table(m, b, lb, "kiln_outbound_requests_total", c,
+                      &m->hosts[c * KILN_METRICS_MAX_HOSTS], KILN_METRICS_MAX_HOSTS, "host",
+                      IO_OFF(out), NOUT, out_col);
     rc |= family(b, "http_client_request_duration_seconds", "histogram",
                  "Duration of a component's outbound HTTP requests (to the response head).");
     for (size_t c = 0; c < m->ncomp && rc == 0; c++)
         rc = io_hist(m, b, lb, "http_client_request_duration_seconds", c, IO_OFF(out_dur));
     rc |= family(b, "kiln_key_value_operations_total", "counter",
                  "Key-value operations of a component, by store, operation and outcome.");
-    for (size_t c = 0; c < m->ncomp && rc == 0; c++) {
-        _Atomic(char *) *stores = &m->stores[c * KILN_METRICS_MAX_STORES];
-        for (size_t st = 0; st < NSTORES && rc == 0; st++)
-            for (size_t k = 0; k < NKVOPS * 2 && rc == 0; k++) {
-                uint64_t v = io_sum(m, c, IO_OFF(kv) + (st * NKVOPS * 2 + k) * sizeof(counter));
-                const char *store = slot_name(stores, KILN_METRICS_MAX_STORES, st);
-                if (!v || !store) continue;
-                lb->len = 0;
-                rc = put_label(lb, "component", m->comps[c], 1);
-                rc |= put_label(lb, "store", store, 0);
-                rc |= put_label(lb, "operation", kv_ops[k / 2], 0);
-                rc |= put_label(lb, "outcome", k % 2 ? "error" : "ok", 0);
-                rc |= kiln_buf_printf(b, "kiln_key_value_operations_total{%s} %llu\n", lb->data,
-                                      (unsigned long long)v);
-            }
-    }
+    for (size_t c = 0; c < m->ncomp && rc == 0; c++)
+        rc = io_table(m, b, lb, "kiln_key_value_operations_total", c,
+                      &m->stores[c * KILN_METRICS_MAX_STORES], KILN_METRICS_MAX_STORES, "store",
+                      IO_OFF(kv), NKVOPS * 2, kv_col);
     rc |= family(b, "kiln_key_value_operation_duration_seconds", "histogram",
                  "Duration of a component's key-value operations.");
     for (size_t c = 0; c < m->ncomp && rc == 0; c++)

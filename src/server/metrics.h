@@ -115,7 +115,7 @@ void kiln_metrics_outbound(kiln_metrics *m, const char *component, const char *h
                            const char *error, uint64_t duration_ns);
 /* A key-value operation of component's guest on store (a label of its manifest) ended:
  * op one of get, set, delete, exists, get-keys, increment, cas-current, cas-swap,
- * get-many, set-many, delete-many, open (others count as "other"); ok 1 or 0 (an error). */
+ * get-many, set-many, delete-many (others count as "other"); ok 1 or 0 (an error). */
 #define KILN_METRICS_MAX_STORES 16
 void kiln_metrics_kv(kiln_metrics *m, const char *component, const char *store, const char *op,
                      int ok, uint64_t duration_ns);

@@ -224,13 +224,6 @@ void kiln_spin_set_kv_sink(void (*sink)(void *ctx, const char *component, const 
     kv_sink_ctx = ctx;
 }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Runs j on the offload pool while the guest's fiber parks (or here, off fibers). When the
  * guest's time limit passed meanwhile the job still ran in full; the trampoline unwinds
  * the guest once the host function returns. Reports the operation to the sink, if any. */
@@ -239,11 +232,14 @@ static void run(kv_job *j)
     static const char *const names[] = {"get",      "set",        "delete",   "exists",
                                         "get-keys", "increment",  "cas-swap", "get-many",
                                         "set-many", "delete-many"};
-    uint64_t t0 = kv_sink ? mono_ns() : 0;
+    struct timespec t0, t1;
+    int timed = kv_sink && clock_gettime(CLOCK_MONOTONIC, &t0) == 0;
     kiln_offload(run_job, j);
-    if (kv_sink)
+    if (timed && clock_gettime(CLOCK_MONOTONIC, &t1) == 0) {
+        int64_t ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
         kv_sink(kv_sink_ctx, j->comp, j->label, j->opname ? j->opname : names[j->op], j->rc >= 0,
-                mono_ns() - t0);
+                ns > 0 ? (uint64_t)ns : 0);
+    }
 }
 
 /* Frees what a job returned. */

@@ -755,10 +755,11 @@ void kiln_wasihttp_set_outbound_sink(void (*sink)(void *ctx, const char *compone
     out_sink_ctx = ctx;
 }
 
+/* CLOCK_MONOTONIC in ns (0 if it cannot be read). */
 static uint64_t mono_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0;
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -769,7 +770,7 @@ static void count_outbound(kiln_wasihttp *h, const char *host, int status, uint3
 {
     if (out_sink)
         out_sink(out_sink_ctx, wh_component(h), host ? host : "unknown", status,
-                 status ? NULL : kiln_wasihttp_error_name(ecode), mono_ns() - t0);
+                 status ? NULL : kiln_wasihttp_error_name(ecode), t0 ? mono_ns() - t0 : 0);
 }
 
 /* Begins r's client span (wh_span_begin): 1 traced, 0 not, -1 out of memory. */
