@@ -1242,6 +1242,7 @@ out:
     for (size_t i = 0; app.logs && i < app.manifest->components_len; i++)
         kiln_guest_log_close(&app.logs[i]);
     kiln_free(app.logs);
+    kiln_up_metrics_detach();
     kiln_metrics_free(app.metrics);
     kiln_executor_free(app.executor); /* idle: the server waited for every request */
     kiln_slots_free(app.slots);

@@ -2,6 +2,8 @@
 #include "cli/up_metrics.h"
 #include "component/instance.h"
 #include "engine/runtime.h"
+#include "host/spin/kv_sink.h"
+#include "host/wasihttp/settings.h"
 
 #include "util/buf.h"
 
@@ -75,6 +77,24 @@ static size_t queue_depth(void *executor)
     return st.queued;
 }
 
+static void outbound_done(void *mt, const char *component, const char *host, int status,
+                          const char *error, uint64_t duration_ns)
+{
+    kiln_metrics_outbound(mt, component, host, status, error, duration_ns);
+}
+
+static void kv_done(void *mt, const char *component, const char *store, const char *op, int ok,
+                    uint64_t duration_ns)
+{
+    kiln_metrics_kv(mt, component, store, op, ok, duration_ns);
+}
+
+void kiln_up_metrics_detach(void)
+{
+    kiln_wasihttp_set_outbound_sink(NULL, NULL);
+    kiln_spin_set_kv_sink(NULL, NULL);
+}
+
 void kiln_up_metrics_seal(kiln_metrics *mt, size_t ncomp, kiln_wagi_component **loaded,
                           kiln_http_component **http, kiln_slots *slots, size_t capacity,
                           kiln_executor *executor)
@@ -84,6 +104,8 @@ void kiln_up_metrics_seal(kiln_metrics *mt, size_t ncomp, kiln_wagi_component **
     if (executor) kiln_metrics_set_queue(mt, queue_depth, executor);
     kiln_metrics_set_pool(mt, pool_slots);
     kiln_metrics_seal(mt);
+    kiln_wasihttp_set_outbound_sink(outbound_done, mt);
+    kiln_spin_set_kv_sink(kv_done, mt);
     for (size_t i = 0; i < ncomp; i++) {
         if (loaded && loaded[i]) {
             const kiln_module *mod = loaded[i]->module;

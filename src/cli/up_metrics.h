@@ -30,6 +30,9 @@ char *kiln_up_bench_path(const char *manifest_dir, const char *state_dir);
 void kiln_up_metrics_seal(kiln_metrics *mt, size_t ncomp, kiln_wagi_component **loaded,
                           kiln_http_component **http, kiln_slots *slots, size_t capacity,
                           kiln_executor *executor);
+/* The seal also makes the wasi:http host count outbound requests and the Spin host count
+ * key-value operations into mt; this stops them (before mt is freed, no guest running). */
+void kiln_up_metrics_detach(void);
 
 /* The triggers' view of mt (exec/trigger/trigger.h): each trigger is a route of its
  * component, whose events count as requests without an HTTP method (traps, timeouts, drops,

@@ -140,12 +140,17 @@ static int comp_json(const kiln_metrics_comp_stat *c, kiln_buf *b)
     return rc | kiln_buf_printf(b,
                                 ",\"compile_s\":%.6f,\"starts\":%llu,\"start_p50\":%.9f,"
                                 "\"start_p99\":%.9f,\"traps\":%llu,\"timeouts\":%llu,"
-                                "\"rejected\":%llu,\"mem_hwm\":%llu,\"mem_mean\":%llu}",
+                                "\"rejected\":%llu,\"mem_hwm\":%llu,\"mem_mean\":%llu,"
+                                "\"outbound\":%llu,\"outbound_errors\":%llu,\"kv_ops\":%llu,"
+                                "\"kv_errors\":%llu}",
                                 fin(c->compile_s), (unsigned long long)c->starts, fin(c->start_p50),
                                 fin(c->start_p99), (unsigned long long)c->traps,
                                 (unsigned long long)c->timeouts, (unsigned long long)c->rejected,
                                 (unsigned long long)c->mem_hwm,
-                                (unsigned long long)(c->mem_count ? c->mem_sum / c->mem_count : 0));
+                                (unsigned long long)(c->mem_count ? c->mem_sum / c->mem_count : 0),
+                                (unsigned long long)c->outbound,
+                                (unsigned long long)c->outbound_errors,
+                                (unsigned long long)c->kv_ops, (unsigned long long)c->kv_errors);
 }
 
 /* The last bench run's JSON when the file holds a JSON object (of at most 1 MiB), else

@@ -4,6 +4,7 @@
 #include "util/alloc.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,6 +77,19 @@ static const char *const methods[] = {"CONNECT", "DELETE", "GET", "HEAD",  "OPTI
 #define NREASONS 2
 static const char *const reasons[NREASONS] = {"queue_full", "queue_timeout"};
 
+/* Outbound requests' outcomes: the status classes 1xx..5xx (a status above 599 counts as
+ * 5xx), then the failures' classes. */
+static const char *const out_classes[] = {"1xx",     "2xx",    "3xx",       "4xx",
+                                          "5xx",     "denied", "dns_error", "connection_error",
+                                          "timeout", "error"};
+#define NOUT (sizeof out_classes / sizeof out_classes[0])
+static const char *const kv_ops[] = {"get",      "set",       "delete",      "exists",
+                                     "get-keys", "increment", "cas-current", "cas-swap",
+                                     "get-many", "set-many",  "delete-many", "other"};
+#define NKVOPS (sizeof kv_ops / sizeof kv_ops[0])
+#define NHOSTS (KILN_METRICS_MAX_HOSTS + 1)   /* + "other" */
+#define NSTORES (KILN_METRICS_MAX_STORES + 1) /* + "other" */
+
 /* Counters (64 bytes) of padding around a thread's counters, so that no cache line holds
  * counters of two threads (no false sharing whatever the allocator puts next to them). */
 #define PAD 8
@@ -88,6 +102,16 @@ typedef struct series_block {
     counter resp[HIST_LEN(NSIZE)];
     counter pad1[PAD];
 } series_block;
+
+/* A component's outbound and key-value counters in a shard, made on its first use. */
+typedef struct io_block {
+    counter pad0[PAD];
+    counter out[NHOSTS][NOUT];
+    counter out_dur[HIST_LEN(NDUR)];
+    counter kv[NSTORES][NKVOPS][2]; /* [.][.][0]: ok, [1]: error */
+    counter kv_dur[HIST_LEN(NDUR)];
+    counter pad1[PAD];
+} io_block;
 
 /* A component's counters in a shard: at these offsets, then the traps by kind. */
 enum {
@@ -107,6 +131,7 @@ typedef struct shard {
     _Atomic(series_block *) *series; /* nroutes * NMETHODS * NCLASSES, made on first use */
     counter *comp;                   /* ncomp * comp_stride, PAD into comp_mem */
     counter *comp_mem;
+    _Atomic(io_block *) *io; /* ncomp, made on first use */
 } shard;
 
 typedef struct route_info {
@@ -140,7 +165,9 @@ struct kiln_metrics {
     uint64_t rss_at_seal; /* the process's resident bytes with no instance alive */
     int (*extra)(void *ctx, kiln_buf *out); /* kiln_metrics_set_extra */
     void *extra_ctx;
-    pthread_mutex_t lock; /* the shard list */
+    _Atomic(char *) *hosts;  /* ncomp * KILN_METRICS_MAX_HOSTS names, filled in order */
+    _Atomic(char *) *stores; /* ncomp * KILN_METRICS_MAX_STORES names, filled in order */
+    pthread_mutex_t lock;    /* the shard list, the host and store tables' additions */
     shard *_Atomic shards;
 };
 
@@ -207,8 +234,17 @@ void kiln_metrics_free(kiln_metrics *m)
             kiln_free(atomic_load(&s->series[i]));
         kiln_free(s->series);
         kiln_free(s->comp_mem);
+        for (size_t c = 0; s->io && c < m->ncomp; c++)
+            kiln_free(atomic_load(&s->io[c]));
+        kiln_free(s->io);
         kiln_free(s);
     }
+    for (size_t i = 0; m->hosts && i < m->ncomp * KILN_METRICS_MAX_HOSTS; i++)
+        kiln_free(atomic_load(&m->hosts[i]));
+    for (size_t i = 0; m->stores && i < m->ncomp * KILN_METRICS_MAX_STORES; i++)
+        kiln_free(atomic_load(&m->stores[i]));
+    kiln_free(m->hosts);
+    kiln_free(m->stores);
     free_names(m->comps, m->ncomp);
     free_names(m->kinds, m->nkinds);
     for (size_t i = 1; i < m->nroutes; i++) {
@@ -305,9 +341,11 @@ void kiln_metrics_seal(kiln_metrics *m)
 {
     m->comp_stride = C_TRAPS + m->nkinds + 1;
     m->gauges = kiln_calloc(m->ncomp + 1, sizeof *m->gauges);
+    m->hosts = kiln_calloc(m->ncomp * KILN_METRICS_MAX_HOSTS + 1, sizeof *m->hosts);
+    m->stores = kiln_calloc(m->ncomp * KILN_METRICS_MAX_STORES + 1, sizeof *m->stores);
     m->rss_at_seal = resident_bytes();
-    /* without the gauges' memory the registry records nothing (never sealed) */
-    if (m->gauges) atomic_store(&m->sealed, 1);
+    /* without this memory the registry records nothing (never sealed) */
+    if (m->gauges && m->hosts && m->stores) atomic_store(&m->sealed, 1);
 }
 
 /* The calling thread's shard: its cache, else one it made before, else a new one. NULL
@@ -325,7 +363,9 @@ static shard *my_shard(kiln_metrics *m)
         s->series = kiln_calloc(m->nroutes * NMETHODS * NCLASSES, sizeof *s->series);
         s->comp_mem = kiln_calloc(m->ncomp * m->comp_stride + 2 * PAD, sizeof *s->comp_mem);
         s->comp = s->comp_mem ? s->comp_mem + PAD : NULL;
-        if (!s->series || !s->comp) {
+        s->io = kiln_calloc(m->ncomp + 1, sizeof *s->io);
+        if (!s->series || !s->comp || !s->io) {
+            kiln_free(s->io);
             kiln_free(s->series);
             kiln_free(s->comp_mem);
             kiln_free(s);
@@ -418,6 +458,128 @@ void kiln_metrics_record(kiln_metrics *m, const kiln_metrics_request *r)
     default:
         break;
     }
+}
+
+/* ---- outbound requests and key-value operations ---- */
+
+/* The index of the component named name, or -1. */
+static int comp_index(const kiln_metrics *m, const char *name)
+{
+    for (size_t i = 0; name && i < m->ncomp; i++)
+        if (strcmp(m->comps[i], name) == 0) return (int)i;
+    return -1;
+}
+
+/* A byte of a host or store name as a label value keeps it: [A-Za-z0-9.:_[]-] (a guest's
+ * authority may hold anything; other bytes become '_'). Names are cut at LABEL_MAX. */
+#define LABEL_MAX 255
+static char label_ch(unsigned char ch)
+{
+    int keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               (ch && strchr(".:_[]-", ch));
+    return keep ? (char)ch : '_';
+}
+
+/* 1 if the label value v is name's. */
+static int label_eq(const char *v, const char *name)
+{
+    size_t i = 0;
+    for (; i < LABEL_MAX && name[i]; i++)
+        if (v[i] != label_ch((unsigned char)name[i])) return 0;
+    return v[i] == '\0';
+}
+
+/* name's index in tab (cap slots filled in order), else SIZE_MAX with *free_at the first
+ * empty slot (cap: full). */
+static size_t find_name(_Atomic(char *) *tab, size_t cap, const char *name, size_t *free_at)
+{
+    size_t i = 0;
+    for (; i < cap; i++) {
+        char *p = atomic_load_explicit(&tab[i], memory_order_acquire);
+        if (!p) break;
+        if (label_eq(p, name)) return i;
+    }
+    *free_at = i;
+    return SIZE_MAX;
+}
+
+/* name's slot in a component's table tab of cap names (filled in order under the lock,
+ * never emptied), added when there is room: its index, or cap ("other": the table is
+ * full, or out of memory). Lock-free once the name is in. */
+static size_t name_slot(kiln_metrics *m, _Atomic(char *) *tab, size_t cap, const char *name)
+{
+    size_t at, i = find_name(tab, cap, name, &at);
+    if (i != SIZE_MAX || at == cap) return i != SIZE_MAX ? i : cap;
+    pthread_mutex_lock(&m->lock);
+    i = find_name(tab, cap, name, &at);
+    if (i == SIZE_MAX && at < cap) {
+        size_t n = strnlen(name, LABEL_MAX);
+        char *v = kiln_malloc(n + 1);
+        if (v) {
+            for (size_t k = 0; k < n; k++)
+                v[k] = label_ch((unsigned char)name[k]);
+            v[n] = '\0';
+            atomic_store_explicit(&tab[at], v, memory_order_release);
+            i = at;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    return i != SIZE_MAX ? i : cap;
+}
+
+/* The calling thread's io block of component name (made on first use) and its index in
+ * *comp; NULL when not sealed, the component is unknown or out of memory. */
+static io_block *io_of(kiln_metrics *m, const char *component, int *comp)
+{
+    if (!m || !atomic_load_explicit(&m->sealed, memory_order_acquire)) return NULL;
+    *comp = comp_index(m, component);
+    shard *s = *comp >= 0 ? my_shard(m) : NULL;
+    if (!s) return NULL;
+    io_block *b = atomic_load_explicit(&s->io[*comp], memory_order_relaxed);
+    if (!b && (b = kiln_calloc(1, sizeof *b)))
+        atomic_store_explicit(&s->io[*comp], b, memory_order_release);
+    return b;
+}
+
+/* The outcome class of an outbound request (out_classes). */
+static size_t out_class(int status, const char *error)
+{
+    if (status >= 100) return status >= 500 ? 4 : (size_t)(status / 100 - 1);
+    if (!error) return NOUT - 1;
+    if (strcmp(error, "HTTP-request-denied") == 0 ||
+        strcmp(error, "destination-IP-prohibited") == 0)
+        return 5;
+    if (strncmp(error, "DNS-", 4) == 0 || strcmp(error, "destination-not-found") == 0) return 6;
+    if (strstr(error, "timeout")) return 8;
+    if (strncmp(error, "connection-", 11) == 0 || strncmp(error, "destination-", 12) == 0) return 7;
+    return NOUT - 1;
+}
+
+void kiln_metrics_outbound(kiln_metrics *m, const char *component, const char *host, int status,
+                           const char *error, uint64_t duration_ns)
+{
+    int c;
+    io_block *b = io_of(m, component, &c);
+    if (!b) return;
+    size_t h = name_slot(m, &m->hosts[(size_t)c * KILN_METRICS_MAX_HOSTS], KILN_METRICS_MAX_HOSTS,
+                         host ? host : "");
+    bump(&b->out[h][out_class(status, error)], 1);
+    observe(b->out_dur, dur_bounds, NDUR, duration_ns);
+}
+
+void kiln_metrics_kv(kiln_metrics *m, const char *component, const char *store, const char *op,
+                     int ok, uint64_t duration_ns)
+{
+    int c;
+    io_block *b = io_of(m, component, &c);
+    if (!b) return;
+    size_t st = name_slot(m, &m->stores[(size_t)c * KILN_METRICS_MAX_STORES],
+                          KILN_METRICS_MAX_STORES, store ? store : "");
+    size_t o = 0;
+    while (o + 1 < NKVOPS && !(op && strcmp(kv_ops[o], op) == 0))
+        o++;
+    bump(&b->kv[st][o][ok ? 0 : 1], 1);
+    observe(b->kv_dur, dur_bounds, NDUR, duration_ns);
 }
 
 void kiln_metrics_set_tier(kiln_metrics *m, int comp, const char *tier, double compile_seconds)
@@ -613,6 +775,99 @@ static int render_components(kiln_metrics *m, kiln_buf *b, kiln_buf *lb)
     return rc;
 }
 
+/* Sums the counter at byte offset off of component c's io blocks over the shards. */
+static uint64_t io_sum(kiln_metrics *m, size_t c, size_t off)
+{
+    uint64_t v = 0;
+    for (shard *s = atomic_load(&m->shards); s; s = s->next) {
+        io_block *b = atomic_load_explicit(&s->io[c], memory_order_acquire);
+        if (b) v += get((counter *)((char *)b + off));
+    }
+    return v;
+}
+#define IO_OFF(field) offsetof(io_block, field)
+
+/* A name of a component's host or store table (slot cap: "other"). */
+static const char *slot_name(_Atomic(char *) *tab, size_t cap, size_t i)
+{
+    return i < cap ? atomic_load_explicit(&tab[i], memory_order_acquire) : "other";
+}
+
+/* A component's duration histogram of its io blocks (off: out_dur or kv_dur), if any. */
+static int io_hist(kiln_metrics *m, kiln_buf *b, kiln_buf *lb, const char *name, size_t c,
+                   size_t off)
+{
+    uint64_t h[HIST_LEN(NDUR)], n = 0;
+    for (size_t i = 0; i < HIST_LEN(NDUR); i++) {
+        h[i] = io_sum(m, c, off + i * sizeof(counter));
+        n += i <= NDUR ? h[i] : 0;
+    }
+    if (!n) return 0;
+    lb->len = 0;
+    int rc = put_label(lb, "component", m->comps[c], 1);
+    return rc | put_hist(b, name, lb->data, h, dur_bounds, NDUR, 1);
+}
+
+/* The labels of column k of an io counter table. */
+static int out_col(kiln_buf *lb, size_t k)
+{
+    return put_label(lb, "status_class", out_classes[k], 0);
+}
+
+static int kv_col(kiln_buf *lb, size_t k)
+{
+    return put_label(lb, "operation", kv_ops[k / 2], 0) |
+           put_label(lb, "outcome", k % 2 ? "error" : "ok", 0);
+}
+
+/* Component c's counters of a table in its io blocks at byte offset off: cap + 1 rows (the
+ * names of tab, then "other") by ncols columns; each non-zero one a series of name with
+ * the labels component, slot_label (the row's name) and col(k)'s. */
+static int io_table(kiln_metrics *m, kiln_buf *b, kiln_buf *lb, const char *name, size_t c,
+                    _Atomic(char *) *tab, size_t cap, const char *slot_label, size_t off,
+                    size_t ncols, int (*col)(kiln_buf *lb, size_t k))
+{
+    int rc = 0;
+    for (size_t i = 0; i <= cap && rc == 0; i++)
+        for (size_t k = 0; k < ncols && rc == 0; k++) {
+            uint64_t v = io_sum(m, c, off + (i * ncols + k) * sizeof(counter));
+            const char *row = slot_name(tab, cap, i);
+            if (!v || !row) continue;
+            lb->len = 0;
+            rc = put_label(lb, "component", m->comps[c], 1);
+            rc |= put_label(lb, slot_label, row, 0);
+            rc |= col(lb, k);
+            rc |= kiln_buf_printf(b, "%s{%s} %llu\n", name, lb->data, (unsigned long long)v);
+        }
+    return rc;
+}
+
+/* Outbound requests and key-value operations: the series some shard counted. */
+static int render_io(kiln_metrics *m, kiln_buf *b, kiln_buf *lb)
+{
+    int rc = family(b, "kiln_outbound_requests_total", "counter",
+                    "Outbound HTTP requests of a component, by host and status class or failure.");
+    for (size_t c = 0; c < m->ncomp && rc == 0; c++)
+        rc = io_table(m, b, lb, "kiln_outbound_requests_total", c,
+                      &m->hosts[c * KILN_METRICS_MAX_HOSTS], KILN_METRICS_MAX_HOSTS, "host",
+                      IO_OFF(out), NOUT, out_col);
+    rc |= family(b, "http_client_request_duration_seconds", "histogram",
+                 "Duration of a component's outbound HTTP requests (to the response head).");
+    for (size_t c = 0; c < m->ncomp && rc == 0; c++)
+        rc = io_hist(m, b, lb, "http_client_request_duration_seconds", c, IO_OFF(out_dur));
+    rc |= family(b, "kiln_key_value_operations_total", "counter",
+                 "Key-value operations of a component, by store, operation and outcome.");
+    for (size_t c = 0; c < m->ncomp && rc == 0; c++)
+        rc = io_table(m, b, lb, "kiln_key_value_operations_total", c,
+                      &m->stores[c * KILN_METRICS_MAX_STORES], KILN_METRICS_MAX_STORES, "store",
+                      IO_OFF(kv), NKVOPS * 2, kv_col);
+    rc |= family(b, "kiln_key_value_operation_duration_seconds", "histogram",
+                 "Duration of a component's key-value operations.");
+    for (size_t c = 0; c < m->ncomp && rc == 0; c++)
+        rc = io_hist(m, b, lb, "kiln_key_value_operation_duration_seconds", c, IO_OFF(kv_dur));
+    return rc;
+}
+
 /* Tier and compile time per component, live instances and slots. */
 static int render_gauges(kiln_metrics *m, kiln_buf *b, kiln_buf *lb)
 {
@@ -680,6 +935,7 @@ int kiln_metrics_render(kiln_metrics *m, kiln_buf *out)
     kiln_buf lb = KILN_BUF_INIT;
     int rc = render_http(m, out, &lb);
     if (rc == 0) rc = render_components(m, out, &lb);
+    if (rc == 0) rc = render_io(m, out, &lb);
     if (rc == 0) rc = render_gauges(m, out, &lb);
     if (rc == 0 && m->extra) rc = m->extra(m->extra_ctx, out);
     kiln_buf_free(&lb);
@@ -769,6 +1025,17 @@ int kiln_metrics_get_comp(kiln_metrics *m, size_t i, kiln_metrics_comp_stat *out
     for (size_t k = 0; k <= NMEM; k++)
         out->mem_count += comp_sum(m, c, C_MEM + k);
     out->mem_sum = comp_sum(m, c, C_MEM + NMEM + 1);
+    for (size_t hs = 0; hs < NHOSTS; hs++)
+        for (size_t k = 0; k < NOUT; k++) {
+            uint64_t v = io_sum(m, i, IO_OFF(out) + (hs * NOUT + k) * sizeof(counter));
+            out->outbound += v;
+            if (k >= 4) out->outbound_errors += v; /* 5xx and failures */
+        }
+    for (size_t k = 0; k < NSTORES * NKVOPS * 2; k++) {
+        uint64_t v = io_sum(m, i, IO_OFF(kv) + k * sizeof(counter));
+        out->kv_ops += v;
+        if (k % 2) out->kv_errors += v;
+    }
     return 0;
 }
 

@@ -29,6 +29,13 @@
  * histogram and a high-water mark per component (each shard keeps its own maximum; a
  * scrape takes the largest).
  *
+ * Outbound HTTP requests and key-value operations (kiln_metrics_outbound, kiln_metrics_kv)
+ * come from host functions on any thread, named by their component's id; the host and the
+ * store are labels too, so each component keeps a table of the first
+ * KILN_METRICS_MAX_HOSTS hosts and KILN_METRICS_MAX_STORES stores it used (a new name is
+ * added under the mutex, once; lookups read the table without a lock) and counts the rest
+ * as "other". Their counters are a block per (shard, component) made on first use.
+ *
  * The dashboard (server/dashboard.h) reads the same shards through kiln_metrics_get_route
  * and kiln_metrics_get_comp. */
 #ifndef KILN_SERVER_METRICS_H
@@ -97,6 +104,22 @@ void kiln_metrics_begin(kiln_metrics *m, size_t route);
  * when it came from the cache) and the tier new requests use. Any thread. */
 void kiln_metrics_set_tier(kiln_metrics *m, int comp, const char *tier, double compile_seconds);
 
+/* An outbound HTTP request of component's guest ended (any thread; an unknown component is
+ * not counted): to host (the authority asked for; bytes outside [A-Za-z0-9.:_[]-] become
+ * '_'), answered with status (100..999), or failed (status 0) with error, a wasi:http
+ * error-code name (e.g. "HTTP-request-denied", "DNS-error", "connection-refused"), counted
+ * by its class (denied, dns_error, connection_error, timeout, error). duration_ns: from
+ * the request's handle to its answer or failure. */
+#define KILN_METRICS_MAX_HOSTS 64
+void kiln_metrics_outbound(kiln_metrics *m, const char *component, const char *host, int status,
+                           const char *error, uint64_t duration_ns);
+/* A key-value operation of component's guest on store (a label of its manifest) ended:
+ * op one of get, set, delete, exists, get-keys, increment, cas-current, cas-swap,
+ * get-many, set-many, delete-many (others count as "other"); ok 1 or 0 (an error). */
+#define KILN_METRICS_MAX_STORES 16
+void kiln_metrics_kv(kiln_metrics *m, const char *component, const char *store, const char *op,
+                     int ok, uint64_t duration_ns);
+
 /* What the dashboard shows, summed over the shards at the call (any thread, after the
  * seal). Durations in seconds; the duration histogram's buckets as in the exposition
  * (not cumulative, [nbounds] is +Inf), bounds in seconds. */
@@ -112,6 +135,8 @@ typedef struct kiln_metrics_comp_stat {
     uint64_t starts, traps, timeouts, rejected;
     double start_p50, start_p99;          /* 0 without starts */
     uint64_t mem_hwm, mem_sum, mem_count; /* guest memory: high-water mark, sum and count */
+    uint64_t outbound, outbound_errors;   /* outbound HTTP requests; of them failed or 5xx */
+    uint64_t kv_ops, kv_errors;           /* key-value operations; of them failed */
 } kiln_metrics_comp_stat;
 size_t kiln_metrics_nroutes(const kiln_metrics *m);
 size_t kiln_metrics_ncomponents(const kiln_metrics *m);

@@ -3,6 +3,8 @@
 #include "util/test.h"
 
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 /* 1 when the exposition has this exact line. */
@@ -54,8 +56,108 @@ static void fake_pool(size_t *in_use, size_t *free_slots)
     *free_slots = 2;
 }
 
+typedef struct io_arg {
+    kiln_metrics *m;
+    int n;
+} io_arg;
+
+/* A thread's outbound requests and key-value operations (its own shard; the host table is
+ * shared with the other threads). */
+static void *io_worker(void *p)
+{
+    io_arg *a = p;
+    for (int i = 0; i < a->n; i++) {
+        kiln_metrics_outbound(a->m, "c", "api.example.com:443", 200, NULL, 3000000);
+        kiln_metrics_kv(a->m, "c", "default", "get", 1, 40000);
+    }
+    return NULL;
+}
+
+/* Outbound requests by host and outcome, key-value operations, the host cap, hostile
+ * hosts, unknown components, the dashboard's totals. */
+static void test_io(void)
+{
+    kiln_metrics *m = kiln_metrics_new();
+    kiln_metrics_add_component(m, "c");
+    kiln_metrics_add_component(m, "quiet");
+    kiln_metrics_add_route(m, "/", 0, NULL);
+    kiln_metrics_seal(m);
+    pthread_t th[3];
+    io_arg a = {m, 100};
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(pthread_create(&th[i], NULL, io_worker, &a), 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    kiln_metrics_outbound(m, "c", "api.example.com:443", 503, NULL, 1000);
+    kiln_metrics_outbound(m, "c", "evil.example", 0, "HTTP-request-denied", 1000);
+    kiln_metrics_outbound(m, "c", "nx.example", 0, "DNS-error", 1000);
+    kiln_metrics_outbound(m, "c", "down.example", 0, "connection-refused", 1000);
+    kiln_metrics_outbound(m, "c", "slow.example", 0, "HTTP-response-timeout", 1000);
+    kiln_metrics_outbound(m, "c", "odd.example", 0, "internal-error", 1000);
+    kiln_metrics_outbound(m, "c", "a\"b\n{c}", 200, NULL, 1000);
+    kiln_metrics_outbound(m, "nobody", "x", 200, NULL, 1000); /* not a component: dropped */
+    for (int i = 0; i < KILN_METRICS_MAX_HOSTS + 5; i++) {
+        char host[32];
+        snprintf(host, sizeof host, "h%d.example", i);
+        kiln_metrics_outbound(m, "c", host, 204, NULL, 1000);
+    }
+    kiln_metrics_kv(m, "c", "default", "set", 0, 1000);
+    kiln_metrics_kv(m, "c", "default", "frobnicate", 1, 1000);
+    kiln_metrics_kv(m, "c", "cache", "cas-swap", 1, 1000);
+    kiln_buf b = KILN_BUF_INIT;
+    CHECK_INT(kiln_metrics_render(m, &b), 0);
+    CHECK_LINE(&b, "kiln_outbound_requests_total{component=\"c\",host=\"api.example.com:443\","
+                   "status_class=\"2xx\"} 300");
+    CHECK_LINE(&b, "kiln_outbound_requests_total{component=\"c\",host=\"api.example.com:443\","
+                   "status_class=\"5xx\"} 1");
+    CHECK_LINE(&b, "kiln_outbound_requests_total{component=\"c\",host=\"evil.example\","
+                   "status_class=\"denied\"} 1");
+    CHECK_LINE(&b, "kiln_outbound_requests_total{component=\"c\",host=\"nx.example\","
+                   "status_class=\"dns_error\"} 1");
+    CHECK_LINE(&b, "kiln_outbound_requests_total{component=\"c\",host=\"down.example\","
+                   "status_class=\"connection_error\"} 1");
+    CHECK_LINE(&b, "kiln_outbound_requests_total{component=\"c\",host=\"slow.example\","
+                   "status_class=\"timeout\"} 1");
+    CHECK_LINE(&b, "kiln_outbound_requests_total{component=\"c\",host=\"odd.example\","
+                   "status_class=\"error\"} 1");
+    CHECK_LINE(&b, "kiln_outbound_requests_total{component=\"c\",host=\"a_b__c_\","
+                   "status_class=\"2xx\"} 1");
+    /* 7 hosts above took slots: 57 of the h* hosts fit, the other 12 are "other" */
+    CHECK_LINE(&b, "kiln_outbound_requests_total{component=\"c\",host=\"h56.example\","
+                   "status_class=\"2xx\"} 1");
+    CHECK(!has_line(&b, "kiln_outbound_requests_total{component=\"c\",host=\"h57.example\","
+                        "status_class=\"2xx\"} 1"));
+    CHECK_LINE(&b, "kiln_outbound_requests_total{component=\"c\",host=\"other\","
+                   "status_class=\"2xx\"} 12");
+    CHECK(strstr(b.data, "nobody") == NULL);
+    CHECK(strstr(b.data, "component=\"quiet\"") == NULL ||
+          strstr(b.data, "kiln_outbound_requests_total{component=\"quiet\"") == NULL);
+    CHECK_LINE(&b, "http_client_request_duration_seconds_count{component=\"c\"} 376");
+    CHECK_LINE(&b, "http_client_request_duration_seconds_bucket{component=\"c\",le=\"0.0025\"} 76");
+    CHECK_LINE(&b, "kiln_key_value_operations_total{component=\"c\",store=\"default\","
+                   "operation=\"get\",outcome=\"ok\"} 300");
+    CHECK_LINE(&b, "kiln_key_value_operations_total{component=\"c\",store=\"default\","
+                   "operation=\"set\",outcome=\"error\"} 1");
+    CHECK_LINE(&b, "kiln_key_value_operations_total{component=\"c\",store=\"default\","
+                   "operation=\"other\",outcome=\"ok\"} 1");
+    CHECK_LINE(&b, "kiln_key_value_operations_total{component=\"c\",store=\"cache\","
+                   "operation=\"cas-swap\",outcome=\"ok\"} 1");
+    CHECK_LINE(&b, "kiln_key_value_operation_duration_seconds_count{component=\"c\"} 303");
+    kiln_metrics_comp_stat cs;
+    CHECK_INT(kiln_metrics_get_comp(m, 0, &cs), 0);
+    CHECK_INT((int)cs.outbound, 376);
+    CHECK_INT((int)cs.outbound_errors, 6); /* the 5xx and the five failures */
+    CHECK_INT((int)cs.kv_ops, 303);
+    CHECK_INT((int)cs.kv_errors, 1);
+    CHECK_INT(kiln_metrics_get_comp(m, 1, &cs), 0);
+    CHECK_INT((int)cs.outbound, 0);
+    kiln_buf_free(&b);
+    kiln_metrics_free(m);
+}
+
 int main(void)
 {
+    test_io();
     kiln_metrics *m = kiln_metrics_new();
     CHECK(m != NULL);
     int hello = kiln_metrics_add_component(m, "hello");

@@ -7,11 +7,13 @@
  * kiln_offload: the guest's fiber parks while a pool thread does the SQLite work. */
 #include "engine/fiber.h"
 #include "host/spin/data.h"
+#include "host/spin/kv_sink.h"
 #include "host/spin/spin.h"
 #include "util/alloc.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct kv_open {
     kiln_kvs *db; /* NULL: a free slot */
@@ -21,6 +23,7 @@ typedef struct kv_open {
 typedef struct kv_cas {
     kiln_kvs *db; /* NULL: a free slot */
     const char *label;
+    const char *comp; /* the component's id, for the metrics (NULL: unknown) */
     char *key;
     size_t klen;
     uint8_t *cur; /* the value current() saw (NULL: absent, or current never called) */
@@ -144,6 +147,8 @@ enum {
 
 typedef struct kv_job {
     int op;
+    const char *comp;   /* the component's id, for the metrics sink (NULL: unknown) */
+    const char *opname; /* the operation's name there (NULL: op's) */
     kiln_kvs *db;
     const char *label;
     const char *key; /* also the cursor of OP_KEYS (NULL: from the first) */
@@ -207,12 +212,34 @@ static void run_job(void *arg)
     }
 }
 
+static void (*kv_sink)(void *ctx, const char *component, const char *store, const char *op, int ok,
+                       uint64_t duration_ns);
+static void *kv_sink_ctx;
+
+void kiln_spin_set_kv_sink(void (*sink)(void *ctx, const char *component, const char *store,
+                                        const char *op, int ok, uint64_t duration_ns),
+                           void *ctx)
+{
+    kv_sink = sink;
+    kv_sink_ctx = ctx;
+}
+
 /* Runs j on the offload pool while the guest's fiber parks (or here, off fibers). When the
  * guest's time limit passed meanwhile the job still ran in full; the trampoline unwinds
- * the guest once the host function returns. */
+ * the guest once the host function returns. Reports the operation to the sink, if any. */
 static void run(kv_job *j)
 {
+    static const char *const names[] = {"get",      "set",        "delete",   "exists",
+                                        "get-keys", "increment",  "cas-swap", "get-many",
+                                        "set-many", "delete-many"};
+    struct timespec t0, t1;
+    int timed = kv_sink && clock_gettime(CLOCK_MONOTONIC, &t0) == 0;
     kiln_offload(run_job, j);
+    if (timed && clock_gettime(CLOCK_MONOTONIC, &t1) == 0) {
+        int64_t ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
+        kv_sink(kv_sink_ctx, j->comp, j->label, j->opname ? j->opname : names[j->op], j->rc >= 0,
+                ns > 0 ? (uint64_t)ns : 0);
+    }
 }
 
 /* Frees what a job returned. */
@@ -272,6 +299,7 @@ static kv_open *job_store(spin_ctx *c, kiln_cabi_cx *cx, const kiln_cval *v, kv_
         return NULL;
     }
     j->op = op;
+    j->comp = c->comp ? spin_component_id(c->comp) : NULL;
     j->db = o->db;
     j->label = o->label;
     return o;
@@ -547,7 +575,7 @@ static long cas_new(spin_ctx *c, kiln_kvs *db, const char *label, const char *ke
     if (!k) return -1;
     memcpy(k, key, klen);
     k[klen] = 0;
-    c->cas[i] = (kv_cas){db, label, k, klen, NULL, 0};
+    c->cas[i] = (kv_cas){db, label, c->comp ? spin_component_id(c->comp) : NULL, k, klen, NULL, 0};
     return (long)i + 1;
 }
 
@@ -575,6 +603,8 @@ static int cas_read(kv_cas *k, char **err)
     kv_job j;
     memset(&j, 0, sizeof j);
     j.op = OP_GET;
+    j.opname = "cas-current";
+    j.comp = k->comp;
     j.db = k->db;
     j.label = k->label;
     j.key = k->key;
@@ -650,6 +680,7 @@ static int wasi_swap(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
         goto out;
     }
     j.op = OP_SWAP;
+    j.comp = k->comp;
     j.db = k->db;
     j.label = k->label;
     j.key = k->key;

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
 
 struct wh_out {
     p2_table outreqs; /* wh_outreq */
@@ -44,6 +45,8 @@ typedef struct wh_options {
 } wh_options;
 
 typedef struct wh_future {
+    uint64_t t0;  /* when handle was called (monotonic ns), for the outbound sink */
+    char *host;   /* the authority asked for ("self"), for the outbound sink */
     wh_xfer *x;   /* NULL once the result was taken */
     wh_span span; /* reported when the result is taken */
 } wh_future;
@@ -78,6 +81,7 @@ static void future_free(wh_future *f)
     if (!f) return;
     wh_span_free(&f->span);
     wh_xfer_release(f->x);
+    kiln_free(f->host);
     kiln_free(f);
 }
 
@@ -738,6 +742,37 @@ static wh_xfer *start(kiln_wasihttp *h, wh_outreq *r, const wh_options *o, const
     return x;
 }
 
+static void (*out_sink)(void *ctx, const char *component, const char *host, int status,
+                        const char *error, uint64_t duration_ns);
+static void *out_sink_ctx;
+
+void kiln_wasihttp_set_outbound_sink(void (*sink)(void *ctx, const char *component,
+                                                  const char *host, int status, const char *error,
+                                                  uint64_t duration_ns),
+                                     void *ctx)
+{
+    out_sink = sink;
+    out_sink_ctx = ctx;
+}
+
+/* CLOCK_MONOTONIC in ns (0 if it cannot be read). */
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Reports an outbound request of h's guest to the sink: its answer's status, or (0) its
+ * failure's error code; t0 when it was handled. */
+static void count_outbound(kiln_wasihttp *h, const char *host, int status, uint32_t ecode,
+                           uint64_t t0)
+{
+    if (out_sink)
+        out_sink(out_sink_ctx, wh_component(h), host ? host : "unknown", status,
+                 status ? NULL : kiln_wasihttp_error_name(ecode), t0 ? mono_ns() - t0 : 0);
+}
+
 /* Begins r's client span (wh_span_begin): 1 traced, 0 not, -1 out of memory. */
 static int span_of(kiln_wasihttp *h, const wh_outreq *r, wh_span *span)
 {
@@ -763,6 +798,8 @@ int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res
     wh_options *opt = NULL;
     if (args[1].var.disc == 1) opt = p2_table_take(&o->options, args[1].var.payload->res.rep);
     uint32_t ecode = 0;
+    uint64_t t0 = mono_ns();
+    char *host = kiln_strdup(r->authority && *r->authority ? r->authority : "self");
     wh_span span;
     int traced = span_of(h, r, &span);
     wh_xfer *x = traced < 0 ? NULL : start(h, r, opt, traced ? span.tp : NULL, &ecode);
@@ -771,13 +808,18 @@ int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res
     kiln_free(opt);
     if (!x) {
         wh_span_end(&span, 0, ecode);
+        count_outbound(h, host, 0, ecode, t0);
+        kiln_free(host);
         return result_error(cx, &res[0], ecode);
     }
     wh_future *f = kiln_calloc(1, sizeof *f);
     if (f) {
         f->x = x;
         f->span = span;
+        f->t0 = t0;
+        f->host = host;
     } else {
+        kiln_free(host);
         wh_span_free(&span);
         wh_xfer_release(x);
     }
@@ -828,6 +870,7 @@ int wh_future_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
     uint32_t ecode;
     int got = wh_xfer_response(x, &status, &hdrs, &ecode);
     wh_span_end(&f->span, got < 0 ? 0 : status, ecode);
+    count_outbound(ctx, f->host, got < 0 ? 0 : status, ecode, f->t0);
     if (got < 0) {
         wh_xfer_release(x);
         kiln_cval *e = wh_cval(cx);

@@ -34,4 +34,14 @@ void kiln_wasihttp_set_span_sink(void (*sink)(void *ctx, const kiln_wasihttp_spa
  * earlier limits; n 0: none). Call while no instance runs. 0, or -1 out of memory. */
 int kiln_wasihttp_limit_outbound(const char *const *components, size_t n, unsigned max);
 
+/* Where outbound requests are counted (kiln up: the metrics; NULL: nowhere): the calling
+ * component's id (NULL: unknown), the authority asked for ("self" for a relative URL),
+ * the answer's status, or 0 and the failure's error-code name, and the time from handle
+ * to the response head or the failure. Runs on the guest's thread when the guest takes the
+ * result (a future dropped unread is not counted); must not block. */
+void kiln_wasihttp_set_outbound_sink(void (*sink)(void *ctx, const char *component,
+                                                  const char *host, int status, const char *error,
+                                                  uint64_t duration_ns),
+                                     void *ctx);
+
 #endif
