@@ -248,9 +248,10 @@ void kiln_strlist_free(kiln_strlist *l);
  * mistyped profile name. */
 int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const char **err);
 
-/* Keeps only the HTTP triggers of the n components named in ids (`spin up -c`): the
- * other routes then answer 404. Returns 0, or -1 with *bad set to the first id that
- * names no component. */
+/* Keeps only the triggers (HTTP and the other types) of the n components named in ids
+ * (`spin up -c`, as Spin's retain_components): the other routes then answer 404, the
+ * other Redis and cron triggers do not run. Returns 0, or -1 with *bad set to the first
+ * id that names no component. */
 int kiln_manifest_select_components(kiln_manifest *m, const char *const *ids, size_t n,
                                     const char **bad);
 

@@ -730,13 +730,18 @@ void man_spin3_component_free(kiln_component *c)
     man_strlist_free(&c->targets);
 }
 
+/* Frees what one [[trigger.TYPE]] (not HTTP) owns. */
+static void other_trigger_free(kiln_other_trigger *t)
+{
+    kiln_free(t->type);
+    kiln_free(t->id);
+    man_kvlist_free(&t->settings);
+}
+
 void man_spin3_manifest_free(kiln_manifest *m)
 {
-    for (size_t i = 0; i < m->other_triggers_len; i++) {
-        kiln_free(m->other_triggers[i].type);
-        kiln_free(m->other_triggers[i].id);
-        man_kvlist_free(&m->other_triggers[i].settings);
-    }
+    for (size_t i = 0; i < m->other_triggers_len; i++)
+        other_trigger_free(&m->other_triggers[i]);
     kiln_free(m->other_triggers);
     for (size_t i = 0; i < m->trigger_settings_len; i++) {
         kiln_free(m->trigger_settings[i].type);
@@ -767,5 +772,18 @@ int kiln_manifest_select_components(kiln_manifest *m, const char *const *ids, si
             man_trigger_free(t);
     }
     m->triggers_len = kept;
+    /* as Spin's retain_components: every trigger type, not only HTTP */
+    kept = 0;
+    for (size_t i = 0; i < m->other_triggers_len; i++) {
+        kiln_other_trigger *t = &m->other_triggers[i];
+        int keep = 0;
+        for (size_t k = 0; k < n && t->component >= 0; k++)
+            if (strcmp(m->components[t->component].id, ids[k]) == 0) keep = 1;
+        if (keep)
+            m->other_triggers[kept++] = *t;
+        else
+            other_trigger_free(t);
+    }
+    m->other_triggers_len = kept;
     return 0;
 }

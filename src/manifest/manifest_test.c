@@ -677,6 +677,34 @@ static void test_from_wasm(void)
     kiln_diags_free(&d);
 }
 
+/* -c (kiln_manifest_select_components) keeps the triggers of every type of the named
+ * components and drops the others', as Spin's retain_components. */
+static void test_select_components(void)
+{
+    const char *msgs;
+    size_t errors = 0;
+    kiln_manifest *m = load(HEAD "[[trigger.http]]\nroute = \"/a\"\ncomponent = \"a\"\n"
+                                 "[[trigger.http]]\nroute = \"/b\"\ncomponent = \"b\"\n"
+                                 "[[trigger.redis]]\nchannel = \"c\"\ncomponent = \"b\"\n"
+                                 "[[trigger.cron]]\ncron_expression = \"* * * * * *\"\n"
+                                 "component = \"a\"\n"
+                                 "[component.a]\nsource = \"api.wasm\"\n"
+                                 "[component.b]\nsource = \"api.wasm\"\n",
+                            &msgs, &errors);
+    CHECK(m != NULL);
+    if (!m) return;
+    const char *ids[] = {"a"}, *bad = NULL;
+    CHECK_INT(kiln_manifest_select_components(m, ids, 1, &bad), 0);
+    CHECK_INT(m->triggers_len, 1);
+    CHECK_STR(m->triggers[0].route, "/a");
+    CHECK_INT(m->other_triggers_len, 1);
+    CHECK_STR(m->other_triggers[0].type, "cron");
+    const char *none[] = {"zz"};
+    CHECK_INT(kiln_manifest_select_components(m, none, 1, &bad), -1);
+    CHECK_STR(bad, "zz");
+    kiln_manifest_free(m);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -708,6 +736,7 @@ int main(void)
     test_http_executor();
     test_v1();
     test_spin3();
+    test_select_components();
     if (chdir(cwd) != 0) return 1;
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
