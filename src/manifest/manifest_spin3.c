@@ -750,6 +750,14 @@ void man_spin3_manifest_free(kiln_manifest *m)
     kiln_free(m->trigger_settings);
 }
 
+/* Is component index c (-1: none) one of the n ids? */
+static int selected(const kiln_manifest *m, long c, const char *const *ids, size_t n)
+{
+    for (size_t k = 0; k < n && c >= 0; k++)
+        if (strcmp(m->components[c].id, ids[k]) == 0) return 1;
+    return 0;
+}
+
 int kiln_manifest_select_components(kiln_manifest *m, const char *const *ids, size_t n,
                                     const char **bad)
 {
@@ -763,10 +771,7 @@ int kiln_manifest_select_components(kiln_manifest *m, const char *const *ids, si
     size_t kept = 0;
     for (size_t i = 0; i < m->triggers_len; i++) {
         kiln_trigger *t = &m->triggers[i];
-        int keep = 0;
-        for (size_t k = 0; k < n && t->component >= 0; k++)
-            if (strcmp(m->components[t->component].id, ids[k]) == 0) keep = 1;
-        if (keep)
+        if (selected(m, t->component, ids, n))
             m->triggers[kept++] = *t;
         else
             man_trigger_free(t);
@@ -776,10 +781,7 @@ int kiln_manifest_select_components(kiln_manifest *m, const char *const *ids, si
     kept = 0;
     for (size_t i = 0; i < m->other_triggers_len; i++) {
         kiln_other_trigger *t = &m->other_triggers[i];
-        int keep = 0;
-        for (size_t k = 0; k < n && t->component >= 0; k++)
-            if (strcmp(m->components[t->component].id, ids[k]) == 0) keep = 1;
-        if (keep)
+        if (selected(m, t->component, ids, n))
             m->other_triggers[kept++] = *t;
         else
             other_trigger_free(t);

@@ -66,20 +66,12 @@ expect_contains "-c unknown id refused" "the application has no component 'nope'
 # files at start, SPIN_MAX_INSTANCE_MEMORY read (an invalid one refused)
 mkdir -p "$TMP/spinlogs"
 echo "old output" >"$TMP/spinlogs/edge_stdout.txt"
-SPIN_LOG_DIR="$TMP/spinlogs" SPIN_MAX_INSTANCE_MEMORY=134217728 "$KILN" up --from-file "$TMP/app" \
-    --listen "127.0.0.1:$PORT" --sh --truncate-logs --disable-cache --cache /dev/null --debug-info \
+# (start_up_from's -f names no app: the later --from-file wins)
+if SPIN_LOG_DIR="$TMP/spinlogs" SPIN_MAX_INSTANCE_MEMORY=134217728 start_up_from "$TMP/none" \
+    --from-file "$TMP/app" --sh --truncate-logs --disable-cache --cache /dev/null --debug-info \
     --http1-max-buf-size 16384 --temp "$TMP" --allow-transient-write --experimental-wasi-otel \
     --idle-instance-timeout 1s --max-instance-reuse-count 1 --max-instance-concurrent-reuse-count=1 \
-    --format plain >"$TMP/up.out" 2>"$TMP/up.err" &
-UP_PID=$!
-on_exit "kill $UP_PID 2>/dev/null"
-up=0
-for _ in $(seq 1 600); do
-    curl -sf "$URL/.well-known/kiln/health" >/dev/null 2>&1 && { up=1; break; }
-    kill -0 "$UP_PID" 2>/dev/null || break
-    sleep 0.1
-done
-if [ "$up" = 1 ]; then
+    --format plain; then
     pass "kiln up starts with spin up's other options"
     expect_eq "--from-file names the app" "hello 1" "$(curl -s "$URL/v1/hello")"
     check "SPIN_LOG_DIR: component log files there" test -f "$TMP/spinlogs/hello-one_stderr.txt"
@@ -88,8 +80,7 @@ if [ "$up" = 1 ]; then
     expect_contains "an option without effect is noted" \
         "note: --debug-info is accepted and has no effect" "$(cat "$TMP/up.err")"
     expect_eq "each noted once" "1" "$(grep -c -- '--format is accepted' "$TMP/up.err")"
-    kill "$UP_PID"
-    wait "$UP_PID" 2>/dev/null
+    stop_up
 else
     fail "kiln up starts with spin up's other options" "$(cat "$TMP/up.err")"
 fi
