@@ -65,10 +65,12 @@ typedef struct kiln_dependency {
  * `--profile NAME` replaces. */
 typedef struct kiln_profile {
     char *name;
-    char *source;                  /* absolute path, or NULL: the component's own */
-    kiln_strlist build_command;    /* empty: the component's own build */
-    kiln_kvlist environment;       /* added to (and overriding) the component's */
-    kiln_dependency *dependencies; /* added to (and replacing by name) the component's */
+    char *source;                     /* absolute path, or NULL: the component's own */
+    char *source_url, *source_digest; /* source = { url, digest } (source NULL) */
+    char *source_registry;            /* source = { registry?, package, version } */
+    kiln_strlist build_command;       /* empty: the component's own build */
+    kiln_kvlist environment;          /* added to (and overriding) the component's */
+    kiln_dependency *dependencies;    /* added to (and replacing by name) the component's */
     size_t dependencies_len;
     int line, col;
 } kiln_profile;

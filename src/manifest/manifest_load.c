@@ -156,6 +156,11 @@ static void load_source(loader *L, kiln_component *c, const kiln_toml_value *t)
                       c->id, c->source);
         return;
     }
+    man_load_source_table(L, c, v);
+}
+
+void man_load_source_table(loader *L, kiln_component *c, const kiln_toml_value *v)
+{
     if (v->type != KILN_TOML_TABLE) {
         man_error(L, v->line, v->col,
                   "`source` of component `%s` must be a path or { url, digest }, not %s", c->id,

@@ -216,9 +216,13 @@ static void load_profiles(loader *L, kiln_component *c, const kiln_toml_value *p
         if (src && src->type == KILN_TOML_STRING) {
             p->source = man_abs_path(L, src->u.str.ptr);
         } else if (src) {
-            man_error(L, src->line, src->col,
-                      "profile `%s`: Kiln supports a local path as a profile's `source`, not %s",
-                      e->key, man_a_type(src));
+            /* { url, digest } or a registry package, read as a component's source */
+            kiln_component tmp = {0};
+            tmp.id = c->id;
+            man_load_source_table(L, &tmp, src);
+            p->source_url = tmp.source_url;
+            p->source_digest = tmp.source_digest;
+            p->source_registry = tmp.source_registry;
         }
         man_get_kvlist(L, t, "environment", "a profile", &p->environment);
         const kiln_toml_value *deps = kiln_toml_get(t, "dependencies");
@@ -625,6 +629,31 @@ static int apply_profile_dependencies(kiln_component *c, kiln_profile *p)
     return 0;
 }
 
+/* Gives c the url or registry source of profile p (kiln_manifest_fetch_sources then
+ * downloads a url; kiln_manifest_unserved names a registry package). 0, or -1 when
+ * memory ran out. */
+static int profile_source(kiln_component *c, const kiln_profile *p)
+{
+    char *url = p->source_url ? kiln_strdup(p->source_url) : NULL;
+    char *digest = p->source_digest ? kiln_strdup(p->source_digest) : NULL;
+    char *reg = p->source_registry ? kiln_strdup(p->source_registry) : NULL;
+    if ((p->source_url && !url) || (p->source_digest && !digest) || (p->source_registry && !reg)) {
+        kiln_free(url);
+        kiln_free(digest);
+        kiln_free(reg);
+        return -1;
+    }
+    kiln_free(c->source);
+    c->source = NULL;
+    kiln_free(c->source_url);
+    c->source_url = url;
+    kiln_free(c->source_digest);
+    c->source_digest = digest;
+    kiln_free(c->source_registry);
+    c->source_registry = reg;
+    return 0;
+}
+
 int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const char **err)
 {
     if (!profile || !*profile) return 0;
@@ -646,10 +675,16 @@ int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const cha
                 c->source = kiln_strdup(p->source);
                 kiln_free(c->source_url);
                 c->source_url = NULL;
+                kiln_free(c->source_registry);
+                c->source_registry = NULL;
                 if (!c->source) {
                     *err = "out of memory";
                     return -1;
                 }
+            }
+            if ((p->source_url || p->source_registry) && profile_source(c, p) < 0) {
+                *err = "out of memory";
+                return -1;
             }
             if (apply_profile_dependencies(c, p) < 0) {
                 *err = "out of memory";
@@ -720,6 +755,9 @@ void man_spin3_component_free(kiln_component *c)
         kiln_profile *p = &c->profiles[i];
         kiln_free(p->name);
         kiln_free(p->source);
+        kiln_free(p->source_url);
+        kiln_free(p->source_digest);
+        kiln_free(p->source_registry);
         man_strlist_free(&p->build_command);
         man_kvlist_free(&p->environment);
         man_dependencies_free(p->dependencies, p->dependencies_len);

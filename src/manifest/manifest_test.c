@@ -705,6 +705,45 @@ static void test_select_components(void)
     kiln_manifest_free(m);
 }
 
+/* A profile's `source` may be { url, digest } or a registry package, as Spin's. */
+static void test_profile_sources(void)
+{
+    const char *msgs;
+    size_t errors = 0;
+    kiln_manifest *m =
+        load(HEAD "[[trigger.http]]\nroute = \"/...\"\ncomponent = \"a\"\n"
+                  "[component.a]\nsource = \"api.wasm\"\n"
+                  "[component.a.profile.remote]\nsource = { url = \"https://h/a.wasm\", digest = "
+                  "\"sha256:00\" }\n"
+                  "[component.a.profile.reg]\nsource = { package = \"x:y\", version = \"1.0.0\" }\n"
+                  "[component.a.profile.bad]\nsource = 3\n",
+             &msgs, &errors);
+    CHECK(m == NULL);
+    CHECK_INT(errors, 1);
+    CHECK(strstr(msgs, "must be a path or { url, digest }, not an integer") != NULL);
+    m = load(HEAD "[[trigger.http]]\nroute = \"/...\"\ncomponent = \"a\"\n"
+                  "[component.a]\nsource = \"api.wasm\"\n"
+                  "[component.a.profile.remote]\nsource = { url = \"https://h/a.wasm\", "
+                  "digest = \"sha256:00\" }\n"
+                  "[component.a.profile.reg]\nsource = { package = \"x:y\", version = "
+                  "\"1.0.0\" }\n",
+             &msgs, &errors);
+    CHECK(m != NULL);
+    if (!m) return;
+    const char *err = NULL;
+    CHECK_INT(kiln_manifest_apply_profile(m, "remote", &err), 0);
+    CHECK(m->components[0].source == NULL);
+    CHECK_STR(m->components[0].source_url, "https://h/a.wasm");
+    CHECK_STR(m->components[0].source_digest, "sha256:00");
+    CHECK_INT(kiln_manifest_apply_profile(m, "reg", &err), 0);
+    CHECK(m->components[0].source_url == NULL);
+    kiln_strlist why = {0};
+    CHECK_INT(kiln_manifest_unserved(m, &why), 1); /* a registry source: named */
+    CHECK(why.len == 1 && strstr(why.items[0], "x:y@1.0.0") != NULL);
+    kiln_strlist_free(&why);
+    kiln_manifest_free(m);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -737,6 +776,7 @@ int main(void)
     test_v1();
     test_spin3();
     test_select_components();
+    test_profile_sources();
     if (chdir(cwd) != 0) return 1;
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
