@@ -705,6 +705,23 @@ static void test_select_components(void)
     kiln_manifest_free(m);
 }
 
+/* Unknown keys in a static_response are ignored by Spin: a warning, not an error. */
+static void test_static_extra_keys(void)
+{
+    const char *msgs;
+    size_t errors = 0;
+    kiln_manifest *m =
+        load(HEAD "[[trigger.http]]\nroute = \"/s\"\n"
+                  "static_response = { status_code = 201, status = 404, body = \"b\" }\n",
+             &msgs, &errors);
+    CHECK(m != NULL);
+    CHECK_INT(errors, 0);
+    CHECK_STR(msgs, "kiln.toml:6:40: warning: unknown key `status` in a static_response is "
+                    "ignored");
+    if (m) CHECK_INT(m->triggers[0].status_code, 201);
+    kiln_manifest_free(m);
+}
+
 /* A profile's `source` may be { url, digest } or a registry package, as Spin's. */
 static void test_profile_sources(void)
 {
@@ -777,6 +794,7 @@ int main(void)
     test_spin3();
     test_select_components();
     test_profile_sources();
+    test_static_extra_keys();
     if (chdir(cwd) != 0) return 1;
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
