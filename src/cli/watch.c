@@ -22,8 +22,9 @@
  * Changes are seen with inotify on every directory below the manifest's (new ones are
  * added as they appear; .git, node_modules and hidden directories are skipped), plus the
  * directory of each source, dependency or middleware file outside that tree. Events
- * arriving while a build or reload runs are dropped afterwards (the build's own outputs
- * would otherwise trigger a second reload). */
+ * arriving during a build are dropped before the new generation starts (the build's own
+ * outputs would otherwise trigger a second reload); those arriving once it starts are
+ * kept (it may have read the files before they changed). */
 #include "cli/cli.h"
 #include "manifest/manifest.h"
 #include "util/alloc.h"
@@ -266,7 +267,8 @@ static int classify(const watcher *w, const kiln_manifest *m, const char *path,
 }
 
 /* Reads the pending inotify events; returns the strongest need (see classify) and
- * prints the first path that asks for it. New directories are watched. */
+ * prints the first path that asks for it. New directories are watched; hidden names
+ * (editor swap files, kiln up's .kiln state) are not changes. */
 static int read_events(watcher *w, const kiln_manifest *m, unsigned char *rebuild, int quiet)
 {
     char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -281,6 +283,7 @@ static int read_events(watcher *w, const kiln_manifest *m, unsigned char *rebuil
             if (ev->wd < 0 || (size_t)ev->wd >= w->wd_cap || w->wds[ev->wd] < 0 || !ev->len)
                 continue;
             kiln_buf path = KILN_BUF_INIT;
+            if (ev->name[0] == '.') continue;
             if (kiln_buf_printf(&path, "%s/%s", w->dirs[w->wds[ev->wd]], ev->name) < 0) continue;
             if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)) &&
                 ev->name[0] != '.')
@@ -506,9 +509,13 @@ static int run_watch(watcher *w)
         }
         if (!need) continue;
         int ok = need >= 2 ? rebuild_components(w, m, which, need == 3 || !m) == 0 : 1;
+        int pending = 0; /* a rebuild asked for while this round ran */
         if (!ok) {
             fprintf(stderr, "kiln watch: the build failed; still serving the last version\n");
         } else {
+            /* what changed until now (the build's outputs among it) the new generation
+             * reads; a source edited during the build is rebuilt next round */
+            if (changes_since(w, m, which) >= 2) pending = 3;
             if (w->clear) printf("\033[2J\033[H");
             generation next = {0};
             if (spawn(w, &next, 1) == 0 && await_ready(&next) == 0) {
@@ -525,7 +532,10 @@ static int run_watch(watcher *w)
         }
         kiln_free(which);
         which = kiln_calloc((m ? m->components_len : 0) + 1, 1);
-        need = which ? changes_since(w, m, which) : 0;
+        /* after a failed build, its partial outputs are dropped; after a reload, every
+         * change since the new generation started is kept (it may have missed it) */
+        int later = !which ? 0 : ok ? read_events(w, m, which, 0) : changes_since(w, m, which);
+        need = later > pending ? later : pending;
     }
     kiln_free(which);
     retire(&cur);
