@@ -723,28 +723,21 @@ static void test_static_extra_keys(void)
 }
 
 /* A profile's `source` may be { url, digest } or a registry package, as Spin's. */
+#define PROFILE_APP                                                                                \
+    HEAD "[[trigger.http]]\nroute = \"/...\"\ncomponent = \"a\"\n"                                 \
+         "[component.a]\nsource = \"api.wasm\"\n"                                                  \
+         "[component.a.profile.remote]\nsource = { url = \"https://h/a.wasm\", digest = "          \
+         "\"sha256:00\" }\n"                                                                       \
+         "[component.a.profile.reg]\nsource = { package = \"x:y\", version = \"1.0.0\" }\n"
 static void test_profile_sources(void)
 {
     const char *msgs;
     size_t errors = 0;
-    kiln_manifest *m =
-        load(HEAD "[[trigger.http]]\nroute = \"/...\"\ncomponent = \"a\"\n"
-                  "[component.a]\nsource = \"api.wasm\"\n"
-                  "[component.a.profile.remote]\nsource = { url = \"https://h/a.wasm\", digest = "
-                  "\"sha256:00\" }\n"
-                  "[component.a.profile.reg]\nsource = { package = \"x:y\", version = \"1.0.0\" }\n"
-                  "[component.a.profile.bad]\nsource = 3\n",
-             &msgs, &errors);
+    kiln_manifest *m = load(PROFILE_APP "[component.a.profile.bad]\nsource = 3\n", &msgs, &errors);
     CHECK(m == NULL);
     CHECK_INT(errors, 1);
     CHECK(strstr(msgs, "must be a path or { url, digest }, not an integer") != NULL);
-    m = load(HEAD "[[trigger.http]]\nroute = \"/...\"\ncomponent = \"a\"\n"
-                  "[component.a]\nsource = \"api.wasm\"\n"
-                  "[component.a.profile.remote]\nsource = { url = \"https://h/a.wasm\", "
-                  "digest = \"sha256:00\" }\n"
-                  "[component.a.profile.reg]\nsource = { package = \"x:y\", version = "
-                  "\"1.0.0\" }\n",
-             &msgs, &errors);
+    m = load(PROFILE_APP, &msgs, &errors);
     CHECK(m != NULL);
     if (!m) return;
     const char *err = NULL;
