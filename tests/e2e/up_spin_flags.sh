@@ -84,6 +84,9 @@ if SPIN_LOG_DIR="$TMP/spinlogs" SPIN_MAX_INSTANCE_MEMORY=134217728 start_up_from
 else
     fail "kiln up starts with spin up's other options" "$(cat "$TMP/up.err")"
 fi
+out=$("$KILN" up --help)
+expect_contains "spin-style help: a Usage line" "Usage: kiln up [OPTIONS]" "$out"
+expect_contains "the help names Spin's environment variables" "SPIN_MAX_INSTANCE_MEMORY" "$out"
 out=$(SPIN_MAX_INSTANCE_MEMORY=lots "$KILN" up -f "$TMP/app" --listen "127.0.0.1:$PORT" 2>&1)
 expect_contains "SPIN_MAX_INSTANCE_MEMORY is read" "SPIN_MAX_INSTANCE_MEMORY=lots" "$out"
 out=$("$KILN" up -f "$TMP/app" --listen "127.0.0.1:$PORT" --cache 2>&1)
