@@ -18,9 +18,10 @@
 
 static void check_usage(FILE *f)
 {
-    fprintf(f, "usage: kiln check [-f PATH]\n\n"
-               "Validates the application manifest and prints its routes and what each\n"
-               "component is granted.\n\n"
+    fprintf(f, "Validate the application manifest and show its routes and what each\n"
+               "component is granted\n\n"
+               "Usage: kiln check [OPTIONS]\n\n"
+               "Options:\n"
                "  -f, --from PATH   manifest file, or a directory holding kiln.toml or\n"
                "                    spin.toml (default: the current directory)\n");
 }

@@ -167,7 +167,9 @@ static void *tier_up_main(void *arg)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: kiln up [options]\n"
+    fprintf(f, "Start the application (as `spin up` does)\n\n"
+               "Usage: kiln up [OPTIONS]\n\n"
+               "Options:\n"
                "  -f, --from PATH            manifest file or directory (default: ./kiln.toml, "
                "./spin.toml),\n"
                "                             a .wasm file served alone on /..., or\n"
@@ -237,6 +239,7 @@ static int parse_args(int argc, char **argv, up_opts *o)
     o->queue_timeout_ms = 10000;
     o->inline_budget_ms = 10;
     o->pool_size = POOL_AUTO;
+    if (kiln_up_flags_env_defaults(&o->max_instance_memory) < 0) return -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -244,7 +247,8 @@ static int parse_args(int argc, char **argv, up_opts *o)
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 1;
-        } else if (TAKES("-f") || TAKES("--from") || TAKES("--file")) {
+        } else if (TAKES("-f") || TAKES("--from") || TAKES("--file") || TAKES("--from-file") ||
+                   TAKES("--from-registry")) {
             o->from = val;
         } else if (strcmp(a, "-k") == 0 || strcmp(a, "--insecure") == 0) {
             o->insecure = 1;
@@ -266,7 +270,8 @@ static int parse_args(int argc, char **argv, up_opts *o)
             o->workers = (int)n;
         } else if (strcmp(a, "--build") == 0) {
             o->build = 1;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0 || strcmp(a, "--sh") == 0 ||
+                   strcmp(a, "--shush") == 0) {
             o->quiet = 1;
         } else if (TAKES("--tls-cert")) {
             o->tls_cert = val;
@@ -366,7 +371,8 @@ static int parse_args(int argc, char **argv, up_opts *o)
         }
 #undef TAKES
     }
-    kiln_up_flags_env(&o->listen, &o->tls_cert, &o->tls_key, &o->runtime_config_file, &o->build);
+    kiln_up_flags_env(&o->flags, &o->listen, &o->tls_cert, &o->tls_key, &o->runtime_config_file,
+                      &o->build);
     return 0;
 }
 

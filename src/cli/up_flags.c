@@ -12,20 +12,74 @@
  *                          own stderr, so all of them are followed already
  *   -L, --log-dir DIR      guest output to DIR/COMPONENT_stdout.txt and _stderr.txt
  *                          (exec/guest_log.h) instead of kiln's stderr; "": no files
+ *   --truncate-logs        empties the --log-dir files of the app's components at start
  *   --direct-mounts        accepted: Kiln mounts `files` directories directly already
+ *   Spin options about Wasmtime or its HTTP server that have no meaning in Kiln are
+ *   accepted and noted once on stderr (accepted_flags below), so that a `spin up`
+ *   command line runs unchanged.
  * Environment (when the option is not given): SPIN_HTTP_LISTEN_ADDR (--listen),
- * SPIN_TLS_CERT / SPIN_TLS_KEY, RUNTIME_CONFIG_FILE, SPIN_ALWAYS_BUILD (--build);
- * SPIN_LOG_DIR is noted as ignored (a leftover of Spin's environment is no reason to
- * refuse). */
+ * SPIN_TLS_CERT / SPIN_TLS_KEY, RUNTIME_CONFIG_FILE, SPIN_ALWAYS_BUILD (--build),
+ * SPIN_LOG_DIR (--log-dir), SPIN_MAX_INSTANCE_MEMORY (--max-instance-memory, bytes). */
 #include "cli/up_flags.h"
 #include "util/alloc.h"
+#include "util/buf.h"
+#include "util/units.h"
+
+#include <errno.h>
+#include <unistd.h>
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+/* `spin up` options Kiln accepts without effect: the option, whether it takes a value,
+ * and why it has none here. */
+static const struct {
+    const char *name;
+    int takes_value;
+    const char *why;
+} accepted_flags[] = {
+    {"--disable-cache", 0, "Kiln's compiled-module cache is --cache-dir"},
+    {"--cache", 1, "a Wasmtime cache file; Kiln's compiled-module cache is --cache-dir"},
+    {"--debug-info", 0, "Kiln compiles guests to C; debug them with `kiln run`"},
+    {"--http1-max-buf-size", 1, "Kiln's HTTP/1 buffers grow as needed"},
+    {"--temp", 1, "Kiln unpacks registry apps in its own cache"},
+    {"--tmp", 1, "Kiln unpacks registry apps in its own cache"},
+    {"--experimental-wasi-otel", 0, "Kiln exports its own traces (--otel)"},
+    {"--idle-instance-timeout", 1, "every request gets a fresh instance"},
+    {"--max-instance-reuse-count", 1, "every request gets a fresh instance"},
+    {"--max-instance-concurrent-reuse-count", 1, "every request gets a fresh instance"},
+    {"--format", 1, "Kiln's access log has one format"},
+    {"--allow-transient-write", 0, "`files` stay read-only in Kiln"},
+};
+
+/* Handles an option of accepted_flags (also as --name=value): 1 or 2 arguments used, 0
+ * when a is not one of them, -1 when its value is missing. */
+static int accepted_flag(const char *a, const char *val)
+{
+    for (size_t i = 0; i < sizeof accepted_flags / sizeof *accepted_flags; i++) {
+        size_t n = strlen(accepted_flags[i].name);
+        if (strncmp(a, accepted_flags[i].name, n) != 0 || (a[n] != '\0' && a[n] != '=')) continue;
+        int inline_value = a[n] == '=';
+        if (accepted_flags[i].takes_value && !inline_value && !val) return -1;
+        fprintf(stderr, "note: %.*s is accepted and has no effect: %s\n", (int)n, a,
+                accepted_flags[i].why);
+        return accepted_flags[i].takes_value && !inline_value ? 2 : 1;
+    }
+    return 0;
+}
+
 int kiln_up_flag(kiln_up_flags *f, const char *a, const char *val)
 {
+    int used = accepted_flag(a, val);
+    if (used != 0) {
+        if (used < 0) fprintf(stderr, "error: %s needs a value\n", a);
+        return used;
+    }
+    if (strcmp(a, "--truncate-logs") == 0) {
+        f->truncate_logs = 1;
+        return 1;
+    }
     if ((strcmp(a, "-c") == 0 || strcmp(a, "--component-id") == 0) && val) {
         const char **n = kiln_realloc(f->components, (f->ncomponents + 1) * sizeof *n);
         if (!n) {
@@ -64,13 +118,24 @@ static const char *env(const char *name)
     return v && *v ? v : NULL;
 }
 
-void kiln_up_flags_env(const char **listen, const char **tls_cert, const char **tls_key,
-                       const char **runtime_config_file, int *build)
+int kiln_up_flags_env_defaults(unsigned long long *max_instance_memory)
+{
+    const char *mem = env("SPIN_MAX_INSTANCE_MEMORY");
+    if (mem && (kiln_parse_size(mem, max_instance_memory) < 0 || *max_instance_memory == 0)) {
+        fprintf(stderr, "error: SPIN_MAX_INSTANCE_MEMORY=%s: expected a size in bytes\n", mem);
+        return -1;
+    }
+    return 0;
+}
+
+void kiln_up_flags_env(kiln_up_flags *f, const char **listen, const char **tls_cert,
+                       const char **tls_key, const char **runtime_config_file, int *build)
 {
     if (!*listen) *listen = env("SPIN_HTTP_LISTEN_ADDR");
     if (!*tls_cert) *tls_cert = env("SPIN_TLS_CERT");
     if (!*tls_key) *tls_key = env("SPIN_TLS_KEY");
     if (!*runtime_config_file) *runtime_config_file = env("RUNTIME_CONFIG_FILE");
+    if (!f->log_dir) f->log_dir = env("SPIN_LOG_DIR");
     const char *b = env("SPIN_ALWAYS_BUILD");
     /* clap's boolish values */
     if (!*build && b &&
@@ -79,15 +144,33 @@ void kiln_up_flags_env(const char **listen, const char **tls_cert, const char **
         *build = 1;
 }
 
+/* --truncate-logs: empties DIR/ID_stdout.txt and DIR/ID_stderr.txt of every component
+ * (the files exec/guest_log.c appends to). 0, or -1 after printing why. */
+static int truncate_logs(const char *dir, const kiln_manifest *m)
+{
+    for (size_t i = 0; i < m->components_len; i++) {
+        for (int k = 0; k < 2; k++) {
+            kiln_buf p = KILN_BUF_INIT;
+            if (kiln_buf_printf(&p, "%s/%s_%s.txt", dir, m->components[i].id,
+                                k ? "stderr" : "stdout") < 0) {
+                fprintf(stderr, "error: out of memory\n");
+                return -1;
+            }
+            if (truncate(p.data, 0) < 0 && errno != ENOENT) {
+                fprintf(stderr, "error: --truncate-logs: %s: %s\n", p.data, strerror(errno));
+                kiln_buf_free(&p);
+                return -1;
+            }
+            kiln_buf_free(&p);
+        }
+    }
+    return 0;
+}
+
 int kiln_up_flags_apply(const kiln_up_flags *f, kiln_manifest *m)
 {
-    const char *log_dir = getenv("SPIN_LOG_DIR");
-    /* an environment left over from Spin is not a reason to refuse: say it is ignored */
-    if (log_dir && *log_dir)
-        fprintf(stderr,
-                "note: SPIN_LOG_DIR=%s is ignored: pass --log-dir for component log "
-                "files\n",
-                log_dir);
+    if (f->truncate_logs && f->log_dir && *f->log_dir && truncate_logs(f->log_dir, m) < 0)
+        return -1;
     const char *err = NULL;
     if (kiln_manifest_apply_profile(m, f->profile, &err) < 0) {
         fprintf(stderr, "error: --profile %s: %s\n", f->profile, err);
@@ -116,7 +199,8 @@ void kiln_up_flags_free(kiln_up_flags *f)
 
 void kiln_up_flags_usage(FILE *out)
 {
-    fprintf(out, "  -c, --component-id ID      serve only this component's routes (repeatable);\n"
+    fprintf(out, "\nSpin options:\n"
+                 "  -c, --component-id ID      serve only this component's routes (repeatable);\n"
                  "                             the others answer 404\n"
                  "      --profile NAME         use the components' build profile NAME (source,\n"
                  "                             environment; with --build, its build command)\n"
@@ -126,8 +210,15 @@ void kiln_up_flags_usage(FILE *out)
                  "  -L, --log-dir DIR          guest output to DIR/COMPONENT_stdout.txt and\n"
                  "                             DIR/COMPONENT_stderr.txt instead of kiln's stderr\n"
                  "                             (\"\": no files)\n"
+                 "      --truncate-logs        empty the --log-dir files at start\n"
                  "      --direct-mounts        accepted: `files` directories are mounted directly\n"
-                 "environment: SPIN_HTTP_LISTEN_ADDR, SPIN_TLS_CERT, SPIN_TLS_KEY,\n"
-                 "  RUNTIME_CONFIG_FILE, SPIN_ALWAYS_BUILD (as the options); SPIN_LOG_DIR is\n"
-                 "  ignored (noted)\n");
+                 "      --disable-cache, --cache FILE, --debug-info, --http1-max-buf-size N,\n"
+                 "      --temp DIR, --allow-transient-write, --experimental-wasi-otel,\n"
+                 "      --idle-instance-timeout D, --max-instance-reuse-count N,\n"
+                 "      --max-instance-concurrent-reuse-count N, --format F\n"
+                 "                             spin up's options without meaning in Kiln:\n"
+                 "                             accepted, each noted once\n"
+                 "\nEnvironment (as the options): SPIN_HTTP_LISTEN_ADDR, SPIN_TLS_CERT,\n"
+                 "  SPIN_TLS_KEY, RUNTIME_CONFIG_FILE, SPIN_ALWAYS_BUILD, SPIN_LOG_DIR,\n"
+                 "  SPIN_MAX_INSTANCE_MEMORY\n");
 }

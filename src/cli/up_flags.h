@@ -1,8 +1,9 @@
 /* up_flags.h — the `spin up` options of `kiln up` that concern the application rather
  * than the server (up_flags.c): -c/--component-id, --profile, --disable-pooling,
- * --log-dir, --follow, --follow-all, --direct-mounts, and the environment variables
- * Spin reads for its options (SPIN_HTTP_LISTEN_ADDR, SPIN_TLS_CERT, SPIN_TLS_KEY,
- * RUNTIME_CONFIG_FILE, SPIN_ALWAYS_BUILD; SPIN_LOG_DIR is noted as ignored). up.c hands every
+ * --log-dir, --truncate-logs, --follow, --follow-all, --direct-mounts, Spin's options
+ * without meaning in Kiln (accepted, noted), and the environment variables Spin reads for
+ * its options (SPIN_HTTP_LISTEN_ADDR, SPIN_TLS_CERT, SPIN_TLS_KEY, RUNTIME_CONFIG_FILE,
+ * SPIN_ALWAYS_BUILD, SPIN_LOG_DIR, SPIN_MAX_INSTANCE_MEMORY). up.c hands every
  * option it does not know to kiln_up_flag() and calls kiln_up_flags_apply() once the manifest is
  * loaded. */
 #ifndef KILN_CLI_UP_FLAGS_H
@@ -20,6 +21,7 @@ typedef struct kiln_up_flags {
     int disable_pooling; /* accepted: every request already gets a fresh instance */
     const char *log_dir; /* --log-dir DIR: guest output to files there (exec/guest_log.h);
                             NULL or "": to kiln's stderr */
+    int truncate_logs;   /* --truncate-logs: empty the log_dir files at start */
 } kiln_up_flags;
 
 /* Handles option `a` (with the next argument `val`, NULL at the end). Returns the number
@@ -27,10 +29,14 @@ typedef struct kiln_up_flags {
  * a usage error. */
 int kiln_up_flag(kiln_up_flags *f, const char *a, const char *val);
 
+/* Before the command line is read (its options override): the defaults Spin's
+ * environment gives (SPIN_MAX_INSTANCE_MEMORY, in bytes). 0, or -1 after printing why. */
+int kiln_up_flags_env_defaults(unsigned long long *max_instance_memory);
+
 /* Fills what the command line left unset from Spin's environment variables: the listen
- * address, TLS files, runtime config file and --build. */
-void kiln_up_flags_env(const char **listen, const char **tls_cert, const char **tls_key,
-                       const char **runtime_config_file, int *build);
+ * address, TLS files, runtime config file, --build and f's log directory. */
+void kiln_up_flags_env(kiln_up_flags *f, const char **listen, const char **tls_cert,
+                       const char **tls_key, const char **runtime_config_file, int *build);
 
 /* After loading: applies --profile and -c to m, then refuses (one message per missing
  * feature, on stderr) an app that needs a Spin feature Kiln does not implement. Returns

@@ -2,12 +2,13 @@
  * as `spin watch` does.
  *
  *   kiln watch [-f PATH] [--skip-build] [-c|--clear] [-d|--debounce MS] [--profile NAME]
- *              [UP_OPTIONS...]
+ *              [UP_OPTIONS...] [-- UP_OPTIONS...]
  *
  * What is watched (Spin's rules): a component's `[component.ID.build] watch` globs
  * (relative to its workdir, else to the manifest's directory) — a change rebuilds that
  * component, then reloads; the manifest — rebuilds every component, then reloads (with
- * --skip-build: reloads only); the components' sources (.wasm) and `files` — reloads. A
+ * --skip-build: reloads only); the components' sources (.wasm), `files`, `path`
+ * dependencies and `path` HTTP middleware (dependencies.middleware) — reloads. A
  * component with a build command and no `watch` is named once and not rebuilt on source
  * changes (as Spin does).
  *
@@ -19,9 +20,11 @@
  * generation's stdout is copied to ours; stderr is shared.
  *
  * Changes are seen with inotify on every directory below the manifest's (new ones are
- * added as they appear; .git, node_modules and hidden directories are skipped). Events
- * arriving while a build or reload runs are dropped afterwards (the build's own outputs
- * would otherwise trigger a second reload). */
+ * added as they appear; .git, node_modules and hidden directories are skipped), plus the
+ * directory of each source, dependency or middleware file outside that tree. Events
+ * arriving during a build are dropped before the new generation starts (the build's own
+ * outputs would otherwise trigger a second reload); those arriving once it starts are
+ * kept (it may have read the files before they changed). */
 #include "cli/cli.h"
 #include "manifest/manifest.h"
 #include "util/alloc.h"
@@ -43,6 +46,7 @@
 #include <unistd.h>
 
 #define WATCH_MAX_DIRS 8192
+#define WATCH_MAX_DEPTH 32
 #define WATCH_START_TIMEOUT_MS 300000
 
 /* One `kiln up` child. */
@@ -78,20 +82,22 @@ static void on_stop(int sig)
 
 static void watch_usage(FILE *f)
 {
-    fprintf(f, "usage: kiln watch [options] [kiln up options]\n\n"
-               "Builds the application, serves it with kiln up, and rebuilds and reloads it\n"
-               "whenever its sources, artifacts or manifest change. A reload starts the new\n"
-               "version on the same address and then drains the old one: no request fails.\n\n"
+    fprintf(f, "Build and run the application, rebuilding and reloading it when its files\n"
+               "change (as `spin watch` does)\n\n"
+               "Usage: kiln watch [OPTIONS] [KILN UP OPTIONS]...\n\n"
+               "A reload starts the new version on the same address and then drains the old\n"
+               "one: no request fails.\n\n"
+               "Options:\n"
                "  -f, --from PATH        manifest file or directory (default: ./kiln.toml,\n"
                "                         ./spin.toml)\n"
                "      --skip-build       only reload on changes; never run build commands\n"
                "  -c, --clear            clear the screen before each reload\n"
                "  -d, --debounce MS      wait this long for more changes (default 100)\n"
                "      --profile NAME     build and run the components' build profile NAME\n"
-               "Any other option goes to kiln up (e.g. --listen 127.0.0.1:3000).\n\n"
+               "Any other option, and all after --, goes to kiln up (e.g. --listen ADDR).\n\n"
                "Rebuilt on changes: a component's [component.ID.build] watch globs; the\n"
                "manifest rebuilds every component. Reloaded on changes: component sources\n"
-               "(.wasm) and their files.\n");
+               "(.wasm), their files, and the files of `path` dependencies and middleware.\n");
 }
 
 static double now_ms(void)
@@ -103,10 +109,11 @@ static double now_ms(void)
 
 /* ---- inotify over the directory tree ----------------------------------------------- */
 
-/* Adds an inotify watch on dir (absolute) and, recursively, its subdirectories. */
+/* Adds an inotify watch on dir (absolute) and, recursively, its subdirectories (none
+ * when depth is WATCH_MAX_DEPTH). */
 static void watch_tree(watcher *w, const char *dir, int depth)
 {
-    if (depth > 32 || w->ndirs >= WATCH_MAX_DIRS) return;
+    if (depth > WATCH_MAX_DEPTH || w->ndirs >= WATCH_MAX_DIRS) return;
     int wd = inotify_add_watch(w->inotify, dir,
                                IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE |
                                    IN_MOVED_FROM | IN_ONLYDIR);
@@ -156,6 +163,74 @@ static int matches(const char *base, const char *pattern, const char *path)
     return kiln_glob_match(pattern, path + bl + 1);
 }
 
+/* The canonical form of `file` (absolute; the manifest keeps "DIR/../x.wasm" as written):
+ * its directory through realpath(3), then its name. Allocated, or NULL when the
+ * directory does not exist or memory ran out. */
+static char *canonical(const char *file)
+{
+    const char *slash = strrchr(file, '/');
+    if (!slash) return NULL;
+    char *dir = kiln_strndup(file, slash > file ? (size_t)(slash - file) : 1);
+    char *real = dir ? realpath(dir, NULL) : NULL;
+    kiln_free(dir);
+    if (!real) return NULL;
+    kiln_buf b = KILN_BUF_INIT;
+    int rc = kiln_buf_printf(&b, "%s/%s", strcmp(real, "/") == 0 ? "" : real, slash + 1);
+    free(real); /* realpath allocates with malloc */
+    if (rc < 0) {
+        kiln_buf_free(&b);
+        return NULL;
+    }
+    return kiln_buf_steal(&b);
+}
+
+/* Is `file` (as the manifest gives it) the changed `path` (canonical)? */
+static int same_file(const char *file, const char *path)
+{
+    if (!file) return 0;
+    if (strcmp(file, path) == 0) return 1;
+    char *c = canonical(file);
+    int same = c && strcmp(c, path) == 0;
+    kiln_free(c);
+    return same;
+}
+
+/* Is d a `path` dependency (or middleware) loaded from `path` (canonical)? */
+static int is_path_dependency(const kiln_dependency *d, const char *path)
+{
+    return strcmp(d->kind, "path") == 0 && same_file(d->value, path);
+}
+
+/* Watches the directory of `file` on its own, when it lies outside the manifest's tree
+ * (a component source, dependency or middleware given as "../x.wasm"). */
+static void watch_file_dir(watcher *w, const char *file)
+{
+    char *c = canonical(file);
+    size_t dl = strlen(w->dir);
+    if (c && !(strncmp(c, w->dir, dl) == 0 && c[dl] == '/')) {
+        *strrchr(c, '/') = '\0';
+        watch_tree(w, c[0] ? c : "/", WATCH_MAX_DEPTH);
+    }
+    kiln_free(c);
+}
+
+/* Watches the directories of m's files outside the manifest's tree: component sources,
+ * `path` dependencies and `path` middleware. */
+static void watch_outside(watcher *w, const kiln_manifest *m)
+{
+    for (size_t i = 0; m && i < m->components_len; i++) {
+        const kiln_component *c = &m->components[i];
+        if (c->source) watch_file_dir(w, c->source);
+        for (size_t k = 0; k < c->dependencies_len; k++)
+            if (strcmp(c->dependencies[k].kind, "path") == 0 && c->dependencies[k].value)
+                watch_file_dir(w, c->dependencies[k].value);
+    }
+    for (size_t i = 0; m && i < m->triggers_len; i++)
+        for (size_t k = 0; k < m->triggers[i].mw_len; k++)
+            if (strcmp(m->triggers[i].mw[k].kind, "path") == 0 && m->triggers[i].mw[k].value)
+                watch_file_dir(w, m->triggers[i].mw[k].value);
+}
+
 /* What a change of `path` asks for: 3 rebuild everything (the manifest), 2 rebuild the
  * components marked in rebuild[], 1 reload only, 0 nothing. */
 static int classify(const watcher *w, const kiln_manifest *m, const char *path,
@@ -173,7 +248,9 @@ static int classify(const watcher *w, const kiln_manifest *m, const char *path,
                 what = 2;
             }
         }
-        if (c->source && strcmp(c->source, path) == 0 && !what) what = 1;
+        if (!what && same_file(c->source, path)) what = 1;
+        for (size_t k = 0; k < c->dependencies_len && !what; k++)
+            if (is_path_dependency(&c->dependencies[k], path)) what = 1;
         for (size_t k = 0; k < c->files_len && !what; k++) {
             const kiln_file_spec *f = &c->files[k];
             size_t sl = f->source ? strlen(f->source) : 0;
@@ -183,11 +260,15 @@ static int classify(const watcher *w, const kiln_manifest *m, const char *path,
                 what = 1;
         }
     }
+    for (size_t i = 0; i < m->triggers_len && !what; i++)
+        for (size_t k = 0; k < m->triggers[i].mw_len && !what; k++)
+            if (is_path_dependency(&m->triggers[i].mw[k], path)) what = 1;
     return what;
 }
 
 /* Reads the pending inotify events; returns the strongest need (see classify) and
- * prints the first path that asks for it. New directories are watched. */
+ * prints the first path that asks for it. New directories are watched; hidden names
+ * (editor swap files, kiln up's .kiln state) are not changes. */
 static int read_events(watcher *w, const kiln_manifest *m, unsigned char *rebuild, int quiet)
 {
     char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -202,6 +283,7 @@ static int read_events(watcher *w, const kiln_manifest *m, unsigned char *rebuil
             if (ev->wd < 0 || (size_t)ev->wd >= w->wd_cap || w->wds[ev->wd] < 0 || !ev->len)
                 continue;
             kiln_buf path = KILN_BUF_INIT;
+            if (ev->name[0] == '.') continue;
             if (kiln_buf_printf(&path, "%s/%s", w->dirs[w->wds[ev->wd]], ev->name) < 0) continue;
             if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)) &&
                 ev->name[0] != '.')
@@ -359,11 +441,14 @@ static int rebuild_components(watcher *w, const kiln_manifest *m, const unsigned
 
 /* Loads the manifest for its watch lists (NULL when it does not load: the manifest
  * itself is still watched) and names the components with a build and no `watch`. */
-static kiln_manifest *load_for_watch(const watcher *w, int announce)
+static kiln_manifest *load_for_watch(watcher *w, int announce)
 {
     kiln_diags d = KILN_DIAGS_INIT;
     kiln_manifest *m = kiln_manifest_load(w->manifest, &d);
     kiln_diags_free(&d);
+    const char *perr = NULL;
+    if (m && w->profile) (void)kiln_manifest_apply_profile(m, w->profile, &perr);
+    watch_outside(w, m);
     for (size_t i = 0; announce && m && !w->skip_build && i < m->components_len; i++) {
         const kiln_component *c = &m->components[i];
         if (c->build_command.len && !c->build_watch.len)
@@ -424,9 +509,13 @@ static int run_watch(watcher *w)
         }
         if (!need) continue;
         int ok = need >= 2 ? rebuild_components(w, m, which, need == 3 || !m) == 0 : 1;
+        int pending = 0; /* a rebuild asked for while this round ran */
         if (!ok) {
             fprintf(stderr, "kiln watch: the build failed; still serving the last version\n");
         } else {
+            /* what changed until now (the build's outputs among it) the new generation
+             * reads; a source edited during the build is rebuilt next round */
+            if (changes_since(w, m, which) >= 2) pending = 3;
             if (w->clear) printf("\033[2J\033[H");
             generation next = {0};
             if (spawn(w, &next, 1) == 0 && await_ready(&next) == 0) {
@@ -443,7 +532,10 @@ static int run_watch(watcher *w)
         }
         kiln_free(which);
         which = kiln_calloc((m ? m->components_len : 0) + 1, 1);
-        need = which ? changes_since(w, m, which) : 0;
+        /* after a failed build, its partial outputs are dropped; after a reload, every
+         * change since the new generation started is kept (it may have missed it) */
+        int later = !which ? 0 : ok ? read_events(w, m, which, 0) : changes_since(w, m, which);
+        need = later > pending ? later : pending;
     }
     kiln_free(which);
     retire(&cur);
@@ -467,7 +559,12 @@ int kiln_cmd_watch(int argc, char **argv)
             watch_usage(stdout);
             rc = 0;
             goto out;
-        } else if ((strcmp(a, "-f") == 0 || strcmp(a, "--from") == 0) && val) {
+        } else if (strcmp(a, "--") == 0) {
+            /* `spin watch -- UP_ARGS`: the rest goes to kiln up */
+            while (++i < argc)
+                w.up_args[w.n_up_args++] = argv[i];
+        } else if ((strcmp(a, "-f") == 0 || strcmp(a, "--from") == 0 || strcmp(a, "--file") == 0) &&
+                   val) {
             from = argv[++i];
         } else if (strcmp(a, "--skip-build") == 0) {
             w.skip_build = 1;

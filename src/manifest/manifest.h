@@ -65,10 +65,12 @@ typedef struct kiln_dependency {
  * `--profile NAME` replaces. */
 typedef struct kiln_profile {
     char *name;
-    char *source;                  /* absolute path, or NULL: the component's own */
-    kiln_strlist build_command;    /* empty: the component's own build */
-    kiln_kvlist environment;       /* added to (and overriding) the component's */
-    kiln_dependency *dependencies; /* added to (and replacing by name) the component's */
+    char *source;                     /* absolute path, or NULL: the component's own */
+    char *source_url, *source_digest; /* source = { url, digest } (source NULL) */
+    char *source_registry;            /* source = { registry?, package, version } */
+    kiln_strlist build_command;       /* empty: the component's own build */
+    kiln_kvlist environment;          /* added to (and overriding) the component's */
+    kiln_dependency *dependencies;    /* added to (and replacing by name) the component's */
     size_t dependencies_len;
     int line, col;
 } kiln_profile;
@@ -248,9 +250,10 @@ void kiln_strlist_free(kiln_strlist *l);
  * mistyped profile name. */
 int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const char **err);
 
-/* Keeps only the HTTP triggers of the n components named in ids (`spin up -c`): the
- * other routes then answer 404. Returns 0, or -1 with *bad set to the first id that
- * names no component. */
+/* Keeps only the triggers (HTTP and the other types) of the n components named in ids
+ * (`spin up -c`, as Spin's retain_components): the other routes then answer 404, the
+ * other Redis and cron triggers do not run. Returns 0, or -1 with *bad set to the first
+ * id that names no component. */
 int kiln_manifest_select_components(kiln_manifest *m, const char *const *ids, size_t n,
                                     const char **bad);
 

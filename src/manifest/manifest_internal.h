@@ -38,6 +38,10 @@ int man_strlist_add(loader *L, kiln_strlist *list, const char *s);
 void man_strlist_free(kiln_strlist *l);
 void man_kvlist_free(kiln_kvlist *kv);
 char *man_abs_path(loader *L, const char *rel);
+/* Reads a `source` that is not a path into c: { url, digest } (c->source_url and
+ * c->source_digest) or { registry?, package, version } (c->source_registry); anything
+ * else is an error naming c->id. */
+void man_load_source_table(loader *L, kiln_component *c, const kiln_toml_value *v);
 void man_trigger_free(kiln_trigger *t);
 
 /* manifest_load.c */

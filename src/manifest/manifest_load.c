@@ -156,6 +156,11 @@ static void load_source(loader *L, kiln_component *c, const kiln_toml_value *t)
                       c->id, c->source);
         return;
     }
+    man_load_source_table(L, c, v);
+}
+
+void man_load_source_table(loader *L, kiln_component *c, const kiln_toml_value *v)
+{
     if (v->type != KILN_TOML_TABLE) {
         man_error(L, v->line, v->col,
                   "`source` of component `%s` must be a path or { url, digest }, not %s", c->id,
@@ -526,7 +531,18 @@ static void load_static(loader *L, kiln_trigger *t, const kiln_toml_value *tt)
     }
     t->has_static_response = 1;
     t->status_code = 200;
-    man_check_keys(L, s, static_keys, "a static_response");
+    /* Spin ignores other keys here (its StaticResponse does not deny them): a warning */
+    for (size_t i = 0; i < kiln_toml_table_len(s); i++) {
+        const kiln_toml_entry *e = kiln_toml_table_at(s, i);
+        const char *near = man_suggest(e->key, static_keys);
+        int known = 0;
+        for (const char *const *k = static_keys; *k; k++)
+            if (strcmp(e->key, *k) == 0) known = 1;
+        if (!known)
+            man_warning(L, e->line, e->col,
+                        "unknown key `%s` in a static_response is ignored%s%s%s", e->key,
+                        near ? " (did you mean `" : "", near ? near : "", near ? "`?)" : "");
+    }
     const kiln_toml_value *sc = kiln_toml_get(s, "status_code");
     if (sc && (sc->type != KILN_TOML_INTEGER || sc->u.integer < 100 || sc->u.integer > 599))
         man_error(L, sc->line, sc->col, "status_code must be an integer from 100 to 599");

@@ -216,9 +216,13 @@ static void load_profiles(loader *L, kiln_component *c, const kiln_toml_value *p
         if (src && src->type == KILN_TOML_STRING) {
             p->source = man_abs_path(L, src->u.str.ptr);
         } else if (src) {
-            man_error(L, src->line, src->col,
-                      "profile `%s`: Kiln supports a local path as a profile's `source`, not %s",
-                      e->key, man_a_type(src));
+            /* { url, digest } or a registry package, read as a component's source */
+            kiln_component tmp = {0};
+            tmp.id = c->id;
+            man_load_source_table(L, &tmp, src);
+            p->source_url = tmp.source_url;
+            p->source_digest = tmp.source_digest;
+            p->source_registry = tmp.source_registry;
         }
         man_get_kvlist(L, t, "environment", "a profile", &p->environment);
         const kiln_toml_value *deps = kiln_toml_get(t, "dependencies");
@@ -625,6 +629,31 @@ static int apply_profile_dependencies(kiln_component *c, kiln_profile *p)
     return 0;
 }
 
+/* Gives c the url or registry source of profile p (kiln_manifest_fetch_sources then
+ * downloads a url; kiln_manifest_unserved names a registry package). 0, or -1 when
+ * memory ran out. */
+static int profile_source(kiln_component *c, const kiln_profile *p)
+{
+    char *url = p->source_url ? kiln_strdup(p->source_url) : NULL;
+    char *digest = p->source_digest ? kiln_strdup(p->source_digest) : NULL;
+    char *reg = p->source_registry ? kiln_strdup(p->source_registry) : NULL;
+    if ((p->source_url && !url) || (p->source_digest && !digest) || (p->source_registry && !reg)) {
+        kiln_free(url);
+        kiln_free(digest);
+        kiln_free(reg);
+        return -1;
+    }
+    kiln_free(c->source);
+    c->source = NULL;
+    kiln_free(c->source_url);
+    c->source_url = url;
+    kiln_free(c->source_digest);
+    c->source_digest = digest;
+    kiln_free(c->source_registry);
+    c->source_registry = reg;
+    return 0;
+}
+
 int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const char **err)
 {
     if (!profile || !*profile) return 0;
@@ -646,10 +675,16 @@ int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const cha
                 c->source = kiln_strdup(p->source);
                 kiln_free(c->source_url);
                 c->source_url = NULL;
+                kiln_free(c->source_registry);
+                c->source_registry = NULL;
                 if (!c->source) {
                     *err = "out of memory";
                     return -1;
                 }
+            }
+            if ((p->source_url || p->source_registry) && profile_source(c, p) < 0) {
+                *err = "out of memory";
+                return -1;
             }
             if (apply_profile_dependencies(c, p) < 0) {
                 *err = "out of memory";
@@ -720,6 +755,9 @@ void man_spin3_component_free(kiln_component *c)
         kiln_profile *p = &c->profiles[i];
         kiln_free(p->name);
         kiln_free(p->source);
+        kiln_free(p->source_url);
+        kiln_free(p->source_digest);
+        kiln_free(p->source_registry);
         man_strlist_free(&p->build_command);
         man_kvlist_free(&p->environment);
         man_dependencies_free(p->dependencies, p->dependencies_len);
@@ -730,19 +768,32 @@ void man_spin3_component_free(kiln_component *c)
     man_strlist_free(&c->targets);
 }
 
+/* Frees what one [[trigger.TYPE]] (not HTTP) owns. */
+static void other_trigger_free(kiln_other_trigger *t)
+{
+    kiln_free(t->type);
+    kiln_free(t->id);
+    man_kvlist_free(&t->settings);
+}
+
 void man_spin3_manifest_free(kiln_manifest *m)
 {
-    for (size_t i = 0; i < m->other_triggers_len; i++) {
-        kiln_free(m->other_triggers[i].type);
-        kiln_free(m->other_triggers[i].id);
-        man_kvlist_free(&m->other_triggers[i].settings);
-    }
+    for (size_t i = 0; i < m->other_triggers_len; i++)
+        other_trigger_free(&m->other_triggers[i]);
     kiln_free(m->other_triggers);
     for (size_t i = 0; i < m->trigger_settings_len; i++) {
         kiln_free(m->trigger_settings[i].type);
         man_kvlist_free(&m->trigger_settings[i].settings);
     }
     kiln_free(m->trigger_settings);
+}
+
+/* Is component index c (-1: none) one of the n ids? */
+static int selected(const kiln_manifest *m, long c, const char *const *ids, size_t n)
+{
+    for (size_t k = 0; k < n && c >= 0; k++)
+        if (strcmp(m->components[c].id, ids[k]) == 0) return 1;
+    return 0;
 }
 
 int kiln_manifest_select_components(kiln_manifest *m, const char *const *ids, size_t n,
@@ -758,14 +809,21 @@ int kiln_manifest_select_components(kiln_manifest *m, const char *const *ids, si
     size_t kept = 0;
     for (size_t i = 0; i < m->triggers_len; i++) {
         kiln_trigger *t = &m->triggers[i];
-        int keep = 0;
-        for (size_t k = 0; k < n && t->component >= 0; k++)
-            if (strcmp(m->components[t->component].id, ids[k]) == 0) keep = 1;
-        if (keep)
+        if (selected(m, t->component, ids, n))
             m->triggers[kept++] = *t;
         else
             man_trigger_free(t);
     }
     m->triggers_len = kept;
+    /* as Spin's retain_components: every trigger type, not only HTTP */
+    kept = 0;
+    for (size_t i = 0; i < m->other_triggers_len; i++) {
+        kiln_other_trigger *t = &m->other_triggers[i];
+        if (selected(m, t->component, ids, n))
+            m->other_triggers[kept++] = *t;
+        else
+            other_trigger_free(t);
+    }
+    m->other_triggers_len = kept;
     return 0;
 }

@@ -677,6 +677,83 @@ static void test_from_wasm(void)
     kiln_diags_free(&d);
 }
 
+/* -c (kiln_manifest_select_components) keeps the triggers of every type of the named
+ * components and drops the others', as Spin's retain_components. */
+static void test_select_components(void)
+{
+    const char *msgs;
+    size_t errors = 0;
+    kiln_manifest *m = load(HEAD "[[trigger.http]]\nroute = \"/a\"\ncomponent = \"a\"\n"
+                                 "[[trigger.http]]\nroute = \"/b\"\ncomponent = \"b\"\n"
+                                 "[[trigger.redis]]\nchannel = \"c\"\ncomponent = \"b\"\n"
+                                 "[[trigger.cron]]\ncron_expression = \"* * * * * *\"\n"
+                                 "component = \"a\"\n"
+                                 "[component.a]\nsource = \"api.wasm\"\n"
+                                 "[component.b]\nsource = \"api.wasm\"\n",
+                            &msgs, &errors);
+    CHECK(m != NULL);
+    if (!m) return;
+    const char *ids[] = {"a"}, *bad = NULL;
+    CHECK_INT(kiln_manifest_select_components(m, ids, 1, &bad), 0);
+    CHECK_INT(m->triggers_len, 1);
+    CHECK_STR(m->triggers[0].route, "/a");
+    CHECK_INT(m->other_triggers_len, 1);
+    CHECK_STR(m->other_triggers[0].type, "cron");
+    const char *none[] = {"zz"};
+    CHECK_INT(kiln_manifest_select_components(m, none, 1, &bad), -1);
+    CHECK_STR(bad, "zz");
+    kiln_manifest_free(m);
+}
+
+/* Unknown keys in a static_response are ignored by Spin: a warning, not an error. */
+static void test_static_extra_keys(void)
+{
+    const char *msgs;
+    size_t errors = 0;
+    kiln_manifest *m =
+        load(HEAD "[[trigger.http]]\nroute = \"/s\"\n"
+                  "static_response = { status_code = 201, status = 404, body = \"b\" }\n",
+             &msgs, &errors);
+    CHECK(m != NULL);
+    CHECK_INT(errors, 0);
+    CHECK_STR(msgs, "kiln.toml:6:40: warning: unknown key `status` in a static_response is "
+                    "ignored");
+    if (m) CHECK_INT(m->triggers[0].status_code, 201);
+    kiln_manifest_free(m);
+}
+
+/* A profile's `source` may be { url, digest } or a registry package, as Spin's. */
+#define PROFILE_APP                                                                                \
+    HEAD "[[trigger.http]]\nroute = \"/...\"\ncomponent = \"a\"\n"                                 \
+         "[component.a]\nsource = \"api.wasm\"\n"                                                  \
+         "[component.a.profile.remote]\nsource = { url = \"https://h/a.wasm\", digest = "          \
+         "\"sha256:00\" }\n"                                                                       \
+         "[component.a.profile.reg]\nsource = { package = \"x:y\", version = \"1.0.0\" }\n"
+static void test_profile_sources(void)
+{
+    const char *msgs;
+    size_t errors = 0;
+    kiln_manifest *m = load(PROFILE_APP "[component.a.profile.bad]\nsource = 3\n", &msgs, &errors);
+    CHECK(m == NULL);
+    CHECK_INT(errors, 1);
+    CHECK(strstr(msgs, "must be a path or { url, digest }, not an integer") != NULL);
+    m = load(PROFILE_APP, &msgs, &errors);
+    CHECK(m != NULL);
+    if (!m) return;
+    const char *err = NULL;
+    CHECK_INT(kiln_manifest_apply_profile(m, "remote", &err), 0);
+    CHECK(m->components[0].source == NULL);
+    CHECK_STR(m->components[0].source_url, "https://h/a.wasm");
+    CHECK_STR(m->components[0].source_digest, "sha256:00");
+    CHECK_INT(kiln_manifest_apply_profile(m, "reg", &err), 0);
+    CHECK(m->components[0].source_url == NULL);
+    kiln_strlist why = {0};
+    CHECK_INT(kiln_manifest_unserved(m, &why), 1); /* a registry source: named */
+    CHECK(why.len == 1 && strstr(why.items[0], "x:y@1.0.0") != NULL);
+    kiln_strlist_free(&why);
+    kiln_manifest_free(m);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -708,6 +785,9 @@ int main(void)
     test_http_executor();
     test_v1();
     test_spin3();
+    test_select_components();
+    test_profile_sources();
+    test_static_extra_keys();
     if (chdir(cwd) != 0) return 1;
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -24,51 +24,11 @@
 #     component alone (its imports are nobody's).
 source "$(dirname "$0")/../lib.sh"
 
-T=${KILN_TOOLS:-/var/cache/kiln-tools}
-W=$T/cargo/bin/wasm-tools
-JL=$T/npm/node_modules/@bytecodealliance/jco/lib
-D=$ROOT/tests/e2e/deps
-for need in "$W" "$JL/wasi_snapshot_preview1.reactor.wasm" "$JL/wit/builtin/0.2.12"; do
-    if [ ! -e "$need" ]; then
-        echo "component_deps: SKIP: $need is missing (run scripts/install-tools.sh)" >&2
-        fail "the component toolchain is installed" "missing: $need"
-        finish
-        exit
-    fi
-done
-
+source "$(dirname "$0")/helpers/deps.sh"
 A=$TMP/app
-mkdir -p "$A/wit/deps/kiln-test"
-check "greeter.wat builds" "$W" parse "$D/greeter.wat" -o "$A/greeter.wasm"
-check "envcount.wat builds" "$W" parse "$D/envcount.wat" -o "$A/envcount.wasm"
-check "counter.wat builds" "$W" parse "$D/counter.wat" -o "$A/counter.wasm"
-cp "$D/wit/world.wit" "$A/wit/"
-cp -R "$JL/wit/builtin/0.2.12/." "$A/wit/deps/"
-rm -f "$A/wit/deps/"*.md
-cp "$D/wit-test/test.wit" "$A/wit/deps/kiln-test/"
-if ! clang --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -std=c11 -O2 -Wall -Werror \
-    -I"$ROOT/sdk/c" "$D/main.c" "$ROOT/sdk/c/kiln.c" "$ROOT/sdk/c/kiln_http.c" -o "$A/core.wasm" \
-    2>"$TMP/cc.err" ||
-    ! "$W" component embed "$A/wit" --world app "$A/core.wasm" -o "$A/emb.wasm" 2>>"$TMP/cc.err" ||
-    ! "$W" component new "$A/emb.wasm" --adapt \
-        "wasi_snapshot_preview1=$JL/wasi_snapshot_preview1.reactor.wasm" -o "$A/main.wasm" \
-        2>>"$TMP/cc.err"; then
-    fail "the main component builds" "$(cat "$TMP/cc.err")"
+if ! deps_build "$A"; then
     finish
     exit
-fi
-pass "the main component builds"
-mkdir -p "$A/mwwit"
-cp -R "$A/wit/deps" "$A/mwwit/"
-cp "$D/wit/mw.wit" "$A/mwwit/"
-if ! clang --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -std=c11 -O2 -Wall -Werror \
-    "$D/auth.c" -o "$A/authcore.wasm" 2>"$TMP/cc.err" ||
-    ! "$W" component embed "$A/mwwit" --world middleware "$A/authcore.wasm" -o "$A/authemb.wasm" \
-        2>>"$TMP/cc.err" ||
-    ! "$W" component new "$A/authemb.wasm" --adapt \
-        "wasi_snapshot_preview1=$JL/wasi_snapshot_preview1.reactor.wasm" -o "$A/auth.wasm" \
-        2>>"$TMP/cc.err"; then
-    fail "the auth middleware builds" "$(cat "$TMP/cc.err")"
 fi
 
 source "$(dirname "$0")/helpers/up.sh"

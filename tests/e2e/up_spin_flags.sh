@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kiln up as `spin up`: a version-1 manifest served (its `base` joined to the routes),
 # -c/--component-id (the other routes 404), SPIN_HTTP_LISTEN_ADDR, the accepted no-op
-# flags (--disable-pooling, --follow, --log-dir ""), --profile
+# flags (--disable-pooling, --follow, --log-dir "", Spin's Wasmtime options), SPIN_LOG_DIR,
+# --truncate-logs, SPIN_MAX_INSTANCE_MEMORY, --profile
 # (a profile's environment and build command), kiln build --profile, and an app with
 # component dependencies refused with one message naming the feature.
 source "$(dirname "$0")/../lib.sh"
@@ -59,6 +60,37 @@ fi
 # -c naming no component: refused with a clear message (--log-dir DIR: up_logs.sh)
 out=$("$KILN" up -f "$TMP/app" -c nope --listen "127.0.0.1:$PORT" 2>&1)
 expect_contains "-c unknown id refused" "the application has no component 'nope'" "$out"
+
+# the rest of spin up's command line: --from-file, --sh, Spin's Wasmtime/HTTP options
+# (accepted, each noted), SPIN_LOG_DIR as --log-dir with --truncate-logs emptying the
+# files at start, SPIN_MAX_INSTANCE_MEMORY read (an invalid one refused)
+mkdir -p "$TMP/spinlogs"
+echo "old output" >"$TMP/spinlogs/edge_stdout.txt"
+# (start_up_from's -f names no app: the later --from-file wins)
+if SPIN_LOG_DIR="$TMP/spinlogs" SPIN_MAX_INSTANCE_MEMORY=134217728 start_up_from "$TMP/none" \
+    --from-file "$TMP/app" --sh --truncate-logs --disable-cache --cache /dev/null --debug-info \
+    --http1-max-buf-size 16384 --temp "$TMP" --allow-transient-write --experimental-wasi-otel \
+    --idle-instance-timeout 1s --max-instance-reuse-count 1 --max-instance-concurrent-reuse-count=1 \
+    --format plain; then
+    pass "kiln up starts with spin up's other options"
+    expect_eq "--from-file names the app" "hello 1" "$(curl -s "$URL/v1/hello")"
+    check "SPIN_LOG_DIR: component log files there" test -f "$TMP/spinlogs/hello-one_stderr.txt"
+    expect_eq "--truncate-logs emptied the old log" "0" \
+        "$(wc -c <"$TMP/spinlogs/edge_stdout.txt" | tr -d ' ')"
+    expect_contains "an option without effect is noted" \
+        "note: --debug-info is accepted and has no effect" "$(cat "$TMP/up.err")"
+    expect_eq "each noted once" "1" "$(grep -c -- '--format is accepted' "$TMP/up.err")"
+    stop_up
+else
+    fail "kiln up starts with spin up's other options" "$(cat "$TMP/up.err")"
+fi
+out=$("$KILN" up --help)
+expect_contains "spin-style help: a Usage line" "Usage: kiln up [OPTIONS]" "$out"
+expect_contains "the help names Spin's environment variables" "SPIN_MAX_INSTANCE_MEMORY" "$out"
+out=$(SPIN_MAX_INSTANCE_MEMORY=lots "$KILN" up -f "$TMP/app" --listen "127.0.0.1:$PORT" 2>&1)
+expect_contains "SPIN_MAX_INSTANCE_MEMORY is read" "SPIN_MAX_INSTANCE_MEMORY=lots" "$out"
+out=$("$KILN" up -f "$TMP/app" --listen "127.0.0.1:$PORT" --cache 2>&1)
+expect_contains "an accepted option still needs its value" "--cache needs a value" "$out"
 
 # build profiles: kiln build --profile runs the profile's command; kiln up --profile
 # serves the profile's source with its environment
@@ -124,4 +156,36 @@ out=$("$KILN" up -f "$TMP/app" --listen "127.0.0.1:$PORT" 2>&1)
 expect_eq "kiln up refuses a registry dependency" "1" "$?"
 expect_contains "names the feature" "fetching dependencies from a registry is not supported yet" "$out"
 expect_eq "one message" "1" "$(echo "$out" | grep -c "dependencies")"
+
+# features Kiln does not implement in a servable app (triggers of another type next to
+# HTTP, ai_models): served, each named in one warning — once, not again by kiln up
+cat >"$TMP/app/spin.toml" <<'TOML'
+spin_manifest_version = 2
+[application]
+name = "partly"
+[[trigger.http]]
+route = "/..."
+component = "web"
+executor = { type = "wagi" }
+[[trigger.sqs]]
+queue_url = "https://sqs.example/jobs"
+component = "web"
+[[trigger.sqs]]
+queue_url = "https://sqs.example/retries"
+component = "web"
+[component.web]
+source = "hello.wasm"
+ai_models = ["llama2-chat"]
+TOML
+out=$("$KILN" check -f "$TMP/app" 2>&1 >/dev/null)
+expect_eq "kiln check: servable with warnings: exit 0" "0" "$?"
+expect_eq "kiln check: the sqs triggers named once" "1" "$(echo "$out" | grep -c 'trigger.sqs')"
+if start_up; then
+    expect_eq "served despite the unimplemented features" "hello 1" "$(curl -s "$URL/")"
+    expect_eq "kiln up: the sqs triggers named once" "1" "$(grep -c 'trigger.sqs' "$TMP/up.err")"
+    expect_eq "kiln up: ai_models named once" "1" "$(grep -c 'ai_models' "$TMP/up.err")"
+    stop_up
+else
+    fail "kiln up serves an app with unimplemented features" "$(cat "$TMP/up.err")"
+fi
 finish

@@ -2,7 +2,8 @@
 # kiln watch: edit a component's source -> it is rebuilt (its build.watch glob) and the
 # app reloaded; the next requests get the new answer, no request fails meanwhile (a
 # client loop without retries runs across the reload), and a slow request in flight
-# during the reload completes with the old version's answer.
+# during the reload completes with the old version's answer. Then an app with `path`
+# dependencies and middleware: replacing their files reloads it.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/helpers/up.sh"
 
@@ -81,6 +82,7 @@ total=$(wc -l <"$TMP/client.log")
 bad=$(grep -cv -e '^version one 200$' -e '^version two 200$' "$TMP/client.log")
 echo "watch: $total requests across the reload, $bad failed"
 expect_eq "no request failed during the reload" "0" "$bad"
+[ "$bad" = 0 ] || grep -v -e '^version one 200$' -e '^version two 200$' "$TMP/client.log" >&2
 expect_contains "the new version answers after the edit" "version two 200" "$(tail -1 "$TMP/client.log")"
 expect_eq "the in-flight slow request completed" "200" "$(cat "$TMP/slow.code")"
 expect_eq "it got the old version's answer" "version one" "$(cat "$TMP/slow.out")"
@@ -97,4 +99,74 @@ expect_eq "after the switch, only the new version" "0" \
     "$(tail -n +"$((${last_one:-0} + 1))" "$TMP/client.log" | grep -cv '^version two 200$')"
 check "the new version answered" test -n "$first_two"
 check "kiln watch stopped its kiln up" bash -c "! curl -s -m 1 $URL/ >/dev/null"
+
+# --- `path` dependencies and `path` middleware are watched: a change reloads ---
+# main.wasm's dependency greeter.wasm lies outside the manifest's tree (../deps), the
+# auth middleware inside it; replacing either reloads the app. (Spin's spellings: --file,
+# and `--` before kiln up's options.)
+source "$(dirname "$0")/helpers/deps.sh"
+if deps_build "$TMP/deps"; then
+    B=$TMP/depsapp
+    mkdir -p "$B"
+    cp "$TMP/deps/main.wasm" "$TMP/deps/auth.wasm" "$B/"
+    cat >"$B/spin.toml" <<'TOML'
+spin_manifest_version = 2
+[application]
+name = "watched-deps"
+[[trigger.http]]
+route = "/..."
+component = "main"
+dependencies.middleware = [{ path = "auth.wasm" }]
+[component.main]
+source = "main.wasm"
+[component.main.dependencies]
+"kiln:test/greet" = { path = "../deps/greeter.wasm" }
+"kiln:test/env" = { path = "../deps/envcount.wasm" }
+"kiln:test/counter" = { path = "../deps/counter.wasm" }
+TOML
+    TOK="authorization: Bearer let-me-in"
+    "$KILN" watch --file "$B" -- --listen "127.0.0.1:$PORT" >"$TMP/watch2.out" 2>"$TMP/watch2.err" &
+    WATCH2=$!
+    on_exit "kill $WATCH2 2>/dev/null; sleep 0.5"
+    # answer WANT: polls (up to 60 s) until the app answers WANT; echoes the last answer
+    answer() {
+        local got=""
+        for _ in $(seq 1 600); do
+            got=$(curl -s -H "$TOK" "$URL/?name=w" 2>/dev/null)
+            [ "$got" = "$1" ] && break
+            kill -0 "$WATCH2" 2>/dev/null || break
+            sleep 0.1
+        done
+        echo "$got"
+    }
+    # reloads N: waits (up to 60 s) until kiln watch reported N reloads
+    reloads() {
+        for _ in $(seq 1 600); do
+            [ "$(grep -c 'kiln watch: reloaded' "$TMP/watch2.err")" -ge "$1" ] && break
+            sleep 0.1
+        done
+    }
+    expect_eq "kiln watch serves an app with dependencies and middleware" \
+        "hello, w from the dependency" "$(answer "hello, w from the dependency")"
+    sed 's/ from the dependency/ from the dependenCY/' "$ROOT/tests/e2e/deps/greeter.wat" \
+        >"$TMP/greeter2.wat"
+    check "the edited dependency builds" "$DEPS_W" parse "$TMP/greeter2.wat" -o "$TMP/g2.wasm"
+    mv "$TMP/g2.wasm" "$TMP/deps/greeter.wasm"
+    reloads 1
+    expect_eq "one reload" "1" "$(grep -c 'kiln watch: reloaded' "$TMP/watch2.err")"
+    expect_eq "a changed path dependency (outside the app's tree) is reloaded" \
+        "hello, w from the dependenCY" "$(answer "hello, w from the dependenCY")"
+    expect_contains "the dependency's change is reported" "greeter.wasm changed: reloading" \
+        "$(cat "$TMP/watch2.err")"
+    cp "$B/auth.wasm" "$TMP/auth2.wasm"
+    mv "$TMP/auth2.wasm" "$B/auth.wasm"
+    reloads 2
+    expect_contains "a changed path middleware is reported" "auth.wasm changed: reloading" \
+        "$(cat "$TMP/watch2.err")"
+    expect_eq "and reloaded" "2" "$(grep -c 'kiln watch: reloaded' "$TMP/watch2.err")"
+    expect_eq "the middleware still guards the reloaded app" "401" \
+        "$(curl -s -o /dev/null -w '%{http_code}' "$URL/?name=w")"
+    kill "$WATCH2"
+    wait "$WATCH2" 2>/dev/null
+fi
 finish
