@@ -12,10 +12,12 @@
  * component with a build command and no `watch` is named once and not rebuilt on source
  * changes (as Spin does).
  *
- * Reloading never drops a request: the new generation is a `kiln up` child started on the
- * same address (the server's listeners use SO_REUSEPORT, so both bind it); once it prints
- * "Serving", new connections may go to it, and the old generation is sent SIGTERM, on
- * which it stops accepting, finishes its in-flight requests and exits. A new generation
+ * Reloading never drops a request: the watch opens the listening socket once and hands it
+ * to every generation (KILN_LISTEN_FD, server/http.h), so the new `kiln up` child accepts
+ * on the very socket the old one does; once it prints "Serving", the old generation is
+ * sent SIGTERM, on which it stops accepting, finishes its in-flight requests and exits.
+ * Connections still waiting in the accept queue then are the new generation's (with a
+ * socket per generation they would be reset when the old one closed its own). A new generation
  * that fails to start (a broken build or manifest) leaves the old one serving. Every
  * generation's stdout is copied to ours; stderr is shared.
  *
@@ -27,6 +29,7 @@
  * kept (it may have read the files before they changed). */
 #include "cli/cli.h"
 #include "manifest/manifest.h"
+#include "server/http.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -66,6 +69,7 @@ typedef struct watcher {
     const char *profile;
     char **up_args; /* passed through to kiln up */
     int n_up_args;
+    int listen_fd; /* the listening socket every generation accepts on */
     int inotify;
     int *wds; /* watch descriptor -> directory index */
     char **dirs;
@@ -303,9 +307,20 @@ static int read_events(watcher *w, const kiln_manifest *m, unsigned char *rebuil
 
 /* ---- generations ------------------------------------------------------------------ */
 
-/* Starts `kiln up -f MANIFEST [--profile P] UP_ARGS` with its stdout on a pipe. A
- * `handover` generation binds the port its predecessor still serves. */
-static int spawn(watcher *w, generation *g, int handover)
+/* The address the generations serve on, as kiln up reads it: the last --listen of the
+ * up options, else SPIN_HTTP_LISTEN_ADDR, else kiln up's default. */
+static const char *listen_addr(const watcher *w)
+{
+    const char *addr = NULL;
+    for (int i = 0; i + 1 < w->n_up_args; i++)
+        if (strcmp(w->up_args[i], "--listen") == 0) addr = w->up_args[i + 1];
+    if (!addr) addr = getenv("SPIN_HTTP_LISTEN_ADDR");
+    return addr && *addr ? addr : "127.0.0.1:3000";
+}
+
+/* Starts `kiln up -f MANIFEST [--profile P] UP_ARGS` with its stdout on a pipe, accepting
+ * on the watch's listening socket. */
+static int spawn(watcher *w, generation *g)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) {
@@ -334,8 +349,10 @@ static int spawn(watcher *w, generation *g, int handover)
         if (dup2(fds[1], 1) < 0) _exit(127);
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
-        /* the new generation binds the port the old one still serves (server/http.c) */
-        if (handover && setenv("KILN_LISTEN_HANDOVER", "1", 1) < 0) _exit(127);
+        /* the listening socket, inherited across exec (server/http.c) */
+        char fdv[16];
+        snprintf(fdv, sizeof fdv, "%d", w->listen_fd);
+        if (fcntl(w->listen_fd, F_SETFD, 0) < 0 || setenv("KILN_LISTEN_FD", fdv, 1) < 0) _exit(127);
         execv("/proc/self/exe", argv);
         fprintf(stderr, "kiln watch: cannot run kiln up: %s\n", strerror(errno));
         _exit(127);
@@ -479,7 +496,7 @@ static int run_watch(watcher *w)
     if (!w->skip_build && kiln_build_app_profile(w->manifest, NULL, 0, w->profile, stdout) < 0)
         fprintf(stderr, "kiln watch: the build failed; fix it and save to try again\n");
     kiln_manifest *m = load_for_watch(w, 1);
-    if (spawn(w, &cur, 0) == 0 && await_ready(&cur) < 0)
+    if (spawn(w, &cur) == 0 && await_ready(&cur) < 0)
         fprintf(stderr, "kiln watch: kiln up did not start; waiting for changes\n");
     unsigned char *which = kiln_calloc((m ? m->components_len : 0) + 1, 1);
     int need = which ? changes_since(w, m, which) : 0;
@@ -518,7 +535,7 @@ static int run_watch(watcher *w)
             if (changes_since(w, m, which) >= 2) pending = 3;
             if (w->clear) printf("\033[2J\033[H");
             generation next = {0};
-            if (spawn(w, &next, 1) == 0 && await_ready(&next) == 0) {
+            if (spawn(w, &next) == 0 && await_ready(&next) == 0) {
                 /* the new version serves from here on; the old one drains its requests */
                 fprintf(stderr, "kiln watch: reloaded\n");
                 retire(&cur);
@@ -548,6 +565,7 @@ int kiln_cmd_watch(int argc, char **argv)
     watcher w = {0};
     w.debounce_ms = 100;
     w.inotify = -1;
+    w.listen_fd = -1;
     const char *from = NULL;
     int rc = 2;
     w.up_args = kiln_calloc((size_t)argc + 1, sizeof *w.up_args);
@@ -620,9 +638,16 @@ int kiln_cmd_watch(int argc, char **argv)
         kiln_free(manifest);
         goto out;
     }
+    char lerr[512];
+    if ((w.listen_fd = kiln_server_listen(listen_addr(&w), lerr, sizeof lerr)) < 0) {
+        fprintf(stderr, "error: %s\n", lerr);
+        kiln_free(manifest);
+        goto out;
+    }
     rc = run_watch(&w);
     kiln_free(manifest);
 out:
+    if (w.listen_fd >= 0) close(w.listen_fd);
     if (w.inotify >= 0) close(w.inotify);
     for (size_t i = 0; i < w.ndirs; i++)
         kiln_free(w.dirs[i]);

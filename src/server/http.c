@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -836,14 +837,11 @@ static int listen_socket(struct sockaddr_storage *ss, unsigned len, char *err, s
 /* Refuses an address another socket already listens on. The listeners use SO_REUSEPORT
  * (one per loop), which would otherwise let a second server of the same user bind the
  * port silently and take part of its connections. A probe bound without SO_REUSEPORT fails
- * exactly then (SO_REUSEADDR only tolerates sockets in TIME_WAIT). `kiln watch` hands the
- * port from one generation to the next on purpose and sets KILN_LISTEN_HANDOVER=1 in the
- * new one's environment. 0 if the address is free (or port 0), else -1 with err set. */
+ * exactly then (SO_REUSEADDR only tolerates sockets in TIME_WAIT). 0 if the address is
+ * free (or port 0), else -1 with err set. */
 static int address_free(const struct sockaddr_storage *ss, unsigned len, const char *listen,
                         char *err, size_t errlen)
 {
-    const char *handover = getenv("KILN_LISTEN_HANDOVER");
-    if (handover && strcmp(handover, "1") == 0) return 0;
     in_port_t port = ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
                                                : ((const struct sockaddr_in *)ss)->sin_port;
     if (port == 0) return 0;
@@ -866,6 +864,46 @@ static int address_free(const struct sockaddr_storage *ss, unsigned len, const c
     else
         snprintf(err, errlen, "--listen %s: cannot bind: %s", listen, strerror(e));
     return -1;
+}
+
+int kiln_server_listen(const char *listen, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    unsigned sslen = 0;
+    if (kiln_parse_listen(listen, &ss, &sslen, err, errlen) < 0 ||
+        address_free(&ss, sslen, listen, err, errlen) < 0)
+        return -1;
+    return listen_socket(&ss, sslen, err, errlen);
+}
+
+/* The listening socket a parent handed down in KILN_LISTEN_FD (kiln watch: the same socket
+ * for every generation, so that connections waiting in its accept queue when one
+ * generation stops are accepted by the next, never reset). -1 when there is none, -2 when
+ * the variable names no listening TCP socket (err set). The fd is made close-on-exec (the
+ * compilers kiln starts must not hold it) and the variable is removed. */
+static int inherited_listener(struct sockaddr_storage *ss, unsigned *sslen, char *err,
+                              size_t errlen)
+{
+    const char *v = getenv("KILN_LISTEN_FD");
+    if (!v) return -1;
+    char *end;
+    errno = 0;
+    long fd = strtol(v, &end, 10);
+    int listening = 0, type = 0;
+    socklen_t ol = sizeof listening, tl = sizeof type;
+    socklen_t al = sizeof *ss;
+    if (!*v || *end || errno || fd < 3 || fd > INT_MAX ||
+        getsockopt((int)fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ol) < 0 || !listening ||
+        getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM ||
+        getsockname((int)fd, (struct sockaddr *)ss, &al) < 0 ||
+        (ss->ss_family != AF_INET && ss->ss_family != AF_INET6) ||
+        fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) {
+        snprintf(err, errlen, "KILN_LISTEN_FD=%s: not a listening TCP socket", v);
+        return -2;
+    }
+    *sslen = (unsigned)al;
+    unsetenv("KILN_LISTEN_FD");
+    return (int)fd;
 }
 
 /* The TLS context: certificate chain, key, ALPN h2 + http/1.1. NULL on failure. */
@@ -914,8 +952,10 @@ int kiln_server_run(const kiln_server_config *cfg)
     struct sockaddr_storage ss;
     unsigned sslen = 0;
     const char *listen = cfg->listen ? cfg->listen : "127.0.0.1:3000";
-    if (kiln_parse_listen(listen, &ss, &sslen, err, sizeof err) < 0 ||
-        address_free(&ss, sslen, listen, err, sizeof err) < 0) {
+    int inherited = inherited_listener(&ss, &sslen, err, sizeof err);
+    if (inherited == -2 ||
+        (inherited < 0 && (kiln_parse_listen(listen, &ss, &sslen, err, sizeof err) < 0 ||
+                           address_free(&ss, sslen, listen, err, sizeof err) < 0))) {
         fprintf(stderr, "kiln: %s\n", err);
         return -1;
     }
@@ -974,7 +1014,12 @@ int kiln_server_run(const kiln_server_config *cfg)
     for (int i = 0; i < nworkers; i++)
         ws[i].fd = -1;
     for (int i = 0; i < nworkers; i++) {
-        if ((ws[i].fd = listen_socket(&ss, sslen, err, sizeof err)) < 0) {
+        /* every loop accepts on its own socket of a SO_REUSEPORT group, or on its own
+         * descriptor of the one socket handed down */
+        ws[i].fd = inherited >= 0 ? fcntl(inherited, F_DUPFD_CLOEXEC, 3)
+                                  : listen_socket(&ss, sslen, err, sizeof err);
+        if (ws[i].fd < 0) {
+            if (inherited >= 0) snprintf(err, sizeof err, "dup: %s", strerror(errno));
             fprintf(stderr, "kiln: %s (%s)\n", err, cfg->listen ? cfg->listen : "127.0.0.1:3000");
             goto out;
         }
@@ -1024,6 +1069,7 @@ int kiln_server_run(const kiln_server_config *cfg)
         }
     }
 out:
+    if (inherited >= 0) close(inherited);
     for (int i = 0; ws && i < nworkers; i++)
         if (ws[i].fd >= 0) close(ws[i].fd);
     kiln_free(ws);

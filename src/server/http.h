@@ -60,6 +60,12 @@ int kiln_server_run(const kiln_server_config *cfg);
 /* The event loops kiln_server_run starts when cfg->workers <= 0: two per online CPU. */
 int kiln_server_default_workers(void);
 
+/* Opens a listening socket on `listen` ("HOST:PORT") as kiln_server_run does (refused when
+ * another socket listens there), for a parent that hands it to the servers it starts in
+ * KILN_LISTEN_FD=N (kiln watch): they then accept on that socket instead of binding.
+ * Returns the fd (non-blocking, close-on-exec) or -1 with the reason in err. */
+int kiln_server_listen(const char *listen, char *err, size_t errlen);
+
 /* Parses "HOST:PORT" into a socket address. 0 or -1 (message in err, errlen bytes). */
 struct sockaddr_storage;
 int kiln_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *len, char *err,

@@ -61,7 +61,8 @@ struct h1conn {
         res_done : 1,       /* the final part of the response was written */
         writing : 1,        /* a socket write is outstanding */
         final_write : 1,    /* ... the last of the response */
-        closing : 1;        /* close once the outstanding write completes */
+        closing : 1,        /* close once the outstanding write completes */
+        had_req : 1;        /* a request came on this connection before (it is not fresh) */
     h2o_req_t req;          /* last: large, with its own initialization */
 };
 
@@ -652,6 +653,7 @@ static void parse_head(h1conn *c)
     h2o_req_t *req = &c->req;
     if (h->head_len) {
         c->in_req = 1;
+        c->had_req = 1;
         req->input.method = h2o_strdup(&req->pool, h->method, h->method_len);
         req->input.path = h2o_strdup(&req->pool, h->path, h->path_len);
         req->input.scheme = c->sock->ssl ? &H2O_URL_SCHEME_HTTPS : &H2O_URL_SCHEME_HTTP;
@@ -709,7 +711,11 @@ static h2o_socket_t *get_socket(h2o_conn_t *conn)
 static const h2o_conn_callbacks_t callbacks = {
     .get_sockname = get_sockname, .get_peername = get_peername, .get_socket = get_socket};
 
-/* (The list holds only this codec's connections: h2o's HTTP/1 is not used with it.) */
+/* (The list holds only this codec's connections: h2o's HTTP/1 is not used with it.)
+ * A connection accepted but not yet sent its first request stays: its client connected
+ * to a server that was still accepting and will send it (closing it would fail that
+ * request; a client retries only on a connection it used before). It is answered and
+ * closed, or closed by the read timeout or the shutdown deadline. */
 void kiln_http1_shutdown(h2o_context_t *ctx)
 {
     h2o_linklist_t *node = ctx->http1._conns.next;
@@ -717,7 +723,7 @@ void kiln_http1_shutdown(h2o_context_t *ctx)
         h2o_linklist_t *next = node->next;
         h1conn *c = H2O_STRUCT_FROM_MEMBER(h1conn, link, node);
         c->req.http1_is_persistent = 0;
-        if (!c->in_req && !c->writing) conn_close(c);
+        if (!c->in_req && !c->writing && c->had_req) conn_close(c);
         node = next;
     }
 }

@@ -51,7 +51,8 @@ typedef struct kiln_http1_limits {
 void kiln_http1_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, const kiln_http1_limits *lim);
 
 /* A graceful stop began (after h2o_context_request_shutdown): idle keep-alive connections
- * of ctx close now, the others after their current response. */
+ * of ctx close now, the others after their current response (a fresh connection: after
+ * its first one). */
 void kiln_http1_shutdown(h2o_context_t *ctx);
 
 /* 1 if conn is one of this codec's connections. */

@@ -169,4 +169,11 @@ TOML
     kill "$WATCH2"
     wait "$WATCH2" 2>/dev/null
 fi
+
+# the socket kiln watch hands down: kiln up refuses a KILN_LISTEN_FD that is not one
+out=$(KILN_LISTEN_FD=1 "$KILN" up -f "$TMP/app" 2>&1)
+expect_eq "KILN_LISTEN_FD=1 (not a socket): kiln up exits 1" 1 "$?"
+expect_contains "... saying why" "KILN_LISTEN_FD=1: not a listening TCP socket" "$out"
+out=$(KILN_LISTEN_FD=x "$KILN" up -f "$TMP/app" 2>&1)
+expect_contains "KILN_LISTEN_FD=x is refused" "KILN_LISTEN_FD=x: not a listening TCP socket" "$out"
 finish
