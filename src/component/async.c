@@ -709,6 +709,16 @@ static void *off_thread(void *arg)
     return NULL;
 }
 
+/* The driver on an offload pool thread, whose mask keeps the runtime's signals away:
+ * they must reach the guests it runs (faults, time limits) for as long as it runs. */
+static void on_pool(void *arg)
+{
+    off_call *c = arg;
+    int unblocked = kiln_rt_signals_unblock() == 0;
+    c->fn(c->arg);
+    if (unblocked) kiln_rt_signals_block();
+}
+
 /* Runs fn(arg), the driver, off the caller's fiber: fibers do not nest, so on a
  * request's fiber it runs on the offload pool while the fiber parks (or, with no
  * scheduler bound, on a thread of its own). 0, or -1 when no thread could start. */
@@ -717,7 +727,8 @@ static int off_fiber(void (*fn)(void *), void *arg)
     if (!kiln_fiber_current()) {
         fn(arg);
     } else if (kiln_sched_current()) {
-        kiln_offload(fn, arg);
+        off_call c = {fn, arg};
+        kiln_offload(on_pool, &c);
     } else {
         off_call c = {fn, arg};
         pthread_t th;
@@ -940,12 +951,23 @@ static int wset_ready_cb(ka_thread *t)
 
 /* ---- async lift: the callback loop ---- */
 
+/* What is left of the host call's time limit for a guest thread's core call (0: none;
+ * each thread is a fiber of its own, so its outermost core call arms the watchdog). */
+static uint64_t time_left(const ka_store *s)
+{
+    if (!s->deadline_ns) return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return now >= s->deadline_ns ? 1 : s->deadline_ns - now;
+}
+
 int ka_run_async_core(kiln_component_instance *ci, ki_func *fn, kiln_val *core, kiln_cabi_cx *cx,
                       kiln_trap *trap)
 {
     ka_store *s = ci->as;
     ka_thread *me = s->cur;
-    if (ki_core_call(fn->core, core, trap, 0) < 0) {
+    if (ki_core_call(fn->core, core, trap, time_left(s)) < 0) {
         snprintf(cx->err, sizeof cx->err, "%s", kiln_trap_message(trap));
         return -1;
     }
@@ -986,7 +1008,7 @@ int ka_run_async_core(kiln_component_instance *ci, ki_func *fn, kiln_val *core, 
         in->exclusive = me;
         kiln_val v[3];
         v[0].i32 = ev[0], v[1].i32 = ev[1], v[2].i32 = ev[2];
-        if (ki_core_call(fn->callback, v, trap, 0) < 0) {
+        if (ki_core_call(fn->callback, v, trap, time_left(s)) < 0) {
             snprintf(cx->err, sizeof cx->err, "%s", kiln_trap_message(trap));
             return -1;
         }
