@@ -9,6 +9,7 @@
 # at most 256 KiB of it, the guest's writes wait meanwhile). /e returns an error-code
 # (500), /t traps (500), /s stops writing without ending the body (the response is
 # aborted), /l loops before returning (504 past request_timeout); the server serves on.
+# A C guest built here with wit-bindgen's async C bindings is served too.
 # wasm-tools comes from scripts/install-tools.sh; without it this test fails.
 source "$(dirname "$0")/../lib.sh"
 
@@ -249,5 +250,144 @@ out=$(curl -s "$URL/")
 expect_eq "0.3.0 names: GET" "hello from a p3 handler" "$out"
 out=$(curl -s -X POST --data-binary "release" "$URL/x")
 expect_eq "0.3.0 names: POST echo" "release" "$out"
+
+
+# A C guest on wit-bindgen's async (callback) C bindings, built here: a subset of the
+# wasi:http 0.3.0 WIT (what the guest uses), clang --target=wasm32-wasi, and
+# `wasm-tools component new` (no WASI imports: no adapter). wit-component wraps the export
+# in a shim instance whose error-code refers to the imported one (the validator must keep
+# the substituted named type one type).
+WB=$TOOLS/cargo/bin/wit-bindgen
+mkdir -p "$TMP/c/wit/deps/http" "$TMP/c/app"
+cat >"$TMP/c/wit/deps/http/types.wit" <<'WIT'
+package wasi:http@0.3.0;
+interface types {
+  variant error-code { DNS-timeout, connection-refused, internal-error(option<string>) }
+  variant header-error { invalid-syntax, forbidden, immutable }
+  type field-name = string;
+  type field-value = list<u8>;
+  resource fields {
+    constructor();
+    append: func(name: field-name, value: field-value) -> result<_, header-error>;
+  }
+  type headers = fields;
+  type trailers = fields;
+  resource request {
+    get-path-with-query: func() -> option<string>;
+  }
+  resource response {
+    new: static func(headers: headers, contents: option<stream<u8>>,
+      trailers: future<result<option<trailers>, error-code>>)
+      -> tuple<response, future<result<_, error-code>>>;
+  }
+}
+interface handler {
+  use types.{request, response, error-code};
+  handle: async func(request: request) -> result<response, error-code>;
+}
+WIT
+cat >"$TMP/c/wit/world.wit" <<'WIT'
+package kiln:p3test;
+world svc {
+  export wasi:http/handler@0.3.0;
+}
+WIT
+cat >"$TMP/c/guest.c" <<'C'
+/* A wasi:http 0.3 handler in C on wit-bindgen's async (callback) bindings: answers
+ * every request with 200, a header and a fixed body written after task.return. */
+#include "svc.h"
+#include <string.h>
+
+static const char body[] = "hello from a C p3 handler\n";
+
+svc_callback_code_t exports_wasi_http_handler_handle(exports_wasi_http_handler_own_request_t request)
+{
+    wasi_http_types_request_drop_own(request);
+    wasi_http_types_own_fields_t h = wasi_http_types_constructor_fields();
+    wasi_http_types_field_name_t name = {(uint8_t *)"x-guest", 7};
+    wasi_http_types_field_value_t value = {(uint8_t *)"c", 1};
+    wasi_http_types_header_error_t err;
+    wasi_http_types_method_fields_append(wasi_http_types_borrow_fields(h), &name, &value, &err);
+    wasi_http_types_stream_u8_writer_t w;
+    wasi_http_types_stream_u8_t r = wasi_http_types_stream_u8_new(&w);
+    wasi_http_types_future_result_option_own_trailers_error_code_writer_t tw;
+    wasi_http_types_future_result_option_own_trailers_error_code_t tr =
+        wasi_http_types_future_result_option_own_trailers_error_code_new(&tw);
+    wasi_http_types_tuple2_own_response_future_result_void_error_code_t ret;
+    wasi_http_types_static_response_new(h, &r, tr, &ret);
+    exports_wasi_http_handler_result_own_response_error_code_t res;
+    res.is_err = false;
+    res.val.ok = ret.f0;
+    exports_wasi_http_handler_handle_return(res);
+    svc_waitable_status_t st =
+        wasi_http_types_stream_u8_write(w, (const uint8_t *)body, sizeof body - 1);
+    if (st == SVC_WAITABLE_STATUS_BLOCKED) __builtin_trap(); /* the host takes it at once */
+    wasi_http_types_stream_u8_drop_writable(w);
+    return SVC_CALLBACK_CODE_EXIT;
+}
+
+svc_callback_code_t exports_wasi_http_handler_handle_callback(svc_event_t *event)
+{
+    (void)event;
+    return SVC_CALLBACK_CODE_EXIT;
+}
+C
+if [ ! -x "$WB" ] || ! command -v clang >/dev/null; then
+    fail "the C guest needs $WB and clang (scripts/install-tools.sh, install-deps.sh)"
+else
+    check "wit-bindgen c generates async p3 bindings" "$WB" c "$TMP/c/wit" --world svc \
+        --out-dir "$TMP/c/gen"
+    check "the C guest compiles" clang --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra \
+        -Werror -mexec-model=reactor -Wno-unused-command-line-argument -I"$TMP/c/gen" \
+        "$TMP/c/guest.c" "$TMP/c/gen/svc.c" "$TMP/c/gen/svc_component_type.o" \
+        -Wl,--no-entry -o "$TMP/c/core.wasm"
+    check "wasm-tools component new makes the component" "$WT" component new \
+        "$TMP/c/core.wasm" -o "$TMP/c/app/guest.wasm"
+    sed 's/handler.wasm/guest.wasm/' "$TMP/rc/spin.toml" >"$TMP/c/app/spin.toml"
+    start "$TMP/c/app"
+    out=$(curl -s -D "$TMP/h.txt" "$URL/")
+    expect_eq "C guest: its body" "hello from a C p3 handler" "$out"
+    expect_contains "C guest: its header" "x-guest: c" "$(tr -d '\r' <"$TMP/h.txt")"
+    kill "$PID" 2>/dev/null
+    wait "$PID" 2>/dev/null
+fi
+
+# The shim's shape in WAT: an exported instance whose function refers to a variant
+# substituted at instantiation (external visibility holds: one type, not one per use).
+cat >"$TMP/vis.wat" <<'WAT'
+(component
+  (import "t:t/types" (instance $types
+    (type $r0 (record (field "a" u8)))
+    (export "rec" (type $rec (eq $r0)))
+    (type $ec0 (variant (case "x") (case "y" $rec)))
+    (export "error-code" (type $ec (eq $ec0)))))
+  (alias export $types "rec" (type $rec))
+  (alias export $types "error-code" (type $ec))
+  (core module $M (memory (export "mem") 1) (func (export "f") (result i32) (i32.const 0)))
+  (core instance $m (instantiate $M))
+  (type $ft (func (result (result (error $ec)))))
+  (func $f (type $ft) (canon lift (core func $m "f") (memory (core memory $m "mem"))))
+  (component $shim
+    (type $r0 (record (field "a" u8)))
+    (import "import-type-rec" (type $rec (eq $r0)))
+    (type $ec0 (variant (case "x") (case "y" $rec)))
+    (import "import-type-error-code" (type $ec (eq $ec0)))
+    (import "import-type-error-code0" (type $ec1 (eq $ec)))
+    (type $ft (func (result (result (error $ec1)))))
+    (import "import-func-f" (func $f (type $ft)))
+    (export $e "error-code" (type $ec))
+    (export "f" (func $f) (func (result (result (error $e))))))
+  (instance $si (instantiate $shim
+    (with "import-func-f" (func $f))
+    (with "import-type-rec" (type $rec))
+    (with "import-type-error-code" (type $ec))
+    (with "import-type-error-code0" (type $ec))))
+  (export "t:t/handler" (instance $si)))
+WAT
+check "the visibility component parses" "$WT" parse "$TMP/vis.wat" -o "$TMP/vis.wasm"
+out=$("$KILN" inspect "$TMP/vis.wasm" 2>&1)
+expect_eq "kiln inspect loads it" 0 $?
+expect_not_contains "a named type substituted at instantiation stays visible" \
+    "external visibility" "$out"
 
 finish
