@@ -238,6 +238,7 @@ out=$(curl -s "$URL/after")
 expect_eq "the server serves on" "hello from a p3 handler" "$out"
 log=$(cat "$TMP/err.log")
 expect_contains "no image for an async component, said at startup" "have no image yet" "$log"
+expect_contains "the startup note names the p3 handler" "exports wasi:http/handler@0.3" "$log"
 expect_contains "the error-code is logged" "answered with an error-code" "$log"
 expect_contains "the trap is logged" "unreachable" "$log"
 expect_contains "the unfinished body is logged" "without ending it" "$log"
