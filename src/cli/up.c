@@ -758,9 +758,9 @@ static kiln_handler *http_trigger(up_app *app, const up_opts *o, const kiln_trig
                 t->mw_len, comp->id);
     if (t->executor == KILN_EXECUTOR_DEFAULT)
         fprintf(stderr,
-                "note: trigger %s: component %s exports wasi:http/incoming-handler and no "
+                "note: trigger %s: component %s exports wasi:http/%s and no "
                 "executor is given: serving it as wasi:http\n",
-                t->id, comp->id);
+                t->id, comp->id, c->p3 ? "handler@0.3" : "incoming-handler");
     kiln_http_handler *h = &app->http_handlers[app->nhttp++];
     kiln_http_handler_init(h, c, app->slots, (size_t)o->max_queue, app->queue_timeout_ms,
                            app->executor, app->inline_budget_ms);

@@ -672,6 +672,9 @@ typedef struct top_call {
     ka_store *s;
     ka_thread *t;
     ka_task *k;
+    int (*done)(void *); /* kiln_component_drive's condition */
+    void *done_arg;
+    int rc;
 } top_call;
 
 static void run_top(void *arg)
@@ -694,10 +697,92 @@ static void run_top(void *arg)
     }
 }
 
-static void *run_top_thread(void *arg)
+typedef struct off_call {
+    void (*fn)(void *);
+    void *arg;
+} off_call;
+
+static void *off_thread(void *arg)
 {
-    run_top(arg);
+    off_call *c = arg;
+    c->fn(c->arg);
     return NULL;
+}
+
+/* The driver on an offload pool thread, whose mask keeps the runtime's signals away:
+ * they must reach the guests it runs (faults, time limits) for as long as it runs. */
+static void on_pool(void *arg)
+{
+    off_call *c = arg;
+    int unblocked = kiln_rt_signals_unblock() == 0;
+    c->fn(c->arg);
+    if (unblocked) kiln_rt_signals_block();
+}
+
+/* Runs fn(arg), the driver, off the caller's fiber: fibers do not nest, so on a
+ * request's fiber it runs on the offload pool while the fiber parks (or, with no
+ * scheduler bound, on a thread of its own). 0, or -1 when no thread could start. */
+static int off_fiber(void (*fn)(void *), void *arg)
+{
+    if (!kiln_fiber_current()) {
+        fn(arg);
+    } else if (kiln_sched_current()) {
+        off_call c = {fn, arg};
+        kiln_offload(on_pool, &c);
+    } else {
+        off_call c = {fn, arg};
+        pthread_t th;
+        if (pthread_create(&th, NULL, off_thread, &c) != 0) return -1;
+        pthread_join(th, NULL);
+    }
+    return 0;
+}
+
+/* kiln_component_drive's loop: the host's condition first, then ready threads, then due
+ * host calls; rc 1 (done), 0 (nothing can progress). */
+static void run_drive(void *arg)
+{
+    top_call *c = arg;
+    ka_store *s = c->s;
+    while (!s->failed) {
+        if (c->done(c->done_arg)) {
+            c->rc = 1;
+            return;
+        }
+        ka_thread *r = ka_pick_ready(s, NULL);
+        if (!r && ka_host_progress(s)) continue;
+        if (!r) return;
+        drive(s, r);
+    }
+}
+
+int kiln_component_drive(kiln_component_instance *ci, int (*done)(void *), void *arg,
+                         kiln_trap *trap, uint64_t timeout_ns)
+{
+    ka_store *s = ci->as;
+    trap->kind = KILN_TRAP_NONE;
+    if (!s || s->cur) return done(arg) ? 1 : 0;
+    if (s->failed) goto failed;
+    s->deadline_ns = 0;
+    if (timeout_ns) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        s->deadline_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + timeout_ns;
+    }
+    top_call tc = {s, NULL, NULL, done, arg, 0};
+    if (off_fiber(run_drive, &tc) < 0) {
+        trap->kind = KILN_TRAP_HOST;
+        snprintf(trap->message, sizeof trap->message, "cannot start a driver thread");
+        return -1;
+    }
+    if (!s->failed) return tc.rc;
+failed:
+    *trap = s->trap;
+    if (trap->kind == KILN_TRAP_NONE) {
+        trap->kind = KILN_TRAP_HOST;
+        snprintf(trap->message, sizeof trap->message, "%.150s", s->err);
+    }
+    return -1;
 }
 
 int ka_call(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
@@ -742,20 +827,10 @@ int ka_call(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
         clock_gettime(CLOCK_MONOTONIC, &ts);
         s->deadline_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + ci->timeout_ns;
     }
-    top_call tc = {s, t, k};
-    if (!kiln_fiber_current()) {
-        run_top(&tc);
-    } else if (kiln_sched_current()) {
-        /* fibers do not nest: on a request's fiber the driver runs on the offload pool
-         * while the fiber parks */
-        kiln_offload(run_top, &tc);
-    } else {
-        pthread_t th;
-        if (pthread_create(&th, NULL, run_top_thread, &tc) != 0) {
-            snprintf(caller_cx->err, sizeof caller_cx->err, "cannot start a driver thread");
-            return -1;
-        }
-        pthread_join(th, NULL);
+    top_call tc = {s, t, k, NULL, NULL, 0};
+    if (off_fiber(run_top, &tc) < 0) {
+        snprintf(caller_cx->err, sizeof caller_cx->err, "cannot start a driver thread");
+        return -1;
     }
     if (s->failed) {
         *trap = s->trap;
@@ -876,12 +951,23 @@ static int wset_ready_cb(ka_thread *t)
 
 /* ---- async lift: the callback loop ---- */
 
+/* What is left of the host call's time limit for a guest thread's core call (0: none;
+ * each thread is a fiber of its own, so its outermost core call arms the watchdog). */
+static uint64_t time_left(const ka_store *s)
+{
+    if (!s->deadline_ns) return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return now >= s->deadline_ns ? 1 : s->deadline_ns - now;
+}
+
 int ka_run_async_core(kiln_component_instance *ci, ki_func *fn, kiln_val *core, kiln_cabi_cx *cx,
                       kiln_trap *trap)
 {
     ka_store *s = ci->as;
     ka_thread *me = s->cur;
-    if (ki_core_call(fn->core, core, trap, 0) < 0) {
+    if (ki_core_call(fn->core, core, trap, time_left(s)) < 0) {
         snprintf(cx->err, sizeof cx->err, "%s", kiln_trap_message(trap));
         return -1;
     }
@@ -922,7 +1008,7 @@ int ka_run_async_core(kiln_component_instance *ci, ki_func *fn, kiln_val *core, 
         in->exclusive = me;
         kiln_val v[3];
         v[0].i32 = ev[0], v[1].i32 = ev[1], v[2].i32 = ev[2];
-        if (ki_core_call(fn->callback, v, trap, 0) < 0) {
+        if (ki_core_call(fn->callback, v, trap, time_left(s)) < 0) {
             snprintf(cx->err, sizeof cx->err, "%s", kiln_trap_message(trap));
             return -1;
         }

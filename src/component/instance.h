@@ -124,6 +124,14 @@ int kiln_component_call_timeout(kiln_component_instance *ci, const kiln_componen
                                 const kiln_cval *args, kiln_cval *results, kiln_trap *trap,
                                 uint64_t timeout_ns);
 
+/* After a call of an async instance returned (its task resolved): goes on running the
+ * instance's guest threads and due host calls (a task that streams a body after
+ * task.return) until done(arg) holds or nothing can progress, within timeout_ns (0:
+ * none). 1 when done(arg) held, 0 when nothing could progress, -1 with *trap (the
+ * instance then refuses calls). An instance without the async ABI: done(arg) at once. */
+int kiln_component_drive(kiln_component_instance *ci, int (*done)(void *), void *arg,
+                         kiln_trap *trap, uint64_t timeout_ns);
+
 /* The provider context an instance uses for a provider (NULL if it has none). */
 void *kiln_component_host_ctx(kiln_component_instance *ci, const char *provider_name);
 

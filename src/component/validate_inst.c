@@ -485,7 +485,7 @@ static int subst_add(kc_scope *s, subst *m, const kiln_ctype *from, const kiln_c
 
 /* t with the resources of m replaced (a copy when anything changes, t itself otherwise).
  * The work is bounded by the context's comparison budget; NULL after an error. */
-const kiln_ctype *kcv_subst_type(kc_scope *s, const subst *m, const kiln_ctype *t, unsigned depth)
+const kiln_ctype *kcv_subst_type(kc_scope *s, subst *m, const kiln_ctype *t, unsigned depth)
 {
     if (!t) return t;
     for (uint32_t i = 0; i < m->n; i++)
@@ -538,6 +538,12 @@ const kiln_ctype *kcv_subst_type(kc_scope *s, const subst *m, const kiln_ctype *
     kiln_ctype *copy = kc_alloc(s->x, sizeof *copy);
     if (!copy) return NULL;
     *copy = tmp;
+    /* a named type keeps one identity: every reference to t gets the same copy (an
+     * instance's type export and the functions that use it, wit-component's shims) */
+    if ((t->kind == KILN_CT_RECORD || t->kind == KILN_CT_VARIANT || t->kind == KILN_CT_ENUM ||
+         t->kind == KILN_CT_FLAGS) &&
+        kcv_subst_put(s, m, t, copy) < 0)
+        return NULL;
     return copy;
 }
 

@@ -47,7 +47,8 @@ int kcv_extern_matches(kc_scope *s, kiln_csort sort, const kiln_ctype *want, con
 /* Adds from -> to to m. 0 or -1. */
 int kcv_subst_put(kc_scope *s, subst *m, const kiln_ctype *from, const kiln_ctype *to);
 /* t with the resources of m replaced (a copy when anything changes, t itself otherwise);
- * NULL after failing the scope. */
-const kiln_ctype *kcv_subst_type(kc_scope *s, const subst *m, const kiln_ctype *t, unsigned depth);
+ * NULL after failing the scope. The copy of a named type (record, variant, enum, flags)
+ * is added to m, so that it stays one type however often it is referred to. */
+const kiln_ctype *kcv_subst_type(kc_scope *s, subst *m, const kiln_ctype *t, unsigned depth);
 
 #endif

@@ -638,6 +638,27 @@ int kiln_rt_thread_init(void)
     return 0;
 }
 
+/* SIGSEGV, SIGBUS and the interrupt unblocked (how SIG_UNBLOCK) or blocked. */
+static int runtime_signals(int how)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGSEGV);
+    sigaddset(&set, SIGBUS);
+    sigaddset(&set, KILN_SIG_INTERRUPT);
+    return pthread_sigmask(how, &set, NULL) == 0 ? 0 : -1;
+}
+
+int kiln_rt_signals_unblock(void)
+{
+    return runtime_signals(SIG_UNBLOCK);
+}
+
+int kiln_rt_signals_block(void)
+{
+    return runtime_signals(SIG_BLOCK);
+}
+
 int kiln_rt_call(void (*fn)(void *), void *arg, kiln_trap *trap)
 {
     return kiln_rt_call_timeout(fn, arg, trap, 0);

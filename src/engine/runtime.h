@@ -64,6 +64,12 @@ int kiln_rt_init(void);
  * lazily; worker threads may call it at start. Returns 0 or -1. */
 int kiln_rt_thread_init(void);
 
+/* Lets the runtime's signals (guest faults, the watchdog's interrupt) reach the calling
+ * thread, whose mask blocked them (an offload pool thread's: the async component driver
+ * runs guests there), and blocks them again. 0 or -1. */
+int kiln_rt_signals_unblock(void);
+int kiln_rt_signals_block(void);
+
 /* Runs fn(arg) as guest code. Returns 0 when it returned normally; otherwise fills *trap
  * and returns -1 (also for proc_exit: trap->kind == KILN_TRAP_EXIT). */
 int kiln_rt_call(void (*fn)(void *), void *arg, kiln_trap *trap);

@@ -141,6 +141,21 @@ out=$("$KILN" run --timeout 300ms "$TMP/long.wasm" 2>&1 >/dev/null)
 expect_eq "a wait-for past --timeout is stopped (exit 134)" 134 $?
 expect_contains "the time limit is reported" "time limit" "$out"
 
+# An async task that loops in guest code is stopped by --timeout too (each guest thread's
+# core call gets what is left of the call's time limit).
+cat >"$TMP/loop.wat" <<'WAT'
+(component
+  (core module $M (func (export "run") (loop $l (br $l))))
+  (core instance $m (instantiate $M))
+  (func $run async (result (result)) (canon lift (core func $m "run") async))
+  (instance $runi (export "run" (func $run)))
+  (export "wasi:cli/run@0.3.0" (instance $runi)))
+WAT
+check "the looping command component parses" "$WT" parse "$TMP/loop.wat" -o "$TMP/loop.wasm"
+out=$(timeout 60 "$KILN" run --timeout 300ms "$TMP/loop.wasm" 2>&1 >/dev/null)
+expect_eq "a looping async task past --timeout is stopped (exit 134)" 134 $?
+expect_contains "the loop's time limit is reported" "time limit" "$out"
+
 # A p3 `cat`: wasi:cli/stdin read-via-stream (a stream whose writer the host keeps, fed
 # from stdin) copied to write-via-stream until DROPPED, then wasi:cli/exit exit(err).
 cat >"$TMP/cat.wat" <<'WAT'

@@ -28,10 +28,24 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* 1 if the component exports wasi:http/incoming-handler (any 0.2.x). */
+/* 1 if the component exports wasi:http/handler@0.3.0 or the rc (serve_p3.c). */
+static int is_p3(const kiln_component *model)
+{
+    const kiln_ctype *t = model ? model->type : NULL;
+    for (uint32_t i = 0; t && i < t->nexports; i++) {
+        const char *n = t->exports[i].name;
+        if (t->exports[i].sort == KILN_CSORT_INSTANCE && n &&
+            (strcmp(n, KILN_P3_HANDLER_RC) == 0 || strcmp(n, KILN_P3_HANDLER) == 0))
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 if the component exports wasi:http/incoming-handler (any 0.2.x) or the p3 handler. */
 static int is_handler(const kiln_component *model)
 {
     const kiln_ctype *t = model ? model->type : NULL;
+    if (is_p3(model)) return 1;
     for (uint32_t i = 0; t && i < t->nexports; i++) {
         const char *n = t->exports[i].name;
         if (t->exports[i].sort == KILN_CSORT_INSTANCE && n &&
@@ -109,6 +123,7 @@ kiln_http_component *kiln_http_component_load_deps(const char *id, const char *p
     }
     c->opts = *opts;
     c->any_export = any_export;
+    c->p3 = is_p3(kiln_component_model(code->lc));
     atomic_init(&c->current, code);
     return c;
 }
@@ -536,6 +551,11 @@ static void job_run(void *arg)
     kiln_http_component *c = h->component;
     kiln_response *res = job->res;
     if (job->waits && wait_slot(job) < 0) return;
+    if (c->p3) {
+        kiln_http_p3_serve(c, &job->req, job->body, res);
+        kiln_slots_release(h->slots);
+        return;
+    }
     double t0 = now_ms();
     res->start_at_ns = kiln_realtime_ns();
     kiln_err err;

@@ -69,6 +69,7 @@ typedef struct kiln_http_component {
     uint64_t timeout_ns;       /* per request (0: none) */
     uint32_t max_memory_pages; /* 0: the module's own maximum */
     int any_export;            /* loaded for another trigger: need not be a wasi:http handler */
+    int p3;                    /* exports wasi:http/handler@0.3 (serve_p3.c) */
     /* Where the guest's wasi:cli stdout and stderr go: kiln's stderr (2), or with
      * --log-dir the component's files (exec/guest_log.h; set before prepare). */
     int stdout_fd, stderr_fd;
@@ -99,6 +100,20 @@ kiln_http_component *kiln_http_component_load_deps(const char *id, const char *p
                                                    const struct kiln_compose_spec *deps,
                                                    const kiln_compile_opts *opts, int any_export,
                                                    char **err);
+
+/* wasi:http 0.3 (serve_p3.c). A component exporting wasi:http/handler@0.3.0 (or the rc
+ * Spin 4 targets) is served by kiln_http_p3_serve instead (job_run calls it holding the
+ * instance slot, on the request's fiber): a fresh instance per request (no image: images
+ * of async components are refused), handle called with the async ABI, its response's
+ * status and headers sent when the task returns and its body stream written to res as
+ * the guest writes it (the instance is driven on until the body ends). A request body
+ * streamed from the connection (body, or NULL: it is in req) is read whole first. An error-code, a
+ * trap or no response: 500; a timeout: 504. */
+#define KILN_P3_HANDLER_RC "wasi:http/handler@0.3.0-rc-2026-03-15"
+#define KILN_P3_HANDLER "wasi:http/handler@0.3.0"
+struct kiln_wasihttp_request;
+void kiln_http_p3_serve(kiln_http_component *c, const struct kiln_wasihttp_request *req,
+                        kiln_body_source *body, kiln_response *res);
 
 /* Grants the host directory host_path, read-only, as guest_path. 0 or -1. */
 int kiln_http_component_preopen(kiln_http_component *c, const char *host_path,

@@ -1,0 +1,202 @@
+/* serve_p3.c — wasi:http 0.3 components behind the handler interface (serve.h,
+ * kiln_http_p3_serve): a fresh instance per request, handle called with the async ABI,
+ * the response body streamed from the guest's stream as it writes. */
+#include "component/instance.h"
+#include "engine/fiber.h"
+#include "engine/runtime.h"
+#include "exec/http/serve.h"
+#include "host/wasip3/http.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+#include <poll.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define ABORTED "; the response was aborted after its headers"
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Starts res with the guest's status and headers (Content-Length left to the server).
+ * 0, or -1 (out of memory, or the client is gone). */
+static int start(kiln_response *res, int status, const wh_fields *f)
+{
+    kiln_http_header *hs = kiln_arena_alloc(res->arena, (f->n + 1) * sizeof *hs);
+    if (!hs) return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        const wh_field *e = &f->items[i];
+        if (strcmp(e->name, "content-length") == 0) continue;
+        /* copies: the fields go with the instance, before the response ends */
+        char *nm = kiln_arena_alloc(res->arena, e->name_len + 1);
+        char *v = kiln_arena_alloc(res->arena, e->value_len + 1);
+        if (!nm || !v) return -1;
+        memcpy(nm, e->name, e->name_len + 1);
+        if (e->value_len) memcpy(v, e->value, e->value_len);
+        v[e->value_len] = '\0';
+        hs[n++] = (kiln_http_header){nm, e->name_len, v, e->value_len};
+    }
+    return res->ops->start(res, status, hs, n);
+}
+
+static void serve(kiln_http_component *c, const kiln_wasihttp_request *req, kiln_response *res,
+                  uint64_t t0);
+
+/* Reads a body streamed from the connection whole into out (on the request's fiber:
+ * waiting on its wait_fd parks the fiber), within the request's timeout. 0, or -1 (the
+ * client went away, sent a bad or too large body, or the time ran out). */
+static int read_body(kiln_body_source *src, uint64_t timeout_ns, kiln_buf *out)
+{
+    char chunk[16384];
+    uint64_t deadline = timeout_ns ? mono_ns() + timeout_ns : 0;
+    for (;;) {
+        long n = src->read(src, chunk, sizeof chunk);
+        if (n == 0) return 0;
+        if (n > 0) {
+            if (kiln_buf_append(out, chunk, (size_t)n) < 0) return -1;
+            continue;
+        }
+        if (n != KILN_BODY_AGAIN) return -1;
+        int fd = src->wait_fd ? src->wait_fd(src) : -1;
+        uint64_t now = mono_ns();
+        if (fd < 0 || (deadline && now >= deadline)) return -1;
+        if (kiln_wait_fd(fd, POLLIN, deadline ? deadline - now : UINT64_MAX) < 0) return -1;
+    }
+}
+
+/* The time left of the request's timeout (0: none; 1: spent, the next drive stops). */
+static uint64_t left_ns(const kiln_http_component *c, uint64_t t0)
+{
+    if (!c->timeout_ns) return 0;
+    uint64_t used = mono_ns() - t0;
+    return used >= c->timeout_ns ? 1 : c->timeout_ns - used;
+}
+
+/* Streams the response body: what the guest wrote goes to res, then the instance runs on
+ * until it wrote more or ended the stream. 0 when the body ended, -1 (logged) when it
+ * cannot (a trap, a timeout, a guest that stops writing without ending, a client gone). */
+static int stream_body(kiln_http_component *c, kiln_component_instance *ci, kiln_p3http *ph,
+                       uint32_t rep, kiln_response *res, uint64_t t0)
+{
+    for (;;) {
+        size_t n;
+        int ended;
+        const uint8_t *data = kiln_p3http_body_take(ph, rep, &n, &ended);
+        if (n && res->ops->write(res, data, n) < 0) return -1;
+        if (res->ops->gone(res)) return -1;
+        if (ended && !n) return 0;
+        if (ended) continue; /* empties what the last take handed out */
+        kiln_trap trap;
+        int rc = kiln_component_drive(ci, kiln_p3http_body_ready, ph, &trap, left_ns(c, t0));
+        if (rc < 0) {
+            kiln_log_error("component '%s' %s: %s" ABORTED, c->id,
+                           trap.kind == KILN_TRAP_INTERRUPTED ? "ran past its request timeout"
+                                                              : "trapped",
+                           kiln_trap_message(&trap));
+            res->fault = trap.kind == KILN_TRAP_INTERRUPTED ? KILN_FAULT_TIMEOUT : KILN_FAULT_TRAP;
+            return -1;
+        }
+        if (rc == 0) {
+            kiln_log_error("component '%s' stopped writing its response body without ending "
+                           "it" ABORTED,
+                           c->id);
+            return -1;
+        }
+    }
+}
+
+void kiln_http_p3_serve(kiln_http_component *c, const struct kiln_wasihttp_request *req,
+                        kiln_body_source *body, kiln_response *res)
+{
+    uint64_t t0 = mono_ns();
+    kiln_wasihttp_request q = *req;
+    kiln_buf in = KILN_BUF_INIT;
+    if (body) {
+        if (read_body(body, c->timeout_ns, &in) < 0) {
+            kiln_log_error("component '%s': cannot read the request body", c->id);
+            kiln_buf_free(&in);
+            kiln_response_error(res, res->ops->gone(res) ? 500 : 400);
+            return;
+        }
+        q.body = (const uint8_t *)in.data;
+        q.body_len = in.len;
+    }
+    serve(c, &q, res, t0);
+    kiln_buf_free(&in);
+}
+
+/* The request's trip through a fresh instance (kiln_http_p3_serve). */
+static void serve(kiln_http_component *c, const kiln_wasihttp_request *req, kiln_response *res,
+                  uint64_t t0)
+{
+    res->start_at_ns = kiln_realtime_ns();
+    kiln_err err;
+    kiln_component_instance *ci = kiln_http_component_instantiate(c, &err);
+    res->start_ms = (double)(mono_ns() - t0) / 1e6;
+    int status = 500;
+    if (!ci) {
+        kiln_log_error("component '%s': %s", c->id, err.msg);
+        kiln_response_error(res, 500);
+        return;
+    }
+    kiln_p3http *ph = kiln_component_host_ctx(ci, KILN_P3HTTP_PROVIDER);
+    const kiln_component_func *fn = kiln_component_find_func(ci, KILN_P3_HANDLER "#handle");
+    if (!fn) fn = kiln_component_find_func(ci, KILN_P3_HANDLER_RC "#handle");
+    if (!ph || !fn || kiln_p3http_bind(ph, req) < 0) {
+        kiln_log_error("component '%s': no wasi:http/handler@0.3 handle to call (or it imports "
+                       "no wasi:http/types)",
+                       c->id);
+        goto fail;
+    }
+    kiln_cval arg, result;
+    memset(&arg, 0, sizeof arg);
+    memset(&result, 0, sizeof result);
+    arg.res.rep = kiln_p3http_request_rep(ph);
+    kiln_trap trap = {0};
+    if (kiln_component_call_timeout(ci, fn, &arg, &result, &trap, c->timeout_ns) < 0) {
+        int timeout = trap.kind == KILN_TRAP_INTERRUPTED;
+        if (timeout)
+            kiln_log_error("component '%s' stopped: ran past its request timeout (%.0f ms)", c->id,
+                           (double)c->timeout_ns / 1e6);
+        else
+            kiln_log_error("component '%s' trapped: %s", c->id, kiln_trap_message(&trap));
+        status = timeout ? 504 : 500;
+        res->fault = timeout ? KILN_FAULT_TIMEOUT : KILN_FAULT_TRAP;
+        res->trap_kind = kiln_trap_kind_name(trap.kind);
+        goto fail;
+    }
+    if (result.var.disc != 0 || !result.var.payload) {
+        kiln_log_error("component '%s' answered with an error-code (case %u)", c->id,
+                       result.var.disc == 1 && result.var.payload ? result.var.payload->var.disc
+                                                                  : 0);
+        goto fail;
+    }
+    uint32_t rep = result.var.payload->res.rep;
+    int st;
+    const wh_fields *hs = kiln_p3http_response(ph, rep, &st);
+    if (!hs) {
+        kiln_log_error("component '%s' returned a response the host does not know", c->id);
+        goto fail;
+    }
+    if (start(res, st, hs) < 0 || stream_body(c, ci, ph, rep, res, t0) < 0) {
+        res->mem_bytes = kiln_component_memory_bytes(ci);
+        kiln_component_instance_free(ci);
+        res->ops->abort(res); /* the client must not take a cut body for a whole one */
+        return;
+    }
+    res->mem_bytes = kiln_component_memory_bytes(ci);
+    kiln_component_instance_free(ci);
+    res->ops->finish(res, NULL, 0);
+    return;
+fail:
+    res->mem_bytes = kiln_component_memory_bytes(ci);
+    kiln_component_instance_free(ci);
+    kiln_response_error(res, status);
+}

@@ -1,0 +1,599 @@
+/* http.c — the "wasi:http 0.3" provider (http.h): wasi:http/types 0.3 over host streams. */
+#include "host/wasip3/http.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define RC "0.3.0-rc-2026-03-15"
+#define REL "0.3.0"
+/* Caps of one instance's tables (a guest making more is refused with a trap). */
+#define MAX_FIELDS 4096
+#define MAX_RESPONSES 64
+
+typedef struct p3_response {
+    int live;
+    int status;
+    wh_fields *headers;
+    kiln_chost_stream *body; /* the guest's contents stream (NULL: none, or ended) */
+    kiln_chost_future *done; /* response.new's future: ok when the body ended */
+    kiln_buf buf;            /* taken from the guest, not yet handed out */
+    kiln_buf out;            /* handed out by the last take */
+    int ended;
+    struct kiln_p3http *h;
+} p3_response;
+
+struct kiln_p3http {
+    const kiln_wasihttp_request *req;
+    int consumed;       /* the request's body was taken */
+    size_t body_off;    /* request body bytes given */
+    wh_fields **fields; /* rep - 1 → fields (NULL: free slot) */
+    size_t nfields;
+    p3_response res[MAX_RESPONSES]; /* rep - 1 */
+    size_t nres;
+    p3_response *cur; /* the response kiln_p3http_body_ready looks at */
+};
+
+static int fail(kiln_cabi_cx *cx, const char *msg)
+{
+    snprintf(cx->err, sizeof cx->err, "%s", msg);
+    return -1;
+}
+
+static void *h_new(const kiln_grants *g, char **err)
+{
+    (void)g, (void)err;
+    return kiln_calloc(1, sizeof(kiln_p3http));
+}
+
+static void h_free(void *ctx)
+{
+    kiln_p3http *h = ctx;
+    for (size_t i = 0; i < h->nfields; i++)
+        wh_fields_free(h->fields[i]);
+    kiln_free(h->fields);
+    for (size_t i = 0; i < h->nres; i++) {
+        wh_fields_free(h->res[i].headers);
+        kiln_buf_free(&h->res[i].buf);
+        kiln_buf_free(&h->res[i].out);
+    }
+    kiln_free(h);
+}
+
+int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req)
+{
+    h->req = req;
+    return 0;
+}
+
+uint32_t kiln_p3http_request_rep(kiln_p3http *h)
+{
+    (void)h;
+    return 1;
+}
+
+/* ---- fields ---- */
+
+/* A new handle's rep for f (owned from now on); 0 with cx->err. */
+static uint32_t fields_put(kiln_p3http *h, kiln_cabi_cx *cx, wh_fields *f)
+{
+    if (!f) return fail(cx, "out of memory"), 0;
+    for (size_t i = 0; i < h->nfields; i++)
+        if (!h->fields[i]) {
+            h->fields[i] = f;
+            return (uint32_t)i + 1;
+        }
+    if (h->nfields >= MAX_FIELDS) {
+        wh_fields_free(f);
+        return fail(cx, "wasi:http: too many fields resources"), 0;
+    }
+    wh_fields **nf = kiln_realloc(h->fields, (h->nfields + 1) * sizeof *nf);
+    if (!nf) {
+        wh_fields_free(f);
+        return fail(cx, "out of memory"), 0;
+    }
+    h->fields = nf;
+    h->fields[h->nfields++] = f;
+    return (uint32_t)h->nfields;
+}
+
+static wh_fields *fields_get(kiln_p3http *h, uint32_t rep)
+{
+    return rep && rep <= h->nfields ? h->fields[rep - 1] : NULL;
+}
+
+static void fields_dtor(void *ctx, uint32_t rep)
+{
+    kiln_p3http *h = ctx;
+    wh_fields *f = fields_get(h, rep);
+    if (!f) return;
+    wh_fields_free(f);
+    h->fields[rep - 1] = NULL;
+}
+
+/* Checks a borrowed/owned fields argument; NULL with cx->err. */
+static wh_fields *fields_arg(kiln_p3http *h, kiln_cabi_cx *cx, const kiln_cval *v)
+{
+    wh_fields *f = fields_get(h, v->res.rep);
+    if (!f) fail(cx, "wasi:http: unknown fields handle");
+    return f;
+}
+
+/* Sets *res to result<_, header-error>: ok when err < 0, else err's case. */
+static void header_result(kiln_cval *res, int err)
+{
+    memset(res, 0, sizeof *res);
+    if (err < 0) return;
+    res->var.disc = 1;
+    /* the payload is a header-error without payload: its discriminant only */
+    static const kiln_cval cases[3] = {{.var = {0, NULL}}, {.var = {1, NULL}}, {.var = {2, NULL}}};
+    res->var.payload = (kiln_cval *)&cases[err < 3 ? err : 0];
+}
+
+static int f_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    (void)args;
+    uint32_t rep = fields_put(ctx, cx, wh_fields_new());
+    if (!rep) return -1;
+    res[0].res.rep = rep;
+    return 0;
+}
+
+static int f_from_list(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_fields *f = wh_fields_new();
+    if (!f) return fail(cx, "out of memory");
+    int bad = -1;
+    for (uint32_t i = 0; i < args[0].agg.n && bad < 0; i++) {
+        const kiln_cval *t = args[0].agg.items[i].agg.items;
+        bad = wh_fields_check(f, t[0].str.ptr, t[0].str.len, (const uint8_t *)t[1].str.ptr,
+                              t[1].str.len);
+        if (bad < 0 && wh_fields_append(f, t[0].str.ptr, t[0].str.len,
+                                        (const uint8_t *)t[1].str.ptr, t[1].str.len) < 0) {
+            wh_fields_free(f);
+            return fail(cx, "out of memory");
+        }
+    }
+    if (bad >= 0) {
+        wh_fields_free(f);
+        header_result(&res[0], bad);
+        return 0;
+    }
+    uint32_t rep = fields_put(ctx, cx, f);
+    if (!rep) return -1;
+    kiln_cval *p = kiln_cabi_alloc(cx, sizeof *p);
+    if (!p) return fail(cx, "out of memory");
+    p->res.rep = rep;
+    res[0].var.disc = 0;
+    res[0].var.payload = p;
+    return 0;
+}
+
+static int name_is(const wh_field *e, const kiln_cval *name)
+{
+    return e->name_len == name->str.len && strncasecmp(e->name, name->str.ptr, e->name_len) == 0;
+}
+
+static int f_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_fields *f = fields_arg(ctx, cx, &args[0]);
+    if (!f) return -1;
+    uint32_t n = 0;
+    for (size_t i = 0; i < f->n; i++)
+        n += name_is(&f->items[i], &args[1]);
+    kiln_cval *items = kiln_cabi_alloc(cx, (n ? n : 1) * sizeof *items);
+    if (!items) return fail(cx, "out of memory");
+    n = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (name_is(&f->items[i], &args[1])) {
+            items[n].str.ptr = (char *)f->items[i].value;
+            items[n++].str.len = f->items[i].value_len;
+        }
+    res[0].agg.items = items;
+    res[0].agg.n = n;
+    return 0;
+}
+
+static int f_has(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_fields *f = fields_arg(ctx, cx, &args[0]);
+    if (!f) return -1;
+    res[0].u = (uint64_t)wh_fields_has(f, args[1].str.ptr, args[1].str.len);
+    return 0;
+}
+
+static int f_delete(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_fields *f = fields_arg(ctx, cx, &args[0]);
+    if (!f) return -1;
+    int bad = wh_fields_check(f, args[1].str.ptr, args[1].str.len, NULL, 0);
+    if (bad < 0) wh_fields_delete(f, args[1].str.ptr, args[1].str.len);
+    header_result(&res[0], bad);
+    return 0;
+}
+
+static int f_set(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_fields *f = fields_arg(ctx, cx, &args[0]);
+    if (!f) return -1;
+    const kiln_cval *nm = &args[1], *vs = &args[2];
+    int bad = wh_fields_check(f, nm->str.ptr, nm->str.len, NULL, 0);
+    for (uint32_t i = 0; bad < 0 && i < vs->agg.n; i++)
+        if (!wh_value_valid((const uint8_t *)vs->agg.items[i].str.ptr, vs->agg.items[i].str.len))
+            bad = WH_HE_INVALID_SYNTAX;
+    if (bad < 0) {
+        wh_fields_delete(f, nm->str.ptr, nm->str.len);
+        for (uint32_t i = 0; i < vs->agg.n; i++)
+            if (wh_fields_append(f, nm->str.ptr, nm->str.len,
+                                 (const uint8_t *)vs->agg.items[i].str.ptr,
+                                 vs->agg.items[i].str.len) < 0)
+                return fail(cx, "out of memory");
+    }
+    header_result(&res[0], bad);
+    return 0;
+}
+
+static int f_append(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_fields *f = fields_arg(ctx, cx, &args[0]);
+    if (!f) return -1;
+    const uint8_t *v = (const uint8_t *)args[2].str.ptr;
+    int bad = wh_fields_check(f, args[1].str.ptr, args[1].str.len, v, args[2].str.len);
+    if (bad < 0 && wh_fields_append(f, args[1].str.ptr, args[1].str.len, v, args[2].str.len) < 0)
+        return fail(cx, "out of memory");
+    header_result(&res[0], bad);
+    return 0;
+}
+
+static int f_copy_all(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_fields *f = fields_arg(ctx, cx, &args[0]);
+    if (!f) return -1;
+    kiln_cval *items = kiln_cabi_alloc(cx, (f->n ? f->n : 1) * 3 * sizeof *items);
+    if (!items) return fail(cx, "out of memory");
+    kiln_cval *pairs = items + f->n;
+    for (size_t i = 0; i < f->n; i++) {
+        pairs[2 * i].str.ptr = f->items[i].name;
+        pairs[2 * i].str.len = f->items[i].name_len;
+        pairs[2 * i + 1].str.ptr = (char *)f->items[i].value;
+        pairs[2 * i + 1].str.len = f->items[i].value_len;
+        items[i].agg.items = &pairs[2 * i];
+        items[i].agg.n = 2;
+    }
+    res[0].agg.items = items;
+    res[0].agg.n = (uint32_t)f->n;
+    return 0;
+}
+
+static int f_clone(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_fields *f = fields_arg(ctx, cx, &args[0]);
+    if (!f) return -1;
+    uint32_t rep = fields_put(ctx, cx, wh_fields_clone(f));
+    if (!rep) return -1;
+    res[0].res.rep = rep;
+    return 0;
+}
+
+/* ---- the incoming request ---- */
+
+static int req_check(kiln_p3http *h, kiln_cabi_cx *cx, const kiln_cval *v)
+{
+    if (!h->req || v->res.rep != 1) return fail(cx, "wasi:http: unknown request handle");
+    return 0;
+}
+
+static const char *const methods[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                      "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+
+static int r_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    kiln_p3http *h = ctx;
+    if (req_check(h, cx, &args[0]) < 0) return -1;
+    const kiln_wasihttp_request *q = h->req;
+    for (uint32_t i = 0; i < 9; i++)
+        if (strlen(methods[i]) == q->method_len &&
+            memcmp(methods[i], q->method, q->method_len) == 0) {
+            res[0].var.disc = i;
+            res[0].var.payload = NULL;
+            return 0;
+        }
+    kiln_cval *p = kiln_cabi_alloc(cx, sizeof *p);
+    if (!p) return fail(cx, "out of memory");
+    p->str.ptr = (char *)q->method;
+    p->str.len = q->method_len;
+    res[0].var.disc = 9; /* other(string) */
+    res[0].var.payload = p;
+    return 0;
+}
+
+/* res = some(string s, n) (s NULL: none). */
+static int some_string(kiln_cabi_cx *cx, kiln_cval *res, const char *s, size_t n)
+{
+    memset(res, 0, sizeof *res);
+    if (!s) return 0;
+    kiln_cval *p = kiln_cabi_alloc(cx, sizeof *p);
+    if (!p) return fail(cx, "out of memory");
+    p->str.ptr = (char *)s;
+    p->str.len = n;
+    res->var.disc = 1;
+    res->var.payload = p;
+    return 0;
+}
+
+static int r_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    kiln_p3http *h = ctx;
+    if (req_check(h, cx, &args[0]) < 0) return -1;
+    return some_string(cx, &res[0], h->req->path_with_query, h->req->path_with_query_len);
+}
+
+static int r_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    kiln_p3http *h = ctx;
+    if (req_check(h, cx, &args[0]) < 0) return -1;
+    return some_string(cx, &res[0], h->req->authority, h->req->authority_len);
+}
+
+static int r_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    kiln_p3http *h = ctx;
+    if (req_check(h, cx, &args[0]) < 0) return -1;
+    kiln_cval *p = kiln_cabi_alloc(cx, sizeof *p);
+    if (!p) return fail(cx, "out of memory");
+    memset(p, 0, sizeof *p);
+    p->var.disc = h->req->https ? 1 : 0; /* HTTP | HTTPS */
+    res[0].var.disc = 1;
+    res[0].var.payload = p;
+    return 0;
+}
+
+static int r_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    kiln_p3http *h = ctx;
+    if (req_check(h, cx, &args[0]) < 0) return -1;
+    wh_fields *f = wh_fields_new();
+    if (!f) return fail(cx, "out of memory");
+    for (size_t i = 0; i < h->req->nheaders; i++) {
+        const kiln_wasihttp_header *e = &h->req->headers[i];
+        if (wh_name_forbidden(e->name, e->name_len)) continue;
+        if (wh_fields_append(f, e->name, e->name_len, (const uint8_t *)e->value, e->value_len) <
+            0) {
+            wh_fields_free(f);
+            return fail(cx, "out of memory");
+        }
+    }
+    f->immutable = 1;
+    uint32_t rep = fields_put(h, cx, f);
+    if (!rep) return -1;
+    res[0].res.rep = rep;
+    return 0;
+}
+
+/* Gives the request body's bytes; then the stream ends. */
+static size_t body_produce(void *arg, uint8_t *buf, size_t n, int *end)
+{
+    kiln_p3http *h = arg;
+    size_t left = h->req->body_len - h->body_off;
+    if (!left) {
+        *end = 1;
+        return 0;
+    }
+    if (n > left) n = left;
+    memcpy(buf, h->req->body + h->body_off, n);
+    h->body_off += n;
+    return n;
+}
+
+static int r_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    kiln_p3http *h = ctx;
+    if (req_check(h, cx, &args[0]) < 0) return -1;
+    if (h->consumed) return fail(cx, "wasi:http: the request body was consumed already");
+    h->consumed = 1;
+    /* args[1], the guest's future for the body's outcome, is kept unread */
+    kiln_cval *two = kiln_cabi_alloc(cx, 2 * sizeof *two);
+    if (!two) return fail(cx, "out of memory");
+    memset(two, 0, 2 * sizeof *two);
+    kiln_chost_stream_ops ops = {NULL, body_produce, NULL, h};
+    if (!kiln_chost_stream_writer(cx, &two[0], &ops)) return -1;
+    kiln_chost_future *tr = kiln_chost_future_writer(cx, &two[1]);
+    if (!tr) return -1;
+    kiln_cval none[2];
+    memset(none, 0, sizeof none);
+    none[0].var.disc = 0; /* ok(none): no trailers */
+    none[0].var.payload = &none[1];
+    if (kiln_chost_future_resolve(tr, &none[0]) < 0) return fail(cx, "wasi:http: trailers");
+    res[0].agg.items = two;
+    res[0].agg.n = 2;
+    return 0;
+}
+
+static void request_dtor(void *ctx, uint32_t rep)
+{
+    (void)ctx, (void)rep; /* the request's parts are the executor's */
+}
+
+/* ---- responses ---- */
+
+static p3_response *res_get(kiln_p3http *h, uint32_t rep)
+{
+    return rep && rep <= h->nres && h->res[rep - 1].live ? &h->res[rep - 1] : NULL;
+}
+
+static void res_end(p3_response *r)
+{
+    r->ended = 1;
+    r->body = NULL;
+    if (r->done) {
+        kiln_cval ok;
+        memset(&ok, 0, sizeof ok);
+        kiln_chost_future_resolve(r->done, &ok);
+        r->done = NULL;
+    }
+}
+
+/* Takes the guest's body bytes into the buffer, up to KILN_P3HTTP_HIGH. */
+static size_t res_consume(void *arg, const uint8_t *data, size_t n)
+{
+    p3_response *r = arg;
+    if (r->buf.len >= KILN_P3HTTP_HIGH) return 0;
+    if (n > KILN_P3HTTP_HIGH - r->buf.len) n = KILN_P3HTTP_HIGH - r->buf.len;
+    return kiln_buf_append(&r->buf, data, n) < 0 ? 0 : n;
+}
+
+static void res_dropped(void *arg)
+{
+    res_end(arg);
+}
+
+static int s_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    kiln_p3http *h = ctx;
+    wh_fields *f = fields_arg(h, cx, &args[0]);
+    if (!f) return -1;
+    if (h->nres >= MAX_RESPONSES) return fail(cx, "wasi:http: too many responses");
+    p3_response *r = &h->res[h->nres];
+    memset(r, 0, sizeof *r);
+    r->h = h;
+    r->status = 200;
+    kiln_cval *two = kiln_cabi_alloc(cx, 2 * sizeof *two);
+    if (!two) return fail(cx, "out of memory");
+    memset(two, 0, 2 * sizeof *two);
+    if (!(r->done = kiln_chost_future_writer(cx, &two[1]))) return -1;
+    if (args[1].var.disc == 1) {
+        kiln_chost_stream_ops ops = {res_consume, NULL, res_dropped, r};
+        if (!(r->body = kiln_chost_stream_reader(cx, args[1].var.payload, &ops))) return -1;
+    }
+    /* args[2], the guest's trailers future, is kept unread: no trailers yet */
+    r->headers = f; /* own<fields>: the response takes them */
+    h->fields[args[0].res.rep - 1] = NULL;
+    f->immutable = 1;
+    r->live = 1;
+    h->nres++;
+    if (!r->body) res_end(r);
+    two[0].res.rep = (uint32_t)h->nres;
+    res[0].agg.items = two;
+    res[0].agg.n = 2;
+    return 0;
+}
+
+static p3_response *res_arg(kiln_p3http *h, kiln_cabi_cx *cx, const kiln_cval *v)
+{
+    p3_response *r = res_get(h, v->res.rep);
+    if (!r) fail(cx, "wasi:http: unknown response handle");
+    return r;
+}
+
+static int s_status(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3_response *r = res_arg(ctx, cx, &args[0]);
+    if (!r) return -1;
+    res[0].u = (uint64_t)r->status;
+    return 0;
+}
+
+static int s_set_status(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3_response *r = res_arg(ctx, cx, &args[0]);
+    if (!r) return -1;
+    memset(&res[0], 0, sizeof res[0]);
+    if (args[1].u < 100 || args[1].u > 999)
+        res[0].var.disc = 1; /* err */
+    else
+        r->status = (int)args[1].u;
+    return 0;
+}
+
+static int s_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3_response *r = res_arg(ctx, cx, &args[0]);
+    if (!r) return -1;
+    wh_fields *f = wh_fields_clone(r->headers);
+    if (f) f->immutable = 1;
+    uint32_t rep = fields_put(ctx, cx, f);
+    if (!rep) return -1;
+    res[0].res.rep = rep;
+    return 0;
+}
+
+static void response_dtor(void *ctx, uint32_t rep)
+{
+    (void)ctx, (void)rep; /* kept until the context goes: the executor reads it */
+}
+
+const wh_fields *kiln_p3http_response(kiln_p3http *h, uint32_t rep, int *status)
+{
+    p3_response *r = res_get(h, rep);
+    if (!r) return NULL;
+    h->cur = r;
+    *status = r->status;
+    return r->headers;
+}
+
+const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, int *ended)
+{
+    p3_response *r = res_get(h, rep);
+    *n = 0;
+    *ended = 1;
+    if (!r) return NULL;
+    /* hands out buf, and takes the guest's next bytes into the other buffer */
+    kiln_buf t = r->out;
+    r->out = r->buf;
+    r->buf = t;
+    r->buf.len = 0;
+    *n = r->out.len;
+    *ended = r->ended;
+    if (r->body && *n) kiln_chost_stream_wake(r->body);
+    return (const uint8_t *)r->out.data;
+}
+
+int kiln_p3http_body_ready(void *arg)
+{
+    kiln_p3http *h = arg;
+    p3_response *r = h->cur;
+    return !r || r->ended || r->buf.len > 0;
+}
+
+/* ---- the provider ---- */
+
+#define HE "result<_, *>"
+static const kiln_chost_func types_funcs[] = {
+    {"[constructor]fields", "() -> own<fields>", f_new},
+    {"[static]fields.from-list", "(list<tuple<string, list<u8>>>) -> result<own<fields>, *>",
+     f_from_list},
+    {"[method]fields.get", "(borrow<fields>, string) -> list<list<u8>>", f_get},
+    {"[method]fields.has", "(borrow<fields>, string) -> bool", f_has},
+    {"[method]fields.set", "(borrow<fields>, string, list<list<u8>>) -> " HE, f_set},
+    {"[method]fields.delete", "(borrow<fields>, string) -> " HE, f_delete},
+    {"[method]fields.append", "(borrow<fields>, string, list<u8>) -> " HE, f_append},
+    {"[method]fields.copy-all", "(borrow<fields>) -> list<tuple<string, list<u8>>>", f_copy_all},
+    {"[method]fields.clone", "(borrow<fields>) -> own<fields>", f_clone},
+    {"[method]request.get-method",
+     "(borrow<request>) -> variant{get, head, post, put, delete, connect, options, trace, patch, "
+     "other(string)}",
+     r_method},
+    {"[method]request.get-path-with-query", "(borrow<request>) -> option<string>", r_path},
+    {"[method]request.get-scheme", "(borrow<request>) -> option<*>", r_scheme},
+    {"[method]request.get-authority", "(borrow<request>) -> option<string>", r_authority},
+    {"[method]request.get-headers", "(borrow<request>) -> own<fields>", r_headers},
+    {"[static]request.consume-body", "(own<request>, future<*>) -> tuple<stream<u8>, future<*>>",
+     r_consume},
+    {"[static]response.new",
+     "(own<fields>, option<stream<u8>>, future<*>) -> tuple<own<response>, future<*>>", s_new},
+    {"[method]response.get-status-code", "(borrow<response>) -> u16", s_status},
+    {"[method]response.set-status-code", "(borrow<response>, u16) -> result", s_set_status},
+    {"[method]response.get-headers", "(borrow<response>) -> own<fields>", s_headers},
+};
+
+static const kiln_chost_resource types_res[] = {
+    {"fields", fields_dtor}, {"request", request_dtor}, {"response", response_dtor}};
+
+#define NF (sizeof types_funcs / sizeof types_funcs[0])
+static const kiln_chost_iface types_rc = {"wasi:http/types", RC, types_res, 3, types_funcs, NF};
+static const kiln_chost_iface types_rel = {"wasi:http/types", REL, types_res, 3, types_funcs, NF};
+static const kiln_chost_iface *const ifaces[] = {&types_rc, &types_rel};
+
+const kiln_chost_provider kiln_p3http_provider = {
+    KILN_P3HTTP_PROVIDER, ifaces, 2, h_new, h_free, NULL};

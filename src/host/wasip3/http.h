@@ -1,0 +1,55 @@
+/* http.h — wasi:http/types 0.3 for components serving wasi:http/handler@0.3 (provider
+ * "wasi:http 0.3", registered under 0.3.0 and 0.3.0-rc-2026-03-15).
+ *
+ * One request per instance, as the 0.2 host (host/wasihttp/wasihttp.h): the executor
+ * (exec/http/serve_p3.c) makes an instance, binds its context to the request
+ * (kiln_p3http_bind: its parts, borrowed for the instance's life, the body whole in
+ * memory), passes kiln_p3http_request_rep as handle's own<request> and gets back the rep
+ * of the guest's own<response>.
+ *
+ * Resources: `fields` (the 0.2 rules: host/wasihttp's wh_fields, names lowercased,
+ * hop-by-hop names forbidden; the request's and a response's headers are immutable),
+ * `request` (the incoming one: get-method, get-path-with-query, get-scheme,
+ * get-authority, get-headers, consume-body) and `response` (new, get/set-status-code,
+ * get-headers).
+ * Bodies are host-owned streams (component/host.h): request.consume-body returns a
+ * stream<u8> the host writes from the request's bytes and a trailers future resolved at
+ * once with ok(none); response.new makes the host the reader of the guest's contents
+ * stream, taking bytes into a buffer of at most KILN_P3HTTP_HIGH bytes (a fuller buffer
+ * keeps the guest's write pending) that the executor empties into the client's response
+ * (kiln_p3http_body_take), then wakes the stream. When the guest drops its writable end
+ * the body ends and the future response.new returned resolves with ok.
+ * Not yet: request.new / set-* (outgoing requests, wasi:http/client), request-options,
+ * response.consume-body, trailers (the guest's trailers futures are kept unread and the
+ * response ends without trailers), a request body streamed from the connection (it is
+ * read whole before the call). */
+#ifndef KILN_HOST_WASIP3_HTTP_H
+#define KILN_HOST_WASIP3_HTTP_H
+
+#include "component/host.h"
+#include "host/wasihttp/wasihttp.h"
+
+#define KILN_P3HTTP_PROVIDER "wasi:http 0.3"
+#define KILN_P3HTTP_HIGH (256u * 1024u)
+
+extern const kiln_chost_provider kiln_p3http_provider;
+
+typedef struct kiln_p3http kiln_p3http;
+
+/* Binds the context to the request (req borrowed until the instance is freed). 0 or -1
+ * (out of memory). */
+int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req);
+/* The rep of the incoming request, for handle's own<request> argument. */
+uint32_t kiln_p3http_request_rep(kiln_p3http *h);
+/* The response rep the guest returned: its status and headers (NULL when rep is not a
+ * live response of this context). */
+const wh_fields *kiln_p3http_response(kiln_p3http *h, uint32_t rep, int *status);
+/* The response body's bytes taken so far (*n of them, valid until the next take),
+ * handed out and emptied by the call; *ended once the guest dropped the stream (or gave
+ * none). The guest's pending write is retried (into the emptied buffer). */
+const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, int *ended);
+/* 1 when the response body has bytes to take or has ended (kiln_component_drive's
+ * condition; h is the context, the response the one last looked up). */
+int kiln_p3http_body_ready(void *h);
+
+#endif
