@@ -42,10 +42,20 @@ static int is_w2c_function(const char *p, size_t n)
     return i - j > 4 && memcmp(p + j, "w2c_", 4) == 0;
 }
 
-/* Whether the column-0 line p[0..n) opens a wasm function's definition. */
-static int is_body_start(const char *p, size_t n)
+/* Whether the column-0 line at p (up to end) opens a wasm function's definition: its
+ * signature, which wasm2c wraps over several lines when the parameters are many, ends with
+ * ") {" (a declaration's with ");"). */
+static int is_body_start(const char *p, const char *end)
 {
-    return n >= 3 && memcmp(p + n - 3, ") {", 3) == 0 && is_w2c_function(p, n);
+    size_t n = line_len(p, end);
+    if (!is_w2c_function(p, n)) return 0;
+    for (;;) {
+        if (n >= 3 && memcmp(p + n - 3, ") {", 3) == 0) return 1;
+        if (n >= 1 && (p[n - 1] == ';' || p[n - 1] == '}')) return 0;
+        p += n + 1;
+        if (p >= end) return 0;
+        n = line_len(p, end);
+    }
 }
 
 /* Whether the column-0 line p[0..n) is a `static` data definition: "static " (not inline)
@@ -130,7 +140,7 @@ static long find_bodies(const char *src, size_t len, body **out)
         size_t adv = ln + (p + ln < end ? 1 : 0);
         int top = !continued;
         continued = ln > 0 && p[ln - 1] == '\\';
-        if (top && is_body_start(p, ln)) {
+        if (top && is_body_start(p, end)) {
             /* The body runs through the next line that is exactly "}". */
             const char *q = p + adv;
             while (q < end) {
