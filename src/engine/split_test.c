@@ -214,6 +214,9 @@ int main(void)
     for (int i = 0; i < 3; i++)
         CHECK_INT(s[i], a[i]);
 
+    /* The scheme is part of the cache key: entries of another scheme are not reused. */
+    CHECK(strstr(kiln_compiler_identity(KILN_TIER_OPT), KILN_SPLIT_SCHEME) != NULL);
+
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;
     return test_finish("split");
