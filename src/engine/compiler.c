@@ -23,7 +23,7 @@
 
 /* The opt tier's bounds (compiler.h), each overridable from the environment. */
 #define OPT_O1_ABOVE_MB 24  /* KILN_OPT_O1_ABOVE_MB: -O1 for C larger than this */
-#define OPT_MAX_C_MB 96     /* KILN_OPT_MAX_C_MB: no opt tier for C larger than this */
+#define OPT_MAX_C_MB 256    /* KILN_OPT_MAX_C_MB: no opt tier for C larger than this */
 #define OPT_TIMEOUT_S 900   /* KILN_OPT_TIMEOUT: seconds before cc is killed */
 #define OPT_MAX_MEM_MB 4096 /* KILN_OPT_MAX_MEM_MB: address space of each compiler process */
 #define OPT_PART_MB 16      /* KILN_OPT_PART_MB: split C larger than this, in parts this large */
