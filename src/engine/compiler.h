@@ -2,7 +2,10 @@
  *
  *  fast: libtcc, in process (serialized: libtcc keeps global state), ~10x faster to
  *        build than cc -O0 and small in memory; code several times slower.
- *  opt:  the system C compiler, `cc -O2`, in a child process; near-native code.
+ *  opt:  the system C compiler in child processes, `cc -O2` (-O1 for big modules);
+ *        near-native code. C over KILN_OPT_PART_MB is cut into parts (engine/split.h)
+ *        compiled in parallel and linked into one object; the whole build is bounded in
+ *        size, time and memory (compiler.c), past which the fast tier keeps serving.
  * Both write a shared object to `so_path` (which the cache renames into place). */
 #ifndef KILN_ENGINE_COMPILER_H
 #define KILN_ENGINE_COMPILER_H
