@@ -27,7 +27,7 @@ endif
 CC ?= cc
 OPT ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla
-CPPFLAGS += -D_GNU_SOURCE -Isrc -MMD -MP \
+CPPFLAGS += -D_GNU_SOURCE -Isrc -Isdk -MMD -MP \
   -DKILN_TCC_VERSION=\"$(shell dpkg-query -W -f='$${Version}' libtcc-dev 2>/dev/null)\" \
   -DKILN_WABT_VERSION=\"$(shell dpkg-query -W -f='$${Version}' wabt 2>/dev/null)\"
 # libpq's headers live in their own directory (Debian: /usr/include/postgresql)
