@@ -14,6 +14,11 @@
  *                          (exec/guest_log.h) instead of kiln's stderr; "": no files
  *   --truncate-logs        empties the --log-dir files of the app's components at start
  *   --direct-mounts        accepted: Kiln mounts `files` directories directly already
+ *   --max-instance-reuse-count N, --max-instance-concurrent-reuse-count M
+ *                          wasi:http 0.3 components: requests per instance (default 1,
+ *                          a fresh instance each; Spin's is 128) and at once on one
+ *                          (kept for now: exec/http/reuse_p3.h); no effect on 0.2 ones,
+ *                          as in Spin (no environment variables, as in Spin)
  *   Spin options about Wasmtime or its HTTP server that have no meaning in Kiln are
  *   accepted and noted once on stderr (accepted_flags below), so that a `spin up`
  *   command line runs unchanged.
@@ -46,9 +51,8 @@ static const struct {
     {"--temp", 1, "Kiln unpacks registry apps in its own cache"},
     {"--tmp", 1, "Kiln unpacks registry apps in its own cache"},
     {"--experimental-wasi-otel", 0, "Kiln exports its own traces (--otel)"},
-    {"--idle-instance-timeout", 1, "every request gets a fresh instance"},
-    {"--max-instance-reuse-count", 1, "every request gets a fresh instance"},
-    {"--max-instance-concurrent-reuse-count", 1, "every request gets a fresh instance"},
+    {"--idle-instance-timeout", 1,
+     "idle reused instances are kept until reused or the server stops"},
     {"--format", 1, "Kiln's access log has one format"},
     {"--allow-transient-write", 0, "`files` stay read-only in Kiln"},
 };
@@ -69,8 +73,31 @@ static int accepted_flag(const char *a, const char *val)
     return 0;
 }
 
+/* --NAME N or --NAME=N with N a positive count into *out: 1 or 2 arguments used, 0 when a
+ * is not --NAME, -1 after printing a usage error. */
+static int count_flag(const char *name, const char *a, const char *val, size_t *out)
+{
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '=')) return 0;
+    const char *v = a[n] == '=' ? a + n + 1 : val;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long x = v && *v >= '0' && *v <= '9' ? strtoull(v, &end, 10) : 0;
+    if (!v || !end || *end || errno || x == 0 || x > 1000000000ull) {
+        fprintf(stderr, "error: %s needs a count from 1 (Spin's ranges A..B are not taken)\n",
+                name);
+        return -1;
+    }
+    *out = (size_t)x;
+    return a[n] == '=' ? 1 : 2;
+}
+
 int kiln_up_flag(kiln_up_flags *f, const char *a, const char *val)
 {
+    int c = count_flag("--max-instance-reuse-count", a, val, &f->reuse_count);
+    if (c == 0)
+        c = count_flag("--max-instance-concurrent-reuse-count", a, val, &f->concurrent_reuse_count);
+    if (c != 0) return c;
     int used = accepted_flag(a, val);
     if (used != 0) {
         if (used < 0) fprintf(stderr, "error: %s needs a value\n", a);
@@ -212,10 +239,16 @@ void kiln_up_flags_usage(FILE *out)
                  "                             (\"\": no files)\n"
                  "      --truncate-logs        empty the --log-dir files at start\n"
                  "      --direct-mounts        accepted: `files` directories are mounted directly\n"
+                 "      --max-instance-reuse-count N  requests one instance serves, for\n"
+                 "                             wasi:http 0.3 components (default 1: a fresh\n"
+                 "                             instance per request; Spin's default is 128);\n"
+                 "                             a trap or timeout retires the instance\n"
+                 "      --max-instance-concurrent-reuse-count M  requests at once on one\n"
+                 "                             instance (0.3 components; accepted, today one\n"
+                 "                             at a time: others take another instance)\n"
                  "      --disable-cache, --cache FILE, --debug-info, --http1-max-buf-size N,\n"
                  "      --temp DIR, --allow-transient-write, --experimental-wasi-otel,\n"
-                 "      --idle-instance-timeout D, --max-instance-reuse-count N,\n"
-                 "      --max-instance-concurrent-reuse-count N, --format F\n"
+                 "      --idle-instance-timeout D, --format F\n"
                  "                             spin up's options without meaning in Kiln:\n"
                  "                             accepted, each noted once\n"
                  "\nEnvironment (as the options): SPIN_HTTP_LISTEN_ADDR, SPIN_TLS_CERT,\n"

@@ -64,7 +64,22 @@ static void h_free(void *ctx)
 int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req)
 {
     h->req = req;
+    h->consumed = 0; /* a reused instance's next request (exec/http/reuse_p3.h) */
+    h->body_off = 0;
+    h->cur = NULL;
     return 0;
+}
+
+void kiln_p3http_release(kiln_p3http *h, uint32_t rep)
+{
+    h->req = NULL;
+    h->cur = NULL;
+    if (!rep || rep > h->nres || !h->res[rep - 1].live || !h->res[rep - 1].ended) return;
+    p3_response *r = &h->res[rep - 1];
+    wh_fields_free(r->headers);
+    kiln_buf_free(&r->buf);
+    kiln_buf_free(&r->out);
+    memset(r, 0, sizeof *r); /* not live: s_new takes the slot again */
 }
 
 uint32_t kiln_p3http_request_rep(kiln_p3http *h)
@@ -453,8 +468,11 @@ static int s_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
     kiln_p3http *h = ctx;
     wh_fields *f = fields_arg(h, cx, &args[0]);
     if (!f) return -1;
-    if (h->nres >= MAX_RESPONSES) return fail(cx, "wasi:http: too many responses");
-    p3_response *r = &h->res[h->nres];
+    size_t slot = 0;
+    while (slot < h->nres && (h->res[slot].live || h->res[slot].headers))
+        slot++;
+    if (slot >= MAX_RESPONSES) return fail(cx, "wasi:http: too many responses");
+    p3_response *r = &h->res[slot];
     memset(r, 0, sizeof *r);
     r->h = h;
     r->status = 200;
@@ -471,9 +489,9 @@ static int s_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
     h->fields[args[0].res.rep - 1] = NULL;
     f->immutable = 1;
     r->live = 1;
-    h->nres++;
+    if (slot == h->nres) h->nres++;
     if (!r->body) res_end(r);
-    two[0].res.rep = (uint32_t)h->nres;
+    two[0].res.rep = (uint32_t)slot + 1;
     res[0].agg.items = two;
     res[0].agg.n = 2;
     return 0;

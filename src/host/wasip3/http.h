@@ -39,6 +39,9 @@ typedef struct kiln_p3http kiln_p3http;
 /* Binds the context to the request (req borrowed until the instance is freed). 0 or -1
  * (out of memory). */
 int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req);
+/* After a request whose response `rep` ended (an instance serving on: reuse_p3.h): the
+ * response's slot freed and the request unbound. */
+void kiln_p3http_release(kiln_p3http *h, uint32_t rep);
 /* The rep of the incoming request, for handle's own<request> argument. */
 uint32_t kiln_p3http_request_rep(kiln_p3http *h);
 /* The response rep the guest returned: its status and headers (NULL when rep is not a
