@@ -31,7 +31,12 @@
  * every slot moved by its target's displacement (new address - template address), and the
  * funcrefs of the copied tables rebased (a table of one core instance may hold funcrefs
  * into another's block) with the table of old ranges -> new bases. No definition is
- * replayed and no guest code runs. */
+ * replayed and no guest code runs.
+ *
+ * Async components (async.h): an instantiation leaves in the async store only the
+ * built-ins' contexts, which are arena items (KI_ASYNC_BI) copied with the graph; a copy
+ * gets an empty store of its own. A template whose store holds anything else (tasks,
+ * threads, waitables a start function made) is refused. */
 #include "component/async_internal.h"
 #include "component/inst_internal.h"
 #include "engine/image.h"
