@@ -5,7 +5,8 @@
 # instance (copied from the component's image): the count is always 1. With
 # --max-instance-reuse-count 3 an instance serves three requests, then a fresh one takes
 # over: 1 2 3 1 2 3. A trap (/t) retires its instance (500), and the next request starts
-# again at 1. /w waits 400 ms (wasi:clocks wait-for, lowered async, then a waitable-set
+# again at 1. /c takes the request's body (consume-body) on each request of an instance.
+# /w waits 400 ms (wasi:clocks wait-for, lowered async, then a waitable-set
 # wait): four at once all answer (each on an instance of its own: one instance serves one
 # request at a time so far, reuse_p3.h).
 # --max-instance-concurrent-reuse-count takes a count and refuses anything else. The
@@ -39,6 +40,9 @@ cat >"$TMP/h.wat" <<WAT
       (param "value" (list u8)) (result (result (error \$he)))))
     (export "[method]request.get-path-with-query" (func (param "self" (borrow \$request))
       (result (option string))))
+    (export "[static]request.consume-body" (func (param "this" (own \$request))
+      (param "res" (future (result (error \$ec))))
+      (result (tuple (stream u8) (future (result (option (own \$fields)) (error \$ec)))))))
     (export "[static]response.new" (func (param "headers" (own \$fields))
       (param "contents" (option (stream u8)))
       (param "trailers" (future (result (option (own \$fields)) (error \$ec))))
@@ -48,6 +52,7 @@ cat >"$TMP/h.wat" <<WAT
   (alias export \$types "response" (type \$response))
   (alias export \$types "error-code" (type \$ec))
   (type \$TF (future (result (option (own \$fields)) (error \$ec))))
+  (type \$RF (future (result (error \$ec))))
   (core module \$Mem
     (memory (export "mem") 1)
     (global \$top (mut i32) (i32.const 4096))
@@ -67,6 +72,9 @@ cat >"$TMP/h.wat" <<WAT
   (core func \$rnew (canon lower (func \$types "[static]response.new")
     (memory (core memory \$mem "mem"))))
   (core func \$tfnew (canon future.new \$TF))
+  (core func \$rfnew (canon future.new \$RF))
+  (core func \$consume (canon lower (func \$types "[static]request.consume-body")
+    (memory (core memory \$mem "mem"))))
   (core func \$ws.new (canon waitable-set.new))
   (core func \$wait (canon waitable-set.wait (memory (core memory \$mem "mem"))))
   (core func \$join (canon waitable.join))
@@ -81,6 +89,8 @@ cat >"$TMP/h.wat" <<WAT
     (import "" "path" (func \$path (param i32 i32)))
     (import "" "rnew" (func \$rnew (param i32 i32 i32 i32 i32)))
     (import "" "tfnew" (func \$tfnew (result i64)))
+    (import "" "rfnew" (func \$rfnew (result i64)))
+    (import "" "consume" (func \$consume (param i32 i32 i32)))
     (import "" "ws.new" (func \$ws.new (result i32)))
     (import "" "wait" (func \$wait (param i32 i32) (result i32)))
     (import "" "join" (func \$join (param i32 i32)))
@@ -96,6 +106,8 @@ cat >"$TMP/h.wat" <<WAT
                    (i32.ge_u (i32.load (i32.const 24)) (i32.const 2)))
         (then (local.set \$c (i32.load8_u (i32.add (i32.load (i32.const 20)) (i32.const 1))))))
       (if (i32.eq (local.get \$c) (i32.const 116)) (then unreachable)) ;; /t
+      (if (i32.eq (local.get \$c) (i32.const 99)) (then ;; /c: takes the request's body
+        (call \$consume (local.get \$req) (i32.wrap_i64 (call \$rfnew)) (i32.const 56))))
       (if (i32.eq (local.get \$c) (i32.const 119)) (then ;; /w: 400 ms
         (local.set \$r (call \$wait-for (i64.const 400000000)))
         (if (i32.eq (i32.and (local.get \$r) (i32.const 15)) (i32.const 1)) (then
@@ -117,6 +129,7 @@ cat >"$TMP/h.wat" <<WAT
     (export "mem" (memory \$mem "mem")) (export "wait-for" (func \$wait-for))
     (export "fnew" (func \$fnew)) (export "fappend" (func \$fappend))
     (export "path" (func \$path)) (export "rnew" (func \$rnew)) (export "tfnew" (func \$tfnew))
+    (export "rfnew" (func \$rfnew)) (export "consume" (func \$consume))
     (export "ws.new" (func \$ws.new)) (export "wait" (func \$wait)) (export "join" (func \$join))
     (export "subdrop" (func \$subdrop)) (export "ret" (func \$ret))))))
   (func \$handle async (param "request" (own \$request))
@@ -152,7 +165,7 @@ start() {
 counts() {
     local out="" i
     for i in $(seq "$1"); do
-        out="$out $(curl -s -D - -o /dev/null "$URL$2" | tr -d '\r' | sed -n 's/^x-n: //p')"
+        out="$out $(curl -s -D - -o /dev/null -d x "$URL$2" | tr -d '\r' | sed -n 's/^x-n: //p')"
     done
     echo "${out# }"
 }
@@ -168,6 +181,8 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/t")
 expect_eq "a trap: 500" 500 "$code"
 expect_eq "the trap retired the instance: the next starts at 1" "1 2" "$(counts 2 /)"
 expect_contains "the trap is logged" "unreachable" "$(cat "$TMP/err.log")"
+# each request of a reused instance may take its own body (the context is rebound)
+expect_eq "a reused instance takes each request's body" "3 1 2" "$(counts 3 /c)"
 # four waiting requests at once: each answers, and they wait together
 t0=$(date +%s%N)
 for i in 1 2 3 4; do

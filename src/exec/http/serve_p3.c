@@ -179,6 +179,7 @@ static void serve(kiln_http_component *c, const kiln_wasihttp_request *req, kiln
         kiln_log_error("component '%s' answered with an error-code (case %u)", c->id,
                        result.var.disc == 1 && result.var.payload ? result.var.payload->var.disc
                                                                   : 0);
+        kiln_p3http_release(ph, 0); /* no response: the instance may serve on */
         clean = 1;
         goto fail;
     }

@@ -64,15 +64,14 @@ static void h_free(void *ctx)
 int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req)
 {
     h->req = req;
-    h->consumed = 0; /* a reused instance's next request (exec/http/reuse_p3.h) */
-    h->body_off = 0;
-    h->cur = NULL;
     return 0;
 }
 
 void kiln_p3http_release(kiln_p3http *h, uint32_t rep)
 {
-    h->req = NULL;
+    h->req = NULL; /* the next request of a reused instance binds afresh */
+    h->consumed = 0;
+    h->body_off = 0;
     h->cur = NULL;
     if (!rep || rep > h->nres || !h->res[rep - 1].live || !h->res[rep - 1].ended) return;
     p3_response *r = &h->res[rep - 1];

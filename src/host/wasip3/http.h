@@ -39,9 +39,6 @@ typedef struct kiln_p3http kiln_p3http;
 /* Binds the context to the request (req borrowed until the instance is freed). 0 or -1
  * (out of memory). */
 int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req);
-/* After a request whose response `rep` ended (an instance serving on: reuse_p3.h): the
- * response's slot freed and the request unbound. */
-void kiln_p3http_release(kiln_p3http *h, uint32_t rep);
 /* The rep of the incoming request, for handle's own<request> argument. */
 uint32_t kiln_p3http_request_rep(kiln_p3http *h);
 /* The response rep the guest returned: its status and headers (NULL when rep is not a
@@ -54,5 +51,10 @@ const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, in
 /* 1 when the response body has bytes to take or has ended (kiln_component_drive's
  * condition; h is the context, the response the one last looked up). */
 int kiln_p3http_body_ready(void *h);
+
+/* After a request whose response `rep` ended, for an instance serving on (Spin's reuse:
+ * exec/http/reuse_p3.h): the response's slot freed and every per-request state reset
+ * (the request unbound, its body not consumed). */
+void kiln_p3http_release(kiln_p3http *h, uint32_t rep);
 
 #endif
