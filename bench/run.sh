@@ -154,6 +154,15 @@ p3_section() {
         return
     fi
     cp "$corpus/c-http.wasm" "$dir/p2/"
+    make -s -C "$ROOT" "$KILN_BUILD/component-bench" BUILD="$(basename "$KILN_BUILD")" >/dev/null
+    say "The p3 hello's instance from its image (async store made empty per copy) against a full"
+    say "instantiation: \`build/component-bench --tier opt --iterations 5000 p3_hello.wasm\`."
+    say ""
+    say '```'
+    "$KILN_BUILD/component-bench" --tier opt --iterations 5000 "$dir/p3/p3_hello.wasm" 2>&1 |
+        grep 'release' | tee -a "$report"
+    say '```'
+    say ""
     local name src
     for name in p3 p2; do
         src=p3_hello.wasm
