@@ -5,7 +5,7 @@
 # instance (copied from the component's image): the count is always 1. With
 # --max-instance-reuse-count 3 an instance serves three requests, then a fresh one takes
 # over: 1 2 3 1 2 3. A trap (/t) retires its instance (500), and the next request starts
-# again at 1. /c takes the request's body (consume-body) on each request of an instance.
+# again at 1; an instance idle past --idle-instance-timeout is dropped. /c takes the request's body (consume-body) on each request of an instance.
 # /w waits 400 ms (wasi:clocks wait-for, lowered async, then a waitable-set
 # wait): four at once all answer (each on an instance of its own: one instance serves one
 # request at a time so far, reuse_p3.h).
@@ -175,7 +175,7 @@ expect_eq "default: a fresh instance per request" "1 1 1 1" "$(counts 4 /)"
 expect_not_contains "the p3 component has an image" "no image" "$(cat "$TMP/err.log")"
 kill "$PID"; wait "$PID" 2>/dev/null
 
-start --max-instance-reuse-count 3
+start --max-instance-reuse-count 3 --idle-instance-timeout 60s
 expect_eq "reuse 3: the count grows to 3, then a fresh instance" "1 2 3 1 2 3 1" "$(counts 7 /)"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/t")
 expect_eq "a trap: 500" 500 "$code"
@@ -197,9 +197,18 @@ echo "  (four 400 ms waits at once took ${ms} ms; timing is bench/run.sh's busin
 expect_eq "the server serves on" "200" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/")"
 kill "$PID"; wait "$PID" 2>/dev/null
 
-start --max-instance-reuse-count=2 --max-instance-concurrent-reuse-count 4
+start --max-instance-reuse-count=2 --max-instance-concurrent-reuse-count 4 --idle-instance-timeout=60
 expect_eq "--name=N form, reuse 2" "1 2 1 2" "$(counts 4 /)"
 kill "$PID"; wait "$PID" 2>/dev/null
+
+start --max-instance-reuse-count 9 --idle-instance-timeout 2000ms
+expect_eq "reuse 9: the count grows" "1 2 3" "$(counts 3 /)"
+sleep 2.5
+expect_eq "idle past --idle-instance-timeout: a fresh instance" "1 2" "$(counts 2 /)"
+kill "$PID"; wait "$PID" 2>/dev/null
+
+out=$("$KILN" up -f "$TMP/app" --idle-instance-timeout 3h 2>&1)
+expect_contains "a duration Spin does not take is refused" "needs a duration" "$out"
 
 out=$("$KILN" up -f "$TMP/app" --max-instance-reuse-count 1..8 2>&1)
 expect_contains "a range is refused with a reason" "needs a count" "$out"

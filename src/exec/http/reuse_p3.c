@@ -5,8 +5,11 @@
 #include "component/instance.h"
 #include "util/alloc.h"
 
+#include <string.h>
+
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 struct kiln_p3_reuse {
     pthread_mutex_t mu;
@@ -32,17 +35,37 @@ static kiln_p3_reuse *list_of(kiln_http_component *c)
     return want;
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int kiln_p3_reuse_take(kiln_http_component *c, kiln_p3_lease *l, kiln_err *err)
 {
     kiln_p3_reuse *r = c->reuse_max > 1 ? list_of(c) : NULL;
     if (r) {
+        kiln_p3_lease stale[KILN_P3_REUSE_IDLE];
+        size_t nstale = 0;
         int got = 0;
+        uint64_t now = mono_ns();
         pthread_mutex_lock(&r->mu);
+        /* the oldest are at the bottom: those idle too long go */
+        while (nstale < r->nidle && now - r->idle[nstale].idle_since > c->reuse_idle_ns)
+            nstale++;
+        if (nstale) {
+            memcpy(stale, r->idle, nstale * sizeof *stale);
+            memmove(r->idle, r->idle + nstale, (r->nidle - nstale) * sizeof *r->idle);
+            r->nidle -= nstale;
+        }
         if (r->nidle) {
             *l = r->idle[--r->nidle];
             got = 1;
         }
         pthread_mutex_unlock(&r->mu);
+        for (size_t i = 0; i < nstale; i++) /* outside the lock: freeing takes a while */
+            kiln_component_instance_free(stale[i].ci);
         if (got) return 0;
     }
     l->code = atomic_load(&c->current);
@@ -58,8 +81,10 @@ void kiln_p3_reuse_give(kiln_http_component *c, kiln_p3_lease *l, int clean)
     if (!ci) return;
     l->uses++;
     kiln_p3_reuse *r = atomic_load(&c->reuse);
-    if (clean && r && l->uses < c->reuse_max && l->code == atomic_load(&c->current)) {
+    if (clean && r && l->uses < c->reuse_max && c->reuse_idle_ns &&
+        l->code == atomic_load(&c->current)) {
         int kept = 0;
+        l->idle_since = mono_ns();
         pthread_mutex_lock(&r->mu);
         if (r->nidle < KILN_P3_REUSE_IDLE) {
             r->idle[r->nidle] = *l;

@@ -10,7 +10,10 @@
  * An instance that trapped, ran past its request timeout, or whose response was aborted
  * is retired (freed, never given to another request); so is one of code that tier-up
  * replaced, and one that served its N requests. Instances between requests wait in a
- * per-component list (at most KILN_P3_REUSE_IDLE of them; beyond, they are freed).
+ * per-component list (at most KILN_P3_REUSE_IDLE of them; beyond, they are freed); one
+ * idle longer than --idle-instance-timeout (c->reuse_idle_ns, Spin's default 1 s) is freed
+ * when a request next looks at the list (there is no timer: a component that gets no
+ * more requests keeps its idle instances until the server stops).
  *
  * `--max-instance-concurrent-reuse-count M` is parsed and kept (c->reuse_concurrent),
  * but today an instance serves one request at a time: requests arriving together take
@@ -30,6 +33,7 @@ typedef struct kiln_p3_lease {
     kiln_component_instance *ci;
     size_t uses;          /* requests it served before this one */
     kiln_http_code *code; /* the code it was made from */
+    uint64_t idle_since;  /* CLOCK_MONOTONIC ns: when its last request ended */
 } kiln_p3_lease;
 
 /* Lends c's next instance to a request: an idle one with uses left, else a new one
