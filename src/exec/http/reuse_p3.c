@@ -13,7 +13,7 @@
 
 struct kiln_p3_reuse {
     pthread_mutex_t mu;
-    kiln_p3_lease idle[KILN_P3_REUSE_IDLE]; /* a stack: the warmest instance first */
+    kiln_p3_lease idle[KILN_P3_REUSE_IDLE]; /* a stack: the last given back is lent first */
     size_t nidle;
 };
 
@@ -46,7 +46,7 @@ int kiln_p3_reuse_take(kiln_http_component *c, kiln_p3_lease *l, kiln_err *err)
 {
     kiln_p3_reuse *r = c->reuse_max > 1 ? list_of(c) : NULL;
     if (r) {
-        kiln_p3_lease stale[KILN_P3_REUSE_IDLE];
+        kiln_component_instance *stale[KILN_P3_REUSE_IDLE]; /* small: on a request's fiber */
         size_t nstale = 0;
         int got = 0;
         uint64_t now = mono_ns();
@@ -55,7 +55,8 @@ int kiln_p3_reuse_take(kiln_http_component *c, kiln_p3_lease *l, kiln_err *err)
         while (nstale < r->nidle && now - r->idle[nstale].idle_since > c->reuse_idle_ns)
             nstale++;
         if (nstale) {
-            memcpy(stale, r->idle, nstale * sizeof *stale);
+            for (size_t i = 0; i < nstale; i++)
+                stale[i] = r->idle[i].ci;
             memmove(r->idle, r->idle + nstale, (r->nidle - nstale) * sizeof *r->idle);
             r->nidle -= nstale;
         }
@@ -65,7 +66,7 @@ int kiln_p3_reuse_take(kiln_http_component *c, kiln_p3_lease *l, kiln_err *err)
         }
         pthread_mutex_unlock(&r->mu);
         for (size_t i = 0; i < nstale; i++) /* outside the lock: freeing takes a while */
-            kiln_component_instance_free(stale[i].ci);
+            kiln_component_instance_free(stale[i]);
         if (got) return 0;
     }
     l->code = atomic_load(&c->current);
