@@ -5,7 +5,9 @@
 # instance (copied from the component's image): the count is always 1. With
 # --max-instance-reuse-count 3 an instance serves three requests, then a fresh one takes
 # over: 1 2 3 1 2 3. A trap (/t) retires its instance (500), and the next request starts
-# again at 1; an instance idle past --idle-instance-timeout is dropped. /c takes the request's body (consume-body) on each request of an instance.
+# again at 1; an instance idle past --idle-instance-timeout is dropped. /c takes the
+# request's body (consume-body) and drops its stream, on each request of an instance; /k
+# keeps the stream, which retires the instance (it would read the next request's body).
 # /w waits 400 ms (wasi:clocks wait-for, lowered async, then a waitable-set
 # wait): four at once all answer (each on an instance of its own: one instance serves one
 # request at a time so far, reuse_p3.h).
@@ -53,6 +55,7 @@ cat >"$TMP/h.wat" <<WAT
   (alias export \$types "error-code" (type \$ec))
   (type \$TF (future (result (option (own \$fields)) (error \$ec))))
   (type \$RF (future (result (error \$ec))))
+  (type \$S (stream u8))
   (core module \$Mem
     (memory (export "mem") 1)
     (global \$top (mut i32) (i32.const 4096))
@@ -73,6 +76,7 @@ cat >"$TMP/h.wat" <<WAT
     (memory (core memory \$mem "mem"))))
   (core func \$tfnew (canon future.new \$TF))
   (core func \$rfnew (canon future.new \$RF))
+  (core func \$sdrop-r (canon stream.drop-readable \$S))
   (core func \$consume (canon lower (func \$types "[static]request.consume-body")
     (memory (core memory \$mem "mem"))))
   (core func \$ws.new (canon waitable-set.new))
@@ -91,6 +95,7 @@ cat >"$TMP/h.wat" <<WAT
     (import "" "tfnew" (func \$tfnew (result i64)))
     (import "" "rfnew" (func \$rfnew (result i64)))
     (import "" "consume" (func \$consume (param i32 i32 i32)))
+    (import "" "sdrop-r" (func \$sdrop-r (param i32)))
     (import "" "ws.new" (func \$ws.new (result i32)))
     (import "" "wait" (func \$wait (param i32 i32) (result i32)))
     (import "" "join" (func \$join (param i32 i32)))
@@ -106,8 +111,10 @@ cat >"$TMP/h.wat" <<WAT
                    (i32.ge_u (i32.load (i32.const 24)) (i32.const 2)))
         (then (local.set \$c (i32.load8_u (i32.add (i32.load (i32.const 20)) (i32.const 1))))))
       (if (i32.eq (local.get \$c) (i32.const 116)) (then unreachable)) ;; /t
-      (if (i32.eq (local.get \$c) (i32.const 99)) (then ;; /c: takes the request's body
-        (call \$consume (local.get \$req) (i32.wrap_i64 (call \$rfnew)) (i32.const 56))))
+      ;; /c takes the request's body stream and drops it, /k takes it and keeps it
+      (if (i32.or (i32.eq (local.get \$c) (i32.const 99)) (i32.eq (local.get \$c) (i32.const 107)))
+        (then (call \$consume (local.get \$req) (i32.wrap_i64 (call \$rfnew)) (i32.const 56))))
+      (if (i32.eq (local.get \$c) (i32.const 99)) (then (call \$sdrop-r (i32.load (i32.const 56)))))
       (if (i32.eq (local.get \$c) (i32.const 119)) (then ;; /w: 400 ms
         (local.set \$r (call \$wait-for (i64.const 400000000)))
         (if (i32.eq (i32.and (local.get \$r) (i32.const 15)) (i32.const 1)) (then
@@ -130,6 +137,7 @@ cat >"$TMP/h.wat" <<WAT
     (export "fnew" (func \$fnew)) (export "fappend" (func \$fappend))
     (export "path" (func \$path)) (export "rnew" (func \$rnew)) (export "tfnew" (func \$tfnew))
     (export "rfnew" (func \$rfnew)) (export "consume" (func \$consume))
+    (export "sdrop-r" (func \$sdrop-r))
     (export "ws.new" (func \$ws.new)) (export "wait" (func \$wait)) (export "join" (func \$join))
     (export "subdrop" (func \$subdrop)) (export "ret" (func \$ret))))))
   (func \$handle async (param "request" (own \$request))
@@ -183,6 +191,9 @@ expect_eq "the trap retired the instance: the next starts at 1" "1 2" "$(counts 
 expect_contains "the trap is logged" "unreachable" "$(cat "$TMP/err.log")"
 # each request of a reused instance may take its own body (the context is rebound)
 expect_eq "a reused instance takes each request's body" "3 1 2" "$(counts 3 /c)"
+# a guest keeping the body's stream past its response would read the next request's body
+# through it: its instance is retired
+expect_eq "an instance that kept a body stream is not reused" "3 1 1" "$(counts 3 /k)"
 # four waiting requests at once: each answers, and they wait together
 t0=$(date +%s%N)
 for i in 1 2 3 4; do

@@ -179,8 +179,7 @@ static void serve(kiln_http_component *c, const kiln_wasihttp_request *req, kiln
         kiln_log_error("component '%s' answered with an error-code (case %u)", c->id,
                        result.var.disc == 1 && result.var.payload ? result.var.payload->var.disc
                                                                   : 0);
-        kiln_p3http_release(ph, 0); /* no response: the instance may serve on */
-        clean = 1;
+        clean = kiln_p3http_release(ph, 0) == 0; /* no response: it may serve on */
         goto fail;
     }
     uint32_t rep = result.var.payload->res.rep;
@@ -197,8 +196,7 @@ static void serve(kiln_http_component *c, const kiln_wasihttp_request *req, kiln
         return;
     }
     res->mem_bytes = kiln_component_memory_bytes(ci);
-    kiln_p3http_release(ph, rep);
-    kiln_p3_reuse_give(c, &lease, 1);
+    kiln_p3_reuse_give(c, &lease, kiln_p3http_release(ph, rep) == 0);
     res->ops->finish(res, NULL, 0);
     return;
 fail:
