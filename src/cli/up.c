@@ -704,6 +704,9 @@ static kiln_http_component *http_component_mw(up_app *app, const up_opts *o, siz
         comp->max_instance_memory ? comp->max_instance_memory : o->max_instance_memory;
     c->timeout_ns = timeout_ms * 1000000ull;
     c->max_memory_pages = (uint32_t)(mem / 65536 > 65535 ? 65535 : mem / 65536);
+    c->reuse_max = o->flags.reuse_count ? o->flags.reuse_count : 1; /* p3 only (reuse_p3.h) */
+    c->reuse_concurrent = o->flags.concurrent_reuse_count ? o->flags.concurrent_reuse_count : 16;
+    c->reuse_idle_ns = o->flags.idle_timeout_set ? o->flags.idle_timeout_ns : 1000000000ull;
     int rc = 0;
     kiln_buf kv = KILN_BUF_INIT;
     for (size_t i = 0; i < comp->environment.len && rc == 0; i++) {

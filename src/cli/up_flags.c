@@ -14,6 +14,14 @@
  *                          (exec/guest_log.h) instead of kiln's stderr; "": no files
  *   --truncate-logs        empties the --log-dir files of the app's components at start
  *   --direct-mounts        accepted: Kiln mounts `files` directories directly already
+ *   --max-instance-reuse-count N, --max-instance-concurrent-reuse-count M
+ *                          wasi:http 0.3 components: requests per instance (default 1,
+ *                          a fresh instance each; Spin's is 128) and at once on one
+ *                          (kept for now: exec/http/reuse_p3.h); no effect on 0.2 ones,
+ *                          as in Spin (no environment variables, as in Spin)
+ *   --idle-instance-timeout D
+ *                          a reused instance idle longer than D (default 1 s, Spin's) is
+ *                          freed when the next request comes
  *   Spin options about Wasmtime or its HTTP server that have no meaning in Kiln are
  *   accepted and noted once on stderr (accepted_flags below), so that a `spin up`
  *   command line runs unchanged.
@@ -26,6 +34,7 @@
 #include "util/units.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <stdlib.h>
@@ -46,9 +55,6 @@ static const struct {
     {"--temp", 1, "Kiln unpacks registry apps in its own cache"},
     {"--tmp", 1, "Kiln unpacks registry apps in its own cache"},
     {"--experimental-wasi-otel", 0, "Kiln exports its own traces (--otel)"},
-    {"--idle-instance-timeout", 1, "every request gets a fresh instance"},
-    {"--max-instance-reuse-count", 1, "every request gets a fresh instance"},
-    {"--max-instance-concurrent-reuse-count", 1, "every request gets a fresh instance"},
     {"--format", 1, "Kiln's access log has one format"},
     {"--allow-transient-write", 0, "`files` stay read-only in Kiln"},
 };
@@ -69,8 +75,61 @@ static int accepted_flag(const char *a, const char *val)
     return 0;
 }
 
+/* --NAME N or --NAME=N with N a positive count into *out: 1 or 2 arguments used, 0 when a
+ * is not --NAME, -1 after printing a usage error. */
+static int count_flag(const char *name, const char *a, const char *val, size_t *out)
+{
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '=')) return 0;
+    const char *v = a[n] == '=' ? a + n + 1 : val;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long x = v && *v >= '0' && *v <= '9' ? strtoull(v, &end, 10) : 0;
+    if (!v || !end || *end || errno || x == 0 || x > 1000000000ull) {
+        fprintf(stderr, "error: %s needs a count from 1 (Spin's ranges A..B are not taken)\n",
+                name);
+        return -1;
+    }
+    *out = (size_t)x;
+    return a[n] == '=' ? 1 : 2;
+}
+
+/* --idle-instance-timeout D (or =D): Spin's durations, a count with no suffix or `s`
+ * (seconds), `ms`, `us`, `μs` or `ns`, into *ns. 1 or 2 arguments used, 0 when a is not
+ * the option, -1 after printing a usage error. */
+static int duration_flag(const char *a, const char *val, unsigned long long *ns)
+{
+    static const char name[] = "--idle-instance-timeout";
+    size_t n = sizeof name - 1;
+    if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '=')) return 0;
+    const char *v = a[n] == '=' ? a + n + 1 : val;
+    static const struct {
+        const char *suffix;
+        unsigned long long ns;
+    } units[] = {{"", 1000000000ull}, {"s", 1000000000ull}, {"ms", 1000000ull},
+                 {"us", 1000ull},     {"\u03bcs", 1000ull}, {"ns", 1ull}};
+    char *end = NULL;
+    errno = 0;
+    unsigned long long x = v && *v >= '0' && *v <= '9' ? strtoull(v, &end, 10) : 0;
+    for (size_t i = 0; end && !errno && i < sizeof units / sizeof *units; i++)
+        if (strcmp(end, units[i].suffix) == 0 && x <= ULLONG_MAX / units[i].ns) {
+            *ns = x * units[i].ns;
+            return a[n] == '=' ? 1 : 2;
+        }
+    fprintf(stderr,
+            "error: %s needs a duration (N, Ns, Nms, Nus or Nns; Spin's ranges A..B are "
+            "not taken)\n",
+            name);
+    return -1;
+}
+
 int kiln_up_flag(kiln_up_flags *f, const char *a, const char *val)
 {
+    int c = count_flag("--max-instance-reuse-count", a, val, &f->reuse_count);
+    if (c == 0)
+        c = count_flag("--max-instance-concurrent-reuse-count", a, val, &f->concurrent_reuse_count);
+    if (c == 0 && (c = duration_flag(a, val, &f->idle_timeout_ns)) > 0) f->idle_timeout_set = 1;
+    if (c != 0) return c;
     int used = accepted_flag(a, val);
     if (used != 0) {
         if (used < 0) fprintf(stderr, "error: %s needs a value\n", a);
@@ -212,10 +271,18 @@ void kiln_up_flags_usage(FILE *out)
                  "                             (\"\": no files)\n"
                  "      --truncate-logs        empty the --log-dir files at start\n"
                  "      --direct-mounts        accepted: `files` directories are mounted directly\n"
+                 "      --max-instance-reuse-count N  requests one instance serves, for\n"
+                 "                             wasi:http 0.3 components (default 1: a fresh\n"
+                 "                             instance per request; Spin's default is 128);\n"
+                 "                             a trap or timeout retires the instance\n"
+                 "      --max-instance-concurrent-reuse-count M  requests at once on one\n"
+                 "                             instance (0.3 components; accepted, today one\n"
+                 "                             at a time: others take another instance)\n"
+                 "      --idle-instance-timeout D  a reused instance idle longer is dropped\n"
+                 "                             (default 1s; N, Ns, Nms, Nus, Nns)\n"
                  "      --disable-cache, --cache FILE, --debug-info, --http1-max-buf-size N,\n"
                  "      --temp DIR, --allow-transient-write, --experimental-wasi-otel,\n"
-                 "      --idle-instance-timeout D, --max-instance-reuse-count N,\n"
-                 "      --max-instance-concurrent-reuse-count N, --format F\n"
+                 "      --format F\n"
                  "                             spin up's options without meaning in Kiln:\n"
                  "                             accepted, each noted once\n"
                  "\nEnvironment (as the options): SPIN_HTTP_LISTEN_ADDR, SPIN_TLS_CERT,\n"

@@ -17,11 +17,15 @@
 typedef struct kiln_up_flags {
     const char **components; /* -c IDs (argv strings), ncomponents of them */
     size_t ncomponents;
-    const char *profile; /* --profile NAME, or NULL */
-    int disable_pooling; /* accepted: every request already gets a fresh instance */
-    const char *log_dir; /* --log-dir DIR: guest output to files there (exec/guest_log.h);
-                            NULL or "": to kiln's stderr */
-    int truncate_logs;   /* --truncate-logs: empty the log_dir files at start */
+    const char *profile;           /* --profile NAME, or NULL */
+    int disable_pooling;           /* accepted: every request already gets a fresh instance */
+    const char *log_dir;           /* --log-dir DIR: guest output to files there (exec/guest_log.h);
+                                      NULL or "": to kiln's stderr */
+    int truncate_logs;             /* --truncate-logs: empty the log_dir files at start */
+    size_t reuse_count;            /* --max-instance-reuse-count (0: not given, 1) */
+    size_t concurrent_reuse_count; /* --max-instance-concurrent-reuse-count (0: 16) */
+    unsigned long long idle_timeout_ns; /* --idle-instance-timeout, when idle_timeout_set */
+    int idle_timeout_set;
 } kiln_up_flags;
 
 /* Handles option `a` (with the next argument `val`, NULL at the end). Returns the number

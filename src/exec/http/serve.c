@@ -5,6 +5,7 @@
 #include "component/reader.h"
 #include "engine/fiber.h"
 #include "engine/runtime.h"
+#include "exec/http/reuse_p3.h"
 #include "host/wasihttp/wasihttp.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -174,6 +175,7 @@ int kiln_http_component_preopen(kiln_http_component *c, const char *host_path,
 void kiln_http_component_free(kiln_http_component *c)
 {
     if (!c) return;
+    kiln_p3_reuse_free(c); /* its instances first: they use the code */
     kiln_wasi_preopens_free(c->preopens, c->npreopens);
     for (size_t i = 0; i < c->nenv; i++)
         kiln_free(c->env[i]);

@@ -4,6 +4,7 @@
 #include "component/instance.h"
 #include "engine/fiber.h"
 #include "engine/runtime.h"
+#include "exec/http/reuse_p3.h"
 #include "exec/http/serve.h"
 #include "host/wasip3/http.h"
 #include "util/alloc.h"
@@ -138,7 +139,9 @@ static void serve(kiln_http_component *c, const kiln_wasihttp_request *req, kiln
 {
     res->start_at_ns = kiln_realtime_ns();
     kiln_err err;
-    kiln_component_instance *ci = kiln_http_component_instantiate(c, &err);
+    kiln_p3_lease lease; /* a fresh instance, or one reused (reuse_p3.h) */
+    int clean = 0;       /* whether the instance may serve on */
+    kiln_component_instance *ci = kiln_p3_reuse_take(c, &lease, &err) == 0 ? lease.ci : NULL;
     res->start_ms = (double)(mono_ns() - t0) / 1e6;
     int status = 500;
     if (!ci) {
@@ -176,6 +179,7 @@ static void serve(kiln_http_component *c, const kiln_wasihttp_request *req, kiln
         kiln_log_error("component '%s' answered with an error-code (case %u)", c->id,
                        result.var.disc == 1 && result.var.payload ? result.var.payload->var.disc
                                                                   : 0);
+        clean = kiln_p3http_release(ph, 0) == 0; /* no response: it may serve on */
         goto fail;
     }
     uint32_t rep = result.var.payload->res.rep;
@@ -187,16 +191,16 @@ static void serve(kiln_http_component *c, const kiln_wasihttp_request *req, kiln
     }
     if (start(res, st, hs) < 0 || stream_body(c, ci, ph, rep, res, t0) < 0) {
         res->mem_bytes = kiln_component_memory_bytes(ci);
-        kiln_component_instance_free(ci);
+        kiln_p3_reuse_give(c, &lease, 0);
         res->ops->abort(res); /* the client must not take a cut body for a whole one */
         return;
     }
     res->mem_bytes = kiln_component_memory_bytes(ci);
-    kiln_component_instance_free(ci);
+    kiln_p3_reuse_give(c, &lease, kiln_p3http_release(ph, rep) == 0);
     res->ops->finish(res, NULL, 0);
     return;
 fail:
     res->mem_bytes = kiln_component_memory_bytes(ci);
-    kiln_component_instance_free(ci);
+    kiln_p3_reuse_give(c, &lease, clean);
     kiln_response_error(res, status);
 }

@@ -33,6 +33,7 @@ struct kiln_p3http {
     p3_response res[MAX_RESPONSES]; /* rep - 1 */
     size_t nres;
     p3_response *cur; /* the response kiln_p3http_body_ready looks at */
+    int body_live;    /* consume-body's stream is still held and not ended */
 };
 
 static int fail(kiln_cabi_cx *cx, const char *msg)
@@ -64,6 +65,23 @@ static void h_free(void *ctx)
 int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req)
 {
     h->req = req;
+    return 0;
+}
+
+int kiln_p3http_release(kiln_p3http *h, uint32_t rep)
+{
+    /* a body stream the guest still holds would read the next request's body */
+    if (h->body_live) return -1;
+    h->req = NULL; /* the next request of a reused instance binds afresh */
+    h->consumed = 0;
+    h->body_off = 0;
+    h->cur = NULL;
+    if (!rep || rep > h->nres || !h->res[rep - 1].live || !h->res[rep - 1].ended) return 0;
+    p3_response *r = &h->res[rep - 1];
+    wh_fields_free(r->headers);
+    kiln_buf_free(&r->buf);
+    kiln_buf_free(&r->out);
+    memset(r, 0, sizeof *r); /* not live: s_new takes the slot again */
     return 0;
 }
 
@@ -378,12 +396,19 @@ static size_t body_produce(void *arg, uint8_t *buf, size_t n, int *end)
     size_t left = h->req->body_len - h->body_off;
     if (!left) {
         *end = 1;
+        h->body_live = 0;
         return 0;
     }
     if (n > left) n = left;
     memcpy(buf, h->req->body + h->body_off, n);
     h->body_off += n;
     return n;
+}
+
+/* The guest dropped the request body's stream. */
+static void body_dropped(void *arg)
+{
+    ((kiln_p3http *)arg)->body_live = 0;
 }
 
 static int r_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -396,8 +421,9 @@ static int r_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
     kiln_cval *two = kiln_cabi_alloc(cx, 2 * sizeof *two);
     if (!two) return fail(cx, "out of memory");
     memset(two, 0, 2 * sizeof *two);
-    kiln_chost_stream_ops ops = {NULL, body_produce, NULL, h};
+    kiln_chost_stream_ops ops = {NULL, body_produce, body_dropped, h};
     if (!kiln_chost_stream_writer(cx, &two[0], &ops)) return -1;
+    h->body_live = 1;
     kiln_chost_future *tr = kiln_chost_future_writer(cx, &two[1]);
     if (!tr) return -1;
     kiln_cval none[2];
@@ -453,8 +479,11 @@ static int s_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
     kiln_p3http *h = ctx;
     wh_fields *f = fields_arg(h, cx, &args[0]);
     if (!f) return -1;
-    if (h->nres >= MAX_RESPONSES) return fail(cx, "wasi:http: too many responses");
-    p3_response *r = &h->res[h->nres];
+    size_t slot = 0;
+    while (slot < h->nres && (h->res[slot].live || h->res[slot].headers))
+        slot++;
+    if (slot >= MAX_RESPONSES) return fail(cx, "wasi:http: too many responses");
+    p3_response *r = &h->res[slot];
     memset(r, 0, sizeof *r);
     r->h = h;
     r->status = 200;
@@ -471,9 +500,9 @@ static int s_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
     h->fields[args[0].res.rep - 1] = NULL;
     f->immutable = 1;
     r->live = 1;
-    h->nres++;
+    if (slot == h->nres) h->nres++;
     if (!r->body) res_end(r);
-    two[0].res.rep = (uint32_t)h->nres;
+    two[0].res.rep = (uint32_t)slot + 1;
     res[0].agg.items = two;
     res[0].agg.n = 2;
     return 0;

@@ -52,4 +52,11 @@ const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, in
  * condition; h is the context, the response the one last looked up). */
 int kiln_p3http_body_ready(void *h);
 
+/* After a request whose response `rep` ended (0: none), for an instance serving on
+ * (Spin's reuse: exec/http/reuse_p3.h): the response's slot freed and every per-request
+ * state reset (the request unbound, its body not consumed). -1 when the instance must not
+ * serve on: the guest still holds the request body's stream, which would read the next
+ * request's body. */
+int kiln_p3http_release(kiln_p3http *h, uint32_t rep);
+
 #endif
