@@ -54,7 +54,8 @@ static command_callback_code_t step(void)
     if (!g.reading) {
         wasi_cli_stdout_stream_u8_drop_writable(g.w);
         g.reading = 1;
-        command_waitable_status_t st = wasi_cli_stdout_future_result_void_error_code_read(g.done, &g.result);
+        command_waitable_status_t st =
+            wasi_cli_stdout_future_result_void_error_code_read(g.done, &g.result);
         if (st == COMMAND_WAITABLE_STATUS_BLOCKED) {
             command_waitable_join(g.done, g.set);
             return COMMAND_CALLBACK_CODE_WAIT(g.set);

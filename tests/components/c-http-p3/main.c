@@ -50,11 +50,13 @@ static void format_line(char *out, const char *prefix, unsigned n)
 {
     char digits[12];
     int k = 0;
-    do digits[k++] = (char)('0' + n % 10);
+    do
+        digits[k++] = (char)('0' + n % 10);
     while ((n /= 10) && k < 10);
     size_t len = strlen(prefix);
     memcpy(out, prefix, len);
-    while (k) out[len++] = digits[--k];
+    while (k)
+        out[len++] = digits[--k];
     out[len++] = '\n';
     out[len] = 0;
 }
@@ -68,8 +70,10 @@ static int starts_with(const uint8_t *p, size_t n, const char *s)
 /* Drops the writer of the future that waitable w is (its value written). */
 static void drop_future_writer(struct task *t, uint32_t w)
 {
-    if (w == t->tw) wasi_http_types_future_result_option_own_trailers_error_code_drop_writable(w);
-    else wasi_http_types_future_result_void_error_code_drop_writable(w);
+    if (w == t->tw)
+        wasi_http_types_future_result_option_own_trailers_error_code_drop_writable(w);
+    else
+        wasi_http_types_future_result_void_error_code_drop_writable(w);
 }
 
 /* Ends the body, writes the trailers (ok(none)) and, for ECHO, consume-body's result
@@ -83,7 +87,8 @@ static handler_callback_code_t finish(struct task *t)
     for (int i = 0; i < 2; i++) {
         if (!writers[i]) continue;
         handler_waitable_status_t st =
-            i == 0 ? wasi_http_types_future_result_option_own_trailers_error_code_write(t->tw, &t->trailers)
+            i == 0 ? wasi_http_types_future_result_option_own_trailers_error_code_write(
+                         t->tw, &t->trailers)
                    : wasi_http_types_future_result_void_error_code_write(t->rw, &t->ok);
         if (st == HANDLER_WAITABLE_STATUS_BLOCKED) {
             handler_waitable_join(writers[i], t->set);
@@ -199,7 +204,8 @@ static uint8_t *copy_x_headers(wasi_http_types_borrow_request_t req, wasi_http_t
     wasi_http_types_list_tuple2_field_name_field_value_t all;
     wasi_http_types_method_fields_copy_all(wasi_http_types_borrow_fields(rh), &all);
     size_t cap = 1;
-    for (size_t i = 0; i < all.len; i++) cap += all.ptr[i].f0.len + all.ptr[i].f1.len + 3;
+    for (size_t i = 0; i < all.len; i++)
+        cap += all.ptr[i].f0.len + all.ptr[i].f1.len + 3;
     uint8_t *text = malloc(cap);
     if (!text) __builtin_trap();
     size_t n = 0;
@@ -207,8 +213,8 @@ static uint8_t *copy_x_headers(wasi_http_types_borrow_request_t req, wasi_http_t
         wasi_http_types_tuple2_field_name_field_value_t *e = &all.ptr[i];
         if (!starts_with(e->f0.ptr, e->f0.len, "x-")) continue;
         wasi_http_types_header_error_t err;
-        if (!wasi_http_types_method_fields_append(wasi_http_types_borrow_fields(h), &e->f0,
-                                                  &e->f1, &err))
+        if (!wasi_http_types_method_fields_append(wasi_http_types_borrow_fields(h), &e->f0, &e->f1,
+                                                  &err))
             __builtin_trap();
         memcpy(text + n, e->f0.ptr, e->f0.len);
         n += e->f0.len;
@@ -233,7 +239,8 @@ static void add_header(wasi_http_types_own_fields_t h, const char *name, const c
         __builtin_trap();
 }
 
-handler_callback_code_t exports_wasi_http_handler_handle(exports_wasi_http_handler_own_request_t request)
+handler_callback_code_t
+exports_wasi_http_handler_handle(exports_wasi_http_handler_own_request_t request)
 {
     wasi_http_types_borrow_request_t req = wasi_http_types_borrow_request(request);
     wasi_http_types_method_t method;
@@ -272,7 +279,8 @@ handler_callback_code_t exports_wasi_http_handler_handle(exports_wasi_http_handl
             t->text = copy_x_headers(req, h);
         } else if (starts_with(path.ptr, path.len, "/status/")) {
             status = 0;
-            for (size_t i = 8; i < path.len && i < 11 && path.ptr[i] >= '0' && path.ptr[i] <= '9'; i++)
+            for (size_t i = 8; i < path.len && i < 11 && path.ptr[i] >= '0' && path.ptr[i] <= '9';
+                 i++)
                 status = status * 10 + (unsigned)(path.ptr[i] - '0');
             t->text = malloc(32);
             if (!t->text) __builtin_trap();
@@ -291,9 +299,8 @@ handler_callback_code_t exports_wasi_http_handler_handle(exports_wasi_http_handl
     wasi_http_types_tuple2_own_response_future_result_void_error_code_t ret;
     wasi_http_types_static_response_new(h, &r, tr, &ret);
     wasi_http_types_future_result_void_error_code_drop_readable(ret.f1);
-    if (status != 200 &&
-        !wasi_http_types_method_response_set_status_code(wasi_http_types_borrow_response(ret.f0),
-                                                         (uint16_t)status))
+    if (status != 200 && !wasi_http_types_method_response_set_status_code(
+                             wasi_http_types_borrow_response(ret.f0), (uint16_t)status))
         __builtin_trap();
     res.is_err = false;
     res.val.ok = ret.f0;
