@@ -11,7 +11,8 @@
 #     GET /status/418, and GET /error (an error-code: the same status; each host writes its
 #     own error page);
 #   - tests/components/c-cli-p3 (a wasi:cli/run@0.3.0 command) under `kiln run` and
-#     `wasmtime run -Sp3`: the same stdout and exit code.
+#     `wasmtime run -Sp3`: the same stdout and exit code;
+#   - `kiln inspect` of them shows async functions and stream/future types.
 # wasmtime-cli comes from scripts/install-wasmtime.sh (a long build); without it the
 # comparisons are skipped with a reason (KILN_REQUIRE_WASMTIME=1 makes that a failure), and
 # Kiln's answers are still checked against the expected ones.
@@ -29,6 +30,24 @@ if ! "$ROOT/tests/components/build.sh" "$TMP/corpus" c-http-p3 c-cli-p3 py-http-
     finish
     exit 1
 fi
+# kiln inspect shows what these toolchains emit: async functions, stream and future types,
+# and the async built-ins counted.
+out=$("$KILN" inspect "$TMP/corpus/c-http-p3.wasm" 2>&1)
+expect_contains "inspect: the async export" \
+    "handle: async func(request: request) -> result<response, error-code>;" "$out"
+expect_contains "inspect: an async import" "wait-for: async func(how-long: duration);" "$out"
+expect_contains "inspect: stream and future types" \
+    "consume-body: static func(this: request, res: future<result<_, error-code>>) -> tuple<stream<u8>, future<result<option<fields>, error-code>>>;" \
+    "$out"
+expect_contains "inspect: the async built-ins" "stream.new 1, stream.read 1, stream.write 1" "$out"
+out=$("$KILN" inspect "$TMP/corpus/c-cli-p3.wasm" 2>&1)
+expect_contains "inspect: the p3 command's run" "run: async func() -> result;" "$out"
+expect_contains "inspect: write-via-stream" \
+    "write-via-stream: func(data: stream<u8>) -> future<result<_, error-code>>;" "$out"
+out=$("$KILN" inspect "$TMP/corpus/py-http-p3.wasm" 2>&1)
+expect_contains "inspect: the Python handler's async export" \
+    "handle: async func(request: request) -> result<response, error-code>;" "$out"
+
 have_wasmtime=1
 if [ ! -x "$WASMTIME" ]; then
     have_wasmtime=0
