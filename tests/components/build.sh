@@ -19,6 +19,7 @@
 #                     tests/e2e/p3_diff.sh (only on request)
 #   c-cli-p3.wasm     C wasi:cli/run@0.3.0 command, the same bindings (only on request)
 #   py-http-p3.wasm   Python wasi:http/handler@0.3.0 (componentize-py's async bindings; on request)
+#   py-cli-p3.wasm    Python wasi:cli/run@0.3.0 command, the same bindings (only on request)
 # Each is validated (wasm-tools validate) before it is kept. Results are cached by the hash of
 # their inputs (sources, this script, tool versions) under ${KILN_CORPUS_CACHE:-$KILN_TOOLS/corpus},
 # so a second run only copies files. Prints one line per component: name, size, build time or "cached".
@@ -202,12 +203,14 @@ build_py_http() {
 
 # componentize-py's async bindings against the WASI 0.3.0 WIT (its own runtime still imports
 # WASI 0.2.9 for its libc).
-build_py_http_p3() {
-    cp "$HERE/py-http-p3/world.wit" "$HERE/py-http-p3/app.py" "$1/"
-    mkdir -p "$1/deps"
-    cp -r "$WASI_WIT_P3"/wasi-* "$1/deps/"
-    (cd "$1" && "$KILN_TOOLS/py/bin/componentize-py" -d . -w handler componentize app -o "$2")
+build_py_p3() { # build_py_p3 NAME WORLD WORK OUT.wasm
+    cp "$HERE/$1/world.wit" "$HERE/$1/app.py" "$3/"
+    mkdir -p "$3/deps"
+    cp -r "$WASI_WIT_P3"/wasi-* "$3/deps/"
+    (cd "$3" && "$KILN_TOOLS/py/bin/componentize-py" -d . -w "$2" componentize app -o "$4")
 }
+build_py_http_p3() { build_py_p3 py-http-p3 handler "$1" "$2"; }
+build_py_cli_p3() { build_py_p3 py-cli-p3 command "$1" "$2"; }
 
 # Builds of older sources (other branches, earlier commits) go after two weeks unused.
 find "$CACHE" -maxdepth 1 -name '*.wasm' -mtime +14 -delete 2>/dev/null || true
