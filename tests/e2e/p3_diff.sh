@@ -5,8 +5,9 @@
 #     (componentize-py's async bindings), both exporting wasi:http/handler@0.3.0, served by
 #     `kiln up` and `wasmtime serve -Sp3`: the same status, headers (but date, server and
 #     the framing ones: connection, keep-alive, transfer-encoding, content-length) and body
-#     for GET /, GET /headers (x-* request headers echoed; compared sorted, as wasmtime's
-#     header map does not keep the order of names), POST /echo (a short body and 1 MiB),
+#     for GET /, GET /headers (x-* request headers echoed, x-drop then taken out with
+#     fields.get-and-delete; compared sorted, as wasmtime's header map does not keep the
+#     order of names), POST /echo (a short body and 1 MiB),
 #     GET /stream (five pieces written with a wasi:clocks wait-for of 20 ms between them),
 #     GET /status/418, and GET /error (an error-code: the same status; each host writes its
 #     own error page);
@@ -81,7 +82,8 @@ REQS=(get headers echo big stream status error)
 request() { # request NAME URL
     case $1 in
     get) answer "$2" / ;;
-    headers) answer "$2" /headers -H 'x-one: 1' -H 'X-Two: two words' -H 'x-three: 3' ;;
+    headers) answer "$2" /headers -H 'x-one: 1' -H 'X-Two: two words' -H 'x-drop: a' \
+        -H 'x-three: 3' -H 'x-drop: b' ;;
     echo) answer "$2" /echo -X POST --data-binary 'echo me please' ;;
     big) answer "$2" /echo -X POST -H 'Expect:' --data-binary @"$TMP/big.txt" | sha256sum ;;
     stream) answer "$2" /stream ;;
@@ -139,7 +141,7 @@ start_wasmtime() {
 expected() { # expected NAME LANG GREETING
     case $1 in
     get) printf '200\nx-kiln-p3: %s\n--\n%s\n' "$2" "$3" ;;
-    headers) printf '200\nx-one: 1\nx-three: 3\nx-two: two words\n--\nx-one: 1\nx-three: 3\nx-two: two words\n' ;;
+    headers) printf '200\nx-one: 1\nx-three: 3\nx-two: two words\n--\nremoved a\nremoved b\nx-drop: a\nx-drop: b\nx-one: 1\nx-three: 3\nx-two: two words\n' ;;
     echo) printf '200\n--\necho me please' ;;
     big) { printf '200\n--\n'; cat "$TMP/big.txt"; } | sha256sum ;;
     stream) printf '200\ncontent-type: text/plain\n--\npiece 1\npiece 2\npiece 3\npiece 4\npiece 5\n' ;;

@@ -1,7 +1,9 @@
 /* A wasi:http 0.3 (p3) handler in C on wit-bindgen's async (callback) bindings, for the
  * differential test tests/e2e/p3_diff.sh (the same requests to kiln up and wasmtime serve):
  *   GET  /headers   200; every request header named x-* copied to the response, and
- *                   listed in the body as "name: value" lines
+ *                   listed in the body as "name: value" lines; x-drop then taken out
+ *                   of the response's fields again (get-and-delete), its values listed
+ *                   as "removed value"
  *   POST /echo      200; the request body streamed back (read, write, until DROPPED)
  *   GET  /stream    200; five "piece N" lines, a wasi:clocks wait-for of 20 ms between
  *                   writes
@@ -205,7 +207,7 @@ static uint8_t *copy_x_headers(wasi_http_types_borrow_request_t req, wasi_http_t
     wasi_http_types_method_fields_copy_all(wasi_http_types_borrow_fields(rh), &all);
     size_t cap = 1;
     for (size_t i = 0; i < all.len; i++)
-        cap += all.ptr[i].f0.len + all.ptr[i].f1.len + 3;
+        cap += all.ptr[i].f0.len + all.ptr[i].f1.len + 11; /* twice for x-drop (below) */
     uint8_t *text = malloc(cap);
     if (!text) __builtin_trap();
     size_t n = 0;
@@ -224,6 +226,21 @@ static uint8_t *copy_x_headers(wasi_http_types_borrow_request_t req, wasi_http_t
         n += e->f1.len;
         text[n++] = '\n';
     }
+    /* x-drop is taken out again with get-and-delete, its values listed as removed */
+    wasi_http_types_field_name_t drop = {(uint8_t *)"x-drop", 6};
+    wasi_http_types_list_field_value_t got;
+    wasi_http_types_header_error_t err;
+    if (!wasi_http_types_method_fields_get_and_delete(wasi_http_types_borrow_fields(h), &drop, &got,
+                                                      &err))
+        __builtin_trap();
+    for (size_t i = 0; i < got.len; i++) {
+        memcpy(text + n, "removed ", 8);
+        n += 8;
+        memcpy(text + n, got.ptr[i].ptr, got.ptr[i].len);
+        n += got.ptr[i].len;
+        text[n++] = '\n';
+    }
+    wasi_http_types_list_field_value_free(&got);
     text[n] = 0;
     wasi_http_types_list_tuple2_field_name_field_value_free(&all);
     wasi_http_types_fields_drop_own(rh);

@@ -1,6 +1,7 @@
 """A wasi:http 0.3 (p3) handler in Python (componentize-py's async bindings), for the
 differential test tests/e2e/p3_diff.sh; it answers as tests/components/c-http-p3 does:
-GET /headers echoes the x-* request headers (as headers and as "name: value" lines),
+GET /headers echoes the x-* request headers (as headers and as "name: value" lines; x-drop
+is taken out again with get-and-delete and its values listed as "removed value"),
 POST /echo streams the request body back, GET /stream writes five "piece N" lines with a
 wasi:clocks wait-for of 20 ms between them, GET /status/N answers status N, GET /error
 returns an error-code, anything else a fixed body with an x-kiln-p3 header."""
@@ -57,6 +58,8 @@ class Handler(exports.Handler):
                 if name.startswith("x-"):
                     headers.append(name, value)
                     lines += name.encode() + b": " + value + b"\n"
+            for value in headers.get_and_delete("x-drop"):
+                lines += b"removed " + value + b"\n"
             spawn(write_text(tx, lines))
         elif path.startswith("/status/"):
             status = int(path[8:11])
