@@ -17,6 +17,8 @@
 #   /p  answers, then waits to write its trailers future, which the host does not read:
 #       the task is still parked when the response ends and the instance is freed (that
 #       freeing resumed the guest's fiber from the request's and aborted kiln)  200
+# and two handlers lifted with a callback: one returns WAIT on an empty waitable set
+# (500, "deadlock"), one YIELDs forever (504).
 # wasm-tools comes from scripts/install-tools.sh; without it this test fails.
 source "$(dirname "$0")/../lib.sh"
 
@@ -260,5 +262,72 @@ rss=$(ps -o rss= -p "$PID" | tr -d ' ')
 expect_eq "kiln's resident memory stays under 512 MiB" 1 "$((rss < 524288))"
 kill -0 "$PID" 2>/dev/null
 expect_eq "kiln is still running" 0 $?
+
+kill "$PID" 2>/dev/null
+wait "$PID" 2>/dev/null
+
+# Handlers lifted with a callback: `handle` returns WAIT on a new, empty waitable set
+# (nothing can wake it: a deadlock, 500), or YIELD, and the callback YIELD, forever (504).
+cb_handler() { # cb_handler COMMENT BODY
+    sed -e "s|@CODE@|$1|" -e "s|@BODY@|$2|" <<'WAT'
+(component
+  (import "wasi:http/types@0.3.0" (instance $types
+    (export "request" (type $request (sub resource)))
+    (export "response" (type $response (sub resource)))
+    (type $ec0 (variant (case "DNS-timeout") (case "internal-error" (option string))))
+    (export "error-code" (type $ec (eq $ec0)))))
+  (alias export $types "request" (type $request))
+  (alias export $types "response" (type $response))
+  (alias export $types "error-code" (type $ec))
+  (core module $Mem (memory (export "mem") 1))
+  (core instance $mem (instantiate $Mem))
+  (core func $ws.new (canon waitable-set.new))
+  (core module $M
+    (import "" "ws.new" (func $ws.new (result i32)))
+    ;; handle: @CODE@
+    (func (export "handle") (param i32) (result i32) @BODY@)
+    ;; the callback, if ever called: YIELD (1) forever
+    (func (export "cb") (param i32 i32 i32) (result i32) (i32.const 1)))
+  (core instance $m (instantiate $M (with "" (instance (export "ws.new" (func $ws.new))))))
+  (func $handle async (param "request" (own $request))
+    (result (result (own $response) (error $ec)))
+    (canon lift (core func $m "handle") async (memory (core memory $mem "mem"))
+      (callback (core func $m "cb"))))
+  (instance $hi (export "handle" (func $handle)))
+  (export "wasi:http/handler@0.3.0" (instance $hi)))
+WAT
+}
+mkdir -p "$TMP/cb"
+sed 's/handler.wasm/wait.wasm/; s/hostile/wait/g' "$TMP/app/spin.toml" >"$TMP/cb/spin.toml"
+cat >>"$TMP/cb/spin.toml" <<'TOML'
+[[trigger.http]]
+route = "/yield/..."
+component = "yield"
+[component.yield]
+source = "yield.wasm"
+[component.yield.tool.kiln]
+request_timeout = "1s"
+TOML
+cb_handler "WAIT on an empty set" \
+    '(i32.or (i32.const 2) (i32.shl (call $ws.new) (i32.const 4)))' >"$TMP/wait.wat"
+cb_handler "YIELD" '(i32.const 1)' >"$TMP/yield.wat"
+check "the waiting callback handler parses" "$WT" parse "$TMP/wait.wat" -o "$TMP/cb/wait.wasm"
+check "the yielding callback handler parses" "$WT" parse "$TMP/yield.wat" -o "$TMP/cb/yield.wasm"
+port=$(free_port)
+URL="http://127.0.0.1:$port"
+"$KILN" up -f "$TMP/cb" --listen "127.0.0.1:$port" >"$TMP/out.log" 2>"$TMP/err.log" &
+PID=$!
+on_exit "kill $PID 2>/dev/null"
+for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 "$URL/a")
+expect_eq "callback WAIT on an empty set: 500" 500 "$code"
+expect_contains "callback WAIT on an empty set: the deadlock is logged" \
+    "component 'wait' trapped: wait.wasm: (lifted function): deadlock" "$(cat "$TMP/err.log")"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 "$URL/yield/")
+expect_eq "callback YIELD forever: 504" 504 "$code"
+expect_contains "callback YIELD forever: the timeout is logged" \
+    "component 'yield' stopped: ran past its request timeout" "$(cat "$TMP/err.log")"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 "$URL/b")
+expect_eq "callback handlers: the server serves on (the deadlock again: 500)" 500 "$code"
 
 finish
