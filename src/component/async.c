@@ -113,6 +113,7 @@ int ka_store_new(kiln_component_instance *ci)
 
 int ka_obj_add(ka_store *s, void *obj, uint32_t *rep)
 {
+    if (s->nobjs >= KA_MAX_OBJS) return -1;
     if (s->nobjs == s->capobjs) {
         uint32_t cap = s->capobjs ? s->capobjs * 2 : 16;
         void **n = kiln_realloc(s->objs, cap * sizeof *n);
@@ -130,6 +131,7 @@ void *ka_obj_new(ka_bi *b, size_t size, int kind, uint32_t *rep)
     void *o = kiln_calloc(1, size);
     if (!o || ka_obj_add(b->ci->as, o, rep) < 0) {
         kiln_free(o);
+        if (b->ci->as->nobjs >= KA_MAX_OBJS) ka_trap(b, KA_TOO_MANY " (%u)", KA_MAX_OBJS);
         ka_trap(b, "out of memory");
     }
     *(int *)o = kind;
@@ -1040,7 +1042,8 @@ static void lower_async_call(void *ctx, kiln_val *vals)
     if (ka_obj_add(s, sub, &rep) < 0) {
         kiln_cabi_cx_free(&sub->cx);
         kiln_free(sub);
-        kiln_rt_trap_host("async call: out of memory");
+        kiln_rt_trap_host(s->nobjs >= KA_MAX_OBJS ? "async call: " KA_TOO_MANY
+                                                  : "async call: out of memory");
     }
     sub->w.kind = KA_SUBTASK;
     sub->w.take = ka_sub_take;
@@ -1168,13 +1171,12 @@ ki_core *ka_lower_async(kiln_component_instance *ci, ki_tramp *t, kiln_err *err)
 
 /* ---- teardown ---- */
 
-void ka_store_free(kiln_component_instance *ci)
+/* Unwinds the store's parked threads and frees their fibers (off the caller's fiber:
+ * fibers do not nest, and an instance freed on a request's fiber may have threads
+ * parked mid-call, e.g. after a time limit). */
+static void unwind_threads(void *arg)
 {
-    ka_store *s = ci->as;
-    if (!s) return;
-    s->aborting = 1;
-    s->failed = 1;
-    ka_host_abandon_all(s);
+    ka_store *s = arg;
     for (ka_thread *t = s->threads; t; t = t->next) {
         if (!t->fiber) continue;
         /* a parked thread unwinds (park returns -1: its built-in traps); one never
@@ -1183,6 +1185,22 @@ void ka_store_free(kiln_component_instance *ci)
             resume(s, t);
         if (t->fiber && (t->done || !t->started)) kiln_fiber_free(t->fiber);
         t->fiber = NULL;
+    }
+}
+
+void ka_store_free(kiln_component_instance *ci)
+{
+    ka_store *s = ci->as;
+    if (!s) return;
+    s->aborting = 1;
+    s->failed = 1;
+    ka_host_abandon_all(s);
+    int parked = 0;
+    for (ka_thread *t = s->threads; t && !parked; t = t->next)
+        parked = t->fiber && t->started && !t->done;
+    /* (when no thread can start for it, the parked fibers are left, not resumed here) */
+    if (!parked || off_fiber(unwind_threads, s) < 0) {
+        if (!parked || !kiln_fiber_current()) unwind_threads(s);
     }
     while (s->threads) {
         ka_thread *t = s->threads;

@@ -231,6 +231,42 @@ static int f_delete(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
     return 0;
 }
 
+/* fields.get-and-delete: the values of a name (copied into the call's arena, since the
+ * delete frees them) and the name deleted; header-error as delete's. componentize-py's
+ * runtime imports it. */
+static int f_get_and_delete(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_fields *f = fields_arg(ctx, cx, &args[0]);
+    if (!f) return -1;
+    int bad = wh_fields_check(f, args[1].str.ptr, args[1].str.len, NULL, 0);
+    if (bad >= 0) {
+        header_result(&res[0], bad);
+        return 0;
+    }
+    uint32_t n = 0;
+    for (size_t i = 0; i < f->n; i++)
+        n += name_is(&f->items[i], &args[1]);
+    kiln_cval *list = kiln_cabi_alloc(cx, sizeof *list);
+    kiln_cval *items = kiln_cabi_alloc(cx, (n ? n : 1) * sizeof *items);
+    if (!list || !items) return fail(cx, "out of memory");
+    n = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        const wh_field *e = &f->items[i];
+        if (!name_is(e, &args[1])) continue;
+        char *v = kiln_cabi_alloc(cx, e->value_len ? e->value_len : 1);
+        if (!v) return fail(cx, "out of memory");
+        memcpy(v, e->value, e->value_len);
+        items[n].str.ptr = v;
+        items[n++].str.len = e->value_len;
+    }
+    wh_fields_delete(f, args[1].str.ptr, args[1].str.len);
+    list->agg.items = items;
+    list->agg.n = n;
+    memset(&res[0], 0, sizeof res[0]);
+    res[0].var.payload = list;
+    return 0;
+}
+
 static int f_set(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     wh_fields *f = fields_arg(ctx, cx, &args[0]);
@@ -596,6 +632,8 @@ static const kiln_chost_func types_funcs[] = {
     {"[method]fields.has", "(borrow<fields>, string) -> bool", f_has},
     {"[method]fields.set", "(borrow<fields>, string, list<list<u8>>) -> " HE, f_set},
     {"[method]fields.delete", "(borrow<fields>, string) -> " HE, f_delete},
+    {"[method]fields.get-and-delete", "(borrow<fields>, string) -> result<list<list<u8>>, *>",
+     f_get_and_delete},
     {"[method]fields.append", "(borrow<fields>, string, list<u8>) -> " HE, f_append},
     {"[method]fields.copy-all", "(borrow<fields>) -> list<tuple<string, list<u8>>>", f_copy_all},
     {"[method]fields.clone", "(borrow<fields>) -> own<fields>", f_clone},
