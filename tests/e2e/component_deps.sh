@@ -159,7 +159,7 @@ down
 mwmanifest mwbad.toml '[{ path = "greeter.wasm" }]'
 out=$(refused mwbad.toml)
 expect_contains "a middleware that is no wasi:http handler is refused, naming the chain" \
-    "the middleware chain in front of component main: dependency 'wasi:http/incoming-handler' doesn't match any imports" "$out"
+    "the middleware chain in front of component main: a middleware imports neither wasi:http/handler@0.3 nor wasi:http/incoming-handler@0.2" "$out"
 
 # --- refusals ---
 cat >"$A/alone.toml" <<EOF
