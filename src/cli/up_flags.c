@@ -8,8 +8,10 @@
  *   --disable-pooling      accepted: Kiln gives every request a fresh instance already
  *                          (its pool holds ready-made memory images, never reused state)
  *   --follow ID, --follow-all
- *                          accepted: Kiln shows the output of every component on its
- *                          own stderr, so all of them are followed already
+ *                          only these components' output reaches kiln's stderr
+ *                          (repeatable; with --log-dir their files keep everything and a
+ *                          copy goes to the terminal; exec/guest_log.h); an unknown ID is
+ *                          refused, as by Spin
  *   -L, --log-dir DIR      guest output to DIR/COMPONENT_stdout.txt and _stderr.txt
  *                          (exec/guest_log.h) instead of kiln's stderr; "": no files
  *   --truncate-logs        empties the --log-dir files of the app's components at start
@@ -98,8 +100,21 @@ int kiln_up_flag(kiln_up_flags *f, const char *a, const char *val)
         f->disable_pooling = 1;
         return 1;
     }
-    if (strcmp(a, "--follow-all") == 0 || strcmp(a, "--direct-mounts") == 0) return 1;
-    if (strcmp(a, "--follow") == 0 && val) return 2;
+    if (strcmp(a, "--direct-mounts") == 0) return 1;
+    if (strcmp(a, "--follow-all") == 0) {
+        f->follow_all = 1;
+        return 1;
+    }
+    if (strcmp(a, "--follow") == 0 && val) {
+        const char **n = kiln_realloc(f->follow, (f->nfollow + 1) * sizeof *n);
+        if (!n) {
+            fprintf(stderr, "error: out of memory\n");
+            return -1;
+        }
+        f->follow = n;
+        n[f->nfollow++] = val;
+        return 2;
+    }
     if ((strcmp(a, "-L") == 0 || strcmp(a, "--log-dir") == 0) && val) {
         f->log_dir = val;
         return 2;
@@ -181,6 +196,20 @@ int kiln_up_flags_apply(const kiln_up_flags *f, kiln_manifest *m)
         fprintf(stderr, "error: -c %s: the application has no component '%s'\n", bad, bad);
         return -1;
     }
+    size_t unknown = 0;
+    for (size_t i = 0; i < f->nfollow; i++)
+        if (!kiln_manifest_component(m, f->follow[i])) {
+            fprintf(stderr, "error: --follow %s: the application has no component '%s'\n",
+                    f->follow[i], f->follow[i]);
+            unknown++;
+        }
+    if (unknown) {
+        fprintf(stderr, "its components:");
+        for (size_t i = 0; i < m->components_len; i++)
+            fprintf(stderr, " %s", m->components[i].id);
+        fprintf(stderr, "\n");
+        return -1;
+    }
     kiln_strlist why = {0};
     long n = kiln_manifest_unserved(m, &why);
     for (size_t i = 0; i < why.len; i++)
@@ -190,8 +219,20 @@ int kiln_up_flags_apply(const kiln_up_flags *f, kiln_manifest *m)
     return n == 0 ? 0 : -1;
 }
 
+int kiln_up_flags_follows(const kiln_up_flags *f, const char *id)
+{
+    if (f->follow_all) return 1;
+    if (!f->nfollow) return -1;
+    for (size_t i = 0; i < f->nfollow; i++)
+        if (strcmp(f->follow[i], id) == 0) return 1;
+    return 0;
+}
+
 void kiln_up_flags_free(kiln_up_flags *f)
 {
+    kiln_free(f->follow);
+    f->follow = NULL;
+    f->nfollow = 0;
     kiln_free(f->components);
     f->components = NULL;
     f->ncomponents = 0;
@@ -206,7 +247,10 @@ void kiln_up_flags_usage(FILE *out)
                  "                             environment; with --build, its build command)\n"
                  "      --disable-pooling      accepted: every request already gets a fresh\n"
                  "                             instance\n"
-                 "      --follow ID, --follow-all  accepted: every component's output is shown\n"
+                 "      --follow ID            only this component's output on the terminal\n"
+                 "                             (repeatable; --log-dir files keep all output)\n"
+                 "      --follow-all           every component's output on the terminal, also\n"
+                 "                             with --log-dir\n"
                  "  -L, --log-dir DIR          guest output to DIR/COMPONENT_stdout.txt and\n"
                  "                             DIR/COMPONENT_stderr.txt instead of kiln's stderr\n"
                  "                             (\"\": no files)\n"
