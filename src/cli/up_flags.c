@@ -182,6 +182,42 @@ static int truncate_logs(const char *dir, const kiln_manifest *m)
     return 0;
 }
 
+/* The index of component id in m, -1 when none. */
+static long component_index(const kiln_manifest *m, const char *id)
+{
+    const kiln_component *c = id ? kiln_manifest_component(m, id) : NULL;
+    return c ? (long)(c - m->components) : -1;
+}
+
+/* Marks component ci needed, and the components its `{ component = "id" }`
+ * dependencies name (kiln_component.unused cleared). */
+static void need(kiln_manifest *m, long ci)
+{
+    if (ci < 0 || (size_t)ci >= m->components_len || !m->components[ci].unused) return;
+    kiln_component *c = &m->components[ci];
+    c->unused = 0;
+    for (size_t k = 0; k < c->dependencies_len; k++)
+        if (strcmp(c->dependencies[k].kind, "component") == 0)
+            need(m, component_index(m, c->dependencies[k].value));
+}
+
+/* -c: marks the components that no kept trigger needs unused (not fetched, checked or
+ * loaded: an unselected component cannot stop the selected ones from starting). */
+static void mark_unused(kiln_manifest *m)
+{
+    for (size_t i = 0; i < m->components_len; i++)
+        m->components[i].unused = 1;
+    for (size_t i = 0; i < m->triggers_len; i++) {
+        const kiln_trigger *t = &m->triggers[i];
+        need(m, t->component);
+        for (size_t k = 0; k < t->mw_len; k++)
+            if (strcmp(t->mw[k].kind, "component") == 0)
+                need(m, component_index(m, t->mw[k].value));
+    }
+    for (size_t i = 0; i < m->other_triggers_len; i++)
+        need(m, m->other_triggers[i].component);
+}
+
 int kiln_up_flags_apply(const kiln_up_flags *f, kiln_manifest *m)
 {
     if (f->truncate_logs && f->log_dir && *f->log_dir && truncate_logs(f->log_dir, m) < 0)
@@ -196,6 +232,7 @@ int kiln_up_flags_apply(const kiln_up_flags *f, kiln_manifest *m)
         fprintf(stderr, "error: -c %s: the application has no component '%s'\n", bad, bad);
         return -1;
     }
+    if (f->ncomponents) mark_unused(m);
     size_t unknown = 0;
     for (size_t i = 0; i < f->nfollow; i++)
         if (!kiln_manifest_component(m, f->follow[i])) {

@@ -109,6 +109,8 @@ typedef struct kiln_component {
     int dependencies_inherit_line, dependencies_inherit_col;
     kiln_profile *profiles;
     size_t profiles_len;
+    int unused; /* kiln up -c: no trigger kept runs it, nor a dependency or middleware of
+                   one: nothing of it is fetched, checked or loaded */
 } kiln_component;
 
 typedef enum kiln_executor_type {

@@ -520,6 +520,7 @@ long kiln_manifest_unserved(const kiln_manifest *m, kiln_strlist *out)
     int rc = 0;
     for (size_t i = 0; i < m->components_len && rc == 0; i++) {
         const kiln_component *c = &m->components[i];
+        if (c->unused) continue;
         for (size_t k = 0; k < c->dependencies_len && rc == 0; k++) {
             const char *why = NULL;
             if (kiln_dependency_file(m, &c->dependencies[k], &why) || !why) continue;

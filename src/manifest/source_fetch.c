@@ -247,6 +247,7 @@ int kiln_manifest_fetch_sources(kiln_manifest *m, char **err)
 {
     for (size_t i = 0; i < m->components_len; i++) {
         kiln_component *c = &m->components[i];
+        if (c->unused) continue;
         kiln_buf what = KILN_BUF_INIT;
         if (kiln_buf_printf(&what, "component `%s`", c->id) < 0) {
             *err = kiln_strdup("out of memory");
