@@ -407,6 +407,45 @@ kiln_loaded_component *kiln_component_load_composed(const char *id, const char *
     return lc;
 }
 
+kiln_loaded_component *kiln_component_reload(const kiln_loaded_component *old,
+                                             const kiln_compile_opts *opts, kiln_err *err)
+{
+    /* its imports were checked when old was loaded, from these very bytes */
+    kiln_loaded_component *lc = ki_load(old->name, old->bytes, old->len, opts, 0, err);
+    if (!lc) return NULL;
+    lc->deny_self = old->deny_self;
+    size_t n = old->ndeps, nl = old->nlinks;
+    if (n && (!(lc->deps = kiln_calloc(n, sizeof *lc->deps)) ||
+              !(lc->dep_inherit = kiln_calloc(n, sizeof *lc->dep_inherit))))
+        goto oom;
+    for (size_t k = 0; k < n; k++) {
+        if (!(lc->deps[k] = kiln_component_reload(old->deps[k], opts, err))) {
+            kiln_component_unload(lc);
+            return NULL;
+        }
+        lc->dep_inherit[k] = old->dep_inherit[k];
+        lc->ndeps++;
+        lc->compile_seconds += lc->deps[k]->compile_seconds;
+        lc->cached &= lc->deps[k]->cached;
+    }
+    if (nl && (!(lc->link_import = kiln_calloc(nl, sizeof *lc->link_import)) ||
+               !(lc->link_export = kiln_calloc(nl, sizeof *lc->link_export)) ||
+               !(lc->link_dep = kiln_calloc(nl, sizeof *lc->link_dep))))
+        goto oom;
+    for (size_t i = 0; i < nl; i++) {
+        lc->link_import[i] = kiln_strdup(old->link_import[i]);
+        lc->link_export[i] = kiln_strdup(old->link_export[i]);
+        lc->link_dep[i] = old->link_dep[i];
+        lc->nlinks++;
+        if (!lc->link_import[i] || !lc->link_export[i]) goto oom;
+    }
+    return lc;
+oom:
+    kiln_err_set(err, "%s: out of memory", old->name);
+    kiln_component_unload(lc);
+    return NULL;
+}
+
 /* ---- deny-all grants for dependencies that share the component's WASI contexts ---- */
 
 /* wasi:cli/environment get-environment and get-arguments, wasi:filesystem/preopens
