@@ -573,10 +573,12 @@ const char *kiln_dependency_file(const kiln_manifest *m, const kiln_dependency *
     /* a package: { version, registry } is fetched by kiln up before loading (an OCI
      * registry; a warg one is refused then, with its reason) */
     if (d->file || d->registry) return d->file;
-    *why = "a package from Spin's default registry (wa.dev, a warg registry): fetching "
-           "dependencies from a registry is not supported yet unless it is an OCI registry named "
-           "with `registry = \"HOST\"`; or build or download the component and use "
-           "`{ path = \"...\" }` or `{ url = \"...\", digest = \"sha256:...\" }`";
+    *why = "a package from Spin's default registry (wa.dev, a warg registry): Kiln fetches "
+           "packages from OCI registries only: name one with `registry = \"HOST\"` (the package "
+           "pushed there with `wkg oci push`, or a registry whose "
+           "/.well-known/wasm-pkg/registry.json points at an OCI registry, as wkg reads it); or "
+           "build or download the component and use `{ path = \"...\" }` or "
+           "`{ url = \"...\", digest = \"sha256:...\" }`";
     return NULL;
 }
 

@@ -183,6 +183,8 @@ expect_contains "a dependency from Spin's default registry is refused" "rc=1" "$
 expect_contains "... naming it, and why (wa.dev is a warg registry)" \
     "dependency 'kiln:test/greet': a package from Spin's default registry (wa.dev, a warg registry)" \
     "$out"
+expect_contains "... and the alternative: an OCI registry (wkg's registry.json)" \
+    "/.well-known/wasm-pkg/registry.json points at an OCI registry" "$out"
 
 manifest unmatched.toml '"main.wasm"' "$DEPS
 \"kiln:other/thing\" = { path = \"greeter.wasm\" }"
@@ -269,6 +271,8 @@ out=$(refused warg.toml)
 expect_contains "a warg registry is refused" "rc=1" "$out"
 expect_contains "... with the reason" \
     "dependency 'kiln:test/greet': package kiln:test: registry 127.0.0.1:$HPORT is a warg registry" "$out"
+expect_contains "... naming the alternative (an OCI registry, in registry.json)" \
+    '{"preferredProtocol": "oci", "oci": {"registry": "HOST"' "$out"
 kill "$HTTP_PID" 2>/dev/null
 wait "$HTTP_PID" 2>/dev/null
 
