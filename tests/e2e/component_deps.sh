@@ -19,7 +19,8 @@
 #     skopeo): the highest version meeting the requirement, cached by digest (a
 #     tampered cache entry fetched again), refused naming the package when the registry
 #     is down or no version fits; a warg registry (its discovery document) refused with
-#     the reason, as is Spin's default registry;
+#     the reason, as is Spin's default registry; a component `source = { registry,
+#     package, version }` fetched from that registry and served;
 #   - refusals: a dependency matching no import, a missing export, and the main
 #     component alone (its imports are nobody's).
 source "$(dirname "$0")/../lib.sh"
@@ -303,6 +304,18 @@ $COUNTER"
             "package kiln:greeter@1.2.0: fetched from $REG/kiln/greeter:1.2.0" "$(cat "$TMP/up.err")"
     else
         fail "kiln up serves registry dependencies" "$(cat "$TMP/up.err")"
+    fi
+    down
+    # a component's own source from the registry: { registry, package, version }
+    wasm_pkg_push "$A/main.wasm" "$REG/kiln/main:1.0.0" || fail "publish kiln:main@1.0.0"
+    manifest regsrc.toml "{ registry = \"$REG\", package = \"kiln:main\", version = \"1.0.0\" }" "$DEPS"
+    if up regsrc.toml; then
+        expect_eq "a registry source: fetched and served" "hello, src from the dependency" \
+            "$(curl -s "$URL/?name=src")"
+        expect_contains "... fetched from the registry" \
+            "package kiln:main@1.0.0: fetched from $REG/kiln/main:1.0.0" "$(cat "$TMP/up.err")"
+    else
+        fail "kiln up serves a component whose source is a registry package" "$(cat "$TMP/up.err")"
     fi
     down
     check "the package is cached under its layer digest" \
