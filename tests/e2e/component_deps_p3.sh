@@ -12,20 +12,13 @@
 # wasm-tools comes from scripts/install-tools.sh; without it this test fails.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/helpers/up.sh"
+source "$(dirname "$0")/helpers/p3mw.sh"
 
-WT=${KILN_TOOLS:-/var/cache/kiln-tools}/cargo/bin/wasm-tools
-if [ ! -x "$WT" ]; then
-    fail "$WT not found (scripts/install-tools.sh installs it)"
+A=$TMP/app
+if ! p3mw_build "$A" handler; then
     finish
     exit 1
 fi
-A=$TMP/app
-mkdir -p "$A"
-# the p3 handler of up_wasi_http_p3.sh (one definition: its function is read from there)
-eval "$(sed -n '/^p3_handler() {/,/^}/p' "$ROOT/tests/e2e/up_wasi_http_p3.sh")"
-p3_handler 0.3.0-rc-2026-03-15 >"$TMP/handler.wat"
-check "the p3 handler parses" "$WT" parse "$TMP/handler.wat" -o "$A/handler.wasm"
-check "the p3 middleware parses" "$WT" parse "$ROOT/tests/e2e/deps/p3_auth.wat" -o "$A/auth.wasm"
 check "the greeter parses" "$WT" parse "$ROOT/tests/e2e/deps/greeter.wat" -o "$A/greeter.wasm"
 
 # manifest NAME MIDDLEWARE COMPONENT-FILE: an app with that middleware list.

@@ -7,21 +7,15 @@
 # switch to the optimized tier. wasm-tools comes from scripts/install-tools.sh.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/helpers/up.sh"
+source "$(dirname "$0")/helpers/p3mw.sh"
 
-WT=${KILN_TOOLS:-/var/cache/kiln-tools}/cargo/bin/wasm-tools
-if [ ! -x "$WT" ]; then
-    fail "$WT not found (scripts/install-tools.sh installs it)"
+A=$TMP/app
+if ! p3mw_build "$A" handler; then
     finish
     exit 1
 fi
-A=$TMP/app
-mkdir -p "$A"
-eval "$(sed -n '/^p3_handler() {/,/^}/p' "$ROOT/tests/e2e/up_wasi_http_p3.sh")"
-p3_handler 0.3.0-rc-2026-03-15 >"$TMP/handler.wat"
-sed 's/hello from a p3 handler/CHANGED from the file!/' "$TMP/handler.wat" >"$TMP/other.wat"
-check "the handler parses" "$WT" parse "$TMP/handler.wat" -o "$A/handler.wasm"
+sed 's/hello from a p3 handler/CHANGED from the file!/' "$HANDLER_WAT" >"$TMP/other.wat"
 check "the other handler parses" "$WT" parse "$TMP/other.wat" -o "$TMP/other.wasm"
-check "the middleware parses" "$WT" parse "$ROOT/tests/e2e/deps/p3_auth.wat" -o "$A/auth.wasm"
 cat >"$A/spin.toml" <<'TOML'
 spin_manifest_version = 2
 [application]
