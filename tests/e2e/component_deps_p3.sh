@@ -5,7 +5,9 @@
 # up_wasi_http_p3.sh), composed at load time (component/compose.h):
 #   - no `authorization` header: the middleware's own 401;
 #   - with it: the handler's answer (its body, its header, its status; a POST body echoed
-#     through both, 1 MiB of it) with the header the middleware added;
+#     through both, 1 MiB of it) with the header the middleware added, the body given
+#     on unread (the host sends it) or, with `x-copy`, read by the middleware
+#     (response.consume-body's stream) and written to a stream of its own;
 #   - a chain of two middleware (the same one twice) adds its header twice;
 #   - a p3 middleware in front of a component not exporting the p3 handler is refused
 #     naming the reason (Spin's composition needs the same interface all along).
@@ -56,6 +58,13 @@ if start_up_from "$A/one.toml"; then
     head -c 1048576 /dev/urandom >"$TMP/big.bin"
     curl -s -H 'authorization: t' -X POST --data-binary @"$TMP/big.bin" -o "$TMP/got.bin" "$URL/x"
     check "POST 1 MiB: echoed byte for byte through the middleware" cmp "$TMP/big.bin" "$TMP/got.bin"
+    out=$(curl -s -D "$TMP/h.txt" -H 'authorization: t' -H 'x-copy: 1' "$URL/hello")
+    expect_eq "x-copy: the body read and written again by the middleware" \
+        "hello from a p3 handler" "$out"
+    expect_contains "x-copy: with its header" "x-middleware: auth-ok" "$(tr -d '\r' <"$TMP/h.txt")"
+    curl -s -H 'authorization: t' -H 'x-copy: 1' -X POST --data-binary @"$TMP/big.bin" \
+        -o "$TMP/got2.bin" "$URL/x"
+    check "x-copy: 1 MiB through the middleware's own stream" cmp "$TMP/big.bin" "$TMP/got2.bin"
     code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/again")
     expect_eq "no token again: 401" 401 "$code"
     expect_contains "the chain is announced" "1 middleware in front of component h" \

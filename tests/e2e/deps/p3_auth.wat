@@ -2,7 +2,9 @@
 ;; imports wasi:http/handler@0.3.0-rc-2026-03-15 (the import is the next component). No
 ;; `authorization` header: 401 of its own. Else it calls the next handler (async lower,
 ;; waiting on a waitable set) and answers with that response rebuilt: its headers cloned
-;; plus `x-middleware: auth-ok`, its status, its body through response.consume-body.
+;; plus `x-middleware: auth-ok`, its status, its body through response.consume-body
+;; (given on unread, or with an `x-copy` request header read and written again by the
+;; middleware through a stream of its own).
 (component
   (import "wasi:http/types@0.3.0-rc-2026-03-15" (instance $types
     (export "fields" (type $fields (sub resource)))
@@ -42,6 +44,7 @@
       (result (result (own $response) (error $ec)))))))
   (type $TF (future (result (option (own $fields)) (error $ec))))
   (type $RF (future (result (error $ec))))
+  (type $S (stream u8))
   (core module $Mem
     (memory (export "mem") 1)
     (global $top (mut i32) (i32.const 4096))
@@ -65,6 +68,11 @@
   (core func $rconsume (canon lower (func $types "[static]response.consume-body")
     (memory (core memory $mem "mem"))))
   (core func $rfnew (canon future.new $RF))
+  (core func $snew (canon stream.new $S))
+  (core func $sread (canon stream.read $S (memory (core memory $mem "mem"))))
+  (core func $swrite (canon stream.write $S (memory (core memory $mem "mem"))))
+  (core func $sdrop-w (canon stream.drop-writable $S))
+  (core func $sdrop-r (canon stream.drop-readable $S))
   (core func $next (canon lower (func $next "handle") async
     (memory (core memory $mem "mem")) (realloc (core func $mem "realloc"))))
   (core func $wsnew (canon waitable-set.new))
@@ -94,9 +102,26 @@
     (import "" "rconsume" (func $rconsume (param i32 i32 i32)))
     (import "" "rfnew" (func $rfnew (result i64)))
     (data (i32.const 100) "authorization")
+    (import "" "snew" (func $snew (result i64)))
+    (import "" "sread" (func $sread (param i32 i32 i32) (result i32)))
+    (import "" "swrite" (func $swrite (param i32 i32 i32) (result i32)))
+    (import "" "sdrop-w" (func $sdrop-w (param i32)))
+    (import "" "sdrop-r" (func $sdrop-r (param i32)))
     (data (i32.const 120) "x-middlewareauth-ok")
+    (data (i32.const 140) "x-copy")
+    ;; writes n bytes at p to stream w (partial writes retried); 0, or 1 when dropped
+    (func $write_all (param $w i32) (param $p i32) (param $n i32) (result i32) (local $r i32)
+      (block $done (loop $more
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $r (call $swrite (local.get $w) (local.get $p) (local.get $n)))
+        (if (i32.eq (i32.and (local.get $r) (i32.const 15)) (i32.const 1)) (then (return (i32.const 1))))
+        (local.set $p (i32.add (local.get $p) (i32.shr_u (local.get $r) (i32.const 4))))
+        (local.set $n (i32.sub (local.get $n) (i32.shr_u (local.get $r) (i32.const 4))))
+        (br $more)))
+      (i32.const 0))
     (func (export "handle") (param $req i32)
       (local $st i32) (local $set i32) (local $resp i32) (local $h i32) (local $code i32)
+      (local $copy i32) (local $in i32) (local $s i64) (local $w i32) (local $v i32)
       ;; no authorization header: 401 from the middleware
       (if (i32.eqz (call $has (call $hdrs (local.get $req)) (i32.const 100) (i32.const 13)))
         (then
@@ -106,6 +131,7 @@
           (if (call $status (local.get $resp) (i32.const 401)) (then unreachable))
           (call $ret (i32.const 0) (local.get $resp) (i32.const 0) (i32.const 0) (i32.const 0))
           (return)))
+      (local.set $copy (call $has (call $hdrs (local.get $req)) (i32.const 140) (i32.const 6)))
       ;; else the next handler's answer
       (local.set $st (call $next (local.get $req) (i32.const 200)))
       (if (i32.ne (i32.and (local.get $st) (i32.const 15)) (i32.const 2)) (then
@@ -125,6 +151,26 @@
       (if (i32.load8_u (i32.const 32)) (then unreachable))
       (local.set $code (call $getstatus (local.get $resp)))
       (call $rconsume (local.get $resp) (i32.wrap_i64 (call $rfnew)) (i32.const 40))
+      (if (local.get $copy) (then
+        ;; x-copy: the body read here and written to a stream of the middleware's own
+        (local.set $in (i32.load (i32.const 40)))
+        (local.set $s (call $snew))
+        (local.set $w (i32.wrap_i64 (i64.shr_u (local.get $s) (i64.const 32))))
+        (call $rnew (local.get $h) (i32.const 1) (i32.wrap_i64 (local.get $s))
+          (i32.load (i32.const 44)) (i32.const 48))
+        (local.set $resp (i32.load (i32.const 48)))
+        (if (call $status (local.get $resp) (local.get $code)) (then unreachable))
+        (call $ret (i32.const 0) (local.get $resp) (i32.const 0) (i32.const 0) (i32.const 0))
+        (block $end (loop $more
+          (local.set $v (call $sread (local.get $in) (i32.const 16384) (i32.const 32768)))
+          (if (i32.shr_u (local.get $v) (i32.const 4)) (then
+            (br_if $end (call $write_all (local.get $w) (i32.const 16384)
+              (i32.shr_u (local.get $v) (i32.const 4))))))
+          (br_if $end (i32.eq (i32.and (local.get $v) (i32.const 15)) (i32.const 1)))
+          (br $more)))
+        (call $sdrop-r (local.get $in))
+        (call $sdrop-w (local.get $w))
+        (return)))
       (call $rnew (local.get $h) (i32.const 1) (i32.load (i32.const 40)) (i32.load (i32.const 44))
         (i32.const 48))
       (local.set $resp (i32.load (i32.const 48)))
@@ -137,7 +183,9 @@
     (export "wait" (func $wait)) (export "subdrop" (func $subdrop)) (export "tfnew" (func $tfnew))
     (export "ret" (func $ret)) (export "getstatus" (func $getstatus)) (export "rhdrs" (func $rhdrs))
     (export "clone" (func $clone)) (export "fappend" (func $fappend))
-    (export "rconsume" (func $rconsume)) (export "rfnew" (func $rfnew))))))
+    (export "rconsume" (func $rconsume)) (export "rfnew" (func $rfnew))
+    (export "snew" (func $snew)) (export "sread" (func $sread)) (export "swrite" (func $swrite))
+    (export "sdrop-w" (func $sdrop-w)) (export "sdrop-r" (func $sdrop-r))))))
   (func $handle async (param "request" (own $request))
     (result (result (own $response) (error $ec)))
     (canon lift (core func $m "handle") async (memory (core memory $mem "mem"))))
