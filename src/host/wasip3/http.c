@@ -613,6 +613,7 @@ const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, in
     *n = 0;
     *ended = 1;
     if (!r) return NULL;
+    p3_response *top = r;
     while (r->src)
         r = r->src;
     /* hands out buf, and takes the guest's next bytes into the other buffer */
@@ -622,6 +623,7 @@ const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, in
     r->buf.len = 0;
     *n = r->out.len;
     *ended = r->ended;
+    if (*ended && top != r && !top->ended) res_end(top); /* its response.new future */
     if (r->body && *n) kiln_chost_stream_wake(r->body);
     return (const uint8_t *)r->out.data;
 }
