@@ -2,7 +2,9 @@
  *
  * What each means in Kiln:
  *   -c, --component-id ID  serve only the routes of these components (repeatable); the
- *                          others answer 404, as with Spin
+ *                          others answer 404, as with Spin; components no kept trigger
+ *                          needs (nor its dependencies or middleware) are marked unused:
+ *                          not fetched, checked or loaded
  *   --profile NAME         run the components' [component.ID.profile.NAME] source and
  *                          environment (with --build: build that profile first)
  *   --disable-pooling      accepted: Kiln gives every request a fresh instance already
