@@ -2,14 +2,18 @@
  *
  * What each means in Kiln:
  *   -c, --component-id ID  serve only the routes of these components (repeatable); the
- *                          others answer 404, as with Spin
+ *                          others answer 404, as with Spin; components no kept trigger
+ *                          needs (nor its dependencies or middleware) are marked unused:
+ *                          not fetched, checked or loaded
  *   --profile NAME         run the components' [component.ID.profile.NAME] source and
  *                          environment (with --build: build that profile first)
  *   --disable-pooling      accepted: Kiln gives every request a fresh instance already
  *                          (its pool holds ready-made memory images, never reused state)
  *   --follow ID, --follow-all
- *                          accepted: Kiln shows the output of every component on its
- *                          own stderr, so all of them are followed already
+ *                          only these components' output reaches kiln's stderr
+ *                          (repeatable; with --log-dir their files keep everything and a
+ *                          copy goes to the terminal; exec/guest_log.h); an unknown ID is
+ *                          refused, as by Spin
  *   -L, --log-dir DIR      guest output to DIR/COMPONENT_stdout.txt and _stderr.txt
  *                          (exec/guest_log.h) instead of kiln's stderr; "": no files
  *   --truncate-logs        empties the --log-dir files of the app's components at start
@@ -157,8 +161,21 @@ int kiln_up_flag(kiln_up_flags *f, const char *a, const char *val)
         f->disable_pooling = 1;
         return 1;
     }
-    if (strcmp(a, "--follow-all") == 0 || strcmp(a, "--direct-mounts") == 0) return 1;
-    if (strcmp(a, "--follow") == 0 && val) return 2;
+    if (strcmp(a, "--direct-mounts") == 0) return 1;
+    if (strcmp(a, "--follow-all") == 0) {
+        f->follow_all = 1;
+        return 1;
+    }
+    if (strcmp(a, "--follow") == 0 && val) {
+        const char **n = kiln_realloc(f->follow, (f->nfollow + 1) * sizeof *n);
+        if (!n) {
+            fprintf(stderr, "error: out of memory\n");
+            return -1;
+        }
+        f->follow = n;
+        n[f->nfollow++] = val;
+        return 2;
+    }
     if ((strcmp(a, "-L") == 0 || strcmp(a, "--log-dir") == 0) && val) {
         f->log_dir = val;
         return 2;
@@ -226,6 +243,42 @@ static int truncate_logs(const char *dir, const kiln_manifest *m)
     return 0;
 }
 
+/* The index of component id in m, -1 when none. */
+static long component_index(const kiln_manifest *m, const char *id)
+{
+    const kiln_component *c = id ? kiln_manifest_component(m, id) : NULL;
+    return c ? (long)(c - m->components) : -1;
+}
+
+/* Marks component ci needed, and the components its `{ component = "id" }`
+ * dependencies name (kiln_component.unused cleared). */
+static void need(kiln_manifest *m, long ci)
+{
+    if (ci < 0 || (size_t)ci >= m->components_len || !m->components[ci].unused) return;
+    kiln_component *c = &m->components[ci];
+    c->unused = 0;
+    for (size_t k = 0; k < c->dependencies_len; k++)
+        if (strcmp(c->dependencies[k].kind, "component") == 0)
+            need(m, component_index(m, c->dependencies[k].value));
+}
+
+/* -c: marks the components that no kept trigger needs unused (not fetched, checked or
+ * loaded: an unselected component cannot stop the selected ones from starting). */
+static void mark_unused(kiln_manifest *m)
+{
+    for (size_t i = 0; i < m->components_len; i++)
+        m->components[i].unused = 1;
+    for (size_t i = 0; i < m->triggers_len; i++) {
+        const kiln_trigger *t = &m->triggers[i];
+        need(m, t->component);
+        for (size_t k = 0; k < t->mw_len; k++)
+            if (strcmp(t->mw[k].kind, "component") == 0)
+                need(m, component_index(m, t->mw[k].value));
+    }
+    for (size_t i = 0; i < m->other_triggers_len; i++)
+        need(m, m->other_triggers[i].component);
+}
+
 int kiln_up_flags_apply(const kiln_up_flags *f, kiln_manifest *m)
 {
     if (f->truncate_logs && f->log_dir && *f->log_dir && truncate_logs(f->log_dir, m) < 0)
@@ -240,6 +293,21 @@ int kiln_up_flags_apply(const kiln_up_flags *f, kiln_manifest *m)
         fprintf(stderr, "error: -c %s: the application has no component '%s'\n", bad, bad);
         return -1;
     }
+    if (f->ncomponents) mark_unused(m);
+    size_t unknown = 0;
+    for (size_t i = 0; i < f->nfollow; i++)
+        if (!kiln_manifest_component(m, f->follow[i])) {
+            fprintf(stderr, "error: --follow %s: the application has no component '%s'\n",
+                    f->follow[i], f->follow[i]);
+            unknown++;
+        }
+    if (unknown) {
+        fprintf(stderr, "its components:");
+        for (size_t i = 0; i < m->components_len; i++)
+            fprintf(stderr, " %s", m->components[i].id);
+        fprintf(stderr, "\n");
+        return -1;
+    }
     kiln_strlist why = {0};
     long n = kiln_manifest_unserved(m, &why);
     for (size_t i = 0; i < why.len; i++)
@@ -249,8 +317,20 @@ int kiln_up_flags_apply(const kiln_up_flags *f, kiln_manifest *m)
     return n == 0 ? 0 : -1;
 }
 
+int kiln_up_flags_follows(const kiln_up_flags *f, const char *id)
+{
+    if (f->follow_all) return 1;
+    if (!f->nfollow) return -1;
+    for (size_t i = 0; i < f->nfollow; i++)
+        if (strcmp(f->follow[i], id) == 0) return 1;
+    return 0;
+}
+
 void kiln_up_flags_free(kiln_up_flags *f)
 {
+    kiln_free(f->follow);
+    f->follow = NULL;
+    f->nfollow = 0;
     kiln_free(f->components);
     f->components = NULL;
     f->ncomponents = 0;
@@ -265,7 +345,10 @@ void kiln_up_flags_usage(FILE *out)
                  "                             environment; with --build, its build command)\n"
                  "      --disable-pooling      accepted: every request already gets a fresh\n"
                  "                             instance\n"
-                 "      --follow ID, --follow-all  accepted: every component's output is shown\n"
+                 "      --follow ID            only this component's output on the terminal\n"
+                 "                             (repeatable; --log-dir files keep all output)\n"
+                 "      --follow-all           every component's output on the terminal, also\n"
+                 "                             with --log-dir\n"
                  "  -L, --log-dir DIR          guest output to DIR/COMPONENT_stdout.txt and\n"
                  "                             DIR/COMPONENT_stderr.txt instead of kiln's stderr\n"
                  "                             (\"\": no files)\n"

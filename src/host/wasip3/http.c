@@ -20,7 +20,10 @@ typedef struct p3_response {
     kiln_chost_future *done; /* response.new's future: ok when the body ended */
     kiln_buf buf;            /* taken from the guest, not yet handed out */
     kiln_buf out;            /* handed out by the last take */
-    int ended;
+    kiln_chost_stream *pipe; /* consume-body's stream, fed from buf (NULL: none) */
+    void *pipe_sh;           /* its shared state: how response.new recognises it */
+    struct p3_response *src; /* the body is src's (response.new given src's pipe) */
+    int ended, consumed, piping;
     struct kiln_p3http *h;
 } p3_response;
 
@@ -77,11 +80,15 @@ int kiln_p3http_release(kiln_p3http *h, uint32_t rep)
     h->body_off = 0;
     h->cur = NULL;
     if (!rep || rep > h->nres || !h->res[rep - 1].live || !h->res[rep - 1].ended) return 0;
-    p3_response *r = &h->res[rep - 1];
-    wh_fields_free(r->headers);
-    kiln_buf_free(&r->buf);
-    kiln_buf_free(&r->out);
-    memset(r, 0, sizeof *r); /* not live: s_new takes the slot again */
+    /* the response, and those whose body it passed on (response.new given another
+     * response's consumed body: a middleware's), are done with it */
+    for (p3_response *r = &h->res[rep - 1], *next; r; r = next) {
+        next = r->src;
+        wh_fields_free(r->headers);
+        kiln_buf_free(&r->buf);
+        kiln_buf_free(&r->out);
+        memset(r, 0, sizeof *r); /* not live: s_new takes the slot again */
+    }
     return 0;
 }
 
@@ -447,6 +454,35 @@ static void body_dropped(void *arg)
     ((kiln_p3http *)arg)->body_live = 0;
 }
 
+/* consume-body's result (of a request or a response): tuple<stream<u8>, future<trailers>>
+ * into res[0], the stream written by the host through ops, the trailers future resolved
+ * at once with ok(none). The stream, or NULL with cx->err. */
+static kiln_chost_stream *body_pair(kiln_cabi_cx *cx, const kiln_chost_stream_ops *ops,
+                                    kiln_cval *res)
+{
+    kiln_cval *two = kiln_cabi_alloc(cx, 2 * sizeof *two);
+    if (!two) {
+        fail(cx, "out of memory");
+        return NULL;
+    }
+    memset(two, 0, 2 * sizeof *two);
+    kiln_chost_stream *st = kiln_chost_stream_writer(cx, &two[0], ops);
+    if (!st) return NULL;
+    kiln_chost_future *tr = kiln_chost_future_writer(cx, &two[1]);
+    if (!tr) return NULL;
+    kiln_cval none[2];
+    memset(none, 0, sizeof none);
+    none[0].var.disc = 0; /* ok(none): no trailers */
+    none[0].var.payload = &none[1];
+    if (kiln_chost_future_resolve(tr, &none[0]) < 0) {
+        fail(cx, "wasi:http: trailers");
+        return NULL;
+    }
+    res[0].agg.items = two;
+    res[0].agg.n = 2;
+    return st;
+}
+
 static int r_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_p3http *h = ctx;
@@ -454,21 +490,9 @@ static int r_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
     if (h->consumed) return fail(cx, "wasi:http: the request body was consumed already");
     h->consumed = 1;
     /* args[1], the guest's future for the body's outcome, is kept unread */
-    kiln_cval *two = kiln_cabi_alloc(cx, 2 * sizeof *two);
-    if (!two) return fail(cx, "out of memory");
-    memset(two, 0, 2 * sizeof *two);
     kiln_chost_stream_ops ops = {NULL, body_produce, body_dropped, h};
-    if (!kiln_chost_stream_writer(cx, &two[0], &ops)) return -1;
+    if (!body_pair(cx, &ops, res)) return -1;
     h->body_live = 1;
-    kiln_chost_future *tr = kiln_chost_future_writer(cx, &two[1]);
-    if (!tr) return -1;
-    kiln_cval none[2];
-    memset(none, 0, sizeof none);
-    none[0].var.disc = 0; /* ok(none): no trailers */
-    none[0].var.payload = &none[1];
-    if (kiln_chost_future_resolve(tr, &none[0]) < 0) return fail(cx, "wasi:http: trailers");
-    res[0].agg.items = two;
-    res[0].agg.n = 2;
     return 0;
 }
 
@@ -484,10 +508,17 @@ static p3_response *res_get(kiln_p3http *h, uint32_t rep)
     return rep && rep <= h->nres && h->res[rep - 1].live ? &h->res[rep - 1] : NULL;
 }
 
+/* The guest reading a consumed response's body can go on (not from inside its copy). */
+static void res_wake_pipe(p3_response *r)
+{
+    if (r->pipe && !r->piping) kiln_chost_stream_wake(r->pipe);
+}
+
 static void res_end(p3_response *r)
 {
     r->ended = 1;
     r->body = NULL;
+    res_wake_pipe(r);
     if (r->done) {
         kiln_cval ok;
         memset(&ok, 0, sizeof ok);
@@ -502,7 +533,9 @@ static size_t res_consume(void *arg, const uint8_t *data, size_t n)
     p3_response *r = arg;
     if (r->buf.len >= KILN_P3HTTP_HIGH) return 0;
     if (n > KILN_P3HTTP_HIGH - r->buf.len) n = KILN_P3HTTP_HIGH - r->buf.len;
-    return kiln_buf_append(&r->buf, data, n) < 0 ? 0 : n;
+    if (kiln_buf_append(&r->buf, data, n) < 0) return 0;
+    res_wake_pipe(r);
+    return n;
 }
 
 static void res_dropped(void *arg)
@@ -527,7 +560,17 @@ static int s_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
     if (!two) return fail(cx, "out of memory");
     memset(two, 0, 2 * sizeof *two);
     if (!(r->done = kiln_chost_future_writer(cx, &two[1]))) return -1;
-    if (args[1].var.disc == 1) {
+    for (size_t i = 0; args[1].var.disc == 1 && i < h->nres; i++) {
+        p3_response *o = &h->res[i];
+        if (o->pipe && o->pipe_sh == ((const kiln_cval *)args[1].var.payload)->shared) {
+            /* the body of a response consumed unread (a middleware adding headers): the
+             * host hands out o's bytes itself, the stream between is left unused */
+            kiln_chost_stream_close(o->pipe);
+            o->pipe = NULL;
+            r->src = o;
+        }
+    }
+    if (args[1].var.disc == 1 && !r->src) {
         kiln_chost_stream_ops ops = {res_consume, NULL, res_dropped, r};
         if (!(r->body = kiln_chost_stream_reader(cx, args[1].var.payload, &ops))) return -1;
     }
@@ -537,7 +580,7 @@ static int s_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
     f->immutable = 1;
     r->live = 1;
     if (slot == h->nres) h->nres++;
-    if (!r->body) res_end(r);
+    if (!r->body && !r->src) res_end(r);
     two[0].res.rep = (uint32_t)slot + 1;
     res[0].agg.items = two;
     res[0].agg.n = 2;
@@ -583,6 +626,43 @@ static int s_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
     return 0;
 }
 
+/* Gives a consumed response's body bytes (taken from the guest that made it) to the guest
+ * that consumed it (a middleware forwarding the next handler's answer). */
+static size_t pipe_produce(void *arg, uint8_t *buf, size_t n, int *end)
+{
+    p3_response *r = arg;
+    if (!r->buf.len) {
+        *end = r->ended;
+        return 0;
+    }
+    if (n > r->buf.len) n = r->buf.len;
+    memcpy(buf, r->buf.data, n);
+    memmove(r->buf.data, r->buf.data + n, r->buf.len - n);
+    r->buf.len -= n;
+    r->piping = 1; /* the maker's pending write goes on without re-entering this copy */
+    if (r->body) kiln_chost_stream_wake(r->body);
+    r->piping = 0;
+    return n;
+}
+
+static void pipe_dropped(void *arg)
+{
+    ((p3_response *)arg)->pipe = NULL;
+}
+
+static int s_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3_response *r = res_arg(ctx, cx, &args[0]);
+    if (!r) return -1;
+    if (r->consumed) return fail(cx, "wasi:http: the response body was consumed already");
+    r->consumed = 1;
+    /* args[1], the guest's future for the body's outcome, is kept unread */
+    kiln_chost_stream_ops ops = {NULL, pipe_produce, pipe_dropped, r};
+    if (!(r->pipe = body_pair(cx, &ops, res))) return -1;
+    r->pipe_sh = res[0].agg.items[0].shared;
+    return 0;
+}
+
 static void response_dtor(void *ctx, uint32_t rep)
 {
     (void)ctx, (void)rep; /* kept until the context goes: the executor reads it */
@@ -603,6 +683,9 @@ const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, in
     *n = 0;
     *ended = 1;
     if (!r) return NULL;
+    p3_response *top = r;
+    while (r->src)
+        r = r->src;
     /* hands out buf, and takes the guest's next bytes into the other buffer */
     kiln_buf t = r->out;
     r->out = r->buf;
@@ -610,6 +693,7 @@ const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, in
     r->buf.len = 0;
     *n = r->out.len;
     *ended = r->ended;
+    if (*ended && top != r && !top->ended) res_end(top); /* its response.new future */
     if (r->body && *n) kiln_chost_stream_wake(r->body);
     return (const uint8_t *)r->out.data;
 }
@@ -618,6 +702,8 @@ int kiln_p3http_body_ready(void *arg)
 {
     kiln_p3http *h = arg;
     p3_response *r = h->cur;
+    while (r && r->src)
+        r = r->src;
     return !r || r->ended || r->buf.len > 0;
 }
 
@@ -652,6 +738,8 @@ static const kiln_chost_func types_funcs[] = {
     {"[method]response.get-status-code", "(borrow<response>) -> u16", s_status},
     {"[method]response.set-status-code", "(borrow<response>, u16) -> result", s_set_status},
     {"[method]response.get-headers", "(borrow<response>) -> own<fields>", s_headers},
+    {"[static]response.consume-body", "(own<response>, future<*>) -> tuple<stream<u8>, future<*>>",
+     s_consume},
 };
 
 static const kiln_chost_resource types_res[] = {

@@ -19,8 +19,10 @@
  * keeps the guest's write pending) that the executor empties into the client's response
  * (kiln_p3http_body_take), then wakes the stream. When the guest drops its writable end
  * the body ends and the future response.new returned resolves with ok.
+ * response.consume-body (a middleware forwarding the next handler's answer, in one
+ * instance graph with it) gives that buffer's bytes to a stream the host writes.
  * Not yet: request.new / set-* (outgoing requests, wasi:http/client), request-options,
- * response.consume-body, trailers (the guest's trailers futures are kept unread and the
+ * trailers (the guest's trailers futures are kept unread and the
  * response ends without trailers), a request body streamed from the connection (it is
  * read whole before the call). */
 #ifndef KILN_HOST_WASIP3_HTTP_H
