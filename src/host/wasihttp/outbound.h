@@ -71,6 +71,13 @@ int wh_target_parse(wh_target *t, int https, const char *authority, size_t n);
 int wh_target_parse_scheme(wh_target *t, const char *scheme, uint16_t dport, const char *authority,
                            size_t n);
 
+/* Writes the authority t connects to as a metrics label: the normalised host (lowercase, no
+ * trailing dot, IPv6 canonical in brackets) and ":port" unless it is the scheme's default,
+ * so that "API.example.com.:443" and "api.example.com" are one series. 0, or -1 when cap
+ * is too small (WH_LABEL_MAX is enough). */
+#define WH_LABEL_MAX (WH_HOST_MAX + 10)
+int wh_target_label(const wh_target *t, char *buf, size_t cap);
+
 /* 1 if one of grants[0..n) allows t, else 0. A target naming the application itself
  * (wh_chain_target) is never allowed: it is not reached over the network. */
 int wh_allow(const char *const *grants, size_t n, const wh_target *t);

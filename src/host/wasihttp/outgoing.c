@@ -788,6 +788,21 @@ static int span_of(kiln_wasihttp *h, const wh_outreq *r, wh_span *span)
     return rc;
 }
 
+/* The host label of r's outbound metrics (malloc'd; NULL out of memory): the authority as
+ * it will be connected (wh_target_label), "self" for a relative URL, or the authority as
+ * written when it does not parse (the request then fails as URI-invalid). */
+static char *metrics_host(const wh_outreq *r)
+{
+    if (!r->authority || !*r->authority) return kiln_strdup("self");
+    wh_target t;
+    char label[WH_LABEL_MAX];
+    int https = !r->has_scheme || r->scheme == S_HTTPS;
+    if (wh_target_parse(&t, https, r->authority, strlen(r->authority)) == 0 &&
+        wh_target_label(&t, label, sizeof label) == 0)
+        return kiln_strdup(label);
+    return kiln_strdup(r->authority);
+}
+
 int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_wasihttp *h = ctx;
@@ -799,7 +814,7 @@ int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res
     if (args[1].var.disc == 1) opt = p2_table_take(&o->options, args[1].var.payload->res.rep);
     uint32_t ecode = 0;
     uint64_t t0 = mono_ns();
-    char *host = kiln_strdup(r->authority && *r->authority ? r->authority : "self");
+    char *host = metrics_host(r);
     wh_span span;
     int traced = span_of(h, r, &span);
     wh_xfer *x = traced < 0 ? NULL : start(h, r, opt, traced ? span.tp : NULL, &ecode);
