@@ -6,6 +6,8 @@
 #   - a large response body (2 MiB, past every flow-control window) arrives intact;
 #   - a large request body (1 MB: sent as the peer's windows open) arrives intact (nginx
 #     proxies it to a Python upstream that answers its length and SHA-256);
+#   - an upstream that sends GOAWAY after 5 requests (nginx keepalive_requests): the
+#     requests it did not process are sent again on new connections, each served once;
 #   - an upstream with TLS but no h2 is still served over HTTP/1.1, its idle connection
 #     pooled (three requests, one connection).
 source "$(dirname "$0")/../lib.sh"
@@ -59,6 +61,7 @@ mkdir -p "$TMP/www"
 head -c 2097152 /dev/urandom >"$TMP/www/big.bin"
 H2_PORT=$(free_port)
 H1_PORT=$(free_port)
+GA_PORT=$(free_port)
 # (as root, nginx's workers would run as nobody, who cannot read $TMP)
 NGINX_USER=
 [ "$(id -u)" = 0 ] && NGINX_USER="user root;"
@@ -87,6 +90,11 @@ http {
         location = /echo { proxy_pass http://127.0.0.1:$ECHO_PORT; }
     }
     server {
+        listen 127.0.0.1:$GA_PORT ssl http2;
+        keepalive_requests 5;
+        location = /hello { return 200 "hello, then GOAWAY"; }
+    }
+    server {
         listen 127.0.0.1:$H1_PORT ssl;
         location = /hello { return 200 "hello over http/1.1"; }
     }
@@ -111,7 +119,8 @@ route = "/..."
 component = "out"
 [component.out]
 source = "c-outbound.wasm"
-allowed_outbound_hosts = ["https://127.0.0.1:$H2_PORT", "https://127.0.0.1:$H1_PORT"]
+allowed_outbound_hosts = ["https://127.0.0.1:$H2_PORT", "https://127.0.0.1:$H1_PORT",
+  "https://127.0.0.1:$GA_PORT"]
 TOML
 port=$(free_port)
 URL="http://127.0.0.1:$port"
@@ -147,6 +156,17 @@ out=$(curl -s -m 60 "$URL/fetch?method=post&bodyn=1000000&url=$H2/echo")
 expect_contains "a 1 MB request body over h2 arrives intact" "body: $want" "$out"
 sleep 0.2
 expect_contains "... as HTTP/2" "HTTP/2.0" "$(conns "$H2_PORT" /echo)"
+
+# nginx ends a connection after 5 requests (keepalive_requests: GOAWAY, the streams past
+# its last stream id refused): those are sent again on a new connection
+out=$(curl -s -m 30 "$URL/fanout?n=20&url=https://127.0.0.1:$GA_PORT/hello")
+expect_eq "fan-out of 20 to an upstream that sends GOAWAY after 5: every request 200" \
+    "done 20: 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200" "$out"
+sleep 0.3
+expect_eq "... nginx served each once (20 log lines)" 20 \
+    "$(awk -v p="$GA_PORT" '$1 == p && $6 == 200' "$TMP/access.log" | wc -l)"
+n=$(conns "$GA_PORT" /hello | wc -l)
+if [ "$n" -ge 4 ]; then pass "... on 4 or more connections ($n)"; else fail "... on 4 or more connections" "got $n"; fi
 
 for i in 1 2 3; do
     out=$(curl -s -m 10 "$URL/fetch?url=https://127.0.0.1:$H1_PORT/hello")

@@ -883,8 +883,12 @@ static int h2_wait(wh_xfer *x)
     return -1;
 }
 
+/* How many times a request the server did not process (GOAWAY, REFUSED_STREAM) is sent
+ * again: enough for a fan-out past a server's requests-per-connection limit. */
+#define H2_RETRIES 8
+
 /* ST_H2: 1 the head is in (ST_BODY), 0 wait (x->want_*), -1 failed; a stream the server
- * did not process is sent again on another connection (twice at most). */
+ * did not process is sent again on another connection (H2_RETRIES times at most). */
 static int h2_head(wh_xfer *x)
 {
     drain(x);
@@ -899,7 +903,7 @@ static int h2_head(wh_xfer *x)
         x->deadline = now_ns() + x->between_ns;
         return 0; /* pump_head returns at ST_BODY */
     }
-    if (r == -2 && x->h2_retries++ < 2) {
+    if (r == -2 && x->h2_retries++ < H2_RETRIES) {
         wh_h2_close(x->h2s);
         x->h2s = NULL;
         x->h2 = 0;
