@@ -1,5 +1,6 @@
 /* outbound.h — outbound HTTP for wasi:http/outgoing-handler: which targets a component may
- * reach (allow.c) and the HTTP/1.1 client that reaches them (client.c).
+ * reach (allow.c) and the HTTP/1.1 and HTTP/2 client that reaches them (client.c,
+ * client_h2.c).
  *
  * Grants. allowed_outbound_hosts entries use Spin's syntax: "scheme://host[:port]" where
  * the scheme may be "*", the host "*" or "*.domain" (subdomains of domain, not domain
@@ -28,7 +29,10 @@
  * then from the request sent to the response head), between bytes of the body; a phase
  * times out only when it has to wait past its deadline. Idle keep-alive connections are kept in a
  * process-wide pool per (scheme, host, port) and reused; a reused connection that fails
- * before any response byte is replaced once. Redirects are never followed.
+ * before any response byte is replaced once. Redirects are never followed. Over TLS the
+ * client offers h2 and http/1.1 by ALPN; an h2 connection is handed to client_h2.c
+ * (design in client_h2.h) and the transfer becomes a stream on it, behind the same
+ * functions below (the transfer then waits on an eventfd of its own).
  *
  * At most half the process's descriptor limit of transfers are alive at once (more:
  * connection-limit-reached), so guests cannot take the server's descriptors. A component
