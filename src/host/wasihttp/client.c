@@ -381,6 +381,11 @@ static int connect_next(wh_xfer *x, int last_err)
     return -1;
 }
 
+/* How long a transfer waits for another's dial of the same origin before it dials too (the
+ * dialer progresses only when its own guest looks at it: one that waits on another request
+ * first must not wait for ever). */
+#define H2_WAIT_NS (1000ull * 1000000u)
+
 /* Gets a connection: a pooled one, else room on an HTTP/2 connection to the origin, else
  * DNS and a new connect (or, while another transfer dials the origin over TLS, a wait for
  * it: ST_H2WAIT). 0, or -1 after fail(). */
@@ -401,7 +406,7 @@ static int open_conn(wh_xfer *x, int allow_pool)
         int d = wh_h2_dial_begin(x->key);
         if (d == 0) {
             x->st = ST_H2WAIT;
-            x->h2wait_until = now_ns() + x->connect_ns;
+            x->h2wait_until = now_ns() + (x->connect_ns < H2_WAIT_NS ? x->connect_ns : H2_WAIT_NS);
             return 0;
         }
         x->dialer = d == 1;
@@ -817,9 +822,9 @@ static int parse_head(wh_xfer *x, size_t len)
 static void blocked(wh_xfer *x)
 {
     if (x->deadline == UINT64_MAX || now_ns() < x->deadline) return;
-    fail(x, x->st == ST_CONNECT || x->st == ST_TLS || x->st == ST_H2WAIT ? WH_E_CONNECTION_TIMEOUT
-            : x->st == ST_SEND ? WH_E_CONNECTION_WRITE_TIMEOUT
-                               : WH_E_CONNECTION_READ_TIMEOUT);
+    fail(x, x->st == ST_CONNECT || x->st == ST_TLS ? WH_E_CONNECTION_TIMEOUT
+            : x->st == ST_SEND                     ? WH_E_CONNECTION_WRITE_TIMEOUT
+                                                   : WH_E_CONNECTION_READ_TIMEOUT);
 }
 
 /* ---- HTTP/2 (client_h2.c) ---- */
@@ -856,8 +861,9 @@ static int h2_start(wh_xfer *x)
     return 0;
 }
 
-/* ST_H2WAIT: the dialling transfer's outcome decides; meanwhile look again every few ms.
- * 0 (state changed: go on), -1 (wait, or failed). */
+/* ST_H2WAIT: the dialling transfer's outcome decides (or, past H2_WAIT_NS, this transfer
+ * dials too); meanwhile look again every few ms. 0 (state changed: go on), -1 (wait, or
+ * failed). */
 static int h2_wait(wh_xfer *x)
 {
     if (wh_h2_has_room(x->key)) {
@@ -874,9 +880,11 @@ static int h2_wait(wh_xfer *x)
         return connect_next(x, 0);
     }
     uint64_t now = now_ns();
-    if (now >= x->h2wait_until) {
-        fail(x, WH_E_CONNECTION_TIMEOUT);
-        return -1;
+    if (now >= x->h2wait_until) { /* the dialer is slow (or nobody drives it): dial too */
+        x->deadline = UINT64_MAX;
+        if (!x->addrs && resolve(x) < 0) return -1;
+        x->next_addr = x->addrs;
+        return connect_next(x, 0);
     }
     x->want_fd = -1;
     x->deadline = now + PERMIT_POLL_NS < x->h2wait_until ? now + PERMIT_POLL_NS : x->h2wait_until;

@@ -618,7 +618,13 @@ static int parse(h2conn *c)
         c->in_off += 9 + n;
         if (on_frame(c, h[3], h[4], get32(h + 5) & 0x7fffffff, h + 9, n) < 0) return -1;
     }
-    if (c->in_off == c->in.len) c->in.len = c->in_off = 0;
+    if (c->in_off == c->in.len) {
+        c->in.len = c->in_off = 0;
+    } else if (c->in_off) { /* keep the partial frame at the front: the buffer stays small */
+        memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);
+        c->in.len -= c->in_off;
+        c->in_off = 0;
+    }
     return 0;
 }
 
