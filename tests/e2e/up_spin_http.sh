@@ -26,7 +26,7 @@ cp -R "$JL/wit/builtin/0.2.12/." "$A/wit/deps/"
 rm -f "$A/wit/deps/"*.md
 cp "$SRC/spin-http.wit" "$A/wit/deps/spin/"
 if clang --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -std=c11 -O2 -Wall -Werror \
-    "$SRC/main.c" -o "$A/core.wasm" 2>"$TMP/cc.err" &&
+    -I"$ROOT/sdk/c" "$SRC/main.c" -o "$A/core.wasm" 2>"$TMP/cc.err" &&
     "$W" component embed "$A/wit" --world guest "$A/core.wasm" -o "$A/core.emb.wasm" 2>>"$TMP/cc.err" &&
     "$W" component new "$A/core.emb.wasm" --adapt \
         "wasi_snapshot_preview1=$JL/wasi_snapshot_preview1.reactor.wasm" -o "$A/guest.wasm" 2>>"$TMP/cc.err"; then

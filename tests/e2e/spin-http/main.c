@@ -3,36 +3,14 @@
  * uri, `x-method` (a digit: 0 get, 1 post, ...) the method, `x-body` the body (none when
  * absent); one header `x-from: kiln-test` is sent. It answers 200 with "status: S\nbody:
  * B\nheaders: N\n" (N: how many response headers came back), or "error: E\n" with E the
- * http-error case. Written against the canonical ABI by hand. */
-#include <stdint.h>
+ * http-error case. Written against the canonical ABI by hand (send-request; the rest from
+ * sdk/c/kiln_imports.h). */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#define TYPES "wasi:http/types@0.2.12"
-#define STREAMS "wasi:io/streams@0.2.12"
-#define IMPORT(module, name) __attribute__((import_module(module), import_name(name)))
-typedef int32_t handle;
+#include "kiln_imports.h" /* the wasi:http and wasi:io imports, as the C SDK declares them */
 
-IMPORT(TYPES, "[method]incoming-request.headers") extern handle req_headers(handle self);
-IMPORT(TYPES, "[resource-drop]incoming-request") extern void req_drop(handle self);
-IMPORT(TYPES, "[method]fields.get")
+IMPORT(HTTP_TYPES, "[method]fields.get")
 extern void fields_get(handle self, const char *name, size_t len, uint32_t *ret);
-IMPORT(TYPES, "[constructor]fields") extern handle fields_new(void);
-IMPORT(TYPES, "[resource-drop]fields") extern void fields_drop(handle self);
-IMPORT(TYPES, "[constructor]outgoing-response") extern handle resp_new(handle headers);
-IMPORT(TYPES, "[method]outgoing-response.set-status-code")
-extern int32_t resp_set_status(handle self, int32_t status);
-IMPORT(TYPES, "[method]outgoing-response.body") extern void resp_body(handle self, uint32_t *ret);
-IMPORT(TYPES, "[method]outgoing-body.write") extern void body_write(handle self, uint32_t *ret);
-IMPORT(TYPES, "[static]outgoing-body.finish")
-extern void body_finish(handle self, int32_t has_trailers, handle trailers, uint64_t *ret);
-IMPORT(TYPES, "[static]response-outparam.set")
-extern void outparam_set(handle outparam, int32_t is_err, handle response, int32_t e1, int64_t e2,
-                         void *e3, void *e4, size_t e5, int32_t e6);
-IMPORT(STREAMS, "[method]output-stream.blocking-write-and-flush")
-extern void stream_write(handle self, const void *data, size_t len, uint32_t *ret);
-IMPORT(STREAMS, "[resource-drop]output-stream") extern void stream_drop(handle self);
 /* send-request(request) -> result<response, http-error>, the request flattened (method,
  * uri, headers, params, option<body>), the result through a pointer:
  * 0 disc; ok: 4 status, 8 headers disc, 12/16 headers, 20 body disc, 24/28 body;
@@ -71,16 +49,16 @@ static void answer(handle outparam, int status, const char *text, size_t n)
     outparam_set(outparam, 0, response, 0, 0, NULL, NULL, 0, 0);
     handle out = (handle)r[1];
     uint32_t w[2];
-    body_write(out, w);
+    out_body_write(out, w);
     for (size_t off = 0; off < n;) { /* blocking-write-and-flush takes 4096 bytes at most */
         size_t k = n - off < 4096 ? n - off : 4096;
         uint32_t e[3];
-        stream_write((handle)w[1], text + off, k, e);
+        out_write_flush((handle)w[1], text + off, k, e);
         off += k;
     }
-    stream_drop((handle)w[1]);
+    out_drop((handle)w[1]);
     uint64_t fin[6];
-    body_finish(out, 0, 0, fin);
+    out_body_finish(out, 0, 0, fin);
 }
 
 __attribute__((export_name("wasi:http/incoming-handler@0.2.12#handle"))) void
