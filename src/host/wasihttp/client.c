@@ -384,7 +384,7 @@ static int connect_next(wh_xfer *x, int last_err)
 /* How long a transfer waits for another's dial of the same origin before it dials too (the
  * dialer progresses only when its own guest looks at it: one that waits on another request
  * first must not wait for ever). */
-#define H2_WAIT_NS (1000ull * 1000000u)
+#define H2_WAIT_NS (3000ull * 1000000u)
 
 /* Gets a connection: a pooled one, else room on an HTTP/2 connection to the origin, else
  * DNS and a new connect (or, while another transfer dials the origin over TLS, a wait for
