@@ -45,6 +45,7 @@ enum {
     E_REFUSED = 7,
     E_CANCEL = 8,
     E_COMPRESSION = 9,
+    E_CALM = 11, /* ENHANCE_YOUR_CALM */
 };
 
 #define OUR_MAX_FRAME 16384u          /* SETTINGS_MAX_FRAME_SIZE (the default) */
@@ -52,6 +53,7 @@ enum {
 #define CONN_WINDOW (4u << 20)        /* the connection window we open to */
 #define HEADER_BLOCK_MAX (256u << 10) /* a header block, across CONTINUATION frames */
 #define OUT_HIGH (256u << 10)         /* DATA is queued while less than this is pending */
+#define OUT_MAX (4u << 20) /* more pending (a peer flooding PINGs, reading nothing): ended */
 #define IDLE_NS (30ull * 1000000000u) /* an idle connection is closed after */
 #define MAX_WINDOW 0x7fffffffll
 #define ORIGINS_MAX 256
@@ -665,6 +667,10 @@ static void conn_io(h2conn *c)
         if (r > 0) {
             c->in.len += (size_t)r;
             if (parse(c) < 0) return;
+            if (c->out.len - c->out_off > OUT_MAX) {
+                conn_kill(c, E_CALM, WH_E_HTTP_PROTOCOL_ERROR);
+                return;
+            }
             continue;
         }
         int e = SSL_get_error(c->ssl, r);
