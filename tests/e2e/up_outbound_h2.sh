@@ -8,6 +8,7 @@
 #     proxies it to a Python upstream that answers its length and SHA-256);
 #   - an upstream that sends GOAWAY after 5 requests (nginx keepalive_requests): the
 #     requests it did not process are sent again on new connections, each served once;
+#   - an upstream allowing 4 concurrent streams: a fan-out of 20 spread over connections;
 #   - an upstream with TLS but no h2 is still served over HTTP/1.1, its idle connection
 #     pooled (three requests, one connection).
 source "$(dirname "$0")/../lib.sh"
@@ -62,6 +63,7 @@ head -c 2097152 /dev/urandom >"$TMP/www/big.bin"
 H2_PORT=$(free_port)
 H1_PORT=$(free_port)
 GA_PORT=$(free_port)
+MS_PORT=$(free_port)
 # (as root, nginx's workers would run as nobody, who cannot read $TMP)
 NGINX_USER=
 [ "$(id -u)" = 0 ] && NGINX_USER="user root;"
@@ -95,6 +97,11 @@ http {
         location = /hello { return 200 "hello, then GOAWAY"; }
     }
     server {
+        listen 127.0.0.1:$MS_PORT ssl http2;
+        http2_max_concurrent_streams 4;
+        location = /hello { return 200 "hello, 4 streams at most"; }
+    }
+    server {
         listen 127.0.0.1:$H1_PORT ssl;
         location = /hello { return 200 "hello over http/1.1"; }
     }
@@ -103,9 +110,10 @@ NGINX
 nginx -e "$TMP/nginx-error.log" -p "$TMP" -c "$TMP/nginx.conf" &
 on_exit "kill $! 2>/dev/null"
 for _ in $(seq 100); do
-    curl -s --cacert "$CA/ca.pem" "https://127.0.0.1:$H2_PORT/hello" >/dev/null && break
+    curl -s --cacert "$CA/ca.pem" "https://127.0.0.1:$H2_PORT/probe" >/dev/null && break
     sleep 0.1
 done
+# (the probe's log line may come after this: it is /probe, which nothing below counts)
 : >"$TMP/access.log"
 
 mkdir -p "$TMP/app"
@@ -120,7 +128,7 @@ component = "out"
 [component.out]
 source = "c-outbound.wasm"
 allowed_outbound_hosts = ["https://127.0.0.1:$H2_PORT", "https://127.0.0.1:$H1_PORT",
-  "https://127.0.0.1:$GA_PORT"]
+  "https://127.0.0.1:$GA_PORT", "https://127.0.0.1:$MS_PORT"]
 TOML
 port=$(free_port)
 URL="http://127.0.0.1:$port"
@@ -137,7 +145,8 @@ out=$(curl -s -m 30 "$URL/fanout?n=20&url=$H2/hello")
 expect_eq "fan-out of 20 over h2: every request 200" \
     "done 20: 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200" "$out"
 sleep 0.3 # nginx writes its log line after the stream ends
-expect_eq "nginx logged 20 requests" 20 "$(awk -v p="$H2_PORT" '$1 == p' "$TMP/access.log" | wc -l)"
+expect_eq "nginx logged 20 requests" 20 \
+    "$(awk -v p="$H2_PORT" '$1 == p && $5 == "/hello"' "$TMP/access.log" | wc -l)"
 c=$(conns "$H2_PORT" /hello)
 expect_eq "the 20 requests were HTTP/2, on one connection" 1 "$(wc -l <<<"$c")"
 expect_contains "... HTTP/2.0" "HTTP/2.0" "$c"
@@ -167,6 +176,16 @@ expect_eq "... nginx served each once (20 log lines)" 20 \
     "$(awk -v p="$GA_PORT" '$1 == p && $6 == 200' "$TMP/access.log" | wc -l)"
 n=$(conns "$GA_PORT" /hello | wc -l)
 if [ "$n" -ge 4 ]; then pass "... on 4 or more connections ($n)"; else fail "... on 4 or more connections" "got $n"; fi
+
+# SETTINGS_MAX_CONCURRENT_STREAMS 4: a fan-out of 20 is spread over more connections
+out=$(curl -s -m 30 "$URL/fanout?n=20&url=https://127.0.0.1:$MS_PORT/hello")
+expect_eq "fan-out of 20 to an upstream allowing 4 concurrent streams: every request 200" \
+    "done 20: 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200" "$out"
+sleep 0.3
+expect_eq "... nginx served each once" 20 \
+    "$(awk -v p="$MS_PORT" '$1 == p && $6 == 200' "$TMP/access.log" | wc -l)"
+n=$(conns "$MS_PORT" /hello | wc -l)
+if [ "$n" -ge 2 ]; then pass "... on more than one connection ($n)"; else fail "... on more than one connection" "got $n"; fi
 
 for i in 1 2 3; do
     out=$(curl -s -m 10 "$URL/fetch?url=https://127.0.0.1:$H1_PORT/hello")
