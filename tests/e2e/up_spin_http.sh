@@ -4,8 +4,8 @@
 # Checked: a GET to a granted upstream (status, body, the guest's header sent, the
 # response headers back), a POST with a body, a HEAD (no body), a host not granted
 # (destination-not-allowed), a malformed uri (invalid-url), a granted port nobody
-# listens on (request-error), and the request counted nowhere else but served by the same
-# client (two requests, one pooled connection upstream).
+# listens on (request-error), the requests served by the same client (two requests, one
+# pooled connection upstream) and counted in the outbound metrics.
 source "$(dirname "$0")/../lib.sh"
 
 T=${KILN_TOOLS:-/var/cache/kiln-tools}
@@ -14,7 +14,13 @@ JL=$T/npm/node_modules/@bytecodealliance/jco/lib
 for need in "$W" "$JL/wasi_snapshot_preview1.reactor.wasm" "$JL/wit/builtin/0.2.12"; do
     if [ ! -e "$need" ]; then
         fail "the component toolchain is installed" "missing: $need (run scripts/install-tools.sh)"
-        finish
+        # counted in the outbound metrics as wasi:http requests are (the host as connected)
+M=$(curl -s -m 5 "http://127.0.0.1:$APORT/metrics")
+O='kiln_outbound_requests_total{component="guest"'
+expect_contains "metrics: 4 answered requests (2xx)" "$O,host=\"127.0.0.1:$UP_PORT\",status_class=\"2xx\"} 4" "$M"
+expect_contains "metrics: the host not granted (denied)" "$O,host=\"localhost:$UP_PORT\",status_class=\"denied\"} 1" "$M"
+expect_contains "metrics: the refused connection" "$O,host=\"127.0.0.1:$DEAD_PORT\",status_class=\"connection_error\"} 1" "$M"
+finish
         exit
     fi
 done
@@ -33,7 +39,13 @@ if clang --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -std=c11 -O2 -
     pass "the fermyon:spin/http guest builds"
 else
     fail "the fermyon:spin/http guest builds" "$(cat "$TMP/cc.err")"
-    finish
+    # counted in the outbound metrics as wasi:http requests are (the host as connected)
+M=$(curl -s -m 5 "http://127.0.0.1:$APORT/metrics")
+O='kiln_outbound_requests_total{component="guest"'
+expect_contains "metrics: 4 answered requests (2xx)" "$O,host=\"127.0.0.1:$UP_PORT\",status_class=\"2xx\"} 4" "$M"
+expect_contains "metrics: the host not granted (denied)" "$O,host=\"localhost:$UP_PORT\",status_class=\"denied\"} 1" "$M"
+expect_contains "metrics: the refused connection" "$O,host=\"127.0.0.1:$DEAD_PORT\",status_class=\"connection_error\"} 1" "$M"
+finish
     exit
 fi
 
@@ -82,12 +94,20 @@ allowed_outbound_hosts = ["http://127.0.0.1:$UP_PORT", "http://127.0.0.1:$DEAD_P
 TOML
 port=$(free_port)
 URL="http://127.0.0.1:$port"
-"$KILN" up -f "$A" --listen "127.0.0.1:$port" >"$TMP/up.out" 2>"$TMP/up.err" &
+APORT=$(free_port)
+"$KILN" up -f "$A" --listen "127.0.0.1:$port" --admin "127.0.0.1:$APORT" >"$TMP/up.out" \
+    2>"$TMP/up.err" &
 on_exit "kill $! 2>/dev/null"
 for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
 if ! curl -fs "$URL/.well-known/kiln/health" >/dev/null; then
     fail "kiln up serves the guest" "$(tail -n 20 "$TMP/up.err")"
-    finish
+    # counted in the outbound metrics as wasi:http requests are (the host as connected)
+M=$(curl -s -m 5 "http://127.0.0.1:$APORT/metrics")
+O='kiln_outbound_requests_total{component="guest"'
+expect_contains "metrics: 4 answered requests (2xx)" "$O,host=\"127.0.0.1:$UP_PORT\",status_class=\"2xx\"} 4" "$M"
+expect_contains "metrics: the host not granted (denied)" "$O,host=\"localhost:$UP_PORT\",status_class=\"denied\"} 1" "$M"
+expect_contains "metrics: the refused connection" "$O,host=\"127.0.0.1:$DEAD_PORT\",status_class=\"connection_error\"} 1" "$M"
+finish
     exit
 fi
 
@@ -113,4 +133,10 @@ expect_eq "a bad authority: invalid-url (2)" "error: 2" \
     "$(curl -s -m 10 -H "x-target: http://127.0.0.1:99999/" "$URL/")"
 expect_eq "a granted port nobody listens on: request-error (3)" "error: 3" \
     "$(curl -s -m 10 -H "x-target: http://127.0.0.1:$DEAD_PORT/" "$URL/")"
+# counted in the outbound metrics as wasi:http requests are (the host as connected)
+M=$(curl -s -m 5 "http://127.0.0.1:$APORT/metrics")
+O='kiln_outbound_requests_total{component="guest"'
+expect_contains "metrics: 4 answered requests (2xx)" "$O,host=\"127.0.0.1:$UP_PORT\",status_class=\"2xx\"} 4" "$M"
+expect_contains "metrics: the host not granted (denied)" "$O,host=\"localhost:$UP_PORT\",status_class=\"denied\"} 1" "$M"
+expect_contains "metrics: the refused connection" "$O,host=\"127.0.0.1:$DEAD_PORT\",status_class=\"connection_error\"} 1" "$M"
 finish

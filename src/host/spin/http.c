@@ -8,7 +8,9 @@
  * response body is in, as Spin's does; bodies past WH_REQUEST_BODY_MAX are a
  * runtime-error. The uri must be absolute (http or https); service chaining and self
  * requests (relative URIs, *.spin.internal) are not reached through this interface
- * (destination-not-allowed / invalid-url). Errors map as Spin's: a target not granted is
+ * (destination-not-allowed / invalid-url). Each request counts in the outbound metrics as a
+ * wasi:http one does (wh_outbound_count: the host as connected, the status class or the
+ * failure); no trace span is made. Errors map as Spin's: a target not granted is
  * destination-not-allowed, a uri that does not parse invalid-url, the component's limit
  * with max_connections = 0 too-many-requests, a transport failure request-error, anything
  * else runtime-error. */
@@ -203,16 +205,25 @@ static int send_request(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
     while (pend < end && *pend != '#')
         pend++;
     wh_target t;
-    if (alen == 0 || wh_target_parse(&t, https, auth, alen) < 0)
+    const spin_component *c = spin_ctx_component(ctx);
+    const char *cid = c ? spin_component_id(c) : NULL;
+    uint64_t t0 = mono_ns();
+    if (alen == 0 || wh_target_parse(&t, https, auth, alen) < 0) {
+        char raw[WH_LABEL_MAX];
+        snprintf(raw, sizeof raw, "%.*s", (int)(alen < sizeof raw ? alen : sizeof raw - 1), auth);
+        wh_outbound_count(cid, raw, 0, WH_E_HTTP_REQUEST_URI_INVALID, t0);
         return err(cx, &res[0], HE_INVALID_URL);
+    }
+    char label[WH_LABEL_MAX];
+    if (wh_target_label(&t, label, sizeof label) < 0) snprintf(label, sizeof label, "%s", t.host);
     size_t ng = 0;
     const char *const *grants = spin_ctx_outbound(ctx, &ng);
     if (!wh_allow(grants, ng, &t)) {
-        const spin_component *c = spin_ctx_component(ctx);
+        wh_outbound_count(cid, label, 0, WH_E_HTTP_REQUEST_DENIED, t0);
         fprintf(stderr,
                 "kiln: component %s: outbound request to %s://%s:%u denied (not in "
                 "allowed_outbound_hosts)\n",
-                c ? spin_component_id(c) : "?", https ? "https" : "http", t.host, (unsigned)t.port);
+                cid ? cid : "?", https ? "https" : "http", t.host, (unsigned)t.port);
         return err(cx, &res[0], HE_NOT_ALLOWED);
     }
     kiln_buf head = KILN_BUF_INIT;
@@ -224,7 +235,6 @@ static int send_request(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
         return err(cx, &res[0], why);
     }
     int has_body = body->var.disc == 1;
-    const spin_component *c = spin_ctx_component(ctx);
     wh_xfer_spec spec = {
         .target = &t,
         .head = head.data,
@@ -232,12 +242,15 @@ static int send_request(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
         .head_only = m == 5,
         .body = has_body,
         .cl = -1,
-        .limit = wh_limit_find(c ? spin_component_id(c) : NULL),
+        .limit = wh_limit_find(cid),
     };
     uint32_t ecode = 0;
     wh_xfer *x = wh_xfer_start(&spec, &ecode);
     kiln_buf_free(&head);
-    if (!x) return err(cx, &res[0], map_error(ecode));
+    if (!x) {
+        wh_outbound_count(cid, label, 0, ecode, t0);
+        return err(cx, &res[0], map_error(ecode));
+    }
     if (has_body)
         wh_xfer_body(x, body->var.payload->str.ptr ? body->var.payload->str.ptr : "",
                      body->var.payload->str.len);
@@ -247,8 +260,14 @@ static int send_request(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
     while (!wh_xfer_check_head(x, &fd, &ev, &deadline))
         if (wait_for(fd, ev, deadline) < 0) {
             wh_xfer_release(x);
+            wh_outbound_count(cid, label, 0, WH_E_INTERNAL, t0);
             return err(cx, &res[0], HE_RUNTIME);
         }
+    uint16_t status = 0;
+    const wh_fields *hdrs;
+    ecode = 0;
+    int got = wh_xfer_response(x, &status, &hdrs, &ecode);
+    wh_outbound_count(cid, label, got < 0 ? 0 : status, ecode, t0);
     int rc = response(cx, &res[0], x);
     wh_xfer_release(x);
     if (rc > 0) return err(cx, &res[0], (uint32_t)rc - 1);

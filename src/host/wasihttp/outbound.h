@@ -177,6 +177,13 @@ int wh_xfer_check_body(void *x, int *fd, short *events, uint64_t *deadline);
  * the end or 0 without when nothing is there yet, or -1 with *err (an errno). */
 long wh_xfer_read(void *x, void *buf, size_t cap, int *eof, int *err);
 
+/* Reports an outbound request to the outbound sink (kiln_wasihttp_set_outbound_sink) for
+ * another interface on this client (fermyon:spin/http): the calling component's id (NULL:
+ * unknown), the host label (wh_target_label), the answer's status or 0 and the failure's
+ * error-code case, and when it started (CLOCK_MONOTONIC ns; 0: unknown). (outgoing.c) */
+void wh_outbound_count(const char *component, const char *host, int status, uint32_t ecode,
+                       uint64_t t0);
+
 /* ---- in-process transfers (service chaining: chain.c produces them) ----
  *
  * A local transfer has no connection: once its request body is complete and the guest

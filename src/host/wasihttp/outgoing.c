@@ -763,14 +763,19 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Reports an outbound request of h's guest to the sink: its answer's status, or (0) its
- * failure's error code; t0 when it was handled. */
+void wh_outbound_count(const char *component, const char *host, int status, uint32_t ecode,
+                       uint64_t t0)
+{
+    if (out_sink)
+        out_sink(out_sink_ctx, component, host ? host : "unknown", status,
+                 status ? NULL : kiln_wasihttp_error_name(ecode), t0 ? mono_ns() - t0 : 0);
+}
+
+/* Reports an outbound request of h's guest to the sink (wh_outbound_count). */
 static void count_outbound(kiln_wasihttp *h, const char *host, int status, uint32_t ecode,
                            uint64_t t0)
 {
-    if (out_sink)
-        out_sink(out_sink_ctx, wh_component(h), host ? host : "unknown", status,
-                 status ? NULL : kiln_wasihttp_error_name(ecode), t0 ? mono_ns() - t0 : 0);
+    wh_outbound_count(wh_component(h), host, status, ecode, t0);
 }
 
 /* Begins r's client span (wh_span_begin): 1 traced, 0 not, -1 out of memory. */
