@@ -1,5 +1,6 @@
 /* client.c — the HTTP/1.1 client behind wasi:http/outgoing-handler (design in outbound.h):
- * transfers that never block, TLS through OpenSSL, and a pool of idle connections. */
+ * transfers that never block, TLS through OpenSSL (ALPN: an h2 connection and its requests
+ * go to client_h2.c), and a pool of idle connections. */
 #include "engine/fiber.h"
 #include "host/wasihttp/client_h2.h"
 #include "host/wasihttp/outbound.h"
