@@ -26,16 +26,13 @@ if ! out=$("$ROOT/tests/components/build.sh" "$CORPUS" c-outbound 2>&1); then
 fi
 pass "tests/components/build.sh builds c-outbound"
 
-# a test CA and a certificate for 127.0.0.1 signed by it
+source "$(dirname "$0")/helpers/testca.sh"
 CA=$TMP/ca
-mkdir -p "$CA"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Kiln test CA" \
-    -keyout "$CA/ca.key" -out "$CA/ca.pem" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$CA/server.key" \
-    -out "$CA/server.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' >"$CA/ext.cnf"
-openssl x509 -req -in "$CA/server.csr" -CA "$CA/ca.pem" -CAkey "$CA/ca.key" -CAcreateserial \
-    -days 2 -extfile "$CA/ext.cnf" -out "$CA/server.pem" 2>/dev/null
+if ! testca "$CA"; then
+    fail "a test CA (openssl)" "openssl failed"
+    finish
+    exit
+fi
 
 # the Python upstream behind nginx's /echo: answers the body's length and SHA-256
 cat >"$TMP/echo.py" <<'PY'
@@ -166,26 +163,24 @@ expect_contains "a 1 MB request body over h2 arrives intact" "body: $want" "$out
 sleep 0.2
 expect_contains "... as HTTP/2" "HTTP/2.0" "$(conns "$H2_PORT" /echo)"
 
+# spread PORT MIN WHAT: a fan-out of 20 to PORT's /hello all 200, nginx serving each
+# once, on MIN or more connections
+spread() {
+    local out n
+    out=$(curl -s -m 30 "$URL/fanout?n=20&url=https://127.0.0.1:$1/hello")
+    expect_eq "fan-out of 20 to an upstream $3: every request 200" \
+        "done 20: 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200" "$out"
+    sleep 0.3
+    expect_eq "... nginx served each once (20 log lines)" 20 \
+        "$(awk -v p="$1" '$1 == p && $6 == 200' "$TMP/access.log" | wc -l)"
+    n=$(conns "$1" /hello | wc -l)
+    if [ "$n" -ge "$2" ]; then pass "... on $2 or more connections ($n)"; else fail "... on $2 or more connections" "got $n"; fi
+}
 # nginx ends a connection after 5 requests (keepalive_requests: GOAWAY, the streams past
 # its last stream id refused): those are sent again on a new connection
-out=$(curl -s -m 30 "$URL/fanout?n=20&url=https://127.0.0.1:$GA_PORT/hello")
-expect_eq "fan-out of 20 to an upstream that sends GOAWAY after 5: every request 200" \
-    "done 20: 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200" "$out"
-sleep 0.3
-expect_eq "... nginx served each once (20 log lines)" 20 \
-    "$(awk -v p="$GA_PORT" '$1 == p && $6 == 200' "$TMP/access.log" | wc -l)"
-n=$(conns "$GA_PORT" /hello | wc -l)
-if [ "$n" -ge 4 ]; then pass "... on 4 or more connections ($n)"; else fail "... on 4 or more connections" "got $n"; fi
-
-# SETTINGS_MAX_CONCURRENT_STREAMS 4: a fan-out of 20 is spread over more connections
-out=$(curl -s -m 30 "$URL/fanout?n=20&url=https://127.0.0.1:$MS_PORT/hello")
-expect_eq "fan-out of 20 to an upstream allowing 4 concurrent streams: every request 200" \
-    "done 20: 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200" "$out"
-sleep 0.3
-expect_eq "... nginx served each once" 20 \
-    "$(awk -v p="$MS_PORT" '$1 == p && $6 == 200' "$TMP/access.log" | wc -l)"
-n=$(conns "$MS_PORT" /hello | wc -l)
-if [ "$n" -ge 2 ]; then pass "... on more than one connection ($n)"; else fail "... on more than one connection" "got $n"; fi
+spread "$GA_PORT" 4 "that sends GOAWAY after 5"
+# SETTINGS_MAX_CONCURRENT_STREAMS 4: the fan-out is spread over more connections
+spread "$MS_PORT" 2 "allowing 4 concurrent streams"
 
 for i in 1 2 3; do
     out=$(curl -s -m 10 "$URL/fetch?url=https://127.0.0.1:$H1_PORT/hello")

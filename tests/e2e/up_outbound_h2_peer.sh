@@ -18,15 +18,13 @@ if ! out=$("$ROOT/tests/components/build.sh" "$CORPUS" c-outbound 2>&1); then
 fi
 pass "tests/components/build.sh builds c-outbound"
 
+source "$(dirname "$0")/helpers/testca.sh"
 CA=$TMP/ca
-mkdir -p "$CA"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Kiln test CA" \
-    -keyout "$CA/ca.key" -out "$CA/ca.pem" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$CA/server.key" \
-    -out "$CA/server.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' >"$CA/ext.cnf"
-openssl x509 -req -in "$CA/server.csr" -CA "$CA/ca.pem" -CAkey "$CA/ca.key" -CAcreateserial \
-    -days 2 -extfile "$CA/ext.cnf" -out "$CA/server.pem" 2>/dev/null
+if ! testca "$CA"; then
+    fail "a test CA (openssl)" "openssl failed"
+    finish
+    exit
+fi
 
 PEER_PORT=$(free_port)
 python3 "$ROOT/tests/e2e/helpers/h2peer.py" "$CA/server.pem" "$CA/server.key" "$PEER_PORT" \
