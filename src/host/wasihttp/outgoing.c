@@ -763,14 +763,19 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Reports an outbound request of h's guest to the sink: its answer's status, or (0) its
- * failure's error code; t0 when it was handled. */
+void wh_outbound_count(const char *component, const char *host, int status, uint32_t ecode,
+                       uint64_t t0)
+{
+    if (out_sink)
+        out_sink(out_sink_ctx, component, host ? host : "unknown", status,
+                 status ? NULL : kiln_wasihttp_error_name(ecode), t0 ? mono_ns() - t0 : 0);
+}
+
+/* Reports an outbound request of h's guest to the sink (wh_outbound_count). */
 static void count_outbound(kiln_wasihttp *h, const char *host, int status, uint32_t ecode,
                            uint64_t t0)
 {
-    if (out_sink)
-        out_sink(out_sink_ctx, wh_component(h), host ? host : "unknown", status,
-                 status ? NULL : kiln_wasihttp_error_name(ecode), t0 ? mono_ns() - t0 : 0);
+    wh_outbound_count(wh_component(h), host, status, ecode, t0);
 }
 
 /* Begins r's client span (wh_span_begin): 1 traced, 0 not, -1 out of memory. */
@@ -788,6 +793,21 @@ static int span_of(kiln_wasihttp *h, const wh_outreq *r, wh_span *span)
     return rc;
 }
 
+/* The host label of r's outbound metrics (malloc'd; NULL out of memory): the authority as
+ * it will be connected (wh_target_label), "self" for a relative URL, or the authority as
+ * written when it does not parse (the request then fails as URI-invalid). */
+static char *metrics_host(const wh_outreq *r)
+{
+    if (!r->authority || !*r->authority) return kiln_strdup("self");
+    wh_target t;
+    char label[WH_LABEL_MAX];
+    int https = !r->has_scheme || r->scheme == S_HTTPS;
+    if (wh_target_parse(&t, https, r->authority, strlen(r->authority)) == 0 &&
+        wh_target_label(&t, label, sizeof label) == 0)
+        return kiln_strdup(label);
+    return kiln_strdup(r->authority);
+}
+
 int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_wasihttp *h = ctx;
@@ -799,7 +819,7 @@ int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res
     if (args[1].var.disc == 1) opt = p2_table_take(&o->options, args[1].var.payload->res.rep);
     uint32_t ecode = 0;
     uint64_t t0 = mono_ns();
-    char *host = kiln_strdup(r->authority && *r->authority ? r->authority : "self");
+    char *host = metrics_host(r);
     wh_span span;
     int traced = span_of(h, r, &span);
     wh_xfer *x = traced < 0 ? NULL : start(h, r, opt, traced ? span.tp : NULL, &ecode);
