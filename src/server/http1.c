@@ -1,6 +1,7 @@
 /* http1.c — Kiln's HTTP/1.x connection codec (see http1.h). */
 #include "server/http1.h"
 #include "server/http1_parse.h"
+#include "server/http2.h"
 #include "server/loop_sched.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -591,15 +592,20 @@ static void take_headers(h1conn *c, const kiln_h1_head *h)
     }
 }
 
-/* The connection goes to h2o's HTTP/2 (a cleartext prior-knowledge preface). */
+/* The connection goes to HTTP/2 (a cleartext prior-knowledge preface): server/http2.c, or
+ * h2o's with KILN_H2O_HTTP2=1. */
 static void to_http2(h1conn *c)
 {
     h2o_socket_t *sock = c->sock;
     h2o_accept_ctx_t *actx = c->actx;
     struct timeval at = c->super.connected_at;
+    const kiln_http1_limits *lim = c->lim;
     c->sock = NULL;
     conn_close(c);
-    h2o_http2_accept(actx, sock, at);
+    if (kiln_http2_enabled())
+        kiln_http2_accept(actx, sock, lim, at);
+    else
+        h2o_http2_accept(actx, sock, at);
 }
 
 static void start_request(h1conn *c);
@@ -788,7 +794,9 @@ static void on_handshake(h2o_socket_t *sock, const char *err)
         int h2 = 0;
         for (const h2o_iovec_t *id = h2o_http2_alpn_protocols; id->len; id++)
             if (proto.len == id->len && memcmp(proto.base, id->base, proto.len) == 0) h2 = 1;
-        if (h2)
+        if (h2 && kiln_http2_enabled())
+            kiln_http2_accept(a->actx, sock, a->lim, a->at);
+        else if (h2)
             h2o_http2_accept(a->actx, sock, a->at);
         else
             serve(a->actx, sock, a->lim, a->at);
