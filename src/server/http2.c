@@ -61,6 +61,7 @@ struct h2stream {
         head_sent : 1,         /* HEADERS went out */
         no_body : 1,           /* the response has no body */
         has_send : 1,          /* pend holds a send not yet framed */
+        own : 1,               /* the codec answered itself */
         res_done : 1;          /* END_STREAM (or RST_STREAM) went out */
     h2o_req_t req;             /* last: large */
 };
@@ -456,7 +457,7 @@ static void final_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, s
                        h2o_send_state_t state)
 {
     h2stream *s = H2O_STRUCT_FROM_MEMBER(h2stream, ostr, self);
-    if (s->res_done) return;
+    if (s->res_done || s->own) return;
     s->pend = h2o_mem_alloc_pool(&req->pool, (n + 1) * sizeof *s->pend);
     s->npend = 0;
     for (size_t i = 0; i < n; i++)
@@ -624,21 +625,23 @@ static void own_answer(h2stream *s, int status)
                    H2O_STRLIT("text/plain; charset=utf-8"));
     h2o_iovec_t body = h2o_iovec_init(msg, (size_t)n);
     final_send(&s->ostr, &s->req, &body, 1, H2O_SEND_STATE_FINAL);
+    s->own = 1; /* a handler's response, if any, is not sent */
 }
 
 /* The body failed (over the limit, or not matching its content-length): answered with
- * status when no response has started, else the stream is reset. */
+ * status when no response has started (the rest of the body is dropped, and RST_STREAM
+ * NO_ERROR follows the answer), else the stream is reset with code. */
 static void body_fail(h2stream *s, int status, int code)
 {
-    s->reading_body = 0;
     if (s->body) {
         s->body->state = BODY_ERROR;
         body_signal(s->body);
     }
     if (status && !s->head_sent && !s->has_send && !s->res_done) {
-        out_u32(s->c, KILN_H2_RST_STREAM, s->id, KILN_H2_NO_ERROR); /* stop the upload */
+        body_detach(s);
         own_answer(s, status);
     } else {
+        s->reading_body = 0;
         stream_reset(s, code);
     }
 }
@@ -720,15 +723,14 @@ static int on_headers(h2conn *c, const kiln_h2_event *ev)
         stream_reset(s, KILN_H2_PROTOCOL_ERROR);
         return 0;
     }
-    int status = ev->len > c->lim->max_head                ? 431
+    size_t head = req->input.method.len + req->input.path.len + req->input.authority.len;
+    for (size_t i = 0; i < req->headers.size; i++)
+        head += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+    int status = head > c->lim->max_head                   ? 431
                  : r                                       ? 400
                  : cl != SIZE_MAX && cl > c->lim->max_body ? 413
                                                            : 0;
-    if (status) {
-        if (s->reading_body) {
-            s->reading_body = 0;
-            out_u32(c, KILN_H2_RST_STREAM, s->id, KILN_H2_NO_ERROR);
-        }
+    if (status) { /* (a body is dropped, RST_STREAM NO_ERROR follows the answer) */
         own_answer(s, status);
         return 0;
     }
@@ -770,6 +772,11 @@ static int on_data(h2conn *c, const kiln_h2_event *ev)
         return 0;
     }
     s->recv_win -= (int64_t)ev->flow;
+    if (!s->body) { /* answered by the codec: dropped */
+        if (ev->flags & KILN_H2_FLAG_END_STREAM) s->reading_body = 0;
+        give_credit(s, ev->flow);
+        return 0;
+    }
     if (s->recv_win < 0) {
         body_fail(s, 0, KILN_H2_FLOW_CONTROL_ERROR);
         return 0;
