@@ -519,9 +519,10 @@ static void request_of(h2o_req_t *req, size_t path_len, const kiln_route_match *
     if (ex->streamed) {
         /* Kiln's codecs: a declared length, or none in advance (chunked, or HTTP/2
          * without content-length) */
-        kr->chunked = ex->streamed->length_hint == SIZE_MAX;
-        kr->has_declared_length = !kr->chunked;
-        kr->declared_length = kr->chunked ? 0 : ex->streamed->length_hint;
+        int known = ex->streamed->length_hint != SIZE_MAX;
+        kr->chunked = !known && req->version < 0x200;
+        kr->has_declared_length = known;
+        kr->declared_length = known ? ex->streamed->length_hint : 0;
     } else {
         /* h2o (HTTP/2, or its own HTTP/1 with KILN_H2O_HTTP1=1) keeps a body's framing
          * headers to itself: a body counts as declared with its length */
@@ -777,6 +778,7 @@ static void *worker_main(void *arg)
            (!h2o_linklist_is_empty(&w->ctx.http1._conns) ||
             !h2o_linklist_is_empty(&w->ctx.http2._conns) || kiln_http2_conns(&w->ctx)))
         h2o_evloop_run(w->loop, 50);
+    kiln_http2_close_all(&w->ctx); /* (past the deadline) */
     kiln_loop_sched_free(w->sched);
     h2o_evloop_run(w->loop, 0); /* let the scheduler's sockets close */
     h2o_multithread_unregister_receiver(w->queue, &w->receiver);

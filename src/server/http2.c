@@ -1037,20 +1037,36 @@ void kiln_http2_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock, const kiln_ht
         do_emit(c);
 }
 
-void kiln_http2_shutdown(h2o_context_t *ctx)
+/* Calls fn on each of this thread's connections of ctx (fn may close it). */
+static void each_conn(h2o_context_t *ctx, void (*fn)(h2conn *c))
 {
     conns_init();
     h2o_linklist_t *n = conns.next;
     while (n != &conns) {
         h2o_linklist_t *next = n->next;
         h2conn *c = H2O_STRUCT_FROM_MEMBER(h2conn, link, n);
-        if (c->super.ctx == ctx && !c->goaway_sent && !c->closing) {
-            out_goaway(c, KILN_H2_NO_ERROR);
-            if (!c->nstreams) c->closing = 1;
-            do_emit(c);
-        }
+        if (c->super.ctx == ctx) fn(c);
         n = next;
     }
+}
+
+/* GOAWAY: no new streams; the connection closes once its streams are done. */
+static void drain(h2conn *c)
+{
+    if (c->goaway_sent || c->closing) return;
+    out_goaway(c, KILN_H2_NO_ERROR);
+    if (!c->nstreams) c->closing = 1;
+    do_emit(c);
+}
+
+void kiln_http2_shutdown(h2o_context_t *ctx)
+{
+    each_conn(ctx, drain);
+}
+
+void kiln_http2_close_all(h2o_context_t *ctx)
+{
+    each_conn(ctx, conn_close);
 }
 
 size_t kiln_http2_conns(h2o_context_t *ctx)

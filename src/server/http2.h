@@ -54,6 +54,10 @@ void kiln_http2_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock, const kiln_ht
  * open streams are done. */
 void kiln_http2_shutdown(h2o_context_t *ctx);
 
+/* The stop's deadline passed: every connection of this thread closes now (their memory
+ * goes at the loop's next turn, which must come before h2o_context_dispose). */
+void kiln_http2_close_all(h2o_context_t *ctx);
+
 /* This thread's open connections of this codec. */
 size_t kiln_http2_conns(h2o_context_t *ctx);
 
@@ -68,10 +72,9 @@ void kiln_http2_body_release(kiln_body_source *s);
 /* The body bytes received so far for req (one of ours). */
 size_t kiln_http2_body_bytes(h2o_req_t *req);
 
-/* Trailers for req's response (copied; names lowercased; fields with CR, LF, NUL or a
- * name with ':' or upper case after lowering... are left out), sent as a HEADERS frame
- * with END_STREAM after the last DATA. Call before the final h2o_send. 0, or -1 when req
- * is not ours. */
+/* Trailers for req's response (copied, names lowercased; a field with CR, LF or NUL, or
+ * a name with ':' or a space, is left out), sent as a HEADERS frame with END_STREAM after
+ * the last DATA. Call before the final h2o_send. 0, or -1 when req is not ours. */
 int kiln_http2_set_trailers(h2o_req_t *req, const kiln_http_header *hs, size_t n);
 
 #endif
