@@ -93,6 +93,7 @@ static void request_emit(h2conn *c);
 static void conn_error(h2conn *c, int code);
 static void on_read(h2o_socket_t *sock, const char *err);
 static void stream_close(h2stream *s);
+static void update_idle(h2conn *c);
 
 int kiln_http2_enabled(void)
 {
@@ -172,6 +173,7 @@ static void give_credit(h2stream *s, size_t n)
     s->recv_win += (int64_t)s->credit;
     s->credit = 0;
     request_emit(s->c);
+    update_idle(s->c); /* the client may send again: it must within the timeout */
 }
 
 static long body_read(kiln_body_source *src, void *buf, size_t cap)
@@ -298,6 +300,7 @@ static void stream_close(h2stream *s)
         c->closing = 1; /* drained: closes once the last frames are written */
         request_emit(c);
     }
+    if (!c->nstreams) update_idle(c);
 }
 
 /* A stream error: RST_STREAM with code, and the stream is gone. */

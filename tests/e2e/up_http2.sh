@@ -88,6 +88,8 @@ else:
                 s.sendall(frame(0, 0, 1, b"b" * 1024))
         except OSError:
             pass
+    elif cmd == "stall":  # a body that stops coming
+        s.sendall(frame(1, 4, 1, req_block(b"/x/count", b"POST")) + frame(0, 0, 1, b"0123456789"))
     elif cmd == "ping":
         s.sendall(frame(6, 0, 0, b"abcdefgh") + frame(7, 0, 0, struct.pack(">II", 0, 0)))
 out, buf = [], b""
@@ -205,7 +207,10 @@ wait "$PID"
 expect_eq "the server exits 0 after the drain" "0" "$?"
 
 # the body limit
-serve "$TMP/app" small --max-request-size 4k
+serve "$TMP/app" small --max-request-size 4k --read-timeout 1
+expect_eq "an idle connection gets GOAWAY NO_ERROR after --read-timeout" "GOAWAY:0" "$(h2raw idle)"
+expect_eq "a stream whose body stops coming: GOAWAY NO_ERROR after --read-timeout" "GOAWAY:0" \
+    "$(h2raw stall)"
 head -c 5000 /dev/zero >"$TMP/5k"
 expect_eq "an announced body over --max-request-size is 413" "413" \
     "$(curl -s $H2 -m 10 -o /dev/null -w '%{http_code}' --data-binary @"$TMP/5k" "$URL/x/count")"
