@@ -202,7 +202,7 @@ expect_eq "the bytes after the last data chunk" \
     "b'0\\r\\nx-trailer-a: alpha\\r\\nx-trailer-b: beta\\r\\n\\r\\n'" "$(h1 trailers-raw)"
 trailer=$(curl -s -m 10 --raw "$URL/x/trailers" | tr -d '\r' | grep -c '^x-trailer-')
 expect_eq "curl sees both trailers" "2" "$trailer"
-expect_eq "HTTP/2 drops the trailers, the body is whole" "one
+expect_eq "HTTP/2: the body of a response with trailers is whole (up_http2.sh: the trailers)" "one
 two" "$(curl -s -m 10 --http2-prior-knowledge "$URL/x/trailers")"
 expect_eq "four pipelined requests (bodies Content-Length and chunked) answered in order" \
     "200:GET /x/echo?1 200:5 200:3 200:GET /x/echo?4" "$(h1 pipeline)"
