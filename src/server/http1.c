@@ -608,6 +608,29 @@ static void to_http2(h1conn *c)
         h2o_http2_accept(actx, sock, at);
 }
 
+/* `Upgrade: h2c` with HTTP2-Settings on a cleartext HTTP/1.1 request without a body: the
+ * connection switches to server/http2.c, the request becoming its stream 1. */
+static int want_h2c(h1conn *c, const kiln_h1_head *h)
+{
+    h2o_req_t *req = &c->req;
+    return kiln_http2_enabled() && !c->sock->ssl && req->version == 0x101 && !h->chunked &&
+           !h->length && req->upgrade.base &&
+           kiln_h1_has_token(req->upgrade.base, req->upgrade.len, "h2c") &&
+           h2o_find_header(&req->headers, H2O_TOKEN_HTTP2_SETTINGS, -1) >= 0;
+}
+
+static void on_upgrade_written(h2o_socket_t *sock, const char *err)
+{
+    h1conn *c = sock->data;
+    c->writing = 0;
+    if (!err && !c->closing) {
+        c->sock = NULL;
+        kiln_http2_accept_upgrade(c->actx, sock, c->lim, c->super.connected_at, &c->req);
+    }
+    c->closing = 0;
+    conn_close(c);
+}
+
 static void start_request(h1conn *c);
 
 static void on_continue_written(h2o_socket_t *sock, const char *err)
@@ -674,6 +697,13 @@ static void parse_head(h1conn *c)
     }
     h2o_socket_read_stop(c->sock);
     timer_set(c, 0);
+    if (want_h2c(c, h)) {
+        static h2o_iovec_t sw = {H2O_STRLIT(
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")};
+        c->writing = 1;
+        h2o_socket_write(c->sock, &sw, 1, on_upgrade_written);
+        goto out;
+    }
     if (h->chunked || h->length) {
         c->reading_body = 1;
         kiln_h1_body_init(&c->bd, h, c->lim->max_body);

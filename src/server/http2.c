@@ -80,6 +80,7 @@ struct h2conn {
     h2o_linklist_t streams, sendq, proceedq;
     size_t nstreams;
     uint32_t last_id;      /* the highest stream the client opened */
+    unsigned resets;       /* streams the client reset before their answer, lately */
     h2o_buffer_t *wbuf;    /* frames to write next */
     h2o_buffer_t *wflight; /* frames being written */
     h2o_timeout_entry_t idle, emit, reap;
@@ -316,6 +317,7 @@ static void stream_reset(h2stream *s, int code)
 static void response_done(h2stream *s)
 {
     s->res_done = 1;
+    s->c->resets = 0;
     s->req.timestamps.response_end_at = *h2o_get_timestamp(s->c->super.ctx, NULL, NULL);
     if (s->reading_body)
         stream_reset(s, KILN_H2_NO_ERROR);
@@ -871,6 +873,10 @@ static int on_event(h2conn *c, const kiln_h2_event *ev)
         return 0;
     case KILN_H2_RST_STREAM:
         if ((s = find_stream(c, ev->stream_id))) {
+            /* streams opened and reset at once cost the server work, not the client
+             * (CVE-2023-44487): a client that keeps doing it loses the connection */
+            if (!s->res_done && ++c->resets > 2 * KILN_H2_MAX_STREAMS)
+                return KILN_H2_ENHANCE_YOUR_CALM;
             s->res_done = 1;
             stream_close(s);
         } else if (ev->stream_id > c->last_id) {
@@ -977,14 +983,16 @@ static void conns_init(void)
     if (!conns.next) h2o_linklist_init_anchor(&conns);
 }
 
-void kiln_http2_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock, const kiln_http1_limits *lim,
-                       struct timeval connected_at)
+/* A connection on sock with our SETTINGS and connection window queued (NULL: out of
+ * memory, sock closed). */
+static h2conn *conn_new(h2o_accept_ctx_t *actx, h2o_socket_t *sock, const kiln_http1_limits *lim,
+                        struct timeval connected_at)
 {
     conns_init();
     h2conn *c = kiln_calloc(1, sizeof *c);
     if (!c) {
         h2o_socket_close(sock);
-        return;
+        return NULL;
     }
     c->super.ctx = actx->ctx;
     c->super.hosts = actx->hosts;
@@ -1023,21 +1031,84 @@ void kiln_http2_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock, const kiln_ht
                                        0,
                                        0,
                                        0,
-                                       KILN_H2_MAX_STREAMS, /* MAX_CONCURRENT */
+                                       KILN_H2_MAX_STREAMS, /* MAX_CONCURRENT_STREAMS */
                                        0,
                                        4,
                                        (STREAM_WIN >> 24) & 0xff,
                                        (STREAM_WIN >> 16) & 0xff,
                                        (STREAM_WIN >> 8) & 0xff,
-                                       STREAM_WIN & 0xff};
+                                       STREAM_WIN & 0xff}; /* INITIAL_WINDOW_SIZE */
     out_frame(c, KILN_H2_SETTINGS, 0, 0, settings, sizeof settings);
     out_u32(c, KILN_H2_WINDOW_UPDATE, 0, CONN_WIN - 65535);
+    return c;
+}
+
+/* Reads what the client sends (the preface first). */
+static void conn_start(h2conn *c)
+{
     h2o_timeout_link(c->super.ctx->loop, &c->super.ctx->http2.idle_timeout, &c->idle);
-    h2o_socket_read_start(sock, on_read);
-    if (sock->input->size)
-        on_read(sock, NULL);
+    h2o_socket_read_start(c->sock, on_read);
+    if (c->sock->input->size)
+        on_read(c->sock, NULL);
     else
         do_emit(c);
+}
+
+void kiln_http2_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock, const kiln_http1_limits *lim,
+                       struct timeval connected_at)
+{
+    h2conn *c = conn_new(actx, sock, lim, connected_at);
+    if (c) conn_start(c);
+}
+
+void kiln_http2_accept_upgrade(h2o_accept_ctx_t *actx, h2o_socket_t *sock,
+                               const kiln_http1_limits *lim, struct timeval connected_at,
+                               h2o_req_t *h1)
+{
+    h2conn *c = conn_new(actx, sock, lim, connected_at);
+    if (!c) return;
+    h2stream *s = stream_new(c, 1);
+    if (!s) {
+        conn_close(c);
+        return;
+    }
+    c->last_id = 1;
+    /* the client's HTTP2-Settings (base64url of a SETTINGS payload) */
+    ssize_t i = h2o_find_header(&h1->headers, H2O_TOKEN_HTTP2_SETTINGS, -1);
+    h2o_iovec_t set = i < 0 ? h2o_iovec_init(NULL, 0)
+                            : h2o_decode_base64url(&s->req.pool, h1->headers.entries[i].value.base,
+                                                   h1->headers.entries[i].value.len);
+    const char *err = NULL;
+    if (set.base && (set.len % 6 || h2o_http2_update_peer_settings(
+                                        &c->peer, (const uint8_t *)set.base, set.len, &err) != 0)) {
+        conn_error(c, KILN_H2_PROTOCOL_ERROR);
+        return;
+    }
+    s->send_win = c->peer.initial_window_size;
+    /* stream 1 is the request of the upgrade, half-closed: copied into its own pool */
+    h2o_req_t *req = &s->req;
+    h2o_mem_pool_t *pool = &req->pool;
+    req->timestamps.request_begin_at = h1->timestamps.request_begin_at;
+    req->input.method = h2o_strdup(pool, h1->input.method.base, h1->input.method.len);
+    req->input.path = h2o_strdup(pool, h1->input.path.base, h1->input.path.len);
+    if (h1->input.authority.base)
+        req->input.authority = h2o_strdup(pool, h1->input.authority.base, h1->input.authority.len);
+    req->input.scheme = h1->input.scheme;
+    for (size_t k = 0; k < h1->headers.size; k++) {
+        const h2o_header_t *h = &h1->headers.entries[k];
+        const h2o_iovec_t *n = h->name;
+        if (n == &H2O_TOKEN_HTTP2_SETTINGS->buf || n == &H2O_TOKEN_CONNECTION->buf ||
+            n == &H2O_TOKEN_UPGRADE->buf)
+            continue;
+        h2o_iovec_t v = h2o_strdup(pool, h->value.base, h->value.len);
+        if (h2o_iovec_is_token(n))
+            h2o_add_header(pool, &req->headers, H2O_STRUCT_FROM_MEMBER(h2o_token_t, buf, n), NULL,
+                           v.base, v.len);
+        else
+            h2o_add_header_by_str(pool, &req->headers, n->base, n->len, 1, NULL, v.base, v.len);
+    }
+    h2o_process_request(req);
+    if (!c->dead) conn_start(c);
 }
 
 /* Calls fn on each of this thread's connections of ctx (fn may close it). */

@@ -2,10 +2,10 @@
  *
  * h2o 2.2.5's HTTP/2 buffers a request's whole body before it calls the application and
  * has no API for response trailers. This codec replaces it for TLS connections whose
- * ALPN is h2 and for cleartext prior-knowledge connections (both handed over by
- * server/http1.c), unless KILN_H2O_HTTP2=1 is in the environment. Like http1.c it builds
- * real h2o_req_t's on its own h2o_conn_t with its own final output stream, so the
- * server's request path (router, access log, metrics, generator, h2o_send) is unchanged.
+ * ALPN is h2, cleartext prior-knowledge connections and cleartext `Upgrade: h2c` (all
+ * handed over by server/http1.c), unless KILN_H2O_HTTP2=1 is in the environment. Like http1.c it
+ * builds real h2o_req_t's on its own h2o_conn_t with its own final output stream, so the server's
+ * request path (router, access log, metrics, generator, h2o_send) is unchanged.
  *
  *   framing  — http2_frame.c cuts frames and joins header blocks; HPACK is h2o's
  *              (h2o_hpack_parse_headers, h2o_hpack_flatten_response). Connection errors
@@ -49,6 +49,13 @@ int kiln_http2_enabled(void);
  * in sock->input) as HTTP/2. actx and lim must outlive the connection. */
 void kiln_http2_accept(h2o_accept_ctx_t *actx, h2o_socket_t *sock, const kiln_http1_limits *lim,
                        struct timeval connected_at);
+
+/* Serves sock as HTTP/2 after an HTTP/1.1 `Upgrade: h2c` answered 101 (RFC 7540 §3.2):
+ * h1, a request without a body, becomes stream 1 (copied: h1 may go right after), with
+ * its HTTP2-Settings applied as the client's SETTINGS. */
+void kiln_http2_accept_upgrade(h2o_accept_ctx_t *actx, h2o_socket_t *sock,
+                               const kiln_http1_limits *lim, struct timeval connected_at,
+                               h2o_req_t *h1);
 
 /* A graceful stop began: every connection of this thread gets GOAWAY and closes once its
  * open streams are done. */

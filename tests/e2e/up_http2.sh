@@ -4,7 +4,8 @@
 # HEADERS frame (nghttp -v shows them), request bodies streamed to the guest with flow-
 # control backpressure (a 1 GiB upload with kiln's RSS bounded), a 100 MiB streamed
 # response with kiln's RSS flat, many concurrent streams on one connection, HEAD, the
-# codec's own answers (431, 413), protocol errors answered with GOAWAY, a graceful stop
+# codec's own answers (431, 413), protocol errors answered with GOAWAY, timeouts, Upgrade:
+# h2c, a graceful stop
 # with a stream open, and KILN_H2O_HTTP2=1 switching back to h2o's HTTP/2 (no trailers).
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/e2e/helpers/wasi_http.sh"
@@ -90,6 +91,13 @@ else:
             pass
     elif cmd == "stall":  # a body that stops coming
         s.sendall(frame(1, 4, 1, req_block(b"/x/count", b"POST")) + frame(0, 0, 1, b"0123456789"))
+    elif cmd == "rapid-reset":  # streams opened and reset at once, again and again
+        burst = b"".join(frame(1, 4, 2 * i + 1, req_block(b"/x/count", b"POST")) +
+                         frame(3, 0, 2 * i + 1, struct.pack(">I", 8)) for i in range(300))
+        try:
+            s.sendall(burst)
+        except OSError:
+            pass
     elif cmd == "ping":
         s.sendall(frame(6, 0, 0, b"abcdefgh") + frame(7, 0, 0, struct.pack(">II", 0, 0)))
 out, buf = [], b""
@@ -194,7 +202,20 @@ expect_eq "a frame between HEADERS and its CONTINUATION: GOAWAY PROTOCOL_ERROR" 
 expect_eq "PING is answered; the client's GOAWAY is answered with GOAWAY NO_ERROR" \
     "PING-ACK GOAWAY:0" "$(h2raw ping)"
 expect_contains "DATA past the stream's window: FLOW_CONTROL_ERROR" "RST:3" "$(h2raw flow)"
+expect_eq "300 streams opened and reset at once: GOAWAY ENHANCE_YOUR_CALM" "GOAWAY:11" \
+    "$(h2raw rapid-reset)"
 expect_eq "the server still serves" "2" "$(curl -s $H2 -m 10 --data-binary 'hi' "$URL/x/count")"
+
+# Upgrade: h2c (cleartext, a request without a body): 101, then HTTP/2 on stream 1
+expect_eq "curl --http2 on cleartext: upgraded to HTTP/2" "2 200" \
+    "$(curl -s --http2 -m 10 -o /dev/null -w '%{http_version} %{http_code}' "$URL/x/echo")"
+expect_eq "curl --http2 with a body: no upgrade, HTTP/1.1 answers" "5 1.1" \
+    "$(curl -s --http2 -m 10 -d hello -w ' %{http_version}' "$URL/x/count" | tr -d '\n')"
+if command -v nghttp >/dev/null; then
+    out=$(nghttp -uv "$URL/x/trailers" 2>&1)
+    expect_contains "nghttp -u: the upgrade succeeds" "HTTP Upgrade success" "$out"
+    expect_contains "nghttp -u: the trailers on stream 1" "(stream_id=1) x-trailer-b: beta" "$out"
+fi
 
 # a graceful stop: an open stream finishes, then the server exits 0
 curl -s $H2 -m 60 "$URL/x/cpu?m=300" >"$TMP/slow.out" &
