@@ -573,15 +573,14 @@ static void on_written(h2o_socket_t *sock, const char *err)
 static void do_emit(h2conn *c)
 {
     if (c->dead || c->writing) return;
-    if (!c->closing) {
-        h2o_linklist_t *n = c->sendq.next;
-        while (n != &c->sendq && c->wbuf->size < OUT_ROUND) {
-            h2o_linklist_t *next = n->next;
-            h2stream *s = H2O_STRUCT_FROM_MEMBER(h2stream, sendq, n);
+    if (!c->closing) { /* each stream of the queue once: blocked ones go to the back */
+        size_t k = 0;
+        for (h2o_linklist_t *n = c->sendq.next; n != &c->sendq; n = n->next)
+            k++;
+        while (k-- && !h2o_linklist_is_empty(&c->sendq) && c->wbuf->size < OUT_ROUND) {
+            h2stream *s = H2O_STRUCT_FROM_MEMBER(h2stream, sendq, c->sendq.next);
             h2o_linklist_unlink(&s->sendq);
-            if (!frame_stream(s)) h2o_linklist_insert(&c->sendq, &s->sendq); /* to the back */
-            if (next == &c->sendq) break;
-            n = next;
+            if (!frame_stream(s)) h2o_linklist_insert(&c->sendq, &s->sendq);
         }
     }
     if (!c->wbuf->size) {

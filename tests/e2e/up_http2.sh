@@ -174,6 +174,9 @@ if command -v nghttp >/dev/null; then
     for i in $(seq 1 60); do urls+=("$URL/x/echo?$i"); done
     expect_eq "60 concurrent streams on one connection (nghttp)" "60" \
         "$(nghttp "${urls[@]}" | grep -c '^GET /x/echo?')"
+    expect_eq "3 responses of 1 MiB at once through 64 KiB windows (stream and connection)" \
+        "3145728" "$(nghttp -w 16 -W 16 "$URL/x/big?mib=1" "$URL/x/big?mib=1&b" \
+            "$URL/x/big?mib=1&c" | wc -c)"
 fi
 if command -v h2load >/dev/null; then
     out=$(h2load -n 2000 -c 4 -m 20 "$URL/hello/" 2>&1)
