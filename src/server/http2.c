@@ -698,7 +698,11 @@ static int on_headers(h2conn *c, const kiln_h2_event *ev)
     if (!(ev->stream_id & 1)) return KILN_H2_PROTOCOL_ERROR;
     if (ev->stream_id <= c->last_id) return KILN_H2_STREAM_CLOSED;
     c->last_id = ev->stream_id;
-    if (c->goaway_sent || c->super.ctx->shutdown_requested) return discard_block(c, ev);
+    if (c->goaway_sent || c->super.ctx->shutdown_requested) { /* stopping: the client retries */
+        int e = discard_block(c, ev);
+        if (!e) out_u32(c, KILN_H2_RST_STREAM, ev->stream_id, KILN_H2_REFUSED_STREAM);
+        return e;
+    }
     if (!(s = stream_new(c, ev->stream_id))) return KILN_H2_INTERNAL_ERROR;
     h2o_req_t *req = &s->req;
     req->timestamps.request_begin_at = *h2o_get_timestamp(c->super.ctx, NULL, NULL);
