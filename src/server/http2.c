@@ -1,7 +1,7 @@
 /* http2.c — Kiln's HTTP/2 connection codec (see http2.h). */
 #include "server/http2.h"
+#include "server/body_buf.h"
 #include "server/http2_frame.h"
-#include "server/loop_sched.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -22,23 +22,8 @@
 #define OUT_READ_LIMIT (1024 * 1024) /* unwritten frames beyond which we stop reading */
 #define MAX_BLOCK_FLOOR (64 * 1024)  /* a header block's hard limit is at least this */
 
-enum { BODY_OPEN = 0, BODY_END, BODY_ERROR };
-
 typedef struct h2conn h2conn;
 typedef struct h2stream h2stream;
-
-/* A request's body as its handler reads it; shared by the stream (until it closes) and
- * the server's exchange (kiln_http2_body). */
-typedef struct h2body {
-    kiln_body_source src; /* first: the handler's view */
-    int refs;
-    h2stream *s;  /* NULL once the stream is gone */
-    kiln_buf buf; /* received bytes; [off, buf.len) unread */
-    size_t off;
-    int state;     /* BODY_* (after the bytes in buf) */
-    int efd;       /* eventfd, readable while a read would not say AGAIN */
-    int signalled; /* efd holds a count */
-} h2body;
 
 struct h2stream {
     h2conn *c;
@@ -49,7 +34,7 @@ struct h2stream {
     int64_t send_win;       /* what we may still send on it */
     int64_t recv_win;       /* what the client may still send */
     size_t credit;          /* read by the handler, not yet given back */
-    h2body *body;
+    kiln_body_buf *body;
     size_t seen;   /* body bytes received */
     size_t expect; /* content-length (SIZE_MAX: none) */
     h2o_headers_t trailers;
@@ -148,22 +133,6 @@ static void out_goaway(h2conn *c, int code)
 
 /* ---- the body source ---- */
 
-static void body_signal(h2body *b)
-{
-    if (b->signalled || b->efd < 0) return;
-    uint64_t one = 1;
-    if (write(b->efd, &one, sizeof one) == (ssize_t)sizeof one) b->signalled = 1;
-    kiln_loop_sched_poke(b->efd);
-}
-
-static void body_unref(h2body *b)
-{
-    if (--b->refs > 0) return;
-    kiln_buf_free(&b->buf);
-    if (b->efd >= 0) close(b->efd);
-    kiln_free(b);
-}
-
 /* Gives the client back n bytes of the stream's window (in pieces of a quarter window,
  * so that WINDOW_UPDATE frames stay few). */
 static void give_credit(h2stream *s, size_t n)
@@ -177,44 +146,20 @@ static void give_credit(h2stream *s, size_t n)
     update_idle(s->c); /* the client may send again: it must within the timeout */
 }
 
-static long body_read(kiln_body_source *src, void *buf, size_t cap)
+/* The handler read n bytes of the body: that much window goes back to the client. */
+static void body_on_read(void *owner, size_t n)
 {
-    h2body *b = (h2body *)src;
-    size_t avail = b->buf.len - b->off;
-    if (avail) {
-        size_t n = avail < cap ? avail : cap;
-        if (n > (size_t)LONG_MAX) n = (size_t)LONG_MAX;
-        memcpy(buf, b->buf.data + b->off, n);
-        b->off += n;
-        if (b->off == b->buf.len) b->off = b->buf.len = 0;
-        if (!b->buf.len && b->buf.cap > 2 * STREAM_WIN) kiln_buf_free(&b->buf);
-        if (b->s && !b->s->c->dead) give_credit(b->s, n);
-        return (long)n;
-    }
-    if (b->state == BODY_END) return 0;
-    if (b->state == BODY_ERROR) return -1;
-    if (b->signalled) { /* not ready after all: pollers wait again */
-        uint64_t v;
-        if (read(b->efd, &v, sizeof v) == (ssize_t)sizeof v) b->signalled = 0;
-    }
-    return KILN_BODY_AGAIN;
-}
-
-static int body_wait_fd(kiln_body_source *src)
-{
-    return ((h2body *)src)->efd;
+    h2stream *s = owner;
+    if (n && !s->c->dead) give_credit(s, n);
 }
 
 /* The stream is done with its body: a body still open fails for its reader. */
 static void body_detach(h2stream *s)
 {
-    h2body *b = s->body;
+    kiln_body_buf *b = s->body;
     if (!b) return;
     s->body = NULL;
-    b->s = NULL;
-    if (b->state == BODY_OPEN) b->state = BODY_ERROR;
-    body_signal(b);
-    body_unref(b);
+    kiln_body_buf_detach(b);
 }
 
 static int is_h2_req(h2o_req_t *req);
@@ -230,7 +175,7 @@ kiln_body_source *kiln_http2_body(h2o_req_t *req)
 
 void kiln_http2_body_release(kiln_body_source *src)
 {
-    if (src) body_unref((h2body *)src);
+    if (src) kiln_body_buf_unref((kiln_body_buf *)src);
 }
 
 size_t kiln_http2_body_bytes(h2o_req_t *req)
@@ -255,7 +200,7 @@ static void update_idle(h2conn *c)
     int waiting = !c->nstreams;
     for (h2o_linklist_t *n = c->streams.next; !waiting && n != &c->streams; n = n->next) {
         h2stream *s = H2O_STRUCT_FROM_MEMBER(h2stream, link, n);
-        if (s->reading_body && s->body && s->body->buf.len - s->body->off < STREAM_WIN / 2)
+        if (s->reading_body && s->body && kiln_body_buf_unread(s->body) < STREAM_WIN / 2)
             waiting = 1;
     }
     if (h2o_timeout_is_linked(&c->idle)) h2o_timeout_unlink(&c->idle);
@@ -638,8 +583,8 @@ static void own_answer(h2stream *s, int status)
 static void body_fail(h2stream *s, int status, int code)
 {
     if (s->body) {
-        s->body->state = BODY_ERROR;
-        body_signal(s->body);
+        s->body->state = KILN_BODY_ERROR;
+        kiln_body_buf_signal(s->body);
     }
     if (status && !s->head_sent && !s->has_send && !s->res_done) {
         body_detach(s);
@@ -684,8 +629,8 @@ static int on_trailers(h2stream *s, const kiln_h2_event *ev)
     }
     s->reading_body = 0;
     if (s->body) {
-        s->body->state = BODY_END;
-        body_signal(s->body);
+        s->body->state = KILN_BODY_END;
+        kiln_body_buf_signal(s->body);
     }
     return 0;
 }
@@ -743,17 +688,12 @@ static int on_headers(h2conn *c, const kiln_h2_event *ev)
         return 0;
     }
     if (s->reading_body) {
-        h2body *b = kiln_calloc(1, sizeof *b);
+        kiln_body_buf *b = kiln_body_buf_new(cl, 2 * STREAM_WIN, s, body_on_read);
         if (!b || (b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
-            kiln_free(b);
+            if (b) kiln_body_buf_unref(b);
             stream_reset(s, KILN_H2_REFUSED_STREAM);
             return 0;
         }
-        b->src.read = body_read;
-        b->src.wait_fd = body_wait_fd;
-        b->src.length_hint = cl;
-        b->refs = 1;
-        b->s = s;
         s->body = b;
         req->timestamps.request_body_begin_at = req->timestamps.request_begin_at;
     }
@@ -798,15 +738,10 @@ static int on_data(h2conn *c, const kiln_h2_event *ev)
         body_fail(s, 413, KILN_H2_CANCEL);
         return 0;
     }
-    h2body *b = s->body;
+    kiln_body_buf *b = s->body;
     size_t give = ev->flow - ev->len; /* padding: back at once */
     if (b && !s->res_done) {
-        if (b->off && b->off >= b->buf.len / 2) {
-            memmove(b->buf.data, b->buf.data + b->off, b->buf.len - b->off);
-            b->buf.len -= b->off;
-            b->off = 0;
-        }
-        if (kiln_buf_append(&b->buf, ev->payload, ev->len) < 0) {
+        if (kiln_body_buf_append(b, ev->payload, ev->len) < 0) {
             body_fail(s, 0, KILN_H2_INTERNAL_ERROR);
             return 0;
         }
@@ -819,9 +754,9 @@ static int on_data(h2conn *c, const kiln_h2_event *ev)
             return 0;
         }
         s->reading_body = 0;
-        if (b) b->state = BODY_END;
+        if (b) b->state = KILN_BODY_END;
     }
-    if (b) body_signal(b);
+    if (b) kiln_body_buf_signal(b);
     if (give) give_credit(s, give);
     return 0;
 }
