@@ -4,8 +4,8 @@
 # tests/e2e/wat (wat2wasm), fuzz_component with tests/fuzz/seeds/component/*.wat (converted
 # by wasm-tools) and a preamble-only component, fuzz_http1 with tests/fuzz/seeds/http1/,
 # fuzz_hpack with tests/fuzz/seeds/hpack/ (RFC 7541 Appendix C blocks), fuzz_h2client with
-# tests/fuzz/seeds/h2client/ (HTTP/2 frames an upstream sends). The corpus lives in a temp dir (never in
-# the repo); crash inputs are copied to BUILD/fuzz/artifacts/.
+# tests/fuzz/seeds/h2client/ (HTTP/2 frames an upstream sends), fuzz_http2 with
+# tests/fuzz/seeds/http2/. The corpus lives in a temp dir (never in the repo); crash inputs are copied to BUILD/fuzz/artifacts/.
 # Environment: BUILD (default build-fuzz), KILN_SHARED (default ../shared), KILN_TOOLS
 # (default /var/cache/kiln-tools: wasm-tools in cargo/bin).
 set -u
@@ -40,6 +40,9 @@ seed() {
         ;;
     fuzz_h2client)
         cp tests/fuzz/seeds/h2client/*.bin "$2/"
+        ;;
+    fuzz_http2)
+        cp tests/fuzz/seeds/http2/*.bin "$2/"
         ;;
     fuzz_component)
         printf '\0asm\r\0\1\0' >"$2/seed-empty.wasm"
