@@ -22,23 +22,8 @@ struct wh_out {
     p2_table inresps; /* wh_inresp */
 };
 
-enum { M_GET, M_HEAD, M_POST, M_PUT, M_DELETE, M_CONNECT, M_OPTIONS, M_TRACE, M_PATCH, M_OTHER };
 static const char *const method_names[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
                                            "CONNECT", "OPTIONS", "TRACE", "PATCH"};
-enum { S_HTTP, S_HTTPS, S_OTHER };
-
-typedef struct wh_outreq {
-    wh_fields *headers;
-    int body_taken;
-    wh_outbody *body; /* NULL until body() */
-    uint32_t method;
-    char *method_other;
-    int has_scheme;
-    uint32_t scheme;
-    char *scheme_other;
-    char *authority; /* NULL: none */
-    char *path;      /* NULL: none */
-} wh_outreq;
 
 typedef struct wh_options {
     uint64_t t[3]; /* connect, first byte, between bytes (0: not set) */
@@ -310,19 +295,19 @@ static int set_opt(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
     return 0;
 }
 
-static int path_ok(const char *s, size_t n)
+int wh_path_ok(const char *s, size_t n)
 {
     return n > 0 && n < 65536 && (s[0] == '/' || (n == 1 && s[0] == '*')) && visible(s, n, "#");
 }
 
-static int authority_ok(const char *s, size_t n)
+int wh_authority_ok(const char *s, size_t n)
 {
     return n < 1024 && visible(s, n, "/?#\\");
 }
 
 int wh_outreq_set_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    return set_opt(ctx, cx, args, res, offsetof(wh_outreq, path), path_ok);
+    return set_opt(ctx, cx, args, res, offsetof(wh_outreq, path), wh_path_ok);
 }
 
 int wh_outreq_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -334,7 +319,7 @@ int wh_outreq_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
 
 int wh_outreq_set_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    return set_opt(ctx, cx, args, res, offsetof(wh_outreq, authority), authority_ok);
+    return set_opt(ctx, cx, args, res, offsetof(wh_outreq, authority), wh_authority_ok);
 }
 
 int wh_outreq_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -358,6 +343,11 @@ int wh_outreq_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
     return wh_set_string(cx, s, r->scheme_other, strlen(r->scheme_other));
 }
 
+int wh_scheme_name_ok(const char *s, size_t n)
+{
+    return n > 0 && visible(s, n, ":/?#@");
+}
+
 int wh_outreq_set_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     wh_outreq *r = outreq(ctx, cx, args);
@@ -370,7 +360,7 @@ int wh_outreq_set_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kil
     const kiln_cval *s = args[1].var.payload;
     if (s->var.disc == S_OTHER) {
         const kiln_cval *name = s->var.payload;
-        if (name->str.len == 0 || !visible(name->str.ptr, name->str.len, ":/?#@")) {
+        if (!wh_scheme_name_ok(name->str.ptr, name->str.len)) {
             result_err(&res[0]);
             return 0;
         }
@@ -456,7 +446,7 @@ int wh_options_set_between(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, k
 /* ---- error-code values ---- */
 
 /* v = error-code case c, with an empty payload where the case has one. */
-static int error_code(kiln_cabi_cx *cx, kiln_cval *v, uint32_t c)
+int wh_error_code(kiln_cabi_cx *cx, kiln_cval *v, uint32_t c)
 {
     kiln_cval *p = NULL;
     switch (c) {
@@ -487,7 +477,7 @@ static int result_error(kiln_cabi_cx *cx, kiln_cval *r, uint32_t c)
     kiln_cval *e = wh_cval(cx);
     if (!e) return p2_fail(cx, "wasi:http: out of memory");
     wh_var(r, 1, e);
-    return error_code(cx, e, c);
+    return wh_error_code(cx, e, c);
 }
 
 /* ---- outgoing-handler.handle ---- */
@@ -542,7 +532,7 @@ static void chain_arg_free(void *p);
 /* Starts the transfer of r: to target t with request head (a connection, within limit),
  * or in process with chain (not NULL: taken). The request body goes to it when complete (at once
  * for none). NULL with *ecode. */
-static wh_xfer *launch(const wh_outreq *r, const wh_options *o, const wh_target *t,
+static wh_xfer *launch(const wh_outreq *r, const uint64_t *o, const wh_target *t,
                        const kiln_buf *head, long long cl, chain_arg *chain, wh_limit *limit,
                        uint32_t *ecode)
 {
@@ -554,16 +544,16 @@ static wh_xfer *launch(const wh_outreq *r, const wh_options *o, const wh_target 
                          r->method == M_HEAD,
                          r->body_taken || !bodyless,
                          cl,
-                         o ? o->t[0] : 0,
-                         o ? o->t[1] : 0,
-                         o ? o->t[2] : 0,
+                         o ? o[0] : 0,
+                         o ? o[1] : 0,
+                         o ? o[2] : 0,
                          limit};
     wh_xfer *x = chain ? wh_xfer_local(&spec, chain_dispatch, chain, chain_arg_free, ecode)
                        : wh_xfer_start(&spec, ecode);
     if (x && spec.body) {
-        if (r->body_taken)
+        if (r->body)
             wh_request_body_bind(r->body, x);
-        else
+        else if (!r->body_taken)
             wh_xfer_body(x, "", 0); /* a method that carries a body: content-length 0 */
     }
     return x;
@@ -619,13 +609,13 @@ static char *dup_opt(const char *s)
 
 /* Starts the in-process request r for component (name_len bytes; NULL: self), with the
  * traceparent tp (NULL: the served request's). NULL with *ecode. */
-static wh_xfer *chain_start(kiln_wasihttp *h, const wh_outreq *r, const wh_options *o,
+static wh_xfer *chain_start(const wh_origin *h, const wh_outreq *r, const uint64_t *o,
                             const char *component, size_t name_len, long long cl, const char *tp,
                             uint32_t *ecode)
 {
-    const kiln_wasihttp_request *in = wh_request(h);
+    const kiln_wasihttp_request *in = h->req;
     unsigned depth = (in ? in->chain_depth : 0) + 1;
-    const char *id = wh_component(h);
+    const char *id = h->component;
     if (depth > KILN_WASIHTTP_CHAIN_MAX_DEPTH) {
         fprintf(stderr,
                 "kiln: component %s: service chaining deeper than %d requests (a loop?): "
@@ -676,26 +666,24 @@ static wh_xfer *chain_start(kiln_wasihttp *h, const wh_outreq *r, const wh_optio
 }
 
 /* Logs a refused outbound request. */
-static void denied(kiln_wasihttp *h, const char *what)
+static void denied(const wh_origin *h, const char *what)
 {
-    const char *id = wh_component(h);
+    const char *id = h->component;
     fprintf(stderr,
             "kiln: component %s: outbound request to %s denied (not in allowed_outbound_hosts)\n",
             id ? id : "?", what);
 }
 
-/* Checks the request and its target against the grants; starts the transfer. On a
- * refusal returns NULL with *ecode. */
-static wh_xfer *start(kiln_wasihttp *h, wh_outreq *r, const wh_options *o, const char *tp,
-                      uint32_t *ecode)
+wh_xfer *wh_send(const wh_origin *h, const wh_outreq *r, const uint64_t *o, const char *tp,
+                 uint32_t *ecode)
 {
     int https = !r->has_scheme || r->scheme == S_HTTPS;
     if (r->has_scheme && r->scheme == S_OTHER) {
         *ecode = WH_E_HTTP_PROTOCOL_ERROR;
         return NULL;
     }
-    size_t n;
-    const char *const *grants = wh_grants(h, &n);
+    size_t n = h->ngrants;
+    const char *const *grants = h->grants;
     wh_target t;
     size_t name_len = 0;
     int chain = !r->authority || !*r->authority ? 2 : 0; /* a relative URL: a self request */
@@ -737,7 +725,7 @@ static wh_xfer *start(kiln_wasihttp *h, wh_outreq *r, const wh_options *o, const
         *ecode = WH_E_INTERNAL;
         return NULL;
     }
-    wh_xfer *x = launch(r, o, &t, &head, cl, NULL, wh_limit_of(h), ecode);
+    wh_xfer *x = launch(r, o, &t, &head, cl, NULL, h->limit, ecode);
     kiln_buf_free(&head);
     return x;
 }
@@ -755,26 +743,21 @@ void kiln_wasihttp_set_outbound_sink(void (*sink)(void *ctx, const char *compone
     out_sink_ctx = ctx;
 }
 
-/* CLOCK_MONOTONIC in ns (0 if it cannot be read). */
-static uint64_t mono_ns(void)
+uint64_t wh_mono_ns(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0;
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Reports an outbound request of h's guest to the sink: its answer's status, or (0) its
- * failure's error code; t0 when it was handled. */
-static void count_outbound(kiln_wasihttp *h, const char *host, int status, uint32_t ecode,
-                           uint64_t t0)
+void wh_send_count(const wh_origin *h, const char *host, int status, uint32_t ecode, uint64_t t0)
 {
     if (out_sink)
-        out_sink(out_sink_ctx, wh_component(h), host ? host : "unknown", status,
-                 status ? NULL : kiln_wasihttp_error_name(ecode), t0 ? mono_ns() - t0 : 0);
+        out_sink(out_sink_ctx, h->component, host ? host : "unknown", status,
+                 status ? NULL : kiln_wasihttp_error_name(ecode), t0 ? wh_mono_ns() - t0 : 0);
 }
 
-/* Begins r's client span (wh_span_begin): 1 traced, 0 not, -1 out of memory. */
-static int span_of(kiln_wasihttp *h, const wh_outreq *r, wh_span *span)
+int wh_send_span(const wh_origin *h, const wh_outreq *r, wh_span *span)
 {
     const char *m = r->method == M_OTHER ? r->method_other : method_names[r->method];
     const char *host = r->authority && *r->authority ? r->authority : "self";
@@ -788,9 +771,16 @@ static int span_of(kiln_wasihttp *h, const wh_outreq *r, wh_span *span)
     return rc;
 }
 
+wh_origin wh_origin_of(const kiln_wasihttp *h)
+{
+    wh_origin o = {wh_component(h), NULL, 0, wh_request(h), wh_limit_of(h)};
+    o.grants = wh_grants(h, &o.ngrants);
+    return o;
+}
+
 int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    kiln_wasihttp *h = ctx;
+    wh_origin h = wh_origin_of(ctx);
     wh_out *o = out_of(ctx, cx);
     if (!o) return -1;
     wh_outreq *r = p2_table_take(&o->outreqs, args[0].res.rep);
@@ -798,17 +788,18 @@ int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res
     wh_options *opt = NULL;
     if (args[1].var.disc == 1) opt = p2_table_take(&o->options, args[1].var.payload->res.rep);
     uint32_t ecode = 0;
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = wh_mono_ns();
     char *host = kiln_strdup(r->authority && *r->authority ? r->authority : "self");
     wh_span span;
-    int traced = span_of(h, r, &span);
-    wh_xfer *x = traced < 0 ? NULL : start(h, r, opt, traced ? span.tp : NULL, &ecode);
+    int traced = wh_send_span(&h, r, &span);
+    wh_xfer *x =
+        traced < 0 ? NULL : wh_send(&h, r, opt ? opt->t : NULL, traced ? span.tp : NULL, &ecode);
     if (traced < 0) ecode = WH_E_INTERNAL;
     outreq_free(r);
     kiln_free(opt);
     if (!x) {
         wh_span_end(&span, 0, ecode);
-        count_outbound(h, host, 0, ecode, t0);
+        wh_send_count(&h, host, 0, ecode, t0);
         kiln_free(host);
         return result_error(cx, &res[0], ecode);
     }
@@ -870,13 +861,14 @@ int wh_future_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
     uint32_t ecode;
     int got = wh_xfer_response(x, &status, &hdrs, &ecode);
     wh_span_end(&f->span, got < 0 ? 0 : status, ecode);
-    count_outbound(ctx, f->host, got < 0 ? 0 : status, ecode, f->t0);
+    wh_origin h = wh_origin_of(ctx);
+    wh_send_count(&h, f->host, got < 0 ? 0 : status, ecode, f->t0);
     if (got < 0) {
         wh_xfer_release(x);
         kiln_cval *e = wh_cval(cx);
         if (!e) return p2_fail(cx, "wasi:http: out of memory");
         wh_var(inner, 1, e);
-        return error_code(cx, e, ecode);
+        return wh_error_code(cx, e, ecode);
     }
     wh_inresp *ir = kiln_calloc(1, sizeof *ir);
     if (ir)
