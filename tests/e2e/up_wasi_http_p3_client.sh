@@ -375,7 +375,10 @@ done
 start() {
     port=$(free_port)
     URL="http://127.0.0.1:$port"
-    "$KILN" up -f "$1" --listen "127.0.0.1:$port" >"$TMP/out.log" 2>"$TMP/err.log" &
+    APORT=$(free_port)
+    ADMIN="http://127.0.0.1:$APORT"
+    "$KILN" up -f "$1" --listen "127.0.0.1:$port" --admin "127.0.0.1:$APORT" >"$TMP/out.log" \
+        2>"$TMP/err.log" &
     PID=$!
     on_exit "kill $PID 2>/dev/null"
     for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && return; sleep 0.1; done
@@ -402,6 +405,16 @@ for v in 0.3.0-rc-2026-03-15 0.3.0; do
     expect_eq "$v: chained to back.spin.internal, which forwards" "item /u/chained" "$out"
     out=$(curl -s --max-time 20 "$URL/item/after")
     expect_eq "$v: the server serves on" "item /item/after" "$out"
+    # counted as 0.2's outbound requests are: 4 to the upstream, 1 denied, 1 chained
+    curl -s -m 5 -o "$TMP/m.txt" "$ADMIN/metrics"
+    O='kiln_outbound_requests_total{component="front"'
+    for line in "$O,host=\"$AUTH\",status_class=\"2xx\"} 4" \
+        "$O,host=\"denied.invalid\",status_class=\"denied\"} 1" \
+        "$O,host=\"back.spin.internal\",status_class=\"2xx\"} 1" \
+        'kiln_outbound_requests_total{component="back",host="'"$AUTH"'",status_class="2xx"} 1'; do
+        if grep -qxF -- "$line" "$TMP/m.txt"; then pass "$v: metrics: $line"; else
+            fail "$v: metrics: $line" "$(grep -F kiln_outbound_requests_total "$TMP/m.txt")"; fi
+    done
     kill "$PID" 2>/dev/null
     wait "$PID" 2>/dev/null
 done
@@ -420,6 +433,9 @@ component = "front"
 [component.front]
 source = "proxy.wasm"
 TOML
+out=$("$KILN" check -f "$d" 2>&1)
+expect_contains "no grants: kiln check accepts the wasi:http/client import" "valid" "$out"
+expect_contains "no grants: kiln check shows no grants" "allowed_outbound_hosts: (none)" "$out"
 start "$d"
 out=$(curl -s --max-time 20 "$URL/item/1")
 expect_eq "no grants: the upstream is denied" "error-code 15" "$out"

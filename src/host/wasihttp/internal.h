@@ -142,6 +142,9 @@ wh_xfer *wh_send(const wh_origin *o, const wh_outreq *r, const uint64_t *t, cons
                  uint32_t *ecode);
 /* Begins r's client span (wh_span_begin): 1 traced, 0 not, -1 out of memory. */
 int wh_send_span(const wh_origin *o, const wh_outreq *r, wh_span *span);
+/* The host label r's outbound metrics and span use (kiln_malloc'd; NULL out of memory):
+ * the authority, "self" for a relative URL. */
+char *wh_send_host(const wh_outreq *r);
 /* Counts an outbound request of o's guest (settings.h's outbound sink): its answer's
  * status, or (0) its failure's error-code; t0 when it was sent (monotonic ns). */
 void wh_send_count(const wh_origin *o, const char *host, int status, uint32_t ecode, uint64_t t0);

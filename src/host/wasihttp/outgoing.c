@@ -771,6 +771,11 @@ int wh_send_span(const wh_origin *h, const wh_outreq *r, wh_span *span)
     return rc;
 }
 
+char *wh_send_host(const wh_outreq *r)
+{
+    return kiln_strdup(r->authority && *r->authority ? r->authority : "self");
+}
+
 wh_origin wh_origin_of(const kiln_wasihttp *h)
 {
     wh_origin o = {wh_component(h), NULL, 0, wh_request(h), wh_limit_of(h)};
@@ -789,7 +794,7 @@ int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res
     if (args[1].var.disc == 1) opt = p2_table_take(&o->options, args[1].var.payload->res.rep);
     uint32_t ecode = 0;
     uint64_t t0 = wh_mono_ns();
-    char *host = kiln_strdup(r->authority && *r->authority ? r->authority : "self");
+    char *host = wh_send_host(r);
     wh_span span;
     int traced = wh_send_span(&h, r, &span);
     wh_xfer *x =

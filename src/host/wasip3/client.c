@@ -256,7 +256,6 @@ void kiln_p3c_request_dtor(void *ctx, uint32_t rep)
     if (rep >= KILN_P3C_BASE) p2_table_take(&client(ctx)->reqs, rep - KILN_P3C_BASE + 1);
 }
 
-
 int kiln_p3c_get_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     p3c_req *q = req_arg(ctx, cx, &args[0]);
@@ -577,7 +576,8 @@ static int answer(p3c_req *q, kiln_cabi_cx *cx, kiln_cval *r)
 }
 
 /* Waits on q's transfer until its head can be taken, at most until `until` (monotonic
- * ns; the wait of a fiber parks it). 1 ready, 0 not yet. */
+ * ns; the wait of a fiber parks it). 1 ready, 0 not yet, -1 the guest's time limit ended
+ * the wait. */
 static int head_wait(p3c_req *q, uint64_t until)
 {
     int fd;
@@ -587,10 +587,8 @@ static int head_wait(p3c_req *q, uint64_t until)
     uint64_t now = wh_mono_ns();
     if (dl < until) until = dl;
     if (until > now) {
-        if (fd >= 0)
-            kiln_wait_fd(fd, ev, until - now);
-        else
-            kiln_wait_sleep(until - now);
+        int w = fd >= 0 ? kiln_wait_fd(fd, ev, until - now) : kiln_wait_sleep(until - now);
+        if (w == KILN_WAIT_INTERRUPTED) return -1;
     }
     return wh_xfer_check_head(q->x, &fd, &ev, &dl);
 }
@@ -603,7 +601,7 @@ static void send_fire(kiln_chost_pending *p, void *arg)
         kiln_chost_pending_again(p, now + 1000000u);
         return;
     }
-    if (!q->body_err && !head_wait(q, now + P3C_SLICE_NS)) {
+    if (!q->body_err && head_wait(q, now + P3C_SLICE_NS) != 1) {
         kiln_chost_pending_again(p, wh_mono_ns());
         return;
     }
@@ -632,7 +630,7 @@ static int c_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
     if (!q) return fail(cx, "wasi:http: unknown request handle");
     wh_origin o = origin_of(ctx);
     q->t0 = wh_mono_ns();
-    q->host = kiln_strdup(q->r.authority && *q->r.authority ? q->r.authority : "self");
+    q->host = wh_send_host(&q->r);
     int traced = q->host ? wh_send_span(&o, &q->r, &q->span) : -1;
     uint32_t ecode = q->body_err;
     if (traced < 0) ecode = WH_E_INTERNAL;
@@ -651,8 +649,13 @@ static int c_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
         report(q, 0, WH_E_INTERNAL);
         return fail(cx, "wasi:http: send called synchronously before its request body ended");
     }
-    while (!head_wait(q, UINT64_MAX))
+    int ready;
+    while ((ready = head_wait(q, UINT64_MAX)) == 0)
         ;
+    if (ready < 0) { /* the guest unwinds at its time limit */
+        report(q, 0, WH_E_CONNECTION_READ_TIMEOUT);
+        return result_error(cx, &res[0], WH_E_CONNECTION_READ_TIMEOUT);
+    }
     return answer(q, cx, &res[0]);
 }
 
