@@ -6,7 +6,8 @@
 # copied from request.consume-body into the new request's contents stream *after* send
 # was called (the pending send waits for it), then waits for send's subtask and answers
 # with the upstream's status and its body (response.consume-body) copied into its own
-# response stream. Paths: /d… sends to a host no grant allows (the guest answers 502
+# response stream; /f… returns send's response as its own (its body streams from the
+# upstream to the client). Paths: /d… sends to a host no grant allows (the guest answers 502
 # "error-code 15": HTTP-request-denied, and kiln logs the denial), /c… chains to the
 # component "back" (http://back.spin.internal/u/chained, in process) which forwards to the
 # upstream, anything else goes to the upstream (a python3 server: GET answers "item PATH",
@@ -317,6 +318,10 @@ p3_proxy() {
         (call $sdrop-w (local.get $w))
         (return)))
       (local.set $ur (i32.load (i32.const 72)))
+      (if (i32.eq (local.get $c) (i32.const 102)) (then ;; "/f": the upstream's response as is
+        (call $ret (i32.const 0) (local.get $ur) (i32.const 0) (i64.const 0) (i32.const 0)
+          (i32.const 0) (i32.const 0) (i32.const 0))
+        (return)))
       (local.set $st (call $rstatus (local.get $ur)))
       (call $rconsume (local.get $ur) (i32.wrap_i64 (call $rfnew)) (i32.const 96))
       (call $copy (i32.load (i32.const 96)) (call $answer (local.get $st)))))
@@ -397,6 +402,13 @@ for v in 0.3.0-rc-2026-03-15 0.3.0; do
         -w '%{http_code}' "$URL/big")
     expect_eq "$v: POST 3 MiB: the upstream's status" 203 "$code"
     check "$v: POST 3 MiB: streamed both ways byte for byte" cmp "$TMP/big.bin" "$TMP/got.bin"
+    code=$(curl -s --max-time 60 -X POST --data-binary @"$TMP/big.bin" -o "$TMP/got.bin" \
+        -D "$TMP/h.txt" -w '%{http_code}' "$URL/fwd")
+    expect_eq "$v: send's response returned as is: the upstream's status" 203 "$code"
+    expect_contains "$v: send's response returned as is: its headers" "x-upstream: yes" \
+        "$(tr -d '\r' <"$TMP/h.txt")"
+    check "$v: send's response returned as is: 3 MiB body byte for byte" \
+        cmp "$TMP/big.bin" "$TMP/got.bin"
     out=$(curl -s -D "$TMP/h.txt" --max-time 20 "$URL/deny")
     expect_eq "$v: a host no grant allows: error-code HTTP-request-denied (15)" "error-code 15" "$out"
     expect_contains "$v: the denial is logged" "outbound request to http://denied.invalid:80 denied" \
@@ -405,10 +417,10 @@ for v in 0.3.0-rc-2026-03-15 0.3.0; do
     expect_eq "$v: chained to back.spin.internal, which forwards" "item /u/chained" "$out"
     out=$(curl -s --max-time 20 "$URL/item/after")
     expect_eq "$v: the server serves on" "item /item/after" "$out"
-    # counted as 0.2's outbound requests are: 4 to the upstream, 1 denied, 1 chained
+    # counted as 0.2's outbound requests are: 5 to the upstream, 1 denied, 1 chained
     curl -s -m 5 -o "$TMP/m.txt" "$ADMIN/metrics"
     O='kiln_outbound_requests_total{component="front"'
-    for line in "$O,host=\"$AUTH\",status_class=\"2xx\"} 4" \
+    for line in "$O,host=\"$AUTH\",status_class=\"2xx\"} 5" \
         "$O,host=\"denied.invalid\",status_class=\"denied\"} 1" \
         "$O,host=\"back.spin.internal\",status_class=\"2xx\"} 1" \
         'kiln_outbound_requests_total{component="back",host="'"$AUTH"'",status_class="2xx"} 1'; do

@@ -740,6 +740,22 @@ int kiln_p3c_response_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args
     return 0;
 }
 
+const uint8_t *kiln_p3c_body_take(void *ctx, uint32_t rep, kiln_buf *out, size_t *n, int *ended)
+{
+    p3c_resp *rs = resp_of(client(ctx), rep);
+    *n = 0;
+    *ended = 1;
+    out->len = 0;
+    if (!rs || rs->consumed || !rs->x || kiln_buf_reserve(out, 65536) < 0) {
+        if (rs && !rs->consumed) resp_end(rs, WH_E_INTERNAL);
+        return NULL;
+    }
+    int end = 0;
+    *n = resp_produce(rs, (uint8_t *)out->data, 65536, &end);
+    *ended = end || !rs->x;
+    return (const uint8_t *)out->data;
+}
+
 /* ---- the provider's wasi:http/client ---- */
 
 static const kiln_chost_func client_funcs[] = {

@@ -28,13 +28,16 @@
  * the guest's time limit ends it. Its trailers future resolves with ok(none) at the end
  * (the client keeps no trailers) or err(error-code) when the body failed.
  *
+ * A response from send that the handler returns as its own streams its body from the
+ * connection to the client (kiln_p3c_body_take, on the request's fiber).
+ *
  * Not yet: the request body streamed out before it is complete (needs the client's
- * streaming bodies); trailers sent; a response from send returned as the handler's own
- * response without consume-body; request.consume-body of a request made by request.new. */
+ * streaming bodies); trailers sent; request.consume-body of a request made by request.new. */
 #ifndef KILN_HOST_WASIP3_CLIENT_H
 #define KILN_HOST_WASIP3_CLIENT_H
 
 #include "component/host.h"
+#include "util/buf.h"
 
 #define KILN_P3C_BASE 0x40000000u
 
@@ -74,5 +77,10 @@ int kiln_p3c_set_between(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kil
 int kiln_p3c_options_clone(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
 void kiln_p3c_options_dtor(void *ctx, uint32_t rep);
 int kiln_p3c_response_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+
+/* A response from send returned as the handler's own (http.h's kiln_p3http_body_take):
+ * the next bytes of its body read into out (waiting for some on the connection: a fiber
+ * parks), *n of them; *ended at its end or when it failed (the transfer goes then). */
+const uint8_t *kiln_p3c_body_take(void *ctx, uint32_t rep, kiln_buf *out, size_t *n, int *ended);
 
 #endif

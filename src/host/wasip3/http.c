@@ -22,6 +22,7 @@ typedef struct p3_response {
     kiln_buf buf;            /* taken from the guest, not yet handed out */
     kiln_buf out;            /* handed out by the last take */
     int ended;
+    int from_send; /* a response client.send returned: its body is client.c's */
     struct kiln_p3http *h;
 } p3_response;
 
@@ -553,6 +554,7 @@ const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, in
     *n = 0;
     *ended = 1;
     if (!r) return NULL;
+    if (r->from_send) return kiln_p3c_body_take(h, rep, &r->out, n, ended);
     /* hands out buf, and takes the guest's next bytes into the other buffer */
     kiln_buf t = r->out;
     r->out = r->buf;
@@ -568,7 +570,7 @@ int kiln_p3http_body_ready(void *arg)
 {
     kiln_p3http *h = arg;
     p3_response *r = h->cur;
-    return !r || r->ended || r->buf.len > 0;
+    return !r || r->ended || r->from_send || r->buf.len > 0;
 }
 
 /* ---- for client.c ---- */
@@ -609,7 +611,7 @@ uint32_t kiln_p3http_response_add(kiln_p3http *h, kiln_cabi_cx *cx, int status, 
     r->headers = headers;
     headers->immutable = 1;
     r->live = 1;
-    r->ended = 1; /* its body is client.c's (response.consume-body) */
+    r->from_send = 1; /* its body is client.c's (response.consume-body, body_take) */
     return (uint32_t)h->nres;
 }
 
