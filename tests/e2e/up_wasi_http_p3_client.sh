@@ -7,7 +7,7 @@
 # was called (the pending send waits for it), then waits for send's subtask and answers
 # with the upstream's status and its body (response.consume-body) copied into its own
 # response stream; /f… returns send's response as its own (its body streams from the
-# upstream to the client). Paths: /d… sends to a host no grant allows (the guest answers 502
+# upstream to the client; one cut short aborts the response). Paths: /d… sends to a host no grant allows (the guest answers 502
 # "error-code 15": HTTP-request-denied, and kiln logs the denial), /c… chains to the
 # component "back" (http://back.spin.internal/u/chained, in process) which forwards to the
 # upstream, anything else goes to the upstream (a python3 server: GET answers "item PATH",
@@ -41,6 +41,14 @@ class H(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
     def do_GET(self):
+        if self.path.startswith("/fcut"):  # promises 100000 bytes, sends 10, hangs up
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"0123456789")
+            self.wfile.flush()
+            self.close_connection = True
+            return
         self.answer(("item " + self.path).encode())
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
@@ -409,6 +417,10 @@ for v in 0.3.0-rc-2026-03-15 0.3.0; do
         "$(tr -d '\r' <"$TMP/h.txt")"
     check "$v: send's response returned as is: 3 MiB body byte for byte" \
         cmp "$TMP/big.bin" "$TMP/got.bin"
+    curl -s -o /dev/null --max-time 20 "$URL/fcut"
+    rc=$?
+    if [ "$rc" -ne 0 ]; then pass "$v: an upstream body cut short aborts the response (curl $rc)"
+    else fail "$v: an upstream body cut short aborts the response" "curl exited 0"; fi
     out=$(curl -s -D "$TMP/h.txt" --max-time 20 "$URL/deny")
     expect_eq "$v: a host no grant allows: error-code HTTP-request-denied (15)" "error-code 15" "$out"
     expect_contains "$v: the denial is logged" "outbound request to http://denied.invalid:80 denied" \
@@ -417,10 +429,10 @@ for v in 0.3.0-rc-2026-03-15 0.3.0; do
     expect_eq "$v: chained to back.spin.internal, which forwards" "item /u/chained" "$out"
     out=$(curl -s --max-time 20 "$URL/item/after")
     expect_eq "$v: the server serves on" "item /item/after" "$out"
-    # counted as 0.2's outbound requests are: 5 to the upstream, 1 denied, 1 chained
+    # counted as 0.2's outbound requests are: 6 to the upstream, 1 denied, 1 chained
     curl -s -m 5 -o "$TMP/m.txt" "$ADMIN/metrics"
     O='kiln_outbound_requests_total{component="front"'
-    for line in "$O,host=\"$AUTH\",status_class=\"2xx\"} 5" \
+    for line in "$O,host=\"$AUTH\",status_class=\"2xx\"} 6" \
         "$O,host=\"denied.invalid\",status_class=\"denied\"} 1" \
         "$O,host=\"back.spin.internal\",status_class=\"2xx\"} 1" \
         'kiln_outbound_requests_total{component="back",host="'"$AUTH"'",status_class="2xx"} 1'; do

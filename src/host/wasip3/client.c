@@ -50,6 +50,7 @@ typedef struct p3c_resp {
     uint32_t rep; /* http.c's response rep */
     wh_xfer *x;   /* NULL once the body ended */
     int consumed;
+    int failed; /* the body failed before its end */
     kiln_chost_future *trailers;
 } p3c_resp;
 
@@ -671,6 +672,7 @@ static p3c_resp *resp_of(kiln_p3client *c, uint32_t rep)
 /* The body ended (ecode 0) or failed: the trailers future resolves, the transfer goes. */
 static void resp_end(p3c_resp *rs, uint32_t ecode)
 {
+    if (rs->x && ecode) rs->failed = 1;
     if (rs->trailers) {
         kiln_cval v[6];
         err_value(v, ecode);
@@ -746,14 +748,21 @@ const uint8_t *kiln_p3c_body_take(void *ctx, uint32_t rep, kiln_buf *out, size_t
     *n = 0;
     *ended = 1;
     out->len = 0;
+    if (rs && rs->failed) *ended = 0;
     if (!rs || rs->consumed || !rs->x || kiln_buf_reserve(out, 65536) < 0) {
         if (rs && !rs->consumed) resp_end(rs, WH_E_INTERNAL);
         return NULL;
     }
     int end = 0;
     *n = resp_produce(rs, (uint8_t *)out->data, 65536, &end);
-    *ended = end || !rs->x;
+    *ended = !rs->failed && (end || !rs->x);
     return (const uint8_t *)out->data;
+}
+
+int kiln_p3c_body_failed(void *ctx, uint32_t rep)
+{
+    p3c_resp *rs = resp_of(client(ctx), rep);
+    return rs && rs->failed;
 }
 
 /* ---- the provider's wasi:http/client ---- */

@@ -80,7 +80,10 @@ int kiln_p3c_response_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args
 
 /* A response from send returned as the handler's own (http.h's kiln_p3http_body_take):
  * the next bytes of its body read into out (waiting for some on the connection: a fiber
- * parks), *n of them; *ended at its end or when it failed (the transfer goes then). */
+ * parks), *n of them; *ended at its end (the transfer goes then). */
 const uint8_t *kiln_p3c_body_take(void *ctx, uint32_t rep, kiln_buf *out, size_t *n, int *ended);
+/* 1 when that body failed before its end (never *ended: the executor aborts the
+ * response, as for a guest that stops writing). */
+int kiln_p3c_body_failed(void *ctx, uint32_t rep);
 
 #endif

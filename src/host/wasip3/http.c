@@ -570,7 +570,8 @@ int kiln_p3http_body_ready(void *arg)
 {
     kiln_p3http *h = arg;
     p3_response *r = h->cur;
-    return !r || r->ended || r->from_send || r->buf.len > 0;
+    if (r && r->from_send) return !kiln_p3c_body_failed(h, (uint32_t)(r - h->res) + 1);
+    return !r || r->ended || r->buf.len > 0;
 }
 
 /* ---- for client.c ---- */
