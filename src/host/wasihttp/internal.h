@@ -150,10 +150,14 @@ char *wh_send_host(const wh_outreq *r);
 void wh_send_count(const wh_origin *o, const char *host, int status, uint32_t ecode, uint64_t t0);
 /* v = error-code case c (empty payloads where the case has one). 0, or -1 (cx->err). */
 int wh_error_code(kiln_cabi_cx *cx, kiln_cval *v, uint32_t c);
-/* The setters' checks: a path-with-query, an authority, a scheme's name (other). */
-int wh_path_ok(const char *s, size_t n);
-int wh_authority_ok(const char *s, size_t n);
-int wh_scheme_name_ok(const char *s, size_t n);
+/* r's method and scheme as results (get-method, get-scheme); its setters with their checks
+ * (set-method, set-scheme, and set-path-with-query / set-authority for path 1 / 0): res
+ * = ok, or err when the value is refused. 0, or -1 (cx->err). */
+int wh_req_method(kiln_cabi_cx *cx, const wh_outreq *r, kiln_cval *res);
+int wh_req_set_method(kiln_cabi_cx *cx, wh_outreq *r, const kiln_cval *m, kiln_cval *res);
+int wh_req_scheme(kiln_cabi_cx *cx, const wh_outreq *r, kiln_cval *res);
+int wh_req_set_scheme(kiln_cabi_cx *cx, wh_outreq *r, const kiln_cval *v, kiln_cval *res);
+int wh_req_set_target(kiln_cabi_cx *cx, wh_outreq *r, int path, const kiln_cval *v, kiln_cval *res);
 /* CLOCK_MONOTONIC in ns (0 if it cannot be read). */
 uint64_t wh_mono_ns(void);
 

@@ -204,36 +204,34 @@ int wh_outreq_body(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
     return wh_request_body(ctx, cx, &res[0], &r->body);
 }
 
-int wh_outreq_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+/* 1 if s[0..n) has only visible ASCII and is free of the characters in bad. */
+static int visible(const char *s, size_t n, const char *bad)
 {
-    wh_outreq *r = outreq(ctx, cx, args);
-    if (!r) return -1;
-    if (r->method != M_OTHER) {
-        wh_var(&res[0], r->method, NULL);
-        return 0;
-    }
-    kiln_cval *p = wh_cval(cx);
-    if (!p) return p2_fail(cx, "wasi:http: out of memory");
-    wh_var(&res[0], M_OTHER, p);
-    return wh_set_string(cx, p, r->method_other, strlen(r->method_other));
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f || strchr(bad, s[i]))
+            return 0;
+    return 1;
 }
 
-/* A copy of a guest string as a C string, or NULL (out of memory). */
-static char *dup_str(const kiln_cval *v)
+static int path_ok(const char *s, size_t n)
 {
-    char *s = kiln_malloc(v->str.len + 1);
-    if (s) {
-        memcpy(s, v->str.ptr, v->str.len);
-        s[v->str.len] = '\0';
-    }
-    return s;
+    return n > 0 && n < 65536 && (s[0] == '/' || (n == 1 && s[0] == '*')) && visible(s, n, "#");
+}
+
+static int authority_ok(const char *s, size_t n)
+{
+    return n < 1024 && visible(s, n, "/?#\\");
 }
 
 /* Replaces *slot with a copy of v (v NULL: none). 0, or -1 out of memory. */
 static int set_str(char **slot, const kiln_cval *v)
 {
     char *s = NULL;
-    if (v && !(s = dup_str(v))) return -1;
+    if (v) {
+        if (!(s = kiln_malloc(v->str.len + 1))) return -1;
+        memcpy(s, v->str.ptr, v->str.len);
+        s[v->str.len] = '\0';
+    }
     kiln_free(*slot);
     *slot = s;
     return 0;
@@ -244,22 +242,105 @@ static void result_err(kiln_cval *r)
     wh_var(r, 1, NULL);
 }
 
-int wh_outreq_set_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+int wh_req_method(kiln_cabi_cx *cx, const wh_outreq *r, kiln_cval *res)
 {
-    wh_outreq *r = outreq(ctx, cx, args);
-    if (!r) return -1;
-    uint32_t m = args[1].var.disc;
-    if (m == M_OTHER) {
-        const kiln_cval *s = args[1].var.payload;
+    if (r->method != M_OTHER) {
+        wh_var(res, r->method, NULL);
+        return 0;
+    }
+    kiln_cval *p = wh_cval(cx);
+    if (!p) return p2_fail(cx, "wasi:http: out of memory");
+    wh_var(res, M_OTHER, p);
+    return wh_set_string(cx, p, r->method_other, strlen(r->method_other));
+}
+
+int wh_req_set_method(kiln_cabi_cx *cx, wh_outreq *r, const kiln_cval *m, kiln_cval *res)
+{
+    if (m->var.disc > M_OTHER) {
+        result_err(res);
+        return 0;
+    }
+    if (m->var.disc == M_OTHER) {
+        const kiln_cval *s = m->var.payload;
         if (!wh_name_valid(s->str.ptr, s->str.len)) {
-            result_err(&res[0]);
+            result_err(res);
             return 0;
         }
         if (set_str(&r->method_other, s) < 0) return p2_fail(cx, "wasi:http: out of memory");
     }
-    r->method = m;
-    p2_ok(&res[0]);
+    r->method = m->var.disc;
+    p2_ok(res);
     return 0;
+}
+
+int wh_req_set_target(kiln_cabi_cx *cx, wh_outreq *r, int path, const kiln_cval *v, kiln_cval *res)
+{
+    const kiln_cval *s = v->var.disc == 1 ? v->var.payload : NULL;
+    if (s && !(path ? path_ok : authority_ok)(s->str.ptr, s->str.len)) {
+        result_err(res);
+        return 0;
+    }
+    if (set_str(path ? &r->path : &r->authority, s) < 0)
+        return p2_fail(cx, "wasi:http: out of memory");
+    p2_ok(res);
+    return 0;
+}
+
+int wh_req_scheme(kiln_cabi_cx *cx, const wh_outreq *r, kiln_cval *res)
+{
+    if (!r->has_scheme) {
+        wh_var(res, 0, NULL);
+        return 0;
+    }
+    kiln_cval *p = wh_cval(cx);
+    if (!p) return p2_fail(cx, "wasi:http: out of memory");
+    wh_var(res, 1, p);
+    if (r->scheme != S_OTHER) {
+        wh_var(p, r->scheme, NULL);
+        return 0;
+    }
+    kiln_cval *s = wh_cval(cx);
+    if (!s) return p2_fail(cx, "wasi:http: out of memory");
+    wh_var(p, S_OTHER, s);
+    return wh_set_string(cx, s, r->scheme_other, strlen(r->scheme_other));
+}
+
+int wh_req_set_scheme(kiln_cabi_cx *cx, wh_outreq *r, const kiln_cval *v, kiln_cval *res)
+{
+    if (v->var.disc == 0) {
+        r->has_scheme = 0;
+        p2_ok(res);
+        return 0;
+    }
+    const kiln_cval *s = v->var.payload;
+    if (s->var.disc > S_OTHER) {
+        result_err(res);
+        return 0;
+    }
+    if (s->var.disc == S_OTHER) {
+        const kiln_cval *name = s->var.payload;
+        if (name->str.len == 0 || !visible(name->str.ptr, name->str.len, ":/?#@")) {
+            result_err(res);
+            return 0;
+        }
+        if (set_str(&r->scheme_other, name) < 0) return p2_fail(cx, "wasi:http: out of memory");
+    }
+    r->has_scheme = 1;
+    r->scheme = s->var.disc;
+    p2_ok(res);
+    return 0;
+}
+
+int wh_outreq_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_outreq *r = outreq(ctx, cx, args);
+    return r ? wh_req_method(cx, r, &res[0]) : -1;
+}
+
+int wh_outreq_set_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_outreq *r = outreq(ctx, cx, args);
+    return r ? wh_req_set_method(cx, r, &args[1], &res[0]) : -1;
 }
 
 int wh_outreq_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -269,45 +350,10 @@ int wh_outreq_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
     return wh_opt_string(cx, &res[0], r->path, r->path ? strlen(r->path) : 0);
 }
 
-/* 1 if s[0..n) has only visible ASCII and is free of the characters in bad. */
-static int visible(const char *s, size_t n, const char *bad)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f || strchr(bad, s[i]))
-            return 0;
-    return 1;
-}
-
-/* Shared by the option<string> setters: validates with ok(), then stores. */
-static int set_opt(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, size_t field,
-                   int (*ok)(const char *, size_t))
-{
-    wh_outreq *r = outreq(ctx, cx, args);
-    if (!r) return -1;
-    const kiln_cval *v = args[1].var.disc == 1 ? args[1].var.payload : NULL;
-    if (v && !ok(v->str.ptr, v->str.len)) {
-        result_err(&res[0]);
-        return 0;
-    }
-    if (set_str((char **)((char *)r + field), v) < 0)
-        return p2_fail(cx, "wasi:http: out of memory");
-    p2_ok(&res[0]);
-    return 0;
-}
-
-int wh_path_ok(const char *s, size_t n)
-{
-    return n > 0 && n < 65536 && (s[0] == '/' || (n == 1 && s[0] == '*')) && visible(s, n, "#");
-}
-
-int wh_authority_ok(const char *s, size_t n)
-{
-    return n < 1024 && visible(s, n, "/?#\\");
-}
-
 int wh_outreq_set_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    return set_opt(ctx, cx, args, res, offsetof(wh_outreq, path), wh_path_ok);
+    wh_outreq *r = outreq(ctx, cx, args);
+    return r ? wh_req_set_target(cx, r, 1, &args[1], &res[0]) : -1;
 }
 
 int wh_outreq_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -319,57 +365,20 @@ int wh_outreq_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
 
 int wh_outreq_set_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    return set_opt(ctx, cx, args, res, offsetof(wh_outreq, authority), wh_authority_ok);
+    wh_outreq *r = outreq(ctx, cx, args);
+    return r ? wh_req_set_target(cx, r, 0, &args[1], &res[0]) : -1;
 }
 
 int wh_outreq_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     wh_outreq *r = outreq(ctx, cx, args);
-    if (!r) return -1;
-    if (!r->has_scheme) {
-        wh_var(&res[0], 0, NULL);
-        return 0;
-    }
-    kiln_cval *p = wh_cval(cx);
-    if (!p) return p2_fail(cx, "wasi:http: out of memory");
-    wh_var(&res[0], 1, p);
-    if (r->scheme != S_OTHER) {
-        wh_var(p, r->scheme, NULL);
-        return 0;
-    }
-    kiln_cval *s = wh_cval(cx);
-    if (!s) return p2_fail(cx, "wasi:http: out of memory");
-    wh_var(p, S_OTHER, s);
-    return wh_set_string(cx, s, r->scheme_other, strlen(r->scheme_other));
-}
-
-int wh_scheme_name_ok(const char *s, size_t n)
-{
-    return n > 0 && visible(s, n, ":/?#@");
+    return r ? wh_req_scheme(cx, r, &res[0]) : -1;
 }
 
 int wh_outreq_set_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     wh_outreq *r = outreq(ctx, cx, args);
-    if (!r) return -1;
-    if (args[1].var.disc == 0) {
-        r->has_scheme = 0;
-        p2_ok(&res[0]);
-        return 0;
-    }
-    const kiln_cval *s = args[1].var.payload;
-    if (s->var.disc == S_OTHER) {
-        const kiln_cval *name = s->var.payload;
-        if (!wh_scheme_name_ok(name->str.ptr, name->str.len)) {
-            result_err(&res[0]);
-            return 0;
-        }
-        if (set_str(&r->scheme_other, name) < 0) return p2_fail(cx, "wasi:http: out of memory");
-    }
-    r->has_scheme = 1;
-    r->scheme = s->var.disc;
-    p2_ok(&res[0]);
-    return 0;
+    return r ? wh_req_set_scheme(cx, r, &args[1], &res[0]) : -1;
 }
 
 int wh_outreq_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)

@@ -260,51 +260,13 @@ void kiln_p3c_request_dtor(void *ctx, uint32_t rep)
 int kiln_p3c_get_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     p3c_req *q = req_arg(ctx, cx, &args[0]);
-    if (!q) return -1;
-    if (q->r.method != M_OTHER) {
-        wh_var(&res[0], q->r.method, NULL);
-        return 0;
-    }
-    kiln_cval *p = wh_cval(cx);
-    if (!p) return fail(cx, "out of memory");
-    wh_var(&res[0], M_OTHER, p);
-    return wh_set_string(cx, p, q->r.method_other, strlen(q->r.method_other));
-}
-
-/* *slot = a copy of v (NULL: none). 0, or -1 out of memory. */
-static int set_str(char **slot, const kiln_cval *v)
-{
-    char *s = NULL;
-    if (v) {
-        if (!(s = kiln_malloc(v->str.len + 1))) return -1;
-        memcpy(s, v->str.ptr, v->str.len);
-        s[v->str.len] = '\0';
-    }
-    kiln_free(*slot);
-    *slot = s;
-    return 0;
-}
-
-/* res = ok (bad 0) or err (bad 1) of a plain result. */
-static int plain(kiln_cval *res, int bad)
-{
-    wh_var(res, bad ? 1 : 0, NULL);
-    return 0;
+    return q ? wh_req_method(cx, &q->r, &res[0]) : -1;
 }
 
 int kiln_p3c_set_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     p3c_req *q = req_arg(ctx, cx, &args[0]);
-    if (!q) return -1;
-    uint32_t m = args[1].var.disc;
-    if (m > M_OTHER) return plain(&res[0], 1);
-    if (m == M_OTHER) {
-        const kiln_cval *s = args[1].var.payload;
-        if (!wh_name_valid(s->str.ptr, s->str.len)) return plain(&res[0], 1);
-        if (set_str(&q->r.method_other, s) < 0) return fail(cx, "out of memory");
-    }
-    q->r.method = m;
-    return plain(&res[0], 0);
+    return q ? wh_req_set_method(cx, &q->r, &args[1], &res[0]) : -1;
 }
 
 int kiln_p3c_get_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -314,21 +276,10 @@ int kiln_p3c_get_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_c
     return wh_opt_string(cx, &res[0], q->r.path, q->r.path ? strlen(q->r.path) : 0);
 }
 
-/* The option<string> setters: checked with ok (none always passes), then stored. */
-static int set_opt(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int path)
-{
-    p3c_req *q = req_arg(ctx, cx, &args[0]);
-    if (!q) return -1;
-    const kiln_cval *v = args[1].var.disc == 1 ? args[1].var.payload : NULL;
-    if (v && !(path ? wh_path_ok : wh_authority_ok)(v->str.ptr, v->str.len))
-        return plain(&res[0], 1);
-    if (set_str(path ? &q->r.path : &q->r.authority, v) < 0) return fail(cx, "out of memory");
-    return plain(&res[0], 0);
-}
-
 int kiln_p3c_set_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    return set_opt(ctx, cx, args, res, 1);
+    p3c_req *q = req_arg(ctx, cx, &args[0]);
+    return q ? wh_req_set_target(cx, &q->r, 1, &args[1], &res[0]) : -1;
 }
 
 int kiln_p3c_get_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -340,48 +291,20 @@ int kiln_p3c_get_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, k
 
 int kiln_p3c_set_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    return set_opt(ctx, cx, args, res, 0);
+    p3c_req *q = req_arg(ctx, cx, &args[0]);
+    return q ? wh_req_set_target(cx, &q->r, 0, &args[1], &res[0]) : -1;
 }
 
 int kiln_p3c_get_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     p3c_req *q = req_arg(ctx, cx, &args[0]);
-    if (!q) return -1;
-    if (!q->r.has_scheme) {
-        wh_var(&res[0], 0, NULL);
-        return 0;
-    }
-    kiln_cval *p = wh_cval(cx);
-    if (!p) return fail(cx, "out of memory");
-    wh_var(&res[0], 1, p);
-    if (q->r.scheme != S_OTHER) {
-        wh_var(p, q->r.scheme, NULL);
-        return 0;
-    }
-    kiln_cval *s = wh_cval(cx);
-    if (!s) return fail(cx, "out of memory");
-    wh_var(p, S_OTHER, s);
-    return wh_set_string(cx, s, q->r.scheme_other, strlen(q->r.scheme_other));
+    return q ? wh_req_scheme(cx, &q->r, &res[0]) : -1;
 }
 
 int kiln_p3c_set_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     p3c_req *q = req_arg(ctx, cx, &args[0]);
-    if (!q) return -1;
-    if (args[1].var.disc == 0) {
-        q->r.has_scheme = 0;
-        return plain(&res[0], 0);
-    }
-    const kiln_cval *s = args[1].var.payload;
-    if (s->var.disc > S_OTHER) return plain(&res[0], 1);
-    if (s->var.disc == S_OTHER) {
-        const kiln_cval *name = s->var.payload;
-        if (!wh_scheme_name_ok(name->str.ptr, name->str.len)) return plain(&res[0], 1);
-        if (set_str(&q->r.scheme_other, name) < 0) return fail(cx, "out of memory");
-    }
-    q->r.has_scheme = 1;
-    q->r.scheme = s->var.disc;
-    return plain(&res[0], 0);
+    return q ? wh_req_set_scheme(cx, &q->r, &args[1], &res[0]) : -1;
 }
 
 int kiln_p3c_get_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)

@@ -3,6 +3,8 @@
  * both versions and the new wasi:http/types functions; request-options (new, set/get of
  * the three timeouts, zero meaning "at once", none, clone, unknown handles trapping);
  * send, request getters and response.consume-body on handles that are not theirs trap;
+ * the request setters' checks (path-with-query, authority, method, scheme: refused values
+ * are err and change nothing);
  * wh_send refuses what no grant allows (a host, a chained component, a self request) with
  * HTTP-request-denied, an other scheme with HTTP-protocol-error, a bad content-length
  * with HTTP-request-body-size, and reaches a granted host (connection-refused on a closed
@@ -145,6 +147,85 @@ static void test_foreign_handles(void *h)
     CHECK(kiln_p3c_owns(KILN_P3C_BASE) && !kiln_p3c_owns(1));
 }
 
+static kiln_cval S(const char *s)
+{
+    kiln_cval v;
+    memset(&v, 0, sizeof v);
+    v.str.ptr = (char *)s;
+    v.str.len = strlen(s);
+    return v;
+}
+
+/* The setters request.set-* share with 0.2 (outgoing.c's wh_req_*): the case of the
+ * result (0 ok, 1 err), -1 on a trap. */
+static int set_target(wh_outreq *r, int path, const char *v)
+{
+    kiln_cval str = S(v ? v : ""), opt = {.var = {v ? 1u : 0u, v ? &str : NULL}}, res;
+    kiln_cabi_cx_reset(&cx);
+    if (wh_req_set_target(&cx, r, path, &opt, &res) < 0) return -1;
+    return (int)res.var.disc;
+}
+
+static int set_method(wh_outreq *r, uint32_t disc, const char *other)
+{
+    kiln_cval str = S(other ? other : ""), m = {.var = {disc, other ? &str : NULL}}, res;
+    kiln_cabi_cx_reset(&cx);
+    if (wh_req_set_method(&cx, r, &m, &res) < 0) return -1;
+    return (int)res.var.disc;
+}
+
+static int set_scheme(wh_outreq *r, int some, uint32_t disc, const char *other)
+{
+    kiln_cval str = S(other ? other : ""), sc = {.var = {disc, other ? &str : NULL}};
+    kiln_cval opt = {.var = {some ? 1u : 0u, some ? &sc : NULL}}, res;
+    kiln_cabi_cx_reset(&cx);
+    if (wh_req_set_scheme(&cx, r, &opt, &res) < 0) return -1;
+    return (int)res.var.disc;
+}
+
+static void test_setters(void)
+{
+    wh_outreq r;
+    memset(&r, 0, sizeof r);
+    CHECK_INT(set_target(&r, 1, "/a?b=c"), 0);
+    CHECK_STR(r.path, "/a?b=c");
+    CHECK_INT(set_target(&r, 1, "no-slash"), 1);
+    CHECK_INT(set_target(&r, 1, "/with space"), 1);
+    CHECK_INT(set_target(&r, 1, "/frag#x"), 1);
+    CHECK_STR(r.path, "/a?b=c"); /* a refused value changes nothing */
+    CHECK_INT(set_target(&r, 1, NULL), 0);
+    CHECK(r.path == NULL);
+    CHECK_INT(set_target(&r, 0, "example.com:8080"), 0);
+    CHECK_STR(r.authority, "example.com:8080");
+    CHECK_INT(set_target(&r, 0, "a/b"), 1);
+    CHECK_INT(set_method(&r, M_POST, NULL), 0);
+    CHECK_INT((int)r.method, M_POST);
+    CHECK_INT(set_method(&r, M_OTHER, "PURGE"), 0);
+    CHECK_STR(r.method_other, "PURGE");
+    CHECK_INT(set_method(&r, M_OTHER, "bad name"), 1);
+    CHECK_INT(set_method(&r, M_OTHER + 1, NULL), 1);
+    kiln_cval res;
+    kiln_cabi_cx_reset(&cx);
+    CHECK_INT(wh_req_method(&cx, &r, &res), 0);
+    CHECK_INT((int)res.var.disc, M_OTHER);
+    CHECK(res.var.payload && res.var.payload->str.len == 5);
+    CHECK_INT(set_scheme(&r, 1, S_HTTPS, NULL), 0);
+    CHECK(r.has_scheme && r.scheme == S_HTTPS);
+    CHECK_INT(set_scheme(&r, 1, S_OTHER, ""), 1);
+    CHECK_INT(set_scheme(&r, 1, S_OTHER, "ht:tp"), 1);
+    CHECK_INT(set_scheme(&r, 1, S_OTHER, "ftp"), 0);
+    CHECK_STR(r.scheme_other, "ftp");
+    CHECK_INT(set_scheme(&r, 0, 0, NULL), 0);
+    CHECK(!r.has_scheme);
+    kiln_cabi_cx_reset(&cx);
+    CHECK_INT(wh_req_scheme(&cx, &r, &res), 0);
+    CHECK_INT((int)res.var.disc, 0); /* none */
+    kiln_free(r.path);
+    kiln_free(r.authority);
+    kiln_free(r.method_other);
+    kiln_free(r.scheme_other);
+}
+
 /* A port nothing listens on (bound, then closed). */
 static unsigned closed_port(void)
 {
@@ -224,6 +305,7 @@ int main(void)
         test_foreign_handles(h);
         kiln_p3http_provider.ctx_free(h);
     }
+    test_setters();
     test_send_rules();
     kiln_cabi_cx_free(&cx);
     return test_finish("client_test");
