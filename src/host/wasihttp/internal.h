@@ -148,6 +148,9 @@ char *wh_send_host(const wh_outreq *r);
 /* Counts an outbound request of o's guest (settings.h's outbound sink): its answer's
  * status, or (0) its failure's error-code; t0 when it was sent (monotonic ns). */
 void wh_send_count(const wh_origin *o, const char *host, int status, uint32_t ecode, uint64_t t0);
+/* A request-options timeout t (0: not set) as option<duration>; *t set from one. */
+int wh_timeout_get(kiln_cabi_cx *cx, uint64_t t, kiln_cval *res);
+void wh_timeout_set(uint64_t *t, const kiln_cval *v);
 /* v = error-code case c (empty payloads where the case has one). 0, or -1 (cx->err). */
 int wh_error_code(kiln_cabi_cx *cx, kiln_cval *v, uint32_t c);
 /* r's method and scheme as results (get-method, get-scheme); its setters with their checks

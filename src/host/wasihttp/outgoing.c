@@ -402,27 +402,36 @@ int wh_options_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
     return res[0].res.rep ? 0 : -1;
 }
 
-static int opt_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int k)
+int wh_timeout_get(kiln_cabi_cx *cx, uint64_t t, kiln_cval *res)
 {
-    wh_options *o = get(ctx, cx, OPTIONS, args[0].res.rep, "request-options");
-    if (!o) return -1;
-    if (!o->t[k]) {
-        wh_var(&res[0], 0, NULL);
+    if (!t) {
+        wh_var(res, 0, NULL);
         return 0;
     }
     kiln_cval *p = wh_cval(cx);
     if (!p) return p2_fail(cx, "wasi:http: out of memory");
-    p->u = o->t[k];
-    wh_var(&res[0], 1, p);
+    p->u = t;
+    wh_var(res, 1, p);
     return 0;
+}
+
+void wh_timeout_set(uint64_t *t, const kiln_cval *v)
+{
+    *t = v->var.disc == 1 ? v->var.payload->u : 0;
+    if (v->var.disc == 1 && *t == 0) *t = 1; /* zero: at once */
+}
+
+static int opt_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int k)
+{
+    wh_options *o = get(ctx, cx, OPTIONS, args[0].res.rep, "request-options");
+    return o ? wh_timeout_get(cx, o->t[k], &res[0]) : -1;
 }
 
 static int opt_set(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int k)
 {
     wh_options *o = get(ctx, cx, OPTIONS, args[0].res.rep, "request-options");
     if (!o) return -1;
-    o->t[k] = args[1].var.disc == 1 ? args[1].var.payload->u : 0;
-    if (args[1].var.disc == 1 && o->t[k] == 0) o->t[k] = 1; /* zero: at once */
+    wh_timeout_set(&o->t[k], &args[1]);
     p2_ok(&res[0]);
     return 0;
 }

@@ -372,16 +372,7 @@ static p3c_options *options_arg(void *ctx, kiln_cabi_cx *cx, const kiln_cval *v)
 static int opt_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int k)
 {
     p3c_options *o = options_arg(ctx, cx, &args[0]);
-    if (!o) return -1;
-    if (!o->t[k]) {
-        wh_var(&res[0], 0, NULL);
-        return 0;
-    }
-    kiln_cval *p = wh_cval(cx);
-    if (!p) return fail(cx, "out of memory");
-    p->u = o->t[k];
-    wh_var(&res[0], 1, p);
-    return 0;
+    return o ? wh_timeout_get(cx, o->t[k], &res[0]) : -1;
 }
 
 /* set-*-timeout: err(request-options-error.immutable) on an attached request's view. */
@@ -396,8 +387,7 @@ static int opt_set(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
         wh_var(&res[0], 1, e);
         return 0;
     }
-    o->t[k] = args[1].var.disc == 1 ? args[1].var.payload->u : 0;
-    if (args[1].var.disc == 1 && o->t[k] == 0) o->t[k] = 1; /* zero: at once */
+    wh_timeout_set(&o->t[k], &args[1]);
     wh_var(&res[0], 0, NULL);
     return 0;
 }
