@@ -12,7 +12,8 @@
 # component "back" (http://back.spin.internal/u/chained, in process) which forwards to the
 # upstream, anything else goes to the upstream (a python3 server: GET answers "item PATH",
 # POST echoes the body). Checked under the rc and the 0.3.0 names, with a 3 MiB body
-# through both ways; a component with the same import but no grants is denied.
+# through both ways; max_connections = 0 refuses; a component with the same import but
+# no grants is denied.
 # wasm-tools comes from scripts/install-tools.sh; without it this test fails.
 source "$(dirname "$0")/../lib.sh"
 
@@ -442,6 +443,21 @@ for v in 0.3.0-rc-2026-03-15 0.3.0; do
     kill "$PID" 2>/dev/null
     wait "$PID" 2>/dev/null
 done
+
+# The runtime config's [outbound_http] max_connections limits p3 guests as 0.2 ones: 0
+# refuses every request with connection-limit-reached (11).
+printf '[outbound_http]\nmax_connections = 0\n' >"$TMP/limit0.toml"
+port=$(free_port)
+URL="http://127.0.0.1:$port"
+"$KILN" up -f "$TMP/0.3.0" --listen "127.0.0.1:$port" --runtime-config-file "$TMP/limit0.toml" \
+    >"$TMP/out.log" 2>"$TMP/err.log" &
+PID=$!
+on_exit "kill $PID 2>/dev/null"
+for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+out=$(curl -s --max-time 20 "$URL/item/1")
+expect_eq "max_connections = 0: connection-limit-reached (11)" "error-code 11" "$out"
+kill "$PID" 2>/dev/null
+wait "$PID" 2>/dev/null
 
 # Without grants the same component is denied (deny by default, as 0.2).
 d="$TMP/nogrant"
