@@ -7,13 +7,14 @@
 # was called (the pending send waits for it), then waits for send's subtask and answers
 # with the upstream's status and its body (response.consume-body) copied into its own
 # response stream; /f… returns send's response as its own (its body streams from the
-# upstream to the client; one cut short aborts the response). Paths: /d… sends to a host no grant allows (the guest answers 502
-# "error-code 15": HTTP-request-denied, and kiln logs the denial), /c… chains to the
+# upstream to the client; one cut short aborts the response). /d… sends to a host no
+# grant allows (the guest answers 502 "error-code 15": HTTP-request-denied, and kiln
+# logs the denial), /c… chains to the
 # component "back" (http://back.spin.internal/u/chained, in process) which forwards to the
 # upstream, anything else goes to the upstream (a python3 server: GET answers "item PATH",
 # POST echoes the body). Checked under the rc and the 0.3.0 names, with a 3 MiB body
-# through both ways; max_connections = 0 refuses; a component with the same import but
-# no grants is denied.
+# through both ways; traced, the client span; max_connections = 0 refuses; a component
+# with the same import but no grants is denied.
 # wasm-tools comes from scripts/install-tools.sh; without it this test fails.
 source "$(dirname "$0")/../lib.sh"
 
@@ -49,6 +50,9 @@ class H(BaseHTTPRequestHandler):
             self.wfile.write(b"0123456789")
             self.wfile.flush()
             self.close_connection = True
+            return
+        if self.path.startswith("/tp"):  # the traceparent it got
+            self.answer((self.headers.get("traceparent") or "none").encode())
             return
         self.answer(("item " + self.path).encode())
     def do_POST(self):
@@ -443,6 +447,44 @@ for v in 0.3.0-rc-2026-03-15 0.3.0; do
     kill "$PID" 2>/dev/null
     wait "$PID" 2>/dev/null
 done
+
+# Traced (OTEL_EXPORTER_OTLP_ENDPOINT): the upstream gets a traceparent naming a new
+# client span in the served request's trace, exported as 0.2's are.
+RECV="$ROOT/tests/e2e/helpers/otlp_receiver.py"
+mkdir -p "$TMP/recv"
+RPORT=$(free_port)
+python3 "$RECV" serve "$RPORT" "$TMP/recv" &
+on_exit "kill $! 2>/dev/null"
+for _ in $(seq 50); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $RPORT), 1)" 2>/dev/null && break
+    sleep 0.1
+done
+TRACE=0af7651916cd43dd8448eb211c80319c
+PARENT=b7ad6b7169203331
+OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RPORT" OTEL_BSP_SCHEDULE_DELAY=100 start "$TMP/0.3.0"
+sent=$(curl -s --max-time 20 -H "traceparent: 00-$TRACE-$PARENT-01" "$URL/tp")
+case "$sent" in
+00-$TRACE-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-01)
+    pass "traced: the upstream got a traceparent in the request's trace" ;;
+*) fail "traced: the upstream got a traceparent in the request's trace" "got: $sent" ;;
+esac
+CLIENT=${sent:36:16}
+[ "$CLIENT" != "$PARENT" ] && pass "traced: ... naming a new span" || fail "traced: ... naming a new span" "$sent"
+spans() {
+    python3 "$RECV" spans "$TMP/recv" 2>/dev/null | python3 -c '
+import json, sys
+for l in sys.stdin:
+    s = json.loads(l)
+    if s["kind"] == 3:
+        a = s["attributes"]
+        print(s["spanId"], s["traceId"], a.get("http.request.method"), a.get("url.full"),
+              a.get("http.response.status_code"), a.get("kiln.component"))'
+}
+want="$CLIENT $TRACE GET http://$AUTH/tp 203 front"
+for _ in $(seq 100); do spans | grep -qxF -- "$want" && break; sleep 0.1; done
+expect_contains "traced: the client span is exported with its attributes" "$want" "$(spans)"
+kill "$PID" 2>/dev/null
+wait "$PID" 2>/dev/null
 
 # The runtime config's [outbound_http] max_connections limits p3 guests as 0.2 ones: 0
 # refuses every request with connection-limit-reached (11).
