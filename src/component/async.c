@@ -1168,6 +1168,20 @@ ki_core *ka_lower_async(kiln_component_instance *ci, ki_tramp *t, kiln_err *err)
 
 /* ---- teardown ---- */
 
+/* Ends s's threads: a parked thread unwinds (park returns -1: its built-in traps); one
+ * never started is freed as it is. Resumes fibers, so it runs off the caller's fiber. */
+static void unwind_threads(void *arg)
+{
+    ka_store *s = arg;
+    for (ka_thread *t = s->threads; t; t = t->next) {
+        if (!t->fiber) continue;
+        for (int i = 0; i < 1000 && t->started && !t->done; i++)
+            resume(s, t);
+        if (t->fiber && (t->done || !t->started)) kiln_fiber_free(t->fiber);
+        t->fiber = NULL;
+    }
+}
+
 void ka_store_free(kiln_component_instance *ci)
 {
     ka_store *s = ci->as;
@@ -1175,15 +1189,11 @@ void ka_store_free(kiln_component_instance *ci)
     s->aborting = 1;
     s->failed = 1;
     ka_host_abandon_all(s);
-    for (ka_thread *t = s->threads; t; t = t->next) {
-        if (!t->fiber) continue;
-        /* a parked thread unwinds (park returns -1: its built-in traps); one never
-         * started is freed as it is */
-        for (int i = 0; i < 1000 && t->started && !t->done; i++)
-            resume(s, t);
-        if (t->fiber && (t->done || !t->started)) kiln_fiber_free(t->fiber);
-        t->fiber = NULL;
-    }
+    /* freed from a request's fiber (a p3 handler that timed out while a thread waited):
+     * fibers do not nest, so the unwinding runs on the offload pool meanwhile */
+    if (off_fiber(unwind_threads, s) < 0)
+        for (ka_thread *t = s->threads; t; t = t->next)
+            t->fiber = NULL; /* no thread to unwind them on: left parked, never resumed */
     while (s->threads) {
         ka_thread *t = s->threads;
         s->threads = t->next;

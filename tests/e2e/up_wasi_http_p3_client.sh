@@ -13,8 +13,9 @@
 # component "back" (http://back.spin.internal/u/chained, in process) which forwards to the
 # upstream, anything else goes to the upstream (a python3 server: GET answers "item PATH",
 # POST echoes the body). Checked under the rc and the 0.3.0 names, with a 3 MiB body
-# through both ways; traced, the client span; max_connections = 0 refuses; a component
-# with the same import but no grants is denied.
+# through both ways; traced, the client span; the request timeout while send waits and
+# while the body is read; max_connections = 0 refuses; a component with the same import
+# but no grants is denied.
 # wasm-tools comes from scripts/install-tools.sh; without it this test fails.
 source "$(dirname "$0")/../lib.sh"
 
@@ -30,6 +31,7 @@ fi
 # x-upstream: yes; status 203 so that the proxy's copy of the status shows.
 cat >"$TMP/upstream.py" <<'PY'
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class H(BaseHTTPRequestHandler):
@@ -50,6 +52,16 @@ class H(BaseHTTPRequestHandler):
             self.wfile.write(b"0123456789")
             self.wfile.flush()
             self.close_connection = True
+            return
+        if self.path.startswith("/slowhead"):  # answers after 5 s
+            time.sleep(5)
+        if self.path.startswith("/slowbody"):  # the head, then the body after 5 s
+            self.send_response(200)
+            self.send_header("Content-Length", "4")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(5)
+            self.wfile.write(b"late")
             return
         if self.path.startswith("/tp"):  # the traceparent it got
             self.answer((self.headers.get("traceparent") or "none").encode())
@@ -498,6 +510,24 @@ on_exit "kill $PID 2>/dev/null"
 for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
 out=$(curl -s --max-time 20 "$URL/item/1")
 expect_eq "max_connections = 0: connection-limit-reached (11)" "error-code 11" "$out"
+kill "$PID" 2>/dev/null
+wait "$PID" 2>/dev/null
+
+# The request timeout holds while send waits for the head (504) and while the guest waits
+# for the upstream's body (the response, already started, is aborted); the server serves on.
+mkdir -p "$TMP/short"
+cp "$TMP/0.3.0/proxy.wasm" "$TMP/short/"
+sed 's/request_timeout = "20s"/request_timeout = "1s"/' "$TMP/0.3.0/spin.toml" >"$TMP/short/spin.toml"
+start "$TMP/short"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 "$URL/slowhead")
+expect_eq "a send waiting past request_timeout: 504" 504 "$code"
+curl -s -o /dev/null --max-time 20 "$URL/slowbody"
+rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 28 ]; then pass "a body read waiting past request_timeout: aborted (curl $rc)"
+else fail "a body read waiting past request_timeout: aborted" "curl exited $rc"; fi
+out=$(curl -s --max-time 20 "$URL/item/short")
+expect_eq "after the timeouts the server serves on" "item /item/short" "$out"
+expect_contains "the timeout is logged" "ran past its request timeout" "$(cat "$TMP/err.log")"
 kill "$PID" 2>/dev/null
 wait "$PID" 2>/dev/null
 
