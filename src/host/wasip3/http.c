@@ -601,6 +601,7 @@ wh_fields *kiln_p3http_fields_take(kiln_p3http *h, kiln_cabi_cx *cx, uint32_t re
 
 uint32_t kiln_p3http_response_add(kiln_p3http *h, kiln_cabi_cx *cx, int status, wh_fields *headers)
 {
+    if (!headers) return fail(cx, "out of memory"), 0;
     if (h->nres >= MAX_RESPONSES) {
         wh_fields_free(headers);
         return fail(cx, "wasi:http: too many responses"), 0;

@@ -63,7 +63,7 @@ uint32_t kiln_p3http_fields_put(kiln_p3http *h, kiln_cabi_cx *cx, wh_fields *f);
 /* Takes an own<fields> argument out of the table; NULL with cx->err when unknown. */
 wh_fields *kiln_p3http_fields_take(kiln_p3http *h, kiln_cabi_cx *cx, uint32_t rep);
 /* A new response (status, headers taken and made immutable) with no guest body: its rep,
- * or 0 with cx->err (the headers freed). */
+ * or 0 with cx->err (the headers freed; NULL headers: out of memory). */
 uint32_t kiln_p3http_response_add(kiln_p3http *h, kiln_cabi_cx *cx, int status, wh_fields *headers);
 
 #endif
