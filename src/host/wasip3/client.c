@@ -203,6 +203,7 @@ static void body_dropped(void *arg)
     q->contents = NULL;
     q->body_done = 1;
     body_feed(q);
+    if (q->p) kiln_chost_pending_again(q->p, wh_mono_ns()); /* send need not wait longer */
 }
 
 int kiln_p3c_request_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
