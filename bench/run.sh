@@ -15,7 +15,8 @@
 #   7. `kiln bench examples/hello`: cold start, memory, time to 1,000 live, requests/s and
 #      cost against a native process and a runc container per request
 #   8. JavaScript compute: the http-js template's handler running bench/guests/js_compute.js
-#      under Kiln vs the same JavaScript under Node.js, as a ratio
+#      under Kiln, on the fast tier and on the opt tier (built in the background as kiln up
+#      does), vs the same JavaScript under Node.js, as ratios
 #   9. host APIs (bench/guests/host_api.c): key-value get/set latency and requests/s, the
 #      overhead of an outbound request against the same upstream reached directly, and
 #      1,000 guests waiting on a slow upstream at once on 2 loops with another route's
@@ -23,6 +24,10 @@
 #  10. wasi:http 0.3: the p3 hello (bench/guests/p3_hello.wat) with a fresh instance per
 #      request and with --max-instance-reuse-count 128, vs the p2 c-http hello and nginx.
 #      `KILN_BENCH_SECTION=p3 bash bench/run.sh` runs it alone.
+#  11. languages (bench/languages.sh): every `kiln new` template's hello: size, build time,
+#      first request on an empty cache and of a second app, instance start p50, memory per
+#      live instance, requests/s vs nginx. KILN_BENCH_SECTION=languages (or js_compute) runs
+#      that section alone.
 # Not part of `make test`: targets live here, never in timed tests.
 set -u
 source "$(dirname "$0")/../tests/lib.sh"
@@ -232,18 +237,103 @@ NGX
     say "Medians of the rounds: p3 fresh / p2 **$(p3_median "$a1")**, p3 reuse / p2 **$(p3_median "$a2")**, p3 reuse / p3 fresh **$(p3_median "$a3")**, p3 fresh / nginx **$(p3_median "$a4")** (each instance of both from an image)."
     say ""
 }
-if [ "${KILN_BENCH_SECTION:-}" = p3 ]; then
-    p3_section
-    cp "$report" "$KILN_BUILD/bench-p3.md"
-    echo "wrote $KILN_BUILD/bench-p3.md (bench/results.md left as it is)"
+# ---- 8: JavaScript compute (the http-js template vs Node.js, both tiers; kept in one function)
+# js_compute_run TIER_ARGS...: starts kiln up on $TMP/jsbench with those arguments, waits
+# for the tier to serve (for the opt tier, built in the background as kiln up does, up to
+# KILN_OPT_TIMEOUT + 2 min), sends a warm-up request, then the measured one; sets JSK to
+# its JSON body and JSUP to the tier-up line of kiln up's log (empty when none).
+js_compute_run() {
+    local kport kpid want=$1 waited=0 limit=$((${KILN_OPT_TIMEOUT:-900} + 120))
+    shift
+    kport=$(free_port)
+    JSK="" JSUP=""
+    (cd "$TMP/jsbench" && exec "$KILN" up --listen "127.0.0.1:$kport" --quiet "$@") >"$TMP/jsbench-up.log" 2>&1 &
+    kpid=$!
+    for _ in $(seq 6000); do curl -fs "http://127.0.0.1:$kport/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+    if [ "$want" = opt ]; then # cached: "opt tier ready" at start; else wait for the tier-up
+        until grep -q 'opt tier ready\|optimized tier ready\|optimized tier failed' "$TMP/jsbench-up.log" ||
+            [ $waited -ge $limit ] || ! kill -0 "$kpid" 2>/dev/null; do
+            sleep 5
+            waited=$((waited + 5))
+        done
+        JSUP=$(grep -m1 'opt tier ready\|optimized tier' "$TMP/jsbench-up.log" | sed 's/^kiln: //')
+        grep -q 'opt tier ready\|optimized tier ready' "$TMP/jsbench-up.log" || want=none
+    fi
+    if [ "$want" != none ]; then
+        curl -s -m 600 "http://127.0.0.1:$kport/?n=10" >/dev/null # the first instance
+        JSK=$(curl -s -m 600 "http://127.0.0.1:$kport/?n=$JSN")
+    fi
+    kill "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null
+}
+js_compute_section() {
+    local dir="$TMP/jsbench" nd kfast kopt upfast upopt nms
+    JSN=20000
+    say "## 8. JavaScript compute: the http-js template's handler under Kiln (both tiers) vs Node.js"
+    say ""
+    if ! command -v node >/dev/null || ! (cd "$TMP" && "$KILN" new http-js jsbench >/dev/null 2>&1); then
+        say "(skipped: no Node.js, or kiln new http-js failed)"
+        say ""
+        return
+    fi
+    cp "$ROOT/bench/guests/js_compute.js" "$dir/src/compute.js"
+    cat >"$dir/src/index.js" <<'JS'
+import { compute } from './compute.js';
+
+export default {
+  async fetch(request) {
+    const n = Number(new URL(request.url).searchParams.get('n') ?? '1000');
+    return Response.json(compute(n));
+  },
+};
+JS
+    if ! (cd "$dir" && "$KILN" build >"$TMP/jsbench-build.log" 2>&1); then
+        say "(skipped: kiln build of the http-js template failed: $(tail -1 "$TMP/jsbench-build.log"); \`scripts/install-tools.sh --npm-only\`)"
+        say ""
+        return
+    fi
+    js_compute_run fast --tier fast --no-tier-up
+    kfast=$JSK
+    js_compute_run opt
+    kopt=$JSK
+    upopt=$JSUP
+    cat >"$TMP/jsbench-node.mjs" <<JS
+import { compute } from '$ROOT/bench/guests/js_compute.js';
+compute(10);
+console.log(JSON.stringify(compute(Number(process.argv[2]))));
+JS
+    nd=$(node "$TMP/jsbench-node.mjs" "$JSN")
+    nms=$(sed -n 's/.*"ms":\([0-9]*\).*/\1/p' <<<"$nd")
+    say "Command: \`kiln new http-js\`, its handler replaced by one that runs \`compute(n)\` of bench/guests/js_compute.js (JSON round trips of $JSN small objects, then an integer loop; the time measured inside, with Date.now), served by \`kiln up --tier fast --no-tier-up\`, then by \`kiln up\` once its opt tier is ready (StarlingMonkey, an interpreter, compiled by Kiln; the opt tier is built in the background as kiln up does, or found in the cache: ${upopt:-no tier-up line}); one request \`/?n=$JSN\` after a warm-up request. Node.js $(node --version) runs the same module (V8's JIT) after a warm-up call. The checksums must agree."
+    say ""
+    say "| runtime | ms | checksum | Kiln / Node.js time |"
+    say "|---|---|---|---|"
+    local row k kms
+    for row in "kiln fast tier (libtcc):$kfast" "kiln opt tier (cc, in parts):$kopt" "Node.js:$nd"; do
+        k=${row#*:}
+        kms=$(sed -n 's/.*"ms":\([0-9]*\).*/\1/p' <<<"$k")
+        say "| ${row%%:*} | ${kms:-?} | $(sed -n 's/.*"checksum":\([0-9]*\).*/\1/p' <<<"$k") | $(python3 -c "print(f'{$kms/max($nms,1):.1f}x')" 2>/dev/null || echo "?") |"
+    done
+    say ""
+}
+
+# ---- 11: languages (bench/languages.sh: every template's hello; kept in one function)
+languages_section() {
+    say "## 11. Languages: every \`kiln new\` template's hello app"
+    say ""
+    say "Command: \`bench/languages.sh\` (what each column measures is under the table)."
+    say ""
+    KILN_BUILD="$KILN_BUILD" bash "$ROOT/bench/languages.sh" 2>"$TMP/languages.err" | tee -a "$report"
+    say ""
+}
+# KILN_BENCH_SECTION=NAME runs one section alone (defined above) into BUILD/bench-NAME.md
+case "${KILN_BENCH_SECTION:-}" in
+host_api | p3 | js_compute | languages)
+    "${KILN_BENCH_SECTION}_section"
+    cp "$report" "$KILN_BUILD/bench-$KILN_BENCH_SECTION.md"
+    echo "wrote $KILN_BUILD/bench-$KILN_BENCH_SECTION.md (bench/results.md left as it is)"
     exit 0
-fi
-if [ "${KILN_BENCH_SECTION:-}" = host_api ]; then
-    host_api_section
-    cp "$report" "$KILN_BUILD/bench-host-api.md"
-    echo "wrote $KILN_BUILD/bench-host-api.md (bench/results.md left as it is)"
-    exit 0
-fi
+    ;;
+esac
 
 say "# Kiln benchmarks"
 say ""
@@ -646,61 +736,10 @@ else
     say "kiln bench failed: $(tail -n 3 "$TMP/kb.err" "$TMP/kb-build.log" | tr '\n' ' ')"
 fi
 say ""
-# ---- 8: JavaScript compute (the http-js template vs Node.js; kept in one function)
-js_compute_section() {
-    local dir="$TMP/jsbench" kport kpid n=20000 k nd kms nms tier
-    say "## 8. JavaScript compute: the http-js template's handler under Kiln vs Node.js"
-    say ""
-    if ! command -v node >/dev/null || ! (cd "$TMP" && "$KILN" new http-js jsbench >/dev/null 2>&1); then
-        say "(skipped: no Node.js, or kiln new http-js failed)"
-        say ""
-        return
-    fi
-    cp "$ROOT/bench/guests/js_compute.js" "$dir/src/compute.js"
-    cat >"$dir/src/index.js" <<'JS'
-import { compute } from './compute.js';
-
-export default {
-  async fetch(request) {
-    const n = Number(new URL(request.url).searchParams.get('n') ?? '1000');
-    return Response.json(compute(n));
-  },
-};
-JS
-    if ! (cd "$dir" && "$KILN" build >"$TMP/jsbench-build.log" 2>&1); then
-        say "(skipped: kiln build of the http-js template failed: $(tail -1 "$TMP/jsbench-build.log"); \`scripts/install-tools.sh --npm-only\`)"
-        say ""
-        return
-    fi
-    kport=$(free_port)
-    (cd "$dir" && exec "$KILN" up --listen "127.0.0.1:$kport" --quiet) >"$TMP/jsbench-up.log" 2>&1 &
-    kpid=$!
-    for _ in $(seq 6000); do curl -fs "http://127.0.0.1:$kport/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
-    curl -s -m 600 "http://127.0.0.1:$kport/?n=10" >/dev/null # the first instance
-    k=$(curl -s -m 600 "http://127.0.0.1:$kport/?n=$n")
-    tier=$(grep -q 'opt tier ready' "$TMP/jsbench-up.log" && echo opt || echo fast)
-    kill "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null
-    cat >"$TMP/jsbench-node.mjs" <<JS
-import { compute } from '$ROOT/bench/guests/js_compute.js';
-compute(10);
-console.log(JSON.stringify(compute(Number(process.argv[2]))));
-JS
-    nd=$(node "$TMP/jsbench-node.mjs" "$n")
-    kms=$(sed -n 's/.*"ms":\([0-9]*\).*/\1/p' <<<"$k")
-    nms=$(sed -n 's/.*"ms":\([0-9]*\).*/\1/p' <<<"$nd")
-    say "Command: \`kiln new http-js\`, its handler replaced by one that runs \`compute(n)\` of bench/guests/js_compute.js (JSON round trips of $n small objects, then an integer loop; the time measured inside, with Date.now), \`kiln up\` ($tier tier: StarlingMonkey, an interpreter, compiled by Kiln), one request \`/?n=$n\` after a warm-up request; Node.js $(node --version) runs the same module (V8's JIT) after a warm-up call. The checksums must agree."
-    say ""
-    say "| runtime | ms | checksum |"
-    say "|---|---|---|"
-    say "| kiln ($tier tier) | ${kms:-?} | $(sed -n 's/.*"checksum":\([0-9]*\).*/\1/p' <<<"$k") |"
-    say "| Node.js | ${nms:-?} | $(sed -n 's/.*"checksum":\([0-9]*\).*/\1/p' <<<"$nd") |"
-    say ""
-    say "Kiln / Node.js time: **$(python3 -c "print(f'{$kms/max($nms,1):.1f}')" 2>/dev/null || echo "?")x**."
-    say ""
-}
 js_compute_section
 host_api_section
 p3_section
+languages_section
 
 cp "$report" "$OUT"
 echo

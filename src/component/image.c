@@ -607,7 +607,7 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
         map[i].to = kiln_instance_base(ci->cores[img->order[i]]);
     }
     for (size_t i = 0; i < img->ncores; i++)
-        if (kiln_image_rebase(ci->cores[i], map, img->ncores) < 0) goto oom;
+        if (kiln_image_rebase(ci->cores[i], img->cores[i], map, img->ncores) < 0) goto oom;
     goto out;
 oom:
     kiln_err_set(err, "%s: out of memory", lc->name);

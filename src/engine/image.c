@@ -187,8 +187,12 @@ static kiln_instance *instantiate(kiln_image *img, const kiln_binding *bindings,
         for (unsigned i = 0; i < nmem && ok; i++)
             ok = kiln_rt_mem_image_attach(img->mems[i], mems[i], img->mem_max[i]) == 0;
         for (unsigned i = 0; i < nft && ok; i++) {
+            /* In a set, the elements are copied by kiln_image_rebase, relocated in the same
+             * pass (a table of StarlingMonkey's has 7,784: copying then relocating them was
+             * most of a JS component's instance start); the table stays empty until then. */
             table_snapshot *s = &img->ftabs[i];
-            wasm_rt_funcref_t *d = dup_elems(s->data, s->size, sizeof *d);
+            wasm_rt_funcref_t *d = self_rebase ? dup_elems(s->data, s->size, sizeof *d)
+                                               : kiln_malloc(s->size ? s->size * sizeof *d : 1);
             ok = d != NULL;
             for (uint32_t k = 0; ok && self_rebase && k < s->size; k++) {
                 uintptr_t mi = (uintptr_t)d[k].module_instance;
@@ -196,7 +200,7 @@ static kiln_instance *instantiate(kiln_image *img, const kiln_binding *bindings,
                     d[k].module_instance = (char *)inst + (mi - img->orig_lo);
             }
             ft[i]->data = d;
-            ft[i]->size = s->size;
+            ft[i]->size = self_rebase ? s->size : 0;
             ft[i]->max_size = s->max_size;
         }
         for (unsigned i = 0; i < net && ok; i++) {
@@ -247,8 +251,8 @@ const kiln_binding *kiln_image_bindings(const kiln_image *img, size_t *n)
     return img->bindings;
 }
 
-/* The relocation of address a (map sorted by lo, ranges disjoint), or a itself. */
-static uintptr_t relocate(uintptr_t a, const kiln_image_reloc *map, size_t n)
+/* The range of map (sorted by lo, disjoint) holding address a, or NULL. */
+static const kiln_image_reloc *find_range(uintptr_t a, const kiln_image_reloc *map, size_t n)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -258,22 +262,38 @@ static uintptr_t relocate(uintptr_t a, const kiln_image_reloc *map, size_t n)
         else if (a >= map[mid].hi)
             lo = mid + 1;
         else
-            return map[mid].to + (a - map[mid].lo);
+            return &map[mid];
     }
-    return a;
+    return NULL;
 }
 
-int kiln_image_rebase(kiln_instance *inst, const kiln_image_reloc *map, size_t n)
+int kiln_image_rebase(kiln_instance *inst, const kiln_image *img, const kiln_image_reloc *map,
+                      size_t n)
 {
     kiln_module *m = inst->module;
     wasm_rt_funcref_table_t *local[8], **ft = local;
     if (m->nfuncref_tables > 8 && !(ft = kiln_malloc(m->nfuncref_tables * sizeof *ft))) return -1;
     m->g_funcref_tables(inst->native, ft);
-    for (unsigned i = 0; i < m->nfuncref_tables; i++)
-        for (uint32_t k = 0; k < ft[i]->size; k++) {
-            wasm_rt_funcref_t *f = &ft[i]->data[k];
-            f->module_instance = (void *)relocate((uintptr_t)f->module_instance, map, n);
+    for (unsigned i = 0; i < m->nfuncref_tables; i++) {
+        const table_snapshot *s = &img->ftabs[i];
+        const wasm_rt_funcref_t *src = s->data;
+        wasm_rt_funcref_t *d = ft[i]->data;
+        /* Consecutive elements mostly point into the same instance: the last range found
+         * is tried first. */
+        const kiln_image_reloc *last = NULL;
+        for (uint32_t k = 0; k < s->size; k++) {
+            uintptr_t mi = (uintptr_t)src[k].module_instance;
+            d[k] = src[k];
+            if (!mi) continue;
+            if (!last || mi - last->lo >= last->hi - last->lo) {
+                const kiln_image_reloc *r = find_range(mi, map, n);
+                if (!r) continue;
+                last = r;
+            }
+            d[k].module_instance = (void *)(last->to + (mi - last->lo));
         }
+        ft[i]->size = s->size;
+    }
     if (ft != local) kiln_free(ft);
     return 0;
 }

@@ -4,9 +4,9 @@
  * An image of one instance rebases the funcrefs of its tables that point into its own
  * block. In a component, a table of one core instance may hold funcrefs into another's
  * block (a fixup module fills a shim's table with the adapter's functions), so a set of
- * instances is copied in two steps: every instance with kiln_image_instantiate_set (the
- * funcrefs keep the images' addresses), then kiln_image_rebase on each with the table
- * of every image's old range -> its new instance's base. */
+ * instances is copied in two steps: every instance with kiln_image_instantiate_set (its
+ * tables empty), then kiln_image_rebase on each with the table of every image's old
+ * range -> its new instance's base, which copies the tables' elements and moves them. */
 #ifndef KILN_ENGINE_IMAGE_H
 #define KILN_ENGINE_IMAGE_H
 
@@ -16,8 +16,8 @@
  * unchanged and may be freed afterwards). NULL with *err filled. */
 kiln_image *kiln_image_capture(kiln_instance *inst, kiln_err *err);
 
-/* As kiln_image_instantiate, but funcrefs in the tables are left pointing where the
- * image's instance pointed (rebase them with kiln_image_rebase before running guest code). */
+/* As kiln_image_instantiate, but the funcref tables are left empty (size 0): call
+ * kiln_image_rebase, which fills them, before running guest code. */
 kiln_instance *kiln_image_instantiate_set(kiln_image *img, const kiln_binding *bindings);
 
 /* [lo, hi): the block of the instance the image was captured from (what its funcrefs
@@ -35,9 +35,11 @@ typedef struct kiln_image_reloc {
     uintptr_t lo, hi, to;
 } kiln_image_reloc;
 
-/* Moves every funcref of inst's tables whose module instance lies in one of the n old
- * ranges (sorted by lo, disjoint) by that range's offset; others are left. 0, or -1 out of
- * memory. */
-int kiln_image_rebase(kiln_instance *inst, const kiln_image_reloc *map, size_t n);
+/* Fills inst's funcref tables (inst made from img by kiln_image_instantiate_set, whose
+ * tables stay empty until this call) with img's elements, each funcref whose module
+ * instance lies in one of the n old ranges (sorted by lo, disjoint) moved by that range's
+ * offset; others are copied as they are. One pass per table. 0, or -1 out of memory. */
+int kiln_image_rebase(kiln_instance *inst, const kiln_image *img, const kiln_image_reloc *map,
+                      size_t n);
 
 #endif
