@@ -21,13 +21,24 @@ typedef struct p3_response {
     kiln_buf buf;            /* taken from the guest, not yet handed out */
     kiln_buf out;            /* handed out by the last take */
     int ended;
+    /* the guest's trailers future: 0 not written yet, 1 written (trailers: its fields,
+     * NULL for none), 2 written with an error-code */
+    int trailers_state;
+    wh_fields *trailers;
     struct kiln_p3http *h;
 } p3_response;
 
 struct kiln_p3http {
     const kiln_wasihttp_request *req;
-    int consumed;       /* the request's body was taken */
-    size_t body_off;    /* request body bytes given */
+    int consumed;    /* the request's body was taken */
+    size_t body_off; /* request body bytes given (a body whole in req) */
+    int streamed;    /* the body comes through kiln_p3http_body_put / _end instead */
+    kiln_buf in;     /* streamed: bytes from the connection, in[in_off..] not yet given */
+    size_t in_off;
+    int in_end;                     /* the connection's body ended (1) or failed (2) */
+    kiln_chost_stream *in_stream;   /* the host's end of consume-body's stream (NULL: gone) */
+    kiln_chost_future *in_trailers; /* consume-body's trailers future, until resolved */
+    int in_refused;     /* the guest's future passed to consume-body said error: no more */
     wh_fields **fields; /* rep - 1 → fields (NULL: free slot) */
     size_t nfields;
     p3_response res[MAX_RESPONSES]; /* rep - 1 */
@@ -53,17 +64,20 @@ static void h_free(void *ctx)
     for (size_t i = 0; i < h->nfields; i++)
         wh_fields_free(h->fields[i]);
     kiln_free(h->fields);
+    kiln_buf_free(&h->in);
     for (size_t i = 0; i < h->nres; i++) {
         wh_fields_free(h->res[i].headers);
+        wh_fields_free(h->res[i].trailers);
         kiln_buf_free(&h->res[i].buf);
         kiln_buf_free(&h->res[i].out);
     }
     kiln_free(h);
 }
 
-int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req)
+int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req, int streamed)
 {
     h->req = req;
+    h->streamed = streamed;
     return 0;
 }
 
@@ -371,10 +385,39 @@ static int r_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
     return 0;
 }
 
-/* Gives the request body's bytes; then the stream ends. */
+/* Resolves consume-body's trailers future with ok(none): the request has no trailers
+ * (the server drops a chunked body's trailer fields). */
+static void trailers_none(kiln_p3http *h)
+{
+    if (!h->in_trailers) return;
+    kiln_cval none[2];
+    memset(none, 0, sizeof none);
+    none[0].var.disc = 0; /* ok(none) */
+    none[0].var.payload = &none[1];
+    kiln_chost_future_resolve(h->in_trailers, &none[0]);
+    h->in_trailers = NULL;
+}
+
+/* Gives the request body's bytes; then the stream ends. A streamed body gives what the
+ * connection brought so far; with nothing there yet the guest's read stays pending
+ * until kiln_p3http_body_put wakes it. */
 static size_t body_produce(void *arg, uint8_t *buf, size_t n, int *end)
 {
     kiln_p3http *h = arg;
+    if (h->streamed) {
+        size_t have = h->in.len - h->in_off;
+        if (!have) {
+            if (!h->in_end) return 0;
+            *end = 1;
+            h->in_stream = NULL; /* closed by the stream layer */
+            return 0;
+        }
+        if (n > have) n = have;
+        memcpy(buf, h->in.data + h->in_off, n);
+        h->in_off += n;
+        if (h->in_off == h->in.len) h->in_off = h->in.len = 0;
+        return n;
+    }
     size_t left = h->req->body_len - h->body_off;
     if (!left) {
         *end = 1;
@@ -386,25 +429,77 @@ static size_t body_produce(void *arg, uint8_t *buf, size_t n, int *end)
     return n;
 }
 
+static void body_dropped(void *arg)
+{
+    kiln_p3http *h = arg;
+    h->in_stream = NULL; /* the guest dropped its end: what comes is not needed */
+    h->in.len = h->in_off = 0;
+}
+
+int kiln_p3http_body_wants(const kiln_p3http *h)
+{
+    return h->streamed && h->consumed && !h->in_end && !h->in_refused && h->in_stream &&
+           h->in.len - h->in_off < KILN_P3HTTP_HIGH;
+}
+
+size_t kiln_p3http_body_room(const kiln_p3http *h)
+{
+    size_t have = h->in.len - h->in_off;
+    return have < KILN_P3HTTP_HIGH ? KILN_P3HTTP_HIGH - have : 0;
+}
+
+int kiln_p3http_body_put(kiln_p3http *h, const void *data, size_t n)
+{
+    if (!h->in_stream) return 0; /* not consumed, or dropped: discarded */
+    if (h->in_off && h->in.len + n > KILN_P3HTTP_HIGH) {
+        memmove(h->in.data, h->in.data + h->in_off, h->in.len - h->in_off);
+        h->in.len -= h->in_off;
+        h->in_off = 0;
+    }
+    if (kiln_buf_append(&h->in, data, n) < 0) return -1;
+    kiln_chost_stream_wake(h->in_stream);
+    return 0;
+}
+
+void kiln_p3http_body_end(kiln_p3http *h, int failed)
+{
+    if (h->in_end) return;
+    h->in_end = failed ? 2 : 1;
+    if (!failed) trailers_none(h);
+    if (h->in_stream) kiln_chost_stream_wake(h->in_stream);
+}
+
+/* The guest wrote the future it passed to consume-body (result<_, error-code>): an
+ * error says it will not read the body on; the host stops reading it from the
+ * connection (the server discards the rest) and ends the guest's stream. */
+static void body_outcome(void *arg, const kiln_cval *v)
+{
+    kiln_p3http *h = arg;
+    if (v->var.disc == 0) return;
+    h->in_refused = 1;
+    h->in.len = h->in_off = 0;
+    if (h->in_stream) {
+        kiln_chost_stream_close(h->in_stream);
+        h->in_stream = NULL;
+    }
+}
+
 static int r_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_p3http *h = ctx;
     if (req_check(h, cx, &args[0]) < 0) return -1;
     if (h->consumed) return fail(cx, "wasi:http: the request body was consumed already");
     h->consumed = 1;
-    /* args[1], the guest's future for the body's outcome, is kept unread */
+    kiln_chost_future_ops fops = {body_outcome, h};
+    if (!kiln_chost_future_reader(cx, &args[1], &fops)) return -1;
     kiln_cval *two = kiln_cabi_alloc(cx, 2 * sizeof *two);
     if (!two) return fail(cx, "out of memory");
     memset(two, 0, 2 * sizeof *two);
-    kiln_chost_stream_ops ops = {NULL, body_produce, NULL, h};
-    if (!kiln_chost_stream_writer(cx, &two[0], &ops)) return -1;
-    kiln_chost_future *tr = kiln_chost_future_writer(cx, &two[1]);
-    if (!tr) return -1;
-    kiln_cval none[2];
-    memset(none, 0, sizeof none);
-    none[0].var.disc = 0; /* ok(none): no trailers */
-    none[0].var.payload = &none[1];
-    if (kiln_chost_future_resolve(tr, &none[0]) < 0) return fail(cx, "wasi:http: trailers");
+    kiln_chost_stream_ops ops = {NULL, body_produce, body_dropped, h};
+    if (!(h->in_stream = kiln_chost_stream_writer(cx, &two[0], &ops))) return -1;
+    if (!(h->in_trailers = kiln_chost_future_writer(cx, &two[1]))) return -1;
+    /* a body read whole, or one that ended already: the trailers are known now */
+    if (!h->streamed || h->in_end == 1) trailers_none(h);
     res[0].agg.items = two;
     res[0].agg.n = 2;
     return 0;
@@ -448,6 +543,26 @@ static void res_dropped(void *arg)
     res_end(arg);
 }
 
+/* The guest wrote its trailers future: result<option<own<fields>>, error-code>. The
+ * fields (moved to the host with the value) are the response's from now on. */
+static void res_trailers(void *arg, const kiln_cval *v)
+{
+    p3_response *r = arg;
+    kiln_p3http *h = r->h;
+    if (v->var.disc != 0) {
+        r->trailers_state = 2;
+        return;
+    }
+    r->trailers_state = 1;
+    const kiln_cval *opt = v->var.payload;
+    if (!opt || opt->var.disc != 1 || !opt->var.payload) return;
+    uint32_t rep = opt->var.payload->res.rep;
+    wh_fields *f = fields_get(h, rep);
+    if (!f) return;
+    h->fields[rep - 1] = NULL;
+    r->trailers = f;
+}
+
 static int s_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_p3http *h = ctx;
@@ -466,7 +581,8 @@ static int s_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
         kiln_chost_stream_ops ops = {res_consume, NULL, res_dropped, r};
         if (!(r->body = kiln_chost_stream_reader(cx, args[1].var.payload, &ops))) return -1;
     }
-    /* args[2], the guest's trailers future, is kept unread: no trailers yet */
+    kiln_chost_future_ops tops = {res_trailers, r};
+    if (!kiln_chost_future_reader(cx, &args[2], &tops)) return -1;
     r->headers = f; /* own<fields>: the response takes them */
     h->fields[args[0].res.rep - 1] = NULL;
     f->immutable = 1;
@@ -553,7 +669,17 @@ int kiln_p3http_body_ready(void *arg)
 {
     kiln_p3http *h = arg;
     p3_response *r = h->cur;
-    return !r || r->ended || r->buf.len > 0;
+    return !r || r->buf.len > 0 || (r->ended && r->trailers_state);
+}
+
+int kiln_p3http_trailers(kiln_p3http *h, uint32_t rep, const wh_fields **trailers)
+{
+    p3_response *r = res_get(h, rep);
+    *trailers = NULL;
+    if (!r) return -1;
+    if (r->trailers_state == 2) return -1;
+    *trailers = r->trailers;
+    return 0;
 }
 
 /* ---- the provider ---- */

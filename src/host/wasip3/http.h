@@ -36,9 +36,24 @@ extern const kiln_chost_provider kiln_p3http_provider;
 
 typedef struct kiln_p3http kiln_p3http;
 
-/* Binds the context to the request (req borrowed until the instance is freed). 0 or -1
+/* Binds the context to the request (req borrowed until the instance is freed). Its body
+ * is req->body whole, or, when streamed, what the executor feeds with
+ * kiln_p3http_body_put / _end as the connection brings it. 0 or -1 (out of memory). */
+int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req, int streamed);
+/* A streamed body: 1 when the guest took it (consume-body), still holds its stream,
+ * the connection's body has not ended and the host's buffer has room — the host should
+ * read more from the connection (kiln_component_idle's wants). */
+int kiln_p3http_body_wants(const kiln_p3http *h);
+/* How many more bytes the buffer takes (at most KILN_P3HTTP_HIGH are held). */
+size_t kiln_p3http_body_room(const kiln_p3http *h);
+/* Adds n bytes from the connection (n <= body_room) and retries the guest's pending
+ * read. Bytes for a body the guest did not take, or dropped, are discarded. 0 or -1
  * (out of memory). */
-int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req);
+int kiln_p3http_body_put(kiln_p3http *h, const void *data, size_t n);
+/* The connection's body ended (failed: it broke off; the guest's stream then ends
+ * early and the trailers future stays unresolved): once the buffer is read, the
+ * guest's stream ends, and consume-body's trailers future resolves with ok(none). */
+void kiln_p3http_body_end(kiln_p3http *h, int failed);
 /* The rep of the incoming request, for handle's own<request> argument. */
 uint32_t kiln_p3http_request_rep(kiln_p3http *h);
 /* The response rep the guest returned: its status and headers (NULL when rep is not a
@@ -48,8 +63,13 @@ const wh_fields *kiln_p3http_response(kiln_p3http *h, uint32_t rep, int *status)
  * handed out and emptied by the call; *ended once the guest dropped the stream (or gave
  * none). The guest's pending write is retried (into the emptied buffer). */
 const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, int *ended);
-/* 1 when the response body has bytes to take or has ended (kiln_component_drive's
- * condition; h is the context, the response the one last looked up). */
+/* 1 when the response body has bytes to take, or has ended and the guest wrote its
+ * trailers future (kiln_component_drive's condition; h is the context, the response the
+ * one last looked up). */
 int kiln_p3http_body_ready(void *h);
+/* After the body ended: the trailers the guest wrote (*trailers NULL: none, or the
+ * future was never written). 0, or -1 when the guest wrote an error-code (the response
+ * must be aborted) or rep is unknown. */
+int kiln_p3http_trailers(kiln_p3http *h, uint32_t rep, const wh_fields **trailers);
 
 #endif
