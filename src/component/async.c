@@ -1218,13 +1218,12 @@ ki_core *ka_lower_async(kiln_component_instance *ci, ki_tramp *t, kiln_err *err)
 
 /* ---- teardown ---- */
 
-void ka_store_free(kiln_component_instance *ci)
+/* Unwinds the store's parked threads and frees their fibers (off the caller's fiber:
+ * fibers do not nest, and an instance freed on a request's fiber may have threads
+ * parked mid-call, e.g. after a time limit). */
+static void unwind_threads(void *arg)
 {
-    ka_store *s = ci->as;
-    if (!s) return;
-    s->aborting = 1;
-    s->failed = 1;
-    ka_host_abandon_all(s);
+    ka_store *s = arg;
     for (ka_thread *t = s->threads; t; t = t->next) {
         if (!t->fiber) continue;
         /* a parked thread unwinds (park returns -1: its built-in traps); one never
@@ -1233,6 +1232,22 @@ void ka_store_free(kiln_component_instance *ci)
             resume(s, t);
         if (t->fiber && (t->done || !t->started)) kiln_fiber_free(t->fiber);
         t->fiber = NULL;
+    }
+}
+
+void ka_store_free(kiln_component_instance *ci)
+{
+    ka_store *s = ci->as;
+    if (!s) return;
+    s->aborting = 1;
+    s->failed = 1;
+    ka_host_abandon_all(s);
+    int parked = 0;
+    for (ka_thread *t = s->threads; t && !parked; t = t->next)
+        parked = t->fiber && t->started && !t->done;
+    /* (when no thread can start for it, the parked fibers are left, not resumed here) */
+    if (!parked || off_fiber(unwind_threads, s) < 0) {
+        if (!parked || !kiln_fiber_current()) unwind_threads(s);
     }
     while (s->threads) {
         ka_thread *t = s->threads;

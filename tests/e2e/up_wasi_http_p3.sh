@@ -86,6 +86,9 @@ p3_handler() {
   (core func $sdrop-r (canon stream.drop-readable $S))
   (core func $rfnew (canon future.new $RF))
   (core func $tfnew (canon future.new $TF))
+  (core func $tfread (canon future.read $TF (memory (core memory $mem "mem"))
+    (realloc (core func $mem "realloc"))))
+  (core func $tfwrite (canon future.write $TF (memory (core memory $mem "mem"))))
   (core func $ret (canon task.return (result (result (own $response) (error $ec))) (memory (core memory $mem "mem"))))
   (core module $M
     (import "" "mem" (memory 2))
@@ -103,9 +106,12 @@ p3_handler() {
     (import "" "sdrop-r" (func $sdrop-r (param i32)))
     (import "" "rfnew" (func $rfnew (result i64)))
     (import "" "tfnew" (func $tfnew (result i64)))
+    (import "" "tfread" (func $tfread (param i32 i32) (result i32)))
+    (import "" "tfwrite" (func $tfwrite (param i32 i32) (result i32)))
     (import "" "ret" (func $ret (param i32 i32 i32 i32 i32)))
     (data (i32.const 100) "x-p3yes")
     (data (i32.const 120) "hello from a p3 handler\0a")
+    (data (i32.const 150) "x-trailerdone")
     ;; writes n bytes at p to stream w (partial writes retried); 0, or 1 when dropped
     (func $write_all (param $w i32) (param $p i32) (param $n i32) (result i32) (local $r i32)
       (block $done (loop $more
@@ -118,7 +124,8 @@ p3_handler() {
       (i32.const 0))
     (func (export "handle") (param $req i32)
       (local $h i32) (local $s i64) (local $w i32) (local $tf i64) (local $resp i32)
-      (local $in i32) (local $v i32) (local $post i32) (local $c i32)
+      (local $in i32) (local $v i32) (local $post i32) (local $c i32) (local $n i32)
+      (local $p i32) (local $t i32)
       ;; GET /err...: an error-code
       (call $path (local.get $req) (i32.const 16))
       ;; $c: the path's second byte ("/e": error-code, "/l": loops, "/s": stops writing
@@ -139,6 +146,21 @@ p3_handler() {
       (if (local.get $post) (then
         (call $consume (local.get $req) (i32.wrap_i64 (call $rfnew)) (i32.const 40))
         (local.set $in (i32.load (i32.const 40)))))
+      ;; POST /b: reads the whole body before responding; answers its length in decimal
+      (if (i32.and (local.get $post) (i32.eq (local.get $c) (i32.const 98))) (then
+        (block $end (loop $rd
+          (local.set $v (call $sread (local.get $in) (i32.const 65536) (i32.const 65536)))
+          (local.set $n (i32.add (local.get $n) (i32.shr_u (local.get $v) (i32.const 4))))
+          (br_if $end (i32.eq (i32.and (local.get $v) (i32.const 15)) (i32.const 1)))
+          (br $rd)))
+        (call $sdrop-r (local.get $in))
+        (local.set $p (i32.const 240))
+        (loop $dig
+          (local.set $p (i32.sub (local.get $p) (i32.const 1)))
+          (i32.store8 (local.get $p)
+            (i32.add (i32.const 48) (i32.rem_u (local.get $n) (i32.const 10))))
+          (local.set $n (i32.div_u (local.get $n) (i32.const 10)))
+          (br_if $dig (local.get $n)))))
       (local.set $s (call $snew))
       (local.set $w (i32.wrap_i64 (i64.shr_u (local.get $s) (i64.const 32))))
       (local.set $tf (call $tfnew))
@@ -149,6 +171,10 @@ p3_handler() {
         (if (call $status (local.get $resp) (i32.const 201)) (then unreachable))))
       (call $ret (i32.const 0) (local.get $resp) (i32.const 0) (i32.const 0) (i32.const 0))
       ;; the body, after task.return
+      (if (i32.and (local.get $post) (i32.eq (local.get $c) (i32.const 98))) (then
+        (drop (call $write_all (local.get $w) (local.get $p) (i32.sub (i32.const 240) (local.get $p))))
+        (call $sdrop-w (local.get $w))
+        (return)))
       (if (i32.eqz (local.get $post)) (then
         (drop (call $write_all (local.get $w) (i32.const 120) (i32.const 24)))
         (if (i32.eq (local.get $c) (i32.const 115)) (then (return)))
@@ -163,14 +189,30 @@ p3_handler() {
         (br_if $end (i32.eq (i32.and (local.get $v) (i32.const 15)) (i32.const 1)))
         (br $copy)))
       (call $sdrop-r (local.get $in))
-      (call $sdrop-w (local.get $w))))
+      (call $sdrop-w (local.get $w))
+      ;; POST /r: once the request's trailers future says ok(none), the response's
+      ;; trailers future gets ok(some(x-trailer: done))
+      (if (i32.eq (local.get $c) (i32.const 114)) (then
+        (if (i32.ne (i32.and (call $tfread (i32.load (i32.const 44)) (i32.const 300))
+                             (i32.const 15)) (i32.const 0)) (then unreachable))
+        (if (i32.or (i32.load8_u (i32.const 300)) (i32.load8_u (i32.const 304)))
+          (then unreachable))
+        (local.set $t (call $fnew))
+        (call $fappend (local.get $t) (i32.const 150) (i32.const 9) (i32.const 159)
+          (i32.const 4) (i32.const 32))
+        (i32.store8 (i32.const 320) (i32.const 0))
+        (i32.store8 (i32.const 324) (i32.const 1))
+        (i32.store (i32.const 328) (local.get $t))
+        (drop (call $tfwrite (i32.wrap_i64 (i64.shr_u (local.get $tf) (i64.const 32)))
+          (i32.const 320)))))))
   (core instance $m (instantiate $M (with "" (instance
     (export "mem" (memory $mem "mem")) (export "fnew" (func $fnew))
     (export "fappend" (func $fappend)) (export "method" (func $method)) (export "path" (func $path))
     (export "consume" (func $consume)) (export "rnew" (func $rnew)) (export "status" (func $status))
     (export "snew" (func $snew)) (export "sread" (func $sread)) (export "swrite" (func $swrite))
     (export "sdrop-w" (func $sdrop-w)) (export "sdrop-r" (func $sdrop-r))
-    (export "rfnew" (func $rfnew)) (export "tfnew" (func $tfnew)) (export "ret" (func $ret))))))
+    (export "rfnew" (func $rfnew)) (export "tfnew" (func $tfnew)) (export "ret" (func $ret))
+    (export "tfread" (func $tfread)) (export "tfwrite" (func $tfwrite))))))
   (func $handle async (param "request" (own $request))
     (result (result (own $response) (error $ec)))
     (canon lift (core func $m "handle") async (memory (core memory $mem "mem"))))
@@ -203,13 +245,84 @@ done
 start() {
     port=$(free_port)
     URL="http://127.0.0.1:$port"
-    "$KILN" up -f "$1" --listen "127.0.0.1:$port" >"$TMP/out.log" 2>"$TMP/err.log" &
+    "$KILN" up -f "$1" --listen "127.0.0.1:$port" "${@:2}" >"$TMP/out.log" 2>"$TMP/err.log" &
     PID=$!
     on_exit "kill $PID 2>/dev/null"
     for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && return; sleep 0.1; done
 }
 
 head -c 3145728 /dev/urandom >"$TMP/big.bin"
+
+# A raw HTTP/1.1 client: `echo-steps` sends a chunked POST /x one piece at a time and
+# reads each piece's echo before sending the next (a request body read whole before the
+# guest runs would hang here); `upload PID MIB` sends MIB MiB chunked to /b (the guest
+# reads it all before it responds) sampling kiln's RSS.
+cat >"$TMP/raw.py" <<'PY'
+import socket, sys, time
+port, cmd = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port))
+s.settimeout(20)
+def response():  # status line and body (Content-Length or chunked)
+    f = s.makefile("rb")
+    status = f.readline().decode().rstrip("\r\n")
+    n = None
+    while True:
+        line = f.readline().decode().rstrip("\r\n")
+        if not line:
+            break
+        if line.lower().startswith("content-length:"):
+            n = int(line.split(":")[1])
+    if n is not None:
+        return status, f.read(n)
+    body = b""
+    while True:
+        size = int(f.readline().split(b";")[0], 16)
+        if not size:
+            return status, body
+        body += f.read(size)
+        f.readline()
+def rss(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) // 1024
+if cmd == "echo-steps":
+    s.sendall(b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    got = b""
+    for i in range(3):
+        piece = b"piece-%d;" % i
+        s.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        while piece not in got:
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+    s.sendall(b"0\r\n\r\n")
+    while not got.endswith(b"\r\n0\r\n\r\n"):
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+    print(got.split(b"\r\n", 1)[0].decode(), b"".join(
+        l for l in got.split(b"\r\n\r\n", 1)[1].split(b"\r\n") if l.startswith(b"piece")).decode())
+elif cmd == "slow":  # a body still coming when the request's time is up
+    s.sendall(b"POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nslow\r\n")
+    print(response()[0])
+elif cmd == "upload":
+    pid, mib = int(sys.argv[3]), int(sys.argv[4])
+    s.sendall(b"POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    chunk = b"100000\r\n" + b"u" * (1 << 20) + b"\r\n"
+    before, peak = rss(pid), 0
+    for i in range(mib):
+        s.sendall(chunk)
+        if i % 64 == 0:
+            peak = max(peak, rss(pid))
+    s.sendall(b"0\r\n\r\n")
+    status, body = response()
+    peak = max(peak, rss(pid))
+    print(status, body.decode(), "growth_mib=%d" % (peak - before))
+PY
+# (under ASan, a small quarantine: freed buffers would otherwise count in the RSS check)
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8"
 
 start "$TMP/rc"
 out=$(curl -s -D "$TMP/h.txt" "$URL/hello")
@@ -226,6 +339,21 @@ code=$(curl -s --http2-prior-knowledge -X POST --data-binary @"$TMP/big.bin" -o 
     -w '%{http_code}' "$URL/x")
 expect_eq "POST 3 MiB (HTTP/2): 201" 201 "$code"
 check "POST 3 MiB (HTTP/2): echoed byte for byte" cmp "$TMP/big.bin" "$TMP/got2.bin"
+# the request body streams in as the guest reads it
+out=$(python3 "$TMP/raw.py" "$port" echo-steps)
+expect_eq "a chunked upload echoed piece by piece while the response streams" \
+    "HTTP/1.1 201 Created piece-0;piece-1;piece-2;" "$out"
+out=$(curl -s -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/big.bin" "$URL/b")
+expect_eq "a body read whole before the guest responds" 3145728 "$out"
+out=$(curl -s -X POST "$URL/b")
+expect_eq "an empty body read before responding" 0 "$out"
+out=$(python3 "$TMP/raw.py" "$port" slow)
+expect_eq "a guest waiting for body bytes past request_timeout: 504" "HTTP/1.1 504 Gateway Timeout" "$out"
+# trailers: the guest reads consume-body's trailers future (ok(none) once the body
+# ended), then writes its response's trailers future: HTTP/1.1 trailer fields
+out=$(curl -s --raw -X POST --data-binary "with trailers" "$URL/r" | tr -d '\r')
+expect_contains "the echoed body before the trailers" "with trailers" "$out"
+expect_contains "the guest's trailers sent after the last chunk" "$(printf '0\nx-trailer: done')" "$out"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/e")
 expect_eq "an error-code: 500" 500 "$code"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/t")
@@ -243,6 +371,23 @@ expect_contains "the error-code is logged" "answered with an error-code" "$log"
 expect_contains "the trap is logged" "unreachable" "$log"
 expect_contains "the unfinished body is logged" "without ending it" "$log"
 expect_contains "the timeout is logged" "ran past its request timeout" "$log"
+kill "$PID" 2>/dev/null
+wait "$PID" 2>/dev/null
+
+# 1 GiB through a guest that reads it all in 64 KiB pieces before it responds: the host
+# holds at most 256 KiB of it
+mkdir -p "$TMP/big"
+cp "$TMP/rc/handler.wasm" "$TMP/big/"
+sed 's/"1s"/"120s"/' "$TMP/rc/spin.toml" >"$TMP/big/spin.toml"
+start "$TMP/big" --max-request-size 2g
+r=$(python3 "$TMP/raw.py" "$port" upload "$PID" 1024)
+expect_contains "1 GiB uploaded, read in pieces before the response" "HTTP/1.1 201 Created 1073741824 " "$r"
+growth=$(sed -n 's/.*growth_mib=\(-\?[0-9]*\).*/\1/p' <<<"$r")
+if [ -n "$growth" ] && [ "$growth" -lt 64 ]; then
+    pass "1 GiB upload: kiln's RSS grew by less than 64 MiB ($r)"
+else
+    fail "1 GiB upload: kiln's RSS grew by less than 64 MiB" "$r"
+fi
 kill "$PID" 2>/dev/null
 wait "$PID" 2>/dev/null
 
