@@ -398,18 +398,43 @@ out=$(curl -s -X POST --data-binary "release" "$URL/x")
 expect_eq "0.3.0 names: POST echo" "release" "$out"
 
 
-# A C guest on wit-bindgen's async (callback) C bindings, built here: a subset of the
-# wasi:http 0.3.0 WIT (what the guest uses), clang --target=wasm32-wasi, and
-# `wasm-tools component new` (no WASI imports: no adapter). wit-component wraps the export
-# in a shim instance whose error-code refers to the imported one (the validator must keep
-# the substituted named type one type).
+# A C guest on wit-bindgen's async (callback) C bindings, built here: the part of the
+# wasi:http 0.3.0 WIT the guest uses (its types as wasmtime 48 declares them, so that
+# wasmtime serve links it too), clang --target=wasm32-wasi, and `wasm-tools component new`
+# (no WASI imports: no adapter). wit-component wraps the export in a shim instance whose
+# error-code refers to the imported one (the validator must keep the substituted named
+# type one type).
 WB=$TOOLS/cargo/bin/wit-bindgen
 mkdir -p "$TMP/c/wit/deps/http" "$TMP/c/app"
 cat >"$TMP/c/wit/deps/http/types.wit" <<'WIT'
 package wasi:http@0.3.0;
 interface types {
-  variant error-code { DNS-timeout, connection-refused, internal-error(option<string>) }
-  variant header-error { invalid-syntax, forbidden, immutable }
+  variant method { get, head, post, put, delete, connect, options, trace, patch, other(string) }
+  record DNS-error-payload { rcode: option<string>, info-code: option<u16> }
+  record TLS-alert-received-payload { alert-id: option<u8>, alert-message: option<string> }
+  record field-size-payload { field-name: option<string>, field-size: option<u32> }
+  variant error-code {
+    DNS-timeout, DNS-error(DNS-error-payload), destination-not-found,
+    destination-unavailable, destination-IP-prohibited, destination-IP-unroutable,
+    connection-refused, connection-terminated, connection-timeout, connection-read-timeout,
+    connection-write-timeout, connection-limit-reached, TLS-protocol-error,
+    TLS-certificate-error, TLS-alert-received(TLS-alert-received-payload),
+    HTTP-request-denied, HTTP-request-length-required, HTTP-request-body-size(option<u64>),
+    HTTP-request-method-invalid, HTTP-request-URI-invalid, HTTP-request-URI-too-long,
+    HTTP-request-header-section-size(option<u32>),
+    HTTP-request-header-size(option<field-size-payload>),
+    HTTP-request-trailer-section-size(option<u32>),
+    HTTP-request-trailer-size(field-size-payload), HTTP-response-incomplete,
+    HTTP-response-header-section-size(option<u32>),
+    HTTP-response-header-size(field-size-payload), HTTP-response-body-size(option<u64>),
+    HTTP-response-trailer-section-size(option<u32>),
+    HTTP-response-trailer-size(field-size-payload),
+    HTTP-response-transfer-coding(option<string>),
+    HTTP-response-content-coding(option<string>), HTTP-response-timeout,
+    HTTP-upgrade-failed, HTTP-protocol-error, loop-detected, configuration-error,
+    internal-error(option<string>),
+  }
+  variant header-error { invalid-syntax, forbidden, immutable, size-exceeded, other(option<string>) }
   type field-name = string;
   type field-value = list<u8>;
   resource fields {
@@ -419,12 +444,16 @@ interface types {
   type headers = fields;
   type trailers = fields;
   resource request {
+    get-method: func() -> method;
     get-path-with-query: func() -> option<string>;
+    consume-body: static func(this: request, res: future<result<_, error-code>>)
+      -> tuple<stream<u8>, future<result<option<trailers>, error-code>>>;
   }
   resource response {
     new: static func(headers: headers, contents: option<stream<u8>>,
       trailers: future<result<option<trailers>, error-code>>)
       -> tuple<response, future<result<_, error-code>>>;
+    set-status-code: func(status-code: u16) -> result;
   }
 }
 interface handler {
@@ -439,36 +468,133 @@ world svc {
 }
 WIT
 cat >"$TMP/c/guest.c" <<'C'
-/* A wasi:http 0.3 handler in C on wit-bindgen's async (callback) bindings: answers
- * every request with 200, a header and a fixed body written after task.return. */
+/* A wasi:http 0.3 handler in C on wit-bindgen's async (callback) bindings. GET: 200, a
+ * header and a fixed body written after task.return. POST: the request body echoed while
+ * it streams in (read and written in 64 KiB pieces, waiting on a waitable set when a copy
+ * blocks). POST /r: then the request's trailers are read and answered as the response's
+ * (x-trailer: done when the request had none; declared in a Trailer header). Every
+ * response writes its trailers future. */
 #include "svc.h"
 #include <string.h>
 
-static const char body[] = "hello from a C p3 handler\n";
+typedef wasi_http_types_stream_u8_writer_t body_writer;
+typedef wasi_http_types_future_result_option_own_trailers_error_code_writer_t trailers_writer;
+typedef wasi_http_types_result_option_own_trailers_error_code_t trailers_value;
+
+static const char hello[] = "hello from a C p3 handler\n";
+static uint8_t buf[65536];
+
+/* Blocks the task until the copy pending on waitable w ends; its status. */
+static svc_waitable_status_t wait_on(uint32_t w)
+{
+    svc_waitable_set_t ws = svc_waitable_set_new();
+    svc_waitable_join(w, ws);
+    svc_event_t ev;
+    svc_waitable_set_wait(ws, &ev);
+    svc_waitable_join(w, 0);
+    svc_waitable_set_drop(ws);
+    return ev.code;
+}
+
+/* 0, or -1 when the reader went away. */
+static int write_all(body_writer w, const uint8_t *p, size_t n)
+{
+    while (n) {
+        svc_waitable_status_t st = wasi_http_types_stream_u8_write(w, p, n);
+        if (st == SVC_WAITABLE_STATUS_BLOCKED) st = wait_on(w);
+        p += SVC_WAITABLE_COUNT(st);
+        n -= SVC_WAITABLE_COUNT(st);
+        if (SVC_WAITABLE_STATE(st) != SVC_WAITABLE_COMPLETED) return -1;
+    }
+    return 0;
+}
+
+static void append(wasi_http_types_own_fields_t f, const char *name, const char *value)
+{
+    wasi_http_types_field_name_t n = {(uint8_t *)name, strlen(name)};
+    wasi_http_types_field_value_t v = {(uint8_t *)value, strlen(value)};
+    wasi_http_types_header_error_t err;
+    wasi_http_types_method_fields_append(wasi_http_types_borrow_fields(f), &n, &v, &err);
+}
+
+static wasi_http_types_own_fields_t fields_with(const char *name, const char *value)
+{
+    wasi_http_types_own_fields_t f = wasi_http_types_constructor_fields();
+    append(f, name, value);
+    return f;
+}
 
 svc_callback_code_t exports_wasi_http_handler_handle(exports_wasi_http_handler_own_request_t request)
 {
-    wasi_http_types_request_drop_own(request);
-    wasi_http_types_own_fields_t h = wasi_http_types_constructor_fields();
-    wasi_http_types_field_name_t name = {(uint8_t *)"x-guest", 7};
-    wasi_http_types_field_value_t value = {(uint8_t *)"c", 1};
-    wasi_http_types_header_error_t err;
-    wasi_http_types_method_fields_append(wasi_http_types_borrow_fields(h), &name, &value, &err);
-    wasi_http_types_stream_u8_writer_t w;
+    wasi_http_types_method_t m;
+    wasi_http_types_method_request_get_method(wasi_http_types_borrow_request(request), &m);
+    svc_string_t path = {0};
+    wasi_http_types_method_request_get_path_with_query(wasi_http_types_borrow_request(request),
+                                                       &path);
+    int post = m.tag == WASI_HTTP_TYPES_METHOD_POST;
+    int trailers = post && path.len == 2 && memcmp(path.ptr, "/r", 2) == 0;
+    wasi_http_types_stream_u8_t in = 0;
+    wasi_http_types_future_result_option_own_trailers_error_code_t in_trailers = 0;
+    wasi_http_types_future_result_void_error_code_writer_t done = 0;
+    if (post) {
+        wasi_http_types_future_result_void_error_code_t d =
+            wasi_http_types_future_result_void_error_code_new(&done);
+        wasi_http_types_tuple2_stream_u8_future_result_option_own_trailers_error_code_t body;
+        wasi_http_types_static_request_consume_body(request, d, &body);
+        in = body.f0;
+        in_trailers = body.f1;
+    } else {
+        wasi_http_types_request_drop_own(request);
+    }
+    body_writer w;
     wasi_http_types_stream_u8_t r = wasi_http_types_stream_u8_new(&w);
-    wasi_http_types_future_result_option_own_trailers_error_code_writer_t tw;
+    trailers_writer tw;
     wasi_http_types_future_result_option_own_trailers_error_code_t tr =
         wasi_http_types_future_result_option_own_trailers_error_code_new(&tw);
     wasi_http_types_tuple2_own_response_future_result_void_error_code_t ret;
-    wasi_http_types_static_response_new(h, &r, tr, &ret);
+    wasi_http_types_own_fields_t headers = fields_with("x-guest", "c");
+    if (trailers) append(headers, "trailer", "x-trailer"); /* (hyper sends declared ones) */
+    wasi_http_types_static_response_new(headers, &r, tr, &ret);
+    wasi_http_types_future_result_void_error_code_drop_readable(ret.f1);
     exports_wasi_http_handler_result_own_response_error_code_t res;
     res.is_err = false;
     res.val.ok = ret.f0;
     exports_wasi_http_handler_handle_return(res);
-    svc_waitable_status_t st =
-        wasi_http_types_stream_u8_write(w, (const uint8_t *)body, sizeof body - 1);
-    if (st == SVC_WAITABLE_STATUS_BLOCKED) __builtin_trap(); /* the host takes it at once */
+    trailers_value tv;
+    memset(&tv, 0, sizeof tv);
+    if (!post) {
+        write_all(w, (const uint8_t *)hello, sizeof hello - 1);
+    } else {
+        for (;;) {
+            svc_waitable_status_t st = wasi_http_types_stream_u8_read(in, buf, sizeof buf);
+            if (st == SVC_WAITABLE_STATUS_BLOCKED) st = wait_on(in);
+            if (write_all(w, buf, SVC_WAITABLE_COUNT(st)) < 0) break;
+            if (SVC_WAITABLE_STATE(st) != SVC_WAITABLE_COMPLETED) break;
+        }
+        wasi_http_types_stream_u8_drop_readable(in);
+        wasi_http_types_result_void_error_code_t ok;
+        memset(&ok, 0, sizeof ok);
+        if (wasi_http_types_future_result_void_error_code_write(done, &ok) ==
+            SVC_WAITABLE_STATUS_BLOCKED)
+            wait_on(done);
+        wasi_http_types_future_result_void_error_code_drop_writable(done);
+        if (trailers) {
+            svc_waitable_status_t st =
+                wasi_http_types_future_result_option_own_trailers_error_code_read(in_trailers,
+                                                                                 &tv);
+            if (st == SVC_WAITABLE_STATUS_BLOCKED) wait_on(in_trailers);
+            if (!tv.is_err && !tv.val.ok.is_some) {
+                tv.val.ok.is_some = true;
+                tv.val.ok.val = fields_with("x-trailer", "done");
+            }
+        }
+        wasi_http_types_future_result_option_own_trailers_error_code_drop_readable(in_trailers);
+    }
     wasi_http_types_stream_u8_drop_writable(w);
+    if (wasi_http_types_future_result_option_own_trailers_error_code_write(tw, &tv) ==
+        SVC_WAITABLE_STATUS_BLOCKED)
+        wait_on(tw);
+    wasi_http_types_future_result_option_own_trailers_error_code_drop_writable(tw);
     return SVC_CALLBACK_CODE_EXIT;
 }
 
@@ -478,6 +604,52 @@ svc_callback_code_t exports_wasi_http_handler_handle_callback(svc_event_t *event
     return SVC_CALLBACK_CODE_EXIT;
 }
 C
+# norm URL METHOD PATH [BODY]: one request over HTTP/1.1 (Content-Length, TE: trailers,
+# Connection: close) and its answer normalized: the status, the headers but the server's
+# own (date, server, connection) and framing (content-length, transfer-encoding: kiln
+# sends a length when the whole body is there before the headers go, wasmtime always
+# chunks), sorted, the body and the trailers.
+cat >"$TMP/norm.py" <<'PY'
+import socket, sys
+port, method, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+body = sys.argv[4].encode() if len(sys.argv) > 4 else b""
+s = socket.create_connection(("127.0.0.1", port))
+s.settimeout(20)
+s.sendall(("%s %s HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n"
+           "Content-Length: %d\r\n\r\n" % (method, path, len(body))).encode() + body)
+f = s.makefile("rb")
+status = f.readline().decode().rstrip("\r\n")
+headers, n, chunked = [], None, False
+while True:
+    line = f.readline().decode().rstrip("\r\n")
+    if not line:
+        break
+    k, v = line.split(":", 1)
+    k, v = k.strip().lower(), v.strip()
+    if k == "content-length":
+        n = int(v)
+    if k == "transfer-encoding":
+        chunked = True
+    if k not in ("date", "server", "connection", "content-length", "transfer-encoding"):
+        headers.append(k + ": " + v)
+trailers = []
+if chunked:
+    out = b""
+    while True:
+        size = int(f.readline().split(b";")[0], 16)
+        if not size:
+            break
+        out += f.read(size)
+        f.readline()
+    while True:
+        line = f.readline().decode().rstrip("\r\n")
+        if not line:
+            break
+        trailers.append(line.lower())
+else:
+    out = f.read(n) if n is not None else f.read()
+print(status, "|", " ; ".join(sorted(headers)), "|", out.decode(), "|", " ; ".join(trailers))
+PY
 if [ ! -x "$WB" ] || ! command -v clang >/dev/null; then
     fail "the C guest needs $WB and clang (scripts/install-tools.sh, install-deps.sh)"
 else
@@ -494,8 +666,48 @@ else
     out=$(curl -s -D "$TMP/h.txt" "$URL/")
     expect_eq "C guest: its body" "hello from a C p3 handler" "$out"
     expect_contains "C guest: its header" "x-guest: c" "$(tr -d '\r' <"$TMP/h.txt")"
+    out=$(curl -s -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/big.bin" "$URL/x" | cmp - "$TMP/big.bin" && echo same)
+    expect_eq "C guest: 3 MiB uploaded chunked, echoed as it streams in" same "$out"
+    out=$(curl -s --raw -X POST --data-binary "c trailers" "$URL/r" | tr -d '\r')
+    expect_contains "C guest: its response trailers after the last chunk" \
+        "$(printf '0\nx-trailer: done')" "$out"
+    REQS=("GET /" "POST /x posted-body" "POST /r with-trailers")
+    declare -A KILN_SAYS
+    for req in "${REQS[@]}"; do
+        # shellcheck disable=SC2086 # the request's words are the arguments
+        KILN_SAYS[$req]=$(python3 "$TMP/norm.py" "$port" $req)
+    done
+    expect_eq "C guest, normalized: GET" \
+        "HTTP/1.1 200 OK | x-guest: c | hello from a C p3 handler
+ | " "${KILN_SAYS[GET /]}"
+    expect_eq "C guest, normalized: POST /r" \
+        "HTTP/1.1 200 OK | trailer: x-trailer ; x-guest: c | with-trailers | x-trailer: done" \
+        "${KILN_SAYS[POST /r with-trailers]}"
     kill "$PID" 2>/dev/null
     wait "$PID" 2>/dev/null
+    # The same component under wasmtime serve -Sp3 (wasmtime 48 serves wasi:http@0.3.0,
+    # the version this guest targets): the same status, headers, body and trailers.
+    # wasmtime-cli is built by scripts/install-wasmtime.sh (not part of make test);
+    # KILN_REQUIRE_WASMTIME=1 turns its absence into a failure.
+    WASMTIME="${KILN_TOOLS:-/var/cache/kiln-tools}/cargo/bin/wasmtime"
+    if [ -x "$WASMTIME" ]; then
+        wport=$(free_port)
+        (exec setsid "$WASMTIME" serve -Sp3 -Wcomponent-model-async --addr "127.0.0.1:$wport" \
+            "$TMP/c/app/guest.wasm" >"$TMP/wasmtime.log" 2>&1) &
+        WPID=$!
+        on_exit "kill -- -$WPID 2>/dev/null"
+        for _ in $(seq 600); do curl -s -m 2 -o /dev/null "http://127.0.0.1:$wport/" && break; sleep 0.1; done
+        for req in "${REQS[@]}"; do
+            # shellcheck disable=SC2086
+            expect_eq "kiln and wasmtime serve -Sp3 agree: $req" "${KILN_SAYS[$req]}" \
+                "$(python3 "$TMP/norm.py" "$wport" $req)"
+        done
+        kill -- -"$WPID" 2>/dev/null
+    elif [ "${KILN_REQUIRE_WASMTIME:-0}" = 1 ]; then
+        fail "wasmtime serve -Sp3 comparison: $WASMTIME is missing (scripts/install-wasmtime.sh)"
+    else
+        echo "up_wasi_http_p3: SKIP the wasmtime serve -Sp3 comparison: wasmtime-cli not built in ${KILN_TOOLS:-/var/cache/kiln-tools}/cargo/bin (scripts/install-wasmtime.sh)" >&2
+    fi
 fi
 
 # The shim's shape in WAT: an exported instance whose function refers to a variant

@@ -390,11 +390,14 @@ static int r_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
 static void trailers_none(kiln_p3http *h)
 {
     if (!h->in_trailers) return;
-    kiln_cval none[2];
-    memset(none, 0, sizeof none);
-    none[0].var.disc = 0; /* ok(none) */
-    none[0].var.payload = &none[1];
-    kiln_chost_future_resolve(h->in_trailers, &none[0]);
+    /* the value is kept (shallow) until the guest reads it: its parts must outlive the
+     * call, so they are static */
+    static kiln_cval none; /* option none */
+    kiln_cval ok;
+    memset(&ok, 0, sizeof ok);
+    ok.var.disc = 0; /* ok(none) */
+    ok.var.payload = &none;
+    kiln_chost_future_resolve(h->in_trailers, &ok);
     h->in_trailers = NULL;
 }
 
