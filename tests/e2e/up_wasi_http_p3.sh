@@ -4,12 +4,17 @@
 # `handle` is lifted async. GET answers a fixed body with a header it set through
 # wasi:http/types fields, written to its response stream after task.return (the host
 # drives the instance on while the body streams); POST answers 201 (set-status-code) and
-# echoes the request body (request.consume-body, a host-written stream<u8>) through its
-# response stream, checked with a 3 MiB body over HTTP/1.1 and HTTP/2 (the host buffers
-# at most 256 KiB of it, the guest's writes wait meanwhile). /e returns an error-code
-# (500), /t traps (500), /s stops writing without ending the body (the response is
-# aborted), /l loops before returning (504 past request_timeout); the server serves on.
-# A C guest built here with wit-bindgen's async C bindings is served too.
+# echoes the request body (request.consume-body, a host-written stream<u8> fed from the
+# connection as the guest reads it) through its response stream: 3 MiB over HTTP/1.1 and
+# HTTP/2, and a chunked upload whose pieces are sent one at a time, each after its echo
+# came back. POST /b reads the whole body before it responds (a 1 GiB upload with kiln's
+# RSS bounded; a body still coming at request_timeout: 504); POST /r reads consume-body's
+# trailers future after the body, then writes its response's trailers future (HTTP/1.1
+# trailer fields). /e returns an error-code (500), /t traps (500), /s stops writing without
+# ending the body (the response is aborted), /l loops before returning (504 past
+# request_timeout); the server serves on.
+# A C guest built here with wit-bindgen's async C bindings (GET, POST echo, trailers) is
+# served too, and compared with `wasmtime serve -Sp3` when wasmtime-cli is built.
 # wasm-tools comes from scripts/install-tools.sh; without it this test fails.
 source "$(dirname "$0")/../lib.sh"
 

@@ -3,26 +3,32 @@
  *
  * One request per instance, as the 0.2 host (host/wasihttp/wasihttp.h): the executor
  * (exec/http/serve_p3.c) makes an instance, binds its context to the request
- * (kiln_p3http_bind: its parts, borrowed for the instance's life, the body whole in
- * memory), passes kiln_p3http_request_rep as handle's own<request> and gets back the rep
- * of the guest's own<response>.
+ * (kiln_p3http_bind: its parts, borrowed for the instance's life; the body whole in
+ * memory, or streamed: fed by the executor as the connection brings it), passes
+ * kiln_p3http_request_rep as handle's own<request> and gets back the rep of the guest's
+ * own<response>.
  *
  * Resources: `fields` (the 0.2 rules: host/wasihttp's wh_fields, names lowercased,
  * hop-by-hop names forbidden; the request's and a response's headers are immutable),
  * `request` (the incoming one: get-method, get-path-with-query, get-scheme,
  * get-authority, get-headers, consume-body) and `response` (new, get/set-status-code,
  * get-headers).
- * Bodies are host-owned streams (component/host.h): request.consume-body returns a
- * stream<u8> the host writes from the request's bytes and a trailers future resolved at
- * once with ok(none); response.new makes the host the reader of the guest's contents
+ * Bodies are host-owned streams (component/host.h). request.consume-body returns a
+ * stream<u8> the host writes from the request's bytes: a streamed body goes through a
+ * buffer of at most KILN_P3HTTP_HIGH bytes that the executor fills from the connection
+ * while the guest waits for it (kiln_p3http_body_wants / _put / _end, the executor's
+ * kiln_component_idle), so the guest may read it before or after it responds; its
+ * trailers future resolves with ok(none) once the body ended (the server drops request
+ * trailers), and the guest's future passed to consume-body is read: an error-code there
+ * stops the body. response.new makes the host the reader of the guest's contents
  * stream, taking bytes into a buffer of at most KILN_P3HTTP_HIGH bytes (a fuller buffer
  * keeps the guest's write pending) that the executor empties into the client's response
- * (kiln_p3http_body_take), then wakes the stream. When the guest drops its writable end
- * the body ends and the future response.new returned resolves with ok.
+ * (kiln_p3http_body_take), then wakes the stream; when the guest drops its writable end
+ * the body ends and the future response.new returned resolves with ok. The guest's
+ * trailers future (response.new's third argument) is read too: its fields become the
+ * response's trailers (kiln_p3http_trailers), an error-code aborts the response.
  * Not yet: request.new / set-* (outgoing requests, wasi:http/client), request-options,
- * response.consume-body, trailers (the guest's trailers futures are kept unread and the
- * response ends without trailers), a request body streamed from the connection (it is
- * read whole before the call). */
+ * response.consume-body, request trailers (none reach the host). */
 #ifndef KILN_HOST_WASIP3_HTTP_H
 #define KILN_HOST_WASIP3_HTTP_H
 
