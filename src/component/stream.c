@@ -558,17 +558,11 @@ static int host_try(ka_shared *sh, ka_end *g, ka_end *h, char *err, size_t errle
     return 0;
 }
 
-/* A host end of shared state sh (added to the store of cx's instance). NULL with cx->err
- * when cx is not of an async instance or sh is not a stream of bytes. */
-static ka_end *host_end(kiln_cabi_cx *cx, ka_shared *sh, int readable,
-                        const kiln_chost_stream_ops *ops)
+/* A new host end of shared state sh, added to the store of cx's instance (which has the
+ * async ABI) and linked as sh's reader or writer. NULL with cx->err. */
+static ka_end *host_end_add(kiln_cabi_cx *cx, ka_shared *sh, int readable)
 {
     kiln_component_instance *ci = cx->async_ctx;
-    if (!ci || !ci->as || !sh || sh->future || !sh->t || sh->t->size != 1 || sh->t->has_heap ||
-        sh->t->has_handle || (sh->t->kind != KILN_CT_U8 && sh->t->kind != KILN_CT_S8)) {
-        snprintf(cx->err, sizeof cx->err, "not a stream of bytes");
-        return NULL;
-    }
     ka_end *e = kiln_calloc(1, sizeof *e);
     uint32_t rep;
     if (!e || ka_obj_add(ci->as, e, &rep) < 0) {
@@ -583,11 +577,26 @@ static ka_end *host_end(kiln_cabi_cx *cx, ka_shared *sh, int readable,
     e->readable = readable;
     e->host = 1;
     e->store = ci->as;
-    e->ops = *ops;
     if (readable)
         sh->r = e;
     else
         sh->w = e;
+    return e;
+}
+
+/* A host end of shared state sh (added to the store of cx's instance). NULL with cx->err
+ * when cx is not of an async instance or sh is not a stream of bytes. */
+static ka_end *host_end(kiln_cabi_cx *cx, ka_shared *sh, int readable,
+                        const kiln_chost_stream_ops *ops)
+{
+    kiln_component_instance *ci = cx->async_ctx;
+    if (!ci || !ci->as || !sh || sh->future || !sh->t || sh->t->size != 1 || sh->t->has_heap ||
+        sh->t->has_handle || (sh->t->kind != KILN_CT_U8 && sh->t->kind != KILN_CT_S8)) {
+        snprintf(cx->err, sizeof cx->err, "not a stream of bytes");
+        return NULL;
+    }
+    ka_end *e = host_end_add(cx, sh, readable);
+    if (e) e->ops = *ops;
     return e;
 }
 
@@ -664,22 +673,9 @@ kiln_chost_future *kiln_chost_future_reader(kiln_cabi_cx *cx, const kiln_cval *v
         snprintf(cx->err, sizeof cx->err, "not a future the host can read");
         return NULL;
     }
-    ka_end *e = kiln_calloc(1, sizeof *e);
-    uint32_t rep;
-    if (!e || ka_obj_add(ci->as, e, &rep) < 0) {
-        kiln_free(e);
-        snprintf(cx->err, sizeof cx->err, "out of memory");
-        return NULL;
-    }
-    e->w.kind = KA_END;
-    e->w.take = end_take;
-    e->sh = sh;
-    sh->nends++;
-    e->readable = 1;
-    e->host = 1;
-    e->store = ci->as;
+    ka_end *e = host_end_add(cx, sh, 1);
+    if (!e) return NULL;
     e->fops = *ops;
-    sh->r = e;
     if (sh->pend && sh->pend != e && !sh->pend->readable) { /* written already */
         if (host_try(sh, sh->pend, e, cx->err, sizeof cx->err) < 0) return NULL;
     } else if (sh->dropped && !sh->w) {
