@@ -32,10 +32,12 @@ typedef struct h1body {
     h1conn *conn; /* NULL once the connection is done with the request */
     kiln_buf buf; /* decoded bytes; [off, buf.len) unread */
     size_t off;
-    int state;     /* BODY_* (after the bytes in buf) */
-    int efd;       /* eventfd, readable while a read would not say AGAIN (-1: the body was
-                      complete before the handler ran, reads never say AGAIN) */
-    int signalled; /* efd holds a count */
+    int state;            /* BODY_* (after the bytes in buf) */
+    int efd;              /* eventfd, readable while a read would not say AGAIN (-1: the body was
+                             complete before the handler ran, reads never say AGAIN) */
+    int signalled;        /* efd holds a count */
+    kiln_http_header *tr; /* the chunked body's trailer fields (one allocation), ntr of them */
+    size_t ntr;
 } h1body;
 
 struct h1conn {
@@ -88,6 +90,7 @@ static void body_unref(h1body *b)
     if (--b->refs > 0) return;
     kiln_buf_free(&b->buf);
     if (b->efd >= 0) close(b->efd);
+    kiln_free(b->tr);
     kiln_free(b);
 }
 
@@ -123,6 +126,37 @@ static int body_wait_fd(kiln_body_source *s)
     return ((h1body *)s)->efd;
 }
 
+static const kiln_http_header *body_trailers(kiln_body_source *s, size_t *n)
+{
+    h1body *b = (h1body *)s;
+    *n = b->state == BODY_END ? b->ntr : 0;
+    return *n ? b->tr : NULL;
+}
+
+/* Keeps the trailer fields of the chunked body bd in b (names and values copied after
+ * the array, in one allocation; none kept when out of memory). */
+static void body_keep_trailers(h1body *b, const kiln_h1_body *bd)
+{
+    struct phr_header hs[64];
+    size_t n = kiln_h1_trailers(bd, hs, sizeof hs / sizeof hs[0]), bytes = n * sizeof *b->tr;
+    for (size_t i = 0; i < n; i++)
+        bytes += hs[i].name_len + hs[i].value_len + 2;
+    if (!n || !(b->tr = kiln_malloc(bytes))) return;
+    char *p = (char *)(b->tr + n);
+    for (size_t i = 0; i < n; i++) {
+        kiln_http_header *h = &b->tr[i];
+        h->name = memcpy(p, hs[i].name, hs[i].name_len);
+        p[hs[i].name_len] = '\0';
+        p += hs[i].name_len + 1;
+        h->value = memcpy(p, hs[i].value, hs[i].value_len);
+        p[hs[i].value_len] = '\0';
+        p += hs[i].value_len + 1;
+        h->name_len = hs[i].name_len;
+        h->value_len = hs[i].value_len;
+    }
+    b->ntr = n;
+}
+
 /* A new body (one reference, the connection's). NULL when out of memory. */
 static h1body *body_new(h1conn *c, size_t length_hint)
 {
@@ -131,6 +165,7 @@ static h1body *body_new(h1conn *c, size_t length_hint)
     b->efd = -1; /* made when the body is not complete at the handler's call */
     b->src.read = body_read;
     b->src.wait_fd = body_wait_fd;
+    b->src.trailers = body_trailers;
     b->src.length_hint = length_hint;
     b->refs = 1;
     b->conn = c;
@@ -487,6 +522,7 @@ static void body_end(h1conn *c)
     timer_set(c, 0);
     h2o_socket_read_stop(c->sock); /* pipelined requests wait for this response */
     if (c->body) {
+        if (c->bd.chunked) body_keep_trailers(c->body, &c->bd);
         c->body->state = BODY_END;
         body_signal(c->body);
     }

@@ -558,7 +558,7 @@ svc_callback_code_t exports_wasi_http_handler_handle(exports_wasi_http_handler_o
         wasi_http_types_future_result_option_own_trailers_error_code_new(&tw);
     wasi_http_types_tuple2_own_response_future_result_void_error_code_t ret;
     wasi_http_types_own_fields_t headers = fields_with("x-guest", "c");
-    if (trailers) append(headers, "trailer", "x-trailer"); /* (hyper sends declared ones) */
+    if (trailers) append(headers, "trailer", "x-trailer, x-in"); /* hyper sends declared ones */
     wasi_http_types_static_response_new(headers, &r, tr, &ret);
     wasi_http_types_future_result_void_error_code_drop_readable(ret.f1);
     exports_wasi_http_handler_result_own_response_error_code_t res;
@@ -609,8 +609,9 @@ svc_callback_code_t exports_wasi_http_handler_handle_callback(svc_event_t *event
     return SVC_CALLBACK_CODE_EXIT;
 }
 C
-# norm URL METHOD PATH [BODY]: one request over HTTP/1.1 (Content-Length, TE: trailers,
-# Connection: close) and its answer normalized: the status, the headers but the server's
+# norm PORT METHOD PATH [BODY]: one request over HTTP/1.1 (Content-Length, or chunked with
+# a trailer field x-in: 1 when BODY starts with "chunked:"; TE: trailers, Connection:
+# close) and its answer normalized: the status, the headers but the server's
 # own (date, server, connection) and framing (content-length, transfer-encoding: kiln
 # sends a length when the whole body is there before the headers go, wasmtime always
 # chunks), sorted, the body and the trailers.
@@ -620,8 +621,13 @@ port, method, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 body = sys.argv[4].encode() if len(sys.argv) > 4 else b""
 s = socket.create_connection(("127.0.0.1", port))
 s.settimeout(20)
-s.sendall(("%s %s HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n"
-           "Content-Length: %d\r\n\r\n" % (method, path, len(body))).encode() + body)
+head = "%s %s HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n" % (method, path)
+if body.startswith(b"chunked:"):  # chunked, with a trailer field
+    body = body[8:]
+    s.sendall((head + "Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(body)).encode() + body +
+              b"\r\n0\r\nx-in: 1\r\n\r\n")
+else:
+    s.sendall((head + "Content-Length: %d\r\n\r\n" % len(body)).encode() + body)
 f = s.makefile("rb")
 status = f.readline().decode().rstrip("\r\n")
 headers, n, chunked = [], None, False
@@ -676,7 +682,7 @@ else
     out=$(curl -s --raw -X POST --data-binary "c trailers" "$URL/r" | tr -d '\r')
     expect_contains "C guest: its response trailers after the last chunk" \
         "$(printf '0\nx-trailer: done')" "$out"
-    REQS=("GET /" "POST /x posted-body" "POST /r with-trailers")
+    REQS=("GET /" "POST /x posted-body" "POST /r with-trailers" "POST /r chunked:its-trailers")
     declare -A KILN_SAYS
     for req in "${REQS[@]}"; do
         # shellcheck disable=SC2086 # the request's words are the arguments
@@ -686,8 +692,11 @@ else
         "HTTP/1.1 200 OK | x-guest: c | hello from a C p3 handler
  | " "${KILN_SAYS[GET /]}"
     expect_eq "C guest, normalized: POST /r" \
-        "HTTP/1.1 200 OK | trailer: x-trailer ; x-guest: c | with-trailers | x-trailer: done" \
+        "HTTP/1.1 200 OK | trailer: x-trailer, x-in ; x-guest: c | with-trailers | x-trailer: done" \
         "${KILN_SAYS[POST /r with-trailers]}"
+    expect_eq "C guest: the request's trailers (chunked) echoed as the response's" \
+        "HTTP/1.1 200 OK | trailer: x-trailer, x-in ; x-guest: c | its-trailers | x-in: 1" \
+        "${KILN_SAYS[POST /r chunked:its-trailers]}"
     kill "$PID" 2>/dev/null
     wait "$PID" 2>/dev/null
     # The same component under wasmtime serve -Sp3 (wasmtime 48 serves wasi:http@0.3.0,

@@ -86,6 +86,13 @@ static int feed_wait(void *arg, uint64_t until_ns)
         }
         int fd = n == KILN_BODY_AGAIN && f->src->wait_fd ? f->src->wait_fd(f->src) : -1;
         if (fd < 0) { /* the end, or the body broke off (a client gone, a bad chunk) */
+            size_t nt = 0;
+            const kiln_http_header *tr =
+                n == 0 && f->src->trailers ? f->src->trailers(f->src, &nt) : NULL;
+            for (size_t i = 0; i < nt; i++)
+                if (kiln_p3http_body_trailer(f->ph, tr[i].name, tr[i].name_len, tr[i].value,
+                                             tr[i].value_len) < 0)
+                    return -1;
             kiln_p3http_body_end(f->ph, n != 0);
             return 0;
         }

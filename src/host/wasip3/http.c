@@ -38,8 +38,10 @@ struct kiln_p3http {
     int in_end;                     /* the connection's body ended (1) or failed (2) */
     kiln_chost_stream *in_stream;   /* the host's end of consume-body's stream (NULL: gone) */
     kiln_chost_future *in_trailers; /* consume-body's trailers future, until resolved */
-    int in_refused;     /* the guest's future passed to consume-body said error: no more */
-    wh_fields **fields; /* rep - 1 → fields (NULL: free slot) */
+    int in_refused;      /* the guest's future passed to consume-body said error: no more */
+    wh_fields *in_tr;    /* the streamed body's trailer fields (NULL: none) */
+    kiln_cval tr_val[3]; /* ok(some(own fields)): the trailers future's value, kept */
+    wh_fields **fields;  /* rep - 1 → fields (NULL: free slot) */
     size_t nfields;
     p3_response res[MAX_RESPONSES]; /* rep - 1 */
     size_t nres;
@@ -48,7 +50,7 @@ struct kiln_p3http {
 
 static int fail(kiln_cabi_cx *cx, const char *msg)
 {
-    snprintf(cx->err, sizeof cx->err, "%s", msg);
+    if (cx) snprintf(cx->err, sizeof cx->err, "%s", msg);
     return -1;
 }
 
@@ -65,6 +67,7 @@ static void h_free(void *ctx)
         wh_fields_free(h->fields[i]);
     kiln_free(h->fields);
     kiln_buf_free(&h->in);
+    wh_fields_free(h->in_tr);
     for (size_t i = 0; i < h->nres; i++) {
         wh_fields_free(h->res[i].headers);
         wh_fields_free(h->res[i].trailers);
@@ -385,19 +388,27 @@ static int r_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
     return 0;
 }
 
-/* Resolves consume-body's trailers future with ok(none): the request has no trailers
- * (the server drops a chunked body's trailer fields). */
-static void trailers_none(kiln_p3http *h)
+/* Resolves consume-body's trailers future once the body ended: ok(some(fields)) with
+ * the body's trailer fields (immutable, the guest's to own), else ok(none). The value is
+ * kept (shallow) until the guest reads it, so its parts live in h. */
+static void trailers_resolve(kiln_p3http *h)
 {
     if (!h->in_trailers) return;
-    /* the value is kept (shallow) until the guest reads it: its parts must outlive the
-     * call, so they are static */
-    static kiln_cval none; /* option none */
-    kiln_cval ok;
-    memset(&ok, 0, sizeof ok);
-    ok.var.disc = 0; /* ok(none) */
-    ok.var.payload = &none;
-    kiln_chost_future_resolve(h->in_trailers, &ok);
+    kiln_cval *v = h->tr_val;
+    memset(v, 0, sizeof h->tr_val);
+    v[0].var.disc = 0; /* ok(option) */
+    v[0].var.payload = &v[1];
+    if (h->in_tr && h->in_tr->n) {
+        h->in_tr->immutable = 1;
+        uint32_t rep = fields_put(h, NULL, h->in_tr);
+        h->in_tr = NULL; /* the table's now (freed by fields_put when it is full) */
+        if (rep) {
+            v[1].var.disc = 1; /* some(own fields) */
+            v[1].var.payload = &v[2];
+            v[2].res.rep = rep;
+        }
+    }
+    kiln_chost_future_resolve(h->in_trailers, &v[0]);
     h->in_trailers = NULL;
 }
 
@@ -464,11 +475,20 @@ int kiln_p3http_body_put(kiln_p3http *h, const void *data, size_t n)
     return 0;
 }
 
+int kiln_p3http_body_trailer(kiln_p3http *h, const char *name, size_t nlen, const char *value,
+                             size_t vlen)
+{
+    if (!h->in_tr && !(h->in_tr = wh_fields_new())) return -1;
+    const uint8_t *v = (const uint8_t *)value;
+    if (wh_fields_check(h->in_tr, name, nlen, v, vlen) >= 0) return 0; /* left out */
+    return wh_fields_append(h->in_tr, name, nlen, v, vlen);
+}
+
 void kiln_p3http_body_end(kiln_p3http *h, int failed)
 {
     if (h->in_end) return;
     h->in_end = failed ? 2 : 1;
-    if (!failed) trailers_none(h);
+    if (!failed) trailers_resolve(h);
     if (h->in_stream) kiln_chost_stream_wake(h->in_stream);
 }
 
@@ -502,7 +522,7 @@ static int r_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
     if (!(h->in_stream = kiln_chost_stream_writer(cx, &two[0], &ops))) return -1;
     if (!(h->in_trailers = kiln_chost_future_writer(cx, &two[1]))) return -1;
     /* a body read whole, or one that ended already: the trailers are known now */
-    if (!h->streamed || h->in_end == 1) trailers_none(h);
+    if (!h->streamed || h->in_end == 1) trailers_resolve(h);
     res[0].agg.items = two;
     res[0].agg.n = 2;
     return 0;

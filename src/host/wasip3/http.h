@@ -18,17 +18,17 @@
  * buffer of at most KILN_P3HTTP_HIGH bytes that the executor fills from the connection
  * while the guest waits for it (kiln_p3http_body_wants / _put / _end, the executor's
  * kiln_component_idle), so the guest may read it before or after it responds; its
- * trailers future resolves with ok(none) once the body ended (the server drops request
- * trailers), and the guest's future passed to consume-body is read: an error-code there
- * stops the body. response.new makes the host the reader of the guest's contents
- * stream, taking bytes into a buffer of at most KILN_P3HTTP_HIGH bytes (a fuller buffer
+ * trailers future resolves once the body ended, with its trailer fields (HTTP/1.1
+ * chunked trailers; ok(none) when there are none), and the guest's future passed to consume-body is
+ * read: an error-code there stops the body. response.new makes the host the reader of the guest's
+ * contents stream, taking bytes into a buffer of at most KILN_P3HTTP_HIGH bytes (a fuller buffer
  * keeps the guest's write pending) that the executor empties into the client's response
  * (kiln_p3http_body_take), then wakes the stream; when the guest drops its writable end
  * the body ends and the future response.new returned resolves with ok. The guest's
  * trailers future (response.new's third argument) is read too: its fields become the
  * response's trailers (kiln_p3http_trailers), an error-code aborts the response.
  * Not yet: request.new / set-* (outgoing requests, wasi:http/client), request-options,
- * response.consume-body, request trailers (none reach the host). */
+ * response.consume-body. */
 #ifndef KILN_HOST_WASIP3_HTTP_H
 #define KILN_HOST_WASIP3_HTTP_H
 
@@ -56,9 +56,14 @@ size_t kiln_p3http_body_room(const kiln_p3http *h);
  * read. Bytes for a body the guest did not take, or dropped, are discarded. 0 or -1
  * (out of memory). */
 int kiln_p3http_body_put(kiln_p3http *h, const void *data, size_t n);
+/* A trailer field of the streamed body, before kiln_p3http_body_end (forbidden or
+ * malformed names are left out). 0 or -1 (out of memory). */
+int kiln_p3http_body_trailer(kiln_p3http *h, const char *name, size_t nlen, const char *value,
+                             size_t vlen);
 /* The connection's body ended (failed: it broke off; the guest's stream then ends
  * early and the trailers future stays unresolved): once the buffer is read, the
- * guest's stream ends, and consume-body's trailers future resolves with ok(none). */
+ * guest's stream ends, and consume-body's trailers future resolves with the trailer
+ * fields given (ok(some(fields))), or ok(none). */
 void kiln_p3http_body_end(kiln_p3http *h, int failed);
 /* The rep of the incoming request, for handle's own<request> argument. */
 uint32_t kiln_p3http_request_rep(kiln_p3http *h);
