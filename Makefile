@@ -27,7 +27,7 @@ endif
 CC ?= cc
 OPT ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla
-CPPFLAGS += -D_GNU_SOURCE -Isrc -MMD -MP \
+CPPFLAGS += -D_GNU_SOURCE -Isrc -Isdk -MMD -MP \
   -DKILN_TCC_VERSION=\"$(shell dpkg-query -W -f='$${Version}' libtcc-dev 2>/dev/null)\" \
   -DKILN_WABT_VERSION=\"$(shell dpkg-query -W -f='$${Version}' wabt 2>/dev/null)\"
 # libpq's headers live in their own directory (Debian: /usr/include/postgresql)
@@ -42,7 +42,12 @@ TOOL_SRC := $(filter src/tools/%,$(ALL_SRC))
 MAIN_SRC := src/cli/main.c
 LIB_SRC := $(filter-out $(TEST_SRC) $(TOOL_SRC) $(MAIN_SRC),$(ALL_SRC))
 
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# The templates of `kiln new` (templates/, sdk/) become C at build time.
+TEMPLATE_FILES := $(shell find templates sdk -not -path '*/node_modules/*' \
+  -not -path '*/__pycache__/*' -not -path '*/target/*' 2>/dev/null | sort)
+GEN_TEMPLATES := $(BUILD)/gen/templates_data.c
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/templates_data.o
 TESTS := $(patsubst src/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TOOLS := $(patsubst src/tools/%.c,$(BUILD)/%,$(TOOL_SRC))
 TOOLS := $(subst _,-,$(TOOLS))
@@ -61,6 +66,13 @@ tools: deps
 	@scripts/install-tools.sh --check >/dev/null 2>&1 || scripts/install-tools.sh
 
 $(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(GEN_TEMPLATES): scripts/embed-templates.sh $(TEMPLATE_FILES)
+	scripts/embed-templates.sh $@
+
+$(BUILD)/obj/gen/templates_data.o: $(GEN_TEMPLATES)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 

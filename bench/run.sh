@@ -20,6 +20,9 @@
 #      overhead of an outbound request against the same upstream reached directly, and
 #      1,000 guests waiting on a slow upstream at once on 2 loops with another route's
 #      latency meanwhile. `KILN_BENCH_SECTION=host_api bash bench/run.sh` runs it alone.
+#  10. wasi:http 0.3: the p3 hello (bench/guests/p3_hello.wat) with a fresh instance per
+#      request and with --max-instance-reuse-count 128, vs the p2 c-http hello and nginx.
+#      `KILN_BENCH_SECTION=p3 bash bench/run.sh` runs it alone.
 # Not part of `make test`: targets live here, never in timed tests.
 set -u
 source "$(dirname "$0")/../tests/lib.sh"
@@ -132,6 +135,109 @@ TOML
     kill "$kpid" "$upid" 2>/dev/null; wait "$kpid" "$upid" 2>/dev/null
     kill "$(cat "$dir/nginx/nginx.pid")" 2>/dev/null
 }
+# ---- 10: wasi:http 0.3 (kept in one function, defined early so that it can run alone)
+p3_wrk() { wrk -t2 -c32 -d5s --latency "$1" 2>&1; }
+p3_rps() { awk '/Requests\/sec/{print $2}' <<<"$1"; }
+p3_p99() { awk '/ 99%/{print $2}' <<<"$1"; }
+p3_ratio() { python3 -c "print(f'{float(\"$1\")/float(\"$2\"):.2f}')" 2>/dev/null || echo "?"; }
+p3_median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+p3_section() {
+    local dir="$TMP/p3bench" wt corpus="$TMP/corpus-p3" fport rport cport nport fpid rpid cpid round
+    wt="${KILN_TOOLS:-/var/cache/kiln-tools}/cargo/bin/wasm-tools"
+    say "## 10. HTTP: a wasi:http 0.3 hello, a fresh instance per request and reused, vs the 0.2 hello (c-http) and nginx"
+    say ""
+    mkdir -p "$dir/p3" "$dir/p2" "$dir/nginx"
+    if ! "$wt" parse "$ROOT/bench/guests/p3_hello.wat" -o "$dir/p3/p3_hello.wasm" ||
+        ! "$ROOT/tests/components/build.sh" "$corpus" c-http >/dev/null 2>&1; then
+        say "(skipped: the component toolchain is missing; \`make tools\`)"
+        say ""
+        return
+    fi
+    cp "$corpus/c-http.wasm" "$dir/p2/"
+    make -s -C "$ROOT" "$KILN_BUILD/component-bench" BUILD="$(basename "$KILN_BUILD")" >/dev/null
+    say "The p3 hello's instance from its image (async store made empty per copy) against a full"
+    say "instantiation: \`build/component-bench --tier opt --iterations 5000 p3_hello.wasm\`."
+    say ""
+    say '```'
+    "$KILN_BUILD/component-bench" --tier opt --iterations 5000 "$dir/p3/p3_hello.wasm" 2>&1 |
+        grep 'release' | tee -a "$report"
+    say '```'
+    say ""
+    local name src
+    for name in p3 p2; do
+        src=p3_hello.wasm
+        [ $name = p2 ] && src=c-http.wasm
+        cat >"$dir/$name/spin.toml" <<TOML
+spin_manifest_version = 2
+[application]
+name = "bench-$name"
+[[trigger.http]]
+route = "/..."
+component = "hello"
+executor = { type = "http" }
+[component.hello]
+source = "$src"
+TOML
+        "$KILN" compile --tier opt "$dir/$name/$src" >/dev/null
+    done
+    fport=$(free_port)
+    "$KILN" up -f "$dir/p3" --listen "127.0.0.1:$fport" --tier opt --quiet >"$dir/fresh.log" 2>&1 &
+    fpid=$!
+    rport=$(free_port)
+    "$KILN" up -f "$dir/p3" --listen "127.0.0.1:$rport" --tier opt --quiet \
+        --max-instance-reuse-count 128 >"$dir/reuse.log" 2>&1 &
+    rpid=$!
+    cport=$(free_port)
+    "$KILN" up -f "$dir/p2" --listen "127.0.0.1:$cport" --tier opt --quiet >"$dir/p2.log" 2>&1 &
+    cpid=$!
+    nport=$(free_port)
+    cat >"$dir/nginx/nginx.conf" <<NGX
+worker_processes 2;
+pid $dir/nginx/nginx.pid;
+error_log $dir/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $dir/nginx; proxy_temp_path $dir/nginx; fastcgi_temp_path $dir/nginx;
+  uwsgi_temp_path $dir/nginx; scgi_temp_path $dir/nginx;
+  server { listen 127.0.0.1:$nport; location / { return 200 "Hello, world!\n"; } }
+}
+NGX
+    nginx -c "$dir/nginx/nginx.conf" -p "$dir/nginx" 2>>"$dir/nginx/error.log"
+    local port
+    for port in $fport $rport $cport; do
+        for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+    done
+    sleep 0.3
+    say "Command: \`wrk -t2 -c32 -d5s --latency URL\` against three \`kiln up --tier opt\` (default workers) — the p3 hello (bench/guests/p3_hello.wat) with a fresh instance per request (Kiln's default: a copy of the component's image), the same with \`--max-instance-reuse-count 128\` (Spin 4's default for p3), the p2 c-http hello (a fresh instance per request) — and nginx \`return 200\` (\`worker_processes 2\`), alternating, three rounds (compare within a round; the medians are the result)."
+    say ""
+    say "| round | p3 fresh req/s | p99 | p3 reuse 128 req/s | p99 | p2 c-http req/s | p99 | nginx req/s | p99 | fresh / p2 | reuse / p2 | reuse / fresh | fresh / nginx |"
+    say "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    local f r c n a1="" a2="" a3="" a4="" x1 x2 x3 x4
+    for round in 1 2 3; do
+        f=$(p3_wrk "http://127.0.0.1:$fport/")
+        r=$(p3_wrk "http://127.0.0.1:$rport/")
+        c=$(p3_wrk "http://127.0.0.1:$cport/")
+        n=$(p3_wrk "http://127.0.0.1:$nport/")
+        x1=$(p3_ratio "$(p3_rps "$f")" "$(p3_rps "$c")")
+        x2=$(p3_ratio "$(p3_rps "$r")" "$(p3_rps "$c")")
+        x3=$(p3_ratio "$(p3_rps "$r")" "$(p3_rps "$f")")
+        x4=$(p3_ratio "$(p3_rps "$f")" "$(p3_rps "$n")")
+        a1="$a1 $x1" a2="$a2 $x2" a3="$a3 $x3" a4="$a4 $x4"
+        say "| $round | $(p3_rps "$f") | $(p3_p99 "$f") | $(p3_rps "$r") | $(p3_p99 "$r") | $(p3_rps "$c") | $(p3_p99 "$c") | $(p3_rps "$n") | $(p3_p99 "$n") | $x1 | $x2 | $x3 | $x4 |"
+    done
+    kill "$fpid" "$rpid" "$cpid" 2>/dev/null; wait "$fpid" "$rpid" "$cpid" 2>/dev/null
+    kill "$(cat "$dir/nginx/nginx.pid")" 2>/dev/null
+    say ""
+    say "Medians of the rounds: p3 fresh / p2 **$(p3_median "$a1")**, p3 reuse / p2 **$(p3_median "$a2")**, p3 reuse / p3 fresh **$(p3_median "$a3")**, p3 fresh / nginx **$(p3_median "$a4")** (each instance of both from an image)."
+    say ""
+}
+if [ "${KILN_BENCH_SECTION:-}" = p3 ]; then
+    p3_section
+    cp "$report" "$KILN_BUILD/bench-p3.md"
+    echo "wrote $KILN_BUILD/bench-p3.md (bench/results.md left as it is)"
+    exit 0
+fi
 if [ "${KILN_BENCH_SECTION:-}" = host_api ]; then
     host_api_section
     cp "$report" "$KILN_BUILD/bench-host-api.md"
@@ -594,6 +700,7 @@ JS
 }
 js_compute_section
 host_api_section
+p3_section
 
 cp "$report" "$OUT"
 echo

@@ -15,6 +15,7 @@
  * kiln-componentize.sh adds the Spin interfaces to the component's world when the core
  * module imports them. Imports are declared by hand as in kiln_imports.h. */
 #include "kiln.h"
+#include "kiln_http_errors.h"
 #include "kiln_imports.h"
 
 #include <stdarg.h>
@@ -400,45 +401,7 @@ void kiln_sql_result_free(kiln_sql_result *res)
 /* ---- outbound HTTP ---- */
 
 /* wasi:http/types error-code cases, in order. */
-static const char *const error_codes[] = {"DNS-timeout",
-                                          "DNS-error",
-                                          "destination-not-found",
-                                          "destination-unavailable",
-                                          "destination-IP-prohibited",
-                                          "destination-IP-unroutable",
-                                          "connection-refused",
-                                          "connection-terminated",
-                                          "connection-timeout",
-                                          "connection-read-timeout",
-                                          "connection-write-timeout",
-                                          "connection-limit-reached",
-                                          "TLS-protocol-error",
-                                          "TLS-certificate-error",
-                                          "TLS-alert-received",
-                                          "HTTP-request-denied",
-                                          "HTTP-request-length-required",
-                                          "HTTP-request-body-size",
-                                          "HTTP-request-method-invalid",
-                                          "HTTP-request-URI-invalid",
-                                          "HTTP-request-URI-too-long",
-                                          "HTTP-request-header-section-size",
-                                          "HTTP-request-header-size",
-                                          "HTTP-request-trailer-section-size",
-                                          "HTTP-request-trailer-size",
-                                          "HTTP-response-incomplete",
-                                          "HTTP-response-header-section-size",
-                                          "HTTP-response-header-size",
-                                          "HTTP-response-body-size",
-                                          "HTTP-response-trailer-section-size",
-                                          "HTTP-response-trailer-size",
-                                          "HTTP-response-transfer-coding",
-                                          "HTTP-response-content-coding",
-                                          "HTTP-response-timeout",
-                                          "HTTP-upgrade-failed",
-                                          "HTTP-protocol-error",
-                                          "loop-detected",
-                                          "configuration-error",
-                                          "internal-error"};
+static const char *const error_codes[] = {KILN_HTTP_ERROR_NAMES};
 
 static void http_error(uint8_t tag)
 {

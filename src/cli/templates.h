@@ -1,7 +1,7 @@
 /* templates.h — the project templates of `kiln new`, embedded in the binary.
  *
- * The data (templates_data.c) is generated from templates/ and sdk/c/ by
- * scripts/embed-templates.sh, so the installed kiln needs no files of its own. */
+ * The data ($(BUILD)/gen/templates_data.c) is generated at build time from templates/ and
+ * sdk/ by scripts/embed-templates.sh, so the installed kiln needs no files of its own. */
 #ifndef KILN_CLI_TEMPLATES_H
 #define KILN_CLI_TEMPLATES_H
 

@@ -704,6 +704,9 @@ static kiln_http_component *http_component_mw(up_app *app, const up_opts *o, siz
         comp->max_instance_memory ? comp->max_instance_memory : o->max_instance_memory;
     c->timeout_ns = timeout_ms * 1000000ull;
     c->max_memory_pages = (uint32_t)(mem / 65536 > 65535 ? 65535 : mem / 65536);
+    c->reuse_max = o->flags.reuse_count ? o->flags.reuse_count : 1; /* p3 only (reuse_p3.h) */
+    c->reuse_concurrent = o->flags.concurrent_reuse_count ? o->flags.concurrent_reuse_count : 16;
+    c->reuse_idle_ns = o->flags.idle_timeout_set ? o->flags.idle_timeout_ns : 1000000000ull;
     int rc = 0;
     kiln_buf kv = KILN_BUF_INIT;
     for (size_t i = 0; i < comp->environment.len && rc == 0; i++) {
@@ -1067,20 +1070,35 @@ static int up_tracer_start(up_app *app)
     return 0;
 }
 
-/* --log-dir DIR (not ""): opens every component's log files (exec/guest_log.h). 0, or -1
- * (the reason printed). */
-static int up_logs_open(up_app *app, const char *dir)
+/* --log-dir DIR (not ""): opens every component's log files (exec/guest_log.h), a
+ * followed component's (--follow, --follow-all) copied to the terminal too. Without
+ * --log-dir but with --follow: the followed components' output to kiln's stderr, the
+ * others' dropped. 0, or -1 (the reason printed). */
+static int up_logs_open(up_app *app, const kiln_up_flags *f)
 {
     size_t n = app->manifest->components_len;
-    if (!dir || !*dir || !n) return 0;
+    const char *dir = f->log_dir;
+    int files = dir && *dir;
+    if ((!files && !f->nfollow) || !n) return 0;
     app->logs = kiln_calloc(n, sizeof *app->logs);
     if (!app->logs) return -1;
     for (size_t i = 0; i < n; i++)
         app->logs[i].out_fd = app->logs[i].err_fd = -1;
     for (size_t i = 0; i < n; i++) {
         char err[512];
-        if (kiln_guest_log_open(&app->logs[i], dir, app->manifest->components[i].id, err,
-                                sizeof err) < 0) {
+        const char *id = app->manifest->components[i].id;
+        int follow = kiln_up_flags_follows(f, id);
+        if (!files) { /* copies of stderr: closing the logs leaves kiln's own */
+            kiln_guest_log *l = &app->logs[i];
+            if (follow == 1 && ((l->out_fd = fcntl(2, F_DUPFD_CLOEXEC, 3)) < 0 ||
+                                (l->err_fd = fcntl(2, F_DUPFD_CLOEXEC, 3)) < 0)) {
+                fprintf(stderr, "error: --follow: %s\n", strerror(errno));
+                return -1;
+            }
+            continue;
+        }
+        if (kiln_guest_log_open(&app->logs[i], dir, id, err, sizeof err) < 0 ||
+            (follow == 1 && kiln_guest_log_tee(&app->logs[i], 2, err, sizeof err) < 0)) {
             fprintf(stderr, "error: --log-dir: %s\n", err);
             return -1;
         }
@@ -1183,7 +1201,7 @@ int kiln_cmd_up(int argc, char **argv)
     }
     for (size_t i = 0; app.metrics && i < app.manifest->components_len; i++)
         kiln_metrics_add_component(app.metrics, app.manifest->components[i].id);
-    if (up_tracer_start(&app) < 0 || up_logs_open(&app, o.flags.log_dir) < 0) goto out;
+    if (up_tracer_start(&app) < 0 || up_logs_open(&app, &o.flags) < 0) goto out;
     if (app_build(&app, &o) < 0) {
         fprintf(stderr, "error: cannot start the application\n");
         goto out;

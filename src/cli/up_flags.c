@@ -2,18 +2,30 @@
  *
  * What each means in Kiln:
  *   -c, --component-id ID  serve only the routes of these components (repeatable); the
- *                          others answer 404, as with Spin
+ *                          others answer 404, as with Spin; components no kept trigger
+ *                          needs (nor its dependencies or middleware) are marked unused:
+ *                          not fetched, checked or loaded
  *   --profile NAME         run the components' [component.ID.profile.NAME] source and
  *                          environment (with --build: build that profile first)
  *   --disable-pooling      accepted: Kiln gives every request a fresh instance already
  *                          (its pool holds ready-made memory images, never reused state)
  *   --follow ID, --follow-all
- *                          accepted: Kiln shows the output of every component on its
- *                          own stderr, so all of them are followed already
+ *                          only these components' output reaches kiln's stderr
+ *                          (repeatable; with --log-dir their files keep everything and a
+ *                          copy goes to the terminal; exec/guest_log.h); an unknown ID is
+ *                          refused, as by Spin
  *   -L, --log-dir DIR      guest output to DIR/COMPONENT_stdout.txt and _stderr.txt
  *                          (exec/guest_log.h) instead of kiln's stderr; "": no files
  *   --truncate-logs        empties the --log-dir files of the app's components at start
  *   --direct-mounts        accepted: Kiln mounts `files` directories directly already
+ *   --max-instance-reuse-count N, --max-instance-concurrent-reuse-count M
+ *                          wasi:http 0.3 components: requests per instance (default 1,
+ *                          a fresh instance each; Spin's is 128) and at once on one
+ *                          (kept for now: exec/http/reuse_p3.h); no effect on 0.2 ones,
+ *                          as in Spin (no environment variables, as in Spin)
+ *   --idle-instance-timeout D
+ *                          a reused instance idle longer than D (default 1 s, Spin's) is
+ *                          freed when the next request comes
  *   Spin options about Wasmtime or its HTTP server that have no meaning in Kiln are
  *   accepted and noted once on stderr (accepted_flags below), so that a `spin up`
  *   command line runs unchanged.
@@ -26,6 +38,7 @@
 #include "util/units.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <stdlib.h>
@@ -46,9 +59,6 @@ static const struct {
     {"--temp", 1, "Kiln unpacks registry apps in its own cache"},
     {"--tmp", 1, "Kiln unpacks registry apps in its own cache"},
     {"--experimental-wasi-otel", 0, "Kiln exports its own traces (--otel)"},
-    {"--idle-instance-timeout", 1, "every request gets a fresh instance"},
-    {"--max-instance-reuse-count", 1, "every request gets a fresh instance"},
-    {"--max-instance-concurrent-reuse-count", 1, "every request gets a fresh instance"},
     {"--format", 1, "Kiln's access log has one format"},
     {"--allow-transient-write", 0, "`files` stay read-only in Kiln"},
 };
@@ -69,8 +79,61 @@ static int accepted_flag(const char *a, const char *val)
     return 0;
 }
 
+/* --NAME N or --NAME=N with N a positive count into *out: 1 or 2 arguments used, 0 when a
+ * is not --NAME, -1 after printing a usage error. */
+static int count_flag(const char *name, const char *a, const char *val, size_t *out)
+{
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '=')) return 0;
+    const char *v = a[n] == '=' ? a + n + 1 : val;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long x = v && *v >= '0' && *v <= '9' ? strtoull(v, &end, 10) : 0;
+    if (!v || !end || *end || errno || x == 0 || x > 1000000000ull) {
+        fprintf(stderr, "error: %s needs a count from 1 (Spin's ranges A..B are not taken)\n",
+                name);
+        return -1;
+    }
+    *out = (size_t)x;
+    return a[n] == '=' ? 1 : 2;
+}
+
+/* --idle-instance-timeout D (or =D): Spin's durations, a count with no suffix or `s`
+ * (seconds), `ms`, `us`, `μs` or `ns`, into *ns. 1 or 2 arguments used, 0 when a is not
+ * the option, -1 after printing a usage error. */
+static int duration_flag(const char *a, const char *val, unsigned long long *ns)
+{
+    static const char name[] = "--idle-instance-timeout";
+    size_t n = sizeof name - 1;
+    if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '=')) return 0;
+    const char *v = a[n] == '=' ? a + n + 1 : val;
+    static const struct {
+        const char *suffix;
+        unsigned long long ns;
+    } units[] = {{"", 1000000000ull}, {"s", 1000000000ull}, {"ms", 1000000ull},
+                 {"us", 1000ull},     {"\u03bcs", 1000ull}, {"ns", 1ull}};
+    char *end = NULL;
+    errno = 0;
+    unsigned long long x = v && *v >= '0' && *v <= '9' ? strtoull(v, &end, 10) : 0;
+    for (size_t i = 0; end && !errno && i < sizeof units / sizeof *units; i++)
+        if (strcmp(end, units[i].suffix) == 0 && x <= ULLONG_MAX / units[i].ns) {
+            *ns = x * units[i].ns;
+            return a[n] == '=' ? 1 : 2;
+        }
+    fprintf(stderr,
+            "error: %s needs a duration (N, Ns, Nms, Nus or Nns; Spin's ranges A..B are "
+            "not taken)\n",
+            name);
+    return -1;
+}
+
 int kiln_up_flag(kiln_up_flags *f, const char *a, const char *val)
 {
+    int c = count_flag("--max-instance-reuse-count", a, val, &f->reuse_count);
+    if (c == 0)
+        c = count_flag("--max-instance-concurrent-reuse-count", a, val, &f->concurrent_reuse_count);
+    if (c == 0 && (c = duration_flag(a, val, &f->idle_timeout_ns)) > 0) f->idle_timeout_set = 1;
+    if (c != 0) return c;
     int used = accepted_flag(a, val);
     if (used != 0) {
         if (used < 0) fprintf(stderr, "error: %s needs a value\n", a);
@@ -98,8 +161,21 @@ int kiln_up_flag(kiln_up_flags *f, const char *a, const char *val)
         f->disable_pooling = 1;
         return 1;
     }
-    if (strcmp(a, "--follow-all") == 0 || strcmp(a, "--direct-mounts") == 0) return 1;
-    if (strcmp(a, "--follow") == 0 && val) return 2;
+    if (strcmp(a, "--direct-mounts") == 0) return 1;
+    if (strcmp(a, "--follow-all") == 0) {
+        f->follow_all = 1;
+        return 1;
+    }
+    if (strcmp(a, "--follow") == 0 && val) {
+        const char **n = kiln_realloc(f->follow, (f->nfollow + 1) * sizeof *n);
+        if (!n) {
+            fprintf(stderr, "error: out of memory\n");
+            return -1;
+        }
+        f->follow = n;
+        n[f->nfollow++] = val;
+        return 2;
+    }
     if ((strcmp(a, "-L") == 0 || strcmp(a, "--log-dir") == 0) && val) {
         f->log_dir = val;
         return 2;
@@ -167,6 +243,42 @@ static int truncate_logs(const char *dir, const kiln_manifest *m)
     return 0;
 }
 
+/* The index of component id in m, -1 when none. */
+static long component_index(const kiln_manifest *m, const char *id)
+{
+    const kiln_component *c = id ? kiln_manifest_component(m, id) : NULL;
+    return c ? (long)(c - m->components) : -1;
+}
+
+/* Marks component ci needed, and the components its `{ component = "id" }`
+ * dependencies name (kiln_component.unused cleared). */
+static void need(kiln_manifest *m, long ci)
+{
+    if (ci < 0 || (size_t)ci >= m->components_len || !m->components[ci].unused) return;
+    kiln_component *c = &m->components[ci];
+    c->unused = 0;
+    for (size_t k = 0; k < c->dependencies_len; k++)
+        if (strcmp(c->dependencies[k].kind, "component") == 0)
+            need(m, component_index(m, c->dependencies[k].value));
+}
+
+/* -c: marks the components that no kept trigger needs unused (not fetched, checked or
+ * loaded: an unselected component cannot stop the selected ones from starting). */
+static void mark_unused(kiln_manifest *m)
+{
+    for (size_t i = 0; i < m->components_len; i++)
+        m->components[i].unused = 1;
+    for (size_t i = 0; i < m->triggers_len; i++) {
+        const kiln_trigger *t = &m->triggers[i];
+        need(m, t->component);
+        for (size_t k = 0; k < t->mw_len; k++)
+            if (strcmp(t->mw[k].kind, "component") == 0)
+                need(m, component_index(m, t->mw[k].value));
+    }
+    for (size_t i = 0; i < m->other_triggers_len; i++)
+        need(m, m->other_triggers[i].component);
+}
+
 int kiln_up_flags_apply(const kiln_up_flags *f, kiln_manifest *m)
 {
     if (f->truncate_logs && f->log_dir && *f->log_dir && truncate_logs(f->log_dir, m) < 0)
@@ -181,6 +293,21 @@ int kiln_up_flags_apply(const kiln_up_flags *f, kiln_manifest *m)
         fprintf(stderr, "error: -c %s: the application has no component '%s'\n", bad, bad);
         return -1;
     }
+    if (f->ncomponents) mark_unused(m);
+    size_t unknown = 0;
+    for (size_t i = 0; i < f->nfollow; i++)
+        if (!kiln_manifest_component(m, f->follow[i])) {
+            fprintf(stderr, "error: --follow %s: the application has no component '%s'\n",
+                    f->follow[i], f->follow[i]);
+            unknown++;
+        }
+    if (unknown) {
+        fprintf(stderr, "its components:");
+        for (size_t i = 0; i < m->components_len; i++)
+            fprintf(stderr, " %s", m->components[i].id);
+        fprintf(stderr, "\n");
+        return -1;
+    }
     kiln_strlist why = {0};
     long n = kiln_manifest_unserved(m, &why);
     for (size_t i = 0; i < why.len; i++)
@@ -190,8 +317,20 @@ int kiln_up_flags_apply(const kiln_up_flags *f, kiln_manifest *m)
     return n == 0 ? 0 : -1;
 }
 
+int kiln_up_flags_follows(const kiln_up_flags *f, const char *id)
+{
+    if (f->follow_all) return 1;
+    if (!f->nfollow) return -1;
+    for (size_t i = 0; i < f->nfollow; i++)
+        if (strcmp(f->follow[i], id) == 0) return 1;
+    return 0;
+}
+
 void kiln_up_flags_free(kiln_up_flags *f)
 {
+    kiln_free(f->follow);
+    f->follow = NULL;
+    f->nfollow = 0;
     kiln_free(f->components);
     f->components = NULL;
     f->ncomponents = 0;
@@ -206,16 +345,27 @@ void kiln_up_flags_usage(FILE *out)
                  "                             environment; with --build, its build command)\n"
                  "      --disable-pooling      accepted: every request already gets a fresh\n"
                  "                             instance\n"
-                 "      --follow ID, --follow-all  accepted: every component's output is shown\n"
+                 "      --follow ID            only this component's output on the terminal\n"
+                 "                             (repeatable; --log-dir files keep all output)\n"
+                 "      --follow-all           every component's output on the terminal, also\n"
+                 "                             with --log-dir\n"
                  "  -L, --log-dir DIR          guest output to DIR/COMPONENT_stdout.txt and\n"
                  "                             DIR/COMPONENT_stderr.txt instead of kiln's stderr\n"
                  "                             (\"\": no files)\n"
                  "      --truncate-logs        empty the --log-dir files at start\n"
                  "      --direct-mounts        accepted: `files` directories are mounted directly\n"
+                 "      --max-instance-reuse-count N  requests one instance serves, for\n"
+                 "                             wasi:http 0.3 components (default 1: a fresh\n"
+                 "                             instance per request; Spin's default is 128);\n"
+                 "                             a trap or timeout retires the instance\n"
+                 "      --max-instance-concurrent-reuse-count M  requests at once on one\n"
+                 "                             instance (0.3 components; accepted, today one\n"
+                 "                             at a time: others take another instance)\n"
+                 "      --idle-instance-timeout D  a reused instance idle longer is dropped\n"
+                 "                             (default 1s; N, Ns, Nms, Nus, Nns)\n"
                  "      --disable-cache, --cache FILE, --debug-info, --http1-max-buf-size N,\n"
                  "      --temp DIR, --allow-transient-write, --experimental-wasi-otel,\n"
-                 "      --idle-instance-timeout D, --max-instance-reuse-count N,\n"
-                 "      --max-instance-concurrent-reuse-count N, --format F\n"
+                 "      --format F\n"
                  "                             spin up's options without meaning in Kiln:\n"
                  "                             accepted, each noted once\n"
                  "\nEnvironment (as the options): SPIN_HTTP_LISTEN_ADDR, SPIN_TLS_CERT,\n"

@@ -113,6 +113,7 @@ int ka_store_new(kiln_component_instance *ci)
 
 int ka_obj_add(ka_store *s, void *obj, uint32_t *rep)
 {
+    if (s->nobjs >= KA_MAX_OBJS) return -1;
     if (s->nobjs == s->capobjs) {
         uint32_t cap = s->capobjs ? s->capobjs * 2 : 16;
         void **n = kiln_realloc(s->objs, cap * sizeof *n);
@@ -130,6 +131,7 @@ void *ka_obj_new(ka_bi *b, size_t size, int kind, uint32_t *rep)
     void *o = kiln_calloc(1, size);
     if (!o || ka_obj_add(b->ci->as, o, rep) < 0) {
         kiln_free(o);
+        if (b->ci->as->nobjs >= KA_MAX_OBJS) ka_trap(b, KA_TOO_MANY " (%u)", KA_MAX_OBJS);
         ka_trap(b, "out of memory");
     }
     *(int *)o = kind;
@@ -1090,7 +1092,8 @@ static void lower_async_call(void *ctx, kiln_val *vals)
     if (ka_obj_add(s, sub, &rep) < 0) {
         kiln_cabi_cx_free(&sub->cx);
         kiln_free(sub);
-        kiln_rt_trap_host("async call: out of memory");
+        kiln_rt_trap_host(s->nobjs >= KA_MAX_OBJS ? "async call: " KA_TOO_MANY
+                                                  : "async call: out of memory");
     }
     sub->w.kind = KA_SUBTASK;
     sub->w.take = ka_sub_take;

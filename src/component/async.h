@@ -34,7 +34,8 @@
  * Files: async.c (store, tasks, threads, driver, async lift and lower), async_builtins.c
  * (the built-ins), async_host.c, stream.c (stream and future ends), error_context.c. Not done yet:
  * the thread.spawn-* built-ins (refused at load by load.c); borrow scopes of interleaved tasks of
- * one instance kept apart; component images of async components (refused). */
+ * one instance kept apart. Images (image.c): the built-ins' contexts (ka_bi) are arena items,
+ * copied with the graph; each copy gets an empty store. */
 #ifndef KILN_COMPONENT_ASYNC_H
 #define KILN_COMPONENT_ASYNC_H
 

@@ -358,15 +358,13 @@ static void bi_task_return(void *ctx, kiln_val *v)
 
 ki_core *ka_builtin(kiln_component_instance *ci, ki_frame *f, const kiln_canon *k, kiln_err *err)
 {
-    ka_bi *b = kiln_calloc(1, sizeof *b);
+    /* in the arena (freed with it), so that an image copies it (image.c) */
+    ka_bi *b = ki_alloc(ci, sizeof *b, KI_ASYNC_BI);
     ki_core *c = ki_alloc(ci, sizeof *c, KI_CORE);
     if (!b || !c) {
-        kiln_free(b);
         kiln_err_set(err, "%s: out of memory", ci->name);
         return NULL;
     }
-    b->next = ci->as->bis;
-    ci->as->bis = b;
     b->ci = ci;
     b->frame = f;
     b->k = k;

@@ -187,8 +187,14 @@ struct ka_store {
     kiln_component_idle idle; /* the host's outside wait (kiln_component_set_idle) */
 };
 
+/* The most objects one store takes (streams' and futures' ends, subtasks, waitable sets,
+ * error contexts; dropped ones stay until the instance goes): past it ka_obj_add fails,
+ * so a guest creating them in a loop traps (KA_TOO_MANY) instead of growing the host's
+ * memory until the request's time limit. */
+#define KA_MAX_OBJS (1u << 17)
+#define KA_TOO_MANY "too many streams, futures, subtasks and waitable sets in one instance"
 /* Adds obj (its first field an object kind) to the store: its index (a handle's rep) in
- * *rep. 0 or -1. */
+ * *rep. 0, or -1 (out of memory, or KA_MAX_OBJS reached). */
 int ka_obj_add(ka_store *s, void *obj, uint32_t *rep);
 /* A new zeroed object of `size` bytes whose first field (an int) is `kind`, added to the
  * store (its rep in *rep); traps when out of memory. */

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#define LINK_P2 "wasi:http/incoming-handler"
+#define LINK_P3 "wasi:http/handler"
+
 int kiln_compose_spec_add(kiln_compose_spec *s, const char *name, const char *path,
                           const char *export_name, int inherit)
 {
@@ -38,6 +41,7 @@ kiln_compose_spec *kiln_compose_spec_dup(const kiln_compose_spec *s)
             kiln_compose_spec_free(c, 1);
             return NULL;
         }
+        c->deps[i].link = d->link;
     }
     return c;
 }
@@ -58,6 +62,7 @@ kiln_compose_spec *kiln_compose_chain(const char *path, const kiln_compose_spec 
             return NULL;
         }
         s->deny_self = KILN_INHERIT_ALL & ~inherit[k];
+        s->deps[0].link = 1;
         if (k + 1 < n) {
             s->deps[0].sub = next;
         } else if (inner && inner->ndeps && !(s->deps[0].sub = kiln_compose_spec_dup(inner))) {
@@ -153,13 +158,22 @@ int kiln_compose_match(const char *dep, const char *import)
     return 1;
 }
 
+/* A middleware chain link's dependency name: the HTTP handler the middleware imports,
+ * wasi:http/handler (0.3) if it imports that, else wasi:http/incoming-handler (0.2). */
+static const char *link_name(const char *const *imports, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (kiln_compose_match(LINK_P3, imports[i]) == 1) return LINK_P3;
+    return LINK_P2;
+}
+
 int kiln_compose_resolve(const kiln_compose_spec *s, const char *id, const char *const *imports,
                          size_t n, long *which, char *err, size_t errcap)
 {
     for (size_t i = 0; i < n; i++)
         which[i] = -1;
     for (size_t k = 0; k < s->ndeps; k++) {
-        const char *dn = s->deps[k].name;
+        const char *dn = s->deps[k].link ? link_name(imports, n) : s->deps[k].name;
         size_t matched = 0;
         for (size_t i = 0; i < n; i++) {
             int m = kiln_compose_match(dn, imports[i]);
@@ -178,6 +192,12 @@ int kiln_compose_resolve(const kiln_compose_spec *s, const char *id, const char 
             }
             which[i] = (long)k;
             matched++;
+        }
+        if (!matched && s->deps[k].link) {
+            snprintf(err, errcap,
+                     "a middleware imports neither wasi:http/handler@0.3 nor "
+                     "wasi:http/incoming-handler@0.2 (the next component of the chain)");
+            return -1;
         }
         if (!matched) {
             snprintf(err, errcap, "dependency '%s' doesn't match any imports of component '%s'", dn,
@@ -305,6 +325,15 @@ static int link_deps(kiln_loaded_component *lc, const char *id, const kiln_compo
         const kiln_citem *ei = export_of(lc->deps[which[i]]->model, ex);
         const kiln_ctype *et = ei ? ei->type : NULL;
         if (ei) ex = ei->name;
+        if (im->sort == KILN_CSORT_INSTANCE && !et && d->link) {
+            kiln_err_set(err,
+                         "the next component of the middleware chain (%s) does not export '%s', "
+                         "which the middleware in front of it imports (a chain is all "
+                         "wasi:http/handler@0.3, as Spin composes it, or all "
+                         "wasi:http/incoming-handler@0.2)",
+                         d->path, im->name);
+            goto out;
+        }
         if (im->sort != KILN_CSORT_INSTANCE || !et) {
             kiln_err_set(err, "dependency '%s' doesn't export '%s' to satisfy import '%s'", d->name,
                          ex, im->name);
@@ -376,6 +405,45 @@ kiln_loaded_component *kiln_component_load_composed(const char *id, const char *
         return NULL;
     }
     return lc;
+}
+
+kiln_loaded_component *kiln_component_reload(const kiln_loaded_component *old,
+                                             const kiln_compile_opts *opts, kiln_err *err)
+{
+    /* its imports were checked when old was loaded, from these very bytes */
+    kiln_loaded_component *lc = ki_load(old->name, old->bytes, old->len, opts, 0, err);
+    if (!lc) return NULL;
+    lc->deny_self = old->deny_self;
+    size_t n = old->ndeps, nl = old->nlinks;
+    if (n && (!(lc->deps = kiln_calloc(n, sizeof *lc->deps)) ||
+              !(lc->dep_inherit = kiln_calloc(n, sizeof *lc->dep_inherit))))
+        goto oom;
+    for (size_t k = 0; k < n; k++) {
+        if (!(lc->deps[k] = kiln_component_reload(old->deps[k], opts, err))) {
+            kiln_component_unload(lc);
+            return NULL;
+        }
+        lc->dep_inherit[k] = old->dep_inherit[k];
+        lc->ndeps++;
+        lc->compile_seconds += lc->deps[k]->compile_seconds;
+        lc->cached &= lc->deps[k]->cached;
+    }
+    if (nl && (!(lc->link_import = kiln_calloc(nl, sizeof *lc->link_import)) ||
+               !(lc->link_export = kiln_calloc(nl, sizeof *lc->link_export)) ||
+               !(lc->link_dep = kiln_calloc(nl, sizeof *lc->link_dep))))
+        goto oom;
+    for (size_t i = 0; i < nl; i++) {
+        lc->link_import[i] = kiln_strdup(old->link_import[i]);
+        lc->link_export[i] = kiln_strdup(old->link_export[i]);
+        lc->link_dep[i] = old->link_dep[i];
+        lc->nlinks++;
+        if (!lc->link_import[i] || !lc->link_export[i]) goto oom;
+    }
+    return lc;
+oom:
+    kiln_err_set(err, "%s: out of memory", old->name);
+    kiln_component_unload(lc);
+    return NULL;
 }
 
 /* ---- deny-all grants for dependencies that share the component's WASI contexts ---- */

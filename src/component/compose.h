@@ -62,16 +62,19 @@ typedef struct kiln_compose_dep {
     char *export_name; /* NULL: the import's own name */
     int inherit;       /* KILN_INHERIT_* bits it gets of the component's grants (0: deny-all) */
     struct kiln_compose_spec *sub; /* the dependency's own dependencies (owned), or NULL */
+    int link;                      /* a middleware chain's link (below): name is not matched */
 } kiln_compose_dep;
 
-/* HTTP middleware (Kiln's WASI 0.2 form of Spin's `dependencies.middleware`) is a chain of
- * such specs: middleware i is loaded with one dependency, "wasi:http/incoming-handler",
- * which is middleware i + 1, and the last one's is the trigger's component (with its own
- * dependencies as `sub`). Each middleware imports and exports
- * wasi:http/incoming-handler@0.2.x; the request goes in at the first one, which answers
- * itself or passes the request and the response-outparam to the next one's handle. The
- * outermost component of such a chain is a middleware: deny_self denies it what its entry
- * does not inherit. */
+/* HTTP middleware (Spin's `dependencies.middleware`) is a chain of such specs: middleware
+ * i is loaded with one dependency, a `link`, which is middleware i + 1, and the last one's
+ * is the trigger's component (with its own dependencies as `sub`). A link satisfies the
+ * middleware's HTTP handler import: wasi:http/handler@0.3.x (Spin 3/4's form: the
+ * middleware exports and imports the p3 handler, and so must the next component, as
+ * Spin's composition requires the same interface all along the chain) or, Kiln's WASI 0.2
+ * form, wasi:http/incoming-handler@0.2.x. The request goes in at the first one, which
+ * answers itself or passes the request (and in 0.2 the response-outparam) to the next
+ * one's handle. The outermost component of such a chain is a middleware: deny_self denies
+ * it what its entry does not inherit. */
 typedef struct kiln_compose_spec {
     kiln_compose_dep *deps;
     size_t ndeps;

@@ -110,6 +110,25 @@ static void test_chain(void)
         kiln_compose_spec_free(d, 1);
     }
     kiln_compose_spec_free(c, 1);
+    /* a link satisfies the middleware's HTTP handler import, 0.3 or 0.2 */
+    c = kiln_compose_chain("/app.wasm", NULL, mw, inherit, 1);
+    const char *p3[] = {"wasi:http/types@0.3.0-rc-2026-03-15",
+                        "wasi:http/handler@0.3.0-rc-2026-03-15"};
+    const char *p2[] = {"wasi:http/types@0.2.0", "wasi:http/incoming-handler@0.2.0"};
+    const char *none[] = {"wasi:http/types@0.2.0"};
+    long which[2];
+    char err[300];
+    CHECK(c && c->deps[0].link);
+    CHECK_INT(kiln_compose_resolve(c, "mw", p3, 2, which, err, sizeof err), 0);
+    CHECK(which[0] == -1 && which[1] == 0);
+    CHECK_INT(kiln_compose_resolve(c, "mw", p2, 2, which, err, sizeof err), 0);
+    CHECK(which[0] == -1 && which[1] == 0);
+    CHECK_INT(kiln_compose_resolve(c, "mw", none, 1, which, err, sizeof err), -1);
+    CHECK(strstr(err, "imports neither wasi:http/handler@0.3") != NULL);
+    kiln_compose_spec *d = c ? kiln_compose_spec_dup(c) : NULL;
+    CHECK(d && d->deps[0].link); /* kept by a copy */
+    kiln_compose_spec_free(d, 1);
+    kiln_compose_spec_free(c, 1);
     /* without dependencies of its own, the component is the last link's plain file */
     c = kiln_compose_chain("/app.wasm", NULL, mw, inherit, 1);
     CHECK(c && c->deps[0].sub == NULL && strcmp(c->deps[0].path, "/app.wasm") == 0);

@@ -31,7 +31,13 @@
  * every slot moved by its target's displacement (new address - template address), and the
  * funcrefs of the copied tables rebased (a table of one core instance may hold funcrefs
  * into another's block) with the table of old ranges -> new bases. No definition is
- * replayed and no guest code runs. */
+ * replayed and no guest code runs.
+ *
+ * Async components (async.h): an instantiation leaves in the async store only the
+ * built-ins' contexts, which are arena items (KI_ASYNC_BI) copied with the graph; a copy
+ * gets an empty store of its own. A template whose store holds anything else (tasks,
+ * threads, waitables a start function made) is refused. */
+#include "component/async_internal.h"
 #include "component/inst_internal.h"
 #include "engine/image.h"
 #include "util/alloc.h"
@@ -228,6 +234,21 @@ static void item_slots(cap *c, ki_kind kind, void *p, size_t size)
         slot(c, &x->type);
         return;
     }
+    case KI_ASYNC_BI: {
+        ka_bi *x = p;
+        slot(c, &x->ci);
+        slot(c, &x->frame);
+        slot(c, &x->k);
+        slot(c, &x->memory);
+        slot(c, &x->realloc);
+        slot(c, &x->rtype.name);
+        slot(c, &x->rtype.items);
+        slot(c, &x->rtype.sig);
+        slot(c, &x->rfield.name);
+        slot(c, &x->rfield.type.type);
+        slot(c, &x->next);
+        return;
+    }
     }
 }
 
@@ -398,6 +419,15 @@ out:
     return rc;
 }
 
+/* Whether an async instance's store (async_internal.h) holds nothing but what a fresh
+ * store holds: then a copy gets a fresh store, and the built-ins' contexts (ka_bi, arena
+ * items) are copied with the graph. */
+static int store_empty(const ka_store *s)
+{
+    return !s->cur && !s->waiting_head && !s->nstack && !s->ninsts && !s->failed && !s->threads &&
+           !s->tasks && !s->nobjs && !s->errctxs && !s->host_call && !s->host_pending;
+}
+
 static int range_lo(const void *a, const void *b)
 {
     uintptr_t x = ((const kiln_image_reloc *)a)->lo, y = ((const kiln_image_reloc *)b)->lo;
@@ -409,8 +439,11 @@ kiln_component_image *kiln_component_image_new(kiln_loaded_component *lc, const 
 {
     kiln_component_instance *ci = ki_instantiate(lc, g, 1, err);
     if (!ci) return NULL;
-    if (ci->as) { /* tasks, threads and waitables live outside the arena (async.h) */
-        kiln_err_set(err, "%s: components using the async ABI have no image yet", ci->name);
+    if (ci->as && !store_empty(ci->as)) {
+        kiln_err_set(err,
+                     "%s: its initialization left tasks, threads or waitables, which an image "
+                     "does not copy",
+                     ci->name);
         kiln_component_instance_free(ci);
         return NULL;
     }
@@ -520,6 +553,7 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
     ci->arena[0] = blk;
     ci->narena = 1;
     ci->caparena = 4;
+    if (lc->async && ka_store_new(ci) < 0) goto oom; /* tasks and waitables start empty */
     memcpy(blk, img->graph, img->size);
     delta[T_ARENA] = (uintptr_t)blk - img->old[T_ARENA];
     delta[T_CI] = (uintptr_t)ci - img->old[T_CI];

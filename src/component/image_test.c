@@ -6,7 +6,8 @@
  * intact, and the corpus C command component (tests/components/build.sh c-cli) run from
  * copies prints what a fresh instantiation prints, each copy with its own grants; a handle
  * the initialization made (resource.new in a start function) is in every copy's table,
- * each copy's own (dropping it in one leaves the others'). Needs
+ * each copy's own (dropping it in one leaves the others'); copies of an async component
+ * each get an empty async store (test_async). Needs
  * wasm-tools (scripts/install-tools.sh), as instance_test does. */
 #include "component/instance.h"
 #include "util/alloc.h"
@@ -295,6 +296,118 @@ static void test_cli(void)
     kiln_component_unload(lc);
 }
 
+/* An async component (the async ABI's store): "count" yields once (callback), keeping
+ * its global and a context slot (context.set before the yield, context.get after): 11n
+ * on its nth call; "handles" makes a waitable set and a stream and returns the set's
+ * handle times 1000 plus the stream's readable end; "waiter" waits on an empty set (a
+ * deadlock trap). */
+static const char *async_wat =
+    "(component\n"
+    "  (type $S (stream u8))\n"
+    "  (core module $M\n"
+    "    (import \"\" \"task.return\" (func $ret (param i32)))\n"
+    "    (import \"\" \"ws.new\" (func $ws.new (result i32)))\n"
+    "    (import \"\" \"ctx.get\" (func $cget (result i32)))\n"
+    "    (import \"\" \"ctx.set\" (func $cset (param i32)))\n"
+    "    (import \"\" \"s.new\" (func $snew (result i64)))\n"
+    "    (global $n (mut i32) (i32.const 0))\n"
+    "    (func (export \"count\") (result i32)\n"
+    "      (global.set $n (i32.add (global.get $n) (i32.const 1)))\n"
+    "      (call $cset (i32.mul (global.get $n) (i32.const 10)))\n"
+    "      (i32.const 1))\n"
+    "    (func (export \"count-cb\") (param i32 i32 i32) (result i32)\n"
+    "      (call $ret (i32.add (call $cget) (global.get $n))) (i32.const 0))\n"
+    "    (func (export \"handles\") (result i32)\n"
+    "      (local $w i32)\n"
+    "      (local.set $w (call $ws.new))\n"
+    "      (call $ret (i32.add (i32.mul (local.get $w) (i32.const 1000))\n"
+    "                          (i32.wrap_i64 (call $snew))))\n"
+    "      (i32.const 0))\n"
+    "    (func (export \"waiter\") (result i32)\n"
+    "      (i32.or (i32.const 2) (i32.shl (call $ws.new) (i32.const 4))))\n"
+    "    (func (export \"never-cb\") (param i32 i32 i32) (result i32) unreachable))\n"
+    "  (core func $ret (canon task.return (result u32)))\n"
+    "  (core func $ws.new (canon waitable-set.new))\n"
+    "  (core func $cget (canon context.get i32 0))\n"
+    "  (core func $cset (canon context.set i32 0))\n"
+    "  (core func $snew (canon stream.new $S))\n"
+    "  (core instance $m (instantiate $M (with \"\" (instance\n"
+    "    (export \"task.return\" (func $ret)) (export \"ws.new\" (func $ws.new))\n"
+    "    (export \"ctx.get\" (func $cget)) (export \"ctx.set\" (func $cset))\n"
+    "    (export \"s.new\" (func $snew))))))\n"
+    "  (func (export \"count\") async (result u32)\n"
+    "    (canon lift (core func $m \"count\") async (callback (core func $m \"count-cb\"))))\n"
+    "  (func (export \"handles\") async (result u32)\n"
+    "    (canon lift (core func $m \"handles\") async (callback (core func $m \"never-cb\"))))\n"
+    "  (func (export \"waiter\") async (result u32)\n"
+    "    (canon lift (core func $m \"waiter\") async (callback (core func $m \"never-cb\")))))\n";
+
+/* The same with a start function that makes a waitable set: the initialization leaves an
+ * object of the async store behind, which an image does not copy. */
+static const char *async_start_wat =
+    "(component\n"
+    "  (core module $M\n"
+    "    (import \"\" \"ws.new\" (func $ws.new (result i32)))\n"
+    "    (func $init (drop (call $ws.new)))\n"
+    "    (start $init)\n"
+    "    (func (export \"f\") (result i32) (i32.const 0))\n"
+    "    (func (export \"cb\") (param i32 i32 i32) (result i32) unreachable))\n"
+    "  (core func $ws.new (canon waitable-set.new))\n"
+    "  (core instance $m (instantiate $M (with \"\" (instance\n"
+    "    (export \"ws.new\" (func $ws.new))))))\n"
+    "  (func (export \"f\") async\n"
+    "    (canon lift (core func $m \"f\") async (callback (core func $m \"cb\")))))\n";
+
+/* Copies of an async component's image: each with a fresh store (tasks, threads, context
+ * slots, waitable sets and stream ends of its own, handles numbered from the start), its
+ * own globals, and a trap in one (a deadlock) leaves the others and the image working. */
+static void test_async(void)
+{
+    kiln_err err;
+    kiln_loaded_component *lc = load_wat("async", async_wat);
+    if (!lc) return;
+    kiln_component_image *img = kiln_component_image_new(lc, NULL, &err);
+    if (!img) fprintf(stderr, "async image: %s\n", err.msg);
+    CHECK(img != NULL);
+    if (!img) {
+        kiln_component_unload(lc);
+        return;
+    }
+    kiln_component_instance *a = kiln_component_image_instantiate(img, NULL, &err);
+    kiln_component_instance *b = kiln_component_image_instantiate(img, NULL, &err);
+    CHECK(a != NULL && b != NULL);
+    if (a && b) {
+        CHECK(call_u32(a, "count") == 11);
+        CHECK(call_u32(a, "count") == 22);
+        CHECK(call_u32(b, "count") == 11); /* its own global and context slot */
+        long ha = call_u32(a, "handles"), hb = call_u32(b, "handles");
+        CHECK(ha == hb); /* the same handle numbers: each copy's table starts alike */
+        CHECK(ha > 1000);
+        CHECK(call_u32(a, "handles") > ha); /* a's table keeps what a made */
+        CHECK(call_u32(a, "waiter") == -1); /* deadlock: a is poisoned */
+        CHECK(call_u32(a, "count") == -1);
+        CHECK(call_u32(b, "count") == 22); /* b goes on */
+    }
+    kiln_component_instance_free(a);
+    kiln_component_instance_free(b);
+    kiln_component_instance *c = kiln_component_image_instantiate(img, NULL, &err);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK(call_u32(c, "count") == 11); /* the image is as it was */
+        kiln_component_instance_free(c);
+    }
+    kiln_component_image_free(img);
+    kiln_component_unload(lc);
+
+    lc = load_wat("async_start", async_start_wat);
+    if (!lc) return;
+    img = kiln_component_image_new(lc, NULL, &err);
+    CHECK(img == NULL);
+    CHECK(img || strstr(err.msg, "waitables") != NULL);
+    kiln_component_image_free(img);
+    kiln_component_unload(lc);
+}
+
 int main(void)
 {
     if (access(WASM_TOOLS, X_OK) != 0) {
@@ -306,6 +419,7 @@ int main(void)
     test_state();
     test_handles();
     test_cli();
+    test_async();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;

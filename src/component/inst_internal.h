@@ -38,7 +38,8 @@ typedef enum ki_kind {
     KI_RTYPE,    /* ki_rtype */
     KI_FRAME,    /* ki_frame */
     KI_TRAMP,    /* ki_tramp (lower.c) */
-    KI_BUILTIN   /* ki_builtin (lower.c) */
+    KI_BUILTIN,  /* ki_builtin (lower.c) */
+    KI_ASYNC_BI  /* ka_bi (async_internal.h): an async built-in's context */
 } ki_kind;
 
 /* One arena item of an instance being recorded (the template of an image). */

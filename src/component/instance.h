@@ -56,6 +56,12 @@ struct kiln_compose_spec;
 kiln_loaded_component *kiln_component_load_composed(const char *id, const char *path,
                                                     const struct kiln_compose_spec *spec,
                                                     const kiln_compile_opts *opts, kiln_err *err);
+/* The same component graph as lc (its dependencies, links and grants) compiled again
+ * with opts (the optimized tier), from the bytes lc was loaded from: the files are not
+ * read again, so a file changed since cannot put a different component in. NULL with
+ * err. */
+kiln_loaded_component *kiln_component_reload(const kiln_loaded_component *lc,
+                                             const kiln_compile_opts *opts, kiln_err *err);
 
 /* The validated model, and compile facts: number of core modules, whether all came from
  * the cache, the total compile time, the tier actually loaded (of the first module). */

@@ -312,6 +312,8 @@ static void bi_new(void *ctx, kiln_val *v)
 {
     ka_bi *b = ctx;
     if (b->frame->no_leave) ka_trap(b, "cannot leave component instance");
+    /* both ends fit (a trap in end_new before the first one exists would leak sh) */
+    if (b->ci->as->nobjs > KA_MAX_OBJS - 2) ka_trap(b, KA_TOO_MANY " (%u)", KA_MAX_OBJS);
     ka_shared *sh = kiln_calloc(1, sizeof *sh);
     if (!sh) ka_trap(b, "out of memory");
     sh->future = is_future(b);

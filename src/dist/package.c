@@ -80,7 +80,11 @@ static int discover(const char *host, char **oci_host, char **prefix, char **err
         kiln_dist_errf(err,
                        "registry %s is a warg registry (%s prefers the warg protocol): Kiln "
                        "fetches dependencies from OCI registries only; publish the package to "
-                       "one (`wkg oci push`) or use `{ path = ... }` / `{ url, digest }`",
+                       "one (`wkg oci push`) and name it with `registry = \"HOST\"`, or serve "
+                       "a registry.json there that points wkg and Kiln at it "
+                       "({\"preferredProtocol\": \"oci\", \"oci\": {\"registry\": \"HOST\", "
+                       "\"namespacePrefix\": \"...\"}}), or use `{ path = ... }` / "
+                       "`{ url, digest }`",
                        host, url.data);
     } else if (pref && strcmp(pref, "oci") != 0) {
         kiln_dist_errf(err, "registry %s: %s prefers the protocol `%s`: Kiln speaks OCI only", host,

@@ -68,6 +68,7 @@ typedef struct kiln_profile {
     char *source;                     /* absolute path, or NULL: the component's own */
     char *source_url, *source_digest; /* source = { url, digest } (source NULL) */
     char *source_registry;            /* source = { registry?, package, version } */
+    char *source_registry_host;       /* its `registry` (NULL: Spin's default) */
     kiln_strlist build_command;       /* empty: the component's own build */
     kiln_kvlist environment;          /* added to (and overriding) the component's */
     kiln_dependency *dependencies;    /* added to (and replacing by name) the component's */
@@ -99,9 +100,10 @@ typedef struct kiln_component {
     unsigned long long max_instance_memory; /* bytes */
     int memory_checks;                      /* 0 not set, 1 "guard", 2 "bounds" */
     /* Spin features Kiln parses but does not implement (kiln_manifest_unserved) */
-    char *source_registry;  /* source = { registry?, package, version }: "package@version" */
-    kiln_strlist ai_models; /* Serverless AI models */
-    kiln_strlist targets;   /* deployment target environments (informational) */
+    char *source_registry;      /* source = { registry?, package, version }: "package@version" */
+    char *source_registry_host; /* its `registry` (NULL: Spin's default, wa.dev) */
+    kiln_strlist ai_models;     /* Serverless AI models */
+    kiln_strlist targets;       /* deployment target environments (informational) */
     kiln_dependency *dependencies;
     size_t dependencies_len;
     int dependencies_inherit_configuration; /* 0 when not given */
@@ -109,6 +111,8 @@ typedef struct kiln_component {
     int dependencies_inherit_line, dependencies_inherit_col;
     kiln_profile *profiles;
     size_t profiles_len;
+    int unused; /* kiln up -c: no trigger kept runs it, nor a dependency or middleware of
+                   one: nothing of it is fetched, checked or loaded */
 } kiln_component;
 
 typedef enum kiln_executor_type {

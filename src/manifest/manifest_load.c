@@ -173,6 +173,7 @@ void man_load_source_table(loader *L, kiln_component *c, const kiln_toml_value *
         char *pkg = NULL, *ver = NULL;
         man_get_string(L, v, "package", "a registry source", &pkg);
         man_get_string(L, v, "version", "a registry source", &ver);
+        man_get_string(L, v, "registry", "a registry source", &c->source_registry_host);
         if (!kiln_toml_get(v, "version"))
             man_error(L, v->line, v->col, "a registry `source` needs `package` and `version`");
         kiln_buf b = KILN_BUF_INIT;

@@ -223,6 +223,7 @@ static void load_profiles(loader *L, kiln_component *c, const kiln_toml_value *p
             p->source_url = tmp.source_url;
             p->source_digest = tmp.source_digest;
             p->source_registry = tmp.source_registry;
+            p->source_registry_host = tmp.source_registry_host;
         }
         man_get_kvlist(L, t, "environment", "a profile", &p->environment);
         const kiln_toml_value *deps = kiln_toml_get(t, "dependencies");
@@ -520,17 +521,19 @@ long kiln_manifest_unserved(const kiln_manifest *m, kiln_strlist *out)
     int rc = 0;
     for (size_t i = 0; i < m->components_len && rc == 0; i++) {
         const kiln_component *c = &m->components[i];
+        if (c->unused) continue;
         for (size_t k = 0; k < c->dependencies_len && rc == 0; k++) {
             const char *why = NULL;
             if (kiln_dependency_file(m, &c->dependencies[k], &why) || !why) continue;
             rc = add_msg(out, "component `%s`: dependency '%s': %s", c->id, c->dependencies[k].name,
                          why);
         }
-        if (rc == 0 && c->source_registry)
+        if (rc == 0 && c->source_registry && !c->source_registry_host && !c->source)
             rc = add_msg(out,
-                         "component `%s` has a registry source (%s): registry sources are not "
-                         "implemented by Kiln yet; build or download the .wasm and use `source = "
-                         "\"PATH\"`",
+                         "component `%s` has a registry source (%s) from Spin's default registry "
+                         "(wa.dev, a warg registry): Kiln fetches packages from OCI registries "
+                         "only: name one with `registry = \"HOST\"`, or build or download the "
+                         ".wasm and use `source = \"PATH\"`",
                          c->id, c->source_registry);
     }
     for (size_t i = 0; i < m->triggers_len && rc == 0; i++) {
@@ -572,10 +575,12 @@ const char *kiln_dependency_file(const kiln_manifest *m, const kiln_dependency *
     /* a package: { version, registry } is fetched by kiln up before loading (an OCI
      * registry; a warg one is refused then, with its reason) */
     if (d->file || d->registry) return d->file;
-    *why = "a package from Spin's default registry (wa.dev, a warg registry): fetching "
-           "dependencies from a registry is not supported yet unless it is an OCI registry named "
-           "with `registry = \"HOST\"`; or build or download the component and use "
-           "`{ path = \"...\" }` or `{ url = \"...\", digest = \"sha256:...\" }`";
+    *why = "a package from Spin's default registry (wa.dev, a warg registry): Kiln fetches "
+           "packages from OCI registries only: name one with `registry = \"HOST\"` (the package "
+           "pushed there with `wkg oci push`, or a registry whose "
+           "/.well-known/wasm-pkg/registry.json points at an OCI registry, as wkg reads it); or "
+           "build or download the component and use `{ path = \"...\" }` or "
+           "`{ url = \"...\", digest = \"sha256:...\" }`";
     return NULL;
 }
 
@@ -637,12 +642,17 @@ static int profile_source(kiln_component *c, const kiln_profile *p)
     char *url = p->source_url ? kiln_strdup(p->source_url) : NULL;
     char *digest = p->source_digest ? kiln_strdup(p->source_digest) : NULL;
     char *reg = p->source_registry ? kiln_strdup(p->source_registry) : NULL;
-    if ((p->source_url && !url) || (p->source_digest && !digest) || (p->source_registry && !reg)) {
+    char *host = p->source_registry_host ? kiln_strdup(p->source_registry_host) : NULL;
+    if ((p->source_url && !url) || (p->source_digest && !digest) || (p->source_registry && !reg) ||
+        (p->source_registry_host && !host)) {
         kiln_free(url);
         kiln_free(digest);
         kiln_free(reg);
+        kiln_free(host);
         return -1;
     }
+    kiln_free(c->source_registry_host);
+    c->source_registry_host = host;
     kiln_free(c->source);
     c->source = NULL;
     kiln_free(c->source_url);
@@ -677,6 +687,8 @@ int kiln_manifest_apply_profile(kiln_manifest *m, const char *profile, const cha
                 c->source_url = NULL;
                 kiln_free(c->source_registry);
                 c->source_registry = NULL;
+                kiln_free(c->source_registry_host);
+                c->source_registry_host = NULL;
                 if (!c->source) {
                     *err = "out of memory";
                     return -1;
@@ -758,12 +770,14 @@ void man_spin3_component_free(kiln_component *c)
         kiln_free(p->source_url);
         kiln_free(p->source_digest);
         kiln_free(p->source_registry);
+        kiln_free(p->source_registry_host);
         man_strlist_free(&p->build_command);
         man_kvlist_free(&p->environment);
         man_dependencies_free(p->dependencies, p->dependencies_len);
     }
     kiln_free(c->profiles);
     kiln_free(c->source_registry);
+    kiln_free(c->source_registry_host);
     man_strlist_free(&c->ai_models);
     man_strlist_free(&c->targets);
 }

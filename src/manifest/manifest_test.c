@@ -572,7 +572,7 @@ static void test_spin3(void)
      * served */
     CHECK_INT(kiln_manifest_unserved(m, &why), 1);
     CHECK(why.len == 1 && strstr(why.items[0], "dependency '") &&
-          strstr(why.items[0], "a registry is not supported yet"));
+          strstr(why.items[0], "from OCI registries only"));
     CHECK_INT(m->triggers[0].mw_len, 2);
     CHECK_STR(m->triggers[0].mw[1].kind, "path");
     CHECK_STR(m->triggers[0].mw[1].value, at("m.wasm"));

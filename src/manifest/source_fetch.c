@@ -216,23 +216,18 @@ out:
     return rc;
 }
 
-/* Fetches dependency d (described by `what`) when it is a url or a registry package not
- * fetched yet: d->file set. 0, or -1 with *err. */
-static int fetch_dependency(kiln_dependency *d, const char *what, char **err)
+/* Fetches package (a version meeting req) from the OCI registry host into the download
+ * cache: *file the verified file (allocated). 0, or -1 with *err naming `what`. */
+static int fetch_package(const char *host, const char *package, const char *req, const char *what,
+                         char **file, char **err)
 {
-    if (!d->kind || d->file) return 0;
-    if (strcmp(d->kind, "url") == 0)
-        return kiln_source_fetch(what, d->value, d->digest ? d->digest : "", &d->file, err);
-    if ((strcmp(d->kind, "version") != 0 && strcmp(d->kind, "package") != 0) || !d->registry)
-        return 0; /* refused with its reason by kiln_manifest_unserved */
     char cache[4096];
     kiln_buf cerr = KILN_BUF_INIT, e = KILN_BUF_INIT;
     char *perr = NULL;
     int rc = -1;
     if (kiln_cache_prepare(NULL, cache, sizeof cache, &cerr) < 0)
         kiln_buf_printf(&e, "%s: the download cache: %s", what, cerr.data ? cerr.data : "failed");
-    else if (kiln_pkg_fetch(d->registry, d->package ? d->package : d->name,
-                            d->value ? d->value : "*", cache, &d->file, stderr, &perr) < 0)
+    else if (kiln_pkg_fetch(host, package, req, cache, file, stderr, &perr) < 0)
         kiln_buf_printf(&e, "%s: %s", what, perr ? perr : "out of memory");
     else
         rc = 0;
@@ -243,10 +238,41 @@ static int fetch_dependency(kiln_dependency *d, const char *what, char **err)
     return rc;
 }
 
+/* Fetches dependency d (described by `what`) when it is a url or a registry package not
+ * fetched yet: d->file set. 0, or -1 with *err. */
+static int fetch_dependency(kiln_dependency *d, const char *what, char **err)
+{
+    if (!d->kind || d->file) return 0;
+    if (strcmp(d->kind, "url") == 0)
+        return kiln_source_fetch(what, d->value, d->digest ? d->digest : "", &d->file, err);
+    if ((strcmp(d->kind, "version") != 0 && strcmp(d->kind, "package") != 0) || !d->registry)
+        return 0; /* refused with its reason by kiln_manifest_unserved */
+    return fetch_package(d->registry, d->package ? d->package : d->name, d->value ? d->value : "*",
+                         what, &d->file, err);
+}
+
+/* source = { registry = HOST, package, version } (c->source_registry "package@version"):
+ * fetched as a dependency's package; without a registry, refused by
+ * kiln_manifest_unserved (Spin's default registry is a warg one). 0 or -1 with *err. */
+static int fetch_registry_source(kiln_component *c, const char *what, char **err)
+{
+    if (c->source || !c->source_registry || !c->source_registry_host) return 0;
+    const char *at = strrchr(c->source_registry, '@');
+    char *pkg = at ? kiln_strndup(c->source_registry, (size_t)(at - c->source_registry)) : NULL;
+    if (!pkg) {
+        *err = kiln_strdup("out of memory");
+        return -1;
+    }
+    int rc = fetch_package(c->source_registry_host, pkg, at + 1, what, &c->source, err);
+    kiln_free(pkg);
+    return rc;
+}
+
 int kiln_manifest_fetch_sources(kiln_manifest *m, char **err)
 {
     for (size_t i = 0; i < m->components_len; i++) {
         kiln_component *c = &m->components[i];
+        if (c->unused) continue;
         kiln_buf what = KILN_BUF_INIT;
         if (kiln_buf_printf(&what, "component `%s`", c->id) < 0) {
             *err = kiln_strdup("out of memory");
@@ -258,6 +284,7 @@ int kiln_manifest_fetch_sources(kiln_manifest *m, char **err)
             rc = kiln_source_fetch(what.data, c->source_url, c->source_digest, &p, err);
             if (rc == 0) c->source = p;
         }
+        if (rc == 0) rc = fetch_registry_source(c, what.data, err);
         for (size_t k = 0; k < c->dependencies_len && rc == 0; k++) {
             kiln_dependency *d = &c->dependencies[k];
             kiln_buf dw = KILN_BUF_INIT;

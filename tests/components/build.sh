@@ -15,6 +15,11 @@
 #   c-spin-data.wasm  the SQLite/Redis/PostgreSQL test handler of tests/e2e/up_spin_data.sh,
 #                     importing Spin's whole platform world (only on request)
 #   js-outbound.wasm  the JavaScript fetch handler of tests/e2e-full/up_outbound_js.sh (on request)
+#   c-http-p3.wasm    C wasi:http/handler@0.3.0 on wit-bindgen's async C bindings, for
+#                     tests/e2e/p3_diff.sh (only on request)
+#   c-cli-p3.wasm     C wasi:cli/run@0.3.0 command, the same bindings (only on request)
+#   py-http-p3.wasm   Python wasi:http/handler@0.3.0 (componentize-py's async bindings; on request)
+#   py-cli-p3.wasm    Python wasi:cli/run@0.3.0 command, the same bindings (only on request)
 # Each is validated (wasm-tools validate) before it is kept. Results are cached by the hash of
 # their inputs (sources, this script, tool versions) under ${KILN_CORPUS_CACHE:-$KILN_TOOLS/corpus},
 # so a second run only copies files. Prints one line per component: name, size, build time or "cached".
@@ -46,6 +51,8 @@ ADAPTER_COMMAND="$JCO_LIB/wasi_snapshot_preview1.command.wasm"
 ADAPTER_REACTOR="$JCO_LIB/wasi_snapshot_preview1.reactor.wasm"
 # WASI 0.2.12 WIT packages (cli, clocks, filesystem, http, io, random, sockets), as jco ships them.
 WASI_WIT="$JCO_LIB/wit/builtin/0.2.12"
+# The WASI 0.3.0 (p3) packages jco ships (cli, clocks, filesystem, http, random, sockets).
+WASI_WIT_P3="$JCO_LIB/wit/builtin/0.3.0"
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 CLANG=${CLANG:-clang}
 CFLAGS_WASM=(--target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror)
@@ -157,6 +164,20 @@ build_c_types() {
     "$WASM_TOOLS" component new "$1/core.wasm" -o "$2"
 }
 
+# build_c_p3 NAME WORLD WORK OUT.wasm: a C component on wit-bindgen's async (callback) C
+# bindings against the WASI 0.3.0 WIT; no WASI 0.1 import (no stdio), hence no adapter.
+build_c_p3() {
+    cp "$HERE/$1/world.wit" "$3/"
+    mkdir -p "$3/deps"
+    cp -r "$WASI_WIT_P3"/wasi-* "$3/deps/"
+    "$WIT_BINDGEN" c "$3" --world "$2" --out-dir "$3/gen"
+    "$CLANG" "${CFLAGS_WASM[@]}" -Wno-unused-parameter -mexec-model=reactor -I"$3/gen" \
+        -o "$3/core.wasm" "$HERE/$1/main.c" "$3/gen/$2.c" "$3/gen/$2_component_type.o"
+    "$WASM_TOOLS" component new "$3/core.wasm" -o "$4"
+}
+build_c_http_p3() { build_c_p3 c-http-p3 handler "$1" "$2"; }
+build_c_cli_p3() { build_c_p3 c-cli-p3 command "$1" "$2"; }
+
 build_go_cli() {
     (cd "$HERE/go-cli" && GOOS=wasip1 GOARCH=wasm GOFLAGS=-mod=mod GOTOOLCHAIN=local \
         "$GO" build -trimpath -o "$1/core.wasm" .)
@@ -179,6 +200,17 @@ build_py_http() {
     wasi_wit "$1" 0.2.12
     (cd "$1" && "$KILN_TOOLS/py/bin/componentize-py" -d . -w hello componentize app -o "$2")
 }
+
+# componentize-py's async bindings against the WASI 0.3.0 WIT (its own runtime still imports
+# WASI 0.2.9 for its libc).
+build_py_p3() { # build_py_p3 NAME WORLD WORK OUT.wasm
+    cp "$HERE/$1/world.wit" "$HERE/$1/app.py" "$3/"
+    mkdir -p "$3/deps"
+    cp -r "$WASI_WIT_P3"/wasi-* "$3/deps/"
+    (cd "$3" && "$KILN_TOOLS/py/bin/componentize-py" -d . -w "$2" componentize app -o "$4")
+}
+build_py_http_p3() { build_py_p3 py-http-p3 handler "$1" "$2"; }
+build_py_cli_p3() { build_py_p3 py-cli-p3 command "$1" "$2"; }
 
 # Builds of older sources (other branches, earlier commits) go after two weeks unused.
 find "$CACHE" -maxdepth 1 -name '*.wasm' -mtime +14 -delete 2>/dev/null || true

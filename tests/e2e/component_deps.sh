@@ -19,7 +19,8 @@
 #     skopeo): the highest version meeting the requirement, cached by digest (a
 #     tampered cache entry fetched again), refused naming the package when the registry
 #     is down or no version fits; a warg registry (its discovery document) refused with
-#     the reason, as is Spin's default registry;
+#     the reason, as is Spin's default registry; a component `source = { registry,
+#     package, version }` fetched from that registry and served;
 #   - refusals: a dependency matching no import, a missing export, and the main
 #     component alone (its imports are nobody's).
 source "$(dirname "$0")/../lib.sh"
@@ -159,7 +160,7 @@ down
 mwmanifest mwbad.toml '[{ path = "greeter.wasm" }]'
 out=$(refused mwbad.toml)
 expect_contains "a middleware that is no wasi:http handler is refused, naming the chain" \
-    "the middleware chain in front of component main: dependency 'wasi:http/incoming-handler' doesn't match any imports" "$out"
+    "the middleware chain in front of component main: a middleware imports neither wasi:http/handler@0.3 nor wasi:http/incoming-handler@0.2" "$out"
 
 # --- refusals ---
 cat >"$A/alone.toml" <<EOF
@@ -183,6 +184,8 @@ expect_contains "a dependency from Spin's default registry is refused" "rc=1" "$
 expect_contains "... naming it, and why (wa.dev is a warg registry)" \
     "dependency 'kiln:test/greet': a package from Spin's default registry (wa.dev, a warg registry)" \
     "$out"
+expect_contains "... and the alternative: an OCI registry (wkg's registry.json)" \
+    "/.well-known/wasm-pkg/registry.json points at an OCI registry" "$out"
 
 manifest unmatched.toml '"main.wasm"' "$DEPS
 \"kiln:other/thing\" = { path = \"greeter.wasm\" }"
@@ -269,6 +272,8 @@ out=$(refused warg.toml)
 expect_contains "a warg registry is refused" "rc=1" "$out"
 expect_contains "... with the reason" \
     "dependency 'kiln:test/greet': package kiln:test: registry 127.0.0.1:$HPORT is a warg registry" "$out"
+expect_contains "... naming the alternative (an OCI registry, in registry.json)" \
+    '{"preferredProtocol": "oci", "oci": {"registry": "HOST"' "$out"
 kill "$HTTP_PID" 2>/dev/null
 wait "$HTTP_PID" 2>/dev/null
 
@@ -299,6 +304,18 @@ $COUNTER"
             "package kiln:greeter@1.2.0: fetched from $REG/kiln/greeter:1.2.0" "$(cat "$TMP/up.err")"
     else
         fail "kiln up serves registry dependencies" "$(cat "$TMP/up.err")"
+    fi
+    down
+    # a component's own source from the registry: { registry, package, version }
+    wasm_pkg_push "$A/main.wasm" "$REG/kiln/main:1.0.0" || fail "publish kiln:main@1.0.0"
+    manifest regsrc.toml "{ registry = \"$REG\", package = \"kiln:main\", version = \"1.0.0\" }" "$DEPS"
+    if up regsrc.toml; then
+        expect_eq "a registry source: fetched and served" "hello, src from the dependency" \
+            "$(curl -s "$URL/?name=src")"
+        expect_contains "... fetched from the registry" \
+            "package kiln:main@1.0.0: fetched from $REG/kiln/main:1.0.0" "$(cat "$TMP/up.err")"
+    else
+        fail "kiln up serves a component whose source is a registry package" "$(cat "$TMP/up.err")"
     fi
     down
     check "the package is cached under its layer digest" \

@@ -154,8 +154,8 @@ source = "edge.wasm"
 TOML
 out=$("$KILN" up -f "$TMP/app" --listen "127.0.0.1:$PORT" 2>&1)
 expect_eq "kiln up refuses a registry dependency" "1" "$?"
-expect_contains "names the feature" "fetching dependencies from a registry is not supported yet" "$out"
-expect_eq "one message" "1" "$(echo "$out" | grep -c "dependencies")"
+expect_contains "names the feature" "Kiln fetches packages from OCI registries only" "$out"
+expect_eq "one message" "1" "$(echo "$out" | grep -c "OCI registries only")"
 
 # features Kiln does not implement in a servable app (triggers of another type next to
 # HTTP, ai_models): served, each named in one warning — once, not again by kiln up

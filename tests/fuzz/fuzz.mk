@@ -8,7 +8,7 @@
 BUILD ?= build
 FUZZ_CC ?= clang
 FUZZ_CFLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Isrc
+	-fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Isrc -Isdk
 FUZZ_LDLIBS ?= -lm -pthread -lh2o-evloop -lssl -lcrypto -lz
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)

@@ -1,5 +1,6 @@
 //! The Rust component of examples/polyglot (GET /rust), with the http-rust template's
-//! request/response module (kiln.rs, standard library only).
+//! request/response module (kiln.rs, standard library only), used from the template.
+#[path = "../../../templates/http-rust/src/kiln.rs"]
 mod kiln;
 
 use kiln::{Request, Response};

@@ -5,6 +5,7 @@
 #include "component/reader.h"
 #include "engine/fiber.h"
 #include "engine/runtime.h"
+#include "exec/http/reuse_p3.h"
 #include "host/wasihttp/wasihttp.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -174,6 +175,7 @@ int kiln_http_component_preopen(kiln_http_component *c, const char *host_path,
 void kiln_http_component_free(kiln_http_component *c)
 {
     if (!c) return;
+    kiln_p3_reuse_free(c); /* its instances first: they use the code */
     kiln_wasi_preopens_free(c->preopens, c->npreopens);
     for (size_t i = 0; i < c->nenv; i++)
         kiln_free(c->env[i]);
@@ -245,8 +247,14 @@ int kiln_http_component_tier_up(kiln_http_component *c, char **err)
     if (kiln_component_tier(old->lc) == KILN_TIER_OPT) return 0;
     kiln_compile_opts o = c->opts;
     o.tier = KILN_TIER_OPT;
-    kiln_http_code *code = code_load(c->id, c->path, c->deps, &o, c->any_export, err);
-    if (!code) return -1;
+    /* from the bytes loaded at start, not the files (changed since, perhaps) */
+    kiln_err e;
+    kiln_http_code *code = kiln_calloc(1, sizeof *code);
+    if (!code || !(code->lc = kiln_component_reload(old->lc, &o, &e))) {
+        *err = kiln_strdup(code ? e.msg : "out of memory");
+        kiln_free(code);
+        return -1;
+    }
     if (c->images && code_image(c, code, err) < 0) {
         code_free(code);
         return -1;

@@ -4,6 +4,7 @@
 #include "component/instance.h"
 #include "engine/fiber.h"
 #include "engine/runtime.h"
+#include "exec/http/reuse_p3.h"
 #include "exec/http/serve.h"
 #include "host/wasip3/http.h"
 #include "util/alloc.h"
@@ -172,7 +173,9 @@ void kiln_http_p3_serve(kiln_http_component *c, const struct kiln_wasihttp_reque
     uint64_t t0 = mono_ns();
     res->start_at_ns = kiln_realtime_ns();
     kiln_err err;
-    kiln_component_instance *ci = kiln_http_component_instantiate(c, &err);
+    kiln_p3_lease lease; /* a fresh instance, or one reused (reuse_p3.h) */
+    int clean = 0;       /* whether the instance may serve on */
+    kiln_component_instance *ci = kiln_p3_reuse_take(c, &lease, &err) == 0 ? lease.ci : NULL;
     res->start_ms = (double)(mono_ns() - t0) / 1e6;
     int status = 500;
     if (!ci) {
@@ -215,6 +218,7 @@ void kiln_http_p3_serve(kiln_http_component *c, const struct kiln_wasihttp_reque
         kiln_log_error("component '%s' answered with an error-code (case %u)", c->id,
                        result.var.disc == 1 && result.var.payload ? result.var.payload->var.disc
                                                                   : 0);
+        clean = kiln_p3http_release(ph, 0) == 0; /* no response: it may serve on */
         goto fail;
     }
     uint32_t rep = result.var.payload->res.rep;
@@ -229,16 +233,17 @@ void kiln_http_p3_serve(kiln_http_component *c, const struct kiln_wasihttp_reque
     if (start(res, st, hs) < 0 || stream_body(c, ci, ph, rep, res, t0) < 0 ||
         trailers_of(c, ph, rep, res, &tr, &ntr) < 0) {
         res->mem_bytes = kiln_component_memory_bytes(ci);
-        kiln_component_instance_free(ci);
+        kiln_p3_reuse_give(c, &lease, 0);
         res->ops->abort(res); /* the client must not take a cut body for a whole one */
         return;
     }
     res->mem_bytes = kiln_component_memory_bytes(ci);
-    kiln_component_instance_free(ci);
+    /* (the trailers are copies in res's arena: the instance may serve on) */
+    kiln_p3_reuse_give(c, &lease, kiln_p3http_release(ph, rep) == 0);
     res->ops->finish(res, tr, ntr);
     return;
 fail:
     res->mem_bytes = kiln_component_memory_bytes(ci);
-    kiln_component_instance_free(ci);
+    kiln_p3_reuse_give(c, &lease, clean);
     kiln_response_error(res, status);
 }

@@ -474,6 +474,7 @@ static int add_component(kiln_spin_app *a, const kiln_manifest *m, const kiln_co
     c->dbs = kiln_calloc(mc->key_value_stores.len + 1, sizeof *c->dbs);
     c->vars = kiln_calloc(mc->variables.len + 1, sizeof *c->vars);
     if (!c->id || !c->labels || !c->dbs || !c->vars) return fail(err, "out of memory");
+    if (mc->unused) return 0; /* kiln up -c left it out: its stores are not opened */
     kiln_buf desc = KILN_BUF_INIT;
     for (size_t i = 0; i < mc->key_value_stores.len; i++) {
         const char *label = mc->key_value_stores.items[i];

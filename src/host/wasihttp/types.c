@@ -1,6 +1,7 @@
 /* types.c — wasi:http/types and wasi:http/outgoing-handler 0.2 (wasihttp.h): the resources
  * of one request's instance, bodies as wasi:io streams, the response to the sink. The
  * outbound half (outgoing requests, handle, incoming responses) is in outgoing.c. */
+#include "c/kiln_http_errors.h"
 #include "host/wasihttp/internal.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -59,45 +60,7 @@ typedef struct wh_outresp {
     wh_outbody *body; /* NULL until body() */
 } wh_outresp;
 
-static const char *const error_names[] = {"DNS-timeout",
-                                          "DNS-error",
-                                          "destination-not-found",
-                                          "destination-unavailable",
-                                          "destination-IP-prohibited",
-                                          "destination-IP-unroutable",
-                                          "connection-refused",
-                                          "connection-terminated",
-                                          "connection-timeout",
-                                          "connection-read-timeout",
-                                          "connection-write-timeout",
-                                          "connection-limit-reached",
-                                          "TLS-protocol-error",
-                                          "TLS-certificate-error",
-                                          "TLS-alert-received",
-                                          "HTTP-request-denied",
-                                          "HTTP-request-length-required",
-                                          "HTTP-request-body-size",
-                                          "HTTP-request-method-invalid",
-                                          "HTTP-request-URI-invalid",
-                                          "HTTP-request-URI-too-long",
-                                          "HTTP-request-header-section-size",
-                                          "HTTP-request-header-size",
-                                          "HTTP-request-trailer-section-size",
-                                          "HTTP-request-trailer-size",
-                                          "HTTP-response-incomplete",
-                                          "HTTP-response-header-section-size",
-                                          "HTTP-response-header-size",
-                                          "HTTP-response-body-size",
-                                          "HTTP-response-trailer-section-size",
-                                          "HTTP-response-trailer-size",
-                                          "HTTP-response-transfer-coding",
-                                          "HTTP-response-content-coding",
-                                          "HTTP-response-timeout",
-                                          "HTTP-upgrade-failed",
-                                          "HTTP-protocol-error",
-                                          "loop-detected",
-                                          "configuration-error",
-                                          "internal-error"};
+static const char *const error_names[] = {KILN_HTTP_ERROR_NAMES};
 #define ERR_HTTP_REQUEST_DENIED 15u
 #define ERR_INTERNAL 38u
 

@@ -20,13 +20,26 @@ typedef struct p3_response {
     kiln_chost_future *done; /* response.new's future: ok when the body ended */
     kiln_buf buf;            /* taken from the guest, not yet handed out */
     kiln_buf out;            /* handed out by the last take */
-    int ended;
+    kiln_chost_stream *pipe; /* consume-body's stream, fed from buf (NULL: none) */
+    void *pipe_sh;           /* its shared state: how response.new recognises it */
+    struct p3_response *src; /* the body is src's (response.new given src's pipe) */
+    int ended, consumed, piping;
+    int feeding; /* res_consume is handing the maker's bytes on: its write is in progress */
     /* the guest's trailers future: 0 not written yet, 1 written (trailers: its fields,
      * NULL for none), 2 written with an error-code */
     int trailers_state;
     wh_fields *trailers;
     struct kiln_p3http *h;
 } p3_response;
+
+/* What a host future reader's callback is given: p (the context, or a response slot) while
+ * live; released requests' tokens die, so a guest writing an earlier request's future on
+ * a reused instance touches nothing. Kept until the context goes. */
+typedef struct p3_token {
+    void *p;
+    int live;
+    struct p3_token *next;
+} p3_token;
 
 struct kiln_p3http {
     const kiln_wasihttp_request *req;
@@ -46,7 +59,21 @@ struct kiln_p3http {
     p3_response res[MAX_RESPONSES]; /* rep - 1 */
     size_t nres;
     p3_response *cur; /* the response kiln_p3http_body_ready looks at */
+    int body_live;    /* consume-body's stream is still held and not ended */
+    p3_token *tokens; /* every one given out */
 };
+
+/* A live token for p (kept in h). NULL when out of memory. */
+static p3_token *token_new(kiln_p3http *h, void *p)
+{
+    p3_token *t = kiln_calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->p = p;
+    t->live = 1;
+    t->next = h->tokens;
+    h->tokens = t;
+    return t;
+}
 
 static int fail(kiln_cabi_cx *cx, const char *msg)
 {
@@ -68,6 +95,11 @@ static void h_free(void *ctx)
     kiln_free(h->fields);
     kiln_buf_free(&h->in);
     wh_fields_free(h->in_tr);
+    while (h->tokens) {
+        p3_token *t = h->tokens;
+        h->tokens = t->next;
+        kiln_free(t);
+    }
     for (size_t i = 0; i < h->nres; i++) {
         wh_fields_free(h->res[i].headers);
         wh_fields_free(h->res[i].trailers);
@@ -81,6 +113,36 @@ int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req, int strea
 {
     h->req = req;
     h->streamed = streamed;
+    return 0;
+}
+
+int kiln_p3http_release(kiln_p3http *h, uint32_t rep)
+{
+    /* a body stream the guest still holds would read the next request's body */
+    if (h->body_live) return -1;
+    h->req = NULL; /* the next request of a reused instance binds afresh */
+    h->consumed = 0;
+    h->body_off = 0;
+    h->cur = NULL;
+    h->streamed = h->in_end = h->in_refused = 0;
+    h->in.len = h->in_off = 0;
+    h->in_stream = NULL;
+    h->in_trailers = NULL; /* (resolved, or left unread: the guest's end goes with it) */
+    wh_fields_free(h->in_tr);
+    h->in_tr = NULL;
+    for (p3_token *t = h->tokens; t; t = t->next)
+        t->live = 0; /* futures of this request written later change nothing */
+    if (!rep || rep > h->nres || !h->res[rep - 1].live || !h->res[rep - 1].ended) return 0;
+    /* the response, and those whose body it passed on (response.new given another
+     * response's consumed body: a middleware's), are done with it */
+    for (p3_response *r = &h->res[rep - 1], *next; r; r = next) {
+        next = r->src;
+        wh_fields_free(r->headers);
+        wh_fields_free(r->trailers);
+        kiln_buf_free(&r->buf);
+        kiln_buf_free(&r->out);
+        memset(r, 0, sizeof *r); /* not live: s_new takes the slot again */
+    }
     return 0;
 }
 
@@ -227,6 +289,42 @@ static int f_delete(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
     int bad = wh_fields_check(f, args[1].str.ptr, args[1].str.len, NULL, 0);
     if (bad < 0) wh_fields_delete(f, args[1].str.ptr, args[1].str.len);
     header_result(&res[0], bad);
+    return 0;
+}
+
+/* fields.get-and-delete: the values of a name (copied into the call's arena, since the
+ * delete frees them) and the name deleted; header-error as delete's. componentize-py's
+ * runtime imports it. */
+static int f_get_and_delete(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_fields *f = fields_arg(ctx, cx, &args[0]);
+    if (!f) return -1;
+    int bad = wh_fields_check(f, args[1].str.ptr, args[1].str.len, NULL, 0);
+    if (bad >= 0) {
+        header_result(&res[0], bad);
+        return 0;
+    }
+    uint32_t n = 0;
+    for (size_t i = 0; i < f->n; i++)
+        n += name_is(&f->items[i], &args[1]);
+    kiln_cval *list = kiln_cabi_alloc(cx, sizeof *list);
+    kiln_cval *items = kiln_cabi_alloc(cx, (n ? n : 1) * sizeof *items);
+    if (!list || !items) return fail(cx, "out of memory");
+    n = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        const wh_field *e = &f->items[i];
+        if (!name_is(e, &args[1])) continue;
+        char *v = kiln_cabi_alloc(cx, e->value_len ? e->value_len : 1);
+        if (!v) return fail(cx, "out of memory");
+        memcpy(v, e->value, e->value_len);
+        items[n].str.ptr = v;
+        items[n++].str.len = e->value_len;
+    }
+    wh_fields_delete(f, args[1].str.ptr, args[1].str.len);
+    list->agg.items = items;
+    list->agg.n = n;
+    memset(&res[0], 0, sizeof res[0]);
+    res[0].var.payload = list;
     return 0;
 }
 
@@ -424,6 +522,7 @@ static size_t body_produce(void *arg, uint8_t *buf, size_t n, int *end)
             if (!h->in_end) return 0;
             *end = 1;
             h->in_stream = NULL; /* closed by the stream layer */
+            h->body_live = 0;
             return 0;
         }
         if (n > have) n = have;
@@ -435,6 +534,7 @@ static size_t body_produce(void *arg, uint8_t *buf, size_t n, int *end)
     size_t left = h->req->body_len - h->body_off;
     if (!left) {
         *end = 1;
+        h->body_live = 0;
         return 0;
     }
     if (n > left) n = left;
@@ -443,10 +543,12 @@ static size_t body_produce(void *arg, uint8_t *buf, size_t n, int *end)
     return n;
 }
 
+/* The guest dropped the request body's stream: what comes is not needed. */
 static void body_dropped(void *arg)
 {
     kiln_p3http *h = arg;
-    h->in_stream = NULL; /* the guest dropped its end: what comes is not needed */
+    h->in_stream = NULL;
+    h->body_live = 0;
     h->in.len = h->in_off = 0;
 }
 
@@ -497,14 +599,47 @@ void kiln_p3http_body_end(kiln_p3http *h, int failed)
  * connection (the server discards the rest) and ends the guest's stream. */
 static void body_outcome(void *arg, const kiln_cval *v)
 {
-    kiln_p3http *h = arg;
-    if (v->var.disc == 0) return;
+    p3_token *t = arg;
+    kiln_p3http *h = t->p;
+    if (!t->live || v->var.disc == 0) return; /* (an earlier request's, on a reused instance) */
     h->in_refused = 1;
     h->in.len = h->in_off = 0;
     if (h->in_stream) {
         kiln_chost_stream_close(h->in_stream);
         h->in_stream = NULL;
+        h->body_live = 0;
     }
+}
+
+/* consume-body's result (of a request or a response): tuple<stream<u8>, future<trailers>>
+ * into res[0], the stream written by the host through ops, the trailers future resolved
+ * at once with ok(none). The stream, or NULL with cx->err. */
+static kiln_chost_stream *body_pair(kiln_cabi_cx *cx, const kiln_chost_stream_ops *ops,
+                                    kiln_cval *res)
+{
+    kiln_cval *two = kiln_cabi_alloc(cx, 2 * sizeof *two);
+    if (!two) {
+        fail(cx, "out of memory");
+        return NULL;
+    }
+    memset(two, 0, 2 * sizeof *two);
+    kiln_chost_stream *st = kiln_chost_stream_writer(cx, &two[0], ops);
+    if (!st) return NULL;
+    kiln_chost_future *tr = kiln_chost_future_writer(cx, &two[1]);
+    if (!tr) return NULL;
+    /* the value is kept (shallow) until the guest reads it: its parts are static */
+    static kiln_cval none; /* option none */
+    kiln_cval ok;
+    memset(&ok, 0, sizeof ok);
+    ok.var.disc = 0; /* ok(none): no trailers */
+    ok.var.payload = &none;
+    if (kiln_chost_future_resolve(tr, &ok) < 0) {
+        fail(cx, "wasi:http: trailers");
+        return NULL;
+    }
+    res[0].agg.items = two;
+    res[0].agg.n = 2;
+    return st;
 }
 
 static int r_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -513,13 +648,15 @@ static int r_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
     if (req_check(h, cx, &args[0]) < 0) return -1;
     if (h->consumed) return fail(cx, "wasi:http: the request body was consumed already");
     h->consumed = 1;
-    kiln_chost_future_ops fops = {body_outcome, h};
+    kiln_chost_future_ops fops = {body_outcome, token_new(h, h)};
+    if (!fops.arg) return fail(cx, "out of memory");
     if (!kiln_chost_future_reader(cx, &args[1], &fops)) return -1;
     kiln_cval *two = kiln_cabi_alloc(cx, 2 * sizeof *two);
     if (!two) return fail(cx, "out of memory");
     memset(two, 0, 2 * sizeof *two);
     kiln_chost_stream_ops ops = {NULL, body_produce, body_dropped, h};
     if (!(h->in_stream = kiln_chost_stream_writer(cx, &two[0], &ops))) return -1;
+    h->body_live = 1;
     if (!(h->in_trailers = kiln_chost_future_writer(cx, &two[1]))) return -1;
     /* a body read whole, or one that ended already: the trailers are known now */
     if (!h->streamed || h->in_end == 1) trailers_resolve(h);
@@ -540,10 +677,17 @@ static p3_response *res_get(kiln_p3http *h, uint32_t rep)
     return rep && rep <= h->nres && h->res[rep - 1].live ? &h->res[rep - 1] : NULL;
 }
 
+/* The guest reading a consumed response's body can go on (not from inside its copy). */
+static void res_wake_pipe(p3_response *r)
+{
+    if (r->pipe && !r->piping) kiln_chost_stream_wake(r->pipe);
+}
+
 static void res_end(p3_response *r)
 {
     r->ended = 1;
     r->body = NULL;
+    res_wake_pipe(r);
     if (r->done) {
         kiln_cval ok;
         memset(&ok, 0, sizeof ok);
@@ -558,7 +702,11 @@ static size_t res_consume(void *arg, const uint8_t *data, size_t n)
     p3_response *r = arg;
     if (r->buf.len >= KILN_P3HTTP_HIGH) return 0;
     if (n > KILN_P3HTTP_HIGH - r->buf.len) n = KILN_P3HTTP_HIGH - r->buf.len;
-    return kiln_buf_append(&r->buf, data, n) < 0 ? 0 : n;
+    if (kiln_buf_append(&r->buf, data, n) < 0) return 0;
+    r->feeding = 1; /* (the pipe's reader may take them now: not a wake of this write) */
+    res_wake_pipe(r);
+    r->feeding = 0;
+    return n;
 }
 
 static void res_dropped(void *arg)
@@ -570,8 +718,10 @@ static void res_dropped(void *arg)
  * fields (moved to the host with the value) are the response's from now on. */
 static void res_trailers(void *arg, const kiln_cval *v)
 {
-    p3_response *r = arg;
+    p3_token *t = arg;
+    p3_response *r = t->p;
     kiln_p3http *h = r->h;
+    if (!t->live) return; /* an earlier request's, on a reused instance: its slot moved on */
     if (v->var.disc != 0) {
         r->trailers_state = 2;
         return;
@@ -591,8 +741,11 @@ static int s_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
     kiln_p3http *h = ctx;
     wh_fields *f = fields_arg(h, cx, &args[0]);
     if (!f) return -1;
-    if (h->nres >= MAX_RESPONSES) return fail(cx, "wasi:http: too many responses");
-    p3_response *r = &h->res[h->nres];
+    size_t slot = 0;
+    while (slot < h->nres && (h->res[slot].live || h->res[slot].headers))
+        slot++;
+    if (slot >= MAX_RESPONSES) return fail(cx, "wasi:http: too many responses");
+    p3_response *r = &h->res[slot];
     memset(r, 0, sizeof *r);
     r->h = h;
     r->status = 200;
@@ -600,19 +753,30 @@ static int s_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
     if (!two) return fail(cx, "out of memory");
     memset(two, 0, 2 * sizeof *two);
     if (!(r->done = kiln_chost_future_writer(cx, &two[1]))) return -1;
-    if (args[1].var.disc == 1) {
+    for (size_t i = 0; args[1].var.disc == 1 && i < h->nres; i++) {
+        p3_response *o = &h->res[i];
+        if (o->pipe && o->pipe_sh == ((const kiln_cval *)args[1].var.payload)->shared) {
+            /* the body of a response consumed unread (a middleware adding headers): the
+             * host hands out o's bytes itself, the stream between is left unused */
+            kiln_chost_stream_close(o->pipe);
+            o->pipe = NULL;
+            r->src = o;
+        }
+    }
+    if (args[1].var.disc == 1 && !r->src) {
         kiln_chost_stream_ops ops = {res_consume, NULL, res_dropped, r};
         if (!(r->body = kiln_chost_stream_reader(cx, args[1].var.payload, &ops))) return -1;
     }
-    kiln_chost_future_ops tops = {res_trailers, r};
+    kiln_chost_future_ops tops = {res_trailers, token_new(h, r)};
+    if (!tops.arg) return fail(cx, "out of memory");
     if (!kiln_chost_future_reader(cx, &args[2], &tops)) return -1;
     r->headers = f; /* own<fields>: the response takes them */
     h->fields[args[0].res.rep - 1] = NULL;
     f->immutable = 1;
     r->live = 1;
-    h->nres++;
-    if (!r->body) res_end(r);
-    two[0].res.rep = (uint32_t)h->nres;
+    if (slot == h->nres) h->nres++;
+    if (!r->body && !r->src) res_end(r);
+    two[0].res.rep = (uint32_t)slot + 1;
     res[0].agg.items = two;
     res[0].agg.n = 2;
     return 0;
@@ -657,6 +821,43 @@ static int s_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
     return 0;
 }
 
+/* Gives a consumed response's body bytes (taken from the guest that made it) to the guest
+ * that consumed it (a middleware forwarding the next handler's answer). */
+static size_t pipe_produce(void *arg, uint8_t *buf, size_t n, int *end)
+{
+    p3_response *r = arg;
+    if (!r->buf.len) {
+        *end = r->ended;
+        return 0;
+    }
+    if (n > r->buf.len) n = r->buf.len;
+    memcpy(buf, r->buf.data, n);
+    memmove(r->buf.data, r->buf.data + n, r->buf.len - n);
+    r->buf.len -= n;
+    r->piping = 1; /* the maker's pending write goes on without re-entering this copy */
+    if (r->body && !r->feeding) kiln_chost_stream_wake(r->body);
+    r->piping = 0;
+    return n;
+}
+
+static void pipe_dropped(void *arg)
+{
+    ((p3_response *)arg)->pipe = NULL;
+}
+
+static int s_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3_response *r = res_arg(ctx, cx, &args[0]);
+    if (!r) return -1;
+    if (r->consumed) return fail(cx, "wasi:http: the response body was consumed already");
+    r->consumed = 1;
+    /* args[1], the guest's future for the body's outcome, is kept unread */
+    kiln_chost_stream_ops ops = {NULL, pipe_produce, pipe_dropped, r};
+    if (!(r->pipe = body_pair(cx, &ops, res))) return -1;
+    r->pipe_sh = res[0].agg.items[0].shared;
+    return 0;
+}
+
 static void response_dtor(void *ctx, uint32_t rep)
 {
     (void)ctx, (void)rep; /* kept until the context goes: the executor reads it */
@@ -677,6 +878,9 @@ const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, in
     *n = 0;
     *ended = 1;
     if (!r) return NULL;
+    p3_response *top = r;
+    while (r->src)
+        r = r->src;
     /* hands out buf, and takes the guest's next bytes into the other buffer */
     kiln_buf t = r->out;
     r->out = r->buf;
@@ -684,6 +888,7 @@ const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, in
     r->buf.len = 0;
     *n = r->out.len;
     *ended = r->ended;
+    if (*ended && top != r && !top->ended) res_end(top); /* its response.new future */
     if (r->body && *n) kiln_chost_stream_wake(r->body);
     return (const uint8_t *)r->out.data;
 }
@@ -692,7 +897,10 @@ int kiln_p3http_body_ready(void *arg)
 {
     kiln_p3http *h = arg;
     p3_response *r = h->cur;
-    return !r || r->buf.len > 0 || (r->ended && r->trailers_state);
+    const p3_response *b = r; /* whose body it is (a middleware's: the one it passes on) */
+    while (b && b->src)
+        b = b->src;
+    return !r || b->buf.len > 0 || (b->ended && r->trailers_state);
 }
 
 int kiln_p3http_trailers(kiln_p3http *h, uint32_t rep, const wh_fields **trailers)
@@ -716,6 +924,8 @@ static const kiln_chost_func types_funcs[] = {
     {"[method]fields.has", "(borrow<fields>, string) -> bool", f_has},
     {"[method]fields.set", "(borrow<fields>, string, list<list<u8>>) -> " HE, f_set},
     {"[method]fields.delete", "(borrow<fields>, string) -> " HE, f_delete},
+    {"[method]fields.get-and-delete", "(borrow<fields>, string) -> result<list<list<u8>>, *>",
+     f_get_and_delete},
     {"[method]fields.append", "(borrow<fields>, string, list<u8>) -> " HE, f_append},
     {"[method]fields.copy-all", "(borrow<fields>) -> list<tuple<string, list<u8>>>", f_copy_all},
     {"[method]fields.clone", "(borrow<fields>) -> own<fields>", f_clone},
@@ -734,6 +944,8 @@ static const kiln_chost_func types_funcs[] = {
     {"[method]response.get-status-code", "(borrow<response>) -> u16", s_status},
     {"[method]response.set-status-code", "(borrow<response>, u16) -> result", s_set_status},
     {"[method]response.get-headers", "(borrow<response>) -> own<fields>", s_headers},
+    {"[static]response.consume-body", "(own<response>, future<*>) -> tuple<stream<u8>, future<*>>",
+     s_consume},
 };
 
 static const kiln_chost_resource types_res[] = {

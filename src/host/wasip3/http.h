@@ -27,8 +27,12 @@
  * the body ends and the future response.new returned resolves with ok. The guest's
  * trailers future (response.new's third argument) is read too: its fields become the
  * response's trailers (kiln_p3http_trailers), an error-code aborts the response.
- * Not yet: request.new / set-* (outgoing requests, wasi:http/client), request-options,
- * response.consume-body. */
+ * response.consume-body (a middleware forwarding the next handler's answer, in one
+ * instance graph with it) gives that buffer's bytes to a stream the host writes (its
+ * trailers future: ok(none) at once).
+ * On a reused instance (kiln_p3http_release) futures of an earlier request that the
+ * guest writes late are ignored.
+ * Not yet: request.new / set-* (outgoing requests, wasi:http/client), request-options. */
 #ifndef KILN_HOST_WASIP3_HTTP_H
 #define KILN_HOST_WASIP3_HTTP_H
 
@@ -82,5 +86,12 @@ int kiln_p3http_body_ready(void *h);
  * future was never written). 0, or -1 when the guest wrote an error-code (the response
  * must be aborted) or rep is unknown. */
 int kiln_p3http_trailers(kiln_p3http *h, uint32_t rep, const wh_fields **trailers);
+
+/* After a request whose response `rep` ended (0: none), for an instance serving on
+ * (Spin's reuse: exec/http/reuse_p3.h): the response's slot freed and every per-request
+ * state reset (the request unbound, its body not consumed). -1 when the instance must not
+ * serve on: the guest still holds the request body's stream, which would read the next
+ * request's body. */
+int kiln_p3http_release(kiln_p3http *h, uint32_t rep);
 
 #endif
