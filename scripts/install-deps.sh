@@ -16,7 +16,8 @@ PKGS=(
     clang-format
     rustc libstd-rust-dev-wasm32             # guests (Rust): /usr/bin/rustc --target wasm32-wasi
     python3 nodejs                           # test clients; benchmark baseline (V8 WASI)
-    wrk nginx-light hyperfine                # benchmarks
+    nghttp2-client                           # tests: nghttp (HTTP/2 trailers), h2load
+    wrk nginx-light hyperfine                # benchmarks; nginx: the HTTP/2 upstream of tests
     prometheus                               # tests: promtool check metrics, a real scrape
     libcurl4-openssl-dev                     # kiln registry: the OCI distribution client
     docker-registry skopeo apache2-utils     # tests: a real registry, an independent client, htpasswd

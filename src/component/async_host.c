@@ -72,6 +72,11 @@ int kiln_chost_complete(kiln_chost_pending *p)
     return 0;
 }
 
+void kiln_chost_pending_again(kiln_chost_pending *p, uint64_t due_ns)
+{
+    ((ka_subtask *)p)->later.due_ns = due_ns;
+}
+
 void kiln_chost_pending_fail(kiln_chost_pending *p, const char *msg)
 {
     ka_subtask *sub = (ka_subtask *)p;
@@ -97,12 +102,15 @@ uint64_t ka_host_next_due(ka_store *s)
     return first ? first->later.due_ns : UINT64_MAX;
 }
 
-/* Fires first, which is due: fire must complete (or fail) the call; one that does
- * neither is failed here, so that the driver cannot spin on it. */
+/* Fires first, which is due: fire must complete (or fail) the call, or set it a later
+ * due time (kiln_chost_pending_again); one that does none of these is failed here, so
+ * that the driver cannot spin on it. */
 static int fire(ka_store *s, ka_subtask *first)
 {
+    uint64_t was = first->later.due_ns;
     first->later.fire((kiln_chost_pending *)first, first->later.arg);
-    if (first->host_pending) kiln_chost_pending_fail((kiln_chost_pending *)first, "not completed");
+    if (first->host_pending && first->later.due_ns <= was)
+        kiln_chost_pending_fail((kiln_chost_pending *)first, "not completed");
     return !s->failed;
 }
 

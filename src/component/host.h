@@ -145,6 +145,12 @@ kiln_cabi_cx *kiln_chost_pending_cx(kiln_chost_pending *p);
 /* Completes the call with the results written: the subtask is RETURNED. 0, or -1 when
  * the results cannot be lowered (the instance then traps). p is no longer valid. */
 int kiln_chost_complete(kiln_chost_pending *p);
+/* From the call's fire: not complete yet, fire it again at due_ns (later than the due it
+ * was fired for, e.g. the current time: a fire that waits a while for its event and then
+ * gives the driver back, so that guest threads and other host calls run meanwhile). Also
+ * from elsewhere on the driver's thread (a stream hook of the instance): the call's
+ * event came, fire it at due_ns (now) rather than at its old due time. */
+void kiln_chost_pending_again(kiln_chost_pending *p, uint64_t due_ns);
 /* Fails the call: the instance traps with msg. p is no longer valid. */
 void kiln_chost_pending_fail(kiln_chost_pending *p, const char *msg);
 

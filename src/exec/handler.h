@@ -23,8 +23,9 @@
  * (server/http1.c) the handler is called once the head is parsed and the body arrives
  * afterwards: read may then return KILN_BODY_AGAIN (nothing yet), and wait_fd gives a file
  * descriptor to poll until it would not (backpressure: the connection stops reading while
- * the source's bounded buffer is full). On HTTP/2 (h2o buffers the whole body) and in tests
- * the source is a buffer and never says AGAIN. The response body is a sink:
+ * the source's bounded buffer is full). Kiln's HTTP/2 codec (server/http2.c) streams the
+ * same way (flow control holds the client back). With h2o's codecs (KILN_H2O_HTTP1/2=1)
+ * and in tests the source is a buffer and never says AGAIN. The response body is a sink:
  * write chunks, then finish with optional trailers (or abort: a broken response). Data written on
  * the I/O thread is coalesced and sent when the handler returns to the event loop or finishes; a
  * response whose whole body is written before it finishes gets a Content-Length, others are sent
@@ -137,8 +138,8 @@ typedef struct kiln_response_ops {
     /* Appends len bytes of body (copied). 0 or -1 (client gone, or out of memory). */
     int (*write)(kiln_response *res, const void *data, size_t len);
     /* Ends the response. Trailers (copied) follow the last chunk of a chunked HTTP/1.1
-     * response; HTTP/2 responses and responses sent with a Content-Length drop them (h2o
-     * 2.2.5 has no API to send HTTP/2 trailers). Starts a 500 when start was never
+     * response, or come as a last HEADERS frame on HTTP/2; h2o's own codecs
+     * (KILN_H2O_HTTP1/2=1) drop them. Starts a 500 when start was never
      * called. res is invalid afterwards. */
     void (*finish)(kiln_response *res, const kiln_http_header *trailers, size_t n);
     /* Any thread: runs cb(res, arg) on the request's I/O thread soon. 0 or -1. */

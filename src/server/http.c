@@ -1,6 +1,7 @@
 /* http.c — the HTTP server on h2o: workers, limits, dispatch, access log (see http.h). */
 #include "server/http.h"
 #include "server/http1.h"
+#include "server/http2.h"
 #include "server/loop_sched.h"
 #include "server/head.h"
 #include "server/observe.h"
@@ -202,7 +203,8 @@ typedef struct exchange {
     kiln_response res;
     kiln_request kreq;
     kiln_body_source body;      /* HTTP/2: over the body h2o buffered */
-    kiln_body_source *streamed; /* HTTP/1.x: the connection's (a reference), else NULL */
+    kiln_body_source *streamed; /* Kiln's codecs: the connection's (a reference), else NULL */
+    void (*release)(kiln_body_source *); /* ... drops that reference */
     kiln_arena arena;
     worker *w;
     h2o_req_t *req;        /* NULL once h2o disposed the request */
@@ -242,7 +244,7 @@ static void exchange_free(exchange *ex)
     if (h2o_timeout_is_linked(&ex->flush_timer)) h2o_timeout_unlink(&ex->flush_timer);
     kiln_buf_free(&ex->queued);
     kiln_buf_free(&ex->sending);
-    kiln_http1_body_release(ex->streamed);
+    if (ex->streamed) ex->release(ex->streamed);
     kiln_arena_free(&ex->arena);
     kiln_free(ex);
 }
@@ -373,14 +375,23 @@ queued:
     return 0;
 }
 
+/* Trailers for req's response, by the connection's codec: 0, or -1 when it cannot send
+ * them (h2o's codecs). */
+static int kiln_server_set_trailers(h2o_req_t *req, const kiln_http_header *hs, size_t n)
+{
+    if (kiln_http1_is_ours(req->conn)) return kiln_http1_set_trailers(req, hs, n);
+    if (kiln_http2_is_ours(req->conn)) return kiln_http2_set_trailers(req, hs, n);
+    return -1;
+}
+
 static void res_finish(kiln_response *res, const kiln_http_header *trailers, size_t n)
 {
     exchange *ex = (exchange *)res;
     if (ex->finished) return;
     if (!ex->started) res_start(res, 500, NULL, 0);
-    /* HTTP/1.x sends trailers after the last chunk; HTTP/2 drops them (h2o 2.2.5 has no
-     * API for them) */
-    if (n && ex->req && !ex->aborted && kiln_http1_set_trailers(ex->req, trailers, n) == 0)
+    /* Kiln's codecs send trailers (HTTP/1.x after the last chunk, HTTP/2 as a last
+     * HEADERS); h2o's drop them (h2o 2.2.5 has no API for them) */
+    if (n && ex->req && !ex->aborted && kiln_server_set_trailers(ex->req, trailers, n) == 0)
         ex->trailers = 1;
     ex->finished = 1;
     kiln_observe_end(ex->w->cfg, ex->req, ex->t, ex->status,
@@ -500,13 +511,18 @@ static void request_of(h2o_req_t *req, size_t path_len, const kiln_route_match *
     kr->nheaders = nh;
     kr->route = m;
     ex->streamed = kiln_http1_body(req);
+    ex->release = kiln_http1_body_release;
+    if (!ex->streamed && (ex->streamed = kiln_http2_body(req)))
+        ex->release = kiln_http2_body_release;
     kiln_body_source_buffer(&ex->body, req->entity.base, req->entity.base ? req->entity.len : 0);
     kr->body = ex->streamed ? ex->streamed : &ex->body;
     if (ex->streamed) {
-        /* Kiln's HTTP/1.x codec: Content-Length, or chunked (no length in advance) */
-        kr->chunked = ex->streamed->length_hint == SIZE_MAX;
-        kr->has_declared_length = !kr->chunked;
-        kr->declared_length = kr->chunked ? 0 : ex->streamed->length_hint;
+        /* Kiln's codecs: a declared length, or none in advance (chunked, or HTTP/2
+         * without content-length) */
+        int known = ex->streamed->length_hint != SIZE_MAX;
+        kr->chunked = !known && req->version < 0x200;
+        kr->has_declared_length = known;
+        kr->declared_length = known ? ex->streamed->length_hint : 0;
     } else {
         /* h2o (HTTP/2, or its own HTTP/1 with KILN_H2O_HTTP1=1) keeps a body's framing
          * headers to itself: a body counts as declared with its length */
@@ -741,9 +757,11 @@ static void *worker_main(void *arg)
     h2o_socket_close(w->listener);
     h2o_context_request_shutdown(&w->ctx);
     if (!use_h2o_http1) kiln_http1_shutdown(&w->ctx);
+    kiln_http2_shutdown(&w->ctx);
     double deadline = mono_ms() + w->cfg->shutdown_timeout_ms;
-    while (mono_ms() < deadline && (!h2o_linklist_is_empty(&w->ctx.http1._conns) ||
-                                    !h2o_linklist_is_empty(&w->ctx.http2._conns)))
+    while (mono_ms() < deadline &&
+           (!h2o_linklist_is_empty(&w->ctx.http1._conns) ||
+            !h2o_linklist_is_empty(&w->ctx.http2._conns) || kiln_http2_conns(&w->ctx)))
         h2o_evloop_run(w->loop, 50);
     /* Handlers still working (guests on executor threads) will post back here: wait for
      * them (a guest ends by its request timeout at the latest) before the queue goes away.
@@ -756,9 +774,11 @@ static void *worker_main(void *arg)
     /* The last answers (of guests woken above) are still being written: let their
      * connections finish (they close after it, the context being shut down). */
     double tail = mono_ms() + 2000;
-    while (mono_ms() < tail && (!h2o_linklist_is_empty(&w->ctx.http1._conns) ||
-                                !h2o_linklist_is_empty(&w->ctx.http2._conns)))
+    while (mono_ms() < tail &&
+           (!h2o_linklist_is_empty(&w->ctx.http1._conns) ||
+            !h2o_linklist_is_empty(&w->ctx.http2._conns) || kiln_http2_conns(&w->ctx)))
         h2o_evloop_run(w->loop, 50);
+    kiln_http2_close_all(&w->ctx); /* (past the deadline) */
     kiln_loop_sched_free(w->sched);
     h2o_evloop_run(w->loop, 0); /* let the scheduler's sockets close */
     h2o_multithread_unregister_receiver(w->queue, &w->receiver);

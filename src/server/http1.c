@@ -1,7 +1,8 @@
 /* http1.c — Kiln's HTTP/1.x connection codec (see http1.h). */
 #include "server/http1.h"
+#include "server/body_buf.h"
 #include "server/http1_parse.h"
-#include "server/loop_sched.h"
+#include "server/http2.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -20,25 +21,7 @@
 #define BODY_HIGH (1024u * 1024u) /* the body buffer: the socket is not read at this */
 #define BODY_LOW (256u * 1024u)   /* ... and is read again below this */
 
-enum { BODY_OPEN = 0, BODY_END, BODY_ERROR };
-
 typedef struct h1conn h1conn;
-
-/* A request's body as its handler reads it. Shared by the connection (until the request
- * is done) and the server's exchange (kiln_http1_body). */
-typedef struct h1body {
-    kiln_body_source src; /* first: the handler's view */
-    int refs;
-    h1conn *conn; /* NULL once the connection is done with the request */
-    kiln_buf buf; /* decoded bytes; [off, buf.len) unread */
-    size_t off;
-    int state;            /* BODY_* (after the bytes in buf) */
-    int efd;              /* eventfd, readable while a read would not say AGAIN (-1: the body was
-                             complete before the handler ran, reads never say AGAIN) */
-    int signalled;        /* efd holds a count */
-    kiln_http_header *tr; /* the chunked body's trailer fields (one allocation), ntr of them */
-    size_t ntr;
-} h1body;
 
 struct h1conn {
     h2o_conn_t super;
@@ -51,7 +34,7 @@ struct h1conn {
     h2o_timeout_entry_t resume; /* reads the socket again from the loop */
     h2o_ostream_t ostr;         /* the response's final output stream */
     /* the current request */
-    h1body *body;           /* its body source (NULL: none) */
+    kiln_body_buf *body;    /* its body source (NULL: none) */
     kiln_h1_body bd;        /* its decoding state */
     h2o_headers_t trailers; /* kiln_http1_set_trailers (in req.pool) */
     unsigned in_req : 1,    /* a head was parsed: the request is under way */
@@ -76,112 +59,24 @@ static void final_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, s
 
 /* ---- the body source ---- */
 
-/* Makes the body's readiness visible to pollers (after bytes, the end or an error came). */
-static void body_signal(h1body *b)
-{
-    if (b->signalled || b->efd < 0) return;
-    uint64_t one = 1;
-    if (write(b->efd, &one, sizeof one) == (ssize_t)sizeof one) b->signalled = 1;
-    kiln_loop_sched_poke(b->efd); /* a reader parked on this loop wakes now, not at its tick */
-}
-
-static void body_unref(h1body *b)
-{
-    if (--b->refs > 0) return;
-    kiln_buf_free(&b->buf);
-    if (b->efd >= 0) close(b->efd);
-    kiln_free(b->tr);
-    kiln_free(b);
-}
-
 /* The connection reads the socket again once the buffer has room (from the loop). */
 static void resume_reading(h1conn *c);
 
-static long body_read(kiln_body_source *s, void *buf, size_t cap)
+/* The handler read n bytes of the body (0: it found nothing): a paused connection reads
+ * again once the buffer is low (or empty). */
+static void body_on_read(void *owner, size_t n)
 {
-    h1body *b = (h1body *)s;
-    size_t avail = b->buf.len - b->off;
-    if (avail) {
-        size_t n = avail < cap ? avail : cap;
-        if (n > (size_t)LONG_MAX) n = (size_t)LONG_MAX;
-        memcpy(buf, b->buf.data + b->off, n);
-        b->off += n;
-        if (b->off == b->buf.len) b->off = b->buf.len = 0;
-        if (!b->buf.len && b->buf.cap > 2 * BODY_HIGH) kiln_buf_free(&b->buf); /* a burst */
-        if (b->conn && b->conn->paused && b->buf.len - b->off < BODY_LOW) resume_reading(b->conn);
-        return (long)n;
-    }
-    if (b->state == BODY_END) return 0;
-    if (b->state == BODY_ERROR) return -1;
-    if (b->signalled) { /* not ready after all: pollers wait again */
-        uint64_t v;
-        if (read(b->efd, &v, sizeof v) == (ssize_t)sizeof v) b->signalled = 0;
-    }
-    if (b->conn && b->conn->paused) resume_reading(b->conn);
-    return KILN_BODY_AGAIN;
-}
-
-static int body_wait_fd(kiln_body_source *s)
-{
-    return ((h1body *)s)->efd;
-}
-
-static const kiln_http_header *body_trailers(kiln_body_source *s, size_t *n)
-{
-    h1body *b = (h1body *)s;
-    *n = b->state == BODY_END ? b->ntr : 0;
-    return *n ? b->tr : NULL;
-}
-
-/* Keeps the trailer fields of the chunked body bd in b (names and values copied after
- * the array, in one allocation; none kept when out of memory). */
-static void body_keep_trailers(h1body *b, const kiln_h1_body *bd)
-{
-    struct phr_header hs[64];
-    size_t n = kiln_h1_trailers(bd, hs, sizeof hs / sizeof hs[0]), bytes = n * sizeof *b->tr;
-    for (size_t i = 0; i < n; i++)
-        bytes += hs[i].name_len + hs[i].value_len + 2;
-    if (!n || !(b->tr = kiln_malloc(bytes))) return;
-    char *p = (char *)(b->tr + n);
-    for (size_t i = 0; i < n; i++) {
-        kiln_http_header *h = &b->tr[i];
-        h->name = memcpy(p, hs[i].name, hs[i].name_len);
-        p[hs[i].name_len] = '\0';
-        p += hs[i].name_len + 1;
-        h->value = memcpy(p, hs[i].value, hs[i].value_len);
-        p[hs[i].value_len] = '\0';
-        p += hs[i].value_len + 1;
-        h->name_len = hs[i].name_len;
-        h->value_len = hs[i].value_len;
-    }
-    b->ntr = n;
-}
-
-/* A new body (one reference, the connection's). NULL when out of memory. */
-static h1body *body_new(h1conn *c, size_t length_hint)
-{
-    h1body *b = kiln_calloc(1, sizeof *b);
-    if (!b) return NULL;
-    b->efd = -1; /* made when the body is not complete at the handler's call */
-    b->src.read = body_read;
-    b->src.wait_fd = body_wait_fd;
-    b->src.trailers = body_trailers;
-    b->src.length_hint = length_hint;
-    b->refs = 1;
-    b->conn = c;
-    return b;
+    h1conn *c = owner;
+    if (c->paused && (!n || kiln_body_buf_unread(c->body) < BODY_LOW)) resume_reading(c);
 }
 
 /* The connection is done with the body: a body still open fails for its reader. */
 static void body_detach(h1conn *c)
 {
-    h1body *b = c->body;
+    kiln_body_buf *b = c->body;
     if (!b) return;
     c->body = NULL;
-    b->conn = NULL;
-    if (b->state == BODY_OPEN) b->state = BODY_ERROR;
-    body_signal(b);
-    body_unref(b);
+    kiln_body_buf_detach(b);
 }
 
 kiln_body_source *kiln_http1_body(h2o_req_t *req)
@@ -200,7 +95,7 @@ size_t kiln_http1_body_bytes(h2o_req_t *req)
 
 void kiln_http1_body_release(kiln_body_source *s)
 {
-    if (s) body_unref((h1body *)s);
+    if (s) kiln_body_buf_unref((kiln_body_buf *)s);
 }
 
 /* ---- the connection ---- */
@@ -489,8 +384,8 @@ static void body_fail(h1conn *c, int status)
 {
     c->reading_body = 0;
     if (c->body) {
-        c->body->state = BODY_ERROR;
-        body_signal(c->body);
+        c->body->state = KILN_BODY_ERROR;
+        kiln_body_buf_signal(c->body);
     }
     if (!c->head_sent && !c->writing)
         send_error_close(c, status);
@@ -501,18 +396,24 @@ static void body_fail(h1conn *c, int status)
 /* Decoded body bytes: to the buffer, or dropped once the response is done. */
 static int deliver(h1conn *c, const char *p, size_t n)
 {
-    h1body *b = c->body;
-    if (!n || !b || c->res_done) return 0;
-    if (b->off && b->off >= b->buf.len / 2) { /* what was read goes: the buffer stays small */
-        memmove(b->buf.data, b->buf.data + b->off, b->buf.len - b->off);
-        b->buf.len -= b->off;
-        b->off = 0;
-    }
-    if (kiln_buf_append(&b->buf, p, n) < 0) {
+    if (!n || !c->body || c->res_done) return 0;
+    if (kiln_body_buf_append(c->body, p, n) < 0) {
         body_fail(c, 500);
         return -1;
     }
     return 0;
+}
+
+/* Gives the chunked body bd's trailer fields to the body source b (kiln_body_source's
+ * trailers; none when out of memory). */
+static void keep_trailers(kiln_body_buf *b, const kiln_h1_body *bd)
+{
+    struct phr_header hs[64];
+    kiln_http_header out[64];
+    size_t n = kiln_h1_trailers(bd, hs, sizeof hs / sizeof hs[0]);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (kiln_http_header){hs[i].name, hs[i].name_len, hs[i].value, hs[i].value_len};
+    if (n) kiln_body_buf_set_trailers(b, out, n);
 }
 
 /* The body is complete. */
@@ -522,9 +423,9 @@ static void body_end(h1conn *c)
     timer_set(c, 0);
     h2o_socket_read_stop(c->sock); /* pipelined requests wait for this response */
     if (c->body) {
-        if (c->bd.chunked) body_keep_trailers(c->body, &c->bd);
-        c->body->state = BODY_END;
-        body_signal(c->body);
+        if (c->bd.chunked) keep_trailers(c->body, &c->bd);
+        c->body->state = KILN_BODY_END;
+        kiln_body_buf_signal(c->body);
     }
     maybe_next(c);
 }
@@ -534,7 +435,7 @@ static void body_end(h1conn *c)
 static size_t body_room(const h1conn *c)
 {
     if (!c->body || c->res_done) return SIZE_MAX;
-    size_t unread = c->body->buf.len - c->body->off;
+    size_t unread = kiln_body_buf_unread(c->body);
     return unread < BODY_HIGH ? BODY_HIGH - unread : 0;
 }
 
@@ -560,7 +461,7 @@ static void feed_body(h1conn *c)
         }
     }
     if (!c->reading_body) return;
-    if (c->body) body_signal(c->body);
+    if (c->body) kiln_body_buf_signal(c->body);
     if (!body_room(c)) {
         c->paused = 1;
         h2o_socket_read_stop(c->sock);
@@ -627,15 +528,43 @@ static void take_headers(h1conn *c, const kiln_h1_head *h)
     }
 }
 
-/* The connection goes to h2o's HTTP/2 (a cleartext prior-knowledge preface). */
+/* The connection goes to HTTP/2 (a cleartext prior-knowledge preface): server/http2.c, or
+ * h2o's with KILN_H2O_HTTP2=1. */
 static void to_http2(h1conn *c)
 {
     h2o_socket_t *sock = c->sock;
     h2o_accept_ctx_t *actx = c->actx;
     struct timeval at = c->super.connected_at;
+    const kiln_http1_limits *lim = c->lim;
     c->sock = NULL;
     conn_close(c);
-    h2o_http2_accept(actx, sock, at);
+    if (kiln_http2_enabled())
+        kiln_http2_accept(actx, sock, lim, at);
+    else
+        h2o_http2_accept(actx, sock, at);
+}
+
+/* `Upgrade: h2c` with HTTP2-Settings on a cleartext HTTP/1.1 request without a body: the
+ * connection switches to server/http2.c, the request becoming its stream 1. */
+static int want_h2c(h1conn *c, const kiln_h1_head *h)
+{
+    h2o_req_t *req = &c->req;
+    return kiln_http2_enabled() && !c->sock->ssl && req->version == 0x101 && !h->chunked &&
+           !h->length && req->upgrade.base &&
+           kiln_h1_has_token(req->upgrade.base, req->upgrade.len, "h2c") &&
+           h2o_find_header(&req->headers, H2O_TOKEN_HTTP2_SETTINGS, -1) >= 0;
+}
+
+static void on_upgrade_written(h2o_socket_t *sock, const char *err)
+{
+    h1conn *c = sock->data;
+    c->writing = 0;
+    if (!err && !c->closing) {
+        c->sock = NULL;
+        kiln_http2_accept_upgrade(c->actx, sock, c->lim, c->super.connected_at, &c->req);
+    }
+    c->closing = 0;
+    conn_close(c);
 }
 
 static void start_request(h1conn *c);
@@ -704,10 +633,18 @@ static void parse_head(h1conn *c)
     }
     h2o_socket_read_stop(c->sock);
     timer_set(c, 0);
+    if (want_h2c(c, h)) {
+        static h2o_iovec_t sw = {H2O_STRLIT(
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")};
+        c->writing = 1;
+        h2o_socket_write(c->sock, &sw, 1, on_upgrade_written);
+        goto out;
+    }
     if (h->chunked || h->length) {
         c->reading_body = 1;
         kiln_h1_body_init(&c->bd, h, c->lim->max_body);
-        if (!(c->body = body_new(c, h->chunked ? SIZE_MAX : h->length))) {
+        if (!(c->body = kiln_body_buf_new(h->chunked ? SIZE_MAX : h->length, 2 * BODY_HIGH, c,
+                                          body_on_read))) {
             send_error_close(c, 503);
             goto out;
         }
@@ -824,7 +761,9 @@ static void on_handshake(h2o_socket_t *sock, const char *err)
         int h2 = 0;
         for (const h2o_iovec_t *id = h2o_http2_alpn_protocols; id->len; id++)
             if (proto.len == id->len && memcmp(proto.base, id->base, proto.len) == 0) h2 = 1;
-        if (h2)
+        if (h2 && kiln_http2_enabled())
+            kiln_http2_accept(a->actx, sock, a->lim, a->at);
+        else if (h2)
             h2o_http2_accept(a->actx, sock, a->at);
         else
             serve(a->actx, sock, a->lim, a->at);

@@ -2,10 +2,10 @@
  *
  * h2o 2.2.5's own HTTP/1 handler buffers a request's whole body before it calls the
  * application and cannot send trailers. This codec replaces it for cleartext connections
- * and for TLS connections whose ALPN is not h2 (h2 and cleartext prior knowledge still go
- * to h2o_http2_accept). It builds a real h2o_req_t on its own h2o_conn_t and installs its
- * own final output stream, so that the server's request path (router, access log,
- * metrics, generator, h2o_send) is the same as on HTTP/2.
+ * and for TLS connections whose ALPN is not h2 (h2, cleartext prior knowledge and
+ * `Upgrade: h2c` go to server/http2.c, or h2o_http2_accept with KILN_H2O_HTTP2=1). It builds a real
+ * h2o_req_t on its own h2o_conn_t and installs its own final output stream, so that the server's
+ * request path (router, access log, metrics, generator, h2o_send) is the same as on HTTP/2.
  *
  * Per connection, one request at a time (pipelined requests wait in the input buffer):
  *   head   — parsed by http1_parse.c (picohttpparser, as libh2o-evloop exports it, and
@@ -48,7 +48,7 @@ typedef struct kiln_http1_limits {
 } kiln_http1_limits;
 
 /* Serves a just-accepted connection: TLS handshake first when ctx->ssl_ctx (ALPN h2 goes
- * to h2o's HTTP/2), then HTTP/1.x here. ctx and lim must outlive the connection. */
+ * to HTTP/2), then HTTP/1.x here. ctx and lim must outlive the connection. */
 void kiln_http1_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, const kiln_http1_limits *lim);
 
 /* A graceful stop began (after h2o_context_request_shutdown): idle keep-alive connections

@@ -1,6 +1,7 @@
 /* observe.c — requests' begin and end as metrics and traces (see observe.h). */
 #include "server/observe.h"
 #include "server/http1.h"
+#include "server/http2.h"
 #include "server/metrics.h"
 
 #include <sys/time.h>
@@ -95,10 +96,11 @@ void kiln_observe_end(const kiln_server_config *cfg, h2o_req_t *req, const kiln_
         r.method = req->method.base;
         r.method_len = req->method.len;
         r.duration_ns = ns > 0 ? (uint64_t)ns : 0;
-        /* HTTP/1.x bodies stream (server/http1.c): the bytes received so far */
-        r.req_bytes = kiln_http1_is_ours(req->conn) ? kiln_http1_body_bytes(req)
-                      : req->entity.base            ? req->entity.len
-                                                    : 0;
+        /* Kiln's codecs stream bodies (server/http1.c, http2.c): the bytes received so far */
+        r.req_bytes = kiln_http1_is_ours(req->conn)   ? kiln_http1_body_bytes(req)
+                      : kiln_http2_is_ours(req->conn) ? kiln_http2_body_bytes(req)
+                      : req->entity.base              ? req->entity.len
+                                                      : 0;
     }
     if (res) {
         r.active = 1;

@@ -75,6 +75,11 @@ done
 expect_contains "outbound GET: 404" "status: 404" "$(curl -s -m 10 "$URL/out/fetch?url=$UP/nope")"
 expect_contains "outbound GET to a host not granted: denied" "error: HTTP-request-denied" \
     "$(curl -s -m 10 "$URL/out/fetch?url=http://localhost:$UP_PORT/hello")"
+# the same host spelled three ways (case, trailing dot, default port): one series, as connected
+for a in "LOCALHOST.:$UP_PORT" "Localhost" "localhost:80"; do
+    expect_contains "outbound GET to $a: denied" "error: HTTP-request-denied" \
+        "$(curl -s -m 10 "$URL/out/fetch?url=http://$a/hello")"
+done
 expect_contains "outbound GET to a granted port nobody listens on: connection-refused" \
     "error: connection-refused" "$(curl -s -m 10 "$URL/out/fetch?url=http://127.0.0.1:$DEAD_PORT/x")"
 # key-value: 3 sets, 2 gets (one absent), an exists, a delete
@@ -91,10 +96,13 @@ has_line() { if grep -qxF -- "$2" "$TMP/m.txt"; then pass "$1"; else fail "$1" "
 O='kiln_outbound_requests_total{component="out"'
 has_line "2 outbound 2xx to the upstream" "$O,host=\"127.0.0.1:$UP_PORT\",status_class=\"2xx\"} 2"
 has_line "1 outbound 4xx to the upstream" "$O,host=\"127.0.0.1:$UP_PORT\",status_class=\"4xx\"} 1"
-has_line "the denied host, as asked for" "$O,host=\"localhost:$UP_PORT\",status_class=\"denied\"} 1"
+has_line "the denied host, normalised (LOCALHOST.:port is localhost:port)" \
+    "$O,host=\"localhost:$UP_PORT\",status_class=\"denied\"} 2"
+has_line "a default port is dropped from the host label (Localhost, localhost:80)" \
+    "$O,host=\"localhost\",status_class=\"denied\"} 2"
 has_line "the refused connection" "$O,host=\"127.0.0.1:$DEAD_PORT\",status_class=\"connection_error\"} 1"
-has_line "5 outbound requests in the client duration histogram" \
-    'http_client_request_duration_seconds_count{component="out"} 5'
+has_line "8 outbound requests in the client duration histogram" \
+    'http_client_request_duration_seconds_count{component="out"} 8'
 K='kiln_key_value_operations_total{component="kv",store="default"'
 has_line "3 kv sets" "$K,operation=\"set\",outcome=\"ok\"} 3"
 has_line "2 kv gets (an absent key is no error)" "$K,operation=\"get\",outcome=\"ok\"} 2"
@@ -117,7 +125,7 @@ fi
 
 S=$(curl -s -m 5 "$ADMIN/stats.json")
 out_c=$(python3 -c 'import json,sys; c={x["name"]:x for x in json.load(sys.stdin)["components"]}; print(c["out"]["outbound"], c["out"]["outbound_errors"], c["kv"]["kv_ops"], c["kv"]["kv_errors"])' <<<"$S" 2>&1)
-expect_eq "/stats.json: outbound 5 (2 failed), kv 7 (0 failed)" "5 2 7 0" "$out_c"
+expect_eq "/stats.json: outbound 8 (5 failed), kv 7 (0 failed)" "8 5 7 0" "$out_c"
 
 # the dashboard's component table, rendered by a real browser
 if command -v chromium >/dev/null 2>&1; then
@@ -126,7 +134,7 @@ if command -v chromium >/dev/null 2>&1; then
         --user-data-dir="$TMP/chrome" --virtual-time-budget=3000 --dump-dom "$ADMIN/" 2>"$TMP/chrome.err")
     orow=$(grep -o '<tr data-component="out">.*' <<<"$DOM" | sed 's#</tr>.*##')
     krow=$(grep -o '<tr data-component="kv">.*' <<<"$DOM" | sed 's#</tr>.*##')
-    expect_contains "browser: the out component's outbound requests (failed)" '<td class="outbound">5 (2)</td>' "$orow"
+    expect_contains "browser: the out component's outbound requests (failed)" '<td class="outbound">8 (5)</td>' "$orow"
     expect_contains "browser: the kv component's key-value operations (failed)" '<td class="kv">7 (0)</td>' "$krow"
 else
     fail "chromium" "chromium is missing: scripts/install-deps.sh installs the chromium package"

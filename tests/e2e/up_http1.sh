@@ -202,7 +202,7 @@ expect_eq "the bytes after the last data chunk" \
     "b'0\\r\\nx-trailer-a: alpha\\r\\nx-trailer-b: beta\\r\\n\\r\\n'" "$(h1 trailers-raw)"
 trailer=$(curl -s -m 10 --raw "$URL/x/trailers" | tr -d '\r' | grep -c '^x-trailer-')
 expect_eq "curl sees both trailers" "2" "$trailer"
-expect_eq "HTTP/2 drops the trailers, the body is whole" "one
+expect_eq "HTTP/2: the body of a response with trailers is whole (up_http2.sh: the trailers)" "one
 two" "$(curl -s -m 10 --http2-prior-knowledge "$URL/x/trailers")"
 expect_eq "four pipelined requests (bodies Content-Length and chunked) answered in order" \
     "200:GET /x/echo?1 200:5 200:3 200:GET /x/echo?4" "$(h1 pipeline)"
@@ -236,7 +236,7 @@ expect_contains "/metrics counts the malformed head's 400 (method _OTHER)" \
 expect_eq "a chunked body growing past --max-request-size is 413 while it streams" \
     "HTTP/1.1 413 Payload Too Large close" "$(h1 bigchunked)"
 expect_eq "the server still serves" "2" "$(curl -s -m 10 --data-binary 'hi' "$URL/x/count")"
-# Upgrade: h2c is ignored (h2o 2.2.5's upgrade helper needs its own HTTP/1 connection)
+# Upgrade: h2c on a request with a body is ignored (up_http2.sh: the upgrade without one)
 expect_eq "curl --http2 on cleartext (Upgrade: h2c) is answered over HTTP/1.1" "1.1 200 5" \
     "$(curl -s --http2 -m 10 -d hello -w ' %{http_version} %{http_code}' "$URL/x/count" | tr -d '\n' |
         awk '{print $2, $3, $1}')"

@@ -697,6 +697,17 @@ else
     expect_eq "C guest: the request's trailers (chunked) echoed as the response's" \
         "HTTP/1.1 200 OK | trailer: x-trailer, x-in ; x-guest: c | its-trailers | x-in: 1" \
         "${KILN_SAYS[POST /r chunked:its-trailers]}"
+    # the same over HTTP/2 (kiln's codec): request trailers in a HEADERS frame after the
+    # DATA, the guest's as a last HEADERS frame (nghttp from nghttp2-client)
+    if command -v nghttp >/dev/null; then
+        printf 'h2-body' >"$TMP/h2.txt"
+        out=$(timeout 20 nghttp -v --trailer 'x-in: 2' -d "$TMP/h2.txt" "$URL/r" 2>&1)
+        expect_contains "C guest over HTTP/2: the body echoed" "h2-body" "$out"
+        got=$(grep -Eo 'recv \(stream_id=[0-9]+\) x-in: 2' <<<"$out" | head -1 | sed 's/.*) //')
+        expect_eq "C guest over HTTP/2: the request's trailer echoed as a trailer" "x-in: 2" "$got"
+    else
+        fail "nghttp is missing (scripts/install-deps.sh installs nghttp2-client)"
+    fi
     kill "$PID" 2>/dev/null
     wait "$PID" 2>/dev/null
     # The same component under wasmtime serve -Sp3 (wasmtime 48 serves wasi:http@0.3.0,

@@ -2,8 +2,10 @@
 # run.sh [SECONDS] — builds every libFuzzer target (tests/fuzz/fuzz.mk) and runs each for
 # SECONDS (default 10), seeded with the toml-test files; fuzz_wasm with the modules of
 # tests/e2e/wat (wat2wasm), fuzz_component with tests/fuzz/seeds/component/*.wat (converted
-# by wasm-tools) and a preamble-only component, fuzz_http1 with tests/fuzz/seeds/http1/. The corpus lives in a temp dir (never in
-# the repo); crash inputs are copied to BUILD/fuzz/artifacts/.
+# by wasm-tools) and a preamble-only component, fuzz_http1 with tests/fuzz/seeds/http1/,
+# fuzz_hpack with tests/fuzz/seeds/hpack/ (RFC 7541 Appendix C blocks), fuzz_h2client with
+# tests/fuzz/seeds/h2client/ (HTTP/2 frames an upstream sends), fuzz_http2 with
+# tests/fuzz/seeds/http2/. The corpus lives in a temp dir (never in the repo); crash inputs are copied to BUILD/fuzz/artifacts/.
 # Environment: BUILD (default build-fuzz), KILN_SHARED (default ../shared), KILN_TOOLS
 # (default /var/cache/kiln-tools: wasm-tools in cargo/bin).
 set -u
@@ -32,6 +34,15 @@ seed() {
         ;;
     fuzz_http1)
         cp tests/fuzz/seeds/http1/*.http "$2/"
+        ;;
+    fuzz_hpack)
+        cp tests/fuzz/seeds/hpack/*.bin "$2/"
+        ;;
+    fuzz_h2client)
+        cp tests/fuzz/seeds/h2client/*.bin "$2/"
+        ;;
+    fuzz_http2)
+        cp tests/fuzz/seeds/http2/*.bin "$2/"
         ;;
     fuzz_component)
         printf '\0asm\r\0\1\0' >"$2/seed-empty.wasm"

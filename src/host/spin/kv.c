@@ -915,6 +915,8 @@ static const kiln_chost_iface *const ifaces[] = {
     &kiln_spin_postgres_iface,
     &kiln_spin_postgres2_iface,
     &kiln_spin_rdbms_types_iface,
+    &kiln_spin_http_iface,
+    &kiln_spin_http_types_iface,
 };
 const kiln_chost_provider kiln_spin_provider = {"spin",  ifaces,   sizeof ifaces / sizeof ifaces[0],
                                                 ctx_new, ctx_free, NULL};

@@ -11,6 +11,7 @@
  *   fermyon:spin/sqlite@2.0.0            connection: open, execute   (sqlite.c, sqlite_db.c)
  *   fermyon:spin/redis@2.0.0             connection: open, get, set, ... (redis.c, hiredis)
  *   spin:postgres/postgres@3.0.0, fermyon:spin/postgres@2.0.0  (postgres.c, libpq)
+ *   fermyon:spin/http@2.0.0              send-request, on the wasi:http client (http.c)
  *   fermyon:spin/llm, mqtt, mysql, rdbms-types @2.0.0: linked, answering Spin's errors for
  *                                        what is not granted or configured (unserved.c)
  * with one context per component instance (kv.c; the data hosts' tables: data.h).
@@ -71,6 +72,7 @@ int spin_err_str(kiln_cabi_cx *cx, kiln_cval *r, uint32_t disc, const char *fmt,
 extern const kiln_chost_iface kiln_spin_variables_iface, kiln_wasi_config_store_iface;
 extern const kiln_chost_iface kiln_spin_sqlite_iface;                              /* sqlite.c */
 extern const kiln_chost_iface kiln_spin_redis_iface;                               /* redis.c */
+extern const kiln_chost_iface kiln_spin_http_iface, kiln_spin_http_types_iface;    /* http.c */
 extern const kiln_chost_iface kiln_spin_postgres_iface, kiln_spin_postgres2_iface; /* postgres.c */
 /* unserved.c */
 extern const kiln_chost_iface kiln_spin_llm_iface, kiln_spin_mqtt_iface, kiln_spin_mysql_iface,

@@ -93,6 +93,13 @@ int wh_target_parse(wh_target *t, int https, const char *a, size_t n)
     return 0;
 }
 
+int wh_target_label(const wh_target *t, char *buf, size_t cap)
+{
+    int n = t->port == t->dport ? snprintf(buf, cap, "%s", t->host)
+                                : snprintf(buf, cap, "%s:%u", t->host, (unsigned)t->port);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
 int wh_target_parse_scheme(wh_target *t, const char *scheme, uint16_t dport, const char *a,
                            size_t n)
 {

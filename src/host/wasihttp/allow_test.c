@@ -155,5 +155,31 @@ int main(void)
         CHECK_STR(t.host, "b.test");
         CHECK_INT(t.port, 81);
     }
+    /* metrics labels: the authority as connected, one spelling per host */
+    {
+        static const struct {
+            int https;
+            const char *authority, *label;
+        } cases[] = {
+            {1, "API.Example.com.:443", "api.example.com"},
+            {1, "api.example.com", "api.example.com"},
+            {0, "api.example.com:80", "api.example.com"},
+            {0, "api.example.com:443", "api.example.com:443"},
+            {1, "[0:0::1]:8443", "[::1]:8443"},
+            {0, "127.0.0.1:8080", "127.0.0.1:8080"},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            wh_target t;
+            char label[WH_LABEL_MAX];
+            const char *a = cases[i].authority;
+            CHECK_INT(wh_target_parse(&t, cases[i].https, a, strlen(a)), 0);
+            CHECK_INT(wh_target_label(&t, label, sizeof label), 0);
+            CHECK_STR(label, cases[i].label);
+        }
+        wh_target t;
+        char small[4];
+        CHECK_INT(wh_target_parse(&t, 1, "a.example", 9), 0);
+        CHECK_INT(wh_target_label(&t, small, sizeof small), -1);
+    }
     return test_finish("allow_test");
 }

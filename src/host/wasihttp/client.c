@@ -1,6 +1,8 @@
 /* client.c — the HTTP/1.1 client behind wasi:http/outgoing-handler (design in outbound.h):
- * transfers that never block, TLS through OpenSSL, and a pool of idle connections. */
+ * transfers that never block, TLS through OpenSSL (ALPN: an h2 connection and its requests
+ * go to client_h2.c), and a pool of idle connections. */
 #include "engine/fiber.h"
+#include "host/wasihttp/client_h2.h"
 #include "host/wasihttp/outbound.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -117,6 +119,11 @@ static void tls_init(void)
     SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
     SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
     SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* h2 or http/1.1, as the server picks (client_h2.c takes over an h2 connection) */
+    if (SSL_CTX_set_alpn_protos(c, wh_h2_alpn, wh_h2_alpn_len) != 0) {
+        SSL_CTX_free(c);
+        return;
+    }
     if (SSL_CTX_set_default_verify_paths(c) != 1) {
         SSL_CTX_free(c);
         return;
@@ -148,6 +155,8 @@ enum {
     ST_WAIT_BODY,
     ST_SEND,
     ST_HEAD,
+    ST_H2WAIT, /* another transfer dials the origin, which may speak HTTP/2: wait for it */
+    ST_H2,     /* a stream on an HTTP/2 connection (client_h2.c), before its head */
     ST_LOCAL,
     ST_BODY,
     ST_DONE,
@@ -238,6 +247,11 @@ struct wh_xfer {
     void (*arg_free)(void *);
     wh_limit *limit; /* the component's (NULL: none) */
     int permit;      /* one of limit's permits is held */
+    /* HTTP/2 (client_h2.h): the request goes (h2) or went (h2s) to an HTTP/2 connection */
+    int h2, dialer, h2_retries; /* dialer: this transfer dials the origin for the others */
+    h2_stream *h2s;
+    size_t body_at;        /* where the body starts in out */
+    uint64_t h2wait_until; /* ST_H2WAIT's deadline */
 };
 
 /* Gives back x's permit (once). */
@@ -248,13 +262,24 @@ static void permit_put(wh_xfer *x)
     atomic_fetch_sub(&x->limit->inflight, 1);
 }
 
+/* The origin's dial (wh_h2_dial_begin) ended as h2 says, when this transfer was its dialer. */
+static void dial_end(wh_xfer *x, int h2)
+{
+    if (!x->dialer) return;
+    x->dialer = 0;
+    wh_h2_dial_end(x->key, h2);
+}
+
 static void fail(wh_xfer *x, uint32_t ecode)
 {
     if (x->st == ST_FAILED || x->st == ST_DONE) return;
     permit_put(x);
+    dial_end(x, -1);
     x->st = ST_FAILED;
     x->ecode = ecode;
     conn_close(&x->c);
+    wh_h2_close(x->h2s);
+    x->h2s = NULL;
 }
 
 void wh_xfer_retain(wh_xfer *x)
@@ -267,8 +292,10 @@ void wh_xfer_release(wh_xfer *x)
     if (!x || --x->refs > 0) return;
     atomic_fetch_sub(&live_xfers, 1);
     permit_put(x);
+    dial_end(x, -1);
     conn_close(&x->c);
-    if (x->local && x->efd >= 0) close(x->efd);
+    wh_h2_close(x->h2s); /* before its eventfd closes */
+    if (x->efd >= 0) close(x->efd);
     if (x->arg_free) x->arg_free(x->dispatch_arg);
     if (x->addrs) freeaddrinfo(x->addrs);
     kiln_buf_free(&x->head);
@@ -355,7 +382,14 @@ static int connect_next(wh_xfer *x, int last_err)
     return -1;
 }
 
-/* Gets a connection: a pooled one, else DNS and a new connect. 0, or -1 after fail(). */
+/* How long a transfer waits for another's dial of the same origin before it dials too (the
+ * dialer progresses only when its own guest looks at it: one that waits on another request
+ * first must not wait for ever). */
+#define H2_WAIT_NS (3000ull * 1000000u)
+
+/* Gets a connection: a pooled one, else room on an HTTP/2 connection to the origin, else
+ * DNS and a new connect (or, while another transfer dials the origin over TLS, a wait for
+ * it: ST_H2WAIT). 0, or -1 after fail(). */
 static int open_conn(wh_xfer *x, int allow_pool)
 {
     if (allow_pool && pool_take(x->key, &x->c)) {
@@ -364,6 +398,20 @@ static int open_conn(wh_xfer *x, int allow_pool)
         return 0;
     }
     x->reused = 0;
+    if (x->target.https && !x->dialer) {
+        if (wh_h2_has_room(x->key)) {
+            x->h2 = 1;
+            x->st = ST_WAIT_BODY;
+            return 0;
+        }
+        int d = wh_h2_dial_begin(x->key);
+        if (d == 0) {
+            x->st = ST_H2WAIT;
+            x->h2wait_until = now_ns() + (x->connect_ns < H2_WAIT_NS ? x->connect_ns : H2_WAIT_NS);
+            return 0;
+        }
+        x->dialer = d == 1;
+    }
     if (!x->addrs && resolve(x) < 0) return -1;
     x->next_addr = x->next_addr ? x->next_addr : x->addrs;
     return connect_next(x, 0);
@@ -541,6 +589,7 @@ void wh_xfer_body(wh_xfer *x, const void *data, size_t n)
     }
     if (rc == 0 && x->cl < 0 && x->has_body) rc = kiln_buf_printf(o, "content-length: %zu\r\n", n);
     if (rc == 0) rc = kiln_buf_append(o, "\r\n", 2);
+    x->body_at = o->len;
     if (rc == 0 && n) rc = kiln_buf_append(o, data, n);
     if (rc < 0) fail(x, WH_E_INTERNAL);
 }
@@ -779,6 +828,106 @@ static void blocked(wh_xfer *x)
                                                    : WH_E_CONNECTION_READ_TIMEOUT);
 }
 
+/* ---- HTTP/2 (client_h2.c) ---- */
+
+/* Empties x's eventfd (before looking at the stream's state, so no signal is lost). */
+static void drain(wh_xfer *x)
+{
+    uint64_t v;
+    ssize_t r = read(x->efd, &v, sizeof v);
+    (void)r;
+}
+
+/* The body is ready and an HTTP/2 connection has (or had) room: opens the stream (ST_H2),
+ * or, the room gone meanwhile, gets another connection. 0 (go on), or -1 after fail(). */
+static int h2_start(wh_xfer *x)
+{
+    if (x->efd < 0 && (x->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+        fail(x, WH_E_INTERNAL);
+        return -1;
+    }
+    int oom = 0;
+    x->h2s = wh_h2_open(x->key, x->target.https, x->out.data, x->body_at, x->out.data + x->body_at,
+                        x->out.len - x->body_at, x->head_only, x->efd, &oom);
+    if (!x->h2s) {
+        if (oom) {
+            fail(x, WH_E_INTERNAL);
+            return -1;
+        }
+        x->h2 = 0;
+        return open_conn(x, 1);
+    }
+    x->st = ST_H2;
+    x->deadline = now_ns() + x->first_byte_ns;
+    return 0;
+}
+
+/* ST_H2WAIT: the dialling transfer's outcome decides (or, past H2_WAIT_NS, this transfer
+ * dials too); meanwhile look again every few ms. 0 (state changed: go on), -1 (wait, or
+ * failed). */
+static int h2_wait(wh_xfer *x)
+{
+    if (wh_h2_has_room(x->key)) {
+        x->h2 = 1;
+        x->st = ST_WAIT_BODY;
+        return 0;
+    }
+    int d = wh_h2_dial_begin(x->key);
+    if (d != 0) { /* the dial failed or the origin speaks HTTP/1.1: dial ourselves */
+        x->dialer = d == 1;
+        x->deadline = UINT64_MAX;
+        if (!x->addrs && resolve(x) < 0) return -1;
+        x->next_addr = x->addrs;
+        return connect_next(x, 0);
+    }
+    uint64_t now = now_ns();
+    if (now >= x->h2wait_until) { /* the dialer is slow (or nobody drives it): dial too */
+        x->deadline = UINT64_MAX;
+        if (!x->addrs && resolve(x) < 0) return -1;
+        x->next_addr = x->addrs;
+        return connect_next(x, 0);
+    }
+    x->want_fd = -1;
+    x->deadline = now + PERMIT_POLL_NS < x->h2wait_until ? now + PERMIT_POLL_NS : x->h2wait_until;
+    return -1;
+}
+
+/* How many times a request the server did not process (GOAWAY, REFUSED_STREAM) is sent
+ * again: enough for a fan-out past a server's requests-per-connection limit. */
+#define H2_RETRIES 8
+
+/* ST_H2: 1 the head is in (ST_BODY), 0 wait (x->want_*), -1 failed; a stream the server
+ * did not process is sent again on another connection (H2_RETRIES times at most). */
+static int h2_head(wh_xfer *x)
+{
+    drain(x);
+    uint16_t status = 0;
+    wh_fields *headers = NULL;
+    uint32_t ecode = 0;
+    int r = wh_h2_head(x->h2s, &status, &headers, &ecode);
+    if (r == 1) {
+        x->status = status;
+        x->headers = headers;
+        x->st = ST_BODY;
+        x->deadline = now_ns() + x->between_ns;
+        return 0; /* pump_head returns at ST_BODY */
+    }
+    if (r == -2 && x->h2_retries++ < H2_RETRIES) {
+        wh_h2_close(x->h2s);
+        x->h2s = NULL;
+        x->h2 = 0;
+        return open_conn(x, 1) < 0 ? -1 : 1;
+    }
+    if (r < 0) {
+        fail(x, ecode);
+        return -1;
+    }
+    x->want_fd = x->efd;
+    x->want_ev = POLLIN;
+    blocked(x);
+    return 0;
+}
+
 /* Drives the request until the response head is in (or it failed, or must wait: x->want_*
  * and x->deadline then say for what). */
 static void pump_head(wh_xfer *x)
@@ -828,6 +977,20 @@ static void pump_head(wh_xfer *x)
             ERR_clear_error();
             int r = SSL_connect(x->c.ssl);
             if (r == 1) {
+                const unsigned char *proto = NULL;
+                unsigned plen = 0;
+                SSL_get0_alpn_selected(x->c.ssl, &proto, &plen);
+                int h2 = plen == 2 && memcmp(proto, "h2", 2) == 0;
+                if (h2) { /* the connection is client_h2.c's now; the request a stream */
+                    if (wh_h2_adopt(x->key, x->c.fd, x->c.ssl) < 0) {
+                        fail(x, WH_E_INTERNAL);
+                        return;
+                    }
+                    x->c.fd = -1;
+                    x->c.ssl = NULL;
+                    x->h2 = 1;
+                }
+                dial_end(x, h2);
                 x->st = ST_WAIT_BODY;
                 continue;
             }
@@ -843,6 +1006,10 @@ static void pump_head(wh_xfer *x)
             if (!x->body_ready) {
                 x->want_fd = -1;
                 return;
+            }
+            if (x->h2) {
+                if (h2_start(x) < 0) return;
+                continue;
             }
             x->st = ST_SEND;
             x->out_off = 0;
@@ -921,6 +1088,12 @@ static void pump_head(wh_xfer *x)
             fail(x, WH_E_HTTP_RESPONSE_INCOMPLETE);
             return;
         }
+        case ST_H2WAIT:
+            if (h2_wait(x) < 0) return;
+            continue;
+        case ST_H2:
+            if (h2_head(x) <= 0) return;
+            continue;
         case ST_PERMIT:
             if (!(x->permit = permit_take(x->limit))) {
                 x->want_fd = -1;
@@ -1128,6 +1301,14 @@ int wh_xfer_check_body(void *arg, int *fd, short *events, uint64_t *deadline)
 {
     wh_xfer *x = arg;
     if (x->st < ST_BODY) return 1; /* no body stream before the head */
+    if (x->h2s && x->st == ST_BODY) {
+        drain(x);
+        if (wh_h2_readable(x->h2s)) return 1;
+        x->want_fd = x->efd;
+        x->want_ev = POLLIN;
+        blocked(x);
+        return x->st == ST_FAILED ? 1 : want(x, fd, events, deadline);
+    }
     if (body_pump(x) != -1) return 1;
     return want(x, fd, events, deadline);
 }
@@ -1136,6 +1317,23 @@ long wh_xfer_read(void *arg, void *buf, size_t cap, int *eof, int *err)
 {
     wh_xfer *x = arg;
     *eof = 0;
+    if (x->h2s && x->st == ST_BODY) {
+        uint32_t ecode = WH_E_HTTP_PROTOCOL_ERROR;
+        long r = wh_h2_read(x->h2s, buf, cap, eof, &ecode);
+        if (r > 0) x->deadline = now_ns() + x->between_ns;
+        if (r < 0) {
+            fail(x, ecode);
+            *err = EPROTO;
+            return -1;
+        }
+        if (*eof) { /* the stream is done: its connection serves others */
+            x->st = ST_DONE;
+            permit_put(x);
+            wh_h2_close(x->h2s);
+            x->h2s = NULL;
+        }
+        return r;
+    }
     long a = x->st < ST_BODY ? -2 : body_pump(x);
     if (a == -1) return 0;
     if (a == -2) {

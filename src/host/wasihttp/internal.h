@@ -11,6 +11,34 @@
 typedef struct wh_outbody wh_outbody;
 typedef struct wh_out wh_out; /* outgoing.c: the instance's outbound state */
 
+/* An outgoing request as the guest built it (0.2's outgoing-request; wasi:http 0.3's
+ * request, host/wasip3/client.c, fills the same). method and scheme are the WIT variants'
+ * cases, which 0.2 and 0.3 number alike. */
+enum { M_GET, M_HEAD, M_POST, M_PUT, M_DELETE, M_CONNECT, M_OPTIONS, M_TRACE, M_PATCH, M_OTHER };
+enum { S_HTTP, S_HTTPS, S_OTHER };
+typedef struct wh_outreq {
+    wh_fields *headers;
+    int body_taken;   /* a body follows: from body, or (body NULL) fed by the caller */
+    wh_outbody *body; /* 0.2: NULL until body() */
+    uint32_t method;
+    char *method_other;
+    int has_scheme;
+    uint32_t scheme;
+    char *scheme_other;
+    char *authority; /* NULL: none */
+    char *path;      /* NULL: none */
+} wh_outreq;
+
+/* Who sends an outbound request: what the checks, chaining, spans and counts need of the
+ * calling instance (all borrowed). */
+typedef struct wh_origin {
+    const char *component;     /* its id (NULL: unknown) */
+    const char *const *grants; /* allowed_outbound_hosts */
+    size_t ngrants;
+    const kiln_wasihttp_request *req; /* the request it serves (NULL: none) */
+    wh_limit *limit;                  /* its outbound limit (NULL: none) */
+} wh_origin;
+
 /* ---- types.c, for outgoing.c ---- */
 
 /* Results (kiln_cval): a zeroed value from the call's memory (NULL: out of memory); r =
@@ -56,9 +84,9 @@ typedef struct wh_span {
     char *method, *url, *host, *component;
 } wh_span;
 
-/* Begins the span of an outbound request of h's instance: 1 traced (s->tp the header to
+/* Begins the span of an outbound request of o's instance: 1 traced (s->tp the header to
  * send), 0 not (no trace context or no sink), -1 out of memory. */
-int wh_span_begin(wh_span *s, const kiln_wasihttp *h, const char *method, const char *url,
+int wh_span_begin(wh_span *s, const wh_origin *o, const char *method, const char *url,
                   const char *host);
 /* Ends it (status 0: failed with error-code ecode), reports it to the sink, frees it. */
 void wh_span_end(wh_span *s, int status, uint32_t ecode);
@@ -99,5 +127,41 @@ int wh_inresp_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_c
 int wh_future_subscribe(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
 int wh_future_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
 int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+
+/* ---- outgoing.c, shared with wasi:http 0.3's client (host/wasip3/client.c) ---- */
+
+/* The origin of h's instance. */
+wh_origin wh_origin_of(const kiln_wasihttp *h);
+/* Checks r (scheme, authority, content-length) and its target against o's grants (a
+ * refusal is logged), then starts the transfer: over the network (within o's limit) or,
+ * for NAME.spin.internal and self requests, in process (chain.c); t: request-options'
+ * timeouts (NULL or 0: the defaults); tp: the traceparent to send (NULL: none). With
+ * r->body_taken and no r->body, the caller feeds the body (wh_xfer_body). NULL with
+ * *ecode (an error-code case). */
+wh_xfer *wh_send(const wh_origin *o, const wh_outreq *r, const uint64_t *t, const char *tp,
+                 uint32_t *ecode);
+/* Begins r's client span (wh_span_begin): 1 traced, 0 not, -1 out of memory. */
+int wh_send_span(const wh_origin *o, const wh_outreq *r, wh_span *span);
+/* The host label r's outbound metrics and span use (kiln_malloc'd; NULL out of memory):
+ * the authority as it will be connected (wh_target_label), "self" for a relative URL. */
+char *wh_send_host(const wh_outreq *r);
+/* Counts an outbound request of o's guest (settings.h's outbound sink): its answer's
+ * status, or (0) its failure's error-code; t0 when it was sent (monotonic ns). */
+void wh_send_count(const wh_origin *o, const char *host, int status, uint32_t ecode, uint64_t t0);
+/* A request-options timeout t (0: not set) as option<duration>; *t set from one. */
+int wh_timeout_get(kiln_cabi_cx *cx, uint64_t t, kiln_cval *res);
+void wh_timeout_set(uint64_t *t, const kiln_cval *v);
+/* v = error-code case c (empty payloads where the case has one). 0, or -1 (cx->err). */
+int wh_error_code(kiln_cabi_cx *cx, kiln_cval *v, uint32_t c);
+/* r's method and scheme as results (get-method, get-scheme); its setters with their checks
+ * (set-method, set-scheme, and set-path-with-query / set-authority for path 1 / 0): res
+ * = ok, or err when the value is refused. 0, or -1 (cx->err). */
+int wh_req_method(kiln_cabi_cx *cx, const wh_outreq *r, kiln_cval *res);
+int wh_req_set_method(kiln_cabi_cx *cx, wh_outreq *r, const kiln_cval *m, kiln_cval *res);
+int wh_req_scheme(kiln_cabi_cx *cx, const wh_outreq *r, kiln_cval *res);
+int wh_req_set_scheme(kiln_cabi_cx *cx, wh_outreq *r, const kiln_cval *v, kiln_cval *res);
+int wh_req_set_target(kiln_cabi_cx *cx, wh_outreq *r, int path, const kiln_cval *v, kiln_cval *res);
+/* CLOCK_MONOTONIC in ns (0 if it cannot be read). */
+uint64_t wh_mono_ns(void);
 
 #endif

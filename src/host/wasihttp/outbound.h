@@ -1,5 +1,6 @@
 /* outbound.h — outbound HTTP for wasi:http/outgoing-handler: which targets a component may
- * reach (allow.c) and the HTTP/1.1 client that reaches them (client.c).
+ * reach (allow.c) and the HTTP/1.1 and HTTP/2 client that reaches them (client.c,
+ * client_h2.c).
  *
  * Grants. allowed_outbound_hosts entries use Spin's syntax: "scheme://host[:port]" where
  * the scheme may be "*", the host "*" or "*.domain" (subdomains of domain, not domain
@@ -28,7 +29,10 @@
  * then from the request sent to the response head), between bytes of the body; a phase
  * times out only when it has to wait past its deadline. Idle keep-alive connections are kept in a
  * process-wide pool per (scheme, host, port) and reused; a reused connection that fails
- * before any response byte is replaced once. Redirects are never followed.
+ * before any response byte is replaced once. Redirects are never followed. Over TLS the
+ * client offers h2 and http/1.1 by ALPN; an h2 connection is handed to client_h2.c
+ * (design in client_h2.h) and the transfer becomes a stream on it, behind the same
+ * functions below (the transfer then waits on an eventfd of its own).
  *
  * At most half the process's descriptor limit of transfers are alive at once (more:
  * connection-limit-reached), so guests cannot take the server's descriptors. A component
@@ -70,6 +74,13 @@ int wh_target_parse(wh_target *t, int https, const char *authority, size_t n);
  * ("redis", 6379): Spin's grants name Redis and PostgreSQL hosts the same way. */
 int wh_target_parse_scheme(wh_target *t, const char *scheme, uint16_t dport, const char *authority,
                            size_t n);
+
+/* Writes the authority t connects to as a metrics label: the normalised host (lowercase, no
+ * trailing dot, IPv6 canonical in brackets) and ":port" unless it is the scheme's default,
+ * so that "API.example.com.:443" and "api.example.com" are one series. 0, or -1 when cap
+ * is too small (WH_LABEL_MAX is enough). */
+#define WH_LABEL_MAX (WH_HOST_MAX + 10)
+int wh_target_label(const wh_target *t, char *buf, size_t cap);
 
 /* 1 if one of grants[0..n) allows t, else 0. A target naming the application itself
  * (wh_chain_target) is never allowed: it is not reached over the network. */
@@ -165,6 +176,13 @@ int wh_xfer_check_body(void *x, int *fd, short *events, uint64_t *deadline);
 /* Reads body bytes without blocking (p2_stream_ops.read): the count (> 0), 0 with *eof at
  * the end or 0 without when nothing is there yet, or -1 with *err (an errno). */
 long wh_xfer_read(void *x, void *buf, size_t cap, int *eof, int *err);
+
+/* Reports an outbound request to the outbound sink (kiln_wasihttp_set_outbound_sink) for
+ * another interface on this client (fermyon:spin/http): the calling component's id (NULL:
+ * unknown), the host label (wh_target_label), the answer's status or 0 and the failure's
+ * error-code case, and when it started (CLOCK_MONOTONIC ns; 0: unknown). (outgoing.c) */
+void wh_outbound_count(const char *component, const char *host, int status, uint32_t ecode,
+                       uint64_t t0);
 
 /* ---- in-process transfers (service chaining: chain.c produces them) ----
  *

@@ -22,23 +22,8 @@ struct wh_out {
     p2_table inresps; /* wh_inresp */
 };
 
-enum { M_GET, M_HEAD, M_POST, M_PUT, M_DELETE, M_CONNECT, M_OPTIONS, M_TRACE, M_PATCH, M_OTHER };
 static const char *const method_names[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
                                            "CONNECT", "OPTIONS", "TRACE", "PATCH"};
-enum { S_HTTP, S_HTTPS, S_OTHER };
-
-typedef struct wh_outreq {
-    wh_fields *headers;
-    int body_taken;
-    wh_outbody *body; /* NULL until body() */
-    uint32_t method;
-    char *method_other;
-    int has_scheme;
-    uint32_t scheme;
-    char *scheme_other;
-    char *authority; /* NULL: none */
-    char *path;      /* NULL: none */
-} wh_outreq;
 
 typedef struct wh_options {
     uint64_t t[3]; /* connect, first byte, between bytes (0: not set) */
@@ -219,71 +204,6 @@ int wh_outreq_body(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
     return wh_request_body(ctx, cx, &res[0], &r->body);
 }
 
-int wh_outreq_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    wh_outreq *r = outreq(ctx, cx, args);
-    if (!r) return -1;
-    if (r->method != M_OTHER) {
-        wh_var(&res[0], r->method, NULL);
-        return 0;
-    }
-    kiln_cval *p = wh_cval(cx);
-    if (!p) return p2_fail(cx, "wasi:http: out of memory");
-    wh_var(&res[0], M_OTHER, p);
-    return wh_set_string(cx, p, r->method_other, strlen(r->method_other));
-}
-
-/* A copy of a guest string as a C string, or NULL (out of memory). */
-static char *dup_str(const kiln_cval *v)
-{
-    char *s = kiln_malloc(v->str.len + 1);
-    if (s) {
-        memcpy(s, v->str.ptr, v->str.len);
-        s[v->str.len] = '\0';
-    }
-    return s;
-}
-
-/* Replaces *slot with a copy of v (v NULL: none). 0, or -1 out of memory. */
-static int set_str(char **slot, const kiln_cval *v)
-{
-    char *s = NULL;
-    if (v && !(s = dup_str(v))) return -1;
-    kiln_free(*slot);
-    *slot = s;
-    return 0;
-}
-
-static void result_err(kiln_cval *r)
-{
-    wh_var(r, 1, NULL);
-}
-
-int wh_outreq_set_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    wh_outreq *r = outreq(ctx, cx, args);
-    if (!r) return -1;
-    uint32_t m = args[1].var.disc;
-    if (m == M_OTHER) {
-        const kiln_cval *s = args[1].var.payload;
-        if (!wh_name_valid(s->str.ptr, s->str.len)) {
-            result_err(&res[0]);
-            return 0;
-        }
-        if (set_str(&r->method_other, s) < 0) return p2_fail(cx, "wasi:http: out of memory");
-    }
-    r->method = m;
-    p2_ok(&res[0]);
-    return 0;
-}
-
-int wh_outreq_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    wh_outreq *r = outreq(ctx, cx, args);
-    if (!r) return -1;
-    return wh_opt_string(cx, &res[0], r->path, r->path ? strlen(r->path) : 0);
-}
-
 /* 1 if s[0..n) has only visible ASCII and is free of the characters in bad. */
 static int visible(const char *s, size_t n, const char *bad)
 {
@@ -291,23 +211,6 @@ static int visible(const char *s, size_t n, const char *bad)
         if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f || strchr(bad, s[i]))
             return 0;
     return 1;
-}
-
-/* Shared by the option<string> setters: validates with ok(), then stores. */
-static int set_opt(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, size_t field,
-                   int (*ok)(const char *, size_t))
-{
-    wh_outreq *r = outreq(ctx, cx, args);
-    if (!r) return -1;
-    const kiln_cval *v = args[1].var.disc == 1 ? args[1].var.payload : NULL;
-    if (v && !ok(v->str.ptr, v->str.len)) {
-        result_err(&res[0]);
-        return 0;
-    }
-    if (set_str((char **)((char *)r + field), v) < 0)
-        return p2_fail(cx, "wasi:http: out of memory");
-    p2_ok(&res[0]);
-    return 0;
 }
 
 static int path_ok(const char *s, size_t n)
@@ -320,9 +223,137 @@ static int authority_ok(const char *s, size_t n)
     return n < 1024 && visible(s, n, "/?#\\");
 }
 
+/* Replaces *slot with a copy of v (v NULL: none). 0, or -1 out of memory. */
+static int set_str(char **slot, const kiln_cval *v)
+{
+    char *s = NULL;
+    if (v) {
+        if (!(s = kiln_malloc(v->str.len + 1))) return -1;
+        memcpy(s, v->str.ptr, v->str.len);
+        s[v->str.len] = '\0';
+    }
+    kiln_free(*slot);
+    *slot = s;
+    return 0;
+}
+
+static void result_err(kiln_cval *r)
+{
+    wh_var(r, 1, NULL);
+}
+
+int wh_req_method(kiln_cabi_cx *cx, const wh_outreq *r, kiln_cval *res)
+{
+    if (r->method != M_OTHER) {
+        wh_var(res, r->method, NULL);
+        return 0;
+    }
+    kiln_cval *p = wh_cval(cx);
+    if (!p) return p2_fail(cx, "wasi:http: out of memory");
+    wh_var(res, M_OTHER, p);
+    return wh_set_string(cx, p, r->method_other, strlen(r->method_other));
+}
+
+int wh_req_set_method(kiln_cabi_cx *cx, wh_outreq *r, const kiln_cval *m, kiln_cval *res)
+{
+    if (m->var.disc > M_OTHER) {
+        result_err(res);
+        return 0;
+    }
+    if (m->var.disc == M_OTHER) {
+        const kiln_cval *s = m->var.payload;
+        if (!wh_name_valid(s->str.ptr, s->str.len)) {
+            result_err(res);
+            return 0;
+        }
+        if (set_str(&r->method_other, s) < 0) return p2_fail(cx, "wasi:http: out of memory");
+    }
+    r->method = m->var.disc;
+    p2_ok(res);
+    return 0;
+}
+
+int wh_req_set_target(kiln_cabi_cx *cx, wh_outreq *r, int path, const kiln_cval *v, kiln_cval *res)
+{
+    const kiln_cval *s = v->var.disc == 1 ? v->var.payload : NULL;
+    if (s && !(path ? path_ok : authority_ok)(s->str.ptr, s->str.len)) {
+        result_err(res);
+        return 0;
+    }
+    if (set_str(path ? &r->path : &r->authority, s) < 0)
+        return p2_fail(cx, "wasi:http: out of memory");
+    p2_ok(res);
+    return 0;
+}
+
+int wh_req_scheme(kiln_cabi_cx *cx, const wh_outreq *r, kiln_cval *res)
+{
+    if (!r->has_scheme) {
+        wh_var(res, 0, NULL);
+        return 0;
+    }
+    kiln_cval *p = wh_cval(cx);
+    if (!p) return p2_fail(cx, "wasi:http: out of memory");
+    wh_var(res, 1, p);
+    if (r->scheme != S_OTHER) {
+        wh_var(p, r->scheme, NULL);
+        return 0;
+    }
+    kiln_cval *s = wh_cval(cx);
+    if (!s) return p2_fail(cx, "wasi:http: out of memory");
+    wh_var(p, S_OTHER, s);
+    return wh_set_string(cx, s, r->scheme_other, strlen(r->scheme_other));
+}
+
+int wh_req_set_scheme(kiln_cabi_cx *cx, wh_outreq *r, const kiln_cval *v, kiln_cval *res)
+{
+    if (v->var.disc == 0) {
+        r->has_scheme = 0;
+        p2_ok(res);
+        return 0;
+    }
+    const kiln_cval *s = v->var.payload;
+    if (s->var.disc > S_OTHER) {
+        result_err(res);
+        return 0;
+    }
+    if (s->var.disc == S_OTHER) {
+        const kiln_cval *name = s->var.payload;
+        if (name->str.len == 0 || !visible(name->str.ptr, name->str.len, ":/?#@")) {
+            result_err(res);
+            return 0;
+        }
+        if (set_str(&r->scheme_other, name) < 0) return p2_fail(cx, "wasi:http: out of memory");
+    }
+    r->has_scheme = 1;
+    r->scheme = s->var.disc;
+    p2_ok(res);
+    return 0;
+}
+
+int wh_outreq_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_outreq *r = outreq(ctx, cx, args);
+    return r ? wh_req_method(cx, r, &res[0]) : -1;
+}
+
+int wh_outreq_set_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_outreq *r = outreq(ctx, cx, args);
+    return r ? wh_req_set_method(cx, r, &args[1], &res[0]) : -1;
+}
+
+int wh_outreq_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_outreq *r = outreq(ctx, cx, args);
+    if (!r) return -1;
+    return wh_opt_string(cx, &res[0], r->path, r->path ? strlen(r->path) : 0);
+}
+
 int wh_outreq_set_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    return set_opt(ctx, cx, args, res, offsetof(wh_outreq, path), path_ok);
+    wh_outreq *r = outreq(ctx, cx, args);
+    return r ? wh_req_set_target(cx, r, 1, &args[1], &res[0]) : -1;
 }
 
 int wh_outreq_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -334,52 +365,20 @@ int wh_outreq_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
 
 int wh_outreq_set_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    return set_opt(ctx, cx, args, res, offsetof(wh_outreq, authority), authority_ok);
+    wh_outreq *r = outreq(ctx, cx, args);
+    return r ? wh_req_set_target(cx, r, 0, &args[1], &res[0]) : -1;
 }
 
 int wh_outreq_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     wh_outreq *r = outreq(ctx, cx, args);
-    if (!r) return -1;
-    if (!r->has_scheme) {
-        wh_var(&res[0], 0, NULL);
-        return 0;
-    }
-    kiln_cval *p = wh_cval(cx);
-    if (!p) return p2_fail(cx, "wasi:http: out of memory");
-    wh_var(&res[0], 1, p);
-    if (r->scheme != S_OTHER) {
-        wh_var(p, r->scheme, NULL);
-        return 0;
-    }
-    kiln_cval *s = wh_cval(cx);
-    if (!s) return p2_fail(cx, "wasi:http: out of memory");
-    wh_var(p, S_OTHER, s);
-    return wh_set_string(cx, s, r->scheme_other, strlen(r->scheme_other));
+    return r ? wh_req_scheme(cx, r, &res[0]) : -1;
 }
 
 int wh_outreq_set_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     wh_outreq *r = outreq(ctx, cx, args);
-    if (!r) return -1;
-    if (args[1].var.disc == 0) {
-        r->has_scheme = 0;
-        p2_ok(&res[0]);
-        return 0;
-    }
-    const kiln_cval *s = args[1].var.payload;
-    if (s->var.disc == S_OTHER) {
-        const kiln_cval *name = s->var.payload;
-        if (name->str.len == 0 || !visible(name->str.ptr, name->str.len, ":/?#@")) {
-            result_err(&res[0]);
-            return 0;
-        }
-        if (set_str(&r->scheme_other, name) < 0) return p2_fail(cx, "wasi:http: out of memory");
-    }
-    r->has_scheme = 1;
-    r->scheme = s->var.disc;
-    p2_ok(&res[0]);
-    return 0;
+    return r ? wh_req_set_scheme(cx, r, &args[1], &res[0]) : -1;
 }
 
 int wh_outreq_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -403,27 +402,36 @@ int wh_options_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
     return res[0].res.rep ? 0 : -1;
 }
 
-static int opt_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int k)
+int wh_timeout_get(kiln_cabi_cx *cx, uint64_t t, kiln_cval *res)
 {
-    wh_options *o = get(ctx, cx, OPTIONS, args[0].res.rep, "request-options");
-    if (!o) return -1;
-    if (!o->t[k]) {
-        wh_var(&res[0], 0, NULL);
+    if (!t) {
+        wh_var(res, 0, NULL);
         return 0;
     }
     kiln_cval *p = wh_cval(cx);
     if (!p) return p2_fail(cx, "wasi:http: out of memory");
-    p->u = o->t[k];
-    wh_var(&res[0], 1, p);
+    p->u = t;
+    wh_var(res, 1, p);
     return 0;
+}
+
+void wh_timeout_set(uint64_t *t, const kiln_cval *v)
+{
+    *t = v->var.disc == 1 ? v->var.payload->u : 0;
+    if (v->var.disc == 1 && *t == 0) *t = 1; /* zero: at once */
+}
+
+static int opt_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int k)
+{
+    wh_options *o = get(ctx, cx, OPTIONS, args[0].res.rep, "request-options");
+    return o ? wh_timeout_get(cx, o->t[k], &res[0]) : -1;
 }
 
 static int opt_set(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int k)
 {
     wh_options *o = get(ctx, cx, OPTIONS, args[0].res.rep, "request-options");
     if (!o) return -1;
-    o->t[k] = args[1].var.disc == 1 ? args[1].var.payload->u : 0;
-    if (args[1].var.disc == 1 && o->t[k] == 0) o->t[k] = 1; /* zero: at once */
+    wh_timeout_set(&o->t[k], &args[1]);
     p2_ok(&res[0]);
     return 0;
 }
@@ -456,7 +464,7 @@ int wh_options_set_between(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, k
 /* ---- error-code values ---- */
 
 /* v = error-code case c, with an empty payload where the case has one. */
-static int error_code(kiln_cabi_cx *cx, kiln_cval *v, uint32_t c)
+int wh_error_code(kiln_cabi_cx *cx, kiln_cval *v, uint32_t c)
 {
     kiln_cval *p = NULL;
     switch (c) {
@@ -487,7 +495,7 @@ static int result_error(kiln_cabi_cx *cx, kiln_cval *r, uint32_t c)
     kiln_cval *e = wh_cval(cx);
     if (!e) return p2_fail(cx, "wasi:http: out of memory");
     wh_var(r, 1, e);
-    return error_code(cx, e, c);
+    return wh_error_code(cx, e, c);
 }
 
 /* ---- outgoing-handler.handle ---- */
@@ -542,7 +550,7 @@ static void chain_arg_free(void *p);
 /* Starts the transfer of r: to target t with request head (a connection, within limit),
  * or in process with chain (not NULL: taken). The request body goes to it when complete (at once
  * for none). NULL with *ecode. */
-static wh_xfer *launch(const wh_outreq *r, const wh_options *o, const wh_target *t,
+static wh_xfer *launch(const wh_outreq *r, const uint64_t *o, const wh_target *t,
                        const kiln_buf *head, long long cl, chain_arg *chain, wh_limit *limit,
                        uint32_t *ecode)
 {
@@ -554,16 +562,16 @@ static wh_xfer *launch(const wh_outreq *r, const wh_options *o, const wh_target 
                          r->method == M_HEAD,
                          r->body_taken || !bodyless,
                          cl,
-                         o ? o->t[0] : 0,
-                         o ? o->t[1] : 0,
-                         o ? o->t[2] : 0,
+                         o ? o[0] : 0,
+                         o ? o[1] : 0,
+                         o ? o[2] : 0,
                          limit};
     wh_xfer *x = chain ? wh_xfer_local(&spec, chain_dispatch, chain, chain_arg_free, ecode)
                        : wh_xfer_start(&spec, ecode);
     if (x && spec.body) {
-        if (r->body_taken)
+        if (r->body)
             wh_request_body_bind(r->body, x);
-        else
+        else if (!r->body_taken)
             wh_xfer_body(x, "", 0); /* a method that carries a body: content-length 0 */
     }
     return x;
@@ -619,13 +627,13 @@ static char *dup_opt(const char *s)
 
 /* Starts the in-process request r for component (name_len bytes; NULL: self), with the
  * traceparent tp (NULL: the served request's). NULL with *ecode. */
-static wh_xfer *chain_start(kiln_wasihttp *h, const wh_outreq *r, const wh_options *o,
+static wh_xfer *chain_start(const wh_origin *h, const wh_outreq *r, const uint64_t *o,
                             const char *component, size_t name_len, long long cl, const char *tp,
                             uint32_t *ecode)
 {
-    const kiln_wasihttp_request *in = wh_request(h);
+    const kiln_wasihttp_request *in = h->req;
     unsigned depth = (in ? in->chain_depth : 0) + 1;
-    const char *id = wh_component(h);
+    const char *id = h->component;
     if (depth > KILN_WASIHTTP_CHAIN_MAX_DEPTH) {
         fprintf(stderr,
                 "kiln: component %s: service chaining deeper than %d requests (a loop?): "
@@ -676,26 +684,24 @@ static wh_xfer *chain_start(kiln_wasihttp *h, const wh_outreq *r, const wh_optio
 }
 
 /* Logs a refused outbound request. */
-static void denied(kiln_wasihttp *h, const char *what)
+static void denied(const wh_origin *h, const char *what)
 {
-    const char *id = wh_component(h);
+    const char *id = h->component;
     fprintf(stderr,
             "kiln: component %s: outbound request to %s denied (not in allowed_outbound_hosts)\n",
             id ? id : "?", what);
 }
 
-/* Checks the request and its target against the grants; starts the transfer. On a
- * refusal returns NULL with *ecode. */
-static wh_xfer *start(kiln_wasihttp *h, wh_outreq *r, const wh_options *o, const char *tp,
-                      uint32_t *ecode)
+wh_xfer *wh_send(const wh_origin *h, const wh_outreq *r, const uint64_t *o, const char *tp,
+                 uint32_t *ecode)
 {
     int https = !r->has_scheme || r->scheme == S_HTTPS;
     if (r->has_scheme && r->scheme == S_OTHER) {
         *ecode = WH_E_HTTP_PROTOCOL_ERROR;
         return NULL;
     }
-    size_t n;
-    const char *const *grants = wh_grants(h, &n);
+    size_t n = h->ngrants;
+    const char *const *grants = h->grants;
     wh_target t;
     size_t name_len = 0;
     int chain = !r->authority || !*r->authority ? 2 : 0; /* a relative URL: a self request */
@@ -737,7 +743,7 @@ static wh_xfer *start(kiln_wasihttp *h, wh_outreq *r, const wh_options *o, const
         *ecode = WH_E_INTERNAL;
         return NULL;
     }
-    wh_xfer *x = launch(r, o, &t, &head, cl, NULL, wh_limit_of(h), ecode);
+    wh_xfer *x = launch(r, o, &t, &head, cl, NULL, h->limit, ecode);
     kiln_buf_free(&head);
     return x;
 }
@@ -755,26 +761,27 @@ void kiln_wasihttp_set_outbound_sink(void (*sink)(void *ctx, const char *compone
     out_sink_ctx = ctx;
 }
 
-/* CLOCK_MONOTONIC in ns (0 if it cannot be read). */
-static uint64_t mono_ns(void)
+uint64_t wh_mono_ns(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0;
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Reports an outbound request of h's guest to the sink: its answer's status, or (0) its
- * failure's error code; t0 when it was handled. */
-static void count_outbound(kiln_wasihttp *h, const char *host, int status, uint32_t ecode,
-                           uint64_t t0)
+void wh_outbound_count(const char *component, const char *host, int status, uint32_t ecode,
+                       uint64_t t0)
 {
     if (out_sink)
-        out_sink(out_sink_ctx, wh_component(h), host ? host : "unknown", status,
-                 status ? NULL : kiln_wasihttp_error_name(ecode), t0 ? mono_ns() - t0 : 0);
+        out_sink(out_sink_ctx, component, host ? host : "unknown", status,
+                 status ? NULL : kiln_wasihttp_error_name(ecode), t0 ? wh_mono_ns() - t0 : 0);
 }
 
-/* Begins r's client span (wh_span_begin): 1 traced, 0 not, -1 out of memory. */
-static int span_of(kiln_wasihttp *h, const wh_outreq *r, wh_span *span)
+void wh_send_count(const wh_origin *h, const char *host, int status, uint32_t ecode, uint64_t t0)
+{
+    wh_outbound_count(h->component, host, status, ecode, t0);
+}
+
+int wh_send_span(const wh_origin *h, const wh_outreq *r, wh_span *span)
 {
     const char *m = r->method == M_OTHER ? r->method_other : method_names[r->method];
     const char *host = r->authority && *r->authority ? r->authority : "self";
@@ -788,9 +795,31 @@ static int span_of(kiln_wasihttp *h, const wh_outreq *r, wh_span *span)
     return rc;
 }
 
+/* The host label of r's outbound metrics: the authority as it will be connected
+ * (wh_target_label), "self" for a relative URL, or the authority as written when it does
+ * not parse (the request then fails as URI-invalid). */
+char *wh_send_host(const wh_outreq *r)
+{
+    if (!r->authority || !*r->authority) return kiln_strdup("self");
+    wh_target t;
+    char label[WH_LABEL_MAX];
+    int https = !r->has_scheme || r->scheme == S_HTTPS;
+    if (wh_target_parse(&t, https, r->authority, strlen(r->authority)) == 0 &&
+        wh_target_label(&t, label, sizeof label) == 0)
+        return kiln_strdup(label);
+    return kiln_strdup(r->authority);
+}
+
+wh_origin wh_origin_of(const kiln_wasihttp *h)
+{
+    wh_origin o = {wh_component(h), NULL, 0, wh_request(h), wh_limit_of(h)};
+    o.grants = wh_grants(h, &o.ngrants);
+    return o;
+}
+
 int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    kiln_wasihttp *h = ctx;
+    wh_origin h = wh_origin_of(ctx);
     wh_out *o = out_of(ctx, cx);
     if (!o) return -1;
     wh_outreq *r = p2_table_take(&o->outreqs, args[0].res.rep);
@@ -798,17 +827,18 @@ int wh_handle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res
     wh_options *opt = NULL;
     if (args[1].var.disc == 1) opt = p2_table_take(&o->options, args[1].var.payload->res.rep);
     uint32_t ecode = 0;
-    uint64_t t0 = mono_ns();
-    char *host = kiln_strdup(r->authority && *r->authority ? r->authority : "self");
+    uint64_t t0 = wh_mono_ns();
+    char *host = wh_send_host(r);
     wh_span span;
-    int traced = span_of(h, r, &span);
-    wh_xfer *x = traced < 0 ? NULL : start(h, r, opt, traced ? span.tp : NULL, &ecode);
+    int traced = wh_send_span(&h, r, &span);
+    wh_xfer *x =
+        traced < 0 ? NULL : wh_send(&h, r, opt ? opt->t : NULL, traced ? span.tp : NULL, &ecode);
     if (traced < 0) ecode = WH_E_INTERNAL;
     outreq_free(r);
     kiln_free(opt);
     if (!x) {
         wh_span_end(&span, 0, ecode);
-        count_outbound(h, host, 0, ecode, t0);
+        wh_send_count(&h, host, 0, ecode, t0);
         kiln_free(host);
         return result_error(cx, &res[0], ecode);
     }
@@ -870,13 +900,14 @@ int wh_future_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
     uint32_t ecode;
     int got = wh_xfer_response(x, &status, &hdrs, &ecode);
     wh_span_end(&f->span, got < 0 ? 0 : status, ecode);
-    count_outbound(ctx, f->host, got < 0 ? 0 : status, ecode, f->t0);
+    wh_origin h = wh_origin_of(ctx);
+    wh_send_count(&h, f->host, got < 0 ? 0 : status, ecode, f->t0);
     if (got < 0) {
         wh_xfer_release(x);
         kiln_cval *e = wh_cval(cx);
         if (!e) return p2_fail(cx, "wasi:http: out of memory");
         wh_var(inner, 1, e);
-        return error_code(cx, e, ecode);
+        return wh_error_code(cx, e, ecode);
     }
     wh_inresp *ir = kiln_calloc(1, sizeof *ir);
     if (ir)

@@ -35,7 +35,8 @@ void kiln_wasihttp_set_span_sink(void (*sink)(void *ctx, const kiln_wasihttp_spa
 int kiln_wasihttp_limit_outbound(const char *const *components, size_t n, unsigned max);
 
 /* Where outbound requests are counted (kiln up: the metrics; NULL: nowhere): the calling
- * component's id (NULL: unknown), the authority asked for ("self" for a relative URL),
+ * component's id (NULL: unknown), the authority connected to, normalised
+ * (wh_target_label: "self" for a relative URL),
  * the answer's status, or 0 and the failure's error-code name, and the time from handle
  * to the response head or the failure. Runs on the guest's thread when the guest takes the
  * result (a future dropped unread is not counted); must not block. */

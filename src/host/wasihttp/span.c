@@ -37,11 +37,11 @@ static int tp_ok(const char *tp)
     return 1;
 }
 
-int wh_span_begin(wh_span *s, const kiln_wasihttp *h, const char *method, const char *url,
+int wh_span_begin(wh_span *s, const wh_origin *o, const char *method, const char *url,
                   const char *host)
 {
     memset(s, 0, sizeof *s);
-    const kiln_wasihttp_request *in = wh_request(h);
+    const kiln_wasihttp_request *in = o->req;
     if (!span_sink || !in || !tp_ok(in->traceparent)) return 0;
     uint8_t id[8];
     if (getrandom(id, sizeof id, 0) != (ssize_t)sizeof id) {
@@ -59,7 +59,7 @@ int wh_span_begin(wh_span *s, const kiln_wasihttp *h, const char *method, const 
     s->method = kiln_strdup(method);
     s->url = kiln_strdup(url);
     s->host = kiln_strdup(host);
-    const char *c = wh_component(h);
+    const char *c = o->component;
     s->component = c ? kiln_strdup(c) : NULL;
     if (!s->method || !s->url || !s->host || (c && !s->component)) {
         wh_span_free(s);

@@ -1,5 +1,6 @@
 /* http.c — the "wasi:http 0.3" provider (http.h): wasi:http/types 0.3 over host streams. */
 #include "host/wasip3/http.h"
+#include "host/wasip3/client.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -24,7 +25,8 @@ typedef struct p3_response {
     void *pipe_sh;           /* its shared state: how response.new recognises it */
     struct p3_response *src; /* the body is src's (response.new given src's pipe) */
     int ended, consumed, piping;
-    int feeding; /* res_consume is handing the maker's bytes on: its write is in progress */
+    int feeding;   /* res_consume is handing the maker's bytes on: its write is in progress */
+    int from_send; /* a response client.send returned: its body is client.c's */
     /* the guest's trailers future: 0 not written yet, 1 written (trailers: its fields,
      * NULL for none), 2 written with an error-code */
     int trailers_state;
@@ -61,6 +63,7 @@ struct kiln_p3http {
     p3_response *cur; /* the response kiln_p3http_body_ready looks at */
     int body_live;    /* consume-body's stream is still held and not ended */
     p3_token *tokens; /* every one given out */
+    kiln_p3client *client;
 };
 
 /* A live token for p (kept in h). NULL when out of memory. */
@@ -83,13 +86,19 @@ static int fail(kiln_cabi_cx *cx, const char *msg)
 
 static void *h_new(const kiln_grants *g, char **err)
 {
-    (void)g, (void)err;
-    return kiln_calloc(1, sizeof(kiln_p3http));
+    kiln_p3http *h = kiln_calloc(1, sizeof *h);
+    if (h && !(h->client = kiln_p3c_new(g))) {
+        kiln_free(h);
+        h = NULL;
+    }
+    if (!h) *err = kiln_strdup("wasi:http: out of memory");
+    return h;
 }
 
 static void h_free(void *ctx)
 {
     kiln_p3http *h = ctx;
+    kiln_p3c_free(h->client);
     for (size_t i = 0; i < h->nfields; i++)
         wh_fields_free(h->fields[i]);
     kiln_free(h->fields);
@@ -405,6 +414,7 @@ static const char *const methods[] = {"GET",     "HEAD",    "POST",  "PUT",  "DE
 static int r_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_p3http *h = ctx;
+    if (kiln_p3c_owns(args[0].res.rep)) return kiln_p3c_get_method(ctx, cx, args, res);
     if (req_check(h, cx, &args[0]) < 0) return -1;
     const kiln_wasihttp_request *q = h->req;
     for (uint32_t i = 0; i < 9; i++)
@@ -440,6 +450,7 @@ static int some_string(kiln_cabi_cx *cx, kiln_cval *res, const char *s, size_t n
 static int r_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_p3http *h = ctx;
+    if (kiln_p3c_owns(args[0].res.rep)) return kiln_p3c_get_path(ctx, cx, args, res);
     if (req_check(h, cx, &args[0]) < 0) return -1;
     return some_string(cx, &res[0], h->req->path_with_query, h->req->path_with_query_len);
 }
@@ -447,6 +458,7 @@ static int r_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
 static int r_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_p3http *h = ctx;
+    if (kiln_p3c_owns(args[0].res.rep)) return kiln_p3c_get_authority(ctx, cx, args, res);
     if (req_check(h, cx, &args[0]) < 0) return -1;
     return some_string(cx, &res[0], h->req->authority, h->req->authority_len);
 }
@@ -454,6 +466,7 @@ static int r_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_
 static int r_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_p3http *h = ctx;
+    if (kiln_p3c_owns(args[0].res.rep)) return kiln_p3c_get_scheme(ctx, cx, args, res);
     if (req_check(h, cx, &args[0]) < 0) return -1;
     kiln_cval *p = kiln_cabi_alloc(cx, sizeof *p);
     if (!p) return fail(cx, "out of memory");
@@ -467,6 +480,7 @@ static int r_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
 static int r_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_p3http *h = ctx;
+    if (kiln_p3c_owns(args[0].res.rep)) return kiln_p3c_get_headers(ctx, cx, args, res);
     if (req_check(h, cx, &args[0]) < 0) return -1;
     wh_fields *f = wh_fields_new();
     if (!f) return fail(cx, "out of memory");
@@ -645,6 +659,7 @@ static kiln_chost_stream *body_pair(kiln_cabi_cx *cx, const kiln_chost_stream_op
 static int r_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_p3http *h = ctx;
+    if (kiln_p3c_owns(args[0].res.rep)) return kiln_p3c_request_consume(ctx, cx, args, res);
     if (req_check(h, cx, &args[0]) < 0) return -1;
     if (h->consumed) return fail(cx, "wasi:http: the request body was consumed already");
     h->consumed = 1;
@@ -667,7 +682,8 @@ static int r_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
 
 static void request_dtor(void *ctx, uint32_t rep)
 {
-    (void)ctx, (void)rep; /* the request's parts are the executor's */
+    /* the incoming request's parts are the executor's */
+    if (kiln_p3c_owns(rep)) kiln_p3c_request_dtor(ctx, rep);
 }
 
 /* ---- responses ---- */
@@ -849,6 +865,7 @@ static int s_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
 {
     p3_response *r = res_arg(ctx, cx, &args[0]);
     if (!r) return -1;
+    if (r->from_send) return kiln_p3c_response_consume(ctx, cx, args, res);
     if (r->consumed) return fail(cx, "wasi:http: the response body was consumed already");
     r->consumed = 1;
     /* args[1], the guest's future for the body's outcome, is kept unread */
@@ -881,6 +898,11 @@ const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, in
     p3_response *top = r;
     while (r->src)
         r = r->src;
+    if (r->from_send) {
+        const uint8_t *p = kiln_p3c_body_take(h, (uint32_t)(r - h->res) + 1, &r->out, n, ended);
+        if (*ended && top != r && !top->ended) res_end(top); /* its response.new future */
+        return p;
+    }
     /* hands out buf, and takes the guest's next bytes into the other buffer */
     kiln_buf t = r->out;
     r->out = r->buf;
@@ -900,6 +922,7 @@ int kiln_p3http_body_ready(void *arg)
     const p3_response *b = r; /* whose body it is (a middleware's: the one it passes on) */
     while (b && b->src)
         b = b->src;
+    if (b && b->from_send) return !kiln_p3c_body_failed(h, (uint32_t)(b - h->res) + 1);
     return !r || b->buf.len > 0 || (b->ended && r->trailers_state);
 }
 
@@ -911,6 +934,49 @@ int kiln_p3http_trailers(kiln_p3http *h, uint32_t rep, const wh_fields **trailer
     if (r->trailers_state == 2) return -1;
     *trailers = r->trailers;
     return 0;
+}
+
+/* ---- for client.c ---- */
+
+kiln_p3client *kiln_p3http_client(kiln_p3http *h)
+{
+    return h->client;
+}
+
+const kiln_wasihttp_request *kiln_p3http_served(kiln_p3http *h)
+{
+    return h->req;
+}
+
+uint32_t kiln_p3http_fields_put(kiln_p3http *h, kiln_cabi_cx *cx, wh_fields *f)
+{
+    return fields_put(h, cx, f);
+}
+
+wh_fields *kiln_p3http_fields_take(kiln_p3http *h, kiln_cabi_cx *cx, uint32_t rep)
+{
+    kiln_cval v = {.res = {.rep = rep}};
+    wh_fields *f = fields_arg(h, cx, &v);
+    if (f) h->fields[rep - 1] = NULL;
+    return f;
+}
+
+uint32_t kiln_p3http_response_add(kiln_p3http *h, kiln_cabi_cx *cx, int status, wh_fields *headers)
+{
+    if (!headers) return fail(cx, "out of memory"), 0;
+    if (h->nres >= MAX_RESPONSES) {
+        wh_fields_free(headers);
+        return fail(cx, "wasi:http: too many responses"), 0;
+    }
+    p3_response *r = &h->res[h->nres++];
+    memset(r, 0, sizeof *r);
+    r->h = h;
+    r->status = status;
+    r->headers = headers;
+    headers->immutable = 1;
+    r->live = 1;
+    r->from_send = 1; /* its body is client.c's (response.consume-body, body_take) */
+    return (uint32_t)h->nres;
 }
 
 /* ---- the provider ---- */
@@ -946,15 +1012,48 @@ static const kiln_chost_func types_funcs[] = {
     {"[method]response.get-headers", "(borrow<response>) -> own<fields>", s_headers},
     {"[static]response.consume-body", "(own<response>, future<*>) -> tuple<stream<u8>, future<*>>",
      s_consume},
+    {"[static]request.new",
+     "(own<fields>, option<stream<u8>>, future<*>, option<own<request-options>>) -> "
+     "tuple<own<request>, future<*>>",
+     kiln_p3c_request_new},
+    {"[method]request.set-method",
+     "(borrow<request>, variant{get, head, post, put, delete, connect, options, trace, patch, "
+     "other(string)}) -> result",
+     kiln_p3c_set_method},
+    {"[method]request.set-path-with-query", "(borrow<request>, option<string>) -> result",
+     kiln_p3c_set_path},
+    {"[method]request.set-scheme", "(borrow<request>, option<*>) -> result", kiln_p3c_set_scheme},
+    {"[method]request.set-authority", "(borrow<request>, option<string>) -> result",
+     kiln_p3c_set_authority},
+    {"[method]request.get-options", "(borrow<request>) -> option<own<request-options>>",
+     kiln_p3c_get_options},
+    {"[constructor]request-options", "() -> own<request-options>", kiln_p3c_options_new},
+    {"[method]request-options.get-connect-timeout", "(borrow<request-options>) -> option<u64>",
+     kiln_p3c_get_connect},
+    {"[method]request-options.set-connect-timeout",
+     "(borrow<request-options>, option<u64>) -> result<_, *>", kiln_p3c_set_connect},
+    {"[method]request-options.get-first-byte-timeout", "(borrow<request-options>) -> option<u64>",
+     kiln_p3c_get_first_byte},
+    {"[method]request-options.set-first-byte-timeout",
+     "(borrow<request-options>, option<u64>) -> result<_, *>", kiln_p3c_set_first_byte},
+    {"[method]request-options.get-between-bytes-timeout",
+     "(borrow<request-options>) -> option<u64>", kiln_p3c_get_between},
+    {"[method]request-options.set-between-bytes-timeout",
+     "(borrow<request-options>, option<u64>) -> result<_, *>", kiln_p3c_set_between},
+    {"[method]request-options.clone", "(borrow<request-options>) -> own<request-options>",
+     kiln_p3c_options_clone},
 };
 
-static const kiln_chost_resource types_res[] = {
-    {"fields", fields_dtor}, {"request", request_dtor}, {"response", response_dtor}};
+static const kiln_chost_resource types_res[] = {{"fields", fields_dtor},
+                                                {"request", request_dtor},
+                                                {"response", response_dtor},
+                                                {"request-options", kiln_p3c_options_dtor}};
 
 #define NF (sizeof types_funcs / sizeof types_funcs[0])
-static const kiln_chost_iface types_rc = {"wasi:http/types", RC, types_res, 3, types_funcs, NF};
-static const kiln_chost_iface types_rel = {"wasi:http/types", REL, types_res, 3, types_funcs, NF};
-static const kiln_chost_iface *const ifaces[] = {&types_rc, &types_rel};
+static const kiln_chost_iface types_rc = {"wasi:http/types", RC, types_res, 4, types_funcs, NF};
+static const kiln_chost_iface types_rel = {"wasi:http/types", REL, types_res, 4, types_funcs, NF};
+static const kiln_chost_iface *const ifaces[] = {&types_rc, &types_rel, &kiln_p3c_client_rc,
+                                                 &kiln_p3c_client_rel};
 
 const kiln_chost_provider kiln_p3http_provider = {
-    KILN_P3HTTP_PROVIDER, ifaces, 2, h_new, h_free, NULL};
+    KILN_P3HTTP_PROVIDER, ifaces, 4, h_new, h_free, NULL};

@@ -30,9 +30,10 @@
  * response.consume-body (a middleware forwarding the next handler's answer, in one
  * instance graph with it) gives that buffer's bytes to a stream the host writes (its
  * trailers future: ok(none) at once).
+ * Outgoing requests, request-options, wasi:http/client and the consume-body of a response
+ * client.send returned: client.h.
  * On a reused instance (kiln_p3http_release) futures of an earlier request that the
- * guest writes late are ignored.
- * Not yet: request.new / set-* (outgoing requests, wasi:http/client), request-options. */
+ * guest writes late are ignored. */
 #ifndef KILN_HOST_WASIP3_HTTP_H
 #define KILN_HOST_WASIP3_HTTP_H
 
@@ -93,5 +94,18 @@ int kiln_p3http_trailers(kiln_p3http *h, uint32_t rep, const wh_fields **trailer
  * serve on: the guest still holds the request body's stream, which would read the next
  * request's body. */
 int kiln_p3http_release(kiln_p3http *h, uint32_t rep);
+/* For client.c (outgoing requests and the responses send returns). */
+struct kiln_p3client;
+/* The instance's client state (made with the context). */
+struct kiln_p3client *kiln_p3http_client(kiln_p3http *h);
+/* The request the instance serves (NULL before kiln_p3http_bind). */
+const kiln_wasihttp_request *kiln_p3http_served(kiln_p3http *h);
+/* A new fields handle's rep for f (taken); 0 with cx->err. */
+uint32_t kiln_p3http_fields_put(kiln_p3http *h, kiln_cabi_cx *cx, wh_fields *f);
+/* Takes an own<fields> argument out of the table; NULL with cx->err when unknown. */
+wh_fields *kiln_p3http_fields_take(kiln_p3http *h, kiln_cabi_cx *cx, uint32_t rep);
+/* A new response (status, headers taken and made immutable) with no guest body: its rep,
+ * or 0 with cx->err (the headers freed; NULL headers: out of memory). */
+uint32_t kiln_p3http_response_add(kiln_p3http *h, kiln_cabi_cx *cx, int status, wh_fields *headers);
 
 #endif

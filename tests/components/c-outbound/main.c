@@ -1,7 +1,8 @@
 /* The outbound HTTP test handler of tests/e2e/up_outbound.sh (tests/components/build.sh,
  * entry c-outbound), written against the bindings `wit-bindgen c` generates for world.wit.
  * Parameters come in the query, url= last (everything after it is the URL):
- *   /fetch?[method=post&][body=TEXT&][fbt=MS&][bbt=MS&]url=URL   (URL "/path": relative)
+ *   /fetch?[method=post&][body=TEXT&][bodyn=N&][fbt=MS&][bbt=MS&]url=URL   (URL "/path":
+ *        relative; bodyn: a body of N bytes "abcd...", instead of body)
  *        one request (fbt, bbt: first-byte and between-bytes timeouts); 200: "status: S\n
  *        x-upstream: V\nbody: BODY\n", BODY ending in "<read-error>" when reading it
  *        failed (502: "error: NAME\n")
@@ -275,6 +276,17 @@ static void do_fetch(const char *q, exports_wasi_http_incoming_handler_own_respo
                *bbt = param(q, "bbt", &t2len);
     char method[16] = "";
     if (m && mlen < sizeof method) memcpy(method, m, mlen), method[mlen] = '\0';
+    size_t nlen = 0;
+    const char *bodyn = param(q, "bodyn", &nlen);
+    char *big = NULL;
+    if (bodyn) { /* a body of N bytes "abc...zabc..." (large bodies without a long URL) */
+        blen = strtoul(bodyn, NULL, 10);
+        big = malloc(blen ? blen : 1);
+        if (!big) abort();
+        for (size_t i = 0; i < blen; i++)
+            big[i] = (char)('a' + i % 26);
+        body = big;
+    }
     if (!url) {
         respond(out, 400, "no url\n", 7);
         return;

@@ -1,0 +1,689 @@
+/* client.c — wasi:http 0.3 outbound requests (client.h): request.new and its setters,
+ * request-options, wasi:http/client.send over 0.2's outgoing.c and client.c, and the
+ * body of the responses send returns. */
+#include "host/wasip3/client.h"
+#include "engine/fiber.h"
+#include "host/wasihttp/internal.h"
+#include "host/wasip3/http.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#define RC "0.3.0-rc-2026-03-15"
+#define REL "0.3.0"
+/* How long one fire of a pending send waits on its connection before giving the driver
+ * back (ns). */
+#define P3C_SLICE_NS (20u * 1000000u)
+/* Caps of one instance's tables (past them the guest traps). */
+#define MAX_REQS 4096
+#define MAX_RESPS 64
+
+typedef struct p3c_options {
+    uint64_t t[3]; /* connect, first byte, between bytes (0: the default) */
+    int immutable; /* attached to a request (a get-options view) */
+} p3c_options;
+
+/* A request made by request.new; kept (in `all`) until the context goes, since its body
+ * stream and its pending send refer to it. */
+typedef struct p3c_req {
+    kiln_p3http *h;
+    wh_outreq r;                 /* method, scheme, authority, path, headers */
+    p3c_options *opts;           /* attached options (owned; NULL: none) */
+    kiln_chost_stream *contents; /* the guest's body stream while it writes */
+    kiln_chost_future *sent;     /* request.new's future (NULL once resolved) */
+    kiln_buf body;               /* what the guest wrote, until fed */
+    int body_done;               /* the guest dropped its writable end (or gave none) */
+    int body_fed;                /* handed to the transfer */
+    uint32_t body_err;           /* an error-code the body failed with (0: none) */
+    wh_xfer *x;                  /* the transfer once sent (NULL: not, or handed on) */
+    kiln_chost_pending *p;       /* send's pending call */
+    wh_span span;
+    uint64_t t0;
+    char *host; /* for the outbound sink */
+} p3c_req;
+
+/* The body of a response send returned. */
+typedef struct p3c_resp {
+    uint32_t rep; /* http.c's response rep */
+    wh_xfer *x;   /* NULL once the body ended */
+    int consumed;
+    int failed; /* the body failed before its end */
+    kiln_chost_future *trailers;
+} p3c_resp;
+
+struct kiln_p3client {
+    const char *component;
+    const char *const *grants;
+    size_t ngrants;
+    wh_limit *limit;
+    p2_table reqs;    /* handles: p3c_req (owned by all) */
+    p2_table options; /* handles: p3c_options (owned) */
+    p3c_req **all;
+    size_t nall;
+    p3c_resp resps[MAX_RESPS];
+    size_t nresps;
+};
+
+static int fail(kiln_cabi_cx *cx, const char *msg)
+{
+    snprintf(cx->err, sizeof cx->err, "%s", msg);
+    return -1;
+}
+
+kiln_p3client *kiln_p3c_new(const kiln_grants *g)
+{
+    kiln_p3client *c = kiln_calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->component = g ? g->component : NULL;
+    if (g) c->grants = kiln_grants_outbound(g, &c->ngrants);
+    c->limit = wh_limit_find(c->component);
+    return c;
+}
+
+static void req_free(p3c_req *q)
+{
+    wh_fields_free(q->r.headers);
+    kiln_free(q->r.method_other);
+    kiln_free(q->r.scheme_other);
+    kiln_free(q->r.authority);
+    kiln_free(q->r.path);
+    kiln_free(q->opts);
+    kiln_buf_free(&q->body);
+    wh_xfer_release(q->x);
+    wh_span_free(&q->span);
+    kiln_free(q->host);
+    kiln_free(q);
+}
+
+void kiln_p3c_free(kiln_p3client *c)
+{
+    if (!c) return;
+    for (size_t i = 0; i < c->nall; i++)
+        req_free(c->all[i]);
+    kiln_free(c->all);
+    kiln_free(c->reqs.items);
+    for (uint32_t i = 0; i < c->options.n; i++)
+        kiln_free(c->options.items[i]);
+    kiln_free(c->options.items);
+    for (size_t i = 0; i < c->nresps; i++)
+        wh_xfer_release(c->resps[i].x);
+    kiln_free(c);
+}
+
+int kiln_p3c_owns(uint32_t rep)
+{
+    return rep >= KILN_P3C_BASE;
+}
+
+static kiln_p3client *client(void *ctx)
+{
+    return kiln_p3http_client(ctx);
+}
+
+/* ---- error-code values without the call's memory (futures resolved later) ---- */
+
+/* Fills v[0] with err(error-code c), using v[1..4] for the payloads. */
+static void err_value(kiln_cval v[5], uint32_t c)
+{
+    memset(v, 0, 5 * sizeof *v);
+    v[0].var.disc = 1;
+    v[0].var.payload = &v[1];
+    v[1].var.disc = c;
+    switch (c) {
+    case WH_E_DNS_ERROR: /* DNS-error-payload: two nones */
+        v[2].agg.items = &v[3];
+        v[2].agg.n = 2;
+        v[1].var.payload = &v[2];
+        break;
+    case WH_E_HTTP_REQUEST_BODY_SIZE:
+    case WH_E_HTTP_RESPONSE_HEADER_SECTION_SIZE:
+    case WH_E_HTTP_RESPONSE_TRANSFER_CODING:
+    case WH_E_INTERNAL: /* option<...>: none */
+        v[1].var.payload = &v[2];
+        break;
+    default:
+        break;
+    }
+}
+
+/* Resolves *f (if still there) with ok (c 0) or err(error-code c). */
+static void resolve(kiln_chost_future **f, uint32_t c)
+{
+    if (!*f) return;
+    kiln_cval v[5];
+    err_value(v, c);
+    if (!c) memset(&v[0], 0, sizeof v[0]);
+    kiln_chost_future_resolve(*f, &v[0]);
+    *f = NULL;
+}
+
+/* ---- requests ---- */
+
+static p3c_req *req_arg(void *ctx, kiln_cabi_cx *cx, const kiln_cval *v)
+{
+    uint32_t rep = v->res.rep;
+    p3c_req *q =
+        rep >= KILN_P3C_BASE ? p2_table_get(&client(ctx)->reqs, rep - KILN_P3C_BASE + 1) : NULL;
+    if (!q) fail(cx, "wasi:http: unknown request handle");
+    return q;
+}
+
+/* The guest wrote body bytes: all are taken (kept up to WH_REQUEST_BODY_MAX; past it the
+ * request fails with HTTP-request-body-size). */
+static size_t body_consume(void *arg, const uint8_t *data, size_t n)
+{
+    p3c_req *q = arg;
+    if (q->body_err) return n;
+    if (q->body.len + n > WH_REQUEST_BODY_MAX)
+        q->body_err = WH_E_HTTP_REQUEST_BODY_SIZE;
+    else if (kiln_buf_append(&q->body, data, n) < 0)
+        q->body_err = WH_E_INTERNAL;
+    if (q->body_err) kiln_buf_free(&q->body);
+    return n;
+}
+
+/* Hands the complete body to the transfer (once both are there) and resolves
+ * request.new's future. */
+static void body_feed(p3c_req *q)
+{
+    if (!q->body_done || !q->x || q->body_fed) return;
+    q->body_fed = 1;
+    if (q->r.body_taken)
+        wh_xfer_body(q->x, q->body_err ? NULL : (q->body.data ? q->body.data : ""), q->body.len);
+    kiln_buf_free(&q->body);
+    resolve(&q->sent, q->body_err);
+}
+
+static void body_dropped(void *arg)
+{
+    p3c_req *q = arg;
+    q->contents = NULL;
+    q->body_done = 1;
+    body_feed(q);
+    if (q->p) kiln_chost_pending_again(q->p, wh_mono_ns()); /* send need not wait longer */
+}
+
+int kiln_p3c_request_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    kiln_p3client *c = client(ctx);
+    if (c->nall >= MAX_REQS) return fail(cx, "wasi:http: too many requests");
+    p3c_options *opts = NULL;
+    if (args[3].var.disc == 1) {
+        opts = p2_table_take(&c->options, args[3].var.payload->res.rep);
+        if (!opts) return fail(cx, "wasi:http: unknown request-options handle");
+        opts->immutable = 1;
+    }
+    wh_fields *f = kiln_p3http_fields_take(ctx, cx, args[0].res.rep);
+    p3c_req *q = f ? kiln_calloc(1, sizeof *q) : NULL;
+    p3c_req **na = q ? kiln_realloc(c->all, (c->nall + 1) * sizeof *na) : NULL;
+    if (!na) {
+        wh_fields_free(f);
+        kiln_free(q);
+        kiln_free(opts);
+        return f ? fail(cx, "out of memory") : -1;
+    }
+    c->all = na;
+    c->all[c->nall++] = q;
+    q->h = ctx;
+    q->opts = opts;
+    q->r.headers = f;
+    f->immutable = 1;
+    q->r.method = M_GET;
+    kiln_cval *two = kiln_cabi_alloc(cx, 2 * sizeof *two);
+    if (!two) return fail(cx, "out of memory");
+    memset(two, 0, 2 * sizeof *two);
+    if (!(q->sent = kiln_chost_future_writer(cx, &two[1]))) return -1;
+    if (args[1].var.disc == 1) {
+        q->r.body_taken = 1; /* the body is fed from the stream (body_feed) */
+        kiln_chost_stream_ops ops = {body_consume, NULL, body_dropped, q};
+        if (!(q->contents = kiln_chost_stream_reader(cx, args[1].var.payload, &ops))) return -1;
+    } else {
+        q->body_done = 1;
+    }
+    /* args[2], the guest's trailers future, is kept unread: no trailers are sent */
+    uint32_t rep = p2_table_put(&c->reqs, q);
+    if (!rep) return fail(cx, "out of memory");
+    two[0].res.rep = rep - 1 + KILN_P3C_BASE;
+    res[0].agg.items = two;
+    res[0].agg.n = 2;
+    return 0;
+}
+
+void kiln_p3c_request_dtor(void *ctx, uint32_t rep)
+{
+    /* the request stays in `all` (its body stream may still refer to it) */
+    if (rep >= KILN_P3C_BASE) p2_table_take(&client(ctx)->reqs, rep - KILN_P3C_BASE + 1);
+}
+
+int kiln_p3c_get_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3c_req *q = req_arg(ctx, cx, &args[0]);
+    return q ? wh_req_method(cx, &q->r, &res[0]) : -1;
+}
+
+int kiln_p3c_set_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3c_req *q = req_arg(ctx, cx, &args[0]);
+    return q ? wh_req_set_method(cx, &q->r, &args[1], &res[0]) : -1;
+}
+
+int kiln_p3c_get_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3c_req *q = req_arg(ctx, cx, &args[0]);
+    if (!q) return -1;
+    return wh_opt_string(cx, &res[0], q->r.path, q->r.path ? strlen(q->r.path) : 0);
+}
+
+int kiln_p3c_set_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3c_req *q = req_arg(ctx, cx, &args[0]);
+    return q ? wh_req_set_target(cx, &q->r, 1, &args[1], &res[0]) : -1;
+}
+
+int kiln_p3c_get_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3c_req *q = req_arg(ctx, cx, &args[0]);
+    if (!q) return -1;
+    return wh_opt_string(cx, &res[0], q->r.authority, q->r.authority ? strlen(q->r.authority) : 0);
+}
+
+int kiln_p3c_set_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3c_req *q = req_arg(ctx, cx, &args[0]);
+    return q ? wh_req_set_target(cx, &q->r, 0, &args[1], &res[0]) : -1;
+}
+
+int kiln_p3c_get_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3c_req *q = req_arg(ctx, cx, &args[0]);
+    return q ? wh_req_scheme(cx, &q->r, &res[0]) : -1;
+}
+
+int kiln_p3c_set_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3c_req *q = req_arg(ctx, cx, &args[0]);
+    return q ? wh_req_set_scheme(cx, &q->r, &args[1], &res[0]) : -1;
+}
+
+int kiln_p3c_get_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3c_req *q = req_arg(ctx, cx, &args[0]);
+    if (!q) return -1;
+    wh_fields *f = wh_fields_clone(q->r.headers);
+    if (f) f->immutable = 1;
+    uint32_t rep = kiln_p3http_fields_put(ctx, cx, f);
+    if (!rep) return -1;
+    res[0].res.rep = rep;
+    return 0;
+}
+
+/* A new options handle for o (taken): its rep, or 0 with cx->err (o freed). */
+static uint32_t options_put(kiln_p3client *c, kiln_cabi_cx *cx, p3c_options *o)
+{
+    uint32_t rep = o && c->options.n < MAX_REQS ? p2_table_put(&c->options, o) : 0;
+    if (!rep) {
+        kiln_free(o);
+        fail(cx, "wasi:http: out of memory or too many request-options");
+    }
+    return rep;
+}
+
+int kiln_p3c_get_options(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3c_req *q = req_arg(ctx, cx, &args[0]);
+    if (!q) return -1;
+    if (!q->opts) {
+        wh_var(&res[0], 0, NULL);
+        return 0;
+    }
+    /* an immutable view: a copy the setters refuse */
+    p3c_options *o = kiln_malloc(sizeof *o);
+    if (o) *o = *q->opts;
+    uint32_t rep = options_put(client(ctx), cx, o);
+    return rep ? wh_var_res(cx, &res[0], 1, rep) : -1;
+}
+
+int kiln_p3c_request_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    (void)ctx, (void)args, (void)res;
+    return fail(cx, "wasi:http: request.consume-body of a request made by request.new is not "
+                    "supported yet");
+}
+
+/* ---- request-options ---- */
+
+int kiln_p3c_options_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    (void)args;
+    uint32_t rep = options_put(client(ctx), cx, kiln_calloc(1, sizeof(p3c_options)));
+    res[0].res.rep = rep;
+    return rep ? 0 : -1;
+}
+
+static p3c_options *options_arg(void *ctx, kiln_cabi_cx *cx, const kiln_cval *v)
+{
+    p3c_options *o = p2_table_get(&client(ctx)->options, v->res.rep);
+    if (!o) fail(cx, "wasi:http: unknown request-options handle");
+    return o;
+}
+
+static int opt_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int k)
+{
+    p3c_options *o = options_arg(ctx, cx, &args[0]);
+    return o ? wh_timeout_get(cx, o->t[k], &res[0]) : -1;
+}
+
+/* set-*-timeout: err(request-options-error.immutable) on an attached request's view. */
+static int opt_set(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int k)
+{
+    p3c_options *o = options_arg(ctx, cx, &args[0]);
+    if (!o) return -1;
+    if (o->immutable) {
+        kiln_cval *e = wh_cval(cx);
+        if (!e) return fail(cx, "out of memory");
+        wh_var(e, 1, NULL); /* immutable */
+        wh_var(&res[0], 1, e);
+        return 0;
+    }
+    wh_timeout_set(&o->t[k], &args[1]);
+    wh_var(&res[0], 0, NULL);
+    return 0;
+}
+
+int kiln_p3c_get_connect(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return opt_get(ctx, cx, args, res, 0);
+}
+int kiln_p3c_set_connect(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return opt_set(ctx, cx, args, res, 0);
+}
+int kiln_p3c_get_first_byte(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return opt_get(ctx, cx, args, res, 1);
+}
+int kiln_p3c_set_first_byte(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return opt_set(ctx, cx, args, res, 1);
+}
+int kiln_p3c_get_between(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return opt_get(ctx, cx, args, res, 2);
+}
+int kiln_p3c_set_between(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return opt_set(ctx, cx, args, res, 2);
+}
+
+int kiln_p3c_options_clone(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3c_options *o = options_arg(ctx, cx, &args[0]);
+    if (!o) return -1;
+    p3c_options *n = kiln_malloc(sizeof *n);
+    if (n) {
+        *n = *o;
+        n->immutable = 0; /* a clone is the guest's own */
+    }
+    uint32_t rep = options_put(client(ctx), cx, n);
+    res[0].res.rep = rep;
+    return rep ? 0 : -1;
+}
+
+void kiln_p3c_options_dtor(void *ctx, uint32_t rep)
+{
+    kiln_free(p2_table_take(&client(ctx)->options, rep));
+}
+
+/* ---- client.send ---- */
+
+/* *r = err(error-code c) in cx's memory. 0, or -1 (cx->err). */
+static int result_error(kiln_cabi_cx *cx, kiln_cval *r, uint32_t c)
+{
+    kiln_cval *e = wh_cval(cx);
+    if (!e) return fail(cx, "out of memory");
+    wh_var(r, 1, e);
+    return wh_error_code(cx, e, c);
+}
+
+static wh_origin origin_of(kiln_p3http *h)
+{
+    kiln_p3client *c = client(h);
+    wh_origin o = {c->component, c->grants, c->ngrants, kiln_p3http_served(h), c->limit};
+    return o;
+}
+
+/* Ends q's span and counts it (status 0: failed with ecode). */
+static void report(p3c_req *q, int status, uint32_t ecode)
+{
+    wh_origin o = origin_of(q->h);
+    wh_span_end(&q->span, status, ecode);
+    wh_send_count(&o, q->host, status, ecode, q->t0);
+}
+
+/* The head came (or the transfer failed): *r = ok(own<response>) or err(error-code), in
+ * cx's memory. 0, or -1 (cx->err). */
+static int answer(p3c_req *q, kiln_cabi_cx *cx, kiln_cval *r)
+{
+    uint16_t status = 0;
+    const wh_fields *hd = NULL;
+    uint32_t ecode = 0;
+    int got = q->body_err ? -1 : wh_xfer_response(q->x, &status, &hd, &ecode);
+    if (q->body_err) ecode = q->body_err;
+    report(q, got < 0 ? 0 : status, ecode);
+    kiln_p3client *c = client(q->h);
+    if (got < 0 || c->nresps >= MAX_RESPS) {
+        wh_xfer_release(q->x);
+        q->x = NULL;
+        return result_error(cx, r, got < 0 ? ecode : WH_E_INTERNAL);
+    }
+    uint32_t rep =
+        kiln_p3http_response_add(q->h, cx, status, hd ? wh_fields_clone(hd) : wh_fields_new());
+    if (!rep) return -1;
+    p3c_resp *rs = &c->resps[c->nresps++];
+    memset(rs, 0, sizeof *rs);
+    rs->rep = rep;
+    rs->x = q->x;
+    q->x = NULL;
+    return wh_var_res(cx, r, 0, rep);
+}
+
+/* Waits on q's transfer until its head can be taken, at most until `until` (monotonic
+ * ns; the wait of a fiber parks it). 1 ready, 0 not yet, -1 the guest's time limit ended
+ * the wait. */
+static int head_wait(p3c_req *q, uint64_t until)
+{
+    int fd;
+    short ev;
+    uint64_t dl;
+    if (wh_xfer_check_head(q->x, &fd, &ev, &dl)) return 1;
+    uint64_t now = wh_mono_ns();
+    if (dl < until) until = dl;
+    if (until > now) {
+        int w = fd >= 0 ? kiln_wait_fd(fd, ev, until - now) : kiln_wait_sleep(until - now);
+        if (w == KILN_WAIT_INTERRUPTED) return -1;
+    }
+    return wh_xfer_check_head(q->x, &fd, &ev, &dl);
+}
+
+static void send_fire(kiln_chost_pending *p, void *arg)
+{
+    p3c_req *q = arg;
+    uint64_t now = wh_mono_ns();
+    if (!q->body_done && !q->body_err) { /* the guest still writes the body */
+        kiln_chost_pending_again(p, now + 1000000u);
+        return;
+    }
+    if (!q->body_err && head_wait(q, now + P3C_SLICE_NS) != 1) {
+        kiln_chost_pending_again(p, wh_mono_ns());
+        return;
+    }
+    q->p = NULL;
+    if (answer(q, kiln_chost_pending_cx(p), kiln_chost_pending_results(p)) < 0) {
+        kiln_chost_pending_fail(p, kiln_chost_pending_cx(p)->err);
+        return;
+    }
+    kiln_chost_complete(p);
+}
+
+static void send_abandon(void *arg)
+{
+    p3c_req *q = arg;
+    q->p = NULL;
+    report(q, 0, WH_E_INTERNAL);
+    wh_xfer_release(q->x);
+    q->x = NULL;
+}
+
+static int c_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    kiln_p3client *c = client(ctx);
+    uint32_t rep = args[0].res.rep;
+    p3c_req *q = rep >= KILN_P3C_BASE ? p2_table_take(&c->reqs, rep - KILN_P3C_BASE + 1) : NULL;
+    if (!q) return fail(cx, "wasi:http: unknown request handle");
+    wh_origin o = origin_of(ctx);
+    q->t0 = wh_mono_ns();
+    q->host = wh_send_host(&q->r);
+    int traced = q->host ? wh_send_span(&o, &q->r, &q->span) : -1;
+    uint32_t ecode = q->body_err;
+    if (traced < 0) ecode = WH_E_INTERNAL;
+    if (!ecode)
+        q->x = wh_send(&o, &q->r, q->opts ? q->opts->t : NULL, traced ? q->span.tp : NULL, &ecode);
+    if (!q->x) {
+        report(q, 0, ecode);
+        resolve(&q->sent, ecode);
+        return result_error(cx, &res[0], ecode);
+    }
+    body_feed(q);
+    kiln_chost_later later = {wh_mono_ns(), send_fire, send_abandon, q};
+    if ((q->p = kiln_chost_defer(cx, &later))) return KILN_CHOST_PENDING;
+    /* a synchronous call: the body must be complete, then the head is waited for here */
+    if (!q->body_done) {
+        report(q, 0, WH_E_INTERNAL);
+        return fail(cx, "wasi:http: send called synchronously before its request body ended");
+    }
+    int ready;
+    while ((ready = head_wait(q, UINT64_MAX)) == 0)
+        ;
+    if (ready < 0) { /* the guest unwinds at its time limit */
+        report(q, 0, WH_E_CONNECTION_READ_TIMEOUT);
+        return result_error(cx, &res[0], WH_E_CONNECTION_READ_TIMEOUT);
+    }
+    return answer(q, cx, &res[0]);
+}
+
+/* ---- the body of a response send returned ---- */
+
+static p3c_resp *resp_of(kiln_p3client *c, uint32_t rep)
+{
+    for (size_t i = 0; i < c->nresps; i++)
+        if (c->resps[i].rep == rep) return &c->resps[i];
+    return NULL;
+}
+
+/* The body ended (ecode 0) or failed: the trailers future resolves, the transfer goes. */
+static void resp_end(p3c_resp *rs, uint32_t ecode)
+{
+    if (rs->x && ecode) rs->failed = 1;
+    if (rs->trailers) {
+        kiln_cval v[6];
+        err_value(v, ecode);
+        if (!ecode) { /* ok(none) */
+            memset(v, 0, 2 * sizeof *v);
+            v[0].var.payload = &v[1];
+        }
+        kiln_chost_future_resolve(rs->trailers, &v[0]);
+        rs->trailers = NULL;
+    }
+    wh_xfer_release(rs->x);
+    rs->x = NULL;
+}
+
+/* Gives the guest what the connection has, waiting for some when there is none yet (the
+ * guest's time limit ends the wait). */
+static size_t resp_produce(void *arg, uint8_t *buf, size_t n, int *end)
+{
+    p3c_resp *rs = arg;
+    while (rs->x) {
+        int eof = 0, err = 0;
+        long k = wh_xfer_read(rs->x, buf, n, &eof, &err);
+        if (k > 0) return (size_t)k;
+        if (k < 0 || eof) {
+            resp_end(rs, k < 0 ? WH_E_HTTP_RESPONSE_INCOMPLETE : 0);
+            break;
+        }
+        int fd;
+        short ev;
+        uint64_t dl;
+        if (wh_xfer_check_body(rs->x, &fd, &ev, &dl)) continue;
+        uint64_t now = wh_mono_ns();
+        uint64_t left = dl == UINT64_MAX ? UINT64_MAX : dl > now ? dl - now : 0;
+        int w = fd >= 0 ? kiln_wait_fd(fd, ev, left) : kiln_wait_sleep(left);
+        if (w == KILN_WAIT_INTERRUPTED) return 0; /* the guest unwinds at its time limit */
+        if (w < KILN_WAIT_INTERRUPTED) {
+            resp_end(rs, WH_E_INTERNAL);
+            break;
+        }
+    }
+    *end = 1;
+    return 0;
+}
+
+static void resp_dropped(void *arg)
+{
+    resp_end(arg, 0);
+}
+
+int kiln_p3c_response_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3c_resp *rs = resp_of(client(ctx), args[0].res.rep);
+    if (!rs)
+        return fail(cx, "wasi:http: response.consume-body of a response not from client.send is "
+                        "not supported yet");
+    if (rs->consumed) return fail(cx, "wasi:http: the response body was consumed already");
+    rs->consumed = 1;
+    /* args[1], the guest's future for the body's outcome, is kept unread */
+    kiln_cval *two = kiln_cabi_alloc(cx, 2 * sizeof *two);
+    if (!two) return fail(cx, "out of memory");
+    memset(two, 0, 2 * sizeof *two);
+    kiln_chost_stream_ops ops = {NULL, resp_produce, resp_dropped, rs};
+    if (!kiln_chost_stream_writer(cx, &two[0], &ops)) return -1;
+    if (!(rs->trailers = kiln_chost_future_writer(cx, &two[1]))) return -1;
+    res[0].agg.items = two;
+    res[0].agg.n = 2;
+    return 0;
+}
+
+const uint8_t *kiln_p3c_body_take(void *ctx, uint32_t rep, kiln_buf *out, size_t *n, int *ended)
+{
+    p3c_resp *rs = resp_of(client(ctx), rep);
+    *n = 0;
+    *ended = 1;
+    out->len = 0;
+    if (rs && rs->failed) *ended = 0;
+    if (!rs || rs->consumed || !rs->x || kiln_buf_reserve(out, 65536) < 0) {
+        if (rs && !rs->consumed) resp_end(rs, WH_E_INTERNAL);
+        return NULL;
+    }
+    int end = 0;
+    *n = resp_produce(rs, (uint8_t *)out->data, 65536, &end);
+    *ended = !rs->failed && (end || !rs->x);
+    return (const uint8_t *)out->data;
+}
+
+int kiln_p3c_body_failed(void *ctx, uint32_t rep)
+{
+    p3c_resp *rs = resp_of(client(ctx), rep);
+    return rs && rs->failed;
+}
+
+/* ---- the provider's wasi:http/client ---- */
+
+static const kiln_chost_func client_funcs[] = {
+    {"send", "(own<request>) -> result<own<response>, *>", c_send},
+};
+/* request and response are wasi:http/types' (the interface uses them) */
+const kiln_chost_iface kiln_p3c_client_rc = {"wasi:http/client", RC, NULL, 0, client_funcs, 1};
+const kiln_chost_iface kiln_p3c_client_rel = {"wasi:http/client", REL, NULL, 0, client_funcs, 1};

@@ -1,0 +1,89 @@
+/* client.h — wasi:http 0.3's outbound half (client.c), part of the "wasi:http 0.3" provider
+ * (http.h): wasi:http/client `send` (registered under 0.3.0 and 0.3.0-rc-2026-03-15) and
+ * the pieces of wasi:http/types it needs: request.new and its setters, request-options,
+ * and the responses send returns (their body as a stream for the guest, their trailers
+ * as a future).
+ *
+ * The rules are 0.2's (host/wasihttp/outbound.h, through outgoing.c's wh_send): the
+ * target actually connected is checked against the component's allowed_outbound_hosts
+ * (denied: error-code.HTTP-request-denied and a log line), NAME.spin.internal and self
+ * requests run in process (exec/http/chain.c), the outbound metrics and CLIENT span are
+ * 0.2's, and the component's max_connections limit applies. One HTTP client: 0.2's.
+ *
+ * Reps. The incoming request is rep 1 of the `request` type and the guest's responses are
+ * http.c's; requests made by request.new are KILN_P3C_BASE + i, so http.c hands their
+ * getters here (kiln_p3c_owns). Responses send returns are http.c responses
+ * (kiln_p3http_response_add) whose body this file keeps.
+ *
+ * Waits. send is a host call left pending (component/host.h): its `fire` waits on the
+ * transfer a slice at a time (at most P3C_SLICE_MS) and gives the driver back until the
+ * head comes, so guest threads (writing the request body) and other host calls run in
+ * between; the whole stays within the call's time limit. The request body (contents
+ * stream<u8>) is taken as the guest writes it, buffered whole (at most
+ * WH_REQUEST_BODY_MAX: the 0.2 client sends a body once it is complete), and handed to
+ * the transfer when the guest drops its writable end; request.new's future resolves then.
+ * The response body is a stream the host writes from the connection as the guest reads
+ * it (the guest's read size bounds what is buffered); a read with nothing there waits on
+ * the connection inside the guest's copy (the driver's thread, never the event loop), so
+ * the guest's time limit ends it. Its trailers future resolves with ok(none) at the end
+ * (the client keeps no trailers) or err(error-code) when the body failed.
+ *
+ * A response from send that the handler returns as its own streams its body from the
+ * connection to the client (kiln_p3c_body_take, on the request's fiber).
+ *
+ * Not yet: the request body streamed out before it is complete (needs the client's
+ * streaming bodies); trailers sent; request.consume-body of a request made by request.new. */
+#ifndef KILN_HOST_WASIP3_CLIENT_H
+#define KILN_HOST_WASIP3_CLIENT_H
+
+#include "component/host.h"
+#include "util/buf.h"
+
+#define KILN_P3C_BASE 0x40000000u
+
+typedef struct kiln_p3client kiln_p3client;
+
+/* The client state of an instance with grants g (borrowed for the instance's life);
+ * NULL out of memory. */
+kiln_p3client *kiln_p3c_new(const kiln_grants *g);
+void kiln_p3c_free(kiln_p3client *c);
+/* 1 if rep is a request made by request.new (a rep of this file). */
+int kiln_p3c_owns(uint32_t rep);
+
+/* wasi:http/client, under both versions. */
+extern const kiln_chost_iface kiln_p3c_client_rc, kiln_p3c_client_rel;
+
+/* Host functions of wasi:http/types (ctx: the provider's kiln_p3http). */
+int kiln_p3c_request_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_get_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_set_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_get_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_set_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_get_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_set_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_get_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_set_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_get_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_get_options(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_request_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+void kiln_p3c_request_dtor(void *ctx, uint32_t rep);
+int kiln_p3c_options_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_get_connect(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_set_connect(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_get_first_byte(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_set_first_byte(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_get_between(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_set_between(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+int kiln_p3c_options_clone(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+void kiln_p3c_options_dtor(void *ctx, uint32_t rep);
+int kiln_p3c_response_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+
+/* A response from send returned as the handler's own (http.h's kiln_p3http_body_take):
+ * the next bytes of its body read into out (waiting for some on the connection: a fiber
+ * parks), *n of them; *ended at its end (the transfer goes then). */
+const uint8_t *kiln_p3c_body_take(void *ctx, uint32_t rep, kiln_buf *out, size_t *n, int *ended);
+/* 1 when that body failed before its end (never *ended: the executor aborts the
+ * response, as for a guest that stops writing). */
+int kiln_p3c_body_failed(void *ctx, uint32_t rep);
+
+#endif
