@@ -677,21 +677,39 @@ typedef struct top_call {
     int (*done)(void *); /* kiln_component_drive's condition */
     void *done_arg;
     int rc;
+    int started; /* t was first resumed */
+    int idle;    /* the driver stopped for the host's outside wait (kiln_component_idle) */
 } top_call;
+
+/* With no guest thread ready: 1 when a due host call fired (drive on); 2 when the host
+ * waits for something outside (the driver returns to the caller's thread for it, with
+ * c->idle set); 0 otherwise (sleep for a host call, or nothing can progress). */
+static int outside(ka_store *s, top_call *c)
+{
+    if (!s->idle.wants || !s->idle.wants(s->idle.arg)) return 0;
+    if (ka_host_fire_due(s)) return 1;
+    c->idle = 1;
+    return 2;
+}
 
 static void run_top(void *arg)
 {
     top_call *c = arg;
     ka_store *s = c->s;
-    drive(s, c->t);
+    if (!c->started) {
+        c->started = 1;
+        drive(s, c->t);
+    }
     if (!c->k->fn->type->async) {
         finish_sync(s, NULL, c->k);
         return;
     }
     while (c->k->state != T_RESOLVED && !s->failed) {
         ka_thread *r = ka_pick_ready(s, NULL);
-        if (!r && ka_host_progress(s)) continue;
         if (!r) {
+            int o = outside(s, c);
+            if (o == 2) return;
+            if (o == 1 || ka_host_progress(s)) continue;
             store_fail(s, NULL, "deadlock detected: event loop cannot make further progress");
             break;
         }
@@ -752,10 +770,38 @@ static void run_drive(void *arg)
             return;
         }
         ka_thread *r = ka_pick_ready(s, NULL);
-        if (!r && ka_host_progress(s)) continue;
-        if (!r) return;
+        if (!r) {
+            int o = outside(s, c);
+            if (o == 2) return;
+            if (o == 1 || ka_host_progress(s)) continue;
+            return;
+        }
         drive(s, r);
     }
+}
+
+/* Runs the driver fn(c) off the caller's fiber, and between its runs the host's outside
+ * waits on the caller's thread (kiln_component_idle), until the driver stops for another
+ * reason. 0, or -1 when no thread could start. */
+static int drive_with_waits(ka_store *s, void (*fn)(void *), top_call *c)
+{
+    for (;;) {
+        c->idle = 0;
+        if (off_fiber(fn, c) < 0) return -1;
+        if (s->failed || !c->idle) return 0;
+        uint64_t until = ka_host_next_due(s);
+        if (s->deadline_ns && s->deadline_ns < until) until = s->deadline_ns;
+        if (s->idle.wait(s->idle.arg, until) < 0) {
+            store_fail(s, NULL, "the host's wait for its input failed");
+            return 0;
+        }
+        if (past_deadline(s)) return 0;
+    }
+}
+
+void kiln_component_set_idle(kiln_component_instance *ci, const kiln_component_idle *idle)
+{
+    if (ci->as) ci->as->idle = *idle;
 }
 
 int kiln_component_drive(kiln_component_instance *ci, int (*done)(void *), void *arg,
@@ -765,14 +811,18 @@ int kiln_component_drive(kiln_component_instance *ci, int (*done)(void *), void 
     trap->kind = KILN_TRAP_NONE;
     if (!s || s->cur) return done(arg) ? 1 : 0;
     if (s->failed) goto failed;
+    if (done(arg)) return 1;
+    /* nothing waits, nothing is pending: no need to start the driver */
+    if (!s->waiting_head && !s->host_pending && !(s->idle.wants && s->idle.wants(s->idle.arg)))
+        return 0;
     s->deadline_ns = 0;
     if (timeout_ns) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         s->deadline_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + timeout_ns;
     }
-    top_call tc = {s, NULL, NULL, done, arg, 0};
-    if (off_fiber(run_drive, &tc) < 0) {
+    top_call tc = {s, NULL, NULL, done, arg, 0, 0, 0};
+    if (drive_with_waits(s, run_drive, &tc) < 0) {
         trap->kind = KILN_TRAP_HOST;
         snprintf(trap->message, sizeof trap->message, "cannot start a driver thread");
         return -1;
@@ -829,8 +879,8 @@ int ka_call(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,
         clock_gettime(CLOCK_MONOTONIC, &ts);
         s->deadline_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + ci->timeout_ns;
     }
-    top_call tc = {s, t, k, NULL, NULL, 0};
-    if (off_fiber(run_top, &tc) < 0) {
+    top_call tc = {s, t, k, NULL, NULL, 0, 0, 0};
+    if (drive_with_waits(s, run_top, &tc) < 0) {
         snprintf(caller_cx->err, sizeof caller_cx->err, "cannot start a driver thread");
         return -1;
     }

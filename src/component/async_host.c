@@ -86,12 +86,44 @@ void kiln_chost_pending_fail(kiln_chost_pending *p, const char *msg)
     ka_store_fail(sub->store, NULL, m);
 }
 
-int ka_host_progress(ka_store *s)
+/* The pending host call with the earliest due time (NULL: none). */
+static ka_subtask *earliest(ka_store *s)
 {
     ka_subtask *first = NULL;
     for (ka_subtask *x = s->host_pending; x; x = x->hnext)
         if (x->later.due_ns && x->later.fire && (!first || x->later.due_ns < first->later.due_ns))
             first = x;
+    return first;
+}
+
+uint64_t ka_host_next_due(ka_store *s)
+{
+    ka_subtask *first = earliest(s);
+    return first ? first->later.due_ns : UINT64_MAX;
+}
+
+/* Fires first, which is due: fire must complete (or fail) the call, or set it a later
+ * due time (kiln_chost_pending_again); one that does none of these is failed here, so
+ * that the driver cannot spin on it. */
+static int fire(ka_store *s, ka_subtask *first)
+{
+    uint64_t was = first->later.due_ns;
+    first->later.fire((kiln_chost_pending *)first, first->later.arg);
+    if (first->host_pending && first->later.due_ns <= was)
+        kiln_chost_pending_fail((kiln_chost_pending *)first, "not completed");
+    return !s->failed;
+}
+
+int ka_host_fire_due(ka_store *s)
+{
+    ka_subtask *first = earliest(s);
+    if (!first || s->failed || now_ns() < first->later.due_ns) return 0;
+    return fire(s, first);
+}
+
+int ka_host_progress(ka_store *s)
+{
+    ka_subtask *first = earliest(s);
     if (!first || s->failed) return 0;
     uint64_t until = first->later.due_ns;
     if (s->deadline_ns && s->deadline_ns < until) until = s->deadline_ns;
@@ -108,14 +140,7 @@ int ka_host_progress(ka_store *s)
         ka_store_fail(s, &trap, "the call's time limit passed");
         return 0;
     }
-    /* fire must complete (or fail) the call, or set it a later due time
-     * (kiln_chost_pending_again); one that does none of these is failed here, so that the
-     * driver cannot spin on it */
-    uint64_t was = first->later.due_ns;
-    first->later.fire((kiln_chost_pending *)first, first->later.arg);
-    if (first->host_pending && first->later.due_ns <= was)
-        kiln_chost_pending_fail((kiln_chost_pending *)first, "not completed");
-    return !s->failed;
+    return fire(s, first);
 }
 
 /* Drops a pending call on the host's side. */

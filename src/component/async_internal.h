@@ -184,6 +184,7 @@ struct ka_store {
     ka_errctx *errctxs;
     ka_subtask *host_call;    /* the async-lowered host call running (kiln_chost_defer) */
     ka_subtask *host_pending; /* host calls left pending, completed later */
+    kiln_component_idle idle; /* the host's outside wait (kiln_component_set_idle) */
 };
 
 /* The most objects one store takes (streams' and futures' ends, subtasks, waitable sets,
@@ -253,6 +254,10 @@ void ka_store_fail(ka_store *s, const kiln_trap *trap, const char *msg);
  * earliest due pending host call (within the store's deadline) and fires it; 1 when it
  * did (the caller looks for ready threads again), 0 when none is due (a deadlock). */
 int ka_host_progress(ka_store *s);
+/* Fires the earliest pending host call if it is due now (no sleep): 1 when one fired. */
+int ka_host_fire_due(ka_store *s);
+/* The earliest due_ns of the pending host calls (UINT64_MAX: none). */
+uint64_t ka_host_next_due(ka_store *s);
 /* subtask.cancel of a pending host call: abandoned, CANCELLED_BEFORE_RETURNED. */
 void ka_host_cancel(ka_subtask *sub);
 /* At the store's teardown: every pending host call abandoned. */

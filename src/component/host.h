@@ -198,6 +198,18 @@ kiln_chost_future *kiln_chost_future_writer(kiln_cabi_cx *cx, kiln_cval *v);
  * when the value cannot be lowered (the instance then traps). hf is no longer valid.
  * Harmless after the guest dropped its end. */
 int kiln_chost_future_resolve(kiln_chost_future *hf, const kiln_cval *value);
+/* The host reads a future the guest writes (e.g. wasi:http 0.3's response trailers):
+ * in a host function called with cx, the host becomes the reader of the future the
+ * guest passed as value v (its readable end, lifted). When the guest writes it, got(arg,
+ * value) runs at once with the value lifted from the guest (valid during the call only:
+ * copy what is kept; own handles in it are the host's from then on). NULL with cx->err
+ * when v is not such a future. ops is copied; the handle needs no closing. */
+typedef struct kiln_chost_future_ops {
+    void (*got)(void *arg, const kiln_cval *value);
+    void *arg;
+} kiln_chost_future_ops;
+kiln_chost_future *kiln_chost_future_reader(kiln_cabi_cx *cx, const kiln_cval *v,
+                                            const kiln_chost_future_ops *ops);
 
 /* Adds a provider (at startup, before components load; not thread-safe with loads). The
  * built-in providers (WASI 0.2: host/wasip2/wasip2.h) are always there. 0, or -1 when an

@@ -138,6 +138,25 @@ int kiln_component_call_timeout(kiln_component_instance *ci, const kiln_componen
 int kiln_component_drive(kiln_component_instance *ci, int (*done)(void *), void *arg,
                          kiln_trap *trap, uint64_t timeout_ns);
 
+/* The host's wait for something outside an async instance (a request body arriving
+ * from the connection). When no guest thread can run and no host call is due, the
+ * driver asks wants(arg); when it holds, the driver leaves the guests where they are,
+ * goes back to the thread that called into the instance (kiln_component_call_timeout or
+ * kiln_component_drive: on a server request, the request's fiber, where a wait parks
+ * the fiber and lets the event loop run) and calls wait(arg, until_ns) there: it waits
+ * until the host has something for the guests (then wakes their streams) or until_ns
+ * (CLOCK_MONOTONIC: the earliest due host call or the time limit; UINT64_MAX none), and
+ * returns 0 (drive on) or -1 (the instance traps with a host error). Then the driver
+ * runs on. wants runs on the driver's thread while the caller waits for it, so it may
+ * read what wait writes. Without it (or when wants does not hold) a wait nothing can
+ * complete is a deadlock, as before. idle is copied; a no-op without the async ABI. */
+typedef struct kiln_component_idle {
+    int (*wants)(void *arg);
+    int (*wait)(void *arg, uint64_t until_ns);
+    void *arg;
+} kiln_component_idle;
+void kiln_component_set_idle(kiln_component_instance *ci, const kiln_component_idle *idle);
+
 /* The provider context an instance uses for a provider (NULL if it has none). */
 void *kiln_component_host_ctx(kiln_component_instance *ci, const char *provider_name);
 

@@ -46,6 +46,7 @@ typedef struct ka_end {
     ka_store *store; /* a host end's */
     int fut_ready;   /* a host future's value is set */
     kiln_cval fut_value;
+    kiln_chost_future_ops fops; /* a host future reader's (kiln_chost_future_reader) */
 } ka_end;
 
 struct ka_shared {
@@ -504,6 +505,24 @@ int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
  * ("not now"), or ends DROPPED when the host has no more to give. */
 static int host_try(ka_shared *sh, ka_end *g, ka_end *h, char *err, size_t errlen)
 {
+    if (sh->future && !g->readable) { /* the guest writes the host's future: lifted now */
+        kiln_cabi_cx from;
+        if (buf_cx(&g->buf, &from) < 0) return snprintf(err, errlen, "out of memory"), -1;
+        kiln_cval v;
+        memset(&v, 0, sizeof v);
+        int rc = sh->t ? kiln_cabi_load_value(&from, elem_of(g->buf.bi), g->buf.ptr, &v) : 0;
+        if (rc < 0) snprintf(err, errlen, "reading a future's value: %.200s", from.err);
+        g->buf.progress = 1;
+        sh->pend = NULL;
+        h->host = 0;
+        h->dead = 1;
+        if (rc == 0) {
+            on_copy_done(g, C_COMPLETED);
+            if (h->fops.got) h->fops.got(h->fops.arg, &v);
+        }
+        kiln_cabi_cx_free(&from);
+        return rc;
+    }
     if (sh->future) {
         if (!h->fut_ready) return 0;
         kiln_cabi_cx to;
@@ -541,17 +560,11 @@ static int host_try(ka_shared *sh, ka_end *g, ka_end *h, char *err, size_t errle
     return 0;
 }
 
-/* A host end of shared state sh (added to the store of cx's instance). NULL with cx->err
- * when cx is not of an async instance or sh is not a stream of bytes. */
-static ka_end *host_end(kiln_cabi_cx *cx, ka_shared *sh, int readable,
-                        const kiln_chost_stream_ops *ops)
+/* A new host end of shared state sh, added to the store of cx's instance (which has the
+ * async ABI) and linked as sh's reader or writer. NULL with cx->err. */
+static ka_end *host_end_add(kiln_cabi_cx *cx, ka_shared *sh, int readable)
 {
     kiln_component_instance *ci = cx->async_ctx;
-    if (!ci || !ci->as || !sh || sh->future || !sh->t || sh->t->size != 1 || sh->t->has_heap ||
-        sh->t->has_handle || (sh->t->kind != KILN_CT_U8 && sh->t->kind != KILN_CT_S8)) {
-        snprintf(cx->err, sizeof cx->err, "not a stream of bytes");
-        return NULL;
-    }
     ka_end *e = kiln_calloc(1, sizeof *e);
     uint32_t rep;
     if (!e || ka_obj_add(ci->as, e, &rep) < 0) {
@@ -566,11 +579,26 @@ static ka_end *host_end(kiln_cabi_cx *cx, ka_shared *sh, int readable,
     e->readable = readable;
     e->host = 1;
     e->store = ci->as;
-    e->ops = *ops;
     if (readable)
         sh->r = e;
     else
         sh->w = e;
+    return e;
+}
+
+/* A host end of shared state sh (added to the store of cx's instance). NULL with cx->err
+ * when cx is not of an async instance or sh is not a stream of bytes. */
+static ka_end *host_end(kiln_cabi_cx *cx, ka_shared *sh, int readable,
+                        const kiln_chost_stream_ops *ops)
+{
+    kiln_component_instance *ci = cx->async_ctx;
+    if (!ci || !ci->as || !sh || sh->future || !sh->t || sh->t->size != 1 || sh->t->has_heap ||
+        sh->t->has_handle || (sh->t->kind != KILN_CT_U8 && sh->t->kind != KILN_CT_S8)) {
+        snprintf(cx->err, sizeof cx->err, "not a stream of bytes");
+        return NULL;
+    }
+    ka_end *e = host_end_add(cx, sh, readable);
+    if (e) e->ops = *ops;
     return e;
 }
 
@@ -635,6 +663,27 @@ kiln_chost_future *kiln_chost_future_writer(kiln_cabi_cx *cx, kiln_cval *v)
     e->host = 1;
     e->store = ci->as;
     v->shared = sh;
+    return (kiln_chost_future *)e;
+}
+
+kiln_chost_future *kiln_chost_future_reader(kiln_cabi_cx *cx, const kiln_cval *v,
+                                            const kiln_chost_future_ops *ops)
+{
+    kiln_component_instance *ci = cx->async_ctx;
+    ka_shared *sh = v->shared;
+    if (!ci || !ci->as || !sh || !sh->future || (sh->r && !sh->r->dead)) {
+        snprintf(cx->err, sizeof cx->err, "not a future the host can read");
+        return NULL;
+    }
+    ka_end *e = host_end_add(cx, sh, 1);
+    if (!e) return NULL;
+    e->fops = *ops;
+    if (sh->pend && sh->pend != e && !sh->pend->readable) { /* written already */
+        if (host_try(sh, sh->pend, e, cx->err, sizeof cx->err) < 0) return NULL;
+    } else if (sh->dropped && !sh->w) {
+        e->host = 0;
+        e->dead = 1;
+    }
     return (kiln_chost_future *)e;
 }
 

@@ -21,7 +21,8 @@ static long buffer_read(kiln_body_source *s, void *buf, size_t cap)
 
 void kiln_body_source_buffer(kiln_body_source *s, const void *data, size_t len)
 {
-    *s = (kiln_body_source){buffer_read, NULL, len, data, len, 0};
+    *s = (kiln_body_source){
+        .read = buffer_read, .length_hint = len, .data = data, .len = len, .off = 0};
 }
 
 void kiln_response_simple(kiln_response *res, int status, const char *ctype,

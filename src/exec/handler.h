@@ -79,6 +79,9 @@ struct kiln_body_source {
      * poll it (it stays valid until the response is finished). -1: this body never says
      * AGAIN (it was complete before the handler ran). */
     int (*wait_fd)(kiln_body_source *s);
+    /* NULL, or, once read returned 0: the body's trailer fields (an HTTP/1.1 chunked
+     * body's trailer section), *n of them, valid until the response is finished. */
+    const kiln_http_header *(*trailers)(kiln_body_source *s, size_t *n);
     size_t length_hint; /* the body's length when known in advance, else SIZE_MAX */
     /* private: the buffer-backed source */
     const uint8_t *data;

@@ -21,6 +21,7 @@ void kiln_body_buf_unref(kiln_body_buf *b)
     if (--b->refs > 0) return;
     kiln_buf_free(&b->buf);
     if (b->efd >= 0) close(b->efd);
+    kiln_free(b->tr);
     kiln_free(b);
 }
 
@@ -53,6 +54,41 @@ static int body_wait_fd(kiln_body_source *s)
     return ((kiln_body_buf *)s)->efd;
 }
 
+static const kiln_http_header *body_trailers(kiln_body_source *s, size_t *n)
+{
+    kiln_body_buf *b = (kiln_body_buf *)s;
+    *n = b->state == KILN_BODY_END ? b->ntr : 0;
+    return *n ? b->tr : NULL;
+}
+
+int kiln_body_buf_set_trailers(kiln_body_buf *b, const kiln_http_header *hs, size_t n)
+{
+    size_t bytes = n * sizeof *b->tr;
+    for (size_t i = 0; i < n; i++)
+        bytes += hs[i].name_len + hs[i].value_len + 2;
+    kiln_free(b->tr);
+    b->tr = NULL;
+    b->ntr = 0;
+    if (!n) return 0;
+    if (!(b->tr = kiln_malloc(bytes))) return -1;
+    char *p = (char *)(b->tr + n); /* the names and values after the array */
+    for (size_t i = 0; i < n; i++) {
+        kiln_http_header *h = &b->tr[i];
+        memcpy(p, hs[i].name, hs[i].name_len);
+        p[hs[i].name_len] = '\0';
+        h->name = p;
+        p += hs[i].name_len + 1;
+        if (hs[i].value_len) memcpy(p, hs[i].value, hs[i].value_len);
+        p[hs[i].value_len] = '\0';
+        h->value = p;
+        p += hs[i].value_len + 1;
+        h->name_len = hs[i].name_len;
+        h->value_len = hs[i].value_len;
+    }
+    b->ntr = n;
+    return 0;
+}
+
 kiln_body_buf *kiln_body_buf_new(size_t length_hint, size_t burst, void *owner,
                                  void (*on_read)(void *owner, size_t n))
 {
@@ -61,6 +97,7 @@ kiln_body_buf *kiln_body_buf_new(size_t length_hint, size_t burst, void *owner,
     b->efd = -1;
     b->src.read = body_read;
     b->src.wait_fd = body_wait_fd;
+    b->src.trailers = body_trailers;
     b->src.length_hint = length_hint;
     b->refs = 1;
     b->owner = owner;

@@ -25,10 +25,12 @@ typedef struct kiln_body_buf {
     void (*on_read)(void *owner, size_t n);
     kiln_buf buf; /* received bytes; [off, buf.len) unread */
     size_t off;
-    size_t burst;  /* an empty buffer larger than this is given back */
-    int state;     /* KILN_BODY_* (after the bytes in buf) */
-    int efd;       /* eventfd (-1: none, reads never say AGAIN: the body came whole) */
-    int signalled; /* efd holds a count */
+    size_t burst;         /* an empty buffer larger than this is given back */
+    int state;            /* KILN_BODY_* (after the bytes in buf) */
+    int efd;              /* eventfd (-1: none, reads never say AGAIN: the body came whole) */
+    int signalled;        /* efd holds a count */
+    kiln_http_header *tr; /* the body's trailer fields (one allocation), ntr of them */
+    size_t ntr;
 } kiln_body_buf;
 
 /* A new body (one reference, the codec's; no eventfd yet). NULL when out of memory. */
@@ -43,6 +45,9 @@ void kiln_body_buf_signal(kiln_body_buf *b);
  * when out of memory. */
 int kiln_body_buf_append(kiln_body_buf *b, const void *p, size_t n);
 
+/* Keeps the body's trailer fields (copied) for the source's `trailers`, which hands
+ * them out once the body ended. 0, or -1 when out of memory (none kept). */
+int kiln_body_buf_set_trailers(kiln_body_buf *b, const kiln_http_header *hs, size_t n);
 /* The bytes received and not yet read. */
 size_t kiln_body_buf_unread(const kiln_body_buf *b);
 

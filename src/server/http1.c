@@ -404,6 +404,18 @@ static int deliver(h1conn *c, const char *p, size_t n)
     return 0;
 }
 
+/* Gives the chunked body bd's trailer fields to the body source b (kiln_body_source's
+ * trailers; none when out of memory). */
+static void keep_trailers(kiln_body_buf *b, const kiln_h1_body *bd)
+{
+    struct phr_header hs[64];
+    kiln_http_header out[64];
+    size_t n = kiln_h1_trailers(bd, hs, sizeof hs / sizeof hs[0]);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (kiln_http_header){hs[i].name, hs[i].name_len, hs[i].value, hs[i].value_len};
+    if (n) kiln_body_buf_set_trailers(b, out, n);
+}
+
 /* The body is complete. */
 static void body_end(h1conn *c)
 {
@@ -411,6 +423,7 @@ static void body_end(h1conn *c)
     timer_set(c, 0);
     h2o_socket_read_stop(c->sock); /* pipelined requests wait for this response */
     if (c->body) {
+        if (c->bd.chunked) keep_trailers(c->body, &c->bd);
         c->body->state = KILN_BODY_END;
         kiln_body_buf_signal(c->body);
     }

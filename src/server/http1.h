@@ -16,7 +16,8 @@
  *            bodies are decoded into a bounded buffer read through a kiln_body_source
  *            (exec/handler.h). The socket is not read while the buffer is full
  *            (backpressure); a body growing past max_body fails the source and is answered
- *            413 (when no response has started) with the connection closed.
+ *            413 (when no response has started) with the connection closed. A chunked
+ *            body's trailer fields are kept (the source's `trailers`, once it ended).
  *   response — Content-Length when known, else chunked on HTTP/1.1 (with the trailers
  *            given by kiln_http1_set_trailers after the last chunk) and close-delimited on
  *            HTTP/1.0; nothing after the head for HEAD, 1xx, 204 and 304.

@@ -115,7 +115,30 @@ void kiln_h1_body_init(kiln_h1_body *b, const kiln_h1_head *h, size_t max_body)
     b->chunked = h->chunked;
     b->left = h->chunked ? 0 : h->length;
     b->max = max_body;
-    b->dec.consume_trailer = 1;
+    b->dec.consume_trailer = 0; /* the trailer section is read here */
+}
+
+/* Reads trailer-section bytes p[0, n) into b: *used of them, up to and including the
+ * empty line that ends the section. 1 when it ended, 0 when more is needed, -1 when the
+ * section is over KILN_H1_MAX_TRAILERS. */
+static int trailer_scan(kiln_h1_body *b, const char *p, size_t n, size_t *used)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (ch == '\n') {
+            if (b->line == 0) {
+                *used = i + 1;
+                return 1;
+            }
+            b->line = 0;
+        } else if (ch != '\r') {
+            b->line++;
+        }
+        if (b->trailers_len == sizeof b->trailers) return -1;
+        b->trailers[b->trailers_len++] = ch;
+    }
+    *used = n;
+    return 0;
 }
 
 int kiln_h1_body_decode(kiln_h1_body *b, char *buf, size_t *size, size_t room, size_t *data)
@@ -124,17 +147,32 @@ int kiln_h1_body_decode(kiln_h1_body *b, char *buf, size_t *size, size_t room, s
     int end;
     *data = 0;
     if (b->chunked) {
-        /* decodes [0, take) in place: the data lands at [0, dec); what follows the body
-         * (r >= 0: r bytes) stays right after it; bytes past take move down */
-        size_t dec = take, tail = *size - take;
-        if (!take) return KILN_H1_MORE;
-        ssize_t r = phr_decode_chunked(&b->dec, buf, &dec);
-        if (r == -1) return 400;
-        size_t keep = dec + (r >= 0 ? (size_t)r : 0);
-        if (tail) memmove(buf + keep, buf + take, tail);
-        *size = keep + tail;
-        *data = dec;
-        end = r >= 0;
+        end = 0;
+        if (!b->in_trailers) {
+            /* decodes [0, take) in place: the data lands at [0, dec); what follows the
+             * last chunk's line (r >= 0: r bytes) stays right after it; bytes past take
+             * move down */
+            size_t dec = take, tail = *size - take;
+            if (!take) return KILN_H1_MORE;
+            ssize_t r = phr_decode_chunked(&b->dec, buf, &dec);
+            if (r == -1) return 400;
+            size_t keep = dec + (r >= 0 ? (size_t)r : 0);
+            if (tail) memmove(buf + keep, buf + take, tail);
+            *size = keep + tail;
+            *data = dec;
+            b->in_trailers = r >= 0;
+        }
+        if (b->in_trailers) { /* the trailer section, from buf[*data] on: taken out */
+            size_t used;
+            int st = trailer_scan(b, buf + *data, *size - *data, &used);
+            if (st < 0) {
+                *data = 0;
+                return 431;
+            }
+            memmove(buf + *data, buf + *data + used, *size - *data - used);
+            *size -= used;
+            end = st;
+        }
     } else {
         size_t n = b->left < take ? b->left : take;
         b->left -= n;
@@ -147,4 +185,32 @@ int kiln_h1_body_decode(kiln_h1_body *b, char *buf, size_t *size, size_t room, s
     }
     b->seen += *data;
     return end ? KILN_H1_OK : KILN_H1_MORE;
+}
+
+size_t kiln_h1_trailers(const kiln_h1_body *b, struct phr_header *out, size_t max)
+{
+    size_t n = 0;
+    const char *p = b->trailers, *e = b->trailers + b->trailers_len;
+    while (p < e && n < max) {
+        const char *nl = memchr(p, '\n', (size_t)(e - p));
+        const char *end = nl ? nl : e, *next = nl ? nl + 1 : e;
+        if (end > p && end[-1] == '\r') end--;
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        size_t nlen = colon ? (size_t)(colon - p) : 0;
+        int ok = nlen > 0;
+        for (size_t i = 0; ok && i < nlen; i++)
+            ok = (unsigned char)p[i] > 32 && (unsigned char)p[i] < 127 &&
+                 !strchr("()<>@,;:\\\"/[]?={}", p[i]);
+        if (ok) {
+            const char *v = colon + 1;
+            while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+            const char *ve = end;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            out[n++] = (struct phr_header){p, nlen, v, (size_t)(ve - v)};
+        }
+        p = next;
+    }
+    return n;
 }

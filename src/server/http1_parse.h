@@ -9,8 +9,10 @@
  * Encoding (only a single `chunked`; both together are 400), Expect (only 100-continue,
  * else 417), obsolete line folding (400), a head over max_head (431), a Content-Length
  * over max_body (413), persistence from the version and Connection.
- * Body: Content-Length or chunked (extensions and trailers accepted and dropped), decoded
- * in place, never more than the body's announced or max_body bytes (413 beyond). */
+ * Body: Content-Length or chunked (extensions accepted and dropped; the trailer section
+ * kept, at most KILN_H1_MAX_TRAILERS bytes, else 431, and its fields split by
+ * kiln_h1_trailers), decoded in place, never more than the body's announced or max_body
+ * bytes (413 beyond). */
 #ifndef KILN_SERVER_HTTP1_PARSE_H
 #define KILN_SERVER_HTTP1_PARSE_H
 
@@ -68,6 +70,8 @@ int kiln_h1_parse_head(const char *buf, size_t len, size_t max_head, size_t max_
 /* 1 when the comma-separated list v[0, n) holds token tok (case-insensitive). */
 int kiln_h1_has_token(const char *v, size_t n, const char *tok);
 
+#define KILN_H1_MAX_TRAILERS 8192
+
 /* The decoding state of one request body. */
 typedef struct kiln_h1_body {
     int chunked;
@@ -75,6 +79,10 @@ typedef struct kiln_h1_body {
     size_t seen; /* decoded bytes so far */
     size_t max;  /* max_body */
     struct phr_chunked_decoder dec;
+    int in_trailers;     /* past the last chunk: reading the trailer section */
+    size_t line;         /* bytes of the trailer line being read (CR not counted) */
+    size_t trailers_len; /* the trailer section's bytes kept (its closing empty line not) */
+    char trailers[KILN_H1_MAX_TRAILERS];
 } kiln_h1_body;
 
 /* The body of head h (which must have one: chunked or a Content-Length > 0). */
@@ -85,5 +93,10 @@ void kiln_h1_body_init(kiln_h1_body *b, const kiln_h1_head *h, size_t max_body);
  * yet decoded (after KILN_H1_OK: what follows the body). Returns KILN_H1_MORE, KILN_H1_OK
  * (the body ended), 400 (a malformed chunk) or 413 (over max_body; *data is 0). */
 int kiln_h1_body_decode(kiln_h1_body *b, char *buf, size_t *size, size_t room, size_t *data);
+
+/* After a chunked body ended: its trailer fields, at most max of them, into out (the
+ * pointers point into b; names checked as tokens, values trimmed; malformed lines are
+ * skipped). Returns how many. */
+size_t kiln_h1_trailers(const kiln_h1_body *b, struct phr_header *out, size_t max);
 
 #endif

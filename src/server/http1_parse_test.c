@@ -10,6 +10,7 @@
 #include <string.h>
 
 static kiln_h1_head head;
+static kiln_h1_body body; /* the last decode's (its trailers) */
 
 static int parse(const char *s, size_t max_head, size_t max_body)
 {
@@ -23,9 +24,9 @@ static int decode(const char *s, size_t piece, size_t room, size_t max_body, cha
 {
     char buf[512];
     size_t len = 0, pos, total = strlen(s), outn = 0;
-    kiln_h1_body b;
+    kiln_h1_body *b = &body;
     if (kiln_h1_parse_head(s, total, 8192, max_body, &head) != KILN_H1_OK) return -100;
-    kiln_h1_body_init(&b, &head, max_body);
+    kiln_h1_body_init(b, &head, max_body);
     pos = head.head_len;
     int r = KILN_H1_MORE;
     while (r == KILN_H1_MORE) {
@@ -35,7 +36,7 @@ static int decode(const char *s, size_t piece, size_t room, size_t max_body, cha
         pos += n;
         for (;;) { /* decode until no progress */
             size_t before = len, data;
-            r = kiln_h1_body_decode(&b, buf, &len, room, &data);
+            r = kiln_h1_body_decode(b, buf, &len, room, &data);
             memcpy(out + outn, buf, data);
             outn += data;
             memmove(buf, buf + data, len - data);
@@ -102,7 +103,9 @@ int main(void)
     /* bodies, every piece size and room */
     static const char chunked[] = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
                                   "5;a=b;c=\"d\"\r\nhello\r\nA \t; x\r\n0123456789\r\n"
-                                  "0;last\r\nX-Sum: 15\r\n\r\nGET /next HTTP/1.1\r\n\r\n";
+                                  "0;last\r\nX-Sum: 15\r\nx-b:\t two words \r\nbad line\r\n"
+                                  "\r\nGET /next HTTP/1.1\r\n\r\n";
+    struct phr_header tr[4];
     static const char length[] = "POST / HTTP/1.1\r\nContent-Length: 7\r\n\r\nabcdefgGET /";
     int ok = 1;
     char out[512], rest[512];
@@ -111,6 +114,12 @@ int main(void)
             int r = decode(chunked, piece, room, 100, out, rest);
             if (r != KILN_H1_OK || strcmp(out, "hello0123456789") != 0 ||
                 strcmp(rest, "GET /next HTTP/1.1\r\n\r\n") != 0)
+                ok = 0;
+            /* the trailer fields, whatever the pieces (the malformed line skipped) */
+            if (kiln_h1_trailers(&body, tr, 4) != 2 || tr[0].name_len != 5 ||
+                memcmp(tr[0].name, "X-Sum", 5) != 0 || tr[0].value_len != 2 ||
+                memcmp(tr[0].value, "15", 2) != 0 || tr[1].value_len != 9 ||
+                memcmp(tr[1].value, "two words", 9) != 0)
                 ok = 0;
             r = decode(length, piece, room, 100, out, rest);
             if (r != KILN_H1_OK || strcmp(out, "abcdefg") != 0 || strcmp(rest, "GET /") != 0)
@@ -125,5 +134,17 @@ int main(void)
     CHECK_INT(decode("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 3, 100, 100,
                      out, rest),
               400);
+    /* no trailers; a trailer section over KILN_H1_MAX_TRAILERS: 431 */
+    CHECK_INT(decode("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\nX", 2,
+                     100, 100, out, rest),
+              KILN_H1_OK);
+    CHECK(strcmp(out, "a") == 0 && strcmp(rest, "X") == 0 && kiln_h1_trailers(&body, tr, 4) == 0);
+    static char big[KILN_H1_MAX_TRAILERS + 200];
+    snprintf(big, sizeof big, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nx: ");
+    size_t at = strlen(big);
+    memset(big + at, 'v', KILN_H1_MAX_TRAILERS);
+    memcpy(big + at + KILN_H1_MAX_TRAILERS, "\r\n\r\n", 5);
+    char out2[KILN_H1_MAX_TRAILERS + 200], rest2[KILN_H1_MAX_TRAILERS + 200];
+    CHECK_INT(decode(big, 300, 100, 100, out2, rest2), 431);
     return test_finish("http1_parse");
 }

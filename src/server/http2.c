@@ -608,7 +608,8 @@ static int discard_block(h2conn *c, const kiln_h2_event *ev)
     return r && r != H2O_HTTP2_ERROR_INVALID_HEADER_CHAR ? KILN_H2_COMPRESSION_ERROR : 0;
 }
 
-/* Request trailers (HEADERS with END_STREAM after DATA): parsed, dropped; the body ends. */
+/* Request trailers (HEADERS with END_STREAM after DATA): parsed, given to the body source
+ * (kiln_body_source's trailers, at most 64 fields); the body ends. */
 static int on_trailers(h2stream *s, const kiln_h2_event *ev)
 {
     h2conn *c = s->c;
@@ -616,6 +617,15 @@ static int on_trailers(h2stream *s, const kiln_h2_event *ev)
     const char *err = NULL;
     int r =
         h2o_hpack_parse_headers(&s->req, &c->in_tab, ev->payload, ev->len, NULL, &cl, NULL, &err);
+    if (!r && s->body && s->req.headers.size > keep) {
+        kiln_http_header hs[64];
+        size_t n = 0;
+        for (size_t i = keep; i < s->req.headers.size && n < 64; i++) {
+            const h2o_header_t *h = &s->req.headers.entries[i];
+            hs[n++] = (kiln_http_header){h->name->base, h->name->len, h->value.base, h->value.len};
+        }
+        kiln_body_buf_set_trailers(s->body, hs, n); /* (copied; none when out of memory) */
+    }
     s->req.headers.size = keep;
     if (r && r != H2O_HTTP2_ERROR_INVALID_HEADER_CHAR && r != H2O_HTTP2_ERROR_PROTOCOL)
         return KILN_H2_COMPRESSION_ERROR;

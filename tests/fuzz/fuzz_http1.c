@@ -86,6 +86,10 @@ static uint64_t run(const char *d, size_t n, int split, uint32_t seed, size_t ma
                 break;
             }
             if (r == KILN_H1_OK) {
+                struct phr_header tr[8]; /* the trailer fields, however the bytes came */
+                size_t ntr = kiln_h1_trailers(&b, tr, 8);
+                for (size_t i = 0; i < ntr; i++)
+                    digest = mix(digest, tr[i].name_len * 131 + tr[i].value_len);
                 digest = mix(digest, body_hash ^ b.seen);
                 in_body = 0;
                 continue;

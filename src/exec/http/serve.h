@@ -112,8 +112,9 @@ kiln_http_component *kiln_http_component_load_deps(const char *id, const char *p
  * of async components are refused), handle called with the async ABI, its response's
  * status and headers sent when the task returns and its body stream written to res as
  * the guest writes it (the instance is driven on until the body ends). A request body
- * streamed from the connection (body, or NULL: it is in req) is read whole first. An error-code, a
- * trap or no response: 500; a timeout: 504. */
+ * streamed from the connection (body, or NULL: it is in req) is fed to the guest as it
+ * arrives and as the guest reads it. An error-code, a trap or no response: 500; a
+ * timeout: 504. */
 #define KILN_P3_HANDLER_RC "wasi:http/handler@0.3.0-rc-2026-03-15"
 #define KILN_P3_HANDLER "wasi:http/handler@0.3.0"
 struct kiln_wasihttp_request;

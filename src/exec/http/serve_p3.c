@@ -25,50 +25,82 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Starts res with the guest's status and headers (Content-Length left to the server).
- * 0, or -1 (out of memory, or the client is gone). */
-static int start(kiln_response *res, int status, const wh_fields *f)
+/* The fields f as headers in res's arena (copies: the fields go with the instance,
+ * before the response ends), without Content-Length (the server's): *n of them. NULL
+ * when out of memory. */
+static kiln_http_header *copy_fields(kiln_response *res, const wh_fields *f, size_t *n)
 {
     kiln_http_header *hs = kiln_arena_alloc(res->arena, (f->n + 1) * sizeof *hs);
-    if (!hs) return -1;
-    size_t n = 0;
+    if (!hs) return NULL;
+    *n = 0;
     for (size_t i = 0; i < f->n; i++) {
         const wh_field *e = &f->items[i];
         if (strcmp(e->name, "content-length") == 0) continue;
-        /* copies: the fields go with the instance, before the response ends */
         char *nm = kiln_arena_alloc(res->arena, e->name_len + 1);
         char *v = kiln_arena_alloc(res->arena, e->value_len + 1);
-        if (!nm || !v) return -1;
+        if (!nm || !v) return NULL;
         memcpy(nm, e->name, e->name_len + 1);
         if (e->value_len) memcpy(v, e->value, e->value_len);
         v[e->value_len] = '\0';
-        hs[n++] = (kiln_http_header){nm, e->name_len, v, e->value_len};
+        hs[(*n)++] = (kiln_http_header){nm, e->name_len, v, e->value_len};
     }
-    return res->ops->start(res, status, hs, n);
+    return hs;
 }
 
-static void serve(kiln_http_component *c, const kiln_wasihttp_request *req, kiln_response *res,
-                  uint64_t t0);
-
-/* Reads a body streamed from the connection whole into out (on the request's fiber:
- * waiting on its wait_fd parks the fiber), within the request's timeout. 0, or -1 (the
- * client went away, sent a bad or too large body, or the time ran out). */
-static int read_body(kiln_body_source *src, uint64_t timeout_ns, kiln_buf *out)
+/* Starts res with the guest's status and headers. 0, or -1 (out of memory, or the
+ * client is gone). */
+static int start(kiln_response *res, int status, const wh_fields *f)
 {
+    size_t n;
+    kiln_http_header *hs = copy_fields(res, f, &n);
+    return hs ? res->ops->start(res, status, hs, n) : -1;
+}
+
+/* The request body fed from the connection while the guest runs (kiln_component_idle). */
+typedef struct p3_feed {
+    kiln_p3http *ph;
+    kiln_body_source *src;
+} p3_feed;
+
+static int feed_wants(void *arg)
+{
+    p3_feed *f = arg;
+    return kiln_p3http_body_wants(f->ph);
+}
+
+/* kiln_component_idle's wait, on the request's fiber: moves what the connection has
+ * into the guest's body stream (up to the host's buffer's room); when nothing has come
+ * yet, waits for it (parking the fiber) until until_ns. 0, or -1 (the wait failed). */
+static int feed_wait(void *arg, uint64_t until_ns)
+{
+    p3_feed *f = arg;
     char chunk[16384];
-    uint64_t deadline = timeout_ns ? mono_ns() + timeout_ns : 0;
+    int got = 0;
     for (;;) {
-        long n = src->read(src, chunk, sizeof chunk);
-        if (n == 0) return 0;
+        size_t room = kiln_p3http_body_room(f->ph);
+        if (!kiln_p3http_body_wants(f->ph) || !room) return 0;
+        long n = f->src->read(f->src, chunk, room < sizeof chunk ? room : sizeof chunk);
         if (n > 0) {
-            if (kiln_buf_append(out, chunk, (size_t)n) < 0) return -1;
+            if (kiln_p3http_body_put(f->ph, chunk, (size_t)n) < 0) return -1;
+            got = 1;
             continue;
         }
-        if (n != KILN_BODY_AGAIN) return -1;
-        int fd = src->wait_fd ? src->wait_fd(src) : -1;
+        int fd = n == KILN_BODY_AGAIN && f->src->wait_fd ? f->src->wait_fd(f->src) : -1;
+        if (fd < 0) { /* the end, or the body broke off (a client gone, a bad chunk) */
+            size_t nt = 0;
+            const kiln_http_header *tr =
+                n == 0 && f->src->trailers ? f->src->trailers(f->src, &nt) : NULL;
+            for (size_t i = 0; i < nt; i++)
+                if (kiln_p3http_body_trailer(f->ph, tr[i].name, tr[i].name_len, tr[i].value,
+                                             tr[i].value_len) < 0)
+                    return -1;
+            kiln_p3http_body_end(f->ph, n != 0);
+            return 0;
+        }
         uint64_t now = mono_ns();
-        if (fd < 0 || (deadline && now >= deadline)) return -1;
-        if (kiln_wait_fd(fd, POLLIN, deadline ? deadline - now : UINT64_MAX) < 0) return -1;
+        if (got || now >= until_ns) return 0;
+        int rc = kiln_wait_fd(fd, POLLIN, until_ns == UINT64_MAX ? UINT64_MAX : until_ns - now);
+        if (rc <= 0) return rc < KILN_WAIT_INTERRUPTED ? -1 : 0; /* the driver sees the time */
     }
 }
 
@@ -81,19 +113,28 @@ static uint64_t left_ns(const kiln_http_component *c, uint64_t t0)
 }
 
 /* Streams the response body: what the guest wrote goes to res, then the instance runs on
- * until it wrote more or ended the stream. 0 when the body ended, -1 (logged) when it
- * cannot (a trap, a timeout, a guest that stops writing without ending, a client gone). */
+ * until it wrote more, or ended the stream and wrote its trailers future (a guest that
+ * never writes it, once nothing else can run, ends without trailers). 0 when the body
+ * ended, -1 (logged) when it cannot (a trap, a timeout, a guest that stops writing
+ * without ending, a client gone). */
 static int stream_body(kiln_http_component *c, kiln_component_instance *ci, kiln_p3http *ph,
                        uint32_t rep, kiln_response *res, uint64_t t0)
 {
+    int stalled = 0;
     for (;;) {
         size_t n;
         int ended;
         const uint8_t *data = kiln_p3http_body_take(ph, rep, &n, &ended);
         if (n && res->ops->write(res, data, n) < 0) return -1;
         if (res->ops->gone(res)) return -1;
-        if (ended && !n) return 0;
-        if (ended) continue; /* empties what the last take handed out */
+        if (ended && n) continue; /* empties what the last take handed out */
+        if (ended && (stalled || kiln_p3http_body_ready(ph))) return 0;
+        if (stalled) {
+            kiln_log_error("component '%s' stopped writing its response body without ending "
+                           "it" ABORTED,
+                           c->id);
+            return -1;
+        }
         kiln_trap trap;
         int rc = kiln_component_drive(ci, kiln_p3http_body_ready, ph, &trap, left_ns(c, t0));
         if (rc < 0) {
@@ -104,39 +145,32 @@ static int stream_body(kiln_http_component *c, kiln_component_instance *ci, kiln
             res->fault = trap.kind == KILN_TRAP_INTERRUPTED ? KILN_FAULT_TIMEOUT : KILN_FAULT_TRAP;
             return -1;
         }
-        if (rc == 0) {
-            kiln_log_error("component '%s' stopped writing its response body without ending "
-                           "it" ABORTED,
-                           c->id);
-            return -1;
-        }
+        stalled = rc == 0;
     }
 }
 
+/* The guest's trailers as the response's (in res's arena): *n of them. 0, or -1 when
+ * the guest wrote an error-code instead (logged) or out of memory. */
+static int trailers_of(kiln_http_component *c, kiln_p3http *ph, uint32_t rep, kiln_response *res,
+                       kiln_http_header **out, size_t *n)
+{
+    const wh_fields *f;
+    *out = NULL;
+    *n = 0;
+    if (kiln_p3http_trailers(ph, rep, &f) < 0) {
+        kiln_log_error("component '%s' ended its response with an error-code" ABORTED, c->id);
+        return -1;
+    }
+    if (!f || !f->n) return 0;
+    return (*out = copy_fields(res, f, n)) ? 0 : -1;
+}
+
+/* The request's trip through a fresh instance, its body streamed in from the
+ * connection as the guest reads it. */
 void kiln_http_p3_serve(kiln_http_component *c, const struct kiln_wasihttp_request *req,
                         kiln_body_source *body, kiln_response *res)
 {
     uint64_t t0 = mono_ns();
-    kiln_wasihttp_request q = *req;
-    kiln_buf in = KILN_BUF_INIT;
-    if (body) {
-        if (read_body(body, c->timeout_ns, &in) < 0) {
-            kiln_log_error("component '%s': cannot read the request body", c->id);
-            kiln_buf_free(&in);
-            kiln_response_error(res, res->ops->gone(res) ? 500 : 400);
-            return;
-        }
-        q.body = (const uint8_t *)in.data;
-        q.body_len = in.len;
-    }
-    serve(c, &q, res, t0);
-    kiln_buf_free(&in);
-}
-
-/* The request's trip through a fresh instance (kiln_http_p3_serve). */
-static void serve(kiln_http_component *c, const kiln_wasihttp_request *req, kiln_response *res,
-                  uint64_t t0)
-{
     res->start_at_ns = kiln_realtime_ns();
     kiln_err err;
     kiln_p3_lease lease; /* a fresh instance, or one reused (reuse_p3.h) */
@@ -152,11 +186,16 @@ static void serve(kiln_http_component *c, const kiln_wasihttp_request *req, kiln
     kiln_p3http *ph = kiln_component_host_ctx(ci, KILN_P3HTTP_PROVIDER);
     const kiln_component_func *fn = kiln_component_find_func(ci, KILN_P3_HANDLER "#handle");
     if (!fn) fn = kiln_component_find_func(ci, KILN_P3_HANDLER_RC "#handle");
-    if (!ph || !fn || kiln_p3http_bind(ph, req) < 0) {
+    if (!ph || !fn || kiln_p3http_bind(ph, req, body != NULL) < 0) {
         kiln_log_error("component '%s': no wasi:http/handler@0.3 handle to call (or it imports "
                        "no wasi:http/types)",
                        c->id);
         goto fail;
+    }
+    p3_feed feed = {ph, body};
+    if (body) {
+        kiln_component_idle idle = {feed_wants, feed_wait, &feed};
+        kiln_component_set_idle(ci, &idle);
     }
     kiln_cval arg, result;
     memset(&arg, 0, sizeof arg);
@@ -189,15 +228,19 @@ static void serve(kiln_http_component *c, const kiln_wasihttp_request *req, kiln
         kiln_log_error("component '%s' returned a response the host does not know", c->id);
         goto fail;
     }
-    if (start(res, st, hs) < 0 || stream_body(c, ci, ph, rep, res, t0) < 0) {
+    kiln_http_header *tr;
+    size_t ntr;
+    if (start(res, st, hs) < 0 || stream_body(c, ci, ph, rep, res, t0) < 0 ||
+        trailers_of(c, ph, rep, res, &tr, &ntr) < 0) {
         res->mem_bytes = kiln_component_memory_bytes(ci);
         kiln_p3_reuse_give(c, &lease, 0);
         res->ops->abort(res); /* the client must not take a cut body for a whole one */
         return;
     }
     res->mem_bytes = kiln_component_memory_bytes(ci);
+    /* (the trailers are copies in res's arena: the instance may serve on) */
     kiln_p3_reuse_give(c, &lease, kiln_p3http_release(ph, rep) == 0);
-    res->ops->finish(res, NULL, 0);
+    res->ops->finish(res, tr, ntr);
     return;
 fail:
     res->mem_bytes = kiln_component_memory_bytes(ci);

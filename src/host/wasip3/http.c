@@ -25,26 +25,62 @@ typedef struct p3_response {
     void *pipe_sh;           /* its shared state: how response.new recognises it */
     struct p3_response *src; /* the body is src's (response.new given src's pipe) */
     int ended, consumed, piping;
+    int feeding;   /* res_consume is handing the maker's bytes on: its write is in progress */
     int from_send; /* a response client.send returned: its body is client.c's */
+    /* the guest's trailers future: 0 not written yet, 1 written (trailers: its fields,
+     * NULL for none), 2 written with an error-code */
+    int trailers_state;
+    wh_fields *trailers;
     struct kiln_p3http *h;
 } p3_response;
 
+/* What a host future reader's callback is given: p (the context, or a response slot) while
+ * live; released requests' tokens die, so a guest writing an earlier request's future on
+ * a reused instance touches nothing. Kept until the context goes. */
+typedef struct p3_token {
+    void *p;
+    int live;
+    struct p3_token *next;
+} p3_token;
+
 struct kiln_p3http {
     const kiln_wasihttp_request *req;
-    int consumed;       /* the request's body was taken */
-    size_t body_off;    /* request body bytes given */
-    wh_fields **fields; /* rep - 1 → fields (NULL: free slot) */
+    int consumed;    /* the request's body was taken */
+    size_t body_off; /* request body bytes given (a body whole in req) */
+    int streamed;    /* the body comes through kiln_p3http_body_put / _end instead */
+    kiln_buf in;     /* streamed: bytes from the connection, in[in_off..] not yet given */
+    size_t in_off;
+    int in_end;                     /* the connection's body ended (1) or failed (2) */
+    kiln_chost_stream *in_stream;   /* the host's end of consume-body's stream (NULL: gone) */
+    kiln_chost_future *in_trailers; /* consume-body's trailers future, until resolved */
+    int in_refused;      /* the guest's future passed to consume-body said error: no more */
+    wh_fields *in_tr;    /* the streamed body's trailer fields (NULL: none) */
+    kiln_cval tr_val[3]; /* ok(some(own fields)): the trailers future's value, kept */
+    wh_fields **fields;  /* rep - 1 → fields (NULL: free slot) */
     size_t nfields;
     p3_response res[MAX_RESPONSES]; /* rep - 1 */
     size_t nres;
     p3_response *cur; /* the response kiln_p3http_body_ready looks at */
     int body_live;    /* consume-body's stream is still held and not ended */
+    p3_token *tokens; /* every one given out */
     kiln_p3client *client;
 };
 
+/* A live token for p (kept in h). NULL when out of memory. */
+static p3_token *token_new(kiln_p3http *h, void *p)
+{
+    p3_token *t = kiln_calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->p = p;
+    t->live = 1;
+    t->next = h->tokens;
+    h->tokens = t;
+    return t;
+}
+
 static int fail(kiln_cabi_cx *cx, const char *msg)
 {
-    snprintf(cx->err, sizeof cx->err, "%s", msg);
+    if (cx) snprintf(cx->err, sizeof cx->err, "%s", msg);
     return -1;
 }
 
@@ -66,17 +102,26 @@ static void h_free(void *ctx)
     for (size_t i = 0; i < h->nfields; i++)
         wh_fields_free(h->fields[i]);
     kiln_free(h->fields);
+    kiln_buf_free(&h->in);
+    wh_fields_free(h->in_tr);
+    while (h->tokens) {
+        p3_token *t = h->tokens;
+        h->tokens = t->next;
+        kiln_free(t);
+    }
     for (size_t i = 0; i < h->nres; i++) {
         wh_fields_free(h->res[i].headers);
+        wh_fields_free(h->res[i].trailers);
         kiln_buf_free(&h->res[i].buf);
         kiln_buf_free(&h->res[i].out);
     }
     kiln_free(h);
 }
 
-int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req)
+int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req, int streamed)
 {
     h->req = req;
+    h->streamed = streamed;
     return 0;
 }
 
@@ -88,12 +133,21 @@ int kiln_p3http_release(kiln_p3http *h, uint32_t rep)
     h->consumed = 0;
     h->body_off = 0;
     h->cur = NULL;
+    h->streamed = h->in_end = h->in_refused = 0;
+    h->in.len = h->in_off = 0;
+    h->in_stream = NULL;
+    h->in_trailers = NULL; /* (resolved, or left unread: the guest's end goes with it) */
+    wh_fields_free(h->in_tr);
+    h->in_tr = NULL;
+    for (p3_token *t = h->tokens; t; t = t->next)
+        t->live = 0; /* futures of this request written later change nothing */
     if (!rep || rep > h->nres || !h->res[rep - 1].live || !h->res[rep - 1].ended) return 0;
     /* the response, and those whose body it passed on (response.new given another
      * response's consumed body: a middleware's), are done with it */
     for (p3_response *r = &h->res[rep - 1], *next; r; r = next) {
         next = r->src;
         wh_fields_free(r->headers);
+        wh_fields_free(r->trailers);
         kiln_buf_free(&r->buf);
         kiln_buf_free(&r->out);
         memset(r, 0, sizeof *r); /* not live: s_new takes the slot again */
@@ -446,10 +500,51 @@ static int r_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
     return 0;
 }
 
-/* Gives the request body's bytes; then the stream ends. */
+/* Resolves consume-body's trailers future once the body ended: ok(some(fields)) with
+ * the body's trailer fields (immutable, the guest's to own), else ok(none). The value is
+ * kept (shallow) until the guest reads it, so its parts live in h. */
+static void trailers_resolve(kiln_p3http *h)
+{
+    if (!h->in_trailers) return;
+    kiln_cval *v = h->tr_val;
+    memset(v, 0, sizeof h->tr_val);
+    v[0].var.disc = 0; /* ok(option) */
+    v[0].var.payload = &v[1];
+    if (h->in_tr && h->in_tr->n) {
+        h->in_tr->immutable = 1;
+        uint32_t rep = fields_put(h, NULL, h->in_tr);
+        h->in_tr = NULL; /* the table's now (freed by fields_put when it is full) */
+        if (rep) {
+            v[1].var.disc = 1; /* some(own fields) */
+            v[1].var.payload = &v[2];
+            v[2].res.rep = rep;
+        }
+    }
+    kiln_chost_future_resolve(h->in_trailers, &v[0]);
+    h->in_trailers = NULL;
+}
+
+/* Gives the request body's bytes; then the stream ends. A streamed body gives what the
+ * connection brought so far; with nothing there yet the guest's read stays pending
+ * until kiln_p3http_body_put wakes it. */
 static size_t body_produce(void *arg, uint8_t *buf, size_t n, int *end)
 {
     kiln_p3http *h = arg;
+    if (h->streamed) {
+        size_t have = h->in.len - h->in_off;
+        if (!have) {
+            if (!h->in_end) return 0;
+            *end = 1;
+            h->in_stream = NULL; /* closed by the stream layer */
+            h->body_live = 0;
+            return 0;
+        }
+        if (n > have) n = have;
+        memcpy(buf, h->in.data + h->in_off, n);
+        h->in_off += n;
+        if (h->in_off == h->in.len) h->in_off = h->in.len = 0;
+        return n;
+    }
     size_t left = h->req->body_len - h->body_off;
     if (!left) {
         *end = 1;
@@ -462,10 +557,72 @@ static size_t body_produce(void *arg, uint8_t *buf, size_t n, int *end)
     return n;
 }
 
-/* The guest dropped the request body's stream. */
+/* The guest dropped the request body's stream: what comes is not needed. */
 static void body_dropped(void *arg)
 {
-    ((kiln_p3http *)arg)->body_live = 0;
+    kiln_p3http *h = arg;
+    h->in_stream = NULL;
+    h->body_live = 0;
+    h->in.len = h->in_off = 0;
+}
+
+int kiln_p3http_body_wants(const kiln_p3http *h)
+{
+    return h->streamed && h->consumed && !h->in_end && !h->in_refused && h->in_stream &&
+           h->in.len - h->in_off < KILN_P3HTTP_HIGH;
+}
+
+size_t kiln_p3http_body_room(const kiln_p3http *h)
+{
+    size_t have = h->in.len - h->in_off;
+    return have < KILN_P3HTTP_HIGH ? KILN_P3HTTP_HIGH - have : 0;
+}
+
+int kiln_p3http_body_put(kiln_p3http *h, const void *data, size_t n)
+{
+    if (!h->in_stream) return 0; /* not consumed, or dropped: discarded */
+    if (h->in_off && h->in.len + n > KILN_P3HTTP_HIGH) {
+        memmove(h->in.data, h->in.data + h->in_off, h->in.len - h->in_off);
+        h->in.len -= h->in_off;
+        h->in_off = 0;
+    }
+    if (kiln_buf_append(&h->in, data, n) < 0) return -1;
+    kiln_chost_stream_wake(h->in_stream);
+    return 0;
+}
+
+int kiln_p3http_body_trailer(kiln_p3http *h, const char *name, size_t nlen, const char *value,
+                             size_t vlen)
+{
+    if (!h->in_tr && !(h->in_tr = wh_fields_new())) return -1;
+    const uint8_t *v = (const uint8_t *)value;
+    if (wh_fields_check(h->in_tr, name, nlen, v, vlen) >= 0) return 0; /* left out */
+    return wh_fields_append(h->in_tr, name, nlen, v, vlen);
+}
+
+void kiln_p3http_body_end(kiln_p3http *h, int failed)
+{
+    if (h->in_end) return;
+    h->in_end = failed ? 2 : 1;
+    if (!failed) trailers_resolve(h);
+    if (h->in_stream) kiln_chost_stream_wake(h->in_stream);
+}
+
+/* The guest wrote the future it passed to consume-body (result<_, error-code>): an
+ * error says it will not read the body on; the host stops reading it from the
+ * connection (the server discards the rest) and ends the guest's stream. */
+static void body_outcome(void *arg, const kiln_cval *v)
+{
+    p3_token *t = arg;
+    kiln_p3http *h = t->p;
+    if (!t->live || v->var.disc == 0) return; /* (an earlier request's, on a reused instance) */
+    h->in_refused = 1;
+    h->in.len = h->in_off = 0;
+    if (h->in_stream) {
+        kiln_chost_stream_close(h->in_stream);
+        h->in_stream = NULL;
+        h->body_live = 0;
+    }
 }
 
 /* consume-body's result (of a request or a response): tuple<stream<u8>, future<trailers>>
@@ -484,11 +641,13 @@ static kiln_chost_stream *body_pair(kiln_cabi_cx *cx, const kiln_chost_stream_op
     if (!st) return NULL;
     kiln_chost_future *tr = kiln_chost_future_writer(cx, &two[1]);
     if (!tr) return NULL;
-    kiln_cval none[2];
-    memset(none, 0, sizeof none);
-    none[0].var.disc = 0; /* ok(none): no trailers */
-    none[0].var.payload = &none[1];
-    if (kiln_chost_future_resolve(tr, &none[0]) < 0) {
+    /* the value is kept (shallow) until the guest reads it: its parts are static */
+    static kiln_cval none; /* option none */
+    kiln_cval ok;
+    memset(&ok, 0, sizeof ok);
+    ok.var.disc = 0; /* ok(none): no trailers */
+    ok.var.payload = &none;
+    if (kiln_chost_future_resolve(tr, &ok) < 0) {
         fail(cx, "wasi:http: trailers");
         return NULL;
     }
@@ -504,10 +663,20 @@ static int r_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
     if (req_check(h, cx, &args[0]) < 0) return -1;
     if (h->consumed) return fail(cx, "wasi:http: the request body was consumed already");
     h->consumed = 1;
-    /* args[1], the guest's future for the body's outcome, is kept unread */
+    kiln_chost_future_ops fops = {body_outcome, token_new(h, h)};
+    if (!fops.arg) return fail(cx, "out of memory");
+    if (!kiln_chost_future_reader(cx, &args[1], &fops)) return -1;
+    kiln_cval *two = kiln_cabi_alloc(cx, 2 * sizeof *two);
+    if (!two) return fail(cx, "out of memory");
+    memset(two, 0, 2 * sizeof *two);
     kiln_chost_stream_ops ops = {NULL, body_produce, body_dropped, h};
-    if (!body_pair(cx, &ops, res)) return -1;
+    if (!(h->in_stream = kiln_chost_stream_writer(cx, &two[0], &ops))) return -1;
     h->body_live = 1;
+    if (!(h->in_trailers = kiln_chost_future_writer(cx, &two[1]))) return -1;
+    /* a body read whole, or one that ended already: the trailers are known now */
+    if (!h->streamed || h->in_end == 1) trailers_resolve(h);
+    res[0].agg.items = two;
+    res[0].agg.n = 2;
     return 0;
 }
 
@@ -550,13 +719,37 @@ static size_t res_consume(void *arg, const uint8_t *data, size_t n)
     if (r->buf.len >= KILN_P3HTTP_HIGH) return 0;
     if (n > KILN_P3HTTP_HIGH - r->buf.len) n = KILN_P3HTTP_HIGH - r->buf.len;
     if (kiln_buf_append(&r->buf, data, n) < 0) return 0;
+    r->feeding = 1; /* (the pipe's reader may take them now: not a wake of this write) */
     res_wake_pipe(r);
+    r->feeding = 0;
     return n;
 }
 
 static void res_dropped(void *arg)
 {
     res_end(arg);
+}
+
+/* The guest wrote its trailers future: result<option<own<fields>>, error-code>. The
+ * fields (moved to the host with the value) are the response's from now on. */
+static void res_trailers(void *arg, const kiln_cval *v)
+{
+    p3_token *t = arg;
+    p3_response *r = t->p;
+    kiln_p3http *h = r->h;
+    if (!t->live) return; /* an earlier request's, on a reused instance: its slot moved on */
+    if (v->var.disc != 0) {
+        r->trailers_state = 2;
+        return;
+    }
+    r->trailers_state = 1;
+    const kiln_cval *opt = v->var.payload;
+    if (!opt || opt->var.disc != 1 || !opt->var.payload) return;
+    uint32_t rep = opt->var.payload->res.rep;
+    wh_fields *f = fields_get(h, rep);
+    if (!f) return;
+    h->fields[rep - 1] = NULL;
+    r->trailers = f;
 }
 
 static int s_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -590,7 +783,9 @@ static int s_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
         kiln_chost_stream_ops ops = {res_consume, NULL, res_dropped, r};
         if (!(r->body = kiln_chost_stream_reader(cx, args[1].var.payload, &ops))) return -1;
     }
-    /* args[2], the guest's trailers future, is kept unread: no trailers yet */
+    kiln_chost_future_ops tops = {res_trailers, token_new(h, r)};
+    if (!tops.arg) return fail(cx, "out of memory");
+    if (!kiln_chost_future_reader(cx, &args[2], &tops)) return -1;
     r->headers = f; /* own<fields>: the response takes them */
     h->fields[args[0].res.rep - 1] = NULL;
     f->immutable = 1;
@@ -656,7 +851,7 @@ static size_t pipe_produce(void *arg, uint8_t *buf, size_t n, int *end)
     memmove(r->buf.data, r->buf.data + n, r->buf.len - n);
     r->buf.len -= n;
     r->piping = 1; /* the maker's pending write goes on without re-entering this copy */
-    if (r->body) kiln_chost_stream_wake(r->body);
+    if (r->body && !r->feeding) kiln_chost_stream_wake(r->body);
     r->piping = 0;
     return n;
 }
@@ -724,10 +919,21 @@ int kiln_p3http_body_ready(void *arg)
 {
     kiln_p3http *h = arg;
     p3_response *r = h->cur;
-    while (r && r->src)
-        r = r->src;
-    if (r && r->from_send) return !kiln_p3c_body_failed(h, (uint32_t)(r - h->res) + 1);
-    return !r || r->ended || r->buf.len > 0;
+    const p3_response *b = r; /* whose body it is (a middleware's: the one it passes on) */
+    while (b && b->src)
+        b = b->src;
+    if (b && b->from_send) return !kiln_p3c_body_failed(h, (uint32_t)(b - h->res) + 1);
+    return !r || b->buf.len > 0 || (b->ended && r->trailers_state);
+}
+
+int kiln_p3http_trailers(kiln_p3http *h, uint32_t rep, const wh_fields **trailers)
+{
+    p3_response *r = res_get(h, rep);
+    *trailers = NULL;
+    if (!r) return -1;
+    if (r->trailers_state == 2) return -1;
+    *trailers = r->trailers;
+    return 0;
 }
 
 /* ---- for client.c ---- */

@@ -3,29 +3,37 @@
  *
  * One request per instance, as the 0.2 host (host/wasihttp/wasihttp.h): the executor
  * (exec/http/serve_p3.c) makes an instance, binds its context to the request
- * (kiln_p3http_bind: its parts, borrowed for the instance's life, the body whole in
- * memory), passes kiln_p3http_request_rep as handle's own<request> and gets back the rep
- * of the guest's own<response>.
+ * (kiln_p3http_bind: its parts, borrowed for the instance's life; the body whole in
+ * memory, or streamed: fed by the executor as the connection brings it), passes
+ * kiln_p3http_request_rep as handle's own<request> and gets back the rep of the guest's
+ * own<response>.
  *
  * Resources: `fields` (the 0.2 rules: host/wasihttp's wh_fields, names lowercased,
  * hop-by-hop names forbidden; the request's and a response's headers are immutable),
  * `request` (the incoming one: get-method, get-path-with-query, get-scheme,
  * get-authority, get-headers, consume-body) and `response` (new, get/set-status-code,
  * get-headers).
- * Bodies are host-owned streams (component/host.h): request.consume-body returns a
- * stream<u8> the host writes from the request's bytes and a trailers future resolved at
- * once with ok(none); response.new makes the host the reader of the guest's contents
- * stream, taking bytes into a buffer of at most KILN_P3HTTP_HIGH bytes (a fuller buffer
+ * Bodies are host-owned streams (component/host.h). request.consume-body returns a
+ * stream<u8> the host writes from the request's bytes: a streamed body goes through a
+ * buffer of at most KILN_P3HTTP_HIGH bytes that the executor fills from the connection
+ * while the guest waits for it (kiln_p3http_body_wants / _put / _end, the executor's
+ * kiln_component_idle), so the guest may read it before or after it responds; its
+ * trailers future resolves once the body ended, with its trailer fields (HTTP/1.1
+ * chunked trailers; ok(none) when there are none), and the guest's future passed to consume-body is
+ * read: an error-code there stops the body. response.new makes the host the reader of the guest's
+ * contents stream, taking bytes into a buffer of at most KILN_P3HTTP_HIGH bytes (a fuller buffer
  * keeps the guest's write pending) that the executor empties into the client's response
- * (kiln_p3http_body_take), then wakes the stream. When the guest drops its writable end
- * the body ends and the future response.new returned resolves with ok.
+ * (kiln_p3http_body_take), then wakes the stream; when the guest drops its writable end
+ * the body ends and the future response.new returned resolves with ok. The guest's
+ * trailers future (response.new's third argument) is read too: its fields become the
+ * response's trailers (kiln_p3http_trailers), an error-code aborts the response.
  * response.consume-body (a middleware forwarding the next handler's answer, in one
- * instance graph with it) gives that buffer's bytes to a stream the host writes.
+ * instance graph with it) gives that buffer's bytes to a stream the host writes (its
+ * trailers future: ok(none) at once).
  * Outgoing requests, request-options, wasi:http/client and the consume-body of a response
  * client.send returned: client.h.
- * Not yet: trailers (the guest's trailers futures are kept unread and the
- * response ends without trailers), a request body streamed from the connection (it is
- * read whole before the call). */
+ * On a reused instance (kiln_p3http_release) futures of an earlier request that the
+ * guest writes late are ignored. */
 #ifndef KILN_HOST_WASIP3_HTTP_H
 #define KILN_HOST_WASIP3_HTTP_H
 
@@ -39,9 +47,29 @@ extern const kiln_chost_provider kiln_p3http_provider;
 
 typedef struct kiln_p3http kiln_p3http;
 
-/* Binds the context to the request (req borrowed until the instance is freed). 0 or -1
+/* Binds the context to the request (req borrowed until the instance is freed). Its body
+ * is req->body whole, or, when streamed, what the executor feeds with
+ * kiln_p3http_body_put / _end as the connection brings it. 0 or -1 (out of memory). */
+int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req, int streamed);
+/* A streamed body: 1 when the guest took it (consume-body), still holds its stream,
+ * the connection's body has not ended and the host's buffer has room — the host should
+ * read more from the connection (kiln_component_idle's wants). */
+int kiln_p3http_body_wants(const kiln_p3http *h);
+/* How many more bytes the buffer takes (at most KILN_P3HTTP_HIGH are held). */
+size_t kiln_p3http_body_room(const kiln_p3http *h);
+/* Adds n bytes from the connection (n <= body_room) and retries the guest's pending
+ * read. Bytes for a body the guest did not take, or dropped, are discarded. 0 or -1
  * (out of memory). */
-int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req);
+int kiln_p3http_body_put(kiln_p3http *h, const void *data, size_t n);
+/* A trailer field of the streamed body, before kiln_p3http_body_end (forbidden or
+ * malformed names are left out). 0 or -1 (out of memory). */
+int kiln_p3http_body_trailer(kiln_p3http *h, const char *name, size_t nlen, const char *value,
+                             size_t vlen);
+/* The connection's body ended (failed: it broke off; the guest's stream then ends
+ * early and the trailers future stays unresolved): once the buffer is read, the
+ * guest's stream ends, and consume-body's trailers future resolves with the trailer
+ * fields given (ok(some(fields))), or ok(none). */
+void kiln_p3http_body_end(kiln_p3http *h, int failed);
 /* The rep of the incoming request, for handle's own<request> argument. */
 uint32_t kiln_p3http_request_rep(kiln_p3http *h);
 /* The response rep the guest returned: its status and headers (NULL when rep is not a
@@ -51,9 +79,14 @@ const wh_fields *kiln_p3http_response(kiln_p3http *h, uint32_t rep, int *status)
  * handed out and emptied by the call; *ended once the guest dropped the stream (or gave
  * none). The guest's pending write is retried (into the emptied buffer). */
 const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, int *ended);
-/* 1 when the response body has bytes to take or has ended (kiln_component_drive's
- * condition; h is the context, the response the one last looked up). */
+/* 1 when the response body has bytes to take, or has ended and the guest wrote its
+ * trailers future (kiln_component_drive's condition; h is the context, the response the
+ * one last looked up). */
 int kiln_p3http_body_ready(void *h);
+/* After the body ended: the trailers the guest wrote (*trailers NULL: none, or the
+ * future was never written). 0, or -1 when the guest wrote an error-code (the response
+ * must be aborted) or rep is unknown. */
+int kiln_p3http_trailers(kiln_p3http *h, uint32_t rep, const wh_fields **trailers);
 
 /* After a request whose response `rep` ended (0: none), for an instance serving on
  * (Spin's reuse: exec/http/reuse_p3.h): the response's slot freed and every per-request
