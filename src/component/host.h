@@ -194,10 +194,17 @@ void kiln_chost_stream_close(kiln_chost_stream *hs);
 typedef struct kiln_chost_future kiln_chost_future;
 /* A new future whose readable end *v (a result value) gets. NULL with cx->err. */
 kiln_chost_future *kiln_chost_future_writer(kiln_cabi_cx *cx, kiln_cval *v);
-/* Resolves it with *value (a value holding no strings, lists or handles: copied). 0, or -1
- * when the value cannot be lowered (the instance then traps). hf is no longer valid.
- * Harmless after the guest dropped its end. */
+/* Resolves it with *value (a value holding no strings, lists or handles). Only *value
+ * itself is copied: the guest may read the future long after this call, so the nested
+ * parts a variant's payload or a record's items point to must outlive it — build them in
+ * kiln_chost_future_values(hf, n), or in static or context storage. 0, or -1 when the
+ * value cannot be lowered (the instance then traps). hf is no longer valid. Harmless
+ * after the guest dropped its end. */
 int kiln_chost_future_resolve(kiln_chost_future *hf, const kiln_cval *value);
+/* n zeroed values owned by hf's end (freed with it; a second call replaces the first),
+ * for the nested parts of the value kiln_chost_future_resolve is given. NULL when out of
+ * memory. */
+kiln_cval *kiln_chost_future_values(kiln_chost_future *hf, size_t n);
 /* The host reads a future the guest writes (e.g. wasi:http 0.3's response trailers):
  * in a host function called with cx, the host becomes the reader of the future the
  * guest passed as value v (its readable end, lifted). When the guest writes it, got(arg,

@@ -46,6 +46,7 @@ typedef struct ka_end {
     ka_store *store; /* a host end's */
     int fut_ready;   /* a host future's value is set */
     kiln_cval fut_value;
+    kiln_cval *fut_nodes;       /* kiln_chost_future_values: the value's nested parts */
     kiln_chost_future_ops fops; /* a host future reader's (kiln_chost_future_reader) */
 } ka_end;
 
@@ -62,6 +63,7 @@ struct ka_shared {
 void ka_end_free(void *p)
 {
     ka_end *e = p;
+    kiln_free(e->fut_nodes);
     if (e->sh && --e->sh->nends == 0) kiln_free(e->sh);
     kiln_free(e);
 }
@@ -685,6 +687,16 @@ kiln_chost_future *kiln_chost_future_reader(kiln_cabi_cx *cx, const kiln_cval *v
         e->dead = 1;
     }
     return (kiln_chost_future *)e;
+}
+
+kiln_cval *kiln_chost_future_values(kiln_chost_future *hf, size_t n)
+{
+    ka_end *h = (ka_end *)hf;
+    kiln_cval *v = kiln_calloc(n ? n : 1, sizeof *v);
+    if (!v) return NULL;
+    kiln_free(h->fut_nodes);
+    h->fut_nodes = v;
+    return v;
 }
 
 int kiln_chost_future_resolve(kiln_chost_future *hf, const kiln_cval *value)

@@ -153,8 +153,13 @@ static void err_value(kiln_cval v[5], uint32_t c)
 static void resolve(kiln_chost_future **f, uint32_t c)
 {
     if (!*f) return;
-    kiln_cval v[5];
-    err_value(v, c);
+    kiln_cval ok;
+    kiln_cval *v = kiln_chost_future_values(*f, 5); /* the value's parts outlive this call */
+    if (!v) {                                       /* out of memory: ok (no parts to point to) */
+        v = &ok;
+        c = 0;
+    } else
+        err_value(v, c);
     if (!c) memset(&v[0], 0, sizeof v[0]);
     kiln_chost_future_resolve(*f, &v[0]);
     *f = NULL;
@@ -588,7 +593,17 @@ static void resp_end(p3c_resp *rs, uint32_t ecode)
 {
     if (rs->x && ecode) rs->failed = 1;
     if (rs->trailers) {
-        kiln_cval v[6];
+        /* out of memory for the value's parts: ok(none), from static storage */
+        static kiln_cval none_part; /* zero: none */
+        static const kiln_cval ok_none = {.var = {0, &none_part}};
+        kiln_cval *v = kiln_chost_future_values(rs->trailers, 6); /* outlives this call */
+        if (!v) {
+            kiln_chost_future_resolve(rs->trailers, &ok_none);
+            rs->trailers = NULL;
+            wh_xfer_release(rs->x);
+            rs->x = NULL;
+            return;
+        }
         err_value(v, ecode);
         if (!ecode) { /* ok(none) */
             memset(v, 0, 2 * sizeof *v);
