@@ -63,6 +63,13 @@ if cmd == "trailers":
     st, h, body, tr = read_response(s.makefile("rb"))
     print(st, h.get("transfer-encoding"), body.decode().replace("\n", "|"),
           "a=%s b=%s" % (tr.get("x-trailer-a"), tr.get("x-trailer-b")))
+elif cmd == "req-trailers":  # a chunked request with trailers (wasi:http 0.2 future-trailers)
+    s = conn()
+    s.sendall(b"POST /x/req-trailers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+              b"Trailer: x-req-sum\r\n\r\n5\r\nhello\r\n0\r\nx-req-sum: 5\r\n"
+              b"X-Req-Note: two words\r\n\r\n")
+    st, h, body, tr = read_response(s.makefile("rb"))
+    print(st, body.decode().replace("\n", "|"))
 elif cmd == "trailers-raw":  # the bytes after the last data chunk
     s = conn()
     s.sendall(b"GET /x/trailers HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -202,6 +209,10 @@ expect_eq "the bytes after the last data chunk" \
     "b'0\\r\\nx-trailer-a: alpha\\r\\nx-trailer-b: beta\\r\\n\\r\\n'" "$(h1 trailers-raw)"
 trailer=$(curl -s -m 10 --raw "$URL/x/trailers" | tr -d '\r' | grep -c '^x-trailer-')
 expect_eq "curl sees both trailers" "2" "$trailer"
+expect_eq "a request's trailers reach the guest (incoming-body.finish's future-trailers)" \
+    "HTTP/1.1 200 OK x-req-sum: 5|x-req-note: two words|" "$(h1 req-trailers)"
+expect_eq "a request without trailers: the future gives none" "no trailers" \
+    "$(curl -s -m 10 -H 'Transfer-Encoding: chunked' --data-binary abc "$URL/x/req-trailers")"
 expect_eq "HTTP/2: the body of a response with trailers is whole (up_http2.sh: the trailers)" "one
 two" "$(curl -s -m 10 --http2-prior-knowledge "$URL/x/trailers")"
 expect_eq "four pipelined requests (bodies Content-Length and chunked) answered in order" \

@@ -519,6 +519,21 @@ static int sink_wait_fd(void *arg)
     return job->body->wait_fd(job->body);
 }
 
+/* The streamed body's trailer fields (after its end), as request trailers for the guest. */
+static wh_fields *sink_trailers(void *arg)
+{
+    http_job *job = arg;
+    int was = op_begin(job);
+    size_t n = 0;
+    const kiln_http_header *t = job->body->trailers ? job->body->trailers(job->body, &n) : NULL;
+    wh_fields *f = t && n ? wh_fields_new() : NULL;
+    for (size_t i = 0; f && i < n; i++) /* (a field the rules refuse is left out) */
+        (void)wh_fields_append(f, t[i].name, t[i].name_len, (const uint8_t *)t[i].value,
+                               t[i].value_len);
+    op_end(job, was);
+    return f;
+}
+
 /* ---- the guest ---- */
 
 /* Waits for an instance slot (on the fiber: the loop serves others meanwhile) until the
@@ -577,10 +592,11 @@ static void job_run(void *arg)
     }
     kiln_wasihttp *wh = kiln_component_host_ctx(ci, "wasi:http");
     const kiln_component_func *fn = kiln_component_find_func(ci, HANDLE_FUNC);
-    kiln_wasihttp_sink sink = {sink_start, sink_write, sink_finish, job, NULL, NULL};
+    kiln_wasihttp_sink sink = {sink_start, sink_write, sink_finish, job, NULL, NULL, NULL};
     if (job->body) {
         sink.read = sink_read;
         sink.wait_fd = sink_wait_fd;
+        sink.trailers = sink_trailers;
     }
     if (!wh || !fn) {
         kiln_log_error("component '%s': no wasi:http/incoming-handler handle to call", c->id);

@@ -32,6 +32,7 @@ struct kiln_wasihttp {
     size_t body_off;
     kiln_wasihttp_outcome outcome;
     int finished;
+    int body_ended; /* the streamed request body was read to its end (trailers are known) */
     uint32_t error_case;
 };
 
@@ -468,6 +469,7 @@ static long body_stream_read(void *arg, void *buf, size_t cap, int *eof, int *er
         return -1;
     }
     *eof = n == 0;
+    if (n == 0) h->body_ended = 1;
     return n;
 }
 static const p2_stream_ops body_stream_ops = {body_stream_read, no_write, NULL};
@@ -536,11 +538,13 @@ static int trailers_subscribe(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args
     return ready_pollable(ctx, cx, &res[0]);
 }
 
-/* some(ok(ok(none))) the first time (a request has no trailers: the server drops them),
- * some(err) after. */
+/* some(ok(ok(trailers))) the first time, some(err) after. The trailers are the request's
+ * trailer fields (immutable) when its streamed body was read to its end and had some, else
+ * none (a body not read to its end, or one that came whole before the call). */
 static int trailers_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    wh_flag *t = get(cx, &H(ctx)->trailers, args[0].res.rep, "future-trailers");
+    kiln_wasihttp *h = ctx;
+    wh_flag *t = get(cx, &h->trailers, args[0].res.rep, "future-trailers");
     if (!t) return -1;
     kiln_cval *outer = cval(cx), *inner = cval(cx), *opt = cval(cx);
     if (!outer || !inner || !opt) return p2_fail(cx, "wasi:http: out of memory");
@@ -551,6 +555,18 @@ static int trailers_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
     }
     t->on = 1;
     var(opt, 0, NULL);
+    wh_fields *tf = h->body_ended && h->sink.trailers ? h->sink.trailers(h->sink.arg) : NULL;
+    if (tf && tf->n) {
+        kiln_cval *own = cval(cx);
+        tf->immutable = 1;
+        if (!own) wh_fields_free(tf);
+        uint32_t rep = own ? put_fields(h, tf) : 0; /* (put_fields frees tf on failure) */
+        if (!rep) return p2_fail(cx, "wasi:http: out of memory");
+        own->res.rep = rep;
+        var(opt, 1, own);
+    } else {
+        wh_fields_free(tf);
+    }
     var(inner, 0, opt);
     var(outer, 0, inner);
     return 0;

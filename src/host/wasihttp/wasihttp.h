@@ -114,7 +114,9 @@ typedef struct kiln_wasihttp_request {
  * A request body that streams in from the connection comes from read (NULL: the body is
  * request.body): up to cap bytes, the count (> 0), 0 at its end, -1 when it failed, -2
  * when nothing is there yet; wait_fd: a file descriptor that polls readable when read
- * would not return -2 (any thread may poll it). */
+ * would not return -2 (any thread may poll it); trailers (NULL: none ever), once read
+ * returned 0: the body's trailer fields as a new wh_fields (the caller's), or NULL when
+ * there are none (or out of memory). */
 typedef struct kiln_wasihttp_sink {
     int (*start)(void *arg, int status, const wh_fields *headers);
     int (*write)(void *arg, const void *data, size_t n);
@@ -122,6 +124,7 @@ typedef struct kiln_wasihttp_sink {
     void *arg;
     long (*read)(void *arg, void *buf, size_t cap);
     int (*wait_fd)(void *arg);
+    wh_fields *(*trailers)(void *arg);
 } kiln_wasihttp_sink;
 
 /* What became of the response when the guest returned. */

@@ -191,7 +191,7 @@ static void test_request_and_response(void)
     kiln_wasihttp_request req = {
         "PATCH", 5, "/p?q=1", 6, 0, "x", 1, hs, 3, (const uint8_t *)"body", 4, NULL, 0};
     sink_log log = {0, 0, KILN_BUF_INIT, ""};
-    kiln_wasihttp_sink sink = {s_start, s_write, s_finish, &log, NULL, NULL};
+    kiln_wasihttp_sink sink = {s_start, s_write, s_finish, &log, NULL, NULL, NULL};
     CHECK_INT(kiln_wasihttp_bind(h, p2, &req, &sink), 0);
     uint32_t rq = kiln_wasihttp_request_rep(h), op = kiln_wasihttp_outparam_rep(h);
     kiln_cval a[3] = {R(rq)}, res[1];
@@ -274,7 +274,7 @@ static void test_error_outcome(void)
     void *h = kiln_wasihttp_provider.ctx_new(&g, &err);
     kiln_wasihttp_request req = {"GET", 3, "/", 1, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0};
     sink_log log = {0, 0, KILN_BUF_INIT, ""};
-    kiln_wasihttp_sink sink = {s_start, s_write, s_finish, &log, NULL, NULL};
+    kiln_wasihttp_sink sink = {s_start, s_write, s_finish, &log, NULL, NULL, NULL};
     CHECK_INT(kiln_wasihttp_bind(h, p2, &req, &sink), 0);
     int finished;
     uint32_t ec;

@@ -12,6 +12,9 @@
  *                reads its body from an executor thread
  *   .../trailers 200, no Content-Length: "one\n" and "two\n" in two writes, then the
  *                trailers x-trailer-a: alpha and x-trailer-b: beta
+ *   .../req-trailers  200: the request's trailer fields after its body was read to the
+ *                end ("name: value\n" each, from incoming-body.finish's future-trailers),
+ *                or "no trailers\n"
  *   .../trap     traps (abort) before setting the response
  *   .../partial  200, streamed: 320 KiB of 'x' (enough that the headers and some of it are
  *                sent before the guest goes on), then traps (abort) before finishing
@@ -136,8 +139,10 @@ static void finish(wasi_http_types_own_outgoing_body_t body, const char *data, s
     if (!wasi_http_types_static_outgoing_body_finish(body, NULL, &ferr)) abort();
 }
 
-/* Reads the whole request body into b. */
-static void read_body(wasi_http_types_borrow_incoming_request_t req, buf *b)
+/* Reads the whole request body into b (NULL: dropped); returns the incoming-body, its
+ * stream dropped. */
+static wasi_http_types_own_incoming_body_t
+read_to_end(wasi_http_types_borrow_incoming_request_t req, buf *b)
 {
     wasi_http_types_own_incoming_body_t body;
     if (!wasi_http_types_method_incoming_request_consume(req, &body)) abort();
@@ -153,11 +158,31 @@ static void read_body(wasi_http_types_borrow_incoming_request_t req, buf *b)
             if (err.tag != WASI_IO_STREAMS_STREAM_ERROR_CLOSED) abort();
             break;
         }
-        put(b, chunk.ptr, chunk.len);
+        if (b) put(b, chunk.ptr, chunk.len);
         hello_list_u8_free(&chunk);
     }
     wasi_io_streams_input_stream_drop_own(in);
-    wasi_http_types_incoming_body_drop_own(body);
+    return body;
+}
+
+/* Reads the whole request body into b. */
+static void read_body(wasi_http_types_borrow_incoming_request_t req, buf *b)
+{
+    wasi_http_types_incoming_body_drop_own(read_to_end(req, b));
+}
+
+/* Appends "name: value\n" for each entry of f to b. */
+static void put_entries(buf *b, wasi_http_types_borrow_fields_t f)
+{
+    wasi_http_types_list_tuple2_field_name_field_value_t es;
+    wasi_http_types_method_fields_entries(f, &es);
+    for (size_t i = 0; i < es.len; i++) {
+        put(b, es.ptr[i].f0.ptr, es.ptr[i].f0.len);
+        puts_(b, ": ");
+        put(b, es.ptr[i].f1.ptr, es.ptr[i].f1.len);
+        puts_(b, "\n");
+    }
+    wasi_http_types_list_tuple2_field_name_field_value_free(&es);
 }
 
 /* The request body's length, read in pieces without keeping them (poll: non-blocking
@@ -244,6 +269,28 @@ void exports_wasi_http_incoming_handler_handle(
         wasi_http_types_list_tuple2_field_name_field_value_free(&es);
         wasi_http_types_fields_drop_own(hs);
         read_body(req, &b);
+        finish(start(out, 200), b.p, b.len, 1);
+        free(b.p);
+    } else if (ends_with(&path, plen, "/req-trailers")) {
+        /* the body read to its end, then incoming-body.finish's future-trailers */
+        wasi_http_types_own_future_trailers_t ft =
+            wasi_http_types_static_incoming_body_finish(read_to_end(req, NULL));
+        wasi_http_types_borrow_future_trailers_t bft = wasi_http_types_borrow_future_trailers(ft);
+        wasi_io_poll_own_pollable_t p = wasi_http_types_method_future_trailers_subscribe(bft);
+        wasi_io_poll_method_pollable_block(wasi_io_poll_borrow_pollable(p));
+        wasi_io_poll_pollable_drop_own(p);
+        wasi_http_types_result_result_option_own_trailers_error_code_void_t r;
+        if (!wasi_http_types_method_future_trailers_get(bft, &r) || r.is_err || r.val.ok.is_err)
+            abort();
+        buf b = {0};
+        if (r.val.ok.val.ok.is_some) {
+            wasi_http_types_own_trailers_t t = r.val.ok.val.ok.val;
+            put_entries(&b, wasi_http_types_borrow_fields(t));
+            wasi_http_types_fields_drop_own(t);
+        } else {
+            puts_(&b, "no trailers\n");
+        }
+        wasi_http_types_future_trailers_drop_own(ft);
         finish(start(out, 200), b.p, b.len, 1);
         free(b.p);
     } else if (ends_with(&path, plen, "/big")) {
