@@ -1284,11 +1284,6 @@ void ka_store_free(kiln_component_instance *ci)
         kiln_free(ec);
     }
     kiln_free(s->objs);
-    while (s->bis) {
-        ka_bi *b = s->bis;
-        s->bis = b->next;
-        kiln_free(b);
-    }
     kiln_free(s->stack);
     for (uint32_t i = 0; i < s->ninsts; i++) {
         kiln_free(s->insts[i]->threads);

@@ -161,7 +161,6 @@ typedef struct ka_bi {
     ki_core *realloc;
     kiln_ctype rtype; /* task.return: a func type with the result as its one parameter */
     kiln_cfield rfield;
-    struct ka_bi *next;
 } ka_bi;
 
 struct ka_store {
@@ -180,7 +179,6 @@ struct ka_store {
     ka_task *tasks;
     void **objs; /* waitable sets, subtasks, ends: a handle's rep is its index here */
     uint32_t nobjs, capobjs;
-    ka_bi *bis;
     ka_errctx *errctxs;
     ka_subtask *host_call;    /* the async-lowered host call running (kiln_chost_defer) */
     ka_subtask *host_pending; /* host calls left pending, completed later */

@@ -246,7 +246,6 @@ static void item_slots(cap *c, ki_kind kind, void *p, size_t size)
         slot(c, &x->rtype.sig);
         slot(c, &x->rfield.name);
         slot(c, &x->rfield.type.type);
-        slot(c, &x->next);
         return;
     }
     }
