@@ -26,6 +26,7 @@
 # WRK_SECONDS (5), LIVE (1000).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/bench/nginx.sh"
 B=${KILN_BUILD:-build}
 case "$B" in /*) ;; *) B="$ROOT/$B" ;; esac
 K="$B/kiln"
@@ -80,20 +81,7 @@ first_200() {
 wrk_rps() { wrk -t2 -c32 -d"${SECS}s" "$1" 2>&1 | awk '/Requests\/sec/{print $2}'; }
 
 nport=$(port)
-mkdir -p "$W/nginx"
-cat >"$W/nginx/nginx.conf" <<NGX
-worker_processes 2;
-pid $W/nginx/nginx.pid;
-error_log $W/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $W/nginx; proxy_temp_path $W/nginx; fastcgi_temp_path $W/nginx;
-  uwsgi_temp_path $W/nginx; scgi_temp_path $W/nginx;
-  server { listen 127.0.0.1:$nport; location / { return 200 "Hello from Kiln!\n"; } }
-}
-NGX
-nginx -c "$W/nginx/nginx.conf" -p "$W/nginx" 2>>"$W/nginx/error.log" || log "nginx did not start"
+start_nginx "$W/nginx" "$nport" 2 1024 'Hello from Kiln!\n' || log "nginx did not start"
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 rows="$W/rows"

@@ -31,6 +31,7 @@
 # Not part of `make test`: targets live here, never in timed tests.
 set -u
 source "$(dirname "$0")/../tests/lib.sh"
+source "$(dirname "$0")/nginx.sh"
 OUT="$ROOT/bench/results.md"
 P="$SHARED/programs/wasm3"
 export KILN_CACHE_DIR="$KILN_BUILD/bench-cache"
@@ -67,19 +68,7 @@ host_api_section() {
     fi
     nport=$(free_port)
     uport=$(free_port)
-    cat >"$dir/nginx/nginx.conf" <<NGX
-worker_processes 1;
-pid $dir/nginx/nginx.pid;
-error_log $dir/nginx/error.log;
-events { worker_connections 2048; }
-http {
-  access_log off;
-  client_body_temp_path $dir/nginx; proxy_temp_path $dir/nginx; fastcgi_temp_path $dir/nginx;
-  uwsgi_temp_path $dir/nginx; scgi_temp_path $dir/nginx;
-  server { listen 127.0.0.1:$nport; location / { return 200 "Hello, world!\n"; } }
-}
-NGX
-    nginx -c "$dir/nginx/nginx.conf" -p "$dir/nginx" 2>>"$dir/nginx/error.log"
+    start_nginx "$dir/nginx" "$nport" 1 2048
     python3 "$ROOT/tests/e2e/helpers/upstream.py" "$uport" 1000 >"$dir/upstream.log" 2>&1 &
     local upid=$!
     cat >"$dir/kiln.toml" <<TOML
@@ -196,19 +185,7 @@ TOML
     "$KILN" up -f "$dir/p2" --listen "127.0.0.1:$cport" --tier opt --quiet >"$dir/p2.log" 2>&1 &
     cpid=$!
     nport=$(free_port)
-    cat >"$dir/nginx/nginx.conf" <<NGX
-worker_processes 2;
-pid $dir/nginx/nginx.pid;
-error_log $dir/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $dir/nginx; proxy_temp_path $dir/nginx; fastcgi_temp_path $dir/nginx;
-  uwsgi_temp_path $dir/nginx; scgi_temp_path $dir/nginx;
-  server { listen 127.0.0.1:$nport; location / { return 200 "Hello, world!\n"; } }
-}
-NGX
-    nginx -c "$dir/nginx/nginx.conf" -p "$dir/nginx" 2>>"$dir/nginx/error.log"
+    start_nginx "$dir/nginx" "$nport" 2 1024
     local port
     for port in $fport $rport $cport; do
         for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
@@ -408,20 +385,7 @@ TOML
 kiln_pid=$!
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
 nport=$(free_port)
-mkdir -p "$TMP/nginx"
-cat >"$TMP/nginx/nginx.conf" <<NGX
-worker_processes 2;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $TMP/nginx; proxy_temp_path $TMP/nginx; fastcgi_temp_path $TMP/nginx;
-  uwsgi_temp_path $TMP/nginx; scgi_temp_path $TMP/nginx;
-  server { listen 127.0.0.1:$nport; location / { return 200 "Hello, world!\n"; } }
-}
-NGX
-nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" 2>>"$TMP/nginx/error.log"
+start_nginx "$TMP/nginx" "$nport" 2 1024
 sleep 0.3
 wrk_run() { wrk -t2 -c32 -d10s --latency "$1" 2>&1; }
 rps() { awk '/Requests\/sec/{print $2}' <<<"$1"; }
@@ -667,20 +631,7 @@ TOML
     local kpid=$!
     for _ in $(seq 100); do curl -fs "http://127.0.0.1:$kport/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
     nport=$(free_port)
-    mkdir -p "$TMP/nginx6"
-    cat >"$TMP/nginx6/nginx.conf" <<NGX
-worker_processes 2;
-pid $TMP/nginx6/nginx.pid;
-error_log $TMP/nginx6/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $TMP/nginx6; proxy_temp_path $TMP/nginx6; fastcgi_temp_path $TMP/nginx6;
-  uwsgi_temp_path $TMP/nginx6; scgi_temp_path $TMP/nginx6;
-  server { listen 127.0.0.1:$nport; location / { return 200 "Hello, world!\n"; } }
-}
-NGX
-    nginx -c "$TMP/nginx6/nginx.conf" -p "$TMP/nginx6" 2>>"$TMP/nginx6/error.log"
+    start_nginx "$TMP/nginx6" "$nport" 2 1024
     local wpid=""
     if [ $have_wt = 1 ]; then
         wport=$(free_port)
