@@ -313,24 +313,28 @@ static int fields_append(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kil
     return 0;
 }
 
+int wh_fields_entries(kiln_cabi_cx *cx, const wh_fields *f, kiln_cval *res)
+{
+    kiln_cval *items = kiln_cabi_alloc(cx, (f->n ? f->n : 1) * 3 * sizeof *items);
+    if (!items) return p2_fail(cx, "wasi:http: out of memory");
+    kiln_cval *pairs = items + f->n;
+    for (size_t i = 0; i < f->n; i++) {
+        pairs[2 * i].str.ptr = f->items[i].name;
+        pairs[2 * i].str.len = f->items[i].name_len;
+        pairs[2 * i + 1].str.ptr = (char *)f->items[i].value;
+        pairs[2 * i + 1].str.len = f->items[i].value_len;
+        items[i].agg.items = &pairs[2 * i];
+        items[i].agg.n = 2;
+    }
+    res->agg.items = items;
+    res->agg.n = (uint32_t)f->n;
+    return 0;
+}
+
 static int fields_entries(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     wh_fields *f = get(cx, &H(ctx)->fields, args[0].res.rep, "fields");
-    if (!f) return -1;
-    kiln_cval *items = kiln_cabi_alloc(cx, (f->n ? f->n : 1) * sizeof *items);
-    kiln_cval *pairs = kiln_cabi_alloc(cx, (f->n ? f->n : 1) * 2 * sizeof *pairs);
-    if (!items || !pairs) return p2_fail(cx, "wasi:http: out of memory");
-    for (size_t i = 0; i < f->n; i++) {
-        items[i].agg.items = &pairs[2 * i];
-        items[i].agg.n = 2;
-        if (set_string(cx, &pairs[2 * i], f->items[i].name, f->items[i].name_len) < 0 ||
-            set_string(cx, &pairs[2 * i + 1], (const char *)f->items[i].value,
-                       f->items[i].value_len) < 0)
-            return -1;
-    }
-    res[0].agg.items = items;
-    res[0].agg.n = (uint32_t)f->n;
-    return 0;
+    return f ? wh_fields_entries(cx, f, &res[0]) : -1;
 }
 
 /* A new fields resource: a copy of f, immutable or not. */

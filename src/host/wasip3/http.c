@@ -373,21 +373,7 @@ static int f_append(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
 static int f_copy_all(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     wh_fields *f = fields_arg(ctx, cx, &args[0]);
-    if (!f) return -1;
-    kiln_cval *items = kiln_cabi_alloc(cx, (f->n ? f->n : 1) * 3 * sizeof *items);
-    if (!items) return fail(cx, "out of memory");
-    kiln_cval *pairs = items + f->n;
-    for (size_t i = 0; i < f->n; i++) {
-        pairs[2 * i].str.ptr = f->items[i].name;
-        pairs[2 * i].str.len = f->items[i].name_len;
-        pairs[2 * i + 1].str.ptr = (char *)f->items[i].value;
-        pairs[2 * i + 1].str.len = f->items[i].value_len;
-        items[i].agg.items = &pairs[2 * i];
-        items[i].agg.n = 2;
-    }
-    res[0].agg.items = items;
-    res[0].agg.n = (uint32_t)f->n;
-    return 0;
+    return f ? wh_fields_entries(cx, f, &res[0]) : -1;
 }
 
 static int f_clone(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
