@@ -237,27 +237,29 @@ static int fields_from_list(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, 
     return var_res(cx, &res[0], 0, put_fields(H(ctx), f));
 }
 
-static int fields_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+int wh_fields_values(kiln_cabi_cx *cx, const wh_fields *f, const char *name, size_t nlen,
+                     kiln_cval *res)
 {
-    wh_fields *f = get(cx, &H(ctx)->fields, args[0].res.rep, "fields");
-    if (!f) return -1;
     size_t n = 0;
     for (size_t i = 0; i < f->n; i++)
-        if (f->items[i].name_len == args[1].str.len &&
-            strncasecmp(f->items[i].name, args[1].str.ptr, args[1].str.len) == 0)
-            n++;
+        n += f->items[i].name_len == nlen && strncasecmp(f->items[i].name, name, nlen) == 0;
     kiln_cval *items = kiln_cabi_alloc(cx, (n ? n : 1) * sizeof *items);
     if (!items) return p2_fail(cx, "wasi:http: out of memory");
     size_t k = 0;
     for (size_t i = 0; i < f->n; i++)
-        if (f->items[i].name_len == args[1].str.len &&
-            strncasecmp(f->items[i].name, args[1].str.ptr, args[1].str.len) == 0)
-            if (set_string(cx, &items[k++], (const char *)f->items[i].value,
-                           f->items[i].value_len) < 0)
-                return -1;
-    res[0].agg.items = items;
-    res[0].agg.n = (uint32_t)n;
+        if (f->items[i].name_len == nlen && strncasecmp(f->items[i].name, name, nlen) == 0) {
+            items[k].str.ptr = (char *)f->items[i].value;
+            items[k++].str.len = f->items[i].value_len;
+        }
+    res->agg.items = items;
+    res->agg.n = (uint32_t)n;
     return 0;
+}
+
+static int fields_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    wh_fields *f = get(cx, &H(ctx)->fields, args[0].res.rep, "fields");
+    return f ? wh_fields_values(cx, f, args[1].str.ptr, args[1].str.len, &res[0]) : -1;
 }
 
 static int fields_has(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)

@@ -76,6 +76,10 @@ wh_fields *wh_fields_clone(const wh_fields *f);
  * 0.2, fields.copy-all in 0.3), into *res; the strings point into f, which must stay as
  * it is until the result is lowered. 0, or -1 with cx->err (out of memory). types.c. */
 int wh_fields_entries(kiln_cabi_cx *cx, const wh_fields *f, kiln_cval *res);
+/* The values of the entries named name (any case) as a list<list<u8>> result (fields.get),
+ * pointing into f likewise. 0, or -1 with cx->err. types.c. */
+int wh_fields_values(kiln_cabi_cx *cx, const wh_fields *f, const char *name, size_t nlen,
+                     kiln_cval *res);
 /* Appends (name lowercased; no checks); 0, or -1 out of memory. */
 int wh_fields_append(wh_fields *f, const char *name, size_t nlen, const uint8_t *value,
                      size_t vlen);

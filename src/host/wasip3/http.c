@@ -266,21 +266,7 @@ static int name_is(const wh_field *e, const kiln_cval *name)
 static int f_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     wh_fields *f = fields_arg(ctx, cx, &args[0]);
-    if (!f) return -1;
-    uint32_t n = 0;
-    for (size_t i = 0; i < f->n; i++)
-        n += name_is(&f->items[i], &args[1]);
-    kiln_cval *items = kiln_cabi_alloc(cx, (n ? n : 1) * sizeof *items);
-    if (!items) return fail(cx, "out of memory");
-    n = 0;
-    for (size_t i = 0; i < f->n; i++)
-        if (name_is(&f->items[i], &args[1])) {
-            items[n].str.ptr = (char *)f->items[i].value;
-            items[n++].str.len = f->items[i].value_len;
-        }
-    res[0].agg.items = items;
-    res[0].agg.n = n;
-    return 0;
+    return f ? wh_fields_values(cx, f, args[1].str.ptr, args[1].str.len, &res[0]) : -1;
 }
 
 static int f_has(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
