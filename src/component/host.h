@@ -205,6 +205,9 @@ int kiln_chost_future_resolve(kiln_chost_future *hf, const kiln_cval *value);
  * for the nested parts of the value kiln_chost_future_resolve is given. NULL when out of
  * memory. */
 kiln_cval *kiln_chost_future_values(kiln_chost_future *hf, size_t n);
+/* The value ok(none) (of a result<option<T>, E>) in static storage: what a trailers
+ * future resolves with when kiln_chost_future_values has no memory. */
+extern const kiln_cval kiln_chost_ok_none;
 /* The host reads a future the guest writes (e.g. wasi:http 0.3's response trailers):
  * in a host function called with cx, the host becomes the reader of the future the
  * guest passed as value v (its readable end, lifted). When the guest writes it, got(arg,

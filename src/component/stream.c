@@ -689,6 +689,9 @@ kiln_chost_future *kiln_chost_future_reader(kiln_cabi_cx *cx, const kiln_cval *v
     return (kiln_chost_future *)e;
 }
 
+static kiln_cval none_part; /* zero: none */
+const kiln_cval kiln_chost_ok_none = {.var = {0, &none_part}};
+
 kiln_cval *kiln_chost_future_values(kiln_chost_future *hf, size_t n)
 {
     ka_end *h = (ka_end *)hf;

@@ -593,12 +593,9 @@ static void resp_end(p3c_resp *rs, uint32_t ecode)
 {
     if (rs->x && ecode) rs->failed = 1;
     if (rs->trailers) {
-        /* out of memory for the value's parts: ok(none), from static storage */
-        static kiln_cval none_part; /* zero: none */
-        static const kiln_cval ok_none = {.var = {0, &none_part}};
         kiln_cval *v = kiln_chost_future_values(rs->trailers, 6); /* outlives this call */
         if (!v) {
-            kiln_chost_future_resolve(rs->trailers, &ok_none);
+            kiln_chost_future_resolve(rs->trailers, &kiln_chost_ok_none);
             rs->trailers = NULL;
             wh_xfer_release(rs->x);
             rs->x = NULL;

@@ -53,10 +53,9 @@ struct kiln_p3http {
     int in_end;                     /* the connection's body ended (1) or failed (2) */
     kiln_chost_stream *in_stream;   /* the host's end of consume-body's stream (NULL: gone) */
     kiln_chost_future *in_trailers; /* consume-body's trailers future, until resolved */
-    int in_refused;      /* the guest's future passed to consume-body said error: no more */
-    wh_fields *in_tr;    /* the streamed body's trailer fields (NULL: none) */
-    kiln_cval tr_val[3]; /* ok(some(own fields)): the trailers future's value, kept */
-    wh_fields **fields;  /* rep - 1 → fields (NULL: free slot) */
+    int in_refused;     /* the guest's future passed to consume-body said error: no more */
+    wh_fields *in_tr;   /* the streamed body's trailer fields (NULL: none) */
+    wh_fields **fields; /* rep - 1 → fields (NULL: free slot) */
     size_t nfields;
     p3_response res[MAX_RESPONSES]; /* rep - 1 */
     size_t nres;
@@ -474,12 +473,16 @@ static int r_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
 
 /* Resolves consume-body's trailers future once the body ended: ok(some(fields)) with
  * the body's trailer fields (immutable, the guest's to own), else ok(none). The value is
- * kept (shallow) until the guest reads it, so its parts live in h. */
+ * kept (shallow) until the guest reads it, so its parts live with the future's end. */
 static void trailers_resolve(kiln_p3http *h)
 {
     if (!h->in_trailers) return;
-    kiln_cval *v = h->tr_val;
-    memset(v, 0, sizeof h->tr_val);
+    kiln_cval *v = kiln_chost_future_values(h->in_trailers, 3); /* outlive this call */
+    if (!v) {
+        kiln_chost_future_resolve(h->in_trailers, &kiln_chost_ok_none);
+        h->in_trailers = NULL;
+        return;
+    }
     v[0].var.disc = 0; /* ok(option) */
     v[0].var.payload = &v[1];
     if (h->in_tr && h->in_tr->n) {
