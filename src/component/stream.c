@@ -219,6 +219,9 @@ static int copy(ka_shared *sh, ka_end *e)
         char err[240];
         sh->pend = e;
         if (host_try(sh, e, peer, err, sizeof err) < 0) kiln_rt_trap_host(err);
+        /* a host future's end is done with once its value passed (the host forgot a
+         * resolved writer, and never keeps a reader) */
+        if (sh->future && !peer->host) end_release(peer->store, peer);
         return 0;
     }
     if (!sh->pend) {
@@ -265,6 +268,9 @@ static void shared_drop(ka_shared *sh, ka_end *e)
         peer->host = 0;
         peer->dead = 1;
         if (!sh->future && peer->ops.dropped) peer->ops.dropped(peer->ops.arg);
+        /* the host forgets a stream's end when told (host.h), a future's writer once it
+         * resolved it (before that, kiln_chost_future_resolve frees it) */
+        if (!sh->future || peer->fut_ready || peer->readable) end_release(peer->store, peer);
         return;
     }
     if (sh->pend && sh->pend != e) {
@@ -733,15 +739,19 @@ int kiln_chost_future_resolve(kiln_chost_future *hf, const kiln_cval *value)
 {
     ka_end *h = (ka_end *)hf;
     ka_shared *sh = h->sh;
-    if (!h->host) return 0; /* the guest dropped its end */
+    if (!h->host) { /* the guest dropped its end: nothing refers to h but the host */
+        end_release(h->store, h);
+        return 0;
+    }
     h->fut_value = *value;
     h->fut_ready = 1;
-    if (!sh->pend || sh->pend == h) return 0;
+    if (!sh->pend || sh->pend == h) return 0; /* kept until the guest reads or drops it */
     char err[240];
     if (host_try(sh, sh->pend, h, err, sizeof err) < 0) {
         ka_store_fail(h->store, NULL, err);
         return -1;
     }
+    end_release(h->store, h); /* delivered */
     return 0;
 }
 
@@ -757,10 +767,12 @@ void kiln_chost_stream_wake(kiln_chost_stream *hs)
 void kiln_chost_stream_close(kiln_chost_stream *hs)
 {
     ka_end *h = (ka_end *)hs;
-    if (!h->host) return;
-    h->host = 0;
-    h->dead = 1;
-    shared_drop(h->sh, h);
+    if (h->host) {
+        h->host = 0;
+        h->dead = 1;
+        shared_drop(h->sh, h);
+    }
+    end_release(h->store, h); /* the host's last use of it */
 }
 
 /* Notifies an idle end, or ends its pending copy, with DROPPED (its peer is gone). */
