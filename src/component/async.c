@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -110,6 +111,12 @@ int ka_store_new(kiln_component_instance *ci)
     ci->as = s;
     return 0;
 }
+
+/* every object starts with a ka_obj_head (kind, slot) */
+_Static_assert(offsetof(ka_waitable, rep) == offsetof(ka_obj_head, rep), "ka_waitable head");
+_Static_assert(offsetof(ka_wset, rep) == offsetof(ka_obj_head, rep), "ka_wset head");
+_Static_assert(offsetof(ka_errctx_ref, rep) == offsetof(ka_obj_head, rep), "ka_errctx_ref head");
+_Static_assert(offsetof(ka_subtask, w) == 0, "ka_subtask head");
 
 uint32_t ka_live_objs(const ka_store *s)
 {

@@ -16,6 +16,7 @@
 #include "engine/runtime.h"
 #include "util/alloc.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,6 +51,8 @@ typedef struct ka_end {
     kiln_cval *fut_nodes;       /* kiln_chost_future_values: the value's nested parts */
     kiln_chost_future_ops fops; /* a host future reader's (kiln_chost_future_reader) */
 } ka_end;
+
+_Static_assert(offsetof(ka_end, w) == 0, "ka_end starts with its ka_waitable head");
 
 struct ka_shared {
     int future;
