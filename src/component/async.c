@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -111,30 +112,77 @@ int ka_store_new(kiln_component_instance *ci)
     return 0;
 }
 
+/* every object starts with a ka_obj_head (kind, slot) */
+_Static_assert(offsetof(ka_waitable, rep) == offsetof(ka_obj_head, rep), "ka_waitable head");
+_Static_assert(offsetof(ka_wset, rep) == offsetof(ka_obj_head, rep), "ka_wset head");
+_Static_assert(offsetof(ka_errctx_ref, rep) == offsetof(ka_obj_head, rep), "ka_errctx_ref head");
+_Static_assert(offsetof(ka_subtask, w) == 0, "ka_subtask head");
+
+uint32_t ka_live_objs(const ka_store *s)
+{
+    return s->nobjs - s->nobjfree;
+}
+
 int ka_obj_add(ka_store *s, void *obj, uint32_t *rep)
 {
-    if (s->nobjs >= KA_MAX_OBJS) return -1;
-    if (s->nobjs == s->capobjs) {
-        uint32_t cap = s->capobjs ? s->capobjs * 2 : 16;
-        void **n = kiln_realloc(s->objs, cap * sizeof *n);
-        if (!n) return -1;
-        s->objs = n;
-        s->capobjs = cap;
+    if (ka_live_objs(s) >= KA_MAX_OBJS) return -1;
+    uint32_t i;
+    if (s->nobjfree) {
+        i = s->objfree[--s->nobjfree];
+    } else {
+        if (s->nobjs == s->capobjs) {
+            uint32_t cap = s->capobjs ? s->capobjs * 2 : 16;
+            void **n = kiln_realloc(s->objs, cap * sizeof *n);
+            if (!n) return -1;
+            s->objs = n;
+            /* the free list can hold every slot: ka_obj_release never allocates */
+            uint32_t *f = kiln_realloc(s->objfree, cap * sizeof *f);
+            if (!f) return -1;
+            s->objfree = f;
+            s->capobjs = cap;
+        }
+        i = s->nobjs++;
     }
-    *rep = s->nobjs;
-    s->objs[s->nobjs++] = obj;
+    s->objs[i] = obj;
+    ((ka_obj_head *)obj)->rep = i;
+    *rep = i;
+    return 0;
+}
+
+void ka_obj_release(ka_store *s, void *obj)
+{
+    uint32_t i = ((ka_obj_head *)obj)->rep;
+    if (i >= s->nobjs || s->objs[i] != obj) return; /* never added (or released already) */
+    s->objs[i] = NULL;
+    s->objfree[s->nobjfree++] = i;
+}
+
+void *ka_obj_at(ka_store *s, uint32_t rep, int kind)
+{
+    if (rep >= s->nobjs || !s->objs[rep] || ((ka_obj_head *)s->objs[rep])->kind != kind)
+        return NULL;
+    return s->objs[rep];
+}
+
+int ka_kind_of(const kiln_resource_type *t)
+{
+    if (t == &ka_type_wset) return KA_WSET;
+    if (t == &ka_type_subtask) return KA_SUBTASK;
+    if (t == &ka_type_stream_r || t == &ka_type_stream_w || t == &ka_type_future_r ||
+        t == &ka_type_future_w)
+        return KA_END;
     return 0;
 }
 
 void *ka_obj_new(ka_bi *b, size_t size, int kind, uint32_t *rep)
 {
     void *o = kiln_calloc(1, size);
+    if (o) *(int *)o = kind;
     if (!o || ka_obj_add(b->ci->as, o, rep) < 0) {
         kiln_free(o);
-        if (b->ci->as->nobjs >= KA_MAX_OBJS) ka_trap(b, KA_TOO_MANY " (%u)", KA_MAX_OBJS);
+        if (ka_live_objs(b->ci->as) >= KA_MAX_OBJS) ka_trap(b, KA_TOO_MANY " (%u)", KA_MAX_OBJS);
         ka_trap(b, "out of memory");
     }
-    *(int *)o = kind;
     return o;
 }
 
@@ -639,21 +687,84 @@ static int finish_sync(ka_store *s, ka_thread *me, ka_task *k)
     return s->failed ? -1 : 0;
 }
 
+/* Frees a subtask (out of the store; its task gone or never there). */
+static void sub_free(ka_store *s, ka_subtask *sub)
+{
+    ka_obj_release(s, sub);
+    kiln_cabi_cx_free(&sub->cx);
+    kiln_free(sub);
+}
+
+/* Whether task k has ended: resolved, and its threads too (none left registered, the
+ * implicit one done). */
+static int task_ended(const ka_task *k)
+{
+    return k->state == T_RESOLVED && !k->nthreads && (!k->implicit || k->implicit->done);
+}
+
+/* Frees ended task k (off *pk, the link to it in the store's list): its subtask forgets
+ * it, or goes with it once dropped; its threads are freed by reap or free_threads_of. */
+static void task_free(ka_store *s, ka_task **pk)
+{
+    ka_task *k = *pk;
+    if (k->sub && k->sub->dropped) {
+        sub_free(s, k->sub);
+    } else if (k->sub) {
+        k->sub->task = NULL;
+    }
+    if (k->implicit) k->implicit->task = NULL;
+    *pk = k->next;
+    kiln_free(k);
+}
+
+static void thread_free(ka_thread *t)
+{
+    ki_cxs_give(t->cxs, t->ncxs);
+    kiln_free(t->cxs);
+    kiln_free(t);
+}
+
+void ka_sub_dropped(ka_store *s, ka_subtask *sub)
+{
+    sub->dropped = 1;
+    ka_task *k = sub->task;
+    if (!k) {
+        sub_free(s, sub);
+        return;
+    }
+    if (!task_ended(k)) return; /* reap frees both once it has */
+    for (ka_thread *t = s->threads; t; t = t->next)
+        if (t->task == k && !t->done) return; /* (an explicit one never started) */
+    /* its threads have all ended: none runs, none is on the driver's stack */
+    for (ka_thread **pt = &s->threads; *pt;) {
+        ka_thread *t = *pt;
+        if (t->task != k) {
+            pt = &t->next;
+            continue;
+        }
+        *pt = t->next;
+        thread_free(t);
+    }
+    k->implicit = NULL; /* freed above */
+    for (ka_task **pk = &s->tasks; *pk; pk = &(*pk)->next)
+        if (*pk == k) {
+            task_free(s, pk);
+            return;
+        }
+}
+
 /* Frees what finished tasks leave behind, so that an instance serving many calls does
  * not grow: resolved tasks whose threads have all ended (with their implicit thread; a
- * subtask forgets its task), and ended explicit threads. Only between host calls. */
+ * subtask forgets its task, or goes with it when dropped), and ended explicit threads.
+ * Only between host calls. */
 static void reap(ka_store *s)
 {
     for (ka_task **pk = &s->tasks; *pk;) {
-        ka_task *k = *pk;
-        if (k->state != T_RESOLVED || k->nthreads || (k->implicit && !k->implicit->done)) {
-            pk = &k->next;
+        if (!task_ended(*pk)) {
+            pk = &(*pk)->next;
             continue;
         }
-        if (k->sub) k->sub->task = NULL;
-        if (k->implicit) k->implicit->task = NULL; /* freed below with the threads */
-        *pk = k->next;
-        kiln_free(k);
+        task_free(s, pk); /* (its implicit thread is freed below with the threads) */
     }
     for (ka_thread **pt = &s->threads; *pt;) {
         ka_thread *t = *pt;
@@ -663,9 +774,7 @@ static void reap(ka_store *s)
             continue;
         }
         *pt = t->next;
-        ki_cxs_give(t->cxs, t->ncxs);
-        kiln_free(t->cxs);
-        kiln_free(t);
+        thread_free(t);
     }
 }
 
@@ -1047,7 +1156,11 @@ int ka_run_async_core(kiln_component_instance *ci, ki_func *fn, kiln_val *core, 
                 snprintf(cx->err, sizeof cx->err, "handle index %u used with the wrong type", si);
                 return -1;
             }
-            ka_wset *w = s->objs[rep];
+            ka_wset *w = ka_obj_at(s, rep, KA_WSET);
+            if (!w) {
+                snprintf(cx->err, sizeof cx->err, "handle index %u: no waitable set", si);
+                return -1;
+            }
             w->num_waiting++;
             int rc = ka_wait_until_c(me, wset_ready_cb, w, 1);
             w->num_waiting--;
@@ -1089,13 +1202,13 @@ static void lower_async_call(void *ctx, kiln_val *vals)
         kiln_rt_trap_host("async call: out of memory");
     }
     uint32_t rep;
+    sub->w.kind = KA_SUBTASK;
     if (ka_obj_add(s, sub, &rep) < 0) {
         kiln_cabi_cx_free(&sub->cx);
         kiln_free(sub);
-        kiln_rt_trap_host(s->nobjs >= KA_MAX_OBJS ? "async call: " KA_TOO_MANY
-                                                  : "async call: out of memory");
+        kiln_rt_trap_host(ka_live_objs(s) >= KA_MAX_OBJS ? "async call: " KA_TOO_MANY
+                                                         : "async call: out of memory");
     }
-    sub->w.kind = KA_SUBTASK;
     sub->w.take = ka_sub_take;
     sub->tramp = tr;
     ki_cx_prepare(ci, &sub->cx, tr->memory, tr->enc, tr->realloc, tr->frame);
@@ -1140,8 +1253,9 @@ static void lower_async_call(void *ctx, kiln_val *vals)
             return;
         }
         if (rc == KILN_CHOST_PENDING && sub->state == ST_RETURNED) {
-            /* completed before it returned: the results are in the return area */
-            sub->resolve_delivered = 1;
+            /* completed before it returned: the results are in the return area, and
+             * the subtask, which never had a handle, goes */
+            ka_sub_dropped(s, sub);
             vals[0].i32 = ST_RETURNED;
             return;
         }
@@ -1155,8 +1269,7 @@ static void lower_async_call(void *ctx, kiln_val *vals)
             snprintf(msg, sizeof msg, "%s: %s", tr->callee->name, sub->cx.err);
             kiln_rt_trap_host(msg);
         }
-        sub->state = ST_RETURNED;
-        sub->resolve_delivered = 1;
+        ka_sub_dropped(s, sub); /* resolved at once: no handle, nothing refers to it */
         vals[0].i32 = ST_RETURNED;
         return;
     }
@@ -1175,7 +1288,7 @@ static void lower_async_call(void *ctx, kiln_val *vals)
         kiln_rt_trap_host(msg);
     if (sub->state == ST_RETURNED) {
         sub->resolve_delivered = 1;
-        sub->dropped = 1;
+        ka_sub_dropped(s, sub); /* no handle: it goes with its task */
         vals[0].i32 = ST_RETURNED;
         return;
     }
@@ -1265,6 +1378,7 @@ void ka_store_free(kiln_component_instance *ci)
         kiln_free(k);
     }
     for (uint32_t i = 0; i < s->nobjs; i++) {
+        if (!s->objs[i]) continue; /* freed already */
         int kind = *(int *)s->objs[i];
         if (kind == KA_WSET) {
             kiln_free(((ka_wset *)s->objs[i])->elems);
@@ -1273,7 +1387,7 @@ void ka_store_free(kiln_component_instance *ci)
             kiln_cabi_cx_free(&((ka_subtask *)s->objs[i])->cx);
             kiln_free(s->objs[i]);
         } else if (kind == KA_ERRCTX) {
-            ka_errctx_free(s->objs[i]);
+            kiln_free(s->objs[i]); /* (the messages go below) */
         } else {
             ka_end_free(s->objs[i]);
         }
@@ -1284,6 +1398,7 @@ void ka_store_free(kiln_component_instance *ci)
         kiln_free(ec);
     }
     kiln_free(s->objs);
+    kiln_free(s->objfree);
     kiln_free(s->stack);
     for (uint32_t i = 0; i < s->ninsts; i++) {
         kiln_free(s->insts[i]->threads);

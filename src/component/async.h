@@ -25,7 +25,11 @@
  *
  * Handles: waitable sets and subtasks live in the instance's resource table
  * (kiln_resources), under types of their own, so indices are shared with resources as
- * the spec's single `handles` table has them; using one as the other traps.
+ * the spec's single `handles` table has them; using one as the other traps. The objects
+ * behind them sit in the store's slots (a handle's rep is its slot) and are freed once
+ * their last holder lets go (the handle dropped, and no other end, set, pending copy,
+ * task or host refers to them); the slot is then reused, so KA_MAX_OBJS (async_internal.h)
+ * caps the objects alive at once, not those made over the instance's life.
  *
  * Host functions lowered async may complete later (host.h's kiln_chost_defer,
  * async_host.c): a subtask without a task, completed by the host on the driver's thread;

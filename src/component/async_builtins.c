@@ -39,7 +39,9 @@ void *ka_get(ka_bi *b, uint32_t h, const kiln_resource_type *t)
     if (kiln_resources_lookup(b->frame->res, h, &ht, &rep, err, sizeof err) < 0)
         ka_trap(b, "%s", err);
     if (ht != t) ka_trap(b, "handle index %u used with the wrong type", h);
-    return b->ci->as->objs[rep];
+    void *o = ka_obj_at(b->ci->as, rep, ka_kind_of(t));
+    if (!o) ka_trap(b, "handle index %u refers to a freed %s", h, t->name); /* (a bug) */
+    return o;
 }
 
 /* A waitable (subtask or stream/future end) behind handle h. */
@@ -54,7 +56,9 @@ static ka_waitable *get_waitable(ka_bi *b, uint32_t h)
         (ht != &ka_type_subtask && ht != &ka_type_stream_r && ht != &ka_type_stream_w &&
          ht != &ka_type_future_r && ht != &ka_type_future_w))
         ka_trap(b, "handle index %u used with the wrong type", h);
-    return b->ci->as->objs[rep];
+    void *o = ka_obj_at(b->ci->as, rep, ka_kind_of(ht));
+    if (!o) ka_trap(b, "handle index %u refers to a freed %s", h, ht->name); /* (a bug) */
+    return o;
 }
 
 static void bi_wset_new(void *ctx, kiln_val *v)
@@ -79,6 +83,10 @@ static void bi_wset_drop(void *ctx, kiln_val *v)
     char err[160];
     if (kiln_resource_drop(b->frame->res, &ka_type_wset, v[0].i32, err, sizeof err) < 0)
         ka_trap(b, "%s", err);
+    /* no waiter, no element, no handle: nothing refers to it */
+    ka_obj_release(b->ci->as, w);
+    kiln_free(w->elems);
+    kiln_free(w);
 }
 
 /* Writes an event's payloads at ptr (two u32) and returns its code in v[0]. */
@@ -136,10 +144,10 @@ static void bi_subtask_drop(void *ctx, kiln_val *v)
     ka_subtask *sub = ka_get(b, v[0].i32, &ka_type_subtask);
     if (!sub->resolve_delivered) ka_trap(b, "cannot drop a subtask which has not yet resolved");
     ka_join(&sub->w, NULL);
-    sub->dropped = 1;
     char err[160];
     if (kiln_resource_drop(b->frame->res, &ka_type_subtask, v[0].i32, err, sizeof err) < 0)
         ka_trap(b, "%s", err);
+    ka_sub_dropped(b->ci->as, sub); /* resolved: no set, no host call refers to it */
 }
 
 static void bi_yield(void *ctx, kiln_val *v)

@@ -21,15 +21,27 @@ enum {
 /* Object kinds (the first field of every object in ka_store.objs). */
 enum { KA_WSET = 1, KA_SUBTASK, KA_END, KA_ERRCTX };
 
+/* The head every object in ka_store.objs starts with: its kind and its slot (a handle's
+ * rep), which ka_obj_release gives back. */
+typedef struct ka_obj_head {
+    int kind;
+    uint32_t rep;
+} ka_obj_head;
+
 /* An error context (error_context.c): its debug message; handles refer to it through a
- * ka_errctx_ref (one per handle: a passed error context is shared). */
+ * ka_errctx_ref (one per handle: a passed error context is shared). Freed when its last
+ * handle goes, unless it was ever lifted (a lifted value may be lowered later: kept
+ * until the store goes). */
 typedef struct ka_errctx {
-    struct ka_errctx *next; /* store's list */
+    struct ka_errctx *next, *prev; /* store's list */
+    uint32_t refs;                 /* handles (ka_errctx_ref) */
+    int lifted;
     size_t len;
     char message[];
 } ka_errctx;
 typedef struct ka_errctx_ref {
     int kind; /* KA_ERRCTX */
+    uint32_t rep;
     ka_errctx *ec;
 } ka_errctx_ref;
 
@@ -44,6 +56,7 @@ typedef struct ka_wset ka_wset;
 /* The spec's Waitable: the common head of subtasks and stream/future ends. */
 typedef struct ka_waitable {
     int kind;
+    uint32_t rep; /* ka_obj_head */
     ka_wset *wset;
     int pending;     /* has a pending event */
     int sync_waiter; /* a synchronous built-in waits for it */
@@ -54,6 +67,7 @@ typedef struct ka_waitable {
 
 struct ka_wset {
     int kind;
+    uint32_t rep; /* ka_obj_head */
     ka_waitable **elems;
     uint32_t n, cap;
     uint32_t num_waiting;
@@ -177,28 +191,47 @@ struct ka_store {
     char err[200];
     ka_thread *threads;
     ka_task *tasks;
-    void **objs; /* waitable sets, subtasks, ends: a handle's rep is its index here */
+    /* waitable sets, subtasks, ends, error contexts' handles: a handle's rep is its index
+     * here; a freed object's slot is NULL and on objfree (reused last-freed-first) */
+    void **objs;
     uint32_t nobjs, capobjs;
+    uint32_t *objfree; /* as large as objs: giving a slot back cannot fail */
+    uint32_t nobjfree;
     ka_errctx *errctxs;
     ka_subtask *host_call;    /* the async-lowered host call running (kiln_chost_defer) */
     ka_subtask *host_pending; /* host calls left pending, completed later */
     kiln_component_idle idle; /* the host's outside wait (kiln_component_set_idle) */
 };
 
-/* The most objects one store takes (streams' and futures' ends, subtasks, waitable sets,
- * error contexts; dropped ones stay until the instance goes): past it ka_obj_add fails,
- * so a guest creating them in a loop traps (KA_TOO_MANY) instead of growing the host's
- * memory until the request's time limit. */
+/* The most objects one store holds at once (streams' and futures' ends, subtasks,
+ * waitable sets, error contexts' handles; an object is freed, and its slot reused, once
+ * its last holder dropped it): past it ka_obj_add fails, so a guest creating them in a
+ * loop without dropping them traps (KA_TOO_MANY) instead of growing the host's memory
+ * until the request's time limit. */
 #define KA_MAX_OBJS (1u << 17)
-#define KA_TOO_MANY "too many streams, futures, subtasks and waitable sets in one instance"
-/* Adds obj (its first field an object kind) to the store: its index (a handle's rep) in
- * *rep. 0, or -1 (out of memory, or KA_MAX_OBJS reached). */
+#define KA_TOO_MANY                                                                                \
+    "too many streams, futures, subtasks and waitable sets alive at once in one instance"
+/* Adds obj (a ka_obj_head first) to the store, in a freed slot when there is one: its
+ * index (a handle's rep) in *rep and in the head. 0, or -1 (out of memory, or
+ * KA_MAX_OBJS alive). */
 int ka_obj_add(ka_store *s, void *obj, uint32_t *rep);
+/* Takes obj (added by ka_obj_add, no longer in any handle table nor referred to by
+ * another object) out of the store: its slot is free for the next object. The caller
+ * frees obj's memory. */
+void ka_obj_release(ka_store *s, void *obj);
+/* The object in slot rep when it is of kind `kind` (NULL: freed, or another kind). */
+void *ka_obj_at(ka_store *s, uint32_t rep, int kind);
+/* Objects alive in the store (for tests and statistics). */
+uint32_t ka_live_objs(const ka_store *s);
 /* A new zeroed object of `size` bytes whose first field (an int) is `kind`, added to the
  * store (its rep in *rep); traps when out of memory. */
 void *ka_obj_new(ka_bi *b, size_t size, int kind, uint32_t *rep);
 /* The object behind handle h of type t in the built-in's table; traps otherwise. */
 void *ka_get(ka_bi *b, uint32_t h, const kiln_resource_type *t);
+/* A subtask is dropped (subtask.drop, or resolved before it had a handle): freed now
+ * when its callee's task has ended (or it had none, a host call), else when reap frees
+ * that task. */
+void ka_sub_dropped(ka_store *s, ka_subtask *sub);
 /* Traps from a built-in with "OP: MESSAGE". */
 _Noreturn void ka_trap(ka_bi *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The thread running the built-in (traps outside a task). */
@@ -264,15 +297,16 @@ void ka_host_abandon_all(ka_store *s);
 /* stream.c: the stream and future built-ins (ka_builtin's fallback: NULL when op is not
  * one of them), and freeing an end. */
 kiln_host_vals_fn ka_stream_builtin(ka_bi *b, const char **sig);
-/* error_context.c: its built-ins (NULL when op is not one), freeing a handle's object,
- * and error-context values through cabi.c's hooks. */
+/* error_context.c: its built-ins (NULL when op is not one), and error-context values
+ * through cabi.c's hooks. */
 kiln_host_vals_fn ka_errctx_builtin(ka_bi *b, const char **sig);
-void ka_errctx_free(void *ref);
 int ka_errctx_lift(kiln_cabi_cx *cx, uint32_t h, kiln_cval *v);
 int ka_errctx_lower(kiln_cabi_cx *cx, const kiln_cval *v, uint32_t *h);
 /* cabi.c's hooks for stream, future and error-context values (ki_cx_prepare sets them). */
 int ka_end_lift(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t h, kiln_cval *v);
 int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t *h);
 void ka_end_free(void *end);
+/* The kind of handle an object's slot is reached through, for a stale-rep check. */
+int ka_kind_of(const kiln_resource_type *t);
 
 #endif

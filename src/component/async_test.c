@@ -14,7 +14,9 @@
  * deadlock); and
  * an image's copy calling a task. The spec's own tests (tests/suites/
  * component_spec.sh, async/) cover the rest. */
+#include "component/async_internal.h"
 #include "component/host.h"
+#include "component/inst_internal.h"
 #include "component/instance.h"
 #include "engine/fiber.h"
 #include "util/alloc.h"
@@ -827,8 +829,12 @@ static void test_host_stream(void)
     kiln_component_instance *ci = instantiate(lc);
     if (ci) {
         expect_u32(ci, "write", 0x3020); /* COMPLETED with 3, then with 2 */
-        expect_u32(ci, "read", 0x3001);  /* COMPLETED with 3, then DROPPED */
-        expect_u32(ci, "pending", 0x30); /* COMPLETED with 3, after the wake */
+        /* both ends gone: the guest's writer, the host's reader (freed at dropped) */
+        CHECK(ka_live_objs(ci->as) == 0);
+        expect_u32(ci, "read", 0x3001);   /* COMPLETED with 3, then DROPPED */
+        CHECK(ka_live_objs(ci->as) == 1); /* the host's writer, ended: until closed */
+        expect_u32(ci, "pending", 0x30);  /* COMPLETED with 3, after the wake */
+        CHECK(ka_live_objs(ci->as) == 2); /* and the waitable set, never dropped */
         bytes_ctx *c = kiln_component_host_ctx(ci, "async bytes host");
         CHECK(c != NULL);
         if (c) {
@@ -838,6 +844,8 @@ static void test_host_stream(void)
             CHECK(call(ci, "fut", &r, &t) == 0 && r.u == 0); /* COMPLETED */
             CHECK(c->got_future == 43);
         }
+        /* and the future's writer (not dropped); the host's reader went once written */
+        CHECK(ka_live_objs(ci->as) == 3);
         kiln_component_instance_free(ci);
     }
     CHECK(b_seen_ngot == 8 && memcmp(b_seen, "hellohel", 8) == 0);
@@ -864,6 +872,327 @@ static void test_host_stream(void)
     kiln_component_unload(lc);
 }
 
+/* ---- objects freed when dropped: a slot is reused, KA_MAX_OBJS caps those alive ---- */
+
+/* Loops of LOOPS rounds (more than KA_MAX_OBJS objects made in one instance, which used
+ * to trap when the cap was a lifetime total), each making objects and dropping them:
+ * "streams" (a stream's two ends), "futures" (a future's ends: the reader dropped, the
+ * write sees DROPPED), "wsets" (a waitable set), "errctxs" (an error context), "eager"
+ * (an async-lowered host call resolving at once: a subtask without a handle), "later"
+ * (one completing later: STARTED, finished, awaited in a set, the set and the subtask
+ * dropped). Each returns its rounds. "hoard": waitable sets made and kept trap at the
+ * cap of objects alive. "stale": a stream's dropped readable end's handle
+ * traps; "reuse": after a stream's ends are dropped and a new stream made (in their
+ * slots and table indices), the old readable handle names the new writable end, so a
+ * read through it traps rather than reaching the new stream. */
+#define LOOPS 140000 /* the loops' bound in the WAT below too */
+static const char objs_wat[] =
+    "(component\n"
+    "  (import \"test:async/api@1.0.0\" (instance $api\n"
+    "    (export \"double\" (func async (param \"x\" u32) (result u32)))))\n"
+    "  (import \"test:async/later@1.0.0\" (instance $lat\n"
+    "    (export \"later\" (func async (param \"x\" u32) (result u32)))\n"
+    "    (export \"finish\" (func (param \"y\" u32)))))\n"
+    "  (type $S (stream u8))\n"
+    "  (type $F (future u8))\n"
+    "  (core module $Mem (memory (export \"mem\") 1))\n"
+    "  (core instance $mem (instantiate $Mem))\n"
+    "  (core func $s.new (canon stream.new $S))\n"
+    "  (core func $s.read (canon stream.read $S (memory (core memory $mem \"mem\"))))\n"
+    "  (core func $s.write (canon stream.write $S (memory (core memory $mem \"mem\"))))\n"
+    "  (core func $s.drop-r (canon stream.drop-readable $S))\n"
+    "  (core func $s.drop-w (canon stream.drop-writable $S))\n"
+    "  (core func $f.new (canon future.new $F))\n"
+    "  (core func $f.write (canon future.write $F (memory (core memory $mem \"mem\"))))\n"
+    "  (core func $f.drop-r (canon future.drop-readable $F))\n"
+    "  (core func $f.drop-w (canon future.drop-writable $F))\n"
+    "  (core func $ws.new (canon waitable-set.new))\n"
+    "  (core func $ws.drop (canon waitable-set.drop))\n"
+    "  (core func $wait (canon waitable-set.wait (memory (core memory $mem \"mem\"))))\n"
+    "  (core func $join (canon waitable.join))\n"
+    "  (core func $sdrop (canon subtask.drop))\n"
+    "  (core func $e.new (canon error-context.new (memory (core memory $mem \"mem\"))))\n"
+    "  (core func $e.drop (canon error-context.drop))\n"
+    "  (core func $double (canon lower (func $api \"double\") async\n"
+    "    (memory (core memory $mem \"mem\"))))\n"
+    "  (core func $later (canon lower (func $lat \"later\") async\n"
+    "    (memory (core memory $mem \"mem\"))))\n"
+    "  (core func $finish (canon lower (func $lat \"finish\")))\n"
+    "  (core module $M\n"
+    "    (import \"\" \"mem\" (memory 1))\n"
+    "    (import \"\" \"s.new\" (func $s.new (result i64)))\n"
+    "    (import \"\" \"s.read\" (func $s.read (param i32 i32 i32) (result i32)))\n"
+    "    (import \"\" \"s.write\" (func $s.write (param i32 i32 i32) (result i32)))\n"
+    "    (import \"\" \"s.drop-r\" (func $s.drop-r (param i32)))\n"
+    "    (import \"\" \"s.drop-w\" (func $s.drop-w (param i32)))\n"
+    "    (import \"\" \"f.new\" (func $f.new (result i64)))\n"
+    "    (import \"\" \"f.write\" (func $f.write (param i32 i32) (result i32)))\n"
+    "    (import \"\" \"f.drop-r\" (func $f.drop-r (param i32)))\n"
+    "    (import \"\" \"f.drop-w\" (func $f.drop-w (param i32)))\n"
+    "    (import \"\" \"ws.new\" (func $ws.new (result i32)))\n"
+    "    (import \"\" \"ws.drop\" (func $ws.drop (param i32)))\n"
+    "    (import \"\" \"wait\" (func $wait (param i32 i32) (result i32)))\n"
+    "    (import \"\" \"join\" (func $join (param i32 i32)))\n"
+    "    (import \"\" \"sdrop\" (func $sdrop (param i32)))\n"
+    "    (import \"\" \"e.new\" (func $e.new (param i32 i32) (result i32)))\n"
+    "    (import \"\" \"e.drop\" (func $e.drop (param i32)))\n"
+    "    (import \"\" \"double\" (func $double (param i32 i32) (result i32)))\n"
+    "    (import \"\" \"later\" (func $later (param i32 i32) (result i32)))\n"
+    "    (import \"\" \"finish\" (func $finish (param i32)))\n"
+    "    (data (i32.const 16) \"oops\")\n"
+    "    (func $lo (param i64) (result i32) (i32.wrap_i64 (local.get 0)))\n"
+    "    (func $hi (param i64) (result i32)\n"
+    "      (i32.wrap_i64 (i64.shr_u (local.get 0) (i64.const 32))))\n"
+    "    (func (export \"streams\") (result i32) (local $i i32) (local $s i64)\n"
+    "      (loop $l\n"
+    "        (local.set $s (call $s.new))\n"
+    "        (call $s.drop-w (call $hi (local.get $s)))\n"
+    "        (call $s.drop-r (call $lo (local.get $s)))\n"
+    "        (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "          (i32.const 140000))))\n"
+    "      (local.get $i))\n"
+    "    (func (export \"futures\") (result i32) (local $i i32) (local $f i64)\n"
+    "      (loop $l\n"
+    "        (local.set $f (call $f.new))\n"
+    "        (call $f.drop-r (call $lo (local.get $f)))\n"
+    "        (if (i32.ne (call $f.write (call $hi (local.get $f)) (i32.const 16)) (i32.const 1))\n"
+    "          (then unreachable))\n" /* DROPPED */
+    "        (call $f.drop-w (call $hi (local.get $f)))\n"
+    "        (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "          (i32.const 140000))))\n"
+    "      (local.get $i))\n"
+    "    (func (export \"wsets\") (result i32) (local $i i32)\n"
+    "      (loop $l\n"
+    "        (call $ws.drop (call $ws.new))\n"
+    "        (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "          (i32.const 140000))))\n"
+    "      (local.get $i))\n"
+    "    (func (export \"errctxs\") (result i32) (local $i i32)\n"
+    "      (loop $l\n"
+    "        (call $e.drop (call $e.new (i32.const 16) (i32.const 4)))\n"
+    "        (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "          (i32.const 140000))))\n"
+    "      (local.get $i))\n"
+    "    (func (export \"eager\") (result i32) (local $i i32)\n"
+    "      (loop $l\n"
+    "        (if (i32.ne (call $double (local.get $i) (i32.const 8)) (i32.const 2))\n"
+    "          (then unreachable))\n" /* RETURNED */
+    "        (if (i32.ne (i32.load (i32.const 8)) (i32.shl (local.get $i) (i32.const 1)))\n"
+    "          (then unreachable))\n"
+    "        (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "          (i32.const 140000))))\n"
+    "      (local.get $i))\n"
+    "    (func (export \"later\") (result i32) (local $i i32) (local $r i32) (local $ws i32)\n"
+    "      (loop $l\n"
+    "        (local.set $r (call $later (i32.const 5) (i32.const 8)))\n"
+    "        (if (i32.ne (i32.and (local.get $r) (i32.const 15)) (i32.const 1))\n"
+    "          (then unreachable))\n" /* STARTED */
+    "        (local.set $r (i32.shr_u (local.get $r) (i32.const 4)))\n"
+    "        (call $finish (local.get $i))\n"
+    "        (local.set $ws (call $ws.new))\n"
+    "        (call $join (local.get $r) (local.get $ws))\n"
+    "        (if (i32.ne (call $wait (local.get $ws) (i32.const 32)) (i32.const 1))\n"
+    "          (then unreachable))\n" /* SUBTASK */
+    "        (if (i32.ne (i32.load (i32.const 36)) (i32.const 2)) (then unreachable))\n"
+    "        (if (i32.ne (i32.load (i32.const 8)) (i32.add (local.get $i) (i32.const 5)))\n"
+    "          (then unreachable))\n"
+    "        (call $join (local.get $r) (i32.const 0))\n"
+    "        (call $ws.drop (local.get $ws))\n"
+    "        (call $sdrop (local.get $r))\n"
+    "        (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "          (i32.const 140000))))\n"
+    "      (local.get $i))\n"
+    "    (func (export \"stale\") (result i32) (local $s i64)\n"
+    "      (local.set $s (call $s.new))\n"
+    "      (call $s.drop-r (call $lo (local.get $s)))\n"
+    "      (call $s.drop-w (call $hi (local.get $s)))\n"
+    "      (call $s.read (call $lo (local.get $s)) (i32.const 0) (i32.const 1)))\n"
+    "    (func (export \"hoard\") (result i32)\n" /* waitable sets kept: the cap */
+    "      (loop $l (drop (call $ws.new)) (br $l)) (i32.const 0))\n"
+    "    (func (export \"reuse\") (result i32) (local $s i64) (local $t i64)\n"
+    "      (local.set $s (call $s.new))\n"
+    "      (call $s.drop-r (call $lo (local.get $s)))\n"
+    "      (call $s.drop-w (call $hi (local.get $s)))\n"
+    "      (local.set $t (call $s.new))\n"
+    "      (if (i32.ne (call $hi (local.get $t)) (call $lo (local.get $s))) (then unreachable))\n"
+    "      (call $s.read (call $lo (local.get $s)) (i32.const 0) (i32.const 1))))\n"
+    "  (core instance $m (instantiate $M (with \"\" (instance\n"
+    "    (export \"mem\" (memory $mem \"mem\"))\n"
+    "    (export \"s.new\" (func $s.new)) (export \"s.read\" (func $s.read))\n"
+    "    (export \"s.write\" (func $s.write))\n"
+    "    (export \"s.drop-r\" (func $s.drop-r)) (export \"s.drop-w\" (func $s.drop-w))\n"
+    "    (export \"f.new\" (func $f.new)) (export \"f.write\" (func $f.write))\n"
+    "    (export \"f.drop-r\" (func $f.drop-r)) (export \"f.drop-w\" (func $f.drop-w))\n"
+    "    (export \"ws.new\" (func $ws.new)) (export \"ws.drop\" (func $ws.drop))\n"
+    "    (export \"wait\" (func $wait)) (export \"join\" (func $join))\n"
+    "    (export \"sdrop\" (func $sdrop)) (export \"e.new\" (func $e.new))\n"
+    "    (export \"e.drop\" (func $e.drop)) (export \"double\" (func $double))\n"
+    "    (export \"later\" (func $later)) (export \"finish\" (func $finish))))))\n"
+    "  (func (export \"streams\") async (result u32) (canon lift (core func $m \"streams\")))\n"
+    "  (func (export \"futures\") async (result u32) (canon lift (core func $m \"futures\")))\n"
+    "  (func (export \"wsets\") async (result u32) (canon lift (core func $m \"wsets\")))\n"
+    "  (func (export \"errctxs\") async (result u32) (canon lift (core func $m \"errctxs\")))\n"
+    "  (func (export \"eager\") async (result u32) (canon lift (core func $m \"eager\")))\n"
+    "  (func (export \"later\") async (result u32) (canon lift (core func $m \"later\")))\n"
+    "  (func (export \"stale\") async (result u32) (canon lift (core func $m \"stale\")))\n"
+    "  (func (export \"hoard\") async (result u32) (canon lift (core func $m \"hoard\")))\n"
+    "  (func (export \"reuse\") async (result u32) (canon lift (core func $m \"reuse\"))))\n";
+
+static void test_objs_freed(void)
+{
+    kiln_loaded_component *lc = load("objs", objs_wat);
+    if (!lc) return;
+    static const char *const loops[] = {"streams", "futures", "wsets", "errctxs", "eager", "later"};
+    for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
+        kiln_component_instance *ci = instantiate(lc); /* one each: a trap poisons it */
+        if (!ci) continue;
+        expect_u32(ci, loops[i], LOOPS);
+        expect_u32(ci, loops[i], LOOPS); /* and again in the same instance */
+        /* what stays alive: nothing the loop made (all of it dropped) */
+        uint32_t live = ci->as ? ka_live_objs(ci->as) : 0;
+        if (live > 4) fprintf(stderr, "%s: %u objects alive\n", loops[i], live);
+        CHECK(live <= 4);
+        CHECK(ci->as && ci->as->nobjs <= 16); /* slots reused, not grown */
+        CHECK(ci->as && ci->as->errctxs == NULL);
+        kiln_component_instance_free(ci);
+    }
+    expect_trap(lc, "hoard", "waitable-set.new: " KA_TOO_MANY " (131072)"); /* alive: capped */
+    expect_trap(lc, "stale", "stream.read: unknown handle index 1");
+    expect_trap(lc, "reuse", "stream.read: handle index 1 used with the wrong type");
+    kiln_component_unload(lc);
+}
+
+/* Subtasks of guest callees called with `canon lower async` in a loop (LOOPS rounds, each
+ * subtask dropped): "now" calls a synchronously lifted function (RETURNED at once: the
+ * subtask, which has no handle, goes with its ended task), "later" one lifted with a
+ * callback that yields before task.return (STARTED, awaited in a waitable set, then
+ * subtask.drop frees it with its ended task). */
+static const char guest_wat[] =
+    "(component\n"
+    "  (component $C\n"
+    "    (core module $CM\n"
+    "      (import \"\" \"ret\" (func $ret (param i32)))\n"
+    "      (func (export \"now\") (result i32) (i32.const 7))\n"
+    "      (func (export \"y\") (result i32) (i32.const 1))\n" /* YIELD */
+    "      (func (export \"y-cb\") (param i32 i32 i32) (result i32)\n"
+    "        (call $ret (i32.const 9)) (i32.const 0)))\n" /* EXIT */
+    "    (core func $ret (canon task.return (result u32)))\n"
+    "    (core instance $ci (instantiate $CM\n"
+    "      (with \"\" (instance (export \"ret\" (func $ret))))))\n"
+    "    (func (export \"now\") async (result u32) (canon lift (core func $ci \"now\")))\n"
+    "    (func (export \"y\") async (result u32)\n"
+    "      (canon lift (core func $ci \"y\") async (callback (core func $ci \"y-cb\")))))\n"
+    "  (instance $c (instantiate $C))\n"
+    "  (alias export $c \"now\" (func $now))\n"
+    "  (alias export $c \"y\" (func $y))\n"
+    "  (core module $Mem (memory (export \"mem\") 1))\n"
+    "  (core instance $mem (instantiate $Mem))\n"
+    "  (core func $now (canon lower (func $now) async (memory (core memory $mem \"mem\"))))\n"
+    "  (core func $y (canon lower (func $y) async (memory (core memory $mem \"mem\"))))\n"
+    "  (core func $ws.new (canon waitable-set.new))\n"
+    "  (core func $ws.drop (canon waitable-set.drop))\n"
+    "  (core func $wait (canon waitable-set.wait (memory (core memory $mem \"mem\"))))\n"
+    "  (core func $join (canon waitable.join))\n"
+    "  (core func $sdrop (canon subtask.drop))\n"
+    "  (core module $M\n"
+    "    (import \"\" \"mem\" (memory 1))\n"
+    "    (import \"\" \"now\" (func $now (param i32) (result i32)))\n"
+    "    (import \"\" \"y\" (func $y (param i32) (result i32)))\n"
+    "    (import \"\" \"ws.new\" (func $ws.new (result i32)))\n"
+    "    (import \"\" \"ws.drop\" (func $ws.drop (param i32)))\n"
+    "    (import \"\" \"wait\" (func $wait (param i32 i32) (result i32)))\n"
+    "    (import \"\" \"join\" (func $join (param i32 i32)))\n"
+    "    (import \"\" \"sdrop\" (func $sdrop (param i32)))\n"
+    "    (func (export \"now\") (result i32) (local $i i32)\n"
+    "      (loop $l\n"
+    "        (if (i32.ne (call $now (i32.const 8)) (i32.const 2)) (then unreachable))\n"
+    "        (if (i32.ne (i32.load (i32.const 8)) (i32.const 7)) (then unreachable))\n"
+    "        (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "          (i32.const 140000))))\n"
+    "      (local.get $i))\n"
+    "    (func (export \"later\") (result i32) (local $i i32) (local $r i32) (local $ws i32)\n"
+    "      (loop $l\n"
+    "        (i32.store (i32.const 8) (i32.const 0))\n"
+    "        (local.set $r (call $y (i32.const 8)))\n"
+    "        (if (i32.ne (i32.and (local.get $r) (i32.const 15)) (i32.const 1))\n"
+    "          (then unreachable))\n" /* STARTED */
+    "        (local.set $r (i32.shr_u (local.get $r) (i32.const 4)))\n"
+    "        (local.set $ws (call $ws.new))\n"
+    "        (call $join (local.get $r) (local.get $ws))\n"
+    "        (if (i32.ne (call $wait (local.get $ws) (i32.const 32)) (i32.const 1))\n"
+    "          (then unreachable))\n" /* SUBTASK */
+    "        (if (i32.ne (i32.load (i32.const 36)) (i32.const 2)) (then unreachable))\n"
+    "        (if (i32.ne (i32.load (i32.const 8)) (i32.const 9)) (then unreachable))\n"
+    "        (call $join (local.get $r) (i32.const 0))\n"
+    "        (call $ws.drop (local.get $ws))\n"
+    "        (call $sdrop (local.get $r))\n"
+    "        (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "          (i32.const 140000))))\n"
+    "      (local.get $i)))\n"
+    "  (core instance $m (instantiate $M (with \"\" (instance\n"
+    "    (export \"mem\" (memory $mem \"mem\")) (export \"now\" (func $now))\n"
+    "    (export \"y\" (func $y)) (export \"ws.new\" (func $ws.new))\n"
+    "    (export \"ws.drop\" (func $ws.drop)) (export \"wait\" (func $wait))\n"
+    "    (export \"join\" (func $join)) (export \"sdrop\" (func $sdrop))))))\n"
+    "  (func (export \"now\") async (result u32) (canon lift (core func $m \"now\")))\n"
+    "  (func (export \"later\") async (result u32) (canon lift (core func $m \"later\"))))\n";
+
+/* The number of tasks and threads the store keeps. */
+static uint32_t tasks_and_threads(const kiln_component_instance *ci)
+{
+    uint32_t n = 0;
+    for (ka_task *k = ci->as->tasks; k; k = k->next)
+        n++;
+    for (ka_thread *t = ci->as->threads; t; t = t->next)
+        n++;
+    return n;
+}
+
+static void test_guest_subtasks_freed(void)
+{
+    kiln_loaded_component *lc = load("guest", guest_wat);
+    if (!lc) return;
+    static const char *const loops[] = {"now", "later"};
+    for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
+        kiln_component_instance *ci = instantiate(lc);
+        if (!ci) continue;
+        expect_u32(ci, loops[i], LOOPS);
+        CHECK(ci->as && ka_live_objs(ci->as) == 0 && ci->as->nobjs <= 16);
+        CHECK(ci->as && tasks_and_threads(ci) == 0); /* (reaped after the call too) */
+        kiln_component_instance_free(ci);
+    }
+    kiln_component_unload(lc);
+}
+
+/* The store's slots: a released slot is reused for the next object, and the object
+ * it held is no longer reachable through its rep (nor as another kind); the cap counts
+ * objects alive. */
+static void test_obj_slots(void)
+{
+    ka_store s;
+    memset(&s, 0, sizeof s);
+    ka_wset a = {.kind = KA_WSET}, c = {.kind = KA_WSET};
+    ka_waitable b = {.kind = KA_END};
+    uint32_t ra, rb, rc;
+    CHECK(ka_obj_add(&s, &a, &ra) == 0);
+    CHECK(ka_obj_add(&s, &b, &rb) == 0);
+    CHECK(ka_obj_at(&s, ra, KA_WSET) == &a);
+    CHECK(ka_obj_at(&s, ra, KA_END) == NULL); /* another kind */
+    ka_obj_release(&s, &a);
+    CHECK(ka_obj_at(&s, ra, KA_WSET) == NULL); /* freed */
+    CHECK(ka_live_objs(&s) == 1);
+    ka_obj_release(&s, &a); /* a second release is ignored */
+    CHECK(ka_live_objs(&s) == 1);
+    CHECK(ka_obj_add(&s, &c, &rc) == 0);
+    CHECK(rc == ra && c.rep == ra); /* the slot is reused */
+    CHECK(ka_obj_at(&s, rc, KA_WSET) == &c);
+    CHECK(ka_obj_at(&s, rb, KA_END) == &b);
+    CHECK(ka_obj_at(&s, 1000, KA_END) == NULL);
+    CHECK(ka_live_objs(&s) == 2 && s.nobjs == 2);
+    kiln_free(s.objs);
+    kiln_free(s.objfree);
+}
+
 int main(void)
 {
     if (access(WASM_TOOLS, X_OK) != 0) {
@@ -881,6 +1210,9 @@ int main(void)
     test_host_later();
     CHECK(kiln_chost_register(&b_provider) == 0);
     test_host_stream();
+    test_objs_freed();
+    test_guest_subtasks_freed();
+    test_obj_slots();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;

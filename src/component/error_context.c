@@ -2,7 +2,9 @@
  * "canon error-context.new / debug-message / drop"): an immutable debug message kept in
  * the store, referred to by handles in instance tables (the async ABI's objects,
  * async_internal.h). Passing one to another component copies the handle (the value is
- * shared, not moved). The spec lets an implementation drop the message; Kiln keeps it. */
+ * shared, not moved). The spec lets an implementation drop the message; Kiln keeps it.
+ * A handle's ka_errctx_ref is freed when the handle is dropped, the message with its
+ * last handle (unless it was ever lifted: then with the store). */
 #include "component/async_internal.h"
 #include "component/internal.h"
 #include "engine/runtime.h"
@@ -25,14 +27,30 @@ static int add_handle(ka_store *s, ki_frame *f, ka_errctx *ec, uint32_t *h, char
 {
     uint32_t rep;
     ka_errctx_ref *ref = kiln_calloc(1, sizeof *ref);
+    if (ref) ref->kind = KA_ERRCTX;
     if (!ref || ka_obj_add(s, ref, &rep) < 0) {
+        if (ref && ka_live_objs(s) >= KA_MAX_OBJS)
+            snprintf(err, errlen, KA_TOO_MANY " (%u)", KA_MAX_OBJS);
+        else
+            snprintf(err, errlen, "out of memory");
         kiln_free(ref);
-        snprintf(err, errlen, "out of memory");
         return -1;
     }
-    ref->kind = KA_ERRCTX;
     ref->ec = ec;
+    ec->refs++;
     return kiln_resource_new(f->res, &type_errctx, rep, h, err, errlen);
+}
+
+/* Frees ec when nothing refers to it any more: no handle, and never lifted. */
+static void errctx_unref(ka_store *s, ka_errctx *ec)
+{
+    if (--ec->refs || ec->lifted) return;
+    if (ec->prev)
+        ec->prev->next = ec->next;
+    else
+        s->errctxs = ec->next;
+    if (ec->next) ec->next->prev = ec->prev;
+    kiln_free(ec);
 }
 
 /* The error context behind handle h of frame f's table. */
@@ -45,12 +63,12 @@ static ka_errctx *lookup(ka_store *s, ki_frame *f, uint32_t h, char *err, size_t
         snprintf(err, errlen, "handle index %u used with the wrong type", h);
         return NULL;
     }
-    return ((ka_errctx_ref *)s->objs[rep])->ec;
-}
-
-void ka_errctx_free(void *ref)
-{
-    kiln_free(ref);
+    ka_errctx_ref *ref = ka_obj_at(s, rep, KA_ERRCTX);
+    if (!ref) {
+        snprintf(err, errlen, "handle index %u refers to a freed error-context", h);
+        return NULL;
+    }
+    return ref->ec;
 }
 
 /* error-context.new (ptr, len): a new error context with that debug message. */
@@ -79,6 +97,7 @@ static void bi_new(void *ctx, kiln_val *v)
     ec->len = msg.str.len;
     kiln_cabi_cx_free(&cx);
     ec->next = s->errctxs;
+    if (ec->next) ec->next->prev = ec;
     s->errctxs = ec;
     uint32_t h;
     if (add_handle(s, b->frame, ec, &h, err, sizeof err) < 0) ka_trap(b, "%s", err);
@@ -113,8 +132,17 @@ static void bi_drop(void *ctx, kiln_val *v)
     ka_bi *b = ctx;
     char err[300];
     if (b->frame->no_leave) ka_trap(b, "cannot leave component instance");
-    if (kiln_resource_drop(b->frame->res, &type_errctx, v[0].i32, err, sizeof err) < 0)
+    ka_store *s = b->ci->as;
+    const kiln_resource_type *t;
+    uint32_t rep;
+    if (kiln_resources_lookup(b->frame->res, v[0].i32, &t, &rep, err, sizeof err) < 0 ||
+        kiln_resource_drop(b->frame->res, &type_errctx, v[0].i32, err, sizeof err) < 0)
         ka_trap(b, "%s", err);
+    ka_errctx_ref *ref = ka_obj_at(s, rep, KA_ERRCTX);
+    if (!ref) return;
+    ka_obj_release(s, ref);
+    errctx_unref(s, ref->ec);
+    kiln_free(ref);
 }
 
 kiln_host_vals_fn ka_errctx_builtin(ka_bi *b, const char **sig)
@@ -139,6 +167,7 @@ int ka_errctx_lift(kiln_cabi_cx *cx, uint32_t h, kiln_cval *v)
     kiln_component_instance *ci = cx->async_ctx;
     ka_errctx *ec = lookup(ci->as, cx->resource_ctx, h, cx->err, sizeof cx->err);
     if (!ec) return -1;
+    ec->lifted = 1; /* the value may be lowered after its handles went */
     v->shared = ec;
     return 0;
 }

@@ -159,7 +159,8 @@ void kiln_chost_pending_fail(kiln_chost_pending *p, const char *msg);
  * once: `consume` takes bytes the guest writes, `produce` gives bytes the guest reads.
  * Either may return 0 ("not now"): the guest's copy stays pending (BLOCKED for an async
  * copy) until the host calls kiln_chost_stream_wake. The handle stays valid until the
- * host closes its end or the instance is freed (not to be used from ctx_free). */
+ * host closes its end, or `dropped` runs (the guest dropped its end: the host forgets the
+ * handle, which is freed), or the instance is freed (not to be used from ctx_free). */
 typedef struct kiln_chost_stream kiln_chost_stream;
 typedef struct kiln_chost_stream_ops {
     /* the host reads: the guest wrote n >= 1 bytes; how many the host took */
@@ -167,7 +168,8 @@ typedef struct kiln_chost_stream_ops {
     /* the host writes: up to n >= 1 bytes into buf; how many; 0 with *end set: no more
      * (the host's end is dropped, the guest's read ends DROPPED) */
     size_t (*produce)(void *arg, uint8_t *buf, size_t n, int *end);
-    /* the guest dropped its end (may be NULL); the host's end is closed with it */
+    /* the guest dropped its end (may be NULL); the host's end is closed and freed with
+     * it: the handle is no longer valid */
     void (*dropped)(void *arg);
     void *arg;
 } kiln_chost_stream_ops;
@@ -213,7 +215,8 @@ extern const kiln_cval kiln_chost_ok_none;
  * guest passed as value v (its readable end, lifted). When the guest writes it, got(arg,
  * value) runs at once with the value lifted from the guest (valid during the call only:
  * copy what is kept; own handles in it are the host's from then on). NULL with cx->err
- * when v is not such a future. ops is copied; the handle needs no closing. */
+ * when v is not such a future. ops is copied; the handle needs no closing and is not
+ * to be kept (it is freed once the value passed). */
 typedef struct kiln_chost_future_ops {
     void (*got)(void *arg, const kiln_cval *value);
     void *arg;

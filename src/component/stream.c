@@ -16,6 +16,7 @@
 #include "engine/runtime.h"
 #include "util/alloc.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,7 +40,8 @@ typedef struct ka_end {
     ka_buf buf;
     ka_inst *inst; /* whose table holds it */
     int ev_result, ev_reclaim;
-    int dead; /* dropped: kept until the store goes */
+    int dead;   /* out of the guest's table (a host end: the host's and the guest's gone) */
+    int lifted; /* passed as a value: freed when its successor (lowered) takes its place */
     /* a host's end (host.h's kiln_chost_stream): its ops, valid while host is set */
     int host;
     kiln_chost_stream_ops ops;
@@ -49,6 +51,8 @@ typedef struct ka_end {
     kiln_cval *fut_nodes;       /* kiln_chost_future_values: the value's nested parts */
     kiln_chost_future_ops fops; /* a host future reader's (kiln_chost_future_reader) */
 } ka_end;
+
+_Static_assert(offsetof(ka_end, w) == 0, "ka_end starts with its ka_waitable head");
 
 struct ka_shared {
     int future;
@@ -66,6 +70,27 @@ void ka_end_free(void *p)
     kiln_free(e->fut_nodes);
     if (e->sh && --e->sh->nends == 0) kiln_free(e->sh);
     kiln_free(e);
+}
+
+/* Frees guest end e of store s, which no table holds any more and which is in no
+ * waitable set: unlinked from its shared state first (freed with its last end). */
+static void end_release(ka_store *s, ka_end *e)
+{
+    ka_shared *sh = e->sh;
+    if (sh->pend == e) sh->pend = NULL;
+    if (sh->r == e) sh->r = NULL;
+    if (sh->w == e) sh->w = NULL;
+    ka_obj_release(s, e);
+    ka_end_free(e);
+}
+
+/* A new end (a lowered value, or the host's) becomes sh's reader: the end it replaces,
+ * lifted out of a table for the value, is freed. */
+static void replace_lifted(ka_store *s, ka_shared *sh, ka_end *e)
+{
+    ka_end *old = sh->r;
+    sh->r = e;
+    if (old && old != e && old->lifted && !old->host) end_release(s, old);
 }
 
 static uint32_t remain(const ka_buf *b)
@@ -197,6 +222,9 @@ static int copy(ka_shared *sh, ka_end *e)
         char err[240];
         sh->pend = e;
         if (host_try(sh, e, peer, err, sizeof err) < 0) kiln_rt_trap_host(err);
+        /* a host future's end is done with once its value passed (the host forgot a
+         * resolved writer, and never keeps a reader) */
+        if (sh->future && !peer->host) end_release(peer->store, peer);
         return 0;
     }
     if (!sh->pend) {
@@ -243,6 +271,9 @@ static void shared_drop(ka_shared *sh, ka_end *e)
         peer->host = 0;
         peer->dead = 1;
         if (!sh->future && peer->ops.dropped) peer->ops.dropped(peer->ops.arg);
+        /* the host forgets a stream's end when told (host.h), a future's writer once it
+         * resolved it (before that, kiln_chost_future_resolve frees it) */
+        if (!sh->future || peer->fut_ready || peer->readable) end_release(peer->store, peer);
         return;
     }
     if (sh->pend && sh->pend != e) {
@@ -315,7 +346,7 @@ static void bi_new(void *ctx, kiln_val *v)
     ka_bi *b = ctx;
     if (b->frame->no_leave) ka_trap(b, "cannot leave component instance");
     /* both ends fit (a trap in end_new before the first one exists would leak sh) */
-    if (b->ci->as->nobjs > KA_MAX_OBJS - 2) ka_trap(b, KA_TOO_MANY " (%u)", KA_MAX_OBJS);
+    if (ka_live_objs(b->ci->as) > KA_MAX_OBJS - 2) ka_trap(b, KA_TOO_MANY " (%u)", KA_MAX_OBJS);
     ka_shared *sh = kiln_calloc(1, sizeof *sh);
     if (!sh) ka_trap(b, "out of memory");
     sh->future = is_future(b);
@@ -420,8 +451,8 @@ static void bi_drop(void *ctx, kiln_val *v)
         ka_trap(b, "%s", err);
     shared_drop(e->sh, e);
     ka_join(&e->w, NULL);
-    e->w.pending = 0;
-    e->dead = 1;
+    /* out of the table and the set, idle or done (no copy pending): freed */
+    end_release(b->ci->as, e);
 }
 
 /* ---- ends passed as values (cabi.c's hooks) ---- */
@@ -440,7 +471,11 @@ int ka_end_lift(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t h, kiln_cval *v)
         snprintf(cx->err, sizeof cx->err, "handle index %u used with the wrong type", h);
         return -1;
     }
-    ka_end *e = ci->as->objs[rep];
+    ka_end *e = ka_obj_at(ci->as, rep, KA_END);
+    if (!e) {
+        snprintf(cx->err, sizeof cx->err, "handle index %u refers to a freed %s", h, what);
+        return -1;
+    }
     const kiln_ctype *et = t->has_elem ? t->elem.type : NULL;
     if (!et != !e->sh->t || (et && (et->kind != e->sh->t->kind || et->size != e->sh->t->size))) {
         snprintf(cx->err, sizeof cx->err, "the %s's element type does not match", what);
@@ -462,6 +497,7 @@ int ka_end_lift(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t h, kiln_cval *v)
     }
     if (kiln_resource_drop(f->res, want, h, cx->err, sizeof cx->err) < 0) return -1;
     e->dead = 1;
+    e->lifted = 1; /* still sh's reader (and counted in nends) until lowered */
     e->w.pending = 0;
     v->shared = e->sh;
     return 0;
@@ -479,17 +515,17 @@ int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
         sh->t = t->has_elem ? t->elem.type : NULL;
         sh->type_later = 0;
     }
+    if (e) e->w.kind = KA_END;
     if (!sh || !e || ka_obj_add(ci->as, e, &rep) < 0) {
         kiln_free(e);
         snprintf(cx->err, sizeof cx->err, sh ? "out of memory" : "no stream or future value");
         return -1;
     }
-    e->w.kind = KA_END;
     e->w.take = end_take;
     e->sh = sh;
     sh->nends++;
     e->readable = 1;
-    sh->r = e;
+    replace_lifted(ci->as, sh, e);
     e->inst = ka_inst_of(ci->as, f);
     const kiln_resource_type *rt =
         t->kind == KILN_CT_FUTURE ? &ka_type_future_r : &ka_type_stream_r;
@@ -569,12 +605,12 @@ static ka_end *host_end_add(kiln_cabi_cx *cx, ka_shared *sh, int readable)
     kiln_component_instance *ci = cx->async_ctx;
     ka_end *e = kiln_calloc(1, sizeof *e);
     uint32_t rep;
+    if (e) e->w.kind = KA_END;
     if (!e || ka_obj_add(ci->as, e, &rep) < 0) {
         kiln_free(e);
         snprintf(cx->err, sizeof cx->err, "out of memory");
         return NULL;
     }
-    e->w.kind = KA_END;
     e->w.take = end_take;
     e->sh = sh;
     sh->nends++;
@@ -582,7 +618,7 @@ static ka_end *host_end_add(kiln_cabi_cx *cx, ka_shared *sh, int readable)
     e->host = 1;
     e->store = ci->as;
     if (readable)
-        sh->r = e;
+        replace_lifted(ci->as, sh, e);
     else
         sh->w = e;
     return e;
@@ -649,6 +685,7 @@ kiln_chost_future *kiln_chost_future_writer(kiln_cabi_cx *cx, kiln_cval *v)
     ka_shared *sh = ci && ci->as ? kiln_calloc(1, sizeof *sh) : NULL;
     ka_end *e = sh ? kiln_calloc(1, sizeof *e) : NULL;
     uint32_t rep;
+    if (e) e->w.kind = KA_END;
     if (!e || ka_obj_add(ci->as, e, &rep) < 0) {
         kiln_free(sh);
         kiln_free(e);
@@ -659,7 +696,6 @@ kiln_chost_future *kiln_chost_future_writer(kiln_cabi_cx *cx, kiln_cval *v)
     sh->type_later = 1;
     sh->nends = 1;
     sh->w = e;
-    e->w.kind = KA_END;
     e->w.take = end_take;
     e->sh = sh;
     e->host = 1;
@@ -706,15 +742,19 @@ int kiln_chost_future_resolve(kiln_chost_future *hf, const kiln_cval *value)
 {
     ka_end *h = (ka_end *)hf;
     ka_shared *sh = h->sh;
-    if (!h->host) return 0; /* the guest dropped its end */
+    if (!h->host) { /* the guest dropped its end: nothing refers to h but the host */
+        end_release(h->store, h);
+        return 0;
+    }
     h->fut_value = *value;
     h->fut_ready = 1;
-    if (!sh->pend || sh->pend == h) return 0;
+    if (!sh->pend || sh->pend == h) return 0; /* kept until the guest reads or drops it */
     char err[240];
     if (host_try(sh, sh->pend, h, err, sizeof err) < 0) {
         ka_store_fail(h->store, NULL, err);
         return -1;
     }
+    end_release(h->store, h); /* delivered */
     return 0;
 }
 
@@ -730,10 +770,12 @@ void kiln_chost_stream_wake(kiln_chost_stream *hs)
 void kiln_chost_stream_close(kiln_chost_stream *hs)
 {
     ka_end *h = (ka_end *)hs;
-    if (!h->host) return;
-    h->host = 0;
-    h->dead = 1;
-    shared_drop(h->sh, h);
+    if (h->host) {
+        h->host = 0;
+        h->dead = 1;
+        shared_drop(h->sh, h);
+    }
+    end_release(h->store, h); /* the host's last use of it */
 }
 
 /* Notifies an idle end, or ends its pending copy, with DROPPED (its peer is gone). */
@@ -769,11 +811,26 @@ static ka_end *take_for_forward(ka_bi *b, uint32_t h, int readable)
 /* stream.forward / future.forward (v[0] a readable end of A, v[1] a writable end of B):
  * both handles go, and A's writer now feeds B's reader. Pending copies carry over (both
  * pending: the forward is their rendezvous); a drop on either side reaches the other. */
+static void forward(ka_bi *b, ka_end *ar, ka_end *bw);
+
 static void bi_forward(void *ctx, kiln_val *v)
 {
     ka_bi *b = ctx;
     ka_end *ar = take_for_forward(b, v[0].i32, 1);
     ka_end *bw = take_for_forward(b, v[1].i32, 0);
+    ka_shared *sb = bw->sh;
+    /* B's reader lifted for a call and not lowered yet: the value in flight names B's
+     * state, which bw keeps alive (until the store goes) */
+    int keep_bw = sb->r && sb->r->lifted;
+    forward(b, ar, bw);
+    /* both taken ends are out of their tables and states now: freed */
+    end_release(b->ci->as, ar);
+    if (!keep_bw) end_release(b->ci->as, bw);
+}
+
+/* bi_forward's rewiring of A (ar's) and B (bw's). */
+static void forward(ka_bi *b, ka_end *ar, ka_end *bw)
+{
     ka_shared *sa = ar->sh, *sb = bw->sh;
     ar->w.pending = 0;
     bw->w.pending = 0;

@@ -11,9 +11,11 @@
 #   /e  waitable-set.wait on an empty set                 500, "deadlock"
 #   /o  waits for a future whose writer it holds itself   500, "deadlock"
 #   /y  thread.yield forever, never returning              504 past request_timeout
-#   /k  stream.new in a loop, kept; /u future.new, kept; /n stream.new with both ends
-#       dropped: 500 at the store's object limit ("too many streams, futures"), long
-#       before the request's time limit, the host's memory bounded
+#   /k  stream.new in a loop, kept; /u future.new, kept: 500 at the store's limit of
+#       objects alive ("too many streams, futures"), long before the request's time
+#       limit, the host's memory bounded
+#   /n  stream.new with both ends dropped, forever: the ends are freed and their slots
+#       reused, so no limit is reached: 504 past request_timeout, the memory flat
 #   /p  answers, then waits to write its trailers future, which the host does not read:
 #       the task is still parked when the response ends and the instance is freed (that
 #       freeing resumed the guest's fiber from the request's and aborted kiln)  200
@@ -255,7 +257,7 @@ hostile /o 500 "deadlock" "waiting on its own future"
 hostile /y 504 "ran past its request timeout" "a task yielding forever"
 hostile /k 500 "stream.new: too many streams, futures" "stream.new in a loop"
 hostile /u 500 "future.new: too many streams, futures" "future.new in a loop"
-hostile /n 500 "stream.new: too many streams, futures" "stream.new and drops in a loop"
+hostile /n 504 "ran past its request timeout" "stream.new and drops in a loop"
 hostile /p 200 "" "a task parked past its response"
 # the object limit bounds the host's memory: well under the 2 GiB a loop would reach
 rss=$(ps -o rss= -p "$PID" | tr -d ' ')
