@@ -227,7 +227,7 @@ if start_kiln "$TMP/corpus/py-proxy-p3.wasm" --max-instance-reuse-count 4 --requ
     K_CONC=$(concurrent "$KADDR")
     expect_eq "kiln and jco agree: eight requests at once (reused instances)" "$CONC_WANT" "$K_CONC"
     # Kiln bug (host-to-host streams): reported, not compared until fixed
-    echo "p3_jco_diff: SKIP kiln /proxy with x-pass: request|response|both (jco streams them, checked above): Kiln bug: a stream<u8> or trailers future from consume-body passed unread to request.new or response.new has host ends on both sides, and host ends only move bytes when a guest copies (src/component/stream.c): with x-pass: request send never gets the body (504 at the request timeout), with x-pass: response the response is aborted after its headers" >&2
+    echo "p3_jco_diff: SKIP kiln /proxy with x-pass: request|response|both (jco streams them, checked above): Kiln bug: a body stream<u8> (with its trailers future) from consume-body passed unread to request.new or response.new has host ends on both sides, and host ends only move bytes when a guest copies (src/component/stream.c): with x-pass: request send never gets the body (504 at the request timeout), with x-pass: response the response is aborted after its headers" >&2
     stop_up
 else
     fail "py-proxy-p3: kiln up serves it" "$(tail -5 "$TMP/up.err")"
