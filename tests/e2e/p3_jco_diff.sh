@@ -66,6 +66,7 @@ UP_PORT=$(free_port)
 python3 "$HELPERS/p3_upstream.py" "$UP_PORT" >"$TMP/upstream.out" 2>&1 &
 on_exit "kill $! 2>/dev/null"
 for _ in $(seq 100); do grep -q ready "$TMP/upstream.out" 2>/dev/null && break; sleep 0.05; done
+expect_eq "the upstream listens" ready "$(cat "$TMP/upstream.out")"
 
 # start_kiln WASM [kiln up args...]: kiln up (helpers/up.sh's start_up) serving WASM, with
 # outbound requests to the upstream granted; sets KADDR.
@@ -86,8 +87,18 @@ component = "h"
 source = "handler.wasm"
 allowed_outbound_hosts = ["http://127.0.0.1:$UP_PORT"]
 TOML
+    # a port of its own each time, and its own "Serving" line: between two kiln ups of this
+    # test another test's server may take the port (and answer the health check)
+    PORT=$(free_port)
+    URL="http://127.0.0.1:$PORT"
     KADDR="127.0.0.1:$PORT"
-    start_up "$@"
+    start_up "$@" || return 1
+    for _ in $(seq 600); do
+        grep -q "^Serving $URL" "$TMP/up.out" && return 0
+        kill -0 "$UP_PID" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
 }
 
 # start_jco NAME: NAME.wasm transpiled by jco and served by Node 24; sets JADDR, JPID.
