@@ -161,6 +161,14 @@ diff_echo() { # diff_echo LABEL NAME
         K[$r]=$(request "$r" "$KADDR")
     done
     stop_up
+    # Kiln's own answers (p3_diff.sh checks them all against wasmtime's)
+    for r in get headers echo stream; do
+        expect_eq "$label: kiln answers $r with 200" 200 "$(head -1 <<<"${K[$r]}")"
+    done
+    expect_eq "$label: kiln's echo" $'200\n\n--\necho me please-- trailers' "${K[echo]}"
+    expect_eq "$label: kiln's echo of 300 KB" \
+        "$({ printf '200\n\n--\n'; cat "$TMP/big.txt"; printf -- '-- trailers\n\n'; } | sha256sum)" "${K[big]}"
+    expect_eq "$label: kiln's /status/418" $'418\n\n--\nstatus 418\n-- trailers' "${K[status]}"
     expect_eq "$label: kiln's /error is a 500" 500 "${K[error]}"
     expect_contains "$label: kiln's /stream" "piece 1"$'\n'"piece 2" "${K[stream]}"
     if ! start_jco "$name"; then
