@@ -93,10 +93,15 @@ TOML
     PORT=$(free_port)
     URL="http://127.0.0.1:$PORT"
     KADDR="127.0.0.1:$PORT"
-    start_up "$@" || return 1
+    start_up "$@" && wait_line "$UP_PID" "$TMP/up.out" "^Serving $URL"
+}
+
+# wait_line PID FILE PATTERN: waits (at most a minute) until FILE has a line matching
+# PATTERN; fails when process PID ends first.
+wait_line() {
     for _ in $(seq 600); do
-        grep -q "^Serving $URL" "$TMP/up.out" && return 0
-        kill -0 "$UP_PID" 2>/dev/null || return 1
+        grep -q "$3" "$2" && return 0
+        kill -0 "$1" 2>/dev/null || return 1
         sleep 0.1
     done
     return 1
@@ -116,12 +121,7 @@ start_jco() {
         "./jco-$name/$name.js" "$port" ${2:-} >"$TMP/jco.log" 2>&1) &
     JPID=$!
     on_exit "kill $JPID 2>/dev/null"
-    for _ in $(seq 600); do
-        grep -q "Serving HTTP" "$TMP/jco.log" && return 0
-        kill -0 "$JPID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
+    wait_line "$JPID" "$TMP/jco.log" "^Serving HTTP"
 }
 
 stop() { # stop PID
