@@ -116,6 +116,7 @@ static int fire(ka_store *s, ka_subtask *first)
 
 int ka_host_fire_due(ka_store *s)
 {
+    ka_pumps_reap(s, 0);
     ka_subtask *first = earliest(s);
     if (!first || s->failed || now_ns() < first->later.due_ns) return 0;
     return fire(s, first);
@@ -123,6 +124,7 @@ int ka_host_fire_due(ka_store *s)
 
 int ka_host_progress(ka_store *s)
 {
+    ka_pumps_reap(s, 0);
     ka_subtask *first = earliest(s);
     if (!first || s->failed) return 0;
     uint64_t until = first->later.due_ns;
@@ -161,4 +163,19 @@ void ka_host_abandon_all(ka_store *s)
 {
     while (s->host_pending)
         abandon(s->host_pending);
+    ka_pumps_reap(s, 1);
+}
+
+void ka_host_schedule(ka_subtask *sub, uint64_t due_ns)
+{
+    sub->later.due_ns = due_ns;
+    if (sub->host_pending) return;
+    sub->host_pending = 1;
+    sub->hnext = sub->store->host_pending;
+    sub->store->host_pending = sub;
+}
+
+void ka_host_unschedule(ka_subtask *sub)
+{
+    if (sub->host_pending) unlink_pending(sub);
 }

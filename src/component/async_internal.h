@@ -201,6 +201,7 @@ struct ka_store {
     ka_subtask *host_call;    /* the async-lowered host call running (kiln_chost_defer) */
     ka_subtask *host_pending; /* host calls left pending, completed later */
     kiln_component_idle idle; /* the host's outside wait (kiln_component_set_idle) */
+    struct ka_pump *pumps;    /* stream.c: host ends joined to host ends (ka_pumps_reap) */
 };
 
 /* The most objects one store holds at once (streams' and futures' ends, subtasks,
@@ -291,8 +292,13 @@ int ka_host_fire_due(ka_store *s);
 uint64_t ka_host_next_due(ka_store *s);
 /* subtask.cancel of a pending host call: abandoned, CANCELLED_BEFORE_RETURNED. */
 void ka_host_cancel(ka_subtask *sub);
-/* At the store's teardown: every pending host call abandoned. */
+/* At the store's teardown: every pending host call abandoned (and every pump freed). */
 void ka_host_abandon_all(ka_store *s);
+/* The runtime's own work on the list of pending host calls (stream.c's pumps): sub
+ * (store, later.fire and later.arg set) is fired at due_ns (linked if it is not yet);
+ * unscheduled, it waits for a wake. */
+void ka_host_schedule(ka_subtask *sub, uint64_t due_ns);
+void ka_host_unschedule(ka_subtask *sub);
 
 /* stream.c: the stream and future built-ins (ka_builtin's fallback: NULL when op is not
  * one of them), and freeing an end. */
@@ -306,6 +312,9 @@ int ka_errctx_lower(kiln_cabi_cx *cx, const kiln_cval *v, uint32_t *h);
 int ka_end_lift(kiln_cabi_cx *cx, const kiln_ctype *t, uint32_t h, kiln_cval *v);
 int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint32_t *h);
 void ka_end_free(void *end);
+/* Frees the store's finished pumps (all of them when all is set: the store's teardown,
+ * after ka_host_abandon_all unlinked them). */
+void ka_pumps_reap(ka_store *s, int all);
 /* The kind of handle an object's slot is reached through, for a stale-rep check. */
 int ka_kind_of(const kiln_resource_type *t);
 

@@ -11,7 +11,9 @@
  * resolving at once; host functions completing later (STARTED, then RETURNED through a
  * waitable set when another host call or the driver's timer completes them; dropping
  * one pending traps, cancelling one abandons it, waiting on one nothing completes is a
- * deadlock); and
+ * deadlock); host-owned stream ends (partial copies, held writes, the idle wait); a
+ * host's stream and future passed by the guest, unread, to another host function (the
+ * runtime moves them: order, backpressure, the end and drops on either side); and
  * an image's copy calling a task. The spec's own tests (tests/suites/
  * component_spec.sh, async/) cover the rest. */
 #include "component/async_internal.h"
@@ -22,6 +24,7 @@
 #include "util/alloc.h"
 #include "util/test.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -872,6 +875,271 @@ static void test_host_stream(void)
     kiln_component_unload(lc);
 }
 
+/* ---- a host's end passed to the host: test:async/pass@1.0.0 ---- */
+
+/* The guest takes the host's stream and future and passes both, unread, to the host's
+ * sink and fsink (a proxy handing a body on): the runtime moves the bytes and the value. */
+#define PASS_TOTAL (1024u * 1024u + 7u) /* bytes the source gives */
+#define PASS_HOLD 20000u                /* the sink takes no more until the test drains it */
+#define PASS_BOUND (128u * 1024u)       /* at most this far may the source get ahead */
+
+typedef struct pass_ctx {
+    kiln_chost_stream *w, *r; /* the source's end, the sink's */
+    kiln_chost_future *fw;    /* the fsource's future (NULL once resolved) */
+    int mode;                 /* 0: all bytes; 1: the writer closed with bytes held; 2: the
+                                 reader closes early */
+    int fut_early;            /* fsource resolves at once */
+    int hold;                 /* the sink takes nothing */
+    size_t produced, taken, held, drained, produces;
+    int order_ok, starved, wdropped, rdropped, bound_ok;
+    uint64_t got; /* the value fsink got, + 1 */
+} pass_ctx;
+
+static void *p_new(const kiln_grants *g, char **err)
+{
+    (void)g, (void)err;
+    pass_ctx *c = kiln_calloc(1, sizeof *c);
+    if (c) c->order_ok = c->bound_ok = 1;
+    return c;
+}
+
+static void p_free(void *ctx)
+{
+    kiln_free(ctx);
+}
+
+/* Mode 0: gives the pattern byte i % 251 in pieces of at most 5000, nothing on every
+ * third call (until the test's wake), then the end. Mode 1: "abcdef" once, then nothing. */
+static size_t p_produce(void *arg, uint8_t *buf, size_t n, int *end)
+{
+    pass_ctx *c = arg;
+    if (c->produced - c->drained > PASS_BOUND) c->bound_ok = 0;
+    if (c->mode == 1) {
+        if (c->produced || n < 6) return 0;
+        memcpy(buf, "abcdef", 6);
+        c->produced = 6;
+        return 6;
+    }
+    if (++c->produces % 3 == 0) {
+        c->starved = 1;
+        return 0;
+    }
+    size_t left = PASS_TOTAL - c->produced;
+    if (!left) {
+        *end = 1;
+        c->w = NULL; /* ended: the stream layer drops the host's end */
+        return 0;
+    }
+    if (n > left) n = left;
+    if (n > 5000) n = 5000;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (uint8_t)((c->produced + i) % 251);
+    c->produced += n;
+    return n;
+}
+
+static void p_wdropped(void *arg)
+{
+    pass_ctx *c = arg;
+    c->wdropped = 1;
+    c->w = NULL;
+}
+
+/* Takes at most 3000 bytes a call, checking the order; nothing once PASS_HOLD are held. */
+static size_t p_consume(void *arg, const uint8_t *data, size_t n)
+{
+    pass_ctx *c = arg;
+    if (c->held >= PASS_HOLD || c->hold) return 0;
+    if (n > 3000) n = 3000;
+    for (size_t i = 0; i < n; i++)
+        if (c->mode != 1 && data[i] != (uint8_t)((c->taken + i) % 251)) c->order_ok = 0;
+    if (c->mode == 1 && (c->taken + n > 6 || memcmp(data, "abcdef" + c->taken, n) != 0))
+        c->order_ok = 0;
+    c->taken += n;
+    c->held += n;
+    return n;
+}
+
+static void p_rdropped(void *arg)
+{
+    pass_ctx *c = arg;
+    c->rdropped = 1;
+    c->r = NULL;
+}
+
+static int p_source(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    pass_ctx *c = ctx;
+    (void)args;
+    kiln_chost_stream_ops ops = {NULL, p_produce, p_wdropped, c};
+    c->w = kiln_chost_stream_writer(cx, &res[0], &ops);
+    return c->w ? 0 : -1;
+}
+
+static int p_sink(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    pass_ctx *c = ctx;
+    (void)res;
+    c->hold = c->mode == 1; /* nothing taken until the test lets it */
+    kiln_chost_stream_ops ops = {p_consume, NULL, p_rdropped, c};
+    c->r = kiln_chost_stream_reader(cx, &args[0], &ops);
+    return c->r ? 0 : -1;
+}
+
+static int p_fsource(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    pass_ctx *c = ctx;
+    (void)args;
+    if (!(c->fw = kiln_chost_future_writer(cx, &res[0]))) return -1;
+    if (c->fut_early) {
+        kiln_cval v = {.u = 42};
+        CHECK(kiln_chost_future_resolve(c->fw, &v) == 0);
+        c->fw = NULL;
+    }
+    return 0;
+}
+
+static void p_got(void *arg, const kiln_cval *v)
+{
+    ((pass_ctx *)arg)->got = v->u + 1;
+}
+
+static int p_fsink(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    (void)res;
+    kiln_chost_future_ops ops = {p_got, ctx};
+    return kiln_chost_future_reader(cx, &args[0], &ops) ? 0 : -1;
+}
+
+static const kiln_chost_func p_funcs[] = {{"source", "() -> stream<u8>", p_source},
+                                          {"sink", "(stream<u8>)", p_sink},
+                                          {"fsource", "() -> future<u32>", p_fsource},
+                                          {"fsink", "(future<u32>)", p_fsink}};
+static const kiln_chost_iface p_api = {"test:async/pass", "1.0.0", NULL, 0, p_funcs, 4};
+static const kiln_chost_iface *const p_ifaces[] = {&p_api};
+static const kiln_chost_provider p_provider = {"async pass host", p_ifaces, 1, p_new, p_free, NULL};
+
+static const char pass_wat[] =
+    "(component\n"
+    "  (import \"test:async/pass@1.0.0\" (instance $p\n"
+    "    (export \"source\" (func (result (stream u8))))\n"
+    "    (export \"sink\" (func (param \"s\" (stream u8))))\n"
+    "    (export \"fsource\" (func (result (future u32))))\n"
+    "    (export \"fsink\" (func (param \"f\" (future u32))))))\n"
+    "  (core func $source (canon lower (func $p \"source\")))\n"
+    "  (core func $sink (canon lower (func $p \"sink\")))\n"
+    "  (core func $fsource (canon lower (func $p \"fsource\")))\n"
+    "  (core func $fsink (canon lower (func $p \"fsink\")))\n"
+    "  (core func $ret (canon task.return (result u32)))\n"
+    "  (core module $M\n"
+    "    (import \"\" \"source\" (func $source (result i32)))\n"
+    "    (import \"\" \"sink\" (func $sink (param i32)))\n"
+    "    (import \"\" \"fsource\" (func $fsource (result i32)))\n"
+    "    (import \"\" \"fsink\" (func $fsink (param i32)))\n"
+    "    (import \"\" \"ret\" (func $ret (param i32)))\n"
+    "    (func (export \"pass\")\n"
+    "      (call $sink (call $source))\n"
+    "      (call $fsink (call $fsource))\n"
+    "      (call $ret (i32.const 7))))\n"
+    "  (core instance $m (instantiate $M (with \"\" (instance\n"
+    "    (export \"source\" (func $source)) (export \"sink\" (func $sink))\n"
+    "    (export \"fsource\" (func $fsource)) (export \"fsink\" (func $fsink))\n"
+    "    (export \"ret\" (func $ret))))))\n"
+    "  (func (export \"pass\") async (result u32) (canon lift (core func $m \"pass\") async)))\n";
+
+/* kiln_component_drive's condition: the sink is full, the source starved, or the end. */
+static int p_stop(void *arg)
+{
+    pass_ctx *c = arg;
+    return c->rdropped || c->held >= PASS_HOLD || c->starved;
+}
+
+/* Drives ci like a server streaming a response: the driver runs until the sink is full
+ * (then the test drains it and wakes the sink's end) or the source starved (then the
+ * test wakes the source's end), until the sink's end came or stop_at bytes were taken. */
+static void p_drive(kiln_component_instance *ci, pass_ctx *c, size_t stop_at)
+{
+    for (int i = 0; i < 10000 && !c->rdropped && c->taken < stop_at; i++) {
+        kiln_trap t;
+        int rc = kiln_component_drive(ci, p_stop, c, &t, 0);
+        CHECK(rc >= 0);
+        if (rc < 0) return;
+        if (c->starved) {
+            c->starved = 0;
+            if (c->w) kiln_chost_stream_wake(c->w);
+        }
+        if (c->held >= PASS_HOLD || rc == 0) {
+            c->drained += c->held;
+            c->held = 0;
+            if (c->r) kiln_chost_stream_wake(c->r);
+        }
+    }
+}
+
+static pass_ctx *p_call(kiln_component_instance *ci, int mode, int fut_early)
+{
+    pass_ctx *c = kiln_component_host_ctx(ci, "async pass host");
+    CHECK(c != NULL);
+    if (!c) return NULL;
+    c->mode = mode;
+    c->fut_early = fut_early;
+    expect_u32(ci, "pass", 7);
+    return c;
+}
+
+static void test_host_pass(void)
+{
+    kiln_loaded_component *lc = load("pass", pass_wat);
+    if (!lc) return;
+    /* every byte in order, with the sink's and the source's "not now", then the end */
+    kiln_component_instance *ci = instantiate(lc);
+    pass_ctx *c = ci ? p_call(ci, 0, 1) : NULL;
+    if (c) {
+        CHECK(c->got == 43); /* resolved before it was passed */
+        p_drive(ci, c, SIZE_MAX);
+        CHECK(c->taken == PASS_TOTAL);
+        CHECK(c->order_ok);
+        CHECK(c->bound_ok); /* backpressure: the source never ran far ahead */
+        CHECK(c->rdropped && !c->wdropped);
+        CHECK(c->produces > 3); /* (starved, and woken) */
+    }
+    if (ci) kiln_component_instance_free(ci);
+    /* the writer closed while the pump held its bytes: the sink gets them, then the end */
+    ci = instantiate(lc);
+    c = ci ? p_call(ci, 1, 0) : NULL;
+    if (c) {
+        CHECK(c->got == 0 && c->fw);
+        kiln_cval v = {.u = 9};
+        if (c->fw) CHECK(kiln_chost_future_resolve(c->fw, &v) == 0);
+        CHECK(c->got == 10); /* resolved after it was passed */
+        kiln_trap t;
+        CHECK(kiln_component_drive(ci, p_stop, c, &t, 0) == 0); /* the sink holds */
+        CHECK(c->produced == 6 && c->taken == 0);
+        if (c->w) kiln_chost_stream_close(c->w);
+        c->w = NULL;
+        CHECK(!c->rdropped);
+        c->hold = 0;
+        p_drive(ci, c, SIZE_MAX);
+        CHECK(c->taken == 6 && c->order_ok && c->rdropped);
+    }
+    if (ci) kiln_component_instance_free(ci);
+    /* the reader closed early: the source learns it */
+    ci = instantiate(lc);
+    c = ci ? p_call(ci, 2, 1) : NULL;
+    if (c) {
+        p_drive(ci, c, 10000);
+        CHECK(c->taken >= 10000 && c->r && !c->wdropped);
+        if (c->r) kiln_chost_stream_close(c->r);
+        c->r = NULL;
+        CHECK(c->wdropped && c->order_ok);
+        kiln_trap t;
+        CHECK(kiln_component_drive(ci, p_stop, c, &t, 0) == 0); /* nothing left to do */
+        CHECK(ka_live_objs(ci->as) == 0);                       /* both ends freed */
+    }
+    if (ci) kiln_component_instance_free(ci);
+    kiln_component_unload(lc);
+}
+
 /* ---- objects freed when dropped: a slot is reused, KA_MAX_OBJS caps those alive ---- */
 
 /* Loops of LOOPS rounds (more than KA_MAX_OBJS objects made in one instance, which used
@@ -1210,6 +1478,8 @@ int main(void)
     test_host_later();
     CHECK(kiln_chost_register(&b_provider) == 0);
     test_host_stream();
+    CHECK(kiln_chost_register(&p_provider) == 0);
+    test_host_pass();
     test_objs_freed();
     test_guest_subtasks_freed();
     test_obj_slots();

@@ -8,7 +8,10 @@
  * Host-owned ends (host.h's kiln_chost_stream_* / kiln_chost_future_*): an end with
  * `host` set is in no table; a guest copy meeting it calls the host's consume/produce at
  * once (host_try), or stays pending until the host wakes it; a host future delivers its
- * value to the guest's read once resolved.
+ * value to the guest's read once resolved. A host end passed to the host (a stream or
+ * future a host function gave the guest, handed unread to another host function: a proxy
+ * forwarding a body) is joined to it: a pump moves a stream's bytes from the host's writer
+ * to the host's reader, a future's value goes from the one to the other when resolved.
  *
  * Elements are copied byte for byte: element types holding strings, lists or handles are
  * refused (a trap) for now; so is passing an end as a parameter or result (cabi.c). */
@@ -19,6 +22,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 enum { C_COMPLETED = 0, C_DROPPED = 1, C_CANCELLED = 2 };
 enum { E_IDLE, E_COPYING, E_CANCELLING, E_DONE };
@@ -58,10 +62,11 @@ struct ka_shared {
     int future;
     const kiln_ctype *t; /* element type, NULL for none */
     int dropped;
-    ka_end *pend;   /* the end whose copy is pending */
-    ka_end *r, *w;  /* the live readable and writable ends (NULL once dropped) */
-    int nends;      /* live ends (the last one frees it) */
-    int type_later; /* a host's future: t is the type of its first lowering */
+    ka_end *pend;         /* the end whose copy is pending */
+    ka_end *r, *w;        /* the live readable and writable ends (NULL once dropped) */
+    int nends;            /* live ends (the last one frees it) */
+    int type_later;       /* a host's future: t is the type of its first lowering */
+    struct ka_pump *pump; /* both ends the host's: what moves the bytes (NULL: none) */
 };
 
 void ka_end_free(void *p)
@@ -146,6 +151,12 @@ static int none_or_number(const kiln_ctype *t)
 
 static const kiln_ctype *elem_of(ka_bi *b);
 static int host_try(ka_shared *sh, ka_end *g, ka_end *h, char *err, size_t errlen);
+typedef struct ka_pump ka_pump;
+static int pump_new(kiln_cabi_cx *cx, ka_shared *sh);
+static void pump_kick(ka_pump *p);
+static void pump_detach(ka_pump *p);
+static void pump_writer_gone(ka_pump *p);
+static void future_pass(ka_end *w, ka_end *r);
 
 /* A context for the guest side of buffer b (its built-in's options and table). */
 static int buf_cx(ka_buf *b, kiln_cabi_cx *cx)
@@ -650,7 +661,9 @@ kiln_chost_stream *kiln_chost_stream_reader(kiln_cabi_cx *cx, const kiln_cval *v
     }
     ka_end *e = host_end(cx, sh, 1, ops);
     if (!e) return NULL;
-    if (sh->pend && sh->pend != e) /* the guest's write that waited for a reader */
+    if (sh->w && sh->w->host) { /* the host writes it too: the runtime moves the bytes */
+        if (pump_new(cx, sh) < 0) return NULL;
+    } else if (sh->pend && sh->pend != e) /* the guest's write that waited for a reader */
         host_try(sh, sh->pend, e, cx->err, sizeof cx->err);
     else if (sh->dropped && !sh->w && e->host) {
         e->host = 0; /* the writer is gone already */
@@ -716,7 +729,9 @@ kiln_chost_future *kiln_chost_future_reader(kiln_cabi_cx *cx, const kiln_cval *v
     ka_end *e = host_end_add(cx, sh, 1);
     if (!e) return NULL;
     e->fops = *ops;
-    if (sh->pend && sh->pend != e && !sh->pend->readable) { /* written already */
+    if (sh->w && sh->w->host) { /* the host writes it too: its value passes when resolved */
+        if (sh->w->fut_ready) future_pass(sh->w, e);
+    } else if (sh->pend && sh->pend != e && !sh->pend->readable) { /* written already */
         if (host_try(sh, sh->pend, e, cx->err, sizeof cx->err) < 0) return NULL;
     } else if (sh->dropped && !sh->w) {
         e->host = 0;
@@ -748,6 +763,10 @@ int kiln_chost_future_resolve(kiln_chost_future *hf, const kiln_cval *value)
     }
     h->fut_value = *value;
     h->fut_ready = 1;
+    if (sh->r && sh->r->host) { /* the host reads it too (kiln_chost_future_reader) */
+        future_pass(h, sh->r);
+        return 0;
+    }
     if (!sh->pend || sh->pend == h) return 0; /* kept until the guest reads or drops it */
     char err[240];
     if (host_try(sh, sh->pend, h, err, sizeof err) < 0) {
@@ -762,6 +781,10 @@ void kiln_chost_stream_wake(kiln_chost_stream *hs)
 {
     ka_end *h = (ka_end *)hs;
     ka_shared *sh = h->sh;
+    if (h->host && sh->pump) { /* the other end is the host's too: the pump goes on */
+        pump_kick(sh->pump);
+        return;
+    }
     char err[240];
     if (h->host && sh->pend && sh->pend != h && host_try(sh, sh->pend, h, err, sizeof err) < 0)
         ka_store_fail(h->store, NULL, err);
@@ -770,12 +793,179 @@ void kiln_chost_stream_wake(kiln_chost_stream *hs)
 void kiln_chost_stream_close(kiln_chost_stream *hs)
 {
     ka_end *h = (ka_end *)hs;
-    if (h->host) {
+    ka_pump *p = h->sh->pump;
+    if (h->host && p && !h->readable) { /* the reader gets the bytes held, then the end */
+        h->host = 0;
+        h->dead = 1;
+        pump_writer_gone(p);
+    } else if (h->host) {
+        if (p) pump_detach(p); /* the writer learns it now (shared_drop) */
         h->host = 0;
         h->dead = 1;
         shared_drop(h->sh, h);
     }
     end_release(h->store, h); /* the host's last use of it */
+}
+
+/* ---- a host's end joined to a host's end (passed from one host function to another) ---- */
+
+/* The bytes a pump holds between its writer's produce and its reader's consume. */
+#define PUMP_CAP 65536
+
+/* A stream whose writer and reader are both the host's: a host function gave the guest
+ * its readable end and the guest passed it, unread, to another host function (a proxy
+ * handing a body on). No guest copies, so the runtime moves the bytes: the pump is fired
+ * by the driver like a pending host call (ka_host_schedule) whenever either side may go
+ * on; a fire hands what it holds to the reader's consume, then takes one produce of the
+ * writer's (at most PUMP_CAP bytes) and hands it on. It waits (unscheduled) while the
+ * reader takes nothing ("not now") or the writer has nothing, until that side's
+ * kiln_chost_stream_wake: the host's buffers stay bounded. The writer's end reaches the
+ * reader after the bytes held; the reader's end reaches the writer at once (shared_drop).
+ * Finished (sh NULL), it stays on the store's list until ka_pumps_reap frees it (not
+ * while its fire runs). */
+struct ka_pump {
+    ka_subtask sub;  /* its entry on the store's list of pending host calls */
+    ka_shared *sh;   /* NULL once finished */
+    size_t off, len; /* the bytes held: buf[off, len) */
+    int wend;        /* the writer's end came: the reader's follows the bytes held */
+    ka_pump *next;   /* the store's list */
+    uint8_t buf[PUMP_CAP];
+};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* p may go on: fired now (a due time past the one it was last fired for, which the
+ * driver requires of a call fired again). */
+static void pump_kick(ka_pump *p)
+{
+    if (!p->sh) return;
+    uint64_t due = mono_ns();
+    if (due <= p->sub.later.due_ns) due = p->sub.later.due_ns + 1;
+    ka_host_schedule(&p->sub, due);
+}
+
+/* p is finished: its stream forgets it. */
+static void pump_detach(ka_pump *p)
+{
+    ka_host_unschedule(&p->sub);
+    p->sh->pump = NULL;
+    p->sh = NULL;
+}
+
+/* The reader's end: it learns the stream ended (its dropped op) and is freed. */
+static void pump_end(ka_pump *p)
+{
+    ka_shared *sh = p->sh;
+    ka_end *r = sh->r;
+    pump_detach(p);
+    sh->dropped = 1;
+    r->host = 0;
+    r->dead = 1;
+    if (r->ops.dropped) r->ops.dropped(r->ops.arg);
+    end_release(r->store, r); /* (and sh, when the writer's end is gone too) */
+}
+
+/* The writer's end came (its produce said end, or the host closed it). */
+static void pump_writer_gone(ka_pump *p)
+{
+    p->wend = 1;
+    pump_kick(p);
+}
+
+/* Hands the bytes held to the reader: 1 when all were taken, 0 when the reader took no
+ * more for now (or the pump finished meanwhile). */
+static int pump_give(ka_pump *p)
+{
+    while (p->off < p->len) {
+        ka_end *r = p->sh->r;
+        size_t k = r->ops.consume(r->ops.arg, p->buf + p->off, p->len - p->off);
+        if (!p->sh || !k) return 0;
+        p->off += k < p->len - p->off ? k : p->len - p->off;
+    }
+    p->off = p->len = 0;
+    return 1;
+}
+
+/* One turn of p (above). */
+static void pump_fire(kiln_chost_pending *hp, void *arg)
+{
+    ka_pump *p = arg;
+    (void)hp;
+    ka_host_unschedule(&p->sub);
+    if (!p->sh || !pump_give(p)) return; /* the reader's wake kicks it again */
+    if (p->wend) {
+        pump_end(p);
+        return;
+    }
+    ka_end *w = p->sh->w;
+    int end = 0;
+    size_t n = w->ops.produce(w->ops.arg, p->buf, PUMP_CAP, &end);
+    if (!p->sh) return;
+    if (n) {
+        p->off = 0;
+        p->len = n < PUMP_CAP ? n : PUMP_CAP;
+        if (pump_give(p)) pump_kick(p);
+    } else if (end) { /* (as host_try: the host's end is dropped, not freed) */
+        w->host = 0;
+        w->dead = 1;
+        p->wend = 1;
+        pump_end(p);
+    } /* else nothing now: the writer's wake kicks it again */
+}
+
+/* sh's new host reader (sh->r) meets its host writer (sh->w): a pump between them, fired
+ * at once. 0, or -1 with cx->err. */
+static int pump_new(kiln_cabi_cx *cx, ka_shared *sh)
+{
+    ka_store *s = sh->r->store;
+    ka_pump *p = sh->w->store == s ? kiln_calloc(1, sizeof *p) : NULL;
+    if (!p) {
+        snprintf(cx->err, sizeof cx->err,
+                 sh->w->store == s ? "out of memory" : "a stream's ends are in two stores");
+        return -1;
+    }
+    p->sub.store = s;
+    p->sub.later.fire = pump_fire;
+    p->sub.later.arg = p;
+    p->sh = sh;
+    sh->pump = p;
+    p->next = s->pumps;
+    s->pumps = p;
+    pump_kick(p);
+    return 0;
+}
+
+void ka_pumps_reap(ka_store *s, int all)
+{
+    for (ka_pump **pp = &s->pumps; *pp;) {
+        ka_pump *p = *pp;
+        if (!all && p->sh) {
+            pp = &p->next;
+            continue;
+        }
+        if (p->sh) p->sh->pump = NULL; /* (the store's teardown: its ends go next) */
+        *pp = p->next;
+        kiln_free(p);
+    }
+}
+
+/* A host future's value passes from its host writer w (resolved) to its host reader r:
+ * r's got runs with it, and both ends are done with (freed). */
+static void future_pass(ka_end *w, ka_end *r)
+{
+    ka_store *s = w->store;
+    r->host = 0;
+    r->dead = 1;
+    w->host = 0;
+    w->dead = 1;
+    if (r->fops.got) r->fops.got(r->fops.arg, &w->fut_value);
+    end_release(s, r);
+    end_release(s, w);
 }
 
 /* Notifies an idle end, or ends its pending copy, with DROPPED (its peer is gone). */
