@@ -112,6 +112,20 @@ static uint64_t left_ns(const kiln_http_component *c, uint64_t t0)
     return used >= c->timeout_ns ? 1 : c->timeout_ns - used;
 }
 
+/* How much of the response written may wait for the connection before the body stops
+ * being taken (the guest's writes, or a body passed on, then wait). */
+#define P3_MAX_BUFFERED (1024u * 1024u)
+
+/* Waits (parking the request's fiber, the loop sending meanwhile) while the connection
+ * has not taken what was written. 0, or -1 (the client is gone, or the wait was cut). */
+static int drain(kiln_response *res)
+{
+    if (!res->ops->buffered || !kiln_fiber_current()) return res->ops->gone(res) ? -1 : 0;
+    while (res->ops->buffered(res) > P3_MAX_BUFFERED && !res->ops->gone(res))
+        if (kiln_wait_sleep(1000000) == KILN_WAIT_INTERRUPTED) return -1;
+    return res->ops->gone(res) ? -1 : 0;
+}
+
 /* Streams the response body: what the guest wrote goes to res, then the instance runs on
  * until it wrote more, or ended the stream and wrote its trailers future (a guest that
  * never writes it, once nothing else can run, ends without trailers). 0 when the body
@@ -126,7 +140,7 @@ static int stream_body(kiln_http_component *c, kiln_component_instance *ci, kiln
         int ended;
         const uint8_t *data = kiln_p3http_body_take(ph, rep, &n, &ended);
         if (n && res->ops->write(res, data, n) < 0) return -1;
-        if (res->ops->gone(res)) return -1;
+        if (drain(res) < 0) return -1;
         if (ended && n) continue; /* empties what the last take handed out */
         if (ended && (stalled || kiln_p3http_body_ready(ph))) return 0;
         if (stalled) {
