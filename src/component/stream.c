@@ -906,6 +906,7 @@ static void pump_fire(kiln_chost_pending *hp, void *arg)
     int end = 0;
     size_t n = w->ops.produce(w->ops.arg, p->buf, PUMP_CAP, &end);
     if (!p->sh) return;
+    if (p->sh->w != w) end = 0; /* the host closed it meanwhile: pump_writer_gone kicked p */
     if (n) {
         p->off = 0;
         p->len = n < PUMP_CAP ? n : PUMP_CAP;
