@@ -89,6 +89,26 @@ source = "handler.wasm"
 request_timeout = "120s"
 TOML
 
+# up APP LOG ARGS...: kiln up serving APP on a free port (URL, PID), once its own
+# "Serving" line is out (another test's server may take a port between two runs).
+up() {
+    local app=$1 log=$2
+    shift 2
+    port=$(free_port)
+    URL="http://127.0.0.1:$port"
+    "$KILN" up -f "$app" --listen "127.0.0.1:$port" "$@" >"$TMP/$log.out" 2>"$TMP/$log.err" &
+    PID=$!
+    on_exit "kill $PID 2>/dev/null"
+    for _ in $(seq 600); do
+        grep -q "^Serving $URL" "$TMP/$log.out" 2>/dev/null && return 0
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    fail "kiln up $app serves" "$(tail -5 "$TMP/$log.err")"
+    finish
+    exit 1
+}
+
 # `upload PORT PID MIB`: MIB MiB sent chunked (a counting pattern), the echo read as it
 # comes and compared, kiln's RSS sampled; prints the status, the bytes that came back,
 # whether they matched, and the RSS growth.
@@ -134,13 +154,7 @@ PY
 # (under ASan, a small quarantine: freed buffers would otherwise count in the RSS check)
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8"
 
-port=$(free_port)
-URL="http://127.0.0.1:$port"
-"$KILN" up -f "$TMP/app" --listen "127.0.0.1:$port" --max-request-size 1g \
-    >"$TMP/out.log" 2>"$TMP/err.log" &
-PID=$!
-on_exit "kill $PID 2>/dev/null"
-for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+up "$TMP/app" pass --max-request-size 1g
 out=$(curl -s --max-time 20 -D "$TMP/h.txt" --data-binary "abc" "$URL/p")
 expect_eq "a request body passed unread to response.new comes back" "abc" "$out"
 expect_contains "... with 200" "HTTP/1.1 200" "$(cat "$TMP/h.txt")"
@@ -181,13 +195,7 @@ component = "proxy"
 source = "handler.wasm"
 allowed_outbound_hosts = ["http://127.0.0.1:$UP_PORT"]
 TOML
-port=$(free_port)
-URL="http://127.0.0.1:$port"
-"$KILN" up -f "$TMP/proxy" --listen "127.0.0.1:$port" --request-timeout 10s \
-    >"$TMP/out2.log" 2>"$TMP/err2.log" &
-PID=$!
-on_exit "kill $PID 2>/dev/null"
-for _ in $(seq 300); do curl -fs "$URL/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
+up "$TMP/proxy" proxy --request-timeout 10s
 for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$UP_PORT") 2>/dev/null && break; sleep 0.1; done
 for p in none request response both; do
     code=$(curl -s --max-time 20 -o "$TMP/body.$p" -D "$TMP/h.$p" -w '%{http_code}' \
