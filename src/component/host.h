@@ -176,7 +176,14 @@ typedef struct kiln_chost_stream_ops {
 
 /* In a host function called with cx: the host becomes the reader of the stream<u8>
  * (or stream<s8>) that the guest passed as value v (its readable end, lifted). NULL with
- * cx->err when v is not such a stream. ops is copied. */
+ * cx->err when v is not such a stream. ops is copied.
+ * When the stream's writer is a host end too (a stream a host function gave the guest,
+ * passed on unread: a proxy forwarding a body), the runtime moves the bytes between the
+ * two hosts' ops itself, fired by the driver like a pending call whenever either side may
+ * go on: the writer's produce, then the reader's consume, at most 64 KiB held between;
+ * a side that returns 0 is asked again after its kiln_chost_stream_wake. The writer's
+ * end (produce's end, or its close) reaches the reader's dropped after the bytes held;
+ * the reader's close reaches the writer's dropped at once. */
 kiln_chost_stream *kiln_chost_stream_reader(kiln_cabi_cx *cx, const kiln_cval *v,
                                             const kiln_chost_stream_ops *ops);
 /* A new stream<u8> whose writable end the host keeps: *v (a result value) is set to it,
@@ -210,7 +217,9 @@ kiln_cval *kiln_chost_future_values(kiln_chost_future *hf, size_t n);
 /* The value ok(none) (of a result<option<T>, E>) in static storage: what a trailers
  * future resolves with when kiln_chost_future_values has no memory. */
 extern const kiln_cval kiln_chost_ok_none;
-/* The host reads a future the guest writes (e.g. wasi:http 0.3's response trailers):
+/* The host reads a future the guest writes (e.g. wasi:http 0.3's response trailers), or
+ * that a host writes (kiln_chost_future_writer's, passed on unread by the guest: got runs
+ * with the value kiln_chost_future_resolve is given, at once if it was resolved already):
  * in a host function called with cx, the host becomes the reader of the future the
  * guest passed as value v (its readable end, lifted). When the guest writes it, got(arg,
  * value) runs at once with the value lifted from the guest (valid during the call only:
