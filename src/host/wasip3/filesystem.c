@@ -283,7 +283,7 @@ static int write_common(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
     f->off = append ? 0 : args[2].u;
     f->append = append;
     f->err = err;
-    if (args[2].u > INT64_MAX && !append) f->err = 1 + EC3_INVAL;
+    if (!append && args[2].u > INT64_MAX) f->err = 1 + EC3_INVAL; /* (append has no args[2]) */
     kiln_chost_stream_ops ops = {file_consume, NULL, file_dropped, f};
     if (!kiln_chost_stream_reader(cx, &args[1], &ops)) return -1;
     if (f->err) file_done(f); /* known now: the guest need not finish writing */
