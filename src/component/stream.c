@@ -654,8 +654,11 @@ kiln_chost_stream *kiln_chost_stream_reader(kiln_cabi_cx *cx, const kiln_cval *v
     return (kiln_chost_stream *)e;
 }
 
-kiln_chost_stream *kiln_chost_stream_writer(kiln_cabi_cx *cx, kiln_cval *v,
-                                            const kiln_chost_stream_ops *ops)
+/* A new stream whose writable end the host keeps, *v set to it (the guest gets the
+ * readable end): of bytes (values NULL: ops->produce gives them) or of values (values:
+ * their type is the first lowering's). NULL with cx->err. */
+static kiln_chost_stream *host_writer(kiln_cabi_cx *cx, kiln_cval *v,
+                                      const kiln_chost_stream_ops *ops, kiln_chost_values_fn values)
 {
     kiln_component_instance *ci = cx->async_ctx;
     ka_shared *sh = ci && ci->as ? kiln_calloc(1, sizeof *sh) : NULL;
@@ -663,28 +666,11 @@ kiln_chost_stream *kiln_chost_stream_writer(kiln_cabi_cx *cx, kiln_cval *v,
         snprintf(cx->err, sizeof cx->err, ci && ci->as ? "out of memory" : "not async");
         return NULL;
     }
-    sh->t = kiln_ctype_prim(KILN_CT_U8);
-    ka_end *e = host_end(cx, sh, 0, ops);
-    if (!e) {
-        kiln_free(sh);
-        return NULL;
-    }
-    v->shared = sh;
-    return (kiln_chost_stream *)e;
-}
-
-kiln_chost_stream *kiln_chost_stream_values(kiln_cabi_cx *cx, kiln_cval *v,
-                                            kiln_chost_values_fn values,
-                                            const kiln_chost_stream_ops *ops)
-{
-    kiln_component_instance *ci = cx->async_ctx;
-    ka_shared *sh = ci && ci->as ? kiln_calloc(1, sizeof *sh) : NULL;
-    if (!sh) {
-        snprintf(cx->err, sizeof cx->err, ci && ci->as ? "out of memory" : "not async");
-        return NULL;
-    }
-    sh->type_later = 1; /* the element type is the first lowering's */
-    ka_end *e = host_end_add(cx, sh, 0);
+    if (values)
+        sh->type_later = 1;
+    else
+        sh->t = kiln_ctype_prim(KILN_CT_U8);
+    ka_end *e = values ? host_end_add(cx, sh, 0) : host_end(cx, sh, 0, ops);
     if (!e) {
         kiln_free(sh);
         return NULL;
@@ -693,6 +679,19 @@ kiln_chost_stream *kiln_chost_stream_values(kiln_cabi_cx *cx, kiln_cval *v,
     e->values = values;
     v->shared = sh;
     return (kiln_chost_stream *)e;
+}
+
+kiln_chost_stream *kiln_chost_stream_writer(kiln_cabi_cx *cx, kiln_cval *v,
+                                            const kiln_chost_stream_ops *ops)
+{
+    return host_writer(cx, v, ops, NULL);
+}
+
+kiln_chost_stream *kiln_chost_stream_values(kiln_cabi_cx *cx, kiln_cval *v,
+                                            kiln_chost_values_fn values,
+                                            const kiln_chost_stream_ops *ops)
+{
+    return host_writer(cx, v, ops, values);
 }
 
 kiln_chost_future *kiln_chost_future_writer(kiln_cabi_cx *cx, kiln_cval *v)

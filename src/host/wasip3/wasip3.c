@@ -164,28 +164,30 @@ static int sys_res_ns(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_c
 static const kiln_chost_func sys_funcs[] = {{"now", "() -> " INSTANT, sys_now},
                                             {"get-resolution", "() -> u64", sys_res_ns}};
 
+/* Sets r to some(*v) (v copied into memory from cx). */
+static int some(kiln_cabi_cx *cx, kiln_cval *r, const kiln_cval *v)
+{
+    kiln_cval *p = kiln_cabi_alloc(cx, sizeof *p);
+    if (!p) return fail(cx, "out of memory");
+    *p = *v;
+    r->var.disc = 1;
+    r->var.payload = p;
+    return 0;
+}
+
 /* Kiln's guests see UTC, whatever the host's zone (nothing of the host leaks). */
 static int tz_id(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     (void)ctx, (void)args;
-    kiln_cval *s = kiln_cabi_alloc(cx, sizeof *s);
-    if (!s) return fail(cx, "out of memory");
-    s->str.ptr = "UTC";
-    s->str.len = 3;
-    res[0].var.disc = 1;
-    res[0].var.payload = s;
-    return 0;
+    kiln_cval s = {.str = {"UTC", 3}};
+    return some(cx, &res[0], &s);
 }
 
 static int tz_offset(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     (void)ctx, (void)args;
-    kiln_cval *o = kiln_cabi_alloc(cx, sizeof *o);
-    if (!o) return fail(cx, "out of memory");
-    o->s = 0;
-    res[0].var.disc = 1;
-    res[0].var.payload = o;
-    return 0;
+    kiln_cval zero = {.s = 0};
+    return some(cx, &res[0], &zero);
 }
 
 static int tz_debug(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)

@@ -9,6 +9,7 @@
 #include "host/wasip3/wasip3.h"
 #include "util/alloc.h"
 #include "util/test.h"
+#include "host/wasip2/cval_test.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -48,35 +49,6 @@ static int call(const char *iface, const char *fname, const kiln_cval *args, kil
     memset(res, 0, 2 * sizeof *res);
     CX.err[0] = '\0';
     return f->fn(C, &CX, args, res);
-}
-
-static kiln_cval res_(uint32_t rep)
-{
-    kiln_cval v;
-    memset(&v, 0, sizeof v);
-    v.res.rep = rep;
-    return v;
-}
-
-static kiln_cval str_(const char *s)
-{
-    kiln_cval v;
-    memset(&v, 0, sizeof v);
-    v.str.ptr = (char *)s;
-    v.str.len = strlen(s);
-    return v;
-}
-
-static uint32_t flagw[8];
-static int nflag;
-static kiln_cval flags_(uint32_t bits)
-{
-    kiln_cval v;
-    memset(&v, 0, sizeof v);
-    flagw[nflag] = bits;
-    v.flags = &flagw[nflag];
-    nflag = (nflag + 1) % 8;
-    return v;
 }
 
 /* The error-code case of result r, or -1 when ok. */
