@@ -41,6 +41,10 @@ write: Ok
 append: Ok
 read: b'hello p3 file appended' Ok
 read at 6: b'p3 file appended' Ok
+read past the end: b'' Ok
+write a file opened to read: Err BadDescriptor
+append to it: Err BadDescriptor
+set-size of it: Invalid
 stat: RegularFile size 22 links 1 mtime recent True
 flags: <DescriptorFlags.READ|WRITE: 3>
 type of sub: Directory

@@ -117,7 +117,24 @@ VIA(advise, "advise", OK_SAME)
 VIA(sync_data, "sync-data", OK_SAME)
 VIA(get_flags, "get-flags", OK_SAME)
 VIA(get_type, "get-type", OK_TYPE)
-VIA(set_size, "set-size", OK_SAME)
+VIA(set_size_p2, "set-size", OK_SAME)
+
+/* set-size of a file not opened for writing is invalid, as ftruncate says (and wasmtime's
+ * p3 host answers); 0.2's bad-descriptor otherwise. */
+static int set_size(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    const p2_desc *d =
+        p2_table_get(&((kiln_wasip2 *)((kiln_wasip3 *)ctx)->p2)->descs, args[0].res.rep);
+    if (!d || d->is_dir || (d->flags & P2_DF_WRITE) || d->readonly)
+        return set_size_p2(ctx, cx, args, res);
+    kiln_cval *c = kiln_cabi_alloc(cx, sizeof *c);
+    if (!c) return fail(cx, "out of memory");
+    memset(c, 0, sizeof *c);
+    c->var.disc = EC3_INVAL;
+    res[0].var.disc = 1;
+    res[0].var.payload = c;
+    return 0;
+}
 VIA(set_times, "set-times", OK_SAME)
 VIA(sync_, "sync", OK_SAME)
 VIA(create_directory_at, "create-directory-at", OK_SAME)

@@ -20,6 +20,7 @@
 /* 0.3 error-code cases (wasi:filesystem/types@0.3.0) and descriptor-type cases */
 enum {
     EC_EXIST = 6,
+    EC_INVAL = 11,
     EC_ISDIR = 13,
     EC_NOENT = 19,
     EC_NOTDIR = 23,
@@ -146,6 +147,10 @@ static void test_filesystem(const char *root)
     long f = open_at(rw, 0, "d/f.txt", 1 /* create */, 2 /* write */);
     CHECK(f > 0);
     CHECK_INT(at("[method]descriptor.remove-directory-at", rw, "d"), EC_NOTEMPTY);
+    long fr = open_at(rw, 0, "d/f.txt", 0, 1 /* read */); /* set-size: invalid, as ftruncate */
+    kiln_cval sz[2] = {res_(fr > 0 ? (uint32_t)fr : 0), u64_(0)};
+    CHECK(fr > 0 && call(FS, "[method]descriptor.set-size", sz, r) == 0 &&
+          err_of(&r[0]) == EC_INVAL);
     CHECK_INT(at("[method]descriptor.unlink-file-at", rw, "nothing"), EC_NOENT);
     CHECK_INT(at("[method]descriptor.create-directory-at", rw, "d/f.txt/x"), EC_NOTDIR);
     /* ways out: not-permitted (0.2's case 31, one less) */
@@ -196,6 +201,7 @@ static void test_filesystem(const char *root)
     const kiln_chost_iface *fi = kiln_chost_find(FS, NULL);
     if (fi && f > 0) fi->resources[0].dtor(C, (uint32_t)f);
     if (fi && rf > 0) fi->resources[0].dtor(C, (uint32_t)rf);
+    if (fi && fr > 0) fi->resources[0].dtor(C, (uint32_t)fr);
     CHECK_INT(at("[method]descriptor.unlink-file-at", rw, "g.txt"), -1);
 }
 

@@ -78,6 +78,12 @@ async def filesystem():
     say(f"read: {data!r} {name(res)}")
     data, res = await read(f, 6)
     say(f"read at 6: {data!r} {name(res)}")
+    data, res = await read(f, 1000)
+    say(f"read past the end: {data!r} {name(res)}")
+    ro = await d.open_at(NOFOLLOW, "sub/a.txt", fs.OpenFlags(0), fs.DescriptorFlags.READ)
+    say(f"write a file opened to read: {name(await write(ro, b'x'))}")
+    say(f"append to it: {name(await write(ro, b'x', append=True))}")
+    await attempt("set-size of it", ro.set_size(0))
     st = await f.stat()
     say(f"stat: {name(st.type)} size {st.size} links {st.link_count} "
         f"mtime recent {st.data_modification_timestamp.seconds > 1_600_000_000}")
