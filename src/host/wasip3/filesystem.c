@@ -21,7 +21,8 @@
  *     err(bad-descriptor) (a directory, no write flag) or err(read-only);
  *   - read-directory: a host stream<directory-entry> read with 0.2's directory-entry-
  *     stream (".." and "." left out), its future resolved at the end.
- * Each stream's state is a p3_file, kept in the context until it goes. */
+ * Each stream's state is a p3_file (a dup of the descriptor's fd), in the context's list
+ * until the stream is over (file_finished) or the context goes. */
 #include "host/wasip2/wasip2.h"
 #include "host/wasip3/wasip3.h"
 #include "util/alloc.h"
@@ -181,14 +182,19 @@ static void file_done(p3_file *f)
     kiln_chost_future_resolve(hf, &v); /* no memory for the error: ok rather than nothing */
 }
 
-static void file_dropped(void *arg)
+/* f's stream is over (its end reached, or the guest dropped its end: no hook of it runs
+ * again): the future resolves, the fd and the 0.2 directory-entry-stream go, and so does
+ * f, so that a guest opening streams in a loop holds no host fd for those it finished. */
+static void file_finished(void *arg)
 {
-    p3_file *f = arg;
-    if (f->dir) { /* the 0.2 directory-entry-stream goes with the guest's end */
-        kiln_wasip2_fs_types.resources[1].dtor(f->c->p2, f->dir);
-        f->dir = 0;
-    }
+    p3_file *f = arg, **pp = &f->c->files;
+    if (f->dir) kiln_wasip2_fs_types.resources[1].dtor(f->c->p2, f->dir);
     file_done(f);
+    if (f->fd >= 0) close(f->fd);
+    while (*pp && *pp != f)
+        pp = &(*pp)->next;
+    if (*pp) *pp = f->next;
+    kiln_free(f);
 }
 
 /* A new p3_file of c with its future in *fut (fd: taken over): NULL with cx->err. */
@@ -240,7 +246,7 @@ static size_t file_produce(void *arg, uint8_t *buf, size_t n, int *end)
         return (size_t)k;
     }
     *end = 1;
-    file_done(f);
+    file_finished(f);
     return 0;
 }
 
@@ -278,7 +284,7 @@ static int read_via_stream(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, k
     if (!f) return -1;
     f->off = args[1].u;
     f->err = err;
-    kiln_chost_stream_ops ops = {NULL, file_produce, file_dropped, f};
+    kiln_chost_stream_ops ops = {NULL, file_produce, file_finished, f};
     if (!kiln_chost_stream_writer(cx, &two[0], &ops)) return -1;
     res[0].agg.items = two;
     res[0].agg.n = 2;
@@ -301,10 +307,10 @@ static int write_common(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
     f->append = append;
     f->err = err;
     if (!append && args[2].u > INT64_MAX) f->err = 1 + EC3_INVAL; /* (append has no args[2]) */
-    kiln_chost_stream_ops ops = {file_consume, NULL, file_dropped, f};
-    if (!kiln_chost_stream_reader(cx, &args[1], &ops)) return -1;
     if (f->err) file_done(f); /* known now: the guest need not finish writing */
-    return 0;
+    kiln_chost_stream_ops ops = {file_consume, NULL, file_finished, f};
+    /* (f may be gone when this returns: a stream whose writer was dropped already) */
+    return kiln_chost_stream_reader(cx, &args[1], &ops) ? 0 : -1;
 }
 
 static int write_via_stream(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -345,7 +351,7 @@ static size_t dir_values(void *arg, kiln_cabi_cx *cx, kiln_cval *vals, size_t n,
     }
     if (k) return k;
     *end = 1;
-    file_dropped(f);
+    file_finished(f);
     return 0;
 }
 
@@ -370,7 +376,7 @@ static int read_directory(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, ki
         f->dir = r[0].var.payload->res.rep;
     else
         f->err = 1 + (int)ec3(r[0].var.payload->var.disc);
-    kiln_chost_stream_ops ops = {NULL, NULL, file_dropped, f};
+    kiln_chost_stream_ops ops = {NULL, NULL, file_finished, f};
     if (!kiln_chost_stream_values(cx, &two[0], dir_values, &ops)) return -1;
     res[0].agg.items = two;
     res[0].agg.n = 2;
