@@ -78,6 +78,11 @@ async def filesystem():
     say(f"read: {data!r} {name(res)}")
     data, res = await read(f, 6)
     say(f"read at 6: {data!r} {name(res)}")
+    total = 0
+    for _ in range(300):  # each stream's host state goes with it (no fd held per stream)
+        data, res = await read(f, 6)
+        total += len(data)
+    say(f"300 reads: {total} bytes {name(res)}")
     data, res = await read(f, 1000)
     say(f"read past the end: {data!r} {name(res)}")
     ro = await d.open_at(NOFOLLOW, "sub/a.txt", fs.OpenFlags(0), fs.DescriptorFlags.READ)
