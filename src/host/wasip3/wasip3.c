@@ -57,6 +57,29 @@ static void *p3_new(const kiln_grants *g, char **err)
     return c;
 }
 
+/* A context for a copy of an instance whose context was tmpl (host.h ctx_clone, for
+ * component images): its 0.2 context is the 0.2 host's copy of the template's (the
+ * descriptors get-directories handed out, under the same reps, over the template's
+ * directory fds when the grants name the same ones: no system call per copy), refused
+ * when the template holds more (files it opened) or a file stream of its own; stdio
+ * streams still open in the template are not copied (as a fresh context would not). */
+static void *p3_clone(const void *tmpl, const kiln_grants *g, char **err)
+{
+    const p3_ctx *t = tmpl;
+    if (t->files) {
+        *err = kiln_strdup("wasi 0.3: the template has file streams open");
+        return NULL;
+    }
+    p3_ctx *c = kiln_calloc(1, sizeof *c);
+    if (!c) return NULL;
+    memcpy(c->out, g->wasi.stdio, sizeof c->out);
+    if (!(c->p2 = kiln_wasip2_provider.ctx_clone(t->p2, g, err))) {
+        p3_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 int kiln_wasip3_p2_call(kiln_wasip3 *c, const kiln_chost_iface *i, const char *name,
                         kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
@@ -423,4 +446,4 @@ static const kiln_chost_iface *const ifaces[] = {BOTH(clk),
                                                  BOTH(kiln_wasip3_fs_preopens)};
 
 const kiln_chost_provider kiln_wasip3_provider = {"wasi 0.3", ifaces,  N(ifaces),
-                                                  p3_new,     p3_free, NULL};
+                                                  p3_new,     p3_free, p3_clone};

@@ -27,7 +27,9 @@
  * holds (made from the same kiln_grants: the same preopens, arguments, environment), and
  * converts what differs (filesystem error-code and descriptor-type cases). So path
  * confinement is the one of preview1 and 0.2 (host/beneath.h) and descriptors are 0.2
- * descriptors under the same reps.
+ * descriptors under the same reps. A copy of a context (ctx_clone, component images) is
+ * the 0.2 host's copy of the template's 0.2 context (its preopen fds borrowed: no system
+ * call per copy); a template with file streams open, or files it opened, has none.
  *
  * Not yet: wasi:sockets 0.3 (wasi:http 0.3: http.h). */
 #ifndef KILN_HOST_WASIP3_H

@@ -4,8 +4,10 @@
  * insecure-seed answer; wasi:filesystem 0.3 answers with 0.3's error-code and
  * descriptor-type cases (no would-block, no unknown: one less than 0.2's), confines paths
  * beneath the preopen ("..", absolute paths, a symlink leading out: not-permitted) and
- * refuses changes below a read-only preopen (read-only). The streams (read-via-stream,
- * write-via-stream, read-directory) need a guest: tests/e2e/component_p3_wasi.sh. */
+ * refuses changes below a read-only preopen (read-only); copies of a context (ctx_clone,
+ * for images) keep get-directories' descriptors and refuse opened files. The streams
+ * (read-via-stream, write-via-stream, read-directory) need a guest: tests/e2e/component_p3_wasi.sh.
+ */
 #include "host/wasip3/wasip3.h"
 #include "util/alloc.h"
 #include "util/test.h"
@@ -205,6 +207,36 @@ static void test_filesystem(const char *root)
     CHECK_INT(at("[method]descriptor.unlink-file-at", rw, "g.txt"), -1);
 }
 
+/* ctx_clone: a template holding get-directories' descriptors is copied (the copy's
+ * descriptor of the same rep works, over the copy's grants); one holding a file it opened
+ * is refused, as the 0.2 host refuses it. */
+static void test_clone(const kiln_grants *g)
+{
+    kiln_cval a[2], r[2];
+    memset(a, 0, sizeof a);
+    CHECK_INT(call("wasi:filesystem/preopens" REL, "get-directories", a, r), 0);
+    uint32_t rw = r[0].agg.n ? r[0].agg.items[0].agg.items[0].res.rep : 0;
+    char *err = NULL;
+    void *copy = kiln_wasip3_provider.ctx_clone(C, g, &err);
+    CHECK(copy != NULL);
+    if (copy) {
+        void *tmpl = C;
+        C = copy;
+        CHECK_INT(at("[method]descriptor.create-directory-at", rw, "from-copy"), -1);
+        CHECK_INT(at("[method]descriptor.remove-directory-at", rw, "from-copy"), -1);
+        C = tmpl;
+        kiln_wasip3_provider.ctx_free(copy);
+    }
+    long f = open_at(rw, 0, "x.txt", 1 /* create */, 2 /* write */);
+    CHECK(f > 0);
+    err = NULL;
+    CHECK(kiln_wasip3_provider.ctx_clone(C, g, &err) == NULL && err != NULL);
+    kiln_free(err);
+    const kiln_chost_iface *fi = kiln_chost_find(FS, NULL);
+    if (fi && f > 0) fi->resources[0].dtor(C, (uint32_t)f);
+    CHECK_INT(at("[method]descriptor.unlink-file-at", rw, "x.txt"), -1);
+}
+
 int main(void)
 {
     char root[] = "/tmp/kiln-wasip3-test.XXXXXX";
@@ -237,6 +269,11 @@ int main(void)
     test_versions();
     test_cli_clocks_random();
     test_filesystem(root);
+    kiln_cabi_cx_free(&CX);
+    kiln_wasip3_provider.ctx_free(C);
+    C = kiln_wasip3_provider.ctx_new(&g, &err);
+    CHECK(C != NULL && kiln_cabi_cx_init(&CX) == 0);
+    if (C) test_clone(&g);
     kiln_cabi_cx_free(&CX);
     kiln_wasip3_provider.ctx_free(C);
 
