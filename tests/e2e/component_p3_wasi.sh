@@ -2,16 +2,16 @@
 # component_p3_wasi.sh — a WASI 0.3 (p3) command built by componentize-py
 # (tests/components/py-wasi-p3) importing wasi:cli environment and exit, wasi:clocks
 # system-clock, wasi:random insecure and insecure-seed, and wasi:filesystem 0.3.0 types and
-# preopens, under `kiln run` with --env, arguments and a --dir preopen: it sees them, writes,
-# appends, reads (streams), stats, lists (a stream<directory-entry>), renames and removes
-# files and directories in the preopen (300 read streams in a row under a limit of 200
-# fds), every way out of it ("../", an absolute path, a
-# symlink to a file outside) is refused with not-permitted and leaves the host's files
-# alone, and its exit-with-code(7) is kiln run's exit status. wasmtime run -Sp3 on the same
-# component prints the same and exits alike (skipped with a reason when wasmtime-cli is not
-# built; KILN_REQUIRE_WASMTIME=1 makes that a failure). A command in WAT does the same
-# under the rc's names (0.3.0-rc-2026-03-15, what Spin 4 components import) and 0.3.0's:
-# arguments, get-directories, an async func lowered sync, exit-with-code.
+# preopens, under `kiln run` with --env, arguments and a --dir preopen: it sees them; it
+# writes, appends, reads (streams; 300 read streams in a row under a limit of 200 fds),
+# stats, lists (a stream<directory-entry>), renames and removes files and directories in the
+# preopen; every way out of it ("../", an absolute path, a symlink to a file outside) is
+# refused with not-permitted and leaves the host's files alone; its exit-with-code(7) is
+# kiln run's exit status. wasmtime run -Sp3 on the same component prints the same and exits
+# alike (skipped with a reason when wasmtime-cli is not built; KILN_REQUIRE_WASMTIME=1 makes
+# that a failure). A command in WAT does the same under the rc's names
+# (0.3.0-rc-2026-03-15, what Spin 4 components import) and 0.3.0's: arguments,
+# get-directories, an async func lowered sync, exit-with-code.
 source "$(dirname "$0")/../lib.sh"
 
 TOOLS=${KILN_TOOLS:-/var/cache/kiln-tools}
