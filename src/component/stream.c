@@ -45,8 +45,9 @@ typedef struct ka_end {
     /* a host's end (host.h's kiln_chost_stream): its ops, valid while host is set */
     int host;
     kiln_chost_stream_ops ops;
-    ka_store *store; /* a host end's */
-    int fut_ready;   /* a host future's value is set */
+    kiln_chost_values_fn values; /* a host's stream of values (kiln_chost_stream_values) */
+    ka_store *store;             /* a host end's */
+    int fut_ready;               /* a host future's value is set */
     kiln_cval fut_value;
     kiln_cval *fut_nodes;       /* kiln_chost_future_values: the value's nested parts */
     kiln_chost_future_ops fops; /* a host future reader's (kiln_chost_future_reader) */
@@ -538,6 +539,33 @@ int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
 
 /* ---- host-owned ends (host.h) ---- */
 
+/* At most this many values per host_values call (the guest reads again for more). */
+#define HOST_VALUES_MAX 64u
+
+/* The guest's read g of a host's stream of values h: up to n values from h->values,
+ * lowered into g's buffer (their strings realloc'd in g's memory); *got of them. */
+static int host_values(ka_shared *sh, ka_end *g, ka_end *h, uint32_t n, size_t *got, int *end,
+                       char *err, size_t errlen)
+{
+    kiln_cabi_cx to;
+    if (n > HOST_VALUES_MAX) n = HOST_VALUES_MAX;
+    kiln_cval *vals = kiln_calloc(n, sizeof *vals);
+    if (!vals || buf_cx(&g->buf, &to) < 0) {
+        kiln_free(vals);
+        return snprintf(err, errlen, "out of memory"), -1;
+    }
+    const kiln_ctype *t = elem_of(g->buf.bi);
+    size_t k = h->values(h->ops.arg, &to, vals, n, end);
+    int rc = 0;
+    for (size_t i = 0; i < k && i < n && rc == 0; i++)
+        if (kiln_cabi_store_value(&to, t, &vals[i], g->buf.ptr + (uint32_t)i * sh->t->size) < 0)
+            rc = -1, snprintf(err, errlen, "writing a stream element: %.200s", to.err);
+    *got = k < n ? k : n;
+    kiln_cabi_cx_free(&to);
+    kiln_free(vals);
+    return rc;
+}
+
 /* The guest's end g has a pending copy and the host's end h is its peer: h's ops take
  * (or give) what they can now; the copy completes with that progress, or stays pending
  * ("not now"), or ends DROPPED when the host has no more to give. */
@@ -579,14 +607,16 @@ static int host_try(ka_shared *sh, ka_end *g, ka_end *h, char *err, size_t errle
     uint32_t n = remain(&g->buf);
     size_t got = 0;
     int end = 0;
-    if (n > 0) {
+    if (n > 0 && h->values) {
+        if (host_values(sh, g, h, n, &got, &end, err, errlen) < 0) return -1;
+    } else if (n > 0) {
         uint8_t *p = g->buf.mem->data + g->buf.ptr;
         got =
             g->readable ? h->ops.produce(h->ops.arg, p, n, &end) : h->ops.consume(h->ops.arg, p, n);
         if (got > n) got = n;
     }
     if (got || n == 0) {
-        g->buf.ptr += (uint32_t)got;
+        g->buf.ptr += (uint32_t)got * (h->values ? sh->t->size : 1);
         g->buf.progress += (uint32_t)got;
         sh->pend = NULL;
         on_copy_done(g, C_COMPLETED);
@@ -660,8 +690,11 @@ kiln_chost_stream *kiln_chost_stream_reader(kiln_cabi_cx *cx, const kiln_cval *v
     return (kiln_chost_stream *)e;
 }
 
-kiln_chost_stream *kiln_chost_stream_writer(kiln_cabi_cx *cx, kiln_cval *v,
-                                            const kiln_chost_stream_ops *ops)
+/* A new stream whose writable end the host keeps, *v set to it (the guest gets the
+ * readable end): of bytes (values NULL: ops->produce gives them) or of values (values:
+ * their type is the first lowering's). NULL with cx->err. */
+static kiln_chost_stream *host_writer(kiln_cabi_cx *cx, kiln_cval *v,
+                                      const kiln_chost_stream_ops *ops, kiln_chost_values_fn values)
 {
     kiln_component_instance *ci = cx->async_ctx;
     ka_shared *sh = ci && ci->as ? kiln_calloc(1, sizeof *sh) : NULL;
@@ -669,14 +702,32 @@ kiln_chost_stream *kiln_chost_stream_writer(kiln_cabi_cx *cx, kiln_cval *v,
         snprintf(cx->err, sizeof cx->err, ci && ci->as ? "out of memory" : "not async");
         return NULL;
     }
-    sh->t = kiln_ctype_prim(KILN_CT_U8);
-    ka_end *e = host_end(cx, sh, 0, ops);
+    if (values)
+        sh->type_later = 1;
+    else
+        sh->t = kiln_ctype_prim(KILN_CT_U8);
+    ka_end *e = values ? host_end_add(cx, sh, 0) : host_end(cx, sh, 0, ops);
     if (!e) {
         kiln_free(sh);
         return NULL;
     }
+    e->ops = *ops;
+    e->values = values;
     v->shared = sh;
     return (kiln_chost_stream *)e;
+}
+
+kiln_chost_stream *kiln_chost_stream_writer(kiln_cabi_cx *cx, kiln_cval *v,
+                                            const kiln_chost_stream_ops *ops)
+{
+    return host_writer(cx, v, ops, NULL);
+}
+
+kiln_chost_stream *kiln_chost_stream_values(kiln_cabi_cx *cx, kiln_cval *v,
+                                            kiln_chost_values_fn values,
+                                            const kiln_chost_stream_ops *ops)
+{
+    return host_writer(cx, v, ops, values);
 }
 
 kiln_chost_future *kiln_chost_future_writer(kiln_cabi_cx *cx, kiln_cval *v)

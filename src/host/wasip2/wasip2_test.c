@@ -9,6 +9,7 @@
 #include "host/wasip2/wasip2.h"
 #include "util/alloc.h"
 #include "util/test.h"
+#include "host/wasip2/cval_test.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -40,43 +41,6 @@ static int call(const char *iface, const char *fname, const kiln_cval *args, kil
 
 #define IO "wasi:io/streams@0.2.0"
 #define FS "wasi:filesystem/types@0.2.3"
-
-static kiln_cval res_(uint32_t rep)
-{
-    kiln_cval v;
-    memset(&v, 0, sizeof v);
-    v.res.rep = rep;
-    return v;
-}
-
-static kiln_cval u64_(uint64_t u)
-{
-    kiln_cval v;
-    memset(&v, 0, sizeof v);
-    v.u = u;
-    return v;
-}
-
-static kiln_cval str_(const char *s)
-{
-    kiln_cval v;
-    memset(&v, 0, sizeof v);
-    v.str.ptr = (char *)s;
-    v.str.len = strlen(s);
-    return v;
-}
-
-static uint32_t flagw[8];
-static int nflag;
-static kiln_cval flags_(uint32_t bits)
-{
-    kiln_cval v;
-    memset(&v, 0, sizeof v);
-    flagw[nflag] = bits;
-    v.flags = &flagw[nflag];
-    nflag = (nflag + 1) % 8;
-    return v;
-}
 
 /* A list<u8> value: byte lists cross as bytes (compact form, host.h). */
 static kiln_cval bytes_(const char *s, kiln_cval *unused)
