@@ -181,6 +181,20 @@ kiln_chost_stream *kiln_chost_stream_reader(kiln_cabi_cx *cx, const kiln_cval *v
  * so that the guest receives the readable end. NULL with cx->err. */
 kiln_chost_stream *kiln_chost_stream_writer(kiln_cabi_cx *cx, kiln_cval *v,
                                             const kiln_chost_stream_ops *ops);
+/* A host-written stream of resources: produce gives up to n >= 1 reps of new resources
+ * of the provider into reps and says how many (each becomes an own handle in the
+ * reader's table; 0 = not now, as for bytes), 0 with *end set: no more; dropped as above. */
+typedef struct kiln_chost_rep_ops {
+    size_t (*produce)(void *arg, uint32_t *reps, size_t n, int *end);
+    void (*dropped)(void *arg);
+    void *arg;
+} kiln_chost_rep_ops;
+/* A new stream<own<R>> (R a resource of the calling provider's interface, e.g.
+ * wasi:sockets' listen) whose writable end the host keeps: *v is set to it; its element
+ * type is the one the result is lowered with (own<R>, or the guest's read traps). NULL
+ * with cx->err. ops is copied. */
+kiln_chost_stream *kiln_chost_stream_rep_writer(kiln_cabi_cx *cx, kiln_cval *v,
+                                                const kiln_chost_rep_ops *ops);
 /* The host can take or give bytes again: the guest's pending copy is retried. */
 void kiln_chost_stream_wake(kiln_chost_stream *hs);
 /* The host drops its end: the guest's copy (pending or next) ends DROPPED. hs is no

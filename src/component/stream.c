@@ -10,8 +10,9 @@
  * once (host_try), or stays pending until the host wakes it; a host future delivers its
  * value to the guest's read once resolved.
  *
- * Elements are copied byte for byte: element types holding strings, lists or handles are
- * refused (a trap) for now; so is passing an end as a parameter or result (cabi.c). */
+ * Elements are copied byte for byte; elements holding strings, lists or handles are
+ * lifted from one guest and lowered into the other (move_values). A host end gives bytes,
+ * or resources (kiln_chost_stream_rep_writer: host_try_reps). */
 #include "component/async_internal.h"
 #include "engine/runtime.h"
 #include "util/alloc.h"
@@ -43,8 +44,9 @@ typedef struct ka_end {
     /* a host's end (host.h's kiln_chost_stream): its ops, valid while host is set */
     int host;
     kiln_chost_stream_ops ops;
-    ka_store *store; /* a host end's */
-    int fut_ready;   /* a host future's value is set */
+    size_t (*produce_reps)(void *, uint32_t *, size_t, int *); /* a rep writer's */
+    ka_store *store;                                           /* a host end's */
+    int fut_ready;                                             /* a host future's value is set */
     kiln_cval fut_value;
     kiln_cval *fut_nodes;       /* kiln_chost_future_values: the value's nested parts */
     kiln_chost_future_ops fops; /* a host future reader's (kiln_chost_future_reader) */
@@ -505,6 +507,46 @@ int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
 /* The guest's end g has a pending copy and the host's end h is its peer: h's ops take
  * (or give) what they can now; the copy completes with that progress, or stays pending
  * ("not now"), or ends DROPPED when the host has no more to give. */
+/* host_try for a host stream of resources (kiln_chost_stream_rep_writer): the reps the
+ * host gives are lowered into the guest's buffer as own handles. */
+static int host_try_reps(ka_shared *sh, ka_end *g, ka_end *h, char *err, size_t errlen)
+{
+    uint32_t reps[16], n = remain(&g->buf);
+    const kiln_ctype *et = elem_of(g->buf.bi);
+    if (!et || et->kind != KILN_CT_OWN || !sh->t || sh->t->size != et->size)
+        return snprintf(err, errlen, "a host stream of resources read as another type"), -1;
+    if (n > 16) n = 16;
+    int end = 0;
+    size_t got = n ? h->produce_reps(h->ops.arg, reps, n, &end) : 0;
+    if (got > n) got = n;
+    if (got) {
+        kiln_cabi_cx to;
+        if (buf_cx(&g->buf, &to) < 0) return snprintf(err, errlen, "out of memory"), -1;
+        for (size_t i = 0; i < got; i++) {
+            kiln_cval v;
+            memset(&v, 0, sizeof v);
+            v.res.rep = reps[i];
+            if (kiln_cabi_store_value(&to, et, &v, g->buf.ptr + (uint32_t)i * et->size) < 0) {
+                snprintf(err, errlen, "writing a stream element: %.200s", to.err);
+                kiln_cabi_cx_free(&to);
+                return -1;
+            }
+        }
+        kiln_cabi_cx_free(&to);
+    }
+    if (got || n == 0) {
+        g->buf.ptr += (uint32_t)got * et->size;
+        g->buf.progress += (uint32_t)got;
+        sh->pend = NULL;
+        on_copy_done(g, C_COMPLETED);
+    } else if (end) {
+        h->host = 0;
+        h->dead = 1;
+        shared_drop(sh, h);
+    }
+    return 0;
+}
+
 static int host_try(ka_shared *sh, ka_end *g, ka_end *h, char *err, size_t errlen)
 {
     if (sh->future && !g->readable) { /* the guest writes the host's future: lifted now */
@@ -540,6 +582,7 @@ static int host_try(ka_shared *sh, ka_end *g, ka_end *h, char *err, size_t errle
         on_copy_done(g, C_COMPLETED);
         return 0;
     }
+    if (h->produce_reps) return host_try_reps(sh, g, h, err, errlen);
     uint32_t n = remain(&g->buf);
     size_t got = 0;
     int end = 0;
@@ -639,6 +682,28 @@ kiln_chost_stream *kiln_chost_stream_writer(kiln_cabi_cx *cx, kiln_cval *v,
         kiln_free(sh);
         return NULL;
     }
+    v->shared = sh;
+    return (kiln_chost_stream *)e;
+}
+
+kiln_chost_stream *kiln_chost_stream_rep_writer(kiln_cabi_cx *cx, kiln_cval *v,
+                                                const kiln_chost_rep_ops *ops)
+{
+    kiln_component_instance *ci = cx->async_ctx;
+    ka_shared *sh = ci && ci->as && ops->produce ? kiln_calloc(1, sizeof *sh) : NULL;
+    if (!sh) {
+        snprintf(cx->err, sizeof cx->err, ci && ci->as ? "out of memory" : "not async");
+        return NULL;
+    }
+    sh->type_later = 1; /* own<R> of the lowering */
+    ka_end *e = host_end_add(cx, sh, 0);
+    if (!e) {
+        kiln_free(sh);
+        return NULL;
+    }
+    e->produce_reps = ops->produce;
+    e->ops.dropped = ops->dropped;
+    e->ops.arg = ops->arg;
     v->shared = sh;
     return (kiln_chost_stream *)e;
 }
