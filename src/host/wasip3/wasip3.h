@@ -17,7 +17,8 @@
  * pre-release links only to itself, so both are registered, sharing the functions.
  *
  * Not yet: wasi:cli environment/exit-with-code/terminal-*, wasi:clocks/system-clock,
- * wasi:random insecure*, wasi:filesystem, wasi:sockets (wasi:http 0.3: http.h). */
+ * wasi:random insecure*, wasi:filesystem (wasi:http 0.3: http.h; wasi:sockets 0.3, a
+ * provider of its own: sockets.h). */
 #ifndef KILN_HOST_WASIP3_H
 #define KILN_HOST_WASIP3_H
 
