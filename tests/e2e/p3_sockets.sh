@@ -4,9 +4,12 @@
 # `kiln run`: it reads the port of a TCP echo server this test runs from stdin, resolves
 # localhost, connects to the server, sends a line through a stream and reads the echo to
 # its end, listens on 127.0.0.1 and connects to itself (accepting through the listen
-# stream, sending and receiving both ways), exchanges a UDP datagram between two sockets,
+# stream; the accepted side's read, started before the client sends, is BLOCKED while the
+# same task goes on to send: the host waits on the socket without holding up the guest),
+# exchanges a UDP datagram between two sockets,
 # and is refused (access-denied) a connect to 127.0.0.2 and the lookup of example.com,
-# which its --allow-outbound grants do not cover. Without grants every step is refused.
+# which its --allow-outbound grants do not cover. Without grants every step is refused; a
+# server that never answers leaves the guest waiting until --timeout ends it.
 # The same component under `wasmtime run -Sp3 -Sinherit-network` (wasmtime 48.0.8, which
 # allows everything) must print the same lines for every granted step.
 source "$(dirname "$0")/../lib.sh"
@@ -62,6 +65,7 @@ listening: 1
 connect to itself: 0
 accepted: 1
 peer is the client: 1
+server read before the client sent: blocked
 client send: 0
 server got: ping
 server send: 0
@@ -94,12 +98,38 @@ expect_not_contains "no grants: nothing reached the server" "server said" "$out"
 out=$(echo "$PORT" | timeout 60 "$KILN" run --timeout 30s --allow-outbound 'tcp://127.0.0.1:1' "$WASM" 2>/dev/null)
 expect_contains "another port: the connect is refused" "connect to the server: 1" "$out"
 
+# A server that accepts and never answers: the guest's read waits on the socket until the
+# call's time limit ends it (a trap), not forever.
+cat >"$TMP/silent.py" <<'PY'
+import socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+print(s.getsockname()[1], flush=True)
+s.settimeout(1)
+held, t0 = [], time.time()
+while time.time() - t0 < 60:
+    try:
+        held.append(s.accept())
+    except socket.timeout:
+        pass
+PY
+python3 "$TMP/silent.py" >"$TMP/sport" &
+SILENT_PID=$!
+on_exit "kill $SILENT_PID 2>/dev/null"
+for _ in $(seq 50); do [ -s "$TMP/sport" ] && break; sleep 0.1; done
+out=$(cat "$TMP/sport" | timeout 60 "$KILN" run --timeout 2s --allow-outbound 'tcp://127.0.0.1:*' \
+    --allow-outbound 'tcp://localhost:*' "$WASM" 2>&1)
+rc=$?
+expect_eq "a read that never gets bytes: ended by the time limit (trap)" 134 "$rc"
+expect_contains "a read that never gets bytes: the time limit is the reason" "time limit" "$out"
+
 out=$("$KILN" run --allow-outbound 'tcp//x' "$WASM" 2>&1)
 expect_contains "a malformed grant is refused" "bad --allow-outbound" "$out"
 
 if [ -x "$WASMTIME" ]; then
     wout=$(echo "$PORT" | timeout 60 "$WASMTIME" run -Sp3 -Sinherit-network -Sallow-ip-name-lookup \
-        -Wcomponent-model-async "$WASM" 2>/dev/null | head -14)
+        -Wcomponent-model-async "$WASM" 2>/dev/null | head -15)
     expect_eq "wasmtime run -Sp3 -Sinherit-network prints the same granted steps" "$GRANTED" "$wout"
 elif [ "${KILN_REQUIRE_WASMTIME:-0}" = 1 ]; then
     fail "wasmtime comparison: $WASMTIME is missing (scripts/install-wasmtime.sh)"

@@ -29,8 +29,9 @@
  * at most P3S_SLICE_NS and re-arms, so the driver runs guest threads and other host calls
  * in between, and the call's time limit ends any wait (kiln_wait_fd). getaddrinfo runs on
  * a thread of its own (never the driver's). A stream copy (receive, send, listen's
- * accepts) that finds the socket not ready waits inside the copy on the driver's thread
- * (kiln_wait_fd, within the time limit), as wasi:http 0.3's response bodies do.
+ * accepts) that finds the socket not ready stays pending (BLOCKED) and the stream waits
+ * for the socket (kiln_chost_stream_wait_fd): the driver polls it when no guest thread
+ * can run, with the pending calls' due times and within the call's time limit.
  *
  * Files: sockets.c (context, table, grants, addresses, errors, ip-name-lookup, the
  * provider), sockets_tcp.c, sockets_udp.c. */

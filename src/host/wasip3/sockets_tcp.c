@@ -182,7 +182,8 @@ int p3s_tcp_connect(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
 
 /* ---- listen: a stream of accepted sockets ---- */
 
-/* Accepts up to n connections (waiting for the first within the time limit). */
+/* Accepts up to n connections; with none waiting the guest's read stays pending until
+ * the listener is readable (the driver polls it). */
 static size_t accept_reps(void *arg, uint32_t *reps, size_t n, int *end)
 {
     p3s_io *io = arg;
@@ -197,8 +198,8 @@ static size_t accept_reps(void *arg, uint32_t *reps, size_t n, int *end)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if ((errno == EAGAIN || errno == EWOULDBLOCK) && got == 0) {
-                if (p3s_wait(s->fd, POLLIN, UINT64_MAX) < 0) return 0;
-                continue;
+                kiln_chost_stream_wait_fd(io->hs, s->fd, POLLIN); /* the copy stays pending */
+                return 0;
             }
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EMFILE || errno == ENFILE)
                 break; /* a transient failure: the stream stays */
@@ -251,8 +252,9 @@ int p3s_tcp_listen(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
 
 /* ---- send and receive ---- */
 
-/* The host reads the guest's bytes and sends them (waiting for room within the time
- * limit); a failure resolves the future with its error and drops the host's end. */
+/* The host reads the guest's bytes and sends what the socket takes; with no room the
+ * guest's write stays pending until the socket is writable (the driver polls it). A
+ * failure resolves the future with its error and drops the host's end. */
 static size_t send_consume(void *arg, const uint8_t *data, size_t n)
 {
     p3s_io *io = arg;
@@ -263,6 +265,11 @@ static size_t send_consume(void *arg, const uint8_t *data, size_t n)
         if (k > 0) return (size_t)k;
         if (k < 0 && errno == EINTR) continue;
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (io->hs) {
+                kiln_chost_stream_wait_fd(io->hs, s->fd, POLLOUT);
+                return 0;
+            }
+            /* a write pending before the host's end existed: wait here, in the limit */
             if (p3s_wait(s->fd, POLLOUT, UINT64_MAX) < 0) return 0;
             continue;
         }
@@ -288,8 +295,9 @@ static void send_dropped(void *arg)
     p3s_io_resolve(io, 0);
 }
 
-/* The host writes what the socket received (waiting within the time limit); the end of
- * the connection or a failure ends the stream and resolves the future. */
+/* The host writes what the socket received; with nothing there the guest's read stays
+ * pending until the socket is readable (the driver polls it). The end of the connection
+ * or a failure ends the stream and resolves the future. */
 static size_t recv_produce(void *arg, uint8_t *buf, size_t n, int *end)
 {
     p3s_io *io = arg;
@@ -303,8 +311,8 @@ static size_t recv_produce(void *arg, uint8_t *buf, size_t n, int *end)
         if (k > 0) return (size_t)k;
         if (k < 0 && errno == EINTR) continue;
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (p3s_wait(s->fd, POLLIN, UINT64_MAX) < 0) return 0;
-            continue;
+            if (io->hs) kiln_chost_stream_wait_fd(io->hs, s->fd, POLLIN);
+            return 0;
         }
         io->hs = NULL;
         p3s_io_resolve(io, k < 0 ? p3s_errno_code(errno) : 0);

@@ -3,7 +3,9 @@
  * with waitable-set.wait. It reads a port from stdin (a TCP echo server the test runs),
  * then prints one line per step: resolve localhost; connect to the server, send a line
  * through a stream, read the answer to its end; listen on 127.0.0.1, connect to itself,
- * accept (the listen stream), send and receive both ways; two UDP sockets exchanging a
+ * accept (the listen stream), start the server side's read before the client sends (it
+ * must be BLOCKED, not hold up the host), send and receive both ways; two UDP sockets
+ * exchanging a
  * datagram; and what the host answers for a connect and a lookup outside the grant. */
 #include "command.h"
 #include <stdarg.h>
@@ -238,9 +240,19 @@ static void tcp_self(void)
     wasi_sockets_types_method_tcp_socket_get_local_address(wasi_sockets_types_borrow_tcp_socket(c),
                                                            &mine, &e);
     SAY("peer is the client: %d\n", peer.val.ipv4.port == mine.val.ipv4.port);
-    SAY("client send: %d\n", send_all(c, "ping"));
+    /* the server's read starts before the client sends: it must stay pending (BLOCKED)
+     * while this task goes on and sends, not hold up the host */
+    wasi_sockets_types_tuple2_stream_u8_future_result_void_error_code_t t;
+    wasi_sockets_types_method_tcp_socket_receive(wasi_sockets_types_borrow_tcp_socket(srv), &t);
     char buf[64];
-    recv_some(srv, buf, sizeof buf, 4);
+    command_waitable_status_t st = wasi_sockets_types_stream_u8_read(t.f0, (uint8_t *)buf, 4);
+    SAY("server read before the client sent: %s\n",
+        st == COMMAND_WAITABLE_STATUS_BLOCKED ? "blocked" : "not blocked");
+    SAY("client send: %d\n", send_all(c, "ping"));
+    long got = done(t.f0, st);
+    buf[got > 0 ? got : 0] = '\0';
+    wasi_sockets_types_stream_u8_drop_readable(t.f0);
+    wasi_sockets_types_future_result_void_error_code_drop_readable(t.f1);
     SAY("server got: %s\n", buf);
     SAY("server send: %d\n", send_all(srv, "pong"));
     recv_some(c, buf, sizeof buf, 0);
