@@ -9,7 +9,8 @@
 # exchanges a UDP datagram between two sockets,
 # and is refused (access-denied) a connect to 127.0.0.2 and the lookup of example.com,
 # which its --allow-outbound grants do not cover. Without grants every step is refused; a
-# server that never answers leaves the guest waiting until --timeout ends it.
+# server that never answers leaves the guest waiting until --timeout ends it. The same
+# sources built against the rc names (0.3.0-rc-2026-03-15) give the same lines.
 # The same component under `wasmtime run -Sp3 -Sinherit-network` (wasmtime 48.0.8, which
 # allows everything) must print the same lines for every granted step.
 source "$(dirname "$0")/../lib.sh"
@@ -83,6 +84,29 @@ resolve example.com: error 0" "$out"
 err=$(cat "$TMP/err")
 expect_contains "the refused connect is logged" "tcp://127.0.0.2:$PORT denied" "$err"
 expect_contains "the refused lookup is logged" "resolving example.com denied" "$err"
+
+# The same command against the rc Spin 4 targets (wasi:sockets@0.3.0-rc-2026-03-15, whose
+# WIT is 0.3.0's but for the version): built here from the same sources.
+RCW=$TMP/rc
+mkdir -p "$RCW/deps"
+cp "$ROOT/tests/components/c-sockets-p3/world.wit" "$RCW/"
+cp -r "$TOOLS/npm/node_modules/@bytecodealliance/jco/lib/wit/builtin/0.3.0"/wasi-* "$RCW/deps/"
+sed -i 's/@0\.3\.0\([^-]\|$\)/@0.3.0-rc-2026-03-15\1/g' "$RCW/world.wit" "$RCW"/deps/*/*.wit
+if "$TOOLS/cargo/bin/wit-bindgen" c "$RCW" --world command --out-dir "$RCW/gen" >"$RCW/log" 2>&1 &&
+    clang --target=wasm32-wasi --sysroot=/usr -O2 -Wno-unused-parameter -mexec-model=reactor \
+        -I"$RCW/gen" -o "$RCW/core.wasm" "$ROOT/tests/components/c-sockets-p3/main.c" \
+        "$RCW/gen/command.c" "$RCW/gen/command_component_type.o" >>"$RCW/log" 2>&1 &&
+    "$TOOLS/cargo/bin/wasm-tools" component new "$RCW/core.wasm" -o "$RCW/rc.wasm" >>"$RCW/log" 2>&1; then
+    expect_contains "the rc build imports the rc sockets" "wasi:sockets/types@0.3.0-rc-2026-03-15" \
+        "$("$KILN" inspect "$RCW/rc.wasm" 2>&1)"
+    out=$(echo "$PORT" | timeout 60 "$KILN" run --timeout 30s --allow-outbound 'tcp://127.0.0.1:*' \
+        --allow-outbound 'udp://127.0.0.1:*' --allow-outbound 'tcp://localhost:*' "$RCW/rc.wasm" 2>/dev/null)
+    expect_eq "rc-2026-03-15: every step" "$GRANTED
+connect outside the grant: 1
+resolve example.com: error 0" "$out"
+else
+    fail "building the rc variant" "$(tail -20 "$RCW/log")"
+fi
 
 # No grants: the lookup, every connect and every bind are access-denied (case 0, printed
 # as 1 for connect: case + 1), and the guest still ends.
