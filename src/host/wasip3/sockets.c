@@ -11,9 +11,11 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,13 +136,47 @@ static uint32_t table_put(p3s_ctx *c, p3s_sock *s)
     return c->nsocks;
 }
 
+/* Sockets open in the process (every instance's), and the most allowed: a quarter of the
+ * descriptor limit, so that guests cannot take the server's descriptors. */
+static atomic_long nopen, maxopen;
+
+int p3s_fd_take(void)
+{
+    long max = atomic_load(&maxopen);
+    if (!max) {
+        struct rlimit rl;
+        max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                  ? (long)(rl.rlim_cur / 4)
+                  : 4096;
+        if (max < 16) max = 16;
+        atomic_store(&maxopen, max);
+    }
+    if (atomic_fetch_add(&nopen, 1) >= max) {
+        atomic_fetch_sub(&nopen, 1);
+        return -1;
+    }
+    return 0;
+}
+
+void p3s_fd_give(void)
+{
+    atomic_fetch_sub(&nopen, 1);
+}
+
+/* Closes a socket's fd taken with p3s_fd_take. */
+static void fd_close(int fd)
+{
+    close(fd);
+    p3s_fd_give();
+}
+
 uint32_t p3s_sock_adopt(p3s_ctx *c, int fd, int af, int state)
 {
     p3s_sock *s = kiln_calloc(1, sizeof *s);
     uint32_t rep = s ? table_put(c, s) : 0;
     if (!rep) {
         kiln_free(s);
-        close(fd);
+        fd_close(fd);
         return 0;
     }
     s->fd = fd;
@@ -153,15 +189,20 @@ uint32_t p3s_sock_adopt(p3s_ctx *c, int fd, int af, int state)
 
 uint32_t p3s_sock_new(p3s_ctx *c, int af, int udp, uint32_t *ecode)
 {
+    if (p3s_fd_take() < 0) {
+        *ecode = P3S_E_OUT_OF_MEMORY; /* ENFILE's case (ENOBUFS, ENOMEM) */
+        return 0;
+    }
     int fd = socket(af, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         *ecode = p3s_errno_code(errno);
+        p3s_fd_give();
         return 0;
     }
     int one = 1;
     if (af == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) {
         *ecode = p3s_errno_code(errno);
-        close(fd);
+        fd_close(fd);
         return 0;
     }
     uint32_t rep = p3s_sock_adopt(c, fd, af, P3S_UNBOUND);
@@ -191,7 +232,7 @@ void p3s_sock_retain(p3s_sock *s)
 void p3s_sock_release(p3s_sock *s)
 {
     if (--s->refs > 0) return;
-    if (s->fd >= 0) close(s->fd);
+    if (s->fd >= 0) fd_close(s->fd);
     kiln_free(s);
 }
 
@@ -674,7 +715,10 @@ static int resolve_addresses(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args,
 {
     p3s_ctx *c = ctx;
     char name[256];
-    if (norm_name(&args[0], name, sizeof name) < 0) return nl_err(cx, res, NL_INVALID_ARGUMENT);
+    struct in6_addr six;
+    if (norm_name(&args[0], name, sizeof name) < 0 ||
+        (strchr(name, ':') && inet_pton(AF_INET6, name, &six) != 1))
+        return nl_err(cx, res, NL_INVALID_ARGUMENT); /* a port or a bracketed form */
     if (!p3s_allow_name((const char *const *)c->grants, c->ngrants, name)) {
         fprintf(stderr,
                 "kiln: wasi:sockets: %s%sresolving %s denied (not in allowed_outbound_hosts)\n",

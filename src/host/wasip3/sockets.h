@@ -21,8 +21,11 @@
  * that address (the host's own resolution, remembered per instance: a guest cannot claim
  * a name for an address). resolve-addresses resolves a name only when some grant's host
  * part allows it (any scheme and port); an IP literal resolves to itself under the same
- * rule. Accepted connections of a granted listener are the guest's. Refusals are
- * error-code access-denied and a log line naming the component.
+ * rule. A bind to port 0 (any free port) needs a grant with port "*". Accepted
+ * connections of a granted listener are the guest's, and a bound UDP socket receives from
+ * any sender. Refusals are error-code access-denied and a log line naming the component.
+ * A process holds at most a quarter of its descriptor limit in guests' sockets (past it:
+ * out-of-memory, and a listener's connections wait in its backlog).
  *
  * Waits. connect, udp send/receive and resolve-addresses lowered async are pending host
  * calls (component/host.h): their fire waits on the socket (or the resolver's eventfd)
@@ -121,8 +124,14 @@ typedef struct p3s_ctx {
 /* A new socket of family af (AF_INET/AF_INET6), TCP or UDP, non-blocking, in c's table:
  * its rep, or 0 with *ecode. */
 uint32_t p3s_sock_new(p3s_ctx *c, int af, int udp, uint32_t *ecode);
-/* Puts an existing fd (an accepted connection) in the table: its rep, 0 when full (fd
- * then closed). */
+/* Counts a socket about to be opened against the process's cap (a quarter of the
+ * descriptor limit, shared by every instance): 0, or -1 when at the cap. The fd's close
+ * (p3s_sock_release, or p3s_sock_adopt's failure) gives it back. */
+int p3s_fd_take(void);
+/* Gives back a p3s_fd_take whose socket was not opened. */
+void p3s_fd_give(void);
+/* Puts an existing fd (an accepted connection, taken with p3s_fd_take) in the table: its
+ * rep, 0 when full (fd then closed). */
 uint32_t p3s_sock_adopt(p3s_ctx *c, int fd, int af, int state);
 /* The socket behind rep of kind udp; NULL with cx->err (a forged handle: the caller
  * traps). */

@@ -194,8 +194,13 @@ static size_t accept_reps(void *arg, uint32_t *reps, size_t n, int *end)
         return 0;
     }
     while (got < n) {
+        if (p3s_fd_take() < 0) { /* at the process's cap: the connections wait */
+            *end = got == 0;
+            break;
+        }
         int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
+            p3s_fd_give();
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if ((errno == EAGAIN || errno == EWOULDBLOCK) && got == 0) {
                 kiln_chost_stream_wait_fd(io->hs, s->fd, POLLIN); /* the copy stays pending */
@@ -207,7 +212,10 @@ static size_t accept_reps(void *arg, uint32_t *reps, size_t n, int *end)
             break;
         }
         uint32_t rep = p3s_sock_adopt(s->c, fd, s->family, P3S_CONNECTED);
-        if (!rep) break;
+        if (!rep) { /* the instance's table is full: the stream ends */
+            *end = got == 0;
+            break;
+        }
         reps[got++] = rep;
     }
     return got;
@@ -330,13 +338,20 @@ static int refused_future(p3s_ctx *c, p3s_sock *s, kiln_cabi_cx *cx, kiln_cval *
     return 0;
 }
 
+/* The reader of a stream refused at once: whatever the guest wrote already is dropped. */
+static size_t discard(void *arg, const uint8_t *data, size_t n)
+{
+    (void)arg, (void)data;
+    return n;
+}
+
 int p3s_tcp_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     p3s_sock *s = tcp(ctx, cx, args);
     if (!s) return -1;
     if (s->state != P3S_CONNECTED || s->sending) {
         if (refused_future(ctx, s, cx, &res[0], P3S_E_INVALID_STATE) < 0) return -1;
-        kiln_chost_stream_ops ops = {NULL, NULL, NULL, NULL};
+        kiln_chost_stream_ops ops = {discard, NULL, NULL, NULL};
         kiln_chost_stream *hs = kiln_chost_stream_reader(cx, &args[1], &ops);
         if (!hs) return -1;
         kiln_chost_stream_close(hs); /* the guest's writes end DROPPED */

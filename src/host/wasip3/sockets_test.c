@@ -6,8 +6,9 @@
  * functions called directly as the runtime calls them: create, bind refused outside the
  * grants (access-denied) and allowed inside, connect refused (access-denied) and
  * synchronous connect to a local listener, getters, setters' argument checks, UDP bind,
- * and forged handles trapping. The streams and async calls need an instance: the e2e
- * test tests/e2e/p3_sockets.sh covers them. */
+ * forged handles trapping, lookups answered without a resolver (IP literals, refusals,
+ * malformed names), and the process's cap on open sockets. The streams and async calls
+ * need an instance: the e2e test tests/e2e/p3_sockets.sh covers them. */
 #include "host/wasip3/sockets.h"
 #include "util/alloc.h"
 #include "util/test.h"
@@ -15,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static kiln_cabi_cx cx, acx; /* calls' results; arguments built by the test */
@@ -292,14 +294,86 @@ static void test_functions(void)
     kiln_p3sockets_provider.ctx_free(some);
 }
 
+/* resolve-addresses called synchronously: the answers that need no resolver. */
+static void test_lookup(void)
+{
+    const char *grants[] = {"tcp://127.0.0.1:5432", "tcp://db.internal:1"};
+    kiln_grants g = {0};
+    g.allowed_outbound_hosts = grants;
+    g.nallowed_outbound_hosts = 2;
+    char *err = NULL;
+    void *c = kiln_p3sockets_provider.ctx_new(&g, &err);
+    CHECK(c != NULL);
+    if (!c) return;
+    const kiln_chost_iface *i = kiln_chost_find("wasi:sockets/ip-name-lookup@0.3.0", NULL);
+    const kiln_chost_func *f = i ? kiln_chost_find_func(i, "resolve-addresses") : NULL;
+    CHECK(f != NULL);
+    if (!f) return;
+    const char *names[] = {"127.0.0.1", "evil.example", "db.internal:80", "", "a b", "127.1"};
+    const int want[] = {-1, 0, 1, 1, 1, 0}; /* -1 ok; else the error case */
+    for (int k = 0; k < 6; k++) {
+        kiln_cval a, res;
+        memset(&a, 0, sizeof a);
+        memset(&res, 0, sizeof res);
+        a.str.ptr = (char *)names[k];
+        a.str.len = strlen(names[k]);
+        kiln_cabi_cx_reset(&cx);
+        CHECK_INT(f->fn(c, &cx, &a, &res), 0);
+        if (want[k] < 0) {
+            CHECK_INT(res.var.disc, 0);
+            CHECK(res.var.payload && res.var.payload->agg.n == 1 &&
+                  res.var.payload->agg.items[0].var.disc == 0 &&
+                  res.var.payload->agg.items[0].var.payload->agg.items[0].u == 127);
+        } else {
+            CHECK_INT(res.var.disc, 1);
+            CHECK(res.var.payload && (int)res.var.payload->var.disc == want[k]);
+        }
+    }
+    kiln_p3sockets_provider.ctx_free(c);
+}
+
+/* The process's cap on guests' sockets: a quarter of the descriptor limit (64 here). */
+static void test_cap(void)
+{
+    char *err = NULL;
+    void *c = kiln_p3sockets_provider.ctx_new(NULL, &err);
+    CHECK(c != NULL);
+    if (!c) return;
+    int made = 0, refused = 0;
+    for (int k = 0; k < 40; k++) {
+        kiln_cval a, res;
+        memset(&a, 0, sizeof a);
+        if (call(c, "[static]tcp-socket.create", &a, &res) != 0) break;
+        if (res.var.disc == 0)
+            made++;
+        else if (res.var.payload && res.var.payload->var.disc + 1 == P3S_E_OUT_OF_MEMORY)
+            refused++;
+    }
+    CHECK_INT(made, 16);
+    CHECK_INT(refused, 24);
+    kiln_p3sockets_provider.ctx_free(c); /* the cap is given back */
+    c = kiln_p3sockets_provider.ctx_new(NULL, &err);
+    if (c) {
+        kiln_cval a, res;
+        memset(&a, 0, sizeof a);
+        CHECK_INT(call(c, "[static]tcp-socket.create", &a, &res), 0);
+        CHECK_INT(res.var.disc, 0);
+        kiln_p3sockets_provider.ctx_free(c);
+    }
+}
+
 int main(void)
 {
+    struct rlimit rl = {64, 64}; /* before the first socket: the cap is 16 */
+    CHECK_INT(setrlimit(RLIMIT_NOFILE, &rl), 0);
     CHECK_INT(kiln_cabi_cx_init(&cx), 0);
     CHECK_INT(kiln_cabi_cx_init(&acx), 0);
     test_registered();
     test_grants();
     test_addresses();
     test_functions();
+    test_lookup();
+    test_cap();
     kiln_cabi_cx_free(&cx);
     kiln_cabi_cx_free(&acx);
     return test_finish("sockets_test");

@@ -17,7 +17,8 @@ static size_t outlen;
 
 static void put(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n && outlen < sizeof out; i++) out[outlen++] = s[i];
+    for (size_t i = 0; i < n && outlen < sizeof out; i++)
+        out[outlen++] = s[i];
 }
 
 /* A small printf into out[] (no WASI 0.1 stdio here): %s, %.*s, %d, %u, %ld. */
@@ -39,7 +40,7 @@ static void SAY(const char *fmt, ...)
             put(va_arg(ap, const char *), (size_t)n);
             p += 2;
         } else {
-            long v = *p == 'l' ? (p++, va_arg(ap, long))
+            long v = *p == 'l'   ? (p++, va_arg(ap, long))
                      : *p == 'u' ? (long)va_arg(ap, unsigned)
                                  : va_arg(ap, int);
             char d[24];
@@ -48,7 +49,8 @@ static void SAY(const char *fmt, ...)
             do
                 d[k++] = (char)('0' + u % 10);
             while ((u /= 10) && k < 24);
-            while (k) put(&d[--k], 1);
+            while (k)
+                put(&d[--k], 1);
         }
     }
     va_end(ap);
@@ -102,8 +104,8 @@ static wasi_sockets_types_ip_socket_address_t v4(uint8_t a, uint8_t b, uint8_t c
 static int connect_to(wasi_sockets_types_own_tcp_socket_t s,
                       wasi_sockets_types_ip_socket_address_t to)
 {
-    wasi_sockets_types_method_tcp_socket_connect_args_t a = {wasi_sockets_types_borrow_tcp_socket(s),
-                                                             to};
+    wasi_sockets_types_method_tcp_socket_connect_args_t a = {
+        wasi_sockets_types_borrow_tcp_socket(s), to};
     wasi_sockets_types_result_void_error_code_t r;
     await_sub(wasi_sockets_types_method_tcp_socket_connect(&a, &r));
     return r.is_err ? r.val.err.tag + 1 : 0;
@@ -128,7 +130,8 @@ static int send_all(wasi_sockets_types_own_tcp_socket_t s, const char *data)
         wasi_sockets_types_method_tcp_socket_send(wasi_sockets_types_borrow_tcp_socket(s), r);
     size_t n = strlen(data), off = 0;
     while (off < n) {
-        long k = done(w, wasi_sockets_types_stream_u8_write(w, (const uint8_t *)data + off, n - off));
+        long k =
+            done(w, wasi_sockets_types_stream_u8_write(w, (const uint8_t *)data + off, n - off));
         if (k < 0) break;
         off += (size_t)k;
     }
@@ -146,8 +149,8 @@ static size_t recv_some(wasi_sockets_types_own_tcp_socket_t s, char *buf, size_t
     wasi_sockets_types_method_tcp_socket_receive(wasi_sockets_types_borrow_tcp_socket(s), &t);
     size_t got = 0;
     while (got < cap - 1 && (!want || got < want)) {
-        long k = done(t.f0, wasi_sockets_types_stream_u8_read(t.f0, (uint8_t *)buf + got,
-                                                              cap - 1 - got));
+        long k = done(t.f0,
+                      wasi_sockets_types_stream_u8_read(t.f0, (uint8_t *)buf + got, cap - 1 - got));
         if (k < 0) break;
         got += (size_t)k;
     }
@@ -213,7 +216,8 @@ static void tcp_self(void)
     wasi_sockets_types_own_tcp_socket_t l = tcp_new();
     wasi_sockets_types_error_code_t e;
     wasi_sockets_types_ip_socket_address_t a = v4(127, 0, 0, 1, 0);
-    if (!wasi_sockets_types_method_tcp_socket_bind(wasi_sockets_types_borrow_tcp_socket(l), &a, &e)) {
+    if (!wasi_sockets_types_method_tcp_socket_bind(wasi_sockets_types_borrow_tcp_socket(l), &a,
+                                                   &e)) {
         SAY("bind: error %u\n", (unsigned)e.tag);
         return;
     }
@@ -223,8 +227,8 @@ static void tcp_self(void)
         SAY("listen: error %u\n", (unsigned)e.tag);
         return;
     }
-    SAY("listening: %d\n",
-        wasi_sockets_types_method_tcp_socket_get_is_listening(wasi_sockets_types_borrow_tcp_socket(l)));
+    SAY("listening: %d\n", wasi_sockets_types_method_tcp_socket_get_is_listening(
+                               wasi_sockets_types_borrow_tcp_socket(l)));
     wasi_sockets_types_ip_socket_address_t local;
     wasi_sockets_types_method_tcp_socket_get_local_address(wasi_sockets_types_borrow_tcp_socket(l),
                                                            &local, &e);
@@ -235,8 +239,8 @@ static void tcp_self(void)
     SAY("accepted: %ld\n", k);
     if (k != 1) return;
     wasi_sockets_types_ip_socket_address_t peer, mine;
-    wasi_sockets_types_method_tcp_socket_get_remote_address(wasi_sockets_types_borrow_tcp_socket(srv),
-                                                            &peer, &e);
+    wasi_sockets_types_method_tcp_socket_get_remote_address(
+        wasi_sockets_types_borrow_tcp_socket(srv), &peer, &e);
     wasi_sockets_types_method_tcp_socket_get_local_address(wasi_sockets_types_borrow_tcp_socket(c),
                                                            &mine, &e);
     SAY("peer is the client: %d\n", peer.val.ipv4.port == mine.val.ipv4.port);
@@ -288,8 +292,8 @@ static void udp(void)
     await_sub(wasi_sockets_types_method_udp_socket_send(&sa, &sr));
     SAY("udp send: %d\n", sr.is_err ? sr.val.err.tag + 1 : 0);
     wasi_sockets_types_result_tuple2_list_u8_ip_socket_address_error_code_t rr;
-    await_sub(wasi_sockets_types_method_udp_socket_receive(wasi_sockets_types_borrow_udp_socket(b),
-                                                            &rr));
+    await_sub(
+        wasi_sockets_types_method_udp_socket_receive(wasi_sockets_types_borrow_udp_socket(b), &rr));
     if (rr.is_err) {
         SAY("udp receive: error %u\n", (unsigned)rr.val.err.tag);
     } else {
@@ -316,7 +320,8 @@ static void flush(void)
     wasi_cli_stdout_future_result_void_error_code_t f = wasi_cli_stdout_write_via_stream(r);
     size_t off = 0;
     while (off < outlen) {
-        long k = done(w, wasi_cli_stdout_stream_u8_write(w, (const uint8_t *)out + off, outlen - off));
+        long k =
+            done(w, wasi_cli_stdout_stream_u8_write(w, (const uint8_t *)out + off, outlen - off));
         if (k < 0) break;
         off += (size_t)k;
     }
