@@ -109,6 +109,7 @@ static void s_free(void *ctx)
         lookup_unref(l);
     }
     kiln_free(c->socks);
+    kiln_free(c->dgram_buf);
     for (size_t i = 0; i < c->ngrants; i++)
         kiln_free(c->grants[i]);
     kiln_free(c->grants);

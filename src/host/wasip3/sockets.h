@@ -56,6 +56,9 @@ extern const kiln_chost_provider kiln_p3sockets_provider;
 #define P3S_MAX_SOCKETS 1024
 #define P3S_MAX_LEARNED 256
 #define P3S_MAX_LOOKUPS 16
+/* At most this many UDP sends and receives under way per instance (each send keeps a copy
+ * of its datagram): past it, error-code out-of-memory. */
+#define P3S_MAX_OPS 256
 
 /* error-code of wasi:sockets/types: case index + 1, so that 0 means "no error" in the
  * host's own code (p3s_err and p3s_io_resolve write the case). */
@@ -116,7 +119,9 @@ typedef struct p3s_ctx {
     size_t nlearned, learned_next;
     p3s_lookup *lookups; /* resolutions in flight (their threads hold a reference) */
     size_t nlookups;
-    p3s_io *ios; /* stream states, freed with the context */
+    p3s_io *ios;        /* stream states, freed with the context */
+    uint8_t *dgram_buf; /* UDP receive's buffer (one: the instance's calls run one at a time) */
+    size_t nops;        /* UDP sends and receives under way (at most P3S_MAX_OPS) */
 } p3s_ctx;
 
 /* ---- shared by sockets.c, sockets_tcp.c, sockets_udp.c ---- */

@@ -101,8 +101,22 @@ typedef struct dgram_op {
     socklen_t tolen; /* 0: the connected peer */
 } dgram_op;
 
+/* A new op on s (retained), counted against the instance's P3S_MAX_OPS: NULL when past
+ * it or out of memory. */
+static dgram_op *op_new(p3s_sock *s)
+{
+    if (s->c->nops >= P3S_MAX_OPS) return NULL;
+    dgram_op *o = kiln_calloc(1, sizeof *o);
+    if (!o) return NULL;
+    o->s = s;
+    p3s_sock_retain(s);
+    s->c->nops++;
+    return o;
+}
+
 static void op_free(dgram_op *o)
 {
+    o->s->c->nops--;
     p3s_sock_release(o->s);
     kiln_free(o->data);
     kiln_free(o);
@@ -176,17 +190,16 @@ int p3s_udp_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
     } else if (!s->udp_connected) {
         return p3s_err(cx, res, P3S_E_INVALID_ARGUMENT);
     }
-    dgram_op *o = kiln_calloc(1, sizeof *o);
-    if (!o || !(o->data = kiln_malloc(args[1].str.len ? args[1].str.len : 1))) {
-        kiln_free(o);
-        return p3s_fail(cx, "out of memory");
+    dgram_op *o = op_new(s);
+    if (!o) return p3s_err(cx, res, P3S_E_OUT_OF_MEMORY);
+    if (!(o->data = kiln_malloc(args[1].str.len ? args[1].str.len : 1))) {
+        op_free(o);
+        return p3s_err(cx, res, P3S_E_OUT_OF_MEMORY);
     }
     memcpy(o->data, args[1].str.ptr, args[1].str.len);
     o->len = args[1].str.len;
     o->to = to;
     o->tolen = tolen;
-    o->s = s;
-    p3s_sock_retain(s);
     uint32_t ecode = 0;
     if (send_try(o, &ecode)) {
         op_free(o);
@@ -241,9 +254,10 @@ static void recv_fire(kiln_chost_pending *p, void *arg)
 {
     dgram_op *o = arg;
     kiln_cabi_cx *cx = kiln_chost_pending_cx(p);
-    int r = recv_try(o->s, o->data, cx, kiln_chost_pending_results(p));
+    uint8_t *buf = o->s->c->dgram_buf;
+    int r = recv_try(o->s, buf, cx, kiln_chost_pending_results(p));
     if (r == 0 && p3s_wait(o->s->fd, POLLIN, P3S_SLICE_NS) == 0)
-        r = recv_try(o->s, o->data, cx, kiln_chost_pending_results(p));
+        r = recv_try(o->s, buf, cx, kiln_chost_pending_results(p));
     if (r == 0) {
         kiln_chost_pending_again(p, now_ns());
         return;
@@ -260,14 +274,12 @@ int p3s_udp_receive(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
     p3s_sock *s = udp(ctx, cx, args);
     if (!s) return -1;
     if (s->state == P3S_UNBOUND) return p3s_err(cx, res, P3S_E_INVALID_STATE);
-    dgram_op *o = kiln_calloc(1, sizeof *o);
-    if (!o || !(o->data = kiln_malloc(MAX_DATAGRAM + 1))) { /* the receive buffer */
-        kiln_free(o);
-        return p3s_fail(cx, "out of memory");
-    }
-    o->s = s;
-    p3s_sock_retain(s);
-    int r = recv_try(s, o->data, cx, res);
+    p3s_ctx *c = ctx;
+    if (!c->dgram_buf && !(c->dgram_buf = kiln_malloc(MAX_DATAGRAM + 1)))
+        return p3s_err(cx, res, P3S_E_OUT_OF_MEMORY);
+    dgram_op *o = op_new(s);
+    if (!o) return p3s_err(cx, res, P3S_E_OUT_OF_MEMORY);
+    int r = recv_try(s, c->dgram_buf, cx, res);
     if (r == 0) {
         kiln_chost_later later = {now_ns(), recv_fire, op_abandon, o};
         if (kiln_chost_defer(cx, &later)) return KILN_CHOST_PENDING;
@@ -277,7 +289,7 @@ int p3s_udp_receive(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
             r = p3s_err(cx, res, P3S_E_TIMEOUT) < 0 ? -1 : 1;
             break;
         }
-        r = recv_try(s, o->data, cx, res);
+        r = recv_try(s, c->dgram_buf, cx, res);
     }
     op_free(o);
     return r < 0 ? -1 : 0;
