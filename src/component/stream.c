@@ -522,9 +522,6 @@ int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
 
 /* ---- host-owned ends (host.h) ---- */
 
-/* The guest's end g has a pending copy and the host's end h is its peer: h's ops take
- * (or give) what they can now; the copy completes with that progress, or stays pending
- * ("not now"), or ends DROPPED when the host has no more to give. */
 /* host_try for a host stream of resources (kiln_chost_stream_rep_writer): the reps the
  * host gives are lowered into the guest's buffer as own handles. */
 static int host_try_reps(ka_shared *sh, ka_end *g, ka_end *h, char *err, size_t errlen)
@@ -565,6 +562,9 @@ static int host_try_reps(ka_shared *sh, ka_end *g, ka_end *h, char *err, size_t 
     return 0;
 }
 
+/* The guest's end g has a pending copy and the host's end h is its peer: h's ops take
+ * (or give) what they can now; the copy completes with that progress, or stays pending
+ * ("not now"), or ends DROPPED when the host has no more to give. */
 static int host_try(ka_shared *sh, ka_end *g, ka_end *h, char *err, size_t errlen)
 {
     if (sh->future && !g->readable) { /* the guest writes the host's future: lifted now */
