@@ -254,6 +254,7 @@ p3s_io *p3s_io_new(p3s_ctx *c, p3s_sock *s, kiln_cabi_cx *cx, kiln_cval *fut)
 {
     p3s_io *io = kiln_calloc(1, sizeof *io);
     if (!io) return p3s_fail(cx, "out of memory"), NULL;
+    io->c = c;
     io->s = s;
     p3s_sock_retain(s);
     io->next = c->ios;
@@ -281,7 +282,22 @@ void p3s_io_resolve(p3s_io *io, uint32_t ecode)
         }
         io->done = NULL;
     }
-    /* the socket reference stays until the context goes: a late stream op finds io->s */
+}
+
+void p3s_io_finish(p3s_io *io)
+{
+    p3s_io_resolve(io, 0);
+    if (io->building) {
+        io->finish_later = 1;
+        return;
+    }
+    for (p3s_io **pp = &io->c->ios; *pp; pp = &(*pp)->next)
+        if (*pp == io) {
+            *pp = io->next;
+            break;
+        }
+    p3s_sock_release(io->s);
+    kiln_free(io);
 }
 
 /* ---- addresses ---- */

@@ -180,16 +180,22 @@ int p3s_fail(kiln_cabi_cx *cx, const char *msg);
 
 /* A stream's state (receive, send, listen), owned by the context's list. */
 struct p3s_io {
+    p3s_ctx *c;
     p3s_sock *s; /* a reference */
     kiln_chost_future *done;
     kiln_chost_stream *hs;
     int ended;
+    int building, finish_later; /* a finish while its stream is being made waits for it */
     p3s_io *next;
 };
 /* A new io for s (retained) with its future in *fut (NULL: none). NULL with cx->err. */
 p3s_io *p3s_io_new(p3s_ctx *c, p3s_sock *s, kiln_cabi_cx *cx, kiln_cval *fut);
 /* Resolves io's future once: ok (ecode 0) or err(error-code ecode). */
 void p3s_io_resolve(p3s_io *io, uint32_t ecode);
+/* io's stream is over (no more stream ops will come): its future resolves ok unless it
+ * did already, its socket reference goes (the socket closes with its last) and io is
+ * freed. */
+void p3s_io_finish(p3s_io *io);
 
 /* Waits (within the guest's time limit) until fd is ready for events; -1 interrupted. */
 int p3s_wait(int fd, short events, uint64_t ns);

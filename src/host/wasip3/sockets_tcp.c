@@ -191,6 +191,7 @@ static size_t accept_reps(void *arg, uint32_t *reps, size_t n, int *end)
     size_t got = 0;
     if (s->fd < 0) {
         *end = 1;
+        p3s_io_finish(io);
         return 0;
     }
     while (got < n) {
@@ -218,14 +219,14 @@ static size_t accept_reps(void *arg, uint32_t *reps, size_t n, int *end)
         }
         reps[got++] = rep;
     }
+    if (*end) p3s_io_finish(io); /* the stream ends: no more calls */
     return got;
 }
 
+/* The guest dropped the stream (receive's or listen's). */
 static void io_dropped(void *arg)
 {
-    p3s_io *io = arg;
-    io->hs = NULL;
-    p3s_io_resolve(io, 0);
+    p3s_io_finish(arg);
 }
 
 int p3s_tcp_listen(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -282,10 +283,9 @@ static size_t send_consume(void *arg, const uint8_t *data, size_t n)
             continue;
         }
         p3s_io_resolve(io, k < 0 ? p3s_errno_code(errno) : P3S_E_CONNECTION_BROKEN);
-        if (io->hs) {
-            kiln_chost_stream *hs = io->hs;
-            io->hs = NULL;
-            kiln_chost_stream_close(hs);
+        if (io->hs) { /* else (a write met before the end existed) later writes drop */
+            kiln_chost_stream_close(io->hs);
+            p3s_io_finish(io);
         }
         return 0;
     }
@@ -295,12 +295,9 @@ static size_t send_consume(void *arg, const uint8_t *data, size_t n)
 static void send_dropped(void *arg)
 {
     p3s_io *io = arg;
-    io->hs = NULL;
-    if (!io->ended && io->s->fd >= 0 && shutdown(io->s->fd, SHUT_WR) < 0 && errno != ENOTCONN) {
+    if (!io->ended && io->s->fd >= 0 && shutdown(io->s->fd, SHUT_WR) < 0 && errno != ENOTCONN)
         p3s_io_resolve(io, p3s_errno_code(errno));
-        return;
-    }
-    p3s_io_resolve(io, 0);
+    p3s_io_finish(io);
 }
 
 /* The host writes what the socket received; with nothing there the guest's read stays
@@ -312,6 +309,7 @@ static size_t recv_produce(void *arg, uint8_t *buf, size_t n, int *end)
     p3s_sock *s = io->s;
     if (io->ended || s->fd < 0) {
         *end = 1;
+        p3s_io_finish(io);
         return 0;
     }
     for (;;) {
@@ -322,8 +320,8 @@ static size_t recv_produce(void *arg, uint8_t *buf, size_t n, int *end)
             if (io->hs) kiln_chost_stream_wait_fd(io->hs, s->fd, POLLIN);
             return 0;
         }
-        io->hs = NULL;
         p3s_io_resolve(io, k < 0 ? p3s_errno_code(errno) : 0);
+        p3s_io_finish(io);
         *end = 1;
         return 0;
     }
@@ -335,6 +333,7 @@ static int refused_future(p3s_ctx *c, p3s_sock *s, kiln_cabi_cx *cx, kiln_cval *
     p3s_io *io = p3s_io_new(c, s, cx, fut);
     if (!io) return -1;
     p3s_io_resolve(io, ecode);
+    p3s_io_finish(io); /* no stream uses it */
     return 0;
 }
 
@@ -361,7 +360,15 @@ int p3s_tcp_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
     if (!io) return -1;
     s->sending = 1;
     kiln_chost_stream_ops ops = {send_consume, NULL, send_dropped, io};
-    return (io->hs = kiln_chost_stream_reader(cx, &args[1], &ops)) ? 0 : -1;
+    io->building = 1; /* the guest may have dropped its end already: dropped comes now */
+    kiln_chost_stream *hs = kiln_chost_stream_reader(cx, &args[1], &ops);
+    io->building = 0;
+    if (io->finish_later) {
+        p3s_io_finish(io);
+        return hs ? 0 : -1;
+    }
+    io->hs = hs;
+    return hs ? 0 : -1;
 }
 
 int p3s_tcp_receive(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
