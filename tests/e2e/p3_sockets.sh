@@ -5,8 +5,8 @@
 # localhost, connects to the server, sends a line through a stream and reads the echo to
 # its end, listens on 127.0.0.1 and connects to itself (accepting through the listen
 # stream; the accepted side's read, started before the client sends, is BLOCKED while the
-# same task goes on to send: the host waits on the socket without holding up the guest),
-# exchanges a UDP datagram between two sockets,
+# same task goes on to send: the host waits on the socket without holding up the guest;
+# once the listener and its stream are dropped its port can be bound again), exchanges a UDP datagram between two sockets,
 # and is refused (access-denied) a connect to 127.0.0.2 and the lookup of example.com,
 # which its --allow-outbound grants do not cover. Without grants every step is refused; a
 # server that never answers leaves the guest waiting until --timeout ends it. The same
@@ -71,6 +71,7 @@ client send: 0
 server got: ping
 server send: 0
 client got: pong
+the listener's port after its drop: free
 udp send: 0
 udp got: a datagram from the sender: 1"
 
@@ -153,7 +154,7 @@ expect_contains "a malformed grant is refused" "bad --allow-outbound" "$out"
 
 if [ -x "$WASMTIME" ]; then
     wout=$(echo "$PORT" | timeout 60 "$WASMTIME" run -Sp3 -Sinherit-network -Sallow-ip-name-lookup \
-        -Wcomponent-model-async "$WASM" 2>/dev/null | head -15)
+        -Wcomponent-model-async "$WASM" 2>/dev/null | head -16)
     expect_eq "wasmtime run -Sp3 -Sinherit-network prints the same granted steps" "$GRANTED" "$wout"
 elif [ "${KILN_REQUIRE_WASMTIME:-0}" = 1 ]; then
     fail "wasmtime comparison: $WASMTIME is missing (scripts/install-wasmtime.sh)"

@@ -4,7 +4,8 @@
  * then prints one line per step: resolve localhost; connect to the server, send a line
  * through a stream, read the answer to its end; listen on 127.0.0.1, connect to itself,
  * accept (the listen stream), start the server side's read before the client sends (it
- * must be BLOCKED, not hold up the host), send and receive both ways; two UDP sockets
+ * must be BLOCKED, not hold up the host), send and receive both ways, bind the
+ * listener's port again once it is dropped (closed then); two UDP sockets
  * exchanging a
  * datagram; and what the host answers for a connect and a lookup outside the grant. */
 #include "command.h"
@@ -265,6 +266,12 @@ static void tcp_self(void)
     wasi_sockets_types_tcp_socket_drop_own(srv);
     wasi_sockets_types_tcp_socket_drop_own(c);
     wasi_sockets_types_tcp_socket_drop_own(l);
+    /* the listener and its stream dropped: the OS socket is closed, its port free again */
+    wasi_sockets_types_own_tcp_socket_t again = tcp_new();
+    int ok = wasi_sockets_types_method_tcp_socket_bind(wasi_sockets_types_borrow_tcp_socket(again),
+                                                       &local, &e);
+    SAY("the listener's port after its drop: %s\n", ok ? "free" : "in use");
+    wasi_sockets_types_tcp_socket_drop_own(again);
 }
 
 static wasi_sockets_types_own_udp_socket_t udp_bound(wasi_sockets_types_ip_socket_address_t *at)
