@@ -36,6 +36,10 @@
  * for the socket (kiln_chost_stream_wait_fd): the driver polls it when no guest thread
  * can run, with the pending calls' due times and within the call's time limit.
  *
+ * Lifetimes (the WIT's shared ownership). A socket is closed when the guest's handle, its
+ * streams and its pending calls are all gone: a dropped listener's port is free again
+ * once its listen stream is dropped too; accepted sockets do not keep the listener.
+ *
  * Files: sockets.c (context, table, grants, addresses, errors, ip-name-lookup, the
  * provider), sockets_tcp.c, sockets_udp.c. */
 #ifndef KILN_HOST_WASIP3_SOCKETS_H
