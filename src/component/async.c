@@ -797,6 +797,7 @@ static int outside(ka_store *s, top_call *c)
 {
     if (!s->idle.wants || !s->idle.wants(s->idle.arg)) return 0;
     if (ka_host_fire_due(s)) return 1;
+    if (s->fd_waiters && ka_stream_poll(s, 0) > 0) return 1; /* a host stream's fd is ready */
     c->idle = 1;
     return 2;
 }
@@ -922,7 +923,8 @@ int kiln_component_drive(kiln_component_instance *ci, int (*done)(void *), void 
     if (s->failed) goto failed;
     if (done(arg)) return 1;
     /* nothing waits, nothing is pending: no need to start the driver */
-    if (!s->waiting_head && !s->host_pending && !(s->idle.wants && s->idle.wants(s->idle.arg)))
+    if (!s->waiting_head && !s->host_pending && !s->fd_waiters &&
+        !(s->idle.wants && s->idle.wants(s->idle.arg)))
         return 0;
     s->deadline_ns = 0;
     if (timeout_ns) {

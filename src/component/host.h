@@ -196,6 +196,13 @@ kiln_chost_stream *kiln_chost_stream_values(kiln_cabi_cx *cx, kiln_cval *v,
                                             const kiln_chost_stream_ops *ops);
 /* The host can take or give bytes again: the guest's pending copy is retried. */
 void kiln_chost_stream_wake(kiln_chost_stream *hs);
+/* From consume/produce that returned 0 (or right after): the host can go on once fd is
+ * ready for events (POLLIN/POLLOUT). When no guest thread can run, the driver polls the
+ * fds its host streams wait for, together with its pending calls' due times and the
+ * call's time limit, and wakes (kiln_chost_stream_wake) each stream whose fd is ready;
+ * the wait is then over (one wait per stream; a new one replaces it; closing the stream
+ * or the guest dropping its end ends it). */
+void kiln_chost_stream_wait_fd(kiln_chost_stream *hs, int fd, short events);
 /* The host drops its end: the guest's copy (pending or next) ends DROPPED. hs is no
  * longer valid. */
 void kiln_chost_stream_close(kiln_chost_stream *hs);

@@ -10,15 +10,19 @@
  * once (host_try), or stays pending until the host wakes it; a host future delivers its
  * value to the guest's read once resolved.
  *
- * Elements are copied byte for byte: element types holding strings, lists or handles are
- * refused (a trap) for now; so is passing an end as a parameter or result (cabi.c). */
+ * Elements are copied byte for byte; elements holding strings, lists or handles are
+ * lifted from one guest and lowered into the other (move_values). A host end gives bytes,
+ * or values of any type, resources included (kiln_chost_stream_values: host_values). */
 #include "component/async_internal.h"
 #include "engine/runtime.h"
 #include "util/alloc.h"
 
 #include <stddef.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 enum { C_COMPLETED = 0, C_DROPPED = 1, C_CANCELLED = 2 };
 enum { E_IDLE, E_COPYING, E_CANCELLING, E_DONE };
@@ -51,6 +55,10 @@ typedef struct ka_end {
     kiln_cval fut_value;
     kiln_cval *fut_nodes;       /* kiln_chost_future_values: the value's nested parts */
     kiln_chost_future_ops fops; /* a host future reader's (kiln_chost_future_reader) */
+    /* a host stream waiting for an fd (kiln_chost_stream_wait_fd), in its store's list */
+    int wfd;
+    short wev;
+    struct ka_end *wnext, **wprev;
 } ka_end;
 
 _Static_assert(offsetof(ka_end, w) == 0, "ka_end starts with its ka_waitable head");
@@ -65,9 +73,20 @@ struct ka_shared {
     int type_later; /* a host's future: t is the type of its first lowering */
 };
 
+/* Takes e out of its store's list of fd waiters (if in it). */
+static void wait_unlink(ka_end *e)
+{
+    if (!e->wprev) return;
+    *e->wprev = e->wnext;
+    if (e->wnext) e->wnext->wprev = e->wprev;
+    e->wnext = NULL;
+    e->wprev = NULL;
+}
+
 void ka_end_free(void *p)
 {
     ka_end *e = p;
+    wait_unlink(e);
     kiln_free(e->fut_nodes);
     if (e->sh && --e->sh->nends == 0) kiln_free(e->sh);
     kiln_free(e);
@@ -818,9 +837,68 @@ void kiln_chost_stream_wake(kiln_chost_stream *hs)
         ka_store_fail(h->store, NULL, err);
 }
 
+void kiln_chost_stream_wait_fd(kiln_chost_stream *hs, int fd, short events)
+{
+    ka_end *h = (ka_end *)hs;
+    if (!h->host || fd < 0) return;
+    h->wfd = fd;
+    h->wev = events;
+    if (h->wprev) return;
+    ka_store *s = h->store;
+    h->wnext = s->fd_waiters;
+    if (h->wnext) h->wnext->wprev = &h->wnext;
+    h->wprev = &s->fd_waiters;
+    s->fd_waiters = h;
+}
+
+int ka_stream_poll(ka_store *s, uint64_t until)
+{
+    enum { MAX_POLL = 64 };
+    struct pollfd pfd[MAX_POLL];
+    ka_end *ends[MAX_POLL];
+    for (;;) {
+        nfds_t n = 0;
+        for (ka_end *e = s->fd_waiters, *next; e; e = next) {
+            next = e->wnext;
+            if (!e->host || !e->sh->pend || e->sh->pend == e) { /* nothing to wake any more */
+                wait_unlink(e);
+                continue;
+            }
+            if (n < MAX_POLL) {
+                pfd[n] = (struct pollfd){e->wfd, e->wev, 0};
+                ends[n++] = e;
+            }
+        }
+        if (n == 0) return 0;
+        struct timespec now, left, *tmo = NULL;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t t = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+        if (until != UINT64_MAX) {
+            uint64_t d = until > t ? until - t : 0;
+            left.tv_sec = (time_t)(d / 1000000000u);
+            left.tv_nsec = (long)(d % 1000000000u);
+            tmo = &left;
+        }
+        int r = ppoll(pfd, n, tmo, NULL);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            ka_store_fail(s, NULL, "cannot wait for a host stream");
+            return -1;
+        }
+        if (r == 0) return 0;
+        for (nfds_t i = 0; i < n; i++)
+            if (pfd[i].revents) {
+                wait_unlink(ends[i]);
+                kiln_chost_stream_wake((kiln_chost_stream *)ends[i]);
+            }
+        return s->failed ? -1 : 1;
+    }
+}
+
 void kiln_chost_stream_close(kiln_chost_stream *hs)
 {
     ka_end *h = (ka_end *)hs;
+    wait_unlink(h);
     if (h->host) {
         h->host = 0;
         h->dead = 1;

@@ -18,6 +18,7 @@
 #   c-http-p3.wasm    C wasi:http/handler@0.3.0 on wit-bindgen's async C bindings, for
 #                     tests/e2e/p3_diff.sh (only on request)
 #   c-cli-p3.wasm     C wasi:cli/run@0.3.0 command, the same bindings (only on request)
+#   c-sockets-p3.wasm C wasi:sockets 0.3 command of tests/e2e/p3_sockets.sh (on request)
 #   py-http-p3.wasm   Python wasi:http/handler@0.3.0 (componentize-py's async bindings; on request)
 #   py-cli-p3.wasm    Python wasi:cli/run@0.3.0 command, the same bindings (only on request)
 #   py-proxy-p3.wasm  Python wasi:http 0.3 handler with trailers and wasi:http/client, for
@@ -181,6 +182,7 @@ build_c_p3() {
 }
 build_c_http_p3() { build_c_p3 c-http-p3 handler "$1" "$2"; }
 build_c_cli_p3() { build_c_p3 c-cli-p3 command "$1" "$2"; }
+build_c_sockets_p3() { build_c_p3 c-sockets-p3 command "$1" "$2"; }
 
 build_go_cli() {
     (cd "$HERE/go-cli" && GOOS=wasip1 GOARCH=wasm GOFLAGS=-mod=mod GOTOOLCHAIN=local \

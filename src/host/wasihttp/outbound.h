@@ -85,6 +85,9 @@ int wh_target_label(const wh_target *t, char *buf, size_t cap);
 /* 1 if one of grants[0..n) allows t, else 0. A target naming the application itself
  * (wh_chain_target) is never allowed: it is not reached over the network. */
 int wh_allow(const char *const *grants, size_t n, const wh_target *t);
+/* 1 if the host part of one of grants[0..n) allows t's host, whatever the grant's scheme
+ * and port (wasi:sockets' name lookups). Chaining targets never match. */
+int wh_allow_host(const char *const *grants, size_t n, const wh_target *t);
 /* Service chaining (Spin's rules): 1 if t is "NAME.spin.internal" (*name_len: the bytes
  * of NAME, 0 for "spin.internal" itself), 2 if it is "self" or "self.alt" (a self
  * request), else 0. */

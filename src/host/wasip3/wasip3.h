@@ -31,7 +31,7 @@
  * the 0.2 host's copy of the template's 0.2 context (its preopen fds borrowed: no system
  * call per copy); a template with file streams open, or files it opened, has none.
  *
- * Not yet: wasi:sockets 0.3 (wasi:http 0.3: http.h). */
+ * wasi:http 0.3: http.h; wasi:sockets 0.3, a provider of its own: sockets.h. */
 #ifndef KILN_HOST_WASIP3_H
 #define KILN_HOST_WASIP3_H
 
