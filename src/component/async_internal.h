@@ -123,6 +123,7 @@ struct ka_task {
     int needs_exclusive;
     ka_thread *implicit;
     uint32_t nthreads; /* registered threads (the implicit one and explicit ones) */
+    int held;          /* a kiln_component_call still looks at it: not reaped */
     ka_task *next;     /* store's list */
 };
 
