@@ -9,8 +9,8 @@
 # request's body (consume-body) and drops its stream, on each request of an instance; /k
 # keeps the stream, which retires the instance (it would read the next request's body).
 # /w waits 400 ms (wasi:clocks wait-for, lowered async, then a waitable-set
-# wait): four at once all answer (each on an instance of its own: one instance serves one
-# request at a time so far, reuse_p3.h).
+# wait): four at once all answer (they share instances: M defaults to 16, and N = 3 caps
+# each; up_wasi_http_p3_concurrent.sh tests the sharing itself).
 # --max-instance-concurrent-reuse-count takes a count and refuses anything else. The
 # options are Spin's (`spin up`); the help text says they apply to 0.3 components.
 # wasm-tools comes from scripts/install-tools.sh; without it this test fails.

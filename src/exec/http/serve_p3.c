@@ -67,7 +67,7 @@ typedef struct p3_feed {
 static int feed_wants(void *arg)
 {
     p3_feed *f = arg;
-    return kiln_p3http_body_wants(f->q);
+    return f->src && kiln_p3http_body_wants(f->q);
 }
 
 /* kiln_component_idle's wait, on the request's fiber: moves what the connection has
@@ -233,11 +233,11 @@ static void serve_alone(kiln_http_component *c, const struct kiln_wasihttp_reque
                        c->id);
         goto fail;
     }
+    /* (set also without a body: a reused instance's last idle wait was an earlier
+     * request's, on a stack gone since) */
     p3_feed feed = {q, body};
-    if (body) {
-        kiln_component_idle idle = {feed_wants, feed_wait, &feed};
-        kiln_component_set_idle(ci, &idle);
-    }
+    kiln_component_idle idle = {feed_wants, feed_wait, &feed};
+    kiln_component_set_idle(ci, &idle);
     kiln_cval arg, result;
     memset(&arg, 0, sizeof arg);
     memset(&result, 0, sizeof result);
@@ -306,7 +306,9 @@ static void serve_shared(kiln_http_component *c, const struct kiln_wasihttp_requ
         if (kiln_component_drive(ci, never, NULL, &trap, 0) < 0) { /* it failed before */
             status = call_failed(c, &trap, res);
         } else {
-            kiln_log_error("component '%s': cannot start its handle call (out of memory)", c->id);
+            kiln_log_error(
+                "component '%s': cannot start its handle call (not async, or out of memory)",
+                c->id);
         }
         goto out;
     }
