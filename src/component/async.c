@@ -882,6 +882,18 @@ kiln_component_async_call *kiln_component_call_start(kiln_component_instance *ci
     return c;
 }
 
+uint64_t kiln_component_ready(kiln_component_instance *ci)
+{
+    ka_store *s = ci->as;
+    if (!s || s->failed) return 0;
+    for (ka_thread *t = s->waiting_head; t; t = t->wnext)
+        if (t->ready(t) || (t->cancellable && t->task->state == T_PENDING_CANCEL)) return 0;
+    uint64_t due = ka_host_next_due(s);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return due <= (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec ? 0 : due;
+}
+
 int kiln_component_call_done(void *call)
 {
     kiln_component_async_call *c = call;

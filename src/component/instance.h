@@ -178,6 +178,11 @@ kiln_component_async_call *kiln_component_call_start(kiln_component_instance *ci
                                                      const kiln_component_func *f,
                                                      const kiln_cval *args);
 int kiln_component_call_done(void *call);
+/* Whether a drive would run something now: 0 when a guest thread is ready, a host call is
+ * due or the store failed; else when the earliest pending host call comes due
+ * (CLOCK_MONOTONIC; UINT64_MAX: none) — the host may wait for it (or its own input)
+ * without a trip through the driver. */
+uint64_t kiln_component_ready(kiln_component_instance *ci);
 const kiln_cval *kiln_component_call_result(const kiln_component_async_call *call);
 void kiln_component_call_end(kiln_component_async_call *call);
 

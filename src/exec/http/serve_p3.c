@@ -270,6 +270,47 @@ static int never(void *arg)
     return 0;
 }
 
+/* A request on a shared instance, for its start (run by whoever holds the baton). */
+typedef struct shared_req {
+    kiln_http_component *c;
+    kiln_component_instance *ci;
+    const struct kiln_wasihttp_request *req;
+    kiln_body_source *body;
+    kiln_cval arg; /* (read when the call's thread starts: it lives until the call ends) */
+    kiln_component_async_call *call;
+} shared_req;
+
+/* kiln_p3_member's start: binds the request and starts its handle call; m->cond is then
+ * the call's end (NULL: it could not start, logged unless the store failed before). */
+static void shared_start(kiln_p3_member *m)
+{
+    shared_req *r = m->sarg;
+    kiln_p3http *ph = kiln_component_host_ctx(r->ci, KILN_P3HTTP_PROVIDER);
+    const kiln_component_func *fn = kiln_component_find_func(r->ci, KILN_P3_HANDLER "#handle");
+    if (!fn) fn = kiln_component_find_func(r->ci, KILN_P3_HANDLER_RC "#handle");
+    kiln_p3http_req *q = ph && fn ? kiln_p3http_bind(ph, r->req, r->body != NULL) : NULL;
+    if (!q) {
+        kiln_log_error("component '%s': no wasi:http/handler@0.3 handle to call (or it imports "
+                       "no wasi:http/types, or %d requests are in it already)",
+                       r->c->id, KILN_P3HTTP_MAX_REQS);
+        return;
+    }
+    m->q = q;
+    m->body = r->body;
+    memset(&r->arg, 0, sizeof r->arg);
+    r->arg.res.rep = kiln_p3http_request_rep(q);
+    if (!(r->call = kiln_component_call_start(r->ci, fn, &r->arg))) {
+        kiln_trap trap;
+        if (kiln_component_drive(r->ci, never, NULL, &trap, 0) == 0) /* (not failed before) */
+            kiln_log_error(
+                "component '%s': cannot start its handle call (not async, or out of memory)",
+                r->c->id);
+        return;
+    }
+    m->cond = kiln_component_call_done;
+    m->arg = r->call;
+}
+
 /* The request in an instance shared with other requests in flight (share_p3.h): its
  * handle call started among theirs, the baton held whenever it touches the instance. */
 static void serve_shared(kiln_http_component *c, const struct kiln_wasihttp_request *req,
@@ -278,38 +319,23 @@ static void serve_shared(kiln_http_component *c, const struct kiln_wasihttp_requ
 {
     kiln_component_instance *ci = lease->ci;
     kiln_p3_share *sh = lease->shared->sh;
+    shared_req sr;
+    memset(&sr, 0, sizeof sr);
+    sr.c = c, sr.ci = ci, sr.req = req, sr.body = body;
     kiln_p3_member m;
     memset(&m, 0, sizeof m);
     m.fiber = kiln_fiber_current();
     m.deadline_ns = c->timeout_ns ? t0 + c->timeout_ns : 0;
-    kiln_p3_share_acquire(sh, &m);
-    kiln_p3_share_join(sh, &m);
+    m.start = shared_start;
+    m.sarg = &sr;
+    kiln_p3_share_enter(sh, &m);
     int status = 500, clean = 0, rc = 1;
-    kiln_component_async_call *call = NULL;
+    kiln_component_async_call *call = sr.call;
+    kiln_p3http_req *q = m.q;
     kiln_trap trap = {0};
-    kiln_p3http *ph = kiln_component_host_ctx(ci, KILN_P3HTTP_PROVIDER);
-    const kiln_component_func *fn = kiln_component_find_func(ci, KILN_P3_HANDLER "#handle");
-    if (!fn) fn = kiln_component_find_func(ci, KILN_P3_HANDLER_RC "#handle");
-    kiln_p3http_req *q = ph && fn ? kiln_p3http_bind(ph, req, body != NULL) : NULL;
-    if (!q) {
-        kiln_log_error("component '%s': no wasi:http/handler@0.3 handle to call (or it imports "
-                       "no wasi:http/types)",
-                       c->id);
-        goto out;
-    }
-    m.q = q;
-    m.body = body;
-    kiln_cval arg; /* (read when the call's thread starts: it lives until the call ends) */
-    memset(&arg, 0, sizeof arg);
-    arg.res.rep = kiln_p3http_request_rep(q);
-    if (!(call = kiln_component_call_start(ci, fn, &arg))) {
-        if (kiln_component_drive(ci, never, NULL, &trap, 0) < 0) { /* it failed before */
+    if (!call) {
+        if (kiln_component_drive(ci, never, NULL, &trap, 0) < 0) /* it failed before */
             status = call_failed(c, &trap, res);
-        } else {
-            kiln_log_error(
-                "component '%s': cannot start its handle call (not async, or out of memory)",
-                c->id);
-        }
         goto out;
     }
     int w = kiln_p3_share_wait(sh, &m, kiln_component_call_done, call, &trap);

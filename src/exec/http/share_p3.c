@@ -58,15 +58,33 @@ int kiln_p3_feed_some(kiln_p3http_req *q, kiln_body_source *src, int *fd)
     }
 }
 
-/* Another request needs the baton now: one waiting to act, or one whose condition holds
- * (it waits for what the holder's drive did). */
+/* Another request needs the baton now: one started whose condition holds (it waits for
+ * what the holder's drive did), or whose start failed. */
 static kiln_p3_member *eligible(kiln_p3_share *sh)
 {
     for (kiln_p3_member *w = sh->whead; w; w = w->wnext)
-        if (w->action) return w;
-    for (kiln_p3_member *w = sh->whead; w; w = w->wnext)
-        if (w->cond && w->cond(w->arg)) return w;
+        if (!w->starting && (!w->cond || w->cond(w->arg))) return w;
     return NULL;
+}
+
+/* Starts m (with the baton, held by m or by the holder on its behalf). */
+static void start_one(kiln_p3_member *m)
+{
+    m->starting = 0;
+    m->cond = NULL;
+    m->start(m);
+}
+
+/* The holder starts the requests that came meanwhile: 1 when it started one. */
+static int run_starters(kiln_p3_share *sh)
+{
+    int any = 0;
+    for (kiln_p3_member *w = sh->whead; w; w = w->wnext)
+        if (w->starting) {
+            start_one(w);
+            any = 1;
+        }
+    return any;
 }
 
 /* Whether a request in flight is neither the holder nor waiting: it will come back for
@@ -84,6 +102,7 @@ static int any_out(const kiln_p3_share *sh)
 static int idle_wait(void *arg, uint64_t until)
 {
     kiln_p3_share *sh = arg;
+    if (run_starters(sh)) return 0; /* (their threads are ready now) */
     int fed = 0, wanted = 0;
     for (kiln_p3_member *m = sh->members; m; m = m->next) {
         if (!m->q || !m->body || !kiln_p3http_body_wants(m->q)) continue;
@@ -157,11 +176,7 @@ void kiln_p3_share_free(kiln_p3_share *sh)
     kiln_free(sh);
 }
 
-void kiln_p3_share_join(kiln_p3_share *sh, kiln_p3_member *m)
-{
-    m->next = sh->members;
-    sh->members = m;
-}
+static void release(kiln_p3_share *sh);
 
 /* Takes w off the waiters' list. */
 static void unwait(kiln_p3_share *sh, kiln_p3_member *w)
@@ -192,10 +207,11 @@ void kiln_p3_share_leave(kiln_p3_share *sh, kiln_p3_member *m)
         }
     m->q = NULL;
     m->body = NULL;
-    kiln_p3_share_release(sh);
+    release(sh);
 }
 
-void kiln_p3_share_release(kiln_p3_share *sh)
+/* Hands the baton on (see kiln_p3_share_leave). */
+static void release(kiln_p3_share *sh)
 {
     kiln_p3_member *w = eligible(sh);
     if (!w) w = sh->whead; /* someone must watch for those waiting */
@@ -218,14 +234,16 @@ static void park_for(kiln_p3_share *sh, kiln_p3_member *m)
     kiln_fiber_park();
 }
 
-void kiln_p3_share_acquire(kiln_p3_share *sh, kiln_p3_member *m)
+void kiln_p3_share_enter(kiln_p3_share *sh, kiln_p3_member *m)
 {
+    m->next = sh->members;
+    sh->members = m;
     if (!sh->holder) {
         sh->holder = m;
+        start_one(m);
         return;
     }
-    m->action = 1;
-    m->cond = NULL;
+    m->starting = 1;
     if (sh->watching) {
         uint64_t one = 1;
         if (write(sh->kick, &one, sizeof one) < 0) {
@@ -233,21 +251,47 @@ void kiln_p3_share_acquire(kiln_p3_share *sh, kiln_p3_member *m)
         }
     }
     park_for(sh, m);
-    m->action = 0;
+    if (m->starting) start_one(m); /* (handed the baton before the holder started it) */
+}
+
+/* The earliest time limit of the requests in flight (UINT64_MAX: none). */
+static uint64_t limit_of(const kiln_p3_share *sh)
+{
+    uint64_t limit = UINT64_MAX;
+    for (const kiln_p3_member *x = sh->members; x; x = x->next)
+        if (x->deadline_ns && x->deadline_ns < limit) limit = x->deadline_ns;
+    return limit;
+}
+
+/* Nothing is ready in the store (the next host call due at `next`): the holder's idle wait
+ * without a trip through the driver. 0 to look again, 1 as idle_wait's, -1 when the
+ * driver must decide (a time limit passed, or the wait failed: the drive fails the
+ * store). */
+static int wait_here(kiln_p3_share *sh, uint64_t next)
+{
+    uint64_t limit = limit_of(sh);
+    if (limit != UINT64_MAX && mono_ns() >= limit) return -1;
+    int w = idle_wait(sh, next < limit ? next : limit);
+    return w < 0 ? -1 : w;
 }
 
 int kiln_p3_share_wait(kiln_p3_share *sh, kiln_p3_member *m, int (*cond)(void *), void *arg,
                        kiln_trap *trap)
 {
     for (;;) {
+        run_starters(sh);
         if (cond(arg)) return 1;
-        uint64_t limit = UINT64_MAX, now = mono_ns();
-        for (kiln_p3_member *x = sh->members; x; x = x->next)
-            if (x->deadline_ns && x->deadline_ns < limit) limit = x->deadline_ns;
-        uint64_t left = limit == UINT64_MAX ? 0 : limit > now ? limit - now : 1;
+        uint64_t next = kiln_component_ready(sh->ci);
+        int rc = -1;
         sh->stalled = 0;
-        int rc = kiln_component_drive(sh->ci, cond, arg, trap, left);
-        if (rc != 0) return rc;
+        if (next) rc = wait_here(sh, next);
+        if (rc == 0) continue;
+        if (rc < 0) {
+            uint64_t limit = limit_of(sh), now = mono_ns();
+            uint64_t left = limit == UINT64_MAX ? 0 : limit > now ? limit - now : 1;
+            rc = kiln_component_drive(sh->ci, cond, arg, trap, left);
+            if (rc != 0) return rc;
+        }
         if (sh->stalled) {
             sh->stalled = 0;
             return 0;
@@ -268,6 +312,5 @@ int kiln_p3_share_wait(kiln_p3_share *sh, kiln_p3_member *m, int (*cond)(void *)
         sh->holder = w;
         kiln_sched_complete(w->fiber, 0);
         kiln_fiber_park();
-        m->cond = NULL;
     }
 }

@@ -6,7 +6,7 @@
  * handle export (kiln_component_call_start); their tasks interleave where the guest
  * waits. The store is single-threaded, so the right to touch it — start a call, drive,
  * bind or release a request, take response bytes, feed a request body — is a baton that
- * the requests pass between them cooperatively (kiln_p3_share_acquire / _release): a
+ * the requests pass between them cooperatively (kiln_p3_share_enter / _wait / _leave): a
  * request that finds it taken parks its fiber (never its loop), and is handed the baton
  * when it comes free. No mutex: everything here runs on the one loop thread (the
  * driver runs on the offload pool while the holder's fiber is parked, touching only the
@@ -15,12 +15,13 @@
  * Waiting (kiln_p3_share_wait): the holder drives the store — guest threads of every
  * request in flight, not only its own — until its own condition holds (its task
  * resolved, its response body has bytes) or nothing can run. Then, as the store's idle
- * wait (kiln_component_idle, on the holder's fiber): it feeds every request's streamed
- * body with what its connection brought; if another request waits for the baton to act,
- * or its condition now holds, the holder hands the baton on (to those acting first, then
- * those whose condition holds) and waits passively itself, to be handed it back;
+ * wait (kiln_component_idle, on the holder's fiber; or directly when nothing is ready,
+ * without a trip through the driver): it starts the requests that came meanwhile (then
+ * drives on), feeds every request's streamed body with what its connection brought; if
+ * another request's condition now holds, the holder hands the baton on and waits
+ * passively itself, to be handed it back;
  * otherwise it watches for the instance — one epoll fd holding a kick eventfd (written by a
- * request that wants the baton while the holder watches) and the bodies that want bytes
+ * request that comes while the holder watches) and the bodies that want bytes
  * — until the earliest due host call (a guest's timer) or the earliest time limit of the
  * requests in flight. So exactly one request watches while any waits, and a request that
  * waits never spins.
@@ -49,9 +50,13 @@ typedef struct kiln_p3_member {
     uint64_t deadline_ns;   /* CLOCK_MONOTONIC: its time limit (0: none) */
     kiln_p3http_req *q;     /* its bound request (NULL: not yet) */
     kiln_body_source *body; /* its streamed body (NULL: whole, or none) */
-    int (*cond)(void *);    /* while waiting passively: what it waits for */
+    /* its start (binding its request, starting its call), run by whoever holds the
+     * baton when it comes: it sets cond and arg (cond NULL: it failed) */
+    void (*start)(struct kiln_p3_member *m);
+    void *sarg;
+    int starting;        /* waits for its start */
+    int (*cond)(void *); /* what it waits for (NULL: nothing, it needs the baton) */
     void *arg;
-    int action;  /* waits for the baton to act */
     int waiting; /* on the waiters' list */
     struct kiln_p3_member *next, *wnext;
 } kiln_p3_member;
@@ -62,15 +67,14 @@ kiln_p3_share *kiln_p3_share_new(kiln_component_instance *ci);
 /* Frees it (no member left); the instance is the caller's. */
 void kiln_p3_share_free(kiln_p3_share *sh);
 
-/* m (its fiber and deadline set) is in flight on the instance / leaves it (holding the
- * baton, which it then releases). */
-void kiln_p3_share_join(kiln_p3_share *sh, kiln_p3_member *m);
+/* m (its fiber, deadline and start set) comes in flight on the instance: it is started
+ * (m->start) by whoever holds the baton — m itself when it is free; else the holder
+ * starts it at its next stop, so that one drive runs the tasks of all the requests that
+ * came meanwhile — and returns holding the baton, m->cond and m->arg set. */
+void kiln_p3_share_enter(kiln_p3_share *sh, kiln_p3_member *m);
+/* m (holding the baton) leaves: the baton goes on to a request whose condition holds,
+ * else to any waiting one (which then watches), or comes free. */
 void kiln_p3_share_leave(kiln_p3_share *sh, kiln_p3_member *m);
-/* Takes the baton to act (parks until handed it). */
-void kiln_p3_share_acquire(kiln_p3_share *sh, kiln_p3_member *m);
-/* Hands the baton on (to a request acting, then one whose condition holds, then any
- * waiting request, which then watches), or frees it. */
-void kiln_p3_share_release(kiln_p3_share *sh);
 /* With the baton: drives and waits (passing the baton on meanwhile) until cond(arg)
  * holds (1), the store failed (-1, *trap), or nothing can progress (0). Returns holding
  * the baton. */
