@@ -96,6 +96,15 @@ static int any_out(const kiln_p3_share *sh)
     return 0;
 }
 
+/* The earliest time limit of the requests in flight (UINT64_MAX: none). */
+static uint64_t limit_of(const kiln_p3_share *sh)
+{
+    uint64_t limit = UINT64_MAX;
+    for (const kiln_p3_member *x = sh->members; x; x = x->next)
+        if (x->deadline_ns && x->deadline_ns < limit) limit = x->deadline_ns;
+    return limit;
+}
+
 /* The store's idle wait (kiln_component_idle's wait) on the holder's fiber: 0 drive on,
  * 1 hand the store back (another request needs it, or nothing can progress: stalled),
  * -1 the wait failed. */
@@ -120,10 +129,9 @@ static int idle_wait(void *arg, uint64_t until)
     }
     if (fed) return 0;
     if (eligible(sh)) return 1;
-    uint64_t limit = UINT64_MAX; /* the earliest time limit in flight */
-    for (kiln_p3_member *m = sh->members; m; m = m->next)
-        if (m->deadline_ns && m->deadline_ns < limit) limit = m->deadline_ns;
-    if (!wanted && !any_out(sh) && until >= limit) { /* nothing can come but the limit */
+    /* nothing can come (no host call pending, no body wanted, no request out): a deadlock,
+     * as the driver finds on an instance of one request; not worth waiting for the limit */
+    if (!wanted && !any_out(sh) && kiln_component_ready(sh->ci) == UINT64_MAX) {
         sh->stalled = 1;
         return 1;
     }
@@ -177,6 +185,15 @@ void kiln_p3_share_free(kiln_p3_share *sh)
 }
 
 static void release(kiln_p3_share *sh);
+static void unwait(kiln_p3_share *sh, kiln_p3_member *w);
+
+/* Hands the baton to waiter w (its fiber runs when the holder's parks or ends). */
+static void hand_to(kiln_p3_share *sh, kiln_p3_member *w)
+{
+    unwait(sh, w);
+    sh->holder = w;
+    kiln_sched_complete(w->fiber, 0);
+}
 
 /* Takes w off the waiters' list. */
 static void unwait(kiln_p3_share *sh, kiln_p3_member *w)
@@ -216,9 +233,7 @@ static void release(kiln_p3_share *sh)
     kiln_p3_member *w = eligible(sh);
     if (!w) w = sh->whead; /* someone must watch for those waiting */
     sh->holder = w;
-    if (!w) return;
-    unwait(sh, w);
-    kiln_sched_complete(w->fiber, 0);
+    if (w) hand_to(sh, w);
 }
 
 /* Parks m on the waiters' list until it is handed the baton (which it does not hold). */
@@ -252,15 +267,6 @@ void kiln_p3_share_enter(kiln_p3_share *sh, kiln_p3_member *m)
     }
     park_for(sh, m);
     if (m->starting) start_one(m); /* (handed the baton before the holder started it) */
-}
-
-/* The earliest time limit of the requests in flight (UINT64_MAX: none). */
-static uint64_t limit_of(const kiln_p3_share *sh)
-{
-    uint64_t limit = UINT64_MAX;
-    for (const kiln_p3_member *x = sh->members; x; x = x->next)
-        if (x->deadline_ns && x->deadline_ns < limit) limit = x->deadline_ns;
-    return limit;
 }
 
 /* Nothing is ready in the store (the next host call due at `next`): the holder's idle wait
@@ -301,16 +307,7 @@ int kiln_p3_share_wait(kiln_p3_share *sh, kiln_p3_member *m, int (*cond)(void *)
         if (!w) continue; /* (nobody after all) */
         m->cond = cond;
         m->arg = arg;
-        m->waiting = 1;
-        m->wnext = NULL;
-        if (sh->wtail)
-            sh->wtail->wnext = m;
-        else
-            sh->whead = m;
-        sh->wtail = m;
-        unwait(sh, w);
-        sh->holder = w;
-        kiln_sched_complete(w->fiber, 0);
-        kiln_fiber_park();
+        hand_to(sh, w);
+        park_for(sh, m);
     }
 }
