@@ -11,7 +11,7 @@
  * resolving at once; host functions completing later (STARTED, then RETURNED through a
  * waitable set when another host call or the driver's timer completes them; dropping
  * one pending traps, cancelling one abandons it, waiting on one nothing completes is a
- * deadlock); and
+ * deadlock); calls in flight together on one instance (kiln_component_call_start); and
  * an image's copy calling a task. The spec's own tests (tests/suites/
  * component_spec.sh, async/) cover the rest. */
 #include "component/host.h"
@@ -557,6 +557,49 @@ static void test_host_later(void)
     kiln_component_unload(lc);
 }
 
+/* Calls in flight together (kiln_component_call_start): "sleeper" (a 20 ms host timer)
+ * and "sync" started on one instance; a drive for sync's end runs both until sync
+ * returned, sleeper still waiting for its timer (kiln_component_ready names its due
+ * time); a drive for sleeper's end fires it. A call ended before it was done fails the
+ * store: no call starts after. */
+static void test_calls_in_flight(void)
+{
+    kiln_loaded_component *lc = load("later", later_wat);
+    if (!lc) return;
+    kiln_component_instance *ci = instantiate(lc);
+    if (!ci) {
+        kiln_component_unload(lc);
+        return;
+    }
+    kiln_component_async_call *c1 =
+        kiln_component_call_start(ci, kiln_component_find_func(ci, "sleeper"), NULL);
+    kiln_component_async_call *c2 =
+        kiln_component_call_start(ci, kiln_component_find_func(ci, "sync"), NULL);
+    CHECK(c1 && c2);
+    if (c1 && c2) {
+        CHECK(!kiln_component_call_done(c1) && !kiln_component_call_done(c2));
+        CHECK(kiln_component_ready(ci) == 0); /* their threads are ready to start */
+        kiln_trap t;
+        CHECK(kiln_component_drive(ci, kiln_component_call_done, c2, &t, 0) == 1);
+        CHECK(kiln_component_call_result(c2) && kiln_component_call_result(c2)->u == 9);
+        CHECK(!kiln_component_call_done(c1));
+        uint64_t due = kiln_component_ready(ci);
+        CHECK(due != 0 && due != UINT64_MAX); /* sleeper's timer */
+        CHECK(kiln_component_drive(ci, kiln_component_call_done, c1, &t, 0) == 1);
+        CHECK(kiln_component_call_result(c1) && kiln_component_call_result(c1)->u == 20);
+        CHECK(kiln_component_ready(ci) == UINT64_MAX); /* nothing left */
+    }
+    kiln_component_call_end(c1);
+    kiln_component_call_end(c2);
+    kiln_component_async_call *c3 =
+        kiln_component_call_start(ci, kiln_component_find_func(ci, "sleeper"), NULL);
+    CHECK(c3 != NULL);
+    kiln_component_call_end(c3); /* not done: the store fails */
+    CHECK(kiln_component_call_start(ci, kiln_component_find_func(ci, "run"), NULL) == NULL);
+    kiln_component_instance_free(ci);
+    kiln_component_unload(lc);
+}
+
 /* ---- host-owned stream ends: test:async/bytes@1.0.0 ---- */
 
 static char b_seen[64]; /* what the freed context had received */
@@ -879,6 +922,7 @@ int main(void)
     test_host_async();
     CHECK(kiln_chost_register(&l_provider) == 0);
     test_host_later();
+    test_calls_in_flight();
     CHECK(kiln_chost_register(&b_provider) == 0);
     test_host_stream();
     char cmd[400];
