@@ -613,6 +613,7 @@ static ka_task *task_new(ka_store *s, ki_func *fn, kiln_cabi_cx *caller_cx, cons
     k->args = args;
     k->results = results;
     k->needs_exclusive = fn->type->async && (!fn->async || fn->callback);
+    k->tag = s->cur && s->cur->task ? s->cur->task->tag : NULL; /* (a guest's call: its caller's) */
     k->next = s->tasks;
     s->tasks = k;
     return k;
@@ -854,7 +855,7 @@ struct kiln_component_async_call {
 
 kiln_component_async_call *kiln_component_call_start(kiln_component_instance *ci,
                                                      const kiln_component_func *f,
-                                                     const kiln_cval *args)
+                                                     const kiln_cval *args, void *tag)
 {
     ka_store *s = ci->as;
     ki_func *fn = (ki_func *)f;
@@ -873,6 +874,7 @@ kiln_component_async_call *kiln_component_call_start(kiln_component_instance *ci
         return NULL;
     }
     k->cx.resource_ctx = NULL; /* the host's call */
+    k->tag = tag;
     k->implicit = t;
     k->held = 1;
     t->ready = ka_always; /* the next driver starts it */
@@ -880,6 +882,12 @@ kiln_component_async_call *kiln_component_call_start(kiln_component_instance *ci
     c->s = s;
     c->k = k;
     return c;
+}
+
+void *kiln_component_call_tag(kiln_component_instance *ci)
+{
+    ka_store *s = ci->as;
+    return s && s->cur && s->cur->task ? s->cur->task->tag : NULL;
 }
 
 uint64_t kiln_component_ready(kiln_component_instance *ci)

@@ -365,6 +365,7 @@ typedef struct later_ctx {
 } later_ctx;
 
 static int abandoned_total;
+static void *later_tag, *sleep_tag; /* the call tags later and sleep last saw */
 
 static void *l_new(const kiln_grants *g, char **err)
 {
@@ -382,6 +383,7 @@ static void l_abandon(void *arg)
 static int l_later(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     later_ctx *c = ctx;
+    later_tag = cx->async_ctx ? kiln_component_call_tag(cx->async_ctx) : NULL;
     kiln_chost_later l = {0, NULL, l_abandon, c};
     kiln_chost_pending *p = c->p ? NULL : kiln_chost_defer(cx, &l);
     if (!p) {
@@ -419,6 +421,7 @@ static void l_fire(kiln_chost_pending *p, void *arg)
 static int l_sleep(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     later_ctx *c = ctx;
+    sleep_tag = cx->async_ctx ? kiln_component_call_tag(cx->async_ctx) : NULL;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -560,8 +563,8 @@ static void test_host_later(void)
 /* Calls in flight together (kiln_component_call_start): "sleeper" (a 20 ms host timer)
  * and "sync" started on one instance; a drive for sync's end runs both until sync
  * returned, sleeper still waiting for its timer (kiln_component_ready names its due
- * time); a drive for sleeper's end fires it. A call ended before it was done fails the
- * store: no call starts after. */
+ * time), each host call seeing its call's tag; a drive for sleeper's end fires it. A call ended
+ * before it was done fails the store: no call starts after. */
 static void test_calls_in_flight(void)
 {
     kiln_loaded_component *lc = load("later", later_wat);
@@ -572,9 +575,9 @@ static void test_calls_in_flight(void)
         return;
     }
     kiln_component_async_call *c1 =
-        kiln_component_call_start(ci, kiln_component_find_func(ci, "sleeper"), NULL);
+        kiln_component_call_start(ci, kiln_component_find_func(ci, "sleeper"), NULL, &c1);
     kiln_component_async_call *c2 =
-        kiln_component_call_start(ci, kiln_component_find_func(ci, "sync"), NULL);
+        kiln_component_call_start(ci, kiln_component_find_func(ci, "sync"), NULL, &c2);
     CHECK(c1 && c2);
     if (c1 && c2) {
         CHECK(!kiln_component_call_done(c1) && !kiln_component_call_done(c2));
@@ -583,6 +586,8 @@ static void test_calls_in_flight(void)
         CHECK(kiln_component_drive(ci, kiln_component_call_done, c2, &t, 0) == 1);
         CHECK(kiln_component_call_result(c2) && kiln_component_call_result(c2)->u == 9);
         CHECK(!kiln_component_call_done(c1));
+        CHECK(sleep_tag == &c1 && later_tag == &c2); /* each host call knew its call */
+        CHECK(kiln_component_call_tag(ci) == NULL);  /* (no guest code runs) */
         uint64_t due = kiln_component_ready(ci);
         CHECK(due != 0 && due != UINT64_MAX); /* sleeper's timer */
         CHECK(kiln_component_drive(ci, kiln_component_call_done, c1, &t, 0) == 1);
@@ -592,10 +597,10 @@ static void test_calls_in_flight(void)
     kiln_component_call_end(c1);
     kiln_component_call_end(c2);
     kiln_component_async_call *c3 =
-        kiln_component_call_start(ci, kiln_component_find_func(ci, "sleeper"), NULL);
+        kiln_component_call_start(ci, kiln_component_find_func(ci, "sleeper"), NULL, NULL);
     CHECK(c3 != NULL);
     kiln_component_call_end(c3); /* not done: the store fails */
-    CHECK(kiln_component_call_start(ci, kiln_component_find_func(ci, "run"), NULL) == NULL);
+    CHECK(kiln_component_call_start(ci, kiln_component_find_func(ci, "run"), NULL, NULL) == NULL);
     kiln_component_instance_free(ci);
     kiln_component_unload(lc);
 }

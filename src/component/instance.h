@@ -176,7 +176,11 @@ void kiln_component_set_idle(kiln_component_instance *ci, const kiln_component_i
 typedef struct kiln_component_async_call kiln_component_async_call;
 kiln_component_async_call *kiln_component_call_start(kiln_component_instance *ci,
                                                      const kiln_component_func *f,
-                                                     const kiln_cval *args);
+                                                     const kiln_cval *args, void *tag);
+/* The tag given to kiln_component_call_start of the call whose guest code runs now (a
+ * host function's way to know which of the calls in flight it serves: the tasks a call's
+ * guest code starts inherit its tag); NULL outside guest code or for other calls. */
+void *kiln_component_call_tag(kiln_component_instance *ci);
 int kiln_component_call_done(void *call);
 /* Whether a drive would run something now: 0 when a guest thread is ready, a host call is
  * due or the store failed; else when the earliest pending host call comes due

@@ -299,7 +299,8 @@ static void shared_start(kiln_p3_member *m)
     m->body = r->body;
     memset(&r->arg, 0, sizeof r->arg);
     r->arg.res.rep = kiln_p3http_request_rep(q);
-    if (!(r->call = kiln_component_call_start(r->ci, fn, &r->arg))) {
+    kiln_p3http_share(ph, r->ci);
+    if (!(r->call = kiln_component_call_start(r->ci, fn, &r->arg, q))) {
         kiln_trap trap;
         if (kiln_component_drive(r->ci, never, NULL, &trap, 0) == 0) /* (not failed before) */
             kiln_log_error(

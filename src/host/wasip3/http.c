@@ -1,5 +1,6 @@
 /* http.c — the "wasi:http 0.3" provider (http.h): wasi:http/types 0.3 over host streams. */
 #include "host/wasip3/http.h"
+#include "component/instance.h"
 #include "host/wasip3/client.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -71,6 +72,7 @@ struct kiln_p3http {
     size_t nres;
     p3_token *tokens; /* every one given out */
     kiln_p3client *client;
+    kiln_component_instance *ci; /* shared by concurrent requests: kiln_p3http_share */
 };
 
 /* A live token for p (kept in h). NULL when out of memory. */
@@ -964,8 +966,15 @@ kiln_p3client *kiln_p3http_client(kiln_p3http *h)
     return h->client;
 }
 
+void kiln_p3http_share(kiln_p3http *h, kiln_component_instance *ci)
+{
+    h->ci = ci;
+}
+
 const kiln_wasihttp_request *kiln_p3http_served(kiln_p3http *h)
 {
+    const p3_req *q = h->ci ? kiln_component_call_tag(h->ci) : NULL;
+    if (q && q->h == h && q->req) return q->req; /* the request whose guest code runs */
     for (size_t i = 0; i < KILN_P3HTTP_MAX_REQS; i++)
         if (h->reqs[i].req) return h->reqs[i].req;
     return NULL;

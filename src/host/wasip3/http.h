@@ -41,6 +41,7 @@
 #define KILN_HOST_WASIP3_HTTP_H
 
 #include "component/host.h"
+#include "component/instance.h"
 #include "host/wasihttp/wasihttp.h"
 
 #define KILN_P3HTTP_PROVIDER "wasi:http 0.3"
@@ -105,7 +106,13 @@ int kiln_p3http_release(kiln_p3http_req *q, uint32_t rep);
 struct kiln_p3client;
 /* The instance's client state (made with the context). */
 struct kiln_p3client *kiln_p3http_client(kiln_p3http *h);
-/* A request the instance serves (the first bound; NULL when none is). */
+/* The instance serves concurrent requests, each a call of handle started with its
+ * kiln_p3http_req as the call's tag (kiln_component_call_start): kiln_p3http_served
+ * then names the request whose guest code runs. */
+void kiln_p3http_share(kiln_p3http *h, kiln_component_instance *ci);
+/* The request the instance serves (for what outbound requests inherit: its trace
+ * context, its depth in service chaining): on a shared instance the one whose guest code
+ * runs, else the first bound; NULL when none is. */
 const kiln_wasihttp_request *kiln_p3http_served(kiln_p3http *h);
 /* A new fields handle's rep for f (taken); 0 with cx->err. */
 uint32_t kiln_p3http_fields_put(kiln_p3http *h, kiln_cabi_cx *cx, wh_fields *f);
