@@ -355,9 +355,9 @@ static void serve_shared(kiln_http_component *c, const struct kiln_wasihttp_requ
     rc = respond(&run, result, res, &status, &clean);
 out:
     if (rc != 0) res->mem_bytes = kiln_component_memory_bytes(ci); /* (0: res finished) */
-    kiln_component_call_end(call); /* (unresolved: fails the store, this one's fate too) */
-    kiln_p3_share_leave(sh, &m);   /* (the baton goes on: the lease is given back below) */
-    kiln_p3_reuse_give(c, lease, clean && rc == 0);
+    kiln_component_call_end(call);       /* (unresolved: fails the store, this one's fate too) */
+    kiln_p3_share_leave(sh, &m);         /* (the baton goes on: the lease is given back below) */
+    kiln_p3_reuse_give(c, lease, clean); /* (an error-code answer may serve on) */
     if (rc < 0)
         res->ops->abort(res); /* the client must not take a cut body for a whole one */
     else if (rc > 0)
