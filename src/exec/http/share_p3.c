@@ -19,6 +19,7 @@ struct kiln_p3_share {
     int epfd, kick;                /* the holder's watch, and its kick */
     int watching;                  /* the holder waits on epfd */
     int stalled;                   /* the holder's wait found nothing can progress */
+    int broken; /* a wait failed (or the server stops): every drive fails the store */
 };
 
 static uint64_t mono_ns(void)
@@ -105,12 +106,9 @@ static uint64_t limit_of(const kiln_p3_share *sh)
     return limit;
 }
 
-/* The store's idle wait (kiln_component_idle's wait) on the holder's fiber: 0 drive on,
- * 1 hand the store back (another request needs it, or nothing can progress: stalled),
- * -1 the wait failed. */
-static int idle_wait(void *arg, uint64_t until)
+/* idle_wait's work: 0, 1 or -1 as its. */
+static int idle_wait_once(kiln_p3_share *sh, uint64_t until)
 {
-    kiln_p3_share *sh = arg;
     if (run_starters(sh)) return 0; /* (their threads are ready now) */
     int fed = 0, wanted = 0;
     for (kiln_p3_member *m = sh->members; m; m = m->next) {
@@ -142,7 +140,7 @@ static int idle_wait(void *arg, uint64_t until)
     sh->watching = 0;
     uint64_t v;
     if (read(sh->kick, &v, sizeof v) < 0 && errno != EAGAIN) return -1;
-    if (rc < 0) return -1; /* (interrupted: the server stops; or the wait failed) */
+    if (rc < 0) return -1; /* (interrupted, or the wait failed) */
     /* consumes the bodies' one-shot events (each is armed again by the next wait that
      * wants its body): a body that wants no more bytes must not keep epfd ready */
     struct epoll_event evs[16];
@@ -151,6 +149,19 @@ static int idle_wait(void *arg, uint64_t until)
         n = epoll_wait(sh->epfd, evs, 16, 0);
     while (n == 16);
     return 0;
+}
+
+/* The store's idle wait (kiln_component_idle's wait) on the holder's fiber: 0 drive on,
+ * 1 hand the store back (another request needs it, or nothing can progress: stalled),
+ * -1 the wait failed (interrupted: the server stops; a body's read failed): then always,
+ * so that the drive fails the store and every request on it ends. */
+static int idle_wait(void *arg, uint64_t until)
+{
+    kiln_p3_share *sh = arg;
+    if (sh->broken) return -1;
+    int rc = idle_wait_once(sh, until);
+    if (rc < 0) sh->broken = 1;
+    return rc;
 }
 
 static int always(void *arg)
