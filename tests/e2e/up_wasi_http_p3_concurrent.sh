@@ -15,7 +15,9 @@
 #    fate), those in another instance answer, and so do new requests;
 #  - past the request timeout, both requests waiting in the instance fail (504);
 #  - N still caps what one instance serves: 5 at once with N=3 take two instances;
-#  - M=1 is serial reuse: waiting requests at once take an instance each.
+#  - M=1 is serial reuse: waiting requests at once take an instance each;
+#  - response bodies written after task.return (bench/guests/p3_hello.wat) by 16 tasks
+#    in flight together each arrive whole.
 # wasm-tools comes from scripts/install-tools.sh; without it this test fails.
 source "$(dirname "$0")/../lib.sh"
 
@@ -105,5 +107,17 @@ for i in 1 2 3; do req "s$i" /w; done
 wait $(jobs -p | grep -v "^$PID\$") 2>/dev/null
 expect_eq "M=1: one request at a time per instance, as before" "200 1 200 1 200 1" \
     "$(cat "$TMP"/s[1-3] | sort | tr -s ' \n' ' ' | sed 's/ $//')"
+kill "$PID"; wait "$PID" 2>/dev/null
+
+# response bodies streamed by tasks in flight together: bench/guests/p3_hello.wat writes
+# its body after task.return; 16 at once on one instance each get theirs whole
+check "the hello parses (in the app's place)" \
+    "${KILN_TOOLS:-/var/cache/kiln-tools}/cargo/bin/wasm-tools" parse \
+    "$ROOT/bench/guests/p3_hello.wat" -o "$TMP/app/handler.wasm"
+start --max-instance-reuse-count 100 --max-instance-concurrent-reuse-count 16
+for i in $(seq 16); do curl -s "$URL/" >"$TMP/hello$i.txt" & done
+wait $(jobs -p | grep -v "^$PID\$") 2>/dev/null
+expect_eq "16 streamed response bodies at once, each whole" "16" \
+    "$(cat "$TMP"/hello*.txt | grep -c '^Hello, world!$')"
 kill "$PID"; wait "$PID" 2>/dev/null
 finish
