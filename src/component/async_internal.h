@@ -137,6 +137,8 @@ struct ka_task {
     int needs_exclusive;
     ka_thread *implicit;
     uint32_t nthreads; /* registered threads (the implicit one and explicit ones) */
+    int held;          /* a kiln_component_call still looks at it: not reaped */
+    void *tag;         /* the host's tag of the call it serves (kiln_component_call_tag) */
     ka_task *next;     /* store's list */
 };
 
