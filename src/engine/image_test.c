@@ -497,6 +497,9 @@ int main(void)
     check_slot_reset(m, "copy");
     setenv("KILN_IMAGE_COPY_MAX", "0", 1); /* every image copy-on-write */
     check_slot_reset(m, "copy-on-write");
+    setenv("KILN_COW_RESTORE_MAX", "0", 1); /* written pages dropped, not copied back */
+    check_slot_reset(m, "copy-on-write, dropped");
+    unsetenv("KILN_COW_RESTORE_MAX");
     unsetenv("KILN_IMAGE_COPY_MAX");
     kiln_module_free(m);
     char cmd[300];
