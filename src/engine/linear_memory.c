@@ -49,6 +49,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -497,38 +498,98 @@ static int cow_written(uint64_t e)
     return (e & PM_SWAPPED) || ((e & PM_PRESENT) && !(e & PM_FILE));
 }
 
+/* PAGEMAP_SCAN (Linux 6.7; Debian's headers predate it, so its ABI is spelled here): the
+ * ranges of pages in given categories, holes skipped whole. Walking every pagemap entry
+ * of a 10 MiB image took 12 µs per release; the scan returns the written runs only. */
+typedef struct kiln_page_region {
+    uint64_t start, end, categories;
+} kiln_page_region;
+typedef struct kiln_pm_scan_arg {
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+} kiln_pm_scan_arg;
+#define KILN_PAGEMAP_SCAN _IOWR('f', 16, kiln_pm_scan_arg)
+#define KILN_PAGE_IS_FILE ((uint64_t)1 << 2)
+#define KILN_PAGE_IS_PRESENT ((uint64_t)1 << 3)
+#define KILN_PAGE_IS_SWAPPED ((uint64_t)1 << 4)
+static atomic_int scan_missing; /* PAGEMAP_SCAN failed once: read pagemap instead */
+
+/* Copies the image's bytes [off, off + len) back over the slot's, counting them in
+ * *written: -1 past img->restore_max (nothing copied). */
+static int restore_run(const kiln_rt_mem_image *img, uint8_t *data, size_t off, size_t len,
+                       size_t *written)
+{
+    *written += len;
+    if (*written > img->restore_max) return -1;
+    memcpy(data + off, img->view + off, len);
+    return 0;
+}
+
+/* restore_cow_slot through PAGEMAP_SCAN: 0, -1 past the limit, -2 when the kernel has no
+ * such ioctl (or refuses it). */
+static int restore_cow_scan(const kiln_rt_mem_image *img, uint8_t *data, size_t bytes)
+{
+    kiln_page_region reg[32];
+    uint64_t end = (uintptr_t)data + bytes;
+    kiln_pm_scan_arg a = {
+        .size = sizeof a,
+        .start = (uintptr_t)data,
+        .end = end,
+        .vec = (uintptr_t)reg,
+        .vec_len = sizeof reg / sizeof reg[0],
+        .category_inverted = KILN_PAGE_IS_FILE,
+        .category_mask = KILN_PAGE_IS_FILE,
+        .category_anyof_mask = KILN_PAGE_IS_PRESENT | KILN_PAGE_IS_SWAPPED,
+        .return_mask = KILN_PAGE_IS_PRESENT | KILN_PAGE_IS_SWAPPED,
+    };
+    size_t written = 0;
+    while (a.start < end) {
+        int n = ioctl(pagemap_fd, KILN_PAGEMAP_SCAN, &a);
+        if (n < 0) return -2;
+        for (int k = 0; k < n; k++) {
+            if (reg[k].start < (uintptr_t)data || reg[k].end > end || reg[k].end < reg[k].start)
+                return -2;
+            if (restore_run(img, data, reg[k].start - (uintptr_t)data, reg[k].end - reg[k].start,
+                            &written) < 0)
+                return -1;
+        }
+        if (a.walk_end <= a.start) return -2; /* no progress: do not trust it */
+        a.start = a.walk_end;
+    }
+    return 0;
+}
+
 /* Copy-on-write mode: gives the slot's written pages (cow_written) the image's bytes back
- * from its view, the pages staying mapped for the next instance. 0; -1 when pagemap
- * cannot be read or the written pages exceed img->restore_max, with nothing restored
- * (the caller drops the pages instead). Two passes, so that a slot over the limit is not
- * half-copied for nothing. */
+ * from its view, the pages staying mapped for the next instance; through PAGEMAP_SCAN
+ * where the kernel has it, else one pass over pagemap. 0; -1 when pagemap cannot be
+ * read or the written pages exceed img->restore_max (the caller then drops all the
+ * pages, those already restored included). */
 static int restore_cow_slot(const kiln_rt_mem_image *img, uint8_t *data)
 {
     size_t bytes = (size_t)img->pages * PAGE_SIZE_WASM, written = 0;
     uint64_t ent[PAGEMAP_BATCH];
     if (pagemap_fd < 0) return -1;
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t from = 0; from < bytes;) {
-            size_t n = (bytes - from) / host_page;
-            if (n > PAGEMAP_BATCH) n = PAGEMAP_BATCH;
-            off_t at = (off_t)(((uintptr_t)data + from) / host_page * sizeof ent[0]);
-            if (pread(pagemap_fd, ent, n * sizeof ent[0], at) != (ssize_t)(n * sizeof ent[0]))
+    if (!atomic_load_explicit(&scan_missing, memory_order_relaxed)) {
+        int r = restore_cow_scan(img, data, bytes);
+        if (r != -2) return r;
+        atomic_store_explicit(&scan_missing, 1, memory_order_relaxed);
+    }
+    for (size_t from = 0; from < bytes;) {
+        size_t n = (bytes - from) / host_page;
+        if (n > PAGEMAP_BATCH) n = PAGEMAP_BATCH;
+        off_t at = (off_t)(((uintptr_t)data + from) / host_page * sizeof ent[0]);
+        if (pread(pagemap_fd, ent, n * sizeof ent[0], at) != (ssize_t)(n * sizeof ent[0]))
+            return -1;
+        for (size_t i = 0; i < n; i++) {
+            if (!cow_written(ent[i])) continue;
+            size_t k = i + 1;
+            while (k < n && cow_written(ent[k]))
+                k++;
+            if (restore_run(img, data, from + i * host_page, (k - i) * host_page, &written) < 0)
                 return -1;
-            for (size_t i = 0; i < n; i++) {
-                if (!cow_written(ent[i])) continue;
-                size_t k = i + 1;
-                while (k < n && cow_written(ent[k]))
-                    k++;
-                size_t off = from + i * host_page, len = (k - i) * host_page;
-                if (pass == 0)
-                    written += len;
-                else
-                    memcpy(data + off, img->view + off, len);
-                i = k;
-            }
-            from += n * host_page;
+            i = k;
         }
-        if (written > img->restore_max) return -1;
+        from += n * host_page;
     }
     return 0;
 }
