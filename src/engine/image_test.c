@@ -6,6 +6,7 @@
 #include "engine/engine.h"
 #include "engine/image.h"
 #include "engine/module_internal.h"
+#include "engine/runtime_internal.h"
 #include "util/test.h"
 
 #include <dlfcn.h>
@@ -497,6 +498,9 @@ int main(void)
     check_slot_reset(m, "copy");
     setenv("KILN_IMAGE_COPY_MAX", "0", 1); /* every image copy-on-write */
     check_slot_reset(m, "copy-on-write");
+    kiln_rt_pagemap_scan_disable(1); /* as on kernels without PAGEMAP_SCAN */
+    check_slot_reset(m, "copy-on-write, pagemap read");
+    kiln_rt_pagemap_scan_disable(0);
     setenv("KILN_COW_RESTORE_MAX", "0", 1); /* written pages dropped, not copied back */
     check_slot_reset(m, "copy-on-write, dropped");
     unsetenv("KILN_COW_RESTORE_MAX");

@@ -514,6 +514,11 @@ typedef struct kiln_pm_scan_arg {
 #define KILN_PAGE_IS_SWAPPED ((uint64_t)1 << 4)
 static atomic_int scan_missing; /* PAGEMAP_SCAN failed once: read pagemap instead */
 
+void kiln_rt_pagemap_scan_disable(int off)
+{
+    atomic_store(&scan_missing, off ? 1 : 0);
+}
+
 /* Copies the image's bytes [off, off + len) back over the slot's, counting them in
  * *written: -1 past img->restore_max (nothing copied). */
 static int restore_run(const kiln_rt_mem_image *img, uint8_t *data, size_t off, size_t len,
