@@ -180,11 +180,13 @@ static int call_failed(kiln_http_component *c, const kiln_trap *trap, kiln_respo
 }
 
 /* After handle returned `result`: the response started and streamed, its trailers, the
- * request released. 0 when the response was finished (*clean: whether the instance may
- * serve on); 1 when nothing was started (*status to answer, *clean); -1 when the
- * response was started and must be aborted. */
+ * request released. 0 when the body ended (*clean: whether the instance may serve on; the
+ * caller gives the instance back, then finishes res with the trailers *tr, *ntr: a client
+ * that sees the end and asks again finds the instance in the pool); 1 when nothing was
+ * started (*status to answer, *clean); -1 when the response was started and must be
+ * aborted. */
 static int respond(p3_run *run, const kiln_cval *result, kiln_response *res, int *status,
-                   int *clean)
+                   int *clean, kiln_http_header **tr, size_t *ntr)
 {
     kiln_http_component *c = run->c;
     *clean = 0;
@@ -203,15 +205,12 @@ static int respond(p3_run *run, const kiln_cval *result, kiln_response *res, int
         kiln_log_error("component '%s' returned a response the host does not know", c->id);
         return 1;
     }
-    kiln_http_header *tr;
-    size_t ntr;
     if (start(res, st, hs) < 0 || stream_body(run, rep, res) < 0 ||
-        trailers_of(c, run->q, rep, res, &tr, &ntr) < 0)
+        trailers_of(c, run->q, rep, res, tr, ntr) < 0)
         return -1;
     /* (the trailers are copies in res's arena: the instance may serve on) */
     *clean = kiln_p3http_release(run->q, rep) == 0;
     res->mem_bytes = kiln_component_memory_bytes(run->ci);
-    res->ops->finish(res, tr, ntr);
     return 0;
 }
 
@@ -248,7 +247,9 @@ static void serve_alone(kiln_http_component *c, const struct kiln_wasihttp_reque
         goto fail;
     }
     p3_run run = {c, ci, q, t0, NULL, NULL};
-    int rc = respond(&run, &result, res, &status, &clean);
+    kiln_http_header *tr = NULL;
+    size_t ntr = 0;
+    int rc = respond(&run, &result, res, &status, &clean, &tr, &ntr);
     if (rc == 1) goto fail;
     if (rc < 0) {
         res->mem_bytes = kiln_component_memory_bytes(ci);
@@ -257,6 +258,7 @@ static void serve_alone(kiln_http_component *c, const struct kiln_wasihttp_reque
         return;
     }
     kiln_p3_reuse_give(c, lease, clean);
+    res->ops->finish(res, tr, ntr);
     return;
 fail:
     res->mem_bytes = kiln_component_memory_bytes(ci);
@@ -331,6 +333,8 @@ static void serve_shared(kiln_http_component *c, const struct kiln_wasihttp_requ
     m.sarg = &sr;
     kiln_p3_share_enter(sh, &m);
     int status = 500, clean = 0, rc = 1;
+    kiln_http_header *tr = NULL;
+    size_t ntr = 0;
     kiln_component_async_call *call = sr.call;
     kiln_p3http_req *q = m.q;
     kiln_trap trap = {0};
@@ -352,9 +356,9 @@ static void serve_shared(kiln_http_component *c, const struct kiln_wasihttp_requ
         goto out;
     }
     p3_run run = {c, ci, q, t0, sh, &m};
-    rc = respond(&run, result, res, &status, &clean);
+    rc = respond(&run, result, res, &status, &clean, &tr, &ntr);
 out:
-    if (rc != 0) res->mem_bytes = kiln_component_memory_bytes(ci); /* (0: res finished) */
+    if (rc != 0) res->mem_bytes = kiln_component_memory_bytes(ci); /* (0: respond set it) */
     kiln_component_call_end(call);       /* (unresolved: fails the store, this one's fate too) */
     kiln_p3_share_leave(sh, &m);         /* (the baton goes on: the lease is given back below) */
     kiln_p3_reuse_give(c, lease, clean); /* (an error-code answer may serve on) */
@@ -362,6 +366,8 @@ out:
         res->ops->abort(res); /* the client must not take a cut body for a whole one */
     else if (rc > 0)
         kiln_response_error(res, status);
+    else
+        res->ops->finish(res, tr, ntr);
 }
 
 void kiln_http_p3_serve(kiln_http_component *c, const struct kiln_wasihttp_request *req,
