@@ -12,7 +12,7 @@
 # logs the denial), /c… chains to the
 # component "back" (http://back.spin.internal/u/chained, in process) which forwards to the
 # upstream, anything else goes to the upstream (a python3 server: GET answers "item PATH",
-# POST echoes the body). Checked under the rc and the 0.3.0 names, with a 3 MiB body
+# POST echoes the body, Content-Length or chunked). Checked under the rc and the 0.3.0 names, with a 3 MiB body
 # through both ways; traced, the client span; the request timeout while send waits and
 # while the body is read; max_connections = 0 refuses; a component with the same import
 # but no grants is denied.
@@ -68,6 +68,18 @@ class H(BaseHTTPRequestHandler):
             return
         self.answer(("item " + self.path).encode())
     def do_POST(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or ""):  # a streamed body
+            data = b""
+            while True:
+                n = int(self.rfile.readline().split(b";")[0], 16)
+                if n == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                data += self.rfile.read(n)
+                self.rfile.readline()
+            self.answer(data)
+            return
         n = int(self.headers.get("Content-Length", "0"))
         self.answer(self.rfile.read(n))
 
