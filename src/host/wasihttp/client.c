@@ -610,7 +610,7 @@ void wh_xfer_body_trailers(wh_xfer *x, const void *data, size_t n, const wh_fiel
     }
     /* trailers need the chunked framing (HTTP/2 sends them as a last HEADERS frame) */
     int chunked = trailers && trailers->n && x->cl < 0 && x->has_body;
-    if (trailers && trailers->n && x->cl < 0 && !(x->trailers = wh_fields_clone(trailers))) rc = -1;
+    if (chunked && !(x->trailers = wh_fields_clone(trailers))) rc = -1;
     if (rc == 0 && chunked)
         rc = kiln_buf_append(o, "transfer-encoding: chunked\r\n", 28);
     else if (rc == 0 && x->cl < 0 && x->has_body)

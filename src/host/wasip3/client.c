@@ -176,6 +176,21 @@ static void resolve(kiln_chost_future **f, uint32_t c)
     *f = NULL;
 }
 
+/* Waits inside the guest's copy (the driver's thread) for what check (wh_xfer_check_body
+ * or wh_xfer_check_send) of x says: 0 ready or waited (look again),
+ * KILN_WAIT_INTERRUPTED at the guest's time limit, less when the wait failed. */
+static int xfer_wait(int (*check)(void *, int *, short *, uint64_t *), wh_xfer *x)
+{
+    int fd;
+    short ev;
+    uint64_t dl;
+    if (check(x, &fd, &ev, &dl)) return 0;
+    uint64_t now = wh_mono_ns();
+    uint64_t left = dl == UINT64_MAX ? UINT64_MAX : dl > now ? dl - now : 0;
+    int w = fd >= 0 ? kiln_wait_fd(fd, ev, left) : kiln_wait_sleep(left);
+    return w < 0 ? w : 0;
+}
+
 /* ---- requests ---- */
 
 static p3c_req *req_arg(void *ctx, kiln_cabi_cx *cx, const kiln_cval *v)
@@ -219,13 +234,7 @@ static size_t body_write(p3c_req *q, const uint8_t *data, size_t n)
             kiln_chost_pending_again(q->p, wh_mono_ns());
             return 0;
         }
-        int fd;
-        short ev;
-        uint64_t dl;
-        if (wh_xfer_check_send(q->bx, &fd, &ev, &dl)) continue;
-        uint64_t now = wh_mono_ns();
-        uint64_t left = dl == UINT64_MAX ? UINT64_MAX : dl > now ? dl - now : 0;
-        int w = fd >= 0 ? kiln_wait_fd(fd, ev, left) : kiln_wait_sleep(left);
+        int w = xfer_wait(wh_xfer_check_send, q->bx);
         if (w == KILN_WAIT_INTERRUPTED) return 0; /* the guest unwinds at its time limit */
         if (w < KILN_WAIT_INTERRUPTED) {
             body_fail(q, WH_E_INTERNAL);
@@ -799,13 +808,7 @@ static size_t resp_produce(void *arg, uint8_t *buf, size_t n, int *end)
             resp_end(rs, k < 0 ? WH_E_HTTP_RESPONSE_INCOMPLETE : 0);
             break;
         }
-        int fd;
-        short ev;
-        uint64_t dl;
-        if (wh_xfer_check_body(rs->x, &fd, &ev, &dl)) continue;
-        uint64_t now = wh_mono_ns();
-        uint64_t left = dl == UINT64_MAX ? UINT64_MAX : dl > now ? dl - now : 0;
-        int w = fd >= 0 ? kiln_wait_fd(fd, ev, left) : kiln_wait_sleep(left);
+        int w = xfer_wait(wh_xfer_check_body, rs->x);
         if (w == KILN_WAIT_INTERRUPTED) return 0; /* the guest unwinds at its time limit */
         if (w < KILN_WAIT_INTERRUPTED) {
             resp_end(rs, WH_E_INTERNAL);
