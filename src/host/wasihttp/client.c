@@ -1,7 +1,9 @@
 /* client.c — the HTTP/1.1 client behind wasi:http/outgoing-handler (design in outbound.h):
- * transfers that never block, TLS through OpenSSL (ALPN: an h2 connection and its requests
- * go to client_h2.c), and a pool of idle connections. */
+ * transfers that never block, their request bodies whole or streamed, TLS through OpenSSL
+ * (ALPN: an h2 connection and its requests go to client_h2.c); the pool of idle
+ * connections, the TLS context and the limits are client_conn.c's. */
 #include "engine/fiber.h"
+#include "host/wasihttp/client_conn.h"
 #include "host/wasihttp/client_h2.h"
 #include "host/wasihttp/outbound.h"
 #include "util/alloc.h"
@@ -26,109 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- connections and the pool ---- */
-
-typedef struct conn {
-    int fd;
-    SSL *ssl;                   /* NULL: plain TCP */
-    char key[WH_HOST_MAX + 16]; /* "s://host:port" */
-    uint64_t idle_since;
-} conn;
-
-#define POOL_MAX 64
-#define POOL_IDLE_NS (30ull * 1000000000u)
-
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static conn pool[POOL_MAX];
-static size_t npool;
-
 static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void conn_close(conn *c)
-{
-    if (c->ssl) SSL_free(c->ssl);
-    c->ssl = NULL;
-    if (c->fd >= 0) close(c->fd);
-    c->fd = -1;
-}
-
-static void target_key(const wh_target *t, char *key, size_t cap)
-{
-    snprintf(key, cap, "%c://%s:%u", t->https ? 's' : 'h', t->host, (unsigned)t->port);
-}
-
-/* Takes an idle connection for key out of the pool into *out: 1, or 0 when none. Drops
- * connections idle too long or that the peer closed (readable while idle). */
-static int pool_take(const char *key, conn *out)
-{
-    uint64_t now = now_ns();
-    int found = 0;
-    pthread_mutex_lock(&pool_lock);
-    for (size_t i = 0; i < npool && !found;) {
-        conn *c = &pool[i];
-        int match = strcmp(c->key, key) == 0;
-        int stale = now - c->idle_since > POOL_IDLE_NS;
-        if (match && !stale) {
-            struct pollfd p = {c->fd, POLLIN, 0};
-            stale = poll(&p, 1, 0) != 0;
-        }
-        if (match || stale) {
-            conn taken = *c;
-            pool[i] = pool[--npool];
-            if (match && !stale) {
-                *out = taken;
-                found = 1;
-            } else {
-                conn_close(&taken);
-            }
-            continue;
-        }
-        i++;
-    }
-    pthread_mutex_unlock(&pool_lock);
-    return found;
-}
-
-/* Gives an idle connection to the pool (or closes it when the pool is full). */
-static void pool_put(conn *c)
-{
-    c->idle_since = now_ns();
-    pthread_mutex_lock(&pool_lock);
-    int kept = npool < POOL_MAX;
-    if (kept) pool[npool++] = *c;
-    pthread_mutex_unlock(&pool_lock);
-    if (!kept) conn_close(c);
-    c->fd = -1;
-    c->ssl = NULL;
-}
-
-static SSL_CTX *tls_ctx;
-static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
-
-/* The TLS client context: TLS 1.2+, peers verified against the system's CA store
- * (SSL_CERT_FILE / SSL_CERT_DIR when set). */
-static void tls_init(void)
-{
-    SSL_CTX *c = SSL_CTX_new(TLS_client_method());
-    if (!c) return;
-    SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
-    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
-    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    /* h2 or http/1.1, as the server picks (client_h2.c takes over an h2 connection) */
-    if (SSL_CTX_set_alpn_protos(c, wh_h2_alpn, wh_h2_alpn_len) != 0) {
-        SSL_CTX_free(c);
-        return;
-    }
-    if (SSL_CTX_set_default_verify_paths(c) != 1) {
-        SSL_CTX_free(c);
-        return;
-    }
-    tls_ctx = c;
 }
 
 /* ---- transfers ---- */
@@ -163,52 +67,9 @@ enum {
     ST_FAILED
 };
 
-/* ---- per-component limits on concurrent outbound requests ---- */
-
-/* How often a request waiting for a permit looks again. */
+/* How often a request waiting for a permit looks again (client_conn.c's limits). */
 #define PERMIT_POLL_NS (2ull * 1000000u)
 
-struct wh_limit {
-    char *component;
-    unsigned max;
-    atomic_uint inflight;
-};
-static wh_limit *limits;
-static size_t nlimits;
-
-int kiln_wasihttp_limit_outbound(const char *const *components, size_t n, unsigned max)
-{
-    for (size_t i = 0; i < nlimits; i++)
-        kiln_free(limits[i].component);
-    kiln_free(limits);
-    limits = NULL;
-    nlimits = 0;
-    if (!n) return 0;
-    if (!(limits = kiln_calloc(n, sizeof *limits))) return -1;
-    for (; nlimits < n; nlimits++) {
-        wh_limit *l = &limits[nlimits];
-        if (!(l->component = kiln_strdup(components[nlimits]))) return -1;
-        l->max = max;
-        atomic_init(&l->inflight, 0);
-    }
-    return 0;
-}
-
-wh_limit *wh_limit_find(const char *component)
-{
-    for (size_t i = 0; component && i < nlimits; i++)
-        if (strcmp(limits[i].component, component) == 0) return &limits[i];
-    return NULL;
-}
-
-/* Takes one of l's permits: 1, or 0 when all are taken. */
-static int permit_take(wh_limit *l)
-{
-    unsigned cur = atomic_load(&l->inflight);
-    while (cur < l->max)
-        if (atomic_compare_exchange_weak(&l->inflight, &cur, cur + 1)) return 1;
-    return 0;
-}
 enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE };
 enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
 
@@ -218,7 +79,7 @@ struct wh_xfer {
     uint32_t ecode;
     wh_target target;
     char key[WH_HOST_MAX + 16];
-    conn c;
+    wh_conn c;
     int reused;  /* c came from the pool */
     int got_any; /* a response byte arrived on c */
     struct addrinfo *addrs, *next_addr;
@@ -271,7 +132,7 @@ static void permit_put(wh_xfer *x)
 {
     if (!x->permit) return;
     x->permit = 0;
-    atomic_fetch_sub(&x->limit->inflight, 1);
+    wh_permit_give(x->limit);
 }
 
 /* The origin's dial (wh_h2_dial_begin) ended as h2 says, when this transfer was its dialer. */
@@ -289,7 +150,7 @@ static void fail(wh_xfer *x, uint32_t ecode)
     dial_end(x, -1);
     x->st = ST_FAILED;
     x->ecode = ecode;
-    conn_close(&x->c);
+    wh_conn_close(&x->c);
     wh_h2_close(x->h2s);
     x->h2s = NULL;
 }
@@ -305,7 +166,7 @@ void wh_xfer_release(wh_xfer *x)
     atomic_fetch_sub(&live_xfers, 1);
     permit_put(x);
     dial_end(x, -1);
-    conn_close(&x->c);
+    wh_conn_close(&x->c);
     wh_h2_close(x->h2s); /* before its eventfd closes */
     if (x->efd >= 0) close(x->efd);
     if (x->arg_free) x->arg_free(x->dispatch_arg);
@@ -406,7 +267,7 @@ static int connect_next(wh_xfer *x, int last_err)
  * it: ST_H2WAIT). 0, or -1 after fail(). */
 static int open_conn(wh_xfer *x, int allow_pool)
 {
-    if (allow_pool && pool_take(x->key, &x->c)) {
+    if (allow_pool && wh_pool_take(x->key, &x->c)) {
         x->reused = 1;
         x->st = ST_WAIT_BODY;
         return 0;
@@ -449,7 +310,7 @@ static wh_xfer *xfer_new(const wh_xfer_spec *s, uint32_t *ecode)
     }
     x->refs = 1;
     x->target = *s->target;
-    target_key(&x->target, x->key, sizeof x->key);
+    wh_target_key(&x->target, x->key, sizeof x->key);
     x->c.fd = -1;
     x->efd = -1;
     x->connect_ns = s->connect_ns ? s->connect_ns : WH_CONNECT_TIMEOUT_NS;
@@ -471,8 +332,7 @@ wh_xfer *wh_xfer_start(const wh_xfer_spec *s, uint32_t *ecode)
 {
     wh_xfer *x = xfer_new(s, ecode);
     if (!x) return NULL;
-    if (x->target.https) pthread_once(&tls_once, tls_init);
-    if ((x->target.https && !tls_ctx) || kiln_buf_append(&x->head, s->head, s->head_len) < 0) {
+    if ((x->target.https && !wh_tls_ctx()) || kiln_buf_append(&x->head, s->head, s->head_len) < 0) {
         *ecode = WH_E_INTERNAL;
         wh_xfer_release(x);
         return NULL;
@@ -483,7 +343,7 @@ wh_xfer *wh_xfer_start(const wh_xfer_spec *s, uint32_t *ecode)
         wh_xfer_release(x);
         return NULL;
     }
-    if (x->limit && !(x->permit = permit_take(x->limit))) {
+    if (x->limit && !(x->permit = wh_permit_take(x->limit))) {
         x->st = ST_PERMIT; /* pump_head connects once a permit is free */
         if (!x->has_body) wh_xfer_body(x, "", 0);
         return x;
@@ -797,7 +657,7 @@ static long fill(wh_xfer *x)
  * Starts again on a new connection (once). 0, or -1 after fail(). */
 static int retry_fresh(wh_xfer *x)
 {
-    conn_close(&x->c);
+    wh_conn_close(&x->c);
     x->out_off = 0;
     x->in.len = x->in_off = 0;
     return open_conn(x, 0);
@@ -1213,7 +1073,7 @@ static void pump_head(wh_xfer *x)
             socklen_t len = sizeof err;
             if (getsockopt(x->c.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
             if (err) {
-                conn_close(&x->c);
+                wh_conn_close(&x->c);
                 if (connect_next(x, err) < 0) return;
                 continue;
             }
@@ -1221,7 +1081,7 @@ static void pump_head(wh_xfer *x)
                 x->st = ST_WAIT_BODY;
                 continue;
             }
-            x->c.ssl = SSL_new(tls_ctx);
+            x->c.ssl = SSL_new(wh_tls_ctx());
             if (!x->c.ssl || SSL_set_fd(x->c.ssl, x->c.fd) != 1) {
                 fail(x, WH_E_INTERNAL);
                 return;
@@ -1362,7 +1222,7 @@ static void pump_head(wh_xfer *x)
             if (h2_head(x) <= 0) return;
             continue;
         case ST_PERMIT:
-            if (!(x->permit = permit_take(x->limit))) {
+            if (!(x->permit = wh_permit_take(x->limit))) {
                 x->want_fd = -1;
                 x->deadline = now_ns() + PERMIT_POLL_NS; /* look again then (not a timeout) */
                 return;
@@ -1433,9 +1293,9 @@ static void body_done(wh_xfer *x)
     permit_put(x);
     if (x->keep_alive && x->in_off == x->in.len && x->c.fd >= 0 && wh_xfer_sent(x)) {
         memcpy(x->c.key, x->key, sizeof x->key);
-        pool_put(&x->c);
+        wh_pool_put(&x->c);
     } else
-        conn_close(&x->c);
+        wh_conn_close(&x->c);
 }
 
 /* Parses a hex chunk-size line at the consumed offset: 1 done, 0 incomplete, -1 bad. */

@@ -1,6 +1,7 @@
 /* outbound.h — outbound HTTP for wasi:http/outgoing-handler: which targets a component may
  * reach (allow.c) and the HTTP/1.1 and HTTP/2 client that reaches them (client.c,
- * client_h2.c).
+ * client_h2.c; its pool, TLS context and limits in client_conn.c, the chunked framing of
+ * request bodies in client_chunk.c).
  *
  * Grants. allowed_outbound_hosts entries use Spin's syntax: "scheme://host[:port]" where
  * the scheme may be "*", the host "*" or "*.domain" (subdomains of domain, not domain
