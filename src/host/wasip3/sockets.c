@@ -48,6 +48,11 @@ int p3s_wait(int fd, short events, uint64_t ns)
 static void *s_new(const kiln_grants *g, char **err)
 {
     (void)err;
+    return p3s_ctx_new(g);
+}
+
+p3s_ctx *p3s_ctx_new(const kiln_grants *g)
+{
     p3s_ctx *c = kiln_calloc(1, sizeof *c);
     if (!c) return NULL;
     size_t n = 0;
@@ -59,6 +64,7 @@ static void *s_new(const kiln_grants *g, char **err)
             if (!(c->grants[c->ngrants] = kiln_strdup(gr[c->ngrants]))) goto oom;
     }
     if (g && g->component && !(c->component = kiln_strdup(g->component))) goto oom;
+    c->allow_tcp_bind = g ? g->allow_tcp_bind : 0;
     return c;
 oom:
     for (size_t i = 0; i < c->ngrants; i++)
@@ -94,7 +100,11 @@ static void lookup_unref(p3s_lookup *l)
 
 static void s_free(void *ctx)
 {
-    p3s_ctx *c = ctx;
+    p3s_ctx_free(ctx);
+}
+
+void p3s_ctx_free(p3s_ctx *c)
+{
     for (uint32_t i = 0; i < c->nsocks; i++) /* the guest's references, then the streams' */
         if (c->socks[i]) p3s_sock_release(c->socks[i]);
     while (c->ios) {
@@ -483,17 +493,27 @@ int p3s_allow_addr(const char *const *grants, size_t n, const p3s_learned *learn
     return 0;
 }
 
+int p3s_allow_op(const char *const *grants, size_t n, const p3s_learned *learned, size_t nlearned,
+                 int allow_tcp_bind, const struct sockaddr_storage *sa, int proto)
+{
+    if (proto == P3S_TCP_BIND && !allow_tcp_bind) return 0;
+    return p3s_allow_addr(grants, n, learned, nlearned, sa, proto == P3S_UDP ? P3S_UDP : P3S_TCP);
+}
+
 int p3s_allowed(p3s_ctx *c, const struct sockaddr_storage *sa, int proto)
 {
-    if (p3s_allow_addr((const char *const *)c->grants, c->ngrants, c->learned, c->nlearned, sa,
-                       proto))
+    if (p3s_allow_op((const char *const *)c->grants, c->ngrants, c->learned, c->nlearned,
+                     c->allow_tcp_bind, sa, proto))
         return 1;
     char host[INET6_ADDRSTRLEN + 2];
     uint16_t port = 0;
     if (addr_text(sa, host, sizeof host, &port) < 0) snprintf(host, sizeof host, "?");
-    fprintf(stderr, "kiln: wasi:sockets: %s%s%s://%s:%u denied (not in allowed_outbound_hosts)\n",
+    fprintf(stderr, "kiln: wasi:sockets: %s%s%s %s://%s:%u denied (%s)\n",
             c->component ? c->component : "", c->component ? ": " : "",
-            proto == P3S_UDP ? "udp" : "tcp", host, port);
+            proto == P3S_TCP_BIND ? "bind" : "connect", proto == P3S_UDP ? "udp" : "tcp", host,
+            port,
+            proto == P3S_TCP_BIND && !c->allow_tcp_bind ? "apps may not bind TCP, as in Spin"
+                                                        : "not in allowed_outbound_hosts");
     return 0;
 }
 
@@ -510,6 +530,14 @@ int p3s_allow_name(const char *const *grants, size_t n, const char *name)
     }
     if (!n || wh_target_parse_scheme(&t, "tcp", 1, name, len) < 0 || t.port != 1) return 0;
     return wh_allow_host(grants, n, &t);
+}
+
+int p3s_name_allowed(p3s_ctx *c, const char *name)
+{
+    if (p3s_allow_name((const char *const *)c->grants, c->ngrants, name)) return 1;
+    fprintf(stderr, "kiln: wasi:sockets: %s%sresolving %s denied (not in allowed_outbound_hosts)\n",
+            c->component ? c->component : "", c->component ? ": " : "", name);
+    return 0;
 }
 
 /* ---- errors and results ---- */
@@ -618,8 +646,7 @@ static void *lookup_thread(void *arg)
     return NULL;
 }
 
-/* Remembers that name resolved to sa (for the grant check of connect/send). */
-static void learn(p3s_ctx *c, const char *name, const struct sockaddr_storage *sa)
+void p3s_learn(p3s_ctx *c, const char *name, const struct sockaddr_storage *sa)
 {
     for (size_t i = 0; i < c->nlearned; i++)
         if (same_ip(&c->learned[i].addr, sa) && strcmp(c->learned[i].name, name) == 0) return;
@@ -666,7 +693,7 @@ static int lookup_answer(p3s_ctx *c, p3s_lookup *l, kiln_cabi_cx *cx, kiln_cval 
                       : l->gai == EAI_NONAME || l->gai == EAI_NODATA || !l->gai ? NL_UNRESOLVABLE
                                                                                 : NL_OTHER);
     for (size_t i = 0; i < l->naddrs; i++)
-        learn(c, l->name, &l->addrs[i]);
+        p3s_learn(c, l->name, &l->addrs[i]);
     return nl_ok(cx, res, l->addrs, l->naddrs);
 }
 
@@ -713,56 +740,33 @@ static void lookup_abandon(void *arg)
     lookup_forget(l->c, l);
 }
 
-/* Normalises a name: lowercase, one trailing dot dropped. -1 when empty or too long. */
-static int norm_name(const kiln_cval *v, char *out, size_t cap)
+int p3s_norm_name(const char *s, size_t n, char *out, size_t cap)
 {
-    size_t n = v->str.len;
-    if (n && v->str.ptr[n - 1] == '.') n--;
+    struct in6_addr six;
+    if (n && s[n - 1] == '.') n--;
     if (n == 0 || n >= cap) return -1;
     for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)v->str.ptr[i];
+        unsigned char ch = (unsigned char)s[i];
         if (ch == 0 || ch <= ' ' || ch == '/' || ch == '@' || ch >= 0x7f) return -1;
         out[i] = (char)tolower(ch);
     }
     out[n] = '\0';
+    if (strchr(out, ':') && inet_pton(AF_INET6, out, &six) != 1) return -1; /* a port, [..] */
     return 0;
 }
 
-static int resolve_addresses(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+/* A lookup of name started on its thread (refs: the caller's and the thread's), or NULL. */
+static p3s_lookup *lookup_start(const char *name)
 {
-    p3s_ctx *c = ctx;
-    char name[256];
-    struct in6_addr six;
-    if (norm_name(&args[0], name, sizeof name) < 0 ||
-        (strchr(name, ':') && inet_pton(AF_INET6, name, &six) != 1))
-        return nl_err(cx, res, NL_INVALID_ARGUMENT); /* a port or a bracketed form */
-    if (!p3s_allow_name((const char *const *)c->grants, c->ngrants, name)) {
-        fprintf(stderr,
-                "kiln: wasi:sockets: %s%sresolving %s denied (not in allowed_outbound_hosts)\n",
-                c->component ? c->component : "", c->component ? ": " : "", name);
-        return nl_err(cx, res, NL_ACCESS_DENIED);
-    }
-    struct sockaddr_storage lit;
-    memset(&lit, 0, sizeof lit);
-    if (inet_pton(AF_INET, name, &((struct sockaddr_in *)&lit)->sin_addr) == 1) {
-        lit.ss_family = AF_INET;
-        return nl_ok(cx, res, &lit, 1);
-    }
-    if (inet_pton(AF_INET6, name, &((struct sockaddr_in6 *)&lit)->sin6_addr) == 1) {
-        lit.ss_family = AF_INET6;
-        return nl_ok(cx, res, &lit, 1);
-    }
-    if (c->nlookups >= P3S_MAX_LOOKUPS) return nl_err(cx, res, NL_TEMPORARY);
     p3s_lookup *l = kiln_calloc(1, sizeof *l);
-    if (!l) return p3s_fail(cx, "out of memory");
+    if (!l) return NULL;
     l->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (l->efd < 0 || pthread_mutex_init(&l->mu, NULL) != 0) {
         if (l->efd >= 0) close(l->efd);
         kiln_free(l);
-        return nl_err(cx, res, NL_TEMPORARY);
+        return NULL;
     }
     snprintf(l->name, sizeof l->name, "%s", name);
-    l->c = c;
     l->refs = 2;
     pthread_attr_t at;
     pthread_t th;
@@ -774,8 +778,62 @@ static int resolve_addresses(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args,
     if (!ok) {
         l->refs = 1;
         lookup_unref(l);
-        return nl_err(cx, res, NL_TEMPORARY);
+        return NULL;
     }
+    return l;
+}
+
+/* ---- resolutions for wasi:sockets 0.2 (the same thread as ip-name-lookup's) ---- */
+
+struct p3s_resolve {
+    p3s_lookup l;
+};
+
+p3s_resolve *p3s_resolve_start(const char *name)
+{
+    return (p3s_resolve *)lookup_start(name);
+}
+
+int p3s_resolve_fd(const p3s_resolve *r)
+{
+    return r->l.efd;
+}
+
+int p3s_resolve_done(p3s_resolve *r, int *gai, const struct sockaddr_storage **addrs, size_t *n)
+{
+    if (!lookup_done(&r->l)) return 0;
+    *gai = r->l.gai;
+    *addrs = r->l.addrs;
+    *n = r->l.naddrs;
+    return 1;
+}
+
+void p3s_resolve_free(p3s_resolve *r)
+{
+    lookup_unref(&r->l);
+}
+
+static int resolve_addresses(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    p3s_ctx *c = ctx;
+    char name[256];
+    if (p3s_norm_name(args[0].str.ptr, args[0].str.len, name, sizeof name) < 0)
+        return nl_err(cx, res, NL_INVALID_ARGUMENT); /* a port or a bracketed form */
+    if (!p3s_name_allowed(c, name)) return nl_err(cx, res, NL_ACCESS_DENIED);
+    struct sockaddr_storage lit;
+    memset(&lit, 0, sizeof lit);
+    if (inet_pton(AF_INET, name, &((struct sockaddr_in *)&lit)->sin_addr) == 1) {
+        lit.ss_family = AF_INET;
+        return nl_ok(cx, res, &lit, 1);
+    }
+    if (inet_pton(AF_INET6, name, &((struct sockaddr_in6 *)&lit)->sin6_addr) == 1) {
+        lit.ss_family = AF_INET6;
+        return nl_ok(cx, res, &lit, 1);
+    }
+    if (c->nlookups >= P3S_MAX_LOOKUPS) return nl_err(cx, res, NL_TEMPORARY);
+    p3s_lookup *l = lookup_start(name);
+    if (!l) return nl_err(cx, res, NL_TEMPORARY);
+    l->c = c;
     l->next = c->lookups;
     c->lookups = l;
     c->nlookups++;

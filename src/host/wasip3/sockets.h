@@ -13,7 +13,9 @@
  * allowed_outbound_hosts (kiln_grants_outbound; `kiln run --allow-outbound`) allow, in
  * Spin's syntax (host/wasihttp/outbound.h, matched by its wh_allow), with the scheme
  * naming the protocol:
- *   - TCP connect, TCP bind (and listen's implicit bind): "tcp://HOST:PORT";
+ *   - TCP connect: "tcp://HOST:PORT"; TCP bind (and listen's implicit bind) the same, but
+ *     only under `kiln run` (kiln_grants.allow_tcp_bind, like wasmtime's
+ *     -Sinherit-network): apps under `kiln up` never bind TCP, as in Spin;
  *   - UDP bind, connect, send to an address: "udp://HOST:PORT";
  *   - scheme "*" matches both. No default port: a grant without one allows nothing.
  * An address is allowed by a grant naming it (IP literal, canonical compare), by host "*",
@@ -84,8 +86,9 @@ enum {
     P3S_E_OTHER,
 };
 
-/* The protocol an address is used with (the grant's scheme). */
-enum { P3S_TCP = 0, P3S_UDP = 1 };
+/* The protocol an address is used with (the grant's scheme); P3S_TCP_BIND: a TCP bind
+ * (scheme tcp, and only where binds are allowed at all). */
+enum { P3S_TCP = 0, P3S_UDP = 1, P3S_TCP_BIND = 2 };
 
 /* TCP states (TcpSocketOperationalSemantics-0.3.0.md). */
 enum { P3S_UNBOUND, P3S_BOUND, P3S_CONNECTING, P3S_CONNECTED, P3S_LISTENING, P3S_CLOSED };
@@ -126,7 +129,29 @@ typedef struct p3s_ctx {
     p3s_io *ios;        /* stream states, freed with the context */
     uint8_t *dgram_buf; /* UDP receive's buffer (one: the instance's calls run one at a time) */
     size_t nops;        /* UDP sends and receives under way (at most P3S_MAX_OPS) */
+    int allow_tcp_bind; /* kiln_grants.allow_tcp_bind */
 } p3s_ctx;
+
+/* A context from the grants (a copy of what it keeps), NULL out of memory; and its free.
+ * wasi:sockets 0.2 (host/wasip2/sockets.c) keeps one for its grants and learned names. */
+p3s_ctx *p3s_ctx_new(const kiln_grants *g);
+void p3s_ctx_free(p3s_ctx *c);
+/* Remembers that c resolved name to sa (for the grant check of connect/send). */
+void p3s_learn(p3s_ctx *c, const char *name, const struct sockaddr_storage *sa);
+/* Normalises a name to resolve (lowercase, one trailing dot dropped, no port or brackets)
+ * into out: 0, or -1 when it is malformed. */
+int p3s_norm_name(const char *s, size_t n, char *out, size_t cap);
+
+/* A name resolution on a thread of its own (getaddrinfo never runs on the caller's). */
+typedef struct p3s_resolve p3s_resolve;
+/* Starts resolving name; NULL when no thread could start. */
+p3s_resolve *p3s_resolve_start(const char *name);
+/* An fd readable once the resolution is done (for waits). */
+int p3s_resolve_fd(const p3s_resolve *r);
+/* 1 when done: then *gai is getaddrinfo's result and addrs[0..*n) the addresses. */
+int p3s_resolve_done(p3s_resolve *r, int *gai, const struct sockaddr_storage **addrs, size_t *n);
+/* Drops the caller's reference (the thread keeps its own until it ends). */
+void p3s_resolve_free(p3s_resolve *r);
 
 /* ---- shared by sockets.c, sockets_tcp.c, sockets_udp.c ---- */
 
@@ -168,9 +193,15 @@ int p3s_addr_check(const struct sockaddr_storage *sa, int af, int port_needed);
 /* 1 if c's grants allow address sa used with protocol proto (P3S_TCP, P3S_UDP). Logs a
  * refusal. */
 int p3s_allowed(p3s_ctx *c, const struct sockaddr_storage *sa, int proto);
+/* The whole rule (testable without a ctx): P3S_TCP_BIND only when allow_tcp_bind, then
+ * as p3s_allow_addr (with proto TCP). */
+int p3s_allow_op(const char *const *grants, size_t n, const p3s_learned *learned, size_t nlearned,
+                 int allow_tcp_bind, const struct sockaddr_storage *sa, int proto);
 /* The same check over a grant list alone, and learned names (testable without a ctx). */
 int p3s_allow_addr(const char *const *grants, size_t n, const p3s_learned *learned, size_t nlearned,
                    const struct sockaddr_storage *sa, int proto);
+/* 1 if c's grants let name be resolved; logs a refusal. */
+int p3s_name_allowed(p3s_ctx *c, const char *name);
 /* 1 if a grant lets name (a host name or IP literal) be resolved. */
 int p3s_allow_name(const char *const *grants, size_t n, const char *name);
 

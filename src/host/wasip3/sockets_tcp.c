@@ -46,7 +46,7 @@ static uint32_t do_bind(p3s_sock *s, const struct sockaddr_storage *sa, socklen_
     if (sa->ss_family == AF_INET6 &&
         IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr))
         return P3S_E_INVALID_ARGUMENT;
-    if (!p3s_allowed(s->c, sa, proto)) return P3S_E_ACCESS_DENIED;
+    if (!p3s_allowed(s->c, sa, proto == P3S_TCP ? P3S_TCP_BIND : proto)) return P3S_E_ACCESS_DENIED;
     int one = 1;
     if (proto == P3S_TCP && setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
         return p3s_errno_code(errno);

@@ -111,6 +111,25 @@ static void test_grants(void)
     a = v6("2001:db8::7", 1);
     CHECK(p3s_allow_addr(star, 1, NULL, 0, &a, P3S_TCP));
     /* name lookups: a grant's host part, any scheme and port */
+    /* Spin's rules (p3s_allow_op): TCP bind only where binds are allowed at all (kiln run),
+     * connect by a tcp grant, UDP by a udp grant, port "*" for any port */
+    a = v4("127.0.0.1", 8005);
+    CHECK(!p3s_allow_op(g, 5, NULL, 0, 0, &a, P3S_TCP_BIND));
+    CHECK(p3s_allow_op(g, 5, NULL, 0, 1, &a, P3S_TCP_BIND));
+    CHECK(p3s_allow_op(g, 5, NULL, 0, 0, &a, P3S_TCP));
+    CHECK(!p3s_allow_op(g, 5, NULL, 0, 0, &a, P3S_UDP));
+    {
+        const char *up[] = {"tcp://*:6379", "udp://127.0.0.1:*"};
+        struct sockaddr_storage r1 = v4("10.1.2.3", 6379), r2 = v4("10.1.2.3", 6380);
+        struct sockaddr_storage u1 = v4("127.0.0.1", 53), u0 = v4("127.0.0.1", 0);
+        CHECK(p3s_allow_op(up, 2, NULL, 0, 0, &r1, P3S_TCP)); /* tcp://ANY:PORT */
+        CHECK(!p3s_allow_op(up, 2, NULL, 0, 0, &r2, P3S_TCP));
+        CHECK(!p3s_allow_op(up, 2, NULL, 0, 0, &r1, P3S_TCP_BIND));
+        CHECK(!p3s_allow_op(up, 2, NULL, 0, 0, &r1, P3S_UDP));
+        CHECK(p3s_allow_op(up, 2, NULL, 0, 0, &u1, P3S_UDP)); /* udp bind/connect/send */
+        CHECK(p3s_allow_op(up, 2, NULL, 0, 0, &u0, P3S_UDP)); /* any port by "*" */
+        CHECK(!p3s_allow_op(up, 2, NULL, 0, 0, &u1, P3S_TCP));
+    }
     CHECK(p3s_allow_name(g, 5, "db.internal"));
     CHECK(p3s_allow_name(g, 5, "127.0.0.1"));
     CHECK(p3s_allow_name(g, 5, "::1"));
@@ -206,11 +225,24 @@ static void test_functions(void)
     g.nallowed_outbound_hosts = 2;
     char *err = NULL;
     void *none = kiln_p3sockets_provider.ctx_new(NULL, &err);
+    void *app = kiln_p3sockets_provider.ctx_new(&g, &err); /* kiln up: no TCP bind */
+    g.allow_tcp_bind = 1;                                  /* kiln run --allow-outbound */
     void *some = kiln_p3sockets_provider.ctx_new(&g, &err);
-    CHECK(none && some);
-    if (!none || !some) return;
+    CHECK(none && some && app);
+    if (!none || !some || !app) return;
     kiln_cval args[3], res;
     memset(args, 0, sizeof args);
+    /* an app's grant naming the address does not let it bind TCP (Spin), nor listen */
+    {
+        struct sockaddr_storage any = v4("127.0.0.1", 0);
+        args[0].res.rep = tcp_new(app, 0);
+        args[1] = addr_val(&any);
+        CHECK_INT(call(app, "[method]tcp-socket.bind", args, &res), 0);
+        CHECK_INT(err_of(&res), P3S_E_ACCESS_DENIED);
+        CHECK_INT(call(app, "[method]tcp-socket.listen", args, &res), 0);
+        CHECK_INT(err_of(&res), P3S_E_ACCESS_DENIED);
+        kiln_p3sockets_provider.ctx_free(app);
+    }
     /* without grants: bind and connect are access-denied */
     uint32_t s = tcp_new(none, 0);
     struct sockaddr_storage lo = v4("127.0.0.1", 0);
