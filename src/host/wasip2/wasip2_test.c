@@ -1,7 +1,8 @@
 /* wasip2_test.c — the WASI 0.2 host's functions called directly (no guest): the streams'
  * check-write protocol, poll, filesystem confinement (.., absolute paths, symlink
  * escapes; with openat2 and with the component-wise resolver), read-only grants, error
- * codes, denying sockets, version linking, and copies of a context for component images
+ * codes, sockets (made freely, reaching only what the grants allow; a granted connect
+ * with bytes both ways), version linking, and copies of a context for component images
  * (ctx_clone: get-directories' descriptors and stdio streams under the same reps, over
  * the copy's own grants, the template's directories borrowed when the grants match;
  * anything else refused). */
