@@ -417,19 +417,33 @@ static int hop_level(const p2_sock *s, int *opt)
 
 /* ---- readiness (pollables) ---- */
 
+/* 1 if s's fd is ready for events now (or failed: the operation reports it); else 0
+ * with the fd and events to wait for. */
+static int fd_check(p2_sock *s, short events, int *fd, short *ev, uint64_t *deadline)
+{
+    *deadline = UINT64_MAX;
+    struct pollfd p = {s->fd, events, 0};
+    if (poll(&p, 1, 0) != 0) {
+        *fd = -1;
+        *ev = 0;
+        return 1;
+    }
+    *fd = s->fd;
+    *ev = events;
+    return 0;
+}
+
+/* A socket's pollable: a connect under way waits for writable, a listener for readable;
+ * anything else is ready. */
 static int sock_check(void *arg, int *fd, short *events, uint64_t *deadline)
 {
     p2_sock *s = arg;
+    short ev = s->state == T_CONNECTING ? POLLOUT : s->state == T_LISTENING ? POLLIN : 0;
+    if (ev && s->fd >= 0) return fd_check(s, ev, fd, events, deadline);
     *fd = -1;
     *events = 0;
     *deadline = UINT64_MAX;
-    short ev = s->state == T_CONNECTING ? POLLOUT : s->state == T_LISTENING ? POLLIN : 0;
-    if (!ev || s->fd < 0) return 1;
-    struct pollfd p = {s->fd, ev, 0};
-    if (poll(&p, 1, 0) != 0) return 1;
-    *fd = s->fd;
-    *events = ev;
-    return 0;
+    return 1;
 }
 
 static void sock_retain_v(void *arg)
@@ -497,17 +511,12 @@ static void stream_close(void *arg)
 
 static int in_check(void *arg, int *fd, short *events, uint64_t *deadline)
 {
-    p2_sock *s = arg;
-    *deadline = UINT64_MAX;
-    struct pollfd p = {s->fd, POLLIN, 0};
-    if (poll(&p, 1, 0) != 0) {
-        *fd = -1;
-        *events = 0;
-        return 1;
-    }
-    *fd = s->fd;
-    *events = POLLIN;
-    return 0;
+    return fd_check(arg, POLLIN, fd, events, deadline);
+}
+
+static int out_check(void *arg, int *fd, short *events, uint64_t *deadline)
+{
+    return fd_check(arg, POLLOUT, fd, events, deadline);
 }
 
 static const p2_stream_ops in_ops = {in_read, NULL, stream_close};
@@ -536,18 +545,22 @@ static int make_streams(void *ctx, kiln_cabi_cx *cx, p2_sock *s, kiln_cval *item
     p2_sock *s = sock_get(ctx, cx, &args[0], 0);                                                   \
     if (!s) return -1
 
-static int tcp_start_bind(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+/* start-bind / finish-bind of TCP (a bind is granted only where binds are: P3S_TCP_BIND)
+ * and UDP. */
+static int start_bind(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int udp)
 {
-    TCP_SOCK(s);
+    p2_sock *s = sock_get(ctx, cx, &args[0], udp);
+    if (!s) return -1;
     if (s->state != T_UNBOUND) return err(cx, res, E_INVALID_STATE);
-    uint32_t e = do_bind(ctx, s, &args[2], P3S_TCP_BIND);
+    uint32_t e = do_bind(ctx, s, &args[2], udp ? P3S_UDP : P3S_TCP_BIND);
     if (e == UINT32_MAX) s->state = T_BIND_STARTED;
     return ok_or(cx, res, e);
 }
 
-static int tcp_finish_bind(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+static int finish_bind(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int udp)
 {
-    TCP_SOCK(s);
+    p2_sock *s = sock_get(ctx, cx, &args[0], udp);
+    if (!s) return -1;
     if (s->state != T_BIND_STARTED) return err(cx, res, E_NOT_IN_PROGRESS);
     s->state = T_BOUND;
     return ok_or(cx, res, UINT32_MAX);
@@ -799,6 +812,10 @@ static int set_buf(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
     {                                                                                              \
         return fn(ctx, cx, args, res, __VA_ARGS__);                                                \
     }
+WRAP(tcp_start_bind, start_bind, 0)
+WRAP(tcp_finish_bind, finish_bind, 0)
+WRAP(udp_start_bind, start_bind, 1)
+WRAP(udp_finish_bind, finish_bind, 1)
 WRAP(tcp_get_hop, get_hop, 0)
 WRAP(tcp_set_hop, set_hop, 0)
 WRAP(tcp_get_rcvbuf, get_buf, 0, SO_RCVBUF)
@@ -834,23 +851,6 @@ static int tcp_shutdown(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
 #define UDP_SOCK(s)                                                                                \
     p2_sock *s = sock_get(ctx, cx, &args[0], 1);                                                   \
     if (!s) return -1
-
-static int udp_start_bind(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    UDP_SOCK(s);
-    if (s->state != T_UNBOUND) return err(cx, res, E_INVALID_STATE);
-    uint32_t e = do_bind(ctx, s, &args[2], P3S_UDP);
-    if (e == UINT32_MAX) s->state = T_BIND_STARTED;
-    return ok_or(cx, res, e);
-}
-
-static int udp_finish_bind(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    UDP_SOCK(s);
-    if (s->state != T_BIND_STARTED) return err(cx, res, E_NOT_IN_PROGRESS);
-    s->state = T_BOUND;
-    return ok_or(cx, res, UINT32_MAX);
-}
 
 /* stream(option<ip-socket-address>): (re)connects or disconnects, then two datagram
  * streams (each holding a reference). The previous streams must be gone. */
@@ -993,51 +993,20 @@ static int udp_receive(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_
     return 0;
 }
 
-static int in_dgram_check(void *arg, int *fd, short *events, uint64_t *deadline)
-{
-    p2_sock *s = arg;
-    *deadline = UINT64_MAX;
-    struct pollfd p = {s->fd, POLLIN, 0};
-    if (poll(&p, 1, 0) != 0) {
-        *fd = -1;
-        *events = 0;
-        return 1;
-    }
-    *fd = s->fd;
-    *events = POLLIN;
-    return 0;
-}
-
-static int out_dgram_check(void *arg, int *fd, short *events, uint64_t *deadline)
-{
-    p2_sock *s = arg;
-    *deadline = UINT64_MAX;
-    struct pollfd p = {s->fd, POLLOUT, 0};
-    if (poll(&p, 1, 0) != 0) {
-        *fd = -1;
-        *events = 0;
-        return 1;
-    }
-    *fd = s->fd;
-    *events = POLLOUT;
-    return 0;
-}
-
-static const p2_ready_ops in_dgram_ready = {in_dgram_check, sock_retain_v, sock_release_v};
-static const p2_ready_ops out_dgram_ready = {out_dgram_check, sock_retain_v, sock_release_v};
+static const p2_ready_ops out_ready = {out_check, sock_retain_v, sock_release_v};
 
 static int in_dgram_subscribe(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     p2_sock *s = dstream(ctx, cx, args);
     if (!s) return -1;
-    return subscribe_with(ctx, cx, res, &in_dgram_ready, s);
+    return subscribe_with(ctx, cx, res, &in_ready, s);
 }
 
 static int out_dgram_subscribe(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     p2_sock *s = dstream(ctx, cx, args);
     if (!s) return -1;
-    return subscribe_with(ctx, cx, res, &out_dgram_ready, s);
+    return subscribe_with(ctx, cx, res, &out_ready, s);
 }
 
 static int check_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
