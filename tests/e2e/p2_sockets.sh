@@ -5,7 +5,7 @@
 # wasi:http 0.2 handler). The command resolves localhost, connects to a TCP echo server
 # this test runs (finish-connect polled on the socket's pollable while it would block),
 # writes a line through the output stream, shuts its sending side and reads the answer to
-# the end, binds a TCP socket, exchanges a UDP datagram between two sockets on 127.0.0.1,
+# the end, binds a TCP socket (then listens, connects to itself and accepts), exchanges a UDP datagram between two sockets on 127.0.0.1,
 # and is refused a connect to 127.0.0.2 and the lookup of example.com.
 #   - `kiln run --allow-outbound ...`: every granted step works (a TCP bind too, as under
 #     wasmtime's -Sinherit-network) and prints what `wasmtime run -Sinherit-network` prints
@@ -42,6 +42,9 @@ send: ok
 shutdown send: ok
 server said: echo: hello over p2 sockets
 tcp bind: ok
+listen: ok
+connect to itself: ok
+accepted, read: ping
 udp send: ok
 udp got: a datagram"
 
@@ -53,13 +56,14 @@ expect_eq "kiln run: every step" "$GRANTED
 connect to 127.0.0.2: access-denied
 resolve example.com: access-denied" "$out"
 err=$(cat "$TMP/err")
+expect_not_contains "kiln run: no sanitizer report (under SANITIZE=1)" "Sanitizer" "$err"
 expect_contains "the refused connect is logged with its address" "tcp://127.0.0.2:$PORT denied" "$err"
 expect_contains "the refused lookup is logged" "resolving example.com denied" "$err"
 
 if [ -x "$WASMTIME" ]; then
     wout=$(timeout 60 "$WASMTIME" run -Sinherit-network -Sallow-ip-name-lookup "$WASM" "$PORT" 2>&1)
     expect_eq "wasmtime -Sinherit-network: the same granted steps" "$GRANTED" \
-        "$(printf '%s\n' "$wout" | head -8)"
+        "$(printf '%s\n' "$wout" | head -11)"
 else
     echo "  (wasmtime not in $TOOLS: the comparison with wasmtime is skipped)"
 fi

@@ -6,7 +6,8 @@
  *   handler (-DKILN_HANDLER; GET /?port=N): returns them as the response body.
  * Steps: resolve localhost; connect to 127.0.0.1:PORT (start-connect, then finish-connect
  * polled on the socket's pollable while it would block), send a line, shut the sending
- * side, read the answer to its end; bind a TCP socket; exchange a UDP datagram between two
+ * side, read the answer to its end; bind a TCP socket (and when that is allowed, listen,
+ * connect to itself, accept and read); exchange a UDP datagram between two
  * sockets bound to 127.0.0.1; connect to 127.0.0.2:PORT; resolve example.com. A refused
  * step prints its error-code. */
 #include <stdio.h>
@@ -73,7 +74,7 @@ static void block_on(wasi_io_poll_own_pollable_t p)
 }
 
 static wasi_sockets_network_ip_socket_address_t v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d,
-                                                    uint16_t port)
+                                                   uint16_t port)
 {
     wasi_sockets_network_ip_socket_address_t s;
     memset(&s, 0, sizeof s);
@@ -101,7 +102,7 @@ static void resolve(buf *b, wasi_sockets_network_borrow_network_t net, const cha
     for (;;) {
         wasi_sockets_ip_name_lookup_option_ip_address_t a;
         if (!wasi_sockets_ip_name_lookup_method_resolve_address_stream_resolve_next_address(br, &a,
-                                                                                             &e)) {
+                                                                                            &e)) {
             if (e != WASI_SOCKETS_NETWORK_ERROR_CODE_WOULD_BLOCK) {
                 line(b, step, code_name(e));
                 break;
@@ -183,6 +184,8 @@ static void tcp_echo(buf *b, wasi_sockets_network_borrow_network_t net, uint16_t
     wasi_sockets_tcp_tcp_socket_drop_own(sock);
 }
 
+/* Binds a TCP socket to 127.0.0.1 (any port); when that is allowed, listens, connects to
+ * itself, accepts (polling the listener) and reads what the client sent. */
 static void tcp_bind(buf *b, wasi_sockets_network_borrow_network_t net)
 {
     wasi_sockets_tcp_own_tcp_socket_t sock;
@@ -193,20 +196,52 @@ static void tcp_bind(buf *b, wasi_sockets_network_borrow_network_t net)
         return;
     }
     wasi_sockets_tcp_borrow_tcp_socket_t bs = wasi_sockets_tcp_borrow_tcp_socket(sock);
-    wasi_sockets_network_ip_socket_address_t any = v4(127, 0, 0, 1, 0);
-    int ok = wasi_sockets_tcp_method_tcp_socket_start_bind(bs, net, &any, &e) &&
+    wasi_sockets_network_ip_socket_address_t at = v4(127, 0, 0, 1, 0);
+    int ok = wasi_sockets_tcp_method_tcp_socket_start_bind(bs, net, &at, &e) &&
              wasi_sockets_tcp_method_tcp_socket_finish_bind(bs, &e);
     line(b, "tcp bind", ok ? "ok" : code_name(e));
+    ok = ok && wasi_sockets_tcp_method_tcp_socket_start_listen(bs, &e) &&
+         wasi_sockets_tcp_method_tcp_socket_finish_listen(bs, &e) &&
+         wasi_sockets_tcp_method_tcp_socket_local_address(bs, &at, &e);
+    if (ok) {
+        line(b, "listen", wasi_sockets_tcp_method_tcp_socket_is_listening(bs) ? "ok" : "not");
+        wasi_sockets_tcp_own_tcp_socket_t client;
+        wasi_sockets_tcp_tuple2_own_input_stream_own_output_stream_t cio;
+        if (tcp_connect(b, "connect to itself", net, at, &client, &cio)) {
+            wasi_sockets_tcp_tuple3_own_tcp_socket_own_input_stream_own_output_stream_t acc;
+            while (!wasi_sockets_tcp_method_tcp_socket_accept(bs, &acc, &e) &&
+                   e == WASI_SOCKETS_NETWORK_ERROR_CODE_WOULD_BLOCK)
+                block_on(wasi_sockets_tcp_method_tcp_socket_subscribe(bs));
+            wasi_io_streams_stream_error_t se;
+            WL(list_u8_t) ping = {(uint8_t *)"ping", 4}, r;
+            if (wasi_io_streams_method_output_stream_blocking_write_and_flush(
+                    wasi_io_streams_borrow_output_stream(cio.f1), &ping, &se) &&
+                wasi_io_streams_method_input_stream_blocking_read(
+                    wasi_io_streams_borrow_input_stream(acc.f1), 16, &r, &se)) {
+                char txt[32];
+                snprintf(txt, sizeof txt, "%.*s", (int)r.len, (const char *)r.ptr);
+                line(b, "accepted, read", txt);
+                WL(list_u8_free)(&r);
+            } else {
+                line(b, "accepted, read", "failed");
+            }
+            wasi_io_streams_input_stream_drop_own(acc.f1);
+            wasi_io_streams_output_stream_drop_own(acc.f2);
+            wasi_sockets_tcp_tcp_socket_drop_own(acc.f0);
+            wasi_io_streams_input_stream_drop_own(cio.f0);
+            wasi_io_streams_output_stream_drop_own(cio.f1);
+            wasi_sockets_tcp_tcp_socket_drop_own(client);
+        }
+    }
     wasi_sockets_tcp_tcp_socket_drop_own(sock);
 }
 
 /* A UDP socket bound to 127.0.0.1 (any port) with its streams toward remote (NULL: none).
  * 1, or 0 with the error as step's line. */
-static int udp_open(buf *b, const char *step, wasi_sockets_network_borrow_network_t net,
-                    wasi_sockets_network_ip_socket_address_t *remote,
-                    wasi_sockets_udp_own_udp_socket_t *sock,
-                    wasi_sockets_udp_tuple2_own_incoming_datagram_stream_own_outgoing_datagram_stream_t
-                        *st)
+static int
+udp_open(buf *b, const char *step, wasi_sockets_network_borrow_network_t net,
+         wasi_sockets_network_ip_socket_address_t *remote, wasi_sockets_udp_own_udp_socket_t *sock,
+         wasi_sockets_udp_tuple2_own_incoming_datagram_stream_own_outgoing_datagram_stream_t *st)
 {
     wasi_sockets_network_error_code_t e;
     if (!wasi_sockets_udp_create_socket_create_udp_socket(
