@@ -1,8 +1,7 @@
 /* sockets.c — wasi:sockets 0.2 (wasip2.h "Sockets"): network, instance-network,
  * tcp-create-socket, tcp, udp-create-socket, udp and ip-name-lookup over non-blocking host
  * sockets. The grant rules, address conversions, errno mapping, the process-wide socket
- * cap and the resolver thread are wasi:sockets 0.3's (host/wasip3/sockets.h, p3s_*), kept
- * in one place: this file holds a p3s_ctx for its grants and learned names only.
+ * cap and the resolver thread are shared with wasi:sockets 0.3 (host/sockets_common.h).
  *
  * TCP follows the 0.2 state machine (start-/finish- pairs; finish-connect answers
  * would-block until the socket is writable); the connected socket's streams are wasi:io
@@ -11,7 +10,7 @@
  * writes send everything, waiting the same way. A socket (p2_sock) is shared by the
  * guest's handle, its streams and pollables (refs); its fd closes with the last. */
 #include "host/wasip2/wasip2.h"
-#include "host/wasip3/sockets.h"
+#include "host/sockets_common.h"
 #include "util/alloc.h"
 
 #include <arpa/inet.h>
@@ -80,7 +79,7 @@ typedef struct p2_sock {
 /* A resolve-address-stream: an IP literal (r NULL: lit) or a resolution under way. The
  * guest's handle and its pollables hold references. */
 typedef struct p2_lookup {
-    p3s_resolve *r;
+    ks_resolve *r;
     struct sockaddr_storage lit;
     char name[256];
     size_t next; /* addresses handed out */
@@ -88,7 +87,7 @@ typedef struct p2_lookup {
 } p2_lookup;
 
 typedef struct p2_net {
-    p3s_ctx *pc;       /* grants, learned names, component (wasip3/sockets.h) */
+    ks_grants gr;      /* grants, learned names, component (host/sockets_common.h) */
     p2_table socks;    /* p2_sock*: tcp-socket and udp-socket reps */
     p2_table dstreams; /* p2_sock* (a reference): incoming / outgoing datagram streams */
     p2_table lookups;  /* p2_lookup: resolve-address-streams */
@@ -111,7 +110,7 @@ static void sock_release(p2_sock *s)
     if (--s->refs > 0) return;
     if (s->fd >= 0) {
         close(s->fd);
-        p3s_fd_give();
+        ks_fd_give();
     }
     kiln_free(s);
 }
@@ -128,7 +127,7 @@ int p2_net_new(kiln_wasip2 *w, const kiln_grants *g)
 {
     p2_net *n = kiln_calloc(1, sizeof *n);
     if (!n) return -1;
-    if (!(n->pc = p3s_ctx_new(g))) {
+    if (ks_grants_init(&n->gr, g) < 0) {
         kiln_free(n);
         return -1;
     }
@@ -146,7 +145,7 @@ static void lookup_release(void *arg)
 {
     p2_lookup *l = arg;
     if (--l->refs > 0) return;
-    if (l->r) p3s_resolve_free(l->r);
+    if (l->r) ks_resolve_free(l->r);
     kiln_free(l);
 }
 
@@ -163,7 +162,7 @@ void p2_net_free(kiln_wasip2 *w)
     kiln_free(n->socks.items);
     kiln_free(n->dstreams.items);
     kiln_free(n->lookups.items);
-    p3s_ctx_free(n->pc);
+    ks_grants_fini(&n->gr);
     kiln_free(n);
     w->net = NULL;
 }
@@ -176,13 +175,13 @@ static uint32_t sock_put(p2_net *n, p2_sock *s)
     return rep;
 }
 
-/* A socket over fd (taken with p3s_fd_take): NULL out of memory (fd closed). */
+/* A socket over fd (taken with ks_fd_take): NULL out of memory (fd closed). */
 static p2_sock *sock_wrap(int fd, int af, int udp, int state)
 {
     p2_sock *s = kiln_calloc(1, sizeof *s);
     if (!s) {
         close(fd);
-        p3s_fd_give();
+        ks_fd_give();
         return NULL;
     }
     s->fd = fd;
@@ -209,36 +208,36 @@ static void sock_dtor(void *ctx, uint32_t rep)
 
 /* ---- results ---- */
 
-/* The 0.2 error-code of a 0.3 one (P3S_E_*, from p3s_errno_code). */
+/* The 0.2 error-code of a 0.3 one (KS_E_*, from ks_errno_code). */
 static uint32_t code_of_p3(uint32_t c)
 {
     switch (c) {
-    case P3S_E_ACCESS_DENIED:
+    case KS_E_ACCESS_DENIED:
         return E_ACCESS_DENIED;
-    case P3S_E_NOT_SUPPORTED:
+    case KS_E_NOT_SUPPORTED:
         return E_NOT_SUPPORTED;
-    case P3S_E_INVALID_ARGUMENT:
+    case KS_E_INVALID_ARGUMENT:
         return E_INVALID_ARGUMENT;
-    case P3S_E_OUT_OF_MEMORY:
+    case KS_E_OUT_OF_MEMORY:
         return E_OUT_OF_MEMORY;
-    case P3S_E_TIMEOUT:
+    case KS_E_TIMEOUT:
         return E_TIMEOUT;
-    case P3S_E_INVALID_STATE:
+    case KS_E_INVALID_STATE:
         return E_INVALID_STATE;
-    case P3S_E_ADDRESS_NOT_BINDABLE:
+    case KS_E_ADDRESS_NOT_BINDABLE:
         return E_ADDRESS_NOT_BINDABLE;
-    case P3S_E_ADDRESS_IN_USE:
+    case KS_E_ADDRESS_IN_USE:
         return E_ADDRESS_IN_USE;
-    case P3S_E_REMOTE_UNREACHABLE:
+    case KS_E_REMOTE_UNREACHABLE:
         return E_REMOTE_UNREACHABLE;
-    case P3S_E_CONNECTION_REFUSED:
+    case KS_E_CONNECTION_REFUSED:
         return E_CONNECTION_REFUSED;
-    case P3S_E_CONNECTION_BROKEN:
-    case P3S_E_CONNECTION_RESET:
+    case KS_E_CONNECTION_BROKEN:
+    case KS_E_CONNECTION_RESET:
         return E_CONNECTION_RESET;
-    case P3S_E_CONNECTION_ABORTED:
+    case KS_E_CONNECTION_ABORTED:
         return E_CONNECTION_ABORTED;
-    case P3S_E_DATAGRAM_TOO_LARGE:
+    case KS_E_DATAGRAM_TOO_LARGE:
         return E_DATAGRAM_TOO_LARGE;
     default:
         return E_UNKNOWN;
@@ -249,7 +248,7 @@ static uint32_t code_of_errno(int e)
 {
     if (e == EAGAIN || e == EWOULDBLOCK) return E_WOULD_BLOCK;
     if (e == EMFILE || e == ENFILE) return E_NEW_SOCKET_LIMIT;
-    return code_of_p3(p3s_errno_code(e));
+    return code_of_p3(ks_errno_code(e));
 }
 
 /* res = err(code). */
@@ -311,21 +310,21 @@ static int network_error_code(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args
 static int create(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int udp)
 {
     p2_net *n = net_of(ctx);
-    int af = p3s_af_of(args[0].var.disc);
+    int af = ks_af_of(args[0].var.disc);
     if (af < 0) return err(cx, res, E_NOT_SUPPORTED);
-    if (count(&n->socks) >= MAX_SOCKETS || p3s_fd_take() < 0)
+    if (count(&n->socks) >= MAX_SOCKETS || ks_fd_take() < 0)
         return err(cx, res, E_NEW_SOCKET_LIMIT);
     int fd = socket(af, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         int e = errno;
-        p3s_fd_give();
+        ks_fd_give();
         return err(cx, res, code_of_errno(e));
     }
     int one = 1;
     if (af == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) {
         int e = errno;
         close(fd);
-        p3s_fd_give();
+        ks_fd_give();
         return err(cx, res, code_of_errno(e));
     }
     p2_sock *s = sock_wrap(fd, af, udp, T_UNBOUND);
@@ -352,17 +351,17 @@ static int create_udp(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_c
 
 /* ---- shared by TCP and UDP ---- */
 
-/* Binds s to the address v for proto (P3S_TCP_BIND / P3S_UDP), the grant checked:
+/* Binds s to the address v for proto (KS_TCP_BIND / KS_UDP), the grant checked:
  * UINT32_MAX, or an error-code. */
 static uint32_t do_bind(void *ctx, p2_sock *s, const kiln_cval *v, int proto)
 {
     struct sockaddr_storage sa;
     socklen_t len;
-    if (p3s_addr_from_cval(v, &sa, &len) < 0 || sa.ss_family != s->family ||
+    if (ks_addr_from_cval(v, &sa, &len) < 0 || sa.ss_family != s->family ||
         (sa.ss_family == AF_INET6 &&
          IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)&sa)->sin6_addr)))
         return E_INVALID_ARGUMENT;
-    if (!p3s_allowed(net_of(ctx)->pc, &sa, proto)) return E_ACCESS_DENIED;
+    if (!ks_allowed(&net_of(ctx)->gr, &sa, proto)) return E_ACCESS_DENIED;
     int one = 1;
     if (!s->udp && setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
         return code_of_errno(errno);
@@ -381,7 +380,7 @@ static int get_addr(p2_sock *s, int remote, kiln_cabi_cx *cx, kiln_cval *res)
                 : getsockname(s->fd, (struct sockaddr *)&sa, &len)) < 0)
         return err(cx, res, errno == ENOTCONN ? E_INVALID_STATE : code_of_errno(errno));
     kiln_cval *v = kiln_cabi_alloc(cx, sizeof *v);
-    if (!v || p3s_addr_to_cval(&sa, cx, v, NULL) < 0) return p2_fail(cx, "out of memory");
+    if (!v || ks_addr_to_cval(&sa, cx, v, NULL) < 0) return p2_fail(cx, "out of memory");
     res->var.disc = 0;
     res->var.payload = v;
     return 0;
@@ -545,14 +544,14 @@ static int make_streams(void *ctx, kiln_cabi_cx *cx, p2_sock *s, kiln_cval *item
     p2_sock *s = sock_get(ctx, cx, &args[0], 0);                                                   \
     if (!s) return -1
 
-/* start-bind / finish-bind of TCP (a bind is granted only where binds are: P3S_TCP_BIND)
+/* start-bind / finish-bind of TCP (a bind is granted only where binds are: KS_TCP_BIND)
  * and UDP. */
 static int start_bind(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int udp)
 {
     p2_sock *s = sock_get(ctx, cx, &args[0], udp);
     if (!s) return -1;
     if (s->state != T_UNBOUND) return err(cx, res, E_INVALID_STATE);
-    uint32_t e = do_bind(ctx, s, &args[2], udp ? P3S_UDP : P3S_TCP_BIND);
+    uint32_t e = do_bind(ctx, s, &args[2], udp ? KS_UDP : KS_TCP_BIND);
     if (e == UINT32_MAX) s->state = T_BIND_STARTED;
     return ok_or(cx, res, e);
 }
@@ -574,9 +573,9 @@ static int tcp_start_connect(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args,
     if (s->state != T_UNBOUND && s->state != T_BOUND) return err(cx, res, E_INVALID_STATE);
     struct sockaddr_storage sa;
     socklen_t len;
-    if (p3s_addr_from_cval(&args[2], &sa, &len) < 0 || p3s_addr_check(&sa, s->family, 1) >= 0)
+    if (ks_addr_from_cval(&args[2], &sa, &len) < 0 || ks_addr_check(&sa, s->family, 1) >= 0)
         return err(cx, res, E_INVALID_ARGUMENT);
-    if (!p3s_allowed(net_of(ctx)->pc, &sa, P3S_TCP)) return err(cx, res, E_ACCESS_DENIED);
+    if (!ks_allowed(&net_of(ctx)->gr, &sa, KS_TCP)) return err(cx, res, E_ACCESS_DENIED);
     int r;
     do
         r = connect(s->fd, (const struct sockaddr *)&sa, len);
@@ -643,7 +642,7 @@ static int tcp_accept(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_c
     TCP_SOCK(s);
     p2_net *n = net_of(ctx);
     if (s->state != T_LISTENING) return err(cx, res, E_INVALID_STATE);
-    if (count(&n->socks) >= MAX_SOCKETS || p3s_fd_take() < 0)
+    if (count(&n->socks) >= MAX_SOCKETS || ks_fd_take() < 0)
         return err(cx, res, E_NEW_SOCKET_LIMIT);
     int fd;
     do
@@ -651,7 +650,7 @@ static int tcp_accept(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_c
     while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         int e = errno;
-        p3s_fd_give();
+        ks_fd_give();
         return err(cx, res, code_of_errno(e));
     }
     p2_sock *a = sock_wrap(fd, s->family, 0, T_CONNECTED);
@@ -694,7 +693,7 @@ static int sock_family(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_
 {
     p2_sock *s = sock_get(ctx, cx, &args[0], udp);
     if (!s) return -1;
-    res[0].var.disc = (uint32_t)p3s_family_of(s->family);
+    res[0].var.disc = (uint32_t)ks_family_of(s->family);
     res[0].var.payload = NULL;
     return 0;
 }
@@ -862,10 +861,10 @@ static int udp_stream(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_c
     if (args[1].var.disc == 1) {
         struct sockaddr_storage sa;
         socklen_t len;
-        if (!args[1].var.payload || p3s_addr_from_cval(args[1].var.payload, &sa, &len) < 0 ||
-            p3s_addr_check(&sa, s->family, 1) >= 0)
+        if (!args[1].var.payload || ks_addr_from_cval(args[1].var.payload, &sa, &len) < 0 ||
+            ks_addr_check(&sa, s->family, 1) >= 0)
             return err(cx, res, E_INVALID_ARGUMENT);
-        if (!p3s_allowed(n->pc, &sa, P3S_UDP)) return err(cx, res, E_ACCESS_DENIED);
+        if (!ks_allowed(&n->gr, &sa, KS_UDP)) return err(cx, res, E_ACCESS_DENIED);
         if (connect(s->fd, (const struct sockaddr *)&sa, len) < 0)
             return err(cx, res, code_of_errno(errno));
         s->remote = sa;
@@ -980,7 +979,7 @@ static int udp_receive(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_
         if (!rec) return p2_fail(cx, "out of memory");
         memset(rec, 0, 2 * sizeof *rec);
         if (p2_bytes_list(cx, &rec[0], buf, (size_t)got) < 0 ||
-            p3s_addr_to_cval(&from, cx, &rec[1], NULL) < 0)
+            ks_addr_to_cval(&from, cx, &rec[1], NULL) < 0)
             return p2_fail(cx, "out of memory");
         items[k].agg.items = rec;
         items[k].agg.n = 2;
@@ -1038,11 +1037,11 @@ static int udp_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
         socklen_t len = 0;
         uint32_t code = UINT32_MAX;
         if (ra->var.disc == 1) {
-            if (!ra->var.payload || p3s_addr_from_cval(ra->var.payload, &sa, &len) < 0 ||
-                p3s_addr_check(&sa, s->family, 1) >= 0 ||
+            if (!ra->var.payload || ks_addr_from_cval(ra->var.payload, &sa, &len) < 0 ||
+                ks_addr_check(&sa, s->family, 1) >= 0 ||
                 (s->udp_connected && !same_addr(&sa, &s->remote)))
                 code = E_INVALID_ARGUMENT;
-            else if (!s->udp_connected && !p3s_allowed(net_of(ctx)->pc, &sa, P3S_UDP))
+            else if (!s->udp_connected && !ks_allowed(&net_of(ctx)->gr, &sa, KS_UDP))
                 code = E_ACCESS_DENIED;
         } else if (!s->udp_connected) {
             code = E_INVALID_ARGUMENT;
@@ -1083,8 +1082,8 @@ static int lookup_check(void *arg, int *fd, short *events, uint64_t *deadline)
     *fd = -1;
     *events = 0;
     *deadline = UINT64_MAX;
-    if (!l->r || p3s_resolve_done(l->r, &gai, &a, &n)) return 1;
-    *fd = p3s_resolve_fd(l->r);
+    if (!l->r || ks_resolve_done(l->r, &gai, &a, &n)) return 1;
+    *fd = ks_resolve_fd(l->r);
     *events = POLLIN;
     return 0;
 }
@@ -1101,9 +1100,9 @@ static int resolve_addresses(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args,
 {
     p2_net *n = net_of(ctx);
     char name[256];
-    if (p3s_norm_name(args[1].str.ptr, args[1].str.len, name, sizeof name) < 0)
+    if (ks_norm_name(args[1].str.ptr, args[1].str.len, name, sizeof name) < 0)
         return err(cx, res, E_INVALID_ARGUMENT);
-    if (!p3s_name_allowed(n->pc, name)) return err(cx, res, E_ACCESS_DENIED);
+    if (!ks_name_allowed(&n->gr, name)) return err(cx, res, E_ACCESS_DENIED);
     if (count(&n->lookups) >= MAX_SOCKETS) return err(cx, res, E_TEMPORARY_RESOLVER_FAILURE);
     p2_lookup *l = kiln_calloc(1, sizeof *l);
     if (!l) return p2_fail(cx, "out of memory");
@@ -1115,7 +1114,7 @@ static int resolve_addresses(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args,
         l->lit.ss_family = AF_INET;
     else if (inet_pton(AF_INET6, name, &in6->sin6_addr) == 1)
         l->lit.ss_family = AF_INET6;
-    else if (!(l->r = p3s_resolve_start(name))) {
+    else if (!(l->r = ks_resolve_start(name))) {
         kiln_free(l);
         return err(cx, res, E_TEMPORARY_RESOLVER_FAILURE);
     }
@@ -1143,7 +1142,7 @@ static int resolve_next(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
     size_t na = 1;
     if (l->r) {
         int gai;
-        if (!p3s_resolve_done(l->r, &gai, &addrs, &na)) return err(cx, res, E_WOULD_BLOCK);
+        if (!ks_resolve_done(l->r, &gai, &addrs, &na)) return err(cx, res, E_WOULD_BLOCK);
         if (gai != 0 || na == 0)
             return err(cx, res,
                        gai == EAI_AGAIN  ? E_TEMPORARY_RESOLVER_FAILURE
@@ -1151,7 +1150,7 @@ static int resolve_next(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
                                          : E_NAME_UNRESOLVABLE);
         if (!l->learned)
             for (size_t i = 0; i < na; i++)
-                p3s_learn(n->pc, l->name, &addrs[i]);
+                ks_learn(&n->gr, l->name, &addrs[i]);
         l->learned = 1;
     }
     kiln_cval *opt = kiln_cabi_alloc(cx, sizeof *opt);
@@ -1159,7 +1158,7 @@ static int resolve_next(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
     memset(opt, 0, sizeof *opt);
     if (l->next < na) {
         kiln_cval *ip = kiln_cabi_alloc(cx, sizeof *ip);
-        if (!ip || p3s_ip_to_cval(&addrs[l->next], cx, ip) < 0) return p2_fail(cx, "out of memory");
+        if (!ip || ks_ip_to_cval(&addrs[l->next], cx, ip) < 0) return p2_fail(cx, "out of memory");
         l->next++;
         opt->var.disc = 1;
         opt->var.payload = ip;

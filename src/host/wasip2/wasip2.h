@@ -9,7 +9,7 @@
  * the file system below a read-only preopen fails with read-only.
  *
  * Sockets (sockets.c). wasi:sockets reaches what the instance's allowed_outbound_hosts
- * allow, by wasi:sockets 0.3's rules (host/wasip3/sockets.h, shared code): TCP connect by
+ * allow, by the rules it shares with wasi:sockets 0.3 (host/sockets_common.h): TCP connect by
  * a tcp:// grant, UDP bind/connect/send by a udp:// grant, resolve-addresses by a grant
  * naming the host; an explicit TCP bind (and so listen) only under `kiln run`
  * (kiln_grants.allow_tcp_bind), never for apps under `kiln up` (as in Spin). Everything
