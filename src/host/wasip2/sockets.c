@@ -717,60 +717,31 @@ static int tcp_set_backlog(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, k
     return ok_or(cx, res, UINT32_MAX);
 }
 
-static int tcp_get_keepalive(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+/* A TCP socket option as result<T, error-code>, the host's value times mul (keep-alive
+ * times: seconds on the host, ns in the WIT). */
+static int tcp_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int level,
+                   int opt, uint64_t mul)
 {
     TCP_SOCK(s);
-    return get_opt(s, SOL_SOCKET, SO_KEEPALIVE, 1, cx, res);
+    int rc = get_opt(s, level, opt, 1, cx, res);
+    if (rc == 0 && res->var.disc == 0) res->var.payload->u *= mul;
+    return rc;
+}
+
+/* Sets a TCP socket option to the value / div (0: invalid-argument; a duration below a
+ * second: one second). */
+static int tcp_set(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int level,
+                   int opt, uint64_t div)
+{
+    TCP_SOCK(s);
+    uint64_t v = args[1].u && args[1].u < div ? div : args[1].u;
+    return set_opt(s, level, opt, v, div, 0, cx, res);
 }
 
 static int tcp_set_keepalive(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     TCP_SOCK(s);
     return set_opt(s, SOL_SOCKET, SO_KEEPALIVE, args[1].u ? 1 : 0, 1, 1, cx, res);
-}
-
-#define NS 1000000000ull
-/* The keep-alive times: durations in ns, whole seconds on the host. */
-static int tcp_get_idle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    TCP_SOCK(s);
-    int rc = get_opt(s, IPPROTO_TCP, TCP_KEEPIDLE, 1, cx, res);
-    if (rc == 0 && res->var.disc == 0) res->var.payload->u *= NS;
-    return rc;
-}
-
-static int tcp_set_idle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    TCP_SOCK(s);
-    uint64_t v = args[1].u < NS ? NS : args[1].u; /* rounded up to a second */
-    return set_opt(s, IPPROTO_TCP, TCP_KEEPIDLE, v, NS, 0, cx, res);
-}
-
-static int tcp_get_interval(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    TCP_SOCK(s);
-    int rc = get_opt(s, IPPROTO_TCP, TCP_KEEPINTVL, 1, cx, res);
-    if (rc == 0 && res->var.disc == 0) res->var.payload->u *= NS;
-    return rc;
-}
-
-static int tcp_set_interval(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    TCP_SOCK(s);
-    uint64_t v = args[1].u < NS ? NS : args[1].u;
-    return set_opt(s, IPPROTO_TCP, TCP_KEEPINTVL, v, NS, 0, cx, res);
-}
-
-static int tcp_get_count(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    TCP_SOCK(s);
-    return get_opt(s, IPPROTO_TCP, TCP_KEEPCNT, 1, cx, res);
-}
-
-static int tcp_set_count(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
-{
-    TCP_SOCK(s);
-    return set_opt(s, IPPROTO_TCP, TCP_KEEPCNT, args[1].u, 1, 0, cx, res);
 }
 
 static int get_hop(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res, int udp)
@@ -811,6 +782,14 @@ static int set_buf(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
     {                                                                                              \
         return fn(ctx, cx, args, res, __VA_ARGS__);                                                \
     }
+#define NS 1000000000ull
+WRAP(tcp_get_keepalive, tcp_get, SOL_SOCKET, SO_KEEPALIVE, 1)
+WRAP(tcp_get_idle, tcp_get, IPPROTO_TCP, TCP_KEEPIDLE, NS)
+WRAP(tcp_set_idle, tcp_set, IPPROTO_TCP, TCP_KEEPIDLE, NS)
+WRAP(tcp_get_interval, tcp_get, IPPROTO_TCP, TCP_KEEPINTVL, NS)
+WRAP(tcp_set_interval, tcp_set, IPPROTO_TCP, TCP_KEEPINTVL, NS)
+WRAP(tcp_get_count, tcp_get, IPPROTO_TCP, TCP_KEEPCNT, 1)
+WRAP(tcp_set_count, tcp_set, IPPROTO_TCP, TCP_KEEPCNT, 1)
 WRAP(tcp_start_bind, start_bind, 0)
 WRAP(tcp_finish_bind, finish_bind, 0)
 WRAP(udp_start_bind, start_bind, 1)
