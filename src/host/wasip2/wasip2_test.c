@@ -531,9 +531,10 @@ static kiln_cval addr4(kiln_cval *p, int a, int b, int c, int d, int port)
 }
 
 #define TCPI "wasi:sockets/tcp@0.2.0"
-/* Under a grant tcp://127.0.0.1:PORT (an app: no TCP bind): connect, the would-block
- * state machine, bytes both ways through the streams; bind refused; another port
- * refused. */
+#define UDPI "wasi:sockets/udp@0.2.3"
+/* Under grants tcp://127.0.0.1:PORT and udp://127.0.0.1:* (an app: no TCP bind):
+ * connect, the would-block state machine, bytes both ways through the streams; bind
+ * refused; another port refused; UDP's check-send permit and datagram checks. */
 static void test_sockets_granted(void)
 {
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -546,10 +547,10 @@ static void test_sockets_granted(void)
     int port = ntohs(srv.sin_port);
     char grant[64];
     snprintf(grant, sizeof grant, "tcp://127.0.0.1:%d", port);
-    const char *grants[] = {grant};
+    const char *grants[] = {grant, "udp://127.0.0.1:*"};
     kiln_grants g = {0};
     g.allowed_outbound_hosts = grants;
-    g.nallowed_outbound_hosts = 1;
+    g.nallowed_outbound_hosts = 2;
     g.wasi.stdio[0].fd = g.wasi.stdio[1].fd = g.wasi.stdio[2].fd = -1;
     char *err = NULL;
     kiln_wasip2 *saved = W;
@@ -612,6 +613,49 @@ static void test_sockets_granted(void)
     close(cfd);
     CHECK_INT(call(IO, "[method]input-stream.blocking-read", b, r), 0);
     CHECK_INT(r[0].var.disc, 1); /* closed */
+    /* UDP: send needs check-send's permit (else a trap); a datagram without an address
+     * on an unconnected socket is invalid-argument; a forged stream traps */
+    a[0] = u64_(0);
+    a[0].var.disc = 0;
+    CHECK_INT(call("wasi:sockets/udp-create-socket@0.2.0", "create-udp-socket", a, r), 0);
+    uint32_t u = r[0].var.disc == 0 ? r[0].var.payload->res.rep : 0;
+    a[0] = res_(u);
+    a[1] = res_(1);
+    a[2] = addr4(p, 127, 0, 0, 1, 0);
+    CHECK_INT(call(UDPI, "[method]udp-socket.start-bind", a, r), 0);
+    CHECK_INT(err_code(&r[0]), -1);
+    CHECK_INT(call(UDPI, "[method]udp-socket.finish-bind", a, r), 0);
+    CHECK_INT(err_code(&r[0]), -1);
+    kiln_cval none = {0};
+    kiln_cval us[2] = {res_(u), none};
+    CHECK_INT(call(UDPI, "[method]udp-socket.stream", us, r), 0);
+    CHECK_INT(err_code(&r[0]), -1);
+    uint32_t uin = 0, uout = 0;
+    if (r[0].var.disc == 0) {
+        uin = r[0].var.payload->agg.items[0].res.rep;
+        uout = r[0].var.payload->agg.items[1].res.rep;
+    }
+    static kiln_cval dg[2], dgrec;
+    dg[0] = str_("x");
+    dg[1] = none; /* remote-address: none */
+    dgrec.agg.items = dg;
+    dgrec.agg.n = 2;
+    kiln_cval sa[2] = {res_(uout), none};
+    sa[1].agg.items = &dgrec;
+    sa[1].agg.n = 1;
+    CHECK_INT(call(UDPI, "[method]outgoing-datagram-stream.send", sa, r), -1);
+    CHECK(strstr(CX.err, "check-send") != NULL);
+    CHECK_INT(call(UDPI, "[method]outgoing-datagram-stream.check-send", sa, r), 0);
+    CHECK(r[0].var.disc == 0 && r[0].var.payload->u > 0);
+    CHECK_INT(call(UDPI, "[method]outgoing-datagram-stream.send", sa, r), 0);
+    CHECK_INT(err_code(&r[0]), 3); /* invalid-argument: no address, not connected */
+    kiln_cval ra[2] = {res_(uin), u64_(4)};
+    CHECK_INT(call(UDPI, "[method]incoming-datagram-stream.receive", ra, r), 0);
+    CHECK(r[0].var.disc == 0 && r[0].var.payload->agg.n == 0); /* nothing yet: empty */
+    ra[0] = res_(999);
+    CHECK_INT(call(UDPI, "[method]incoming-datagram-stream.receive", ra, r), -1);
+    CHECK_INT(call(UDPI, "[method]udp-socket.stream", us, r), 0);
+    CHECK_INT(err_code(&r[0]), 9); /* invalid-state: its streams are still there */
     /* a context holding a socket is not copied */
     CHECK(kiln_wasip2_provider.ctx_clone(W, &g, &err) == NULL);
     kiln_free(err);
