@@ -248,6 +248,7 @@ int kiln_cmd_run(int argc, char **argv)
                      .stdio = {{.fd = 0}, {.fd = 1}, {.fd = 2}}},
             .nallowed_outbound_hosts = st.noutbound,
             .allowed_outbound_hosts = st.outbound,
+            .allow_tcp_bind = 1,
         };
         if (max_memory) kiln_rt_set_memory_limit_pages((uint32_t)((max_memory + 65535) / 65536));
         rc = kiln_run_component(path, &opts, &cg, timeout_ms);

@@ -27,32 +27,7 @@ fi
 WASM=$TMP/corpus/c-sockets-p3.wasm
 
 # An echo server: each connection's bytes, up to their end, come back after "echo: ".
-cat >"$TMP/echo.py" <<'PY'
-import socket, sys
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(8)
-print(s.getsockname()[1], flush=True)
-s.settimeout(60)
-while True:
-    try:
-        c, _ = s.accept()
-    except socket.timeout:
-        break
-    c.settimeout(20)
-    data = b""
-    try:
-        while True:
-            d = c.recv(4096)
-            if not d:
-                break
-            data += d
-        c.sendall(b"echo: " + data)
-    except OSError:
-        pass
-    c.close()
-PY
-python3 "$TMP/echo.py" >"$TMP/port" &
+python3 "$ROOT/tests/e2e/helpers/tcp_echo.py" >"$TMP/port" &
 ECHO_PID=$!
 on_exit "kill $ECHO_PID 2>/dev/null"
 for _ in $(seq 50); do [ -s "$TMP/port" ] && break; sleep 0.1; done

@@ -1,28 +1,21 @@
 /* sockets.c — the "wasi:sockets 0.3" provider (sockets.h): its context and socket table,
- * grants, address conversions, errors, wasi:sockets/ip-name-lookup and the interfaces. */
+ * results, wasi:sockets/ip-name-lookup and the interfaces (grants, addresses, errno and the
+ * resolver thread: host/sockets_common.c, shared with wasi:sockets 0.2). */
 #include "host/wasip3/sockets.h"
 #include "engine/fiber.h"
-#include "host/wasihttp/outbound.h"
 #include "util/alloc.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #define RC "0.3.0-rc-2026-03-15"
 #define REL "0.3.0"
-/* At most this many addresses from one lookup. */
-#define MAX_ADDRS 64
 
 static uint64_t mono_ns(void)
 {
@@ -50,32 +43,17 @@ static void *s_new(const kiln_grants *g, char **err)
     (void)err;
     p3s_ctx *c = kiln_calloc(1, sizeof *c);
     if (!c) return NULL;
-    size_t n = 0;
-    const char *const *gr = g ? kiln_grants_outbound(g, &n) : NULL;
-    if (n) {
-        c->grants = kiln_calloc(n, sizeof *c->grants);
-        if (!c->grants) goto oom;
-        for (; c->ngrants < n; c->ngrants++)
-            if (!(c->grants[c->ngrants] = kiln_strdup(gr[c->ngrants]))) goto oom;
+    if (ks_grants_init(&c->gr, g) < 0) {
+        kiln_free(c);
+        return NULL;
     }
-    if (g && g->component && !(c->component = kiln_strdup(g->component))) goto oom;
     return c;
-oom:
-    for (size_t i = 0; i < c->ngrants; i++)
-        kiln_free(c->grants[i]);
-    kiln_free(c->grants);
-    kiln_free(c);
-    return NULL;
 }
 
+/* A lookup in flight: the resolution and the pending call waiting for it. */
 struct p3s_lookup {
-    pthread_mutex_t mu;
-    int refs; /* the context and the thread (under mu) */
-    int done, efd;
+    ks_resolve *r;
     char name[256];
-    int gai; /* getaddrinfo's result */
-    struct sockaddr_storage addrs[MAX_ADDRS];
-    size_t naddrs;
     kiln_chost_pending *p;
     p3s_ctx *c;
     p3s_lookup *next;
@@ -83,12 +61,7 @@ struct p3s_lookup {
 
 static void lookup_unref(p3s_lookup *l)
 {
-    pthread_mutex_lock(&l->mu);
-    int last = --l->refs == 0;
-    pthread_mutex_unlock(&l->mu);
-    if (!last) return;
-    close(l->efd);
-    pthread_mutex_destroy(&l->mu);
+    ks_resolve_free(l->r);
     kiln_free(l);
 }
 
@@ -110,10 +83,7 @@ static void s_free(void *ctx)
     }
     kiln_free(c->socks);
     kiln_free(c->dgram_buf);
-    for (size_t i = 0; i < c->ngrants; i++)
-        kiln_free(c->grants[i]);
-    kiln_free(c->grants);
-    kiln_free((char *)c->component);
+    ks_grants_fini(&c->gr);
     kiln_free(c);
 }
 
@@ -137,38 +107,16 @@ static uint32_t table_put(p3s_ctx *c, p3s_sock *s)
     return c->nsocks;
 }
 
-/* Sockets open in the process (every instance's), and the most allowed: a quarter of the
- * descriptor limit, so that guests cannot take the server's descriptors. */
-static atomic_long nopen, maxopen;
-
-int p3s_fd_take(void)
+int p3s_allowed(p3s_ctx *c, const struct sockaddr_storage *sa, int proto)
 {
-    long max = atomic_load(&maxopen);
-    if (!max) {
-        struct rlimit rl;
-        max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-                  ? (long)(rl.rlim_cur / 4)
-                  : 4096;
-        if (max < 16) max = 16;
-        atomic_store(&maxopen, max);
-    }
-    if (atomic_fetch_add(&nopen, 1) >= max) {
-        atomic_fetch_sub(&nopen, 1);
-        return -1;
-    }
-    return 0;
+    return ks_allowed(&c->gr, sa, proto);
 }
 
-void p3s_fd_give(void)
-{
-    atomic_fetch_sub(&nopen, 1);
-}
-
-/* Closes a socket's fd taken with p3s_fd_take. */
+/* Closes a socket's fd taken with ks_fd_take. */
 static void fd_close(int fd)
 {
     close(fd);
-    p3s_fd_give();
+    ks_fd_give();
 }
 
 uint32_t p3s_sock_adopt(p3s_ctx *c, int fd, int af, int state)
@@ -190,25 +138,25 @@ uint32_t p3s_sock_adopt(p3s_ctx *c, int fd, int af, int state)
 
 uint32_t p3s_sock_new(p3s_ctx *c, int af, int udp, uint32_t *ecode)
 {
-    if (p3s_fd_take() < 0) {
-        *ecode = P3S_E_OUT_OF_MEMORY; /* ENFILE's case (ENOBUFS, ENOMEM) */
+    if (ks_fd_take() < 0) {
+        *ecode = KS_E_OUT_OF_MEMORY; /* ENFILE's case (ENOBUFS, ENOMEM) */
         return 0;
     }
     int fd = socket(af, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        *ecode = p3s_errno_code(errno);
-        p3s_fd_give();
+        *ecode = ks_errno_code(errno);
+        ks_fd_give();
         return 0;
     }
     int one = 1;
     if (af == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) {
-        *ecode = p3s_errno_code(errno);
+        *ecode = ks_errno_code(errno);
         fd_close(fd);
         return 0;
     }
     uint32_t rep = p3s_sock_adopt(c, fd, af, P3S_UNBOUND);
     if (!rep) {
-        *ecode = P3S_E_OUT_OF_MEMORY;
+        *ecode = KS_E_OUT_OF_MEMORY;
         return 0;
     }
     c->socks[rep - 1]->udp = udp;
@@ -276,7 +224,7 @@ void p3s_io_resolve(p3s_io *io, uint32_t ecode)
                 r.var.disc = 1;
                 r.var.payload = &v[0];
                 v[0].var.disc = ecode - 1;
-                if (ecode == P3S_E_OTHER) v[0].var.payload = &v[1]; /* other(none) */
+                if (ecode == KS_E_OTHER) v[0].var.payload = &v[1]; /* other(none) */
             }
             kiln_chost_future_resolve(io->done, &r);
         }
@@ -300,269 +248,7 @@ void p3s_io_finish(p3s_io *io)
     kiln_free(io);
 }
 
-/* ---- addresses ---- */
-
-int p3s_family_of(int af)
-{
-    return af == AF_INET6 ? 1 : 0;
-}
-
-int p3s_af_of(uint32_t family)
-{
-    return family == 0 ? AF_INET : family == 1 ? AF_INET6 : -1;
-}
-
-int p3s_addr_from_cval(const kiln_cval *v, struct sockaddr_storage *ss, socklen_t *len)
-{
-    memset(ss, 0, sizeof *ss);
-    const kiln_cval *rec = v->var.payload;
-    if (!rec || !rec->agg.items) return -1;
-    if (v->var.disc == 0) { /* ipv4: record{port, address: tuple<u8 x4>} */
-        if (rec->agg.n != 2 || !rec->agg.items[1].agg.items || rec->agg.items[1].agg.n != 4)
-            return -1;
-        struct sockaddr_in *in = (struct sockaddr_in *)ss;
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t)rec->agg.items[0].u);
-        uint8_t *b = (uint8_t *)&in->sin_addr;
-        for (int i = 0; i < 4; i++)
-            b[i] = (uint8_t)rec->agg.items[1].agg.items[i].u;
-        *len = sizeof *in;
-        return 0;
-    }
-    if (v->var.disc != 1 || rec->agg.n != 4 || !rec->agg.items[2].agg.items ||
-        rec->agg.items[2].agg.n != 8)
-        return -1; /* ipv6: record{port, flow-info, address: tuple<u16 x8>, scope-id} */
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons((uint16_t)rec->agg.items[0].u);
-    in6->sin6_flowinfo = htonl((uint32_t)rec->agg.items[1].u);
-    for (int i = 0; i < 8; i++) {
-        uint16_t w = (uint16_t)rec->agg.items[2].agg.items[i].u;
-        in6->sin6_addr.s6_addr[2 * i] = (uint8_t)(w >> 8);
-        in6->sin6_addr.s6_addr[2 * i + 1] = (uint8_t)w;
-    }
-    in6->sin6_scope_id = (uint32_t)rec->agg.items[3].u;
-    *len = sizeof *in6;
-    return 0;
-}
-
-/* The ip-address tuple of sa into t (items from items[0..8)). */
-static void ip_tuple(const struct sockaddr_storage *sa, kiln_cval *t, kiln_cval *items)
-{
-    if (sa->ss_family == AF_INET) {
-        const uint8_t *b = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-        for (int i = 0; i < 4; i++)
-            items[i].u = b[i];
-        t->agg.n = 4;
-    } else {
-        const uint8_t *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-        for (int i = 0; i < 8; i++)
-            items[i].u = (uint64_t)b[2 * i] << 8 | b[2 * i + 1];
-        t->agg.n = 8;
-    }
-    t->agg.items = items;
-}
-
-int p3s_addr_to_cval(const struct sockaddr_storage *sa, kiln_cabi_cx *cx, kiln_cval *v,
-                     kiln_cval *parts)
-{
-    if (sa->ss_family != AF_INET && sa->ss_family != AF_INET6) return -1;
-    /* parts: the record, its 4 fields, 8 address items */
-    kiln_cval *p = cx ? kiln_cabi_alloc(cx, 14 * sizeof *p) : parts;
-    if (!p) return -1;
-    memset(p, 0, 14 * sizeof *p);
-    kiln_cval *rec = &p[0], *f = &p[1], *items = &p[5];
-    rec->agg.items = f;
-    v->var.payload = rec;
-    if (sa->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        v->var.disc = 0;
-        rec->agg.n = 2;
-        f[0].u = ntohs(in->sin_port);
-        ip_tuple(sa, &f[1], items);
-    } else {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        v->var.disc = 1;
-        rec->agg.n = 4;
-        f[0].u = ntohs(in6->sin6_port);
-        f[1].u = ntohl(in6->sin6_flowinfo);
-        ip_tuple(sa, &f[2], items);
-        f[3].u = in6->sin6_scope_id;
-    }
-    return 0;
-}
-
-int p3s_ip_to_cval(const struct sockaddr_storage *sa, kiln_cabi_cx *cx, kiln_cval *v)
-{
-    kiln_cval *p = kiln_cabi_alloc(cx, 9 * sizeof *p);
-    if (!p) return -1;
-    memset(p, 0, 9 * sizeof *p);
-    v->var.disc = sa->ss_family == AF_INET ? 0 : 1;
-    v->var.payload = &p[0];
-    ip_tuple(sa, &p[0], &p[1]);
-    return 0;
-}
-
-static int is_v4_mapped(const struct sockaddr_storage *sa)
-{
-    return sa->ss_family == AF_INET6 &&
-           IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
-}
-
-int p3s_addr_check(const struct sockaddr_storage *sa, int af, int port_needed)
-{
-    if (sa->ss_family != af || is_v4_mapped(sa)) return P3S_E_INVALID_ARGUMENT;
-    if (af == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        if (in->sin_addr.s_addr == htonl(INADDR_ANY) || in->sin_addr.s_addr == INADDR_BROADCAST ||
-            IN_MULTICAST(ntohl(in->sin_addr.s_addr)))
-            return P3S_E_INVALID_ARGUMENT;
-        if (port_needed && in->sin_port == 0) return P3S_E_INVALID_ARGUMENT;
-    } else {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) || IN6_IS_ADDR_MULTICAST(&in6->sin6_addr))
-            return P3S_E_INVALID_ARGUMENT;
-        if (port_needed && in6->sin6_port == 0) return P3S_E_INVALID_ARGUMENT;
-    }
-    return -1;
-}
-
-/* ---- grants ---- */
-
-/* sa's address as text ("127.0.0.1", "[::1]") and its port. */
-static int addr_text(const struct sockaddr_storage *sa, char *buf, size_t cap, uint16_t *port)
-{
-    char ip[INET6_ADDRSTRLEN];
-    if (sa->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        if (!inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip)) return -1;
-        *port = ntohs(in->sin_port);
-        return snprintf(buf, cap, "%s", ip) < (int)cap ? 0 : -1;
-    }
-    if (sa->ss_family != AF_INET6) return -1;
-    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-    if (!inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip)) return -1;
-    *port = ntohs(in6->sin6_port);
-    return snprintf(buf, cap, "[%s]", ip) < (int)cap ? 0 : -1;
-}
-
-/* 1 if a grant allows host (text) at port for the protocol's scheme. */
-static int allow_host_port(const char *const *grants, size_t n, const char *host, uint16_t port,
-                           int proto)
-{
-    char auth[300];
-    wh_target t;
-    if (snprintf(auth, sizeof auth, "%s:%u", host, port ? port : 1u) >= (int)sizeof auth) return 0;
-    if (wh_target_parse_scheme(&t, proto == P3S_UDP ? "udp" : "tcp", 0, auth, strlen(auth)) < 0)
-        return 0;
-    t.port = port; /* a bind to port 0 is matched by a "*" port only */
-    return wh_allow(grants, n, &t);
-}
-
-static int same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-    if (a->ss_family != b->ss_family) return 0;
-    if (a->ss_family == AF_INET)
-        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                  &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-}
-
-int p3s_allow_addr(const char *const *grants, size_t n, const p3s_learned *learned, size_t nlearned,
-                   const struct sockaddr_storage *sa, int proto)
-{
-    char host[INET6_ADDRSTRLEN + 2];
-    uint16_t port;
-    if (!n || addr_text(sa, host, sizeof host, &port) < 0) return 0;
-    if (allow_host_port(grants, n, host, port, proto)) return 1;
-    for (size_t i = 0; i < nlearned; i++)
-        if (same_ip(&learned[i].addr, sa) &&
-            allow_host_port(grants, n, learned[i].name, port, proto))
-            return 1;
-    return 0;
-}
-
-int p3s_allowed(p3s_ctx *c, const struct sockaddr_storage *sa, int proto)
-{
-    if (p3s_allow_addr((const char *const *)c->grants, c->ngrants, c->learned, c->nlearned, sa,
-                       proto))
-        return 1;
-    char host[INET6_ADDRSTRLEN + 2];
-    uint16_t port = 0;
-    if (addr_text(sa, host, sizeof host, &port) < 0) snprintf(host, sizeof host, "?");
-    fprintf(stderr, "kiln: wasi:sockets: %s%s%s://%s:%u denied (not in allowed_outbound_hosts)\n",
-            c->component ? c->component : "", c->component ? ": " : "",
-            proto == P3S_UDP ? "udp" : "tcp", host, port);
-    return 0;
-}
-
-int p3s_allow_name(const char *const *grants, size_t n, const char *name)
-{
-    wh_target t;
-    size_t len = strlen(name);
-    char br[INET6_ADDRSTRLEN + 2];
-    struct in6_addr a6;
-    if (len < sizeof br - 2 && inet_pton(AF_INET6, name, &a6) == 1) { /* bracket a v6 literal */
-        snprintf(br, sizeof br, "[%s]", name);
-        name = br;
-        len = strlen(br);
-    }
-    if (!n || wh_target_parse_scheme(&t, "tcp", 1, name, len) < 0 || t.port != 1) return 0;
-    return wh_allow_host(grants, n, &t);
-}
-
 /* ---- errors and results ---- */
-
-uint32_t p3s_errno_code(int err)
-{
-    switch (err) {
-    case EACCES:
-    case EPERM:
-        return P3S_E_ACCESS_DENIED;
-    case EOPNOTSUPP:
-    case ENOPROTOOPT:
-    case EPFNOSUPPORT:
-    case EPROTONOSUPPORT:
-    case ESOCKTNOSUPPORT:
-        return P3S_E_NOT_SUPPORTED;
-    case EINVAL:
-    case EDESTADDRREQ:
-    case EAFNOSUPPORT:
-        return P3S_E_INVALID_ARGUMENT;
-    case ENOMEM:
-    case ENOBUFS:
-        return P3S_E_OUT_OF_MEMORY;
-    case ETIMEDOUT:
-        return P3S_E_TIMEOUT;
-    case EISCONN:
-    case EALREADY:
-    case ENOTCONN:
-        return P3S_E_INVALID_STATE;
-    case EADDRNOTAVAIL:
-        return P3S_E_ADDRESS_NOT_BINDABLE;
-    case EADDRINUSE:
-        return P3S_E_ADDRESS_IN_USE;
-    case EHOSTUNREACH:
-    case EHOSTDOWN:
-    case ENETDOWN:
-    case ENETUNREACH:
-    case ENONET:
-        return P3S_E_REMOTE_UNREACHABLE;
-    case ECONNREFUSED:
-        return P3S_E_CONNECTION_REFUSED;
-    case EPIPE:
-        return P3S_E_CONNECTION_BROKEN;
-    case ECONNRESET:
-        return P3S_E_CONNECTION_RESET;
-    case ECONNABORTED:
-        return P3S_E_CONNECTION_ABORTED;
-    case EMSGSIZE:
-        return P3S_E_DATAGRAM_TOO_LARGE;
-    default:
-        return P3S_E_OTHER;
-    }
-}
 
 void p3s_ok(kiln_cval *res, kiln_cval *payload)
 {
@@ -576,7 +262,7 @@ int p3s_err(kiln_cabi_cx *cx, kiln_cval *res, uint32_t ecode)
     if (!e) return p3s_fail(cx, "out of memory");
     memset(e, 0, 2 * sizeof *e);
     e->var.disc = ecode - 1;
-    if (ecode == P3S_E_OTHER) e->var.payload = &e[1]; /* other(none) */
+    if (ecode == KS_E_OTHER) e->var.payload = &e[1]; /* other(none) */
     res->var.disc = 1;
     res->var.payload = e;
     return 0;
@@ -593,41 +279,6 @@ enum {
     NL_PERMANENT,
     NL_OTHER
 };
-
-static void *lookup_thread(void *arg)
-{
-    p3s_lookup *l = arg;
-    struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM; /* one entry per address */
-    int rc = getaddrinfo(l->name, NULL, &hints, &ai);
-    pthread_mutex_lock(&l->mu);
-    l->gai = rc;
-    for (struct addrinfo *p = rc == 0 ? ai : NULL; p && l->naddrs < MAX_ADDRS; p = p->ai_next)
-        if ((p->ai_family == AF_INET || p->ai_family == AF_INET6) &&
-            p->ai_addrlen <= sizeof l->addrs[0])
-            memcpy(&l->addrs[l->naddrs++], p->ai_addr, p->ai_addrlen);
-    l->done = 1;
-    pthread_mutex_unlock(&l->mu);
-    if (ai) freeaddrinfo(ai);
-    uint64_t one = 1;
-    if (write(l->efd, &one, sizeof one) < 0) { /* the fire polls done as well */
-    }
-    lookup_unref(l);
-    return NULL;
-}
-
-/* Remembers that name resolved to sa (for the grant check of connect/send). */
-static void learn(p3s_ctx *c, const char *name, const struct sockaddr_storage *sa)
-{
-    for (size_t i = 0; i < c->nlearned; i++)
-        if (same_ip(&c->learned[i].addr, sa) && strcmp(c->learned[i].name, name) == 0) return;
-    p3s_learned *e = &c->learned[c->nlearned < P3S_MAX_LEARNED ? c->nlearned++ : c->learned_next];
-    if (c->nlearned == P3S_MAX_LEARNED) c->learned_next = (c->learned_next + 1) % P3S_MAX_LEARNED;
-    snprintf(e->name, sizeof e->name, "%s", name);
-    e->addr = *sa;
-}
 
 static int nl_err(kiln_cabi_cx *cx, kiln_cval *res, uint32_t code)
 {
@@ -649,7 +300,7 @@ static int nl_ok(kiln_cabi_cx *cx, kiln_cval *res, const struct sockaddr_storage
     memset(list, 0, (n + 2) * sizeof *list);
     kiln_cval *items = &list[1];
     for (size_t i = 0; i < n; i++)
-        if (p3s_ip_to_cval(&addrs[i], cx, &items[i]) < 0) return p3s_fail(cx, "out of memory");
+        if (ks_ip_to_cval(&addrs[i], cx, &items[i]) < 0) return p3s_fail(cx, "out of memory");
     list->agg.items = items;
     list->agg.n = (uint32_t)n;
     p3s_ok(res, list);
@@ -659,15 +310,19 @@ static int nl_ok(kiln_cabi_cx *cx, kiln_cval *res, const struct sockaddr_storage
 /* The finished lookup l's answer into res (the names learned first). */
 static int lookup_answer(p3s_ctx *c, p3s_lookup *l, kiln_cabi_cx *cx, kiln_cval *res)
 {
-    if (l->gai != 0 || l->naddrs == 0)
+    int gai = 0;
+    const struct sockaddr_storage *addrs = NULL;
+    size_t n = 0;
+    ks_resolve_done(l->r, &gai, &addrs, &n);
+    if (gai != 0 || n == 0)
         return nl_err(cx, res,
-                      l->gai == EAI_AGAIN                                       ? NL_TEMPORARY
-                      : l->gai == EAI_FAIL                                      ? NL_PERMANENT
-                      : l->gai == EAI_NONAME || l->gai == EAI_NODATA || !l->gai ? NL_UNRESOLVABLE
-                                                                                : NL_OTHER);
-    for (size_t i = 0; i < l->naddrs; i++)
-        learn(c, l->name, &l->addrs[i]);
-    return nl_ok(cx, res, l->addrs, l->naddrs);
+                      gai == EAI_AGAIN                                 ? NL_TEMPORARY
+                      : gai == EAI_FAIL                                ? NL_PERMANENT
+                      : gai == EAI_NONAME || gai == EAI_NODATA || !gai ? NL_UNRESOLVABLE
+                                                                       : NL_OTHER);
+    for (size_t i = 0; i < n; i++)
+        ks_learn(&c->gr, l->name, &addrs[i]);
+    return nl_ok(cx, res, addrs, n);
 }
 
 static void lookup_forget(p3s_ctx *c, p3s_lookup *l)
@@ -683,17 +338,17 @@ static void lookup_forget(p3s_ctx *c, p3s_lookup *l)
 
 static int lookup_done(p3s_lookup *l)
 {
-    pthread_mutex_lock(&l->mu);
-    int d = l->done;
-    pthread_mutex_unlock(&l->mu);
-    return d;
+    int gai;
+    const struct sockaddr_storage *a;
+    size_t n;
+    return ks_resolve_done(l->r, &gai, &a, &n);
 }
 
 static void lookup_fire(kiln_chost_pending *p, void *arg)
 {
     p3s_lookup *l = arg;
     if (!lookup_done(l)) {
-        if (p3s_wait(l->efd, POLLIN, P3S_SLICE_NS) < 0 || !lookup_done(l)) {
+        if (p3s_wait(ks_resolve_fd(l->r), POLLIN, P3S_SLICE_NS) < 0 || !lookup_done(l)) {
             kiln_chost_pending_again(p, mono_ns());
             return;
         }
@@ -713,35 +368,13 @@ static void lookup_abandon(void *arg)
     lookup_forget(l->c, l);
 }
 
-/* Normalises a name: lowercase, one trailing dot dropped. -1 when empty or too long. */
-static int norm_name(const kiln_cval *v, char *out, size_t cap)
-{
-    size_t n = v->str.len;
-    if (n && v->str.ptr[n - 1] == '.') n--;
-    if (n == 0 || n >= cap) return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)v->str.ptr[i];
-        if (ch == 0 || ch <= ' ' || ch == '/' || ch == '@' || ch >= 0x7f) return -1;
-        out[i] = (char)tolower(ch);
-    }
-    out[n] = '\0';
-    return 0;
-}
-
 static int resolve_addresses(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     p3s_ctx *c = ctx;
     char name[256];
-    struct in6_addr six;
-    if (norm_name(&args[0], name, sizeof name) < 0 ||
-        (strchr(name, ':') && inet_pton(AF_INET6, name, &six) != 1))
+    if (ks_norm_name(args[0].str.ptr, args[0].str.len, name, sizeof name) < 0)
         return nl_err(cx, res, NL_INVALID_ARGUMENT); /* a port or a bracketed form */
-    if (!p3s_allow_name((const char *const *)c->grants, c->ngrants, name)) {
-        fprintf(stderr,
-                "kiln: wasi:sockets: %s%sresolving %s denied (not in allowed_outbound_hosts)\n",
-                c->component ? c->component : "", c->component ? ": " : "", name);
-        return nl_err(cx, res, NL_ACCESS_DENIED);
-    }
+    if (!ks_name_allowed(&c->gr, name)) return nl_err(cx, res, NL_ACCESS_DENIED);
     struct sockaddr_storage lit;
     memset(&lit, 0, sizeof lit);
     if (inet_pton(AF_INET, name, &((struct sockaddr_in *)&lit)->sin_addr) == 1) {
@@ -755,27 +388,12 @@ static int resolve_addresses(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args,
     if (c->nlookups >= P3S_MAX_LOOKUPS) return nl_err(cx, res, NL_TEMPORARY);
     p3s_lookup *l = kiln_calloc(1, sizeof *l);
     if (!l) return p3s_fail(cx, "out of memory");
-    l->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (l->efd < 0 || pthread_mutex_init(&l->mu, NULL) != 0) {
-        if (l->efd >= 0) close(l->efd);
+    if (!(l->r = ks_resolve_start(name))) {
         kiln_free(l);
         return nl_err(cx, res, NL_TEMPORARY);
     }
     snprintf(l->name, sizeof l->name, "%s", name);
     l->c = c;
-    l->refs = 2;
-    pthread_attr_t at;
-    pthread_t th;
-    int ok = pthread_attr_init(&at) == 0;
-    if (ok && (pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) != 0 ||
-               pthread_create(&th, &at, lookup_thread, l) != 0))
-        ok = 0;
-    pthread_attr_destroy(&at);
-    if (!ok) {
-        l->refs = 1;
-        lookup_unref(l);
-        return nl_err(cx, res, NL_TEMPORARY);
-    }
     l->next = c->lookups;
     c->lookups = l;
     c->nlookups++;
@@ -783,7 +401,7 @@ static int resolve_addresses(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args,
     if ((l->p = kiln_chost_defer(cx, &later))) return KILN_CHOST_PENDING;
     /* a synchronous call: wait here, within the time limit */
     while (!lookup_done(l))
-        if (p3s_wait(l->efd, POLLIN, P3S_SLICE_NS) < 0) {
+        if (p3s_wait(ks_resolve_fd(l->r), POLLIN, P3S_SLICE_NS) < 0) {
             lookup_forget(c, l);
             return nl_err(cx, res, NL_TEMPORARY);
         }

@@ -9,23 +9,11 @@
  * to wasmtime 48's p3 WIT (and its host's semantics: an IPv6 socket is v6-only, IPv4-mapped
  * addresses are refused, SO_REUSEADDR on TCP binds).
  *
- * Grants (deny by default; the guest is hostile). A component may reach what its
- * allowed_outbound_hosts (kiln_grants_outbound; `kiln run --allow-outbound`) allow, in
- * Spin's syntax (host/wasihttp/outbound.h, matched by its wh_allow), with the scheme
- * naming the protocol:
- *   - TCP connect, TCP bind (and listen's implicit bind): "tcp://HOST:PORT";
- *   - UDP bind, connect, send to an address: "udp://HOST:PORT";
- *   - scheme "*" matches both. No default port: a grant without one allows nothing.
- * An address is allowed by a grant naming it (IP literal, canonical compare), by host "*",
- * or by a grant naming a host that this instance resolved through resolve-addresses to
- * that address (the host's own resolution, remembered per instance: a guest cannot claim
- * a name for an address). resolve-addresses resolves a name only when some grant's host
- * part allows it (any scheme and port); an IP literal resolves to itself under the same
- * rule. A bind to port 0 (any free port) needs a grant with port "*". Accepted
- * connections of a granted listener are the guest's, and a bound UDP socket receives from
- * any sender. Refusals are error-code access-denied and a log line naming the component.
- * A process holds at most a quarter of its descriptor limit in guests' sockets (past it:
- * out-of-memory, and a listener's connections wait in its backlog).
+ * Grants: host/sockets_common.h (the rules wasi:sockets 0.2 follows too: Spin's, deny by
+ * default). Accepted connections of a granted listener are the guest's, and a bound UDP
+ * socket receives from any sender. A process holds at most a quarter of its descriptor
+ * limit in guests' sockets (past it: out-of-memory, and a listener's connections wait in
+ * its backlog).
  *
  * Waits. connect, udp send/receive and resolve-addresses lowered async are pending host
  * calls (component/host.h): their fire waits on the socket (or the resolver's eventfd)
@@ -40,8 +28,9 @@
  * streams and its pending calls are all gone: a dropped listener's port is free again
  * once its listen stream is dropped too; accepted sockets do not keep the listener.
  *
- * Files: sockets.c (context, table, grants, addresses, errors, ip-name-lookup, the
- * provider), sockets_tcp.c, sockets_udp.c. */
+ * Files: sockets.c (context, table, results, ip-name-lookup, the provider),
+ * sockets_tcp.c, sockets_udp.c; grants, addresses, errno mapping and the resolver thread
+ * are host/sockets_common.c's. */
 #ifndef KILN_HOST_WASIP3_SOCKETS_H
 #define KILN_HOST_WASIP3_SOCKETS_H
 
@@ -51,41 +40,18 @@
 #include <sys/socket.h>
 
 #include "component/host.h"
+#include "host/sockets_common.h"
 
 extern const kiln_chost_provider kiln_p3sockets_provider;
 
 /* How long one fire of a pending call waits before giving the driver back. */
 #define P3S_SLICE_NS (20ull * 1000000u)
-/* At most this many sockets per instance, names remembered, lookups at once. */
+/* At most this many sockets per instance, lookups at once. */
 #define P3S_MAX_SOCKETS 1024
-#define P3S_MAX_LEARNED 256
 #define P3S_MAX_LOOKUPS 16
 /* At most this many UDP sends and receives under way per instance (each send keeps a copy
  * of its datagram): past it, error-code out-of-memory. */
 #define P3S_MAX_OPS 256
-
-/* error-code of wasi:sockets/types: case index + 1, so that 0 means "no error" in the
- * host's own code (p3s_err and p3s_io_resolve write the case). */
-enum {
-    P3S_E_ACCESS_DENIED = 1,
-    P3S_E_NOT_SUPPORTED,
-    P3S_E_INVALID_ARGUMENT,
-    P3S_E_OUT_OF_MEMORY,
-    P3S_E_TIMEOUT,
-    P3S_E_INVALID_STATE,
-    P3S_E_ADDRESS_NOT_BINDABLE,
-    P3S_E_ADDRESS_IN_USE,
-    P3S_E_REMOTE_UNREACHABLE,
-    P3S_E_CONNECTION_REFUSED,
-    P3S_E_CONNECTION_BROKEN,
-    P3S_E_CONNECTION_RESET,
-    P3S_E_CONNECTION_ABORTED,
-    P3S_E_DATAGRAM_TOO_LARGE,
-    P3S_E_OTHER,
-};
-
-/* The protocol an address is used with (the grant's scheme). */
-enum { P3S_TCP = 0, P3S_UDP = 1 };
 
 /* TCP states (TcpSocketOperationalSemantics-0.3.0.md). */
 enum { P3S_UNBOUND, P3S_BOUND, P3S_CONNECTING, P3S_CONNECTED, P3S_LISTENING, P3S_CLOSED };
@@ -105,22 +71,13 @@ typedef struct p3s_sock {
     struct p3s_ctx *c; /* the context (which outlives every socket) */
 } p3s_sock;
 
-typedef struct p3s_learned {
-    char name[256]; /* lowercase, no trailing dot */
-    struct sockaddr_storage addr;
-} p3s_learned;
-
 typedef struct p3s_lookup p3s_lookup;
 typedef struct p3s_io p3s_io;
 
 typedef struct p3s_ctx {
-    const char *component; /* for log lines (owned copy or NULL) */
-    char **grants;
-    size_t ngrants;
+    ks_grants gr;     /* grants, learned names, component (host/sockets_common.h) */
     p3s_sock **socks; /* rep = index + 1; NULL: free */
     uint32_t nsocks, capsocks;
-    p3s_learned learned[P3S_MAX_LEARNED];
-    size_t nlearned, learned_next;
     p3s_lookup *lookups; /* resolutions in flight (their threads hold a reference) */
     size_t nlookups;
     p3s_io *ios;        /* stream states, freed with the context */
@@ -133,13 +90,7 @@ typedef struct p3s_ctx {
 /* A new socket of family af (AF_INET/AF_INET6), TCP or UDP, non-blocking, in c's table:
  * its rep, or 0 with *ecode. */
 uint32_t p3s_sock_new(p3s_ctx *c, int af, int udp, uint32_t *ecode);
-/* Counts a socket about to be opened against the process's cap (a quarter of the
- * descriptor limit, shared by every instance): 0, or -1 when at the cap. The fd's close
- * (p3s_sock_release, or p3s_sock_adopt's failure) gives it back. */
-int p3s_fd_take(void);
-/* Gives back a p3s_fd_take whose socket was not opened. */
-void p3s_fd_give(void);
-/* Puts an existing fd (an accepted connection, taken with p3s_fd_take) in the table: its
+/* Puts an existing fd (an accepted connection, taken with ks_fd_take) in the table: its
  * rep, 0 when full (fd then closed). */
 uint32_t p3s_sock_adopt(p3s_ctx *c, int fd, int af, int state);
 /* The socket behind rep of kind udp; NULL with cx->err (a forged handle: the caller
@@ -148,34 +99,8 @@ p3s_sock *p3s_sock_get(p3s_ctx *c, kiln_cabi_cx *cx, uint32_t rep, int udp);
 void p3s_sock_retain(p3s_sock *s);
 void p3s_sock_release(p3s_sock *s);
 
-/* The ip-address-family enum (0 ipv4, 1 ipv6) of af, and back (-1: neither). */
-int p3s_family_of(int af);
-int p3s_af_of(uint32_t family);
-
-/* ip-socket-address value v to a sockaddr of *len bytes. 0, or -1 when v is malformed
- * (a case or tuple the shape check let through: the caller answers invalid-argument). */
-int p3s_addr_from_cval(const kiln_cval *v, struct sockaddr_storage *ss, socklen_t *len);
-/* sa as an ip-socket-address into *v, its parts from kiln_cabi_alloc(cx) (or from
- * parts[0..8) when cx is NULL: a future's value). 0, or -1 out of memory / family. */
-int p3s_addr_to_cval(const struct sockaddr_storage *sa, kiln_cabi_cx *cx, kiln_cval *v,
-                     kiln_cval *parts);
-/* sa's IP as an ip-address value (list element) with parts from cx. 0 or -1. */
-int p3s_ip_to_cval(const struct sockaddr_storage *sa, kiln_cabi_cx *cx, kiln_cval *v);
-/* Checks a remote address for connect / send: invalid-argument (P3S_E_*) when its family
- * is not af, it is unspecified, IPv4-mapped, or port 0 (when port_needed); else -1. */
-int p3s_addr_check(const struct sockaddr_storage *sa, int af, int port_needed);
-
-/* 1 if c's grants allow address sa used with protocol proto (P3S_TCP, P3S_UDP). Logs a
- * refusal. */
+/* ks_allowed over c's grants. */
 int p3s_allowed(p3s_ctx *c, const struct sockaddr_storage *sa, int proto);
-/* The same check over a grant list alone, and learned names (testable without a ctx). */
-int p3s_allow_addr(const char *const *grants, size_t n, const p3s_learned *learned, size_t nlearned,
-                   const struct sockaddr_storage *sa, int proto);
-/* 1 if a grant lets name (a host name or IP literal) be resolved. */
-int p3s_allow_name(const char *const *grants, size_t n, const char *name);
-
-/* The error-code case of an errno from an operation (connect, bind, send...). */
-uint32_t p3s_errno_code(int err);
 /* results: err(error-code ecode) / ok (payload: the ok value or NULL), memory from cx. */
 int p3s_err(kiln_cabi_cx *cx, kiln_cval *res, uint32_t ecode);
 void p3s_ok(kiln_cval *res, kiln_cval *payload);

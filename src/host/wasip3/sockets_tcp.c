@@ -27,8 +27,8 @@ static p3s_sock *tcp(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args)
 
 int p3s_tcp_create(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    int af = p3s_af_of(args[0].var.disc);
-    uint32_t ecode = P3S_E_NOT_SUPPORTED;
+    int af = ks_af_of(args[0].var.disc);
+    uint32_t ecode = KS_E_NOT_SUPPORTED;
     uint32_t rep = af < 0 ? 0 : p3s_sock_new(ctx, af, 0, &ecode);
     if (!rep) return p3s_err(cx, res, ecode);
     kiln_cval *v = kiln_cabi_alloc(cx, sizeof *v);
@@ -42,15 +42,15 @@ int p3s_tcp_create(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
 /* Binds s to sa (checked against the grants for proto): 0, or an error-code case. */
 static uint32_t do_bind(p3s_sock *s, const struct sockaddr_storage *sa, socklen_t len, int proto)
 {
-    if (sa->ss_family != s->family) return P3S_E_INVALID_ARGUMENT;
+    if (sa->ss_family != s->family) return KS_E_INVALID_ARGUMENT;
     if (sa->ss_family == AF_INET6 &&
         IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr))
-        return P3S_E_INVALID_ARGUMENT;
-    if (!p3s_allowed(s->c, sa, proto)) return P3S_E_ACCESS_DENIED;
+        return KS_E_INVALID_ARGUMENT;
+    if (!p3s_allowed(s->c, sa, proto == KS_TCP ? KS_TCP_BIND : proto)) return KS_E_ACCESS_DENIED;
     int one = 1;
-    if (proto == P3S_TCP && setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
-        return p3s_errno_code(errno);
-    if (bind(s->fd, (const struct sockaddr *)sa, len) < 0) return p3s_errno_code(errno);
+    if (proto == KS_TCP && setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+        return ks_errno_code(errno);
+    if (bind(s->fd, (const struct sockaddr *)sa, len) < 0) return ks_errno_code(errno);
     s->state = P3S_BOUND;
     return 0;
 }
@@ -58,15 +58,15 @@ static uint32_t do_bind(p3s_sock *s, const struct sockaddr_storage *sa, socklen_
 /* The argument address (ip-socket-address) of args[1]: 0, or -1 (malformed). */
 static int arg_addr(const kiln_cval *args, struct sockaddr_storage *sa, socklen_t *len)
 {
-    return p3s_addr_from_cval(&args[1], sa, len);
+    return ks_addr_from_cval(&args[1], sa, len);
 }
 
 uint32_t p3s_bind_common(p3s_sock *s, const kiln_cval *args, int proto)
 {
     struct sockaddr_storage sa;
     socklen_t len;
-    if (s->state != P3S_UNBOUND) return P3S_E_INVALID_STATE;
-    if (arg_addr(args, &sa, &len) < 0) return P3S_E_INVALID_ARGUMENT;
+    if (s->state != P3S_UNBOUND) return KS_E_INVALID_STATE;
+    if (arg_addr(args, &sa, &len) < 0) return KS_E_INVALID_ARGUMENT;
     return do_bind(s, &sa, len, proto);
 }
 
@@ -74,7 +74,7 @@ int p3s_tcp_bind(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
 {
     p3s_sock *s = tcp(ctx, cx, args);
     if (!s) return -1;
-    uint32_t e = p3s_bind_common(s, args, P3S_TCP);
+    uint32_t e = p3s_bind_common(s, args, KS_TCP);
     if (e) return p3s_err(cx, res, e);
     p3s_ok(res, NULL);
     return 0;
@@ -100,7 +100,7 @@ static int conn_check(p3s_sock *s, uint64_t wait_ns, uint32_t *ecode)
     int err = 0;
     socklen_t el = sizeof err;
     if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) err = errno;
-    *ecode = err ? p3s_errno_code(err) : 0;
+    *ecode = err ? ks_errno_code(err) : 0;
     s->state = err ? P3S_CLOSED : P3S_CONNECTED;
     return 1;
 }
@@ -140,11 +140,11 @@ int p3s_tcp_connect(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
     socklen_t len;
     if (s->state == P3S_CONNECTING || s->state == P3S_CONNECTED || s->state == P3S_LISTENING ||
         s->state == P3S_CLOSED)
-        return p3s_err(cx, res, P3S_E_INVALID_STATE);
-    if (arg_addr(args, &sa, &len) < 0) return p3s_err(cx, res, P3S_E_INVALID_ARGUMENT);
-    int bad = p3s_addr_check(&sa, s->family, 1);
+        return p3s_err(cx, res, KS_E_INVALID_STATE);
+    if (arg_addr(args, &sa, &len) < 0) return p3s_err(cx, res, KS_E_INVALID_ARGUMENT);
+    int bad = ks_addr_check(&sa, s->family, 1);
     if (bad >= 0) return p3s_err(cx, res, (uint32_t)bad);
-    if (!p3s_allowed(ctx, &sa, P3S_TCP)) return p3s_err(cx, res, P3S_E_ACCESS_DENIED);
+    if (!p3s_allowed(ctx, &sa, KS_TCP)) return p3s_err(cx, res, KS_E_ACCESS_DENIED);
     int r;
     do
         r = connect(s->fd, (const struct sockaddr *)&sa, len);
@@ -156,7 +156,7 @@ int p3s_tcp_connect(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
     }
     if (errno != EINPROGRESS) {
         s->state = P3S_CLOSED;
-        return p3s_err(cx, res, p3s_errno_code(errno));
+        return p3s_err(cx, res, ks_errno_code(errno));
     }
     s->state = P3S_CONNECTING;
     conn_op *o = kiln_calloc(1, sizeof *o);
@@ -173,7 +173,7 @@ int p3s_tcp_connect(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
     kiln_free(o);
     if (done < 0) {
         s->state = P3S_CLOSED;
-        return p3s_err(cx, res, P3S_E_TIMEOUT);
+        return p3s_err(cx, res, KS_E_TIMEOUT);
     }
     if (ecode) return p3s_err(cx, res, ecode);
     p3s_ok(res, NULL);
@@ -196,13 +196,13 @@ static size_t accept_values(void *arg, kiln_cabi_cx *cx, kiln_cval *vals, size_t
         return 0;
     }
     while (got < n) {
-        if (p3s_fd_take() < 0) { /* at the process's cap: the connections wait */
+        if (ks_fd_take() < 0) { /* at the process's cap: the connections wait */
             *end = got == 0;
             break;
         }
         int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            p3s_fd_give();
+            ks_fd_give();
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if ((errno == EAGAIN || errno == EWOULDBLOCK) && got == 0) {
                 kiln_chost_stream_wait_fd(io->hs, s->fd, POLLIN); /* the copy stays pending */
@@ -235,7 +235,7 @@ int p3s_tcp_listen(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
     p3s_sock *s = tcp(ctx, cx, args);
     if (!s) return -1;
     if (s->state != P3S_UNBOUND && s->state != P3S_BOUND)
-        return p3s_err(cx, res, P3S_E_INVALID_STATE);
+        return p3s_err(cx, res, KS_E_INVALID_STATE);
     if (s->state == P3S_UNBOUND) { /* the implicit bind, to any address: granted too */
         struct sockaddr_storage any;
         memset(&any, 0, sizeof any);
@@ -243,11 +243,11 @@ int p3s_tcp_listen(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
         uint32_t e =
             do_bind(s, &any,
                     s->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6),
-                    P3S_TCP);
+                    KS_TCP);
         if (e) return p3s_err(cx, res, e);
     }
     if (listen(s->fd, s->backlog ? (int)s->backlog : DEFAULT_BACKLOG) < 0)
-        return p3s_err(cx, res, p3s_errno_code(errno));
+        return p3s_err(cx, res, ks_errno_code(errno));
     s->state = P3S_LISTENING;
     kiln_cval *v = kiln_cabi_alloc(cx, sizeof *v);
     if (!v) return p3s_fail(cx, "out of memory");
@@ -283,7 +283,7 @@ static size_t send_consume(void *arg, const uint8_t *data, size_t n)
             if (p3s_wait(s->fd, POLLOUT, UINT64_MAX) < 0) return 0;
             continue;
         }
-        p3s_io_resolve(io, k < 0 ? p3s_errno_code(errno) : P3S_E_CONNECTION_BROKEN);
+        p3s_io_resolve(io, k < 0 ? ks_errno_code(errno) : KS_E_CONNECTION_BROKEN);
         if (io->hs) { /* else (a write met before the end existed) later writes drop */
             kiln_chost_stream_close(io->hs);
             p3s_io_finish(io);
@@ -297,7 +297,7 @@ static void send_dropped(void *arg)
 {
     p3s_io *io = arg;
     if (!io->ended && io->s->fd >= 0 && shutdown(io->s->fd, SHUT_WR) < 0 && errno != ENOTCONN)
-        p3s_io_resolve(io, p3s_errno_code(errno));
+        p3s_io_resolve(io, ks_errno_code(errno));
     p3s_io_finish(io);
 }
 
@@ -321,7 +321,7 @@ static size_t recv_produce(void *arg, uint8_t *buf, size_t n, int *end)
             if (io->hs) kiln_chost_stream_wait_fd(io->hs, s->fd, POLLIN);
             return 0;
         }
-        p3s_io_resolve(io, k < 0 ? p3s_errno_code(errno) : 0);
+        p3s_io_resolve(io, k < 0 ? ks_errno_code(errno) : 0);
         p3s_io_finish(io);
         *end = 1;
         return 0;
@@ -350,7 +350,7 @@ int p3s_tcp_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
     p3s_sock *s = tcp(ctx, cx, args);
     if (!s) return -1;
     if (s->state != P3S_CONNECTED || s->sending) {
-        if (refused_future(ctx, s, cx, &res[0], P3S_E_INVALID_STATE) < 0) return -1;
+        if (refused_future(ctx, s, cx, &res[0], KS_E_INVALID_STATE) < 0) return -1;
         kiln_chost_stream_ops ops = {discard, NULL, NULL, NULL};
         kiln_chost_stream *hs = kiln_chost_stream_reader(cx, &args[1], &ops);
         if (!hs) return -1;
@@ -386,7 +386,7 @@ int p3s_tcp_receive(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
     if (!io) return -1;
     if (ok) s->receiving = 1;
     kiln_chost_stream_ops ops = {NULL, recv_produce, io_dropped, io};
-    if (!ok) p3s_io_resolve(io, P3S_E_INVALID_STATE); /* the stream ends at once */
+    if (!ok) p3s_io_resolve(io, KS_E_INVALID_STATE); /* the stream ends at once */
     return (io->hs = kiln_chost_stream_writer(cx, &two[0], &ops)) ? 0 : -1;
 }
 
@@ -398,12 +398,12 @@ int p3s_get_addr(p3s_sock *s, int remote, kiln_cabi_cx *cx, kiln_cval *res)
     socklen_t len = sizeof sa;
     memset(&sa, 0, sizeof sa);
     if (remote ? s->state != P3S_CONNECTED && !s->udp_connected : s->state == P3S_UNBOUND)
-        return p3s_err(cx, res, P3S_E_INVALID_STATE);
+        return p3s_err(cx, res, KS_E_INVALID_STATE);
     int r = remote ? getpeername(s->fd, (struct sockaddr *)&sa, &len)
                    : getsockname(s->fd, (struct sockaddr *)&sa, &len);
-    if (r < 0) return p3s_err(cx, res, p3s_errno_code(errno));
+    if (r < 0) return p3s_err(cx, res, ks_errno_code(errno));
     kiln_cval *v = kiln_cabi_alloc(cx, sizeof *v);
-    if (!v || p3s_addr_to_cval(&sa, cx, v, NULL) < 0) return p3s_fail(cx, "out of memory");
+    if (!v || ks_addr_to_cval(&sa, cx, v, NULL) < 0) return p3s_fail(cx, "out of memory");
     p3s_ok(res, v);
     return 0;
 }
@@ -432,7 +432,7 @@ int p3s_tcp_family(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
 {
     p3s_sock *s = tcp(ctx, cx, args);
     if (!s) return -1;
-    res[0].var.disc = (uint32_t)p3s_family_of(s->family);
+    res[0].var.disc = (uint32_t)ks_family_of(s->family);
     return 0;
 }
 
@@ -440,12 +440,12 @@ int p3s_tcp_set_backlog(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
 {
     p3s_sock *s = tcp(ctx, cx, args);
     if (!s) return -1;
-    if (args[1].u == 0) return p3s_err(cx, res, P3S_E_INVALID_ARGUMENT);
+    if (args[1].u == 0) return p3s_err(cx, res, KS_E_INVALID_ARGUMENT);
     uint64_t b = args[1].u > INT_MAX ? INT_MAX : args[1].u;
     if (s->state == P3S_LISTENING && listen(s->fd, (int)b) < 0)
-        return p3s_err(cx, res, p3s_errno_code(errno));
+        return p3s_err(cx, res, ks_errno_code(errno));
     if (s->state == P3S_CONNECTING || s->state == P3S_CONNECTED || s->state == P3S_CLOSED)
-        return p3s_err(cx, res, P3S_E_INVALID_STATE);
+        return p3s_err(cx, res, KS_E_INVALID_STATE);
     s->backlog = b;
     p3s_ok(res, NULL);
     return 0;
@@ -455,7 +455,7 @@ int p3s_tcp_set_backlog(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
 static uint32_t get_int(p3s_sock *s, int level, int opt, int *v)
 {
     socklen_t l = sizeof *v;
-    return getsockopt(s->fd, level, opt, v, &l) < 0 ? p3s_errno_code(errno) : 0;
+    return getsockopt(s->fd, level, opt, v, &l) < 0 ? ks_errno_code(errno) : 0;
 }
 
 /* result<u64, error-code> of an int option (scaled by mul). */
@@ -476,7 +476,7 @@ static int answer_int(p3s_sock *s, int level, int opt, uint64_t mul, kiln_cabi_c
 static int set_int(p3s_sock *s, int level, int opt, int v, kiln_cabi_cx *cx, kiln_cval *res)
 {
     if (setsockopt(s->fd, level, opt, &v, sizeof v) < 0)
-        return p3s_err(cx, res, p3s_errno_code(errno));
+        return p3s_err(cx, res, ks_errno_code(errno));
     p3s_ok(res, NULL);
     return 0;
 }
@@ -511,7 +511,7 @@ int p3s_tcp_set_idle(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
 {
     p3s_sock *s = tcp(ctx, cx, args);
     if (!s) return -1;
-    if (args[1].u == 0) return p3s_err(cx, res, P3S_E_INVALID_ARGUMENT);
+    if (args[1].u == 0) return p3s_err(cx, res, KS_E_INVALID_ARGUMENT);
     return set_int(s, IPPROTO_TCP, TCP_KEEPIDLE, secs_of(args[1].u), cx, res);
 }
 
@@ -525,7 +525,7 @@ int p3s_tcp_set_interval(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kil
 {
     p3s_sock *s = tcp(ctx, cx, args);
     if (!s) return -1;
-    if (args[1].u == 0) return p3s_err(cx, res, P3S_E_INVALID_ARGUMENT);
+    if (args[1].u == 0) return p3s_err(cx, res, KS_E_INVALID_ARGUMENT);
     return set_int(s, IPPROTO_TCP, TCP_KEEPINTVL, secs_of(args[1].u), cx, res);
 }
 
@@ -539,7 +539,7 @@ int p3s_tcp_set_count(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_c
 {
     p3s_sock *s = tcp(ctx, cx, args);
     if (!s) return -1;
-    if (args[1].u == 0) return p3s_err(cx, res, P3S_E_INVALID_ARGUMENT);
+    if (args[1].u == 0) return p3s_err(cx, res, KS_E_INVALID_ARGUMENT);
     return set_int(s, IPPROTO_TCP, TCP_KEEPCNT, args[1].u > 127 ? 127 : (int)args[1].u, cx, res);
 }
 
@@ -551,7 +551,7 @@ int p3s_get_hop(p3s_sock *s, kiln_cabi_cx *cx, kiln_cval *res)
 
 int p3s_set_hop(p3s_sock *s, uint64_t v, kiln_cabi_cx *cx, kiln_cval *res)
 {
-    if (v == 0 || v > 255) return p3s_err(cx, res, P3S_E_INVALID_ARGUMENT);
+    if (v == 0 || v > 255) return p3s_err(cx, res, KS_E_INVALID_ARGUMENT);
     return s->family == AF_INET ? set_int(s, IPPROTO_IP, IP_TTL, (int)v, cx, res)
                                 : set_int(s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, (int)v, cx, res);
 }
@@ -563,7 +563,7 @@ int p3s_get_buf(p3s_sock *s, int opt, kiln_cabi_cx *cx, kiln_cval *res)
 
 int p3s_set_buf(p3s_sock *s, int opt, uint64_t v, kiln_cabi_cx *cx, kiln_cval *res)
 {
-    if (v == 0) return p3s_err(cx, res, P3S_E_INVALID_ARGUMENT);
+    if (v == 0) return p3s_err(cx, res, KS_E_INVALID_ARGUMENT);
     /* the kernel doubles what it is given (and caps it): ask for half, at most INT_MAX */
     uint64_t half = v / 2 ? v / 2 : 1;
     return set_int(s, SOL_SOCKET, opt, half > INT_MAX ? INT_MAX : (int)half, cx, res);

@@ -80,46 +80,46 @@ static void test_grants(void)
                        "*://10.0.0.1:*", "http://127.0.0.2:80"};
     struct sockaddr_storage a;
     a = v4("127.0.0.1", 8005);
-    CHECK(p3s_allow_addr(g, 5, NULL, 0, &a, P3S_TCP));
-    CHECK(!p3s_allow_addr(g, 5, NULL, 0, &a, P3S_UDP)); /* another scheme */
-    CHECK(!p3s_allow_addr(g, 0, NULL, 0, &a, P3S_TCP)); /* no grants: nothing */
+    CHECK(ks_allow_addr(g, 5, NULL, 0, &a, KS_TCP));
+    CHECK(!ks_allow_addr(g, 5, NULL, 0, &a, KS_UDP)); /* another scheme */
+    CHECK(!ks_allow_addr(g, 0, NULL, 0, &a, KS_TCP)); /* no grants: nothing */
     a = v4("127.0.0.1", 8011);
-    CHECK(!p3s_allow_addr(g, 5, NULL, 0, &a, P3S_TCP)); /* past the range */
+    CHECK(!ks_allow_addr(g, 5, NULL, 0, &a, KS_TCP)); /* past the range */
     a = v4("127.0.0.1", 0);
-    CHECK(!p3s_allow_addr(g, 5, NULL, 0, &a, P3S_TCP)); /* port 0: only "*" */
+    CHECK(!ks_allow_addr(g, 5, NULL, 0, &a, KS_TCP)); /* port 0: only "*" */
     a = v6("0:0::1", 53);
-    CHECK(p3s_allow_addr(g, 5, NULL, 0, &a, P3S_UDP)); /* canonical compare */
-    CHECK(!p3s_allow_addr(g, 5, NULL, 0, &a, P3S_TCP));
+    CHECK(ks_allow_addr(g, 5, NULL, 0, &a, KS_UDP)); /* canonical compare */
+    CHECK(!ks_allow_addr(g, 5, NULL, 0, &a, KS_TCP));
     a = v4("10.0.0.1", 0);
-    CHECK(p3s_allow_addr(g, 5, NULL, 0, &a, P3S_TCP)); /* "*" scheme, "*" port */
-    CHECK(p3s_allow_addr(g, 5, NULL, 0, &a, P3S_UDP));
+    CHECK(ks_allow_addr(g, 5, NULL, 0, &a, KS_TCP)); /* "*" scheme, "*" port */
+    CHECK(ks_allow_addr(g, 5, NULL, 0, &a, KS_UDP));
     a = v4("127.0.0.2", 80);
-    CHECK(!p3s_allow_addr(g, 5, NULL, 0, &a, P3S_TCP)); /* an http grant is no tcp grant */
+    CHECK(!ks_allow_addr(g, 5, NULL, 0, &a, KS_TCP)); /* an http grant is no tcp grant */
     /* a name: only an address the host resolved it to */
     a = v4("10.1.2.3", 5432);
-    CHECK(!p3s_allow_addr(g, 5, NULL, 0, &a, P3S_TCP));
-    p3s_learned l;
+    CHECK(!ks_allow_addr(g, 5, NULL, 0, &a, KS_TCP));
+    ks_learned l;
     memset(&l, 0, sizeof l);
     snprintf(l.name, sizeof l.name, "db.internal");
     l.addr = v4("10.1.2.3", 0);
-    CHECK(p3s_allow_addr(g, 5, &l, 1, &a, P3S_TCP));
+    CHECK(ks_allow_addr(g, 5, &l, 1, &a, KS_TCP));
     a = v4("10.1.2.3", 5433);
-    CHECK(!p3s_allow_addr(g, 5, &l, 1, &a, P3S_TCP)); /* the grant's port still holds */
+    CHECK(!ks_allow_addr(g, 5, &l, 1, &a, KS_TCP)); /* the grant's port still holds */
     a = v4("10.1.2.4", 5432);
-    CHECK(!p3s_allow_addr(g, 5, &l, 1, &a, P3S_TCP));
+    CHECK(!ks_allow_addr(g, 5, &l, 1, &a, KS_TCP));
     const char *star[] = {"tcp://*:*"};
     a = v6("2001:db8::7", 1);
-    CHECK(p3s_allow_addr(star, 1, NULL, 0, &a, P3S_TCP));
+    CHECK(ks_allow_addr(star, 1, NULL, 0, &a, KS_TCP));
     /* name lookups: a grant's host part, any scheme and port */
-    CHECK(p3s_allow_name(g, 5, "db.internal"));
-    CHECK(p3s_allow_name(g, 5, "127.0.0.1"));
-    CHECK(p3s_allow_name(g, 5, "::1"));
-    CHECK(!p3s_allow_name(g, 5, "evil.example"));
-    CHECK(!p3s_allow_name(g, 5, "127.1")); /* legacy spellings are no names */
-    CHECK(!p3s_allow_name(g, 0, "db.internal"));
+    CHECK(ks_allow_name(g, 5, "db.internal"));
+    CHECK(ks_allow_name(g, 5, "127.0.0.1"));
+    CHECK(ks_allow_name(g, 5, "::1"));
+    CHECK(!ks_allow_name(g, 5, "evil.example"));
+    CHECK(!ks_allow_name(g, 5, "127.1")); /* legacy spellings are no names */
+    CHECK(!ks_allow_name(g, 0, "db.internal"));
     const char *wild[] = {"tcp://*.internal:1"};
-    CHECK(p3s_allow_name(wild, 1, "x.internal"));
-    CHECK(!p3s_allow_name(wild, 1, "internal"));
+    CHECK(ks_allow_name(wild, 1, "x.internal"));
+    CHECK(!ks_allow_name(wild, 1, "internal"));
 }
 
 /* An ip-socket-address value for sa (parts from cx). */
@@ -127,7 +127,7 @@ static kiln_cval addr_val(const struct sockaddr_storage *sa)
 {
     kiln_cval v;
     memset(&v, 0, sizeof v);
-    CHECK_INT(p3s_addr_to_cval(sa, &acx, &v, NULL), 0);
+    CHECK_INT(ks_addr_to_cval(sa, &acx, &v, NULL), 0);
     return v;
 }
 
@@ -141,7 +141,7 @@ static void test_addresses(void)
     CHECK_INT(v.var.payload->agg.items[0].u, 4242);
     CHECK_INT(v.var.payload->agg.items[1].agg.items[0].u, 192);
     CHECK_INT(v.var.payload->agg.items[1].agg.items[3].u, 7);
-    CHECK_INT(p3s_addr_from_cval(&v, &b, &len), 0);
+    CHECK_INT(ks_addr_from_cval(&v, &b, &len), 0);
     CHECK_INT(len, sizeof(struct sockaddr_in));
     CHECK(memcmp(&a, &b, sizeof(struct sockaddr_in)) == 0);
     a = v6("2001:db8::1:2", 443);
@@ -153,38 +153,37 @@ static void test_addresses(void)
     CHECK_INT(v.var.payload->agg.items[2].agg.items[0].u, 0x2001);
     CHECK_INT(v.var.payload->agg.items[2].agg.items[7].u, 2);
     CHECK_INT(v.var.payload->agg.items[3].u, 3);
-    CHECK_INT(p3s_addr_from_cval(&v, &b, &len), 0);
+    CHECK_INT(ks_addr_from_cval(&v, &b, &len), 0);
     CHECK(memcmp(&a, &b, sizeof(struct sockaddr_in6)) == 0);
     /* malformed values (a case or a tuple of the wrong size) are refused */
     v.var.disc = 2;
-    CHECK_INT(p3s_addr_from_cval(&v, &b, &len), -1);
+    CHECK_INT(ks_addr_from_cval(&v, &b, &len), -1);
     v.var.disc = 0; /* a v6 record read as v4 */
-    CHECK_INT(p3s_addr_from_cval(&v, &b, &len), -1);
+    CHECK_INT(ks_addr_from_cval(&v, &b, &len), -1);
     v.var.payload = NULL;
-    CHECK_INT(p3s_addr_from_cval(&v, &b, &len), -1);
+    CHECK_INT(ks_addr_from_cval(&v, &b, &len), -1);
     /* the remote-address rules */
     a = v4("0.0.0.0", 80);
-    CHECK_INT(p3s_addr_check(&a, AF_INET, 1), P3S_E_INVALID_ARGUMENT);
+    CHECK_INT(ks_addr_check(&a, AF_INET, 1), KS_E_INVALID_ARGUMENT);
     a = v4("127.0.0.1", 0);
-    CHECK_INT(p3s_addr_check(&a, AF_INET, 1), P3S_E_INVALID_ARGUMENT);
-    CHECK_INT(p3s_addr_check(&a, AF_INET, 0), -1);
+    CHECK_INT(ks_addr_check(&a, AF_INET, 1), KS_E_INVALID_ARGUMENT);
+    CHECK_INT(ks_addr_check(&a, AF_INET, 0), -1);
     a = v4("127.0.0.1", 80);
-    CHECK_INT(p3s_addr_check(&a, AF_INET6, 1), P3S_E_INVALID_ARGUMENT); /* the family */
-    CHECK_INT(p3s_addr_check(&a, AF_INET, 1), -1);
+    CHECK_INT(ks_addr_check(&a, AF_INET6, 1), KS_E_INVALID_ARGUMENT); /* the family */
+    CHECK_INT(ks_addr_check(&a, AF_INET, 1), -1);
     a = v6("::ffff:127.0.0.1", 80);
-    CHECK_INT(p3s_addr_check(&a, AF_INET6, 1), P3S_E_INVALID_ARGUMENT); /* v4-mapped */
+    CHECK_INT(ks_addr_check(&a, AF_INET6, 1), KS_E_INVALID_ARGUMENT); /* v4-mapped */
     a = v6("::", 80);
-    CHECK_INT(p3s_addr_check(&a, AF_INET6, 1), P3S_E_INVALID_ARGUMENT);
-    CHECK_INT(p3s_errno_code(ECONNREFUSED), P3S_E_CONNECTION_REFUSED);
-    CHECK_INT(p3s_errno_code(EADDRINUSE), P3S_E_ADDRESS_IN_USE);
-    CHECK_INT(p3s_errno_code(EPIPE), P3S_E_CONNECTION_BROKEN);
-    CHECK_INT(p3s_errno_code(12345), P3S_E_OTHER);
+    CHECK_INT(ks_addr_check(&a, AF_INET6, 1), KS_E_INVALID_ARGUMENT);
+    CHECK_INT(ks_errno_code(ECONNREFUSED), KS_E_CONNECTION_REFUSED);
+    CHECK_INT(ks_errno_code(EADDRINUSE), KS_E_ADDRESS_IN_USE);
+    CHECK_INT(ks_errno_code(EPIPE), KS_E_CONNECTION_BROKEN);
+    CHECK_INT(ks_errno_code(12345), KS_E_OTHER);
 }
 
 static uint32_t err_of(const kiln_cval *res)
 {
-    return res->var.disc == 1 && res->var.payload ? res->var.payload->var.disc + 1
-                                                  : 0; /* P3S_E_* */
+    return res->var.disc == 1 && res->var.payload ? res->var.payload->var.disc + 1 : 0; /* KS_E_* */
 }
 
 /* A TCP socket's rep (ok expected). */
@@ -206,26 +205,39 @@ static void test_functions(void)
     g.nallowed_outbound_hosts = 2;
     char *err = NULL;
     void *none = kiln_p3sockets_provider.ctx_new(NULL, &err);
+    void *app = kiln_p3sockets_provider.ctx_new(&g, &err); /* kiln up: no TCP bind */
+    g.allow_tcp_bind = 1;                                  /* kiln run --allow-outbound */
     void *some = kiln_p3sockets_provider.ctx_new(&g, &err);
-    CHECK(none && some);
-    if (!none || !some) return;
+    CHECK(none && some && app);
+    if (!none || !some || !app) return;
     kiln_cval args[3], res;
     memset(args, 0, sizeof args);
+    /* an app's grant naming the address does not let it bind TCP (Spin), nor listen */
+    {
+        struct sockaddr_storage any = v4("127.0.0.1", 0);
+        args[0].res.rep = tcp_new(app, 0);
+        args[1] = addr_val(&any);
+        CHECK_INT(call(app, "[method]tcp-socket.bind", args, &res), 0);
+        CHECK_INT(err_of(&res), KS_E_ACCESS_DENIED);
+        CHECK_INT(call(app, "[method]tcp-socket.listen", args, &res), 0);
+        CHECK_INT(err_of(&res), KS_E_ACCESS_DENIED);
+        kiln_p3sockets_provider.ctx_free(app);
+    }
     /* without grants: bind and connect are access-denied */
     uint32_t s = tcp_new(none, 0);
     struct sockaddr_storage lo = v4("127.0.0.1", 0);
     args[0].res.rep = s;
     args[1] = addr_val(&lo);
     CHECK_INT(call(none, "[method]tcp-socket.bind", args, &res), 0);
-    CHECK_INT(err_of(&res), P3S_E_ACCESS_DENIED);
+    CHECK_INT(err_of(&res), KS_E_ACCESS_DENIED);
     struct sockaddr_storage far = v4("127.0.0.1", 9);
     args[1] = addr_val(&far);
     CHECK_INT(call(none, "[method]tcp-socket.connect", args, &res), 0);
-    CHECK_INT(err_of(&res), P3S_E_ACCESS_DENIED);
+    CHECK_INT(err_of(&res), KS_E_ACCESS_DENIED);
     CHECK_INT(call(none, "[method]tcp-socket.listen", args, &res), 0);
-    CHECK_INT(err_of(&res), P3S_E_ACCESS_DENIED); /* its implicit bind */
+    CHECK_INT(err_of(&res), KS_E_ACCESS_DENIED); /* its implicit bind */
     CHECK_INT(call(none, "[method]tcp-socket.get-local-address", args, &res), 0);
-    CHECK_INT(err_of(&res), P3S_E_INVALID_STATE);
+    CHECK_INT(err_of(&res), KS_E_INVALID_STATE);
     /* a forged handle traps; a UDP handle is no TCP socket */
     args[0].res.rep = 999;
     CHECK_INT(call(none, "[method]tcp-socket.get-is-listening", args, &res), -1);
@@ -241,7 +253,7 @@ static void test_functions(void)
     CHECK_INT(call(some, "[method]tcp-socket.bind", args, &res), 0);
     CHECK_INT(res.var.disc, 0);
     CHECK_INT(call(some, "[method]tcp-socket.bind", args, &res), 0);
-    CHECK_INT(err_of(&res), P3S_E_INVALID_STATE); /* bound already */
+    CHECK_INT(err_of(&res), KS_E_INVALID_STATE); /* bound already */
     args[1] = addr_val(&srv);
     CHECK_INT(call(some, "[method]tcp-socket.connect", args, &res), 0);
     CHECK_INT(res.var.disc, 0);
@@ -250,22 +262,22 @@ static void test_functions(void)
     CHECK_INT(res.var.payload->var.payload->agg.items[0].u,
               ntohs(((struct sockaddr_in *)&srv)->sin_port));
     CHECK_INT(call(some, "[method]tcp-socket.connect", args, &res), 0);
-    CHECK_INT(err_of(&res), P3S_E_INVALID_STATE); /* connected already */
+    CHECK_INT(err_of(&res), KS_E_INVALID_STATE); /* connected already */
     struct sockaddr_storage other = v4("192.0.2.1", 80);
     uint32_t c2 = tcp_new(some, 0);
     args[0].res.rep = c2;
     args[1] = addr_val(&other);
     CHECK_INT(call(some, "[method]tcp-socket.connect", args, &res), 0);
-    CHECK_INT(err_of(&res), P3S_E_ACCESS_DENIED); /* outside the grant */
+    CHECK_INT(err_of(&res), KS_E_ACCESS_DENIED); /* outside the grant */
     struct sockaddr_storage any = v4("0.0.0.0", 80);
     args[1] = addr_val(&any);
     CHECK_INT(call(some, "[method]tcp-socket.connect", args, &res), 0);
-    CHECK_INT(err_of(&res), P3S_E_INVALID_ARGUMENT);
+    CHECK_INT(err_of(&res), KS_E_INVALID_ARGUMENT);
     /* setters check their values */
     args[0].res.rep = c;
     args[1].u = 0;
     CHECK_INT(call(some, "[method]tcp-socket.set-hop-limit", args, &res), 0);
-    CHECK_INT(err_of(&res), P3S_E_INVALID_ARGUMENT);
+    CHECK_INT(err_of(&res), KS_E_INVALID_ARGUMENT);
     args[1].u = 3000000000ull; /* 3 s */
     CHECK_INT(call(some, "[method]tcp-socket.set-keep-alive-idle-time", args, &res), 0);
     CHECK_INT(res.var.disc, 0);
@@ -288,7 +300,7 @@ static void test_functions(void)
     CHECK_INT(call(some, "[method]tcp-socket.get-is-listening", args, &res), -1);
     args[1] = addr_val(&other);
     CHECK_INT(call(some, "[method]udp-socket.connect", args, &res), 0);
-    CHECK_INT(err_of(&res), P3S_E_ACCESS_DENIED);
+    CHECK_INT(err_of(&res), KS_E_ACCESS_DENIED);
     close(lfd);
     kiln_p3sockets_provider.ctx_free(none);
     kiln_p3sockets_provider.ctx_free(some);
@@ -346,7 +358,7 @@ static void test_cap(void)
         if (call(c, "[static]tcp-socket.create", &a, &res) != 0) break;
         if (res.var.disc == 0)
             made++;
-        else if (res.var.payload && res.var.payload->var.disc + 1 == P3S_E_OUT_OF_MEMORY)
+        else if (res.var.payload && res.var.payload->var.disc + 1 == KS_E_OUT_OF_MEMORY)
             refused++;
     }
     CHECK_INT(made, 16);

@@ -27,8 +27,8 @@ static p3s_sock *udp(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args)
 
 int p3s_udp_create(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    int af = p3s_af_of(args[0].var.disc);
-    uint32_t ecode = P3S_E_NOT_SUPPORTED;
+    int af = ks_af_of(args[0].var.disc);
+    uint32_t ecode = KS_E_NOT_SUPPORTED;
     uint32_t rep = af < 0 ? 0 : p3s_sock_new(ctx, af, 1, &ecode);
     if (!rep) return p3s_err(cx, res, ecode);
     kiln_cval *v = kiln_cabi_alloc(cx, sizeof *v);
@@ -43,7 +43,7 @@ int p3s_udp_bind(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
 {
     p3s_sock *s = udp(ctx, cx, args);
     if (!s) return -1;
-    uint32_t e = p3s_bind_common(s, args, P3S_UDP);
+    uint32_t e = p3s_bind_common(s, args, KS_UDP);
     if (e) return p3s_err(cx, res, e);
     p3s_ok(res, NULL);
     return 0;
@@ -62,13 +62,12 @@ int p3s_udp_connect(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
     if (!s) return -1;
     struct sockaddr_storage sa;
     socklen_t len;
-    if (p3s_addr_from_cval(&args[1], &sa, &len) < 0)
-        return p3s_err(cx, res, P3S_E_INVALID_ARGUMENT);
-    int bad = p3s_addr_check(&sa, s->family, 1);
+    if (ks_addr_from_cval(&args[1], &sa, &len) < 0) return p3s_err(cx, res, KS_E_INVALID_ARGUMENT);
+    int bad = ks_addr_check(&sa, s->family, 1);
     if (bad >= 0) return p3s_err(cx, res, (uint32_t)bad);
-    if (!p3s_allowed(ctx, &sa, P3S_UDP)) return p3s_err(cx, res, P3S_E_ACCESS_DENIED);
+    if (!p3s_allowed(ctx, &sa, KS_UDP)) return p3s_err(cx, res, KS_E_ACCESS_DENIED);
     if (connect(s->fd, (const struct sockaddr *)&sa, len) < 0)
-        return p3s_err(cx, res, p3s_errno_code(errno));
+        return p3s_err(cx, res, ks_errno_code(errno));
     s->udp_connected = 1;
     s->remote = sa;
     note_bound(s);
@@ -80,12 +79,12 @@ int p3s_udp_disconnect(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_
 {
     p3s_sock *s = udp(ctx, cx, args);
     if (!s) return -1;
-    if (!s->udp_connected) return p3s_err(cx, res, P3S_E_INVALID_STATE);
+    if (!s->udp_connected) return p3s_err(cx, res, KS_E_INVALID_STATE);
     struct sockaddr_storage un;
     memset(&un, 0, sizeof un);
     un.ss_family = AF_UNSPEC;
     if (connect(s->fd, (const struct sockaddr *)&un, sizeof un) < 0 && errno != EAFNOSUPPORT)
-        return p3s_err(cx, res, p3s_errno_code(errno));
+        return p3s_err(cx, res, ks_errno_code(errno));
     s->udp_connected = 0;
     p3s_ok(res, NULL);
     return 0;
@@ -132,7 +131,7 @@ static int send_try(dgram_op *o, uint32_t *ecode)
                      : send(o->s->fd, o->data, o->len, MSG_NOSIGNAL);
     while (k < 0 && errno == EINTR);
     if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-    *ecode = k < 0 ? p3s_errno_code(errno) : 0;
+    *ecode = k < 0 ? ks_errno_code(errno) : 0;
     note_bound(o->s);
     return 1;
 }
@@ -172,29 +171,28 @@ int p3s_udp_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
 {
     p3s_sock *s = udp(ctx, cx, args);
     if (!s) return -1;
-    if (args[1].str.len > MAX_DATAGRAM) return p3s_err(cx, res, P3S_E_DATAGRAM_TOO_LARGE);
+    if (args[1].str.len > MAX_DATAGRAM) return p3s_err(cx, res, KS_E_DATAGRAM_TOO_LARGE);
     struct sockaddr_storage to;
     socklen_t tolen = 0;
     if (args[2].var.disc == 1) { /* some(remote-address) */
-        if (p3s_addr_from_cval(args[2].var.payload, &to, &tolen) < 0)
-            return p3s_err(cx, res, P3S_E_INVALID_ARGUMENT);
-        int bad = p3s_addr_check(&to, s->family, 1);
+        if (ks_addr_from_cval(args[2].var.payload, &to, &tolen) < 0)
+            return p3s_err(cx, res, KS_E_INVALID_ARGUMENT);
+        int bad = ks_addr_check(&to, s->family, 1);
         if (bad >= 0) return p3s_err(cx, res, (uint32_t)bad);
         if (s->udp_connected) { /* only the connected peer (as connect(2)'s sockets) */
-            if (memcmp(&to, &s->remote, tolen) != 0)
-                return p3s_err(cx, res, P3S_E_INVALID_ARGUMENT);
+            if (memcmp(&to, &s->remote, tolen) != 0) return p3s_err(cx, res, KS_E_INVALID_ARGUMENT);
             tolen = 0;
-        } else if (!p3s_allowed(ctx, &to, P3S_UDP)) {
-            return p3s_err(cx, res, P3S_E_ACCESS_DENIED);
+        } else if (!p3s_allowed(ctx, &to, KS_UDP)) {
+            return p3s_err(cx, res, KS_E_ACCESS_DENIED);
         }
     } else if (!s->udp_connected) {
-        return p3s_err(cx, res, P3S_E_INVALID_ARGUMENT);
+        return p3s_err(cx, res, KS_E_INVALID_ARGUMENT);
     }
     dgram_op *o = op_new(s);
-    if (!o) return p3s_err(cx, res, P3S_E_OUT_OF_MEMORY);
+    if (!o) return p3s_err(cx, res, KS_E_OUT_OF_MEMORY);
     if (!(o->data = kiln_malloc(args[1].str.len ? args[1].str.len : 1))) {
         op_free(o);
-        return p3s_err(cx, res, P3S_E_OUT_OF_MEMORY);
+        return p3s_err(cx, res, KS_E_OUT_OF_MEMORY);
     }
     memcpy(o->data, args[1].str.ptr, args[1].str.len);
     o->len = args[1].str.len;
@@ -213,7 +211,7 @@ int p3s_udp_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *
     while (!(sent = send_try(o, &ecode)))
         if (p3s_wait(s->fd, POLLOUT, P3S_SLICE_NS) < 0) break;
     op_free(o);
-    if (!sent) return p3s_err(cx, res, P3S_E_TIMEOUT);
+    if (!sent) return p3s_err(cx, res, KS_E_TIMEOUT);
     if (ecode) return p3s_err(cx, res, ecode);
     p3s_ok(res, NULL);
     return 0;
@@ -234,8 +232,8 @@ static int recv_try(p3s_sock *s, uint8_t *buf, kiln_cabi_cx *cx, kiln_cval *res)
                      (struct sockaddr *)&from, &fl);
     while (k < 0 && errno == EINTR);
     if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-    if (k < 0) return p3s_err(cx, res, p3s_errno_code(errno)) < 0 ? -1 : 1;
-    if ((size_t)k > MAX_DATAGRAM) return p3s_err(cx, res, P3S_E_DATAGRAM_TOO_LARGE) < 0 ? -1 : 1;
+    if (k < 0) return p3s_err(cx, res, ks_errno_code(errno)) < 0 ? -1 : 1;
+    if ((size_t)k > MAX_DATAGRAM) return p3s_err(cx, res, KS_E_DATAGRAM_TOO_LARGE) < 0 ? -1 : 1;
     kiln_cval *v = kiln_cabi_alloc(cx, 3 * sizeof *v);
     char *data = kiln_cabi_alloc(cx, k ? (size_t)k : 1);
     if (!v || !data) return p3s_fail(cx, "out of memory");
@@ -245,7 +243,7 @@ static int recv_try(p3s_sock *s, uint8_t *buf, kiln_cabi_cx *cx, kiln_cval *res)
     v[0].agg.n = 2;
     v[1].str.ptr = data;
     v[1].str.len = (size_t)k;
-    if (p3s_addr_to_cval(&from, cx, &v[2], NULL) < 0) return p3s_fail(cx, "out of memory");
+    if (ks_addr_to_cval(&from, cx, &v[2], NULL) < 0) return p3s_fail(cx, "out of memory");
     p3s_ok(res, v);
     return 1;
 }
@@ -273,12 +271,12 @@ int p3s_udp_receive(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
 {
     p3s_sock *s = udp(ctx, cx, args);
     if (!s) return -1;
-    if (s->state == P3S_UNBOUND) return p3s_err(cx, res, P3S_E_INVALID_STATE);
+    if (s->state == P3S_UNBOUND) return p3s_err(cx, res, KS_E_INVALID_STATE);
     p3s_ctx *c = ctx;
     if (!c->dgram_buf && !(c->dgram_buf = kiln_malloc(MAX_DATAGRAM + 1)))
-        return p3s_err(cx, res, P3S_E_OUT_OF_MEMORY);
+        return p3s_err(cx, res, KS_E_OUT_OF_MEMORY);
     dgram_op *o = op_new(s);
-    if (!o) return p3s_err(cx, res, P3S_E_OUT_OF_MEMORY);
+    if (!o) return p3s_err(cx, res, KS_E_OUT_OF_MEMORY);
     int r = recv_try(s, c->dgram_buf, cx, res);
     if (r == 0) {
         kiln_chost_later later = {now_ns(), recv_fire, op_abandon, o};
@@ -286,7 +284,7 @@ int p3s_udp_receive(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
     }
     while (r == 0) { /* a synchronous call: wait here, within the time limit */
         if (p3s_wait(s->fd, POLLIN, P3S_SLICE_NS) < 0) {
-            r = p3s_err(cx, res, P3S_E_TIMEOUT) < 0 ? -1 : 1;
+            r = p3s_err(cx, res, KS_E_TIMEOUT) < 0 ? -1 : 1;
             break;
         }
         r = recv_try(s, c->dgram_buf, cx, res);
@@ -313,7 +311,7 @@ int p3s_udp_family(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
 {
     p3s_sock *s = udp(ctx, cx, args);
     if (!s) return -1;
-    res[0].var.disc = (uint32_t)p3s_family_of(s->family);
+    res[0].var.disc = (uint32_t)ks_family_of(s->family);
     return 0;
 }
 
