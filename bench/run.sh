@@ -22,7 +22,9 @@
 #      1,000 guests waiting on a slow upstream at once on 2 loops with another route's
 #      latency meanwhile. `KILN_BENCH_SECTION=host_api bash bench/run.sh` runs it alone.
 #  10. wasi:http 0.3: the p3 hello (bench/guests/p3_hello.wat) with a fresh instance per
-#      request and with --max-instance-reuse-count 128, vs the p2 c-http hello and nginx.
+#      request, with --max-instance-reuse-count 128 one request at a time per instance
+#      (--max-instance-concurrent-reuse-count 1) and 16 at once (Spin's default), vs the
+#      p2 c-http hello and nginx.
 #      `KILN_BENCH_SECTION=p3 bash bench/run.sh` runs it alone.
 #  11. languages (bench/languages.sh): every `kiln new` template's hello: size, build time,
 #      first request on an empty cache and of a second app, instance start p50, memory per
@@ -136,7 +138,7 @@ p3_p99() { awk '/ 99%/{print $2}' <<<"$1"; }
 p3_ratio() { python3 -c "print(f'{float(\"$1\")/float(\"$2\"):.2f}')" 2>/dev/null || echo "?"; }
 p3_median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 p3_section() {
-    local dir="$TMP/p3bench" wt corpus="$TMP/corpus-p3" fport rport cport nport fpid rpid cpid round
+    local dir="$TMP/p3bench" wt corpus="$TMP/corpus-p3" fport rport mport cport nport fpid rpid mpid cpid round
     wt="${KILN_TOOLS:-/var/cache/kiln-tools}/cargo/bin/wasm-tools"
     say "## 10. HTTP: a wasi:http 0.3 hello, a fresh instance per request and reused, vs the 0.2 hello (c-http) and nginx"
     say ""
@@ -179,39 +181,48 @@ TOML
     fpid=$!
     rport=$(free_port)
     "$KILN" up -f "$dir/p3" --listen "127.0.0.1:$rport" --tier opt --quiet \
-        --max-instance-reuse-count 128 >"$dir/reuse.log" 2>&1 &
+        --max-instance-reuse-count 128 --max-instance-concurrent-reuse-count 1 \
+        >"$dir/reuse.log" 2>&1 &
     rpid=$!
+    mport=$(free_port)
+    "$KILN" up -f "$dir/p3" --listen "127.0.0.1:$mport" --tier opt --quiet \
+        --max-instance-reuse-count 128 --max-instance-concurrent-reuse-count 16 \
+        >"$dir/reuse16.log" 2>&1 &
+    mpid=$!
     cport=$(free_port)
     "$KILN" up -f "$dir/p2" --listen "127.0.0.1:$cport" --tier opt --quiet >"$dir/p2.log" 2>&1 &
     cpid=$!
     nport=$(free_port)
     start_nginx "$dir/nginx" "$nport" 2 1024
     local port
-    for port in $fport $rport $cport; do
+    for port in $fport $rport $mport $cport; do
         for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/.well-known/kiln/health" >/dev/null && break; sleep 0.1; done
     done
     sleep 0.3
-    say "Command: \`wrk -t2 -c32 -d5s --latency URL\` against three \`kiln up --tier opt\` (default workers) — the p3 hello (bench/guests/p3_hello.wat) with a fresh instance per request (Kiln's default: a copy of the component's image), the same with \`--max-instance-reuse-count 128\` (Spin 4's default for p3), the p2 c-http hello (a fresh instance per request) — and nginx \`return 200\` (\`worker_processes 2\`), alternating, three rounds (compare within a round; the medians are the result)."
+    say "Command: \`wrk -t2 -c32 -d5s --latency URL\` against three \`kiln up --tier opt\` (default workers) — the p3 hello (bench/guests/p3_hello.wat) with a fresh instance per request (Kiln's default: a copy of the component's image), the same with \`--max-instance-reuse-count 128\` (Spin 4's default for p3) one request at a time per instance (\`--max-instance-concurrent-reuse-count 1\`) and up to 16 at once on one (\`16\`, Spin's default: the hello never waits, so this measures the sharing's overhead), the p2 c-http hello (a fresh instance per request) — and nginx \`return 200\` (\`worker_processes 2\`), alternating, three rounds (compare within a round; the medians are the result)."
     say ""
-    say "| round | p3 fresh req/s | p99 | p3 reuse 128 req/s | p99 | p2 c-http req/s | p99 | nginx req/s | p99 | fresh / p2 | reuse / p2 | reuse / fresh | fresh / nginx |"
-    say "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    local f r c n a1="" a2="" a3="" a4="" x1 x2 x3 x4
+    say "| round | p3 fresh req/s | p99 | p3 reuse 128 req/s | p99 | p3 reuse 128 M=16 req/s | p99 | p2 c-http req/s | p99 | nginx req/s | p99 | fresh / p2 | reuse / p2 | reuse / fresh | M=16 / fresh | fresh / nginx |"
+    say "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    local f r m c n a1="" a2="" a3="" a4="" a5="" x1 x2 x3 x4 x5
     for round in 1 2 3; do
         f=$(p3_wrk "http://127.0.0.1:$fport/")
         r=$(p3_wrk "http://127.0.0.1:$rport/")
+        m=$(p3_wrk "http://127.0.0.1:$mport/")
         c=$(p3_wrk "http://127.0.0.1:$cport/")
         n=$(p3_wrk "http://127.0.0.1:$nport/")
         x1=$(p3_ratio "$(p3_rps "$f")" "$(p3_rps "$c")")
         x2=$(p3_ratio "$(p3_rps "$r")" "$(p3_rps "$c")")
         x3=$(p3_ratio "$(p3_rps "$r")" "$(p3_rps "$f")")
         x4=$(p3_ratio "$(p3_rps "$f")" "$(p3_rps "$n")")
-        a1="$a1 $x1" a2="$a2 $x2" a3="$a3 $x3" a4="$a4 $x4"
-        say "| $round | $(p3_rps "$f") | $(p3_p99 "$f") | $(p3_rps "$r") | $(p3_p99 "$r") | $(p3_rps "$c") | $(p3_p99 "$c") | $(p3_rps "$n") | $(p3_p99 "$n") | $x1 | $x2 | $x3 | $x4 |"
+        x5=$(p3_ratio "$(p3_rps "$m")" "$(p3_rps "$f")")
+        a1="$a1 $x1" a2="$a2 $x2" a3="$a3 $x3" a4="$a4 $x4" a5="$a5 $x5"
+        say "| $round | $(p3_rps "$f") | $(p3_p99 "$f") | $(p3_rps "$r") | $(p3_p99 "$r") | $(p3_rps "$m") | $(p3_p99 "$m") | $(p3_rps "$c") | $(p3_p99 "$c") | $(p3_rps "$n") | $(p3_p99 "$n") | $x1 | $x2 | $x3 | $x5 | $x4 |"
     done
-    kill "$fpid" "$rpid" "$cpid" 2>/dev/null; wait "$fpid" "$rpid" "$cpid" 2>/dev/null
+    kill "$fpid" "$rpid" "$mpid" "$cpid" 2>/dev/null
+    wait "$fpid" "$rpid" "$mpid" "$cpid" 2>/dev/null
     kill "$(cat "$dir/nginx/nginx.pid")" 2>/dev/null
     say ""
-    say "Medians of the rounds: p3 fresh / p2 **$(p3_median "$a1")**, p3 reuse / p2 **$(p3_median "$a2")**, p3 reuse / p3 fresh **$(p3_median "$a3")**, p3 fresh / nginx **$(p3_median "$a4")** (each instance of both from an image)."
+    say "Medians of the rounds: p3 fresh / p2 **$(p3_median "$a1")**, p3 reuse / p2 **$(p3_median "$a2")**, p3 reuse / p3 fresh **$(p3_median "$a3")**, p3 reuse M=16 / p3 fresh **$(p3_median "$a5")**, p3 fresh / nginx **$(p3_median "$a4")** (each instance of both from an image)."
     say ""
 }
 # ---- 8: JavaScript compute (the http-js template vs Node.js, both tiers; kept in one function)

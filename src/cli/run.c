@@ -1,6 +1,7 @@
 /* run.c — `kiln run`: run a WASI command module, like `wasmtime run`.
  *
- *   kiln run [--dir HOST[::GUEST][:ro]]... [--env K[=V]]... [--tier T] [-v] FILE.wasm [ARGS]...
+ *   kiln run [--dir HOST[::GUEST][:ro]]... [--env K[=V]]... [--allow-outbound URL]... [--tier T]
+ *            [-v] FILE.wasm [ARGS]...
  *   kiln run --invoke NAME [OPTIONS] FILE.wasm [ARGS]...
  *
  * Exit status: the guest's proc_exit code (0 when _start returns); a trap prints
@@ -12,6 +13,7 @@
 #include "engine/engine.h"
 #include "host/registry.h"
 #include "host/wasi.h"
+#include "manifest/manifest.h"
 #include "util/alloc.h"
 
 #include <errno.h>
@@ -27,6 +29,8 @@ static void run_usage(FILE *f)
                "                            :ro mounts it read-only\n"
                "  --env K=V                 set a guest environment variable (--env K: copy the\n"
                "                            host's K); the guest sees no other variable\n"
+               "  --allow-outbound URL      a component may reach URL (allowed_outbound_hosts:\n"
+               "                            tcp://127.0.0.1:80, udp://*:53, https://x.io)\n"
                "  --tier fast|opt|auto      compiler tier (default auto: opt if cached)\n"
                "  --max-memory SIZE         cap on the guest's linear memory (e.g. 256M)\n"
                "  --timeout DURATION        stop the guest after DURATION (e.g. 10s, 500ms)\n"
@@ -65,6 +69,8 @@ typedef struct run_state {
     size_t nenv;
     char **owned; /* strings built here (env copies) */
     size_t nowned;
+    const char **outbound; /* --allow-outbound (a component's allowed_outbound_hosts) */
+    size_t noutbound;
 } run_state;
 
 static void run_state_free(run_state *s)
@@ -74,6 +80,7 @@ static void run_state_free(run_state *s)
     kiln_free(s->owned);
     kiln_free(s->dirs);
     kiln_free(s->env);
+    kiln_free(s->outbound);
 }
 
 static int push(void **arr, size_t *n, size_t elem, const void *v)
@@ -179,6 +186,15 @@ int kiln_cmd_run(int argc, char **argv)
                 kv = s;
             }
             if (push((void **)&st.env, &st.nenv, sizeof kv, &kv) < 0) goto oom;
+        } else if (strcmp(a, "--allow-outbound") == 0 && val) {
+            const char *why = NULL;
+            if (!kiln_outbound_host_valid(val, &why) || strstr(val, "{{")) {
+                fprintf(stderr, "error: bad --allow-outbound '%s' (%s)\n", val,
+                        why ? why : "no templates here");
+                goto out;
+            }
+            i++;
+            if (push((void **)&st.outbound, &st.noutbound, sizeof val, &val) < 0) goto oom;
         } else if (strcmp(a, "--tier") == 0 && val) {
             if (kiln_tier_parse(argv[++i], &opts.tier) < 0) {
                 fprintf(stderr, "error: unknown tier '%s' (fast, opt or auto)\n", val);
@@ -230,6 +246,9 @@ int kiln_cmd_run(int argc, char **argv)
                      .npreopens = st.ndirs,
                      .preopens = st.dirs,
                      .stdio = {{.fd = 0}, {.fd = 1}, {.fd = 2}}},
+            .nallowed_outbound_hosts = st.noutbound,
+            .allowed_outbound_hosts = st.outbound,
+            .allow_tcp_bind = 1,
         };
         if (max_memory) kiln_rt_set_memory_limit_pages((uint32_t)((max_memory + 65535) / 65536));
         rc = kiln_run_component(path, &opts, &cg, timeout_ms);

@@ -21,7 +21,7 @@
  *   --max-instance-reuse-count N, --max-instance-concurrent-reuse-count M
  *                          wasi:http 0.3 components: requests per instance (default 1,
  *                          a fresh instance each; Spin's is 128) and at once on one
- *                          (kept for now: exec/http/reuse_p3.h); no effect on 0.2 ones,
+ *                          (default 16: exec/http/reuse_p3.h); no effect on 0.2 ones,
  *                          as in Spin (no environment variables, as in Spin)
  *   --idle-instance-timeout D
  *                          a reused instance idle longer than D (default 1 s, Spin's) is
@@ -359,8 +359,8 @@ void kiln_up_flags_usage(FILE *out)
                  "                             instance per request; Spin's default is 128);\n"
                  "                             a trap or timeout retires the instance\n"
                  "      --max-instance-concurrent-reuse-count M  requests at once on one\n"
-                 "                             instance (0.3 components; accepted, today one\n"
-                 "                             at a time: others take another instance)\n"
+                 "                             instance (0.3 components; default 16; a trap\n"
+                 "                             fails every request in flight on it)\n"
                  "      --idle-instance-timeout D  a reused instance idle longer is dropped\n"
                  "                             (default 1s; N, Ns, Nms, Nus, Nns)\n"
                  "      --disable-cache, --cache FILE, --debug-info, --http1-max-buf-size N,\n"

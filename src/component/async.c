@@ -661,6 +661,7 @@ static ka_task *task_new(ka_store *s, ki_func *fn, kiln_cabi_cx *caller_cx, cons
     k->args = args;
     k->results = results;
     k->needs_exclusive = fn->type->async && (!fn->async || fn->callback);
+    k->tag = s->cur && s->cur->task ? s->cur->task->tag : NULL; /* (a guest's call: its caller's) */
     k->next = s->tasks;
     s->tasks = k;
     return k;
@@ -695,11 +696,12 @@ static void sub_free(ka_store *s, ka_subtask *sub)
     kiln_free(sub);
 }
 
-/* Whether task k has ended: resolved, and its threads too (none left registered, the
- * implicit one done). */
+/* Whether task k has ended: resolved, no kiln_component_call holding it, and its threads
+ * done too (none left registered, the implicit one done). */
 static int task_ended(const ka_task *k)
 {
-    return k->state == T_RESOLVED && !k->nthreads && (!k->implicit || k->implicit->done);
+    return k->state == T_RESOLVED && !k->nthreads && !k->held &&
+           (!k->implicit || k->implicit->done);
 }
 
 /* Frees ended task k (off *pk, the link to it in the store's list): its subtask forgets
@@ -797,6 +799,7 @@ static int outside(ka_store *s, top_call *c)
 {
     if (!s->idle.wants || !s->idle.wants(s->idle.arg)) return 0;
     if (ka_host_fire_due(s)) return 1;
+    if (s->fd_waiters && ka_stream_poll(s, 0) > 0) return 1; /* a host stream's fd is ready */
     c->idle = 1;
     return 2;
 }
@@ -900,8 +903,13 @@ static int drive_with_waits(ka_store *s, void (*fn)(void *), top_call *c)
         if (s->failed || !c->idle) return 0;
         uint64_t until = ka_host_next_due(s);
         if (s->deadline_ns && s->deadline_ns < until) until = s->deadline_ns;
-        if (s->idle.wait(s->idle.arg, until) < 0) {
+        int w = s->idle.wait(s->idle.arg, until);
+        if (w < 0) {
             store_fail(s, NULL, "the host's wait for its input failed");
+            return 0;
+        }
+        if (w > 0 && fn == run_drive) { /* the host takes the store back: "no progress" */
+            c->rc = 0;
             return 0;
         }
         if (past_deadline(s)) return 0;
@@ -922,7 +930,8 @@ int kiln_component_drive(kiln_component_instance *ci, int (*done)(void *), void 
     if (s->failed) goto failed;
     if (done(arg)) return 1;
     /* nothing waits, nothing is pending: no need to start the driver */
-    if (!s->waiting_head && !s->host_pending && !(s->idle.wants && s->idle.wants(s->idle.arg)))
+    if (!s->waiting_head && !s->host_pending && !s->fd_waiters &&
+        !(s->idle.wants && s->idle.wants(s->idle.arg)))
         return 0;
     s->deadline_ns = 0;
     if (timeout_ns) {
@@ -944,6 +953,86 @@ failed:
         snprintf(trap->message, sizeof trap->message, "%.150s", s->err);
     }
     return -1;
+}
+
+/* ---- calls in flight together (kiln_component_call_start) ---- */
+
+struct kiln_component_async_call {
+    ka_store *s;
+    ka_task *k;
+    kiln_cabi_cx cx; /* its arena holds the results */
+    kiln_cval result;
+};
+
+kiln_component_async_call *kiln_component_call_start(kiln_component_instance *ci,
+                                                     const kiln_component_func *f,
+                                                     const kiln_cval *args, void *tag)
+{
+    ka_store *s = ci->as;
+    ki_func *fn = (ki_func *)f;
+    if (!s || s->cur || s->failed || fn->kind == KI_FUNC_HOST || !fn->type->async) return NULL;
+    kiln_component_async_call *c = kiln_calloc(1, sizeof *c);
+    if (!c) return NULL;
+    if (kiln_cabi_cx_init(&c->cx) < 0) {
+        kiln_free(c);
+        return NULL;
+    }
+    ka_task *k = task_new(s, fn, &c->cx, args, &c->result);
+    ka_thread *t = k ? ka_thread_new(s, k) : NULL;
+    if (!t) { /* (a task made stays on the store's list, never started, until it goes) */
+        kiln_cabi_cx_free(&c->cx);
+        kiln_free(c);
+        return NULL;
+    }
+    k->cx.resource_ctx = NULL; /* the host's call */
+    k->tag = tag;
+    k->implicit = t;
+    k->held = 1;
+    t->ready = ka_always; /* the next driver starts it */
+    ka_waiting_add(s, t);
+    c->s = s;
+    c->k = k;
+    return c;
+}
+
+void *kiln_component_call_tag(kiln_component_instance *ci)
+{
+    ka_store *s = ci->as;
+    return s && s->cur && s->cur->task ? s->cur->task->tag : NULL;
+}
+
+uint64_t kiln_component_ready(kiln_component_instance *ci)
+{
+    ka_store *s = ci->as;
+    if (!s || s->failed) return 0;
+    for (ka_thread *t = s->waiting_head; t; t = t->wnext)
+        if (t->ready(t) || (t->cancellable && t->task->state == T_PENDING_CANCEL)) return 0;
+    uint64_t due = ka_host_next_due(s);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return due <= (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec ? 0 : due;
+}
+
+int kiln_component_call_done(void *call)
+{
+    kiln_component_async_call *c = call;
+    return c->k->state == T_RESOLVED || c->s->failed;
+}
+
+const kiln_cval *kiln_component_call_result(const kiln_component_async_call *c)
+{
+    return c->k->state == T_RESOLVED && !c->s->failed ? &c->result : NULL;
+}
+
+void kiln_component_call_end(kiln_component_async_call *c)
+{
+    if (!c) return;
+    c->k->held = 0;
+    if (c->k->state != T_RESOLVED) /* its results would go to a freed arena */
+        store_fail(c->s, NULL, "the host abandoned a call in flight");
+    if (!c->s->cur && !c->s->failed) reap(c->s);
+    kiln_cabi_cx_free(&c->cx);
+    kiln_free(c);
 }
 
 int ka_call(kiln_component_instance *ci, ki_func *fn, kiln_cabi_cx *caller_cx,

@@ -99,7 +99,10 @@ static ka_subtask *earliest(ka_store *s)
 uint64_t ka_host_next_due(ka_store *s)
 {
     ka_subtask *first = earliest(s);
-    return first ? first->later.due_ns : UINT64_MAX;
+    uint64_t due = first ? first->later.due_ns : UINT64_MAX;
+    /* streams waiting for fds are polled between the host's outside waits: in slices */
+    if (s->fd_waiters && due > now_ns() + KA_FD_SLICE_NS) due = now_ns() + KA_FD_SLICE_NS;
+    return due;
 }
 
 /* Fires first, which is due: fire must complete (or fail) the call, or set it a later
@@ -126,9 +129,13 @@ int ka_host_progress(ka_store *s)
 {
     ka_pumps_reap(s, 0);
     ka_subtask *first = earliest(s);
-    if (!first || s->failed) return 0;
-    uint64_t until = first->later.due_ns;
+    if ((!first && !s->fd_waiters) || s->failed) return 0;
+    uint64_t until = first ? first->later.due_ns : UINT64_MAX;
     if (s->deadline_ns && s->deadline_ns < until) until = s->deadline_ns;
+    if (s->fd_waiters) { /* a host stream's fd or the due call, whichever comes first */
+        int r = ka_stream_poll(s, until);
+        if (r != 0) return r > 0;
+    }
     while (now_ns() < until) {
         struct timespec ts = {(time_t)(until / 1000000000u), (long)(until % 1000000000u)};
         int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
@@ -142,7 +149,7 @@ int ka_host_progress(ka_store *s)
         ka_store_fail(s, &trap, "the call's time limit passed");
         return 0;
     }
-    return fire(s, first);
+    return first ? fire(s, first) : 0;
 }
 
 /* Drops a pending call on the host's side. */

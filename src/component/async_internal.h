@@ -137,6 +137,8 @@ struct ka_task {
     int needs_exclusive;
     ka_thread *implicit;
     uint32_t nthreads; /* registered threads (the implicit one and explicit ones) */
+    int held;          /* a kiln_component_call still looks at it: not reaped */
+    void *tag;         /* the host's tag of the call it serves (kiln_component_call_tag) */
     ka_task *next;     /* store's list */
 };
 
@@ -198,10 +200,11 @@ struct ka_store {
     uint32_t *objfree; /* as large as objs: giving a slot back cannot fail */
     uint32_t nobjfree;
     ka_errctx *errctxs;
-    ka_subtask *host_call;    /* the async-lowered host call running (kiln_chost_defer) */
-    ka_subtask *host_pending; /* host calls left pending, completed later */
-    kiln_component_idle idle; /* the host's outside wait (kiln_component_set_idle) */
-    struct ka_pump *pumps;    /* stream.c: host ends joined to host ends (ka_pumps_reap) */
+    ka_subtask *host_call;     /* the async-lowered host call running (kiln_chost_defer) */
+    ka_subtask *host_pending;  /* host calls left pending, completed later */
+    kiln_component_idle idle;  /* the host's outside wait (kiln_component_set_idle) */
+    struct ka_end *fd_waiters; /* host stream ends waiting for an fd (stream.c) */
+    struct ka_pump *pumps;     /* stream.c: host ends joined to host ends (ka_pumps_reap) */
 };
 
 /* The most objects one store holds at once (streams' and futures' ends, subtasks,
@@ -210,6 +213,9 @@ struct ka_store {
  * loop without dropping them traps (KA_TOO_MANY) instead of growing the host's memory
  * until the request's time limit. */
 #define KA_MAX_OBJS (1u << 17)
+/* Between the host's outside waits (kiln_component_idle), host streams waiting for fds
+ * are polled at least this often. */
+#define KA_FD_SLICE_NS (20ull * 1000000u)
 #define KA_TOO_MANY                                                                                \
     "too many streams, futures, subtasks and waitable sets alive at once in one instance"
 /* Adds obj (a ka_obj_head first) to the store, in a freed slot when there is one: its
@@ -283,13 +289,19 @@ int ka_wset_ready_stackful(ka_thread *t);
 void ka_store_fail(ka_store *s, const kiln_trap *trap, const char *msg);
 
 /* async_host.c: host calls completing later. When no guest thread can run: waits for the
- * earliest due pending host call (within the store's deadline) and fires it; 1 when it
- * did (the caller looks for ready threads again), 0 when none is due (a deadlock). */
+ * earliest due pending host call (within the store's deadline) and fires it, or, while
+ * host streams wait for fds, for the first of them (ka_stream_poll); 1 when one fired or
+ * was woken (the caller looks for ready threads again), 0 when nothing can (a deadlock). */
 int ka_host_progress(ka_store *s);
 /* Fires the earliest pending host call if it is due now (no sleep): 1 when one fired. */
 int ka_host_fire_due(ka_store *s);
 /* The earliest due_ns of the pending host calls (UINT64_MAX: none). */
 uint64_t ka_host_next_due(ka_store *s);
+/* stream.c: polls the fds host streams wait for (kiln_chost_stream_wait_fd) until
+ * `until` (CLOCK_MONOTONIC ns; UINT64_MAX: no limit; past: only a check) and wakes the
+ * streams whose fd is ready: 1 when one was, 0 when none was by then or none waits, -1
+ * when the poll failed (the store then fails). */
+int ka_stream_poll(ka_store *s, uint64_t until);
 /* subtask.cancel of a pending host call: abandoned, CANCELLED_BEFORE_RETURNED. */
 void ka_host_cancel(ka_subtask *sub);
 /* At the store's teardown: every pending host call abandoned (and every pump freed). */

@@ -11,9 +11,10 @@
  * resolving at once; host functions completing later (STARTED, then RETURNED through a
  * waitable set when another host call or the driver's timer completes them; dropping
  * one pending traps, cancelling one abandons it, waiting on one nothing completes is a
- * deadlock); host-owned stream ends (partial copies, held writes, the idle wait); a
- * host's stream and future passed by the guest, unread, to another host function (the
- * runtime moves them: order, backpressure, the end and drops on either side); and
+ * deadlock); calls in flight together on one instance (kiln_component_call_start);
+ * host-owned stream ends (partial copies, held writes, the idle wait); a host's stream
+ * and future passed by the guest, unread, to another host function (the runtime moves
+ * them: order, backpressure, the end and drops on either side); and
  * an image's copy calling a task. The spec's own tests (tests/suites/
  * component_spec.sh, async/) cover the rest. */
 #include "component/async_internal.h"
@@ -370,6 +371,7 @@ typedef struct later_ctx {
 } later_ctx;
 
 static int abandoned_total;
+static void *later_tag, *sleep_tag; /* the call tags later and sleep last saw */
 
 static void *l_new(const kiln_grants *g, char **err)
 {
@@ -387,6 +389,7 @@ static void l_abandon(void *arg)
 static int l_later(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     later_ctx *c = ctx;
+    later_tag = cx->async_ctx ? kiln_component_call_tag(cx->async_ctx) : NULL;
     kiln_chost_later l = {0, NULL, l_abandon, c};
     kiln_chost_pending *p = c->p ? NULL : kiln_chost_defer(cx, &l);
     if (!p) {
@@ -424,6 +427,7 @@ static void l_fire(kiln_chost_pending *p, void *arg)
 static int l_sleep(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     later_ctx *c = ctx;
+    sleep_tag = cx->async_ctx ? kiln_component_call_tag(cx->async_ctx) : NULL;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -559,6 +563,51 @@ static void test_host_later(void)
     CHECK(abandoned_total == 2); /* the trapped instance's pending call, at its free */
     expect_trap(lc, "stuck", "deadlock");
     CHECK(abandoned_total == 3);
+    kiln_component_unload(lc);
+}
+
+/* Calls in flight together (kiln_component_call_start): "sleeper" (a 20 ms host timer)
+ * and "sync" started on one instance; a drive for sync's end runs both until sync
+ * returned, sleeper still waiting for its timer (kiln_component_ready names its due
+ * time), each host call seeing its call's tag; a drive for sleeper's end fires it. A call ended
+ * before it was done fails the store: no call starts after. */
+static void test_calls_in_flight(void)
+{
+    kiln_loaded_component *lc = load("later", later_wat);
+    if (!lc) return;
+    kiln_component_instance *ci = instantiate(lc);
+    if (!ci) {
+        kiln_component_unload(lc);
+        return;
+    }
+    kiln_component_async_call *c1 =
+        kiln_component_call_start(ci, kiln_component_find_func(ci, "sleeper"), NULL, &c1);
+    kiln_component_async_call *c2 =
+        kiln_component_call_start(ci, kiln_component_find_func(ci, "sync"), NULL, &c2);
+    CHECK(c1 && c2);
+    if (c1 && c2) {
+        CHECK(!kiln_component_call_done(c1) && !kiln_component_call_done(c2));
+        CHECK(kiln_component_ready(ci) == 0); /* their threads are ready to start */
+        kiln_trap t;
+        CHECK(kiln_component_drive(ci, kiln_component_call_done, c2, &t, 0) == 1);
+        CHECK(kiln_component_call_result(c2) && kiln_component_call_result(c2)->u == 9);
+        CHECK(!kiln_component_call_done(c1));
+        CHECK(sleep_tag == &c1 && later_tag == &c2); /* each host call knew its call */
+        CHECK(kiln_component_call_tag(ci) == NULL);  /* (no guest code runs) */
+        uint64_t due = kiln_component_ready(ci);
+        CHECK(due != 0 && due != UINT64_MAX); /* sleeper's timer */
+        CHECK(kiln_component_drive(ci, kiln_component_call_done, c1, &t, 0) == 1);
+        CHECK(kiln_component_call_result(c1) && kiln_component_call_result(c1)->u == 20);
+        CHECK(kiln_component_ready(ci) == UINT64_MAX); /* nothing left */
+    }
+    kiln_component_call_end(c1);
+    kiln_component_call_end(c2);
+    kiln_component_async_call *c3 =
+        kiln_component_call_start(ci, kiln_component_find_func(ci, "sleeper"), NULL, NULL);
+    CHECK(c3 != NULL);
+    kiln_component_call_end(c3); /* not done: the store fails */
+    CHECK(kiln_component_call_start(ci, kiln_component_find_func(ci, "run"), NULL, NULL) == NULL);
+    kiln_component_instance_free(ci);
     kiln_component_unload(lc);
 }
 
@@ -1476,6 +1525,7 @@ int main(void)
     test_host_async();
     CHECK(kiln_chost_register(&l_provider) == 0);
     test_host_later();
+    test_calls_in_flight();
     CHECK(kiln_chost_register(&b_provider) == 0);
     test_host_stream();
     CHECK(kiln_chost_register(&p_provider) == 0);

@@ -4,6 +4,7 @@
 #include "host/wasihttp/wasihttp.h"
 #include "host/wasip2/wasip2.h"
 #include "host/wasip3/http.h"
+#include "host/wasip3/sockets.h"
 #include "host/wasip3/wasip3.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -14,8 +15,9 @@
 #define MAX_PROVIDERS 32
 
 static const kiln_chost_provider *providers[MAX_PROVIDERS] = {
-    &kiln_wasip2_provider, &kiln_wasihttp_provider, &kiln_wasip3_provider, &kiln_p3http_provider};
-static size_t nproviders = 4;
+    &kiln_wasip2_provider, &kiln_wasihttp_provider, &kiln_wasip3_provider, &kiln_p3http_provider,
+    &kiln_p3sockets_provider};
+static size_t nproviders = 5;
 
 /* "ns:pkg/iface" and the version of an import name; 0, or -1 if not an interface name. */
 static int split_name(const char *name, char *base, size_t cap, const char **version)

@@ -190,8 +190,26 @@ kiln_chost_stream *kiln_chost_stream_reader(kiln_cabi_cx *cx, const kiln_cval *v
  * so that the guest receives the readable end. NULL with cx->err. */
 kiln_chost_stream *kiln_chost_stream_writer(kiln_cabi_cx *cx, kiln_cval *v,
                                             const kiln_chost_stream_ops *ops);
+/* A host's stream of values of any type T (e.g. wasi:filesystem 0.3's
+ * stream<directory-entry>): like kiln_chost_stream_writer, but the guest's read gets
+ * values from values(arg, cx, vals, n, end): up to n >= 1 values written into vals
+ * (zeroed; their strings and lists from kiln_cabi_alloc(cx, ..), valid during the call),
+ * how many; 0 with *end set: no more (the host's end is dropped). T is the type the
+ * stream is lowered with. ops->dropped and ops->arg as above (produce/consume unused). */
+typedef size_t (*kiln_chost_values_fn)(void *arg, kiln_cabi_cx *cx, kiln_cval *vals, size_t n,
+                                       int *end);
+kiln_chost_stream *kiln_chost_stream_values(kiln_cabi_cx *cx, kiln_cval *v,
+                                            kiln_chost_values_fn values,
+                                            const kiln_chost_stream_ops *ops);
 /* The host can take or give bytes again: the guest's pending copy is retried. */
 void kiln_chost_stream_wake(kiln_chost_stream *hs);
+/* From consume/produce that returned 0 (or right after): the host can go on once fd is
+ * ready for events (POLLIN/POLLOUT). When no guest thread can run, the driver polls the
+ * fds its host streams wait for, together with its pending calls' due times and the
+ * call's time limit, and wakes (kiln_chost_stream_wake) each stream whose fd is ready;
+ * the wait is then over (one wait per stream; a new one replaces it; closing the stream
+ * or the guest dropping its end ends it). */
+void kiln_chost_stream_wait_fd(kiln_chost_stream *hs, int fd, short events);
 /* The host drops its end: the guest's copy (pending or next) ends DROPPED. hs is no
  * longer valid. */
 void kiln_chost_stream_close(kiln_chost_stream *hs);

@@ -149,13 +149,46 @@ int kiln_component_drive(kiln_component_instance *ci, int (*done)(void *), void 
  * returns 0 (drive on) or -1 (the instance traps with a host error). Then the driver
  * runs on. wants runs on the driver's thread while the caller waits for it, so it may
  * read what wait writes. Without it (or when wants does not hold) a wait nothing can
- * complete is a deadlock, as before. idle is copied; a no-op without the async ABI. */
+ * complete is a deadlock, as before. wait may also return 1 under kiln_component_drive:
+ * the host takes the store back (another request needs it), and the drive returns 0 (a
+ * call treats 1 as 0). idle is copied; a no-op without the async ABI. */
 typedef struct kiln_component_idle {
     int (*wants)(void *arg);
     int (*wait)(void *arg, uint64_t until_ns);
     void *arg;
 } kiln_component_idle;
 void kiln_component_set_idle(kiln_component_instance *ci, const kiln_component_idle *idle);
+
+/* Calls in flight together (Spin's concurrent instance reuse: several wasi:http 0.3
+ * requests served by one instance, each a call of its async handle export, interleaving
+ * where the guest waits). kiln_component_call_start makes the call's task and queues its
+ * thread, without running guest code: the next kiln_component_drive (by whoever drives
+ * the store) starts it, and runs the threads of every call in flight until its own
+ * condition holds — kiln_component_call_done(call) for the caller waiting for its
+ * task. The args (and what they point to) must live until the call is done; the results
+ * (kiln_component_call_result, NULL when the store failed) live in the call's own arena
+ * until kiln_component_call_end, which frees it (a call ended before it was done fails
+ * the store: its results would go nowhere). Only for functions of an async type on an
+ * instance with the async ABI that has not failed, with nothing running; NULL otherwise
+ * or when out of memory. A trap in any call fails the store: every call in flight is
+ * then done, with no result. The store stays single-threaded: the caller makes sure only
+ * one of start, drive, done, end (and the host contexts' calls) runs at a time. */
+typedef struct kiln_component_async_call kiln_component_async_call;
+kiln_component_async_call *kiln_component_call_start(kiln_component_instance *ci,
+                                                     const kiln_component_func *f,
+                                                     const kiln_cval *args, void *tag);
+/* The tag given to kiln_component_call_start of the call whose guest code runs now (a
+ * host function's way to know which of the calls in flight it serves: the tasks a call's
+ * guest code starts inherit its tag); NULL outside guest code or for other calls. */
+void *kiln_component_call_tag(kiln_component_instance *ci);
+int kiln_component_call_done(void *call);
+/* Whether a drive would run something now: 0 when a guest thread is ready, a host call is
+ * due or the store failed; else when the earliest pending host call comes due
+ * (CLOCK_MONOTONIC; UINT64_MAX: none) — the host may wait for it (or its own input)
+ * without a trip through the driver. */
+uint64_t kiln_component_ready(kiln_component_instance *ci);
+const kiln_cval *kiln_component_call_result(const kiln_component_async_call *call);
+void kiln_component_call_end(kiln_component_async_call *call);
 
 /* The provider context an instance uses for a provider (NULL if it has none). */
 void *kiln_component_host_ctx(kiln_component_instance *ci, const char *provider_name);

@@ -13,13 +13,16 @@
  * forwarding a body) is joined to it: a pump moves a stream's bytes from the host's writer
  * to the host's reader, a future's value goes from the one to the other when resolved.
  *
- * Elements are copied byte for byte: element types holding strings, lists or handles are
- * refused (a trap) for now; so is passing an end as a parameter or result (cabi.c). */
+ * Elements are copied byte for byte; elements holding strings, lists or handles are
+ * lifted from one guest and lowered into the other (move_values). A host end gives bytes,
+ * or values of any type, resources included (kiln_chost_stream_values: host_values). */
 #include "component/async_internal.h"
 #include "engine/runtime.h"
 #include "util/alloc.h"
 
 #include <stddef.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -49,11 +52,16 @@ typedef struct ka_end {
     /* a host's end (host.h's kiln_chost_stream): its ops, valid while host is set */
     int host;
     kiln_chost_stream_ops ops;
-    ka_store *store; /* a host end's */
-    int fut_ready;   /* a host future's value is set */
+    kiln_chost_values_fn values; /* a host's stream of values (kiln_chost_stream_values) */
+    ka_store *store;             /* a host end's */
+    int fut_ready;               /* a host future's value is set */
     kiln_cval fut_value;
     kiln_cval *fut_nodes;       /* kiln_chost_future_values: the value's nested parts */
     kiln_chost_future_ops fops; /* a host future reader's (kiln_chost_future_reader) */
+    /* a host stream waiting for an fd (kiln_chost_stream_wait_fd), in its store's list */
+    int wfd;
+    short wev;
+    struct ka_end *wnext, **wprev;
 } ka_end;
 
 _Static_assert(offsetof(ka_end, w) == 0, "ka_end starts with its ka_waitable head");
@@ -69,9 +77,20 @@ struct ka_shared {
     struct ka_pump *pump; /* both ends the host's: what moves the bytes (NULL: none) */
 };
 
+/* Takes e out of its store's list of fd waiters (if in it). */
+static void wait_unlink(ka_end *e)
+{
+    if (!e->wprev) return;
+    *e->wprev = e->wnext;
+    if (e->wnext) e->wnext->wprev = e->wprev;
+    e->wnext = NULL;
+    e->wprev = NULL;
+}
+
 void ka_end_free(void *p)
 {
     ka_end *e = p;
+    wait_unlink(e);
     kiln_free(e->fut_nodes);
     if (e->sh && --e->sh->nends == 0) kiln_free(e->sh);
     kiln_free(e);
@@ -549,6 +568,33 @@ int ka_end_lower(kiln_cabi_cx *cx, const kiln_ctype *t, const kiln_cval *v, uint
 
 /* ---- host-owned ends (host.h) ---- */
 
+/* At most this many values per host_values call (the guest reads again for more). */
+#define HOST_VALUES_MAX 64u
+
+/* The guest's read g of a host's stream of values h: up to n values from h->values,
+ * lowered into g's buffer (their strings realloc'd in g's memory); *got of them. */
+static int host_values(ka_shared *sh, ka_end *g, ka_end *h, uint32_t n, size_t *got, int *end,
+                       char *err, size_t errlen)
+{
+    kiln_cabi_cx to;
+    if (n > HOST_VALUES_MAX) n = HOST_VALUES_MAX;
+    kiln_cval *vals = kiln_calloc(n, sizeof *vals);
+    if (!vals || buf_cx(&g->buf, &to) < 0) {
+        kiln_free(vals);
+        return snprintf(err, errlen, "out of memory"), -1;
+    }
+    const kiln_ctype *t = elem_of(g->buf.bi);
+    size_t k = h->values(h->ops.arg, &to, vals, n, end);
+    int rc = 0;
+    for (size_t i = 0; i < k && i < n && rc == 0; i++)
+        if (kiln_cabi_store_value(&to, t, &vals[i], g->buf.ptr + (uint32_t)i * sh->t->size) < 0)
+            rc = -1, snprintf(err, errlen, "writing a stream element: %.200s", to.err);
+    *got = k < n ? k : n;
+    kiln_cabi_cx_free(&to);
+    kiln_free(vals);
+    return rc;
+}
+
 /* The guest's end g has a pending copy and the host's end h is its peer: h's ops take
  * (or give) what they can now; the copy completes with that progress, or stays pending
  * ("not now"), or ends DROPPED when the host has no more to give. */
@@ -590,14 +636,16 @@ static int host_try(ka_shared *sh, ka_end *g, ka_end *h, char *err, size_t errle
     uint32_t n = remain(&g->buf);
     size_t got = 0;
     int end = 0;
-    if (n > 0) {
+    if (n > 0 && h->values) {
+        if (host_values(sh, g, h, n, &got, &end, err, errlen) < 0) return -1;
+    } else if (n > 0) {
         uint8_t *p = g->buf.mem->data + g->buf.ptr;
         got =
             g->readable ? h->ops.produce(h->ops.arg, p, n, &end) : h->ops.consume(h->ops.arg, p, n);
         if (got > n) got = n;
     }
     if (got || n == 0) {
-        g->buf.ptr += (uint32_t)got;
+        g->buf.ptr += (uint32_t)got * (h->values ? sh->t->size : 1);
         g->buf.progress += (uint32_t)got;
         sh->pend = NULL;
         on_copy_done(g, C_COMPLETED);
@@ -673,8 +721,11 @@ kiln_chost_stream *kiln_chost_stream_reader(kiln_cabi_cx *cx, const kiln_cval *v
     return (kiln_chost_stream *)e;
 }
 
-kiln_chost_stream *kiln_chost_stream_writer(kiln_cabi_cx *cx, kiln_cval *v,
-                                            const kiln_chost_stream_ops *ops)
+/* A new stream whose writable end the host keeps, *v set to it (the guest gets the
+ * readable end): of bytes (values NULL: ops->produce gives them) or of values (values:
+ * their type is the first lowering's). NULL with cx->err. */
+static kiln_chost_stream *host_writer(kiln_cabi_cx *cx, kiln_cval *v,
+                                      const kiln_chost_stream_ops *ops, kiln_chost_values_fn values)
 {
     kiln_component_instance *ci = cx->async_ctx;
     ka_shared *sh = ci && ci->as ? kiln_calloc(1, sizeof *sh) : NULL;
@@ -682,14 +733,32 @@ kiln_chost_stream *kiln_chost_stream_writer(kiln_cabi_cx *cx, kiln_cval *v,
         snprintf(cx->err, sizeof cx->err, ci && ci->as ? "out of memory" : "not async");
         return NULL;
     }
-    sh->t = kiln_ctype_prim(KILN_CT_U8);
-    ka_end *e = host_end(cx, sh, 0, ops);
+    if (values)
+        sh->type_later = 1;
+    else
+        sh->t = kiln_ctype_prim(KILN_CT_U8);
+    ka_end *e = values ? host_end_add(cx, sh, 0) : host_end(cx, sh, 0, ops);
     if (!e) {
         kiln_free(sh);
         return NULL;
     }
+    e->ops = *ops;
+    e->values = values;
     v->shared = sh;
     return (kiln_chost_stream *)e;
+}
+
+kiln_chost_stream *kiln_chost_stream_writer(kiln_cabi_cx *cx, kiln_cval *v,
+                                            const kiln_chost_stream_ops *ops)
+{
+    return host_writer(cx, v, ops, NULL);
+}
+
+kiln_chost_stream *kiln_chost_stream_values(kiln_cabi_cx *cx, kiln_cval *v,
+                                            kiln_chost_values_fn values,
+                                            const kiln_chost_stream_ops *ops)
+{
+    return host_writer(cx, v, ops, values);
 }
 
 kiln_chost_future *kiln_chost_future_writer(kiln_cabi_cx *cx, kiln_cval *v)
@@ -790,10 +859,71 @@ void kiln_chost_stream_wake(kiln_chost_stream *hs)
         ka_store_fail(h->store, NULL, err);
 }
 
+void kiln_chost_stream_wait_fd(kiln_chost_stream *hs, int fd, short events)
+{
+    ka_end *h = (ka_end *)hs;
+    if (!h->host || fd < 0) return;
+    h->wfd = fd;
+    h->wev = events;
+    if (h->wprev) return;
+    ka_store *s = h->store;
+    h->wnext = s->fd_waiters;
+    if (h->wnext) h->wnext->wprev = &h->wnext;
+    h->wprev = &s->fd_waiters;
+    s->fd_waiters = h;
+}
+
+int ka_stream_poll(ka_store *s, uint64_t until)
+{
+    enum { MAX_POLL = 64 };
+    struct pollfd pfd[MAX_POLL];
+    ka_end *ends[MAX_POLL];
+    for (;;) {
+        nfds_t n = 0;
+        for (ka_end *e = s->fd_waiters, *next; e; e = next) {
+            next = e->wnext;
+            /* nothing to wake any more: no guest's copy pending, no pump (a host end's
+             * peer is the host too: the pump waits for this one) */
+            if (!e->host || (!e->sh->pump && (!e->sh->pend || e->sh->pend == e))) {
+                wait_unlink(e);
+                continue;
+            }
+            if (n < MAX_POLL) {
+                pfd[n] = (struct pollfd){e->wfd, e->wev, 0};
+                ends[n++] = e;
+            }
+        }
+        if (n == 0) return 0;
+        struct timespec now, left, *tmo = NULL;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t t = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+        if (until != UINT64_MAX) {
+            uint64_t d = until > t ? until - t : 0;
+            left.tv_sec = (time_t)(d / 1000000000u);
+            left.tv_nsec = (long)(d % 1000000000u);
+            tmo = &left;
+        }
+        int r = ppoll(pfd, n, tmo, NULL);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            ka_store_fail(s, NULL, "cannot wait for a host stream");
+            return -1;
+        }
+        if (r == 0) return 0;
+        for (nfds_t i = 0; i < n; i++)
+            if (pfd[i].revents) {
+                wait_unlink(ends[i]);
+                kiln_chost_stream_wake((kiln_chost_stream *)ends[i]);
+            }
+        return s->failed ? -1 : 1;
+    }
+}
+
 void kiln_chost_stream_close(kiln_chost_stream *hs)
 {
     ka_end *h = (ka_end *)hs;
     ka_pump *p = h->sh->pump;
+    wait_unlink(h);
     if (h->host && p && !h->readable) { /* the reader gets the bytes held, then the end */
         h->host = 0;
         h->dead = 1;

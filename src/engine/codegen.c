@@ -124,15 +124,53 @@ static int trap_overrides(kiln_buf *b, kiln_mem_checks checks)
         "#undef RANGE_CHECK\n"
         "#define RANGE_CHECK(mem, offset, len) \\\n"
         "  if (UNLIKELY(offset + (uint64_t)len > mem->size)) TRAP(MEMORY_OOB);\n"
+        "#define KILN_SELF(inst, mi) ((uintptr_t)(mi) & 1 \\\n"
+        "  ? (void *)((char *)(inst) + ((uintptr_t)(mi) - 1)) : (void *)(mi))\n"
         "#undef CALL_INDIRECT\n"
-        "#define CALL_INDIRECT(table, t, ft, x, ...) \\\n"
+        "#define CALL_INDIRECT(table, t, ft, x, ...) KILN_CALL_INDIRECT(table, t, ft, x, "
+        "__VA_ARGS__)\n"
+        "#define KILN_CALL_INDIRECT(table, t, ft, x, mi, ...) \\\n"
         "  ((LIKELY((x) < table.size) || TRAP(TABLE_OOB)), \\\n"
         "   (LIKELY(table.data[x].func != 0) || TRAP(NULL_ELEM)), \\\n"
         "   (LIKELY(table.data[x].func_type == func_types[ft]) || TRAP(TYPE_MISMATCH)), \\\n"
-        "   ((t)table.data[x].func)(__VA_ARGS__))\n",
+        "   ((t)table.data[x].func)(KILN_SELF(instance, mi), ##__VA_ARGS__))\n",
         KILN_TRAP_MEMORY_OOB, KILN_TRAP_TABLE_OOB, KILN_TRAP_NULL_ELEMENT,
         KILN_TRAP_INDIRECT_CALL_TYPE);
 }
+
+/* Funcref tables an image shares between instances (src/engine/funcref_table.c): after
+ * wasm2c's table helpers, every write to a funcref table first gives the table its own
+ * copy of a shared array (KILN_FT_OWN, the array's header word), and every funcref read
+ * out of a table (table.get, table.copy into another table) gets its module instance
+ * resolved against the calling instance (KILN_SELF; call_indirect's in trap_overrides),
+ * so that a relative element never leaves its table. Only an image makes relative
+ * elements, and only in tables no other module reaches (not imported, not exported). */
+static const char table_overrides[] =
+    "DEFINE_TABLE_FILL(externref)\n"
+    "/* Kiln: shared funcref tables (see src/engine/codegen.c). */\n"
+    "void kiln_rt_funcref_table_own(wasm_rt_funcref_table_t *);\n"
+    "#define KILN_FT_OWN(t) (UNLIKELY(((const u64 *)(const void *)(t)->data)[-2]) \\\n"
+    "  ? kiln_rt_funcref_table_own((wasm_rt_funcref_table_t *)(t)) : (void)0)\n"
+    "static inline wasm_rt_funcref_t kiln_ft_get(void *instance,\n"
+    "    const wasm_rt_funcref_table_t *t, u32 i) {\n"
+    "  wasm_rt_funcref_t r = funcref_table_get(t, i);\n"
+    "  r.module_instance = KILN_SELF(instance, r.module_instance);\n"
+    "  return r;\n"
+    "}\n"
+    "static inline void kiln_ft_copy(void *instance, wasm_rt_funcref_table_t *d,\n"
+    "    const wasm_rt_funcref_table_t *s, u32 da, u32 sa, u32 n) {\n"
+    "  KILN_FT_OWN(d);\n"
+    "  funcref_table_copy(d, s, da, sa, n);\n"
+    "  if (d != s)\n"
+    "    for (u32 i = 0; i < n; i++)\n"
+    "      d->data[da + i].module_instance = KILN_SELF(instance, "
+    "d->data[da + i].module_instance);\n"
+    "}\n"
+    "#define funcref_table_get(t, i) kiln_ft_get(instance, t, i)\n"
+    "#define funcref_table_copy(d, s, da, sa, n) kiln_ft_copy(instance, d, s, da, sa, n)\n"
+    "#define funcref_table_set(t, i, v) (KILN_FT_OWN(t), funcref_table_set(t, i, v))\n"
+    "#define funcref_table_fill(t, d, v, n) (KILN_FT_OWN(t), funcref_table_fill(t, d, v, n))\n"
+    "#define funcref_table_init(t, ...) (KILN_FT_OWN(t), funcref_table_init(t, __VA_ARGS__))\n";
 
 /* The bounds variant of direct_memory_rewrite: kiln_oob() traps (it "returns" a u64 so
  * that it fits in the address expression). */
@@ -577,8 +615,10 @@ static int instantiate_order(const char *header, const kiln_wasm *w, uint32_t **
 /* The glue appended to wasm2c's output. */
 /* Appends, for each field of the instance struct declared as `decl <name>;` (not a
  * pointer: imported memories/tables are pointers and belong to their exporter),
- * "  out[k++] = &in->NAME;" to b. Returns the count. */
-static size_t struct_fields(kiln_buf *b, const char *header, const char *decl)
+ * "  out[k++] = &in->NAME;" to b, and to `priv` (when not NULL) "1," when the field is a
+ * table no other module reaches, else "0,": the copy's exported tables are named after
+ * their export (w2c_e<i>, wasm_rewrite.h), the others w2c_T<index>. Returns the count. */
+static size_t struct_fields(kiln_buf *b, kiln_buf *priv, const char *header, const char *decl)
 {
     const char *start = strstr(header, "typedef struct Z_" KILN_CODEGEN_MODULE "_instance_t {");
     const char *end = start ? strstr(start, "} Z_" KILN_CODEGEN_MODULE "_instance_t;") : NULL;
@@ -590,6 +630,13 @@ static size_t struct_fields(kiln_buf *b, const char *header, const char *decl)
         const char *name = p + dlen + 1, *semi = strchr(name, ';');
         if (!semi) break;
         kiln_buf_printf(b, "  out[%zu] = &in->%.*s;\n", n++, (int)(semi - name), name);
+        if (priv) {
+            size_t k = 5;
+            while (name + k < semi && isdigit((unsigned char)name[k]))
+                k++;
+            int own = strncmp(name, "w2c_T", 5) == 0 && k > 5 && name + k == semi;
+            kiln_buf_puts(priv, own ? "1," : "0,");
+        }
     }
     return n;
 }
@@ -602,9 +649,13 @@ static int append_image_glue(kiln_buf *b, const kiln_wasm *w, const char *header
     static const char *const kinds[][2] = {{"memories", "wasm_rt_memory_t"},
                                            {"funcref_tables", "wasm_rt_funcref_table_t"},
                                            {"externref_tables", "wasm_rt_externref_table_t"}};
+    kiln_buf priv = KILN_BUF_INIT;
     for (size_t k = 0; k < 3; k++) {
         kiln_buf body = KILN_BUF_INIT;
-        size_t n = struct_fields(&body, header, kinds[k][1]);
+        size_t n = struct_fields(&body, k == 1 ? &priv : NULL, header, kinds[k][1]);
+        if (k == 1)
+            kiln_buf_printf(b, "const unsigned char kiln_glue_funcref_private[%zu] = {%s};\n",
+                            n ? n : 1, priv.data ? priv.data : "0");
         kiln_buf_printf(
             b,
             "const unsigned kiln_glue_n%s = %zu;\n"
@@ -613,6 +664,7 @@ static int append_image_glue(kiln_buf *b, const kiln_wasm *w, const char *header
             kinds[k][0], n, kinds[k][0], kinds[k][1], M, M, body.data ? body.data : "");
         kiln_buf_free(&body);
     }
+    kiln_buf_free(&priv);
     kiln_buf_puts(b, "void kiln_glue_rebind(void *inst, void *bs) {\n  (void)bs;\n");
     if (w->nimports) {
         kiln_buf_printf(b, "  init_instance_import((Z_%s_instance_t*)inst", M);
@@ -930,6 +982,7 @@ int kiln_codegen(const uint8_t *wasm, size_t len, const kiln_wasm *w, const kiln
         r = replace_once(out, "    TRAP(OOB);\n  LOAD_DATA((*dest)",
                          "    TRAP(MEMORY_OOB);\n  LOAD_DATA((*dest)");
     kiln_buf_free(&ov);
+    if (r == 0) r = replace_once(out, "DEFINE_TABLE_FILL(externref)\n", table_overrides);
     if (r == 0) r = elem_import_fix(out);
     if (direct_memory && r == 0) r = tcc_builtins(out);
     if (r == REPLACE_ABSENT) {

@@ -6,10 +6,14 @@
  * The snapshot is the native instance struct (globals, data-segment state, ...) plus each
  * of the instance's own memories as a memory image (linear_memory.c) and each table's
  * elements. A new instance is: memcpy of the struct, rebinding of the import contexts,
- * one slot per memory (reused slots come back reset, so no mmap on the request path), a
- * copy of each table with its self-references moved to the new instance. No guest code
- * runs: data segments, element segments and the start function ran once, when the image
- * was made.
+ * one slot per memory (reused slots come back reset, so no mmap on the request path),
+ * and its tables. A funcref table that no other module reaches (defined, not exported)
+ * and whose elements all name the instance itself (its functions, its imports through
+ * its bindings) is not copied: the image keeps it with every element relative to the
+ * instance (runtime.h, kiln_rt_funcref_self) and every copy uses that array as it is,
+ * until it writes the table and gets its own (funcref_table.c). Other tables are copied,
+ * with their self-references moved to the new instance. No guest code runs: data
+ * segments, element segments and the start function ran once, when the image was made.
  *
  * A set of instances that reference each other (a component's core instances: a table of
  * one holds funcrefs into another's block) is copied with kiln_image_instantiate_set, then
@@ -27,6 +31,9 @@
 typedef struct table_snapshot {
     uint32_t size, max_size;
     void *data; /* size elements */
+    int shared; /* funcref tables: data is a shared array (kiln_rt_funcref_elems_new) of
+                 * elements relative to the instance (kiln_rt_funcref_self), used by
+                 * every instance as it is */
 } table_snapshot;
 
 struct kiln_image {
@@ -47,7 +54,7 @@ void kiln_image_free(kiln_image *img)
     for (unsigned i = 0; img->mems && i < m->nmemories; i++)
         kiln_rt_mem_image_free(img->mems[i]);
     for (unsigned i = 0; img->ftabs && i < m->nfuncref_tables; i++)
-        kiln_free(img->ftabs[i].data);
+        kiln_rt_funcref_elems_free(img->ftabs[i].data);
     for (unsigned i = 0; img->etabs && i < m->nexternref_tables; i++)
         kiln_free(img->etabs[i].data);
     kiln_free(img->mems);
@@ -65,6 +72,33 @@ static void *dup_elems(const void *src, size_t count, size_t size)
     void *p = kiln_malloc(count ? count * size : 1);
     if (p && count) memcpy(p, src, count * size);
     return p;
+}
+
+/* The snapshot of funcref table t of inst (`priv`: no other module reaches it). Shared
+ * when it is private and every element's module instance is in inst's own block (its
+ * native struct or its bindings) or NULL: those elements are stored relative to the
+ * native struct, the same for every copy. Otherwise (a funcref into another instance,
+ * which a copy must move) its elements are stored as they are. -1 when out of memory. */
+static int snapshot_funcrefs(const kiln_instance *inst, const wasm_rt_funcref_table_t *t, int priv,
+                             table_snapshot *out)
+{
+    uintptr_t lo = (uintptr_t)inst, hi = lo + inst->alloc_size;
+    void *native = inst->native;
+    int share = priv;
+    for (uint32_t k = 0; share && k < t->size; k++) {
+        uintptr_t mi = (uintptr_t)kiln_rt_funcref_self(native, t->data[k].module_instance);
+        if (mi && (mi < lo || mi >= hi || ((mi - (uintptr_t)native) & 1))) share = 0;
+    }
+    wasm_rt_funcref_t *d = kiln_rt_funcref_elems_new(t->size, share);
+    if (!d) return -1;
+    for (uint32_t k = 0; k < t->size; k++) {
+        d[k] = t->data[k];
+        /* Only a private table holds relative elements (an image-made instance's). */
+        void *mi = priv ? kiln_rt_funcref_self(native, d[k].module_instance) : d[k].module_instance;
+        d[k].module_instance = share && mi ? kiln_rt_funcref_relative(native, mi) : mi;
+    }
+    *out = (table_snapshot){t->size, t->max_size, d, share};
+    return 0;
 }
 
 kiln_image *kiln_image_capture(kiln_instance *inst, kiln_err *err)
@@ -96,17 +130,13 @@ kiln_image *kiln_image_capture(kiln_instance *inst, kiln_err *err)
         }
     }
     m->g_funcref_tables(inst->native, ft);
-    for (unsigned i = 0; i < m->nfuncref_tables; i++) {
-        img->ftabs[i] =
-            (table_snapshot){ft[i]->size, ft[i]->max_size,
-                             dup_elems(ft[i]->data, ft[i]->size, sizeof(wasm_rt_funcref_t))};
-        if (!img->ftabs[i].data) goto oom;
-    }
+    for (unsigned i = 0; i < m->nfuncref_tables; i++)
+        if (snapshot_funcrefs(inst, ft[i], m->g_funcref_private[i], &img->ftabs[i]) < 0) goto oom;
     m->g_externref_tables(inst->native, et);
     for (unsigned i = 0; i < m->nexternref_tables; i++) {
         img->etabs[i] =
             (table_snapshot){et[i]->size, et[i]->max_size,
-                             dup_elems(et[i]->data, et[i]->size, sizeof(wasm_rt_externref_t))};
+                             dup_elems(et[i]->data, et[i]->size, sizeof(wasm_rt_externref_t)), 0};
         if (!img->etabs[i].data) goto oom;
     }
     kiln_free(mems);
@@ -187,13 +217,19 @@ static kiln_instance *instantiate(kiln_image *img, const kiln_binding *bindings,
         for (unsigned i = 0; i < nmem && ok; i++)
             ok = kiln_rt_mem_image_attach(img->mems[i], mems[i], img->mem_max[i]) == 0;
         for (unsigned i = 0; i < nft && ok; i++) {
-            /* In a set, the elements are copied by kiln_image_rebase, relocated in the same
-             * pass (a table of StarlingMonkey's has 7,784: copying then relocating them was
-             * most of a JS component's instance start); the table stays empty until then. */
+            /* A shared table is the image's array as it is (written, the instance gets a
+             * copy: funcref_table.c). Others are copied: in a set by kiln_image_rebase,
+             * relocated in the same pass, the table staying empty until then. */
             table_snapshot *s = &img->ftabs[i];
-            wasm_rt_funcref_t *d = self_rebase ? dup_elems(s->data, s->size, sizeof *d)
-                                               : kiln_malloc(s->size ? s->size * sizeof *d : 1);
+            ft[i]->max_size = s->max_size;
+            if (s->shared) {
+                ft[i]->data = s->data;
+                ft[i]->size = s->size;
+                continue;
+            }
+            wasm_rt_funcref_t *d = kiln_rt_funcref_elems_new(s->size, 0);
             ok = d != NULL;
+            if (ok && self_rebase && s->size) memcpy(d, s->data, s->size * sizeof *d);
             for (uint32_t k = 0; ok && self_rebase && k < s->size; k++) {
                 uintptr_t mi = (uintptr_t)d[k].module_instance;
                 if (mi >= img->orig_lo && mi < img->orig_hi)
@@ -201,7 +237,6 @@ static kiln_instance *instantiate(kiln_image *img, const kiln_binding *bindings,
             }
             ft[i]->data = d;
             ft[i]->size = self_rebase ? s->size : 0;
-            ft[i]->max_size = s->max_size;
         }
         for (unsigned i = 0; i < net && ok; i++) {
             table_snapshot *s = &img->etabs[i];
@@ -276,6 +311,7 @@ int kiln_image_rebase(kiln_instance *inst, const kiln_image *img, const kiln_ima
     m->g_funcref_tables(inst->native, ft);
     for (unsigned i = 0; i < m->nfuncref_tables; i++) {
         const table_snapshot *s = &img->ftabs[i];
+        if (s->shared) continue; /* instance-independent: instantiate gave it the array */
         const wasm_rt_funcref_t *src = s->data;
         wasm_rt_funcref_t *d = ft[i]->data;
         /* Consecutive elements mostly point into the same instance: the last range found

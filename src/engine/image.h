@@ -2,11 +2,12 @@
  * per-module images of engine.h (image.c).
  *
  * An image of one instance rebases the funcrefs of its tables that point into its own
- * block. In a component, a table of one core instance may hold funcrefs into another's
- * block (a fixup module fills a shim's table with the adapter's functions), so a set of
- * instances is copied in two steps: every instance with kiln_image_instantiate_set (its
- * tables empty), then kiln_image_rebase on each with the table of every image's old
- * range -> its new instance's base, which copies the tables' elements and moves them. */
+ * block (tables it shares between its instances need none: image.c). In a component, a
+ * table of one core instance may hold funcrefs into another's block (a fixup module fills
+ * a shim's table with the adapter's functions), so a set of instances is copied in two
+ * steps: every instance with kiln_image_instantiate_set (its copied tables empty), then
+ * kiln_image_rebase on each with the table of every image's old range -> its new
+ * instance's base, which copies those tables' elements and moves them. */
 #ifndef KILN_ENGINE_IMAGE_H
 #define KILN_ENGINE_IMAGE_H
 
@@ -16,8 +17,8 @@
  * unchanged and may be freed afterwards). NULL with *err filled. */
 kiln_image *kiln_image_capture(kiln_instance *inst, kiln_err *err);
 
-/* As kiln_image_instantiate, but the funcref tables are left empty (size 0): call
- * kiln_image_rebase, which fills them, before running guest code. */
+/* As kiln_image_instantiate, but the funcref tables it does not share are left empty
+ * (size 0): call kiln_image_rebase, which fills them, before running guest code. */
 kiln_instance *kiln_image_instantiate_set(kiln_image *img, const kiln_binding *bindings);
 
 /* [lo, hi): the block of the instance the image was captured from (what its funcrefs
@@ -35,8 +36,9 @@ typedef struct kiln_image_reloc {
     uintptr_t lo, hi, to;
 } kiln_image_reloc;
 
-/* Fills inst's funcref tables (inst made from img by kiln_image_instantiate_set, whose
- * tables stay empty until this call) with img's elements, each funcref whose module
+/* Fills inst's copied funcref tables (inst made from img by kiln_image_instantiate_set,
+ * whose copied tables stay empty until this call; shared ones need nothing) with img's
+ * elements, each funcref whose module
  * instance lies in one of the n old ranges (sorted by lo, disjoint) moved by that range's
  * offset; others are copied as they are. One pass per table. 0, or -1 out of memory. */
 int kiln_image_rebase(kiln_instance *inst, const kiln_image *img, const kiln_image_reloc *map,

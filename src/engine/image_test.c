@@ -2,8 +2,11 @@
  * (memory, globals, tables), is independent of the others, and reuses released slots;
  * the same for the bounds variant (small reservations, explicit checks); releasing a slot
  * whose guest only read pages makes none of them resident; a failing pthread_mutex_init
- * fails the image. */
+ * fails the image; funcref tables no other module reaches are shared, not copied. */
 #include "engine/engine.h"
+#include "engine/image.h"
+#include "engine/module_internal.h"
+#include "engine/runtime_internal.h"
 #include "util/test.h"
 
 #include <dlfcn.h>
@@ -50,22 +53,29 @@ static const char *wat =
     "      (br $next)))\n"
     "    (local.get $s)))\n";
 
-static kiln_module *load_checks(const char *dir, kiln_mem_checks checks)
+/* Compiles `text` on `tier` with `checks` (the image and test files go to dir). */
+static kiln_module *load_text(const char *dir, const char *text, kiln_tier tier,
+                              kiln_mem_checks checks)
 {
     char path[256], cmd[600];
     snprintf(path, sizeof path, "%s/m.wat", dir);
     FILE *f = fopen(path, "w");
     if (!f) return NULL;
-    fputs(wat, f);
+    fputs(text, f);
     fclose(f);
     snprintf(cmd, sizeof cmd, "wat2wasm %s/m.wat -o %s/m.wasm", dir, dir);
     if (system(cmd) != 0) return NULL;
     snprintf(path, sizeof path, "%s/m.wasm", dir);
-    kiln_compile_opts o = {.tier = KILN_TIER_FAST, .cache_dir = dir, .memory_checks = checks};
+    kiln_compile_opts o = {.tier = tier, .cache_dir = dir, .memory_checks = checks};
     kiln_err err;
     kiln_module *m = kiln_module_load_file(path, &o, NULL, &err);
     if (!m) fprintf(stderr, "%s\n", err.msg);
     return m;
+}
+
+static kiln_module *load_checks(const char *dir, kiln_mem_checks checks)
+{
+    return load_text(dir, wat, KILN_TIER_FAST, checks);
 }
 
 static kiln_module *load(const char *dir)
@@ -232,6 +242,153 @@ static void check_bounds_variant(const char *dir)
     kiln_module_free(m);
 }
 
+static const char *table_wat =
+    "(module\n"
+    "  (memory (export \"memory\") 1)\n"
+    "  (global $g (mut i32) (i32.const 10))\n"
+    "  (type $r (func (result i32)))\n"
+    "  (table $T 2 funcref)\n"
+    "  (table $E (export \"etab\") 2 funcref)\n"
+    "  (elem (table $T) (i32.const 1) func $seven)\n"
+    "  (elem declare func $eight)\n"
+    "  (func $seven (result i32) (i32.add (global.get $g) (i32.load8_u (i32.const 0))))\n"
+    "  (func $eight (result i32) (i32.const 8))\n"
+    "  (func (export \"setg\") (param i32)\n"
+    "    (global.set $g (local.get 0)) (i32.store8 (i32.const 0) (local.get 0)))\n"
+    "  (func (export \"call\") (param i32) (result i32)\n"
+    "    (call_indirect $T (type $r) (local.get 0)))\n"
+    "  (func (export \"set0\") (table.set $T (i32.const 0) (ref.func $eight)))\n"
+    "  (func (export \"grow\") (result i32) (table.grow $T (ref.null func) (i32.const 1)))\n"
+    "  (func (export \"size\") (result i32) (table.size $T))\n"
+    "  (func (export \"get_call\") (result i32)\n"
+    "    (table.set $E (i32.const 0) (table.get $T (i32.const 1)))\n"
+    "    (call_indirect $E (type $r) (i32.const 0)))\n"
+    "  (func (export \"copy_call\") (result i32)\n"
+    "    (table.copy $E $T (i32.const 1) (i32.const 1) (i32.const 1))\n"
+    "    (call_indirect $E (type $r) (i32.const 1))))\n";
+
+/* Calls export `name` with one i32 argument (ignored when the export takes none): its
+ * i32 result (for an export without results: the argument), or -1000 - the trap's
+ * kind. */
+static int call_i(kiln_instance *inst, const char *name, int32_t arg)
+{
+    kiln_val v[2] = {{.i32 = arg}};
+    kiln_trap t;
+    long i = kiln_module_export_index(kiln_instance_module(inst), name);
+    if (kiln_instance_call(inst, i, v, &t) < 0) return -1000 - (int)t.kind;
+    return (int)v[0].i32;
+}
+
+/* The instance's own funcref table k (0: $T, the private one; 1: $E, exported). */
+static wasm_rt_funcref_table_t *table(kiln_instance *inst, unsigned k)
+{
+    wasm_rt_funcref_table_t *ft[2] = {NULL, NULL};
+    if (inst->module->nfuncref_tables != 2) return NULL;
+    inst->module->g_funcref_tables(inst->native, ft);
+    return ft[k];
+}
+
+/* Whether every element of the exported table names a real (not relative) instance. */
+static int exported_absolute(kiln_instance *inst)
+{
+    const wasm_rt_funcref_table_t *e =
+        kiln_instance_export_ptr(inst, kiln_module_export_index(inst->module, "etab"));
+    for (uint32_t i = 0; e && i < e->size; i++)
+        if ((uintptr_t)e->data[i].module_instance & 1) return 0;
+    return e != NULL;
+}
+
+#define NULL_ELEM (-1000 - KILN_TRAP_NULL_ELEMENT)
+
+/* Funcref tables shared by an image's instances (funcref_table.c, image.c), on `tier`: a
+ * table only its module reaches is not copied per instance; call_indirect through it
+ * calls the calling instance's function (its globals, its memory); a write (table.set,
+ * table.grow) gives the writing instance its own copy and no other instance sees it; a
+ * funcref read out of it (table.get, table.copy into an exported table) names the
+ * instance itself; images captured from instances sharing or owning it work the same. */
+static void check_shared_tables(const char *dir, kiln_tier tier)
+{
+    kiln_module *m = load_text(dir, table_wat, tier, KILN_MEM_CHECKS_GUARD);
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK_INT(m->g_funcref_private[0], 1);
+    CHECK_INT(m->g_funcref_private[1], 0);
+    kiln_trap trap;
+    kiln_err err;
+    kiln_image *img = kiln_image_new(m, NULL, &trap, &err);
+    CHECK(img != NULL);
+    kiln_instance *a = img ? kiln_image_instantiate(img, NULL) : NULL;
+    kiln_instance *b = img ? kiln_image_instantiate(img, NULL) : NULL;
+    CHECK(a && b && table(a, 0) && table(b, 0));
+    if (!a || !b || !table(a, 0) || !table(b, 0)) goto out;
+
+    /* Not copied: both use the image's array; the exported table is each one's own. */
+    CHECK(table(a, 0)->data == table(b, 0)->data);
+    CHECK_INT(kiln_rt_funcref_elems_shared(table(a, 0)->data), 1);
+    CHECK(table(a, 1)->data != table(b, 1)->data);
+
+    /* The shared element calls the caller's $seven: its global, its memory. */
+    CHECK_INT(call_i(a, "setg", 20), 20);
+    CHECK_INT(call_i(a, "call", 1), 40);
+    CHECK_INT(call_i(b, "call", 1), 10);
+    CHECK_INT(call_i(b, "call", 0), NULL_ELEM);
+
+    /* table.set: a gets its own copy, b does not see the write. */
+    CHECK_INT(call_i(a, "set0", 0), 0);
+    CHECK_INT(call_i(a, "call", 0), 8);
+    CHECK_INT(call_i(a, "call", 1), 40);
+    CHECK_INT(call_i(b, "call", 0), NULL_ELEM);
+    CHECK(table(a, 0)->data != table(b, 0)->data);
+    CHECK_INT(kiln_rt_funcref_elems_shared(table(a, 0)->data), 0);
+    CHECK_INT(kiln_rt_funcref_elems_shared(table(b, 0)->data), 1);
+
+    /* table.grow on a shared table: b's own, longer copy; a new instance has the image's. */
+    CHECK_INT(call_i(b, "grow", 0), 2);
+    CHECK_INT(call_i(b, "size", 0), 3);
+    CHECK_INT(call_i(b, "call", 1), 10);
+    CHECK_INT(call_i(b, "call", 2), NULL_ELEM);
+    kiln_instance *c = kiln_image_instantiate(img, NULL);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_INT(call_i(c, "size", 0), 2);
+        CHECK_INT(call_i(c, "call", 0), NULL_ELEM);
+        /* Funcrefs read out of the shared table leave it naming c itself. */
+        CHECK_INT(call_i(c, "setg", 5), 5);
+        CHECK_INT(call_i(c, "get_call", 0), 10);
+        CHECK_INT(call_i(c, "copy_call", 0), 10);
+        CHECK_INT(exported_absolute(c), 1);
+        CHECK_INT(kiln_rt_funcref_elems_shared(table(c, 0)->data), 1);
+
+        /* Images of instances that share (c) or own (a) the table work the same. */
+        kiln_image *from_c = kiln_image_capture(c, &err);
+        kiln_image *from_a = kiln_image_capture(a, &err);
+        CHECK(from_c && from_a);
+        kiln_instance *d = from_c ? kiln_image_instantiate(from_c, NULL) : NULL;
+        kiln_instance *e = from_a ? kiln_image_instantiate(from_a, NULL) : NULL;
+        CHECK(d && e);
+        if (d && e) {
+            CHECK_INT(call_i(d, "call", 1), 10);
+            CHECK_INT(call_i(e, "call", 1), 40);
+            CHECK_INT(call_i(e, "call", 0), 8);
+            CHECK_INT(kiln_rt_funcref_elems_shared(table(d, 0)->data), 1);
+            CHECK_INT(kiln_rt_funcref_elems_shared(table(e, 0)->data), 1);
+            CHECK_INT(call_i(e, "setg", 1), 1);
+            CHECK_INT(call_i(e, "call", 1), 2);
+            CHECK_INT(call_i(a, "call", 1), 40);
+        }
+        kiln_instance_free(d);
+        kiln_instance_free(e);
+        kiln_image_free(from_c);
+        kiln_image_free(from_a);
+        kiln_instance_free(c);
+    }
+out:
+    kiln_instance_free(a);
+    kiln_instance_free(b);
+    kiln_image_free(img);
+    kiln_module_free(m);
+}
+
 static kiln_image *image;
 
 static void *worker(void *arg)
@@ -335,9 +492,18 @@ int main(void)
 
     check_bounds_variant(dir);
 
+    check_shared_tables(dir, KILN_TIER_FAST);
+    check_shared_tables(dir, KILN_TIER_OPT);
+
     check_slot_reset(m, "copy");
     setenv("KILN_IMAGE_COPY_MAX", "0", 1); /* every image copy-on-write */
     check_slot_reset(m, "copy-on-write");
+    kiln_rt_pagemap_scan_disable(1); /* as on kernels without PAGEMAP_SCAN */
+    check_slot_reset(m, "copy-on-write, pagemap read");
+    kiln_rt_pagemap_scan_disable(0);
+    setenv("KILN_COW_RESTORE_MAX", "0", 1); /* written pages dropped, not copied back */
+    check_slot_reset(m, "copy-on-write, dropped");
+    unsetenv("KILN_COW_RESTORE_MAX");
     unsetenv("KILN_IMAGE_COPY_MAX");
     kiln_module_free(m);
     char cmd[300];

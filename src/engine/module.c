@@ -210,8 +210,9 @@ static int bind_glue(kiln_module *m, const char *entry_path, const kiln_wasm *w,
     m->g_externref_tables =
         (void (*)(void *, wasm_rt_externref_table_t **))dlsym(m->dl, "kiln_glue_externref_tables");
     m->g_rebind = (void (*)(void *, kiln_binding *))dlsym(m->dl, "kiln_glue_rebind");
+    m->g_funcref_private = dlsym(m->dl, "kiln_glue_funcref_private");
     if (!nmem || !nft || !net || !m->g_memories || !m->g_funcref_tables || !m->g_externref_tables ||
-        !m->g_rebind) {
+        !m->g_rebind || !m->g_funcref_private) {
         kiln_buf_puts(err, "compiled module lacks Kiln's image glue");
         return -1;
     }

@@ -28,6 +28,8 @@ struct kiln_module {
     unsigned nmemories, nfuncref_tables, nexternref_tables;
     void (*g_memories)(void *native, wasm_rt_memory_t **out);
     void (*g_funcref_tables)(void *native, wasm_rt_funcref_table_t **out);
+    const unsigned char *g_funcref_private; /* per funcref table: 1 when no other module
+                                             * reaches it (an image may share it) */
     void (*g_externref_tables)(void *native, wasm_rt_externref_table_t **out);
     void (*g_rebind)(void *native, kiln_binding *bindings);
     /* Kiln's part of instantiation (consts.h): what wasm2c's instantiate leaves out */

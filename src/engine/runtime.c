@@ -1058,5 +1058,5 @@ void *wasm_rt_exception(void)
         return r;                                                                                  \
     }
 
-DEFINE_TABLE(funcref, wasm_rt_funcref_t)
+/* funcref tables: funcref_table.c (their arrays may be shared between instances). */
 DEFINE_TABLE(externref, wasm_rt_externref_t)

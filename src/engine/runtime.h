@@ -171,6 +171,32 @@ int kiln_rt_mem_image_reserve(kiln_rt_mem_image *img, size_t n);
 void kiln_rt_mem_image_free(kiln_rt_mem_image *img);
 size_t kiln_rt_mem_image_slots(kiln_rt_mem_image *img);
 
+/* Funcref tables' element arrays (funcref_table.c): every one is preceded by a header
+ * that says whether the array is shared (an image's, read-only, used by every instance
+ * made from it) or owned by its table. kiln_rt_funcref_elems_new gives n null elements
+ * (NULL when out of memory); a shared array is freed by its owner (the image) with
+ * kiln_rt_funcref_elems_free, never by a table. kiln_rt_funcref_table_own gives a table
+ * on a shared array its own copy (generated code calls it before writing; traps when out
+ * of memory). */
+wasm_rt_funcref_t *kiln_rt_funcref_elems_new(uint32_t n, int shared);
+void kiln_rt_funcref_elems_free(wasm_rt_funcref_t *elems);
+int kiln_rt_funcref_elems_shared(const wasm_rt_funcref_t *elems);
+void kiln_rt_funcref_table_own(wasm_rt_funcref_table_t *t);
+
+/* In a shared array, an element names its module instance relative to the instance that
+ * calls through the table: an odd value v means `instance + (v - 1)` (real pointers to
+ * instances and their bindings are even). The generated code resolves it the same way
+ * (codegen.c); these are the host's encoder and decoder. */
+static inline void *kiln_rt_funcref_self(void *instance, void *mi)
+{
+    uintptr_t v = (uintptr_t)mi;
+    return (v & 1) ? (char *)instance + (v - 1) : mi;
+}
+static inline void *kiln_rt_funcref_relative(const void *instance, const void *mi)
+{
+    return (void *)((uintptr_t)mi - (uintptr_t)instance + 1);
+}
+
 /* Statistics of the memory pool (for tests and metrics). */
 typedef struct kiln_rt_pool_stats {
     size_t reservations; /* reservations ever created */

@@ -64,4 +64,8 @@ void kiln_rt_interrupt_set(void);
 extern void (*volatile kiln_rt_watchdog_test_hook)(void);
 unsigned long kiln_rt_watchdog_signals(void);
 
+/* For tests of copy-on-write slots: 1 makes their release read pagemap instead of using
+ * PAGEMAP_SCAN (what kernels before 6.7 do), 0 tries PAGEMAP_SCAN again. */
+void kiln_rt_pagemap_scan_disable(int off);
+
 #endif

@@ -38,6 +38,10 @@ typedef struct kiln_grants {
     /* allowed_outbound_hosts entries (Spin's syntax, templates resolved),
      * nallowed_outbound_hosts of them (NULL: none). */
     const char *const *allowed_outbound_hosts;
+    /* 1 (`kiln run`, like wasmtime's -Sinherit-network): a tcp:// grant naming an address
+     * also lets wasi:sockets bind and listen there; 0 (apps under `kiln up`): explicit TCP
+     * binds are denied whatever the grants say, as in Spin. */
+    int allow_tcp_bind;
 } kiln_grants;
 
 /* The allowed_outbound_hosts of an instance with grants g; *n of them (0: none, deny

@@ -18,10 +18,15 @@
 #   c-http-p3.wasm    C wasi:http/handler@0.3.0 on wit-bindgen's async C bindings, for
 #                     tests/e2e/p3_diff.sh (only on request)
 #   c-cli-p3.wasm     C wasi:cli/run@0.3.0 command, the same bindings (only on request)
+#   c-sockets-p3.wasm C wasi:sockets 0.3 command of tests/e2e/p3_sockets.sh (on request)
+#   c-sockets-p2.wasm / c-sockets-p2-http.wasm  C wasi:sockets 0.2 command and wasi:http
+#                     handler of tests/e2e/p2_sockets.sh (on request)
 #   py-http-p3.wasm   Python wasi:http/handler@0.3.0 (componentize-py's async bindings; on request)
 #   py-cli-p3.wasm    Python wasi:cli/run@0.3.0 command, the same bindings (only on request)
 #   py-proxy-p3.wasm  Python wasi:http 0.3 handler with trailers and wasi:http/client, for
 #                     tests/e2e/p3_jco_diff.sh (only on request)
+#   py-wasi-p3.wasm   Python p3 command using wasi:cli, clocks, random and filesystem 0.3.0,
+#                     for tests/e2e/component_p3_wasi.sh (only on request)
 # Each is validated (wasm-tools validate) before it is kept. Results are cached by the hash of
 # their inputs (sources, this script, tool versions) under ${KILN_CORPUS_CACHE:-$KILN_TOOLS/corpus},
 # so a second run only copies files. Prints one line per component: name, size, build time or "cached".
@@ -80,6 +85,7 @@ input_hash() {
         cat "$KILN_TOOLS"/cargo/.kiln-* "$NPM/.kiln-stamp" "$KILN_TOOLS/py/.kiln-stamp"
         "$CLANG" --version | head -1
         case $1 in go-*) "$GO" version ;; esac
+        case $1 in c-sockets-p2-http) sha256sum "$HERE/c-sockets-p2/main.c" ;; esac
     } | sha256sum | cut -c1-16
 }
 
@@ -179,6 +185,25 @@ build_c_p3() {
 }
 build_c_http_p3() { build_c_p3 c-http-p3 handler "$1" "$2"; }
 build_c_cli_p3() { build_c_p3 c-cli-p3 command "$1" "$2"; }
+build_c_sockets_p3() { build_c_p3 c-sockets-p3 command "$1" "$2"; }
+
+# The wasi:sockets 0.2 test component of tests/e2e/p2_sockets.sh: one source, a command
+# (preview1 command adapter) and, with -DKILN_HANDLER, a wasi:http handler (reactor adapter).
+build_c_sockets_p2_world() { # DIR WORLD ADAPTER WORK OUT.wasm [CFLAGS...]
+    local dir=$1 world=$2 adapter=$3 work=$4 out=$5
+    shift 5
+    cp "$HERE/$dir/world.wit" "$work/"
+    wasi_wit "$work" 0.2.12
+    "$WIT_BINDGEN" c "$work" --world "$world" --out-dir "$work/gen"
+    "$CLANG" "${CFLAGS_WASM[@]}" -Wno-unused-parameter "$@" -I"$work/gen" -o "$work/core.wasm" \
+        "$HERE/c-sockets-p2/main.c" "$work/gen/$world.c" "$work/gen/${world}_component_type.o"
+    "$WASM_TOOLS" component new "$work/core.wasm" --adapt "wasi_snapshot_preview1=$adapter" -o "$out"
+}
+build_c_sockets_p2() { build_c_sockets_p2_world c-sockets-p2 command "$ADAPTER_COMMAND" "$1" "$2"; }
+build_c_sockets_p2_http() {
+    build_c_sockets_p2_world c-sockets-p2-http handler "$ADAPTER_REACTOR" "$1" "$2" \
+        -mexec-model=reactor -DKILN_HANDLER
+}
 
 build_go_cli() {
     (cd "$HERE/go-cli" && GOOS=wasip1 GOARCH=wasm GOFLAGS=-mod=mod GOTOOLCHAIN=local \
@@ -214,6 +239,7 @@ build_py_p3() { # build_py_p3 NAME WORLD WORK OUT.wasm
 build_py_http_p3() { build_py_p3 py-http-p3 handler "$1" "$2"; }
 build_py_cli_p3() { build_py_p3 py-cli-p3 command "$1" "$2"; }
 build_py_proxy_p3() { build_py_p3 py-proxy-p3 proxy "$1" "$2"; }
+build_py_wasi_p3() { build_py_p3 py-wasi-p3 command "$1" "$2"; }
 
 # Builds of older sources (other branches, earlier commits) go after two weeks unused.
 find "$CACHE" -maxdepth 1 -name '*.wasm' -mtime +14 -delete 2>/dev/null || true

@@ -12,7 +12,7 @@
 # logs the denial), /c… chains to the
 # component "back" (http://back.spin.internal/u/chained, in process) which forwards to the
 # upstream, anything else goes to the upstream (a python3 server: GET answers "item PATH",
-# POST echoes the body). Checked under the rc and the 0.3.0 names, with a 3 MiB body
+# POST echoes the body, Content-Length or chunked). Checked under the rc and the 0.3.0 names, with a 3 MiB body
 # through both ways; traced, the client span; the request timeout while send waits and
 # while the body is read; max_connections = 0 refuses; a component with the same import
 # but no grants is denied.
@@ -68,6 +68,18 @@ class H(BaseHTTPRequestHandler):
             return
         self.answer(("item " + self.path).encode())
     def do_POST(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or ""):  # a streamed body
+            data = b""
+            while True:
+                n = int(self.rfile.readline().split(b";")[0], 16)
+                if n == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                data += self.rfile.read(n)
+                self.rfile.readline()
+            self.answer(data)
+            return
         n = int(self.headers.get("Content-Length", "0"))
         self.answer(self.rfile.read(n))
 
@@ -83,91 +95,7 @@ for _ in $(seq 100); do grep -q ready "$TMP/upstream.out" 2>/dev/null && break; 
 
 # The proxy component under wasi:http version $1, forwarding to authority $2.
 p3_proxy() {
-    sed -e "s/@VERSION@/$1/g" -e "s/@AUTH@/$2/g" -e "s/@ALEN@/${#2}/g" <<'WAT'
-(component
-  (import "wasi:http/types@@VERSION@" (instance $types
-    (export "fields" (type $fields (sub resource)))
-    (export "request" (type $request (sub resource)))
-    (export "response" (type $response (sub resource)))
-    (export "request-options" (type $options (sub resource)))
-    (type $dns0 (record (field "rcode" (option string)) (field "info-code" (option u16))))
-    (export "DNS-error-payload" (type $dns (eq $dns0)))
-    (type $tls0 (record (field "alert-id" (option u8)) (field "alert-message" (option string))))
-    (export "TLS-alert-received-payload" (type $tls (eq $tls0)))
-    (type $fs0 (record (field "field-name" (option string)) (field "field-size" (option u32))))
-    (export "field-size-payload" (type $fs (eq $fs0)))
-    (type $ec0 (variant (case "DNS-timeout") (case "DNS-error" $dns)
-      (case "destination-not-found") (case "destination-unavailable")
-      (case "destination-IP-prohibited") (case "destination-IP-unroutable")
-      (case "connection-refused") (case "connection-terminated") (case "connection-timeout")
-      (case "connection-read-timeout") (case "connection-write-timeout")
-      (case "connection-limit-reached") (case "TLS-protocol-error")
-      (case "TLS-certificate-error") (case "TLS-alert-received" $tls)
-      (case "HTTP-request-denied") (case "HTTP-request-length-required")
-      (case "HTTP-request-body-size" (option u64)) (case "HTTP-request-method-invalid")
-      (case "HTTP-request-URI-invalid") (case "HTTP-request-URI-too-long")
-      (case "HTTP-request-header-section-size" (option u32))
-      (case "HTTP-request-header-size" (option $fs))
-      (case "HTTP-request-trailer-section-size" (option u32))
-      (case "HTTP-request-trailer-size" $fs) (case "HTTP-response-incomplete")
-      (case "HTTP-response-header-section-size" (option u32))
-      (case "HTTP-response-header-size" $fs) (case "HTTP-response-body-size" (option u64))
-      (case "HTTP-response-trailer-section-size" (option u32))
-      (case "HTTP-response-trailer-size" $fs)
-      (case "HTTP-response-transfer-coding" (option string))
-      (case "HTTP-response-content-coding" (option string)) (case "HTTP-response-timeout")
-      (case "HTTP-upgrade-failed") (case "HTTP-protocol-error") (case "loop-detected")
-      (case "configuration-error") (case "internal-error" (option string))))
-    (export "error-code" (type $ec (eq $ec0)))
-    (type $m0 (variant (case "get") (case "head") (case "post") (case "put") (case "delete")
-      (case "connect") (case "options") (case "trace") (case "patch") (case "other" string)))
-    (export "method" (type $m (eq $m0)))
-    (type $sc0 (variant (case "HTTP") (case "HTTPS") (case "other" string)))
-    (export "scheme" (type $sc (eq $sc0)))
-    (type $oe0 (variant (case "not-supported") (case "immutable") (case "other" (option string))))
-    (export "request-options-error" (type $oe (eq $oe0)))
-    (export "[constructor]fields" (func (result (own $fields))))
-    (export "[method]request.get-method" (func (param "self" (borrow $request)) (result $m)))
-    (export "[method]request.get-path-with-query" (func (param "self" (borrow $request))
-      (result (option string))))
-    (export "[static]request.consume-body" (func (param "this" (own $request))
-      (param "res" (future (result (error $ec))))
-      (result (tuple (stream u8) (future (result (option (own $fields)) (error $ec)))))))
-    (export "[static]request.new" (func (param "headers" (own $fields))
-      (param "contents" (option (stream u8)))
-      (param "trailers" (future (result (option (own $fields)) (error $ec))))
-      (param "options" (option (own $options)))
-      (result (tuple (own $request) (future (result (error $ec)))))))
-    (export "[method]request.set-method" (func (param "self" (borrow $request))
-      (param "method" $m) (result (result))))
-    (export "[method]request.set-scheme" (func (param "self" (borrow $request))
-      (param "scheme" (option $sc)) (result (result))))
-    (export "[method]request.set-authority" (func (param "self" (borrow $request))
-      (param "authority" (option string)) (result (result))))
-    (export "[method]request.set-path-with-query" (func (param "self" (borrow $request))
-      (param "path-with-query" (option string)) (result (result))))
-    (export "[constructor]request-options" (func (result (own $options))))
-    (export "[method]request-options.set-first-byte-timeout" (func
-      (param "self" (borrow $options)) (param "duration" (option u64)) (result (result (error $oe)))))
-    (export "[static]response.new" (func (param "headers" (own $fields))
-      (param "contents" (option (stream u8)))
-      (param "trailers" (future (result (option (own $fields)) (error $ec))))
-      (result (tuple (own $response) (future (result (error $ec)))))))
-    (export "[method]response.get-status-code" (func (param "self" (borrow $response)) (result u16)))
-    (export "[method]response.set-status-code" (func (param "self" (borrow $response))
-      (param "status-code" u16) (result (result))))
-    (export "[static]response.consume-body" (func (param "this" (own $response))
-      (param "res" (future (result (error $ec))))
-      (result (tuple (stream u8) (future (result (option (own $fields)) (error $ec)))))))))
-  (alias export $types "fields" (type $fields))
-  (alias export $types "request" (type $request))
-  (alias export $types "response" (type $response))
-  (alias export $types "error-code" (type $ec))
-  (import "wasi:http/client@@VERSION@" (instance $client
-    (export "request" (type $rq (eq $request)))
-    (export "response" (type $rs (eq $response)))
-    (export "error-code" (type $ce (eq $ec)))
-    (export "send" (func async (param "request" (own $rq)) (result (result (own $rs) (error $ce)))))))
+    { echo "(component"; grep -v '^;;' "$ROOT/tests/e2e/helpers/p3_http_imports.wat"; cat <<'WAT'
   (type $S (stream u8))
   (type $RF (future (result (error $ec))))
   (type $TF (future (result (option (own $fields)) (error $ec))))
@@ -369,6 +297,7 @@ p3_proxy() {
   (instance $hi (export "handle" (func $handle)))
   (export "wasi:http/handler@@VERSION@" (instance $hi)))
 WAT
+    } | sed -e "s/@VERSION@/$1/g" -e "s/@AUTH@/$2/g" -e "s/@ALEN@/${#2}/g"
 }
 
 AUTH="127.0.0.1:$UP_PORT"

@@ -129,7 +129,7 @@ if "$WB" c "$D/wit" --world p2direct --out-dir "$D/gen" >"$D/log" 2>&1 &&
         "$D/gen/p2direct_component_type.o" >>"$D/log" 2>&1 &&
     "$WT" component new "$D/core.wasm" --adapt "wasi_snapshot_preview1=$REACTOR" \
         -o "$D/direct.wasm" >>"$D/log" 2>&1; then
-    out=$("$KILN" run --dir "$D/data::/d" "$D/direct.wasm" 2>&1)
+    out=$("$KILN" run --dir "$D/data::/d" "$D/direct.wasm" 2>"$D/err")
     want="preopens: 1 /d
 permit: ok
 write: ok
@@ -143,6 +143,9 @@ poll: 1 ready, index 1
 tcp: access-denied
 lookup: access-denied"
     expect_eq "direct 0.2 calls" "$want" "$out"
+    expect_eq "direct: stderr has the two refusals, each naming what was refused" \
+        "kiln: wasi:sockets: connect tcp://127.0.0.1:9 denied (not in allowed_outbound_hosts)
+kiln: wasi:sockets: resolving localhost denied (not in allowed_outbound_hosts)" "$(cat "$D/err")"
     expect_eq "direct: the file's bytes" 'ABC\0\0\0tail\n' "$(od -An -c "$D/data/direct.txt" | tr -d ' \n')"
     out=$("$KILN" run --dir "$D/data::/d:ro" "$D/direct.wasm" 2>&1)
     expect_contains "direct: open-at create under :ro" "open-at: read-only" "$out"

@@ -5,7 +5,7 @@
  * with a request body) are open on it, and the input is fed in pieces whose sizes come
  * from byte 0. Checked by the sanitizers, and: a stream's buffered body never passes its
  * window, what the guest would read comes out in order, and everything is freed. */
-// fuzz-sources: src/host/wasihttp/fields.c src/util/hpack.c src/util/alloc.c src/util/buf.c
+// fuzz-sources: src/host/wasihttp/fields.c src/host/wasihttp/client_chunk.c src/util/hpack.c src/util/alloc.c src/util/buf.c
 #include "host/wasihttp/client_h2.c"
 
 #include <stdlib.h>

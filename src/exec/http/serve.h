@@ -71,7 +71,7 @@ typedef struct kiln_http_component {
     int any_export;            /* loaded for another trigger: need not be a wasi:http handler */
     int p3;                    /* exports wasi:http/handler@0.3 (serve_p3.c) */
     /* p3 instance reuse (reuse_p3.h): requests per instance (0, 1: a fresh one each),
-     * requests at once on one (kept, not used yet), the idle instances */
+     * requests at once on one (share_p3.h), the idle instances */
     size_t reuse_max, reuse_concurrent;
     uint64_t reuse_idle_ns; /* an idle instance older than this is freed (0: kept) */
     struct kiln_p3_reuse *_Atomic reuse;

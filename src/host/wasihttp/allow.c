@@ -205,6 +205,27 @@ static int grant_allows(const char *g, const wh_target *t)
     return host_allows(rest, hlen, t) && port_allows(port, plen, t);
 }
 
+int wh_allow_host(const char *const *grants, size_t n, const wh_target *t)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *g = grants[i], *sep = strstr(g, "://");
+        if (strstr(g, "{{") || !sep) continue;
+        const char *rest = sep + 3;
+        size_t len = strlen(rest), hlen;
+        if (len && rest[len - 1] == '/') len--;
+        if (len && rest[0] == '[') {
+            const char *close = memchr(rest, ']', len);
+            if (!close) continue;
+            hlen = (size_t)(close - rest) + 1;
+        } else {
+            const char *colon = memchr(rest, ':', len);
+            hlen = colon ? (size_t)(colon - rest) : len;
+        }
+        if (host_allows(rest, hlen, t) && !wh_chain_target(t, &len)) return 1;
+    }
+    return 0;
+}
+
 int wh_chain_target(const wh_target *t, size_t *name_len)
 {
     static const char sfx[] = ".spin.internal";

@@ -1,7 +1,9 @@
 /* client.c — the HTTP/1.1 client behind wasi:http/outgoing-handler (design in outbound.h):
- * transfers that never block, TLS through OpenSSL (ALPN: an h2 connection and its requests
- * go to client_h2.c), and a pool of idle connections. */
+ * transfers that never block, their request bodies whole or streamed, TLS through OpenSSL
+ * (ALPN: an h2 connection and its requests go to client_h2.c); the pool of idle
+ * connections, the TLS context and the limits are client_conn.c's. */
 #include "engine/fiber.h"
+#include "host/wasihttp/client_conn.h"
 #include "host/wasihttp/client_h2.h"
 #include "host/wasihttp/outbound.h"
 #include "util/alloc.h"
@@ -26,109 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- connections and the pool ---- */
-
-typedef struct conn {
-    int fd;
-    SSL *ssl;                   /* NULL: plain TCP */
-    char key[WH_HOST_MAX + 16]; /* "s://host:port" */
-    uint64_t idle_since;
-} conn;
-
-#define POOL_MAX 64
-#define POOL_IDLE_NS (30ull * 1000000000u)
-
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static conn pool[POOL_MAX];
-static size_t npool;
-
 static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void conn_close(conn *c)
-{
-    if (c->ssl) SSL_free(c->ssl);
-    c->ssl = NULL;
-    if (c->fd >= 0) close(c->fd);
-    c->fd = -1;
-}
-
-static void target_key(const wh_target *t, char *key, size_t cap)
-{
-    snprintf(key, cap, "%c://%s:%u", t->https ? 's' : 'h', t->host, (unsigned)t->port);
-}
-
-/* Takes an idle connection for key out of the pool into *out: 1, or 0 when none. Drops
- * connections idle too long or that the peer closed (readable while idle). */
-static int pool_take(const char *key, conn *out)
-{
-    uint64_t now = now_ns();
-    int found = 0;
-    pthread_mutex_lock(&pool_lock);
-    for (size_t i = 0; i < npool && !found;) {
-        conn *c = &pool[i];
-        int match = strcmp(c->key, key) == 0;
-        int stale = now - c->idle_since > POOL_IDLE_NS;
-        if (match && !stale) {
-            struct pollfd p = {c->fd, POLLIN, 0};
-            stale = poll(&p, 1, 0) != 0;
-        }
-        if (match || stale) {
-            conn taken = *c;
-            pool[i] = pool[--npool];
-            if (match && !stale) {
-                *out = taken;
-                found = 1;
-            } else {
-                conn_close(&taken);
-            }
-            continue;
-        }
-        i++;
-    }
-    pthread_mutex_unlock(&pool_lock);
-    return found;
-}
-
-/* Gives an idle connection to the pool (or closes it when the pool is full). */
-static void pool_put(conn *c)
-{
-    c->idle_since = now_ns();
-    pthread_mutex_lock(&pool_lock);
-    int kept = npool < POOL_MAX;
-    if (kept) pool[npool++] = *c;
-    pthread_mutex_unlock(&pool_lock);
-    if (!kept) conn_close(c);
-    c->fd = -1;
-    c->ssl = NULL;
-}
-
-static SSL_CTX *tls_ctx;
-static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
-
-/* The TLS client context: TLS 1.2+, peers verified against the system's CA store
- * (SSL_CERT_FILE / SSL_CERT_DIR when set). */
-static void tls_init(void)
-{
-    SSL_CTX *c = SSL_CTX_new(TLS_client_method());
-    if (!c) return;
-    SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
-    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
-    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    /* h2 or http/1.1, as the server picks (client_h2.c takes over an h2 connection) */
-    if (SSL_CTX_set_alpn_protos(c, wh_h2_alpn, wh_h2_alpn_len) != 0) {
-        SSL_CTX_free(c);
-        return;
-    }
-    if (SSL_CTX_set_default_verify_paths(c) != 1) {
-        SSL_CTX_free(c);
-        return;
-    }
-    tls_ctx = c;
 }
 
 /* ---- transfers ---- */
@@ -163,52 +67,9 @@ enum {
     ST_FAILED
 };
 
-/* ---- per-component limits on concurrent outbound requests ---- */
-
-/* How often a request waiting for a permit looks again. */
+/* How often a request waiting for a permit looks again (client_conn.c's limits). */
 #define PERMIT_POLL_NS (2ull * 1000000u)
 
-struct wh_limit {
-    char *component;
-    unsigned max;
-    atomic_uint inflight;
-};
-static wh_limit *limits;
-static size_t nlimits;
-
-int kiln_wasihttp_limit_outbound(const char *const *components, size_t n, unsigned max)
-{
-    for (size_t i = 0; i < nlimits; i++)
-        kiln_free(limits[i].component);
-    kiln_free(limits);
-    limits = NULL;
-    nlimits = 0;
-    if (!n) return 0;
-    if (!(limits = kiln_calloc(n, sizeof *limits))) return -1;
-    for (; nlimits < n; nlimits++) {
-        wh_limit *l = &limits[nlimits];
-        if (!(l->component = kiln_strdup(components[nlimits]))) return -1;
-        l->max = max;
-        atomic_init(&l->inflight, 0);
-    }
-    return 0;
-}
-
-wh_limit *wh_limit_find(const char *component)
-{
-    for (size_t i = 0; component && i < nlimits; i++)
-        if (strcmp(limits[i].component, component) == 0) return &limits[i];
-    return NULL;
-}
-
-/* Takes one of l's permits: 1, or 0 when all are taken. */
-static int permit_take(wh_limit *l)
-{
-    unsigned cur = atomic_load(&l->inflight);
-    while (cur < l->max)
-        if (atomic_compare_exchange_weak(&l->inflight, &cur, cur + 1)) return 1;
-    return 0;
-}
 enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE };
 enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
 
@@ -218,7 +79,7 @@ struct wh_xfer {
     uint32_t ecode;
     wh_target target;
     char key[WH_HOST_MAX + 16];
-    conn c;
+    wh_conn c;
     int reused;  /* c came from the pool */
     int got_any; /* a response byte arrived on c */
     struct addrinfo *addrs, *next_addr;
@@ -252,6 +113,18 @@ struct wh_xfer {
     h2_stream *h2s;
     size_t body_at;        /* where the body starts in out */
     uint64_t h2wait_until; /* ST_H2WAIT's deadline */
+    /* a streamed request body (spec.stream; design in outbound.h) */
+    int stream, ended; /* ended: the guest's end came (wh_xfer_end) */
+    int framed;        /* the head is in out: 1 for HTTP/1.1, 2 for an HTTP/2 stream */
+    int chunked;       /* framed with transfer-encoding: chunked */
+    int terminated;    /* the end (last chunk, trailers) is queued */
+    int up_done;       /* ... and all of it went to the connection */
+    int out_trimmed;   /* sent bytes were dropped from out: it cannot be sent again */
+    int h2_fed;        /* body bytes went to the HTTP/2 stream */
+    uint64_t written;  /* body bytes taken */
+    kiln_buf raw;      /* taken, not yet framed into out (or given to the HTTP/2 stream) */
+    wh_fields *trailers;
+    uint64_t wdeadline; /* a blocked write of the body fails after (UINT64_MAX: none) */
 };
 
 /* Gives back x's permit (once). */
@@ -259,7 +132,7 @@ static void permit_put(wh_xfer *x)
 {
     if (!x->permit) return;
     x->permit = 0;
-    atomic_fetch_sub(&x->limit->inflight, 1);
+    wh_permit_give(x->limit);
 }
 
 /* The origin's dial (wh_h2_dial_begin) ended as h2 says, when this transfer was its dialer. */
@@ -277,7 +150,7 @@ static void fail(wh_xfer *x, uint32_t ecode)
     dial_end(x, -1);
     x->st = ST_FAILED;
     x->ecode = ecode;
-    conn_close(&x->c);
+    wh_conn_close(&x->c);
     wh_h2_close(x->h2s);
     x->h2s = NULL;
 }
@@ -293,7 +166,7 @@ void wh_xfer_release(wh_xfer *x)
     atomic_fetch_sub(&live_xfers, 1);
     permit_put(x);
     dial_end(x, -1);
-    conn_close(&x->c);
+    wh_conn_close(&x->c);
     wh_h2_close(x->h2s); /* before its eventfd closes */
     if (x->efd >= 0) close(x->efd);
     if (x->arg_free) x->arg_free(x->dispatch_arg);
@@ -301,7 +174,9 @@ void wh_xfer_release(wh_xfer *x)
     kiln_buf_free(&x->head);
     kiln_buf_free(&x->out);
     kiln_buf_free(&x->in);
+    kiln_buf_free(&x->raw);
     wh_fields_free(x->headers);
+    wh_fields_free(x->trailers);
     kiln_free(x);
 }
 
@@ -392,13 +267,13 @@ static int connect_next(wh_xfer *x, int last_err)
  * it: ST_H2WAIT). 0, or -1 after fail(). */
 static int open_conn(wh_xfer *x, int allow_pool)
 {
-    if (allow_pool && pool_take(x->key, &x->c)) {
+    if (allow_pool && wh_pool_take(x->key, &x->c)) {
         x->reused = 1;
         x->st = ST_WAIT_BODY;
         return 0;
     }
     x->reused = 0;
-    if (x->target.https && !x->dialer) {
+    if (x->target.https && !x->dialer && x->framed != 1) {
         if (wh_h2_has_room(x->key)) {
             x->h2 = 1;
             x->st = ST_WAIT_BODY;
@@ -435,19 +310,21 @@ static wh_xfer *xfer_new(const wh_xfer_spec *s, uint32_t *ecode)
     }
     x->refs = 1;
     x->target = *s->target;
-    target_key(&x->target, x->key, sizeof x->key);
+    wh_target_key(&x->target, x->key, sizeof x->key);
     x->c.fd = -1;
     x->efd = -1;
     x->connect_ns = s->connect_ns ? s->connect_ns : WH_CONNECT_TIMEOUT_NS;
     x->first_byte_ns = s->first_byte_ns ? s->first_byte_ns : WH_FIRST_BYTE_TIMEOUT_NS;
     x->between_ns = s->between_bytes_ns ? s->between_bytes_ns : WH_BETWEEN_BYTES_TIMEOUT_NS;
     x->has_body = s->body;
-    x->deadline = UINT64_MAX;
+    x->stream = s->body && s->stream;
+    x->deadline = x->wdeadline = UINT64_MAX;
     x->head_only = s->head_only;
     x->cl = s->cl;
     x->head = (kiln_buf)KILN_BUF_INIT;
     x->out = (kiln_buf)KILN_BUF_INIT;
     x->in = (kiln_buf)KILN_BUF_INIT;
+    x->raw = (kiln_buf)KILN_BUF_INIT;
     return x;
 }
 
@@ -455,8 +332,7 @@ wh_xfer *wh_xfer_start(const wh_xfer_spec *s, uint32_t *ecode)
 {
     wh_xfer *x = xfer_new(s, ecode);
     if (!x) return NULL;
-    if (x->target.https) pthread_once(&tls_once, tls_init);
-    if ((x->target.https && !tls_ctx) || kiln_buf_append(&x->head, s->head, s->head_len) < 0) {
+    if ((x->target.https && !wh_tls_ctx()) || kiln_buf_append(&x->head, s->head, s->head_len) < 0) {
         *ecode = WH_E_INTERNAL;
         wh_xfer_release(x);
         return NULL;
@@ -467,7 +343,7 @@ wh_xfer *wh_xfer_start(const wh_xfer_spec *s, uint32_t *ecode)
         wh_xfer_release(x);
         return NULL;
     }
-    if (x->limit && !(x->permit = permit_take(x->limit))) {
+    if (x->limit && !(x->permit = wh_permit_take(x->limit))) {
         x->st = ST_PERMIT; /* pump_head connects once a permit is free */
         if (!x->has_body) wh_xfer_body(x, "", 0);
         return x;
@@ -567,7 +443,12 @@ size_t wh_xfer_local_buffered(const wh_xfer *x)
 
 void wh_xfer_body(wh_xfer *x, const void *data, size_t n)
 {
-    if (x->body_ready || x->st == ST_FAILED) return;
+    wh_xfer_body_trailers(x, data, n, NULL);
+}
+
+void wh_xfer_body_trailers(wh_xfer *x, const void *data, size_t n, const wh_fields *trailers)
+{
+    if (x->body_ready || x->st == ST_FAILED || x->stream) return;
     if (!data) {
         fail(x, WH_E_HTTP_REQUEST_BODY_SIZE);
         return;
@@ -587,11 +468,102 @@ void wh_xfer_body(wh_xfer *x, const void *data, size_t n)
         fail(x, WH_E_HTTP_REQUEST_BODY_SIZE);
         return;
     }
-    if (rc == 0 && x->cl < 0 && x->has_body) rc = kiln_buf_printf(o, "content-length: %zu\r\n", n);
+    /* trailers need the chunked framing (HTTP/2 sends them as a last HEADERS frame) */
+    int chunked = trailers && trailers->n && x->cl < 0 && x->has_body;
+    if (chunked && !(x->trailers = wh_fields_clone(trailers))) rc = -1;
+    if (rc == 0 && chunked)
+        rc = kiln_buf_append(o, "transfer-encoding: chunked\r\n", 28);
+    else if (rc == 0 && x->cl < 0 && x->has_body)
+        rc = kiln_buf_printf(o, "content-length: %zu\r\n", n);
     if (rc == 0) rc = kiln_buf_append(o, "\r\n", 2);
     x->body_at = o->len;
     if (rc == 0 && n) rc = kiln_buf_append(o, data, n);
+    x->chunked = chunked;
     if (rc < 0) fail(x, WH_E_INTERNAL);
+}
+
+/* Bytes of a streamed body waiting to go (framed or not). */
+static size_t pending_out(const wh_xfer *x)
+{
+    return x->raw.len + (x->framed == 1 ? x->out.len - x->out_off : 0);
+}
+
+/* What wh_xfer_write may take now. */
+static size_t room_of(const wh_xfer *x)
+{
+    size_t p = pending_out(x);
+    return p < WH_XFER_BUFFER ? WH_XFER_BUFFER - p : 0;
+}
+
+static void kick(wh_xfer *x);
+static void pump_head(wh_xfer *x);
+static void drain(wh_xfer *x);
+
+long wh_xfer_write(wh_xfer *x, const void *data, size_t n, uint32_t *ecode)
+{
+    if (x->st == ST_FAILED || !x->stream || x->ended || x->st == ST_DONE) {
+        *ecode = x->st == ST_FAILED ? x->ecode : WH_E_CONNECTION_TERMINATED;
+        return -1;
+    }
+    if (x->cl >= 0 && x->written + n > (unsigned long long)x->cl) {
+        fail(x, WH_E_HTTP_REQUEST_BODY_SIZE);
+        *ecode = x->ecode;
+        return -1;
+    }
+    if (x->local) { /* the producer gets the body whole */
+        if (x->out.len + n > WH_REQUEST_BODY_MAX)
+            fail(x, WH_E_HTTP_REQUEST_BODY_SIZE);
+        else if (kiln_buf_append(&x->out, data, n) < 0)
+            fail(x, WH_E_INTERNAL);
+        x->written += n;
+        *ecode = x->ecode;
+        return x->st == ST_FAILED ? -1 : (long)n;
+    }
+    size_t k = 0;
+    for (int pass = 0; pass < 2 && k == 0; pass++) { /* a full buffer may drain at once */
+        size_t room = room_of(x);
+        k = n < room ? n : room;
+        if (k && kiln_buf_append(&x->raw, data, k) < 0) fail(x, WH_E_INTERNAL);
+        x->written += k;
+        /* before the head went, the bytes wait for it (a body that ends meanwhile goes
+         * with a content-length): check_head and check_send send it */
+        if (x->st != ST_FAILED && x->framed) kick(x);
+        if (x->st == ST_FAILED) {
+            *ecode = x->ecode;
+            return -1;
+        }
+    }
+    return (long)k;
+}
+
+void wh_xfer_end(wh_xfer *x, wh_fields *trailers, uint32_t ecode)
+{
+    if (!x->stream || x->ended) {
+        wh_fields_free(trailers);
+        return;
+    }
+    x->ended = 1;
+    if (ecode)
+        fail(x, ecode);
+    else if (x->cl >= 0 && x->written != (unsigned long long)x->cl)
+        fail(x, WH_E_HTTP_REQUEST_BODY_SIZE);
+    if (x->st == ST_FAILED || x->local || x->st == ST_DONE) {
+        wh_fields_free(trailers);
+        x->body_ready = 1; /* an in-process transfer dispatches it now */
+        return;
+    }
+    x->trailers = trailers;
+    kick(x);
+}
+
+uint32_t wh_xfer_failed(const wh_xfer *x)
+{
+    return x->st == ST_FAILED ? x->ecode : 0;
+}
+
+int wh_xfer_sent(const wh_xfer *x)
+{
+    return !x->stream || x->st == ST_FAILED || x->up_done || (x->local && x->ended);
 }
 
 /* ---- I/O on the connection ---- */
@@ -685,10 +657,113 @@ static long fill(wh_xfer *x)
  * Starts again on a new connection (once). 0, or -1 after fail(). */
 static int retry_fresh(wh_xfer *x)
 {
-    conn_close(&x->c);
+    wh_conn_close(&x->c);
     x->out_off = 0;
     x->in.len = x->in_off = 0;
     return open_conn(x, 0);
+}
+
+/* ---- sending ---- */
+
+/* 1 if a connection that failed may be replaced: a pooled one that failed before any
+ * response byte, with the request still whole in out. */
+static int can_retry(const wh_xfer *x)
+{
+    return x->reused && !x->got_any && !x->out_trimmed;
+}
+
+/* Writes out[out_off..] without blocking: 1 all of it went, 0 the connection is full
+ * (x->want_ev set), -1 the connection broke (the caller fails or retries). A streamed
+ * body drops what went from out once out holds more than WH_XFER_BUFFER. */
+static int send_out(wh_xfer *x)
+{
+    while (x->out_off < x->out.len) {
+        size_t n = x->out.len - x->out_off;
+        const char *p = x->out.data + x->out_off;
+        long k;
+        if (x->c.ssl) {
+            ERR_clear_error();
+            int r = SSL_write(x->c.ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+            if (r <= 0) return tls_result(x, r) == 0 ? 0 : -1;
+            k = r;
+        } else {
+            k = send(x->c.fd, p, n, MSG_NOSIGNAL);
+            if (k < 0 && errno == EINTR) continue;
+            if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                x->want_ev = POLLOUT;
+                return 0;
+            }
+            if (k < 0) return -1;
+        }
+        x->out_off += (size_t)k;
+        if (x->stream) x->wdeadline = now_ns() + x->between_ns;
+        if (x->stream && x->out_off > WH_XFER_BUFFER) { /* keep memory bounded */
+            memmove(x->out.data, x->out.data + x->out_off, x->out.len - x->out_off);
+            x->out.len -= x->out_off;
+            x->out_off = 0;
+            x->out_trimmed = 1;
+        }
+    }
+    return 1;
+}
+
+/* Gives a streamed body's bytes (and end) to its HTTP/2 stream as its buffer takes them.
+ * 1 the end went (now), 0 more to come (x->want_* says for what), -1 after fail(). */
+static int upload_h2(wh_xfer *x)
+{
+    while (x->raw.len) {
+        long k = wh_h2_write(x->h2s, x->raw.data, x->raw.len);
+        if (k < 0) {
+            fail(x, WH_E_CONNECTION_TERMINATED);
+            return -1;
+        }
+        if (k == 0) {
+            x->want_fd = x->efd;
+            x->want_ev = POLLIN;
+            return 0;
+        }
+        x->h2_fed = 1;
+        memmove(x->raw.data, x->raw.data + k, x->raw.len - (size_t)k);
+        x->raw.len -= (size_t)k;
+    }
+    if (!x->ended || x->terminated) return 0;
+    if (wh_h2_end(x->h2s, x->trailers) < 0) {
+        fail(x, WH_E_INTERNAL);
+        return -1;
+    }
+    x->terminated = x->up_done = 1;
+    return 1;
+}
+
+/* Sends what it can of a streamed body once its head went (ST_HEAD, ST_BODY): frames
+ * what was taken (a chunk, or as is under a content-length), the end when it came, and
+ * writes without blocking. 1 all of it went (now), 0 more to come or the connection is
+ * full (x->want_ev), -1 after fail(), -2 the connection broke (the caller fails or
+ * retries). */
+static int upload(wh_xfer *x)
+{
+    if (!x->stream || x->up_done || !x->framed || x->st == ST_FAILED) return 0;
+    if (x->framed == 2) return x->h2s ? upload_h2(x) : 0;
+    if (x->out_off == x->out.len) x->wdeadline = now_ns() + x->between_ns;
+    int rc = 0;
+    if (x->raw.len) {
+        rc = x->chunked ? wh_chunk_append(&x->out, x->raw.data, x->raw.len)
+                        : kiln_buf_append(&x->out, x->raw.data, x->raw.len);
+        x->raw.len = 0;
+    }
+    if (rc == 0 && x->ended && !x->terminated) {
+        if (x->chunked) rc = wh_chunk_end(&x->out, x->trailers);
+        x->terminated = 1;
+    }
+    if (rc < 0) {
+        fail(x, WH_E_INTERNAL);
+        return -1;
+    }
+    int r = send_out(x);
+    if (r < 0) return -2;
+    if (r == 0 || !x->terminated) return 0;
+    x->up_done = 1;
+    return 1;
 }
 
 /* ---- the response head ---- */
@@ -823,9 +898,47 @@ static int parse_head(wh_xfer *x, size_t len)
 static void blocked(wh_xfer *x)
 {
     if (x->deadline == UINT64_MAX || now_ns() < x->deadline) return;
+    int writing = x->st == ST_SEND || (x->stream && !x->up_done && (x->want_ev & POLLOUT));
     fail(x, x->st == ST_CONNECT || x->st == ST_TLS ? WH_E_CONNECTION_TIMEOUT
-            : x->st == ST_SEND                     ? WH_E_CONNECTION_WRITE_TIMEOUT
+            : writing                              ? WH_E_CONNECTION_WRITE_TIMEOUT
                                                    : WH_E_CONNECTION_READ_TIMEOUT);
+}
+
+/* Puts the head of a body sent as it comes into out, once the connection (HTTP/1.1 or
+ * 2) is known: a streamed one gets the guest's content-length or, for a body of unknown
+ * length, chunked (a Content-Length when it has ended already, whole in raw, without
+ * trailers); a whole body with trailers (wh_xfer_body_trailers) is framed as chunks
+ * here. HTTP/2 takes the head and the body as they are. 0, or -1 after fail(). */
+static int frame_head(wh_xfer *x)
+{
+    kiln_buf *o = &x->out;
+    int rc = 0;
+    x->framed = x->h2 ? 2 : 1;
+    if (!x->stream) { /* whole, with trailers: out holds the head and the body */
+        if (x->h2) return 0;
+        kiln_buf body = KILN_BUF_INIT;
+        rc = kiln_buf_append(&body, o->data + x->body_at, o->len - x->body_at);
+        o->len = x->body_at;
+        if (rc == 0) rc = wh_chunk_append(o, body.data, body.len);
+        if (rc == 0) rc = wh_chunk_end(o, x->trailers);
+        kiln_buf_free(&body);
+    } else {
+        o->len = x->out_off = 0;
+        x->chunked = 0;
+        rc = kiln_buf_append(o, x->head.data, x->head.len);
+        if (rc == 0 && !x->h2 && x->cl < 0) {
+            if (x->ended && !(x->trailers && x->trailers->n))
+                rc = kiln_buf_printf(o, "content-length: %zu\r\n", x->raw.len);
+            else {
+                x->chunked = 1;
+                rc = kiln_buf_append(o, "transfer-encoding: chunked\r\n", 28);
+            }
+        }
+        if (rc == 0) rc = kiln_buf_append(o, "\r\n", 2);
+        x->body_at = o->len;
+    }
+    if (rc < 0) fail(x, WH_E_INTERNAL);
+    return rc;
 }
 
 /* ---- HTTP/2 (client_h2.c) ---- */
@@ -847,18 +960,25 @@ static int h2_start(wh_xfer *x)
         return -1;
     }
     int oom = 0;
+    /* a streamed body follows as it comes, trailers after a whole one */
+    int more = x->stream || x->trailers;
     x->h2s = wh_h2_open(x->key, x->target.https, x->out.data, x->body_at, x->out.data + x->body_at,
-                        x->out.len - x->body_at, x->head_only, x->efd, &oom);
+                        x->out.len - x->body_at, more, x->head_only, x->efd, &oom);
     if (!x->h2s) {
         if (oom) {
             fail(x, WH_E_INTERNAL);
             return -1;
         }
         x->h2 = 0;
+        x->framed = 0;
         return open_conn(x, 1);
     }
+    if (!x->stream && x->trailers && wh_h2_end(x->h2s, x->trailers) < 0) {
+        fail(x, WH_E_INTERNAL);
+        return -1;
+    }
     x->st = ST_H2;
-    x->deadline = now_ns() + x->first_byte_ns;
+    x->deadline = x->stream ? UINT64_MAX : now_ns() + x->first_byte_ns;
     return 0;
 }
 
@@ -901,6 +1021,10 @@ static int h2_wait(wh_xfer *x)
 static int h2_head(wh_xfer *x)
 {
     drain(x);
+    int u = upload(x);
+    if (u < 0) return -1;
+    if (x->stream) /* the first byte is waited for from the request's end */
+        x->deadline = u == 1 ? now_ns() + x->first_byte_ns : x->up_done ? x->deadline : UINT64_MAX;
     uint16_t status = 0;
     wh_fields *headers = NULL;
     uint32_t ecode = 0;
@@ -912,10 +1036,11 @@ static int h2_head(wh_xfer *x)
         x->deadline = now_ns() + x->between_ns;
         return 0; /* pump_head returns at ST_BODY */
     }
-    if (r == -2 && x->h2_retries++ < H2_RETRIES) {
+    if (r == -2 && !x->h2_fed && x->h2_retries++ < H2_RETRIES) {
         wh_h2_close(x->h2s);
         x->h2s = NULL;
         x->h2 = 0;
+        x->framed = x->terminated = x->up_done = 0;
         return open_conn(x, 1) < 0 ? -1 : 1;
     }
     if (r < 0) {
@@ -948,7 +1073,7 @@ static void pump_head(wh_xfer *x)
             socklen_t len = sizeof err;
             if (getsockopt(x->c.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
             if (err) {
-                conn_close(&x->c);
+                wh_conn_close(&x->c);
                 if (connect_next(x, err) < 0) return;
                 continue;
             }
@@ -956,7 +1081,7 @@ static void pump_head(wh_xfer *x)
                 x->st = ST_WAIT_BODY;
                 continue;
             }
-            x->c.ssl = SSL_new(tls_ctx);
+            x->c.ssl = SSL_new(wh_tls_ctx());
             if (!x->c.ssl || SSL_set_fd(x->c.ssl, x->c.fd) != 1) {
                 fail(x, WH_E_INTERNAL);
                 return;
@@ -1003,7 +1128,14 @@ static void pump_head(wh_xfer *x)
         }
         case ST_WAIT_BODY:
             x->deadline = UINT64_MAX;
-            if (!x->body_ready) {
+            if (x->stream || x->chunked) {     /* the head goes now, the body as it comes */
+                if (x->framed == 1 && x->h2) { /* (an HTTP/1.1 retry that found h2) */
+                    fail(x, WH_E_CONNECTION_TERMINATED);
+                    return;
+                }
+                if (!x->framed && frame_head(x) < 0) return;
+            }
+            if (!x->body_ready && !x->stream) {
                 x->want_fd = -1;
                 return;
             }
@@ -1016,50 +1148,44 @@ static void pump_head(wh_xfer *x)
             x->deadline = now_ns() + x->first_byte_ns; /* a peer that reads nothing */
             continue;
         case ST_SEND: {
-            while (x->out_off < x->out.len) {
-                size_t n = x->out.len - x->out_off;
-                const char *p = x->out.data + x->out_off;
-                long k;
-                if (x->c.ssl) {
-                    ERR_clear_error();
-                    int r = SSL_write(x->c.ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
-                    if (r <= 0) {
-                        if (tls_result(x, r) == 0) {
-                            blocked(x);
-                            return;
-                        }
-                        if (x->reused && !x->got_any) {
-                            if (retry_fresh(x) < 0) return;
-                            goto next;
-                        }
-                        fail(x, WH_E_CONNECTION_TERMINATED);
-                        return;
-                    }
-                    k = r;
-                } else {
-                    k = send(x->c.fd, p, n, MSG_NOSIGNAL);
-                    if (k < 0 && errno == EINTR) continue;
-                    if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                        x->want_ev = POLLOUT;
-                        blocked(x);
-                        return;
-                    }
-                    if (k < 0) {
-                        if (x->reused && !x->got_any) {
-                            if (retry_fresh(x) < 0) return;
-                            goto next;
-                        }
-                        fail(x, WH_E_CONNECTION_TERMINATED);
-                        return;
-                    }
+            int r = send_out(x);
+            if (r == 0) {
+                blocked(x);
+                return;
+            }
+            if (r < 0) {
+                if (!can_retry(x)) {
+                    fail(x, WH_E_CONNECTION_TERMINATED);
+                    return;
                 }
-                x->out_off += (size_t)k;
+                if (retry_fresh(x) < 0) return;
+                continue;
             }
             x->st = ST_HEAD;
-            x->deadline = now_ns() + x->first_byte_ns;
+            x->deadline = x->stream ? UINT64_MAX : now_ns() + x->first_byte_ns;
             continue;
         }
         case ST_HEAD: {
+            short up_ev = 0; /* a streamed body still going: what its writes wait for */
+            if (x->stream && !x->up_done) {
+                int u = upload(x);
+                if (u == -1) return;
+                if (u == -2) {
+                    if (!can_retry(x)) {
+                        fail(x, WH_E_CONNECTION_TERMINATED);
+                        return;
+                    }
+                    if (retry_fresh(x) < 0) return;
+                    continue;
+                }
+                up_ev = x->want_ev;
+                x->want_ev = 0;
+                /* the first byte is waited for from the request's end; until then only a
+                 * write that cannot go on has a deadline */
+                x->deadline = u == 1  ? now_ns() + x->first_byte_ns
+                              : up_ev ? x->wdeadline
+                                      : UINT64_MAX;
+            }
             size_t len = head_end(x);
             if (len > WH_RESPONSE_HEAD_MAX) {
                 fail(x, WH_E_HTTP_RESPONSE_HEADER_SECTION_SIZE);
@@ -1079,9 +1205,10 @@ static void pump_head(wh_xfer *x)
             }
             long r = fill(x);
             if (r > 0) continue;
+            x->want_ev |= up_ev;
             if (r == -1) blocked(x);
             if (r == -1 || r == -2) return;
-            if (x->reused && !x->got_any) { /* EOF on a pooled connection */
+            if (can_retry(x)) { /* EOF on a pooled connection */
                 if (retry_fresh(x) < 0) return;
                 continue;
             }
@@ -1095,7 +1222,7 @@ static void pump_head(wh_xfer *x)
             if (h2_head(x) <= 0) return;
             continue;
         case ST_PERMIT:
-            if (!(x->permit = permit_take(x->limit))) {
+            if (!(x->permit = wh_permit_take(x->limit))) {
                 x->want_fd = -1;
                 x->deadline = now_ns() + PERMIT_POLL_NS; /* look again then (not a timeout) */
                 return;
@@ -1126,7 +1253,6 @@ static void pump_head(wh_xfer *x)
         default:
             return;
         }
-    next:;
     }
 }
 
@@ -1165,11 +1291,11 @@ static void body_done(wh_xfer *x)
 {
     x->st = ST_DONE;
     permit_put(x);
-    if (x->keep_alive && x->in_off == x->in.len && x->c.fd >= 0) {
+    if (x->keep_alive && x->in_off == x->in.len && x->c.fd >= 0 && wh_xfer_sent(x)) {
         memcpy(x->c.key, x->key, sizeof x->key);
-        pool_put(&x->c);
+        wh_pool_put(&x->c);
     } else
-        conn_close(&x->c);
+        wh_conn_close(&x->c);
 }
 
 /* Parses a hex chunk-size line at the consumed offset: 1 done, 0 incomplete, -1 bad. */
@@ -1268,6 +1394,50 @@ static long advance(wh_xfer *x)
     }
 }
 
+/* After the response head: sends what it can of a streamed request body still going
+ * (x->want_* say what for, when it must wait). What its writes wait for (0: nothing);
+ * x->st ST_FAILED when it failed (a write blocked past its deadline included). */
+static short upload_body(wh_xfer *x)
+{
+    if (!x->stream || x->up_done || x->st != ST_BODY) return 0;
+    int u = upload(x);
+    if (u == -2) fail(x, WH_E_CONNECTION_TERMINATED);
+    if (u != 0 || !x->want_ev) return 0;
+    if (x->framed == 1 && now_ns() >= x->wdeadline) {
+        fail(x, WH_E_CONNECTION_WRITE_TIMEOUT);
+        return 0;
+    }
+    short ev = x->want_ev;
+    x->want_ev = 0;
+    return ev;
+}
+
+void kick(wh_xfer *x)
+{
+    x->want_fd = x->framed == 2 ? x->efd : x->c.fd;
+    x->want_ev = 0;
+    if (x->st < ST_BODY) {
+        pump_head(x);
+        return;
+    }
+    if (x->framed == 2) drain(x);
+    short ev = upload_body(x);
+    x->want_ev = ev;
+}
+
+int wh_xfer_check_send(void *arg, int *fd, short *events, uint64_t *deadline)
+{
+    wh_xfer *x = arg;
+    if (!x->stream || x->ended || x->local || x->st == ST_FAILED || x->st == ST_DONE || room_of(x))
+        return 1;
+    kick(x);
+    if (x->st == ST_FAILED || x->st == ST_DONE || room_of(x)) return 1;
+    *fd = x->want_ev ? x->want_fd : -1;
+    *events = x->want_ev;
+    *deadline = x->st < ST_BODY ? x->deadline : x->framed == 1 ? x->wdeadline : UINT64_MAX;
+    return 0;
+}
+
 /* Makes body progress without blocking: > 0 bytes available, 0 at the end (ST_DONE), -1
  * waiting (x->want_*), -2 failed. */
 static long body_pump(wh_xfer *x)
@@ -1275,6 +1445,7 @@ static long body_pump(wh_xfer *x)
     for (;;) {
         x->want_fd = x->c.fd;
         x->want_ev = 0;
+        short up_ev = upload_body(x);
         if (x->st == ST_FAILED) return -2;
         if (x->st == ST_DONE) return 0;
         long a = advance(x);
@@ -1283,6 +1454,7 @@ static long body_pump(wh_xfer *x)
         long r = fill(x);
         if (r == -2) return -2;
         if (r == -1) {
+            x->want_ev |= up_ev;
             blocked(x);
             return x->st == ST_FAILED ? -2 : -1;
         }
@@ -1303,7 +1475,8 @@ int wh_xfer_check_body(void *arg, int *fd, short *events, uint64_t *deadline)
     if (x->st < ST_BODY) return 1; /* no body stream before the head */
     if (x->h2s && x->st == ST_BODY) {
         drain(x);
-        if (wh_h2_readable(x->h2s)) return 1;
+        upload_body(x);
+        if (x->st == ST_FAILED || wh_h2_readable(x->h2s)) return 1;
         x->want_fd = x->efd;
         x->want_ev = POLLIN;
         blocked(x);

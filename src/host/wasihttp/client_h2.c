@@ -53,6 +53,7 @@ enum {
 #define CONN_WINDOW (4u << 20)        /* the connection window we open to */
 #define HEADER_BLOCK_MAX (256u << 10) /* a header block, across CONTINUATION frames */
 #define OUT_HIGH (256u << 10)         /* DATA is queued while less than this is pending */
+#define STREAM_BUFFER (256u << 10)    /* a streamed request body buffers at most */
 #define OUT_MAX (4u << 20) /* more pending (a peer flooding PINGs, reading nothing): ended */
 #define IDLE_NS (30ull * 1000000000u) /* an idle connection is closed after */
 #define MAX_WINDOW 0x7fffffffll
@@ -69,7 +70,9 @@ struct h2_stream {
     /* request */
     kiln_buf req;
     size_t req_off;
-    int req_done; /* END_STREAM sent */
+    int req_done;      /* END_STREAM sent */
+    int req_more;      /* a streamed body: more may come (wh_h2_write) until wh_h2_end */
+    kiln_buf trailers; /* their HPACK block, sent after the body (empty: none) */
     int64_t send_win;
     /* response */
     int head_ready, head_taken, head_only;
@@ -630,22 +633,49 @@ static int parse(h2conn *c)
     return 0;
 }
 
-/* Queues request body DATA as the windows allow. */
+/* Queues a header block (HEADERS, then CONTINUATION frames past a frame's size) for s;
+ * end: it ends the stream. */
+static void header_frames(h2conn *c, h2_stream *s, const kiln_buf *block, int end)
+{
+    size_t off = 0;
+    int first = 1;
+    do {
+        size_t k = block->len - off < c->peer_max_frame ? block->len - off : c->peer_max_frame;
+        uint8_t flags = off + k == block->len ? FL_END_HEADERS : 0;
+        if (first && end) flags |= FL_END_STREAM;
+        frame(c, first ? F_HEADERS : F_CONT, flags, s->id, block->data + off, k);
+        off += k;
+        first = 0;
+    } while (off < block->len);
+}
+
+/* Queues request body DATA as the windows allow, and a streamed body's end (its
+ * trailers as a last HEADERS frame); a streamed body's writer is signalled as its buffer
+ * drains. */
 static void send_bodies(h2conn *c)
 {
     for (h2_stream *s = c->streams; s; s = s->next) {
         while (!s->req_done && !s->failed && c->out.len - c->out_off < OUT_HIGH) {
             size_t left = s->req.len - s->req_off;
+            if (left == 0 && s->req_more) break; /* the guest's next bytes */
+            if (left == 0 && s->trailers.len) {
+                header_frames(c, s, &s->trailers, 1);
+                s->req_done = 1;
+                maybe_closed(s);
+                break;
+            }
             int64_t win = s->send_win < c->send_win ? s->send_win : c->send_win;
             size_t k = left < c->peer_max_frame ? left : c->peer_max_frame;
             if ((int64_t)k > win) k = win > 0 ? (size_t)win : 0;
             if (k == 0 && left) break; /* wait for WINDOW_UPDATE */
-            int end = k == left;
+            int end = k == left && !s->req_more && !s->trailers.len;
             if (frame(c, F_DATA, end ? FL_END_STREAM : 0, s->id, s->req.data + s->req_off, k) < 0)
                 return;
             s->req_off += k;
             s->send_win -= (int64_t)k;
             c->send_win -= (int64_t)k;
+            if (s->req_off == s->req.len) s->req.len = s->req_off = 0;
+            if (s->req_more) signal_fd(s->efd);
             if (end) {
                 s->req_done = 1;
                 maybe_closed(s);
@@ -864,7 +894,7 @@ static int encode_request(kiln_buf *out, int https, const char *head, size_t n)
 }
 
 h2_stream *wh_h2_open(const char *key, int https, const char *head, size_t head_len,
-                      const void *body, size_t n, int head_only, int efd, int *oom)
+                      const void *body, size_t n, int more, int head_only, int efd, int *oom)
 {
     *oom = 0;
     h2_stream *s = kiln_calloc(1, sizeof *s);
@@ -889,17 +919,9 @@ h2_stream *wh_h2_open(const char *key, int https, const char *head, size_t head_
         s->id = c->next_id;
         c->next_id += 2;
         s->send_win = c->peer_init_win;
-        s->req_done = n == 0;
-        /* HEADERS, then CONTINUATION frames when the block is larger than a frame */
-        size_t off = 0, first = 1;
-        do {
-            size_t k = block.len - off < c->peer_max_frame ? block.len - off : c->peer_max_frame;
-            uint8_t flags = off + k == block.len ? FL_END_HEADERS : 0;
-            if (first && n == 0) flags |= FL_END_STREAM;
-            frame(c, first ? F_HEADERS : F_CONT, flags, s->id, block.data + off, k);
-            off += k;
-            first = 0;
-        } while (off < block.len);
+        s->req_more = more;
+        s->req_done = n == 0 && !more;
+        header_frames(c, s, &block, s->req_done);
         s->next = c->streams;
         c->streams = s;
         c->active++;
@@ -994,6 +1016,59 @@ void wh_h2_close(h2_stream *s)
     pthread_mutex_unlock(&h2_lock);
     wh_fields_free(s->headers);
     kiln_buf_free(&s->req);
+    kiln_buf_free(&s->trailers);
     kiln_buf_free(&s->data);
     kiln_free(s);
+}
+
+long wh_h2_write(h2_stream *s, const void *data, size_t n)
+{
+    long r = 0;
+    pthread_mutex_lock(&h2_lock);
+    size_t pending = s->req.len - s->req_off;
+    if (!s->c || s->failed || s->closed || !s->req_more) {
+        r = -1;
+    } else if (pending < STREAM_BUFFER) {
+        if (s->req_off && s->req_off > s->req.len / 2) { /* keep the buffer small */
+            memmove(s->req.data, s->req.data + s->req_off, pending);
+            s->req.len = pending;
+            s->req_off = 0;
+        }
+        size_t k = n < STREAM_BUFFER - pending ? n : STREAM_BUFFER - pending;
+        if (kiln_buf_append(&s->req, data, k) < 0)
+            r = -1;
+        else
+            r = (long)k;
+        if (!s->c->dead) send_bodies(s->c);
+    }
+    pthread_mutex_unlock(&h2_lock);
+    if (r > 0) wake_loop();
+    return r;
+}
+
+int wh_h2_end(h2_stream *s, const wh_fields *trailers)
+{
+    kiln_buf block = KILN_BUF_INIT;
+    for (size_t i = 0; trailers && i < trailers->n; i++) {
+        const wh_field *f = &trailers->items[i]; /* (names lowercase: fields.c) */
+        if (wh_trailer_skipped(f->name, f->name_len)) continue;
+        if (kiln_hpack_encode(&block, f->name, f->name_len, (const char *)f->value, f->value_len) <
+            0) {
+            kiln_buf_free(&block);
+            return -1;
+        }
+    }
+    pthread_mutex_lock(&h2_lock);
+    int r = s->c && !s->failed ? 0 : -1;
+    if (r == 0) {
+        kiln_buf_free(&s->trailers);
+        s->trailers = block;
+        block = (kiln_buf)KILN_BUF_INIT;
+        s->req_more = 0;
+        if (!s->c->dead) send_bodies(s->c);
+    }
+    pthread_mutex_unlock(&h2_lock);
+    kiln_buf_free(&block);
+    wake_loop();
+    return r;
 }

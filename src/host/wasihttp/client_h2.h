@@ -15,8 +15,10 @@
  * lock. Received data is given back to the peer (WINDOW_UPDATE) as the guest reads it,
  * so a stream buffers at most its window. Streams the server did not process (beyond a
  * GOAWAY's last stream id, or refused with REFUSED_STREAM) are reported as retryable;
- * any other failure is final. Trailers are decoded (HPACK state) and dropped, as on
- * HTTP/1.1. Idle connections close after 30 s. */
+ * any other failure is final. Response trailers are decoded (HPACK state) and dropped, as
+ * on HTTP/1.1. A streamed request body is written into a bounded buffer of its stream
+ * (the writer is signalled as it drains) and ends with an empty END_STREAM DATA frame or
+ * with the request's trailers as a last HEADERS frame. Idle connections close after 30 s. */
 #ifndef KILN_HOST_WASIHTTP_CLIENT_H2_H
 #define KILN_HOST_WASIHTTP_CLIENT_H2_H
 
@@ -47,10 +49,17 @@ int wh_h2_adopt(const char *key, int fd, SSL *ssl);
 
 /* Opens a stream for a request on a connection to key with room: head is the HTTP/1.1
  * head client.c builds ("METHOD TARGET HTTP/1.1\r\n" + header lines, up to the blank
- * line), body[0..n) the complete body (copied), efd the transfer's eventfd, signalled on
- * every change. NULL when no connection has room (or out of memory: *oom set). */
+ * line), body[0..n) the body (copied): complete, or (more) its start, the rest coming by
+ * wh_h2_write and wh_h2_end; efd the transfer's eventfd, signalled on every change. NULL
+ * when no connection has room (or out of memory: *oom set). */
 h2_stream *wh_h2_open(const char *key, int https, const char *head, size_t head_len,
-                      const void *body, size_t n, int head_only, int efd, int *oom);
+                      const void *body, size_t n, int more, int head_only, int efd, int *oom);
+/* More of a body opened with more: what its buffer took of data[0..n) (0: full, wait for
+ * the eventfd), or -1 when the stream failed or ended. */
+long wh_h2_write(h2_stream *s, const void *data, size_t n);
+/* The end of such a body, trailers (borrowed; NULL: none) after it. 0, or -1 (failed, or
+ * out of memory). */
+int wh_h2_end(h2_stream *s, const wh_fields *trailers);
 
 /* The response head: 1 there (*status; *headers taken: the caller owns it), 0 not yet,
  * -1 failed (*ecode), -2 the server did not process the request (it may be sent again on

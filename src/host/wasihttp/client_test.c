@@ -34,7 +34,8 @@ typedef struct server {
     pthread_t th;
 } server;
 
-/* Reads one request (head, and a body of its content-length) from fd into s->got. */
+/* Reads one request (head, and a body of its content-length, or chunked up to its
+ * trailer section's end) from fd into s->got. */
 static int read_request(server *s, int fd)
 {
     s->got_len = 0;
@@ -45,6 +46,12 @@ static int read_request(server *s, int fd)
         s->got[s->got_len] = '\0';
         char *end = strstr(s->got, "\r\n\r\n");
         if (!end) continue;
+        if (strstr(s->got, "transfer-encoding: chunked")) { /* (test bodies have no "0\r\n") */
+            const char *last = strstr(end + 4, "0\r\n");
+            if (last && (last == end + 4 || last[-1] == '\n') && strstr(last, "\r\n\r\n")) return 0;
+            if (last && last == end + 4 && strcmp(last, "0\r\n\r\n") == 0) return 0;
+            continue;
+        }
         const char *cl = strstr(s->got, "content-length: ");
         size_t want = (size_t)(end + 4 - s->got) + (cl ? strtoul(cl + 16, NULL, 10) : 0);
         if (s->got_len >= want) return 0;
@@ -103,6 +110,17 @@ static void wait_for(int fd, short ev, uint64_t deadline)
     poll(&p, fd >= 0 ? 1 : 0, ms);
 }
 
+/* Waits for x's response head (100 waits at most): wh_xfer_response's answer. */
+static int await_head(wh_xfer *x, uint16_t *status, const wh_fields **h, uint32_t *ecode)
+{
+    int fd;
+    short ev;
+    uint64_t d;
+    for (int i = 0; i < 100 && !wh_xfer_check_head(x, &fd, &ev, &d); i++)
+        wait_for(fd, ev, d);
+    return wh_xfer_response(x, status, h, ecode);
+}
+
 /* One GET (or POST with body) to the server: the status (0 on a transfer error, with
  * *ecode), and the body read in full into body (an error while reading: *body_err). */
 static int fetch(const char *body_out, uint64_t first_byte_ns, char *body, size_t cap,
@@ -114,8 +132,8 @@ static int fetch(const char *body_out, uint64_t first_byte_ns, char *body, size_
     if (wh_target_parse(&t, 0, auth, strlen(auth)) < 0) return -1;
     const char *head =
         body_out ? "POST /p HTTP/1.1\r\nhost: x\r\n" : "GET /g HTTP/1.1\r\nhost: x\r\n";
-    wh_xfer_spec spec = {&t, head, strlen(head),  0, body_out != NULL,
-                         -1, 0,    first_byte_ns, 0, NULL};
+    wh_xfer_spec spec = {&t,   head, strlen(head), 0, body_out != NULL, -1, 0, first_byte_ns, 0,
+                         NULL, 0};
     *ecode = 0;
     *body_err = 0;
     body[0] = '\0';
@@ -125,11 +143,9 @@ static int fetch(const char *body_out, uint64_t first_byte_ns, char *body, size_
     int fd;
     short ev;
     uint64_t d;
-    for (int i = 0; i < 100 && !wh_xfer_check_head(x, &fd, &ev, &d); i++)
-        wait_for(fd, ev, d);
     uint16_t status = 0;
     const wh_fields *h;
-    if (wh_xfer_response(x, &status, &h, ecode) < 0) {
+    if (await_head(x, &status, &h, ecode) < 0) {
         wh_xfer_release(x);
         return 0;
     }
@@ -185,7 +201,7 @@ static void test_local(void)
     wh_target none;
     memset(&none, 0, sizeof none);
     local_run run = {0, "", 0, 1};
-    wh_xfer_spec spec = {&none, NULL, 0, 0, 1, -1, 0, 0, 0, NULL};
+    wh_xfer_spec spec = {&none, NULL, 0, 0, 1, -1, 0, 0, 0, NULL, 0};
     uint32_t ec = 0;
     wh_xfer *x = wh_xfer_local(&spec, local_dispatch, &run, no_free, &ec);
     CHECK(x != NULL);
@@ -241,6 +257,157 @@ static void test_local(void)
     CHECK_INT(wh_xfer_response(x, &status, &h, &ec), -1);
     CHECK_INT(ec, WH_E_LOOP_DETECTED);
     wh_xfer_release(x);
+}
+
+/* Starts a streamed POST (spec.stream; content-length cl, -1: none) to the server. */
+static wh_xfer *stream_start(long long cl, const char *extra)
+{
+    static wh_target t;
+    char auth[32], head[256];
+    snprintf(auth, sizeof auth, "127.0.0.1:%u", (unsigned)srv.port);
+    if (wh_target_parse(&t, 0, auth, strlen(auth)) < 0) return NULL;
+    snprintf(head, sizeof head, "POST /s HTTP/1.1\r\nhost: x\r\n%s", extra);
+    wh_xfer_spec spec = {&t, head, strlen(head), 0, 1, cl, 0, 0, 0, NULL, 1};
+    uint32_t ec = 0;
+    return wh_xfer_start(&spec, &ec);
+}
+
+/* Writes all of data to a streamed transfer, waiting as check_send says. 0, or the
+ * error-code it failed with. */
+static uint32_t stream_write(wh_xfer *x, const char *data, size_t n)
+{
+    for (int i = 0; n && i < 1000; i++) {
+        uint32_t ec = 0;
+        long k = wh_xfer_write(x, data, n, &ec);
+        if (k < 0) return ec;
+        data += k;
+        n -= (size_t)k;
+        int fd;
+        short ev;
+        uint64_t d;
+        if (n && !wh_xfer_check_send(x, &fd, &ev, &d)) wait_for(fd, ev, d);
+    }
+    return 0;
+}
+
+/* The status of x's response (0: failed, *ecode), waiting for its head. */
+static int stream_status(wh_xfer *x, uint32_t *ecode)
+{
+    uint16_t status = 0;
+    const wh_fields *h;
+    *ecode = 0;
+    return await_head(x, &status, &h, ecode) < 0 ? 0 : status;
+}
+
+/* A streamed body of 3 bytes ended (abort: with that error-code): the error-code the
+ * transfer failed with (0: it did not). */
+static uint32_t stream_short(long long cl, const char *extra, uint32_t abort)
+{
+    wh_xfer *x = stream_start(cl, extra);
+    if (!x) return 0;
+    uint32_t ec = stream_write(x, "abc", 3);
+    wh_xfer_end(x, NULL, abort);
+    if (!ec && stream_status(x, &ec)) ec = 0;
+    wh_xfer_release(x);
+    return ec;
+}
+
+/* Streamed request bodies: chunk framing, trailers, a content-length kept to, and the
+ * body that ended before the head went (a content-length instead of chunks). */
+static void test_stream(void)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    CHECK_INT(wh_chunk_append(&b, "hello world, ", 13), 0);
+    CHECK_INT(wh_chunk_append(&b, "", 0), 0); /* nothing: an empty chunk would end the body */
+    wh_fields *tr = wh_fields_new();
+    CHECK(tr != NULL);
+    CHECK_INT(wh_fields_append(tr, "x-sum", 5, (const uint8_t *)"42", 2), 0);
+    CHECK_INT(wh_fields_append(tr, "content-length", 14, (const uint8_t *)"9", 1), 0);
+    CHECK_INT(wh_fields_append(tr, "connection", 10, (const uint8_t *)"close", 5), 0);
+    CHECK_INT(wh_chunk_end(&b, tr), 0);
+    CHECK_INT((int)b.len, 34);
+    CHECK(b.len == 34 && memcmp(b.data, "d\r\nhello world, \r\n0\r\nx-sum: 42\r\n\r\n", 34) == 0);
+    b.len = 0;
+    CHECK_INT(wh_chunk_end(&b, NULL), 0);
+    CHECK(b.len == 5 && memcmp(b.data, "0\r\n\r\n", 5) == 0);
+    kiln_buf_free(&b);
+    CHECK(wh_trailer_skipped("host", 4) && !wh_trailer_skipped("x-sum", 5));
+
+    /* unknown length: the head goes before the body, chunks as written, trailers last */
+    respond("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    uint32_t ec = 0;
+    wh_xfer *x = stream_start(-1, "");
+    CHECK(x != NULL);
+    if (x) {
+        int fd;
+        short ev;
+        uint64_t d;
+        CHECK_INT(wh_xfer_check_head(x, &fd, &ev, &d), 0); /* connected, head sent */
+        CHECK_INT(stream_write(x, "abc", 3), 0);
+        for (int i = 0; i < 20 && !strstr(srv.got, "3\r\nabc\r\n"); i++)
+            usleep(10000);
+        CHECK(strstr(srv.got, "3\r\nabc\r\n") != NULL); /* there before the end */
+        CHECK_INT(stream_write(x, "defgh", 5), 0);
+        wh_xfer_end(x, wh_fields_clone(tr), 0);
+        CHECK_INT(stream_status(x, &ec), 200);
+        CHECK_STR(srv.got, "POST /s HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+                           "3\r\nabc\r\n5\r\ndefgh\r\n0\r\nx-sum: 42\r\n\r\n");
+        CHECK(wh_xfer_sent(x));
+        wh_xfer_release(x);
+    }
+
+    /* the guest's content-length: exactly that many bytes, as they are */
+    x = stream_start(6, "content-length: 6\r\n");
+    CHECK(x != NULL);
+    if (x) {
+        CHECK_INT(stream_write(x, "abc", 3), 0);
+        CHECK_INT(stream_write(x, "def", 3), 0);
+        wh_xfer_end(x, NULL, 0);
+        CHECK_INT(stream_status(x, &ec), 200);
+        CHECK_STR(srv.got, "POST /s HTTP/1.1\r\nhost: x\r\ncontent-length: 6\r\n\r\nabcdef");
+        wh_xfer_release(x);
+    }
+    /* ... more than it: HTTP-request-body-size at the write */
+    x = stream_start(2, "content-length: 2\r\n");
+    CHECK(x != NULL);
+    if (x) {
+        CHECK_INT(stream_write(x, "abc", 3), WH_E_HTTP_REQUEST_BODY_SIZE);
+        CHECK_INT(stream_status(x, &ec), 0);
+        CHECK_INT(ec, WH_E_HTTP_REQUEST_BODY_SIZE);
+        wh_xfer_release(x);
+    }
+    /* ... fewer: at the end; and a body the guest aborts (its error-code) */
+    CHECK_INT(stream_short(5, "content-length: 5\r\n", 0), WH_E_HTTP_REQUEST_BODY_SIZE);
+    CHECK_INT(stream_short(-1, "", WH_E_HTTP_PROTOCOL_ERROR), WH_E_HTTP_PROTOCOL_ERROR);
+    /* a body that ended before the head could go: a content-length, no chunks */
+    x = stream_start(-1, "");
+    CHECK(x != NULL);
+    if (x) {
+        CHECK_INT(stream_write(x, "whole", 5), 0);
+        wh_xfer_end(x, NULL, 0);
+        CHECK_INT(stream_status(x, &ec), 200);
+        CHECK_STR(srv.got, "POST /s HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nwhole");
+        wh_xfer_release(x);
+    }
+    /* a whole body with trailers (0.2's finish): chunked */
+    {
+        static wh_target t;
+        char auth[32];
+        snprintf(auth, sizeof auth, "127.0.0.1:%u", (unsigned)srv.port);
+        CHECK_INT(wh_target_parse(&t, 0, auth, strlen(auth)), 0);
+        const char *head = "PUT /w HTTP/1.1\r\nhost: x\r\n";
+        wh_xfer_spec spec = {&t, head, strlen(head), 0, 1, -1, 0, 0, 0, NULL, 0};
+        x = wh_xfer_start(&spec, &ec);
+        CHECK(x != NULL);
+        if (x) {
+            wh_xfer_body_trailers(x, "abc", 3, tr);
+            CHECK_INT(stream_status(x, &ec), 200);
+            CHECK_STR(srv.got, "PUT /w HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+                               "3\r\nabc\r\n0\r\nx-sum: 42\r\n\r\n");
+            wh_xfer_release(x);
+        }
+    }
+    wh_fields_free(tr);
 }
 
 int main(void)
@@ -347,7 +514,7 @@ int main(void)
         snprintf(auth, sizeof auth, "127.0.0.1:%u", (unsigned)srv.port);
         CHECK_INT(wh_target_parse(&t, 0, auth, strlen(auth)), 0);
         const char *head = "GET / HTTP/1.1\r\nhost: x\r\n";
-        wh_xfer_spec spec = {&t, head, strlen(head), 0, 0, -1, 0, 0, 0, NULL};
+        wh_xfer_spec spec = {&t, head, strlen(head), 0, 0, -1, 0, 0, 0, NULL, 0};
         int made = 0;
         for (int i = 0; i < 33; i++)
             if ((xs[i] = wh_xfer_start(&spec, &ec))) made++;
@@ -371,7 +538,7 @@ int main(void)
         snprintf(auth, sizeof auth, "127.0.0.1:%u", (unsigned)srv.port);
         CHECK_INT(wh_target_parse(&t, 0, auth, strlen(auth)), 0);
         const char *head = "GET / HTTP/1.1\r\nhost: x\r\n";
-        wh_xfer_spec spec = {&t, head, strlen(head), 0, 0, -1, 0, 0, 0, l};
+        wh_xfer_spec spec = {&t, head, strlen(head), 0, 0, -1, 0, 0, 0, l, 0};
         wh_xfer *a = wh_xfer_start(&spec, &ec), *b = wh_xfer_start(&spec, &ec);
         CHECK(a && b);
         int fd;
@@ -398,6 +565,7 @@ int main(void)
         CHECK(wh_limit_find("zero") == NULL);
     }
     test_local();
+    test_stream();
 
     /* first-byte timeout */
     srv.delay_ms = 500;

@@ -67,7 +67,7 @@ wh_fields *wh_take_fields(kiln_wasihttp *h, kiln_cabi_cx *cx, uint32_t rep);
 /* r = ok(own<outgoing-body>) of a new request body (kept until sent); *out its state. */
 int wh_request_body(kiln_wasihttp *h, kiln_cabi_cx *cx, kiln_cval *r, wh_outbody **out);
 /* Hands a request body to its transfer: at once when finished, else at finish (or as
- * abandoned when the guest drops it). */
+ * abandoned when the guest drops it); finish's trailers go after it. */
 void wh_request_body_bind(wh_outbody *b, wh_xfer *x);
 /* A new incoming-body handle over the response body of x (a reference taken): its rep,
  * or 0 when out of memory. */
@@ -136,7 +136,7 @@ wh_origin wh_origin_of(const kiln_wasihttp *h);
  * refusal is logged), then starts the transfer: over the network (within o's limit) or,
  * for NAME.spin.internal and self requests, in process (chain.c); t: request-options'
  * timeouts (NULL or 0: the defaults); tp: the traceparent to send (NULL: none). With
- * r->body_taken and no r->body, the caller feeds the body (wh_xfer_body). NULL with
+ * r->body_taken and no r->body, the caller streams the body (wh_xfer_write). NULL with
  * *ecode (an error-code case). */
 wh_xfer *wh_send(const wh_origin *o, const wh_outreq *r, const uint64_t *t, const char *tp,
                  uint32_t *ecode);

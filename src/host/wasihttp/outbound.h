@@ -1,6 +1,7 @@
 /* outbound.h — outbound HTTP for wasi:http/outgoing-handler: which targets a component may
  * reach (allow.c) and the HTTP/1.1 and HTTP/2 client that reaches them (client.c,
- * client_h2.c).
+ * client_h2.c; its pool, TLS context and limits in client_conn.c, the chunked framing of
+ * request bodies in client_chunk.c).
  *
  * Grants. allowed_outbound_hosts entries use Spin's syntax: "scheme://host[:port]" where
  * the scheme may be "*", the host "*" or "*.domain" (subdomains of domain, not domain
@@ -20,19 +21,27 @@
  *
  * Client. One transfer per outgoing request: DNS (getaddrinfo on kiln_offload: the
  * guest's fiber parks), a non-blocking connect, TLS (OpenSSL, the system's CA store,
- * SNI and hostname check), the request sent once its body is complete (buffered; a
- * Content-Length is added), the response head parsed (bounded), the body decoded as it
- * arrives (Content-Length, chunked, or until close). Nothing blocks: the transfer makes
- * what progress it can when checked or read, and otherwise says which fd, events and
- * deadline to wait for; wasi:io pollables (wasip2.h p2_ready_ops) and blocking reads park
- * the guest's fiber on that. Timeouts: connect (with TLS), first byte (sending the request,
- * then from the request sent to the response head), between bytes of the body; a phase
- * times out only when it has to wait past its deadline. Idle keep-alive connections are kept in a
- * process-wide pool per (scheme, host, port) and reused; a reused connection that fails
- * before any response byte is replaced once. Redirects are never followed. Over TLS the
- * client offers h2 and http/1.1 by ALPN; an h2 connection is handed to client_h2.c
- * (design in client_h2.h) and the transfer becomes a stream on it, behind the same
- * functions below (the transfer then waits on an eventfd of its own).
+ * SNI and hostname check), the request sent, the response head parsed (bounded), the body
+ * decoded as it arrives (Content-Length, chunked, or until close). A request body comes
+ * whole (wh_xfer_body: buffered, a Content-Length is added) or streamed (spec.stream:
+ * wh_xfer_write as the guest writes, wh_xfer_end): the head goes as soon as the
+ * connection is up, the bytes follow as they come through a bounded buffer
+ * (WH_XFER_BUFFER; a full buffer makes the writer wait, wh_xfer_check_send), framed as
+ * the guest's Content-Length says (exactly that many bytes, else HTTP-request-body-size)
+ * or chunked (RFC 9112 7.1, with the guest's trailers in the trailer section; a body
+ * that ended before the head could go is sent with a Content-Length instead, unless it
+ * has trailers); over HTTP/2 as DATA frames within the peer's windows and trailers as a
+ * last HEADERS frame. The response may come before the request body ended (its head is
+ * read meanwhile); one that ends first leaves the connection unpooled. Nothing blocks: the transfer
+ * makes what progress it can when checked or read, and otherwise says which fd, events and deadline
+ * to wait for; wasi:io pollables (wasip2.h p2_ready_ops) and blocking reads park the guest's fiber
+ * on that. Timeouts: connect (with TLS), first byte (sending the request, then from the request
+ * sent to the response head), between bytes of the body; a phase times out only when it has to wait
+ * past its deadline. Idle keep-alive connections are kept in a process-wide pool per (scheme, host,
+ * port) and reused; a reused connection that fails before any response byte is replaced once.
+ * Redirects are never followed. Over TLS the client offers h2 and http/1.1 by ALPN; an h2
+ * connection is handed to client_h2.c (design in client_h2.h) and the transfer becomes a stream on
+ * it, behind the same functions below (the transfer then waits on an eventfd of its own).
  *
  * At most half the process's descriptor limit of transfers are alive at once (more:
  * connection-limit-reached), so guests cannot take the server's descriptors. A component
@@ -52,6 +61,7 @@
 #include <stdint.h>
 
 #include "host/wasihttp/wasihttp.h"
+#include "util/buf.h"
 
 /* ---- targets and grants (allow.c) ---- */
 
@@ -85,6 +95,9 @@ int wh_target_label(const wh_target *t, char *buf, size_t cap);
 /* 1 if one of grants[0..n) allows t, else 0. A target naming the application itself
  * (wh_chain_target) is never allowed: it is not reached over the network. */
 int wh_allow(const char *const *grants, size_t n, const wh_target *t);
+/* 1 if the host part of one of grants[0..n) allows t's host, whatever the grant's scheme
+ * and port (wasi:sockets' name lookups). Chaining targets never match. */
+int wh_allow_host(const char *const *grants, size_t n, const wh_target *t);
 /* Service chaining (Spin's rules): 1 if t is "NAME.spin.internal" (*name_len: the bytes
  * of NAME, 0 for "spin.internal" itself), 2 if it is "self" or "self.alt" (a self
  * request), else 0. */
@@ -128,9 +141,11 @@ enum {
 #define WH_FIRST_BYTE_TIMEOUT_NS (60ull * 1000000000u)
 #define WH_BETWEEN_BYTES_TIMEOUT_NS (60ull * 1000000000u)
 
-/* The largest request body kept for sending, and response head accepted. */
+/* The largest request body kept for sending whole, and response head accepted. */
 #define WH_REQUEST_BODY_MAX (64u << 20)
 #define WH_RESPONSE_HEAD_MAX (64u << 10)
+/* What a streamed request body buffers at most before its writer waits. */
+#define WH_XFER_BUFFER (256u << 10)
 
 typedef struct wh_xfer wh_xfer;
 
@@ -144,10 +159,11 @@ typedef struct wh_xfer_spec {
     const char *head; /* "METHOD TARGET HTTP/1.1\r\n" + header lines, no blank line */
     size_t head_len;
     int head_only; /* a HEAD request: the response has no body */
-    int body;      /* a body follows (wh_xfer_body); 0: none */
+    int body;      /* a body follows (wh_xfer_body, or streamed); 0: none */
     long long cl;  /* the guest's content-length header (-1: none; the host adds one) */
     uint64_t connect_ns, first_byte_ns, between_bytes_ns; /* 0: the defaults */
     wh_limit *limit; /* the caller's component's limit (NULL: none) */
+    int stream;      /* the body streams (wh_xfer_write, wh_xfer_end); only with body */
 } wh_xfer_spec;
 
 /* Starts a transfer: resolves the host (the fiber parks meanwhile) unless an idle
@@ -160,8 +176,40 @@ void wh_xfer_retain(wh_xfer *x);
 void wh_xfer_release(wh_xfer *x);
 
 /* The request body is complete (data[0..n), copied) or, with data NULL, abandoned (the
- * transfer fails). Only for spec.body. */
+ * transfer fails). Only for spec.body without spec.stream. trailers (borrowed; NULL or
+ * empty: none) go after it: the body is then sent chunked (unless the guest gave a
+ * content-length, which has no room for trailers: they are left out). */
 void wh_xfer_body(wh_xfer *x, const void *data, size_t n);
+void wh_xfer_body_trailers(wh_xfer *x, const void *data, size_t n, const wh_fields *trailers);
+
+/* A streamed request body (spec.stream): takes what fits of data[0..n) (WH_XFER_BUFFER
+ * pending at most) and sends what the connection takes without blocking. The count taken
+ * (0: the buffer is full, wait as wh_xfer_check_send says), or -1 with *ecode when the
+ * transfer failed, the response already ended, or the bytes pass the content-length
+ * (HTTP-request-body-size, the transfer fails). An in-process transfer takes up to
+ * WH_REQUEST_BODY_MAX in all. */
+long wh_xfer_write(wh_xfer *x, const void *data, size_t n, uint32_t *ecode);
+/* The streamed body ended: with trailers (taken; NULL: none), or (ecode != 0) aborted
+ * with that error-code (the transfer fails). A body shorter than its content-length
+ * fails with HTTP-request-body-size. Later calls do nothing. */
+void wh_xfer_end(wh_xfer *x, wh_fields *trailers, uint32_t ecode);
+/* Makes progress on a streamed body: 1 when wh_xfer_write would take bytes (or the
+ * transfer failed, or the body ended), else 0 with what to wait for (as check_head). */
+int wh_xfer_check_send(void *x, int *fd, short *events, uint64_t *deadline);
+/* 1 when all of a streamed body (its end included) has gone to the connection, or the
+ * transfer failed or has no streamed body. */
+int wh_xfer_sent(const wh_xfer *x);
+/* The error-code x failed with, or 0 while it has not failed. */
+uint32_t wh_xfer_failed(const wh_xfer *x);
+
+/* HTTP/1.1 chunked framing (client_chunk.c): appends data[0..n) as one chunk ("HEX\r\n"
+ * data "\r\n"; nothing when n is 0); or the last chunk and the trailer section ("0\r\n",
+ * a line per trailer field, "\r\n"; fields that frame or route a message, and the
+ * hop-by-hop ones, are left out). 0, or -1 out of memory. */
+int wh_chunk_append(kiln_buf *b, const void *data, size_t n);
+int wh_chunk_end(kiln_buf *b, const wh_fields *trailers);
+/* 1 if a trailer field named name (lowercase) is left out of a request's trailers. */
+int wh_trailer_skipped(const char *name, size_t n);
 
 /* Makes progress; 1 when the response head is there or the transfer failed, else 0 with
  * what to wait for: *fd (-1: nothing but time), *events, *deadline (monotonic ns,

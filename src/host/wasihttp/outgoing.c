@@ -549,7 +549,8 @@ static void chain_arg_free(void *p);
 
 /* Starts the transfer of r: to target t with request head (a connection, within limit),
  * or in process with chain (not NULL: taken). The request body goes to it when complete (at once
- * for none). NULL with *ecode. */
+ * for none), or, taken without a 0.2 body (wasi:http 0.3's), streams from the caller
+ * (wh_xfer_write). NULL with *ecode. */
 static wh_xfer *launch(const wh_outreq *r, const uint64_t *o, const wh_target *t,
                        const kiln_buf *head, long long cl, chain_arg *chain, wh_limit *limit,
                        uint32_t *ecode)
@@ -565,7 +566,8 @@ static wh_xfer *launch(const wh_outreq *r, const uint64_t *o, const wh_target *t
                          o ? o[0] : 0,
                          o ? o[1] : 0,
                          o ? o[2] : 0,
-                         limit};
+                         limit,
+                         r->body_taken && !r->body}; /* the caller streams it */
     wh_xfer *x = chain ? wh_xfer_local(&spec, chain_dispatch, chain, chain_arg_free, ecode)
                        : wh_xfer_start(&spec, ecode);
     if (x && spec.body) {

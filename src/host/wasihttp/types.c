@@ -53,6 +53,7 @@ struct wh_outbody {
     int request;   /* the body of an outgoing request: kept whole for its transfer */
     wh_xfer *xfer; /* a request body handed to handle before its finish */
     kiln_buf pending;
+    wh_fields *trailers; /* a request body's, from finish (sent after it) */
 };
 
 typedef struct wh_outresp {
@@ -173,8 +174,8 @@ static void outresp_dtor(void *ctx, uint32_t rep)
 static void request_body_end(wh_outbody *b, int complete)
 {
     if (!b->xfer) return;
-    wh_xfer_body(b->xfer, complete ? (b->pending.data ? b->pending.data : "") : NULL,
-                 b->pending.len);
+    wh_xfer_body_trailers(b->xfer, complete ? (b->pending.data ? b->pending.data : "") : NULL,
+                          b->pending.len, b->trailers);
     wh_xfer_release(b->xfer);
     b->xfer = NULL;
     kiln_buf_free(&b->pending);
@@ -699,6 +700,10 @@ static int outbody_finish(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, ki
     wh_fields *t = NULL;
     if (args[1].var.disc == 1 && !(t = take_fields(h, cx, args[1].var.payload->res.rep))) return -1;
     b->finished = 1;
+    if (b->request) { /* a request's trailers go after its body (kept until it goes) */
+        b->trailers = t;
+        t = NULL;
+    }
     request_body_end(b, 1);
     if (b->sent) sink_finish(h, t);
     wh_fields_free(t);
@@ -891,6 +896,7 @@ static void free_body_v(void *p)
     wh_outbody *b = p;
     if (b->xfer) wh_xfer_release(b->xfer);
     kiln_buf_free(&b->pending);
+    wh_fields_free(b->trailers);
     kiln_free(b);
 }
 static void free_inbody_v(void *p)
@@ -1035,7 +1041,8 @@ int wh_request_body(kiln_wasihttp *h, kiln_cabi_cx *cx, kiln_cval *r, wh_outbody
 void wh_request_body_bind(wh_outbody *b, wh_xfer *x)
 {
     if (b->finished) {
-        wh_xfer_body(x, b->pending.data ? b->pending.data : "", b->pending.len);
+        wh_xfer_body_trailers(x, b->pending.data ? b->pending.data : "", b->pending.len,
+                              b->trailers);
         kiln_buf_free(&b->pending);
         return;
     }

@@ -105,6 +105,7 @@ static void ctx_free(void *p)
         kiln_free(o->host_path);
     }
     kiln_free(w->preopens);
+    p2_net_free(w);
     kiln_free(w);
 }
 
@@ -158,6 +159,7 @@ static kiln_wasip2 *ctx_make(const kiln_grants *g, const kiln_wasip2 *tmpl, char
     if (w->argc && !(w->argv = strv_dup(g->wasi.argv, (size_t)g->wasi.argc))) goto oom;
     if (w->nenv && !(w->env = strv_dup(g->wasi.env, g->wasi.nenv))) goto oom;
     memcpy(w->stdio, g->wasi.stdio, sizeof w->stdio);
+    if (p2_net_new(w, g) < 0) goto oom;
     if (open_preopens(w, &g->wasi, tmpl, err) < 0) {
         if (*err) {
             ctx_free(w);
@@ -197,6 +199,7 @@ static void *ctx_clone(const void *tmpl, const kiln_grants *g, char **err)
     if (!why && !table_empty(&t->errors)) why = "an I/O error";
     if (!why && !table_empty(&t->pollables)) why = "a pollable";
     if (!why && !table_empty(&t->dirs)) why = "a directory-entry-stream";
+    if (!why && !p2_net_idle(t)) why = "a socket";
     for (uint32_t i = 0; i < t->descs.n && !why; i++) {
         const p2_desc *d = t->descs.items[i];
         if (d && (!d->preopen || d->preopen > g->wasi.npreopens))

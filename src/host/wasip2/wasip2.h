@@ -6,8 +6,14 @@
  * the granted preopens (kiln_grants.wasi.preopens); every path is resolved beneath one by
  * host/beneath.h, the same resolver as preview1's: absolute paths, ".." above the
  * descriptor and symlinks leading out fail with not-permitted; anything that would modify
- * the file system below a read-only preopen fails with read-only. Sockets are denied
- * (access-denied): Kiln grants no network yet.
+ * the file system below a read-only preopen fails with read-only.
+ *
+ * Sockets (sockets.c). wasi:sockets reaches what the instance's allowed_outbound_hosts
+ * allow, by the rules it shares with wasi:sockets 0.3 (host/sockets_common.h): TCP connect by
+ * a tcp:// grant, UDP bind/connect/send by a udp:// grant, resolve-addresses by a grant
+ * naming the host; an explicit TCP bind (and so listen) only under `kiln run`
+ * (kiln_grants.allow_tcp_bind), never for apps under `kiln up` (as in Spin). Everything
+ * else is access-denied with a log line.
  *
  * Waiting. blocking-* calls and poll on clock or stdin pollables wait with p2_wait (the
  * engine's waiting API), so that a guest on a fiber parks instead of blocking its loop.
@@ -157,9 +163,16 @@ typedef struct kiln_wasip2 {
     p2_table dirs;      /* items: p2_dirstream */
     p2_preopen *preopens;
     size_t npreopens;
-    int no_openat2; /* for beneath.h: 1 resolves component-wise (tests set it) */
-    int network;    /* instance-network handed out (rep 1) */
+    int no_openat2;     /* for beneath.h: 1 resolves component-wise (tests set it) */
+    int network;        /* instance-network handed out (rep 1) */
+    struct p2_net *net; /* wasi:sockets state (sockets.c) */
 } kiln_wasip2;
+
+/* wasi:sockets (sockets.c): the state of w made from the grants (0, or -1 out of memory),
+ * whether it holds nothing the guest opened (a template may be copied), and its free. */
+int p2_net_new(kiln_wasip2 *w, const kiln_grants *g);
+int p2_net_idle(const kiln_wasip2 *w);
+void p2_net_free(kiln_wasip2 *w);
 
 /* An I/O error (wasi:io/error): a message and, for file errors, the errno behind it. */
 typedef struct p2_error {

@@ -1,7 +1,8 @@
 /* wasip2_test.c — the WASI 0.2 host's functions called directly (no guest): the streams'
  * check-write protocol, poll, filesystem confinement (.., absolute paths, symlink
  * escapes; with openat2 and with the component-wise resolver), read-only grants, error
- * codes, denying sockets, version linking, and copies of a context for component images
+ * codes, sockets (made freely, reaching only what the grants allow; a granted connect
+ * with bytes both ways), version linking, and copies of a context for component images
  * (ctx_clone: get-directories' descriptors and stdio streams under the same reps, over
  * the copy's own grants, the template's directories borrowed when the grants match;
  * anything else refused). */
@@ -9,8 +10,12 @@
 #include "host/wasip2/wasip2.h"
 #include "util/alloc.h"
 #include "util/test.h"
+#include "host/wasip2/cval_test.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <time.h>
@@ -40,43 +45,6 @@ static int call(const char *iface, const char *fname, const kiln_cval *args, kil
 
 #define IO "wasi:io/streams@0.2.0"
 #define FS "wasi:filesystem/types@0.2.3"
-
-static kiln_cval res_(uint32_t rep)
-{
-    kiln_cval v;
-    memset(&v, 0, sizeof v);
-    v.res.rep = rep;
-    return v;
-}
-
-static kiln_cval u64_(uint64_t u)
-{
-    kiln_cval v;
-    memset(&v, 0, sizeof v);
-    v.u = u;
-    return v;
-}
-
-static kiln_cval str_(const char *s)
-{
-    kiln_cval v;
-    memset(&v, 0, sizeof v);
-    v.str.ptr = (char *)s;
-    v.str.len = strlen(s);
-    return v;
-}
-
-static uint32_t flagw[8];
-static int nflag;
-static kiln_cval flags_(uint32_t bits)
-{
-    kiln_cval v;
-    memset(&v, 0, sizeof v);
-    flagw[nflag] = bits;
-    v.flags = &flagw[nflag];
-    nflag = (nflag + 1) % 8;
-    return v;
-}
 
 /* A list<u8> value: byte lists cross as bytes (compact form, host.h). */
 static kiln_cval bytes_(const char *s, kiln_cval *unused)
@@ -232,9 +200,10 @@ static void test_fiber(int pipe_rd, int pipe_wr, uint32_t in)
 {
     fake_loop l = {{fl_wait, fl_wake}, NULL, {0}, 0};
     kiln_sched_bind(&l.base);
-    /* poll on a 5 ms clock pollable */
+    /* poll on a 200 ms clock pollable (long enough that a loaded machine does not pass it
+     * between subscribe and poll, which would not park) */
     kiln_cval a[1] = {0}, r[2];
-    a[0] = u64_(5 * 1000000u);
+    a[0] = u64_(200 * 1000000u);
     CHECK_INT(call("wasi:clocks/monotonic-clock@0.2.0", "subscribe-duration", a, r), 0);
     static kiln_cval list[1];
     list[0] = res_(r[0].res.rep);
@@ -244,7 +213,13 @@ static void test_fiber(int pipe_rd, int pipe_wr, uint32_t in)
     kiln_fiber *f = kiln_fiber_new(call_on_fiber, NULL);
     CHECK(f != NULL);
     if (!f) return;
-    CHECK_INT(kiln_fiber_resume(f), KILN_FIBER_PARKED);
+    int parked = kiln_fiber_resume(f);
+    CHECK_INT(parked, KILN_FIBER_PARKED);
+    if (parked != KILN_FIBER_PARKED) { /* (resuming a done fiber again would abort) */
+        kiln_fiber_free(f);
+        kiln_sched_bind(NULL);
+        return;
+    }
     CHECK(l.waiting == f);
     CHECK_INT(l.req.kind, KILN_WAIT_SLEEP);
     CHECK_INT(fiber_rc, 99); /* still waiting */
@@ -542,21 +517,181 @@ static void grants_of(kiln_grants *g, kiln_wasi_preopen *pre, const uint8_t *in,
     g->wasi.stdio[2] = (kiln_wasi_stdio){-1, NULL, 0, NULL, 0};
 }
 
+/* An ip-socket-address value (ipv4 a.b.c.d:port) with its parts in p[0..7). */
+static kiln_cval addr4(kiln_cval *p, int a, int b, int c, int d, int port)
+{
+    static kiln_cval parts[4][8];
+    static int k;
+    (void)p;
+    kiln_cval *q = parts[k++ % 4];
+    memset(q, 0, 8 * sizeof *q);
+    q[0].agg.items = &q[1]; /* the record {port, address} */
+    q[0].agg.n = 2;
+    q[1].u = (uint64_t)port;
+    q[2].agg.items = &q[3]; /* the tuple */
+    q[2].agg.n = 4;
+    q[3].u = (uint64_t)a, q[4].u = (uint64_t)b, q[5].u = (uint64_t)c, q[6].u = (uint64_t)d;
+    kiln_cval v = {0};
+    v.var.disc = 0;
+    v.var.payload = q;
+    return v;
+}
+
+#define TCPI "wasi:sockets/tcp@0.2.0"
+#define UDPI "wasi:sockets/udp@0.2.3"
+/* Under grants tcp://127.0.0.1:PORT and udp://127.0.0.1:* (an app: no TCP bind):
+ * connect, the would-block state machine, bytes both ways through the streams; bind
+ * refused; another port refused; UDP's check-send permit and datagram checks. */
+static void test_sockets_granted(void)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in srv = {0};
+    srv.sin_family = AF_INET;
+    srv.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof srv;
+    CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&srv, sl) == 0 && listen(lfd, 4) == 0 &&
+          getsockname(lfd, (struct sockaddr *)&srv, &sl) == 0);
+    int port = ntohs(srv.sin_port);
+    char grant[64];
+    snprintf(grant, sizeof grant, "tcp://127.0.0.1:%d", port);
+    const char *grants[] = {grant, "udp://127.0.0.1:*"};
+    kiln_grants g = {0};
+    g.allowed_outbound_hosts = grants;
+    g.nallowed_outbound_hosts = 2;
+    g.wasi.stdio[0].fd = g.wasi.stdio[1].fd = g.wasi.stdio[2].fd = -1;
+    char *err = NULL;
+    kiln_wasip2 *saved = W;
+    W = kiln_wasip2_provider.ctx_new(&g, &err);
+    CHECK(W != NULL);
+    if (!W) {
+        W = saved;
+        return;
+    }
+    kiln_cval a[3], r[2], p[8];
+    memset(a, 0, sizeof a);
+    CHECK_INT(call("wasi:sockets/tcp-create-socket@0.2.3", "create-tcp-socket", a, r), 0);
+    uint32_t t = r[0].var.disc == 0 ? r[0].var.payload->res.rep : 0;
+    CHECK(t != 0);
+    a[0] = res_(t);
+    a[1] = res_(1);
+    a[2] = addr4(p, 127, 0, 0, 1, port);
+    CHECK_INT(call(TCPI, "[method]tcp-socket.start-bind", a, r), 0);
+    CHECK_INT(err_code(&r[0]), 1); /* access-denied: apps never bind TCP */
+    a[2] = addr4(p, 127, 0, 0, 1, port + 1);
+    CHECK_INT(call(TCPI, "[method]tcp-socket.start-connect", a, r), 0);
+    CHECK_INT(err_code(&r[0]), 1); /* another port */
+    a[2] = addr4(p, 127, 0, 0, 1, port);
+    CHECK_INT(call(TCPI, "[method]tcp-socket.finish-connect", a, r), 0);
+    CHECK_INT(err_code(&r[0]), 7); /* not-in-progress */
+    CHECK_INT(call(TCPI, "[method]tcp-socket.start-connect", a, r), 0);
+    CHECK_INT(err_code(&r[0]), -1);
+    CHECK_INT(call(TCPI, "[method]tcp-socket.start-connect", a, r), 0);
+    CHECK_INT(err_code(&r[0]), 6); /* concurrency-conflict */
+    long e = 8;
+    uint32_t in = 0, out = 0;
+    for (int i = 0; i < 1000 && e == 8; i++) { /* would-block until connected */
+        CHECK_INT(call(TCPI, "[method]tcp-socket.finish-connect", a, r), 0);
+        e = err_code(&r[0]);
+        if (e == 8) usleep(1000);
+    }
+    CHECK_INT(e, -1);
+    if (e == -1) {
+        in = r[0].var.payload->agg.items[0].res.rep;
+        out = r[0].var.payload->agg.items[1].res.rep;
+    }
+    int cfd = accept(lfd, NULL, NULL);
+    CHECK(cfd >= 0);
+    kiln_cval b[2] = {res_(out), str_("ping")};
+    CHECK_INT(call(IO, "[method]output-stream.blocking-write-and-flush", b, r), 0);
+    CHECK_INT(err_code(&r[0]), -1);
+    char buf[8] = {0};
+    CHECK_INT(read(cfd, buf, 4), 4);
+    CHECK(memcmp(buf, "ping", 4) == 0);
+    b[0] = res_(in);
+    b[1] = u64_(16);
+    CHECK_INT(call(IO, "[method]input-stream.read", b, r), 0); /* nothing yet: empty */
+    CHECK(r[0].var.disc == 0 && r[0].var.payload->str.len == 0);
+    CHECK_INT(write(cfd, "pong", 4), 4);
+    CHECK_INT(call(IO, "[method]input-stream.blocking-read", b, r), 0);
+    CHECK(r[0].var.disc == 0 && r[0].var.payload->str.len == 4 &&
+          memcmp(r[0].var.payload->str.ptr, "pong", 4) == 0);
+    CHECK_INT(call(TCPI, "[method]tcp-socket.remote-address", a, r), 0);
+    CHECK(r[0].var.disc == 0 && (int)r[0].var.payload->var.payload->agg.items[0].u == port);
+    close(cfd);
+    CHECK_INT(call(IO, "[method]input-stream.blocking-read", b, r), 0);
+    CHECK_INT(r[0].var.disc, 1); /* closed */
+    /* UDP: send needs check-send's permit (else a trap); a datagram without an address
+     * on an unconnected socket is invalid-argument; a forged stream traps */
+    a[0] = u64_(0);
+    a[0].var.disc = 0;
+    CHECK_INT(call("wasi:sockets/udp-create-socket@0.2.0", "create-udp-socket", a, r), 0);
+    uint32_t u = r[0].var.disc == 0 ? r[0].var.payload->res.rep : 0;
+    a[0] = res_(u);
+    a[1] = res_(1);
+    a[2] = addr4(p, 127, 0, 0, 1, 0);
+    CHECK_INT(call(UDPI, "[method]udp-socket.start-bind", a, r), 0);
+    CHECK_INT(err_code(&r[0]), -1);
+    CHECK_INT(call(UDPI, "[method]udp-socket.finish-bind", a, r), 0);
+    CHECK_INT(err_code(&r[0]), -1);
+    kiln_cval none = {0};
+    kiln_cval us[2] = {res_(u), none};
+    CHECK_INT(call(UDPI, "[method]udp-socket.stream", us, r), 0);
+    CHECK_INT(err_code(&r[0]), -1);
+    uint32_t uin = 0, uout = 0;
+    if (r[0].var.disc == 0) {
+        uin = r[0].var.payload->agg.items[0].res.rep;
+        uout = r[0].var.payload->agg.items[1].res.rep;
+    }
+    static kiln_cval dg[2], dgrec;
+    dg[0] = str_("x");
+    dg[1] = none; /* remote-address: none */
+    dgrec.agg.items = dg;
+    dgrec.agg.n = 2;
+    kiln_cval sa[2] = {res_(uout), none};
+    sa[1].agg.items = &dgrec;
+    sa[1].agg.n = 1;
+    CHECK_INT(call(UDPI, "[method]outgoing-datagram-stream.send", sa, r), -1);
+    CHECK(strstr(CX.err, "check-send") != NULL);
+    CHECK_INT(call(UDPI, "[method]outgoing-datagram-stream.check-send", sa, r), 0);
+    CHECK(r[0].var.disc == 0 && r[0].var.payload->u > 0);
+    CHECK_INT(call(UDPI, "[method]outgoing-datagram-stream.send", sa, r), 0);
+    CHECK_INT(err_code(&r[0]), 3); /* invalid-argument: no address, not connected */
+    kiln_cval ra[2] = {res_(uin), u64_(4)};
+    CHECK_INT(call(UDPI, "[method]incoming-datagram-stream.receive", ra, r), 0);
+    CHECK(r[0].var.disc == 0 && r[0].var.payload->agg.n == 0); /* nothing yet: empty */
+    ra[0] = res_(999);
+    CHECK_INT(call(UDPI, "[method]incoming-datagram-stream.receive", ra, r), -1);
+    CHECK_INT(call(UDPI, "[method]udp-socket.stream", us, r), 0);
+    CHECK_INT(err_code(&r[0]), 9); /* invalid-state: its streams are still there */
+    /* a context holding a socket is not copied */
+    CHECK(kiln_wasip2_provider.ctx_clone(W, &g, &err) == NULL);
+    kiln_free(err);
+    kiln_wasip2_provider.ctx_free(W);
+    W = saved;
+    close(lfd);
+}
+
 static void test_sockets_and_versions(void)
 {
     kiln_cval a[2] = {0}, r[2];
+    /* no grants: a socket can be made, but nothing reached or resolved */
     a[0] = u64_(0);
     a[0].var.disc = 0;
     CHECK_INT(call("wasi:sockets/tcp-create-socket@0.2.0", "create-tcp-socket", a, r), 0);
-    CHECK_INT(err_code(&r[0]), 1); /* access-denied */
+    CHECK_INT(err_code(&r[0]), -1);
+    uint32_t t = r[0].var.payload ? r[0].var.payload->res.rep : 0;
     CHECK_INT(call("wasi:sockets/udp-create-socket@0.2.3", "create-udp-socket", a, r), 0);
-    CHECK_INT(err_code(&r[0]), 1);
+    CHECK_INT(err_code(&r[0]), -1);
     CHECK_INT(call("wasi:sockets/instance-network@0.2.0", "instance-network", a, r), 0);
-    a[0] = res_(r[0].res.rep);
+    uint32_t net = r[0].res.rep;
+    kiln_cval a3[3] = {res_(t), res_(net), addr4(NULL, 127, 0, 0, 1, 9)};
+    CHECK_INT(call("wasi:sockets/tcp@0.2.0", "[method]tcp-socket.start-connect", a3, r), 0);
+    CHECK_INT(err_code(&r[0]), 1); /* access-denied */
+    a[0] = res_(net);
     a[1] = str_("example.com");
     CHECK_INT(call("wasi:sockets/ip-name-lookup@0.2.0", "resolve-addresses", a, r), 0);
     CHECK_INT(err_code(&r[0]), 1);
-    a[0] = res_(1);
+    a[0] = res_(99); /* a forged handle traps */
     CHECK_INT(call("wasi:sockets/tcp@0.2.0", "[method]tcp-socket.start-listen", a, r), -1);
     /* every 0.2.x a toolchain emits links; 0.3 does not */
     const char *v[] = {"0.2.0", "0.2.1", "0.2.3", "0.2.6", "0.2.8", "0.2.12"};
@@ -645,6 +780,7 @@ int main(void)
             test_streams(&out);
             test_poll();
             test_sockets_and_versions();
+            test_sockets_granted();
         }
         test_fs(root);
         kiln_cabi_cx_free(&CX);

@@ -17,6 +17,9 @@
 /* How long one fire of a pending send waits on its connection before giving the driver
  * back (ns). */
 #define P3C_SLICE_NS (20u * 1000000u)
+/* How often a pending send whose guest is busy elsewhere (reading the body it forwards)
+ * looks at its transfer (ns): it must not keep the driver from the host's own waits. */
+#define P3C_POLL_NS (1u * 1000000u)
 /* Caps of one instance's tables (past them the guest traps). */
 #define MAX_REQS 4096
 #define MAX_RESPS 64
@@ -34,10 +37,15 @@ typedef struct p3c_req {
     p3c_options *opts;           /* attached options (owned; NULL: none) */
     kiln_chost_stream *contents; /* the guest's body stream while it writes */
     kiln_chost_future *sent;     /* request.new's future (NULL once resolved) */
-    kiln_buf body;               /* what the guest wrote, until fed */
+    kiln_buf body;               /* what the guest wrote before send (WH_XFER_BUFFER at most) */
     int body_done;               /* the guest dropped its writable end (or gave none) */
-    int body_fed;                /* handed to the transfer */
+    int body_fed;                /* its end went to the transfer */
     uint32_t body_err;           /* an error-code the body failed with (0: none) */
+    int blocked;                 /* a write of the guest waits for room ("not now") */
+    int tr_state;                /* the guest's trailers future: 0 unwritten, 1 ok, 2 err */
+    uint32_t tr_err;             /* its error-code (tr_state 2) */
+    wh_fields *trailers;         /* its trailers, until they go with the body's end */
+    wh_xfer *bx;                 /* the transfer the body streams to (a reference) */
     wh_xfer *x;                  /* the transfer once sent (NULL: not, or handed on) */
     kiln_chost_pending *p;       /* send's pending call */
     wh_span span;
@@ -47,8 +55,9 @@ typedef struct p3c_req {
 
 /* The body of a response send returned. */
 typedef struct p3c_resp {
-    uint32_t rep; /* http.c's response rep */
-    wh_xfer *x;   /* NULL once the body ended */
+    struct p3c_req *q; /* the request it answers (its body may still stream) */
+    uint32_t rep;      /* http.c's response rep */
+    wh_xfer *x;        /* NULL once the body ended */
     int consumed;
     int failed; /* the body failed before its end */
     kiln_chost_future *trailers;
@@ -92,6 +101,8 @@ static void req_free(p3c_req *q)
     kiln_free(q->r.path);
     kiln_free(q->opts);
     kiln_buf_free(&q->body);
+    wh_fields_free(q->trailers);
+    wh_xfer_release(q->bx);
     wh_xfer_release(q->x);
     wh_span_free(&q->span);
     kiln_free(q->host);
@@ -165,6 +176,21 @@ static void resolve(kiln_chost_future **f, uint32_t c)
     *f = NULL;
 }
 
+/* Waits inside the guest's copy (the driver's thread) for what check (wh_xfer_check_body
+ * or wh_xfer_check_send) of x says: 0 ready or waited (look again),
+ * KILN_WAIT_INTERRUPTED at the guest's time limit, less when the wait failed. */
+static int xfer_wait(int (*check)(void *, int *, short *, uint64_t *), wh_xfer *x)
+{
+    int fd;
+    short ev;
+    uint64_t dl;
+    if (check(x, &fd, &ev, &dl)) return 0;
+    uint64_t now = wh_mono_ns();
+    uint64_t left = dl == UINT64_MAX ? UINT64_MAX : dl > now ? dl - now : 0;
+    int w = fd >= 0 ? kiln_wait_fd(fd, ev, left) : kiln_wait_sleep(left);
+    return w < 0 ? w : 0;
+}
+
 /* ---- requests ---- */
 
 static p3c_req *req_arg(void *ctx, kiln_cabi_cx *cx, const kiln_cval *v)
@@ -176,30 +202,118 @@ static p3c_req *req_arg(void *ctx, kiln_cabi_cx *cx, const kiln_cval *v)
     return q;
 }
 
-/* The guest wrote body bytes: all are taken (kept up to WH_REQUEST_BODY_MAX; past it the
- * request fails with HTTP-request-body-size). */
+/* The body failed (error-code ec): the transfer is aborted, request.new's future says
+ * so, and what the guest writes from now on is dropped. */
+static void body_fail(p3c_req *q, uint32_t ec)
+{
+    if (!q->body_err) q->body_err = ec;
+    kiln_buf_free(&q->body);
+    if (q->bx) {
+        wh_xfer_end(q->bx, NULL, q->body_err);
+        wh_xfer_release(q->bx);
+        q->bx = NULL;
+    }
+    resolve(&q->sent, q->body_err);
+}
+
+/* Streams data[0..n) to the transfer: the count taken. A full buffer leaves the guest's
+ * write pending while send is (its fire wakes it), and afterwards waits here for room
+ * (the guest's time limit ends the wait). */
+static size_t body_write(p3c_req *q, const uint8_t *data, size_t n)
+{
+    for (;;) {
+        uint32_t ec = 0;
+        long k = wh_xfer_write(q->bx, data, n, &ec);
+        if (k > 0) return (size_t)k;
+        if (k < 0) {
+            body_fail(q, ec ? ec : WH_E_INTERNAL);
+            return n;
+        }
+        if (q->p) { /* send's fire makes room and wakes the write */
+            q->blocked = 1;
+            kiln_chost_pending_again(q->p, wh_mono_ns());
+            return 0;
+        }
+        int w = xfer_wait(wh_xfer_check_send, q->bx);
+        if (w == KILN_WAIT_INTERRUPTED) return 0; /* the guest unwinds at its time limit */
+        if (w < KILN_WAIT_INTERRUPTED) {
+            body_fail(q, WH_E_INTERNAL);
+            return n;
+        }
+    }
+}
+
+/* Gives what the guest wrote before send to the transfer, as far as it takes it. */
+static void body_flush_early(p3c_req *q)
+{
+    while (q->bx && q->body.len && !q->body_err) {
+        uint32_t ec = 0;
+        long k = wh_xfer_write(q->bx, q->body.data, q->body.len, &ec);
+        if (k < 0) body_fail(q, ec ? ec : WH_E_INTERNAL);
+        if (k <= 0) return;
+        memmove(q->body.data, q->body.data + k, q->body.len - (size_t)k);
+        q->body.len -= (size_t)k;
+    }
+}
+
+/* The guest wrote body bytes. Before send they are kept (WH_XFER_BUFFER at most: then
+ * the write waits for send); afterwards they stream to the transfer. */
 static size_t body_consume(void *arg, const uint8_t *data, size_t n)
 {
     p3c_req *q = arg;
-    if (q->body_err) return n;
-    if (q->body.len + n > WH_REQUEST_BODY_MAX)
-        q->body_err = WH_E_HTTP_REQUEST_BODY_SIZE;
-    else if (kiln_buf_append(&q->body, data, n) < 0)
-        q->body_err = WH_E_INTERNAL;
-    if (q->body_err) kiln_buf_free(&q->body);
-    return n;
+    if (q->body_err || q->body_fed) return n; /* failed (or over): dropped */
+    if (!q->bx) {
+        size_t room = q->body.len < WH_XFER_BUFFER ? WH_XFER_BUFFER - q->body.len : 0;
+        size_t k = n < room ? n : room;
+        if (!k) {
+            q->blocked = 1;
+            return 0;
+        }
+        if (kiln_buf_append(&q->body, data, k) < 0) {
+            body_fail(q, WH_E_INTERNAL);
+            return n;
+        }
+        return k;
+    }
+    body_flush_early(q);
+    if (q->body.len) { /* (a fresh transfer takes them all: not reached) */
+        q->blocked = 1;
+        return 0;
+    }
+    return q->bx ? body_write(q, data, n) : n;
 }
 
-/* Hands the complete body to the transfer (once both are there) and resolves
- * request.new's future. */
-static void body_feed(p3c_req *q)
+/* Ends the body on the transfer once the guest dropped its writable end and wrote its
+ * trailers future, or (force) yielded to the host without writing it: the trailers are
+ * then none. request.new's future resolves with the outcome so far. */
+static void body_finish(p3c_req *q, int force)
 {
-    if (!q->body_done || !q->x || q->body_fed) return;
+    if (!q->body_done || q->body_fed || !q->bx || q->body_err) return;
+    if (!q->tr_state && !force) return;
+    body_flush_early(q);
+    if (q->body.len || !q->bx) return; /* (not taken yet: the next fire) */
     q->body_fed = 1;
-    if (q->r.body_taken)
-        wh_xfer_body(q->x, q->body_err ? NULL : (q->body.data ? q->body.data : ""), q->body.len);
-    kiln_buf_free(&q->body);
-    resolve(&q->sent, q->body_err);
+    wh_xfer_end(q->bx, q->trailers, q->tr_state == 2 ? q->tr_err : 0);
+    q->trailers = NULL;
+    uint32_t ec = wh_xfer_failed(q->bx);
+    wh_xfer_release(q->bx);
+    q->bx = NULL;
+    if (ec && !q->body_err) q->body_err = ec;
+    resolve(&q->sent, ec);
+}
+
+/* A guest write that waited for room is retried once there is some. 1 if it was woken. */
+static int body_wake(p3c_req *q)
+{
+    if (!q->blocked || !q->contents) return 0;
+    int fd;
+    short ev;
+    uint64_t dl;
+    body_flush_early(q);
+    if (q->bx && (q->body.len || !wh_xfer_check_send(q->bx, &fd, &ev, &dl))) return 0;
+    q->blocked = 0;
+    kiln_chost_stream_wake(q->contents);
+    return 1;
 }
 
 static void body_dropped(void *arg)
@@ -207,8 +321,45 @@ static void body_dropped(void *arg)
     p3c_req *q = arg;
     q->contents = NULL;
     q->body_done = 1;
-    body_feed(q);
+    body_finish(q, 0);
     if (q->p) kiln_chost_pending_again(q->p, wh_mono_ns()); /* send need not wait longer */
+}
+
+/* An error-code the guest gave that err_value can build again (cases whose payloads it
+ * knows), else internal-error. */
+static uint32_t guest_ecode(const kiln_cval *ec)
+{
+    uint32_t c = ec ? ec->var.disc : WH_E_INTERNAL;
+    static const uint8_t payload[] = {14, 21, 22, 23, 24, 27, 28, 29, 30, 32};
+    for (size_t i = 0; i < sizeof payload; i++)
+        if (c == payload[i]) return WH_E_INTERNAL;
+    return c > WH_E_INTERNAL ? WH_E_INTERNAL : c;
+}
+
+/* The guest wrote request.new's trailers future: result<option<own<fields>>,
+ * error-code>. The fields (the host's with the value) go after the body; an error-code
+ * aborts the request. */
+static void trailers_got(void *arg, const kiln_cval *v)
+{
+    p3c_req *q = arg;
+    wh_fields *f = NULL;
+    if (v->var.disc == 0) {
+        const kiln_cval *opt = v->var.payload;
+        if (opt && opt->var.disc == 1 && opt->var.payload)
+            f = kiln_p3http_fields_take(q->h, NULL, opt->var.payload->res.rep);
+    }
+    if (q->tr_state || q->body_fed) { /* the body ended without them */
+        wh_fields_free(f);
+        return;
+    }
+    q->tr_state = v->var.disc == 0 ? 1 : 2;
+    q->tr_err = v->var.disc == 0 ? 0 : guest_ecode(v->var.payload);
+    q->trailers = f;
+    if (q->tr_state == 2)
+        body_fail(q, q->tr_err);
+    else
+        body_finish(q, 0);
+    if (q->p) kiln_chost_pending_again(q->p, wh_mono_ns());
 }
 
 int kiln_p3c_request_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
@@ -242,13 +393,15 @@ int kiln_p3c_request_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kil
     memset(two, 0, 2 * sizeof *two);
     if (!(q->sent = kiln_chost_future_writer(cx, &two[1]))) return -1;
     if (args[1].var.disc == 1) {
-        q->r.body_taken = 1; /* the body is fed from the stream (body_feed) */
+        q->r.body_taken = 1; /* the body streams from the stream (body_consume) */
         kiln_chost_stream_ops ops = {body_consume, NULL, body_dropped, q};
         if (!(q->contents = kiln_chost_stream_reader(cx, args[1].var.payload, &ops))) return -1;
     } else {
         q->body_done = 1;
     }
-    /* args[2], the guest's trailers future, is kept unread: no trailers are sent */
+    /* args[2], the guest's trailers future: sent after the body (none without one) */
+    kiln_chost_future_ops tops = {trailers_got, q};
+    if (!kiln_chost_future_reader(cx, &args[2], &tops)) return -1;
     uint32_t rep = p2_table_put(&c->reqs, q);
     if (!rep) return fail(cx, "out of memory");
     two[0].res.rep = rep - 1 + KILN_P3C_BASE;
@@ -490,6 +643,7 @@ static int answer(p3c_req *q, kiln_cabi_cx *cx, kiln_cval *r)
     p3c_resp *rs = &c->resps[c->nresps++];
     memset(rs, 0, sizeof *rs);
     rs->rep = rep;
+    rs->q = q;
     rs->x = q->x;
     q->x = NULL;
     return wh_var_res(cx, r, 0, rep);
@@ -513,16 +667,33 @@ static int head_wait(p3c_req *q, uint64_t until)
     return wh_xfer_check_head(q->x, &fd, &ev, &dl);
 }
 
+/* send's pending call, fired when no guest thread can run: ends a body whose end came
+ * (the guest yields: trailers it did not write are none), makes progress on the
+ * transfer (its body as well), wakes a guest write waiting for room, and answers once
+ * the head came; otherwise waits on the connection a slice at a time. */
 static void send_fire(kiln_chost_pending *p, void *arg)
 {
     p3c_req *q = arg;
-    uint64_t now = wh_mono_ns();
-    if (!q->body_done && !q->body_err) { /* the guest still writes the body */
-        kiln_chost_pending_again(p, now + 1000000u);
-        return;
+    body_finish(q, 1);
+    int ready = q->body_err ? 1 : 0;
+    uint64_t again = wh_mono_ns();
+    if (!ready) {
+        int fd;
+        short ev;
+        uint64_t dl;
+        ready = wh_xfer_check_head(q->x, &fd, &ev, &dl);
+        if (!ready && !body_wake(q)) {
+            if (q->body_done || q->blocked) { /* the guest waits for the transfer: wait */
+                ready = head_wait(q, again + P3C_SLICE_NS);
+                body_wake(q);
+                body_finish(q, 1);
+                again = wh_mono_ns();
+            } else /* it waits for something else (its input): look again soon */
+                again += P3C_POLL_NS;
+        }
     }
-    if (!q->body_err && head_wait(q, now + P3C_SLICE_NS) != 1) {
-        kiln_chost_pending_again(p, wh_mono_ns());
+    if (ready != 1) {
+        kiln_chost_pending_again(p, again);
         return;
     }
     q->p = NULL;
@@ -538,6 +709,7 @@ static void send_abandon(void *arg)
     p3c_req *q = arg;
     q->p = NULL;
     report(q, 0, WH_E_INTERNAL);
+    body_fail(q, WH_E_INTERNAL);
     wh_xfer_release(q->x);
     q->x = NULL;
 }
@@ -558,19 +730,28 @@ static int c_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
         q->x = wh_send(&o, &q->r, q->opts ? q->opts->t : NULL, traced ? q->span.tp : NULL, &ecode);
     if (!q->x) {
         report(q, 0, ecode);
-        resolve(&q->sent, ecode);
+        body_fail(q, ecode);
         return result_error(cx, &res[0], ecode);
     }
-    body_feed(q);
+    if (q->r.body_taken) { /* the body streams to the transfer from now on */
+        wh_xfer_retain(q->x);
+        q->bx = q->x;
+        body_flush_early(q);
+        body_finish(q, 0);
+        body_wake(q);
+    } else
+        resolve(&q->sent, 0);
     kiln_chost_later later = {wh_mono_ns(), send_fire, send_abandon, q};
     if ((q->p = kiln_chost_defer(cx, &later))) return KILN_CHOST_PENDING;
     /* a synchronous call: the body must be complete, then the head is waited for here */
     if (!q->body_done) {
         report(q, 0, WH_E_INTERNAL);
+        body_fail(q, WH_E_INTERNAL);
         return fail(cx, "wasi:http: send called synchronously before its request body ended");
     }
-    int ready;
-    while ((ready = head_wait(q, UINT64_MAX)) == 0)
+    body_finish(q, 1);
+    int ready = q->body_err ? 1 : 0;
+    while (!ready && (ready = head_wait(q, UINT64_MAX)) == 0)
         ;
     if (ready < 0) { /* the guest unwinds at its time limit */
         report(q, 0, WH_E_CONNECTION_READ_TIMEOUT);
@@ -618,6 +799,7 @@ static void resp_end(p3c_resp *rs, uint32_t ecode)
 static size_t resp_produce(void *arg, uint8_t *buf, size_t n, int *end)
 {
     p3c_resp *rs = arg;
+    if (rs->q) body_finish(rs->q, 1);
     while (rs->x) {
         int eof = 0, err = 0;
         long k = wh_xfer_read(rs->x, buf, n, &eof, &err);
@@ -626,13 +808,7 @@ static size_t resp_produce(void *arg, uint8_t *buf, size_t n, int *end)
             resp_end(rs, k < 0 ? WH_E_HTTP_RESPONSE_INCOMPLETE : 0);
             break;
         }
-        int fd;
-        short ev;
-        uint64_t dl;
-        if (wh_xfer_check_body(rs->x, &fd, &ev, &dl)) continue;
-        uint64_t now = wh_mono_ns();
-        uint64_t left = dl == UINT64_MAX ? UINT64_MAX : dl > now ? dl - now : 0;
-        int w = fd >= 0 ? kiln_wait_fd(fd, ev, left) : kiln_wait_sleep(left);
+        int w = xfer_wait(wh_xfer_check_body, rs->x);
         if (w == KILN_WAIT_INTERRUPTED) return 0; /* the guest unwinds at its time limit */
         if (w < KILN_WAIT_INTERRUPTED) {
             resp_end(rs, WH_E_INTERNAL);

@@ -19,9 +19,19 @@
  * transfer a slice at a time (at most P3C_SLICE_MS) and gives the driver back until the
  * head comes, so guest threads (writing the request body) and other host calls run in
  * between; the whole stays within the call's time limit. The request body (contents
- * stream<u8>) is taken as the guest writes it, buffered whole (at most
- * WH_REQUEST_BODY_MAX: the 0.2 client sends a body once it is complete), and handed to
- * the transfer when the guest drops its writable end; request.new's future resolves then.
+ * stream<u8>) streams out as the guest writes it: before send at most WH_XFER_BUFFER is
+ * kept (a guest writing more waits for send), then each write goes to the transfer
+ * (outbound.h: chunked, or as the guest's content-length says; DATA frames on HTTP/2),
+ * whose bounded buffer gives backpressure: a write it cannot take stays pending while
+ * send is (send's fire drives the connection and wakes it), and once send answered it
+ * waits on the connection inside the guest's copy. The head goes as soon as the
+ * connection is up, and send answers as soon as the response head comes, even while
+ * the body still goes (full duplex). The body ends when the guest dropped its writable
+ * end and wrote request.new's trailers future (its trailers are sent after the body),
+ * or yields to the host without writing it (no trailers then); an error-code in that
+ * future aborts the request, as does a body shorter or longer than its content-length
+ * (HTTP-request-body-size). request.new's future resolves with the body's outcome as it
+ * is handed on.
  * The response body is a stream the host writes from the connection as the guest reads
  * it (the guest's read size bounds what is buffered); a read with nothing there waits on
  * the connection inside the guest's copy (the driver's thread, never the event loop), so
@@ -31,8 +41,7 @@
  * A response from send that the handler returns as its own streams its body from the
  * connection to the client (kiln_p3c_body_take, on the request's fiber).
  *
- * Not yet: the request body streamed out before it is complete (needs the client's
- * streaming bodies); trailers sent; request.consume-body of a request made by request.new. */
+ * Not yet: request.consume-body of a request made by request.new. */
 #ifndef KILN_HOST_WASIP3_CLIENT_H
 #define KILN_HOST_WASIP3_CLIENT_H
 

@@ -1,5 +1,6 @@
 /* http.c — the "wasi:http 0.3" provider (http.h): wasi:http/types 0.3 over host streams. */
 #include "host/wasip3/http.h"
+#include "component/instance.h"
 #include "host/wasip3/client.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -43,26 +44,35 @@ typedef struct p3_token {
     struct p3_token *next;
 } p3_token;
 
-struct kiln_p3http {
-    const kiln_wasihttp_request *req;
-    int consumed;    /* the request's body was taken */
-    size_t body_off; /* request body bytes given (a body whole in req) */
-    int streamed;    /* the body comes through kiln_p3http_body_put / _end instead */
-    kiln_buf in;     /* streamed: bytes from the connection, in[in_off..] not yet given */
+/* A request bound to the context (its rep: its index + 1). */
+struct kiln_p3http_req {
+    struct kiln_p3http *h;
+    const kiln_wasihttp_request *req; /* NULL: the slot is free */
+    int consumed;                     /* the request's body was taken */
+    size_t body_off;                  /* request body bytes given (a body whole in req) */
+    int streamed; /* the body comes through kiln_p3http_body_put / _end instead */
+    kiln_buf in;  /* streamed: bytes from the connection, in[in_off..] not yet given */
     size_t in_off;
     int in_end;                     /* the connection's body ended (1) or failed (2) */
     kiln_chost_stream *in_stream;   /* the host's end of consume-body's stream (NULL: gone) */
     kiln_chost_future *in_trailers; /* consume-body's trailers future, until resolved */
-    int in_refused;     /* the guest's future passed to consume-body said error: no more */
-    wh_fields *in_tr;   /* the streamed body's trailer fields (NULL: none) */
-    wh_fields **fields; /* rep - 1 → fields (NULL: free slot) */
+    int in_refused;   /* the guest's future passed to consume-body said error: no more */
+    wh_fields *in_tr; /* the streamed body's trailer fields (NULL: none) */
+    p3_response *cur; /* the response kiln_p3http_body_ready looks at */
+    int body_live;    /* consume-body's stream is still held and not ended */
+    int dead;         /* released with its stream held: never bound again */
+};
+typedef kiln_p3http_req p3_req;
+
+struct kiln_p3http {
+    p3_req reqs[KILN_P3HTTP_MAX_REQS]; /* rep - 1 */
+    wh_fields **fields;                /* rep - 1 → fields (NULL: free slot) */
     size_t nfields;
     p3_response res[MAX_RESPONSES]; /* rep - 1 */
     size_t nres;
-    p3_response *cur; /* the response kiln_p3http_body_ready looks at */
-    int body_live;    /* consume-body's stream is still held and not ended */
     p3_token *tokens; /* every one given out */
     kiln_p3client *client;
+    kiln_component_instance *ci; /* shared by concurrent requests: kiln_p3http_share */
 };
 
 /* A live token for p (kept in h). NULL when out of memory. */
@@ -101,8 +111,10 @@ static void h_free(void *ctx)
     for (size_t i = 0; i < h->nfields; i++)
         wh_fields_free(h->fields[i]);
     kiln_free(h->fields);
-    kiln_buf_free(&h->in);
-    wh_fields_free(h->in_tr);
+    for (size_t i = 0; i < KILN_P3HTTP_MAX_REQS; i++) {
+        kiln_buf_free(&h->reqs[i].in);
+        wh_fields_free(h->reqs[i].in_tr);
+    }
     while (h->tokens) {
         p3_token *t = h->tokens;
         h->tokens = t->next;
@@ -117,34 +129,58 @@ static void h_free(void *ctx)
     kiln_free(h);
 }
 
-int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req, int streamed)
+kiln_p3http_req *kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req, int streamed)
 {
-    h->req = req;
-    h->streamed = streamed;
-    return 0;
+    for (size_t i = 0; i < KILN_P3HTTP_MAX_REQS; i++) {
+        p3_req *q = &h->reqs[i];
+        if (q->req || q->dead) continue;
+        q->h = h;
+        q->req = req;
+        q->streamed = streamed;
+        return q;
+    }
+    return NULL;
 }
 
-int kiln_p3http_release(kiln_p3http *h, uint32_t rep)
+/* Futures given out for p, written later, change nothing (p's slot moves on). */
+static void tokens_kill(kiln_p3http *h, const void *p)
 {
-    /* a body stream the guest still holds would read the next request's body */
-    if (h->body_live) return -1;
-    h->req = NULL; /* the next request of a reused instance binds afresh */
-    h->consumed = 0;
-    h->body_off = 0;
-    h->cur = NULL;
-    h->streamed = h->in_end = h->in_refused = 0;
-    h->in.len = h->in_off = 0;
-    h->in_stream = NULL;
-    h->in_trailers = NULL; /* (resolved, or left unread: the guest's end goes with it) */
-    wh_fields_free(h->in_tr);
-    h->in_tr = NULL;
     for (p3_token *t = h->tokens; t; t = t->next)
-        t->live = 0; /* futures of this request written later change nothing */
+        if (t->p == p) t->live = 0;
+}
+
+int kiln_p3http_release(kiln_p3http_req *q, uint32_t rep)
+{
+    kiln_p3http *h = q->h;
+    if (q->body_live) {
+        /* a body stream the guest still holds would read the next request's body: the
+         * slot is never bound again, and the stream ends (failed) on its next read */
+        q->dead = 1;
+        q->req = NULL;
+        q->streamed = 1;
+        q->in_end = 2;
+        q->in.len = q->in_off = 0;
+        tokens_kill(h, q);
+        return -1;
+    }
+    q->req = NULL; /* the slot binds afresh */
+    q->consumed = 0;
+    q->body_off = 0;
+    q->cur = NULL;
+    q->streamed = q->in_end = q->in_refused = 0;
+    q->in.len = q->in_off = 0;
+    q->in_stream = NULL;
+    q->in_trailers = NULL; /* (resolved, or left unread: the guest's end goes with it) */
+    q->body_live = 0;
+    wh_fields_free(q->in_tr);
+    q->in_tr = NULL;
+    tokens_kill(h, q);
     if (!rep || rep > h->nres || !h->res[rep - 1].live || !h->res[rep - 1].ended) return 0;
     /* the response, and those whose body it passed on (response.new given another
      * response's consumed body: a middleware's), are done with it */
     for (p3_response *r = &h->res[rep - 1], *next; r; r = next) {
         next = r->src;
+        tokens_kill(h, r);
         wh_fields_free(r->headers);
         wh_fields_free(r->trailers);
         kiln_buf_free(&r->buf);
@@ -154,10 +190,9 @@ int kiln_p3http_release(kiln_p3http *h, uint32_t rep)
     return 0;
 }
 
-uint32_t kiln_p3http_request_rep(kiln_p3http *h)
+uint32_t kiln_p3http_request_rep(const kiln_p3http_req *q)
 {
-    (void)h;
-    return 1;
+    return (uint32_t)(q - q->h->reqs) + 1;
 }
 
 /* ---- fields ---- */
@@ -373,10 +408,15 @@ static int f_clone(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval
 
 /* ---- the incoming request ---- */
 
-static int req_check(kiln_p3http *h, kiln_cabi_cx *cx, const kiln_cval *v)
+/* The bound request of handle v; NULL with cx->err. */
+static p3_req *req_check(kiln_p3http *h, kiln_cabi_cx *cx, const kiln_cval *v)
 {
-    if (!h->req || v->res.rep != 1) return fail(cx, "wasi:http: unknown request handle");
-    return 0;
+    uint32_t rep = v->res.rep;
+    if (!rep || rep > KILN_P3HTTP_MAX_REQS || !h->reqs[rep - 1].req) {
+        fail(cx, "wasi:http: unknown request handle");
+        return NULL;
+    }
+    return &h->reqs[rep - 1];
 }
 
 static const char *const methods[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
@@ -386,8 +426,9 @@ static int r_method(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
 {
     kiln_p3http *h = ctx;
     if (kiln_p3c_owns(args[0].res.rep)) return kiln_p3c_get_method(ctx, cx, args, res);
-    if (req_check(h, cx, &args[0]) < 0) return -1;
-    const kiln_wasihttp_request *q = h->req;
+    const p3_req *slot = req_check(h, cx, &args[0]);
+    if (!slot) return -1;
+    const kiln_wasihttp_request *q = slot->req;
     for (uint32_t i = 0; i < 9; i++)
         if (strlen(methods[i]) == q->method_len &&
             memcmp(methods[i], q->method, q->method_len) == 0) {
@@ -422,27 +463,30 @@ static int r_path(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
 {
     kiln_p3http *h = ctx;
     if (kiln_p3c_owns(args[0].res.rep)) return kiln_p3c_get_path(ctx, cx, args, res);
-    if (req_check(h, cx, &args[0]) < 0) return -1;
-    return some_string(cx, &res[0], h->req->path_with_query, h->req->path_with_query_len);
+    const p3_req *q = req_check(h, cx, &args[0]);
+    if (!q) return -1;
+    return some_string(cx, &res[0], q->req->path_with_query, q->req->path_with_query_len);
 }
 
 static int r_authority(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_p3http *h = ctx;
     if (kiln_p3c_owns(args[0].res.rep)) return kiln_p3c_get_authority(ctx, cx, args, res);
-    if (req_check(h, cx, &args[0]) < 0) return -1;
-    return some_string(cx, &res[0], h->req->authority, h->req->authority_len);
+    const p3_req *q = req_check(h, cx, &args[0]);
+    if (!q) return -1;
+    return some_string(cx, &res[0], q->req->authority, q->req->authority_len);
 }
 
 static int r_scheme(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_p3http *h = ctx;
     if (kiln_p3c_owns(args[0].res.rep)) return kiln_p3c_get_scheme(ctx, cx, args, res);
-    if (req_check(h, cx, &args[0]) < 0) return -1;
+    const p3_req *q = req_check(h, cx, &args[0]);
+    if (!q) return -1;
     kiln_cval *p = kiln_cabi_alloc(cx, sizeof *p);
     if (!p) return fail(cx, "out of memory");
     memset(p, 0, sizeof *p);
-    p->var.disc = h->req->https ? 1 : 0; /* HTTP | HTTPS */
+    p->var.disc = q->req->https ? 1 : 0; /* HTTP | HTTPS */
     res[0].var.disc = 1;
     res[0].var.payload = p;
     return 0;
@@ -452,11 +496,12 @@ static int r_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
 {
     kiln_p3http *h = ctx;
     if (kiln_p3c_owns(args[0].res.rep)) return kiln_p3c_get_headers(ctx, cx, args, res);
-    if (req_check(h, cx, &args[0]) < 0) return -1;
+    const p3_req *q = req_check(h, cx, &args[0]);
+    if (!q) return -1;
     wh_fields *f = wh_fields_new();
     if (!f) return fail(cx, "out of memory");
-    for (size_t i = 0; i < h->req->nheaders; i++) {
-        const kiln_wasihttp_header *e = &h->req->headers[i];
+    for (size_t i = 0; i < q->req->nheaders; i++) {
+        const kiln_wasihttp_header *e = &q->req->headers[i];
         if (wh_name_forbidden(e->name, e->name_len)) continue;
         if (wh_fields_append(f, e->name, e->name_len, (const uint8_t *)e->value, e->value_len) <
             0) {
@@ -474,7 +519,7 @@ static int r_headers(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
 /* Resolves consume-body's trailers future once the body ended: ok(some(fields)) with
  * the body's trailer fields (immutable, the guest's to own), else ok(none). The value is
  * kept (shallow) until the guest reads it, so its parts live with the future's end. */
-static void trailers_resolve(kiln_p3http *h)
+static void trailers_resolve(p3_req *h)
 {
     if (!h->in_trailers) return;
     kiln_cval *v = kiln_chost_future_values(h->in_trailers, 3); /* outlive this call */
@@ -487,7 +532,7 @@ static void trailers_resolve(kiln_p3http *h)
     v[0].var.payload = &v[1];
     if (h->in_tr && h->in_tr->n) {
         h->in_tr->immutable = 1;
-        uint32_t rep = fields_put(h, NULL, h->in_tr);
+        uint32_t rep = fields_put(h->h, NULL, h->in_tr);
         h->in_tr = NULL; /* the table's now (freed by fields_put when it is full) */
         if (rep) {
             v[1].var.disc = 1; /* some(own fields) */
@@ -504,7 +549,7 @@ static void trailers_resolve(kiln_p3http *h)
  * until kiln_p3http_body_put wakes it. */
 static size_t body_produce(void *arg, uint8_t *buf, size_t n, int *end)
 {
-    kiln_p3http *h = arg;
+    p3_req *h = arg;
     if (h->streamed) {
         size_t have = h->in.len - h->in_off;
         if (!have) {
@@ -535,25 +580,25 @@ static size_t body_produce(void *arg, uint8_t *buf, size_t n, int *end)
 /* The guest dropped the request body's stream: what comes is not needed. */
 static void body_dropped(void *arg)
 {
-    kiln_p3http *h = arg;
+    p3_req *h = arg;
     h->in_stream = NULL;
     h->body_live = 0;
     h->in.len = h->in_off = 0;
 }
 
-int kiln_p3http_body_wants(const kiln_p3http *h)
+int kiln_p3http_body_wants(const kiln_p3http_req *h)
 {
     return h->streamed && h->consumed && !h->in_end && !h->in_refused && h->in_stream &&
            h->in.len - h->in_off < KILN_P3HTTP_HIGH;
 }
 
-size_t kiln_p3http_body_room(const kiln_p3http *h)
+size_t kiln_p3http_body_room(const kiln_p3http_req *h)
 {
     size_t have = h->in.len - h->in_off;
     return have < KILN_P3HTTP_HIGH ? KILN_P3HTTP_HIGH - have : 0;
 }
 
-int kiln_p3http_body_put(kiln_p3http *h, const void *data, size_t n)
+int kiln_p3http_body_put(kiln_p3http_req *h, const void *data, size_t n)
 {
     if (!h->in_stream) return 0; /* not consumed, or dropped: discarded */
     if (h->in_off && h->in.len + n > KILN_P3HTTP_HIGH) {
@@ -566,7 +611,7 @@ int kiln_p3http_body_put(kiln_p3http *h, const void *data, size_t n)
     return 0;
 }
 
-int kiln_p3http_body_trailer(kiln_p3http *h, const char *name, size_t nlen, const char *value,
+int kiln_p3http_body_trailer(kiln_p3http_req *h, const char *name, size_t nlen, const char *value,
                              size_t vlen)
 {
     if (!h->in_tr && !(h->in_tr = wh_fields_new())) return -1;
@@ -575,7 +620,7 @@ int kiln_p3http_body_trailer(kiln_p3http *h, const char *name, size_t nlen, cons
     return wh_fields_append(h->in_tr, name, nlen, v, vlen);
 }
 
-void kiln_p3http_body_end(kiln_p3http *h, int failed)
+void kiln_p3http_body_end(kiln_p3http_req *h, int failed)
 {
     if (h->in_end) return;
     h->in_end = failed ? 2 : 1;
@@ -589,7 +634,7 @@ void kiln_p3http_body_end(kiln_p3http *h, int failed)
 static void body_outcome(void *arg, const kiln_cval *v)
 {
     p3_token *t = arg;
-    kiln_p3http *h = t->p;
+    p3_req *h = t->p;
     if (!t->live || v->var.disc == 0) return; /* (an earlier request's, on a reused instance) */
     h->in_refused = 1;
     h->in.len = h->in_off = 0;
@@ -635,21 +680,22 @@ static int r_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cv
 {
     kiln_p3http *h = ctx;
     if (kiln_p3c_owns(args[0].res.rep)) return kiln_p3c_request_consume(ctx, cx, args, res);
-    if (req_check(h, cx, &args[0]) < 0) return -1;
-    if (h->consumed) return fail(cx, "wasi:http: the request body was consumed already");
-    h->consumed = 1;
-    kiln_chost_future_ops fops = {body_outcome, token_new(h, h)};
+    p3_req *q = req_check(h, cx, &args[0]);
+    if (!q) return -1;
+    if (q->consumed) return fail(cx, "wasi:http: the request body was consumed already");
+    q->consumed = 1;
+    kiln_chost_future_ops fops = {body_outcome, token_new(h, q)};
     if (!fops.arg) return fail(cx, "out of memory");
     if (!kiln_chost_future_reader(cx, &args[1], &fops)) return -1;
     kiln_cval *two = kiln_cabi_alloc(cx, 2 * sizeof *two);
     if (!two) return fail(cx, "out of memory");
     memset(two, 0, 2 * sizeof *two);
-    kiln_chost_stream_ops ops = {NULL, body_produce, body_dropped, h};
-    if (!(h->in_stream = kiln_chost_stream_writer(cx, &two[0], &ops))) return -1;
-    h->body_live = 1;
-    if (!(h->in_trailers = kiln_chost_future_writer(cx, &two[1]))) return -1;
+    kiln_chost_stream_ops ops = {NULL, body_produce, body_dropped, q};
+    if (!(q->in_stream = kiln_chost_stream_writer(cx, &two[0], &ops))) return -1;
+    q->body_live = 1;
+    if (!(q->in_trailers = kiln_chost_future_writer(cx, &two[1]))) return -1;
     /* a body read whole, or one that ended already: the trailers are known now */
-    if (!h->streamed || h->in_end == 1) trailers_resolve(h);
+    if (!q->streamed || q->in_end == 1) trailers_resolve(q);
     res[0].agg.items = two;
     res[0].agg.n = 2;
     return 0;
@@ -855,17 +901,18 @@ static void response_dtor(void *ctx, uint32_t rep)
     (void)ctx, (void)rep; /* kept until the context goes: the executor reads it */
 }
 
-const wh_fields *kiln_p3http_response(kiln_p3http *h, uint32_t rep, int *status)
+const wh_fields *kiln_p3http_response(kiln_p3http_req *q, uint32_t rep, int *status)
 {
-    p3_response *r = res_get(h, rep);
+    p3_response *r = res_get(q->h, rep);
     if (!r) return NULL;
-    h->cur = r;
+    q->cur = r;
     *status = r->status;
     return r->headers;
 }
 
-const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, int *ended)
+const uint8_t *kiln_p3http_body_take(kiln_p3http_req *q, uint32_t rep, size_t *n, int *ended)
 {
+    kiln_p3http *h = q->h;
     p3_response *r = res_get(h, rep);
     *n = 0;
     *ended = 1;
@@ -892,8 +939,9 @@ const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, in
 
 int kiln_p3http_body_ready(void *arg)
 {
-    kiln_p3http *h = arg;
-    p3_response *r = h->cur;
+    p3_req *q = arg;
+    kiln_p3http *h = q->h;
+    p3_response *r = q->cur;
     const p3_response *b = r; /* whose body it is (a middleware's: the one it passes on) */
     while (b && b->src)
         b = b->src;
@@ -901,9 +949,9 @@ int kiln_p3http_body_ready(void *arg)
     return !r || b->buf.len > 0 || (b->ended && r->trailers_state);
 }
 
-int kiln_p3http_trailers(kiln_p3http *h, uint32_t rep, const wh_fields **trailers)
+int kiln_p3http_trailers(kiln_p3http_req *q, uint32_t rep, const wh_fields **trailers)
 {
-    p3_response *r = res_get(h, rep);
+    p3_response *r = res_get(q->h, rep);
     *trailers = NULL;
     if (!r) return -1;
     if (r->trailers_state == 2) return -1;
@@ -918,9 +966,18 @@ kiln_p3client *kiln_p3http_client(kiln_p3http *h)
     return h->client;
 }
 
+void kiln_p3http_share(kiln_p3http *h, kiln_component_instance *ci)
+{
+    h->ci = ci;
+}
+
 const kiln_wasihttp_request *kiln_p3http_served(kiln_p3http *h)
 {
-    return h->req;
+    const p3_req *q = h->ci ? kiln_component_call_tag(h->ci) : NULL;
+    if (q && q->h == h && q->req) return q->req; /* the request whose guest code runs */
+    for (size_t i = 0; i < KILN_P3HTTP_MAX_REQS; i++)
+        if (h->reqs[i].req) return h->reqs[i].req;
+    return NULL;
 }
 
 uint32_t kiln_p3http_fields_put(kiln_p3http *h, kiln_cabi_cx *cx, wh_fields *f)

@@ -1,12 +1,15 @@
 /* http.h — wasi:http/types 0.3 for components serving wasi:http/handler@0.3 (provider
  * "wasi:http 0.3", registered under 0.3.0 and 0.3.0-rc-2026-03-15).
  *
- * One request per instance, as the 0.2 host (host/wasihttp/wasihttp.h): the executor
- * (exec/http/serve_p3.c) makes an instance, binds its context to the request
- * (kiln_p3http_bind: its parts, borrowed for the instance's life; the body whole in
- * memory, or streamed: fed by the executor as the connection brings it), passes
+ * Requests are bound to the context (kiln_p3http_bind: its parts, borrowed until
+ * kiln_p3http_release; the body whole in memory, or streamed: fed by the executor as the
+ * connection brings it): one at a time on a fresh or serially reused instance, up to
+ * KILN_P3HTTP_MAX_REQS at once on an instance that serves several requests concurrently
+ * (exec/http/reuse_p3.h). Each bound request is a slot of its own (kiln_p3http_req: its
+ * rep, body feed, the response it returned, its trailers); the executor passes
  * kiln_p3http_request_rep as handle's own<request> and gets back the rep of the guest's
- * own<response>.
+ * own<response>. Fields and responses are the context's (one table: the guest may make
+ * a response in one request's task and return it from another's).
  *
  * Resources: `fields` (the 0.2 rules: host/wasihttp's wh_fields, names lowercased,
  * hop-by-hop names forbidden; the request's and a response's headers are immutable),
@@ -38,67 +41,78 @@
 #define KILN_HOST_WASIP3_HTTP_H
 
 #include "component/host.h"
+#include "component/instance.h"
 #include "host/wasihttp/wasihttp.h"
 
 #define KILN_P3HTTP_PROVIDER "wasi:http 0.3"
 #define KILN_P3HTTP_HIGH (256u * 1024u)
+/* Requests bound to one context at once. */
+#define KILN_P3HTTP_MAX_REQS 64
 
 extern const kiln_chost_provider kiln_p3http_provider;
 
 typedef struct kiln_p3http kiln_p3http;
+typedef struct kiln_p3http_req kiln_p3http_req;
 
-/* Binds the context to the request (req borrowed until the instance is freed). Its body
+/* Binds a request to the context (req borrowed until kiln_p3http_release). Its body
  * is req->body whole, or, when streamed, what the executor feeds with
- * kiln_p3http_body_put / _end as the connection brings it. 0 or -1 (out of memory). */
-int kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req, int streamed);
-/* A streamed body: 1 when the guest took it (consume-body), still holds its stream,
+ * kiln_p3http_body_put / _end as the connection brings it. The request's slot, or NULL
+ * (KILN_P3HTTP_MAX_REQS bound already). */
+kiln_p3http_req *kiln_p3http_bind(kiln_p3http *h, const kiln_wasihttp_request *req, int streamed);
+/* Request q's streamed body: 1 when the guest took it (consume-body), still holds its stream,
  * the connection's body has not ended and the host's buffer has room — the host should
  * read more from the connection (kiln_component_idle's wants). */
-int kiln_p3http_body_wants(const kiln_p3http *h);
+int kiln_p3http_body_wants(const kiln_p3http_req *q);
 /* How many more bytes the buffer takes (at most KILN_P3HTTP_HIGH are held). */
-size_t kiln_p3http_body_room(const kiln_p3http *h);
+size_t kiln_p3http_body_room(const kiln_p3http_req *q);
 /* Adds n bytes from the connection (n <= body_room) and retries the guest's pending
  * read. Bytes for a body the guest did not take, or dropped, are discarded. 0 or -1
  * (out of memory). */
-int kiln_p3http_body_put(kiln_p3http *h, const void *data, size_t n);
+int kiln_p3http_body_put(kiln_p3http_req *q, const void *data, size_t n);
 /* A trailer field of the streamed body, before kiln_p3http_body_end (forbidden or
  * malformed names are left out). 0 or -1 (out of memory). */
-int kiln_p3http_body_trailer(kiln_p3http *h, const char *name, size_t nlen, const char *value,
+int kiln_p3http_body_trailer(kiln_p3http_req *q, const char *name, size_t nlen, const char *value,
                              size_t vlen);
 /* The connection's body ended (failed: it broke off; the guest's stream then ends
  * early and the trailers future stays unresolved): once the buffer is read, the
  * guest's stream ends, and consume-body's trailers future resolves with the trailer
  * fields given (ok(some(fields))), or ok(none). */
-void kiln_p3http_body_end(kiln_p3http *h, int failed);
+void kiln_p3http_body_end(kiln_p3http_req *q, int failed);
 /* The rep of the incoming request, for handle's own<request> argument. */
-uint32_t kiln_p3http_request_rep(kiln_p3http *h);
-/* The response rep the guest returned: its status and headers (NULL when rep is not a
- * live response of this context). */
-const wh_fields *kiln_p3http_response(kiln_p3http *h, uint32_t rep, int *status);
+uint32_t kiln_p3http_request_rep(const kiln_p3http_req *q);
+/* The response rep the guest returned for request q: its status and headers (NULL when
+ * rep is not a live response of this context); q's response from now on. */
+const wh_fields *kiln_p3http_response(kiln_p3http_req *q, uint32_t rep, int *status);
 /* The response body's bytes taken so far (*n of them, valid until the next take),
  * handed out and emptied by the call; *ended once the guest dropped the stream (or gave
  * none). The guest's pending write is retried (into the emptied buffer). */
-const uint8_t *kiln_p3http_body_take(kiln_p3http *h, uint32_t rep, size_t *n, int *ended);
+const uint8_t *kiln_p3http_body_take(kiln_p3http_req *q, uint32_t rep, size_t *n, int *ended);
 /* 1 when the response body has bytes to take, or has ended and the guest wrote its
- * trailers future (kiln_component_drive's condition; h is the context, the response the
- * one last looked up). */
-int kiln_p3http_body_ready(void *h);
+ * trailers future (kiln_component_drive's condition; q is the request, the response the
+ * one kiln_p3http_response looked up for it). */
+int kiln_p3http_body_ready(void *q);
 /* After the body ended: the trailers the guest wrote (*trailers NULL: none, or the
  * future was never written). 0, or -1 when the guest wrote an error-code (the response
  * must be aborted) or rep is unknown. */
-int kiln_p3http_trailers(kiln_p3http *h, uint32_t rep, const wh_fields **trailers);
+int kiln_p3http_trailers(kiln_p3http_req *q, uint32_t rep, const wh_fields **trailers);
 
-/* After a request whose response `rep` ended (0: none), for an instance serving on
- * (Spin's reuse: exec/http/reuse_p3.h): the response's slot freed and every per-request
- * state reset (the request unbound, its body not consumed). -1 when the instance must not
- * serve on: the guest still holds the request body's stream, which would read the next
- * request's body. */
-int kiln_p3http_release(kiln_p3http *h, uint32_t rep);
+/* After request q whose response `rep` ended (0: none): the response's slot freed, the
+ * request unbound and its slot reset (futures given out for them and written later
+ * change nothing). -1 when the instance must not serve on: the guest still holds the
+ * request body's stream, which would read the next request's body (the slot is then
+ * never bound again, and that stream ends failed). */
+int kiln_p3http_release(kiln_p3http_req *q, uint32_t rep);
 /* For client.c (outgoing requests and the responses send returns). */
 struct kiln_p3client;
 /* The instance's client state (made with the context). */
 struct kiln_p3client *kiln_p3http_client(kiln_p3http *h);
-/* The request the instance serves (NULL before kiln_p3http_bind). */
+/* The instance serves concurrent requests, each a call of handle started with its
+ * kiln_p3http_req as the call's tag (kiln_component_call_start): kiln_p3http_served
+ * then names the request whose guest code runs. */
+void kiln_p3http_share(kiln_p3http *h, kiln_component_instance *ci);
+/* The request the instance serves (for what outbound requests inherit: its trace
+ * context, its depth in service chaining): on a shared instance the one whose guest code
+ * runs, else the first bound; NULL when none is. */
 const kiln_wasihttp_request *kiln_p3http_served(kiln_p3http *h);
 /* A new fields handle's rep for f (taken); 0 with cx->err. */
 uint32_t kiln_p3http_fields_put(kiln_p3http *h, kiln_cabi_cx *cx, wh_fields *f);

@@ -2,7 +2,8 @@
  * calls the WASI 0.2 interfaces directly, without the preview1 adapter: preopens, open-at,
  * streams over a file (check-write/write, write-zeroes, blocking-read, skip, splice to
  * stdout), confinement, poll on clock pollables, and (unless given "nosockets") the denied
- * sockets. tests/e2e/wasip2_component.sh checks its output. */
+ * sockets (a socket is made, its connect refused). tests/e2e/wasip2_component.sh checks its
+ * output. */
 #include <stdio.h>
 #include <string.h>
 
@@ -146,14 +147,25 @@ bool exports_wasi_cli_run_run(void)
     wasi_io_poll_pollable_drop_own(p[1]);
 
     if (!has_arg("nosockets")) {
+        /* a socket can be made; reaching an address needs a grant */
         wasi_sockets_tcp_create_socket_own_tcp_socket_t t;
         wasi_sockets_tcp_create_socket_error_code_t sec;
-        bool made = wasi_sockets_tcp_create_socket_create_tcp_socket(
-            WASI_SOCKETS_NETWORK_IP_ADDRESS_FAMILY_IPV4, &t, &sec);
-        say(!made && sec == WASI_SOCKETS_NETWORK_ERROR_CODE_ACCESS_DENIED ? "tcp: access-denied\n"
-                                                                          : "tcp: allowed\n");
         wasi_sockets_instance_network_own_network_t net =
             wasi_sockets_instance_network_instance_network();
+        bool made = wasi_sockets_tcp_create_socket_create_tcp_socket(
+            WASI_SOCKETS_NETWORK_IP_ADDRESS_FAMILY_IPV4, &t, &sec);
+        if (made) {
+            wasi_sockets_tcp_ip_socket_address_t to = {
+                .tag = WASI_SOCKETS_NETWORK_IP_SOCKET_ADDRESS_IPV4};
+            to.val.ipv4.port = 9;
+            to.val.ipv4.address = (wasi_sockets_network_ipv4_address_t){127, 0, 0, 1};
+            made = wasi_sockets_tcp_method_tcp_socket_start_connect(
+                wasi_sockets_tcp_borrow_tcp_socket(t), wasi_sockets_network_borrow_network(net),
+                &to, &sec);
+            wasi_sockets_tcp_tcp_socket_drop_own(t);
+        }
+        say(!made && sec == WASI_SOCKETS_NETWORK_ERROR_CODE_ACCESS_DENIED ? "tcp: access-denied\n"
+                                                                          : "tcp: allowed\n");
         wasi_sockets_ip_name_lookup_own_resolve_address_stream_t rs;
         p2direct_string_t host = {(uint8_t *)"localhost", 9};
         made = wasi_sockets_ip_name_lookup_resolve_addresses(
