@@ -46,6 +46,7 @@
 #define KILN_HOST_WASIP3_CLIENT_H
 
 #include "component/host.h"
+#include "host/wasihttp/wasihttp.h"
 #include "util/buf.h"
 
 #define KILN_P3C_BASE 0x40000000u
@@ -94,5 +95,8 @@ const uint8_t *kiln_p3c_body_take(void *ctx, uint32_t rep, kiln_buf *out, size_t
 /* 1 when that body failed before its end (never *ended: the executor aborts the
  * response, as for a guest that stops writing). */
 int kiln_p3c_body_failed(void *ctx, uint32_t rep);
+/* That body's trailers from the upstream (owned by the client) once it ended whole: NULL
+ * when none came (or before the end, or after a failure). */
+const wh_fields *kiln_p3c_trailers(void *ctx, uint32_t rep);
 
 #endif
