@@ -20,8 +20,6 @@
 #     response ended, so its instance serves the concurrent requests one after the other;
 #     jco_p3_serve.mjs's concurrent loop gives them to the instance as they come (the
 #     answers are compared, not their overlap: no timing in tests);
-#   - Kiln (docs/components.md "Not yet"): a send response's trailers are not read
-#     (ok(none)); checked as such;
 #   - a consume-body stream and trailers future passed unread to request.new or
 #     response.new (x-pass: request, response, both): both ends are the host's, the
 #     runtime moves the bytes (this used to stall: 504, or a response cut after its head).
@@ -192,8 +190,6 @@ PIECES=(-p 'one ' -p 'two ' -p three -d 150)
 TRAILERS_WANT=$(printf '200\nx-a: 1\n--\none two three-- trailers\nx-body-bytes: 13\nx-t: tt\nx-u: uu')
 # what the upstream answers, in jco's version (the body in three chunks, the trailers sent)
 PROXY_WANT=$(printf '203\ncontent-type: text/plain\nx-upstream-chunks: 3\nx-upstream-fwd: yes\nx-upstream-method: POST\nx-upstream-path: /up/x?q=1\nx-upstream-trailers: x-t=tt\n--\none two three-- trailers\nx-upstream-trailer: done')
-# Kiln's differences (docs/components.md "Not yet"), taken out of both before comparing
-KILN_NOT_YET='^x-upstream-trailer:'
 proxy() { # proxy HOST:PORT [X-PASS]
     ask "$1" POST '/proxy/up/x?q=1' "${UP[@]}" -H "x-pass: ${2:-none}" "${PIECES[@]}" -t 'x-t: tt'
 }
@@ -247,23 +243,21 @@ if start_kiln "$TMP/corpus/py-proxy-p3.wasm" --max-instance-reuse-count 4 --requ
     expect_eq "kiln: /trailers" "$TRAILERS_WANT" \
         "$(ask "$KADDR" POST /trailers -H 'x-a: 1' "${PIECES[@]}" -t 'x-t: tt' -t 'x-u: uu')"
     K_PROXY=$(proxy "$KADDR")
-    expect_eq "kiln and jco agree: /proxy (but what Kiln does not do yet)" \
-        "$(grep -v -E "$KILN_NOT_YET" <<<"${J_PROXY:-$PROXY_WANT}")" "$(grep -v -E "$KILN_NOT_YET" <<<"$K_PROXY")"
-    echo "p3_jco_diff: Kiln differs from jco (docs/components.md, Not yet): it reads no trailers of a send response (x-upstream-trailer)" >&2
+    expect_eq "kiln and jco agree: /proxy (the upstream's trailers read and passed on)" \
+        "${J_PROXY:-$PROXY_WANT}" "$K_PROXY"
     expect_contains "kiln: the outbound body streams out as the guest writes it (3 chunks)" \
         "x-upstream-chunks: 3" "$K_PROXY"
     expect_contains "kiln: the request trailers reach the upstream" "x-upstream-trailers: x-t=tt" \
         "$K_PROXY"
-    expect_not_contains "kiln: a send response's trailers are not read (not yet)" \
-        "x-upstream-trailer:" "$K_PROXY"
+    expect_contains "kiln: the upstream's response trailers reach the client" \
+        "x-upstream-trailer: done" "$K_PROXY"
     K_CONC=$(concurrent "$KADDR")
     expect_eq "kiln and jco agree: eight requests at once (reused instances)" "$CONC_WANT" "$K_CONC"
     # streams passed on unread: the runtime joins the host's ends (src/component/stream.c)
     for p in request response both; do
         K_PASS=$(proxy "$KADDR" $p)
         expect_eq "kiln and jco agree: /proxy, x-pass: $p (streams passed on unread)" \
-            "$(grep -v -E "$KILN_NOT_YET" <<<"${J_PROXY:-$PROXY_WANT}")" \
-            "$(grep -v -E "$KILN_NOT_YET" <<<"$K_PASS")"
+            "${J_PROXY:-$PROXY_WANT}" "$K_PASS"
     done
     stop_up
 else

@@ -63,6 +63,17 @@ class H(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(b"%x;ext=1\r\n" % len(part) + part + b"\r\n")
                 self.wfile.flush()
             self.wfile.write(b"0\r\nx-trailer: t\r\n\r\n")
+        elif p in ("/trailers", "/manytrailers", "/megatrailer"):  # chunked, with trailers
+            self.send_response(200)
+            self.send_header("transfer-encoding", "chunked")
+            self.send_header("x-upstream", "yes")
+            self.end_headers()
+            self.wfile.write(b"2\r\nhi\r\n0\r\n")
+            if p == "/manytrailers":  # 10,000 fields
+                self.wfile.write(b"".join(b"x-t%05d: v\r\n" % i for i in range(10000)))
+            if p == "/megatrailer":  # one field of 1 MiB
+                self.wfile.write(b"x-big: " + b"a" * (1 << 20) + b"\r\n")
+            self.wfile.write(b"X-Sum: 42\r\ncontent-length: 5\r\nx-done: yes\r\n\r\n")
         elif p == "/stall":
             self.send_response(200)
             self.send_header("content-length", "100")
@@ -260,6 +271,20 @@ curl -s -m 20 -o "$TMP/big.got" "$URL/out/stream?url=$UP/big"
 expect_eq "a 1 MiB upstream body streams through intact" "$(sha256sum <"$TMP/big.want")" "$(sha256sum <"$TMP/big.got")"
 curl -s -m 20 -o "$TMP/chunked.got" "$URL/out/stream?url=$UP/chunked"
 expect_eq "a chunked 1 MiB upstream body streams through intact" "$(sha256sum <"$TMP/big.want")" "$(sha256sum <"$TMP/chunked.got")"
+
+# the upstream's trailers reach the guest (future-trailers after the body), without those
+# that may not be trailers; a hostile trailer section fails the body, bounded
+r=$(curl -s -m 20 "$URL/out/fetch?url=$UP/trailers")
+expect_eq "response trailers: future-trailers gives them" \
+    $'status: 200\nx-upstream: yes\nbody: hi\ntrailers: x-sum=42;x-done=yes;' "$r"
+for t in manytrailers megatrailer; do
+    r=$(curl -s -m 20 "$URL/out/fetch?url=$UP/$t")
+    expect_contains "/$t: the body read fails" "body: hi<read-error>" "$r"
+    expect_contains "/$t: future-trailers: HTTP-response-trailer-section-size" \
+        "trailers: error HTTP-response-trailer-section-size" "$r"
+done
+r=$(curl -s -m 20 "$URL/out/fetch?url=$UP/hello")
+expect_contains "... and the server serves on" "body: hello upstream" "$r"
 
 # a refused connection comes back through the future
 r=$(curl -s -m 10 "$URL/out/fetch?url=http://127.0.0.1:$DEAD_PORT/")

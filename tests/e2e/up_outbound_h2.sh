@@ -57,6 +57,9 @@ on_exit "kill $! 2>/dev/null"
 
 mkdir -p "$TMP/www"
 head -c 2097152 /dev/urandom >"$TMP/www/big.bin"
+printf hi >"$TMP/www/tr.txt"
+# 10,000 response trailer fields (add_trailer lines), sent as the stream's last HEADERS
+for i in $(seq -w 1 10000); do echo "        add_trailer x-t$i vvvvvvvvvv;"; done >"$TMP/many.conf"
 H2_PORT=$(free_port)
 H1_PORT=$(free_port)
 GA_PORT=$(free_port)
@@ -87,6 +90,10 @@ http {
         root $TMP/www;
         location = /hello { return 200 "hello over h2"; }
         location = /echo { proxy_pass http://127.0.0.1:$ECHO_PORT; }
+        location = /tr.txt { add_trailer x-sum 42; add_trailer content-length 5; add_trailer x-done yes; }
+        location = /many/tr.txt { alias $TMP/www/tr.txt;
+$(cat "$TMP/many.conf")
+        }
     }
     server {
         listen 127.0.0.1:$GA_PORT ssl http2;
@@ -191,4 +198,16 @@ c=$(conns "$H1_PORT" /hello)
 expect_eq "the HTTP/1.1 requests shared one pooled connection" 1 "$(wc -l <<<"$c")"
 expect_contains "... HTTP/1.1" "HTTP/1.1" "$c"
 [ -n "${KEEP:-}" ] && cp -r "$TMP" /tmp/h2keep
+# response trailers over h2 (a HEADERS frame after the DATA): future-trailers gives them,
+# without those that may not be trailers; 10,000 of them fail the body, bounded
+out=$(curl -s -m 20 "$URL/fetch?url=$H2/tr.txt")
+expect_eq "h2 response trailers reach the guest" \
+    "$(printf 'status: 200\nx-upstream: \nbody: hi\ntrailers: x-sum=42;x-done=yes;')" "$out"
+out=$(curl -s -m 20 "$URL/fetch?url=$H2/many/tr.txt")
+expect_contains "h2: 10,000 trailer fields: the body read fails" "body: hi<read-error>" "$out"
+expect_contains "h2: ... future-trailers: HTTP-response-trailer-section-size" \
+    "trailers: error HTTP-response-trailer-section-size" "$out"
+out=$(curl -s -m 10 "$URL/fetch?url=$H2/hello")
+expect_contains "h2: ... the connection serves on" "body: hello over h2" "$out"
+
 finish

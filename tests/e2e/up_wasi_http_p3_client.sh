@@ -53,6 +53,16 @@ class H(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if self.path.startswith("/ftr") or self.path.startswith("/fhuge"):  # chunked, trailers
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Trailer", "x-up-trailer")
+            self.end_headers()
+            self.wfile.write(b"4\r\nbody\r\n0\r\n")
+            if self.path.startswith("/fhuge"):  # 10,000 trailer fields (~160 KiB)
+                self.wfile.write(b"".join(b"x-t%05d: vvvv\r\n" % i for i in range(10000)))
+            self.wfile.write(b"X-Up-Trailer: done\r\nHost: evil\r\n\r\n")
+            return
         if self.path.startswith("/slowhead"):  # answers after 5 s
             time.sleep(5)
         if self.path.startswith("/slowbody"):  # the head, then the body after 5 s
@@ -385,6 +395,19 @@ for v in 0.3.0-rc-2026-03-15 0.3.0; do
         if grep -qxF -- "$line" "$TMP/m.txt"; then pass "$v: metrics: $line"; else
             fail "$v: metrics: $line" "$(grep -F kiln_outbound_requests_total "$TMP/m.txt")"; fi
     done
+    # the upstream's trailers (chunked): a send response returned as is passes them on,
+    # without those that may not be trailers; 10,000 of them abort the response
+    out=$(curl -s --raw --max-time 20 "$URL/ftr" | tr -d '\r')
+    expect_contains "$v: send's response returned as is: the upstream's body" "body" "$out"
+    expect_contains "$v: send's response returned as is: the upstream's trailers" \
+        "x-up-trailer: done" "$out"
+    expect_not_contains "$v: ... without a host trailer" "evil" "$out"
+    curl -s -o /dev/null --max-time 20 "$URL/fhuge"
+    rc=$?
+    if [ "$rc" -ne 0 ]; then pass "$v: 10,000 upstream trailer fields abort the response (curl $rc)"
+    else fail "$v: 10,000 upstream trailer fields abort the response" "curl exited 0"; fi
+    out=$(curl -s --max-time 20 "$URL/item/after2")
+    expect_eq "$v: the server serves on after them" "item /item/after2" "$out"
     kill "$PID" 2>/dev/null
     wait "$PID" 2>/dev/null
 done

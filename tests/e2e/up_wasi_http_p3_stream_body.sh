@@ -13,6 +13,8 @@
 #   - the same first-half check over HTTP/2 (an nginx with TLS offering h2 by ALPN, which
 #     passes the body on to the upstream as it comes: proxy_request_buffering off), without
 #     a trailer field (nginx refuses a request's trailing HEADERS frame);
+#   - response trailers over HTTP/2 (nginx add_trailer) reach the guest, which passes them
+#     on to its client; 10,000 of them abort the answer;
 #   - /l… sets content-length: 5 and the client sends 10 bytes: send fails with
 #     HTTP-request-body-size (the proxy answers 502 "error-code 17"), nothing hangs; the
 #     server serves on.
@@ -140,6 +142,15 @@ http {
             proxy_http_version 1.1;
             proxy_request_buffering off;
         }
+        location /htr { # response trailers over h2: a last HEADERS frame
+            proxy_pass http://127.0.0.1:$UP_PORT;
+            add_trailer x-up-trailer done;
+            add_trailer content-length 9;
+        }
+        location /hmany { # 10,000 of them
+            proxy_pass http://127.0.0.1:$UP_PORT;
+$(for i in $(seq -w 1 10000); do echo "            add_trailer x-t$i vvvvvvvvvv;"; done)
+        }
     }
 }
 NGINX
@@ -241,6 +252,7 @@ AUTH2="127.0.0.1:$H2_PORT"
     (data (i32.const 320) "content-length")
     (data (i32.const 340) "5")
     (data (i32.const 360) "error-code 00")
+    (global $atw (mut i32) (i32.const 0)) ;; the answer's trailers future (writable end)
     ;; writes n bytes at p to stream w (partial writes retried); 0, or 1 when dropped
     (func $write_all (param $w i32) (param $p i32) (param $n i32) (result i32) (local $r i32)
       (block $done (loop $more
@@ -262,10 +274,12 @@ AUTH2="127.0.0.1:$H2_PORT"
         (br $again)))
       (call $sdrop-r (local.get $in)))
     ;; answers with status; the body goes to the returned stream's writable end
-    (func $answer (param $status i32) (result i32) (local $s i64) (local $resp i32)
+    (func $answer (param $status i32) (result i32) (local $s i64) (local $resp i32) (local $t i64)
       (local.set $s (call $snew))
+      (local.set $t (call $tfnew))
+      (global.set $atw (i32.wrap_i64 (i64.shr_u (local.get $t) (i64.const 32))))
       (call $rnew (call $fnew) (i32.const 1) (i32.wrap_i64 (local.get $s))
-        (i32.wrap_i64 (call $tfnew)) (i32.const 48))
+        (i32.wrap_i64 (local.get $t)) (i32.const 48))
       (local.set $resp (i32.load (i32.const 48)))
       (if (call $rsetst (local.get $resp) (local.get $status)) (then unreachable))
       (call $ret (i32.const 0) (local.get $resp) (i32.const 0) (i64.const 0) (i32.const 0)
@@ -326,6 +340,10 @@ AUTH2="127.0.0.1:$H2_PORT"
       (call $rconsume (local.get $ur) (i32.wrap_i64 (call $rfnew)) (i32.const 96))
       (local.set $w (call $answer (local.get $st)))
       (call $pump (i32.load (i32.const 96)) (local.get $w))
+      ;; the upstream's trailers (consume-body's future, resolved at the body's end) become
+      ;; the answer's
+      (drop (call $tfread (i32.load (i32.const 100)) (i32.const 480)))
+      (drop (call $tfwrite (global.get $atw) (i32.const 480)))
       (call $sdrop-w (local.get $w))))
   (core instance $m (instantiate $M (with "" (instance
     (export "mem" (memory $mem "mem")) (export "fnew" (func $fnew))
@@ -487,6 +505,19 @@ expect_eq "HTTP/2: the upstream had the first bytes before the client sent the s
 expect_eq "HTTP/2: the body byte for byte" "$(field "$out" sha)" "$(field "$out" up sha)"
 expect_contains "HTTP/2: kiln spoke HTTP/2 to nginx" "HTTP/2.0 POST /h/two 200" \
     "$(cat "$TMP/access.log")"
+
+# response trailers over HTTP/2 (nginx add_trailer: a last HEADERS frame): the proxy reads
+# consume-body's trailers future and writes it to its answer's, the client gets them
+# (without content-length); 10,000 of them: err(HTTP-response-trailer-section-size), the
+# answer is aborted
+out=$(curl -s --raw --max-time 20 -X POST --data-binary tr "$URL/htr" | tr -d '\r')
+expect_contains "HTTP/2: the upstream's response trailers reach the guest and the client" \
+    "x-up-trailer: done" "$out"
+expect_not_contains "HTTP/2: ... without content-length" "content-length: 9" "$out"
+curl -s -o /dev/null --max-time 20 -X POST --data-binary many "$URL/hmany"
+rc=$?
+if [ "$rc" -ne 0 ]; then pass "HTTP/2: 10,000 response trailer fields abort the answer (curl $rc)"
+else fail "HTTP/2: 10,000 response trailer fields abort the answer" "curl exited 0"; fi
 
 # a body longer than its content-length: HTTP-request-body-size, nothing hangs
 out=$(curl -s --max-time 20 -X POST --data-binary 0123456789 "$URL/l/cl")

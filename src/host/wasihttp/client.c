@@ -125,6 +125,9 @@ struct wh_xfer {
     kiln_buf raw;      /* taken, not yet framed into out (or given to the HTTP/2 stream) */
     wh_fields *trailers;
     uint64_t wdeadline; /* a blocked write of the body fails after (UINT64_MAX: none) */
+    /* the response's trailers (chunked trailer section, or HTTP/2's last HEADERS) */
+    wh_fields *rtrailers;
+    size_t tr_size; /* bytes of the trailer section so far */
 };
 
 /* Gives back x's permit (once). */
@@ -177,6 +180,7 @@ void wh_xfer_release(wh_xfer *x)
     kiln_buf_free(&x->raw);
     wh_fields_free(x->headers);
     wh_fields_free(x->trailers);
+    wh_fields_free(x->rtrailers);
     kiln_free(x);
 }
 
@@ -1324,6 +1328,31 @@ static int chunk_size(wh_xfer *x)
     return 1;
 }
 
+/* One line p[0..ln) (its "\n" excluded) of a chunked trailer section:
+ * a field added to x->rtrailers unless it may not be a trailer (wh_name_forbidden,
+ * wh_trailer_skipped: dropped). 0, or the error-code that fails the transfer. */
+static uint32_t trailer_line(wh_xfer *x, const char *p, size_t ln)
+{
+    if (ln && p[ln - 1] == '\r') ln--;
+    const char *colon = memchr(p, ':', ln);
+    if (!colon || colon == p || !wh_name_valid(p, (size_t)(colon - p)))
+        return WH_E_HTTP_PROTOCOL_ERROR;
+    size_t nl = (size_t)(colon - p);
+    const char *v = colon + 1, *ve = p + ln;
+    while (v < ve && (*v == ' ' || *v == '\t'))
+        v++;
+    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+        ve--;
+    size_t vl = (size_t)(ve - v);
+    if (!wh_value_valid((const uint8_t *)v, vl)) return 0;
+    if (!x->rtrailers && !(x->rtrailers = wh_fields_new())) return WH_E_INTERNAL;
+    wh_fields *f = x->rtrailers;
+    if (wh_fields_append(f, p, nl, (const uint8_t *)v, vl) < 0) return WH_E_INTERNAL;
+    const wh_field *last = &f->items[f->n - 1]; /* its name lowercased: checked as such */
+    if (wh_trailer_skipped(last->name, last->name_len)) kiln_free(f->items[--f->n].name);
+    return 0;
+}
+
 /* Consumes framing in x->in until body bytes are available (returns their count, > 0),
  * the body is complete (0, st DONE), more input is needed (0), or it failed (-1). */
 static long advance(wh_xfer *x)
@@ -1373,11 +1402,11 @@ static long advance(wh_xfer *x)
             x->in_off += 2;
             x->chunk_st = CH_SIZE;
             continue;
-        default: { /* trailer lines, up to the empty one (trailers are dropped) */
+        default: { /* trailer lines, up to the empty one */
             const char *nl = memchr(p, '\n', avail);
             if (!nl) {
-                if (avail > WH_RESPONSE_HEAD_MAX) {
-                    fail(x, WH_E_HTTP_PROTOCOL_ERROR);
+                if (x->tr_size + avail > WH_RESPONSE_HEAD_MAX) {
+                    fail(x, WH_E_HTTP_RESPONSE_TRAILER_SECTION_SIZE);
                     return -1;
                 }
                 return 0;
@@ -1385,13 +1414,26 @@ static long advance(wh_xfer *x)
             size_t ln = (size_t)(nl - p);
             x->in_off += ln + 1;
             if (ln == 0 || (ln == 1 && p[0] == '\r')) {
+                if (x->rtrailers) x->rtrailers->immutable = 1;
                 body_done(x);
                 return 0;
+            }
+            x->tr_size += ln + 1;
+            uint32_t e = x->tr_size > WH_RESPONSE_HEAD_MAX ? WH_E_HTTP_RESPONSE_TRAILER_SECTION_SIZE
+                                                           : trailer_line(x, p, ln);
+            if (e) {
+                fail(x, e);
+                return -1;
             }
             continue;
         }
         }
     }
+}
+
+const wh_fields *wh_xfer_trailers(const wh_xfer *x)
+{
+    return x->st == ST_DONE ? x->rtrailers : NULL;
 }
 
 /* After the response head: sends what it can of a streamed request body still going
@@ -1500,6 +1542,8 @@ long wh_xfer_read(void *arg, void *buf, size_t cap, int *eof, int *err)
             return -1;
         }
         if (*eof) { /* the stream is done: its connection serves others */
+            wh_fields_free(x->rtrailers);
+            x->rtrailers = wh_h2_trailers(x->h2s);
             x->st = ST_DONE;
             permit_put(x);
             wh_h2_close(x->h2s);

@@ -78,6 +78,7 @@ struct h2_stream {
     int head_ready, head_taken, head_only;
     uint16_t status;
     wh_fields *headers;
+    wh_fields *rtrailers; /* the last HEADERS frame's fields (NULL: none) */
     kiln_buf data;
     size_t data_off;
     int eof, failed, retry;
@@ -317,6 +318,7 @@ typedef struct collect {
     int bad, oom, pseudo_after;
     size_t size;
     int regular;
+    int trailer; /* a trailer section: what may not be a trailer is dropped */
 } collect;
 
 static int collect_field(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen)
@@ -349,7 +351,8 @@ static int collect_field(void *ctx, const char *name, size_t nlen, const char *v
         k->bad = 1; /* connection-specific: malformed in HTTP/2 (8.2.2) */
         return 0;
     }
-    if (!wh_name_forbidden(name, nlen) && wh_value_valid((const uint8_t *)value, vlen) &&
+    int drop = k->trailer ? wh_trailer_skipped(name, nlen) : wh_name_forbidden(name, nlen);
+    if (!drop && wh_value_valid((const uint8_t *)value, vlen) &&
         wh_fields_append(k->f, name, nlen, (const uint8_t *)value, vlen) < 0)
         k->oom = 1;
     return 0;
@@ -359,9 +362,9 @@ static int collect_field(void *ctx, const char *name, size_t nlen, const char *v
 static int on_header_block(h2conn *c, uint32_t id, int end_stream)
 {
     h2_stream *s = find(c, id);
-    collect k = {-1, NULL, 0, 0, 0, 0, 0};
     int trailers = s && s->head_ready;
-    if (s && !trailers && !(k.f = wh_fields_new())) k.oom = 1;
+    collect k = {-1, NULL, 0, 0, 0, 0, 0, trailers};
+    if (s && !(k.f = wh_fields_new())) k.oom = 1;
     int rc = kiln_hpack_decode(&c->dec, (const uint8_t *)c->hblock.data, c->hblock.len,
                                (size_t)1 << 24, collect_field, &k);
     c->hblock.len = 0;
@@ -374,12 +377,20 @@ static int on_header_block(h2conn *c, uint32_t id, int end_stream)
         wh_fields_free(k.f);
         return 0;
     }
-    if (trailers) { /* trailers: they end the stream; dropped as on HTTP/1.1 */
-        if (!end_stream || k.status >= 0) {
-            rst(c, id, E_PROTOCOL);
-            stream_fail(s, WH_E_HTTP_PROTOCOL_ERROR, 0);
+    if (trailers) { /* trailers: they end the stream, kept for wh_h2_trailers */
+        if (!end_stream || k.status >= 0 || k.bad || k.oom || k.size > WH_RESPONSE_HEAD_MAX) {
+            wh_fields_free(k.f);
+            rst(c, id, k.oom ? E_INTERNAL : E_PROTOCOL);
+            stream_fail(s,
+                        k.oom                           ? WH_E_INTERNAL
+                        : k.size > WH_RESPONSE_HEAD_MAX ? WH_E_HTTP_RESPONSE_TRAILER_SECTION_SIZE
+                                                        : WH_E_HTTP_PROTOCOL_ERROR,
+                        0);
             return 0;
         }
+        k.f->immutable = 1;
+        wh_fields_free(s->rtrailers);
+        s->rtrailers = k.f;
         s->eof = 1;
         maybe_closed(s);
         signal_fd(s->efd);
@@ -995,6 +1006,15 @@ long wh_h2_read(h2_stream *s, void *buf, size_t cap, int *eof, uint32_t *ecode)
     return r;
 }
 
+wh_fields *wh_h2_trailers(h2_stream *s)
+{
+    pthread_mutex_lock(&h2_lock);
+    wh_fields *t = s->eof && !s->failed ? s->rtrailers : NULL;
+    if (t) s->rtrailers = NULL;
+    pthread_mutex_unlock(&h2_lock);
+    return t;
+}
+
 void wh_h2_close(h2_stream *s)
 {
     if (!s) return;
@@ -1015,6 +1035,7 @@ void wh_h2_close(h2_stream *s)
     }
     pthread_mutex_unlock(&h2_lock);
     wh_fields_free(s->headers);
+    wh_fields_free(s->rtrailers);
     kiln_buf_free(&s->req);
     kiln_buf_free(&s->trailers);
     kiln_buf_free(&s->data);

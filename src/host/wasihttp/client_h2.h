@@ -70,6 +70,10 @@ int wh_h2_readable(h2_stream *s);
 /* Reads body bytes: the count (> 0), 0 with *eof at the end or 0 without when nothing is
  * there yet, or -1 with *ecode. */
 long wh_h2_read(h2_stream *s, void *buf, size_t cap, int *eof, uint32_t *ecode);
+/* The response's trailers (taken: the caller owns them) once the stream ended: NULL when
+ * none came. A trailer block over WH_RESPONSE_HEAD_MAX fails the stream (reads return
+ * HTTP-response-trailer-section-size). */
+wh_fields *wh_h2_trailers(h2_stream *s);
 /* Ends the stream (RST_STREAM CANCEL if it is still open) and frees it. */
 void wh_h2_close(h2_stream *s);
 

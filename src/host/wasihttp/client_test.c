@@ -29,6 +29,7 @@ typedef struct server {
     const char *response;
     size_t response_len;
     int keep, delay_ms, accepted;
+    size_t split; /* send the response in pieces of this many bytes, 1 ms apart (0: whole) */
     char got[8192];
     size_t got_len;
     pthread_t th;
@@ -67,7 +68,14 @@ static void *serve(void *arg)
         s->accepted++;
         while (read_request(s, fd) == 0) {
             if (s->delay_ms) usleep((useconds_t)s->delay_ms * 1000);
-            if (send(fd, s->response, s->response_len, MSG_NOSIGNAL) < 0) break;
+            size_t off = 0, piece = s->split ? s->split : s->response_len;
+            while (off < s->response_len) {
+                size_t k = s->response_len - off < piece ? s->response_len - off : piece;
+                if (send(fd, s->response + off, k, MSG_NOSIGNAL) < 0) break;
+                off += k;
+                if (s->split) usleep(1000);
+            }
+            if (off < s->response_len) break;
             if (!s->keep) break;
         }
         close(fd);
@@ -88,6 +96,11 @@ static void server_start(server *s)
 }
 
 static server srv;
+/* What the last fetch's transfer ended with: a copy of its response trailers (NULL: none)
+ * and the error-code it failed with (0: none). */
+static wh_fields *last_tr;
+static uint32_t last_fail;
+static int last_tr_immutable;
 
 /* Sets the canned response. */
 static void respond(const char *r)
@@ -164,6 +177,10 @@ static int fetch(const char *body_out, uint64_t first_byte_ns, char *body, size_
     }
     /* the hop-by-hop header of the canned responses never reaches the guest */
     if (wh_fields_has(h, "connection", 10) || wh_fields_has(h, "transfer-encoding", 17)) status = 1;
+    wh_fields_free(last_tr);
+    last_tr = wh_xfer_trailers(x) ? wh_fields_clone(wh_xfer_trailers(x)) : NULL;
+    last_fail = wh_xfer_failed(x);
+    last_tr_immutable = wh_xfer_trailers(x) && wh_xfer_trailers(x)->immutable;
     wh_xfer_release(x);
     return status;
 }
@@ -410,6 +427,84 @@ static void test_stream(void)
     wh_fields_free(tr);
 }
 
+/* 1 if f has exactly one field named name, valued value. */
+static int tr_is(const wh_fields *f, const char *name, const char *value)
+{
+    int n = 0;
+    for (size_t i = 0; f && i < f->n; i++)
+        if (strcmp(f->items[i].name, name) == 0) {
+            if (f->items[i].value_len != strlen(value) ||
+                memcmp(f->items[i].value, value, strlen(value)) != 0)
+                return 0;
+            n++;
+        }
+    return n == 1;
+}
+
+/* The trailer section of a chunked response: kept (names lowercased, what may not be a
+ * trailer dropped), whole or split across reads, bounded, malformed lines refused. */
+static void test_trailers(void)
+{
+    char body[4096];
+    uint32_t ec;
+    int berr;
+    const char *with = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+                       "3\r\nabc\r\n0\r\nX-Sum: 42 \r\nhost: evil\r\ncontent-length: 9\r\n"
+                       "connection: close\r\ntransfer-encoding: x\r\nx-b:\tb  b\r\n\r\n";
+    for (size_t split = 0; split < 4; split += 3) { /* whole, then 3 bytes a read */
+        srv.split = split;
+        respond(with);
+        CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
+        CHECK_STR(body, "abc");
+        CHECK_INT(berr, 0);
+        CHECK(last_tr && last_tr->n == 2 && last_tr_immutable);
+        CHECK(tr_is(last_tr, "x-sum", "42") && tr_is(last_tr, "x-b", "b  b"));
+    }
+    srv.split = 0;
+    /* no trailer section, or one with only fields that may not be trailers: none */
+    respond("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
+    CHECK(last_tr == NULL && last_fail == 0);
+    respond("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\nhost: h\r\n\r\n");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
+    CHECK(last_tr == NULL || last_tr->n == 0);
+    CHECK_INT(last_fail, 0);
+    /* a content-length body has none */
+    respond("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
+    CHECK(last_tr == NULL);
+    /* malformed trailer lines */
+    respond("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\nno colon\r\n\r\n");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
+    CHECK(berr != 0);
+    CHECK_INT(last_fail, WH_E_HTTP_PROTOCOL_ERROR);
+    respond("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\nb@d: x\r\n\r\n");
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
+    CHECK_INT(last_fail, WH_E_HTTP_PROTOCOL_ERROR);
+    /* hostile: 10,000 fields, and one line of 1 MiB: trailer-section-size, bounded */
+    /* (static: the server thread may still be sending it when the client gave up) */
+    static char big[((size_t)1 << 20) + 256];
+    size_t n = (size_t)1 << 20;
+    static const char pre[] = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n";
+    size_t k = strlen(pre);
+    memcpy(big, pre, k);
+    for (int i = 0; i < 10000; i++)
+        k += (size_t)snprintf(big + k, n + 256 - k, "x-t%d: v\r\n", i);
+    memcpy(big + k, "\r\n", 3);
+    respond(big);
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
+    CHECK(berr != 0 && last_tr == NULL);
+    CHECK_INT(last_fail, WH_E_HTTP_RESPONSE_TRAILER_SECTION_SIZE);
+    k = strlen(pre);
+    memcpy(big + k, "x-big: ", 7);
+    memset(big + k + 7, 'a', n - k - 7);
+    memcpy(big + n, "\r\n\r\n", 5);
+    respond(big);
+    CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
+    CHECK_INT(last_fail, WH_E_HTTP_RESPONSE_TRAILER_SECTION_SIZE);
+    respond("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+}
+
 int main(void)
 {
     /* 64 descriptors: at most 32 transfers alive (read when the first one starts) */
@@ -438,6 +533,8 @@ int main(void)
     CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
     CHECK_STR(body, "abc0123456789");
     CHECK_INT(berr, 0);
+    CHECK(tr_is(last_tr, "x-t", "y"));
+    test_trailers();
 
     respond("HTTP/1.0 200 OK\r\n\r\nuntil close");
     CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
@@ -578,5 +675,6 @@ int main(void)
     usleep(100000);
     CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 0);
     CHECK_INT(ec, WH_E_CONNECTION_REFUSED);
+    wh_fields_free(last_tr);
     return test_finish("client_test");
 }

@@ -130,6 +130,7 @@ enum {
     WH_E_HTTP_REQUEST_URI_INVALID = 19,
     WH_E_HTTP_RESPONSE_INCOMPLETE = 25,
     WH_E_HTTP_RESPONSE_HEADER_SECTION_SIZE = 26,
+    WH_E_HTTP_RESPONSE_TRAILER_SECTION_SIZE = 29,
     WH_E_HTTP_RESPONSE_TRANSFER_CODING = 31,
     WH_E_HTTP_PROTOCOL_ERROR = 35,
     WH_E_LOOP_DETECTED = 36,
@@ -224,6 +225,12 @@ int wh_xfer_check_body(void *x, int *fd, short *events, uint64_t *deadline);
 /* Reads body bytes without blocking (p2_stream_ops.read): the count (> 0), 0 with *eof at
  * the end or 0 without when nothing is there yet, or -1 with *err (an errno). */
 long wh_xfer_read(void *x, void *buf, size_t cap, int *eof, int *err);
+/* The response's trailers (owned by the transfer; immutable, lowercased names, fields that
+ * frame or route a message left out), once a read returned the end: NULL when the upstream
+ * sent none (or the body has not ended). A chunked trailer section (HTTP/1.1) or a last
+ * HEADERS frame (HTTP/2) larger than WH_RESPONSE_HEAD_MAX fails the read with
+ * HTTP-response-trailer-section-size. */
+const wh_fields *wh_xfer_trailers(const wh_xfer *x);
 
 /* Reports an outbound request to the outbound sink (kiln_wasihttp_set_outbound_sink) for
  * another interface on this client (fermyon:spin/http): the calling component's id (NULL:

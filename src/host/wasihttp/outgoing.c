@@ -478,6 +478,7 @@ int wh_error_code(kiln_cabi_cx *cx, kiln_cval *v, uint32_t c)
     }
     case WH_E_HTTP_REQUEST_BODY_SIZE:
     case WH_E_HTTP_RESPONSE_HEADER_SECTION_SIZE:
+    case WH_E_HTTP_RESPONSE_TRAILER_SECTION_SIZE:
     case WH_E_HTTP_RESPONSE_TRANSFER_CODING:
     case WH_E_INTERNAL: /* option<...>: none */
         if (!(p = wh_cval(cx))) return p2_fail(cx, "wasi:http: out of memory");

@@ -22,7 +22,7 @@ struct kiln_wasihttp {
     p2_table outbodies;        /* handles: wh_outbody (owned by `bodies`) */
     p2_table bodies;           /* every wh_outbody made (owned) */
     p2_table outparams;        /* wh_flag */
-    p2_table trailers;         /* wh_flag: got */
+    p2_table trailers;         /* wh_inbody: on = got; x: an outbound response's */
     wh_out *out;               /* outgoing.c's state (NULL until it makes a resource) */
     const char *const *grants; /* allowed_outbound_hosts (kiln_grants_outbound) */
     size_t ngrants;
@@ -191,7 +191,7 @@ static void free_dtor_outparam(void *ctx, uint32_t rep)
 }
 static void free_dtor_trailers(void *ctx, uint32_t rep)
 {
-    kiln_free(p2_table_take(&H(ctx)->trailers, rep));
+    inbody_free(p2_table_take(&H(ctx)->trailers, rep));
 }
 /* Puts a new item into t: its rep, or 0 (out of memory; item freed with kiln_free). */
 static uint32_t put(p2_table *t, void *item)
@@ -526,9 +526,11 @@ static int inbody_finish(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kil
     kiln_wasihttp *h = ctx;
     wh_inbody *b = p2_table_take(&h->inbodies, args[0].res.rep);
     if (!b) return p2_fail(cx, "wasi:http: unknown incoming-body");
+    b->on = 0; /* the future keeps an outbound response's transfer: its trailers */
+    res[0].res.rep = p2_table_put(&h->trailers, b);
+    if (res[0].res.rep) return 0;
     inbody_free(b);
-    res[0].res.rep = put(&h->trailers, kiln_calloc(1, sizeof(wh_flag)));
-    return res[0].res.rep ? 0 : p2_fail(cx, "wasi:http: out of memory");
+    return p2_fail(cx, "wasi:http: out of memory");
 }
 
 /* A pollable that is ready at once (every future here is resolved when made). */
@@ -547,11 +549,13 @@ static int trailers_subscribe(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args
 
 /* some(ok(ok(trailers))) the first time, some(err) after. The trailers are the request's
  * trailer fields (immutable) when its streamed body was read to its end and had some, else
- * none (a body not read to its end, or one that came whole before the call). */
+ * none (a body not read to its end, or one that came whole before the call). Those of an
+ * outbound response's body are the upstream's once it was read to its end (a copy), or
+ * some(ok(err(error-code))) when the body broke off. */
 static int trailers_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
     kiln_wasihttp *h = ctx;
-    wh_flag *t = get(cx, &h->trailers, args[0].res.rep, "future-trailers");
+    wh_inbody *t = get(cx, &h->trailers, args[0].res.rep, "future-trailers");
     if (!t) return -1;
     kiln_cval *outer = cval(cx), *inner = cval(cx), *opt = cval(cx);
     if (!outer || !inner || !opt) return p2_fail(cx, "wasi:http: out of memory");
@@ -562,7 +566,19 @@ static int trailers_get(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln
     }
     t->on = 1;
     var(opt, 0, NULL);
-    wh_fields *tf = h->body_ended && h->sink.trailers ? h->sink.trailers(h->sink.arg) : NULL;
+    uint32_t ecode = t->x ? wh_xfer_failed(t->x) : 0;
+    if (ecode) { /* err(error-code) */
+        kiln_cval *e = cval(cx);
+        if (!e || wh_error_code(cx, e, ecode) < 0) return p2_fail(cx, "wasi:http: out of memory");
+        var(inner, 1, e);
+        var(outer, 0, inner);
+        return 0;
+    }
+    const wh_fields *xt = t->x ? wh_xfer_trailers(t->x) : NULL;
+    wh_fields *tf = t->x                                ? (xt ? wh_fields_clone(xt) : NULL)
+                    : h->body_ended && h->sink.trailers ? h->sink.trailers(h->sink.arg)
+                                                        : NULL;
+    if (xt && !tf) return p2_fail(cx, "wasi:http: out of memory");
     if (tf && tf->n) {
         kiln_cval *own = cval(cx);
         tf->immutable = 1;
@@ -919,7 +935,7 @@ static void ctx_free(void *p)
     table_free_with(&h->outbodies, nothing);
     table_free_with(&h->bodies, free_body_v);
     table_free_with(&h->outparams, kiln_free);
-    table_free_with(&h->trailers, kiln_free);
+    table_free_with(&h->trailers, free_inbody_v);
     wh_out_free(h->out);
     kiln_free(h);
 }

@@ -61,6 +61,7 @@ typedef struct p3c_resp {
     int consumed;
     int failed; /* the body failed before its end */
     kiln_chost_future *trailers;
+    wh_fields *tr; /* the upstream's trailers, once the body ended (NULL: none) */
 } p3c_resp;
 
 struct kiln_p3client {
@@ -119,8 +120,10 @@ void kiln_p3c_free(kiln_p3client *c)
     for (uint32_t i = 0; i < c->options.n; i++)
         kiln_free(c->options.items[i]);
     kiln_free(c->options.items);
-    for (size_t i = 0; i < c->nresps; i++)
+    for (size_t i = 0; i < c->nresps; i++) {
         wh_xfer_release(c->resps[i].x);
+        wh_fields_free(c->resps[i].tr);
+    }
     kiln_free(c);
 }
 
@@ -151,6 +154,7 @@ static void err_value(kiln_cval v[5], uint32_t c)
         break;
     case WH_E_HTTP_REQUEST_BODY_SIZE:
     case WH_E_HTTP_RESPONSE_HEADER_SECTION_SIZE:
+    case WH_E_HTTP_RESPONSE_TRAILER_SECTION_SIZE:
     case WH_E_HTTP_RESPONSE_TRANSFER_CODING:
     case WH_E_INTERNAL: /* option<...>: none */
         v[1].var.payload = &v[2];
@@ -769,10 +773,18 @@ static p3c_resp *resp_of(kiln_p3client *c, uint32_t rep)
     return NULL;
 }
 
-/* The body ended (ecode 0) or failed: the trailers future resolves, the transfer goes. */
+/* The body ended (ecode 0) or failed: the upstream's trailers are kept (rs->tr, for a
+ * proxy's response), the trailers future resolves (ok(some(fields)) with a copy of them,
+ * ok(none) without, err(error-code) on failure), the transfer goes. */
 static void resp_end(p3c_resp *rs, uint32_t ecode)
 {
     if (rs->x && ecode) rs->failed = 1;
+    const wh_fields *t = rs->x && !ecode ? wh_xfer_trailers(rs->x) : NULL;
+    if (t && t->n && !rs->tr && !(rs->tr = wh_fields_clone(t))) {
+        rs->failed = 1; /* out of memory: the body cannot end whole */
+        ecode = WH_E_INTERNAL;
+    }
+    if (rs->tr) rs->tr->immutable = 1;
     if (rs->trailers) {
         kiln_cval *v = kiln_chost_future_values(rs->trailers, 6); /* outlives this call */
         if (!v) {
@@ -783,9 +795,17 @@ static void resp_end(p3c_resp *rs, uint32_t ecode)
             return;
         }
         err_value(v, ecode);
-        if (!ecode) { /* ok(none) */
-            memset(v, 0, 2 * sizeof *v);
+        if (!ecode) { /* ok(none), or ok(some(own<fields>)) */
+            memset(v, 0, 3 * sizeof *v);
             v[0].var.payload = &v[1];
+            wh_fields *f = rs->tr ? wh_fields_clone(rs->tr) : NULL;
+            if (f) f->immutable = 1;
+            uint32_t frep = f ? kiln_p3http_fields_put(rs->q->h, NULL, f) : 0; /* f: the table's */
+            if (frep) {
+                v[1].var.disc = 1;
+                v[1].var.payload = &v[2];
+                v[2].res.rep = frep;
+            }
         }
         kiln_chost_future_resolve(rs->trailers, &v[0]);
         rs->trailers = NULL;
@@ -805,7 +825,8 @@ static size_t resp_produce(void *arg, uint8_t *buf, size_t n, int *end)
         long k = wh_xfer_read(rs->x, buf, n, &eof, &err);
         if (k > 0) return (size_t)k;
         if (k < 0 || eof) {
-            resp_end(rs, k < 0 ? WH_E_HTTP_RESPONSE_INCOMPLETE : 0);
+            uint32_t e = k < 0 ? wh_xfer_failed(rs->x) : 0;
+            resp_end(rs, k < 0 && !e ? WH_E_HTTP_RESPONSE_INCOMPLETE : e);
             break;
         }
         int w = xfer_wait(wh_xfer_check_body, rs->x);
@@ -859,6 +880,12 @@ const uint8_t *kiln_p3c_body_take(void *ctx, uint32_t rep, kiln_buf *out, size_t
     *n = resp_produce(rs, (uint8_t *)out->data, 65536, &end);
     *ended = !rs->failed && (end || !rs->x);
     return (const uint8_t *)out->data;
+}
+
+const wh_fields *kiln_p3c_trailers(void *ctx, uint32_t rep)
+{
+    p3c_resp *rs = resp_of(client(ctx), rep);
+    return rs && !rs->failed && !rs->x ? rs->tr : NULL;
 }
 
 int kiln_p3c_body_failed(void *ctx, uint32_t rep)

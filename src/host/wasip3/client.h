@@ -35,17 +35,21 @@
  * The response body is a stream the host writes from the connection as the guest reads
  * it (the guest's read size bounds what is buffered); a read with nothing there waits on
  * the connection inside the guest's copy (the driver's thread, never the event loop), so
- * the guest's time limit ends it. Its trailers future resolves with ok(none) at the end
- * (the client keeps no trailers) or err(error-code) when the body failed.
+ * the guest's time limit ends it. Its trailers future resolves at the end with
+ * ok(some(fields)) (immutable; a copy of the upstream's, wh_xfer_trailers) or ok(none)
+ * when none came, or err(error-code) when the body failed (a trailer section past the
+ * head's limit included).
  *
  * A response from send that the handler returns as its own streams its body from the
- * connection to the client (kiln_p3c_body_take, on the request's fiber).
+ * connection to the client (kiln_p3c_body_take, on the request's fiber), then the
+ * upstream's trailers as the response's (kiln_p3c_trailers).
  *
  * Not yet: request.consume-body of a request made by request.new. */
 #ifndef KILN_HOST_WASIP3_CLIENT_H
 #define KILN_HOST_WASIP3_CLIENT_H
 
 #include "component/host.h"
+#include "host/wasihttp/wasihttp.h"
 #include "util/buf.h"
 
 #define KILN_P3C_BASE 0x40000000u
@@ -94,5 +98,8 @@ const uint8_t *kiln_p3c_body_take(void *ctx, uint32_t rep, kiln_buf *out, size_t
 /* 1 when that body failed before its end (never *ended: the executor aborts the
  * response, as for a guest that stops writing). */
 int kiln_p3c_body_failed(void *ctx, uint32_t rep);
+/* That body's trailers from the upstream (owned by the client) once it ended whole: NULL
+ * when none came (or before the end, or after a failure). */
+const wh_fields *kiln_p3c_trailers(void *ctx, uint32_t rep);
 
 #endif

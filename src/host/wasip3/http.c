@@ -954,6 +954,13 @@ int kiln_p3http_trailers(kiln_p3http_req *q, uint32_t rep, const wh_fields **tra
     p3_response *r = res_get(q->h, rep);
     *trailers = NULL;
     if (!r) return -1;
+    p3_response *b = r; /* a response over a send response's body: the upstream's trailers */
+    while (b->src)
+        b = b->src;
+    if (b->from_send && r->trailers_state != 2 && !r->trailers) {
+        *trailers = kiln_p3c_trailers(q->h, (uint32_t)(b - q->h->res) + 1);
+        return 0;
+    }
     if (r->trailers_state == 2) return -1;
     *trailers = r->trailers;
     return 0;

@@ -5,7 +5,8 @@
  *        relative; bodyn: a body of N bytes "abcd...", instead of body)
  *        one request (fbt, bbt: first-byte and between-bytes timeouts); 200: "status: S\n
  *        x-upstream: V\nbody: BODY\n", BODY ending in "<read-error>" when reading it
- *        failed (502: "error: NAME\n")
+ *        failed, then "trailers: NAME=VALUE;...\n" when the upstream sent trailers
+ *        ("trailers: error NAME\n" when they failed) (502: "error: NAME\n")
  *   /stream?url=URL
  *        the upstream's status, its body streamed through as it is read (blocking-read)
  *   /fanout?n=N&url=URL
@@ -83,6 +84,8 @@ static const char *error_name(const wasi_http_types_error_code_t *e)
         return "TLS-certificate-error";
     case WASI_HTTP_TYPES_ERROR_CODE_HTTP_PROTOCOL_ERROR:
         return "HTTP-protocol-error";
+    case WASI_HTTP_TYPES_ERROR_CODE_HTTP_RESPONSE_TRAILER_SECTION_SIZE:
+        return "HTTP-response-trailer-section-size";
     case WASI_HTTP_TYPES_ERROR_CODE_LOOP_DETECTED:
         return "loop-detected";
     case WASI_HTTP_TYPES_ERROR_CODE_CONNECTION_LIMIT_REACHED:
@@ -235,6 +238,42 @@ static int await_response(wasi_http_types_own_future_incoming_response_t fut,
     return 1;
 }
 
+/* The trailers of the last body read_response_body read into a buffer: "trailers:
+ * NAME=VALUE;...\n" when the upstream sent some, "trailers: error NAME\n" when they failed,
+ * empty otherwise (future-trailers after the body's end). */
+static buf trailers_seen;
+
+static void read_trailers(wasi_http_types_own_future_trailers_t ft)
+{
+    trailers_seen.len = 0;
+    wasi_http_types_option_result_result_option_own_trailers_error_code_void_t r;
+    r.is_some = wasi_http_types_method_future_trailers_get(
+        wasi_http_types_borrow_future_trailers(ft), &r.val);
+    wasi_http_types_future_trailers_drop_own(ft);
+    if (!r.is_some || r.val.is_err) return;
+    if (r.val.val.ok.is_err) {
+        puts_(&trailers_seen, "trailers: error ");
+        puts_(&trailers_seen, error_name(&r.val.val.ok.val.err));
+        puts_(&trailers_seen, "\n");
+        wasi_http_types_error_code_free(&r.val.val.ok.val.err);
+        return;
+    }
+    if (!r.val.val.ok.val.ok.is_some) return;
+    wasi_http_types_own_fields_t f = r.val.val.ok.val.ok.val;
+    wasi_http_types_list_tuple2_field_name_field_value_t all;
+    wasi_http_types_method_fields_entries(wasi_http_types_borrow_fields(f), &all);
+    puts_(&trailers_seen, "trailers: ");
+    for (size_t i = 0; i < all.len; i++) {
+        put(&trailers_seen, all.ptr[i].f0.ptr, all.ptr[i].f0.len);
+        puts_(&trailers_seen, "=");
+        put(&trailers_seen, all.ptr[i].f1.ptr, all.ptr[i].f1.len);
+        puts_(&trailers_seen, ";");
+    }
+    puts_(&trailers_seen, "\n");
+    wasi_http_types_list_tuple2_field_name_field_value_free(&all);
+    wasi_http_types_fields_drop_own(f);
+}
+
 /* Reads a response's body; into b when not NULL, else to the stream out. */
 static void read_response_body(wasi_http_types_own_incoming_response_t resp, buf *b,
                                wasi_io_streams_borrow_output_stream_t out)
@@ -265,7 +304,11 @@ static void read_response_body(wasi_http_types_own_incoming_response_t resp, buf
         hello_list_u8_free(&chunk);
     }
     wasi_io_streams_input_stream_drop_own(in);
-    wasi_http_types_future_trailers_drop_own(wasi_http_types_static_incoming_body_finish(body));
+    wasi_http_types_own_future_trailers_t ft = wasi_http_types_static_incoming_body_finish(body);
+    if (b)
+        read_trailers(ft);
+    else
+        wasi_http_types_future_trailers_drop_own(ft);
 }
 
 static void do_fetch(const char *q, exports_wasi_http_incoming_handler_own_response_outparam_t out)
@@ -323,6 +366,7 @@ static void do_fetch(const char *q, exports_wasi_http_incoming_handler_own_respo
     read_response_body(resp, &b, (wasi_io_streams_borrow_output_stream_t){0});
     wasi_http_types_incoming_response_drop_own(resp);
     puts_(&b, "\n");
+    if (trailers_seen.len) put(&b, trailers_seen.p, trailers_seen.len);
     respond(out, 200, b.p, b.len);
 }
 
