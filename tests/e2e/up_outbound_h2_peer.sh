@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Outbound HTTP/2 against a peer that cannot be trusted (host/wasihttp/client_h2.c): a
 # scripted server (helpers/h2peer.py: TLS with ALPN h2, frames written by hand) answers
-# each path its own way. Served: trailers (read and dropped), a header added to the
+# each path its own way. Served: trailers (read: the guest gets them), a header added to the
 # dynamic table and referred to by index in the next response, a Huffman-coded value,
 # padded HEADERS and DATA, a PING before the response, a stream refused (REFUSED_STREAM:
 # sent again on a new connection). Refused with an error and no crash: bad HPACK, a frame
@@ -60,19 +60,21 @@ P="https://127.0.0.1:$PEER_PORT"
 fetch() { curl -s -m 20 "$URL/fetch?url=$P$1"; }
 ok() { printf 'status: 200\nx-upstream: %s\nbody: %s' "$1" "$2"; }
 
-expect_eq "trailers: read and dropped, the body whole" "$(ok '' 'body then trailers')" "$(fetch /trailers)"
+expect_eq "trailers: the body whole, then the trailers for the guest" \
+    "$(ok '' $'body then trailers\ntrailers: x-trailer=yes;')" "$(fetch /trailers)"
 expect_eq "a field added to the dynamic table" "$(ok dynamic '')" "$(fetch /dyn1)"
 expect_eq "... and referred to by index in the next response" "$(ok dynamic '')" "$(fetch /dyn2)"
 expect_eq "a Huffman-coded value" "$(ok www.example.com '')" "$(fetch /huffman)"
 expect_eq "padded HEADERS and DATA" "$(ok '' 'padded body')" "$(fetch /padded)"
 expect_eq "a PING before the response" "$(ok '' pinged)" "$(fetch /ping)"
 expect_eq "REFUSED_STREAM: sent again on a new connection" "$(ok '' 'after a refusal')" "$(fetch /refused)"
-expect_eq "a stream reset after its head: the body read fails" "$(ok '' 'partial<read-error>')" "$(fetch /rst)"
+expect_eq "a stream reset after its head: the body read fails, its trailers too" \
+    "$(ok '' $'partial<read-error>\ntrailers: error HTTP-protocol-error')" "$(fetch /rst)"
 for p in /badhpack /dataearly /nostatus /upper /push /window; do
     expect_eq "$p: HTTP-protocol-error" "error: HTTP-protocol-error" "$(fetch $p)"
 done
 expect_eq "a frame past the maximum size after the head: the body read fails" \
-    "$(ok '' '<read-error>')" "$(fetch /bigframe)"
+    "$(ok '' $'<read-error>\ntrailers: error HTTP-protocol-error')" "$(fetch /bigframe)"
 out=$(fetch /)
 expect_contains "a plain request still works afterwards" "status: 200" "$out"
 if kill -0 "$UP_PID" 2>/dev/null; then pass "kiln up is still running"; else fail "kiln up is still running" "$(tail -n 20 "$TMP/up.err")"; fi
