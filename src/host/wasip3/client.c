@@ -51,6 +51,11 @@ typedef struct p3c_req {
     wh_span span;
     uint64_t t0;
     char *host; /* for the outbound sink */
+    /* request.consume-body: the body goes to the consumer instead of a transfer */
+    int consumed;
+    kiln_chost_stream *pipe;    /* consume-body's stream, fed from body (NULL: none/gone) */
+    kiln_chost_future *pipe_tr; /* consume-body's trailers future, until resolved */
+    int piping, feeding;        /* in the pipe's read / in the guest's write (no re-entry) */
 } p3c_req;
 
 /* The body of a response send returned. */
@@ -216,6 +221,15 @@ static void body_fail(p3c_req *q, uint32_t ec)
     resolve(&q->sent, q->body_err);
 }
 
+/* A consumed request's reader can go on (not from inside its own read). */
+static void pipe_wake(p3c_req *q)
+{
+    if (!q->pipe || q->piping) return;
+    q->feeding = 1;
+    kiln_chost_stream_wake(q->pipe);
+    q->feeding = 0;
+}
+
 /* Streams data[0..n) to the transfer: the count taken. A full buffer leaves the guest's
  * write pending while send is (its fire wakes it), and afterwards waits here for room
  * (the guest's time limit ends the wait). */
@@ -273,6 +287,7 @@ static size_t body_consume(void *arg, const uint8_t *data, size_t n)
             body_fail(q, WH_E_INTERNAL);
             return n;
         }
+        if (q->consumed) pipe_wake(q);
         return k;
     }
     body_flush_early(q);
@@ -321,6 +336,7 @@ static void body_dropped(void *arg)
     p3c_req *q = arg;
     q->contents = NULL;
     q->body_done = 1;
+    if (q->consumed) pipe_wake(q);
     body_finish(q, 0);
     if (q->p) kiln_chost_pending_again(q->p, wh_mono_ns()); /* send need not wait longer */
 }
@@ -336,6 +352,34 @@ static uint32_t guest_ecode(const kiln_cval *ec)
     return c > WH_E_INTERNAL ? WH_E_INTERNAL : c;
 }
 
+/* Resolves consume-body's trailers future of a consumed request once the guest wrote
+ * request.new's: ok(some(fields)) (the fields handed to the consumer), ok(none), or
+ * err(error-code). */
+static void pipe_trailers(p3c_req *q)
+{
+    if (!q->pipe_tr || !q->tr_state) return;
+    kiln_cval *v = kiln_chost_future_values(q->pipe_tr, 5); /* outlive this call */
+    if (!v) {
+        kiln_chost_future_resolve(q->pipe_tr, &kiln_chost_ok_none);
+        q->pipe_tr = NULL;
+        return;
+    }
+    if (q->tr_state == 2) {
+        err_value(v, q->tr_err);
+    } else {
+        v[0].var.payload = &v[1]; /* ok(option) */
+        uint32_t rep = q->trailers ? kiln_p3http_fields_put(q->h, NULL, q->trailers) : 0;
+        q->trailers = NULL; /* the table's now (freed by it when full) */
+        if (rep) {
+            v[1].var.disc = 1; /* some(own fields) */
+            v[1].var.payload = &v[2];
+            v[2].res.rep = rep;
+        }
+    }
+    kiln_chost_future_resolve(q->pipe_tr, &v[0]);
+    q->pipe_tr = NULL;
+}
+
 /* The guest wrote request.new's trailers future: result<option<own<fields>>,
  * error-code>. The fields (the host's with the value) go after the body; an error-code
  * aborts the request. */
@@ -347,6 +391,13 @@ static void trailers_got(void *arg, const kiln_cval *v)
         const kiln_cval *opt = v->var.payload;
         if (opt && opt->var.disc == 1 && opt->var.payload)
             f = kiln_p3http_fields_take(q->h, NULL, opt->var.payload->res.rep);
+    }
+    if (q->consumed && !q->tr_state) { /* they go to consume-body's future */
+        q->tr_state = v->var.disc == 0 ? 1 : 2;
+        q->tr_err = v->var.disc == 0 ? 0 : guest_ecode(v->var.payload);
+        q->trailers = f;
+        pipe_trailers(q);
+        return;
     }
     if (q->tr_state || q->body_fed) { /* the body ended without them */
         wh_fields_free(f);
@@ -504,11 +555,75 @@ int kiln_p3c_get_options(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kil
     return rep ? wh_var_res(cx, &res[0], 1, rep) : -1;
 }
 
+/* Gives a consumed request's body bytes (what the guest writes to request.new's stream)
+ * to the consumer; the end once the writer dropped its end (or the body failed). */
+static size_t pipe_produce(void *arg, uint8_t *buf, size_t n, int *end)
+{
+    p3c_req *q = arg;
+    if (!q->body.len) {
+        if (q->body_done || q->body_err) {
+            *end = 1;
+            q->pipe = NULL; /* closed by the stream layer */
+        }
+        return 0;
+    }
+    if (n > q->body.len) n = q->body.len;
+    memcpy(buf, q->body.data, n);
+    memmove(q->body.data, q->body.data + n, q->body.len - n);
+    q->body.len -= n;
+    if (q->blocked && q->contents && !q->feeding) { /* the writer's held write goes on */
+        q->blocked = 0;
+        q->piping = 1;
+        kiln_chost_stream_wake(q->contents);
+        q->piping = 0;
+    }
+    return n;
+}
+
+/* The consumer dropped the body's stream: what the guest writes from now on is dropped. */
+static void pipe_dropped(void *arg)
+{
+    p3c_req *q = arg;
+    q->pipe = NULL;
+    q->body_fed = 1; /* (body_consume drops what comes) */
+    kiln_buf_free(&q->body);
+    if (q->blocked && q->contents && !q->feeding) {
+        q->blocked = 0;
+        kiln_chost_stream_wake(q->contents);
+    }
+}
+
+/* The consumer wrote the future it passed to consume-body (result<_, error-code>):
+ * request.new's future resolves with it, as wasmtime's host does. */
+static void pipe_outcome(void *arg, const kiln_cval *v)
+{
+    p3c_req *q = arg;
+    resolve(&q->sent, v->var.disc == 0 ? 0 : guest_ecode(v->var.payload));
+}
+
+/* request.consume-body of a request made by request.new (a middleware reading back what
+ * it built): the request goes (own), and the body the guest writes to request.new's
+ * stream and the trailers it writes to request.new's future come back through a new
+ * stream and future (the host in between, the body buffered up to WH_XFER_BUFFER). */
 int kiln_p3c_request_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    (void)ctx, (void)args, (void)res;
-    return fail(cx, "wasi:http: request.consume-body of a request made by request.new is not "
-                    "supported yet");
+    kiln_p3client *c = client(ctx);
+    p3c_req *q = req_arg(ctx, cx, &args[0]);
+    if (!q) return -1;
+    p2_table_take(&c->reqs, args[0].res.rep - KILN_P3C_BASE + 1); /* stays in `all` */
+    q->consumed = 1;
+    kiln_chost_future_ops fops = {pipe_outcome, q};
+    if (!kiln_chost_future_reader(cx, &args[1], &fops)) return -1;
+    kiln_cval *two = kiln_cabi_alloc(cx, 2 * sizeof *two);
+    if (!two) return fail(cx, "out of memory");
+    memset(two, 0, 2 * sizeof *two);
+    kiln_chost_stream_ops ops = {NULL, pipe_produce, pipe_dropped, q};
+    if (!(q->pipe = kiln_chost_stream_writer(cx, &two[0], &ops))) return -1;
+    if (!(q->pipe_tr = kiln_chost_future_writer(cx, &two[1]))) return -1;
+    pipe_trailers(q); /* written already (a request without a body) */
+    res[0].agg.items = two;
+    res[0].agg.n = 2;
+    return 0;
 }
 
 /* ---- request-options ---- */
