@@ -56,6 +56,8 @@ typedef struct p3c_req {
     kiln_chost_stream *pipe;    /* consume-body's stream, fed from body (NULL: none/gone) */
     kiln_chost_future *pipe_tr; /* consume-body's trailers future, until resolved */
     int piping, feeding;        /* in the pipe's read / in the guest's write (no re-entry) */
+    uint64_t given;             /* body bytes the guest wrote (HTTP-request-body-size's) */
+    int short_body;             /* the body ended short of its content-length */
 } p3c_req;
 
 /* The body of a response send returned. */
@@ -165,20 +167,26 @@ static void err_value(kiln_cval v[5], uint32_t c)
     }
 }
 
-/* Resolves *f (if still there) with ok (c 0) or err(error-code c). */
-static void resolve(kiln_chost_future **f, uint32_t c)
+/* Resolves request.new's future (if still there) with ok (c 0) or err(error-code c);
+ * HTTP-request-body-size carries the body bytes the guest wrote, as wasmtime's does. */
+static void resolve_sent(p3c_req *q, uint32_t c)
 {
-    if (!*f) return;
+    if (!q->sent) return;
     kiln_cval ok;
-    kiln_cval *v = kiln_chost_future_values(*f, 5); /* the value's parts outlive this call */
-    if (!v) {                                       /* out of memory: ok (no parts to point to) */
+    kiln_cval *v = kiln_chost_future_values(q->sent, 5); /* the parts outlive this call */
+    if (!v) {                                            /* out of memory: ok (no parts) */
         v = &ok;
         c = 0;
     } else
         err_value(v, c);
     if (!c) memset(&v[0], 0, sizeof v[0]);
-    kiln_chost_future_resolve(*f, &v[0]);
-    *f = NULL;
+    if (c == WH_E_HTTP_REQUEST_BODY_SIZE) { /* some(u64) */
+        v[2].var.disc = 1;
+        v[2].var.payload = &v[3];
+        v[3].u = q->given;
+    }
+    kiln_chost_future_resolve(q->sent, &v[0]);
+    q->sent = NULL;
 }
 
 /* Waits inside the guest's copy (the driver's thread) for what check (wh_xfer_check_body
@@ -218,7 +226,7 @@ static void body_fail(p3c_req *q, uint32_t ec)
         wh_xfer_release(q->bx);
         q->bx = NULL;
     }
-    resolve(&q->sent, q->body_err);
+    resolve_sent(q, q->body_err);
 }
 
 /* A consumed request's reader can go on (not from inside its own read). */
@@ -272,9 +280,8 @@ static void body_flush_early(p3c_req *q)
 
 /* The guest wrote body bytes. Before send they are kept (WH_XFER_BUFFER at most: then
  * the write waits for send); afterwards they stream to the transfer. */
-static size_t body_consume(void *arg, const uint8_t *data, size_t n)
+static size_t body_take(p3c_req *q, const uint8_t *data, size_t n)
 {
-    p3c_req *q = arg;
     if (q->body_err || q->body_fed) return n; /* failed (or over): dropped */
     if (!q->bx) {
         size_t room = q->body.len < WH_XFER_BUFFER ? WH_XFER_BUFFER - q->body.len : 0;
@@ -298,6 +305,16 @@ static size_t body_consume(void *arg, const uint8_t *data, size_t n)
     return q->bx ? body_write(q, data, n) : n;
 }
 
+/* The guest wrote body bytes (body_take), counted. */
+static size_t body_consume(void *arg, const uint8_t *data, size_t n)
+{
+    p3c_req *q = arg;
+    q->given += n; /* (as a failure this write causes reports it) */
+    size_t k = body_take(q, data, n);
+    q->given -= n - k;
+    return k;
+}
+
 /* Ends the body on the transfer once the guest dropped its writable end and wrote its
  * trailers future, or (force) yielded to the host without writing it: the trailers are
  * then none. request.new's future resolves with the outcome so far. */
@@ -314,7 +331,8 @@ static void body_finish(p3c_req *q, int force)
     wh_xfer_release(q->bx);
     q->bx = NULL;
     if (ec && !q->body_err) q->body_err = ec;
-    resolve(&q->sent, ec);
+    if (ec == WH_E_HTTP_REQUEST_BODY_SIZE) q->short_body = 1;
+    resolve_sent(q, ec);
 }
 
 /* A guest write that waited for room is retried once there is some. 1 if it was woken. */
@@ -598,7 +616,7 @@ static void pipe_dropped(void *arg)
 static void pipe_outcome(void *arg, const kiln_cval *v)
 {
     p3c_req *q = arg;
-    resolve(&q->sent, v->var.disc == 0 ? 0 : guest_ecode(v->var.payload));
+    resolve_sent(q, v->var.disc == 0 ? 0 : guest_ecode(v->var.payload));
 }
 
 /* request.consume-body of a request made by request.new (a middleware reading back what
@@ -721,6 +739,24 @@ static int result_error(kiln_cabi_cx *cx, kiln_cval *r, uint32_t c)
     return wh_error_code(cx, e, c);
 }
 
+/* send's err(error-code c) for q: a body shorter than its content-length leaves the
+ * request unfinished (HTTP-protocol-error, as wasmtime's hyper says; request.new's future
+ * says HTTP-request-body-size), a longer one is HTTP-request-body-size with the bytes
+ * the guest wrote. */
+static int send_error(kiln_cabi_cx *cx, kiln_cval *r, const p3c_req *q, uint32_t c)
+{
+    if (c == WH_E_HTTP_REQUEST_BODY_SIZE && q->short_body) c = WH_E_HTTP_PROTOCOL_ERROR;
+    if (result_error(cx, r, c) < 0) return -1;
+    kiln_cval *opt = r->var.payload->var.payload;
+    if (c != WH_E_HTTP_REQUEST_BODY_SIZE || !opt) return 0;
+    kiln_cval *n = wh_cval(cx);
+    if (!n) return fail(cx, "out of memory");
+    n->u = q->given;
+    opt->var.disc = 1; /* some(u64) */
+    opt->var.payload = n;
+    return 0;
+}
+
 static wh_origin origin_of(kiln_p3http *h)
 {
     kiln_p3client *c = client(h);
@@ -750,7 +786,7 @@ static int answer(p3c_req *q, kiln_cabi_cx *cx, kiln_cval *r)
     if (got < 0 || c->nresps >= MAX_RESPS) {
         wh_xfer_release(q->x);
         q->x = NULL;
-        return result_error(cx, r, got < 0 ? ecode : WH_E_INTERNAL);
+        return send_error(cx, r, q, got < 0 ? ecode : WH_E_INTERNAL);
     }
     uint32_t rep =
         kiln_p3http_response_add(q->h, cx, status, hd ? wh_fields_clone(hd) : wh_fields_new());
@@ -846,7 +882,7 @@ static int c_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
     if (!q->x) {
         report(q, 0, ecode);
         body_fail(q, ecode);
-        return result_error(cx, &res[0], ecode);
+        return send_error(cx, &res[0], q, ecode);
     }
     if (q->r.body_taken) { /* the body streams to the transfer from now on */
         wh_xfer_retain(q->x);
@@ -855,7 +891,7 @@ static int c_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
         body_finish(q, 0);
         body_wake(q);
     } else
-        resolve(&q->sent, 0);
+        resolve_sent(q, 0);
     kiln_chost_later later = {wh_mono_ns(), send_fire, send_abandon, q};
     if ((q->p = kiln_chost_defer(cx, &later))) return KILN_CHOST_PENDING;
     /* a synchronous call: the body must be complete, then the head is waited for here */
