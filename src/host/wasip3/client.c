@@ -877,6 +877,7 @@ static int c_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
     int traced = q->host ? wh_send_span(&o, &q->r, &q->span) : -1;
     uint32_t ecode = q->body_err;
     if (traced < 0) ecode = WH_E_INTERNAL;
+    if (!ecode && !q->r.path) ecode = WH_E_HTTP_REQUEST_URI_INVALID; /* wasmtime's: no "/" */
     if (!ecode)
         q->x = wh_send(&o, &q->r, q->opts ? q->opts->t : NULL, traced ? q->span.tp : NULL, &ecode);
     if (!q->x) {
