@@ -30,7 +30,7 @@ PORT=$(free_port)
 python3 "$ROOT/tests/e2e/helpers/p3_cmd_upstream.py" "$PORT" >"$TMP/up.log" 2>&1 &
 UPID=$!
 on_exit "kill $UPID"
-for _ in $(seq 100); do grep -q ready "$TMP/up.log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -qs ready "$TMP/up.log" && break; sleep 0.1; done
 UP=127.0.0.1:$PORT
 
 # Kiln: every case, the upstream granted.
