@@ -27,6 +27,8 @@
 #                     tests/e2e/p3_jco_diff.sh (only on request)
 #   py-wasi-p3.wasm   Python p3 command using wasi:cli, clocks, random and filesystem 0.3.0,
 #                     for tests/e2e/component_p3_wasi.sh (only on request)
+#   py-http-cmd-p3.wasm  Python p3 command making outbound requests with wasi:http/client,
+#                     for tests/e2e/p3_http_cmd.sh (only on request)
 # Each is validated (wasm-tools validate) before it is kept. Results are cached by the hash of
 # their inputs (sources, this script, tool versions) under ${KILN_CORPUS_CACHE:-$KILN_TOOLS/corpus},
 # so a second run only copies files. Prints one line per component: name, size, build time or "cached".
@@ -240,6 +242,7 @@ build_py_http_p3() { build_py_p3 py-http-p3 handler "$1" "$2"; }
 build_py_cli_p3() { build_py_p3 py-cli-p3 command "$1" "$2"; }
 build_py_proxy_p3() { build_py_p3 py-proxy-p3 proxy "$1" "$2"; }
 build_py_wasi_p3() { build_py_p3 py-wasi-p3 command "$1" "$2"; }
+build_py_http_cmd_p3() { build_py_p3 py-http-cmd-p3 command "$1" "$2"; }
 
 # Builds of older sources (other branches, earlier commits) go after two weeks unused.
 find "$CACHE" -maxdepth 1 -name '*.wasm' -mtime +14 -delete 2>/dev/null || true

@@ -51,6 +51,13 @@ typedef struct p3c_req {
     wh_span span;
     uint64_t t0;
     char *host; /* for the outbound sink */
+    /* request.consume-body: the body goes to the consumer instead of a transfer */
+    int consumed;
+    kiln_chost_stream *pipe;    /* consume-body's stream, fed from body (NULL: none/gone) */
+    kiln_chost_future *pipe_tr; /* consume-body's trailers future, until resolved */
+    int piping, feeding;        /* in the pipe's read / in the guest's write (no re-entry) */
+    uint64_t given;             /* body bytes the guest wrote (HTTP-request-body-size's) */
+    int short_body;             /* the body ended short of its content-length */
 } p3c_req;
 
 /* The body of a response send returned. */
@@ -164,20 +171,26 @@ static void err_value(kiln_cval v[5], uint32_t c)
     }
 }
 
-/* Resolves *f (if still there) with ok (c 0) or err(error-code c). */
-static void resolve(kiln_chost_future **f, uint32_t c)
+/* Resolves request.new's future (if still there) with ok (c 0) or err(error-code c);
+ * HTTP-request-body-size carries the body bytes the guest wrote, as wasmtime's does. */
+static void resolve_sent(p3c_req *q, uint32_t c)
 {
-    if (!*f) return;
+    if (!q->sent) return;
     kiln_cval ok;
-    kiln_cval *v = kiln_chost_future_values(*f, 5); /* the value's parts outlive this call */
-    if (!v) {                                       /* out of memory: ok (no parts to point to) */
+    kiln_cval *v = kiln_chost_future_values(q->sent, 5); /* the parts outlive this call */
+    if (!v) {                                            /* out of memory: ok (no parts) */
         v = &ok;
         c = 0;
     } else
         err_value(v, c);
     if (!c) memset(&v[0], 0, sizeof v[0]);
-    kiln_chost_future_resolve(*f, &v[0]);
-    *f = NULL;
+    if (c == WH_E_HTTP_REQUEST_BODY_SIZE) { /* some(u64) */
+        v[2].var.disc = 1;
+        v[2].var.payload = &v[3];
+        v[3].u = q->given;
+    }
+    kiln_chost_future_resolve(q->sent, &v[0]);
+    q->sent = NULL;
 }
 
 /* Waits inside the guest's copy (the driver's thread) for what check (wh_xfer_check_body
@@ -217,7 +230,16 @@ static void body_fail(p3c_req *q, uint32_t ec)
         wh_xfer_release(q->bx);
         q->bx = NULL;
     }
-    resolve(&q->sent, q->body_err);
+    resolve_sent(q, q->body_err);
+}
+
+/* A consumed request's reader can go on (not from inside its own read). */
+static void pipe_wake(p3c_req *q)
+{
+    if (!q->pipe || q->piping) return;
+    q->feeding = 1;
+    kiln_chost_stream_wake(q->pipe);
+    q->feeding = 0;
 }
 
 /* Streams data[0..n) to the transfer: the count taken. A full buffer leaves the guest's
@@ -262,9 +284,8 @@ static void body_flush_early(p3c_req *q)
 
 /* The guest wrote body bytes. Before send they are kept (WH_XFER_BUFFER at most: then
  * the write waits for send); afterwards they stream to the transfer. */
-static size_t body_consume(void *arg, const uint8_t *data, size_t n)
+static size_t body_take(p3c_req *q, const uint8_t *data, size_t n)
 {
-    p3c_req *q = arg;
     if (q->body_err || q->body_fed) return n; /* failed (or over): dropped */
     if (!q->bx) {
         size_t room = q->body.len < WH_XFER_BUFFER ? WH_XFER_BUFFER - q->body.len : 0;
@@ -277,6 +298,7 @@ static size_t body_consume(void *arg, const uint8_t *data, size_t n)
             body_fail(q, WH_E_INTERNAL);
             return n;
         }
+        if (q->consumed) pipe_wake(q);
         return k;
     }
     body_flush_early(q);
@@ -285,6 +307,16 @@ static size_t body_consume(void *arg, const uint8_t *data, size_t n)
         return 0;
     }
     return q->bx ? body_write(q, data, n) : n;
+}
+
+/* The guest wrote body bytes (body_take), counted. */
+static size_t body_consume(void *arg, const uint8_t *data, size_t n)
+{
+    p3c_req *q = arg;
+    q->given += n; /* (as a failure this write causes reports it) */
+    size_t k = body_take(q, data, n);
+    q->given -= n - k;
+    return k;
 }
 
 /* Ends the body on the transfer once the guest dropped its writable end and wrote its
@@ -303,7 +335,8 @@ static void body_finish(p3c_req *q, int force)
     wh_xfer_release(q->bx);
     q->bx = NULL;
     if (ec && !q->body_err) q->body_err = ec;
-    resolve(&q->sent, ec);
+    if (ec == WH_E_HTTP_REQUEST_BODY_SIZE) q->short_body = 1;
+    resolve_sent(q, ec);
 }
 
 /* A guest write that waited for room is retried once there is some. 1 if it was woken. */
@@ -325,6 +358,7 @@ static void body_dropped(void *arg)
     p3c_req *q = arg;
     q->contents = NULL;
     q->body_done = 1;
+    if (q->consumed) pipe_wake(q);
     body_finish(q, 0);
     if (q->p) kiln_chost_pending_again(q->p, wh_mono_ns()); /* send need not wait longer */
 }
@@ -340,6 +374,34 @@ static uint32_t guest_ecode(const kiln_cval *ec)
     return c > WH_E_INTERNAL ? WH_E_INTERNAL : c;
 }
 
+/* Resolves consume-body's trailers future of a consumed request once the guest wrote
+ * request.new's: ok(some(fields)) (the fields handed to the consumer), ok(none), or
+ * err(error-code). */
+static void pipe_trailers(p3c_req *q)
+{
+    if (!q->pipe_tr || !q->tr_state) return;
+    kiln_cval *v = kiln_chost_future_values(q->pipe_tr, 5); /* outlive this call */
+    if (!v) {
+        kiln_chost_future_resolve(q->pipe_tr, &kiln_chost_ok_none);
+        q->pipe_tr = NULL;
+        return;
+    }
+    if (q->tr_state == 2) {
+        err_value(v, q->tr_err);
+    } else {
+        v[0].var.payload = &v[1]; /* ok(option) */
+        uint32_t rep = q->trailers ? kiln_p3http_fields_put(q->h, NULL, q->trailers) : 0;
+        q->trailers = NULL; /* the table's now (freed by it when full) */
+        if (rep) {
+            v[1].var.disc = 1; /* some(own fields) */
+            v[1].var.payload = &v[2];
+            v[2].res.rep = rep;
+        }
+    }
+    kiln_chost_future_resolve(q->pipe_tr, &v[0]);
+    q->pipe_tr = NULL;
+}
+
 /* The guest wrote request.new's trailers future: result<option<own<fields>>,
  * error-code>. The fields (the host's with the value) go after the body; an error-code
  * aborts the request. */
@@ -351,6 +413,13 @@ static void trailers_got(void *arg, const kiln_cval *v)
         const kiln_cval *opt = v->var.payload;
         if (opt && opt->var.disc == 1 && opt->var.payload)
             f = kiln_p3http_fields_take(q->h, NULL, opt->var.payload->res.rep);
+    }
+    if (q->consumed && !q->tr_state) { /* they go to consume-body's future */
+        q->tr_state = v->var.disc == 0 ? 1 : 2;
+        q->tr_err = v->var.disc == 0 ? 0 : guest_ecode(v->var.payload);
+        q->trailers = f;
+        pipe_trailers(q);
+        return;
     }
     if (q->tr_state || q->body_fed) { /* the body ended without them */
         wh_fields_free(f);
@@ -508,11 +577,75 @@ int kiln_p3c_get_options(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kil
     return rep ? wh_var_res(cx, &res[0], 1, rep) : -1;
 }
 
+/* Gives a consumed request's body bytes (what the guest writes to request.new's stream)
+ * to the consumer; the end once the writer dropped its end (or the body failed). */
+static size_t pipe_produce(void *arg, uint8_t *buf, size_t n, int *end)
+{
+    p3c_req *q = arg;
+    if (!q->body.len) {
+        if (q->body_done || q->body_err) {
+            *end = 1;
+            q->pipe = NULL; /* closed by the stream layer */
+        }
+        return 0;
+    }
+    if (n > q->body.len) n = q->body.len;
+    memcpy(buf, q->body.data, n);
+    memmove(q->body.data, q->body.data + n, q->body.len - n);
+    q->body.len -= n;
+    if (q->blocked && q->contents && !q->feeding) { /* the writer's held write goes on */
+        q->blocked = 0;
+        q->piping = 1;
+        kiln_chost_stream_wake(q->contents);
+        q->piping = 0;
+    }
+    return n;
+}
+
+/* The consumer dropped the body's stream: what the guest writes from now on is dropped. */
+static void pipe_dropped(void *arg)
+{
+    p3c_req *q = arg;
+    q->pipe = NULL;
+    q->body_fed = 1; /* (body_consume drops what comes) */
+    kiln_buf_free(&q->body);
+    if (q->blocked && q->contents && !q->feeding) {
+        q->blocked = 0;
+        kiln_chost_stream_wake(q->contents);
+    }
+}
+
+/* The consumer wrote the future it passed to consume-body (result<_, error-code>):
+ * request.new's future resolves with it, as wasmtime's host does. */
+static void pipe_outcome(void *arg, const kiln_cval *v)
+{
+    p3c_req *q = arg;
+    resolve_sent(q, v->var.disc == 0 ? 0 : guest_ecode(v->var.payload));
+}
+
+/* request.consume-body of a request made by request.new (a middleware reading back what
+ * it built): the request goes (own), and the body the guest writes to request.new's
+ * stream and the trailers it writes to request.new's future come back through a new
+ * stream and future (the host in between, the body buffered up to WH_XFER_BUFFER). */
 int kiln_p3c_request_consume(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
 {
-    (void)ctx, (void)args, (void)res;
-    return fail(cx, "wasi:http: request.consume-body of a request made by request.new is not "
-                    "supported yet");
+    kiln_p3client *c = client(ctx);
+    p3c_req *q = req_arg(ctx, cx, &args[0]);
+    if (!q) return -1;
+    p2_table_take(&c->reqs, args[0].res.rep - KILN_P3C_BASE + 1); /* stays in `all` */
+    q->consumed = 1;
+    kiln_chost_future_ops fops = {pipe_outcome, q};
+    if (!kiln_chost_future_reader(cx, &args[1], &fops)) return -1;
+    kiln_cval *two = kiln_cabi_alloc(cx, 2 * sizeof *two);
+    if (!two) return fail(cx, "out of memory");
+    memset(two, 0, 2 * sizeof *two);
+    kiln_chost_stream_ops ops = {NULL, pipe_produce, pipe_dropped, q};
+    if (!(q->pipe = kiln_chost_stream_writer(cx, &two[0], &ops))) return -1;
+    if (!(q->pipe_tr = kiln_chost_future_writer(cx, &two[1]))) return -1;
+    pipe_trailers(q); /* written already (a request without a body) */
+    res[0].agg.items = two;
+    res[0].agg.n = 2;
+    return 0;
 }
 
 /* ---- request-options ---- */
@@ -610,6 +743,24 @@ static int result_error(kiln_cabi_cx *cx, kiln_cval *r, uint32_t c)
     return wh_error_code(cx, e, c);
 }
 
+/* send's err(error-code c) for q: a body shorter than its content-length leaves the
+ * request unfinished (HTTP-protocol-error, as wasmtime's hyper says; request.new's future
+ * says HTTP-request-body-size), a longer one is HTTP-request-body-size with the bytes
+ * the guest wrote. */
+static int send_error(kiln_cabi_cx *cx, kiln_cval *r, const p3c_req *q, uint32_t c)
+{
+    if (c == WH_E_HTTP_REQUEST_BODY_SIZE && q->short_body) c = WH_E_HTTP_PROTOCOL_ERROR;
+    if (result_error(cx, r, c) < 0) return -1;
+    kiln_cval *opt = r->var.payload->var.payload;
+    if (c != WH_E_HTTP_REQUEST_BODY_SIZE || !opt) return 0;
+    kiln_cval *n = wh_cval(cx);
+    if (!n) return fail(cx, "out of memory");
+    n->u = q->given;
+    opt->var.disc = 1; /* some(u64) */
+    opt->var.payload = n;
+    return 0;
+}
+
 static wh_origin origin_of(kiln_p3http *h)
 {
     kiln_p3client *c = client(h);
@@ -639,7 +790,7 @@ static int answer(p3c_req *q, kiln_cabi_cx *cx, kiln_cval *r)
     if (got < 0 || c->nresps >= MAX_RESPS) {
         wh_xfer_release(q->x);
         q->x = NULL;
-        return result_error(cx, r, got < 0 ? ecode : WH_E_INTERNAL);
+        return send_error(cx, r, q, got < 0 ? ecode : WH_E_INTERNAL);
     }
     uint32_t rep =
         kiln_p3http_response_add(q->h, cx, status, hd ? wh_fields_clone(hd) : wh_fields_new());
@@ -730,12 +881,13 @@ static int c_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
     int traced = q->host ? wh_send_span(&o, &q->r, &q->span) : -1;
     uint32_t ecode = q->body_err;
     if (traced < 0) ecode = WH_E_INTERNAL;
+    if (!ecode && !q->r.path) ecode = WH_E_HTTP_REQUEST_URI_INVALID; /* wasmtime's: no "/" */
     if (!ecode)
         q->x = wh_send(&o, &q->r, q->opts ? q->opts->t : NULL, traced ? q->span.tp : NULL, &ecode);
     if (!q->x) {
         report(q, 0, ecode);
         body_fail(q, ecode);
-        return result_error(cx, &res[0], ecode);
+        return send_error(cx, &res[0], q, ecode);
     }
     if (q->r.body_taken) { /* the body streams to the transfer from now on */
         wh_xfer_retain(q->x);
@@ -744,7 +896,7 @@ static int c_send(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval 
         body_finish(q, 0);
         body_wake(q);
     } else
-        resolve(&q->sent, 0);
+        resolve_sent(q, 0);
     kiln_chost_later later = {wh_mono_ns(), send_fire, send_abandon, q};
     if ((q->p = kiln_chost_defer(cx, &later))) return KILN_CHOST_PENDING;
     /* a synchronous call: the body must be complete, then the head is waited for here */

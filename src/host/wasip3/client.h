@@ -44,7 +44,14 @@
  * connection to the client (kiln_p3c_body_take, on the request's fiber), then the
  * upstream's trailers as the response's (kiln_p3c_trailers).
  *
- * Not yet: request.consume-body of a request made by request.new. */
+ * request.consume-body of a request made by request.new hands the body the guest writes
+ * to request.new's stream back through a host-written stream (buffered up to
+ * WH_XFER_BUFFER, the writer waiting beyond), and its trailers future's value through a
+ * new future; the consumer's future resolves request.new's (wasmtime's semantics).
+ * HTTP-request-body-size carries the bytes the guest wrote; a body short of its
+ * content-length fails send with HTTP-protocol-error, as wasmtime 48's hyper does.
+ *
+ * Not yet: the DNS-error payload's rcode. */
 #ifndef KILN_HOST_WASIP3_CLIENT_H
 #define KILN_HOST_WASIP3_CLIENT_H
 

@@ -14,6 +14,10 @@ POST|GET /proxy/REST
                 unless x-pass names a side (request, response or both): that side's body
                 stream and trailers future are passed on as they are. A send that fails
                 answers 502 with "send failed: ERROR".
+POST /readback  a middleware reading back what it built: the request's body and trailers
+                (consume-body) passed into request.new with its x-* headers, that request's
+                consume-body read back, and its stream and trailers future returned as the
+                response's (tests/e2e/up_wasi_http_p3_readback.sh)
 GET /slow/N     waits 200 ms (wasi:clocks wait-for), then answers "slow N" with x-n: N
 else            404, "not found"
 """
@@ -140,6 +144,18 @@ class Handler(exports.Handler):
             trailers_tx, trailers_rx = trailers_future()
             spawn(echo_with_trailers(body, tx, req_trailers, trailers_tx))
             response, _ = t.Response.new(headers, rx, trailers_rx)
+            return response
+        if path.startswith("/readback"):
+            headers = x_headers(request.get_headers())
+            _, res_rx = ok_future()
+            body, req_trailers = t.Request.consume_body(request, res_rx)
+            built, _ = t.Request.new(headers, body, req_trailers, None)
+            built.set_path_with_query("/built")
+            headers = x_headers(built.get_headers())
+            headers.append("x-built-path", built.get_path_with_query().encode())
+            _, built_rx = ok_future()
+            body, trailers = t.Request.consume_body(built, built_rx)
+            response, _ = t.Response.new(headers, body, trailers)
             return response
         if path.startswith("/proxy/"):
             return await proxy(request, method, path)
