@@ -33,6 +33,7 @@ typedef struct server {
     char got[8192];
     size_t got_len;
     pthread_t th;
+    pthread_mutex_t mu; /* response, response_len, split and keep, set by the test */
 } server;
 
 /* Reads one request (head, and a body of its content-length, or chunked up to its
@@ -67,16 +68,23 @@ static void *serve(void *arg)
         if (fd < 0) return NULL;
         s->accepted++;
         while (read_request(s, fd) == 0) {
-            if (s->delay_ms) usleep((useconds_t)s->delay_ms * 1000);
-            size_t off = 0, piece = s->split ? s->split : s->response_len;
-            while (off < s->response_len) {
-                size_t k = s->response_len - off < piece ? s->response_len - off : piece;
-                if (send(fd, s->response + off, k, MSG_NOSIGNAL) < 0) break;
+            /* the response as it is now: the test sets the next one as soon as the client
+             * read this one's end, maybe while the last piece's pause still runs */
+            pthread_mutex_lock(&s->mu);
+            const char *resp = s->response;
+            size_t len = s->response_len, split = s->split;
+            int keep = s->keep, delay_ms = s->delay_ms;
+            pthread_mutex_unlock(&s->mu);
+            if (delay_ms) usleep((useconds_t)delay_ms * 1000);
+            size_t off = 0, piece = split ? split : len;
+            while (off < len) {
+                size_t k = len - off < piece ? len - off : piece;
+                if (send(fd, resp + off, k, MSG_NOSIGNAL) < 0) break;
                 off += k;
-                if (s->split) usleep(1000);
+                if (split && off < len) usleep(1000);
             }
-            if (off < s->response_len) break;
-            if (!s->keep) break;
+            if (off < len) break;
+            if (!keep) break;
         }
         close(fd);
     }
@@ -85,6 +93,7 @@ static void *serve(void *arg)
 static void server_start(server *s)
 {
     memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
     s->lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
@@ -102,11 +111,21 @@ static wh_fields *last_tr;
 static uint32_t last_fail;
 static int last_tr_immutable;
 
+/* Sets a field of the server's (under its lock: the server thread reads them). */
+#define SRV_SET(field, v)                                                                          \
+    do {                                                                                           \
+        pthread_mutex_lock(&srv.mu);                                                               \
+        srv.field = (v);                                                                           \
+        pthread_mutex_unlock(&srv.mu);                                                             \
+    } while (0)
+
 /* Sets the canned response. */
 static void respond(const char *r)
 {
+    pthread_mutex_lock(&srv.mu);
     srv.response = r;
     srv.response_len = strlen(r);
+    pthread_mutex_unlock(&srv.mu);
 }
 
 /* Waits for fd/events/deadline of a check (at most 2 s). */
@@ -452,7 +471,7 @@ static void test_trailers(void)
                        "3\r\nabc\r\n0\r\nX-Sum: 42 \r\nhost: evil\r\ncontent-length: 9\r\n"
                        "connection: close\r\ntransfer-encoding: x\r\nx-b:\tb  b\r\n\r\n";
     for (size_t split = 0; split < 4; split += 3) { /* whole, then 3 bytes a read */
-        srv.split = split;
+        SRV_SET(split, split);
         respond(with);
         CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
         CHECK_STR(body, "abc");
@@ -460,7 +479,7 @@ static void test_trailers(void)
         CHECK(last_tr && last_tr->n == 2 && last_tr_immutable);
         CHECK(tr_is(last_tr, "x-sum", "42") && tr_is(last_tr, "x-b", "b  b"));
     }
-    srv.split = 0;
+    SRV_SET(split, 0);
     /* no trailer section, or one with only fields that may not be trailers: none */
     respond("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n");
     CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
@@ -592,13 +611,13 @@ int main(void)
     respond("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
 
     /* keep-alive: three requests, one connection */
-    srv.keep = 1;
+    SRV_SET(keep, 1);
     int before = srv.accepted;
     for (int i = 0; i < 3; i++)
         CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
     CHECK_INT(srv.accepted - before, 1);
     /* a pooled connection the server closed meanwhile is replaced */
-    srv.keep = 0;
+    SRV_SET(keep, 0);
     CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200); /* server closes after it */
     CHECK_INT(fetch(NULL, 0, body, sizeof body, &ec, &berr), 200);
     CHECK_STR(body, "ok");
@@ -665,10 +684,10 @@ int main(void)
     test_stream();
 
     /* first-byte timeout */
-    srv.delay_ms = 500;
+    SRV_SET(delay_ms, 500);
     CHECK_INT(fetch(NULL, 100000000u, body, sizeof body, &ec, &berr), 0);
     CHECK_INT(ec, WH_E_CONNECTION_READ_TIMEOUT);
-    srv.delay_ms = 0;
+    SRV_SET(delay_ms, 0);
 
     /* nobody listening */
     close(srv.lfd);
