@@ -187,7 +187,8 @@ static kiln_instance *instantiate(kiln_image *img, const kiln_binding *bindings,
 {
     kiln_module *m = img->module;
     char msg[8];
-    if (kiln_bindings_check(m, bindings, msg, sizeof msg) < 0) return NULL;
+    /* A set's bindings are the image's, moved (image.h): checked when it was made. */
+    if (self_rebase && kiln_bindings_check(m, bindings, msg, sizeof msg) < 0) return NULL;
     kiln_instance *inst = kiln_instance_alloc_raw(m, bindings);
     if (!inst) return NULL;
     memcpy(inst->native, img->native, m->instance_size);
