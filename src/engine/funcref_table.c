@@ -39,6 +39,15 @@ wasm_rt_funcref_t *kiln_rt_funcref_elems_new(uint32_t n, int shared)
     return (wasm_rt_funcref_t *)(void *)(h + 1);
 }
 
+wasm_rt_funcref_t *kiln_rt_funcref_elems_uninit(uint32_t n)
+{
+    if (n > MAX_TABLE_ELEMS) return NULL;
+    elems_head *h = kiln_malloc(sizeof *h + (size_t)n * sizeof(wasm_rt_funcref_t));
+    if (!h) return NULL;
+    *h = (elems_head){0, 0};
+    return (wasm_rt_funcref_t *)(void *)(h + 1);
+}
+
 void kiln_rt_funcref_elems_free(wasm_rt_funcref_t *elems)
 {
     if (elems) kiln_free(head_of(elems));

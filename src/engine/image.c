@@ -187,7 +187,8 @@ static kiln_instance *instantiate(kiln_image *img, const kiln_binding *bindings,
 {
     kiln_module *m = img->module;
     char msg[8];
-    if (kiln_bindings_check(m, bindings, msg, sizeof msg) < 0) return NULL;
+    /* A set's bindings are the image's, moved (image.h): checked when it was made. */
+    if (self_rebase && kiln_bindings_check(m, bindings, msg, sizeof msg) < 0) return NULL;
     kiln_instance *inst = kiln_instance_alloc_raw(m, bindings);
     if (!inst) return NULL;
     memcpy(inst->native, img->native, m->instance_size);
@@ -227,7 +228,9 @@ static kiln_instance *instantiate(kiln_image *img, const kiln_binding *bindings,
                 ft[i]->size = s->size;
                 continue;
             }
-            wasm_rt_funcref_t *d = kiln_rt_funcref_elems_new(s->size, 0);
+            /* Not zeroed: every element is written (here or by kiln_image_rebase) before
+             * the size covers it. */
+            wasm_rt_funcref_t *d = kiln_rt_funcref_elems_uninit(s->size);
             ok = d != NULL;
             if (ok && self_rebase && s->size) memcpy(d, s->data, s->size * sizeof *d);
             for (uint32_t k = 0; ok && self_rebase && k < s->size; k++) {

@@ -18,7 +18,10 @@
 kiln_image *kiln_image_capture(kiln_instance *inst, kiln_err *err);
 
 /* As kiln_image_instantiate, but the funcref tables it does not share are left empty
- * (size 0): call kiln_image_rebase, which fills them, before running guest code. */
+ * (size 0): call kiln_image_rebase, which fills them, before running guest code.
+ * `bindings` must be the image's own (kiln_image_bindings) with contexts moved to their
+ * copies, never a context made NULL: they passed kiln_bindings_check when the image was
+ * made and are not checked again (a component's copy has thousands of them). */
 kiln_instance *kiln_image_instantiate_set(kiln_image *img, const kiln_binding *bindings);
 
 /* [lo, hi): the block of the instance the image was captured from (what its funcrefs

@@ -389,6 +389,50 @@ out:
     kiln_module_free(m);
 }
 
+/* A set's copied table (kiln_image_instantiate_set + kiln_image_rebase): its array is
+ * not zeroed when allocated, so until the rebase it is empty (size 0, nothing of the
+ * array visible), and the rebase writes every element: the funcref the template stored
+ * moves to the copy, the null one stays null, and calling through the table reaches the
+ * copy's function with the copy's global. */
+static void check_set_copy(const char *dir)
+{
+    kiln_module *m = load_text(dir, table_wat, KILN_TIER_FAST, KILN_MEM_CHECKS_GUARD);
+    CHECK(m != NULL);
+    if (!m) return;
+    kiln_trap trap;
+    kiln_err err;
+    kiln_image *img = kiln_image_new(m, NULL, &trap, &err);
+    kiln_instance *t = img ? kiln_image_instantiate(img, NULL) : NULL;
+    CHECK(t != NULL);
+    /* $E[0] = $seven of t, absolute (an exported table is copied, not shared). */
+    CHECK_INT(t ? call_i(t, "get_call", 0) : -1, 10);
+    kiln_image *timg = t ? kiln_image_capture(t, &err) : NULL;
+    CHECK(timg != NULL);
+    kiln_instance *c = timg ? kiln_image_instantiate_set(timg, NULL) : NULL;
+    CHECK(c != NULL && table(c, 1) != NULL);
+    if (c && table(c, 1)) {
+        CHECK_INT(table(c, 1)->size, 0);
+        kiln_image_reloc map;
+        kiln_image_range(timg, &map.lo, &map.hi);
+        map.to = kiln_instance_base(c);
+        CHECK_INT(kiln_image_rebase(c, timg, &map, 1), 0);
+        wasm_rt_funcref_table_t *e = table(c, 1);
+        CHECK_INT(e->size, 2);
+        uintptr_t mi = (uintptr_t)e->data[0].module_instance;
+        CHECK(mi >= (uintptr_t)c && mi < (uintptr_t)c + c->alloc_size);
+        CHECK(e->data[0].func != NULL);
+        CHECK(e->data[1].func == NULL && e->data[1].module_instance == NULL);
+        CHECK_INT(call_i(c, "setg", 3), 3);
+        CHECK_INT(call_i(c, "get_call", 0), 6);
+        CHECK_INT(call_i(t, "get_call", 0), 10);
+    }
+    kiln_instance_free(c);
+    kiln_image_free(timg);
+    kiln_instance_free(t);
+    kiln_image_free(img);
+    kiln_module_free(m);
+}
+
 static kiln_image *image;
 
 static void *worker(void *arg)
@@ -494,6 +538,7 @@ int main(void)
 
     check_shared_tables(dir, KILN_TIER_FAST);
     check_shared_tables(dir, KILN_TIER_OPT);
+    check_set_copy(dir);
 
     check_slot_reset(m, "copy");
     setenv("KILN_IMAGE_COPY_MAX", "0", 1); /* every image copy-on-write */

@@ -179,6 +179,10 @@ size_t kiln_rt_mem_image_slots(kiln_rt_mem_image *img);
  * on a shared array its own copy (generated code calls it before writing; traps when out
  * of memory). */
 wasm_rt_funcref_t *kiln_rt_funcref_elems_new(uint32_t n, int shared);
+/* An owned array of n elements left uninitialized, for a caller that writes all n before
+ * the table's size says they are there (image.c's copies; a 138 KB table need not be
+ * zeroed first). NULL when out of memory or n is over the table limit. */
+wasm_rt_funcref_t *kiln_rt_funcref_elems_uninit(uint32_t n);
 void kiln_rt_funcref_elems_free(wasm_rt_funcref_t *elems);
 int kiln_rt_funcref_elems_shared(const wasm_rt_funcref_t *elems);
 void kiln_rt_funcref_table_own(wasm_rt_funcref_table_t *t);
