@@ -1302,57 +1302,6 @@ static void body_done(wh_xfer *x)
         wh_conn_close(&x->c);
 }
 
-/* Parses a hex chunk-size line at the consumed offset: 1 done, 0 incomplete, -1 bad. */
-static int chunk_size(wh_xfer *x)
-{
-    const char *p = x->in.data + x->in_off;
-    size_t n = x->in.len - x->in_off;
-    const char *nl = memchr(p, '\n', n);
-    if (!nl) return n > 4096 ? -1 : 0;
-    uint64_t v = 0;
-    size_t i = 0;
-    for (; p + i < nl; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
-        if (d < 0) break;
-        if (i >= 15) return -1;
-        v = v * 16 + (uint64_t)d;
-    }
-    if (i == 0) return -1;
-    x->in_off += (size_t)(nl - p) + 1;
-    x->body_left = v;
-    x->chunk_st = v ? CH_DATA : CH_TRAILER;
-    return 1;
-}
-
-/* One line p[0..ln) (its "\n" excluded) of a chunked trailer section:
- * a field added to x->rtrailers unless it may not be a trailer (wh_name_forbidden,
- * wh_trailer_skipped: dropped). 0, or the error-code that fails the transfer. */
-static uint32_t trailer_line(wh_xfer *x, const char *p, size_t ln)
-{
-    if (ln && p[ln - 1] == '\r') ln--;
-    const char *colon = memchr(p, ':', ln);
-    if (!colon || colon == p || !wh_name_valid(p, (size_t)(colon - p)))
-        return WH_E_HTTP_PROTOCOL_ERROR;
-    size_t nl = (size_t)(colon - p);
-    const char *v = colon + 1, *ve = p + ln;
-    while (v < ve && (*v == ' ' || *v == '\t'))
-        v++;
-    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-        ve--;
-    size_t vl = (size_t)(ve - v);
-    if (!wh_value_valid((const uint8_t *)v, vl)) return 0;
-    if (!x->rtrailers && !(x->rtrailers = wh_fields_new())) return WH_E_INTERNAL;
-    wh_fields *f = x->rtrailers;
-    if (wh_fields_append(f, p, nl, (const uint8_t *)v, vl) < 0) return WH_E_INTERNAL;
-    const wh_field *last = &f->items[f->n - 1]; /* its name lowercased: checked as such */
-    if (wh_trailer_skipped(last->name, last->name_len)) kiln_free(f->items[--f->n].name);
-    return 0;
-}
-
 /* Consumes framing in x->in until body bytes are available (returns their count, > 0),
  * the body is complete (0, st DONE), more input is needed (0), or it failed (-1). */
 static long advance(wh_xfer *x)
@@ -1379,12 +1328,15 @@ static long advance(wh_xfer *x)
         const char *p = x->in.data + x->in_off;
         switch (x->chunk_st) {
         case CH_SIZE: {
-            int r = chunk_size(x);
+            size_t used;
+            int r = wh_chunk_size_parse(p, avail, &used, &x->body_left);
             if (r < 0) {
                 fail(x, WH_E_HTTP_PROTOCOL_ERROR);
                 return -1;
             }
             if (r == 0) return 0;
+            x->in_off += used;
+            x->chunk_st = x->body_left ? CH_DATA : CH_TRAILER;
             continue;
         }
         case CH_DATA:
@@ -1420,7 +1372,7 @@ static long advance(wh_xfer *x)
             }
             x->tr_size += ln + 1;
             uint32_t e = x->tr_size > WH_RESPONSE_HEAD_MAX ? WH_E_HTTP_RESPONSE_TRAILER_SECTION_SIZE
-                                                           : trailer_line(x, p, ln);
+                                                           : wh_trailer_parse(&x->rtrailers, p, ln);
             if (e) {
                 fail(x, e);
                 return -1;

@@ -211,6 +211,13 @@ int wh_chunk_append(kiln_buf *b, const void *data, size_t n);
 int wh_chunk_end(kiln_buf *b, const wh_fields *trailers);
 /* 1 if a trailer field named name (lowercase) is left out of a request's trailers. */
 int wh_trailer_skipped(const char *name, size_t n);
+/* A response's hex chunk-size line at p[0..n): 1 with *used (the line and its "\n") and
+ * *size (extensions ignored), 0 incomplete, -1 malformed (or a line past 4 KiB). */
+int wh_chunk_size_parse(const char *p, size_t n, size_t *used, uint64_t *size);
+/* One line p[0..ln) (its "\n" excluded) of a response's trailer section: the field added
+ * to *into (made on first use) unless it may not be a trailer (wh_trailer_skipped: dropped;
+ * an invalid value: dropped). 0, or the error-code that fails the transfer. */
+uint32_t wh_trailer_parse(wh_fields **into, const char *p, size_t ln);
 
 /* Makes progress; 1 when the response head is there or the transfer failed, else 0 with
  * what to wait for: *fd (-1: nothing but time), *events, *deadline (monotonic ns,
