@@ -32,6 +32,105 @@ static kiln_fnptr resolve(void *ctx, const kiln_import *imp)
     return imp->kind == KILN_EXTERN_FUNC ? (kiln_fnptr)plus_one : (kiln_fnptr)resolve;
 }
 
+/* Active data segments without a data count section (Go's linker writes 58,350), and a
+ * passive one that memory.init names (wat2wasm then writes the data count section). */
+static const char *wat_data =
+    "(module (memory (export \"mem\") 1)\n"
+    "  (data (i32.const 16) \"ab\") (data (i32.const 18) \"cd\") (data (i32.const 20) \"ef\")\n"
+    "  (func (export \"get\") (param i32) (result i32) (i32.load8_u (local.get 0))))\n";
+static const char *wat_passive =
+    "(module (memory (export \"mem\") 1)\n"
+    "  (data (i32.const 8) \"xy\") (data $p \"PQ\")\n"
+    "  (func (export \"init\") (memory.init $p (i32.const 32) (i32.const 0) (i32.const 2)))\n"
+    "  (func (export \"get\") (param i32) (result i32) (i32.load8_u (local.get 0))))\n";
+
+/* Assembles wat into dir/name.wasm, read into *bytes. */
+static void assemble(const char *dir, const char *name, const char *text, kiln_buf *bytes)
+{
+    char wpath[160], wasm[160], cmd[400];
+    snprintf(wpath, sizeof wpath, "%s/%s.wat", dir, name);
+    snprintf(wasm, sizeof wasm, "%s/%s.wasm", dir, name);
+    FILE *f = fopen(wpath, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "wat2wasm %s -o %s", wpath, wasm);
+    CHECK(system(cmd) == 0);
+    CHECK(kiln_read_file(wasm, bytes) == 0);
+}
+
+/* The entry count of section `id` of a module (-1: absent). */
+static long section_count(const kiln_buf *b, int id)
+{
+    const uint8_t *p = (const uint8_t *)b->data;
+    size_t pos = 8;
+    while (pos < b->len) {
+        int sid = p[pos++];
+        uint64_t size = 0, count = 0;
+        for (int sh = 0; pos < b->len; sh += 7) {
+            size |= (uint64_t)(p[pos] & 0x7f) << sh;
+            if (!(p[pos++] & 0x80)) break;
+        }
+        if (sid == id) {
+            for (int sh = 0; pos < b->len; sh += 7) {
+                count |= (uint64_t)(p[pos] & 0x7f) << sh;
+                if (!(p[pos++] & 0x80)) break;
+            }
+            return (long)count;
+        }
+        pos += size;
+    }
+    return -1;
+}
+
+/* wasm2c's copy keeps no data segment the code cannot name, and the module's data is
+ * still where it belongs after instantiation; a segment memory.init names stays. */
+static void test_data_segments(const char *dir)
+{
+    const char *texts[2] = {wat_data, wat_passive};
+    for (int k = 0; k < 2; k++) {
+        kiln_buf bytes = KILN_BUF_INIT, copy = KILN_BUF_INIT, err = KILN_BUF_INIT;
+        assemble(dir, k ? "passive" : "data", texts[k], &bytes);
+        char rerr[256];
+        kiln_wasm *w = kiln_wasm_read((const uint8_t *)bytes.data, bytes.len, rerr, sizeof rerr);
+        kiln_init_plan *plan = NULL;
+        kiln_rewrite_info info;
+        CHECK(w && kiln_wasm_rewrite((const uint8_t *)bytes.data, bytes.len, w, &copy, &plan, &info,
+                                     &err) == 0);
+        CHECK(section_count(&bytes, 11) == (k ? 2 : 3));
+        CHECK(section_count(&copy, 11) == (k ? 2 : 0)); /* none kept without a data count */
+        CHECK(section_count(&copy, 12) == (k ? 2 : -1));
+        kiln_compile_opts o = {.tier = KILN_TIER_FAST, .cache_dir = dir};
+        kiln_linker linker = {resolve, NULL};
+        kiln_err e;
+        kiln_module *m = kiln_module_load_bytes(k ? "passive" : "data", (const uint8_t *)bytes.data,
+                                                bytes.len, &o, &linker, &e);
+        CHECK(m != NULL);
+        kiln_instance *inst = m ? kiln_instance_alloc(m) : NULL;
+        kiln_trap t;
+        CHECK(inst && kiln_instance_init(inst, NULL, &t) == 0);
+        long get = m ? kiln_module_export_index(m, "get") : -1;
+        const char *want = k ? "xy" : "abcdef";
+        for (size_t i = 0; inst && get >= 0 && want[i]; i++) {
+            kiln_val v[1] = {{.i32 = (uint32_t)((k ? 8 : 16) + i)}};
+            CHECK(kiln_instance_call(inst, get, v, &t) == 0 && v[0].i32 == (uint8_t)want[i]);
+        }
+        if (inst && k) {
+            kiln_val v[1] = {{.i32 = 32}};
+            CHECK(kiln_instance_call(inst, kiln_module_export_index(m, "init"), v, &t) == 0);
+            CHECK(kiln_instance_call(inst, get, v, &t) == 0 && v[0].i32 == 'P');
+        }
+        if (inst) kiln_instance_free(inst);
+        kiln_module_free(m);
+        kiln_wasm_free(w);
+        kiln_init_plan_free(plan);
+        kiln_buf_free(&bytes);
+        kiln_buf_free(&copy);
+        kiln_buf_free(&err);
+    }
+}
+
 int main(void)
 {
     char dir[] = "/tmp/kiln-codegen-test.XXXXXX";
@@ -100,6 +199,7 @@ int main(void)
     kiln_buf_free(&bytes);
     kiln_buf_free(&c);
     kiln_buf_free(&err);
+    test_data_segments(dir);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;
     return test_finish("codegen");

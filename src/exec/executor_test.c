@@ -43,13 +43,18 @@ int main(void)
     jobs[0].sleep_ms = jobs[1].sleep_ms = 600;
     CHECK_INT(kiln_executor_submit(e, &jobs[0].job), 0);
     CHECK_INT(kiln_executor_submit(e, &jobs[1].job), 0);
-    usleep(50 * 1000);
+    /* Both threads have taken theirs (a loaded machine may take a while to run them). */
+    kiln_executor_stats s;
+    for (int i = 0; i < 500; i++) {
+        kiln_executor_stats_get(e, &s);
+        if (s.running == 2) break;
+        usleep(10 * 1000);
+    }
     /* Three wait; the fourth is refused (queue full). */
     CHECK_INT(kiln_executor_submit(e, &jobs[2].job), 0);
     CHECK_INT(kiln_executor_submit(e, &jobs[3].job), 0);
     CHECK_INT(kiln_executor_submit(e, &jobs[4].job), 0);
     CHECK_INT(kiln_executor_submit(e, &jobs[5].job), -1);
-    kiln_executor_stats s;
     kiln_executor_stats_get(e, &s);
     CHECK_INT(s.running, 2);
     CHECK_INT(s.queued, 3);
