@@ -84,39 +84,67 @@ static long section_count(const kiln_buf *b, int id)
     return -1;
 }
 
-/* wasm2c's copy keeps no data segment the code cannot name, and the module's data is
- * still where it belongs after instantiation; a segment memory.init names stays. */
+/* Inserts a data count section (count n) before the code section of *b. */
+static void add_data_count(kiln_buf *b, uint8_t n)
+{
+    const uint8_t *p = (const uint8_t *)b->data;
+    size_t pos = 8;
+    while (pos < b->len && p[pos] != 10) {
+        pos++;
+        uint64_t size = 0;
+        for (int sh = 0; pos < b->len; sh += 7) {
+            size |= (uint64_t)(p[pos] & 0x7f) << sh;
+            if (!(p[pos++] & 0x80)) break;
+        }
+        pos += size;
+    }
+    kiln_buf out = KILN_BUF_INIT;
+    const uint8_t sec[3] = {12, 1, n};
+    CHECK(pos < b->len && kiln_buf_append(&out, b->data, pos) == 0 &&
+          kiln_buf_append(&out, sec, sizeof sec) == 0 &&
+          kiln_buf_append(&out, b->data + pos, b->len - pos) == 0);
+    kiln_buf_free(b);
+    *b = out;
+}
+
+/* wasm2c's copy keeps no data segment the code cannot name (no data count section, or
+ * one but no memory.init or data.drop in the code), and the module's data is still where
+ * it belongs after instantiation; the segments stay when memory.init names one. */
 static void test_data_segments(const char *dir)
 {
-    const char *texts[2] = {wat_data, wat_passive};
-    for (int k = 0; k < 2; k++) {
+    /* Case 0: no data count; 1: memory.init; 2: a data count, no memory.init. */
+    const char *texts[3] = {wat_data, wat_passive, wat_data};
+    for (int k = 0; k < 3; k++) {
         kiln_buf bytes = KILN_BUF_INIT, copy = KILN_BUF_INIT, err = KILN_BUF_INIT;
-        assemble(dir, k ? "passive" : "data", texts[k], &bytes);
+        int init = k == 1;
+        assemble(dir, init ? "passive" : "data", texts[k], &bytes);
+        if (k == 2) add_data_count(&bytes, 3);
+        CHECK(section_count(&bytes, 12) == (k == 0 ? -1 : k == 1 ? 2 : 3));
         char rerr[256];
         kiln_wasm *w = kiln_wasm_read((const uint8_t *)bytes.data, bytes.len, rerr, sizeof rerr);
         kiln_init_plan *plan = NULL;
         kiln_rewrite_info info;
         CHECK(w && kiln_wasm_rewrite((const uint8_t *)bytes.data, bytes.len, w, &copy, &plan, &info,
                                      &err) == 0);
-        CHECK(section_count(&bytes, 11) == (k ? 2 : 3));
-        CHECK(section_count(&copy, 11) == (k ? 2 : 0)); /* none kept without a data count */
-        CHECK(section_count(&copy, 12) == (k ? 2 : -1));
+        CHECK(section_count(&bytes, 11) == (init ? 2 : 3));
+        CHECK(section_count(&copy, 11) == (init ? 2 : 0)); /* none the code cannot name */
+        CHECK(section_count(&copy, 12) == (init ? 2 : -1));
         kiln_compile_opts o = {.tier = KILN_TIER_FAST, .cache_dir = dir};
         kiln_linker linker = {resolve, NULL};
         kiln_err e;
-        kiln_module *m = kiln_module_load_bytes(k ? "passive" : "data", (const uint8_t *)bytes.data,
-                                                bytes.len, &o, &linker, &e);
+        kiln_module *m = kiln_module_load_bytes(
+            init ? "passive" : "data", (const uint8_t *)bytes.data, bytes.len, &o, &linker, &e);
         CHECK(m != NULL);
         kiln_instance *inst = m ? kiln_instance_alloc(m) : NULL;
         kiln_trap t;
         CHECK(inst && kiln_instance_init(inst, NULL, &t) == 0);
         long get = m ? kiln_module_export_index(m, "get") : -1;
-        const char *want = k ? "xy" : "abcdef";
+        const char *want = init ? "xy" : "abcdef";
         for (size_t i = 0; inst && get >= 0 && want[i]; i++) {
-            kiln_val v[1] = {{.i32 = (uint32_t)((k ? 8 : 16) + i)}};
+            kiln_val v[1] = {{.i32 = (uint32_t)((init ? 8 : 16) + i)}};
             CHECK(kiln_instance_call(inst, get, v, &t) == 0 && v[0].i32 == (uint8_t)want[i]);
         }
-        if (inst && k) {
+        if (inst && init) {
             kiln_val v[1] = {{.i32 = 32}};
             CHECK(kiln_instance_call(inst, kiln_module_export_index(m, "init"), v, &t) == 0);
             CHECK(kiln_instance_call(inst, get, v, &t) == 0 && v[0].i32 == 'P');
@@ -129,6 +157,22 @@ static void test_data_segments(const char *dir)
         kiln_buf_free(&copy);
         kiln_buf_free(&err);
     }
+    /* A data count that is not the data section's count is malformed (the copy may leave
+     * both out, so wasm2c would not see it). */
+    kiln_buf bytes = KILN_BUF_INIT, copy = KILN_BUF_INIT, err = KILN_BUF_INIT;
+    assemble(dir, "data", wat_data, &bytes);
+    add_data_count(&bytes, 2);
+    char rerr[256];
+    kiln_wasm *w = kiln_wasm_read((const uint8_t *)bytes.data, bytes.len, rerr, sizeof rerr);
+    kiln_init_plan *plan = NULL;
+    kiln_rewrite_info info;
+    CHECK(w && kiln_wasm_rewrite((const uint8_t *)bytes.data, bytes.len, w, &copy, &plan, &info,
+                                 &err) < 0);
+    CHECK(err.data && strstr(err.data, "inconsistent lengths"));
+    kiln_wasm_free(w);
+    kiln_buf_free(&bytes);
+    kiln_buf_free(&copy);
+    kiln_buf_free(&err);
 }
 
 int main(void)

@@ -4,6 +4,7 @@
  * walks its sections once more and writes them in order, changed as the header says.
  * Every read is bounded by its section's end. */
 #include "engine/wasm_rewrite.h"
+#include "engine/code_scan.h"
 #include "util/alloc.h"
 #include "util/leb.h"
 
@@ -34,6 +35,7 @@ typedef struct rw {
     kiln_buf *err;
     uint32_t *elem_table, *elem_count; /* per planned element segment */
     uint32_t new_type;                 /* index of the init functions' type */
+    int keep_datas; /* the copy keeps its data segments (the code may name one) */
 } rw;
 
 static int put_uleb(kiln_buf *b, uint64_t v)
@@ -323,14 +325,15 @@ static int elems_section(rw *r, size_t pos, size_t end, kiln_buf *sec)
 }
 
 /* Data segments: active ones become empty passive ones; offset and bytes to the plan.
- * Without a data count section the module's code names no data segment (the binary
- * format requires the section for memory.init and data.drop), so the copy keeps none:
- * wasm2c makes a C symbol per segment and copies its whole symbol set per function, and
- * Go's linker writes 58,350 segments (32 s of wasm2c for a hello, 1 s without them). */
+ * When the code names no data segment (r->keep_datas 0: no memory.init or data.drop in
+ * it, code_scan.h) the copy keeps none, and no data count section: wasm2c makes a C
+ * symbol per segment and copies its whole symbol set per function. Go's linker writes
+ * 58,350 segments (32 s of wasm2c for a hello, 1 s without them), StarlingMonkey 10,000
+ * for 12,704 functions (46 s, 20 s without). */
 static int datas_section(rw *r, size_t pos, size_t end, kiln_buf *sec)
 {
     uint32_t count;
-    int keep = r->sec_end[12] != 0;
+    int keep = r->keep_datas;
     if (get_u32(r->p, end, &pos, &count) < 0 || count > end - pos ||
         put_uleb(sec, keep ? count : 0) < 0)
         return -1; /* (every entry takes a byte at least) */
@@ -460,13 +463,27 @@ int kiln_wasm_rewrite(const uint8_t *bytes, size_t len, const kiln_wasm *w, kiln
         kiln_buf_free(&elems);
         goto oom;
     }
+    /* Without a data count section the code cannot name a segment (the binary format
+     * requires it for memory.init and data.drop); with one, the code is read. The copy
+     * may leave both sections out, so their counts are checked here, not by wasm2c. */
+    if (r.sec_end[12]) {
+        uint32_t ndc, nd = 0;
+        size_t pc = r.sec_start[12], pd = r.sec_start[11];
+        if (get_u32(bytes, r.sec_end[12], &pc, &ndc) < 0 || pc != r.sec_end[12] ||
+            (r.sec_end[11] && get_u32(bytes, r.sec_end[11], &pd, &nd) < 0) || nd != ndc) {
+            kiln_buf_puts(err, "data count and data section have inconsistent lengths");
+            kiln_buf_free(&elems);
+            goto bad;
+        }
+    }
+    r.keep_datas = r.sec_end[12] && kiln_code_names_data(bytes, r.sec_start[10], r.sec_end[10]);
     static const uint8_t order[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 10, 11};
     for (size_t i = 0; i < sizeof order; i++) {
         uint8_t id = order[i];
         size_t s = r.sec_start[id], e = r.sec_end[id];
         int extra = r.plan->nelems > 0;
         int present = e != 0 || (extra && (id == 1 || id == 3 || id == 10)) || (id == 7 && extra);
-        if (!present) continue;
+        if (!present || (id == 12 && !r.keep_datas)) continue;
         kiln_buf_reset(&sec);
         int r2 = 0;
         switch (id) {

@@ -10,8 +10,8 @@
  *  - what differs between builds of one program is not code: the copy's defined globals
  *    start at zero (unless a lone ref.func), its active data segments are empty passive
  *    ones (memory.init on one traps for a length > 0 and data.drop does nothing, exactly
- *    as for an active segment after instantiation), and none at all when the module has
- *    no data count section (then its code names no segment; wasm2c's time grows with
+ *    as for an active segment after instantiation), and none at all (nor a data count
+ *    section) when its code names no segment (code_scan.h; wasm2c's time grows with
  *    segments times functions: 32 s for Go's 58,350 segments), its active element segments are
  *    passive ones applied by an appended "init function" each (export "i<k>": table.init
  *    then elem.drop, the spec's own definition of instantiation) and custom sections are
