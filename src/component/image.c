@@ -541,15 +541,13 @@ static kiln_instance *copy_core(kiln_component_image *img, size_t k, const uintp
 {
     size_t nb;
     kiln_image_bindings(img->cores[k], &nb);
-    kiln_binding local[64], *b = nb <= 64 ? local : kiln_malloc(nb * sizeof *b);
-    if (!b) return NULL;
+    /* Written once, in place. */
+    kiln_binding *b = kiln_image_set_bindings(img->cores[k], blk + img->core_at[k]);
     if (nb) memcpy(b, img->binds[k], nb * sizeof *b);
     for (size_t i = 0; i < nb; i++)
         if (img->bind_tgt[k][i])
             b[i].ctx = (void *)((uintptr_t)b[i].ctx + delta[img->bind_tgt[k][i] - 1]);
-    kiln_instance *inst = kiln_image_instantiate_set(img->cores[k], b, blk + img->core_at[k]);
-    if (b != local) kiln_free(b);
-    return inst;
+    return kiln_image_instantiate_set(img->cores[k], NULL, blk + img->core_at[k]);
 }
 
 kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *img,

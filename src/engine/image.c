@@ -285,6 +285,11 @@ size_t kiln_image_block_size(const kiln_image *img)
     return kiln_instance_block_size(img->module);
 }
 
+kiln_binding *kiln_image_set_bindings(const kiln_image *img, void *at)
+{
+    return kiln_instance_place_bindings(img->module, at);
+}
+
 void kiln_image_range(const kiln_image *img, uintptr_t *lo, uintptr_t *hi)
 {
     *lo = img->orig_lo;

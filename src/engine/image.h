@@ -24,8 +24,10 @@
  * unchanged and may be freed afterwards). NULL with *err filled. */
 kiln_image *kiln_image_capture(kiln_instance *inst, kiln_err *err);
 
-/* As kiln_image_instantiate, but built at `at` (kiln_image_block_size bytes, 16-aligned)
- * and the funcref tables it does not share are left empty
+/* As kiln_image_instantiate, but built at `at` (kiln_image_block_size bytes, 16-aligned),
+ * bound to `bindings` or, when NULL, to the bindings the caller wrote at
+ * kiln_image_set_bindings(img, at) (one copy fewer), and the funcref tables it does not
+ * share are left empty
  * (size 0): call kiln_image_rebase, which fills them, before running guest code.
  * `bindings` must be the image's own (kiln_image_bindings) with contexts moved to their
  * copies, never a context made NULL: they passed kiln_bindings_check when the image was
@@ -36,6 +38,7 @@ kiln_instance *kiln_image_instantiate_set(kiln_image *img, const kiln_binding *b
  * set is built at block + at[k] (kiln_image_instantiate_set's `at`), the block's owner
  * freeing it after every instance of it (kiln_instance_free leaves the memory). */
 size_t kiln_image_block_size(const kiln_image *img);
+kiln_binding *kiln_image_set_bindings(const kiln_image *img, void *at);
 
 /* Makes every funcref table of the n images shared between copies of the set laid out
  * as at[] says (offsets in the block, distinct, 16-aligned) when all its elements name

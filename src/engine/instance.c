@@ -71,8 +71,13 @@ static void set_bindings(kiln_instance *inst, const kiln_binding *bindings)
 kiln_instance *kiln_instance_place(kiln_module *m, void *at, const kiln_binding *bindings)
 {
     kiln_instance *inst = init_block(m, at, kiln_instance_block_size(m), 1);
-    set_bindings(inst, bindings);
+    if (bindings) set_bindings(inst, bindings);
     return inst;
+}
+
+kiln_binding *kiln_instance_place_bindings(const kiln_module *m, void *at)
+{
+    return (kiln_binding *)(void *)((char *)at + bindings_offset(m));
 }
 
 kiln_instance *kiln_instance_alloc(kiln_module *m)
