@@ -635,6 +635,8 @@ static void explicit_body(ka_thread *me)
     ka_store *s = me->s;
     wasm_rt_funcref_table_t *tbl = me->table;
     call_ref c = {tbl->data[me->cfunc], me->carg};
+    /* An image's shared table holds elements relative to the table (engine/runtime.h). */
+    c.ref.module_instance = kiln_rt_funcref_self(tbl, c.ref.module_instance);
     kiln_trap trap;
     if (kiln_rt_call(call_ref_fn, &c, &trap) < 0) {
         if (!s->aborting) store_fail(s, &trap, kiln_trap_message(&trap));

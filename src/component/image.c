@@ -59,6 +59,8 @@ struct kiln_component_image {
     uint32_t **bind_tgt;   /* per core, per binding: 1 + the target of its ctx, 0: shared */
     kiln_image_reloc *map; /* old ranges sorted by lo; `to` unused here */
     size_t *order;         /* map[i] is the range of core order[i] */
+    size_t *core_at;       /* per core: its offset in a copy's block of core instances */
+    size_t core_size;      /* that block's size */
     char *graph;           /* the arena's items back to back */
     size_t size;
     uint32_t *slots; /* word indices into graph, grouped by target */
@@ -87,6 +89,7 @@ void kiln_component_image_free(kiln_component_image *img)
     kiln_free(img->bind_tgt);
     kiln_free(img->map);
     kiln_free(img->order);
+    kiln_free(img->core_at);
     kiln_free(img->graph);
     kiln_free(img->slots);
     kiln_free(img->tstart);
@@ -433,6 +436,23 @@ static int range_lo(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Lays out a copy's core instances in one block, in creation order, and shares the
+ * funcref tables whose elements all name core instances (engine/image.h): CPython's
+ * libpython defines a table of 5,768 funcrefs that the 13 other core modules import,
+ * copied and moved per copy otherwise. The host reads a core table only in
+ * thread.new-indirect, which resolves its elements (async.c). 0, or -1 out of memory. */
+static int layout_cores(kiln_component_image *img)
+{
+    if (!(img->core_at = kiln_calloc(img->ncores + 1, sizeof *img->core_at))) return -1;
+    size_t off = 0;
+    for (size_t k = 0; k < img->ncores; k++) {
+        img->core_at[k] = off;
+        off += kiln_image_block_size(img->cores[k]);
+    }
+    img->core_size = off;
+    return kiln_image_share_set(img->cores, img->ncores, img->core_at) < 0 ? -1 : 0;
+}
+
 kiln_component_image *kiln_component_image_new(kiln_loaded_component *lc, const kiln_grants *g,
                                                kiln_err *err)
 {
@@ -466,6 +486,10 @@ kiln_component_image *kiln_component_image_new(kiln_loaded_component *lc, const 
     qsort(img->map, n, sizeof *img->map, range_lo);
     for (size_t i = 0; i < n; i++)
         img->order[i] = img->map[i].to;
+    if (layout_cores(img) < 0) {
+        kiln_err_set(err, "%s: out of memory", ci->name);
+        goto fail;
+    }
     img->nprovs = ci->nprovs;
     for (size_t p = 0; p < ci->nprovs; p++) {
         img->provs[p] = ci->provs[p].p;
@@ -509,21 +533,21 @@ int kiln_component_image_reserve(kiln_component_image *img, size_t n)
 
 /* ---- copies ---- */
 
-/* The copy's core instance k, its bindings moved by the displacements known so far (the
- * arena's, the host's and the earlier core instances'). NULL when out of memory. */
-static kiln_instance *copy_core(kiln_component_image *img, size_t k, const uintptr_t *delta)
+/* The copy's core instance k, built in its place of the copy's block `blk`, its bindings
+ * moved by the displacements known so far (the arena's, the host's and the earlier core
+ * instances'). NULL when out of memory. */
+static kiln_instance *copy_core(kiln_component_image *img, size_t k, const uintptr_t *delta,
+                                char *blk)
 {
     size_t nb;
     kiln_image_bindings(img->cores[k], &nb);
-    kiln_binding local[64], *b = nb <= 64 ? local : kiln_malloc(nb * sizeof *b);
-    if (!b) return NULL;
+    /* Written once, in place. */
+    kiln_binding *b = kiln_image_set_bindings(img->cores[k], blk + img->core_at[k]);
     if (nb) memcpy(b, img->binds[k], nb * sizeof *b);
     for (size_t i = 0; i < nb; i++)
         if (img->bind_tgt[k][i])
             b[i].ctx = (void *)((uintptr_t)b[i].ctx + delta[img->bind_tgt[k][i] - 1]);
-    kiln_instance *inst = kiln_image_instantiate_set(img->cores[k], b);
-    if (b != local) kiln_free(b);
-    return inst;
+    return kiln_image_instantiate_set(img->cores[k], NULL, blk + img->core_at[k]);
 }
 
 kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *img,
@@ -579,8 +603,9 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
     }
     if (img->ncores && !(ci->cores = kiln_malloc(img->ncores * sizeof *ci->cores))) goto oom;
     ci->capcores = img->ncores;
+    if (!(ci->core_block = kiln_malloc(img->core_size ? img->core_size : 1))) goto oom;
     for (size_t k = 0; k < img->ncores; k++) {
-        kiln_instance *inst = copy_core(img, k, delta);
+        kiln_instance *inst = copy_core(img, k, delta, ci->core_block);
         if (!inst) {
             kiln_err_set(err, "%s: cannot copy core instance %zu from the image", ci->name, k);
             goto fail;

@@ -186,6 +186,7 @@ struct kiln_component_instance {
     size_t bump_left;
     kiln_instance **cores; /* in creation order */
     size_t ncores, capcores;
+    void *core_block; /* an image's copy: the block its cores live in (image.c), or NULL */
     ki_provctx provs[16];
     size_t nprovs;
     ki_frame *top;

@@ -823,6 +823,7 @@ void kiln_component_instance_free(kiln_component_instance *ci)
     for (size_t i = ci->ncores; i-- > 0;)
         kiln_instance_free(ci->cores[i]);
     kiln_free(ci->cores);
+    kiln_free(ci->core_block); /* after its instances */
     for (size_t i = ci->nprovs; i-- > 0;)
         ci->provs[i].p->ctx_free(ci->provs[i].ctx);
     ki_cxs_release(ci);

@@ -133,7 +133,7 @@ static int trap_overrides(kiln_buf *b, kiln_mem_checks checks)
         "  ((LIKELY((x) < table.size) || TRAP(TABLE_OOB)), \\\n"
         "   (LIKELY(table.data[x].func != 0) || TRAP(NULL_ELEM)), \\\n"
         "   (LIKELY(table.data[x].func_type == func_types[ft]) || TRAP(TYPE_MISMATCH)), \\\n"
-        "   ((t)table.data[x].func)(KILN_SELF(instance, mi), ##__VA_ARGS__))\n",
+        "   ((t)table.data[x].func)(KILN_SELF(&(table), mi), ##__VA_ARGS__))\n",
         KILN_TRAP_MEMORY_OOB, KILN_TRAP_TABLE_OOB, KILN_TRAP_NULL_ELEMENT,
         KILN_TRAP_INDIRECT_CALL_TYPE);
 }
@@ -142,32 +142,33 @@ static int trap_overrides(kiln_buf *b, kiln_mem_checks checks)
  * wasm2c's table helpers, every write to a funcref table first gives the table its own
  * copy of a shared array (KILN_FT_OWN, the array's header word), and every funcref read
  * out of a table (table.get, table.copy into another table) gets its module instance
- * resolved against the calling instance (KILN_SELF; call_indirect's in trap_overrides),
- * so that a relative element never leaves its table. Only an image makes relative
- * elements, and only in tables no other module reaches (not imported, not exported). */
+ * resolved against the table's own struct (KILN_SELF; call_indirect's in
+ * trap_overrides), so that a relative element never leaves its table. The definer and
+ * every importer reach the same struct, so they resolve alike. Only an image makes
+ * relative elements: in tables no other module reaches, or in a set's tables that only
+ * the set's instances, all in one block, reach (image.h). */
 static const char table_overrides[] =
     "DEFINE_TABLE_FILL(externref)\n"
     "/* Kiln: shared funcref tables (see src/engine/codegen.c). */\n"
     "void kiln_rt_funcref_table_own(wasm_rt_funcref_table_t *);\n"
     "#define KILN_FT_OWN(t) (UNLIKELY(((const u64 *)(const void *)(t)->data)[-2]) \\\n"
     "  ? kiln_rt_funcref_table_own((wasm_rt_funcref_table_t *)(t)) : (void)0)\n"
-    "static inline wasm_rt_funcref_t kiln_ft_get(void *instance,\n"
-    "    const wasm_rt_funcref_table_t *t, u32 i) {\n"
+    "static inline wasm_rt_funcref_t kiln_ft_get(const wasm_rt_funcref_table_t *t, u32 i) {\n"
     "  wasm_rt_funcref_t r = funcref_table_get(t, i);\n"
-    "  r.module_instance = KILN_SELF(instance, r.module_instance);\n"
+    "  r.module_instance = KILN_SELF(t, r.module_instance);\n"
     "  return r;\n"
     "}\n"
-    "static inline void kiln_ft_copy(void *instance, wasm_rt_funcref_table_t *d,\n"
+    "static inline void kiln_ft_copy(wasm_rt_funcref_table_t *d,\n"
     "    const wasm_rt_funcref_table_t *s, u32 da, u32 sa, u32 n) {\n"
     "  KILN_FT_OWN(d);\n"
     "  funcref_table_copy(d, s, da, sa, n);\n"
     "  if (d != s)\n"
     "    for (u32 i = 0; i < n; i++)\n"
-    "      d->data[da + i].module_instance = KILN_SELF(instance, "
+    "      d->data[da + i].module_instance = KILN_SELF(s, "
     "d->data[da + i].module_instance);\n"
     "}\n"
-    "#define funcref_table_get(t, i) kiln_ft_get(instance, t, i)\n"
-    "#define funcref_table_copy(d, s, da, sa, n) kiln_ft_copy(instance, d, s, da, sa, n)\n"
+    "#define funcref_table_get(t, i) kiln_ft_get(t, i)\n"
+    "#define funcref_table_copy(d, s, da, sa, n) kiln_ft_copy(d, s, da, sa, n)\n"
     "#define funcref_table_set(t, i, v) (KILN_FT_OWN(t), funcref_table_set(t, i, v))\n"
     "#define funcref_table_fill(t, d, v, n) (KILN_FT_OWN(t), funcref_table_fill(t, d, v, n))\n"
     "#define funcref_table_init(t, ...) (KILN_FT_OWN(t), funcref_table_init(t, __VA_ARGS__))\n";

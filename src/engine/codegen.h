@@ -32,7 +32,7 @@
 #include "util/buf.h"
 
 /* Bumped whenever the glue or runtime ABI changes: part of every cache key. */
-#define KILN_ABI_VERSION 19
+#define KILN_ABI_VERSION 20
 
 /* The wasm2c module name used for every module (symbols Z_<name>...). */
 #define KILN_CODEGEN_MODULE "kmod"

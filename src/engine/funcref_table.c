@@ -2,9 +2,10 @@
  *
  * An instance made from an image (image.c) does not copy the image's funcref tables when
  * it can share them: a table that only its own module's code reaches (defined, not
- * exported) holds, in the image, elements that name their module instance relative to
- * the instance calling through the table (kiln_rt_funcref_self), so the same array serves
- * every instance. StarlingMonkey's table has 7,784 elements (187 KB): copying it was
+ * exported; or, in a component, one whose elements all name core instances of the same
+ * copy: image.h) holds, in the image, elements that name their module instance relative
+ * to the table's own struct (kiln_rt_funcref_self), so the same array serves every
+ * instance. StarlingMonkey's table has 7,784 elements (187 KB): copying it was
  * most of a JS component's instance start.
  *
  * Every funcref table's array is preceded by a header word: 0 when the table owns the

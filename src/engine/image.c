@@ -10,7 +10,7 @@
  * and its tables. A funcref table that no other module reaches (defined, not exported)
  * and whose elements all name the instance itself (its functions, its imports through
  * its bindings) is not copied: the image keeps it with every element relative to the
- * instance (runtime.h, kiln_rt_funcref_self) and every copy uses that array as it is,
+ * table's struct (runtime.h, kiln_rt_funcref_self) and every copy uses that array as it is,
  * until it writes the table and gets its own (funcref_table.c). Other tables are copied,
  * with their self-references moved to the new instance. No guest code runs: data
  * segments, element segments and the start function ran once, when the image was made.
@@ -18,6 +18,8 @@
  * A set of instances that reference each other (a component's core instances: a table of
  * one holds funcrefs into another's block) is copied with kiln_image_instantiate_set, then
  * rebased at once with kiln_image_rebase and a table of old ranges -> new bases (image.h).
+ * Its instances share one block, so a table whose elements all name instances of the set
+ * is shared too, relative to its struct's place in the block (kiln_image_share_set).
  *
  * Not covered: funcref *globals* that point into the instance (their module_instance is
  * not rebased); no module Kiln serves today has one. */
@@ -26,14 +28,16 @@
 #include "engine/module_internal.h"
 #include "util/alloc.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct table_snapshot {
     uint32_t size, max_size;
     void *data; /* size elements */
     int shared; /* funcref tables: data is a shared array (kiln_rt_funcref_elems_new) of
-                 * elements relative to the instance (kiln_rt_funcref_self), used by
-                 * every instance as it is */
+                 * elements relative to the table's own struct (kiln_rt_funcref_self),
+                 * used by every instance as it is */
+    size_t at;  /* funcref tables: the struct's offset in the instance's block */
 } table_snapshot;
 
 struct kiln_image {
@@ -45,6 +49,7 @@ struct kiln_image {
     uint32_t *mem_max;
     table_snapshot *ftabs, *etabs;
     kiln_binding *bindings; /* the captured instance's (kiln_image_bindings) */
+    int in_set;             /* tables shared by kiln_image_share_set: copies only in a set */
 };
 
 void kiln_image_free(kiln_image *img)
@@ -77,27 +82,26 @@ static void *dup_elems(const void *src, size_t count, size_t size)
 /* The snapshot of funcref table t of inst (`priv`: no other module reaches it). Shared
  * when it is private and every element's module instance is in inst's own block (its
  * native struct or its bindings) or NULL: those elements are stored relative to the
- * native struct, the same for every copy. Otherwise (a funcref into another instance,
- * which a copy must move) its elements are stored as they are. -1 when out of memory. */
-static int snapshot_funcrefs(const kiln_instance *inst, const wasm_rt_funcref_table_t *t, int priv,
+ * table's struct, the same for every copy. Otherwise (a funcref into another instance,
+ * which a copy must move) its elements are stored as pointers (relative ones, of an
+ * image-made instance, resolved). -1 when out of memory. */
+static int snapshot_funcrefs(const kiln_instance *inst, wasm_rt_funcref_table_t *t, int priv,
                              table_snapshot *out)
 {
     uintptr_t lo = (uintptr_t)inst, hi = lo + inst->alloc_size;
-    void *native = inst->native;
     int share = priv;
     for (uint32_t k = 0; share && k < t->size; k++) {
-        uintptr_t mi = (uintptr_t)kiln_rt_funcref_self(native, t->data[k].module_instance);
-        if (mi && (mi < lo || mi >= hi || ((mi - (uintptr_t)native) & 1))) share = 0;
+        uintptr_t mi = (uintptr_t)kiln_rt_funcref_self(t, t->data[k].module_instance);
+        if (mi && (mi < lo || mi >= hi || (mi & 1))) share = 0;
     }
     wasm_rt_funcref_t *d = kiln_rt_funcref_elems_new(t->size, share);
     if (!d) return -1;
     for (uint32_t k = 0; k < t->size; k++) {
         d[k] = t->data[k];
-        /* Only a private table holds relative elements (an image-made instance's). */
-        void *mi = priv ? kiln_rt_funcref_self(native, d[k].module_instance) : d[k].module_instance;
-        d[k].module_instance = share && mi ? kiln_rt_funcref_relative(native, mi) : mi;
+        void *mi = kiln_rt_funcref_self(t, d[k].module_instance);
+        d[k].module_instance = share && mi ? kiln_rt_funcref_relative(t, mi) : mi;
     }
-    *out = (table_snapshot){t->size, t->max_size, d, share};
+    *out = (table_snapshot){t->size, t->max_size, d, share, (uintptr_t)t - lo};
     return 0;
 }
 
@@ -134,9 +138,9 @@ kiln_image *kiln_image_capture(kiln_instance *inst, kiln_err *err)
         if (snapshot_funcrefs(inst, ft[i], m->g_funcref_private[i], &img->ftabs[i]) < 0) goto oom;
     m->g_externref_tables(inst->native, et);
     for (unsigned i = 0; i < m->nexternref_tables; i++) {
-        img->etabs[i] =
-            (table_snapshot){et[i]->size, et[i]->max_size,
-                             dup_elems(et[i]->data, et[i]->size, sizeof(wasm_rt_externref_t)), 0};
+        img->etabs[i] = (table_snapshot){
+            et[i]->size, et[i]->max_size,
+            dup_elems(et[i]->data, et[i]->size, sizeof(wasm_rt_externref_t)), 0, 0};
         if (!img->etabs[i].data) goto oom;
     }
     kiln_free(mems);
@@ -182,14 +186,17 @@ int kiln_image_reserve(kiln_image *img, size_t n)
 
 /* A fresh instance from the image; with `self_rebase`, funcrefs into the image's own
  * block are moved to the new instance, else every funcref keeps the image's addresses
- * (kiln_image_instantiate_set: the caller rebases them). */
-static kiln_instance *instantiate(kiln_image *img, const kiln_binding *bindings, int self_rebase)
+ * (kiln_image_instantiate_set: the caller rebases them) and the instance is built at
+ * `at`. */
+static kiln_instance *instantiate(kiln_image *img, const kiln_binding *bindings, int self_rebase,
+                                  void *at)
 {
     kiln_module *m = img->module;
     char msg[8];
     /* A set's bindings are the image's, moved (image.h): checked when it was made. */
     if (self_rebase && kiln_bindings_check(m, bindings, msg, sizeof msg) < 0) return NULL;
-    kiln_instance *inst = kiln_instance_alloc_raw(m, bindings);
+    kiln_instance *inst =
+        self_rebase ? kiln_instance_alloc_raw(m, bindings) : kiln_instance_place(m, at, bindings);
     if (!inst) return NULL;
     memcpy(inst->native, img->native, m->instance_size);
     m->g_rebind(inst->native, inst->bindings);
@@ -255,7 +262,7 @@ static kiln_instance *instantiate(kiln_image *img, const kiln_binding *bindings,
     if (!ok) {
         if (inst->initialized)
             kiln_instance_free(inst);
-        else
+        else if (!inst->placed)
             kiln_free(inst);
         return NULL;
     }
@@ -264,12 +271,23 @@ static kiln_instance *instantiate(kiln_image *img, const kiln_binding *bindings,
 
 kiln_instance *kiln_image_instantiate(kiln_image *img, const kiln_binding *bindings)
 {
-    return instantiate(img, bindings, 1);
+    /* Tables shared in a set name the other instances of its block. */
+    return img->in_set ? NULL : instantiate(img, bindings, 1, NULL);
 }
 
-kiln_instance *kiln_image_instantiate_set(kiln_image *img, const kiln_binding *bindings)
+kiln_instance *kiln_image_instantiate_set(kiln_image *img, const kiln_binding *bindings, void *at)
 {
-    return instantiate(img, bindings, 0);
+    return instantiate(img, bindings, 0, at);
+}
+
+size_t kiln_image_block_size(const kiln_image *img)
+{
+    return kiln_instance_block_size(img->module);
+}
+
+kiln_binding *kiln_image_set_bindings(const kiln_image *img, void *at)
+{
+    return kiln_instance_place_bindings(img->module, at);
 }
 
 void kiln_image_range(const kiln_image *img, uintptr_t *lo, uintptr_t *hi)
@@ -303,6 +321,63 @@ static const kiln_image_reloc *find_range(uintptr_t a, const kiln_image_reloc *m
             return &map[mid];
     }
     return NULL;
+}
+
+static int reloc_lo(const void *a, const void *b)
+{
+    uintptr_t x = ((const kiln_image_reloc *)a)->lo, y = ((const kiln_image_reloc *)b)->lo;
+    return x < y ? -1 : x > y;
+}
+
+/* Whether every element of s names one of the n ranges of map (sorted) or is NULL. */
+static int all_in(const table_snapshot *s, const kiln_image_reloc *map, size_t n)
+{
+    const wasm_rt_funcref_t *e = s->data;
+    for (uint32_t k = 0; k < s->size; k++) {
+        uintptr_t mi = (uintptr_t)e[k].module_instance;
+        if (mi && ((mi & 1) || !find_range(mi, map, n))) return 0;
+    }
+    return 1;
+}
+
+int kiln_image_share_set(kiln_image **imgs, size_t n, const size_t *at)
+{
+    kiln_image_reloc local[32], *map = n <= 32 ? local : kiln_malloc(n * sizeof *map);
+    if (!map) return -1;
+    for (size_t i = 0; i < n; i++)
+        map[i] = (kiln_image_reloc){imgs[i]->orig_lo, imgs[i]->orig_hi, at[i]};
+    qsort(map, n, sizeof *map, reloc_lo);
+    int shared = 0;
+    for (size_t i = 0; i < n && shared >= 0; i++) {
+        kiln_image *img = imgs[i];
+        for (unsigned t = 0; t < img->module->nfuncref_tables; t++) {
+            table_snapshot *s = &img->ftabs[t];
+            if (s->shared || !all_in(s, map, n)) continue;
+            wasm_rt_funcref_t *d = kiln_rt_funcref_elems_new(s->size, 1);
+            if (!d) {
+                shared = -1;
+                break;
+            }
+            /* Both addresses in the layout: the target's and the table struct's. */
+            uintptr_t self = at[i] + s->at;
+            const wasm_rt_funcref_t *e = s->data;
+            for (uint32_t k = 0; k < s->size; k++) {
+                uintptr_t mi = (uintptr_t)e[k].module_instance;
+                d[k] = e[k];
+                if (!mi) continue;
+                const kiln_image_reloc *r = find_range(mi, map, n);
+                d[k].module_instance =
+                    kiln_rt_funcref_relative((void *)self, (void *)(r->to + (mi - r->lo)));
+            }
+            kiln_rt_funcref_elems_free(s->data);
+            s->data = d;
+            s->shared = 1;
+            img->in_set = 1;
+            shared++;
+        }
+    }
+    if (map != local) kiln_free(map);
+    return shared;
 }
 
 int kiln_image_rebase(kiln_instance *inst, const kiln_image *img, const kiln_image_reloc *map,

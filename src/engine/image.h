@@ -7,7 +7,14 @@
  * a shim's table with the adapter's functions), so a set of instances is copied in two
  * steps: every instance with kiln_image_instantiate_set (its copied tables empty), then
  * kiln_image_rebase on each with the table of every image's old range -> its new
- * instance's base, which copies those tables' elements and moves them. */
+ * instance's base, which copies those tables' elements and moves them.
+ *
+ * A set's instances are laid out in one block at offsets the caller fixes once
+ * (kiln_image_share_set). Then a funcref table whose elements all name instances of the
+ * set is shared by every copy, even when other instances of the set import it: its
+ * elements are stored relative to the table's own struct (runtime.h), whose distance to
+ * every instance of the block is the same in each copy. Only generated code and hosts
+ * that resolve elements with kiln_rt_funcref_self may read such a table. */
 #ifndef KILN_ENGINE_IMAGE_H
 #define KILN_ENGINE_IMAGE_H
 
@@ -17,12 +24,29 @@
  * unchanged and may be freed afterwards). NULL with *err filled. */
 kiln_image *kiln_image_capture(kiln_instance *inst, kiln_err *err);
 
-/* As kiln_image_instantiate, but the funcref tables it does not share are left empty
+/* As kiln_image_instantiate, but built at `at` (kiln_image_block_size bytes, 16-aligned),
+ * bound to `bindings` or, when NULL, to the bindings the caller wrote at
+ * kiln_image_set_bindings(img, at) (one copy fewer), and the funcref tables it does not
+ * share are left empty
  * (size 0): call kiln_image_rebase, which fills them, before running guest code.
  * `bindings` must be the image's own (kiln_image_bindings) with contexts moved to their
  * copies, never a context made NULL: they passed kiln_bindings_check when the image was
  * made and are not checked again (a component's copy has thousands of them). */
-kiln_instance *kiln_image_instantiate_set(kiln_image *img, const kiln_binding *bindings);
+kiln_instance *kiln_image_instantiate_set(kiln_image *img, const kiln_binding *bindings, void *at);
+
+/* The bytes an instance of img takes in a set's block (a multiple of 16): instance k of a
+ * set is built at block + at[k] (kiln_image_instantiate_set's `at`), the block's owner
+ * freeing it after every instance of it (kiln_instance_free leaves the memory). */
+size_t kiln_image_block_size(const kiln_image *img);
+kiln_binding *kiln_image_set_bindings(const kiln_image *img, void *at);
+
+/* Makes every funcref table of the n images shared between copies of the set laid out
+ * as at[] says (offsets in the block, distinct, 16-aligned) when all its elements name
+ * instances of the set (or are null): stored relative to the table's own struct in that
+ * layout. Such an image is then only copied in a set laid out that way
+ * (kiln_image_instantiate refuses it). The number of tables shared, or -1 out of memory
+ * (tables shared until then stay shared). */
+int kiln_image_share_set(kiln_image **imgs, size_t n, const size_t *at);
 
 /* [lo, hi): the block of the instance the image was captured from (what its funcrefs
  * may point into); the base of an instance's block (where those addresses move to). */

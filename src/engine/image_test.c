@@ -2,7 +2,8 @@
  * (memory, globals, tables), is independent of the others, and reuses released slots;
  * the same for the bounds variant (small reservations, explicit checks); releasing a slot
  * whose guest only read pages makes none of them resident; a failing pthread_mutex_init
- * fails the image; funcref tables no other module reaches are shared, not copied. */
+ * fails the image; funcref tables no other module reaches are shared, not copied; so is
+ * a table imported by another instance of a set laid out in one block. */
 #include "engine/engine.h"
 #include "engine/image.h"
 #include "engine/module_internal.h"
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -53,6 +55,14 @@ static const char *wat =
     "      (br $next)))\n"
     "    (local.get $s)))\n";
 
+/* Any import is accepted: provided by the bindings (check_set_share's importer). */
+static kiln_fnptr accept_any(void *ctx, const kiln_import *imp)
+{
+    (void)ctx;
+    (void)imp;
+    return (kiln_fnptr)accept_any;
+}
+
 /* Compiles `text` on `tier` with `checks` (the image and test files go to dir). */
 static kiln_module *load_text(const char *dir, const char *text, kiln_tier tier,
                               kiln_mem_checks checks)
@@ -68,7 +78,8 @@ static kiln_module *load_text(const char *dir, const char *text, kiln_tier tier,
     snprintf(path, sizeof path, "%s/m.wasm", dir);
     kiln_compile_opts o = {.tier = tier, .cache_dir = dir, .memory_checks = checks};
     kiln_err err;
-    kiln_module *m = kiln_module_load_file(path, &o, NULL, &err);
+    kiln_linker any = {accept_any, NULL};
+    kiln_module *m = kiln_module_load_file(path, &o, &any, &err);
     if (!m) fprintf(stderr, "%s\n", err.msg);
     return m;
 }
@@ -408,7 +419,8 @@ static void check_set_copy(const char *dir)
     CHECK_INT(t ? call_i(t, "get_call", 0) : -1, 10);
     kiln_image *timg = t ? kiln_image_capture(t, &err) : NULL;
     CHECK(timg != NULL);
-    kiln_instance *c = timg ? kiln_image_instantiate_set(timg, NULL) : NULL;
+    void *blk = timg ? aligned_alloc(16, kiln_image_block_size(timg)) : NULL;
+    kiln_instance *c = blk ? kiln_image_instantiate_set(timg, NULL, blk) : NULL;
     CHECK(c != NULL && table(c, 1) != NULL);
     if (c && table(c, 1)) {
         CHECK_INT(table(c, 1)->size, 0);
@@ -427,10 +439,166 @@ static void check_set_copy(const char *dir)
         CHECK_INT(call_i(t, "get_call", 0), 10);
     }
     kiln_instance_free(c);
+    free(blk);
     kiln_image_free(timg);
     kiln_instance_free(t);
     kiln_image_free(img);
     kiln_module_free(m);
+}
+
+/* A set of two: $t defined and exported by the first, imported by the second (as
+ * CPython's libpython table is by the other core modules of a component). */
+static const char *definer_wat =
+    "(module\n"
+    "  (global $g (mut i32) (i32.const 5))\n"
+    "  (type $r (func (result i32)))\n"
+    "  (table $t (export \"t\") 3 10 funcref)\n"
+    "  (elem (i32.const 0) func $g5 $one)\n"
+    "  (func $g5 (result i32) (global.get $g))\n"
+    "  (func $one (result i32) (i32.const 1))\n"
+    "  (func (export \"setg\") (param i32) (result i32) (global.set $g (local.get 0))\n"
+    "    (local.get 0))\n"
+    "  (func (export \"call\") (param i32) (result i32)\n"
+    "    (call_indirect (type $r) (local.get 0))))\n";
+static const char *importer_wat =
+    "(module\n"
+    "  (import \"a\" \"t\" (table $t 3 10 funcref))\n"
+    "  (table $own 2 funcref)\n"
+    "  (type $r (func (result i32)))\n"
+    "  (elem declare func $nine)\n"
+    "  (func $nine (result i32) (i32.const 9))\n"
+    "  (func (export \"call\") (param i32) (result i32)\n"
+    "    (call_indirect $t (type $r) (local.get 0)))\n"
+    "  (func (export \"get_call\") (param i32) (result i32)\n"
+    "    (table.set $own (i32.const 0) (table.get $t (local.get 0)))\n"
+    "    (call_indirect $own (type $r) (i32.const 0)))\n"
+    "  (func (export \"copy_call\") (param i32) (result i32)\n"
+    "    (table.copy $own $t (i32.const 1) (local.get 0) (i32.const 1))\n"
+    "    (call_indirect $own (type $r) (i32.const 1)))\n"
+    "  (func (export \"set9\") (param i32) (result i32)\n"
+    "    (table.set $t (local.get 0) (ref.func $nine)) (local.get 0))\n"
+    "  (func (export \"grow\") (result i32) (table.grow $t (ref.null func) (i32.const 2)))\n"
+    "  (func (export \"size\") (result i32) (table.size $t)))\n";
+
+/* One copy of the set: both instances in one block, the importer bound to the copy's
+ * definer, copied tables rebased. */
+typedef struct set_copy {
+    void *blk;
+    kiln_instance *a, *b;
+} set_copy;
+
+static int copy_set(kiln_image **imgs, const size_t *at, set_copy *c)
+{
+    *c = (set_copy){aligned_alloc(16, at[2]), NULL, NULL};
+    if (!c->blk) return -1;
+    c->a = kiln_image_instantiate_set(imgs[0], NULL, (char *)c->blk + at[0]);
+    size_t nb;
+    const kiln_binding *ib = kiln_image_bindings(imgs[1], &nb);
+    kiln_binding b = ib[0];
+    kiln_image_reloc map[2];
+    kiln_image_range(imgs[0], &map[0].lo, &map[0].hi);
+    kiln_image_range(imgs[1], &map[1].lo, &map[1].hi);
+    b.ctx = (char *)b.ctx - map[0].lo + (uintptr_t)c->a;
+    c->b = c->a ? kiln_image_instantiate_set(imgs[1], &b, (char *)c->blk + at[1]) : NULL;
+    if (!c->b) return -1;
+    map[0].to = kiln_instance_base(c->a);
+    map[1].to = kiln_instance_base(c->b);
+    if (map[1].lo < map[0].lo) {
+        kiln_image_reloc x = map[0];
+        map[0] = map[1];
+        map[1] = x;
+    }
+    return kiln_image_rebase(c->a, imgs[0], map, 2) | kiln_image_rebase(c->b, imgs[1], map, 2);
+}
+
+static void free_set(set_copy *c)
+{
+    kiln_instance_free(c->b);
+    kiln_instance_free(c->a);
+    free(c->blk);
+}
+
+/* Shared imported table (kiln_image_share_set): two copies of a definer + importer set
+ * use the image's array for $t; call_indirect through the definer and the importer,
+ * table.get and table.copy out of it reach each copy's own function and global; a write
+ * (table.set, table.grow) by one copy's importer gives that copy's definer its own array
+ * and the other copy sees nothing of it. */
+static void check_set_share(const char *dir)
+{
+    char da[300], db[300];
+    snprintf(da, sizeof da, "%s/a", dir);
+    snprintf(db, sizeof db, "%s/b", dir);
+    if (mkdir(da, 0700) < 0 || mkdir(db, 0700) < 0) CHECK(0);
+    kiln_module *ma = load_text(da, definer_wat, KILN_TIER_FAST, KILN_MEM_CHECKS_GUARD);
+    kiln_module *mb = load_text(db, importer_wat, KILN_TIER_FAST, KILN_MEM_CHECKS_GUARD);
+    CHECK(ma && mb);
+    if (!ma || !mb) return;
+    kiln_trap trap;
+    kiln_err err;
+    kiln_instance *ta = kiln_instance_alloc(ma), *tb = kiln_instance_alloc(mb);
+    CHECK(ta && tb);
+    CHECK_INT(kiln_instance_init(ta, NULL, &trap), 0);
+    kiln_binding bt = {NULL, kiln_instance_export_ptr(ta, kiln_module_export_index(ma, "t")), 0};
+    CHECK_INT(kiln_instance_init(tb, &bt, &trap), 0);
+    kiln_image *imgs[2] = {kiln_image_capture(ta, &err), kiln_image_capture(tb, &err)};
+    CHECK(imgs[0] && imgs[1]);
+    kiln_instance_free(tb);
+    kiln_instance_free(ta);
+    size_t at[3] = {0, kiln_image_block_size(imgs[0]), 0};
+    at[2] = at[1] + kiln_image_block_size(imgs[1]);
+    /* $t (the importer's $own, private, was shared by its capture already). */
+    CHECK_INT(kiln_image_share_set(imgs, 2, at), 1);
+    CHECK(kiln_image_instantiate(imgs[0], NULL) == NULL); /* only in its set's layout */
+    set_copy x, y;
+    CHECK_INT(copy_set(imgs, at, &x), 0);
+    CHECK_INT(copy_set(imgs, at, &y), 0);
+    if (!x.b || !y.b) goto out;
+    wasm_rt_funcref_table_t *xt = kiln_instance_export_ptr(x.a, kiln_module_export_index(ma, "t"));
+    wasm_rt_funcref_table_t *yt = kiln_instance_export_ptr(y.a, kiln_module_export_index(ma, "t"));
+    CHECK(xt->data == yt->data && kiln_rt_funcref_elems_shared(xt->data));
+    CHECK_INT(call_i(x.a, "setg", 7), 7);
+    CHECK_INT(call_i(x.a, "call", 0), 7);
+    CHECK_INT(call_i(y.a, "call", 0), 5);
+    CHECK_INT(call_i(x.b, "call", 0), 7);
+    CHECK_INT(call_i(y.b, "call", 0), 5);
+    CHECK_INT(call_i(x.b, "call", 1), 1);
+    CHECK_INT(call_i(x.b, "get_call", 0), 7);
+    CHECK_INT(call_i(y.b, "get_call", 0), 5);
+    CHECK_INT(call_i(x.b, "copy_call", 0), 7);
+    CHECK_INT(call_i(y.b, "copy_call", 0), 5);
+    CHECK(xt->data == yt->data); /* reads and writes of other tables left $t shared */
+    CHECK_INT(call_i(x.b, "call", 2), -1000 - KILN_TRAP_NULL_ELEMENT);
+    /* A write gives the writer's copy its own array; the other copy keeps the image's. */
+    CHECK_INT(call_i(x.b, "set9", 1), 1);
+    CHECK(xt->data != yt->data && !kiln_rt_funcref_elems_shared(xt->data));
+    CHECK_INT(call_i(x.b, "call", 1), 9);
+    CHECK_INT(call_i(x.a, "call", 1), 9);
+    CHECK_INT(call_i(x.a, "call", 0), 7); /* its copy's elements still resolve */
+    CHECK_INT(call_i(y.b, "call", 1), 1);
+    CHECK_INT(call_i(y.a, "call", 1), 1);
+    CHECK(kiln_rt_funcref_elems_shared(yt->data));
+    CHECK_INT(call_i(y.b, "grow", 0), 3);
+    CHECK_INT(call_i(y.b, "size", 0), 5);
+    CHECK_INT(call_i(x.b, "size", 0), 3);
+    CHECK_INT(call_i(y.a, "call", 0), 5);
+    CHECK_INT(call_i(y.b, "call", 4), -1000 - KILN_TRAP_NULL_ELEMENT);
+    CHECK(!kiln_rt_funcref_elems_shared(yt->data));
+    /* A third copy starts from the image again. */
+    set_copy z;
+    CHECK_INT(copy_set(imgs, at, &z), 0);
+    if (z.b) {
+        CHECK_INT(call_i(z.b, "call", 0), 5);
+        CHECK_INT(call_i(z.b, "call", 1), 1);
+        CHECK_INT(call_i(z.b, "size", 0), 3);
+    }
+    free_set(&z);
+out:
+    free_set(&x);
+    free_set(&y);
+    kiln_image_free(imgs[0]);
+    kiln_image_free(imgs[1]);
+    kiln_module_free(mb);
+    kiln_module_free(ma);
 }
 
 static kiln_image *image;
@@ -539,6 +707,7 @@ int main(void)
     check_shared_tables(dir, KILN_TIER_FAST);
     check_shared_tables(dir, KILN_TIER_OPT);
     check_set_copy(dir);
+    check_set_share(dir);
 
     check_slot_reset(m, "copy");
     setenv("KILN_IMAGE_COPY_MAX", "0", 1); /* every image copy-on-write */

@@ -34,17 +34,50 @@ static size_t value_size(char t)
     }
 }
 
-static kiln_instance *alloc_block(kiln_module *m, int zero)
+size_t kiln_instance_block_size(const kiln_module *m)
 {
-    size_t size = bindings_offset(m) + m->nimports * sizeof(kiln_binding);
-    kiln_instance *inst = zero ? kiln_calloc(1, size) : kiln_malloc(size);
-    if (!inst) return NULL;
+    return (bindings_offset(m) + m->nimports * sizeof(kiln_binding) + 15) & ~(size_t)15;
+}
+
+/* Sets up the header of an instance block at `inst` of `size` bytes. */
+static kiln_instance *init_block(kiln_module *m, kiln_instance *inst, size_t size, int placed)
+{
     inst->module = m;
     inst->initialized = 0;
+    inst->placed = placed;
     inst->native = (char *)inst + INSTANCE_HEAD;
     inst->bindings = (kiln_binding *)((char *)inst + bindings_offset(m));
     inst->alloc_size = size;
     return inst;
+}
+
+static kiln_instance *alloc_block(kiln_module *m, int zero)
+{
+    size_t size = bindings_offset(m) + m->nimports * sizeof(kiln_binding);
+    kiln_instance *inst = zero ? kiln_calloc(1, size) : kiln_malloc(size);
+    return inst ? init_block(m, inst, size, 0) : NULL;
+}
+
+/* Copies `bindings` (NULL: zeroes) into inst's. */
+static void set_bindings(kiln_instance *inst, const kiln_binding *bindings)
+{
+    size_t n = inst->module->nimports;
+    if (bindings)
+        memcpy(inst->bindings, bindings, n * sizeof *bindings);
+    else
+        memset(inst->bindings, 0, n * sizeof *bindings);
+}
+
+kiln_instance *kiln_instance_place(kiln_module *m, void *at, const kiln_binding *bindings)
+{
+    kiln_instance *inst = init_block(m, at, kiln_instance_block_size(m), 1);
+    if (bindings) set_bindings(inst, bindings);
+    return inst;
+}
+
+kiln_binding *kiln_instance_place_bindings(const kiln_module *m, void *at)
+{
+    return (kiln_binding *)(void *)((char *)at + bindings_offset(m));
 }
 
 kiln_instance *kiln_instance_alloc(kiln_module *m)
@@ -55,11 +88,7 @@ kiln_instance *kiln_instance_alloc(kiln_module *m)
 kiln_instance *kiln_instance_alloc_raw(kiln_module *m, const kiln_binding *bindings)
 {
     kiln_instance *inst = alloc_block(m, 0);
-    if (!inst) return NULL;
-    if (bindings)
-        memcpy(inst->bindings, bindings, m->nimports * sizeof *bindings);
-    else
-        memset(inst->bindings, 0, m->nimports * sizeof *bindings);
+    if (inst) set_bindings(inst, bindings);
     return inst;
 }
 
@@ -165,7 +194,7 @@ void kiln_instance_free(kiln_instance *inst)
 {
     if (!inst) return;
     if (inst->initialized) inst->module->g_free(inst->native);
-    kiln_free(inst);
+    if (!inst->placed) kiln_free(inst);
 }
 
 long kiln_module_reactor_init(const kiln_module *m)

@@ -45,6 +45,7 @@ struct kiln_module {
 struct kiln_instance {
     kiln_module *module;
     int initialized;
+    int placed;             /* built in a block it does not own (kiln_instance_place) */
     void *native;           /* the wasm2c instance struct, right after this header */
     kiln_binding *bindings; /* m->nimports of them, after the native struct */
     size_t alloc_size;      /* of the whole block (image.c rebases pointers into it) */
@@ -53,6 +54,15 @@ struct kiln_instance {
 /* Allocates an instance without zeroing the native struct (the caller fills it). The
  * bindings are copied in (NULL: left zero). */
 kiln_instance *kiln_instance_alloc_raw(kiln_module *m, const kiln_binding *bindings);
+
+/* The size of an instance block of m (header, native struct, bindings; a multiple of
+ * 16), and an instance built in `at` (that many bytes, 16-aligned, owned by the caller,
+ * which frees it after kiln_instance_free): as kiln_instance_alloc_raw otherwise, but
+ * NULL bindings are left as the caller wrote them, at kiln_instance_place_bindings(m,
+ * at). A set of instances copied together lives in one block (component images). */
+size_t kiln_instance_block_size(const kiln_module *m);
+kiln_instance *kiln_instance_place(kiln_module *m, void *at, const kiln_binding *bindings);
+kiln_binding *kiln_instance_place_bindings(const kiln_module *m, void *at);
 
 /* 0 if every import has a binding (a function for functions, a pointer for the rest);
  * else -1 with the first unbound import named in msg. */

@@ -187,10 +187,12 @@ void kiln_rt_funcref_elems_free(wasm_rt_funcref_t *elems);
 int kiln_rt_funcref_elems_shared(const wasm_rt_funcref_t *elems);
 void kiln_rt_funcref_table_own(wasm_rt_funcref_table_t *t);
 
-/* In a shared array, an element names its module instance relative to the instance that
- * calls through the table: an odd value v means `instance + (v - 1)` (real pointers to
+/* In a shared array, an element names its module instance relative to the table's own
+ * struct (wasm_rt_funcref_table_t, which every module reaching the table sees at the
+ * same address): an odd value v means `(char *)table + (v - 1)` (real pointers to
  * instances and their bindings are even). The generated code resolves it the same way
- * (codegen.c); these are the host's encoder and decoder. */
+ * (codegen.c); these are the host's encoder and decoder: a host reading a funcref out of
+ * a guest's table resolves it with kiln_rt_funcref_self(table, mi). */
 static inline void *kiln_rt_funcref_self(void *instance, void *mi)
 {
     uintptr_t v = (uintptr_t)mi;
