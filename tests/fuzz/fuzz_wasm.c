@@ -2,12 +2,14 @@
  * and the copy made for wasm2c (src/engine/wasm_rewrite.c, consts.c): any bytes must
  * either decode into a kiln_wasm whose imports, exports and signatures can be walked and
  * freed, or fail with a message; a decoded module is rewritten (or refused with a
- * message) and every constant expression of the plan evaluated; never crash, leak or read
- * out of bounds.
+ * message) and every constant expression of the plan evaluated; the bytes are also walked
+ * as a code section (code_scan.c); never crash, leak or read out of bounds.
  *
  * Built by tests/fuzz/fuzz.mk with the sources listed on the "fuzz-sources:" line. */
 // fuzz-sources: src/engine/wasm_reader.c src/engine/wasm_rewrite.c src/engine/consts.c
+// fuzz-sources: src/engine/code_scan.c
 // fuzz-sources: src/util/alloc.c src/util/buf.c src/util/leb.c
+#include "engine/code_scan.h"
 #include "engine/wasm_reader.h"
 #include "engine/wasm_rewrite.h"
 
@@ -73,6 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[512];
     err[0] = 0;
     kiln_wasm *w = kiln_wasm_read(copy, size, err, sizeof err);
+    volatile int names = kiln_code_names_data(copy, 0, size);
+    (void)names;
     if (w) {
         volatile size_t sum = walk(w);
         (void)sum;
