@@ -16,10 +16,12 @@
  * (item_slots), except a frame's index spaces, which only the linking reads: a copy's are
  * empty, and the core items wired between core instances, the core instances' export
  * lists and the arrays a space outgrew (for componentize-py's CPython, 217 KB of 261 KB)
- * are not copied. The kept items are copied back to back into one block (`graph`), and
- * every pointer field of every kept item is classified by the address it holds: into the
- * arena (rewritten to the block, as if the graph lived there), into the instance, a core
- * instance's block, a handle table or a provider context (kept, with the target's
+ * are not copied. The strings among the kept items (KI_BYTES: no pointers, never written
+ * after instantiation) stay in the image (`shared`), read in place by every copy. The
+ * others are copied back to back into one block (`graph`), and every pointer field of
+ * every copied item is classified by the address it holds: into the arena (rewritten to
+ * the block, as if the graph lived there, or to the shared block), into the instance, a
+ * core instance's block, a handle table or a provider context (kept, with the target's
  * number), or elsewhere (shared: left). The slots are listed grouped by target. As a
  * safety net, a word of the block that points into one of those targets or into a
  * dropped item but is not a listed slot fails the capture (a pointer field missing from
@@ -66,8 +68,9 @@ struct kiln_component_image {
     uint32_t **bind_tgt;   /* per core, per binding: 1 + the target of its ctx, 0: shared */
     kiln_image_reloc *map; /* old ranges sorted by lo; `to` unused here */
     size_t *order;         /* map[i] is the range of core order[i] */
-    char *graph;           /* the arena's items back to back */
+    char *graph;           /* the arena's items a copy copies, back to back */
     size_t size;
+    char *shared;    /* the arena's strings (KI_BYTES) a copy reaches: read in place */
     uint32_t *slots; /* word indices into graph, grouped by target */
     size_t *tstart;  /* slots of target t: [tstart[t], tstart[t + 1]) */
     uintptr_t *old;  /* per target: its template address (the graph for T_ARENA) */
@@ -95,6 +98,7 @@ void kiln_component_image_free(kiln_component_image *img)
     kiln_free(img->map);
     kiln_free(img->order);
     kiln_free(img->graph);
+    kiln_free(img->shared);
     kiln_free(img->slots);
     kiln_free(img->tstart);
     kiln_free(img->old);
@@ -116,12 +120,16 @@ typedef struct cap_range {
     uint32_t target, rec;
 } cap_range;
 
+/* What becomes of an arena item: left out (not reachable), copied into the graph, or kept
+ * in the image's shared block (read-only items that hold no pointer: strings). */
+enum { LIVE_NO, LIVE_COPY, LIVE_SHARED };
+
 typedef struct cap {
     kiln_component_image *img;
     cap_range *ranges; /* sorted by lo, disjoint */
     size_t nranges;
     uint32_t *slot_tgt;  /* per word of the graph: 1 + target of a slot there, 0: none */
-    unsigned char *live; /* per arena item: reachable from the roots (capture_graph) */
+    unsigned char *live; /* per arena item: LIVE_* (capture_graph) */
     uint32_t *work;      /* arena items reached and not yet walked */
     size_t nwork;
     int marking;     /* item_slots walks template items to mark what they reach */
@@ -149,7 +157,7 @@ static void reach(cap *c, uintptr_t a)
 {
     const cap_range *r = range_of(c, a);
     if (!r || r->target != T_ARENA || c->live[r->rec]) return;
-    c->live[r->rec] = 1;
+    c->live[r->rec] = LIVE_COPY;
     c->work[c->nwork++] = r->rec;
 }
 
@@ -173,6 +181,7 @@ static void slot(cap *c, void *where)
         }
         v = r->to + (v - r->lo);
         memcpy(where, &v, sizeof v);
+        if (c->live[r->rec] == LIVE_SHARED) return; /* the same for every copy */
     }
     c->slot_tgt[((char *)where - c->img->graph) / sizeof(void *)] = r->target + 1;
 }
@@ -401,24 +410,35 @@ static int capture_graph(kiln_component_image *img, kiln_component_instance *ci,
             goto out;
         }
     if (mark_live(&c, ci) < 0) goto oom;
-    /* The reachable items back to back, in the arena's order. */
+    /* The reachable items back to back, in the arena's order: strings in the shared
+     * block (nothing writes them after instantiation), the rest in the graph. */
+    size_t nshared = 0;
     for (size_t i = 0; i < ci->nrecs; i++) {
-        roff[i] = img->size;
-        if (c.live[i]) img->size += ci->recs[i].size;
+        if (c.live[i] && ci->recs[i].kind == KI_BYTES) c.live[i] = LIVE_SHARED;
+        size_t *at = c.live[i] == LIVE_SHARED ? &nshared : &img->size;
+        roff[i] = *at;
+        if (c.live[i]) *at += ci->recs[i].size;
     }
     img->graph = kiln_malloc(img->size ? img->size : 1);
+    img->shared = kiln_malloc(nshared ? nshared : 1);
     c.slot_tgt = kiln_calloc(img->size / sizeof(void *) + 1, sizeof *c.slot_tgt);
-    if (!img->graph || !c.slot_tgt) goto oom;
+    if (!img->graph || !img->shared || !c.slot_tgt) goto oom;
     img->old[T_ARENA] = (uintptr_t)img->graph;
     for (size_t i = 0; i < ci->nrecs; i++)
-        if (c.live[i]) memcpy(img->graph + roff[i], ci->recs[i].p, ci->recs[i].size);
-    for (size_t i = 0; i < n; i++)
-        if (c.ranges[i].target == T_ARENA && c.live[c.ranges[i].rec])
-            c.ranges[i].to = (uintptr_t)img->graph + roff[c.ranges[i].rec];
+        if (c.live[i])
+            memcpy((c.live[i] == LIVE_SHARED ? img->shared : img->graph) + roff[i], ci->recs[i].p,
+                   ci->recs[i].size);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t rec = c.ranges[i].rec;
+        if (c.ranges[i].target == T_ARENA && c.live[rec])
+            c.ranges[i].to =
+                (uintptr_t)(c.live[rec] == LIVE_SHARED ? img->shared : img->graph) + roff[rec];
+    }
     /* The pointer fields of every item, then the safety net (a word pointing into a
      * dropped item fails it too). */
     for (size_t i = 0; i < ci->nrecs; i++)
-        if (c.live[i]) item_slots(&c, ci->recs[i].kind, img->graph + roff[i], ci->recs[i].size);
+        if (c.live[i] == LIVE_COPY)
+            item_slots(&c, ci->recs[i].kind, img->graph + roff[i], ci->recs[i].size);
     if (c.dangling) {
         kiln_err_set(err, "%s: the image's graph points to an item it left out (at byte %zu)",
                      ci->name, c.dangling - 1);
@@ -490,7 +510,8 @@ static int capture_graph(kiln_component_image *img, kiln_component_instance *ci,
             }
             if (r->target == T_ARENA)
                 img->binds[k][i].ctx = (void *)(r->to + ((uintptr_t)b[i].ctx - r->lo));
-            img->bind_tgt[k][i] = r->target + 1;
+            if (r->target != T_ARENA || c.live[r->rec] != LIVE_SHARED)
+                img->bind_tgt[k][i] = r->target + 1;
         }
     }
     rc = 0;
