@@ -141,19 +141,25 @@ static kiln_loaded_component *load_wat(const char *name, const char *wat)
     return lc;
 }
 
+/* The image of lc (what its failure says printed, and lc unloaded: NULL). */
+static kiln_component_image *image_or_unload(kiln_loaded_component *lc, const kiln_grants *g)
+{
+    kiln_err err;
+    kiln_component_image *img = kiln_component_image_new(lc, g, &err);
+    if (!img) fprintf(stderr, "%s\n", err.msg);
+    CHECK(img != NULL);
+    if (!img) kiln_component_unload(lc);
+    return img;
+}
+
 static void test_state(void)
 {
     kiln_err err;
     kiln_loaded_component *lc = load_wat("state", state_wat);
     if (!lc) return;
     kiln_grants g = {0};
-    kiln_component_image *img = kiln_component_image_new(lc, &g, &err);
-    if (!img) fprintf(stderr, "%s\n", err.msg);
-    CHECK(img != NULL);
-    if (!img) {
-        kiln_component_unload(lc);
-        return;
-    }
+    kiln_component_image *img = image_or_unload(lc, &g);
+    if (!img) return;
     CHECK(kiln_component_image_reserve(img, 2) == 0);
     kiln_component_instance *a = kiln_component_image_instantiate(img, &g, &err);
     kiln_component_instance *b = kiln_component_image_instantiate(img, &g, &err);
@@ -366,13 +372,8 @@ static void test_async(void)
     kiln_err err;
     kiln_loaded_component *lc = load_wat("async", async_wat);
     if (!lc) return;
-    kiln_component_image *img = kiln_component_image_new(lc, NULL, &err);
-    if (!img) fprintf(stderr, "async image: %s\n", err.msg);
-    CHECK(img != NULL);
-    if (!img) {
-        kiln_component_unload(lc);
-        return;
-    }
+    kiln_component_image *img = image_or_unload(lc, NULL);
+    if (!img) return;
     kiln_component_instance *a = kiln_component_image_instantiate(img, NULL, &err);
     kiln_component_instance *b = kiln_component_image_instantiate(img, NULL, &err);
     CHECK(a != NULL && b != NULL);
@@ -465,13 +466,8 @@ static void test_pruned(void)
     if (!lc) return;
     kiln_err err;
     kiln_grants g = {0};
-    kiln_component_image *img = kiln_component_image_new(lc, &g, &err);
-    if (!img) fprintf(stderr, "pruned image: %s\n", err.msg);
-    CHECK(img != NULL);
-    if (!img) {
-        kiln_component_unload(lc);
-        return;
-    }
+    kiln_component_image *img = image_or_unload(lc, &g);
+    if (!img) return;
     size_t bytes, slots;
     kiln_component_image_graph_size(img, &bytes, &slots);
     /* each import's core item alone is 56 bytes (inst_internal.h: ki_core) */
@@ -550,10 +546,9 @@ static void test_thread_table(void)
     kiln_loaded_component *lc = load_wat("threads", thread_wat);
     if (!lc) return;
     kiln_err err;
-    kiln_component_image *img = kiln_component_image_new(lc, NULL, &err);
-    if (!img) fprintf(stderr, "thread image: %s\n", err.msg);
-    CHECK(img != NULL);
-    kiln_component_instance *a = img ? kiln_component_image_instantiate(img, NULL, &err) : NULL;
+    kiln_component_image *img = image_or_unload(lc, NULL);
+    if (!img) return;
+    kiln_component_instance *a = kiln_component_image_instantiate(img, NULL, &err);
     CHECK(a != NULL);
     if (a) {
         long one = call_u32(a, "one");
