@@ -210,8 +210,7 @@ static void bi_thread_new(void *ctx, kiln_val *v)
 {
     ka_bi *b = ctx;
     ka_thread *me = ka_current(b);
-    ki_core *tc = b->frame->sp[KILN_CSORT_CORE_TABLE].items[b->k->table];
-    wasm_rt_funcref_table_t *tbl = tc->b.ctx;
+    wasm_rt_funcref_table_t *tbl = b->table->b.ctx;
     uint32_t fi = v[0].i32;
     if (!tbl || fi >= tbl->size || !tbl->data[fi].func)
         ka_trap(b, "no function at table index %u", fi);
@@ -422,6 +421,7 @@ ki_core *ka_builtin(kiln_component_instance *ci, ki_frame *f, const kiln_canon *
         break;
     case KILN_CANON_THREAD_NEW_INDIRECT:
         fn = bi_thread_new, sig = "ii:i";
+        b->table = f->sp[KILN_CSORT_CORE_TABLE].items[k->table];
         break;
     case KILN_CANON_THREAD_RESUME_LATER:
         fn = bi_resume_later, sig = "i:";

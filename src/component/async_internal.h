@@ -175,6 +175,8 @@ typedef struct ka_bi {
     const kiln_canon *k;
     wasm_rt_memory_t *memory;
     ki_core *realloc;
+    ki_core *table;   /* thread.new-indirect's table, resolved here: image copies have no
+                       * index spaces (image.c) */
     kiln_ctype rtype; /* task.return: a func type with the result as its one parameter */
     kiln_cfield rfield;
 } ka_bi;

@@ -10,15 +10,24 @@
  * frame and the host providers' contexts. Everything else it points to (the model,
  * compiled code, host function tables) is shared and stays.
  *
- * Capture: the arena's items are copied back to back into one block (`graph`), and every
- * pointer field of every item (item_slots: the field lists of the ki_* structs) is
- * classified by the address it holds: into the arena (rewritten to the block, as if the
- * graph lived there), into the instance, a core instance's block, a handle table or a
- * provider context (kept, with the target's number), or elsewhere (shared: left). The
- * slots are listed grouped by target. As a safety net, a word of the block that points
- * into one of those targets but is not a listed slot fails the capture (a pointer field
- * missing from the lists would otherwise dangle). Each core instance is captured with
- * the engine's images (engine/image.h), its bindings classified the same way.
+ * Capture: only the arena items a copy can reach at run time are kept (mark_live): from
+ * the roots (the frames, the contexts the core instances' bindings name, the types of the
+ * handles the initialization left) through the pointer fields of the ki_* structs
+ * (item_slots), except a frame's index spaces, which only the linking reads: a copy's are
+ * empty, and the core items wired between core instances, the core instances' export
+ * lists and the arrays a space outgrew (for componentize-py's CPython, 217 KB of 261 KB)
+ * are not copied. The strings among the kept items (KI_BYTES: no pointers, never written
+ * after instantiation) stay in the image (`shared`), read in place by every copy. The
+ * others are copied back to back into one block (`graph`), and every pointer field of
+ * every copied item is classified by the address it holds: into the arena (rewritten to
+ * the block, as if the graph lived there, or to the shared block), into the instance, a
+ * core instance's block, a handle table or a provider context (kept, with the target's
+ * number), or elsewhere (shared: left). The slots are listed grouped by target. As a
+ * safety net, a word of the block that points into one of those targets or into a
+ * dropped item but is not a listed slot fails the capture (a pointer field missing from
+ * the lists would otherwise dangle), and so does a listed field to a dropped item. Each
+ * core instance is captured with the engine's images (engine/image.h), its bindings
+ * classified the same way.
  *
  * The handle tables are kept as the template's initialization left them (their types
  * moved to the graph); a handle of a host resource needs its provider to copy contexts
@@ -61,8 +70,9 @@ struct kiln_component_image {
     size_t *order;         /* map[i] is the range of core order[i] */
     size_t *core_at;       /* per core: its offset in a copy's block of core instances */
     size_t core_size;      /* that block's size */
-    char *graph;           /* the arena's items back to back */
+    char *graph;           /* the arena's items a copy copies, back to back */
     size_t size;
+    char *shared;    /* the arena's strings (KI_BYTES) a copy reaches: read in place */
     uint32_t *slots; /* word indices into graph, grouped by target */
     size_t *tstart;  /* slots of target t: [tstart[t], tstart[t + 1]) */
     uintptr_t *old;  /* per target: its template address (the graph for T_ARENA) */
@@ -91,6 +101,7 @@ void kiln_component_image_free(kiln_component_image *img)
     kiln_free(img->order);
     kiln_free(img->core_at);
     kiln_free(img->graph);
+    kiln_free(img->shared);
     kiln_free(img->slots);
     kiln_free(img->tstart);
     kiln_free(img->old);
@@ -105,18 +116,27 @@ void kiln_component_image_free(kiln_component_image *img)
 /* ---- capture ---- */
 
 /* An address range of the template and what it becomes: for the arena's items, `to` is
- * the item's place in the graph. */
+ * the item's place in the graph (0 for an item the copy does not need) and `rec` its
+ * index in ci->recs. */
 typedef struct cap_range {
     uintptr_t lo, hi, to;
-    uint32_t target;
+    uint32_t target, rec;
 } cap_range;
+
+/* What becomes of an arena item: left out (not reachable), copied into the graph, or kept
+ * in the image's shared block (read-only items that hold no pointer: strings). */
+enum { LIVE_NO, LIVE_COPY, LIVE_SHARED };
 
 typedef struct cap {
     kiln_component_image *img;
     cap_range *ranges; /* sorted by lo, disjoint */
     size_t nranges;
-    uint32_t *slot_tgt; /* per word of the graph: 1 + target of a slot there, 0: none */
-    int fail;           /* out of memory */
+    uint32_t *slot_tgt;  /* per word of the graph: 1 + target of a slot there, 0: none */
+    unsigned char *live; /* per arena item: LIVE_* (capture_graph) */
+    uint32_t *work;      /* arena items reached and not yet walked */
+    size_t nwork;
+    int marking;     /* item_slots walks template items to mark what they reach */
+    size_t dangling; /* 1 + byte offset in the graph of a slot to a dropped item, 0: none */
 } cap;
 
 /* The range holding address a, or NULL. */
@@ -135,22 +155,46 @@ static const cap_range *range_of(const cap *c, uintptr_t a)
     return NULL;
 }
 
-/* A pointer field of an item already in the graph: classified, moved to the graph when it
- * points into the arena, and listed when it points to something made per instance. */
+/* Marks the arena item holding address a as reachable (a no-op for other addresses). */
+static void reach(cap *c, uintptr_t a)
+{
+    const cap_range *r = range_of(c, a);
+    if (!r || r->target != T_ARENA || c->live[r->rec]) return;
+    c->live[r->rec] = LIVE_COPY;
+    c->work[c->nwork++] = r->rec;
+}
+
+/* A pointer field: while marking (the template's item), what it points to is reachable;
+ * else (an item already in the graph) it is classified, moved to the graph when it points
+ * into the arena, and listed when it points to something made per instance. */
 static void slot(cap *c, void *where)
 {
     uintptr_t v;
     memcpy(&v, where, sizeof v);
+    if (c->marking) {
+        reach(c, v);
+        return;
+    }
     const cap_range *r = range_of(c, v);
     if (!r) return;
     if (r->target == T_ARENA) {
+        if (!c->live[r->rec]) { /* a field the marking did not follow */
+            c->dangling = (size_t)((char *)where - c->img->graph) + 1;
+            return;
+        }
         v = r->to + (v - r->lo);
         memcpy(where, &v, sizeof v);
+        if (c->live[r->rec] == LIVE_SHARED) return; /* the same for every copy */
     }
     c->slot_tgt[((char *)where - c->img->graph) / sizeof(void *)] = r->target + 1;
 }
 
-/* Every pointer field of an item of kind `kind` and `size` bytes at p (in the graph). */
+/* Every pointer field of an item of kind `kind` and `size` bytes at p (in the graph, or
+ * the template's item while marking). A frame's index spaces are the exception: only the
+ * linking reads them (link.c; what runs later resolved its items then: lower.c,
+ * async_builtins.c), so a copy gets them empty (NULL, 0), and what only they reach (core
+ * instances' export lists, the core items wired between core instances, the arrays a
+ * space outgrew) is left out of the graph. */
 static void item_slots(cap *c, ki_kind kind, void *p, size_t size)
 {
     switch (kind) {
@@ -213,8 +257,7 @@ static void item_slots(cap *c, ki_kind kind, void *p, size_t size)
         ki_frame *x = p;
         slot(c, &x->parent);
         slot(c, &x->c);
-        for (int s = 0; s < KILN_CSORT_COUNT; s++)
-            slot(c, &x->sp[s].items);
+        if (!c->marking) memset(x->sp, 0, sizeof x->sp);
         slot(c, &x->exports);
         slot(c, &x->res);
         slot(c, &x->tmap);
@@ -244,6 +287,7 @@ static void item_slots(cap *c, ki_kind kind, void *p, size_t size)
         slot(c, &x->k);
         slot(c, &x->memory);
         slot(c, &x->realloc);
+        slot(c, &x->table);
         slot(c, &x->rtype.name);
         slot(c, &x->rtype.items);
         slot(c, &x->rtype.sig);
@@ -259,8 +303,12 @@ static void item_slots(cap *c, ki_kind kind, void *p, size_t size)
 static const kiln_resource_type *type_to_graph(void *arg, const kiln_resource_type *t)
 {
     cap *c = arg;
+    if (c->marking) { /* the handles' types are roots */
+        reach(c, (uintptr_t)t);
+        return t;
+    }
     const cap_range *r = range_of(c, (uintptr_t)t);
-    if (!r || r->target != T_ARENA) return NULL;
+    if (!r || r->target != T_ARENA || !c->live[r->rec]) return NULL;
     if (!t->impl) {
         const cap_range *h = range_of(c, (uintptr_t)t->host_ctx);
         size_t first = T_CORES + c->img->ncores + c->img->nframes;
@@ -281,53 +329,81 @@ static int by_lo(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void add_range(cap *c, size_t *n, uintptr_t lo, uintptr_t hi, uintptr_t to, uint32_t t)
+static void add_range(cap *c, size_t *n, uintptr_t lo, uintptr_t hi, uint32_t t, uint32_t rec)
 {
-    c->ranges[(*n)++] = (cap_range){lo, hi, to, t};
+    c->ranges[(*n)++] = (cap_range){lo, hi, 0, t, rec};
 }
 
-/* Copies the template's arena into img->graph and lists its slots. 0, or -1 with err. */
+/* Marks the arena items a copy can reach from the runtime's roots: the frames (the top
+ * one's exports are what kiln_component_find_func looks up), the contexts the core
+ * instances' bindings name (trampolines, built-ins) and the types of the handles the
+ * initialization left; then what they reach through the fields item_slots follows.
+ * 0, or -1 out of memory. */
+static int mark_live(cap *c, kiln_component_instance *ci)
+{
+    c->marking = 1;
+    reach(c, (uintptr_t)ci->top);
+    reach(c, (uintptr_t)ci->frames);
+    for (size_t k = 0; k < ci->ncores; k++) {
+        size_t nb;
+        const kiln_binding *b = kiln_image_bindings(c->img->cores[k], &nb);
+        for (size_t i = 0; i < nb; i++)
+            reach(c, (uintptr_t)b[i].ctx);
+    }
+    for (uint32_t j = 0; j < ci->nframes; j++) {
+        char why[200];
+        kiln_resources *r =
+            kiln_resources_clone(ci->frames[j]->res, type_to_graph, c, why, sizeof why);
+        if (!r) return -1;
+        kiln_resources_free(r);
+    }
+    while (c->nwork) {
+        const ki_rec *r = &ci->recs[c->work[--c->nwork]];
+        item_slots(c, r->kind, r->p, r->size);
+    }
+    c->marking = 0;
+    return 0;
+}
+
+/* Copies the arena's items a copy can reach (mark_live) into img->graph and lists their
+ * slots. 0, or -1 with err. */
 static int capture_graph(kiln_component_image *img, kiln_component_instance *ci, kiln_err *err)
 {
     size_t nres = ci->nframes, nranges = ci->nrecs + 1 + ci->ncores + nres + ci->nprovs;
     cap c = {.img = img};
     int rc = -1;
+    size_t *roff = NULL; /* per arena item: its offset in the graph */
     img->ntargets = T_CORES + ci->ncores + nres + ci->nprovs;
-    for (size_t i = 0; i < ci->nrecs; i++)
-        img->size += ci->recs[i].size;
-    img->graph = kiln_malloc(img->size ? img->size : 1);
     img->old = kiln_calloc(img->ntargets, sizeof *img->old);
     img->tstart = kiln_calloc(img->ntargets + 1, sizeof *img->tstart);
     c.ranges = kiln_calloc(nranges, sizeof *c.ranges);
-    c.slot_tgt = kiln_calloc(img->size / sizeof(void *) + 1, sizeof *c.slot_tgt);
-    if (!img->graph || !img->old || !img->tstart || !c.ranges || !c.slot_tgt) goto oom;
+    c.live = kiln_calloc(ci->nrecs + 1, 1);
+    c.work = kiln_malloc((ci->nrecs + 1) * sizeof *c.work);
+    roff = kiln_malloc((ci->nrecs + 1) * sizeof *roff);
+    if (!img->old || !img->tstart || !c.ranges || !c.live || !c.work || !roff) goto oom;
     /* The ranges: arena items, the instance, core blocks, tables and contexts. */
-    size_t n = 0, off = 0;
+    size_t n = 0;
     for (size_t i = 0; i < ci->nrecs; i++) {
         const ki_rec *r = &ci->recs[i];
-        memcpy(img->graph + off, r->p, r->size);
-        add_range(&c, &n, (uintptr_t)r->p, (uintptr_t)r->p + r->size, (uintptr_t)img->graph + off,
-                  T_ARENA);
-        off += r->size;
+        add_range(&c, &n, (uintptr_t)r->p, (uintptr_t)r->p + r->size, T_ARENA, (uint32_t)i);
     }
-    img->old[T_ARENA] = (uintptr_t)img->graph;
     img->old[T_CI] = (uintptr_t)ci;
-    add_range(&c, &n, (uintptr_t)ci, (uintptr_t)ci + sizeof *ci, 0, T_CI);
+    add_range(&c, &n, (uintptr_t)ci, (uintptr_t)ci + sizeof *ci, T_CI, 0);
     for (size_t k = 0; k < ci->ncores; k++) {
         uintptr_t lo, hi;
         kiln_image_range(img->cores[k], &lo, &hi);
         img->old[T_CORES + k] = lo;
-        add_range(&c, &n, lo, hi, 0, (uint32_t)(T_CORES + k));
+        add_range(&c, &n, lo, hi, (uint32_t)(T_CORES + k), 0);
     }
     for (size_t j = 0; j < nres; j++) {
         uintptr_t a = (uintptr_t)ci->frames[j]->res;
         img->old[T_CORES + ci->ncores + j] = a;
-        add_range(&c, &n, a, a + 1, 0, (uint32_t)(T_CORES + ci->ncores + j));
+        add_range(&c, &n, a, a + 1, (uint32_t)(T_CORES + ci->ncores + j), 0);
     }
     for (size_t p = 0; p < ci->nprovs; p++) {
         uintptr_t a = (uintptr_t)ci->provs[p].ctx;
         img->old[T_CORES + ci->ncores + nres + p] = a;
-        add_range(&c, &n, a, a + 1, 0, (uint32_t)(T_CORES + ci->ncores + nres + p));
+        add_range(&c, &n, a, a + 1, (uint32_t)(T_CORES + ci->ncores + nres + p), 0);
     }
     c.nranges = n;
     qsort(c.ranges, n, sizeof *c.ranges, by_lo);
@@ -336,11 +412,40 @@ static int capture_graph(kiln_component_image *img, kiln_component_instance *ci,
             kiln_err_set(err, "%s: an image needs distinct host contexts", ci->name);
             goto out;
         }
-    /* The pointer fields of every item, then the safety net. */
-    off = 0;
+    if (mark_live(&c, ci) < 0) goto oom;
+    /* The reachable items back to back, in the arena's order: strings in the shared
+     * block (nothing writes them after instantiation), the rest in the graph. */
+    size_t nshared = 0;
     for (size_t i = 0; i < ci->nrecs; i++) {
-        item_slots(&c, ci->recs[i].kind, img->graph + off, ci->recs[i].size);
-        off += ci->recs[i].size;
+        if (c.live[i] && ci->recs[i].kind == KI_BYTES) c.live[i] = LIVE_SHARED;
+        size_t *at = c.live[i] == LIVE_SHARED ? &nshared : &img->size;
+        roff[i] = *at;
+        if (c.live[i]) *at += ci->recs[i].size;
+    }
+    img->graph = kiln_malloc(img->size ? img->size : 1);
+    img->shared = kiln_malloc(nshared ? nshared : 1);
+    c.slot_tgt = kiln_calloc(img->size / sizeof(void *) + 1, sizeof *c.slot_tgt);
+    if (!img->graph || !img->shared || !c.slot_tgt) goto oom;
+    img->old[T_ARENA] = (uintptr_t)img->graph;
+    for (size_t i = 0; i < ci->nrecs; i++)
+        if (c.live[i])
+            memcpy((c.live[i] == LIVE_SHARED ? img->shared : img->graph) + roff[i], ci->recs[i].p,
+                   ci->recs[i].size);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t rec = c.ranges[i].rec;
+        if (c.ranges[i].target == T_ARENA && c.live[rec])
+            c.ranges[i].to =
+                (uintptr_t)(c.live[rec] == LIVE_SHARED ? img->shared : img->graph) + roff[rec];
+    }
+    /* The pointer fields of every item, then the safety net (a word pointing into a
+     * dropped item fails it too). */
+    for (size_t i = 0; i < ci->nrecs; i++)
+        if (c.live[i] == LIVE_COPY)
+            item_slots(&c, ci->recs[i].kind, img->graph + roff[i], ci->recs[i].size);
+    if (c.dangling) {
+        kiln_err_set(err, "%s: the image's graph points to an item it left out (at byte %zu)",
+                     ci->name, c.dangling - 1);
+        goto out;
     }
     size_t nwords = img->size / sizeof(void *), nslots = 0;
     for (size_t w = 0; w < nwords; w++) {
@@ -408,7 +513,8 @@ static int capture_graph(kiln_component_image *img, kiln_component_instance *ci,
             }
             if (r->target == T_ARENA)
                 img->binds[k][i].ctx = (void *)(r->to + ((uintptr_t)b[i].ctx - r->lo));
-            img->bind_tgt[k][i] = r->target + 1;
+            if (r->target != T_ARENA || c.live[r->rec] != LIVE_SHARED)
+                img->bind_tgt[k][i] = r->target + 1;
         }
     }
     rc = 0;
@@ -418,6 +524,9 @@ oom:
 out:
     kiln_free(c.ranges);
     kiln_free(c.slot_tgt);
+    kiln_free(c.live);
+    kiln_free(c.work);
+    kiln_free(roff);
     return rc;
 }
 
@@ -529,6 +638,12 @@ int kiln_component_image_reserve(kiln_component_image *img, size_t n)
     for (size_t i = 0; i < img->ncores; i++)
         if (kiln_image_reserve(img->cores[i], n) < 0) return -1;
     return 0;
+}
+
+void kiln_component_image_graph_size(const kiln_component_image *img, size_t *bytes, size_t *slots)
+{
+    *bytes = img->size;
+    *slots = img->tstart[img->ntargets];
 }
 
 /* ---- copies ---- */

@@ -141,19 +141,25 @@ static kiln_loaded_component *load_wat(const char *name, const char *wat)
     return lc;
 }
 
+/* The image of lc (what its failure says printed, and lc unloaded: NULL). */
+static kiln_component_image *image_or_unload(kiln_loaded_component *lc, const kiln_grants *g)
+{
+    kiln_err err;
+    kiln_component_image *img = kiln_component_image_new(lc, g, &err);
+    if (!img) fprintf(stderr, "%s\n", err.msg);
+    CHECK(img != NULL);
+    if (!img) kiln_component_unload(lc);
+    return img;
+}
+
 static void test_state(void)
 {
     kiln_err err;
     kiln_loaded_component *lc = load_wat("state", state_wat);
     if (!lc) return;
     kiln_grants g = {0};
-    kiln_component_image *img = kiln_component_image_new(lc, &g, &err);
-    if (!img) fprintf(stderr, "%s\n", err.msg);
-    CHECK(img != NULL);
-    if (!img) {
-        kiln_component_unload(lc);
-        return;
-    }
+    kiln_component_image *img = image_or_unload(lc, &g);
+    if (!img) return;
     CHECK(kiln_component_image_reserve(img, 2) == 0);
     kiln_component_instance *a = kiln_component_image_instantiate(img, &g, &err);
     kiln_component_instance *b = kiln_component_image_instantiate(img, &g, &err);
@@ -366,13 +372,8 @@ static void test_async(void)
     kiln_err err;
     kiln_loaded_component *lc = load_wat("async", async_wat);
     if (!lc) return;
-    kiln_component_image *img = kiln_component_image_new(lc, NULL, &err);
-    if (!img) fprintf(stderr, "async image: %s\n", err.msg);
-    CHECK(img != NULL);
-    if (!img) {
-        kiln_component_unload(lc);
-        return;
-    }
+    kiln_component_image *img = image_or_unload(lc, NULL);
+    if (!img) return;
     kiln_component_instance *a = kiln_component_image_instantiate(img, NULL, &err);
     kiln_component_instance *b = kiln_component_image_instantiate(img, NULL, &err);
     CHECK(a != NULL && b != NULL);
@@ -408,6 +409,157 @@ static void test_async(void)
     kiln_component_unload(lc);
 }
 
+/* A component whose core instances are wired together at link time: $Lib exports
+ * NLIB functions, $Main imports them all (a core item each, reached only from the index
+ * spaces and the core instances' export lists) and uses two; its start function takes a
+ * handle of the component's resource (rep 9); a nested instance is exported
+ * ("test:x/api" with "get"). Written into buf. */
+#define NLIB 100
+static void pruned_wat(kiln_buf *b)
+{
+    kiln_buf_puts(b, "(component\n  (type $r (resource (rep i32)))\n"
+                     "  (core func $rnew (canon resource.new $r))\n"
+                     "  (core func $rrep (canon resource.rep $r))\n"
+                     "  (core func $rdrop (canon resource.drop $r))\n  (core module $Lib\n");
+    for (int i = 0; i < NLIB; i++)
+        kiln_buf_printf(b, "    (func (export \"f%d\") (result i32) (i32.const %d))\n", i, i);
+    kiln_buf_puts(b, "  )\n  (core instance $lib (instantiate $Lib))\n  (core module $Main\n");
+    for (int i = 0; i < NLIB; i++)
+        kiln_buf_printf(b, "    (import \"lib\" \"f%d\" (func $f%d (result i32)))\n", i, i);
+    kiln_buf_puts(
+        b, "    (import \"r\" \"new\" (func $new (param i32) (result i32)))\n"
+           "    (import \"r\" \"rep\" (func $rep (param i32) (result i32)))\n"
+           "    (import \"r\" \"drop\" (func $drop (param i32)))\n"
+           "    (global $h (mut i32) (i32.const 0))\n"
+           "    (global $n (mut i32) (i32.const 0))\n"
+           "    (func $start (global.set $h (call $new (i32.const 9))))\n"
+           "    (start $start)\n"
+           "    (func (export \"sum\") (result i32)\n"
+           "      (global.set $n (i32.add (global.get $n) (i32.const 1000)))\n"
+           "      (i32.add (global.get $n) (i32.add (call $f7) (call $f90))))\n"
+           "    (func (export \"rep\") (result i32) (call $rep (global.get $h)))\n"
+           "    (func (export \"drop\") (result i32) (call $drop (global.get $h)) (i32.const 0)))\n"
+           "  (core instance $m (instantiate $Main (with \"lib\" (instance $lib))\n"
+           "    (with \"r\" (instance (export \"new\" (func $rnew)) (export \"rep\" (func $rrep))\n"
+           "      (export \"drop\" (func $rdrop))))))\n"
+           "  (func $sum (result u32) (canon lift (core func $m \"sum\")))\n"
+           "  (func (export \"sum\") (result u32) (canon lift (core func $m \"sum\")))\n"
+           "  (func (export \"rep\") (result u32) (canon lift (core func $m \"rep\")))\n"
+           "  (func (export \"drop\") (result u32) (canon lift (core func $m \"drop\")))\n"
+           "  (instance $api (export \"get\" (func $sum)))\n"
+           "  (export \"test:x/api\" (instance $api)))\n");
+}
+
+/* Copies keep only what they can reach at run time (image.c): the graph per copy is
+ * smaller than the core items wired between $Lib and $Main alone, and every public
+ * entry still works on copies: export lookup (top level and in an exported instance),
+ * calls through the dropped linking, the resource built-ins and the start function's
+ * handle; copies and a fresh instantiation used interleaved, copies freed in either
+ * order, a copy made after others were freed. */
+static void test_pruned(void)
+{
+    kiln_buf wat = KILN_BUF_INIT;
+    pruned_wat(&wat);
+    CHECK(wat.data != NULL);
+    kiln_loaded_component *lc = wat.data ? load_wat("pruned", wat.data) : NULL;
+    kiln_buf_free(&wat);
+    if (!lc) return;
+    kiln_err err;
+    kiln_grants g = {0};
+    kiln_component_image *img = image_or_unload(lc, &g);
+    if (!img) return;
+    size_t bytes, slots;
+    kiln_component_image_graph_size(img, &bytes, &slots);
+    /* each import's core item alone is 56 bytes (inst_internal.h: ki_core) */
+    if (bytes >= NLIB * 56) fprintf(stderr, "pruned: the graph is %zu bytes\n", bytes);
+    CHECK(bytes > 0 && bytes < NLIB * 56);
+    CHECK(slots > 0 && slots < NLIB);
+    kiln_component_instance *fresh = kiln_component_instantiate(lc, &g, &err);
+    kiln_component_instance *a = kiln_component_image_instantiate(img, &g, &err);
+    kiln_component_instance *b = kiln_component_image_instantiate(img, &g, &err);
+    CHECK(fresh != NULL && a != NULL && b != NULL);
+    if (fresh && a && b) {
+        CHECK(kiln_component_find_func(a, "missing") == NULL);
+        CHECK(kiln_component_find_func(a, "test:x/api#missing") == NULL);
+        CHECK(kiln_component_find_func(a, "test:x/api#get") != NULL);
+        CHECK_INT(call_u32(a, "sum"), 1097);
+        CHECK_INT(call_u32(fresh, "sum"), 1097);
+        CHECK_INT(call_u32(a, "test:x/api#get"), 2097);
+        CHECK_INT(call_u32(b, "test:x/api#get"), 1097);
+        CHECK_INT(call_u32(fresh, "test:x/api#get"), 2097);
+        CHECK_INT(call_u32(b, "rep"), 9);
+        CHECK_INT(call_u32(fresh, "rep"), 9);
+        CHECK_INT(call_u32(a, "drop"), 0);
+        CHECK_INT(call_u32(a, "rep"), -1); /* dropped in a only */
+        CHECK_INT(call_u32(b, "rep"), 9);
+        CHECK_INT(call_u32(fresh, "drop"), 0);
+        CHECK_INT(call_u32(b, "rep"), 9);
+    }
+    kiln_component_instance_free(a); /* the first copy freed first */
+    if (b) CHECK_INT(call_u32(b, "sum"), 2097);
+    kiln_component_instance *c = kiln_component_image_instantiate(img, &g, &err);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_INT(call_u32(c, "rep"), 9);
+        CHECK_INT(call_u32(c, "sum"), 1097);
+    }
+    kiln_component_instance_free(c); /* the later copy freed before the earlier one */
+    if (b) CHECK_INT(call_u32(b, "sum"), 3097);
+    if (fresh) CHECK_INT(call_u32(fresh, "sum"), 3097);
+    kiln_component_instance_free(b);
+    kiln_component_instance_free(fresh);
+    kiln_component_image_free(img);
+    kiln_component_unload(lc);
+}
+
+/* thread.new-indirect finds its table at run time: a copy (whose index spaces are empty)
+ * makes a thread from the table's entry 1 and traps on its null entry 0. */
+static const char *thread_wat =
+    "(component\n"
+    "  (core module $T (table (export \"t\") 2 funcref))\n"
+    "  (core instance $t (instantiate $T))\n"
+    "  (alias core export $t \"t\" (core table $tab))\n"
+    "  (core type $ft (func (param i32)))\n"
+    "  (core func $tnew (canon thread.new-indirect $ft (core table $tab)))\n"
+    "  (core func $ret (canon task.return (result u32)))\n"
+    "  (core module $M\n"
+    "    (import \"\" \"t\" (table 2 funcref))\n"
+    "    (import \"\" \"ret\" (func $ret (param i32)))\n"
+    "    (import \"\" \"tnew\" (func $tnew (param i32 i32) (result i32)))\n"
+    "    (func $body (param i32))\n"
+    "    (elem (i32.const 1) func $body)\n"
+    "    (func (export \"one\") (result i32)\n"
+    "      (call $ret (i32.add (i32.const 100) (call $tnew (i32.const 1) (i32.const 5))))\n"
+    "      (i32.const 0))\n"
+    "    (func (export \"zero\") (result i32)\n"
+    "      (call $ret (call $tnew (i32.const 0) (i32.const 5))) (i32.const 0))\n"
+    "    (func (export \"cb\") (param i32 i32 i32) (result i32) unreachable))\n"
+    "  (core instance $m (instantiate $M (with \"\" (instance (export \"t\" (table $tab))\n"
+    "    (export \"ret\" (func $ret)) (export \"tnew\" (func $tnew))))))\n"
+    "  (func (export \"one\") async (result u32)\n"
+    "    (canon lift (core func $m \"one\") async (callback (core func $m \"cb\"))))\n"
+    "  (func (export \"zero\") async (result u32)\n"
+    "    (canon lift (core func $m \"zero\") async (callback (core func $m \"cb\")))))\n";
+
+static void test_thread_table(void)
+{
+    kiln_loaded_component *lc = load_wat("threads", thread_wat);
+    if (!lc) return;
+    kiln_err err;
+    kiln_component_image *img = image_or_unload(lc, NULL);
+    if (!img) return;
+    kiln_component_instance *a = kiln_component_image_instantiate(img, NULL, &err);
+    CHECK(a != NULL);
+    if (a) {
+        long one = call_u32(a, "one");
+        CHECK(one > 100);
+        CHECK_INT(call_u32(a, "zero"), -1);
+    }
+    kiln_component_instance_free(a);
+    kiln_component_image_free(img);
+    kiln_component_unload(lc);
+}
+
 int main(void)
 {
     if (access(WASM_TOOLS, X_OK) != 0) {
@@ -420,6 +572,8 @@ int main(void)
     test_handles();
     test_cli();
     test_async();
+    test_pruned();
+    test_thread_table();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;

@@ -16,7 +16,10 @@
  * instances, host contexts and handle tables it points to. An image (image.c) copies the
  * arena and moves its pointers; for that every arena item has a kind (ki_kind) telling
  * where its pointers are, and image.c's field lists (item_slots) must name every pointer
- * field of the structs below. Adding a pointer field here means adding it there. */
+ * field of the structs below. Adding a pointer field here means adding it there. A copy
+ * keeps only what those fields reach from its frames and core bindings, and its frames'
+ * index spaces (sp) are empty: code that runs after instantiation must not read them
+ * (resolve the item when linking, as lower.c and async_builtins.c do). */
 #ifndef KILN_COMPONENT_INST_INTERNAL_H
 #define KILN_COMPONENT_INST_INTERNAL_H
 

@@ -103,6 +103,9 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
 void kiln_component_image_free(kiln_component_image *img);
 /* Memory slots for n instances alive at once, made ahead (0, or -1). */
 int kiln_component_image_reserve(kiln_component_image *img, size_t n);
+/* What each copy of the image copies of the component's graph (image.c): its bytes and
+ * the pointer slots it moves (component-bench prints them). */
+void kiln_component_image_graph_size(const kiln_component_image *img, size_t *bytes, size_t *slots);
 
 /* An exported function: `name` is a function export of the component ("run"), or
  * "IFACE#FUNC" for a function of an exported instance, where IFACE matches the export's

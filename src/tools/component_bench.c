@@ -122,7 +122,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: %s\n", err.msg);
         return 1;
     }
-    printf("image made in %.1f us\n", now_us() - t0);
+    size_t gbytes, gslots;
+    kiln_component_image_graph_size(img, &gbytes, &gslots);
+    printf("image made in %.1f us (graph per copy: %zu bytes, %zu pointer slots)\n", now_us() - t0,
+           gbytes, gslots);
     double *t = kiln_malloc((size_t)iters * sizeof *t);
     if (!t) return 1;
     for (int pass = 0; pass < (image_only ? 1 : 2); pass++) {
