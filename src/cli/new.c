@@ -59,6 +59,26 @@ static int is_kebab(const char *s)
     return 1;
 }
 
+/* Names a template's files cannot build under, with the reason (printed after the name).
+ * The Go template's module is example/NAME (go.mod): every other name is a valid module
+ * path, but Go reads an import path element "vendor" as a vendor directory. */
+static const struct {
+    const char *tmpl, *name, *why;
+} refused[] = {
+    {"http-go", "vendor",
+     "Go reads an import path element named 'vendor' as a vendor directory, so the "
+     "project's module (example/vendor) could not import its own kiln package"},
+};
+
+/* Why template t cannot make a project called name, or NULL when it can. */
+static const char *refused_name(const kiln_template *t, const char *name)
+{
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        if (strcmp(refused[i].tmpl, t->name) == 0 && strcmp(refused[i].name, name) == 0)
+            return refused[i].why;
+    return NULL;
+}
+
 /* Writes all of data to a new file (O_EXCL); returns 0 or -1 with errno set. */
 static int write_new_file(const char *path, const char *data, size_t len)
 {
@@ -210,6 +230,13 @@ int kiln_cmd_new(int argc, char **argv)
                 "error: '%s' is not a valid project name: use lowercase letters, digits and "
                 "single dashes, starting with a letter (e.g. \"hello\", \"my-api\")\n",
                 name);
+        return 2;
+    }
+    const char *why = refused_name(t, name);
+    if (why) {
+        fprintf(stderr,
+                "error: '%s' cannot name a %s project: %s; choose another name (e.g. \"%s-app\")\n",
+                name, t->name, why, name);
         return 2;
     }
     const char *dir = out ? out : name;

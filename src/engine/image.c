@@ -31,6 +31,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A word of the native struct that the glue's rebind writes (kiln_glue_rebind, wasm2c's
+ * init_instance_import: one store per import module and per imported memory, table or
+ * global), learnt once per image (learn_rebind): the instance's bindings array itself
+ * (binding == REBIND_ARRAY) or binding `binding`'s context. */
+typedef struct rebind_word {
+    uint32_t off;     /* byte offset in the native struct */
+    uint32_t binding; /* import index, or REBIND_ARRAY */
+} rebind_word;
+#define REBIND_ARRAY UINT32_MAX
+
 typedef struct table_snapshot {
     uint32_t size, max_size;
     void *data; /* size elements */
@@ -50,6 +60,8 @@ struct kiln_image {
     table_snapshot *ftabs, *etabs;
     kiln_binding *bindings; /* the captured instance's (kiln_image_bindings) */
     int in_set;             /* tables shared by kiln_image_share_set: copies only in a set */
+    rebind_word *rebind;    /* what g_rebind writes (nrebind words), NULL: call g_rebind */
+    size_t nrebind;
 };
 
 void kiln_image_free(kiln_image *img)
@@ -68,6 +80,7 @@ void kiln_image_free(kiln_image *img)
     kiln_free(img->etabs);
     kiln_free(img->native);
     kiln_free(img->bindings);
+    kiln_free(img->rebind);
     kiln_free(img);
 }
 
@@ -77,6 +90,81 @@ static void *dup_elems(const void *src, size_t count, size_t size)
     void *p = kiln_malloc(count ? count * size : 1);
     if (p && count) memcpy(p, src, count * size);
     return p;
+}
+
+/* Writes what the glue's rebind would into `native` for `bs`, from the learnt words. */
+static void rebind_apply(const rebind_word *w, size_t n, void *native, const kiln_binding *bs)
+{
+    for (size_t i = 0; i < n; i++) {
+        const void *v = w[i].binding == REBIND_ARRAY ? (const void *)bs : bs[w[i].binding].ctx;
+        memcpy((char *)native + w[i].off, &v, sizeof v);
+    }
+}
+
+/* Learns which words of the native struct m's g_rebind writes, and with what, so that a
+ * copy sets them with one loop over img->rebind instead of running the glue: a module
+ * with thousands of imports (CPython's, through GOT.mem/GOT.func globals) has kilobytes
+ * of straight-line rebind code, one call through the PLT per import, and after a
+ * request's guest code has run none of it is in the caches any more (in `kiln up` that
+ * made the copy of http-py's 14 core instances cost 20 us more than in a loop).
+ * The glue runs on a zeroed struct with made-up bindings (every context a distinct
+ * address); every non-zero word must be the bindings array or one context. The result is
+ * then checked against the glue with a second set of bindings: the same bytes, or the
+ * glue stays in use (img->rebind NULL; also when out of memory: nothing fails). */
+static void learn_rebind(kiln_image *img)
+{
+    kiln_module *m = img->module;
+    size_t n = m->nimports, size = m->instance_size, words = size / sizeof(void *);
+    if (size > UINT32_MAX || n >= UINT32_MAX) return;
+    unsigned char *a = kiln_calloc(1, size ? size : 1), *b = kiln_calloc(1, size ? size : 1),
+                  *c = kiln_calloc(1, size ? size : 1);
+    kiln_binding *fake = kiln_calloc(2 * (n + 1), sizeof *fake),
+                 *fake2 = fake ? fake + n + 1 : NULL;
+    char *ctxs = kiln_malloc(2 * (n + 1));
+    rebind_word *w = kiln_malloc((words + 1) * sizeof *w);
+    size_t nw = 0;
+    int ok = a && b && c && fake && ctxs && w;
+    for (size_t k = 0; ok && k < n; k++) {
+        fake[k] = fake2[k] = img->bindings[k];
+        fake[k].ctx = ctxs + k;
+        fake2[k].ctx = ctxs + n + 1 + k;
+    }
+    if (ok) m->g_rebind(a, fake);
+    for (size_t i = 0; ok && i < words; i++) {
+        uintptr_t v;
+        memcpy(&v, a + i * sizeof v, sizeof v);
+        if (!v) continue;
+        uint32_t off = (uint32_t)(i * sizeof v);
+        if (v == (uintptr_t)fake)
+            w[nw++] = (rebind_word){off, REBIND_ARRAY};
+        else if (v >= (uintptr_t)ctxs && v < (uintptr_t)ctxs + n)
+            w[nw++] = (rebind_word){off, (uint32_t)(v - (uintptr_t)ctxs)};
+        else
+            ok = 0;
+    }
+    for (size_t i = words * sizeof(void *); ok && i < size; i++)
+        ok = a[i] == 0;
+    if (ok) {
+        m->g_rebind(b, fake2);
+        rebind_apply(w, nw, c, fake2);
+        ok = memcmp(b, c, size) == 0;
+    }
+    if (ok) {
+        img->rebind = w;
+        img->nrebind = nw;
+        w = NULL;
+    }
+    kiln_free(a);
+    kiln_free(b);
+    kiln_free(c);
+    kiln_free(fake);
+    kiln_free(ctxs);
+    kiln_free(w);
+}
+
+size_t kiln_image_rebind_words(const kiln_image *img)
+{
+    return img->rebind ? img->nrebind : (size_t)-1;
 }
 
 /* The snapshot of funcref table t of inst (`priv`: no other module reaches it). Shared
@@ -124,6 +212,7 @@ kiln_image *kiln_image_capture(kiln_instance *inst, kiln_err *err)
         goto oom;
     img->orig_lo = (uintptr_t)inst;
     img->orig_hi = img->orig_lo + inst->alloc_size;
+    learn_rebind(img);
     m->g_memories(inst->native, mems);
     for (unsigned i = 0; i < m->nmemories; i++) {
         img->mems[i] = kiln_rt_mem_image_new(mems[i]->data, mems[i]->pages);
@@ -199,7 +288,10 @@ static kiln_instance *instantiate(kiln_image *img, const kiln_binding *bindings,
         self_rebase ? kiln_instance_alloc_raw(m, bindings) : kiln_instance_place(m, at, bindings);
     if (!inst) return NULL;
     memcpy(inst->native, img->native, m->instance_size);
-    m->g_rebind(inst->native, inst->bindings);
+    if (img->rebind)
+        rebind_apply(img->rebind, img->nrebind, inst->native, inst->bindings);
+    else
+        m->g_rebind(inst->native, inst->bindings);
     /* Small fixed arrays cover every module seen in practice; larger counts allocate. */
     wasm_rt_memory_t *mem_local[4], **mems = mem_local;
     wasm_rt_funcref_table_t *ft_local[4], **ft = ft_local;

@@ -58,6 +58,11 @@ uintptr_t kiln_instance_base(const kiln_instance *inst);
  * the others by moving these (image.c of components). */
 const kiln_binding *kiln_image_bindings(const kiln_image *img, size_t *n);
 
+/* How many words of the native struct a copy sets from its bindings by the image's
+ * learnt table instead of running the module's rebind glue (image.c: learn_rebind), or
+ * (size_t)-1 when the image runs the glue (what it writes could not be learnt). */
+size_t kiln_image_rebind_words(const kiln_image *img);
+
 /* One old range and where it moved. */
 typedef struct kiln_image_reloc {
     uintptr_t lo, hi, to;

@@ -3,7 +3,8 @@
  * the same for the bounds variant (small reservations, explicit checks); releasing a slot
  * whose guest only read pages makes none of them resident; a failing pthread_mutex_init
  * fails the image; funcref tables no other module reaches are shared, not copied; so is
- * a table imported by another instance of a set laid out in one block. */
+ * a table imported by another instance of a set laid out in one block; a copy sets its
+ * import words from a table learnt from the glue's rebind, to its own bindings. */
 #include "engine/engine.h"
 #include "engine/image.h"
 #include "engine/module_internal.h"
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* pthread_mutex_init, interposed: fails while fail_mutex_init is set. */
@@ -63,6 +65,9 @@ static kiln_fnptr accept_any(void *ctx, const kiln_import *imp)
     return (kiln_fnptr)accept_any;
 }
 
+/* The linker load_text passes (NULL: one that accepts any import). */
+static const kiln_linker *test_linker;
+
 /* Compiles `text` on `tier` with `checks` (the image and test files go to dir). */
 static kiln_module *load_text(const char *dir, const char *text, kiln_tier tier,
                               kiln_mem_checks checks)
@@ -79,7 +84,7 @@ static kiln_module *load_text(const char *dir, const char *text, kiln_tier tier,
     kiln_compile_opts o = {.tier = tier, .cache_dir = dir, .memory_checks = checks};
     kiln_err err;
     kiln_linker any = {accept_any, NULL};
-    kiln_module *m = kiln_module_load_file(path, &o, &any, &err);
+    kiln_module *m = kiln_module_load_file(path, &o, test_linker ? test_linker : &any, &err);
     if (!m) fprintf(stderr, "%s\n", err.msg);
     return m;
 }
@@ -601,6 +606,105 @@ out:
     kiln_module_free(ma);
 }
 
+/* A module whose instances reach their imports through words of the native struct that
+ * the glue's rebind sets (the bindings array, the globals' contexts). */
+static const char *import_wat =
+    "(module\n"
+    "  (import \"env\" \"f\" (func $f (result i32)))\n"
+    "  (import \"env\" \"a\" (global $a i32))\n"
+    "  (import \"env\" \"b\" (global $b (mut i32)))\n"
+    "  (func (export \"read\") (result i32)\n"
+    "    (i32.add (i32.mul (global.get $a) (i32.const 100)) (global.get $b)))\n"
+    "  (func (export \"bump_b\") (result i32)\n"
+    "    (global.set $b (i32.add (global.get $b) (i32.const 1))) (global.get $b))\n"
+    "  (func (export \"calls\") (result i32) (call $f)))\n";
+
+static uint32_t host_get(void *ctx)
+{
+    return (uint32_t) * (int *)ctx;
+}
+
+static kiln_fnptr accept_all(void *ctx, const kiln_import *imp)
+{
+    (void)ctx, (void)imp;
+    return (kiln_fnptr)host_get;
+}
+
+/* Bindings of import_wat: f returns *fv, a and b are *av and *bv. */
+static void bind3(kiln_binding *b, int *fv, int *av, int *bv)
+{
+    b[0] = (kiln_binding){(kiln_fnptr)host_get, fv, KILN_BIND_HOST};
+    b[1] = (kiln_binding){NULL, av, KILN_BIND_HOST};
+    b[2] = (kiln_binding){NULL, bv, KILN_BIND_HOST};
+}
+
+/* An image learns what the glue's rebind writes and a copy sets those words from its own
+ * bindings without running the glue (image.c: learn_rebind): the copy's struct is what
+ * the glue makes of it (running the glue again changes nothing), each copy reaches its own
+ * bindings, never the image's or another copy's, and a set copy (bindings moved) too. */
+static void check_rebind_table(const char *dir)
+{
+    kiln_linker lk = {accept_all, NULL};
+    test_linker = &lk;
+    kiln_module *m = load_text(dir, import_wat, KILN_TIER_FAST, KILN_MEM_CHECKS_GUARD);
+    test_linker = NULL;
+    CHECK(m != NULL);
+    if (!m) return;
+    int f0 = 5, a0 = 1, b0 = 2, f1 = 6, a1 = 3, b1 = 4, f2 = 7, a2 = 8, b2 = 9;
+    kiln_binding b[3], c[3], d[3];
+    bind3(b, &f0, &a0, &b0);
+    bind3(c, &f1, &a1, &b1);
+    bind3(d, &f2, &a2, &b2);
+    kiln_trap trap;
+    kiln_err err;
+    kiln_image *img = kiln_image_new(m, b, &trap, &err);
+    CHECK(img != NULL);
+    if (!img) {
+        kiln_module_free(m);
+        return;
+    }
+    /* The bindings array (one import module) and the two globals' contexts. */
+    CHECK_INT((long)kiln_image_rebind_words(img), 3);
+    kiln_instance *x = kiln_image_instantiate(img, c);
+    kiln_instance *y = kiln_image_instantiate(img, d);
+    CHECK(x != NULL && y != NULL);
+    if (x && y) {
+        CHECK_INT(call(x, "read"), 304);
+        CHECK_INT(call(y, "read"), 809);
+        CHECK_INT(call(x, "calls"), 6);
+        CHECK_INT(call(y, "calls"), 7);
+        CHECK_INT(call(x, "bump_b"), 5);
+        CHECK_INT(b1, 5);
+        CHECK_INT(b0, 2); /* the image's global is not the copy's */
+        CHECK_INT(b2, 9);
+        unsigned char *ref = malloc(m->instance_size);
+        CHECK(ref != NULL);
+        if (ref) {
+            memcpy(ref, x->native, m->instance_size);
+            m->g_rebind(ref, x->bindings);
+            CHECK(memcmp(ref, x->native, m->instance_size) == 0);
+        }
+        free(ref);
+        size_t nb;
+        const kiln_binding *ib = kiln_image_bindings(img, &nb);
+        CHECK_INT((long)nb, 3);
+        void *sblk = aligned_alloc(16, kiln_image_block_size(img));
+        kiln_instance *s = sblk ? kiln_image_instantiate_set(img, d, sblk) : NULL;
+        CHECK(s != NULL);
+        if (s) {
+            CHECK_INT(call(s, "read"), 809);
+            CHECK_INT(call(s, "calls"), 7);
+        }
+        kiln_instance_free(s);
+        free(sblk);
+        CHECK(ib[1].ctx == &a0); /* the image keeps its own bindings */
+    }
+    kiln_instance_free(x);
+    kiln_instance_free(y);
+    kiln_image_free(img);
+    kiln_module_free(m);
+}
+
 static kiln_image *image;
 
 static void *worker(void *arg)
@@ -708,6 +812,7 @@ int main(void)
     check_shared_tables(dir, KILN_TIER_OPT);
     check_set_copy(dir);
     check_set_share(dir);
+    check_rebind_table(dir);
 
     check_slot_reset(m, "copy");
     setenv("KILN_IMAGE_COPY_MAX", "0", 1); /* every image copy-on-write */

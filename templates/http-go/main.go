@@ -12,7 +12,7 @@ import (
 	"net/http"
 	"strings"
 
-	"{{project-name}}/kiln"
+	"example/{{project-name}}/kiln"
 )
 
 func init() {

@@ -49,8 +49,20 @@ expect_contains "http-py: the handler class componentize-py looks for" \
     "class IncomingHandler(Handler)" "$(cat hello-py/app.py)"
 
 new_files http-go hello-go main.go go.mod kiln/kiln.go kiln/wasi.go kiln/arena_wasm.s sdk/kiln-go-adapter-realloc.py
-expect_contains "http-go: the module is the project" "module hello-go" "$(cat hello-go/go.mod)"
-expect_contains "http-go: main imports the project's kiln package" '"hello-go/kiln"' "$(cat hello-go/main.go)"
+expect_contains "http-go: the module is the project" "module example/hello-go" "$(cat hello-go/go.mod)"
+expect_contains "http-go: main imports the project's kiln package" '"example/hello-go/kiln"' "$(cat hello-go/main.go)"
+# Names that are Go standard packages (or reserved, as `go` is) are valid project names: the
+# module path is example/NAME. `vendor` cannot be (an import path element of its own).
+for n in go net; do
+    out=$("$KILN" new http-go "$n" 2>&1)
+    expect_eq "http-go: kiln new $n exits 0" 0 "$?"
+    expect_contains "http-go: $n's module is example/$n" "module example/$n" "$(cat "$n/go.mod" 2>&1)"
+done
+out=$("$KILN" new http-go vendor 2>&1)
+expect_eq "http-go: kiln new vendor exits 2" 2 "$?"
+expect_contains "http-go: vendor: says why" "import path element named 'vendor'" "$out"
+expect_contains "http-go: vendor: names the fix" 'choose another name (e.g. "vendor-app")' "$out"
+check "http-go: vendor: no project written" test ! -e vendor
 expect_contains "http-go: a net/http handler" "kiln.Handle(func(w http.ResponseWriter, r *http.Request)" \
     "$(cat hello-go/main.go)"
 go_tools=${KILN_TOOLS:-/var/cache/kiln-tools}
@@ -62,6 +74,14 @@ if [ -x "$go_tools/go/bin/go" ] && [ -f "$go_tools/npm/jco.mjs" ]; then
     check "http-go: kiln build made the component" test -s hello-go/target/hello-go.wasm
     check "http-go: it exports wasi:http/incoming-handler" \
         grep -q 'wasi:http/incoming-handler@0.2.12' hello-go/target/hello-go.wasm
+    # The Go part of the build of the projects named go and net (their module paths and the
+    # import of their kiln package; kiln build's later steps do not depend on the name).
+    for n in go net; do
+        out=$(cd "$n" && GOOS=wasip1 GOARCH=wasm GOTOOLCHAIN=local GOFLAGS=-mod=mod \
+            GOCACHE="$go_tools/go/cache" GOMODCACHE="$go_tools/go/mod" GOPROXY=off \
+            "$go_tools/go/bin/go" build -buildmode=c-shared -o "$TMP/$n.wasm" . 2>&1)
+        expect_eq "http-go: project $n: go build exits 0 ($out)" 0 "$?"
+    done
 else
     echo "  skip http-go build: no Go in $go_tools/go or no jco (scripts/install-tools.sh --go-only --npm-only)" >&2
 fi

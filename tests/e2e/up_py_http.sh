@@ -57,6 +57,21 @@ expect_eq "py-http: POST" "hello from Python POST /py/echo" "$r"
 # A fresh instance per request: the tenth answers like the first.
 for i in $(seq 1 10); do r=$(curl -s -m 30 "$URL/py/n/$i"); done
 expect_eq "py-http: ten requests in a row" "hello from Python GET /py/n/10" "$r"
+# 160 requests from 8 clients at once: each copy of the image (the graph, the 14 core
+# instances with their import words set from the copy's own bindings) answers its own
+# request, and the guest's module global counts 1 (nothing of an earlier request's
+# instance carries over).
+seq 1 160 | xargs -P 8 -I{} sh -c \
+    'curl -s -m 30 -D - "$0/py/c/{}" -o "$1/c.{}.body"' "$URL" "$TMP" >"$TMP/c.heads"
+expect_eq "py-http: 160 concurrent requests answered 200" 160 \
+    "$(grep -c '^HTTP/1.1 200' "$TMP/c.heads")"
+expect_eq "py-http: each counted 1 (a fresh instance)" 160 \
+    "$(grep -ci '^x-kiln-count: 1.$' "$TMP/c.heads")"
+bad=0
+for i in $(seq 1 160); do
+    [ "$(cat "$TMP/c.$i.body" 2>/dev/null)" = "hello from Python GET /py/c/$i" ] || bad=$((bad + 1))
+done
+expect_eq "py-http: each answered its own path" 0 "$bad"
 kill -0 "$PID" 2>/dev/null && pass "kiln up still runs" || fail "kiln up still runs" "$err"
 
 finish
