@@ -33,6 +33,12 @@
 #   spin-sdk/py3/                                 only with --spin-sdk: a venv with spin-sdk
 #                                                 3.4.1 and the componentize-py 0.17.2 it pins
 #                                                 (PyPI), for tests/components' spin-py3-*
+#   spin-sdk/js/                                  only with --spin-sdk: npm ci of
+#                                                 tools/spin-js/package{,-lock}.json: Spin's
+#                                                 http-js template's dependencies
+#                                                 (@spinframework/build-tools 1.x with its j2w,
+#                                                 @spinframework/wasi-http-proxy, esbuild;
+#                                                 npm), for tests/components' spin-js-*
 # Idempotent and non-interactive; installs only what is missing or at another version, and
 # prints what it installs and how long each step took. With everything there it only compares
 # version stamps (well under a second).
@@ -83,6 +89,7 @@ want_cmspec="wasm-tools-$WASM_TOOLS_VERSION tests/component-model/test"
 want_node24="node $NODE24_VERSION"
 want_spin_py5="spin-sdk $SPIN_PY5_VERSION, componentize-py $COMPONENTIZE_PY_VERSION"
 want_spin_py3="spin-sdk $SPIN_PY3_VERSION, componentize-py $SPIN_PY3_COMPONENTIZE_PY"
+want_spin_js=$( (cd "$ROOT/tools/spin-js" && cat package.json package-lock.json) | sha256sum | cut -d' ' -f1)
 # Go: the stamp names the go binary linked and what warmed the cache (the template's hash).
 go_stamp() { echo "go >= 1.$GO_MIN_MINOR, http-go $(cat "$ROOT"/templates/http-go/kiln/* | sha256sum | cut -c1-16)"; }
 
@@ -117,6 +124,7 @@ fi
 if [ $spin_sdk = 1 ]; then
     stamp_ok "$KILN_TOOLS/spin-sdk/py5/.kiln-stamp" "$want_spin_py5" || missing+=(spin-py5)
     stamp_ok "$KILN_TOOLS/spin-sdk/py3/.kiln-stamp" "$want_spin_py3" && [ -x "$KILN_TOOLS/spin-sdk/py3/bin/componentize-py" ] || missing+=(spin-py3)
+    stamp_ok "$KILN_TOOLS/spin-sdk/js/.kiln-stamp" "$want_spin_js" && [ -x "$KILN_TOOLS/spin-sdk/js/node_modules/.bin/j2w" ] || missing+=(spin-js)
 fi
 want_go=$(go_stamp)
 if [ $all = 1 ] || [ $go_only = 1 ]; then
@@ -198,6 +206,17 @@ install_spin_py3() {
     "$d/bin/pip" install --quiet --disable-pip-version-check \
         "componentize-py==$SPIN_PY3_COMPONENTIZE_PY" "spin-sdk==$SPIN_PY3_VERSION"
     echo "$want_spin_py3" >"$d/.kiln-stamp"
+}
+
+# The http-js template's node_modules, shared by the spin-js-* builds (a link to it).
+install_spin_js() {
+    local d="$KILN_TOOLS/spin-sdk/js"
+    command -v npm >/dev/null || { echo "install-tools: npm not found" >&2; return 1; }
+    rm -rf "$d"
+    mkdir -p "$d"
+    cp "$ROOT/tools/spin-js/package.json" "$ROOT/tools/spin-js/package-lock.json" "$d/"
+    (cd "$d" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$want_spin_js" >"$d/.kiln-stamp"
 }
 
 # Node.js $NODE24_VERSION from the npm registry (the node-linux-ARCH package holds the
@@ -369,6 +388,10 @@ for t in "${missing[@]}"; do
     spin-py3)
         stamp_ok "$KILN_TOOLS/spin-sdk/py3/.kiln-stamp" "$want_spin_py3" && [ -x "$KILN_TOOLS/spin-sdk/py3/bin/componentize-py" ] && continue
         step "Spin's Python SDK $SPIN_PY3_VERSION + componentize-py $SPIN_PY3_COMPONENTIZE_PY (pip, venv $KILN_TOOLS/spin-sdk/py3)" install_spin_py3
+        ;;
+    spin-js)
+        stamp_ok "$KILN_TOOLS/spin-sdk/js/.kiln-stamp" "$want_spin_js" && [ -x "$KILN_TOOLS/spin-sdk/js/node_modules/.bin/j2w" ] && continue
+        step "Spin's http-js template dependencies (npm ci, tools/spin-js/package-lock.json)" install_spin_js
         ;;
     node24)
         stamp_ok "$KILN_TOOLS/node24/.kiln-stamp" "$want_node24" && [ -x "$KILN_TOOLS/node24/bin/node" ] && continue

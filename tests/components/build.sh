@@ -35,6 +35,10 @@
 #                     the SDK documents it, for tests/e2e/spin_sdk_py.sh (only on request)
 #   spin-py3-hello.wasm / spin-py3-app.wasm  the same on Spin's Python SDK 3.4.1 (world
 #                     spin-http, wasi:http 0.2, its own componentize-py 0.17.2; on request)
+#   spin-js-hello.wasm / spin-js-app.wasm  Spin's http-js template (esbuild + the SpinEsbuild
+#                     plugin, then j2w of @spinframework/build-tools 1.0.7): its hello
+#                     world, and an app making outbound requests with fetch(), for
+#                     tests/e2e/spin_sdk_js.sh (only on request)
 # Each is validated (wasm-tools validate) before it is kept. Results are cached by the hash of
 # their inputs (sources, this script, tool versions) under ${KILN_CORPUS_CACHE:-$KILN_TOOLS/corpus},
 # so a second run only copies files. Prints one line per component: name, size, build time or "cached".
@@ -102,7 +106,7 @@ input_hash() {
         "$CLANG" --version | head -1
         case $1 in go-*) "$GO" version ;; esac
         case $1 in c-sockets-p2-http) sha256sum "$HERE/c-sockets-p2/main.c" ;; esac
-        case $1 in spin-*) cat "$KILN_TOOLS"/spin-sdk/*/.kiln-stamp ;; esac
+        case $1 in spin-*) cat "$KILN_TOOLS"/spin-sdk/*/.kiln-stamp; node --version ;; esac
     } | sha256sum | cut -c1-16
 }
 
@@ -271,6 +275,16 @@ build_spin_py3() {
     (cd "$2" && VIRTUAL_ENV="$KILN_TOOLS/spin-sdk/py3" "$KILN_TOOLS/spin-sdk/py3/bin/componentize-py" \
         -w spin-http componentize app -o "$3")
 }
+# An http-js project: `npm run build` as the template's spin.toml runs it, on the
+# template's node_modules that install-tools.sh --spin-sdk installed (linked, not copied).
+build_spin_js() { # build_spin_js NAME WORK OUT.wasm
+    cp -R "$HERE/$1/." "$2/"
+    ln -s "$KILN_TOOLS/spin-sdk/js/node_modules" "$2/node_modules"
+    (cd "$2" && PATH="$2/node_modules/.bin:$PATH" npm run build --silent)
+    mv "$2/dist/$1.wasm" "$3"
+}
+build_spin_js_hello() { build_spin_js spin-js-hello "$1" "$2"; }
+build_spin_js_app() { build_spin_js spin-js-app "$1" "$2"; }
 build_spin_py5_hello() { build_spin_py5 spin-py5-hello "$1" "$2"; }
 build_spin_py5_app() { build_spin_py5 spin-py5-app "$1" "$2"; }
 build_spin_py3_hello() { build_spin_py3 spin-py3-hello "$1" "$2"; }
