@@ -8,7 +8,7 @@
 #   spin-sdk 3.4.1 (componentize-py 0.17.2, world spin-http: wasi:http 0.2, importing
 #   spin:postgres@4.0.0 and spin:sqlite@3.0.0 beside fermyon:spin@2.0.0).
 # Each SDK's README hello world answers as documented; the app's key-value store keeps its
-# values across requests and across a restart; its variables come from --variable,
+# values across requests and across a restart (and SDK 5's SQLite database its rows); its variables come from --variable,
 # SPIN_VARIABLE_* and defaults, an undefined one failing the request; its outbound request
 # reaches a local upstream granted by allowed_outbound_hosts and is denied (logged) for one
 # that is not. Without Kiln's spin:*@3 hosts neither SDK's apps loaded.
@@ -64,6 +64,7 @@ command = "componentize-py componentize app -o spin-$1-hello.wasm"
 [component.app]
 source = "spin-$1-app.wasm"
 key_value_stores = ["default"]
+sqlite_databases = ["default"]
 allowed_outbound_hosts = ["http://127.0.0.1:$UPORT"]
 [component.app.variables]
 message = "{{ greeting }}, world"
@@ -125,11 +126,25 @@ check_sdk() {
     expect_contains "$sdk outbound: ... the SDK raised wasi:http's HTTP-request-denied" \
         "ErrorCode_HttpRequestDenied" "$(cat "$TMP/up.err")"
 
+    # SQLite (SDK 5 only: spin:sqlite@3.1.0's open-async, execute-async with its rows as a
+    # stream, last-insert-rowid-async, changes-async; SDK 3 uses fermyon:spin/sqlite@2.0.0)
+    if [ "$sdk" = py5 ]; then
+        r=$(curl -s -m 60 -i -X POST --data-binary 'first note' "$URL/sql")
+        expect_contains "$sdk sqlite: an insert: 201" "HTTP/1.1 201" "$r"
+        expect_contains "$sdk sqlite: ... its rowid and changes" "note 1, 1 changed" "$r"
+        expect_eq "$sdk sqlite: a second insert" "note 2, 1 changed" \
+            "$(curl -s -m 60 -X POST --data-binary 'second' "$URL/sql")"
+        expect_eq "$sdk sqlite: a select streams the rows" "$(printf 'id|body\n1|first note\n2|second')" \
+            "$(curl -s -m 60 "$URL/sql")"
+    fi
+
     # a restart: the store kept its value; the variable falls back to its default
     stop_up
     SPIN_VARIABLE_SECRET=other start_up_from "$TMP/$sdk" ||
         fail "$sdk: kiln up starts again" "$(tail -n 20 "$TMP/up.err")"
     expect_eq "$sdk kv: the value outlives a restart" "v-one" "$(curl -s -m 60 "$URL/kv/k1")"
+    [ "$sdk" = py5 ] && expect_eq "$sdk sqlite: the rows outlive a restart" \
+        "$(printf 'id|body\n1|first note\n2|second')" "$(curl -s -m 60 "$URL/sql")"
     expect_eq "$sdk variables: the default without --variable" "hello, world" \
         "$(curl -s -m 60 "$URL/var/message")"
     expect_eq "$sdk variables: SPIN_VARIABLE_SECRET as now set" "other" \

@@ -7,10 +7,15 @@
 #   GET /var/NAME            the component variable NAME (500 when undefined)
 #   GET /fetch?url=URL       sends GET URL; answers the upstream's status and body, and its
 #                            content-type as x-fetched-type
+#   POST /sql                inserts the body as a note in the default SQLite database
+#                            (spin_sdk.sqlite: spin:sqlite@3.1.0's async functions): 201
+#                            with the note's rowid and the rows changed
+#   GET /sql                 the notes, "id|body" a line after a line of the column names
 from urllib.parse import parse_qs, urlparse
 
-from spin_sdk import http, key_value, variables
+from spin_sdk import http, key_value, sqlite, variables
 from spin_sdk.http import Request, Response
+from spin_sdk.sqlite import Value_Integer, Value_Text
 
 
 def text(status: int, body: str, headers: dict[str, str] | None = None) -> Response:
@@ -54,4 +59,34 @@ class HttpHandler(http.Handler):
             got = await http.send(Request("GET", target, {}, None))
             return text(got.status, str(got.body, "utf-8"),
                         {"x-fetched-type": got.headers.get("content-type", "")})
+        if path == "/sql":
+            with await sqlite.Connection.open_default() as db:
+                await run(db, "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)", [])
+                if request.method == "POST":
+                    await run(db, "INSERT INTO notes (body) VALUES (?)",
+                              [Value_Text(str(request.body or b"", "utf-8"))])
+                    rowid = await db.last_insert_rowid()
+                    changes = await db.changes()
+                    return text(201, f"note {rowid}, {changes} changed")
+                columns, rows = await run(db, "SELECT id, body FROM notes ORDER BY id", [])
+                lines = ["|".join(columns)]
+                for row in rows:
+                    lines.append("|".join(str(v.value) for v in row.values
+                                          if isinstance(v, (Value_Integer, Value_Text))))
+                return text(200, "\n".join(lines))
         return text(404, "no route " + path)
+
+
+async def run(db: sqlite.Connection, statement: str, params: list[sqlite.Value]):
+    """Runs a statement: its column names and every row, read from the result's stream;
+    raises the statement's error."""
+    columns, stream, result = await db.execute(statement, params)
+    rows: list[sqlite.RowResult] = []
+    with stream:
+        while not stream.writer_dropped:
+            rows += await stream.read(100)
+    with result:
+        outcome = await result.read()
+    if hasattr(outcome, "value") and outcome.value is not None:
+        raise RuntimeError(outcome.value)
+    return columns, rows
