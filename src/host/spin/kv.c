@@ -485,7 +485,11 @@ KV_HOST_FN(spin_kkeys, do_keys, API_SPIN)
 
 #define SPIN_ERR "variant{store-table-full, no-such-store, access-denied, other(string)}"
 static const kiln_chost_resource spin_res[] = {{"store", store_dtor}};
+static int kv3_keys(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+/* fermyon:spin/key-value@2.0.0 is spin_funcs[0..5], spin:key-value@3.0.0 (below)
+ * spin_funcs[1..6]: the same store functions, get-keys their own. */
 static const kiln_chost_func spin_funcs[] = {
+    {"[method]store.get-keys", "(borrow<store>) -> result<list<string>, " SPIN_ERR ">", spin_kkeys},
     {"[static]store.open", "(string) -> result<own<store>, " SPIN_ERR ">", spin_open},
     {"[method]store.get", "(borrow<store>, string) -> result<option<list<u8>>, " SPIN_ERR ">",
      spin_kget},
@@ -493,10 +497,11 @@ static const kiln_chost_func spin_funcs[] = {
      spin_kset},
     {"[method]store.delete", "(borrow<store>, string) -> result<_, " SPIN_ERR ">", spin_kdelete},
     {"[method]store.exists", "(borrow<store>, string) -> result<bool, " SPIN_ERR ">", spin_kexists},
-    {"[method]store.get-keys", "(borrow<store>) -> result<list<string>, " SPIN_ERR ">", spin_kkeys},
+    {"[method]store.get-keys",
+     "(borrow<store>) -> tuple<stream<string>, future<result<_, " SPIN_ERR ">>>", kv3_keys},
 };
-static const kiln_chost_iface spin_kv_iface = {
-    "fermyon:spin/key-value", "2.0.0", spin_res, 1, spin_funcs, 6};
+static const kiln_chost_iface spin_kv_iface = {"fermyon:spin/key-value", "2.0.0", spin_res, 1,
+                                               &spin_funcs[0],           6};
 
 /* ---- spin:key-value/key-value@3.0.0 ----
  * Spin 3's package (Spin's Python SDK 5 imports it): the same store and errors, every
@@ -600,19 +605,8 @@ static int kv3_keys(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cva
     return rc;
 }
 
-static const kiln_chost_func kv3_funcs[] = {
-    {"[static]store.open", "(string) -> result<own<store>, " SPIN_ERR ">", spin_open},
-    {"[method]store.get", "(borrow<store>, string) -> result<option<list<u8>>, " SPIN_ERR ">",
-     spin_kget},
-    {"[method]store.set", "(borrow<store>, string, list<u8>) -> result<_, " SPIN_ERR ">",
-     spin_kset},
-    {"[method]store.delete", "(borrow<store>, string) -> result<_, " SPIN_ERR ">", spin_kdelete},
-    {"[method]store.exists", "(borrow<store>, string) -> result<bool, " SPIN_ERR ">", spin_kexists},
-    {"[method]store.get-keys",
-     "(borrow<store>) -> tuple<stream<string>, future<result<_, " SPIN_ERR ">>>", kv3_keys},
-};
 static const kiln_chost_iface kv3_iface = {
-    "spin:key-value/key-value", "3.0.0", spin_res, 1, kv3_funcs, 6};
+    "spin:key-value/key-value", "3.0.0", spin_res, 1, &spin_funcs[1], 6};
 
 /* ---- wasi:keyvalue/store@0.2.0-draft2 ---- */
 

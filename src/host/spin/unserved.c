@@ -140,16 +140,9 @@ const kiln_chost_iface kiln_spin_rdbms_types_iface = {
  * connection reaches (none is ever made) answer Spin's "no connection" errors; their
  * types are not checked. */
 
-static const kiln_chost_func mqtt3_funcs[] = {
-    {"[static]connection.open",
-     "(string, string, string, u64) -> result<own<connection>, " MQTT_ERR ">", mqtt_open},
-    {"[method]connection.publish",
-     "(borrow<connection>, string, list<u8>, enum{at-most-once, at-least-once, exactly-once}) "
-     "-> result<_, " MQTT_ERR ">",
-     mqtt_publish},
-};
+/* spin:mqtt@3.0.0: 2.0.0's functions and types, as `async func`s. */
 const kiln_chost_iface kiln_spin_mqtt3_iface = {"spin:mqtt/mqtt", "3.0.0", mqtt_res, 1,
-                                                mqtt3_funcs,      2};
+                                                mqtt_funcs,       2};
 
 /* spin:mysql@3.0.0's error variant: connection-failed(string) first, like rdbms-types'. */
 static const kiln_chost_func mysql3_funcs[] = {
