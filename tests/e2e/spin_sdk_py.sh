@@ -100,6 +100,12 @@ check_sdk() {
     expect_eq "$sdk kv: get-keys lists both" "$(printf 'k1\nk2')" "$(curl -s -m 60 "$URL/kv-keys")"
     expect_eq "$sdk kv: DELETE" "deleted k2" "$(curl -s -m 60 -X DELETE "$URL/kv/k2")"
     expect_eq "$sdk kv: get-keys after the delete" "k1" "$(curl -s -m 60 "$URL/kv-keys")"
+    # more keys than one read of the stream takes (SDK 5 reads 100 at a time, Kiln gives
+    # at most 64 per read)
+    local urls=() want=k1 i
+    for i in $(seq 101 250); do urls+=("$URL/kv/m$i"); want+=$'\n'"m$i"; done
+    curl -s -m 120 -X PUT --data-binary 'x' "${urls[@]}" >/dev/null
+    expect_eq "$sdk kv: get-keys of 151 keys" "$want" "$(curl -s -m 60 "$URL/kv-keys")"
 
     # variables: --variable, SPIN_VARIABLE_*, an undefined one
     expect_eq "$sdk variables: from --variable through a template" "hey, world" \

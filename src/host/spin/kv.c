@@ -530,7 +530,7 @@ static size_t listing_values(void *arg, kiln_cabi_cx *cx, kiln_cval *vals, size_
     for (; k < n && l->at < l->list.n; k++, l->at++) {
         size_t len = l->list.key_lens[l->at];
         char *b = kiln_cabi_alloc(cx, len ? len : 1);
-        if (!b) break; /* the guest reads again */
+        if (!b) return k; /* out of memory: what was made (none: the read stays pending) */
         memcpy(b, l->list.keys[l->at], len);
         vals[k].str.ptr = b;
         vals[k].str.len = len;
