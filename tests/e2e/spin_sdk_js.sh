@@ -63,6 +63,11 @@ command = ["npm install", "npm run build"]
 watch = ["src/**/*.js"]
 TOML
 
+# compiled first (kiln up waits 60 s for its health check; a cold cache takes longer)
+for c in spin-js-hello spin-js-app; do
+    out=$("$KILN" compile "$TMP/app/dist/$c.wasm" 2>&1)
+    expect_contains "kiln compile: $c" "$c.wasm: component, 4 core modules, fast tier" "$out"
+done
 start_up || fail "kiln up starts" "$(tail -n 20 "$TMP/up.err")"
 r=$(curl -s -m 60 -i "$URL/hello")
 expect_contains "hello: 200" "HTTP/1.1 200" "$r"

@@ -74,8 +74,13 @@ TOML
 
 # check_sdk SDK: the whole walk through one SDK's apps.
 check_sdk() {
-    local sdk=$1 r
+    local sdk=$1 r c out
     app "$sdk"
+    # compiled first (kiln up waits 60 s for its health check; a cold cache takes longer)
+    for c in hello app; do
+        out=$("$KILN" compile "$TMP/$sdk/spin-$sdk-$c.wasm" 2>&1)
+        expect_contains "$sdk: kiln compile spin-$sdk-$c" "spin-$sdk-$c.wasm: component, 14 core modules, fast tier" "$out"
+    done
     SPIN_VARIABLE_SECRET=s3cr3t start_up_from "$TMP/$sdk" --variable greeting=hey ||
         fail "$sdk: kiln up starts" "$(tail -n 20 "$TMP/up.err")"
 
