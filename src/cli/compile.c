@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "engine/engine.h"
 #include "host/registry.h"
+#include "host/spin/grants.h"
 #include "host/wasi.h"
 
 #include <stdio.h>
@@ -40,6 +41,12 @@ int kiln_cmd_compile(int argc, char **argv)
     if (i >= argc) {
         compile_usage(stderr);
         return 2;
+    }
+    /* Spin's APIs are Kiln's too (kiln up serves them): a component built with Spin's SDKs
+     * imports them, and checks against them here as there */
+    if (kiln_spin_register() < 0) {
+        fprintf(stderr, "error: cannot register Spin's host interfaces\n");
+        return 1;
     }
     int rc = 0;
     for (; i < argc; i++) {

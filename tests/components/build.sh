@@ -29,6 +29,16 @@
 #                     for tests/e2e/component_p3_wasi.sh (only on request)
 #   py-http-cmd-p3.wasm  Python p3 command making outbound requests with wasi:http/client,
 #                     for tests/e2e/p3_http_cmd.sh (only on request)
+#   spin-py5-hello.wasm / spin-py5-app.wasm  apps on Spin's Python SDK 5.0.0 (spin-sdk from
+#                     PyPI, world spin:up/http-trigger@4.1.0, wasi:http 0.3): the README's
+#                     hello world, and key-value, variables and outbound HTTP, built as
+#                     the SDK documents it, for tests/e2e/spin_sdk_py.sh (only on request)
+#   spin-py3-hello.wasm / spin-py3-app.wasm  the same on Spin's Python SDK 3.4.1 (world
+#                     spin-http, wasi:http 0.2, its own componentize-py 0.17.2; on request)
+#   spin-js-hello.wasm / spin-js-app.wasm  Spin's http-js template (esbuild + the SpinEsbuild
+#                     plugin, then j2w of @spinframework/build-tools 1.0.7): its hello
+#                     world, and an app making outbound requests with fetch(), for
+#                     tests/e2e/spin_sdk_js.sh (only on request)
 # Each is validated (wasm-tools validate) before it is kept. Results are cached by the hash of
 # their inputs (sources, this script, tool versions) under ${KILN_CORPUS_CACHE:-$KILN_TOOLS/corpus},
 # so a second run only copies files. Prints one line per component: name, size, build time or "cached".
@@ -47,6 +57,14 @@ NAMES=("$@")
 [ ${#NAMES[@]} -gt 0 ] || NAMES=("${ALL[@]}")
 
 "$ROOT/scripts/install-tools.sh"
+# Spin's SDKs only when a component built with one is asked for.
+for name in "${NAMES[@]}"; do
+    case $name in spin-*)
+        "$ROOT/scripts/install-tools.sh" --spin-sdk
+        break
+        ;;
+    esac
+done
 CACHE=${KILN_CORPUS_CACHE:-$KILN_TOOLS/corpus}
 mkdir -p "$OUT" "$CACHE"
 OUT=$(cd "$OUT" && pwd)
@@ -88,6 +106,7 @@ input_hash() {
         "$CLANG" --version | head -1
         case $1 in go-*) "$GO" version ;; esac
         case $1 in c-sockets-p2-http) sha256sum "$HERE/c-sockets-p2/main.c" ;; esac
+        case $1 in spin-*) cat "$KILN_TOOLS"/spin-sdk/*/.kiln-stamp; node --version ;; esac
     } | sha256sum | cut -c1-16
 }
 
@@ -243,6 +262,33 @@ build_py_cli_p3() { build_py_p3 py-cli-p3 command "$1" "$2"; }
 build_py_proxy_p3() { build_py_p3 py-proxy-p3 proxy "$1" "$2"; }
 build_py_wasi_p3() { build_py_p3 py-wasi-p3 command "$1" "$2"; }
 build_py_http_cmd_p3() { build_py_p3 py-http-cmd-p3 command "$1" "$2"; }
+
+# Apps on Spin's Python SDKs, built as the SDKs' READMEs say (`componentize-py -w WORLD
+# componentize app`, the SDK found on the Python path with its componentize-py.toml).
+build_spin_py5() { # build_spin_py5 NAME WORK OUT.wasm
+    cp "$HERE/$1/app.py" "$2/"
+    (cd "$2" && "$KILN_TOOLS/py/bin/componentize-py" -w spin:up/http-trigger@4.1.0 componentize app \
+        -p . -p "$KILN_TOOLS/spin-sdk/py5" -o "$3")
+}
+build_spin_py3() {
+    cp "$HERE/$1/app.py" "$2/"
+    (cd "$2" && VIRTUAL_ENV="$KILN_TOOLS/spin-sdk/py3" "$KILN_TOOLS/spin-sdk/py3/bin/componentize-py" \
+        -w spin-http componentize app -o "$3")
+}
+# An http-js project: `npm run build` as the template's spin.toml runs it, on the
+# template's node_modules that install-tools.sh --spin-sdk installed (linked, not copied).
+build_spin_js() { # build_spin_js NAME WORK OUT.wasm
+    cp -R "$HERE/$1/." "$2/"
+    ln -s "$KILN_TOOLS/spin-sdk/js/node_modules" "$2/node_modules"
+    (cd "$2" && PATH="$2/node_modules/.bin:$PATH" npm run build --silent)
+    mv "$2/dist/$1.wasm" "$3"
+}
+build_spin_js_hello() { build_spin_js spin-js-hello "$1" "$2"; }
+build_spin_js_app() { build_spin_js spin-js-app "$1" "$2"; }
+build_spin_py5_hello() { build_spin_py5 spin-py5-hello "$1" "$2"; }
+build_spin_py5_app() { build_spin_py5 spin-py5-app "$1" "$2"; }
+build_spin_py3_hello() { build_spin_py3 spin-py3-hello "$1" "$2"; }
+build_spin_py3_app() { build_spin_py3 spin-py3-app "$1" "$2"; }
 
 # Builds of older sources (other branches, earlier commits) go after two weeks unused.
 find "$CACHE" -maxdepth 1 -name '*.wasm' -mtime +14 -delete 2>/dev/null || true

@@ -10,6 +10,8 @@
 void spin_data_free(spin_data *d)
 {
     if (!d) return;
+    while (d->rows)
+        spin_rows_free(d->rows);
     for (size_t i = 0; i < SPIN_MAX_CONNS; i++) {
         kiln_sqldb_disconnect(d->sql[i]);
         if (d->redis[i]) spin_redis_close(d->redis[i]);

@@ -19,11 +19,13 @@
 
 typedef struct spin_redis spin_redis; /* redis.c */
 typedef struct spin_pg spin_pg;       /* postgres.c */
+typedef struct spin_rows spin_rows;   /* sqlite.c: spin:sqlite@3.1.0 execute-async's rows */
 
 typedef struct spin_data {
     kiln_sqldb *sql[SPIN_MAX_CONNS]; /* kiln_sqldb_connect's (disconnected when dropped) */
     spin_redis *redis[SPIN_MAX_CONNS];
     spin_pg *pg[SPIN_MAX_CONNS];
+    spin_rows *rows; /* row streams the guest has not read to their end */
 } spin_data;
 
 /* The instance's tables (made on first use); NULL out of memory. (kv.c) */
@@ -32,6 +34,7 @@ spin_data *spin_ctx_data(void *ctx);
 void spin_data_free(spin_data *d);
 void spin_redis_close(spin_redis *r); /* redis.c */
 void spin_pg_close(spin_pg *p);       /* postgres.c */
+void spin_rows_free(spin_rows *r);    /* sqlite.c: unlinks r from its list too */
 
 /* The instance's allowed_outbound_hosts (kiln_grants_outbound); *n of them. (kv.c) */
 const char *const *spin_ctx_outbound(void *ctx, size_t *n);

@@ -1,5 +1,6 @@
-/* kv.c — the key-value hosts (fermyon:spin/key-value@2.0.0, wasi:keyvalue store, atomics
- * and batch @0.2.0-draft2) and the "spin" provider's instance context (spin.h).
+/* kv.c — the key-value hosts (fermyon:spin/key-value@2.0.0, spin:key-value/key-value@3.0.0,
+ * wasi:keyvalue store, atomics and batch @0.2.0-draft2) and the "spin" provider's instance
+ * context (spin.h).
  *
  * A store or bucket handle's rep is its index + 1 in the context's table of open stores
  * (both interfaces share it: the guest's handle tables keep their types apart); a cas's
@@ -30,8 +31,17 @@ typedef struct kv_cas {
     size_t curlen;
 } kv_cas;
 
+/* A spin:key-value@3.0.0 get-keys listing: its keys, read by the guest through a stream. */
+typedef struct kv_listing {
+    struct kv_listing *next;
+    struct spin_ctx *c;
+    kiln_kvs_list list;
+    size_t at; /* the next key to give */
+} kv_listing;
+
 typedef struct spin_ctx {
     const spin_component *comp; /* NULL: a component the application does not know */
+    kv_listing *listings;       /* get-keys streams the guest has not read to their end */
     kv_open *open;              /* KILN_KV_MAX_OPEN entries once the first store opens */
     kv_cas *cas;                /* KILN_KV_MAX_OPEN entries once the first cas is made */
     spin_data *data;            /* SQLite, Redis, PostgreSQL connections (data.h) */
@@ -475,7 +485,11 @@ KV_HOST_FN(spin_kkeys, do_keys, API_SPIN)
 
 #define SPIN_ERR "variant{store-table-full, no-such-store, access-denied, other(string)}"
 static const kiln_chost_resource spin_res[] = {{"store", store_dtor}};
+static int kv3_keys(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res);
+/* fermyon:spin/key-value@2.0.0 is spin_funcs[0..5], spin:key-value@3.0.0 (below)
+ * spin_funcs[1..6]: the same store functions, get-keys their own. */
 static const kiln_chost_func spin_funcs[] = {
+    {"[method]store.get-keys", "(borrow<store>) -> result<list<string>, " SPIN_ERR ">", spin_kkeys},
     {"[static]store.open", "(string) -> result<own<store>, " SPIN_ERR ">", spin_open},
     {"[method]store.get", "(borrow<store>, string) -> result<option<list<u8>>, " SPIN_ERR ">",
      spin_kget},
@@ -483,10 +497,116 @@ static const kiln_chost_func spin_funcs[] = {
      spin_kset},
     {"[method]store.delete", "(borrow<store>, string) -> result<_, " SPIN_ERR ">", spin_kdelete},
     {"[method]store.exists", "(borrow<store>, string) -> result<bool, " SPIN_ERR ">", spin_kexists},
-    {"[method]store.get-keys", "(borrow<store>) -> result<list<string>, " SPIN_ERR ">", spin_kkeys},
+    {"[method]store.get-keys",
+     "(borrow<store>) -> tuple<stream<string>, future<result<_, " SPIN_ERR ">>>", kv3_keys},
 };
-static const kiln_chost_iface spin_kv_iface = {
-    "fermyon:spin/key-value", "2.0.0", spin_res, 1, spin_funcs, 6};
+static const kiln_chost_iface spin_kv_iface = {"fermyon:spin/key-value", "2.0.0", spin_res, 1,
+                                               &spin_funcs[0],           6};
+
+/* ---- spin:key-value/key-value@3.0.0 ----
+ * Spin 3's package (Spin's Python SDK 5 imports it): the same store and errors, every
+ * function an `async func` that completes before it returns (the database work parks the
+ * guest's fiber, kiln_offload), except get-keys, which answers a stream of the keys and a
+ * future of the listing's result: the keys are read whole (up to 16 MiB, as 2.0.0's), then
+ * handed out as the guest reads. */
+
+/* Unlinks and frees a listing. */
+static void listing_free(void *arg)
+{
+    kv_listing *l = arg, **pp = &l->c->listings;
+    while (*pp && *pp != l)
+        pp = &(*pp)->next;
+    if (*pp) *pp = l->next;
+    kiln_kvs_list_free(&l->list);
+    kiln_free(l);
+}
+
+/* The next keys of a listing, as strings in the reader's arena; at the end the listing
+ * is freed. */
+static size_t listing_values(void *arg, kiln_cabi_cx *cx, kiln_cval *vals, size_t n, int *end)
+{
+    kv_listing *l = arg;
+    size_t k = 0;
+    for (; k < n && l->at < l->list.n; k++, l->at++) {
+        size_t len = l->list.key_lens[l->at];
+        char *b = kiln_cabi_alloc(cx, len ? len : 1);
+        if (!b) return k; /* out of memory: what was made (none: the read stays pending) */
+        memcpy(b, l->list.keys[l->at], len);
+        vals[k].str.ptr = b;
+        vals[k].str.len = len;
+    }
+    if (k) return k;
+    *end = 1;
+    listing_free(l);
+    return 0;
+}
+
+/* get-keys: tuple<stream<string>, future<result<_, error>>>. */
+static int kv3_keys(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    spin_ctx *c = ctx;
+    kiln_cval *two = kiln_cabi_alloc(cx, 2 * sizeof *two);
+    kv_listing *l = kiln_calloc(1, sizeof *l);
+    if (!two || !l) {
+        kiln_free(l);
+        return oom(cx);
+    }
+    memset(two, 0, 2 * sizeof *two);
+    /* the listing's result (results[0] of 2.0.0's get-keys) */
+    kiln_cval r;
+    memset(&r, 0, sizeof r);
+    kv_job j;
+    int rc = 0;
+    if (!job_store(c, cx, &args[0], &j, OP_KEYS)) {
+        kiln_free(l);
+        return -1;
+    }
+    run(&j);
+    /* the error's message: static, the guest may read the future later */
+    static char failed[] = "listing the keys failed";
+    static char too_big[] = "the keys exceed the 16 MiB a get-keys may answer";
+    char *msg = NULL;
+    if (j.rc < 0) { /* logged with SQLite's (or Redis') message; the guest gets failed */
+        msg = failed;
+        err_other(cx, &r, API_SPIN, c, j.err ? j.err : "failed", 1);
+    } else if (j.flag) {
+        msg = too_big;
+        err_other(cx, &r, API_SPIN, c, msg, 1);
+    } else {
+        l->list = j.list; /* taken over */
+        memset(&j.list, 0, sizeof j.list);
+    }
+    job_done(&j);
+    l->c = c;
+    l->next = c->listings;
+    c->listings = l;
+    kiln_chost_stream_ops ops = {NULL, NULL, listing_free, l};
+    if (!kiln_chost_stream_values(cx, &two[0], listing_values, &ops)) {
+        listing_free(l);
+        return -1;
+    }
+    kiln_chost_future *f = kiln_chost_future_writer(cx, &two[1]);
+    if (!f) return -1;
+    kiln_cval v;
+    memset(&v, 0, sizeof v);
+    if (msg) { /* err(other(msg)): its parts live with the future */
+        kiln_cval *p = kiln_chost_future_values(f, 2);
+        if (!p) return oom(cx);
+        p[1].str.ptr = msg;
+        p[1].str.len = strlen(msg);
+        p[0].var.disc = 3;
+        p[0].var.payload = &p[1];
+        v.var.disc = 1;
+        v.var.payload = &p[0];
+    }
+    if (kiln_chost_future_resolve(f, &v) < 0) rc = -1;
+    res[0].agg.items = two;
+    res[0].agg.n = 2;
+    return rc;
+}
+
+static const kiln_chost_iface kv3_iface = {
+    "spin:key-value/key-value", "3.0.0", spin_res, 1, &spin_funcs[1], 6};
 
 /* ---- wasi:keyvalue/store@0.2.0-draft2 ---- */
 
@@ -889,6 +1009,8 @@ static void ctx_free(void *ctx)
 {
     spin_ctx *c = ctx;
     if (!c) return;
+    while (c->listings)
+        listing_free(c->listings);
     for (uint32_t i = 0; c->cas && i < KILN_KV_MAX_OPEN; i++)
         cas_clear(&c->cas[i]);
     kiln_free(c->cas);
@@ -902,18 +1024,25 @@ static void ctx_free(void *ctx)
 
 static const kiln_chost_iface *const ifaces[] = {
     &spin_kv_iface,
+    &kv3_iface,
     &wasi_store_iface,
     &wasi_atomics_iface,
     &wasi_batch_iface,
     &kiln_spin_variables_iface,
+    &kiln_spin_variables3_iface,
     &kiln_wasi_config_store_iface,
     &kiln_spin_sqlite_iface,
+    &kiln_spin_sqlite3_iface,
     &kiln_spin_redis_iface,
+    &kiln_spin_redis3_iface,
     &kiln_spin_llm_iface,
     &kiln_spin_mqtt_iface,
+    &kiln_spin_mqtt3_iface,
     &kiln_spin_mysql_iface,
+    &kiln_spin_mysql3_iface,
     &kiln_spin_postgres_iface,
     &kiln_spin_postgres2_iface,
+    &kiln_spin_postgres4_iface,
     &kiln_spin_rdbms_types_iface,
     &kiln_spin_http_iface,
     &kiln_spin_http_types_iface,

@@ -550,3 +550,7 @@ static const kiln_chost_func redis_funcs[] = {
 };
 const kiln_chost_iface kiln_spin_redis_iface = {"fermyon:spin/redis", "2.0.0", redis_res, 1,
                                                 redis_funcs,          10};
+/* spin:redis/redis@3.0.0: the same functions, types and errors, declared `async func`
+ * (Spin's Python SDK 5 imports it); each completes before it returns. */
+const kiln_chost_iface kiln_spin_redis3_iface = {"spin:redis/redis", "3.0.0", redis_res, 1,
+                                                 redis_funcs,        10};

@@ -69,13 +69,16 @@ const spin_component *spin_ctx_component(void *ctx);
 int spin_err_str(kiln_cabi_cx *cx, kiln_cval *r, uint32_t disc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-extern const kiln_chost_iface kiln_spin_variables_iface, kiln_wasi_config_store_iface;
-extern const kiln_chost_iface kiln_spin_sqlite_iface;                              /* sqlite.c */
-extern const kiln_chost_iface kiln_spin_redis_iface;                               /* redis.c */
+/* variables.c */
+extern const kiln_chost_iface kiln_spin_variables_iface, kiln_spin_variables3_iface,
+    kiln_wasi_config_store_iface;
+extern const kiln_chost_iface kiln_spin_sqlite_iface, kiln_spin_sqlite3_iface;     /* sqlite.c */
+extern const kiln_chost_iface kiln_spin_redis_iface, kiln_spin_redis3_iface;       /* redis.c */
 extern const kiln_chost_iface kiln_spin_http_iface, kiln_spin_http_types_iface;    /* http.c */
 extern const kiln_chost_iface kiln_spin_postgres_iface, kiln_spin_postgres2_iface; /* postgres.c */
 /* unserved.c */
 extern const kiln_chost_iface kiln_spin_llm_iface, kiln_spin_mqtt_iface, kiln_spin_mysql_iface,
-    kiln_spin_rdbms_types_iface;
+    kiln_spin_rdbms_types_iface, kiln_spin_mqtt3_iface, kiln_spin_mysql3_iface,
+    kiln_spin_postgres4_iface;
 
 #endif

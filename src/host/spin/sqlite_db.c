@@ -299,3 +299,19 @@ int kiln_sqldb_exec(kiln_sqldb *d, const char *sql, char **err)
     pthread_mutex_unlock(&d->lock);
     return rc;
 }
+
+int64_t kiln_sqldb_last_rowid(kiln_sqldb *d)
+{
+    pthread_mutex_lock(&d->lock);
+    int64_t id = (int64_t)sqlite3_last_insert_rowid(d->db);
+    pthread_mutex_unlock(&d->lock);
+    return id;
+}
+
+uint64_t kiln_sqldb_changes(kiln_sqldb *d)
+{
+    pthread_mutex_lock(&d->lock);
+    sqlite3_int64 n = sqlite3_changes64(d->db);
+    pthread_mutex_unlock(&d->lock);
+    return n > 0 ? (uint64_t)n : 0;
+}

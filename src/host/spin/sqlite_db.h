@@ -61,5 +61,10 @@ int kiln_sqldb_query(kiln_sqldb *d, const char *sql, size_t len, const kiln_sql_
                      size_t nparams, kiln_sql_result *out, char **err);
 /* Runs every statement of sql (a NUL-terminated script: a migration). 0, or -1 with *err. */
 int kiln_sqldb_exec(kiln_sqldb *d, const char *sql, char **err);
+/* The rowid of d's last successful INSERT (0: none yet), and the rows its last INSERT,
+ * UPDATE or DELETE changed: SQLite's sqlite3_last_insert_rowid and sqlite3_changes64 on
+ * d's own connection (kiln_sqldb_connect's, used by one guest at a time). */
+int64_t kiln_sqldb_last_rowid(kiln_sqldb *d);
+uint64_t kiln_sqldb_changes(kiln_sqldb *d);
 
 #endif

@@ -1,7 +1,7 @@
 /* sqlite_db_test.c — the SQLite databases of fermyon:spin/sqlite: typed results, bound
  * parameters (an injection attempt stays data), one statement per query, ATTACH refused,
- * scripts, a file read back after reopening, and the conversion of parameters and rows
- * to and from component values. */
+ * scripts, a file read back after reopening, last-insert-rowid and changes, and the conversion of
+ * parameters and rows to and from component values. */
 #include "component/cabi.h"
 #include "host/spin/sqlite_conv.h"
 #include "host/spin/sqlite_db.h"
@@ -183,6 +183,25 @@ static void conversion(kiln_sqldb *d)
     kiln_cabi_cx_free(&cx);
 }
 
+/* spin:sqlite@3's last-insert-rowid and changes: the connection's last INSERT and the
+ * rows its last change touched. */
+static void rowid_changes(kiln_sqldb *d)
+{
+    kiln_sql_result r;
+    CHECK(!query(d, "CREATE TABLE rc (v TEXT)", NULL, 0, &r));
+    kiln_sql_result_free(&r);
+    for (int i = 0; i < 3; i++) {
+        CHECK(!query(d, "INSERT INTO rc (v) VALUES ('x')", NULL, 0, &r));
+        kiln_sql_result_free(&r);
+    }
+    CHECK(kiln_sqldb_last_rowid(d) == 3);
+    CHECK(kiln_sqldb_changes(d) == 1);
+    CHECK(!query(d, "UPDATE rc SET v = 'y'", NULL, 0, &r));
+    kiln_sql_result_free(&r);
+    CHECK(kiln_sqldb_changes(d) == 3);
+    CHECK(kiln_sqldb_last_rowid(d) == 3);
+}
+
 int main(void)
 {
     char *err = NULL;
@@ -193,6 +212,7 @@ int main(void)
     typed(d);
     refusals(d);
     conversion(d);
+    rowid_changes(d);
     kiln_sqldb_close(d);
     file_and_script();
     return test_finish("sqlite_db_test");

@@ -12,7 +12,9 @@
  *           MQTT;
  *   mysql   open: the same with "mysql" grants and MySQL.
  * No connection is ever made, so the methods of a connection answer Spin's "no connection"
- * errors. Denials are logged with the component. */
+ * errors. Denials are logged with the component.
+ * Also Spin 3's packages of the same (spin:mqtt@3.0.0, spin:mysql@3.0.0) and
+ * spin:postgres@4.x, below. */
 #include "host/spin/data.h"
 #include "host/spin/spin.h"
 
@@ -129,3 +131,67 @@ const kiln_chost_iface kiln_spin_mysql_iface = {"fermyon:spin/mysql", "2.0.0", m
  * as an instance of its own. */
 const kiln_chost_iface kiln_spin_rdbms_types_iface = {
     "fermyon:spin/rdbms-types", "2.0.0", NULL, 0, NULL, 0};
+
+/* ---- Spin 3's packages: spin:mqtt@3.0.0, spin:mysql@3.0.0; spin:postgres@4.x ----
+ * Spin's Python SDK 5 imports its whole platform world, these included. MQTT and MySQL are
+ * refused as above. spin:postgres@4 (new value types, connection builders) is not served:
+ * Kiln serves spin:postgres@3.0.0 and fermyon:spin/postgres@2.0.0; a 4.x open answers
+ * connection-failed saying so (after the same grant check). Functions that only a
+ * connection reaches (none is ever made) answer Spin's "no connection" errors; their
+ * types are not checked. */
+
+/* spin:mqtt@3.0.0: 2.0.0's functions and types, as `async func`s. */
+const kiln_chost_iface kiln_spin_mqtt3_iface = {"spin:mqtt/mqtt", "3.0.0", mqtt_res, 1,
+                                                mqtt_funcs,       2};
+
+/* spin:mysql@3.0.0's error variant: connection-failed(string) first, like rdbms-types'. */
+static const kiln_chost_func mysql3_funcs[] = {
+    {"[static]connection.open", "(string) -> result<own<connection>, *>", mysql_open},
+    {"[method]connection.query", NULL, mysql_no_conn},
+    {"[method]connection.execute", NULL, mysql_no_conn},
+};
+const kiln_chost_iface kiln_spin_mysql3_iface = {"spin:mysql/mysql", "3.0.0", mysql_res, 1,
+                                                 mysql3_funcs,       3};
+
+#define PG4_NOT_SERVED "spin:postgres@4 (Kiln serves spin:postgres@3.0.0)"
+
+static int pg4_open(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return refuse(ctx, cx, &args[0], &res[0], "postgres", 5432, PG4_NOT_SERVED, 0);
+}
+
+static int pg4_no_conn(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return spin_err_str(cx, &res[0], 0, "no connection found");
+}
+
+/* connection-builder: made (it holds nothing), build answers connection-failed. */
+static int pg4_builder_new(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    res[0].res.rep = 1;
+    return 0;
+}
+
+static int pg4_build(void *ctx, kiln_cabi_cx *cx, const kiln_cval *args, kiln_cval *res)
+{
+    return spin_err_str(cx, &res[0], 0, "Kiln does not serve %s", PG4_NOT_SERVED);
+}
+
+static const kiln_chost_resource pg4_res[] = {{"connection", NULL}, {"connection-builder", NULL}};
+static const kiln_chost_func pg4_funcs[] = {
+    {"[static]connection.open", "(string) -> result<own<connection>, *>", pg4_open},
+    {"[static]connection.open-async", "(string) -> result<own<connection>, *>", pg4_open},
+    {"[method]connection.query", NULL, pg4_no_conn},
+    {"[method]connection.query-async", NULL, pg4_no_conn},
+    {"[method]connection.execute", NULL, pg4_no_conn},
+    {"[method]connection.execute-async", NULL, pg4_no_conn},
+    {"[constructor]connection-builder", "(string) -> own<connection-builder>", pg4_builder_new},
+    {"[method]connection-builder.set-ca-root",
+     "(borrow<connection-builder>, string) -> result<_, *>", pg4_build},
+    {"[method]connection-builder.build",
+     "(borrow<connection-builder>) -> result<own<connection>, *>", pg4_build},
+    {"[method]connection-builder.build-async",
+     "(borrow<connection-builder>) -> result<own<connection>, *>", pg4_build},
+};
+const kiln_chost_iface kiln_spin_postgres4_iface = {
+    "spin:postgres/postgres", "4.2.0", pg4_res, 2, pg4_funcs, 10};

@@ -1,6 +1,6 @@
 /* variables.c — application variables: resolution through the providers at start, and the
- * fermyon:spin/variables@2.0.0 and wasi:config/store hosts over a component's resolved
- * variables (spin.h). */
+ * fermyon:spin/variables@2.0.0, spin:variables/variables@3.0.0 and wasi:config/store hosts over a
+ * component's resolved variables (spin.h). */
 #include "host/spin/spin.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -136,6 +136,10 @@ static const kiln_chost_func variables_funcs[] = {
 };
 const kiln_chost_iface kiln_spin_variables_iface = {"fermyon:spin/variables", "2.0.0", NULL, 0,
                                                     variables_funcs,          1};
+/* spin:variables/variables@3.0.0 (Spin 3's package; Spin's Python SDK 5 imports it): the
+ * same function and error variant, declared `async func`; it completes at once. */
+const kiln_chost_iface kiln_spin_variables3_iface = {
+    "spin:variables/variables", "3.0.0", NULL, 0, variables_funcs, 1};
 
 static const kiln_chost_func config_funcs[] = {
     {"get", "(string) -> result<option<string>, variant{upstream(string), io(string)}>",
