@@ -94,10 +94,11 @@ static void record(void *arg, size_t off)
 static int objdump_offsets(const char *dir, kiln_buf *out)
 {
     char cmd[512];
-    snprintf(cmd, sizeof cmd,
-             "wasm-objdump -d %s/m.wasm | grep -E '^ [0-9a-f]{6}: .*\\| +[a-z]' | grep -v '| local\\[' "
-             "| sed -E 's/^ ([0-9a-f]{6}):.*/\\1/' > %s/offsets",
-             dir, dir);
+    snprintf(
+        cmd, sizeof cmd,
+        "wasm-objdump -d %s/m.wasm | grep -E '^ [0-9a-f]{6}: .*\\| +[a-z]' | grep -v '| local\\[' "
+        "| sed -E 's/^ ([0-9a-f]{6}):.*/\\1/' > %s/offsets",
+        dir, dir);
     if (system(cmd) != 0) return -1;
     snprintf(cmd, sizeof cmd, "%s/offsets", dir);
     return kiln_read_file(cmd, out);
