@@ -42,6 +42,7 @@ void ks_grants_fini(ks_grants *c)
     for (size_t i = 0; i < c->ngrants; i++)
         kiln_free(c->grants[i]);
     kiln_free(c->grants);
+    kiln_free(c->learned);
     kiln_free(c->component);
     memset(c, 0, sizeof *c);
 }
@@ -362,8 +363,14 @@ void ks_learn(ks_grants *c, const char *name, const struct sockaddr_storage *sa)
 {
     for (size_t i = 0; i < c->nlearned; i++)
         if (same_ip(&c->learned[i].addr, sa) && strcmp(c->learned[i].name, name) == 0) return;
-    ks_learned *e = &c->learned[c->nlearned < KS_MAX_LEARNED ? c->nlearned++ : c->learned_next];
-    if (c->nlearned == KS_MAX_LEARNED) c->learned_next = (c->learned_next + 1) % KS_MAX_LEARNED;
+    if (!c->learned && !(c->learned = kiln_malloc(KS_MAX_LEARNED * sizeof *c->learned))) return;
+    ks_learned *e;
+    if (c->nlearned < KS_MAX_LEARNED) {
+        e = &c->learned[c->nlearned++];
+    } else { /* full: the oldest goes */
+        e = &c->learned[c->learned_next];
+        c->learned_next = (c->learned_next + 1) % KS_MAX_LEARNED;
+    }
     snprintf(e->name, sizeof e->name, "%s", name);
     e->addr = *sa;
 }

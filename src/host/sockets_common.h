@@ -68,7 +68,8 @@ typedef struct ks_grants {
     char *component; /* for log lines (NULL: none) */
     char **grants;
     size_t ngrants;
-    ks_learned learned[KS_MAX_LEARNED];
+    ks_learned *learned; /* KS_MAX_LEARNED, allocated by the first ks_learn (NULL: none):
+                          * 96 KiB that every instance used to clear twice, sockets or not */
     size_t nlearned, learned_next;
     int allow_tcp_bind; /* kiln_grants.allow_tcp_bind */
 } ks_grants;
@@ -82,7 +83,8 @@ void ks_grants_fini(ks_grants *c);
 int ks_allowed(ks_grants *c, const struct sockaddr_storage *sa, int proto);
 /* 1 if c lets name be resolved; logs a refusal. */
 int ks_name_allowed(ks_grants *c, const char *name);
-/* Remembers that c's instance resolved name to sa (the oldest go past KS_MAX_LEARNED). */
+/* Remembers that c's instance resolved name to sa (the oldest go past KS_MAX_LEARNED;
+ * out of memory, nothing is learned and the address stays refused). */
 void ks_learn(ks_grants *c, const char *name, const struct sockaddr_storage *sa);
 /* The rules alone (testable without a context): KS_TCP_BIND only when allow_tcp_bind,
  * then as ks_allow_addr with KS_TCP. */

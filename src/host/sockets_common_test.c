@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 
 static struct sockaddr_storage v4(const char *ip, uint16_t port)
@@ -85,6 +86,25 @@ static void test_grants_ctx(void)
     ks_grants_fini(&c);
     CHECK_INT(ks_grants_init(&c, NULL), 0); /* no grants */
     CHECK(!ks_allowed(&c, &a, KS_TCP));
+    ks_grants_fini(&c);
+    /* A learned name grants its address; the array exists only once something is learned,
+     * and keeps the newest KS_MAX_LEARNED. */
+    const char *byname[] = {"tcp://db.internal:5432"};
+    g.allowed_outbound_hosts = byname;
+    CHECK_INT(ks_grants_init(&c, &g), 0);
+    CHECK(c.learned == NULL);
+    struct sockaddr_storage b = v4("10.1.2.3", 5432);
+    CHECK(!ks_allowed(&c, &b, KS_TCP));
+    ks_learn(&c, "db.internal", &b);
+    CHECK(c.learned != NULL);
+    CHECK(ks_allowed(&c, &b, KS_TCP));
+    for (int i = 0; i < KS_MAX_LEARNED; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "n%d.example", i);
+        ks_learn(&c, name, &a);
+    }
+    CHECK_INT(c.nlearned, KS_MAX_LEARNED);
+    CHECK(!ks_allowed(&c, &b, KS_TCP)); /* the oldest went */
     ks_grants_fini(&c);
 }
 
