@@ -17,14 +17,6 @@ static int skip_leb(const uint8_t *p, size_t end, size_t *pos)
     return -1;
 }
 
-static int get_u32(const uint8_t *p, size_t end, size_t *pos, uint32_t *out)
-{
-    uint64_t v;
-    if (kiln_leb_u(p, end, pos, 32, &v) != KILN_LEB_OK) return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
 /* Skips n LEB128 immediates. 0, or -1. */
 static int skip_lebs(const uint8_t *p, size_t end, size_t *pos, int n)
 {
@@ -37,7 +29,7 @@ static int skip_lebs(const uint8_t *p, size_t end, size_t *pos, int n)
 static int skip_memarg(const uint8_t *p, size_t end, size_t *pos)
 {
     uint32_t align;
-    if (get_u32(p, end, pos, &align) < 0) return -1;
+    if (kiln_leb_u32(p, end, pos, &align) < 0) return -1;
     if ((align & 0x40) && skip_leb(p, end, pos) < 0) return -1;
     return skip_leb(p, end, pos);
 }
@@ -52,7 +44,7 @@ static int valtype_byte(uint8_t b)
 static int scan_fc(const uint8_t *p, size_t end, size_t *pos)
 {
     uint32_t op;
-    if (get_u32(p, end, pos, &op) < 0) return SCAN_UNKNOWN;
+    if (kiln_leb_u32(p, end, pos, &op) < 0) return SCAN_UNKNOWN;
     if (op <= 7) return SCAN_NONE;             /* saturating truncations */
     if (op == 8 || op == 9) return SCAN_NAMES; /* memory.init, data.drop */
     static const int8_t imms[] = {
@@ -65,7 +57,7 @@ static int scan_fc(const uint8_t *p, size_t end, size_t *pos)
 static int scan_fe(const uint8_t *p, size_t end, size_t *pos)
 {
     uint32_t op;
-    if (get_u32(p, end, pos, &op) < 0) return SCAN_UNKNOWN;
+    if (kiln_leb_u32(p, end, pos, &op) < 0) return SCAN_UNKNOWN;
     if (op == 0x03) return *pos < end && p[(*pos)++] == 0 ? SCAN_NONE : SCAN_UNKNOWN; /* fence */
     if (op <= 0x02 || (op >= 0x10 && op <= 0x4e))
         return skip_memarg(p, end, pos) < 0 ? SCAN_UNKNOWN : SCAN_NONE;
@@ -118,14 +110,14 @@ static int scan_instr(const uint8_t *p, size_t end, size_t *pos)
         return skip_lebs(p, end, pos, 2) < 0 ? SCAN_UNKNOWN : SCAN_NONE;
     case 0x0e: { /* br_table: the labels, then the default */
         uint32_t n;
-        if (get_u32(p, end, pos, &n) < 0) return SCAN_UNKNOWN;
+        if (kiln_leb_u32(p, end, pos, &n) < 0) return SCAN_UNKNOWN;
         for (uint64_t i = 0; i <= n; i++)
             if (skip_leb(p, end, pos) < 0) return SCAN_UNKNOWN;
         return SCAN_NONE;
     }
     case 0x1c: { /* select with its types */
         uint32_t n;
-        if (get_u32(p, end, pos, &n) < 0 || n > end - *pos) return SCAN_UNKNOWN;
+        if (kiln_leb_u32(p, end, pos, &n) < 0 || n > end - *pos) return SCAN_UNKNOWN;
         for (uint32_t i = 0; i < n; i++)
             if (!valtype_byte(p[(*pos)++])) return SCAN_UNKNOWN;
         return SCAN_NONE;
@@ -154,10 +146,10 @@ static int scan_body(const uint8_t *p, size_t pos, size_t end,
                      void (*on_instr)(void *arg, size_t off), void *arg)
 {
     uint32_t groups;
-    if (get_u32(p, end, &pos, &groups) < 0) return SCAN_UNKNOWN;
+    if (kiln_leb_u32(p, end, &pos, &groups) < 0) return SCAN_UNKNOWN;
     for (uint32_t i = 0; i < groups; i++) {
         uint32_t count;
-        if (get_u32(p, end, &pos, &count) < 0 || pos >= end || !valtype_byte(p[pos++]))
+        if (kiln_leb_u32(p, end, &pos, &count) < 0 || pos >= end || !valtype_byte(p[pos++]))
             return SCAN_UNKNOWN;
     }
     while (pos < end) {
@@ -179,10 +171,10 @@ int kiln_code_walk(const uint8_t *p, size_t start, size_t end,
     if (start >= end) return 0;
     size_t pos = start;
     uint32_t n;
-    if (get_u32(p, end, &pos, &n) < 0) return 1;
+    if (kiln_leb_u32(p, end, &pos, &n) < 0) return 1;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t size;
-        if (get_u32(p, end, &pos, &size) < 0 || size > end - pos) return 1;
+        if (kiln_leb_u32(p, end, &pos, &size) < 0 || size > end - pos) return 1;
         if (scan_body(p, pos, pos + size, on_instr, arg) != SCAN_NONE) return 1;
         pos += size;
     }

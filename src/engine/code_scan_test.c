@@ -4,6 +4,7 @@
 #include "engine/code_scan.h"
 #include "util/buf.h"
 #include "util/file.h"
+#include "util/leb.h"
 #include "util/test.h"
 
 #include <stdio.h>
@@ -66,11 +67,8 @@ static int code_of(const char *dir, const char *wat, const char *flags, kiln_buf
     size_t pos = 8;
     while (pos < mod->len) {
         int id = p[pos++];
-        uint64_t size = 0;
-        for (int sh = 0; pos < mod->len; sh += 7) {
-            size |= (uint64_t)(p[pos] & 0x7f) << sh;
-            if (!(p[pos++] & 0x80)) break;
-        }
+        uint32_t size;
+        if (kiln_leb_u32(p, mod->len, &pos, &size) < 0) return -1;
         if (id == 10) {
             *start = pos;
             *end = pos + size;

@@ -6,6 +6,7 @@
 #include "engine/engine.h"
 #include "engine/wasm_reader.h"
 #include "util/file.h"
+#include "util/leb.h"
 #include "util/test.h"
 
 #include <stdio.h>
@@ -60,49 +61,42 @@ static void assemble(const char *dir, const char *name, const char *text, kiln_b
     CHECK(kiln_read_file(wasm, bytes) == 0);
 }
 
-/* The entry count of section `id` of a module (-1: absent). */
-static long section_count(const kiln_buf *b, int id)
+/* Where section `id` of a module starts (its id byte; *body: its contents), or -1. */
+static long section_at(const kiln_buf *b, int id, size_t *body)
 {
     const uint8_t *p = (const uint8_t *)b->data;
     size_t pos = 8;
     while (pos < b->len) {
-        int sid = p[pos++];
-        uint64_t size = 0, count = 0;
-        for (int sh = 0; pos < b->len; sh += 7) {
-            size |= (uint64_t)(p[pos] & 0x7f) << sh;
-            if (!(p[pos++] & 0x80)) break;
-        }
-        if (sid == id) {
-            for (int sh = 0; pos < b->len; sh += 7) {
-                count |= (uint64_t)(p[pos] & 0x7f) << sh;
-                if (!(p[pos++] & 0x80)) break;
-            }
-            return (long)count;
-        }
+        size_t at = pos++;
+        uint32_t size;
+        if (kiln_leb_u32(p, b->len, &pos, &size) < 0) return -1;
+        *body = pos;
+        if (p[at] == id) return (long)at;
         pos += size;
     }
     return -1;
 }
 
+/* The entry count of section `id` of a module (-1: absent). */
+static long section_count(const kiln_buf *b, int id)
+{
+    size_t pos;
+    uint32_t count;
+    if (section_at(b, id, &pos) < 0 || kiln_leb_u32((const uint8_t *)b->data, b->len, &pos, &count))
+        return -1;
+    return count;
+}
+
 /* Inserts a data count section (count n) before the code section of *b. */
 static void add_data_count(kiln_buf *b, uint8_t n)
 {
-    const uint8_t *p = (const uint8_t *)b->data;
-    size_t pos = 8;
-    while (pos < b->len && p[pos] != 10) {
-        pos++;
-        uint64_t size = 0;
-        for (int sh = 0; pos < b->len; sh += 7) {
-            size |= (uint64_t)(p[pos] & 0x7f) << sh;
-            if (!(p[pos++] & 0x80)) break;
-        }
-        pos += size;
-    }
+    size_t body;
+    long at = section_at(b, 10, &body);
     kiln_buf out = KILN_BUF_INIT;
     const uint8_t sec[3] = {12, 1, n};
-    CHECK(pos < b->len && kiln_buf_append(&out, b->data, pos) == 0 &&
+    CHECK(at > 0 && kiln_buf_append(&out, b->data, (size_t)at) == 0 &&
           kiln_buf_append(&out, sec, sizeof sec) == 0 &&
-          kiln_buf_append(&out, b->data + pos, b->len - pos) == 0);
+          kiln_buf_append(&out, b->data + at, b->len - (size_t)at) == 0);
     kiln_buf_free(b);
     *b = out;
 }

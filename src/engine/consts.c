@@ -44,14 +44,6 @@ static int read_sleb(const uint8_t *p, size_t end, size_t *pos, unsigned bits, i
     return 0;
 }
 
-static int read_u32(const uint8_t *p, size_t end, size_t *pos, uint32_t *out)
-{
-    uint64_t v;
-    if (kiln_leb_u(p, end, pos, 32, &v) != KILN_LEB_OK) return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
 /* The value letter of a reference type byte, or 0. */
 static char reftype_letter(uint8_t b)
 {
@@ -95,7 +87,7 @@ int kiln_const_check(const uint8_t *bytes, size_t end, size_t *pos, const kiln_w
             break;
         }
         case 0xfd:
-            if (read_u32(bytes, end, pos, &x) < 0 || x != 12) goto not_const;
+            if (kiln_leb_u32(bytes, end, pos, &x) < 0 || x != 12) goto not_const;
             if (end - *pos < 16) goto malformed;
             *pos += 16;
             push = 'o';
@@ -105,7 +97,7 @@ int kiln_const_check(const uint8_t *bytes, size_t end, size_t *pos, const kiln_w
             (*pos)++;
             break;
         case 0xd2:
-            if (read_u32(bytes, end, pos, &x) < 0) goto malformed;
+            if (kiln_leb_u32(bytes, end, pos, &x) < 0) goto malformed;
             if (x >= w->nfuncs) {
                 snprintf(err, errlen, "unknown function %u", x);
                 return -1;
@@ -113,7 +105,7 @@ int kiln_const_check(const uint8_t *bytes, size_t end, size_t *pos, const kiln_w
             push = 'r';
             break;
         case 0x23:
-            if (read_u32(bytes, end, pos, &x) < 0) goto malformed;
+            if (kiln_leb_u32(bytes, end, pos, &x) < 0) goto malformed;
             if (x >= nglobal_imports) {
                 snprintf(err, errlen, "unknown global %u", x);
                 return -1;
@@ -185,7 +177,7 @@ void kiln_const_eval(const uint8_t *expr, size_t len, kiln_const_global_fn get, 
             pos += 8;
             break;
         case 0xfd: /* v128: Kiln refuses SIMD modules before this runs */
-            read_u32(expr, len, &pos, &x);
+            kiln_leb_u32(expr, len, &pos, &x);
             pos += 16;
             break;
         case 0xd0:
@@ -195,10 +187,10 @@ void kiln_const_eval(const uint8_t *expr, size_t len, kiln_const_global_fn get, 
                 v.externref = wasm_rt_externref_null_value;
             break;
         case 0xd2: /* a lone ref.func stays in the C: not planned (wasm_rewrite.c) */
-            read_u32(expr, len, &pos, &x);
+            kiln_leb_u32(expr, len, &pos, &x);
             break;
         case 0x23:
-            read_u32(expr, len, &pos, &x);
+            kiln_leb_u32(expr, len, &pos, &x);
             get(ctx, x, &v);
             break;
         default: {

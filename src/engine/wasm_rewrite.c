@@ -67,14 +67,6 @@ static int put_byte(kiln_buf *b, uint8_t v)
     return kiln_buf_append(b, &v, 1);
 }
 
-static int get_u32(const uint8_t *p, size_t end, size_t *pos, uint32_t *out)
-{
-    uint64_t v;
-    if (kiln_leb_u(p, end, pos, 32, &v) != KILN_LEB_OK) return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
 static int put_name(kiln_buf *b, char prefix, uint32_t index)
 {
     char name[16];
@@ -86,7 +78,7 @@ static int put_name(kiln_buf *b, char prefix, uint32_t index)
 static int skip_name(const uint8_t *p, size_t end, size_t *pos)
 {
     uint32_t n;
-    if (get_u32(p, end, pos, &n) < 0 || n > end - *pos) return -1;
+    if (kiln_leb_u32(p, end, pos, &n) < 0 || n > end - *pos) return -1;
     *pos += n;
     return 0;
 }
@@ -99,14 +91,14 @@ static int skip_import_desc(const uint8_t *p, size_t end, size_t *pos)
     uint8_t kind = p[(*pos)++];
     switch (kind) {
     case 0:
-        return get_u32(p, end, pos, &v);
+        return kiln_leb_u32(p, end, pos, &v);
     case 1:
     case 2: {
         if (kind == 1 && (*pos)++ >= end) return -1; /* a table's reftype, then limits */
         if (*pos >= end) return -1;
         uint8_t flags = p[(*pos)++];
-        if (get_u32(p, end, pos, &v) < 0) return -1;
-        return (flags & 1) ? get_u32(p, end, pos, &v) : 0;
+        if (kiln_leb_u32(p, end, pos, &v) < 0) return -1;
+        return (flags & 1) ? kiln_leb_u32(p, end, pos, &v) : 0;
     }
     case 3:
         if (end - *pos < 2) return -1;
@@ -179,7 +171,7 @@ static int imports_section(rw *r, size_t pos, size_t end, kiln_buf *sec)
     if (!mod_of) return -1;
     kiln_wasm_import_modules(w, mod_of);
     uint32_t count;
-    int ok = get_u32(r->p, end, &pos, &count) == 0 && put_uleb(sec, count) == 0;
+    int ok = kiln_leb_u32(r->p, end, &pos, &count) == 0 && put_uleb(sec, count) == 0;
     for (uint32_t i = 0; ok && i < count; i++) {
         ok = i < w->nimports && skip_name(r->p, end, &pos) == 0 && skip_name(r->p, end, &pos) == 0;
         size_t desc = pos;
@@ -193,13 +185,13 @@ static int imports_section(rw *r, size_t pos, size_t end, kiln_buf *sec)
 static int exports_section(rw *r, size_t pos, size_t end, kiln_buf *sec)
 {
     uint32_t count = 0;
-    if (end && get_u32(r->p, end, &pos, &count) < 0) return -1;
+    if (end && kiln_leb_u32(r->p, end, &pos, &count) < 0) return -1;
     if (put_uleb(sec, (uint64_t)count + r->plan->nelems) < 0) return -1;
     for (uint32_t i = 0; i < count; i++) {
         if (skip_name(r->p, end, &pos) < 0) return -1;
         size_t desc = pos;
         uint32_t idx;
-        if (pos >= end || (pos++, get_u32(r->p, end, &pos, &idx)) < 0 ||
+        if (pos >= end || (pos++, kiln_leb_u32(r->p, end, &pos, &idx)) < 0 ||
             put_name(sec, 'e', i) < 0 || kiln_buf_append(sec, r->p + desc, pos - desc) < 0)
             return -1;
     }
@@ -215,7 +207,7 @@ static int globals_section(rw *r, size_t pos, size_t end, kiln_buf *sec)
 {
     const kiln_wasm *w = r->w;
     uint32_t count;
-    if (get_u32(r->p, end, &pos, &count) < 0 || count > end - pos || put_uleb(sec, count) < 0)
+    if (kiln_leb_u32(r->p, end, &pos, &count) < 0 || count > end - pos || put_uleb(sec, count) < 0)
         return -1; /* (every entry takes a byte at least) */
     uint32_t first = w->nglobals - count;
     for (uint32_t i = 0; i < count; i++) {
@@ -225,7 +217,7 @@ static int globals_section(rw *r, size_t pos, size_t end, kiln_buf *sec)
         pos += 2;
         size_t expr = pos;
         uint32_t f;
-        if (pos < end && r->p[pos] == 0xd2 && (pos++, get_u32(r->p, end, &pos, &f)) == 0 &&
+        if (pos < end && r->p[pos] == 0xd2 && (pos++, kiln_leb_u32(r->p, end, &pos, &f)) == 0 &&
             pos < end && r->p[pos] == 0x0b) {
             if (kiln_buf_append(sec, r->p + expr, ++pos - expr) < 0) return -1;
             continue;
@@ -244,11 +236,11 @@ static int globals_section(rw *r, size_t pos, size_t end, kiln_buf *sec)
  * constant expressions (left to wasm2c to check); *n is their count. */
 static int skip_items(rw *r, size_t end, size_t *pos, int exprs, uint32_t *n)
 {
-    if (get_u32(r->p, end, pos, n) < 0) return -1;
+    if (kiln_leb_u32(r->p, end, pos, n) < 0) return -1;
     uint32_t x = 0;
     for (uint32_t i = 0; i < *n; i++) {
         if (!exprs) {
-            if (get_u32(r->p, end, pos, &x) < 0) return -1;
+            if (kiln_leb_u32(r->p, end, pos, &x) < 0) return -1;
             if (x >= r->w->nfuncs) goto unknown;
             continue;
         }
@@ -260,7 +252,7 @@ static int skip_items(rw *r, size_t end, size_t *pos, int exprs, uint32_t *n)
             if (op == 0xd0) {
                 if ((*pos)++ >= end) return -1;
             } else if (op == 0xd2 || op == 0x23) {
-                if (get_u32(r->p, end, pos, &x) < 0) return -1;
+                if (kiln_leb_u32(r->p, end, pos, &x) < 0) return -1;
                 if (op == 0xd2 && x >= r->w->nfuncs) goto unknown;
             } else {
                 kiln_buf_puts(r->err, "constant expression required in an element segment");
@@ -280,7 +272,7 @@ unknown:
 static int elems_section(rw *r, size_t pos, size_t end, kiln_buf *sec)
 {
     uint32_t count;
-    if (get_u32(r->p, end, &pos, &count) < 0 || count > end - pos || put_uleb(sec, count) < 0)
+    if (kiln_leb_u32(r->p, end, &pos, &count) < 0 || count > end - pos || put_uleb(sec, count) < 0)
         return -1; /* (every entry takes a byte at least) */
     r->elem_table = kiln_calloc(count + 1, sizeof *r->elem_table);
     r->elem_count = kiln_calloc(count + 1, sizeof *r->elem_count);
@@ -288,7 +280,7 @@ static int elems_section(rw *r, size_t pos, size_t end, kiln_buf *sec)
     for (uint32_t i = 0; i < count; i++) {
         uint32_t flags, table = 0, n;
         size_t start = pos;
-        if (get_u32(r->p, end, &pos, &flags) < 0) return -1;
+        if (kiln_leb_u32(r->p, end, &pos, &flags) < 0) return -1;
         if (flags > 7) {
             kiln_buf_printf(r->err, "malformed elements segment kind %u", flags);
             return -1;
@@ -302,7 +294,7 @@ static int elems_section(rw *r, size_t pos, size_t end, kiln_buf *sec)
                 return -1;
             continue;
         }
-        if ((flags & 2) && get_u32(r->p, end, &pos, &table) < 0) return -1;
+        if ((flags & 2) && kiln_leb_u32(r->p, end, &pos, &table) < 0) return -1;
         kiln_init_elem e = {i, {0, 0}};
         if (take_expr(r, end, &pos, 'i', &e.offset) < 0) return -1;
         uint8_t kind = exprs ? 0x70 : 0x00; /* flags 0 and 4 imply funcref */
@@ -334,31 +326,31 @@ static int datas_section(rw *r, size_t pos, size_t end, kiln_buf *sec)
 {
     uint32_t count;
     int keep = r->keep_datas;
-    if (get_u32(r->p, end, &pos, &count) < 0 || count > end - pos ||
+    if (kiln_leb_u32(r->p, end, &pos, &count) < 0 || count > end - pos ||
         put_uleb(sec, keep ? count : 0) < 0)
         return -1; /* (every entry takes a byte at least) */
     for (uint32_t i = 0; i < count; i++) {
         uint32_t flags, memory = 0, n;
         size_t start = pos;
-        if (get_u32(r->p, end, &pos, &flags) < 0) return -1;
+        if (kiln_leb_u32(r->p, end, &pos, &flags) < 0) return -1;
         if (flags > 2) {
             kiln_buf_printf(r->err, "malformed data segment kind %u", flags);
             return -1;
         }
         if (flags == 1) {
-            if (get_u32(r->p, end, &pos, &n) < 0 || n > end - pos) return -1;
+            if (kiln_leb_u32(r->p, end, &pos, &n) < 0 || n > end - pos) return -1;
             pos += n;
             if (keep && kiln_buf_append(sec, r->p + start, pos - start) < 0) return -1;
             continue;
         }
-        if (flags == 2 && get_u32(r->p, end, &pos, &memory) < 0) return -1;
+        if (flags == 2 && kiln_leb_u32(r->p, end, &pos, &memory) < 0) return -1;
         if (memory >= r->w->nmemories) {
             kiln_buf_printf(r->err, "unknown memory %u in data segment %u", memory, i);
             return -1;
         }
         kiln_init_data d = {i, memory, {0, 0}, {0, 0}};
         if (take_expr(r, end, &pos, 'i', &d.offset) < 0) return -1;
-        if (get_u32(r->p, end, &pos, &n) < 0 || n > end - pos) return -1;
+        if (kiln_leb_u32(r->p, end, &pos, &n) < 0 || n > end - pos) return -1;
         d.data.off = r->blob.len;
         d.data.len = n;
         if (kiln_buf_append(&r->blob, r->p + pos, n) < 0) return -1;
@@ -377,7 +369,7 @@ static int extend_section(rw *r, int id, uint32_t extra, const kiln_buf *more, k
 {
     size_t pos = r->sec_start[id], end = r->sec_end[id];
     uint32_t count = 0;
-    if (end && get_u32(r->p, end, &pos, &count) < 0) return -1;
+    if (end && kiln_leb_u32(r->p, end, &pos, &count) < 0) return -1;
     return put_uleb(sec, (uint64_t)count + extra) < 0 ||
                    (end && kiln_buf_append(sec, r->p + pos, end - pos) < 0) ||
                    (more->len && kiln_buf_append(sec, more->data, more->len) < 0)
@@ -392,7 +384,7 @@ static int init_functions(rw *r, kiln_buf *types, kiln_buf *funcs, kiln_buf *cod
     if (!n) return 0;
     uint32_t ntypes = 0;
     size_t pos = r->sec_start[1];
-    if (r->sec_end[1] && get_u32(r->p, r->sec_end[1], &pos, &ntypes) < 0) return -1;
+    if (r->sec_end[1] && kiln_leb_u32(r->p, r->sec_end[1], &pos, &ntypes) < 0) return -1;
     r->new_type = ntypes;
     if (put_byte(types, 0x60) < 0 || put_uleb(types, 1) < 0 || put_byte(types, 0x7f) < 0 ||
         put_uleb(types, 0) < 0)
@@ -445,7 +437,7 @@ int kiln_wasm_rewrite(const uint8_t *bytes, size_t len, const kiln_wasm *w, kiln
     for (size_t pos = 8; pos < len;) {
         uint8_t id = bytes[pos++];
         uint32_t size;
-        if (get_u32(bytes, len, &pos, &size) < 0 || size > len - pos) goto bad;
+        if (kiln_leb_u32(bytes, len, &pos, &size) < 0 || size > len - pos) goto bad;
         if (id > 0 && id < 13) {
             r.sec_start[id] = pos;
             r.sec_end[id] = pos + size;
@@ -469,8 +461,8 @@ int kiln_wasm_rewrite(const uint8_t *bytes, size_t len, const kiln_wasm *w, kiln
     if (r.sec_end[12]) {
         uint32_t ndc, nd = 0;
         size_t pc = r.sec_start[12], pd = r.sec_start[11];
-        if (get_u32(bytes, r.sec_end[12], &pc, &ndc) < 0 || pc != r.sec_end[12] ||
-            (r.sec_end[11] && get_u32(bytes, r.sec_end[11], &pd, &nd) < 0) || nd != ndc) {
+        if (kiln_leb_u32(bytes, r.sec_end[12], &pc, &ndc) < 0 || pc != r.sec_end[12] ||
+            (r.sec_end[11] && kiln_leb_u32(bytes, r.sec_end[11], &pd, &nd) < 0) || nd != ndc) {
             kiln_buf_puts(err, "data count and data section have inconsistent lengths");
             kiln_buf_free(&elems);
             goto bad;

@@ -17,3 +17,11 @@ int kiln_leb_u(const uint8_t *p, size_t end, size_t *pos, unsigned bits, uint64_
     *out = v;
     return KILN_LEB_OK;
 }
+
+int kiln_leb_u32(const uint8_t *p, size_t end, size_t *pos, uint32_t *out)
+{
+    uint64_t v;
+    if (kiln_leb_u(p, end, pos, 32, &v) != KILN_LEB_OK) return -1;
+    *out = (uint32_t)v;
+    return 0;
+}

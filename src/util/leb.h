@@ -17,4 +17,7 @@ enum {
  * KILN_LEB_OK, *out is the value and *pos just after it. */
 int kiln_leb_u(const uint8_t *p, size_t end, size_t *pos, unsigned bits, uint64_t *out);
 
+/* A u32 (kiln_leb_u with 32 bits) into *out: 0, or -1 when truncated or too long. */
+int kiln_leb_u32(const uint8_t *p, size_t end, size_t *pos, uint32_t *out);
+
 #endif
