@@ -10,6 +10,8 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from http_body import read_body
+
 
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -17,26 +19,9 @@ class H(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def read_body(self):
-        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
-            return self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        body = b""
-        while True:
-            line = self.rfile.readline()
-            if not line:
-                raise ConnectionError("cut")
-            n = int(line.split(b";")[0], 16)
-            if n == 0:
-                break
-            body += self.rfile.read(n)
-            self.rfile.readline()
-        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-            pass
-        return body
-
     def serve(self):
         try:
-            body = self.read_body()
+            body = read_body(self.rfile, self.headers)[0]
         except (ConnectionError, ValueError):
             self.close_connection = True
             return

@@ -11,6 +11,8 @@ x-upstream-trailer: done. Prints "ready" once listening."""
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from http_body import read_body
+
 
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -18,28 +20,8 @@ class H(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def read_body(self):
-        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
-            n = int(self.headers.get("Content-Length", "0"))
-            return self.rfile.read(n), 1 if n else 0, []
-        body, chunks, trailers = b"", 0, []
-        while True:
-            n = int(self.rfile.readline().split(b";")[0], 16)
-            if n == 0:
-                break
-            body += self.rfile.read(n)
-            self.rfile.readline()
-            chunks += 1
-        while True:
-            line = self.rfile.readline().decode().rstrip("\r\n")
-            if not line:
-                break
-            name, _, value = line.partition(":")
-            trailers.append("%s=%s" % (name.strip().lower(), value.strip()))
-        return body, chunks, trailers
-
     def answer(self):
-        body, chunks, trailers = self.read_body()
+        body, chunks, trailers = read_body(self.rfile, self.headers)
         self.send_response(203)
         self.send_header("x-upstream-method", self.command)
         self.send_header("x-upstream-path", self.path)
