@@ -539,12 +539,6 @@ static int store_empty(const ka_store *s)
            !s->tasks && !s->nobjs && !s->errctxs && !s->host_call && !s->host_pending;
 }
 
-static int range_lo(const void *a, const void *b)
-{
-    uintptr_t x = ((const kiln_image_reloc *)a)->lo, y = ((const kiln_image_reloc *)b)->lo;
-    return x < y ? -1 : x > y;
-}
-
 /* Lays out a copy's core instances in one block, in creation order, and shares the
  * funcref tables whose elements all name core instances (engine/image.h): CPython's
  * libpython defines a table of 5,768 funcrefs that the 13 other core modules import,
@@ -592,7 +586,7 @@ kiln_component_image *kiln_component_image_new(kiln_loaded_component *lc, const 
         kiln_image_range(img->cores[i], &img->map[i].lo, &img->map[i].hi);
         img->map[i].to = i; /* sorted with the ranges, then moved to order */
     }
-    qsort(img->map, n, sizeof *img->map, range_lo);
+    qsort(img->map, n, sizeof *img->map, kiln_image_reloc_by_lo);
     for (size_t i = 0; i < n; i++)
         img->order[i] = img->map[i].to;
     if (layout_cores(img) < 0) {

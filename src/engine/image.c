@@ -415,7 +415,7 @@ static const kiln_image_reloc *find_range(uintptr_t a, const kiln_image_reloc *m
     return NULL;
 }
 
-static int reloc_lo(const void *a, const void *b)
+int kiln_image_reloc_by_lo(const void *a, const void *b)
 {
     uintptr_t x = ((const kiln_image_reloc *)a)->lo, y = ((const kiln_image_reloc *)b)->lo;
     return x < y ? -1 : x > y;
@@ -438,7 +438,7 @@ int kiln_image_share_set(kiln_image **imgs, size_t n, const size_t *at)
     if (!map) return -1;
     for (size_t i = 0; i < n; i++)
         map[i] = (kiln_image_reloc){imgs[i]->orig_lo, imgs[i]->orig_hi, at[i]};
-    qsort(map, n, sizeof *map, reloc_lo);
+    qsort(map, n, sizeof *map, kiln_image_reloc_by_lo);
     int shared = 0;
     for (size_t i = 0; i < n && shared >= 0; i++) {
         kiln_image *img = imgs[i];

@@ -68,6 +68,9 @@ typedef struct kiln_image_reloc {
     uintptr_t lo, hi, to;
 } kiln_image_reloc;
 
+/* qsort's comparison of two kiln_image_reloc by lo. */
+int kiln_image_reloc_by_lo(const void *a, const void *b);
+
 /* Fills inst's copied funcref tables (inst made from img by kiln_image_instantiate_set,
  * whose copied tables stay empty until this call; shared ones need nothing) with img's
  * elements, each funcref whose module
