@@ -51,6 +51,7 @@
 #include "engine/image.h"
 #include "util/alloc.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,7 +85,22 @@ struct kiln_component_image {
     void *tmpl_ctx[MAX_PROVS]; /* the template's context, kept for the provider's ctx_clone */
     int deny[MAX_PROVS];       /* made from the deny-all grants (a dependency's: compose.h) */
     size_t nprovs;
+    /* Blocks used again (plan_again): a freed copy's block of core instances goes back to
+     * `pool` with, after core_size bytes, each core's native struct as the copy first had
+     * it (at kept_at[k]); a copy that takes it rewrites only what differs between copies
+     * made in one block. 0 when some core runs its rebind glue (reuse off). */
+    int reuse;
+    size_t *kept_at, block_size; /* block_size: core_size + the kept structs */
+    uint32_t **again;            /* per core: its bindings whose target is not in the block */
+    size_t *nagain;
+    pthread_mutex_t pool_lock;
+    void **pool; /* free blocks, each block_size bytes */
+    size_t npool;
 };
+
+/* The most freed blocks an image keeps: more than the copies alive at once on the
+ * machines Kiln serves from, fewer than would hold much memory (CPython's is 83 KB). */
+#define POOL_MAX 32
 
 void kiln_component_image_free(kiln_component_image *img)
 {
@@ -93,7 +109,15 @@ void kiln_component_image_free(kiln_component_image *img)
         if (img->cores) kiln_image_free(img->cores[i]);
         if (img->binds) kiln_free(img->binds[i]);
         if (img->bind_tgt) kiln_free(img->bind_tgt[i]);
+        if (img->again) kiln_free(img->again[i]);
     }
+    kiln_free(img->again);
+    kiln_free(img->nagain);
+    kiln_free(img->kept_at);
+    for (size_t i = 0; i < img->npool; i++)
+        kiln_free(img->pool[i]);
+    kiln_free(img->pool);
+    pthread_mutex_destroy(&img->pool_lock);
     kiln_free(img->cores);
     kiln_free(img->binds);
     kiln_free(img->bind_tgt);
@@ -552,8 +576,50 @@ static int layout_cores(kiln_component_image *img)
         img->core_at[k] = off;
         off += kiln_image_block_size(img->cores[k]);
     }
-    img->core_size = off;
+    img->core_size = img->block_size = off;
     return kiln_image_share_set(img->cores, img->ncores, img->core_at) < 0 ? -1 : 0;
+}
+
+/* Plans blocks used again: in a freed copy's block, the bindings that name core
+ * instances of the block are what the next copy in the same block would write again (the
+ * cores keep their places), so it writes only the bindings whose targets are elsewhere:
+ * the graph's trampolines and host contexts (CPython's 14 cores have 2,395 bindings, 217
+ * elsewhere). Their native structs come back from the first copy's, kept after the block.
+ * Off (img->reuse 0) when a struct holds a word from a binding elsewhere (the host provides
+ * no memory, table or global to a core instance: not seen) or a core runs its rebind glue.
+ * 0, or -1 out of memory. */
+static int plan_again(kiln_component_image *img)
+{
+    size_t n = img->ncores;
+    if (!(img->kept_at = kiln_calloc(n + 1, sizeof *img->kept_at)) ||
+        !(img->again = kiln_calloc(n + 1, sizeof *img->again)) ||
+        !(img->nagain = kiln_calloc(n + 1, sizeof *img->nagain)))
+        return -1;
+    size_t off = img->core_size;
+    for (size_t k = 0; k < n; k++) {
+        size_t nb;
+        kiln_image_bindings(img->cores[k], &nb);
+        unsigned char *moved = kiln_calloc(nb + 1, 1);
+        if (!moved || !(img->again[k] = kiln_malloc((nb + 1) * sizeof *img->again[k]))) {
+            kiln_free(moved);
+            return -1;
+        }
+        for (size_t i = 0; i < nb; i++) {
+            uint32_t t = img->bind_tgt[k][i];
+            if (!t || (t - 1 >= T_CORES && t - 1 < T_CORES + n)) continue;
+            moved[i] = 1;
+            img->again[k][img->nagain[k]++] = (uint32_t)i;
+        }
+        int reads = kiln_image_rebind_reads(img->cores[k], moved);
+        kiln_free(moved);
+        if (reads) return 0; /* reuse stays off */
+        img->kept_at[k] = off;
+        off += (kiln_image_native_size(img->cores[k]) + 15) & ~(size_t)15;
+    }
+    if (!(img->pool = kiln_malloc(POOL_MAX * sizeof *img->pool))) return -1;
+    img->block_size = off;
+    img->reuse = 1;
+    return 0;
 }
 
 kiln_component_image *kiln_component_image_new(kiln_loaded_component *lc, const kiln_grants *g,
@@ -570,6 +636,10 @@ kiln_component_image *kiln_component_image_new(kiln_loaded_component *lc, const 
         return NULL;
     }
     kiln_component_image *img = kiln_calloc(1, sizeof *img);
+    if (img && pthread_mutex_init(&img->pool_lock, NULL) != 0) {
+        kiln_free(img);
+        img = NULL;
+    }
     size_t n = ci->ncores;
     if (!img || !(img->cores = kiln_calloc(n + 1, sizeof *img->cores)) ||
         !(img->binds = kiln_calloc(n + 1, sizeof *img->binds)) ||
@@ -599,6 +669,10 @@ kiln_component_image *kiln_component_image_new(kiln_loaded_component *lc, const 
         img->deny[p] = ci->provs[p].deny;
     }
     if (capture_graph(img, ci, err) < 0) goto fail;
+    if (plan_again(img) < 0) {
+        kiln_err_set(err, "%s: out of memory", ci->name);
+        goto fail;
+    }
     /* Contexts the providers copy stay with the image (and are tried once here). */
     size_t keep = 0;
     for (size_t p = 0; p < ci->nprovs; p++)
@@ -640,23 +714,67 @@ void kiln_component_image_graph_size(const kiln_component_image *img, size_t *by
     *slots = img->tstart[img->ntargets];
 }
 
+size_t kiln_component_image_pooled(kiln_component_image *img)
+{
+    pthread_mutex_lock(&img->pool_lock);
+    size_t n = img->npool;
+    pthread_mutex_unlock(&img->pool_lock);
+    return n;
+}
+
 /* ---- copies ---- */
+
+/* A block for a copy's core instances: a freed copy's (*again set: plan_again) or a new
+ * one. NULL when out of memory. */
+static char *block_get(kiln_component_image *img, int *again)
+{
+    char *b = NULL;
+    if (img->reuse) {
+        pthread_mutex_lock(&img->pool_lock);
+        if (img->npool) b = img->pool[--img->npool];
+        pthread_mutex_unlock(&img->pool_lock);
+    }
+    *again = b != NULL;
+    return b ? b : kiln_malloc(img->block_size ? img->block_size : 1);
+}
+
+void ki_image_block_put(kiln_component_image *img, void *blk)
+{
+    if (img->reuse) {
+        pthread_mutex_lock(&img->pool_lock);
+        int kept = img->npool < POOL_MAX;
+        if (kept) img->pool[img->npool++] = blk;
+        pthread_mutex_unlock(&img->pool_lock);
+        if (kept) return;
+    }
+    kiln_free(blk);
+}
 
 /* The copy's core instance k, built in its place of the copy's block `blk`, its bindings
  * moved by the displacements known so far (the arena's, the host's and the earlier core
- * instances'). NULL when out of memory. */
+ * instances'). In a block used `again`, only the bindings whose targets are not in the
+ * block move. NULL when out of memory. */
 static kiln_instance *copy_core(kiln_component_image *img, size_t k, const uintptr_t *delta,
-                                char *blk)
+                                char *blk, int again)
 {
     size_t nb;
     kiln_image_bindings(img->cores[k], &nb);
+    char *at = blk + img->core_at[k];
     /* Written once, in place. */
-    kiln_binding *b = kiln_image_set_bindings(img->cores[k], blk + img->core_at[k]);
+    kiln_binding *b = kiln_image_set_bindings(img->cores[k], at);
+    if (again) {
+        for (size_t j = 0; j < img->nagain[k]; j++) {
+            uint32_t i = img->again[k][j];
+            b[i].ctx = (void *)((uintptr_t)img->binds[k][i].ctx + delta[img->bind_tgt[k][i] - 1]);
+        }
+        return kiln_image_instantiate_again(img->cores[k], at, blk + img->kept_at[k]);
+    }
     if (nb) memcpy(b, img->binds[k], nb * sizeof *b);
     for (size_t i = 0; i < nb; i++)
         if (img->bind_tgt[k][i])
             b[i].ctx = (void *)((uintptr_t)b[i].ctx + delta[img->bind_tgt[k][i] - 1]);
-    return kiln_image_instantiate_set(img->cores[k], NULL, blk + img->core_at[k]);
+    return img->reuse ? kiln_image_instantiate_kept(img->cores[k], at, blk + img->kept_at[k])
+                      : kiln_image_instantiate_set(img->cores[k], NULL, at);
 }
 
 kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *img,
@@ -712,9 +830,10 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
     }
     if (img->ncores && !(ci->cores = kiln_malloc(img->ncores * sizeof *ci->cores))) goto oom;
     ci->capcores = img->ncores;
-    if (!(ci->core_block = kiln_malloc(img->core_size ? img->core_size : 1))) goto oom;
+    int again;
+    if (!(ci->core_block = block_get(img, &again))) goto oom;
     for (size_t k = 0; k < img->ncores; k++) {
-        kiln_instance *inst = copy_core(img, k, delta, ci->core_block);
+        kiln_instance *inst = copy_core(img, k, delta, ci->core_block, again);
         if (!inst) {
             kiln_err_set(err, "%s: cannot copy core instance %zu from the image", ci->name, k);
             goto fail;
@@ -741,6 +860,7 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
     }
     for (size_t i = 0; i < img->ncores; i++)
         if (kiln_image_rebase(ci->cores[i], img->cores[i], map, img->ncores) < 0) goto oom;
+    ci->image = img; /* whole: its block goes back to img (ki_image_block_put) */
     goto out;
 oom:
     kiln_err_set(err, "%s: out of memory", lc->name);

@@ -190,6 +190,7 @@ struct kiln_component_instance {
     kiln_instance **cores; /* in creation order */
     size_t ncores, capcores;
     void *core_block; /* an image's copy: the block its cores live in (image.c), or NULL */
+    struct kiln_component_image *image; /* a whole copy's image: where the block goes back */
     ki_provctx provs[16];
     size_t nprovs;
     ki_frame *top;
@@ -234,6 +235,10 @@ const kiln_chost_func *ki_deny_stub(const char *import_name, const char *func);
  * `recording`, every arena item is listed in ci->recs (for image.c). NULL with err. */
 kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, const kiln_grants *g,
                                         int recording, kiln_err *err);
+
+/* image.c: a freed copy's block of core instances (every core instance freed) back to
+ * its image, kept for the next copy or freed. */
+void ki_image_block_put(struct kiln_component_image *img, void *blk);
 
 /* load.c: loads a component; with check_imports 0 its imports are not checked against
  * the host (compose.c checks the ones no dependency satisfies). NULL with err. */

@@ -106,6 +106,9 @@ int kiln_component_image_reserve(kiln_component_image *img, size_t n);
 /* What each copy of the image copies of the component's graph (image.c): its bytes and
  * the pointer slots it moves (component-bench prints them). */
 void kiln_component_image_graph_size(const kiln_component_image *img, size_t *bytes, size_t *slots);
+/* How many freed copies' blocks of core instances the image keeps for its next copies
+ * (image.c: a copy in such a block rewrites only what differs between copies). */
+size_t kiln_component_image_pooled(kiln_component_image *img);
 
 /* An exported function: `name` is a function export of the component ("run"), or
  * "IFACE#FUNC" for a function of an exported instance, where IFACE matches the export's
@@ -115,8 +118,8 @@ typedef struct kiln_component_func kiln_component_func;
 const kiln_component_func *kiln_component_find_func(kiln_component_instance *ci, const char *name);
 /* The function's validated type (KILN_CT_FUNC). */
 const kiln_ctype *kiln_component_func_type(const kiln_component_func *f);
-/* The linear memory of every core instance that exports one as "memory", in bytes now
- * (for the metrics' guest memory). */
+/* The linear memories the core instances define (each once), in bytes now (for the
+ * metrics' guest memory). */
 uint64_t kiln_component_memory_bytes(kiln_component_instance *ci);
 
 /* Calls an exported function with arguments args[0..nparams) (as kiln_cval, cabi.h);

@@ -175,6 +175,8 @@ int kiln_instance_call_budget(kiln_instance *inst, long export_index, kiln_val *
 
 /* Accessors for exported memories, tables and globals (NULL if not such an export). */
 wasm_rt_memory_t *kiln_instance_memory(kiln_instance *inst, const char *name);
+/* The bytes of the linear memories the instance defines (not those it imports), now. */
+uint64_t kiln_instance_own_memory_bytes(const kiln_instance *inst);
 void *kiln_instance_export_ptr(kiln_instance *inst, long export_index);
 
 /* The function an export resolves to, for linking one instance's exports into another

@@ -64,6 +64,10 @@ struct kiln_image {
     size_t nrebind;
 };
 
+/* The struct at byte offset `off` of inst's native struct (module_internal.h: mem_off,
+ * ft_off, et_off). */
+#define AT_OFF(inst, off) ((void *)((char *)(inst)->native + (off)))
+
 void kiln_image_free(kiln_image *img)
 {
     if (!img) return;
@@ -214,6 +218,8 @@ kiln_image *kiln_image_capture(kiln_instance *inst, kiln_err *err)
     img->orig_hi = img->orig_lo + inst->alloc_size;
     learn_rebind(img);
     m->g_memories(inst->native, mems);
+    m->g_funcref_tables(inst->native, ft);
+    m->g_externref_tables(inst->native, et);
     for (unsigned i = 0; i < m->nmemories; i++) {
         img->mems[i] = kiln_rt_mem_image_new(mems[i]->data, mems[i]->pages);
         img->mem_max[i] = mems[i]->max_pages;
@@ -222,10 +228,8 @@ kiln_image *kiln_image_capture(kiln_instance *inst, kiln_err *err)
             goto fail;
         }
     }
-    m->g_funcref_tables(inst->native, ft);
     for (unsigned i = 0; i < m->nfuncref_tables; i++)
         if (snapshot_funcrefs(inst, ft[i], m->g_funcref_private[i], &img->ftabs[i]) < 0) goto oom;
-    m->g_externref_tables(inst->native, et);
     for (unsigned i = 0; i < m->nexternref_tables; i++) {
         img->etabs[i] = (table_snapshot){
             et[i]->size, et[i]->max_size,
@@ -273,12 +277,73 @@ int kiln_image_reserve(kiln_image *img, size_t n)
     return 0;
 }
 
+/* The instance's memories and tables from the image, its native struct already in place
+ * (place_native or kiln_image_instantiate_again): with `self_rebase`, funcrefs into the
+ * image's own block are moved to the instance, else copied tables stay empty (the caller
+ * rebases them). Frees the instance and returns NULL when out of memory. */
+static kiln_instance *attach(kiln_image *img, kiln_instance *inst, int self_rebase)
+{
+    kiln_module *m = img->module;
+    unsigned nmem = m->nmemories, nft = m->nfuncref_tables, net = m->nexternref_tables;
+    /* Until each is set up, point every memory/table at nothing, so that a failure midway
+     * frees only what this instance owns. */
+    for (unsigned i = 0; i < nmem; i++)
+        ((wasm_rt_memory_t *)AT_OFF(inst, m->mem_off[i]))->data = NULL;
+    for (unsigned i = 0; i < nft; i++)
+        ((wasm_rt_funcref_table_t *)AT_OFF(inst, m->ft_off[i]))->data = NULL;
+    for (unsigned i = 0; i < net; i++)
+        ((wasm_rt_externref_table_t *)AT_OFF(inst, m->et_off[i]))->data = NULL;
+    inst->initialized = 1;
+    int ok = 1;
+    for (unsigned i = 0; i < nmem && ok; i++)
+        ok = kiln_rt_mem_image_attach(img->mems[i], AT_OFF(inst, m->mem_off[i]), img->mem_max[i]) ==
+             0;
+    for (unsigned i = 0; i < nft && ok; i++) {
+        /* A shared table is the image's array as it is (written, the instance gets a copy:
+         * funcref_table.c). Others are copied: in a set by kiln_image_rebase, relocated in
+         * the same pass, the table staying empty until then. */
+        wasm_rt_funcref_table_t *t = AT_OFF(inst, m->ft_off[i]);
+        table_snapshot *s = &img->ftabs[i];
+        t->max_size = s->max_size;
+        if (s->shared) {
+            t->data = s->data;
+            t->size = s->size;
+            continue;
+        }
+        /* Not zeroed: every element is written (here or by kiln_image_rebase) before the
+         * size covers it. */
+        wasm_rt_funcref_t *d = kiln_rt_funcref_elems_uninit(s->size);
+        ok = d != NULL;
+        if (ok && self_rebase && s->size) memcpy(d, s->data, s->size * sizeof *d);
+        for (uint32_t k = 0; ok && self_rebase && k < s->size; k++) {
+            uintptr_t mi = (uintptr_t)d[k].module_instance;
+            if (mi >= img->orig_lo && mi < img->orig_hi)
+                d[k].module_instance = (char *)inst + (mi - img->orig_lo);
+        }
+        t->data = d;
+        t->size = self_rebase ? s->size : 0;
+    }
+    for (unsigned i = 0; i < net && ok; i++) {
+        wasm_rt_externref_table_t *t = AT_OFF(inst, m->et_off[i]);
+        table_snapshot *s = &img->etabs[i];
+        t->data = dup_elems(s->data, s->size, sizeof(wasm_rt_externref_t));
+        ok = t->data != NULL;
+        t->size = s->size;
+        t->max_size = s->max_size;
+    }
+    if (!ok) {
+        kiln_instance_free(inst);
+        return NULL;
+    }
+    return inst;
+}
+
 /* A fresh instance from the image; with `self_rebase`, funcrefs into the image's own
  * block are moved to the new instance, else every funcref keeps the image's addresses
  * (kiln_image_instantiate_set: the caller rebases them) and the instance is built at
- * `at`. */
+ * `at`, its native struct also copied to `keep` when not NULL, before attach. */
 static kiln_instance *instantiate(kiln_image *img, const kiln_binding *bindings, int self_rebase,
-                                  void *at)
+                                  void *at, void *keep)
 {
     kiln_module *m = img->module;
     char msg[8];
@@ -292,84 +357,45 @@ static kiln_instance *instantiate(kiln_image *img, const kiln_binding *bindings,
         rebind_apply(img->rebind, img->nrebind, inst->native, inst->bindings);
     else
         m->g_rebind(inst->native, inst->bindings);
-    /* Small fixed arrays cover every module seen in practice; larger counts allocate. */
-    wasm_rt_memory_t *mem_local[4], **mems = mem_local;
-    wasm_rt_funcref_table_t *ft_local[4], **ft = ft_local;
-    wasm_rt_externref_table_t *et_local[4], **et = et_local;
-    unsigned nmem = m->nmemories, nft = m->nfuncref_tables, net = m->nexternref_tables;
-    if (nmem > 4) mems = kiln_malloc(nmem * sizeof *mems);
-    if (nft > 4) ft = kiln_malloc(nft * sizeof *ft);
-    if (net > 4) et = kiln_malloc(net * sizeof *et);
-    int ok = mems && ft && et;
-    if (ok) {
-        m->g_memories(inst->native, mems);
-        m->g_funcref_tables(inst->native, ft);
-        m->g_externref_tables(inst->native, et);
-        /* Until each is set up, point every memory/table at nothing, so that a failure
-         * midway frees only what this instance owns. */
-        for (unsigned i = 0; i < nmem; i++)
-            mems[i]->data = NULL;
-        for (unsigned i = 0; i < nft; i++)
-            ft[i]->data = NULL;
-        for (unsigned i = 0; i < net; i++)
-            et[i]->data = NULL;
-        inst->initialized = 1;
-        for (unsigned i = 0; i < nmem && ok; i++)
-            ok = kiln_rt_mem_image_attach(img->mems[i], mems[i], img->mem_max[i]) == 0;
-        for (unsigned i = 0; i < nft && ok; i++) {
-            /* A shared table is the image's array as it is (written, the instance gets a
-             * copy: funcref_table.c). Others are copied: in a set by kiln_image_rebase,
-             * relocated in the same pass, the table staying empty until then. */
-            table_snapshot *s = &img->ftabs[i];
-            ft[i]->max_size = s->max_size;
-            if (s->shared) {
-                ft[i]->data = s->data;
-                ft[i]->size = s->size;
-                continue;
-            }
-            /* Not zeroed: every element is written (here or by kiln_image_rebase) before
-             * the size covers it. */
-            wasm_rt_funcref_t *d = kiln_rt_funcref_elems_uninit(s->size);
-            ok = d != NULL;
-            if (ok && self_rebase && s->size) memcpy(d, s->data, s->size * sizeof *d);
-            for (uint32_t k = 0; ok && self_rebase && k < s->size; k++) {
-                uintptr_t mi = (uintptr_t)d[k].module_instance;
-                if (mi >= img->orig_lo && mi < img->orig_hi)
-                    d[k].module_instance = (char *)inst + (mi - img->orig_lo);
-            }
-            ft[i]->data = d;
-            ft[i]->size = self_rebase ? s->size : 0;
-        }
-        for (unsigned i = 0; i < net && ok; i++) {
-            table_snapshot *s = &img->etabs[i];
-            et[i]->data = dup_elems(s->data, s->size, sizeof(wasm_rt_externref_t));
-            ok = et[i]->data != NULL;
-            et[i]->size = s->size;
-            et[i]->max_size = s->max_size;
-        }
-    }
-    if (mems != mem_local) kiln_free(mems);
-    if (ft != ft_local) kiln_free(ft);
-    if (et != et_local) kiln_free(et);
-    if (!ok) {
-        if (inst->initialized)
-            kiln_instance_free(inst);
-        else if (!inst->placed)
-            kiln_free(inst);
-        return NULL;
-    }
-    return inst;
+    if (keep) memcpy(keep, inst->native, m->instance_size);
+    return attach(img, inst, self_rebase);
 }
 
 kiln_instance *kiln_image_instantiate(kiln_image *img, const kiln_binding *bindings)
 {
     /* Tables shared in a set name the other instances of its block. */
-    return img->in_set ? NULL : instantiate(img, bindings, 1, NULL);
+    return img->in_set ? NULL : instantiate(img, bindings, 1, NULL, NULL);
 }
 
 kiln_instance *kiln_image_instantiate_set(kiln_image *img, const kiln_binding *bindings, void *at)
 {
-    return instantiate(img, bindings, 0, at);
+    return instantiate(img, bindings, 0, at, NULL);
+}
+
+kiln_instance *kiln_image_instantiate_kept(kiln_image *img, void *at, void *keep)
+{
+    return instantiate(img, NULL, 0, at, keep);
+}
+
+size_t kiln_image_native_size(const kiln_image *img)
+{
+    return img->module->instance_size;
+}
+
+int kiln_image_rebind_reads(const kiln_image *img, const unsigned char *moved)
+{
+    if (!img->rebind) return 1;
+    for (size_t i = 0; i < img->nrebind; i++)
+        if (img->rebind[i].binding != REBIND_ARRAY && moved[img->rebind[i].binding]) return 1;
+    return 0;
+}
+
+kiln_instance *kiln_image_instantiate_again(kiln_image *img, void *at, const void *kept)
+{
+    kiln_module *m = img->module;
+    kiln_instance *inst = kiln_instance_place(m, at, NULL);
+    memcpy(inst->native, kept, m->instance_size);
+    return attach(img, inst, 0);
 }
 
 size_t kiln_image_block_size(const kiln_image *img)
@@ -476,14 +502,12 @@ int kiln_image_rebase(kiln_instance *inst, const kiln_image *img, const kiln_ima
                       size_t n)
 {
     kiln_module *m = inst->module;
-    wasm_rt_funcref_table_t *local[8], **ft = local;
-    if (m->nfuncref_tables > 8 && !(ft = kiln_malloc(m->nfuncref_tables * sizeof *ft))) return -1;
-    m->g_funcref_tables(inst->native, ft);
     for (unsigned i = 0; i < m->nfuncref_tables; i++) {
         const table_snapshot *s = &img->ftabs[i];
         if (s->shared) continue; /* instance-independent: instantiate gave it the array */
+        wasm_rt_funcref_table_t *t = AT_OFF(inst, m->ft_off[i]);
         const wasm_rt_funcref_t *src = s->data;
-        wasm_rt_funcref_t *d = ft[i]->data;
+        wasm_rt_funcref_t *d = t->data;
         /* Consecutive elements mostly point into the same instance: the last range found
          * is tried first. */
         const kiln_image_reloc *last = NULL;
@@ -498,8 +522,7 @@ int kiln_image_rebase(kiln_instance *inst, const kiln_image *img, const kiln_ima
             }
             d[k].module_instance = (void *)(last->to + (mi - last->lo));
         }
-        ft[i]->size = s->size;
+        t->size = s->size;
     }
-    if (ft != local) kiln_free(ft);
     return 0;
 }

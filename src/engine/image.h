@@ -34,6 +34,23 @@ kiln_image *kiln_image_capture(kiln_instance *inst, kiln_err *err);
  * made and are not checked again (a component's copy has thousands of them). */
 kiln_instance *kiln_image_instantiate_set(kiln_image *img, const kiln_binding *bindings, void *at);
 
+/* A set's block used again (the caller keeps blocks of freed copies, image.c of
+ * components): kiln_image_instantiate_kept builds an instance as kiln_image_instantiate_set
+ * with the bindings written in place (NULL), and also copies its native struct, as it is
+ * before its memories and tables are attached, to `keep` (kiln_image_native_size bytes).
+ * Once that instance is freed, kiln_image_instantiate_again builds another at the same
+ * `at` from the kept struct, its bindings as they are (the caller rewrites those whose
+ * targets moved), and attaches memories and tables as kiln_image_instantiate_set does
+ * (copied tables empty until kiln_image_rebase). That is a fresh copy only when no word of
+ * the struct comes from a moved binding: kiln_image_rebind_reads says whether one does
+ * (moved: one byte per import, non-zero for a binding whose target moves between copies;
+ * the bindings array's own address moves with the block and is not asked about). It is 1
+ * as well when the image runs the rebind glue, whose reads are not known. */
+kiln_instance *kiln_image_instantiate_kept(kiln_image *img, void *at, void *keep);
+kiln_instance *kiln_image_instantiate_again(kiln_image *img, void *at, const void *kept);
+size_t kiln_image_native_size(const kiln_image *img);
+int kiln_image_rebind_reads(const kiln_image *img, const unsigned char *moved);
+
 /* The bytes an instance of img takes in a set's block (a multiple of 16): instance k of a
  * set is built at block + at[k] (kiln_image_instantiate_set's `at`), the block's owner
  * freeing it after every instance of it (kiln_instance_free leaves the memory). */

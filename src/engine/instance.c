@@ -266,6 +266,15 @@ void *kiln_instance_export_ptr(kiln_instance *inst, long idx)
     return ((void *(*)(void *))m->g_export_fns[idx])(inst->native);
 }
 
+uint64_t kiln_instance_own_memory_bytes(const kiln_instance *inst)
+{
+    const kiln_module *m = inst->module;
+    uint64_t total = 0;
+    for (unsigned i = 0; inst->initialized && i < m->nmemories; i++)
+        total += ((const wasm_rt_memory_t *)((const char *)inst->native + m->mem_off[i]))->size;
+    return total;
+}
+
 wasm_rt_memory_t *kiln_instance_memory(kiln_instance *inst, const char *name)
 {
     long idx = kiln_module_export_index(inst->module, name);

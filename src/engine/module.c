@@ -177,6 +177,45 @@ out:
     return rc;
 }
 
+/* Asks the glue once where the instance's own memories and tables are in its native
+ * struct (m->mem_off etc.; the accessors only compute addresses). 0, or -1 with err. */
+static int locate_own(kiln_module *m, kiln_buf *err)
+{
+    unsigned n[3] = {m->nmemories, m->nfuncref_tables, m->nexternref_tables};
+    size_t *off[3] = {NULL, NULL, NULL};
+    char *native = kiln_calloc(1, m->instance_size ? m->instance_size : 1);
+    void **out = kiln_calloc((size_t)n[0] + n[1] + n[2] + 1, sizeof *out);
+    int ok = native && out;
+    for (int k = 0; k < 3 && ok; k++)
+        ok = (off[k] = kiln_calloc((size_t)n[k] + 1, sizeof *off[k])) != NULL;
+    if (ok) {
+        m->g_memories(native, (wasm_rt_memory_t **)out);
+        m->g_funcref_tables(native, (wasm_rt_funcref_table_t **)(out + n[0]));
+        m->g_externref_tables(native, (wasm_rt_externref_table_t **)(out + n[0] + n[1]));
+    }
+    static const size_t sizes[3] = {sizeof(wasm_rt_memory_t), sizeof(wasm_rt_funcref_table_t),
+                                    sizeof(wasm_rt_externref_table_t)};
+    for (int k = 0, at = 0; k < 3 && ok; at += (int)n[k], k++)
+        for (unsigned i = 0; i < n[k] && ok; i++) {
+            uintptr_t p = (uintptr_t)out[at + i], lo = (uintptr_t)native;
+            ok = p >= lo && p - lo <= m->instance_size - sizes[k];
+            if (ok) off[k][i] = (size_t)(p - lo);
+        }
+    kiln_free(native);
+    kiln_free(out);
+    if (!ok) {
+        for (int k = 0; k < 3; k++)
+            kiln_free(off[k]);
+        kiln_buf_puts(err, off[2] ? "compiled module's image glue names memory outside its instance"
+                                  : "out of memory");
+        return -1;
+    }
+    m->mem_off = off[0];
+    m->ft_off = off[1];
+    m->et_off = off[2];
+    return 0;
+}
+
 /* dlopens the verified entry (at entry_path) and finds Kiln's glue in it. The glue has
  * no writable state of its own (imports are bound per instance, engine.h), so every
  * module loaded from the same entry shares one dlopen handle, refcounted by libdl. */
@@ -230,7 +269,7 @@ static int bind_glue(kiln_module *m, const char *entry_path, const kiln_wasm *w,
     m->nfuncref_tables = *nft;
     m->nexternref_tables = *net;
     m->instance_size = *isize;
-    return 0;
+    return locate_own(m, err);
 }
 
 static void init_module_tramp(void *arg)
@@ -422,6 +461,9 @@ void kiln_module_free(kiln_module *m)
     }
     kiln_free(m->exports);
     kiln_free(m->import_fns);
+    kiln_free(m->mem_off);
+    kiln_free(m->ft_off);
+    kiln_free(m->et_off);
     kiln_init_plan_free(m->plan);
     kiln_free(m);
 }

@@ -32,6 +32,11 @@ struct kiln_module {
                                              * reaches it (an image may share it) */
     void (*g_externref_tables)(void *native, wasm_rt_externref_table_t **out);
     void (*g_rebind)(void *native, kiln_binding *bindings);
+    /* Byte offsets in the native struct of the instance's own memories, funcref and
+     * externref tables (what g_memories etc. return, asked once at load: a copy of a
+     * component's 14 cores would otherwise call 42 accessors in 14 shared objects, none
+     * of them in the caches after a request's guest code ran). */
+    size_t *mem_off, *ft_off, *et_off;
     /* Kiln's part of instantiation (consts.h): what wasm2c's instantiate leaves out */
     kiln_init_plan *plan;
     const size_t *g_global_offsets; /* per global index; SIZE_MAX for imported ones */
