@@ -85,21 +85,23 @@ struct kiln_component_image {
     void *tmpl_ctx[MAX_PROVS]; /* the template's context, kept for the provider's ctx_clone */
     int deny[MAX_PROVS];       /* made from the deny-all grants (a dependency's: compose.h) */
     size_t nprovs;
-    /* Blocks used again (plan_again): a freed copy's block of core instances goes back to
-     * `pool` with, after core_size bytes, each core's native struct as the copy first had
-     * it (at kept_at[k]); a copy that takes it rewrites only what differs between copies
-     * made in one block. 0 when some core runs its rebind glue (reuse off). */
+    /* A copy's unit, one allocation (plan_unit): its block of core instances (core_size
+     * bytes), each core's native struct as the unit's first copy had it (at kept_at[k]),
+     * its graph (at graph_at: the arena's first chunk) and that graph as the first copy
+     * had it right after its slots moved (at kept_graph). A freed copy's unit goes back to
+     * `pool`, and a copy that takes it rewrites only what differs between copies made in
+     * one unit (reuse; 0: no kept parts, every copy's unit is new). */
     int reuse;
-    size_t *kept_at, block_size; /* block_size: core_size + the kept structs */
-    uint32_t **again;            /* per core: its bindings whose target is not in the block */
+    size_t *kept_at, graph_at, kept_graph, unit_size;
+    uint32_t **again; /* per core: its bindings whose target is not in the unit */
     size_t *nagain;
     pthread_mutex_t pool_lock;
-    void **pool; /* free blocks, each block_size bytes */
+    void **pool; /* freed copies' units, each unit_size bytes */
     size_t npool;
 };
 
-/* The most freed blocks an image keeps: more than the copies alive at once on the
- * machines Kiln serves from, fewer than would hold much memory (CPython's is 83 KB). */
+/* The most freed units an image keeps: more than the copies alive at once on the machines
+ * Kiln serves from, fewer than would hold much memory (CPython's is 150 KB). */
 #define POOL_MAX 32
 
 void kiln_component_image_free(kiln_component_image *img)
@@ -576,27 +578,36 @@ static int layout_cores(kiln_component_image *img)
         img->core_at[k] = off;
         off += kiln_image_block_size(img->cores[k]);
     }
-    img->core_size = img->block_size = off;
+    img->core_size = off;
     return kiln_image_share_set(img->cores, img->ncores, img->core_at) < 0 ? -1 : 0;
 }
 
-/* Plans blocks used again: in a freed copy's block, the bindings that name core
- * instances of the block are what the next copy in the same block would write again (the
- * cores keep their places), so it writes only the bindings whose targets are elsewhere:
- * the graph's trampolines and host contexts (CPython's 14 cores have 2,395 bindings, 217
- * elsewhere). Their native structs come back from the first copy's, kept after the block.
- * Off (img->reuse 0) when a struct holds a word from a binding elsewhere (the host provides
- * no memory, table or global to a core instance: not seen) or a core runs its rebind glue.
- * 0, or -1 out of memory. */
-static int plan_again(kiln_component_image *img)
+/* Whether a unit used again keeps target t where it was: the graph and the core
+ * instances are in the unit; the instance, its handle tables and host contexts are new. */
+static int in_unit(const kiln_component_image *img, size_t t)
 {
-    size_t n = img->ncores;
+    return t == T_ARENA || (t >= T_CORES && t < T_CORES + img->ncores);
+}
+
+#define ALIGN16(n) (((n) + 15) & ~(size_t)15)
+
+/* Lays out a copy's unit and plans units used again: in a freed copy's unit, the bindings
+ * and graph words that name the unit are what the next copy in it would write again, so it
+ * writes only those whose targets are elsewhere (the instance, handle tables, host
+ * contexts: none of CPython's 2,395 bindings, 217 of which name the graph's trampolines),
+ * and takes the native structs and the graph back from the first copy's, kept in the
+ * unit. Reuse stays off when a native struct holds a word from a binding elsewhere (the
+ * host provides no memory, table or global to a core instance: not seen) or a core runs
+ * its rebind glue. 0, or -1 out of memory. */
+static int plan_unit(kiln_component_image *img)
+{
+    size_t n = img->ncores, off = img->core_size;
     if (!(img->kept_at = kiln_calloc(n + 1, sizeof *img->kept_at)) ||
         !(img->again = kiln_calloc(n + 1, sizeof *img->again)) ||
         !(img->nagain = kiln_calloc(n + 1, sizeof *img->nagain)))
         return -1;
-    size_t off = img->core_size;
-    for (size_t k = 0; k < n; k++) {
+    int reuse = 1;
+    for (size_t k = 0; k < n && reuse; k++) {
         size_t nb;
         kiln_image_bindings(img->cores[k], &nb);
         unsigned char *moved = kiln_calloc(nb + 1, 1);
@@ -606,19 +617,20 @@ static int plan_again(kiln_component_image *img)
         }
         for (size_t i = 0; i < nb; i++) {
             uint32_t t = img->bind_tgt[k][i];
-            if (!t || (t - 1 >= T_CORES && t - 1 < T_CORES + n)) continue;
+            if (!t || in_unit(img, t - 1)) continue;
             moved[i] = 1;
             img->again[k][img->nagain[k]++] = (uint32_t)i;
         }
-        int reads = kiln_image_rebind_reads(img->cores[k], moved);
+        reuse = !kiln_image_rebind_reads(img->cores[k], moved);
         kiln_free(moved);
-        if (reads) return 0; /* reuse stays off */
         img->kept_at[k] = off;
-        off += (kiln_image_native_size(img->cores[k]) + 15) & ~(size_t)15;
+        off += ALIGN16(kiln_image_native_size(img->cores[k]));
     }
-    if (!(img->pool = kiln_malloc(POOL_MAX * sizeof *img->pool))) return -1;
-    img->block_size = off;
-    img->reuse = 1;
+    if (reuse && !(img->pool = kiln_malloc(POOL_MAX * sizeof *img->pool))) return -1;
+    img->reuse = reuse;
+    img->graph_at = reuse ? off : ALIGN16(img->core_size);
+    img->kept_graph = img->graph_at + ALIGN16(img->size);
+    img->unit_size = reuse ? img->kept_graph + img->size : img->kept_graph;
     return 0;
 }
 
@@ -669,7 +681,7 @@ kiln_component_image *kiln_component_image_new(kiln_loaded_component *lc, const 
         img->deny[p] = ci->provs[p].deny;
     }
     if (capture_graph(img, ci, err) < 0) goto fail;
-    if (plan_again(img) < 0) {
+    if (plan_unit(img) < 0) {
         kiln_err_set(err, "%s: out of memory", ci->name);
         goto fail;
     }
@@ -724,9 +736,9 @@ size_t kiln_component_image_pooled(kiln_component_image *img)
 
 /* ---- copies ---- */
 
-/* A block for a copy's core instances: a freed copy's (*again set: plan_again) or a new
- * one. NULL when out of memory. */
-static char *block_get(kiln_component_image *img, int *again)
+/* A unit for a copy: a freed copy's (*again set: plan_unit) or a new one. NULL when out of
+ * memory. */
+static char *unit_get(kiln_component_image *img, int *again)
 {
     char *b = NULL;
     if (img->reuse) {
@@ -735,7 +747,7 @@ static char *block_get(kiln_component_image *img, int *again)
         pthread_mutex_unlock(&img->pool_lock);
     }
     *again = b != NULL;
-    return b ? b : kiln_malloc(img->block_size ? img->block_size : 1);
+    return b ? b : kiln_malloc(img->unit_size ? img->unit_size : 1);
 }
 
 void ki_image_block_put(kiln_component_image *img, void *blk)
@@ -750,10 +762,10 @@ void ki_image_block_put(kiln_component_image *img, void *blk)
     kiln_free(blk);
 }
 
-/* The copy's core instance k, built in its place of the copy's block `blk`, its bindings
+/* The copy's core instance k, built in its place of the copy's unit `blk`, its bindings
  * moved by the displacements known so far (the arena's, the host's and the earlier core
- * instances'). In a block used `again`, only the bindings whose targets are not in the
- * block move. NULL when out of memory. */
+ * instances'). In a unit used `again`, only the bindings whose targets are not in the
+ * unit move. NULL when out of memory. */
 static kiln_instance *copy_core(kiln_component_image *img, size_t k, const uintptr_t *delta,
                                 char *blk, int again)
 {
@@ -794,17 +806,20 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
     ki_deny_grants(&ci->deny_g, g);
     const char *slash = strrchr(lc->name, '/');
     ci->name = slash ? slash + 1 : lc->name;
-    char *blk = kiln_malloc(img->size ? img->size : 1);
-    if (!blk) goto oom;
+    int again;
+    char *unit = unit_get(img, &again);
+    if (!unit) goto oom;
     if (!(ci->arena = kiln_malloc(4 * sizeof *ci->arena))) {
-        kiln_free(blk);
+        kiln_free(unit);
         goto oom;
     }
+    ci->core_block = unit;
+    char *blk = unit + img->graph_at;
     ci->arena[0] = blk;
     ci->narena = 1;
     ci->caparena = 4;
     if (lc->async && ka_store_new(ci) < 0) goto oom; /* tasks and waitables start empty */
-    memcpy(blk, img->graph, img->size);
+    memcpy(blk, again ? unit + img->kept_graph : img->graph, img->size);
     delta[T_ARENA] = (uintptr_t)blk - img->old[T_ARENA];
     delta[T_CI] = (uintptr_t)ci - img->old[T_CI];
     size_t tres = T_CORES + img->ncores, tprov = tres + img->nframes;
@@ -830,8 +845,6 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
     }
     if (img->ncores && !(ci->cores = kiln_malloc(img->ncores * sizeof *ci->cores))) goto oom;
     ci->capcores = img->ncores;
-    int again;
-    if (!(ci->core_block = block_get(img, &again))) goto oom;
     for (size_t k = 0; k < img->ncores; k++) {
         kiln_instance *inst = copy_core(img, k, delta, ci->core_block, again);
         if (!inst) {
@@ -841,14 +854,19 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
         ci->cores[ci->ncores++] = inst;
         delta[T_CORES + k] = kiln_instance_base(inst) - img->old[T_CORES + k];
     }
-    /* Every pointer of the graph to its copy's target. */
+    /* Every pointer of the graph to its copy's target: in a unit used again, only those
+     * to targets elsewhere, from the image's words (the kept graph has the first copy's). */
     for (size_t t = 0; t < img->ntargets; t++) {
+        if (again && in_unit(img, t)) continue;
         uintptr_t d = delta[t];
         for (size_t i = img->tstart[t]; i < img->tstart[t + 1]; i++) {
-            uintptr_t *w = (uintptr_t *)(void *)(blk + (size_t)img->slots[i] * sizeof(void *));
+            size_t at = (size_t)img->slots[i] * sizeof(void *);
+            uintptr_t *w = (uintptr_t *)(void *)(blk + at);
+            if (again) memcpy(w, img->graph + at, sizeof *w);
             *w += d;
         }
     }
+    if (img->reuse && !again) memcpy(unit + img->kept_graph, blk, img->size);
     ci->top = (ki_frame *)(void *)(blk + img->top);
     ci->frames = (ki_frame **)(void *)(blk + img->frames);
     ci->nframes = img->nframes;

@@ -6,9 +6,10 @@
  * intact, and the corpus C command component (tests/components/build.sh c-cli) run from
  * copies prints what a fresh instantiation prints, each copy with its own grants; a handle
  * the initialization made (resource.new in a start function) is in every copy's table,
- * each copy's own (dropping it in one leaves the others'); a freed copy's block of core
- * instances is used again by the next copy, which starts as fresh as a new one (test_state,
- * and instance_test's host-context checks on the second copy); copies of an async component
+ * each copy's own (dropping it in one leaves the others'); a freed copy's unit (its core
+ * instances and graph) is used again by the next copy, which starts as fresh as a new one
+ * (test_state, test_handles, and instance_test's host-context checks on the second copy);
+ * copies of an async component
  * each get an empty async store (test_async). Needs
  * wasm-tools (scripts/install-tools.sh), as instance_test does. */
 #include "component/instance.h"
@@ -197,10 +198,10 @@ static void test_state(void)
     CHECK_INT(kiln_component_image_pooled(img), 0);
     kiln_component_instance_free(a);
     kiln_component_instance_free(b);
-    /* Their blocks of core instances are kept for the next copies. */
+    /* Their units (core instances and graph) are kept for the next copies. */
     CHECK_INT(kiln_component_image_pooled(img), 2);
     /* The next instance starts from the image, whatever the others did, in a's or b's
-     * block: its bindings and native structs as a fresh copy has them. */
+     * unit: its bindings, native structs and graph as a fresh copy has them. */
     for (int i = 0; i < 3; i++) {
         kiln_component_instance *c = kiln_component_image_instantiate(img, &g, &err);
         CHECK(c != NULL);

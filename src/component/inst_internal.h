@@ -189,8 +189,9 @@ struct kiln_component_instance {
     size_t bump_left;
     kiln_instance **cores; /* in creation order */
     size_t ncores, capcores;
-    void *core_block; /* an image's copy: the block its cores live in (image.c), or NULL */
-    struct kiln_component_image *image; /* a whole copy's image: where the block goes back */
+    void *core_block; /* an image's copy: its unit (image.c: the block its cores live in,
+                       * then its graph, arena[0]), or NULL */
+    struct kiln_component_image *image; /* a whole copy's image: where the unit goes back */
     ki_provctx provs[16];
     size_t nprovs;
     ki_frame *top;
@@ -236,8 +237,8 @@ const kiln_chost_func *ki_deny_stub(const char *import_name, const char *func);
 kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, const kiln_grants *g,
                                         int recording, kiln_err *err);
 
-/* image.c: a freed copy's block of core instances (every core instance freed) back to
- * its image, kept for the next copy or freed. */
+/* image.c: a freed copy's unit (its core instances and everything that reads its graph
+ * freed) back to its image, kept for the next copy or freed. */
 void ki_image_block_put(struct kiln_component_image *img, void *blk);
 
 /* load.c: loads a component; with check_imports 0 its imports are not checked against

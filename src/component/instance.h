@@ -106,8 +106,8 @@ int kiln_component_image_reserve(kiln_component_image *img, size_t n);
 /* What each copy of the image copies of the component's graph (image.c): its bytes and
  * the pointer slots it moves (component-bench prints them). */
 void kiln_component_image_graph_size(const kiln_component_image *img, size_t *bytes, size_t *slots);
-/* How many freed copies' blocks of core instances the image keeps for its next copies
- * (image.c: a copy in such a block rewrites only what differs between copies). */
+/* How many freed copies' units (their core instances and graph) the image keeps for its
+ * next copies (image.c: a copy in such a unit rewrites only what differs between copies). */
 size_t kiln_component_image_pooled(kiln_component_image *img);
 
 /* An exported function: `name` is a function export of the component ("run"), or

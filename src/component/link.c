@@ -823,11 +823,6 @@ void kiln_component_instance_free(kiln_component_instance *ci)
     for (size_t i = ci->ncores; i-- > 0;)
         kiln_instance_free(ci->cores[i]);
     kiln_free(ci->cores);
-    /* after its instances */
-    if (ci->image)
-        ki_image_block_put(ci->image, ci->core_block);
-    else
-        kiln_free(ci->core_block);
     for (size_t i = ci->nprovs; i-- > 0;)
         ci->provs[i].p->ctx_free(ci->provs[i].ctx);
     ki_cxs_release(ci);
@@ -835,9 +830,15 @@ void kiln_component_instance_free(kiln_component_instance *ci)
         kiln_resources_free(ci->frames[i]->res);
     kiln_free(ci->recs);
     kiln_free(ci->hrt);
-    for (size_t i = 0; i < ci->narena; i++)
+    /* An image's copy: the first chunk is its graph, in the copy's unit (image.c), which
+     * goes last, after everything that reads the graph or the core instances. */
+    for (size_t i = ci->core_block ? 1 : 0; i < ci->narena; i++)
         kiln_free(ci->arena[i]);
     kiln_free(ci->arena);
+    if (ci->image)
+        ki_image_block_put(ci->image, ci->core_block);
+    else
+        kiln_free(ci->core_block);
     kiln_free(ci);
 }
 
