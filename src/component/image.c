@@ -87,12 +87,12 @@ struct kiln_component_image {
     size_t nprovs;
     /* A copy's unit, one allocation (plan_unit): its block of core instances (core_size
      * bytes), each core's native struct as the unit's first copy had it (at kept_at[k]),
-     * its graph (at graph_at: the arena's first chunk) and that graph as the first copy
-     * had it right after its slots moved (at kept_graph). A freed copy's unit goes back to
-     * `pool`, and a copy that takes it rewrites only what differs between copies made in
-     * one unit (reuse; 0: no kept parts, every copy's unit is new). */
+     * its graph (at graph_at: the arena's first chunk), that graph as the first copy had
+     * it right after its slots moved (at kept_graph), and the instance itself (ci_at). A freed
+     * copy's unit goes back to `pool`, and a copy that takes it rewrites only what differs between
+     * copies made in one unit (reuse; 0: no kept parts, every copy's unit is new). */
     int reuse;
-    size_t *kept_at, graph_at, kept_graph, unit_size;
+    size_t *kept_at, graph_at, kept_graph, ci_at, unit_size;
     uint32_t **again; /* per core: its bindings whose target is not in the unit */
     size_t *nagain;
     pthread_mutex_t pool_lock;
@@ -582,19 +582,19 @@ static int layout_cores(kiln_component_image *img)
     return kiln_image_share_set(img->cores, img->ncores, img->core_at) < 0 ? -1 : 0;
 }
 
-/* Whether a unit used again keeps target t where it was: the graph and the core
- * instances are in the unit; the instance, its handle tables and host contexts are new. */
+/* Whether a unit used again keeps target t where it was: the graph, the core instances
+ * and the instance are in the unit; its handle tables and host contexts are new. */
 static int in_unit(const kiln_component_image *img, size_t t)
 {
-    return t == T_ARENA || (t >= T_CORES && t < T_CORES + img->ncores);
+    return t == T_ARENA || t == T_CI || (t >= T_CORES && t < T_CORES + img->ncores);
 }
 
 #define ALIGN16(n) (((n) + 15) & ~(size_t)15)
 
 /* Lays out a copy's unit and plans units used again: in a freed copy's unit, the bindings
  * and graph words that name the unit are what the next copy in it would write again, so it
- * writes only those whose targets are elsewhere (the instance, handle tables, host
- * contexts: none of CPython's 2,395 bindings, 217 of which name the graph's trampolines),
+ * writes only those whose targets are elsewhere (handle tables, host contexts: none of
+ * CPython's 2,395 bindings, 217 of which name the graph's trampolines; 190 graph words),
  * and takes the native structs and the graph back from the first copy's, kept in the
  * unit. Reuse stays off when a native struct holds a word from a binding elsewhere (the
  * host provides no memory, table or global to a core instance: not seen) or a core runs
@@ -630,7 +630,8 @@ static int plan_unit(kiln_component_image *img)
     img->reuse = reuse;
     img->graph_at = reuse ? off : ALIGN16(img->core_size);
     img->kept_graph = img->graph_at + ALIGN16(img->size);
-    img->unit_size = reuse ? img->kept_graph + img->size : img->kept_graph;
+    img->ci_at = ALIGN16(reuse ? img->kept_graph + img->size : img->kept_graph);
+    img->unit_size = img->ci_at + sizeof(kiln_component_instance);
     return 0;
 }
 
@@ -793,7 +794,10 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
                                                           const kiln_grants *g, kiln_err *err)
 {
     kiln_loaded_component *lc = img->lc;
-    kiln_component_instance *ci = kiln_calloc(1, sizeof *ci);
+    int again;
+    char *unit = unit_get(img, &again);
+    kiln_component_instance *ci = unit ? memset(unit + img->ci_at, 0, sizeof *ci) : NULL;
+    if (ci) ci->core_block = unit; /* owned by ci from here */
     uintptr_t dlocal[64],
         *delta = img->ntargets <= 64 ? dlocal : kiln_malloc(img->ntargets * sizeof *delta);
     kiln_resources *rlocal[16],
@@ -806,14 +810,7 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
     ki_deny_grants(&ci->deny_g, g);
     const char *slash = strrchr(lc->name, '/');
     ci->name = slash ? slash + 1 : lc->name;
-    int again;
-    char *unit = unit_get(img, &again);
-    if (!unit) goto oom;
-    if (!(ci->arena = kiln_malloc(4 * sizeof *ci->arena))) {
-        kiln_free(unit);
-        goto oom;
-    }
-    ci->core_block = unit;
+    if (!(ci->arena = kiln_malloc(4 * sizeof *ci->arena))) goto oom;
     char *blk = unit + img->graph_at;
     ci->arena[0] = blk;
     ci->narena = 1;

@@ -190,7 +190,7 @@ struct kiln_component_instance {
     kiln_instance **cores; /* in creation order */
     size_t ncores, capcores;
     void *core_block; /* an image's copy: its unit (image.c: the block its cores live in,
-                       * then its graph, arena[0]), or NULL */
+                       * its graph, arena[0], and this struct), or NULL */
     struct kiln_component_image *image; /* a whole copy's image: where the unit goes back */
     ki_provctx provs[16];
     size_t nprovs;

@@ -831,15 +831,19 @@ void kiln_component_instance_free(kiln_component_instance *ci)
     kiln_free(ci->recs);
     kiln_free(ci->hrt);
     /* An image's copy: the first chunk is its graph, in the copy's unit (image.c), which
-     * goes last, after everything that reads the graph or the core instances. */
+     * goes last, after everything that reads the graph, the core instances or ci. */
     for (size_t i = ci->core_block ? 1 : 0; i < ci->narena; i++)
         kiln_free(ci->arena[i]);
     kiln_free(ci->arena);
-    if (ci->image)
-        ki_image_block_put(ci->image, ci->core_block);
+    /* An image's copy lives in its unit too. */
+    void *unit = ci->core_block;
+    struct kiln_component_image *img = ci->image;
+    if (!unit)
+        kiln_free(ci);
+    else if (img)
+        ki_image_block_put(img, unit);
     else
-        kiln_free(ci->core_block);
-    kiln_free(ci);
+        kiln_free(unit);
 }
 
 void *kiln_component_host_ctx(kiln_component_instance *ci, const char *provider_name)
