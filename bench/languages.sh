@@ -12,10 +12,10 @@
 #   second app     the same for a second project of the same template whose greeting differs
 #                  (different data, and for compiled languages different code), with the
 #                  first app's cache: what the compiled-code cache shares between two apps
-#   start, memory  `kiln bench --no-container` on the TIER (default opt) tier: instance start
-#                  p50 from kiln up's own measurement, host memory per live instance (1,000);
-#                  on the fast tier (TIER=fast, or the opt tier failed) the start= p50 of kiln
-#                  up's access log under wrk, and no memory figure (kiln bench serves opt)
+#   start, memory  `kiln bench --no-container --tier T` on the tier measured (TIER, default
+#                  opt; fast when the opt tier failed): instance start p50 from kiln up's own
+#                  measurement, host memory per live instance (1,000); when kiln bench fails,
+#                  the start= p50 of kiln up's access log under wrk, and no memory figure
 #   requests/s     `wrk -t2 -c32 -d5s` on GET / of `kiln up --tier TIER --quiet`, with nginx
 #                  `return 200` (worker_processes 2) just before and just after: the ratio is
 #                  kiln / the mean of those two, per template
@@ -133,18 +133,16 @@ for t in $TEMPLATES; do
     compile_ms=$(ms_since "$t0")
 
     start=- mem=-
-    if [ "$tier" = opt ]; then # kiln bench serves on the opt tier
-        log "$t: kiln bench (instance start, memory per live instance)"
-        if KILN_CACHE_DIR=$CACHE "$K" bench "$app" --no-container --format json --duration 1 \
-            --runs 20 --live "$LIVE" --state-dir "$W/state-$lang" >"$W/bench-$lang.json" \
-            2>"$W/bench-$lang.err"; then
-            IFS=/ read -r start mem < <(python3 -c '
+    log "$t: kiln bench --tier $tier (instance start, memory per live instance)"
+    if KILN_CACHE_DIR=$CACHE "$K" bench "$app" --no-container --format json --duration 1 \
+        --runs 20 --live "$LIVE" --tier "$tier" --state-dir "$W/state-$lang" \
+        >"$W/bench-$lang.json" 2>"$W/bench-$lang.err"; then
+        IFS=/ read -r start mem < <(python3 -c '
 import json, sys
 k = json.load(open(sys.argv[1]))["rows"][0]
 print("%.1f µs/%.0f KiB" % (k["cold_p50_ms"] * 1000, k["mem_per_instance_kib"]))' "$W/bench-$lang.json")
-        else
-            log "$t: kiln bench failed: $(tail -2 "$W/bench-$lang.err" | tr '\n' ' ')"
-        fi
+    else
+        log "$t: kiln bench failed: $(tail -2 "$W/bench-$lang.err" | tr '\n' ' ')"
     fi
 
     if [ "$start" = - ]; then # no kiln bench: the start= p50 of kiln up's access log
@@ -193,4 +191,4 @@ cat "$rows"
 echo ""
 echo "nginx \`return 200\` (worker_processes 2), the mean of its runs just before and just after each template's: $(tr ' ' '\n' <<<"$nginx_all" | grep . | tr '\n' ' ')requests/s, in the table's order."
 echo ""
-echo "First request: \`kiln up\` (default tier: fast, the opt tier built in the background) on an empty KILN_CACHE_DIR, wall time to the first 200 on GET /. Second app: \`kiln new\` of the same template with another greeting, built, then \`kiln up\` on the first app's cache. Tier measured: \`kiln compile --tier $TIER\` into $CACHE (\"0.1 s\" when a previous run cached it). Instance start and memory: \`kiln bench --no-container --live $LIVE\` on the opt tier (start p50 from kiln up's /stats.json; memory = host RSS + page tables per live instance); on the fast tier, \"(log)\": the start= p50 of kiln up's access log under \`wrk -d2s\`, and no memory figure. Requests/s: \`wrk -t2 -c32 -d${SECS}s\` on GET / of kiln up --quiet, between two runs on nginx."
+echo "First request: \`kiln up\` (default tier: fast, the opt tier built in the background) on an empty KILN_CACHE_DIR, wall time to the first 200 on GET /. Second app: \`kiln new\` of the same template with another greeting, built, then \`kiln up\` on the first app's cache. Tier measured: \`kiln compile --tier $TIER\` into $CACHE (\"0.1 s\" when a previous run cached it). Instance start and memory: \`kiln bench --no-container --live $LIVE --tier T\` on the tier measured (start p50 from kiln up's /stats.json; memory = host RSS + page tables per live instance); \"(log)\" when kiln bench failed: the start= p50 of kiln up's access log under \`wrk -d2s\`, and no memory figure. Requests/s: \`wrk -t2 -c32 -d${SECS}s\` on GET / of kiln up --quiet, between two runs on nginx."

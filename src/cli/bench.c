@@ -2,13 +2,14 @@
  * this machine in one run.
  *
  *   kiln bench [APP] [--route PATH]... [--duration S] [--connections N] [--live N]
- *              [--runs N] [--container-live N] [--no-container]
+ *              [--runs N] [--container-live N] [--no-container] [--tier opt|fast]
  *              [--price-gb-s USD] [--price-requests USD] [--format table|markdown|json]
  *              [--state-dir DIR]
  *
  * Kiln: the app served by a real `kiln up --tier opt --admin` (a child process of this
- * one), driven over HTTP/1.1 keep-alive by the in-process load generator (bench_load.h)
- * on the app's routes or the --route ones; requests/s from the generator, instance
+ * one; with --tier fast, `--tier fast --no-tier-up`, for runtimes whose optimized tier
+ * takes minutes to compile), driven over HTTP/1.1 keep-alive by the in-process load generator
+ * (bench_load.h) on the app's routes or the --route ones; requests/s from the generator, instance
  * start p50/p99 and the request duration from Kiln's own measurement (the admin
  * listener's /stats.json); memory per live instance and time to N live instances from N
  * instances of the first route's component made at once in this process, the way
@@ -57,6 +58,7 @@
 
 typedef struct bench_opts {
     const char *app, *state_dir, *format;
+    const char *tier; /* "opt" or "fast" */
     const char **routes;
     size_t nroutes;
     double duration, gb_s, per_million;
@@ -89,6 +91,7 @@ static void usage(FILE *f)
             "  --runs N             sequential invocations of the process baseline (default 500)\n"
             "  --container-live N   containers held at once (default 100; time scaled to 1,000)\n"
             "  --no-container       skip the runc baseline\n"
+            "  --tier T             opt (default) or fast: the tier Kiln is measured on\n"
             "  --price-gb-s USD     price per GB-second (default %.10g, AWS Lambda x86)\n"
             "  --price-requests USD price per million requests (default %.2f, AWS Lambda)\n"
             "  --format F           table (default), markdown or json\n"
@@ -101,6 +104,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
 {
     *o = (bench_opts){.app = ".",
                       .format = "table",
+                      .tier = "opt",
                       .duration = 5,
                       .gb_s = DEFAULT_GB_S,
                       .per_million = DEFAULT_REQUESTS,
@@ -138,6 +142,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             o->format = v;
         } else if (NUM("--state-dir")) {
             o->state_dir = v;
+        } else if (NUM("--tier")) {
+            o->tier = v;
         } else if (strcmp(a, "--no-container") == 0) {
             o->no_container = 1;
         } else if (a[0] != '-') {
@@ -155,6 +161,10 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     }
     if (strcmp(o->format, "table") && strcmp(o->format, "markdown") && strcmp(o->format, "json")) {
         fprintf(stderr, "kiln bench: --format: table, markdown or json\n");
+        return -1;
+    }
+    if (strcmp(o->tier, "opt") && strcmp(o->tier, "fast")) {
+        fprintf(stderr, "kiln bench: --tier: opt or fast\n");
         return -1;
     }
     if (o->duration <= 0 || o->duration > 3600 || !o->connections || o->connections > 1024 ||
@@ -205,8 +215,10 @@ static uint16_t free_port(void)
     return port;
 }
 
-/* Starts `kiln up` on the app (this very binary) with its output to log. The pid, or -1. */
-static pid_t start_up(const char *manifest, uint16_t port, uint16_t aport, const char *log)
+/* Starts `kiln up` on the app (this very binary) on `tier` ("opt", or "fast" without
+ * the optimized tier compiled behind it) with its output to log. The pid, or -1. */
+static pid_t start_up(const char *manifest, const char *tier, uint16_t port, uint16_t aport,
+                      const char *log)
 {
     char listen[32], admin[32];
     snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
@@ -218,7 +230,8 @@ static pid_t start_up(const char *manifest, uint16_t port, uint16_t aport, const
         /* it ends with the bench, even when the bench is interrupted */
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(127);
         execl("/proc/self/exe", "kiln", "up", "-f", manifest, "--listen", listen, "--admin", admin,
-              "--quiet", "--tier", "opt", (char *)NULL);
+              "--quiet", "--tier", tier, strcmp(tier, "fast") ? (char *)NULL : "--no-tier-up",
+              (char *)NULL);
         _exit(127);
     }
     close(fd);
@@ -402,6 +415,7 @@ static int to_json(const bench_opts *o, const bench_row *rows, size_t n, const c
     int rc = kiln_buf_puts(b, "{\"app\":") | kiln_json_write_str(b, app);
     rc |= kiln_buf_puts(b, ",\"machine\":") | kiln_json_write_str(b, mach);
     rc |= kiln_buf_puts(b, ",\"date\":") | kiln_json_write_str(b, date);
+    rc |= kiln_buf_puts(b, ",\"tier\":") | kiln_json_write_str(b, o->tier);
     rc |= kiln_buf_puts(b, ",\"routes\":[");
     for (size_t i = 0; i < npaths; i++)
         rc |= kiln_buf_puts(b, i ? "," : "") | kiln_json_write_str(b, paths[i]);
@@ -456,9 +470,10 @@ static int measure_kiln(const bench_opts *o, const char *manifest, const kiln_ma
     char log[4200];
     snprintf(log, sizeof log, "%s/up.log", tmp);
     uint16_t port = free_port(), aport = free_port();
-    pid_t up = port && aport ? start_up(manifest, port, aport, log) : -1;
+    pid_t up = port && aport ? start_up(manifest, o->tier, port, aport, log) : -1;
     int ready = 0;
-    fprintf(stderr, "kiln bench: starting kiln up (compiling the optimized tier if needed)\n");
+    fprintf(stderr, "kiln bench: starting kiln up on the %s tier (compiling it if needed)\n",
+            o->tier);
     for (int i = 0; up > 0 && i < 3000 && !ready; i++) { /* up to 5 minutes of compiling */
         ready = kiln_bench_get(aport, "/readyz", NULL, 2000) == 200;
         if (!ready && waitpid(up, NULL, WNOHANG) == up) {
@@ -507,8 +522,9 @@ static int measure_kiln(const bench_opts *o, const char *manifest, const kiln_ma
     char err[512];
     kiln_bench_live lv;
     fprintf(stderr, "kiln bench: %zu live instances of %s\n", o->live, m->components[comp].id);
-    if (kiln_bench_live_run(m->components[comp].id, m->components[comp].source, o->live, 128, &lv,
-                            err, sizeof err) == 0) {
+    kiln_tier tier = strcmp(o->tier, "fast") ? KILN_TIER_OPT : KILN_TIER_FAST;
+    if (kiln_bench_live_run(m->components[comp].id, m->components[comp].source, tier, o->live, 128,
+                            &lv, err, sizeof err) == 0) {
         row->kib = lv.kib_per_inst;
         row->to_live = lv.seconds;
         row->live = lv.alive;
@@ -641,8 +657,8 @@ int kiln_cmd_bench(int argc, char **argv)
     time_t now = time(NULL);
     struct tm tmv;
     strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime_r(&now, &tmv));
-    snprintf(title, sizeof title, "kiln bench %s (%s; %zu route(s): %s%s)", o.app,
-             m->components[comp].id, npaths, paths[0], npaths > 1 ? ", ..." : "");
+    snprintf(title, sizeof title, "kiln bench %s (%s, %s tier; %zu route(s): %s%s)", o.app,
+             m->components[comp].id, o.tier, npaths, paths[0], npaths > 1 ? ", ..." : "");
     if (to_json(&o, rows, 3, o.app, paths, npaths, mach, date, &json) != 0) goto out;
     save_json(m->dir, o.state_dir, &json);
     if (strcmp(o.format, "json") == 0)

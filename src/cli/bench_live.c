@@ -47,10 +47,10 @@ static void finish(kiln_bench_live *out, size_t alive, double t0, long kib0)
 }
 
 /* A wasi:http (or any) component: copies of its image, as kiln up's requests get. */
-static int live_component(const char *id, const char *path, size_t n, kiln_bench_live *out,
-                          char *err, size_t cap)
+static int live_component(const char *id, const char *path, kiln_tier tier, size_t n,
+                          kiln_bench_live *out, char *err, size_t cap)
 {
-    kiln_compile_opts opts = {.tier = KILN_TIER_OPT};
+    kiln_compile_opts opts = {.tier = tier};
     char *e = NULL;
     kiln_http_component *c = kiln_http_component_load_any(id, path, &opts, 1, &e);
     if (c) {
@@ -83,9 +83,10 @@ static int live_component(const char *id, const char *path, size_t n, kiln_bench
 }
 
 /* A core module: instances from its image, each with its own host contexts. */
-static int live_module(const char *path, size_t n, kiln_bench_live *out, char *err, size_t cap)
+static int live_module(const char *path, kiln_tier tier, size_t n, kiln_bench_live *out, char *err,
+                       size_t cap)
 {
-    kiln_compile_opts opts = {.tier = KILN_TIER_OPT};
+    kiln_compile_opts opts = {.tier = tier};
     kiln_err ke = {0};
     kiln_trap trap;
     kiln_module *m = kiln_module_load_file(path, &opts, kiln_hosts_linker(), &ke);
@@ -138,8 +139,8 @@ out:
     return rc;
 }
 
-int kiln_bench_live_run(const char *id, const char *wasm_path, size_t n, unsigned max_memory_mib,
-                        kiln_bench_live *out, char *err, size_t cap)
+int kiln_bench_live_run(const char *id, const char *wasm_path, kiln_tier tier, size_t n,
+                        unsigned max_memory_mib, kiln_bench_live *out, char *err, size_t cap)
 {
     memset(out, 0, sizeof *out);
     err[0] = '\0';
@@ -148,6 +149,7 @@ int kiln_bench_live_run(const char *id, const char *wasm_path, size_t n, unsigne
         return -1;
     }
     kiln_rt_set_memory_limit_pages(max_memory_mib * 16);
-    return kiln_cli_is_component_file(wasm_path) ? live_component(id, wasm_path, n, out, err, cap)
-                                                 : live_module(wasm_path, n, out, err, cap);
+    return kiln_cli_is_component_file(wasm_path)
+               ? live_component(id, wasm_path, tier, n, out, err, cap)
+               : live_module(wasm_path, tier, n, out, err, cap);
 }

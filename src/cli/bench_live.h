@@ -8,6 +8,8 @@
 #ifndef KILN_CLI_BENCH_LIVE_H
 #define KILN_CLI_BENCH_LIVE_H
 
+#include "engine/engine.h"
+
 #include <stddef.h>
 
 typedef struct kiln_bench_live {
@@ -17,10 +19,10 @@ typedef struct kiln_bench_live {
 } kiln_bench_live;
 
 /* Makes n live instances of the component in wasm_path (a component or a core module;
- * id names it in messages) on the optimized tier with `max_memory_mib` per instance (kiln
- * up's --max-instance-memory), then frees them. 0, or -1 with the reason in err (cap
- * bytes). */
-int kiln_bench_live_run(const char *id, const char *wasm_path, size_t n, unsigned max_memory_mib,
-                        kiln_bench_live *out, char *err, size_t cap);
+ * id names it in messages) on `tier` (KILN_TIER_FAST or KILN_TIER_OPT) with
+ * `max_memory_mib` per instance (kiln up's --max-instance-memory), then frees them. 0, or
+ * -1 with the reason in err (cap bytes). */
+int kiln_bench_live_run(const char *id, const char *wasm_path, kiln_tier tier, size_t n,
+                        unsigned max_memory_mib, kiln_bench_live *out, char *err, size_t cap);
 
 #endif

@@ -55,10 +55,18 @@ out=$("$KILN" kube scaffold "$TMP/app" -o "$TMP/kube2" --from-bench "$TMP/nobenc
 expect_eq "kube scaffold --from-bench: a file without Kiln's row is refused" "1" "$?"
 expect_contains "... naming the file" "$TMP/nobench.json: not a \`kiln bench\` result" "$out"
 
-# the other formats (without the container, to stay short)
+expect_eq "the tier measured: opt by default" "opt" "$(field 'b["tier"]')"
+
+# the other formats (without the container, to stay short), on the fast tier
 "$KILN" bench "$TMP/app" "${SMALL[@]}" --no-container --format markdown --state-dir "$TMP/state2" \
-    >"$TMP/b.md" 2>>"$TMP/b.err"
+    --tier fast >"$TMP/b.md" 2>>"$TMP/b.err"
 MD=$(cat "$TMP/b.md")
+expect_contains "--tier fast: the title says it" "hello, fast tier; 1 route(s)" "$MD"
+expect_contains "--tier fast: kiln up served the fast tier" "on the fast tier" "$(cat "$TMP/b.err")"
+expect_eq "--tier fast: recorded in the JSON" "fast" \
+    "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tier"])' "$TMP/state2/bench.json" 2>&1)"
+expect_eq "--tier fast: memory per live instance measured" "True" \
+    "$(python3 -c 'import json,sys; print([r for r in json.load(open(sys.argv[1]))["rows"] if r["name"] == "Kiln"][0]["mem_per_instance_kib"] > 0)' "$TMP/state2/bench.json" 2>&1)"
 expect_contains "markdown: the header row" "| cold start p50 | cold start p99 | memory/instance | 1,000 live | requests/s |" "$MD"
 expect_contains "markdown: Kiln's row" "| Kiln | " "$MD"
 expect_contains "markdown: the container row says why it is empty" "not measured: --no-container" "$MD"
@@ -68,6 +76,9 @@ expect_contains "markdown: the prices are stated" "per GB-second" "$MD"
 expect_contains "--route: a path that fails is reported" "GET /nope answered 404" "$(cat "$TMP/b3.err")"
 "$KILN" bench "$TMP/app" --format yaml >/dev/null 2>"$TMP/b4.err"
 expect_eq "an unknown format: exit status 2" "2" "$?"
+"$KILN" bench "$TMP/app" --tier turbo >/dev/null 2>"$TMP/b5.err"
+expect_eq "an unknown tier: exit status 2" "2" "$?"
+expect_contains "... saying which tiers there are" "--tier: opt or fast" "$(cat "$TMP/b5.err")"
 
 # the dashboard shows the latest run
 APORT=$(free_port)
