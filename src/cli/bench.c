@@ -265,7 +265,9 @@ static int read_stats(uint16_t aport, const char *component, const char *route, 
     kiln_buf b = KILN_BUF_INIT;
     int rc = -1;
     kiln_json *j = NULL;
-    if (kiln_bench_get(aport, "/stats.json", &b, 5000) == 200 &&
+    /* Generous: under a sanitizer on a loaded machine kiln up can take seconds to answer
+     * right after the load run. */
+    if (kiln_bench_get(aport, "/stats.json", &b, 30000) == 200 &&
         (j = kiln_json_parse(b.data, b.len, NULL, 0)) != NULL) {
         const kiln_json *comps = kiln_json_get(j, "components"),
                         *routes = kiln_json_get(j, "routes");
@@ -461,6 +463,15 @@ static void save_json(const char *dir_of_manifest, const char *state_dir, const 
     kiln_free(path);
 }
 
+/* The first 2,000 bytes of kiln up's log, to stderr. */
+static void print_up_log(const char *log)
+{
+    kiln_buf l = KILN_BUF_INIT;
+    kiln_read_file(log, &l);
+    fprintf(stderr, "%.*s\n", (int)(l.len > 2000 ? 2000 : l.len), l.data ? l.data : "");
+    kiln_buf_free(&l);
+}
+
 /* Kiln's row: the app under `kiln up`, driven over HTTP, then n live instances of the
  * component. The first route's response goes to body (for the baselines). 0 or -1. */
 static int measure_kiln(const bench_opts *o, const char *manifest, const kiln_manifest *m,
@@ -483,11 +494,8 @@ static int measure_kiln(const bench_opts *o, const char *manifest, const kiln_ma
         if (!ready) usleep(100000);
     }
     if (!ready) {
-        kiln_buf l = KILN_BUF_INIT;
-        kiln_read_file(log, &l);
-        fprintf(stderr, "kiln bench: kiln up did not become ready:\n%.*s\n",
-                (int)(l.len > 2000 ? 2000 : l.len), l.data ? l.data : "");
-        kiln_buf_free(&l);
+        fprintf(stderr, "kiln bench: kiln up did not become ready:\n");
+        print_up_log(log);
         stop_up(up);
         return -1;
     }
@@ -516,7 +524,8 @@ static int measure_kiln(const bench_opts *o, const char *manifest, const kiln_ma
     }
     stop_up(up);
     if (rc < 0) {
-        fprintf(stderr, "kiln bench: the load run or /stats.json failed\n");
+        fprintf(stderr, "kiln bench: the load run or /stats.json failed; kiln up said:\n");
+        print_up_log(log);
         return -1;
     }
     char err[512];
