@@ -751,16 +751,16 @@ static char *unit_get(kiln_component_image *img, int *again)
     return b ? b : kiln_malloc(img->unit_size ? img->unit_size : 1);
 }
 
-void ki_image_block_put(kiln_component_image *img, void *blk)
+void ki_image_unit_put(kiln_component_image *img, void *unit)
 {
     if (img->reuse) {
         pthread_mutex_lock(&img->pool_lock);
         int kept = img->npool < POOL_MAX;
-        if (kept) img->pool[img->npool++] = blk;
+        if (kept) img->pool[img->npool++] = unit;
         pthread_mutex_unlock(&img->pool_lock);
         if (kept) return;
     }
-    kiln_free(blk);
+    kiln_free(unit);
 }
 
 /* The copy's core instance k, built in its place of the copy's unit `blk`, its bindings
@@ -770,8 +770,6 @@ void ki_image_block_put(kiln_component_image *img, void *blk)
 static kiln_instance *copy_core(kiln_component_image *img, size_t k, const uintptr_t *delta,
                                 char *blk, int again)
 {
-    size_t nb;
-    kiln_image_bindings(img->cores[k], &nb);
     char *at = blk + img->core_at[k];
     /* Written once, in place. */
     kiln_binding *b = kiln_image_set_bindings(img->cores[k], at);
@@ -782,6 +780,8 @@ static kiln_instance *copy_core(kiln_component_image *img, size_t k, const uintp
         }
         return kiln_image_instantiate_again(img->cores[k], at, blk + img->kept_at[k]);
     }
+    size_t nb;
+    kiln_image_bindings(img->cores[k], &nb);
     if (nb) memcpy(b, img->binds[k], nb * sizeof *b);
     for (size_t i = 0; i < nb; i++)
         if (img->bind_tgt[k][i])
@@ -797,7 +797,7 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
     int again;
     char *unit = unit_get(img, &again);
     kiln_component_instance *ci = unit ? memset(unit + img->ci_at, 0, sizeof *ci) : NULL;
-    if (ci) ci->core_block = unit; /* owned by ci from here */
+    if (ci) ci->unit = unit; /* owned by ci from here */
     uintptr_t dlocal[64],
         *delta = img->ntargets <= 64 ? dlocal : kiln_malloc(img->ntargets * sizeof *delta);
     kiln_resources *rlocal[16],
@@ -843,7 +843,7 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
     if (img->ncores && !(ci->cores = kiln_malloc(img->ncores * sizeof *ci->cores))) goto oom;
     ci->capcores = img->ncores;
     for (size_t k = 0; k < img->ncores; k++) {
-        kiln_instance *inst = copy_core(img, k, delta, ci->core_block, again);
+        kiln_instance *inst = copy_core(img, k, delta, ci->unit, again);
         if (!inst) {
             kiln_err_set(err, "%s: cannot copy core instance %zu from the image", ci->name, k);
             goto fail;
@@ -874,8 +874,8 @@ kiln_component_instance *kiln_component_image_instantiate(kiln_component_image *
         map[i].to = kiln_instance_base(ci->cores[img->order[i]]);
     }
     for (size_t i = 0; i < img->ncores; i++)
-        if (kiln_image_rebase(ci->cores[i], img->cores[i], map, img->ncores) < 0) goto oom;
-    ci->image = img; /* whole: its block goes back to img (ki_image_block_put) */
+        kiln_image_rebase(ci->cores[i], img->cores[i], map, img->ncores);
+    ci->image = img; /* whole: its unit goes back to img (ki_image_unit_put) */
     goto out;
 oom:
     kiln_err_set(err, "%s: out of memory", lc->name);

@@ -189,8 +189,8 @@ struct kiln_component_instance {
     size_t bump_left;
     kiln_instance **cores; /* in creation order */
     size_t ncores, capcores;
-    void *core_block; /* an image's copy: its unit (image.c: the block its cores live in,
-                       * its graph, arena[0], and this struct), or NULL */
+    void *unit; /* an image's copy: its unit (image.c: the block its cores live in,
+                 * its graph, arena[0], and this struct), or NULL */
     struct kiln_component_image *image; /* a whole copy's image: where the unit goes back */
     ki_provctx provs[16];
     size_t nprovs;
@@ -239,7 +239,7 @@ kiln_component_instance *ki_instantiate(kiln_loaded_component *lc, const kiln_gr
 
 /* image.c: a freed copy's unit (its core instances and everything that reads its graph
  * freed) back to its image, kept for the next copy or freed. */
-void ki_image_block_put(struct kiln_component_image *img, void *blk);
+void ki_image_unit_put(struct kiln_component_image *img, void *unit);
 
 /* load.c: loads a component; with check_imports 0 its imports are not checked against
  * the host (compose.c checks the ones no dependency satisfies). NULL with err. */

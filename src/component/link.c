@@ -832,16 +832,15 @@ void kiln_component_instance_free(kiln_component_instance *ci)
     kiln_free(ci->hrt);
     /* An image's copy: the first chunk is its graph, in the copy's unit (image.c), which
      * goes last, after everything that reads the graph, the core instances or ci. */
-    for (size_t i = ci->core_block ? 1 : 0; i < ci->narena; i++)
+    for (size_t i = ci->unit ? 1 : 0; i < ci->narena; i++)
         kiln_free(ci->arena[i]);
     kiln_free(ci->arena);
     /* An image's copy lives in its unit too. */
-    void *unit = ci->core_block;
-    struct kiln_component_image *img = ci->image;
+    void *unit = ci->unit;
     if (!unit)
         kiln_free(ci);
-    else if (img)
-        ki_image_block_put(img, unit);
+    else if (ci->image)
+        ki_image_unit_put(ci->image, unit);
     else
         kiln_free(unit);
 }

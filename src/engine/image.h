@@ -92,7 +92,8 @@ int kiln_image_reloc_by_lo(const void *a, const void *b);
  * whose copied tables stay empty until this call; shared ones need nothing) with img's
  * elements, each funcref whose module
  * instance lies in one of the n old ranges (sorted by lo, disjoint) moved by that range's
- * offset; others are copied as they are. One pass per table. 0, or -1 out of memory. */
+ * offset; others are copied as they are. One pass per table. 0 (it allocates nothing: the
+ * arrays are the instantiation's). */
 int kiln_image_rebase(kiln_instance *inst, const kiln_image *img, const kiln_image_reloc *map,
                       size_t n);
 
